@@ -1,0 +1,77 @@
+/**
+ * Codecs turn the user's message type into frames and back.
+ *
+ * `raw` passes frames through untouched (text frame ⇄ string, binary frame ⇄ Uint8Array).
+ * `json()` sends JSON text frames and parses incoming text or binary frames as JSON. A codec
+ * that throws while decoding makes the connection report `ERR_DECODE` and drop that one frame;
+ * the connection itself stays up.
+ */
+
+/** A frame's payload: text frames are strings, binary frames are bytes. */
+export type Data = string | Uint8Array;
+
+/** Converts outgoing messages to frames and incoming frames to messages. */
+export interface Codec<TIn, TOut> {
+  /** Turns a message given to `send()`/`request()` into a frame. */
+  encode(msg: TOut): Data;
+  /** Turns a received frame into a message; throw to reject the frame. */
+  decode(data: Data): TIn;
+}
+
+/** The identity codec: what you send is what goes on the wire; what arrives is handed over. */
+export const raw: Codec<Data, Data> = {
+  encode: (msg) => {
+    if (typeof msg === "string" || msg instanceof Uint8Array) return msg;
+    throw new TypeError(
+      `expected a string or Uint8Array, got ${describe(msg)} (use the json() codec for objects)`,
+    );
+  },
+  decode: (data) => data,
+};
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value !== "object") return typeof value;
+  return value.constructor?.name ?? "object";
+}
+
+let textDecoder: TextDecoder | undefined;
+
+/**
+ * A codec for JSON text frames.
+ *
+ * @example
+ * ```ts
+ * const conn = new Conn<Reply, Request>({ codec: json(), messageId: (m) => m.id });
+ * ```
+ */
+export function json<TIn = unknown, TOut = unknown>(): Codec<TIn, TOut> {
+  return {
+    encode: (msg) => {
+      const text = JSON.stringify(msg);
+      if (text === undefined) throw new TypeError(`${describe(msg)} cannot be encoded as JSON`);
+      return text;
+    },
+    decode: (data) => {
+      if (typeof data === "string") return JSON.parse(data) as TIn;
+      textDecoder ??= new TextDecoder("utf-8", { fatal: true });
+      return JSON.parse(textDecoder.decode(data)) as TIn;
+    },
+  };
+}
+
+/** Byte length of a frame's payload as UTF-8, without allocating. */
+export function byteLength(data: Data): number {
+  if (typeof data !== "string") return data.byteLength;
+  let bytes = 0;
+  for (let i = 0; i < data.length; i++) {
+    const c = data.charCodeAt(i);
+    if (c < 0x80) bytes += 1;
+    else if (c < 0x800) bytes += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < data.length) {
+      bytes += 4;
+      i++;
+    } else bytes += 3;
+  }
+  return bytes;
+}

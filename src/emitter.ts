@@ -1,0 +1,57 @@
+/**
+ * A typed event emitter in the style of mitt: `on()` returns its own unsubscribe function.
+ *
+ * Listeners are called on a snapshot, so a listener that adds or removes listeners does not
+ * change who hears the current event. A throwing listener does not stop the others: its error
+ * goes to the `onThrow` hook given at construction (the connection turns it into
+ * `ERR_CALLBACK_THREW`). Return values are collected so `connected` listeners can return a
+ * promise the connection waits for.
+ */
+
+// biome-ignore lint/suspicious/noExplicitAny: listener argument lists are checked per event by EventMap.
+export type EventMap = Record<string, (...args: any[]) => unknown>;
+
+/** A small typed emitter; see the module header. */
+export class Emitter<E extends EventMap> {
+  #listeners: { [K in keyof E]?: E[K][] } = {};
+  readonly #onThrow: (error: unknown, event: keyof E) => void;
+
+  constructor(onThrow: (error: unknown, event: keyof E) => void) {
+    this.#onThrow = onThrow;
+  }
+
+  /** Adds `listener` for `event`; call the returned function to remove it again. */
+  on<K extends keyof E>(event: K, listener: E[K]): () => void {
+    const list = this.#listeners[event] ?? [];
+    this.#listeners[event] = list.concat(listener);
+    return () => {
+      const current = this.#listeners[event];
+      if (current) this.#listeners[event] = current.filter((l) => l !== listener);
+    };
+  }
+
+  /** True when at least one listener is registered for `event`. */
+  has(event: keyof E): boolean {
+    return (this.#listeners[event]?.length ?? 0) > 0;
+  }
+
+  /** Calls every listener of `event` with `args`; returns the values they returned. */
+  emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): unknown[] {
+    const list = this.#listeners[event];
+    if (list === undefined || list.length === 0) return [];
+    const results: unknown[] = [];
+    for (const listener of list) {
+      try {
+        results.push(listener(...args));
+      } catch (error) {
+        this.#onThrow(error, event);
+      }
+    }
+    return results;
+  }
+
+  /** Removes every listener. */
+  clear(): void {
+    this.#listeners = {};
+  }
+}

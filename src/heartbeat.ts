@@ -1,0 +1,129 @@
+/**
+ * Ping scheduling and the liveness deadline for one open connection.
+ *
+ * Rules: a ping goes out whenever `intervalMs` pass without sending anything (keep-alive, as
+ * the Go original did) or without receiving anything (liveness probe). Once a ping is out, any
+ * inbound byte proves the peer alive; if nothing at all arrives within `pongTimeoutMs`, the
+ * peer is declared dead. A silent peer is therefore detected within
+ * `intervalMs + pongTimeoutMs` of the last byte received.
+ *
+ * One timer, re-armed only when it fires: `noteSent`/`noteReceived` sit on the per-message hot
+ * path and only store a timestamp. A timer that fires late (a frozen tab, a sleeping laptop)
+ * sends at most one ping and judges the deadline on the monotonic clock, so missed ticks are
+ * never replayed in a burst. Sending the ping and tearing the socket down are the caller's.
+ */
+
+import type { Clock, TimerHandle } from "./clock.js";
+
+/** What the heartbeat asks of its connection. */
+export interface HeartbeatHooks {
+  /** Sends one ping (a protocol ping frame or the user's `pingMsg`). */
+  sendPing(): void;
+  /** Called once when the pong deadline passed with nothing received. */
+  onDead(): void;
+}
+
+/** Heartbeat timing, in ms. */
+export interface HeartbeatTiming {
+  intervalMs: number;
+  pongTimeoutMs: number;
+}
+
+/** The heartbeat of one connection; `stop()` disposes its timer. */
+export class Heartbeat {
+  readonly #clock: Clock;
+  readonly #timing: HeartbeatTiming;
+  readonly #hooks: HeartbeatHooks;
+  #lastSent: number;
+  #lastReceived: number;
+  #pingSentAt: number | undefined;
+  #timer: TimerHandle | undefined;
+  #stopped = false;
+
+  constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
+    this.#clock = clock;
+    this.#timing = timing;
+    this.#hooks = hooks;
+    const now = clock.now();
+    this.#lastSent = now;
+    this.#lastReceived = now;
+    this.#arm(timing.intervalMs);
+  }
+
+  /** True while a ping is out and nothing has arrived since. */
+  get awaitingPong(): boolean {
+    return this.#pingSentAt !== undefined;
+  }
+
+  /** Records that a frame was sent. */
+  noteSent(): void {
+    this.#lastSent = this.#clock.now();
+  }
+
+  /**
+   * Records that something arrived (any frame, ping or pong).
+   *
+   * @returns the round-trip time in ms when a ping was outstanding and `isPong` is true.
+   */
+  noteReceived(isPong = false): number | undefined {
+    const now = this.#clock.now();
+    this.#lastReceived = now;
+    const sentAt = this.#pingSentAt;
+    if (sentAt === undefined) return undefined;
+    this.#pingSentAt = undefined;
+    return isPong ? now - sentAt : undefined;
+  }
+
+  /** Sends a ping now (unless one is already out), e.g. when a page becomes visible again. */
+  probe(): void {
+    if (this.#stopped || this.#pingSentAt !== undefined) return;
+    this.#ping(this.#clock.now());
+    this.#rearm();
+  }
+
+  /** Stops for good: clears the timer, ignores later notes. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(delayMs: number): void {
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), Math.max(0, delayMs));
+  }
+
+  #rearm(): void {
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#arm(this.#nextDeadline() - this.#clock.now());
+  }
+
+  #nextDeadline(): number {
+    const { intervalMs, pongTimeoutMs } = this.#timing;
+    if (this.#pingSentAt !== undefined) return this.#pingSentAt + pongTimeoutMs;
+    return Math.min(this.#lastSent, this.#lastReceived) + intervalMs;
+  }
+
+  #ping(now: number): void {
+    this.#pingSentAt = now;
+    this.#lastSent = now;
+    this.#hooks.sendPing();
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#stopped) return;
+    const now = this.#clock.now();
+    const { intervalMs, pongTimeoutMs } = this.#timing;
+    if (this.#pingSentAt !== undefined) {
+      if (now - this.#pingSentAt >= pongTimeoutMs) {
+        this.stop();
+        this.#hooks.onDead();
+        return;
+      }
+    } else if (now - this.#lastSent >= intervalMs || now - this.#lastReceived >= intervalMs) {
+      this.#ping(now);
+      if (this.#stopped) return;
+    }
+    this.#arm(this.#nextDeadline() - now);
+  }
+}

@@ -1,0 +1,21 @@
+/**
+ * evtwebsocket: an event-based WebSocket client for long-lived connections.
+ * Public exports only; no logic lives here.
+ */
+
+export type { Clock, TimerHandle } from "./clock.js";
+export { type Codec, type Data, json, raw } from "./codec.js";
+export { Conn, type ConnEvents, type ConnStats, type RequestOptions, type UrlSource } from "./conn.js";
+export { ErrorCode, type ErrorDetails, EvtWebSocketError, isEvtWebSocketError } from "./errors.js";
+export type {
+  CloseInfo,
+  ConnOptions,
+  DisconnectInfo,
+  PongInfo,
+  QueueOptions,
+  ReconnectingInfo,
+  ReconnectOptions,
+} from "./options.js";
+export type { MessageKey } from "./pending.js";
+export { State, type StateChange } from "./state.js";
+export type { WebSocketConstructorLike, WebSocketLike } from "./transport/types.js";

@@ -1,0 +1,234 @@
+/**
+ * One socket, from handshake to end, with every timer it owns.
+ *
+ * A link opens a transport, enforces the handshake deadline, runs the heartbeat while open,
+ * and bounds the closing handshake. Whatever way it ends (peer close, network error, pong
+ * timeout, handshake timeout, `close()` or `terminate()`), it disposes its timers and reports
+ * `end` exactly once; after that it reports nothing. Because each attempt gets a fresh link, a
+ * late event or timer of an old socket can never act on a new one. Retry policy, queues and
+ * requests are the connection's business, not the link's.
+ */
+
+import type { Clock, TimerHandle } from "./clock.js";
+import type { Data } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { Heartbeat, type HeartbeatTiming } from "./heartbeat.js";
+import type { Transport, TransportFactory, TransportOptions } from "./transport/types.js";
+
+/** How a link ended. */
+export interface LinkEnd {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  /** True when the socket had opened. */
+  wasOpen: boolean;
+  /** True when the end was asked for with `close()`. */
+  requested: boolean;
+  /** What went wrong, when something did. */
+  error?: EvtWebSocketError;
+  /** HTTP status of a refused handshake. */
+  status?: number;
+}
+
+/** What a link reports to its owner. */
+export interface LinkEvents {
+  open(link: Link, protocol: string): void;
+  message(link: Link, data: Data, bytes: number): void;
+  pong(link: Link, rttMs: number): void;
+  end(link: Link, end: LinkEnd): void;
+}
+
+/** Everything a link needs to open its socket. */
+export interface LinkConfig {
+  factory: TransportFactory;
+  url: string;
+  /** The URL as shown in messages (no secrets). */
+  displayUrl: string;
+  transport: TransportOptions;
+  clock: Clock;
+  connectTimeoutMs: number;
+  closeTimeoutMs: number;
+  heartbeat: HeartbeatTiming | undefined;
+  /** Builds the application-level ping; undefined means a protocol ping frame. */
+  pingData: (() => Data) | undefined;
+}
+
+type Phase = "handshake" | "open" | "closing" | "ended";
+
+/** One socket's life; see the module header. */
+export class Link {
+  #phase: Phase = "handshake";
+  #transport: Transport | undefined;
+  #timer: TimerHandle | undefined;
+  #heartbeat: Heartbeat | undefined;
+  #requested = false;
+  readonly #config: LinkConfig;
+  readonly #events: LinkEvents;
+
+  constructor(config: LinkConfig, events: LinkEvents) {
+    this.#config = config;
+    this.#events = events;
+  }
+
+  /** Opens the socket. Separate from the constructor so the owner can store the link first. */
+  start(): void {
+    const config = this.#config;
+    this.#timer = config.clock.setTimeout(() => {
+      this.#timer = undefined;
+      const error = new EvtWebSocketError(
+        ErrorCode.CONNECT_TIMEOUT,
+        `opening handshake with ${config.displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
+      );
+      this.terminate(error);
+    }, config.connectTimeoutMs);
+    try {
+      this.#transport = config.factory.open(config.url, config.transport, {
+        onOpen: (protocol) => this.#onOpen(protocol),
+        onMessage: (data, bytes) => this.#events.message(this, data, bytes),
+        onPong: () => this.#onPong(),
+        onPing: () => this.#heartbeat?.noteReceived(false),
+        onClose: (info) => this.#onClose(info),
+      });
+    } catch (cause) {
+      this.#end({ code: 1006, reason: "", wasClean: false, error: this.#dialError(cause) });
+    }
+  }
+
+  /** True between the open and the start of closing. */
+  get isOpen(): boolean {
+    return this.#phase === "open";
+  }
+
+  /** Bytes accepted but not yet written by the transport. */
+  get bufferedAmount(): number {
+    return this.#transport?.bufferedAmount ?? 0;
+  }
+
+  /** Sends one frame on the open socket; returns its size in bytes. */
+  send(data: Data): number {
+    const bytes = this.#transport!.send(data);
+    this.#heartbeat?.noteSent();
+    return bytes;
+  }
+
+  /** Records inbound traffic for the heartbeat; returns the RTT when `isPong` closes a ping. */
+  noteReceived(isPong: boolean): number | undefined {
+    return this.#heartbeat?.noteReceived(isPong);
+  }
+
+  /** Sends a liveness ping now (no-op without a heartbeat). */
+  probe(): void {
+    this.#heartbeat?.probe();
+  }
+
+  /** Starts the closing handshake; the socket is terminated if it does not finish in time. */
+  close(code: number, reason: string): void {
+    if (this.#phase === "ended" || this.#phase === "closing") return;
+    this.#requested = true;
+    if (this.#phase === "handshake") {
+      this.terminate();
+      return;
+    }
+    this.#phase = "closing";
+    this.#stopTimers();
+    this.#timer = this.#config.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.terminate();
+    }, this.#config.closeTimeoutMs);
+    try {
+      this.#transport!.close(code, reason);
+    } catch {
+      this.terminate();
+    }
+  }
+
+  /** Destroys the socket now and ends the link with code 1006. */
+  terminate(error?: EvtWebSocketError): void {
+    if (this.#phase === "ended") return;
+    this.#transport?.terminate();
+    this.#end({ code: 1006, reason: "", wasClean: false, error });
+  }
+
+  #onOpen(protocol: string): void {
+    if (this.#phase !== "handshake") return;
+    this.#phase = "open";
+    this.#stopTimers();
+    const timing = this.#config.heartbeat;
+    if (timing !== undefined) {
+      this.#heartbeat = new Heartbeat(this.#config.clock, timing, {
+        sendPing: () => this.#sendPing(),
+        onDead: () =>
+          this.terminate(
+            new EvtWebSocketError(
+              ErrorCode.PONG_TIMEOUT,
+              `no data from ${this.#config.displayUrl} within ${timing.pongTimeoutMs} ms of a ping: connection is dead`,
+            ),
+          ),
+      });
+    }
+    this.#events.open(this, protocol);
+  }
+
+  #sendPing(): void {
+    const build = this.#config.pingData;
+    try {
+      if (build === undefined) this.#transport!.ping!();
+      else this.#transport!.send(build());
+    } catch (cause) {
+      this.terminate(new EvtWebSocketError(ErrorCode.DISCONNECTED, "could not send a ping", { cause }));
+    }
+  }
+
+  #onPong(): void {
+    const rtt = this.#heartbeat?.noteReceived(true);
+    if (rtt !== undefined) this.#events.pong(this, rtt);
+  }
+
+  #onClose(info: {
+    code: number;
+    reason: string;
+    wasClean: boolean;
+    error?: unknown;
+    status?: number;
+  }): void {
+    const wasOpen = this.#phase !== "handshake";
+    let error: EvtWebSocketError | undefined;
+    if (!wasOpen) error = this.#dialError(info.error, info.status);
+    else if (!info.wasClean && !this.#requested) {
+      error = new EvtWebSocketError(
+        ErrorCode.DISCONNECTED,
+        `connection to ${this.#config.displayUrl} was lost (code ${info.code})`,
+        { cause: info.error, details: { closeCode: info.code } },
+      );
+    }
+    this.#end({ code: info.code, reason: info.reason, wasClean: info.wasClean, error, status: info.status });
+  }
+
+  #dialError(cause: unknown, status?: number): EvtWebSocketError {
+    const why =
+      status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.message : "network error";
+    return new EvtWebSocketError(
+      ErrorCode.DIAL_FAILED,
+      `could not connect to ${this.#config.displayUrl}: ${why}`,
+      {
+        cause,
+        details: status === undefined ? {} : { status },
+      },
+    );
+  }
+
+  #stopTimers(): void {
+    if (this.#timer !== undefined) this.#config.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#heartbeat?.stop();
+    this.#heartbeat = undefined;
+  }
+
+  #end(end: Omit<LinkEnd, "wasOpen" | "requested">): void {
+    if (this.#phase === "ended") return;
+    const wasOpen = this.#phase !== "handshake";
+    this.#phase = "ended";
+    this.#stopTimers();
+    this.#events.end(this, { ...end, wasOpen, requested: this.#requested });
+  }
+}

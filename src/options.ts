@@ -1,0 +1,314 @@
+/**
+ * Option types, their defaults, and the one function that validates them.
+ *
+ * `resolveOptions()` turns what the user passed into a fully populated, checked object, or
+ * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers
+ * and protocol pings) happen at `dial()`, once the transport is known.
+ */
+
+import type { Clock } from "./clock.js";
+import { systemClock } from "./clock.js";
+import { type Codec, type Data, raw } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import type { MessageKey } from "./pending.js";
+import type { WebSocketConstructorLike } from "./transport/types.js";
+
+/** Facts about a connection that ended, given to `onClose`. */
+export interface CloseInfo {
+  /** WebSocket close code; 1006 when the socket died without a closing handshake. */
+  code: number;
+  /** Close reason sent by the peer (or by `close()`), possibly empty. */
+  reason: string;
+  /** True when the closing handshake completed. */
+  wasClean: boolean;
+  /** True when the connection will try to come back. */
+  willReconnect: boolean;
+}
+
+/** Facts about an upcoming reconnect attempt, given to `onReconnecting`. */
+export interface ReconnectingInfo {
+  /** 1-based number of this retry. */
+  attempt: number;
+  /** How long the connection waits before dialling, in ms. */
+  delayMs: number;
+  /** Why the previous attempt or connection failed, when there was an error. */
+  error?: EvtWebSocketError;
+}
+
+/** Given to `shouldReconnect`: why the last connection or attempt ended. */
+export interface DisconnectInfo {
+  /** WebSocket close code (1006 for a failed handshake or a dead socket). */
+  code: number;
+  /** Close reason, possibly empty. */
+  reason: string;
+  /** HTTP status of a refused handshake, where the runtime exposes it (Node). */
+  status?: number;
+}
+
+/** Given to `"pong"` listeners. */
+export interface PongInfo {
+  /** Time from ping to pong in ms. */
+  rttMs: number;
+}
+
+/** Reconnect policy. Delay for attempt n: `min(maxDelayMs, minDelayMs * factor^(n-1)) * (1 - jitter * random())`. */
+export interface ReconnectOptions {
+  /** Delay before the first retry, in ms, before jitter. @default 1000 */
+  minDelayMs?: number;
+  /** Largest delay between two attempts, in ms. @default 30000 */
+  maxDelayMs?: number;
+  /** Growth of the delay per attempt. @default 2 */
+  factor?: number;
+  /** 0..1: share of each delay removed at random so many clients do not retry in lock-step. @default 0.5 */
+  jitter?: number;
+  /** Retries after a failure before giving up; a first dial makes at most `1 + maxAttempts` handshakes. @default Infinity */
+  maxAttempts?: number;
+  /** The backoff starts over only after a connection stayed open this long, in ms. @default 5000 */
+  resetAfterMs?: number;
+  /**
+   * Decides whether to reconnect after a close the user did not ask for. Return false to stop.
+   *
+   * @example
+   * ```ts
+   * shouldReconnect: ({ code, status }) => code !== 4001 && status !== 401
+   * ```
+   */
+  shouldReconnect?(info: DisconnectInfo): boolean;
+}
+
+/** Limits of the queue that holds sends made while the connection is not open. */
+export interface QueueOptions {
+  /** Most messages held. @default 1024 */
+  maxMessages?: number;
+  /** Most bytes held (UTF-8 size of text frames plus binary sizes). @default 1048576 (1 MiB) */
+  maxBytes?: number;
+}
+
+/**
+ * Options of a {@link Conn}. Every one is optional.
+ *
+ * @typeParam TIn - the type of received messages after decoding.
+ * @typeParam TOut - the type of messages given to `send()` and `request()`.
+ */
+export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
+  /** Called every time a connection opens; queued messages are sent after it (and after its promise settles). */
+  onConnected?(conn: C): void | Promise<unknown>;
+  /** Called for every message that did not settle a pending request and is not a pong. */
+  onMessage?(msg: TIn, conn: C): void;
+  /** Called for every error that is not thrown or rejected to a caller. */
+  onError?(err: EvtWebSocketError, conn: C): void;
+  /** Called once for every connection that was open, when it ends. */
+  onClose?(info: CloseInfo, conn: C): void;
+  /** Called at the start of every backoff wait. */
+  onReconnecting?(info: ReconnectingInfo, conn: C): void;
+
+  /**
+   * The Go original's matcher: true when `resp` answers `req`. Pending requests without an id are
+   * tried oldest first.
+   *
+   * @example
+   * ```ts
+   * matchMsg: (req, resp) => resp.startsWith(`${req}:`)
+   * ```
+   */
+  matchMsg?(req: TOut, resp: TIn): boolean;
+  /**
+   * Extracts a request/response id for O(1) matching; return undefined for messages without one.
+   *
+   * @example
+   * ```ts
+   * messageId: (msg) => msg.id
+   * ```
+   */
+  messageId?(msg: TIn | TOut): MessageKey | undefined;
+  /** How long a request waits for its response, in ms; 0 waits forever. @default 30000 */
+  requestTimeoutMs?: number;
+
+  /** Reconnect after closes the user did not ask for; `false` turns it off. @default true */
+  reconnect?: boolean | ReconnectOptions;
+
+  /** Send a ping when this many ms pass without sending or without receiving; 0 turns the heartbeat off. @default 0 */
+  pingIntervalMs?: number;
+  /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
+  pingMsg?: TOut | (() => TOut);
+  /** After a ping, how long to wait for any inbound data before declaring the connection dead, in ms. @default pingIntervalMs */
+  pongTimeoutMs?: number;
+  /** Recognises replies to `pingMsg`: they never reach `onMessage` and give the round-trip time. */
+  isPong?(msg: TIn): boolean;
+
+  /** Queue for sends made while not open; `false` makes such sends fail with `ERR_QUEUE_FULL`. @default { maxMessages: 1024, maxBytes: 1 MiB } */
+  queue?: false | QueueOptions;
+
+  /** Converts messages to frames and back; `json()` for JSON text frames. @default raw (strings and Uint8Array) */
+  codec?: Codec<TIn, TOut>;
+  /** A WHATWG `WebSocket` constructor to use instead of the default transport (`ws` on Node, the global one elsewhere). */
+  WebSocket?: WebSocketConstructorLike;
+  /** Extra HTTP headers for the opening handshake (Node only; elsewhere `dial()` rejects `ERR_INVALID_OPTION`). */
+  headers?: Record<string, string>;
+  /** Deadline for each opening handshake, in ms. @default 10000 */
+  connectTimeoutMs?: number;
+  /** Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with 1009). @default 16777216 (16 MiB) */
+  maxMessageBytes?: number;
+  /** Timer functions; inject a fake clock in tests. @default the global timers and `performance.now()` */
+  clock?: Clock;
+}
+
+/** Reconnect policy with every default filled in. */
+export interface ResolvedReconnect {
+  enabled: boolean;
+  minDelayMs: number;
+  maxDelayMs: number;
+  factor: number;
+  jitter: number;
+  maxAttempts: number;
+  resetAfterMs: number;
+  shouldReconnect: ((info: DisconnectInfo) => boolean) | undefined;
+}
+
+/** Options with every default filled in and every value checked. */
+export interface ResolvedOptions<TIn, TOut> {
+  requestTimeoutMs: number;
+  reconnect: ResolvedReconnect;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  queue: { maxMessages: number; maxBytes: number };
+  codec: Codec<TIn, TOut>;
+  connectTimeoutMs: number;
+  maxMessageBytes: number;
+  clock: Clock;
+}
+
+/** Default values, in one place. */
+export const DEFAULTS = {
+  requestTimeoutMs: 30_000,
+  minDelayMs: 1000,
+  maxDelayMs: 30_000,
+  factor: 2,
+  jitter: 0.5,
+  maxAttempts: Number.POSITIVE_INFINITY,
+  resetAfterMs: 5000,
+  maxQueuedMessages: 1024,
+  maxQueuedBytes: 1024 * 1024,
+  connectTimeoutMs: 10_000,
+  maxMessageBytes: 16 * 1024 * 1024,
+  closeTimeoutMs: 3000,
+} as const;
+
+function invalid(message: string): EvtWebSocketError {
+  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+}
+
+function num(
+  name: string,
+  value: unknown,
+  fallback: number,
+  min = 0,
+  max = Number.POSITIVE_INFINITY,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
+    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
+    throw invalid(`option ${name} must be a number ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function fn(name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw invalid(`option ${name} must be a function, got ${typeof value}`);
+  }
+}
+
+function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
+  if (value !== undefined && typeof value !== "boolean" && (typeof value !== "object" || value === null)) {
+    throw invalid(`option reconnect must be a boolean or an object, got ${typeof value}`);
+  }
+  const r: ReconnectOptions = typeof value === "object" ? value : {};
+  fn("reconnect.shouldReconnect", r.shouldReconnect);
+  const minDelayMs = num("reconnect.minDelayMs", r.minDelayMs, DEFAULTS.minDelayMs);
+  const maxDelayMs = num("reconnect.maxDelayMs", r.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs));
+  if (maxDelayMs < minDelayMs) {
+    throw invalid(`option reconnect.maxDelayMs (${maxDelayMs}) must not be below minDelayMs (${minDelayMs})`);
+  }
+  return {
+    enabled: value !== false,
+    minDelayMs,
+    maxDelayMs,
+    factor: num("reconnect.factor", r.factor, DEFAULTS.factor, 1),
+    jitter: num("reconnect.jitter", r.jitter, DEFAULTS.jitter, 0, 1),
+    maxAttempts: num("reconnect.maxAttempts", r.maxAttempts, DEFAULTS.maxAttempts),
+    resetAfterMs: num("reconnect.resetAfterMs", r.resetAfterMs, DEFAULTS.resetAfterMs),
+    shouldReconnect: r.shouldReconnect,
+  };
+}
+
+/**
+ * Validates `options` and fills in defaults.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the first bad option.
+ */
+export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): ResolvedOptions<TIn, TOut> {
+  if (typeof options !== "object" || options === null) throw invalid("options must be an object");
+  for (const name of [
+    "onConnected",
+    "onMessage",
+    "onError",
+    "onClose",
+    "onReconnecting",
+    "matchMsg",
+    "messageId",
+    "isPong",
+  ] as const) {
+    fn(name, options[name]);
+  }
+  if (options.WebSocket !== undefined && typeof options.WebSocket !== "function") {
+    throw invalid("option WebSocket must be a WebSocket constructor");
+  }
+  if (options.headers !== undefined) {
+    if (typeof options.headers !== "object" || options.headers === null) {
+      throw invalid("option headers must be an object of strings");
+    }
+    for (const [key, value] of Object.entries(options.headers)) {
+      if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
+    }
+  }
+  const pingIntervalMs = num("pingIntervalMs", options.pingIntervalMs, 0);
+  const pongTimeoutMs = num("pongTimeoutMs", options.pongTimeoutMs, pingIntervalMs);
+  if (pingIntervalMs > 0 && pongTimeoutMs <= 0) {
+    throw invalid("option pongTimeoutMs must be > 0 when pingIntervalMs is set");
+  }
+  const queueOption = options.queue;
+  if (
+    queueOption !== undefined &&
+    queueOption !== false &&
+    (typeof queueOption !== "object" || queueOption === null)
+  ) {
+    throw invalid("option queue must be false or an object");
+  }
+  const queue =
+    queueOption === false
+      ? { maxMessages: 0, maxBytes: 0 }
+      : {
+          maxMessages: num("queue.maxMessages", queueOption?.maxMessages, DEFAULTS.maxQueuedMessages),
+          maxBytes: num("queue.maxBytes", queueOption?.maxBytes, DEFAULTS.maxQueuedBytes),
+        };
+  const codec = options.codec ?? (raw as unknown as Codec<TIn, TOut>);
+  if (typeof codec.encode !== "function" || typeof codec.decode !== "function") {
+    throw invalid("option codec must have encode() and decode() functions");
+  }
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.setTimeout !== "function" || typeof clock.now !== "function") {
+    throw invalid("option clock must have setTimeout(), clearTimeout() and now()");
+  }
+  return {
+    requestTimeoutMs: num("requestTimeoutMs", options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
+    reconnect: resolveReconnect(options.reconnect),
+    pingIntervalMs,
+    pongTimeoutMs,
+    queue,
+    codec,
+    connectTimeoutMs: num("connectTimeoutMs", options.connectTimeoutMs, DEFAULTS.connectTimeoutMs, 1),
+    maxMessageBytes: num("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
+    clock,
+  };
+}

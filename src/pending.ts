@@ -1,0 +1,212 @@
+/**
+ * The registry of requests waiting for their response.
+ *
+ * Two indexes: requests whose body yields an id (`messageId`) live in a `Map` and are found in
+ * O(1); the others live in an insertion-ordered `Set` and are tried oldest first with the
+ * user's `matchMsg`. A response whose id matches nothing still falls through to `matchMsg`.
+ * `PendingRequests` adds what makes every request settle exactly once: its timeout, its abort
+ * signal, and removal from the outgoing queue when it ends before being sent. Deciding which
+ * error a disconnect means is the connection's job.
+ */
+
+import type { Clock, TimerHandle } from "./clock.js";
+import type { Data } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+
+/** A request id as returned by `messageId`. */
+export type MessageKey = string | number;
+
+/** What the registry needs to know about a pending request. */
+export interface PendingEntry<TOut> {
+  /** The request body, handed to `matchMsg`. */
+  readonly body: TOut;
+  /** The id from `messageId(body)`, if any. */
+  readonly id: MessageKey | undefined;
+  /** Creation order, used to restore send order after a disconnect. */
+  readonly seq: number;
+}
+
+/** Finds pending requests for incoming responses. */
+export class PendingRegistry<TOut, E extends PendingEntry<TOut> = PendingEntry<TOut>> {
+  #byId = new Map<MessageKey, E>();
+  #ordered = new Set<E>();
+
+  /** Number of pending requests. */
+  get size(): number {
+    return this.#byId.size + this.#ordered.size;
+  }
+
+  /** True when a request with this id is pending. */
+  hasId(id: MessageKey): boolean {
+    return this.#byId.has(id);
+  }
+
+  /** True when this very entry is registered. */
+  has(entry: E): boolean {
+    return entry.id === undefined ? this.#ordered.has(entry) : this.#byId.get(entry.id) === entry;
+  }
+
+  /** Registers a request. The caller checks `hasId` first. */
+  add(entry: E): void {
+    if (entry.id === undefined) this.#ordered.add(entry);
+    else this.#byId.set(entry.id, entry);
+  }
+
+  /** Unregisters a request; removing an unknown entry does nothing. */
+  remove(entry: E): void {
+    if (entry.id === undefined) this.#ordered.delete(entry);
+    else if (this.#byId.get(entry.id) === entry) this.#byId.delete(entry.id);
+  }
+
+  /**
+   * The request `response` answers, or undefined.
+   *
+   * @param id - the response's id from `messageId`, or undefined.
+   * @param matches - the user's matcher applied as `matches(request, response)`; may throw,
+   *   the caller decides what a throw means.
+   */
+  find(id: MessageKey | undefined, matches: ((request: TOut) => boolean) | undefined): E | undefined {
+    if (id !== undefined) {
+      const byId = this.#byId.get(id);
+      if (byId !== undefined) return byId;
+    }
+    if (matches === undefined) return undefined;
+    for (const entry of this.#ordered) {
+      if (matches(entry.body)) return entry;
+    }
+    return undefined;
+  }
+
+  /** Every pending request, oldest first. */
+  entries(): E[] {
+    const all = [...this.#byId.values(), ...this.#ordered];
+    return all.sort((a, b) => a.seq - b.seq);
+  }
+}
+
+/** A request as the connection tracks it. */
+export interface Request<TIn, TOut, Q = unknown> extends PendingEntry<TOut> {
+  /** The queue slot while the request waits to be sent. */
+  queued: Q | undefined;
+  /** True once its frame went out on a socket. */
+  sent: boolean;
+  /** Re-send after a reconnect instead of failing with `ERR_DISCONNECTED`. */
+  readonly retryOnReconnect: boolean;
+  /** The encoded frame, kept to re-send it. */
+  readonly data: Data;
+  /** Called exactly once with the outcome. */
+  readonly done: (error: Error | undefined, response: TIn | undefined) => void;
+  timer: TimerHandle | undefined;
+  abort: (() => void) | undefined;
+}
+
+/** What a new request needs. */
+export interface RequestInit<TIn, TOut> {
+  body: TOut;
+  id: MessageKey | undefined;
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  retryOnReconnect: boolean;
+  data: Data;
+  done: (error: Error | undefined, response: TIn | undefined) => void;
+}
+
+/**
+ * Pending requests with their deadlines and abort signals: each settles exactly once.
+ * `onLeave` runs when a request settles while still queued, so its frame is never sent.
+ */
+export class PendingRequests<TIn, TOut, Q = unknown> {
+  readonly #index = new PendingRegistry<TOut, Request<TIn, TOut, Q>>();
+  readonly #clock: Clock;
+  readonly #onLeave: (queued: Q) => void;
+  #seq = 0;
+
+  constructor(clock: Clock, onLeave: (queued: Q) => void) {
+    this.#clock = clock;
+    this.#onLeave = onLeave;
+  }
+
+  get size(): number {
+    return this.#index.size;
+  }
+
+  hasId(id: MessageKey): boolean {
+    return this.#index.hasId(id);
+  }
+
+  /** Registers a request, starts its timeout and listens to its signal. */
+  add(init: RequestInit<TIn, TOut>): Request<TIn, TOut, Q> {
+    const request: Request<TIn, TOut, Q> = {
+      body: init.body,
+      id: init.id,
+      seq: this.#seq++,
+      queued: undefined,
+      sent: false,
+      retryOnReconnect: init.retryOnReconnect,
+      data: init.data,
+      done: init.done,
+      timer: undefined,
+      abort: undefined,
+    };
+    this.#index.add(request);
+    if (init.timeoutMs > 0) {
+      const { timeoutMs } = init;
+      request.timer = this.#clock.setTimeout(() => {
+        request.timer = undefined;
+        const where = request.sent ? "no response" : "still queued, never sent";
+        this.reject(
+          request,
+          new EvtWebSocketError(
+            ErrorCode.REQUEST_TIMEOUT,
+            `request timed out after ${timeoutMs} ms (${where})`,
+          ),
+        );
+      }, timeoutMs);
+    }
+    const { signal } = init;
+    if (signal !== undefined) {
+      const onAbort = () =>
+        this.reject(
+          request,
+          new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", { cause: signal.reason }),
+        );
+      signal.addEventListener("abort", onAbort, { once: true });
+      request.abort = () => signal.removeEventListener("abort", onAbort);
+    }
+    return request;
+  }
+
+  /** The request a response settles, or undefined. */
+  find(id: MessageKey | undefined, matches: ((request: TOut) => boolean) | undefined) {
+    return this.#index.find(id, matches);
+  }
+
+  /** Settles a request with its response. */
+  resolve(request: Request<TIn, TOut, Q>, response: TIn): void {
+    if (this.#leave(request)) request.done(undefined, response);
+  }
+
+  /** Settles a request with an error. */
+  reject(request: Request<TIn, TOut, Q>, error: Error): void {
+    if (this.#leave(request)) request.done(error, undefined);
+  }
+
+  /** Every pending request, oldest first. */
+  entries(): Request<TIn, TOut, Q>[] {
+    return this.#index.entries();
+  }
+
+  #leave(request: Request<TIn, TOut, Q>): boolean {
+    if (!this.#index.has(request)) return false;
+    this.#index.remove(request);
+    if (request.timer !== undefined) this.#clock.clearTimeout(request.timer);
+    request.timer = undefined;
+    request.abort?.();
+    request.abort = undefined;
+    if (request.queued !== undefined) {
+      this.#onLeave(request.queued);
+      request.queued = undefined;
+    }
+    return true;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The bounded queue of frames waiting for the connection to open.
+ *
+ * Bounded by count and by bytes; a frame that does not fit is refused (the caller raises
+ * `ERR_QUEUE_FULL`) and nothing already queued is dropped. Entries can be cancelled in O(1)
+ * (a request that timed out or was aborted while waiting leaves the queue and is never sent).
+ * `unshift` puts frames back at the front without checking the bound: they were accepted once
+ * already (requests re-sent after a reconnect). Sending is not this module's job.
+ */
+
+import type { Data } from "./codec.js";
+
+/** One waiting frame. `owner` lets the connection tell requests from plain sends. */
+export interface QueueItem<O = unknown> {
+  data: Data;
+  bytes: number;
+  owner: O | undefined;
+  /** Set once the item was cancelled; the queue skips it. */
+  cancelled: boolean;
+}
+
+/** The queue's limits; `Infinity` disables a limit, `0` messages disables queueing. */
+export interface QueueLimits {
+  maxMessages: number;
+  maxBytes: number;
+}
+
+/** A FIFO of frames with a count and byte bound. */
+export class OutboundQueue<O = unknown> {
+  #items: QueueItem<O>[] = [];
+  #head = 0;
+  #count = 0;
+  #bytes = 0;
+  readonly limits: QueueLimits;
+
+  constructor(limits: QueueLimits) {
+    this.limits = limits;
+  }
+
+  /** Frames waiting (cancelled ones excluded). */
+  get size(): number {
+    return this.#count;
+  }
+
+  /** Bytes waiting (cancelled ones excluded). */
+  get bytes(): number {
+    return this.#bytes;
+  }
+
+  /** True when a frame of `bytes` bytes would fit. */
+  fits(bytes: number): boolean {
+    return this.#count + 1 <= this.limits.maxMessages && this.#bytes + bytes <= this.limits.maxBytes;
+  }
+
+  /** Appends a frame; returns undefined (and queues nothing) when it does not fit. */
+  push(data: Data, bytes: number, owner?: O): QueueItem<O> | undefined {
+    if (!this.fits(bytes)) return undefined;
+    const item: QueueItem<O> = { data, bytes, owner, cancelled: false };
+    this.#items.push(item);
+    this.#count++;
+    this.#bytes += bytes;
+    return item;
+  }
+
+  /** Puts frames back at the front, in the given order, ignoring the bound. */
+  unshift(items: QueueItem<O>[]): void {
+    if (items.length === 0) return;
+    this.#items = items.concat(this.#items.slice(this.#head));
+    this.#head = 0;
+    for (const item of items) {
+      item.cancelled = false;
+      this.#count++;
+      this.#bytes += item.bytes;
+    }
+  }
+
+  /** Removes `item` without sending it. */
+  cancel(item: QueueItem<O>): void {
+    if (item.cancelled) return;
+    item.cancelled = true;
+    this.#count--;
+    this.#bytes -= item.bytes;
+  }
+
+  /** Takes the oldest live frame, or undefined when empty. */
+  shift(): QueueItem<O> | undefined {
+    while (this.#head < this.#items.length) {
+      const item = this.#items[this.#head++]!;
+      if (item.cancelled) continue;
+      this.#count--;
+      this.#bytes -= item.bytes;
+      if (this.#head === this.#items.length) this.clear();
+      return item;
+    }
+    this.clear();
+    return undefined;
+  }
+
+  /** Removes and returns every live frame, oldest first. */
+  drain(): QueueItem<O>[] {
+    const live = this.#items.slice(this.#head).filter((item) => !item.cancelled);
+    this.clear();
+    return live;
+  }
+
+  /** Forgets every frame. */
+  clear(): void {
+    this.#items = [];
+    this.#head = 0;
+    this.#count = 0;
+    this.#bytes = 0;
+  }
+}

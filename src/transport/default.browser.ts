@@ -1,0 +1,14 @@
+/**
+ * The transport used when the `WebSocket` option is absent, in browsers, Deno, Bun and
+ * workers: the runtime's global `WebSocket`, looked up when a connection dials (never at
+ * import time, so server-side rendering can import the package).
+ */
+
+import { createNativeTransport } from "./native.js";
+import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
+
+/** Returns a factory for the global `WebSocket`, or undefined when the runtime has none. */
+export function defaultTransport(): TransportFactory | undefined {
+  const WebSocketImpl = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
+  return WebSocketImpl === undefined ? undefined : createNativeTransport(WebSocketImpl);
+}

@@ -1,0 +1,75 @@
+/**
+ * Adapter for any WHATWG `WebSocket` constructor: browsers, Deno, Bun, workers, Node 22+'s
+ * global, polyfills. Binary frames are asked for as `ArrayBuffer` and handed on as
+ * `Uint8Array`, never as `Blob`. WHATWG sockets have no ping frames and no custom headers;
+ * the factory says so and the connection rejects options that need them.
+ */
+
+import { byteLength, type Data } from "../codec.js";
+import type { TransportEvents, TransportFactory, WebSocketConstructorLike, WebSocketLike } from "./types.js";
+
+function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  return undefined;
+}
+
+/** Creates a transport factory for the given WHATWG-compatible constructor. */
+export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): TransportFactory {
+  return {
+    name: "WebSocket",
+    canPing: false,
+    canSendHeaders: false,
+    open(url, options, events: TransportEvents) {
+      const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
+      socket.binaryType = "arraybuffer";
+      let lastError: unknown;
+      socket.onopen = () => events.onOpen(socket.protocol);
+      socket.onmessage = (event) => {
+        const { data } = event;
+        if (typeof data === "string") {
+          events.onMessage(data, byteLength(data));
+          return;
+        }
+        const bytes = toBytes(data);
+        if (bytes !== undefined) events.onMessage(bytes, bytes.byteLength);
+      };
+      socket.onerror = (event) => {
+        lastError = (event as { error?: unknown })?.error ?? event;
+      };
+      socket.onclose = (event) => {
+        detach();
+        events.onClose({
+          code: event.code,
+          reason: event.reason,
+          wasClean: event.wasClean,
+          error: lastError,
+        });
+      };
+      const detach = () => {
+        socket.onopen = null;
+        socket.onmessage = null;
+        socket.onerror = null;
+        socket.onclose = null;
+      };
+      return {
+        send: (data: Data) => {
+          socket.send(data as string | ArrayBufferView);
+          return byteLength(data);
+        },
+        close: (code, reason) => socket.close(code, reason),
+        terminate: () => {
+          detach();
+          try {
+            socket.close();
+          } catch {
+            // Already closing: nothing more can be done with a WHATWG socket.
+          }
+        },
+        get bufferedAmount() {
+          return socket.bufferedAmount;
+        },
+      };
+    },
+  };
+}

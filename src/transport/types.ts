@@ -1,0 +1,73 @@
+/**
+ * The seam between the connection and a concrete WebSocket implementation.
+ *
+ * An adapter opens one socket and reports what happens to it through {@link TransportEvents};
+ * it makes no decisions (no retries, no timers). After `terminate()` an adapter reports nothing
+ * more, so the connection can tear a socket down and move on without waiting for late events.
+ */
+
+import type { Data } from "../codec.js";
+
+/** What an adapter reports about its socket. Called at most once each for open and close. */
+export interface TransportEvents {
+  onOpen(protocol: string): void;
+  /** A whole message; `bytes` is its payload size. */
+  onMessage(data: Data, bytes: number): void;
+  /** A protocol pong arrived (only adapters with `canPing`). */
+  onPong(): void;
+  /** A protocol ping arrived and was answered by the adapter; counts as liveness. */
+  onPing(): void;
+  /** The socket is gone. `error` explains a failure; `status` is the HTTP status of a refused handshake. */
+  onClose(info: { code: number; reason: string; wasClean: boolean; error?: unknown; status?: number }): void;
+}
+
+/** One open (or opening) socket. */
+export interface Transport {
+  /** Sends one frame; returns its payload size in bytes. */
+  send(data: Data): number;
+  /** Sends a protocol ping frame; only present when the adapter `canPing`. */
+  ping?(): void;
+  /** Starts the closing handshake. */
+  close(code: number, reason: string): void;
+  /** Destroys the socket at once; no event is reported afterwards. */
+  terminate(): void;
+  /** Bytes accepted by `send` but not yet written to the network. */
+  readonly bufferedAmount: number;
+}
+
+/** Options an adapter receives for one socket. */
+export interface TransportOptions {
+  protocols: string[];
+  headers: Record<string, string> | undefined;
+  maxMessageBytes: number;
+}
+
+/** Opens sockets of one kind and says what they can do. */
+export interface TransportFactory {
+  /** A short name for messages ("ws", "WebSocket"). */
+  readonly name: string;
+  /** Protocol ping frames are available (`ws`); browsers have none. */
+  readonly canPing: boolean;
+  /** Custom handshake headers can be sent (`ws`); browsers cannot. */
+  readonly canSendHeaders: boolean;
+  open(url: string, options: TransportOptions, events: TransportEvents): Transport;
+}
+
+/**
+ * The constructor shape of a WHATWG `WebSocket` (browsers, Deno, Bun, Node 22+, polyfills).
+ * Only what the adapter uses is required.
+ */
+export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
+
+/** The instance shape of a WHATWG `WebSocket`, as far as the adapter uses it. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly bufferedAmount: number;
+  readonly protocol: string;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+  send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  close(code?: number, reason?: string): void;
+}

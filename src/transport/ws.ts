@@ -1,0 +1,76 @@
+/**
+ * Adapter for the `ws` package, the default transport on Node.
+ *
+ * Uses `ws`'s EventEmitter API (no `MessageEvent` allocation per message), protocol ping
+ * frames, custom headers and a `maxPayload` bound. permessage-deflate stays off (memory, CPU,
+ * and the compression side channel). Text frames arrive as strings, binary frames as `Buffer`
+ * (a `Uint8Array`). A refused handshake reports its HTTP status.
+ */
+
+import WebSocket from "ws";
+import type { Data } from "../codec.js";
+import type { Transport, TransportEvents, TransportFactory } from "./types.js";
+
+function noop(): void {}
+
+/** The `ws` transport factory. */
+export const wsTransport: TransportFactory = {
+  name: "ws",
+  canPing: true,
+  canSendHeaders: true,
+  open(url, options, events: TransportEvents): Transport {
+    const socket = new WebSocket(url, options.protocols, {
+      headers: options.headers,
+      perMessageDeflate: false,
+      maxPayload: options.maxMessageBytes,
+    });
+    let lastError: unknown;
+    let status: number | undefined;
+
+    socket.on("open", () => events.onOpen(socket.protocol));
+    socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
+      if (isBinary) events.onMessage(buf, buf.byteLength);
+      else events.onMessage(buf.toString("utf8"), buf.byteLength);
+    });
+    socket.on("pong", () => events.onPong());
+    socket.on("ping", () => events.onPing());
+    socket.on("error", (err) => {
+      lastError ??= err;
+    });
+    socket.on("unexpected-response", (_req, res) => {
+      status = res.statusCode;
+      lastError = new Error(`unexpected server response: ${res.statusCode}`);
+      res.resume();
+      socket.terminate();
+    });
+    socket.on("close", (code: number, reason: Buffer) => {
+      socket.removeAllListeners();
+      socket.on("error", noop);
+      events.onClose({
+        code,
+        reason: reason.toString("utf8"),
+        wasClean: code !== 1006,
+        error: lastError,
+        status,
+      });
+    });
+
+    return {
+      send: (data: Data) => {
+        socket.send(data);
+        return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+      },
+      ping: () => socket.ping(),
+      close: (code, reason) => socket.close(code, reason),
+      terminate: () => {
+        socket.removeAllListeners();
+        socket.on("error", noop);
+        socket.terminate();
+      },
+      get bufferedAmount() {
+        return socket.bufferedAmount;
+      },
+    };
+  },
+};

@@ -1,0 +1,49 @@
+/**
+ * URL checks and redaction, as pure functions.
+ *
+ * `normalizeUrl` accepts `ws:`, `wss:`, and — as the Go original's example did — `http:` and
+ * `https:` (mapped to `ws:`/`wss:`). `redactUrl` is what every message and error shows of a
+ * URL: scheme, host, port and path, never userinfo or query (tokens live there).
+ */
+
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+
+const SCHEMES: Record<string, string> = { "ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:" };
+
+/** A URL safe to print: no userinfo, no query, no fragment. */
+export function redactUrl(url: URL): string {
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * Parses and checks a dial URL; returns it as a `ws:`/`wss:` string.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_URL` for anything else.
+ */
+export function normalizeUrl(input: unknown): string {
+  let url: URL;
+  if (input instanceof URL) url = new URL(input.href);
+  else if (typeof input === "string") {
+    try {
+      url = new URL(input);
+    } catch {
+      // Neither the input nor the parser's error (which quotes it) is kept: it may hold a token.
+      throw new EvtWebSocketError(ErrorCode.INVALID_URL, "invalid URL: cannot be parsed");
+    }
+  } else {
+    throw new EvtWebSocketError(
+      ErrorCode.INVALID_URL,
+      `invalid URL: expected a string or URL, got ${typeof input}`,
+    );
+  }
+  const scheme = SCHEMES[url.protocol];
+  if (scheme === undefined) {
+    throw new EvtWebSocketError(
+      ErrorCode.INVALID_URL,
+      `invalid URL scheme "${url.protocol}" in ${redactUrl(url)}: use ws:, wss:, http: or https:`,
+    );
+  }
+  if (url.hash !== "") url.hash = "";
+  if (scheme !== url.protocol) url.href = scheme + url.href.slice(url.protocol.length);
+  return url.href;
+}
