@@ -45,13 +45,19 @@ export interface RequestOptions {
 
 /** Counters of one `Conn`, read through `conn.stats`. */
 export interface ConnStats {
+  /** Messages sent by `send()` and `request()` (pings not included). */
   messagesSent: number;
+  /** Message frames received, pongs from `isPong` and undecodable frames included. */
   messagesReceived: number;
+  /** Payload bytes of the messages counted in `messagesSent`. */
   bytesSent: number;
+  /** Payload bytes of the frames counted in `messagesReceived`. */
   bytesReceived: number;
   /** Successful reconnects after an established connection dropped. */
   reconnects: number;
+  /** Requests waiting for their response, queued or sent. */
   pendingRequests: number;
+  /** Frames waiting in the outgoing queue for the connection to open. */
   queuedMessages: number;
   /** Round-trip time of the latest ping, in ms. */
   lastRttMs?: number;
@@ -59,12 +65,19 @@ export interface ConnStats {
 
 /** The events of `conn.on()`, with their listener signatures. */
 export type ConnEvents<TIn, TOut> = {
+  /** A connection opened (first dial and every reconnect); a returned promise holds the queue until it settles. */
   connected: (conn: Conn<TIn, TOut>) => void | Promise<unknown>;
+  /** A message arrived that settled no pending request and is not a pong. */
   message: (msg: TIn, conn: Conn<TIn, TOut>) => void;
+  /** An error that was not thrown or rejected to a caller. */
   error: (err: EvtWebSocketError, conn: Conn<TIn, TOut>) => void;
+  /** A connection that was open ended (once per connection, the user's own `close()` included). */
   close: (info: CloseInfo, conn: Conn<TIn, TOut>) => void;
+  /** A backoff wait before the next attempt starts. */
   reconnecting: (info: ReconnectingInfo, conn: Conn<TIn, TOut>) => void;
+  /** A reply to a ping arrived: a protocol pong frame, or a message `isPong` recognised. */
   pong: (info: PongInfo, conn: Conn<TIn, TOut>) => void;
+  /** The public `state` changed. */
   state: (change: StateChange, conn: Conn<TIn, TOut>) => void;
 };
 
@@ -252,6 +265,20 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
     return this.#closed;
+  }
+
+  /**
+   * Sends a liveness ping now (when the heartbeat is on and no ping is already out); the reply
+   * fires the `"pong"` event with the round-trip time. Use it after a page becomes visible again
+   * or a machine wakes, to learn at once whether the connection survived.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` when `pingIntervalMs` is not set.
+   */
+  ping(): void {
+    if (this.#o.pingIntervalMs <= 0) {
+      throw err(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
+    }
+    this.#link?.probe();
   }
 
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */

@@ -1,0 +1,37 @@
+import { describe, expect, it } from "vitest";
+import { byteLength, json, raw } from "../src/codec.js";
+
+describe("codecs", () => {
+  it("raw passes strings and bytes through and refuses other types", () => {
+    expect(raw.encode("a")).toBe("a");
+    const bytes = new Uint8Array([1, 2]);
+    expect(raw.encode(bytes)).toBe(bytes);
+    expect(() => raw.encode({} as never)).toThrow(/string or Uint8Array/);
+    expect(() => raw.encode(42 as never)).toThrow(TypeError);
+  });
+
+  it("json encodes to text and decodes text and binary frames", () => {
+    const c = json<{ a: number }, { a: number }>();
+    expect(c.encode({ a: 1 })).toBe('{"a":1}');
+    expect(c.decode('{"a":2}')).toEqual({ a: 2 });
+    expect(c.decode(new TextEncoder().encode('{"a":3}'))).toEqual({ a: 3 });
+    expect(() => c.decode("{nope")).toThrow();
+    expect(() => c.encode(undefined as never)).toThrow(TypeError);
+  });
+
+  it("json does not pollute Object.prototype", () => {
+    json().decode('{"__proto__":{"polluted":true},"id":1}');
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+
+  it.each([
+    ["", 0],
+    ["abc", 3],
+    ["é", 2],
+    ["€", 3],
+    ["😀", 4],
+  ])("byteLength(%s) is %i", (s, n) => {
+    expect(byteLength(s)).toBe(n);
+    expect(byteLength(s)).toBe(Buffer.byteLength(s));
+  });
+});

@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { Emitter } from "../src/emitter.js";
+
+type Events = { ping: (n: number) => unknown };
+
+describe("Emitter", () => {
+  it("on() returns an unsubscribe function", () => {
+    const e = new Emitter<Events>(() => {});
+    const seen: number[] = [];
+    const off = e.on("ping", (n) => seen.push(n));
+    e.emit("ping", 1);
+    off();
+    e.emit("ping", 2);
+    expect(seen).toEqual([1]);
+  });
+
+  it("dispatches on a snapshot: listeners added or removed during dispatch do not change it", () => {
+    const e = new Emitter<Events>(() => {});
+    const seen: string[] = [];
+    let offB: () => void = () => {};
+    e.on("ping", () => {
+      seen.push("a");
+      offB();
+      e.on("ping", () => seen.push("late"));
+    });
+    offB = e.on("ping", () => seen.push("b"));
+    e.emit("ping", 0);
+    expect(seen).toEqual(["a", "b"]);
+  });
+
+  it("a throwing listener does not stop the others and is reported", () => {
+    const thrown: unknown[] = [];
+    const e = new Emitter<Events>((err) => thrown.push(err));
+    const seen: number[] = [];
+    e.on("ping", () => {
+      throw new Error("boom");
+    });
+    e.on("ping", (n) => seen.push(n));
+    e.emit("ping", 5);
+    expect(seen).toEqual([5]);
+    expect(thrown).toHaveLength(1);
+  });
+
+  it("collects return values", () => {
+    const e = new Emitter<Events>(() => {});
+    e.on("ping", (n) => n * 2);
+    expect(e.emit("ping", 21)).toEqual([42]);
+  });
+});

@@ -1,0 +1,46 @@
+import type { Clock } from "../../src/clock.js";
+
+/** A hand-driven clock: `advance(ms)` fires due timers in order. */
+export class FakeClock implements Clock {
+  #now = 0;
+  #seq = 0;
+  #timers = new Map<number, { at: number; fn: () => void }>();
+
+  get pending(): number {
+    return this.#timers.size;
+  }
+
+  now(): number {
+    return this.#now;
+  }
+
+  setTimeout(fn: () => void, ms: number): number {
+    const id = ++this.#seq;
+    this.#timers.set(id, { at: this.#now + Math.max(0, ms), fn });
+    return id;
+  }
+
+  clearTimeout(handle: unknown): void {
+    this.#timers.delete(handle as number);
+  }
+
+  /** Moves time forward, firing every timer that falls due, earliest first. */
+  advance(ms: number): void {
+    const end = this.#now + ms;
+    for (;;) {
+      let next: [number, { at: number; fn: () => void }] | undefined;
+      for (const entry of this.#timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      if (!next) break;
+      this.#timers.delete(next[0]);
+      this.#now = Math.max(this.#now, next[1].at);
+      next[1].fn();
+    }
+    this.#now = end;
+  }
+
+  /** Jumps time forward without firing anything (a frozen process), then fires what is due. */
+  sleep(ms: number): void {
+    this.#now += ms;
+    this.advance(0);
+  }
+}

@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import { EvtWebSocketError } from "../src/errors.js";
+import { PendingRegistry, PendingRequests } from "../src/pending.js";
+import { FakeClock } from "./helpers/fake-clock.js";
+
+describe("PendingRegistry", () => {
+  it("finds by id in O(1) before trying the matcher", () => {
+    const reg = new PendingRegistry<string>();
+    const a = { body: "a", id: 1, seq: 0 };
+    const b = { body: "b", id: undefined, seq: 1 };
+    reg.add(a);
+    reg.add(b);
+    let calls = 0;
+    expect(reg.find(1, () => (calls++, true))).toBe(a);
+    expect(calls).toBe(0);
+  });
+
+  it("a response whose id matches nothing still falls through to the matcher", () => {
+    const reg = new PendingRegistry<string>();
+    const b = { body: "b", id: undefined, seq: 0 };
+    reg.add(b);
+    expect(reg.find(99, (req) => req === "b")).toBe(b);
+  });
+
+  it("tries entries without an id oldest first", () => {
+    const reg = new PendingRegistry<string>();
+    const first = { body: "x", id: undefined, seq: 0 };
+    const second = { body: "x", id: undefined, seq: 1 };
+    reg.add(first);
+    reg.add(second);
+    expect(reg.find(undefined, () => true)).toBe(first);
+    reg.remove(first);
+    expect(reg.find(undefined, () => true)).toBe(second);
+  });
+
+  it("entries() lists both indexes in creation order", () => {
+    const reg = new PendingRegistry<string>();
+    reg.add({ body: "a", id: undefined, seq: 2 });
+    reg.add({ body: "b", id: 7, seq: 1 });
+    reg.add({ body: "c", id: undefined, seq: 0 });
+    expect(reg.entries().map((e) => e.body)).toEqual(["c", "b", "a"]);
+  });
+});
+
+describe("PendingRequests", () => {
+  const make = (clock: FakeClock, left: unknown[] = []) => new PendingRequests<string, string, string>(clock, (q) => left.push(q));
+  const init = (over: Partial<Parameters<PendingRequests<string, string>["add"]>[0]> = {}) => {
+    const outcomes: Array<[Error | undefined, string | undefined]> = [];
+    return {
+      outcomes,
+      init: {
+        body: "req",
+        id: undefined,
+        timeoutMs: 100,
+        signal: undefined,
+        retryOnReconnect: false,
+        data: "req",
+        done: (e: Error | undefined, r: string | undefined) => outcomes.push([e, r]),
+        ...over,
+      },
+    };
+  };
+
+  it("times out with ERR_REQUEST_TIMEOUT and leaves no timer", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const { outcomes, init: i } = init();
+    p.add(i);
+    clock.advance(99);
+    expect(outcomes).toHaveLength(0);
+    clock.advance(1);
+    expect((outcomes[0]?.[0] as EvtWebSocketError).code).toBe("ERR_REQUEST_TIMEOUT");
+    expect(p.size).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("timeout 0 waits forever", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const { outcomes, init: i } = init({ timeoutMs: 0 });
+    p.add(i);
+    clock.advance(1e9);
+    expect(outcomes).toHaveLength(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("settles exactly once: a resolve after a timeout is ignored", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const { outcomes, init: i } = init();
+    const r = p.add(i);
+    clock.advance(100);
+    p.resolve(r, "late");
+    p.reject(r, new Error("again"));
+    expect(outcomes).toHaveLength(1);
+  });
+
+  it("abort rejects with ERR_ABORTED, removes the listener and the queue slot", () => {
+    const clock = new FakeClock();
+    const left: unknown[] = [];
+    const p = make(clock, left);
+    const ac = new AbortController();
+    const { outcomes, init: i } = init({ signal: ac.signal });
+    const r = p.add(i);
+    r.queued = "slot";
+    ac.abort();
+    expect((outcomes[0]?.[0] as EvtWebSocketError).code).toBe("ERR_ABORTED");
+    expect(left).toEqual(["slot"]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("resolving clears the timer and the abort listener", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const ac = new AbortController();
+    const { outcomes, init: i } = init({ signal: ac.signal });
+    const r = p.add(i);
+    p.resolve(r, "resp");
+    ac.abort();
+    expect(outcomes).toEqual([[undefined, "resp"]]);
+    expect(clock.pending).toBe(0);
+  });
+});
