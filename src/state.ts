@@ -21,10 +21,15 @@
 
 /** The public connection states. */
 export const State = {
+  /** Created, never dialled. */
   IDLE: "idle",
+  /** From `dial()` until the first open, retries of the first dial included. */
   CONNECTING: "connecting",
+  /** Open: sends go straight to the socket. */
   OPEN: "open",
+  /** An open connection dropped and will come back: backoff waits and handshakes. */
   RECONNECTING: "reconnecting",
+  /** Ended by `close()`, by the reconnect policy giving up, or by a close that is not retried; `dial()` may start again. */
   CLOSED: "closed",
 } as const;
 
@@ -33,7 +38,9 @@ export type State = (typeof State)[keyof typeof State];
 
 /** Payload of the `"state"` event. */
 export interface StateChange {
+  /** The state before the change. */
   oldState: State;
+  /** The state now. */
   newState: State;
 }
 

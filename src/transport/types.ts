@@ -61,13 +61,22 @@ export type WebSocketConstructorLike = new (url: string, protocols?: string | st
 
 /** The instance shape of a WHATWG `WebSocket`, as far as the adapter uses it. */
 export interface WebSocketLike {
+  /** Set to `"arraybuffer"` by the adapter, so binary frames never arrive as `Blob`. */
   binaryType: string;
+  /** Bytes queued by `send()` and not yet written to the network. */
   readonly bufferedAmount: number;
+  /** The subprotocol the server chose, or an empty string. */
   readonly protocol: string;
+  /** Called when the opening handshake completed. */
   onopen: ((event: unknown) => void) | null;
+  /** Called for every whole message. */
   onmessage: ((event: { data: unknown }) => void) | null;
+  /** Called once when the socket is gone. */
   onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+  /** Called when the socket fails; `onclose` follows. */
   onerror: ((event: unknown) => void) | null;
+  /** Sends one frame: a string as text, bytes as binary. */
   send(data: string | ArrayBufferLike | ArrayBufferView): void;
+  /** Starts the closing handshake. */
   close(code?: number, reason?: string): void;
 }
