@@ -1,0 +1,205 @@
+import { describe, expect, it } from "vitest";
+import { type EvtWebSocketError, json } from "../src/index.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+type Msg = { id?: number; op?: string; v?: unknown };
+const silentServer = () => server({ onMessage: () => {} });
+const idOpts = { codec: json<Msg, Msg>(), messageId: (m: Msg) => m.id };
+
+describe("every pending request settles", () => {
+  it("rejects ERR_REQUEST_TIMEOUT after its timeout (per-call override of requestTimeoutMs)", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>({ ...idOpts, requestTimeoutMs: 60_000 });
+    await c.dial(s.url);
+    await expect(c.request({ id: 1 }, { timeoutMs: 20 })).rejects.toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    expect(c.stats.pendingRequests).toBe(0);
+  });
+
+  it("rejects ERR_ABORTED when its signal aborts, and at once for an already-aborted signal", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>(idOpts);
+    await c.dial(s.url);
+    const ac = new AbortController();
+    const p = c.request({ id: 1 }, { signal: ac.signal });
+    ac.abort(new Error("user gave up"));
+    await expect(p).rejects.toMatchObject({ code: "ERR_ABORTED" });
+    await expect(c.request({ id: 2 }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ERR_ABORTED" });
+    await until(() => s.received.length === 1, "first request arrived");
+    await sleep(20);
+    expect(s.received).toEqual(['{"id":1}']);
+  });
+
+  it("rejects ERR_DISCONNECTED when the connection drops while it is in flight", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>({ ...idOpts, reconnect: fast });
+    await c.dial(s.url);
+    const p = c.request({ id: 1 });
+    await until(() => s.received.length === 1, "request arrived");
+    s.dropAll();
+    await expect(p).rejects.toMatchObject({ code: "ERR_DISCONNECTED" });
+  });
+
+  it("retryOnReconnect re-sends it after the reconnect, and it resolves", async () => {
+    let connection = 0;
+    const s = await server({
+      onConnection: () => void connection++,
+      onMessage(ws, data) {
+        const m = JSON.parse(data.toString()) as Msg;
+        if (connection === 1) return; // the first connection never answers
+        ws.send(JSON.stringify({ id: m.id, v: "second" }));
+      },
+    });
+    const c = conn<Msg, Msg>({ ...idOpts, reconnect: fast });
+    await c.dial(s.url);
+    const retried = c.request({ id: 1 }, { retryOnReconnect: true });
+    const notRetried = c.request({ id: 2 });
+    await until(() => s.received.length === 2, "both arrived");
+    s.dropAll();
+    await expect(notRetried).rejects.toMatchObject({ code: "ERR_DISCONNECTED" });
+    await expect(retried).resolves.toEqual({ id: 1, v: "second" });
+    expect(s.received).toEqual(['{"id":1}', '{"id":2}', '{"id":1}']);
+  });
+
+  it("retryOnReconnect with no reconnect to come rejects ERR_DISCONNECTED", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>({ ...idOpts, reconnect: false });
+    await c.dial(s.url);
+    const p = c.request({ id: 1 }, { retryOnReconnect: true });
+    await until(() => s.received.length === 1, "arrived");
+    s.dropAll();
+    await expect(p).rejects.toMatchObject({ code: "ERR_DISCONNECTED" });
+    expect(c.state).toBe("closed");
+  });
+
+  it("close() rejects every pending request with ERR_CLOSED", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>(idOpts);
+    await c.dial(s.url);
+    const ps = [c.request({ id: 1 }), c.request({ id: 2 }, { timeoutMs: 0 })].map((p) => p.catch((e) => e));
+    await c.close();
+    for (const p of ps) expect(await p).toMatchObject({ code: "ERR_CLOSED" });
+  });
+
+  it("requests pending when the policy gives up reject, none hangs", async () => {
+    const s = await silentServer();
+    const c = conn<Msg, Msg>({ ...idOpts, reconnect: { ...fast, maxAttempts: 1 } });
+    const errors: EvtWebSocketError[] = [];
+    c.on("error", (e) => void errors.push(e));
+    await c.dial(s.url);
+    const inFlight = c.request({ id: 1 });
+    await until(() => s.received.length === 1, "arrived");
+    await s.stop();
+    await expect(inFlight).rejects.toMatchObject({ code: "ERR_DISCONNECTED" });
+    await until(() => c.state === "closed", "gave up");
+    expect(errors.map((e) => e.code)).toContain("ERR_RECONNECT_EXHAUSTED");
+    expect(() => c.send({ id: 3 })).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+  });
+});
+
+describe("the outgoing queue", () => {
+  it("queues sends made while connecting and flushes them in order after onConnected", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({
+      onConnected: (cc) => {
+        cc.send("auth");
+      },
+    });
+    c.send("q1");
+    const dialing = c.dial(s.url);
+    c.send("q2");
+    expect(c.stats.queuedMessages).toBe(2);
+    await dialing;
+    await until(() => s.received.length === 3, "three messages");
+    expect(s.received).toEqual(["auth", "q1", "q2"]);
+  });
+
+  it("waits for an async onConnected to settle before flushing (it may await a request)", async () => {
+    const s = await server({ onMessage: (ws, d) => setTimeout(() => ws.send(d.toString()), 20) });
+    const c = conn({
+      matchMsg: (req, resp) => req === resp,
+      onConnected: async (cc) => {
+        await cc.request("login");
+        cc.send("subscribe");
+      },
+    });
+    c.send("queued");
+    await c.dial(s.url);
+    await until(() => s.received.length === 3, "three messages");
+    expect(s.received).toEqual(["login", "subscribe", "queued"]);
+  });
+
+  it("queued messages are sent during a reconnect, in order, exactly once", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ reconnect: { minDelayMs: 50, jitter: 0 } });
+    await c.dial(s.url);
+    s.dropAll();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    for (let i = 0; i < 100; i++) c.send(`m${i}`);
+    await until(() => s.received.length === 100, "100 messages");
+    expect(s.received).toEqual(Array.from({ length: 100 }, (_, i) => `m${i}`));
+    s.dropAll();
+    await until(() => s.connections === 3 && c.isConnected(), "second reconnect");
+    await sleep(20);
+    expect(s.received).toHaveLength(100);
+  });
+
+  it("over the bound: ERR_QUEUE_FULL thrown / rejected, nothing already queued is dropped", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ queue: { maxMessages: 2, maxBytes: 1000 }, matchMsg: () => false });
+    c.send("a");
+    c.send("b");
+    expect(() => c.send("c")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    await expect(c.request("d")).rejects.toMatchObject({ code: "ERR_QUEUE_FULL" });
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "two");
+    expect(s.received).toEqual(["a", "b"]);
+  });
+
+  it("a message larger than the byte bound is refused with ERR_QUEUE_FULL", () => {
+    const c = conn({ queue: { maxBytes: 10 } });
+    expect(() => c.send("x".repeat(11))).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+  });
+
+  it("queue: false makes sends while not open fail with ERR_QUEUE_FULL", () => {
+    const c = conn({ queue: false });
+    expect(() => c.send("x")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+  });
+
+  it("a queued request that times out or is aborted leaves the queue and is never sent", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn<Msg, Msg>(idOpts);
+    const ac = new AbortController();
+    const timedOut = c.request({ id: 1 }, { timeoutMs: 10 }).catch((e) => e);
+    const aborted = c.request({ id: 2 }, { signal: ac.signal }).catch((e) => e);
+    const kept = c.request({ id: 3 }, { timeoutMs: 0 });
+    ac.abort();
+    expect(await timedOut).toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    expect(await aborted).toMatchObject({ code: "ERR_ABORTED" });
+    expect(c.stats.queuedMessages).toBe(1);
+    void kept.catch(() => {});
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "one");
+    await sleep(20);
+    expect(s.received).toEqual(['{"id":3}']);
+  });
+
+  it("after close(), send() throws ERR_CLOSED and request() rejects ERR_CLOSED", async () => {
+    const s = await server();
+    const c = conn({ matchMsg: () => true });
+    await c.dial(s.url);
+    await c.close();
+    expect(() => c.send("x")).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+    await expect(c.request("x")).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+
+  it("messages still queued at close() are reported, not silently lost", async () => {
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({ onError: (e) => void errors.push(e) });
+    c.send("a");
+    c.send("b");
+    await c.close();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: "ERR_CLOSED", details: { unsent: 2 } });
+  });
+});
