@@ -36,6 +36,8 @@ export const ErrorCode = {
   PONG_TIMEOUT: "ERR_PONG_TIMEOUT",
   /** A user callback (event handler, matcher, request callback) threw; the throw is the `cause`. */
   CALLBACK_THREW: "ERR_CALLBACK_THREW",
+  /** An incoming message was larger than `maxMessageBytes`; the connection was closed with 1009. */
+  MESSAGE_TOO_BIG: "ERR_MESSAGE_TOO_BIG",
   /** The codec could not decode an incoming frame; the frame was dropped, the connection kept. */
   DECODE: "ERR_DECODE",
 } as const;

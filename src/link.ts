@@ -194,7 +194,16 @@ export class Link {
     const wasOpen = this.#phase !== "handshake";
     let error: EvtWebSocketError | undefined;
     if (!wasOpen) error = this.#dialError(info.error, info.status);
-    else if (!info.wasClean && !this.#requested) {
+    else if (info.code === 1009 && !this.#requested) {
+      error = new EvtWebSocketError(
+        ErrorCode.MESSAGE_TOO_BIG,
+        "an incoming message exceeded maxMessageBytes",
+        {
+          cause: info.error,
+          details: { closeCode: 1009 },
+        },
+      );
+    } else if (!info.wasClean && !this.#requested) {
       error = new EvtWebSocketError(
         ErrorCode.DISCONNECTED,
         `connection to ${this.#config.displayUrl} was lost (code ${info.code})`,

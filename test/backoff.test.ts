@@ -24,8 +24,12 @@ describe("backoffDelay", () => {
 
   it("draws a fresh random number on every call", () => {
     let draws = 0;
-    backoffDelay(1, policy, () => (draws++, 0.1));
-    backoffDelay(1, policy, () => (draws++, 0.1));
+    const random = () => {
+      draws++;
+      return 0.1;
+    };
+    backoffDelay(1, policy, random);
+    backoffDelay(1, policy, random);
     expect(draws).toBe(2);
   });
 

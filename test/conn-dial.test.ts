@@ -116,7 +116,10 @@ describe("dial()", () => {
   it("close() during the handshake rejects dial(), fires no onConnected and no onClose", async () => {
     const s = await server();
     const events: string[] = [];
-    const c = conn({ onConnected: () => void events.push("connected"), onClose: () => void events.push("close") });
+    const c = conn({
+      onConnected: () => void events.push("connected"),
+      onClose: () => void events.push("close"),
+    });
     const dialing = c.dial(s.url);
     const closing = c.close();
     await expect(dialing).rejects.toMatchObject({ code: "ERR_CLOSED" });
@@ -126,19 +129,22 @@ describe("dial()", () => {
     await until(() => s.clients.size === 0, "server sees no live client");
   });
 
-  it.each(["connecting", "open", "reconnecting"])("dial() while %s rejects ERR_ALREADY_DIALED", async (state) => {
-    const s = await server();
-    const c = conn({ reconnect: { minDelayMs: 10_000, jitter: 0 } });
-    const first = c.dial(s.url);
-    if (state !== "connecting") await first;
-    if (state === "reconnecting") {
-      s.dropAll();
-      await until(() => c.state === "reconnecting", "reconnecting");
-    }
-    expect(c.state).toBe(state);
-    await expect(c.dial(s.url)).rejects.toMatchObject({ code: "ERR_ALREADY_DIALED" });
-    await first.catch(() => {});
-  });
+  it.each(["connecting", "open", "reconnecting"])(
+    "dial() while %s rejects ERR_ALREADY_DIALED",
+    async (state) => {
+      const s = await server();
+      const c = conn({ reconnect: { minDelayMs: 10_000, jitter: 0 } });
+      const first = c.dial(s.url);
+      if (state !== "connecting") await first;
+      if (state === "reconnecting") {
+        s.dropAll();
+        await until(() => c.state === "reconnecting", "reconnecting");
+      }
+      expect(c.state).toBe(state);
+      await expect(c.dial(s.url)).rejects.toMatchObject({ code: "ERR_ALREADY_DIALED" });
+      await first.catch(() => {});
+    },
+  );
 
   it("after close() it may dial again", async () => {
     const s = await server();

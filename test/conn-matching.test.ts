@@ -23,7 +23,11 @@ describe("request/response matching", () => {
   it("a matched response settles its request and does not reach onMessage", async () => {
     const s = await idServer();
     const messages: Msg[] = [];
-    const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id, onMessage: (m) => void messages.push(m) });
+    const c = conn<Msg, Msg>({
+      codec: json(),
+      messageId: (m) => m.id,
+      onMessage: (m) => void messages.push(m),
+    });
     await c.dial(s.url);
     await expect(c.request({ id: 1, op: "a" })).resolves.toEqual({ id: 1, v: "a" });
     c.send({ op: "push" });
@@ -103,7 +107,9 @@ describe("request/response matching", () => {
     const s = await idServer();
     const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id });
     await c.dial(s.url);
-    const got = await new Promise<[Msg, unknown]>((resolve) => c.send({ id: 3, op: "cb" }, (r, cc) => resolve([r, cc])));
+    const got = await new Promise<[Msg, unknown]>((resolve) =>
+      c.send({ id: 3, op: "cb" }, (r, cc) => resolve([r, cc])),
+    );
     expect(got[0]).toEqual({ id: 3, v: "cb" });
     expect(got[1]).toBe(c);
   });
@@ -111,7 +117,11 @@ describe("request/response matching", () => {
   it("a response that arrives after its request timed out is an ordinary message", async () => {
     const s = await idServer(80);
     const messages: Msg[] = [];
-    const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id, onMessage: (m) => void messages.push(m) });
+    const c = conn<Msg, Msg>({
+      codec: json(),
+      messageId: (m) => m.id,
+      onMessage: (m) => void messages.push(m),
+    });
     await c.dial(s.url);
     await expect(c.request({ id: 5, op: "slow" }, { timeoutMs: 20 })).rejects.toMatchObject({
       code: "ERR_REQUEST_TIMEOUT",
@@ -123,7 +133,12 @@ describe("request/response matching", () => {
   it("a failing callback-style request reports its error to onError", async () => {
     const s = await idServer();
     const errors: EvtWebSocketError[] = [];
-    const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id, requestTimeoutMs: 20, onError: (e) => void errors.push(e) });
+    const c = conn<Msg, Msg>({
+      codec: json(),
+      messageId: (m) => m.id,
+      requestTimeoutMs: 20,
+      onError: (e) => void errors.push(e),
+    });
     await c.dial(s.url);
     let called = false;
     c.send({ id: 1, op: "silent" }, () => {
@@ -139,7 +154,9 @@ describe("request/response matching", () => {
     const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id });
     await c.dial(s.url);
     const n = 10_000;
-    const results = await Promise.all(Array.from({ length: n }, (_, i) => c.request({ id: i, op: `op${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => c.request({ id: i, op: `op${i}` })),
+    );
     expect(results.every((r, i) => r.id === i && r.v === `op${i}`)).toBe(true);
     expect(c.stats.pendingRequests).toBe(0);
   });

@@ -56,7 +56,13 @@ describe("reconnect", () => {
     const s = await server();
     const seen: unknown[] = [];
     const c = conn({
-      reconnect: { ...fast, shouldReconnect: (info) => (seen.push(info), info.code !== 4001) },
+      reconnect: {
+        ...fast,
+        shouldReconnect: (info) => {
+          seen.push(info);
+          return info.code !== 4001;
+        },
+      },
     });
     const closes: boolean[] = [];
     c.on("close", (i) => void closes.push(i.willReconnect));
@@ -72,7 +78,15 @@ describe("reconnect", () => {
   it("shouldReconnect sees the HTTP status of a refused handshake", async () => {
     const s = await server({ verifyClient: (_i, cb) => cb(false, 403) });
     const seen: Array<{ status?: number }> = [];
-    const c = conn({ reconnect: { ...fast, shouldReconnect: (info) => (seen.push(info), false) } });
+    const c = conn({
+      reconnect: {
+        ...fast,
+        shouldReconnect: (info) => {
+          seen.push(info);
+          return false;
+        },
+      },
+    });
     await expect(c.dial(s.url)).rejects.toMatchObject({ code: "ERR_DIAL_FAILED" });
     expect(seen[0]?.status).toBe(403);
   });
@@ -249,10 +263,13 @@ describe("close()", () => {
     expect(closes).toEqual([{ code: 1006, reason: "", wasClean: false, willReconnect: false }]);
   });
 
-  it.each([[999], [1005], [1006], [2000], [5000], [1.5]])("close(%s) rejects ERR_INVALID_OPTION", async (code) => {
-    const c = conn();
-    await expect(c.close(code)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
-  });
+  it.each([[999], [1005], [1006], [2000], [5000], [1.5]])(
+    "close(%s) rejects ERR_INVALID_OPTION",
+    async (code) => {
+      const c = conn();
+      await expect(c.close(code)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+    },
+  );
 
   it("a close reason over 123 bytes rejects ERR_INVALID_OPTION", async () => {
     const c = conn();

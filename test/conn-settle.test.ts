@@ -12,7 +12,9 @@ describe("every pending request settles", () => {
     const s = await silentServer();
     const c = conn<Msg, Msg>({ ...idOpts, requestTimeoutMs: 60_000 });
     await c.dial(s.url);
-    await expect(c.request({ id: 1 }, { timeoutMs: 20 })).rejects.toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    await expect(c.request({ id: 1 }, { timeoutMs: 20 })).rejects.toMatchObject({
+      code: "ERR_REQUEST_TIMEOUT",
+    });
     expect(c.stats.pendingRequests).toBe(0);
   });
 
@@ -24,7 +26,9 @@ describe("every pending request settles", () => {
     const p = c.request({ id: 1 }, { signal: ac.signal });
     ac.abort(new Error("user gave up"));
     await expect(p).rejects.toMatchObject({ code: "ERR_ABORTED" });
-    await expect(c.request({ id: 2 }, { signal: AbortSignal.abort() })).rejects.toMatchObject({ code: "ERR_ABORTED" });
+    await expect(c.request({ id: 2 }, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: "ERR_ABORTED",
+    });
     await until(() => s.received.length === 1, "first request arrived");
     await sleep(20);
     expect(s.received).toEqual(['{"id":1}']);

@@ -7,7 +7,12 @@ describe("OutboundQueue", () => {
     q.push("a", 1);
     q.push("b", 1);
     q.push("c", 1);
-    expect([q.shift()?.data, q.shift()?.data, q.shift()?.data, q.shift()]).toEqual(["a", "b", "c", undefined]);
+    expect([q.shift()?.data, q.shift()?.data, q.shift()?.data, q.shift()]).toEqual([
+      "a",
+      "b",
+      "c",
+      undefined,
+    ]);
   });
 
   it("refuses a message over the count bound and keeps what it has", () => {

@@ -13,6 +13,18 @@ import type { Transport, TransportEvents, TransportFactory } from "./types.js";
 
 function noop(): void {}
 
+/**
+ * The close code `ws` sent when it failed the connection for a protocol error; its `close`
+ * event then reports 1006 because it stops reading before the peer's reply.
+ */
+function sentCloseCode(error: unknown): number | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  if (typeof code !== "string" || !code.startsWith("WS_ERR_")) return undefined;
+  if (code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") return 1009;
+  if (code === "WS_ERR_INVALID_UTF8") return 1007;
+  return 1002;
+}
+
 /** The `ws` transport factory. */
 export const wsTransport: TransportFactory = {
   name: "ws",
@@ -47,10 +59,11 @@ export const wsTransport: TransportFactory = {
     socket.on("close", (code: number, reason: Buffer) => {
       socket.removeAllListeners();
       socket.on("error", noop);
+      const failedWith = sentCloseCode(lastError);
       events.onClose({
-        code,
-        reason: reason.toString("utf8"),
-        wasClean: code !== 1006,
+        code: failedWith ?? code,
+        reason: failedWith === undefined ? reason.toString("utf8") : "",
+        wasClean: failedWith === undefined && code !== 1006,
         error: lastError,
         status,
       });

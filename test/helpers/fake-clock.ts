@@ -29,7 +29,8 @@ export class FakeClock implements Clock {
     const end = this.#now + ms;
     for (;;) {
       let next: [number, { at: number; fn: () => void }] | undefined;
-      for (const entry of this.#timers) if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
+      for (const entry of this.#timers)
+        if (entry[1].at <= end && (!next || entry[1].at < next[1].at)) next = entry;
       if (!next) break;
       this.#timers.delete(next[0]);
       this.#now = Math.max(this.#now, next[1].at);

@@ -1,0 +1,210 @@
+/**
+ * The `evtws` command line, declared with commander: options, help text, and the typed
+ * {@link Command} it parses to.
+ *
+ * Parsing only: nothing here opens a socket or decides defaults that depend on the mode
+ * (interactive or scripted); `client-options.ts` does that. Value checks live in `parse.ts`
+ * so they can be tested without commander.
+ */
+
+import { InvalidArgumentError, Option, Command as Program } from "commander";
+import {
+  type MatchRule,
+  parseCount,
+  parseDuration,
+  parseHeader,
+  parseMatch,
+  parsePort,
+  parseUrl,
+  UsageError,
+} from "./parse.js";
+
+/** Options of a client session (interactive or scripted), as typed by the user. */
+export interface ClientOptions {
+  /** The server URL; undefined starts the embedded server and connects to it. */
+  url: string | undefined;
+  subprotocols: string[];
+  headers: Record<string, string>;
+  /** False after `--no-reconnect`. */
+  reconnect: boolean;
+  minDelayMs: number | undefined;
+  maxDelayMs: number | undefined;
+  maxAttempts: number | undefined;
+  /** Undefined leaves the mode's default (30 s interactive, off in scripts). */
+  pingIntervalMs: number | undefined;
+  pingMsg: string | undefined;
+  pongMsg: string | undefined;
+  pongTimeoutMs: number | undefined;
+  json: boolean;
+  match: MatchRule;
+  binary: boolean;
+  insecure: boolean;
+  quiet: boolean;
+  /** Messages of `-x`, in order. */
+  execute: string[];
+  /** Deadline of each scripted request, in ms. */
+  timeoutMs: number;
+}
+
+/** Options of `evtws serve`. */
+export interface ServeOptions {
+  host: string;
+  port: number;
+  mode: "echo" | "id-reply";
+  /** Cut every connection this often, in ms; undefined never. */
+  dropEveryMs: number | undefined;
+  /** Stop reading (no replies, no pongs) this long after each connection opens, in ms. */
+  stallAfterMs: number | undefined;
+  /** Wait before each reply, in ms. */
+  delayMs: number;
+  quiet: boolean;
+}
+
+/** What the command line asks for. */
+export type Command = { kind: "client"; options: ClientOptions } | { kind: "serve"; options: ServeOptions };
+
+/** Where commander writes help and errors; tests and `main` pass the process streams. */
+export interface ArgsOutput {
+  writeOut(text: string): void;
+  writeErr(text: string): void;
+}
+
+/** Default request deadline of scripted mode, in ms. */
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+function checked<T>(parse: (text: string) => T): (text: string) => T {
+  return (text) => {
+    try {
+      return parse(text);
+    } catch (error) {
+      if (error instanceof UsageError) throw new InvalidArgumentError(error.message);
+      throw error;
+    }
+  };
+}
+
+const seconds = checked((text) => parseDuration(text, "s"));
+const millis = checked((text) => parseDuration(text, "ms"));
+const collect = (value: string, previous: string[]) => [...previous, value];
+const header = checked(parseHeader);
+const collectHeader = (value: string, previous: [string, string][]) => [...previous, header(value)];
+
+const EXAMPLES = `
+Examples:
+  evtws                                   embedded echo server + session (what npm start runs)
+  evtws ws://127.0.0.1:8080               interactive session
+  evtws -x '{"id":1,"op":"ping"}' --json ws://host/api
+  echo '{"id":1}' | evtws --json --match id ws://host/api
+  evtws serve --port 8080 --drop-every 10 watch your client reconnect`;
+
+function clientProgram(version: string): Program {
+  return new Program("evtws")
+    .description("Event-based WebSocket client: reconnects, pings, matches responses to requests.")
+    .version(version, "-V, --version")
+    .argument("[url]", "ws:// or wss:// URL; none starts the embedded test server")
+    .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collect, [])
+    .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collectHeader, [])
+    .option("--no-reconnect", "do not reconnect after the connection drops")
+    .option("--min-delay <ms>", "first reconnect delay (default 1000ms)", millis)
+    .option("--max-delay <ms>", "largest reconnect delay (default 30000ms)", millis)
+    .option("--max-attempts <n>", "reconnect attempts before giving up (default inf)", checked(parseCount))
+    .option(
+      "--ping-interval <s>",
+      "ping after this much silence; 0 is off (default 30, off with -x)",
+      seconds,
+    )
+    .option("--ping-msg <text>", "ping with this text message instead of a protocol ping")
+    .option("--pong-msg <text>", "the reply that answers --ping-msg (default: its echo)")
+    .option("--pong-timeout <s>", "declare the peer dead this long after an unanswered ping", seconds)
+    .option("--json", "pretty-print JSON messages; check that sent lines are JSON")
+    .option("--match <rule>", "how responses match requests: echo, id or id:<field>", checked(parseMatch), {
+      kind: "id",
+      path: ["id"],
+    } as MatchRule)
+    .option("--binary", "print binary frames as hex; send lines as binary frames")
+    .option("--insecure", "accept invalid TLS certificates (self-signed); warns once")
+    .option("-q, --quiet", "print data only: no events, no timestamps")
+    .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect, [])
+    .option("--timeout <s>", "how long -x and piped messages wait for a response (default 10)", seconds)
+    .addHelpText("after", EXAMPLES);
+}
+
+function serveProgram(): Program {
+  return new Program("serve")
+    .description("run a local WebSocket test server with fault injection")
+    .option("--port <n>", "port to listen on; 0 picks a free one", checked(parsePort), 0)
+    .option("--host <host>", "address to listen on", "127.0.0.1")
+    .addOption(new Option("--echo", "send every message back (default)").conflicts("idReply"))
+    .addOption(new Option("--id-reply", 'answer JSON {"id":…} with {"id":…,"ok":true,"echo":…}'))
+    .option("--drop-every <s>", "cut every connection this often", seconds)
+    .option(
+      "--stall-after <s>",
+      "stop reading (no replies, no pongs) this long after a connection opens",
+      seconds,
+    )
+    .option("--delay <ms>", "wait this long before each reply", millis, 0)
+    .option("-q, --quiet", "log nothing but the listening URL");
+}
+
+/**
+ * Parses `argv` (without the node and script entries).
+ *
+ * @throws CommanderError for bad options, `--help` and `--version` (its `exitCode` says which).
+ */
+export function parseArgs(argv: string[], version: string, output: ArgsOutput): Command {
+  let command: Command | undefined;
+  const program = clientProgram(version);
+  const serve = serveProgram();
+  for (const p of [program, serve]) {
+    p.exitOverride()
+      .configureOutput({
+        writeOut: output.writeOut,
+        writeErr: output.writeErr,
+        outputError: (text, write) => write(`${text.trimEnd().replace(/^error: /, "evtws: ")} (see evtws --help)\n`),
+      });
+  }
+  serve.action((o: Record<string, unknown>) => {
+    command = {
+      kind: "serve",
+      options: {
+        host: o.host as string,
+        port: o.port as number,
+        mode: o.idReply === true ? "id-reply" : "echo",
+        dropEveryMs: o.dropEvery as number | undefined,
+        stallAfterMs: o.stallAfter as number | undefined,
+        delayMs: o.delay as number,
+        quiet: o.quiet === true,
+      },
+    };
+  });
+  program.addCommand(serve);
+  program.action((url: string | undefined, o: Record<string, unknown>) => {
+    command = { kind: "client", options: toClientOptions(url === undefined ? undefined : parseUrl(url), o) };
+  });
+  program.parse(argv, { from: "user" });
+  if (command === undefined) throw new UsageError("nothing to do");
+  return command;
+}
+
+function toClientOptions(url: string | undefined, o: Record<string, unknown>): ClientOptions {
+  return {
+    url,
+    subprotocols: o.subprotocol as string[],
+    headers: Object.fromEntries(o.header as [string, string][]),
+    reconnect: o.reconnect !== false,
+    minDelayMs: o.minDelay as number | undefined,
+    maxDelayMs: o.maxDelay as number | undefined,
+    maxAttempts: o.maxAttempts as number | undefined,
+    pingIntervalMs: o.pingInterval as number | undefined,
+    pingMsg: o.pingMsg as string | undefined,
+    pongMsg: o.pongMsg as string | undefined,
+    pongTimeoutMs: o.pongTimeout as number | undefined,
+    json: o.json === true,
+    match: o.match as MatchRule,
+    binary: o.binary === true,
+    insecure: o.insecure === true,
+    quiet: o.quiet === true,
+    execute: o.execute as string[],
+    timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,40 @@
+/**
+ * Prints a connection's life (connected, closed, reconnecting, pong, errors) through a
+ * {@link Printer}. Messages are not handled here: the session prints them as data, a script
+ * as responses or asides.
+ */
+
+import type { CloseInfo, Conn, ReconnectingInfo } from "../index.js";
+import { formatRtt } from "./format.js";
+import type { Printer } from "./printer.js";
+
+/** The event line for a closed connection: code, reason, and whether it comes back. */
+export function describeClose(info: CloseInfo): string {
+  const reason = info.reason === "" ? "" : ` "${info.reason}"`;
+  const clean = info.wasClean ? "" : ", not clean";
+  const next = info.willReconnect ? ", will reconnect" : "";
+  return `closed ${info.code}${reason}${clean}${next}`;
+}
+
+/** The event line for a backoff wait. */
+export function describeReconnecting(info: ReconnectingInfo): string {
+  return `reconnecting in ${Math.round(info.delayMs)} ms, attempt ${info.attempt}`;
+}
+
+/**
+ * Subscribes `printer` to `conn`'s events; returns the function that unsubscribes.
+ *
+ * @param shownUrl - the URL as printed (no credentials or query).
+ */
+export function printConnEvents(conn: Conn, printer: Printer, shownUrl: string): () => void {
+  const offs = [
+    conn.on("connected", () => printer.event(`connected to ${shownUrl}`)),
+    conn.on("close", (info) => printer.event(describeClose(info))),
+    conn.on("reconnecting", (info) => printer.event(describeReconnecting(info))),
+    conn.on("pong", (info) => printer.event(`pong, RTT ${formatRtt(info.rttMs)}`)),
+    conn.on("error", (error) => printer.error(error)),
+  ];
+  return () => {
+    for (const off of offs) off();
+  };
+}

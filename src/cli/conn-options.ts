@@ -1,0 +1,103 @@
+/**
+ * Turns the command line into `ConnOptions` for the library, and typed lines into frames.
+ *
+ * The CLI always uses the raw codec: a JSON codec would drop every non-JSON frame with
+ * `ERR_DECODE`, and a terminal should show what arrived. JSON is parsed here, for matching
+ * (`--match id`) and by the formatter, for display. Mode-dependent defaults live here too:
+ * a script fails on the first connection error unless `--max-attempts` asks for retries, and
+ * only an interactive session pings by default.
+ */
+
+import type { ConnOptions, Data, MessageKey } from "../index.js";
+import type { ClientOptions } from "./args.js";
+import type { MatchRule } from "./parse.js";
+import { UsageError } from "./parse.js";
+
+/** Interactive sessions ping after this much silence unless `--ping-interval` says otherwise. */
+export const INTERACTIVE_PING_INTERVAL_MS = 30_000;
+
+/** Interactive (a person at a prompt) or scripted (`-x` or piped stdin). */
+export type Mode = "interactive" | "scripted";
+
+function text(data: Data): string {
+  return typeof data === "string" ? data : Buffer.from(data).toString("utf8");
+}
+
+/** The value at `path` in a JSON message, when it is a string or a number. */
+export function jsonField(data: Data, path: string[]): MessageKey | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text(data));
+  } catch {
+    return undefined;
+  }
+  for (const key of path) {
+    if (typeof value !== "object" || value === null) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return typeof value === "string" || typeof value === "number" ? value : undefined;
+}
+
+function sameData(a: Data, b: Data): boolean {
+  if (typeof a === "string" || typeof b === "string") return a === b;
+  return Buffer.from(a).equals(Buffer.from(b));
+}
+
+/**
+ * The matching options for a rule. With `id`, a request without the field is answered by the
+ * next message that answers nothing else, so `-x hello` works against any server.
+ */
+export function matchOptions(rule: MatchRule): Pick<ConnOptions, "messageId" | "matchMsg"> {
+  if (rule.kind === "echo") return { matchMsg: (req, resp) => sameData(req, resp) };
+  return { messageId: (msg) => jsonField(msg, rule.path), matchMsg: () => true };
+}
+
+/** Builds the connection options for `mode` from the command line. */
+export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions {
+  const options: ConnOptions = {
+    ...matchOptions(o.match),
+    requestTimeoutMs: o.timeoutMs,
+    reconnect: reconnectOption(o, mode),
+  };
+  if (Object.keys(o.headers).length > 0) options.headers = o.headers;
+  const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
+  if (pingIntervalMs > 0) {
+    options.pingIntervalMs = pingIntervalMs;
+    if (o.pongTimeoutMs !== undefined) options.pongTimeoutMs = o.pongTimeoutMs;
+    if (o.pingMsg !== undefined) {
+      options.pingMsg = o.pingMsg;
+      const pong = o.pongMsg ?? o.pingMsg;
+      options.isPong = (msg) => typeof msg === "string" && msg === pong;
+    }
+  } else if (o.pingMsg !== undefined || o.pongTimeoutMs !== undefined || o.pongMsg !== undefined) {
+    throw new UsageError("--ping-msg, --pong-msg and --pong-timeout need --ping-interval above 0");
+  }
+  return options;
+}
+
+function reconnectOption(o: ClientOptions, mode: Mode): ConnOptions["reconnect"] {
+  if (!o.reconnect) return false;
+  if (mode === "scripted" && o.maxAttempts === undefined) return false;
+  const policy: NonNullable<Exclude<ConnOptions["reconnect"], boolean>> = {};
+  if (o.minDelayMs !== undefined) policy.minDelayMs = o.minDelayMs;
+  if (o.maxDelayMs !== undefined) policy.maxDelayMs = o.maxDelayMs;
+  if (o.maxAttempts !== undefined) policy.maxAttempts = o.maxAttempts;
+  return policy;
+}
+
+/**
+ * The frame for a typed line: with `binary`, its UTF-8 bytes as a binary frame; with `json`,
+ * the line must parse as JSON (it is sent as typed).
+ *
+ * @throws UsageError when `json` is on and the line is not JSON.
+ */
+export function encodeLine(line: string, o: Pick<ClientOptions, "json" | "binary">): Data {
+  if (o.json) {
+    try {
+      JSON.parse(line);
+    } catch {
+      throw new UsageError("not sent: --json is on and this is not JSON");
+    }
+  }
+  return o.binary ? new Uint8Array(Buffer.from(line, "utf8")) : line;
+}

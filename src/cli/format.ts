@@ -1,0 +1,122 @@
+/**
+ * How `evtws` renders what happens: timestamps, direction markers, message bodies (JSON pretty
+ * print, hex for binary), event lines and the `/stats` figures, with or without colour.
+ *
+ * Pure functions from values to strings; writing them to a stream (and keeping the prompt
+ * intact while doing so) is `printer.ts`'s job.
+ */
+
+import type { ConnStats, Data } from "../index.js";
+
+const ANSI = {
+  dim: [2, 22],
+  bold: [1, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  cyan: [36, 39],
+} as const;
+
+/** A colour or weight {@link paint} can apply. */
+export type Paint = keyof typeof ANSI;
+
+/**
+ * Whether to colour a stream: never when `NO_COLOR` is set to anything non-empty (no-color.org),
+ * always when `FORCE_COLOR` is set and not "0", otherwise only on a terminal.
+ */
+export function shouldColor(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv): boolean {
+  if (env.NO_COLOR !== undefined && env.NO_COLOR !== "") return false;
+  if (env.FORCE_COLOR !== undefined && env.FORCE_COLOR !== "" && env.FORCE_COLOR !== "0") return true;
+  return stream.isTTY === true;
+}
+
+/** Wraps `text` in the ANSI codes of `style` when `color` is on. */
+export function paint(color: boolean, style: Paint, text: string): string {
+  if (!color) return text;
+  const [on, off] = ANSI[style];
+  return `\x1b[${on}m${text}\x1b[${off}m`;
+}
+
+/** Local wall-clock time as `HH:MM:SS.mmm`. */
+export function timestamp(date: Date): string {
+  const two = (n: number) => String(n).padStart(2, "0");
+  const ms = String(date.getMilliseconds()).padStart(3, "0");
+  return `${two(date.getHours())}:${two(date.getMinutes())}:${two(date.getSeconds())}.${ms}`;
+}
+
+/** Bytes as lower-case hex pairs separated by spaces. */
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+}
+
+/** How bodies are shown: `json` pretty-prints JSON text, `binary` shows binary frames as hex. */
+export interface BodyStyle {
+  json: boolean;
+  binary: boolean;
+}
+
+/**
+ * A message body as text: JSON pretty-printed (when asked and when it parses), binary frames
+ * as hex (with `binary`) or as UTF-8 text after a `(binary N B)` tag.
+ */
+export function renderBody(data: Data, style: BodyStyle): string {
+  if (data instanceof Uint8Array) {
+    if (style.binary) return hex(data);
+    return `(binary ${data.byteLength} B) ${Buffer.from(data).toString("utf8")}`;
+  }
+  if (style.json) {
+    try {
+      return JSON.stringify(JSON.parse(data), null, 2);
+    } catch {
+      return data;
+    }
+  }
+  return data;
+}
+
+/** Which way a message went: `>` sent, `<` received. */
+export type Direction = ">" | "<";
+
+/**
+ * One data line: `12:00:00.000 < body`, continuation lines of a multi-line body indented under
+ * the body's first character.
+ */
+export function dataLine(color: boolean, at: Date, direction: Direction, body: string): string {
+  const ts = timestamp(at);
+  const marker = paint(color, direction === "<" ? "green" : "cyan", direction);
+  const indent = " ".repeat(ts.length + 3);
+  return `${paint(color, "dim", ts)} ${marker} ${body.split("\n").join(`\n${indent}`)}`;
+}
+
+/** One event line, dimmed and marked `*` so it stands apart from data. */
+export function eventLine(color: boolean, at: Date, text: string): string {
+  return paint(color, "dim", `${timestamp(at)} * ${text}`);
+}
+
+/** One error line: like an event, but red and carrying the error's code. */
+export function errorLine(color: boolean, at: Date, error: { code?: unknown; message: string }): string {
+  return paint(color, "red", `${timestamp(at)} ! ${describeError(error)}`);
+}
+
+/** `CODE: message`, or the message alone when the error has no code. */
+export function describeError(error: { code?: unknown; message: string }): string {
+  return typeof error.code === "string" ? `${error.code}: ${error.message}` : error.message;
+}
+
+/** A round-trip time in ms with one decimal. */
+export function formatRtt(ms: number): string {
+  return `${ms.toFixed(1)} ms`;
+}
+
+/** The `/stats` figures, one per line. */
+export function formatStats(stats: ConnStats, state: string): string {
+  return [
+    `state       ${state}`,
+    `sent        ${stats.messagesSent} messages, ${stats.bytesSent} bytes`,
+    `received    ${stats.messagesReceived} messages, ${stats.bytesReceived} bytes`,
+    `reconnects  ${stats.reconnects}`,
+    `pending     ${stats.pendingRequests} requests`,
+    `queued      ${stats.queuedMessages} messages`,
+    `last RTT    ${stats.lastRttMs === undefined ? "-" : formatRtt(stats.lastRttMs)}`,
+  ].join("\n");
+}

@@ -1,0 +1,143 @@
+/**
+ * The `evtws` entry point: parses the command line, picks the mode (interactive, scripted,
+ * `serve`, or the embedded-server demo that `npm start` runs) and turns every outcome into an
+ * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake. Usage mistakes
+ * print one line, never a stack trace.
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import * as readline from "node:readline";
+import { fileURLToPath } from "node:url";
+import { CommanderError } from "commander";
+import { Conn, isEvtWebSocketError } from "../index.js";
+import { type ClientOptions, parseArgs, type ServeOptions } from "./args.js";
+import { createConnOptions } from "./conn-options.js";
+import { shouldColor, timestamp } from "./format.js";
+import { UsageError } from "./parse.js";
+import { Printer } from "./printer.js";
+import { runScript } from "./script.js";
+import { runSession } from "./session.js";
+import { startTestServer, type TestServer } from "./test-server.js";
+
+const { stdin, stdout, stderr, env } = process;
+
+function version(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    const file = join(dir, "package.json");
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  }
+  return "unknown";
+}
+
+function banner(url: string): string {
+  return [
+    `evtws: embedded echo server on ${url} (give a URL to talk to another server)`,
+    `Try:  hello   {"id":1,"op":"hi"}   /ping   /stats   /drop (the server cuts the line: watch`,
+    "      the reconnect)   /close   /reconnect   /help   /quit",
+  ].join("\n");
+}
+
+/**
+ * Makes TLS accept any certificate, the only way the public API allows: `Conn` passes no TLS
+ * options to `ws`, so this sets Node's process-wide `NODE_TLS_REJECT_UNAUTHORIZED=0` and
+ * replaces Node's warning about it by one of ours.
+ */
+function allowInsecureTls(printer: Printer): void {
+  const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+  process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
+    const text = typeof warning === "string" ? warning : warning.message;
+    if (!text.includes("NODE_TLS_REJECT_UNAUTHORIZED")) emitWarning(warning, ...rest);
+  }) as typeof process.emitWarning;
+  env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
+  printer.warn(
+    "--insecure: TLS certificates are not verified; anyone on the path can read and change traffic",
+  );
+}
+
+async function runClient(o: ClientOptions): Promise<number> {
+  const scripted = o.execute.length > 0 || stdin.isTTY !== true;
+  const printer = new Printer({
+    stdout,
+    stderr,
+    color: { stdout: shouldColor(stdout, env), stderr: shouldColor(stderr, env) },
+    quiet: o.quiet,
+    body: { json: o.json, binary: o.binary },
+    events: scripted ? "stderr" : "stdout",
+  });
+  let conn: Conn;
+  try {
+    conn = new Conn(createConnOptions(o, scripted ? "scripted" : "interactive"));
+  } catch (error) {
+    if (isEvtWebSocketError(error, "ERR_INVALID_OPTION")) throw new UsageError(error.message);
+    throw error;
+  }
+  if (o.insecure) allowInsecureTls(printer);
+  let server: TestServer | undefined;
+  let url = o.url;
+  if (url === undefined) {
+    server = await startTestServer({
+      host: "127.0.0.1",
+      port: 0,
+      mode: "echo",
+      delayMs: 0,
+      dropEveryMs: undefined,
+      stallAfterMs: undefined,
+    });
+    url = server.url;
+  }
+  try {
+    const run = { ...o, url };
+    if (!scripted) return await runSession(conn, run, printer, { stdin, stdout }, server && banner(url));
+    const messages =
+      o.execute.length > 0 ? o.execute : readline.createInterface({ input: stdin, terminal: false });
+    return await runScript(conn, run, printer, messages);
+  } finally {
+    await server?.close();
+  }
+}
+
+async function runServe(o: ServeOptions): Promise<number> {
+  const color = shouldColor(stdout, env);
+  const log = (line: string) => {
+    if (!o.quiet) stdout.write(`${timestamp(new Date())} ${line}\n`);
+  };
+  const server = await startTestServer(o, log);
+  const faults = [
+    o.mode,
+    o.dropEveryMs === undefined ? "" : `drop every ${o.dropEveryMs} ms`,
+    o.stallAfterMs === undefined ? "" : `stall after ${o.stallAfterMs} ms`,
+    o.delayMs > 0 ? `reply delay ${o.delayMs} ms` : "",
+  ].filter((f) => f !== "");
+  const listening = `listening on ${server.url} (${faults.join(", ")}); Ctrl-C stops`;
+  stdout.write(`${color ? `\x1b[1m${listening}\x1b[22m` : listening}\n`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await server.close();
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    const command = parseArgs(argv, version(), {
+      writeOut: (text) => stdout.write(text),
+      writeErr: (text) => stderr.write(text),
+    });
+    return command.kind === "serve" ? await runServe(command.options) : await runClient(command.options);
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? 0 : 2;
+    if (error instanceof UsageError) {
+      stderr.write(`evtws: ${error.message}\n`);
+      return 2;
+    }
+    const code = (error as { code?: unknown }).code;
+    stderr.write(`evtws: ${typeof code === "string" ? `${code}: ` : ""}${(error as Error).message}\n`);
+    return 1;
+  }
+}
+
+const code = await main(process.argv.slice(2));
+stdout.write("", () => process.exit(code));

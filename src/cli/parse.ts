@@ -1,0 +1,134 @@
+/**
+ * Pure parsers for the values `evtws` reads from its command line and its prompt: durations,
+ * headers, the `--match` rule, URLs and `/close` arguments.
+ *
+ * Each returns a value or throws {@link UsageError} with a one-line message naming the
+ * offending input; none prints or exits. Commander calls them as argument parsers, the
+ * session calls {@link parseCloseArgs}.
+ */
+
+/** A mistake in what the user typed; `main` prints its message on one line and exits 2. */
+export class UsageError extends Error {
+  /** Stable code, so callers branch on it rather than on the message. */
+  readonly code = "ERR_USAGE";
+
+  constructor(message: string) {
+    super(message);
+    this.name = "UsageError";
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
+
+/**
+ * Parses a duration such as `1.5`, `500ms`, `2s` or `1m` into milliseconds. A bare number is
+ * in `unit`, the unit the option documents.
+ *
+ * @throws UsageError for a negative, empty or unparsable value.
+ */
+export function parseDuration(text: string, unit: "s" | "ms"): number {
+  const match = /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m)?\s*$/.exec(text);
+  if (match === null) {
+    throw new UsageError(
+      `"${text}" is not a duration: use a number of ${unit === "s" ? "seconds" : "ms"}, or 500ms, 2s, 1m`,
+    );
+  }
+  const factor = UNITS[match[2] ?? unit] ?? 1;
+  return Math.round(Number(match[1]) * factor);
+}
+
+/**
+ * Parses a count such as `--max-attempts 5`; `inf` means no limit.
+ *
+ * @throws UsageError for anything but a non-negative integer or `inf`.
+ */
+export function parseCount(text: string): number {
+  if (/^\s*(inf|infinity)\s*$/i.test(text)) return Number.POSITIVE_INFINITY;
+  if (!/^\s*\d+\s*$/.test(text))
+    throw new UsageError(`"${text}" is not a count: use a whole number >= 0 or inf`);
+  return Number(text);
+}
+
+/**
+ * Parses a TCP port, 0 meaning "any free port".
+ *
+ * @throws UsageError outside 0..65535.
+ */
+export function parsePort(text: string): number {
+  const port = /^\s*\d+\s*$/.test(text) ? Number(text) : Number.NaN;
+  if (!(port >= 0 && port <= 65535)) throw new UsageError(`"${text}" is not a port: use 0..65535`);
+  return port;
+}
+
+/**
+ * Parses one `-H "Name: value"` header into a name and a value (both trimmed).
+ *
+ * @throws UsageError when there is no colon or the name is not an HTTP token.
+ */
+export function parseHeader(text: string): [string, string] {
+  const colon = text.indexOf(":");
+  const name = colon < 0 ? "" : text.slice(0, colon).trim();
+  if (colon < 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    throw new UsageError(`"${text}" is not a header: use "Name: value"`);
+  }
+  return [name, text.slice(colon + 1).trim()];
+}
+
+/** How scripted mode recognises the response to a request. */
+export type MatchRule = { kind: "echo" } | { kind: "id"; path: string[] };
+
+/**
+ * Parses `--match`: `echo` (the response equals the request) or `id[:field]` (a JSON field,
+ * dotted for nesting, `id` when omitted).
+ *
+ * @throws UsageError for anything else.
+ */
+export function parseMatch(text: string): MatchRule {
+  if (text === "echo") return { kind: "echo" };
+  const match = /^id(?::([^.\s]+(?:\.[^.\s]+)*))?$/.exec(text);
+  if (match === null) throw new UsageError(`"${text}" is not a match rule: use echo, id or id:<field>`);
+  return { kind: "id", path: (match[1] ?? "id").split(".") };
+}
+
+const SCHEMES = new Set(["ws:", "wss:", "http:", "https:"]);
+
+/**
+ * Checks a server URL; `host:port/path` without a scheme gets `ws://`, as wscat does.
+ *
+ * @throws UsageError for a URL that cannot be parsed or has another scheme.
+ */
+export function parseUrl(text: string): string {
+  const input = text.includes("://") ? text : `ws://${text}`;
+  let url: URL;
+  try {
+    url = new URL(input);
+  } catch {
+    throw new UsageError(`"${text}" is not a URL: use ws://host[:port][/path] or wss://…`);
+  }
+  if (!SCHEMES.has(url.protocol)) {
+    throw new UsageError(`URL scheme "${url.protocol}" is not supported: use ws:, wss:, http: or https:`);
+  }
+  return url.href;
+}
+
+/** The URL without user info, query or fragment: what the session prints. */
+export function displayUrl(text: string): string {
+  const url = new URL(text);
+  return `${url.protocol}//${url.host}${url.pathname}`;
+}
+
+/**
+ * Parses the arguments of `/close [code] [reason]`; the code defaults to 1000.
+ *
+ * @throws UsageError when the code is not 1000 or 3000-4999.
+ */
+export function parseCloseArgs(args: string): { code: number; reason: string } {
+  const match = /^\s*(\S+)?\s*(.*)$/.exec(args);
+  const first = match?.[1];
+  if (first === undefined) return { code: 1000, reason: "" };
+  const code = /^\d+$/.test(first) ? Number(first) : Number.NaN;
+  if (code !== 1000 && !(code >= 3000 && code <= 4999)) {
+    throw new UsageError(`close code must be 1000 or 3000-4999, got ${first}`);
+  }
+  return { code, reason: (match?.[2] ?? "").trim() };
+}

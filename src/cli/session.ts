@@ -1,0 +1,204 @@
+/**
+ * The interactive session: a readline prompt with history, every typed line sent, every
+ * message and event printed, and the slash commands.
+ *
+ * The session never exits the process; it resolves with an exit code when the user leaves
+ * (`/quit`, Ctrl-D, Ctrl-C) or when the first dial fails for good. Output goes through the
+ * {@link Printer}, which clears and redraws the prompt around each line.
+ */
+
+import * as readline from "node:readline";
+import type { Conn } from "../index.js";
+import type { ClientOptions } from "./args.js";
+import { helpText, parseInput } from "./commands.js";
+import { printConnEvents } from "./conn-events.js";
+import { encodeLine } from "./conn-options.js";
+import { formatStats } from "./format.js";
+import { displayUrl, parseCloseArgs } from "./parse.js";
+import type { Printer } from "./printer.js";
+import { DROP_MESSAGE } from "./test-server.js";
+
+/** The terminal streams of a session. */
+export interface SessionIo {
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean };
+  stdout: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+}
+
+const PROMPT = "> ";
+
+function codeOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Runs an interactive session on `conn` until the user leaves; resolves with the exit code.
+ *
+ * @param banner - shown before connecting (the embedded server's "things to try").
+ */
+export function runSession(
+  conn: Conn,
+  o: ClientOptions & { url: string },
+  printer: Printer,
+  io: SessionIo,
+  banner?: string,
+): Promise<number> {
+  const terminal = io.stdin.isTTY === true && io.stdout.isTTY === true;
+  const rl = readline.createInterface({
+    input: io.stdin,
+    output: io.stdout,
+    terminal,
+    historySize: 1000,
+    removeHistoryDuplicates: true,
+    prompt: PROMPT,
+  });
+  const out = io.stdout;
+  let ended = false;
+  let leaving = false;
+  let resolveExit: (code: number) => void = () => {};
+  const exited = new Promise<number>((resolve) => {
+    resolveExit = resolve;
+  });
+
+  if (terminal) {
+    printer.attachPrompt({
+      before: () => {
+        readline.moveCursor(out, 0, -rl.getCursorPos().rows);
+        readline.cursorTo(out, 0);
+        readline.clearScreenDown(out);
+      },
+      after: () => {
+        if (!ended) rl.prompt(true);
+      },
+    });
+  }
+
+  const shownUrl = displayUrl(o.url);
+  const offEvents = printConnEvents(conn, printer, shownUrl);
+  const offMessage = conn.on("message", (msg) => printer.data("<", msg));
+  const offState = conn.on("state", ({ newState }) => {
+    if (newState === "closed" && !leaving)
+      printer.info("connection is closed: /reconnect dials again, /quit leaves");
+  });
+
+  const dial = (first: boolean) => {
+    conn.dial(o.url, o.subprotocols).catch((error: unknown) => {
+      if (codeOf(error) === "ERR_CLOSED" || ended) return;
+      if (first) {
+        printer.fatal(error as Error);
+        void finish(1);
+      } else printer.error(error as Error);
+    });
+  };
+
+  async function finish(code: number): Promise<void> {
+    if (ended) return;
+    leaving = true;
+    ended = true;
+    printer.attachPrompt(undefined);
+    offState();
+    rl.close();
+    await conn.close().catch(() => {});
+    offEvents();
+    offMessage();
+    resolveExit(code);
+  }
+
+  function send(text: string, rows: number): void {
+    let data: ReturnType<typeof encodeLine>;
+    try {
+      data = encodeLine(text, o);
+    } catch (error) {
+      printer.info(`! ${(error as Error).message}`);
+      return;
+    }
+    try {
+      conn.send(data);
+    } catch (error) {
+      printer.error(error as Error);
+      return;
+    }
+    if (terminal) {
+      // Replace the echoed "> line" with the timestamped record of what was sent.
+      readline.moveCursor(out, 0, -rows);
+      readline.clearScreenDown(out);
+    }
+    printer.data(">", data);
+    if (conn.state !== "open") printer.event(`queued: connection is ${conn.state}`);
+  }
+
+  async function command(name: string, args: string): Promise<void> {
+    switch (name) {
+      case "close": {
+        let close: { code: number; reason: string };
+        try {
+          close = parseCloseArgs(args);
+        } catch (error) {
+          printer.info(`! ${(error as Error).message}`);
+          return;
+        }
+        leaving = true;
+        await conn.close(close.code, close.reason);
+        leaving = false;
+        printer.info("closed: /reconnect dials again, /quit leaves");
+        return;
+      }
+      case "reconnect":
+        leaving = true;
+        await conn.close(1000, "reconnect");
+        leaving = false;
+        printer.event(`dialling ${shownUrl}`);
+        dial(false);
+        return;
+      case "ping":
+        try {
+          conn.ping();
+          printer.event(conn.state === "open" ? "ping sent" : `no ping: connection is ${conn.state}`);
+        } catch (error) {
+          printer.error(error as Error);
+        }
+        return;
+      case "stats":
+        printer.info(formatStats(conn.stats, conn.state));
+        return;
+      case "drop":
+        try {
+          conn.send(DROP_MESSAGE);
+          printer.event("asked the server to cut the line (only evtws test servers understand /drop)");
+        } catch (error) {
+          printer.error(error as Error);
+        }
+        return;
+      case "help":
+        printer.info(helpText());
+        return;
+      case "quit":
+        await finish(0);
+        return;
+    }
+  }
+
+  rl.on("line", (line) => {
+    const columns = out.columns ?? 80;
+    const rows = Math.max(1, Math.ceil((PROMPT.length + line.length) / columns));
+    const input = parseInput(line);
+    const done = () => {
+      if (!ended) rl.prompt();
+    };
+    if (input.kind === "message") send(input.text, rows);
+    else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
+    else if (input.kind === "command") {
+      void command(input.name, input.args).then(done);
+      return;
+    }
+    done();
+  });
+  rl.on("close", () => void finish(0));
+  rl.on("SIGINT", () => void finish(0));
+
+  if (banner !== undefined) printer.info(banner);
+  printer.event(`connecting to ${shownUrl}`);
+  dial(true);
+  rl.prompt();
+  return exited;
+}

@@ -1,0 +1,126 @@
+/**
+ * The local `ws` server behind `evtws serve` and the embedded server of `npm start`: it echoes
+ * or answers ids, and injects the faults a long-lived client must survive (connections cut on
+ * a timer, a peer that stops reading, slow replies, and `/drop` on demand).
+ *
+ * It is a test tool, not a production server: it listens on 127.0.0.1 by default and keeps no
+ * state beyond its open connections. Each timer it starts is cleared by `close()`.
+ */
+
+import type { AddressInfo } from "node:net";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import type { ServeOptions } from "./args.js";
+
+/** A running test server. */
+export interface TestServer {
+  /** `ws://host:port/`. */
+  readonly url: string;
+  readonly port: number;
+  /** Stops listening, cuts every connection and clears every timer. */
+  close(): Promise<void>;
+}
+
+/** The text message that makes the server cut the sender's connection without a close frame. */
+export const DROP_MESSAGE = "/drop";
+
+/** The reply of `--id-reply` mode to one message. */
+export function idReply(text: string): string {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    msg = undefined;
+  }
+  const id = (msg as { id?: unknown } | undefined)?.id;
+  if (typeof msg === "object" && msg !== null && (typeof id === "string" || typeof id === "number")) {
+    return JSON.stringify({ id, ok: true, echo: msg });
+  }
+  return JSON.stringify({ ok: false, error: 'expected a JSON object with an "id"' });
+}
+
+/**
+ * Starts a server with `options`; `log` receives one line per connection event.
+ *
+ * @example
+ * ```ts
+ * const server = await startTestServer({ ...defaults, dropEveryMs: 5000 }, console.log);
+ * ```
+ */
+export async function startTestServer(
+  options: Omit<ServeOptions, "quiet">,
+  log: (line: string) => void = () => {},
+): Promise<TestServer> {
+  const wss = new WebSocketServer({
+    host: options.host,
+    port: options.port,
+    handleProtocols: (protocols) => protocols.values().next().value ?? false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    wss.once("listening", resolve);
+    wss.once("error", reject);
+  });
+  const timers = new Set<NodeJS.Timeout>();
+  const later = (ms: number, fn: () => void) => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+  };
+  let next = 0;
+
+  wss.on("connection", (ws, req) => {
+    const name = `#${++next}`;
+    const proto = ws.protocol === "" ? "" : `, subprotocol ${ws.protocol}`;
+    log(`${name} connected from ${req.socket.remoteAddress}:${req.socket.remotePort}${proto}`);
+    ws.on("close", (code) => log(`${name} closed ${code}`));
+    ws.on("error", () => {});
+    if (options.stallAfterMs !== undefined) {
+      later(options.stallAfterMs, () => {
+        if (ws.readyState !== ws.OPEN) return;
+        log(`${name} stalled: no more reads, replies or pongs`);
+        ws.pause();
+      });
+    }
+    ws.on("message", (data: RawData, isBinary: boolean) => onMessage(ws, name, data, isBinary));
+  });
+
+  function onMessage(ws: WebSocket, name: string, data: RawData, isBinary: boolean): void {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (!isBinary && buf.toString("utf8") === DROP_MESSAGE) {
+      log(`${name} asked for /drop: cutting the connection`);
+      ws.terminate();
+      return;
+    }
+    const reply = () => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (options.mode === "id-reply") ws.send(idReply(buf.toString("utf8")));
+      else ws.send(buf, { binary: isBinary });
+    };
+    if (options.delayMs > 0) later(options.delayMs, reply);
+    else reply();
+  }
+
+  let dropper: NodeJS.Timeout | undefined;
+  if (options.dropEveryMs !== undefined && options.dropEveryMs > 0) {
+    dropper = setInterval(() => {
+      if (wss.clients.size === 0) return;
+      log(`dropping ${wss.clients.size} connection(s) (--drop-every)`);
+      for (const ws of wss.clients) ws.terminate();
+    }, options.dropEveryMs);
+  }
+
+  const { port } = wss.address() as AddressInfo;
+  const host = options.host.includes(":") ? `[${options.host}]` : options.host;
+  return {
+    url: `ws://${host}:${port}/`,
+    port,
+    close: () => {
+      if (dropper !== undefined) clearInterval(dropper);
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      for (const ws of wss.clients) ws.terminate();
+      return new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from "vitest";
+import type { EvtWebSocketError } from "../src/index.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+describe("ping and dead-connection detection", () => {
+  it("with a protocol ping, a live peer answers and the pong gives the RTT", async () => {
+    const s = await server();
+    const c = conn({ pingIntervalMs: 30 });
+    const rtts: number[] = [];
+    c.on("pong", ({ rttMs }) => void rtts.push(rttMs));
+    await c.dial(s.url);
+    await until(() => rtts.length >= 3, "three pongs");
+    expect(c.stats.lastRttMs).toBeGreaterThanOrEqual(0);
+    expect(c.isConnected()).toBe(true);
+  });
+
+  it("a half-open peer (no pong, no data) is detected: ERR_PONG_TIMEOUT, then reconnect", async () => {
+    const s = await server({ autoPong: false });
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({
+      pingIntervalMs: 40,
+      pongTimeoutMs: 40,
+      reconnect: fast,
+      onError: (e) => void errors.push(e),
+    });
+    const closes: unknown[] = [];
+    c.on("close", (i) => void closes.push(i));
+    await c.dial(s.url);
+    await until(() => errors.some((e) => e.code === "ERR_PONG_TIMEOUT"), "pong timeout");
+    expect(closes[0]).toEqual({ code: 1006, reason: "", wasClean: false, willReconnect: true });
+    await until(() => s.connections >= 2, "reconnect");
+  });
+
+  it("detects a stalled peer within pingIntervalMs + pongTimeoutMs of the last byte", async () => {
+    const s = await server({ autoPong: false, onMessage: () => {} });
+    let detectedAt = 0;
+    const c = conn({
+      pingIntervalMs: 100,
+      pongTimeoutMs: 100,
+      reconnect: false,
+      onError: (e) => {
+        if (e.code === "ERR_PONG_TIMEOUT") detectedAt = Date.now();
+      },
+    });
+    await c.dial(s.url);
+    const lastByte = Date.now();
+    await until(() => detectedAt > 0, "detected");
+    // Timers never fire early, so detection cannot precede the bound; it must not come much later.
+    expect(detectedAt - lastByte).toBeGreaterThanOrEqual(195);
+    expect(c.state).toBe("closed");
+  });
+
+  it("any inbound message counts as alive: a chatty peer without pongs is not declared dead", async () => {
+    const s = await server({ autoPong: false });
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({ pingIntervalMs: 30, pongTimeoutMs: 30, onError: (e) => void errors.push(e) });
+    await c.dial(s.url);
+    const timer = setInterval(() => {
+      for (const ws of s.clients) ws.send("tick");
+    }, 10);
+    await sleep(300);
+    clearInterval(timer);
+    expect(errors).toEqual([]);
+    expect(c.isConnected()).toBe(true);
+  });
+
+  it("pingMsg/isPong: application pings, pongs are consumed and give the RTT", async () => {
+    const s = await server({ onMessage: (ws, d) => ws.send(d.toString() === "ping" ? "pong" : `echo:${d}`) });
+    const messages: string[] = [];
+    const rtts: number[] = [];
+    const c = conn({
+      pingIntervalMs: 25,
+      pingMsg: "ping",
+      isPong: (m) => m === "pong",
+      onMessage: (m) => void messages.push(m),
+    });
+    c.on("pong", ({ rttMs }) => void rtts.push(rttMs));
+    await c.dial(s.url);
+    await until(() => rtts.length >= 2, "two pongs");
+    c.send("data");
+    await until(() => messages.length === 1, "echo");
+    expect(messages).toEqual(["echo:data"]);
+    expect(s.received.filter((m) => m === "ping").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("a pingMsg function is called for every ping", async () => {
+    let n = 0;
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ pingIntervalMs: 20, pongTimeoutMs: 1000, pingMsg: () => `ping-${++n}` });
+    await c.dial(s.url);
+    await until(() => s.received.length >= 1, "a ping");
+    expect(s.received[0]).toBe("ping-1");
+  });
+
+  it("keeps the line busy: pings are sent while idle (the seed's keep-alive)", async () => {
+    const s = await server();
+    let pings = 0;
+    const c = conn({ pingIntervalMs: 20 });
+    await c.dial(s.url);
+    for (const ws of s.clients) ws.on("ping", () => pings++);
+    await until(() => pings >= 3, "three pings");
+    expect(c.isConnected()).toBe(true);
+  });
+
+  it("ping() probes now and needs the heartbeat", async () => {
+    const s = await server();
+    const c = conn({ pingIntervalMs: 60_000 });
+    const rtts: number[] = [];
+    c.on("pong", ({ rttMs }) => void rtts.push(rttMs));
+    await c.dial(s.url);
+    c.ping();
+    await until(() => rtts.length === 1, "pong");
+    const plain = conn();
+    expect(() => plain.ping()).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTION" }));
+  });
+});
