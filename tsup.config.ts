@@ -32,4 +32,14 @@ export default defineConfig([
     sourcemap: true,
     esbuildPlugins: [browserTransport],
   },
+  {
+    entry: { cli: "src/cli/main.ts" },
+    format: ["esm"],
+    platform: "node",
+    target: "node20",
+    dts: false,
+    sourcemap: true,
+    banner: { js: "#!/usr/bin/env node" },
+    external: ["ws", "commander"],
+  },
 ]);
