@@ -1,0 +1,394 @@
+/**
+ * The browser bundle (`dist/browser.js`) in Debian's Chromium, driven by playwright-core,
+ * against a real `ws` server on 127.0.0.1. Every result is returned from `page.evaluate()` and
+ * asserted here, in Node.
+ *
+ * What `context.setOffline(true)` does to Chromium 156 (measured, headless, 127.0.0.1):
+ * - `navigator.onLine` turns false and `offline` fires on `window`; `setOffline(false)` fires
+ *   `online`.
+ * - An open WebSocket is NOT closed: `readyState` stays 1. Data frames in both directions are
+ *   held (not delivered, `bufferedAmount` stays 0) and arrive once the context is online again.
+ *   A close frame from the server does get through while offline (the socket closes with the
+ *   server's code).
+ * - A new WebSocket fails at once with `net::ERR_INTERNET_DISCONNECTED` (close 1006), even to
+ *   127.0.0.1, so without the offline hook every backoff tick while offline burns an attempt.
+ *
+ * This file fails (it does not skip) when Chromium or the built bundle is missing.
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { RawData, WebSocket as WsSocket } from "ws";
+import type { Conn } from "../../src/index.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+
+declare global {
+  interface Window {
+    /** The library, as `dist/browser.js` exports it. */
+    evt: typeof import("../../src/index.js");
+    /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what`. */
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    /** A connection kept across `page.evaluate()` calls. */
+    conn: Conn;
+    /** What the page saw, in order. */
+    seen: string[];
+  }
+}
+
+const CHROMIUM = "/usr/bin/chromium";
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const bundle = `${root}dist/browser.js`;
+
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>evtwebsocket browser test</title>
+<script>
+  window.waitFor = (predicate, what, timeoutMs = 10000) => new Promise((resolve, reject) => {
+    const deadline = performance.now() + timeoutMs;
+    const tick = () => {
+      if (predicate()) return resolve();
+      if (performance.now() > deadline) return reject(new Error("timed out waiting for: " + what));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+</script>
+<script type="module">
+  import * as evt from "/dist/browser.js";
+  window.evt = evt;
+</script>`;
+
+/**
+ * The test server's protocol: binary frames are echoed; "ping" answers "pong"; JSON requests
+ * `{ id, body, batch }` are held until `batch` of them arrived and answered in reverse order
+ * (so only id matching can pair them); any other text answers `echo:<text>`.
+ */
+function createProtocol(): (ws: WsSocket, data: RawData, isBinary: boolean) => void {
+  const held: { ws: WsSocket; id: unknown; body: unknown }[] = [];
+  return (ws, data, isBinary) => {
+    if (isBinary) return ws.send(data, { binary: true });
+    const text = data.toString();
+    if (text === "ping") return ws.send("pong");
+    if (!text.startsWith("{")) return ws.send(`echo:${text}`);
+    const msg = JSON.parse(text) as { id: unknown; body: unknown; batch?: number };
+    held.push({ ws, id: msg.id, body: msg.body });
+    if (held.length < (msg.batch ?? 1)) return;
+    for (const h of held.splice(0).reverse()) h.ws.send(JSON.stringify({ id: h.id, echo: h.body }));
+  };
+}
+
+let browser: Browser;
+let http: Server;
+let origin: string;
+let server: TestServer;
+let context: BrowserContext | undefined;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's Chromium (apt-get install -y chromium)`);
+  }
+  if (!existsSync(bundle)) {
+    throw new Error(`${bundle} is missing: build it first (npm run build)`);
+  }
+  http = createServer((req, res) => {
+    const path = new URL(req.url ?? "/", "http://x").pathname;
+    if (path === "/") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE);
+    } else if (path === "/dist/browser.js" || path === "/dist/browser.js.map") {
+      const type = path.endsWith(".js") ? "text/javascript" : "application/json";
+      res.writeHead(200, { "content-type": type }).end(readFileSync(`${root}${path.slice(1)}`));
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  server = await startServer({ onMessage: createProtocol() });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  expect(pageErrors, "uncaught errors in the page").toEqual([]);
+});
+
+/**
+ * `page.evaluate()`, with an error thrown in the page rethrown without the page's stack: its
+ * frames point at `http://127.0.0.1:<port>/`, which vitest's reporter tries to read as a file.
+ */
+async function inPage<R, A>(page: Page, arg: A, fn: (arg: A) => R | Promise<R>): Promise<R> {
+  try {
+    return (await page.evaluate(fn as (arg: unknown) => R | Promise<R>, arg)) as R;
+  } catch (error) {
+    throw new Error(`in the page: ${String((error as Error).message).split("\n")[0]}`);
+  }
+}
+
+/** A fresh context and page with the library loaded as an ES module. */
+async function openPage(): Promise<Page> {
+  pageErrors = [];
+  context = await browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  await page.goto(`${origin}/`);
+  await page.waitForFunction(() => window.evt !== undefined, undefined, { timeout: 10_000 });
+  return page;
+}
+
+describe("the browser bundle in Chromium", () => {
+  it("dials, and send() with a callback gets the matched response, which does not reach onMessage", async () => {
+    const page = await openPage();
+    const result = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      const messages: unknown[] = [];
+      const conn = new Conn({
+        matchMsg: (req, resp) => resp === `echo:${String(req)}`,
+        onMessage: (msg) => messages.push(msg),
+      });
+      await conn.dial(url);
+      const state = conn.state;
+      const reply = await new Promise((resolve) => conn.send("hello", resolve));
+      conn.send("unsolicited");
+      await window.waitFor(() => messages.length > 0, "the unsolicited echo");
+      await conn.close();
+      return { state, reply, messages, closed: conn.state };
+    });
+    expect(result).toEqual({
+      state: "open",
+      reply: "echo:hello",
+      messages: ["echo:unsolicited"],
+      closed: "closed",
+    });
+  });
+
+  it("request() with messageId pairs responses that arrive out of order", async () => {
+    const page = await openPage();
+    const replies = await inPage(page, server.url, async (url) => {
+      const { Conn, json } = window.evt;
+      type Msg = { id: number; body?: string; batch?: number; echo?: string };
+      const conn = new Conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id });
+      await conn.dial(url);
+      const all = await Promise.all(
+        ["a", "b", "c"].map((body, i) => conn.request({ id: i + 1, body, batch: 3 })),
+      );
+      await conn.close();
+      return all;
+    });
+    expect(replies).toEqual([
+      { id: 1, echo: "a" },
+      { id: 2, echo: "b" },
+      { id: 3, echo: "c" },
+    ]);
+  });
+
+  it("binary frames arrive as Uint8Array, never as Blob", async () => {
+    const page = await openPage();
+    const got = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      let received: unknown;
+      const conn = new Conn({
+        onMessage: (msg) => {
+          received = msg;
+        },
+      });
+      await conn.dial(url);
+      conn.send(new Uint8Array([0, 1, 2, 127, 128, 254, 255]));
+      await window.waitFor(() => received !== undefined, "the binary echo");
+      await conn.close();
+      return {
+        isUint8Array: received instanceof Uint8Array,
+        isBlob: received instanceof Blob,
+        bytes: received instanceof Uint8Array ? Array.from(received) : String(received),
+      };
+    });
+    expect(got).toEqual({ isUint8Array: true, isBlob: false, bytes: [0, 1, 2, 127, 128, 254, 255] });
+  });
+
+  it("pingMsg goes out on the heartbeat and the isPong reply gives a round-trip time, not a message", async () => {
+    const page = await openPage();
+    const before = server.received.filter((m) => m === "ping").length;
+    const got = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      const messages: unknown[] = [];
+      const conn = new Conn({
+        pingIntervalMs: 100,
+        pingMsg: "ping",
+        isPong: (msg) => msg === "pong",
+        onMessage: (msg) => messages.push(msg),
+      });
+      const rtt = new Promise<number>((resolve) => conn.on("pong", ({ rttMs }) => resolve(rttMs)));
+      await conn.dial(url);
+      const rttMs = await rtt;
+      const lastRttMs = conn.stats.lastRttMs;
+      await conn.close();
+      return { rttMs, lastRttMs, messages };
+    });
+    expect(got.rttMs).toBeGreaterThanOrEqual(0);
+    expect(got.lastRttMs).toBeTypeOf("number");
+    expect(got.messages).toEqual([]);
+    expect(server.received.filter((m) => m === "ping").length).toBeGreaterThan(before);
+  });
+
+  it("options a browser cannot honour reject dial() with ERR_INVALID_OPTION and open no socket", async () => {
+    const page = await openPage();
+    const before = server.connections;
+    const codes = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      const codeOf = (p: Promise<unknown>) =>
+        p.then(
+          () => "resolved",
+          (e: { code?: string }) => e.code ?? String(e),
+        );
+      return {
+        pingWithoutPingMsg: await codeOf(new Conn({ pingIntervalMs: 1000 }).dial(url)),
+        headers: await codeOf(new Conn({ headers: { authorization: "Bearer x" } }).dial(url)),
+      };
+    });
+    expect(codes).toEqual({ pingWithoutPingMsg: "ERR_INVALID_OPTION", headers: "ERR_INVALID_OPTION" });
+    expect(server.connections).toBe(before);
+  });
+
+  it("reconnects after the server restarts on the same port, and works again", async () => {
+    const page = await openPage();
+    await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      window.seen = [];
+      window.conn = new Conn({
+        reconnect: { minDelayMs: 50, maxDelayMs: 200 },
+        matchMsg: (req, resp) => resp === `echo:${String(req)}`,
+        onClose: (info) => window.seen.push(`close willReconnect=${info.willReconnect}`),
+      });
+      window.conn.on("state", ({ newState }) => window.seen.push(newState));
+      await window.conn.dial(url);
+    });
+    await server.restart();
+    const got = await inPage(page, null, async () => {
+      const { conn } = window;
+      await window.waitFor(() => conn.state === "open" && conn.stats.reconnects === 1, "the reconnect");
+      const reply = await new Promise((resolve) => conn.send("again", resolve));
+      await conn.close();
+      return { seen: window.seen, reply, reconnects: conn.stats.reconnects };
+    });
+    expect(got.reply).toBe("echo:again");
+    expect(got.reconnects).toBe(1);
+    expect(got.seen.filter((s) => !s.startsWith("reconnecting"))).toEqual([
+      "connecting",
+      "open",
+      "close willReconnect=true",
+      "open",
+      "closed",
+      "close willReconnect=false",
+    ]);
+    expect(got.seen).toContain("reconnecting");
+  });
+});
+
+describe("offline and online (context.setOffline)", () => {
+  /** Replaces the page's WebSocket with one that records whether the browser was online at each dial. */
+  async function countDials(page: Page): Promise<void> {
+    await inPage(page, null, () => {
+      window.seen = [];
+      const Native = WebSocket;
+      globalThis.WebSocket = class extends Native {
+        constructor(url: string | URL, protocols?: string | string[]) {
+          super(url, protocols);
+          window.seen.push(navigator.onLine ? "dial online" : "dial offline");
+        }
+      };
+    });
+  }
+
+  async function goOffline(page: Page, offline: boolean): Promise<void> {
+    await context!.setOffline(offline);
+    await page.waitForFunction((want) => navigator.onLine === want, !offline, { timeout: 10_000 });
+  }
+
+  it("an open connection stays open while offline and its request completes once online", async () => {
+    const page = await openPage();
+    await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      window.conn = new Conn({ matchMsg: (req, resp) => resp === `echo:${String(req)}` });
+      await window.conn.dial(url);
+    });
+    await goOffline(page, true);
+    const offline = await inPage(page, null, () => {
+      window.seen = [];
+      window.conn.request("during").then((r) => window.seen.push(String(r)));
+      return window.conn.state;
+    });
+    await goOffline(page, false);
+    const got = await inPage(page, null, async () => {
+      await window.waitFor(() => window.seen.length > 0, "the reply sent while offline");
+      await window.conn.close();
+      return window.seen;
+    });
+    expect(offline).toBe("open");
+    expect(got).toEqual(["echo:during"]);
+  });
+
+  it("reconnect attempts wait while offline instead of burning the backoff budget", async () => {
+    const page = await openPage();
+    await countDials(page);
+    await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      window.conn = new Conn({ reconnect: { minDelayMs: 50, maxDelayMs: 50, jitter: 0 } });
+      await window.conn.dial(url);
+    });
+    await server.stop();
+    await page.waitForFunction(() => window.conn.state === "reconnecting", undefined, { timeout: 10_000 });
+    await goOffline(page, true);
+    await server.start();
+    // Twenty backoff periods offline: without the hook each one dials and fails at once.
+    await page.waitForTimeout(1000);
+    await goOffline(page, false);
+    const got = await inPage(page, null, async () => {
+      await window.waitFor(() => window.conn.state === "open", "the reconnect after online");
+      await window.conn.close();
+      return window.seen;
+    });
+    expect(got.filter((s) => s === "dial offline")).toEqual([]);
+  });
+
+  it("the online event triggers an immediate attempt instead of waiting out the backoff", async () => {
+    const page = await openPage();
+    await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      window.conn = new Conn({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
+      await window.conn.dial(url);
+    });
+    await server.stop();
+    await page.waitForFunction(() => window.conn.state === "reconnecting", undefined, { timeout: 10_000 });
+    await goOffline(page, true);
+    await server.start();
+    await goOffline(page, false);
+    const state = await inPage(page, null, async () => {
+      // Far below the 60 s backoff: only the online event can explain an open connection.
+      await window.waitFor(() => window.conn.state === "open", "an attempt on the online event", 10_000);
+      await window.conn.close();
+      return window.conn.state;
+    });
+    expect(state).toBe("closed");
+  });
+});
