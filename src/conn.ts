@@ -8,80 +8,28 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one of them).
  */
 
-import { backoffDelay } from "./backoff.js";
 import { byteLength, type Data } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { Link, type LinkEnd, type LinkEvents } from "./link.js";
 import {
-  type CloseInfo,
   type ConnOptions,
   DEFAULTS,
-  type PongInfo,
   type ReconnectingInfo,
   type ResolvedOptions,
   resolveOptions,
 } from "./options.js";
-import { type MessageKey, PendingRequests, type Request } from "./pending.js";
-import { OutboundQueue, type QueueItem } from "./queue.js";
-import { canTransition, State, type StateChange } from "./state.js";
-import { defaultTransport } from "./transport/default.js";
-import { createNativeTransport } from "./transport/native.js";
+import { Outbox } from "./outbox.js";
+import type { MessageKey } from "./pending.js";
+import { decideRetry } from "./reconnect.js";
+import { canTransition, State } from "./state.js";
+import { selectTransport } from "./transport/select.js";
 import type { TransportFactory } from "./transport/types.js";
+import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
-/** Where `dial()` gets its URL: a fixed one, or a function called before every attempt. */
-export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>);
+export type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 
-/** Options of one `request()` call. */
-export interface RequestOptions {
-  /** Deadline in ms for this request; 0 waits forever. @default the `requestTimeoutMs` option */
-  timeoutMs?: number;
-  /** Aborting it rejects the request with `ERR_ABORTED` (and removes it from the queue if unsent). */
-  signal?: AbortSignal;
-  /** If the connection drops after sending, send it again after the reconnect. @default false */
-  retryOnReconnect?: boolean;
-}
-
-/** Counters of one `Conn`, read through `conn.stats`. */
-export interface ConnStats {
-  /** Messages sent by `send()` and `request()` (pings not included). */
-  messagesSent: number;
-  /** Message frames received, pongs from `isPong` and undecodable frames included. */
-  messagesReceived: number;
-  /** Payload bytes of the messages counted in `messagesSent`. */
-  bytesSent: number;
-  /** Payload bytes of the frames counted in `messagesReceived`. */
-  bytesReceived: number;
-  /** Successful reconnects after an established connection dropped. */
-  reconnects: number;
-  /** Requests waiting for their response, queued or sent. */
-  pendingRequests: number;
-  /** Frames waiting in the outgoing queue for the connection to open. */
-  queuedMessages: number;
-  /** Round-trip time of the latest ping, in ms. */
-  lastRttMs?: number;
-}
-
-/** The events of `conn.on()`, with their listener signatures. */
-export type ConnEvents<TIn, TOut> = {
-  /** A connection opened (first dial and every reconnect); a returned promise holds the queue until it settles. */
-  connected: (conn: Conn<TIn, TOut>) => void | Promise<unknown>;
-  /** A message arrived that settled no pending request and is not a pong. */
-  message: (msg: TIn, conn: Conn<TIn, TOut>) => void;
-  /** An error that was not thrown or rejected to a caller. */
-  error: (err: EvtWebSocketError, conn: Conn<TIn, TOut>) => void;
-  /** A connection that was open ended (once per connection, the user's own `close()` included). */
-  close: (info: CloseInfo, conn: Conn<TIn, TOut>) => void;
-  /** A backoff wait before the next attempt starts. */
-  reconnecting: (info: ReconnectingInfo, conn: Conn<TIn, TOut>) => void;
-  /** A reply to a ping arrived: a protocol pong frame, or a message `isPong` recognised. */
-  pong: (info: PongInfo, conn: Conn<TIn, TOut>) => void;
-  /** The public `state` changed. */
-  state: (change: StateChange, conn: Conn<TIn, TOut>) => void;
-};
-
-type Req<TIn, TOut> = Request<TIn, TOut, QueueItem<unknown>>;
 type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
@@ -109,8 +57,7 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #options: ConnOptions<TIn, TOut, Conn<TIn, TOut>>;
   readonly #o: ResolvedOptions<TIn, TOut>;
   readonly #events: Emitter<ConnEvents<TIn, TOut>>;
-  readonly #queue: OutboundQueue;
-  readonly #pending: PendingRequests<TIn, TOut, QueueItem<unknown>>;
+  readonly #out: Outbox<TIn, TOut>;
   #state: State = State.IDLE;
   #link: Link | undefined;
   #closing = new Map<Link, () => void>();
@@ -124,7 +71,7 @@ export class Conn<TIn = Data, TOut = Data> {
   #url: UrlSource = "";
   #protocols: string[] = [];
   #factory: TransportFactory | undefined;
-  #stats = { messagesSent: 0, messagesReceived: 0, bytesSent: 0, bytesReceived: 0, reconnects: 0 };
+  #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
   #lastRttMs: number | undefined;
   readonly #linkEvents: LinkEvents = {
     open: (link) => this.#onOpen(link),
@@ -147,8 +94,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#queue = new OutboundQueue(this.#o.queue);
-    this.#pending = new PendingRequests(this.#o.clock, (item) => this.#queue.cancel(item));
+    this.#out = new Outbox(this.#o.clock, this.#o.queue);
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
@@ -159,9 +105,13 @@ export class Conn<TIn = Data, TOut = Data> {
   /** A snapshot of the counters. */
   get stats(): ConnStats {
     const stats: ConnStats = {
-      ...this.#stats,
-      pendingRequests: this.#pending.size,
-      queuedMessages: this.#queue.size,
+      messagesSent: this.#out.messagesSent,
+      messagesReceived: this.#stats.messagesReceived,
+      bytesSent: this.#out.bytesSent,
+      bytesReceived: this.#stats.bytesReceived,
+      reconnects: this.#stats.reconnects,
+      pendingRequests: this.#out.pending,
+      queuedMessages: this.#out.queued,
     };
     if (this.#lastRttMs !== undefined) stats.lastRttMs = this.#lastRttMs;
     return stats;
@@ -194,7 +144,11 @@ export class Conn<TIn = Data, TOut = Data> {
     if (!protocols.every((p) => typeof p === "string" && p.length > 0)) {
       throw err(ErrorCode.INVALID_OPTION, "subprotocol must be a non-empty string or an array of them");
     }
-    this.#factory = this.#transportFactory();
+    this.#factory = selectTransport({
+      WebSocket: this.#options.WebSocket,
+      headers: this.#options.headers,
+      needsProtocolPing: this.#o.pingIntervalMs > 0 && this.#options.pingMsg === undefined,
+    });
     this.#url = url;
     this.#protocols = protocols;
     this.#attempt = 0;
@@ -217,8 +171,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (callback === undefined) {
       this.#assertCanSend();
       const data = this.#encode(body);
-      if (this.#link?.isOpen) this.#transmit(this.#link, data);
-      else this.#enqueue(data, undefined);
+      this.#out.send(this.#openLink(), data, this.#state);
       return;
     }
     if (typeof callback !== "function")
@@ -284,27 +237,6 @@ export class Conn<TIn = Data, TOut = Data> {
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
   [asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #transportFactory(): TransportFactory {
-    const { WebSocket, headers, pingMsg } = this.#options;
-    const factory = WebSocket !== undefined ? createNativeTransport(WebSocket) : defaultTransport();
-    if (factory === undefined) {
-      throw err(ErrorCode.INVALID_OPTION, "no WebSocket in this runtime: pass one with the WebSocket option");
-    }
-    if (headers !== undefined && !factory.canSendHeaders) {
-      throw err(
-        ErrorCode.INVALID_OPTION,
-        `option headers: the ${factory.name} transport cannot send headers`,
-      );
-    }
-    if (this.#o.pingIntervalMs > 0 && pingMsg === undefined && !factory.canPing) {
-      throw err(
-        ErrorCode.INVALID_OPTION,
-        `option pingMsg is required: the ${factory.name} transport has no ping`,
-      );
-    }
-    return factory;
   }
 
   async #connect(): Promise<void> {
@@ -381,18 +313,7 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #flush(link: Link): void {
-    for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
-      if (link !== this.#link || !link.isOpen) {
-        this.#queue.unshift([item]);
-        return;
-      }
-      const request = item.owner as Req<TIn, TOut> | undefined;
-      if (request !== undefined) {
-        request.queued = undefined;
-        request.sent = true;
-      }
-      this.#transmit(link, item.data);
-    }
+    this.#out.flush(link, () => link === this.#link);
   }
 
   #onMessage(link: Link, data: Data, bytes: number): void {
@@ -414,14 +335,10 @@ export class Conn<TIn = Data, TOut = Data> {
       if (rtt !== undefined) this.#onPong(rtt);
       return;
     }
-    if (this.#pending.size > 0) {
+    if (this.#out.pending > 0) {
       const id = messageId === undefined ? undefined : this.#guard("messageId", () => messageId(msg));
       const match = matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg);
-      const request = this.#guard("matchMsg", () => this.#pending.find(id as MessageKey | undefined, match));
-      if (request !== undefined) {
-        this.#pending.resolve(request, msg);
-        return;
-      }
+      if (this.#guard("matchMsg", () => this.#out.settle(msg, id as MessageKey | undefined, match))) return;
     }
     this.#events.emit("message", msg, this);
   }
@@ -441,39 +358,23 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (link !== this.#link) return;
     this.#link = undefined;
-    const r = this.#o.reconnect;
-    if (end.wasOpen && this.#o.clock.now() - this.#openedAt >= r.resetAfterMs) this.#attempt = 0;
-    let fatal: EvtWebSocketError | undefined = end.error;
-    let retry = r.enabled && end.error?.code !== ErrorCode.INVALID_URL;
-    if (retry && r.shouldReconnect !== undefined) {
-      const info = {
-        code: end.code,
-        reason: end.reason,
-        ...(end.status === undefined ? {} : { status: end.status }),
-      };
-      retry = this.#guard("shouldReconnect", () => r.shouldReconnect!(info)) !== false;
-    }
-    if (retry && this.#attempt >= r.maxAttempts) {
-      retry = false;
-      fatal = new EvtWebSocketError(
-        ErrorCode.RECONNECT_EXHAUSTED,
-        `gave up after ${this.#attempt} reconnect attempts`,
-        {
-          cause: end.error,
-          details: { attempt: this.#attempt, closeCode: end.code },
-        },
-      );
-    }
-    if (end.wasOpen) this.#emitClose(end, retry);
+    const ask = this.#o.reconnect.shouldReconnect;
+    const decision = decideRetry(
+      this.#o.reconnect,
+      this.#attempt,
+      { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
+      ask && ((info) => this.#guard("shouldReconnect", () => ask(info))),
+    );
+    this.#attempt = decision.attempt;
+    if (end.wasOpen) this.#emitClose(end, decision.retry);
     if (this.#state === State.CLOSED) return; // a close handler called close()
-    this.#settleInFlight(retry);
-    if (!retry) {
-      this.#shutdown(fatal);
+    this.#out.dropped(decision.retry);
+    if (!decision.retry) {
+      this.#shutdown(decision.error);
       return;
     }
     if (end.error !== undefined) this.#report(end.error);
-    const attempt = ++this.#attempt;
-    const delayMs = backoffDelay(attempt, r);
+    const { attempt, delayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
     const info: ReconnectingInfo = { attempt, delayMs, ...(end.error ? { error: end.error } : {}) };
     this.#events.emit("reconnecting", info, this);
@@ -492,29 +393,6 @@ export class Conn<TIn = Data, TOut = Data> {
     );
   }
 
-  /** Requests already on the wire when a socket ends: re-queue them or reject them. */
-  #settleInFlight(willReconnect: boolean): void {
-    const again: QueueItem<unknown>[] = [];
-    for (const request of this.#pending.entries()) {
-      if (!request.sent) continue;
-      if (willReconnect && request.retryOnReconnect) {
-        request.sent = false;
-        request.queued = {
-          data: request.data,
-          bytes: byteLength(request.data),
-          owner: request,
-          cancelled: false,
-        };
-        again.push(request.queued);
-      } else {
-        const why = willReconnect ? "" : " and will not reconnect";
-        const e = err(ErrorCode.DISCONNECTED, `connection lost${why} while the request was in flight`);
-        this.#pending.reject(request, e);
-      }
-    }
-    this.#queue.unshift(again);
-  }
-
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
@@ -523,8 +401,7 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#setState(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
     const error = reason ?? err(ErrorCode.DISCONNECTED, "connection closed and will not reconnect");
-    for (const request of this.#pending.entries()) this.#pending.reject(request, error);
-    const unsent = this.#queue.drain().length;
+    const unsent = this.#out.failAll(error);
     const dialed = this.#dialed;
     this.#dialed = undefined;
     if (dialed !== undefined) dialed.reject(error);
@@ -563,42 +440,15 @@ export class Conn<TIn = Data, TOut = Data> {
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
       throw err(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
     }
-    if (id !== undefined && this.#pending.hasId(id)) {
+    if (id !== undefined && this.#out.hasId(id)) {
       throw err(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
     }
-    const link = this.#link?.isOpen ? this.#link : undefined;
-    const bytes = link === undefined ? byteLength(data) : 0;
-    if (link === undefined) this.#assertFits(bytes);
-    const request = this.#pending.add({ body, id, timeoutMs, signal, retryOnReconnect: retry, data, done });
-    if (link !== undefined) {
-      request.sent = true;
-      this.#transmit(link, data);
-    } else {
-      request.queued = this.#queue.push(data, bytes, request);
-    }
+    const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
+    this.#out.request(this.#openLink(), init, this.#state);
   }
 
-  #transmit(link: Link, data: Data): void {
-    this.#stats.bytesSent += link.send(data);
-    this.#stats.messagesSent++;
-  }
-
-  #enqueue(data: Data, owner: unknown): void {
-    const bytes = byteLength(data);
-    this.#assertFits(bytes);
-    this.#queue.push(data, bytes, owner);
-  }
-
-  #assertFits(bytes: number): void {
-    if (this.#queue.fits(bytes)) return;
-    const { maxMessages, maxBytes } = this.#queue.limits;
-    throw err(
-      ErrorCode.QUEUE_FULL,
-      maxMessages === 0
-        ? `cannot send: connection is ${this.#state} and queueing is off`
-        : `cannot queue while ${this.#state}: ${this.#queue.size}/${maxMessages} messages, ` +
-            `${this.#queue.bytes}+${bytes}/${maxBytes} bytes`,
-    );
+  #openLink(): Link | undefined {
+    return this.#link?.isOpen ? this.#link : undefined;
   }
 
   #assertCanSend(): void {

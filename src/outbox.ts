@@ -1,0 +1,157 @@
+/**
+ * The outgoing side of a connection: frames and requests on their way out.
+ *
+ * Owns the bounded queue and the pending-request registry, and the rules that tie them: a
+ * frame goes straight to an open link or waits in the queue; a request is registered before
+ * it is sent, so its response can never outrun it; when a socket drops, requests already on
+ * the wire are re-queued (`retryOnReconnect`) or rejected with `ERR_DISCONNECTED`; on
+ * shutdown everything still waiting settles and the unsent count is returned for reporting.
+ * Which link is current and what the connection's state is are `conn.ts`'s business.
+ */
+
+import type { Clock } from "./clock.js";
+import { byteLength, type Data } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import type { Link } from "./link.js";
+import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
+
+type Item = QueueItem<unknown>;
+type Req<TIn, TOut> = Request<TIn, TOut, Item>;
+
+/** The outgoing queue and pending requests of one connection. */
+export class Outbox<TIn, TOut> {
+  readonly #queue: OutboundQueue;
+  readonly #pending: PendingRequests<TIn, TOut, Item>;
+  /** Frames handed to a socket. */
+  messagesSent = 0;
+  /** Payload bytes handed to a socket. */
+  bytesSent = 0;
+
+  constructor(clock: Clock, limits: QueueLimits) {
+    this.#queue = new OutboundQueue(limits);
+    this.#pending = new PendingRequests(clock, (item) => this.#queue.cancel(item));
+  }
+
+  /** Frames waiting for the connection to open. */
+  get queued(): number {
+    return this.#queue.size;
+  }
+
+  /** Requests waiting for their response. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** True when a request with this id is pending. */
+  hasId(id: MessageKey): boolean {
+    return this.#pending.hasId(id);
+  }
+
+  /**
+   * Sends `data` on `link`, or queues it when there is no open link.
+   *
+   * @param state - the connection state, for the `ERR_QUEUE_FULL` message.
+   */
+  send(link: Link | undefined, data: Data, state: string): void {
+    if (link !== undefined) {
+      this.#transmit(link, data);
+      return;
+    }
+    const bytes = byteLength(data);
+    this.#assertFits(bytes, state);
+    this.#queue.push(data, bytes, undefined);
+  }
+
+  /** Registers a request, then sends or queues its frame. Throws `ERR_QUEUE_FULL` before registering. */
+  request(link: Link | undefined, init: RequestInit<TIn, TOut>, state: string): void {
+    const bytes = link === undefined ? byteLength(init.data) : 0;
+    if (link === undefined) this.#assertFits(bytes, state);
+    const request = this.#pending.add(init);
+    if (link === undefined) {
+      request.queued = this.#queue.push(init.data, bytes, request);
+      return;
+    }
+    request.sent = true;
+    this.#transmit(link, init.data);
+  }
+
+  /** Sends every queued frame in order while `isCurrent()` holds. */
+  flush(link: Link, isCurrent: () => boolean): void {
+    for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
+      if (!isCurrent() || !link.isOpen) {
+        this.#queue.unshift([item]);
+        return;
+      }
+      const request = item.owner as Req<TIn, TOut> | undefined;
+      if (request !== undefined) {
+        request.queued = undefined;
+        request.sent = true;
+      }
+      this.#transmit(link, item.data);
+    }
+  }
+
+  /**
+   * Settles the request `msg` answers, if any; returns true when one was settled.
+   *
+   * @param matches - the user's matcher bound to `msg`; a throw propagates to the caller.
+   */
+  settle(msg: TIn, id: MessageKey | undefined, matches: ((req: TOut) => boolean) | undefined): boolean {
+    const request = this.#pending.find(id, matches);
+    if (request === undefined) return false;
+    this.#pending.resolve(request, msg);
+    return true;
+  }
+
+  /** A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect coming) or rejected. */
+  dropped(willReconnect: boolean): void {
+    const again: Item[] = [];
+    for (const request of this.#pending.entries()) {
+      if (!request.sent) continue;
+      if (willReconnect && request.retryOnReconnect) {
+        request.sent = false;
+        request.queued = {
+          data: request.data,
+          bytes: byteLength(request.data),
+          owner: request,
+          cancelled: false,
+        };
+        again.push(request.queued);
+        continue;
+      }
+      const why = willReconnect ? "" : " and will not reconnect";
+      this.#pending.reject(
+        request,
+        new EvtWebSocketError(
+          ErrorCode.DISCONNECTED,
+          `connection lost${why} while the request was in flight`,
+        ),
+      );
+    }
+    this.#queue.unshift(again);
+  }
+
+  /** Rejects every pending request with `error` and empties the queue; returns how many plain frames were never sent. */
+  failAll(error: EvtWebSocketError): number {
+    for (const request of this.#pending.entries()) this.#pending.reject(request, error);
+    return this.#queue.drain().length;
+  }
+
+  #transmit(link: Link, data: Data): void {
+    this.bytesSent += link.send(data);
+    this.messagesSent++;
+  }
+
+  #assertFits(bytes: number, state: string): void {
+    if (this.#queue.fits(bytes)) return;
+    const { maxMessages, maxBytes } = this.#queue.limits;
+    throw new EvtWebSocketError(
+      ErrorCode.QUEUE_FULL,
+      maxMessages === 0
+        ? `cannot send: connection is ${state} and queueing is off`
+        : `cannot queue while ${state}: ${this.#queue.size}/${maxMessages} messages, ` +
+            `${this.#queue.bytes}+${bytes}/${maxBytes} bytes`,
+    );
+  }
+}
