@@ -156,12 +156,12 @@ export function parseArgs(argv: string[], version: string, output: ArgsOutput): 
   const program = clientProgram(version);
   const serve = serveProgram();
   for (const p of [program, serve]) {
-    p.exitOverride()
-      .configureOutput({
-        writeOut: output.writeOut,
-        writeErr: output.writeErr,
-        outputError: (text, write) => write(`${text.trimEnd().replace(/^error: /, "evtws: ")} (see evtws --help)\n`),
-      });
+    p.exitOverride().configureOutput({
+      writeOut: output.writeOut,
+      writeErr: output.writeErr,
+      outputError: (text, write) =>
+        write(`${text.trimEnd().replace(/^error: /, "evtws: ")} (see evtws --help)\n`),
+    });
   }
   serve.action((o: Record<string, unknown>) => {
     command = {

@@ -15,7 +15,12 @@ import { displayUrl } from "./parse.js";
 import type { Printer } from "./printer.js";
 
 /** Errors of the connection itself, printed without naming a message. */
-const CONNECTION_ERRORS = new Set(["ERR_DIAL_FAILED", "ERR_CONNECT_TIMEOUT", "ERR_RECONNECT_EXHAUSTED", "ERR_CLOSED"]);
+const CONNECTION_ERRORS = new Set([
+  "ERR_DIAL_FAILED",
+  "ERR_CONNECT_TIMEOUT",
+  "ERR_RECONNECT_EXHAUSTED",
+  "ERR_CLOSED",
+]);
 
 type Outcome = { ok: true; response: Data } | { ok: false; error: Error };
 
@@ -36,6 +41,10 @@ export async function runScript(
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
   const offMessage = conn.on("message", (msg) => printer.aside(msg));
+  let lastError: Error | undefined;
+  const offError = conn.on("error", (error) => {
+    lastError = error;
+  });
   const printed = new WeakSet<object>();
   let failures = 0;
   let chain = Promise.resolve();
@@ -86,10 +95,14 @@ export async function runScript(
   };
 
   await Promise.race([sendAll(), gone]);
-  if (conn.state === "closed" && failures === 0) failures++;
+  if (conn.state === "closed") {
+    // The connection ended for good on its own: say why, once, even when quiet.
+    fail(lastError ?? new Error("the connection closed"));
+  }
   stopped = true;
   offEvents();
   offMessage();
+  offError();
   await conn.close().catch(() => {});
   return failures > 0 ? 1 : 0;
 }

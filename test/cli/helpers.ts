@@ -1,0 +1,192 @@
+/**
+ * Test tools for the `evtws` CLI: run it as a child process (from source, through tsx, so the
+ * tests never depend on a stale build), poll its output against a deadline, and a real `ws`
+ * server on 127.0.0.1 port 0 that can restart on the same port.
+ */
+
+import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
+import type { IncomingMessage } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+
+/** The repository root. */
+export const root = fileURLToPath(new URL("../..", import.meta.url));
+
+/** Arguments that start the CLI from source. */
+export const CLI = ["--import", "tsx", "src/cli/main.ts"];
+
+/** Environment for child processes: no inherited colour settings, no Node warnings, then `extra`. */
+function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const base: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1" };
+  delete base.FORCE_COLOR;
+  delete base.NO_COLOR;
+  const env: NodeJS.ProcessEnv = { ...base, ...extra };
+  for (const [key, value] of Object.entries(extra)) if (value === undefined) delete env[key];
+  return env;
+}
+
+/** Polls `check` every 20 ms until it returns a truthy value; throws `what` after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => T, timeoutMs = 10_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = check();
+    if (value) return value as NonNullable<T>;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A running CLI process with its output so far. */
+export interface CliProcess {
+  readonly child: ChildProcessWithoutNullStreams;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves with the exit code once the process ends. */
+  readonly exited: Promise<number | null>;
+  /** Waits until `stream` matches `pattern` (its `count`-th match); returns the stream text. */
+  waitFor(stream: "stdout" | "stderr", pattern: RegExp, count?: number, timeoutMs?: number): Promise<string>;
+  /** Writes a line to stdin. */
+  send(line: string): void;
+  kill(): void;
+}
+
+/** Starts `evtws args…` with piped stdio. */
+export function startCli(
+  args: string[],
+  options: { env?: Record<string, string | undefined>; cli?: string[] } = {},
+): CliProcess {
+  const child = spawn(process.execPath, [...(options.cli ?? CLI), ...args], {
+    cwd: root,
+    env: childEnv(options.env),
+  });
+  let out = "";
+  let err = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    out += d;
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    waitFor: (stream, pattern, count = 1, timeoutMs = 10_000) =>
+      waitFor(
+        `${stream} to match ${pattern} (${count}x); stdout:\n${out}\nstderr:\n${err}`,
+        () => {
+          const text = stream === "stdout" ? out : err;
+          const global = new RegExp(
+            pattern.source,
+            pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`,
+          );
+          return (text.match(global)?.length ?? 0) >= count ? text : undefined;
+        },
+        timeoutMs,
+      ),
+    send: (line) => child.stdin.write(`${line}\n`),
+    kill: () => {
+      if (child.exitCode === null) child.kill();
+    },
+  };
+}
+
+/** The outcome of a CLI run to completion. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `evtws args…` to completion, writing `input` (then EOF) to its stdin. */
+export async function runCli(
+  args: string[],
+  options: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+): Promise<CliRun> {
+  const cli = startCli(args, options);
+  cli.child.stdin.end(options.input ?? "");
+  const timer = setTimeout(() => cli.kill(), options.timeoutMs ?? 20_000);
+  const code = await cli.exited;
+  clearTimeout(timer);
+  return { code, stdout: cli.stdout(), stderr: cli.stderr() };
+}
+
+/** A real `ws` server for the CLI to talk to. */
+export interface WsServer {
+  readonly url: string;
+  readonly port: number;
+  /** Request of each handshake, in order. */
+  readonly handshakes: IncomingMessage[];
+  /** Every message received, as text. */
+  readonly received: string[];
+  readonly clients: Set<WebSocket>;
+  /** Stops listening and cuts every client (no close frame). */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+}
+
+/** Replies per message; the default echoes. Return undefined to stay silent. */
+export type Reply = (text: string, isBinary: boolean, ws: WebSocket) => string | Buffer | undefined;
+
+/** Starts a `ws` server on 127.0.0.1, port 0. */
+export async function startWsServer(reply: Reply = (text) => text): Promise<WsServer> {
+  let wss: WebSocketServer | undefined;
+  let port = 0;
+  const clients = new Set<WebSocket>();
+  const api = {
+    url: "",
+    port: 0,
+    handshakes: [] as IncomingMessage[],
+    received: [] as string[],
+    clients,
+    async start() {
+      const server = new WebSocketServer({
+        host: "127.0.0.1",
+        port,
+        handleProtocols: (p) => [...p][0] ?? false,
+      });
+      await new Promise<void>((resolve, reject) => {
+        server.once("listening", resolve);
+        server.once("error", reject);
+      });
+      server.on("connection", (ws, req) => {
+        api.handshakes.push(req);
+        clients.add(ws);
+        ws.on("close", () => clients.delete(ws));
+        ws.on("message", (data: RawData, isBinary: boolean) => {
+          const text = isBinary ? `bin:${Buffer.from(data as Buffer).toString("hex")}` : data.toString();
+          api.received.push(text);
+          const answer = reply(isBinary ? Buffer.from(data as Buffer).toString("utf8") : text, isBinary, ws);
+          if (answer !== undefined) ws.send(answer, { binary: Buffer.isBuffer(answer) });
+        });
+      });
+      wss = server;
+      port = (server.address() as AddressInfo).port;
+      api.port = port;
+      api.url = `ws://127.0.0.1:${port}`;
+    },
+    async stop() {
+      for (const ws of clients) ws.terminate();
+      clients.clear();
+      const server = wss;
+      wss = undefined;
+      if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  await api.start();
+  return api;
+}
+
+/** A reply function for JSON requests: `{"id":…}` gets `{"id":…,"ok":true}`. */
+export const idReply: Reply = (text) => {
+  try {
+    const msg = JSON.parse(text) as { id?: unknown };
+    return JSON.stringify({ id: msg.id, ok: true });
+  } catch {
+    return undefined;
+  }
+};

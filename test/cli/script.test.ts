@@ -1,0 +1,239 @@
+/**
+ * Scripted mode (`-x` and piped stdin), driven as a child process against a real `ws` server:
+ * what reaches stdout and stderr, and the exit code.
+ */
+
+import { afterEach, describe, expect, it } from "vitest";
+import { idReply, runCli, startCli, startWsServer, type WsServer } from "./helpers.js";
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+describe("evtws -x", () => {
+  it("prints each matched response on stdout in request order and exits 0", async () => {
+    // The server answers id 1 only after id 2, so arrival order differs from request order.
+    let held: (() => void) | undefined;
+    server = await startWsServer((text, _bin, ws) => {
+      const { id } = JSON.parse(text) as { id: number };
+      if (id === 1) {
+        held = () => ws.send(JSON.stringify({ id: 1, ok: true }));
+        return undefined;
+      }
+      setImmediate(() => held?.());
+      return JSON.stringify({ id, ok: true });
+    });
+    const run = await runCli(["-x", '{"id":1}', "-x", '{"id":2}', server.url]);
+    expect(run.stderr).not.toMatch(/ERR_/);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('{"id":1,"ok":true}\n{"id":2,"ok":true}\n');
+    expect(server.received).toEqual(['{"id":1}', '{"id":2}']);
+  });
+
+  it("exits 1 with ERR_REQUEST_TIMEOUT on stderr when no response arrives within --timeout", async () => {
+    server = await startWsServer(() => undefined);
+    const run = await runCli(["-x", '{"id":1}', "--timeout", "0.3", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: .*300 ms.*message 1/m);
+  });
+
+  it("exits 1 with ERR_DIAL_FAILED on stderr when the connection fails", async () => {
+    server = await startWsServer();
+    const url = server.url;
+    await server.stop();
+    const run = await runCli(["-x", "hello", url]);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: could not connect/m);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--match echo waits for the identical message; others go to stderr as unmatched", async () => {
+    server = await startWsServer((text, _bin, ws) => {
+      ws.send("noise");
+      return text;
+    });
+    const run = await runCli(["--match", "echo", "-x", "hello", server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hello\n");
+    expect(run.stderr).toMatch(/< \(unmatched\) noise/);
+  });
+
+  it("--match id:<field> matches on a nested JSON field", async () => {
+    server = await startWsServer((text, _bin, ws) => {
+      const rid = (JSON.parse(text) as { meta: { rid: number } }).meta.rid;
+      ws.send(JSON.stringify({ meta: { rid: rid + 100 }, other: true }));
+      return JSON.stringify({ meta: { rid }, result: "yes" });
+    });
+    const run = await runCli(["--match", "id:meta.rid", "-x", '{"meta":{"rid":7}}', server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('{"meta":{"rid":7},"result":"yes"}\n');
+  });
+
+  it("--json pretty-prints JSON responses and refuses to send a line that is not JSON", async () => {
+    server = await startWsServer(idReply);
+    const ok = await runCli(["--json", "-x", '{"id":1}', server.url]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
+    const bad = await runCli(["--json", "-x", "not json", server.url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^evtws: ERR_USAGE: not sent: --json is on and this is not JSON/m);
+    expect(server.received).toEqual(['{"id":1}']);
+  });
+
+  it("-H sends the header and -s offers the subprotocol in the handshake", async () => {
+    server = await startWsServer();
+    const run = await runCli([
+      "-H",
+      "X-Token: abc 123",
+      "-H",
+      "X-Other:2",
+      "-s",
+      "chat",
+      "--match",
+      "echo",
+      "-x",
+      "hi",
+      server.url,
+    ]);
+    expect(run.code).toBe(0);
+    const headers = server.handshakes[0]?.headers;
+    expect(headers?.["x-token"]).toBe("abc 123");
+    expect(headers?.["x-other"]).toBe("2");
+    expect(headers?.["sec-websocket-protocol"]).toBe("chat");
+  });
+
+  it("--binary sends lines as binary frames and prints binary replies as hex", async () => {
+    server = await startWsServer((text, isBinary) => (isBinary ? Buffer.from(text) : "not binary"));
+    const run = await runCli(["--binary", "--match", "echo", "-x", "hi!", server.url]);
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(["bin:686921"]);
+    expect(run.stdout).toBe("68 69 21\n");
+  });
+
+  it("-q prints data only: the response on stdout, no events", async () => {
+    server = await startWsServer(idReply);
+    const loud = await runCli(["-x", '{"id":1}', server.url]);
+    expect(loud.stderr).toMatch(/\* connected to ws:\/\/127\.0\.0\.1:\d+\//);
+    const quiet = await runCli(["-q", "-x", '{"id":1}', server.url]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toBe('{"id":1,"ok":true}\n');
+    expect(quiet.stderr).toBe("");
+  });
+
+  it("colours nothing when output is not a terminal; FORCE_COLOR turns colour on, NO_COLOR wins", async () => {
+    server = await startWsServer(idReply);
+    const args = ["-x", '{"id":1}', server.url];
+    expect((await runCli(args)).stderr).not.toContain("\x1b[");
+    expect((await runCli(args, { env: { FORCE_COLOR: "1" } })).stderr).toContain("\x1b[2m");
+    expect((await runCli(args, { env: { FORCE_COLOR: "1", NO_COLOR: "1" } })).stderr).not.toContain("\x1b[");
+  });
+});
+
+describe("evtws with piped stdin", () => {
+  it("sends one request per line, prints responses in order, exits 0 when all settled", async () => {
+    server = await startWsServer(idReply);
+    const run = await runCli([server.url], { input: '{"id":1}\n\n{"id":"two"}\n{"id":3}\n' });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('{"id":1,"ok":true}\n{"id":"two","ok":true}\n{"id":3,"ok":true}\n');
+  });
+
+  it("a line without the id field is answered by the next message", async () => {
+    server = await startWsServer((text) => `got ${text}`);
+    const run = await runCli([server.url], { input: "hello\n" });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("got hello\n");
+  });
+
+  it("exits 1 when one of the requests times out, after printing the others", async () => {
+    server = await startWsServer((text) =>
+      text.includes('"id":2') ? undefined : idReply(text, false, undefined!),
+    );
+    const run = await runCli(["--timeout", "0.3", server.url], { input: '{"id":1}\n{"id":2}\n{"id":3}\n' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe('{"id":1,"ok":true}\n{"id":3,"ok":true}\n');
+    expect(run.stderr).toMatch(/ERR_REQUEST_TIMEOUT: .*\(message 2: \{"id":2\}\)/);
+  });
+});
+
+describe("evtws heartbeat and reconnect", () => {
+  it("--ping-interval pings and prints the pong with its round-trip time", async () => {
+    server = await startWsServer();
+    const cli = startCli(["--ping-interval", "0.2", server.url]);
+    try {
+      await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/, 2);
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("--ping-msg sends a text ping whose echo gives the RTT", async () => {
+    server = await startWsServer();
+    const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", server.url]);
+    try {
+      await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/);
+      expect(server.received).toContain("hb");
+      expect(cli.stderr()).not.toMatch(/unmatched\) hb/);
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("--pong-timeout declares a silent peer dead: ERR_PONG_TIMEOUT and exit 1", async () => {
+    server = await startWsServer(() => undefined);
+    const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", "--pong-timeout", "0.3", server.url]);
+    try {
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toMatch(/ERR_PONG_TIMEOUT: no data from .* within 300 ms of a ping/);
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("reconnects after the server restarts on the same port, then carries data again", async () => {
+    server = await startWsServer(idReply);
+    const cli = startCli(["--max-attempts", "50", "--min-delay", "100ms", "--max-delay", "200", server.url]);
+    try {
+      await cli.waitFor("stderr", /\* connected to/);
+      await server.stop();
+      await cli.waitFor("stderr", /\* reconnecting in \d+ ms, attempt 2/);
+      await server.start();
+      await cli.waitFor("stderr", /\* connected to/, 2);
+      cli.send('{"id":9}');
+      await cli.waitFor("stdout", /\{"id":9,"ok":true\}/);
+      const delays = [...cli.stderr().matchAll(/reconnecting in (\d+) ms/g)].map((m) => Number(m[1]));
+      expect(Math.max(...delays)).toBeLessThanOrEqual(200);
+      expect(cli.stderr()).toMatch(/\* closed 1006, not clean, will reconnect/);
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("--max-attempts gives up after that many retries with ERR_RECONNECT_EXHAUSTED", async () => {
+    server = await startWsServer();
+    const url = server.url;
+    await server.stop();
+    const run = await runCli(["--max-attempts", "2", "--min-delay", "10ms", "-x", "hi", url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/attempt 2/);
+    expect(run.stderr).not.toMatch(/attempt 3/);
+    expect(run.stderr).toMatch(/^evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts/m);
+  });
+
+  it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {
+    server = await startWsServer(idReply);
+    const cli = startCli(["--no-reconnect", "--max-attempts", "5", server.url]);
+    try {
+      await cli.waitFor("stderr", /\* connected to/);
+      await server.stop();
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toMatch(/\* closed 1006, not clean\n/);
+      expect(cli.stderr()).not.toMatch(/reconnecting/);
+    } finally {
+      cli.kill();
+    }
+  });
+});
