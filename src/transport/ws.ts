@@ -5,13 +5,35 @@
  * frames, custom headers and a `maxPayload` bound. permessage-deflate stays off (memory, CPU,
  * and the compression side channel). Text frames arrive as strings, binary frames as `Buffer`
  * (a `Uint8Array`). A refused handshake reports its HTTP status.
+ *
+ * Write coalescing: the frames sent in one tick leave in one socket write. The first send of a
+ * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
+ * in the same tick while a burst of small messages costs one `writev` instead of one each. The
+ * socket is obtained through ws's public `createConnection` option, not a private field.
  */
 
+import * as net from "node:net";
+import type { Duplex } from "node:stream";
+import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
 import type { Transport, TransportEvents, TransportFactory } from "./types.js";
 
 function noop(): void {}
+
+type ConnectOptions = net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string; host?: string };
+
+/** ws's own connect functions, repeated so we hold the socket ws writes to. */
+function connect(secure: boolean, options: ConnectOptions): Duplex {
+  if (!secure) return net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
+  const servername =
+    options.servername || options.servername === ""
+      ? options.servername
+      : net.isIP(options.host ?? "")
+        ? ""
+        : options.host;
+  return tls.connect({ ...options, path: undefined, servername } as tls.ConnectionOptions);
+}
 
 /**
  * The close code `ws` sent when it failed the connection for a protocol error; its `close`
@@ -31,10 +53,20 @@ export const wsTransport: TransportFactory = {
   canPing: true,
   canSendHeaders: true,
   open(url, options, events: TransportEvents): Transport {
+    let tcp: Duplex | undefined;
+    let corked = false;
+    const uncork = () => {
+      corked = false;
+      tcp?.uncork();
+    };
     const socket = new WebSocket(url, options.protocols, {
       headers: options.headers,
       perMessageDeflate: false,
       maxPayload: options.maxMessageBytes,
+      createConnection: ((opts: ConnectOptions) => {
+        tcp = connect(url.startsWith("wss:"), opts);
+        return tcp;
+      }) as never,
     });
     let lastError: unknown;
     let status: number | undefined;
@@ -71,6 +103,11 @@ export const wsTransport: TransportFactory = {
 
     return {
       send: (data: Data) => {
+        if (!corked && tcp !== undefined) {
+          corked = true;
+          tcp.cork();
+          process.nextTick(uncork);
+        }
         socket.send(data);
         return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
       },
