@@ -76,6 +76,11 @@ export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions {
 }
 
 function reconnectOption(o: ClientOptions, mode: Mode): ConnOptions["reconnect"] {
+  if (o.minDelayMs !== undefined && o.maxDelayMs !== undefined && o.maxDelayMs < o.minDelayMs) {
+    throw new UsageError(
+      `--max-delay (${o.maxDelayMs} ms) must not be below --min-delay (${o.minDelayMs} ms)`,
+    );
+  }
   if (!o.reconnect) return false;
   if (mode === "scripted" && o.maxAttempts === undefined) return false;
   const policy: NonNullable<Exclude<ConnOptions["reconnect"], boolean>> = {};

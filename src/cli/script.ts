@@ -51,8 +51,9 @@ export async function runScript(
   let stopped = false;
 
   const fail = (error: Error, context = "") => {
+    if (stopped) return;
     failures++;
-    if (stopped || printed.has(error)) return;
+    if (printed.has(error)) return;
     printed.add(error);
     const code = (error as { code?: unknown }).code;
     const where = typeof code === "string" && CONNECTION_ERRORS.has(code) ? "" : context;
@@ -60,8 +61,9 @@ export async function runScript(
   };
 
   // The connection failing for good ends the run once the requests made so far are reported.
+  let dialed: Promise<void> = Promise.resolve();
   const gone = new Promise<void>((resolve) => {
-    conn.dial(o.url, o.subprotocols).catch((error: Error) => {
+    dialed = conn.dial(o.url, o.subprotocols).catch((error: Error) => {
       fail(error);
       resolve();
     });
@@ -94,10 +96,12 @@ export async function runScript(
     await chain;
   };
 
-  await Promise.race([sendAll(), gone]);
+  // With no messages at all, the run still reports whether the connection could be made.
+  await Promise.race([sendAll().then(() => dialed), gone]);
   if (conn.state === "closed") {
     // The connection ended for good on its own: say why, once, even when quiet.
-    fail(lastError ?? new Error("the connection closed"));
+    const why = lastError ?? (failures === 0 ? new Error("the connection closed") : undefined);
+    if (why !== undefined) fail(why);
   }
   stopped = true;
   offEvents();

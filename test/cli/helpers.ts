@@ -104,7 +104,12 @@ export interface CliRun {
 /** Runs `evtws args…` to completion, writing `input` (then EOF) to its stdin. */
 export async function runCli(
   args: string[],
-  options: { input?: string; env?: Record<string, string | undefined>; timeoutMs?: number } = {},
+  options: {
+    input?: string;
+    env?: Record<string, string | undefined>;
+    timeoutMs?: number;
+    cli?: string[];
+  } = {},
 ): Promise<CliRun> {
   const cli = startCli(args, options);
   cli.child.stdin.end(options.input ?? "");

@@ -1,0 +1,107 @@
+/**
+ * What `evtws` says about mistakes on its command line (one line, exit 2, no stack trace),
+ * `--help`, `--version`, and the built `bin`.
+ */
+
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { root, runCli } from "./helpers.js";
+
+const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
+
+/** Each bad command line and what its one-line message must say. */
+const mistakes: [string[], RegExp][] = [
+  [["ftp://example.com"], /URL scheme "ftp:" is not supported/],
+  [["ws://"], /"ws:\/\/" is not a URL/],
+  [["--min-delay", "abc", "ws://127.0.0.1:1"], /--min-delay.*"abc" is not a duration/],
+  [["--ping-interval", "-1", "ws://127.0.0.1:1"], /--ping-interval.*"-1" is not a duration/],
+  [["--max-attempts", "2.5", "ws://127.0.0.1:1"], /--max-attempts.*not a count/],
+  [["--match", "sometimes", "ws://127.0.0.1:1"], /--match.*"sometimes" is not a match rule/],
+  [["-H", "no colon here", "ws://127.0.0.1:1"], /--header.*is not a header: use "Name: value"/],
+  [["--timeout"], /option '--timeout <s>' argument missing/],
+  [["--bogus", "ws://127.0.0.1:1"], /unknown option '--bogus'/],
+  [["ws://127.0.0.1:1", "extra"], /too many arguments/],
+  [
+    ["--min-delay", "5s", "--max-delay", "1s", "ws://127.0.0.1:1"],
+    /--max-delay \(1000 ms\) must not be below --min-delay \(5000 ms\)/,
+  ],
+  [
+    ["--ping-interval", "0", "--ping-msg", "hb", "ws://127.0.0.1:1"],
+    /--ping-msg.*need --ping-interval above 0/,
+  ],
+  [["serve", "--port", "70000"], /"70000" is not a port/],
+  [["serve", "--echo", "--id-reply"], /cannot be used with/],
+];
+
+describe("evtws command-line mistakes", () => {
+  it.each(mistakes)("%j: one clear line on stderr, exit 2, no stack trace", async (args, message) => {
+    const run = await runCli(args);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(/^evtws: /);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("evtws --help and --version", () => {
+  it("--help lists every option and exits 0", async () => {
+    const run = await runCli(["--help"]);
+    expect(run.code).toBe(0);
+    for (const option of [
+      "--subprotocol",
+      "--header",
+      "--no-reconnect",
+      "--min-delay",
+      "--max-delay",
+      "--max-attempts",
+      "--ping-interval",
+      "--ping-msg",
+      "--pong-timeout",
+      "--json",
+      "--match",
+      "--binary",
+      "--insecure",
+      "--quiet",
+      "--execute",
+      "--timeout",
+    ]) {
+      expect(run.stdout).toContain(option);
+    }
+  });
+
+  it("serve --help lists the fault injection options", async () => {
+    const run = await runCli(["serve", "--help"]);
+    expect(run.code).toBe(0);
+    for (const option of ["--port", "--echo", "--id-reply", "--drop-every", "--stall-after", "--delay"]) {
+      expect(run.stdout).toContain(option);
+    }
+  });
+
+  it("--version prints the package version", async () => {
+    const run = await runCli(["--version"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
+  });
+});
+
+describe("the built bin (npm test builds before testing)", () => {
+  const bin = join(root, "dist/cli.js");
+
+  it("package.json points bin.evtws at dist/cli.js, which starts with a node shebang", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+      bin?: Record<string, string>;
+    };
+    expect(pkg.bin?.evtws).toBe("./dist/cli.js");
+    expect(existsSync(bin), "dist/cli.js is missing: run `npx tsup` (npm test does)").toBe(true);
+    expect(readFileSync(bin, "utf8").startsWith("#!/usr/bin/env node\n")).toBe(true);
+  });
+
+  it("runs on its own and prints the version", async () => {
+    const run = await runCli(["--version"], { cli: [bin] });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe(version);
+  });
+});
