@@ -32,6 +32,8 @@ declare global {
     evt: typeof import("../../src/index.js");
     /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what`. */
     waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    /** Why `dist/browser.js` failed to load, if it did. */
+    loadError?: string;
     /** A connection kept across `page.evaluate()` calls. */
     conn: Conn;
     /** What the page saw, in order. */
@@ -58,8 +60,10 @@ const PAGE = `<!doctype html>
   });
 </script>
 <script type="module">
-  import * as evt from "/dist/browser.js";
-  window.evt = evt;
+  import("/dist/browser.js").then(
+    (evt) => { window.evt = evt; },
+    (error) => { window.loadError = String(error); },
+  );
 </script>`;
 
 /**
@@ -153,7 +157,13 @@ async function openPage(): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(String(error)));
   await page.goto(`${origin}/`);
-  await page.waitForFunction(() => window.evt !== undefined, undefined, { timeout: 10_000 });
+  await page.waitForFunction(() => window.evt !== undefined || window.loadError !== undefined, undefined, {
+    timeout: 10_000,
+  });
+  const loadError = await page.evaluate(() => window.loadError);
+  if (loadError !== undefined) {
+    throw new Error(`dist/browser.js did not load in Chromium: ${loadError}`);
+  }
   return page;
 }
 

@@ -1,0 +1,167 @@
+/**
+ * The browser entry's weight and purity.
+ *
+ * Bundles `src/index.ts` the way the browser build does (the plugin is taken from
+ * tsup.config.ts, so the two cannot drift), for `platform: "browser"`, minified ESM with every
+ * export kept. The bundle must hold nothing but our own `src/` (no `ws`, no Node built-in, no
+ * dependency), weigh at most {@link BUDGET_GZIP_BYTES} gzipped, and be importable without
+ * touching `window`, `document` or `navigator` (server-side rendering imports it in Node).
+ */
+
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { builtinModules } from "node:module";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import vm from "node:vm";
+import { gzipSync } from "node:zlib";
+import { type BuildOptions, build, type Metafile } from "esbuild";
+import type { Options } from "tsup";
+import { beforeAll, describe, expect, it } from "vitest";
+import tsupConfig from "../tsup.config.js";
+
+/** 4 KB: the issue's budget for the browser entry, minified and gzipped. */
+const BUDGET_GZIP_BYTES = 4096;
+/** Globals a server-side import must not touch. */
+const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+const nodeBuiltins = new Set([...builtinModules, ...builtinModules.map((m) => `node:${m}`)]);
+
+function browserBuildConfig(): Options {
+  const configs = (Array.isArray(tsupConfig) ? tsupConfig : [tsupConfig]) as Options[];
+  const found = configs.find(
+    (c) => typeof c.entry === "object" && !Array.isArray(c.entry) && "browser" in c.entry,
+  );
+  if (found === undefined) throw new Error("tsup.config.ts has no entry named browser");
+  return found;
+}
+
+async function bundle(format: "esm" | "cjs"): Promise<{ code: Uint8Array; metafile: Metafile }> {
+  const config = browserBuildConfig();
+  const options: BuildOptions = {
+    entryPoints: [`${root}src/index.ts`],
+    absWorkingDir: root,
+    bundle: true,
+    write: false,
+    minify: true,
+    format,
+    platform: "browser",
+    target: "es2022",
+    metafile: true,
+    logLevel: "silent",
+    plugins: config.esbuildPlugins ?? [],
+    // Kept external so an import of them shows up in the metafile instead of failing the build.
+    external: [...nodeBuiltins, "ws"],
+  };
+  const result = await build(options);
+  const [output] = result.outputFiles ?? [];
+  if (output === undefined) throw new Error("esbuild produced no output");
+  return { code: output.contents, metafile: result.metafile! };
+}
+
+/** The inputs that make up the bundle, biggest first, in bytes of minified output. */
+function contributors(metafile: Metafile): [string, number][] {
+  const [output] = Object.values(metafile.outputs);
+  return Object.entries(output?.inputs ?? {})
+    .map(([path, { bytesInOutput }]): [string, number] => [path, bytesInOutput])
+    .sort((a, b) => b[1] - a[1]);
+}
+
+describe("the browser entry", () => {
+  let esm: { code: Uint8Array; metafile: Metafile };
+
+  beforeAll(async () => {
+    esm = await bundle("esm");
+  });
+
+  it("contains no ws, no Node built-in and no dependency: only src/, with the browser transport", () => {
+    const inputs = Object.keys(esm.metafile.inputs);
+    const foreign = inputs.filter((path) => !path.startsWith("src/"));
+    const nodeImports = Object.entries(esm.metafile.inputs).flatMap(([from, input]) =>
+      input.imports
+        .filter((i) => i.external || nodeBuiltins.has(i.path) || i.path === "ws")
+        .map((i) => `${from} imports ${i.path}`),
+    );
+    expect(foreign, "inputs from outside src/").toEqual([]);
+    expect(nodeImports, "imports of ws or Node built-ins").toEqual([]);
+    expect(inputs).toContain("src/transport/default.browser.ts");
+    expect(inputs).not.toContain("src/transport/ws.ts");
+  });
+
+  it(`weighs at most ${BUDGET_GZIP_BYTES} bytes minified and gzipped, every feature in`, () => {
+    const gzipped = gzipSync(esm.code, { level: 9 }).byteLength;
+    const table = contributors(esm.metafile)
+      .map(([path, bytes]) => `  ${String(bytes).padStart(6)} B  ${path}`)
+      .join("\n");
+    console.log(
+      `browser entry: ${esm.code.byteLength} B minified, ${gzipped} B gzipped ` +
+        `(budget ${BUDGET_GZIP_BYTES} B)\nminified bytes by module:\n${table}`,
+    );
+    expect(gzipped, `browser entry is ${gzipped} B gzipped; biggest modules:\n${table}`).toBeLessThanOrEqual(
+      BUDGET_GZIP_BYTES,
+    );
+  });
+
+  it("evaluates in a bare context whose browser globals throw when touched", async () => {
+    const { code } = await bundle("cjs");
+    const touched: string[] = [];
+    const sandbox: Record<string, unknown> = {
+      module: { exports: {} },
+      require: (id: string) => {
+        touched.push(`require(${id})`);
+        throw new Error(`the browser bundle requires ${id}`);
+      },
+    };
+    for (const name of BROWSER_GLOBALS) {
+      Object.defineProperty(sandbox, name, {
+        get() {
+          touched.push(name);
+          throw new Error(`${name} touched at import time`);
+        },
+      });
+    }
+    const context = vm.createContext(sandbox);
+    let thrown: unknown;
+    try {
+      vm.runInContext(
+        `(function (module, exports, require) {${new TextDecoder().decode(code)}\n})(module, module.exports, require)`,
+        context,
+      );
+    } catch (error) {
+      thrown = error;
+    }
+    expect(touched, "globals or modules touched at import time").toEqual([]);
+    expect(thrown).toBeUndefined();
+    const exports = (sandbox.module as { exports: Record<string, unknown> }).exports;
+    expect(typeof exports.Conn).toBe("function");
+  });
+});
+
+describe("the built files (dist/)", () => {
+  it("import in Node without touching window, document or navigator, as ESM and as CommonJS", async () => {
+    const files = ["dist/browser.js", "dist/browser.cjs", "dist/index.js", "dist/index.cjs"];
+    const missing = files.filter((f) => !existsSync(`${root}${f}`));
+    expect(missing, "missing build output: run npm run build first").toEqual([]);
+    const script = `
+      import { createRequire } from "node:module";
+      for (const name of ${JSON.stringify(BROWSER_GLOBALS)}) {
+        Object.defineProperty(globalThis, name, {
+          configurable: true,
+          get() { throw new Error(name + " touched at import time"); },
+        });
+      }
+      const require = createRequire(${JSON.stringify(root)});
+      const out = [];
+      for (const file of ${JSON.stringify(files)}) {
+        const mod = file.endsWith(".cjs") ? require("./" + file) : await import(${JSON.stringify(root)} + file);
+        out.push(file + ":" + typeof mod.Conn);
+      }
+      console.log(out.join(" "));
+    `;
+    const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", script], {
+      cwd: root,
+    });
+    expect(stdout.trim()).toBe(files.map((f) => `${f}:function`).join(" "));
+  });
+});
