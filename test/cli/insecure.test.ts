@@ -1,0 +1,76 @@
+/**
+ * `--insecure` against a `wss:` server with a self-signed certificate made by openssl for
+ * this test run.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { runCli } from "./helpers.js";
+
+let dir: string;
+let https: Server;
+let wss: WebSocketServer;
+let url: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ],
+    { stdio: "ignore" },
+  );
+  https = createServer({ key: readFileSync(key), cert: readFileSync(cert) });
+  wss = new WebSocketServer({ server: https });
+  wss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
+  await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
+  url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+});
+
+afterAll(async () => {
+  for (const ws of wss.clients) ws.terminate();
+  wss.close();
+  await new Promise((resolve) => https.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("evtws --insecure", () => {
+  it("without it, a self-signed certificate fails the dial with ERR_DIAL_FAILED", async () => {
+    const run = await runCli(["--match", "echo", "-x", "hi", url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*self[- ]signed certificate/m);
+  });
+
+  it("with it, the session works and one warning (ours, not Node's) is printed", async () => {
+    // Node warnings are left on, to see that Node's own NODE_TLS_REJECT_UNAUTHORIZED warning is replaced.
+    const run = await runCli(["--insecure", "--match", "echo", "-x", "hi", "-x", "again", url], {
+      env: { NODE_NO_WARNINGS: undefined },
+    });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\nagain\n");
+    expect(run.stderr.match(/warning/gi)).toHaveLength(1);
+    expect(run.stderr).toMatch(/^evtws: warning: --insecure: TLS certificates are not verified/m);
+    expect(run.stderr).not.toMatch(/NODE_TLS_REJECT_UNAUTHORIZED/);
+  });
+});

@@ -1,0 +1,108 @@
+/**
+ * `evtws serve`, the test server with fault injection, run as a child process and probed by
+ * the CLI itself in scripted mode.
+ */
+
+import { createServer } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { type CliProcess, runCli, startCli } from "./helpers.js";
+
+const running: CliProcess[] = [];
+afterEach(() => {
+  for (const p of running.splice(0)) p.kill();
+});
+
+/** Starts `evtws serve args…` and returns it with the URL it printed. */
+async function serve(args: string[]): Promise<{ server: CliProcess; url: string }> {
+  const server = startCli(["serve", ...args]);
+  running.push(server);
+  const out = await server.waitFor("stdout", /listening on ws:\/\/\S+/);
+  const url = /listening on (ws:\/\/\S+)/.exec(out)?.[1];
+  if (url === undefined) throw new Error(`no URL in ${out}`);
+  return { server, url };
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", reject);
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+describe("evtws serve", () => {
+  it("echoes by default, and stops with exit 0 on SIGTERM", async () => {
+    const { server, url } = await serve([]);
+    const run = await runCli(["--match", "echo", "-x", "hello", "-x", "world", url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hello\nworld\n");
+    await server.waitFor("stdout", /#1 connected from 127\.0\.0\.1:\d+/);
+    server.child.kill("SIGTERM");
+    expect(await server.exited).toBe(0);
+  });
+
+  it("--echo sends binary frames back as binary", async () => {
+    const { url } = await serve(["--echo"]);
+    const run = await runCli(["--binary", "--match", "echo", "-x", "ab", url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("61 62\n");
+  });
+
+  it("--port listens on the port given", async () => {
+    const port = await freePort();
+    const { url } = await serve(["--port", String(port)]);
+    expect(url).toBe(`ws://127.0.0.1:${port}/`);
+  });
+
+  it("--id-reply answers a JSON id with the same id, and anything else with an error object", async () => {
+    const { url } = await serve(["--id-reply"]);
+    const run = await runCli(["-x", '{"id":3,"op":"x"}', url]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ id: 3, ok: true, echo: { id: 3, op: "x" } });
+    const other = await runCli(["-x", "plain text", url]);
+    expect(JSON.parse(other.stdout)).toEqual({ ok: false, error: 'expected a JSON object with an "id"' });
+  });
+
+  it("--delay holds each reply: a shorter --timeout fails, a longer one gets the reply", async () => {
+    const { url } = await serve(["--id-reply", "--delay", "1500"]);
+    const short = await runCli(["--timeout", "0.2", "-x", '{"id":1}', url]);
+    expect(short.code).toBe(1);
+    expect(short.stderr).toMatch(/ERR_REQUEST_TIMEOUT/);
+    const long = await runCli(["--timeout", "10", "-x", '{"id":1}', url]);
+    expect(long.code).toBe(0);
+    expect(JSON.parse(long.stdout)).toMatchObject({ id: 1, ok: true });
+  });
+
+  it("--drop-every cuts connections on a timer, and the client reconnects", async () => {
+    const { server, url } = await serve(["--drop-every", "0.3"]);
+    const client = startCli(["--max-attempts", "20", "--min-delay", "50ms", url]);
+    running.push(client);
+    await client.waitFor("stderr", /\* connected to/, 2);
+    expect(client.stderr()).toMatch(/\* closed 1006, not clean, will reconnect/);
+    expect(client.stderr()).toMatch(/\* reconnecting in \d+ ms, attempt 1/);
+    expect(server.stdout()).toMatch(/dropping 1 connection\(s\) \(--drop-every\)/);
+  });
+
+  it("--stall-after stops answering pings, so the client's heartbeat declares it dead", async () => {
+    const { server, url } = await serve(["--stall-after", "0.3"]);
+    const client = startCli(["--ping-interval", "0.2", "--pong-timeout", "0.3", url]);
+    running.push(client);
+    await client.waitFor("stderr", /\* pong, RTT/);
+    expect(await client.exited).toBe(1);
+    expect(client.stderr()).toMatch(/ERR_PONG_TIMEOUT/);
+    expect(server.stdout()).toMatch(/#1 stalled/);
+  });
+
+  it("a /drop message makes the server cut that connection", async () => {
+    const { server, url } = await serve([]);
+    const client = startCli(["--max-attempts", "5", "--min-delay", "50ms", url]);
+    running.push(client);
+    await client.waitFor("stderr", /\* connected to/);
+    client.send("/drop");
+    await client.waitFor("stderr", /\* connected to/, 2);
+    expect(server.stdout()).toMatch(/#1 asked for \/drop: cutting the connection/);
+  });
+});
