@@ -147,6 +147,7 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#factory = selectTransport({
       WebSocket: this.#options.WebSocket,
       headers: this.#options.headers,
+      tls: this.#options.tls,
       needsProtocolPing: this.#o.pingIntervalMs > 0 && this.#options.pingMsg === undefined,
     });
     this.#url = url;
@@ -270,6 +271,7 @@ export class Conn<TIn = Data, TOut = Data> {
         transport: {
           protocols: this.#protocols,
           headers: this.#options.headers,
+          tls: this.#options.tls,
           maxMessageBytes: this.#o.maxMessageBytes,
         },
         clock: this.#o.clock,
@@ -442,6 +444,12 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (id !== undefined && this.#out.hasId(id)) {
       throw err(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
+    }
+    if (this.#out.pending >= this.#o.maxPendingRequests) {
+      throw err(
+        ErrorCode.TOO_MANY_PENDING,
+        `${this.#out.pending} requests are already pending (maxPendingRequests)`,
+      );
     }
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
     this.#out.request(this.#openLink(), init, this.#state);

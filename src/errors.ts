@@ -30,6 +30,8 @@ export const ErrorCode = {
   ABORTED: "ERR_ABORTED",
   /** A request with the same `messageId` is already pending. */
   DUPLICATE_ID: "ERR_DUPLICATE_ID",
+  /** `maxPendingRequests` requests are already waiting for their response. */
+  TOO_MANY_PENDING: "ERR_TOO_MANY_PENDING",
   /** The outgoing queue is full (`queue.maxMessages` or `queue.maxBytes`), or queueing is off. */
   QUEUE_FULL: "ERR_QUEUE_FULL",
   /** Nothing arrived within `pongTimeoutMs` of a ping: the connection is considered dead. */

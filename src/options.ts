@@ -145,12 +145,41 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   WebSocket?: WebSocketConstructorLike;
   /** Extra HTTP headers for the opening handshake (Node only; elsewhere `dial()` rejects `ERR_INVALID_OPTION`). */
   headers?: Record<string, string>;
+  /**
+   * TLS settings for `wss:` (Node only). Certificates are verified by default; a failed
+   * verification is never retried. `rejectUnauthorized: false` accepts any certificate and
+   * emits a one-time process warning.
+   *
+   * @example
+   * ```ts
+   * tls: { ca: readFileSync("dev-ca.pem") }
+   * ```
+   */
+  tls?: TlsOptions;
+  /** Most requests pending at once; over it `request()` rejects `ERR_TOO_MANY_PENDING`. @default 65536 */
+  maxPendingRequests?: number;
   /** Deadline for each opening handshake, in ms. @default 10000 */
   connectTimeoutMs?: number;
   /** Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with 1009). @default 16777216 (16 MiB) */
   maxMessageBytes?: number;
   /** Timer functions; inject a fake clock in tests. @default the global timers and `performance.now()` */
   clock?: Clock;
+}
+
+/** TLS settings passed to Node's `tls.connect` by the `ws` transport. */
+export interface TlsOptions {
+  /** Trusted CA certificates (PEM), replacing Node's default list. */
+  ca?: string | Uint8Array | Array<string | Uint8Array>;
+  /** Client certificate (PEM) for mutual TLS. */
+  cert?: string | Uint8Array;
+  /** Client private key (PEM) for mutual TLS. */
+  key?: string | Uint8Array;
+  /** Passphrase of `key`. */
+  passphrase?: string;
+  /** Server name for SNI and certificate checks, when it differs from the URL's host. */
+  servername?: string;
+  /** `false` accepts any certificate (development only; warns once). @default true */
+  rejectUnauthorized?: boolean;
 }
 
 /** Reconnect policy with every default filled in. */
@@ -175,6 +204,7 @@ export interface ResolvedOptions<TIn, TOut> {
   codec: Codec<TIn, TOut>;
   connectTimeoutMs: number;
   maxMessageBytes: number;
+  maxPendingRequests: number;
   clock: Clock;
 }
 
@@ -191,6 +221,7 @@ export const DEFAULTS = {
   maxQueuedBytes: 1024 * 1024,
   connectTimeoutMs: 10_000,
   maxMessageBytes: 16 * 1024 * 1024,
+  maxPendingRequests: 65_536,
   closeTimeoutMs: 3000,
 } as const;
 
@@ -272,6 +303,9 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
       if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
     }
   }
+  if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null)) {
+    throw invalid("option tls must be an object");
+  }
   const pingIntervalMs = num("pingIntervalMs", options.pingIntervalMs, 0);
   const pongTimeoutMs = num("pongTimeoutMs", options.pongTimeoutMs, pingIntervalMs);
   if (pingIntervalMs > 0 && pongTimeoutMs <= 0) {
@@ -309,6 +343,7 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
     codec,
     connectTimeoutMs: num("connectTimeoutMs", options.connectTimeoutMs, DEFAULTS.connectTimeoutMs, 1),
     maxMessageBytes: num("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
+    maxPendingRequests: num("maxPendingRequests", options.maxPendingRequests, DEFAULTS.maxPendingRequests, 1),
     clock,
   };
 }

@@ -207,3 +207,16 @@ describe("the outgoing queue", () => {
     expect(errors[0]).toMatchObject({ code: "ERR_CLOSED", details: { unsent: 2 } });
   });
 });
+
+describe("limits", () => {
+  it("over maxPendingRequests, request() rejects ERR_TOO_MANY_PENDING and the others still settle", async () => {
+    const s = await server({ onMessage: (ws, d) => setTimeout(() => ws.send(d.toString()), 20) });
+    const c = conn({ matchMsg: (a, b) => a === b, maxPendingRequests: 2 });
+    await c.dial(s.url);
+    const a = c.request("a");
+    const b = c.request("b");
+    await expect(c.request("c")).rejects.toMatchObject({ code: "ERR_TOO_MANY_PENDING" });
+    await expect(Promise.all([a, b])).resolves.toEqual(["a", "b"]);
+    await expect(c.request("d")).resolves.toBe("d");
+  });
+});

@@ -15,6 +15,7 @@ import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
 export interface TransportNeeds {
   WebSocket: WebSocketConstructorLike | undefined;
   headers: Record<string, string> | undefined;
+  tls: object | undefined;
   /** True when the heartbeat is on and has no `pingMsg`, so protocol pings are needed. */
   needsProtocolPing: boolean;
 }
@@ -31,6 +32,11 @@ export function selectTransport(needs: TransportNeeds): TransportFactory {
     throw invalid("no WebSocket in this runtime: pass one with the WebSocket option");
   if (needs.headers !== undefined && !factory.canSendHeaders) {
     throw invalid(`option headers: the ${factory.name} transport cannot send headers`);
+  }
+  if (needs.tls !== undefined && !factory.canSendHeaders) {
+    throw invalid(
+      `option tls: the ${factory.name} transport has no TLS settings (the runtime verifies certificates)`,
+    );
   }
   if (needs.needsProtocolPing && !factory.canPing) {
     throw invalid(`option pingMsg is required: the ${factory.name} transport has no protocol ping`);

@@ -7,6 +7,7 @@
  */
 
 import type { Data } from "../codec.js";
+import type { TlsOptions } from "../options.js";
 
 /** What an adapter reports about its socket. Called at most once each for open and close. */
 export interface TransportEvents {
@@ -39,6 +40,7 @@ export interface Transport {
 export interface TransportOptions {
   protocols: string[];
   headers: Record<string, string> | undefined;
+  tls: TlsOptions | undefined;
   maxMessageBytes: number;
 }
 
@@ -48,7 +50,7 @@ export interface TransportFactory {
   readonly name: string;
   /** Protocol ping frames are available (`ws`); browsers have none. */
   readonly canPing: boolean;
-  /** Custom handshake headers can be sent (`ws`); browsers cannot. */
+  /** Custom handshake headers and TLS settings can be given (`ws`); browsers cannot. */
   readonly canSendHeaders: boolean;
   open(url: string, options: TransportOptions, events: TransportEvents): Transport;
 }

@@ -21,6 +21,17 @@ import type { Transport, TransportEvents, TransportFactory } from "./types.js";
 
 function noop(): void {}
 
+let warnedInsecure = false;
+
+/** Accepting any certificate is worth one warning per process, through Node's warning channel. */
+function warnInsecureOnce(): void {
+  if (warnedInsecure) return;
+  warnedInsecure = true;
+  process.emitWarning("evtwebsocket: tls.rejectUnauthorized is false: server certificates are not verified", {
+    code: "EVTWEBSOCKET_INSECURE_TLS",
+  });
+}
+
 type ConnectOptions = net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string; host?: string };
 
 /** ws's own connect functions, repeated so we hold the socket ws writes to. */
@@ -59,7 +70,9 @@ export const wsTransport: TransportFactory = {
       corked = false;
       tcp?.uncork();
     };
+    if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
     const socket = new WebSocket(url, options.protocols, {
+      ...options.tls,
       headers: options.headers,
       perMessageDeflate: false,
       maxPayload: options.maxMessageBytes,

@@ -1,0 +1,110 @@
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { conn, onCleanup, sleep } from "./helpers/harness.js";
+
+let dir: string;
+let cert: Buffer;
+let key: Buffer;
+
+beforeAll(() => {
+  // A self-signed certificate for 127.0.0.1, minted now by the openssl CLI.
+  dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
+      "-keyout",
+      join(dir, "key.pem"),
+      "-out",
+      join(dir, "cert.pem"),
+    ],
+    { stdio: "ignore" },
+  );
+  cert = readFileSync(join(dir, "cert.pem"));
+  key = readFileSync(join(dir, "key.pem"));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function tlsServer(): Promise<{ url: string; connections: () => number }> {
+  const https = createServer({ cert, key });
+  const wss = new WebSocketServer({ server: https });
+  let n = 0;
+  wss.on("connection", (ws) => {
+    n++;
+    ws.on("message", (d) => ws.send(d.toString()));
+  });
+  await new Promise<void>((r) => https.listen(0, "127.0.0.1", r));
+  onCleanup(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise((r) => wss.close(r));
+    await new Promise((r) => https.close(r));
+  });
+  return { url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}`, connections: () => n };
+}
+
+describe("TLS", () => {
+  it("verifies certificates by default: a self-signed one fails with ERR_DIAL_FAILED and is not retried", async () => {
+    const s = await tlsServer();
+    const attempts: number[] = [];
+    const c = conn({
+      reconnect: { minDelayMs: 5, jitter: 0 },
+      onReconnecting: (i) => void attempts.push(i.attempt),
+    });
+    const e = await c.dial(s.url).catch((x) => x);
+    expect(e).toMatchObject({ code: "ERR_DIAL_FAILED", cause: { code: "DEPTH_ZERO_SELF_SIGNED_CERT" } });
+    expect(attempts).toEqual([]);
+    expect(c.state).toBe("closed");
+    expect(s.connections()).toBe(0);
+  });
+
+  it("trusts a certificate given through tls.ca", async () => {
+    const s = await tlsServer();
+    const c = conn({ tls: { ca: cert } });
+    await c.dial(s.url);
+      "ERR_INVALID_OPTION",
+    );
+    const echoed = new Promise<string>((r) => c.on("message", (m) => r(m)));
+    c.send("hello");
+    expect(await echoed).toBe("hello");
+    expect(s.connections()).toBe(1);
+  });
+
+  it("tls.rejectUnauthorized false connects and warns once per process", async () => {
+    const s = await tlsServer();
+    const warnings: string[] = [];
+    const onWarning = (w: Error & { code?: string }) => void warnings.push(w.code ?? "");
+    process.on("warning", onWarning);
+    try {
+      const a = conn({ tls: { rejectUnauthorized: false } });
+      await a.dial(s.url);
+      const b = conn({ tls: { rejectUnauthorized: false } });
+      await b.dial(s.url);
+      await sleep(10);
+      expect(warnings.filter((w) => w === "EVTWEBSOCKET_INSECURE_TLS")).toHaveLength(1);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("tls with a WHATWG WebSocket (no TLS settings) rejects ERR_INVALID_OPTION at dial()", async () => {
+    const { WebSocket } = await import("ws");
+    const c = conn({ WebSocket: WebSocket as never, tls: { rejectUnauthorized: false } });
+    await expect(c.dial("wss://127.0.0.1:1")).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+  });
+});
