@@ -1,0 +1,106 @@
+/** From command-line options to `ConnOptions`, and from typed lines to frames. */
+
+import { describe, expect, it } from "vitest";
+import type { ClientOptions } from "../../src/cli/args.js";
+import { createConnOptions, encodeLine, jsonField, matchOptions } from "../../src/cli/conn-options.js";
+import { idReply } from "../../src/cli/test-server.js";
+
+const base: ClientOptions = {
+  url: "ws://127.0.0.1:1",
+  subprotocols: [],
+  headers: {},
+  reconnect: true,
+  minDelayMs: undefined,
+  maxDelayMs: undefined,
+  maxAttempts: undefined,
+  pingIntervalMs: undefined,
+  pingMsg: undefined,
+  pongMsg: undefined,
+  pongTimeoutMs: undefined,
+  json: false,
+  match: { kind: "id", path: ["id"] },
+  binary: false,
+  insecure: false,
+  quiet: false,
+  execute: [],
+  timeoutMs: 10_000,
+};
+
+describe("matching", () => {
+  it("id reads a (nested) JSON field from text or bytes", () => {
+    expect(jsonField('{"id":7}', ["id"])).toBe(7);
+    expect(jsonField('{"m":{"r":"x"}}', ["m", "r"])).toBe("x");
+    expect(jsonField(new TextEncoder().encode('{"id":"b"}'), ["id"])).toBe("b");
+    expect(jsonField('{"id":{"no":1}}', ["id"])).toBeUndefined();
+    expect(jsonField("plain", ["id"])).toBeUndefined();
+  });
+
+  it("echo matches identical text or identical bytes only", () => {
+    const { matchMsg } = matchOptions({ kind: "echo" });
+    expect(matchMsg?.("a", "a")).toBe(true);
+    expect(matchMsg?.("a", "b")).toBe(false);
+    expect(matchMsg?.(new Uint8Array([1, 2]), new Uint8Array([1, 2]))).toBe(true);
+    expect(matchMsg?.(new Uint8Array([1]), "\u0001")).toBe(false);
+  });
+});
+
+describe("createConnOptions", () => {
+  it("an interactive session reconnects and pings every 30 s by default", () => {
+    const o = createConnOptions(base, "interactive");
+    expect(o.reconnect).toEqual({});
+    expect(o.pingIntervalMs).toBe(30_000);
+  });
+
+  it("a script fails on the first error unless --max-attempts asks for retries, and does not ping", () => {
+    expect(createConnOptions(base, "scripted").reconnect).toBe(false);
+    expect(createConnOptions(base, "scripted").pingIntervalMs).toBeUndefined();
+    expect(createConnOptions({ ...base, maxAttempts: 3, minDelayMs: 10 }, "scripted").reconnect).toEqual({
+      maxAttempts: 3,
+      minDelayMs: 10,
+    });
+  });
+
+  it("--no-reconnect wins over every reconnect option", () => {
+    expect(createConnOptions({ ...base, reconnect: false, maxAttempts: 3 }, "interactive").reconnect).toBe(
+      false,
+    );
+  });
+
+  it("--ping-msg recognises its echo, or --pong-msg, as the pong", () => {
+    const echo = createConnOptions({ ...base, pingIntervalMs: 1000, pingMsg: "hb" }, "interactive");
+    expect(echo.pingMsg).toBe("hb");
+    expect(echo.isPong?.("hb")).toBe(true);
+    expect(echo.isPong?.("other")).toBe(false);
+    const pong = createConnOptions(
+      { ...base, pingIntervalMs: 1000, pingMsg: "ping", pongMsg: "pong" },
+      "scripted",
+    );
+    expect(pong.isPong?.("pong")).toBe(true);
+    expect(pong.isPong?.("ping")).toBe(false);
+  });
+
+  it("passes headers only when there are some", () => {
+    expect(createConnOptions(base, "scripted").headers).toBeUndefined();
+    expect(createConnOptions({ ...base, headers: { A: "1" } }, "scripted").headers).toEqual({ A: "1" });
+  });
+});
+
+describe("encodeLine", () => {
+  it("sends text as typed, or its UTF-8 bytes with --binary", () => {
+    expect(encodeLine("hé", base)).toBe("hé");
+    expect(encodeLine("hé", { ...base, binary: true })).toEqual(new Uint8Array([0x68, 0xc3, 0xa9]));
+  });
+
+  it("with --json, refuses a line that is not JSON", () => {
+    expect(encodeLine('{"a":1}', { ...base, json: true })).toBe('{"a":1}');
+    expect(() => encodeLine("{a:1}", { ...base, json: true })).toThrow(/not JSON/);
+  });
+});
+
+describe("the test server's id reply", () => {
+  it("answers an object with an id, and anything else with an error object", () => {
+    expect(JSON.parse(idReply('{"id":1,"x":2}'))).toEqual({ id: 1, ok: true, echo: { id: 1, x: 2 } });
+    expect(JSON.parse(idReply("[1]"))).toMatchObject({ ok: false });
+    expect(JSON.parse(idReply("text"))).toMatchObject({ ok: false });
+  });
+});
