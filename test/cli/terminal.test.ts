@@ -27,7 +27,8 @@ function type(text: string): void {
 }
 
 function count(text: string, pattern: RegExp): number {
-  return text.match(new RegExp(pattern.source, "g"))?.length ?? 0;
+  const flags = pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`;
+  return text.match(new RegExp(pattern.source, flags))?.length ?? 0;
 }
 
 /** Waits until the screen matches `pattern` at least `times` times; returns the screen. */
