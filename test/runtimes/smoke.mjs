@@ -1,0 +1,154 @@
+/**
+ * The runtime-portable smoke suite: the same file runs in Node, Bun and Deno (run.mjs starts
+ * it and the server). Plain JavaScript on purpose: no TypeScript loader, no Node-only API.
+ *
+ * Usage: <runtime> smoke.mjs <ws-url> <default|global>
+ *   default: the package's own choice of transport (ws on Node, the global WebSocket elsewhere)
+ *   global:  the runtime's global WebSocket passed through the WebSocket option
+ *
+ * Prints one line, "RESULT <json>", then returns without calling exit: run.mjs checks that the
+ * process ends by itself, which proves close() left no socket or timer behind.
+ */
+
+import { Conn, json } from "evtwebsocket";
+
+const args = globalThis.Deno?.args ?? globalThis.process.argv.slice(2);
+const [url, mode = "default"] = args;
+const runtime = globalThis.Deno
+  ? `deno ${globalThis.Deno.version.deno}`
+  : globalThis.Bun
+    ? `bun ${globalThis.Bun.version}`
+    : `node ${globalThis.process.versions.node}`;
+const isNode = !globalThis.Deno && !globalThis.Bun;
+const expected = {
+  transport: isNode && mode === "default" ? "ws" : "WebSocket",
+  entry: isNode ? "dist/index.js" : "dist/browser.js",
+};
+const options = mode === "global" ? { WebSocket: globalThis.WebSocket } : {};
+
+const checks = [];
+
+function fail(message) {
+  throw new Error(message);
+}
+
+/** Resolves when `predicate` holds; polls every 5 ms. */
+function until(predicate, what, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const start = Date.now();
+    const tick = () => {
+      if (predicate()) return resolve();
+      if (Date.now() - start > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}
+
+async function check(name, fn) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("timed out after 10 s")), 10_000);
+  });
+  try {
+    await Promise.race([fn(), deadline]);
+    checks.push({ name, ok: true });
+  } catch (error) {
+    const code = error?.code ? `${error.code}: ` : "";
+    checks.push({ name, ok: false, error: `${code}${error?.message ?? String(error)}` });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const messages = [];
+const conn = new Conn({
+  ...options,
+  matchMsg: (req, resp) => resp === `echo:${req}`,
+  reconnect: { minDelayMs: 50, maxDelayMs: 200 },
+  pingIntervalMs: 100,
+  pingMsg: "ping",
+  isPong: (msg) => msg === "pong",
+  onMessage: (msg) => messages.push(msg),
+});
+
+await check("resolves the package to its entry for this runtime", async () => {
+  const resolved = String(await import.meta.resolve("evtwebsocket"));
+  if (!resolved.endsWith(expected.entry)) fail(`resolved ${resolved}, expected …/${expected.entry}`);
+});
+
+await check("dial", async () => {
+  await conn.dial(url);
+  if (conn.state !== "open") fail(`state is ${conn.state}`);
+});
+
+await check("request/response (matchMsg and messageId)", async () => {
+  const reply = await conn.request("hello");
+  if (reply !== "echo:hello") fail(`got ${reply}`);
+  const rpc = new Conn({ ...options, codec: json(), messageId: (m) => m.id });
+  await rpc.dial(url);
+  const replies = await Promise.all([1, 2, 3].map((id) => rpc.request({ id, body: `b${id}` })));
+  await rpc.close();
+  const ok = replies.every((r, i) => r.id === i + 1 && r.echo === `b${i + 1}`);
+  if (!ok) fail(`got ${JSON.stringify(replies)}`);
+});
+
+await check("binary arrives as Uint8Array", async () => {
+  const sent = [0, 1, 127, 128, 254, 255];
+  conn.send(new Uint8Array(sent));
+  await until(() => messages.some((m) => typeof m !== "string"), "the binary echo");
+  const got = messages.find((m) => typeof m !== "string");
+  if (typeof Blob !== "undefined" && got instanceof Blob) fail("got a Blob");
+  if (!(got instanceof Uint8Array)) fail(`got ${Object.prototype.toString.call(got)}`);
+  if (Array.from(got).join() !== sent.join()) fail(`got bytes ${Array.from(got)}`);
+});
+
+await check("ping with pingMsg/isPong", async () => {
+  await new Promise((resolve) => {
+    const off = conn.on("pong", () => {
+      off();
+      resolve();
+    });
+  });
+  if (typeof conn.stats.lastRttMs !== "number") fail("no lastRttMs");
+  if (messages.includes("pong")) fail("a pong reached onMessage");
+});
+
+await check("reconnect after the server restarts", async () => {
+  conn.send("restart");
+  await until(() => conn.state === "reconnecting", "the drop");
+  await until(() => conn.state === "open", "the reconnect");
+  if (conn.stats.reconnects !== 1) fail(`reconnects = ${conn.stats.reconnects}`);
+  const reply = await conn.request("again");
+  if (reply !== "echo:again") fail(`got ${reply}`);
+});
+
+await check(
+  `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
+  async () => {
+    const withHeaders = new Conn({
+      ...options,
+      headers: { "x-smoke": "yes" },
+      matchMsg: (req, resp) => resp.startsWith(`${req}:`),
+    });
+    if (expected.transport === "ws") {
+      await withHeaders.dial(url);
+      const reply = await withHeaders.request("header");
+      await withHeaders.close();
+      if (reply !== "header:yes") fail(`server saw ${reply}`);
+      return;
+    }
+    const outcome = await withHeaders.dial(url).then(
+      () => "dialled",
+      (error) => error.code,
+    );
+    if (outcome !== "ERR_INVALID_OPTION") fail(`dial() gave ${outcome}`);
+  },
+);
+
+await check("close", async () => {
+  await conn.close();
+  if (conn.state !== "closed") fail(`state is ${conn.state}`);
+});
+
+console.log(`RESULT ${JSON.stringify({ runtime, mode, transport: expected.transport, checks })}`);
