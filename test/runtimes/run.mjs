@@ -183,7 +183,7 @@ function report({ runtime, result, problem, stderr, ms }) {
     lines.push(
       ...stderr
         .split("\n")
-        .slice(-10)
+        .slice(0, 8)
         .map((l) => `       | ${l}`),
     );
   return { ok, text: lines.join("\n") };
