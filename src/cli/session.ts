@@ -76,27 +76,38 @@ export function runSession(
   const shownUrl = displayUrl(o.url);
   const offEvents = printConnEvents(conn, printer, shownUrl);
   const offMessage = conn.on("message", (msg) => printer.data("<", msg));
+  let firstDial = true;
   const offState = conn.on("state", ({ newState }) => {
-    if (newState === "closed" && !leaving)
+    if (newState === "closed" && !leaving && !firstDial) {
       printer.info("connection is closed: /reconnect dials again, /quit leaves");
+    }
   });
 
   const dial = (first: boolean) => {
-    conn.dial(o.url, o.subprotocols).catch((error: unknown) => {
-      if (codeOf(error) === "ERR_CLOSED" || ended) return;
-      if (first) {
-        printer.fatal(error as Error);
-        void finish(1);
-      } else printer.error(error as Error);
-    });
+    conn.dial(o.url, o.subprotocols).then(
+      () => {
+        firstDial = false;
+      },
+      (error: unknown) => {
+        firstDial = false;
+        if (codeOf(error) === "ERR_CLOSED" || ended) return;
+        if (first) void finish(1, error as Error);
+        else printer.error(error as Error);
+      },
+    );
   };
 
-  async function finish(code: number): Promise<void> {
+  async function finish(code: number, error?: Error): Promise<void> {
     if (ended) return;
     leaving = true;
     ended = true;
     printer.attachPrompt(undefined);
     offState();
+    if (terminal) {
+      readline.cursorTo(out, 0);
+      readline.clearLine(out, 0);
+    }
+    if (error !== undefined) printer.fatal(error);
     rl.close();
     await conn.close().catch(() => {});
     offEvents();
@@ -118,7 +129,7 @@ export function runSession(
       printer.error(error as Error);
       return;
     }
-    if (terminal) {
+    if (terminal && !o.quiet) {
       // Replace the echoed "> line" with the timestamped record of what was sent.
       readline.moveCursor(out, 0, -rows);
       readline.clearScreenDown(out);
@@ -196,7 +207,7 @@ export function runSession(
   rl.on("close", () => void finish(0));
   rl.on("SIGINT", () => void finish(0));
 
-  if (banner !== undefined) printer.info(banner);
+  if (banner !== undefined && !o.quiet) printer.info(banner);
   printer.event(`connecting to ${shownUrl}`);
   dial(true);
   rl.prompt();
