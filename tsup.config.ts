@@ -14,7 +14,7 @@ const browserTransport: Plugin = {
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts" },
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
     format: ["esm", "cjs"],
     platform: "node",
     target: "node20",

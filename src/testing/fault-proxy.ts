@@ -1,0 +1,209 @@
+/**
+ * An in-process TCP proxy that breaks the network between a client and a server on demand.
+ *
+ * It speaks Toxiproxy's vocabulary: `latency` delays bytes, `blackhole` keeps every TCP
+ * connection open and forwards nothing (Toxiproxy's `timeout` toxic with timeout 0), `reset`
+ * sends a TCP RST to every client, `refuse` stops listening so new connections are refused,
+ * `heal` undoes them all. It copies bytes and never parses them, so it works for `ws:` and
+ * `wss:` alike. What it does not do: bandwidth limits or packet loss below TCP (use network
+ * namespaces for those).
+ */
+
+import * as net from "node:net";
+
+/** A running fault proxy; see {@link createFaultProxy}. */
+export interface FaultProxy {
+  /** The target URL with the host and port replaced by the proxy's: dial this. */
+  readonly url: string;
+  /** The port the proxy listens on; `heal()` after `refuse()` binds it again. */
+  readonly port: number;
+  /** Client connections open right now. */
+  readonly activeConnections: number;
+  /** Client connections accepted since creation. */
+  readonly totalConnections: number;
+  /**
+   * Delays every chunk by `ms` in each direction, in order, so a round trip gains `2 * ms`.
+   * 0 removes the delay. Applies to open and new connections.
+   */
+  latency(ms: number): Promise<void>;
+  /** Forwards nothing in either direction (bytes are dropped) while keeping every TCP connection open. */
+  blackhole(): Promise<void>;
+  /** Sends a TCP RST to every client connection (`socket.resetAndDestroy()`) and drops its upstream. */
+  reset(): Promise<void>;
+  /** Stops listening: new connections get ECONNREFUSED; open ones are left alone. */
+  refuse(): Promise<void>;
+  /** Removes every fault: no latency, forwarding on, listening again on the same port. */
+  heal(): Promise<void>;
+  /** Stops listening and destroys every connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** Options of {@link createFaultProxy}. */
+export interface FaultProxyOptions {
+  /** Port to listen on. @default 0 */
+  port?: number;
+  /** Address to listen on. @default "127.0.0.1" */
+  host?: string;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket;
+}
+
+/**
+ * Starts a TCP proxy in front of `targetUrl` (a `ws:`, `wss:`, `http:` or `https:` URL).
+ *
+ * @example
+ * ```ts
+ * const proxy = await createFaultProxy(server.url);
+ * await conn.dial(proxy.url);
+ * await proxy.blackhole(); // the heartbeat declares the connection dead
+ * await proxy.heal();      // and the client reconnects
+ * ```
+ */
+export async function createFaultProxy(
+  targetUrl: string,
+  options: FaultProxyOptions = {},
+): Promise<FaultProxy> {
+  const target = new URL(targetUrl);
+  const secure = target.protocol === "wss:" || target.protocol === "https:";
+  const targetHost = target.hostname.replace(/^\[|\]$/g, "");
+  const targetPort = Number(target.port || (secure ? 443 : 80));
+  const host = options.host ?? "127.0.0.1";
+  const pairs = new Set<Pair>();
+  let latencyMs = 0;
+  let blackholed = false;
+  let total = 0;
+  let server: net.Server | undefined;
+  let closed = false;
+
+  /** Copies `from` to `to` through the current faults, keeping order under latency. */
+  const pipe = (from: net.Socket, to: net.Socket): void => {
+    const delayed: Array<{ due: number; chunk: Buffer }> = [];
+    let timer: NodeJS.Timeout | undefined;
+    const flushDue = (): void => {
+      timer = undefined;
+      const now = performance.now();
+      while (delayed.length > 0 && delayed[0]!.due <= now) {
+        const { chunk } = delayed.shift()!;
+        if (!to.destroyed && !blackholed) to.write(chunk);
+      }
+      if (delayed.length > 0) timer = setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
+    };
+    from.on("data", (chunk: Buffer) => {
+      if (blackholed) return;
+      if (latencyMs === 0 && delayed.length === 0) {
+        if (!to.write(chunk)) {
+          from.pause();
+          to.once("drain", () => from.resume());
+        }
+        return;
+      }
+      delayed.push({ due: performance.now() + latencyMs, chunk });
+      timer ??= setTimeout(flushDue, latencyMs);
+    });
+    from.on("end", () => {
+      const finish = (): void => {
+        if (delayed.length > 0) setTimeout(finish, 5);
+        else to.end();
+      };
+      finish();
+    });
+    from.on("close", () => {
+      if (timer !== undefined && to.destroyed) clearTimeout(timer);
+    });
+    to.on("close", () => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      delayed.length = 0;
+    });
+  };
+
+  const onConnection = (client: net.Socket): void => {
+    total++;
+    const upstream = net.connect({ host: targetHost, port: targetPort });
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
+    const drop = (): void => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", drop);
+    upstream.on("error", drop);
+    client.on("close", drop);
+    upstream.on("close", drop);
+    pipe(client, upstream);
+    pipe(upstream, client);
+  };
+
+  const listen = (port: number): Promise<net.Server> =>
+    new Promise((resolve, reject) => {
+      const s = net.createServer(onConnection);
+      s.once("error", reject);
+      s.listen(port, host, () => {
+        s.off("error", reject);
+        resolve(s);
+      });
+    });
+
+  /** Closes the listening socket at once; the promise resolves when its last connection ends. */
+  const stopListening = (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    return s === undefined ? Promise.resolve() : new Promise<void>((resolve) => s.close(() => resolve()));
+  };
+
+  server = await listen(options.port ?? 0);
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(target.href);
+  url.hostname = host.includes(":") ? `[${host}]` : host;
+  url.port = String(port);
+
+  return {
+    url: url.href,
+    port,
+    get activeConnections() {
+      return pairs.size;
+    },
+    get totalConnections() {
+      return total;
+    },
+    async latency(ms: number) {
+      if (typeof ms !== "number" || !(ms >= 0))
+        throw new RangeError(`latency must be a number >= 0, got ${ms}`);
+      latencyMs = ms;
+    },
+    async blackhole() {
+      blackholed = true;
+    },
+    async reset() {
+      for (const pair of [...pairs]) {
+        pairs.delete(pair);
+        pair.client.resetAndDestroy();
+        pair.upstream.destroy();
+      }
+    },
+    async refuse() {
+      void stopListening();
+    },
+    async heal() {
+      latencyMs = 0;
+      blackholed = false;
+      if (server === undefined && !closed) server = await listen(port);
+    },
+    async close() {
+      closed = true;
+      const stopped = stopListening();
+      for (const pair of [...pairs]) {
+        pair.client.destroy();
+        pair.upstream.destroy();
+      }
+      pairs.clear();
+      await stopped;
+    },
+  };
+}

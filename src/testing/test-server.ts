@@ -1,0 +1,244 @@
+/**
+ * A real WebSocket server for tests, with the faults a server can cause on purpose.
+ *
+ * Built on `ws` and `node:http` (or `node:https` when given a certificate), listening on
+ * 127.0.0.1 and port 0 by default. It can restart on the same port, drop every client with a
+ * chosen close code, stall (stop reading and writing while keeping TCP open, as a hung process
+ * does), refuse handshakes with an HTTP status, and it records what arrived. What it does not
+ * do: fault the network between client and server; that is the fault proxy's job.
+ */
+
+import * as http from "node:http";
+import * as https from "node:https";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { type RawData, type WebSocket, WebSocketServer } from "ws";
+
+/** What a test server records about one opening handshake. */
+export interface HandshakeInfo {
+  /** The request target, path and query (e.g. `/chat?token=...`). */
+  readonly url: string;
+  /** The request headers, lower-cased as Node gives them. */
+  readonly headers: http.IncomingHttpHeaders;
+}
+
+/** Options of {@link createTestServer}. Every one is optional. */
+export interface TestServerOptions {
+  /** Port to listen on; keep 0 so parallel tests never collide. @default 0 */
+  port?: number;
+  /** Address to listen on. @default "127.0.0.1" */
+  host?: string;
+  /** Called for every accepted connection, after it is recorded in `clients`. */
+  onConnection?(client: WebSocket, handshake: HandshakeInfo): void;
+  /**
+   * Called for every message, after it is recorded in `received`. The default echoes it back
+   * with the same frame type.
+   *
+   * @example
+   * ```ts
+   * onMessage: (data, client) => client.send(JSON.stringify({ ok: true, echo: String(data) }))
+   * ```
+   */
+  onMessage?(data: string | Buffer, client: WebSocket, isBinary: boolean): void;
+  /**
+   * Decides whether to accept a handshake: `true` (or undefined) accepts, `false` answers
+   * HTTP 401, a number answers that HTTP status.
+   *
+   * @example
+   * ```ts
+   * authorize: ({ headers }) => headers.authorization === "Bearer good" || 401
+   * ```
+   */
+  authorize?(handshake: HandshakeInfo): boolean | number | undefined;
+  /** A certificate and key (PEM) to serve `wss:` instead of `ws:`. */
+  tls?: { cert: string | Buffer; key: string | Buffer };
+}
+
+/** A running test server; see {@link createTestServer}. */
+export interface TestServer {
+  /** `ws://127.0.0.1:<port>` (or `wss://`); stays the same across `restart()`. */
+  readonly url: string;
+  /** The port bound at creation; `restart()` binds it again. */
+  readonly port: number;
+  /** The connections open right now. */
+  readonly clients: ReadonlySet<WebSocket>;
+  /** Every message received, in order: text frames as strings, binary frames as `Buffer`. */
+  readonly received: Array<string | Buffer>;
+  /** Every accepted or refused handshake, in order. */
+  readonly handshakes: readonly HandshakeInfo[];
+  /** Connections accepted since creation, across restarts. */
+  readonly connections: number;
+  /** True while `stall()` is in effect. */
+  readonly stalled: boolean;
+  /**
+   * Stops listening and destroys every connection (no close frame: clients see 1006), waits
+   * `downMs`, then listens again on the same port.
+   */
+  restart(downMs?: number): Promise<void>;
+  /**
+   * Ends every open connection: with a close frame carrying `code` (1000, 1001, 1011, 4000…)
+   * when given, otherwise by destroying the TCP socket (clients see 1006).
+   */
+  dropAll(code?: number, reason?: string): void;
+  /**
+   * Stops answering while keeping every TCP connection open, as a hung process does: nothing
+   * is read (so pings get no pong) and nothing is written; new handshakes get no answer.
+   */
+  stall(): void;
+  /** Ends `stall()`: held data is read and written, held handshakes are answered. */
+  resume(): void;
+  /** Stops listening and destroys every connection. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+interface Held {
+  req: http.IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+}
+
+/**
+ * Starts a WebSocket server on 127.0.0.1 (port 0 unless told) for tests of reconnect, heartbeat
+ * and request logic against real sockets.
+ *
+ * @example
+ * ```ts
+ * const server = await createTestServer();
+ * const conn = new Conn({ reconnect: { minDelayMs: 10 } });
+ * await conn.dial(server.url);
+ * server.dropAll(1011); // the client reconnects
+ * await server.close();
+ * ```
+ */
+export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const host = options.host ?? "127.0.0.1";
+  const scheme = options.tls === undefined ? "ws" : "wss";
+  const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  const clients = new Set<WebSocket>();
+  const sockets = new Map<WebSocket, Duplex>();
+  const tcp = new Set<Socket>();
+  const held = new Set<Held>();
+  const received: Array<string | Buffer> = [];
+  const handshakes: HandshakeInfo[] = [];
+  let connections = 0;
+  let stalled = false;
+  let server: http.Server | undefined;
+
+  const accept = ({ req, socket, head }: Held): void => {
+    if (socket.destroyed) return;
+    const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
+    handshakes.push(info);
+    const verdict = options.authorize?.(info);
+    if (verdict === false || typeof verdict === "number") {
+      const status = verdict === false ? 401 : verdict;
+      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\nConnection: close\r\n\r\n`);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      connections++;
+      clients.add(ws);
+      sockets.set(ws, socket);
+      ws.on("error", () => {});
+      ws.on("close", () => {
+        clients.delete(ws);
+        sockets.delete(ws);
+      });
+      ws.on("message", (data: RawData, isBinary: boolean) => {
+        const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+        const message = isBinary ? buf : buf.toString("utf8");
+        received.push(message);
+        if (options.onMessage) options.onMessage(message, ws, isBinary);
+        else ws.send(message);
+      });
+      if (stalled) pause(ws);
+      options.onConnection?.(ws, info);
+    });
+  };
+
+  const pause = (ws: WebSocket): void => {
+    ws.pause();
+    sockets.get(ws)?.cork();
+  };
+
+  const listen = (port: number): Promise<http.Server> =>
+    new Promise((resolve, reject) => {
+      const s = options.tls === undefined ? http.createServer() : https.createServer(options.tls);
+      s.on("connection", (socket: Socket) => {
+        tcp.add(socket);
+        socket.on("close", () => tcp.delete(socket));
+      });
+      s.on("request", (_req, res) => {
+        res.writeHead(426, { Connection: "close" }).end();
+      });
+      s.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+        socket.on("error", () => {});
+        const entry = { req, socket, head };
+        if (!stalled) return accept(entry);
+        held.add(entry);
+        socket.on("close", () => held.delete(entry));
+      });
+      s.once("error", reject);
+      s.listen(port, host, () => {
+        s.off("error", reject);
+        resolve(s);
+      });
+    });
+
+  const stop = async (): Promise<void> => {
+    const s = server;
+    server = undefined;
+    if (s === undefined) return;
+    const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    for (const ws of clients) ws.terminate();
+    for (const entry of held) entry.socket.destroy();
+    held.clear();
+    for (const socket of tcp) socket.destroy();
+    await closed;
+  };
+
+  server = await listen(options.port ?? 0);
+  const port = (server.address() as AddressInfo).port;
+  const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
+  return {
+    url,
+    port,
+    clients,
+    received,
+    handshakes,
+    get connections() {
+      return connections;
+    },
+    get stalled() {
+      return stalled;
+    },
+    async restart(downMs = 0) {
+      await stop();
+      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+      server = await listen(port);
+    },
+    dropAll(code?: number, reason = "") {
+      for (const ws of clients) {
+        if (code === undefined) ws.terminate();
+        else ws.close(code, reason);
+      }
+    },
+    stall() {
+      if (stalled) return;
+      stalled = true;
+      for (const ws of clients) pause(ws);
+    },
+    resume() {
+      if (!stalled) return;
+      stalled = false;
+      for (const ws of clients) {
+        sockets.get(ws)?.uncork();
+        ws.resume();
+      }
+      const waiting = [...held];
+      held.clear();
+      for (const entry of waiting) accept(entry);
+    },
+    close: stop,
+  };
+}
