@@ -28,7 +28,7 @@ describe("createTestServer", () => {
   it("listens on 127.0.0.1 with a free port, echoes and records messages and handshakes", async () => {
     const server = await kitServer();
     expect(server.url).toBe(`ws://127.0.0.1:${server.port}`);
-    const c = conn({ matchMsg: (req, resp) => req === resp, headers: { "x-test": "1" } });
+    const c = conn<string, string | Uint8Array>({ matchMsg: (req, resp) => req === resp, headers: { "x-test": "1" } });
     await c.dial(`${server.url}/path?q=1`);
     expect(await c.request("hello")).toBe("hello");
     c.send(new Uint8Array([1, 2]));
