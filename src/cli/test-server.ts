@@ -92,6 +92,8 @@ export async function startTestServer(
       ws.terminate();
       return;
     }
+    const text = isBinary ? `(binary ${buf.byteLength} B)` : buf.toString("utf8");
+    log(`${name} < ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`);
     const reply = () => {
       if (ws.readyState !== ws.OPEN) return;
       if (options.mode === "id-reply") ws.send(idReply(buf.toString("utf8")));
