@@ -5,7 +5,7 @@ import { defineConfig } from "tsup";
 const browserTransport: Plugin = {
   name: "browser-transport",
   setup(build) {
-    build.onResolve({ filter: /\/transport\/default\.js$/ }, (args) => ({
+    build.onResolve({ filter: /(^\.|\/transport)\/default\.js$/ }, (args) => ({
       path: new URL(args.path.replace(/default\.js$/, "default.browser.ts"), `file://${args.resolveDir}/`)
         .pathname,
     }));

@@ -139,8 +139,9 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    const protocols =
-      subprotocol === undefined ? [] : Array.isArray(subprotocol) ? subprotocol : [subprotocol];
+    // "" means none, as in the Go original's Dial(url, "").
+    const none = subprotocol === undefined || subprotocol === "";
+    const protocols = none ? [] : Array.isArray(subprotocol) ? subprotocol : [subprotocol];
     if (!protocols.every((p) => typeof p === "string" && p.length > 0)) {
       throw err(ErrorCode.INVALID_OPTION, "subprotocol must be a non-empty string or an array of them");
     }
@@ -402,15 +403,24 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#retryTimer = undefined;
     this.#setState(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
-    const error = reason ?? err(ErrorCode.DISCONNECTED, "connection closed and will not reconnect");
-    const unsent = this.#out.failAll(error);
+    // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
+    const ending = byUser
+      ? reason
+      : err(
+          ErrorCode.DISCONNECTED,
+          `connection ended and will not reconnect${reason ? `: ${reason.message}` : ""}`,
+          reason,
+        );
+    const unsent = this.#out.failAll(ending);
     const dialed = this.#dialed;
     this.#dialed = undefined;
-    if (dialed !== undefined) dialed.reject(error);
+    if (dialed !== undefined) dialed.reject(reason ?? ending);
     else if (reason !== undefined && !byUser) this.#report(reason);
     if (unsent > 0) {
+      const message = `${unsent} queued message(s) were not sent: ${ending.message}`;
       this.#report(
-        new EvtWebSocketError(error.code, `${unsent} queued message(s) were not sent: ${error.message}`, {
+        new EvtWebSocketError(ending.code, message, {
+          cause: byUser ? undefined : reason,
           details: { unsent },
         }),
       );

@@ -15,6 +15,7 @@ export type {
   QueueOptions,
   ReconnectingInfo,
   ReconnectOptions,
+  TlsOptions,
 } from "./options.js";
 export type { MessageKey } from "./pending.js";
 export { State, type StateChange } from "./state.js";

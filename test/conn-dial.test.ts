@@ -183,6 +183,13 @@ describe("dial()", () => {
     expect(s.handshakes[0]?.headers["sec-websocket-protocol"]).toBe("chat,superchat");
   });
 
+  it('dial(url, "") offers no subprotocol, as Go\'s Dial(url, "") did', async () => {
+    const s = await server();
+    const c = conn();
+    await c.dial(s.url, "");
+    expect(s.handshakes[0]?.headers["sec-websocket-protocol"]).toBeUndefined();
+  });
+
   it("sends the given headers and invents no Origin", async () => {
     const s = await server();
     const c = conn({ headers: { authorization: "Bearer abc" } });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type EvtWebSocketError, json } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
-import { until } from "./helpers/server.js";
+import { freePort, until } from "./helpers/server.js";
 
 type Msg = { id?: number; op?: string; v?: unknown };
 const silentServer = () => server({ onMessage: () => {} });
@@ -205,6 +205,27 @@ describe("the outgoing queue", () => {
     await c.close();
     expect(errors).toHaveLength(1);
     expect(errors[0]).toMatchObject({ code: "ERR_CLOSED", details: { unsent: 2 } });
+  });
+});
+
+describe("when the policy gives up", () => {
+  it("queued requests reject ERR_DISCONNECTED with ERR_RECONNECT_EXHAUSTED as cause; queued sends are reported", async () => {
+    const port = await freePort();
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<Msg, Msg>({
+      ...idOpts,
+      reconnect: { ...fast, maxAttempts: 1 },
+      onError: (e) => void errors.push(e),
+    });
+    const queued = c.request({ id: 1 }).catch((e) => e);
+    c.send({ op: "fire-and-forget" });
+    const dialing = c.dial(`ws://127.0.0.1:${port}`).catch((e) => e);
+    expect(await dialing).toMatchObject({ code: "ERR_RECONNECT_EXHAUSTED" });
+    expect(await queued).toMatchObject({
+      code: "ERR_DISCONNECTED",
+      cause: { code: "ERR_RECONNECT_EXHAUSTED" },
+    });
+    expect(errors.at(-1)).toMatchObject({ code: "ERR_DISCONNECTED", details: { unsent: 1 } });
   });
 });
 
