@@ -1,0 +1,206 @@
+/**
+ * The benchmark's server process: every server a client library needs, on 127.0.0.1, port 0.
+ *
+ * - `ws`: a `ws` server with three paths. `/sink` counts messages and answers the text `done`
+ *   with the count; `/echo` sends every message back unchanged (the request/response scenarios
+ *   echo `{"id":…}` JSON, so every id layer gets its own id back); `/idle` ignores messages
+ *   (the app-level pings of libraries without protocol pings) and answers protocol pings.
+ * - `sio` (pings every 5 s, as the idle scenario asks) and `sioFast` (1 s interval, 1 s timeout,
+ *   for the dead-connection scenario): socket.io with events `m` (sink), `done` (ack with the
+ *   count), `e` (echo back as `e`), `req` (ack with the payload).
+ * - `rpc`: rpc-websockets with methods `sink`, `done`, `echo`, `ping`.
+ * - `proxyWs`, `proxySio`: TCP proxies in front of `ws` and `sioFast`; `GET /blackhole` on the
+ *   control port makes every proxied connection silent in both directions (a dead peer).
+ * - control: `GET /restart?kind=ws|sio|sioFast|rpc` drops every connection of that server and
+ *   refuses new ones for 250 ms (a restart that keeps the port).
+ *
+ * Every ws-based server connection coalesces its writes per tick (cork on the first send,
+ * uncork on nextTick), so the server is not what limits a fast client. The server process
+ * prints one JSON line with the ports and then serves until killed. Not part of `npm test`.
+ */
+
+import * as http from "node:http";
+import * as net from "node:net";
+import { Server as RpcServer } from "rpc-websockets";
+import { Server as SioServer } from "socket.io";
+import { WebSocketServer } from "ws";
+
+const HOST = "127.0.0.1";
+const RESTART_DOWN_MS = 250;
+
+/** An HTTP server that can "restart": drop its connections and refuse new ones for a while. */
+function restartableServer() {
+  const server = http.createServer((_req, res) => {
+    res.writeHead(404).end();
+  });
+  const sockets = new Set();
+  let down = false;
+  server.on("connection", (socket) => {
+    if (down) {
+      socket.destroy();
+      return;
+    }
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  return {
+    server,
+    restart() {
+      down = true;
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
+      setTimeout(() => {
+        down = false;
+      }, RESTART_DOWN_MS);
+    },
+  };
+}
+
+/** Coalesces the writes a connection makes in one tick into one socket write. */
+function corkPerTick(socket) {
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    socket.uncork();
+  };
+  return () => {
+    if (corked) return;
+    corked = true;
+    socket.cork();
+    process.nextTick(uncork);
+  };
+}
+
+function listen(server) {
+  return new Promise((resolve) => server.listen(0, HOST, () => resolve(server.address().port)));
+}
+
+function startWs() {
+  const r = restartableServer();
+  const wss = new WebSocketServer({ server: r.server, perMessageDeflate: false, maxPayload: 64 << 20 });
+  wss.on("connection", (ws, req) => {
+    const cork = corkPerTick(req.socket);
+    ws.on("error", () => {});
+    if (req.url.startsWith("/sink")) {
+      let count = 0;
+      ws.on("message", (data, isBinary) => {
+        if (!isBinary && data.length === 4 && data.toString() === "done") {
+          cork();
+          ws.send(String(count));
+          count = 0;
+        } else count++;
+      });
+    } else if (req.url.startsWith("/echo")) {
+      ws.on("message", (data, isBinary) => {
+        cork();
+        ws.send(data, { binary: isBinary });
+      });
+    }
+  });
+  return r;
+}
+
+function startSio(pingIntervalMs, pingTimeoutMs) {
+  const r = restartableServer();
+  const io = new SioServer(r.server, {
+    transports: ["websocket"],
+    pingInterval: pingIntervalMs,
+    pingTimeout: pingTimeoutMs,
+    perMessageDeflate: false,
+    maxHttpBufferSize: 64 << 20,
+  });
+  io.on("connection", (socket) => {
+    let count = 0;
+    socket.on("m", () => {
+      count++;
+    });
+    socket.on("done", (ack) => {
+      ack(count);
+      count = 0;
+    });
+    socket.on("e", (data) => socket.emit("e", data));
+    socket.on("req", (data, ack) => ack(data));
+  });
+  return r;
+}
+
+function startRpc() {
+  const r = restartableServer();
+  const rpc = new RpcServer({ server: r.server, perMessageDeflate: false, maxPayload: 64 << 20 });
+  rpc.on("connection", (_socket, req) => {
+    // Corks the raw socket for the tick in which rpc-websockets answers.
+    const cork = corkPerTick(req.socket);
+    req.socket.on("data", cork);
+  });
+  let count = 0;
+  rpc.register("sink", () => {
+    count++;
+  });
+  rpc.register("done", () => {
+    const n = count;
+    count = 0;
+    return n;
+  });
+  rpc.register("echo", (params) => params);
+  rpc.register("ping", () => {});
+  return r;
+}
+
+/** A TCP proxy to `port`; `blackhole()` silences every connection made so far. */
+function startProxy(port) {
+  const pairs = new Set();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(port, HOST);
+    const pair = { client, upstream };
+    pairs.add(pair);
+    client.pipe(upstream);
+    upstream.pipe(client);
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on("error", end);
+    upstream.on("error", end);
+    client.on("close", end);
+    upstream.on("close", end);
+  });
+  return {
+    server,
+    blackhole() {
+      for (const { client, upstream } of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+    },
+  };
+}
+
+const servers = {
+  ws: startWs(),
+  sio: startSio(5000, 5000),
+  sioFast: startSio(1000, 1000),
+  rpc: startRpc(),
+};
+const ports = {};
+for (const [kind, s] of Object.entries(servers)) ports[kind] = await listen(s.server);
+const proxies = { proxyWs: startProxy(ports.ws), proxySio: startProxy(ports.sioFast) };
+for (const [kind, p] of Object.entries(proxies)) ports[kind] = await listen(p.server);
+
+const control = http.createServer((req, res) => {
+  const url = new URL(req.url, "http://x");
+  if (url.pathname === "/restart" && servers[url.searchParams.get("kind")]) {
+    res.end("ok", () => servers[url.searchParams.get("kind")].restart());
+    return;
+  }
+  if (url.pathname === "/blackhole") {
+    for (const p of Object.values(proxies)) p.blackhole();
+    res.end("ok");
+    return;
+  }
+  res.writeHead(404).end();
+});
+ports.control = await listen(control);
+process.stdout.write(`${JSON.stringify(ports)}\n`);
