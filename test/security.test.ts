@@ -1,0 +1,297 @@
+/**
+ * Security and limits on real sockets: a secret canary never leaves the library (INV-7), no
+ * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
+ */
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createServer, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { inspect } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Conn, type ConnOptions, type EvtWebSocketError, json, State } from "../src/index.js";
+import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { freePort, until } from "./helpers/server.js";
+
+const CANARY = "c4n4ry7X9q";
+/** Every place a secret can be given: URL userinfo, query `token=`, Authorization, subprotocol. */
+const secretUrl = (base: string) => {
+  const u = new URL(base);
+  u.username = "user";
+  u.password = CANARY;
+  u.pathname = "/feed";
+  u.search = `?token=${CANARY}&room=1`;
+  return u.href;
+};
+const secretOptions = { headers: { Authorization: `Bearer ${CANARY}` } };
+const SUBPROTOCOL = `v1.${CANARY}`;
+
+/** Every string reachable from `value`: own properties (hidden ones too), causes, stacks, and inspect(). */
+function canaryHits(value: unknown): string[] {
+  const hits: string[] = [];
+  const seen = new Set<unknown>();
+  const walk = (v: unknown, path: string, depth: number): void => {
+    if (typeof v === "string") {
+      if (v.includes(CANARY)) hits.push(path);
+      return;
+    }
+    if (typeof v !== "object" || v === null || seen.has(v) || depth > 8) return;
+    seen.add(v);
+    for (const key of Object.getOwnPropertyNames(v)) {
+      let child: unknown;
+      try {
+        child = (v as Record<string, unknown>)[key];
+      } catch {
+        continue;
+      }
+      walk(child, `${path}.${key}`, depth + 1);
+    }
+  };
+  walk(value, "$", 0);
+  if (inspect(value, { depth: 10, showHidden: true }).includes(CANARY)) hits.push("inspect()");
+  if (value instanceof Error && String(value).includes(CANARY)) hits.push("String()");
+  return hits;
+}
+
+/** A Conn whose every error, rejection and event payload is kept for scanning. */
+function watched(options: ConnOptions<string, string, Conn<string, string>> = {}) {
+  const produced: unknown[] = [];
+  const c = conn({ ...secretOptions, ...options });
+  for (const event of ["error", "close", "reconnecting", "state", "pong", "message"] as const) {
+    c.on(event, (payload: unknown) => produced.push(payload));
+  }
+  return { c, produced };
+}
+
+async function settle(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+describe("INV-7: a secret canary in the URL, query, Authorization header and subprotocol never appears in what the library produces", () => {
+  it("the scanner itself finds a canary deep in a cause chain (so a pass means something)", () => {
+    const inner = Object.assign(new Error("x"), { url: `ws://h/?token=${CANARY}` });
+    expect(canaryHits([{ error: new Error("outer", { cause: inner }) }])).not.toEqual([]);
+  });
+
+  it("refused connection", async () => {
+    const { c, produced } = watched({ reconnect: { ...fast, maxAttempts: 1 } });
+    const error = await settle(c.dial(secretUrl(`ws://127.0.0.1:${await freePort()}`), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_RECONNECT_EXHAUSTED");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("401 handshake", async () => {
+    const server = await createTestServer({ authorize: () => 401 });
+    onCleanup(() => server.close());
+    const { c, produced } = watched({ reconnect: false });
+    const error = await settle(c.dial(secretUrl(server.url), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).details.status).toBe(401);
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+    // The server did receive the secrets: the test would be vacuous otherwise.
+    expect(JSON.stringify(server.handshakes)).toContain(CANARY);
+  });
+
+  it("DNS failure (a .invalid host)", async () => {
+    const { c, produced } = watched({ reconnect: false });
+    const error = await settle(c.dial(secretUrl("ws://evtwebsocket-test.invalid:8080"), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_DIAL_FAILED");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("connect timeout (TCP accepted, handshake never answered)", async () => {
+    const sockets: Socket[] = [];
+    const tcp = createServer((s) => sockets.push(s));
+    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => tcp.close(r));
+    });
+    const port = (tcp.address() as import("node:net").AddressInfo).port;
+    const { c, produced } = watched({ reconnect: false, connectTimeoutMs: 100 });
+    const error = await settle(c.dial(secretUrl(`ws://127.0.0.1:${port}`), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_CONNECT_TIMEOUT");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("pong timeout, with requests pending", async () => {
+    const server = await createTestServer();
+    onCleanup(() => server.close());
+    const { c, produced } = watched({
+      reconnect: false,
+      pingIntervalMs: 50,
+      pongTimeoutMs: 100,
+      matchMsg: (req, resp) => req === resp,
+    });
+    await c.dial(secretUrl(server.url), SUBPROTOCOL);
+    server.stall();
+    produced.push(await settle(c.request("pending")));
+    await until(() => c.state === State.CLOSED, "closed after the pong timeout");
+    expect(produced.some((p) => (p as EvtWebSocketError).code === "ERR_PONG_TIMEOUT")).toBe(true);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it.each([[1000], [1011], [4001], [undefined]])("server close (%s)", async (code) => {
+    const server = await createTestServer();
+    onCleanup(() => server.close());
+    const { c, produced } = watched({ reconnect: { ...fast, maxAttempts: 0 } });
+    await c.dial(secretUrl(server.url), SUBPROTOCOL);
+    server.dropAll(code, `bye ${code}`);
+    await until(() => c.state === State.CLOSED, "closed");
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it.each([
+    ["unparsable", `ws://user:${CANARY}@exa mple/?token=${CANARY}`],
+    ["bad scheme", `ftp://user:${CANARY}@example.com/?token=${CANARY}`],
+    ["bad port", `ws://user:${CANARY}@example.com:99999/?token=${CANARY}`],
+  ])("invalid URL (%s)", async (_kind, url) => {
+    const { c, produced } = watched();
+    const error = await settle(c.dial(url, SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_URL");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("a URL function returning an invalid URL", async () => {
+    const { c, produced } = watched();
+    const error = await settle(c.dial(() => `ws://user:${CANARY}@exa mple/?token=${CANARY}`, SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_URL");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+});
+
+describe("Origin header on Node", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await createTestServer();
+  });
+  afterAll(() => server.close());
+
+  it("no Origin header is invented", async () => {
+    const c = conn({ reconnect: false });
+    await c.dial(server.url);
+    await c.close();
+    expect(server.handshakes.at(-1)!.headers.origin).toBeUndefined();
+  });
+
+  it("a user-given Origin is sent verbatim", async () => {
+    const c = conn({ reconnect: false, headers: { Origin: "https://App.example:8443" } });
+    await c.dial(server.url);
+    await c.close();
+    expect(server.handshakes.at(-1)!.headers.origin).toBe("https://App.example:8443");
+  });
+});
+
+describe("prototype pollution: __proto__ in JSON responses leaves Object.prototype untouched", () => {
+  type Msg = Record<string, unknown>;
+  const hostile = [
+    '{"__proto__":{"polluted":true},"id":1}',
+    '{"id":"__proto__","__proto__":{"polluted":true}}',
+    '{"id":"constructor","constructor":{"prototype":{"polluted":true}}}',
+    '{"__proto__":{"polluted":true}}',
+  ];
+
+  it.each([["messageId"], ["matchMsg"]])("with %s", async (how) => {
+    const server = await createTestServer({
+      onMessage: (_data, client) => {
+        for (const text of hostile) client.send(text);
+      },
+    });
+    onCleanup(() => server.close());
+    const seen: Msg[] = [];
+    const c = conn<Msg, Msg>({
+      codec: json<Msg, Msg>(),
+      requestTimeoutMs: 2000,
+      onMessage: (m) => seen.push(m),
+      ...(how === "messageId"
+        ? { messageId: (m: Msg) => m.id as string | number | undefined }
+        : { matchMsg: (req: Msg, resp: Msg) => req.id === resp.id }),
+    });
+    await c.dial(server.url);
+    const responses = await Promise.allSettled([
+      c.request({ id: 1 }),
+      c.request({ id: "__proto__" }),
+      c.request({ id: "constructor" }),
+    ]);
+    await until(() => seen.length >= 1, "the unmatched message reached onMessage");
+    expect(responses.map((r) => r.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+    expect(({} as Msg).polluted).toBeUndefined();
+    expect((Object.prototype as Msg).polluted).toBeUndefined();
+    expect(Object.hasOwn(Object.prototype, "polluted")).toBe(false);
+  });
+});
+
+describe("TLS is verified by default", () => {
+  let dir: string;
+  let cert: string;
+  let key: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stdio: "ignore" },
+    );
+    cert = readFileSync(join(dir, "cert.pem"), "utf8");
+    key = readFileSync(join(dir, "key.pem"), "utf8");
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("a self-signed certificate fails the dial with ERR_DIAL_FAILED and the TLS code as cause", async () => {
+    const server = await createTestServer({ tls: { cert, key } });
+    onCleanup(() => server.close());
+    expect(server.url.startsWith("wss://127.0.0.1:")).toBe(true);
+    const c = conn({ reconnect: false });
+    const error = (await settle(c.dial(server.url))) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
+    expect(server.connections).toBe(0);
+  });
+
+  it("with the default reconnect policy a certificate failure is not retried: dial() rejects once", async () => {
+    const server = await createTestServer({ tls: { cert, key } });
+    onCleanup(() => server.close());
+    const c = conn({ reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
+    const retries: number[] = [];
+    c.on("reconnecting", (info) => retries.push(info.attempt));
+    const error = (await settle(c.dial(server.url))) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as NodeJS.ErrnoException).code).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
+    expect(c.state).toBe(State.CLOSED);
+    expect(retries).toEqual([]);
+  });
+
+  it("the same certificate given as tls.ca is accepted", async () => {
+    const server = await createTestServer({ tls: { cert, key } });
+    onCleanup(() => server.close());
+    const c = conn({ reconnect: false, tls: { ca: cert } });
+    await c.dial(server.url);
+    expect(server.connections).toBe(1);
+  });
+});
