@@ -8,6 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one of them).
  */
 
+import { isOffline, watchEnvironment } from "./browser-hooks.js";
 import { byteLength, type Data } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
@@ -73,6 +74,7 @@ export class Conn<TIn = Data, TOut = Data> {
   #factory: TransportFactory | undefined;
   #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
   #lastRttMs: number | undefined;
+  #unwatch: (() => void) | undefined;
   readonly #linkEvents: LinkEvents = {
     open: (link) => this.#onOpen(link),
     message: (link, data, bytes) => this.#onMessage(link, data, bytes),
@@ -156,6 +158,11 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#attempt = 0;
     this.#closed = undefined;
     this.#setState(State.CONNECTING);
+    this.#unwatch ??= watchEnvironment({
+      online: () => this.#onOnline(),
+      offline: () => {},
+      visible: (ms) => this.#onVisible(ms),
+    });
     const opened = new Promise<void>((resolve, reject) => {
       this.#dialed = { resolve, reject };
     });
@@ -384,8 +391,23 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#state !== State.CONNECTING && this.#state !== State.RECONNECTING) return;
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
-      void this.#connect();
+      // Offline, an attempt would fail at once and burn the budget: wait for the online event.
+      if (!isOffline()) void this.#connect();
     }, delayMs);
+  }
+
+  /** The browser says the network is back: a waiting reconnect dials now. */
+  #onOnline(): void {
+    const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
+    if (!waiting || this.#link !== undefined) return;
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    void this.#connect();
+  }
+
+  /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
+  #onVisible(hiddenForMs: number): void {
+    if (this.#o.pingIntervalMs > 0 && hiddenForMs >= this.#o.pingIntervalMs) this.#link?.probe();
   }
 
   #emitClose(end: LinkEnd, willReconnect: boolean): void {
@@ -399,6 +421,8 @@ export class Conn<TIn = Data, TOut = Data> {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     this.#setState(State.CLOSED);
