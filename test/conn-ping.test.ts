@@ -54,12 +54,12 @@ describe("ping and dead-connection detection", () => {
   it("any inbound message counts as alive: a chatty peer without pongs is not declared dead", async () => {
     const s = await server({ autoPong: false });
     const errors: EvtWebSocketError[] = [];
-    const c = conn({ pingIntervalMs: 30, pongTimeoutMs: 30, onError: (e) => void errors.push(e) });
+    const c = conn({ pingIntervalMs: 100, pongTimeoutMs: 250, onError: (e) => void errors.push(e) });
     await c.dial(s.url);
     const timer = setInterval(() => {
       for (const ws of s.clients) ws.send("tick");
     }, 10);
-    await sleep(300);
+    await sleep(800);
     clearInterval(timer);
     expect(errors).toEqual([]);
     expect(c.isConnected()).toBe(true);

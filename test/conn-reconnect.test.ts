@@ -149,7 +149,7 @@ describe("reconnect", () => {
     const s = await server();
     const attempts: number[] = [];
     const c = conn({
-      reconnect: { minDelayMs: 5, jitter: 0, resetAfterMs: 100 },
+      reconnect: { minDelayMs: 5, jitter: 0, resetAfterMs: 1000 },
       onReconnecting: (i) => void attempts.push(i.attempt),
     });
     await c.dial(s.url);
@@ -157,7 +157,7 @@ describe("reconnect", () => {
     await until(() => c.isConnected() && s.connections === 2, "second");
     s.dropAll();
     await until(() => c.isConnected() && s.connections === 3, "third");
-    await sleep(150);
+    await sleep(1100);
     s.dropAll();
     await until(() => c.isConnected() && s.connections === 4, "fourth");
     expect(attempts).toEqual([1, 2, 1]);
