@@ -185,18 +185,24 @@ describe("reconnect", () => {
   });
 
   it("never holds more than one live socket while the server flaps", async () => {
-    const s = await server();
+    // At every accepted connection, count the server-side sockets of this client still open.
+    let maxOpen = 0;
+    const s = await server({
+      onConnection: () => {
+        const open = [...s.clients].filter((ws) => ws.readyState === ws.OPEN).length;
+        maxOpen = Math.max(maxOpen, open);
+      },
+    });
     const c = conn({ reconnect: { minDelayMs: 1, maxDelayMs: 5, jitter: 0.5 } });
     await c.dial(s.url);
-    let maxClients = 0;
     for (let i = 0; i < 20; i++) {
+      const before = s.connections;
       s.dropAll();
-      await until(() => c.isConnected() && s.clients.size === 1, `flap ${i}`);
-      maxClients = Math.max(maxClients, s.clients.size);
+      await until(() => s.connections > before && c.isConnected(), `flap ${i}`);
     }
-    await sleep(30);
-    expect(s.clients.size).toBe(1);
-    expect(maxClients).toBe(1);
+    await until(() => s.clients.size === 1, "one socket left");
+    expect(s.connections).toBe(21);
+    expect(maxOpen).toBe(1);
   });
 });
 
