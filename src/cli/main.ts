@@ -22,11 +22,13 @@ import { startTestServer, type TestServer } from "./test-server.js";
 
 const { stdin, stdout, stderr, env } = process;
 
+/** The version in evtwebsocket's package.json, found upwards from this file (src/cli/ or dist/). */
 function version(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
     const file = join(dir, "package.json");
-    if (existsSync(file)) return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+    if (!existsSync(file)) continue;
+    const pkg = JSON.parse(readFileSync(file, "utf8")) as { name?: string; version?: string };
+    if (pkg.name === "evtwebsocket" && pkg.version !== undefined) return pkg.version;
   }
   return "unknown";
 }

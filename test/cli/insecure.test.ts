@@ -11,7 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
-import { runCli } from "./helpers.js";
+import { runCli, useSourceBundle } from "./helpers.js";
+
+useSourceBundle();
 
 let dir: string;
 let https: Server;

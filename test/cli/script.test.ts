@@ -4,7 +4,9 @@
  */
 
 import { afterEach, describe, expect, it } from "vitest";
-import { idReply, runCli, startCli, startWsServer, type WsServer } from "./helpers.js";
+import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+
+useSourceBundle();
 
 let server: WsServer | undefined;
 afterEach(async () => {

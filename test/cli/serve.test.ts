@@ -5,7 +5,9 @@
 
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { type CliProcess, runCli, startCli } from "./helpers.js";
+import { type CliProcess, runCli, startCli, useSourceBundle } from "./helpers.js";
+
+useSourceBundle();
 
 const running: CliProcess[] = [];
 afterEach(() => {

@@ -130,11 +130,20 @@ describe("npm start in a terminal", () => {
 
   it("/quit closes the connection and the process exits 0", async () => {
     type("/quit");
-    await waitFor(
-      "the pane to die",
-      () => tmux("display", "-p", "-t", target, "#{pane_dead}").trim() === "1",
-    );
-    expect(tmux("display", "-p", "-t", target, "#{pane_dead_status}").trim()).toBe("0");
+    // tmux can mark the pane dead (its pty closed) a moment before it has the exit status.
+    const status = await waitFor("the pane's process to exit", () => {
+      const [dead, code, signal] = tmux(
+        "display",
+        "-p",
+        "-t",
+        target,
+        "#{pane_dead} #{pane_dead_status} #{pane_dead_signal}",
+      ).split(" ");
+      return dead === "1" && (code !== "" || signal?.trim() !== "")
+        ? `status ${code} signal ${signal?.trim()}`
+        : undefined;
+    });
+    expect(status).toBe("status 0 signal ");
     expect(screen()).toMatch(/\* closed 1000/);
   });
 });

@@ -6,7 +6,9 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { root, runCli } from "./helpers.js";
+import { root, runCli, useSourceBundle } from "./helpers.js";
+
+useSourceBundle();
 
 const version = (JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string }).version;
 
