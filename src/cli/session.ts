@@ -189,20 +189,19 @@ export function runSession(
     }
   }
 
+  // Lines are handled one at a time: a line typed during `/reconnect` waits for it to finish.
+  let busy = Promise.resolve();
   rl.on("line", (line) => {
     const columns = out.columns ?? 80;
     const rows = Math.max(1, Math.ceil((PROMPT.length + line.length) / columns));
-    const input = parseInput(line);
-    const done = () => {
+    busy = busy.then(async () => {
+      if (ended) return;
+      const input = parseInput(line);
+      if (input.kind === "message") send(input.text, rows);
+      else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
+      else if (input.kind === "command") await command(input.name, input.args);
       if (!ended) rl.prompt();
-    };
-    if (input.kind === "message") send(input.text, rows);
-    else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
-    else if (input.kind === "command") {
-      void command(input.name, input.args).then(done);
-      return;
-    }
-    done();
+    });
   });
   rl.on("close", () => void finish(0));
   rl.on("SIGINT", () => void finish(0));
