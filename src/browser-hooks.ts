@@ -64,7 +64,8 @@ export function isOffline(env: EnvironmentLike = globalThis as EnvironmentLike):
  */
 export function watchEnvironment(handlers: EnvironmentHandlers, options: WatchOptions = {}): () => void {
   const env = options.env ?? (globalThis as EnvironmentLike);
-  const now = options.now ?? Date.now;
+  // Looked up per call, so fake timers that replace Date.now apply.
+  const now = options.now ?? (() => Date.now());
   const disposers: (() => void)[] = [];
   const listen = (target: EventSourceLike | undefined, type: string, listener: Listener) => {
     if (typeof target?.addEventListener !== "function") return;

@@ -90,6 +90,21 @@ describe("watchEnvironment", () => {
     expect(calls).toEqual(["visible 300"]);
   });
 
+  it("measures with Date.now by default, read at each event, so fake timers apply", () => {
+    vi.useFakeTimers({ now: 0 });
+    try {
+      const { window, setVisibility } = fakeBrowser();
+      const { calls, handlers } = recorder();
+      watchEnvironment(handlers, { env: window });
+      setVisibility("hidden");
+      vi.setSystemTime(90_000);
+      setVisibility("visible");
+      expect(calls).toEqual(["visible 90000"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("never reports a negative time when the wall clock steps back", () => {
     const { window, setVisibility } = fakeBrowser();
     const { calls, handlers } = recorder();

@@ -140,7 +140,7 @@ const ENTRY = require.resolve("evtwebsocket");
     });
     const out = await ok(process.execPath, ["cjs.cjs"], consumer);
     expect(JSON.parse(out)).toEqual(expected("dist/index.cjs"));
-  });
+  }, 120_000);
 
   it("runs from ESM (import) through dist/index.js", async () => {
     write(consumer, {
@@ -150,7 +150,7 @@ ${jsBody(server.url)}`,
     });
     const out = await ok(process.execPath, ["esm.mjs"], consumer);
     expect(JSON.parse(out)).toEqual(expected("dist/index.js"));
-  });
+  }, 120_000);
 
   it('type-checks and runs from TypeScript with moduleResolution "bundler"', async () => {
     const dir = join(consumer, "ts-bundler");
@@ -162,7 +162,7 @@ ${jsBody(server.url)}`,
     await ok(bin("tsc"), ["-p", "tsconfig.json"], dir);
     const out = await ok(process.execPath, ["out/index.js"], dir);
     expect(JSON.parse(out)).toMatchObject(expected("dist/index.js"));
-  });
+  }, 120_000);
 
   it('type-checks and runs from TypeScript with moduleResolution "node16", as ESM and as CommonJS', async () => {
     const dir = join(consumer, "ts-node16");
@@ -177,17 +177,17 @@ ${jsBody(server.url)}`,
     const cjs = await ok(process.execPath, ["out/cjs.cjs"], dir);
     expect(JSON.parse(esm)).toMatchObject(expected("dist/index.js"));
     expect(JSON.parse(cjs)).toMatchObject(expected("dist/index.cjs"));
-  });
+  }, 120_000);
 
   it("publint reports no error and no warning", async () => {
     const { code, output } = await sh(bin("publint"), ["run", tarball, "--strict"], root);
     console.log(output.trim());
     expect(code, output).toBe(0);
-  });
+  }, 120_000);
 
   it("@arethetypeswrong/cli reports no problem", async () => {
     const { code, output } = await sh(bin("attw"), [tarball, "--format", "table-flipped"], root);
     console.log(output.trim());
     expect(code, output).toBe(0);
-  });
+  }, 120_000);
 });

@@ -381,6 +381,36 @@ describe("offline and online (context.setOffline)", () => {
     expect(got.filter((s) => s === "dial offline")).toEqual([]);
   });
 
+  it("a page visible again after being hidden longer than pingIntervalMs pings at once", async () => {
+    const page = await openPage();
+    await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      window.conn = new Conn({ pingIntervalMs: 60_000, pingMsg: "ping", isPong: (msg) => msg === "pong" });
+      await window.conn.dial(url);
+    });
+    const before = server.received.filter((m) => m === "ping").length;
+    const rttMs = await inPage(page, null, async () => {
+      // Headless Chromium stays visible, so play the hidden spell: the document says "hidden",
+      // then "visible" with the wall clock 61 s later (the heartbeat runs on the monotonic clock
+      // and is not affected; its own ping is 60 s away).
+      let visibility = "hidden";
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => visibility });
+      document.dispatchEvent(new Event("visibilitychange"));
+      const realNow = Date.now;
+      Date.now = () => realNow() + 61_000;
+      const pong = new Promise<number>((resolve) => window.conn.on("pong", ({ rttMs }) => resolve(rttMs)));
+      visibility = "visible";
+      document.dispatchEvent(new Event("visibilitychange"));
+      const timeout = new Promise<string>((resolve) => setTimeout(() => resolve("no ping within 5 s"), 5000));
+      const result = await Promise.race([pong, timeout]);
+      Date.now = realNow;
+      await window.conn.close();
+      return result;
+    });
+    expect(rttMs).toBeTypeOf("number");
+    expect(server.received.filter((m) => m === "ping").length).toBe(before + 1);
+  });
+
   it("the online event triggers an immediate attempt instead of waiting out the backoff", async () => {
     const page = await openPage();
     await inPage(page, server.url, async (url) => {
