@@ -60,6 +60,7 @@ export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions {
     reconnect: reconnectOption(o, mode),
   };
   if (Object.keys(o.headers).length > 0) options.headers = o.headers;
+  if (o.insecure) options.tls = { rejectUnauthorized: false };
   const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
   if (pingIntervalMs > 0) {
     options.pingIntervalMs = pingIntervalMs;

@@ -42,17 +42,17 @@ function banner(url: string): string {
 }
 
 /**
- * Makes TLS accept any certificate, the only way the public API allows: `Conn` passes no TLS
- * options to `ws`, so this sets Node's process-wide `NODE_TLS_REJECT_UNAUTHORIZED=0` and
- * replaces Node's warning about it by one of ours.
+ * Prints the one `--insecure` warning. The library reports `tls.rejectUnauthorized: false`
+ * through Node's warning channel (code `EVTWEBSOCKET_INSECURE_TLS`); a CLI user gets ours
+ * instead, on stderr, even under `NODE_NO_WARNINGS`.
  */
-function allowInsecureTls(printer: Printer): void {
+function warnInsecure(printer: Printer): void {
   const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
   process.emitWarning = ((warning: string | Error, ...rest: unknown[]) => {
-    const text = typeof warning === "string" ? warning : warning.message;
-    if (!text.includes("NODE_TLS_REJECT_UNAUTHORIZED")) emitWarning(warning, ...rest);
+    const options = rest[0] as { code?: unknown } | undefined;
+    if (typeof options === "object" && options?.code === "EVTWEBSOCKET_INSECURE_TLS") return;
+    emitWarning(warning, ...rest);
   }) as typeof process.emitWarning;
-  env.NODE_TLS_REJECT_UNAUTHORIZED = "0";
   printer.warn(
     "--insecure: TLS certificates are not verified; anyone on the path can read and change traffic",
   );
@@ -75,7 +75,7 @@ async function runClient(o: ClientOptions): Promise<number> {
     if (isEvtWebSocketError(error, "ERR_INVALID_OPTION")) throw new UsageError(error.message);
     throw error;
   }
-  if (o.insecure) allowInsecureTls(printer);
+  if (o.insecure) warnInsecure(printer);
   let server: TestServer | undefined;
   let url = o.url;
   if (url === undefined) {

@@ -79,6 +79,13 @@ describe("createConnOptions", () => {
     expect(pong.isPong?.("ping")).toBe(false);
   });
 
+  it("--insecure turns certificate verification off for this connection only", () => {
+    expect(createConnOptions(base, "scripted").tls).toBeUndefined();
+    expect(createConnOptions({ ...base, insecure: true }, "scripted").tls).toEqual({
+      rejectUnauthorized: false,
+    });
+  });
+
   it("passes headers only when there are some", () => {
     expect(createConnOptions(base, "scripted").headers).toBeUndefined();
     expect(createConnOptions({ ...base, headers: { A: "1" } }, "scripted").headers).toEqual({ A: "1" });
