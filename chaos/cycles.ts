@@ -1,0 +1,401 @@
+/**
+ * The chaos cycles: one client behind a fault proxy, a real server behind it, random faults
+ * cycle after cycle while the client sends fire-and-forget messages and requests, and the
+ * invariants checked as it goes (INV-1..7) and after every cycle.
+ *
+ * Each cycle: wait for the connection to be open, run traffic, inject one fault, measure what
+ * the fault is meant to provoke (dead-connection detection for blackhole and stall, false
+ * detections under latency), heal, wait for the client to recover, check pending requests.
+ * Every `recycleEvery` cycles the client is closed and the process must hold nothing more
+ * than before it was created (INV-4). Faults come from a seeded PRNG so a run can be replayed.
+ */
+
+import { channel } from "node:diagnostics_channel";
+import type { Socket } from "node:net";
+import { Conn, type EvtWebSocketError, json, State } from "../src/index.js";
+import { canTransition } from "../src/state.js";
+import { createFaultProxy, createTestServer } from "../src/testing/index.js";
+import { CANARY, canaryHits } from "./canary.js";
+import { type Counts, emptyReport, FAULTS, type Fault, type Violation } from "./report.js";
+import { createRng, pick } from "./rng.js";
+import { leakDiff, resourceCounts, sleep, waitFor } from "./util.js";
+
+/** Client timings of the chaos run; the latency fault adds 2 x 200 ms to a round trip, below pongTimeoutMs. */
+export const TIMING = {
+  pingIntervalMs: 150,
+  pongTimeoutMs: 800,
+  connectTimeoutMs: 1500,
+  requestTimeoutMs: 2000,
+  latencyMs: 200,
+  /** How long past its deadline a request may take to settle before INV-1 counts it as hung. */
+  settleSlackMs: 1500,
+  /** How long a client may take to be open again after the fault is healed. */
+  recoverMs: 15_000,
+} as const;
+
+/** Options of {@link runChaos}. */
+export interface ChaosOptions {
+  cycles: number;
+  seed?: number;
+  /** Close the client and check for leaks every this many cycles. @default 25 */
+  recycleEvery?: number;
+  /** Progress lines (one per violation, one per recycle). */
+  log?(line: string): void;
+}
+
+type Msg = { kind: "ff" | "req"; id?: string; n?: number; s?: number };
+type Pending = { deadline: number; settled: number };
+
+/** Runs the chaos cycles and returns the figures and every violation found. */
+export async function runChaos(options: ChaosOptions) {
+  const seed = options.seed ?? Date.now() % 100_000;
+  const random = createRng(seed);
+  const recycleEvery = options.recycleEvery ?? 25;
+  const report = emptyReport(seed, TIMING.pingIntervalMs + TIMING.pongTimeoutMs);
+  const started = performance.now();
+  let cycle = 0;
+  let fault: Fault | "none" = "none";
+  const violate = (inv: Violation["inv"], detail: string): void => {
+    report.violations.push({ inv, cycle, fault, detail });
+    options.log?.(`VIOLATION ${inv} cycle ${cycle} (${fault}): ${detail}`);
+  };
+  const bump = (counts: Counts, key: string): void => {
+    counts[key] = (counts[key] ?? 0) + 1;
+  };
+  const scan = (value: unknown, where: string): void => {
+    const hits = canaryHits(value);
+    if (hits.length === 0) return;
+    report.canaryHits += hits.length;
+    violate("INV-7", `canary in ${where} at ${hits.join(", ")}`);
+  };
+
+  const onUnhandled = (reason: unknown) => violate("INV-6", `unhandled rejection: ${String(reason)}`);
+  const onUncaught = (error: unknown) => violate("INV-6", `uncaught exception: ${String(error)}`);
+  process.on("unhandledRejection", onUnhandled);
+  process.on("uncaughtException", onUncaught);
+
+  let serverSeq = 0;
+  const server = await createTestServer({
+    onMessage: (data, client) => {
+      let msg: Msg;
+      try {
+        msg = JSON.parse(String(data)) as Msg;
+      } catch {
+        return;
+      }
+      client.send(JSON.stringify({ ...msg, s: ++serverSeq }));
+    },
+  });
+  const proxy = await createFaultProxy(server.url);
+
+  // INV-3, measured where it happens: client sockets to the proxy, live = not destroyed.
+  const sockets = new Set<Socket>();
+  const onSocket = (message: unknown): void => {
+    const socket = (message as { socket: Socket }).socket;
+    socket.once("connect", () => {
+      if (socket.remotePort !== proxy.port) return;
+      for (const s of sockets) if (s.destroyed) sockets.delete(s);
+      const live = sockets.size + 1;
+      report.maxLiveSockets = Math.max(report.maxLiveSockets, live);
+      if (live > 1) violate("INV-3", `${live} live sockets for one Conn`);
+      sockets.add(socket);
+    });
+  };
+  const netChannel = channel("net.client.socket");
+  netChannel.subscribe(onSocket);
+
+  const baseline = resourceCounts();
+  const heapBefore = heapUsed();
+
+  const requests = new Map<string, Pending>();
+  const consumed = new Set<number>();
+  let reqSeq = 0;
+  let ffSeq = 0;
+  let conn: Conn<Msg, Msg> | undefined;
+  let closing = false;
+  let closedDone = false;
+  let pongTimeoutAt: number | undefined;
+  let closeEvents = 0;
+
+  const consume = (msg: Msg, by: string): void => {
+    if (typeof msg.s !== "number") {
+      violate("INV-2", `a message without a server seq reached ${by}`);
+      return;
+    }
+    if (consumed.has(msg.s)) violate("INV-2", `server message ${msg.s} reached a second consumer (${by})`);
+    consumed.add(msg.s);
+  };
+
+  const createConn = (): Conn<Msg, Msg> => {
+    report.conns++;
+    closing = false;
+    closedDone = false;
+    let previous: State = State.IDLE;
+    const c = new Conn<Msg, Msg>({
+      codec: json<Msg, Msg>(),
+      messageId: (m) => m.id,
+      headers: { Authorization: `Bearer ${CANARY}` },
+      pingIntervalMs: TIMING.pingIntervalMs,
+      pongTimeoutMs: TIMING.pongTimeoutMs,
+      connectTimeoutMs: TIMING.connectTimeoutMs,
+      requestTimeoutMs: TIMING.requestTimeoutMs,
+      reconnect: { minDelayMs: 20, maxDelayMs: 400, factor: 2, jitter: 0.5, resetAfterMs: 300 },
+      queue: { maxMessages: 4096, maxBytes: 4 * 1024 * 1024 },
+    });
+    const afterClose = (event: string) => closedDone && violate("INV-5", `"${event}" event after close()`);
+    c.on("state", (change) => {
+      afterClose("state");
+      scan(change, "state event");
+      if (change.oldState !== previous)
+        violate("INV-5", `state event from ${change.oldState}, was ${previous}`);
+      if (!canTransition(change.oldState, change.newState))
+        violate("INV-5", `illegal transition ${change.oldState} -> ${change.newState}`);
+      if (change.newState === State.CLOSED && !closing) violate("INV-5", "closed without close()");
+      previous = change.newState;
+    });
+    c.on("error", (error) => {
+      afterClose("error");
+      scan(error, "error event");
+      bump(report.errorEvents, error.code);
+      if (error.code !== "ERR_PONG_TIMEOUT") return;
+      pongTimeoutAt = performance.now();
+      if (fault !== "blackhole" && fault !== "stall") {
+        report.falseDeadDetections++;
+        violate("false-dead", `pong timeout while the fault was ${fault}`);
+      }
+    });
+    c.on("close", () => closeEvents++);
+    for (const event of ["close", "reconnecting", "pong", "connected"] as const) {
+      c.on(event, (payload: unknown) => {
+        afterClose(event);
+        if (event !== "connected") scan(payload, `${event} event`);
+      });
+    }
+    c.on("message", (msg) => {
+      afterClose("message");
+      report.messages.received++;
+      consume(msg, "onMessage");
+      const pending = msg.kind === "req" && msg.id !== undefined ? requests.get(msg.id) : undefined;
+      if (pending !== undefined && pending.settled === 0) {
+        setImmediate(() => {
+          if (pending.settled === 0) violate("INV-2", `response ${msg.id} reached onMessage while pending`);
+        });
+      }
+    });
+    const url = new URL(proxy.url);
+    url.username = "user";
+    url.password = CANARY;
+    url.pathname = "/chaos";
+    url.search = `?token=${CANARY}&cid=${report.conns}`;
+    c.dial(url.href, `v1.${CANARY}`).catch((error: EvtWebSocketError) => {
+      scan(error, "dial() rejection");
+      if (!closing) violate("INV-5", `dial() rejected: ${error.code}`);
+    });
+    return c;
+  };
+
+  const sendOne = (c: Conn<Msg, Msg>): void => {
+    const r = random();
+    try {
+      if (r < 0.6) {
+        c.send({ kind: "ff", n: ++ffSeq });
+        report.messages.sent++;
+        return;
+      }
+      const id = `r${++reqSeq}`;
+      const retryOnReconnect = random() < 0.3;
+      const pending: Pending = { deadline: performance.now() + TIMING.requestTimeoutMs, settled: 0 };
+      const promise = c.request({ kind: "req", id }, { retryOnReconnect });
+      requests.set(id, pending);
+      report.requests.sent++;
+      if (retryOnReconnect) report.requests.retryOnReconnect++;
+      promise.then(
+        (resp) => {
+          if (++pending.settled > 1) violate("INV-1", `request ${id} settled twice`);
+          if (resp.id !== id) violate("INV-1", `request ${id} resolved with response ${resp.id}`);
+          report.requests.resolved++;
+          consume(resp, `request ${id}`);
+        },
+        (error: EvtWebSocketError) => {
+          if (++pending.settled > 1) violate("INV-1", `request ${id} settled twice`);
+          bump(report.requests.rejected, error.code ?? String(error));
+          scan(error, "request rejection");
+        },
+      );
+    } catch (error) {
+      scan(error, "send()/request() throw");
+      bump(report.requests.thrown, (error as EvtWebSocketError).code ?? String(error));
+    }
+  };
+
+  let trafficTimer: NodeJS.Timeout | undefined;
+  const tick = (): void => {
+    trafficTimer = undefined;
+    const c = conn;
+    if (c === undefined || closing) return;
+    // Idle gaps let the heartbeat ping: a busy connection proves itself alive without pings.
+    if (random() < 0.08) {
+      trafficTimer = setTimeout(tick, 200 + random() * 300);
+      return;
+    }
+    const burst = 1 + Math.floor(random() * 3);
+    for (let i = 0; i < burst; i++) sendOne(c);
+    trafficTimer = setTimeout(tick, 5 + random() * 20);
+  };
+  const startTraffic = (): void => {
+    trafficTimer ??= setTimeout(tick, 0);
+  };
+  const stopTraffic = (): void => {
+    if (trafficTimer !== undefined) clearTimeout(trafficTimer);
+    trafficTimer = undefined;
+  };
+
+  const checkRequests = (slackMs: number): void => {
+    const now = performance.now();
+    for (const [id, pending] of requests) {
+      if (pending.settled > 0) requests.delete(id);
+      else if (now > pending.deadline + slackMs) {
+        violate(
+          "INV-1",
+          `request ${id} unsettled ${Math.round(now - pending.deadline)} ms past its deadline`,
+        );
+        requests.delete(id);
+      }
+    }
+  };
+
+  const waitOpen = async (what: string): Promise<boolean> => {
+    const ok = await waitFor(() => conn?.state === State.OPEN, TIMING.recoverMs);
+    if (!ok) violate("recovery", `not open ${TIMING.recoverMs} ms after ${what} (state ${conn?.state})`);
+    return ok;
+  };
+
+  const retire = async (): Promise<void> => {
+    const c = conn;
+    if (c === undefined) return;
+    stopTraffic();
+    closing = true;
+    let guard: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([
+      c.close().then(() => true),
+      new Promise<false>((resolve) => {
+        guard = setTimeout(() => resolve(false), 10_000);
+      }),
+    ]);
+    clearTimeout(guard);
+    if (!closed) violate("INV-4", "close() did not resolve within 10 s");
+    closedDone = true;
+    conn = undefined;
+    await sleep(0);
+    checkRequests(-Number.MAX_VALUE);
+    consumed.clear();
+    let diff = "";
+    const clean = await waitFor(() => {
+      diff = leakDiff(baseline, resourceCounts());
+      return diff === "" && server.clients.size === 0 && proxy.activeConnections === 0;
+    }, 5000);
+    if (!clean) {
+      const detail = `after close(): ${diff || "-"}; server clients ${server.clients.size}, proxy connections ${proxy.activeConnections}`;
+      report.leaks.push(detail);
+      violate("INV-4", detail);
+    }
+    options.log?.(`cycle ${cycle}: client ${report.conns} closed, ${clean ? "nothing left" : "LEAK"}`);
+  };
+
+  const inject = async (f: Fault): Promise<void> => {
+    const before = pongTimeoutAt;
+    const closesBefore = closeEvents;
+    const faultAt = performance.now();
+    const noticed = async () => {
+      if (!(await waitFor(() => closeEvents > closesBefore, 5000)))
+        violate("detection", `the client did not notice ${f} within 5 s`);
+    };
+    switch (f) {
+      case "restart":
+        await server.restart(Math.floor(random() * 150));
+        break;
+      case "drop-1000":
+      case "drop-1001":
+      case "drop-1011":
+        server.dropAll(Number(f.slice(5)), "chaos");
+        break;
+      case "drop-4xxx":
+        server.dropAll(4000 + Math.floor(random() * 1000), "chaos");
+        break;
+      case "drop-abrupt":
+        server.dropAll();
+        break;
+      case "reset":
+        await proxy.reset();
+        break;
+      case "refuse":
+        await proxy.refuse();
+        await proxy.reset();
+        await noticed();
+        await sleep(100 + random() * 200);
+        break;
+      case "latency":
+        await proxy.latency(TIMING.latencyMs);
+        await sleep(1000 + random() * 1000);
+        return;
+      case "blackhole":
+      case "stall": {
+        if (f === "blackhole") await proxy.blackhole();
+        else server.stall();
+        const bound = report.detectionBoundMs;
+        const seen = await waitFor(() => pongTimeoutAt !== before, 3 * bound);
+        if (!seen) violate("detection", `dead connection not detected within ${3 * bound} ms`);
+        else {
+          const ms = pongTimeoutAt! - faultAt;
+          report.detectionMs.push(ms);
+          if (ms > bound) report.overBound++;
+        }
+        break;
+      }
+    }
+    if (f !== "refuse") await noticed();
+  };
+
+  try {
+    for (cycle = 1; cycle <= options.cycles; cycle++) {
+      fault = "none";
+      conn ??= createConn();
+      if (!(await waitOpen("the previous cycle"))) continue;
+      startTraffic();
+      await sleep(20 + random() * 80);
+      fault = pick(random, FAULTS);
+      report.faults[fault]++;
+      const faultAt = performance.now();
+      await inject(fault);
+      await proxy.heal();
+      server.resume();
+      const healed = fault;
+      const recovered = await waitOpen(`healing ${healed}`);
+      fault = "none";
+      if (recovered) report.recoveryMs.push(performance.now() - faultAt);
+      await sleep(20 + random() * 40);
+      checkRequests(TIMING.settleSlackMs);
+      if (cycle % recycleEvery === 0 || cycle === options.cycles) await retire();
+    }
+  } finally {
+    await retire();
+    netChannel.unsubscribe(onSocket);
+    await proxy.close();
+    await server.close();
+    process.off("unhandledRejection", onUnhandled);
+    process.off("uncaughtException", onUncaught);
+  }
+  report.cycles = options.cycles;
+  report.durationMs = performance.now() - started;
+  const heapAfter = heapUsed();
+  if (heapBefore !== undefined && heapAfter !== undefined) report.heapDeltaBytes = heapAfter - heapBefore;
+  return report;
+}
+
+function heapUsed(): number | undefined {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return undefined;
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
