@@ -50,9 +50,7 @@ export async function runScript(
   let chain = Promise.resolve();
   let stopped = false;
 
-  const fail = (error: Error, context = "") => {
-    if (stopped) return;
-    failures++;
+  const report = (error: Error, context = "") => {
     if (printed.has(error)) return;
     printed.add(error);
     const code = (error as { code?: unknown }).code;
@@ -60,10 +58,22 @@ export async function runScript(
     printer.fatal({ code, message: `${error.message}${where}` });
   };
 
+  // A request failing because the connection ended for good is not reported on its own: the
+  // connection's reason is, once, below.
+  const fail = (error: Error, context = "") => {
+    if (stopped) return;
+    failures++;
+    const code = (error as { code?: unknown }).code;
+    if (code === "ERR_DISCONNECTED" && conn.state === "closed") return;
+    report(error, context);
+  };
+
   // The connection failing for good ends the run once the requests made so far are reported.
   let dialed: Promise<void> = Promise.resolve();
+  let dialFailed = false;
   const gone = new Promise<void>((resolve) => {
     dialed = conn.dial(o.url, o.subprotocols).catch((error: Error) => {
+      dialFailed = true;
       fail(error);
       resolve();
     });
@@ -98,10 +108,10 @@ export async function runScript(
 
   // With no messages at all, the run still reports whether the connection could be made.
   await Promise.race([sendAll().then(() => dialed), gone]);
-  if (conn.state === "closed") {
+  if (conn.state === "closed" && !dialFailed && !stopped) {
     // The connection ended for good on its own: say why, once, even when quiet.
-    const why = lastError ?? (failures === 0 ? new Error("the connection closed") : undefined);
-    if (why !== undefined) fail(why);
+    failures++;
+    report(lastError ?? new Error("the connection closed"));
   }
   stopped = true;
   offEvents();
