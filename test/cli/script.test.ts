@@ -223,6 +223,8 @@ describe("evtws heartbeat and reconnect", () => {
     expect(run.stderr).toMatch(/attempt 2/);
     expect(run.stderr).not.toMatch(/attempt 3/);
     expect(run.stderr).toMatch(/^evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts/m);
+    // The give-up is reported once, not again as the request's ERR_DISCONNECTED.
+    expect(run.stderr.match(/^evtws: /gm)).toHaveLength(1);
   });
 
   it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {
