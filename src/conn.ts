@@ -23,7 +23,7 @@ import {
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { decideRetry } from "./reconnect.js";
-import { canTransition, State } from "./state.js";
+import { canTransition, State, type StateChange } from "./state.js";
 import { selectTransport } from "./transport/select.js";
 import type { TransportFactory } from "./transport/types.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
@@ -75,8 +75,9 @@ export class Conn<TIn = Data, TOut = Data> {
   #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
   #lastRttMs: number | undefined;
   #unwatch: (() => void) | undefined;
+  #protocol = "";
   readonly #linkEvents: LinkEvents = {
-    open: (link) => this.#onOpen(link),
+    open: (link, protocol) => this.#onOpen(link, protocol),
     message: (link, data, bytes) => this.#onMessage(link, data, bytes),
     pong: (link, rttMs) => link === this.#link && this.#onPong(rttMs),
     end: (link, end) => this.#onEnd(link, end),
@@ -117,6 +118,11 @@ export class Conn<TIn = Data, TOut = Data> {
     };
     if (this.#lastRttMs !== undefined) stats.lastRttMs = this.#lastRttMs;
     return stats;
+  }
+
+  /** The subprotocol the server chose for the current or last connection; "" when none. */
+  get protocol(): string {
+    return this.#protocol;
   }
 
   /** True while the connection is open. */
@@ -166,7 +172,8 @@ export class Conn<TIn = Data, TOut = Data> {
     const opened = new Promise<void>((resolve, reject) => {
       this.#dialed = { resolve, reject };
     });
-    void this.#connect();
+    // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
+    if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
     return opened;
   }
 
@@ -300,8 +307,9 @@ export class Conn<TIn = Data, TOut = Data> {
     link.start();
   }
 
-  #onOpen(link: Link): void {
+  #onOpen(link: Link, protocol: string): void {
     if (link !== this.#link) return;
+    this.#protocol = protocol;
     if (this.#state === State.RECONNECTING) this.#stats.reconnects++;
     this.#openedAt = this.#o.clock.now();
     this.#setState(State.OPEN);
@@ -425,7 +433,9 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    this.#setState(State.CLOSED);
+    // The state is closed from here on (no send can slip into the drained queue), but the event
+    // goes out last, once every request, the dial and the queue have settled.
+    const change = this.#transition(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
     // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
     const ending = byUser
@@ -449,6 +459,7 @@ export class Conn<TIn = Data, TOut = Data> {
         }),
       );
     }
+    if (change !== undefined) this.#events.emit("state", change, this);
   }
 
   #request(
@@ -519,11 +530,17 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #setState(next: State): void {
+    const change = this.#transition(next);
+    if (change !== undefined) this.#events.emit("state", change, this);
+  }
+
+  /** Changes the state without telling anyone yet; returns the change to announce, if any. */
+  #transition(next: State): StateChange | undefined {
     const oldState = this.#state;
-    if (oldState === next) return;
+    if (oldState === next) return undefined;
     if (!canTransition(oldState, next))
       throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
     this.#state = next;
-    this.#events.emit("state", { oldState, newState: next }, this);
+    return { oldState, newState: next };
   }
 }

@@ -37,6 +37,8 @@ export class Heartbeat {
   #lastSent: number;
   #lastReceived: number;
   #pingSentAt: number | undefined;
+  /** When the last unanswered ping left; cleared only by a pong, so a busy line still gets its RTT. */
+  #rttFrom: number | undefined;
   #timer: TimerHandle | undefined;
   #stopped = false;
 
@@ -68,10 +70,11 @@ export class Heartbeat {
   noteReceived(isPong = false): number | undefined {
     const now = this.#clock.now();
     this.#lastReceived = now;
-    const sentAt = this.#pingSentAt;
-    if (sentAt === undefined) return undefined;
     this.#pingSentAt = undefined;
-    return isPong ? now - sentAt : undefined;
+    const from = this.#rttFrom;
+    if (!isPong || from === undefined) return undefined;
+    this.#rttFrom = undefined;
+    return now - from;
   }
 
   /** Sends a ping now (unless one is already out), e.g. when a page becomes visible again. */
@@ -105,6 +108,7 @@ export class Heartbeat {
 
   #ping(now: number): void {
     this.#pingSentAt = now;
+    this.#rttFrom = now;
     this.#lastSent = now;
     this.#hooks.sendPing();
   }

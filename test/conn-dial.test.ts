@@ -190,6 +190,14 @@ describe("dial()", () => {
     expect(s.handshakes[0]?.headers["sec-websocket-protocol"]).toBeUndefined();
   });
 
+  it("conn.protocol is the subprotocol the server chose", async () => {
+    const s = await server();
+    const c = conn();
+    expect(c.protocol).toBe("");
+    await c.dial(s.url, ["chat", "superchat"]);
+    expect(c.protocol).toBe("chat");
+  });
+
   it("sends the given headers and invents no Origin", async () => {
     const s = await server();
     const c = conn({ headers: { authorization: "Bearer abc" } });

@@ -229,6 +229,21 @@ describe("when the policy gives up", () => {
   });
 });
 
+describe("the closed state event", () => {
+  it("comes after every request, the dial and the queue have settled", async () => {
+    const port = await freePort();
+    const c = conn<Msg, Msg>({ ...idOpts, reconnect: { ...fast, maxAttempts: 0 } });
+    const p = c.request({ id: 1 }).catch((e) => e);
+    let seen: unknown;
+    c.on("state", ({ newState }) => {
+      if (newState === "closed") seen = { pending: c.stats.pendingRequests, queued: c.stats.queuedMessages };
+    });
+    await c.dial(`ws://127.0.0.1:${port}`).catch(() => {});
+    expect(seen).toEqual({ pending: 0, queued: 0 });
+    expect(await p).toMatchObject({ code: "ERR_DISCONNECTED" });
+  });
+});
+
 describe("limits", () => {
   it("over maxPendingRequests, request() rejects ERR_TOO_MANY_PENDING and the others still settle", async () => {
     const s = await server({ onMessage: (ws, d) => setTimeout(() => ws.send(d.toString()), 20) });

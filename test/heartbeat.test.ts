@@ -75,6 +75,21 @@ describe("Heartbeat", () => {
     expect(hb.noteReceived(true)).toBeUndefined();
   });
 
+  it("a pong after other data still gives the RTT (a busy line)", () => {
+    const { clock, hb } = setup();
+    clock.advance(1000);
+    clock.advance(5);
+    expect(hb.noteReceived(false)).toBeUndefined();
+    clock.advance(10);
+    expect(hb.noteReceived(true)).toBe(15);
+  });
+
+  it("a pong with no ping out gives no RTT", () => {
+    const { clock, hb } = setup();
+    clock.advance(10);
+    expect(hb.noteReceived(true)).toBeUndefined();
+  });
+
   it("a silent peer is detected within intervalMs + pongTimeoutMs of the last byte", () => {
     const { clock, log, hb } = setup(1000, 500);
     clock.advance(300);
