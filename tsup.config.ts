@@ -1,14 +1,20 @@
+import { resolve } from "node:path";
 import type { Plugin } from "esbuild";
 import { defineConfig } from "tsup";
 
-/** Swaps `transport/default` for `transport/default.browser` so the browser build never sees `ws`. */
+const nodeDefault = resolve("src/transport/default.ts");
+
+/**
+ * Swaps `src/transport/default.ts` for `default.browser.ts` so the browser build never sees
+ * `ws`. Matches on the resolved file, so any importer and any relative spelling is covered.
+ */
 const browserTransport: Plugin = {
   name: "browser-transport",
   setup(build) {
-    build.onResolve({ filter: /(^\.|\/transport)\/default\.js$/ }, (args) => ({
-      path: new URL(args.path.replace(/default\.js$/, "default.browser.ts"), `file://${args.resolveDir}/`)
-        .pathname,
-    }));
+    build.onResolve({ filter: /default(\.js)?$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      return target === nodeDefault ? { path: resolve("src/transport/default.browser.ts") } : undefined;
+    });
   },
 };
 
