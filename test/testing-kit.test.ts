@@ -28,7 +28,10 @@ describe("createTestServer", () => {
   it("listens on 127.0.0.1 with a free port, echoes and records messages and handshakes", async () => {
     const server = await kitServer();
     expect(server.url).toBe(`ws://127.0.0.1:${server.port}`);
-    const c = conn<string, string | Uint8Array>({ matchMsg: (req, resp) => req === resp, headers: { "x-test": "1" } });
+    const c = conn<string, string | Uint8Array>({
+      matchMsg: (req, resp) => req === resp,
+      headers: { "x-test": "1" },
+    });
     await c.dial(`${server.url}/path?q=1`);
     expect(await c.request("hello")).toBe("hello");
     c.send(new Uint8Array([1, 2]));
@@ -135,6 +138,21 @@ describe("createFaultProxy", () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(199);
     await proxy.latency(0);
     expect(await c.request("order kept")).toBe("order kept");
+  });
+
+  it("bandwidth(bytesPerSecond) limits each direction; heal() lifts the limit", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(proxy.url);
+    await proxy.bandwidth(30_000);
+    const big = "x".repeat(30_000);
+    const started = performance.now();
+    expect(await c.request(big)).toBe(big);
+    // 30 kB up and 30 kB down at 30 kB/s each: at least ~2 s, whatever the machine.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(1800);
+    await proxy.heal();
+    expect(await c.request("fast again")).toBe("fast again");
   });
 
   it("blackhole() keeps TCP open and forwards nothing: the heartbeat detects it; heal() lets the client back", async () => {

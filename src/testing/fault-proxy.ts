@@ -1,7 +1,7 @@
 /**
  * An in-process TCP proxy that breaks the network between a client and a server on demand.
  *
- * It speaks Toxiproxy's vocabulary: `latency` delays bytes, `blackhole` keeps every TCP
+ * It speaks Toxiproxy's vocabulary: `latency` delays bytes, `bandwidth` limits their rate, `blackhole` keeps every TCP
  * connection open and forwards nothing (Toxiproxy's `timeout` toxic with timeout 0), `reset`
  * sends a TCP RST to every client, `refuse` stops listening so new connections are refused,
  * `heal` undoes them all. It copies bytes and never parses them, so it works for `ws:` and
@@ -26,13 +26,18 @@ export interface FaultProxy {
    * 0 removes the delay. Applies to open and new connections.
    */
   latency(ms: number): Promise<void>;
+  /**
+   * Limits each direction to `bytesPerSecond` (Toxiproxy's `bandwidth` toxic); 0 removes the
+   * limit. Reading pauses while more than 64 KiB wait, so the sender feels backpressure.
+   */
+  bandwidth(bytesPerSecond: number): Promise<void>;
   /** Forwards nothing in either direction (bytes are dropped) while keeping every TCP connection open. */
   blackhole(): Promise<void>;
   /** Sends a TCP RST to every client connection (`socket.resetAndDestroy()`) and drops its upstream. */
   reset(): Promise<void>;
   /** Stops listening: new connections get ECONNREFUSED; open ones are left alone. */
   refuse(): Promise<void>;
-  /** Removes every fault: no latency, forwarding on, listening again on the same port. */
+  /** Removes every fault: no latency or bandwidth limit, forwarding on, listening again on the same port. */
   heal(): Promise<void>;
   /** Stops listening and destroys every connection. Safe to call twice. */
   close(): Promise<void>;
@@ -73,6 +78,7 @@ export async function createFaultProxy(
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
   let latencyMs = 0;
+  let bytesPerSecond = 0;
   let blackholed = false;
   let total = 0;
   let server: net.Server | undefined;
@@ -82,26 +88,44 @@ export async function createFaultProxy(
   const pipe = (from: net.Socket, to: net.Socket): void => {
     const delayed: Array<{ due: number; chunk: Buffer }> = [];
     let timer: NodeJS.Timeout | undefined;
+    let queuedBytes = 0;
+    let wireFreeAt = 0;
+    let lastDue = 0;
+    let throttled = false;
     const flushDue = (): void => {
       timer = undefined;
       const now = performance.now();
       while (delayed.length > 0 && delayed[0]!.due <= now) {
         const { chunk } = delayed.shift()!;
+        queuedBytes -= chunk.length;
         if (!to.destroyed && !blackholed) to.write(chunk);
+      }
+      if (throttled && queuedBytes < 16 * 1024) {
+        throttled = false;
+        from.resume();
       }
       if (delayed.length > 0) timer = setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
     };
     from.on("data", (chunk: Buffer) => {
       if (blackholed) return;
-      if (latencyMs === 0 && delayed.length === 0) {
+      if (latencyMs === 0 && bytesPerSecond === 0 && delayed.length === 0) {
         if (!to.write(chunk)) {
           from.pause();
           to.once("drain", () => from.resume());
         }
         return;
       }
-      delayed.push({ due: performance.now() + latencyMs, chunk });
-      timer ??= setTimeout(flushDue, latencyMs);
+      const now = performance.now();
+      if (bytesPerSecond > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / bytesPerSecond) * 1000;
+      const due = Math.max(lastDue, (bytesPerSecond > 0 ? wireFreeAt : now) + latencyMs);
+      lastDue = due;
+      delayed.push({ due, chunk });
+      queuedBytes += chunk.length;
+      if (queuedBytes > 64 * 1024 && !throttled) {
+        throttled = true;
+        from.pause();
+      }
+      timer ??= setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
     });
     from.on("end", () => {
       const finish = (): void => {
@@ -177,6 +201,11 @@ export async function createFaultProxy(
         throw new RangeError(`latency must be a number >= 0, got ${ms}`);
       latencyMs = ms;
     },
+    async bandwidth(rate: number) {
+      if (typeof rate !== "number" || !(rate >= 0))
+        throw new RangeError(`bandwidth must be a number of bytes per second >= 0, got ${rate}`);
+      bytesPerSecond = rate;
+    },
     async blackhole() {
       blackholed = true;
     },
@@ -192,6 +221,7 @@ export async function createFaultProxy(
     },
     async heal() {
       latencyMs = 0;
+      bytesPerSecond = 0;
       blackholed = false;
       if (server === undefined && !closed) server = await listen(port);
     },
