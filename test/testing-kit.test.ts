@@ -107,6 +107,16 @@ describe("createTestServer", () => {
     expect(seen).toEqual(["welcome", "got x"]);
   });
 
+  it("sendRaw() writes crafted frames: invalid UTF-8 fails the connection with 1007", async () => {
+    const server = await kitServer();
+    const c = conn({ reconnect: false });
+    const { closes } = collect(c);
+    await c.dial(server.url);
+    server.sendRaw(Uint8Array.of(0x81, 0x02, 0xff, 0xfe));
+    await until(() => c.state === State.CLOSED, "closed");
+    expect(closes).toEqual([1007]);
+  });
+
   it("close() twice is safe", async () => {
     const server = await createTestServer();
     await server.close();

@@ -4,7 +4,7 @@
  * Built on `ws` and `node:http` (or `node:https` when given a certificate), listening on
  * 127.0.0.1 and port 0 by default. It can restart on the same port, drop every client with a
  * chosen close code, stall (stop reading and writing while keeping TCP open, as a hung process
- * does), refuse handshakes with an HTTP status, and it records what arrived. What it does not
+ * does), refuse handshakes with an HTTP status, write crafted frames, and it records what arrived. What it does not
  * do: fault the network between client and server; that is the fault proxy's job.
  */
 
@@ -87,6 +87,16 @@ export interface TestServer {
   stall(): void;
   /** Ends `stall()`: held data is read and written, held handshakes are answered. */
   resume(): void;
+  /**
+   * Writes `bytes` as they are to every client's TCP socket, for crafted frames the `ws` API
+   * will not send: invalid UTF-8, a bad close code, a reserved opcode, an unmasked-rule breach.
+   *
+   * @example
+   * ```ts
+   * server.sendRaw(Uint8Array.of(0x81, 0x02, 0xff, 0xfe)); // a text frame that is not UTF-8
+   * ```
+   */
+  sendRaw(bytes: Uint8Array): void;
   /** Stops listening and destroys every connection. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -238,6 +248,9 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       const waiting = [...held];
       held.clear();
       for (const entry of waiting) accept(entry);
+    },
+    sendRaw(bytes: Uint8Array) {
+      for (const ws of clients) sockets.get(ws)?.write(bytes);
     },
     close: stop,
   };
