@@ -27,6 +27,8 @@ export const TIMING = {
   connectTimeoutMs: 1500,
   requestTimeoutMs: 2000,
   latencyMs: 200,
+  /** The oversize fault sends twice this. */
+  maxMessageBytes: 64 * 1024,
   /** How long past its deadline a request may take to settle before INV-1 counts it as hung. */
   settleSlackMs: 1500,
   /** How long a client may take to be open again after the fault is healed. */
@@ -75,7 +77,9 @@ export async function runChaos(options: ChaosOptions) {
   process.on("uncaughtException", onUncaught);
 
   let serverSeq = 0;
+  let rejectStatus: number | undefined;
   const server = await createTestServer({
+    authorize: () => rejectStatus ?? true,
     onMessage: (data, client) => {
       let msg: Msg;
       try {
@@ -139,6 +143,7 @@ export async function runChaos(options: ChaosOptions) {
       pongTimeoutMs: TIMING.pongTimeoutMs,
       connectTimeoutMs: TIMING.connectTimeoutMs,
       requestTimeoutMs: TIMING.requestTimeoutMs,
+      maxMessageBytes: TIMING.maxMessageBytes,
       reconnect: { minDelayMs: 20, maxDelayMs: 400, factor: 2, jitter: 0.5, resetAfterMs: 300 },
       queue: { maxMessages: 4096, maxBytes: 4 * 1024 * 1024 },
     });
@@ -333,6 +338,28 @@ export async function runChaos(options: ChaosOptions) {
         await proxy.reset();
         await noticed();
         await sleep(100 + random() * 200);
+        break;
+      case "http-4xx-5xx":
+        rejectStatus = pick(random, [401, 403, 502]);
+        server.dropAll();
+        await noticed();
+        await sleep(100 + random() * 200);
+        rejectStatus = undefined;
+        return;
+      case "handshake-hang":
+        server.stall();
+        await proxy.reset();
+        await noticed();
+        await sleep(TIMING.connectTimeoutMs + 200);
+        return;
+      case "oversize":
+        for (const client of server.clients) client.send("x".repeat(2 * TIMING.maxMessageBytes));
+        break;
+      case "bad-utf8":
+        server.sendRaw(Uint8Array.of(0x81, 0x02, 0xff, 0xfe));
+        break;
+      case "bad-close-code":
+        server.sendRaw(Uint8Array.of(0x88, 0x02, 0x03, 0xed)); // 1005 must never be sent
         break;
       case "latency":
         await proxy.latency(TIMING.latencyMs);

@@ -15,6 +15,11 @@ export const FAULTS = [
   "latency",
   "stall",
   "refuse",
+  "http-4xx-5xx",
+  "handshake-hang",
+  "oversize",
+  "bad-utf8",
+  "bad-close-code",
 ] as const;
 
 /** One kind of fault. */
