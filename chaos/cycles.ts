@@ -16,8 +16,9 @@ import { Conn, type EvtWebSocketError, json, State } from "../src/index.js";
 import { canTransition } from "../src/state.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
 import { CANARY, canaryHits } from "./canary.js";
-import { type Counts, emptyReport, FAULTS, type Fault, type Violation } from "./report.js";
+import { emptyReport, FAULTS, type Fault, type Violation } from "./report.js";
 import { createRng, pick } from "./rng.js";
+import { type Msg, Traffic } from "./traffic.js";
 import { leakDiff, resourceCounts, sleep, waitFor } from "./util.js";
 
 /** Client timings of the chaos run; the latency fault adds 2 x 200 ms to a round trip, below pongTimeoutMs. */
@@ -45,9 +46,6 @@ export interface ChaosOptions {
   log?(line: string): void;
 }
 
-type Msg = { kind: "ff" | "req"; id?: string; n?: number; s?: number };
-type Pending = { deadline: number; settled: number };
-
 /** Runs the chaos cycles and returns the figures and every violation found. */
 export async function runChaos(options: ChaosOptions) {
   const seed = options.seed ?? Date.now() % 100_000;
@@ -60,9 +58,6 @@ export async function runChaos(options: ChaosOptions) {
   const violate = (inv: Violation["inv"], detail: string): void => {
     report.violations.push({ inv, cycle, fault, detail });
     options.log?.(`VIOLATION ${inv} cycle ${cycle} (${fault}): ${detail}`);
-  };
-  const bump = (counts: Counts, key: string): void => {
-    counts[key] = (counts[key] ?? 0) + 1;
   };
   const scan = (value: unknown, where: string): void => {
     const hits = canaryHits(value);
@@ -111,24 +106,12 @@ export async function runChaos(options: ChaosOptions) {
   const baseline = resourceCounts();
   const heapBefore = heapUsed();
 
-  const requests = new Map<string, Pending>();
-  const consumed = new Set<number>();
-  let reqSeq = 0;
-  let ffSeq = 0;
+  const traffic = new Traffic({ random, report, violate, scan, requestTimeoutMs: TIMING.requestTimeoutMs });
   let conn: Conn<Msg, Msg> | undefined;
   let closing = false;
   let closedDone = false;
   let pongTimeoutAt: number | undefined;
   let closeEvents = 0;
-
-  const consume = (msg: Msg, by: string): void => {
-    if (typeof msg.s !== "number") {
-      violate("INV-2", `a message without a server seq reached ${by}`);
-      return;
-    }
-    if (consumed.has(msg.s)) violate("INV-2", `server message ${msg.s} reached a second consumer (${by})`);
-    consumed.add(msg.s);
-  };
 
   const createConn = (): Conn<Msg, Msg> => {
     report.conns++;
@@ -161,7 +144,7 @@ export async function runChaos(options: ChaosOptions) {
     c.on("error", (error) => {
       afterClose("error");
       scan(error, "error event");
-      bump(report.errorEvents, error.code);
+      report.errorEvents[error.code] = (report.errorEvents[error.code] ?? 0) + 1;
       if (error.code !== "ERR_PONG_TIMEOUT") return;
       pongTimeoutAt = performance.now();
       if (fault !== "blackhole" && fault !== "stall") {
@@ -178,14 +161,7 @@ export async function runChaos(options: ChaosOptions) {
     }
     c.on("message", (msg) => {
       afterClose("message");
-      report.messages.received++;
-      consume(msg, "onMessage");
-      const pending = msg.kind === "req" && msg.id !== undefined ? requests.get(msg.id) : undefined;
-      if (pending !== undefined && pending.settled === 0) {
-        setImmediate(() => {
-          if (pending.settled === 0) violate("INV-2", `response ${msg.id} reached onMessage while pending`);
-        });
-      }
+      traffic.onMessage(msg);
     });
     const url = new URL(proxy.url);
     url.username = "user";
@@ -199,76 +175,6 @@ export async function runChaos(options: ChaosOptions) {
     return c;
   };
 
-  const sendOne = (c: Conn<Msg, Msg>): void => {
-    const r = random();
-    try {
-      if (r < 0.6) {
-        c.send({ kind: "ff", n: ++ffSeq });
-        report.messages.sent++;
-        return;
-      }
-      const id = `r${++reqSeq}`;
-      const retryOnReconnect = random() < 0.3;
-      const pending: Pending = { deadline: performance.now() + TIMING.requestTimeoutMs, settled: 0 };
-      const promise = c.request({ kind: "req", id }, { retryOnReconnect });
-      requests.set(id, pending);
-      report.requests.sent++;
-      if (retryOnReconnect) report.requests.retryOnReconnect++;
-      promise.then(
-        (resp) => {
-          if (++pending.settled > 1) violate("INV-1", `request ${id} settled twice`);
-          if (resp.id !== id) violate("INV-1", `request ${id} resolved with response ${resp.id}`);
-          report.requests.resolved++;
-          consume(resp, `request ${id}`);
-        },
-        (error: EvtWebSocketError) => {
-          if (++pending.settled > 1) violate("INV-1", `request ${id} settled twice`);
-          bump(report.requests.rejected, error.code ?? String(error));
-          scan(error, "request rejection");
-        },
-      );
-    } catch (error) {
-      scan(error, "send()/request() throw");
-      bump(report.requests.thrown, (error as EvtWebSocketError).code ?? String(error));
-    }
-  };
-
-  let trafficTimer: NodeJS.Timeout | undefined;
-  const tick = (): void => {
-    trafficTimer = undefined;
-    const c = conn;
-    if (c === undefined || closing) return;
-    // Idle gaps let the heartbeat ping: a busy connection proves itself alive without pings.
-    if (random() < 0.08) {
-      trafficTimer = setTimeout(tick, 200 + random() * 300);
-      return;
-    }
-    const burst = 1 + Math.floor(random() * 3);
-    for (let i = 0; i < burst; i++) sendOne(c);
-    trafficTimer = setTimeout(tick, 5 + random() * 20);
-  };
-  const startTraffic = (): void => {
-    trafficTimer ??= setTimeout(tick, 0);
-  };
-  const stopTraffic = (): void => {
-    if (trafficTimer !== undefined) clearTimeout(trafficTimer);
-    trafficTimer = undefined;
-  };
-
-  const checkRequests = (slackMs: number): void => {
-    const now = performance.now();
-    for (const [id, pending] of requests) {
-      if (pending.settled > 0) requests.delete(id);
-      else if (now > pending.deadline + slackMs) {
-        violate(
-          "INV-1",
-          `request ${id} unsettled ${Math.round(now - pending.deadline)} ms past its deadline`,
-        );
-        requests.delete(id);
-      }
-    }
-  };
-
   const waitOpen = async (what: string): Promise<boolean> => {
     const ok = await waitFor(() => conn?.state === State.OPEN, TIMING.recoverMs);
     if (!ok) violate("recovery", `not open ${TIMING.recoverMs} ms after ${what} (state ${conn?.state})`);
@@ -278,7 +184,7 @@ export async function runChaos(options: ChaosOptions) {
   const retire = async (): Promise<void> => {
     const c = conn;
     if (c === undefined) return;
-    stopTraffic();
+    traffic.stop();
     closing = true;
     let guard: NodeJS.Timeout | undefined;
     const closed = await Promise.race([
@@ -292,8 +198,8 @@ export async function runChaos(options: ChaosOptions) {
     closedDone = true;
     conn = undefined;
     await sleep(0);
-    checkRequests(-Number.MAX_VALUE);
-    consumed.clear();
+    traffic.check(-Number.MAX_VALUE);
+    traffic.forgetDelivered();
     let diff = "";
     const clean = await waitFor(() => {
       diff = leakDiff(baseline, resourceCounts());
@@ -388,7 +294,7 @@ export async function runChaos(options: ChaosOptions) {
       fault = "none";
       conn ??= createConn();
       if (!(await waitOpen("the previous cycle"))) continue;
-      startTraffic();
+      traffic.start(conn);
       await sleep(20 + random() * 80);
       fault = pick(random, FAULTS);
       report.faults[fault]++;
@@ -401,7 +307,7 @@ export async function runChaos(options: ChaosOptions) {
       fault = "none";
       if (recovered) report.recoveryMs.push(performance.now() - faultAt);
       await sleep(20 + random() * 40);
-      checkRequests(TIMING.settleSlackMs);
+      traffic.check(TIMING.settleSlackMs);
       if (cycle % recycleEvery === 0 || cycle === options.cycles) await retire();
     }
   } finally {
