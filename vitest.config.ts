@@ -8,5 +8,7 @@ export default defineConfig({
     // Integration tests open real sockets; two forks match the two cores of CI.
     pool: "forks",
     maxWorkers: 2,
+    // In CI, also write a machine-readable summary that .ci/run turns into one closing line.
+    reporters: process.env.CI ? ["default", ["json", { outputFile: "test-results.json" }]] : ["default"],
   },
 });
