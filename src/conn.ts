@@ -39,6 +39,12 @@ function err(code: ErrorCode, message: string, cause?: unknown): EvtWebSocketErr
   return new EvtWebSocketError(code, message, { cause });
 }
 
+/** A usable request id: a string, or a number other than NaN; anything else means no id. */
+function asKey(value: unknown): MessageKey | undefined {
+  if (typeof value === "string") return value;
+  return typeof value === "number" && !Number.isNaN(value) ? value : undefined;
+}
+
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
@@ -74,6 +80,8 @@ export class Conn<TIn = Data, TOut = Data> {
   #factory: TransportFactory | undefined;
   #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
   #lastRttMs: number | undefined;
+  /** The change to "closed" that #shutdown made and has not announced yet. */
+  #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
   #protocol = "";
   readonly #linkEvents: LinkEvents = {
@@ -163,14 +171,17 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#protocols = protocols;
     this.#attempt = 0;
     this.#closed = undefined;
+    const opened = new Promise<void>((resolve, reject) => {
+      this.#dialed = { resolve, reject };
+    });
+    const epoch = this.#epoch;
     this.#setState(State.CONNECTING);
+    // A "state" listener may have called close() (which rejected `opened`) or dialled again.
+    if (this.#epoch !== epoch) return opened;
     this.#unwatch ??= watchEnvironment({
       online: () => this.#onOnline(),
       offline: () => {},
       visible: (ms) => this.#onVisible(ms),
-    });
-    const opened = new Promise<void>((resolve, reject) => {
-      this.#dialed = { resolve, reject };
     });
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
     if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
@@ -229,7 +240,12 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#closed !== undefined) return this.#closed;
     const link = this.#link;
     this.#link = undefined;
-    this.#closed = link === undefined ? Promise.resolve() : new Promise((r) => this.#closing.set(link, r));
+    // Without a current link, an earlier close() may still wait for its socket (a dial() made
+    // right after it awaits that socket first): this close() waits for it too.
+    this.#closed =
+      link === undefined
+        ? (this.#lastClose ?? Promise.resolve())
+        : new Promise((r) => this.#closing.set(link, r));
     this.#lastClose = this.#closed;
     this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
@@ -313,6 +329,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#state === State.RECONNECTING) this.#stats.reconnects++;
     this.#openedAt = this.#o.clock.now();
     this.#setState(State.OPEN);
+    if (link !== this.#link) return; // a "state" listener called close()
     const dialed = this.#dialed;
     this.#dialed = undefined;
     dialed?.resolve();
@@ -354,9 +371,9 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (this.#out.pending > 0) {
-      const id = messageId === undefined ? undefined : this.#guard("messageId", () => messageId(msg));
+      const id = messageId === undefined ? undefined : asKey(this.#guard("messageId", () => messageId(msg)));
       const match = matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg);
-      if (this.#guard("matchMsg", () => this.#out.settle(msg, id as MessageKey | undefined, match))) return;
+      if (this.#guard("matchMsg", () => this.#out.settle(msg, id, match))) return;
     }
     this.#events.emit("message", msg, this);
   }
@@ -384,19 +401,25 @@ export class Conn<TIn = Data, TOut = Data> {
       ask && ((info) => this.#guard("shouldReconnect", () => ask(info))),
     );
     this.#attempt = decision.attempt;
+    // Each user callback below may call close() or dial(); both move the epoch, and then
+    // this ending is no longer ours to finish.
+    const epoch = this.#epoch;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
-    if (this.#state === State.CLOSED) return; // a close handler called close()
+    if (this.#epoch !== epoch) return;
     this.#out.dropped(decision.retry);
+    if (this.#epoch !== epoch) return;
     if (!decision.retry) {
       this.#shutdown(decision.error);
       return;
     }
     if (end.error !== undefined) this.#report(end.error);
+    if (this.#epoch !== epoch) return;
     const { attempt, delayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
+    if (this.#epoch !== epoch) return;
     const info: ReconnectingInfo = { attempt, delayMs, ...(end.error ? { error: end.error } : {}) };
     this.#events.emit("reconnecting", info, this);
-    if (this.#state !== State.CONNECTING && this.#state !== State.RECONNECTING) return;
+    if (this.#epoch !== epoch) return;
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
@@ -435,7 +458,7 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#retryTimer = undefined;
     // The state is closed from here on (no send can slip into the drained queue), but the event
     // goes out last, once every request, the dial and the queue have settled.
-    const change = this.#transition(State.CLOSED);
+    this.#unannounced = this.#transition(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
     // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
     const ending = byUser
@@ -459,6 +482,13 @@ export class Conn<TIn = Data, TOut = Data> {
         }),
       );
     }
+    this.#announce();
+  }
+
+  /** Emits the change #shutdown held back, unless a nested transition already did. */
+  #announce(): void {
+    const change = this.#unannounced;
+    this.#unannounced = undefined;
     if (change !== undefined) this.#events.emit("state", change, this);
   }
 
@@ -477,7 +507,7 @@ export class Conn<TIn = Data, TOut = Data> {
     let id: MessageKey | undefined;
     if (messageId !== undefined) {
       try {
-        id = messageId(body);
+        id = asKey(messageId(body));
       } catch (cause) {
         throw err(ErrorCode.CALLBACK_THREW, "messageId threw for the request body", cause);
       }
@@ -530,6 +560,7 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #setState(next: State): void {
+    this.#announce(); // a dial() from a callback inside #shutdown: "closed" goes out first
     const change = this.#transition(next);
     if (change !== undefined) this.#events.emit("state", change, this);
   }

@@ -24,9 +24,14 @@ export class Emitter<E extends EventMap> {
   on<K extends keyof E>(event: K, listener: E[K]): () => void {
     const list = this.#listeners[event] ?? [];
     this.#listeners[event] = list.concat(listener);
+    let subscribed = true;
+    // Removes this one registration: a function added twice stays added once.
     return () => {
-      const current = this.#listeners[event];
-      if (current) this.#listeners[event] = current.filter((l) => l !== listener);
+      if (!subscribed) return;
+      subscribed = false;
+      const current = this.#listeners[event] ?? [];
+      const i = current.indexOf(listener);
+      if (i !== -1) this.#listeners[event] = current.slice(0, i).concat(current.slice(i + 1));
     };
   }
 

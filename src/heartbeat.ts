@@ -81,6 +81,7 @@ export class Heartbeat {
   probe(): void {
     if (this.#stopped || this.#pingSentAt !== undefined) return;
     this.#ping(this.#clock.now());
+    if (this.#stopped) return; // sending the ping failed and ended the connection
     this.#rearm();
   }
 
