@@ -84,6 +84,8 @@ export class Conn<TIn = Data, TOut = Data> {
   #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
   #protocol = "";
+  /** Builds the ping frame: encoded once at dial() for a fixed pingMsg, per ping for a function. */
+  #pingData: (() => Data) | undefined;
   readonly #linkEvents: LinkEvents = {
     open: (link, protocol) => this.#onOpen(link, protocol),
     message: (link, data, bytes) => this.#onMessage(link, data, bytes),
@@ -167,6 +169,19 @@ export class Conn<TIn = Data, TOut = Data> {
       tls: this.#options.tls,
       needsProtocolPing: this.#o.pingIntervalMs > 0 && this.#options.pingMsg === undefined,
     });
+    const { pingMsg } = this.#options;
+    if (typeof pingMsg === "function") {
+      const build = pingMsg as () => TOut;
+      this.#pingData = () => this.#o.codec.encode(build());
+    } else if (pingMsg !== undefined) {
+      let frame: Data;
+      try {
+        frame = this.#o.codec.encode(pingMsg);
+      } catch (cause) {
+        throw err(ErrorCode.INVALID_OPTION, "option pingMsg: the codec cannot encode it", cause);
+      }
+      this.#pingData = () => frame;
+    }
     this.#url = url;
     this.#protocols = protocols;
     this.#attempt = 0;
@@ -293,7 +308,6 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (epoch !== this.#epoch) return;
-    const { pingMsg } = this.#options;
     const link = new Link(
       {
         factory: this.#factory!,
@@ -312,10 +326,7 @@ export class Conn<TIn = Data, TOut = Data> {
           this.#o.pingIntervalMs > 0
             ? { intervalMs: this.#o.pingIntervalMs, pongTimeoutMs: this.#o.pongTimeoutMs }
             : undefined,
-        pingData:
-          pingMsg === undefined
-            ? undefined
-            : () => this.#o.codec.encode(typeof pingMsg === "function" ? (pingMsg as () => TOut)() : pingMsg),
+        pingData: this.#pingData,
       },
       this.#linkEvents,
     );

@@ -171,9 +171,19 @@ export class Link {
 
   #sendPing(): void {
     const build = this.#config.pingData;
+    let frame: Data | undefined;
     try {
-      if (build === undefined) this.#transport!.ping!();
-      else this.#transport!.send(build());
+      frame = build?.();
+    } catch (cause) {
+      // The user's pingMsg function (or the codec) failed: without a ping the line cannot be checked.
+      this.terminate(
+        new EvtWebSocketError(ErrorCode.CALLBACK_THREW, "pingMsg could not be built", { cause }),
+      );
+      return;
+    }
+    try {
+      if (frame === undefined) this.#transport!.ping!();
+      else this.#transport!.send(frame);
     } catch (cause) {
       this.terminate(new EvtWebSocketError(ErrorCode.DISCONNECTED, "could not send a ping", { cause }));
     }

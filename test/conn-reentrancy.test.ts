@@ -575,14 +575,10 @@ describe("heartbeat with an injected clock", () => {
     expect(c.isConnected()).toBe(true);
   });
 
-  it("a codec.encode that throws for pingMsg ends the connection with the error as cause; no timer left", async () => {
+  it("a fixed pingMsg the codec cannot encode is refused at dial() with ERR_INVALID_OPTION", async () => {
     const s = await server();
-    const clock = new FakeClock();
     const boom = new Error("cannot encode a ping");
-    const errors: EvtWebSocketError[] = [];
     const c = conn<string, string>({
-      clock,
-      reconnect: false,
       pingIntervalMs: 1000,
       pingMsg: "PING",
       codec: {
@@ -592,19 +588,36 @@ describe("heartbeat with an injected clock", () => {
         },
         decode: (d) => String(d),
       },
+    });
+    await expect(c.dial(s.url)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION", cause: boom });
+    expect(s.connections).toBe(0);
+  });
+
+  it("a pingMsg function that throws ends the connection with ERR_CALLBACK_THREW; no timer left", async () => {
+    const s = await server();
+    const clock = new FakeClock();
+    const boom = new Error("cannot build a ping");
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<string, string>({
+      clock,
+      reconnect: false,
+      pingIntervalMs: 1000,
+      pingMsg: () => {
+        throw boom;
+      },
       onError: (e) => void errors.push(e),
     });
     const log = record(c);
     await c.dial(s.url);
-    c.send("normal messages still encode");
+    c.send("normal messages still go out");
     await until(() => s.received.length === 1, "the normal message");
     clock.advance(1000);
     await until(() => c.state === "closed", "closed");
-    expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED"]);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_CALLBACK_THREW"]);
     expect(errors[0]!.cause).toBe(boom);
     expect(log.filter((l) => l.startsWith("close"))).toEqual(["close 1006 willReconnect=false"]);
     expect(clock.pending).toBe(0);
-    expect(s.received).toEqual(["normal messages still encode"]);
+    expect(s.received).toEqual(["normal messages still go out"]);
   });
 
   it("a huge pingMsg (2 MiB) arrives whole and is not counted as a sent message", async () => {
