@@ -10,22 +10,15 @@
 
 import { isOffline, watchEnvironment } from "./browser-hooks.js";
 import { byteLength, type Data } from "./codec.js";
+import { type LinkPlan, planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { Link, type LinkEnd, type LinkEvents } from "./link.js";
-import {
-  type ConnOptions,
-  DEFAULTS,
-  type ReconnectingInfo,
-  type ResolvedOptions,
-  resolveOptions,
-} from "./options.js";
+import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { decideRetry } from "./reconnect.js";
 import { canTransition, State, type StateChange } from "./state.js";
-import { selectTransport } from "./transport/select.js";
-import type { TransportFactory } from "./transport/types.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
@@ -76,16 +69,13 @@ export class Conn<TIn = Data, TOut = Data> {
   #attempt = 0;
   #openedAt = 0;
   #url: UrlSource = "";
-  #protocols: string[] = [];
-  #factory: TransportFactory | undefined;
+  #plan: LinkPlan | undefined;
   #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
   #lastRttMs: number | undefined;
   /** The change to "closed" that #shutdown made and has not announced yet. */
   #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
   #protocol = "";
-  /** Builds the ping frame: encoded once at dial() for a fixed pingMsg, per ping for a function. */
-  #pingData: (() => Data) | undefined;
   readonly #linkEvents: LinkEvents = {
     open: (link, protocol) => this.#onOpen(link, protocol),
     message: (link, data, bytes) => this.#onMessage(link, data, bytes),
@@ -157,33 +147,8 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    // "" means none, as in the Go original's Dial(url, "").
-    const none = subprotocol === undefined || subprotocol === "";
-    const protocols = none ? [] : Array.isArray(subprotocol) ? subprotocol : [subprotocol];
-    if (!protocols.every((p) => typeof p === "string" && p.length > 0)) {
-      throw err(ErrorCode.INVALID_OPTION, "subprotocol must be a non-empty string or an array of them");
-    }
-    this.#factory = selectTransport({
-      WebSocket: this.#options.WebSocket,
-      headers: this.#options.headers,
-      tls: this.#options.tls,
-      needsProtocolPing: this.#o.pingIntervalMs > 0 && this.#options.pingMsg === undefined,
-    });
-    const { pingMsg } = this.#options;
-    if (typeof pingMsg === "function") {
-      const build = pingMsg as () => TOut;
-      this.#pingData = () => this.#o.codec.encode(build());
-    } else if (pingMsg !== undefined) {
-      let frame: Data;
-      try {
-        frame = this.#o.codec.encode(pingMsg);
-      } catch (cause) {
-        throw err(ErrorCode.INVALID_OPTION, "option pingMsg: the codec cannot encode it", cause);
-      }
-      this.#pingData = () => frame;
-    }
+    this.#plan = planDial(this.#options, this.#o, subprotocol);
     this.#url = url;
-    this.#protocols = protocols;
     this.#attempt = 0;
     this.#closed = undefined;
     const opened = new Promise<void>((resolve, reject) => {
@@ -308,28 +273,7 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (epoch !== this.#epoch) return;
-    const link = new Link(
-      {
-        factory: this.#factory!,
-        url,
-        displayUrl: new URL(url).origin,
-        transport: {
-          protocols: this.#protocols,
-          headers: this.#options.headers,
-          tls: this.#options.tls,
-          maxMessageBytes: this.#o.maxMessageBytes,
-        },
-        clock: this.#o.clock,
-        connectTimeoutMs: this.#o.connectTimeoutMs,
-        closeTimeoutMs: DEFAULTS.closeTimeoutMs,
-        heartbeat:
-          this.#o.pingIntervalMs > 0
-            ? { intervalMs: this.#o.pingIntervalMs, pongTimeoutMs: this.#o.pongTimeoutMs }
-            : undefined,
-        pingData: this.#pingData,
-      },
-      this.#linkEvents,
-    );
+    const link = new Link(this.#plan!(url), this.#linkEvents);
     this.#link = link;
     link.start();
   }

@@ -1,0 +1,86 @@
+/**
+ * What one `dial()` fixes for all of its attempts, checked up front.
+ *
+ * The transport, the subprotocols and the ping frame are settled when `dial()` is called, so a
+ * combination that cannot work (headers in a browser, a ping the codec cannot encode, an empty
+ * subprotocol) fails there, at once, instead of in the middle of a session. What comes back
+ * builds the settings of each attempt's link from its URL. The retry policy and the life cycle
+ * are not this module's business.
+ */
+
+import type { Data } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import type { LinkConfig } from "./link.js";
+import { type ConnOptions, DEFAULTS, type ResolvedOptions } from "./options.js";
+import { selectTransport } from "./transport/select.js";
+
+/** Builds the link settings of one attempt from the URL it dials. */
+export type LinkPlan = (url: string) => LinkConfig;
+
+function invalid(message: string, cause?: unknown): EvtWebSocketError {
+  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
+}
+
+/** The subprotocols to offer; `""` means none, as in the Go original's `Dial(url, "")`. */
+function protocolList(subprotocol: string | string[] | undefined): string[] {
+  const list = subprotocol === undefined || subprotocol === "" ? [] : [subprotocol].flat();
+  if (!list.every((p) => typeof p === "string" && p.length > 0)) {
+    throw invalid("subprotocol must be a non-empty string or an array of them");
+  }
+  return list;
+}
+
+/** The ping frame builder: encoded once for a fixed `pingMsg`, per ping for a function. */
+function pingBuilder<TOut>(pingMsg: TOut | (() => TOut) | undefined, encode: (msg: TOut) => Data) {
+  if (pingMsg === undefined) return undefined;
+  if (typeof pingMsg === "function") {
+    const build = pingMsg as () => TOut;
+    return () => encode(build());
+  }
+  let frame: Data;
+  try {
+    frame = encode(pingMsg);
+  } catch (cause) {
+    throw invalid("option pingMsg: the codec cannot encode it", cause);
+  }
+  return () => frame;
+}
+
+/**
+ * Checks what `dial()` was given against the options and the runtime.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` when the transport, subprotocols or ping do not fit.
+ */
+export function planDial<TIn, TOut>(
+  options: ConnOptions<TIn, TOut, unknown>,
+  o: ResolvedOptions<TIn, TOut>,
+  subprotocol: string | string[] | undefined,
+): LinkPlan {
+  const protocols = protocolList(subprotocol);
+  const factory = selectTransport({
+    WebSocket: options.WebSocket,
+    headers: options.headers,
+    tls: options.tls,
+    needsProtocolPing: o.pingIntervalMs > 0 && options.pingMsg === undefined,
+  });
+  const pingData = pingBuilder(options.pingMsg, (msg) => o.codec.encode(msg));
+  const heartbeat =
+    o.pingIntervalMs > 0 ? { intervalMs: o.pingIntervalMs, pongTimeoutMs: o.pongTimeoutMs } : undefined;
+  const transport = {
+    protocols,
+    headers: options.headers,
+    tls: options.tls,
+    maxMessageBytes: o.maxMessageBytes,
+  };
+  return (url) => ({
+    factory,
+    url,
+    displayUrl: new URL(url).origin,
+    transport,
+    clock: o.clock,
+    connectTimeoutMs: o.connectTimeoutMs,
+    closeTimeoutMs: DEFAULTS.closeTimeoutMs,
+    heartbeat,
+    pingData,
+  });
+}
