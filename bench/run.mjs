@@ -102,6 +102,14 @@ const SCENARIOS = [
     higherIsBetter: false,
   },
   {
+    id: "idleHeap",
+    title: `${q("2,000", "500")} idle connections: JS heap per connection`,
+    derivedFrom: "idle",
+    unit: "KiB",
+    pick: (r) => r.heapPerConn / 1024,
+    higherIsBetter: false,
+  },
+  {
     id: "idleCpu",
     title: `${q("2,000", "500")} idle connections: idle CPU`,
     derivedFrom: "idle",
@@ -182,6 +190,10 @@ function runClient(ports, lib, scenario, evtDist) {
   const params =
     scenario.kind === "reconnect" ? { kind: reconnectKind[lib] ?? "ws" } : (scenario.params ?? {});
   const nodeArgs = ["--expose-gc"];
+  // A fixed young generation for the memory scenario: V8 otherwise grows it (or not) by an
+  // allocation-rate heuristic, which made RSS per idle connection bimodal (about 10 or 25 KiB
+  // for the same library). Throughput scenarios keep V8's defaults.
+  if (scenario.kind === "idle") nodeArgs.push("--min-semi-space-size=1", "--max-semi-space-size=1");
   if (profile && lib === "evtwebsocket") {
     nodeArgs.push("--cpu-prof", "--cpu-prof-dir", join(resultsDir, "profiles"));
     nodeArgs.push("--cpu-prof-name", `${scenario.id}-${Date.now()}.cpuprofile`);
@@ -263,6 +275,7 @@ const TARGETS = [
   ["req100", "ws-map", 1.5, ">="],
   ["req10k", "ws-map", 1.3, ">="],
   ["idle", "ws", 1.15, "<="],
+  ["idleHeap", "ws", 1.15, "<="],
   ["idleCpu", "ws", 1.5, "<="],
 ];
 
