@@ -114,6 +114,11 @@ const notExamples: Record<string, string> = {
   "examples/start.ts": "the `npm start` job; its own tests cover it",
 };
 
+/** Test files under examples/ (a user's own tests), and the file in test/ that runs each one. */
+const exampleTests: Record<string, string> = {
+  "examples/testing-kit.test.ts": "test/examples-testing-kit.test.ts",
+};
+
 /** The first of `lines` not found in `output` in order (other lines may come between), if any. */
 function missingLine(output: string, lines: (string | RegExp)[]): { missing?: string } {
   const printed = output.split("\n");
@@ -139,6 +144,16 @@ describe("examples", () => {
       )
       .filter((file) => !(file in notExamples));
     expect(found.sort()).toEqual(Object.keys(examples).sort());
+  });
+
+  it("every test file in examples/ is run from test/", () => {
+    const found = readdirSync(new URL("../examples", import.meta.url))
+      .filter((name) => name.endsWith(".test.ts"))
+      .map((name) => `examples/${name}`);
+    expect(found.sort()).toEqual(Object.keys(exampleTests).sort());
+    for (const runner of Object.values(exampleTests)) {
+      expect(existsSync(new URL(`../${runner}`, import.meta.url)), runner).toBe(true);
+    }
   });
 
   it("the examples' import of evtwebsocket resolves to a build", () => {
