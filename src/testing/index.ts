@@ -2,6 +2,8 @@
  * evtwebsocket/testing: the real server and the fault proxy our own reliability suite uses,
  * published so applications can test their reconnect, heartbeat and request logic the same
  * way. Node only (it opens TCP listeners). Public exports only; no logic lives here.
+ *
+ * @module evtwebsocket/testing
  */
 
 export { createFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";

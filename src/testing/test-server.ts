@@ -51,7 +51,12 @@ export interface TestServerOptions {
    */
   authorize?(handshake: HandshakeInfo): boolean | number | undefined;
   /** A certificate and key (PEM) to serve `wss:` instead of `ws:`. */
-  tls?: { cert: string | Buffer; key: string | Buffer };
+  tls?: {
+    /** The server's certificate chain (PEM); clients must trust its CA (the `tls.ca` option of `Conn`). */
+    cert: string | Buffer;
+    /** The private key of `cert` (PEM). */
+    key: string | Buffer;
+  };
 }
 
 /** A running test server; see {@link createTestServer}. */
