@@ -1,6 +1,8 @@
 /**
  * evtwebsocket: an event-based WebSocket client for long-lived connections.
  * Public exports only; no logic lives here.
+ *
+ * @module evtwebsocket
  */
 
 export type { Clock, TimerHandle } from "./clock.js";
