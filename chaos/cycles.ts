@@ -104,7 +104,9 @@ export async function runChaos(options: ChaosOptions) {
   netChannel.subscribe(onSocket);
 
   const baseline = resourceCounts();
-  const heapBefore = heapUsed();
+  // INV-8 figure: heap after GC at the first client's close (warm) against the last one's.
+  let heapAtFirstClose: number | undefined;
+  let heapAtLastClose: number | undefined;
 
   const traffic = new Traffic({ random, report, violate, scan, requestTimeoutMs: TIMING.requestTimeoutMs });
   let conn: Conn<Msg, Msg> | undefined;
@@ -210,6 +212,12 @@ export async function runChaos(options: ChaosOptions) {
       report.leaks.push(detail);
       violate("INV-4", detail);
     }
+    // The server's own log of what it received is the harness's memory, not the library's.
+    server.received.length = 0;
+    server.handshakes.length = 0;
+    const heap = heapUsed();
+    heapAtFirstClose ??= heap;
+    heapAtLastClose = heap;
     options.log?.(`cycle ${cycle}: client ${report.conns} closed, ${clean ? "nothing left" : "LEAK"}`);
   };
 
@@ -320,8 +328,9 @@ export async function runChaos(options: ChaosOptions) {
   }
   report.cycles = options.cycles;
   report.durationMs = performance.now() - started;
-  const heapAfter = heapUsed();
-  if (heapBefore !== undefined && heapAfter !== undefined) report.heapDeltaBytes = heapAfter - heapBefore;
+  if (heapAtFirstClose !== undefined && heapAtLastClose !== undefined && report.conns > 1) {
+    report.heapDeltaBytes = heapAtLastClose - heapAtFirstClose;
+  }
   return report;
 }
 

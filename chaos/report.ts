@@ -128,7 +128,7 @@ export function formatReport(r: ChaosReport): string {
     ["max live sockets per client", String(r.maxLiveSockets)],
     ["leaks (resources after close())", r.leaks.length === 0 ? "0" : `${r.leaks.length}: ${r.leaks[0]}`],
     [
-      "heap delta after GC",
+      "heap after GC, last client's close vs the first's",
       r.heapDeltaBytes === undefined
         ? "- (run with --expose-gc)"
         : `${(r.heapDeltaBytes / 1024).toFixed(0)} KiB`,

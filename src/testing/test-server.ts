@@ -67,10 +67,10 @@ export interface TestServer {
   readonly port: number;
   /** The connections open right now. */
   readonly clients: ReadonlySet<WebSocket>;
-  /** Every message received, in order: text frames as strings, binary frames as `Buffer`. */
+  /** Every message received, in order: text frames as strings, binary frames as `Buffer`; clear it with `received.length = 0`. */
   readonly received: Array<string | Buffer>;
-  /** Every accepted or refused handshake, in order. */
-  readonly handshakes: readonly HandshakeInfo[];
+  /** Every accepted or refused handshake, in order; `handshakes.length = 0` starts a new record. */
+  readonly handshakes: HandshakeInfo[];
   /** Connections accepted since creation, across restarts. */
   readonly connections: number;
   /** True while `stall()` is in effect. */
