@@ -40,6 +40,8 @@ export class Heartbeat {
   /** When the last unanswered ping left; cleared only by a pong, so a busy line still gets its RTT. */
   #rttFrom: number | undefined;
   #timer: TimerHandle | undefined;
+  /** When the armed timer should fire; a tick much later than this means the process was frozen. */
+  #due = 0;
   #stopped = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
@@ -70,7 +72,12 @@ export class Heartbeat {
   noteReceived(isPong = false): number | undefined {
     const now = this.#clock.now();
     this.#lastReceived = now;
-    this.#pingSentAt = undefined;
+    if (this.#pingSentAt !== undefined) {
+      this.#pingSentAt = undefined;
+      // The timer is set for the pong deadline; bring it back to the next ping time, or a peer
+      // that falls silent now would be judged only after pongTimeoutMs + intervalMs + pongTimeoutMs.
+      if (!this.#stopped) this.#rearm();
+    }
     const from = this.#rttFrom;
     if (!isPong || from === undefined) return undefined;
     this.#rttFrom = undefined;
@@ -93,6 +100,7 @@ export class Heartbeat {
   }
 
   #arm(delayMs: number): void {
+    this.#due = this.#clock.now() + Math.max(0, delayMs);
     this.#timer = this.#clock.setTimeout(() => this.#tick(), Math.max(0, delayMs));
   }
 
@@ -120,7 +128,12 @@ export class Heartbeat {
     const now = this.#clock.now();
     const { intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt !== undefined) {
-      if (now - this.#pingSentAt >= pongTimeoutMs) {
+      if (now - this.#due > Math.min(intervalMs, pongTimeoutMs)) {
+        // The timer fired late: the process was frozen (sleep, SIGSTOP, a throttled tab) and a
+        // pong that arrived meanwhile may still be unread. Judge on a fresh ping instead.
+        this.#ping(now);
+        if (this.#stopped) return;
+      } else if (now - this.#pingSentAt >= pongTimeoutMs) {
         this.stop();
         this.#hooks.onDead();
         return;

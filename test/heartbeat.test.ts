@@ -67,6 +67,26 @@ describe("Heartbeat", () => {
     expect(log).toEqual(["ping@1000"]);
   });
 
+  it("a peer that goes silent right after answering a ping is declared dead within intervalMs + pongTimeoutMs of its last byte", () => {
+    const { clock, log, hb } = setup(150, 800);
+    clock.advance(150);
+    clock.advance(10);
+    hb.noteReceived(true);
+    clock.advance(3000);
+    const deadAt = Number(log.find((l) => l.startsWith("dead@"))!.slice(5));
+    expect(deadAt - 160).toBeLessThanOrEqual(950);
+  });
+
+  it("a pong deadline that fires late after a freeze sends a fresh ping instead of declaring death", () => {
+    const { clock, log, hb } = setup(1000, 500);
+    clock.advance(1000); // ping@1000, deadline 1500
+    clock.sleep(5000); // frozen; the pong is waiting unread in the socket
+    expect(log).toEqual(["ping@1000", "ping@6000"]);
+    hb.noteReceived(true);
+    clock.advance(400);
+    expect(log.some((l) => l.startsWith("dead"))).toBe(false);
+  });
+
   it("a pong returns the round-trip time", () => {
     const { clock, hb } = setup();
     clock.advance(1000);
