@@ -21,11 +21,20 @@ function invalid(message: string, cause?: unknown): EvtWebSocketError {
   return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
 }
 
-/** The subprotocols to offer; `""` means none, as in the Go original's `Dial(url, "")`. */
+/** An HTTP token (RFC 9110 5.6.2): what subprotocols and header names must be. */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * The subprotocols to offer; `""` means none, as in the Go original's `Dial(url, "")`. Each must
+ * be a distinct HTTP token (RFC 6455 4.1): checked here, or every attempt would fail inside the
+ * transport and be retried forever.
+ */
 function protocolList(subprotocol: string | string[] | undefined): string[] {
   const list = subprotocol === undefined || subprotocol === "" ? [] : [subprotocol].flat();
-  if (!list.every((p) => typeof p === "string" && p.length > 0)) {
-    throw invalid("subprotocol must be a non-empty string or an array of them");
+  if (!list.every((p) => typeof p === "string" && HTTP_TOKEN.test(p)) || new Set(list).size < list.length) {
+    throw invalid(
+      "subprotocol must be an HTTP token (no spaces or separators), or an array of distinct ones",
+    );
   }
   return list;
 }

@@ -300,7 +300,13 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
       throw invalid("option headers must be an object of strings");
     }
     for (const [key, value] of Object.entries(options.headers)) {
+      // A bad name or value would fail every handshake and be retried forever: refuse it now.
+      if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key)) {
+        throw invalid("option headers has a name that is not an HTTP token");
+      }
       if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
+      // The value itself is never quoted: it is often a credential.
+      if (/[\r\n\0]/.test(value)) throw invalid(`option headers.${key} must not contain CR, LF or NUL`);
     }
   }
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null)) {

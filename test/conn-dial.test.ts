@@ -198,6 +198,17 @@ describe("dial()", () => {
     expect(c.protocol).toBe("chat");
   });
 
+  it.each([["bad proto"], [["a", "a"]], [["ok", "no,comma"]]])(
+    "subprotocol %j rejects ERR_INVALID_OPTION at dial() instead of retrying forever",
+    async (sub) => {
+      const c = conn();
+      await expect(c.dial("ws://127.0.0.1:1", sub as string | string[])).rejects.toMatchObject({
+        code: "ERR_INVALID_OPTION",
+      });
+      expect(c.state).toBe("idle");
+    },
+  );
+
   it("sends the given headers and invents no Origin", async () => {
     const s = await server();
     const c = conn({ headers: { authorization: "Bearer abc" } });
