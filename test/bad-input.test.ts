@@ -1,0 +1,168 @@
+/**
+ * The bad-input catalogue: API misuse on a live connection, each case with its own typed error
+ * code, a message naming the option or state, and the connection left usable afterwards (a
+ * request still round-trips) or cleanly closed. Option types and ranges at construction are
+ * in options.test.ts; URL parsing in url.test.ts.
+ */
+import { describe, expect, it } from "vitest";
+import type { Conn } from "../src/index.js";
+import { conn, server } from "./helpers/harness.js";
+
+type C = Conn<string | Uint8Array, string | Uint8Array>;
+
+/** An open connection to an echo server whose requests match identical echoes. */
+async function open(): Promise<{ c: C; url: string }> {
+  const s = await server();
+  const c = conn<string | Uint8Array, string | Uint8Array>({ matchMsg: (req, resp) => req === resp });
+  await c.dial(s.url);
+  return { c, url: s.url };
+}
+
+async function stillUsable(c: C): Promise<void> {
+  expect(c.state).toBe("open");
+  await expect(c.request("still-usable", { timeoutMs: 10_000 })).resolves.toBe("still-usable");
+}
+
+const cases: Array<[string, (c: C, url: string) => unknown, string, RegExp]> = [
+  [
+    "send() of an object with the raw codec",
+    (c) => c.send({ a: 1 } as never),
+    "ERR_INVALID_OPTION",
+    /encode/,
+  ],
+  ["send() of a number", (c) => c.send(42 as never), "ERR_INVALID_OPTION", /encode/],
+  ["send() of null", (c) => c.send(null as never), "ERR_INVALID_OPTION", /encode/],
+  [
+    "send() with a callback that is not a function",
+    (c) => c.send("x", "cb" as never),
+    "ERR_INVALID_OPTION",
+    /callback/,
+  ],
+  [
+    "request() with a negative timeout",
+    (c) => c.request("x", { timeoutMs: -1 }),
+    "ERR_INVALID_OPTION",
+    /timeoutMs/,
+  ],
+  [
+    "request() with a NaN timeout",
+    (c) => c.request("x", { timeoutMs: Number.NaN }),
+    "ERR_INVALID_OPTION",
+    /timeoutMs/,
+  ],
+  [
+    "request() with an already-aborted signal",
+    (c) => c.request("x", { signal: AbortSignal.abort() }),
+    "ERR_ABORTED",
+    /aborted/,
+  ],
+  ["close() with 999", (c) => c.close(999), "ERR_INVALID_OPTION", /close code/],
+  ["close() with 1005 (reserved)", (c) => c.close(1005), "ERR_INVALID_OPTION", /close code/],
+  ["close() with 2999", (c) => c.close(2999), "ERR_INVALID_OPTION", /close code/],
+  ["close() with 5000", (c) => c.close(5000), "ERR_INVALID_OPTION", /close code/],
+  ["close() with a fractional code", (c) => c.close(3000.5), "ERR_INVALID_OPTION", /close code/],
+  [
+    "close() with a reason over 123 bytes",
+    (c) => c.close(1000, "x".repeat(124)),
+    "ERR_INVALID_OPTION",
+    /reason/,
+  ],
+  [
+    "close() with a reason that is not a string",
+    (c) => c.close(1000, 5 as never),
+    "ERR_INVALID_OPTION",
+    /reason/,
+  ],
+  ["dial() while open", (c, url) => c.dial(url), "ERR_ALREADY_DIALED", /already open/],
+  ["ping() without the heartbeat", (c) => c.ping(), "ERR_INVALID_OPTION", /pingIntervalMs/],
+];
+
+describe("bad input on an open connection: typed error, clear message, connection still usable", () => {
+  it.each(cases)("%s", async (_name, misuse, code, message) => {
+    const { c, url } = await open();
+    let caught: unknown;
+    try {
+      await misuse(c, url);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({ name: "EvtWebSocketError", code });
+    expect((caught as Error).message).toMatch(message);
+    await stillUsable(c);
+  });
+});
+
+describe("bad input before or after the connection", () => {
+  it.each([
+    ["ftp://127.0.0.1/", /ftp:/],
+    ["ws://exa mple/", /cannot be parsed/],
+    [42, /expected a string or URL/],
+  ])("dial(%j) rejects ERR_INVALID_URL and leaves the Conn idle and dialable", async (url, message) => {
+    const s = await server();
+    const c = conn();
+    const e = await c.dial(url as string).catch((x) => x);
+    expect(e).toMatchObject({ code: "ERR_INVALID_URL" });
+    expect(e.message).toMatch(message);
+    expect(c.state).toBe("idle");
+    await c.dial(s.url);
+    expect(c.isConnected()).toBe(true);
+  });
+
+  it("a URL function that returns a bad URL ends the dial with ERR_INVALID_URL, never retried", async () => {
+    let calls = 0;
+    const c = conn({ reconnect: { minDelayMs: 5, jitter: 0 } });
+    const e = await c
+      .dial(() => {
+        calls++;
+        return "file:///etc/passwd";
+      })
+      .catch((x) => x);
+    expect(e).toMatchObject({ code: "ERR_INVALID_URL" });
+    expect(calls).toBe(1);
+    expect(c.state).toBe("closed");
+  });
+
+  it.each([["bad proto"], [""], [["a", "a"]]])("dial() with subprotocol %j", async (sub) => {
+    const s = await server();
+    const c = conn();
+    if (sub === "") {
+      await c.dial(s.url, sub);
+      expect(c.isConnected()).toBe(true);
+      return;
+    }
+    await expect(c.dial(s.url, sub as string)).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+      message: expect.stringMatching(/subprotocol/),
+    });
+    await c.dial(s.url);
+    expect(c.isConnected()).toBe(true);
+  });
+
+  it("a message larger than the queue's byte limit while not open: ERR_QUEUE_FULL naming the bytes", () => {
+    const c = conn({ queue: { maxBytes: 100 } });
+    const e = (() => {
+      try {
+        c.send("x".repeat(101));
+      } catch (x) {
+        return x as Error;
+      }
+    })();
+    expect(e).toMatchObject({ code: "ERR_QUEUE_FULL" });
+    expect(e?.message).toMatch(/bytes/);
+    expect(e?.message).toMatch(/idle/);
+    c.send("small enough");
+    expect(c.stats.queuedMessages).toBe(1);
+  });
+
+  it("send() and request() after close(): ERR_CLOSED naming the state; close() twice is one close", async () => {
+    const { c } = await open();
+    const first = c.close();
+    expect(c.close()).toBe(first);
+    await first;
+    expect(() => c.send("x")).toThrow(
+      expect.objectContaining({ code: "ERR_CLOSED", message: expect.stringMatching(/closed/) }),
+    );
+    await expect(c.request("x")).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    expect(() => c.send("x", () => {})).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+  });
+});
