@@ -17,7 +17,7 @@ import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
-import type { Transport, TransportEvents, TransportFactory } from "./types.js";
+import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
 
 function noop(): void {}
 
@@ -58,82 +58,141 @@ function sentCloseCode(error: unknown): number | undefined {
   return 1002;
 }
 
-/** The `ws` transport factory. */
-export const wsTransport: TransportFactory = {
-  name: "ws",
-  canPing: true,
-  canSendHeaders: true,
-  open(url, options, events: TransportEvents): Transport {
-    let tcp: Duplex | undefined;
-    let corked = false;
-    const uncork = () => {
-      corked = false;
-      tcp?.uncork();
-    };
+const kTransport = Symbol("evtwebsocket transport");
+type Socket = WebSocket & { [kTransport]: WsTransport };
+type Options = ConnectOptions & { [kTransport]?: WsTransport; secure?: boolean };
+
+/** ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. */
+function createConnection(opts: Options): Duplex {
+  const transport = opts[kTransport]!;
+  transport.tcp = connect(transport.secure, opts);
+  return transport.tcp;
+}
+
+// Listeners are module functions with the socket as `this` (as ws does internally): no
+// closures per connection, which matters with thousands of idle connections.
+function onOpen(this: Socket): void {
+  this[kTransport].events.onOpen(this.protocol);
+}
+function onMessage(this: Socket, data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  const buf = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
+  const { events } = this[kTransport];
+  if (isBinary) events.onMessage(buf, buf.byteLength);
+  else events.onMessage(buf.toString("utf8"), buf.byteLength);
+}
+function onPong(this: Socket): void {
+  this[kTransport].events.onPong();
+}
+function onPing(this: Socket): void {
+  this[kTransport].events.onPing();
+}
+function onError(this: Socket, error: Error): void {
+  this[kTransport].lastError ??= error;
+}
+function onUnexpectedResponse(
+  this: Socket,
+  _req: unknown,
+  res: { statusCode?: number; resume(): void },
+): void {
+  const transport = this[kTransport];
+  transport.status = res.statusCode;
+  transport.lastError = new Error(`unexpected server response: ${res.statusCode}`);
+  res.resume();
+  this.terminate();
+}
+function onClose(this: Socket, code: number, reason: Buffer): void {
+  const { events, lastError, status } = this[kTransport];
+  this.removeAllListeners();
+  this.on("error", noop);
+  const failedWith = sentCloseCode(lastError);
+  events.onClose({
+    code: failedWith ?? code,
+    reason: failedWith === undefined ? reason.toString("utf8") : "",
+    wasClean: failedWith === undefined && code !== 1006,
+    error: lastError,
+    status,
+  });
+}
+function uncork(transport: WsTransport): void {
+  transport.corked = false;
+  transport.tcp?.uncork();
+}
+
+/** Strings up to this many UTF-16 units are encoded once here, so ws sends header and payload as one chunk. */
+const SMALL_TEXT = 1024;
+
+/** One `ws` socket behind the {@link Transport} interface. */
+class WsTransport implements Transport {
+  readonly socket: Socket;
+  readonly events: TransportEvents;
+  readonly secure: boolean;
+  tcp: Duplex | undefined;
+  corked = false;
+  lastError: unknown;
+  status: number | undefined;
+
+  constructor(url: string, options: TransportOptions, events: TransportEvents) {
+    this.events = events;
+    this.secure = url.startsWith("wss:");
     if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
     const socket = new WebSocket(url, options.protocols, {
       ...options.tls,
       headers: options.headers,
       perMessageDeflate: false,
       maxPayload: options.maxMessageBytes,
-      createConnection: ((opts: ConnectOptions) => {
-        tcp = connect(url.startsWith("wss:"), opts);
-        return tcp;
-      }) as never,
-    });
-    let lastError: unknown;
-    let status: number | undefined;
+      createConnection: createConnection as never,
+      [kTransport]: this,
+    } as WebSocket.ClientOptions) as Socket;
+    socket[kTransport] = this;
+    socket.on("open", onOpen as never);
+    socket.on("message", onMessage as never);
+    socket.on("pong", onPong as never);
+    socket.on("ping", onPing as never);
+    socket.on("error", onError as never);
+    socket.on("unexpected-response", onUnexpectedResponse as never);
+    socket.on("close", onClose as never);
+    this.socket = socket;
+  }
 
-    socket.on("open", () => events.onOpen(socket.protocol));
-    socket.on("message", (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
-      const buf = Array.isArray(data) ? Buffer.concat(data) : (data as Buffer);
-      if (isBinary) events.onMessage(buf, buf.byteLength);
-      else events.onMessage(buf.toString("utf8"), buf.byteLength);
-    });
-    socket.on("pong", () => events.onPong());
-    socket.on("ping", () => events.onPing());
-    socket.on("error", (err) => {
-      lastError ??= err;
-    });
-    socket.on("unexpected-response", (_req, res) => {
-      status = res.statusCode;
-      lastError = new Error(`unexpected server response: ${res.statusCode}`);
-      res.resume();
-      socket.terminate();
-    });
-    socket.on("close", (code: number, reason: Buffer) => {
-      socket.removeAllListeners();
-      socket.on("error", noop);
-      const failedWith = sentCloseCode(lastError);
-      events.onClose({
-        code: failedWith ?? code,
-        reason: failedWith === undefined ? reason.toString("utf8") : "",
-        wasClean: failedWith === undefined && code !== 1006,
-        error: lastError,
-        status,
-      });
-    });
+  get bufferedAmount(): number {
+    return this.socket.bufferedAmount;
+  }
 
-    return {
-      send: (data: Data) => {
-        if (!corked && tcp !== undefined) {
-          corked = true;
-          tcp.cork();
-          process.nextTick(uncork);
-        }
-        socket.send(data);
-        return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
-      },
-      ping: () => socket.ping(),
-      close: (code, reason) => socket.close(code, reason),
-      terminate: () => {
-        socket.removeAllListeners();
-        socket.on("error", noop);
-        socket.terminate();
-      },
-      get bufferedAmount() {
-        return socket.bufferedAmount;
-      },
-    };
-  },
+  send(data: Data): number {
+    if (!this.corked && this.tcp !== undefined) {
+      this.corked = true;
+      this.tcp.cork();
+      process.nextTick(uncork, this);
+    }
+    if (typeof data === "string" && data.length <= SMALL_TEXT) {
+      // One UTF-8 pass instead of ws measuring and encoding separately.
+      const bytes = Buffer.from(data);
+      this.socket.send(bytes, { binary: false });
+      return bytes.byteLength;
+    }
+    this.socket.send(data);
+    return typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+  }
+
+  ping(): void {
+    this.socket.ping();
+  }
+
+  close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.removeAllListeners();
+    this.socket.on("error", noop);
+    this.socket.terminate();
+  }
+}
+
+/** The `ws` transport factory. */
+export const wsTransport: TransportFactory = {
+  name: "ws",
+  canPing: true,
+  canSendHeaders: true,
+  open: (url, options, events) => new WsTransport(url, options, events),
 };
