@@ -54,6 +54,14 @@ export function isOffline(env: EnvironmentLike = globalThis as EnvironmentLike):
 }
 
 /**
+ * True when the runtime has any of the events {@link watchEnvironment} listens to (browsers,
+ * workers, Deno); false in Node and Bun, where watching would only allocate listeners for nothing.
+ */
+export function hasEnvironmentEvents(env: EnvironmentLike = globalThis as EnvironmentLike): boolean {
+  return typeof env.addEventListener === "function" || typeof env.document?.addEventListener === "function";
+}
+
+/**
  * Subscribes to `online`/`offline` and `visibilitychange` where they exist.
  *
  * @returns a function that removes every listener; calling it again does nothing.

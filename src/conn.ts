@@ -8,7 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one of them).
  */
 
-import { isOffline, watchEnvironment } from "./browser-hooks.js";
+import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
 import { byteLength, type Data } from "./codec.js";
 import { type LinkPlan, planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
@@ -158,11 +158,13 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#setState(State.CONNECTING);
     // A "state" listener may have called close() (which rejected `opened`) or dialled again.
     if (this.#epoch !== epoch) return opened;
-    this.#unwatch ??= watchEnvironment({
-      online: () => this.#onOnline(),
-      offline: () => {},
-      visible: (ms) => this.#onVisible(ms),
-    });
+    if (this.#unwatch === undefined && hasEnvironmentEvents()) {
+      this.#unwatch = watchEnvironment({
+        online: () => this.#onOnline(),
+        offline: () => {},
+        visible: (ms) => this.#onVisible(ms),
+      });
+    }
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
     if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
     return opened;
@@ -325,12 +327,37 @@ export class Conn<TIn = Data, TOut = Data> {
       if (rtt !== undefined) this.#onPong(rtt);
       return;
     }
-    if (this.#out.pending > 0) {
-      const id = messageId === undefined ? undefined : asKey(this.#guard("messageId", () => messageId(msg)));
-      const match = matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg);
-      if (this.#guard("matchMsg", () => this.#out.settle(msg, id, match))) return;
-    }
+    if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
     this.#events.emit("message", msg, this);
+  }
+
+  /**
+   * Settles the request `msg` answers; true when one was. Inline try/catch rather than
+   * `#guard(() => …)`: this runs once per response, and each guard cost a closure.
+   */
+  #settle(
+    msg: TIn,
+    messageId: ((m: TIn | TOut) => MessageKey | undefined) | undefined,
+    matchMsg: ((req: TOut, resp: TIn) => boolean) | undefined,
+  ): boolean {
+    let id: MessageKey | undefined;
+    if (messageId !== undefined) {
+      try {
+        id = asKey(messageId(msg));
+      } catch (cause) {
+        this.#report(err(ErrorCode.CALLBACK_THREW, "messageId threw", cause));
+      }
+    }
+    try {
+      return this.#out.settle(
+        msg,
+        id,
+        matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg),
+      );
+    } catch (cause) {
+      this.#report(err(ErrorCode.CALLBACK_THREW, "matchMsg threw", cause));
+      return false;
+    }
   }
 
   #onPong(rttMs: number): void {

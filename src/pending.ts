@@ -28,34 +28,35 @@ export interface PendingEntry<TOut> {
 
 /** Finds pending requests for incoming responses. */
 export class PendingRegistry<TOut, E extends PendingEntry<TOut> = PendingEntry<TOut>> {
-  #byId = new Map<MessageKey, E>();
-  #ordered = new Set<E>();
+  // Allocated on first use: most idle connections never hold a request.
+  #byId: Map<MessageKey, E> | undefined;
+  #ordered: Set<E> | undefined;
 
   /** Number of pending requests. */
   get size(): number {
-    return this.#byId.size + this.#ordered.size;
+    return (this.#byId?.size ?? 0) + (this.#ordered?.size ?? 0);
   }
 
   /** True when a request with this id is pending. */
   hasId(id: MessageKey): boolean {
-    return this.#byId.has(id);
+    return this.#byId?.has(id) === true;
   }
 
   /** True when this very entry is registered. */
   has(entry: E): boolean {
-    return entry.id === undefined ? this.#ordered.has(entry) : this.#byId.get(entry.id) === entry;
+    return entry.id === undefined ? this.#ordered?.has(entry) === true : this.#byId?.get(entry.id) === entry;
   }
 
   /** Registers a request. The caller checks `hasId` first. */
   add(entry: E): void {
-    if (entry.id === undefined) this.#ordered.add(entry);
-    else this.#byId.set(entry.id, entry);
+    if (entry.id === undefined) (this.#ordered ??= new Set()).add(entry);
+    else (this.#byId ??= new Map()).set(entry.id, entry);
   }
 
   /** Unregisters a request; removing an unknown entry does nothing. */
   remove(entry: E): void {
-    if (entry.id === undefined) this.#ordered.delete(entry);
-    else if (this.#byId.get(entry.id) === entry) this.#byId.delete(entry.id);
+    if (entry.id === undefined) this.#ordered?.delete(entry);
+    else if (this.#byId?.get(entry.id) === entry) this.#byId.delete(entry.id);
   }
 
   /**
@@ -67,10 +68,10 @@ export class PendingRegistry<TOut, E extends PendingEntry<TOut> = PendingEntry<T
    */
   find(id: MessageKey | undefined, matches: ((request: TOut) => boolean) | undefined): E | undefined {
     if (id !== undefined) {
-      const byId = this.#byId.get(id);
+      const byId = this.#byId?.get(id);
       if (byId !== undefined) return byId;
     }
-    if (matches === undefined) return undefined;
+    if (matches === undefined || this.#ordered === undefined) return undefined;
     for (const entry of this.#ordered) {
       if (matches(entry.body)) return entry;
     }
@@ -79,7 +80,7 @@ export class PendingRegistry<TOut, E extends PendingEntry<TOut> = PendingEntry<T
 
   /** Every pending request, oldest first. */
   entries(): E[] {
-    const all = [...this.#byId.values(), ...this.#ordered];
+    const all = [...(this.#byId?.values() ?? []), ...(this.#ordered ?? [])];
     return all.sort((a, b) => a.seq - b.seq);
   }
 }
