@@ -97,8 +97,25 @@ export interface Request<TIn, TOut, Q = unknown> extends PendingEntry<TOut> {
   readonly data: Data;
   /** Called exactly once with the outcome. */
   readonly done: (error: Error | undefined, response: TIn | undefined) => void;
-  timer: TimerHandle | undefined;
+  /** Monotonic time at which the request times out; meaningful while `deadlines` is set. */
+  deadline: number;
+  /** The deadline list holding the request, and its neighbours in it. */
+  deadlines: DeadlineList<TIn, TOut, Q> | undefined;
+  prev: Request<TIn, TOut, Q> | undefined;
+  next: Request<TIn, TOut, Q> | undefined;
   abort: (() => void) | undefined;
+}
+
+/**
+ * The requests sharing one timeout, oldest first: with equal timeouts, insertion order is
+ * deadline order, so one timer for the head serves the whole list (as Node's own timer lists
+ * do), instead of a timer and a closure per request.
+ */
+interface DeadlineList<TIn, TOut, Q> {
+  readonly timeoutMs: number;
+  head: Request<TIn, TOut, Q> | undefined;
+  tail: Request<TIn, TOut, Q> | undefined;
+  timer: TimerHandle | undefined;
 }
 
 /** What a new request needs. */
@@ -121,6 +138,8 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   readonly #clock: Clock;
   readonly #onLeave: (queued: Q) => void;
   #seq = 0;
+  /** One list and one timer per distinct timeout in use; created on first use. */
+  #deadlines: Map<number, DeadlineList<TIn, TOut, Q>> | undefined;
 
   constructor(clock: Clock, onLeave: (queued: Q) => void) {
     this.#clock = clock;
@@ -146,24 +165,14 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
       retryOnReconnect: init.retryOnReconnect,
       data: init.data,
       done: init.done,
-      timer: undefined,
+      deadline: 0,
+      deadlines: undefined,
+      prev: undefined,
+      next: undefined,
       abort: undefined,
     };
     this.#index.add(request);
-    if (init.timeoutMs > 0) {
-      const { timeoutMs } = init;
-      request.timer = this.#clock.setTimeout(() => {
-        request.timer = undefined;
-        const where = request.sent ? "no response" : "still queued, never sent";
-        this.reject(
-          request,
-          new EvtWebSocketError(
-            ErrorCode.REQUEST_TIMEOUT,
-            `request timed out after ${timeoutMs} ms (${where})`,
-          ),
-        );
-      }, timeoutMs);
-    }
+    if (init.timeoutMs > 0) this.#track(request, init.timeoutMs);
     const { signal } = init;
     if (signal !== undefined) {
       const onAbort = () =>
@@ -200,8 +209,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   #leave(request: Request<TIn, TOut, Q>): boolean {
     if (!this.#index.has(request)) return false;
     this.#index.remove(request);
-    if (request.timer !== undefined) this.#clock.clearTimeout(request.timer);
-    request.timer = undefined;
+    if (request.deadlines !== undefined) this.#untrack(request);
     request.abort?.();
     request.abort = undefined;
     if (request.queued !== undefined) {
@@ -209,5 +217,54 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
       request.queued = undefined;
     }
     return true;
+  }
+
+  #track(request: Request<TIn, TOut, Q>, timeoutMs: number): void {
+    const lists = (this.#deadlines ??= new Map());
+    let list = lists.get(timeoutMs);
+    if (list === undefined) {
+      list = { timeoutMs, head: undefined, tail: undefined, timer: undefined };
+      lists.set(timeoutMs, list);
+    }
+    request.deadline = this.#clock.now() + timeoutMs;
+    request.deadlines = list;
+    request.prev = list.tail;
+    if (list.tail === undefined) list.head = request;
+    else list.tail.next = request;
+    list.tail = request;
+    if (list.timer === undefined) this.#arm(list, timeoutMs);
+  }
+
+  /** Unlinks a request; an emptied list gives its timer back, so nothing outlives the last request. */
+  #untrack(request: Request<TIn, TOut, Q>): void {
+    const list = request.deadlines!;
+    if (request.prev === undefined) list.head = request.next;
+    else request.prev.next = request.next;
+    if (request.next === undefined) list.tail = request.prev;
+    else request.next.prev = request.prev;
+    request.deadlines = undefined;
+    request.prev = undefined;
+    request.next = undefined;
+    if (list.head === undefined) {
+      if (list.timer !== undefined) this.#clock.clearTimeout(list.timer);
+      list.timer = undefined;
+      this.#deadlines?.delete(list.timeoutMs);
+    }
+  }
+
+  #arm(list: DeadlineList<TIn, TOut, Q>, delayMs: number): void {
+    list.timer = this.#clock.setTimeout(() => this.#expire(list), Math.max(0, delayMs));
+  }
+
+  /** Times out every request whose deadline passed, then re-arms for the new head. */
+  #expire(list: DeadlineList<TIn, TOut, Q>): void {
+    list.timer = undefined;
+    const now = this.#clock.now();
+    for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
+      const where = r.sent ? "no response" : "still queued, never sent";
+      const message = `request timed out after ${list.timeoutMs} ms (${where})`;
+      this.reject(r, new EvtWebSocketError(ErrorCode.REQUEST_TIMEOUT, message));
+    }
+    if (list.head !== undefined && list.timer === undefined) this.#arm(list, list.head.deadline - now);
   }
 }

@@ -79,6 +79,45 @@ describe("PendingRequests", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("requests with the same timeout share one timer, expire in order, and leave none behind", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const outcomes: string[] = [];
+    const requests = [];
+    for (let i = 0; i < 100; i++) {
+      const { init: i2 } = init({
+        done: (e: Error | undefined) => void outcomes.push(`${i}:${e ? "timeout" : "ok"}`),
+      });
+      requests.push(p.add(i2));
+      clock.advance(1);
+    }
+    // t=100: request 0 (created at t=0) has just timed out.
+    expect(outcomes).toEqual(["0:timeout"]);
+    expect(clock.pending).toBe(1);
+    p.resolve(requests[1]!, "in time");
+    clock.advance(10); // t=110: requests 2..10 (created at t=2..10) have timed out
+    expect(outcomes).toEqual([
+      "0:timeout",
+      "1:ok",
+      ...Array.from({ length: 9 }, (_, k) => `${k + 2}:timeout`),
+    ]);
+    expect(clock.pending).toBe(1);
+    clock.advance(1000);
+    expect(outcomes).toHaveLength(100);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("different timeouts get their own timer; settling every request clears them all", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const a = p.add(init({ timeoutMs: 100 }).init);
+    const b = p.add(init({ timeoutMs: 500 }).init);
+    expect(clock.pending).toBe(2);
+    p.resolve(a, "x");
+    p.reject(b, new Error("gone"));
+    expect(clock.pending).toBe(0);
+  });
+
   it("timeout 0 waits forever", () => {
     const clock = new FakeClock();
     const p = make(clock);
