@@ -1,48 +1,21 @@
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, onCleanup, sleep } from "./helpers/harness.js";
 
-let dir: string;
-let cert: Buffer;
-let key: Buffer;
+let cert: string;
+let tlsFiles: SelfSigned;
 
 beforeAll(() => {
-  // A self-signed certificate for 127.0.0.1, minted now by the openssl CLI.
-  dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-addext",
-      "subjectAltName=IP:127.0.0.1",
-      "-keyout",
-      join(dir, "key.pem"),
-      "-out",
-      join(dir, "cert.pem"),
-    ],
-    { stdio: "ignore" },
-  );
-  cert = readFileSync(join(dir, "cert.pem"));
-  key = readFileSync(join(dir, "key.pem"));
+  tlsFiles = mintSelfSigned();
+  cert = tlsFiles.cert;
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => tlsFiles.remove());
 
 async function tlsServer(): Promise<{ url: string; connections: () => number }> {
-  const https = createServer({ cert, key });
+  const https = createServer({ cert, key: tlsFiles.key });
   const wss = new WebSocketServer({ server: https });
   let n = 0;
   wss.on("connection", (ws) => {

@@ -3,15 +3,12 @@
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
  */
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Conn, type ConnOptions, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { freePort, until } from "./helpers/server.js";
 
@@ -232,36 +229,14 @@ describe("prototype pollution: __proto__ in JSON responses leaves Object.prototy
 });
 
 describe("TLS is verified by default", () => {
-  let dir: string;
   let cert: string;
   let key: string;
+  let tlsFiles: SelfSigned;
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
-    execFileSync(
-      "openssl",
-      [
-        "req",
-        "-x509",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-days",
-        "1",
-        "-subj",
-        "/CN=127.0.0.1",
-        "-addext",
-        "subjectAltName=IP:127.0.0.1",
-        "-keyout",
-        join(dir, "key.pem"),
-        "-out",
-        join(dir, "cert.pem"),
-      ],
-      { stdio: "ignore" },
-    );
-    cert = readFileSync(join(dir, "cert.pem"), "utf8");
-    key = readFileSync(join(dir, "key.pem"), "utf8");
+    tlsFiles = mintSelfSigned();
+    ({ cert, key } = tlsFiles);
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => tlsFiles.remove());
 
   it("a self-signed certificate fails the dial with ERR_DIAL_FAILED and the TLS code as cause", async () => {
     const server = await createTestServer({ tls: { cert, key } });

@@ -3,47 +3,23 @@
  * this test run.
  */
 
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
+import { mintSelfSigned, type SelfSigned } from "../helpers/cert.js";
 import { runCli, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
-let dir: string;
+let tlsFiles: SelfSigned;
 let https: Server;
 let wss: WebSocketServer;
 let url: string;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), "evtws-tls-"));
-  const key = join(dir, "key.pem");
-  const cert = join(dir, "cert.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "1",
-      "-subj",
-      "/CN=127.0.0.1",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-    ],
-    { stdio: "ignore" },
-  );
-  https = createServer({ key: readFileSync(key), cert: readFileSync(cert) });
+  tlsFiles = mintSelfSigned();
+  https = createServer({ key: tlsFiles.key, cert: tlsFiles.cert });
   wss = new WebSocketServer({ server: https });
   wss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
   await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
@@ -54,7 +30,7 @@ afterAll(async () => {
   for (const ws of wss.clients) ws.terminate();
   wss.close();
   await new Promise((resolve) => https.close(resolve));
-  rmSync(dir, { recursive: true, force: true });
+  tlsFiles.remove();
 });
 
 describe("evtws --insecure", () => {
