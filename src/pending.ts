@@ -49,8 +49,13 @@ export class PendingRegistry<TOut, E extends PendingEntry<TOut> = PendingEntry<T
 
   /** Registers a request. The caller checks `hasId` first. */
   add(entry: E): void {
-    if (entry.id === undefined) (this.#ordered ??= new Set()).add(entry);
-    else (this.#byId ??= new Map()).set(entry.id, entry);
+    if (entry.id === undefined) {
+      this.#ordered ??= new Set();
+      this.#ordered.add(entry);
+    } else {
+      this.#byId ??= new Map();
+      this.#byId.set(entry.id, entry);
+    }
   }
 
   /** Unregisters a request; removing an unknown entry does nothing. */
@@ -220,7 +225,8 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   }
 
   #track(request: Request<TIn, TOut, Q>, timeoutMs: number): void {
-    const lists = (this.#deadlines ??= new Map());
+    this.#deadlines ??= new Map();
+    const lists = this.#deadlines;
     let list = lists.get(timeoutMs);
     if (list === undefined) {
       list = { timeoutMs, head: undefined, tail: undefined, timer: undefined };
