@@ -12,8 +12,8 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
-import { Heartbeat, type HeartbeatTiming } from "./heartbeat.js";
-import type { Transport, TransportFactory, TransportOptions } from "./transport/types.js";
+import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
+import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./transport/types.js";
 
 /** How a link ended. */
 export interface LinkEnd {
@@ -56,7 +56,7 @@ export interface LinkConfig {
 type Phase = "handshake" | "open" | "closing" | "ended";
 
 /** One socket's life; see the module header. */
-export class Link {
+export class Link implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
   #transport: Transport | undefined;
   #timer: TimerHandle | undefined;
@@ -82,13 +82,8 @@ export class Link {
       this.terminate(error);
     }, config.connectTimeoutMs);
     try {
-      this.#transport = config.factory.open(config.url, config.transport, {
-        onOpen: (protocol) => this.#onOpen(protocol),
-        onMessage: (data, bytes) => this.#events.message(this, data, bytes),
-        onPong: () => this.#onPong(),
-        onPing: () => this.#heartbeat?.noteReceived(false),
-        onClose: (info) => this.#onClose(info),
-      });
+      // The link is its transport's listener (and its heartbeat's hooks): no closures per socket.
+      this.#transport = config.factory.open(config.url, config.transport, this);
     } catch (cause) {
       this.#end({ code: 1006, reason: "", wasClean: false, error: this.#dialError(cause) });
     }
@@ -149,27 +144,41 @@ export class Link {
     this.#end({ code: 1006, reason: "", wasClean: false, error });
   }
 
-  #onOpen(protocol: string): void {
+  /** Transport callback: the handshake completed. */
+  onOpen(protocol: string): void {
     if (this.#phase !== "handshake") return;
     this.#phase = "open";
     this.#stopTimers();
     const timing = this.#config.heartbeat;
     if (timing !== undefined) {
-      this.#heartbeat = new Heartbeat(this.#config.clock, timing, {
-        sendPing: () => this.#sendPing(),
-        onDead: () =>
-          this.terminate(
-            new EvtWebSocketError(
-              ErrorCode.PONG_TIMEOUT,
-              `no data from ${this.#config.displayUrl} within ${timing.pongTimeoutMs} ms of a ping: connection is dead`,
-            ),
-          ),
-      });
+      this.#heartbeat = new Heartbeat(this.#config.clock, timing, this);
     }
     this.#events.open(this, protocol);
   }
 
-  #sendPing(): void {
+  /** Transport callback: a message arrived. */
+  onMessage(data: Data, bytes: number): void {
+    this.#events.message(this, data, bytes);
+  }
+
+  /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
+  onPing(): void {
+    this.#heartbeat?.noteReceived(false);
+  }
+
+  /** Heartbeat hook: the pong deadline passed with nothing received. */
+  onDead(): void {
+    const timeout = this.#config.heartbeat?.pongTimeoutMs;
+    this.terminate(
+      new EvtWebSocketError(
+        ErrorCode.PONG_TIMEOUT,
+        `no data from ${this.#config.displayUrl} within ${timeout} ms of a ping: connection is dead`,
+      ),
+    );
+  }
+
+  /** Heartbeat hook: sends one ping (the protocol frame or the built `pingMsg`). */
+  sendPing(): void {
     const build = this.#config.pingData;
     let frame: Data | undefined;
     try {
@@ -189,18 +198,14 @@ export class Link {
     }
   }
 
-  #onPong(): void {
+  /** Transport callback: a protocol pong arrived. */
+  onPong(): void {
     const rtt = this.#heartbeat?.noteReceived(true);
     if (rtt !== undefined) this.#events.pong(this, rtt);
   }
 
-  #onClose(info: {
-    code: number;
-    reason: string;
-    wasClean: boolean;
-    error?: unknown;
-    status?: number;
-  }): void {
+  /** Transport callback: the socket is gone. */
+  onClose(info: { code: number; reason: string; wasClean: boolean; error?: unknown; status?: number }): void {
     const wasOpen = this.#phase !== "handshake";
     let error: EvtWebSocketError | undefined;
     if (!wasOpen) error = this.#dialError(info.error, info.status);

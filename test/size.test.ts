@@ -21,13 +21,13 @@ import { beforeAll, describe, expect, it } from "vitest";
 import tsupConfig from "../tsup.config.js";
 
 /**
- * The issue asked for 4 KB minified and gzipped; the core with every feature measured 8.8 KB
- * (7.2 KB even with every error message blanked), so 4 KB is not met and stays an open goal.
- * Until features move out of the core, this is a regression guard just above today's size:
- * growth past it must be a decision, not an accident.
+ * The issue asked for 4 KB minified and gzipped; the core with every feature measures 9.3 KB
+ * (it was 7.2 KB even with every error message blanked, at 8.8 KB), so 4 KB is not met and
+ * stays an open goal. Until features move out of the core, this is a regression guard just
+ * above today's size: growth past it must be a decision, not an accident.
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
-const BUDGET_GZIP_BYTES = 9728;
+const BUDGET_GZIP_BYTES = 10_240;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
