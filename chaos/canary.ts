@@ -1,6 +1,7 @@
 /**
  * INV-7: the secret canary and the scanner that looks for it in anything the library produced
  * (errors with their stacks and cause chains, event payloads), hidden properties included.
+ * Shared by the chaos run and test/security.test.ts.
  */
 
 import { inspect } from "node:util";
@@ -30,8 +31,7 @@ export function canaryHits(value: unknown): string[] {
     }
   };
   walk(value, "$", 0);
-  if (hits.length === 0 && inspect(value, { depth: 10, showHidden: true }).includes(CANARY)) {
-    hits.push("inspect()");
-  }
+  if (inspect(value, { depth: 10, showHidden: true }).includes(CANARY)) hits.push("inspect()");
+  if (value instanceof Error && String(value).includes(CANARY)) hits.push("String()");
   return hits;
 }

@@ -1,22 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { Conn } from "../src/index.js";
-import { freePort, startServer, type TestServer, until } from "./helpers/server.js";
-
-const cleanup: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-async function server(opts?: Parameters<typeof startServer>[0]): Promise<TestServer> {
-  const s = await startServer(opts);
-  cleanup.push(() => s.close());
-  return s;
-}
-function conn<A = string, B = string>(opts: ConstructorParameters<typeof Conn<A, B>>[0] = {}): Conn<A, B> {
-  const c = new Conn<A, B>(opts);
-  cleanup.push(() => c.close());
-  return c;
-}
-const fast = { minDelayMs: 5, maxDelayMs: 20, jitter: 0 };
+import { describe, expect, it } from "vitest";
+import { createTestServer } from "../src/testing/index.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { freePort, until } from "./helpers/server.js";
 
 describe("dial()", () => {
   it("resolves when the connection opens and the state is open", async () => {
@@ -52,18 +37,11 @@ describe("dial()", () => {
   });
 
   it("with reconnect off, an unanswered handshake rejects with ERR_CONNECT_TIMEOUT", async () => {
-    const net = await import("node:net");
-    const silent = net.createServer(() => {});
-    const sockets: import("node:net").Socket[] = [];
-    silent.on("connection", (s) => sockets.push(s));
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    cleanup.push(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => silent.close(r));
-    });
-    const port = (silent.address() as import("node:net").AddressInfo).port;
+    const silent = await createTestServer();
+    onCleanup(() => silent.close());
+    silent.stall(); // TCP accepted, handshake held unanswered
     const c = conn({ reconnect: false, connectTimeoutMs: 100 });
-    await expect(c.dial(`ws://127.0.0.1:${port}`)).rejects.toMatchObject({ code: "ERR_CONNECT_TIMEOUT" });
+    await expect(c.dial(silent.url)).rejects.toMatchObject({ code: "ERR_CONNECT_TIMEOUT" });
   });
 
   it("a refused handshake reports its HTTP status", async () => {
@@ -81,8 +59,7 @@ describe("dial()", () => {
     const dialing = c.dial(`ws://127.0.0.1:${port}`);
     await until(() => reconnecting.length >= 2, "two retries");
     expect(c.state).toBe("connecting");
-    const s = await startServer({}, port);
-    cleanup.push(() => s.close());
+    await server({}, port);
     await dialing;
     expect(c.state).toBe("open");
   });

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { createServer, type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import { createTestServer } from "../src/testing/index.js";
 import { onCleanup, server } from "./helpers/harness.js";
 import { freePort } from "./helpers/server.js";
 
@@ -38,14 +38,10 @@ describe("after close() resolves the library holds nothing: a Node process exits
     let url: string;
     if (kind === "refused") url = `ws://127.0.0.1:${await freePort()}`;
     else if (kind === "tcp-only") {
-      const sockets: Socket[] = [];
-      const tcp = createServer((s) => sockets.push(s));
-      await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
-      onCleanup(async () => {
-        for (const s of sockets) s.destroy();
-        await new Promise((r) => tcp.close(r));
-      });
-      url = `ws://127.0.0.1:${(tcp.address() as import("node:net").AddressInfo).port}`;
+      const silent = await createTestServer();
+      onCleanup(() => silent.close());
+      silent.stall(); // TCP accepted, handshake held unanswered
+      url = silent.url;
     } else {
       const s = await server({
         autoPong: kind !== "no-pong",

@@ -3,16 +3,14 @@
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
  */
 
-import { createServer, type Socket } from "node:net";
-import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type Conn, type ConnOptions, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { freePort, until } from "./helpers/server.js";
 
-const CANARY = "c4n4ry7X9q";
 /** Every place a secret can be given: URL userinfo, query `token=`, Authorization, subprotocol. */
 const secretUrl = (base: string) => {
   const u = new URL(base);
@@ -24,33 +22,6 @@ const secretUrl = (base: string) => {
 };
 const secretOptions = { headers: { Authorization: `Bearer ${CANARY}` } };
 const SUBPROTOCOL = `v1.${CANARY}`;
-
-/** Every string reachable from `value`: own properties (hidden ones too), causes, stacks, and inspect(). */
-function canaryHits(value: unknown): string[] {
-  const hits: string[] = [];
-  const seen = new Set<unknown>();
-  const walk = (v: unknown, path: string, depth: number): void => {
-    if (typeof v === "string") {
-      if (v.includes(CANARY)) hits.push(path);
-      return;
-    }
-    if (typeof v !== "object" || v === null || seen.has(v) || depth > 8) return;
-    seen.add(v);
-    for (const key of Object.getOwnPropertyNames(v)) {
-      let child: unknown;
-      try {
-        child = (v as Record<string, unknown>)[key];
-      } catch {
-        continue;
-      }
-      walk(child, `${path}.${key}`, depth + 1);
-    }
-  };
-  walk(value, "$", 0);
-  if (inspect(value, { depth: 10, showHidden: true }).includes(CANARY)) hits.push("inspect()");
-  if (value instanceof Error && String(value).includes(CANARY)) hits.push("String()");
-  return hits;
-}
 
 /** A Conn whose every error, rejection and event payload is kept for scanning. */
 function watched(options: ConnOptions<string, string, Conn<string, string>> = {}) {
@@ -104,16 +75,11 @@ describe("INV-7: a secret canary in the URL, query, Authorization header and sub
   });
 
   it("connect timeout (TCP accepted, handshake never answered)", async () => {
-    const sockets: Socket[] = [];
-    const tcp = createServer((s) => sockets.push(s));
-    await new Promise<void>((r) => tcp.listen(0, "127.0.0.1", r));
-    onCleanup(async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => tcp.close(r));
-    });
-    const port = (tcp.address() as import("node:net").AddressInfo).port;
+    const silent = await createTestServer();
+    onCleanup(() => silent.close());
+    silent.stall(); // TCP accepted, handshake held unanswered
     const { c, produced } = watched({ reconnect: false, connectTimeoutMs: 100 });
-    const error = await settle(c.dial(secretUrl(`ws://127.0.0.1:${port}`), SUBPROTOCOL));
+    const error = await settle(c.dial(secretUrl(silent.url), SUBPROTOCOL));
     expect((error as EvtWebSocketError).code).toBe("ERR_CONNECT_TIMEOUT");
     produced.push(error);
     expect(canaryHits(produced)).toEqual([]);
