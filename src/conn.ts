@@ -290,7 +290,7 @@ export class Conn<TIn = Data, TOut = Data> {
     const dialed = this.#dialed;
     this.#dialed = undefined;
     dialed?.resolve();
-    const waits = this.#events.emit("connected", this).filter(isThenable);
+    const waits = this.#events.emitCollect("connected", this).filter(isThenable);
     if (waits.length === 0) {
       this.#flush(link);
       return;
@@ -321,7 +321,15 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     const { isPong, matchMsg, messageId } = this.#options;
-    const pong = isPong !== undefined && this.#guard("isPong", () => isPong(msg)) === true;
+    let pong = false;
+    if (isPong !== undefined) {
+      // Inline rather than #guard(() => …): this runs for every message.
+      try {
+        pong = isPong(msg) === true;
+      } catch (cause) {
+        this.#report(err(ErrorCode.CALLBACK_THREW, "isPong threw", cause));
+      }
+    }
     const rtt = link.noteReceived(pong);
     if (pong) {
       if (rtt !== undefined) this.#onPong(rtt);

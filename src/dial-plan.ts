@@ -11,7 +11,7 @@
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { LinkConfig } from "./link.js";
-import { type ConnOptions, DEFAULTS, type ResolvedOptions } from "./options.js";
+import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
 import { selectTransport } from "./transport/select.js";
 
 /** Builds the link settings of one attempt from the URL it dials. */
@@ -20,9 +20,6 @@ export type LinkPlan = (url: string) => LinkConfig;
 function invalid(message: string, cause?: unknown): EvtWebSocketError {
   return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
 }
-
-/** An HTTP token (RFC 9110 5.6.2): what subprotocols and header names must be. */
-export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * The subprotocols to offer; `""` means none, as in the Go original's `Dial(url, "")`. Each must

@@ -4,8 +4,8 @@
  * Listeners are called on a snapshot, so a listener that adds or removes listeners does not
  * change who hears the current event. A throwing listener does not stop the others: its error
  * goes to the `onThrow` hook given at construction (the connection turns it into
- * `ERR_CALLBACK_THREW`). Return values are collected so `connected` listeners can return a
- * promise the connection waits for.
+ * `ERR_CALLBACK_THREW`). `emitCollect` returns what the listeners returned, so `connected`
+ * listeners can return a promise the connection waits for.
  */
 
 // biome-ignore lint/suspicious/noExplicitAny: listener argument lists are checked per event by EventMap.
@@ -40,12 +40,23 @@ export class Emitter<E extends EventMap> {
     return (this.#listeners[event]?.length ?? 0) > 0;
   }
 
-  /** Calls every listener of `event` with `args`; returns the values they returned. */
-  emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): unknown[] {
+  /** Calls every listener of `event` with `args`. Runs once per message: allocates nothing. */
+  emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const list = this.#listeners[event];
-    if (list === undefined || list.length === 0) return [];
-    const results: unknown[] = [];
+    if (list === undefined) return;
     for (const listener of list) {
+      try {
+        listener(...args);
+      } catch (error) {
+        this.#onThrow(error, event);
+      }
+    }
+  }
+
+  /** Like {@link emit}, and returns the values the listeners returned (for `connected`'s promises). */
+  emitCollect<K extends keyof E>(event: K, ...args: Parameters<E[K]>): unknown[] {
+    const results: unknown[] = [];
+    for (const listener of this.#listeners[event] ?? []) {
       try {
         results.push(listener(...args));
       } catch (error) {

@@ -54,11 +54,6 @@ export class Heartbeat {
     this.#arm(timing.intervalMs);
   }
 
-  /** True while a ping is out and nothing has arrived since. */
-  get awaitingPong(): boolean {
-    return this.#pingSentAt !== undefined;
-  }
-
   /** Records that a frame was sent. */
   noteSent(): void {
     this.#lastSent = this.#clock.now();

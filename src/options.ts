@@ -208,6 +208,9 @@ export interface ResolvedOptions<TIn, TOut> {
   clock: Clock;
 }
 
+/** An HTTP token (RFC 9110 5.6.2): what header names and subprotocols must be. */
+export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
 /** Default values, in one place. */
 export const DEFAULTS = {
   requestTimeoutMs: 30_000,
@@ -301,7 +304,7 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
     }
     for (const [key, value] of Object.entries(options.headers)) {
       // A bad name or value would fail every handshake and be retried forever: refuse it now.
-      if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(key)) {
+      if (!HTTP_TOKEN.test(key)) {
         throw invalid("option headers has a name that is not an HTTP token");
       }
       if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);

@@ -44,6 +44,6 @@ describe("Emitter", () => {
   it("collects return values", () => {
     const e = new Emitter<Events>(() => {});
     e.on("ping", (n) => n * 2);
-    expect(e.emit("ping", 21)).toEqual([42]);
+    expect(e.emitCollect("ping", 21)).toEqual([42]);
   });
 });
