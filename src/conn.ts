@@ -125,6 +125,14 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.#protocol;
   }
 
+  /**
+   * Bytes handed to the socket but not yet written to the network (0 while not open): a
+   * producer that sends faster than the link drains can wait for it to fall.
+   */
+  get bufferedAmount(): number {
+    return this.#link?.bufferedAmount ?? 0;
+  }
+
   /** True while the connection is open. */
   isConnected(): boolean {
     return this.#state === State.OPEN;

@@ -91,6 +91,17 @@ describe("messages", () => {
     expect(c.state).toBe("reconnecting");
   });
 
+  it("bufferedAmount rises after a large send and falls back to 0 once written; 0 while not open", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn();
+    expect(c.bufferedAmount).toBe(0);
+    await c.dial(s.url);
+    c.send("x".repeat(4 * 1024 * 1024));
+    expect(c.bufferedAmount).toBeGreaterThan(0);
+    await until(() => c.bufferedAmount === 0, "the buffer drained");
+    await until(() => s.received.length === 1, "the message arrived");
+  });
+
   it("stats count messages and bytes in both directions", async () => {
     const s = await server();
     const c = conn();
