@@ -47,3 +47,42 @@ describe("Emitter", () => {
     expect(e.emitCollect("ping", 21)).toEqual([42]);
   });
 });
+
+describe("Emitter registrations", () => {
+  it("keeps order and removes exactly one registration, from one listener to three and back", () => {
+    const e = new Emitter<Events>(() => {});
+    const seen: string[] = [];
+    const a = () => seen.push("a");
+    const offA = e.on("ping", a);
+    const offB = e.on("ping", () => seen.push("b"));
+    const offA2 = e.on("ping", a);
+    e.emit("ping", 0);
+    expect(seen).toEqual(["a", "b", "a"]);
+    offA();
+    offA(); // a second call removes nothing more
+    seen.length = 0;
+    e.emit("ping", 0);
+    expect(seen).toEqual(["b", "a"]);
+    offB();
+    seen.length = 0;
+    e.emit("ping", 0);
+    expect(seen).toEqual(["a"]);
+    offA2();
+    seen.length = 0;
+    e.emit("ping", 0);
+    expect(seen).toEqual([]);
+    expect(e.emitCollect("ping", 0)).toEqual([]);
+  });
+
+  it("passes the owner to onThrow", () => {
+    const owner = { name: "conn" };
+    const got: unknown[] = [];
+    const e = new Emitter<Events, typeof owner>((error, event, o) => got.push(error, event, o), owner);
+    const boom = new Error("boom");
+    e.on("ping", () => {
+      throw boom;
+    });
+    expect(e.emitCollect("ping", 1)).toEqual([undefined]);
+    expect(got).toEqual([boom, "ping", owner]);
+  });
+});
