@@ -10,10 +10,10 @@
 
 import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
 import { byteLength, type Data } from "./codec.js";
-import { type LinkPlan, planDial } from "./dial-plan.js";
+import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
-import { Link, type LinkEnd, type LinkEvents } from "./link.js";
+import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
 import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -42,6 +42,18 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: one hook object serves connections of every message type.
+type AnyConn = Conn<any, any>;
+type ConnLink = Link<AnyConn>;
+
+/**
+ * The link hooks and the emitter's throw hook, shared by every connection (each call names its
+ * connection), so an idle connection holds no closures for them. Set in `Conn`'s static block,
+ * where the private methods they call are in scope.
+ */
+let linkEvents: LinkEvents<AnyConn>;
+let onListenerThrow: (error: unknown, event: PropertyKey, conn: AnyConn) => void;
+
 /**
  * An event-based WebSocket client that reconnects, matches responses to requests and detects
  * dead connections.
@@ -56,11 +68,12 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 export class Conn<TIn = Data, TOut = Data> {
   readonly #options: ConnOptions<TIn, TOut, Conn<TIn, TOut>>;
   readonly #o: ResolvedOptions<TIn, TOut>;
-  readonly #events: Emitter<ConnEvents<TIn, TOut>>;
+  readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
   #state: State = State.IDLE;
-  #link: Link | undefined;
-  #closing = new Map<Link, () => void>();
+  #link: ConnLink | undefined;
+  /** Links that close() is waiting for, with the resolver of its promise; made on first use. */
+  #closing: Map<ConnLink, () => void> | undefined;
   #closed: Promise<void> | undefined;
   #lastClose: Promise<void> | undefined;
   #dialed: { resolve(): void; reject(e: Error): void } | undefined;
@@ -69,28 +82,34 @@ export class Conn<TIn = Data, TOut = Data> {
   #attempt = 0;
   #openedAt = 0;
   #url: UrlSource = "";
-  #plan: LinkPlan | undefined;
-  #stats = { messagesReceived: 0, bytesReceived: 0, reconnects: 0 };
+  #plan: LinkConfig | undefined;
+  #messagesReceived = 0;
+  #bytesReceived = 0;
+  #reconnects = 0;
   #lastRttMs: number | undefined;
   /** The change to "closed" that #shutdown made and has not announced yet. */
   #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
   #protocol = "";
-  readonly #linkEvents: LinkEvents = {
-    open: (link, protocol) => this.#onOpen(link, protocol),
-    message: (link, data, bytes) => this.#onMessage(link, data, bytes),
-    pong: (link, rttMs) => link === this.#link && this.#onPong(rttMs),
-    end: (link, end) => this.#onEnd(link, end),
-  };
+
+  static {
+    linkEvents = {
+      open: (conn, link, protocol) => conn.#onOpen(link, protocol),
+      message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
+      pong: (conn, link, rttMs) => link === conn.#link && conn.#onPong(rttMs),
+      end: (conn, link, end) => conn.#onEnd(link, end),
+    };
+    onListenerThrow = (error, event, conn) => {
+      if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
+      else conn.#report(err(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
+    };
+  }
 
   /** @throws EvtWebSocketError `ERR_INVALID_OPTION` when an option has the wrong type or range. */
   constructor(options: ConnOptions<TIn, TOut, Conn<TIn, TOut>> = {}) {
     this.#o = resolveOptions(options);
     this.#options = options;
-    this.#events = new Emitter((error, event) => {
-      if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
-      else this.#report(err(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
-    });
+    this.#events = new Emitter(onListenerThrow, this as AnyConn);
     const o = options;
     if (o.onConnected) this.#events.on("connected", o.onConnected);
     if (o.onMessage) this.#events.on("message", o.onMessage);
@@ -109,10 +128,10 @@ export class Conn<TIn = Data, TOut = Data> {
   get stats(): ConnStats {
     const stats: ConnStats = {
       messagesSent: this.#out.messagesSent,
-      messagesReceived: this.#stats.messagesReceived,
+      messagesReceived: this.#messagesReceived,
       bytesSent: this.#out.bytesSent,
-      bytesReceived: this.#stats.bytesReceived,
-      reconnects: this.#stats.reconnects,
+      bytesReceived: this.#bytesReceived,
+      reconnects: this.#reconnects,
       pendingRequests: this.#out.pending,
       queuedMessages: this.#out.queued,
     };
@@ -232,10 +251,10 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#link = undefined;
     // Without a current link, an earlier close() may still wait for its socket (a dial() made
     // right after it awaits that socket first): this close() waits for it too.
+    if (link !== undefined) this.#closing ??= new Map();
+    const closing = this.#closing;
     this.#closed =
-      link === undefined
-        ? (this.#lastClose ?? Promise.resolve())
-        : new Promise((r) => this.#closing.set(link, r));
+      link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
     this.#lastClose = this.#closed;
     this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
@@ -283,15 +302,15 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (epoch !== this.#epoch) return;
-    const link = new Link(this.#plan!(url), this.#linkEvents);
+    const link: ConnLink = new Link(this.#plan!, url, linkEvents, this as AnyConn);
     this.#link = link;
     link.start();
   }
 
-  #onOpen(link: Link, protocol: string): void {
+  #onOpen(link: ConnLink, protocol: string): void {
     if (link !== this.#link) return;
     this.#protocol = protocol;
-    if (this.#state === State.RECONNECTING) this.#stats.reconnects++;
+    if (this.#state === State.RECONNECTING) this.#reconnects++;
     this.#openedAt = this.#o.clock.now();
     this.#setState(State.OPEN);
     if (link !== this.#link) return; // a "state" listener called close()
@@ -312,14 +331,14 @@ export class Conn<TIn = Data, TOut = Data> {
     });
   }
 
-  #flush(link: Link): void {
+  #flush(link: ConnLink): void {
     this.#out.flush(link, () => link === this.#link);
   }
 
-  #onMessage(link: Link, data: Data, bytes: number): void {
+  #onMessage(link: ConnLink, data: Data, bytes: number): void {
     if (link !== this.#link) return;
-    this.#stats.messagesReceived++;
-    this.#stats.bytesReceived += bytes;
+    this.#messagesReceived++;
+    this.#bytesReceived += bytes;
     let msg: TIn;
     try {
       msg = this.#o.codec.decode(data);
@@ -381,10 +400,10 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#events.emit("pong", { rttMs }, this);
   }
 
-  #onEnd(link: Link | undefined, end: LinkEnd): void {
-    const closedByUser = link !== undefined && this.#closing.get(link);
+  #onEnd(link: ConnLink | undefined, end: LinkEnd): void {
+    const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
-      this.#closing.delete(link!);
+      this.#closing!.delete(link!);
       if (end.wasOpen) this.#emitClose(end, false);
       closedByUser();
       return;
@@ -528,7 +547,7 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#out.request(this.#openLink(), init, this.#state);
   }
 
-  #openLink(): Link | undefined {
+  #openLink(): ConnLink | undefined {
     return this.#link?.isOpen ? this.#link : undefined;
   }
 

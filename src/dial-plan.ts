@@ -4,7 +4,8 @@
  * The transport, the subprotocols and the ping frame are settled when `dial()` is called, so a
  * combination that cannot work (headers in a browser, a ping the codec cannot encode, an empty
  * subprotocol) fails there, at once, instead of in the middle of a session. What comes back
- * builds the settings of each attempt's link from its URL. The retry policy and the life cycle
+ * is one object shared by every attempt's link (and handed to the transport as its options), so
+ * a connection holds nothing per attempt beyond its socket. The retry policy and the life cycle
  * are not this module's business.
  */
 
@@ -14,8 +15,8 @@ import type { LinkConfig } from "./link.js";
 import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
 import { selectTransport } from "./transport/select.js";
 
-/** Builds the link settings of one attempt from the URL it dials. */
-export type LinkPlan = (url: string) => LinkConfig;
+/** Offering no subprotocol: one shared, frozen list. */
+const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
 
 function invalid(message: string, cause?: unknown): EvtWebSocketError {
   return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
@@ -27,7 +28,8 @@ function invalid(message: string, cause?: unknown): EvtWebSocketError {
  * transport and be retried forever.
  */
 function protocolList(subprotocol: string | string[] | undefined): string[] {
-  const list = subprotocol === undefined || subprotocol === "" ? [] : [subprotocol].flat();
+  if (subprotocol === undefined || subprotocol === "") return NO_PROTOCOLS;
+  const list = [subprotocol].flat();
   if (!list.every((p) => typeof p === "string" && HTTP_TOKEN.test(p)) || new Set(list).size < list.length) {
     throw invalid(
       "subprotocol must be an HTTP token (no spaces or separators), or an array of distinct ones",
@@ -61,7 +63,7 @@ export function planDial<TIn, TOut>(
   options: ConnOptions<TIn, TOut, unknown>,
   o: ResolvedOptions<TIn, TOut>,
   subprotocol: string | string[] | undefined,
-): LinkPlan {
+): LinkConfig {
   const protocols = protocolList(subprotocol);
   const factory = selectTransport({
     WebSocket: options.WebSocket,
@@ -70,23 +72,17 @@ export function planDial<TIn, TOut>(
     needsProtocolPing: o.pingIntervalMs > 0 && options.pingMsg === undefined,
   });
   const pingData = pingBuilder(options.pingMsg, (msg) => o.codec.encode(msg));
-  const heartbeat =
-    o.pingIntervalMs > 0 ? { intervalMs: o.pingIntervalMs, pongTimeoutMs: o.pongTimeoutMs } : undefined;
-  const transport = {
+  const heartbeat = o.pingIntervalMs > 0 ? o : undefined;
+  return {
     protocols,
     headers: options.headers,
     tls: options.tls,
     maxMessageBytes: o.maxMessageBytes,
-  };
-  return (url) => ({
     factory,
-    url,
-    displayUrl: new URL(url).origin,
-    transport,
     clock: o.clock,
     connectTimeoutMs: o.connectTimeoutMs,
     closeTimeoutMs: DEFAULTS.closeTimeoutMs,
     heartbeat,
     pingData,
-  });
+  };
 }

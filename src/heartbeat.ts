@@ -23,9 +23,9 @@ export interface HeartbeatHooks {
   onDead(): void;
 }
 
-/** Heartbeat timing, in ms. */
+/** Heartbeat timing, in ms (the connection's resolved options fit it as they are). */
 export interface HeartbeatTiming {
-  intervalMs: number;
+  pingIntervalMs: number;
   pongTimeoutMs: number;
 }
 
@@ -51,7 +51,7 @@ export class Heartbeat {
     const now = clock.now();
     this.#lastSent = now;
     this.#lastReceived = now;
-    this.#arm(timing.intervalMs);
+    this.#arm(timing.pingIntervalMs);
   }
 
   /** Records that a frame was sent. */
@@ -105,7 +105,7 @@ export class Heartbeat {
   }
 
   #nextDeadline(): number {
-    const { intervalMs, pongTimeoutMs } = this.#timing;
+    const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt !== undefined) return this.#pingSentAt + pongTimeoutMs;
     return Math.min(this.#lastSent, this.#lastReceived) + intervalMs;
   }
@@ -121,7 +121,7 @@ export class Heartbeat {
     this.#timer = undefined;
     if (this.#stopped) return;
     const now = this.#clock.now();
-    const { intervalMs, pongTimeoutMs } = this.#timing;
+    const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt !== undefined) {
       if (now - this.#due > Math.min(intervalMs, pongTimeoutMs)) {
         // The timer fired late: the process was frozen (sleep, SIGSTOP, a throttled tab) and a

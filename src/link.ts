@@ -30,21 +30,23 @@ export interface LinkEnd {
   status?: number;
 }
 
-/** What a link reports to its owner. */
-export interface LinkEvents {
-  open(link: Link, protocol: string): void;
-  message(link: Link, data: Data, bytes: number): void;
-  pong(link: Link, rttMs: number): void;
-  end(link: Link, end: LinkEnd): void;
+/**
+ * What a link reports to its owner. One object serves every link of every connection: each
+ * call names the owner, so no connection holds closures for its links.
+ */
+export interface LinkEvents<O> {
+  open(owner: O, link: Link<O>, protocol: string): void;
+  message(owner: O, link: Link<O>, data: Data, bytes: number): void;
+  pong(owner: O, link: Link<O>, rttMs: number): void;
+  end(owner: O, link: Link<O>, end: LinkEnd): void;
 }
 
-/** Everything a link needs to open its socket. */
-export interface LinkConfig {
+/**
+ * Everything a link needs to open its socket but the URL: fixed by one `dial()` and shared by
+ * its attempts. It is also the transport's options.
+ */
+export interface LinkConfig extends TransportOptions {
   factory: TransportFactory;
-  url: string;
-  /** The URL as shown in messages (no secrets). */
-  displayUrl: string;
-  transport: TransportOptions;
   clock: Clock;
   connectTimeoutMs: number;
   closeTimeoutMs: number;
@@ -56,18 +58,27 @@ export interface LinkConfig {
 type Phase = "handshake" | "open" | "closing" | "ended";
 
 /** One socket's life; see the module header. */
-export class Link implements TransportEvents, HeartbeatHooks {
+export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
   #transport: Transport | undefined;
   #timer: TimerHandle | undefined;
   #heartbeat: Heartbeat | undefined;
   #requested = false;
   readonly #config: LinkConfig;
-  readonly #events: LinkEvents;
+  readonly #url: string;
+  readonly #events: LinkEvents<O>;
+  readonly #owner: O;
 
-  constructor(config: LinkConfig, events: LinkEvents) {
+  constructor(config: LinkConfig, url: string, events: LinkEvents<O>, owner: O) {
     this.#config = config;
+    this.#url = url;
     this.#events = events;
+    this.#owner = owner;
+  }
+
+  /** The URL as shown in messages: its origin, no path, query or credentials (secrets). Built only for a message. */
+  get #displayUrl(): string {
+    return new URL(this.#url).origin;
   }
 
   /** Opens the socket. Separate from the constructor so the owner can store the link first. */
@@ -77,13 +88,13 @@ export class Link implements TransportEvents, HeartbeatHooks {
       this.#timer = undefined;
       const error = new EvtWebSocketError(
         ErrorCode.CONNECT_TIMEOUT,
-        `opening handshake with ${config.displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
+        `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
       );
       this.terminate(error);
     }, config.connectTimeoutMs);
     try {
       // The link is its transport's listener (and its heartbeat's hooks): no closures per socket.
-      this.#transport = config.factory.open(config.url, config.transport, this);
+      this.#transport = config.factory.open(this.#url, config, this);
     } catch (cause) {
       this.#end({ code: 1006, reason: "", wasClean: false, error: this.#dialError(cause) });
     }
@@ -153,12 +164,12 @@ export class Link implements TransportEvents, HeartbeatHooks {
     if (timing !== undefined) {
       this.#heartbeat = new Heartbeat(this.#config.clock, timing, this);
     }
-    this.#events.open(this, protocol);
+    this.#events.open(this.#owner, this, protocol);
   }
 
   /** Transport callback: a message arrived. */
   onMessage(data: Data, bytes: number): void {
-    this.#events.message(this, data, bytes);
+    this.#events.message(this.#owner, this, data, bytes);
   }
 
   /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
@@ -172,7 +183,7 @@ export class Link implements TransportEvents, HeartbeatHooks {
     this.terminate(
       new EvtWebSocketError(
         ErrorCode.PONG_TIMEOUT,
-        `no data from ${this.#config.displayUrl} within ${timeout} ms of a ping: connection is dead`,
+        `no data from ${this.#displayUrl} within ${timeout} ms of a ping: connection is dead`,
       ),
     );
   }
@@ -201,7 +212,7 @@ export class Link implements TransportEvents, HeartbeatHooks {
   /** Transport callback: a protocol pong arrived. */
   onPong(): void {
     const rtt = this.#heartbeat?.noteReceived(true);
-    if (rtt !== undefined) this.#events.pong(this, rtt);
+    if (rtt !== undefined) this.#events.pong(this.#owner, this, rtt);
   }
 
   /** Transport callback: the socket is gone. */
@@ -221,7 +232,7 @@ export class Link implements TransportEvents, HeartbeatHooks {
     } else if (!info.wasClean && !this.#requested) {
       error = new EvtWebSocketError(
         ErrorCode.DISCONNECTED,
-        `connection to ${this.#config.displayUrl} was lost (code ${info.code})`,
+        `connection to ${this.#displayUrl} was lost (code ${info.code})`,
         { cause: info.error, details: { closeCode: info.code } },
       );
     }
@@ -231,14 +242,10 @@ export class Link implements TransportEvents, HeartbeatHooks {
   #dialError(cause: unknown, status?: number): EvtWebSocketError {
     const why =
       status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.message : "network error";
-    return new EvtWebSocketError(
-      ErrorCode.DIAL_FAILED,
-      `could not connect to ${this.#config.displayUrl}: ${why}`,
-      {
-        cause,
-        details: status === undefined ? {} : { status },
-      },
-    );
+    return new EvtWebSocketError(ErrorCode.DIAL_FAILED, `could not connect to ${this.#displayUrl}: ${why}`, {
+      cause,
+      details: status === undefined ? {} : { status },
+    });
   }
 
   #stopTimers(): void {
@@ -253,6 +260,6 @@ export class Link implements TransportEvents, HeartbeatHooks {
     const wasOpen = this.#phase !== "handshake";
     this.#phase = "ended";
     this.#stopTimers();
-    this.#events.end(this, { ...end, wasOpen, requested: this.#requested });
+    this.#events.end(this.#owner, this, { ...end, wasOpen, requested: this.#requested });
   }
 }

@@ -253,11 +253,28 @@ function fn(name: string, value: unknown): void {
   }
 }
 
+let defaultReconnect: ResolvedReconnect | undefined;
+let noReconnect: ResolvedReconnect | undefined;
+const DEFAULT_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({
+  maxMessages: DEFAULTS.maxQueuedMessages,
+  maxBytes: DEFAULTS.maxQueuedBytes,
+});
+const NO_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({ maxMessages: 0, maxBytes: 0 });
+
 function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
   if (value !== undefined && typeof value !== "boolean" && (typeof value !== "object" || value === null)) {
     throw invalid(`option reconnect must be a boolean or an object, got ${typeof value}`);
   }
-  const r: ReconnectOptions = typeof value === "object" ? value : {};
+  // Shared, frozen policies for the common cases: nothing per connection to allocate or keep.
+  if (value === undefined || value === true) {
+    defaultReconnect ??= Object.freeze(resolveReconnect({}));
+    return defaultReconnect;
+  }
+  if (value === false) {
+    noReconnect ??= Object.freeze({ ...resolveReconnect({}), enabled: false });
+    return noReconnect;
+  }
+  const r: ReconnectOptions = value;
   fn("reconnect.shouldReconnect", r.shouldReconnect);
   const minDelayMs = num("reconnect.minDelayMs", r.minDelayMs, DEFAULTS.minDelayMs);
   const maxDelayMs = num("reconnect.maxDelayMs", r.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs));
@@ -265,7 +282,7 @@ function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
     throw invalid(`option reconnect.maxDelayMs (${maxDelayMs}) must not be below minDelayMs (${minDelayMs})`);
   }
   return {
-    enabled: value !== false,
+    enabled: true,
     minDelayMs,
     maxDelayMs,
     factor: num("reconnect.factor", r.factor, DEFAULTS.factor, 1),
@@ -330,11 +347,13 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
   }
   const queue =
     queueOption === false
-      ? { maxMessages: 0, maxBytes: 0 }
-      : {
-          maxMessages: num("queue.maxMessages", queueOption?.maxMessages, DEFAULTS.maxQueuedMessages),
-          maxBytes: num("queue.maxBytes", queueOption?.maxBytes, DEFAULTS.maxQueuedBytes),
-        };
+      ? NO_QUEUE
+      : queueOption === undefined
+        ? DEFAULT_QUEUE
+        : {
+            maxMessages: num("queue.maxMessages", queueOption?.maxMessages, DEFAULTS.maxQueuedMessages),
+            maxBytes: num("queue.maxBytes", queueOption?.maxBytes, DEFAULTS.maxQueuedBytes),
+          };
   const codec = options.codec ?? (raw as unknown as Codec<TIn, TOut>);
   if (typeof codec.encode !== "function" || typeof codec.decode !== "function") {
     throw invalid("option codec must have encode() and decode() functions");

@@ -22,7 +22,9 @@ type Req<TIn, TOut> = Request<TIn, TOut, Item>;
 /** The outgoing queue and pending requests of one connection. */
 export class Outbox<TIn, TOut> {
   readonly #queue: OutboundQueue;
-  readonly #pending: PendingRequests<TIn, TOut, Item>;
+  readonly #clock: Clock;
+  /** Made by the first request: a connection that only sends never allocates it. */
+  #pending: PendingRequests<TIn, TOut, Item> | undefined;
   /** Frames handed to a socket. */
   messagesSent = 0;
   /** Payload bytes handed to a socket. */
@@ -30,7 +32,7 @@ export class Outbox<TIn, TOut> {
 
   constructor(clock: Clock, limits: QueueLimits) {
     this.#queue = new OutboundQueue(limits);
-    this.#pending = new PendingRequests(clock, (item) => this.#queue.cancel(item));
+    this.#clock = clock;
   }
 
   /** Frames waiting for the connection to open. */
@@ -40,12 +42,12 @@ export class Outbox<TIn, TOut> {
 
   /** Requests waiting for their response. */
   get pending(): number {
-    return this.#pending.size;
+    return this.#pending?.size ?? 0;
   }
 
   /** True when a request with this id is pending. */
   hasId(id: MessageKey): boolean {
-    return this.#pending.hasId(id);
+    return this.#pending?.hasId(id) === true;
   }
 
   /**
@@ -67,6 +69,7 @@ export class Outbox<TIn, TOut> {
   request(link: Link | undefined, init: RequestInit<TIn, TOut>, state: string): void {
     const bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, state);
+    this.#pending ??= new PendingRequests(this.#clock, this.#queue);
     const request = this.#pending.add(init);
     if (link === undefined) {
       request.queued = this.#queue.push(init.data, bytes, request);
@@ -98,16 +101,19 @@ export class Outbox<TIn, TOut> {
    * @param matches - the user's matcher bound to `msg`; a throw propagates to the caller.
    */
   settle(msg: TIn, id: MessageKey | undefined, matches: ((req: TOut) => boolean) | undefined): boolean {
-    const request = this.#pending.find(id, matches);
+    const pending = this.#pending;
+    const request = pending?.find(id, matches);
     if (request === undefined) return false;
-    this.#pending.resolve(request, msg);
+    pending!.resolve(request, msg);
     return true;
   }
 
   /** A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect coming) or rejected. */
   dropped(willReconnect: boolean): void {
+    const pending = this.#pending;
+    if (pending === undefined) return;
     const again: Item[] = [];
-    for (const request of this.#pending.entries()) {
+    for (const request of pending.entries()) {
       if (!request.sent) continue;
       if (willReconnect && request.retryOnReconnect) {
         request.sent = false;
@@ -121,7 +127,7 @@ export class Outbox<TIn, TOut> {
         continue;
       }
       const why = willReconnect ? "" : " and will not reconnect";
-      this.#pending.reject(
+      pending.reject(
         request,
         new EvtWebSocketError(
           ErrorCode.DISCONNECTED,
@@ -134,7 +140,8 @@ export class Outbox<TIn, TOut> {
 
   /** Rejects every pending request with `error` and empties the queue; returns how many plain frames were never sent. */
   failAll(error: EvtWebSocketError): number {
-    for (const request of this.#pending.entries()) this.#pending.reject(request, error);
+    const pending = this.#pending;
+    if (pending !== undefined) for (const request of pending.entries()) pending.reject(request, error);
     return this.#queue.drain().length;
   }
 

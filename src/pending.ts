@@ -136,19 +136,19 @@ export interface RequestInit<TIn, TOut> {
 
 /**
  * Pending requests with their deadlines and abort signals: each settles exactly once.
- * `onLeave` runs when a request settles while still queued, so its frame is never sent.
+ * A request that settles while still queued is cancelled in `queue`, so its frame is never sent.
  */
 export class PendingRequests<TIn, TOut, Q = unknown> {
   readonly #index = new PendingRegistry<TOut, Request<TIn, TOut, Q>>();
   readonly #clock: Clock;
-  readonly #onLeave: (queued: Q) => void;
+  readonly #queue: { cancel(queued: Q): void };
   #seq = 0;
   /** One list and one timer per distinct timeout in use; created on first use. */
   #deadlines: Map<number, DeadlineList<TIn, TOut, Q>> | undefined;
 
-  constructor(clock: Clock, onLeave: (queued: Q) => void) {
+  constructor(clock: Clock, queue: { cancel(queued: Q): void }) {
     this.#clock = clock;
-    this.#onLeave = onLeave;
+    this.#queue = queue;
   }
 
   get size(): number {
@@ -218,7 +218,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     request.abort?.();
     request.abort = undefined;
     if (request.queued !== undefined) {
-      this.#onLeave(request.queued);
+      this.#queue.cancel(request.queued);
       request.queued = undefined;
     }
     return true;

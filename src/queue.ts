@@ -25,9 +25,12 @@ export interface QueueLimits {
   maxBytes: number;
 }
 
+/** The empty queue's storage, shared: an idle connection allocates no array. Never written to. */
+const EMPTY: QueueItem<never>[] = Object.freeze([]) as unknown as QueueItem<never>[];
+
 /** A FIFO of frames with a count and byte bound. */
 export class OutboundQueue<O = unknown> {
-  #items: QueueItem<O>[] = [];
+  #items: QueueItem<O>[] = EMPTY;
   #head = 0;
   #count = 0;
   #bytes = 0;
@@ -56,6 +59,7 @@ export class OutboundQueue<O = unknown> {
   push(data: Data, bytes: number, owner?: O): QueueItem<O> | undefined {
     if (!this.fits(bytes)) return undefined;
     const item: QueueItem<O> = { data, bytes, owner, cancelled: false };
+    if (this.#items === EMPTY) this.#items = [];
     this.#items.push(item);
     this.#count++;
     this.#bytes += bytes;
@@ -105,7 +109,7 @@ export class OutboundQueue<O = unknown> {
 
   /** Forgets every frame. */
   clear(): void {
-    this.#items = [];
+    this.#items = EMPTY;
     this.#head = 0;
     this.#count = 0;
     this.#bytes = 0;

@@ -45,5 +45,7 @@ export function normalizeUrl(input: unknown): string {
   }
   if (url.hash !== "") url.hash = "";
   if (scheme !== url.protocol) url.href = scheme + url.href.slice(url.protocol.length);
-  return url.href;
+  const href = url.href;
+  // Already normal: keep the caller's string rather than hold a copy per connection.
+  return href === input ? input : href;
 }

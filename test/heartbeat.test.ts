@@ -7,7 +7,7 @@ function setup(intervalMs = 1000, pongTimeoutMs = 500) {
   const log: string[] = [];
   const hb = new Heartbeat(
     clock,
-    { intervalMs, pongTimeoutMs },
+    { pingIntervalMs: intervalMs, pongTimeoutMs },
     { sendPing: () => log.push(`ping@${clock.now()}`), onDead: () => log.push(`dead@${clock.now()}`) },
   );
   return { clock, log, hb };

@@ -48,7 +48,7 @@ describe("PendingRegistry", () => {
 
 describe("PendingRequests", () => {
   const make = (clock: FakeClock, left: unknown[] = []) =>
-    new PendingRequests<string, string, string>(clock, (q) => left.push(q));
+    new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) });
   const init = (over: Partial<Parameters<PendingRequests<string, string>["add"]>[0]> = {}) => {
     const outcomes: Array<[Error | undefined, string | undefined]> = [];
     return {
