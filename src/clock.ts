@@ -17,11 +17,30 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
   /** Monotonic milliseconds; only differences between two readings mean anything. */
   now(): number;
+  /**
+   * Optional: starts `handle` again (fired or not) with the delay it was created with, reusing
+   * it instead of making a new timer. Returns false when the handle cannot be restarted; the
+   * caller then sets a new timer. The heartbeat uses it so an idle connection allocates no timer
+   * per ping.
+   */
+  restart?(handle: TimerHandle): boolean;
 }
 
-/** The real clock: global timers and `performance.now()`. */
+/**
+ * The real clock: global timers and `performance.now()`. Delays are rounded up to whole ms:
+ * deadlines computed from `now()` are fractional, and Node keeps one timer list per distinct
+ * duration, so 2,000 heartbeats re-armed at 4999.63, 4999.71, ... ms made 2,000 lists where
+ * whole numbers share a handful (and no timer fires before its deadline).
+ */
 export const systemClock: Clock = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms),
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, Math.ceil(ms)),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
   now: () => performance.now(),
+  // Node's and Bun's timers have refresh(); browsers' and Deno's are numbers.
+  restart: (handle) => {
+    const refresh = (handle as { refresh?: unknown } | null)?.refresh;
+    if (typeof refresh !== "function") return false;
+    refresh.call(handle);
+    return true;
+  },
 };

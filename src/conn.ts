@@ -397,7 +397,8 @@ export class Conn<TIn = Data, TOut = Data> {
 
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
-    this.#events.emit("pong", { rttMs }, this);
+    // Every ping of every idle connection passes here: no event object unless someone listens.
+    if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 
   #onEnd(link: ConnLink | undefined, end: LinkEnd): void {

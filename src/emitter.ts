@@ -52,6 +52,11 @@ export class Emitter<E extends EventMap, O = undefined> {
     };
   }
 
+  /** True when `event` has a listener: lets a caller skip building an event nobody hears. */
+  has(event: keyof E): boolean {
+    return this.#listeners[event] !== undefined;
+  }
+
   /** Calls every listener of `event` with `args`. Runs once per message: allocates nothing. */
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     const slot: Slot<E[K]> = this.#listeners[event];

@@ -42,6 +42,11 @@ export class Heartbeat {
   #timer: TimerHandle | undefined;
   /** When the armed timer should fire; a tick much later than this means the process was frozen. */
   #due = 0;
+  /** The last timer set and its delay in whole ms, for {@link Clock.restart}. */
+  #lastTimer: TimerHandle | undefined;
+  #lastTimerMs = -1;
+  /** The timer callback, made once: a heartbeat allocates no closure per ping. */
+  readonly #onTimer = (): void => this.#tick();
   #stopped = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
@@ -51,7 +56,7 @@ export class Heartbeat {
     const now = clock.now();
     this.#lastSent = now;
     this.#lastReceived = now;
-    this.#arm(timing.pingIntervalMs);
+    this.#armAt(now + timing.pingIntervalMs);
   }
 
   /** Records that a frame was sent. */
@@ -69,9 +74,11 @@ export class Heartbeat {
     this.#lastReceived = now;
     if (this.#pingSentAt !== undefined) {
       this.#pingSentAt = undefined;
-      // The timer is set for the pong deadline; bring it back to the next ping time, or a peer
-      // that falls silent now would be judged only after pongTimeoutMs + intervalMs + pongTimeoutMs.
-      if (!this.#stopped) this.#rearm();
+      // The timer is set for the pong deadline. When that is later than the next ping time
+      // (pongTimeoutMs > intervalMs), bring it forward, or a peer that falls silent now would be
+      // judged only after pongTimeoutMs + intervalMs + pongTimeoutMs. Otherwise leave it: it
+      // fires in time and re-arms itself, one timer per ping instead of two.
+      if (!this.#stopped && this.#due > this.#nextDeadline()) this.#rearm();
     }
     const from = this.#rttFrom;
     if (!isPong || from === undefined) return undefined;
@@ -90,18 +97,38 @@ export class Heartbeat {
   /** Stops for good: clears the timer, ignores later notes. */
   stop(): void {
     this.#stopped = true;
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#cancel();
+  }
+
+  /** Clears the armed timer; a cleared timer is never restarted (Node's refresh() would not revive it). */
+  #cancel(): void {
+    if (this.#timer === undefined) return;
+    this.#clock.clearTimeout(this.#timer);
+    if (this.#lastTimer === this.#timer) this.#lastTimer = undefined;
     this.#timer = undefined;
   }
 
-  #arm(delayMs: number): void {
-    this.#due = this.#clock.now() + Math.max(0, delayMs);
-    this.#timer = this.#clock.setTimeout(() => this.#tick(), Math.max(0, delayMs));
+  /** Sets the timer for `deadline` (on the clock's scale); `#due` is exactly that deadline. */
+  #armAt(deadline: number): void {
+    this.#due = deadline;
+    const delayMs = Math.max(0, deadline - this.#clock.now());
+    const wholeMs = Math.ceil(delayMs);
+    // The common case, a ping every intervalMs on a quiet line, re-arms with the same delay:
+    // restart the fired timer rather than allocate one per ping (thousands of idle connections).
+    // Only a timer that fired is restarted: #cancel() forgets the ones it clears.
+    const last = this.#lastTimer;
+    if (last !== undefined && wholeMs === this.#lastTimerMs && this.#clock.restart?.(last) === true) {
+      this.#timer = last;
+      return;
+    }
+    this.#timer = this.#clock.setTimeout(this.#onTimer, delayMs);
+    this.#lastTimer = this.#timer;
+    this.#lastTimerMs = wholeMs;
   }
 
   #rearm(): void {
-    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
-    this.#arm(this.#nextDeadline() - this.#clock.now());
+    this.#cancel();
+    this.#armAt(this.#nextDeadline());
   }
 
   #nextDeadline(): number {
@@ -137,6 +164,6 @@ export class Heartbeat {
       this.#ping(now);
       if (this.#stopped) return;
     }
-    this.#arm(this.#nextDeadline() - now);
+    this.#armAt(this.#nextDeadline());
   }
 }

@@ -67,7 +67,9 @@ describe("Emitter registrations", () => {
     seen.length = 0;
     e.emit("ping", 0);
     expect(seen).toEqual(["a"]);
+    expect(e.has("ping")).toBe(true);
     offA2();
+    expect(e.has("ping")).toBe(false);
     seen.length = 0;
     e.emit("ping", 0);
     expect(seen).toEqual([]);

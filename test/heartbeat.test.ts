@@ -1,9 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Heartbeat } from "../src/heartbeat.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
+/** Every rule below holds with a plain clock and with one whose fired timers can be restarted (Node's). */
+let restartable = false;
+let lastClock: FakeClock | undefined;
+
 function setup(intervalMs = 1000, pongTimeoutMs = 500) {
-  const clock = new FakeClock();
+  const clock = new FakeClock({ restartable });
+  lastClock = clock;
   const log: string[] = [];
   const hb = new Heartbeat(
     clock,
@@ -13,7 +18,18 @@ function setup(intervalMs = 1000, pongTimeoutMs = 500) {
   return { clock, log, hb };
 }
 
-describe("Heartbeat", () => {
+describe.each([
+  ["a plain clock", false],
+  ["a clock with restart()", true],
+])("Heartbeat with %s", (_name, withRestart) => {
+  beforeEach(() => {
+    restartable = withRestart;
+  });
+  afterEach(({ task }) => {
+    // A cleared timer is never restarted (Node's refresh() would silently not revive it).
+    if (task.result?.state === "pass") expect(lastClock?.restartsOfCleared ?? 0).toBe(0);
+  });
+
   it("pings after intervalMs of silence in both directions", () => {
     const { clock, log } = setup();
     clock.advance(999);
@@ -140,6 +156,67 @@ describe("Heartbeat", () => {
 
   it("stop() leaves no timer", () => {
     const { clock, hb } = setup();
+    hb.stop();
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("Heartbeat timers", () => {
+  it("on a quiet line with restart(), re-arms the same timer for every ping: no timer per ping", () => {
+    const clock = new FakeClock({ restartable: true });
+    const pings: number[] = [];
+    const hb = new Heartbeat(
+      clock,
+      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
+      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
+    );
+    for (let i = 0; i < 10; i++) {
+      clock.advance(1000); // ping goes out
+      clock.advance(5);
+      hb.noteReceived(true); // its pong
+    }
+    expect(pings).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]);
+    expect(clock.created).toBe(1);
+    expect(clock.restarted).toBe(10); // re-armed after each ping
+    expect(clock.restartsOfCleared).toBe(0);
+    hb.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("without restart() the same pings need a timer each, and a pong re-arms nothing when the deadline is the next ping time", () => {
+    const clock = new FakeClock();
+    const pings: number[] = [];
+    const hb = new Heartbeat(
+      clock,
+      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
+      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
+    );
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      clock.advance(5);
+      hb.noteReceived(true);
+    }
+    expect(pings).toEqual([1000, 2000, 3000]);
+    expect(clock.created).toBe(4); // the first and one per ping, none per pong
+  });
+
+  it("a probe clears the armed timer and never restarts it", () => {
+    const clock = new FakeClock({ restartable: true });
+    const pings: number[] = [];
+    const hb = new Heartbeat(
+      clock,
+      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
+      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
+    );
+    clock.advance(1000);
+    hb.noteReceived(true);
+    clock.advance(300);
+    hb.probe(); // clears the armed timer, arms a new one
+    clock.advance(10);
+    hb.noteReceived(true);
+    clock.advance(3000);
+    expect(pings).toEqual([1000, 1300, 2300, -1]); // the 2300 ping gets no answer: dead at 3300
+    expect(clock.restartsOfCleared).toBe(0);
     hb.stop();
     expect(clock.pending).toBe(0);
   });
