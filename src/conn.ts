@@ -219,14 +219,18 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   /** Sends a request and resolves with its matching response. */
-  request(body: TOut, options: RequestOptions = {}): Promise<TIn> {
+  request(body: TOut, options?: RequestOptions): Promise<TIn> {
     return new Promise<TIn>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.#o.requestTimeoutMs;
+      const timeoutMs = options?.timeoutMs ?? this.#o.requestTimeoutMs;
       if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
         throw err(ErrorCode.INVALID_OPTION, `request(): timeoutMs must be a number >= 0, got ${timeoutMs}`);
       }
-      this.#request(body, timeoutMs, options.signal, options.retryOnReconnect === true, (error, response) =>
-        error === undefined ? resolve(response as TIn) : reject(error),
+      this.#request(
+        body,
+        timeoutMs,
+        options?.signal,
+        options?.retryOnReconnect === true,
+        (error, response) => (error === undefined ? resolve(response as TIn) : reject(error)),
       );
     });
   }

@@ -141,7 +141,10 @@ export class Outbox<TIn, TOut> {
   /** Rejects every pending request with `error` and empties the queue; returns how many plain frames were never sent. */
   failAll(error: EvtWebSocketError): number {
     const pending = this.#pending;
-    if (pending !== undefined) for (const request of pending.entries()) pending.reject(request, error);
+    if (pending !== undefined) {
+      for (const request of pending.entries()) pending.reject(request, error);
+      pending.stopTimers();
+    }
     return this.#queue.drain().length;
   }
 

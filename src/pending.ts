@@ -241,7 +241,11 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (list.timer === undefined) this.#arm(list, timeoutMs);
   }
 
-  /** Unlinks a request; an emptied list gives its timer back, so nothing outlives the last request. */
+  /**
+   * Unlinks a request. An emptied list keeps its timer: with one request at a time, clearing and
+   * setting a timer per request cost more than the request's own bookkeeping. The timer drops
+   * the list when it fires empty, and {@link stopTimers} clears it when the connection ends.
+   */
   #untrack(request: Request<TIn, TOut, Q>): void {
     const list = request.deadlines!;
     if (request.prev === undefined) list.head = request.next;
@@ -251,11 +255,17 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     request.deadlines = undefined;
     request.prev = undefined;
     request.next = undefined;
-    if (list.head === undefined) {
+  }
+
+  /** Clears every deadline timer (the connection ended): nothing outlives the last request. */
+  stopTimers(): void {
+    const lists = this.#deadlines;
+    if (lists === undefined) return;
+    for (const list of lists.values()) {
       if (list.timer !== undefined) this.#clock.clearTimeout(list.timer);
       list.timer = undefined;
-      this.#deadlines?.delete(list.timeoutMs);
     }
+    lists.clear();
   }
 
   #arm(list: DeadlineList<TIn, TOut, Q>, delayMs: number): void {
@@ -271,6 +281,9 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
       const message = `request timed out after ${list.timeoutMs} ms (${where})`;
       this.reject(r, new EvtWebSocketError(ErrorCode.REQUEST_TIMEOUT, message));
     }
-    if (list.head !== undefined && list.timer === undefined) this.#arm(list, list.head.deadline - now);
+    if (list.head === undefined) {
+      // Nothing left with this timeout: forget the list (a new request makes a new one).
+      if (this.#deadlines?.get(list.timeoutMs) === list) this.#deadlines.delete(list.timeoutMs);
+    } else if (list.timer === undefined) this.#arm(list, list.head.deadline - now);
   }
 }

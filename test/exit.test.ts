@@ -30,6 +30,7 @@ describe("after close() resolves the library holds nothing: a Node process exits
   it.each([
     ["idle-open", "server"],
     ["pending-requests", "silent"],
+    ["answered-requests", "server"],
     ["awaiting-pong", "no-pong"],
     ["queued-sends", "refused"],
     ["backoff", "refused"],
@@ -55,6 +56,7 @@ describe("after close() resolves the library holds nothing: a Node process exits
     expect(out).toMatch(/^closed closed/);
     // pending requests reject ERR_CLOSED; queued callback requests report ERR_CLOSED to onError, one each.
     if (variant === "pending-requests") expect(out.trim()).toBe("closed closed ERR_CLOSED - 0");
+    if (variant === "answered-requests") expect(out.trim()).toBe("closed closed answered - 0");
     if (variant === "queued-sends") expect(out.trim()).toBe("closed closed - ERR_CLOSED 10");
   });
 });

@@ -107,14 +107,44 @@ describe("PendingRequests", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("different timeouts get their own timer; settling every request clears them all", () => {
+  it("different timeouts get their own timer; once settled, the timers lapse without effect or stopTimers() clears them", () => {
     const clock = new FakeClock();
     const p = make(clock);
-    const a = p.add(init({ timeoutMs: 100 }).init);
-    const b = p.add(init({ timeoutMs: 500 }).init);
+    const a = init({ timeoutMs: 100 });
+    const b = init({ timeoutMs: 500 });
+    p.add(a.init);
+    const rb = p.add(b.init);
     expect(clock.pending).toBe(2);
-    p.resolve(a, "x");
-    p.reject(b, new Error("gone"));
+    p.resolve(p.find(undefined, () => true)!, "x");
+    p.reject(rb, new Error("gone"));
+    // An emptied list keeps its timer (no clear/set per request); it fires once, finds nothing.
+    expect(clock.pending).toBe(2);
+    clock.advance(100);
+    expect(clock.pending).toBe(1);
+    expect(a.outcomes).toEqual([[undefined, "x"]]);
+    expect(b.outcomes).toHaveLength(1);
+    p.stopTimers();
+    expect(clock.pending).toBe(0);
+    clock.advance(1000);
+    expect(a.outcomes).toHaveLength(1);
+    expect(b.outcomes).toHaveLength(1);
+  });
+
+  it("a lingering timer re-arms for a request added after the list emptied, which times out on its own deadline", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    p.resolve(p.add(init({ timeoutMs: 100 }).init), "x"); // list empty, timer left for t=100
+    clock.advance(60);
+    const late = init({ timeoutMs: 100 });
+    p.add(late.init); // deadline t=160
+    expect(clock.pending).toBe(1); // the lingering timer serves it
+    clock.advance(40); // t=100: early for it, re-arms
+    expect(late.outcomes).toHaveLength(0);
+    expect(clock.pending).toBe(1);
+    clock.advance(59);
+    expect(late.outcomes).toHaveLength(0);
+    clock.advance(1); // t=160
+    expect(late.outcomes[0]?.[0]).toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
     expect(clock.pending).toBe(0);
   });
 
@@ -150,10 +180,12 @@ describe("PendingRequests", () => {
     ac.abort();
     expect(outcomes[0]?.[0]).toMatchObject({ code: "ERR_ABORTED" });
     expect(left).toEqual(["slot"]);
+    clock.advance(1e9); // its deadline timer lapses without a second outcome
+    expect(outcomes).toHaveLength(1);
     expect(clock.pending).toBe(0);
   });
 
-  it("resolving clears the timer and the abort listener", () => {
+  it("resolving disarms the deadline and removes the abort listener", () => {
     const clock = new FakeClock();
     const p = make(clock);
     const ac = new AbortController();
@@ -161,6 +193,7 @@ describe("PendingRequests", () => {
     const r = p.add(i);
     p.resolve(r, "resp");
     ac.abort();
+    clock.advance(1e9);
     expect(outcomes).toEqual([[undefined, "resp"]]);
     expect(clock.pending).toBe(0);
   });
