@@ -21,10 +21,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import tsupConfig from "../tsup.config.js";
 
 /**
- * The issue asked for 4 KB minified and gzipped; the core with every feature measures 9.3 KB
- * (it was 7.2 KB even with every error message blanked, at 8.8 KB), so 4 KB is not met and
- * stays an open goal. Until features move out of the core, this is a regression guard just
- * above today's size: growth past it must be a decision, not an accident.
+ * The issue asked for 4 KB minified and gzipped with every feature in; the entry measures about
+ * 9.6 KB, and 8.2 KB with every error message blanked (measured by rewriting a copy of src/), so
+ * 4 KB cannot be reached by trimming: it needs features out of the browser entry, which is the
+ * issue author's call. Until then this is a regression guard just above today's size: growth
+ * past it must be a decision, not an accident.
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
 const BUDGET_GZIP_BYTES = 10_240;
