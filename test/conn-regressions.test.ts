@@ -181,3 +181,20 @@ describe("regressions found by the adversarial review", () => {
     expect(pushes).toEqual([{ v: "push" }]);
   });
 });
+
+describe("regressions found after the first release candidate", () => {
+  it("a TCP RST on an open connection reports ERR_DISCONNECTED with the socket's error as cause", async () => {
+    const s = await server();
+    const proxy = await createFaultProxy(s.url);
+    onCleanup(() => proxy.close());
+    const errors: Array<{ code: string; cause?: unknown }> = [];
+    const c = conn({ reconnect: false, onError: (e) => void errors.push(e) });
+    const closed = new Promise<void>((r) => c.on("state", ({ newState }) => newState === "closed" && r()));
+    await c.dial(proxy.url);
+    await proxy.reset();
+    await closed;
+    expect(errors.length).toBeGreaterThanOrEqual(1);
+    expect(errors[0]).toMatchObject({ code: "ERR_DISCONNECTED" });
+    expect((errors[0]?.cause as NodeJS.ErrnoException | undefined)?.code).toBe("ECONNRESET");
+  });
+});

@@ -66,11 +66,23 @@ const kTransport = Symbol("evtwebsocket transport");
 type Socket = WebSocket & { [kTransport]: WsTransport };
 type Options = ConnectOptions & { [kTransport]?: WsTransport; secure?: boolean };
 
-/** ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. */
+type Tcp = Duplex & { [kTransport]: WsTransport };
+
+/**
+ * ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. It
+ * also hears the socket's own errors: once open, ws swallows them (a TCP RST would end the
+ * connection with no cause), so the first one becomes the cause of the disconnect.
+ */
 function createConnection(opts: Options): Duplex {
   const transport = opts[kTransport]!;
-  transport.tcp = connect(transport.secure, opts);
-  return transport.tcp;
+  const tcp = connect(transport.secure, opts) as Tcp;
+  tcp[kTransport] = transport;
+  tcp.on("error", onTcpError);
+  transport.tcp = tcp;
+  return tcp;
+}
+function onTcpError(this: Tcp, error: Error): void {
+  this[kTransport].lastError ??= error;
 }
 
 // Listeners are module functions with the socket as `this` (as ws does internally): no
