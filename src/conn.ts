@@ -86,7 +86,8 @@ export class Conn<TIn = Data, TOut = Data> {
   #messagesReceived = 0;
   #bytesReceived = 0;
   #reconnects = 0;
-  #lastRttMs: number | undefined;
+  /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
+  #lastRttMs = Number.NaN;
   /** The change to "closed" that #shutdown made and has not announced yet. */
   #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
@@ -135,7 +136,7 @@ export class Conn<TIn = Data, TOut = Data> {
       pendingRequests: this.#out.pending,
       queuedMessages: this.#out.queued,
     };
-    if (this.#lastRttMs !== undefined) stats.lastRttMs = this.#lastRttMs;
+    if (!Number.isNaN(this.#lastRttMs)) stats.lastRttMs = this.#lastRttMs;
     return stats;
   }
 

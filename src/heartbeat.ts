@@ -36,9 +36,10 @@ export class Heartbeat {
   readonly #hooks: HeartbeatHooks;
   #lastSent: number;
   #lastReceived: number;
-  #pingSentAt: number | undefined;
+  /** When the outstanding ping left; NaN when none is out. (NaN rather than undefined keeps these fields unboxed doubles: a store allocates nothing.) */
+  #pingSentAt = Number.NaN;
   /** When the last unanswered ping left; cleared only by a pong, so a busy line still gets its RTT. */
-  #rttFrom: number | undefined;
+  #rttFrom = Number.NaN;
   #timer: TimerHandle | undefined;
   /** When the armed timer should fire; a tick much later than this means the process was frozen. */
   #due = 0;
@@ -72,8 +73,8 @@ export class Heartbeat {
   noteReceived(isPong = false): number | undefined {
     const now = this.#clock.now();
     this.#lastReceived = now;
-    if (this.#pingSentAt !== undefined) {
-      this.#pingSentAt = undefined;
+    if (!Number.isNaN(this.#pingSentAt)) {
+      this.#pingSentAt = Number.NaN;
       // The timer is set for the pong deadline. When that is later than the next ping time
       // (pongTimeoutMs > intervalMs), bring it forward, or a peer that falls silent now would be
       // judged only after pongTimeoutMs + intervalMs + pongTimeoutMs. Otherwise leave it: it
@@ -81,14 +82,14 @@ export class Heartbeat {
       if (!this.#stopped && this.#due > this.#nextDeadline()) this.#rearm();
     }
     const from = this.#rttFrom;
-    if (!isPong || from === undefined) return undefined;
-    this.#rttFrom = undefined;
+    if (!isPong || Number.isNaN(from)) return undefined;
+    this.#rttFrom = Number.NaN;
     return now - from;
   }
 
   /** Sends a ping now (unless one is already out), e.g. when a page becomes visible again. */
   probe(): void {
-    if (this.#stopped || this.#pingSentAt !== undefined) return;
+    if (this.#stopped || !Number.isNaN(this.#pingSentAt)) return;
     this.#ping(this.#clock.now());
     if (this.#stopped) return; // sending the ping failed and ended the connection
     this.#rearm();
@@ -133,7 +134,7 @@ export class Heartbeat {
 
   #nextDeadline(): number {
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
-    if (this.#pingSentAt !== undefined) return this.#pingSentAt + pongTimeoutMs;
+    if (!Number.isNaN(this.#pingSentAt)) return this.#pingSentAt + pongTimeoutMs;
     return Math.min(this.#lastSent, this.#lastReceived) + intervalMs;
   }
 
@@ -149,7 +150,7 @@ export class Heartbeat {
     if (this.#stopped) return;
     const now = this.#clock.now();
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
-    if (this.#pingSentAt !== undefined) {
+    if (!Number.isNaN(this.#pingSentAt)) {
       if (now - this.#due > Math.min(intervalMs, pongTimeoutMs)) {
         // The timer fired late: the process was frozen (sleep, SIGSTOP, a throttled tab) and a
         // pong that arrived meanwhile may still be unread. Judge on a fresh ping instead.
