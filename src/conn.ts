@@ -215,7 +215,7 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
     this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
-      else this.#guard("send callback", () => callback(response as TIn, this));
+      else this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn);
     });
   }
 
@@ -353,15 +353,7 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     const { isPong, matchMsg, messageId } = this.#options;
-    let pong = false;
-    if (isPong !== undefined) {
-      // Inline rather than #guard(() => …): this runs for every message.
-      try {
-        pong = isPong(msg) === true;
-      } catch (cause) {
-        this.#report(err(ErrorCode.CALLBACK_THREW, "isPong threw", cause));
-      }
-    }
+    const pong = isPong !== undefined && this.#guard("isPong", isPong, msg) === true;
     const rtt = link.noteReceived(pong);
     if (pong) {
       if (rtt !== undefined) this.#onPong(rtt);
@@ -371,23 +363,13 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#events.emit("message", msg, this);
   }
 
-  /**
-   * Settles the request `msg` answers; true when one was. Inline try/catch rather than
-   * `#guard(() => …)`: this runs once per response, and each guard cost a closure.
-   */
+  /** Settles the request `msg` answers; true when one was. */
   #settle(
     msg: TIn,
     messageId: ((m: TIn | TOut) => MessageKey | undefined) | undefined,
     matchMsg: ((req: TOut, resp: TIn) => boolean) | undefined,
   ): boolean {
-    let id: MessageKey | undefined;
-    if (messageId !== undefined) {
-      try {
-        id = asKey(messageId(msg));
-      } catch (cause) {
-        this.#report(err(ErrorCode.CALLBACK_THREW, "messageId threw", cause));
-      }
-    }
+    const id = messageId === undefined ? undefined : asKey(this.#guard("messageId", messageId, msg));
     try {
       return this.#out.settle(
         msg,
@@ -421,7 +403,7 @@ export class Conn<TIn = Data, TOut = Data> {
       this.#o.reconnect,
       this.#attempt,
       { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
-      ask && ((info) => this.#guard("shouldReconnect", () => ask(info))),
+      ask && ((info) => this.#guard("shouldReconnect", ask, info)),
     );
     this.#attempt = decision.attempt;
     // Each user callback below may call close() or dial(); both move the epoch, and then
@@ -569,9 +551,13 @@ export class Conn<TIn = Data, TOut = Data> {
     }
   }
 
-  #guard<T>(what: string, fn: () => T): T | undefined {
+  /**
+   * Calls a user callback with its argument; a throw is reported as `ERR_CALLBACK_THREW` and
+   * yields undefined. The argument is passed through, so a call per message needs no closure.
+   */
+  #guard<A, R>(what: string, fn: (arg: A) => R, arg: A): R | undefined {
     try {
-      return fn();
+      return fn(arg);
     } catch (cause) {
       this.#report(err(ErrorCode.CALLBACK_THREW, `${what} threw`, cause));
       return undefined;
