@@ -351,8 +351,8 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
       : queueOption === undefined
         ? DEFAULT_QUEUE
         : {
-            maxMessages: num("queue.maxMessages", queueOption?.maxMessages, DEFAULTS.maxQueuedMessages),
-            maxBytes: num("queue.maxBytes", queueOption?.maxBytes, DEFAULTS.maxQueuedBytes),
+            maxMessages: num("queue.maxMessages", queueOption.maxMessages, DEFAULTS.maxQueuedMessages),
+            maxBytes: num("queue.maxBytes", queueOption.maxBytes, DEFAULTS.maxQueuedBytes),
           };
   const codec = options.codec ?? (raw as unknown as Codec<TIn, TOut>);
   if (typeof codec.encode !== "function" || typeof codec.decode !== "function") {

@@ -161,15 +161,21 @@ describe.each([
   });
 });
 
+/** A heartbeat pinging every 1000 ms with a 1000 ms pong deadline; `pings` logs ping times, -1 for dead. */
+function quietLine(clock: FakeClock) {
+  const pings: number[] = [];
+  const hb = new Heartbeat(
+    clock,
+    { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
+    { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
+  );
+  return { hb, pings };
+}
+
 describe("Heartbeat timers", () => {
   it("on a quiet line with restart(), re-arms the same timer for every ping: no timer per ping", () => {
     const clock = new FakeClock({ restartable: true });
-    const pings: number[] = [];
-    const hb = new Heartbeat(
-      clock,
-      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
-      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
-    );
+    const { hb, pings } = quietLine(clock);
     for (let i = 0; i < 10; i++) {
       clock.advance(1000); // ping goes out
       clock.advance(5);
@@ -185,12 +191,7 @@ describe("Heartbeat timers", () => {
 
   it("without restart() the same pings need a timer each, and a pong re-arms nothing when the deadline is the next ping time", () => {
     const clock = new FakeClock();
-    const pings: number[] = [];
-    const hb = new Heartbeat(
-      clock,
-      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
-      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
-    );
+    const { hb, pings } = quietLine(clock);
     for (let i = 0; i < 3; i++) {
       clock.advance(1000);
       clock.advance(5);
@@ -202,12 +203,7 @@ describe("Heartbeat timers", () => {
 
   it("a probe clears the armed timer and never restarts it", () => {
     const clock = new FakeClock({ restartable: true });
-    const pings: number[] = [];
-    const hb = new Heartbeat(
-      clock,
-      { pingIntervalMs: 1000, pongTimeoutMs: 1000 },
-      { sendPing: () => pings.push(clock.now()), onDead: () => pings.push(-1) },
-    );
+    const { hb, pings } = quietLine(clock);
     clock.advance(1000);
     hb.noteReceived(true);
     clock.advance(300);
