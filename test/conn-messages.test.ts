@@ -110,6 +110,28 @@ describe("messages", () => {
     await until(() => c.stats.messagesReceived === 1, "echo");
     expect(c.stats).toMatchObject({ messagesSent: 1, messagesReceived: 1, bytesSent: 6, bytesReceived: 6 });
   });
+
+  it("bytesSent is each long string's UTF-8 size, across the frame header's 16-bit and 64-bit lengths", async () => {
+    // Long strings are sized from the frame ws writes, not measured again: pin that it is exact
+    // for ASCII, 2-, 3- and 4-byte characters, at 65,535 bytes (16-bit length) and 65,536 (64-bit).
+    const texts = [
+      "x".repeat(1025),
+      "é".repeat(700),
+      "€".repeat(21845), // 65,535 bytes
+      `${"€".repeat(21845)}x`, // 65,536 bytes
+      "😀".repeat(30000), // surrogate pairs, 120,000 bytes
+      `a${"\ud800"}b`.repeat(400), // lone surrogates: sent as U+FFFD, 3 bytes each
+      "y".repeat(300_000),
+    ];
+    const s = await server({ onMessage: () => {} });
+    const c = conn();
+    await c.dial(s.url);
+    for (const t of texts) c.send(t);
+    await until(() => s.received.length === texts.length, "every text");
+    const expected = texts.reduce((n, t) => n + Buffer.byteLength(t), 0);
+    expect(c.stats.bytesSent).toBe(expected);
+    expect(s.received).toEqual(texts.map((t) => Buffer.from(t).toString()));
+  });
 });
 
 describe("user callbacks that throw never break the client", () => {

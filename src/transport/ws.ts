@@ -204,9 +204,11 @@ class WsTransport implements Transport {
       const buf = Buffer.from(data);
       this.socket.send(buf, TEXT);
       bytes = buf.byteLength;
+    } else if (typeof data === "string") {
+      bytes = this.#sendLongText(data);
     } else {
       this.socket.send(data);
-      bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+      bytes = data.byteLength;
     }
     if (this.corked) {
       this.corkedFrames++;
@@ -214,6 +216,26 @@ class WsTransport implements Transport {
       if (this.corkedFrames >= FLUSH_FRAMES || this.corkedBytes >= FLUSH_BYTES) this.flush();
     }
     return bytes;
+  }
+
+  /**
+   * Sends a long string as ws does best (encoded and masked in place), and returns its UTF-8
+   * size without a pass of our own over it: ws writes the frame to the corked socket at once, so
+   * the socket's buffer grows by exactly the frame, whose RFC 6455 client header (2 bytes, a
+   * 2- or 8-byte length, a 4-byte mask) is known. Measuring each 64 KiB string again cost ~3% of
+   * the throughput. Anything unexpected (no corked socket, a frame ws held back, a size no UTF-8
+   * encoding of this string can have) falls back to measuring the string.
+   */
+  #sendLongText(data: string): number {
+    const tcp = this.corked ? this.tcp : undefined;
+    const before = tcp === undefined ? 0 : tcp.writableLength;
+    this.socket.send(data);
+    if (tcp !== undefined) {
+      const framed = tcp.writableLength - before;
+      const payload = framed - (framed <= 0xffff + 8 ? 8 : 14);
+      if (payload >= data.length && payload <= data.length * 3) return payload;
+    }
+    return Buffer.byteLength(data);
   }
 
   /** Writes the corked frames now; the next send of the tick corks again. */
