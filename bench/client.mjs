@@ -155,6 +155,9 @@ async function idle({ conns, heartbeatMs, windowMs, batch }) {
     value: rssPerConn,
     heapPerConn: (after.heapUsed - before.heapUsed) / conns,
     idleCpuPct: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
+    // Diagnostics, per connection: where RSS beyond the JS heap went.
+    heapTotalPerConn: (after.heapTotal - before.heapTotal) / conns,
+    externalPerConn: (after.external - before.external) / conns,
   };
 }
 

@@ -120,6 +120,18 @@ describe.each([
     expect(hb.noteReceived(true)).toBe(15);
   });
 
+  it("the RTT keeps the clock's fraction of a ms; schedules are in whole ms", () => {
+    // The heartbeat keeps its times in whole ms (no number boxes), but not the RTT: loopback
+    // and LAN round trips are a fraction of a ms.
+    const { clock, hb, log } = setup();
+    clock.advance(0.25);
+    hb.noteSent();
+    clock.advance(999.75);
+    expect(log).toEqual(["ping@1000"]);
+    clock.advance(0.375);
+    expect(hb.noteReceived(true)).toBe(0.375);
+  });
+
   it("a pong with no ping out gives no RTT", () => {
     const { clock, hb } = setup();
     clock.advance(10);
