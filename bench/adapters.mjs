@@ -18,7 +18,9 @@
  *
  * "Fast settings" for reconnects: first retry after 100 ms, doubling, at most 1 s, no jitter
  * where the library allows it. Libraries without a heartbeat get an application-level ping
- * (`setInterval` per connection) in the idle scenario; `ws` and evtwebsocket use protocol pings.
+ * (`setInterval` per connection) in the idle scenario, which the server answers with `pong`;
+ * their adapters do not check for the answer (those libraries have no liveness check, so this
+ * is their cheapest equivalent). `ws` and evtwebsocket use protocol pings, socket.io its own.
  */
 
 import { pathToFileURL } from "node:url";
@@ -252,7 +254,7 @@ async function rpcWebsockets(ctx) {
   await opened((ok) => client.once("open", ok));
   const sink = ctx.path.startsWith("/sink");
   let timer;
-  if (ctx.heartbeatMs) timer = setInterval(() => client.notify("ping").catch(() => {}), ctx.heartbeatMs);
+  if (ctx.heartbeatMs) timer = setInterval(() => client.call("ping").catch(() => {}), ctx.heartbeatMs);
   return {
     // rpc-websockets pushes to one client only through its broadcast events, so its echo
     // scenario uses call(): the same one message each way.

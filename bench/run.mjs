@@ -333,22 +333,35 @@ function markdown(rows, meta, sizes) {
     );
   }
   const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket"].includes(l));
+  // A peer with an equal or better median is "level" when the two runs cannot be told apart:
+  // each median lies inside the other's min–max spread. Otherwise evtwebsocket is behind it.
   const behind = [];
+  const level = [];
+  const inside = (x, c) => x >= c.min && x <= c.max;
   for (const { scenario, cells } of rows) {
-    const evt = cells.evtwebsocket?.median;
-    if (!Number.isFinite(evt)) continue;
+    const evt = cells.evtwebsocket;
+    if (!Number.isFinite(evt?.median)) continue;
     for (const peer of peers) {
-      const p = cells[peer]?.median;
-      if (!Number.isFinite(p)) continue;
-      if (scenario.higherIsBetter ? p > evt : p < evt) behind.push(`${scenario.title}: ${peer}`);
+      const p = cells[peer];
+      if (!Number.isFinite(p?.median)) continue;
+      if (scenario.higherIsBetter ? p.median < evt.median : p.median > evt.median) continue;
+      const entry = `${scenario.title}: ${peer}`;
+      if (p.median === evt.median || (inside(p.median, evt) && inside(evt.median, p))) level.push(entry);
+      else behind.push(entry);
     }
   }
   out.push(
     "",
     behind.length === 0
-      ? "evtwebsocket is ahead of every peer in every scenario."
+      ? "evtwebsocket is not behind any peer in any scenario" +
+          (level.length === 0 ? ": it is ahead in every one." : ".")
       : `evtwebsocket is behind a peer in: ${behind.join("; ")}.`,
   );
+  if (level.length > 0)
+    out.push(
+      "",
+      `Level (a peer's median is equal or better, but each median lies inside the other's spread): ${level.join("; ")}.`,
+    );
   out.push("", "Browser bundles (esbuild, platform browser, bundle + minify; gzip -9):", "");
   out.push("| entry | min | min+gz | Node-only imports left external |", "| --- | --- | --- | --- |");
   for (const s of sizes) {

@@ -3,12 +3,13 @@
  *
  * - `ws`: a `ws` server with three paths. `/sink` counts messages and answers the text `done`
  *   with the count; `/echo` sends every message back unchanged (the request/response scenarios
- *   echo `{"id":…}` JSON, so every id layer gets its own id back); `/idle` ignores messages
- *   (the app-level pings of libraries without protocol pings) and answers protocol pings.
+ *   echo `{"id":…}` JSON, so every id layer gets its own id back); `/idle` answers the text
+ *   `ping` (the app-level ping of libraries without protocol pings) with `pong`, as ws answers
+ *   protocol pings: every library's idle connection carries one frame each way per ping.
  * - `sio` (pings every 5 s, as the idle scenario asks) and `sioFast` (1 s interval, 1 s timeout,
  *   for the dead-connection scenario): socket.io with events `m` (sink), `done` (ack with the
  *   count), `e` (echo back as `e`), `req` (ack with the payload).
- * - `rpc`: rpc-websockets with methods `sink`, `done`, `echo`, `ping`.
+ * - `rpc`: rpc-websockets with methods `sink`, `done`, `echo`, `ping` (answers `pong`).
  * - `proxyWs`, `proxySio`: TCP proxies in front of `ws` and `sioFast`; `GET /blackhole` on the
  *   control port makes every proxied connection silent in both directions (a dead peer).
  * - control: `GET /restart?kind=ws|sio|sioFast|rpc` drops every connection of that server and
@@ -95,6 +96,10 @@ function startWs() {
         cork();
         ws.send(data, { binary: isBinary });
       });
+    } else if (req.url.startsWith("/idle")) {
+      ws.on("message", (data, isBinary) => {
+        if (!isBinary && data.length === 4 && data.toString() === "ping") ws.send("pong");
+      });
     }
   });
   return r;
@@ -142,7 +147,7 @@ function startRpc() {
     return n;
   });
   rpc.register("echo", (params) => params);
-  rpc.register("ping", () => {});
+  rpc.register("ping", () => "pong");
   return r;
 }
 
