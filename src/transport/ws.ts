@@ -2,8 +2,8 @@
  * Adapter for the `ws` package, the default transport on Node.
  *
  * Takes `ws`'s events from its EventEmitter side (no `MessageEvent` allocation per message;
- * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound. permessage-deflate stays off (memory, CPU,
- * and the compression side channel). Text frames arrive as strings, binary frames as `Buffer`
+ * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound.
+ * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames arrive as strings, binary frames as `Buffer`
  * (a `Uint8Array`). A refused handshake reports its HTTP status.
  *
  * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
