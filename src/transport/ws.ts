@@ -3,8 +3,9 @@
  *
  * Takes `ws`'s events from its EventEmitter side (no `MessageEvent` allocation per message;
  * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound.
- * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames arrive as strings, binary frames as `Buffer`
- * (a `Uint8Array`). A refused handshake reports its HTTP status.
+ * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames
+ * arrive as strings, binary frames as `Buffer` (a `Uint8Array`). A refused handshake reports its
+ * HTTP status.
  *
  * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
  * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
