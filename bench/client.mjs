@@ -128,7 +128,7 @@ async function request({ count, inflight }) {
   return result;
 }
 
-async function idle({ conns, heartbeatMs, windowMs, batch }) {
+async function idle({ conns, heartbeatMs, windowMs, cpuWindowMs, batch }) {
   const ctx = { ports, path: "/idle", heartbeatMs };
   const handles = [await adapter.connect(ctx)];
   await sleep(200);
@@ -141,18 +141,22 @@ async function idle({ conns, heartbeatMs, windowMs, batch }) {
     handles.push(...(await Promise.all(opening)));
     opened += n;
   }
-  await sleep(1000);
+  // Memory: RSS at the end of a window long enough for V8's memory reducer to have had its
+  // first chance (about 8 s after the connect phase's last major GC); the JS heap after a full GC.
+  // CPU: the next window, so a one-off compaction after the connect burst (which runs for some
+  // libraries and not others, see README) is not counted as idle work.
+  await sleep(1000 + windowMs);
+  const rss = process.memoryUsage().rss;
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  await sleep(windowMs);
+  await sleep(cpuWindowMs);
   const cpu = process.cpuUsage(cpu0);
   const elapsed = performance.now() - t0;
   gc();
   const after = process.memoryUsage();
   for (const handle of handles) handle.close();
-  const rssPerConn = (after.rss - before.rss) / conns;
   return {
-    value: rssPerConn,
+    value: (rss - before.rss) / conns,
     heapPerConn: (after.heapUsed - before.heapUsed) / conns,
     idleCpuPct: ((cpu.user + cpu.system) / 1000 / elapsed) * 100,
     // Diagnostics, per connection: where RSS beyond the JS heap went.
