@@ -83,7 +83,7 @@ export class Heartbeat {
       // (pongTimeoutMs > intervalMs), bring it forward, or a peer that falls silent now would be
       // judged only after pongTimeoutMs + intervalMs + pongTimeoutMs. Otherwise leave it: it
       // fires in time and re-arms itself, one timer per ping instead of two.
-      if (!this.#stopped && this.#due > this.#nextDeadline()) this.#rearm();
+      if (!this.#stopped && this.#due > this.#nextDeadline()) this.#rearm(this.#lastReceived);
     }
     const from = this.#rttFrom;
     if (!isPong || Number.isNaN(from)) return undefined;
@@ -96,7 +96,7 @@ export class Heartbeat {
     if (this.#stopped || this.#pingSentAt >= 0) return;
     this.#ping(this.#clock.now());
     if (this.#stopped) return; // sending the ping failed and ended the connection
-    this.#rearm();
+    this.#rearm(this.#lastSent);
   }
 
   /** Stops for good: clears the timer, ignores later notes. */
@@ -130,9 +130,10 @@ export class Heartbeat {
     this.#lastTimerMs = wholeMs;
   }
 
-  #rearm(): void {
+  /** Replaces the armed timer; `now` is the caller's reading in whole ms (no second clock read). */
+  #rearm(now: number): void {
     this.#cancel();
-    this.#armAt(this.#nextDeadline(), Math.floor(this.#clock.now()));
+    this.#armAt(this.#nextDeadline(), now);
   }
 
   #nextDeadline(): number {
@@ -141,7 +142,7 @@ export class Heartbeat {
     return Math.min(this.#lastSent, this.#lastReceived) + intervalMs;
   }
 
-  /** `exact`: the clock's reading, kept whole for the RTT. */
+  /** `exact`: the clock's reading; its fraction is kept for the RTT, the schedule uses whole ms. */
   #ping(exact: number): void {
     const now = Math.floor(exact);
     this.#pingSentAt = now;
