@@ -112,8 +112,8 @@ describe("messages", () => {
   });
 
   it("bytesSent is each long string's UTF-8 size, across the frame header's 16-bit and 64-bit lengths", async () => {
-    // Long strings are sized from the frame ws writes, not measured again: pin that it is exact
-    // for ASCII, 2-, 3- and 4-byte characters, at 65,535 bytes (16-bit length) and 65,536 (64-bit).
+    // Exact for ASCII, 2-, 3- and 4-byte characters and lone surrogates, at 65,535 bytes (16-bit
+    // length) and 65,536 (64-bit), and intact at the server.
     const texts = [
       "x".repeat(1025),
       "é".repeat(700),

@@ -15,6 +15,12 @@
  * overlap measured 1.3-1.4x the throughput of one write per tick), and a burst of large frames
  * is not held in memory until the tick ends. The socket is obtained through ws's public
  * `createConnection` option, not a private field.
+ *
+ * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
+ * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
+ * client's CPU at 64 KiB per message). ws keeps the handshake, every control frame and all
+ * that is received; with compression off and no `Blob`, ws writes its frames at once, so frames
+ * leave in the order they were asked for.
  */
 
 import * as net from "node:net";
@@ -22,6 +28,7 @@ import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
+import { BINARY, buildFrame, TEXT } from "./frame.js";
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
 
 let warnedInsecure = false;
@@ -163,12 +170,6 @@ function uncork(transport: WsTransport): void {
   if (transport.corked) transport.flush();
 }
 
-/** ws's send options for a text frame given as bytes; one object for every send. */
-const TEXT = { binary: false } as const;
-
-/** Strings up to this many UTF-16 units are encoded once here, so ws sends header and payload as one chunk. */
-const SMALL_TEXT = 1024;
-
 /** One `ws` socket behind the {@link Transport} interface. */
 class WsTransport implements Transport {
   readonly socket: Socket;
@@ -213,16 +214,18 @@ class WsTransport implements Transport {
       }
     }
     let bytes: number;
-    if (typeof data === "string" && data.length <= SMALL_TEXT) {
-      // One UTF-8 pass instead of ws measuring and encoding separately.
-      const buf = Buffer.from(data);
-      this.socket.send(buf, TEXT);
-      bytes = buf.byteLength;
-    } else if (typeof data === "string") {
-      bytes = this.#sendLongText(data);
+    if (tcp !== undefined && this.socket.readyState === WebSocket.OPEN) {
+      if (typeof data === "string") {
+        bytes = Buffer.byteLength(data);
+        tcp.write(buildFrame(TEXT, data, bytes));
+      } else {
+        bytes = data.byteLength;
+        tcp.write(buildFrame(BINARY, data, bytes));
+      }
     } else {
+      // Not open (ws reports the misuse) or no socket of ours: ws frames it.
       this.socket.send(data);
-      bytes = data.byteLength;
+      bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
     }
     if (this.corked) {
       this.corkedFrames++;
@@ -230,26 +233,6 @@ class WsTransport implements Transport {
       if (this.corkedFrames >= FLUSH_FRAMES || this.corkedBytes >= FLUSH_BYTES) this.flush();
     }
     return bytes;
-  }
-
-  /**
-   * Sends a long string as ws does best (encoded and masked in place), and returns its UTF-8
-   * size without a pass of our own over it: ws writes the frame to the corked socket at once, so
-   * the socket's buffer grows by exactly the frame, whose RFC 6455 client header (2 bytes, a
-   * 2- or 8-byte length, a 4-byte mask) is known. Measuring each 64 KiB string again cost ~3% of
-   * the throughput. Anything unexpected (no corked socket, a frame ws held back, a size no UTF-8
-   * encoding of this string can have) falls back to measuring the string.
-   */
-  #sendLongText(data: string): number {
-    const tcp = this.corked ? this.tcp : undefined;
-    const before = tcp === undefined ? 0 : tcp.writableLength;
-    this.socket.send(data);
-    if (tcp !== undefined) {
-      const framed = tcp.writableLength - before;
-      const payload = framed - (framed <= 0xffff + 8 ? 8 : 14);
-      if (payload >= data.length && payload <= data.length * 3) return payload;
-    }
-    return Buffer.byteLength(data);
   }
 
   /** Writes the corked frames now; the next send of the tick corks again. */
