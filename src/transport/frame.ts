@@ -30,7 +30,8 @@ const rotatedWord = new Uint32Array(rotated.buffer);
 /**
  * Builds one final, masked, uncompressed data frame: a string as UTF-8 (`opcode` {@link TEXT}),
  * bytes as they are (`opcode` {@link BINARY}; the caller's bytes are copied, never changed).
- * Returns the frame; its payload is `frame.length - headerBytes(payloadBytes)` bytes.
+ * `payloadBytes` must be the payload's exact size (`Buffer.byteLength` of a string). Returns
+ * the frame; its payload is `frame.length - headerBytes(payloadBytes)` bytes.
  */
 export function buildFrame(opcode: number, data: string | Uint8Array, payloadBytes: number): Buffer {
   const keyAt = payloadBytes < 126 ? 2 : payloadBytes <= 0xffff ? 4 : 10;
@@ -56,8 +57,10 @@ export function buildFrame(opcode: number, data: string | Uint8Array, payloadByt
   frame[keyAt + 2] = keyPool[k + 2]!;
   frame[keyAt + 3] = keyPool[k + 3]!;
   keyPoolAt = k + 4;
-  if (typeof data === "string") frame.write(data, at, payloadBytes, "utf8");
-  else frame.set(data, at);
+  if (typeof data === "string") {
+    // The buffer is not zero-filled: every byte must be written, or old memory would be sent.
+    if (frame.write(data, at, payloadBytes, "utf8") !== payloadBytes) throw new Error("UTF-8 size mismatch");
+  } else frame.set(data, at);
   mask(frame, at, keyAt);
   return frame;
 }
