@@ -34,35 +34,51 @@ const rotatedWord = new Uint32Array(rotated.buffer);
  * the frame; its payload is `frame.length - headerBytes(payloadBytes)` bytes.
  */
 export function buildFrame(opcode: number, data: string | Uint8Array, payloadBytes: number): Buffer {
-  const keyAt = payloadBytes < 126 ? 2 : payloadBytes <= 0xffff ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerBytes(payloadBytes) + payloadBytes);
+  writeFrame(frame, 0, opcode, data, payloadBytes);
+  return frame;
+}
+
+/**
+ * Writes the frame {@link buildFrame} would build into `target` at `offset` (the caller made
+ * room for `headerBytes(payloadBytes) + payloadBytes` bytes) and returns where it ends.
+ */
+export function writeFrame(
+  target: Buffer,
+  offset: number,
+  opcode: number,
+  data: string | Uint8Array,
+  payloadBytes: number,
+): number {
+  const keyAt = offset + (payloadBytes < 126 ? 2 : payloadBytes <= 0xffff ? 4 : 10);
   const at = keyAt + 4;
-  const frame = Buffer.allocUnsafe(at + payloadBytes);
-  frame[0] = 0x80 | opcode;
-  if (keyAt === 2) frame[1] = 0x80 | payloadBytes;
-  else if (keyAt === 4) {
-    frame[1] = 0x80 | 126;
-    frame.writeUInt16BE(payloadBytes, 2);
+  const end = at + payloadBytes;
+  target[offset] = 0x80 | opcode;
+  if (payloadBytes < 126) target[offset + 1] = 0x80 | payloadBytes;
+  else if (payloadBytes <= 0xffff) {
+    target[offset + 1] = 0x80 | 126;
+    target.writeUInt16BE(payloadBytes, offset + 2);
   } else {
-    frame[1] = 0x80 | 127;
-    frame.writeUInt32BE(Math.floor(payloadBytes / 0x100000000), 2);
-    frame.writeUInt32BE(payloadBytes >>> 0, 6);
+    target[offset + 1] = 0x80 | 127;
+    target.writeUInt32BE(Math.floor(payloadBytes / 0x100000000), offset + 2);
+    target.writeUInt32BE(payloadBytes >>> 0, offset + 6);
   }
   if (keyPoolAt === KEY_POOL_BYTES) {
     randomFillSync(keyPool);
     keyPoolAt = 0;
   }
   const k = keyPoolAt;
-  frame[keyAt] = keyPool[k]!;
-  frame[keyAt + 1] = keyPool[k + 1]!;
-  frame[keyAt + 2] = keyPool[k + 2]!;
-  frame[keyAt + 3] = keyPool[k + 3]!;
+  target[keyAt] = keyPool[k]!;
+  target[keyAt + 1] = keyPool[k + 1]!;
+  target[keyAt + 2] = keyPool[k + 2]!;
+  target[keyAt + 3] = keyPool[k + 3]!;
   keyPoolAt = k + 4;
   if (typeof data === "string") {
-    // The buffer is not zero-filled: every byte must be written, or old memory would be sent.
-    if (frame.write(data, at, payloadBytes, "utf8") !== payloadBytes) throw new Error("UTF-8 size mismatch");
-  } else frame.set(data, at);
-  mask(frame, at, keyAt);
-  return frame;
+    // Buffers here are not zero-filled: every byte must be written, or old memory would be sent.
+    if (target.write(data, at, payloadBytes, "utf8") !== payloadBytes) throw new Error("UTF-8 size mismatch");
+  } else target.set(data, at);
+  mask(target, at, end, keyAt);
+  return end;
 }
 
 /** Size of the header {@link buildFrame} writes before a payload of `payloadBytes`. */
@@ -71,12 +87,11 @@ export function headerBytes(payloadBytes: number): number {
 }
 
 /**
- * XORs `frame` from `at` to its end with the 4-byte key at `keyAt`: byte by byte up to a word
+ * XORs `frame` from `at` to `end` with the 4-byte key at `keyAt`: byte by byte up to a word
  * boundary of the underlying memory, then a word at a time (the key rotated to match), then the
  * last bytes.
  */
-function mask(frame: Buffer, at: number, keyAt: number): void {
-  const end = frame.length;
+function mask(frame: Buffer, at: number, end: number, keyAt: number): void {
   let i = at;
   if (end - at < WORD_MASK_MIN) {
     for (; i < end; i++) frame[i] = frame[i]! ^ frame[keyAt + ((i - at) & 3)]!;

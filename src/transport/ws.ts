@@ -14,7 +14,10 @@
  * starts on the first frames while the rest are being built (with 100 requests in flight this
  * overlap measured 1.3-1.4x the throughput of one write per tick), and a burst of large frames
  * is not held in memory until the tick ends. The socket is obtained through ws's public
- * `createConnection` option, not a private field.
+ * `createConnection` option, not a private field. Within a burst, the small frames after the
+ * first are built back to back into one batch buffer (a slice of Node's buffer pool) that is
+ * handed to the socket as one chunk: a third less client CPU per 32-byte message than a buffer
+ * per frame. A frame ws writes itself (ping, pong, close) first hands the batch to the socket.
  *
  * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
  * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
@@ -28,7 +31,7 @@ import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
-import { BINARY, buildFrame, TEXT } from "./frame.js";
+import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
 import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
 
 let warnedInsecure = false;
@@ -145,6 +148,25 @@ class Socket extends WebSocket {
         return false;
     }
   }
+
+  // Every frame ws writes itself (the pings the transport asks for, its automatic pongs, the
+  // closing handshake it starts or answers, a close after a protocol error) goes through these
+  // methods: the transport's batched data frames are handed to the socket first, so frames
+  // leave in the order they were asked for and no data frame follows a close frame.
+  override ping(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
+    this.transport?.writeBatch();
+    super.ping(data, mask, cb);
+  }
+
+  override pong(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
+    this.transport?.writeBatch();
+    super.pong(data, mask, cb);
+  }
+
+  override close(code?: number, data?: string | Buffer): void {
+    this.transport?.writeBatch();
+    super.close(code, data);
+  }
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
@@ -164,10 +186,19 @@ const FLUSH_FRAMES = 64;
 /** ...or this many payload bytes, whichever comes first. */
 const FLUSH_BYTES = 64 * 1024;
 
-/** End of the tick: writes what is still corked. */
+/**
+ * Frames up to this size (header included) after the first of a burst are built back to back
+ * in one batch buffer: one allocation and one socket write per batch instead of per frame.
+ */
+const BATCH_FRAME_MAX = 512;
+/** A batch buffer's size: a slice of Node's buffer pool. */
+const BATCH_BYTES = 2048;
+
+/** End of the tick: writes what is still corked, and lets the batch buffer go. */
 function uncork(transport: WsTransport): void {
   transport.tickScheduled = false;
   if (transport.corked) transport.flush();
+  transport.batch = undefined;
 }
 
 /** One `ws` socket behind the {@link Transport} interface. */
@@ -182,6 +213,10 @@ class WsTransport implements Transport {
   /** Frames and payload bytes corked since the last write. */
   corkedFrames = 0;
   corkedBytes = 0;
+  /** Small frames of this tick, back to back; `batch[batchStart, batchEnd)` is not written yet. */
+  batch: Buffer | undefined;
+  batchStart = 0;
+  batchEnd = 0;
   lastError: unknown;
   status: number | undefined;
 
@@ -200,7 +235,7 @@ class WsTransport implements Transport {
   }
 
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
   }
 
   send(data: Data): number {
@@ -215,12 +250,23 @@ class WsTransport implements Transport {
     }
     let bytes: number;
     if (tcp !== undefined && this.socket.readyState === WebSocket.OPEN) {
-      if (typeof data === "string") {
-        bytes = Buffer.byteLength(data);
-        tcp.write(buildFrame(TEXT, data, bytes));
+      const text = typeof data === "string";
+      bytes = text ? Buffer.byteLength(data) : data.byteLength;
+      const opcode = text ? TEXT : BINARY;
+      const size = headerBytes(bytes) + bytes;
+      if (size > BATCH_FRAME_MAX || this.corkedFrames === 0) {
+        // A lone frame (one per tick at one request in flight) or a large one: its own buffer.
+        this.writeBatch();
+        tcp.write(buildFrame(opcode, data, bytes));
       } else {
-        bytes = data.byteLength;
-        tcp.write(buildFrame(BINARY, data, bytes));
+        let batch = this.batch;
+        if (batch === undefined || batch.length - this.batchEnd < size) {
+          this.writeBatch();
+          batch = this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+          this.batchStart = 0;
+          this.batchEnd = 0;
+        }
+        this.batchEnd = writeFrame(batch, this.batchEnd, opcode, data, bytes);
       }
     } else {
       // Not open (ws reports the misuse) or no socket of ours: ws frames it.
@@ -235,8 +281,19 @@ class WsTransport implements Transport {
     return bytes;
   }
 
+  /** Hands the batched frames to the socket (still corked: they leave at the next flush). */
+  writeBatch(): void {
+    const start = this.batchStart;
+    const end = this.batchEnd;
+    if (end === start) return;
+    this.batchStart = end;
+    const tcp = this.tcp;
+    if (tcp !== undefined && !tcp.destroyed) tcp.write(this.batch!.subarray(start, end));
+  }
+
   /** Writes the corked frames now; the next send of the tick corks again. */
   flush(): void {
+    this.writeBatch();
     this.corked = false;
     this.corkedFrames = 0;
     this.corkedBytes = 0;
@@ -252,6 +309,9 @@ class WsTransport implements Transport {
   }
 
   terminate(): void {
+    this.batch = undefined;
+    this.batchStart = 0;
+    this.batchEnd = 0;
     this.socket.transport = undefined;
     this.socket.terminate();
   }
