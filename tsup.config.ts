@@ -27,6 +27,11 @@ export default defineConfig([
     dts: true,
     sourcemap: true,
     clean: true,
+    // frame.ts reads import.meta.url only in the ESM build (__filename in CommonJS); tsup's
+    // shims would touch `document` at import time.
+    esbuildOptions(options) {
+      options.logOverride = { "empty-import-meta": "silent" };
+    },
     external: ["ws"],
   },
   {

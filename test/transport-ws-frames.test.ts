@@ -8,8 +8,8 @@
  */
 import { createHash } from "node:crypto";
 import net from "node:net";
-import { describe, expect, it } from "vitest";
-import { BINARY, buildFrame, headerBytes, TEXT } from "../src/transport/frame.js";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { BINARY, buildFrame, headerBytes, masking, TEXT } from "../src/transport/frame.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -62,7 +62,26 @@ function parseFrame(buf: Buffer): Parsed | undefined {
 
 const LENGTHS = [0, 1, 3, 4, 5, 63, 64, 65, 67, 125, 126, 127, 1000, 4099, 65_535, 65_536, 65_537, 200_003];
 
-describe("buildFrame", () => {
+// bufferutil is a devDependency: the native mask is present unless WS_NO_BUFFER_UTIL turns it off.
+const native = masking.native;
+afterEach(() => {
+  masking.native = native;
+});
+
+it("ws's optional native add-on is found and used, as ws finds it", () => {
+  if (process.env.WS_NO_BUFFER_UTIL) expect(native).toBeUndefined();
+  else expect(native).toBeTypeOf("function");
+});
+
+describe.each([
+  ["the word loop", () => undefined],
+  ["the native add-on", () => native],
+])("buildFrame, masking with %s", (_name, pick) => {
+  beforeEach(() => {
+    masking.native = pick();
+    if (_name === "the native add-on" && !process.env.WS_NO_BUFFER_UTIL) expect(masking.native).toBeDefined();
+  });
+
   it.each(LENGTHS)(
     "a %i-byte text payload: final, unreserved, masked, shortest length, unmasks to its UTF-8",
     (n) => {

@@ -10,6 +10,7 @@
  */
 
 import { randomFillSync } from "node:crypto";
+import { createRequire } from "node:module";
 
 /** Opcode of a text frame. */
 export const TEXT = 0x1;
@@ -19,6 +20,36 @@ export const BINARY = 0x2;
 const KEY_POOL_BYTES = 8192;
 const keyPool = Buffer.allocUnsafeSlow(KEY_POOL_BYTES);
 let keyPoolAt = KEY_POOL_BYTES;
+
+type NativeMask = (
+  source: Uint8Array,
+  mask: Uint8Array,
+  output: Uint8Array,
+  offset: number,
+  length: number,
+) => void;
+
+/**
+ * `ws`'s optional native add-on, loaded as `ws` loads it (`WS_NO_BUFFER_UTIL` turns both off):
+ * where it is installed it masks about ten times faster than the word loop below, so a user who
+ * installed it for `ws` gets it here too. Replaceable in tests to cover both paths.
+ */
+export const masking: { native: NativeMask | undefined } = { native: loadNativeMask() };
+
+function loadNativeMask(): NativeMask | undefined {
+  if (process.env.WS_NO_BUFFER_UTIL) return undefined;
+  try {
+    // Resolved from this file, like a require() here: __filename in the CommonJS build.
+    const from = typeof __filename === "string" ? __filename : import.meta.url;
+    const mask = (createRequire(from)("bufferutil") as { mask?: unknown }).mask;
+    return typeof mask === "function" ? (mask as NativeMask) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Payloads from this size on go to the native mask when there is one (a call costs more below). */
+const NATIVE_MASK_MIN = 1024;
 
 /** Shorter payloads are masked byte by byte: a word view costs more than it saves. */
 const WORD_MASK_MIN = 64;
@@ -77,7 +108,10 @@ export function writeFrame(
     // Buffers here are not zero-filled: every byte must be written, or old memory would be sent.
     if (target.write(data, at, payloadBytes, "utf8") !== payloadBytes) throw new Error("UTF-8 size mismatch");
   } else target.set(data, at);
-  mask(target, at, end, keyAt);
+  const native = masking.native;
+  if (native !== undefined && payloadBytes >= NATIVE_MASK_MIN) {
+    native(target.subarray(at, end), target.subarray(keyAt, at), target, at, payloadBytes);
+  } else mask(target, at, end, keyAt);
   return end;
 }
 
