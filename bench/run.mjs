@@ -190,6 +190,15 @@ function startServer() {
   });
 }
 
+/** Kills a server and waits until it is gone, so it uses no CPU during the next measurement. */
+function stopServer(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once("exit", resolve);
+    child.kill();
+  });
+}
+
 const reconnectKind = { "socket.io-client": "sioFast", "rpc-websockets": "rpc" };
 
 function runClient(ports, lib, scenario, evtDist) {
@@ -390,13 +399,17 @@ function markdown(rows, meta, sizes) {
 async function main() {
   const started = Date.now();
   const { snapshot, sha256 } = setup();
-  const { child: server, ports } = await startServer();
   const loadStart = os.loadavg()[0].toFixed(2);
   const scenarios = SCENARIOS.filter((s) => s.kind && (!onlyScenarios || onlyScenarios.includes(s.id)));
   const raw = {};
-  try {
-    for (let rep = 0; rep < reps; rep++) {
-      for (const scenario of scenarios) {
+  for (let rep = 0; rep < reps; rep++) {
+    for (const scenario of scenarios) {
+      // A fresh server for every (scenario, repetition): one process serving the whole run
+      // got slower for fast clients after the idle, reconnect and dead-peer scenarios
+      // (evtwebsocket's echo: 316k msg/s before them, 191k after), so a library's figure
+      // depended on what the server had served before it.
+      const { child: server, ports } = await startServer();
+      try {
         const libs = librariesFor(scenario);
         const order = libs.map((_, i) => libs[(i + rep) % libs.length]);
         for (const lib of order) {
@@ -407,10 +420,10 @@ async function main() {
           const shown = result.error ?? fmt((scenario.pick ?? ((r) => r.value))(result), scenario.unit);
           console.log(`rep ${rep + 1}/${reps}  ${scenario.id.padEnd(9)} ${lib.padEnd(22)} ${shown}`);
         }
+      } finally {
+        await stopServer(server);
       }
     }
-  } finally {
-    server.kill();
   }
   let sizes = [];
   try {
