@@ -3,10 +3,10 @@
  *
  * Why not leave it to `ws`: without its optional native add-on, `ws` masks a client frame one
  * byte at a time, which was 60% of the CPU of a client sending 64 KiB messages. Here the payload
- * is masked four bytes at a time, and header and payload are one buffer (one write). Only data
- * frames are built here; the handshake, pings, pongs, the closing handshake and everything
- * received stay with `ws`. The masking key comes from a cryptographically strong random pool, as
- * in `ws`, one fresh key per frame.
+ * is masked four bytes at a time (or by that add-on where it is installed), and header and
+ * payload are one buffer (one write). Only data frames are built here; the handshake, pings,
+ * pongs, the closing handshake and everything received stay with `ws`. The masking key comes
+ * from a cryptographically strong random pool, as in `ws`, one fresh key per frame.
  */
 
 import { randomFillSync } from "node:crypto";
@@ -31,8 +31,9 @@ type NativeMask = (
 
 /**
  * `ws`'s optional native add-on, loaded as `ws` loads it (`WS_NO_BUFFER_UTIL` turns both off):
- * where it is installed it masks about ten times faster than the word loop below, so a user who
- * installed it for `ws` gets it here too. Replaceable in tests to cover both paths.
+ * where it is installed, a user who installed it for `ws` gets it here too (with add-ons on, 64 KiB
+ * sends read 0.58x raw `ws` with the word loop below, 0.99x with the add-on). Replaceable in
+ * tests to cover both paths.
  */
 export const masking: { native: NativeMask | undefined } = { native: loadNativeMask() };
 
