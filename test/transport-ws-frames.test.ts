@@ -242,38 +242,38 @@ describe("frames on the wire (Conn over the ws transport)", () => {
   // socket at the end of the tick; frames ws writes itself must not overtake them.
   const GO = Buffer.from([0x81, 0x02, 0x67, 0x6f]); // text "go", unmasked (server to client)
 
-  it("an automatic pong to a ping that arrives mid-burst follows the burst's data frames", async () => {
+  /**
+   * A client that answers "go" with three messages, sent "go" and then `control` in one write;
+   * returns the first four frames it puts on the wire.
+   */
+  async function burstThen(control: number[], what: string): Promise<Parsed[]> {
     const raw = await rawServer();
     const c = conn({ reconnect: false });
     c.on("message", () => {
       for (let i = 0; i < 3; i++) c.send(`m${i}`);
     });
     await c.dial(raw.url);
-    raw.write(Buffer.concat([GO, Buffer.from([0x89, 0x01, 0x50])])); // "go", then ping "P"
-    await until(() => parseAll(raw.bytes()).length >= 4, "three messages and a pong");
+    raw.write(Buffer.concat([GO, Buffer.from(control)]));
+    await until(() => parseAll(raw.bytes()).length >= 4, what);
     const frames = parseAll(raw.bytes());
+    raw.hangUp();
+    return frames;
+  }
+
+  it("an automatic pong to a ping that arrives mid-burst follows the burst's data frames", async () => {
+    const frames = await burstThen([0x89, 0x01, 0x50], "three messages and a pong"); // ping "P"
     expect(frames.map((f) => [f.opcode, f.payload.toString()])).toEqual([
       [1, "m0"],
       [1, "m1"],
       [1, "m2"],
       [10, "P"],
     ]);
-    raw.hangUp();
   });
 
   it("a server's close that arrives mid-burst is answered after the burst's data frames, never before", async () => {
-    const raw = await rawServer();
-    const c = conn({ reconnect: false });
-    c.on("message", () => {
-      for (let i = 0; i < 3; i++) c.send(`m${i}`);
-    });
-    await c.dial(raw.url);
-    raw.write(Buffer.concat([GO, Buffer.from([0x88, 0x02, 0x03, 0xe8])])); // "go", then close 1000
-    await until(() => parseAll(raw.bytes()).length >= 4, "three messages and the close reply");
-    const frames = parseAll(raw.bytes());
+    const frames = await burstThen([0x88, 0x02, 0x03, 0xe8], "three messages and the close reply"); // close 1000
     expect(frames.map((f) => f.opcode)).toEqual([1, 1, 1, 8]);
     expect(frames.slice(0, 3).map((f) => f.payload.toString())).toEqual(["m0", "m1", "m2"]);
     expect(frames[3]!.payload.readUInt16BE(0)).toBe(1000);
-    raw.hangUp();
   });
 });

@@ -18,7 +18,8 @@ export const TEXT = 0x1;
 export const BINARY = 0x2;
 
 const KEY_POOL_BYTES = 8192;
-const keyPool = Buffer.allocUnsafeSlow(KEY_POOL_BYTES);
+/** Random bytes for masking keys, made on the first frame (nothing is allocated at import). */
+let keyPool: Buffer | undefined;
 let keyPoolAt = KEY_POOL_BYTES;
 
 type NativeMask = (
@@ -82,8 +83,8 @@ export function writeFrame(
   data: string | Uint8Array,
   payloadBytes: number,
 ): number {
-  const keyAt = offset + (payloadBytes < 126 ? 2 : payloadBytes <= 0xffff ? 4 : 10);
-  const at = keyAt + 4;
+  const at = offset + headerBytes(payloadBytes);
+  const keyAt = at - 4;
   const end = at + payloadBytes;
   target[offset] = 0x80 | opcode;
   if (payloadBytes < 126) target[offset + 1] = 0x80 | payloadBytes;
@@ -95,15 +96,17 @@ export function writeFrame(
     target.writeUInt32BE(Math.floor(payloadBytes / 0x100000000), offset + 2);
     target.writeUInt32BE(payloadBytes >>> 0, offset + 6);
   }
-  if (keyPoolAt === KEY_POOL_BYTES) {
-    randomFillSync(keyPool);
+  let pool = keyPool;
+  if (pool === undefined || keyPoolAt === KEY_POOL_BYTES) {
+    pool = keyPool ??= Buffer.allocUnsafeSlow(KEY_POOL_BYTES);
+    randomFillSync(pool);
     keyPoolAt = 0;
   }
   const k = keyPoolAt;
-  target[keyAt] = keyPool[k]!;
-  target[keyAt + 1] = keyPool[k + 1]!;
-  target[keyAt + 2] = keyPool[k + 2]!;
-  target[keyAt + 3] = keyPool[k + 3]!;
+  target[keyAt] = pool[k]!;
+  target[keyAt + 1] = pool[k + 1]!;
+  target[keyAt + 2] = pool[k + 2]!;
+  target[keyAt + 3] = pool[k + 3]!;
   keyPoolAt = k + 4;
   if (typeof data === "string") {
     // Buffers here are not zero-filled: every byte must be written, or old memory would be sent.
