@@ -17,13 +17,6 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
   /** Monotonic milliseconds; only differences between two readings mean anything. */
   now(): number;
-  /**
-   * Optional: starts `handle` again (fired or not) with the delay it was created with, reusing
-   * it instead of making a new timer. Returns false when the handle cannot be restarted; the
-   * caller then sets a new timer. The heartbeat uses it so an idle connection allocates no timer
-   * per ping.
-   */
-  restart?(handle: TimerHandle): boolean;
 }
 
 /**
@@ -36,11 +29,4 @@ export const systemClock: Clock = {
   setTimeout: (fn, ms) => globalThis.setTimeout(fn, Math.ceil(ms)),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
   now: () => performance.now(),
-  // Node's and Bun's timers have refresh(); browsers' and Deno's are numbers.
-  restart: (handle) => {
-    const refresh = (handle as { refresh?: unknown } | null)?.refresh;
-    if (typeof refresh !== "function") return false;
-    refresh.call(handle);
-    return true;
-  },
 };

@@ -7,13 +7,22 @@
  * peer is declared dead. A silent peer is therefore detected within
  * `intervalMs + pongTimeoutMs` of the last byte received.
  *
- * One timer, re-armed only when it fires: `noteSent`/`noteReceived` sit on the per-message hot
- * path and only store a timestamp. A timer that fires late (a frozen tab, a sleeping laptop)
- * sends at most one ping and judges the deadline on the monotonic clock, so missed ticks are
- * never replayed in a burst. Sending the ping and tearing the socket down are the caller's.
+ * Pings keep to a grid shared by every connection on the clock: a ping due at `t` goes out at
+ * the last multiple of the grid step at or before `t` (the step is the largest whole divisor of
+ * `intervalMs` up to a sixteenth of it), so it is never late and at most one step early, and
+ * heartbeats started at different moments fall due together and share one wake-up
+ * (shared-timers.ts). On a quiet line only the first ping is early: the next ones follow it
+ * `intervalMs` apart.
+ *
+ * `noteSent`/`noteReceived` sit on the per-message hot path and only store a timestamp; the
+ * timer is re-armed when it fires or when a pong answers a ping. A timer that fires late (a
+ * frozen tab, a sleeping laptop) sends at most one ping and judges the deadline on the
+ * monotonic clock, so missed ticks are never replayed in a burst. Sending the ping and tearing
+ * the socket down are the caller's.
  */
 
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock } from "./clock.js";
+import { type SharedTimers, type Sleeper, sharedTimers } from "./shared-timers.js";
 
 /** What the heartbeat asks of its connection. */
 export interface HeartbeatHooks {
@@ -29,11 +38,19 @@ export interface HeartbeatTiming {
   pongTimeoutMs: number;
 }
 
-/** The heartbeat of one connection; `stop()` disposes its timer. */
-export class Heartbeat {
+/** The grid step for `intervalMs`: its largest whole divisor up to a sixteenth of it, at least 1. */
+export function gridStep(intervalMs: number): number {
+  for (let step = Math.floor(intervalMs / 16); step > 1; step--) if (intervalMs % step === 0) return step;
+  return 1;
+}
+
+/** The heartbeat of one connection; `stop()` disarms it. */
+export class Heartbeat implements Sleeper {
   readonly #clock: Clock;
   readonly #timing: HeartbeatTiming;
   readonly #hooks: HeartbeatHooks;
+  readonly #timers: SharedTimers;
+  readonly #step: number;
   // Times are whole ms on the clock's scale: small integers, which V8 stores and compares without
   // allocating a number box (fractional ms allocated one per store or subtraction before the
   // code is optimised: ~130 bytes per ping, with thousands of idle connections enough to keep
@@ -44,24 +61,20 @@ export class Heartbeat {
   #pingSentAt = -1;
   /** When the last unanswered ping left, exactly (for the RTT); NaN once a pong answered it. */
   #rttFrom = Number.NaN;
-  #timer: TimerHandle | undefined;
-  /** When the armed timer should fire; a tick much later than this means the process was frozen. */
-  #due = 0;
-  /** The last timer set and its delay in whole ms, for {@link Clock.restart}. */
-  #lastTimer: TimerHandle | undefined;
-  #lastTimerMs = -1;
-  /** The timer callback, made once: a heartbeat allocates no closure per ping. */
-  readonly #onTimer = (): void => this.#tick();
+  /** The time the heartbeat is armed for; -1 when not armed. A wake much later means the process was frozen. */
+  #due = -1;
   #stopped = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
     this.#clock = clock;
     this.#timing = timing;
     this.#hooks = hooks;
+    this.#timers = sharedTimers(clock);
+    this.#step = gridStep(timing.pingIntervalMs);
     const now = Math.floor(clock.now());
     this.#lastSent = now;
     this.#lastReceived = now;
-    this.#armAt(now + timing.pingIntervalMs, now);
+    this.#arm(now);
   }
 
   /** Records that a frame was sent. */
@@ -78,12 +91,9 @@ export class Heartbeat {
     const exact = this.#clock.now();
     this.#lastReceived = Math.floor(exact);
     if (this.#pingSentAt >= 0) {
+      // Answered: move from the pong deadline to the next ping time.
       this.#pingSentAt = -1;
-      // The timer is set for the pong deadline. When that is later than the next ping time
-      // (pongTimeoutMs > intervalMs), bring it forward, or a peer that falls silent now would be
-      // judged only after pongTimeoutMs + intervalMs + pongTimeoutMs. Otherwise leave it: it
-      // fires in time and re-arms itself, one timer per ping instead of two.
-      if (!this.#stopped && this.#due > this.#nextDeadline()) this.#rearm(this.#lastReceived);
+      if (!this.#stopped) this.#arm(this.#lastReceived);
     }
     const from = this.#rttFrom;
     if (!isPong || Number.isNaN(from)) return undefined;
@@ -96,50 +106,30 @@ export class Heartbeat {
     if (this.#stopped || this.#pingSentAt >= 0) return;
     this.#ping(this.#clock.now());
     if (this.#stopped) return; // sending the ping failed and ended the connection
-    this.#rearm(this.#lastSent);
+    this.#arm(this.#lastSent);
   }
 
-  /** Stops for good: clears the timer, ignores later notes. */
+  /** Stops for good: disarms, ignores later notes. */
   stop(): void {
     this.#stopped = true;
-    this.#cancel();
+    if (this.#due >= 0) this.#timers.delete(this, this.#due);
+    this.#due = -1;
   }
 
-  /** Clears the armed timer; a cleared timer is never restarted (Node's refresh() would not revive it). */
-  #cancel(): void {
-    if (this.#timer === undefined) return;
-    this.#clock.clearTimeout(this.#timer);
-    if (this.#lastTimer === this.#timer) this.#lastTimer = undefined;
-    this.#timer = undefined;
+  /** Arms for {@link #nextDue} (`now` is the caller's reading in whole ms), replacing the arming before. */
+  #arm(now: number): void {
+    const at = this.#nextDue();
+    if (at === this.#due) return;
+    if (this.#due >= 0) this.#timers.delete(this, this.#due);
+    this.#due = at;
+    this.#timers.add(this, at, now);
   }
 
-  /** Sets the timer for `deadline` (whole ms on the clock's scale, `now` too); `#due` is exactly that deadline. */
-  #armAt(deadline: number, now: number): void {
-    this.#due = deadline;
-    const wholeMs = Math.max(0, deadline - now);
-    // The common case, a ping every intervalMs on a quiet line, re-arms with the same delay:
-    // restart the fired timer rather than allocate one per ping (thousands of idle connections).
-    // Only a timer that fired is restarted: #cancel() forgets the ones it clears.
-    const last = this.#lastTimer;
-    if (last !== undefined && wholeMs === this.#lastTimerMs && this.#clock.restart?.(last) === true) {
-      this.#timer = last;
-      return;
-    }
-    this.#timer = this.#clock.setTimeout(this.#onTimer, wholeMs);
-    this.#lastTimer = this.#timer;
-    this.#lastTimerMs = wholeMs;
-  }
-
-  /** Replaces the armed timer; `now` is the caller's reading in whole ms (no second clock read). */
-  #rearm(now: number): void {
-    this.#cancel();
-    this.#armAt(this.#nextDeadline(), now);
-  }
-
-  #nextDeadline(): number {
+  #nextDue(): number {
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt >= 0) return this.#pingSentAt + pongTimeoutMs;
-    return Math.min(this.#lastSent, this.#lastReceived) + intervalMs;
+    const step = this.#step;
+    return Math.floor((Math.min(this.#lastSent, this.#lastReceived) + intervalMs) / step) * step;
   }
 
   /** `exact`: the clock's reading; its fraction is kept for the RTT, the schedule uses whole ms. */
@@ -151,14 +141,15 @@ export class Heartbeat {
     this.#hooks.sendPing();
   }
 
-  #tick(): void {
-    this.#timer = undefined;
-    if (this.#stopped) return;
+  /** Called by the shared timers at the time the heartbeat was armed for. */
+  wake(at: number): void {
+    if (at !== this.#due || this.#stopped) return;
+    this.#due = -1;
     const exact = this.#clock.now();
     const now = Math.floor(exact);
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt >= 0) {
-      if (now - this.#due > Math.min(intervalMs, pongTimeoutMs)) {
+      if (now - at > Math.min(intervalMs, pongTimeoutMs)) {
         // The timer fired late: the process was frozen (sleep, SIGSTOP, a throttled tab) and a
         // pong that arrived meanwhile may still be unread. Judge on a fresh ping instead.
         this.#ping(exact);
@@ -168,10 +159,10 @@ export class Heartbeat {
         this.#hooks.onDead();
         return;
       }
-    } else if (now - this.#lastSent >= intervalMs || now - this.#lastReceived >= intervalMs) {
+    } else if (now >= this.#nextDue()) {
       this.#ping(exact);
       if (this.#stopped) return;
     }
-    this.#armAt(this.#nextDeadline(), now);
+    this.#arm(now);
   }
 }

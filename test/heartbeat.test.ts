@@ -1,14 +1,10 @@
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { Heartbeat } from "../src/heartbeat.js";
+import { describe, expect, it } from "vitest";
+import { gridStep, Heartbeat } from "../src/heartbeat.js";
+import { sharedTimers } from "../src/shared-timers.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
-/** Every rule below holds with a plain clock and with one whose fired timers can be restarted (Node's). */
-let restartable = false;
-let lastClock: FakeClock | undefined;
-
 function setup(intervalMs = 1000, pongTimeoutMs = 500) {
-  const clock = new FakeClock({ restartable });
-  lastClock = clock;
+  const clock = new FakeClock();
   const log: string[] = [];
   const hb = new Heartbeat(
     clock,
@@ -18,18 +14,8 @@ function setup(intervalMs = 1000, pongTimeoutMs = 500) {
   return { clock, log, hb };
 }
 
-describe.each([
-  ["a plain clock", false],
-  ["a clock with restart()", true],
-])("Heartbeat with %s", (_name, withRestart) => {
-  beforeEach(() => {
-    restartable = withRestart;
-  });
-  afterEach(({ task }) => {
-    // A cleared timer is never restarted (Node's refresh() would silently not revive it).
-    if (task.result?.state === "pass") expect(lastClock?.restartsOfCleared ?? 0).toBe(0);
-  });
-
+// Intervals here are multiples of their grid step (1000: 50), so pings fall on exact times.
+describe("Heartbeat", () => {
   it("pings after intervalMs of silence in both directions", () => {
     const { clock, log } = setup();
     clock.advance(999);
@@ -184,48 +170,115 @@ function quietLine(clock: FakeClock) {
   return { hb, pings };
 }
 
-describe("Heartbeat timers", () => {
-  it("on a quiet line with restart(), re-arms the same timer for every ping: no timer per ping", () => {
-    const clock = new FakeClock({ restartable: true });
-    const { hb, pings } = quietLine(clock);
-    for (let i = 0; i < 10; i++) {
-      clock.advance(1000); // ping goes out
-      clock.advance(5);
-      hb.noteReceived(true); // its pong
+describe("Heartbeat grid", () => {
+  it("the step is the largest whole divisor of the interval up to a sixteenth of it", () => {
+    expect(gridStep(5000)).toBe(250);
+    expect(gridStep(1000)).toBe(50);
+    expect(gridStep(30_000)).toBe(1875);
+    expect(gridStep(15_000)).toBe(750);
+    expect(gridStep(25_000)).toBe(1250);
+    expect(gridStep(160)).toBe(10);
+    expect(gridStep(997)).toBe(1); // prime: no grid
+    expect(gridStep(20)).toBe(1);
+    expect(gridStep(1500.5)).toBe(1);
+  });
+
+  it("a ping is never late and at most one step early, whenever the line fell quiet", () => {
+    for (let start = 0; start < 120; start += 7) {
+      const clock = new FakeClock();
+      clock.advance(start);
+      const { hb, pings } = quietLine(clock);
+      clock.advance(1000);
+      expect(pings).toHaveLength(1);
+      expect(pings[0]).toBeLessThanOrEqual(start + 1000);
+      expect(pings[0]).toBeGreaterThan(start + 1000 - 50);
+      expect(pings[0] % 50).toBe(0);
+      hb.stop();
     }
-    expect(pings).toEqual([1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]);
-    expect(clock.created).toBe(1);
-    expect(clock.restarted).toBe(10); // re-armed after each ping
-    expect(clock.restartsOfCleared).toBe(0);
+  });
+
+  it("on a quiet line only the first ping is early: the next follow intervalMs apart", () => {
+    const clock = new FakeClock();
+    clock.advance(30);
+    const { hb, pings } = quietLine(clock);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1000);
+      clock.advance(3);
+      hb.noteReceived(true);
+    }
+    expect(pings).toEqual([1000, 2000, 3000, 4000]);
     hb.stop();
     expect(clock.pending).toBe(0);
   });
 
-  it("without restart() the same pings need a timer each, and a pong re-arms nothing when the deadline is the next ping time", () => {
+  it("heartbeats started at different moments share one clock timer per due time", () => {
     const clock = new FakeClock();
-    const { hb, pings } = quietLine(clock);
-    for (let i = 0; i < 3; i++) {
-      clock.advance(1000);
-      clock.advance(5);
-      hb.noteReceived(true);
+    const lines: ReturnType<typeof quietLine>[] = [];
+    for (let i = 0; i < 100; i++) {
+      lines.push(quietLine(clock)); // started at 0, 1, ..., 99 ms
+      clock.advance(1);
     }
-    expect(pings).toEqual([1000, 2000, 3000]);
-    expect(clock.created).toBe(4); // the first and one per ping, none per pong
+    expect(clock.pending).toBe(2); // due at 1000 (started 0-49 ms) and 1050 (50-99 ms)
+    expect(sharedTimers(clock).armed).toBe(2);
+    for (let cycle = 0; cycle < 3; cycle++) {
+      clock.advance(1000 - 100);
+      for (let t = 0; t < 100; t++) {
+        clock.advance(1);
+        for (const line of lines)
+          if (line.pings.length === cycle + 1 && line.pings[cycle] === clock.now() - 2)
+            line.hb.noteReceived(true);
+      }
+      // Every line pinged once this cycle and had its pong 2 ms later: armed again on two due times.
+      expect(lines.every((l) => l.pings.length === cycle + 1)).toBe(true);
+      expect(clock.pending).toBe(2);
+    }
+    const firstPings = new Set(lines.map((l) => l.pings[0]));
+    expect([...firstPings].sort()).toEqual([1000, 1050]);
+    expect(clock.created).toBeLessThan(40); // one per due time (pings and pong deadlines), not one per line per ping
+    for (const line of lines) line.hb.stop();
+    expect(clock.pending).toBe(0);
+    expect(sharedTimers(clock).armed).toBe(0);
   });
 
-  it("a probe clears the armed timer and never restarts it", () => {
-    const clock = new FakeClock({ restartable: true });
+  it("a stopped heartbeat leaves the others' shared timer armed, and the last one clears it", () => {
+    const clock = new FakeClock();
+    const a = quietLine(clock);
+    const b = quietLine(clock);
+    expect(clock.pending).toBe(1);
+    a.hb.stop();
+    expect(clock.pending).toBe(1);
+    clock.advance(1000);
+    expect(a.pings).toEqual([]);
+    expect(b.pings).toEqual([1000]);
+    b.hb.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a heartbeat that dies in a shared wake-up does not stop the others in it", () => {
+    const clock = new FakeClock();
+    const a = quietLine(clock);
+    const b = quietLine(clock);
+    clock.advance(1000); // both ping
+    clock.advance(10);
+    b.hb.noteReceived(true); // only b is answered
+    clock.advance(990); // a's deadline (2000) is b's next ping
+    expect(a.pings).toEqual([1000, -1]);
+    expect(b.pings).toEqual([1000, 2000]);
+    b.hb.stop();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a probe moves the heartbeat to the probe's deadline and leaves nothing behind", () => {
+    const clock = new FakeClock();
     const { hb, pings } = quietLine(clock);
     clock.advance(1000);
     hb.noteReceived(true);
     clock.advance(300);
-    hb.probe(); // clears the armed timer, arms a new one
+    hb.probe();
     clock.advance(10);
     hb.noteReceived(true);
     clock.advance(3000);
     expect(pings).toEqual([1000, 1300, 2300, -1]); // the 2300 ping gets no answer: dead at 3300
-    expect(clock.restartsOfCleared).toBe(0);
-    hb.stop();
     expect(clock.pending).toBe(0);
   });
 });
