@@ -142,7 +142,8 @@ async function idle({ conns, heartbeatMs, windowMs, cpuWindowMs, batch }) {
     opened += n;
   }
   // Memory: RSS at the end of a window long enough for V8's memory reducer to have had its
-  // first chance (about 8 s after the connect phase's last major GC); the JS heap after a full GC.
+  // second chance (it checks about 8 s after the connect phase's last major GC and, when the
+  // allocation rate looked high, 8 s later); the JS heap after a full GC.
   // CPU: the next window, so a one-off compaction after the connect burst (which runs for some
   // libraries and not others, see README) is not counted as idle work.
   await sleep(1000 + windowMs);

@@ -99,7 +99,7 @@ const SCENARIOS = [
     params: {
       conns: q(2000, 500),
       heartbeatMs: 5000,
-      windowMs: q(10_000, 5000),
+      windowMs: q(20_000, 5000),
       cpuWindowMs: q(10_000, 5000),
       batch: 100,
     },
