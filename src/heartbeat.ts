@@ -22,7 +22,7 @@
  */
 
 import type { Clock } from "./clock.js";
-import { type SharedTimers, type Sleeper, sharedTimers } from "./shared-timers.js";
+import { type SharedTimers, type Sleeper, sharedTimers, sleepLinks } from "./shared-timers.js";
 
 /** What the heartbeat asks of its connection. */
 export interface HeartbeatHooks {
@@ -51,6 +51,8 @@ export class Heartbeat implements Sleeper {
   readonly #hooks: HeartbeatHooks;
   readonly #timers: SharedTimers;
   readonly #step: number;
+  /** Owned by the shared timers. */
+  readonly sleepLinks = sleepLinks();
   // Times are whole ms on the clock's scale: small integers, which V8 stores and compares without
   // allocating a number box (fractional ms allocated one per store or subtraction before the
   // code is optimised: ~130 bytes per ping, with thousands of idle connections enough to keep
@@ -112,7 +114,7 @@ export class Heartbeat implements Sleeper {
   /** Stops for good: disarms, ignores later notes. */
   stop(): void {
     this.#stopped = true;
-    if (this.#due >= 0) this.#timers.delete(this, this.#due);
+    this.#timers.delete(this);
     this.#due = -1;
   }
 
@@ -120,7 +122,6 @@ export class Heartbeat implements Sleeper {
   #arm(now: number): void {
     const at = this.#nextDue();
     if (at === this.#due) return;
-    if (this.#due >= 0) this.#timers.delete(this, this.#due);
     this.#due = at;
     this.#timers.add(this, at, now);
   }

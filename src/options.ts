@@ -127,7 +127,12 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   /** Reconnect after closes the user did not ask for; `false` turns it off. @default true */
   reconnect?: boolean | ReconnectOptions;
 
-  /** Send a ping when this many ms pass without sending or without receiving; 0 turns the heartbeat off. @default 0 */
+  /**
+   * Send a ping when this many ms pass without sending or without receiving; 0 turns the heartbeat off.
+   * Pings keep to a grid shared by every connection (the largest whole divisor of the interval up
+   * to a sixteenth of it), so they are never late and at most one step early, and idle
+   * connections share their wake-ups. @default 0
+   */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
   pingMsg?: TOut | (() => TOut);

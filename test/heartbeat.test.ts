@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gridStep, Heartbeat } from "../src/heartbeat.js";
-import { sharedTimers } from "../src/shared-timers.js";
+import { type Sleeper, sharedTimers, sleepLinks } from "../src/shared-timers.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
 function setup(intervalMs = 1000, pongTimeoutMs = 500) {
@@ -279,6 +279,85 @@ describe("Heartbeat grid", () => {
     hb.noteReceived(true);
     clock.advance(3000);
     expect(pings).toEqual([1000, 1300, 2300, -1]); // the 2300 ping gets no answer: dead at 3300
+    expect(clock.pending).toBe(0);
+  });
+});
+
+/** A sleeper for the SharedTimers tests. */
+function sleeper(wake: (at: number) => void): Sleeper {
+  return { wake, sleepLinks: sleepLinks() };
+}
+
+describe("SharedTimers", () => {
+  it("wakes every sleeper due at a time, in the order added, even when one throws, then lets the error surface", () => {
+    const clock = new FakeClock();
+    const timers = sharedTimers(clock);
+    const woken: string[] = [];
+    timers.add(
+      sleeper(() => woken.push("a")),
+      100,
+      0,
+    );
+    timers.add(
+      sleeper(() => {
+        woken.push("b");
+        throw new Error("boom");
+      }),
+      100,
+      0,
+    );
+    timers.add(
+      sleeper((at) => woken.push(`c@${at}`)),
+      100,
+      0,
+    );
+    expect(clock.pending).toBe(1);
+    expect(() => clock.advance(100)).toThrow("boom");
+    expect(woken).toEqual(["a", "b", "c@100"]);
+    expect(timers.armed).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("add() moves a sleeper; delete() of the last one clears the clock timer; unknown sleepers are ignored", () => {
+    const clock = new FakeClock();
+    const timers = sharedTimers(clock);
+    const woken: string[] = [];
+    const a = sleeper((at) => woken.push(`a@${at}`));
+    const b = sleeper((at) => woken.push(`b@${at}`));
+    const c = sleeper((at) => woken.push(`c@${at}`));
+    timers.add(a, 50, 0);
+    timers.add(b, 50, 0);
+    timers.add(c, 50, 0);
+    timers.delete(sleeper(() => {}));
+    timers.add(b, 70, 0); // out of the middle of 50's list
+    expect(clock.pending).toBe(2);
+    timers.delete(a);
+    timers.delete(a);
+    expect(clock.pending).toBe(2);
+    timers.delete(c);
+    expect(clock.pending).toBe(1); // 50 had no one left
+    clock.advance(100);
+    expect(woken).toEqual(["b@70"]);
+    expect(timers.armed).toBe(0);
+  });
+
+  it("a wake that stops or moves sleepers further down the list is honoured", () => {
+    const clock = new FakeClock();
+    const timers = sharedTimers(clock);
+    const woken: string[] = [];
+    const c = sleeper((at) => woken.push(`c@${at}`));
+    const d = sleeper((at) => woken.push(`d@${at}`));
+    const a = sleeper((at) => {
+      woken.push(`a@${at}`);
+      timers.delete(c);
+      timers.add(d, 90, at);
+    });
+    const b = sleeper((at) => woken.push(`b@${at}`));
+    for (const s of [a, b, c, d]) timers.add(s, 40, 0);
+    clock.advance(40);
+    expect(woken).toEqual(["a@40", "b@40"]);
+    clock.advance(50);
+    expect(woken).toEqual(["a@40", "b@40", "d@90"]);
     expect(clock.pending).toBe(0);
   });
 });
