@@ -9,7 +9,7 @@
  *
  * Pings keep to a grid shared by every connection on the clock: a ping due at `t` goes out at
  * the last multiple of the grid step at or before `t` (the step is the largest whole divisor of
- * `intervalMs` up to a sixteenth of it), so it is never late and at most one step early, and
+ * `intervalMs` up to a sixteenth of it, or 1 when that is below a 64th), so it is never late and at most one step early, and
  * heartbeats started at different moments fall due together and share one wake-up
  * (shared-timers.ts). On a quiet line only the first ping is early: the next ones follow it
  * `intervalMs` apart.
@@ -38,9 +38,12 @@ export interface HeartbeatTiming {
   pongTimeoutMs: number;
 }
 
-/** The grid step for `intervalMs`: its largest whole divisor up to a sixteenth of it, at least 1. */
+/**
+ * The grid step for `intervalMs`: its largest whole divisor up to a sixteenth of it, when that is
+ * at least a 64th of it; otherwise 1 (no grid). At most 49 tries, whatever the interval.
+ */
 export function gridStep(intervalMs: number): number {
-  for (let step = Math.floor(intervalMs / 16); step > 1; step--) if (intervalMs % step === 0) return step;
+  for (let parts = 16; parts <= 64; parts++) if (intervalMs % parts === 0) return intervalMs / parts;
   return 1;
 }
 
@@ -63,8 +66,6 @@ export class Heartbeat implements Sleeper {
   #pingSentAt = -1;
   /** When the last unanswered ping left, exactly (for the RTT); NaN once a pong answered it. */
   #rttFrom = Number.NaN;
-  /** The time the heartbeat is armed for; -1 when not armed. A wake much later means the process was frozen. */
-  #due = -1;
   #stopped = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
@@ -115,15 +116,11 @@ export class Heartbeat implements Sleeper {
   stop(): void {
     this.#stopped = true;
     this.#timers.delete(this);
-    this.#due = -1;
   }
 
   /** Arms for {@link #nextDue} (`now` is the caller's reading in whole ms), replacing the arming before. */
   #arm(now: number): void {
-    const at = this.#nextDue();
-    if (at === this.#due) return;
-    this.#due = at;
-    this.#timers.add(this, at, now);
+    this.#timers.add(this, this.#nextDue(), now);
   }
 
   #nextDue(): number {
@@ -142,10 +139,9 @@ export class Heartbeat implements Sleeper {
     this.#hooks.sendPing();
   }
 
-  /** Called by the shared timers at the time the heartbeat was armed for. */
+  /** Called by the shared timers at `at`, the time the heartbeat was armed for (a much later wake means the process was frozen). */
   wake(at: number): void {
-    if (at !== this.#due || this.#stopped) return;
-    this.#due = -1;
+    if (this.#stopped) return;
     const exact = this.#clock.now();
     const now = Math.floor(exact);
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;

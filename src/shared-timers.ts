@@ -61,9 +61,10 @@ export class SharedTimers {
 
   /**
    * Wakes `sleeper` once at `at` (whole ms on the clock's scale; `now` is the caller's reading),
-   * replacing the time it was added for before, if any.
+   * replacing the time it was added for before, if any; already due at `at`, it stays as it is.
    */
   add(sleeper: Sleeper, at: number, now: number): void {
+    if (sleeper.sleepLinks.slot?.at === at) return;
     this.delete(sleeper);
     let slot = this.#slots.get(at);
     if (slot === undefined) {

@@ -171,7 +171,7 @@ function quietLine(clock: FakeClock) {
 }
 
 describe("Heartbeat grid", () => {
-  it("the step is the largest whole divisor of the interval up to a sixteenth of it", () => {
+  it("the step is the largest whole divisor of the interval up to a sixteenth of it, if at least a 64th", () => {
     expect(gridStep(5000)).toBe(250);
     expect(gridStep(1000)).toBe(50);
     expect(gridStep(30_000)).toBe(1875);
@@ -179,6 +179,8 @@ describe("Heartbeat grid", () => {
     expect(gridStep(25_000)).toBe(1250);
     expect(gridStep(160)).toBe(10);
     expect(gridStep(997)).toBe(1); // prime: no grid
+    expect(gridStep(871)).toBe(1); // 13 x 67: 13 is below a 64th
+    expect(gridStep(2_147_483_647)).toBe(1); // a large prime: at most 49 tries, not n / 16
     expect(gridStep(20)).toBe(1);
     expect(gridStep(1500.5)).toBe(1);
   });
@@ -288,6 +290,15 @@ function sleeper(wake: (at: number) => void): Sleeper {
   return { wake, sleepLinks: sleepLinks() };
 }
 
+/** Shared timers on a fresh clock, and sleepers that log `name@at` to `woken` when woken. */
+function setupTimers() {
+  const clock = new FakeClock();
+  const timers = sharedTimers(clock);
+  const woken: string[] = [];
+  const named = (name: string) => sleeper((at) => woken.push(`${name}@${at}`));
+  return { clock, timers, woken, named };
+}
+
 describe("SharedTimers", () => {
   it("wakes every sleeper due at a time, in the order added, even when one throws, then lets the error surface", () => {
     const clock = new FakeClock();
@@ -319,12 +330,10 @@ describe("SharedTimers", () => {
   });
 
   it("add() moves a sleeper; delete() of the last one clears the clock timer; unknown sleepers are ignored", () => {
-    const clock = new FakeClock();
-    const timers = sharedTimers(clock);
-    const woken: string[] = [];
-    const a = sleeper((at) => woken.push(`a@${at}`));
-    const b = sleeper((at) => woken.push(`b@${at}`));
-    const c = sleeper((at) => woken.push(`c@${at}`));
+    const { clock, timers, woken, named } = setupTimers();
+    const a = named("a");
+    const b = named("b");
+    const c = named("c");
     timers.add(a, 50, 0);
     timers.add(b, 50, 0);
     timers.add(c, 50, 0);
@@ -341,18 +350,29 @@ describe("SharedTimers", () => {
     expect(timers.armed).toBe(0);
   });
 
+  it("adding a sleeper again for the time it is due at keeps its place and its timer", () => {
+    const { clock, timers, woken, named } = setupTimers();
+    const a = named("a");
+    const b = named("b");
+    timers.add(a, 30, 0);
+    timers.add(a, 30, 5); // alone in its list: leaving it first would take the timer with it
+    expect(clock.created).toBe(1);
+    timers.add(b, 30, 5);
+    timers.add(a, 30, 6); // still ahead of b
+    clock.advance(30);
+    expect(woken).toEqual(["a@30", "b@30"]);
+  });
+
   it("a wake that stops or moves sleepers further down the list is honoured", () => {
-    const clock = new FakeClock();
-    const timers = sharedTimers(clock);
-    const woken: string[] = [];
-    const c = sleeper((at) => woken.push(`c@${at}`));
-    const d = sleeper((at) => woken.push(`d@${at}`));
+    const { clock, timers, woken, named } = setupTimers();
+    const c = named("c");
+    const d = named("d");
     const a = sleeper((at) => {
       woken.push(`a@${at}`);
       timers.delete(c);
       timers.add(d, 90, at);
     });
-    const b = sleeper((at) => woken.push(`b@${at}`));
+    const b = named("b");
     for (const s of [a, b, c, d]) timers.add(s, 40, 0);
     clock.advance(40);
     expect(woken).toEqual(["a@40", "b@40"]);
