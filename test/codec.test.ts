@@ -25,12 +25,19 @@ describe("codecs", () => {
   });
 
   it.each([
-    ["", 0],
-    ["abc", 3],
-    ["é", 2],
-    ["€", 3],
-    ["😀", 4],
-  ])("byteLength(%s) is %i", (s, n) => {
+    ["empty", "", 0],
+    ["ASCII", "abc", 3],
+    ["2-byte", "é", 2],
+    ["3-byte", "€", 3],
+    ["surrogate pair", "😀", 4],
+    ["the last ASCII character", "\x7f", 1],
+    ["the first non-ASCII one", "\x80", 2],
+    ["10,000 ASCII characters", "a".repeat(10_000), 10_000],
+    ["10,000 ASCII characters, then é", `${"a".repeat(10_000)}é`, 10_002],
+    ["a lone high surrogate (sent as U+FFFD)", "\ud800", 3],
+    ["a lone low surrogate inside ASCII", "a\udc00b", 5],
+    ["a pair, then a lone high surrogate", "\ud83d\ude00\ud83d", 7],
+  ])("byteLength: %s is $2 bytes", (_label, s, n) => {
     expect(byteLength(s)).toBe(n);
     expect(byteLength(s)).toBe(Buffer.byteLength(s));
   });
