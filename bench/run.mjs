@@ -327,7 +327,7 @@ function markdown(rows, meta, sizes) {
   };
   for (const { scenario, cells } of rows) {
     const shown = libs.map((l) =>
-      !cells[l] && adapters[l].requestsOnly ? "= raw ws" : cell(scenario, cells[l]),
+      !cells[l] && adapters[l].requestsOnly && cells.ws ? "= raw ws" : cell(scenario, cells[l]),
     );
     out.push(`| ${scenario.title} | ${shown.join(" | ")} |`);
   }
@@ -361,14 +361,18 @@ function markdown(rows, meta, sizes) {
   for (const { scenario, cells } of rows) {
     const evt = cells.evtwebsocket;
     if (!Number.isFinite(evt?.median)) continue;
+    const levelPeers = [];
+    const behindPeers = [];
     for (const peer of peers) {
       const p = cells[peer];
       if (!Number.isFinite(p?.median)) continue;
       if (scenario.higherIsBetter ? p.median < evt.median : p.median > evt.median) continue;
-      const entry = `${scenario.title}: ${peer}`;
-      if (p.median === evt.median || (inside(p.median, evt) && inside(evt.median, p))) level.push(entry);
-      else behind.push(entry);
+      const label = adapters[peer].label;
+      if (p.median === evt.median || (inside(p.median, evt) && inside(evt.median, p))) levelPeers.push(label);
+      else behindPeers.push(label);
     }
+    if (levelPeers.length > 0) level.push(`${scenario.title}: ${levelPeers.join(", ")}`);
+    if (behindPeers.length > 0) behind.push(`${scenario.title}: ${behindPeers.join(", ")}`);
   }
   out.push(
     "",
