@@ -73,8 +73,9 @@ const SCENARIOS = [
     params: { count: q(10_000, 3000), inflight: 1 },
     // A latency row: the same build read 8.8k-13.5k req/s from one client process to the next
     // (pinning server and client to their own CPU did not narrow it), so it takes three runs
-    // per library and repetition; each run is short.
-    runsPerRep: 3,
+    // per library and repetition (one in --quick, which must finish in 5 minutes); each run
+    // is short.
+    runsPerRep: q(3, 1),
     unit: "req/s",
     higherIsBetter: true,
     requests: true,
@@ -104,8 +105,8 @@ const SCENARIOS = [
     params: {
       conns: q(2000, 500),
       heartbeatMs: 5000,
-      windowMs: q(20_000, 5000),
-      cpuWindowMs: q(10_000, 5000),
+      windowMs: q(20_000, 3000),
+      cpuWindowMs: q(10_000, 3000),
       batch: 100,
     },
     unit: "KiB",
@@ -427,12 +428,16 @@ async function main() {
           order.push(...libs.map((_, i) => libs[(i + shift) % libs.length]));
         }
         for (const lib of order) {
+          const t0 = Date.now();
           const result = await runClient(ports, lib, scenario, snapshot);
+          const took = ((Date.now() - t0) / 1000).toFixed(1);
           raw[scenario.id] ??= {};
           raw[scenario.id][lib] ??= [];
           raw[scenario.id][lib].push(result);
           const shown = result.error ?? fmt((scenario.pick ?? ((r) => r.value))(result), scenario.unit);
-          console.log(`rep ${rep + 1}/${reps}  ${scenario.id.padEnd(9)} ${lib.padEnd(22)} ${shown}`);
+          console.log(
+            `rep ${rep + 1}/${reps}  ${scenario.id.padEnd(9)} ${lib.padEnd(22)} ${shown.padEnd(10)} ${took} s`,
+          );
         }
       } finally {
         await stopServer(server);
