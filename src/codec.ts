@@ -66,12 +66,13 @@ const NON_ASCII = /[\u0080-\uffff]/;
 /** Byte length of a frame's payload as UTF-8, without allocating. */
 export function byteLength(data: Data): number {
   if (typeof data !== "string") return data.byteLength;
-  // On ASCII text the regex runs 5-8x faster than the loop below (0.7-0.8 against 4-6 ns per
-  // character for 46 KB of JSON, Node 20), and the WHATWG transport counts every message sent
-  // and received.
-  if (!NON_ASCII.test(data)) return data.length;
-  let bytes = 0;
-  for (let i = 0; i < data.length; i++) {
+  // The regex finds the first non-ASCII code unit 5-8x faster than the loop below would count
+  // up to it (0.7-0.8 against 4-6 ns per character for 46 KB of JSON, Node 20); the WHATWG
+  // transport counts every message sent and received. ASCII text ends here.
+  const first = data.search(NON_ASCII);
+  if (first < 0) return data.length;
+  let bytes = first;
+  for (let i = first; i < data.length; i++) {
     const c = data.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
