@@ -103,6 +103,23 @@ await check("binary arrives as Uint8Array", async () => {
   if (Array.from(got).join() !== sent.join()) fail(`got bytes ${Array.from(got)}`);
 });
 
+await check("stats count UTF-8 bytes", async () => {
+  const counter = new Conn({ ...options, matchMsg: (req, resp) => resp === `echo:${req}` });
+  await counter.dial(url);
+  const texts = ["plain ASCII", "héllo wörld", "€ and 😀", `${"a".repeat(5000)}é`];
+  for (const text of texts) {
+    const reply = await counter.request(text);
+    if (reply !== `echo:${text}`) fail(`got ${reply.slice(0, 40)}…`);
+  }
+  const { bytesSent, bytesReceived } = counter.stats;
+  await counter.close();
+  const utf8 = (text) => new TextEncoder().encode(text).byteLength;
+  const sent = texts.reduce((n, text) => n + utf8(text), 0);
+  const received = texts.reduce((n, text) => n + utf8(`echo:${text}`), 0);
+  if (bytesSent !== sent || bytesReceived !== received)
+    fail(`bytesSent ${bytesSent} (expected ${sent}), bytesReceived ${bytesReceived} (expected ${received})`);
+});
+
 await check("ping with pingMsg/isPong", async () => {
   await new Promise((resolve) => {
     const off = conn.on("pong", () => {
