@@ -71,8 +71,9 @@ const SCENARIOS = [
     title: "request/response, 1 in flight",
     kind: "request",
     params: { count: q(10_000, 3000), inflight: 1 },
-    // A latency row: the same build read 8.8k-13.5k req/s from one client process to the next
-    // (pinning server and client to their own CPU did not narrow it), so it takes three runs
+    // A latency row: in a 7-repetition run of this row alone one build read 8.8k-11.0k req/s
+    // from one client process to the next (pinning server and client to CPUs of their own did
+    // not narrow it), so it takes three runs
     // per library and repetition (one in --quick, which must finish in 5 minutes); each run
     // is short.
     runsPerRep: q(3, 1),
