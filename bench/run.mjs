@@ -73,9 +73,8 @@ const SCENARIOS = [
     params: { count: q(10_000, 3000), inflight: 1 },
     // A latency row: in a 7-repetition run of this row alone one build read 8.8k-11.0k req/s
     // from one client process to the next (pinning server and client to CPUs of their own did
-    // not narrow it), so it takes three runs
-    // per library and repetition (one in --quick, which must finish in 5 minutes); each run
-    // is short.
+    // not narrow it), so it takes three runs per library and repetition (one in --quick, which
+    // must finish in 5 minutes); each run is short.
     runsPerRep: q(3, 1),
     unit: "req/s",
     higherIsBetter: true,
