@@ -22,7 +22,7 @@
  */
 
 import type { Clock } from "./clock.js";
-import { type SharedTimers, type Sleeper, sharedTimers, sleepLinks } from "./shared-timers.js";
+import { type SharedTimers, type Sleeper, type Slot, sharedTimers } from "./shared-timers.js";
 
 /** What the heartbeat asks of its connection. */
 export interface HeartbeatHooks {
@@ -54,8 +54,10 @@ export class Heartbeat implements Sleeper {
   readonly #hooks: HeartbeatHooks;
   readonly #timers: SharedTimers;
   readonly #step: number;
-  /** Owned by the shared timers. */
-  readonly sleepLinks = sleepLinks();
+  // Its place in the shared timers' lists: theirs to touch.
+  sleepSlot: Slot | undefined = undefined;
+  sleepPrev: Sleeper | undefined = undefined;
+  sleepNext: Sleeper | undefined = undefined;
   // Times are whole ms on the clock's scale: small integers, which V8 stores and compares without
   // allocating a number box (fractional ms allocated one per store or subtraction before the
   // code is optimised: ~130 bytes per ping, with thousands of idle connections enough to keep

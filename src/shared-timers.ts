@@ -8,7 +8,7 @@
  * client's CPU is set far more by how many times it wakes than by how many pings it sends
  * (one timer for all 2,000 pings cost about a third of one timer per connection).
  *
- * The sleepers due at one time form an intrusive doubly linked list (their `sleepLinks`), so
+ * The sleepers due at one time form an intrusive doubly linked list (their `sleep*` fields), so
  * moving a heartbeat from one due time to another allocates nothing: a `Set` per due time grew
  * its table again every cycle, about 140 bytes per ping, enough for V8 to judge the allocation
  * rate of 2,000 idle connections too high to shrink the heap.
@@ -16,22 +16,16 @@
 
 import type { Clock, TimerHandle } from "./clock.js";
 
-/** The list fields of a {@link Sleeper}; only {@link SharedTimers} touches them. */
-export interface SleepLinks {
-  slot: Slot | undefined;
-  prev: Sleeper | undefined;
-  next: Sleeper | undefined;
-}
-
-/** Something a {@link SharedTimers} wakes; `at` is the time it was added for. */
+/**
+ * Something a {@link SharedTimers} wakes; `at` is the time it was added for. The `sleep*` fields
+ * are its place in the list of its due time: only {@link SharedTimers} touches them, and a new
+ * sleeper starts with all three undefined.
+ */
 export interface Sleeper {
   wake(at: number): void;
-  readonly sleepLinks: SleepLinks;
-}
-
-/** Makes the list fields a sleeper carries. */
-export function sleepLinks(): SleepLinks {
-  return { slot: undefined, prev: undefined, next: undefined };
+  sleepSlot: Slot | undefined;
+  sleepPrev: Sleeper | undefined;
+  sleepNext: Sleeper | undefined;
 }
 
 /** The sleepers due at one time and their clock timer. */
@@ -64,7 +58,7 @@ export class SharedTimers {
    * replacing the time it was added for before, if any; already due at `at`, it stays as it is.
    */
   add(sleeper: Sleeper, at: number, now: number): void {
-    if (sleeper.sleepLinks.slot?.at === at) return;
+    if (sleeper.sleepSlot?.at === at) return;
     this.delete(sleeper);
     let slot = this.#slots.get(at);
     if (slot === undefined) {
@@ -73,25 +67,24 @@ export class SharedTimers {
       this.#slots.set(at, made);
       slot = made;
     }
-    const links = sleeper.sleepLinks;
-    links.slot = slot;
-    links.prev = slot.tail;
+    sleeper.sleepSlot = slot;
+    sleeper.sleepPrev = slot.tail;
     if (slot.tail === undefined) slot.head = sleeper;
-    else slot.tail.sleepLinks.next = sleeper;
+    else slot.tail.sleepNext = sleeper;
     slot.tail = sleeper;
   }
 
   /** Forgets `sleeper`; the clock timer goes with the last sleeper of its time. */
   delete(sleeper: Sleeper): void {
-    const links = sleeper.sleepLinks;
-    const slot = links.slot;
+    const slot = sleeper.sleepSlot;
     if (slot === undefined) return;
-    const { prev, next } = links;
+    const prev = sleeper.sleepPrev;
+    const next = sleeper.sleepNext;
     if (prev === undefined) slot.head = next;
-    else prev.sleepLinks.next = next;
+    else prev.sleepNext = next;
     if (next === undefined) slot.tail = prev;
-    else next.sleepLinks.prev = prev;
-    links.slot = links.prev = links.next = undefined;
+    else next.sleepPrev = prev;
+    sleeper.sleepSlot = sleeper.sleepPrev = sleeper.sleepNext = undefined;
     if (slot.head === undefined && this.#slots.get(slot.at) === slot) {
       this.#clock.clearTimeout(slot.timer);
       this.#slots.delete(slot.at);

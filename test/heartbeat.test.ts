@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { gridStep, Heartbeat } from "../src/heartbeat.js";
-import { type Sleeper, sharedTimers, sleepLinks } from "../src/shared-timers.js";
+import { type Sleeper, sharedTimers } from "../src/shared-timers.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
 function setup(intervalMs = 1000, pongTimeoutMs = 500) {
@@ -287,7 +287,7 @@ describe("Heartbeat grid", () => {
 
 /** A sleeper for the SharedTimers tests. */
 function sleeper(wake: (at: number) => void): Sleeper {
-  return { wake, sleepLinks: sleepLinks() };
+  return { wake, sleepSlot: undefined, sleepPrev: undefined, sleepNext: undefined };
 }
 
 /** Shared timers on a fresh clock, and sleepers that log `name@at` to `woken` when woken. */
