@@ -9,9 +9,9 @@
  *
  * Pings keep to a grid shared by every connection on the clock: a ping due at `t` goes out at
  * the last multiple of the grid step at or before `t` (the step is the largest whole divisor of
- * `intervalMs` up to a sixteenth of it, or 1 when that is below a 64th), so it is never late and at most one step early, and
- * heartbeats started at different moments fall due together and share one wake-up
- * (shared-timers.ts). On a quiet line only the first ping is early: the next ones follow it
+ * `intervalMs` up to a sixteenth of it, or 1 when that is below a 64th), so it is never late
+ * and at most one step early, and heartbeats started at different moments fall due together
+ * and share one wake-up (shared-timers.ts). On a quiet line only the first ping is early: the next ones follow it
  * `intervalMs` apart.
  *
  * `noteSent`/`noteReceived` sit on the per-message hot path and only store a timestamp; the
@@ -141,7 +141,10 @@ export class Heartbeat implements Sleeper {
     this.#hooks.sendPing();
   }
 
-  /** Called by the shared timers at `at`, the time the heartbeat was armed for (a much later wake means the process was frozen). */
+  /**
+   * Called by the shared timers at `at`, the time the heartbeat was armed for (a much later wake
+   * means the process was frozen).
+   */
   wake(at: number): void {
     if (this.#stopped) return;
     const exact = this.#clock.now();

@@ -128,10 +128,10 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   reconnect?: boolean | ReconnectOptions;
 
   /**
-   * Send a ping when this many ms pass without sending or without receiving; 0 turns the heartbeat off.
-   * Pings keep to a grid shared by every connection (the largest whole divisor of the interval up
-   * to a sixteenth of it; none when that is below a 64th), so they are never late and at most one step early, and idle
-   * connections share their wake-ups. @default 0
+   * Send a ping when this many ms pass without sending or without receiving; 0 turns the
+   * heartbeat off. Pings keep to a grid shared by every connection (the largest whole divisor of
+   * the interval up to a sixteenth of it; none when that is below a 64th), so they are never
+   * late and at most one step early, and idle connections share their wake-ups. @default 0
    */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */

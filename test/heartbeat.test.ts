@@ -301,30 +301,15 @@ function setupTimers() {
 
 describe("SharedTimers", () => {
   it("wakes every sleeper due at a time, in the order added, even when one throws, then lets the error surface", () => {
-    const clock = new FakeClock();
-    const timers = sharedTimers(clock);
-    const woken: string[] = [];
-    timers.add(
-      sleeper(() => woken.push("a")),
-      100,
-      0,
-    );
-    timers.add(
-      sleeper(() => {
-        woken.push("b");
-        throw new Error("boom");
-      }),
-      100,
-      0,
-    );
-    timers.add(
-      sleeper((at) => woken.push(`c@${at}`)),
-      100,
-      0,
-    );
+    const { clock, timers, woken, named } = setupTimers();
+    const b = sleeper((at) => {
+      woken.push(`b@${at}`);
+      throw new Error("boom");
+    });
+    for (const s of [named("a"), b, named("c")]) timers.add(s, 100, 0);
     expect(clock.pending).toBe(1);
     expect(() => clock.advance(100)).toThrow("boom");
-    expect(woken).toEqual(["a", "b", "c@100"]);
+    expect(woken).toEqual(["a@100", "b@100", "c@100"]);
     expect(timers.armed).toBe(0);
     expect(clock.pending).toBe(0);
   });
