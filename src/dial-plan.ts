@@ -13,7 +13,8 @@ import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { LinkConfig } from "./link.js";
 import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
-import { selectTransport } from "./transport/select.js";
+import { selectTransport, TRANSPORT_OVERRIDE } from "./transport/select.js";
+import type { TransportFactory } from "./transport/types.js";
 
 /** Offering no subprotocol: one shared, frozen list. */
 const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
@@ -70,6 +71,7 @@ export function planDial<TIn, TOut>(
     headers: options.headers,
     tls: options.tls,
     needsProtocolPing: o.pingIntervalMs > 0 && options.pingMsg === undefined,
+    factory: (options as { [TRANSPORT_OVERRIDE]?: TransportFactory })[TRANSPORT_OVERRIDE],
   });
   const pingData = pingBuilder(options.pingMsg, (msg) => o.codec.encode(msg));
   const heartbeat = o.pingIntervalMs > 0 ? o : undefined;

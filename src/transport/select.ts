@@ -18,7 +18,16 @@ export interface TransportNeeds {
   tls: object | undefined;
   /** True when the heartbeat is on and has no `pingMsg`, so protocol pings are needed. */
   needsProtocolPing: boolean;
+  /** A factory given under {@link TRANSPORT_OVERRIDE} (tests: the in-memory transport); wins over the rest. */
+  factory?: TransportFactory | undefined;
 }
+
+/**
+ * The option key under which a test hands the connection a {@link TransportFactory} of its own
+ * (the model-based suite's in-memory transport). Not part of the public options: the seam exists
+ * for tests, and a symbol keeps it out of `ConnOptions` and out of autocompletion.
+ */
+export const TRANSPORT_OVERRIDE: unique symbol = Symbol.for("evtwebsocket.transport") as never;
 
 /**
  * Returns the transport factory to use.
@@ -26,7 +35,9 @@ export interface TransportNeeds {
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` when no transport exists or one cannot honour an option.
  */
 export function selectTransport(needs: TransportNeeds): TransportFactory {
-  const factory = needs.WebSocket !== undefined ? createNativeTransport(needs.WebSocket) : defaultTransport();
+  const factory =
+    needs.factory ??
+    (needs.WebSocket !== undefined ? createNativeTransport(needs.WebSocket) : defaultTransport());
   const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
   if (factory === undefined)
     throw invalid("no WebSocket in this runtime: pass one with the WebSocket option");
