@@ -1,0 +1,272 @@
+/**
+ * An in-memory transport for the model-based suite: the test plays the network and the server.
+ *
+ * Every socket the connection opens is recorded, with every frame it accepted or refused and
+ * every ping it sent. The test drives each socket by hand: open it (with a subprotocol), refuse
+ * the handshake with an HTTP status, deliver messages, send the peer's close frame while TCP
+ * stays open and end TCP later, end abruptly (1006), raise an error, answer pings or not.
+ *
+ * It keeps the adapter contract of `transport/types.ts` the way the `ws` adapter does: `open`
+ * and `close` are reported at most once, nothing is reported after `terminate()`, and once a
+ * close frame went either way `send` refuses data frames (returns -1). When the peer's close
+ * frame arrives, the adapter answers with its own at once (as `ws` does) and reports
+ * `onClosing`; `onClose` follows when TCP ends and says which side's close frame came first
+ * (`closedBy`). Misuse by the connection (a send before open) is recorded as a violation
+ * rather than thrown, so the model reports it with the script that led to it.
+ */
+
+import { byteLength, type Data } from "../../src/codec.js";
+import type {
+  Transport,
+  TransportEvents,
+  TransportFactory,
+  TransportOptions,
+} from "../../src/transport/types.js";
+
+/** Who sent the first close frame; "network" when none was exchanged. */
+export type ClosedBy = "client" | "server" | "network";
+
+/** What `onClose` reports, with the fields the transport interface is gaining. */
+export interface CloseReport {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  error?: unknown;
+  status?: number;
+  closedBy: ClosedBy;
+}
+
+/**
+ * The events a transport may report, `onClosing` included (optional: the peer's close frame
+ * arrived and TCP is still open). Declared here until `TransportEvents` carries it.
+ */
+type Events = TransportEvents & { onClosing?(code: number, reason: string): void };
+
+/** The life of one socket as the test sees it. */
+export type SocketPhase = "connecting" | "open" | "closing" | "ended";
+
+/** One frame handed to `send`. */
+export interface SentFrame {
+  data: Data;
+  /** What `send` returned: the payload size, or -1 when the frame was refused. */
+  result: number;
+}
+
+/** One socket the connection opened, and the controls the test drives it with. */
+export class MemorySocket implements Transport {
+  readonly index: number;
+  readonly url: string;
+  readonly protocols: string[];
+  readonly #events: Events;
+  readonly #owner: MemoryTransport;
+  phase: SocketPhase = "connecting";
+  /** Our close frame (the connection's `close`), once sent. */
+  closeSent: { code: number; reason: string } | undefined;
+  /** The peer's close frame, once received. */
+  closeReceived: { code: number; reason: string } | undefined;
+  closedBy: ClosedBy = "network";
+  /** True after the connection called `terminate()`. */
+  terminated = false;
+  /** Every frame handed to `send`, accepted or refused. */
+  readonly frames: SentFrame[] = [];
+  /** Protocol pings sent, and those not answered yet. */
+  pings = 0;
+  unansweredPings = 0;
+  /** An error raised on the socket, reported with its close. */
+  error: Error | undefined;
+
+  constructor(owner: MemoryTransport, index: number, url: string, options: TransportOptions, events: Events) {
+    this.#owner = owner;
+    this.index = index;
+    this.url = url;
+    this.protocols = [...options.protocols];
+    this.#events = events;
+  }
+
+  /** True until TCP ended or the socket was terminated. */
+  get live(): boolean {
+    return this.phase !== "ended";
+  }
+
+  get bufferedAmount(): number {
+    return 0;
+  }
+
+  send(data: Data): number {
+    if (this.phase === "connecting") {
+      this.#owner.violation(`transport[${this.index}].send() before the socket opened`);
+      this.frames.push({ data, result: -1 });
+      this.#owner.onFrame(this, data, -1);
+      return -1;
+    }
+    // Our close frame went out or the peer's arrived: a data frame may no longer be sent.
+    const result = this.phase === "open" ? byteLength(data) : -1;
+    this.frames.push({ data, result });
+    this.#owner.onFrame(this, data, result);
+    return result;
+  }
+
+  ping(): void {
+    if (this.phase === "connecting") {
+      this.#owner.violation(`transport[${this.index}].ping() before the socket opened`);
+      return;
+    }
+    if (this.phase !== "open") return;
+    this.pings++;
+    this.unansweredPings++;
+  }
+
+  close(code: number, reason: string): void {
+    if (this.phase === "connecting") {
+      this.#owner.violation(
+        `transport[${this.index}].close() before the socket opened (terminate() is the way)`,
+      );
+      return;
+    }
+    if (this.phase !== "open" || this.closeSent !== undefined) return;
+    this.closeSent = { code, reason };
+    if (this.closedBy === "network") this.closedBy = "client";
+    this.phase = "closing";
+  }
+
+  terminate(): void {
+    if (this.phase === "ended") return;
+    this.terminated = true;
+    this.phase = "ended";
+  }
+
+  /** Test control: the handshake succeeded with `protocol` ("" for none). */
+  open(protocol: string): boolean {
+    if (this.phase !== "connecting") return false;
+    this.phase = "open";
+    this.#events.onOpen(protocol);
+    return true;
+  }
+
+  /** Test control: the server answered the handshake with an HTTP status other than 101. */
+  refuse(status: number): boolean {
+    if (this.phase !== "connecting") return false;
+    this.error = new Error(`unexpected server response: ${status}`);
+    this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, status, closedBy: "network" });
+    return true;
+  }
+
+  /** Test control: a whole message arrived. */
+  message(data: Data): boolean {
+    if (this.phase !== "open" && this.phase !== "closing") return false;
+    // After the peer's close frame nothing more can arrive from it.
+    if (this.closeReceived !== undefined) return false;
+    this.#events.onMessage(data, byteLength(data));
+    return true;
+  }
+
+  /** Test control: a protocol pong arrived (answers the oldest unanswered ping, if any). */
+  pong(): boolean {
+    if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
+    if (this.unansweredPings > 0) this.unansweredPings--;
+    this.#events.onPong();
+    return true;
+  }
+
+  /** Test control: the peer pinged us (the adapter answers by itself). */
+  peerPing(): boolean {
+    if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
+    this.#events.onPing();
+    return true;
+  }
+
+  /**
+   * Test control: the peer's close frame arrived, TCP stays open. The adapter answers with its
+   * own close frame (unless it sent one already) and from now on refuses data frames.
+   */
+  peerClose(code: number, reason: string): boolean {
+    if (this.phase !== "open" && this.phase !== "closing") return false;
+    if (this.closeReceived !== undefined) return false;
+    this.closeReceived = { code, reason };
+    if (this.closedBy === "network") this.closedBy = "server";
+    const answered = this.closeSent === undefined;
+    this.closeSent ??= { code, reason };
+    this.phase = "closing";
+    if (answered) this.#events.onClosing?.(code, reason);
+    return true;
+  }
+
+  /**
+   * Test control: TCP ended. After both close frames the close was clean (the peer's code);
+   * otherwise the socket died without a closing handshake (1006).
+   */
+  endTcp(): boolean {
+    if (this.phase === "ended") return false;
+    if (this.phase === "connecting") {
+      this.error ??= new Error("socket hang up");
+      this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, closedBy: "network" });
+      return true;
+    }
+    const received = this.closeReceived;
+    if (received !== undefined) {
+      const code = received.code;
+      this.#end({
+        code,
+        reason: received.reason,
+        wasClean: true,
+        closedBy: this.closedBy,
+        error: this.error,
+      });
+      return true;
+    }
+    this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, closedBy: this.closedBy });
+    return true;
+  }
+
+  /** Test control: the connection was reset (ECONNRESET): 1006 whatever frames went before. */
+  abrupt(): boolean {
+    if (this.phase === "ended") return false;
+    this.error ??= Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" });
+    this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, closedBy: this.closedBy });
+    return true;
+  }
+
+  /** Test control: the socket raised an error; it is reported with the close that follows. */
+  raise(message: string): boolean {
+    if (this.phase === "ended") return false;
+    this.error ??= new Error(message);
+    return true;
+  }
+
+  #end(report: CloseReport): void {
+    this.phase = "ended";
+    // A non-literal argument: `closedBy` is not part of TransportEvents' onClose type yet.
+    const info: CloseReport = report;
+    this.#events.onClose(info);
+  }
+}
+
+/** The factory handed to the connection: records every socket it opened. */
+export class MemoryTransport implements TransportFactory {
+  readonly name = "memory";
+  readonly canPing = true;
+  readonly canSendHeaders = true;
+  readonly sockets: MemorySocket[] = [];
+  /** Called when the connection misuses a socket. */
+  onViolation: (message: string) => void = () => {};
+  /** Called for every socket opened, before the connection holds it. */
+  onOpenSocket: (socket: MemorySocket) => void = () => {};
+  /** Called for every frame handed to a socket's `send`, with what `send` returned. */
+  onFrame: (socket: MemorySocket, data: Data, result: number) => void = () => {};
+
+  open(url: string, options: TransportOptions, events: TransportEvents): Transport {
+    const socket = new MemorySocket(this, this.sockets.length, url, options, events);
+    this.onOpenSocket(socket);
+    this.sockets.push(socket);
+    return socket;
+  }
+
+  violation(message: string): void {
+    this.onViolation(message);
+  }
+
+  /** Sockets neither ended nor terminated. */
+  get liveSockets(): MemorySocket[] {
+    return this.sockets.filter((s) => s.live);
+  }
+}
