@@ -1,0 +1,392 @@
+/**
+ * The commands of a model run, as fast-check `AsyncCommand`s: calls on the connection, the
+ * network's and the server's moves on a socket (the newest one, or an older one), time, and
+ * re-entrant calls armed inside callbacks.
+ *
+ * A command's `toString()` is its line in fast-check's counterexample; the run's own script
+ * (harness.ts) writes the same line with the socket resolved to its index, and indents under
+ * it what the connection did in response. A command that does not apply (no such socket, the
+ * socket is past that point) is skipped through `check()`, so a shrunk script lists only
+ * commands that ran. Most commands end by letting every pending promise reaction run; some
+ * ("[no flush]") do not, so the next command lands between the connection's awaits.
+ */
+
+import fc from "fast-check";
+import { type Action, actionArb, CALLBACK_NAMES, type CallbackEvent, describeAction } from "./config.js";
+import { flush, type ModelRun } from "./harness.js";
+import type { MemorySocket } from "./memory-transport.js";
+
+type Cmd = fc.AsyncCommand<ModelRun, ModelRun>;
+
+/** What every command shares: the flush after it and the checks. */
+abstract class Step implements Cmd {
+  readonly settle: boolean;
+
+  constructor(settle: boolean) {
+    this.settle = settle;
+  }
+
+  check(run: Readonly<ModelRun>): boolean {
+    return run.stoppedAt === undefined && this.applies(run as ModelRun);
+  }
+
+  applies(_run: ModelRun): boolean {
+    return true;
+  }
+
+  abstract label(): string;
+
+  /** Does the command; `run.command()` writes its line and catches what should not throw. */
+  abstract act(run: ModelRun): void;
+
+  async run(_model: ModelRun, run: ModelRun): Promise<void> {
+    this.act(run);
+    if (this.settle) await flush();
+    run.check(this.settle);
+    run.assertClean();
+  }
+
+  toString(): string {
+    return `${this.label()}${this.settle ? "" : " [no flush]"}`;
+  }
+}
+
+/** A call on the connection. */
+class Call extends Step {
+  readonly action: Action;
+
+  constructor(action: Action, settle: boolean) {
+    super(settle);
+    this.action = action;
+  }
+
+  label(): string {
+    return describeAction(this.action);
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.act(this.action), true);
+  }
+}
+
+/** Aborts the signal of an unsettled request. */
+class Abort extends Step {
+  readonly pick: number;
+
+  constructor(pick: number, settle: boolean) {
+    super(settle);
+    this.pick = pick;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.abortable().length > 0;
+  }
+
+  label(): string {
+    return `abort(an unsettled request's signal, pick ${this.pick})`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.abort(this.pick), true);
+  }
+}
+
+/** Next time `event` fires, its callback does `action`. */
+class Arm extends Step {
+  readonly event: CallbackEvent;
+  readonly action: Action;
+
+  constructor(event: CallbackEvent, action: Action) {
+    super(true);
+    this.event = event;
+    this.action = action;
+  }
+
+  label(): string {
+    return `arm ${CALLBACK_NAMES[this.event]} → ${describeAction(this.action)}`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.arm(this.event, this.action));
+  }
+}
+
+/** Moves the clock: by `ms`, or (`ms` undefined) to the next timer. */
+class Advance extends Step {
+  readonly ms: number | undefined;
+
+  constructor(ms: number | undefined, settle: boolean) {
+    super(settle);
+    this.ms = ms;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return this.ms !== undefined || run.clock.nextInMs !== undefined;
+  }
+
+  label(): string {
+    return this.ms === undefined ? "advance to the next timer" : `advance ${this.ms} ms`;
+  }
+
+  act(run: ModelRun): void {
+    const ms = this.ms ?? run.clock.nextInMs ?? 0;
+    const at = run.clock.now() + ms;
+    run.command(`${this.label()} (to t=${at})`, () => run.clock.advance(ms));
+  }
+}
+
+/** From now on timers fire up to `maxLateMs` late. */
+class Late extends Step {
+  readonly maxLateMs: number;
+
+  constructor(maxLateMs: number) {
+    super(true);
+    this.maxLateMs = maxLateMs;
+  }
+
+  label(): string {
+    return this.maxLateMs === 0 ? "timers on time" : `timers up to ${this.maxLateMs} ms late`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => {
+      run.clock.maxLateMs = this.maxLateMs;
+    });
+  }
+}
+
+/** What the network or the server does to a socket. */
+export type SocketMove =
+  | { move: "open"; protocol: number }
+  | { move: "refuse"; status: number }
+  | { move: "message"; what: "response" | "unsolicited" | "garbage" | "pong"; pick: number }
+  | { move: "peerClose"; code: number; reason: string }
+  | { move: "endTcp" }
+  | { move: "abrupt" }
+  | { move: "error" }
+  | { move: "pong" }
+  | { move: "peerPing" };
+
+/**
+ * A move for each situation a socket can be in, picked when the command runs: a command on a
+ * live socket always does something, whatever happened to the socket since it was generated.
+ */
+export interface SocketMoves {
+  /** The handshake is under way. */
+  connecting: SocketMove;
+  /** Open, or our close frame sent and the peer's not received: the peer can still talk. */
+  talking: SocketMove;
+  /** The peer's close frame arrived; TCP is still open. */
+  halfClosed: SocketMove;
+}
+
+function describeMove(m: SocketMove): string {
+  switch (m.move) {
+    case "open":
+      return m.protocol === 0 ? "open" : `open(offered protocol #${m.protocol})`;
+    case "refuse":
+      return `refuse(HTTP ${m.status})`;
+    case "message":
+      return m.what === "response" ? `message(response, pick ${m.pick})` : `message(${m.what})`;
+    case "peerClose":
+      return `closeFrame(${m.code}${m.reason === "" ? "" : `, "${m.reason}"`}) with TCP held open`;
+    case "endTcp":
+      return "endTcp";
+    case "abrupt":
+      return "abrupt end (ECONNRESET)";
+    case "error":
+      return "error";
+    case "pong":
+      return "pong";
+    case "peerPing":
+      return "ping from the peer";
+  }
+}
+
+function moveFor(s: MemorySocket, moves: SocketMoves): SocketMove {
+  if (s.phase === "connecting") return moves.connecting;
+  return s.closeReceived === undefined ? moves.talking : moves.halfClosed;
+}
+
+/** A move on the socket `back` places before the newest (0: the newest), if it is live. */
+class OnSocket extends Step {
+  readonly back: number;
+  readonly moves: SocketMoves;
+
+  constructor(back: number, moves: SocketMoves, settle: boolean) {
+    super(settle);
+    this.back = back;
+    this.moves = moves;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.socket(this.back)?.live === true;
+  }
+
+  label(): string {
+    const { connecting, talking, halfClosed } = this.moves;
+    const which = this.back === 0 ? "newest" : `newest-${this.back}`;
+    return `transport[${which}].(${describeMove(connecting)} | ${describeMove(talking)} | ${describeMove(halfClosed)})`;
+  }
+
+  act(run: ModelRun): void {
+    const s = run.socket(this.back)!;
+    const m = moveFor(s, this.moves);
+    const name = `transport[${s.index}]`;
+    const flag = this.settle ? "" : " [no flush]";
+    switch (m.move) {
+      case "open": {
+        const protocol = m.protocol === 0 ? "" : (s.protocols[(m.protocol - 1) % s.protocols.length] ?? "");
+        run.command(`${name}.open(${JSON.stringify(protocol)})${flag}`, () => s.open(protocol));
+        return;
+      }
+      case "refuse":
+        run.command(`${name}.refuse(HTTP ${m.status})${flag}`, () => s.refuse(m.status));
+        return;
+      case "message": {
+        const msg =
+          m.what === "response"
+            ? run.response(m.pick)
+            : m.what === "unsolicited"
+              ? run.unsolicited()
+              : m.what === "garbage"
+                ? run.garbage()
+                : run.pongMessage();
+        run.command(`${name}.message(${msg.text})${flag}`, () => s.message(msg.data));
+        return;
+      }
+      case "peerClose":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.peerClose(m.code, m.reason));
+        return;
+      case "endTcp":
+        run.command(`${name}.endTcp${flag}`, () => s.endTcp());
+        return;
+      case "abrupt":
+        run.command(`${name}.abrupt end (ECONNRESET)${flag}`, () => s.abrupt());
+        return;
+      case "error":
+        run.command(`${name}.error (reported with its close)${flag}`, () => s.raise("EPIPE"));
+        return;
+      case "pong":
+        run.command(`${name}.pong${flag}`, () => s.pong());
+        return;
+      case "peerPing":
+        run.command(`${name}.ping from the peer${flag}`, () => s.peerPing());
+        return;
+    }
+  }
+}
+
+const settleArb = fc.oneof(
+  { weight: 5, arbitrary: fc.constant(true) },
+  { weight: 1, arbitrary: fc.constant(false) },
+);
+
+const arm = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+
+const errorMove = fc.constant({ move: "error" as const });
+const endTcpMove = fc.constant({ move: "endTcp" as const });
+const abruptMove = fc.constant({ move: "abrupt" as const });
+
+const connectingArb: fc.Arbitrary<SocketMove> = fc.oneof(
+  arm(6, fc.record({ move: fc.constant("open" as const), protocol: fc.integer({ min: 0, max: 2 }) })),
+  arm(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
+  arm(1, endTcpMove),
+  arm(1, abruptMove),
+  arm(1, errorMove),
+);
+
+const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
+  arm(
+    9,
+    fc.record({
+      move: fc.constant("message" as const),
+      what: fc.oneof(
+        arm(6, fc.constant("response" as const)),
+        arm(2, fc.constant("unsolicited" as const)),
+        arm(1, fc.constant("garbage" as const)),
+        arm(1, fc.constant("pong" as const)),
+      ),
+      pick: fc.nat(7),
+    }),
+  ),
+  arm(
+    3,
+    fc.record({
+      move: fc.constant("peerClose" as const),
+      code: fc.constantFrom(1000, 1001, 1005, 1007, 1008, 1009, 1011, 4000),
+      reason: fc.constantFrom("", "going away"),
+    }),
+  ),
+  arm(2, endTcpMove),
+  arm(2, abruptMove),
+  arm(1, errorMove),
+  arm(2, fc.constant({ move: "pong" as const })),
+  arm(1, fc.constant({ move: "peerPing" as const })),
+);
+
+const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(
+  arm(4, endTcpMove),
+  arm(1, abruptMove),
+  arm(1, errorMove),
+);
+
+const movesArb: fc.Arbitrary<SocketMoves> = fc.record({
+  connecting: connectingArb,
+  talking: talkingArb,
+  halfClosed: halfClosedArb,
+});
+
+const backArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(0) },
+  { weight: 1, arbitrary: fc.constant(1) },
+  { weight: 1, arbitrary: fc.constant(2) },
+);
+
+const eventArb = fc.constantFrom<CallbackEvent>(
+  "connected",
+  "message",
+  "error",
+  "close",
+  "reconnecting",
+  "state",
+  "sendCallback",
+);
+
+const callArb = fc.tuple(actionArb, settleArb).map(([a, s]) => new Call(a, s));
+const socketArb = fc.tuple(backArb, movesArb, settleArb).map(([b, m, s]) => new OnSocket(b, m, s));
+const advanceArb = fc.oneof(
+  arm(
+    7,
+    fc
+      .tuple(
+        fc.oneof(
+          arm(3, fc.integer({ min: 1, max: 60 })),
+          arm(2, fc.integer({ min: 100, max: 3500 })),
+          arm(1, fc.integer({ min: 5000, max: 40_000 })),
+          arm(3, fc.constant(undefined)),
+        ),
+        settleArb,
+      )
+      .map(([ms, s]): Step => new Advance(ms, s)),
+  ),
+  arm(
+    1,
+    fc.constantFrom(0, 10, 500, 5000).map((ms): Step => new Late(ms)),
+  ),
+);
+
+/** Every command arbitrary; fast-check picks among them uniformly, so weight by repetition. */
+export const commandArbs: fc.Arbitrary<Cmd>[] = [
+  callArb,
+  callArb,
+  callArb,
+  socketArb,
+  socketArb,
+  socketArb,
+  socketArb,
+  advanceArb,
+  advanceArb,
+  fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
+  fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
+];

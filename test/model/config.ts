@@ -1,0 +1,185 @@
+/**
+ * What one model run is configured with, and the actions a script (or an armed callback) can
+ * take on the connection.
+ */
+
+import fc from "fast-check";
+
+/** The connection's options for one run, drawn at random. */
+export interface ModelConfig {
+  /** "json": `json()` codec, `messageId: m => m.id`; "raw": strings, `matchMsg`. */
+  codec: "json" | "raw";
+  /** false, or a policy without jitter (delays must replay exactly). */
+  reconnect: false | { minDelayMs: number; maxDelayMs: number; maxAttempts: number; resetAfterMs: number };
+  /** 0 turns the heartbeat off. */
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+  /** Protocol ping frames, or a `pingMsg` answered by messages `isPong` recognises. */
+  pingMode: "protocol" | "message";
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  /** The default queue, none (`queue: false`), or a small one (3 messages, 200 bytes). */
+  queue: "default" | "off" | "small";
+  /** onConnected returns a promise (the queue waits for it). */
+  connectedPromise: boolean;
+  /** Timers fire up to this many ms late (0: on time). */
+  maxLateMs: number;
+  clockSeed: number;
+}
+
+/** Where dial() gets its URL. */
+export type UrlKind =
+  | "ws://a/"
+  | "ws://b/path"
+  | "fn"
+  | "async-fn"
+  | "throwing-fn"
+  | "invalid-fn"
+  | "invalid";
+
+/** The subprotocols offered to dial(). */
+export type Subprotocols = "none" | "p1" | "p1,p2";
+
+export type RequestTimeout = "default" | 0 | 50 | 1000;
+
+/** Something the script or an armed callback does to the connection. */
+export type Action =
+  | { kind: "dial"; url: UrlKind; sub: Subprotocols }
+  | { kind: "send"; wide: boolean }
+  | { kind: "sendCb"; dup: boolean }
+  | {
+      kind: "request";
+      timeout: RequestTimeout;
+      signal: "none" | "signal" | "aborted";
+      retry: boolean;
+      dup: boolean;
+      noId: boolean;
+    }
+  | { kind: "close"; code: number; reason: string };
+
+/** The callbacks an action can be armed in. */
+export type CallbackEvent =
+  | "connected"
+  | "message"
+  | "error"
+  | "close"
+  | "reconnecting"
+  | "state"
+  | "sendCallback";
+
+export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
+  connected: "onConnected",
+  message: "onMessage",
+  error: "onError",
+  close: "onClose",
+  reconnecting: "onReconnecting",
+  state: "on('state')",
+  sendCallback: "send callback",
+};
+
+/** An action as a line of script. */
+export function describeAction(a: Action): string {
+  switch (a.kind) {
+    case "dial": {
+      const url = a.url.startsWith("ws://") || a.url === "invalid" ? JSON.stringify(urlText(a.url)) : a.url;
+      return `dial(${url}${a.sub === "none" ? "" : `, ${JSON.stringify(a.sub.split(","))}`})`;
+    }
+    case "send":
+      return a.wide ? "send(s, non-ASCII)" : "send(s)";
+    case "sendCb":
+      return a.dup ? "send(q, cb) reusing a pending id" : "send(q, cb)";
+    case "request": {
+      const parts: string[] = [];
+      if (a.timeout !== "default") parts.push(`timeoutMs: ${a.timeout}`);
+      if (a.signal === "signal") parts.push("signal");
+      if (a.signal === "aborted") parts.push("signal: already aborted");
+      if (a.retry) parts.push("retryOnReconnect");
+      if (a.dup) parts.push("id of a pending request");
+      if (a.noId) parts.push("no id");
+      return `request(q${parts.length > 0 ? `, { ${parts.join(", ")} }` : ""})`;
+    }
+    case "close":
+      return `close(${a.code}${a.reason === "" ? "" : `, ${JSON.stringify(a.reason)}`})`;
+  }
+}
+
+/** The URL string of a fixed URL kind. */
+export function urlText(kind: UrlKind): string {
+  return kind === "invalid" ? "ftp://x/" : kind;
+}
+
+const weighted = <T>(...pairs: [number, T][]): fc.Arbitrary<T> =>
+  fc.oneof(...pairs.map(([weight, value]) => ({ weight, arbitrary: fc.constant(value) })));
+
+export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
+  codec: fc.constantFrom<ModelConfig["codec"]>("json", "raw"),
+  reconnect: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(false as const) },
+    {
+      weight: 3,
+      arbitrary: fc
+        .record({
+          minDelayMs: fc.constantFrom(10, 100, 1000),
+          maxDelayMs: fc.constantFrom(100, 2000, 30_000),
+          maxAttempts: fc.constantFrom(0, 1, 3, Number.POSITIVE_INFINITY),
+          resetAfterMs: fc.constantFrom(0, 5000),
+        })
+        .map((r) => ({ ...r, maxDelayMs: Math.max(r.minDelayMs, r.maxDelayMs) })),
+    },
+  ),
+  pingIntervalMs: weighted([2, 0], [1, 100], [1, 1000], [1, 5000]),
+  pongTimeoutMs: fc.constantFrom(50, 1000, 5000),
+  pingMode: fc.constantFrom<ModelConfig["pingMode"]>("protocol", "message"),
+  requestTimeoutMs: fc.constantFrom(0, 100, 2000, 30_000),
+  connectTimeoutMs: fc.constantFrom(100, 10_000),
+  queue: weighted<ModelConfig["queue"]>([3, "default"], [1, "off"], [1, "small"]),
+  connectedPromise: weighted([3, false], [1, true]),
+  maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
+  clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
+});
+
+export const actionArb: fc.Arbitrary<Action> = fc.oneof(
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant("dial" as const),
+      url: weighted<UrlKind>(
+        [10, "ws://a/"],
+        [3, "ws://b/path"],
+        [2, "fn"],
+        [2, "async-fn"],
+        [1, "throwing-fn"],
+        [1, "invalid-fn"],
+        [1, "invalid"],
+      ),
+      sub: weighted<Subprotocols>([4, "none"], [1, "p1"], [1, "p1,p2"]),
+    }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant("send" as const), wide: weighted([4, false], [1, true]) }),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.record({ kind: fc.constant("sendCb" as const), dup: weighted([8, false], [1, true]) }),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("request" as const),
+      timeout: weighted<RequestTimeout>([3, "default"], [1, 0], [1, 50], [1, 1000]),
+      signal: weighted<"none" | "signal" | "aborted">([3, "none"], [3, "signal"], [1, "aborted"]),
+      retry: fc.boolean(),
+      dup: weighted([8, false], [1, true]),
+      noId: weighted([12, false], [1, true]),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("close" as const),
+      code: fc.constantFrom(1000, 3000, 4999),
+      reason: fc.constantFrom("", "bye"),
+    }),
+  },
+);
