@@ -88,8 +88,13 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
-  /** The change to "closed" that #shutdown made and has not announced yet. */
-  #unannounced: StateChange | undefined;
+  /**
+   * Finish, then announce: while a transition runs (`#depth > 0`), user callbacks wait here and
+   * run in order once it is complete, so a callback that calls back into the connection always
+   * finds it consistent. A callback's own calls queue behind it the same way.
+   */
+  #later: Array<() => void> | undefined;
+  #depth = 0;
   #unwatch: (() => void) | undefined;
   #protocol = "";
 
@@ -98,7 +103,7 @@ export class Conn<TIn = Data, TOut = Data> {
       open: (conn, link, protocol) => conn.#onOpen(link, protocol),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#link && conn.#onPong(rttMs),
-      end: (conn, link, end) => conn.#onEnd(link, end),
+      end: (conn, link, end) => conn.#run(conn.#onEnd, link, end),
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
@@ -175,17 +180,20 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    this.#plan = planDial(this.#options, this.#o, subprotocol);
-    this.#url = url;
-    this.#attempt = 0;
-    this.#closed = undefined;
+    const plan = planDial(this.#options, this.#o, subprotocol);
     const opened = new Promise<void>((resolve, reject) => {
       this.#dialed = { resolve, reject };
     });
-    const epoch = this.#epoch;
+    this.#run(this.#start, url, plan);
+    return opened;
+  }
+
+  #start(url: UrlSource, plan: LinkConfig): void {
+    this.#plan = plan;
+    this.#url = url;
+    this.#attempt = 0;
+    this.#closed = undefined;
     this.#setState(State.CONNECTING);
-    // A "state" listener may have called close() (which rejected `opened`) or dialled again.
-    if (this.#epoch !== epoch) return opened;
     if (this.#unwatch === undefined && hasEnvironmentEvents()) {
       this.#unwatch = watchEnvironment({
         online: () => this.#onOnline(),
@@ -195,7 +203,6 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
     if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
-    return opened;
   }
 
   /**
@@ -215,7 +222,7 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
     this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
-      else this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn);
+      else this.#announce(() => this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn));
     });
   }
 
@@ -258,12 +265,18 @@ export class Conn<TIn = Data, TOut = Data> {
     // right after it awaits that socket first): this close() waits for it too.
     if (link !== undefined) this.#closing ??= new Map();
     const closing = this.#closing;
-    this.#closed =
+    const closed: Promise<void> =
       link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
-    this.#lastClose = this.#closed;
+    this.#closed = closed;
+    this.#lastClose = closed;
+    this.#run(this.#closeNow, link, code, reason);
+    // Not this.#closed: a callback run at the end of #run may have dialled again and reset it.
+    return closed;
+  }
+
+  #closeNow(link: ConnLink | undefined, code: number, reason: string): void {
     this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
-    return this.#closed;
   }
 
   /**
@@ -277,7 +290,8 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#o.pingIntervalMs <= 0) {
       throw err(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
     }
-    this.#link?.probe();
+    const link = this.#link;
+    if (link !== undefined) this.#run(link.probe.bind(link));
   }
 
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
@@ -296,12 +310,13 @@ export class Conn<TIn = Data, TOut = Data> {
       if (epoch !== this.#epoch) return;
       const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
       const error = fatal ? cause : err(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
-      this.#onEnd(undefined, {
+      this.#run(this.#onEnd, undefined, {
         code: 1006,
         reason: "",
         wasClean: false,
         wasOpen: false,
         requested: false,
+        closedBy: "network",
         error,
       });
       return;
@@ -309,30 +324,43 @@ export class Conn<TIn = Data, TOut = Data> {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, linkEvents, this as AnyConn);
     this.#link = link;
-    link.start();
+    this.#run(link.start.bind(link));
   }
 
   #onOpen(link: ConnLink, protocol: string): void {
     if (link !== this.#link) return;
+    this.#run(this.#opened, link, protocol);
+  }
+
+  #opened(link: ConnLink, protocol: string): void {
     this.#protocol = protocol;
     if (this.#state === State.RECONNECTING) this.#reconnects++;
     this.#openedAt = this.#o.clock.now();
     this.#setState(State.OPEN);
-    if (link !== this.#link) return; // a "state" listener called close()
     const dialed = this.#dialed;
     this.#dialed = undefined;
     dialed?.resolve();
+    this.#announce(() => this.#connected(link));
+  }
+
+  /** Runs the `connected` listeners, then sends the queue (after their promises settle). */
+  #connected(link: ConnLink): void {
+    if (link !== this.#link) return; // an earlier callback closed it: it is not announced
     const waits = this.#events.emitCollect("connected", this).filter(isThenable);
     if (waits.length === 0) {
       this.#flush(link);
       return;
     }
     void Promise.allSettled(waits).then((outcomes) => {
-      for (const o of outcomes) {
-        if (o.status === "rejected")
-          this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
-      }
-      this.#flush(link);
+      // Closed meanwhile: close() has settled everything and nothing is announced after it.
+      if (this.#state === State.CLOSED) return;
+      this.#run(() => {
+        for (const o of outcomes) {
+          if (o.status === "rejected")
+            this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
+        }
+        this.#flush(link);
+      });
     });
   }
 
@@ -360,7 +388,8 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
-    this.#events.emit("message", msg, this);
+    if (link !== this.#link) return; // a matcher or codec called close()
+    this.#deliver("message", msg);
   }
 
   /** Settles the request `msg` answers; true when one was. */
@@ -385,9 +414,10 @@ export class Conn<TIn = Data, TOut = Data> {
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
     // Every ping of every idle connection passes here: no event object unless someone listens.
-    if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
+    if (this.#events.has("pong")) this.#deliver("pong", { rttMs });
   }
 
+  /** A socket ended (or an attempt failed before it had one): retry, or end for good. */
   #onEnd(link: ConnLink | undefined, end: LinkEnd): void {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
@@ -399,32 +429,31 @@ export class Conn<TIn = Data, TOut = Data> {
     if (link !== this.#link) return;
     this.#link = undefined;
     const ask = this.#o.reconnect.shouldReconnect;
+    const epoch = this.#epoch;
     const decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
       { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
       ask && ((info) => this.#guard("shouldReconnect", ask, info)),
     );
+    // shouldReconnect is asked, not announced to: one that called close() or dial() has
+    // already ended this connection.
+    if (this.#epoch !== epoch) return;
     this.#attempt = decision.attempt;
-    // Each user callback below may call close() or dial(); both move the epoch, and then
-    // this ending is no longer ours to finish.
-    const epoch = this.#epoch;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
-    if (this.#epoch !== epoch) return;
     this.#out.dropped(decision.retry);
-    if (this.#epoch !== epoch) return;
     if (!decision.retry) {
       this.#shutdown(decision.error);
       return;
     }
-    if (end.error !== undefined) this.#report(end.error);
-    if (this.#epoch !== epoch) return;
+    // These two describe the wait that starts here: a callback that closes or dials before they
+    // are announced makes them untrue, and they are dropped (the request errors above are not).
+    const { error } = end;
+    if (error !== undefined) this.#announce(() => epoch === this.#epoch && this.#report(error));
     const { attempt, delayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
-    if (this.#epoch !== epoch) return;
-    const info: ReconnectingInfo = { attempt, delayMs, ...(end.error ? { error: end.error } : {}) };
-    this.#events.emit("reconnecting", info, this);
-    if (this.#epoch !== epoch) return;
+    const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
+    this.#announce(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this));
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
@@ -447,11 +476,14 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #emitClose(end: LinkEnd, willReconnect: boolean): void {
-    this.#events.emit(
-      "close",
-      { code: end.code, reason: end.reason, wasClean: end.wasClean, willReconnect },
-      this,
-    );
+    const info = {
+      code: end.code,
+      reason: end.reason,
+      wasClean: end.wasClean,
+      willReconnect,
+      closedBy: end.closedBy,
+    };
+    this.#announce(() => this.#events.emit("close", info, this));
   }
 
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
@@ -461,9 +493,6 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    // The state is closed from here on (no send can slip into the drained queue), but the event
-    // goes out last, once every request, the dial and the queue have settled.
-    this.#unannounced = this.#transition(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
     // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
     const ending = byUser
@@ -487,14 +516,8 @@ export class Conn<TIn = Data, TOut = Data> {
         }),
       );
     }
-    this.#announce();
-  }
-
-  /** Emits the change #shutdown held back, unless a nested transition already did. */
-  #announce(): void {
-    const change = this.#unannounced;
-    this.#unannounced = undefined;
-    if (change !== undefined) this.#events.emit("state", change, this);
+    // Announced after the errors above (nothing is announced before the transition completes).
+    this.#setState(State.CLOSED);
   }
 
   #request(
@@ -565,22 +588,72 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #report(error: EvtWebSocketError): void {
-    this.#events.emit("error", error, this);
+    this.#deliver("error", error);
   }
 
   #setState(next: State): void {
-    this.#announce(); // a dial() from a callback inside #shutdown: "closed" goes out first
-    const change = this.#transition(next);
-    if (change !== undefined) this.#events.emit("state", change, this);
-  }
-
-  /** Changes the state without telling anyone yet; returns the change to announce, if any. */
-  #transition(next: State): StateChange | undefined {
     const oldState = this.#state;
-    if (oldState === next) return undefined;
+    if (oldState === next) return;
     if (!canTransition(oldState, next))
       throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
     this.#state = next;
-    return { oldState, newState: next };
+    const change: StateChange = { oldState, newState: next };
+    this.#announce(() => this.#events.emit("state", change, this));
+  }
+
+  /**
+   * Runs one transition: every callback it announces waits until it is complete (see
+   * `#later`). Entry points from outside (public methods, socket events, timers) go through it.
+   */
+  #run<A extends unknown[]>(step: (...args: A) => void, ...args: A): void {
+    this.#depth++;
+    try {
+      step.apply(this, args);
+    } finally {
+      this.#depth--;
+    }
+    if (this.#depth === 0 && this.#later !== undefined) this.#drain();
+  }
+
+  /** Runs `callback` now when no transition is under way, else once it completes. */
+  #announce(callback: () => void): void {
+    if (this.#depth > 0) this.#defer(callback);
+    else this.#run(callback);
+  }
+
+  /** {@link #announce} for an event with one argument; allocates nothing on the way (per message). */
+  #deliver(event: "message" | "pong" | "error", arg: unknown): void {
+    const events = this.#events as unknown as Emitter<
+      Record<string, (arg: unknown, c: AnyConn) => void>,
+      AnyConn
+    >;
+    if (this.#depth > 0) {
+      this.#defer(() => events.emit(event, arg, this));
+      return;
+    }
+    this.#depth = 1;
+    try {
+      events.emit(event, arg, this);
+    } finally {
+      this.#depth = 0;
+    }
+    if (this.#later !== undefined) this.#drain();
+  }
+
+  #defer(callback: () => void): void {
+    if (this.#later === undefined) this.#later = [callback];
+    else this.#later.push(callback);
+  }
+
+  /** Runs the waiting callbacks in order, those they add included. */
+  #drain(): void {
+    const later = this.#later!;
+    this.#depth = 1;
+    try {
+      for (let i = 0; i < later.length; i++) later[i]!();
+    } finally {
+      this.#later = undefined;
+      this.#depth = 0;
+    }
   }
 }
