@@ -18,7 +18,7 @@ import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveO
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { decideRetry } from "./reconnect.js";
-import { canTransition, State, type StateChange } from "./state.js";
+import { canTransition, State } from "./state.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
@@ -88,13 +88,6 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
-  /**
-   * Finish, then announce: while a transition runs (`#depth > 0`), user callbacks wait here and
-   * run in order once it is complete, so a callback that calls back into the connection always
-   * finds it consistent. A callback's own calls queue behind it the same way.
-   */
-  #later: Array<() => void> | undefined;
-  #depth = 0;
   #unwatch: (() => void) | undefined;
   #protocol = "";
 
@@ -103,7 +96,7 @@ export class Conn<TIn = Data, TOut = Data> {
       open: (conn, link, protocol) => conn.#onOpen(link, protocol),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#link && conn.#onPong(rttMs),
-      end: (conn, link, end) => conn.#run(conn.#onEnd, link, end),
+      end: (conn, link, end) => conn.#events.run(conn.#onEnd, link, end),
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
@@ -122,7 +115,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#out = new Outbox(this.#o.clock, this.#o.queue);
+    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests);
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
@@ -184,7 +177,7 @@ export class Conn<TIn = Data, TOut = Data> {
     const opened = new Promise<void>((resolve, reject) => {
       this.#dialed = { resolve, reject };
     });
-    this.#run(this.#start, url, plan);
+    this.#events.run(this.#start, url, plan);
     return opened;
   }
 
@@ -222,7 +215,10 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
     this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
-      else this.#announce(() => this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn));
+      else
+        this.#events.defer(() =>
+          this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn),
+        );
     });
   }
 
@@ -269,7 +265,7 @@ export class Conn<TIn = Data, TOut = Data> {
       link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
     this.#closed = closed;
     this.#lastClose = closed;
-    this.#run(this.#closeNow, link, code, reason);
+    this.#events.run(this.#closeNow, link, code, reason);
     // Not this.#closed: a callback run at the end of #run may have dialled again and reset it.
     return closed;
   }
@@ -291,7 +287,7 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
     }
     const link = this.#link;
-    if (link !== undefined) this.#run(link.probe.bind(link));
+    if (link !== undefined) this.#events.run(link.probe.bind(link));
   }
 
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
@@ -310,7 +306,7 @@ export class Conn<TIn = Data, TOut = Data> {
       if (epoch !== this.#epoch) return;
       const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
       const error = fatal ? cause : err(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
-      this.#run(this.#onEnd, undefined, {
+      this.#events.run(this.#onEnd, undefined, {
         code: 1006,
         reason: "",
         wasClean: false,
@@ -324,12 +320,12 @@ export class Conn<TIn = Data, TOut = Data> {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, linkEvents, this as AnyConn);
     this.#link = link;
-    this.#run(link.start.bind(link));
+    this.#events.run(link.start.bind(link));
   }
 
   #onOpen(link: ConnLink, protocol: string): void {
     if (link !== this.#link) return;
-    this.#run(this.#opened, link, protocol);
+    this.#events.run(this.#opened, link, protocol);
   }
 
   #opened(link: ConnLink, protocol: string): void {
@@ -340,7 +336,7 @@ export class Conn<TIn = Data, TOut = Data> {
     const dialed = this.#dialed;
     this.#dialed = undefined;
     dialed?.resolve();
-    this.#announce(() => this.#connected(link));
+    this.#events.defer(() => this.#connected(link));
   }
 
   /** Runs the `connected` listeners, then sends the queue (after their promises settle). */
@@ -354,7 +350,7 @@ export class Conn<TIn = Data, TOut = Data> {
     void Promise.allSettled(waits).then((outcomes) => {
       // Closed meanwhile: close() has settled everything and nothing is announced after it.
       if (this.#state === State.CLOSED) return;
-      this.#run(() => {
+      this.#events.run(() => {
         for (const o of outcomes) {
           if (o.status === "rejected")
             this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
@@ -389,7 +385,7 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
     if (link !== this.#link) return; // a matcher or codec called close()
-    this.#deliver("message", msg);
+    this.#events.emit("message", msg, this);
   }
 
   /** Settles the request `msg` answers; true when one was. */
@@ -414,7 +410,7 @@ export class Conn<TIn = Data, TOut = Data> {
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
     // Every ping of every idle connection passes here: no event object unless someone listens.
-    if (this.#events.has("pong")) this.#deliver("pong", { rttMs });
+    if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 
   /** A socket ended (or an attempt failed before it had one): retry, or end for good. */
@@ -449,11 +445,11 @@ export class Conn<TIn = Data, TOut = Data> {
     // These two describe the wait that starts here: a callback that closes or dials before they
     // are announced makes them untrue, and they are dropped (the request errors above are not).
     const { error } = end;
-    if (error !== undefined) this.#announce(() => epoch === this.#epoch && this.#report(error));
+    if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
     const { attempt, delayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
-    this.#announce(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this));
+    this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this));
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
@@ -483,7 +479,7 @@ export class Conn<TIn = Data, TOut = Data> {
       willReconnect,
       closedBy: end.closedBy,
     };
-    this.#announce(() => this.#events.emit("close", info, this));
+    this.#events.emit("close", info, this);
   }
 
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
@@ -545,15 +541,6 @@ export class Conn<TIn = Data, TOut = Data> {
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
       throw err(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
     }
-    if (id !== undefined && this.#out.hasId(id)) {
-      throw err(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
-    }
-    if (this.#out.pending >= this.#o.maxPendingRequests) {
-      throw err(
-        ErrorCode.TOO_MANY_PENDING,
-        `${this.#out.pending} requests are already pending (maxPendingRequests)`,
-      );
-    }
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
     this.#out.request(this.#openLink(), init, this.#state);
   }
@@ -588,7 +575,7 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #report(error: EvtWebSocketError): void {
-    this.#deliver("error", error);
+    this.#events.emit("error", error, this);
   }
 
   #setState(next: State): void {
@@ -597,63 +584,6 @@ export class Conn<TIn = Data, TOut = Data> {
     if (!canTransition(oldState, next))
       throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
     this.#state = next;
-    const change: StateChange = { oldState, newState: next };
-    this.#announce(() => this.#events.emit("state", change, this));
-  }
-
-  /**
-   * Runs one transition: every callback it announces waits until it is complete (see
-   * `#later`). Entry points from outside (public methods, socket events, timers) go through it.
-   */
-  #run<A extends unknown[]>(step: (...args: A) => void, ...args: A): void {
-    this.#depth++;
-    try {
-      step.apply(this, args);
-    } finally {
-      this.#depth--;
-    }
-    if (this.#depth === 0 && this.#later !== undefined) this.#drain();
-  }
-
-  /** Runs `callback` now when no transition is under way, else once it completes. */
-  #announce(callback: () => void): void {
-    if (this.#depth > 0) this.#defer(callback);
-    else this.#run(callback);
-  }
-
-  /** {@link #announce} for an event with one argument; allocates nothing on the way (per message). */
-  #deliver(event: "message" | "pong" | "error", arg: unknown): void {
-    const events = this.#events as unknown as Emitter<
-      Record<string, (arg: unknown, c: AnyConn) => void>,
-      AnyConn
-    >;
-    if (this.#depth > 0) {
-      this.#defer(() => events.emit(event, arg, this));
-      return;
-    }
-    this.#depth = 1;
-    try {
-      events.emit(event, arg, this);
-    } finally {
-      this.#depth = 0;
-    }
-    if (this.#later !== undefined) this.#drain();
-  }
-
-  #defer(callback: () => void): void {
-    if (this.#later === undefined) this.#later = [callback];
-    else this.#later.push(callback);
-  }
-
-  /** Runs the waiting callbacks in order, those they add included. */
-  #drain(): void {
-    const later = this.#later!;
-    this.#depth = 1;
-    try {
-      for (let i = 0; i < later.length; i++) later[i]!();
-    } finally {
-      this.#later = undefined;
-      this.#depth = 0;
-    }
+    this.#events.emit("state", { oldState, newState: next }, this);
   }
 }

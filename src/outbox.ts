@@ -30,9 +30,12 @@ export class Outbox<TIn, TOut> {
   /** Payload bytes handed to a socket. */
   bytesSent = 0;
 
-  constructor(clock: Clock, limits: QueueLimits) {
+  readonly #maxPending: number;
+
+  constructor(clock: Clock, limits: QueueLimits, maxPending: number) {
     this.#queue = new OutboundQueue(limits);
     this.#clock = clock;
+    this.#maxPending = maxPending;
   }
 
   /** Frames waiting for the connection to open. */
@@ -43,11 +46,6 @@ export class Outbox<TIn, TOut> {
   /** Requests waiting for their response. */
   get pending(): number {
     return this.#pending?.size ?? 0;
-  }
-
-  /** True when a request with this id is pending. */
-  hasId(id: MessageKey): boolean {
-    return this.#pending?.hasId(id) === true;
   }
 
   /**
@@ -64,10 +62,24 @@ export class Outbox<TIn, TOut> {
   }
 
   /**
-   * Registers a request, then sends or queues its frame. Throws `ERR_QUEUE_FULL` when it must
-   * wait and the queue is full; then nothing stays registered.
+   * Registers a request, then sends or queues its frame. Throws `ERR_DUPLICATE_ID`,
+   * `ERR_TOO_MANY_PENDING`, or `ERR_QUEUE_FULL` when it must wait and the queue is full; then
+   * nothing stays registered.
    */
   request(link: Link | undefined, init: RequestInit<TIn, TOut>, state: string): void {
+    const { id } = init;
+    if (id !== undefined && this.#pending?.hasId(id) === true) {
+      throw new EvtWebSocketError(
+        ErrorCode.DUPLICATE_ID,
+        `a request with id ${JSON.stringify(id)} is already pending`,
+      );
+    }
+    if (this.pending >= this.#maxPending) {
+      throw new EvtWebSocketError(
+        ErrorCode.TOO_MANY_PENDING,
+        `${this.pending} requests are already pending (maxPendingRequests)`,
+      );
+    }
     const bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, state);
     this.#pending ??= new PendingRequests(this.#clock, this.#queue);
