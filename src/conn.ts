@@ -18,7 +18,7 @@ import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveO
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { decideRetry } from "./reconnect.js";
-import { canTransition, State, type StateChange } from "./state.js";
+import { canTransition, State } from "./state.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
@@ -88,8 +88,6 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
-  /** The change to "closed" that #shutdown made and has not announced yet. */
-  #unannounced: StateChange | undefined;
   #unwatch: (() => void) | undefined;
   #protocol = "";
 
@@ -98,7 +96,7 @@ export class Conn<TIn = Data, TOut = Data> {
       open: (conn, link, protocol) => conn.#onOpen(link, protocol),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#link && conn.#onPong(rttMs),
-      end: (conn, link, end) => conn.#onEnd(link, end),
+      end: (conn, link, end) => conn.#events.run(conn.#onEnd, link, end),
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
@@ -117,7 +115,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#out = new Outbox(this.#o.clock, this.#o.queue);
+    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests);
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
@@ -175,17 +173,20 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    this.#plan = planDial(this.#options, this.#o, subprotocol);
-    this.#url = url;
-    this.#attempt = 0;
-    this.#closed = undefined;
+    const plan = planDial(this.#options, this.#o, subprotocol);
     const opened = new Promise<void>((resolve, reject) => {
       this.#dialed = { resolve, reject };
     });
-    const epoch = this.#epoch;
+    this.#events.run(this.#start, url, plan);
+    return opened;
+  }
+
+  #start(url: UrlSource, plan: LinkConfig): void {
+    this.#plan = plan;
+    this.#url = url;
+    this.#attempt = 0;
+    this.#closed = undefined;
     this.#setState(State.CONNECTING);
-    // A "state" listener may have called close() (which rejected `opened`) or dialled again.
-    if (this.#epoch !== epoch) return opened;
     if (this.#unwatch === undefined && hasEnvironmentEvents()) {
       this.#unwatch = watchEnvironment({
         online: () => this.#onOnline(),
@@ -195,7 +196,6 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
     if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
-    return opened;
   }
 
   /**
@@ -215,7 +215,10 @@ export class Conn<TIn = Data, TOut = Data> {
       throw err(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
     this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
-      else this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn);
+      else
+        this.#events.defer(() =>
+          this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn),
+        );
     });
   }
 
@@ -258,12 +261,18 @@ export class Conn<TIn = Data, TOut = Data> {
     // right after it awaits that socket first): this close() waits for it too.
     if (link !== undefined) this.#closing ??= new Map();
     const closing = this.#closing;
-    this.#closed =
+    const closed: Promise<void> =
       link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
-    this.#lastClose = this.#closed;
+    this.#closed = closed;
+    this.#lastClose = closed;
+    this.#events.run(this.#closeNow, link, code, reason);
+    // Not this.#closed: a callback run at the end of #run may have dialled again and reset it.
+    return closed;
+  }
+
+  #closeNow(link: ConnLink | undefined, code: number, reason: string): void {
     this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
-    return this.#closed;
   }
 
   /**
@@ -277,7 +286,8 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#o.pingIntervalMs <= 0) {
       throw err(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
     }
-    this.#link?.probe();
+    const link = this.#link;
+    if (link !== undefined) this.#events.run(link.probe.bind(link));
   }
 
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
@@ -296,12 +306,13 @@ export class Conn<TIn = Data, TOut = Data> {
       if (epoch !== this.#epoch) return;
       const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
       const error = fatal ? cause : err(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
-      this.#onEnd(undefined, {
+      this.#events.run(this.#onEnd, undefined, {
         code: 1006,
         reason: "",
         wasClean: false,
         wasOpen: false,
         requested: false,
+        closedBy: "network",
         error,
       });
       return;
@@ -309,30 +320,43 @@ export class Conn<TIn = Data, TOut = Data> {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, linkEvents, this as AnyConn);
     this.#link = link;
-    link.start();
+    this.#events.run(link.start.bind(link));
   }
 
   #onOpen(link: ConnLink, protocol: string): void {
     if (link !== this.#link) return;
+    this.#events.run(this.#opened, link, protocol);
+  }
+
+  #opened(link: ConnLink, protocol: string): void {
     this.#protocol = protocol;
     if (this.#state === State.RECONNECTING) this.#reconnects++;
     this.#openedAt = this.#o.clock.now();
     this.#setState(State.OPEN);
-    if (link !== this.#link) return; // a "state" listener called close()
     const dialed = this.#dialed;
     this.#dialed = undefined;
     dialed?.resolve();
+    this.#events.defer(() => this.#connected(link));
+  }
+
+  /** Runs the `connected` listeners, then sends the queue (after their promises settle). */
+  #connected(link: ConnLink): void {
+    if (link !== this.#link) return; // an earlier callback closed it: it is not announced
     const waits = this.#events.emitCollect("connected", this).filter(isThenable);
     if (waits.length === 0) {
       this.#flush(link);
       return;
     }
     void Promise.allSettled(waits).then((outcomes) => {
-      for (const o of outcomes) {
-        if (o.status === "rejected")
-          this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
-      }
-      this.#flush(link);
+      // Closed meanwhile: close() has settled everything and nothing is announced after it.
+      if (this.#state === State.CLOSED) return;
+      this.#events.run(() => {
+        for (const o of outcomes) {
+          if (o.status === "rejected")
+            this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
+        }
+        this.#flush(link);
+      });
     });
   }
 
@@ -360,6 +384,7 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
+    if (link !== this.#link) return; // a matcher or codec called close()
     this.#events.emit("message", msg, this);
   }
 
@@ -388,6 +413,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 
+  /** A socket ended (or an attempt failed before it had one): retry, or end for good. */
   #onEnd(link: ConnLink | undefined, end: LinkEnd): void {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
@@ -399,32 +425,31 @@ export class Conn<TIn = Data, TOut = Data> {
     if (link !== this.#link) return;
     this.#link = undefined;
     const ask = this.#o.reconnect.shouldReconnect;
+    const epoch = this.#epoch;
     const decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
       { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
       ask && ((info) => this.#guard("shouldReconnect", ask, info)),
     );
+    // shouldReconnect is asked, not announced to: one that called close() or dial() has
+    // already ended this connection.
+    if (this.#epoch !== epoch) return;
     this.#attempt = decision.attempt;
-    // Each user callback below may call close() or dial(); both move the epoch, and then
-    // this ending is no longer ours to finish.
-    const epoch = this.#epoch;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
-    if (this.#epoch !== epoch) return;
     this.#out.dropped(decision.retry);
-    if (this.#epoch !== epoch) return;
     if (!decision.retry) {
       this.#shutdown(decision.error);
       return;
     }
-    if (end.error !== undefined) this.#report(end.error);
-    if (this.#epoch !== epoch) return;
+    // These two describe the wait that starts here: a callback that closes or dials before they
+    // are announced makes them untrue, and they are dropped (the request errors above are not).
+    const { error } = end;
+    if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
     const { attempt, delayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
-    if (this.#epoch !== epoch) return;
-    const info: ReconnectingInfo = { attempt, delayMs, ...(end.error ? { error: end.error } : {}) };
-    this.#events.emit("reconnecting", info, this);
-    if (this.#epoch !== epoch) return;
+    const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
+    this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this));
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
@@ -447,11 +472,14 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #emitClose(end: LinkEnd, willReconnect: boolean): void {
-    this.#events.emit(
-      "close",
-      { code: end.code, reason: end.reason, wasClean: end.wasClean, willReconnect },
-      this,
-    );
+    const info = {
+      code: end.code,
+      reason: end.reason,
+      wasClean: end.wasClean,
+      willReconnect,
+      closedBy: end.closedBy,
+    };
+    this.#events.emit("close", info, this);
   }
 
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
@@ -461,9 +489,6 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    // The state is closed from here on (no send can slip into the drained queue), but the event
-    // goes out last, once every request, the dial and the queue have settled.
-    this.#unannounced = this.#transition(State.CLOSED);
     const byUser = reason?.code === ErrorCode.CLOSED;
     // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
     const ending = byUser
@@ -487,14 +512,8 @@ export class Conn<TIn = Data, TOut = Data> {
         }),
       );
     }
-    this.#announce();
-  }
-
-  /** Emits the change #shutdown held back, unless a nested transition already did. */
-  #announce(): void {
-    const change = this.#unannounced;
-    this.#unannounced = undefined;
-    if (change !== undefined) this.#events.emit("state", change, this);
+    // Announced after the errors above (nothing is announced before the transition completes).
+    this.#setState(State.CLOSED);
   }
 
   #request(
@@ -521,15 +540,6 @@ export class Conn<TIn = Data, TOut = Data> {
       const need =
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
       throw err(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
-    }
-    if (id !== undefined && this.#out.hasId(id)) {
-      throw err(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
-    }
-    if (this.#out.pending >= this.#o.maxPendingRequests) {
-      throw err(
-        ErrorCode.TOO_MANY_PENDING,
-        `${this.#out.pending} requests are already pending (maxPendingRequests)`,
-      );
     }
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
     this.#out.request(this.#openLink(), init, this.#state);
@@ -569,18 +579,11 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #setState(next: State): void {
-    this.#announce(); // a dial() from a callback inside #shutdown: "closed" goes out first
-    const change = this.#transition(next);
-    if (change !== undefined) this.#events.emit("state", change, this);
-  }
-
-  /** Changes the state without telling anyone yet; returns the change to announce, if any. */
-  #transition(next: State): StateChange | undefined {
     const oldState = this.#state;
-    if (oldState === next) return undefined;
+    if (oldState === next) return;
     if (!canTransition(oldState, next))
       throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
     this.#state = next;
-    return { oldState, newState: next };
+    this.#events.emit("state", { oldState, newState: next }, this);
   }
 }

@@ -10,6 +10,13 @@
  * Memory: an event with one listener stores the function itself, an array only from the second
  * on (replaced, never mutated, which is what makes dispatch a snapshot). A connection usually
  * has one listener per event, so thousands of idle connections hold no listener arrays.
+ *
+ * Finish, then announce: the owner runs each transition through {@link Emitter.run}. While one
+ * runs, or while listeners are being called, `emit` and `defer` only queue; the queue is
+ * delivered in order when the outermost step returns. A listener that calls back into the
+ * owner (which runs a transition of its own) therefore always finds the owner consistent, and
+ * what that call announces comes after what was already waiting. This is the library's one
+ * mechanism for re-entrant callbacks.
  */
 
 // biome-ignore lint/suspicious/noExplicitAny: listener argument lists are checked per event by EventMap.
@@ -22,6 +29,9 @@ export class Emitter<E extends EventMap, O = undefined> {
   #listeners: { [K in keyof E]?: E[K] | E[K][] } = {};
   readonly #onThrow: (error: unknown, event: keyof E, owner: O) => void;
   readonly #owner: O;
+  /** Steps and dispatches under way; while above 0, announcements wait in `#later`. */
+  #depth = 0;
+  #later: Array<() => void> | undefined;
 
   /**
    * @param onThrow - gets what a listener threw; a module-level function plus `owner` costs no
@@ -57,8 +67,64 @@ export class Emitter<E extends EventMap, O = undefined> {
     return this.#listeners[event] !== undefined;
   }
 
-  /** Calls every listener of `event` with `args`. Runs once per message: allocates nothing. */
+  /**
+   * Calls every listener of `event` with `args`, or, while a step runs, queues the call for when
+   * it has finished. Runs once per message: allocates nothing when nothing is waiting.
+   */
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
+    if (this.#depth > 0) {
+      this.#queue(() => this.#dispatch(event, args));
+      return;
+    }
+    if (this.#listeners[event] === undefined) return;
+    this.#depth = 1;
+    try {
+      this.#dispatch(event, args);
+    } finally {
+      this.#depth = 0;
+    }
+    if (this.#later !== undefined) this.#drain();
+  }
+
+  /**
+   * Runs `step` (with the owner as `this`) as one transition: what it emits or defers is
+   * delivered once it returns, unless an outer step or dispatch is still under way.
+   */
+  run<A extends unknown[]>(step: (this: O, ...args: A) => void, ...args: A): void {
+    this.#depth++;
+    try {
+      step.apply(this.#owner, args);
+    } finally {
+      // Even when the step threw (a bug): what it announced is delivered, nothing stays queued.
+      this.#depth--;
+      if (this.#depth === 0 && this.#later !== undefined) this.#drain();
+    }
+  }
+
+  /** Calls `callback` (a user callback that is not an event) as an announcement: now, or once the current step is done. */
+  defer(callback: () => void): void {
+    if (this.#depth > 0) this.#queue(callback);
+    else this.run(callback as (this: O) => void);
+  }
+
+  #queue(callback: () => void): void {
+    if (this.#later === undefined) this.#later = [callback];
+    else this.#later.push(callback);
+  }
+
+  /** Delivers what waits, in order, and what those listeners announce in turn. */
+  #drain(): void {
+    const later = this.#later!;
+    this.#depth = 1;
+    try {
+      for (let i = 0; i < later.length; i++) later[i]!();
+    } finally {
+      this.#later = undefined;
+      this.#depth = 0;
+    }
+  }
+
+  #dispatch<K extends keyof E>(event: K, args: Parameters<E[K]>): void {
     const slot: Slot<E[K]> = this.#listeners[event];
     if (slot === undefined) return;
     if (!Array.isArray(slot)) {
@@ -68,7 +134,10 @@ export class Emitter<E extends EventMap, O = undefined> {
     for (const listener of slot) this.#call(event, listener, args);
   }
 
-  /** Like {@link emit}, and returns the values the listeners returned (for `connected`'s promises). */
+  /**
+   * Calls the listeners now and returns what they returned (for `connected`'s promises). It does
+   * not wait for a step: call it from a deferred callback.
+   */
   emitCollect<K extends keyof E>(event: K, ...args: Parameters<E[K]>): unknown[] {
     const slot: Slot<E[K]> = this.#listeners[event];
     const results: unknown[] = [];

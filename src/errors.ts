@@ -57,6 +57,8 @@ export interface ErrorDetails {
   attempt?: number;
   /** Number of queued messages that were never sent. */
   unsent?: number;
+  /** Which side's close frame came first: "client" (ours), "server", or "network" (none). */
+  closedBy?: "client" | "server" | "network";
 }
 
 /**

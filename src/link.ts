@@ -13,7 +13,14 @@ import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
-import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./transport/types.js";
+import type {
+  ClosedBy,
+  Transport,
+  TransportClose,
+  TransportEvents,
+  TransportFactory,
+  TransportOptions,
+} from "./transport/types.js";
 
 /** How a link ended. */
 export interface LinkEnd {
@@ -28,6 +35,8 @@ export interface LinkEnd {
   error?: EvtWebSocketError;
   /** HTTP status of a refused handshake. */
   status?: number;
+  /** Which side's close frame came first; "network" when there was none. */
+  closedBy: ClosedBy;
 }
 
 /**
@@ -57,6 +66,13 @@ export interface LinkConfig extends TransportOptions {
 
 type Phase = "handshake" | "open" | "closing" | "ended";
 
+/** What a close code from the peer says it refused a message of ours as. */
+const PEER_REFUSALS: Record<number, string> = {
+  1007: "invalid data",
+  1008: "against its policy",
+  1009: "too big",
+};
+
 /** One socket's life; see the module header. */
 export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
@@ -64,6 +80,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #timer: TimerHandle | undefined;
   #heartbeat: Heartbeat | undefined;
   #requested = false;
+  /** The peer's close frame arrived first: its code and reason. */
+  #peerClose: { code: number; reason: string } | undefined;
   readonly #config: LinkConfig;
   readonly #url: string;
   readonly #events: LinkEvents<O>;
@@ -110,10 +128,15 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     return this.#transport?.bufferedAmount ?? 0;
   }
 
-  /** Sends one frame on the open socket; returns its size in bytes. */
+  /**
+   * Sends one frame on the open socket; returns its size in bytes, or -1 when the socket
+   * refused it (closing): then nothing was written and the link is no longer open.
+   */
   send(data: Data): number {
+    if (this.#phase !== "open") return -1;
     const bytes = this.#transport!.send(data);
-    this.#heartbeat?.noteSent();
+    if (bytes < 0) this.#closing();
+    else this.#heartbeat?.noteSent();
     return bytes;
   }
 
@@ -135,12 +158,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       this.terminate();
       return;
     }
-    this.#phase = "closing";
-    this.#stopTimers();
-    this.#timer = this.#config.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.terminate();
-    }, this.#config.closeTimeoutMs);
+    this.#closing();
     try {
       this.#transport!.close(code, reason);
     } catch {
@@ -148,11 +166,36 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     }
   }
 
-  /** Destroys the socket now and ends the link with code 1006. */
+  /** Destroys the socket now and ends the link with code 1006 (or the peer's close code). */
   terminate(error?: EvtWebSocketError): void {
     if (this.#phase === "ended") return;
     this.#transport?.terminate();
-    this.#end({ code: 1006, reason: "", wasClean: false, error });
+    const peer = this.#peerClose;
+    if (peer === undefined) {
+      this.#end({ code: 1006, reason: "", wasClean: false, error });
+      return;
+    }
+    // The peer's close frame came and TCP did not end in time: the peer's code still explains it.
+    const end = { code: peer.code, reason: peer.reason, wasClean: false };
+    this.#end({ ...end, error: error ?? (this.#requested ? undefined : this.#closeError(end, "server")) });
+  }
+
+  /** No more data frames: stops the heartbeat and bounds the wait for the socket's end. */
+  #closing(): void {
+    if (this.#phase !== "open") return;
+    this.#phase = "closing";
+    this.#stopTimers();
+    this.#timer = this.#config.clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.terminate();
+    }, this.#config.closeTimeoutMs);
+  }
+
+  /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
+  onClosing(code: number, reason: string): void {
+    if (this.#phase !== "open") return;
+    this.#peerClose = { code, reason };
+    this.#closing();
   }
 
   /** Transport callback: the handshake completed. */
@@ -216,27 +259,45 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   }
 
   /** Transport callback: the socket is gone. */
-  onClose(info: { code: number; reason: string; wasClean: boolean; error?: unknown; status?: number }): void {
+  onClose(info: TransportClose): void {
     const wasOpen = this.#phase !== "handshake";
+    const closedBy = info.closedBy ?? (this.#peerClose !== undefined ? "server" : "network");
     let error: EvtWebSocketError | undefined;
     if (!wasOpen) error = this.#dialError(info.error, info.status);
-    else if (info.code === 1009 && !this.#requested) {
-      error = new EvtWebSocketError(
-        ErrorCode.MESSAGE_TOO_BIG,
-        "an incoming message exceeded maxMessageBytes",
-        {
-          cause: info.error,
-          details: { closeCode: 1009 },
-        },
-      );
-    } else if (!info.wasClean && !this.#requested) {
-      error = new EvtWebSocketError(
-        ErrorCode.DISCONNECTED,
-        `connection to ${this.#displayUrl} was lost (code ${info.code})`,
-        { cause: info.error, details: { closeCode: info.code } },
-      );
-    }
-    this.#end({ code: info.code, reason: info.reason, wasClean: info.wasClean, error, status: info.status });
+    else if (!this.#requested) error = this.#closeError(info, closedBy);
+    this.#end({
+      code: info.code,
+      reason: info.reason,
+      wasClean: info.wasClean,
+      error,
+      status: info.status,
+      closedBy,
+    });
+  }
+
+  /**
+   * What an end we did not ask for means. A close code says who refused what: 1007, 1008 and
+   * 1009 from the peer mean it refused a message of ours; 1009 from our side means an incoming
+   * message exceeded `maxMessageBytes`; other codes from our side, that the peer broke the protocol.
+   */
+  #closeError(info: TransportClose, closedBy: ClosedBy): EvtWebSocketError | undefined {
+    const { code } = info;
+    const refused = PEER_REFUSALS[code];
+    let message: string;
+    if (closedBy === "client") {
+      message =
+        code === 1009
+          ? "an incoming message exceeded maxMessageBytes"
+          : `${this.#displayUrl} broke the protocol`;
+    } else if (closedBy === "server" && refused !== undefined) {
+      message = `${this.#displayUrl} refused a message of ours as ${refused}`;
+    } else if (info.wasClean) return undefined;
+    else message = `connection to ${this.#displayUrl} was lost`;
+    return new EvtWebSocketError(
+      closedBy === "client" && code === 1009 ? ErrorCode.MESSAGE_TOO_BIG : ErrorCode.DISCONNECTED,
+      `${message} (close code ${code}, closed by ${closedBy})`,
+      { cause: info.error, details: { closeCode: code, closedBy } },
+    );
   }
 
   #dialError(cause: unknown, status?: number): EvtWebSocketError {
@@ -255,11 +316,19 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#heartbeat = undefined;
   }
 
-  #end(end: Omit<LinkEnd, "wasOpen" | "requested">): void {
+  #end(end: Omit<LinkEnd, "wasOpen" | "requested" | "closedBy"> & { closedBy?: ClosedBy }): void {
     if (this.#phase === "ended") return;
     const wasOpen = this.#phase !== "handshake";
     this.#phase = "ended";
     this.#stopTimers();
-    this.#events.end(this.#owner, this, { ...end, wasOpen, requested: this.#requested });
+    // A link we tore down ourselves (close(), a dead peer, a handshake timeout) ended on our side.
+    const closedBy =
+      end.closedBy ??
+      (this.#peerClose !== undefined
+        ? "server"
+        : this.#requested || end.error !== undefined
+          ? "client"
+          : "network");
+    this.#events.end(this.#owner, this, { ...end, closedBy, wasOpen, requested: this.#requested });
   }
 }

@@ -23,6 +23,12 @@ export interface CloseInfo {
   wasClean: boolean;
   /** True when the connection will try to come back. */
   willReconnect: boolean;
+  /**
+   * Which side started the closing handshake: `"client"` (our `close()`, a dead-peer verdict,
+   * or our side failing the connection), `"server"` (its close frame came first), or
+   * `"network"` (the socket ended with no close frame).
+   */
+  closedBy: "client" | "server" | "network";
 }
 
 /** Facts about an upcoming reconnect attempt, given to `onReconnecting`. */

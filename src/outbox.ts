@@ -30,9 +30,12 @@ export class Outbox<TIn, TOut> {
   /** Payload bytes handed to a socket. */
   bytesSent = 0;
 
-  constructor(clock: Clock, limits: QueueLimits) {
+  readonly #maxPending: number;
+
+  constructor(clock: Clock, limits: QueueLimits, maxPending: number) {
     this.#queue = new OutboundQueue(limits);
     this.#clock = clock;
+    this.#maxPending = maxPending;
   }
 
   /** Frames waiting for the connection to open. */
@@ -45,38 +48,56 @@ export class Outbox<TIn, TOut> {
     return this.#pending?.size ?? 0;
   }
 
-  /** True when a request with this id is pending. */
-  hasId(id: MessageKey): boolean {
-    return this.#pending?.hasId(id) === true;
-  }
-
   /**
    * Sends `data` on `link`, or queues it when there is no open link.
    *
    * @param state - the connection state, for the `ERR_QUEUE_FULL` message.
    */
   send(link: Link | undefined, data: Data, state: string): void {
-    if (link !== undefined) {
-      this.#transmit(link, data);
-      return;
-    }
+    // A link that refuses (its socket is closing) is no link: the frame waits for the next one.
+    if (link !== undefined && this.#transmit(link, data)) return;
     const bytes = byteLength(data);
     this.#assertFits(bytes, state);
     this.#queue.push(data, bytes, undefined);
   }
 
-  /** Registers a request, then sends or queues its frame. Throws `ERR_QUEUE_FULL` before registering. */
+  /**
+   * Registers a request, then sends or queues its frame. Throws `ERR_DUPLICATE_ID`,
+   * `ERR_TOO_MANY_PENDING`, or `ERR_QUEUE_FULL` when it must wait and the queue is full; then
+   * nothing stays registered.
+   */
   request(link: Link | undefined, init: RequestInit<TIn, TOut>, state: string): void {
+    const { id } = init;
+    if (id !== undefined && this.#pending?.hasId(id) === true) {
+      throw new EvtWebSocketError(
+        ErrorCode.DUPLICATE_ID,
+        `a request with id ${JSON.stringify(id)} is already pending`,
+      );
+    }
+    if (this.pending >= this.#maxPending) {
+      throw new EvtWebSocketError(
+        ErrorCode.TOO_MANY_PENDING,
+        `${this.pending} requests are already pending (maxPendingRequests)`,
+      );
+    }
     const bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, state);
     this.#pending ??= new PendingRequests(this.#clock, this.#queue);
     const request = this.#pending.add(init);
-    if (link === undefined) {
-      request.queued = this.#queue.push(init.data, bytes, request);
+    if (link !== undefined) {
+      request.sent = true;
+      if (this.#transmit(link, init.data)) return;
+      // Refused: the socket began closing under us (a WHATWG socket tells no earlier).
+      request.sent = false;
+      const size = byteLength(init.data);
+      if (!this.#queue.fits(size)) {
+        this.#pending.discard(request);
+        this.#assertFits(size, state);
+      }
+      request.queued = this.#queue.push(init.data, size, request);
       return;
     }
-    request.sent = true;
-    this.#transmit(link, init.data);
+    request.queued = this.#queue.push(init.data, bytes, request);
   }
 
   /** Sends every queued frame in order while `isCurrent()` holds. */
@@ -86,12 +107,15 @@ export class Outbox<TIn, TOut> {
         this.#queue.unshift([item]);
         return;
       }
+      if (!this.#transmit(link, item.data)) {
+        this.#queue.unshift([item]);
+        return;
+      }
       const request = item.owner as Req<TIn, TOut> | undefined;
       if (request !== undefined) {
         request.queued = undefined;
         request.sent = true;
       }
-      this.#transmit(link, item.data);
     }
   }
 
@@ -148,9 +172,13 @@ export class Outbox<TIn, TOut> {
     return this.#queue.drain().length;
   }
 
-  #transmit(link: Link, data: Data): void {
-    this.bytesSent += link.send(data);
+  /** Hands `data` to the link's socket; false (nothing counted) when the socket refused it. */
+  #transmit(link: Link, data: Data): boolean {
+    const bytes = link.send(data);
+    if (bytes < 0) return false;
+    this.bytesSent += bytes;
     this.messagesSent++;
+    return true;
   }
 
   #assertFits(bytes: number, state: string): void {

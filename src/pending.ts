@@ -201,6 +201,11 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (this.#leave(request)) request.done(undefined, response);
   }
 
+  /** Forgets a request without settling it: its caller gets a throw instead. */
+  discard(request: Request<TIn, TOut, Q>): void {
+    this.#leave(request);
+  }
+
   /** Settles a request with an error. */
   reject(request: Request<TIn, TOut, Q>, error: Error): void {
     if (this.#leave(request)) request.done(error, undefined);

@@ -28,7 +28,13 @@ describe("ping and dead-connection detection", () => {
     c.on("close", (i) => void closes.push(i));
     await c.dial(s.url);
     await until(() => errors.some((e) => e.code === "ERR_PONG_TIMEOUT"), "pong timeout");
-    expect(closes[0]).toEqual({ code: 1006, reason: "", wasClean: false, willReconnect: true });
+    expect(closes[0]).toEqual({
+      code: 1006,
+      reason: "",
+      wasClean: false,
+      willReconnect: true,
+      closedBy: "client",
+    });
     await until(() => s.connections >= 2, "reconnect");
   });
 

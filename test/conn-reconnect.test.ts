@@ -217,7 +217,9 @@ describe("close()", () => {
     const b = c.close();
     expect(a).toBe(b);
     await a;
-    expect(closes).toEqual([{ code: 4000, reason: "bye", wasClean: true, willReconnect: false }]);
+    expect(closes).toEqual([
+      { code: 4000, reason: "bye", wasClean: true, willReconnect: false, closedBy: "client" },
+    ]);
     expect(c.state).toBe("closed");
   });
 
@@ -266,7 +268,9 @@ describe("close()", () => {
     const started = Date.now();
     await c.close();
     expect(Date.now() - started).toBeGreaterThanOrEqual(2900);
-    expect(closes).toEqual([{ code: 1006, reason: "", wasClean: false, willReconnect: false }]);
+    expect(closes).toEqual([
+      { code: 1006, reason: "", wasClean: false, willReconnect: false, closedBy: "client" },
+    ]);
   });
 
   it.each([[999], [1005], [1006], [2000], [5000], [1.5]])(

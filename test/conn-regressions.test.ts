@@ -75,7 +75,7 @@ describe("regressions found by the adversarial review", () => {
     s.dropAll();
     await until(() => c.state === "closed", "closed");
     await sleep(50);
-    expect(log).toEqual(["error ERR_DISCONNECTED open"]);
+    expect(log).toEqual(["error ERR_DISCONNECTED reconnecting"]);
     expect(s.connections).toBe(1);
   });
 

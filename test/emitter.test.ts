@@ -87,4 +87,64 @@ describe("Emitter registrations", () => {
     expect(e.emitCollect("ping", 1)).toEqual([undefined]);
     expect(got).toEqual([boom, "ping", owner]);
   });
+
+  describe("finish, then announce", () => {
+    it("what a step emits or defers is delivered once the step returns, in order", () => {
+      const e = new Emitter<Events>(() => {});
+      const log: string[] = [];
+      e.on("ping", (n) => log.push(`ping ${n}`));
+      e.run(() => {
+        e.emit("ping", 1);
+        e.defer(() => log.push("deferred"));
+        e.emit("ping", 2);
+        log.push("step done");
+      });
+      expect(log).toEqual(["step done", "ping 1", "deferred", "ping 2"]);
+    });
+
+    it("a listener's own step runs at once, but what it announces waits behind what was already waiting", () => {
+      const e = new Emitter<Events>(() => {});
+      const log: string[] = [];
+      e.on("ping", (n) => {
+        log.push(`ping ${n}`);
+        if (n === 1)
+          e.run(() => {
+            log.push("nested step");
+            e.emit("ping", 3);
+          });
+      });
+      e.run(() => {
+        e.emit("ping", 1);
+        e.emit("ping", 2);
+      });
+      expect(log).toEqual(["ping 1", "nested step", "ping 2", "ping 3"]);
+    });
+
+    it("nested steps deliver only when the outermost returns; outside a step, emit and defer run at once", () => {
+      const e = new Emitter<Events>(() => {});
+      const log: string[] = [];
+      e.on("ping", (n) => log.push(`ping ${n}`));
+      e.run(() => {
+        e.run(() => e.emit("ping", 1));
+        log.push("inner returned");
+      });
+      e.emit("ping", 2);
+      e.defer(() => log.push("deferred now"));
+      expect(log).toEqual(["inner returned", "ping 1", "ping 2", "deferred now"]);
+    });
+
+    it("a throwing step still releases the queue for the next one", () => {
+      const e = new Emitter<Events>(() => {});
+      const log: string[] = [];
+      e.on("ping", (n) => log.push(`ping ${n}`));
+      expect(() =>
+        e.run(() => {
+          e.emit("ping", 1);
+          throw new Error("bug");
+        }),
+      ).toThrow("bug");
+      e.emit("ping", 2);
+      expect(log).toEqual(["ping 1", "ping 2"]);
+    });
+  });
 });

@@ -6,59 +6,11 @@
  * puts on a real TCP connection (a hand-written handshake, so nothing between the client and
  * the parser forgives a mistake), then a real `ws` server receiving a mixed sequence in order.
  */
-import { createHash } from "node:crypto";
-import net from "node:net";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BINARY, buildFrame, headerBytes, masking, TEXT } from "../src/transport/frame.js";
-import { conn, onCleanup, server } from "./helpers/harness.js";
+import { conn, server } from "./helpers/harness.js";
+import { type Parsed, parseAll, parseFrame, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
-
-interface Parsed {
-  fin: boolean;
-  rsv: number;
-  opcode: number;
-  masked: boolean;
-  key: Buffer;
-  payload: Buffer;
-  /** Bytes the frame took. */
-  size: number;
-}
-
-/** Parses one client frame at the start of `buf`, or returns undefined when it is incomplete. */
-function parseFrame(buf: Buffer): Parsed | undefined {
-  if (buf.length < 2) return undefined;
-  const b0 = buf[0]!;
-  const b1 = buf[1]!;
-  let len = b1 & 0x7f;
-  let at = 2;
-  if (len === 126) {
-    if (buf.length < 4) return undefined;
-    len = buf.readUInt16BE(2);
-    expect(len, "16-bit length only for 126..65535").toBeGreaterThanOrEqual(126);
-    at = 4;
-  } else if (len === 127) {
-    if (buf.length < 10) return undefined;
-    expect(buf.readUInt32BE(2) & 0x80000000, "64-bit length has its top bit clear").toBe(0);
-    len = buf.readUInt32BE(2) * 0x100000000 + buf.readUInt32BE(6);
-    expect(len, "64-bit length only above 65535").toBeGreaterThan(0xffff);
-    at = 10;
-  }
-  const masked = (b1 & 0x80) !== 0;
-  const key = masked ? buf.subarray(at, at + 4) : Buffer.alloc(4);
-  if (masked) at += 4;
-  if (buf.length < at + len) return undefined;
-  const payload = Buffer.from(buf.subarray(at, at + len));
-  for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
-  return {
-    fin: (b0 & 0x80) !== 0,
-    rsv: (b0 >> 4) & 7,
-    opcode: b0 & 0x0f,
-    masked,
-    key: Buffer.from(key),
-    payload,
-    size: at + len,
-  };
-}
 
 const LENGTHS = [0, 1, 3, 4, 5, 63, 64, 65, 67, 125, 126, 127, 1000, 4099, 65_535, 65_536, 65_537, 200_003];
 
@@ -126,64 +78,6 @@ describe.each([
 });
 
 /** A TCP server that completes the WebSocket handshake by hand and keeps every byte after it. */
-async function rawServer(): Promise<{
-  url: string;
-  bytes: () => Buffer;
-  hangUp: () => void;
-  /** Writes raw bytes (server frames are unmasked) to every connection. */
-  write: (bytes: Buffer) => void;
-}> {
-  const chunks: Buffer[] = [];
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((socket) => {
-    sockets.push(socket);
-    let head = Buffer.alloc(0);
-    let upgraded = false;
-    socket.on("data", (chunk: Buffer) => {
-      if (upgraded) {
-        chunks.push(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const key = /sec-websocket-key: *(\S+)/i.exec(head.subarray(0, end).toString())![1]!;
-      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
-      upgraded = true;
-      if (head.length > end + 4) chunks.push(head.subarray(end + 4));
-    });
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  onCleanup(() => new Promise((r) => srv.close(r)));
-  const { port } = srv.address() as net.AddressInfo;
-  return {
-    url: `ws://127.0.0.1:${port}/`,
-    bytes: () => Buffer.concat(chunks),
-    // It never answers a closing handshake: hang up instead of letting close() wait it out.
-    hangUp: () => {
-      for (const s of sockets) s.destroy();
-    },
-    write: (bytes) => {
-      for (const s of sockets) s.write(bytes);
-    },
-  };
-}
-
-function parseAll(buf: Buffer): Parsed[] {
-  const frames: Parsed[] = [];
-  for (let rest = buf; rest.length > 0; ) {
-    const f = parseFrame(rest);
-    if (f === undefined) break;
-    frames.push(f);
-    rest = rest.subarray(f.size);
-  }
-  return frames;
-}
-
 describe("frames on the wire (Conn over the ws transport)", () => {
   it("texts, binaries and a ping sent in one tick arrive as RFC 6455 client frames, in order", async () => {
     const raw = await rawServer();

@@ -24,6 +24,7 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
+      let closeCalled = false;
       socket.onopen = () => events.onOpen(socket.protocol);
       socket.onmessage = (event) => {
         const { data } = event;
@@ -44,6 +45,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
           reason: event.reason,
           wasClean: event.wasClean,
           error: lastError,
+          // No close frame is visible here: a clean end we did not ask for began at the server.
+          closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
         });
       };
       const detach = () => {
@@ -54,10 +57,15 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       };
       return {
         send: (data: Data) => {
+          // Closing, a WHATWG socket drops what it is given without a word: refuse it instead.
+          if (socket.readyState !== 1) return -1;
           socket.send(data as string | ArrayBufferView);
           return byteLength(data);
         },
-        close: (code, reason) => socket.close(code, reason),
+        close: (code, reason) => {
+          closeCalled = true;
+          socket.close(code, reason);
+        },
         terminate: () => {
           detach();
           try {

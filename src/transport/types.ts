@@ -9,7 +9,23 @@
 import type { Data } from "../codec.js";
 import type { TlsOptions } from "../options.js";
 
-/** What an adapter reports about its socket. Called at most once each for open and close. */
+/** Which side's close frame came first; `"network"` when the socket ended without one. */
+export type ClosedBy = "client" | "server" | "network";
+
+/** How a socket ended, as an adapter reports it. */
+export interface TransportClose {
+  code: number;
+  reason: string;
+  wasClean: boolean;
+  /** What went wrong, when something did. */
+  error?: unknown;
+  /** HTTP status of a refused handshake. */
+  status?: number;
+  /** Which side started the closing handshake, where the adapter knows it. */
+  closedBy?: ClosedBy;
+}
+
+/** What an adapter reports about its socket. Called at most once each for open, closing and close. */
 export interface TransportEvents {
   onOpen(protocol: string): void;
   /** A whole message; `bytes` is its payload size. */
@@ -18,13 +34,22 @@ export interface TransportEvents {
   onPong(): void;
   /** A protocol ping arrived and was answered by the adapter; counts as liveness. */
   onPing(): void;
+  /**
+   * The peer's close frame arrived while the TCP connection stays open (the adapter has
+   * answered it): from now on `send` refuses data. Adapters that cannot see the frame before
+   * the socket ends (WHATWG) never call it. `onClose` follows.
+   */
+  onClosing(code: number, reason: string): void;
   /** The socket is gone. `error` explains a failure; `status` is the HTTP status of a refused handshake. */
-  onClose(info: { code: number; reason: string; wasClean: boolean; error?: unknown; status?: number }): void;
+  onClose(info: TransportClose): void;
 }
 
 /** One open (or opening) socket. */
 export interface Transport {
-  /** Sends one frame; returns its payload size in bytes. */
+  /**
+   * Sends one data frame; returns its payload size in bytes, or -1 when the socket no longer
+   * accepts data (a close frame was sent or received): the frame was not written.
+   */
   send(data: Data): number;
   /** Sends a protocol ping frame; only present when the adapter `canPing`. */
   ping?(): void;
@@ -69,6 +94,8 @@ export interface WebSocketLike {
   readonly bufferedAmount: number;
   /** The subprotocol the server chose, or an empty string. */
   readonly protocol: string;
+  /** 0 connecting, 1 open, 2 closing, 3 closed: data is sent only while 1. */
+  readonly readyState: number;
   /** Called when the opening handshake completed. */
   onopen: ((event: unknown) => void) | null;
   /** Called for every whole message. */

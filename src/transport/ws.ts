@@ -24,6 +24,18 @@
  * client's CPU at 64 KiB per message). ws keeps the handshake, every control frame and all
  * that is received; with compression off and no `Blob`, ws writes its frames at once, so frames
  * leave in the order they were asked for.
+ *
+ * What this relies on inside `ws` (pinned to the minor range the suite passes on; CI also runs
+ * the transport tests against the newest `ws` 8):
+ * - its receiver answers pings and close frames, and fails the connection, by calling the
+ *   instance's own `pong()` and `close(code)` methods, which `Socket` overrides to hand over the
+ *   batch first and to record the close code sent;
+ * - `_closeFrameReceived` is set before that `close()` call when the peer's close frame came
+ *   first (it tells "answering the peer" from "failing the connection");
+ * - its Sender writes straight to the socket given by `createConnection` (a public option), so
+ *   our data frames written to that socket interleave correctly with its control frames;
+ * - `emit()` is the only way it raises events, and it reads `emit`'s result only for
+ *   `unexpected-response`.
  */
 
 import * as net from "node:net";
@@ -32,7 +44,7 @@ import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
 import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
-import type { Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
+import type { ClosedBy, Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
 
 let warnedInsecure = false;
 
@@ -57,18 +69,6 @@ function connect(secure: boolean, options: ConnectOptions): Duplex {
         ? ""
         : options.host;
   return tls.connect({ ...options, path: undefined, servername } as tls.ConnectionOptions);
-}
-
-/**
- * The close code `ws` sent when it failed the connection for a protocol error; its `close`
- * event then reports 1006 because it stops reading before the peer's reply.
- */
-function sentCloseCode(error: unknown): number | undefined {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (typeof code !== "string" || !code.startsWith("WS_ERR_")) return undefined;
-  if (code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH") return 1009;
-  if (code === "WS_ERR_INVALID_UTF8") return 1007;
-  return 1002;
 }
 
 const kTransport = Symbol("evtwebsocket transport");
@@ -163,21 +163,41 @@ class Socket extends WebSocket {
     super.pong(data, mask, cb);
   }
 
+  // ws calls close() itself in two cases, and this is where the code it sends is recorded (not
+  // guessed later from the error): it answers the peer's close frame (`_closeFrameReceived` is
+  // already set), or it fails the connection for a protocol error or an oversized message (the
+  // error event follows). Our own close() has set `closedBy` before it gets here.
   override close(code?: number, data?: string | Buffer): void {
-    this.transport?.writeBatch();
+    const transport = this.transport;
+    if (transport === undefined || this.readyState !== WebSocket.OPEN) {
+      super.close(code, data);
+      return;
+    }
+    transport.writeBatch();
+    const byPeer =
+      transport.closedBy === undefined &&
+      (this as { _closeFrameReceived?: boolean })._closeFrameReceived === true;
+    if (transport.closedBy === undefined) {
+      transport.closedBy = byPeer ? "server" : "client";
+      transport.sentCode = code ?? 1005;
+    }
     super.close(code, data);
+    if (byPeer) transport.events.onClosing(code ?? 1005, data === undefined ? "" : data.toString());
   }
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
-  const { events, lastError, status } = transport;
-  const failedWith = sentCloseCode(lastError);
+  const { events, lastError, status, closedBy } = transport;
+  // ws failed the connection itself (a protocol error, an oversized message): it sent
+  // `sentCode`, then stopped reading, so its own close event says 1006.
+  const failed = closedBy === "client" && !transport.requested;
   events.onClose({
-    code: failedWith ?? code,
-    reason: failedWith === undefined ? reason.toString("utf8") : "",
-    wasClean: failedWith === undefined && code !== 1006,
+    code: failed ? transport.sentCode : code,
+    reason: failed ? "" : reason.toString("utf8"),
+    wasClean: !failed && code !== 1006,
     error: lastError,
     status,
+    closedBy: closedBy ?? "network",
   });
 }
 
@@ -219,6 +239,12 @@ class WsTransport implements Transport {
   batchEnd = 0;
   lastError: unknown;
   status: number | undefined;
+  /** Whose close frame came first, once one was sent or received. */
+  closedBy: ClosedBy | undefined;
+  /** The close code our side sent. */
+  sentCode = 1005;
+  /** The connection asked for the close (`close()`), as opposed to ws failing it. */
+  requested = false;
 
   constructor(url: string, options: TransportOptions, events: TransportEvents) {
     this.events = events;
@@ -240,7 +266,10 @@ class WsTransport implements Transport {
 
   send(data: Data): number {
     const tcp = this.tcp;
-    if (!this.corked && tcp !== undefined) {
+    // One writer: once a close frame was sent or received, no data frame follows it (ws would
+    // drop it without a word and still count it in bufferedAmount).
+    if (tcp === undefined || this.socket.readyState !== WebSocket.OPEN) return -1;
+    if (!this.corked) {
       this.corked = true;
       tcp.cork();
       if (!this.tickScheduled) {
@@ -248,30 +277,23 @@ class WsTransport implements Transport {
         process.nextTick(uncork, this);
       }
     }
-    let bytes: number;
-    if (tcp !== undefined && this.socket.readyState === WebSocket.OPEN) {
-      const text = typeof data === "string";
-      bytes = text ? Buffer.byteLength(data) : data.byteLength;
-      const opcode = text ? TEXT : BINARY;
-      const size = headerBytes(bytes) + bytes;
-      if (size > BATCH_FRAME_MAX || this.corkedFrames === 0) {
-        // A lone frame (one per tick at one request in flight) or a large one: its own buffer.
-        this.writeBatch();
-        tcp.write(buildFrame(opcode, data, bytes));
-      } else {
-        let batch = this.batch;
-        if (batch === undefined || batch.length - this.batchEnd < size) {
-          this.writeBatch();
-          batch = this.batch = Buffer.allocUnsafe(BATCH_BYTES);
-          this.batchStart = 0;
-          this.batchEnd = 0;
-        }
-        this.batchEnd = writeFrame(batch, this.batchEnd, opcode, data, bytes);
-      }
+    const text = typeof data === "string";
+    const bytes = text ? Buffer.byteLength(data) : data.byteLength;
+    const opcode = text ? TEXT : BINARY;
+    const size = headerBytes(bytes) + bytes;
+    if (size > BATCH_FRAME_MAX || this.corkedFrames === 0) {
+      // A lone frame (one per tick at one request in flight) or a large one: its own buffer.
+      this.writeBatch();
+      tcp.write(buildFrame(opcode, data, bytes));
     } else {
-      // Not open (ws reports the misuse) or no socket of ours: ws frames it.
-      this.socket.send(data);
-      bytes = typeof data === "string" ? Buffer.byteLength(data) : data.byteLength;
+      let batch = this.batch;
+      if (batch === undefined || batch.length - this.batchEnd < size) {
+        this.writeBatch();
+        batch = this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+        this.batchStart = 0;
+        this.batchEnd = 0;
+      }
+      this.batchEnd = writeFrame(batch, this.batchEnd, opcode, data, bytes);
     }
     if (this.corked) {
       this.corkedFrames++;
@@ -305,6 +327,11 @@ class WsTransport implements Transport {
   }
 
   close(code: number, reason: string): void {
+    this.requested = true;
+    if (this.closedBy === undefined && this.socket.readyState === WebSocket.OPEN) {
+      this.closedBy = "client";
+      this.sentCode = code;
+    }
     this.socket.close(code, reason);
   }
 

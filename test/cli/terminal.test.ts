@@ -2,10 +2,12 @@
  * The interactive session in a real terminal: tmux runs `npm start` (the embedded server and a
  * session to it), `send-keys` types as a person would, and `capture-pane` reads the screen.
  * The steps share one tmux session and run in order; each asserts what a person would see.
+ * Without tmux the suite is skipped, or fails under CI=true (test/helpers/tools.ts).
  */
 
 import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { requireTools } from "../helpers/tools.js";
 import { root, waitFor } from "./helpers.js";
 
 const socket = `evtws-test-${process.pid}`;
@@ -83,7 +85,7 @@ afterAll(() => {
   }
 });
 
-describe("npm start in a terminal", () => {
+describe("npm start in a terminal", requireTools("tmux"), () => {
   it("shows the banner and connects to the embedded server", async () => {
     const text = await see(new RegExp(`${TS} \\* connected to ws://127\\.0\\.0\\.1:\\d+/`));
     expect(text).toMatch(/evtws: embedded echo server on ws:\/\/127\.0\.0\.1:\d+\//);

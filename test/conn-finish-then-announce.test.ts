@@ -1,0 +1,177 @@
+/**
+ * The connection finishes a transition before it tells anyone (state, timers, queue and
+ * requests first, then the callbacks), writes nothing after a close frame, and says which side
+ * closed and why. Each test here failed before its fix (issue 15's bugs 1, 5, 6, 7 and 8), against
+ * a real `ws` server or a hand-written one on 127.0.0.1.
+ */
+
+import net from "node:net";
+import { describe, expect, it } from "vitest";
+import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { parseAll, rawServer } from "./helpers/raw-server.js";
+import { until } from "./helpers/server.js";
+
+/** A TCP listener that accepts and never answers the opening handshake. */
+async function silentServer(): Promise<string> {
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  onCleanup(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => srv.close(r));
+  });
+  return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`;
+}
+
+/** A server frame (unmasked) with a payload under 126 bytes. */
+function frame(opcode: number, payload: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([0x80 | opcode, payload.length]), payload]);
+}
+
+function closeFrame(code: number, reason = ""): Buffer {
+  const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2);
+  return frame(8, payload);
+}
+
+describe("finish, then announce", () => {
+  it("dial() from onError while close() fails a queued send: every promise settles, the new dial opens", async () => {
+    const hanging = await silentServer();
+    const s = await server();
+    const errors: string[] = [];
+    let redial: Promise<void> | undefined;
+    const c = conn<string, string>({
+      matchMsg: () => true,
+      onError: (e, cc) => {
+        errors.push(`${e.code} ${cc.state}`);
+        redial ??= cc.dial(s.url);
+      },
+    });
+    let first: string | undefined;
+    c.dial(hanging).then(
+      () => void (first = "resolved"),
+      (e: EvtWebSocketError) => void (first = `rejected ${e.code}`),
+    );
+    c.send("queued while connecting", () => {});
+    const closed = c.close();
+    expect(closed).toBeInstanceOf(Promise);
+    await closed;
+    await until(() => first !== undefined, "the first dial() settled");
+    expect(first).toBe("rejected ERR_CLOSED");
+    // onError saw the finished close(): the connection was closed, so dial() was allowed.
+    expect(errors).toEqual(["ERR_CLOSED closed"]);
+    await expect(redial).resolves.toBeUndefined();
+    expect(c.state).toBe("open");
+    expect(c.isConnected()).toBe(true);
+    c.send("after the redial");
+    await until(() => s.received.includes("after the redial"), "sent on the new connection");
+  });
+
+  it("inside onClose the connection is not connected: reconnecting (a send is queued) or closed", async () => {
+    const s = await server();
+    const seen: string[] = [];
+    const c = conn({
+      reconnect: fast,
+      onClose: (info, cc) => {
+        seen.push(`${cc.state} ${cc.isConnected()} willReconnect=${info.willReconnect}`);
+        if (info.willReconnect) cc.send("sent from onClose");
+      },
+    });
+    await c.dial(s.url);
+    s.dropAll();
+    await until(
+      () => s.received.includes("sent from onClose"),
+      "the send from onClose went out after the reconnect",
+    );
+    expect(c.stats.messagesSent).toBe(1);
+    await c.close();
+    expect(seen).toEqual(["reconnecting false willReconnect=true", "closed false willReconnect=false"]);
+  });
+});
+
+describe("one writer per socket", () => {
+  it("a send after the peer's close frame (TCP still open) is queued, not counted, and goes out on the next connection", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const closes: CloseInfo[] = [];
+    const c = conn<string, string>({ reconnect: fast, onClose: (i) => void closes.push(i) });
+    await c.dial(raw.url);
+    raw.write(closeFrame(1001, "going away"));
+    // Our side answers the close frame; the server keeps its side of TCP open.
+    const first = () => parseAll(raw.connectionBytes(0));
+    await until(() => first().some((f) => f.opcode === 8), "our close frame answered theirs");
+    c.send("late");
+    expect(c.stats.messagesSent).toBe(0);
+    expect(c.stats.queuedMessages).toBe(1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(c.state).toBe("open");
+    expect(first().map((f) => f.opcode)).toEqual([8]);
+    expect(first()[0]!.payload.readUInt16BE(0)).toBe(1001);
+    raw.hangUp();
+    const second = () => parseAll(raw.connectionBytes(1));
+    await until(() => second().some((f) => f.payload.toString() === "late"), "sent after the reconnect");
+    expect(c.stats.messagesSent).toBe(1);
+    expect(first().map((f) => f.opcode)).toEqual([8]);
+    expect(closes).toEqual([
+      { code: 1001, reason: "going away", wasClean: true, willReconnect: true, closedBy: "server" },
+    ]);
+    const closing = c.close();
+    raw.hangUp(); // it never answers our close frame
+    await closing;
+  });
+});
+
+describe("close codes say who closed and why", () => {
+  it("the code ws sends when it fails the connection is the code reported (1009 for a 2^53+ length, not 1002)", async () => {
+    const raw = await rawServer();
+    const errors: EvtWebSocketError[] = [];
+    const closes: CloseInfo[] = [];
+    const c = conn({
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(raw.url);
+    // A text frame announcing a 2^63-byte payload: ws refuses it with 1009 (WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH).
+    raw.write(Buffer.from([0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]));
+    await until(() => c.state === "closed", "closed");
+    const sent = parseAll(raw.bytes()).find((f) => f.opcode === 8)!;
+    expect(sent.payload.readUInt16BE(0)).toBe(1009);
+    expect(closes).toMatchObject([{ code: 1009, wasClean: false, closedBy: "client" }]);
+    expect(errors[0]).toMatchObject({
+      code: "ERR_MESSAGE_TOO_BIG",
+      details: { closeCode: 1009, closedBy: "client" },
+    });
+  });
+
+  it.each([
+    [1009, /refused a message of ours as too big \(close code 1009, closed by server\)/],
+    [1007, /refused a message of ours as invalid data/],
+    [1008, /refused a message of ours as against its policy/],
+  ])(
+    "a %i from the server means it refused a message of ours: ERR_DISCONNECTED, not ERR_MESSAGE_TOO_BIG",
+    async (code, message) => {
+      const s = await server({ onMessage: (ws) => ws.close(code, "no") });
+      const errors: EvtWebSocketError[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn({
+        reconnect: false,
+        onError: (e) => void errors.push(e),
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(s.url);
+      c.send("x".repeat(1000));
+      await until(() => c.state === "closed", "closed");
+      expect(closes).toEqual([
+        { code, reason: "no", wasClean: true, willReconnect: false, closedBy: "server" },
+      ]);
+      expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED"]);
+      expect(errors[0]!.message).toMatch(message);
+      expect(errors[0]!.details).toEqual({ closeCode: code, closedBy: "server" });
+    },
+  );
+});
