@@ -30,14 +30,25 @@ export class ModelClock implements Clock {
   #seq = 0;
   readonly #timers = new Map<number, Timer>();
   readonly #random: () => number;
-  /** Largest lateness added to a timer, in ms; 0 fires every timer on time. */
-  maxLateMs: number;
+  #maxLateMs = 0;
+  /** The largest `maxLateMs` ever set: no timer set so far fires later than its due time plus this. */
+  latestLateMs = 0;
   /** Timers fired so far. */
   fired = 0;
 
   constructor(maxLateMs = 0, seed = 1) {
     this.maxLateMs = maxLateMs;
     this.#random = seededRandom(seed);
+  }
+
+  /** Largest lateness added to a timer, in ms; 0 fires every timer on time. */
+  get maxLateMs(): number {
+    return this.#maxLateMs;
+  }
+
+  set maxLateMs(ms: number) {
+    this.#maxLateMs = ms;
+    this.latestLateMs = Math.max(this.latestLateMs, ms);
   }
 
   /** Timers set and neither fired nor cleared. */

@@ -246,7 +246,7 @@ class OnSocket extends Step {
       case "message": {
         const msg =
           m.what === "response"
-            ? run.response(m.pick)
+            ? run.response(m.pick, s)
             : m.what === "unsolicited"
               ? run.unsolicited()
               : m.what === "garbage"

@@ -13,9 +13,10 @@
 import { type Data, json, raw } from "../../src/codec.js";
 import { Conn } from "../../src/conn.js";
 import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../src/errors.js";
-import type { ConnOptions } from "../../src/options.js";
+import { type ConnOptions, DEFAULTS } from "../../src/options.js";
 import { canTransition, type State } from "../../src/state.js";
 import { TRANSPORT_OVERRIDE } from "../../src/transport/select.js";
+import type { TransportClose } from "../../src/transport/types.js";
 import type { UrlSource } from "../../src/types.js";
 import { ModelClock } from "./clock.js";
 import {
@@ -54,6 +55,8 @@ interface CloseCall {
 
 /** One request: a request() promise or a send() with a callback. */
 interface RequestCall {
+  /** Its number among the calls (the n of its label). */
+  n: number;
   label: string;
   kind: "promise" | "callback";
   /** What its response must carry ("q7"). */
@@ -63,6 +66,11 @@ interface RequestCall {
   settled: number;
   outcome: string | undefined;
   controller: AbortController | undefined;
+  /** When its timeout runs out (clock time); undefined when it has none. */
+  deadline: number | undefined;
+  retry: boolean;
+  /** Changes to "closed" announced before it was made. */
+  closedBefore: number;
 }
 
 /** One plain send(). */
@@ -183,6 +191,12 @@ export class ModelRun {
   readonly sends: SendCall[] = [];
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
   #announced: State = "idle";
+  /** The first call number made after each socket's handshake completed. */
+  readonly #openedAtCall = new Map<MemorySocket, number>();
+  /** Changes to "closed" announced so far. */
+  #closedAnnounced = 0;
+  /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
+  readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
   #toConnecting = 0;
   /** close() resolved and no dial() was made since: no event may fire. */
   #quiet = false;
@@ -203,9 +217,14 @@ export class ModelRun {
     this.#verdict = verdict;
     this.#wire = config.codec === "json" ? jsonWire : rawWire;
     this.clock = new ModelClock(config.maxLateMs, config.clockSeed);
+    this.transport.now = () => this.clock.now();
     this.transport.onViolation = (message) => this.violate("transport-use", message);
     this.transport.onOpenSocket = (socket) => this.#socketOpened(socket);
     this.transport.onFrame = (socket, data, result) => this.#frame(socket, data, result);
+    this.transport.onHandshake = (socket) => this.#openedAtCall.set(socket, this.#nextId);
+    this.transport.onEnd = (socket, report) => {
+      if (socket.wasOpen) this.#awaitingClose.push({ socket, report });
+    };
     const wire = this.#wire;
     const messageMode = config.pingIntervalMs > 0 && config.pingMode === "message";
     const options: ConnOptions<Msg, Msg, Conn<Msg, Msg>> = {
@@ -225,7 +244,7 @@ export class ModelRun {
       onConnected: () => this.#onConnected(),
       onMessage: (msg) => this.#onMessage(msg),
       onError: (e) => this.#onError(e),
-      onClose: (info) => this.#onClose(info.code, info.willReconnect),
+      onClose: (info) => this.#onClose(info.code, info.willReconnect, info.closedBy),
       onReconnecting: (info) => this.#onReconnecting(info.attempt, info.delayMs),
     };
     if (config.codec === "json") options.messageId = (m) => (m as { id?: string } | null)?.id;
@@ -237,7 +256,7 @@ export class ModelRun {
     }
     this.conn = new Conn<Msg, Msg>({ ...options, [TRANSPORT_OVERRIDE]: this.transport } as never);
     this.conn.on("state", (change) => this.#onState(change.oldState, change.newState));
-    this.conn.on("pong", (info) => this.#event("pong", `pong ${info.rttMs} ms`));
+    this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
   }
 
   // ---- recording ----
@@ -308,17 +327,13 @@ export class ModelRun {
 
   // ---- events ----
 
-  #event(event: string, text: string): void {
+  #event(text: string): void {
     if (this.#quiet)
       this.violate("quiet-after-close", `${text}: an event after close() resolved, before any new dial()`);
     this.line(`← ${text}`);
-    const s = this.conn.state;
-    if (s !== this.#announced && !canTransition(this.#announced, s)) {
-      this.violate(
-        "state-announced",
-        `inside ${event} conn.state reads "${s}", not reachable from the last announced "${this.#announced}"`,
-      );
-    }
+    // No check of conn.state against the announcements here: callbacks run once the transition
+    // is complete (finish, then announce), so an announcement may trail the state by several
+    // transitions made meanwhile by other callbacks. At rest they must agree (check()).
   }
 
   /** Runs and disarms every action armed for `event`. */
@@ -335,7 +350,7 @@ export class ModelRun {
   }
 
   #onState(oldState: State, newState: State): void {
-    this.#event("state", `state ${oldState} → ${newState}`);
+    this.#event(`state ${oldState} → ${newState}`);
     if (oldState !== this.#announced) {
       this.violate(
         "state-announced",
@@ -346,12 +361,13 @@ export class ModelRun {
       this.violate("state-machine", `state event ${oldState} → ${newState} is not a transition of state.ts`);
     }
     this.#announced = newState;
+    if (newState === "closed") this.#closedAnnounced++;
     if (newState === "connecting") this.#toConnecting++;
     this.#fire("state");
   }
 
   #onConnected(): Promise<void> | undefined {
-    this.#event("connected", `onConnected (protocol "${this.conn.protocol}")`);
+    this.#event(`onConnected (protocol "${this.conn.protocol}")`);
     if (this.conn.state !== "open" || !this.conn.isConnected()) {
       this.violate("callback-state", `inside onConnected the state is "${this.conn.state}"`);
     }
@@ -362,8 +378,35 @@ export class ModelRun {
         `the connection opened after dial#${last.n} was rejected, with no dial() since`,
       );
     }
+    const socket = this.transport.sockets.at(-1);
+    if (socket !== undefined) this.#checkQueueHeld(socket, "onConnected");
     this.#fire("connected");
-    return this.config.connectedPromise ? Promise.resolve() : undefined;
+    if (!this.config.connectedPromise || socket === undefined) return undefined;
+    return Promise.resolve().then(() =>
+      this.#checkQueueHeld(socket, "the promise onConnected returned settled"),
+    );
+  }
+
+  /** No frame made before `socket` opened (so queued) went out on it yet. */
+  #checkQueueHeld(socket: MemorySocket, until: string): void {
+    const openedAt = this.#openedAtCall.get(socket);
+    if (openedAt === undefined) return;
+    for (const f of socket.frames) {
+      const what = f.result < 0 ? undefined : this.#wire.classify(f.data);
+      if (what === undefined || what.kind === "ping") continue;
+      let n: number | undefined;
+      if (what.kind === "send") n = Number(what.key.slice(1));
+      else {
+        const owners = this.requests.filter((r) => r.threw === undefined && r.key === what.key);
+        if (owners.length === 1) n = owners[0]!.n;
+      }
+      if (n !== undefined && n < openedAt) {
+        this.violate(
+          "queue-after-connected",
+          `${what.key}, queued before transport[${socket.index}] opened, went out before ${until}`,
+        );
+      }
+    }
   }
 
   #onMessage(msg: Msg): void {
@@ -373,23 +416,32 @@ export class ModelRun {
         : msg instanceof Uint8Array
           ? `<${msg.length} bytes>`
           : JSON.stringify(msg);
-    this.#event("message", `onMessage ${text}`);
+    this.#event(`onMessage ${text}`);
     this.#fire("message");
   }
 
   #onError(e: EvtWebSocketError): void {
     const unsent = e.details.unsent;
-    this.#event(
-      "error",
-      `onError ${e.code}${unsent === undefined ? "" : ` (unsent ${unsent})`}: ${e.message}`,
-    );
+    this.#event(`onError ${e.code}${unsent === undefined ? "" : ` (unsent ${unsent})`}: ${e.message}`);
     if (isRequestFailure(e)) this.#callbackErrors++;
     if (unsent !== undefined) this.#reportedUnsent += unsent;
     this.#fire("error");
   }
 
-  #onClose(code: number, willReconnect: boolean): void {
-    this.#event("close", `onClose ${code} willReconnect=${willReconnect}`);
+  #onClose(code: number, willReconnect: boolean, closedBy: string): void {
+    this.#event(`onClose ${code} willReconnect=${willReconnect} closedBy=${closedBy}`);
+    const ended = this.#awaitingClose.shift();
+    if (ended === undefined) {
+      this.violate("close-events", "onClose with no socket that opened and ended waiting for it");
+    } else if (ended.report !== undefined) {
+      const { report, socket } = ended;
+      if (report.code !== code || report.closedBy !== closedBy) {
+        this.violate(
+          "close-events",
+          `onClose says ${code} closedBy=${closedBy}; transport[${socket.index}] reported ${report.code} closedBy=${report.closedBy}`,
+        );
+      }
+    }
     const state = this.conn.state;
     if (this.conn.isConnected())
       this.violate("onclose-state", `inside onClose isConnected() is true (state "${state}")`);
@@ -410,7 +462,7 @@ export class ModelRun {
   }
 
   #onReconnecting(attempt: number, delayMs: number): void {
-    this.#event("reconnecting", `onReconnecting attempt ${attempt} in ${delayMs} ms`);
+    this.#event(`onReconnecting attempt ${attempt} in ${delayMs} ms`);
     const state = this.conn.state;
     if ((state !== "connecting" && state !== "reconnecting") || this.conn.isConnected()) {
       this.violate("callback-state", `inside onReconnecting the state is "${state}"`);
@@ -476,7 +528,7 @@ export class ModelRun {
     call.accepted =
       (before === "idle" || before === "closed") &&
       (this.#toConnecting > toConnecting || this.conn.state === "connecting");
-    if (call.accepted) this.#lastAcceptedDialSeq = call.seq;
+    if (call.accepted) this.#lastAcceptedDialSeq = Math.max(this.#lastAcceptedDialSeq, call.seq);
     if (!isThenable(p)) {
       this.violate("dial-settles", `dial#${call.n} returned ${String(p)}, not a promise`);
       return;
@@ -580,6 +632,7 @@ export class ModelRun {
     const n = this.#nextId++;
     const key = this.#requestKey(n, dup);
     const call: RequestCall = {
+      n,
       label: `send-cb#${n}`,
       kind: "callback",
       key,
@@ -587,13 +640,16 @@ export class ModelRun {
       settled: 0,
       outcome: undefined,
       controller: undefined,
+      deadline: undefined,
+      retry: false,
+      closedBefore: this.#closedAnnounced,
     };
     this.line(`${arrow(suffix)}send(${key}, cb) = ${call.label}${suffix}`);
     try {
       this.conn.send(this.#wire.request(key, true), (resp) => {
         call.settled++;
         call.outcome = "answered";
-        this.#event("sendCallback", `${call.label} callback ${JSON.stringify(resp)}`);
+        this.#event(`${call.label} callback ${JSON.stringify(resp)}`);
         if (call.settled > 1)
           this.violate("settle-once", `${call.label}'s callback was called ${call.settled} times`);
         this.#checkResponse(call, resp);
@@ -612,6 +668,7 @@ export class ModelRun {
     const controller = a.signal === "none" ? undefined : new AbortController();
     if (a.signal === "aborted") controller?.abort();
     const call: RequestCall = {
+      n,
       label: `request#${n}`,
       kind: "promise",
       key,
@@ -619,7 +676,12 @@ export class ModelRun {
       settled: 0,
       outcome: undefined,
       controller,
+      deadline: undefined,
+      retry: a.retry,
+      closedBefore: this.#closedAnnounced,
     };
+    const timeoutMs = a.timeout === "default" ? this.config.requestTimeoutMs : a.timeout;
+    if (timeoutMs > 0) call.deadline = this.clock.now() + timeoutMs;
     this.requests.push(call);
     this.line(
       `${arrow(suffix)}${describeAction(a).replace("request(q", `request(${key}`)} = ${call.label}${suffix}`,
@@ -647,6 +709,16 @@ export class ModelRun {
         call.settled++;
         call.outcome = `rejected ${codeOf(e)}`;
         this.line(`· ${call.label} rejected ${codeOf(e)}`);
+        if (
+          call.retry &&
+          codeOf(e) === ErrorCode.DISCONNECTED &&
+          this.#closedAnnounced === call.closedBefore
+        ) {
+          this.violate(
+            "retry-on-reconnect",
+            `${call.label} (retryOnReconnect) rejected ERR_DISCONNECTED, yet the connection did not end`,
+          );
+        }
       },
     );
   }
@@ -672,10 +744,20 @@ export class ModelRun {
     );
   }
 
-  /** The response to an unsettled request (`pick` chooses which), or an unsolicited message. */
-  response(pick: number): { data: Data; text: string } {
-    const open = this.requests.filter((r) => r.threw === undefined && r.settled === 0);
-    const pool = open.length > 0 ? open : this.requests.filter((r) => r.threw === undefined);
+  /**
+   * The response to an unsettled request (`pick` chooses which): preferably one whose frame
+   * `socket` accepted, else any unsettled one, else any; an unsolicited message when none.
+   */
+  response(pick: number, socket: MemorySocket): { data: Data; text: string } {
+    const sent = new Set<string>();
+    for (const f of socket.frames) {
+      const what = f.result < 0 ? undefined : this.#wire.classify(f.data);
+      if (what !== undefined && what.kind === "request") sent.add(what.key);
+    }
+    const registered = this.requests.filter((r) => r.threw === undefined);
+    const open = registered.filter((r) => r.settled === 0);
+    const onSocket = open.filter((r) => sent.has(r.key));
+    const pool = onSocket.length > 0 ? onSocket : open.length > 0 ? open : registered;
     const call = pool[pick % Math.max(1, pool.length)];
     if (call === undefined) return this.unsolicited();
     return { data: this.#wire.response(call.key), text: `response to ${call.label} (${call.key})` };
@@ -724,6 +806,7 @@ export class ModelRun {
     let accepted = 0;
     let bytes = 0;
     const plainOut = new Map<string, number>();
+    const requestOut = new Map<string, number[]>();
     for (const s of this.transport.sockets) {
       for (const f of s.frames) {
         const what = this.#wire.classify(f.data);
@@ -731,8 +814,11 @@ export class ModelRun {
         accepted++;
         bytes += f.result;
         if (what?.kind === "send") plainOut.set(what.key, (plainOut.get(what.key) ?? 0) + 1);
+        if (what?.kind === "request")
+          requestOut.set(what.key, [...(requestOut.get(what.key) ?? []), s.index]);
       }
     }
+    this.#checkResends(requestOut);
     if (stats.messagesSent !== accepted || stats.bytesSent !== bytes) {
       this.violate(
         "stats",
@@ -776,11 +862,80 @@ export class ModelRun {
         `${failedCallbacks - this.#callbackErrors} request(s) left the pending set without settling`,
       );
     }
+    const now = this.clock.now();
+    for (const r of registered) {
+      if (r.settled === 0 && r.deadline !== undefined && now > r.deadline + this.clock.latestLateMs) {
+        this.violate(
+          "request-deadline",
+          `${r.label} is unsettled at t=${now}, past its deadline t=${r.deadline}`,
+        );
+        r.deadline = undefined;
+      }
+    }
+    this.#checkTimeouts(live, now);
+    const waiting = this.#awaitingClose[0];
+    if (waiting !== undefined) {
+      this.violate(
+        "close-events",
+        `transport[${waiting.socket.index}] opened and ended, and no onClose came`,
+      );
+      this.#awaitingClose.length = 0;
+    }
     if (this.#quiet && live.length === 0 && this.clock.live > 0) {
       this.violate(
         "timers",
         `${this.clock.live} timer(s) alive after close() resolved and every socket ended`,
       );
+    }
+  }
+
+  /** Sockets that should be gone by now: closing past the close timeout, or silent past the heartbeat's verdict. */
+  #checkTimeouts(live: MemorySocket[], now: number): void {
+    const late = this.clock.latestLateMs;
+    const { pingIntervalMs, pongTimeoutMs } = this.config;
+    for (const s of live) {
+      if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + late) {
+        this.violate(
+          "close-bounded",
+          `transport[${s.index}] has been closing since t=${s.closingSince}; now t=${now}`,
+        );
+        s.closingSince = undefined;
+      }
+      // A timer later than min(interval, pong timeout) reads as a frozen process: the heartbeat
+      // then pings again instead of judging, so no deadline holds.
+      const judged = pingIntervalMs > 0 && late < Math.min(pingIntervalMs, pongTimeoutMs);
+      const silentSince = s.lastReceivedAt;
+      if (judged && s.phase === "open" && s.closingSince === undefined) {
+        const verdictBy = silentSince + pingIntervalMs + pongTimeoutMs + 2 * late;
+        if (now > verdictBy) {
+          this.violate(
+            "liveness",
+            `transport[${s.index}] silent since t=${silentSince} is still open at t=${now}`,
+          );
+          s.lastReceivedAt = now;
+        }
+      }
+    }
+  }
+
+  /** A request's frame goes out once; under retryOnReconnect, at most once per socket. */
+  #checkResends(requestOut: Map<string, number[]>): void {
+    const byKey = new Map<string, RequestCall[]>();
+    for (const r of this.requests) {
+      if (r.threw === undefined) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    }
+    for (const [key, sockets] of requestOut) {
+      const owners = byKey.get(key);
+      if (owners?.length !== 1 || sockets.length < 2) continue; // a shared key: not attributable
+      const r = owners[0]!;
+      if (!r.retry) {
+        this.violate(
+          "retry-on-reconnect",
+          `${r.label} went out ${sockets.length} times without retryOnReconnect`,
+        );
+      } else if (new Set(sockets).size < sockets.length) {
+        this.violate("retry-on-reconnect", `${r.label} went out twice on one socket`);
+      }
     }
   }
 

@@ -17,30 +17,13 @@
 
 import { byteLength, type Data } from "../../src/codec.js";
 import type {
+  ClosedBy,
   Transport,
+  TransportClose,
   TransportEvents,
   TransportFactory,
   TransportOptions,
 } from "../../src/transport/types.js";
-
-/** Who sent the first close frame; "network" when none was exchanged. */
-export type ClosedBy = "client" | "server" | "network";
-
-/** What `onClose` reports, with the fields the transport interface is gaining. */
-export interface CloseReport {
-  code: number;
-  reason: string;
-  wasClean: boolean;
-  error?: unknown;
-  status?: number;
-  closedBy: ClosedBy;
-}
-
-/**
- * The events a transport may report, `onClosing` included (optional: the peer's close frame
- * arrived and TCP is still open). Declared here until `TransportEvents` carries it.
- */
-type Events = TransportEvents & { onClosing?(code: number, reason: string): void };
 
 /** The life of one socket as the test sees it. */
 export type SocketPhase = "connecting" | "open" | "closing" | "ended";
@@ -57,7 +40,7 @@ export class MemorySocket implements Transport {
   readonly index: number;
   readonly url: string;
   readonly protocols: string[];
-  readonly #events: Events;
+  readonly #events: TransportEvents;
   readonly #owner: MemoryTransport;
   phase: SocketPhase = "connecting";
   /** Our close frame (the connection's `close`), once sent. */
@@ -67,6 +50,8 @@ export class MemorySocket implements Transport {
   closedBy: ClosedBy = "network";
   /** True after the connection called `terminate()`. */
   terminated = false;
+  /** True once the handshake completed. */
+  wasOpen = false;
   /** Every frame handed to `send`, accepted or refused. */
   readonly frames: SentFrame[] = [];
   /** Protocol pings sent, and those not answered yet. */
@@ -74,8 +59,18 @@ export class MemorySocket implements Transport {
   unansweredPings = 0;
   /** An error raised on the socket, reported with its close. */
   error: Error | undefined;
+  /** When the socket last received anything (opened, a message, a pong, a ping), on the test's clock. */
+  lastReceivedAt = 0;
+  /** When the first close frame went either way; undefined before. */
+  closingSince: number | undefined;
 
-  constructor(owner: MemoryTransport, index: number, url: string, options: TransportOptions, events: Events) {
+  constructor(
+    owner: MemoryTransport,
+    index: number,
+    url: string,
+    options: TransportOptions,
+    events: TransportEvents,
+  ) {
     this.#owner = owner;
     this.index = index;
     this.url = url;
@@ -125,6 +120,7 @@ export class MemorySocket implements Transport {
     }
     if (this.phase !== "open" || this.closeSent !== undefined) return;
     this.closeSent = { code, reason };
+    this.closingSince ??= this.#owner.now();
     if (this.closedBy === "network") this.closedBy = "client";
     this.phase = "closing";
   }
@@ -132,13 +128,16 @@ export class MemorySocket implements Transport {
   terminate(): void {
     if (this.phase === "ended") return;
     this.terminated = true;
-    this.phase = "ended";
+    this.#ended(undefined);
   }
 
   /** Test control: the handshake succeeded with `protocol` ("" for none). */
   open(protocol: string): boolean {
     if (this.phase !== "connecting") return false;
     this.phase = "open";
+    this.wasOpen = true;
+    this.lastReceivedAt = this.#owner.now();
+    this.#owner.onHandshake(this);
     this.#events.onOpen(protocol);
     return true;
   }
@@ -156,6 +155,7 @@ export class MemorySocket implements Transport {
     if (this.phase !== "open" && this.phase !== "closing") return false;
     // After the peer's close frame nothing more can arrive from it.
     if (this.closeReceived !== undefined) return false;
+    this.lastReceivedAt = this.#owner.now();
     this.#events.onMessage(data, byteLength(data));
     return true;
   }
@@ -164,6 +164,7 @@ export class MemorySocket implements Transport {
   pong(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
     if (this.unansweredPings > 0) this.unansweredPings--;
+    this.lastReceivedAt = this.#owner.now();
     this.#events.onPong();
     return true;
   }
@@ -171,6 +172,7 @@ export class MemorySocket implements Transport {
   /** Test control: the peer pinged us (the adapter answers by itself). */
   peerPing(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
+    this.lastReceivedAt = this.#owner.now();
     this.#events.onPing();
     return true;
   }
@@ -183,11 +185,12 @@ export class MemorySocket implements Transport {
     if (this.phase !== "open" && this.phase !== "closing") return false;
     if (this.closeReceived !== undefined) return false;
     this.closeReceived = { code, reason };
+    this.closingSince ??= this.#owner.now();
     if (this.closedBy === "network") this.closedBy = "server";
     const answered = this.closeSent === undefined;
     this.closeSent ??= { code, reason };
     this.phase = "closing";
-    if (answered) this.#events.onClosing?.(code, reason);
+    if (answered) this.#events.onClosing(code, reason);
     return true;
   }
 
@@ -233,11 +236,15 @@ export class MemorySocket implements Transport {
     return true;
   }
 
-  #end(report: CloseReport): void {
+  #end(report: TransportClose): void {
+    this.#ended(report);
+    this.#events.onClose(report);
+  }
+
+  /** Marks the socket ended; `report` is what onClose says, undefined after terminate(). */
+  #ended(report: TransportClose | undefined): void {
     this.phase = "ended";
-    // A non-literal argument: `closedBy` is not part of TransportEvents' onClose type yet.
-    const info: CloseReport = report;
-    this.#events.onClose(info);
+    this.#owner.onEnd(this, report);
   }
 }
 
@@ -247,10 +254,16 @@ export class MemoryTransport implements TransportFactory {
   readonly canPing = true;
   readonly canSendHeaders = true;
   readonly sockets: MemorySocket[] = [];
+  /** The test's clock, for the times a socket records. */
+  now: () => number = () => 0;
   /** Called when the connection misuses a socket. */
   onViolation: (message: string) => void = () => {};
   /** Called for every socket opened, before the connection holds it. */
   onOpenSocket: (socket: MemorySocket) => void = () => {};
+  /** Called when a socket's handshake completes, before the connection hears of it. */
+  onHandshake: (socket: MemorySocket) => void = () => {};
+  /** Called when a socket ends: with what its onClose reports, or undefined after terminate(). */
+  onEnd: (socket: MemorySocket, report: TransportClose | undefined) => void = () => {};
   /** Called for every frame handed to a socket's `send`, with what `send` returned. */
   onFrame: (socket: MemorySocket, data: Data, result: number) => void = () => {};
 
