@@ -40,6 +40,7 @@ abstract class Step implements Cmd {
   abstract act(run: ModelRun): void;
 
   async run(_model: ModelRun, run: ModelRun): Promise<void> {
+    run.beginStep();
     this.act(run);
     if (this.settle) await flush();
     run.check(this.settle);

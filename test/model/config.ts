@@ -20,6 +20,8 @@ export interface ModelConfig {
   connectTimeoutMs: number;
   /** The default queue, none (`queue: false`), or a small one (3 messages, 200 bytes). */
   queue: "default" | "off" | "small";
+  /** Most requests pending at once (`maxPendingRequests`). */
+  maxPendingRequests: number;
   /** onConnected returns a promise (the queue waits for it). */
   connectedPromise: boolean;
   /** Timers fire up to this many ms late (0: on time). */
@@ -55,7 +57,8 @@ export type Action =
       dup: boolean;
       noId: boolean;
     }
-  | { kind: "close"; code: number; reason: string };
+  | { kind: "close"; code: number; reason: string }
+  | { kind: "ping" };
 
 /** The callbacks an action can be armed in. */
 export type CallbackEvent =
@@ -100,6 +103,8 @@ export function describeAction(a: Action): string {
     }
     case "close":
       return `close(${a.code}${a.reason === "" ? "" : `, ${JSON.stringify(a.reason)}`})`;
+    case "ping":
+      return "ping()";
   }
 }
 
@@ -133,6 +138,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   requestTimeoutMs: fc.constantFrom(0, 100, 2000, 30_000),
   connectTimeoutMs: fc.constantFrom(100, 10_000),
   queue: weighted<ModelConfig["queue"]>([3, "default"], [1, "off"], [1, "small"]),
+  maxPendingRequests: weighted([4, 65_536], [1, 2]),
   connectedPromise: weighted([3, false], [1, true]),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
   clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
@@ -182,4 +188,5 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
       reason: fc.constantFrom("", "bye"),
     }),
   },
+  { weight: 1, arbitrary: fc.constant({ kind: "ping" as const }) },
 );

@@ -195,6 +195,12 @@ export class ModelRun {
   readonly #openedAtCall = new Map<MemorySocket, number>();
   /** Changes to "closed" announced so far. */
   #closedAnnounced = 0;
+  /** Sockets live when close() was called: their end is the user's, reported as no error. */
+  readonly #closedWhileLive = new WeakSet<MemorySocket>();
+  /** Ends the transport reported that nobody asked for, and the errors fired since (this step). */
+  readonly #endings: { socket: MemorySocket; report: TransportClose; errors: EvtWebSocketError[] }[] = [];
+  /** A callback called dial() or close() during this step. */
+  #reentered = false;
   /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
   readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
   #toConnecting = 0;
@@ -224,6 +230,9 @@ export class ModelRun {
     this.transport.onHandshake = (socket) => this.#openedAtCall.set(socket, this.#nextId);
     this.transport.onEnd = (socket, report) => {
       if (socket.wasOpen) this.#awaitingClose.push({ socket, report });
+      if (socket.wasOpen && report !== undefined && !this.#closedWhileLive.has(socket)) {
+        this.#endings.push({ socket, report, errors: [] });
+      }
     };
     const wire = this.#wire;
     const messageMode = config.pingIntervalMs > 0 && config.pingMode === "message";
@@ -231,6 +240,7 @@ export class ModelRun {
       clock: this.clock,
       codec: config.codec === "json" ? json<Msg, Msg>() : (raw as ConnOptions<Msg, Msg>["codec"]),
       requestTimeoutMs: config.requestTimeoutMs,
+      maxPendingRequests: config.maxPendingRequests,
       connectTimeoutMs: config.connectTimeoutMs,
       reconnect: config.reconnect === false ? false : { ...config.reconnect, jitter: 0 },
       pingIntervalMs: config.pingIntervalMs,
@@ -424,6 +434,7 @@ export class ModelRun {
     const unsent = e.details.unsent;
     this.#event(`onError ${e.code}${unsent === undefined ? "" : ` (unsent ${unsent})`}: ${e.message}`);
     if (isRequestFailure(e)) this.#callbackErrors++;
+    for (const ending of this.#endings) ending.errors.push(e);
     if (unsent !== undefined) this.#reportedUnsent += unsent;
     this.#fire("error");
   }
@@ -484,7 +495,8 @@ export class ModelRun {
     else if (action.kind === "send") this.#send(action.wide, suffix);
     else if (action.kind === "sendCb") this.#sendCb(action.dup, suffix);
     else if (action.kind === "request") this.#request(action, suffix);
-    else this.#close(action.code, action.reason, suffix);
+    else if (action.kind === "close") this.#close(action.code, action.reason, suffix);
+    else this.#ping(suffix);
   }
 
   #urlSource(kind: Action & { kind: "dial" }): UrlSource {
@@ -516,6 +528,7 @@ export class ModelRun {
     };
     this.dials.push(call);
     this.#quiet = false;
+    if (suffix !== "") this.#reentered = true;
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;
@@ -567,6 +580,8 @@ export class ModelRun {
     };
     this.closes.push(call);
     this.#lastCloseSeq = call.seq;
+    if (suffix !== "") this.#reentered = true;
+    for (const s of this.transport.liveSockets) this.#closedWhileLive.add(s);
     this.line(
       `${arrow(suffix)}close(${code}${reason === "" ? "" : `, "${reason}"`}) = close#${call.n}${suffix}`,
     );
@@ -596,6 +611,17 @@ export class ModelRun {
         this.violate("close-settles", `close#${call.n} (a valid code) rejected: ${codeOf(e)}`);
       },
     );
+  }
+
+  #ping(suffix: string): void {
+    this.line(`${arrow(suffix)}ping()${suffix}`);
+    try {
+      this.conn.ping();
+    } catch (e) {
+      this.line(`  ✗ threw ${codeOf(e)}`);
+      if (this.config.pingIntervalMs > 0)
+        this.violate("transport-use", `ping() threw ${codeOf(e)} with the heartbeat on`);
+    }
   }
 
   #send(wide: boolean, suffix: string): void {
@@ -838,6 +864,7 @@ export class ModelRun {
         `${outstanding - stats.queuedMessages} send(s) neither sent, queued nor reported (${made} made, ${plainOut.size} accepted, ${this.#reportedUnsent} reported unsent, ${stats.queuedMessages} queued)`,
       );
     }
+    this.#checkEndings();
     if (!settled) return;
     if (state !== this.#announced) {
       this.violate(
@@ -887,6 +914,38 @@ export class ModelRun {
         `${this.clock.live} timer(s) alive after close() resolved and every socket ended`,
       );
     }
+  }
+
+  /** Called before each command. */
+  beginStep(): void {
+    this.#reentered = false;
+  }
+
+  /** How each end the transport reported, that nobody asked for, was reported (see "close-errors"). */
+  #checkEndings(): void {
+    for (const { socket, report, errors } of this.#endings) {
+      const { code, closedBy, wasClean } = report;
+      const name = `transport[${socket.index}] (${code}, closedBy ${closedBy})`;
+      const ours = errors.filter(
+        (e) =>
+          (e.code === ErrorCode.DISCONNECTED && e.details.closeCode === code) ||
+          (e.code === ErrorCode.RECONNECT_EXHAUSTED &&
+            isEvtWebSocketError(e.cause, ErrorCode.DISCONNECTED) &&
+            e.cause.details.closeCode === code),
+      );
+      const refused = closedBy === "server" && [1007, 1008, 1009].includes(code);
+      for (const e of errors) {
+        if (e.code === ErrorCode.MESSAGE_TOO_BIG)
+          this.violate("close-errors", `${name} reported as ${e.code}`);
+      }
+      if (ours.length > 1) this.violate("close-errors", `${name} reported ${ours.length} times`);
+      if (refused || !wasClean) {
+        if (ours.length === 0 && !this.#reentered) this.violate("close-errors", `${name} was never reported`);
+      } else if (ours.length > 0) {
+        this.violate("close-errors", `${name} was clean, yet reported as ${ours[0]!.code}`);
+      }
+    }
+    this.#endings.length = 0;
   }
 
   /** Sockets that should be gone by now: closing past the close timeout, or silent past the heartbeat's verdict. */

@@ -27,6 +27,9 @@ export const PROPERTIES = {
   "state-announced": "every state change is announced, and conn.state agrees with the announcements",
   /** Inside onClose: not connected, and "reconnecting" exactly when it will reconnect. */
   "onclose-state": "inside onClose, isConnected() is false and the state says whether it reconnects",
+  /** How an end nobody asked for is reported. */
+  "close-errors":
+    "an end we did not ask for is reported once as ERR_DISCONNECTED with its close code (1007/1008/1009 from the peer: it refused a message of ours); a clean close is no error",
   /** One onClose per socket that opened, once it ended, saying what the socket reported. */
   "close-events":
     "every connection that opened gets one onClose when it ends, with the code and side it ended by",
@@ -70,9 +73,16 @@ export type PropertyName = keyof typeof PROPERTIES;
  * - callback-state: onReconnecting is delivered after a close() made from the onError queued
  *   before it (the epoch check runs when the deferred callback queues the dispatch, not when
  *   the dispatch runs), so it announces a reconnect that will not happen.
+ * - request-deadline: a request made from a callback that a request timeout fired (the onError
+ *   of a timed-out send callback) pushes back the timeouts of the requests already waiting in
+ *   the same deadline list: pending.ts #expire clears the list's timer, the callback's new
+ *   request arms it for its own full timeout, and #expire then sees a timer and does not re-arm
+ *   for the next head. (The timeout's callbacks also run in the middle of #expire, outside
+ *   finish-then-announce.)
  */
 export const AWAITING_FIX: Readonly<Partial<Record<PropertyName, "stop" | "ignore">>> = {
   "callback-state": "ignore",
+  "request-deadline": "ignore",
 };
 
 /** What a violation of `property` does in a run: fail it, stop it, or nothing. */
