@@ -209,7 +209,11 @@ function moveFor(s: MemorySocket, moves: SocketMoves): SocketMove {
   return s.closeReceived === undefined ? moves.talking : moves.halfClosed;
 }
 
-/** A move on the socket `back` places before the newest (0: the newest), if it is live. */
+/**
+ * A move on the socket `back` places before the newest (0: the newest). On an older socket that
+ * already ended, the move arrives anyway, as from an adapter that breaks its contract (events
+ * after terminate() or after onClose): the connection must ignore it.
+ */
 class OnSocket extends Step {
   readonly back: number;
   readonly moves: SocketMoves;
@@ -220,8 +224,10 @@ class OnSocket extends Step {
     this.moves = moves;
   }
 
+  /** Live sockets take the move; an older socket that ended gets it as a stale event. */
   override applies(run: ModelRun): boolean {
-    return run.socket(this.back)?.live === true;
+    const s = run.socket(this.back);
+    return s !== undefined && (s.live || this.back > 0);
   }
 
   label(): string {
@@ -232,6 +238,10 @@ class OnSocket extends Step {
 
   act(run: ModelRun): void {
     const s = run.socket(this.back)!;
+    if (!s.live) {
+      this.#stale(run, s);
+      return;
+    }
     const m = moveFor(s, this.moves);
     const name = `transport[${s.index}]`;
     const flag = this.settle ? "" : " [no flush]";
@@ -274,6 +284,30 @@ class OnSocket extends Step {
       case "peerPing":
         run.command(`${name}.ping from the peer${flag}`, () => s.peerPing());
         return;
+    }
+  }
+
+  #stale(run: ModelRun, s: MemorySocket): void {
+    const { talking, connecting } = this.moves;
+    const m = talking.move !== "message" && connecting.move === "open" ? connecting : talking;
+    const name = `transport[${s.index}] (ended)`;
+    const flag = this.settle ? "" : " [no flush]";
+    if (m.move === "message") {
+      const msg = m.what === "response" ? run.response(m.pick, s) : run.unsolicited();
+      run.stale(s, `${name}.message(${msg.text})${flag}`, (events) =>
+        events.onMessage(msg.data, msg.data.length),
+      );
+    } else if (m.move === "peerClose") {
+      run.stale(s, `${name}.${describeMove(m)}${flag}`, (events) => events.onClosing(m.code, m.reason));
+    } else if (m.move === "pong") {
+      run.stale(s, `${name}.pong${flag}`, (events) => events.onPong());
+    } else if (m.move === "peerPing") {
+      run.stale(s, `${name}.ping from the peer${flag}`, (events) => events.onPing());
+    } else if (m.move === "open") {
+      run.stale(s, `${name}.open${flag}`, (events) => events.onOpen(""));
+    } else {
+      const info = { code: 1006, reason: "", wasClean: false, closedBy: "network" as const };
+      run.stale(s, `${name}.end again (1006)${flag}`, (events) => events.onClose(info));
     }
   }
 }

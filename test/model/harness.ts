@@ -16,7 +16,7 @@ import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../sr
 import { type ConnOptions, DEFAULTS } from "../../src/options.js";
 import { canTransition, type State } from "../../src/state.js";
 import { TRANSPORT_OVERRIDE } from "../../src/transport/select.js";
-import type { TransportClose } from "../../src/transport/types.js";
+import type { TransportClose, TransportEvents } from "../../src/transport/types.js";
 import type { UrlSource } from "../../src/types.js";
 import { ModelClock } from "./clock.js";
 import {
@@ -211,6 +211,8 @@ export class ModelRun {
   /** Errors reported to onError for failed send callbacks, and queued sends reported unsent. */
   #callbackErrors = 0;
   #reportedUnsent = 0;
+  /** Events fired by the connection so far. */
+  #eventCount = 0;
   /** Commands run, the closing sequence's included. */
   commandsRun = 0;
   /** Properties awaiting a fix that this run violated (lenient runs). */
@@ -311,6 +313,26 @@ export class ModelRun {
     }
   }
 
+  /**
+   * Delivers an event of a socket that already ended (an adapter breaking its contract): no
+   * callback may run, and nothing the books see may change.
+   */
+  stale(socket: MemorySocket, text: string, deliver: (events: TransportEvents) => void): void {
+    this.command(text, () => {
+      const before = this.#eventCount;
+      const stats = JSON.stringify(this.conn.stats);
+      const state = this.conn.state;
+      deliver(socket.events);
+      if (
+        this.#eventCount !== before ||
+        JSON.stringify(this.conn.stats) !== stats ||
+        this.conn.state !== state
+      ) {
+        this.violate("stale-ignored", `${text} changed the connection`);
+      }
+    });
+  }
+
   // ---- the socket under the connection ----
 
   /** The socket `back` places before the newest one (0: the newest). */
@@ -338,6 +360,7 @@ export class ModelRun {
   // ---- events ----
 
   #event(text: string): void {
+    this.#eventCount++;
     if (this.#quiet)
       this.violate("quiet-after-close", `${text}: an event after close() resolved, before any new dial()`);
     this.line(`← ${text}`);

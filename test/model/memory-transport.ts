@@ -40,7 +40,7 @@ export class MemorySocket implements Transport {
   readonly index: number;
   readonly url: string;
   readonly protocols: string[];
-  readonly #events: TransportEvents;
+  readonly events: TransportEvents;
   readonly #owner: MemoryTransport;
   phase: SocketPhase = "connecting";
   /** Our close frame (the connection's `close`), once sent. */
@@ -75,7 +75,7 @@ export class MemorySocket implements Transport {
     this.index = index;
     this.url = url;
     this.protocols = [...options.protocols];
-    this.#events = events;
+    this.events = events;
   }
 
   /** True until TCP ended or the socket was terminated. */
@@ -138,7 +138,7 @@ export class MemorySocket implements Transport {
     this.wasOpen = true;
     this.lastReceivedAt = this.#owner.now();
     this.#owner.onHandshake(this);
-    this.#events.onOpen(protocol);
+    this.events.onOpen(protocol);
     return true;
   }
 
@@ -156,7 +156,7 @@ export class MemorySocket implements Transport {
     // After the peer's close frame nothing more can arrive from it.
     if (this.closeReceived !== undefined) return false;
     this.lastReceivedAt = this.#owner.now();
-    this.#events.onMessage(data, byteLength(data));
+    this.events.onMessage(data, byteLength(data));
     return true;
   }
 
@@ -165,7 +165,7 @@ export class MemorySocket implements Transport {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
     if (this.unansweredPings > 0) this.unansweredPings--;
     this.lastReceivedAt = this.#owner.now();
-    this.#events.onPong();
+    this.events.onPong();
     return true;
   }
 
@@ -173,7 +173,7 @@ export class MemorySocket implements Transport {
   peerPing(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
     this.lastReceivedAt = this.#owner.now();
-    this.#events.onPing();
+    this.events.onPing();
     return true;
   }
 
@@ -190,7 +190,7 @@ export class MemorySocket implements Transport {
     const answered = this.closeSent === undefined;
     this.closeSent ??= { code, reason };
     this.phase = "closing";
-    if (answered) this.#events.onClosing(code, reason);
+    if (answered) this.events.onClosing(code, reason);
     return true;
   }
 
@@ -238,7 +238,7 @@ export class MemorySocket implements Transport {
 
   #end(report: TransportClose): void {
     this.#ended(report);
-    this.#events.onClose(report);
+    this.events.onClose(report);
   }
 
   /** Marks the socket ended; `report` is what onClose says, undefined after terminate(). */

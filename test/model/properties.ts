@@ -56,6 +56,8 @@ export const PROPERTIES = {
   stats: "stats.messagesSent/bytesSent agree with the frames the transport accepted",
   /** No timer alive once close() resolved and every socket ended. */
   timers: "no timer is alive after close() resolved and every socket ended",
+  /** Events from a socket that already ended (an adapter breaking its contract) change nothing. */
+  "stale-ignored": "events from a socket that ended change nothing",
   /** The connection uses the transport as its contract says (no send before open, no throw). */
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
 } as const;
