@@ -54,8 +54,12 @@ describe("finish, then announce", () => {
     });
     let first: string | undefined;
     c.dial(hanging).then(
-      () => void (first = "resolved"),
-      (e: EvtWebSocketError) => void (first = `rejected ${e.code}`),
+      () => {
+        first = "resolved";
+      },
+      (e: EvtWebSocketError) => {
+        first = `rejected ${e.code}`;
+      },
     );
     c.send("queued while connecting", () => {});
     const closed = c.close();
