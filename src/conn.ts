@@ -14,7 +14,13 @@ import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
-import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveOptions } from "./options.js";
+import {
+  type ConnOptions,
+  duration,
+  type ReconnectingInfo,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { decideRetry } from "./reconnect.js";
@@ -222,10 +228,13 @@ export class Conn<TIn = Data, TOut = Data> {
   /** Sends a request and resolves with its matching response. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
     return new Promise<TIn>((resolve, reject) => {
-      const timeoutMs = options?.timeoutMs ?? this.#o.requestTimeoutMs;
-      if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-        throw err(ErrorCode.INVALID_OPTION, `request(): timeoutMs must be a number >= 0, got ${timeoutMs}`);
-      }
+      const timeoutMs = duration(
+        "timeoutMs of request()",
+        options?.timeoutMs,
+        this.#o.requestTimeoutMs,
+        0,
+        true,
+      );
       this.#request(
         body,
         timeoutMs,
