@@ -68,6 +68,14 @@ const cases: Case[] = [
     /reason/,
   ],
   [
+    // 42 lone surrogates, 3 bytes each as U+FFFD: 126 bytes (once counted as 84, and the
+    // transport then threw, ending the connection with 1006 instead of a clean close).
+    "close() with a reason of lone surrogates over 123 bytes",
+    (c) => c.close(1000, "\ud800".repeat(42)),
+    "ERR_INVALID_OPTION",
+    /reason/,
+  ],
+  [
     "close() with a reason that is not a string",
     (c) => c.close(1000, 5 as never),
     "ERR_INVALID_OPTION",
