@@ -14,7 +14,7 @@ import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
-import { type ConnOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { State } from "./state.js";
@@ -181,13 +181,13 @@ export class Conn<TIn = Data, TOut = Data> {
   /** Sends a request and resolves with its matching response. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
     return new Promise<TIn>((resolve, reject) => {
-      const timeoutMs = options?.timeoutMs ?? this.#o.requestTimeoutMs;
-      if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-        throw evtError(
-          ErrorCode.INVALID_OPTION,
-          `request(): timeoutMs must be a number >= 0, got ${timeoutMs}`,
-        );
-      }
+      const timeoutMs = duration(
+        "timeoutMs of request()",
+        options?.timeoutMs,
+        this.#o.requestTimeoutMs,
+        0,
+        true,
+      );
       this.#request(
         body,
         timeoutMs,

@@ -177,7 +177,8 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
       abort: undefined,
     };
     this.#index.add(request);
-    if (init.timeoutMs > 0) this.#track(request, init.timeoutMs);
+    // 0 and Infinity both mean no timeout: no deadline, no timer.
+    if (init.timeoutMs > 0 && Number.isFinite(init.timeoutMs)) this.#track(request, init.timeoutMs);
     const { signal } = init;
     if (signal !== undefined) {
       const onAbort = () =>

@@ -148,11 +148,12 @@ describe("PendingRequests", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("timeout 0 waits forever", () => {
+  it.each([0, Number.POSITIVE_INFINITY])("timeout %d waits forever, without arming a timer", (timeoutMs) => {
     const clock = new FakeClock();
     const p = make(clock);
-    const { outcomes, init: i } = init({ timeoutMs: 0 });
+    const { outcomes, init: i } = init({ timeoutMs });
     p.add(i);
+    expect(clock.created).toBe(0);
     clock.advance(1e9);
     expect(outcomes).toHaveLength(0);
     expect(clock.pending).toBe(0);
