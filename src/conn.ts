@@ -164,7 +164,8 @@ export class Conn<TIn = Data, TOut = Data> {
     if (callback === undefined) {
       this.#assertCanSend();
       const data = this.#encode(body);
-      this.#out.send(this.#life.openLink, data, this.#life.state);
+      this.#assertCanSend(); // the codec may have closed the connection
+      this.#out.send(this.#life.openLink, data, this.#life.phase);
       return;
     }
     if (typeof callback !== "function")
@@ -309,8 +310,10 @@ export class Conn<TIn = Data, TOut = Data> {
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
       throw evtError(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
     }
+    // The codec or messageId may have closed the connection: nothing is registered after close().
+    this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    this.#out.request(this.#life.openLink, init, this.#life.state);
+    this.#out.request(this.#life.openLink, init, this.#life.phase);
   }
 
   #assertCanSend(): void {

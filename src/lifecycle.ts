@@ -80,6 +80,11 @@ export class Lifecycle {
     return this.#state;
   }
 
+  /** The state for messages: "closing" while open but its socket no longer takes data. */
+  get phase(): string {
+    return this.#state === State.OPEN && !this.#link?.isOpen ? "closing" : this.#state;
+  }
+
   /** The current link, open or not. */
   get link(): ConnLink | undefined {
     return this.#link;
@@ -240,11 +245,14 @@ export class Lifecycle {
       ask && ((info) => this.#ask(ask, info)),
     );
     // shouldReconnect is asked, not announced to: one that called close() or dial() has
-    // already ended this connection.
-    if (this.#epoch !== epoch) return;
+    // already ended this connection; only this socket's close event is still to be told.
+    if (this.#epoch !== epoch) {
+      if (end.wasOpen) this.#emitClose(end, false);
+      return;
+    }
     this.#attempt = decision.attempt;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
-    this.#out.dropped(decision.retry);
+    this.#out.dropped(decision.retry, end);
     if (!decision.retry) {
       this.#shutdown(decision.error);
       return;

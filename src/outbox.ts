@@ -132,8 +132,12 @@ export class Outbox<TIn, TOut> {
     return true;
   }
 
-  /** A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect coming) or rejected. */
-  dropped(willReconnect: boolean): void {
+  /**
+   * A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect
+   * coming) or rejected with `ERR_DISCONNECTED`, whose `cause` is the error of the end (if any)
+   * and `details` its close code.
+   */
+  dropped(willReconnect: boolean, end: { code: number; error?: EvtWebSocketError | undefined }): void {
     const pending = this.#pending;
     if (pending === undefined) return;
     const again: Item[] = [];
@@ -156,6 +160,10 @@ export class Outbox<TIn, TOut> {
         new EvtWebSocketError(
           ErrorCode.DISCONNECTED,
           `connection lost${why} while the request was in flight`,
+          {
+            cause: end.error,
+            details: { closeCode: end.code },
+          },
         ),
       );
     }
