@@ -123,6 +123,9 @@ interface DeadlineList<TIn, TOut, Q> {
   timer: TimerHandle | undefined;
 }
 
+/** A deadline list's timer while its expired requests are being rejected. */
+const EXPIRING: TimerHandle = Symbol("expiring");
+
 /** What a new request needs. */
 export interface RequestInit<TIn, TOut> {
   body: TOut;
@@ -268,7 +271,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     const lists = this.#deadlines;
     if (lists === undefined) return;
     for (const list of lists.values()) {
-      if (list.timer !== undefined) this.#clock.clearTimeout(list.timer);
+      if (list.timer !== undefined && list.timer !== EXPIRING) this.#clock.clearTimeout(list.timer);
       list.timer = undefined;
     }
     lists.clear();
@@ -280,7 +283,9 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
 
   /** Times out every request whose deadline passed, then re-arms for the new head. */
   #expire(list: DeadlineList<TIn, TOut, Q>): void {
-    list.timer = undefined;
+    // While the loop runs, a request added by a callback it fires (a send callback's onError)
+    // must not arm the list's timer for its own, later deadline: the loop re-arms for the head.
+    list.timer = EXPIRING;
     const now = this.#clock.now();
     for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
       const where = r.sent ? "no response" : "still queued, never sent";
@@ -290,6 +295,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (list.head === undefined) {
       // Nothing left with this timeout: forget the list (a new request makes a new one).
       if (this.#deadlines?.get(list.timeoutMs) === list) this.#deadlines.delete(list.timeoutMs);
-    } else if (list.timer === undefined) this.#arm(list, list.head.deadline - now);
+    } else if (list.timer === EXPIRING) this.#arm(list, list.head.deadline - now);
+    if (list.timer === EXPIRING) list.timer = undefined;
   }
 }
