@@ -92,7 +92,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests);
+    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 

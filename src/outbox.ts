@@ -13,7 +13,13 @@ import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
-import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import {
+  type MessageKey,
+  PendingRequests,
+  type Request,
+  type RequestInit,
+  type Transitions,
+} from "./pending.js";
 import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
 
 type Item = QueueItem<unknown>;
@@ -32,10 +38,14 @@ export class Outbox<TIn, TOut> {
 
   readonly #maxPending: number;
 
-  constructor(clock: Clock, limits: QueueLimits, maxPending: number) {
+  readonly #steps: Transitions;
+
+  /** @param steps - the connection's emitter: request timeouts and aborts run as its transitions. */
+  constructor(clock: Clock, limits: QueueLimits, maxPending: number, steps: Transitions) {
     this.#queue = new OutboundQueue(limits);
     this.#clock = clock;
     this.#maxPending = maxPending;
+    this.#steps = steps;
   }
 
   /** Frames waiting for the connection to open. */
@@ -82,7 +92,7 @@ export class Outbox<TIn, TOut> {
     }
     const bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, state);
-    this.#pending ??= new PendingRequests(this.#clock, this.#queue);
+    this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
     if (link !== undefined) {
       request.sent = true;

@@ -123,6 +123,11 @@ interface DeadlineList<TIn, TOut, Q> {
   timer: TimerHandle | undefined;
 }
 
+/** Runs a step as one transition (the emitter's `run`). */
+export interface Transitions {
+  run<T, A extends unknown[]>(self: T, step: (this: T, ...args: A) => void, ...args: A): void;
+}
+
 /** A deadline list's timer while its expired requests are being rejected. */
 const EXPIRING: TimerHandle = Symbol("expiring");
 
@@ -149,9 +154,16 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   /** One list and one timer per distinct timeout in use; created on first use. */
   #deadlines: Map<number, DeadlineList<TIn, TOut, Q>> | undefined;
 
-  constructor(clock: Clock, queue: { cancel(queued: Q): void }) {
+  readonly #steps: Transitions | undefined;
+
+  /**
+   * @param steps - runs each timeout and abort as one transition (the connection's emitter), so
+   *   the callbacks they fire are announced once every due request has settled.
+   */
+  constructor(clock: Clock, queue: { cancel(queued: Q): void }, steps?: Transitions) {
     this.#clock = clock;
     this.#queue = queue;
+    this.#steps = steps;
   }
 
   get size(): number {
@@ -184,11 +196,13 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (init.timeoutMs > 0 && Number.isFinite(init.timeoutMs)) this.#track(request, init.timeoutMs);
     const { signal } = init;
     if (signal !== undefined) {
-      const onAbort = () =>
-        this.reject(
-          request,
-          new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", { cause: signal.reason }),
-        );
+      const onAbort = () => {
+        const error = new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", {
+          cause: signal.reason,
+        });
+        if (this.#steps === undefined) this.reject(request, error);
+        else this.#steps.run(this, this.reject, request, error);
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       request.abort = () => signal.removeEventListener("abort", onAbort);
     }
@@ -278,7 +292,13 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   }
 
   #arm(list: DeadlineList<TIn, TOut, Q>, delayMs: number): void {
-    list.timer = this.#clock.setTimeout(() => this.#expire(list), Math.max(0, delayMs));
+    list.timer = this.#clock.setTimeout(
+      () => {
+        if (this.#steps === undefined) this.#expire(list);
+        else this.#steps.run(this, this.#expire, list);
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /** Times out every request whose deadline passed, then re-arms for the new head. */
