@@ -1,7 +1,12 @@
 import { defineConfig } from "vitest/config";
 import ToolsReporter from "./test/helpers/tools-reporter.js";
 
+/** Set by scripts/test-ws-latest.sh: a ws package to test against instead of the pinned one. */
+const wsDir = process.env.EVTWS_WS_DIR;
+
 export default defineConfig({
+  // Every import of "ws" (the transport's and the test servers') resolves to wsDir.
+  ...(wsDir ? { resolve: { alias: { ws: wsDir } } } : {}),
   test: {
     include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
@@ -14,5 +19,7 @@ export default defineConfig({
     // The tools reporter comes last: its list of missing tools ends the run.
     reporters: process.env.CI ? ["default", "json", new ToolsReporter()] : ["default", new ToolsReporter()],
     outputFile: { json: "test-results.json" },
+    // Fails the run unless the tests really load the ws in wsDir, and prints its version.
+    ...(wsDir ? { setupFiles: ["test/helpers/ws-version.ts"] } : {}),
   },
 });

@@ -51,7 +51,9 @@ describe("my app's connection, against real faults", () => {
 
     await proxy.blackhole(); // TCP stays open, nothing gets through: only silence tells
     await vi.waitFor(() => expect(errors).toContain("ERR_PONG_TIMEOUT"), eventually);
-    expect(closes).toEqual([{ code: 1006, reason: "", wasClean: false, willReconnect: true, closedBy: "client" }]);
+    expect(closes).toEqual([
+      { code: 1006, reason: "", wasClean: false, willReconnect: true, closedBy: "client" },
+    ]);
     expect(conn.state).toBe(State.RECONNECTING);
 
     await proxy.heal();

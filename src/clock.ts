@@ -20,13 +20,25 @@ export interface Clock {
 }
 
 /**
+ * The longest delay a timer holds, in ms (2^31 - 1, about 24.8 days). Node, browsers and Deno
+ * store the delay in a signed 32-bit integer and fire any longer timer after 1 ms.
+ */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
  * The real clock: global timers and `performance.now()`. Delays are rounded up to whole ms:
  * deadlines computed from `now()` are fractional, and Node keeps one timer list per distinct
  * duration, so 2,000 heartbeats re-armed at 4999.63, 4999.71, ... ms made 2,000 lists where
  * whole numbers share a handful (and no timer fires before its deadline).
+ *
+ * Delays are also capped at {@link MAX_TIMER_MS}, as defence in depth: `resolveOptions()`
+ * already keeps every duration within it, but a longer delay that slipped through (a new
+ * option, a deadline computed from two) would fire after 1 ms, and an owner that re-arms on
+ * wake would then wake the process every millisecond. Capped, it fires early at worst; the
+ * pending requests and the heartbeat check their deadline on wake and re-arm.
  */
 export const systemClock: Clock = {
-  setTimeout: (fn, ms) => globalThis.setTimeout(fn, Math.ceil(ms)),
+  setTimeout: (fn, ms) => globalThis.setTimeout(fn, ms > MAX_TIMER_MS ? MAX_TIMER_MS : Math.ceil(ms)),
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
   now: () => performance.now(),
 };

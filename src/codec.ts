@@ -76,10 +76,11 @@ export function byteLength(data: Data): number {
     const c = data.charCodeAt(i);
     if (c < 0x80) bytes += 1;
     else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < data.length) {
+    else if ((c & 0xfc00) === 0xd800 && (data.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A high surrogate followed by a low one: one 4-byte character.
       bytes += 4;
       i++;
-    } else bytes += 3;
+    } else bytes += 3; // lone surrogates too: they are encoded as U+FFFD, 3 bytes
   }
   return bytes;
 }

@@ -1,24 +1,23 @@
 /**
- * `Conn`, the facade: wires links, backoff, queue, pending requests and events together and
- * owns the one `state` field.
+ * `Conn`, the facade: the public API, its argument checks, and what an incoming message means
+ * (a pong, a response that settles a request, or an event for `onMessage`).
  *
- * Policy lives in the modules it calls (backoff delays, option checks, matching indexes); the
- * mechanics of one socket live in `link.ts`. What this file decides: when to dial, when to
- * retry, what happens to queued messages and pending requests at each transition, and which
- * errors go to a caller and which to `onError` (an error goes to exactly one of them).
+ * The connection's life (dial, attempts, retries, each socket's end, close) is `lifecycle.ts`;
+ * the mechanics of one socket are `link.ts`; the queue and pending requests are `outbox.ts`;
+ * announcing to callbacks only once a transition is complete is the emitter's. What this file
+ * decides: which errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
 import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
-import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
-import { type ConnOptions, type ReconnectingInfo, type ResolvedOptions, resolveOptions } from "./options.js";
+import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { Lifecycle } from "./lifecycle.js";
+import type { Link, LinkEvents } from "./link.js";
+import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
-import { decideRetry } from "./reconnect.js";
-import { canTransition, State } from "./state.js";
+import { State } from "./state.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
@@ -28,18 +27,10 @@ type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
-function err(code: ErrorCode, message: string, cause?: unknown): EvtWebSocketError {
-  return new EvtWebSocketError(code, message, { cause });
-}
-
 /** A usable request id: a string, or a number other than NaN; anything else means no id. */
 function asKey(value: unknown): MessageKey | undefined {
   if (typeof value === "string") return value;
   return typeof value === "number" && !Number.isNaN(value) ? value : undefined;
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: one hook object serves connections of every message type.
@@ -70,37 +61,23 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #o: ResolvedOptions<TIn, TOut>;
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
-  #state: State = State.IDLE;
-  #link: ConnLink | undefined;
-  /** Links that close() is waiting for, with the resolver of its promise; made on first use. */
-  #closing: Map<ConnLink, () => void> | undefined;
-  #closed: Promise<void> | undefined;
-  #lastClose: Promise<void> | undefined;
-  #dialed: { resolve(): void; reject(e: Error): void } | undefined;
-  #retryTimer: unknown;
-  #epoch = 0;
-  #attempt = 0;
-  #openedAt = 0;
-  #url: UrlSource = "";
-  #plan: LinkConfig | undefined;
+  readonly #life: Lifecycle;
   #messagesReceived = 0;
   #bytesReceived = 0;
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
-  #unwatch: (() => void) | undefined;
-  #protocol = "";
 
   static {
     linkEvents = {
-      open: (conn, link, protocol) => conn.#onOpen(link, protocol),
+      open: (conn, link, protocol) => conn.#life.onOpen(link, protocol),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
-      pong: (conn, link, rttMs) => link === conn.#link && conn.#onPong(rttMs),
-      end: (conn, link, end) => conn.#events.run(conn.#onEnd, link, end),
+      pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
+      end: (conn, link, end) => conn.#life.onEnd(link, end),
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
-      else conn.#report(err(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
+      else conn.#report(evtError(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
     };
   }
 
@@ -115,12 +92,13 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests);
+    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events);
+    this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
   get state(): State {
-    return this.#state;
+    return this.#life.state;
   }
 
   /** A snapshot of the counters. */
@@ -130,7 +108,7 @@ export class Conn<TIn = Data, TOut = Data> {
       messagesReceived: this.#messagesReceived,
       bytesSent: this.#out.bytesSent,
       bytesReceived: this.#bytesReceived,
-      reconnects: this.#reconnects,
+      reconnects: this.#life.reconnects,
       pendingRequests: this.#out.pending,
       queuedMessages: this.#out.queued,
     };
@@ -140,7 +118,7 @@ export class Conn<TIn = Data, TOut = Data> {
 
   /** The subprotocol the server chose for the current or last connection; "" when none. */
   get protocol(): string {
-    return this.#protocol;
+    return this.#life.protocol;
   }
 
   /**
@@ -148,12 +126,12 @@ export class Conn<TIn = Data, TOut = Data> {
    * producer that sends faster than the link drains can wait for it to fall.
    */
   get bufferedAmount(): number {
-    return this.#link?.bufferedAmount ?? 0;
+    return this.#life.link?.bufferedAmount ?? 0;
   }
 
   /** True while the connection is open. */
   isConnected(): boolean {
-    return this.#state === State.OPEN;
+    return this.#life.state === State.OPEN;
   }
 
   /** Adds a listener; returns the function that removes it. */
@@ -168,34 +146,12 @@ export class Conn<TIn = Data, TOut = Data> {
    * @param subprotocol - one or more subprotocols to offer.
    */
   async dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
-    const s = this.#state;
+    const s = this.#life.state;
     if (s === State.CONNECTING || s === State.OPEN || s === State.RECONNECTING) {
-      throw err(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
+      throw evtError(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    const plan = planDial(this.#options, this.#o, subprotocol);
-    const opened = new Promise<void>((resolve, reject) => {
-      this.#dialed = { resolve, reject };
-    });
-    this.#events.run(this.#start, url, plan);
-    return opened;
-  }
-
-  #start(url: UrlSource, plan: LinkConfig): void {
-    this.#plan = plan;
-    this.#url = url;
-    this.#attempt = 0;
-    this.#closed = undefined;
-    this.#setState(State.CONNECTING);
-    if (this.#unwatch === undefined && hasEnvironmentEvents()) {
-      this.#unwatch = watchEnvironment({
-        online: () => this.#onOnline(),
-        offline: () => {},
-        visible: (ms) => this.#onVisible(ms),
-      });
-    }
-    // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
-    if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
+    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol));
   }
 
   /**
@@ -208,11 +164,12 @@ export class Conn<TIn = Data, TOut = Data> {
     if (callback === undefined) {
       this.#assertCanSend();
       const data = this.#encode(body);
-      this.#out.send(this.#openLink(), data, this.#state);
+      this.#assertCanSend(); // the codec may have closed the connection
+      this.#out.send(this.#life.openLink, data, this.#life.phase);
       return;
     }
     if (typeof callback !== "function")
-      throw err(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
+      throw evtError(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
     this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
       else
@@ -225,10 +182,13 @@ export class Conn<TIn = Data, TOut = Data> {
   /** Sends a request and resolves with its matching response. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
     return new Promise<TIn>((resolve, reject) => {
-      const timeoutMs = options?.timeoutMs ?? this.#o.requestTimeoutMs;
-      if (typeof timeoutMs !== "number" || !(timeoutMs >= 0)) {
-        throw err(ErrorCode.INVALID_OPTION, `request(): timeoutMs must be a number >= 0, got ${timeoutMs}`);
-      }
+      const timeoutMs = duration(
+        "timeoutMs of request()",
+        options?.timeoutMs,
+        this.#o.requestTimeoutMs,
+        0,
+        true,
+      );
       this.#request(
         body,
         timeoutMs,
@@ -246,33 +206,15 @@ export class Conn<TIn = Data, TOut = Data> {
   close(code = 1000, reason = ""): Promise<void> {
     if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
       return Promise.reject(
-        err(ErrorCode.INVALID_OPTION, `close code must be 1000 or 3000-4999, got ${code}`),
+        evtError(ErrorCode.INVALID_OPTION, `close code must be 1000 or 3000-4999, got ${code}`),
       );
     }
     if (typeof reason !== "string" || byteLength(reason) > 123) {
       return Promise.reject(
-        err(ErrorCode.INVALID_OPTION, "close reason must be a string of at most 123 bytes"),
+        evtError(ErrorCode.INVALID_OPTION, "close reason must be a string of at most 123 bytes"),
       );
     }
-    if (this.#closed !== undefined) return this.#closed;
-    const link = this.#link;
-    this.#link = undefined;
-    // Without a current link, an earlier close() may still wait for its socket (a dial() made
-    // right after it awaits that socket first): this close() waits for it too.
-    if (link !== undefined) this.#closing ??= new Map();
-    const closing = this.#closing;
-    const closed: Promise<void> =
-      link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
-    this.#closed = closed;
-    this.#lastClose = closed;
-    this.#events.run(this.#closeNow, link, code, reason);
-    // Not this.#closed: a callback run at the end of #run may have dialled again and reset it.
-    return closed;
-  }
-
-  #closeNow(link: ConnLink | undefined, code: number, reason: string): void {
-    this.#shutdown(err(ErrorCode.CLOSED, "connection closed by close()"));
-    link?.close(code, reason);
+    return this.#life.close(code, reason);
   }
 
   /**
@@ -284,10 +226,9 @@ export class Conn<TIn = Data, TOut = Data> {
    */
   ping(): void {
     if (this.#o.pingIntervalMs <= 0) {
-      throw err(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
+      throw evtError(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
     }
-    const link = this.#link;
-    if (link !== undefined) this.#events.run(link.probe.bind(link));
+    this.#life.probe();
   }
 
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
@@ -295,77 +236,8 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.close();
   }
 
-  async #connect(): Promise<void> {
-    const epoch = ++this.#epoch;
-    let url: string;
-    try {
-      if (this.#lastClose !== undefined) await this.#lastClose;
-      const source = this.#url;
-      url = normalizeUrl(typeof source === "function" ? await source() : source);
-    } catch (cause) {
-      if (epoch !== this.#epoch) return;
-      const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
-      const error = fatal ? cause : err(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
-      this.#events.run(this.#onEnd, undefined, {
-        code: 1006,
-        reason: "",
-        wasClean: false,
-        wasOpen: false,
-        requested: false,
-        closedBy: "network",
-        error,
-      });
-      return;
-    }
-    if (epoch !== this.#epoch) return;
-    const link: ConnLink = new Link(this.#plan!, url, linkEvents, this as AnyConn);
-    this.#link = link;
-    this.#events.run(link.start.bind(link));
-  }
-
-  #onOpen(link: ConnLink, protocol: string): void {
-    if (link !== this.#link) return;
-    this.#events.run(this.#opened, link, protocol);
-  }
-
-  #opened(link: ConnLink, protocol: string): void {
-    this.#protocol = protocol;
-    if (this.#state === State.RECONNECTING) this.#reconnects++;
-    this.#openedAt = this.#o.clock.now();
-    this.#setState(State.OPEN);
-    const dialed = this.#dialed;
-    this.#dialed = undefined;
-    dialed?.resolve();
-    this.#events.defer(() => this.#connected(link));
-  }
-
-  /** Runs the `connected` listeners, then sends the queue (after their promises settle). */
-  #connected(link: ConnLink): void {
-    if (link !== this.#link) return; // an earlier callback closed it: it is not announced
-    const waits = this.#events.emitCollect("connected", this).filter(isThenable);
-    if (waits.length === 0) {
-      this.#flush(link);
-      return;
-    }
-    void Promise.allSettled(waits).then((outcomes) => {
-      // Closed meanwhile: close() has settled everything and nothing is announced after it.
-      if (this.#state === State.CLOSED) return;
-      this.#events.run(() => {
-        for (const o of outcomes) {
-          if (o.status === "rejected")
-            this.#report(err(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
-        }
-        this.#flush(link);
-      });
-    });
-  }
-
-  #flush(link: ConnLink): void {
-    this.#out.flush(link, () => link === this.#link);
-  }
-
   #onMessage(link: ConnLink, data: Data, bytes: number): void {
-    if (link !== this.#link) return;
+    if (link !== this.#life.link) return;
     this.#messagesReceived++;
     this.#bytesReceived += bytes;
     let msg: TIn;
@@ -373,7 +245,7 @@ export class Conn<TIn = Data, TOut = Data> {
       msg = this.#o.codec.decode(data);
     } catch (cause) {
       link.noteReceived(false);
-      this.#report(err(ErrorCode.DECODE, "could not decode an incoming message; it was dropped", cause));
+      this.#report(evtError(ErrorCode.DECODE, "could not decode an incoming message; it was dropped", cause));
       return;
     }
     const { isPong, matchMsg, messageId } = this.#options;
@@ -384,7 +256,7 @@ export class Conn<TIn = Data, TOut = Data> {
       return;
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
-    if (link !== this.#link) return; // a matcher or codec called close()
+    if (link !== this.#life.link) return; // a matcher or codec called close()
     this.#events.emit("message", msg, this);
   }
 
@@ -402,7 +274,7 @@ export class Conn<TIn = Data, TOut = Data> {
         matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg),
       );
     } catch (cause) {
-      this.#report(err(ErrorCode.CALLBACK_THREW, "matchMsg threw", cause));
+      this.#report(evtError(ErrorCode.CALLBACK_THREW, "matchMsg threw", cause));
       return false;
     }
   }
@@ -411,109 +283,6 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#lastRttMs = rttMs;
     // Every ping of every idle connection passes here: no event object unless someone listens.
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
-  }
-
-  /** A socket ended (or an attempt failed before it had one): retry, or end for good. */
-  #onEnd(link: ConnLink | undefined, end: LinkEnd): void {
-    const closedByUser = link !== undefined && this.#closing?.get(link);
-    if (closedByUser) {
-      this.#closing!.delete(link!);
-      if (end.wasOpen) this.#emitClose(end, false);
-      closedByUser();
-      return;
-    }
-    if (link !== this.#link) return;
-    this.#link = undefined;
-    const ask = this.#o.reconnect.shouldReconnect;
-    const epoch = this.#epoch;
-    const decision = decideRetry(
-      this.#o.reconnect,
-      this.#attempt,
-      { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
-      ask && ((info) => this.#guard("shouldReconnect", ask, info)),
-    );
-    // shouldReconnect is asked, not announced to: one that called close() or dial() has
-    // already ended this connection.
-    if (this.#epoch !== epoch) return;
-    this.#attempt = decision.attempt;
-    if (end.wasOpen) this.#emitClose(end, decision.retry);
-    this.#out.dropped(decision.retry);
-    if (!decision.retry) {
-      this.#shutdown(decision.error);
-      return;
-    }
-    // These two describe the wait that starts here: a callback that closes or dials before they
-    // are announced makes them untrue, and they are dropped (the request errors above are not).
-    const { error } = end;
-    if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
-    const { attempt, delayMs } = decision;
-    if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
-    const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
-    this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this));
-    this.#retryTimer = this.#o.clock.setTimeout(() => {
-      this.#retryTimer = undefined;
-      // Offline, an attempt would fail at once and burn the budget: wait for the online event.
-      if (!isOffline()) void this.#connect();
-    }, delayMs);
-  }
-
-  /** The browser says the network is back: a waiting reconnect dials now. */
-  #onOnline(): void {
-    const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
-    if (!waiting || this.#link !== undefined) return;
-    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    void this.#connect();
-  }
-
-  /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
-  #onVisible(hiddenForMs: number): void {
-    if (this.#o.pingIntervalMs > 0 && hiddenForMs >= this.#o.pingIntervalMs) this.#link?.probe();
-  }
-
-  #emitClose(end: LinkEnd, willReconnect: boolean): void {
-    const info = {
-      code: end.code,
-      reason: end.reason,
-      wasClean: end.wasClean,
-      willReconnect,
-      closedBy: end.closedBy,
-    };
-    this.#events.emit("close", info, this);
-  }
-
-  /** Ends for good: state closed, every request and queued message settled, no timer left. */
-  #shutdown(reason: EvtWebSocketError | undefined): void {
-    this.#epoch++;
-    this.#unwatch?.();
-    this.#unwatch = undefined;
-    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    const byUser = reason?.code === ErrorCode.CLOSED;
-    // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
-    const ending = byUser
-      ? reason
-      : err(
-          ErrorCode.DISCONNECTED,
-          `connection ended and will not reconnect${reason ? `: ${reason.message}` : ""}`,
-          reason,
-        );
-    const unsent = this.#out.failAll(ending);
-    const dialed = this.#dialed;
-    this.#dialed = undefined;
-    if (dialed !== undefined) dialed.reject(reason ?? ending);
-    else if (reason !== undefined && !byUser) this.#report(reason);
-    if (unsent > 0) {
-      const message = `${unsent} queued message(s) were not sent: ${ending.message}`;
-      this.#report(
-        new EvtWebSocketError(ending.code, message, {
-          cause: byUser ? undefined : reason,
-          details: { unsent },
-        }),
-      );
-    }
-    // Announced after the errors above (nothing is announced before the transition completes).
-    this.#setState(State.CLOSED);
   }
 
   #request(
@@ -525,7 +294,7 @@ export class Conn<TIn = Data, TOut = Data> {
   ): void {
     this.#assertCanSend();
     if (signal?.aborted)
-      throw err(ErrorCode.ABORTED, "request(): the signal was already aborted", signal.reason);
+      throw evtError(ErrorCode.ABORTED, "request(): the signal was already aborted", signal.reason);
     const data = this.#encode(body);
     const { messageId, matchMsg } = this.#options;
     let id: MessageKey | undefined;
@@ -533,31 +302,30 @@ export class Conn<TIn = Data, TOut = Data> {
       try {
         id = asKey(messageId(body));
       } catch (cause) {
-        throw err(ErrorCode.CALLBACK_THREW, "messageId threw for the request body", cause);
+        throw evtError(ErrorCode.CALLBACK_THREW, "messageId threw for the request body", cause);
       }
     }
     if (id === undefined && matchMsg === undefined) {
       const need =
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
-      throw err(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
+      throw evtError(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
     }
+    // The codec or messageId may have closed the connection: nothing is registered after close().
+    this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    this.#out.request(this.#openLink(), init, this.#state);
-  }
-
-  #openLink(): ConnLink | undefined {
-    return this.#link?.isOpen ? this.#link : undefined;
+    this.#out.request(this.#life.openLink, init, this.#life.phase);
   }
 
   #assertCanSend(): void {
-    if (this.#state === State.CLOSED) throw err(ErrorCode.CLOSED, "cannot send: connection is closed");
+    if (this.#life.state === State.CLOSED)
+      throw evtError(ErrorCode.CLOSED, "cannot send: connection is closed");
   }
 
   #encode(body: TOut): Data {
     try {
       return this.#o.codec.encode(body);
     } catch (cause) {
-      throw err(ErrorCode.INVALID_OPTION, `cannot send: the codec could not encode the message`, cause);
+      throw evtError(ErrorCode.INVALID_OPTION, `cannot send: the codec could not encode the message`, cause);
     }
   }
 
@@ -569,21 +337,12 @@ export class Conn<TIn = Data, TOut = Data> {
     try {
       return fn(arg);
     } catch (cause) {
-      this.#report(err(ErrorCode.CALLBACK_THREW, `${what} threw`, cause));
+      this.#report(evtError(ErrorCode.CALLBACK_THREW, `${what} threw`, cause));
       return undefined;
     }
   }
 
   #report(error: EvtWebSocketError): void {
     this.#events.emit("error", error, this);
-  }
-
-  #setState(next: State): void {
-    const oldState = this.#state;
-    if (oldState === next) return;
-    if (!canTransition(oldState, next))
-      throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
-    this.#state = next;
-    this.#events.emit("state", { oldState, newState: next }, this);
   }
 }

@@ -87,13 +87,14 @@ export class Emitter<E extends EventMap, O = undefined> {
   }
 
   /**
-   * Runs `step` (with the owner as `this`) as one transition: what it emits or defers is
-   * delivered once it returns, unless an outer step or dispatch is still under way.
+   * Runs `step` (with `self` as `this`) as one transition: what it emits or defers is delivered
+   * once it returns, unless an outer step or dispatch is still under way. `self` and the
+   * arguments are passed through, so a private method needs no bound closure.
    */
-  run<A extends unknown[]>(step: (this: O, ...args: A) => void, ...args: A): void {
+  run<T, A extends unknown[]>(self: T, step: (this: T, ...args: A) => void, ...args: A): void {
     this.#depth++;
     try {
-      step.apply(this.#owner, args);
+      step.apply(self, args);
     } finally {
       // Even when the step threw (a bug): what it announced is delivered, nothing stays queued.
       this.#depth--;
@@ -104,7 +105,7 @@ export class Emitter<E extends EventMap, O = undefined> {
   /** Calls `callback` (a user callback that is not an event) as an announcement: now, or once the current step is done. */
   defer(callback: () => void): void {
     if (this.#depth > 0) this.#queue(callback);
-    else this.run(callback as (this: O) => void);
+    else this.run(undefined, callback);
   }
 
   #queue(callback: () => void): void {

@@ -84,6 +84,11 @@ export class EvtWebSocketError extends Error {
   }
 }
 
+/** Shorthand for `new EvtWebSocketError(code, message, { cause })` (internal). */
+export function evtError(code: ErrorCode, message: string, cause?: unknown): EvtWebSocketError {
+  return new EvtWebSocketError(code, message, { cause });
+}
+
 /** True when `value` is an {@link EvtWebSocketError}, optionally with the given code. */
 export function isEvtWebSocketError(value: unknown, code?: ErrorCode): value is EvtWebSocketError {
   return value instanceof EvtWebSocketError && (code === undefined || value.code === code);

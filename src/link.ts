@@ -102,14 +102,17 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Opens the socket. Separate from the constructor so the owner can store the link first. */
   start(): void {
     const config = this.#config;
-    this.#timer = config.clock.setTimeout(() => {
-      this.#timer = undefined;
-      const error = new EvtWebSocketError(
-        ErrorCode.CONNECT_TIMEOUT,
-        `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
-      );
-      this.terminate(error);
-    }, config.connectTimeoutMs);
+    // Infinity: no connect timeout, and no timer (one that long would fire after 1 ms).
+    if (Number.isFinite(config.connectTimeoutMs)) {
+      this.#timer = config.clock.setTimeout(() => {
+        this.#timer = undefined;
+        const error = new EvtWebSocketError(
+          ErrorCode.CONNECT_TIMEOUT,
+          `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
+        );
+        this.terminate(error);
+      }, config.connectTimeoutMs);
+    }
     try {
       // The link is its transport's listener (and its heartbeat's hooks): no closures per socket.
       this.#transport = config.factory.open(this.#url, config, this);

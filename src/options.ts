@@ -4,10 +4,16 @@
  * `resolveOptions()` turns what the user passed into a fully populated, checked object, or
  * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers
  * and protocol pings) happen at `dial()`, once the transport is known.
+ *
+ * Durations follow one rule, {@link duration}: whole ms from 0 to 2,147,483,647, the longest
+ * a timer holds (Node fires a longer one after 1 ms, so `connectTimeoutMs: Infinity` used to
+ * fail every dial within milliseconds). `Infinity` means "never" only where that has a
+ * meaning: no timeout for `requestTimeoutMs`, `request()`'s `timeoutMs` and
+ * `connectTimeoutMs`, no cap but the timer limit for `reconnect.maxDelayMs`.
  */
 
 import type { Clock } from "./clock.js";
-import { systemClock } from "./clock.js";
+import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { type Codec, type Data, raw } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { MessageKey } from "./pending.js";
@@ -57,11 +63,17 @@ export interface PongInfo {
   rttMs: number;
 }
 
-/** Reconnect policy. Delay for attempt n: `min(maxDelayMs, minDelayMs * factor^(n-1)) * (1 - jitter * random())`. */
+/**
+ * Reconnect policy. Delay for attempt n:
+ * `min(maxDelayMs, minDelayMs * factor^(n-1)) * (1 - jitter * random())`, never over 2,147,483,647 ms.
+ */
 export interface ReconnectOptions {
-  /** Delay before the first retry, in ms, before jitter. @default 1000 */
+  /** Delay before the first retry, in whole ms (0 to 2,147,483,647), before jitter. @default 1000 */
   minDelayMs?: number;
-  /** Largest delay between two attempts, in ms. @default 30000 */
+  /**
+   * Largest delay between two attempts, in whole ms (up to 2,147,483,647); `Infinity` leaves only
+   * that limit, the longest a timer holds (about 24.8 days). @default 30000
+   */
   maxDelayMs?: number;
   /** Growth of the delay per attempt. @default 2 */
   factor?: number;
@@ -69,7 +81,10 @@ export interface ReconnectOptions {
   jitter?: number;
   /** Retries after a failure before giving up; a first dial makes at most `1 + maxAttempts` handshakes. @default Infinity */
   maxAttempts?: number;
-  /** The backoff starts over only after a connection stayed open this long, in ms. @default 5000 */
+  /**
+   * The backoff starts over only after a connection stayed open this long, in whole ms (0 to
+   * 2,147,483,647). @default 5000
+   */
   resetAfterMs?: number;
   /**
    * Decides whether to reconnect after a close the user did not ask for. Return false to stop.
@@ -127,22 +142,29 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * ```
    */
   messageId?(msg: TIn | TOut): MessageKey | undefined;
-  /** How long a request waits for its response, in ms; 0 waits forever. @default 30000 */
+  /**
+   * How long a request waits for its response, in whole ms (up to 2,147,483,647); 0 or
+   * `Infinity` waits forever (no timer at all). @default 30000
+   */
   requestTimeoutMs?: number;
 
   /** Reconnect after closes the user did not ask for; `false` turns it off. @default true */
   reconnect?: boolean | ReconnectOptions;
 
   /**
-   * Send a ping when this many ms pass without sending or without receiving; 0 turns the
-   * heartbeat off. Pings keep to a grid shared by every connection (the largest whole divisor of
-   * the interval up to a sixteenth of it; none when that is below a 64th), so they are never
-   * late and at most one step early, and idle connections share their wake-ups. @default 0
+   * Send a ping when this many ms pass without sending or without receiving (whole ms, up to
+   * 2,147,483,647); 0 turns the heartbeat off. Pings keep to a grid shared by every connection
+   * (the largest whole divisor of the interval up to a sixteenth of it; none when that is below
+   * a 64th), so they are never late and at most one step early, and idle connections share their
+   * wake-ups. @default 0
    */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
   pingMsg?: TOut | (() => TOut);
-  /** After a ping, how long to wait for any inbound data before declaring the connection dead, in ms. @default pingIntervalMs */
+  /**
+   * After a ping, how long to wait for any inbound data before declaring the connection dead, in
+   * whole ms (1 to 2,147,483,647 when the heartbeat is on). @default pingIntervalMs
+   */
   pongTimeoutMs?: number;
   /** Recognises replies to `pingMsg`: they never reach `onMessage` and give the round-trip time. */
   isPong?(msg: TIn): boolean;
@@ -169,7 +191,10 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   tls?: TlsOptions;
   /** Most requests pending at once; over it `request()` rejects `ERR_TOO_MANY_PENDING`. @default 65536 */
   maxPendingRequests?: number;
-  /** Deadline for each opening handshake, in ms. @default 10000 */
+  /**
+   * Deadline for each opening handshake, in whole ms (1 to 2,147,483,647); `Infinity` waits as
+   * long as the network does (no timer at all). @default 10000
+   */
   connectTimeoutMs?: number;
   /** Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with 1009). @default 16777216 (16 MiB) */
   maxMessageBytes?: number;
@@ -251,11 +276,30 @@ function num(
   max = Number.POSITIVE_INFINITY,
 ): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
-    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
-    throw invalid(`option ${name} must be a number ${range}, got ${String(value)}`);
+  if (typeof value !== "number" || !(value >= min && value <= max)) {
+    throw invalid(`option ${name} must be a number from ${min} to ${max}, got ${String(value)}`);
   }
   return value;
+}
+
+/**
+ * Checks a duration in ms: a whole number from `min` to {@link MAX_TIMER_MS}, or `Infinity` when
+ * `infinite` is true (the option has a "never"); `undefined` gives `fallback`. The one rule for
+ * every duration option and for `request()`'s `timeoutMs`, so no timer is ever asked for a delay
+ * the platform would turn into 1 ms.
+ *
+ * @param name - the option as the message names it.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+ */
+export function duration(name: string, value: unknown, fallback: number, min = 0, infinite = false): number {
+  if (value === undefined) return fallback;
+  const n = value as number;
+  if (n === Number.POSITIVE_INFINITY ? infinite : Number.isInteger(n) && n >= min && n <= MAX_TIMER_MS)
+    return n;
+  const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+  throw invalid(
+    `option ${name} must be a whole number of ms from ${min} to ${MAX_TIMER_MS}${infinite ? " or Infinity" : ""}, got ${got}`,
+  );
 }
 
 function fn(name: string, value: unknown): void {
@@ -287,8 +331,14 @@ function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
   }
   const r: ReconnectOptions = value;
   fn("reconnect.shouldReconnect", r.shouldReconnect);
-  const minDelayMs = num("reconnect.minDelayMs", r.minDelayMs, DEFAULTS.minDelayMs);
-  const maxDelayMs = num("reconnect.maxDelayMs", r.maxDelayMs, Math.max(DEFAULTS.maxDelayMs, minDelayMs));
+  const minDelayMs = duration("reconnect.minDelayMs", r.minDelayMs, DEFAULTS.minDelayMs);
+  const maxDelayMs = duration(
+    "reconnect.maxDelayMs",
+    r.maxDelayMs,
+    Math.max(DEFAULTS.maxDelayMs, minDelayMs),
+    0,
+    true,
+  );
   if (maxDelayMs < minDelayMs) {
     throw invalid(`option reconnect.maxDelayMs (${maxDelayMs}) must not be below minDelayMs (${minDelayMs})`);
   }
@@ -299,7 +349,7 @@ function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
     factor: num("reconnect.factor", r.factor, DEFAULTS.factor, 1),
     jitter: num("reconnect.jitter", r.jitter, DEFAULTS.jitter, 0, 1),
     maxAttempts: num("reconnect.maxAttempts", r.maxAttempts, DEFAULTS.maxAttempts),
-    resetAfterMs: num("reconnect.resetAfterMs", r.resetAfterMs, DEFAULTS.resetAfterMs),
+    resetAfterMs: duration("reconnect.resetAfterMs", r.resetAfterMs, DEFAULTS.resetAfterMs),
     shouldReconnect: r.shouldReconnect,
   };
 }
@@ -343,8 +393,8 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null)) {
     throw invalid("option tls must be an object");
   }
-  const pingIntervalMs = num("pingIntervalMs", options.pingIntervalMs, 0);
-  const pongTimeoutMs = num("pongTimeoutMs", options.pongTimeoutMs, pingIntervalMs);
+  const pingIntervalMs = duration("pingIntervalMs", options.pingIntervalMs, 0);
+  const pongTimeoutMs = duration("pongTimeoutMs", options.pongTimeoutMs, pingIntervalMs);
   if (pingIntervalMs > 0 && pongTimeoutMs <= 0) {
     throw invalid("option pongTimeoutMs must be > 0 when pingIntervalMs is set");
   }
@@ -374,13 +424,25 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
     throw invalid("option clock must have setTimeout(), clearTimeout() and now()");
   }
   return {
-    requestTimeoutMs: num("requestTimeoutMs", options.requestTimeoutMs, DEFAULTS.requestTimeoutMs),
+    requestTimeoutMs: duration(
+      "requestTimeoutMs",
+      options.requestTimeoutMs,
+      DEFAULTS.requestTimeoutMs,
+      0,
+      true,
+    ),
     reconnect: resolveReconnect(options.reconnect),
     pingIntervalMs,
     pongTimeoutMs,
     queue,
     codec,
-    connectTimeoutMs: num("connectTimeoutMs", options.connectTimeoutMs, DEFAULTS.connectTimeoutMs, 1),
+    connectTimeoutMs: duration(
+      "connectTimeoutMs",
+      options.connectTimeoutMs,
+      DEFAULTS.connectTimeoutMs,
+      1,
+      true,
+    ),
     maxMessageBytes: num("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
     maxPendingRequests: num("maxPendingRequests", options.maxPendingRequests, DEFAULTS.maxPendingRequests, 1),
     clock,

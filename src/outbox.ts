@@ -13,7 +13,13 @@ import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
-import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import {
+  type MessageKey,
+  PendingRequests,
+  type Request,
+  type RequestInit,
+  type Transitions,
+} from "./pending.js";
 import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
 
 type Item = QueueItem<unknown>;
@@ -32,10 +38,14 @@ export class Outbox<TIn, TOut> {
 
   readonly #maxPending: number;
 
-  constructor(clock: Clock, limits: QueueLimits, maxPending: number) {
+  readonly #steps: Transitions;
+
+  /** @param steps - the connection's emitter: request timeouts and aborts run as its transitions. */
+  constructor(clock: Clock, limits: QueueLimits, maxPending: number, steps: Transitions) {
     this.#queue = new OutboundQueue(limits);
     this.#clock = clock;
     this.#maxPending = maxPending;
+    this.#steps = steps;
   }
 
   /** Frames waiting for the connection to open. */
@@ -82,7 +92,7 @@ export class Outbox<TIn, TOut> {
     }
     const bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, state);
-    this.#pending ??= new PendingRequests(this.#clock, this.#queue);
+    this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
     if (link !== undefined) {
       request.sent = true;
@@ -132,8 +142,12 @@ export class Outbox<TIn, TOut> {
     return true;
   }
 
-  /** A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect coming) or rejected. */
-  dropped(willReconnect: boolean): void {
+  /**
+   * A socket ended: requests on the wire are re-queued (`retryOnReconnect` and a reconnect
+   * coming) or rejected with `ERR_DISCONNECTED`, whose `cause` is the error of the end (if any)
+   * and `details` its close code.
+   */
+  dropped(willReconnect: boolean, end: { code: number; error?: EvtWebSocketError | undefined }): void {
     const pending = this.#pending;
     if (pending === undefined) return;
     const again: Item[] = [];
@@ -156,6 +170,10 @@ export class Outbox<TIn, TOut> {
         new EvtWebSocketError(
           ErrorCode.DISCONNECTED,
           `connection lost${why} while the request was in flight`,
+          {
+            cause: end.error,
+            details: { closeCode: end.code },
+          },
         ),
       );
     }

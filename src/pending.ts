@@ -123,6 +123,14 @@ interface DeadlineList<TIn, TOut, Q> {
   timer: TimerHandle | undefined;
 }
 
+/** Runs a step as one transition (the emitter's `run`). */
+export interface Transitions {
+  run<T, A extends unknown[]>(self: T, step: (this: T, ...args: A) => void, ...args: A): void;
+}
+
+/** A deadline list's timer while its expired requests are being rejected. */
+const EXPIRING: TimerHandle = Symbol("expiring");
+
 /** What a new request needs. */
 export interface RequestInit<TIn, TOut> {
   body: TOut;
@@ -146,9 +154,16 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   /** One list and one timer per distinct timeout in use; created on first use. */
   #deadlines: Map<number, DeadlineList<TIn, TOut, Q>> | undefined;
 
-  constructor(clock: Clock, queue: { cancel(queued: Q): void }) {
+  readonly #steps: Transitions | undefined;
+
+  /**
+   * @param steps - runs each timeout and abort as one transition (the connection's emitter), so
+   *   the callbacks they fire are announced once every due request has settled.
+   */
+  constructor(clock: Clock, queue: { cancel(queued: Q): void }, steps?: Transitions) {
     this.#clock = clock;
     this.#queue = queue;
+    this.#steps = steps;
   }
 
   get size(): number {
@@ -177,14 +192,17 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
       abort: undefined,
     };
     this.#index.add(request);
-    if (init.timeoutMs > 0) this.#track(request, init.timeoutMs);
+    // 0 and Infinity both mean no timeout: no deadline, no timer.
+    if (init.timeoutMs > 0 && Number.isFinite(init.timeoutMs)) this.#track(request, init.timeoutMs);
     const { signal } = init;
     if (signal !== undefined) {
-      const onAbort = () =>
-        this.reject(
-          request,
-          new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", { cause: signal.reason }),
-        );
+      const onAbort = () => {
+        const error = new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", {
+          cause: signal.reason,
+        });
+        if (this.#steps === undefined) this.reject(request, error);
+        else this.#steps.run(this, this.reject, request, error);
+      };
       signal.addEventListener("abort", onAbort, { once: true });
       request.abort = () => signal.removeEventListener("abort", onAbort);
     }
@@ -267,19 +285,27 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     const lists = this.#deadlines;
     if (lists === undefined) return;
     for (const list of lists.values()) {
-      if (list.timer !== undefined) this.#clock.clearTimeout(list.timer);
+      if (list.timer !== undefined && list.timer !== EXPIRING) this.#clock.clearTimeout(list.timer);
       list.timer = undefined;
     }
     lists.clear();
   }
 
   #arm(list: DeadlineList<TIn, TOut, Q>, delayMs: number): void {
-    list.timer = this.#clock.setTimeout(() => this.#expire(list), Math.max(0, delayMs));
+    list.timer = this.#clock.setTimeout(
+      () => {
+        if (this.#steps === undefined) this.#expire(list);
+        else this.#steps.run(this, this.#expire, list);
+      },
+      Math.max(0, delayMs),
+    );
   }
 
   /** Times out every request whose deadline passed, then re-arms for the new head. */
   #expire(list: DeadlineList<TIn, TOut, Q>): void {
-    list.timer = undefined;
+    // While the loop runs, a request added by a callback it fires (a send callback's onError)
+    // must not arm the list's timer for its own, later deadline: the loop re-arms for the head.
+    list.timer = EXPIRING;
     const now = this.#clock.now();
     for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
       const where = r.sent ? "no response" : "still queued, never sent";
@@ -289,6 +315,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (list.head === undefined) {
       // Nothing left with this timeout: forget the list (a new request makes a new one).
       if (this.#deadlines?.get(list.timeoutMs) === list) this.#deadlines.delete(list.timeoutMs);
-    } else if (list.timer === undefined) this.#arm(list, list.head.deadline - now);
+    } else if (list.timer === EXPIRING) this.#arm(list, list.head.deadline - now);
+    if (list.timer === EXPIRING) list.timer = undefined;
   }
 }

@@ -13,7 +13,10 @@ export type UrlSource = string | URL | (() => string | URL | Promise<string | UR
 
 /** Options of one `request()` call. */
 export interface RequestOptions {
-  /** Deadline in ms for this request; 0 waits forever. @default the `requestTimeoutMs` option */
+  /**
+   * Deadline for this request, in whole ms (up to 2,147,483,647); 0 or `Infinity` waits forever.
+   * @default the `requestTimeoutMs` option
+   */
   timeoutMs?: number;
   /** Aborting it rejects the request with `ERR_ABORTED` (and removes it from the queue if unsent). */
   signal?: AbortSignal;

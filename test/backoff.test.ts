@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelay } from "../src/backoff.js";
+import { MAX_TIMER_MS } from "../src/clock.js";
 
 const policy = { minDelayMs: 1000, maxDelayMs: 30_000, factor: 2, jitter: 0.5 };
 
@@ -15,6 +16,35 @@ describe("backoffDelay", () => {
     [3, 0.5, 3000],
   ])("attempt %i with random %f waits %i ms", (attempt, random, expected) => {
     expect(backoffDelay(attempt, policy, () => random)).toBe(expected);
+  });
+
+  it.each([
+    [
+      "maxDelayMs Infinity, attempt 40 (1000 * 2^39 ms)",
+      { maxDelayMs: Number.POSITIVE_INFINITY },
+      40,
+      MAX_TIMER_MS,
+    ],
+    [
+      "maxDelayMs Infinity, factor^n overflowed to Infinity",
+      { maxDelayMs: Number.POSITIVE_INFINITY },
+      2000,
+      MAX_TIMER_MS,
+    ],
+    ["maxDelayMs at the limit, factor 1e6", { maxDelayMs: MAX_TIMER_MS, factor: 1e6 }, 3, MAX_TIMER_MS],
+    ["minDelayMs 0, factor^n overflowed (not 0 * Infinity = NaN)", { minDelayMs: 0 }, 2000, 0],
+    [
+      "minDelayMs 0, maxDelayMs Infinity, factor^n overflowed",
+      { minDelayMs: 0, maxDelayMs: Number.POSITIVE_INFINITY },
+      2000,
+      0,
+    ],
+  ])("never over the longest timer: %s", (_label, over, attempt, expected) => {
+    const p = { ...policy, jitter: 0, ...over };
+    expect(backoffDelay(attempt, p, () => 0)).toBe(expected);
+    // With jitter, still a whole number of ms within the limit.
+    const jittered = backoffDelay(attempt, { ...p, jitter: 0.5 }, () => 0.3);
+    expect(Number.isInteger(jittered) && jittered >= 0 && jittered <= MAX_TIMER_MS).toBe(true);
   });
 
   it("jitter 0 gives the same delay for every random draw", () => {

@@ -23,7 +23,9 @@ async function stillUsable(c: C): Promise<void> {
   await expect(c.request("still-usable", { timeoutMs: 10_000 })).resolves.toBe("still-usable");
 }
 
-const cases: Array<[string, (c: C, url: string) => unknown, string, RegExp]> = [
+type Case = [string, (c: C, url: string) => unknown, string, RegExp];
+
+const cases: Case[] = [
   [
     "send() of an object with the raw codec",
     (c) => c.send({ a: 1 } as never),
@@ -38,18 +40,16 @@ const cases: Array<[string, (c: C, url: string) => unknown, string, RegExp]> = [
     "ERR_INVALID_OPTION",
     /callback/,
   ],
-  [
-    "request() with a negative timeout",
-    (c) => c.request("x", { timeoutMs: -1 }),
-    "ERR_INVALID_OPTION",
-    /timeoutMs/,
-  ],
-  [
-    "request() with a NaN timeout",
-    (c) => c.request("x", { timeoutMs: Number.NaN }),
-    "ERR_INVALID_OPTION",
-    /timeoutMs/,
-  ],
+  // Every value but a whole number of ms up to 2,147,483,647 or Infinity (no timeout, accepted:
+  // conn-durations.test.ts).
+  ...([-1, Number.NaN, "5", 1.5, 2 ** 31, Number.NEGATIVE_INFINITY] as unknown[]).map(
+    (timeoutMs): Case => [
+      `request() with timeoutMs ${typeof timeoutMs === "string" ? JSON.stringify(timeoutMs) : timeoutMs}`,
+      (c) => c.request("x", { timeoutMs: timeoutMs as number }),
+      "ERR_INVALID_OPTION",
+      /option timeoutMs of request\(\) must be a whole number of ms from 0 to 2147483647 or Infinity/,
+    ],
+  ),
   [
     "request() with an already-aborted signal",
     (c) => c.request("x", { signal: AbortSignal.abort() }),
@@ -64,6 +64,14 @@ const cases: Array<[string, (c: C, url: string) => unknown, string, RegExp]> = [
   [
     "close() with a reason over 123 bytes",
     (c) => c.close(1000, "x".repeat(124)),
+    "ERR_INVALID_OPTION",
+    /reason/,
+  ],
+  [
+    // 42 lone surrogates, 3 bytes each as U+FFFD: 126 bytes (once counted as 84, and the
+    // transport then threw, ending the connection with 1006 instead of a clean close).
+    "close() with a reason of lone surrogates over 123 bytes",
+    (c) => c.close(1000, "\ud800".repeat(42)),
     "ERR_INVALID_OPTION",
     /reason/,
   ],

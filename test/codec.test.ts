@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { byteLength, json, raw } from "../src/codec.js";
 
@@ -37,8 +38,28 @@ describe("codecs", () => {
     ["a lone high surrogate (sent as U+FFFD)", "\ud800", 3],
     ["a lone low surrogate inside ASCII", "a\udc00b", 5],
     ["a pair, then a lone high surrogate", "\ud83d\ude00\ud83d", 7],
+    ["a lone high surrogate before a non-surrogate", "\ud800中", 6],
+    ["two high surrogates", "\ud800\ud800", 6],
   ])("byteLength: %s is $2 bytes", (_label, s, n) => {
     expect(byteLength(s)).toBe(n);
     expect(byteLength(s)).toBe(Buffer.byteLength(s));
+  });
+
+  it("byteLength equals Buffer.byteLength (the UTF-8 encoder's size) for any string, lone surrogates included", () => {
+    // Any UTF-16 code unit (lone surrogates 1 in 32), whole code points (astral pairs), and the
+    // edges, so surrogates meet each other and their neighbours in every order.
+    const unit = fc.oneof(
+      fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+      fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+      fc.constantFrom("\ud800", "\udbff", "\udc00", "\udfff", "\ud83d\ude00", "中", "é", "\x7f", "a"),
+    );
+    fc.assert(
+      fc.property(fc.string({ unit: "binary-ascii" }), fc.string({ unit, maxLength: 40 }), (ascii, rest) => {
+        const s = ascii + rest;
+        expect(byteLength(s)).toBe(Buffer.byteLength(s));
+        expect(byteLength(s)).toBe(new TextEncoder().encode(s).length);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

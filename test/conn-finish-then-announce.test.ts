@@ -8,6 +8,7 @@
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -54,8 +55,12 @@ describe("finish, then announce", () => {
     });
     let first: string | undefined;
     c.dial(hanging).then(
-      () => void (first = "resolved"),
-      (e: EvtWebSocketError) => void (first = `rejected ${e.code}`),
+      () => {
+        first = "resolved";
+      },
+      (e: EvtWebSocketError) => {
+        first = `rejected ${e.code}`;
+      },
     );
     c.send("queued while connecting", () => {});
     const closed = c.close();
@@ -91,6 +96,29 @@ describe("finish, then announce", () => {
     expect(c.stats.messagesSent).toBe(1);
     await c.close();
     expect(seen).toEqual(["reconnecting false willReconnect=true", "closed false willReconnect=false"]);
+  });
+});
+
+describe("timeouts and aborts are transitions too", () => {
+  it("requests due at the same moment all time out before an onError that closes runs", async () => {
+    const s = await server({ onMessage: () => {} });
+    const clock = new FakeClock();
+    const errors: string[] = [];
+    const c = conn<string, string>({
+      clock,
+      reconnect: false,
+      matchMsg: () => true,
+      requestTimeoutMs: 1000,
+      onError: (e, cc) => {
+        errors.push(`${e.code} ${cc.state}`);
+        void cc.close();
+      },
+    });
+    await c.dial(s.url);
+    c.send("a", () => {});
+    c.send("b", () => {});
+    clock.advance(1000);
+    expect(errors).toEqual(["ERR_REQUEST_TIMEOUT open", "ERR_REQUEST_TIMEOUT closed"]);
   });
 });
 

@@ -93,7 +93,7 @@ describe("Emitter registrations", () => {
       const e = new Emitter<Events>(() => {});
       const log: string[] = [];
       e.on("ping", (n) => log.push(`ping ${n}`));
-      e.run(() => {
+      e.run(undefined, () => {
         e.emit("ping", 1);
         e.defer(() => log.push("deferred"));
         e.emit("ping", 2);
@@ -108,12 +108,12 @@ describe("Emitter registrations", () => {
       e.on("ping", (n) => {
         log.push(`ping ${n}`);
         if (n === 1)
-          e.run(() => {
+          e.run(undefined, () => {
             log.push("nested step");
             e.emit("ping", 3);
           });
       });
-      e.run(() => {
+      e.run(undefined, () => {
         e.emit("ping", 1);
         e.emit("ping", 2);
       });
@@ -124,8 +124,8 @@ describe("Emitter registrations", () => {
       const e = new Emitter<Events>(() => {});
       const log: string[] = [];
       e.on("ping", (n) => log.push(`ping ${n}`));
-      e.run(() => {
-        e.run(() => e.emit("ping", 1));
+      e.run(undefined, () => {
+        e.run(undefined, () => e.emit("ping", 1));
         log.push("inner returned");
       });
       e.emit("ping", 2);
@@ -138,7 +138,7 @@ describe("Emitter registrations", () => {
       const log: string[] = [];
       e.on("ping", (n) => log.push(`ping ${n}`));
       expect(() =>
-        e.run(() => {
+        e.run(undefined, () => {
           e.emit("ping", 1);
           throw new Error("bug");
         }),

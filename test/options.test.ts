@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_TIMER_MS } from "../src/clock.js";
 import { Conn } from "../src/conn.js";
 import { DEFAULTS, resolveOptions } from "../src/options.js";
 
@@ -64,5 +65,79 @@ describe("bad options throw ERR_INVALID_OPTION naming the option", () => {
     }
     expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
     expect((caught as Error).message).toContain(optionName);
+  });
+});
+
+describe("durations: whole ms from 0 to 2,147,483,647 (the longest a timer holds); Infinity only where it means never", () => {
+  /** Every duration option: where it sits in the options, its smallest value, and whether Infinity is allowed. */
+  const durations: Array<[name: string, min: number, infinite: boolean]> = [
+    ["requestTimeoutMs", 0, true],
+    ["connectTimeoutMs", 1, true],
+    ["pingIntervalMs", 0, false],
+    ["pongTimeoutMs", 1, false],
+    ["reconnect.minDelayMs", 0, false],
+    ["reconnect.maxDelayMs", 0, true],
+    ["reconnect.resetAfterMs", 0, false],
+  ];
+  /** Options setting `name` to `value` (pongTimeoutMs with the heartbeat on, where it counts). */
+  const set = (name: string, value: unknown): Record<string, unknown> => {
+    if (name.startsWith("reconnect.")) {
+      // minDelayMs 0 keeps maxDelayMs 0 legal; a large minDelayMs raises the default maxDelayMs.
+      return { reconnect: { minDelayMs: 0, [name.slice("reconnect.".length)]: value } };
+    }
+    return name === "pongTimeoutMs" ? { pingIntervalMs: 1000, pongTimeoutMs: value } : { [name]: value };
+  };
+  const read = (name: string, options: Record<string, unknown>): unknown => {
+    const r = resolveOptions(options) as unknown as Record<string, unknown> & {
+      reconnect: Record<string, unknown>;
+    };
+    return name.startsWith("reconnect.") ? r.reconnect[name.slice("reconnect.".length)] : r[name];
+  };
+  const bad: Array<[string, unknown]> = [
+    ["-1", -1],
+    ["NaN", Number.NaN],
+    ['"5"', "5"],
+    ["1.5", 1.5],
+    ["2**31", 2 ** 31],
+    ["Infinity", Number.POSITIVE_INFINITY],
+    ["-Infinity", Number.NEGATIVE_INFINITY],
+  ];
+  const table = durations.flatMap(([name, , infinite]) =>
+    bad.map(([label, value]) => {
+      const outcome =
+        infinite && value === Number.POSITIVE_INFINITY ? "never (accepted)" : "ERR_INVALID_OPTION";
+      return [name, label, outcome, value] as const;
+    }),
+  );
+
+  it.each(table)("%s: %s -> %s", (name, _label, outcome, value) => {
+    if (outcome === "never (accepted)") {
+      expect(read(name, set(name, value))).toBe(Number.POSITIVE_INFINITY);
+      return;
+    }
+    let caught: unknown;
+    try {
+      new Conn(set(name, value) as never);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
+    expect((caught as Error).message).toContain(`option ${name} must be a whole number of ms`);
+  });
+
+  it.each(durations)("%s accepts its smallest value and 2,147,483,647, unchanged", (name, min) => {
+    expect(read(name, set(name, min))).toBe(min);
+    expect(read(name, set(name, MAX_TIMER_MS))).toBe(MAX_TIMER_MS);
+    if (min > 0) expect(() => resolveOptions(set(name, min - 1))).toThrow(name);
+  });
+
+  it("the message gives the range, and Infinity where it is allowed", () => {
+    expect(() => resolveOptions({ connectTimeoutMs: 1.5 })).toThrow(
+      "option connectTimeoutMs must be a whole number of ms from 1 to 2147483647 or Infinity, got 1.5",
+    );
+    expect(() => resolveOptions({ pingIntervalMs: Number.POSITIVE_INFINITY })).toThrow(
+      "option pingIntervalMs must be a whole number of ms from 0 to 2147483647, got Infinity",
+    );
+    expect(() => resolveOptions({ requestTimeoutMs: "5" as never })).toThrow('got "5"');
   });
 });

@@ -107,6 +107,27 @@ describe("PendingRequests", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("a request added by a callback that a timeout fires does not delay the timeouts still waiting", () => {
+    const clock = new FakeClock();
+    const p = make(clock);
+    const outcomes: string[] = [];
+    // t=0: a (deadline 100); t=50: b (deadline 150). At t=100, a's timeout fires a callback that
+    // adds c (deadline 200): b must still time out at 150, not at c's 200.
+    p.add(
+      init({
+        done: () => {
+          outcomes.push(`a ${clock.now()}`);
+          p.add(init({ done: () => void outcomes.push(`c ${clock.now()}`) }).init);
+        },
+      }).init,
+    );
+    clock.advance(50);
+    p.add(init({ done: () => void outcomes.push(`b ${clock.now()}`) }).init);
+    clock.advance(300);
+    expect(outcomes).toEqual(["a 100", "b 150", "c 200"]);
+    expect(clock.pending).toBe(0);
+  });
+
   it("different timeouts get their own timer; once settled, the timers lapse without effect or stopTimers() clears them", () => {
     const clock = new FakeClock();
     const p = make(clock);
@@ -148,11 +169,12 @@ describe("PendingRequests", () => {
     expect(clock.pending).toBe(0);
   });
 
-  it("timeout 0 waits forever", () => {
+  it.each([0, Number.POSITIVE_INFINITY])("timeout %d waits forever, without arming a timer", (timeoutMs) => {
     const clock = new FakeClock();
     const p = make(clock);
-    const { outcomes, init: i } = init({ timeoutMs: 0 });
+    const { outcomes, init: i } = init({ timeoutMs });
     p.add(i);
+    expect(clock.created).toBe(0);
     clock.advance(1e9);
     expect(outcomes).toHaveLength(0);
     expect(clock.pending).toBe(0);

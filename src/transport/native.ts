@@ -14,6 +14,8 @@ function toBytes(data: unknown): Uint8Array | undefined {
   return undefined;
 }
 
+function noop(): void {}
+
 /** Creates a transport factory for the given WHATWG-compatible constructor. */
 export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): TransportFactory {
   return {
@@ -68,6 +70,9 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         },
         terminate: () => {
           detach();
+          // Some implementations (ws used as a WHATWG constructor) raise an error event when a
+          // handshake is abandoned; with no handler it would be thrown.
+          socket.onerror = noop;
           try {
             socket.close();
           } catch {

@@ -1,0 +1,356 @@
+/**
+ * The life of a connection across its sockets: `dial()`, each attempt and its link, the wait
+ * before a retry, what a socket's end means (retry or end for good), and `close()`'s
+ * bookkeeping. It owns the one `state` field and changes it only in {@link Lifecycle.#setState}.
+ *
+ * Every entry point runs as one transition of the emitter (`events.run`), so callbacks are
+ * announced only once the transition is complete. What a message means (pong, response,
+ * event) and what the public methods check are `conn.ts`'s business; policy lives in the
+ * modules called here (`reconnect.ts` decides retries, `outbox.ts` settles requests and queue).
+ */
+
+import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
+import type { Conn } from "./conn.js";
+import type { Emitter } from "./emitter.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
+import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
+import type { ReconnectingInfo, ResolvedOptions } from "./options.js";
+import type { Outbox } from "./outbox.js";
+import { decideRetry } from "./reconnect.js";
+import { canTransition, State } from "./state.js";
+import type { ConnEvents, UrlSource } from "./types.js";
+import { normalizeUrl } from "./url.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: one lifecycle type serves connections of every message type.
+type AnyConn = Conn<any, any>;
+type ConnLink = Link<AnyConn>;
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
+}
+
+/** The state, the current link and everything that moves them; see the module header. */
+export class Lifecycle {
+  readonly #owner: AnyConn;
+  readonly #events: Emitter<ConnEvents<unknown, unknown>, AnyConn>;
+  readonly #out: Outbox<unknown, unknown>;
+  readonly #o: ResolvedOptions<unknown, unknown>;
+  readonly #linkEvents: LinkEvents<AnyConn>;
+  #state: State = State.IDLE;
+  #link: ConnLink | undefined;
+  /** Links that close() is waiting for, with the resolver of its promise; made on first use. */
+  #closing: Map<ConnLink, () => void> | undefined;
+  #closed: Promise<void> | undefined;
+  #lastClose: Promise<void> | undefined;
+  #dialed: { resolve(): void; reject(e: Error): void } | undefined;
+  #retryTimer: unknown;
+  #epoch = 0;
+  #attempt = 0;
+  #openedAt = 0;
+  #url: UrlSource = "";
+  #plan: LinkConfig | undefined;
+  #unwatch: (() => void) | undefined;
+  /** Successful reconnects after an established connection dropped. */
+  reconnects = 0;
+  /** The subprotocol the server chose for the current or last connection. */
+  protocol = "";
+
+  /**
+   * @param linkEvents - the connection's link hooks (shared by every connection); `open` and
+   *   `end` must come back here as {@link onOpen} and {@link onEnd}.
+   */
+  constructor(
+    owner: AnyConn,
+    // biome-ignore lint/suspicious/noExplicitAny: the facade's typed emitter and outbox, seen without their message types.
+    events: Emitter<any, AnyConn>,
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    out: Outbox<any, any>,
+    // biome-ignore lint/suspicious/noExplicitAny: as above.
+    o: ResolvedOptions<any, any>,
+    linkEvents: LinkEvents<AnyConn>,
+  ) {
+    this.#owner = owner;
+    this.#events = events;
+    this.#out = out;
+    this.#o = o;
+    this.#linkEvents = linkEvents;
+  }
+
+  get state(): State {
+    return this.#state;
+  }
+
+  /** The state for messages: "closing" while open but its socket no longer takes data. */
+  get phase(): string {
+    return this.#state === State.OPEN && !this.#link?.isOpen ? "closing" : this.#state;
+  }
+
+  /** The current link, open or not. */
+  get link(): ConnLink | undefined {
+    return this.#link;
+  }
+
+  /** The current link when it accepts data frames. */
+  get openLink(): ConnLink | undefined {
+    return this.#link?.isOpen ? this.#link : undefined;
+  }
+
+  /** Starts a dial with its checked plan; the caller has checked the state. */
+  dial(url: UrlSource, plan: LinkConfig): Promise<void> {
+    const opened = new Promise<void>((resolve, reject) => {
+      this.#dialed = { resolve, reject };
+    });
+    this.#events.run(this, this.#start, url, plan);
+    return opened;
+  }
+
+  #start(url: UrlSource, plan: LinkConfig): void {
+    this.#plan = plan;
+    this.#url = url;
+    this.#attempt = 0;
+    this.#closed = undefined;
+    this.#setState(State.CONNECTING);
+    if (this.#unwatch === undefined && hasEnvironmentEvents()) {
+      this.#unwatch = watchEnvironment({
+        online: () => this.#onOnline(),
+        offline: () => {},
+        visible: (ms) => this.#onVisible(ms),
+      });
+    }
+    // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
+    if (!(this.#o.reconnect.enabled && isOffline())) void this.#connect();
+  }
+
+  /** Closes the connection for good; the caller has checked code and reason. */
+  close(code: number, reason: string): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    const link = this.#link;
+    this.#link = undefined;
+    // Without a current link, an earlier close() may still wait for its socket (a dial() made
+    // right after it awaits that socket first): this close() waits for it too.
+    if (link !== undefined) this.#closing ??= new Map();
+    const closing = this.#closing;
+    const closed: Promise<void> =
+      link === undefined ? (this.#lastClose ?? Promise.resolve()) : new Promise((r) => closing!.set(link, r));
+    this.#closed = closed;
+    this.#lastClose = closed;
+    this.#events.run(this, this.#closeNow, link, code, reason);
+    // Not this.#closed: a callback run at the end of #run may have dialled again and reset it.
+    return closed;
+  }
+
+  #closeNow(link: ConnLink | undefined, code: number, reason: string): void {
+    this.#shutdown(evtError(ErrorCode.CLOSED, "connection closed by close()"));
+    link?.close(code, reason);
+  }
+
+  /** Sends a liveness ping on the current link now, if it has a heartbeat. */
+  probe(): void {
+    const link = this.#link;
+    if (link !== undefined) this.#events.run(link, link.probe);
+  }
+
+  /** Link hook: the handshake of `link` completed. */
+  onOpen(link: ConnLink, protocol: string): void {
+    if (link !== this.#link) return;
+    this.#events.run(this, this.#opened, link, protocol);
+  }
+
+  /** Link hook: `link` ended. */
+  onEnd(link: ConnLink, end: LinkEnd): void {
+    this.#events.run(this, this.#ended, link, end);
+  }
+
+  async #connect(): Promise<void> {
+    const epoch = ++this.#epoch;
+    let url: string;
+    try {
+      if (this.#lastClose !== undefined) await this.#lastClose;
+      const source = this.#url;
+      url = normalizeUrl(typeof source === "function" ? await source() : source);
+    } catch (cause) {
+      if (epoch !== this.#epoch) return;
+      const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
+      const error = fatal ? cause : evtError(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
+      this.#events.run(this, this.#ended, undefined, {
+        code: 1006,
+        reason: "",
+        wasClean: false,
+        wasOpen: false,
+        requested: false,
+        closedBy: "network",
+        error,
+      });
+      return;
+    }
+    if (epoch !== this.#epoch) return;
+    const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner);
+    this.#link = link;
+    this.#events.run(link, link.start);
+  }
+
+  #opened(link: ConnLink, protocol: string): void {
+    this.protocol = protocol;
+    if (this.#state === State.RECONNECTING) this.reconnects++;
+    this.#openedAt = this.#o.clock.now();
+    this.#setState(State.OPEN);
+    const dialed = this.#dialed;
+    this.#dialed = undefined;
+    dialed?.resolve();
+    this.#events.defer(() => this.#connected(link));
+  }
+
+  /** Runs the `connected` listeners, then sends the queue (after their promises settle). */
+  #connected(link: ConnLink): void {
+    if (link !== this.#link) return; // an earlier callback closed it: it is not announced
+    const waits = this.#events.emitCollect("connected", this.#owner).filter(isThenable);
+    if (waits.length === 0) {
+      this.#flush(link);
+      return;
+    }
+    void Promise.allSettled(waits).then((outcomes) => {
+      // Closed meanwhile: close() has settled everything and nothing is announced after it.
+      if (this.#state === State.CLOSED) return;
+      this.#events.run(this, () => {
+        for (const o of outcomes) {
+          if (o.status === "rejected")
+            this.#report(evtError(ErrorCode.CALLBACK_THREW, "onConnected rejected", o.reason));
+        }
+        this.#flush(link);
+      });
+    });
+  }
+
+  #flush(link: ConnLink): void {
+    this.#out.flush(link, () => link === this.#link);
+  }
+
+  /** A socket ended (or an attempt failed before it had one): retry, or end for good. */
+  #ended(link: ConnLink | undefined, end: LinkEnd): void {
+    const closedByUser = link !== undefined && this.#closing?.get(link);
+    if (closedByUser) {
+      this.#closing!.delete(link!);
+      if (end.wasOpen) this.#emitClose(end, false);
+      closedByUser();
+      return;
+    }
+    if (link !== this.#link) return;
+    this.#link = undefined;
+    const ask = this.#o.reconnect.shouldReconnect;
+    const epoch = this.#epoch;
+    const decision = decideRetry(
+      this.#o.reconnect,
+      this.#attempt,
+      { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
+      ask && ((info) => this.#ask(ask, info)),
+    );
+    // shouldReconnect is asked, not announced to: one that called close() or dial() has
+    // already ended this connection; only this socket's close event is still to be told.
+    if (this.#epoch !== epoch) {
+      if (end.wasOpen) this.#emitClose(end, false);
+      return;
+    }
+    this.#attempt = decision.attempt;
+    if (end.wasOpen) this.#emitClose(end, decision.retry);
+    this.#out.dropped(decision.retry, end);
+    if (!decision.retry) {
+      this.#shutdown(decision.error);
+      return;
+    }
+    // These two describe the wait that starts here: a callback that closes or dials before they
+    // are announced makes them untrue, and they are dropped (the request errors above are not).
+    const { error } = end;
+    if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
+    const { attempt, delayMs } = decision;
+    if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
+    const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
+    this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
+    this.#retryTimer = this.#o.clock.setTimeout(() => {
+      this.#retryTimer = undefined;
+      // Offline, an attempt would fail at once and burn the budget: wait for the online event.
+      if (!isOffline()) void this.#connect();
+    }, delayMs);
+  }
+
+  /** The browser says the network is back: a waiting reconnect dials now. */
+  #onOnline(): void {
+    const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
+    if (!waiting || this.#link !== undefined) return;
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    void this.#connect();
+  }
+
+  /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
+  #onVisible(hiddenForMs: number): void {
+    if (this.#o.pingIntervalMs > 0 && hiddenForMs >= this.#o.pingIntervalMs) this.#link?.probe();
+  }
+
+  #emitClose(end: LinkEnd, willReconnect: boolean): void {
+    const info = {
+      code: end.code,
+      reason: end.reason,
+      wasClean: end.wasClean,
+      willReconnect,
+      closedBy: end.closedBy,
+    };
+    this.#events.emit("close", info, this.#owner);
+  }
+
+  /** Ends for good: state closed, every request and queued message settled, no timer left. */
+  #shutdown(reason: EvtWebSocketError | undefined): void {
+    this.#epoch++;
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const byUser = reason?.code === ErrorCode.CLOSED;
+    // Requests end with ERR_CLOSED (the user's close()) or ERR_DISCONNECTED, the terminal reason as cause.
+    const ending = byUser
+      ? reason
+      : evtError(
+          ErrorCode.DISCONNECTED,
+          `connection ended and will not reconnect${reason ? `: ${reason.message}` : ""}`,
+          reason,
+        );
+    const unsent = this.#out.failAll(ending);
+    const dialed = this.#dialed;
+    this.#dialed = undefined;
+    if (dialed !== undefined) dialed.reject(reason ?? ending);
+    else if (reason !== undefined && !byUser) this.#report(reason);
+    if (unsent > 0) {
+      const message = `${unsent} queued message(s) were not sent: ${ending.message}`;
+      this.#report(
+        new EvtWebSocketError(ending.code, message, {
+          cause: byUser ? undefined : reason,
+          details: { unsent },
+        }),
+      );
+    }
+    // Announced after the errors above (nothing is announced before the transition completes).
+    this.#setState(State.CLOSED);
+  }
+
+  /** Asks `shouldReconnect`; a throw is reported and counts as no answer (retry). */
+  #ask<A>(fn: (info: A) => boolean, info: A): boolean | undefined {
+    try {
+      return fn(info);
+    } catch (cause) {
+      this.#report(evtError(ErrorCode.CALLBACK_THREW, "shouldReconnect threw", cause));
+      return undefined;
+    }
+  }
+
+  #report(error: EvtWebSocketError): void {
+    this.#events.emit("error", error, this.#owner);
+  }
+
+  #setState(next: State): void {
+    const oldState = this.#state;
+    if (oldState === next) return;
+    if (!canTransition(oldState, next))
+      throw new Error(`evtwebsocket bug: illegal transition ${oldState} -> ${next}`);
+    this.#state = next;
+    this.#events.emit("state", { oldState, newState: next }, this.#owner);
+  }
+}
