@@ -144,7 +144,11 @@ const VALIDATION_CODES: readonly string[] = [
   ErrorCode.INVALID_OPTION,
 ];
 
-/** An error a failed send callback reports (as opposed to a connection's own error). */
+/**
+ * An error a failed send callback reports, as opposed to one about the connection itself. The
+ * connection's own errors carry `details.closedBy` (a socket's end) or `details.unsent` (queued
+ * messages dropped), or have another code; a failed request's error carries neither.
+ */
 function isRequestFailure(e: EvtWebSocketError): boolean {
   const codes: readonly string[] = [
     ErrorCode.REQUEST_TIMEOUT,
@@ -152,7 +156,7 @@ function isRequestFailure(e: EvtWebSocketError): boolean {
     ErrorCode.CLOSED,
     ErrorCode.ABORTED,
   ];
-  return codes.includes(e.code) && e.details.closeCode === undefined && e.details.unsent === undefined;
+  return codes.includes(e.code) && e.details.closedBy === undefined && e.details.unsent === undefined;
 }
 
 function codeOf(e: unknown): string {
@@ -951,7 +955,7 @@ export class ModelRun {
       const name = `transport[${socket.index}] (${code}, closedBy ${closedBy})`;
       const ours = errors.filter(
         (e) =>
-          (e.code === ErrorCode.DISCONNECTED && e.details.closeCode === code) ||
+          (e.code === ErrorCode.DISCONNECTED && e.details.closeCode === code && !isRequestFailure(e)) ||
           (e.code === ErrorCode.RECONNECT_EXHAUSTED &&
             isEvtWebSocketError(e.cause, ErrorCode.DISCONNECTED) &&
             e.cause.details.closeCode === code),

@@ -75,16 +75,9 @@ export type PropertyName = keyof typeof PROPERTIES;
  * - callback-state: onReconnecting is delivered after a close() made from the onError queued
  *   before it (the epoch check runs when the deferred callback queues the dispatch, not when
  *   the dispatch runs), so it announces a reconnect that will not happen.
- * - request-deadline: a request made from a callback that a request timeout fired (the onError
- *   of a timed-out send callback) pushes back the timeouts of the requests already waiting in
- *   the same deadline list: pending.ts #expire clears the list's timer, the callback's new
- *   request arms it for its own full timeout, and #expire then sees a timer and does not re-arm
- *   for the next head. (The timeout's callbacks also run in the middle of #expire, outside
- *   finish-then-announce.)
  */
 export const AWAITING_FIX: Readonly<Partial<Record<PropertyName, "stop" | "ignore">>> = {
   "callback-state": "ignore",
-  "request-deadline": "ignore",
 };
 
 /** What a violation of `property` does in a run: fail it, stop it, or nothing. */
