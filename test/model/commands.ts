@@ -386,6 +386,8 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "reconnecting",
   "state",
   "sendCallback",
+  "shouldReconnect",
+  "matcher",
 );
 
 const callArb = fc.tuple(actionArb, settleArb).map(([a, s]) => new Call(a, s));

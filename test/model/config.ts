@@ -9,8 +9,13 @@ import fc from "fast-check";
 export interface ModelConfig {
   /** "json": `json()` codec, `messageId: m => m.id`; "raw": strings, `matchMsg`. */
   codec: "json" | "raw";
-  /** false, or a policy without jitter (delays must replay exactly). */
-  reconnect: false | { minDelayMs: number; maxDelayMs: number; maxAttempts: number; resetAfterMs: number };
+  /**
+   * false, or a policy without jitter (delays must replay exactly); `ask`: a shouldReconnect
+   * that refuses close code 4000 (and is a callback an action can be armed in).
+   */
+  reconnect:
+    | false
+    | { minDelayMs: number; maxDelayMs: number; maxAttempts: number; resetAfterMs: number; ask: boolean };
   /** 0 turns the heartbeat off. */
   pingIntervalMs: number;
   pongTimeoutMs: number;
@@ -68,7 +73,9 @@ export type CallbackEvent =
   | "close"
   | "reconnecting"
   | "state"
-  | "sendCallback";
+  | "sendCallback"
+  | "shouldReconnect"
+  | "matcher";
 
 export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   connected: "onConnected",
@@ -78,6 +85,8 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   reconnecting: "onReconnecting",
   state: "on('state')",
   sendCallback: "send callback",
+  shouldReconnect: "shouldReconnect",
+  matcher: "messageId/matchMsg",
 };
 
 /** An action as a line of script. */
@@ -128,6 +137,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
           maxDelayMs: fc.constantFrom(100, 2000, 30_000),
           maxAttempts: fc.constantFrom(0, 1, 3, Number.POSITIVE_INFINITY),
           resetAfterMs: fc.constantFrom(0, 5000),
+          ask: fc.boolean(),
         })
         .map((r) => ({ ...r, maxDelayMs: Math.max(r.minDelayMs, r.maxDelayMs) })),
     },

@@ -13,7 +13,7 @@
 import { type Data, json, raw } from "../../src/codec.js";
 import { Conn } from "../../src/conn.js";
 import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../src/errors.js";
-import { type ConnOptions, DEFAULTS } from "../../src/options.js";
+import { type ConnOptions, DEFAULTS, type ReconnectOptions } from "../../src/options.js";
 import { canTransition, type State } from "../../src/state.js";
 import { TRANSPORT_OVERRIDE } from "../../src/transport/select.js";
 import type { TransportClose, TransportEvents } from "../../src/transport/types.js";
@@ -248,7 +248,7 @@ export class ModelRun {
       requestTimeoutMs: config.requestTimeoutMs,
       maxPendingRequests: config.maxPendingRequests,
       connectTimeoutMs: config.connectTimeoutMs,
-      reconnect: config.reconnect === false ? false : { ...config.reconnect, jitter: 0 },
+      reconnect: config.reconnect === false ? false : this.#policy(config.reconnect),
       pingIntervalMs: config.pingIntervalMs,
       pongTimeoutMs: config.pongTimeoutMs,
       queue:
@@ -263,8 +263,17 @@ export class ModelRun {
       onClose: (info) => this.#onClose(info.code, info.willReconnect, info.closedBy),
       onReconnecting: (info) => this.#onReconnecting(info.attempt, info.delayMs),
     };
-    if (config.codec === "json") options.messageId = (m) => (m as { id?: string } | null)?.id;
-    else options.matchMsg = (req, resp) => typeof resp === "string" && resp === `${String(req)}:ok`;
+    if (config.codec === "json") {
+      options.messageId = (m) => {
+        this.#fire("matcher");
+        return (m as { id?: string } | null)?.id;
+      };
+    } else {
+      options.matchMsg = (req, resp) => {
+        this.#fire("matcher");
+        return typeof resp === "string" && resp === `${String(req)}:ok`;
+      };
+    }
     if (messageMode) {
       options.pingMsg = wire.ping;
       options.isPong = (m) =>
@@ -273,6 +282,20 @@ export class ModelRun {
     this.conn = new Conn<Msg, Msg>({ ...options, [TRANSPORT_OVERRIDE]: this.transport } as never);
     this.conn.on("state", (change) => this.#onState(change.oldState, change.newState));
     this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
+  }
+
+  #policy(r: Exclude<ModelConfig["reconnect"], false>): ReconnectOptions {
+    const { ask, ...rest } = r;
+    const policy: ReconnectOptions = { ...rest, jitter: 0 };
+    if (ask) {
+      policy.shouldReconnect = (info) => {
+        const yes = info.code !== 4000;
+        this.#event(`shouldReconnect(${info.code}) → ${yes}`);
+        this.#fire("shouldReconnect");
+        return yes;
+      };
+    }
+    return policy;
   }
 
   // ---- recording ----
