@@ -1,0 +1,603 @@
+/**
+ * The model of the contract: books kept on a run, and the rules (properties.ts) checked on them.
+ *
+ * The model is deliberately small. It does not predict what the connection will do; it keeps
+ * books: which calls were made and how each settled, which frames the transport accepted,
+ * which state changes were announced, which sockets are live, what each ended socket reported.
+ * Some rules are checked as events happen (the state inside a callback, a state change's
+ * origin), the rest after every step and once more at the end ({@link Books.final}): then the
+ * books must balance. The driver (harness.ts) records; this module judges.
+ */
+
+import type { Conn } from "../../src/conn.js";
+import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../src/errors.js";
+import { DEFAULTS } from "../../src/options.js";
+import { canTransition, type State } from "../../src/state.js";
+import type { TransportClose } from "../../src/transport/types.js";
+import type { ModelClock } from "./clock.js";
+import type { ModelConfig } from "./config.js";
+import type { MemorySocket, MemoryTransport } from "./memory-transport.js";
+import type { PropertyName } from "./properties.js";
+import type { Msg, Wire } from "./wire.js";
+
+/** One dial() call. */
+export interface DialCall {
+  n: number;
+  /** Made while idle or closed, and it started connecting. */
+  accepted: boolean;
+  /** Order among dial() and close() calls. */
+  seq: number;
+  settled: number;
+  outcome: string | undefined;
+}
+
+/** One close() call. */
+export interface CloseCall {
+  n: number;
+  seq: number;
+  /** dial() calls made before this one. */
+  dialsBefore: number;
+  /** It returned a promise. */
+  promise: boolean;
+  settled: number;
+  outcome: string | undefined;
+}
+
+/** One request: a request() promise or a send() with a callback. */
+export interface RequestCall {
+  /** Its number among the calls (the n of its label). */
+  n: number;
+  label: string;
+  kind: "promise" | "callback";
+  /** What its frame and its response carry ("q7"). */
+  key: string;
+  /** Set when send() threw: never registered. */
+  threw: string | undefined;
+  /** Promise settlements seen, or callback calls (a failed callback goes to onError, counted apart). */
+  settled: number;
+  outcome: string | undefined;
+  controller: AbortController | undefined;
+  /** When its timeout runs out (clock time); undefined when it has none. */
+  deadline: number | undefined;
+  retry: boolean;
+  /** Changes to "closed" announced before it was made. */
+  closedBefore: number;
+}
+
+/** One plain send(). */
+export interface SendCall {
+  n: number;
+  threw: string | undefined;
+}
+
+/** Codes a dial() is rejected with before it changes anything. */
+const VALIDATION_CODES: readonly string[] = [
+  ErrorCode.ALREADY_DIALED,
+  ErrorCode.INVALID_URL,
+  ErrorCode.INVALID_OPTION,
+];
+
+/** Close codes by which a peer says it refused a message of ours. */
+const REFUSALS: readonly number[] = [1007, 1008, 1009];
+
+/**
+ * An error a failed send callback reports, as opposed to one about the connection itself. The
+ * connection's own errors carry `details.closedBy` (a socket's end) or `details.unsent` (queued
+ * messages dropped), or have another code; a failed request's error carries neither.
+ */
+export function isRequestFailure(e: EvtWebSocketError): boolean {
+  const codes: readonly string[] = [
+    ErrorCode.REQUEST_TIMEOUT,
+    ErrorCode.DISCONNECTED,
+    ErrorCode.CLOSED,
+    ErrorCode.ABORTED,
+  ];
+  return codes.includes(e.code) && e.details.closedBy === undefined && e.details.unsent === undefined;
+}
+
+/** An error's code, or what it is when it has none. */
+export function codeOf(e: unknown): string {
+  return isEvtWebSocketError(e) ? e.code : e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** What the books judge against. */
+export interface BooksContext {
+  conn: Conn<Msg, Msg>;
+  transport: MemoryTransport;
+  clock: ModelClock;
+  config: ModelConfig;
+  wire: Wire;
+  violate(property: PropertyName, message: string): void;
+}
+
+/** A socket's end, as the transport reported it, waiting to be matched. */
+interface Ending {
+  socket: MemorySocket;
+  report: TransportClose;
+  /** Errors fired since (to find how the end was reported). */
+  errors: EvtWebSocketError[];
+}
+
+/** The books of one run; see the module header. */
+export class Books {
+  readonly dials: DialCall[] = [];
+  readonly closes: CloseCall[] = [];
+  readonly requests: RequestCall[] = [];
+  readonly sends: SendCall[] = [];
+  /** Events and callbacks fired by the connection so far. */
+  eventCount = 0;
+  /** Changes to "closed" announced so far. */
+  closedAnnounced = 0;
+  readonly #ctx: BooksContext;
+  #seq = 0;
+  #announced: State = "idle";
+  #toConnecting = 0;
+  /** close() resolved and no dial() was made since: no event may fire. */
+  #quiet = false;
+  #lastCloseSeq = -1;
+  #lastAcceptedDialSeq = -1;
+  /** Errors reported to onError for failed send callbacks, and queued sends reported unsent. */
+  #callbackErrors = 0;
+  #reportedUnsent = 0;
+  /** A callback called dial() or close() during this step. */
+  #reentered = false;
+  /** The first call number made after each socket's handshake completed. */
+  readonly #openedAtCall = new Map<MemorySocket, number>();
+  /** Sockets live when close() was called: their end is the user's, reported as no error. */
+  readonly #closedWhileLive = new WeakSet<MemorySocket>();
+  /** Ends the transport reported that nobody asked for (this step). */
+  readonly #endings: Ending[] = [];
+  /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
+  readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
+
+  constructor(ctx: BooksContext) {
+    this.#ctx = ctx;
+  }
+
+  #violate(property: PropertyName, message: string): void {
+    this.#ctx.violate(property, message);
+  }
+
+  /** Registered requests (send() did not throw). */
+  registered(): RequestCall[] {
+    return this.requests.filter((r) => r.threw === undefined);
+  }
+
+  /** A step begins. */
+  beginStep(): void {
+    this.#reentered = false;
+  }
+
+  /** Any event or callback of the connection. */
+  event(text: string): void {
+    this.eventCount++;
+    if (this.#quiet) {
+      this.#violate("quiet-after-close", `${text}: an event after close() resolved, before any new dial()`);
+    }
+    // No check of conn.state against the announcements here: callbacks run once the transition
+    // is complete (finish, then announce), so an announcement may trail the state by several
+    // transitions made meanwhile by other callbacks. At rest they must agree (check()).
+  }
+
+  /** A "state" event. */
+  stateEvent(oldState: State, newState: State): void {
+    if (oldState !== this.#announced) {
+      this.#violate(
+        "state-announced",
+        `state event from "${oldState}" but the last announced state was "${this.#announced}"`,
+      );
+    }
+    if (!canTransition(oldState, newState)) {
+      this.#violate("state-machine", `state event ${oldState} → ${newState} is not a transition of state.ts`);
+    }
+    this.#announced = newState;
+    if (newState === "closed") this.closedAnnounced++;
+    if (newState === "connecting") this.#toConnecting++;
+  }
+
+  /** onConnected, for the connection on `socket`. */
+  connectedEvent(socket: MemorySocket | undefined): void {
+    const { conn } = this.#ctx;
+    if (conn.state !== "open" || !conn.isConnected()) {
+      this.#violate("callback-state", `inside onConnected the state is "${conn.state}"`);
+    }
+    const last = this.dials.filter((d) => d.accepted).at(-1);
+    if (last?.outcome?.startsWith("rejected")) {
+      this.#violate(
+        "dial-outcome",
+        `the connection opened after dial#${last.n} was rejected, with no dial() since`,
+      );
+    }
+    if (socket !== undefined) this.queueHeld(socket, "onConnected");
+  }
+
+  /** No frame made before `socket` opened (so queued) went out on it yet (`until` names the moment). */
+  queueHeld(socket: MemorySocket, until: string): void {
+    const openedAt = this.#openedAtCall.get(socket);
+    if (openedAt === undefined) return;
+    for (const f of socket.frames) {
+      const what = f.result < 0 ? undefined : this.#ctx.wire.classify(f.data);
+      if (what === undefined || what.kind === "ping") continue;
+      let n: number | undefined;
+      if (what.kind === "send") n = Number(what.key.slice(1));
+      else {
+        const owners = this.registered().filter((r) => r.key === what.key);
+        if (owners.length === 1) n = owners[0]!.n;
+      }
+      if (n !== undefined && n < openedAt) {
+        this.#violate(
+          "queue-after-connected",
+          `${what.key}, queued before transport[${socket.index}] opened, went out before ${until}`,
+        );
+      }
+    }
+  }
+
+  /** onError. */
+  errorEvent(e: EvtWebSocketError): void {
+    if (isRequestFailure(e)) this.#callbackErrors++;
+    for (const ending of this.#endings) ending.errors.push(e);
+    if (e.details.unsent !== undefined) this.#reportedUnsent += e.details.unsent;
+  }
+
+  /** onClose: it answers the oldest socket that opened and ended, and fits the state. */
+  closeEvent(code: number, willReconnect: boolean, closedBy: string): void {
+    const ended = this.#awaitingClose.shift();
+    if (ended === undefined) {
+      this.#violate("close-events", "onClose with no socket that opened and ended waiting for it");
+    } else if (ended.report !== undefined) {
+      const { report, socket } = ended;
+      if (report.code !== code || report.closedBy !== closedBy) {
+        this.#violate(
+          "close-events",
+          `onClose says ${code} closedBy=${closedBy}; transport[${socket.index}] reported ${report.code} closedBy=${report.closedBy}`,
+        );
+      }
+    }
+    const { conn } = this.#ctx;
+    const state = conn.state;
+    if (conn.isConnected())
+      this.#violate("onclose-state", `inside onClose isConnected() is true (state "${state}")`);
+    if (willReconnect && state !== "reconnecting") {
+      this.#violate(
+        "onclose-state",
+        `inside onClose with willReconnect=true the state is "${state}", not "reconnecting"`,
+      );
+    }
+    // close() then dial() before this socket ended: the new dial is under way.
+    const redialled = this.#lastCloseSeq >= 0 && this.#lastAcceptedDialSeq > this.#lastCloseSeq;
+    if (!willReconnect && state !== "closed" && !(redialled && state === "connecting")) {
+      this.#violate(
+        "onclose-state",
+        `inside onClose with willReconnect=false the state is "${state}", not "closed"`,
+      );
+    }
+  }
+
+  /** onReconnecting. */
+  reconnectingEvent(): void {
+    const { conn } = this.#ctx;
+    const state = conn.state;
+    if ((state !== "connecting" && state !== "reconnecting") || conn.isConnected()) {
+      this.#violate("callback-state", `inside onReconnecting the state is "${state}"`);
+    }
+  }
+
+  /** The connection opens a socket. */
+  socketOpening(socket: MemorySocket): void {
+    const live = this.#ctx.transport.liveSockets;
+    if (live.length > 0) {
+      const others = live.map((s) => `transport[${s.index}] (${s.phase})`).join(", ");
+      this.#violate("one-socket", `transport[${socket.index}] opened while ${others} is still live`);
+    }
+  }
+
+  /** A socket's handshake completed; `nextCall` is the number the next call will get. */
+  socketOpened(socket: MemorySocket, nextCall: number): void {
+    this.#openedAtCall.set(socket, nextCall);
+  }
+
+  /** A socket ended: `report` is what its onClose said, undefined after terminate(). */
+  socketEnded(socket: MemorySocket, report: TransportClose | undefined): void {
+    if (!socket.wasOpen) return;
+    this.#awaitingClose.push({ socket, report });
+    if (report !== undefined && !this.#closedWhileLive.has(socket))
+      this.#endings.push({ socket, report, errors: [] });
+  }
+
+  /** Numbers a dial() or close() call in order. */
+  nextSeq(): number {
+    return ++this.#seq;
+  }
+
+  /** A dial() call is about to be made: returns what `dialMade` needs. */
+  dialStarting(fromCallback: boolean): { before: State; toConnecting: number } {
+    this.#quiet = false;
+    if (fromCallback) this.#reentered = true;
+    return { before: this.#ctx.conn.state, toConnecting: this.#toConnecting };
+  }
+
+  /** A dial() call returned: was it accepted (it started connecting)? */
+  dialMade(call: DialCall, start: { before: State; toConnecting: number }): void {
+    const { before, toConnecting } = start;
+    call.accepted =
+      (before === "idle" || before === "closed") &&
+      (this.#toConnecting > toConnecting || this.#ctx.conn.state === "connecting");
+    // A dial() from a callback inside this one may have been accepted first.
+    if (call.accepted) this.#lastAcceptedDialSeq = Math.max(this.#lastAcceptedDialSeq, call.seq);
+  }
+
+  /** A dial() promise rejected: the connection is closed, unless a newer dial() is under way. */
+  dialRejected(call: DialCall, e: unknown): void {
+    const state = this.#ctx.conn.state;
+    const newer = this.#lastAcceptedDialSeq > call.seq;
+    const validation = VALIDATION_CODES.includes(codeOf(e));
+    if (call.accepted && !validation && !newer && state !== "closed" && state !== "idle") {
+      this.#violate(
+        "dial-outcome",
+        `dial#${call.n} rejected (${codeOf(e)}) but the connection is "${state}"`,
+      );
+    }
+  }
+
+  /** A close() call is about to be made. */
+  closeStarting(call: CloseCall, fromCallback: boolean): void {
+    this.#lastCloseSeq = call.seq;
+    if (fromCallback) this.#reentered = true;
+    for (const s of this.#ctx.transport.liveSockets) this.#closedWhileLive.add(s);
+  }
+
+  /** A close() promise resolved: quiet from now on, unless dial() was called since. */
+  closeResolved(call: CloseCall): void {
+    if (this.dials.length === call.dialsBefore) this.#quiet = true;
+  }
+
+  /** A request got `resp`: it must be its own response. */
+  response(call: RequestCall, resp: Msg): void {
+    const key = this.#ctx.wire.responseKey(resp);
+    if (key !== call.key) {
+      this.#violate(
+        "settle-once",
+        `${call.label} got a response for ${String(key)}: ${JSON.stringify(resp)}`,
+      );
+    }
+    if (call.settled > 1) this.#violate("settle-once", `${call.label} settled ${call.settled} times`);
+  }
+
+  /** A request() promise rejected. */
+  requestRejected(call: RequestCall, e: unknown): void {
+    if (call.retry && codeOf(e) === ErrorCode.DISCONNECTED && this.closedAnnounced === call.closedBefore) {
+      this.#violate(
+        "retry-on-reconnect",
+        `${call.label} (retryOnReconnect) rejected ERR_DISCONNECTED, yet the connection did not end`,
+      );
+    }
+  }
+
+  /**
+   * Checks the books after a step. `settled`: the step let every pending reaction run, so
+   * promise outcomes are known and everything is announced.
+   */
+  check(settled: boolean): void {
+    const { conn, transport } = this.#ctx;
+    const state = conn.state;
+    const lastClose = this.closes.at(-1);
+    if (lastClose !== undefined && this.dials.length === lastClose.dialsBefore && state !== "closed") {
+      this.#violate(
+        "close-closes",
+        `close#${lastClose.n} was the last call, yet the connection is "${state}"`,
+      );
+    }
+    if (state === "closed" || state === "idle") {
+      for (const s of transport.liveSockets) {
+        if (s.phase === "connecting" || (s.phase === "open" && s.closeSent === undefined)) {
+          this.#violate("close-ends", `transport[${s.index}] is ${s.phase} while the connection is ${state}`);
+        }
+      }
+    }
+    this.#checkFrames();
+    this.#checkEndings();
+    if (!settled) return;
+    if (state !== this.#announced) {
+      this.#violate(
+        "state-announced",
+        `conn.state is "${state}" but the last state event announced "${this.#announced}"`,
+      );
+    }
+    this.#checkSettlements();
+    this.#checkTimeouts();
+    const waiting = this.#awaitingClose[0];
+    if (waiting !== undefined) {
+      this.#violate(
+        "close-events",
+        `transport[${waiting.socket.index}] opened and ended, and no onClose came`,
+      );
+      this.#awaitingClose.length = 0;
+    }
+    const { clock } = this.#ctx;
+    if (this.#quiet && transport.liveSockets.length === 0 && clock.live > 0) {
+      this.#violate("timers", `${clock.live} timer(s) alive after close() resolved and every socket ended`);
+    }
+  }
+
+  /** The frames the transport accepted, against the stats and the sends and requests made. */
+  #checkFrames(): void {
+    const { conn, transport, wire } = this.#ctx;
+    const stats = conn.stats;
+    let accepted = 0;
+    let bytes = 0;
+    const plainOut = new Map<string, number>();
+    const requestOut = new Map<string, number[]>();
+    for (const s of transport.sockets) {
+      for (const f of s.frames) {
+        const what = wire.classify(f.data);
+        if (what?.kind === "ping" || f.result < 0) continue;
+        accepted++;
+        bytes += f.result;
+        if (what?.kind === "send") plainOut.set(what.key, (plainOut.get(what.key) ?? 0) + 1);
+        if (what?.kind === "request")
+          requestOut.set(what.key, [...(requestOut.get(what.key) ?? []), s.index]);
+      }
+    }
+    if (stats.messagesSent !== accepted || stats.bytesSent !== bytes) {
+      this.#violate(
+        "stats",
+        `stats say ${stats.messagesSent} messages / ${stats.bytesSent} B sent; the transport accepted ${accepted} / ${bytes} B`,
+      );
+    }
+    for (const [key, times] of plainOut) {
+      if (times > 1) this.#violate("send-accounting", `send ${key} went out ${times} times`);
+    }
+    const made = this.sends.filter((c) => c.threw === undefined).length;
+    const outstanding = made - plainOut.size - this.#reportedUnsent;
+    if (outstanding < 0) {
+      this.#violate("send-accounting", `${-outstanding} more send(s) reported unsent than were left unsent`);
+    } else if (outstanding > stats.queuedMessages) {
+      this.#violate(
+        "send-accounting",
+        `${outstanding - stats.queuedMessages} send(s) neither sent, queued nor reported (${made} made, ${plainOut.size} accepted, ${this.#reportedUnsent} reported unsent, ${stats.queuedMessages} queued)`,
+      );
+    }
+    this.#checkResends(requestOut);
+  }
+
+  /** A request's frame goes out once; under retryOnReconnect, at most once per socket. */
+  #checkResends(requestOut: Map<string, number[]>): void {
+    const byKey = new Map<string, RequestCall[]>();
+    for (const r of this.registered()) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    for (const [key, sockets] of requestOut) {
+      const owners = byKey.get(key);
+      if (owners?.length !== 1 || sockets.length < 2) continue; // a shared key: not attributable
+      const r = owners[0]!;
+      if (!r.retry) {
+        this.#violate(
+          "retry-on-reconnect",
+          `${r.label} went out ${sockets.length} times without retryOnReconnect`,
+        );
+      } else if (new Set(sockets).size < sockets.length) {
+        this.#violate("retry-on-reconnect", `${r.label} went out twice on one socket`);
+      }
+    }
+  }
+
+  /** How each end the transport reported, that nobody asked for, was reported (see "close-errors"). */
+  #checkEndings(): void {
+    for (const { socket, report, errors } of this.#endings) {
+      const { code, closedBy, wasClean } = report;
+      const name = `transport[${socket.index}] (${code}, closedBy ${closedBy})`;
+      const ours = errors.filter(
+        (e) =>
+          (e.code === ErrorCode.DISCONNECTED && e.details.closeCode === code && !isRequestFailure(e)) ||
+          (e.code === ErrorCode.RECONNECT_EXHAUSTED &&
+            isEvtWebSocketError(e.cause, ErrorCode.DISCONNECTED) &&
+            e.cause.details.closeCode === code),
+      );
+      for (const e of errors) {
+        if (e.code === ErrorCode.MESSAGE_TOO_BIG)
+          this.#violate("close-errors", `${name} reported as ${e.code}`);
+      }
+      if (ours.length > 1) this.#violate("close-errors", `${name} reported ${ours.length} times`);
+      const refused = closedBy === "server" && REFUSALS.includes(code);
+      if (refused || !wasClean) {
+        // A callback that closed or dialled first makes the report untrue: it may be dropped.
+        if (ours.length === 0 && !this.#reentered)
+          this.#violate("close-errors", `${name} was never reported`);
+      } else if (ours.length > 0) {
+        this.#violate("close-errors", `${name} was clean, yet reported as ${ours[0]!.code}`);
+      }
+    }
+    this.#endings.length = 0;
+  }
+
+  /**
+   * Every request left the pending set by settling exactly once: promises we saw settle,
+   * callbacks that were called, and failed callbacks reported to onError; and none outlived
+   * its deadline.
+   */
+  #checkSettlements(): void {
+    const { conn, clock } = this.#ctx;
+    const registered = this.registered();
+    const promisesSettled = registered.filter((r) => r.kind === "promise" && r.settled > 0).length;
+    const called = registered.filter((r) => r.kind === "callback" && r.settled > 0).length;
+    const failedCallbacks = registered.length - conn.stats.pendingRequests - promisesSettled - called;
+    if (this.#callbackErrors > failedCallbacks) {
+      this.#violate(
+        "settle-once",
+        `${this.#callbackErrors} send-callback failures reported, but only ${failedCallbacks} send callbacks left the pending set without being called`,
+      );
+    } else if (this.#callbackErrors < failedCallbacks) {
+      this.#violate(
+        "request-settles",
+        `${failedCallbacks - this.#callbackErrors} request(s) left the pending set without settling`,
+      );
+    }
+    const now = clock.now();
+    for (const r of registered) {
+      if (r.settled === 0 && r.deadline !== undefined && now > r.deadline + clock.latestLateMs) {
+        this.#violate(
+          "request-deadline",
+          `${r.label} is unsettled at t=${now}, past its deadline t=${r.deadline}`,
+        );
+        r.deadline = undefined;
+      }
+    }
+  }
+
+  /** Sockets that should be gone by now: closing past the close timeout, or silent past the heartbeat's verdict. */
+  #checkTimeouts(): void {
+    const { clock, config, transport } = this.#ctx;
+    const now = clock.now();
+    const late = clock.latestLateMs;
+    const { pingIntervalMs, pongTimeoutMs } = config;
+    // A timer later than min(interval, pong timeout) reads as a frozen process: the heartbeat
+    // then pings again instead of judging, so no deadline holds.
+    const judged = pingIntervalMs > 0 && late < Math.min(pingIntervalMs, pongTimeoutMs);
+    for (const s of transport.liveSockets) {
+      if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + late) {
+        this.#violate(
+          "close-bounded",
+          `transport[${s.index}] has been closing since t=${s.closingSince}; now t=${now}`,
+        );
+        s.closingSince = undefined;
+      }
+      const silentSince = s.lastReceivedAt;
+      if (judged && s.phase === "open" && s.closingSince === undefined) {
+        if (now > silentSince + pingIntervalMs + pongTimeoutMs + 2 * late) {
+          this.#violate(
+            "liveness",
+            `transport[${s.index}] silent since t=${silentSince} is still open at t=${now}`,
+          );
+          s.lastReceivedAt = now;
+        }
+      }
+    }
+  }
+
+  /** The books after the closing sequence: everything settled, nothing left. */
+  final(): void {
+    const { conn, transport, clock } = this.#ctx;
+    const stats = conn.stats;
+    for (const d of this.dials) {
+      if (d.settled === 0) this.#violate("dial-settles", `dial#${d.n} never settled`);
+    }
+    for (const c of this.closes) {
+      if (c.promise && c.settled === 0) this.#violate("close-settles", `close#${c.n} never settled`);
+    }
+    for (const r of this.registered()) {
+      if (r.kind === "promise" && r.settled === 0)
+        this.#violate("request-settles", `${r.label} never settled`);
+    }
+    if (stats.pendingRequests > 0) {
+      this.#violate("request-settles", `${stats.pendingRequests} request(s) still pending`);
+    }
+    if (stats.queuedMessages > 0) {
+      this.#violate("send-accounting", `${stats.queuedMessages} message(s) still queued`);
+    }
+    for (const s of transport.liveSockets) {
+      this.#violate("close-ends", `transport[${s.index}] still ${s.phase} at the end`);
+    }
+    if (conn.state !== "closed")
+      this.#violate("close-closes", `after close() the connection is "${conn.state}"`);
+    if (clock.live > 0) this.#violate("timers", `${clock.live} timer(s) alive at the end`);
+  }
+}
