@@ -317,35 +317,36 @@ const settleArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(false) },
 );
 
-const arm = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
+/** An arbitrary with its weight, for fc.oneof. */
+const weigh = <T>(weight: number, arbitrary: fc.Arbitrary<T>) => ({ weight, arbitrary });
 
 const errorMove = fc.constant({ move: "error" as const });
 const endTcpMove = fc.constant({ move: "endTcp" as const });
 const abruptMove = fc.constant({ move: "abrupt" as const });
 
 const connectingArb: fc.Arbitrary<SocketMove> = fc.oneof(
-  arm(6, fc.record({ move: fc.constant("open" as const), protocol: fc.integer({ min: 0, max: 2 }) })),
-  arm(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
-  arm(1, endTcpMove),
-  arm(1, abruptMove),
-  arm(1, errorMove),
+  weigh(6, fc.record({ move: fc.constant("open" as const), protocol: fc.integer({ min: 0, max: 2 }) })),
+  weigh(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
+  weigh(1, endTcpMove),
+  weigh(1, abruptMove),
+  weigh(1, errorMove),
 );
 
 const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
-  arm(
+  weigh(
     9,
     fc.record({
       move: fc.constant("message" as const),
       what: fc.oneof(
-        arm(6, fc.constant("response" as const)),
-        arm(2, fc.constant("unsolicited" as const)),
-        arm(1, fc.constant("garbage" as const)),
-        arm(1, fc.constant("pong" as const)),
+        weigh(6, fc.constant("response" as const)),
+        weigh(2, fc.constant("unsolicited" as const)),
+        weigh(1, fc.constant("garbage" as const)),
+        weigh(1, fc.constant("pong" as const)),
       ),
       pick: fc.nat(7),
     }),
   ),
-  arm(
+  weigh(
     3,
     fc.record({
       move: fc.constant("peerClose" as const),
@@ -353,17 +354,17 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
       reason: fc.constantFrom("", "going away"),
     }),
   ),
-  arm(2, endTcpMove),
-  arm(2, abruptMove),
-  arm(1, errorMove),
-  arm(2, fc.constant({ move: "pong" as const })),
-  arm(1, fc.constant({ move: "peerPing" as const })),
+  weigh(2, endTcpMove),
+  weigh(2, abruptMove),
+  weigh(1, errorMove),
+  weigh(2, fc.constant({ move: "pong" as const })),
+  weigh(1, fc.constant({ move: "peerPing" as const })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(
-  arm(4, endTcpMove),
-  arm(1, abruptMove),
-  arm(1, errorMove),
+  weigh(4, endTcpMove),
+  weigh(1, abruptMove),
+  weigh(1, errorMove),
 );
 
 const movesArb: fc.Arbitrary<SocketMoves> = fc.record({
@@ -393,21 +394,21 @@ const eventArb = fc.constantFrom<CallbackEvent>(
 const callArb = fc.tuple(actionArb, settleArb).map(([a, s]) => new Call(a, s));
 const socketArb = fc.tuple(backArb, movesArb, settleArb).map(([b, m, s]) => new OnSocket(b, m, s));
 const advanceArb = fc.oneof(
-  arm(
+  weigh(
     7,
     fc
       .tuple(
         fc.oneof(
-          arm(3, fc.integer({ min: 1, max: 60 })),
-          arm(2, fc.integer({ min: 100, max: 3500 })),
-          arm(1, fc.integer({ min: 5000, max: 40_000 })),
-          arm(3, fc.constant(undefined)),
+          weigh(3, fc.integer({ min: 1, max: 60 })),
+          weigh(2, fc.integer({ min: 100, max: 3500 })),
+          weigh(1, fc.integer({ min: 5000, max: 40_000 })),
+          weigh(3, fc.constant(undefined)),
         ),
         settleArb,
       )
       .map(([ms, s]): Step => new Advance(ms, s)),
   ),
-  arm(
+  weigh(
     1,
     fc.constantFrom(0, 10, 500, 5000).map((ms): Step => new Late(ms)),
   ),
