@@ -9,6 +9,9 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { TransportEvents } from "../src/transport/types.js";
+import { ModelClock } from "./model/clock.js";
+import { type MemorySocket, MemoryTransport } from "./model/memory-transport.js";
 import { AWAITING_FIX } from "./model/properties.js";
 import { runModel } from "./model/property.js";
 
@@ -42,5 +45,62 @@ describe("Conn against the model", () => {
     const again = `npm run model -- --seed ${randomSeed} --runs 2000${strict ? "" : " --lenient"}`;
     console.log(`model: random seed ${randomSeed} (${again} runs it again)`);
     await check(randomSeed, 2000);
+  });
+});
+
+/** The parts the model stands on: if they lie, every run above passes for nothing. */
+describe("the model's transport and clock", () => {
+  const events = () => {
+    const seen: string[] = [];
+    const record: TransportEvents = {
+      onOpen: (p) => void seen.push(`open ${p}`),
+      onMessage: (d) => void seen.push(`message ${String(d)}`),
+      onPong: () => void seen.push("pong"),
+      onPing: () => void seen.push("ping"),
+      onClosing: (code) => void seen.push(`closing ${code}`),
+      onClose: (info) => void seen.push(`close ${info.code} ${info.wasClean} ${info.closedBy}`),
+    };
+    return { seen, record };
+  };
+  const options = { protocols: [], headers: undefined, tls: undefined, maxMessageBytes: 1000 };
+
+  it("refuses data frames once the peer's close frame arrived, and reports the clean close when TCP ends", () => {
+    const { seen, record } = events();
+    const socket = new MemoryTransport().open("ws://a/", options, record) as MemorySocket;
+    socket.open("");
+    expect(socket.send("é")).toBe(2);
+    socket.peerClose(1000, "");
+    expect(socket.send("x")).toBe(-1);
+    socket.endTcp();
+    expect(seen).toEqual(["open ", "closing 1000", "close 1000 true server"]);
+  });
+
+  it("reports our close answered as closed by the client, and nothing after terminate()", () => {
+    const { seen, record } = events();
+    const transport = new MemoryTransport();
+    const ours = transport.open("ws://a/", options, record) as MemorySocket;
+    ours.open("");
+    ours.close(4000, "bye");
+    expect(ours.send("x")).toBe(-1);
+    ours.peerClose(4000, "bye");
+    ours.endTcp();
+    const gone = transport.open("ws://a/", options, record) as MemorySocket;
+    gone.terminate();
+    expect([gone.open(""), gone.message("x"), gone.endTcp()]).toEqual([false, false, false]);
+    expect(seen).toEqual(["open ", "close 4000 true client"]);
+    expect(transport.liveSockets).toEqual([]);
+  });
+
+  it("fires every timer late by at most maxLateMs, in order, and counts the live ones", () => {
+    const clock = new ModelClock(50, 7);
+    const fired: number[] = [];
+    for (let i = 0; i < 20; i++) clock.setTimeout(() => fired.push(clock.now() - i * 10), i * 10);
+    const cleared = clock.setTimeout(() => fired.push(-1), 5);
+    clock.clearTimeout(cleared);
+    expect(clock.live).toBe(20);
+    clock.advance(1000);
+    expect(clock.live).toBe(0);
+    expect(fired).toHaveLength(20);
+    expect(fired.every((late) => late >= 0 && late <= 50)).toBe(true);
   });
 });
