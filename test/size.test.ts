@@ -25,14 +25,14 @@ import tsupConfig from "../tsup.config.js";
  * 9.6 KB, and 8.2 KB with every error message blanked (measured by rewriting a copy of src/), so
  * 4 KB cannot be reached by trimming: it needs features out of the browser entry, which is the
  * issue author's call. Until then this is a regression guard just above today's size: growth
- * past it must be a decision, not an accident. Raised from 10,240 to 11,008 by issue 15 (a
- * decision): finishing every transition before announcing it, close codes that say which side
- * closed, and a socket that refuses data after a close frame took the entry from 10,096 to
- * about 10,660 B, and the lifecycle's own module (a class, its fields and accessors) to about
- * 10,820 B. Issue 19 sets the next budget (7.0 KB).
+ * past it must be a decision, not an accident. Raised from 10,240 to 11,264 by issue 15 (a
+ * decision): finishing every transition before announcing it (timeouts and aborts included),
+ * close codes that say which side closed, a socket that refuses data after a close frame,
+ * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
+ * 11,050 B. Issue 19 sets the next budget (7.0 KB).
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
-const BUDGET_GZIP_BYTES = 11_008;
+const BUDGET_GZIP_BYTES = 11_264;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
