@@ -32,6 +32,8 @@ export class Emitter<E extends EventMap, O = undefined> {
   /** Steps and dispatches under way; while above 0, announcements wait in `#later`. */
   #depth = 0;
   #later: Array<() => void> | undefined;
+  /** The queue is being delivered (by {@link #drain}). */
+  #draining = false;
 
   /**
    * @param onThrow - gets what a listener threw; a module-level function plus `owner` costs no
@@ -73,7 +75,10 @@ export class Emitter<E extends EventMap, O = undefined> {
    */
   emit<K extends keyof E>(event: K, ...args: Parameters<E[K]>): void {
     if (this.#depth > 0) {
-      this.#queue(() => this.#dispatch(event, args));
+      // A deferred callback being delivered (depth 1 in the drain) announces in its own turn,
+      // so the next deferred callback sees what these listeners did (a close() in onError).
+      if (this.#draining && this.#depth === 1) this.#dispatch(event, args);
+      else this.#queue(() => this.#dispatch(event, args));
       return;
     }
     if (this.#listeners[event] === undefined) return;
@@ -117,11 +122,13 @@ export class Emitter<E extends EventMap, O = undefined> {
   #drain(): void {
     const later = this.#later!;
     this.#depth = 1;
+    this.#draining = true;
     try {
       for (let i = 0; i < later.length; i++) later[i]!();
     } finally {
       this.#later = undefined;
       this.#depth = 0;
+      this.#draining = false;
     }
   }
 

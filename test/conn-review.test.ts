@@ -3,6 +3,7 @@
  * (each failed before its fix); real ws servers on 127.0.0.1 port 0.
  */
 
+import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -164,5 +165,15 @@ describe("WHATWG transport with ws's WebSocket as the constructor", () => {
     await expect(c.dial(url)).rejects.toMatchObject({ code: "ERR_CONNECT_TIMEOUT" });
     await settle();
     expect(uncaught.map(String)).toEqual([]);
+  });
+});
+
+describe("docs", () => {
+  it("every test file docs/concepts.md names exists (it promises test/model.test.ts)", () => {
+    const text = readFileSync(new URL("../docs/concepts.md", import.meta.url), "utf8");
+    const named = [...text.matchAll(/`(test\/[\w./-]+\.test\.ts)`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(0);
+    const missing = named.filter((p) => !existsSync(new URL(`../${p}`, import.meta.url)));
+    expect(missing).toEqual([]);
   });
 });

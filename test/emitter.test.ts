@@ -133,6 +133,23 @@ describe("Emitter registrations", () => {
       expect(log).toEqual(["inner returned", "ping 1", "ping 2", "deferred now"]);
     });
 
+    it("a deferred callback's emit is delivered in its turn, so the next deferred callback sees what its listeners did", () => {
+      const e = new Emitter<Events>(() => {});
+      const log: string[] = [];
+      let closed = false;
+      e.on("ping", (n) => {
+        log.push(`ping ${n}`);
+        if (n === 1) e.run(undefined, () => void (closed = true));
+      });
+      e.run(undefined, () => {
+        e.defer(() => e.emit("ping", 1));
+        e.defer(() => {
+          if (!closed) e.emit("ping", 2); // still true? (the reconnecting event after an onError that closed)
+        });
+      });
+      expect(log).toEqual(["ping 1"]);
+    });
+
     it("a throwing step still releases the queue for the next one", () => {
       const e = new Emitter<Events>(() => {});
       const log: string[] = [];

@@ -56,9 +56,7 @@ export type PropertyName = keyof typeof PROPERTIES;
  *   before it (the epoch check runs when the deferred callback queues the dispatch, not when
  *   the dispatch runs), so it announces a reconnect that will not happen.
  */
-export const AWAITING_FIX: Readonly<Partial<Record<PropertyName, "stop" | "ignore">>> = {
-  "callback-state": "ignore",
-};
+export const AWAITING_FIX: Readonly<Partial<Record<PropertyName, "stop" | "ignore">>> = {};
 
 /** What a violation of `property` does in a run: fail it, stop it, or nothing. */
 export type Verdict = "fail" | "stop" | "ignore";
