@@ -139,7 +139,10 @@ describe("Emitter registrations", () => {
       let closed = false;
       e.on("ping", (n) => {
         log.push(`ping ${n}`);
-        if (n === 1) e.run(undefined, () => void (closed = true));
+        if (n === 1)
+          e.run(undefined, () => {
+            closed = true;
+          });
       });
       e.run(undefined, () => {
         e.defer(() => e.emit("ping", 1));
