@@ -61,6 +61,8 @@ export async function runChaos(options: ChaosOptions) {
   const started = performance.now();
   let cycle = 0;
   let fault: Fault | "none" = "none";
+  /** The previous cycle's fault (a latency fault leaves bytes queued in the proxy for a while). */
+  let previousFault: Fault | "none" = "none";
   const violate = (inv: Violation["inv"], detail: string): void => {
     report.violations.push({ inv, cycle, fault, detail });
     options.log?.(`VIOLATION ${inv} cycle ${cycle} (${fault}): ${detail}`);
@@ -326,6 +328,7 @@ export async function runChaos(options: ChaosOptions) {
           const verdictAt = deadFire?.firedAt ?? pongTimeoutAt!;
           const detection: Detection = {
             fault: f,
+            previousFault,
             fromFaultMs: verdictAt - faultAt,
             fromByteMs: verdictAt - deadAfterByteAt,
             eventAfterMs: pongTimeoutAt! - verdictAt,
@@ -363,6 +366,7 @@ export async function runChaos(options: ChaosOptions) {
       await proxy.heal();
       server.resume();
       const healed = fault;
+      previousFault = healed;
       const recovered = await waitOpen(`healing ${healed}`);
       fault = "none";
       if (recovered) report.recoveryMs.push(performance.now() - faultAt);

@@ -68,6 +68,8 @@ export interface StormReport {
 /** One dead-connection detection (blackhole or stall), times in ms. */
 export interface Detection {
   fault: string;
+  /** The previous cycle's fault. */
+  previousFault: string;
   /** From the fault's injection to the verdict (the start of the wake that declared the peer dead). */
   fromFaultMs: number;
   /** From the client's last byte received to the verdict: what the bound is about. */
@@ -204,7 +206,7 @@ export function formatDetections(r: ChaosReport): string {
       const over = d.fromByteMs - d.boundMs - d.timersLateMs;
       const verdict = over > 0 ? `OVER by ${over.toFixed(1)} ms` : "within";
       const fresh = d.boundMs > bound ? ", fresh ping after a late deadline" : "";
-      return `${i + 1}. ${d.fault}: ${d.fromFaultMs.toFixed(1)} ms from the fault, ${d.fromByteMs.toFixed(1)} from the last byte; ${d.timers} timers ${d.timersLateMs.toFixed(1)} ms late in all${fresh}: ${verdict}`;
+      return `${i + 1}. ${d.fault} (after ${d.previousFault}): ${d.fromFaultMs.toFixed(1)} ms from the fault, ${d.fromByteMs.toFixed(1)} from the last byte; ${d.timers} timers ${d.timersLateMs.toFixed(1)} ms late in all${fresh}: ${verdict}`;
     })
     .join("\n");
 }
