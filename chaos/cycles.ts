@@ -6,17 +6,23 @@
  * Each cycle: wait for the connection to be open, run traffic, inject one fault, measure what
  * the fault is meant to provoke (dead-connection detection for blackhole and stall, false
  * detections under latency), heal, wait for the client to recover, check pending requests.
+ * A detection is measured from the client's last byte received (not from the fault: bytes
+ * still in flight arrive after it, and the line may have been quiet for a ping interval before
+ * it) and must fall within pingIntervalMs + pongTimeoutMs plus how late the heartbeat's own
+ * timers behind it fired, which the client's clock records (chaos/lateness.ts).
  * Every `recycleEvery` cycles the client is closed and the process must hold nothing more
  * than before it was created (INV-4). Faults come from a seeded PRNG so a run can be replayed.
  */
 
 import { channel } from "node:diagnostics_channel";
 import type { Socket } from "node:net";
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Conn, type EvtWebSocketError, json, State } from "../src/index.js";
 import { canTransition } from "../src/state.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
 import { CANARY, canaryHits } from "./canary.js";
-import { emptyReport, FAULTS, type Fault, type Violation } from "./report.js";
+import { type Fire, lateness, RecordingClock, verdictChain } from "./lateness.js";
+import { type Detection, emptyReport, FAULTS, type Fault, type Violation } from "./report.js";
 import { createRng, pick } from "./rng.js";
 import { type Msg, Traffic } from "./traffic.js";
 import { leakDiff, resourceCounts, sleep, waitFor } from "./util.js";
@@ -55,6 +61,8 @@ export async function runChaos(options: ChaosOptions) {
   const started = performance.now();
   let cycle = 0;
   let fault: Fault | "none" = "none";
+  /** The previous cycle's fault (a latency fault leaves bytes queued in the proxy for a while). */
+  let previousFault: Fault | "none" = "none";
   const violate = (inv: Violation["inv"], detail: string): void => {
     report.violations.push({ inv, cycle, fault, detail });
     options.log?.(`VIOLATION ${inv} cycle ${cycle} (${fault}): ${detail}`);
@@ -98,21 +106,38 @@ export async function runChaos(options: ChaosOptions) {
       report.maxLiveSockets = Math.max(report.maxLiveSockets, live);
       if (live > 1) violate("INV-3", `${live} live sockets for one Conn`);
       sockets.add(socket);
+      latestSocket = socket;
     });
   };
   const netChannel = channel("net.client.socket");
   netChannel.subscribe(onSocket);
 
+  // Timer lateness, two ways: each of the client's timers against its due time (the heartbeat's
+  // among them), and the event loop's delay over the whole run.
+  const clock = new RecordingClock();
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const baseline = resourceCounts();
   // INV-8 figure: heap after GC at the first client's close (warm) against the last one's.
   let heapAtFirstClose: number | undefined;
   let heapAtLastClose: number | undefined;
 
+  // The detection bound runs from the last byte received (bytes in flight when a fault begins
+  // still arrive after it), as the heartbeat sees it: a listener added once the connection is
+  // open runs after the WebSocket's own, which hands each frame to the heartbeat.
+  let latestSocket: Socket | undefined;
+  let lastByteAt = Number.NaN;
+  const onData = (): void => {
+    lastByteAt = performance.now();
+  };
   const traffic = new Traffic({ random, report, violate, scan, requestTimeoutMs: TIMING.requestTimeoutMs });
   let conn: Conn<Msg, Msg> | undefined;
   let closing = false;
   let closedDone = false;
   let pongTimeoutAt: number | undefined;
+  /** The client's last byte before the pong timeout, and the timer fire that declared it. */
+  let deadAfterByteAt = Number.NaN;
+  let deadFire: Fire | undefined;
   let closeEvents = 0;
 
   const createConn = (): Conn<Msg, Msg> => {
@@ -121,6 +146,7 @@ export async function runChaos(options: ChaosOptions) {
     closedDone = false;
     let previous: State = State.IDLE;
     const c = new Conn<Msg, Msg>({
+      clock,
       codec: json<Msg, Msg>(),
       messageId: (m) => m.id,
       headers: { Authorization: `Bearer ${CANARY}` },
@@ -149,12 +175,18 @@ export async function runChaos(options: ChaosOptions) {
       report.errorEvents[error.code] = (report.errorEvents[error.code] ?? 0) + 1;
       if (error.code !== "ERR_PONG_TIMEOUT") return;
       pongTimeoutAt = performance.now();
+      deadAfterByteAt = lastByteAt;
+      deadFire = clock.current;
       if (fault !== "blackhole" && fault !== "stall") {
         report.falseDeadDetections++;
         violate("false-dead", `pong timeout while the fault was ${fault}`);
       }
     });
     c.on("close", () => closeEvents++);
+    c.on("connected", () => {
+      onData(); // the heartbeat starts counting at the open
+      latestSocket?.on("data", onData);
+    });
     for (const event of ["close", "reconnecting", "pong", "connected"] as const) {
       c.on(event, (payload: unknown) => {
         afterClose(event);
@@ -287,9 +319,32 @@ export async function runChaos(options: ChaosOptions) {
         const seen = await waitFor(() => pongTimeoutAt !== before, 3 * bound);
         if (!seen) violate("detection", `dead connection not detected within ${3 * bound} ms`);
         else {
-          const ms = pongTimeoutAt! - faultAt;
-          report.detectionMs.push(ms);
-          if (ms > bound) report.overBound++;
+          // Allowed: how late the heartbeat's timers behind the verdict fired, from the wake that
+          // sent the ping to the one that declared the peer dead, and one pongTimeoutMs more
+          // when a late deadline sent a fresh ping.
+          // Measured to the verdict: the wake that declared the peer dead began then; the error
+          // event follows once the link is torn down (socket destroyed, requests rejected).
+          const chain = deadFire && verdictChain(deadFire, TIMING.pongTimeoutMs);
+          const verdictAt = deadFire?.firedAt ?? pongTimeoutAt!;
+          const detection: Detection = {
+            fault: f,
+            previousFault,
+            fromFaultMs: verdictAt - faultAt,
+            fromByteMs: verdictAt - deadAfterByteAt,
+            eventAfterMs: pongTimeoutAt! - verdictAt,
+            boundMs: TIMING.pingIntervalMs + Math.max(1, chain?.pings ?? 1) * TIMING.pongTimeoutMs,
+            timersLateMs: chain?.fires.reduce((sum, fire) => sum + lateness(fire), 0) ?? 0,
+            timers: chain?.fires.length ?? 0,
+          };
+          report.detections.push(detection);
+          const overMs = detection.fromByteMs - detection.boundMs - detection.timersLateMs;
+          if (overMs > 0) {
+            report.overBound++;
+            violate(
+              "detection",
+              `declared dead ${detection.fromByteMs.toFixed(1)} ms after the last byte: ${overMs.toFixed(1)} ms over the bound ${detection.boundMs} ms plus the lateness of its timers (${detection.timersLateMs.toFixed(1)} ms)`,
+            );
+          }
         }
         break;
       }
@@ -311,6 +366,7 @@ export async function runChaos(options: ChaosOptions) {
       await proxy.heal();
       server.resume();
       const healed = fault;
+      previousFault = healed;
       const recovered = await waitOpen(`healing ${healed}`);
       fault = "none";
       if (recovered) report.recoveryMs.push(performance.now() - faultAt);
@@ -321,6 +377,7 @@ export async function runChaos(options: ChaosOptions) {
   } finally {
     await retire();
     netChannel.unsubscribe(onSocket);
+    loopDelay.disable();
     await proxy.close();
     await server.close();
     process.off("unhandledRejection", onUnhandled);
@@ -328,6 +385,13 @@ export async function runChaos(options: ChaosOptions) {
   }
   report.cycles = options.cycles;
   report.durationMs = performance.now() - started;
+  // The histogram holds whole sampling intervals: the delay is what exceeds the resolution.
+  const delayMs = (ns: number) => Math.max(0, ns / 1e6 - 10);
+  report.loopDelayMs = {
+    median: delayMs(loopDelay.percentile(50)),
+    p99: delayMs(loopDelay.percentile(99)),
+    max: delayMs(loopDelay.max),
+  };
   if (heapAtFirstClose !== undefined && heapAtLastClose !== undefined && report.conns > 1) {
     report.heapDeltaBytes = heapAtLastClose - heapAtFirstClose;
   }

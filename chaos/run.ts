@@ -1,11 +1,12 @@
 /**
- * `npm run chaos [-- --cycles N] [--seed S] [--clients N] [--no-storm]`: the chaos cycles, then
- * the reconnect storm, then one summary table. Exits 1 when any invariant was violated.
+ * `npm run chaos [-- --cycles N] [--seed S] [--clients N] [--no-storm] [--detections]`: the chaos
+ * cycles, then the reconnect storm, then one summary table (`--detections` adds one line per
+ * dead-connection detection). Exits 1 when any invariant was violated.
  */
 
 import { parseArgs } from "node:util";
 import { runChaos } from "./cycles.js";
-import { formatReport } from "./report.js";
+import { formatDetections, formatReport } from "./report.js";
 import { runStorm } from "./storm.js";
 
 const { values } = parseArgs({
@@ -15,12 +16,13 @@ const { values } = parseArgs({
     clients: { type: "string", default: "50" },
     "no-storm": { type: "boolean", default: false },
     quiet: { type: "boolean", default: false },
+    detections: { type: "boolean", default: false },
   },
 });
 const cycles = Number(values.cycles);
 const clients = Number(values.clients);
 if (!Number.isInteger(cycles) || cycles < 1 || !Number.isInteger(clients) || clients < 1) {
-  console.error("usage: npm run chaos -- [--cycles N] [--seed S] [--clients N] [--no-storm]");
+  console.error("usage: npm run chaos -- [--cycles N] [--seed S] [--clients N] [--no-storm] [--detections]");
   process.exit(2);
 }
 
@@ -40,6 +42,7 @@ if (!values["no-storm"]) {
   for (const v of violations) log(`VIOLATION ${v.inv} (storm): ${v.detail}`);
 }
 console.log(formatReport(report));
+if (values.detections) console.log(`\n${formatDetections(report)}`);
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);
 for (const v of report.violations.slice(0, 20))
   console.log(`- ${v.inv} cycle ${v.cycle} (${v.fault}): ${v.detail}`);

@@ -5,7 +5,7 @@
  * the Go original did) or without receiving anything (liveness probe). Once a ping is out, any
  * inbound byte proves the peer alive; if nothing at all arrives within `pongTimeoutMs`, the
  * peer is declared dead. A silent peer is therefore detected within
- * `intervalMs + pongTimeoutMs` of the last byte received.
+ * `intervalMs + pongTimeoutMs` of the last byte received, plus however late the timers fire.
  *
  * Pings keep to a grid shared by every connection on the clock: a ping due at `t` goes out at
  * the last multiple of the grid step at or before `t` (the step is the largest whole divisor of
@@ -15,10 +15,24 @@
  * `intervalMs` apart.
  *
  * `noteSent`/`noteReceived` sit on the per-message hot path and only store a timestamp; the
- * timer is re-armed when it fires or when a pong answers a ping. A timer that fires late (a
- * frozen tab, a sleeping laptop) sends at most one ping and judges the deadline on the
- * monotonic clock, so missed ticks are never replayed in a burst. Sending the ping and tearing
- * the socket down are the caller's.
+ * timer is re-armed when it fires or when a pong answers a ping. A timer that fires late sends
+ * at most one ping and judges the deadline on the monotonic clock, so missed ticks are never
+ * replayed in a burst.
+ *
+ * A late pong deadline must not cost a healthy connection (Node runs due timers before it reads
+ * the sockets, so a pong that came in while the process was frozen or starved is still unread),
+ * nor spare a dead one forever when every timer is late (a throttled background tab, a starved
+ * container). So, once per unanswered ping (anything received resets both):
+ * - a deadline that wakes more than `min(intervalMs, pongTimeoutMs)` late (a freeze: the ping
+ *   may not even have left) sends one fresh ping and waits `pongTimeoutMs` for it;
+ * - a verdict on a late wake waits one turn of the event loop (a zero-delay timer, which runs
+ *   after the sockets are read).
+ * The next wake judges. A silent peer is thus declared dead within `intervalMs + 2 *
+ * pongTimeoutMs` of the last byte received, at most `2 * (intervalMs + pongTimeoutMs)`, plus the
+ * lateness of the four timers in that chain (the ping's, its deadline's, the fresh ping's
+ * deadline's and the verdict's).
+ *
+ * Sending the ping and tearing the socket down are the caller's.
  */
 
 import type { Clock } from "./clock.js";
@@ -47,6 +61,19 @@ export function gridStep(intervalMs: number): number {
   return 1;
 }
 
+/**
+ * What a late wake granted the unanswered ping (see the module header), in the order granted;
+ * anything received resets it to NONE.
+ */
+const Grace = {
+  NONE: 0,
+  /** A late pong deadline sent a fresh ping: the next late one does not. */
+  REPINGED: 1,
+  /** A late wake found the deadline passed and waits one turn for the socket to be read: the next wake judges. */
+  VERDICT_DEFERRED: 2,
+} as const;
+type Grace = (typeof Grace)[keyof typeof Grace];
+
 /** The heartbeat of one connection; `stop()` disarms it. */
 export class Heartbeat implements Sleeper {
   readonly #clock: Clock;
@@ -68,6 +95,8 @@ export class Heartbeat implements Sleeper {
   #pingSentAt = -1;
   /** When the last unanswered ping left, exactly (for the RTT); NaN once a pong answered it. */
   #rttFrom = Number.NaN;
+  /** What late wakes granted the outstanding ping. */
+  #grace: Grace = Grace.NONE;
   #stopped = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
@@ -98,6 +127,7 @@ export class Heartbeat implements Sleeper {
     if (this.#pingSentAt >= 0) {
       // Answered: move from the pong deadline to the next ping time.
       this.#pingSentAt = -1;
+      this.#grace = Grace.NONE;
       if (!this.#stopped) this.#arm(this.#lastReceived);
     }
     const from = this.#rttFrom;
@@ -151,15 +181,24 @@ export class Heartbeat implements Sleeper {
     const now = Math.floor(exact);
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;
     if (this.#pingSentAt >= 0) {
-      if (now - at > Math.min(intervalMs, pongTimeoutMs)) {
-        // The timer fired late: the process was frozen (sleep, SIGSTOP, a throttled tab) and a
-        // pong that arrived meanwhile may still be unread. Judge on a fresh ping instead.
+      const late = now - at;
+      const grace = this.#grace;
+      if (grace === Grace.NONE && late > Math.min(intervalMs, pongTimeoutMs)) {
+        // Frozen (sleep, SIGSTOP, a throttled tab): a pong may sit unread, or the ping may not
+        // have left at all. Judge on a fresh ping instead, once.
+        this.#grace = Grace.REPINGED;
         this.#ping(exact);
         if (this.#stopped) return;
       } else if (now - this.#pingSentAt >= pongTimeoutMs) {
-        this.stop();
-        this.#hooks.onDead();
-        return;
+        if (late > 0 && grace !== Grace.VERDICT_DEFERRED) {
+          // Armed again for the passed deadline: a zero-delay timer, which runs after the socket
+          // was read (a pong that came in while the timers were late still counts).
+          this.#grace = Grace.VERDICT_DEFERRED;
+        } else {
+          this.stop();
+          this.#hooks.onDead();
+          return;
+        }
       }
     } else if (now >= this.#nextDue()) {
       this.#ping(exact);

@@ -3,8 +3,9 @@ import { gridStep, Heartbeat } from "../src/heartbeat.js";
 import { type Sleeper, sharedTimers } from "../src/shared-timers.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
-function setup(intervalMs = 1000, pongTimeoutMs = 500) {
+function setup(intervalMs = 1000, pongTimeoutMs = 500, lateByMs = 0) {
   const clock = new FakeClock();
+  clock.lateByMs = lateByMs;
   const log: string[] = [];
   const hb = new Heartbeat(
     clock,
@@ -156,6 +157,104 @@ describe("Heartbeat", () => {
     const { clock, hb } = setup();
     hb.stop();
     expect(clock.pending).toBe(0);
+  });
+});
+
+/**
+ * A heartbeat (interval 1000 ms, pong timeout 500 ms) on a clock whose every timer fires
+ * `lateMs` late, and a peer that answers each ping 10 ms later, or never when `silent`. With
+ * `readAfterWake`, the socket is read only right after a timer fired (a starved process: Node
+ * runs due timers before it reads the sockets); otherwise as each pong arrives.
+ */
+function lateTimers(lateMs: number, peer: { silent?: boolean; readAfterWake?: boolean } = {}) {
+  const { clock, log, hb } = setup(1000, 500, lateMs);
+  const arrivals: number[] = [];
+  const pings = () => log.filter((l) => l.startsWith("ping@")).length;
+  const deadAt = () => {
+    const dead = log.find((l) => l.startsWith("dead@"));
+    return dead === undefined ? undefined : Number(dead.slice(5));
+  };
+  /** Runs 1 ms at a time until `untilMs` or the verdict. */
+  const run = (untilMs: number) => {
+    let seen = pings();
+    while (clock.now() < untilMs && deadAt() === undefined) {
+      const fired = clock.fired;
+      clock.advance(1);
+      for (; seen < pings(); seen++) if (!peer.silent) arrivals.push(clock.now() + 10);
+      const reading = !peer.readAfterWake || clock.fired > fired;
+      while (reading && arrivals.length > 0 && arrivals[0]! <= clock.now()) {
+        arrivals.shift();
+        hb.noteReceived(true);
+      }
+    }
+  };
+  return { log, run, pings, deadAt };
+}
+
+describe("Heartbeat with late timers (a throttled tab, a starved container)", () => {
+  it("when every timer fires late, a silent peer is declared dead within 2 x (intervalMs + pongTimeoutMs) plus the lateness of its four timers", () => {
+    // I = 1000, T = 500. Below min(I, T) = 500 the chain is ping, deadline, deferred verdict
+    // (I + T + 3L); above it the deadline sends one fresh ping first (I + 2T + 4L).
+    for (const [lateMs, expected] of [
+      [0, 1500],
+      [50, 1650],
+      [500, 3000],
+      [600, 4400],
+      [1000, 6000],
+      [60_000, 242_000],
+    ] as const) {
+      const { run, deadAt } = lateTimers(lateMs, { silent: true });
+      run(100 * (1000 + 500 + 4 * lateMs));
+      expect(deadAt(), `${lateMs} ms late`).toBe(expected);
+      expect(expected).toBeLessThanOrEqual(2 * (1000 + 500) + 4 * lateMs);
+    }
+  });
+
+  it("when every timer fires late, a peer that answers every ping is never declared dead, even when its pongs are read only after the timers ran", () => {
+    for (const lateMs of [1, 300, 501, 1000, 5000]) {
+      for (const readAfterWake of [false, true]) {
+        const { run, pings, deadAt } = lateTimers(lateMs, { readAfterWake });
+        run(60_000);
+        const how = `${lateMs} ms late, ${readAfterWake ? "read after each wake" : "read on arrival"}`;
+        expect(deadAt(), how).toBeUndefined();
+        expect(pings()).toBeGreaterThan(60_000 / (1000 + 2 * lateMs) - 2);
+      }
+    }
+  });
+
+  it("a late pong deadline sends at most one fresh ping per unanswered ping: two freezes in a row with nothing received end in a verdict", () => {
+    const { clock, log } = setup(1000, 500);
+    clock.advance(1000);
+    clock.sleep(5000);
+    clock.sleep(5000);
+    expect(log).toEqual(["ping@1000", "ping@6000", "dead@11000"]);
+  });
+
+  it("an answer resets the reprieve: the next freeze gets a fresh ping of its own", () => {
+    const { clock, log, hb } = setup(1000, 500);
+    clock.advance(1000);
+    clock.sleep(5000);
+    clock.advance(10);
+    hb.noteReceived(true); // the fresh ping's pong
+    clock.advance(990); // next ping at 7000
+    clock.sleep(5000);
+    expect(log).toEqual(["ping@1000", "ping@6000", "ping@7000", "ping@12000"]);
+    hb.noteReceived(true);
+    clock.advance(400);
+    expect(log.some((l) => l.startsWith("dead"))).toBe(false);
+  });
+
+  it("a verdict on a late wake waits one turn of the event loop: a pong that came in while the process was frozen still counts", () => {
+    // Timers 1 ms late, as Node's shortest timer: a zero-delay one runs after the sockets are read.
+    const { clock, log, hb } = setup(1000, 500, 1);
+    clock.advance(1001); // ping@1001
+    clock.sleep(5000); // the deadline wakes 4.5 s late: a fresh ping
+    clock.sleep(5000); // frozen again; the fresh ping's pong came in meanwhile
+    expect(log).toEqual(["ping@1001", "ping@6001"]);
+    hb.noteReceived(true); // read before the deferred verdict
+    clock.advance(10);
+    // Alive: no verdict, and nothing sent for 5 s, so a keep-alive ping goes out at once.
+    expect(log).toEqual(["ping@1001", "ping@6001", "ping@11002"]);
   });
 });
 
