@@ -550,8 +550,12 @@ export class Books {
     const late = clock.latestLateMs;
     const { pingIntervalMs, pongTimeoutMs } = config;
     // A timer later than min(interval, pong timeout) reads as a frozen process: the heartbeat
-    // then pings again instead of judging, so no deadline holds.
-    const judged = pingIntervalMs > 0 && late < Math.min(pingIntervalMs, pongTimeoutMs);
+    // then pings once more before it judges, which adds a pong timeout and a fourth late timer.
+    const judged = pingIntervalMs > 0;
+    const frozen = late >= Math.min(pingIntervalMs, pongTimeoutMs);
+    const verdictBy = frozen
+      ? 2 * (pingIntervalMs + pongTimeoutMs) + 4 * late
+      : pingIntervalMs + pongTimeoutMs + 3 * late;
     for (const s of transport.liveSockets) {
       if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + late) {
         this.#violate(
@@ -562,7 +566,9 @@ export class Books {
       }
       const silentSince = s.lastReceivedAt;
       if (judged && s.phase === "open" && s.closingSince === undefined) {
-        if (now > silentSince + pingIntervalMs + pongTimeoutMs + 2 * late) {
+        // Three timers each late: the ping's, the pong deadline's, and the turn a late verdict
+        // waits so an unread pong is read first (four, and a fresh ping, when frozen).
+        if (now > silentSince + verdictBy) {
           this.#violate(
             "liveness",
             `transport[${s.index}] silent since t=${silentSince} is still open at t=${now}`,

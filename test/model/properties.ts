@@ -32,7 +32,7 @@ export const PROPERTIES = {
   "close-closes": "close() leaves the connection closed",
   "close-bounded": "a closing socket ends within the close timeout",
   liveness:
-    "with the heartbeat on, a silent open socket is dropped within pingIntervalMs + pongTimeoutMs of the last thing received (timers late by less than either)",
+    "with the heartbeat on, a silent open socket is dropped within pingIntervalMs + pongTimeoutMs of the last thing received plus the lateness of its three timers; within 2 x (pingIntervalMs + pongTimeoutMs) plus four timers' lateness when timers are later than either",
   "close-ends": "a closed connection keeps no socket open",
   "queue-after-connected": "queued messages are sent after onConnected and its promise",
   "send-accounting": "every send is sent, queued or reported, exactly once",
