@@ -165,7 +165,7 @@ export class Conn<TIn = Data, TOut = Data> {
       this.#assertCanSend();
       const data = this.#encode(body);
       this.#assertCanSend(); // the codec may have closed the connection
-      this.#out.send(this.#life.openLink, data, this.#life.phase);
+      this.#out.send(this.#life.openLink, data, this.#life);
       return;
     }
     if (typeof callback !== "function")
@@ -313,7 +313,7 @@ export class Conn<TIn = Data, TOut = Data> {
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    this.#out.request(this.#life.openLink, init, this.#life.phase);
+    this.#out.request(this.#life.openLink, init, this.#life);
   }
 
   #assertCanSend(): void {

@@ -23,6 +23,11 @@ import {
 import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
 
 type Item = QueueItem<unknown>;
+
+/** Where the connection is, read only for an `ERR_QUEUE_FULL` message (not per send). */
+interface Where {
+  readonly phase: string;
+}
 type Req<TIn, TOut> = Request<TIn, TOut, Item>;
 
 /** The outgoing queue and pending requests of one connection. */
@@ -61,13 +66,13 @@ export class Outbox<TIn, TOut> {
   /**
    * Sends `data` on `link`, or queues it when there is no open link.
    *
-   * @param state - the connection state, for the `ERR_QUEUE_FULL` message.
+   * @param where - the connection, read for its phase only in an `ERR_QUEUE_FULL` message.
    */
-  send(link: Link | undefined, data: Data, state: string): void {
+  send(link: Link | undefined, data: Data, where: Where): void {
     // A link that refuses (its socket is closing) is no link: the frame waits for the next one.
     if (link !== undefined && this.#transmit(link, data)) return;
     const bytes = byteLength(data);
-    this.#assertFits(bytes, state);
+    this.#assertFits(bytes, where);
     this.#queue.push(data, bytes, undefined);
   }
 
@@ -76,7 +81,7 @@ export class Outbox<TIn, TOut> {
    * `ERR_TOO_MANY_PENDING`, or `ERR_QUEUE_FULL` when it must wait and the queue is full; then
    * nothing stays registered.
    */
-  request(link: Link | undefined, init: RequestInit<TIn, TOut>, state: string): void {
+  request(link: Link | undefined, init: RequestInit<TIn, TOut>, where: Where): void {
     const { id } = init;
     if (id !== undefined && this.#pending?.hasId(id) === true) {
       throw new EvtWebSocketError(
@@ -91,7 +96,7 @@ export class Outbox<TIn, TOut> {
       );
     }
     const bytes = link === undefined ? byteLength(init.data) : 0;
-    if (link === undefined) this.#assertFits(bytes, state);
+    if (link === undefined) this.#assertFits(bytes, where);
     this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
     if (link !== undefined) {
@@ -102,7 +107,7 @@ export class Outbox<TIn, TOut> {
       const size = byteLength(init.data);
       if (!this.#queue.fits(size)) {
         this.#pending.discard(request);
-        this.#assertFits(size, state);
+        this.#assertFits(size, where);
       }
       request.queued = this.#queue.push(init.data, size, request);
       return;
@@ -199,7 +204,8 @@ export class Outbox<TIn, TOut> {
     return true;
   }
 
-  #assertFits(bytes: number, state: string): void {
+  #assertFits(bytes: number, where: Where): void {
+    const state = where.phase;
     if (this.#queue.fits(bytes)) return;
     const { maxMessages, maxBytes } = this.#queue.limits;
     throw new EvtWebSocketError(
