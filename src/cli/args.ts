@@ -42,8 +42,10 @@ export interface ClientOptions {
   quiet: boolean;
   /** Messages of `-x`, in order. */
   execute: string[];
-  /** Deadline of each scripted request, in ms. */
+  /** Deadline of each scripted request, in ms, counted from its send. */
   timeoutMs: number;
+  /** Scripted requests sent and not yet printed, at most; 0 is no limit. */
+  concurrency: number;
 }
 
 /** Options of `evtws serve`. */
@@ -71,6 +73,9 @@ export interface ArgsOutput {
 
 /** Default request deadline of scripted mode, in ms. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
+
+/** Default limit of scripted requests in flight. */
+export const DEFAULT_CONCURRENCY = 100;
 
 function checked<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
@@ -125,7 +130,12 @@ function clientProgram(version: string): Program {
     .option("--insecure", "accept invalid TLS certificates (self-signed); warns once")
     .option("-q, --quiet", "print data only: no events, no timestamps")
     .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect, [])
-    .option("--timeout <s>", "how long -x and piped messages wait for a response (default 10)", seconds)
+    .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
+    .option(
+      "--concurrency <n>",
+      `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,
+      checked(parseCount),
+    )
     .addHelpText("after", EXAMPLES);
 }
 
@@ -206,5 +216,6 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     quiet: o.quiet === true,
     execute: o.execute as string[],
     timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
+    concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
   };
 }
