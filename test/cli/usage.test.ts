@@ -106,6 +106,29 @@ describe("evtws --help and --version", () => {
     }
   });
 
+  it("--help shows readable defaults and keeps each example apart from its description", async () => {
+    // Before: `(default: {"kind":"id","path":["id"]})`, `(default: [])`, and
+    // "evtws serve --port 8080 --drop-every 10 watch your client reconnect" on one line.
+    const run = await runCli(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/--match <rule>[\s\S]*?\(default: id\)/);
+    expect(run.stdout).not.toMatch(/default: [[{]/);
+    const lines = run.stdout
+      .slice(run.stdout.indexOf("Examples:\n") + 10)
+      .trimEnd()
+      .split("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    const column = 42;
+    for (const [i, line] of lines.entries()) {
+      const next = lines[i + 1] ?? "";
+      const descriptionBelow = line.length < column && next.startsWith(" ".repeat(column));
+      const commandThenDescription = line.slice(column - 2, column) === "  " && line[column] !== " ";
+      const descriptionAlone = line.startsWith(" ".repeat(column)) && line[column] !== " ";
+      const commandAlone = /^ {2}\S/.test(line) && next.startsWith(" ".repeat(column));
+      expect(descriptionBelow || commandThenDescription || descriptionAlone || commandAlone, line).toBe(true);
+    }
+  });
+
   it("serve --help lists the fault injection options", async () => {
     const run = await runCli(["serve", "--help"]);
     expect(run.code).toBe(0);
