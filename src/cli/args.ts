@@ -42,8 +42,10 @@ export interface ClientOptions {
   quiet: boolean;
   /** Messages of `-x`, in order. */
   execute: string[];
-  /** Deadline of each scripted request, in ms. */
+  /** Deadline of each scripted request, in ms, counted from its send. */
   timeoutMs: number;
+  /** Scripted requests sent and not yet printed, at most; 0 is no limit. */
+  concurrency: number;
 }
 
 /** Options of `evtws serve`. */
@@ -72,6 +74,9 @@ export interface ArgsOutput {
 /** Default request deadline of scripted mode, in ms. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
+/** Default limit of scripted requests in flight. */
+export const DEFAULT_CONCURRENCY = 100;
+
 function checked<T>(parse: (text: string) => T): (text: string) => T {
   return (text) => {
     try {
@@ -85,25 +90,40 @@ function checked<T>(parse: (text: string) => T): (text: string) => T {
 
 const seconds = checked((text) => parseDuration(text, "s"));
 const millis = checked((text) => parseDuration(text, "ms"));
-const collect = (value: string, previous: string[]) => [...previous, value];
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 const header = checked(parseHeader);
-const collectHeader = (value: string, previous: [string, string][]) => [...previous, header(value)];
+const collectHeader = (value: string, previous: [string, string][] = []) => [...previous, header(value)];
 
-const EXAMPLES = `
-Examples:
-  evtws                                   embedded echo server + session (what npm start runs)
-  evtws ws://127.0.0.1:8080               interactive session
-  evtws -x '{"id":1,"op":"ping"}' --json ws://host/api
-  echo '{"id":1}' | evtws --json --match id ws://host/api
-  evtws serve --port 8080 --drop-every 10 watch your client reconnect`;
+/** Each example: the command and what it does. */
+const EXAMPLES: [string, string][] = [
+  ["evtws", "embedded echo server + session (what npm start runs)"],
+  ["evtws ws://127.0.0.1:8080", "interactive session"],
+  ['evtws -x \'{"id":1,"op":"ping"}\' --json ws://host/api', "one request; its response on stdout"],
+  ["seq 1 100000 | evtws -q ws://host/echo", "every line a request, answers in order"],
+  ["evtws serve --port 8080 --drop-every 10", "a test server: watch your client reconnect"],
+];
+
+/**
+ * The examples as help text: descriptions in one column two spaces past the longest command
+ * that fits, and below a command that does not, so the two never run together.
+ */
+export function examplesHelp(examples: [string, string][] = EXAMPLES, column = 42): string {
+  const lines = ["", "Examples:"];
+  for (const [command, what] of examples) {
+    const head = `  ${command}`;
+    if (head.length + 2 <= column) lines.push(`${head.padEnd(column)}${what}`);
+    else lines.push(head, `${" ".repeat(column)}${what}`);
+  }
+  return lines.join("\n");
+}
 
 function clientProgram(version: string): Program {
   return new Program("evtws")
     .description("Event-based WebSocket client: reconnects, pings, matches responses to requests.")
     .version(version, "-V, --version")
     .argument("[url]", "ws:// or wss:// URL; none starts the embedded test server")
-    .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collect, [])
-    .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collectHeader, [])
+    .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collect)
+    .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collectHeader)
     .option("--no-reconnect", "do not reconnect after the connection drops")
     .option("--min-delay <ms>", "first reconnect delay (default 1000ms)", millis)
     .option("--max-delay <ms>", "largest reconnect delay (default 30000ms)", millis)
@@ -117,16 +137,22 @@ function clientProgram(version: string): Program {
     .option("--pong-msg <text>", "the reply that answers --ping-msg (default: its echo)")
     .option("--pong-timeout <s>", "declare the peer dead this long after an unanswered ping", seconds)
     .option("--json", "pretty-print JSON messages; check that sent lines are JSON")
-    .option("--match <rule>", "how responses match requests: echo, id or id:<field>", checked(parseMatch), {
-      kind: "id",
-      path: ["id"],
-    } as MatchRule)
+    .addOption(
+      new Option("--match <rule>", "how responses match requests: echo, id or id:<field>")
+        .argParser(checked(parseMatch))
+        .default({ kind: "id", path: ["id"] } satisfies MatchRule, "id"),
+    )
     .option("--binary", "print binary frames as hex; send lines as binary frames")
     .option("--insecure", "accept invalid TLS certificates (self-signed); warns once")
     .option("-q, --quiet", "print data only: no events, no timestamps")
-    .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect, [])
-    .option("--timeout <s>", "how long -x and piped messages wait for a response (default 10)", seconds)
-    .addHelpText("after", EXAMPLES);
+    .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect)
+    .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
+    .option(
+      "--concurrency <n>",
+      `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,
+      checked(parseCount),
+    )
+    .addHelpText("after", examplesHelp());
 }
 
 function serveProgram(): Program {
@@ -189,8 +215,8 @@ export function parseArgs(argv: string[], version: string, output: ArgsOutput): 
 function toClientOptions(url: string | undefined, o: Record<string, unknown>): ClientOptions {
   return {
     url,
-    subprotocols: o.subprotocol as string[],
-    headers: Object.fromEntries(o.header as [string, string][]),
+    subprotocols: (o.subprotocol as string[] | undefined) ?? [],
+    headers: Object.fromEntries((o.header as [string, string][] | undefined) ?? []),
     reconnect: o.reconnect !== false,
     minDelayMs: o.minDelay as number | undefined,
     maxDelayMs: o.maxDelay as number | undefined,
@@ -204,7 +230,8 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     binary: o.binary === true,
     insecure: o.insecure === true,
     quiet: o.quiet === true,
-    execute: o.execute as string[],
+    execute: (o.execute as string[] | undefined) ?? [],
     timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
+    concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
   };
 }

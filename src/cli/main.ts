@@ -7,13 +7,13 @@
 
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import * as readline from "node:readline";
 import { fileURLToPath } from "node:url";
 import { CommanderError } from "commander";
 import { Conn, isEvtWebSocketError } from "../index.js";
 import { type ClientOptions, parseArgs, type ServeOptions } from "./args.js";
-import { createConnOptions } from "./conn-options.js";
+import { createConnOptions, encodeLine } from "./conn-options.js";
 import { shouldColor, timestamp } from "./format.js";
+import { readLines } from "./lines.js";
 import { UsageError } from "./parse.js";
 import { Printer } from "./printer.js";
 import { runScript } from "./script.js";
@@ -58,8 +58,36 @@ function warnInsecure(printer: Printer): void {
   );
 }
 
+/**
+ * An AbortSignal aborted when stdout is closed under us (`evtws … | head -1`: EPIPE). From
+ * then on nothing more is written there; the run closes the connection and exits 0.
+ */
+function stdoutGone(): AbortSignal {
+  const gone = new AbortController();
+  stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (gone.signal.aborted) return;
+    if (error.code === "EPIPE" || error.code === "ERR_STREAM_DESTROYED") gone.abort();
+    else {
+      stderr.write(`evtws: stdout: ${error.message}\n`);
+      process.exit(1);
+    }
+  });
+  return gone.signal;
+}
+
 async function runClient(o: ClientOptions): Promise<number> {
-  const scripted = o.execute.length > 0 || stdin.isTTY !== true;
+  // A person at a terminal gets the session; anything else is a pipeline, where stdout
+  // carries data only (no prompt, no colour, events on stderr).
+  const scripted = o.execute.length > 0 || stdin.isTTY !== true || stdout.isTTY !== true;
+  // Usage mistakes are reported before any connection is made.
+  for (const [i, message] of o.execute.entries()) {
+    try {
+      encodeLine(message, o);
+    } catch (error) {
+      if (error instanceof UsageError) throw new UsageError(`-x message ${i + 1}: ${error.message}`);
+      throw error;
+    }
+  }
   const printer = new Printer({
     stdout,
     stderr,
@@ -92,9 +120,8 @@ async function runClient(o: ClientOptions): Promise<number> {
   try {
     const run = { ...o, url };
     if (!scripted) return await runSession(conn, run, printer, { stdin, stdout }, server && banner(url));
-    const messages =
-      o.execute.length > 0 ? o.execute : readline.createInterface({ input: stdin, terminal: false });
-    return await runScript(conn, run, printer, messages);
+    const messages = o.execute.length > 0 ? o.execute : readLines(stdin);
+    return await runScript(conn, run, printer, messages, stdoutGone());
   } finally {
     await server?.close();
   }
@@ -142,4 +169,5 @@ async function main(argv: string[]): Promise<number> {
 }
 
 const code = await main(process.argv.slice(2));
-stdout.write("", () => process.exit(code));
+if (stdout.destroyed) process.exit(code);
+else stdout.write("", () => process.exit(code));

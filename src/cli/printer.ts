@@ -22,6 +22,8 @@ import {
 /** A writable text stream, as far as the printer uses it. */
 export interface TextOut {
   write(text: string): unknown;
+  /** True once the stream is closed (a reader that went away): writes are then dropped. */
+  readonly destroyed?: boolean;
 }
 
 /** Settings of a printer. */
@@ -112,6 +114,7 @@ export class Printer {
   }
 
   #write(stream: "stdout" | "stderr", text: string): void {
+    if (this.#o[stream].destroyed === true) return;
     const prompt = this.#prompt;
     prompt?.before();
     this.#o[stream].write(`${text}\n`);

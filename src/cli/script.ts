@@ -4,14 +4,15 @@
  * go to stderr; each failure prints `evtws: CODE: message` on stderr.
  *
  * Resolves with 0 when every request got its response, 1 when any failed, and 1 at once when
- * the connection fails for good (a failed dial, or a drop without reconnect).
+ * the connection fails for good (a failed dial, or a drop without reconnect); a close by the
+ * server is then reported as `evtws: closed 4001 go away`, even when quiet.
  */
 
-import type { Conn, Data } from "../index.js";
+import type { CloseInfo, Conn, Data } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
-import { displayUrl } from "./parse.js";
+import { displayUrl, UsageError } from "./parse.js";
 import type { Printer } from "./printer.js";
 
 /** Errors of the connection itself, printed without naming a message. */
@@ -28,16 +29,30 @@ function excerpt(text: string): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
+/** Bytes handed to the socket but not yet written above which no new request is started. */
+export const MAX_BUFFERED_BYTES = 1024 * 1024;
+
 /**
  * Sends every message of `messages` as a request on `conn` and prints the responses in order.
  *
- * @param messages - the `-x` list, or the lines of stdin (read as they arrive).
+ * Messages are taken only when there is room: the connection is open, fewer than
+ * `o.concurrency` requests are waiting to be printed (0 is no limit), and the socket's buffer
+ * is below {@link MAX_BUFFERED_BYTES}. Until then `messages` is not read, so piped stdin is
+ * paused by backpressure, nothing waits in the library's queue, and each request's `--timeout`
+ * starts when it goes on the wire.
+ *
+ * @param messages - the `-x` list (an array), or the lines of stdin (read as they are needed).
+ * @param stop - aborted when stdout is gone (EPIPE): the run closes the connection and
+ *   resolves with 0, printing nothing more.
+ * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
+ *   mistake (not JSON under `--json`); reading stops at that line.
  */
 export async function runScript(
   conn: Conn,
   o: ClientOptions & { url: string },
   printer: Printer,
   messages: Iterable<string> | AsyncIterable<string>,
+  stop?: AbortSignal,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
   const offMessage = conn.on("message", (msg) => printer.aside(msg));
@@ -45,10 +60,29 @@ export async function runScript(
   const offError = conn.on("error", (error) => {
     lastError = error;
   });
+  let lastClose: CloseInfo | undefined;
+  const offClose = conn.on("close", (info) => {
+    lastClose = info;
+  });
   const printed = new WeakSet<object>();
   let failures = 0;
+  let usageMistake = false;
   let chain = Promise.resolve();
   let stopped = false;
+  const label = Array.isArray(messages) ? "message" : "line";
+  const limit = o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY;
+  // Requests sent and not yet printed: a slot is freed when its outcome is printed, so
+  // answers held for an earlier, slower request count too and memory stays bounded.
+  let outstanding = 0;
+
+  // One waiter at most (the sending loop); woken by a state change, a printed outcome or stop.
+  let wake: (() => void) | undefined;
+  const poke = () => {
+    const resolve = wake;
+    wake = undefined;
+    resolve?.();
+  };
+  const offState = conn.on("state", poke);
 
   const report = (error: Error, context = "") => {
     if (printed.has(error)) return;
@@ -68,7 +102,8 @@ export async function runScript(
     report(error, context);
   };
 
-  // The connection failing for good ends the run once the requests made so far are reported.
+  // The connection failing for good, or stdout closing, ends the run once the requests made
+  // so far are reported.
   let dialed: Promise<void> = Promise.resolve();
   let dialFailed = false;
   const gone = new Promise<void>((resolve) => {
@@ -80,24 +115,61 @@ export async function runScript(
     conn.on("state", ({ newState }) => {
       if (newState === "closed") void Promise.resolve().then(() => chain.then(() => resolve()));
     });
+    const onStop = () => {
+      stopped = true;
+      poke();
+      resolve();
+    };
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener("abort", onStop, { once: true });
   });
+
+  const ended = () => stopped || dialFailed || conn.state === "closed";
+  const hasRoom = () =>
+    conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
+  /** Waits until a request may be sent; false when the run is over instead. */
+  const room = async (): Promise<boolean> => {
+    while (!ended()) {
+      if (hasRoom()) return true;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        // No event says the socket's buffer drained: look again shortly.
+        if (conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
+      });
+    }
+    return false;
+  };
 
   const sendAll = async () => {
     let n = 0;
     for await (const line of messages) {
+      n++;
       if (line.trim() === "") continue;
-      const context = ` (message ${++n}: ${excerpt(line)})`;
+      const context = ` (${label} ${n}: ${excerpt(line)})`;
+      let data: Data;
+      try {
+        data = encodeLine(line, o);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        usageMistake = true;
+        printer.fatal({ code: error.code, message: `${error.message}${context}` });
+        break;
+      }
+      if (!(await room())) break;
       let outcome: Promise<Outcome>;
       try {
-        outcome = conn.request(encodeLine(line, o)).then(
+        outcome = conn.request(data).then(
           (response) => ({ ok: true, response }),
           (error: Error) => ({ ok: false, error }),
         );
       } catch (error) {
         outcome = Promise.resolve({ ok: false, error: error as Error });
       }
+      outstanding++;
       chain = chain.then(async () => {
         const result = await outcome;
+        outstanding--;
+        poke();
         if (stopped) return;
         if (result.ok) printer.result(result.response);
         else fail(result.error, context);
@@ -111,12 +183,20 @@ export async function runScript(
   if (conn.state === "closed" && !dialFailed && !stopped) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
-    report(lastError ?? new Error("the connection closed"));
+    if (lastClose !== undefined && lastClose.code !== 1006) {
+      const reason = lastClose.reason === "" ? "" : ` ${lastClose.reason}`;
+      printer.fatal({ message: `closed ${lastClose.code}${reason}` });
+    } else report(lastError ?? new Error("the connection closed"));
   }
+  const quietly = stopped;
   stopped = true;
   offEvents();
   offMessage();
   offError();
+  offClose();
+  offState();
   await conn.close().catch(() => {});
+  if (quietly) return 0;
+  if (usageMistake) return 2;
   return failures > 0 ? 1 : 0;
 }

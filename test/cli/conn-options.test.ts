@@ -24,6 +24,7 @@ const base: ClientOptions = {
   quiet: false,
   execute: [],
   timeoutMs: 10_000,
+  concurrency: 100,
 };
 
 describe("matching", () => {

@@ -55,7 +55,8 @@ export function useSourceBundle(): void {
   });
 }
 
-function defaultCli(): string[] {
+/** The arguments of `node` that run the CLI bundle (for a child started some other way). */
+export function defaultCli(): string[] {
   if (bundled === undefined) throw new Error("call useSourceBundle() in the test file first");
   return [bundled];
 }

@@ -81,8 +81,8 @@ describe("evtws -x", () => {
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
     const bad = await runCli(["--json", "-x", "not json", server.url]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^evtws: ERR_USAGE: not sent: --json is on and this is not JSON/m);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^evtws: -x message 1: not sent: --json is on and this is not JSON/m);
     expect(server.received).toEqual(['{"id":1}']);
   });
 
@@ -157,7 +157,7 @@ describe("evtws with piped stdin", () => {
     const run = await runCli(["--timeout", "0.3", server.url], { input: '{"id":1}\n{"id":2}\n{"id":3}\n' });
     expect(run.code).toBe(1);
     expect(run.stdout).toBe('{"id":1,"ok":true}\n{"id":3,"ok":true}\n');
-    expect(run.stderr).toMatch(/ERR_REQUEST_TIMEOUT: .*\(message 2: \{"id":2\}\)/);
+    expect(run.stderr).toMatch(/ERR_REQUEST_TIMEOUT: .*\(line 2: \{"id":2\}\)/);
   });
 });
 

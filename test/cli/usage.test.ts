@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { root, runCli, useSourceBundle } from "./helpers.js";
+import { idReply, root, runCli, startWsServer, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -32,6 +32,7 @@ const mistakes: [string[], RegExp][] = [
     ["--ping-interval", "0", "--ping-msg", "hb", "ws://127.0.0.1:1"],
     /--ping-msg.*need --ping-interval above 0/,
   ],
+  [["--concurrency", "-1", "ws://127.0.0.1:1"], /--concurrency.*"-1" is not a count/],
   [["serve", "--port", "70000"], /"70000" is not a port/],
   [["serve", "--echo", "--id-reply"], /cannot be used with/],
 ];
@@ -45,6 +46,37 @@ describe("evtws command-line mistakes", () => {
     expect(run.stderr).toMatch(message);
     expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
     expect(run.stderr).not.toMatch(/\n\s+at /);
+  });
+});
+
+describe("usage mistakes are found before connecting", () => {
+  it("--json with an -x message that is not JSON exits 2 and never dials", async () => {
+    // Before: `ERR_USAGE` printed after the connection opened, and exit 1.
+    const server = await startWsServer();
+    try {
+      const run = await runCli(["--json", "-x", '{"id":1}', "-x", "notjson", server.url]);
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toBe("evtws: -x message 2: not sent: --json is on and this is not JSON\n");
+      expect(server.handshakes).toHaveLength(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("a piped line that is not JSON under --json stops the run with exit 2, naming the line", async () => {
+    const server = await startWsServer(idReply);
+    try {
+      const run = await runCli(["-q", "--json", server.url], { input: '{"id":1}\n\nnope\n{"id":2}\n' });
+      expect(run.code).toBe(2);
+      expect(run.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
+      expect(run.stderr).toBe(
+        "evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n",
+      );
+      expect(server.received).toEqual(['{"id":1}']);
+    } finally {
+      await server.stop();
+    }
   });
 });
 
@@ -71,6 +103,29 @@ describe("evtws --help and --version", () => {
       "--timeout",
     ]) {
       expect(run.stdout).toContain(option);
+    }
+  });
+
+  it("--help shows readable defaults and keeps each example apart from its description", async () => {
+    // Before: `(default: {"kind":"id","path":["id"]})`, `(default: [])`, and
+    // "evtws serve --port 8080 --drop-every 10 watch your client reconnect" on one line.
+    const run = await runCli(["--help"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/--match <rule>[\s\S]*?\(default: id\)/);
+    expect(run.stdout).not.toMatch(/default: [[{]/);
+    const lines = run.stdout
+      .slice(run.stdout.indexOf("Examples:\n") + 10)
+      .trimEnd()
+      .split("\n");
+    expect(lines.length).toBeGreaterThan(3);
+    const column = 42;
+    for (const [i, line] of lines.entries()) {
+      const next = lines[i + 1] ?? "";
+      const descriptionBelow = line.length < column && next.startsWith(" ".repeat(column));
+      const commandThenDescription = line.slice(column - 2, column) === "  " && line[column] !== " ";
+      const descriptionAlone = line.startsWith(" ".repeat(column)) && line[column] !== " ";
+      const commandAlone = /^ {2}\S/.test(line) && next.startsWith(" ".repeat(column));
+      expect(descriptionBelow || commandThenDescription || descriptionAlone || commandAlone, line).toBe(true);
     }
   });
 

@@ -1,0 +1,198 @@
+/**
+ * `evtws` in a pipeline (issue 20): every piped line goes through whatever the input's size,
+ * at most `--concurrency` requests in flight, stdout carries data only, a closed stdout ends
+ * the run quietly, and a close by the server is reported even with `-q`. Each test spawns the
+ * CLI against a real `ws` server on 127.0.0.1 port 0.
+ */
+
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import type { WebSocket } from "ws";
+import {
+  defaultCli,
+  root,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+/** `{"id":1}` … `{"id":count}`, one per line. */
+function requests(count: number): string {
+  let text = "";
+  for (let i = 1; i <= count; i++) text += `{"id":${i}}\n`;
+  return text;
+}
+
+function answers(count: number): string {
+  let text = "";
+  for (let i = 1; i <= count; i++) text += `{"id":${i},"ok":true}\n`;
+  return text;
+}
+
+/** A server that holds each connection's requests for 1 ms and answers them newest first. */
+async function outOfOrderServer(): Promise<WsServer> {
+  const held = new Map<WebSocket, number[]>();
+  return startWsServer((text, _bin, ws) => {
+    const id = (JSON.parse(text) as { id: number }).id;
+    let batch = held.get(ws);
+    if (batch === undefined) {
+      const fresh: number[] = [];
+      held.set(ws, fresh);
+      batch = fresh;
+      setTimeout(() => {
+        held.delete(ws);
+        for (const n of fresh.reverse()) ws.send(JSON.stringify({ id: n, ok: true }));
+      }, 1);
+    }
+    batch.push(id);
+    return undefined;
+  });
+}
+
+/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
+function peakRssMb(pid: number | undefined): number | undefined {
+  const file = `/proc/${pid}/status`;
+  if (pid === undefined || !existsSync(file)) return undefined;
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(file, "utf8"));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+describe("evtws in a pipeline", () => {
+  it("sends 100,000 piped requests, read before the connection opens, and prints every answer in order", async () => {
+    // Before: stdin was read at once, the library's queue (1,024 messages) overflowed while
+    // connecting, and the rest failed with ERR_QUEUE_FULL.
+    const count = 100_000;
+    server = await outOfOrderServer();
+    const cli = startCli(["-q", server.url]);
+    let peak = 0;
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, peakRssMb(cli.child.pid) ?? 0);
+    }, 50);
+    const started = Date.now();
+    cli.child.stdin.end(requests(count));
+    const code = await cli.exited;
+    clearInterval(sampler);
+    console.log(
+      `evtws: ${count} piped requests in ${Date.now() - started} ms, peak RSS ${peak.toFixed(0)} MB`,
+    );
+    expect(cli.stderr()).toBe("");
+    expect(code).toBe(0);
+    expect(cli.stdout() === answers(count)).toBe(true);
+    if (peak > 0) expect(peak).toBeLessThan(150);
+  }, 60_000);
+
+  it("keeps at most --concurrency requests in flight, so a slow server causes no timeouts", async () => {
+    // Before: all 800 lines were sent at once and --timeout ran from the send; answering one
+    // message per 20 ms, the server reached the last ones after 16 s: 313 ERR_REQUEST_TIMEOUT.
+    const queue: [WebSocket, number][] = [];
+    let inFlightMax = 0;
+    server = await startWsServer((text, _bin, ws) => {
+      queue.push([ws, (JSON.parse(text) as { id: number }).id]);
+      inFlightMax = Math.max(inFlightMax, queue.length);
+      return undefined;
+    });
+    const ticker = setInterval(() => {
+      const next = queue.shift();
+      if (next) next[0].send(JSON.stringify({ id: next[1], ok: true }));
+    }, 20);
+    try {
+      const run = await runCli(["-q", server.url], { input: requests(800), timeoutMs: 40_000 });
+      expect(run.stderr).not.toMatch(/ERR_/);
+      expect(run.code).toBe(0);
+      expect(run.stdout === answers(800)).toBe(true);
+      expect(inFlightMax).toBeLessThanOrEqual(100);
+    } finally {
+      clearInterval(ticker);
+    }
+  }, 45_000);
+
+  it("--concurrency 3 sends the fourth request only after the first answer is printed", async () => {
+    server = await startWsServer(() => undefined);
+    const cli = startCli(["-q", "--concurrency", "3", "--timeout", "0.5", server.url]);
+    cli.child.stdin.end(requests(4));
+    const code = await cli.exited;
+    expect(code).toBe(1);
+    // The fourth is sent after the first times out, and times out 500 ms after its own send.
+    expect(server.received).toEqual(['{"id":1}', '{"id":2}', '{"id":3}', '{"id":4}']);
+    expect(cli.stderr().match(/ERR_REQUEST_TIMEOUT/g)).toHaveLength(4);
+  }, 15_000);
+
+  it("a closed stdout (| head -1) ends the run quietly with exit 0 after a clean close", async () => {
+    // Before: an unhandled `Error: write EPIPE` stack trace.
+    server = await startWsServer((text) => text);
+    const codes: number[] = [];
+    server.clients.clear();
+    const cli = startCli(["-q", server.url]);
+    const firstLine = new Promise<void>((resolve) => cli.child.stdout.once("data", () => resolve()));
+    for (let i = 0; i < 50; i++) cli.send(`{"id":${i}}`);
+    await firstLine;
+    for (const ws of server.clients) ws.on("close", (code) => codes.push(code));
+    cli.child.stdout.destroy();
+    for (let i = 50; i < 2000; i++) cli.send(`{"id":${i}}`);
+    const code = await cli.exited;
+    expect(cli.stderr()).toBe("");
+    expect(code).toBe(0);
+    expect(codes).toEqual([1000]);
+  }, 15_000);
+
+  it("with a terminal on stdin and stdout to a pipe, stdout carries the answers only", async () => {
+    // Before: stdout started with the interactive prompt `> ` (and its timestamps), so `| jq` failed.
+    server = await startWsServer((text) => text);
+    const script = String.raw`
+import json, os, pty, subprocess, sys, time
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+os.close(slave)
+os.write(master, b'{"id":1}\n')
+time.sleep(1.0)
+os.write(master, b'\x04')
+out, err = p.communicate(timeout=10)
+sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
+`;
+    // Asynchronously: the server lives in this process.
+    const result = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(
+        "python3",
+        ["-c", script, process.execPath, ...defaultCli(), server?.url ?? ""],
+        {
+          cwd: root,
+          env: { ...process.env, NODE_NO_WARNINGS: "1", FORCE_COLOR: "", NO_COLOR: "" },
+          timeout: 15_000,
+        },
+        (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr })),
+      ),
+    );
+    expect(result.stderr).toBe("");
+    const [code, stdout, stderr] = JSON.parse(result.stdout) as [number, string, string];
+    expect(stdout, stderr).toBe('{"id":1}\n');
+    expect(stderr).toMatch(/connected to ws:\/\/127\.0\.0\.1/);
+    expect(code).toBe(0);
+  }, 20_000);
+
+  it("with -q, a close by the server is reported on stderr with its code and reason", async () => {
+    // Before: `evtws: the connection closed`.
+    server = await startWsServer((_text, _bin, ws) => {
+      ws.close(4001, "go away");
+      return undefined;
+    });
+    const run = await runCli(["-q", server.url], { input: '{"id":1}\n' });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe("evtws: closed 4001 go away\n");
+  });
+});
