@@ -51,6 +51,6 @@ export default defineConfig([
     dts: false,
     sourcemap: true,
     banner: { js: "#!/usr/bin/env node" },
-    external: ["ws", "commander"],
+    external: ["ws", "commander", "string-width"],
   },
 ]);

@@ -8,6 +8,7 @@
  */
 
 import * as readline from "node:readline";
+import stringWidth from "string-width";
 import type { Conn } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { helpText, parseInput } from "./commands.js";
@@ -193,7 +194,8 @@ export function runSession(
   let busy = Promise.resolve();
   rl.on("line", (line) => {
     const columns = out.columns ?? 80;
-    const rows = Math.max(1, Math.ceil((PROMPT.length + line.length) / columns));
+    // Display width, not string length: a CJK character or an emoji takes two columns.
+    const rows = Math.max(1, Math.ceil(stringWidth(PROMPT + line) / columns));
     busy = busy.then(async () => {
       if (ended) return;
       const input = parseInput(line);

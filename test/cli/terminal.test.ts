@@ -137,6 +137,20 @@ describe("npm start in a terminal", requireTools("tmux"), () => {
     await see(/reconnects\s+1/);
   });
 
+  it("a line wider than the terminal in display columns (70 CJK characters) leaves no stale echo", async () => {
+    const wide = "中".repeat(70); // 140 columns, plus the prompt: two rows of the 100-column pane
+    type(wide);
+    await see(new RegExp(`${TS} < 中`));
+    // -J joins the rows a wrapped line took, so each record reads as one line.
+    const text = tmux("capture-pane", "-p", "-J", "-t", target);
+    expect(text).toMatch(new RegExp(`${TS} > ${wide}`));
+    expect(text).toMatch(new RegExp(`${TS} < ${wide}`));
+    // Neither row of the typed prompt line is left behind: every run of 中 is part of a record.
+    const runs = text.match(/中+/g) ?? [];
+    const inRecords = count(text, new RegExp(`${TS} [<>] 中+`));
+    expect(runs.length - inRecords).toBe(0);
+  });
+
   it("/quit closes the connection and the process exits 0", async () => {
     type("/quit");
     const status = await waitFor("the process to exit", () => /\[exited with (\d+)\]/.exec(screen())?.[1]);
