@@ -6,7 +6,7 @@
 
 import { inspect } from "node:util";
 
-/** The secret put in the URL userinfo, the `token=` query, the Authorization header and the subprotocol. */
+/** The secret put in the URL userinfo, path, the `token=` query, the Authorization header and the subprotocol. */
 export const CANARY = "c4n4ry7X9q";
 
 /** Paths inside `value` where the canary appears; empty when it does not. */

@@ -200,7 +200,7 @@ export async function runChaos(options: ChaosOptions) {
     const url = new URL(proxy.url);
     url.username = "user";
     url.password = CANARY;
-    url.pathname = "/chaos";
+    url.pathname = `/chaos/${CANARY}`;
     url.search = `?token=${CANARY}&cid=${report.conns}`;
     c.dial(url.href, `v1.${CANARY}`).catch((error: EvtWebSocketError) => {
       scan(error, "dial() rejection");

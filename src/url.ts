@@ -3,16 +3,17 @@
  *
  * `normalizeUrl` accepts `ws:`, `wss:`, and — as the Go original's example did — `http:` and
  * `https:` (mapped to `ws:`/`wss:`). `redactUrl` is what every message and error shows of a
- * URL: scheme, host, port and path, never userinfo or query (tokens live there).
+ * URL: scheme, host and port only. Never userinfo or query, and never the path either: paths
+ * carry secrets too (webhook-style URLs, `/socket/<token>`).
  */
 
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 
 const SCHEMES: Record<string, string> = { "ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:" };
 
-/** A URL safe to print: no userinfo, no query, no fragment. */
+/** A URL safe to print: scheme, host and port; no userinfo, path, query or fragment. */
 export function redactUrl(url: URL): string {
-  return `${url.protocol}//${url.host}${url.pathname}`;
+  return `${url.protocol}//${url.host}`;
 }
 
 /**

@@ -48,11 +48,11 @@ describe("in onClose, the connection is not connected", () => {
 });
 
 describe("a request in flight when the connection drops", () => {
-  it("rejects ERR_DISCONNECTED with the drop's error as cause and its close code (reconnect off)", async () => {
+  async function dropInFlight(reconnect: false | { maxAttempts: 0 }): Promise<void> {
     const s = await server({ onMessage: (ws) => ws.terminate() });
     const reported: unknown[] = [];
     const c = conn<string, string>({
-      reconnect: false,
+      reconnect,
       matchMsg: () => true,
       onError: (e) => void reported.push(e),
     });
@@ -64,7 +64,16 @@ describe("a request in flight when the connection drops", () => {
       code: "ERR_DISCONNECTED",
       details: { closeCode: 1006, closedBy: "network" },
     });
-    expect(reported).toContain(cause);
+    // With attempts allowed but none left, onError reports ERR_RECONNECT_EXHAUSTED with the drop as its cause.
+    expect(reported.some((e) => e === cause || (e as Error).cause === cause)).toBe(true);
+  }
+
+  it("rejects ERR_DISCONNECTED with the drop's error as cause and its close code (reconnect off)", async () => {
+    await dropInFlight(false);
+  });
+
+  it("rejects ERR_DISCONNECTED with the drop's error as cause and its close code (reconnect: { maxAttempts: 0 })", async () => {
+    await dropInFlight({ maxAttempts: 0 });
   });
 });
 

@@ -11,12 +11,12 @@ import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { freePort, until } from "./helpers/server.js";
 
-/** Every place a secret can be given: URL userinfo, query `token=`, Authorization, subprotocol. */
+/** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
 const secretUrl = (base: string) => {
   const u = new URL(base);
   u.username = "user";
   u.password = CANARY;
-  u.pathname = "/feed";
+  u.pathname = `/socket/${CANARY}`;
   u.search = `?token=${CANARY}&room=1`;
   return u.href;
 };
@@ -40,7 +40,7 @@ async function settle(p: Promise<unknown>): Promise<unknown> {
   );
 }
 
-describe("INV-7: a secret canary in the URL, query, Authorization header and subprotocol never appears in what the library produces", () => {
+describe("INV-7: a secret canary in the URL, path, query, Authorization header and subprotocol never appears in what the library produces", () => {
   it("the scanner itself finds a canary deep in a cause chain (so a pass means something)", () => {
     const inner = Object.assign(new Error("x"), { url: `ws://h/?token=${CANARY}` });
     expect(canaryHits([{ error: new Error("outer", { cause: inner }) }])).not.toEqual([]);
@@ -115,12 +115,33 @@ describe("INV-7: a secret canary in the URL, query, Authorization header and sub
   it.each([
     ["unparsable", `ws://user:${CANARY}@exa mple/?token=${CANARY}`],
     ["bad scheme", `ftp://user:${CANARY}@example.com/?token=${CANARY}`],
+    ["bad scheme, secret in the path", `ftp://user:${CANARY}@127.0.0.1:1/${CANARY}?token=${CANARY}`],
     ["bad port", `ws://user:${CANARY}@example.com:99999/?token=${CANARY}`],
   ])("invalid URL (%s)", async (_kind, url) => {
     const { c, produced } = watched();
     const error = await settle(c.dial(url, SUBPROTOCOL));
     expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_URL");
     produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("a URL function returning a bad scheme with a secret in the path during a reconnect: onError shows only scheme, host and port", async () => {
+    const server = await createTestServer();
+    onCleanup(() => server.close());
+    const { c, produced } = watched({ reconnect: { ...fast, maxAttempts: 2 } });
+    const errors: EvtWebSocketError[] = [];
+    c.on("error", (e) => errors.push(e));
+    let calls = 0;
+    const url = () =>
+      calls++ === 0 ? server.url : `ftp://user:${CANARY}@127.0.0.1:1/${CANARY}?token=${CANARY}`;
+    await c.dial(url, SUBPROTOCOL);
+    server.dropAll(1011, "bye");
+    await until(
+      () => errors.some((e) => e.code === "ERR_INVALID_URL"),
+      "the URL function's bad URL reported",
+    );
+    const invalid = errors.find((e) => e.code === "ERR_INVALID_URL");
+    expect(invalid?.message).toContain("ftp://127.0.0.1:1:");
     expect(canaryHits(produced)).toEqual([]);
   });
 

@@ -6,6 +6,7 @@
  * puts on a real TCP connection (a hand-written handshake, so nothing between the client and
  * the parser forgives a mistake), then a real `ws` server receiving a mixed sequence in order.
  */
+import { execFileSync } from "node:child_process";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { BINARY, buildFrame, headerBytes, masking, TEXT } from "../src/transport/frame.js";
 import { conn, server } from "./helpers/harness.js";
@@ -14,10 +15,37 @@ import { until } from "./helpers/server.js";
 
 const LENGTHS = [0, 1, 3, 4, 5, 63, 64, 65, 67, 125, 126, 127, 1000, 4099, 65_535, 65_536, 65_537, 200_003];
 
+// Read before any frame is built in this file: the add-on must not have been looked for yet.
+const loadedAtImport = masking.loaded;
+buildFrame(TEXT, "a".repeat(1023), 1023);
+const smallFrameLoads = masking.loaded;
+buildFrame(TEXT, "a".repeat(1024), 1024);
 // bufferutil is a devDependency: the native mask is present unless WS_NO_BUFFER_UTIL turns it off.
 const native = masking.native;
 afterEach(() => {
   masking.native = native;
+});
+
+it("ws's optional native add-on is loaded on the first frame of 1 KiB or more, not at import", () => {
+  expect(loadedAtImport).toBe(false);
+  expect(smallFrameLoads).toBe(false);
+  expect(masking.loaded).toBe(true);
+});
+
+it("importing the frame module loads no native add-on and reads no window (a child process with a window trap)", () => {
+  const script = `
+    let windowRead = false;
+    Object.defineProperty(globalThis, "window", { configurable: true, get() { windowRead = true; return undefined; } });
+    const { createRequire } = await import("node:module");
+    await import(${JSON.stringify(new URL("../src/transport/frame.ts", import.meta.url).href)});
+    const loaded = Object.keys(createRequire(import.meta.url).cache).filter((k) => /bufferutil|node-gyp-build/.test(k));
+    console.log(JSON.stringify({ windowRead, loaded }));
+  `;
+  const out = execFileSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    env: { ...process.env, WS_NO_BUFFER_UTIL: "" },
+    encoding: "utf8",
+  });
+  expect(JSON.parse(out.trim().split("\n").at(-1) ?? "")).toEqual({ windowRead: false, loaded: [] });
 });
 
 it("ws's optional native add-on is found and used, as ws finds it", () => {

@@ -42,7 +42,7 @@ describe("normalizeUrl", () => {
 });
 
 describe("redactUrl", () => {
-  it("keeps scheme, host, port and path only", () => {
-    expect(redactUrl(new URL("wss://u:p@h:1/x/y?token=abc#f"))).toBe("wss://h:1/x/y");
+  it("keeps scheme, host and port only: no userinfo, path, query or fragment", () => {
+    expect(redactUrl(new URL("wss://u:p@h:1/x/y?token=abc#f"))).toBe("wss://h:1");
   });
 });

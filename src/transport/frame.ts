@@ -33,10 +33,24 @@ type NativeMask = (
 /**
  * `ws`'s optional native add-on, loaded as `ws` loads it (`WS_NO_BUFFER_UTIL` turns both off):
  * where it is installed, a user who installed it for `ws` gets it here too (with add-ons on, 64 KiB
- * sends read 0.58x raw `ws` with the word loop below, 0.99x with the add-on). Replaceable in
- * tests to cover both paths.
+ * sends read 0.58x raw `ws` with the word loop below, 0.99x with the add-on). Loaded on the first
+ * frame whose payload is large enough to use it, not at import: a native add-on is work nobody
+ * asked for yet, and its loader (node-gyp-build) reads `window`. `undefined` until then, or
+ * where there is none; replaceable in tests to cover both paths (`loaded` is then set too).
  */
-export const masking: { native: NativeMask | undefined } = { native: loadNativeMask() };
+export const masking: { native: NativeMask | undefined; loaded: boolean } = {
+  native: undefined,
+  loaded: false,
+};
+
+/** The native mask, loading it on the first call. */
+function nativeMask(): NativeMask | undefined {
+  if (!masking.loaded) {
+    masking.loaded = true;
+    masking.native = loadNativeMask();
+  }
+  return masking.native;
+}
 
 function loadNativeMask(): NativeMask | undefined {
   if (process.env.WS_NO_BUFFER_UTIL) return undefined;
@@ -112,8 +126,8 @@ export function writeFrame(
     // Buffers here are not zero-filled: every byte must be written, or old memory would be sent.
     if (target.write(data, at, payloadBytes, "utf8") !== payloadBytes) throw new Error("UTF-8 size mismatch");
   } else target.set(data, at);
-  const native = masking.native;
-  if (native !== undefined && payloadBytes >= NATIVE_MASK_MIN) {
+  const native = payloadBytes >= NATIVE_MASK_MIN ? nativeMask() : undefined;
+  if (native !== undefined) {
     native(target.subarray(at, end), target.subarray(keyAt, at), target, at, payloadBytes);
   } else mask(target, at, end, keyAt);
   return end;

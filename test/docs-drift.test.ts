@@ -1,0 +1,78 @@
+/**
+ * Sentences of the docs checked against the code they describe (issue 21's drifts 4, 6 and 7):
+ * what docs/migrating.md calls "not exposed" is indeed absent from a `Conn`, and every `conn.X`
+ * it names exists; no guide calls the benchmark unpublished while the README publishes it; and
+ * every `… | jq` pipeline of docs/cli.md, run as written (`evtws` being the built CLI), prints no
+ * `null` against an echo server and against an id-reply server.
+ */
+
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Conn } from "../src/index.js";
+import { idReply, root, startWsServer, type WsServer } from "./cli/helpers.js";
+
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+
+describe("docs/migrating.md", () => {
+  const text = read("docs/migrating.md");
+  const conn = new Conn();
+
+  it("what it calls not exposed is not a member of Conn", () => {
+    const rows = [...text.matchAll(/^\| `ws\.(\w+)` \| not exposed/gm)].map((m) => m[1]!);
+    expect(rows.filter((name) => name in conn)).toEqual([]);
+  });
+
+  it("every conn.X it names is a member of Conn", () => {
+    const named = new Set([...text.matchAll(/`conn\.(\w+)/g)].map((m) => m[1]!));
+    expect(named.size).toBeGreaterThan(0);
+    expect([...named].filter((name) => !(name in conn))).toEqual([]);
+  });
+});
+
+it("no guide calls the benchmark unpublished: the README's Performance section publishes it", () => {
+  expect(read("README.md")).toMatch(/^## Performance$/m);
+  for (const file of ["README.md", "docs/recipes.md", "docs/concepts.md", "docs/cli.md", "docs/testing.md"]) {
+    expect(read(file), file).not.toMatch(/not\s+published/);
+  }
+});
+
+describe("docs/cli.md's jq pipelines, run as written", () => {
+  const pipelines = read("docs/cli.md")
+    .split("\n")
+    .filter((line) => /^\S.*\| jq /.test(line) && line.includes("evtws"));
+  let echo: WsServer;
+  let ids: WsServer;
+  beforeAll(async () => {
+    echo = await startWsServer();
+    ids = await startWsServer(idReply);
+  });
+  afterAll(async () => {
+    await echo.stop();
+    await ids.stop();
+  });
+
+  it("there is one to run", () => {
+    expect(pipelines.length).toBeGreaterThan(0);
+  });
+
+  it.each(["an echo server", "evtws serve --id-reply"])("print no null against %s", async (against) => {
+    const url = against === "an echo server" ? echo.url : ids.url;
+    for (const line of pipelines) {
+      const command = line
+        .replaceAll(
+          /\bevtws\b/g,
+          `${JSON.stringify(process.execPath)} ${JSON.stringify(join(root, "dist/cli.js"))}`,
+        )
+        .replaceAll("ws://127.0.0.1:8080", url);
+      const stdout = await new Promise<string>((resolve, reject) =>
+        execFile("bash", ["-c", `set -o pipefail; ${command}`], (error, out, err) =>
+          error ? reject(new Error(`${error.message}${err}`)) : resolve(out),
+        ),
+      );
+      expect(stdout.trim().split("\n"), line).not.toContain("null");
+      expect(stdout.trim(), line).not.toBe("");
+    }
+  });
+});
