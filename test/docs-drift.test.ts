@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Conn } from "../src/index.js";
 import { idReply, root, startWsServer, type WsServer } from "./cli/helpers.js";
+import { requireTools } from "./helpers/tools.js";
 
 const read = (file: string) => readFileSync(join(root, file), "utf8");
 
@@ -38,7 +39,7 @@ it("no guide calls the benchmark unpublished: the README's Performance section p
   }
 });
 
-describe("docs/cli.md's jq pipelines, run as written", () => {
+describe("docs/cli.md's jq pipelines, run as written", requireTools("jq"), () => {
   const pipelines = read("docs/cli.md")
     .split("\n")
     .filter((line) => /^\S.*\| jq /.test(line) && line.includes("evtws"));

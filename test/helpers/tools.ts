@@ -91,6 +91,7 @@ export type ToolName =
   | "python3-websockets"
   | "chromium"
   | "tmux"
+  | "jq"
   | "root"
   | "ip"
   | "nft"
@@ -105,6 +106,7 @@ const TOOLS: Record<ToolName, Tool> = {
   },
   chromium: { install: "apt-get install chromium", probe: () => runs(CHROMIUM, "--version") },
   tmux: { install: "apt-get install tmux", probe: () => runs("tmux", "-V") },
+  jq: { install: "apt-get install jq", probe: () => runs("jq", "--version") },
   root: {
     install: "run the tests as root: sudo npm test",
     probe: () => (process.getuid?.() === 0 ? undefined : `running as uid ${process.getuid?.()}`),
