@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
+import { requireTools } from "../helpers/tools.js";
 import {
   defaultCli,
   root,
@@ -150,10 +151,12 @@ describe("evtws in a pipeline", () => {
     expect(codes).toEqual([1000]);
   }, 15_000);
 
-  it("with a terminal on stdin and stdout to a pipe, stdout carries the answers only", async () => {
-    // Before: stdout started with the interactive prompt `> ` (and its timestamps), so `| jq` failed.
-    server = await startWsServer((text) => text);
-    const script = String.raw`
+  // A pseudo-terminal for stdin comes from Python's pty module.
+  describe("with a terminal on stdin", requireTools("python3"), () => {
+    it("with a terminal on stdin and stdout to a pipe, stdout carries the answers only", async () => {
+      // Before: stdout started with the interactive prompt `> ` (and its timestamps), so `| jq` failed.
+      server = await startWsServer((text) => text);
+      const script = String.raw`
 import json, os, pty, subprocess, sys, time
 master, slave = pty.openpty()
 p = subprocess.Popen(sys.argv[1:], stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -164,25 +167,26 @@ os.write(master, b'\x04')
 out, err = p.communicate(timeout=10)
 sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
 `;
-    // Asynchronously: the server lives in this process.
-    const result = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
-      execFile(
-        "python3",
-        ["-c", script, process.execPath, ...defaultCli(), server?.url ?? ""],
-        {
-          cwd: root,
-          env: { ...process.env, NODE_NO_WARNINGS: "1", FORCE_COLOR: "", NO_COLOR: "" },
-          timeout: 15_000,
-        },
-        (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr })),
-      ),
-    );
-    expect(result.stderr).toBe("");
-    const [code, stdout, stderr] = JSON.parse(result.stdout) as [number, string, string];
-    expect(stdout, stderr).toBe('{"id":1}\n');
-    expect(stderr).toMatch(/connected to ws:\/\/127\.0\.0\.1/);
-    expect(code).toBe(0);
-  }, 20_000);
+      // Asynchronously: the server lives in this process.
+      const result = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+        execFile(
+          "python3",
+          ["-c", script, process.execPath, ...defaultCli(), server?.url ?? ""],
+          {
+            cwd: root,
+            env: { ...process.env, NODE_NO_WARNINGS: "1", FORCE_COLOR: "", NO_COLOR: "" },
+            timeout: 15_000,
+          },
+          (error, stdout, stderr) => (error ? reject(error) : resolve({ stdout, stderr })),
+        ),
+      );
+      expect(result.stderr).toBe("");
+      const [code, stdout, stderr] = JSON.parse(result.stdout) as [number, string, string];
+      expect(stdout, stderr).toBe('{"id":1}\n');
+      expect(stderr).toMatch(/connected to ws:\/\/127\.0\.0\.1/);
+      expect(code).toBe(0);
+    }, 20_000);
+  });
 
   it("with -q, a close by the server is reported on stderr with its code and reason", async () => {
     // Before: `evtws: the connection closed`.

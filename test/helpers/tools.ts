@@ -92,6 +92,7 @@ export type ToolName =
   | "chromium"
   | "tmux"
   | "jq"
+  | "python3"
   | "root"
   | "ip"
   | "nft"
@@ -107,6 +108,7 @@ const TOOLS: Record<ToolName, Tool> = {
   chromium: { install: "apt-get install chromium", probe: () => runs(CHROMIUM, "--version") },
   tmux: { install: "apt-get install tmux", probe: () => runs("tmux", "-V") },
   jq: { install: "apt-get install jq", probe: () => runs("jq", "--version") },
+  python3: { install: "apt-get install python3", probe: () => runs("python3", "--version") },
   root: {
     install: "run the tests as root: sudo npm test",
     probe: () => (process.getuid?.() === 0 ? undefined : `running as uid ${process.getuid?.()}`),
