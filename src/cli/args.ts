@@ -46,6 +46,8 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Scripted requests sent and not yet printed, at most; 0 is no limit. */
   concurrency: number;
+  /** In a pipeline, print responses only: messages that answer no request go to stderr. */
+  responsesOnly: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -152,6 +154,10 @@ function clientProgram(version: string): Program {
       `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,
       checked(parseCount),
     )
+    .option(
+      "--responses-only",
+      "in a pipeline, print only responses; other messages go to stderr as (unmatched)",
+    )
     .addHelpText("after", examplesHelp());
 }
 
@@ -233,5 +239,6 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     execute: (o.execute as string[] | undefined) ?? [],
     timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
     concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
+    responsesOnly: o.responsesOnly === true,
   };
 }

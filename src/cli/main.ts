@@ -121,7 +121,9 @@ async function runClient(o: ClientOptions): Promise<number> {
     const run = { ...o, url };
     if (!scripted) return await runSession(conn, run, printer, { stdin, stdout }, server && banner(url));
     const messages = o.execute.length > 0 ? o.execute : readLines(stdin);
-    return await runScript(conn, run, printer, messages, stdoutGone());
+    // In a pipeline, messages that answer no request are data too: one line each on stdout.
+    const stream = stdout.isTTY !== true && !o.responsesOnly;
+    return await runScript(conn, run, printer, messages, stdoutGone(), stream);
   } finally {
     await server?.close();
   }

@@ -44,6 +44,8 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * @param messages - the `-x` list (an array), or the lines of stdin (read as they are needed).
  * @param stop - aborted when stdout is gone (EPIPE): the run closes the connection and
  *   resolves with 0, printing nothing more.
+ * @param stream - print each message that answers no request on stdout, one line each (a
+ *   pipeline without `--responses-only`); otherwise it goes to stderr as `(unmatched)`.
  * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
  *   mistake (not JSON under `--json`); reading stops at that line.
  */
@@ -53,9 +55,10 @@ export async function runScript(
   printer: Printer,
   messages: Iterable<string> | AsyncIterable<string>,
   stop?: AbortSignal,
+  stream = false,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
-  const offMessage = conn.on("message", (msg) => printer.aside(msg));
+  const offMessage = conn.on("message", (msg) => (stream ? printer.push(msg) : printer.aside(msg)));
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
     lastError = error;

@@ -25,6 +25,7 @@ const base: ClientOptions = {
   execute: [],
   timeoutMs: 10_000,
   concurrency: 100,
+  responsesOnly: false,
 };
 
 describe("matching", () => {
