@@ -48,6 +48,11 @@ export interface ClientOptions {
   concurrency: number;
   /** In a pipeline, print responses only: messages that answer no request go to stderr. */
   responsesOnly: boolean;
+  /**
+   * `-n/--no-close`: keep the connection (and the stream) open after stdin ends, until the
+   * server closes or SIGINT/SIGTERM.
+   */
+  noClose: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -102,6 +107,7 @@ const EXAMPLES: [string, string][] = [
   ["evtws ws://127.0.0.1:8080", "interactive session"],
   ['evtws -x \'{"id":1,"op":"ping"}\' --json ws://host/api', "one request; its response on stdout"],
   ["seq 1 100000 | evtws -q ws://host/echo", "every line a request, answers in order"],
+  ["evtws -n --json ws://host/feed | jq .price", "follow a feed: each push one line of compact JSON"],
   ["evtws serve --port 8080 --drop-every 10", "a test server: watch your client reconnect"],
 ];
 
@@ -157,6 +163,10 @@ function clientProgram(version: string): Program {
     .option(
       "--responses-only",
       "in a pipeline, print only responses; other messages go to stderr as (unmatched)",
+    )
+    .option(
+      "-n, --no-close",
+      "keep the connection and the stream open after stdin ends, until closed or signalled",
     )
     .addHelpText("after", examplesHelp());
 }
@@ -240,5 +250,6 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
     concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
     responsesOnly: o.responsesOnly === true,
+    noClose: o.close === false,
   };
 }

@@ -26,6 +26,7 @@ const base: ClientOptions = {
   timeoutMs: 10_000,
   concurrency: 100,
   responsesOnly: false,
+  noClose: false,
 };
 
 describe("matching", () => {

@@ -8,7 +8,15 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { idReply, runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import {
+  type CliProcess,
+  idReply,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
 
 useSourceBundle();
 
@@ -63,4 +71,113 @@ describe("evtws streams pushes in a pipeline", () => {
     expect(loud.stdout).toBe('{"id":1,"ok":true}\n');
     expect(loud.stderr).toMatch(/< \(unmatched\) \{"tick": 3\}/);
   });
+});
+
+/** Starts `evtws args…` with stdin at EOF at once, as `</dev/null` does. */
+function startWithoutInput(args: string[]): CliProcess {
+  const cli = startCli(args);
+  cli.child.stdin.end();
+  return cli;
+}
+
+/** Whether `cli` is still running `ms` from now. */
+async function stillRunningAfter(cli: CliProcess, ms: number): Promise<boolean> {
+  const exited = await Promise.race([
+    cli.exited.then(() => true),
+    new Promise((r) => setTimeout(() => r(false), ms)),
+  ]);
+  return !exited;
+}
+
+/** Closes every client of `server` with a close frame (`code`). */
+function closeClients(server: WsServer, code = 1000): void {
+  for (const ws of server.clients) ws.close(code, "bye");
+}
+
+describe("-n/--no-close keeps the stream open after stdin ends", () => {
+  it("prints the pushes, one per line, stays until the server closes with 1000, then exits 0", async () => {
+    // Before: -n was an unknown option (exit 2), and with stdin at EOF evtws left once connected.
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput(["-q", "-n", server.url]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      expect(await stillRunningAfter(cli, 500)).toBe(true);
+      expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n`);
+      closeClients(server);
+      expect(await cli.exited).toBe(0);
+      expect(cli.stderr()).toBe("");
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("with --json prints compact JSON; with --responses-only nothing", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const json = startWithoutInput(["-q", "-n", "--json", server.url]);
+    const only = startWithoutInput(["-q", "-n", "--responses-only", server.url]);
+    try {
+      await json.waitFor("stdout", /tick":3/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(server.clients.size).toBe(2);
+      closeClients(server);
+      expect(await json.exited).toBe(0);
+      expect(await only.exited).toBe(0);
+      expect(json.stdout()).toBe('{"tick":1,"px":[1,2]}\n{"tick":2}\n{"tick":3}\n');
+      expect(only.stdout()).toBe("");
+    } finally {
+      json.kill();
+      only.kill();
+    }
+  });
+
+  it("answers piped requests, then keeps streaming after stdin ends", async () => {
+    server = await startWsServer(idReply);
+    const cli = startCli(["-q", "-n", server.url]);
+    try {
+      cli.child.stdin.end('{"id":1}\n');
+      await cli.waitFor("stdout", /"id":1,"ok":true/);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const ws of server.clients) ws.send("later");
+      await cli.waitFor("stdout", /later/);
+      closeClients(server);
+      expect(await cli.exited).toBe(0);
+      expect(cli.stdout()).toBe('{"id":1,"ok":true}\nlater\n');
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("a close by the server with another code is still reported, exit 1", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput(["-q", "-n", server.url]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      closeClients(server, 4001);
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toBe("evtws: closed 4001 bye\n");
+    } finally {
+      cli.kill();
+    }
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} closes the connection with 1000 and exits 0`, async () => {
+      const codes: number[] = [];
+      server = await startWsServer(idReply, (ws) => {
+        ws.on("close", (code) => codes.push(code));
+        pushOnConnect(ws);
+      });
+      const cli = startWithoutInput(["-q", "-n", server.url]);
+      try {
+        await cli.waitFor("stdout", /tick": 3/);
+        cli.child.kill(signal);
+        expect(await cli.exited).toBe(0);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(codes).toEqual([1000]);
+        expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n`);
+      } finally {
+        cli.kill();
+      }
+    });
+  }
 });
