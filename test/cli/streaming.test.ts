@@ -181,3 +181,31 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     });
   }
 });
+describe("reconnects keep streaming", () => {
+  it("pushes after a reconnect still reach stdout (with --max-attempts)", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput([
+      "-q",
+      "-n",
+      "--max-attempts",
+      "20",
+      "--min-delay",
+      "50",
+      "--max-delay",
+      "200",
+      server.url,
+    ]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      await server.stop();
+      await server.start();
+      await cli.waitFor("stdout", /tick": 3/, 2);
+      expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n${PUSHES.join("\n")}\n`);
+      // With reconnects on, a close by the server is followed by a reconnect: a signal ends it.
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(0);
+    } finally {
+      cli.kill();
+    }
+  });
+});
