@@ -3,7 +3,9 @@
  * what docs/migrating.md calls "not exposed" is indeed absent from a `Conn`, and every `conn.X`
  * it names exists; no guide calls the benchmark unpublished while the README publishes it; and
  * every `… | jq` pipeline of docs/cli.md, run as written (`evtws` being the built CLI), prints no
- * `null` against an echo server and against an id-reply server.
+ * `null` against an echo server and against an id-reply server; a pipeline that follows a feed
+ * (`-n`, it ends only when the server closes) runs against a server that pushes two prices and
+ * closes with 1000.
  */
 
 import { execFile } from "node:child_process";
@@ -45,13 +47,20 @@ describe("docs/cli.md's jq pipelines, run as written", requireTools("jq"), () =>
     .filter((line) => /^\S.*\| jq /.test(line) && line.includes("evtws"));
   let echo: WsServer;
   let ids: WsServer;
+  let feed: WsServer;
   beforeAll(async () => {
     echo = await startWsServer();
     ids = await startWsServer(idReply);
+    feed = await startWsServer(idReply, (ws) => {
+      ws.send('{"price": 1}');
+      ws.send('{"price": 2}');
+      ws.close(1000);
+    });
   });
   afterAll(async () => {
     await echo.stop();
     await ids.stop();
+    await feed.stop();
   });
 
   it("there is one to run", () => {
@@ -59,8 +68,8 @@ describe("docs/cli.md's jq pipelines, run as written", requireTools("jq"), () =>
   });
 
   it.each(["an echo server", "evtws serve --id-reply"])("print no null against %s", async (against) => {
-    const url = against === "an echo server" ? echo.url : ids.url;
     for (const line of pipelines) {
+      const url = / -n /.test(line) ? feed.url : against === "an echo server" ? echo.url : ids.url;
       const command = line
         .replaceAll(
           /\bevtws\b/g,

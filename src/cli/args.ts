@@ -46,6 +46,13 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Scripted requests sent and not yet printed, at most; 0 is no limit. */
   concurrency: number;
+  /** In a pipeline, print responses only: messages that answer no request go to stderr. */
+  responsesOnly: boolean;
+  /**
+   * `-n/--no-close`: keep the connection (and the stream) open after stdin ends, until the
+   * server closes or SIGINT/SIGTERM.
+   */
+  noClose: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -100,6 +107,7 @@ const EXAMPLES: [string, string][] = [
   ["evtws ws://127.0.0.1:8080", "interactive session"],
   ['evtws -x \'{"id":1,"op":"ping"}\' --json ws://host/api', "one request; its response on stdout"],
   ["seq 1 100000 | evtws -q ws://host/echo", "every line a request, answers in order"],
+  ["evtws -n --json ws://host/feed | jq .price", "follow a feed: each push one line of compact JSON"],
   ["evtws serve --port 8080 --drop-every 10", "a test server: watch your client reconnect"],
 ];
 
@@ -151,6 +159,14 @@ function clientProgram(version: string): Program {
       "--concurrency <n>",
       `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,
       checked(parseCount),
+    )
+    .option(
+      "--responses-only",
+      "in a pipeline, print only responses; other messages go to stderr as (unmatched)",
+    )
+    .option(
+      "-n, --no-close",
+      "keep the connection and the stream open after stdin ends, until closed or signalled",
     )
     .addHelpText("after", examplesHelp());
 }
@@ -233,5 +249,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     execute: (o.execute as string[] | undefined) ?? [],
     timeoutMs: (o.timeout as number | undefined) ?? DEFAULT_TIMEOUT_MS,
     concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
+    responsesOnly: o.responsesOnly === true,
+    noClose: o.close === false,
   };
 }

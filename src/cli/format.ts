@@ -74,6 +74,21 @@ export function renderBody(data: Data, style: BodyStyle): string {
   return data;
 }
 
+/**
+ * A streamed message as one line of a pipeline: with `style.json`, JSON is printed compact
+ * (`{"a":1}`), so `evtws URL | jq` can follow a feed; anything else as {@link renderBody}.
+ */
+export function renderLine(data: Data, style: BodyStyle): string {
+  if (style.json && typeof data === "string") {
+    try {
+      return JSON.stringify(JSON.parse(data));
+    } catch {
+      return data;
+    }
+  }
+  return renderBody(data, style);
+}
+
 /** Which way a message went: `>` sent, `<` received. */
 export type Direction = ">" | "<";
 

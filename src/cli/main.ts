@@ -75,6 +75,28 @@ function stdoutGone(): AbortSignal {
   return gone.signal;
 }
 
+/**
+ * An AbortSignal aborted by SIGINT or SIGTERM (used with `-n/--no-close`, whose stream ends
+ * that way): the run then closes the connection with 1000 and exits 0.
+ */
+function signalled(): AbortSignal {
+  const got = new AbortController();
+  const abort = () => got.abort();
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  return got.signal;
+}
+
+/** A signal aborted as soon as any of `signals` is. */
+function anyOf(signals: AbortSignal[]): AbortSignal {
+  const all = new AbortController();
+  for (const signal of signals) {
+    if (signal.aborted) all.abort();
+    else signal.addEventListener("abort", () => all.abort(), { once: true });
+  }
+  return all.signal;
+}
+
 async function runClient(o: ClientOptions): Promise<number> {
   // A person at a terminal gets the session; anything else is a pipeline, where stdout
   // carries data only (no prompt, no colour, events on stderr).
@@ -121,7 +143,10 @@ async function runClient(o: ClientOptions): Promise<number> {
     const run = { ...o, url };
     if (!scripted) return await runSession(conn, run, printer, { stdin, stdout }, server && banner(url));
     const messages = o.execute.length > 0 ? o.execute : readLines(stdin);
-    return await runScript(conn, run, printer, messages, stdoutGone());
+    // In a pipeline, messages that answer no request are data too: one line each on stdout.
+    const stream = stdout.isTTY !== true && !o.responsesOnly;
+    const stop = o.noClose ? anyOf([stdoutGone(), signalled()]) : stdoutGone();
+    return await runScript(conn, run, printer, messages, stop, stream);
   } finally {
     await server?.close();
   }

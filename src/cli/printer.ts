@@ -17,6 +17,7 @@ import {
   eventLine,
   paint,
   renderBody,
+  renderLine,
 } from "./format.js";
 
 /** A writable text stream, as far as the printer uses it. */
@@ -76,6 +77,11 @@ export class Printer {
   /** A scripted response: the body alone, on stdout. */
   result(data: Data): void {
     this.#write("stdout", renderBody(data, this.#o.body));
+  }
+
+  /** A message that answers no request, streamed in a pipeline: one line on stdout, even when quiet. */
+  push(data: Data): void {
+    this.#write("stdout", renderLine(data, this.#o.body));
   }
 
   /** An unmatched message in scripted mode: shown with the events, since stdout holds responses. */

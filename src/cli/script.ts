@@ -44,6 +44,12 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * @param messages - the `-x` list (an array), or the lines of stdin (read as they are needed).
  * @param stop - aborted when stdout is gone (EPIPE): the run closes the connection and
  *   resolves with 0, printing nothing more.
+ * @param stream - print each message that answers no request on stdout, one line each (a
+ *   pipeline without `--responses-only`); otherwise it goes to stderr as `(unmatched)`.
+ * With `o.noClose` the run does not end with its input: the connection, and the stream of
+ * pushes, stays open until it closes for good or `stop` is aborted (a signal). A close by the
+ * server with 1000 is then the stream's normal end, not a failure.
+ *
  * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
  *   mistake (not JSON under `--json`); reading stops at that line.
  */
@@ -53,9 +59,10 @@ export async function runScript(
   printer: Printer,
   messages: Iterable<string> | AsyncIterable<string>,
   stop?: AbortSignal,
+  stream = false,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
-  const offMessage = conn.on("message", (msg) => printer.aside(msg));
+  const offMessage = conn.on("message", (msg) => (stream ? printer.push(msg) : printer.aside(msg)));
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
     lastError = error;
@@ -179,8 +186,13 @@ export async function runScript(
   };
 
   // With no messages at all, the run still reports whether the connection could be made.
-  await Promise.race([sendAll().then(() => dialed), gone]);
-  if (conn.state === "closed" && !dialFailed && !stopped) {
+  // With --no-close it then waits for the connection to end for good, or for `stop`.
+  const done = sendAll()
+    .then(() => dialed)
+    .then(() => (o.noClose ? gone : undefined));
+  await Promise.race([done, gone]);
+  const normalEnd = o.noClose && lastClose?.code === 1000;
+  if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
     if (lastClose !== undefined && lastClose.code !== 1006) {

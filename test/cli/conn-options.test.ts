@@ -25,6 +25,8 @@ const base: ClientOptions = {
   execute: [],
   timeoutMs: 10_000,
   concurrency: 100,
+  responsesOnly: false,
+  noClose: false,
 };
 
 describe("matching", () => {

@@ -182,8 +182,15 @@ export interface WsServer {
 /** Replies per message; the default echoes. Return undefined to stay silent. */
 export type Reply = (text: string, isBinary: boolean, ws: WebSocket) => string | Buffer | undefined;
 
-/** Starts a `ws` server on 127.0.0.1, port 0. */
-export async function startWsServer(reply: Reply = (text) => text): Promise<WsServer> {
+/**
+ * Starts a `ws` server on 127.0.0.1, port 0.
+ *
+ * @param onConnect - called with each new connection (e.g. to push messages at once).
+ */
+export async function startWsServer(
+  reply: Reply = (text) => text,
+  onConnect?: (ws: WebSocket) => void,
+): Promise<WsServer> {
   let wss: WebSocketServer | undefined;
   let port = 0;
   const clients = new Set<WebSocket>();
@@ -213,6 +220,7 @@ export async function startWsServer(reply: Reply = (text) => text): Promise<WsSe
           const answer = reply(isBinary ? Buffer.from(data as Buffer).toString("utf8") : text, isBinary, ws);
           if (answer !== undefined) ws.send(answer, { binary: Buffer.isBuffer(answer) });
         });
+        onConnect?.(ws);
       });
       wss = server;
       port = (server.address() as AddressInfo).port;

@@ -53,12 +53,12 @@ describe("evtws -x", () => {
     expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 
-  it("--match echo waits for the identical message; others go to stderr as unmatched", async () => {
+  it("--match echo waits for the identical message; with --responses-only others go to stderr as unmatched", async () => {
     server = await startWsServer((text, _bin, ws) => {
       ws.send("noise");
       return text;
     });
-    const run = await runCli(["--match", "echo", "-x", "hello", server.url]);
+    const run = await runCli(["--responses-only", "--match", "echo", "-x", "hello", server.url]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe("hello\n");
     expect(run.stderr).toMatch(/< \(unmatched\) noise/);
@@ -70,7 +70,14 @@ describe("evtws -x", () => {
       ws.send(JSON.stringify({ meta: { rid: rid + 100 }, other: true }));
       return JSON.stringify({ meta: { rid }, result: "yes" });
     });
-    const run = await runCli(["--match", "id:meta.rid", "-x", '{"meta":{"rid":7}}', server.url]);
+    const run = await runCli([
+      "--responses-only",
+      "--match",
+      "id:meta.rid",
+      "-x",
+      '{"meta":{"rid":7}}',
+      server.url,
+    ]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('{"meta":{"rid":7},"result":"yes"}\n');
   });

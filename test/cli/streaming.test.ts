@@ -1,0 +1,211 @@
+/**
+ * `evtws` streams a server's pushes (issue 20, part 3): in a pipeline, every message that
+ * answers no request is one line on stdout (compact JSON with `--json`), `--responses-only`
+ * keeps them off stdout, `-n/--no-close` keeps the stream open after stdin ends, and a
+ * reconnect keeps it going. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * port 0; stdout is a pipe, as in `evtws URL | jq`.
+ */
+
+import { afterEach, describe, expect, it } from "vitest";
+import type { WebSocket } from "ws";
+import {
+  type CliProcess,
+  idReply,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+const PUSHES = ['{"tick": 1,  "px": [1, 2]}', '{"tick": 2}', '{"tick": 3}'];
+
+/** Sends {@link PUSHES} to a new connection at once. */
+function pushOnConnect(ws: WebSocket): void {
+  for (const push of PUSHES) ws.send(push);
+}
+
+describe("evtws streams pushes in a pipeline", () => {
+  it("prints each message that answers no request on stdout, one line each, even with -q", async () => {
+    // Before: pushes went to stderr as `(unmatched)`, and -q dropped them.
+    server = await startWsServer(idReply, pushOnConnect);
+    const run = await runCli(["-q", "-x", '{"id":1}', server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${PUSHES.join("\n")}\n{"id":1,"ok":true}\n`);
+    expect(run.stderr).toBe("");
+  });
+
+  it("keeps events on stderr and pushes on stdout without -q", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const run = await runCli(["-x", '{"id":1}', server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${PUSHES.join("\n")}\n{"id":1,"ok":true}\n`);
+    expect(run.stderr).toMatch(/\* connected to/);
+    expect(run.stderr).not.toMatch(/unmatched/);
+  });
+
+  it("--json prints each push as compact JSON, one line each", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const run = await runCli(["-q", "--json", "-x", '{"id":1}', server.url]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines.slice(0, 3)).toEqual(['{"tick":1,"px":[1,2]}', '{"tick":2}', '{"tick":3}']);
+    expect(lines.slice(0, 3).map((line) => JSON.parse(line))).toEqual(PUSHES.map((p) => JSON.parse(p)));
+  });
+
+  it("--responses-only prints responses alone on stdout; pushes go to stderr as (unmatched)", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const quiet = await runCli(["-q", "--responses-only", "-x", '{"id":1}', server.url]);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toBe('{"id":1,"ok":true}\n');
+    expect(quiet.stderr).toBe("");
+    const loud = await runCli(["--responses-only", "-x", '{"id":1}', server.url]);
+    expect(loud.stdout).toBe('{"id":1,"ok":true}\n');
+    expect(loud.stderr).toMatch(/< \(unmatched\) \{"tick": 3\}/);
+  });
+});
+
+/** Starts `evtws args…` with stdin at EOF at once, as `</dev/null` does. */
+function startWithoutInput(args: string[]): CliProcess {
+  const cli = startCli(args);
+  cli.child.stdin.end();
+  return cli;
+}
+
+/** Whether `cli` is still running `ms` from now. */
+async function stillRunningAfter(cli: CliProcess, ms: number): Promise<boolean> {
+  const exited = await Promise.race([
+    cli.exited.then(() => true),
+    new Promise((r) => setTimeout(() => r(false), ms)),
+  ]);
+  return !exited;
+}
+
+/** Closes every client of `server` with a close frame (`code`). */
+function closeClients(server: WsServer, code = 1000): void {
+  for (const ws of server.clients) ws.close(code, "bye");
+}
+
+describe("-n/--no-close keeps the stream open after stdin ends", () => {
+  it("prints the pushes, one per line, stays until the server closes with 1000, then exits 0", async () => {
+    // Before: -n was an unknown option (exit 2), and with stdin at EOF evtws left once connected.
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput(["-q", "-n", server.url]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      expect(await stillRunningAfter(cli, 500)).toBe(true);
+      expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n`);
+      closeClients(server);
+      expect(await cli.exited).toBe(0);
+      expect(cli.stderr()).toBe("");
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("with --json prints compact JSON; with --responses-only nothing", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const json = startWithoutInput(["-q", "-n", "--json", server.url]);
+    const only = startWithoutInput(["-q", "-n", "--responses-only", server.url]);
+    try {
+      await json.waitFor("stdout", /tick":3/);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(server.clients.size).toBe(2);
+      closeClients(server);
+      expect(await json.exited).toBe(0);
+      expect(await only.exited).toBe(0);
+      expect(json.stdout()).toBe('{"tick":1,"px":[1,2]}\n{"tick":2}\n{"tick":3}\n');
+      expect(only.stdout()).toBe("");
+    } finally {
+      json.kill();
+      only.kill();
+    }
+  });
+
+  it("answers piped requests, then keeps streaming after stdin ends", async () => {
+    server = await startWsServer(idReply);
+    const cli = startCli(["-q", "-n", server.url]);
+    try {
+      cli.child.stdin.end('{"id":1}\n');
+      await cli.waitFor("stdout", /"id":1,"ok":true/);
+      await new Promise((r) => setTimeout(r, 300));
+      for (const ws of server.clients) ws.send("later");
+      await cli.waitFor("stdout", /later/);
+      closeClients(server);
+      expect(await cli.exited).toBe(0);
+      expect(cli.stdout()).toBe('{"id":1,"ok":true}\nlater\n');
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("a close by the server with another code is still reported, exit 1", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput(["-q", "-n", server.url]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      closeClients(server, 4001);
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toBe("evtws: closed 4001 bye\n");
+    } finally {
+      cli.kill();
+    }
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} closes the connection with 1000 and exits 0`, async () => {
+      const codes: number[] = [];
+      server = await startWsServer(idReply, (ws) => {
+        ws.on("close", (code) => codes.push(code));
+        pushOnConnect(ws);
+      });
+      const cli = startWithoutInput(["-q", "-n", server.url]);
+      try {
+        await cli.waitFor("stdout", /tick": 3/);
+        cli.child.kill(signal);
+        expect(await cli.exited).toBe(0);
+        await new Promise((r) => setTimeout(r, 200));
+        expect(codes).toEqual([1000]);
+        expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n`);
+      } finally {
+        cli.kill();
+      }
+    });
+  }
+});
+describe("reconnects keep streaming", () => {
+  it("pushes after a reconnect still reach stdout (with --max-attempts)", async () => {
+    server = await startWsServer(idReply, pushOnConnect);
+    const cli = startWithoutInput([
+      "-q",
+      "-n",
+      "--max-attempts",
+      "20",
+      "--min-delay",
+      "50",
+      "--max-delay",
+      "200",
+      server.url,
+    ]);
+    try {
+      await cli.waitFor("stdout", /tick": 3/);
+      await server.stop();
+      await server.start();
+      await cli.waitFor("stdout", /tick": 3/, 2);
+      expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n${PUSHES.join("\n")}\n`);
+      // With reconnects on, a close by the server is followed by a reconnect: a signal ends it.
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(0);
+    } finally {
+      cli.kill();
+    }
+  });
+});
