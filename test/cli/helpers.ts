@@ -113,6 +113,11 @@ export function startCli(
   child.stderr.setEncoding("utf8").on("data", (d: string) => {
     err += d;
   });
+  // A CLI that has exited (e.g. after `| head -1` closed its stdout) closes its stdin: a later
+  // write fails with EPIPE, as it would for `seq` in a shell pipeline. Any other error is kept.
+  child.stdin.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") err += `[test harness: stdin ${error.message}]`;
+  });
   const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
   return {
     child,
