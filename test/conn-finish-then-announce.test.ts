@@ -5,28 +5,12 @@
  * a real `ws` server or a hand-written one on 127.0.0.1.
  */
 
-import net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
-import { parseAll, rawServer } from "./helpers/raw-server.js";
+import { conn, fast, server } from "./helpers/harness.js";
+import { parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
-
-/** A TCP listener that accepts and never answers the opening handshake. */
-async function silentServer(): Promise<string> {
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => srv.close(r));
-  });
-  return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`;
-}
 
 /** A server frame (unmasked) with a payload under 126 bytes. */
 function frame(opcode: number, payload: Buffer): Buffer {
@@ -153,16 +137,22 @@ describe("one writer per socket", () => {
   });
 });
 
+/** A connection without reconnect that records its errors and close events. */
+function recordingConn() {
+  const errors: EvtWebSocketError[] = [];
+  const closes: CloseInfo[] = [];
+  const c = conn({
+    reconnect: false,
+    onError: (e) => void errors.push(e),
+    onClose: (i) => void closes.push(i),
+  });
+  return { c, errors, closes };
+}
+
 describe("close codes say who closed and why", () => {
   it("the code ws sends when it fails the connection is the code reported (1009 for a 2^53+ length, not 1002)", async () => {
     const raw = await rawServer();
-    const errors: EvtWebSocketError[] = [];
-    const closes: CloseInfo[] = [];
-    const c = conn({
-      reconnect: false,
-      onError: (e) => void errors.push(e),
-      onClose: (i) => void closes.push(i),
-    });
+    const { c, errors, closes } = recordingConn();
     await c.dial(raw.url);
     // A text frame announcing a 2^63-byte payload: ws refuses it with 1009 (WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH).
     raw.write(Buffer.from([0x81, 127, 0x80, 0, 0, 0, 0, 0, 0, 0]));
@@ -184,13 +174,7 @@ describe("close codes say who closed and why", () => {
     "a %i from the server means it refused a message of ours: ERR_DISCONNECTED, not ERR_MESSAGE_TOO_BIG",
     async (code, message) => {
       const s = await server({ onMessage: (ws) => ws.close(code, "no") });
-      const errors: EvtWebSocketError[] = [];
-      const closes: CloseInfo[] = [];
-      const c = conn({
-        reconnect: false,
-        onError: (e) => void errors.push(e),
-        onClose: (i) => void closes.push(i),
-      });
+      const { c, errors, closes } = recordingConn();
       await c.dial(s.url);
       c.send("x".repeat(1000));
       await until(() => c.state === "closed", "closed");

@@ -4,27 +4,12 @@
  */
 
 import { existsSync, readFileSync } from "node:fs";
-import net from "node:net";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { CloseInfo, Conn } from "../src/index.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
-
-/** A TCP listener that accepts and never answers the opening handshake. */
-async function silentServer(): Promise<string> {
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const s of sockets) s.destroy();
-    await new Promise((r) => srv.close(r));
-  });
-  return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`;
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 30));
 

@@ -131,3 +131,18 @@ export function parseAll(buf: Buffer): Parsed[] {
   }
   return frames;
 }
+
+/** A TCP listener that accepts and never answers the opening handshake. */
+export async function silentServer(): Promise<string> {
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => {});
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  onCleanup(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise((r) => srv.close(r));
+  });
+  return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`;
+}

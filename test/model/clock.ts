@@ -8,21 +8,10 @@
  * timers per clock object, so a clock reused across runs would carry timers between them.
  */
 
+import { createRng } from "../../chaos/rng.js";
 import type { Clock } from "../../src/clock.js";
 
 type Timer = { id: number; firesAt: number; fn: () => void };
-
-/** A small seeded generator (mulberry32): the lateness of each timer, reproducible per run. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A hand-driven {@link Clock} whose timers may fire late; see the module header. */
 export class ModelClock implements Clock {
@@ -38,7 +27,7 @@ export class ModelClock implements Clock {
 
   constructor(maxLateMs = 0, seed = 1) {
     this.maxLateMs = maxLateMs;
-    this.#random = seededRandom(seed);
+    this.#random = createRng(seed);
   }
 
   /** Largest lateness added to a timer, in ms; 0 fires every timer on time. */
