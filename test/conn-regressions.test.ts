@@ -8,16 +8,13 @@ import { describe, expect, it } from "vitest";
 import { json } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, sleep, uncaughtExceptions } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
 describe("regressions found by the adversarial review", () => {
   it("B1 close() in a state listener on 'connecting': dial() rejects ERR_CLOSED, no socket, no throw", async () => {
     const s = await server();
-    const uncaught: unknown[] = [];
-    const h = (e: unknown) => void uncaught.push(e);
-    process.on("uncaughtException", h);
-    onCleanup(async () => void process.off("uncaughtException", h));
+    const uncaught = uncaughtExceptions();
     const c = conn();
     c.on("state", ({ newState }, cc) => {
       if (newState === "connecting") void cc.close();

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { CloseInfo, Conn } from "../src/index.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { conn, fast, server, uncaughtExceptions } from "./helpers/harness.js";
 import { silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -133,11 +133,7 @@ describe("nothing outlives close()", () => {
 describe("WHATWG transport with ws's WebSocket as the constructor", () => {
   it("close() during the opening handshake throws no uncaught exception", async () => {
     const url = await silentServer();
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown) => void uncaught.push(e);
-    // vitest reports uncaught exceptions as run errors; listen for them so the test itself fails.
-    process.prependListener("uncaughtException", onUncaught);
-    onCleanup(async () => void process.removeListener("uncaughtException", onUncaught));
+    const uncaught = uncaughtExceptions();
     const c = conn({ WebSocket: WebSocket as never, reconnect: false });
     c.dial(url).catch(() => {});
     await new Promise((r) => setTimeout(r, 30));
@@ -151,10 +147,7 @@ describe("WHATWG transport with ws's WebSocket as the constructor", () => {
 
   it("a connect timeout throws no uncaught exception", async () => {
     const url = await silentServer();
-    const uncaught: unknown[] = [];
-    const onUncaught = (e: unknown) => void uncaught.push(e);
-    process.prependListener("uncaughtException", onUncaught);
-    onCleanup(async () => void process.removeListener("uncaughtException", onUncaught));
+    const uncaught = uncaughtExceptions();
     const c = conn({ WebSocket: WebSocket as never, connectTimeoutMs: 30, reconnect: false });
     await expect(c.dial(url)).rejects.toMatchObject({ code: "ERR_CONNECT_TIMEOUT" });
     await settle();

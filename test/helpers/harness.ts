@@ -24,6 +24,18 @@ export function onCleanup(fn: () => Promise<unknown>): void {
   cleanup.push(fn);
 }
 
+/**
+ * Records the uncaught exceptions of this test (removed after it): vitest reports them as run
+ * errors, so a test that expects none listens for them itself and fails on its own assertion.
+ */
+export function uncaughtExceptions(): unknown[] {
+  const seen: unknown[] = [];
+  const record = (e: unknown) => void seen.push(e);
+  process.prependListener("uncaughtException", record);
+  onCleanup(async () => void process.removeListener("uncaughtException", record));
+  return seen;
+}
+
 /** Reconnect settings that keep tests quick. */
 export const fast = { minDelayMs: 5, maxDelayMs: 20, jitter: 0 };
 
