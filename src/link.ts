@@ -132,11 +132,11 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   }
 
   /**
-   * Sends one frame on the open socket; returns its size in bytes, or -1 when the socket
-   * refused it (closing): then nothing was written and the link is no longer open.
+   * Sends one frame on the open socket (call it only while {@link isOpen}); returns its size in
+   * bytes, or -1 when the socket refused it (closing): then nothing was written and the link is
+   * no longer open.
    */
   send(data: Data): number {
-    if (this.#phase !== "open") return -1;
     const bytes = this.#transport!.send(data);
     if (bytes < 0) this.#closing();
     else this.#heartbeat?.noteSent();

@@ -95,7 +95,8 @@ export class Outbox<TIn, TOut> {
         `${this.pending} requests are already pending (maxPendingRequests)`,
       );
     }
-    const bytes = link === undefined ? byteLength(init.data) : 0;
+    // Measured only for the queue; checked before registering, so a refusal leaves nothing behind.
+    let bytes = link === undefined ? byteLength(init.data) : 0;
     if (link === undefined) this.#assertFits(bytes, where);
     this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
@@ -104,13 +105,11 @@ export class Outbox<TIn, TOut> {
       if (this.#transmit(link, init.data)) return;
       // Refused: the socket began closing under us (a WHATWG socket tells no earlier).
       request.sent = false;
-      const size = byteLength(init.data);
-      if (!this.#queue.fits(size)) {
+      bytes = byteLength(init.data);
+      if (!this.#queue.fits(bytes)) {
         this.#pending.discard(request);
-        this.#assertFits(size, where);
+        this.#assertFits(bytes, where);
       }
-      request.queued = this.#queue.push(init.data, size, request);
-      return;
     }
     request.queued = this.#queue.push(init.data, bytes, request);
   }

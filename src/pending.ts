@@ -154,13 +154,13 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
   /** One list and one timer per distinct timeout in use; created on first use. */
   #deadlines: Map<number, DeadlineList<TIn, TOut, Q>> | undefined;
 
-  readonly #steps: Transitions | undefined;
+  readonly #steps: Transitions;
 
   /**
    * @param steps - runs each timeout and abort as one transition (the connection's emitter), so
    *   the callbacks they fire are announced once every due request has settled.
    */
-  constructor(clock: Clock, queue: { cancel(queued: Q): void }, steps?: Transitions) {
+  constructor(clock: Clock, queue: { cancel(queued: Q): void }, steps: Transitions) {
     this.#clock = clock;
     this.#queue = queue;
     this.#steps = steps;
@@ -200,8 +200,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
         const error = new EvtWebSocketError(ErrorCode.ABORTED, "request aborted by its signal", {
           cause: signal.reason,
         });
-        if (this.#steps === undefined) this.reject(request, error);
-        else this.#steps.run(this, this.reject, request, error);
+        this.#steps.run(this, this.reject, request, error);
       };
       signal.addEventListener("abort", onAbort, { once: true });
       request.abort = () => signal.removeEventListener("abort", onAbort);
@@ -293,10 +292,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
 
   #arm(list: DeadlineList<TIn, TOut, Q>, delayMs: number): void {
     list.timer = this.#clock.setTimeout(
-      () => {
-        if (this.#steps === undefined) this.#expire(list);
-        else this.#steps.run(this, this.#expire, list);
-      },
+      () => this.#steps.run(this, this.#expire, list),
       Math.max(0, delayMs),
     );
   }

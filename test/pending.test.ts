@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { PendingRegistry, PendingRequests } from "../src/pending.js";
+import { PendingRegistry, PendingRequests, type Transitions } from "../src/pending.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
 describe("PendingRegistry", () => {
@@ -47,8 +47,10 @@ describe("PendingRegistry", () => {
 });
 
 describe("PendingRequests", () => {
+  /** Runs each timeout and abort at once, so `done` callbacks run inside them (the registry must cope). */
+  const now: Transitions = { run: (self, step, ...args) => step.apply(self, args) };
   const make = (clock: FakeClock, left: unknown[] = []) =>
-    new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) });
+    new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) }, now);
   const init = (over: Partial<Parameters<PendingRequests<string, string>["add"]>[0]> = {}) => {
     const outcomes: Array<[Error | undefined, string | undefined]> = [];
     return {

@@ -163,10 +163,10 @@ class Socket extends WebSocket {
     super.pong(data, mask, cb);
   }
 
-  // ws calls close() itself in two cases, and this is where the code it sends is recorded (not
-  // guessed later from the error): it answers the peer's close frame (`_closeFrameReceived` is
-  // already set), or it fails the connection for a protocol error or an oversized message (the
-  // error event follows). Our own close() has set `closedBy` before it gets here.
+  // Every first close frame passes here while the socket is open, and its code is recorded where
+  // it is sent (not guessed later from the error): ours (the transport's close(), which marks it
+  // `requested`), ws answering the peer's close frame (`_closeFrameReceived` is already set), or
+  // ws failing the connection for a protocol error or an oversized message (the error follows).
   override close(code?: number, data?: string | Buffer): void {
     const transport = this.transport;
     if (transport === undefined || this.readyState !== WebSocket.OPEN) {
@@ -174,13 +174,9 @@ class Socket extends WebSocket {
       return;
     }
     transport.writeBatch();
-    const byPeer =
-      transport.closedBy === undefined &&
-      (this as { _closeFrameReceived?: boolean })._closeFrameReceived === true;
-    if (transport.closedBy === undefined) {
-      transport.closedBy = byPeer ? "server" : "client";
-      transport.sentCode = code ?? 1005;
-    }
+    const byPeer = (this as { _closeFrameReceived?: boolean })._closeFrameReceived === true;
+    transport.closedBy = byPeer ? "server" : "client";
+    transport.sentCode = code ?? 1005;
     super.close(code, data);
     if (byPeer) transport.events.onClosing(code ?? 1005, data === undefined ? "" : data.toString());
   }
@@ -327,11 +323,7 @@ class WsTransport implements Transport {
   }
 
   close(code: number, reason: string): void {
-    this.requested = true;
-    if (this.closedBy === undefined && this.socket.readyState === WebSocket.OPEN) {
-      this.closedBy = "client";
-      this.sentCode = code;
-    }
+    this.requested = true; // Socket.close records the code it sends
     this.socket.close(code, reason);
   }
 
