@@ -33,8 +33,9 @@ function asKey(value: unknown): MessageKey | undefined {
   return typeof value === "number" && !Number.isNaN(value) ? value : undefined;
 }
 
-// biome-ignore lint/suspicious/noExplicitAny: one hook object serves connections of every message type.
-type AnyConn = Conn<any, any>;
+/** A connection of any message type: one hook object (and one lifecycle type) serves them all. */
+// biome-ignore lint/suspicious/noExplicitAny: the message types do not matter where this is used.
+export type AnyConn = Conn<any, any>;
 type ConnLink = Link<AnyConn>;
 
 /**

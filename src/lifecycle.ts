@@ -10,7 +10,7 @@
  */
 
 import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
-import type { Conn } from "./conn.js";
+import type { AnyConn } from "./conn.js";
 import type { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
@@ -21,8 +21,6 @@ import { canTransition, State } from "./state.js";
 import type { ConnEvents, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
-// biome-ignore lint/suspicious/noExplicitAny: one lifecycle type serves connections of every message type.
-type AnyConn = Conn<any, any>;
 type ConnLink = Link<AnyConn>;
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
