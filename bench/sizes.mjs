@@ -92,6 +92,7 @@ export async function bundleSizes() {
   for (const pkg of [
     "reconnecting-websocket",
     "partysocket",
+    "phoenix",
     "websocket-ts",
     "socket.io-client",
     "rpc-websockets",

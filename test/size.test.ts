@@ -31,7 +31,7 @@ import tsupConfig from "../tsup.config.js";
  * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
  * 11,050 B. Issue 19 sets the next budget (7.0 KB).
  */
-const ISSUE_TARGET_GZIP_BYTES = 4096;
+const ISSUE_TARGET_GZIP_BYTES = 7168;
 const BUDGET_GZIP_BYTES = 11_264;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
@@ -71,7 +71,7 @@ async function bundle(format: "esm" | "cjs"): Promise<{ code: Uint8Array; metafi
   return { code: output.contents, metafile: result.metafile! };
 }
 
-/** The inputs that make up the bundle, biggest first, in bytes of minified output. */
+/** The inputs that make up the bundle, biggest first, in bytes of minified output (esbuild's metafile). */
 function contributors(metafile: Metafile): [string, number][] {
   const [output] = Object.values(metafile.outputs);
   return Object.entries(output?.inputs ?? {})
@@ -103,12 +103,13 @@ describe("the browser entry", () => {
   it(`weighs at most ${BUDGET_GZIP_BYTES} bytes minified and gzipped, every feature in`, () => {
     const gzipped = gzipSync(esm.code, { level: 9 }).byteLength;
     const table = contributors(esm.metafile)
+      .slice(0, 10)
       .map(([path, bytes]) => `  ${String(bytes).padStart(6)} B  ${path}`)
       .join("\n");
     console.log(
       `browser entry: ${esm.code.byteLength} B minified, ${gzipped} B gzipped ` +
-        `(guard ${BUDGET_GZIP_BYTES} B; issue target ${ISSUE_TARGET_GZIP_BYTES} B not met)\n` +
-        `minified bytes by module:\n${table}`,
+        `(guard ${BUDGET_GZIP_BYTES} B; issue 19's target ${ISSUE_TARGET_GZIP_BYTES} B ${gzipped <= ISSUE_TARGET_GZIP_BYTES ? "met" : "not met"})\n` +
+        `top ten modules, minified bytes (esbuild metafile):\n${table}`,
     );
     expect(gzipped, `browser entry is ${gzipped} B gzipped; biggest modules:\n${table}`).toBeLessThanOrEqual(
       BUDGET_GZIP_BYTES,
