@@ -37,9 +37,10 @@ function nodeOnlyPlugin(seen) {
 const browserTransport = {
   name: "browser-transport",
   setup(build) {
+    // Matched on the resolved file, as tsup.config.ts does: src/ imports it from more than one folder.
     build.onResolve({ filter: /(^|\/)default\.js$/ }, (args) =>
-      args.resolveDir.endsWith(join("src", "transport"))
-        ? { path: join(args.resolveDir, "default.browser.ts") }
+      resolve(args.resolveDir, args.path) === join(root, "src", "transport", "default.js")
+        ? { path: join(root, "src", "transport", "default.browser.ts") }
         : undefined,
     );
   },

@@ -11,28 +11,8 @@
 import { backoffDelay } from "./backoff.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { DisconnectInfo, ResolvedReconnect } from "./options.js";
-
-/** Node's codes for a server certificate that failed verification (a retry cannot fix these). */
-const CERTIFICATE_CODES = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_REVOKED",
-  "CERT_UNTRUSTED",
-  "CERT_REJECTED",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "HOSTNAME_MISMATCH",
-]);
-
-/** True when the error's cause is a failed certificate verification. */
-export function isCertificateError(error: EvtWebSocketError | undefined): boolean {
-  const code = (error?.cause as { code?: unknown } | undefined)?.code;
-  return typeof code === "string" && CERTIFICATE_CODES.has(code);
-}
+// The runtime's own: Node's certificate codes; the browser build's answer is always false.
+import { isCertificateError } from "./transport/default.js";
 
 /** How a socket ended, as far as the policy cares. */
 export interface Ending extends DisconnectInfo {

@@ -12,3 +12,12 @@ export function defaultTransport(): TransportFactory | undefined {
   const WebSocketImpl = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
   return WebSocketImpl === undefined ? undefined : createNativeTransport(WebSocketImpl);
 }
+
+/**
+ * Always false: a browser (and Deno, Bun or a worker using this build) never tells a page why
+ * TLS failed, so no failure here can be told apart as a certificate one, and the reconnect
+ * policy decides. Node's list is in `certificate.ts`.
+ */
+export function isCertificateError(_error: unknown): boolean {
+  return false;
+}
