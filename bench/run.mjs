@@ -11,7 +11,9 @@
  * browser-bundle sizes; writes Markdown and JSON to bench/results/. Never asserts speed.
  *
  * Flags: `--quick`, `--reps N`, `--only lib,lib`, `--scenarios id,id`, `--profile` (adds
- * `--cpu-prof` to the evtwebsocket client processes; profiles land in bench/results/profiles).
+ * `--cpu-prof` to the evtwebsocket client processes; profiles land in bench/results/profiles),
+ * `--browser` (runs the browser bench of bench/browser/ instead: Conn against a raw WebSocket
+ * in Chromium).
  */
 
 import { execFileSync, spawn } from "node:child_process";
@@ -483,4 +485,11 @@ async function main() {
   console.log(`\n${md}\n\nwritten to bench/results/bench-${stamp}.{md,json} in ${meta.seconds} s`);
 }
 
-await main();
+if (flag("--browser")) {
+  // The browser bench alone: the page in Chromium against the same server (bench/browser/).
+  setup();
+  const { browserBench } = await import("./browser/run.mjs");
+  await browserBench({ quick, reps, startServer, stopServer });
+} else {
+  await main();
+}
