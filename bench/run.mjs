@@ -489,7 +489,7 @@ if (flag("--browser")) {
   // The browser bench alone: the page in Chromium against the same server (bench/browser/).
   setup();
   const { browserBench } = await import("./browser/run.mjs");
-  await browserBench({ quick, reps, startServer, stopServer });
+  await browserBench({ quick, reps, only: onlyScenarios, startServer, stopServer });
 } else {
   await main();
 }

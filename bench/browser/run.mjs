@@ -96,8 +96,9 @@ const fmt = (x) => (!Number.isFinite(x) ? "n/a" : x >= 1e3 ? `${(x / 1e3).toFixe
  *
  * @param startServer - starts bench/server.mjs; resolves with `{ child, ports }` (ports as JSON).
  * @param stopServer - stops it and waits until it is gone.
+ * @param only - the scenario ids to run (`--scenarios send32,echo,req100`); all when undefined.
  */
-export async function browserBench({ quick, reps, startServer, stopServer }) {
+export async function browserBench({ quick, reps, only, startServer, stopServer }) {
   if (!existsSync(CHROMIUM)) throw new Error(`the browser bench needs Chromium at ${CHROMIUM}`);
   if (!existsSync(join(root, "dist", "browser.js")))
     throw new Error("dist/browser.js is missing: npm run build");
@@ -111,7 +112,7 @@ export async function browserBench({ quick, reps, startServer, stopServer }) {
     args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-sync"],
   });
   const browserVersion = browser.version();
-  const list = scenarios(quick);
+  const list = scenarios(quick).filter((s) => !only || only.includes(s.id));
   const raw = {};
   try {
     for (let rep = 0; rep < reps; rep++) {
