@@ -21,18 +21,17 @@ import { beforeAll, describe, expect, it } from "vitest";
 import tsupConfig from "../tsup.config.js";
 
 /**
- * The issue asked for 4 KB minified and gzipped with every feature in; the entry measures about
- * 9.6 KB, and 8.2 KB with every error message blanked (measured by rewriting a copy of src/), so
- * 4 KB cannot be reached by trimming: it needs features out of the browser entry, which is the
- * issue author's call. Until then this is a regression guard just above today's size: growth
- * past it must be a decision, not an accident. Raised from 10,240 to 11,264 by issue 15 (a
- * decision): finishing every transition before announcing it (timeouts and aborts included),
- * close codes that say which side closed, a socket that refuses data after a close frame,
- * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
- * 11,050 B. Issue 19 sets the next budget (7.0 KB).
+ * Issue 19 asks for 7.0 KB (7,168 B) minified and gzipped with every feature in; the entry
+ * measures 10,910 B, and 9,651 B with every message blanked (measured by blanking the strings
+ * of the minified bundle), so 7.0 KB cannot be reached by trimming messages: it needs about a
+ * quarter of the logic out of the browser entry, or features moved out, which is a decision for
+ * the issue's author. Until then this is a regression guard just above today's size, so growth
+ * past it is a decision, not an accident. History: 10,240 B, then 11,264 B (issue 15: finished
+ * transitions, close codes by side, one writer per socket, whole-ms durations); 11,008 B by
+ * issue 19 after Node's certificate codes left the browser build (11,115 -> 10,910 B).
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 11_264;
+const BUDGET_GZIP_BYTES = 11_008;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
