@@ -99,6 +99,12 @@ describe("the browser entry", () => {
     expect(inputs).not.toContain("src/transport/ws.ts");
   });
 
+  it("leaves out Node's certificate-error codes (a browser never says why TLS failed)", () => {
+    const text = new TextDecoder().decode(esm.code);
+    expect(Object.keys(esm.metafile.inputs)).not.toContain("src/transport/certificate.ts");
+    expect(text).not.toContain("CERT_HAS_EXPIRED");
+  });
+
   it(`weighs at most ${BUDGET_GZIP_BYTES} bytes minified and gzipped, every feature in`, () => {
     const gzipped = gzipSync(esm.code, { level: 9 }).byteLength;
     const table = contributors(esm.metafile)
