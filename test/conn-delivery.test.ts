@@ -188,6 +188,50 @@ describe("maxAgeMs: expiry in the queue", () => {
   });
 });
 
+describe("expiry and drops are transitions: finish, then announce", () => {
+  it("messages that expire together are all reported, even when the first report's onError closes", async () => {
+    const clock = new FakeClock();
+    const seen: string[] = [];
+    const c = conn({
+      clock,
+      queue: { maxAgeMs: 100 },
+      onError: (e) => {
+        seen.push(`${e.code} ${e.details.message ?? `unsent ${e.details.unsent}`}`);
+        if (e.code === "ERR_QUEUE_EXPIRED") void c.close();
+      },
+    });
+    c.send("a");
+    c.send("b");
+    c.send("c");
+    c.send("d", { maxAgeMs: 0 });
+    clock.advance(100);
+    expect(seen).toEqual([
+      "ERR_QUEUE_EXPIRED a",
+      "ERR_QUEUE_EXPIRED b",
+      "ERR_QUEUE_EXPIRED c",
+      "ERR_CLOSED unsent 1",
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a message past its deadline whose timer is late expires when the connection opens; it is not sent", async () => {
+    const s = await silent();
+    const clock = new FakeClock();
+    clock.lateByMs = 60_000; // a throttled tab: the expiry timer fires a minute late
+    const e = errors();
+    const c = conn({ clock, queue: { maxAgeMs: 10 }, onError: e.onError });
+    c.send("stale");
+    clock.sleep(50); // past its deadline; its timer has not fired
+    expect(c.stats.queuedMessages).toBe(1);
+    await c.dial(s.url);
+    const expired = await e.next("ERR_QUEUE_EXPIRED");
+    expect(expired.details.message).toBe("stale");
+    expect(c.send("after")).toBe("sent");
+    await until(() => s.received.length === 1, "the later message");
+    expect(s.received).toEqual(["after"]);
+  });
+});
+
 describe('queue.overflow: "drop-oldest"', () => {
   it("drops the oldest queued message to make room, reports it as ERR_QUEUE_FULL with the message; the newest arrive", async () => {
     const s = await silent();
