@@ -7,43 +7,21 @@
  * the wire are re-queued (`retryOnReconnect`) or rejected with `ERR_DISCONNECTED`; on
  * shutdown everything still waiting settles and the unsent count is returned for reporting.
  *
- * It also keeps the delivery policies of plain messages: `volatile` ones are dropped unless a
- * link is open; a full queue under `overflow: "drop-oldest"` drops its oldest plain messages to
- * make room; a queued message whose signal aborts leaves the queue; one past its deadline
- * expires. Expiry costs one timer for the whole queue, armed for the earliest deadline. Every
- * message dropped unsent but an aborted one is reported to `onError`, after the change.
+ * Plain messages: a `volatile` one is dropped unless a link is open; the policies of queued
+ * ones (deadlines, abort signals, drop-oldest) are `delivery.ts`'s.
  * Which link is current and what the connection's state is are `conn.ts`'s business.
  */
 
-import type { Clock, TimerHandle } from "./clock.js";
+import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
+import { Delivery, type QueuePolicy, type Steps } from "./delivery.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
-import type { QueueOverflow } from "./options.js";
-import {
-  type MessageKey,
-  PendingRequests,
-  type Request,
-  type RequestInit,
-  type Transitions,
-} from "./pending.js";
-import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
+import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import { OutboundQueue, type QueueItem } from "./queue.js";
 import type { ResolvedSend, SendResult } from "./send-options.js";
 
 type Item = QueueItem<unknown>;
-
-/** The queue's bounds and policies. */
-export interface QueuePolicy extends QueueLimits {
-  overflow: QueueOverflow;
-  /** Default deadline of a queued plain message, in ms; 0: none. */
-  maxAgeMs: number;
-}
-
-/** The connection's emitter, as the outbox uses it: transitions, and errors for `onError`. */
-export interface Steps extends Transitions {
-  // biome-ignore lint/suspicious/noExplicitAny: the owner is the connection, whatever its message types.
-  emit(event: "error", error: EvtWebSocketError, owner: any): void;
-}
 
 /** Where the connection is, read only for an `ERR_QUEUE_FULL` message (not per send). */
 interface Where {
@@ -65,11 +43,7 @@ export class Outbox<TIn, TOut> {
   readonly #maxPending: number;
 
   readonly #steps: Steps;
-  readonly #owner: unknown;
-  readonly #policy: QueuePolicy;
-  /** The one expiry timer, armed for `#expiryAt`, the earliest deadline in the queue. */
-  #expiryTimer: TimerHandle | undefined;
-  #expiryAt = Number.POSITIVE_INFINITY;
+  readonly #delivery: Delivery;
 
   /**
    * @param steps - the connection's emitter: request timeouts, aborts and expiry run as its
@@ -77,11 +51,10 @@ export class Outbox<TIn, TOut> {
    */
   constructor(clock: Clock, policy: QueuePolicy, maxPending: number, steps: Steps, owner?: unknown) {
     this.#queue = new OutboundQueue(policy);
-    this.#policy = policy;
     this.#clock = clock;
     this.#maxPending = maxPending;
     this.#steps = steps;
-    this.#owner = owner;
+    this.#delivery = new Delivery(this.#queue, clock, policy, steps, owner);
   }
 
   /** Frames waiting for the connection to open. */
@@ -105,18 +78,8 @@ export class Outbox<TIn, TOut> {
     if (options?.volatile === true) return "dropped";
     const bytes = byteLength(data);
     const victims = this.#makeRoom(bytes, where);
-    const maxAgeMs = options === undefined ? this.#policy.maxAgeMs : options.maxAgeMs;
-    // No clock read unless the message has a deadline.
-    const now = maxAgeMs > 0 ? this.#clock.now() : 0;
-    const item = this.#queue.push(data, bytes, undefined, body, maxAgeMs > 0 ? now + maxAgeMs : 0)!;
-    const signal = options?.signal;
-    if (signal !== undefined) {
-      const onAbort = () => this.#steps.run(this, this.#abort, item);
-      signal.addEventListener("abort", onAbort, { once: true });
-      item.release = () => signal.removeEventListener("abort", onAbort);
-    }
-    if (item.expiresAt !== 0 && item.expiresAt < this.#expiryAt) this.#armExpiry(item.expiresAt, now);
-    if (victims !== undefined) this.#steps.run(this, this.#report, victims, ErrorCode.QUEUE_FULL);
+    this.#delivery.enqueue(data, bytes, body, options);
+    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
     return "queued";
   }
 
@@ -158,28 +121,22 @@ export class Outbox<TIn, TOut> {
       }
     }
     request.queued = this.#queue.push(init.data, bytes, request);
-    if (victims !== undefined) this.#steps.run(this, this.#report, victims, ErrorCode.QUEUE_FULL);
+    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
     return "queued";
   }
 
   /** Sends every queued frame in order while `isCurrent()` holds. */
   flush(link: Link, isCurrent: () => boolean): void {
-    let now = Number.NaN;
     let expired: Item[] | undefined;
     for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
       if (!isCurrent() || !link.isOpen) {
         this.#queue.unshift([item]);
         break;
       }
-      // Past its deadline while its timer is late (a busy process): it expires, it is not sent.
-      if (item.expiresAt !== 0) {
-        if (Number.isNaN(now)) now = this.#clock.now();
-        if (item.expiresAt <= now) {
-          item.release?.();
-          expired ??= [];
-          expired.push(item);
-          continue;
-        }
+      if (this.#delivery.isDue(item)) {
+        expired ??= [];
+        expired.push(item);
+        continue;
       }
       if (!this.#transmit(link, item.data)) {
         this.#queue.unshift([item]);
@@ -192,8 +149,8 @@ export class Outbox<TIn, TOut> {
         request.sent = true;
       }
     }
-    if (this.#queue.size === 0) this.#stopExpiry();
-    if (expired !== undefined) this.#steps.run(this, this.#report, expired, ErrorCode.QUEUE_EXPIRED);
+    if (this.#queue.size === 0) this.#delivery.stop();
+    if (expired !== undefined) this.#delivery.report(expired, ErrorCode.QUEUE_EXPIRED);
   }
 
   /**
@@ -257,7 +214,7 @@ export class Outbox<TIn, TOut> {
       for (const request of pending.entries()) pending.reject(request, error);
       pending.stopTimers();
     }
-    this.#stopExpiry();
+    this.#delivery.stop();
     const unsent = this.#queue.drain();
     for (const item of unsent) item.release?.();
     return unsent.length;
@@ -273,94 +230,14 @@ export class Outbox<TIn, TOut> {
   }
 
   /**
-   * Makes room for a frame of `bytes` bytes, or throws `ERR_QUEUE_FULL`. Under `"drop-oldest"`
-   * it drops the oldest plain messages that must go, and returns them for the report; when
-   * dropping every plain message would not make room, it drops none and throws.
+   * Makes room for a frame of `bytes` bytes, or throws `ERR_QUEUE_FULL`; returns the messages
+   * `"drop-oldest"` dropped for it, to be reported once the frame is queued.
    */
   #makeRoom(bytes: number, where: Where): Item[] | undefined {
-    const queue = this.#queue;
-    if (queue.fits(bytes)) return undefined;
-    const { maxMessages, maxBytes, overflow } = this.#policy;
-    if (overflow === "drop-oldest") {
-      let count = queue.size;
-      let total = queue.bytes;
-      const victims: Item[] = [];
-      for (const item of queue.live()) {
-        if (count + 1 <= maxMessages && total + bytes <= maxBytes) break;
-        if (item.owner !== undefined) continue; // a request: never dropped
-        victims.push(item);
-        count--;
-        total -= item.bytes;
-      }
-      if (count + 1 <= maxMessages && total + bytes <= maxBytes) {
-        this.#drop(victims);
-        return victims;
-      }
-    }
-    this.#assertFits(bytes, where);
-    return undefined;
-  }
-
-  /** A queued message's signal aborted: it leaves the queue unsent, and nobody is told (the aborter knows). */
-  #abort(item: Item): void {
-    item.release = undefined;
-    this.#queue.cancel(item);
-  }
-
-  /** Arms the one expiry timer for `at` (replacing a later one); `now` is the clock's reading. */
-  #armExpiry(at: number, now: number): void {
-    if (this.#expiryTimer !== undefined) this.#clock.clearTimeout(this.#expiryTimer);
-    this.#expiryAt = at;
-    this.#expiryTimer = this.#clock.setTimeout(() => {
-      this.#expiryTimer = undefined;
-      this.#expiryAt = Number.POSITIVE_INFINITY;
-      this.#steps.run(this, this.#expire);
-    }, at - now);
-  }
-
-  #stopExpiry(): void {
-    if (this.#expiryTimer === undefined) return;
-    this.#clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
-    this.#expiryAt = Number.POSITIVE_INFINITY;
-  }
-
-  /** The expiry timer fired: drops every message past its deadline, re-arms for the next one. */
-  #expire(): void {
-    const now = this.#clock.now();
-    let next = Number.POSITIVE_INFINITY;
-    const expired: Item[] = [];
-    for (const item of this.#queue.live()) {
-      if (item.expiresAt === 0) continue;
-      if (item.expiresAt <= now) expired.push(item);
-      else if (item.expiresAt < next) next = item.expiresAt;
-    }
-    this.#drop(expired);
-    if (next < this.#expiryAt) this.#armExpiry(next, now);
-    this.#report(expired, ErrorCode.QUEUE_EXPIRED);
-  }
-
-  /** Takes queued messages out unsent. */
-  #drop(items: Item[]): void {
-    for (const item of items) {
-      this.#queue.cancel(item);
-      item.release?.();
-    }
-  }
-
-  /** Reports each message dropped unsent, with its body in `details.message`. */
-  #report(items: Item[], code: ErrorCode): void {
-    const why =
-      code === ErrorCode.QUEUE_FULL
-        ? 'the queue was full: its oldest message was dropped (overflow: "drop-oldest")'
-        : "a queued message expired (maxAgeMs) and was dropped";
-    for (const item of items) {
-      this.#steps.emit(
-        "error",
-        new EvtWebSocketError(code, why, { details: { message: item.body } }),
-        this.#owner,
-      );
-    }
+    if (this.#queue.fits(bytes)) return undefined;
+    const victims = this.#delivery.dropOldest(bytes);
+    if (victims === undefined) this.#assertFits(bytes, where);
+    return victims;
   }
 
   #assertFits(bytes: number, where: Where): void {
