@@ -283,6 +283,74 @@ describe('queue.overflow: "drop-oldest"', () => {
   });
 });
 
+describe("reported after a disconnect, and no listener left behind", () => {
+  it("a message still queued when the policy gives up is counted in one ERR_DISCONNECTED (details.unsent)", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({
+      reconnect: { minDelayMs: 5, maxDelayMs: 5, jitter: 0, maxAttempts: 1 },
+      onError: e.onError,
+    });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    expect(c.send("never")).toBe("queued");
+    await until(() => c.state === "closed", "the policy gave up");
+    const unsent = e.seen.find((x) => x.details.unsent !== undefined);
+    expect(unsent).toMatchObject({ code: "ERR_DISCONNECTED", details: { unsent: 1 } });
+    expect(unsent?.cause).toMatchObject({ code: "ERR_RECONNECT_EXHAUSTED" });
+  });
+
+  /** A signal (another realm's, say) that counts its listeners. */
+  function countingSignal() {
+    const ac = new AbortController();
+    let listeners = 0;
+    const signal = {
+      get aborted() {
+        return ac.signal.aborted;
+      },
+      addEventListener(type: string, listener: () => void, options?: AddEventListenerOptions) {
+        listeners++;
+        ac.signal.addEventListener(type, listener, options);
+      },
+      removeEventListener(type: string, listener: () => void) {
+        listeners--;
+        ac.signal.removeEventListener(type, listener);
+      },
+    };
+    return { signal: signal as unknown as AbortSignal, listeners: () => listeners };
+  }
+
+  it("a queued message's signal listener is removed whichever way it ends: sent, dropped as oldest, expired, unsent at close()", async () => {
+    const s = await silent();
+    const sent = countingSignal();
+    const a = conn();
+    a.send("a", { signal: sent.signal });
+    expect(sent.listeners()).toBe(1);
+    await a.dial(s.url);
+    await until(() => s.received.length === 1, "a");
+    expect(sent.listeners()).toBe(0);
+
+    const clock = new FakeClock();
+    const b = conn({
+      clock,
+      queue: { maxMessages: 2, overflow: "drop-oldest", maxAgeMs: 100 },
+      onError: () => {},
+    });
+    const [oldest, expiring, unsent] = [countingSignal(), countingSignal(), countingSignal()];
+    b.send("oldest", { signal: oldest.signal });
+    b.send("expiring", { signal: expiring.signal });
+    b.send("pushes out the oldest");
+    expect(oldest.listeners()).toBe(0);
+    clock.advance(100);
+    expect(expiring.listeners()).toBe(0);
+    b.send("unsent", { signal: unsent.signal, maxAgeMs: 0 });
+    expect(unsent.listeners()).toBe(1);
+    await b.close();
+    expect(unsent.listeners()).toBe(0);
+  });
+});
+
 describe("refused: thrown, as before", () => {
   it("after close(): ERR_CLOSED, volatile or not", async () => {
     const s = await silent();
