@@ -178,7 +178,7 @@ export class Conn<TIn = Data, TOut = Data> {
    *
    * @throws EvtWebSocketError `ERR_CLOSED`, `ERR_QUEUE_FULL`, `ERR_INVALID_OPTION`, `ERR_DUPLICATE_ID`.
    */
-  send(body: TOut, callback: (resp: TIn, conn: Conn<TIn, TOut>) => void): SendResult;
+  send(body: TOut, callback?: (resp: TIn, conn: Conn<TIn, TOut>) => void): SendResult;
   send(body: TOut, callback?: SendOptions | ((resp: TIn, conn: Conn<TIn, TOut>) => void)): SendResult {
     if (callback === undefined) {
       this.#assertCanSend();

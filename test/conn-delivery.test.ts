@@ -5,8 +5,8 @@
  * the socket keep order, so what was not received before it never will be.
  */
 
-import { describe, expect, it } from "vitest";
-import { type EvtWebSocketError, json } from "../src/index.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
@@ -67,6 +67,19 @@ describe("send() says what it did", () => {
     await until(() => answers.length === 2, "both answers");
     expect(answers).toEqual(["q1", "q2"]);
   });
+});
+
+it("the types (checked by tsc): every form returns SendResult, and the options are typed", () => {
+  const typed = (c: Conn, maybe: ((resp: unknown) => void) | undefined) => {
+    expectTypeOf(c.send("x")).toEqualTypeOf<SendResult>();
+    expectTypeOf(c.send("x", { volatile: true, maxAgeMs: 10 })).toEqualTypeOf<SendResult>();
+    expectTypeOf(c.send("x", maybe)).toEqualTypeOf<SendResult>();
+    // @ts-expect-error volatile is a boolean
+    c.send("x", { volatile: "yes" });
+    // @ts-expect-error no such option: a response wants request() or the callback form
+    c.send("x", { onResponse: () => {} });
+  };
+  expect(typeof typed).toBe("function");
 });
 
 describe("volatile: now or never", () => {
