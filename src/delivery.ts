@@ -44,6 +44,11 @@ export class Delivery {
   /** The one expiry timer, armed for `#at`, the earliest deadline in the queue. */
   #timer: TimerHandle | undefined;
   #at = Number.POSITIVE_INFINITY;
+  /**
+   * One listener per signal, however many queued messages share it (Node warns past ten
+   * listeners on one signal): the messages it would take out, and how to remove it.
+   */
+  #signals: Map<AbortSignal, { items: Set<Item>; off: () => void }> | undefined;
 
   /**
    * @param steps - the connection's emitter: expiry and aborts run as its transitions, and
@@ -64,11 +69,7 @@ export class Delivery {
     const now = maxAgeMs > 0 ? this.#clock.now() : 0;
     const item = this.#queue.push(data, bytes, undefined, body, maxAgeMs > 0 ? now + maxAgeMs : 0)!;
     const signal = options?.signal;
-    if (signal !== undefined) {
-      const onAbort = () => this.#steps.run(this, this.#abort, item);
-      signal.addEventListener("abort", onAbort, { once: true });
-      item.release = () => signal.removeEventListener("abort", onAbort);
-    }
+    if (signal !== undefined) this.#listen(signal, item);
     if (item.expiresAt !== 0 && item.expiresAt < this.#at) this.#arm(item.expiresAt, now);
   }
 
@@ -118,10 +119,36 @@ export class Delivery {
     this.#at = Number.POSITIVE_INFINITY;
   }
 
-  /** A queued message's signal aborted: it leaves the queue unsent. */
-  #abort(item: Item): void {
-    item.release = undefined;
-    this.#queue.cancel(item);
+  /** Takes `item` out of the queue when `signal` aborts; `item.release()` forgets it. */
+  #listen(signal: AbortSignal, item: Item): void {
+    this.#signals ??= new Map();
+    let entry = this.#signals.get(signal);
+    if (entry === undefined) {
+      const onAbort = () => this.#steps.run(this, this.#abort, signal);
+      signal.addEventListener("abort", onAbort, { once: true });
+      entry = { items: new Set(), off: () => signal.removeEventListener("abort", onAbort) };
+      this.#signals.set(signal, entry);
+    }
+    const { items, off } = entry;
+    items.add(item);
+    item.release = () => {
+      items.delete(item);
+      if (items.size === 0 && this.#signals?.get(signal) === entry) {
+        this.#signals.delete(signal);
+        off();
+      }
+    };
+  }
+
+  /** A signal aborted: every queued message it was given to leaves the queue unsent. */
+  #abort(signal: AbortSignal): void {
+    const entry = this.#signals?.get(signal);
+    if (entry === undefined) return;
+    this.#signals!.delete(signal);
+    for (const item of entry.items) {
+      item.release = undefined;
+      this.#queue.cancel(item);
+    }
   }
 
   /** Arms the expiry timer for `at` (replacing a later one); `now` is the clock's reading. */

@@ -115,6 +115,28 @@ describe("signal: aborting a queued message", () => {
     expect(e.seen).toEqual([]); // the aborter knows: nothing is reported
   });
 
+  it("one signal shared by many queued messages takes them all out, with one listener (no Node leak warning)", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const s = await silent();
+      const c = conn();
+      const ac = new AbortController();
+      for (let i = 0; i < 20; i++) expect(c.send(`view ${i}`, { signal: ac.signal })).toBe("queued");
+      c.send("kept");
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+      ac.abort();
+      expect(c.stats.queuedMessages).toBe(1);
+      await c.dial(s.url);
+      await until(() => s.received.length === 1, "the kept message");
+      expect(s.received).toEqual(["kept"]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("aborting after the message was sent changes nothing", async () => {
     const s = await silent();
     const c = conn();

@@ -318,23 +318,23 @@ export class Books {
     }
   }
 
-  /** A send's signal was aborted; the queue shrank by `removed`. */
-  sendAborted(call: SendCall, removed: number): void {
-    const { key } = call;
-    const gone = this.#acceptedKeys.has(key) || this.#reportedKeys.has(key);
-    if (removed === 0) {
-      // Still queued (no end of a connection has dropped the queue since): it must leave it.
-      if (call.result === "queued" && !gone && this.unsentReports === call.unsentReportsBefore)
-        this.#violate("delivery-once", `aborting the queued ${key} left it in the queue`);
-      return;
-    }
-    if (removed !== 1) this.#violate("delivery-once", `aborting ${key} changed the queue by ${removed}`);
-    else if (call.result !== "queued" || gone)
+  /** A signal given to `calls` (one send, or several sharing it) aborted; the queue shrank by `removed`. */
+  sendAborted(calls: SendCall[], removed: number): void {
+    const queued = calls.filter(
+      (c) => c.result === "queued" && !this.#acceptedKeys.has(c.key) && !this.#reportedKeys.has(c.key),
+    );
+    // Still queued for sure: no end of a connection has dropped the queue since they were made.
+    const certain = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
+    const maybe = queued.filter((c) => this.unsentReports !== c.unsentReportsBefore);
+    const keys = calls.map((c) => c.key).join(", ");
+    if (removed < certain.length || removed > queued.length) {
       this.#violate(
         "delivery-once",
-        `aborting ${key} (${call.result}, sent or reported) took a message out of the queue`,
+        `aborting the signal of ${keys} took ${removed} message(s) out of the queue; ${certain.length} were surely queued, ${maybe.length} maybe`,
       );
-    else call.abortedQueued = true;
+      return;
+    }
+    for (const c of [...certain, ...maybe].slice(0, removed)) c.abortedQueued = true;
   }
 
   /** onClose: it answers the oldest socket that opened and ended, and fits the state. */

@@ -61,7 +61,8 @@ export type Action =
       wide: boolean;
       /** Per-message options: none (plain `send(body)`), or some of them. */
       volatile: boolean;
-      signal: "none" | "signal" | "aborted";
+      /** "shared": the run's one signal, given to several sends until it aborts. */
+      signal: "none" | "signal" | "shared" | "aborted";
       maxAgeMs: "default" | 0 | 50 | 1000;
     }
   | { kind: "sendCb"; dup: boolean }
@@ -133,6 +134,7 @@ export function describeSendOptions(a: Action & { kind: "send" }): string {
   const parts: string[] = [];
   if (a.volatile) parts.push("volatile");
   if (a.signal === "signal") parts.push("signal");
+  if (a.signal === "shared") parts.push("signal: shared");
   if (a.signal === "aborted") parts.push("signal: already aborted");
   if (a.maxAgeMs !== "default") parts.push(`maxAgeMs: ${a.maxAgeMs}`);
   return parts.length === 0 ? "" : `, { ${parts.join(", ")} }`;
@@ -200,7 +202,12 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant("send" as const),
       wide: weighted([4, false], [1, true]),
       volatile: weighted([4, false], [1, true]),
-      signal: weighted<"none" | "signal" | "aborted">([5, "none"], [3, "signal"], [1, "aborted"]),
+      signal: weighted<"none" | "signal" | "shared" | "aborted">(
+        [5, "none"],
+        [2, "signal"],
+        [2, "shared"],
+        [1, "aborted"],
+      ),
       maxAgeMs: weighted<"default" | 0 | 50 | 1000>([4, "default"], [1, 0], [1, 50], [1, 1000]),
     }),
   },

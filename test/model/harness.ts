@@ -69,6 +69,8 @@ export class ModelRun {
   readonly #verdict: (property: PropertyName) => Verdict;
   readonly #wire: Wire;
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
+  /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
+  #shared: AbortController | undefined;
   #nextId = 1;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
@@ -410,7 +412,11 @@ export class ModelRun {
 
   #send(a: Action & { kind: "send" }, suffix: string): void {
     const n = this.#nextId++;
-    const controller = a.signal === "none" ? undefined : new AbortController();
+    let controller: AbortController | undefined;
+    if (a.signal === "shared") {
+      if (this.#shared === undefined || this.#shared.signal.aborted) this.#shared = new AbortController();
+      controller = this.#shared;
+    } else if (a.signal !== "none") controller = new AbortController();
     if (a.signal === "aborted") controller?.abort();
     const call: SendCall = {
       n,
@@ -450,10 +456,11 @@ export class ModelRun {
     const open = this.abortableSends();
     const call = open[pick % Math.max(1, open.length)];
     if (call === undefined) return false;
-    this.line(`abort(s${call.n}'s signal)`);
+    const sharing = this.books.sends.filter((c) => c.threw === undefined && c.controller === call.controller);
+    this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(call, before - this.conn.stats.queuedMessages);
+    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages);
     return true;
   }
 
