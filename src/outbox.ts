@@ -68,9 +68,11 @@ export class Outbox<TIn, TOut> {
   }
 
   /**
-   * Sends `data` on `link`, or queues it when there is no open link.
+   * Sends `data` on `link`, or queues it (with the deadline and signal of `options`) when there
+   * is no open link; a volatile message is dropped instead. Returns what it did.
    *
    * @param where - the connection, read for its phase only in an `ERR_QUEUE_FULL` message.
+   * @param body - the message as given to `send()`, kept for the report if it is dropped unsent.
    */
   send(link: Link | undefined, data: Data, where: Where, body?: unknown, options?: ResolvedSend): SendResult {
     // A link that refuses (its socket is closing) is no link: the frame waits for the next one.
