@@ -17,10 +17,12 @@ import type { Link, LinkEvents } from "./link.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
+import { resolveSendOptions, type SendOptions, type SendResult } from "./send-options.js";
 import { State } from "./state.js";
 import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
+export type { SendOptions, SendResult } from "./send-options.js";
 export type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 
 type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
@@ -93,7 +95,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onError) this.#events.on("error", o.onError);
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
-    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events);
+    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 
@@ -156,22 +158,36 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   /**
-   * Sends a message. With a callback, the message is a request: the callback gets the matching
-   * response, and a failure (timeout, disconnect) goes to `onError`.
+   * Sends a message, and says what it did: `"sent"` (handed to the open socket), `"queued"`
+   * (waiting for the connection to open) or `"dropped"` (a `volatile` message while not open).
+   * The options (`volatile`, `signal`, `maxAgeMs`) are those of a plain message; see
+   * {@link SendOptions} and the Delivery section of docs/concepts.md.
+   *
+   * @example
+   * ```ts
+   * if (conn.send(cursor, { volatile: true }) === "dropped") skipped++;
+   * ```
+   * @throws EvtWebSocketError `ERR_CLOSED`, `ERR_QUEUE_FULL` (a full queue that refuses),
+   *   `ERR_ABORTED` (an already-aborted signal), `ERR_INVALID_OPTION`.
+   */
+  send(body: TOut, options?: SendOptions): SendResult;
+  /**
+   * Sends a request (the callback form): the callback gets the matching response, and a failure
+   * (timeout, disconnect) goes to `onError`. Returns `"sent"` or `"queued"`, as for a plain
+   * message.
    *
    * @throws EvtWebSocketError `ERR_CLOSED`, `ERR_QUEUE_FULL`, `ERR_INVALID_OPTION`, `ERR_DUPLICATE_ID`.
    */
-  send(body: TOut, callback?: (resp: TIn, conn: Conn<TIn, TOut>) => void): void {
+  send(body: TOut, callback?: (resp: TIn, conn: Conn<TIn, TOut>) => void): SendResult;
+  send(body: TOut, callback?: SendOptions | ((resp: TIn, conn: Conn<TIn, TOut>) => void)): SendResult {
     if (callback === undefined) {
       this.#assertCanSend();
       const data = this.#encode(body);
       this.#assertCanSend(); // the codec may have closed the connection
-      this.#out.send(this.#life.openLink, data, this.#life);
-      return;
+      return this.#out.send(this.#life.openLink, data, this.#life, body);
     }
-    if (typeof callback !== "function")
-      throw evtError(ErrorCode.INVALID_OPTION, "send(): callback must be a function");
-    this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
+    if (typeof callback !== "function") return this.#sendWith(body, callback);
+    return this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
       if (error !== undefined) this.#report(error as EvtWebSocketError);
       else
         this.#events.defer(() =>
@@ -286,13 +302,24 @@ export class Conn<TIn = Data, TOut = Data> {
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 
+  /** `send(body, options)`: a plain message with per-message options. */
+  #sendWith(body: TOut, options: SendOptions): SendResult {
+    const o = resolveSendOptions(options, this.#o.queue.maxAgeMs);
+    this.#assertCanSend();
+    if (o.signal?.aborted)
+      throw evtError(ErrorCode.ABORTED, "send(): the signal was already aborted", o.signal.reason);
+    const data = this.#encode(body);
+    this.#assertCanSend(); // the codec may have closed the connection
+    return this.#out.send(this.#life.openLink, data, this.#life, body, o);
+  }
+
   #request(
     body: TOut,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     retry: boolean,
     done: Done<TIn>,
-  ): void {
+  ): SendResult {
     this.#assertCanSend();
     if (signal?.aborted)
       throw evtError(ErrorCode.ABORTED, "request(): the signal was already aborted", signal.reason);
@@ -314,7 +341,7 @@ export class Conn<TIn = Data, TOut = Data> {
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    this.#out.request(this.#life.openLink, init, this.#life);
+    return this.#out.request(this.#life.openLink, init, this.#life);
   }
 
   #assertCanSend(): void {

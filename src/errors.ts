@@ -34,6 +34,8 @@ export const ErrorCode = {
   TOO_MANY_PENDING: "ERR_TOO_MANY_PENDING",
   /** The outgoing queue is full (`queue.maxMessages` or `queue.maxBytes`), or queueing is off. */
   QUEUE_FULL: "ERR_QUEUE_FULL",
+  /** A queued message was still unsent after its `maxAgeMs` (or `queue.maxAgeMs`): it was dropped, and is in `details.message`. */
+  QUEUE_EXPIRED: "ERR_QUEUE_EXPIRED",
   /** Nothing arrived within `pongTimeoutMs` of a ping: the connection is considered dead. */
   PONG_TIMEOUT: "ERR_PONG_TIMEOUT",
   /** A user callback (event handler, matcher, request callback) threw; the throw is the `cause`. */
@@ -59,6 +61,12 @@ export interface ErrorDetails {
   unsent?: number;
   /** Which side's close frame came first: "client" (ours), "server", or "network" (none). */
   closedBy?: "client" | "server" | "network";
+  /**
+   * The message (the body given to `send()`) that was dropped unsent: expired
+   * (`ERR_QUEUE_EXPIRED`) or dropped to make room (`ERR_QUEUE_FULL` under `queue.overflow:
+   * "drop-oldest"`).
+   */
+  message?: unknown;
 }
 
 /**

@@ -7,7 +7,15 @@
 
 export type { Clock, TimerHandle } from "./clock.js";
 export { type Codec, type Data, json, raw } from "./codec.js";
-export { Conn, type ConnEvents, type ConnStats, type RequestOptions, type UrlSource } from "./conn.js";
+export {
+  Conn,
+  type ConnEvents,
+  type ConnStats,
+  type RequestOptions,
+  type SendOptions,
+  type SendResult,
+  type UrlSource,
+} from "./conn.js";
 export { ErrorCode, type ErrorDetails, EvtWebSocketError, isEvtWebSocketError } from "./errors.js";
 export type {
   CloseInfo,
@@ -15,6 +23,7 @@ export type {
   DisconnectInfo,
   PongInfo,
   QueueOptions,
+  QueueOverflow,
   ReconnectingInfo,
   ReconnectOptions,
   TlsOptions,

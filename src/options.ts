@@ -103,7 +103,27 @@ export interface QueueOptions {
   maxMessages?: number;
   /** Most bytes held (UTF-8 size of text frames plus binary sizes). @default 1048576 (1 MiB) */
   maxBytes?: number;
+  /**
+   * What a send that does not fit does: `"reject"` throws `ERR_QUEUE_FULL` to its caller and
+   * drops nothing; `"drop-oldest"` makes room by dropping the oldest queued plain messages
+   * (never requests), each reported to `onError` as `ERR_QUEUE_FULL` with the message in
+   * `details.message`, and refuses as `"reject"` does only when dropping every plain message
+   * would not make room.
+   * @default "reject"
+   */
+  overflow?: QueueOverflow;
+  /**
+   * The longest a plain message may wait in the queue, in whole ms (0 to 2,147,483,647); when
+   * it passes the message is dropped and reported to `onError` as `ERR_QUEUE_EXPIRED` (the
+   * message in `details.message`). A message's own `maxAgeMs` overrides it. Requests keep
+   * their own timeout instead. 0: no limit.
+   * @default 0
+   */
+  maxAgeMs?: number;
 }
+
+/** What a full queue does with one more message; see {@link QueueOptions.overflow}. */
+export type QueueOverflow = "reject" | "drop-oldest";
 
 /**
  * Options of a {@link Conn}. Every one is optional.
@@ -112,8 +132,12 @@ export interface QueueOptions {
  * @typeParam TOut - the type of messages given to `send()` and `request()`.
  */
 export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
-  /** Called every time a connection opens; queued messages are sent after it (and after its promise settles). */
-  onConnected?(conn: C): void | Promise<unknown>;
+  /**
+   * Called every time a connection opens; queued messages are sent after it (and after its
+   * promise settles, when it returns one). Any other return value is ignored, so
+   * `onConnected: (c) => c.send("subscribe")` is fine.
+   */
+  onConnected?(conn: C): unknown;
   /** Called for every message that did not settle a pending request and is not a pong. */
   onMessage?(msg: TIn, conn: C): void;
   /** Called for every error that is not thrown or rejected to a caller. */
@@ -169,7 +193,7 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   /** Recognises replies to `pingMsg`: they never reach `onMessage` and give the round-trip time. */
   isPong?(msg: TIn): boolean;
 
-  /** Queue for sends made while not open; `false` makes such sends fail with `ERR_QUEUE_FULL`. @default { maxMessages: 1024, maxBytes: 1 MiB } */
+  /** Queue for sends made while not open; `false` makes such sends fail with `ERR_QUEUE_FULL`. @default { maxMessages: 1024, maxBytes: 1 MiB, overflow: "reject", maxAgeMs: 0 } */
   queue?: false | QueueOptions;
 
   /** Converts messages to frames and back; `json()` for JSON text frames. @default raw (strings and Uint8Array) */
@@ -236,7 +260,7 @@ export interface ResolvedOptions<TIn, TOut> {
   reconnect: ResolvedReconnect;
   pingIntervalMs: number;
   pongTimeoutMs: number;
-  queue: { maxMessages: number; maxBytes: number };
+  queue: { maxMessages: number; maxBytes: number; overflow: QueueOverflow; maxAgeMs: number };
   codec: Codec<TIn, TOut>;
   connectTimeoutMs: number;
   maxMessageBytes: number;
@@ -313,8 +337,21 @@ let noReconnect: ResolvedReconnect | undefined;
 const DEFAULT_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({
   maxMessages: DEFAULTS.maxQueuedMessages,
   maxBytes: DEFAULTS.maxQueuedBytes,
+  overflow: "reject",
+  maxAgeMs: 0,
 });
-const NO_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({ maxMessages: 0, maxBytes: 0 });
+const NO_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({
+  maxMessages: 0,
+  maxBytes: 0,
+  overflow: "reject",
+  maxAgeMs: 0,
+});
+
+function overflow(value: unknown): QueueOverflow {
+  if (value === undefined || value === "reject" || value === "drop-oldest") return value ?? "reject";
+  const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+  throw invalid(`option queue.overflow must be "reject" or "drop-oldest", got ${got}`);
+}
 
 function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
   if (value !== undefined && typeof value !== "boolean" && (typeof value !== "object" || value === null)) {
@@ -414,6 +451,8 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
         : {
             maxMessages: num("queue.maxMessages", queueOption.maxMessages, DEFAULTS.maxQueuedMessages),
             maxBytes: num("queue.maxBytes", queueOption.maxBytes, DEFAULTS.maxQueuedBytes),
+            overflow: overflow(queueOption.overflow),
+            maxAgeMs: duration("queue.maxAgeMs", queueOption.maxAgeMs, 0),
           };
   const codec = options.codec ?? (raw as unknown as Codec<TIn, TOut>);
   if (typeof codec.encode !== "function" || typeof codec.decode !== "function") {

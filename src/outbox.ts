@@ -6,21 +6,20 @@
  * it is sent, so its response can never outrun it; when a socket drops, requests already on
  * the wire are re-queued (`retryOnReconnect`) or rejected with `ERR_DISCONNECTED`; on
  * shutdown everything still waiting settles and the unsent count is returned for reporting.
+ *
+ * Plain messages: a `volatile` one is dropped unless a link is open; the policies of queued
+ * ones (deadlines, abort signals, drop-oldest) are `delivery.ts`'s.
  * Which link is current and what the connection's state is are `conn.ts`'s business.
  */
 
 import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
+import { Delivery, type QueuePolicy, type Steps } from "./delivery.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
-import {
-  type MessageKey,
-  PendingRequests,
-  type Request,
-  type RequestInit,
-  type Transitions,
-} from "./pending.js";
-import { OutboundQueue, type QueueItem, type QueueLimits } from "./queue.js";
+import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import { OutboundQueue, type QueueItem } from "./queue.js";
+import type { ResolvedSend, SendResult } from "./send-options.js";
 
 type Item = QueueItem<unknown>;
 
@@ -43,14 +42,19 @@ export class Outbox<TIn, TOut> {
 
   readonly #maxPending: number;
 
-  readonly #steps: Transitions;
+  readonly #steps: Steps;
+  readonly #delivery: Delivery;
 
-  /** @param steps - the connection's emitter: request timeouts and aborts run as its transitions. */
-  constructor(clock: Clock, limits: QueueLimits, maxPending: number, steps: Transitions) {
-    this.#queue = new OutboundQueue(limits);
+  /**
+   * @param steps - the connection's emitter: request timeouts, aborts and expiry run as its
+   *   transitions, and dropped messages are reported through it as `owner`'s errors.
+   */
+  constructor(clock: Clock, policy: QueuePolicy, maxPending: number, steps: Steps, owner?: unknown) {
+    this.#queue = new OutboundQueue(policy);
     this.#clock = clock;
     this.#maxPending = maxPending;
     this.#steps = steps;
+    this.#delivery = new Delivery(this.#queue, clock, policy, steps, owner);
   }
 
   /** Frames waiting for the connection to open. */
@@ -64,16 +68,21 @@ export class Outbox<TIn, TOut> {
   }
 
   /**
-   * Sends `data` on `link`, or queues it when there is no open link.
+   * Sends `data` on `link`, or queues it (with the deadline and signal of `options`) when there
+   * is no open link; a volatile message is dropped instead. Returns what it did.
    *
    * @param where - the connection, read for its phase only in an `ERR_QUEUE_FULL` message.
+   * @param body - the message as given to `send()`, kept for the report if it is dropped unsent.
    */
-  send(link: Link | undefined, data: Data, where: Where): void {
+  send(link: Link | undefined, data: Data, where: Where, body?: unknown, options?: ResolvedSend): SendResult {
     // A link that refuses (its socket is closing) is no link: the frame waits for the next one.
-    if (link !== undefined && this.#transmit(link, data)) return;
+    if (link !== undefined && this.#transmit(link, data)) return "sent";
+    if (options?.volatile === true) return "dropped";
     const bytes = byteLength(data);
-    this.#assertFits(bytes, where);
-    this.#queue.push(data, bytes, undefined);
+    const victims = this.#makeRoom(bytes, where);
+    this.#delivery.enqueue(data, bytes, body, options);
+    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
+    return "queued";
   }
 
   /**
@@ -81,7 +90,7 @@ export class Outbox<TIn, TOut> {
    * `ERR_TOO_MANY_PENDING`, or `ERR_QUEUE_FULL` when it must wait and the queue is full; then
    * nothing stays registered.
    */
-  request(link: Link | undefined, init: RequestInit<TIn, TOut>, where: Where): void {
+  request(link: Link | undefined, init: RequestInit<TIn, TOut>, where: Where): SendResult {
     const { id } = init;
     if (id !== undefined && this.#pending?.hasId(id) === true) {
       throw new EvtWebSocketError(
@@ -97,40 +106,53 @@ export class Outbox<TIn, TOut> {
     }
     // Measured only for the queue; checked before registering, so a refusal leaves nothing behind.
     let bytes = link === undefined ? byteLength(init.data) : 0;
-    if (link === undefined) this.#assertFits(bytes, where);
+    let victims = link === undefined ? this.#makeRoom(bytes, where) : undefined;
     this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
     if (link !== undefined) {
       request.sent = true;
-      if (this.#transmit(link, init.data)) return;
+      if (this.#transmit(link, init.data)) return "sent";
       // Refused: the socket began closing under us (a WHATWG socket tells no earlier).
       request.sent = false;
       bytes = byteLength(init.data);
-      if (!this.#queue.fits(bytes)) {
+      try {
+        victims = this.#makeRoom(bytes, where);
+      } catch (refused) {
         this.#pending.discard(request);
-        this.#assertFits(bytes, where);
+        throw refused;
       }
     }
     request.queued = this.#queue.push(init.data, bytes, request);
+    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
+    return "queued";
   }
 
   /** Sends every queued frame in order while `isCurrent()` holds. */
   flush(link: Link, isCurrent: () => boolean): void {
+    let expired: Item[] | undefined;
     for (let item = this.#queue.shift(); item !== undefined; item = this.#queue.shift()) {
       if (!isCurrent() || !link.isOpen) {
         this.#queue.unshift([item]);
-        return;
+        break;
+      }
+      if (this.#delivery.isDue(item)) {
+        expired ??= [];
+        expired.push(item);
+        continue;
       }
       if (!this.#transmit(link, item.data)) {
         this.#queue.unshift([item]);
-        return;
+        break;
       }
+      item.release?.();
       const request = item.owner as Req<TIn, TOut> | undefined;
       if (request !== undefined) {
         request.queued = undefined;
         request.sent = true;
       }
     }
+    if (this.#queue.size === 0) this.#delivery.stop();
+    if (expired !== undefined) this.#delivery.report(expired, ErrorCode.QUEUE_EXPIRED);
   }
 
   /**
@@ -164,6 +186,9 @@ export class Outbox<TIn, TOut> {
           bytes: byteLength(request.data),
           owner: request,
           cancelled: false,
+          body: undefined,
+          expiresAt: 0,
+          release: undefined,
         };
         again.push(request.queued);
         continue;
@@ -191,7 +216,10 @@ export class Outbox<TIn, TOut> {
       for (const request of pending.entries()) pending.reject(request, error);
       pending.stopTimers();
     }
-    return this.#queue.drain().length;
+    this.#delivery.stop();
+    const unsent = this.#queue.drain();
+    for (const item of unsent) item.release?.();
+    return unsent.length;
   }
 
   /** Hands `data` to the link's socket; false (nothing counted) when the socket refused it. */
@@ -201,6 +229,17 @@ export class Outbox<TIn, TOut> {
     this.bytesSent += bytes;
     this.messagesSent++;
     return true;
+  }
+
+  /**
+   * Makes room for a frame of `bytes` bytes, or throws `ERR_QUEUE_FULL`; returns the messages
+   * `"drop-oldest"` dropped for it, to be reported once the frame is queued.
+   */
+  #makeRoom(bytes: number, where: Where): Item[] | undefined {
+    if (this.#queue.fits(bytes)) return undefined;
+    const victims = this.#delivery.dropOldest(bytes);
+    if (victims === undefined) this.#assertFits(bytes, where);
+    return victims;
   }
 
   #assertFits(bytes: number, where: Where): void {

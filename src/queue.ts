@@ -5,7 +5,9 @@
  * `ERR_QUEUE_FULL`) and nothing already queued is dropped. Entries can be cancelled in O(1)
  * (a request that timed out or was aborted while waiting leaves the queue and is never sent).
  * `unshift` puts frames back at the front without checking the bound: they were accepted once
- * already (requests re-sent after a reconnect). Sending is not this module's job.
+ * already (requests re-sent after a reconnect). Sending, expiry timers and the overflow policy
+ * are the outbox's job; an item only carries what they need (its body, its deadline, the
+ * disposer of its abort listener).
  */
 
 import type { Data } from "./codec.js";
@@ -17,6 +19,12 @@ export interface QueueItem<O = unknown> {
   owner: O | undefined;
   /** Set once the item was cancelled; the queue skips it. */
   cancelled: boolean;
+  /** The body given to `send()` (plain messages), for the report when it is dropped unsent. */
+  body: unknown;
+  /** Monotonic time (the clock's `now()`) after which a plain message expires; 0: never. */
+  expiresAt: number;
+  /** Removes the listener on the message's `AbortSignal`; undefined when it has none. */
+  release: (() => void) | undefined;
 }
 
 /** The queue's limits; `Infinity` disables a limit, `0` messages disables queueing. */
@@ -56,9 +64,9 @@ export class OutboundQueue<O = unknown> {
   }
 
   /** Appends a frame; returns undefined (and queues nothing) when it does not fit. */
-  push(data: Data, bytes: number, owner?: O): QueueItem<O> | undefined {
+  push(data: Data, bytes: number, owner?: O, body?: unknown, expiresAt = 0): QueueItem<O> | undefined {
     if (!this.fits(bytes)) return undefined;
-    const item: QueueItem<O> = { data, bytes, owner, cancelled: false };
+    const item: QueueItem<O> = { data, bytes, owner, cancelled: false, body, expiresAt, release: undefined };
     if (this.#items === EMPTY) this.#items = [];
     this.#items.push(item);
     this.#count++;
@@ -98,6 +106,15 @@ export class OutboundQueue<O = unknown> {
     }
     this.clear();
     return undefined;
+  }
+
+  /** Every live frame, oldest first, without removing it (cancelling one on the way is safe). */
+  *live(): Generator<QueueItem<O>> {
+    const items = this.#items;
+    for (let i = this.#head; i < items.length; i++) {
+      const item = items[i]!;
+      if (!item.cancelled) yield item;
+    }
   }
 
   /** Removes and returns every live frame, oldest first. */

@@ -46,8 +46,8 @@ export interface ConnStats {
 
 /** The events of `conn.on()`, with their listener signatures. */
 export type ConnEvents<TIn, TOut> = {
-  /** A connection opened (first dial and every reconnect); a returned promise holds the queue until it settles. */
-  connected: (conn: Conn<TIn, TOut>) => void | Promise<unknown>;
+  /** A connection opened (first dial and every reconnect); a returned promise holds the queue until it settles; any other return value is ignored. */
+  connected: (conn: Conn<TIn, TOut>) => unknown;
   /** A message arrived that settled no pending request and is not a pong. */
   message: (msg: TIn, conn: Conn<TIn, TOut>) => void;
   /** An error that was not thrown or rejected to a caller. */

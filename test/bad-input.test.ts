@@ -56,6 +56,34 @@ const cases: Case[] = [
     "ERR_ABORTED",
     /aborted/,
   ],
+  [
+    'send(body, { volatile: "yes" })',
+    (c) => c.send("x", { volatile: "yes" as never }),
+    "ERR_INVALID_OPTION",
+    /option volatile of send\(\) must be a boolean, got "yes"/,
+  ],
+  ...([-1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, "5"] as unknown[]).map(
+    (maxAgeMs): Case => [
+      `send(body, { maxAgeMs: ${typeof maxAgeMs === "string" ? JSON.stringify(maxAgeMs) : maxAgeMs} })`,
+      (c) => c.send("x", { maxAgeMs: maxAgeMs as number }),
+      "ERR_INVALID_OPTION",
+      /option maxAgeMs of send\(\) must be a whole number of ms from 0 to 2147483647, got/,
+    ],
+  ),
+  ...([{}, "signal", { aborted: false }] as unknown[]).map(
+    (signal): Case => [
+      `send(body, { signal: ${JSON.stringify(signal)} }) (not an AbortSignal)`,
+      (c) => c.send("x", { signal: signal as AbortSignal }),
+      "ERR_INVALID_OPTION",
+      /option signal of send\(\) must be an AbortSignal/,
+    ],
+  ),
+  [
+    "send(body, null)",
+    (c) => c.send("x", null as never),
+    "ERR_INVALID_OPTION",
+    /callback or an options object/,
+  ],
   ["close() with 999", (c) => c.close(999), "ERR_INVALID_OPTION", /close code/],
   ["close() with 1005 (reserved)", (c) => c.close(1005), "ERR_INVALID_OPTION", /close code/],
   ["close() with 2999", (c) => c.close(2999), "ERR_INVALID_OPTION", /close code/],
@@ -144,6 +172,34 @@ describe("bad input before or after the connection", () => {
     });
     await c.dial(s.url);
     expect(c.isConnected()).toBe(true);
+  });
+
+  it.each([
+    [
+      'queue.overflow "drop-newest"',
+      { overflow: "drop-newest" },
+      /option queue.overflow must be "reject" or "drop-oldest", got "drop-newest"/,
+    ],
+    [
+      "queue.maxAgeMs -1",
+      { maxAgeMs: -1 },
+      /option queue.maxAgeMs must be a whole number of ms from 0 to 2147483647, got -1/,
+    ],
+    ["queue.maxAgeMs NaN", { maxAgeMs: Number.NaN }, /option queue.maxAgeMs .* got NaN/],
+    [
+      "queue.maxAgeMs Infinity",
+      { maxAgeMs: Number.POSITIVE_INFINITY },
+      /option queue.maxAgeMs .* got Infinity/,
+    ],
+  ])("new Conn() with %s: ERR_INVALID_OPTION naming the option", (_name, queue, message) => {
+    let caught: unknown;
+    try {
+      conn({ queue: queue as never });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
+    expect((caught as Error).message).toMatch(message);
   });
 
   it("a message larger than the queue's byte limit while not open: ERR_QUEUE_FULL naming the bytes", () => {

@@ -17,7 +17,7 @@ describe("resolveOptions defaults", () => {
       resetAfterMs: 5000,
     });
     expect(o.pingIntervalMs).toBe(0);
-    expect(o.queue).toEqual({ maxMessages: 1024, maxBytes: 1024 * 1024 });
+    expect(o.queue).toEqual({ maxMessages: 1024, maxBytes: 1024 * 1024, overflow: "reject", maxAgeMs: 0 });
     expect(o.connectTimeoutMs).toBe(10_000);
     expect(o.maxMessageBytes).toBe(DEFAULTS.maxMessageBytes);
   });

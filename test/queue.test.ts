@@ -51,8 +51,24 @@ describe("OutboundQueue", () => {
     const q = new OutboundQueue({ maxMessages: 1, maxBytes: 100 });
     q.push("later", 1);
     const items = [
-      { data: "first", bytes: 1, owner: undefined, cancelled: false },
-      { data: "second", bytes: 1, owner: undefined, cancelled: false },
+      {
+        data: "first",
+        bytes: 1,
+        owner: undefined,
+        cancelled: false,
+        body: undefined,
+        expiresAt: 0,
+        release: undefined,
+      },
+      {
+        data: "second",
+        bytes: 1,
+        owner: undefined,
+        cancelled: false,
+        body: undefined,
+        expiresAt: 0,
+        release: undefined,
+      },
     ];
     q.unshift(items);
     expect(q.size).toBe(3);

@@ -22,16 +22,19 @@ import tsupConfig from "../tsup.config.js";
 
 /**
  * Issue 19 asks for 7.0 KB (7,168 B) minified and gzipped with every feature in; the entry
- * measures 10,910 B, and 9,651 B with every message blanked (measured by blanking the strings
- * of the minified bundle), so 7.0 KB cannot be reached by trimming messages: it needs about a
- * quarter of the logic out of the browser entry, or features moved out, which is a decision for
- * the issue's author. Until then this is a regression guard just above today's size, so growth
- * past it is a decision, not an accident. History: 10,240 B, then 11,264 B (issue 15: finished
- * transitions, close codes by side, one writer per socket, whole-ms durations); 11,008 B by
- * issue 19 after Node's certificate codes left the browser build (11,115 -> 10,910 B).
+ * measured 10,910 B before issue 17's delivery features, and 9,651 B with every message blanked
+ * (measured by blanking the strings of the minified bundle), so 7.0 KB cannot be reached by
+ * trimming messages: it needs about a quarter of the logic out of the browser entry, or features
+ * moved out, which is a decision for the issue's author. Until then this is a regression guard
+ * just above today's size, so growth past it is a decision, not an accident. History: 10,240 B,
+ * then 11,264 B (issue 15: finished transitions, close codes by side, one writer per socket,
+ * whole-ms durations); 11,008 B by issue 19 after Node's certificate codes left the browser
+ * build (11,115 -> 10,910 B); 12,288 B by issue 17 (a decision): send() results, per-message
+ * options (volatile, signal, maxAgeMs with one expiry timer) and the drop-oldest overflow policy
+ * took the entry from 10,910 to about 12,000 B.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 11_008;
+const BUDGET_GZIP_BYTES = 12_288;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

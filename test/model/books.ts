@@ -67,7 +67,19 @@ export interface RequestCall {
 /** One plain send(). */
 export interface SendCall {
   n: number;
+  /** What its frame carries ("s7"). */
+  key: string;
   threw: string | undefined;
+  /** What send() returned. */
+  result: string | undefined;
+  volatile: boolean;
+  controller: AbortController | undefined;
+  /** When it must have left the queue (clock time): queued with a maxAgeMs; undefined otherwise. */
+  deadline: number | undefined;
+  /** Its abort took it out of the queue (the queue shrank by one). */
+  abortedQueued: boolean;
+  /** Reports of unsent messages (a connection's end) made before it. */
+  unsentReportsBefore: number;
 }
 
 /** Codes a dial() is rejected with before it changes anything. */
@@ -139,6 +151,12 @@ export class Books {
   /** Errors reported to onError for failed send callbacks, and queued sends reported unsent. */
   #callbackErrors = 0;
   #reportedUnsent = 0;
+  /** Errors that reported queued messages unsent when a connection ended (`details.unsent`). */
+  unsentReports = 0;
+  /** Plain sends reported one by one (expired, dropped as oldest), by key, with how often. */
+  readonly #reportedKeys = new Map<string, number>();
+  /** Plain sends the transport accepted, by key. */
+  readonly #acceptedKeys = new Set<string>();
   /** A callback called dial() or close() during this step. */
   #reentered = false;
   /** The first call number made after each socket's handshake completed. */
@@ -237,7 +255,86 @@ export class Books {
   errorEvent(e: EvtWebSocketError): void {
     if (isRequestFailure(e)) this.#callbackErrors++;
     for (const ending of this.#endings) ending.errors.push(e);
-    if (e.details.unsent !== undefined) this.#reportedUnsent += e.details.unsent;
+    if (e.details.unsent !== undefined) {
+      this.#reportedUnsent += e.details.unsent;
+      this.unsentReports++;
+    }
+    const dropped =
+      e.code === ErrorCode.QUEUE_EXPIRED || (e.code === ErrorCode.QUEUE_FULL && "message" in e.details);
+    if (!dropped) return;
+    const key = this.#ctx.wire.sendKey(e.details.message);
+    if (key === undefined) {
+      this.#violate(
+        "delivery-once",
+        `${e.code} reported ${JSON.stringify(e.details.message)}, not a plain send`,
+      );
+      return;
+    }
+    const times = (this.#reportedKeys.get(key) ?? 0) + 1;
+    this.#reportedKeys.set(key, times);
+    if (times > 1) this.#violate("delivery-once", `${key} was reported ${times} times`);
+    if (this.#acceptedKeys.has(key))
+      this.#violate("delivery-once", `${key} was sent, then reported ${e.code}`);
+    const call = this.#send(key);
+    if (call?.abortedQueued)
+      this.#violate("delivery-once", `${key} was aborted out of the queue, then reported`);
+    if (e.code === ErrorCode.QUEUE_FULL && this.#ctx.config.overflow !== "drop-oldest")
+      this.#violate("delivery-once", `${key} was dropped as oldest, yet overflow is "reject"`);
+  }
+
+  #send(key: string): SendCall | undefined {
+    const n = Number(key.slice(1));
+    return this.sends.find((c) => c.n === n);
+  }
+
+  /** send() returned (it did not throw). */
+  sendMade(call: SendCall): void {
+    const { result, key } = call;
+    if (result !== "sent" && result !== "queued" && result !== "dropped") {
+      this.#violate("send-result", `send(${key}) returned ${JSON.stringify(result)}`);
+    } else if (result === "sent" && !this.#acceptedKeys.has(key)) {
+      this.#violate("send-result", `send(${key}) returned "sent", but the transport did not accept it`);
+    } else if (result === "dropped" && !call.volatile) {
+      this.#violate("send-result", `send(${key}) returned "dropped" without volatile`);
+    } else if (result === "queued" && call.volatile) {
+      this.#violate("send-result", `the volatile send(${key}) returned "queued"`);
+    }
+  }
+
+  /** The transport accepted the frame of plain send `key`. */
+  sendAccepted(key: string): void {
+    this.#acceptedKeys.add(key);
+    const call = this.#send(key);
+    if (call === undefined) return;
+    if (call.result === "dropped") this.#violate("send-result", `${key} was dropped (volatile), yet sent`);
+    if (call.abortedQueued) this.#violate("delivery-once", `${key} was aborted out of the queue, yet sent`);
+    if (this.#reportedKeys.has(key)) this.#violate("delivery-once", `${key} was reported dropped, yet sent`);
+    const now = this.#ctx.clock.now();
+    if (call.deadline !== undefined && now >= call.deadline) {
+      this.#violate(
+        "send-expiry",
+        `${key} was sent at t=${now}, at or after its deadline t=${call.deadline}`,
+      );
+    }
+  }
+
+  /** A signal given to `calls` (one send, or several sharing it) aborted; the queue shrank by `removed`. */
+  sendAborted(calls: SendCall[], removed: number): void {
+    const queued = calls.filter(
+      (c) => c.result === "queued" && !this.#acceptedKeys.has(c.key) && !this.#reportedKeys.has(c.key),
+    );
+    // Still queued for sure: no end of a connection has dropped the queue since they were made.
+    const certain = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
+    const maybe = queued.filter((c) => this.unsentReports !== c.unsentReportsBefore);
+    const keys = calls.map((c) => c.key).join(", ");
+    if (removed < certain.length || removed > queued.length) {
+      this.#violate(
+        "delivery-once",
+        `aborting the signal of ${keys} took ${removed} message(s) out of the queue; ${certain.length} were surely queued, ${maybe.length} maybe`,
+      );
+      return;
+    }
+    for (const c of [...certain, ...maybe].slice(0, removed)) c.abortedQueued = true;
   }
 
   /** onClose: it answers the oldest socket that opened and ended, and fits the state. */
@@ -406,6 +503,7 @@ export class Books {
     }
     this.#checkSettlements();
     this.#checkTimeouts();
+    this.#checkExpiry();
     const waiting = this.#awaitingClose[0];
     if (waiting !== undefined) {
       this.#violate(
@@ -448,14 +546,15 @@ export class Books {
     for (const [key, times] of plainOut) {
       if (times > 1) this.#violate("send-accounting", `send ${key} went out ${times} times`);
     }
-    const made = this.sends.filter((c) => c.threw === undefined).length;
-    const outstanding = made - plainOut.size - this.#reportedUnsent;
+    const made = this.sends.filter((c) => c.threw === undefined && c.result !== "dropped").length;
+    const aborted = this.sends.filter((c) => c.abortedQueued).length;
+    const outstanding = made - plainOut.size - this.#reportedUnsent - this.#reportedKeys.size - aborted;
     if (outstanding < 0) {
       this.#violate("send-accounting", `${-outstanding} more send(s) reported unsent than were left unsent`);
     } else if (outstanding > stats.queuedMessages) {
       this.#violate(
         "send-accounting",
-        `${outstanding - stats.queuedMessages} send(s) neither sent, queued nor reported (${made} made, ${plainOut.size} accepted, ${this.#reportedUnsent} reported unsent, ${stats.queuedMessages} queued)`,
+        `${outstanding - stats.queuedMessages} send(s) neither sent, queued, aborted nor reported (${made} made, ${plainOut.size} accepted, ${this.#reportedUnsent} reported unsent, ${this.#reportedKeys.size} reported dropped, ${aborted} aborted, ${stats.queuedMessages} queued)`,
       );
     }
     this.#checkResends(requestOut);
@@ -540,6 +639,27 @@ export class Books {
         );
         r.deadline = undefined;
       }
+    }
+  }
+
+  /**
+   * A queued message with a deadline has left the queue (sent, reported, aborted) by its deadline
+   * plus the timer's lateness; one a connection's end may have dropped (a report of unsent
+   * messages since it was made) is accounted for by count in `send-accounting` instead.
+   */
+  #checkExpiry(): void {
+    const { clock } = this.#ctx;
+    const now = clock.now();
+    for (const c of this.sends) {
+      if (c.deadline === undefined || now <= c.deadline + clock.latestLateMs) continue;
+      const gone = this.#acceptedKeys.has(c.key) || this.#reportedKeys.has(c.key) || c.abortedQueued;
+      if (!gone && this.unsentReports === c.unsentReportsBefore) {
+        this.#violate(
+          "send-expiry",
+          `${c.key} is still queued at t=${now}, past its deadline t=${c.deadline}`,
+        );
+      }
+      c.deadline = undefined;
     }
   }
 

@@ -92,6 +92,28 @@ class Abort extends Step {
   }
 }
 
+/** Aborts the signal of a send (queued, sent or dropped: only a queued one may change anything). */
+class AbortSend extends Step {
+  readonly pick: number;
+
+  constructor(pick: number, settle: boolean) {
+    super(settle);
+    this.pick = pick;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.abortableSends().length > 0;
+  }
+
+  label(): string {
+    return `abort(a send's signal, pick ${this.pick})`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.abortSend(this.pick), true);
+  }
+}
+
 /** Next time `event` fires, its callback does `action`. */
 class Arm extends Step {
   readonly event: CallbackEvent;
@@ -427,4 +449,5 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   advanceArb,
   fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
+  fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
 ];

@@ -25,6 +25,10 @@ export interface ModelConfig {
   connectTimeoutMs: number;
   /** The default queue, none (`queue: false`), or a small one (3 messages, 200 bytes). */
   queue: "default" | "off" | "small";
+  /** `queue.overflow` (for "default" and "small"). */
+  overflow: "reject" | "drop-oldest";
+  /** `queue.maxAgeMs` (for "default" and "small"); 0: none. */
+  queueMaxAgeMs: number;
   /** Most requests pending at once (`maxPendingRequests`). */
   maxPendingRequests: number;
   /** onConnected returns a promise (the queue waits for it). */
@@ -52,7 +56,15 @@ export type RequestTimeout = "default" | 0 | 50 | 1000;
 /** Something the script or an armed callback does to the connection. */
 export type Action =
   | { kind: "dial"; url: UrlKind; sub: Subprotocols }
-  | { kind: "send"; wide: boolean }
+  | {
+      kind: "send";
+      wide: boolean;
+      /** Per-message options: none (plain `send(body)`), or some of them. */
+      volatile: boolean;
+      /** "shared": the run's one signal, given to several sends until it aborts. */
+      signal: "none" | "signal" | "shared" | "aborted";
+      maxAgeMs: "default" | 0 | 50 | 1000;
+    }
   | { kind: "sendCb"; dup: boolean }
   | {
       kind: "request";
@@ -97,7 +109,7 @@ export function describeAction(a: Action): string {
       return `dial(${url}${a.sub === "none" ? "" : `, ${JSON.stringify(a.sub.split(","))}`})`;
     }
     case "send":
-      return a.wide ? "send(s, non-ASCII)" : "send(s)";
+      return `send(s${a.wide ? ", non-ASCII" : ""}${describeSendOptions(a)})`;
     case "sendCb":
       return a.dup ? "send(q, cb) reusing a pending id" : "send(q, cb)";
     case "request": {
@@ -115,6 +127,17 @@ export function describeAction(a: Action): string {
     case "ping":
       return "ping()";
   }
+}
+
+/** The options of a send as script text: "" for a plain `send(body)`. */
+export function describeSendOptions(a: Action & { kind: "send" }): string {
+  const parts: string[] = [];
+  if (a.volatile) parts.push("volatile");
+  if (a.signal === "signal") parts.push("signal");
+  if (a.signal === "shared") parts.push("signal: shared");
+  if (a.signal === "aborted") parts.push("signal: already aborted");
+  if (a.maxAgeMs !== "default") parts.push(`maxAgeMs: ${a.maxAgeMs}`);
+  return parts.length === 0 ? "" : `, { ${parts.join(", ")} }`;
 }
 
 /** The URL string of a fixed URL kind. */
@@ -148,6 +171,8 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   requestTimeoutMs: fc.constantFrom(0, 100, 2000, 30_000),
   connectTimeoutMs: fc.constantFrom(100, 10_000),
   queue: weighted<ModelConfig["queue"]>([3, "default"], [1, "off"], [1, "small"]),
+  overflow: weighted<ModelConfig["overflow"]>([2, "reject"], [1, "drop-oldest"]),
+  queueMaxAgeMs: weighted([3, 0], [1, 100], [1, 2000]),
   maxPendingRequests: weighted([4, 65_536], [1, 2]),
   connectedPromise: weighted([3, false], [1, true]),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
@@ -173,7 +198,18 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     weight: 4,
-    arbitrary: fc.record({ kind: fc.constant("send" as const), wide: weighted([4, false], [1, true]) }),
+    arbitrary: fc.record({
+      kind: fc.constant("send" as const),
+      wide: weighted([4, false], [1, true]),
+      volatile: weighted([4, false], [1, true]),
+      signal: weighted<"none" | "signal" | "shared" | "aborted">(
+        [5, "none"],
+        [2, "signal"],
+        [2, "shared"],
+        [1, "aborted"],
+      ),
+      maxAgeMs: weighted<"default" | 0 | 50 | 1000>([4, "default"], [1, 0], [1, 50], [1, 1000]),
+    }),
   },
   {
     weight: 3,

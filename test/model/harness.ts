@@ -12,7 +12,8 @@
 import { json, raw } from "../../src/codec.js";
 import { Conn } from "../../src/conn.js";
 import type { EvtWebSocketError } from "../../src/errors.js";
-import type { ConnOptions, ReconnectOptions } from "../../src/options.js";
+import type { ConnOptions, QueueOptions, ReconnectOptions } from "../../src/options.js";
+import type { SendOptions } from "../../src/send-options.js";
 import { TRANSPORT_OVERRIDE } from "../../src/transport/select.js";
 import type { TransportEvents } from "../../src/transport/types.js";
 import type { UrlSource } from "../../src/types.js";
@@ -23,6 +24,7 @@ import {
   CALLBACK_NAMES,
   type CallbackEvent,
   describeAction,
+  describeSendOptions,
   type ModelConfig,
   urlText,
 } from "./config.js";
@@ -67,6 +69,8 @@ export class ModelRun {
   readonly #verdict: (property: PropertyName) => Verdict;
   readonly #wire: Wire;
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
+  /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
+  #shared: AbortController | undefined;
   #nextId = 1;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
@@ -93,6 +97,7 @@ export class ModelRun {
     };
     t.onFrame = (socket, data, result) => {
       const what = this.#wire.classify(data);
+      if (result >= 0 && what?.kind === "send") this.books.sendAccepted(what.key);
       const name = what === undefined ? "?" : what.kind === "ping" ? "ping" : what.key;
       this.line(`↳ transport[${socket.index}].send(${name}) → ${result}`);
     };
@@ -119,12 +124,7 @@ export class ModelRun {
       reconnect: config.reconnect === false ? false : this.#policy(config.reconnect),
       pingIntervalMs: config.pingIntervalMs,
       pongTimeoutMs: config.pongTimeoutMs,
-      queue:
-        config.queue === "off"
-          ? false
-          : config.queue === "small"
-            ? { maxMessages: 3, maxBytes: 200 }
-            : undefined,
+      queue: this.#queue(),
       onConnected: () => this.#onConnected(),
       onMessage: (msg) => {
         this.#event(`onMessage ${describeMsg(msg)}`);
@@ -158,6 +158,16 @@ export class ModelRun {
       options.isPong = (m) => wire.isPong(m);
     }
     return options;
+  }
+
+  /** The queue option: undefined for the defaults, so the default path runs too. */
+  #queue(): ConnOptions["queue"] {
+    const { queue, overflow, queueMaxAgeMs } = this.config;
+    if (queue === "off") return false;
+    const options: QueueOptions = queue === "small" ? { maxMessages: 3, maxBytes: 200 } : {};
+    if (overflow !== "reject") options.overflow = overflow;
+    if (queueMaxAgeMs > 0) options.maxAgeMs = queueMaxAgeMs;
+    return Object.keys(options).length === 0 ? undefined : options;
   }
 
   /** The reconnect policy: no jitter (delays must replay exactly), maybe a shouldReconnect. */
@@ -282,7 +292,7 @@ export class ModelRun {
   act(action: Action, where = ""): void {
     const suffix = where === "" ? "" : ` ${where}`;
     if (action.kind === "dial") this.#dial(action, suffix);
-    else if (action.kind === "send") this.#send(action.wide, suffix);
+    else if (action.kind === "send") this.#send(action, suffix);
     else if (action.kind === "sendCb") this.#sendCb(action.dup, suffix);
     else if (action.kind === "request") this.#request(action, suffix);
     else if (action.kind === "close") this.#close(action.code, action.reason, suffix);
@@ -400,17 +410,65 @@ export class ModelRun {
     }
   }
 
-  #send(wide: boolean, suffix: string): void {
+  #send(a: Action & { kind: "send" }, suffix: string): void {
     const n = this.#nextId++;
-    const call: SendCall = { n, threw: undefined };
+    let controller: AbortController | undefined;
+    if (a.signal === "shared") {
+      if (this.#shared === undefined || this.#shared.signal.aborted) this.#shared = new AbortController();
+      controller = this.#shared;
+    } else if (a.signal !== "none") controller = new AbortController();
+    if (a.signal === "aborted") controller?.abort();
+    const call: SendCall = {
+      n,
+      key: `s${n}`,
+      threw: undefined,
+      result: undefined,
+      volatile: a.volatile,
+      controller,
+      deadline: undefined,
+      abortedQueued: false,
+      unsentReportsBefore: this.books.unsentReports,
+    };
     this.books.sends.push(call);
-    this.line(`${arrow(suffix)}send(s${n}${wide ? ", non-ASCII" : ""})${suffix}`);
+    this.line(`${arrow(suffix)}send(s${n}${a.wide ? ", non-ASCII" : ""}${describeSendOptions(a)})${suffix}`);
+    const plain = !a.volatile && controller === undefined && a.maxAgeMs === "default";
+    const options: SendOptions = {};
+    if (a.volatile) options.volatile = true;
+    if (controller !== undefined) options.signal = controller.signal;
+    if (a.maxAgeMs !== "default") options.maxAgeMs = a.maxAgeMs;
+    const maxAgeMs =
+      a.maxAgeMs !== "default" ? a.maxAgeMs : this.config.queue === "off" ? 0 : this.config.queueMaxAgeMs;
+    const now = this.clock.now();
     try {
-      this.conn.send(this.#wire.send(n, wide));
+      const body = this.#wire.send(n, a.wide);
+      call.result = plain ? this.conn.send(body) : this.conn.send(body, options);
+      this.line(`  → ${call.result}`);
+      if (call.result === "queued" && maxAgeMs > 0) call.deadline = now + maxAgeMs;
+      this.books.sendMade(call);
     } catch (e) {
       call.threw = codeOf(e);
       this.line(`  ✗ threw ${call.threw}`);
     }
+  }
+
+  /** Aborts the signal of a send not aborted yet (`pick` chooses which); false when none. */
+  abortSend(pick: number): boolean {
+    const open = this.abortableSends();
+    const call = open[pick % Math.max(1, open.length)];
+    if (call === undefined) return false;
+    const sharing = this.books.sends.filter((c) => c.threw === undefined && c.controller === call.controller);
+    this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
+    const before = this.conn.stats.queuedMessages;
+    this.script.nested(() => call.controller?.abort());
+    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages);
+    return true;
+  }
+
+  /** Sends made with a signal not aborted yet. */
+  abortableSends(): SendCall[] {
+    return this.books.sends.filter(
+      (c) => c.threw === undefined && c.controller !== undefined && !c.controller.signal.aborted,
+    );
   }
 
   /** A key for a new request: a fresh one, or (dup) the key of a request still unsettled. */

@@ -35,7 +35,13 @@ export const PROPERTIES = {
     "with the heartbeat on, a silent open socket is dropped within pingIntervalMs + pongTimeoutMs of the last thing received plus the lateness of its three timers; within 2 x (pingIntervalMs + pongTimeoutMs) plus four timers' lateness when timers are later than either",
   "close-ends": "a closed connection keeps no socket open",
   "queue-after-connected": "queued messages are sent after onConnected and its promise",
-  "send-accounting": "every send is sent, queued or reported, exactly once",
+  "send-accounting": "every send is sent, queued, dropped (volatile), aborted or reported, exactly once",
+  "send-result":
+    'send() says what it did: "sent" only when the transport accepted the message, "dropped" only for a volatile send (never sent afterwards), "queued" never for a volatile send',
+  "delivery-once":
+    "every queued message ends one way only: sent, reported by key (ERR_QUEUE_EXPIRED, or ERR_QUEUE_FULL when dropped as oldest; never a request), removed by its abort, or counted unsent when the connection ended",
+  "send-expiry":
+    "a queued message with maxAgeMs is never sent at or after its deadline, and has left the queue by its deadline plus the lateness of its timer",
   stats: "stats.messagesSent/bytesSent agree with the frames the transport accepted",
   timers: "no timer is alive after close() resolved and every socket ended",
   "stale-ignored": "events from a socket that ended change nothing",

@@ -26,6 +26,8 @@ export interface Wire {
   ping: Msg;
   pong: Data;
   classify(data: Data): FrameKind;
+  /** The key ("s7") of a plain send's body as given to `send()`; undefined for anything else. */
+  sendKey(msg: Msg): string | undefined;
   /** The request key a received response carries. */
   responseKey(msg: Msg): string | undefined;
   isPong(msg: Msg): boolean;
@@ -51,6 +53,10 @@ const jsonWire: Wire = {
     if (m.t === "q") return { kind: "request", key: m.id ?? m.k ?? "" };
     return undefined;
   },
+  sendKey(msg) {
+    const m = msg as { t?: string; n?: number } | null;
+    return m?.t === "s" ? `s${m.n}` : undefined;
+  },
   responseKey: (msg) => (msg as { id?: string } | null)?.id,
   isPong: (msg) => (msg as { t?: string } | null)?.t === "pong",
 };
@@ -70,6 +76,10 @@ const rawWire: Wire = {
     const m = /^([sq])(\d+)/.exec(data);
     if (m === null) return undefined;
     return { kind: m[1] === "s" ? "send" : "request", key: `${m[1]}${m[2]}` };
+  },
+  sendKey(msg) {
+    const m = typeof msg === "string" ? /^s(\d+)/.exec(msg) : null;
+    return m === null ? undefined : `s${m[1]}`;
   },
   responseKey: (msg) => (typeof msg === "string" && msg.endsWith(":ok") ? msg.slice(0, -3) : undefined),
   isPong: (msg) => msg === "pong",

@@ -1,0 +1,104 @@
+/**
+ * What `send()` reports, and the options of one plain message: their types and the one function
+ * that checks them.
+ *
+ * Checking happens only when options are given: a plain `send(body)` never comes here, so the
+ * hot path allocates nothing and reads no clock. What the options do (drop, expire, abort) is
+ * the outbox's business; this module only validates them and fills in `queue.maxAgeMs`.
+ */
+
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { duration } from "./options.js";
+
+/**
+ * What `send()` did with a message:
+ * - `"sent"`: handed to the open socket (`bufferedAmount` says whether it has left the machine yet);
+ * - `"queued"`: waiting in the outgoing queue for the connection to open;
+ * - `"dropped"`: a `volatile` message while the connection was not open; it is gone, and nothing
+ *   is reported.
+ *
+ * A message `send()` refuses is not a result: it throws (`ERR_CLOSED`, `ERR_QUEUE_FULL`, …).
+ */
+export type SendResult = "sent" | "queued" | "dropped";
+
+/**
+ * Options of one plain message: `send(body, options)`. A message that wants a response is a
+ * request: use `request()` (or the callback form, `send(body, callback)`); these options do not
+ * apply to requests, which have their own timeout.
+ *
+ * @example
+ * ```ts
+ * conn.send(cursor, { volatile: true });                 // now or never
+ * conn.send(order, { maxAgeMs: 5000, signal: ac.signal }); // at most 5 s in the queue
+ * ```
+ */
+export interface SendOptions {
+  /**
+   * Send only if the connection is open now; otherwise drop the message quietly and return
+   * `"dropped"`. For cursor positions and game state, where a stale message is worse than none.
+   * @default false
+   */
+  volatile?: boolean;
+  /**
+   * Aborting it removes the message from the queue (and frees its bytes) if it is still
+   * queued; once sent it changes nothing. An already-aborted signal makes `send()` throw
+   * `ERR_ABORTED`, as `request()` does.
+   */
+  signal?: AbortSignal;
+  /**
+   * The longest the message may wait in the queue, in whole ms (0 to 2,147,483,647); when it
+   * passes the message is dropped and reported to `onError` as `ERR_QUEUE_EXPIRED`, with the
+   * message in `details.message`. 0: no limit for this message.
+   * @default the `queue.maxAgeMs` option (no limit unless set)
+   */
+  maxAgeMs?: number;
+}
+
+/** Send options checked, with `maxAgeMs` filled in (internal). */
+export interface ResolvedSend {
+  volatile: boolean;
+  signal: AbortSignal | undefined;
+  maxAgeMs: number;
+}
+
+function invalid(message: string): EvtWebSocketError {
+  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+}
+
+/** True for an `AbortSignal`, of this realm or another (an iframe's, a polyfill's). */
+function isSignal(value: unknown): value is AbortSignal {
+  const s = value as AbortSignal | null;
+  return (
+    typeof s === "object" &&
+    s !== null &&
+    typeof s.aborted === "boolean" &&
+    typeof s.addEventListener === "function" &&
+    typeof s.removeEventListener === "function"
+  );
+}
+
+/**
+ * Checks the options of one `send()`.
+ *
+ * @param defaultMaxAgeMs - `queue.maxAgeMs`, for a message that gives no `maxAgeMs`.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+ */
+export function resolveSendOptions(value: unknown, defaultMaxAgeMs: number): ResolvedSend {
+  if (typeof value !== "object" || value === null) {
+    throw invalid(
+      `send(): the second argument must be a callback or an options object, got ${String(value)}`,
+    );
+  }
+  const o = value as SendOptions;
+  if (o.volatile !== undefined && typeof o.volatile !== "boolean") {
+    throw invalid(`option volatile of send() must be a boolean, got ${JSON.stringify(o.volatile)}`);
+  }
+  if (o.signal !== undefined && !isSignal(o.signal)) {
+    throw invalid("option signal of send() must be an AbortSignal");
+  }
+  return {
+    volatile: o.volatile === true,
+    signal: o.signal,
+    maxAgeMs: duration("maxAgeMs of send()", o.maxAgeMs, defaultMaxAgeMs),
+  };
+}

@@ -1,0 +1,412 @@
+/**
+ * Delivery (issue 17, parts 1-3): what `send()` says it did, per-message options (`volatile`,
+ * `signal`, `maxAgeMs`) and the queue's overflow policy, each way a message can end, against a
+ * real `ws` server. "Never arrives" is shown by a later message that does arrive: the queue and
+ * the socket keep order, so what was not received before it never will be.
+ */
+
+import { describe, expect, expectTypeOf, it } from "vitest";
+import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
+import { conn, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+/** A server that records and never answers. */
+const silent = () => server({ onMessage: () => {} });
+
+/** The errors a connection reports, and a promise for the first one with `code`. */
+function errors() {
+  const seen: EvtWebSocketError[] = [];
+  const waiting: Array<{ code: string; resolve: (e: EvtWebSocketError) => void }> = [];
+  const onError = (e: EvtWebSocketError) => {
+    seen.push(e);
+    for (const w of waiting.splice(0)) {
+      if (w.code === e.code) w.resolve(e);
+      else waiting.push(w);
+    }
+  };
+  const next = (code: string) =>
+    new Promise<EvtWebSocketError>((resolve) => {
+      const already = seen.find((e) => e.code === code);
+      if (already) resolve(already);
+      else waiting.push({ code, resolve });
+    });
+  return { seen, onError, next };
+}
+
+describe("send() says what it did", () => {
+  it('returns "sent" when the connection is open, and the message arrives', async () => {
+    const s = await silent();
+    const c = conn();
+    await c.dial(s.url);
+    expect(c.send("now")).toBe("sent");
+    expect(c.send("with options", { maxAgeMs: 10 })).toBe("sent");
+    await until(() => s.received.length === 2, "both messages");
+    expect(s.received).toEqual(["now", "with options"]);
+  });
+
+  it('returns "queued" while not open, and the message is sent once the connection opens', async () => {
+    const s = await silent();
+    const c = conn();
+    expect(c.send("early")).toBe("queued");
+    const dialed = c.dial(s.url);
+    expect(c.state).toBe("connecting");
+    expect(c.send("while connecting", {})).toBe("queued");
+    await dialed;
+    await until(() => s.received.length === 2, "both messages");
+    expect(s.received).toEqual(["early", "while connecting"]);
+  });
+
+  it('the callback form keeps its meaning and returns "queued" or "sent" too', async () => {
+    const s = await server(); // echoes: the echo answers the request
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    const answers: string[] = [];
+    expect(c.send("q1", (resp) => answers.push(resp))).toBe("queued");
+    await c.dial(s.url);
+    expect(c.send("q2", (resp) => answers.push(resp))).toBe("sent");
+    await until(() => answers.length === 2, "both answers");
+    expect(answers).toEqual(["q1", "q2"]);
+  });
+});
+
+it("the types (checked by tsc): every form returns SendResult, and the options are typed", () => {
+  const typed = (c: Conn, maybe: ((resp: unknown) => void) | undefined) => {
+    expectTypeOf(c.send("x")).toEqualTypeOf<SendResult>();
+    expectTypeOf(c.send("x", { volatile: true, maxAgeMs: 10 })).toEqualTypeOf<SendResult>();
+    expectTypeOf(c.send("x", maybe)).toEqualTypeOf<SendResult>();
+    // @ts-expect-error volatile is a boolean
+    c.send("x", { volatile: "yes" });
+    // @ts-expect-error no such option: a response wants request() or the callback form
+    c.send("x", { onResponse: () => {} });
+  };
+  expect(typeof typed).toBe("function");
+});
+
+describe("volatile: now or never", () => {
+  it('a volatile send while connecting returns "dropped", reports nothing and never arrives', async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({ onError: e.onError });
+    const dialed = c.dial(s.url);
+    expect(c.send("stale cursor", { volatile: true })).toBe("dropped");
+    expect(c.stats.queuedMessages).toBe(0);
+    await dialed;
+    expect(c.send("fresh cursor", { volatile: true })).toBe("sent");
+    await until(() => s.received.length === 1, "the fresh cursor");
+    expect(s.received).toEqual(["fresh cursor"]);
+    expect(e.seen).toEqual([]);
+  });
+});
+
+describe("signal: aborting a queued message", () => {
+  it("removes it from the queue and frees its bytes, so a further send fits; it never arrives", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({ queue: { maxBytes: 10 }, onError: e.onError });
+    const ac = new AbortController();
+    expect(c.send("12345678", { signal: ac.signal })).toBe("queued");
+    expect(() => c.send("abcd")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    ac.abort();
+    expect(c.stats.queuedMessages).toBe(0);
+    expect(c.send("abcd")).toBe("queued");
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the later message");
+    expect(s.received).toEqual(["abcd"]);
+    expect(e.seen).toEqual([]); // the aborter knows: nothing is reported
+  });
+
+  it("one signal shared by many queued messages takes them all out, with one listener (no Node leak warning)", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => void warnings.push(w);
+    process.on("warning", onWarning);
+    try {
+      const s = await silent();
+      const c = conn();
+      const ac = new AbortController();
+      for (let i = 0; i < 20; i++) expect(c.send(`view ${i}`, { signal: ac.signal })).toBe("queued");
+      c.send("kept");
+      await new Promise((r) => setImmediate(r)); // process warnings are emitted on the next tick
+      expect(warnings.map((w) => w.name)).not.toContain("MaxListenersExceededWarning");
+      ac.abort();
+      expect(c.stats.queuedMessages).toBe(1);
+      await c.dial(s.url);
+      await until(() => s.received.length === 1, "the kept message");
+      expect(s.received).toEqual(["kept"]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
+  it("aborting after the message was sent changes nothing", async () => {
+    const s = await silent();
+    const c = conn();
+    const ac = new AbortController();
+    expect(c.send("first", { signal: ac.signal })).toBe("queued");
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the message");
+    ac.abort();
+    expect(c.send("second")).toBe("sent");
+    await until(() => s.received.length === 2, "the second message");
+    expect(s.received).toEqual(["first", "second"]);
+    expect(c.stats.messagesSent).toBe(2);
+  });
+
+  it("an already-aborted signal is refused with ERR_ABORTED, as request() does; nothing is queued", () => {
+    const c = conn();
+    expect(() => c.send("x", { signal: AbortSignal.abort() })).toThrow(
+      expect.objectContaining({ code: "ERR_ABORTED" }),
+    );
+    expect(c.stats.queuedMessages).toBe(0);
+  });
+});
+
+describe("maxAgeMs: expiry in the queue", () => {
+  it("a message still queued after queue.maxAgeMs is dropped and reported as ERR_QUEUE_EXPIRED with the message", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({ queue: { maxAgeMs: 20 }, onError: e.onError });
+    expect(c.send("old")).toBe("queued");
+    const expired = await e.next("ERR_QUEUE_EXPIRED");
+    expect(expired.details.message).toBe("old");
+    expect(c.stats.queuedMessages).toBe(0);
+    expect(c.send("kept", { maxAgeMs: 0 })).toBe("queued"); // 0: no limit for this one
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the kept message");
+    expect(s.received).toEqual(["kept"]);
+    expect(e.seen.map((x) => x.code)).toEqual(["ERR_QUEUE_EXPIRED"]);
+  });
+
+  it("a message's own maxAgeMs applies without queue.maxAgeMs, and to it alone", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn<unknown, { n: number }>({ codec: json(), onError: e.onError });
+    const mine = { n: 1 };
+    c.send(mine, { maxAgeMs: 5 });
+    expect(c.send({ n: 2 })).toBe("queued");
+    const expired = await e.next("ERR_QUEUE_EXPIRED");
+    expect(expired.details.message).toBe(mine); // the body as given, not its encoding
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the other message");
+    expect(s.received).toEqual(['{"n":2}']);
+  });
+
+  it("requests keep their own timeout: queue.maxAgeMs does not expire them", async () => {
+    const s = await server(); // echo
+    const e = errors();
+    const c = conn({ queue: { maxAgeMs: 5 }, matchMsg: (req, resp) => req === resp, onError: e.onError });
+    const answered = c.request("req", { timeoutMs: 0 });
+    c.send("plain");
+    await e.next("ERR_QUEUE_EXPIRED");
+    await c.dial(s.url);
+    await expect(answered).resolves.toBe("req");
+    expect(s.received).toEqual(["req"]);
+  });
+
+  it("one timer serves the whole queue, armed for the earliest deadline and gone after close()", async () => {
+    const clock = new FakeClock();
+    const e = errors();
+    const c = conn({ clock, queue: { maxAgeMs: 1000 }, onError: e.onError });
+    for (let i = 0; i < 100; i++) c.send(`m${i}`);
+    expect(clock.created).toBe(1);
+    c.send("sooner", { maxAgeMs: 10 }); // earlier than the armed deadline: re-armed, still one
+    expect(clock.pending).toBe(1);
+    clock.advance(10);
+    expect(e.seen.map((x) => x.details.message)).toEqual(["sooner"]);
+    expect(clock.pending).toBe(1); // re-armed for the 100 others
+    clock.advance(990);
+    expect(e.seen).toHaveLength(101);
+    expect(clock.pending).toBe(0);
+    c.send("late");
+    expect(clock.pending).toBe(1);
+    await c.close();
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("expiry and drops are transitions: finish, then announce", () => {
+  it("messages that expire together are all reported, even when the first report's onError closes", async () => {
+    const clock = new FakeClock();
+    const seen: string[] = [];
+    const c = conn({
+      clock,
+      queue: { maxAgeMs: 100 },
+      onError: (e) => {
+        seen.push(`${e.code} ${e.details.message ?? `unsent ${e.details.unsent}`}`);
+        if (e.code === "ERR_QUEUE_EXPIRED") void c.close();
+      },
+    });
+    c.send("a");
+    c.send("b");
+    c.send("c");
+    c.send("d", { maxAgeMs: 0 });
+    clock.advance(100);
+    expect(seen).toEqual([
+      "ERR_QUEUE_EXPIRED a",
+      "ERR_QUEUE_EXPIRED b",
+      "ERR_QUEUE_EXPIRED c",
+      "ERR_CLOSED unsent 1",
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a message past its deadline whose timer is late expires when the connection opens; it is not sent", async () => {
+    const s = await silent();
+    const clock = new FakeClock();
+    clock.lateByMs = 60_000; // a throttled tab: the expiry timer fires a minute late
+    const e = errors();
+    const c = conn({ clock, queue: { maxAgeMs: 10 }, onError: e.onError });
+    c.send("stale");
+    clock.sleep(50); // past its deadline; its timer has not fired
+    expect(c.stats.queuedMessages).toBe(1);
+    await c.dial(s.url);
+    const expired = await e.next("ERR_QUEUE_EXPIRED");
+    expect(expired.details.message).toBe("stale");
+    expect(c.send("after")).toBe("sent");
+    await until(() => s.received.length === 1, "the later message");
+    expect(s.received).toEqual(["after"]);
+  });
+});
+
+describe('queue.overflow: "drop-oldest"', () => {
+  it("drops the oldest queued message to make room, reports it as ERR_QUEUE_FULL with the message; the newest arrive", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({ queue: { maxMessages: 2, overflow: "drop-oldest" }, onError: e.onError });
+    expect(c.send("a")).toBe("queued");
+    expect(c.send("b")).toBe("queued");
+    expect(c.send("c")).toBe("queued");
+    expect(e.seen.map((x) => [x.code, x.details.message])).toEqual([["ERR_QUEUE_FULL", "a"]]);
+    expect(c.stats.queuedMessages).toBe(2);
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "the two newest");
+    expect(s.received).toEqual(["b", "c"]);
+  });
+
+  it("drops as many as the bytes need, and refuses (dropping nothing) what could never fit", () => {
+    const e = errors();
+    const c = conn({ queue: { maxBytes: 10, overflow: "drop-oldest" }, onError: e.onError });
+    c.send("aaa");
+    c.send("bbb");
+    c.send("ccc");
+    expect(c.send("dddddd")).toBe("queued"); // needs 6 of 10 bytes: a and b go
+    expect(e.seen.map((x) => x.details.message)).toEqual(["aaa", "bbb"]);
+    expect(() => c.send("x".repeat(11))).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    expect(c.stats.queuedMessages).toBe(2);
+    expect(e.seen).toHaveLength(2);
+  });
+
+  it("never drops a request; with only requests queued it refuses as reject does", async () => {
+    const s = await server(); // echo
+    const e = errors();
+    const c = conn({
+      queue: { maxMessages: 2, overflow: "drop-oldest" },
+      matchMsg: (req, resp) => req === resp,
+      onError: e.onError,
+    });
+    const r1 = c.request("r1");
+    c.send("p");
+    expect(c.send("q")).toBe("queued"); // p goes, r1 stays
+    const r2 = c.request("r2"); // q goes: a new request makes room too
+    expect(e.seen.map((x) => x.details.message)).toEqual(["p", "q"]);
+    expect(() => c.send("z")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    await expect(c.request("r3")).rejects.toMatchObject({ code: "ERR_QUEUE_FULL" });
+    expect(e.seen).toHaveLength(2);
+    await c.dial(s.url);
+    await expect(r1).resolves.toBe("r1");
+    await expect(r2).resolves.toBe("r2");
+    expect(s.received).toEqual(["r1", "r2"]);
+  });
+});
+
+describe("reported after a disconnect, and no listener left behind", () => {
+  it("a message still queued when the policy gives up is counted in one ERR_DISCONNECTED (details.unsent)", async () => {
+    const s = await silent();
+    const e = errors();
+    const c = conn({
+      reconnect: { minDelayMs: 5, maxDelayMs: 5, jitter: 0, maxAttempts: 1 },
+      onError: e.onError,
+    });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    expect(c.send("never")).toBe("queued");
+    await until(() => c.state === "closed", "the policy gave up");
+    const unsent = e.seen.find((x) => x.details.unsent !== undefined);
+    expect(unsent).toMatchObject({ code: "ERR_DISCONNECTED", details: { unsent: 1 } });
+    expect(unsent?.cause).toMatchObject({ code: "ERR_RECONNECT_EXHAUSTED" });
+  });
+
+  /** A signal (another realm's, say) that counts its listeners. */
+  function countingSignal() {
+    const ac = new AbortController();
+    let listeners = 0;
+    const signal = {
+      get aborted() {
+        return ac.signal.aborted;
+      },
+      addEventListener(type: string, listener: () => void, options?: AddEventListenerOptions) {
+        listeners++;
+        ac.signal.addEventListener(type, listener, options);
+      },
+      removeEventListener(type: string, listener: () => void) {
+        listeners--;
+        ac.signal.removeEventListener(type, listener);
+      },
+    };
+    return { signal: signal as unknown as AbortSignal, listeners: () => listeners };
+  }
+
+  it("a queued message's signal listener is removed whichever way it ends: sent, dropped as oldest, expired, unsent at close()", async () => {
+    const s = await silent();
+    const sent = countingSignal();
+    const a = conn();
+    a.send("a", { signal: sent.signal });
+    expect(sent.listeners()).toBe(1);
+    await a.dial(s.url);
+    await until(() => s.received.length === 1, "a");
+    expect(sent.listeners()).toBe(0);
+
+    const clock = new FakeClock();
+    const b = conn({
+      clock,
+      queue: { maxMessages: 2, overflow: "drop-oldest", maxAgeMs: 100 },
+      onError: () => {},
+    });
+    const [oldest, expiring, unsent] = [countingSignal(), countingSignal(), countingSignal()];
+    b.send("oldest", { signal: oldest.signal });
+    b.send("expiring", { signal: expiring.signal });
+    b.send("pushes out the oldest");
+    expect(oldest.listeners()).toBe(0);
+    clock.advance(100);
+    expect(expiring.listeners()).toBe(0);
+    b.send("unsent", { signal: unsent.signal, maxAgeMs: 0 });
+    expect(unsent.listeners()).toBe(1);
+    await b.close();
+    expect(unsent.listeners()).toBe(0);
+  });
+});
+
+describe("refused: thrown, as before", () => {
+  it("after close(): ERR_CLOSED, volatile or not", async () => {
+    const s = await silent();
+    const c = conn();
+    await c.dial(s.url);
+    await c.close();
+    expect(() => c.send("x")).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+    expect(() => c.send("x", { volatile: true })).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+  });
+
+  it("a full queue under the default overflow (reject): ERR_QUEUE_FULL, and nothing queued is dropped", async () => {
+    const s = await silent();
+    const c = conn({ queue: { maxMessages: 1 } });
+    c.send("a");
+    expect(() => c.send("b", { maxAgeMs: 1000 })).toThrow(
+      expect.objectContaining({ code: "ERR_QUEUE_FULL" }),
+    );
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "a");
+    expect(c.send("c")).toBe("sent");
+    await until(() => s.received.length === 2, "c");
+    expect(s.received).toEqual(["a", "c"]);
+  });
+});
