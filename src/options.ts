@@ -55,6 +55,11 @@ export interface DisconnectInfo {
   reason: string;
   /** HTTP status of a refused handshake, where the runtime exposes it (Node). */
   status?: number;
+  /**
+   * HTTP status with which the `proxy` refused the tunnel (407, 403, 5xx); the server was never
+   * reached. After a 407 the connection retries only when `shouldReconnect` returns true.
+   */
+  proxyStatus?: number;
 }
 
 /** Given to `"pong"` listeners. */
@@ -189,6 +194,34 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * ```
    */
   tls?: TlsOptions;
+  /**
+   * An HTTP proxy to reach the server through (Node only; elsewhere `dial()` rejects
+   * `ERR_INVALID_OPTION`): `"http://[user:password@]host:port"`, or `"env"` to read
+   * `HTTPS_PROXY`/`https_proxy` (for `wss:`), `HTTP_PROXY`/`http_proxy` (for `ws:`) and
+   * `NO_PROXY`/`no_proxy` the way curl does, on every attempt. Both `ws:` and `wss:` go through an
+   * HTTP `CONNECT` tunnel; for `wss:` TLS runs to the server inside it, verified against the
+   * server's name, with the `tls` settings. A refusal rejects the attempt with `ERR_DIAL_FAILED`
+   * and `details.proxyStatus`; after a 407 only `shouldReconnect` returning true retries.
+   * Credentials are never shown in an error or event. Ignored when `agent` is given.
+   * @default undefined (no proxy, as in `ws` and Node's `fetch`)
+   *
+   * @example
+   * ```ts
+   * proxy: "http://user:secret@proxy.corp:3128"
+   * ```
+   */
+  proxy?: string;
+  /**
+   * A Node `http.Agent` that opens the connection's socket (Node only), for what `proxy` does not
+   * do: `socks-proxy-agent`, `https-proxy-agent`, `proxy-agent` with PAC files. Typed as `object`
+   * so browser builds need no Node types. @default undefined
+   *
+   * @example
+   * ```ts
+   * agent: new SocksProxyAgent("socks5://127.0.0.1:1080")
+   * ```
+   */
+  agent?: object;
   /** Most requests pending at once; over it `request()` rejects `ERR_TOO_MANY_PENDING`. @default 65536 */
   maxPendingRequests?: number;
   /**
