@@ -369,6 +369,8 @@ describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyp
     });
     await c.dial(s.url);
     await exercise(c, () => got);
+    await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections).toBe(1);
   });
 
@@ -378,6 +380,8 @@ describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyp
     const c = conn({ proxy: proxy.url, tls: { ca: tlsFiles.cert }, matchMsg: (req, resp) => req === resp });
     await c.dial(s.url);
     expect(await c.request("over tls", { timeoutMs: 10_000 })).toBe("over tls");
+    await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections()).toBe(1);
   });
 

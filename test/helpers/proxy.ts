@@ -5,7 +5,7 @@
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -94,7 +94,11 @@ export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    connects: [],
+    /** Read from tinyproxy's log: "Request (file descriptor 5): CONNECT 127.0.0.1:80 HTTP/1.1". */
+    get connects() {
+      const text = existsSync(log) ? readFileSync(log, "utf8") : "";
+      return [...text.matchAll(/: CONNECT (\S+) HTTP\//g)].map((m) => m[1]!);
+    },
     close: async () => {
       child.kill();
       await exited;
