@@ -10,6 +10,7 @@ import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocketServer } from "ws";
 import { Conn, type EvtWebSocketError, State } from "../src/index.js";
+import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
@@ -90,6 +91,9 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections).toBe(1);
     expect(s.received.filter((m) => m.startsWith("m"))).toHaveLength(500);
+    // close() leaves nothing behind: the tunnel's socket is gone on the proxy's side too.
+    await c.close();
+    await until(() => proxy.openConnections!() === 0, "the proxy holds no connection after close()");
   });
 
   it("wss: TLS runs to the server inside the tunnel, verified against the server's name (not the proxy's)", async () => {
@@ -235,6 +239,69 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     const error = await failure(c.dial("ws://127.0.0.1:9"));
     expect(error.code).toBe("ERR_CONNECT_TIMEOUT");
     await until(() => sockets.length === 1 && closed === 1, "the proxy's socket closed by the client");
+  });
+
+  it("close() while the proxy has not answered CONNECT: dial() rejects ERR_CLOSED and the proxy's socket is closed", async () => {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    const silent = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.on("close", () => closed++);
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const c = conn({
+      proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      connectTimeoutMs: Infinity,
+    });
+    const dialed = failure(c.dial("ws://127.0.0.1:9"));
+    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    await c.close();
+    expect((await dialed).code).toBe("ERR_CLOSED");
+    await until(() => closed === 1, "the proxy's socket closed by the client");
+  });
+
+  it("the ws transport's close() during CONNECT ends the socket (one onClose) and closes the proxy's socket", async () => {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    const silent = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.on("close", () => closed++);
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const ends: unknown[] = [];
+    const noop = () => {};
+    const transport = wsTransport.open(
+      "ws://127.0.0.1:9",
+      {
+        protocols: [],
+        headers: undefined,
+        tls: undefined,
+        maxMessageBytes: 1024,
+        proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      },
+      {
+        onOpen: noop,
+        onMessage: noop,
+        onPong: noop,
+        onPing: noop,
+        onClosing: noop,
+        onClose: (i) => ends.push(i),
+      },
+    );
+    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    transport.close(1000, "");
+    await until(() => ends.length === 1 && closed === 1, "the socket ended and the proxy's socket closed");
+    expect(ends).toHaveLength(1);
   });
 
   it("NO_PROXY sends the connection direct: the proxy sees nothing", async () => {

@@ -23,6 +23,8 @@ export interface TestProxy {
   readonly connects: string[];
   /** Stops listening and cuts every tunnel. */
   close(): Promise<void>;
+  /** Client connections the proxy still holds (proxy-chain only). */
+  openConnections?(): number;
 }
 
 export interface ProxyChainOptions {
@@ -54,7 +56,13 @@ export async function proxyChain(options: ProxyChainOptions = {}, port = 0): Pro
     await server.close(true);
   };
   onCleanup(close);
-  return { url: `http://127.0.0.1:${server.port}`, port: server.port, connects, close };
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    port: server.port,
+    connects,
+    close,
+    openConnections: () => server.getConnectionIds().length,
+  };
 }
 
 /** Starts tinyproxy on a free port, allowing CONNECT to `connectPorts`; stopped after the test. */
