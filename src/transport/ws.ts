@@ -19,6 +19,11 @@
  * handed to the socket as one chunk: a third less client CPU per 32-byte message than a buffer
  * per frame. A frame ws writes itself (ping, pong, close) first hands the batch to the socket.
  *
+ * Proxies: with `proxy`, `createConnection` hands ws a `CONNECT` tunnel (proxy.ts; the proxy
+ * is chosen per attempt by proxy-env.ts), with TLS to the server inside it for `wss:`; with an
+ * `agent`, ws's socket comes from the agent and is taken from the `upgrade` response's public
+ * `socket`. Coalescing and frame building work on whichever socket ws writes to.
+ *
  * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
  * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
  * client's CPU at 64 KiB per message). ws keeps the handshake, every control frame and all
