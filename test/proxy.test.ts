@@ -5,7 +5,12 @@
  */
 
 import { createServer as createHttpsServer } from "node:https";
-import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  Socket as NetSocket,
+  type Socket,
+} from "node:net";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocketServer } from "ws";
@@ -94,6 +99,29 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     // close() leaves nothing behind: the tunnel's socket is gone on the proxy's side too.
     await c.close();
     await until(() => proxy.openConnections!() === 0, "the proxy holds no connection after close()");
+  });
+
+  it("write coalescing through the tunnel: 200 small messages sent in one tick leave in 4 writes to the proxy, in order", async () => {
+    const s = await server({ onMessage: () => {} });
+    const proxy = await proxyChain();
+    const c = conn({ proxy: proxy.url });
+    await c.dial(s.url);
+    // Counts the writes that reach the client's socket to the proxy (they still run).
+    type Proto = { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+    const proto = NetSocket.prototype as unknown as Proto;
+    const original = { _write: proto._write, _writev: proto._writev };
+    let writes = 0;
+    for (const name of ["_write", "_writev"] as const) {
+      proto[name] = function (this: Socket, ...args: unknown[]) {
+        if (this.remotePort === proxy.port) writes++;
+        return original[name].apply(this, args);
+      };
+    }
+    onCleanup(async () => Object.assign(proto, original));
+    for (let i = 0; i < 200; i++) c.send(`m${i}`);
+    await until(() => s.received.length === 200, "200 messages through the proxy");
+    expect(writes).toBe(4);
+    expect(s.received).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
   });
 
   it("wss: TLS runs to the server inside the tunnel, verified against the server's name (not the proxy's)", async () => {
