@@ -2,8 +2,8 @@
  * Option types, their defaults, and the one function that validates them.
  *
  * `resolveOptions()` turns what the user passed into a fully populated, checked object, or
- * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers
- * and protocol pings) happen at `dial()`, once the transport is known.
+ * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers,
+ * protocol pings, `proxy` and `agent`) happen at `dial()`, once the transport is known.
  *
  * Durations follow one rule, {@link duration}: whole ms from 0 to 2,147,483,647, the longest
  * a timer holds (Node fires a longer one after 1 ms, so `connectTimeoutMs: Infinity` used to
@@ -202,7 +202,8 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * HTTP `CONNECT` tunnel; for `wss:` TLS runs to the server inside it, verified against the
    * server's name, with the `tls` settings. A refusal rejects the attempt with `ERR_DIAL_FAILED`
    * and `details.proxyStatus`; after a 407 only `shouldReconnect` returning true retries.
-   * Credentials are never shown in an error or event. Ignored when `agent` is given.
+   * Credentials are never shown in an error or event. Ignored when `agent` is given. A value
+   * that is neither `"env"` nor an `http://` URL rejects `dial()` with `ERR_INVALID_OPTION`.
    * @default undefined (no proxy, as in `ws` and Node's `fetch`)
    *
    * @example
