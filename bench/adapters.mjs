@@ -7,7 +7,9 @@
  * - `flush()`: resolves with the server's count once every earlier message was received;
  * - `request(obj)`: resolves with the response to `obj` (an object with a numeric `id`);
  * - `close()`.
- * `ctx`: `{ ports, path, onMessage(text), onOpen(), onClose(), json, reconnect, heartbeatMs, dead }`.
+ * `ctx`: `{ ports, path, onMessage(text), onOpen(), onClose(), json, reconnect, heartbeatMs, dead, proxy }`.
+ * With `proxy`, the connection goes through the CONNECT proxy at `ports.httpProxy`: raw `ws`
+ * with an https-proxy-agent, evtwebsocket with its `proxy` option.
  *
  * Libraries without request/response get the same small JSON id layer (`idLayer`): a `Map`
  * from id to resolver, one `JSON.stringify` per request and one `JSON.parse` per response.
@@ -142,9 +144,15 @@ function textHandle(ctx, send, close, layerKind) {
   };
 }
 
+function proxyUrl(ctx) {
+  return `http://${HOST}:${ctx.ports.httpProxy}`;
+}
+
 async function rawWs(ctx, layerKind) {
   const { default: WebSocket } = await import("ws");
-  const ws = new WebSocket(wsUrl(ctx, wsPort(ctx)), { perMessageDeflate: false });
+  const options = { perMessageDeflate: false };
+  if (ctx.proxy) options.agent = new (await import("https-proxy-agent")).HttpsProxyAgent(proxyUrl(ctx));
+  const ws = new WebSocket(wsUrl(ctx, wsPort(ctx)), options);
   const { handle, onText } = textHandle(
     { ...ctx, heartbeatMs: 0 },
     (text) => ws.send(text),
@@ -282,6 +290,7 @@ async function evtwebsocket(ctx) {
   if (ctx.heartbeatMs) options.pingIntervalMs = ctx.heartbeatMs;
   if (ctx.dead)
     Object.assign(options, { pingIntervalMs: ctx.dead.intervalMs, pongTimeoutMs: ctx.dead.timeoutMs });
+  if (ctx.proxy) options.proxy = proxyUrl(ctx);
   if (ctx.json) {
     options.codec = json();
     options.messageId = (m) => m.id;
@@ -306,17 +315,27 @@ async function evtwebsocket(ctx) {
   };
 }
 
-/** Every adapter, in the order of the table's columns. `dead`/`reconnect`: has the feature. */
+/**
+ * Every adapter, in the order of the table's columns. `dead`/`reconnect`: has the feature;
+ * `proxy`: measured through the CONNECT proxy.
+ */
 export const adapters = {
-  ws: { label: "raw ws", connect: (ctx) => rawWs(ctx, "fifo"), reconnect: false, dead: false },
+  ws: {
+    label: "raw ws",
+    connect: (ctx) => rawWs(ctx, "fifo"),
+    reconnect: false,
+    dead: false,
+    proxy: true,
+  },
   "ws-map": {
     label: "ws + Map id layer",
     connect: (ctx) => rawWs(ctx, "map"),
     reconnect: false,
     dead: false,
     requestsOnly: true,
+    proxy: true,
   },
-  evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true },
+  evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true, proxy: true },
   "reconnecting-websocket": {
     label: "reconnecting-websocket",
     connect: async (ctx) => rwsLike(ctx, (await import("reconnecting-websocket")).default),

@@ -111,8 +111,8 @@ async function requestPhase(handle, count, inflight, latencies) {
   await Promise.all(workers);
 }
 
-async function request({ count, inflight }) {
-  const handle = await adapter.connect({ ports, path: "/echo", json: true });
+async function request({ count, inflight, proxy }) {
+  const handle = await adapter.connect({ ports, path: "/echo", json: true, proxy });
   await requestPhase(handle, warmupOf(count), inflight);
   const latencies = inflight === 1 ? [] : undefined;
   const t0 = performance.now();

@@ -92,6 +92,18 @@ const SCENARIOS = [
     requests: true,
   },
   {
+    id: "req100proxy",
+    title: "request/response, 100 in flight, through a CONNECT proxy",
+    kind: "request",
+    // The proxy (proxy-chain, bench/proxy.mjs) runs in a process of its own; evtwebsocket uses
+    // its `proxy` option, raw ws (and ws + Map) an https-proxy-agent through the same proxy.
+    params: { count: q(100_000, 20_000), inflight: 100, proxy: true },
+    unit: "req/s",
+    higherIsBetter: true,
+    requests: true,
+    needs: "proxy",
+  },
+  {
     id: "req10k",
     title: "request/response, 10,000 in flight",
     kind: "request",
@@ -182,9 +194,9 @@ function setup() {
   };
 }
 
-function startServer() {
+function startServer(script = "server.mjs") {
   return new Promise((resolveStart, reject) => {
-    const child = spawn(process.execPath, [join(here, "server.mjs")], {
+    const child = spawn(process.execPath, [join(here, script)], {
       env: childEnv,
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -296,6 +308,7 @@ const TARGETS = [
   ["echo", "ws", 2.5, ">="],
   ["req1", "ws-map", 0.95, ">="],
   ["req100", "ws-map", 1.5, ">="],
+  ["req100proxy", "ws-map", 1.5, ">="],
   ["req10k", "ws-map", 1.3, ">="],
   ["idle", "ws", 1.15, "<="],
   ["idleHeap", "ws", 1.15, "<="],
@@ -420,7 +433,12 @@ async function main() {
       // got slower for fast clients after the idle, reconnect and dead-peer scenarios
       // (evtwebsocket's echo: 316k msg/s before them, 191k after), so a library's figure
       // depended on what the server had served before it.
-      const { child: server, ports } = await startServer();
+      const { child: server, ports: serverPorts } = await startServer();
+      // The proxy scenarios get a CONNECT proxy in its own process; its port joins the others.
+      const proxy = scenario.params?.proxy ? await startServer("proxy.mjs") : undefined;
+      const ports = proxy
+        ? JSON.stringify({ ...JSON.parse(serverPorts), ...JSON.parse(proxy.ports) })
+        : serverPorts;
       try {
         const libs = librariesFor(scenario);
         const runs = scenario.runsPerRep ?? 1;
@@ -438,11 +456,12 @@ async function main() {
           raw[scenario.id][lib].push(result);
           const shown = result.error ?? fmt((scenario.pick ?? ((r) => r.value))(result), scenario.unit);
           console.log(
-            `rep ${rep + 1}/${reps}  ${scenario.id.padEnd(9)} ${lib.padEnd(22)} ${shown.padEnd(10)} ${took} s`,
+            `rep ${rep + 1}/${reps}  ${scenario.id.padEnd(11)} ${lib.padEnd(22)} ${shown.padEnd(10)} ${took} s`,
           );
         }
       } finally {
         await stopServer(server);
+        if (proxy) await stopServer(proxy.child);
       }
     }
   }

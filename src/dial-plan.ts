@@ -70,6 +70,8 @@ export function planDial<TIn, TOut>(
     WebSocket: options.WebSocket,
     headers: options.headers,
     tls: options.tls,
+    proxy: options.proxy,
+    agent: options.agent,
     needsProtocolPing: o.pingIntervalMs > 0 && options.pingMsg === undefined,
     factory: (options as { [TRANSPORT_OVERRIDE]?: TransportFactory })[TRANSPORT_OVERRIDE],
   });
@@ -80,6 +82,8 @@ export function planDial<TIn, TOut>(
     headers: options.headers,
     tls: options.tls,
     maxMessageBytes: o.maxMessageBytes,
+    proxy: options.proxy,
+    agent: options.agent,
     factory,
     clock: o.clock,
     connectTimeoutMs: o.connectTimeoutMs,

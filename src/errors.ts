@@ -55,6 +55,11 @@ export interface ErrorDetails {
   closeCode?: number;
   /** HTTP status of a refused opening handshake, where the runtime exposes it. */
   status?: number;
+  /**
+   * HTTP status with which the proxy refused the `CONNECT` tunnel (407, 403, 502, …): the
+   * server was never reached. Set only on `ERR_DIAL_FAILED` through a `proxy`.
+   */
+  proxyStatus?: number;
   /** 1-based reconnect attempt the error belongs to. */
   attempt?: number;
   /** Number of queued messages that were never sent. */

@@ -35,6 +35,8 @@ export interface LinkEnd {
   error?: EvtWebSocketError;
   /** HTTP status of a refused handshake. */
   status?: number;
+  /** HTTP status of a proxy that refused the tunnel. */
+  proxyStatus?: number;
   /** Which side's close frame came first; "network" when there was none. */
   closedBy: ClosedBy;
 }
@@ -266,7 +268,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     const wasOpen = this.#phase !== "handshake";
     const closedBy = info.closedBy ?? (this.#peerClose !== undefined ? "server" : "network");
     let error: EvtWebSocketError | undefined;
-    if (!wasOpen) error = this.#dialError(info.error, info.status);
+    if (!wasOpen) error = this.#dialError(info.error, info.status, info.proxyStatus);
     else if (!this.#requested) error = this.#closeError(info, closedBy);
     this.#end({
       code: info.code,
@@ -274,6 +276,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       wasClean: info.wasClean,
       error,
       status: info.status,
+      proxyStatus: info.proxyStatus,
       closedBy,
     });
   }
@@ -303,12 +306,12 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     );
   }
 
-  #dialError(cause: unknown, status?: number): EvtWebSocketError {
+  #dialError(cause: unknown, status?: number, proxyStatus?: number): EvtWebSocketError {
     const why =
       status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.message : "network error";
     return new EvtWebSocketError(ErrorCode.DIAL_FAILED, `could not connect to ${this.#displayUrl}: ${why}`, {
       cause,
-      details: status === undefined ? {} : { status },
+      details: status !== undefined ? { status } : proxyStatus !== undefined ? { proxyStatus } : {},
     });
   }
 

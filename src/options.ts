@@ -2,8 +2,8 @@
  * Option types, their defaults, and the one function that validates them.
  *
  * `resolveOptions()` turns what the user passed into a fully populated, checked object, or
- * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers
- * and protocol pings) happen at `dial()`, once the transport is known.
+ * throws `ERR_INVALID_OPTION` naming the option. Checks that depend on the transport (headers,
+ * protocol pings, `proxy` and `agent`) happen at `dial()`, once the transport is known.
  *
  * Durations follow one rule, {@link duration}: whole ms from 0 to 2,147,483,647, the longest
  * a timer holds (Node fires a longer one after 1 ms, so `connectTimeoutMs: Infinity` used to
@@ -55,6 +55,11 @@ export interface DisconnectInfo {
   reason: string;
   /** HTTP status of a refused handshake, where the runtime exposes it (Node). */
   status?: number;
+  /**
+   * HTTP status with which the `proxy` refused the tunnel (407, 403, 5xx); the server was never
+   * reached. After a 407 the connection retries only when `shouldReconnect` returns true.
+   */
+  proxyStatus?: number;
 }
 
 /** Given to `"pong"` listeners. */
@@ -213,6 +218,35 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * ```
    */
   tls?: TlsOptions;
+  /**
+   * An HTTP proxy to reach the server through (Node only; elsewhere `dial()` rejects
+   * `ERR_INVALID_OPTION`): `"http://[user:password@]host:port"`, or `"env"` to read
+   * `HTTPS_PROXY`/`https_proxy` (for `wss:`), `HTTP_PROXY`/`http_proxy` (for `ws:`) and
+   * `NO_PROXY`/`no_proxy` the way curl does, on every attempt. Both `ws:` and `wss:` go through an
+   * HTTP `CONNECT` tunnel; for `wss:` TLS runs to the server inside it, verified against the
+   * server's name, with the `tls` settings. A refusal rejects the attempt with `ERR_DIAL_FAILED`
+   * and `details.proxyStatus`; after a 407 only `shouldReconnect` returning true retries.
+   * Credentials are never shown in an error or event. Ignored when `agent` is given. A value
+   * that is neither `"env"` nor an `http://` URL rejects `dial()` with `ERR_INVALID_OPTION`.
+   * @default undefined (no proxy, as in `ws` and Node's `fetch`)
+   *
+   * @example
+   * ```ts
+   * proxy: "http://user:secret@proxy.corp:3128"
+   * ```
+   */
+  proxy?: string;
+  /**
+   * A Node `http.Agent` that opens the connection's socket (Node only), for what `proxy` does not
+   * do: `socks-proxy-agent`, `https-proxy-agent`, `proxy-agent` with PAC files. Typed as `object`
+   * so browser builds need no Node types. @default undefined
+   *
+   * @example
+   * ```ts
+   * agent: new SocksProxyAgent("socks5://127.0.0.1:1080")
+   * ```
+   */
+  agent?: object;
   /** Most requests pending at once; over it `request()` rejects `ERR_TOO_MANY_PENDING`. @default 65536 */
   maxPendingRequests?: number;
   /**

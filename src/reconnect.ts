@@ -5,7 +5,8 @@
  * The attempt counter starts over only after a connection stayed open `resetAfterMs`, so a
  * server that accepts and closes at once meets a growing backoff, not a tight loop. An invalid
  * URL is never retried. `maxAttempts` counts retries, so a first dial makes at most
- * `1 + maxAttempts` handshakes. Scheduling the wait is the connection's job.
+ * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials) is
+ * retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
  */
 
 import { backoffDelay } from "./backoff.js";
@@ -30,13 +31,14 @@ export type RetryDecision =
  * Decides the next step.
  *
  * @param attempt - retries made since the last stable connection.
- * @param ask - the user's `shouldReconnect`, already guarded against throws (undefined = yes).
+ * @param ask - the user's `shouldReconnect`, already guarded against throws; undefined (no
+ *   function, or a throw) means yes, except after a proxy's 407, where only true retries.
  */
 export function decideRetry(
   policy: ResolvedReconnect,
   attempt: number,
   ending: Ending,
-  ask: (info: DisconnectInfo) => boolean | undefined = () => true,
+  ask: (info: DisconnectInfo) => boolean | undefined = () => undefined,
   random: () => number = Math.random,
 ): RetryDecision {
   const base = ending.openForMs !== undefined && ending.openForMs >= policy.resetAfterMs ? 0 : attempt;
@@ -45,7 +47,11 @@ export function decideRetry(
   }
   const info: DisconnectInfo = { code: ending.code, reason: ending.reason };
   if (ending.status !== undefined) info.status = ending.status;
-  if (ask(info) === false) return { retry: false, attempt: base, error: ending.error };
+  if (ending.proxyStatus !== undefined) info.proxyStatus = ending.proxyStatus;
+  const answer = ask(info);
+  if (answer === false || (ending.proxyStatus === 407 && answer !== true)) {
+    return { retry: false, attempt: base, error: ending.error };
+  }
   if (base >= policy.maxAttempts) {
     const error = new EvtWebSocketError(
       ErrorCode.RECONNECT_EXHAUSTED,

@@ -40,6 +40,28 @@ describe("decideRetry", () => {
     expect(decideRetry(policy(), attempt, end, undefined, zero)).toEqual(expected);
   });
 
+  it.each([
+    // [what shouldReconnect answers, retry?]
+    ["no shouldReconnect", undefined, false],
+    ["shouldReconnect true", true, true],
+    ["shouldReconnect false", false, false],
+  ] as const)("a proxy's 407 (credentials do not heal) with %s: retry %s", (_name, answer, retry) => {
+    const error = new EvtWebSocketError(ErrorCode.DIAL_FAILED, "x", { details: { proxyStatus: 407 } });
+    const asked: unknown[] = [];
+    const ask = (info: unknown) => {
+      asked.push(info);
+      return answer;
+    };
+    const d = decideRetry(policy(), 0, ending({ error, proxyStatus: 407 }), ask, zero);
+    expect(d.retry).toBe(retry);
+    expect(asked).toEqual([{ code: 1006, reason: "", proxyStatus: 407 }]);
+  });
+
+  it.each([403, 502])("a proxy's %s is retried by default, like a refused connection", (proxyStatus) => {
+    const d = decideRetry(policy(), 0, ending({ proxyStatus }), undefined, zero);
+    expect(d).toEqual({ retry: true, attempt: 1, delayMs: 100 });
+  });
+
   it("reconnect off: stop, keeping the ending's error", () => {
     const error = new EvtWebSocketError(ErrorCode.DIAL_FAILED, "x");
     const p = resolveOptions({ reconnect: false }).reconnect;

@@ -3,12 +3,15 @@
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
  */
 
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
+import { inspect } from "node:util";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type Conn, type ConnOptions, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { proxyChain } from "./helpers/proxy.js";
 import { freePort, until } from "./helpers/server.js";
 
 /** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
@@ -151,6 +154,103 @@ describe("INV-7: a secret canary in the URL, path, query, Authorization header a
     expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_URL");
     produced.push(error);
     expect(canaryHits(produced)).toEqual([]);
+  });
+});
+
+describe("INV-7 for proxy credentials: a password in the proxy URL never appears in what the library produces", () => {
+  /** The Proxy-Authorization value the proxy receives: it must not leak either. */
+  const BASIC = Buffer.from(`user:${CANARY}`).toString("base64");
+  const proxyHits = (v: unknown) => [
+    ...canaryHits(v),
+    ...(inspect(v, { depth: 10, showHidden: true }).includes(BASIC) ? ["base64 credentials"] : []),
+  ];
+  const secretProxy = (port: number) => `http://user:${CANARY}@127.0.0.1:${port}`;
+
+  it("the scanner sees the base64 form (so a pass means something)", () => {
+    expect(proxyHits({ header: `Basic ${BASIC}` })).not.toEqual([]);
+  });
+
+  it("407 (wrong credentials), retried by shouldReconnect, then exhausted", async () => {
+    const proxy = await proxyChain({ user: "user", password: "other" });
+    const { c, produced } = watched({
+      proxy: secretProxy(proxy.port),
+      reconnect: { ...fast, maxAttempts: 1, shouldReconnect: (info) => produced.push(info) > 0 },
+    });
+    const error = await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_RECONNECT_EXHAUSTED");
+    produced.push(error);
+    expect(proxy.connects).toHaveLength(2);
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it("403 from the proxy", async () => {
+    const proxy = await proxyChain({ forbid: true });
+    const { c, produced } = watched({ proxy: secretProxy(proxy.port), reconnect: false });
+    const error = await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).details.proxyStatus).toBe(403);
+    produced.push(error);
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it("refused proxy port", async () => {
+    const { c, produced } = watched({
+      proxy: secretProxy(await freePort()),
+      reconnect: { ...fast, maxAttempts: 1 },
+    });
+    produced.push(await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL)));
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it("a proxy that never answers CONNECT (connect timeout)", async () => {
+    const sockets: Socket[] = [];
+    const silent = createTcpServer((sock) => void sockets.push(sock.resume()));
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const port = (silent.address() as AddressInfo).port;
+    const { c, produced } = watched({ proxy: secretProxy(port), connectTimeoutMs: 100, reconnect: false });
+    const error = await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_CONNECT_TIMEOUT");
+    produced.push(error);
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it("open through the proxy, then the proxy goes away", async () => {
+    const server = await createTestServer();
+    onCleanup(() => server.close());
+    const proxy = await proxyChain({ user: "user", password: CANARY });
+    const { c, produced } = watched({
+      proxy: secretProxy(proxy.port),
+      reconnect: { ...fast, maxAttempts: 1 },
+    });
+    await c.dial(secretUrl(server.url), SUBPROTOCOL);
+    await proxy.close();
+    await until(() => c.state === State.CLOSED, "closed after the proxy went away");
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it('credentials in HTTP_PROXY with proxy: "env", and a bad proxy URL there', async () => {
+    const proxy = await proxyChain({ user: "user", password: "other" });
+    vi.stubEnv("http_proxy", "");
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    vi.stubEnv("HTTP_PROXY", secretProxy(proxy.port));
+    onCleanup(async () => vi.unstubAllEnvs());
+    const { c, produced } = watched({ proxy: "env", reconnect: false });
+    produced.push(await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL)));
+    vi.stubEnv("HTTP_PROXY", `socks5://user:${CANARY}@127.0.0.1:1`);
+    produced.push(await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL)));
+    expect(produced.map((p) => (p as EvtWebSocketError).code)).toContain("ERR_DIAL_FAILED");
+    expect(proxyHits(produced)).toEqual([]);
+  });
+
+  it("an invalid proxy option", async () => {
+    const { c } = watched({ proxy: `https://user:${CANARY}@exa mple:1` });
+    const error = await settle(c.dial("ws://127.0.0.1:9"));
+    expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_OPTION");
+    expect(proxyHits([error])).toEqual([]);
   });
 });
 

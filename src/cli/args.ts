@@ -53,6 +53,11 @@ export interface ClientOptions {
    * server closes or SIGINT/SIGTERM.
    */
   noClose: boolean;
+  /**
+   * `--proxy <url>`: that HTTP proxy; `--no-proxy` (false): none; absent: the proxy environment
+   * variables, as curl reads them.
+   */
+  proxy?: string | false;
 }
 
 /** Options of `evtws serve`. */
@@ -168,6 +173,8 @@ function clientProgram(version: string): Program {
       "-n, --no-close",
       "keep the connection and the stream open after stdin ends, until closed or signalled",
     )
+    .option("--proxy <url>", "connect through this HTTP proxy: http://[user:password@]host:port")
+    .option("--no-proxy", "ignore HTTPS_PROXY/HTTP_PROXY/NO_PROXY (read by default, as curl does)")
     .addHelpText("after", examplesHelp());
 }
 
@@ -251,5 +258,6 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
     responsesOnly: o.responsesOnly === true,
     noClose: o.close === false,
+    proxy: o.proxy as string | false | undefined,
   };
 }

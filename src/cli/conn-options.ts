@@ -61,6 +61,8 @@ export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions {
   };
   if (Object.keys(o.headers).length > 0) options.headers = o.headers;
   if (o.insecure) options.tls = { rejectUnauthorized: false };
+  // As curl: the proxy environment variables count unless --no-proxy; --proxy overrides them.
+  if (o.proxy !== false) options.proxy = o.proxy ?? "env";
   const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
   if (pingIntervalMs > 0) {
     options.pingIntervalMs = pingIntervalMs;

@@ -3,7 +3,9 @@
  *
  * The `WebSocket` option always wins; otherwise the runtime default (`ws` on Node, the global
  * `WebSocket` elsewhere). Options a transport cannot honour (headers in a browser, protocol
- * pings without `pingMsg`) are refused here, at `dial()`, instead of being dropped silently.
+ * pings without `pingMsg`, a proxy in a browser) are refused here, at `dial()`, instead of being
+ * dropped silently; a transport checks the options only it understands (the `ws` transport's
+ * proxy URL) through its own `check`.
  */
 
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
@@ -16,6 +18,9 @@ export interface TransportNeeds {
   WebSocket: WebSocketConstructorLike | undefined;
   headers: Record<string, string> | undefined;
   tls: object | undefined;
+  /** The `proxy` and `agent` options: only the `ws` transport (Node) can honour them. */
+  proxy?: string | undefined;
+  agent?: object | undefined;
   /** True when the heartbeat is on and has no `pingMsg`, so protocol pings are needed. */
   needsProtocolPing: boolean;
   /** A factory given under {@link TRANSPORT_OVERRIDE} (tests: the in-memory transport); wins over the rest. */
@@ -49,6 +54,9 @@ export function selectTransport(needs: TransportNeeds): TransportFactory {
       `option tls: the ${factory.name} transport has no TLS settings (the runtime verifies certificates)`,
     );
   }
+  const via = needs.proxy !== undefined ? "proxy" : needs.agent !== undefined ? "agent" : undefined;
+  if (via !== undefined && !factory.canSendHeaders) throw invalid(`option ${via}: Node only`);
+  factory.check?.(needs);
   if (needs.needsProtocolPing && !factory.canPing) {
     throw invalid(`option pingMsg is required: the ${factory.name} transport has no protocol ping`);
   }

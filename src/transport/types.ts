@@ -21,6 +21,8 @@ export interface TransportClose {
   error?: unknown;
   /** HTTP status of a refused handshake. */
   status?: number;
+  /** HTTP status of a proxy that refused the `CONNECT` tunnel (the server was never reached). */
+  proxyStatus?: number;
   /** Which side started the closing handshake, where the adapter knows it. */
   closedBy?: ClosedBy;
 }
@@ -67,6 +69,10 @@ export interface TransportOptions {
   headers: Record<string, string> | undefined;
   tls: TlsOptions | undefined;
   maxMessageBytes: number;
+  /** The `proxy` option: a proxy URL, `"env"`, or undefined (none). */
+  proxy?: string | undefined;
+  /** The `agent` option: a Node `http.Agent`, or undefined. */
+  agent?: object | undefined;
 }
 
 /** Opens sockets of one kind and says what they can do. */
@@ -78,6 +84,13 @@ export interface TransportFactory {
   /** Custom handshake headers and TLS settings can be given (`ws`); browsers cannot. */
   readonly canSendHeaders: boolean;
   open(url: string, options: TransportOptions, events: TransportEvents): Transport;
+  /**
+   * Checks, at `dial()`, the options only this transport understands (the `ws` transport: the
+   * `proxy` URL and the `agent`).
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+   */
+  check?(options: { proxy?: string | undefined; agent?: object | undefined }): void;
 }
 
 /**

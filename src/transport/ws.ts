@@ -19,6 +19,11 @@
  * handed to the socket as one chunk: a third less client CPU per 32-byte message than a buffer
  * per frame. A frame ws writes itself (ping, pong, close) first hands the batch to the socket.
  *
+ * Proxies: with `proxy`, `createConnection` hands ws a `CONNECT` tunnel (proxy.ts; the proxy
+ * is chosen per attempt by proxy-env.ts), with TLS to the server inside it for `wss:`; with an
+ * `agent`, ws's socket comes from the agent and is taken from the `upgrade` response's public
+ * `socket`. Coalescing and frame building work on whichever socket ws writes to.
+ *
  * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
  * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
  * client's CPU at 64 KiB per message). ws keeps the handshake, every control frame and all
@@ -43,7 +48,10 @@ import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
+import { ErrorCode, EvtWebSocketError } from "../errors.js";
 import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
+import { openTunnel, ProxyRefusedError } from "./proxy.js";
+import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type { ClosedBy, Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
 
 let warnedInsecure = false;
@@ -80,10 +88,33 @@ type Tcp = Duplex & { [kTransport]: WsTransport };
  * ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. It
  * also hears the socket's own errors: once open, ws swallows them (a TCP RST would end the
  * connection with no cause), so the first one becomes the cause of the disconnect.
+ *
+ * Through a proxy, the socket comes later, through Node's `oncreate` callback (http.request's
+ * asynchronous `createConnection`): first the `CONNECT` tunnel, then, for `wss:`, TLS to the
+ * target inside it, verified against the target's name as on a direct connection.
  */
-function createConnection(opts: Options): Duplex {
+function createConnection(
+  opts: Options,
+  oncreate: (error: Error | null, socket?: Duplex) => void,
+): Duplex | undefined {
   const transport = opts[kTransport]!;
-  const tcp = connect(transport.secure, opts) as Tcp;
+  const proxy = transport.proxy;
+  if (proxy === undefined) return adopt(transport, connect(transport.secure, opts));
+  transport.abortTunnel = openTunnel(proxy, opts.host!, Number(opts.port), (error, raw) => {
+    transport.abortTunnel = undefined;
+    if (error !== undefined) {
+      if (error instanceof ProxyRefusedError) transport.proxyStatus = error.proxyStatus;
+      oncreate(error);
+      return;
+    }
+    oncreate(null, adopt(transport, transport.secure ? connect(true, { ...opts, socket: raw }) : raw!));
+  });
+  return undefined;
+}
+
+/** Remembers `socket` as the one ws writes to, and hears its errors. */
+function adopt(transport: WsTransport, socket: Duplex): Duplex {
+  const tcp = socket as Tcp;
   tcp[kTransport] = transport;
   tcp.on("error", onTcpError);
   transport.tcp = tcp;
@@ -128,6 +159,10 @@ class Socket extends WebSocket {
       case "ping":
         events.onPing();
         return true;
+      case "upgrade":
+        // With a user's `agent`, ws's socket did not come through createConnection.
+        if (transport.tcp === undefined) adopt(transport, (a as { socket: Duplex }).socket);
+        return true;
       case "open":
         events.onOpen(this.protocol);
         return true;
@@ -142,6 +177,7 @@ class Socket extends WebSocket {
         return true;
       case "close":
         this.transport = undefined;
+        transport.abortTunnel?.();
         onClose(transport, a as number, b as Buffer);
         return true;
       default:
@@ -183,7 +219,7 @@ class Socket extends WebSocket {
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
-  const { events, lastError, status, closedBy } = transport;
+  const { events, lastError, status, closedBy, proxyStatus } = transport;
   // ws failed the connection itself (a protocol error, an oversized message): it sent
   // `sentCode`, then stopped reading, so its own close event says 1006.
   const failed = closedBy === "client" && !transport.requested;
@@ -194,6 +230,7 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
     error: lastError,
     status,
     closedBy: closedBy ?? "network",
+    ...(proxyStatus === undefined ? {} : { proxyStatus }),
   });
 }
 
@@ -235,6 +272,12 @@ class WsTransport implements Transport {
   batchEnd = 0;
   lastError: unknown;
   status: number | undefined;
+  /** The proxy this attempt tunnels through (read from the environment per attempt under "env"). */
+  readonly proxy: ProxyTarget | undefined;
+  /** Aborts the `CONNECT` still under way. */
+  abortTunnel: (() => void) | undefined;
+  /** The proxy's status when it refused the tunnel. */
+  proxyStatus: number | undefined;
   /** Whose close frame came first, once one was sent or received. */
   closedBy: ClosedBy | undefined;
   /** The close code our side sent. */
@@ -246,12 +289,15 @@ class WsTransport implements Transport {
     this.events = events;
     this.secure = url.startsWith("wss:");
     if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
+    const agent = options.agent;
+    this.proxy = agent === undefined ? proxyFor(url, options.proxy, process.env) : undefined;
     this.socket = new Socket(url, options.protocols, {
       ...options.tls,
       headers: options.headers,
       perMessageDeflate: false,
       maxPayload: options.maxMessageBytes,
-      createConnection: createConnection as never,
+      // Node's http.request uses a given agent's sockets and ignores createConnection.
+      ...(agent === undefined ? { createConnection: createConnection as never } : { agent }),
       [kTransport]: this,
     } as SocketOptions);
   }
@@ -328,6 +374,7 @@ class WsTransport implements Transport {
   }
 
   terminate(): void {
+    this.abortTunnel?.();
     this.batch = undefined;
     this.batchStart = 0;
     this.batchEnd = 0;
@@ -342,4 +389,19 @@ export const wsTransport: TransportFactory = {
   canPing: true,
   canSendHeaders: true,
   open: (url, options, events) => new WsTransport(url, options, events),
+  check({ proxy, agent }) {
+    const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+    if (typeof proxy !== "string" && proxy !== undefined)
+      throw invalid('option proxy must be "env" or a URL string');
+    if (proxy !== undefined && proxy !== "env") {
+      try {
+        parseProxyUrl(proxy, "option proxy");
+      } catch (cause) {
+        throw invalid((cause as Error).message);
+      }
+    }
+    if (agent !== undefined && (typeof agent !== "object" || agent === null)) {
+      throw invalid("option agent must be a Node http.Agent");
+    }
+  },
 };

@@ -272,9 +272,16 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
       return {
         pingWithoutPingMsg: await codeOf(new Conn({ pingIntervalMs: 1000 }).dial(url)),
         headers: await codeOf(new Conn({ headers: { authorization: "Bearer x" } }).dial(url)),
+        proxy: await codeOf(new Conn({ proxy: "http://127.0.0.1:3128" }).dial(url)),
+        agent: await codeOf(new Conn({ agent: {} }).dial(url)),
       };
     });
-    expect(codes).toEqual({ pingWithoutPingMsg: "ERR_INVALID_OPTION", headers: "ERR_INVALID_OPTION" });
+    expect(codes).toEqual({
+      pingWithoutPingMsg: "ERR_INVALID_OPTION",
+      headers: "ERR_INVALID_OPTION",
+      proxy: "ERR_INVALID_OPTION",
+      agent: "ERR_INVALID_OPTION",
+    });
     expect(server.connections).toBe(before);
   });
 

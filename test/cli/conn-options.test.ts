@@ -82,6 +82,12 @@ describe("createConnOptions", () => {
     expect(pong.isPong?.("ping")).toBe(false);
   });
 
+  it("the proxy: the environment by default (as curl), --proxy's URL, none after --no-proxy", () => {
+    expect(createConnOptions(base, "scripted").proxy).toBe("env");
+    expect(createConnOptions({ ...base, proxy: "http://p:1" }, "scripted").proxy).toBe("http://p:1");
+    expect(createConnOptions({ ...base, proxy: false }, "scripted")).not.toHaveProperty("proxy");
+  });
+
   it("--insecure turns certificate verification off for this connection only", () => {
     expect(createConnOptions(base, "scripted").tls).toBeUndefined();
     expect(createConnOptions({ ...base, insecure: true }, "scripted").tls).toEqual({

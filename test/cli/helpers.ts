@@ -66,6 +66,10 @@ function childEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   const base: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1" };
   delete base.FORCE_COLOR;
   delete base.NO_COLOR;
+  // The CLI reads the proxy variables by default: a developer's proxy must not carry the tests'
+  // connections to 127.0.0.1 (a test that wants one passes it in `extra`).
+  for (const name of ["HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy"])
+    delete base[name];
   const env: NodeJS.ProcessEnv = { ...base, ...extra };
   for (const [key, value] of Object.entries(extra)) if (value === undefined) delete env[key];
   return env;

@@ -17,6 +17,7 @@
  */
 
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { basename } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,6 +25,9 @@ import { fileURLToPath } from "node:url";
 export const NGINX = "/usr/sbin/nginx";
 export const PYTHON = "/usr/bin/python3";
 export const CHROMIUM = "/usr/bin/chromium";
+/** Debian installs tinyproxy in /usr/bin; older packages put it in /usr/sbin. */
+export const TINYPROXY =
+  ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy"].find((p) => existsSync(p)) ?? "tinyproxy";
 
 /** A tool a suite needed and did not find, as reported at the end of the run. */
 export interface MissingTool {
@@ -92,6 +96,7 @@ export type ToolName =
   | "chromium"
   | "tmux"
   | "jq"
+  | "tinyproxy"
   | "python3"
   | "root"
   | "ip"
@@ -108,6 +113,7 @@ const TOOLS: Record<ToolName, Tool> = {
   chromium: { install: "apt-get install chromium", probe: () => runs(CHROMIUM, "--version") },
   tmux: { install: "apt-get install tmux", probe: () => runs("tmux", "-V") },
   jq: { install: "apt-get install jq", probe: () => runs("jq", "--version") },
+  tinyproxy: { install: "apt-get install tinyproxy", probe: () => runs(TINYPROXY, "-v") },
   python3: { install: "apt-get install python3", probe: () => runs("python3", "--version") },
   root: {
     install: "run the tests as root: sudo npm test",

@@ -141,6 +141,8 @@ export class Books {
   /** Changes to "closed" announced so far. */
   closedAnnounced = 0;
   readonly #ctx: BooksContext;
+  /** A proxy answered 407 and no shouldReconnect can say yes: no socket may open before a dial(). */
+  #proxy407 = false;
   #seq = 0;
   #announced: State = "idle";
   #toConnecting = 0;
@@ -382,6 +384,12 @@ export class Books {
 
   /** The connection opens a socket. */
   socketOpening(socket: MemorySocket): void {
+    if (this.#proxy407) {
+      this.#violate(
+        "proxy-407",
+        `transport[${socket.index}] opened after a proxy's 407 with no shouldReconnect, before any new dial()`,
+      );
+    }
     const live = this.#ctx.transport.liveSockets;
     if (live.length > 0) {
       const others = live.map((s) => `transport[${s.index}] (${s.phase})`).join(", ");
@@ -396,6 +404,9 @@ export class Books {
 
   /** A socket ended: `report` is what its onClose said, undefined after terminate(). */
   socketEnded(socket: MemorySocket, report: TransportClose | undefined): void {
+    const reconnect = this.#ctx.config.reconnect;
+    // Wrong proxy credentials do not heal: without a shouldReconnect saying yes, no retry.
+    if (report?.proxyStatus === 407 && (reconnect === false || !reconnect.ask)) this.#proxy407 = true;
     if (!socket.wasOpen) return;
     this.#awaitingClose.push({ socket, report });
     if (report !== undefined && !this.#closedWhileLive.has(socket))
@@ -410,6 +421,7 @@ export class Books {
   /** A dial() call is about to be made: returns what `dialMade` needs. */
   dialStarting(fromCallback: boolean): { before: State; toConnecting: number } {
     this.#quiet = false;
+    this.#proxy407 = false;
     if (fromCallback) this.#reentered = true;
     return { before: this.#ctx.conn.state, toConnecting: this.#toConnecting };
   }

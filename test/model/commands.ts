@@ -182,6 +182,7 @@ class Late extends Step {
 export type SocketMove =
   | { move: "open"; protocol: number }
   | { move: "refuse"; status: number }
+  | { move: "proxyRefuse"; status: number }
   | { move: "message"; what: "response" | "unsolicited" | "garbage" | "pong"; pick: number }
   | { move: "peerClose"; code: number; reason: string }
   | { move: "endTcp" }
@@ -209,6 +210,8 @@ function describeMove(m: SocketMove): string {
       return m.protocol === 0 ? "open" : `open(offered protocol #${m.protocol})`;
     case "refuse":
       return `refuse(HTTP ${m.status})`;
+    case "proxyRefuse":
+      return `proxyRefuse(HTTP ${m.status})`;
     case "message":
       return m.what === "response" ? `message(response, pick ${m.pick})` : `message(${m.what})`;
     case "peerClose":
@@ -275,6 +278,9 @@ class OnSocket extends Step {
       }
       case "refuse":
         run.command(`${name}.refuse(HTTP ${m.status})${flag}`, () => s.refuse(m.status));
+        return;
+      case "proxyRefuse":
+        run.command(`${name}.proxyRefuse(HTTP ${m.status})${flag}`, () => s.refuseProxy(m.status));
         return;
       case "message": {
         const msg =
@@ -349,6 +355,8 @@ const abruptMove = fc.constant({ move: "abrupt" as const });
 const connectingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(6, fc.record({ move: fc.constant("open" as const), protocol: fc.integer({ min: 0, max: 2 }) })),
   weigh(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
+  // A proxy's 407 ends the connection for good unless shouldReconnect says yes; others retry.
+  weigh(1, fc.record({ move: fc.constant("proxyRefuse" as const), status: fc.constantFrom(407, 403, 502) })),
   weigh(1, endTcpMove),
   weigh(1, abruptMove),
   weigh(1, errorMove),

@@ -150,6 +150,21 @@ export class MemorySocket implements Transport {
     return true;
   }
 
+  /** Test control: the proxy refused the tunnel (407, 403, 502…): the server was never reached. */
+  refuseProxy(proxyStatus: number): boolean {
+    if (this.phase !== "connecting") return false;
+    this.error = new Error(`the proxy answered CONNECT with HTTP ${proxyStatus}`);
+    this.#end({
+      code: 1006,
+      reason: "",
+      wasClean: false,
+      error: this.error,
+      proxyStatus,
+      closedBy: "network",
+    });
+    return true;
+  }
+
   /** Test control: a whole message arrived. */
   message(data: Data): boolean {
     if (this.phase !== "open" && this.phase !== "closing") return false;

@@ -45,6 +45,8 @@ export const PROPERTIES = {
   stats: "stats.messagesSent/bytesSent agree with the frames the transport accepted",
   timers: "no timer is alive after close() resolved and every socket ended",
   "stale-ignored": "events from a socket that ended change nothing",
+  "proxy-407":
+    "after a proxy's 407 no socket opens until the next dial(), unless shouldReconnect is there to say yes",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
 } as const;
 

@@ -163,6 +163,18 @@ await check(
   },
 );
 
+if (expected.transport !== "ws") {
+  await check(`proxy and agent: ERR_INVALID_OPTION (${expected.transport})`, async () => {
+    for (const extra of [{ proxy: "http://127.0.0.1:3128" }, { agent: {} }]) {
+      const outcome = await new Conn({ ...options, ...extra }).dial(url).then(
+        () => "dialled",
+        (error) => error.code,
+      );
+      if (outcome !== "ERR_INVALID_OPTION") fail(`${Object.keys(extra)[0]}: dial() gave ${outcome}`);
+    }
+  });
+}
+
 await check("close", async () => {
   await conn.close();
   if (conn.state !== "closed") fail(`state is ${conn.state}`);

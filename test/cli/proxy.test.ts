@@ -1,0 +1,84 @@
+/**
+ * `evtws --proxy` / `--no-proxy` and the proxy environment variables (read by default, as curl
+ * does), through a real proxy-chain CONNECT proxy with authentication.
+ */
+
+import { afterEach, describe, expect, it } from "vitest";
+import { proxyChain } from "../helpers/proxy.js";
+import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+const echo = () => startWsServer((text) => text);
+const target = (s: WsServer) => new URL(s.url).host;
+
+describe("evtws through an HTTP proxy", () => {
+  it("--proxy with credentials: the session goes through the proxy", async () => {
+    server = await echo();
+    const proxy = await proxyChain({ user: "u", password: "s3cr3tPw" });
+    const run = await runCli([
+      "--proxy",
+      `http://u:s3cr3tPw@127.0.0.1:${proxy.port}`,
+      "--match",
+      "echo",
+      "-x",
+      "hi",
+      server.url,
+    ]);
+    expect(run.stderr).not.toMatch(/ERR_/);
+    expect(run.stderr).not.toContain("s3cr3tPw");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(proxy.connects).toEqual([target(server)]);
+  });
+
+  it("HTTP_PROXY is honoured by default, and --proxy wins over it", async () => {
+    server = await echo();
+    const fromEnv = await proxyChain();
+    const given = await proxyChain();
+    const env = { HTTP_PROXY: fromEnv.url };
+    const run = await runCli(["--match", "echo", "-x", "hi", server.url], { env });
+    expect(run.code).toBe(0);
+    expect(fromEnv.connects).toEqual([target(server)]);
+    const run2 = await runCli(["--proxy", given.url, "--match", "echo", "-x", "hi", server.url], { env });
+    expect(run2.code).toBe(0);
+    expect(fromEnv.connects).toHaveLength(1);
+    expect(given.connects).toEqual([target(server)]);
+  });
+
+  it("--no-proxy ignores HTTP_PROXY, and NO_PROXY bypasses it: the proxy sees nothing", async () => {
+    server = await echo();
+    const proxy = await proxyChain();
+    const run = await runCli(["--no-proxy", "--match", "echo", "-x", "hi", server.url], {
+      env: { HTTP_PROXY: proxy.url },
+    });
+    expect(run.code).toBe(0);
+    const run2 = await runCli(["--match", "echo", "-x", "hi", server.url], {
+      env: { HTTP_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
+    });
+    expect(run2.code).toBe(0);
+    expect(server.received).toEqual(["hi", "hi"]);
+    expect(proxy.connects).toEqual([]);
+  });
+
+  it("a 407 exits 1 with ERR_DIAL_FAILED naming the proxy's answer, and never prints the password", async () => {
+    server = await echo();
+    const proxy = await proxyChain({ user: "u", password: "right" });
+    const run = await runCli([
+      "--proxy",
+      `http://u:wr0ngPa55@127.0.0.1:${proxy.port}`,
+      "-x",
+      "hi",
+      server.url,
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*proxy.*407/m);
+    expect(run.stdout + run.stderr).not.toContain("wr0ngPa55");
+  });
+});

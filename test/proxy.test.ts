@@ -1,0 +1,492 @@
+/**
+ * Connections through real proxies: proxy-chain (in process, with authentication) and Debian's
+ * tinyproxy over HTTP CONNECT for ws: and wss:, a SOCKS5 server through the `agent` option, and
+ * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
+ */
+
+import { createServer as createHttpsServer } from "node:https";
+import {
+  type AddressInfo,
+  createServer as createTcpServer,
+  Socket as NetSocket,
+  type Socket,
+} from "node:net";
+import { SocksProxyAgent } from "socks-proxy-agent";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { WebSocketServer } from "ws";
+import { Conn, type EvtWebSocketError, State } from "../src/index.js";
+import { wsTransport } from "../src/transport/ws.js";
+import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { freePort, until } from "./helpers/server.js";
+import { requireTools } from "./helpers/tools.js";
+
+let tlsFiles: SelfSigned;
+beforeAll(() => {
+  tlsFiles = mintSelfSigned();
+});
+afterAll(() => tlsFiles.remove());
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+/** A wss: echo server with the test certificate (SAN 127.0.0.1); counts its connections. */
+async function tlsServer(): Promise<{ url: string; port: number; connections: () => number }> {
+  const https = createHttpsServer({ cert: tlsFiles.cert, key: tlsFiles.key });
+  const wss = new WebSocketServer({ server: https });
+  let n = 0;
+  wss.on("connection", (ws) => {
+    n++;
+    ws.on("message", (d, binary) => ws.send(d, { binary }));
+  });
+  await new Promise<void>((r) => https.listen(0, "127.0.0.1", r));
+  onCleanup(async () => {
+    for (const c of wss.clients) c.terminate();
+    await new Promise((r) => wss.close(r));
+    await new Promise((r) => https.close(r));
+  });
+  const port = (https.address() as AddressInfo).port;
+  return { url: `wss://127.0.0.1:${port}`, port, connections: () => n };
+}
+
+const withCreds = (url: string, user: string, password: string) => {
+  const u = new URL(url);
+  u.username = user;
+  u.password = password;
+  return u.href;
+};
+
+async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
+  return p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: EvtWebSocketError) => e,
+  );
+}
+
+/** Requests, protocol pings and a burst of messages in one tick all work on `c` (echo server). */
+async function exercise(c: Conn<string, string>, received: () => string[]): Promise<void> {
+  expect(await c.request("hello", { timeoutMs: 10_000 })).toBe("hello");
+  const pongs: number[] = [];
+  c.on("pong", ({ rttMs }) => void pongs.push(rttMs));
+  await until(() => pongs.length >= 2, "two protocol pongs through the tunnel");
+  // 500 sends in one tick: corked, batched and flushed every 64 frames, through the tunnel.
+  const burst = Array.from({ length: 500 }, (_, i) => `m${i}`);
+  for (const m of burst) c.send(m);
+  await until(() => burst.every((m) => received().includes(m)), "the whole burst echoed back");
+  expect(received().filter((m) => m.startsWith("m"))).toEqual(burst);
+}
+
+describe("proxy-chain (HTTP CONNECT with authentication)", () => {
+  it("ws: through the proxy with credentials: requests, pings and a 500-message burst arrive in order", async () => {
+    const s = await server();
+    const proxy = await proxyChain({ user: "alice", password: "s3cret" });
+    const got: string[] = [];
+    const c = conn({
+      proxy: withCreds(proxy.url, "alice", "s3cret"),
+      pingIntervalMs: 30,
+      pongTimeoutMs: 5000,
+      matchMsg: (req, resp) => req === resp,
+      onMessage: (m) => void got.push(m),
+    });
+    await c.dial(s.url);
+    await exercise(c, () => got);
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
+    expect(s.connections).toBe(1);
+    expect(s.received.filter((m) => m.startsWith("m"))).toHaveLength(500);
+    // close() leaves nothing behind: the tunnel's socket is gone on the proxy's side too.
+    await c.close();
+    await until(() => proxy.openConnections!() === 0, "the proxy holds no connection after close()");
+  });
+
+  it("write coalescing through the tunnel: 200 small messages sent in one tick leave in 4 writes to the proxy, in order", async () => {
+    const s = await server({ onMessage: () => {} });
+    const proxy = await proxyChain();
+    const c = conn({ proxy: proxy.url });
+    await c.dial(s.url);
+    // Counts the writes that reach the client's socket to the proxy (they still run).
+    type Proto = { _write: (...a: unknown[]) => unknown; _writev: (...a: unknown[]) => unknown };
+    const proto = NetSocket.prototype as unknown as Proto;
+    const original = { _write: proto._write, _writev: proto._writev };
+    let writes = 0;
+    for (const name of ["_write", "_writev"] as const) {
+      proto[name] = function (this: Socket, ...args: unknown[]) {
+        if (this.remotePort === proxy.port) writes++;
+        return original[name].apply(this, args);
+      };
+    }
+    onCleanup(async () => Object.assign(proto, original));
+    for (let i = 0; i < 200; i++) c.send(`m${i}`);
+    await until(() => s.received.length === 200, "200 messages through the proxy");
+    expect(writes).toBe(4);
+    expect(s.received).toEqual(Array.from({ length: 200 }, (_, i) => `m${i}`));
+  });
+
+  it("wss: TLS runs to the server inside the tunnel, verified against the server's name (not the proxy's)", async () => {
+    const s = await tlsServer();
+    const proxy = await proxyChain();
+    const got: string[] = [];
+    // The proxy is named "localhost": a certificate check against the proxy's name would fail
+    // (the certificate is for 127.0.0.1 only), so success means TLS is end to end with the target.
+    const c = conn({
+      proxy: `http://localhost:${proxy.port}`,
+      tls: { ca: tlsFiles.cert },
+      pingIntervalMs: 30,
+      pongTimeoutMs: 5000,
+      matchMsg: (req, resp) => req === resp,
+      onMessage: (m) => void got.push(m),
+    });
+    await c.dial(s.url);
+    await exercise(c, () => got);
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
+    expect(s.connections()).toBe(1);
+  });
+
+  it("wss: a certificate that fails verification through the tunnel is not retried", async () => {
+    const s = await tlsServer();
+    const proxy = await proxyChain();
+    const c = conn({ proxy: proxy.url, reconnect: fast });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as { code?: string }).code).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
+    expect(proxy.connects).toHaveLength(1);
+  });
+
+  it("407 without credentials: ERR_DIAL_FAILED with details.proxyStatus, not retried", async () => {
+    const s = await server();
+    const proxy = await proxyChain({ user: "alice", password: "s3cret" });
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details).toEqual({ proxyStatus: 407 });
+    expect(error.message).toContain("proxy");
+    expect(error.message).toContain("407");
+    expect(c.state).toBe(State.CLOSED);
+    expect(reconnecting).toEqual([]);
+    expect(proxy.connects).toHaveLength(1);
+    expect(s.connections).toBe(0);
+  });
+
+  it("407 with wrong credentials is retried when shouldReconnect says so (and it sees proxyStatus)", async () => {
+    const s = await server();
+    const proxy = await proxyChain({ user: "alice", password: "s3cret" });
+    const seen: Array<number | undefined> = [];
+    const c = conn({
+      proxy: withCreds(proxy.url, "alice", "wrong"),
+      reconnect: {
+        ...fast,
+        maxAttempts: 2,
+        shouldReconnect: (info) => {
+          seen.push(info.proxyStatus);
+          return true;
+        },
+      },
+    });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect((error.cause as EvtWebSocketError).details.proxyStatus).toBe(407);
+    expect(seen).toEqual([407, 407, 407]);
+    expect(proxy.connects).toHaveLength(3);
+  });
+
+  it("403: ERR_DIAL_FAILED with details.proxyStatus 403, retried under the normal rules", async () => {
+    const s = await server();
+    const proxy = await proxyChain({ forbid: true });
+    const c = conn({ proxy: proxy.url, reconnect: { ...fast, maxAttempts: 2 } });
+    const errors: EvtWebSocketError[] = [];
+    c.on("reconnecting", (i) => void (i.error && errors.push(i.error)));
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect((error.cause as EvtWebSocketError).details).toEqual({ proxyStatus: 403 });
+    expect(errors.map((e) => e.details.proxyStatus)).toEqual([403, 403]);
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(0);
+  });
+
+  it("a proxy answering 502 (it could not reach the server): proxyStatus 502, retried under the normal rules", async () => {
+    let asked = 0;
+    const gateway = createTcpServer((sock) => {
+      asked++;
+      sock.once("data", () => sock.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"));
+    });
+    await new Promise<void>((r) => gateway.listen(0, "127.0.0.1", r));
+    onCleanup(() => new Promise((r) => gateway.close(r)));
+    const c = conn({
+      proxy: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+      reconnect: { ...fast, maxAttempts: 1 },
+    });
+    const error = await failure(c.dial("ws://127.0.0.1:9"));
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect((error.cause as EvtWebSocketError).details).toEqual({ proxyStatus: 502 });
+    expect(asked).toBe(2);
+  });
+
+  it("a refused proxy port is a failed attempt under the normal retry rules", async () => {
+    const s = await server();
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: `http://127.0.0.1:${await freePort()}`,
+      reconnect: { ...fast, maxAttempts: 2 },
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    const cause = error.cause as EvtWebSocketError;
+    expect(cause.code).toBe("ERR_DIAL_FAILED");
+    expect(cause.message).toContain("proxy");
+    expect(cause.details).toEqual({});
+    expect(reconnecting).toEqual([1, 2]);
+    expect(s.connections).toBe(0);
+  });
+
+  it("a proxy that never answers CONNECT: connectTimeoutMs covers it, and the proxy's socket is closed", async () => {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    const silent = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.on("close", () => closed++);
+      sock.resume(); // read, so the client's FIN is seen
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const c = conn({
+      proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      connectTimeoutMs: 200,
+      reconnect: false,
+    });
+    const error = await failure(c.dial("ws://127.0.0.1:9"));
+    expect(error.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => sockets.length === 1 && closed === 1, "the proxy's socket closed by the client");
+  });
+
+  it("close() while the proxy has not answered CONNECT: dial() rejects ERR_CLOSED and the proxy's socket is closed", async () => {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    const silent = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.on("close", () => closed++);
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const c = conn({
+      proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      connectTimeoutMs: Infinity,
+    });
+    const dialed = failure(c.dial("ws://127.0.0.1:9"));
+    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    await c.close();
+    expect((await dialed).code).toBe("ERR_CLOSED");
+    await until(() => closed === 1, "the proxy's socket closed by the client");
+  });
+
+  it("the ws transport's close() during CONNECT ends the socket (one onClose) and closes the proxy's socket", async () => {
+    const sockets: Socket[] = [];
+    let closed = 0;
+    const silent = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.on("close", () => closed++);
+      sock.resume();
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => silent.close(r));
+    });
+    const ends: unknown[] = [];
+    const noop = () => {};
+    const transport = wsTransport.open(
+      "ws://127.0.0.1:9",
+      {
+        protocols: [],
+        headers: undefined,
+        tls: undefined,
+        maxMessageBytes: 1024,
+        proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      },
+      {
+        onOpen: noop,
+        onMessage: noop,
+        onPong: noop,
+        onPing: noop,
+        onClosing: noop,
+        onClose: (i) => ends.push(i),
+      },
+    );
+    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    transport.close(1000, "");
+    await until(() => ends.length === 1 && closed === 1, "the socket ended and the proxy's socket closed");
+    expect(ends).toHaveLength(1);
+  });
+
+  it("NO_PROXY sends the connection direct: the proxy sees nothing", async () => {
+    const s = await server();
+    const proxy = await proxyChain();
+    vi.stubEnv("HTTP_PROXY", proxy.url);
+    vi.stubEnv("http_proxy", "");
+    vi.stubEnv("NO_PROXY", "example.test, 127.0.0.1");
+    vi.stubEnv("no_proxy", "");
+    const c = conn({ proxy: "env" });
+    await c.dial(s.url);
+    expect(s.connections).toBe(1);
+    expect(proxy.connects).toEqual([]);
+  });
+
+  it('proxy: "env" reads the environment on each attempt', async () => {
+    const s = await server();
+    const first = await proxyChain();
+    const second = await proxyChain();
+    vi.stubEnv("http_proxy", "");
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    vi.stubEnv("HTTP_PROXY", first.url);
+    const c = conn({ proxy: "env", reconnect: fast });
+    await c.dial(s.url);
+    expect(first.connects).toHaveLength(1);
+    vi.stubEnv("HTTP_PROXY", second.url);
+    s.dropAll();
+    await until(() => s.connections === 2 && c.state === State.OPEN, "reconnected");
+    expect(first.connects).toHaveLength(1);
+    expect(second.connects).toEqual([`127.0.0.1:${s.port}`]);
+  });
+
+  it("the proxy restarted mid-connection: the connection reconnects through the new proxy", async () => {
+    const s = await server();
+    const old = await proxyChain();
+    const c = conn({ proxy: old.url, reconnect: fast, matchMsg: (req, resp) => req === resp });
+    await c.dial(s.url);
+    await old.close();
+    await until(() => c.state !== State.OPEN, "the connection noticed the proxy went away");
+    const fresh = await proxyChain({}, old.port);
+    await until(() => c.state === State.OPEN, "reconnected through the new proxy", 20_000);
+    expect(await c.request("after", { timeoutMs: 10_000 })).toBe("after");
+    expect(fresh.connects.length).toBeGreaterThanOrEqual(1);
+    expect(s.connections).toBe(2);
+  });
+});
+
+describe("the agent option", () => {
+  it("SOCKS5 through socks-proxy-agent: the SOCKS server carries the connection", async () => {
+    const s = await server();
+    const socks = await socks5();
+    const got: string[] = [];
+    const c = conn({
+      agent: new SocksProxyAgent(socks.url),
+      pingIntervalMs: 30,
+      pongTimeoutMs: 5000,
+      matchMsg: (req, resp) => req === resp,
+      onMessage: (m) => void got.push(m),
+    });
+    await c.dial(s.url);
+    await exercise(c, () => got);
+    expect(socks.connects).toEqual([`127.0.0.1:${s.port}`]);
+    expect(s.connections).toBe(1);
+  });
+
+  it("an agent wins over proxy", async () => {
+    const s = await server();
+    const socks = await socks5();
+    const proxy = await proxyChain();
+    const c = conn({ agent: new SocksProxyAgent(socks.url), proxy: proxy.url });
+    await c.dial(s.url);
+    expect(socks.connects).toHaveLength(1);
+    expect(proxy.connects).toEqual([]);
+  });
+});
+
+describe("where proxy and agent cannot work", () => {
+  it.each(["proxy", "agent"] as const)(
+    "%s with a WHATWG WebSocket transport: ERR_INVALID_OPTION at dial()",
+    async (name) => {
+      const { WebSocket } = await import("ws");
+      const options = name === "proxy" ? { proxy: "http://127.0.0.1:1" } : { agent: {} };
+      const c = new Conn({ WebSocket: WebSocket as never, ...options });
+      const error = await failure(c.dial("ws://127.0.0.1:1"));
+      expect(error.code).toBe("ERR_INVALID_OPTION");
+      expect(error.message).toContain(`option ${name}`);
+    },
+  );
+
+  it.each([["https://p:1"], ["socks5://p:1"], [42], ["not a url"], [""]])(
+    "proxy %j is refused at dial() with ERR_INVALID_OPTION, before any attempt",
+    async (value) => {
+      const reconnecting: unknown[] = [];
+      const c = conn({ proxy: value as string, onReconnecting: (i) => void reconnecting.push(i) });
+      const error = await failure(c.dial("ws://127.0.0.1:9"));
+      expect(error.code).toBe("ERR_INVALID_OPTION");
+      expect(error.message).toContain("option proxy");
+      expect(reconnecting).toEqual([]);
+    },
+  );
+
+  it("an agent that is not an object is refused at dial()", async () => {
+    const c = conn({ agent: "socks5://x" as never });
+    const error = await failure(c.dial("ws://127.0.0.1:9"));
+    expect(error.code).toBe("ERR_INVALID_OPTION");
+    expect(error.message).toContain("option agent");
+  });
+
+  it("a bad proxy in the environment fails the attempt (ERR_DIAL_FAILED naming the variable, not its value)", async () => {
+    vi.stubEnv("http_proxy", "");
+    vi.stubEnv("HTTP_PROXY", "socks5://user:pw@127.0.0.1:1");
+    const c = conn({ proxy: "env", reconnect: false });
+    const error = await failure(c.dial("ws://127.0.0.1:9"));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.message).toContain("HTTP_PROXY");
+    expect(error.message).not.toContain("pw");
+  });
+});
+
+describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyproxy"), () => {
+  it("ws: through tinyproxy", async () => {
+    const s = await server();
+    const proxy = await tinyproxy([s.port]);
+    const got: string[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      pingIntervalMs: 30,
+      pongTimeoutMs: 5000,
+      matchMsg: (req, resp) => req === resp,
+      onMessage: (m) => void got.push(m),
+    });
+    await c.dial(s.url);
+    await exercise(c, () => got);
+    await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
+    expect(s.connections).toBe(1);
+  });
+
+  it("wss: through tinyproxy, certificate verified end to end", async () => {
+    const s = await tlsServer();
+    const proxy = await tinyproxy([s.port]);
+    const c = conn({ proxy: proxy.url, tls: { ca: tlsFiles.cert }, matchMsg: (req, resp) => req === resp });
+    await c.dial(s.url);
+    expect(await c.request("over tls", { timeoutMs: 10_000 })).toBe("over tls");
+    await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
+    expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
+    expect(s.connections()).toBe(1);
+  });
+
+  it("a port tinyproxy does not allow: its 403 fails the attempt with proxyStatus 403", async () => {
+    const s = await server();
+    const proxy = await tinyproxy([1]);
+    const c = conn({ proxy: proxy.url, reconnect: false });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details.proxyStatus).toBe(403);
+    expect(s.connections).toBe(0);
+  });
+});
