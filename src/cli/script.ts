@@ -10,6 +10,7 @@
 
 import type { CloseInfo, Conn, Data } from "../index.js";
 import type { ClientOptions } from "./args.js";
+import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
 import { displayUrl, UsageError } from "./parse.js";
@@ -61,7 +62,7 @@ export async function runScript(
   stop?: AbortSignal,
   stream = false,
 ): Promise<number> {
-  const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
+  const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
   const offMessage = conn.on("message", (msg) => (stream ? printer.push(msg) : printer.aside(msg)));
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
@@ -89,7 +90,17 @@ export async function runScript(
     wake = undefined;
     resolve?.();
   };
-  const offState = conn.on("state", poke);
+  // Lines wait for the `connected` listeners (after --on-connect's, which run first), so the
+  // --on-connect messages go out before them on every connection.
+  let ready = false;
+  const offState = conn.on("state", ({ newState }) => {
+    if (newState !== "open") ready = false;
+    poke();
+  });
+  const offReady = conn.on("connected", () => {
+    ready = true;
+    poke();
+  });
 
   const report = (error: Error, context = "") => {
     if (printed.has(error)) return;
@@ -133,7 +144,7 @@ export async function runScript(
 
   const ended = () => stopped || dialFailed || conn.state === "closed";
   const hasRoom = () =>
-    conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
+    ready && conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
   /** Waits until a request may be sent; false when the run is over instead. */
   const room = async (): Promise<boolean> => {
     while (!ended()) {
@@ -141,7 +152,7 @@ export async function runScript(
       await new Promise<void>((resolve) => {
         wake = resolve;
         // No event says the socket's buffer drained: look again shortly.
-        if (conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
+        if (ready && conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
       });
     }
     return false;
@@ -186,11 +197,19 @@ export async function runScript(
   };
 
   // With no messages at all, the run still reports whether the connection could be made.
-  // With --no-close it then waits for the connection to end for good, or for `stop`.
+  // With --no-close it then waits for the connection to end for good, or for `stop`; with
+  // --wait, for that long at most.
+  let waitTimer: NodeJS.Timeout | undefined;
+  const linger = (): Promise<void> | undefined => {
+    if (o.noClose) return gone;
+    if (o.waitMs === undefined || o.waitMs <= 0 || dialFailed) return undefined;
+    return Promise.race([gone, new Promise<void>((resolve) => (waitTimer = setTimeout(resolve, o.waitMs)))]);
+  };
   const done = sendAll()
     .then(() => dialed)
-    .then(() => (o.noClose ? gone : undefined));
+    .then(linger);
   await Promise.race([done, gone]);
+  clearTimeout(waitTimer);
   const normalEnd = o.noClose && lastClose?.code === 1000;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
@@ -207,7 +226,8 @@ export async function runScript(
   offError();
   offClose();
   offState();
-  await conn.close().catch(() => {});
+  offReady();
+  await closeWithin(conn);
   if (quietly) return 0;
   if (usageMistake) return 2;
   return failures > 0 ? 1 : 0;

@@ -27,6 +27,19 @@ const base: ClientOptions = {
   concurrency: 100,
   responsesOnly: false,
   noClose: false,
+  binaryIn: undefined,
+  hex: false,
+  ca: undefined,
+  cert: undefined,
+  key: undefined,
+  passphrase: undefined,
+  origin: undefined,
+  connectTimeoutMs: undefined,
+  maxMessageBytes: undefined,
+  resetAfterMs: undefined,
+  onConnect: [],
+  waitMs: undefined,
+  verbose: false,
 };
 
 describe("matching", () => {
