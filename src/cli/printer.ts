@@ -111,7 +111,7 @@ export class Printer {
   }
 
   /** A fatal error: `evtws: CODE: message` on stderr, always; a certificate error gets a hint. */
-  fatal(error: { code?: unknown; message: string }): void {
+  fatal(error: { code?: unknown; message: string; cause?: unknown }): void {
     this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(withCertHint(error))}`));
   }
 

@@ -107,7 +107,7 @@ export async function runScript(
     printed.add(error);
     const code = (error as { code?: unknown }).code;
     const where = typeof code === "string" && CONNECTION_ERRORS.has(code) ? "" : context;
-    printer.fatal({ code, message: `${error.message}${where}` });
+    printer.fatal({ code, message: `${error.message}${where}`, cause: error.cause });
   };
 
   // A request failing because the connection ended for good is not reported on its own: the
