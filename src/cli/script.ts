@@ -63,7 +63,12 @@ export async function runScript(
   stream = false,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
-  const offMessage = conn.on("message", (msg) => (stream ? printer.push(msg) : printer.aside(msg)));
+  // A response is printed a few promise steps after it settles; a push is printed on the next
+  // turn of the event loop, so a response and a push that arrived together print in arrival
+  // order (pushes stay in their own order, and never wait for an unanswered request).
+  const offMessage = conn.on("message", (msg) => {
+    setImmediate(() => (stream ? printer.push(msg) : printer.aside(msg)));
+  });
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
     lastError = error;
