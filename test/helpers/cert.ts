@@ -66,10 +66,10 @@ export interface Chain {
 }
 
 /**
- * Mints a private CA (CN "evtws test CA"), a server certificate for 127.0.0.1 and localhost,
- * and a client certificate (CN "evtws test client"), all signed by the CA, with the openssl CLI.
+ * Mints a private CA (CN "evtws test CA"), a server certificate for `serverAltNames` (openssl
+ * subjectAltName syntax; 127.0.0.1 and localhost unless told), and a client certificate (CN "evtws test client"), all signed by the CA, with the openssl CLI.
  */
-export function mintChain(): Chain {
+export function mintChain(serverAltNames = "IP:127.0.0.1,DNS:localhost"): Chain {
   const dir = mkdtempSync(join(tmpdir(), "evtws-pki-"));
   const file = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: dir });
@@ -120,7 +120,7 @@ export function mintChain(): Chain {
       `${name}.pem`,
     );
   };
-  leaf("server", "127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost");
+  leaf("server", "127.0.0.1", `subjectAltName=${serverAltNames}`);
   leaf("client", "evtws test client", "extendedKeyUsage=clientAuth");
   const passphrase = "open sesame";
   openssl(
