@@ -80,4 +80,39 @@ describe("Ctrl-C in an interactive session", requireTools("tmux"), () => {
     await waitFor("the server to see the close", () => codes.length === 1);
     expect(codes).toEqual([1000]);
   });
+
+  it("SIGTERM from outside (kill -TERM) closes with 1000 and exits 143", async () => {
+    codes.length = 0;
+    // evtws itself is the pane's process here, so pane_pid is its pid.
+    tmux(
+      "new-session",
+      "-d",
+      "-s",
+      "term",
+      "-x",
+      "100",
+      "-y",
+      "30",
+      "-c",
+      root,
+      process.execPath,
+      ...defaultCli(),
+      server.url,
+    );
+    tmux("set-option", "-t", "term", "remain-on-exit", "on");
+    await waitFor("the session to connect", () =>
+      /\* connected to/.test(tmux("capture-pane", "-p", "-t", "term")),
+    );
+    const pid = Number(tmux("display-message", "-p", "-t", "term", "#{pane_pid}").trim());
+    process.kill(pid, "SIGTERM");
+    const status = await waitFor("the pane to die", () => {
+      const [dead, code] = tmux("display-message", "-p", "-t", "term", "#{pane_dead} #{pane_dead_status}")
+        .trim()
+        .split(" ");
+      return dead === "1" && code !== undefined && code !== "" ? code : undefined;
+    });
+    expect(status).toBe("143");
+    await waitFor("the server to see the close", () => codes.length === 1);
+    expect(codes).toEqual([1000]);
+  });
 });
