@@ -1,8 +1,9 @@
 /**
  * The `evtws` entry point: parses the command line, picks the mode (interactive, scripted,
  * `serve`, or the embedded-server demo that `npm start` runs) and turns every outcome into an
- * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake. Usage mistakes
- * print one line, never a stack trace.
+ * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake, 130 / 143 after
+ * SIGINT / SIGTERM (the connection closed with 1000 first). Usage mistakes print one line,
+ * never a stack trace.
  */
 
 import { existsSync, readFileSync } from "node:fs";

@@ -43,8 +43,9 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * starts when it goes on the wire.
  *
  * @param messages - the `-x` list (an array), or the lines of stdin (read as they are needed).
- * @param stop - aborted when stdout is gone (EPIPE): the run closes the connection and
- *   resolves with 0, printing nothing more.
+ * @param stop - aborted when stdout is gone (EPIPE) or a signal came: the run closes the
+ *   connection with 1000 (waiting at most 1 s) and resolves with 0, printing nothing more (the
+ *   caller turns a signal into 130 or 143).
  * @param stream - print each message that answers no request on stdout, one line each (a
  *   pipeline without `--responses-only`); otherwise it goes to stderr as `(unmatched)`.
  * With `o.noClose` the run does not end with its input: the connection, and the stream of
