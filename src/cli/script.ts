@@ -64,11 +64,11 @@ export async function runScript(
   stream = false,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
-  // A response is printed a few promise steps after it settles; a push is printed on the next
-  // turn of the event loop, so a response and a push that arrived together print in arrival
-  // order (pushes stay in their own order, and never wait for an unanswered request).
+  // A response is printed one promise step after it settles (when every earlier request's
+  // outcome is printed); a push one microtask after it arrives. Both steps queue in arrival
+  // order, so a response and a push that came in the same read print in the order they came.
   const offMessage = conn.on("message", (msg) => {
-    setImmediate(() => (stream ? printer.push(msg) : printer.aside(msg)));
+    queueMicrotask(() => (stream ? printer.push(msg) : printer.aside(msg)));
   });
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
@@ -81,7 +81,15 @@ export async function runScript(
   const printed = new WeakSet<object>();
   let failures = 0;
   let usageMistake = false;
-  let chain = Promise.resolve();
+  // Outcomes of the requests sent, in request order; printed from the head as they settle.
+  // A linked list, so taking the head is O(1) however many are in flight (--concurrency 0).
+  type Slot = { outcome: Outcome | undefined; context: string; next: Slot | undefined };
+  let head: Slot | undefined;
+  let tail: Slot | undefined;
+  let drained: Array<() => void> = [];
+  /** Resolves once every request sent so far has its outcome printed. */
+  const whenDrained = (): Promise<void> =>
+    head === undefined ? Promise.resolve() : new Promise((resolve) => drained.push(resolve));
   let stopped = false;
   const label = Array.isArray(messages) ? "message" : "line";
   const limit = o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY;
@@ -137,7 +145,7 @@ export async function runScript(
       resolve();
     });
     conn.on("state", ({ newState }) => {
-      if (newState === "closed") void Promise.resolve().then(() => chain.then(() => resolve()));
+      if (newState === "closed") void Promise.resolve().then(() => whenDrained().then(() => resolve()));
     });
     const onStop = () => {
       stopped = true;
@@ -147,6 +155,25 @@ export async function runScript(
     if (stop?.aborted) onStop();
     else stop?.addEventListener("abort", onStop, { once: true });
   });
+
+  /** Prints the settled outcomes at the head of the list, in request order. */
+  const printSettled = () => {
+    while (head?.outcome !== undefined) {
+      const { outcome, context } = head;
+      head = head.next;
+      if (head === undefined) tail = undefined;
+      outstanding--;
+      if (stopped) continue;
+      if (outcome.ok) printer.result(outcome.response);
+      else fail(outcome.error, context);
+    }
+    poke();
+    if (head === undefined && drained.length > 0) {
+      const waiters = drained;
+      drained = [];
+      for (const resolve of waiters) resolve();
+    }
+  };
 
   const ended = () => stopped || dialFailed || conn.state === "closed";
   const hasRoom = () =>
@@ -180,26 +207,25 @@ export async function runScript(
         break;
       }
       if (!(await room())) break;
-      let outcome: Promise<Outcome>;
+      const slot: Slot = { outcome: undefined, context, next: undefined };
+      if (tail === undefined) head = slot;
+      else tail.next = slot;
+      tail = slot;
+      outstanding++;
+      const settle = (outcome: Outcome) => {
+        slot.outcome = outcome;
+        printSettled();
+      };
       try {
-        outcome = conn.request(data).then(
-          (response) => ({ ok: true, response }),
-          (error: Error) => ({ ok: false, error }),
+        conn.request(data).then(
+          (response) => settle({ ok: true, response }),
+          (error: Error) => settle({ ok: false, error }),
         );
       } catch (error) {
-        outcome = Promise.resolve({ ok: false, error: error as Error });
+        settle({ ok: false, error: error as Error });
       }
-      outstanding++;
-      chain = chain.then(async () => {
-        const result = await outcome;
-        outstanding--;
-        poke();
-        if (stopped) return;
-        if (result.ok) printer.result(result.response);
-        else fail(result.error, context);
-      });
     }
-    await chain;
+    await whenDrained();
   };
 
   // With no messages at all, the run still reports whether the connection could be made.

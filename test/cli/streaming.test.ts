@@ -8,6 +8,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
+import { createTestServer } from "../../src/testing/index.js";
 import {
   type CliProcess,
   idReply,
@@ -185,6 +186,26 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     });
   }
 });
+describe("arrival order", () => {
+  it("pushes and a response that arrive in one read print in the order they came", async () => {
+    /** An unmasked server text frame (payload under 126 bytes). */
+    const frame = (text: string) =>
+      Buffer.concat([Buffer.from([0x81, Buffer.byteLength(text)]), Buffer.from(text)]);
+    const kit = await createTestServer({
+      // One TCP write: a push, the response, another push.
+      onMessage: () =>
+        kit.sendRaw(Buffer.concat([frame("before"), frame('{"id":1,"ok":true}'), frame("after")])),
+    });
+    try {
+      const run = await runCli(["-q", "-x", '{"id":1}', "-w", "0.5", kit.url]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe('before\n{"id":1,"ok":true}\nafter\n');
+    } finally {
+      await kit.close();
+    }
+  });
+});
+
 describe("reconnects keep streaming", () => {
   it("pushes after a reconnect still reach stdout (with --max-attempts)", async () => {
     server = await startWsServer(idReply, pushOnConnect);
