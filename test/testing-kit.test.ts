@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type Conn, type EvtWebSocketError, State } from "../src/index.js";
-import { createFaultProxy, createTestServer } from "../src/testing/index.js";
+import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
+import { mintChain } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -220,5 +221,155 @@ describe("createFaultProxy", () => {
     await proxy.close();
     await until(() => closes.length === 1 && c.state === State.CLOSED, "closed");
     expect(proxy.activeConnections).toBe(0);
+  });
+});
+
+describe("testing kit: promises, waitFor, host names, one-direction faults", () => {
+  it("dropAll() resolves once every client is closed on the server's side", async () => {
+    const server = await kitServer();
+    const a = conn({ reconnect: false });
+    const b = conn({ reconnect: false });
+    await a.dial(server.url);
+    await b.dial(server.url);
+    await until(() => server.clients.size === 2, "two clients");
+    await server.dropAll(4000, "bye");
+    expect(server.clients.size).toBe(0);
+    await server.dropAll(); // nobody left: resolves at once
+  });
+
+  it("stall() resolves with stalled set; resume() resolves once held handshakes are answered", async () => {
+    const server = await kitServer();
+    await server.stall();
+    expect(server.stalled).toBe(true);
+    const c = conn({ reconnect: false, connectTimeoutMs: 10_000 });
+    const dialed = c.dial(server.url);
+    await waitFor(() => server.heldHandshakes === 1, { message: "the handshake to be held" });
+    expect(server.connections).toBe(0);
+    await server.resume();
+    expect(server.stalled).toBe(false);
+    expect(server.heldHandshakes).toBe(0);
+    expect(server.connections).toBe(1);
+    await dialed;
+  });
+
+  it("waitFor resolves with the predicate's value, retries a throwing predicate, and times out naming what it awaited", async () => {
+    let n = 0;
+    expect(await waitFor(() => (++n >= 3 ? `after ${n}` : undefined))).toBe("after 3");
+    let tries = 0;
+    await waitFor(() => {
+      tries++;
+      expect(tries).toBeGreaterThan(2);
+      return true;
+    });
+    expect(tries).toBe(3);
+    expect(await waitFor(async () => 7)).toBe(7);
+    const error = (await waitFor(
+      () => {
+        throw new Error("not yet");
+      },
+      { timeoutMs: 50, message: "the impossible" },
+    ).catch((e) => e)) as WaitForTimeoutError;
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect(error.message).toBe("waitFor: the impossible did not hold within 50 ms; last error: not yet");
+    expect((error.cause as Error).message).toBe("not yet");
+    await expect(waitFor(() => true, { timeoutMs: -1 })).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+    });
+  });
+
+  it("the proxy's url keeps localhost, so a wss://localhost certificate stays valid", async () => {
+    const pki = mintChain("DNS:localhost");
+    onCleanup(async () => pki.remove());
+    const server = await kitServer({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    const proxy = await kitProxy(`wss://localhost:${server.port}/feed`);
+    expect(proxy.url).toBe(`wss://localhost:${proxy.port}/feed`);
+    const c = conn({ tls: { ca: pki.ca }, matchMsg: (req, resp) => req === resp, reconnect: false });
+    await c.dial(proxy.url);
+    expect(await c.request("through the proxy")).toBe("through the proxy");
+    // Any other host name is replaced by the proxy's address.
+    const other = await kitProxy(`ws://127.0.0.2:${server.port}/`);
+    expect(other.url).toBe(`ws://127.0.0.1:${other.port}/`);
+  });
+
+  it("blackhole({ direction: 'upstream' }) drops what the client sends and still delivers what the server sends", async () => {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const seen: unknown[] = [];
+    const c = conn({ onMessage: (m) => seen.push(m), reconnect: false });
+    await c.dial(proxy.url);
+    await until(() => server.clients.size === 1, "connected");
+    await proxy.blackhole({ direction: "upstream" });
+    c.send("lost");
+    for (const ws of server.clients) ws.send("down");
+    await until(() => seen.includes("down"), "the server's message arrives");
+    await proxy.heal();
+    c.send("after");
+    // TCP keeps order: had "lost" been forwarded, it would have arrived before "after".
+    await until(() => server.received.includes("after"), "the message after heal arrives");
+    expect(server.received).toEqual(["after"]);
+  });
+
+  it("blackhole({ direction: 'downstream' }) delivers what the client sends and drops the answers", async () => {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const seen: unknown[] = [];
+    const c = conn({ onMessage: (m) => seen.push(m), reconnect: false });
+    await c.dial(proxy.url);
+    await until(() => server.clients.size === 1, "connected");
+    await proxy.blackhole({ direction: "downstream" });
+    c.send("up");
+    await until(() => server.received.includes("up"), "the client's message arrives");
+    for (const ws of server.clients) ws.send("lost");
+    // A round trip the other way: by the time it is through, the proxy has read (and dropped) "lost".
+    c.send("up again");
+    await until(() => server.received.includes("up again"), "the second message arrives");
+    await proxy.heal();
+    for (const ws of server.clients) ws.send("after");
+    await until(() => seen.includes("after"), "the server's message after heal arrives");
+    expect(seen).toEqual(["after"]);
+  });
+
+  it("latency(ms, { direction }) delays one direction only; a bad direction is ERR_INVALID_OPTION", async () => {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const seen: unknown[] = [];
+    const c = conn({ onMessage: (m) => seen.push(m), reconnect: false });
+    await c.dial(proxy.url);
+    await until(() => server.clients.size === 1, "connected");
+    await proxy.latency(1000, { direction: "upstream" });
+    c.send("slow up");
+    for (const ws of server.clients) ws.send("prompt down");
+    // The server's message overtakes the client's, which waits a second in the proxy.
+    await until(() => seen.includes("prompt down"), "the server's message");
+    expect(server.received).toEqual([]);
+    await until(() => server.received.includes("slow up"), "the delayed message");
+    await expect(proxy.latency(10, { direction: "sideways" as never })).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+    });
+    await expect(proxy.bandwidth(10, { direction: "up" as never })).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+    });
+    await expect(proxy.blackhole({ direction: "down" as never })).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+    });
+  });
+
+  it("bandwidth(rate, { direction: 'downstream' }) limits the server's side only", async () => {
+    const big = "x".repeat(20_000);
+    const server = await kitServer({
+      onMessage: (data, client) => client.send(data.length === 1 ? big : "ok"),
+    });
+    const proxy = await kitProxy(server.url);
+    const c = conn({ matchMsg: () => true, reconnect: false });
+    await c.dial(proxy.url);
+    await proxy.bandwidth(20_000, { direction: "downstream" });
+    // 20 kB down at 20 kB/s takes about a second; the 20 kB request up is not limited.
+    let started = performance.now();
+    expect(await c.request(big)).toBe("ok");
+    const upMs = performance.now() - started;
+    started = performance.now();
+    expect(await c.request("x")).toBe(big);
+    expect(performance.now() - started).toBeGreaterThanOrEqual(900);
+    expect(upMs).toBeLessThan(performance.now() - started);
   });
 });

@@ -9,11 +9,15 @@
 
 import { InvalidArgumentError, Option, Command as Program } from "commander";
 import {
+  type BinaryEncoding,
   type MatchRule,
+  parseBinaryEncoding,
+  parseBytes,
   parseCount,
   parseDuration,
   parseHeader,
   parseMatch,
+  parseOrigin,
   parsePort,
   parseUrl,
   UsageError,
@@ -58,6 +62,27 @@ export interface ClientOptions {
    * variables, as curl reads them.
    */
   proxy?: string | false;
+  /** `--binary-in`: each line is decoded and sent as a binary frame. */
+  binaryIn: BinaryEncoding | undefined;
+  /** `--hex`: binary frames print as hex (in a pipeline they print as base64 otherwise). */
+  hex: boolean;
+  /** `--ca`, `--cert`, `--key`: paths of PEM files; `--passphrase` unlocks the key. */
+  ca: string | undefined;
+  cert: string | undefined;
+  key: string | undefined;
+  passphrase: string | undefined;
+  /** `--origin`: the handshake's Origin header. */
+  origin: string | undefined;
+  connectTimeoutMs: number | undefined;
+  maxMessageBytes: number | undefined;
+  /** The backoff's stability window (`reconnect.resetAfterMs`). */
+  resetAfterMs: number | undefined;
+  /** `--on-connect`: sent after every connect and reconnect, before anything else. */
+  onConnect: string[];
+  /** `-w/--wait`: after the last response, keep printing what arrives this long, in ms. */
+  waitMs: number | undefined;
+  /** `-v/--verbose`: show pongs with their round-trip time. */
+  verbose: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -175,6 +200,35 @@ function clientProgram(version: string): Program {
     )
     .option("--proxy <url>", "connect through this HTTP proxy: http://[user:password@]host:port")
     .option("--no-proxy", "ignore HTTPS_PROXY/HTTP_PROXY/NO_PROXY (read by default, as curl does)")
+    .addOption(
+      new Option("--binary-in <encoding>", "decode each line (base64 or hex) and send it as a binary frame")
+        .argParser(checked(parseBinaryEncoding))
+        .conflicts(["binary", "json"]),
+    )
+    .option("--hex", "print binary frames as hex (in a pipeline they print as base64 otherwise)")
+    .option("--ca <file>", "trust the CA certificates in this PEM file (a private CA)")
+    .option("--cert <file>", "client certificate (PEM), with --key")
+    .option("--key <file>", "private key of --cert (PEM)")
+    .option("--passphrase <text>", "passphrase of an encrypted --key")
+    .option("--origin <url>", "send this Origin header in the handshake", checked(parseOrigin))
+    .option("--connect-timeout <s>", "give up a connection attempt after this long (default 10)", seconds)
+    .option(
+      "--max-message-size <bytes>",
+      "refuse incoming messages above this size, e.g. 64k (default 16m)",
+      checked(parseBytes),
+    )
+    .option("--reset-after <s>", "a connection this old resets the reconnect backoff (default 5)", seconds)
+    .option(
+      "--on-connect <msg>",
+      "send after every connect and reconnect, before anything else (repeatable)",
+      collect,
+    )
+    .addOption(
+      new Option("-w, --wait <s>", "after the last response, keep printing what arrives this long")
+        .argParser(seconds)
+        .conflicts("close"),
+    )
+    .option("-v, --verbose", "show pongs with their round-trip time")
     .addHelpText("after", examplesHelp());
 }
 
@@ -259,5 +313,18 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     responsesOnly: o.responsesOnly === true,
     noClose: o.close === false,
     proxy: o.proxy as string | false | undefined,
+    binaryIn: o.binaryIn as BinaryEncoding | undefined,
+    hex: o.hex === true,
+    ca: o.ca as string | undefined,
+    cert: o.cert as string | undefined,
+    key: o.key as string | undefined,
+    passphrase: o.passphrase as string | undefined,
+    origin: o.origin as string | undefined,
+    connectTimeoutMs: o.connectTimeout as number | undefined,
+    maxMessageBytes: o.maxMessageSize as number | undefined,
+    resetAfterMs: o.resetAfter as number | undefined,
+    onConnect: (o.onConnect as string[] | undefined) ?? [],
+    waitMs: o.wait as number | undefined,
+    verbose: o.verbose === true,
   };
 }

@@ -21,17 +21,31 @@ export function describeReconnecting(info: ReconnectingInfo): string {
   return `reconnecting in ${Math.round(info.delayMs)} ms, attempt ${info.attempt}`;
 }
 
+/** The event line for an opened connection, with the subprotocol the server chose, if any. */
+export function describeConnected(shownUrl: string, protocol: string): string {
+  return `connected to ${shownUrl}${protocol === "" ? "" : ` (subprotocol ${protocol})`}`;
+}
+
 /**
  * Subscribes `printer` to `conn`'s events; returns the function that unsubscribes.
  *
  * @param shownUrl - the URL as printed (no credentials or query).
+ * @param showPong - whether to print this pong: the heartbeat's pongs are noise unless `-v`
+ *   asks for them (the session also shows the one that answers `/ping`).
  */
-export function printConnEvents(conn: Conn, printer: Printer, shownUrl: string): () => void {
+export function printConnEvents(
+  conn: Conn,
+  printer: Printer,
+  shownUrl: string,
+  showPong: () => boolean = () => false,
+): () => void {
   const offs = [
-    conn.on("connected", () => printer.event(`connected to ${shownUrl}`)),
+    conn.on("connected", () => printer.event(describeConnected(shownUrl, conn.protocol))),
     conn.on("close", (info) => printer.event(describeClose(info))),
     conn.on("reconnecting", (info) => printer.event(describeReconnecting(info))),
-    conn.on("pong", (info) => printer.event(`pong, RTT ${formatRtt(info.rttMs)}`)),
+    conn.on("pong", (info) => {
+      if (showPong()) printer.event(`pong, RTT ${formatRtt(info.rttMs)}`);
+    }),
     conn.on("error", (error) => printer.error(error)),
   ];
   return () => {

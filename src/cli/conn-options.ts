@@ -8,10 +8,11 @@
  * only an interactive session pings by default.
  */
 
-import type { ConnOptions, Data, MessageKey } from "../index.js";
+import type { Conn, ConnOptions, Data, MessageKey } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import type { MatchRule } from "./parse.js";
-import { UsageError } from "./parse.js";
+import { decodeBinaryLine, UsageError } from "./parse.js";
+import { readTlsOptions } from "./tls.js";
 
 /** Interactive sessions ping after this much silence unless `--ping-interval` says otherwise. */
 export const INTERACTIVE_PING_INTERVAL_MS = 30_000;
@@ -53,14 +54,25 @@ export function matchOptions(rule: MatchRule): Pick<ConnOptions, "messageId" | "
 }
 
 /** Builds the connection options for `mode` from the command line. */
-export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions {
-  const options: ConnOptions = {
+export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions<Data, Data, Conn> {
+  const options: ConnOptions<Data, Data, Conn> = {
     ...matchOptions(o.match),
     requestTimeoutMs: o.timeoutMs,
     reconnect: reconnectOption(o, mode),
   };
-  if (Object.keys(o.headers).length > 0) options.headers = o.headers;
-  if (o.insecure) options.tls = { rejectUnauthorized: false };
+  const headers = o.origin === undefined ? o.headers : { ...o.headers, Origin: o.origin };
+  if (Object.keys(headers).length > 0) options.headers = headers;
+  const tls = readTlsOptions(o);
+  if (tls !== undefined) options.tls = tls;
+  if (o.connectTimeoutMs !== undefined) options.connectTimeoutMs = o.connectTimeoutMs;
+  if (o.maxMessageBytes !== undefined) options.maxMessageBytes = o.maxMessageBytes;
+  if (o.onConnect.length > 0) {
+    // Runs before the library sends its queue, so these go out first after every (re)connect.
+    const frames = o.onConnect.map((message) => encodeLine(message, o));
+    options.onConnected = (conn) => {
+      for (const frame of frames) conn.send(frame);
+    };
+  }
   // As curl: the proxy environment variables count unless --no-proxy; --proxy overrides them.
   if (o.proxy !== false) options.proxy = o.proxy ?? "env";
   const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
@@ -90,16 +102,22 @@ function reconnectOption(o: ClientOptions, mode: Mode): ConnOptions["reconnect"]
   if (o.minDelayMs !== undefined) policy.minDelayMs = o.minDelayMs;
   if (o.maxDelayMs !== undefined) policy.maxDelayMs = o.maxDelayMs;
   if (o.maxAttempts !== undefined) policy.maxAttempts = o.maxAttempts;
+  if (o.resetAfterMs !== undefined) policy.resetAfterMs = o.resetAfterMs;
   return policy;
 }
 
 /**
- * The frame for a typed line: with `binary`, its UTF-8 bytes as a binary frame; with `json`,
- * the line must parse as JSON (it is sent as typed).
+ * The frame for a typed line: with `binaryIn`, the bytes it decodes to (base64 or hex) as a
+ * binary frame; with `binary`, its UTF-8 bytes as a binary frame; with `json`, the line must
+ * parse as JSON (it is sent as typed).
  *
- * @throws UsageError when `json` is on and the line is not JSON.
+ * @throws UsageError when `json` is on and the line is not JSON, or the line does not decode.
  */
-export function encodeLine(line: string, o: Pick<ClientOptions, "json" | "binary">): Data {
+export function encodeLine(
+  line: string,
+  o: Pick<ClientOptions, "json" | "binary"> & Partial<Pick<ClientOptions, "binaryIn">>,
+): Data {
+  if (o.binaryIn !== undefined) return decodeBinaryLine(line, o.binaryIn);
   if (o.json) {
     try {
       JSON.parse(line);

@@ -52,18 +52,36 @@ export function hex(bytes: Uint8Array): string {
 /** How bodies are shown: `json` pretty-prints JSON text, `binary` shows binary frames as hex. */
 export interface BodyStyle {
   json: boolean;
+  /** Binary frames as hex (`--hex`, `--binary`). */
   binary: boolean;
+  /**
+   * Output for a program (stdout is not a terminal): binary frames as base64 (or hex with
+   * `binary`), never as tagged text, and with `json` as a JSON string, so every line parses.
+   * @default false
+   */
+  pipeline?: boolean;
+}
+
+/**
+ * A binary frame as text: hex (with `style.binary`), base64 in a pipeline, else its UTF-8
+ * text after a `(binary N B)` tag. In a pipeline with `style.json` the hex or base64 is a
+ * JSON string (`"aGk="`), so `evtws --json URL | jq` reads every line.
+ */
+export function renderBinary(data: Uint8Array, style: BodyStyle): string {
+  if (style.pipeline !== true) {
+    if (style.binary) return hex(data);
+    return `(binary ${data.byteLength} B) ${Buffer.from(data).toString("utf8")}`;
+  }
+  const text = style.binary ? hex(data) : Buffer.from(data).toString("base64");
+  return style.json ? JSON.stringify(text) : text;
 }
 
 /**
  * A message body as text: JSON pretty-printed (when asked and when it parses), binary frames
- * as hex (with `binary`) or as UTF-8 text after a `(binary N B)` tag.
+ * as {@link renderBinary} shows them.
  */
 export function renderBody(data: Data, style: BodyStyle): string {
-  if (data instanceof Uint8Array) {
-    if (style.binary) return hex(data);
-    return `(binary ${data.byteLength} B) ${Buffer.from(data).toString("utf8")}`;
-  }
+  if (data instanceof Uint8Array) return renderBinary(data, style);
   if (style.json) {
     try {
       return JSON.stringify(JSON.parse(data), null, 2);

@@ -1,8 +1,9 @@
 /**
  * The `evtws` entry point: parses the command line, picks the mode (interactive, scripted,
  * `serve`, or the embedded-server demo that `npm start` runs) and turns every outcome into an
- * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake. Usage mistakes
- * print one line, never a stack trace.
+ * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake, 130 / 143 after
+ * SIGINT / SIGTERM (the connection closed with 1000 first). Usage mistakes print one line,
+ * never a stack trace.
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -75,16 +76,30 @@ function stdoutGone(): AbortSignal {
   return gone.signal;
 }
 
+/** The exit status after a signal, as a shell reports it: 128 + the signal's number. */
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+
+/** SIGINT or SIGTERM, once received: aborts `signal`; `received` says which came. */
+interface Signalled {
+  readonly signal: AbortSignal;
+  received: keyof typeof SIGNAL_EXIT | undefined;
+}
+
 /**
- * An AbortSignal aborted by SIGINT or SIGTERM (used with `-n/--no-close`, whose stream ends
- * that way): the run then closes the connection with 1000 and exits 0.
+ * Catches SIGINT and SIGTERM: the run then closes the connection with 1000 (waiting at most
+ * 1 s for the close handshake) and exits 130 or 143, as a shell expects of a killed command.
+ * A second signal finds no handler and ends the process at once.
  */
-function signalled(): AbortSignal {
+function catchSignals(): Signalled {
   const got = new AbortController();
-  const abort = () => got.abort();
-  process.once("SIGINT", abort);
-  process.once("SIGTERM", abort);
-  return got.signal;
+  const caught: Signalled = { signal: got.signal, received: undefined };
+  for (const name of ["SIGINT", "SIGTERM"] as const) {
+    process.once(name, () => {
+      caught.received ??= name;
+      got.abort();
+    });
+  }
+  return caught;
 }
 
 /** A signal aborted as soon as any of `signals` is. */
@@ -102,12 +117,17 @@ async function runClient(o: ClientOptions): Promise<number> {
   // carries data only (no prompt, no colour, events on stderr).
   const scripted = o.execute.length > 0 || stdin.isTTY !== true || stdout.isTTY !== true;
   // Usage mistakes are reported before any connection is made.
-  for (const [i, message] of o.execute.entries()) {
-    try {
-      encodeLine(message, o);
-    } catch (error) {
-      if (error instanceof UsageError) throw new UsageError(`-x message ${i + 1}: ${error.message}`);
-      throw error;
+  for (const [option, messages] of [
+    ["-x", o.execute],
+    ["--on-connect", o.onConnect],
+  ] as const) {
+    for (const [i, message] of messages.entries()) {
+      try {
+        encodeLine(message, o);
+      } catch (error) {
+        if (error instanceof UsageError) throw new UsageError(`${option} message ${i + 1}: ${error.message}`);
+        throw error;
+      }
     }
   }
   const printer = new Printer({
@@ -115,7 +135,7 @@ async function runClient(o: ClientOptions): Promise<number> {
     stderr,
     color: { stdout: shouldColor(stdout, env), stderr: shouldColor(stderr, env) },
     quiet: o.quiet,
-    body: { json: o.json, binary: o.binary },
+    body: { json: o.json, binary: o.binary || o.hex, pipeline: stdout.isTTY !== true },
     events: scripted ? "stderr" : "stdout",
   });
   let conn: Conn;
@@ -139,14 +159,26 @@ async function runClient(o: ClientOptions): Promise<number> {
     });
     url = server.url;
   }
+  const signals = catchSignals();
+  const exitCode = (code: number) => (signals.received === undefined ? code : SIGNAL_EXIT[signals.received]);
   try {
     const run = { ...o, url };
-    if (!scripted) return await runSession(conn, run, printer, { stdin, stdout }, server && banner(url));
+    if (!scripted) {
+      const session = runSession(
+        conn,
+        run,
+        printer,
+        { stdin, stdout },
+        server && banner(url),
+        signals.signal,
+      );
+      return exitCode(await session);
+    }
     const messages = o.execute.length > 0 ? o.execute : readLines(stdin);
     // In a pipeline, messages that answer no request are data too: one line each on stdout.
     const stream = stdout.isTTY !== true && !o.responsesOnly;
-    const stop = o.noClose ? anyOf([stdoutGone(), signalled()]) : stdoutGone();
-    return await runScript(conn, run, printer, messages, stop, stream);
+    const stop = anyOf([stdoutGone(), signals.signal]);
+    return exitCode(await runScript(conn, run, printer, messages, stop, stream));
   } finally {
     await server?.close();
   }

@@ -132,3 +132,75 @@ export function parseCloseArgs(args: string): { code: number; reason: string } {
   }
   return { code, reason: (match?.[2] ?? "").trim() };
 }
+
+const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2 };
+Object.assign(BYTE_UNITS, { mb: 1024 ** 2, mib: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3, gib: 1024 ** 3 });
+
+/**
+ * Parses a size in bytes such as `65536`, `64k` or `16MiB` (units are powers of 1024).
+ *
+ * @throws UsageError for anything but a whole number above 0 with an optional unit.
+ */
+export function parseBytes(text: string): number {
+  const match = /^\s*(\d+)\s*([a-z]*)\s*$/i.exec(text);
+  const factor = match === null ? undefined : BYTE_UNITS[match[2]!.toLowerCase()];
+  const bytes = match === null || factor === undefined ? Number.NaN : Number(match[1]) * factor;
+  if (!(bytes >= 1)) throw new UsageError(`"${text}" is not a size: use a number of bytes > 0, or 64k, 16m`);
+  return bytes;
+}
+
+/** How `--binary-in` decodes each line into the bytes of a binary frame. */
+export type BinaryEncoding = "base64" | "hex";
+
+/**
+ * Parses the value of `--binary-in`.
+ *
+ * @throws UsageError for anything but base64 or hex.
+ */
+export function parseBinaryEncoding(text: string): BinaryEncoding {
+  if (text === "base64" || text === "hex") return text;
+  throw new UsageError(`"${text}" is not a binary encoding: use base64 or hex`);
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/**
+ * Decodes one line of `--binary-in` input: base64 (standard or URL alphabet, padding optional)
+ * or hex (pairs of digits, spaces and colons between them allowed). Nothing is ever skipped or
+ * replaced: input that is not exactly one of these is refused.
+ *
+ * @throws UsageError naming what is wrong with the line.
+ */
+export function decodeBinaryLine(line: string, encoding: BinaryEncoding): Uint8Array {
+  const text = line.trim();
+  if (encoding === "hex") {
+    const digits = text.replace(/[\s:]/g, "");
+    if (!/^[0-9a-fA-F]*$/.test(digits) || digits.length % 2 !== 0) {
+      throw new UsageError("not sent: --binary-in hex needs pairs of hex digits (0-9, a-f)");
+    }
+    return new Uint8Array(Buffer.from(digits, "hex"));
+  }
+  const body = text.replace(/=+$/, "");
+  const padding = text.length - body.length;
+  const valid =
+    (BASE64.test(text) || BASE64URL.test(text)) &&
+    body.length % 4 !== 1 &&
+    (padding === 0 || text.length % 4 === 0);
+  if (!valid) throw new UsageError("not sent: --binary-in base64 needs base64 (A-Z a-z 0-9 + / =)");
+  return new Uint8Array(Buffer.from(body, body.includes("-") || body.includes("_") ? "base64url" : "base64"));
+}
+
+/**
+ * Checks an `--origin` value: `null`, or a URL whose origin (scheme, host, port) is sent.
+ *
+ * @throws UsageError for anything else.
+ */
+export function parseOrigin(text: string): string {
+  if (text === "null") return text;
+  try {
+    const origin = new URL(text).origin;
+    if (origin !== "null") return origin;
+  } catch {}
+  throw new UsageError(`"${text}" is not an origin: use scheme://host[:port], e.g. https://example.com`);
+}

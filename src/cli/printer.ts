@@ -19,6 +19,7 @@ import {
   renderBody,
   renderLine,
 } from "./format.js";
+import { withCertHint } from "./tls.js";
 
 /** A writable text stream, as far as the printer uses it. */
 export interface TextOut {
@@ -98,10 +99,10 @@ export class Printer {
     this.#write(this.#o.events, eventLine(this.#o.color[this.#o.events], this.#now(), text));
   }
 
-  /** A non-fatal error with its code; none when quiet. */
+  /** A non-fatal error with its code (and a hint for a certificate error); none when quiet. */
   error(error: { code?: unknown; message: string }): void {
     if (this.#o.quiet) return;
-    this.#write(this.#o.events, errorLine(this.#o.color[this.#o.events], this.#now(), error));
+    this.#write(this.#o.events, errorLine(this.#o.color[this.#o.events], this.#now(), withCertHint(error)));
   }
 
   /** Output the user asked for (`/stats`, `/help`, banners), dimmed, shown even when quiet. */
@@ -109,9 +110,9 @@ export class Printer {
     this.#write("stdout", paint(this.#o.color.stdout, "dim", text));
   }
 
-  /** A fatal error: `evtws: CODE: message` on stderr, always. */
-  fatal(error: { code?: unknown; message: string }): void {
-    this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(error)}`));
+  /** A fatal error: `evtws: CODE: message` on stderr, always; a certificate error gets a hint. */
+  fatal(error: { code?: unknown; message: string; cause?: unknown }): void {
+    this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(withCertHint(error))}`));
   }
 
   /** A warning on stderr, always (e.g. `--insecure`). */

@@ -10,6 +10,7 @@
 
 import type { CloseInfo, Conn, Data } from "../index.js";
 import type { ClientOptions } from "./args.js";
+import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
 import { displayUrl, UsageError } from "./parse.js";
@@ -42,8 +43,9 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * starts when it goes on the wire.
  *
  * @param messages - the `-x` list (an array), or the lines of stdin (read as they are needed).
- * @param stop - aborted when stdout is gone (EPIPE): the run closes the connection and
- *   resolves with 0, printing nothing more.
+ * @param stop - aborted when stdout is gone (EPIPE) or a signal came: the run closes the
+ *   connection with 1000 (waiting at most 1 s) and resolves with 0, printing nothing more (the
+ *   caller turns a signal into 130 or 143).
  * @param stream - print each message that answers no request on stdout, one line each (a
  *   pipeline without `--responses-only`); otherwise it goes to stderr as `(unmatched)`.
  * With `o.noClose` the run does not end with its input: the connection, and the stream of
@@ -61,8 +63,13 @@ export async function runScript(
   stop?: AbortSignal,
   stream = false,
 ): Promise<number> {
-  const offEvents = printConnEvents(conn, printer, displayUrl(o.url));
-  const offMessage = conn.on("message", (msg) => (stream ? printer.push(msg) : printer.aside(msg)));
+  const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
+  // A response is printed one promise step after it settles (when every earlier request's
+  // outcome is printed); a push one microtask after it arrives. Both steps queue in arrival
+  // order, so a response and a push that came in the same read print in the order they came.
+  const offMessage = conn.on("message", (msg) => {
+    queueMicrotask(() => (stream ? printer.push(msg) : printer.aside(msg)));
+  });
   let lastError: Error | undefined;
   const offError = conn.on("error", (error) => {
     lastError = error;
@@ -74,7 +81,15 @@ export async function runScript(
   const printed = new WeakSet<object>();
   let failures = 0;
   let usageMistake = false;
-  let chain = Promise.resolve();
+  // Outcomes of the requests sent, in request order; printed from the head as they settle.
+  // A linked list, so taking the head is O(1) however many are in flight (--concurrency 0).
+  type Slot = { outcome: Outcome | undefined; context: string; next: Slot | undefined };
+  let head: Slot | undefined;
+  let tail: Slot | undefined;
+  let drained: Array<() => void> = [];
+  /** Resolves once every request sent so far has its outcome printed. */
+  const whenDrained = (): Promise<void> =>
+    head === undefined ? Promise.resolve() : new Promise((resolve) => drained.push(resolve));
   let stopped = false;
   const label = Array.isArray(messages) ? "message" : "line";
   const limit = o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY;
@@ -89,14 +104,24 @@ export async function runScript(
     wake = undefined;
     resolve?.();
   };
-  const offState = conn.on("state", poke);
+  // Lines wait for the `connected` listeners (after --on-connect's, which run first), so the
+  // --on-connect messages go out before them on every connection.
+  let ready = false;
+  const offState = conn.on("state", ({ newState }) => {
+    if (newState !== "open") ready = false;
+    poke();
+  });
+  const offReady = conn.on("connected", () => {
+    ready = true;
+    poke();
+  });
 
   const report = (error: Error, context = "") => {
     if (printed.has(error)) return;
     printed.add(error);
     const code = (error as { code?: unknown }).code;
     const where = typeof code === "string" && CONNECTION_ERRORS.has(code) ? "" : context;
-    printer.fatal({ code, message: `${error.message}${where}` });
+    printer.fatal({ code, message: `${error.message}${where}`, cause: error.cause });
   };
 
   // A request failing because the connection ended for good is not reported on its own: the
@@ -120,7 +145,7 @@ export async function runScript(
       resolve();
     });
     conn.on("state", ({ newState }) => {
-      if (newState === "closed") void Promise.resolve().then(() => chain.then(() => resolve()));
+      if (newState === "closed") void Promise.resolve().then(() => whenDrained().then(() => resolve()));
     });
     const onStop = () => {
       stopped = true;
@@ -131,9 +156,28 @@ export async function runScript(
     else stop?.addEventListener("abort", onStop, { once: true });
   });
 
+  /** Prints the settled outcomes at the head of the list, in request order. */
+  const printSettled = () => {
+    while (head?.outcome !== undefined) {
+      const { outcome, context } = head;
+      head = head.next;
+      if (head === undefined) tail = undefined;
+      outstanding--;
+      if (stopped) continue;
+      if (outcome.ok) printer.result(outcome.response);
+      else fail(outcome.error, context);
+    }
+    poke();
+    if (head === undefined && drained.length > 0) {
+      const waiters = drained;
+      drained = [];
+      for (const resolve of waiters) resolve();
+    }
+  };
+
   const ended = () => stopped || dialFailed || conn.state === "closed";
   const hasRoom = () =>
-    conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
+    ready && conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
   /** Waits until a request may be sent; false when the run is over instead. */
   const room = async (): Promise<boolean> => {
     while (!ended()) {
@@ -141,7 +185,7 @@ export async function runScript(
       await new Promise<void>((resolve) => {
         wake = resolve;
         // No event says the socket's buffer drained: look again shortly.
-        if (conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
+        if (ready && conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
       });
     }
     return false;
@@ -163,34 +207,41 @@ export async function runScript(
         break;
       }
       if (!(await room())) break;
-      let outcome: Promise<Outcome>;
+      const slot: Slot = { outcome: undefined, context, next: undefined };
+      if (tail === undefined) head = slot;
+      else tail.next = slot;
+      tail = slot;
+      outstanding++;
+      const settle = (outcome: Outcome) => {
+        slot.outcome = outcome;
+        printSettled();
+      };
       try {
-        outcome = conn.request(data).then(
-          (response) => ({ ok: true, response }),
-          (error: Error) => ({ ok: false, error }),
+        conn.request(data).then(
+          (response) => settle({ ok: true, response }),
+          (error: Error) => settle({ ok: false, error }),
         );
       } catch (error) {
-        outcome = Promise.resolve({ ok: false, error: error as Error });
+        settle({ ok: false, error: error as Error });
       }
-      outstanding++;
-      chain = chain.then(async () => {
-        const result = await outcome;
-        outstanding--;
-        poke();
-        if (stopped) return;
-        if (result.ok) printer.result(result.response);
-        else fail(result.error, context);
-      });
     }
-    await chain;
+    await whenDrained();
   };
 
   // With no messages at all, the run still reports whether the connection could be made.
-  // With --no-close it then waits for the connection to end for good, or for `stop`.
+  // With --no-close it then waits for the connection to end for good, or for `stop`; with
+  // --wait, for that long at most.
+  let waitTimer: NodeJS.Timeout | undefined;
+  const linger = (): Promise<void> | undefined => {
+    if (o.noClose) return gone;
+    if (o.waitMs === undefined || o.waitMs <= 0 || dialFailed) return undefined;
+    return Promise.race([gone, new Promise<void>((resolve) => (waitTimer = setTimeout(resolve, o.waitMs)))]);
+  };
   const done = sendAll()
     .then(() => dialed)
-    .then(() => (o.noClose ? gone : undefined));
+    .then(linger);
   await Promise.race([done, gone]);
+  clearTimeout(waitTimer);
   const normalEnd = o.noClose && lastClose?.code === 1000;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
@@ -207,7 +258,8 @@ export async function runScript(
   offError();
   offClose();
   offState();
-  await conn.close().catch(() => {});
+  offReady();
+  await closeWithin(conn);
   if (quietly) return 0;
   if (usageMistake) return 2;
   return failures > 0 ? 1 : 0;

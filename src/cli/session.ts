@@ -11,6 +11,7 @@ import * as readline from "node:readline";
 import stringWidth from "string-width";
 import type { Conn } from "../index.js";
 import type { ClientOptions } from "./args.js";
+import { closeWithin } from "./close.js";
 import { helpText, parseInput } from "./commands.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
@@ -36,6 +37,9 @@ function codeOf(error: unknown): string | undefined {
  * Runs an interactive session on `conn` until the user leaves; resolves with the exit code.
  *
  * @param banner - shown before connecting (the embedded server's "things to try").
+ * @param stop - aborted by SIGINT or SIGTERM from outside: the session closes with 1000 and
+ *   resolves (the caller turns that into 130 or 143). Ctrl-C typed at the prompt is not a
+ *   signal: it clears a half-typed line, and on an empty line leaves with 0.
  */
 export function runSession(
   conn: Conn,
@@ -43,6 +47,7 @@ export function runSession(
   printer: Printer,
   io: SessionIo,
   banner?: string,
+  stop?: AbortSignal,
 ): Promise<number> {
   const terminal = io.stdin.isTTY === true && io.stdout.isTTY === true;
   const rl = readline.createInterface({
@@ -75,7 +80,14 @@ export function runSession(
   }
 
   const shownUrl = displayUrl(o.url);
-  const offEvents = printConnEvents(conn, printer, shownUrl);
+  // A pong is shown with -v, or when it answers /ping.
+  let pingAsked = false;
+  const showPong = () => {
+    const show = o.verbose || pingAsked;
+    pingAsked = false;
+    return show;
+  };
+  const offEvents = printConnEvents(conn, printer, shownUrl, showPong);
   const offMessage = conn.on("message", (msg) => printer.data("<", msg));
   let firstDial = true;
   const offState = conn.on("state", ({ newState }) => {
@@ -110,7 +122,7 @@ export function runSession(
     }
     if (error !== undefined) printer.fatal(error);
     rl.close();
-    await conn.close().catch(() => {});
+    await closeWithin(conn);
     offEvents();
     offMessage();
     resolveExit(code);
@@ -165,6 +177,7 @@ export function runSession(
       case "ping":
         try {
           conn.ping();
+          pingAsked = conn.state === "open";
           printer.event(conn.state === "open" ? "ping sent" : `no ping: connection is ${conn.state}`);
         } catch (error) {
           printer.error(error as Error);
@@ -206,7 +219,17 @@ export function runSession(
     });
   });
   rl.on("close", () => void finish(0));
-  rl.on("SIGINT", () => void finish(0));
+  rl.on("SIGINT", () => {
+    // Ctrl-C as in a shell: a half-typed line is cleared, an empty line leaves.
+    if (rl.line === "") {
+      void finish(0);
+      return;
+    }
+    rl.write(null, { ctrl: true, name: "e" });
+    rl.write(null, { ctrl: true, name: "u" });
+  });
+  if (stop?.aborted) void finish(0);
+  else stop?.addEventListener("abort", () => void finish(0), { once: true });
 
   if (banner !== undefined && !o.quiet) printer.info(banner);
   printer.event(`connecting to ${shownUrl}`);

@@ -4,16 +4,34 @@
  * It speaks Toxiproxy's vocabulary: `latency` delays bytes, `bandwidth` limits their rate, `blackhole` keeps every TCP
  * connection open and forwards nothing (Toxiproxy's `timeout` toxic with timeout 0), `reset`
  * sends a TCP RST to every client, `refuse` stops listening so new connections are refused,
- * `heal` undoes them all. It copies bytes and never parses them, so it works for `ws:` and
+ * `heal` undoes them all. `latency`, `bandwidth` and `blackhole` can apply to one direction only,
+ * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
  * `wss:` alike. What it does not do: bandwidth limits or packet loss below TCP (use network
  * namespaces for those).
  */
 
 import * as net from "node:net";
+import { EvtWebSocketError } from "../errors.js";
+
+/**
+ * Which way a fault applies: `"upstream"` is client to server, `"downstream"` server to
+ * client, `"both"` each way (Toxiproxy's `upstream`/`downstream` toxics).
+ */
+export type FaultDirection = "upstream" | "downstream" | "both";
+
+/** Where a fault applies. */
+export interface FaultScope {
+  /** The direction the fault affects. @default "both" */
+  direction?: FaultDirection;
+}
 
 /** A running fault proxy; see {@link createFaultProxy}. */
 export interface FaultProxy {
-  /** The target URL with the host and port replaced by the proxy's: dial this. */
+  /**
+   * The target URL with the proxy's port: dial this. The host name stays the target's when it
+   * is `localhost` (or `*.localhost`) and the proxy listens on loopback, so a `wss://localhost`
+   * certificate stays valid; otherwise it is the proxy's address.
+   */
   readonly url: string;
   /** The port the proxy listens on; `heal()` after `refuse()` binds it again. */
   readonly port: number;
@@ -22,17 +40,31 @@ export interface FaultProxy {
   /** Client connections accepted since creation. */
   readonly totalConnections: number;
   /**
-   * Delays every chunk by `ms` in each direction, in order, so a round trip gains `2 * ms`.
-   * 0 removes the delay. Applies to open and new connections.
+   * Delays every chunk by `ms` in each direction (or in `scope.direction` only), in order, so a
+   * round trip gains `2 * ms`. 0 removes the delay. Applies to open and new connections.
+   *
+   * @example
+   * ```ts
+   * await proxy.latency(200, { direction: "downstream" }); // slow answers, prompt requests
+   * ```
    */
-  latency(ms: number): Promise<void>;
+  latency(ms: number, scope?: FaultScope): Promise<void>;
   /**
-   * Limits each direction to `bytesPerSecond` (Toxiproxy's `bandwidth` toxic); 0 removes the
-   * limit. Reading pauses while more than 64 KiB wait, so the sender feels backpressure.
+   * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
+   * `bandwidth` toxic); 0 removes the limit. Reading pauses while more than 64 KiB wait, so
+   * the sender feels backpressure.
    */
-  bandwidth(bytesPerSecond: number): Promise<void>;
-  /** Forwards nothing in either direction (bytes are dropped) while keeping every TCP connection open. */
-  blackhole(): Promise<void>;
+  bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
+  /**
+   * Forwards nothing in either direction (or in `scope.direction` only; bytes are dropped)
+   * while keeping every TCP connection open.
+   *
+   * @example
+   * ```ts
+   * await proxy.blackhole({ direction: "upstream" }); // the server hears nothing, still talks
+   * ```
+   */
+  blackhole(scope?: FaultScope): Promise<void>;
   /** Sends a TCP RST to every client connection (`socket.resetAndDestroy()`) and drops its upstream. */
   reset(): Promise<void>;
   /** Stops listening: new connections get ECONNREFUSED; open ones are left alone. */
@@ -49,6 +81,39 @@ export interface FaultProxyOptions {
   port?: number;
   /** Address to listen on. @default "127.0.0.1" */
   host?: string;
+}
+
+const WAYS = {
+  upstream: ["upstream"],
+  downstream: ["downstream"],
+  both: ["upstream", "downstream"],
+} as const;
+
+/**
+ * The directions `scope` names.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a direction that is not upstream, downstream or both.
+ */
+function directions(fault: string, scope: FaultScope | undefined): readonly ("upstream" | "downstream")[] {
+  const direction = scope?.direction ?? "both";
+  if (!Object.hasOwn(WAYS, direction)) {
+    throw new EvtWebSocketError(
+      "ERR_INVALID_OPTION",
+      `option direction of ${fault}() must be "upstream", "downstream" or "both", got ${JSON.stringify(direction)}`,
+    );
+  }
+  return WAYS[direction];
+}
+
+/** `localhost` and its subdomains always name this machine (RFC 6761). */
+function isLocalhostName(hostname: string): boolean {
+  const name = hostname.toLowerCase().replace(/\.$/, "");
+  return name === "localhost" || name.endsWith(".localhost");
+}
+
+/** Whether `host` (the proxy's listening address) is a loopback address. */
+function isLoopback(host: string): boolean {
+  return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
 }
 
 interface Pair {
@@ -77,15 +142,16 @@ export async function createFaultProxy(
   const targetPort = Number(target.port || (secure ? 443 : 80));
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
-  let latencyMs = 0;
-  let bytesPerSecond = 0;
-  let blackholed = false;
+  // Each fault per direction: "upstream" is client to server, "downstream" server to client.
+  const latencyMs = { upstream: 0, downstream: 0 };
+  const bytesPerSecond = { upstream: 0, downstream: 0 };
+  const blackholed = { upstream: false, downstream: false };
   let total = 0;
   let server: net.Server | undefined;
   let closed = false;
 
-  /** Copies `from` to `to` through the current faults, keeping order under latency. */
-  const pipe = (from: net.Socket, to: net.Socket): void => {
+  /** Copies `from` to `to` through the current faults of `way`, keeping order under latency. */
+  const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): void => {
     const delayed: Array<{ due: number; chunk: Buffer }> = [];
     let timer: NodeJS.Timeout | undefined;
     let queuedBytes = 0;
@@ -98,7 +164,7 @@ export async function createFaultProxy(
       while (delayed.length > 0 && delayed[0]!.due <= now) {
         const { chunk } = delayed.shift()!;
         queuedBytes -= chunk.length;
-        if (!to.destroyed && !blackholed) to.write(chunk);
+        if (!to.destroyed && !blackholed[way]) to.write(chunk);
       }
       if (throttled && queuedBytes < 16 * 1024) {
         throttled = false;
@@ -107,8 +173,10 @@ export async function createFaultProxy(
       if (delayed.length > 0) timer = setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
     };
     from.on("data", (chunk: Buffer) => {
-      if (blackholed) return;
-      if (latencyMs === 0 && bytesPerSecond === 0 && delayed.length === 0) {
+      if (blackholed[way]) return;
+      const delayMs = latencyMs[way];
+      const rate = bytesPerSecond[way];
+      if (delayMs === 0 && rate === 0 && delayed.length === 0) {
         if (!to.write(chunk)) {
           from.pause();
           to.once("drain", () => from.resume());
@@ -116,8 +184,8 @@ export async function createFaultProxy(
         return;
       }
       const now = performance.now();
-      if (bytesPerSecond > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / bytesPerSecond) * 1000;
-      const due = Math.max(lastDue, (bytesPerSecond > 0 ? wireFreeAt : now) + latencyMs);
+      if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
+      const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
       lastDue = due;
       delayed.push({ due, chunk });
       queuedBytes += chunk.length;
@@ -160,8 +228,8 @@ export async function createFaultProxy(
     upstream.on("error", drop);
     client.on("close", drop);
     upstream.on("close", drop);
-    pipe(client, upstream);
-    pipe(upstream, client);
+    pipe(client, upstream, "upstream");
+    pipe(upstream, client, "downstream");
   };
 
   const listen = (port: number): Promise<net.Server> =>
@@ -184,7 +252,8 @@ export async function createFaultProxy(
   server = await listen(options.port ?? 0);
   const port = (server.address() as net.AddressInfo).port;
   const url = new URL(target.href);
-  url.hostname = host.includes(":") ? `[${host}]` : host;
+  if (!(isLocalhostName(targetHost) && isLoopback(host)))
+    url.hostname = host.includes(":") ? `[${host}]` : host;
   url.port = String(port);
 
   return {
@@ -196,18 +265,20 @@ export async function createFaultProxy(
     get totalConnections() {
       return total;
     },
-    async latency(ms: number) {
+    async latency(ms: number, scope?: FaultScope) {
+      const ways = directions("latency", scope);
       if (typeof ms !== "number" || !(ms >= 0))
         throw new RangeError(`latency must be a number >= 0, got ${ms}`);
-      latencyMs = ms;
+      for (const way of ways) latencyMs[way] = ms;
     },
-    async bandwidth(rate: number) {
+    async bandwidth(rate: number, scope?: FaultScope) {
+      const ways = directions("bandwidth", scope);
       if (typeof rate !== "number" || !(rate >= 0))
         throw new RangeError(`bandwidth must be a number of bytes per second >= 0, got ${rate}`);
-      bytesPerSecond = rate;
+      for (const way of ways) bytesPerSecond[way] = rate;
     },
-    async blackhole() {
-      blackholed = true;
+    async blackhole(scope?: FaultScope) {
+      for (const way of directions("blackhole", scope)) blackholed[way] = true;
     },
     async reset() {
       for (const pair of [...pairs]) {
@@ -220,9 +291,11 @@ export async function createFaultProxy(
       void stopListening();
     },
     async heal() {
-      latencyMs = 0;
-      bytesPerSecond = 0;
-      blackholed = false;
+      for (const way of ["upstream", "downstream"] as const) {
+        latencyMs[way] = 0;
+        bytesPerSecond[way] = 0;
+        blackholed[way] = false;
+      }
       if (server === undefined && !closed) server = await listen(port);
     },
     async close() {

@@ -6,10 +6,17 @@
  * @module evtwebsocket/testing
  */
 
-export { createFaultProxy, type FaultProxy, type FaultProxyOptions } from "./fault-proxy.js";
+export {
+  createFaultProxy,
+  type FaultDirection,
+  type FaultProxy,
+  type FaultProxyOptions,
+  type FaultScope,
+} from "./fault-proxy.js";
 export {
   createTestServer,
   type HandshakeInfo,
   type TestServer,
   type TestServerOptions,
 } from "./test-server.js";
+export { type WaitForOptions, WaitForTimeoutError, waitFor } from "./wait-for.js";

@@ -73,8 +73,13 @@ export interface TestServer {
   readonly handshakes: HandshakeInfo[];
   /** Connections accepted since creation, across restarts. */
   readonly connections: number;
-  /** True while `stall()` is in effect. */
+  /**
+   * True from `stall()` until `resume()`: the server reads and writes nothing and holds new
+   * handshakes. Check it to know whether a fault is still on, e.g. before a test's cleanup.
+   */
   readonly stalled: boolean;
+  /** Handshakes that arrived while stalled and wait for `resume()` (a reconnect attempt, say). */
+  readonly heldHandshakes: number;
   /**
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
    * `downMs`, then listens again on the same port.
@@ -82,16 +87,21 @@ export interface TestServer {
   restart(downMs?: number): Promise<void>;
   /**
    * Ends every open connection: with a close frame carrying `code` (1000, 1001, 1011, 4000…)
-   * when given, otherwise by destroying the TCP socket (clients see 1006).
+   * when given, otherwise by destroying the TCP socket (clients see 1006). Resolves once every
+   * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`).
    */
-  dropAll(code?: number, reason?: string): void;
+  dropAll(code?: number, reason?: string): Promise<void>;
   /**
    * Stops answering while keeping every TCP connection open, as a hung process does: nothing
    * is read (so pings get no pong) and nothing is written; new handshakes get no answer.
+   * Resolves once every open connection is paused (`stalled` is then true).
    */
-  stall(): void;
-  /** Ends `stall()`: held data is read and written, held handshakes are answered. */
-  resume(): void;
+  stall(): Promise<void>;
+  /**
+   * Ends `stall()`: held data is read and written, held handshakes are answered. Resolves once
+   * every held handshake has been answered (accepted or refused).
+   */
+  resume(): Promise<void>;
   /**
    * Writes `bytes` as they are to every client's TCP socket, for crafted frames the `ws` API
    * will not send: invalid UTF-8, a bad close code, a reserved opcode, an unmasked-rule breach.
@@ -139,16 +149,23 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let stalled = false;
   let server: http.Server | undefined;
 
-  const accept = ({ req, socket, head }: Held): void => {
-    if (socket.destroyed) return;
+  /** Answers a handshake; resolves once it is accepted or refused. */
+  const accept = ({ req, socket, head }: Held): Promise<void> => {
+    if (socket.destroyed) return Promise.resolve();
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
     const verdict = options.authorize?.(info);
     if (verdict === false || typeof verdict === "number") {
       const status = verdict === false ? 401 : verdict;
       socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\nConnection: close\r\n\r\n`);
-      return;
+      return Promise.resolve();
     }
+    let resolve: () => void = () => {};
+    const promise = new Promise<void>((r) => {
+      resolve = r;
+    });
+    // ws answers a bad handshake itself (400) and never calls back: the socket closes then.
+    socket.once("close", () => resolve());
     wss.handleUpgrade(req, socket, head, (ws) => {
       connections++;
       clients.add(ws);
@@ -167,7 +184,9 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       });
       if (stalled) pause(ws);
       options.onConnection?.(ws, info);
+      resolve();
     });
+    return promise;
   };
 
   const pause = (ws: WebSocket): void => {
@@ -188,7 +207,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       s.on("upgrade", (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
         socket.on("error", () => {});
         const entry = { req, socket, head };
-        if (!stalled) return accept(entry);
+        if (!stalled) return void accept(entry);
         held.add(entry);
         socket.on("close", () => held.delete(entry));
       });
@@ -227,23 +246,31 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     get stalled() {
       return stalled;
     },
+    get heldHandshakes() {
+      return held.size;
+    },
     async restart(downMs = 0) {
       await stop();
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
       server = await listen(port);
     },
-    dropAll(code?: number, reason = "") {
+    async dropAll(code?: number, reason = "") {
+      const closed: Promise<void>[] = [];
       for (const ws of clients) {
+        if (ws.readyState !== ws.CLOSED) {
+          closed.push(new Promise<void>((resolve) => ws.once("close", () => resolve())));
+        }
         if (code === undefined) ws.terminate();
         else ws.close(code, reason);
       }
+      await Promise.all(closed);
     },
-    stall() {
+    async stall() {
       if (stalled) return;
       stalled = true;
       for (const ws of clients) pause(ws);
     },
-    resume() {
+    async resume() {
       if (!stalled) return;
       stalled = false;
       for (const ws of clients) {
@@ -252,7 +279,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       }
       const waiting = [...held];
       held.clear();
-      for (const entry of waiting) accept(entry);
+      await Promise.all(waiting.map(accept));
     },
     sendRaw(bytes: Uint8Array) {
       for (const ws of clients) sockets.get(ws)?.write(bytes);

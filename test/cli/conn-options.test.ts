@@ -27,6 +27,19 @@ const base: ClientOptions = {
   concurrency: 100,
   responsesOnly: false,
   noClose: false,
+  binaryIn: undefined,
+  hex: false,
+  ca: undefined,
+  cert: undefined,
+  key: undefined,
+  passphrase: undefined,
+  origin: undefined,
+  connectTimeoutMs: undefined,
+  maxMessageBytes: undefined,
+  resetAfterMs: undefined,
+  onConnect: [],
+  waitMs: undefined,
+  verbose: false,
 };
 
 describe("matching", () => {
@@ -101,10 +114,54 @@ describe("createConnOptions", () => {
   });
 });
 
+describe("handshake and TLS options", () => {
+  it("--origin adds an Origin header beside -H headers", () => {
+    expect(
+      createConnOptions({ ...base, headers: { A: "1" }, origin: "https://x.test" }, "scripted").headers,
+    ).toEqual({
+      A: "1",
+      Origin: "https://x.test",
+    });
+  });
+
+  it("--connect-timeout, --max-message-size and --reset-after map to the library's options", () => {
+    const o = createConnOptions(
+      { ...base, connectTimeoutMs: 300, maxMessageBytes: 1024, resetAfterMs: 100 },
+      "interactive",
+    );
+    expect(o.connectTimeoutMs).toBe(300);
+    expect(o.maxMessageBytes).toBe(1024);
+    expect(o.reconnect).toEqual({ resetAfterMs: 100 });
+  });
+
+  it("--cert without --key, or an unreadable file, is a usage mistake naming the option", () => {
+    expect(() => createConnOptions({ ...base, cert: "c.pem" }, "scripted")).toThrow(
+      /--cert and --key go together/,
+    );
+    expect(() => createConnOptions({ ...base, ca: "/nonexistent.pem" }, "scripted")).toThrow(
+      /^--ca \/nonexistent.pem: cannot read the file \(ENOENT\)$/,
+    );
+  });
+
+  it("--on-connect sends its frames, in order, from onConnected", () => {
+    const o = createConnOptions({ ...base, onConnect: ["a", "b"] }, "scripted");
+    const sent: unknown[] = [];
+    o.onConnected?.({ send: (data: unknown) => sent.push(data) } as never);
+    expect(sent).toEqual(["a", "b"]);
+    expect(createConnOptions(base, "scripted").onConnected).toBeUndefined();
+  });
+});
+
 describe("encodeLine", () => {
   it("sends text as typed, or its UTF-8 bytes with --binary", () => {
     expect(encodeLine("hé", base)).toBe("hé");
     expect(encodeLine("hé", { ...base, binary: true })).toEqual(new Uint8Array([0x68, 0xc3, 0xa9]));
+  });
+
+  it("with --binary-in, sends the decoded bytes", () => {
+    expect(encodeLine("aGk=", { ...base, binaryIn: "base64" })).toEqual(new Uint8Array([0x68, 0x69]));
+    expect(encodeLine("68 69", { ...base, binaryIn: "hex" })).toEqual(new Uint8Array([0x68, 0x69]));
+    expect(() => encodeLine("zz", { ...base, binaryIn: "hex" })).toThrow(/pairs of hex digits/);
   });
 
   it("with --json, refuses a line that is not JSON", () => {

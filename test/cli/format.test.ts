@@ -8,6 +8,7 @@ import {
   formatStats,
   hex,
   renderBody,
+  renderLine,
   shouldColor,
   timestamp,
 } from "../../src/cli/format.js";
@@ -40,6 +41,16 @@ describe("bodies", () => {
     expect(hex(bytes)).toBe("68 69 00 ff");
     expect(renderBody(bytes, { json: false, binary: true })).toBe("68 69 00 ff");
     expect(renderBody(new Uint8Array([104, 105]), { json: false, binary: false })).toBe("(binary 2 B) hi");
+  });
+
+  it("in a pipeline, shows binary frames as base64, as hex with --hex, as a JSON string with --json", () => {
+    const bytes = new Uint8Array([0, 1, 254, 255]);
+    expect(renderBody(bytes, { json: false, binary: false, pipeline: true })).toBe("AAH+/w==");
+    expect(renderBody(bytes, { json: false, binary: true, pipeline: true })).toBe("00 01 fe ff");
+    expect(renderBody(bytes, { json: true, binary: false, pipeline: true })).toBe('"AAH+/w=="');
+    expect(renderLine(bytes, { json: true, binary: true, pipeline: true })).toBe('"00 01 fe ff"');
+    // Text frames are unaffected.
+    expect(renderLine('{"a": 1}', { json: true, binary: false, pipeline: true })).toBe('{"a":1}');
   });
 });
 

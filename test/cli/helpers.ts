@@ -257,3 +257,43 @@ export const idReply: Reply = (text) => {
     return undefined;
   }
 };
+
+/** The Python `websockets` server of test/fixtures/python-cli-server.py, running. */
+export interface PythonServer {
+  /** `ws://127.0.0.1:<port>`; add a path (`/echo`, `/feed`). */
+  readonly base: string;
+  /** Every "CLOSE <path> <code>" line printed so far, as `{ path, code }`. */
+  closes(): Array<{ path: string; code: number }>;
+  stop(): void;
+}
+
+/**
+ * Starts test/fixtures/python-cli-server.py with /usr/bin/python3 (Debian's python3-websockets);
+ * call it inside a suite guarded by `requireTools("python3-websockets")`.
+ */
+export async function startPythonServer(): Promise<PythonServer> {
+  const child = spawn("/usr/bin/python3", ["test/fixtures/python-cli-server.py"], { cwd: root });
+  let out = "";
+  let err = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    err += d;
+  });
+  const base = await new Promise<string>((resolve, reject) => {
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      out += d;
+      const port = /PORT (\d+)/.exec(out)?.[1];
+      if (port !== undefined) resolve(`ws://127.0.0.1:${port}`);
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => reject(new Error(`the Python server exited (${code}): ${err.trim()}`)));
+  });
+  return {
+    base,
+    closes: () =>
+      [...out.matchAll(/^CLOSE (\S+) (\d+)$/gm)].map((m) => ({ path: m[1] ?? "", code: Number(m[2]) })),
+    stop: () => {
+      child.stdin.end();
+      child.kill();
+    },
+  };
+}

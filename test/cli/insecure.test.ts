@@ -38,6 +38,8 @@ describe("evtws --insecure", () => {
     const run = await runCli(["--match", "echo", "-x", "hi", url]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*self[- ]signed certificate/m);
+    // The message says what to do about it.
+    expect(run.stderr).toMatch(/pass it with --ca <file>, or skip verification with --insecure/);
   });
 
   it("with it, the session works and one warning (ours, not Node's) is printed", async () => {

@@ -2,12 +2,16 @@
 
 import { describe, expect, it } from "vitest";
 import {
+  decodeBinaryLine,
   displayUrl,
+  parseBinaryEncoding,
+  parseBytes,
   parseCloseArgs,
   parseCount,
   parseDuration,
   parseHeader,
   parseMatch,
+  parseOrigin,
   parsePort,
   parseUrl,
   UsageError,
@@ -98,5 +102,66 @@ describe("parseCloseArgs", () => {
 
   it.each(["1001", "2999", "5000", "bye"])("rejects the code %j", (args) => {
     expect(() => parseCloseArgs(args)).toThrow(/close code must be 1000 or 3000-4999/);
+  });
+});
+
+describe("parseBytes", () => {
+  it.each([
+    ["65536", 65536],
+    ["64k", 65536],
+    ["64KiB", 65536],
+    ["16m", 16 * 1024 * 1024],
+    [" 2 MB ", 2 * 1024 * 1024],
+    ["1g", 1024 ** 3],
+  ])("%s is %d bytes", (text, bytes) => {
+    expect(parseBytes(text)).toBe(bytes);
+  });
+
+  it.each(["0", "-1", "1.5k", "k", "12 parsecs", ""])("refuses %j", (text) => {
+    expect(() => parseBytes(text)).toThrow(UsageError);
+  });
+});
+
+describe("--binary-in", () => {
+  it("takes base64 or hex only", () => {
+    expect(parseBinaryEncoding("base64")).toBe("base64");
+    expect(parseBinaryEncoding("hex")).toBe("hex");
+    expect(() => parseBinaryEncoding("utf8")).toThrow(/use base64 or hex/);
+  });
+
+  it("decodes base64 (standard or URL alphabet, padding optional) exactly", () => {
+    const bytes = [0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff, 0x0a, 0x0d];
+    expect([...decodeBinaryLine("AAF/gP7/Cg0=", "base64")]).toEqual(bytes);
+    expect([...decodeBinaryLine("AAF_gP7_Cg0", "base64")]).toEqual(bytes);
+    expect([...decodeBinaryLine("aGk", "base64")]).toEqual([0x68, 0x69]);
+    expect([...decodeBinaryLine("", "base64")]).toEqual([]);
+  });
+
+  it.each(["aGk!", "a", "aGk=x", "aG=k", "a+b_", "aGk==="])(
+    "refuses base64 %j instead of skipping bytes",
+    (line) => {
+      expect(() => decodeBinaryLine(line, "base64")).toThrow(UsageError);
+    },
+  );
+
+  it("decodes hex pairs, with spaces or colons between them", () => {
+    expect([...decodeBinaryLine("de ad BE:EF", "hex")]).toEqual([0xde, 0xad, 0xbe, 0xef]);
+    expect([...decodeBinaryLine("00ff", "hex")]).toEqual([0x00, 0xff]);
+  });
+
+  it.each(["abc", "0g", "0x00", "de-ad"])("refuses hex %j", (line) => {
+    expect(() => decodeBinaryLine(line, "hex")).toThrow(/pairs of hex digits/);
+  });
+});
+
+describe("parseOrigin", () => {
+  it("keeps a URL's origin, or null", () => {
+    expect(parseOrigin("https://app.example.com/page?q=1")).toBe("https://app.example.com");
+    expect(parseOrigin("http://localhost:3000")).toBe("http://localhost:3000");
+    expect(parseOrigin("null")).toBe("null");
+  });
+
+  it.each(["example.com", "not an origin", ""])("refuses %j", (text) => {
+    expect(() => parseOrigin(text)).toThrow(/is not an origin/);
   });
 });

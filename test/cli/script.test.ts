@@ -4,7 +4,15 @@
  */
 
 import { afterEach, describe, expect, it } from "vitest";
-import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import {
+  idReply,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+  waitFor,
+} from "./helpers.js";
 
 useSourceBundle();
 
@@ -171,7 +179,7 @@ describe("evtws with piped stdin", () => {
 describe("evtws heartbeat and reconnect", () => {
   it("--ping-interval pings and prints the pong with its round-trip time", async () => {
     server = await startWsServer();
-    const cli = startCli(["--ping-interval", "0.2", server.url]);
+    const cli = startCli(["-v", "--ping-interval", "0.2", server.url]);
     try {
       await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/, 2);
     } finally {
@@ -179,9 +187,23 @@ describe("evtws heartbeat and reconnect", () => {
     }
   });
 
+  it("pong lines are shown only with -v: the heartbeat's pongs are not news", async () => {
+    const peer = await startWsServer();
+    server = peer;
+    const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", peer.url]);
+    try {
+      // Each ping follows 200 ms of silence, so the echo of the first (its pong) came before the third.
+      await waitFor("three pings", () => peer.received.filter((m) => m === "hb").length >= 3);
+      expect(cli.stderr()).toMatch(/\* connected to/);
+      expect(cli.stderr()).not.toMatch(/pong/);
+    } finally {
+      cli.kill();
+    }
+  });
+
   it("--ping-msg sends a text ping whose echo gives the RTT", async () => {
     server = await startWsServer();
-    const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", server.url]);
+    const cli = startCli(["--verbose", "--ping-interval", "0.2", "--ping-msg", "hb", server.url]);
     try {
       await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/);
       expect(server.received).toContain("hb");

@@ -90,7 +90,7 @@ describe("evtws serve", () => {
 
   it("--stall-after stops answering pings, so the client's heartbeat declares it dead", async () => {
     const { server, url } = await serve(["--stall-after", "0.3"]);
-    const client = startCli(["--ping-interval", "0.2", "--pong-timeout", "0.3", url]);
+    const client = startCli(["-v", "--ping-interval", "0.2", "--pong-timeout", "0.3", url]);
     running.push(client);
     await client.waitFor("stderr", /\* pong, RTT/);
     expect(await client.exited).toBe(1);

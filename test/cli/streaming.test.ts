@@ -8,6 +8,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
+import { createTestServer } from "../../src/testing/index.js";
 import {
   type CliProcess,
   idReply,
@@ -16,6 +17,7 @@ import {
   startWsServer,
   useSourceBundle,
   type WsServer,
+  waitFor,
 } from "./helpers.js";
 
 useSourceBundle();
@@ -117,8 +119,8 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     const only = startWithoutInput(["-q", "-n", "--responses-only", server.url]);
     try {
       await json.waitFor("stdout", /tick":3/);
-      await new Promise((r) => setTimeout(r, 300));
-      expect(server.clients.size).toBe(2);
+      const peer = server;
+      await waitFor("both clients connected", () => peer.clients.size === 2);
       closeClients(server);
       expect(await json.exited).toBe(0);
       expect(await only.exited).toBe(0);
@@ -160,8 +162,11 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     }
   });
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    it(`${signal} closes the connection with 1000 and exits 0`, async () => {
+  for (const [signal, status] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
+    it(`${signal} closes the connection with 1000 and exits ${status}`, async () => {
       const codes: number[] = [];
       server = await startWsServer(idReply, (ws) => {
         ws.on("close", (code) => codes.push(code));
@@ -171,7 +176,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
       try {
         await cli.waitFor("stdout", /tick": 3/);
         cli.child.kill(signal);
-        expect(await cli.exited).toBe(0);
+        expect(await cli.exited).toBe(status);
         await new Promise((r) => setTimeout(r, 200));
         expect(codes).toEqual([1000]);
         expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n`);
@@ -181,6 +186,26 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     });
   }
 });
+describe("arrival order", () => {
+  it("pushes and a response that arrive in one read print in the order they came", async () => {
+    /** An unmasked server text frame (payload under 126 bytes). */
+    const frame = (text: string) =>
+      Buffer.concat([Buffer.from([0x81, Buffer.byteLength(text)]), Buffer.from(text)]);
+    const kit = await createTestServer({
+      // One TCP write: a push, the response, another push.
+      onMessage: () =>
+        kit.sendRaw(Buffer.concat([frame("before"), frame('{"id":1,"ok":true}'), frame("after")])),
+    });
+    try {
+      const run = await runCli(["-q", "-x", '{"id":1}', "-w", "0.5", kit.url]);
+      expect(run.code).toBe(0);
+      expect(run.stdout).toBe('before\n{"id":1,"ok":true}\nafter\n');
+    } finally {
+      await kit.close();
+    }
+  });
+});
+
 describe("reconnects keep streaming", () => {
   it("pushes after a reconnect still reach stdout (with --max-attempts)", async () => {
     server = await startWsServer(idReply, pushOnConnect);
@@ -203,7 +228,7 @@ describe("reconnects keep streaming", () => {
       expect(cli.stdout()).toBe(`${PUSHES.join("\n")}\n${PUSHES.join("\n")}\n`);
       // With reconnects on, a close by the server is followed by a reconnect: a signal ends it.
       cli.child.kill("SIGTERM");
-      expect(await cli.exited).toBe(0);
+      expect(await cli.exited).toBe(143);
     } finally {
       cli.kill();
     }

@@ -1,10 +1,11 @@
 /**
- * A self-signed certificate for 127.0.0.1, minted by the openssl CLI for one test file, so no
- * key material lives in the repository.
+ * Certificates minted by the openssl CLI for one test file, so no key material lives in the
+ * repository: a self-signed one for 127.0.0.1, or a private CA with server and client
+ * certificates.
  */
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -36,6 +37,116 @@ export function mintSelfSigned(): SelfSigned {
   return {
     cert: readFileSync(certFile, "utf8"),
     key: readFileSync(keyFile, "utf8"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** A private CA with a server certificate and a client certificate it signed, as PEM files. */
+export interface Chain {
+  /** The folder holding every file below. */
+  dir: string;
+  /** Paths of the PEM files. */
+  files: {
+    ca: string;
+    serverCert: string;
+    serverKey: string;
+    clientCert: string;
+    clientKey: string;
+    /** The client key again, encrypted (AES-256) with {@link Chain.passphrase}. */
+    clientKeyEncrypted: string;
+  };
+  /** The passphrase of `files.clientKeyEncrypted`. */
+  passphrase: string;
+  /** The contents of the CA, server certificate and server key. */
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+  /** Removes the temporary files. */
+  remove(): void;
+}
+
+/**
+ * Mints a private CA (CN "evtws test CA"), a server certificate for `serverAltNames` (openssl
+ * subjectAltName syntax; 127.0.0.1 and localhost unless told), and a client certificate (CN "evtws test client"), all signed by the CA, with the openssl CLI.
+ */
+export function mintChain(serverAltNames = "IP:127.0.0.1,DNS:localhost"): Chain {
+  const dir = mkdtempSync(join(tmpdir(), "evtws-pki-"));
+  const file = (name: string) => join(dir, name);
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: dir });
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=evtws test CA",
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+  );
+  const leaf = (name: string, cn: string, ext: string) => {
+    openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+    );
+    writeFileSync(file(`${name}.ext`), `${ext}\n`);
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.pem`,
+    );
+  };
+  leaf("server", "127.0.0.1", `subjectAltName=${serverAltNames}`);
+  leaf("client", "evtws test client", "extendedKeyUsage=clientAuth");
+  const passphrase = "open sesame";
+  openssl(
+    "pkey",
+    "-in",
+    "client.key",
+    "-aes256",
+    "-passout",
+    `pass:${passphrase}`,
+    "-out",
+    "client-encrypted.key",
+  );
+  return {
+    dir,
+    files: {
+      ca: file("ca.pem"),
+      serverCert: file("server.pem"),
+      serverKey: file("server.key"),
+      clientCert: file("client.pem"),
+      clientKey: file("client.key"),
+      clientKeyEncrypted: file("client-encrypted.key"),
+    },
+    passphrase,
+    ca: readFileSync(file("ca.pem"), "utf8"),
+    serverCert: readFileSync(file("server.pem"), "utf8"),
+    serverKey: readFileSync(file("server.key"), "utf8"),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -1,0 +1,79 @@
+/**
+ * `waitFor`: polls a condition until it holds, for tests that wait on something a real socket
+ * will do soon (a reconnect, a message arriving), instead of sleeping for a fixed time.
+ *
+ * It polls with timers; it does not hook into any connection's events, so it works for any
+ * condition, and with fake timers only if they are advanced.
+ */
+
+import { EvtWebSocketError } from "../errors.js";
+
+/** Options of {@link waitFor}. */
+export interface WaitForOptions {
+  /**
+   * Give up after this long, in ms. Below vitest's and jest's default test timeout (5 s), so
+   * the failure names the condition rather than the test runner's timeout.
+   * @default 4000
+   */
+  timeoutMs?: number;
+  /** Time between two checks, in ms. @default 10 */
+  intervalMs?: number;
+  /** What is awaited, for the timeout's message, e.g. `"the client to reconnect"`. */
+  message?: string;
+}
+
+/** Thrown by {@link waitFor} when the condition did not hold in time; `cause` is the predicate's last error, if it threw. */
+export class WaitForTimeoutError extends Error {
+  override name = "WaitForTimeoutError";
+}
+
+function checkMs(name: string, value: number | undefined, fallback: number, min: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || Number.isNaN(value) || value < min) {
+    throw new EvtWebSocketError(
+      "ERR_INVALID_OPTION",
+      `option ${name} of waitFor() must be a number >= ${min}, got ${value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * Calls `predicate` until it returns a truthy value (or a promise of one) and resolves with it.
+ * A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
+ * `timeoutMs`, the promise rejects with a {@link WaitForTimeoutError} carrying the last error.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a negative or non-numeric timing.
+ * @example
+ * ```ts
+ * await server.dropAll(1011);
+ * await waitFor(() => conn.state === "open", { message: "the client to reconnect" });
+ * const msg = await waitFor(() => server.received.at(-1));
+ * ```
+ */
+export async function waitFor<T>(
+  predicate: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<NonNullable<T>> {
+  const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
+  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 1);
+  const deadline = performance.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await predicate();
+      if (value) return value as NonNullable<T>;
+      lastError = undefined;
+    } catch (error) {
+      lastError = error;
+    }
+    if (performance.now() >= deadline) {
+      const what = options.message ?? "the condition";
+      const last = lastError instanceof Error ? `; last error: ${lastError.message}` : "";
+      throw new WaitForTimeoutError(`waitFor: ${what} did not hold within ${timeoutMs} ms${last}`, {
+        cause: lastError,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

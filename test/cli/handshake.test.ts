@@ -1,0 +1,201 @@
+/**
+ * `evtws`'s TLS and handshake options (issue 20, part 5), each against a real server on
+ * 127.0.0.1 port 0: `--ca`, `--cert`/`--key`/`--passphrase` against an HTTPS server that
+ * requires a client certificate from a private CA minted by openssl for this file, `--origin`,
+ * `--connect-timeout`, `--max-message-size`, `--reset-after`, the hint on certificate errors
+ * and the subprotocol on the connected line.
+ */
+
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { TLSSocket } from "node:tls";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebSocketServer } from "ws";
+import { type Chain, mintChain } from "../helpers/cert.js";
+import { silentServer } from "../helpers/raw-server.js";
+import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+
+useSourceBundle();
+
+let pki: Chain;
+let https: Server;
+let wss: WebSocketServer;
+let url: string;
+/** The CN of the client certificate of each accepted connection. */
+const clientNames: string[] = [];
+
+beforeAll(async () => {
+  pki = mintChain();
+  // The server asks for a client certificate and refuses a TLS handshake without one.
+  https = createServer({
+    key: pki.serverKey,
+    cert: pki.serverCert,
+    ca: pki.ca,
+    requestCert: true,
+    rejectUnauthorized: true,
+  });
+  wss = new WebSocketServer({ server: https });
+  wss.on("connection", (ws, req) => {
+    clientNames.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN));
+    ws.on("message", (data) => ws.send(String(data)));
+  });
+  await new Promise<void>((resolve) => https.listen(0, "127.0.0.1", resolve));
+  url = `wss://127.0.0.1:${(https.address() as AddressInfo).port}/`;
+});
+
+afterAll(async () => {
+  for (const ws of wss.clients) ws.terminate();
+  wss.close();
+  await new Promise((resolve) => https.close(resolve));
+  pki.remove();
+});
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+const ECHO = ["--match", "echo", "-x", "hi"];
+
+describe("evtws --ca --cert --key --passphrase", () => {
+  it("without --ca, the private CA's certificate fails with a hint to use --ca or --insecure", async () => {
+    const run = await runCli([...ECHO, url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*certificate/m);
+    expect(run.stderr).toMatch(/pass it with --ca <file>, or skip verification with --insecure/);
+  });
+
+  it("with --ca and without a client certificate, the server refuses the connection", async () => {
+    const run = await runCli(["--ca", pki.files.ca, ...ECHO, url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED/m);
+    expect(run.stderr).not.toMatch(/--insecure/);
+  });
+
+  it("with --ca, --cert and --key, the server sees the client certificate and the echo comes back", async () => {
+    clientNames.length = 0;
+    const run = await runCli([
+      "-q",
+      "--ca",
+      pki.files.ca,
+      "--cert",
+      pki.files.clientCert,
+      "--key",
+      pki.files.clientKey,
+      ...ECHO,
+      url,
+    ]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(clientNames).toEqual(["evtws test client"]);
+  });
+
+  it("--passphrase unlocks an encrypted --key; a wrong one fails the dial", async () => {
+    clientNames.length = 0;
+    const tls = ["--ca", pki.files.ca, "--cert", pki.files.clientCert, "--key", pki.files.clientKeyEncrypted];
+    const good = await runCli(["-q", ...tls, "--passphrase", pki.passphrase, ...ECHO, url]);
+    expect(good.stderr).toBe("");
+    expect(good.stdout).toBe("hi\n");
+    expect(good.code).toBe(0);
+    expect(clientNames).toEqual(["evtws test client"]);
+    const bad = await runCli([...tls, "--passphrase", "wrong", ...ECHO, url]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/^evtws: ERR_DIAL_FAILED/m);
+    expect(clientNames).toHaveLength(1);
+  });
+
+  it("a file that cannot be read is a usage mistake naming the option: exit 2, no connection", async () => {
+    const before = https.listenerCount("secureConnection");
+    let connections = 0;
+    const count = () => connections++;
+    https.on("secureConnection", count);
+    try {
+      const run = await runCli(["--ca", "/nonexistent/ca.pem", ...ECHO, url]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toBe("evtws: --ca /nonexistent/ca.pem: cannot read the file (ENOENT)\n");
+      const half = await runCli(["--ca", pki.files.ca, "--cert", pki.files.clientCert, ...ECHO, url]);
+      expect(half.code).toBe(2);
+      expect(half.stderr).toMatch(/--cert and --key go together/);
+      expect(connections).toBe(0);
+    } finally {
+      https.off("secureConnection", count);
+      expect(https.listenerCount("secureConnection")).toBe(before);
+    }
+  });
+});
+
+describe("evtws handshake options", () => {
+  it("--origin sends the Origin header; a value that is not an origin exits 2", async () => {
+    server = await startWsServer();
+    const run = await runCli(["--origin", "https://app.example.com/some/page", ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    expect(server.handshakes.map((h) => h.headers.origin)).toEqual(["https://app.example.com"]);
+    const bad = await runCli(["--origin", "not an origin", ...ECHO, server.url]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/"not an origin" is not an origin/);
+    expect(server.handshakes).toHaveLength(1);
+  });
+
+  it("-H keeps values with spaces and colons, as a shell-expanded bearer token gives", async () => {
+    server = await startWsServer();
+    const token = "abc:def ghi==";
+    const run = await runCli([
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-H",
+      "X-Time: 12:00:01",
+      ...ECHO,
+      server.url,
+    ]);
+    expect(run.code).toBe(0);
+    expect(server.handshakes[0]?.headers.authorization).toBe(`Bearer ${token}`);
+    expect(server.handshakes[0]?.headers["x-time"]).toBe("12:00:01");
+  });
+
+  it("--connect-timeout gives up a handshake that never completes with ERR_CONNECT_TIMEOUT", async () => {
+    const silent = await silentServer();
+    const run = await runCli(["--connect-timeout", "0.3", ...ECHO, silent]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_CONNECT_TIMEOUT: .*within 300 ms/m);
+  });
+
+  it("--max-message-size refuses a larger incoming message and accepts one that fits", async () => {
+    server = await startWsServer(() => "x".repeat(2000));
+    const small = await runCli(["--max-message-size", "1k", ...ECHO.slice(2), server.url]);
+    expect(small.code).toBe(1);
+    expect(small.stderr).toMatch(/ERR_MESSAGE_TOO_BIG|1009/);
+    expect(small.stdout).toBe("");
+    const fits = await runCli(["--max-message-size", "4k", ...ECHO.slice(2), server.url]);
+    expect(fits.code).toBe(0);
+    expect(fits.stdout).toBe(`${"x".repeat(2000)}\n`);
+  });
+
+  it("the connected line names the subprotocol the server chose", async () => {
+    server = await startWsServer();
+    const run = await runCli(["-s", "chat.v2", "-s", "chat.v1", ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stderr).toMatch(/\* connected to ws:\/\/127\.0\.0\.1:\d+\/ \(subprotocol chat\.v2\)$/m);
+  });
+
+  it("--reset-after: a connection older than the window resets the backoff to attempt 1", async () => {
+    // Every connection is cut 300 ms after it opens, so it lived longer than 0.1 s, never 5 s.
+    server = await startWsServer(undefined, (ws) => setTimeout(() => ws.terminate(), 300));
+    const args = ["-n", "--max-attempts", "10", "--min-delay", "10", "--max-delay", "20"];
+    const reset = startCli([...args, "--reset-after", "0.1", server.url]);
+    const kept = startCli([...args, "--reset-after", "5", server.url]);
+    try {
+      reset.child.stdin.end();
+      kept.child.stdin.end();
+      const attempts = (text: string) => [...text.matchAll(/attempt (\d+)/g)].map((m) => Number(m[1]));
+      await reset.waitFor("stderr", /reconnecting in/, 3, 20_000);
+      await kept.waitFor("stderr", /reconnecting in/, 3, 20_000);
+      expect(attempts(reset.stderr()).slice(0, 3)).toEqual([1, 1, 1]);
+      expect(attempts(kept.stderr()).slice(0, 3)).toEqual([1, 2, 3]);
+    } finally {
+      reset.kill();
+      kept.kill();
+    }
+  });
+});

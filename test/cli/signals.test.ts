@@ -1,0 +1,149 @@
+/**
+ * `evtws` ends cleanly on SIGINT and SIGTERM (issue 20, part 6): whatever it is doing (a piped
+ * script waiting on stdin, a request in flight, `-n` streaming, dialling), it sends a close
+ * frame with 1000, waits for the answer at most 1 s, and exits 130 or 143 as a shell expects.
+ * Each test spawns the CLI, sends the signal with `kill`, and asserts the exit status and the
+ * close code the server saw, against `ws` and against Python `websockets`.
+ */
+
+import { type AddressInfo, createServer, type Socket } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { WebSocket } from "ws";
+import { createTestServer } from "../../src/testing/index.js";
+import { requireTools } from "../helpers/tools.js";
+import {
+  idReply,
+  type PythonServer,
+  startCli,
+  startPythonServer,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+  waitFor,
+} from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+const cleanups: Array<() => Promise<unknown>> = [];
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
+
+/** A server answering JSON ids that records the close code of every connection. */
+async function recordingServer(reply = idReply): Promise<{ server: WsServer; codes: number[] }> {
+  const codes: number[] = [];
+  const started = await startWsServer(reply, (ws: WebSocket) => ws.on("close", (code) => codes.push(code)));
+  return { server: started, codes };
+}
+
+const SIGNALS = [
+  ["SIGINT", 130],
+  ["SIGTERM", 143],
+] as const;
+
+describe("SIGINT and SIGTERM close with 1000 and exit 130 / 143", () => {
+  for (const [signal, status] of SIGNALS) {
+    it(`${signal} in a pipeline waiting on stdin`, async () => {
+      const rec = await recordingServer();
+      server = rec.server;
+      const cli = startCli(["-q", server.url]);
+      try {
+        cli.send('{"id":1}');
+        await cli.waitFor("stdout", /"id":1,"ok":true/);
+        cli.child.kill(signal);
+        expect(await cli.exited).toBe(status);
+        await waitFor("the server to see the close", () => rec.codes.length === 1);
+        expect(rec.codes).toEqual([1000]);
+        expect(cli.stdout()).toBe('{"id":1,"ok":true}\n');
+        expect(cli.stderr()).toBe("");
+      } finally {
+        cli.kill();
+      }
+    });
+
+    it(`${signal} with a -x request in flight that the server never answers`, async () => {
+      const rec = await recordingServer(() => undefined);
+      server = rec.server;
+      const cli = startCli(["-q", "-x", '{"id":1}', server.url]);
+      try {
+        await waitFor("the request to arrive", () => server?.received.length === 1);
+        cli.child.kill(signal);
+        expect(await cli.exited).toBe(status);
+        await waitFor("the server to see the close", () => rec.codes.length === 1);
+        expect(rec.codes).toEqual([1000]);
+      } finally {
+        cli.kill();
+      }
+    });
+  }
+
+  it("SIGINT while dialling a server that never answers the handshake exits 130 at once", async () => {
+    // A TCP listener that never answers the opening handshake, and tells when it is dialled.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => sockets.push(socket.on("error", () => {})));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    });
+    const url = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    // Without the signal, this dial would wait out the 60 s connect timeout.
+    const cli = startCli(["-q", "--connect-timeout", "60", "-x", "hi", url]);
+    try {
+      await waitFor("the dial to reach the listener", () => sockets.length === 1);
+      cli.child.kill("SIGINT");
+      expect(await cli.exited).toBe(130);
+      expect(cli.stderr()).toBe("");
+    } finally {
+      cli.kill();
+    }
+  });
+
+  it("SIGTERM while the server does not answer the close frame still exits 143", async () => {
+    // The server stops reading once the message arrives: no close frame comes back, and evtws
+    // still leaves with 143 (after its 1 s wait; how long is not asserted, tests time nothing).
+    const stalling = await createTestServer({ onMessage: () => void stalling.stall() });
+    cleanups.push(() => stalling.close());
+    const cli = startCli(["-q", "-n", stalling.url]);
+    try {
+      cli.send("hello");
+      await waitFor("the server to stall", () => stalling.stalled);
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(143);
+    } finally {
+      cli.kill();
+    }
+  });
+});
+
+describe("signals against Python websockets", requireTools("python3-websockets"), () => {
+  let py: PythonServer;
+  beforeAll(async () => {
+    py = await startPythonServer();
+  }, 20_000);
+  afterAll(() => py?.stop());
+
+  for (const [signal, status] of SIGNALS) {
+    it(`${signal} during -n streaming: Python sees close code 1000, evtws exits ${status}`, async () => {
+      const before = py.closes().length;
+      const cli = startCli(["-n", "-s", "chat.v2", `${py.base}/feed`]);
+      try {
+        cli.child.stdin.end();
+        await cli.waitFor("stdout", /py text/);
+        // The subprotocol the Python server chose is on the connected line.
+        expect(cli.stderr()).toMatch(
+          /\* connected to ws:\/\/127\.0\.0\.1:\d+\/feed \(subprotocol chat\.v2\)/,
+        );
+        cli.child.kill(signal);
+        expect(await cli.exited).toBe(status);
+        await waitFor("Python to report the close", () => py.closes().length > before);
+        expect(py.closes().slice(before)).toEqual([{ path: "/feed", code: 1000 }]);
+      } finally {
+        cli.kill();
+      }
+    });
+  }
+});
