@@ -18,7 +18,7 @@ import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { State } from "./state.js";
-import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
+import type { ConnEvents, ConnStats, Handshake, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
 export type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
@@ -120,6 +120,20 @@ export class Conn<TIn = Data, TOut = Data> {
   /** The subprotocol the server chose for the current or last connection; "" when none. */
   get protocol(): string {
     return this.#life.protocol;
+  }
+
+  /**
+   * What the opening handshake of the current connection settled: its URL (scheme, host and
+   * port only), HTTP status, response headers (Node only) and subprotocol; `undefined` while the
+   * connection is not open.
+   *
+   * @example
+   * ```ts
+   * conn.on("connected", (c) => console.log(c.handshake?.headers?.["x-server-version"]))
+   * ```
+   */
+  get handshake(): Handshake | undefined {
+    return this.#life.state === State.OPEN ? this.#life.link?.handshake : undefined;
   }
 
   /**

@@ -29,10 +29,14 @@ import tsupConfig from "../tsup.config.js";
  * decision): finishing every transition before announcing it (timeouts and aborts included),
  * close codes that say which side closed, a socket that refuses data after a close frame,
  * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
- * 11,050 B. Issue 19 sets the next budget (7.0 KB).
+ * 11,050 B. Issue 19 sets the next budget (7.0 KB). Raised from 11,264 to 11,648 by issue 16 (a
+ * decision): the attempt context given to URL and headers functions, a headers function per
+ * attempt, `conn.handshake` and the wait a server sets (Retry-After, 1013) took the entry from
+ * 11,115 to about 11,550 B; what is Node-only of it (reading Retry-After and response headers)
+ * stays in the `ws` transport, out of this entry.
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
-const BUDGET_GZIP_BYTES = 11_264;
+const BUDGET_GZIP_BYTES = 11_648;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

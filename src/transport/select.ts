@@ -14,7 +14,8 @@ import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
 /** What the choice depends on. */
 export interface TransportNeeds {
   WebSocket: WebSocketConstructorLike | undefined;
-  headers: Record<string, string> | undefined;
+  /** The `headers` option, fixed or a function: either needs a transport that sends headers. */
+  headers: object | undefined;
   tls: object | undefined;
   /** True when the heartbeat is on and has no `pingMsg`, so protocol pings are needed. */
   needsProtocolPing: boolean;

@@ -21,13 +21,24 @@ export interface TransportClose {
   error?: unknown;
   /** HTTP status of a refused handshake. */
   status?: number;
+  /** The wait a refused handshake's `Retry-After` header asked for, in ms (adapters that see it). */
+  retryAfterMs?: number;
   /** Which side started the closing handshake, where the adapter knows it. */
   closedBy?: ClosedBy;
 }
 
+/** The server's answer to a handshake that succeeded, where the adapter sees it (`ws`). */
+export interface HandshakeResponse {
+  /** The HTTP status (101). */
+  status: number;
+  /** The response headers: names lower-cased, repeated ones joined with ", ". */
+  headers: Readonly<Record<string, string>>;
+}
+
 /** What an adapter reports about its socket. Called at most once each for open, closing and close. */
 export interface TransportEvents {
-  onOpen(protocol: string): void;
+  /** The handshake completed; `response` when the adapter can see the server's answer. */
+  onOpen(protocol: string, response?: HandshakeResponse): void;
   /** A whole message; `bytes` is its payload size. */
   onMessage(data: Data, bytes: number): void;
   /** A protocol pong arrived (only adapters with `canPing`). */

@@ -5,7 +5,7 @@
  * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound.
  * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames
  * arrive as strings, binary frames as `Buffer` (a `Uint8Array`). A refused handshake reports its
- * HTTP status.
+ * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers.
  *
  * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
  * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
@@ -43,8 +43,16 @@ import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
+import { parseRetryAfter } from "../retry-after.js";
 import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
-import type { ClosedBy, Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
+import type {
+  ClosedBy,
+  HandshakeResponse,
+  Transport,
+  TransportEvents,
+  TransportFactory,
+  TransportOptions,
+} from "./types.js";
 
 let warnedInsecure = false;
 
@@ -93,7 +101,11 @@ function onTcpError(this: Tcp, error: Error): void {
   this[kTransport].lastError ??= error;
 }
 
-type Response = { statusCode?: number; resume(): void };
+type Response = {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+  resume(): void;
+};
 type SocketOptions = WebSocket.ClientOptions & { [kTransport]: WsTransport };
 
 /**
@@ -128,14 +140,18 @@ class Socket extends WebSocket {
       case "ping":
         events.onPing();
         return true;
+      case "upgrade": // the 101 response, just before "open"
+        transport.response = handshakeResponse(a as Response);
+        return true;
       case "open":
-        events.onOpen(this.protocol);
+        events.onOpen(this.protocol, transport.response);
         return true;
       case "error":
         transport.lastError ??= a;
         return true;
       case "unexpected-response":
         transport.status = (b as Response).statusCode;
+        transport.retryAfterMs = parseRetryAfter((b as Response).headers["retry-after"], Date.now());
         transport.lastError = new Error(`unexpected server response: ${transport.status}`);
         (b as Response).resume();
         this.terminate();
@@ -182,6 +198,15 @@ class Socket extends WebSocket {
   }
 }
 
+/** The 101 response as the connection reports it: names lower-cased (as Node gives them), repeats joined with ", ". */
+function handshakeResponse(res: Response): HandshakeResponse {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  return { status: res.statusCode ?? 101, headers };
+}
+
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
   const { events, lastError, status, closedBy } = transport;
   // ws failed the connection itself (a protocol error, an oversized message): it sent
@@ -193,6 +218,7 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
     wasClean: !failed && code !== 1006,
     error: lastError,
     status,
+    retryAfterMs: transport.retryAfterMs,
     closedBy: closedBy ?? "network",
   });
 }
@@ -235,6 +261,10 @@ class WsTransport implements Transport {
   batchEnd = 0;
   lastError: unknown;
   status: number | undefined;
+  /** A refused handshake's `Retry-After`, in ms. */
+  retryAfterMs: number | undefined;
+  /** The server's answer to a handshake that succeeded. */
+  response: HandshakeResponse | undefined;
   /** Whose close frame came first, once one was sent or received. */
   closedBy: ClosedBy | undefined;
   /** The close code our side sent. */
