@@ -177,17 +177,21 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
       });
       await conn.dial(url);
       const state = conn.state;
+      const handshake = conn.handshake;
       const reply = await new Promise((resolve) => conn.send("hello", resolve));
       conn.send("unsolicited");
       await window.waitFor(() => messages.length > 0, "the unsolicited echo");
       await conn.close();
-      return { state, reply, messages, closed: conn.state };
+      return { state, handshake, reply, messages, closed: conn.state, after: conn.handshake ?? "none" };
     });
     expect(result).toEqual({
       state: "open",
+      // The browser hides the response's headers: none are claimed.
+      handshake: { url: server.url, status: 101, protocol: "" },
       reply: "echo:hello",
       messages: ["echo:unsolicited"],
       closed: "closed",
+      after: "none",
     });
   });
 
@@ -272,9 +276,14 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
       return {
         pingWithoutPingMsg: await codeOf(new Conn({ pingIntervalMs: 1000 }).dial(url)),
         headers: await codeOf(new Conn({ headers: { authorization: "Bearer x" } }).dial(url)),
+        headersFunction: await codeOf(new Conn({ headers: () => ({ authorization: "Bearer x" }) }).dial(url)),
       };
     });
-    expect(codes).toEqual({ pingWithoutPingMsg: "ERR_INVALID_OPTION", headers: "ERR_INVALID_OPTION" });
+    expect(codes).toEqual({
+      pingWithoutPingMsg: "ERR_INVALID_OPTION",
+      headers: "ERR_INVALID_OPTION",
+      headersFunction: "ERR_INVALID_OPTION",
+    });
     expect(server.connections).toBe(before);
   });
 
