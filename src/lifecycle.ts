@@ -190,8 +190,11 @@ export class Lifecycle {
       }
     } catch (cause) {
       if (epoch !== this.#epoch) return;
+      // Ours, as is: headers that failed the check, or an invalid URL (never retried). A throw
+      // from the user's function (even one of our errors) is that function's failure.
       const typed =
-        cause instanceof EvtWebSocketError && (failing === "" || cause.code === ErrorCode.INVALID_URL);
+        cause instanceof EvtWebSocketError &&
+        (failing === "" || (failing === "URL" && cause.code === ErrorCode.INVALID_URL));
       const error = typed ? cause : evtError(ErrorCode.DIAL_FAILED, `the ${failing} function failed`, cause);
       this.#events.run(this, this.#ended, undefined, {
         code: 1006,

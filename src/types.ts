@@ -56,8 +56,11 @@ export interface Handshake {
   /** The HTTP status of the handshake's response: 101. */
   readonly status: number;
   /**
-   * The response headers, names lower-cased, repeated ones joined with ", " (Node's `ws`
-   * transport only; absent where the runtime hides them, as browsers do).
+   * The response headers the server added: names lower-cased, repeated ones joined with ", "
+   * (`set-cookie` too, as `fetch`'s `Headers.get` does). The handshake's own (`Upgrade`,
+   * `Connection`, `Sec-WebSocket-*`) are left out: they say nothing the connection does not (the
+   * subprotocol is `protocol`), and would cost every connection about 250 B. Node's `ws`
+   * transport only; absent where the runtime hides them, as browsers do.
    */
   readonly headers?: Readonly<Record<string, string>>;
   /** The subprotocol the server chose; "" when none. */

@@ -31,7 +31,10 @@ export interface TransportClose {
 export interface HandshakeResponse {
   /** The HTTP status (101). */
   status: number;
-  /** The response headers: names lower-cased, repeated ones joined with ", ". */
+  /**
+   * The response headers but the handshake's own (`Upgrade`, `Connection`, `Sec-WebSocket-*`):
+   * names lower-cased, repeated ones joined with ", ".
+   */
   headers: Readonly<Record<string, string>>;
 }
 

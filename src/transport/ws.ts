@@ -198,13 +198,25 @@ class Socket extends WebSocket {
   }
 }
 
-/** The 101 response as the connection reports it: names lower-cased (as Node gives them), repeats joined with ", ". */
+/** The handshake's own response headers: the protocol's, not the server's news (the subprotocol is `protocol`). */
+const PROTOCOL_HEADER = /^(?:upgrade|connection|sec-websocket-.*)$/;
+/** A 101 with nothing but the handshake's own headers, shared: nothing kept per connection. */
+const PLAIN_101: HandshakeResponse = Object.freeze({ status: 101, headers: Object.freeze({}) });
+
+/**
+ * The 101 response as the connection reports it, kept for the connection's life: the server's
+ * headers but the handshake's own (about 250 B per connection if they were kept too), names
+ * lower-cased (as Node gives them), repeats joined with ", ".
+ */
 function handshakeResponse(res: Response): HandshakeResponse {
-  const headers: Record<string, string> = {};
+  let headers: Record<string, string> | undefined;
   for (const [name, value] of Object.entries(res.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(", ") : value;
+    if (value === undefined || PROTOCOL_HEADER.test(name)) continue;
+    headers ??= {};
+    headers[name] = Array.isArray(value) ? value.join(", ") : value;
   }
-  return { status: res.statusCode ?? 101, headers };
+  const status = res.statusCode ?? 101;
+  return headers === undefined && status === 101 ? PLAIN_101 : { status, headers: headers ?? {} };
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
