@@ -123,14 +123,8 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   /**
-   * What the opening handshake of the current connection settled: its URL (scheme, host and
-   * port only), HTTP status, response headers (Node only) and subprotocol; `undefined` while the
-   * connection is not open.
-   *
-   * @example
-   * ```ts
-   * conn.on("connected", (c) => console.log(c.handshake?.headers?.["x-server-version"]))
-   * ```
+   * What the open connection's handshake settled: URL (scheme, host and port), HTTP status, the
+   * headers the server added (Node only) and subprotocol; `undefined` while not open.
    */
   get handshake(): Handshake | undefined {
     return this.#life.state === State.OPEN ? this.#life.link?.handshake : undefined;
