@@ -47,7 +47,7 @@ export class Lifecycle {
   #openedAt = 0;
   #url: UrlSource = "";
   #plan: LinkConfig | undefined;
-  /** How the previous connection or attempt of this dial ended, for the next attempt's context. */
+  /** How the previous connection or attempt of this dial ended, for the next attempt's context (until one opens). */
   #lastEnd: LinkEnd | undefined;
   #unwatch: (() => void) | undefined;
   /** Successful reconnects after an established connection dropped. */
@@ -214,6 +214,7 @@ export class Lifecycle {
   }
 
   #opened(link: ConnLink, protocol: string): void {
+    this.#lastEnd = undefined; // only the next attempt's context needs it: an open connection keeps no old error
     this.protocol = protocol;
     if (this.#state === State.RECONNECTING) this.reconnects++;
     this.#openedAt = this.#o.clock.now();
