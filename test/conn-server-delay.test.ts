@@ -38,15 +38,16 @@ describe("a wait the server sets", () => {
       n === 0 ? `HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${date}` : undefined,
     );
     const waits: ReconnectingInfo[] = [];
-    const c = conn({
-      reconnect: { minDelayMs: 10, jitter: 0 },
-      onReconnecting: (info) => void waits.push(info),
-    });
+    // The default jitter, added: the wait is the date's, or up to half as long again.
+    const c = conn({ reconnect: { minDelayMs: 10 }, onReconnecting: (info) => void waits.push(info) });
     await c.dial(s.url);
     expect(s.arrivals).toHaveLength(2);
     expect(s.arrivals[1]!.wallAt).toBeGreaterThanOrEqual(dueAt);
-    expect(waits[0]?.serverDelayMs).toBeGreaterThan(0);
-    expect(waits[0]?.delayMs).toBe(waits[0]?.serverDelayMs);
+    const { serverDelayMs = 0, delayMs = 0 } = waits[0] ?? {};
+    expect(serverDelayMs).toBeGreaterThan(0);
+    expect(serverDelayMs).toBeLessThanOrEqual(2000);
+    expect(delayMs).toBeGreaterThanOrEqual(serverDelayMs);
+    expect(delayMs).toBeLessThanOrEqual(Math.round(serverDelayMs * 1.5));
   }, 20_000);
 
   it("a 503 without Retry-After keeps the client's own backoff: no serverDelayMs", async () => {
