@@ -85,6 +85,8 @@ export class ModelRun {
   readonly #headerCalls: Hold[] = [];
   /** The last wait a server set (announced at `at`), until the next socket opens or a dial()/close(). */
   #serverWait: { at: number; ms: number } | undefined;
+  /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
+  #expectedAttempt = 0;
   /** The call ids whose headers a socket was opened with. */
   readonly #usedCalls = new Set<number>();
   #nextId = 1;
@@ -170,6 +172,7 @@ export class ModelRun {
         this.#event(`onReconnecting attempt ${info.attempt} in ${info.delayMs} ms${server}`);
         if (info.serverDelayMs !== undefined)
           this.#serverWait = { at: this.clock.now(), ms: info.serverDelayMs };
+        this.#expectedAttempt = info.attempt;
         this.books.reconnectingEvent();
         this.#fire("reconnecting");
       },
@@ -213,6 +216,12 @@ export class ModelRun {
     const id = this.#headerCalls.length + 1;
     const held = this.config.headers === "held";
     this.line(`↳ headers(attempt ${attempt}) = call#${id}${held ? ", held" : ""}`);
+    if (attempt !== this.#expectedAttempt) {
+      this.violate(
+        "attempt-context",
+        `headers call#${id} was told attempt ${attempt}, expected ${this.#expectedAttempt}`,
+      );
+    }
     const call: Hold = { id, closesAtMake: this.books.closes.length, resolve: () => {}, reject: () => {} };
     this.#headerCalls.push(call);
     if (!held) return { "x-call": String(id) };
@@ -391,6 +400,8 @@ export class ModelRun {
     };
     books.dials.push(call);
     const start = books.dialStarting(suffix !== "");
+    // Accepted (idle or closed): its first attempt is attempt 0.
+    if (this.conn.state === "idle" || this.conn.state === "closed") this.#expectedAttempt = 0;
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;

@@ -29,6 +29,8 @@ export const PROPERTIES = {
   "callback-state": "inside onConnected the connection is open; inside onReconnecting it is not",
   "quiet-after-close": "no event follows close()'s resolution until a new dial()",
   "one-socket": "at most one socket is live at any time",
+  "attempt-context":
+    "the headers function is told the attempt onReconnecting announced (0 for the first attempt of a dial())",
   "server-delay":
     "after a wait the server set (Retry-After on 429/503, a 1013 close), the next socket opens no sooner than that wait",
   "stale-attempt":
