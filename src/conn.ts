@@ -19,7 +19,7 @@ import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
 import { resolveSendOptions, type SendOptions, type SendResult } from "./send-options.js";
 import { State } from "./state.js";
-import type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
+import type { ConnEvents, ConnStats, Handshake, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
 export type { SendOptions, SendResult } from "./send-options.js";
@@ -122,6 +122,14 @@ export class Conn<TIn = Data, TOut = Data> {
   /** The subprotocol the server chose for the current or last connection; "" when none. */
   get protocol(): string {
     return this.#life.protocol;
+  }
+
+  /**
+   * What the open connection's handshake settled: URL (scheme, host and port), HTTP status, the
+   * headers the server added (Node only) and subprotocol; `undefined` while not open.
+   */
+  get handshake(): Handshake | undefined {
+    return this.#life.state === State.OPEN ? this.#life.link?.handshake : undefined;
   }
 
   /**

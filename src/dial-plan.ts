@@ -79,7 +79,9 @@ export function planDial<TIn, TOut>(
   const heartbeat = o.pingIntervalMs > 0 ? o : undefined;
   return {
     protocols,
-    headers: options.headers,
+    // A headers function is the lifecycle's to call, once per attempt.
+    headers: typeof options.headers === "function" ? undefined : options.headers,
+    headersFn: typeof options.headers === "function" ? options.headers : undefined,
     tls: options.tls,
     maxMessageBytes: o.maxMessageBytes,
     proxy: options.proxy,

@@ -31,3 +31,4 @@ export type {
 export type { MessageKey } from "./pending.js";
 export { State, type StateChange } from "./state.js";
 export type { WebSocketConstructorLike, WebSocketLike } from "./transport/types.js";
+export type { AttemptContext, Handshake, HeadersFunction } from "./types.js";

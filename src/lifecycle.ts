@@ -14,11 +14,11 @@ import type { AnyConn } from "./conn.js";
 import type { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
-import type { ReconnectingInfo, ResolvedOptions } from "./options.js";
+import { checkHeaders, type ReconnectingInfo, type ResolvedOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
 import { decideRetry } from "./reconnect.js";
 import { canTransition, State } from "./state.js";
-import type { ConnEvents, UrlSource } from "./types.js";
+import type { AttemptContext, ConnEvents, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 
 type ConnLink = Link<AnyConn>;
@@ -47,6 +47,8 @@ export class Lifecycle {
   #openedAt = 0;
   #url: UrlSource = "";
   #plan: LinkConfig | undefined;
+  /** How the previous connection or attempt of this dial ended, for the next attempt's context (until one opens). */
+  #lastEnd: LinkEnd | undefined;
   #unwatch: (() => void) | undefined;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
@@ -106,6 +108,7 @@ export class Lifecycle {
     this.#plan = plan;
     this.#url = url;
     this.#attempt = 0;
+    this.#lastEnd = undefined;
     this.#closed = undefined;
     this.#setState(State.CONNECTING);
     if (this.#unwatch === undefined && hasEnvironmentEvents()) {
@@ -159,17 +162,40 @@ export class Lifecycle {
     this.#events.run(this, this.#ended, link, end);
   }
 
+  /**
+   * One attempt: its URL and headers (from the user's functions, given the attempt's context),
+   * then its link. A close() or dial() made while a function is awaited changes the epoch:
+   * nothing is called or dialled after it, and a late throw is dropped.
+   */
   async #connect(): Promise<void> {
     const epoch = ++this.#epoch;
     let url: string;
+    let headers: Record<string, string> | undefined;
+    let failing = "URL";
     try {
       if (this.#lastClose !== undefined) await this.#lastClose;
+      const last = this.#lastEnd;
+      const ctx: AttemptContext = { attempt: this.#attempt };
+      if (last !== undefined) ctx.lastClose = { code: last.code, reason: last.reason };
+      if (last?.error !== undefined) ctx.lastError = last.error;
       const source = this.#url;
-      url = normalizeUrl(typeof source === "function" ? await source() : source);
+      url = normalizeUrl(typeof source === "function" ? await source(ctx) : source);
+      const headersFn = this.#plan!.headersFn;
+      if (headersFn !== undefined && epoch === this.#epoch) {
+        failing = "headers";
+        const built = await headersFn(ctx);
+        failing = "";
+        // Checked like fixed headers, per attempt: a bad one fails this attempt with ERR_INVALID_OPTION.
+        headers = checkHeaders(built);
+      }
     } catch (cause) {
       if (epoch !== this.#epoch) return;
-      const fatal = cause instanceof EvtWebSocketError && cause.code === ErrorCode.INVALID_URL;
-      const error = fatal ? cause : evtError(ErrorCode.DIAL_FAILED, "the URL function failed", cause);
+      // Ours, as is: headers that failed the check, or an invalid URL (never retried). A throw
+      // from the user's function (even one of our errors) is that function's failure.
+      const typed =
+        cause instanceof EvtWebSocketError &&
+        (failing === "" || (failing === "URL" && cause.code === ErrorCode.INVALID_URL));
+      const error = typed ? cause : evtError(ErrorCode.DIAL_FAILED, `the ${failing} function failed`, cause);
       this.#events.run(this, this.#ended, undefined, {
         code: 1006,
         reason: "",
@@ -182,12 +208,13 @@ export class Lifecycle {
       return;
     }
     if (epoch !== this.#epoch) return;
-    const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner);
+    const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner, headers);
     this.#link = link;
     this.#events.run(link, link.start);
   }
 
   #opened(link: ConnLink, protocol: string): void {
+    this.#lastEnd = undefined; // only the next attempt's context needs it: an open connection keeps no old error
     this.protocol = protocol;
     if (this.#state === State.RECONNECTING) this.reconnects++;
     this.#openedAt = this.#o.clock.now();
@@ -249,6 +276,7 @@ export class Lifecycle {
       return;
     }
     this.#attempt = decision.attempt;
+    this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
     this.#out.dropped(decision.retry, end);
     if (!decision.retry) {
@@ -259,9 +287,10 @@ export class Lifecycle {
     // are announced makes them untrue, and they are dropped (the request errors above are not).
     const { error } = end;
     if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
-    const { attempt, delayMs } = decision;
+    const { attempt, delayMs, serverDelayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
+    if (serverDelayMs !== undefined) info.serverDelayMs = serverDelayMs;
     this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;

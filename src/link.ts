@@ -12,15 +12,18 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
 import type {
   ClosedBy,
+  HandshakeResponse,
   Transport,
   TransportClose,
   TransportEvents,
   TransportFactory,
   TransportOptions,
 } from "./transport/types.js";
+import type { Handshake, HeadersFunction } from "./types.js";
 
 /** How a link ended. */
 export interface LinkEnd {
@@ -37,6 +40,8 @@ export interface LinkEnd {
   status?: number;
   /** HTTP status of a proxy that refused the tunnel. */
   proxyStatus?: number;
+  /** The wait a refused handshake's `Retry-After` asked for, in ms. */
+  retryAfterMs?: number;
   /** Which side's close frame came first; "network" when there was none. */
   closedBy: ClosedBy;
 }
@@ -64,6 +69,8 @@ export interface LinkConfig extends TransportOptions {
   heartbeat: HeartbeatTiming | undefined;
   /** Builds the application-level ping; undefined means a protocol ping frame. */
   pingData: (() => Data) | undefined;
+  /** The `headers` option when it is a function, called per attempt by the connection (`headers` is then undefined). */
+  headersFn?: HeadersFunction | undefined;
 }
 
 type Phase = "handshake" | "open" | "closing" | "ended";
@@ -88,12 +95,32 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   readonly #url: string;
   readonly #events: LinkEvents<O>;
   readonly #owner: O;
+  /** This attempt's headers, when a headers function built them. */
+  readonly #headers: Record<string, string> | undefined;
+  /** What the open handshake settled: its subprotocol and the server's answer, then the public description. */
+  #opened: { protocol: string; response: HandshakeResponse | undefined } | Handshake | undefined;
 
-  constructor(config: LinkConfig, url: string, events: LinkEvents<O>, owner: O) {
+  /** @param headers - this attempt's headers, replacing `config.headers` (a headers function's result). */
+  constructor(
+    config: LinkConfig,
+    url: string,
+    events: LinkEvents<O>,
+    owner: O,
+    headers?: Record<string, string>,
+  ) {
     this.#config = config;
     this.#url = url;
     this.#events = events;
     this.#owner = owner;
+    this.#headers = headers;
+  }
+
+  /** What the handshake settled, once it completed: see `Conn.handshake`. Built on first read. */
+  get handshake(): Handshake | undefined {
+    const opened = this.#opened;
+    if (opened === undefined || "url" in opened) return opened;
+    this.#opened = describeHandshake(this.#url, opened.protocol, opened.response);
+    return this.#opened;
   }
 
   /** The URL as shown in messages: its origin, no path, query or credentials (secrets). Built only for a message. */
@@ -117,7 +144,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     }
     try {
       // The link is its transport's listener (and its heartbeat's hooks): no closures per socket.
-      this.#transport = config.factory.open(this.#url, config, this);
+      const options = this.#headers === undefined ? config : { ...config, headers: this.#headers };
+      this.#transport = config.factory.open(this.#url, options, this);
     } catch (cause) {
       this.#end({ code: 1006, reason: "", wasClean: false, error: this.#dialError(cause) });
     }
@@ -204,9 +232,10 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   }
 
   /** Transport callback: the handshake completed. */
-  onOpen(protocol: string): void {
+  onOpen(protocol: string, response?: HandshakeResponse): void {
     if (this.#phase !== "handshake") return;
     this.#phase = "open";
+    this.#opened = { protocol, response };
     this.#stopTimers();
     const timing = this.#config.heartbeat;
     if (timing !== undefined) {
@@ -277,6 +306,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       error,
       status: info.status,
       proxyStatus: info.proxyStatus,
+      retryAfterMs: info.retryAfterMs,
       closedBy,
     });
   }

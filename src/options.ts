@@ -18,6 +18,7 @@ import { type Codec, type Data, raw } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { MessageKey } from "./pending.js";
 import type { WebSocketConstructorLike } from "./transport/types.js";
+import type { HeadersFunction } from "./types.js";
 
 /** Facts about a connection that ended, given to `onClose`. */
 export interface CloseInfo {
@@ -45,6 +46,12 @@ export interface ReconnectingInfo {
   delayMs: number;
   /** Why the previous attempt or connection failed, when there was an error. */
   error?: EvtWebSocketError;
+  /**
+   * The wait the server asked for, in ms, when it set one: a handshake refused with 429 or 503
+   * and a `Retry-After` (honoured up to 10 minutes; Node only), or a close with 1013 (5000, or
+   * `maxDelayMs` if smaller). `delayMs` is then at least this, with jitter added, never taken off.
+   */
+  serverDelayMs?: number;
 }
 
 /** Given to `shouldReconnect`: why the last connection or attempt ended. */
@@ -205,8 +212,17 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   codec?: Codec<TIn, TOut>;
   /** A WHATWG `WebSocket` constructor to use instead of the default transport (`ws` on Node, the global one elsewhere). */
   WebSocket?: WebSocketConstructorLike;
-  /** Extra HTTP headers for the opening handshake (Node only; elsewhere `dial()` rejects `ERR_INVALID_OPTION`). */
-  headers?: Record<string, string>;
+  /**
+   * Extra HTTP headers for the opening handshake (Node only; elsewhere `dial()` rejects
+   * `ERR_INVALID_OPTION`): fixed, or a function called (and awaited) once per attempt, so a
+   * token that expired is never sent again. See {@link HeadersFunction}.
+   *
+   * @example
+   * ```ts
+   * headers: async ({ attempt }) => ({ authorization: `Bearer ${await getToken({ fresh: attempt > 0 })}` })
+   * ```
+   */
+  headers?: Record<string, string> | HeadersFunction;
   /**
    * TLS settings for `wss:` (Node only). Certificates are verified by default; a failed
    * verification is never retried. `rejectUnauthorized: false` accepts any certificate and
@@ -360,6 +376,29 @@ export function duration(name: string, value: unknown, fallback: number, min = 0
   );
 }
 
+/**
+ * Checks handshake headers: an object of HTTP token names and string values without CR, LF or
+ * NUL. The one rule for fixed `headers` (at construction) and a headers function's result (per
+ * attempt).
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming `headers` (never quoting a value: it is often a credential).
+ */
+export function checkHeaders(headers: unknown): Record<string, string> {
+  if (typeof headers !== "object" || headers === null) {
+    throw invalid("option headers must be an object of strings");
+  }
+  for (const [key, value] of Object.entries(headers)) {
+    // A bad name or value would fail every handshake and be retried forever: refuse it now.
+    if (!HTTP_TOKEN.test(key)) {
+      throw invalid("option headers has a name that is not an HTTP token");
+    }
+    if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
+    // The value itself is never quoted: it is often a credential.
+    if (/[\r\n\0]/.test(value)) throw invalid(`option headers.${key} must not contain CR, LF or NUL`);
+  }
+  return headers as Record<string, string>;
+}
+
 function fn(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== "function") {
     throw invalid(`option ${name} must be a function, got ${typeof value}`);
@@ -447,20 +486,8 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
   if (options.WebSocket !== undefined && typeof options.WebSocket !== "function") {
     throw invalid("option WebSocket must be a WebSocket constructor");
   }
-  if (options.headers !== undefined) {
-    if (typeof options.headers !== "object" || options.headers === null) {
-      throw invalid("option headers must be an object of strings");
-    }
-    for (const [key, value] of Object.entries(options.headers)) {
-      // A bad name or value would fail every handshake and be retried forever: refuse it now.
-      if (!HTTP_TOKEN.test(key)) {
-        throw invalid("option headers has a name that is not an HTTP token");
-      }
-      if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
-      // The value itself is never quoted: it is often a credential.
-      if (/[\r\n\0]/.test(value)) throw invalid(`option headers.${key} must not contain CR, LF or NUL`);
-    }
-  }
+  // A function's headers are checked per attempt, by the same rule (checkHeaders).
+  if (options.headers !== undefined && typeof options.headers !== "function") checkHeaders(options.headers);
   if (options.tls !== undefined && (typeof options.tls !== "object" || options.tls === null)) {
     throw invalid("option tls must be an object");
   }

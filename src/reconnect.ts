@@ -7,6 +7,12 @@
  * URL is never retried. `maxAttempts` counts retries, so a first dial makes at most
  * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials) is
  * retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
+ *
+ * A server may set the wait itself (see {@link serverDelay}): a handshake refused with 429 or
+ * 503 and a `Retry-After`, or a close with 1013 ("try again later"). The delay is then at least
+ * what the server asked, with jitter added on top, never taken off: clients told the same
+ * moment still spread out, and none comes back early. `shouldReconnect` and `maxAttempts` are
+ * asked first and still stop the retries.
  */
 
 import { backoffDelay } from "./backoff.js";
@@ -20,11 +26,33 @@ export interface Ending extends DisconnectInfo {
   /** How long the socket had been open, in ms; undefined when it never opened. */
   openForMs: number | undefined;
   error?: EvtWebSocketError | undefined;
+  /** The wait a refused handshake's `Retry-After` header asked for, in ms (Node only). */
+  retryAfterMs?: number | undefined;
+}
+
+/** The longest wait a server's `Retry-After` is honoured for, in ms: 10 minutes. */
+export const MAX_SERVER_DELAY_MS = 600_000;
+/** A close with 1013 ("try again later") waits at least this long, in ms, or `maxDelayMs` if smaller. */
+export const TRY_AGAIN_LATER_MS = 5000;
+
+/**
+ * The wait the server asked for, in ms, or undefined when it set none: a handshake refused with
+ * 429 or 503 and a readable `Retry-After` (honoured up to {@link MAX_SERVER_DELAY_MS}), or a
+ * connection the server closed with 1013 ({@link TRY_AGAIN_LATER_MS}, or `maxDelayMs` if smaller).
+ */
+export function serverDelay(policy: ResolvedReconnect, ending: Ending): number | undefined {
+  const { status, retryAfterMs } = ending;
+  if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
+    return Math.min(retryAfterMs, MAX_SERVER_DELAY_MS);
+  }
+  return ending.code === 1013 && ending.openForMs !== undefined
+    ? Math.min(TRY_AGAIN_LATER_MS, policy.maxDelayMs)
+    : undefined;
 }
 
 /** The outcome: retry as attempt n after `delayMs`, or stop (with the error that explains why, if any). */
 export type RetryDecision =
-  | { retry: true; attempt: number; delayMs: number }
+  | { retry: true; attempt: number; delayMs: number; serverDelayMs?: number }
   | { retry: false; attempt: number; error: EvtWebSocketError | undefined };
 
 /**
@@ -64,5 +92,14 @@ export function decideRetry(
     return { retry: false, attempt: base, error };
   }
   const next = base + 1;
-  return { retry: true, attempt: next, delayMs: backoffDelay(next, policy, random) };
+  const server = serverDelay(policy, ending);
+  // One draw for both: the backoff takes its jitter off, the server's wait gets it added.
+  const r = random();
+  let delayMs = backoffDelay(next, policy, () => r);
+  if (server === undefined) return { retry: true, attempt: next, delayMs };
+  const jittered = server + Math.round(server * policy.jitter * r);
+  // Retry-After (a refused handshake: it has a status) may exceed maxDelayMs, as the server
+  // knows its load; a 1013 wait (an open connection: no status) stays within maxDelayMs.
+  delayMs = Math.max(delayMs, ending.status === undefined ? Math.min(jittered, policy.maxDelayMs) : jittered);
+  return { retry: true, attempt: next, delayMs, serverDelayMs: server };
 }

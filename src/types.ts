@@ -8,8 +8,64 @@ import type { EvtWebSocketError } from "./errors.js";
 import type { CloseInfo, PongInfo, ReconnectingInfo } from "./options.js";
 import type { StateChange } from "./state.js";
 
-/** Where `dial()` gets its URL: a fixed one, or a function called before every attempt. */
-export type UrlSource = string | URL | (() => string | URL | Promise<string | URL>);
+/**
+ * Where `dial()` gets its URL: a fixed one, or a function called (and awaited) before every
+ * attempt with that attempt's {@link AttemptContext}. A function that throws or rejects fails
+ * that attempt with `ERR_DIAL_FAILED` (the throw is its `cause`) and the reconnect policy
+ * retries; one that returns an invalid URL ends the connection with `ERR_INVALID_URL`.
+ *
+ * @example
+ * ```ts
+ * conn.dial(async ({ attempt }) => `wss://api.example/live?token=${await fetchToken()}&try=${attempt}`)
+ * ```
+ */
+export type UrlSource = string | URL | ((ctx: AttemptContext) => string | URL | Promise<string | URL>);
+
+/** What the URL and headers functions are told about the attempt they prepare. */
+export interface AttemptContext {
+  /** 0 for the first attempt of a `dial()`, then the retry number `onReconnecting` announced. */
+  attempt: number;
+  /**
+   * How the previous connection or attempt ended (1006 with no reason for a failed handshake);
+   * absent on the first attempt of a `dial()`.
+   */
+  lastClose?: { code: number; reason: string };
+  /** The error that ended the previous connection or attempt, when there was one. */
+  lastError?: EvtWebSocketError;
+}
+
+/**
+ * Handshake headers built for each attempt: called (and awaited) once per attempt, after the
+ * URL function. A throw or rejection fails that attempt with `ERR_DIAL_FAILED`, the throw as its
+ * `cause`, and the reconnect policy retries; headers that are not an object of valid HTTP header
+ * names and string values fail it with `ERR_INVALID_OPTION` naming `headers`.
+ *
+ * @example
+ * ```ts
+ * headers: async () => ({ authorization: `Bearer ${await tokens.current()}` })
+ * ```
+ */
+export type HeadersFunction = (
+  ctx: AttemptContext,
+) => Record<string, string> | Promise<Record<string, string>>;
+
+/** What the opening handshake of the current connection settled; read through `conn.handshake`. */
+export interface Handshake {
+  /** The URL dialled, as every message shows it: scheme, host and port (no credentials, path or query). */
+  readonly url: string;
+  /** The HTTP status of the handshake's response: 101. */
+  readonly status: number;
+  /**
+   * The response headers the server added: names lower-cased, repeated ones joined with ", "
+   * (`set-cookie` too, as `fetch`'s `Headers.get` does). The handshake's own (`Upgrade`,
+   * `Connection`, `Sec-WebSocket-*`) are left out: they say nothing the connection does not (the
+   * subprotocol is `protocol`), and would cost every connection about 250 B. Node's `ws`
+   * transport only; absent where the runtime hides them, as browsers do.
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** The subprotocol the server chose; "" when none. */
+  readonly protocol: string;
+}
 
 /** Options of one `request()` call. */
 export interface RequestOptions {

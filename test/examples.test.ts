@@ -87,6 +87,22 @@ const examples: Record<string, { args?: string[]; lines: (string | RegExp)[] }> 
       "tokens fetched: 2",
     ],
   },
+  "examples/resume-stream.ts": {
+    lines: [
+      "client: dialling with since=0 (attempt 0)",
+      "server: connection since=0, replaying 0 events",
+      "connected: HTTP 101, the server resumes from 0",
+      "event 3: c",
+      "closed: 1012, willReconnect: true",
+      "client: dialling with since=3 (attempt 1)",
+      "server: connection since=3, replaying 2 events",
+      "connected: HTTP 101, the server resumes from 3",
+      "event 4: d",
+      "event 5: e",
+      "event 8: h",
+      "received 8 events, in order, none missed, none twice",
+    ],
+  },
   "examples/heartbeat.ts": {
     lines: [
       "connected",

@@ -94,3 +94,91 @@ describe("decideRetry", () => {
     expect(decideRetry(policy({ maxAttempts: 0 }), 0, ending()).retry).toBe(false);
   });
 });
+
+describe("decideRetry: a wait the server sets", () => {
+  const refused = (status: number, retryAfterMs?: number) =>
+    ending({ status, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+  const closed1013 = ending({ code: 1013, openForMs: 100 });
+  const at = (r: number) => () => r;
+
+  it.each([
+    ["503 + Retry-After: at least that long", policy(), refused(503, 2000), 0, 2000, 2000],
+    ["429 + Retry-After: at least that long", policy(), refused(429, 2000), 0, 2000, 2000],
+    [
+      "jitter is added to the server's wait, never taken off",
+      policy({ jitter: 0.5 }),
+      refused(503, 2000),
+      0.999,
+      2999,
+      2000,
+    ],
+    [
+      "with jitter and the lowest draw, exactly the server's wait",
+      policy({ jitter: 0.5 }),
+      refused(503, 2000),
+      0,
+      2000,
+      2000,
+    ],
+    ["Retry-After may exceed maxDelayMs", policy({ maxDelayMs: 1000 }), refused(503, 2000), 0, 2000, 2000],
+    ["Retry-After is honoured up to 10 minutes", policy(), refused(503, 3_600_000), 0, 600_000, 600_000],
+    [
+      "a longer backoff wins over a shorter Retry-After",
+      policy({ minDelayMs: 5000 }),
+      refused(503, 2000),
+      0,
+      5000,
+      2000,
+    ],
+    ["Retry-After 0 still waits the backoff", policy(), refused(503, 0), 0, 100, 0],
+    ["1013: at least 5 s", policy(), closed1013, 0, 5000, 5000],
+    ["1013: maxDelayMs if smaller", policy({ maxDelayMs: 300 }), closed1013, 0, 300, 300],
+    [
+      "1013 with jitter stays within maxDelayMs",
+      policy({ maxDelayMs: 6000, jitter: 0.5 }),
+      closed1013,
+      0.999,
+      6000,
+      5000,
+    ],
+    ["1013 with jitter: added", policy({ jitter: 0.5 }), closed1013, 0.5, 6250, 5000],
+  ] as const)("%s", (_name, p, end, r, delayMs, serverDelayMs) => {
+    expect(decideRetry(p, 0, end, undefined, at(r))).toEqual({
+      retry: true,
+      attempt: 1,
+      delayMs,
+      serverDelayMs,
+    });
+  });
+
+  it.each([
+    ["a 503 without Retry-After", refused(503)],
+    ["Retry-After on a status other than 429 or 503", refused(500, 2000)],
+    ["Retry-After on a 401", refused(401, 2000)],
+    ["a 1013 that was never open (no socket)", ending({ code: 1013 })],
+    ["a close with 1012", ending({ code: 1012, openForMs: 100 })],
+  ])("%s sets no wait", (_name, end) => {
+    expect(decideRetry(policy(), 0, end, undefined, zero)).toEqual({ retry: true, attempt: 1, delayMs: 100 });
+  });
+
+  it("shouldReconnect still has the last word", () => {
+    expect(decideRetry(policy(), 0, refused(503, 2000), () => false, zero)).toMatchObject({ retry: false });
+    expect(decideRetry(policy(), 0, closed1013, () => false, zero)).toMatchObject({ retry: false });
+  });
+
+  it("maxAttempts still stops", () => {
+    const d = decideRetry(policy({ maxAttempts: 1 }), 1, refused(503, 2000), undefined, zero);
+    expect(d.retry === false && d.error?.code).toBe("ERR_RECONNECT_EXHAUSTED");
+  });
+
+  it("draws one random number per decision, as without a server wait", () => {
+    let draws = 0;
+    const random = () => {
+      draws++;
+      return 0.5;
+    };
+    decideRetry(policy({ jitter: 0.5 }), 0, refused(503, 2000), undefined, random);
+    decideRetry(policy({ jitter: 0.5 }), 0, ending(), undefined, random);
+    expect(draws).toBe(2);
+  });
+});

@@ -7,7 +7,14 @@ import { type AddressInfo, createServer as createTcpServer, type Socket } from "
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
-import { type Conn, type ConnOptions, type EvtWebSocketError, json, State } from "../src/index.js";
+import {
+  type AttemptContext,
+  type Conn,
+  type ConnOptions,
+  type EvtWebSocketError,
+  json,
+  State,
+} from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
@@ -146,6 +153,27 @@ describe("INV-7: a secret canary in the URL, path, query, Authorization header a
     const invalid = errors.find((e) => e.code === "ERR_INVALID_URL");
     expect(invalid?.message).toContain("ftp://127.0.0.1:1:");
     expect(canaryHits(produced)).toEqual([]);
+  });
+
+  it("conn.handshake, and the attempt context a headers function gets after a drop (lastClose, lastError)", async () => {
+    const server = await createTestServer();
+    onCleanup(() => server.close());
+    const contexts: AttemptContext[] = [];
+    const { c, produced } = watched({
+      reconnect: fast,
+      headers: (ctx) => {
+        contexts.push(ctx);
+        return { Authorization: `Bearer ${CANARY}` };
+      },
+    });
+    await c.dial(secretUrl(server.url));
+    produced.push(c.handshake);
+    server.dropAll(); // no close frame: the drop has an error, which the next context carries
+    await until(() => contexts.length === 2 && c.state === State.OPEN, "the reconnect");
+    expect(contexts[1]?.lastError?.code).toBe("ERR_DISCONNECTED");
+    produced.push(c.handshake, ...contexts);
+    expect(canaryHits(produced)).toEqual([]);
+    expect(JSON.stringify(server.handshakes)).toContain(CANARY);
   });
 
   it("a URL function returning an invalid URL", async () => {

@@ -31,10 +31,12 @@ import tsupConfig from "../tsup.config.js";
  * whole-ms durations); 11,008 B by issue 19 after Node's certificate codes left the browser
  * build (11,115 -> 10,910 B); 12,288 B by issue 17 (a decision): send() results, per-message
  * options (volatile, signal, maxAgeMs with one expiry timer) and the drop-oldest overflow policy
- * took the entry from 10,910 to about 12,000 B.
+ * took the entry from 10,910 to about 12,000 B; issue 16's attempt context, headers function per
+ * attempt, `conn.handshake` and the wait a server sets (Retry-After, 1013) add about 450 B (the
+ * Node-only part, reading Retry-After and response headers, stays in the `ws` transport).
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 12_288;
+const BUDGET_GZIP_BYTES = 12_800;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

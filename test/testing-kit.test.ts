@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { type Conn, type EvtWebSocketError, State } from "../src/index.js";
+import { type Conn, type EvtWebSocketError, type ReconnectingInfo, State } from "../src/index.js";
 import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -92,6 +93,22 @@ describe("createTestServer", () => {
     expect(error.details.status).toBe(403);
     const good = conn({ reconnect: false, headers: { authorization: "Bearer ok" } });
     await good.dial(server.url);
+    expect(server.handshakes).toHaveLength(2);
+  });
+
+  it("authorize() can answer with response headers: 503 and a Retry-After the client waits for", async () => {
+    const clock = new FakeClock();
+    let refused = 0;
+    const server = await kitServer({
+      authorize: () => (refused++ === 0 ? { status: 503, headers: { "Retry-After": "120" } } : true),
+    });
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({ clock, reconnect: { minDelayMs: 10 }, onReconnecting: (i) => void waits.push(i) });
+    const dialed = c.dial(server.url);
+    await until(() => waits.length === 1, "the wait");
+    expect(waits[0]).toMatchObject({ serverDelayMs: 120_000, error: { details: { status: 503 } } });
+    clock.advance(waits[0]!.delayMs);
+    await dialed;
     expect(server.handshakes).toHaveLength(2);
   });
 

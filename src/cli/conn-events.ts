@@ -16,9 +16,10 @@ export function describeClose(info: CloseInfo): string {
   return `closed ${info.code}${reason}${clean}${next}`;
 }
 
-/** The event line for a backoff wait. */
+/** The event line for a backoff wait, with the wait the server asked for when it set one. */
 export function describeReconnecting(info: ReconnectingInfo): string {
-  return `reconnecting in ${Math.round(info.delayMs)} ms, attempt ${info.attempt}`;
+  const server = info.serverDelayMs === undefined ? "" : ` (the server asked for ${info.serverDelayMs} ms)`;
+  return `reconnecting in ${Math.round(info.delayMs)} ms, attempt ${info.attempt}${server}`;
 }
 
 /** The event line for an opened connection, with the subprotocol the server chose, if any. */

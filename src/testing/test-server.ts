@@ -42,14 +42,18 @@ export interface TestServerOptions {
   onMessage?(data: string | Buffer, client: WebSocket, isBinary: boolean): void;
   /**
    * Decides whether to accept a handshake: `true` (or undefined) accepts, `false` answers
-   * HTTP 401, a number answers that HTTP status.
+   * HTTP 401, a number answers that HTTP status, and `{ status, headers }` that status with
+   * those response headers (a `Retry-After`, say).
    *
    * @example
    * ```ts
    * authorize: ({ headers }) => headers.authorization === "Bearer good" || 401
+   * authorize: () => ({ status: 503, headers: { "Retry-After": "2" } }) // come back in 2 s
    * ```
    */
-  authorize?(handshake: HandshakeInfo): boolean | number | undefined;
+  authorize?(
+    handshake: HandshakeInfo,
+  ): boolean | number | { status: number; headers?: Record<string, string> } | undefined;
   /** A certificate and key (PEM) to serve `wss:` instead of `ws:`. */
   tls?: {
     /** The server's certificate chain (PEM); clients must trust its CA (the `tls.ca` option of `Conn`). */
@@ -155,9 +159,13 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
     const verdict = options.authorize?.(info);
-    if (verdict === false || typeof verdict === "number") {
-      const status = verdict === false ? 401 : verdict;
-      socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\nConnection: close\r\n\r\n`);
+    if (verdict === false || typeof verdict === "number" || typeof verdict === "object") {
+      const status = verdict === false ? 401 : typeof verdict === "number" ? verdict : verdict.status;
+      const extra = typeof verdict === "object" ? Object.entries(verdict.headers ?? {}) : [];
+      const lines = extra.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+      socket.end(
+        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\n${lines}Connection: close\r\n\r\n`,
+      );
       return Promise.resolve();
     }
     let resolve: () => void = () => {};

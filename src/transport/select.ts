@@ -16,7 +16,8 @@ import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
 /** What the choice depends on. */
 export interface TransportNeeds {
   WebSocket: WebSocketConstructorLike | undefined;
-  headers: Record<string, string> | undefined;
+  /** The `headers` option, fixed or a function: either needs a transport that sends headers. */
+  headers: object | undefined;
   tls: object | undefined;
   /** The `proxy` and `agent` options: only the `ws` transport (Node) can honour them. */
   proxy?: string | undefined;

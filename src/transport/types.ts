@@ -23,13 +23,27 @@ export interface TransportClose {
   status?: number;
   /** HTTP status of a proxy that refused the `CONNECT` tunnel (the server was never reached). */
   proxyStatus?: number;
+  /** The wait a refused handshake's `Retry-After` header asked for, in ms (adapters that see it). */
+  retryAfterMs?: number;
   /** Which side started the closing handshake, where the adapter knows it. */
   closedBy?: ClosedBy;
 }
 
+/** The server's answer to a handshake that succeeded, where the adapter sees it (`ws`). */
+export interface HandshakeResponse {
+  /** The HTTP status (101). */
+  status: number;
+  /**
+   * The response headers but the handshake's own (`Upgrade`, `Connection`, `Sec-WebSocket-*`):
+   * names lower-cased, repeated ones joined with ", ".
+   */
+  headers: Readonly<Record<string, string>>;
+}
+
 /** What an adapter reports about its socket. Called at most once each for open, closing and close. */
 export interface TransportEvents {
-  onOpen(protocol: string): void;
+  /** The handshake completed; `response` when the adapter can see the server's answer. */
+  onOpen(protocol: string, response?: HandshakeResponse): void;
   /** A whole message; `bytes` is its payload size. */
   onMessage(data: Data, bytes: number): void;
   /** A protocol pong arrived (only adapters with `canPing`). */

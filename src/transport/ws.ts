@@ -5,7 +5,7 @@
  * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound.
  * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames
  * arrive as strings, binary frames as `Buffer` (a `Uint8Array`). A refused handshake reports its
- * HTTP status.
+ * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers.
  *
  * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
  * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
@@ -49,10 +49,18 @@ import * as tls from "node:tls";
 import WebSocket from "ws";
 import type { Data } from "../codec.js";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
+import { parseRetryAfter } from "../retry-after.js";
 import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
 import { openTunnel, ProxyRefusedError } from "./proxy.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
-import type { ClosedBy, Transport, TransportEvents, TransportFactory, TransportOptions } from "./types.js";
+import type {
+  ClosedBy,
+  HandshakeResponse,
+  Transport,
+  TransportEvents,
+  TransportFactory,
+  TransportOptions,
+} from "./types.js";
 
 let warnedInsecure = false;
 
@@ -124,7 +132,11 @@ function onTcpError(this: Tcp, error: Error): void {
   this[kTransport].lastError ??= error;
 }
 
-type Response = { statusCode?: number; resume(): void };
+type Response = {
+  statusCode?: number;
+  headers: Record<string, string | string[] | undefined>;
+  resume(): void;
+};
 type SocketOptions = WebSocket.ClientOptions & { [kTransport]: WsTransport };
 
 /**
@@ -159,18 +171,20 @@ class Socket extends WebSocket {
       case "ping":
         events.onPing();
         return true;
-      case "upgrade":
+      case "upgrade": // the 101 response, just before "open"
         // With a user's `agent`, ws's socket did not come through createConnection.
         if (transport.tcp === undefined) adopt(transport, (a as { socket: Duplex }).socket);
+        transport.response = handshakeResponse(a as Response);
         return true;
       case "open":
-        events.onOpen(this.protocol);
+        events.onOpen(this.protocol, transport.response);
         return true;
       case "error":
         transport.lastError ??= a;
         return true;
       case "unexpected-response":
         transport.status = (b as Response).statusCode;
+        transport.retryAfterMs = parseRetryAfter((b as Response).headers["retry-after"], Date.now());
         transport.lastError = new Error(`unexpected server response: ${transport.status}`);
         (b as Response).resume();
         this.terminate();
@@ -218,6 +232,27 @@ class Socket extends WebSocket {
   }
 }
 
+/** The handshake's own response headers: the protocol's, not the server's news (the subprotocol is `protocol`). */
+const PROTOCOL_HEADER = /^(?:upgrade|connection|sec-websocket-.*)$/;
+/** A 101 with nothing but the handshake's own headers, shared: nothing kept per connection. */
+const PLAIN_101: HandshakeResponse = Object.freeze({ status: 101, headers: Object.freeze({}) });
+
+/**
+ * The 101 response as the connection reports it, kept for the connection's life: the server's
+ * headers but the handshake's own (about 250 B per connection if they were kept too), names
+ * lower-cased (as Node gives them), repeats joined with ", ".
+ */
+function handshakeResponse(res: Response): HandshakeResponse {
+  let headers: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(res.headers)) {
+    if (value === undefined || PROTOCOL_HEADER.test(name)) continue;
+    headers ??= {};
+    headers[name] = Array.isArray(value) ? value.join(", ") : value;
+  }
+  const status = res.statusCode ?? 101;
+  return headers === undefined && status === 101 ? PLAIN_101 : { status, headers: headers ?? {} };
+}
+
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
   const { events, lastError, status, closedBy, proxyStatus } = transport;
   // ws failed the connection itself (a protocol error, an oversized message): it sent
@@ -229,6 +264,7 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
     wasClean: !failed && code !== 1006,
     error: lastError,
     status,
+    retryAfterMs: transport.retryAfterMs,
     closedBy: closedBy ?? "network",
     ...(proxyStatus === undefined ? {} : { proxyStatus }),
   });
@@ -278,6 +314,10 @@ class WsTransport implements Transport {
   abortTunnel: (() => void) | undefined;
   /** The proxy's status when it refused the tunnel. */
   proxyStatus: number | undefined;
+  /** A refused handshake's `Retry-After`, in ms. */
+  retryAfterMs: number | undefined;
+  /** The server's answer to a handshake that succeeded. */
+  response: HandshakeResponse | undefined;
   /** Whose close frame came first, once one was sent or received. */
   closedBy: ClosedBy | undefined;
   /** The close code our side sent. */

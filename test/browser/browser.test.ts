@@ -177,17 +177,21 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
       });
       await conn.dial(url);
       const state = conn.state;
+      const handshake = conn.handshake;
       const reply = await new Promise((resolve) => conn.send("hello", resolve));
       conn.send("unsolicited");
       await window.waitFor(() => messages.length > 0, "the unsolicited echo");
       await conn.close();
-      return { state, reply, messages, closed: conn.state };
+      return { state, handshake, reply, messages, closed: conn.state, after: conn.handshake ?? "none" };
     });
     expect(result).toEqual({
       state: "open",
+      // The browser hides the response's headers: none are claimed.
+      handshake: { url: server.url, status: 101, protocol: "" },
       reply: "echo:hello",
       messages: ["echo:unsolicited"],
       closed: "closed",
+      after: "none",
     });
   });
 
@@ -274,6 +278,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
         headers: await codeOf(new Conn({ headers: { authorization: "Bearer x" } }).dial(url)),
         proxy: await codeOf(new Conn({ proxy: "http://127.0.0.1:3128" }).dial(url)),
         agent: await codeOf(new Conn({ agent: {} }).dial(url)),
+        headersFunction: await codeOf(new Conn({ headers: () => ({ authorization: "Bearer x" }) }).dial(url)),
       };
     });
     expect(codes).toEqual({
@@ -281,6 +286,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
       headers: "ERR_INVALID_OPTION",
       proxy: "ERR_INVALID_OPTION",
       agent: "ERR_INVALID_OPTION",
+      headersFunction: "ERR_INVALID_OPTION",
     });
     expect(server.connections).toBe(before);
   });

@@ -13,7 +13,7 @@
 
 import fc from "fast-check";
 import { type Action, actionArb, CALLBACK_NAMES, type CallbackEvent, describeAction } from "./config.js";
-import { flush, type ModelRun } from "./harness.js";
+import { flush, type ModelRun, type Release } from "./harness.js";
 import type { MemorySocket } from "./memory-transport.js";
 
 type Cmd = fc.AsyncCommand<ModelRun, ModelRun>;
@@ -114,6 +114,32 @@ class AbortSend extends Step {
   }
 }
 
+/** Releases a held headers call: its promise resolves, rejects, or resolves with invalid headers. */
+class ReleaseHeaders extends Step {
+  readonly pick: number;
+  readonly how: Release;
+
+  constructor(pick: number, how: Release, settle: boolean) {
+    super(settle);
+    this.pick = pick;
+    this.how = how;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.holds.length > 0;
+  }
+
+  label(): string {
+    const what =
+      this.how === "resolve" ? "headers" : this.how === "reject" ? "a rejection" : "invalid headers";
+    return `release a held headers call with ${what} (pick ${this.pick})`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.release(this.pick, this.how));
+  }
+}
+
 /** Next time `event` fires, its callback does `action`. */
 class Arm extends Step {
   readonly event: CallbackEvent;
@@ -181,7 +207,7 @@ class Late extends Step {
 /** What the network or the server does to a socket. */
 export type SocketMove =
   | { move: "open"; protocol: number }
-  | { move: "refuse"; status: number }
+  | { move: "refuse"; status: number; retryAfterMs?: number }
   | { move: "proxyRefuse"; status: number }
   | { move: "message"; what: "response" | "unsolicited" | "garbage" | "pong"; pick: number }
   | { move: "peerClose"; code: number; reason: string }
@@ -209,7 +235,7 @@ function describeMove(m: SocketMove): string {
     case "open":
       return m.protocol === 0 ? "open" : `open(offered protocol #${m.protocol})`;
     case "refuse":
-      return `refuse(HTTP ${m.status})`;
+      return `refuse(HTTP ${m.status}${m.retryAfterMs === undefined ? "" : `, Retry-After ${m.retryAfterMs / 1000} s`})`;
     case "proxyRefuse":
       return `proxyRefuse(HTTP ${m.status})`;
     case "message":
@@ -277,7 +303,7 @@ class OnSocket extends Step {
         return;
       }
       case "refuse":
-        run.command(`${name}.refuse(HTTP ${m.status})${flag}`, () => s.refuse(m.status));
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.refuse(m.status, m.retryAfterMs));
         return;
       case "proxyRefuse":
         run.command(`${name}.proxyRefuse(HTTP ${m.status})${flag}`, () => s.refuseProxy(m.status));
@@ -357,6 +383,14 @@ const connectingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
   // A proxy's 407 ends the connection for good unless shouldReconnect says yes; others retry.
   weigh(1, fc.record({ move: fc.constant("proxyRefuse" as const), status: fc.constantFrom(407, 403, 502) })),
+  weigh(
+    1,
+    fc.record({
+      move: fc.constant("refuse" as const),
+      status: fc.constantFrom(429, 503),
+      retryAfterMs: fc.constantFrom(0, 2000, 3_600_000),
+    }),
+  ),
   weigh(1, endTcpMove),
   weigh(1, abruptMove),
   weigh(1, errorMove),
@@ -380,7 +414,7 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
     3,
     fc.record({
       move: fc.constant("peerClose" as const),
-      code: fc.constantFrom(1000, 1001, 1005, 1007, 1008, 1009, 1011, 4000),
+      code: fc.constantFrom(1000, 1001, 1005, 1007, 1008, 1009, 1011, 1013, 4000),
       reason: fc.constantFrom("", "going away"),
     }),
   ),
@@ -458,4 +492,11 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
+  fc
+    .tuple(
+      fc.nat(3),
+      fc.constantFrom<Release>("resolve", "resolve", "resolve", "reject", "invalid"),
+      settleArb,
+    )
+    .map(([p, how, s]) => new ReleaseHeaders(p, how, s)),
 ];

@@ -33,6 +33,12 @@ export interface ModelConfig {
   maxPendingRequests: number;
   /** onConnected returns a promise (the queue waits for it). */
   connectedPromise: boolean;
+  /**
+   * The `headers` option: none, a function that answers at once, or one whose promise is held
+   * until a command releases it (resolved, rejected, or with invalid headers): every attempt's
+   * preparation then spans commands, so close(), dial() and time land in the middle of it.
+   */
+  headers: "none" | "fn" | "held";
   /** Timers fire up to this many ms late (0: on time). */
   maxLateMs: number;
   clockSeed: number;
@@ -175,6 +181,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   queueMaxAgeMs: weighted([3, 0], [1, 100], [1, 2000]),
   maxPendingRequests: weighted([4, 65_536], [1, 2]),
   connectedPromise: weighted([3, false], [1, true]),
+  headers: weighted<ModelConfig["headers"]>([4, "none"], [1, "fn"], [2, "held"]),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
   clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
 });

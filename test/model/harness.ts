@@ -45,6 +45,19 @@ export function flush(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** A call of the headers function whose promise a command releases ("held" headers). */
+export interface Hold {
+  /** The call's number (1 first): the headers it resolves with carry it as `x-call`. */
+  id: number;
+  /** close() calls made before it: one made after it makes it stale. */
+  closesAtMake: number;
+  resolve(headers: Record<string, string>): void;
+  reject(error: Error): void;
+}
+
+/** How a command releases a held headers call. */
+export type Release = "resolve" | "reject" | "invalid";
+
 /** A message for a socket, with its line of script. */
 export interface Delivery {
   data: string | Uint8Array;
@@ -71,6 +84,15 @@ export class ModelRun {
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
   #shared: AbortController | undefined;
+  /** Held headers calls not released yet, and every call made (by id). */
+  readonly holds: Hold[] = [];
+  readonly #headerCalls: Hold[] = [];
+  /** The last wait a server set (announced at `at`), until the next socket opens or a dial()/close(). */
+  #serverWait: { at: number; ms: number } | undefined;
+  /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
+  #expectedAttempt = 0;
+  /** The call ids whose headers a socket was opened with. */
+  readonly #usedCalls = new Set<number>();
   #nextId = 1;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
@@ -92,6 +114,15 @@ export class ModelRun {
     t.onViolation = (message) => this.violate("transport-use", message);
     t.onOpenSocket = (socket) => {
       this.books.socketOpening(socket);
+      if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
+      const wait = this.#serverWait;
+      this.#serverWait = undefined;
+      if (wait !== undefined && this.clock.now() - wait.at < wait.ms) {
+        this.violate(
+          "server-delay",
+          `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
+        );
+      }
       const offered = socket.protocols.length > 0 ? ` offering ${socket.protocols.join(",")}` : "";
       this.line(`↳ transport[${socket.index}] opening ${socket.url}${offered}`);
     };
@@ -137,7 +168,11 @@ export class ModelRun {
         this.#fire("close");
       },
       onReconnecting: (info) => {
-        this.#event(`onReconnecting attempt ${info.attempt} in ${info.delayMs} ms`);
+        const server = info.serverDelayMs === undefined ? "" : ` (the server asked ${info.serverDelayMs} ms)`;
+        this.#event(`onReconnecting attempt ${info.attempt} in ${info.delayMs} ms${server}`);
+        if (info.serverDelayMs !== undefined)
+          this.#serverWait = { at: this.clock.now(), ms: info.serverDelayMs };
+        this.#expectedAttempt = info.attempt;
         this.books.reconnectingEvent();
         this.#fire("reconnecting");
       },
@@ -153,6 +188,7 @@ export class ModelRun {
         return typeof resp === "string" && resp === `${String(req)}:ok`;
       };
     }
+    if (config.headers !== "none") options.headers = (ctx) => this.#headers(ctx.attempt);
     if (config.pingIntervalMs > 0 && config.pingMode === "message") {
       options.pingMsg = wire.ping;
       options.isPong = (m) => wire.isPong(m);
@@ -183,6 +219,52 @@ export class ModelRun {
       };
     }
     return policy;
+  }
+
+  /** The headers function: answers at once, or holds its promise until a command releases it. */
+  #headers(attempt: number): Record<string, string> | Promise<Record<string, string>> {
+    const id = this.#headerCalls.length + 1;
+    const held = this.config.headers === "held";
+    this.line(`↳ headers(attempt ${attempt}) = call#${id}${held ? ", held" : ""}`);
+    if (attempt !== this.#expectedAttempt) {
+      this.violate(
+        "attempt-context",
+        `headers call#${id} was told attempt ${attempt}, expected ${this.#expectedAttempt}`,
+      );
+    }
+    const call: Hold = { id, closesAtMake: this.books.closes.length, resolve: () => {}, reject: () => {} };
+    this.#headerCalls.push(call);
+    if (!held) return { "x-call": String(id) };
+    return new Promise((resolve, reject) => {
+      call.resolve = resolve;
+      call.reject = reject;
+      this.holds.push(call);
+    });
+  }
+
+  /** Releases held headers call `pick` (modulo the number held). */
+  release(pick: number, how: Release): void {
+    const [call] = this.holds.splice(pick % this.holds.length, 1);
+    if (call === undefined) return;
+    if (how === "reject") call.reject(new Error("token service down"));
+    else call.resolve(how === "invalid" ? { "x call": String(call.id) } : { "x-call": String(call.id) });
+  }
+
+  /** A socket opens: with the headers of a call of its own, made after the last close(). */
+  #checkHeaders(headers: Record<string, string> | undefined, index: number): void {
+    const id = Number(headers?.["x-call"]);
+    const call = this.#headerCalls[id - 1];
+    if (call === undefined) {
+      this.violate("stale-attempt", `transport[${index}] opened without headers from the headers function`);
+      return;
+    }
+    if (this.#usedCalls.has(id)) {
+      this.violate("stale-attempt", `transport[${index}] reused the headers of call#${id}`);
+    }
+    this.#usedCalls.add(id);
+    if (this.books.closes.length > call.closesAtMake) {
+      this.violate("stale-attempt", `transport[${index}] opened with call#${id}, made before a close()`);
+    }
   }
 
   /** Adds a line to the script. */
@@ -317,6 +399,7 @@ export class ModelRun {
   }
 
   #dial(action: Action & { kind: "dial" }, suffix: string): void {
+    this.#serverWait = undefined;
     const books = this.books;
     const call: DialCall = {
       n: books.dials.length,
@@ -327,6 +410,8 @@ export class ModelRun {
     };
     books.dials.push(call);
     const start = books.dialStarting(suffix !== "");
+    // Accepted (idle or closed): its first attempt is attempt 0.
+    if (this.conn.state === "idle" || this.conn.state === "closed") this.#expectedAttempt = 0;
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;
@@ -357,6 +442,7 @@ export class ModelRun {
   }
 
   #close(code: number, reason: string, suffix: string): void {
+    this.#serverWait = undefined;
     const books = this.books;
     const call: CloseCall = {
       n: books.closes.length,
@@ -633,6 +719,13 @@ export class ModelRun {
     this.command("close()", () => this.#close(1000, "", ""));
     await flush();
     this.check(true);
+    if (this.holds.length > 0) {
+      this.command("release every held headers call", () => {
+        while (this.holds.length > 0) this.release(0, "resolve");
+      });
+      await flush();
+      this.check(true);
+    }
     for (const s of this.transport.liveSockets) {
       this.command(`transport[${s.index}]: peer answers and ends TCP`, () => {
         if (s.closeSent !== undefined && s.closeReceived === undefined)

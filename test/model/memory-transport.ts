@@ -40,6 +40,8 @@ export class MemorySocket implements Transport {
   readonly index: number;
   readonly url: string;
   readonly protocols: string[];
+  /** The handshake headers the connection gave this socket. */
+  readonly headers: Record<string, string> | undefined;
   readonly events: TransportEvents;
   readonly #owner: MemoryTransport;
   phase: SocketPhase = "connecting";
@@ -75,6 +77,7 @@ export class MemorySocket implements Transport {
     this.index = index;
     this.url = url;
     this.protocols = [...options.protocols];
+    this.headers = options.headers;
     this.events = events;
   }
 
@@ -142,11 +145,16 @@ export class MemorySocket implements Transport {
     return true;
   }
 
-  /** Test control: the server answered the handshake with an HTTP status other than 101. */
-  refuse(status: number): boolean {
+  /**
+   * Test control: the server answered the handshake with an HTTP status other than 101 (and a
+   * `Retry-After` asking for `retryAfterMs`, when given).
+   */
+  refuse(status: number, retryAfterMs?: number): boolean {
     if (this.phase !== "connecting") return false;
     this.error = new Error(`unexpected server response: ${status}`);
-    this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, status, closedBy: "network" });
+    const report: TransportClose = { code: 1006, reason: "", wasClean: false, error: this.error, status };
+    if (retryAfterMs !== undefined) report.retryAfterMs = retryAfterMs;
+    this.#end({ ...report, closedBy: "network" });
     return true;
   }
 

@@ -29,6 +29,12 @@ export const PROPERTIES = {
   "callback-state": "inside onConnected the connection is open; inside onReconnecting it is not",
   "quiet-after-close": "no event follows close()'s resolution until a new dial()",
   "one-socket": "at most one socket is live at any time",
+  "attempt-context":
+    "the headers function is told the attempt onReconnecting announced (0 for the first attempt of a dial())",
+  "server-delay":
+    "after a wait the server set (Retry-After on 429/503, a 1013 close), the next socket opens no sooner than that wait",
+  "stale-attempt":
+    "an attempt whose headers were still being prepared when close() was called opens no socket, and the headers function is called once per attempt",
   "close-closes": "close() leaves the connection closed",
   "close-bounded": "a closing socket ends within the close timeout",
   liveness:

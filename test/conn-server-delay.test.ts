@@ -1,0 +1,127 @@
+/**
+ * Backoff the server sets: a handshake refused with 429/503 and a Retry-After, and a close with
+ * 1013, against real servers. The gap between attempts is measured on the server's side (when
+ * each upgrade request arrived); the 5 s rule is checked on an injected clock, so the test
+ * does not wait 5 s. The policy's arithmetic has its table in reconnect.test.ts.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
+import { conn } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
+
+describe("a wait the server sets", () => {
+  it("a handshake refused with 503 and Retry-After: 2 waits at least 2 s before the next attempt (measured on the server)", async () => {
+    const s = await upgradeServer((n) =>
+      n === 0 ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2" : undefined,
+    );
+    const waits: ReconnectingInfo[] = [];
+    // The client's own backoff would retry after at most 10 ms.
+    const c = conn({ reconnect: { minDelayMs: 10 }, onReconnecting: (info) => void waits.push(info) });
+    await c.dial(s.url);
+    expect(s.arrivals).toHaveLength(2);
+    expect(s.arrivals[1]!.at - s.arrivals[0]!.at).toBeGreaterThanOrEqual(2000);
+    expect(waits).toHaveLength(1);
+    expect(waits[0]?.serverDelayMs).toBe(2000);
+    expect(waits[0]?.delayMs).toBeGreaterThanOrEqual(2000);
+    expect(waits[0]?.delayMs).toBeLessThanOrEqual(3000); // jitter 0.5, added
+    expect(waits[0]?.error?.details.status).toBe(503);
+  }, 20_000);
+
+  it("a handshake refused with 429 and Retry-After as an HTTP date waits until that date (measured on the server)", async () => {
+    // A whole second at least a second ahead: an HTTP date has no milliseconds.
+    const dueAt = Math.ceil(Date.now() / 1000) * 1000 + 1000;
+    const date = new Date(dueAt).toUTCString();
+    const s = await upgradeServer((n) =>
+      n === 0 ? `HTTP/1.1 429 Too Many Requests\r\nRetry-After: ${date}` : undefined,
+    );
+    const waits: ReconnectingInfo[] = [];
+    // The default jitter, added: the wait is the date's, or up to half as long again.
+    const c = conn({ reconnect: { minDelayMs: 10 }, onReconnecting: (info) => void waits.push(info) });
+    await c.dial(s.url);
+    expect(s.arrivals).toHaveLength(2);
+    expect(s.arrivals[1]!.wallAt).toBeGreaterThanOrEqual(dueAt);
+    const { serverDelayMs = 0, delayMs = 0 } = waits[0] ?? {};
+    expect(serverDelayMs).toBeGreaterThan(0);
+    expect(serverDelayMs).toBeLessThanOrEqual(2000);
+    expect(delayMs).toBeGreaterThanOrEqual(serverDelayMs);
+    expect(delayMs).toBeLessThanOrEqual(Math.round(serverDelayMs * 1.5));
+  }, 20_000);
+
+  it("a 503 without Retry-After keeps the client's own backoff: no serverDelayMs", async () => {
+    const s = await upgradeServer((n) => (n === 0 ? "HTTP/1.1 503 Service Unavailable" : undefined));
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      reconnect: { minDelayMs: 10, jitter: 0 },
+      onReconnecting: (info) => void waits.push(info),
+    });
+    await c.dial(s.url);
+    expect(waits.map((w) => [w.delayMs, "serverDelayMs" in w])).toEqual([[10, false]]);
+  });
+
+  it("shouldReconnect returning false still stops after a 503 with Retry-After", async () => {
+    const s = await upgradeServer(() => "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2");
+    const clock = new FakeClock();
+    let waits = 0;
+    const c = conn({
+      clock,
+      reconnect: { shouldReconnect: ({ status }) => status !== 503 },
+      onReconnecting: () => void waits++,
+    });
+    const err = (await c.dial(s.url).catch((e) => e)) as EvtWebSocketError;
+    expect(err).toMatchObject({ code: "ERR_DIAL_FAILED", details: { status: 503 } });
+    expect(waits).toBe(0);
+    expect(clock.pending).toBe(0);
+    expect(c.state).toBe("closed");
+    expect(s.arrivals).toHaveLength(1);
+  });
+
+  it("a close with 1013 waits maxDelayMs when that is below 5 s (measured on the server)", async () => {
+    let closedAt = 0;
+    const s = await upgradeServer(() => undefined, {
+      onAccept: (ws, n) => {
+        if (n !== 0) return;
+        closedAt = performance.now();
+        ws.close(1013, "try again later");
+      },
+    });
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      reconnect: { minDelayMs: 5, maxDelayMs: 300 },
+      onReconnecting: (info) => void waits.push(info),
+    });
+    await c.dial(s.url);
+    await until(() => s.accepted.length === 2, "the reconnect");
+    expect(s.arrivals[1]!.at - closedAt).toBeGreaterThanOrEqual(300);
+    expect(waits.map((w) => [w.delayMs, w.serverDelayMs])).toEqual([[300, 300]]);
+  });
+
+  it("a close with 1013 waits 5 s with the default maxDelayMs (injected clock)", async () => {
+    const s = await upgradeServer(() => undefined, {
+      onAccept: (ws, n) => {
+        if (n === 0) ws.close(1013);
+      },
+    });
+    const clock = new FakeClock();
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 10, jitter: 0 },
+      onReconnecting: (info) => void waits.push(info),
+    });
+    await c.dial(s.url);
+    await until(() => waits.length === 1, "the wait");
+    expect(waits[0]).toMatchObject({ attempt: 1, delayMs: 5000, serverDelayMs: 5000 });
+    expect(clock.pending).toBe(1); // the wait, and nothing else
+    const fired = clock.fired;
+    clock.advance(4999);
+    expect(clock.fired).toBe(fired);
+    expect(clock.pending).toBe(1);
+    clock.advance(1);
+    expect(clock.fired).toBe(fired + 1);
+    await until(() => s.accepted.length === 2, "the reconnect");
+    expect(s.arrivals).toHaveLength(2);
+  });
+});
