@@ -184,6 +184,7 @@ export class Lifecycle {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner);
     this.#link = link;
+    this.#plan!.obs?.event("attempt", { attempt: this.#attempt + 1, url });
     this.#events.run(link, link.start);
   }
 
@@ -191,6 +192,7 @@ export class Lifecycle {
     this.protocol = protocol;
     if (this.#state === State.RECONNECTING) this.reconnects++;
     this.#openedAt = this.#o.clock.now();
+    this.#plan!.obs?.event("open", { protocol });
     this.#setState(State.OPEN);
     const dialed = this.#dialed;
     this.#dialed = undefined;
@@ -249,6 +251,11 @@ export class Lifecycle {
       return;
     }
     this.#attempt = decision.attempt;
+    this.#plan!.obs?.event(decision.retry ? "reconnecting" : "give-up", {
+      error: end.error,
+      ...decision,
+      reason: end.error?.code ?? `close-${end.code}`,
+    });
     if (end.wasOpen) this.#emitClose(end, decision.retry);
     this.#out.dropped(decision.retry, end);
     if (!decision.retry) {
@@ -292,6 +299,7 @@ export class Lifecycle {
       willReconnect,
       closedBy: end.closedBy,
     };
+    this.#plan?.obs?.event("close", { ...info });
     this.#events.emit("close", info, this.#owner);
   }
 
@@ -314,6 +322,7 @@ export class Lifecycle {
     const unsent = this.#out.failAll(ending);
     const dialed = this.#dialed;
     this.#dialed = undefined;
+    if (dialed !== undefined) this.#plan?.obs?.event("error", { error: reason ?? ending });
     if (dialed !== undefined) dialed.reject(reason ?? ending);
     else if (reason !== undefined && !byUser) this.#report(reason);
     if (unsent > 0) {
@@ -340,6 +349,7 @@ export class Lifecycle {
   }
 
   #report(error: EvtWebSocketError): void {
+    this.#plan?.obs?.event("error", { error });
     this.#events.emit("error", error, this.#owner);
   }
 

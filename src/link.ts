@@ -13,6 +13,7 @@ import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
+import type { Observer } from "./observe.js";
 import type {
   ClosedBy,
   Transport,
@@ -62,6 +63,8 @@ export interface LinkConfig extends TransportOptions {
   heartbeat: HeartbeatTiming | undefined;
   /** Builds the application-level ping; undefined means a protocol ping frame. */
   pingData: (() => Data) | undefined;
+  /** The connection's observer (logger, diagnostics), if any. */
+  obs?: Observer | undefined;
 }
 
 type Phase = "handshake" | "open" | "closing" | "ended";
@@ -226,6 +229,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Heartbeat hook: the pong deadline passed with nothing received. */
   onDead(): void {
     const timeout = this.#config.heartbeat?.pongTimeoutMs;
+    this.#config.obs?.event("dead", { pongTimeoutMs: timeout });
     this.terminate(
       new EvtWebSocketError(
         ErrorCode.PONG_TIMEOUT,
@@ -236,6 +240,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Heartbeat hook: sends one ping (the protocol frame or the built `pingMsg`). */
   sendPing(): void {
+    this.#config.obs?.event("ping", {});
     const build = this.#config.pingData;
     let frame: Data | undefined;
     try {

@@ -13,6 +13,7 @@ import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
+import type { Observer } from "./observe.js";
 import {
   type MessageKey,
   PendingRequests,
@@ -40,6 +41,8 @@ export class Outbox<TIn, TOut> {
   messagesSent = 0;
   /** Payload bytes handed to a socket. */
   bytesSent = 0;
+  /** The connection's observer: told of every frame sent and every queue overflow. */
+  obs: Observer | undefined;
 
   readonly #maxPending: number;
 
@@ -200,12 +203,14 @@ export class Outbox<TIn, TOut> {
     if (bytes < 0) return false;
     this.bytesSent += bytes;
     this.messagesSent++;
+    this.obs?.sent(bytes);
     return true;
   }
 
   #assertFits(bytes: number, where: Where): void {
     const state = where.phase;
     if (this.#queue.fits(bytes)) return;
+    this.obs?.event("queue-full", { messages: this.#queue.size, queuedBytes: this.#queue.bytes, bytes });
     const { maxMessages, maxBytes } = this.#queue.limits;
     throw new EvtWebSocketError(
       ErrorCode.QUEUE_FULL,
