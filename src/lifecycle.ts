@@ -192,7 +192,7 @@ export class Lifecycle {
     this.protocol = protocol;
     if (this.#state === State.RECONNECTING) this.reconnects++;
     this.#openedAt = this.#o.clock.now();
-    this.#plan!.obs?.event("open", { protocol });
+    this.#plan!.obs?.event("open", { protocol: this.#plan!.protocols.indexOf(protocol) + 1 });
     this.#setState(State.OPEN);
     const dialed = this.#dialed;
     this.#dialed = undefined;
@@ -251,12 +251,13 @@ export class Lifecycle {
       return;
     }
     this.#attempt = decision.attempt;
+    if (end.wasOpen) this.#emitClose(end, decision.retry);
     this.#plan!.obs?.event(decision.retry ? "reconnecting" : "give-up", {
       error: end.error,
       ...decision,
+      retry: undefined,
       reason: end.error?.code ?? `close-${end.code}`,
     });
-    if (end.wasOpen) this.#emitClose(end, decision.retry);
     this.#out.dropped(decision.retry, end);
     if (!decision.retry) {
       this.#shutdown(decision.error);

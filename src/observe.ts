@@ -21,7 +21,8 @@ import { redactUrl } from "./url.js";
  * The connection events an observer hears besides messages and requests, with their fields
  * (the same fields are logged and published; see docs/observability.md):
  * - `attempt` `{ attempt, url }`, 1-based; observers redact `url` (see {@link complete});
- * - `open` `{ protocol }`, to which observers add the attempt's `url` and `durationMs`;
+ * - `open` `{ protocol }`, the chosen subprotocol's 1-based position among those offered (0 for
+ *   none: its name may carry a token), to which observers add the attempt's `url` and `durationMs`;
  * - `close` {@link CloseInfo}; `reconnecting` `{ attempt, delayMs, reason, error? }` and
  *   `give-up` `{ attempt, reason, error? }` (the reconnect policy's decision);
  * - `error` `{ error }` (what went to `onError` or rejected `dial()`);

@@ -89,7 +89,7 @@ describe("the browser entry", () => {
     esm = await bundle("esm");
   });
 
-  it("contains no ws, no Node built-in and no dependency: only src/, with the browser transport", () => {
+  it("contains no ws, no Node built-in (no diagnostics_channel) and no dependency: only src/, with the browser transport", () => {
     const inputs = Object.keys(esm.metafile.inputs);
     const foreign = inputs.filter((path) => !path.startsWith("src/"));
     const nodeImports = Object.entries(esm.metafile.inputs).flatMap(([from, input]) =>
@@ -101,6 +101,8 @@ describe("the browser entry", () => {
     expect(nodeImports, "imports of ws or Node built-ins").toEqual([]);
     expect(inputs).toContain("src/transport/default.browser.ts");
     expect(inputs).not.toContain("src/transport/ws.ts");
+    expect(inputs).toContain("src/channels.browser.ts");
+    expect(inputs).not.toContain("src/channels.ts");
   });
 
   it(`weighs at most ${BUDGET_GZIP_BYTES} bytes minified and gzipped, every feature in`, () => {
