@@ -25,7 +25,9 @@ const browserTransport: Plugin = {
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", otel: "src/otel/index.ts" },
+    // No shared chunks: each entry is one file (the bench snapshots dist/index.js alone).
+    splitting: false,
     format: ["esm", "cjs"],
     platform: "node",
     target: "node20",
@@ -37,7 +39,7 @@ export default defineConfig([
     esbuildOptions(options) {
       options.logOverride = { "empty-import-meta": "silent" };
     },
-    external: ["ws"],
+    external: ["ws", "@opentelemetry/api"],
   },
   {
     entry: { browser: "src/index.ts" },
