@@ -53,6 +53,9 @@ export interface ClientOptions {
    * server closes or SIGINT/SIGTERM.
    */
   noClose: boolean;
+  /** `-v/--verbose`: the connection's log lines on stderr; `trace` adds message sizes. */
+  verbose?: boolean;
+  trace?: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -153,6 +156,8 @@ function clientProgram(version: string): Program {
     .option("--binary", "print binary frames as hex; send lines as binary frames")
     .option("--insecure", "accept invalid TLS certificates (self-signed); warns once")
     .option("-q, --quiet", "print data only: no events, no timestamps")
+    .option("-v, --verbose", "log attempts, opens, closes, retries and pings on stderr")
+    .option("--trace", "like -v, and log the size of every message sent and received")
     .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect)
     .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
     .option(
@@ -251,5 +256,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     concurrency: (o.concurrency as number | undefined) ?? DEFAULT_CONCURRENCY,
     responsesOnly: o.responsesOnly === true,
     noClose: o.close === false,
+    verbose: o.verbose === true || o.trace === true,
+    trace: o.trace === true,
   };
 }
