@@ -15,6 +15,7 @@
 import dc from "node:diagnostics_channel";
 import {
   type Attributes,
+  type BatchObservableResult,
   type MeterProvider,
   metrics,
   type ObservableResult,
@@ -61,6 +62,9 @@ interface RequestRecord {
   conn: ConnRecord;
 }
 
+/** A successful request's attributes: one object for all of them. */
+const OK: Attributes = Object.freeze({ "evtwebsocket.request.outcome": "ok" });
+
 const OUTCOMES: Record<string, string> = {
   ERR_REQUEST_TIMEOUT: "timeout",
   ERR_ABORTED: "aborted",
@@ -82,9 +86,12 @@ let teardown: (() => void) | undefined;
 export function instrument(options: InstrumentOptions = {}): void {
   uninstrument();
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
-  const m = createInstruments((options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket"));
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
+  const m = createInstruments(meter);
   const conns = new Map<string, ConnRecord>();
   const requests = new WeakMap<object, RequestRecord>();
+  /** Running totals behind the observable message and byte counters. */
+  const io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
 
   const recordOf = (msg: Message): ConnRecord => {
     let r = conns.get(msg.id);
@@ -140,15 +147,15 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.sent,
       (msg) => {
-        m.messages.add(1, TRANSMIT);
-        m.bytes.add(msg.bytes as number, TRANSMIT);
+        io.sent++;
+        io.sentBytes += msg.bytes as number;
       },
     ],
     [
       CHANNELS.received,
       (msg) => {
-        m.messages.add(1, RECEIVE);
-        m.bytes.add(msg.bytes as number, RECEIVE);
+        io.received++;
+        io.receivedBytes += msg.bytes as number;
       },
     ],
   ];
@@ -165,10 +172,9 @@ export function instrument(options: InstrumentOptions = {}): void {
     req.conn.spans.delete(req.span);
     const error = ctx.error;
     const type = error === undefined ? undefined : errorType(error);
-    const outcome = type === undefined ? "ok" : (OUTCOMES[type] ?? "error");
-    const attrs: Attributes = { "evtwebsocket.request.outcome": outcome };
+    let attrs = OK;
     if (type !== undefined) {
-      attrs["error.type"] = type;
+      attrs = { "evtwebsocket.request.outcome": OUTCOMES[type] ?? "error", "error.type": type };
       req.span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
     }
     req.span.setAttributes(attrs);
@@ -181,10 +187,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       const conn = recordOf(ctx);
       const span = tracer.startSpan(
         "evtwebsocket request",
-        {
-          kind: SpanKind.CLIENT,
-          attributes: { ...conn.attrs, "evtwebsocket.request.body.size": ctx.bytes as number },
-        },
+        { kind: SpanKind.CLIENT, attributes: conn.attrs },
         otelContext.active(),
       );
       conn.spans.add(span);
@@ -208,11 +211,19 @@ export function instrument(options: InstrumentOptions = {}): void {
     result.observe(queued);
   };
   m.queueDepth.addCallback(observeQueues);
+  const observeIo = (result: BatchObservableResult) => {
+    result.observe(m.messages, io.sent, TRANSMIT);
+    result.observe(m.messages, io.received, RECEIVE);
+    result.observe(m.bytes, io.sentBytes, TRANSMIT);
+    result.observe(m.bytes, io.receivedBytes, RECEIVE);
+  };
+  meter.addBatchObservableCallback(observeIo, [m.messages, m.bytes]);
 
   teardown = () => {
     for (const [name, fn] of handlers) dc.unsubscribe(name, fn);
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
+    meter.removeBatchObservableCallback(observeIo, [m.messages, m.bytes]);
   };
 }
 

@@ -9,6 +9,7 @@ import type {
   Counter,
   Histogram,
   Meter,
+  ObservableCounter,
   ObservableGauge,
   UpDownCounter,
 } from "@opentelemetry/api";
@@ -23,15 +24,18 @@ export interface Instruments {
   rtt: Histogram;
   /** `request()` durations, in seconds, by `evtwebsocket.request.outcome` and `error.type`. */
   requestDuration: Histogram;
-  /** Messages sent and received, by `network.io.direction`. */
-  messages: Counter;
-  /** Payload bytes sent and received, by `network.io.direction`. */
-  bytes: Counter;
+  /**
+   * Messages sent and received, by `network.io.direction`: observed from running totals at each
+   * collection, so a message costs an addition, not a synchronous counter update.
+   */
+  messages: ObservableCounter;
+  /** Payload bytes sent and received, by `network.io.direction` (observed, as `messages`). */
+  bytes: ObservableCounter;
   /** Messages waiting in the queues of the process's connections. */
   queueDepth: ObservableGauge;
 }
 
-/** Attributes of the messages and bytes counters: one frozen object each, no allocation per message. */
+/** Attributes of the messages and bytes counters. */
 export const TRANSMIT: Attributes = Object.freeze({ "network.io.direction": "transmit" });
 export const RECEIVE: Attributes = Object.freeze({ "network.io.direction": "receive" });
 
@@ -54,11 +58,11 @@ export function createInstruments(meter: Meter): Instruments {
       description: "Time from request() to its response or failure",
       unit: "s",
     }),
-    messages: meter.createCounter("evtwebsocket.messages", {
+    messages: meter.createObservableCounter("evtwebsocket.messages", {
       description: "WebSocket messages sent and received",
       unit: "{message}",
     }),
-    bytes: meter.createCounter("evtwebsocket.io", {
+    bytes: meter.createObservableCounter("evtwebsocket.io", {
       description: "WebSocket message payload bytes sent and received",
       unit: "By",
     }),
