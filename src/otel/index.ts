@@ -41,7 +41,7 @@ export interface InstrumentOptions {
 interface Message {
   conn: { stats: { queuedMessages: number } };
   id: string;
-  [field: string]: unknown;
+  [field: string | symbol]: unknown;
 }
 
 /** What is known of one connection. */
@@ -89,7 +89,8 @@ export function instrument(options: InstrumentOptions = {}): void {
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
   const m = createInstruments(meter);
   const conns = new Map<string, ConnRecord>();
-  const requests = new WeakMap<object, RequestRecord>();
+  // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
+  const REQUEST = Symbol("evtwebsocket.otel.request");
   /** Running totals behind the observable message and byte counters. */
   const io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
 
@@ -166,9 +167,9 @@ export function instrument(options: InstrumentOptions = {}): void {
   for (const [name, fn] of handlers) dc.subscribe(name, fn);
 
   const finish = (ctx: Message) => {
-    const req = requests.get(ctx);
+    const req = ctx[REQUEST] as RequestRecord | undefined;
     if (req === undefined) return;
-    requests.delete(ctx);
+    ctx[REQUEST] = undefined;
     req.conn.spans.delete(req.span);
     const error = ctx.error;
     const type = error === undefined ? undefined : errorType(error);
@@ -191,7 +192,8 @@ export function instrument(options: InstrumentOptions = {}): void {
         otelContext.active(),
       );
       conn.spans.add(span);
-      requests.set(ctx, { span, startedAt: performance.now(), conn });
+      // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
+      ctx[REQUEST] = { span, startedAt: performance.now(), conn } satisfies RequestRecord;
     },
     // A request refused at once has error and end, no asyncEnd: it is finished here.
     end: (ctx: Message) => ctx.error !== undefined && finish(ctx),
