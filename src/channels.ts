@@ -40,12 +40,14 @@ interface RequestContext {
 }
 
 /** Publishes, then hands on to `inner` (the logger); see the module header. */
-class ChannelObserver implements Observer {
+class ChannelObserver implements Observer, AttemptRecord {
   readonly #conn: object;
   readonly #id: string;
   readonly #clock: Clock;
   readonly #inner: Observer | undefined;
-  readonly #attempt: AttemptRecord = { url: "", at: 0 };
+  /** The current attempt's redacted URL and start (an {@link AttemptRecord}: no object of its own per connection). */
+  url = "";
+  at = 0;
 
   constructor(conn: object, id: string, clock: Clock, inner: Observer | undefined) {
     this.#conn = conn;
@@ -60,7 +62,7 @@ class ChannelObserver implements Observer {
   }
 
   event(kind: ObservedEvent, fields: Fields): void {
-    complete(this.#attempt, this.#clock, kind, fields);
+    complete(this, this.#clock, kind, fields);
     this.#inner?.event(kind, fields);
     const ch = EVENT_CHANNELS[kind];
     if (ch?.hasSubscribers) ch.publish({ conn: this.#conn, id: this.#id, ...fields });

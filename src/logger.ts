@@ -63,12 +63,14 @@ function show(v: unknown): unknown {
 }
 
 /** The observer behind the `logger` option; see the module header. */
-export class LogObserver implements Observer {
+export class LogObserver implements Observer, AttemptRecord {
   readonly tracesRequests = true;
   readonly #log: Logger;
   readonly #prefix: string;
   readonly #clock: Clock;
-  readonly #attempt: AttemptRecord = { url: "", at: 0 };
+  /** The current attempt's redacted URL and start time (see `complete`). */
+  url = "";
+  at = 0;
 
   constructor(log: Logger, id: string, clock: Clock) {
     this.#log = log;
@@ -77,7 +79,7 @@ export class LogObserver implements Observer {
   }
 
   event(kind: ObservedEvent, fields: Fields): void {
-    complete(this.#attempt, this.#clock, kind, fields);
+    complete(this, this.#clock, kind, fields);
     let line = this.#prefix + kind;
     for (const k in fields) {
       const v = fields[k];
