@@ -2,25 +2,32 @@ import { resolve } from "node:path";
 import type { Plugin } from "esbuild";
 import { defineConfig } from "tsup";
 
-const nodeDefault = resolve("src/transport/default.ts");
+/** Node-only modules and their browser stand-ins: the transport (`ws`) and the diagnostics channels. */
+const browserSwaps = new Map([
+  [resolve("src/transport/default.ts"), resolve("src/transport/default.browser.ts")],
+  [resolve("src/channels.ts"), resolve("src/channels.browser.ts")],
+]);
 
 /**
- * Swaps `src/transport/default.ts` for `default.browser.ts` so the browser build never sees
- * `ws`. Matches on the resolved file, so any importer and any relative spelling is covered.
+ * Swaps each Node-only module for its `.browser.ts` stand-in so the browser build never sees
+ * `ws` or `node:diagnostics_channel`. Matches on the resolved file, so any importer and any
+ * relative spelling is covered.
  */
 const browserTransport: Plugin = {
   name: "browser-transport",
   setup(build) {
-    build.onResolve({ filter: /default(\.js)?$/ }, (args) => {
-      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
-      return target === nodeDefault ? { path: resolve("src/transport/default.browser.ts") } : undefined;
+    build.onResolve({ filter: /(default|channels)(\.js)?$/ }, (args) => {
+      const target = browserSwaps.get(resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts"));
+      return target === undefined ? undefined : { path: target };
     });
   },
 };
 
 export default defineConfig([
   {
-    entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
+    entry: { index: "src/index.ts", testing: "src/testing/index.ts", otel: "src/otel/index.ts" },
+    // No shared chunks: each entry is one file (the bench snapshots dist/index.js alone).
+    splitting: false,
     format: ["esm", "cjs"],
     platform: "node",
     target: "node20",
@@ -32,7 +39,7 @@ export default defineConfig([
     esbuildOptions(options) {
       options.logOverride = { "empty-import-meta": "silent" };
     },
-    external: ["ws"],
+    external: ["ws", "@opentelemetry/api"],
   },
   {
     entry: { browser: "src/index.ts" },

@@ -278,8 +278,7 @@ async function rpcWebsockets(ctx) {
   };
 }
 
-async function evtwebsocket(ctx) {
-  const dist = process.env.BENCH_EVT_DIST;
+async function evtwebsocket(ctx, dist = process.env.BENCH_EVT_DIST) {
   const { Conn, json } = await import(dist ? pathToFileURL(dist).href : "../dist/index.js");
   const options = {
     reconnect: ctx.reconnect ? { minDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0 } : false,
@@ -315,6 +314,40 @@ async function evtwebsocket(ctx) {
   };
 }
 
+const noop = () => {};
+
+/** A no-op subscriber on every evtwebsocket channel, the request TracingChannel included. */
+async function subscribeNoop() {
+  const dc = await import("node:diagnostics_channel");
+  const kinds = ["create", "open", "close", "reconnecting", "error", "pong"];
+  for (const kind of kinds) dc.subscribe(`evtwebsocket:connection:${kind}`, noop);
+  for (const kind of ["sent", "received"]) dc.subscribe(`evtwebsocket:message:${kind}`, noop);
+  const events = ["start", "end", "asyncStart", "asyncEnd", "error"];
+  dc.tracingChannel("evtwebsocket:request").subscribe(Object.fromEntries(events.map((e) => [e, noop])));
+}
+
+/**
+ * `evtwebsocket/otel` (from the snapshot beside `index.js`) reporting to the SDK with exporters
+ * that drop everything: every request recorded as a span (batched, as in production) and every
+ * metric aggregated, nothing sent anywhere.
+ */
+async function instrumentOtel() {
+  const dist = process.env.BENCH_EVT_DIST;
+  const otelUrl = dist ? pathToFileURL(dist.replace(/index\.js$/, "otel.js")).href : "../dist/otel.js";
+  const { instrument } = await import(otelUrl);
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { MeterProvider, PeriodicExportingMetricReader } = await import("@opentelemetry/sdk-metrics");
+  const done = (_items, callback) => callback({ code: 0 });
+  const spanExporter = { export: done, shutdown: async () => {} };
+  const metricExporter = { export: done, forceFlush: async () => {}, shutdown: async () => {} };
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spanExporter)] });
+  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 1000 });
+  instrument({ tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) });
+}
+
+/** Issue 18's overhead rows: request/response at 100 and 10,000 in flight only. */
+const OBSERVED_ROWS = ["req100", "req10k"];
+
 /**
  * Every adapter, in the order of the table's columns. `dead`/`reconnect`: has the feature;
  * `proxy`: measured through the CONNECT proxy.
@@ -336,6 +369,31 @@ export const adapters = {
     proxy: true,
   },
   evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true, proxy: true },
+  "evtwebsocket@base": {
+    label: "evtwebsocket (--base build)",
+    connect: (ctx) => evtwebsocket(ctx, process.env.BENCH_EVT_BASE_DIST),
+    variantOf: "evtwebsocket",
+    only: OBSERVED_ROWS,
+    needsBase: true,
+  },
+  "evtwebsocket+dc": {
+    label: "evtwebsocket + no-op channel subscriber",
+    connect: async (ctx) => {
+      await subscribeNoop();
+      return evtwebsocket(ctx);
+    },
+    variantOf: "evtwebsocket",
+    only: OBSERVED_ROWS,
+  },
+  "evtwebsocket+otel": {
+    label: "evtwebsocket + otel (no-op exporters)",
+    connect: async (ctx) => {
+      await instrumentOtel();
+      return evtwebsocket(ctx);
+    },
+    variantOf: "evtwebsocket",
+    only: OBSERVED_ROWS,
+  },
   "reconnecting-websocket": {
     label: "reconnecting-websocket",
     connect: async (ctx) => rwsLike(ctx, (await import("reconnecting-websocket")).default),

@@ -37,6 +37,8 @@ const value = (name) => {
 const quick = flag("--quick");
 const reps = Number(value("--reps") ?? (quick ? 2 : 5));
 const profile = flag("--profile");
+/** `--base <dist dir>`: a build to compare evtwebsocket with in issue 18's overhead rows. */
+const baseDir = value("--base");
 
 /** Native add-ons off everywhere: the root `ws` (used by evtwebsocket) has none installed. */
 const childEnv = { ...process.env, WS_NO_BUFFER_UTIL: "1", WS_NO_UTF_8_VALIDATE: "1" };
@@ -172,6 +174,8 @@ function librariesFor(scenario) {
     const a = adapters[lib];
     if (a.requestsOnly && !scenario.requests) return false;
     if (scenario.needs && !a[scenario.needs]) return false;
+    if (a.only && !a.only.includes(scenario.id)) return false;
+    if (a.needsBase && !baseDir) return false;
     return true;
   });
 }
@@ -188,6 +192,12 @@ function setup() {
   mkdirSync(join(resultsDir, "evtwebsocket-dist"), { recursive: true });
   const snapshot = join(resultsDir, "evtwebsocket-dist", "index.js");
   copyFileSync(join(root, "dist", "index.js"), snapshot);
+  if (existsSync(join(root, "dist", "otel.js")))
+    copyFileSync(join(root, "dist", "otel.js"), join(resultsDir, "evtwebsocket-dist", "otel.js"));
+  if (baseDir) {
+    mkdirSync(join(resultsDir, "evtwebsocket-base"), { recursive: true });
+    copyFileSync(resolve(baseDir, "index.js"), join(resultsDir, "evtwebsocket-base", "index.js"));
+  }
   return {
     snapshot,
     sha256: createHash("sha256").update(readFileSync(snapshot)).digest("hex").slice(0, 12),
@@ -238,7 +248,12 @@ function runClient(ports, lib, scenario, evtDist) {
       process.execPath,
       [...nodeArgs, join(here, "client.mjs"), lib, scenario.kind, JSON.stringify(params)],
       {
-        env: { ...childEnv, BENCH_PORTS: ports, BENCH_EVT_DIST: evtDist },
+        env: {
+          ...childEnv,
+          BENCH_PORTS: ports,
+          BENCH_EVT_DIST: evtDist,
+          BENCH_EVT_BASE_DIST: join(resultsDir, "evtwebsocket-base", "index.js"),
+        },
         stdio: ["ignore", "pipe", "pipe"],
       },
     );
@@ -315,6 +330,14 @@ const TARGETS = [
   ["idleCpu", "ws", 1.5, "<="],
 ];
 
+/** Issue 18's targets for the overhead rows, by variant (undefined: reported, no target). */
+const OBSERVED_TARGETS_BY_LIB = {
+  "evtwebsocket@base": 0.98,
+  "evtwebsocket+dc": undefined,
+  "evtwebsocket+otel": 0.85,
+};
+const OBSERVED_ROWS = ["req100", "req10k"];
+
 function markdown(rows, meta, sizes) {
   const libs = LIBS;
   const head = `| scenario | ${libs.map((l) => adapters[l].label).join(" | ")} |`;
@@ -368,7 +391,21 @@ function markdown(rows, meta, sizes) {
       `| ${row.scenario.title} | ${adapters[baseline].label} | ${op} ${target} | ${r.toFixed(2)} | ${held ? "yes" : "**no**"} |`,
     );
   }
-  const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket"].includes(l));
+  out.push("", "Observability overhead (issue 18; ratio to evtwebsocket's median in the same run):", "");
+  out.push("| scenario | variant | target | measured |", "| --- | --- | --- | --- |");
+  for (const row of rows.filter((r) => OBSERVED_ROWS.includes(r.scenario.id) && r.cells.evtwebsocket)) {
+    for (const [lib, target] of Object.entries(OBSERVED_TARGETS_BY_LIB)) {
+      const v = row.cells[lib]?.median;
+      const evt = row.cells.evtwebsocket.median;
+      if (!v || !evt) continue;
+      // The base build is the reference: evtwebsocket with no subscriber over the build before.
+      const r = lib === "evtwebsocket@base" ? evt / v : v / evt;
+      const what =
+        lib === "evtwebsocket@base" ? "no subscriber (over the --base build)" : adapters[lib].label;
+      out.push(`| ${row.scenario.title} | ${what} | ${target ? `>= ${target}` : "—"} | ${r.toFixed(2)} |`);
+    }
+  }
+  const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket"].includes(l) && !adapters[l].variantOf);
   // A peer with an equal or better median is "level" when the two runs cannot be told apart:
   // each median lies inside the other's min–max spread. Otherwise evtwebsocket is behind it.
   const behind = [];

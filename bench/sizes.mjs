@@ -3,7 +3,8 @@
  * own node_modules) for `platform: "browser"`, minified, then gzipped at level 9.
  *
  * Two figures for evtwebsocket: `dist/browser.js` as built, and `src/index.ts` bundled with
- * `transport/default.js` swapped for `transport/default.browser.ts` (what the browser build is
+ * `transport/default.js` swapped for `transport/default.browser.ts` and `channels.js` for
+ * `channels.browser.ts` (what the browser build is
  * meant to contain). When an entry imports Node built-ins or `ws`, they are left external and
  * named in the result, because a browser bundler would fail or have to polyfill them.
  * Run alone with `node bench/sizes.mjs`.
@@ -33,7 +34,10 @@ function nodeOnlyPlugin(seen) {
   };
 }
 
-/** The browser build as intended: `transport/default.js` replaced by `transport/default.browser.ts`. */
+/**
+ * The browser build as intended: `transport/default.js` replaced by `transport/default.browser.ts`
+ * and `channels.js` (diagnostics_channel) by `channels.browser.ts`.
+ */
 const browserTransport = {
   name: "browser-transport",
   setup(build) {
@@ -42,6 +46,9 @@ const browserTransport = {
       resolve(args.resolveDir, args.path) === join(root, "src", "transport", "default.js")
         ? { path: join(root, "src", "transport", "default.browser.ts") }
         : undefined,
+    );
+    build.onResolve({ filter: /^\.\/channels\.js$/ }, (args) =>
+      args.resolveDir.endsWith("src") ? { path: join(args.resolveDir, "channels.browser.ts") } : undefined,
     );
   },
 };

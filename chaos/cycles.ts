@@ -74,6 +74,10 @@ export async function runChaos(options: ChaosOptions) {
     violate("INV-7", `canary in ${where} at ${hits.join(", ")}`);
   };
 
+  /** Every logger line is scanned too: the logger is something the library produces. */
+  const scanLine = (line: string): void => scan(line, "logger line");
+  const logger = { debug: scanLine, info: scanLine, warn: scanLine, error: scanLine };
+
   const onUnhandled = (reason: unknown) => violate("INV-6", `unhandled rejection: ${String(reason)}`);
   const onUncaught = (error: unknown) => violate("INV-6", `uncaught exception: ${String(error)}`);
   process.on("unhandledRejection", onUnhandled);
@@ -157,6 +161,7 @@ export async function runChaos(options: ChaosOptions) {
       maxMessageBytes: TIMING.maxMessageBytes,
       reconnect: { minDelayMs: 20, maxDelayMs: 400, factor: 2, jitter: 0.5, resetAfterMs: 300 },
       queue: { maxMessages: 4096, maxBytes: 4 * 1024 * 1024 },
+      logger,
     });
     const afterClose = (event: string) => closedDone && violate("INV-5", `"${event}" event after close()`);
     c.on("state", (change) => {

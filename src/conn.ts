@@ -14,6 +14,7 @@ import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
+import { createObserver, nextConnId, type Observer } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -65,6 +66,9 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
   readonly #life: Lifecycle;
+  readonly #obs: Observer | undefined;
+  /** A short id, unique in this process ("c1", "c2", …), that names the connection in logs and diagnostics. */
+  readonly id: string = nextConnId();
   #messagesReceived = 0;
   #bytesReceived = 0;
   #reconnects = 0;
@@ -96,6 +100,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
+    this.#out.obs = this.#obs = createObserver(this, this.id, this.#o.clock, options.logger);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 
@@ -162,7 +167,7 @@ export class Conn<TIn = Data, TOut = Data> {
       throw evtError(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol));
+    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol, this.#obs));
   }
 
   /**
@@ -265,6 +270,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (link !== this.#life.link) return;
     this.#messagesReceived++;
     this.#bytesReceived += bytes;
+    this.#obs?.received(bytes);
     let msg: TIn;
     try {
       msg = this.#o.codec.decode(data);
@@ -306,6 +312,7 @@ export class Conn<TIn = Data, TOut = Data> {
 
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
+    this.#obs?.event("pong", { rttMs });
     // Every ping of every idle connection passes here: no event object unless someone listens.
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
@@ -349,7 +356,12 @@ export class Conn<TIn = Data, TOut = Data> {
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    return this.#out.request(this.#life.openLink, init, this.#life);
+    if (!this.#obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
+    let result: SendResult = "queued";
+    this.#obs.request(init, () => {
+      result = this.#out.request(this.#life.openLink, init, this.#life);
+    });
+    return result;
   }
 
   #assertCanSend(): void {
@@ -379,6 +391,7 @@ export class Conn<TIn = Data, TOut = Data> {
   }
 
   #report(error: EvtWebSocketError): void {
+    this.#obs?.event("error", { error });
     this.#events.emit("error", error, this);
   }
 }

@@ -12,6 +12,7 @@
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { LinkConfig } from "./link.js";
+import type { Observer } from "./observe.js";
 import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
 import { selectTransport, TRANSPORT_OVERRIDE } from "./transport/select.js";
 import type { TransportFactory } from "./transport/types.js";
@@ -64,6 +65,7 @@ export function planDial<TIn, TOut>(
   options: ConnOptions<TIn, TOut, unknown>,
   o: ResolvedOptions<TIn, TOut>,
   subprotocol: string | string[] | undefined,
+  obs?: Observer,
 ): LinkConfig {
   const protocols = protocolList(subprotocol);
   const factory = selectTransport({
@@ -74,7 +76,11 @@ export function planDial<TIn, TOut>(
     agent: options.agent,
     needsProtocolPing: o.pingIntervalMs > 0 && options.pingMsg === undefined,
     factory: (options as { [TRANSPORT_OVERRIDE]?: TransportFactory })[TRANSPORT_OVERRIDE],
+    obs,
   });
+  // Only the ws transport enforces the limit (it closes with 1009); a WHATWG socket takes any size.
+  if (options.maxMessageBytes !== undefined && !factory.canSendHeaders)
+    obs?.event("option", { message: `maxMessageBytes ignored by ${factory.name}` });
   const pingData = pingBuilder(options.pingMsg, (msg) => o.codec.encode(msg));
   const heartbeat = o.pingIntervalMs > 0 ? o : undefined;
   return {
@@ -92,5 +98,6 @@ export function planDial<TIn, TOut>(
     closeTimeoutMs: DEFAULTS.closeTimeoutMs,
     heartbeat,
     pingData,
+    obs,
   };
 }

@@ -17,6 +17,7 @@ export {
   type UrlSource,
 } from "./conn.js";
 export { ErrorCode, type ErrorDetails, EvtWebSocketError, isEvtWebSocketError } from "./errors.js";
+export type { Logger } from "./logger.js";
 export type {
   CloseInfo,
   ConnOptions,

@@ -210,6 +210,7 @@ export class Lifecycle {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner, headers);
     this.#link = link;
+    this.#plan!.obs?.event("attempt", { attempt: this.#attempt + 1, url });
     this.#events.run(link, link.start);
   }
 
@@ -218,6 +219,7 @@ export class Lifecycle {
     this.protocol = protocol;
     if (this.#state === State.RECONNECTING) this.reconnects++;
     this.#openedAt = this.#o.clock.now();
+    this.#plan!.obs?.event("open", { protocol: this.#plan!.protocols.indexOf(protocol) + 1 });
     this.#setState(State.OPEN);
     const dialed = this.#dialed;
     this.#dialed = undefined;
@@ -278,6 +280,12 @@ export class Lifecycle {
     this.#attempt = decision.attempt;
     this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
+    this.#plan!.obs?.event(decision.retry ? "reconnecting" : "give-up", {
+      error: end.error,
+      ...decision,
+      retry: undefined,
+      reason: end.error?.code ?? `close-${end.code}`,
+    });
     this.#out.dropped(decision.retry, end);
     if (!decision.retry) {
       this.#shutdown(decision.error);
@@ -321,6 +329,7 @@ export class Lifecycle {
       willReconnect,
       closedBy: end.closedBy,
     };
+    this.#plan?.obs?.event("close", { ...info });
     this.#events.emit("close", info, this.#owner);
   }
 
@@ -343,6 +352,7 @@ export class Lifecycle {
     const unsent = this.#out.failAll(ending);
     const dialed = this.#dialed;
     this.#dialed = undefined;
+    if (dialed !== undefined) this.#plan?.obs?.event("error", { error: reason ?? ending });
     if (dialed !== undefined) dialed.reject(reason ?? ending);
     else if (reason !== undefined && !byUser) this.#report(reason);
     if (unsent > 0) {
@@ -369,6 +379,7 @@ export class Lifecycle {
   }
 
   #report(error: EvtWebSocketError): void {
+    this.#plan?.obs?.event("error", { error });
     this.#events.emit("error", error, this.#owner);
   }
 

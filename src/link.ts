@@ -14,6 +14,7 @@ import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
+import type { Observer } from "./observe.js";
 import type {
   ClosedBy,
   HandshakeResponse,
@@ -71,6 +72,8 @@ export interface LinkConfig extends TransportOptions {
   pingData: (() => Data) | undefined;
   /** The `headers` option when it is a function, called per attempt by the connection (`headers` is then undefined). */
   headersFn?: HeadersFunction | undefined;
+  /** The connection's observer (logger, diagnostics), if any. */
+  obs?: Observer | undefined;
 }
 
 type Phase = "handshake" | "open" | "closing" | "ended";
@@ -257,6 +260,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Heartbeat hook: the pong deadline passed with nothing received. */
   onDead(): void {
     const timeout = this.#config.heartbeat?.pongTimeoutMs;
+    this.#config.obs?.event("dead", { pongTimeoutMs: timeout });
     this.terminate(
       new EvtWebSocketError(
         ErrorCode.PONG_TIMEOUT,
@@ -267,6 +271,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Heartbeat hook: sends one ping (the protocol frame or the built `pingMsg`). */
   sendPing(): void {
+    this.#config.obs?.event("ping", {});
     const build = this.#config.pingData;
     let frame: Data | undefined;
     try {

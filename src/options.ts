@@ -16,6 +16,7 @@ import type { Clock } from "./clock.js";
 import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { type Codec, type Data, raw } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending.js";
 import type { WebSocketConstructorLike } from "./transport/types.js";
 import type { HeadersFunction } from "./types.js";
@@ -274,6 +275,18 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   maxMessageBytes?: number;
   /** Timer functions; inject a fake clock in tests. @default the global timers and `performance.now()` */
   clock?: Clock;
+  /**
+   * Where to log the connection's life, one line per event (`evtwebsocket[c1] open …`):
+   * `console`, pino, winston, or any object with `debug`, `info`, `warn` and `error`. URLs show
+   * scheme, host and port only; message bodies and headers are never logged. See
+   * docs/observability.md. @default none (silent)
+   *
+   * @example
+   * ```ts
+   * logger: console
+   * ```
+   */
+  logger?: Logger;
 }
 
 /** TLS settings passed to Node's `tls.connect` by the `ws` transport. */

@@ -17,6 +17,7 @@ import { byteLength, type Data } from "./codec.js";
 import { Delivery, type QueuePolicy, type Steps } from "./delivery.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Link } from "./link.js";
+import type { Observer } from "./observe.js";
 import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
 import { OutboundQueue, type QueueItem } from "./queue.js";
 import type { ResolvedSend, SendResult } from "./send-options.js";
@@ -39,6 +40,8 @@ export class Outbox<TIn, TOut> {
   messagesSent = 0;
   /** Payload bytes handed to a socket. */
   bytesSent = 0;
+  /** The connection's observer: told of every frame sent and every queue overflow. */
+  obs: Observer | undefined;
 
   readonly #maxPending: number;
 
@@ -228,6 +231,7 @@ export class Outbox<TIn, TOut> {
     if (bytes < 0) return false;
     this.bytesSent += bytes;
     this.messagesSent++;
+    this.obs?.sent(bytes);
     return true;
   }
 
@@ -245,6 +249,7 @@ export class Outbox<TIn, TOut> {
   #assertFits(bytes: number, where: Where): void {
     const state = where.phase;
     if (this.#queue.fits(bytes)) return;
+    this.obs?.event("queue-full", { messages: this.#queue.size, queuedBytes: this.#queue.bytes, bytes });
     const { maxMessages, maxBytes } = this.#queue.limits;
     throw new EvtWebSocketError(
       ErrorCode.QUEUE_FULL,

@@ -81,8 +81,10 @@ export interface ClientOptions {
   onConnect: string[];
   /** `-w/--wait`: after the last response, keep printing what arrives this long, in ms. */
   waitMs: number | undefined;
-  /** `-v/--verbose`: show pongs with their round-trip time. */
+  /** `-v/--verbose`: pongs with their round-trip time, and the connection's log lines on stderr. */
   verbose: boolean;
+  /** `--trace`: as -v, plus the size of each message sent and received. */
+  trace: boolean;
 }
 
 /** Options of `evtws serve`. */
@@ -183,6 +185,8 @@ function clientProgram(version: string): Program {
     .option("--binary", "print binary frames as hex; send lines as binary frames")
     .option("--insecure", "accept invalid TLS certificates (self-signed); warns once")
     .option("-q, --quiet", "print data only: no events, no timestamps")
+    .option("-v, --verbose", "show pongs, and log attempts, opens, closes, retries and pings on stderr")
+    .option("--trace", "like -v, and log the size of every message sent and received")
     .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect)
     .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
     .option(
@@ -228,7 +232,6 @@ function clientProgram(version: string): Program {
         .argParser(seconds)
         .conflicts("close"),
     )
-    .option("-v, --verbose", "show pongs with their round-trip time")
     .addHelpText("after", examplesHelp());
 }
 
@@ -325,6 +328,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
     resetAfterMs: o.resetAfter as number | undefined,
     onConnect: (o.onConnect as string[] | undefined) ?? [],
     waitMs: o.wait as number | undefined,
-    verbose: o.verbose === true,
+    verbose: o.verbose === true || o.trace === true,
+    trace: o.trace === true,
   };
 }

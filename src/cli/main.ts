@@ -20,6 +20,7 @@ import { Printer } from "./printer.js";
 import { runScript } from "./script.js";
 import { runSession } from "./session.js";
 import { startTestServer, type TestServer } from "./test-server.js";
+import { lineLogger, traceSizes } from "./verbose.js";
 
 const { stdin, stdout, stderr, env } = process;
 
@@ -140,7 +141,10 @@ async function runClient(o: ClientOptions): Promise<number> {
   });
   let conn: Conn;
   try {
-    conn = new Conn(createConnOptions(o, scripted ? "scripted" : "interactive"));
+    const options = createConnOptions(o, scripted ? "scripted" : "interactive");
+    if (o.verbose) options.logger = lineLogger((text) => stderr.write(text));
+    conn = new Conn(options);
+    if (o.trace) traceSizes(conn.id, (text) => stderr.write(text));
   } catch (error) {
     if (isEvtWebSocketError(error, "ERR_INVALID_OPTION")) throw new UsageError(error.message);
     throw error;

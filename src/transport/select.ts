@@ -9,6 +9,7 @@
  */
 
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
+import type { Observer } from "../observe.js";
 import { defaultTransport } from "./default.js";
 import { createNativeTransport } from "./native.js";
 import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
@@ -26,6 +27,8 @@ export interface TransportNeeds {
   needsProtocolPing: boolean;
   /** A factory given under {@link TRANSPORT_OVERRIDE} (tests: the in-memory transport); wins over the rest. */
   factory?: TransportFactory | undefined;
+  /** Told of every option refused here. */
+  obs?: Observer | undefined;
 }
 
 /**
@@ -44,7 +47,10 @@ export function selectTransport(needs: TransportNeeds): TransportFactory {
   const factory =
     needs.factory ??
     (needs.WebSocket !== undefined ? createNativeTransport(needs.WebSocket) : defaultTransport());
-  const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+  const invalid = (message: string) => {
+    needs.obs?.event("option", { message });
+    return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+  };
   if (factory === undefined)
     throw invalid("no WebSocket in this runtime: pass one with the WebSocket option");
   if (needs.headers !== undefined && !factory.canSendHeaders) {

@@ -291,6 +291,26 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
     expect(server.connections).toBe(before);
   });
 
+  it("the logger option logs in the browser: the refused headers option, then an attempt and an open, with the URL redacted", async () => {
+    const page = await openPage();
+    const lines = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      const lines: string[] = [];
+      const log = (line: string) => void lines.push(line);
+      const logger = { debug: log, info: log, warn: log, error: log };
+      const secret = `${url.replace("ws://", "ws://user:pw-secret@")}/path-secret?token=q-secret`;
+      await new Conn({ logger, headers: { authorization: "Bearer x" } }).dial(secret).catch(() => {});
+      const c = new Conn({ logger });
+      await c.dial(secret);
+      await c.close();
+      return lines.map((l) => l.replace(/^evtwebsocket\[c\d+\] /, ""));
+    });
+    const origin = new URL(server.url).host;
+    expect(lines.map((l) => l.split(" ")[0])).toEqual(["option", "attempt", "open", "close"]);
+    expect(lines[1]).toBe(`attempt attempt=1 url="ws://${origin}"`);
+    expect(lines.join("\n")).not.toMatch(/secret/);
+  });
+
   it("reconnects after the server restarts on the same port, and works again", async () => {
     const page = await openPage();
     await inPage(page, server.url, async (url) => {

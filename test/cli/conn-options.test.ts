@@ -40,6 +40,7 @@ const base: ClientOptions = {
   onConnect: [],
   waitMs: undefined,
   verbose: false,
+  trace: false,
 };
 
 describe("matching", () => {

@@ -1,0 +1,118 @@
+/**
+ * Publishes a connection's events to Node's `diagnostics_channel` (names in `channel-names.ts`),
+ * and passes every event on to the logger's observer, if any.
+ *
+ * Each publish is guarded by the channel's `hasSubscribers`, so with no subscriber an event costs
+ * that one check and no allocation. Messages carry the `Conn`, its id and the event's fields;
+ * URLs are redacted to scheme, host and port, and no message body is ever published. A
+ * subscriber that throws cannot break the connection (Node reports its error on the next tick).
+ * Node only: the browser build swaps this module for `channels.browser.ts`.
+ */
+
+import { type Channel, channel, tracingChannel } from "node:diagnostics_channel";
+import { CHANNELS } from "./channel-names.js";
+import type { Clock } from "./clock.js";
+import { byteLength } from "./codec.js";
+import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
+import type { RequestInit } from "./pending.js";
+
+const create = channel(CHANNELS.create);
+const sent = channel(CHANNELS.sent);
+const received = channel(CHANNELS.received);
+const request = tracingChannel(CHANNELS.request);
+
+/** The events that have a channel; the others are only logged. */
+const EVENT_CHANNELS: Partial<Record<ObservedEvent, Channel>> = {
+  open: channel(CHANNELS.open),
+  close: channel(CHANNELS.close),
+  reconnecting: channel(CHANNELS.reconnecting),
+  error: channel(CHANNELS.error),
+  pong: channel(CHANNELS.pong),
+};
+
+/** The context of one traced request (TracingChannel adds nothing of its own to it). */
+interface RequestContext {
+  conn: object;
+  id: string;
+  timeoutMs: number;
+  bytes: number;
+  error?: unknown;
+}
+
+/** Publishes, then hands on to `inner` (the logger); see the module header. */
+class ChannelObserver implements Observer, AttemptRecord {
+  readonly #conn: object;
+  readonly #id: string;
+  readonly #clock: Clock;
+  readonly #inner: Observer | undefined;
+  /** The current attempt's redacted URL and start (an {@link AttemptRecord}: no object of its own per connection). */
+  url = "";
+  at = 0;
+
+  constructor(conn: object, id: string, clock: Clock, inner: Observer | undefined) {
+    this.#conn = conn;
+    this.#id = id;
+    this.#clock = clock;
+    this.#inner = inner;
+    if (create.hasSubscribers) create.publish({ conn, id });
+  }
+
+  get tracesRequests(): boolean {
+    return this.#inner !== undefined || request.start.hasSubscribers || request.asyncEnd.hasSubscribers;
+  }
+
+  event(kind: ObservedEvent, fields: Fields): void {
+    complete(this, this.#clock, kind, fields);
+    this.#inner?.event(kind, fields);
+    const ch = EVENT_CHANNELS[kind];
+    if (ch?.hasSubscribers) ch.publish({ conn: this.#conn, id: this.#id, ...fields });
+  }
+
+  sent(bytes: number): void {
+    if (sent.hasSubscribers) sent.publish({ conn: this.#conn, id: this.#id, bytes });
+  }
+
+  received(bytes: number): void {
+    if (received.hasSubscribers) received.publish({ conn: this.#conn, id: this.#id, bytes });
+  }
+
+  /** start, then end once registered; error, asyncStart and asyncEnd around the outcome (as `tracePromise`). */
+  request<TIn, TOut>(init: RequestInit<TIn, TOut>, register: () => void): void {
+    const inner = this.#inner;
+    const ctx: RequestContext = {
+      conn: this.#conn,
+      id: this.#id,
+      timeoutMs: init.timeoutMs,
+      bytes: byteLength(init.data),
+    };
+    const { done } = init;
+    init.done = (err, response) => {
+      if (err !== undefined) {
+        ctx.error = err;
+        request.error.publish(ctx);
+      }
+      request.asyncStart.publish(ctx);
+      try {
+        done(err, response);
+      } finally {
+        request.asyncEnd.publish(ctx);
+      }
+    };
+    request.start.publish(ctx);
+    try {
+      if (inner === undefined) register();
+      else inner.request(init, register);
+    } catch (err) {
+      ctx.error = err;
+      request.error.publish(ctx);
+      throw err;
+    } finally {
+      request.end.publish(ctx);
+    }
+  }
+}
+
+/** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */
+export function withChannels(conn: object, id: string, clock: Clock, inner: Observer | undefined): Observer {
+  return new ChannelObserver(conn, id, clock, inner);
+}

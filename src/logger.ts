@@ -1,0 +1,110 @@
+/**
+ * The `logger` option: one line per connection event, `evtwebsocket[c1] open url=… ms=12`.
+ *
+ * A line names the connection and the event, then `key=value` fields. URLs show scheme, host
+ * and port only (`redactUrl`); message bodies, headers and close reasons sent by us are never
+ * logged. A logger that throws is ignored: logging cannot break a connection. Message sizes per
+ * frame are not logged here (too many lines): `diagnostics_channel`'s `evtwebsocket:message:*`
+ * carries them on Node.
+ */
+
+import type { Clock } from "./clock.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
+import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
+import type { RequestInit } from "./pending.js";
+
+/**
+ * Where log lines go: `console`, a pino or winston logger, or any object with these four
+ * functions. Each call gets one string.
+ *
+ * @example
+ * ```ts
+ * new Conn({ logger: console });
+ * new Conn({ logger: pino({ level: "debug" }) });
+ * ```
+ */
+export interface Logger {
+  /** Attempts, pings and pongs. */
+  debug(line: string): void;
+  /** Opens and clean closes. */
+  info(line: string): void;
+  /** Unclean closes, reconnect decisions, dead peers, queue overflow, request timeouts, options a transport ignores. */
+  warn(line: string): void;
+  /** Errors reported to `onError` or rejecting `dial()`. */
+  error(line: string): void;
+}
+
+type Level = keyof Logger;
+
+/** Checks the `logger` option. @throws EvtWebSocketError `ERR_INVALID_OPTION`. */
+export function toLogger(value: unknown): Logger {
+  const l = value as Logger;
+  if (!["debug", "info", "warn", "error"].every((k) => typeof l?.[k as Level] === "function"))
+    throw evtError(ErrorCode.INVALID_OPTION, "option logger must have debug, info, warn and error functions");
+  return l;
+}
+
+/** Levels other than `warn`. */
+const LEVELS: Partial<Record<ObservedEvent, Level>> = {
+  attempt: "debug",
+  ping: "debug",
+  pong: "debug",
+  open: "info",
+  error: "error",
+};
+
+/** A value as it appears in a line: an error as its code and quoted message, a string quoted. */
+function show(v: unknown): unknown {
+  return v instanceof EvtWebSocketError
+    ? `${v.code} ${JSON.stringify(v.message)}`
+    : typeof v === "string"
+      ? JSON.stringify(v)
+      : v;
+}
+
+/** The observer behind the `logger` option; see the module header. */
+export class LogObserver implements Observer, AttemptRecord {
+  readonly tracesRequests = true;
+  readonly #log: Logger;
+  readonly #prefix: string;
+  readonly #clock: Clock;
+  /** The current attempt's redacted URL and start time (see `complete`). */
+  url = "";
+  at = 0;
+
+  constructor(log: Logger, id: string, clock: Clock) {
+    this.#log = log;
+    this.#prefix = `evtwebsocket[${id}] `;
+    this.#clock = clock;
+  }
+
+  event(kind: ObservedEvent, fields: Fields): void {
+    complete(this, this.#clock, kind, fields);
+    let line = this.#prefix + kind;
+    for (const k in fields) {
+      const v = fields[k];
+      if (v !== undefined) line += ` ${k}=${show(typeof v === "number" ? Math.round(v * 10) / 10 : v)}`;
+    }
+    // A clean close is news, an unclean one a warning.
+    const level = kind === "close" ? (fields.wasClean ? "info" : "warn") : (LEVELS[kind] ?? "warn");
+    try {
+      this.#log[level](line);
+    } catch {
+      // A logger that throws must not break the connection; it has nowhere else to report.
+    }
+  }
+
+  sent(): void {}
+
+  received(): void {}
+
+  request<TIn, TOut>(init: RequestInit<TIn, TOut>, register: () => void): void {
+    const { done } = init;
+    init.done = (error, response) => {
+      if ((error as EvtWebSocketError | undefined)?.code === ErrorCode.REQUEST_TIMEOUT)
+        this.event("request-timeout", { error });
+      done(error, response);
+    };
+    register();
+  }
+}

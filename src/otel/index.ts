@@ -1,0 +1,246 @@
+/**
+ * `evtwebsocket/otel`: reports evtwebsocket's `diagnostics_channel` events through
+ * `@opentelemetry/api` (an optional peer dependency). Node only.
+ *
+ * Spans: one client span per `request()` (and `send(body, callback)`), a child of the context
+ * active when it was called, with the server's address and port, the connection's id, the
+ * outcome and the error code. No span lasts for a connection: its events (open, close,
+ * reconnecting, error) become span events on the requests in flight at the time. Metrics: see
+ * `metrics.ts`. This module only subscribes; it never changes a connection, and `uninstrument()`
+ * removes every subscription it made.
+ *
+ * @module evtwebsocket/otel
+ */
+
+import dc from "node:diagnostics_channel";
+import {
+  type Attributes,
+  type BatchObservableResult,
+  type MeterProvider,
+  metrics,
+  type ObservableResult,
+  context as otelContext,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TracerProvider,
+  trace,
+} from "@opentelemetry/api";
+import { CHANNELS } from "../channel-names.js";
+import { createInstruments, RECEIVE, TRANSMIT } from "./metrics.js";
+
+/** Where `instrument()` reports. */
+export interface InstrumentOptions {
+  /** The tracer provider for request spans. @default the global one (`trace.getTracerProvider()`) */
+  tracerProvider?: TracerProvider;
+  /** The meter provider for the metrics. @default the global one (`metrics.getMeterProvider()`) */
+  meterProvider?: MeterProvider;
+}
+
+/** What a channel message carries (see docs/observability.md). */
+interface Message {
+  conn: { stats: { queuedMessages: number } };
+  id: string;
+  [field: string | symbol]: unknown;
+}
+
+/** What is known of one connection. */
+interface ConnRecord {
+  /** Server address and port (once it opened) and the connection id: every span's attributes. */
+  attrs: Attributes;
+  /** The server's address and port alone: the open-connections counter's attributes. */
+  server: Attributes;
+  /** Spans of its requests in flight, which hear its events. */
+  spans: Set<Span>;
+  conn: WeakRef<Message["conn"]>;
+}
+
+/** A traced request, keyed by its TracingChannel context. */
+interface RequestRecord {
+  span: Span;
+  startedAt: number;
+  conn: ConnRecord;
+}
+
+/**
+ * A successful request's attributes: one object for all of them. Spans start with them (in
+ * their connection's attributes) and a failure overwrites the outcome, so a successful request
+ * costs no `setAttributes`.
+ */
+const OK: Attributes = Object.freeze({ "evtwebsocket.request.outcome": "ok" });
+
+const OUTCOMES: Record<string, string> = {
+  ERR_REQUEST_TIMEOUT: "timeout",
+  ERR_ABORTED: "aborted",
+};
+
+let teardown: (() => void) | undefined;
+
+/**
+ * Starts reporting every evtwebsocket connection of this process to OpenTelemetry; calling it
+ * again replaces the earlier setup. Connections created before the call are reported from
+ * their next event on.
+ *
+ * @example
+ * ```ts
+ * import { instrument } from "evtwebsocket/otel";
+ * instrument(); // the global providers, set up by @opentelemetry/sdk-node or by hand
+ * ```
+ */
+export function instrument(options: InstrumentOptions = {}): void {
+  uninstrument();
+  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
+  const m = createInstruments(meter);
+  const conns = new Map<string, ConnRecord>();
+  // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
+  const REQUEST = Symbol("evtwebsocket.otel.request");
+  /** Running totals behind the observable message and byte counters. */
+  const io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+
+  const recordOf = (msg: Message): ConnRecord => {
+    let r = conns.get(msg.id);
+    if (r === undefined) {
+      const attrs = { ...OK, "evtwebsocket.connection.id": msg.id };
+      r = { attrs, server: {}, spans: new Set(), conn: new WeakRef(msg.conn) };
+      conns.set(msg.id, r);
+    }
+    return r;
+  };
+  /** A connection event, as a span event on each of its requests in flight. */
+  const tell = (name: string, msg: Message, attrs: Attributes) => {
+    for (const span of recordOf(msg).spans) span.addEvent(name, attrs);
+  };
+
+  const subscriptions: Array<[string, (msg: Message) => void]> = [
+    [CHANNELS.create, recordOf],
+    [
+      CHANNELS.open,
+      (msg) => {
+        const r = recordOf(msg);
+        const url = new URL(msg.url as string);
+        const port = Number(url.port || (url.protocol === "wss:" ? 443 : 80));
+        r.server = { "server.address": url.hostname, "server.port": port };
+        r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": msg.id };
+        m.open.add(1, r.server);
+        tell("evtwebsocket.open", msg, { "evtwebsocket.open.duration_ms": msg.durationMs as number });
+      },
+    ],
+    [
+      CHANNELS.close,
+      (msg) => {
+        m.open.add(-1, recordOf(msg).server);
+        tell("evtwebsocket.close", msg, {
+          "evtwebsocket.close.code": msg.code as number,
+          "evtwebsocket.close.clean": msg.wasClean as boolean,
+          "evtwebsocket.close.by": msg.closedBy as string,
+        });
+      },
+    ],
+    [
+      CHANNELS.reconnecting,
+      (msg) => {
+        m.reconnects.add(1, { "evtwebsocket.reconnect.reason": msg.reason as string });
+        tell("evtwebsocket.reconnecting", msg, {
+          "evtwebsocket.reconnect.attempt": msg.attempt as number,
+          "evtwebsocket.reconnect.reason": msg.reason as string,
+        });
+      },
+    ],
+    [CHANNELS.error, (msg) => tell("evtwebsocket.error", msg, { "error.type": errorType(msg.error) })],
+    [CHANNELS.pong, (msg) => m.rtt.record((msg.rttMs as number) / 1000, recordOf(msg).server)],
+    [
+      CHANNELS.sent,
+      (msg) => {
+        io.sent++;
+        io.sentBytes += msg.bytes as number;
+      },
+    ],
+    [
+      CHANNELS.received,
+      (msg) => {
+        io.received++;
+        io.receivedBytes += msg.bytes as number;
+      },
+    ],
+  ];
+  const handlers = subscriptions.map(([name, fn]): [string, (msg: unknown) => void] => [
+    name,
+    fn as (msg: unknown) => void,
+  ]);
+  for (const [name, fn] of handlers) dc.subscribe(name, fn);
+
+  const finish = (ctx: Message) => {
+    const req = ctx[REQUEST] as RequestRecord | undefined;
+    if (req === undefined) return;
+    ctx[REQUEST] = undefined;
+    req.conn.spans.delete(req.span);
+    const error = ctx.error;
+    const type = error === undefined ? undefined : errorType(error);
+    let attrs = OK;
+    if (type !== undefined) {
+      attrs = { "evtwebsocket.request.outcome": OUTCOMES[type] ?? "error", "error.type": type };
+      req.span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      req.span.setAttributes(attrs);
+    }
+    req.span.end();
+    m.requestDuration.record((performance.now() - req.startedAt) / 1000, attrs);
+  };
+  const tracing = dc.tracingChannel<Message, Message>(CHANNELS.request);
+  const traceHandlers = {
+    start(ctx: Message) {
+      const conn = recordOf(ctx);
+      const span = tracer.startSpan(
+        "evtwebsocket request",
+        { kind: SpanKind.CLIENT, attributes: conn.attrs },
+        otelContext.active(),
+      );
+      conn.spans.add(span);
+      // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
+      ctx[REQUEST] = { span, startedAt: performance.now(), conn } satisfies RequestRecord;
+    },
+    // A request refused at once has error and end, no asyncEnd: it is finished here.
+    end: (ctx: Message) => ctx.error !== undefined && finish(ctx),
+    asyncStart() {},
+    asyncEnd: finish,
+    error() {},
+  };
+  tracing.subscribe(traceHandlers);
+
+  const observeQueues = (result: ObservableResult) => {
+    let queued = 0;
+    for (const [id, r] of conns) {
+      const conn = r.conn.deref();
+      if (conn === undefined) conns.delete(id);
+      else queued += conn.stats.queuedMessages;
+    }
+    result.observe(queued);
+  };
+  m.queueDepth.addCallback(observeQueues);
+  const observeIo = (result: BatchObservableResult) => {
+    result.observe(m.messages, io.sent, TRANSMIT);
+    result.observe(m.messages, io.received, RECEIVE);
+    result.observe(m.bytes, io.sentBytes, TRANSMIT);
+    result.observe(m.bytes, io.receivedBytes, RECEIVE);
+  };
+  meter.addBatchObservableCallback(observeIo, [m.messages, m.bytes]);
+
+  teardown = () => {
+    for (const [name, fn] of handlers) dc.unsubscribe(name, fn);
+    tracing.unsubscribe(traceHandlers);
+    m.queueDepth.removeCallback(observeQueues);
+    meter.removeBatchObservableCallback(observeIo, [m.messages, m.bytes]);
+  };
+}
+
+/** Stops reporting: removes every subscription and callback `instrument()` made. */
+export function uninstrument(): void {
+  teardown?.();
+  teardown = undefined;
+}
+
+/** An error's `error.type`: its code (`ERR_…`), else its name. */
+function errorType(error: unknown): string {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return typeof code === "string" ? code : error instanceof Error ? error.name : "unknown";
+}

@@ -1,0 +1,181 @@
+/**
+ * `diagnostics_channel` on Node against real servers: each channel's messages carry the `Conn`,
+ * its id and the event's fields, message sizes and no bodies, the request TracingChannel's
+ * events in tracePromise's order, and never a secret (the INV-7 canary).
+ */
+
+import dc from "node:diagnostics_channel";
+import { describe, expect, it } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
+import { CHANNELS } from "../src/channel-names.js";
+import { type EvtWebSocketError, json, State } from "../src/index.js";
+import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+type Message = Record<string, unknown> & { conn: unknown; id: string };
+
+/** Subscribes to every channel; returns what each published for connection `c` (filtered by id). */
+function listen(): { seen: Array<[string, Message]>; of: (c: { id: string }) => Array<[string, Message]> } {
+  const seen: Array<[string, Message]> = [];
+  const names: Record<string, string> = { ...CHANNELS };
+  delete names.request;
+  for (const [kind, name] of Object.entries(names)) {
+    const fn = (m: unknown) => void seen.push([kind, m as Message]);
+    dc.subscribe(name, fn);
+    onCleanup(async () => void dc.unsubscribe(name, fn));
+  }
+  const tracing = dc.tracingChannel(CHANNELS.request);
+  const record = (event: string) => (m: unknown) => void seen.push([`request:${event}`, m as Message]);
+  const handlers = {
+    start: record("start"),
+    end: record("end"),
+    asyncStart: record("asyncStart"),
+    asyncEnd: record("asyncEnd"),
+    error: record("error"),
+  };
+  tracing.subscribe(handlers);
+  onCleanup(async () => void tracing.unsubscribe(handlers));
+  return { seen, of: (c) => seen.filter(([, m]) => m.id === c.id) };
+}
+
+/** What a payload says without the `Conn` (which holds the URL to dial again). */
+const withoutConn = (m: Message) => {
+  const { conn: _, ...rest } = m;
+  return rest;
+};
+
+async function echoServer(): Promise<TestServer> {
+  const server = await createTestServer({
+    onMessage: (data, client) => {
+      if (String(data) !== "silent") client.send(String(data));
+    },
+  });
+  onCleanup(() => server.close());
+  return server;
+}
+
+const secretUrl = (base: string) => {
+  const u = new URL(base);
+  u.username = "user";
+  u.password = CANARY;
+  u.pathname = `/socket/${CANARY}`;
+  u.search = `?token=${CANARY}`;
+  return u.href;
+};
+
+describe("diagnostics_channel", () => {
+  it("publishes create, open, message sizes, pong, close and reconnecting with the Conn, its id and the event's fields", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn({ reconnect: fast, pingIntervalMs: 40, headers: { Authorization: `Bearer ${CANARY}` } });
+    await c.dial(secretUrl(server.url), `v1.${CANARY}`);
+    const echoed = new Promise((resolve) => c.on("message", resolve));
+    c.send("hello");
+    await echoed;
+    await new Promise((resolve) => c.on("pong", resolve));
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    server.dropAll(1011, "restarting");
+    await reopened;
+    await c.close();
+    const events = of(c);
+    const kinds = events.map(([k]) => k);
+    expect(kinds[0]).toBe("create");
+    expect(kinds.filter((k) => k === "open")).toHaveLength(2);
+    expect(kinds.filter((k) => k === "close")).toHaveLength(2);
+    expect(kinds.filter((k) => k === "reconnecting")).toHaveLength(1);
+    expect(kinds).toContain("pong");
+    for (const [, m] of events) expect(m.conn).toBe(c);
+    const byKind = (k: string) => events.filter(([kind]) => kind === k).map(([, m]) => withoutConn(m));
+    const origin = new URL(server.url).host;
+    expect(byKind("open")[0]).toEqual({
+      id: c.id,
+      protocol: 1,
+      url: `ws://${origin}`,
+      durationMs: expect.any(Number),
+    });
+    expect(byKind("sent")).toContainEqual({ id: c.id, bytes: 5 });
+    expect(byKind("received")).toContainEqual({ id: c.id, bytes: 5 });
+    expect(byKind("close")[0]).toEqual({
+      id: c.id,
+      code: 1011,
+      reason: "restarting",
+      wasClean: true,
+      willReconnect: true,
+      closedBy: "server",
+    });
+    expect(byKind("reconnecting")[0]).toMatchObject({
+      id: c.id,
+      attempt: 1,
+      delayMs: 5,
+      reason: "close-1011",
+    });
+    expect(byKind("pong")[0]).toEqual({ id: c.id, rttMs: expect.any(Number) });
+    expect(canaryHits(events.map(([k, m]) => [k, withoutConn(m)])), "the canary in a payload").toEqual([]);
+    expect(JSON.stringify(server.handshakes)).toContain(CANARY);
+  });
+
+  it("traces request() on evtwebsocket:request: start and end around the call, then asyncStart and asyncEnd (after error when it fails)", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    expect(await c.request("ping")).toBe("ping");
+    const failed = await c.request("silent", { timeoutMs: 30 }).catch((e: EvtWebSocketError) => e);
+    expect((failed as EvtWebSocketError).code).toBe("ERR_REQUEST_TIMEOUT");
+    const traced = of(c).filter(([k]) => k.startsWith("request:"));
+    expect(traced.map(([k]) => k)).toEqual([
+      "request:start",
+      "request:end",
+      "request:asyncStart",
+      "request:asyncEnd",
+      "request:start",
+      "request:end",
+      "request:error",
+      "request:asyncStart",
+      "request:asyncEnd",
+    ]);
+    const [ok, timedOut] = [traced[0]![1], traced[4]![1]];
+    expect(withoutConn(ok)).toEqual({ id: c.id, timeoutMs: 30_000, bytes: 4 });
+    expect(ok.conn).toBe(c);
+    // One context object per request, shared by its events, as TracingChannel does.
+    expect(traced.slice(4).every(([, m]) => m === timedOut)).toBe(true);
+    expect(timedOut.error).toBe(failed);
+  });
+
+  it("traces a request refused at once (duplicate id): start, error, end", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn<{ id: number }, { id: number }>({ messageId: (m) => m.id, codec: json() });
+    await c.dial(server.url);
+    void c.request({ id: 1 }, { timeoutMs: 0 }).catch(() => {});
+    const refused = await c.request({ id: 1 }).catch((e: EvtWebSocketError) => e);
+    expect((refused as EvtWebSocketError).code).toBe("ERR_DUPLICATE_ID");
+    const second = of(c)
+      .filter(([k]) => k.startsWith("request:"))
+      .slice(2)
+      .map(([k]) => k);
+    expect(second).toEqual(["request:start", "request:error", "request:end"]);
+  });
+
+  it("publishes the error that ends a connection, and a pong timeout's reconnect reason", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn({
+      reconnect: { ...fast, maxAttempts: 1 },
+      pingIntervalMs: 40,
+      pongTimeoutMs: 60,
+      connectTimeoutMs: 100,
+    });
+    await c.dial(server.url);
+    server.stall();
+    await until(() => of(c).some(([k]) => k === "reconnecting"), "a reconnect after the dead peer");
+    const reconnecting = of(c).find(([k]) => k === "reconnecting")![1];
+    expect(reconnecting.reason).toBe("ERR_PONG_TIMEOUT");
+    expect((reconnecting.error as EvtWebSocketError).code).toBe("ERR_PONG_TIMEOUT");
+    await until(() => c.state === State.CLOSED, "gave up (the server stays stalled)");
+    const errors = of(c).filter(([k]) => k === "error");
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every(([, m]) => m.error instanceof Error)).toBe(true);
+  });
+});

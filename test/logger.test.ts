@@ -1,0 +1,199 @@
+/**
+ * The `logger` option against real servers: one line per event with the connection's id, the
+ * right level, and never a secret (the INV-7 canary in URL userinfo, path, query, Authorization
+ * header and subprotocol).
+ */
+
+import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
+import { CANARY, canaryHits } from "../chaos/canary.js";
+import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
+import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+interface Line {
+  level: keyof Logger;
+  line: string;
+}
+
+/** A logger that keeps every line. */
+function recorder(): { logger: Logger; lines: Line[]; events: () => string[] } {
+  const lines: Line[] = [];
+  const at = (level: keyof Logger) => (line: string) => void lines.push({ level, line });
+  const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { logger, lines, events: () => lines.map((l) => l.line.split(" ")[1] ?? "") };
+}
+
+const secretUrl = (base: string) => {
+  const u = new URL(base);
+  u.username = "user";
+  u.password = CANARY;
+  u.pathname = `/socket/${CANARY}`;
+  u.search = `?token=${CANARY}`;
+  return u.href;
+};
+const SUBPROTOCOL = `v1.${CANARY}`;
+
+/** A server that echoes every message except "silent" (a request that is never answered). */
+async function echoServer(): Promise<TestServer> {
+  const server = await createTestServer({
+    onMessage: (data, client) => {
+      if (String(data) !== "silent") client.send(String(data));
+    },
+  });
+  onCleanup(() => server.close());
+  return server;
+}
+
+async function rejection(p: Promise<unknown>): Promise<EvtWebSocketError> {
+  return p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: EvtWebSocketError) => e,
+  );
+}
+
+describe("the logger option", () => {
+  it("logs a dial, a request timeout, a server close, the reconnect and close(): one line per event, in order, each with the connection's id", async () => {
+    const server = await echoServer();
+    const { logger, lines, events } = recorder();
+    const c = conn({
+      logger,
+      reconnect: fast,
+      matchMsg: (req, resp) => req === resp,
+      headers: { Authorization: `Bearer ${CANARY}` },
+    });
+    await c.dial(secretUrl(server.url), SUBPROTOCOL);
+    expect((await rejection(c.request("silent", { timeoutMs: 50 }))).code).toBe("ERR_REQUEST_TIMEOUT");
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    server.dropAll(1011, "restarting");
+    await reopened;
+    await c.close();
+    expect(events()).toEqual([
+      "attempt",
+      "open",
+      "request-timeout",
+      "close",
+      "reconnecting",
+      "attempt",
+      "open",
+      "close",
+    ]);
+    expect(lines.every((l) => l.line.startsWith(`evtwebsocket[${c.id}] `))).toBe(true);
+    expect(lines.map((l) => l.level)).toEqual([
+      "debug",
+      "info",
+      "warn",
+      "info",
+      "warn",
+      "debug",
+      "info",
+      "info",
+    ]);
+    const origin = new URL(server.url).host;
+    expect(lines[0]?.line).toBe(`evtwebsocket[${c.id}] attempt attempt=1 url="ws://${origin}"`);
+    expect(lines[1]?.line).toMatch(
+      new RegExp(`^evtwebsocket\\[${c.id}\\] open protocol=1 url="ws://${origin}" durationMs=[\\d.]+$`),
+    );
+    expect(lines[3]?.line).toContain('close code=1011 reason="restarting" wasClean=true');
+    expect(lines[4]?.line).toContain('reconnecting attempt=1 delayMs=5 reason="close-1011"');
+    expect(lines[7]?.line).toContain('wasClean=true willReconnect=false closedBy="client"');
+    expect(canaryHits(lines), "the canary in a logged line").toEqual([]);
+    // The secrets did reach the server: a pass above means something.
+    expect(JSON.stringify(server.handshakes)).toContain(CANARY);
+  });
+
+  it("logs pings, pongs, a dead peer, the policy giving up and the error, without a secret", async () => {
+    const server = await echoServer();
+    const { logger, lines, events } = recorder();
+    const c = conn({ logger, reconnect: false, pingIntervalMs: 40, pongTimeoutMs: 80 });
+    const pong = new Promise((resolve) => c.on("pong", resolve));
+    await c.dial(secretUrl(server.url), SUBPROTOCOL);
+    await pong;
+    server.stall();
+    await until(() => c.state === State.CLOSED, "declared dead");
+    const seen = events();
+    expect(seen.slice(0, 2)).toEqual(["attempt", "open"]);
+    expect(seen).toContain("ping");
+    expect(seen).toContain("pong");
+    expect(seen.slice(-4)).toEqual(["dead", "close", "give-up", "error"]);
+    const tail = lines.slice(-4);
+    expect(tail.map((l) => l.level)).toEqual(["warn", "warn", "warn", "error"]);
+    expect(tail[0]?.line).toContain("dead pongTimeoutMs=80");
+    expect(tail[3]?.line).toContain('error error=ERR_PONG_TIMEOUT "no data from ws://');
+    expect(lines.find((l) => l.line.includes(" pong "))?.line).toMatch(/pong rttMs=[\d.]+$/);
+    expect(canaryHits(lines)).toEqual([]);
+  });
+
+  it("logs a refused dial (HTTP 401) as the attempt, the decision and the error, without a secret", async () => {
+    const server = await createTestServer({ authorize: () => 401 });
+    onCleanup(() => server.close());
+    const { logger, lines, events } = recorder();
+    const c = conn({ logger, reconnect: false, headers: { Authorization: `Bearer ${CANARY}` } });
+    expect((await rejection(c.dial(secretUrl(server.url), SUBPROTOCOL))).code).toBe("ERR_DIAL_FAILED");
+    expect(events()).toEqual(["attempt", "give-up", "error"]);
+    expect(lines[2]?.line).toContain("HTTP 401");
+    expect(canaryHits(lines)).toEqual([]);
+  });
+
+  it("logs a queue overflow", () => {
+    const { logger, lines } = recorder();
+    const c = conn({ logger, queue: { maxMessages: 1 } });
+    c.send("first");
+    expect(() => c.send("second")).toThrow(/cannot queue/);
+    expect(lines).toEqual([
+      { level: "warn", line: `evtwebsocket[${c.id}] queue-full messages=1 queuedBytes=5 bytes=6` },
+    ]);
+  });
+
+  it("logs the options a transport refuses (headers on a WHATWG socket) and ignores (maxMessageBytes)", async () => {
+    const server = await echoServer();
+    const refused = recorder();
+    const a = conn({
+      logger: refused.logger,
+      WebSocket: WebSocket as never,
+      headers: { Authorization: CANARY },
+    });
+    expect((await rejection(a.dial(server.url))).code).toBe("ERR_INVALID_OPTION");
+    expect(refused.lines).toEqual([
+      {
+        level: "warn",
+        line: `evtwebsocket[${a.id}] option message="option headers: the WebSocket transport cannot send headers"`,
+      },
+    ]);
+    const ignored = recorder();
+    const b = conn({ logger: ignored.logger, WebSocket: WebSocket as never, maxMessageBytes: 1024 });
+    await b.dial(server.url);
+    expect(ignored.lines[0]?.line).toBe(
+      `evtwebsocket[${b.id}] option message="maxMessageBytes ignored by WebSocket"`,
+    );
+  });
+
+  it("a logger that throws does not break the connection", async () => {
+    const server = await echoServer();
+    const boom = () => {
+      throw new Error("logger down");
+    };
+    const c = conn({ logger: { debug: boom, info: boom, warn: boom, error: boom }, reconnect: false });
+    await c.dial(server.url);
+    const echoed = new Promise((resolve) => c.on("message", resolve));
+    c.send("hi");
+    expect(await echoed).toBe("hi");
+  });
+
+  it("refuses a logger without the four level functions with ERR_INVALID_OPTION naming the option", () => {
+    for (const bad of [null, 42, {}, { debug() {}, info() {}, warn() {} }]) {
+      expect(() => conn({ logger: bad as never })).toThrow(
+        expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("logger") }),
+      );
+    }
+  });
+
+  it("conn.id is a short id unique in the process", () => {
+    const ids = [conn().id, conn().id, conn().id];
+    expect(new Set(ids).size).toBe(3);
+    for (const id of ids) expect(id).toMatch(/^c\d+$/);
+  });
+});

@@ -1,0 +1,157 @@
+/**
+ * `evtwebsocket/otel` against real servers, reported to the OpenTelemetry SDK's in-memory
+ * exporters: one client span per request with the server address, connection id, outcome and
+ * error code; connection events as span events; the metrics; a reconnect and a request
+ * timeout; and `uninstrument()` leaving nothing subscribed.
+ */
+
+import dc from "node:diagnostics_channel";
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { afterEach, describe, expect, it } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
+import { CHANNELS } from "../src/channel-names.js";
+import type { EvtWebSocketError } from "../src/index.js";
+import { instrument, uninstrument } from "../src/otel/index.js";
+import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
+
+afterEach(() => uninstrument());
+
+function setup() {
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  onCleanup(() => meterProvider.shutdown());
+  instrument({ tracerProvider, meterProvider });
+  /** Every data point of the metric `name`, as [attributes, value]. */
+  const points = async (name: string) => {
+    await reader.forceFlush();
+    const batches = exporter.getMetrics();
+    const last = batches[batches.length - 1];
+    const metric = last?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+    return (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value] as const);
+  };
+  return { spans, points };
+}
+
+async function echoServer(): Promise<TestServer> {
+  const server = await createTestServer({
+    onMessage: (data, client) => {
+      if (String(data) !== "silent") client.send(String(data));
+    },
+  });
+  onCleanup(() => server.close());
+  return server;
+}
+
+describe("evtwebsocket/otel", () => {
+  it("one client span per request with server address, port, connection id and outcome; a timeout is an error with error.type", async () => {
+    const { spans, points } = setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp, headers: { Authorization: `Bearer ${CANARY}` } });
+    await c.dial(`${server.url}/socket/${CANARY}?token=${CANARY}`);
+    await c.request("hello");
+    const timeout = await c.request("silent", { timeoutMs: 30 }).catch((e: EvtWebSocketError) => e);
+    expect((timeout as EvtWebSocketError).code).toBe("ERR_REQUEST_TIMEOUT");
+    const finished = spans.getFinishedSpans();
+    expect(finished).toHaveLength(2);
+    const [ok, timedOut] = finished;
+    const server_ = { "server.address": "127.0.0.1", "server.port": server.port };
+    expect(ok?.kind).toBe(2); // SpanKind.CLIENT
+    expect(ok?.attributes).toMatchObject({
+      ...server_,
+      "evtwebsocket.connection.id": c.id,
+      "evtwebsocket.request.outcome": "ok",
+    });
+    expect(ok?.status.code).toBe(0); // UNSET
+    expect(timedOut?.attributes).toMatchObject({
+      ...server_,
+      "evtwebsocket.request.outcome": "timeout",
+      "error.type": "ERR_REQUEST_TIMEOUT",
+    });
+    expect(timedOut?.status.code).toBe(2); // ERROR
+    const durations = await points("evtwebsocket.request.duration");
+    expect(durations.map(([a]) => a["evtwebsocket.request.outcome"]).sort()).toEqual(["ok", "timeout"]);
+    const messages = await points("evtwebsocket.messages");
+    expect(messages).toContainEqual([{ "network.io.direction": "transmit" }, 2]);
+    expect(messages).toContainEqual([{ "network.io.direction": "receive" }, 1]);
+    const bytes = await points("evtwebsocket.io");
+    expect(bytes).toContainEqual([{ "network.io.direction": "transmit" }, 11]);
+    expect(await points("evtwebsocket.connections.open")).toEqual([[server_, 1]]);
+    const exported = finished.map((s) => ({
+      name: s.name,
+      attributes: s.attributes,
+      events: s.events,
+      status: s.status,
+    }));
+    expect(canaryHits(exported)).toEqual([]);
+  });
+
+  it("a reconnect: counted by reason, the open connections go 1, 0, 1, and requests in flight hear close, reconnecting and open as span events", async () => {
+    const { spans, points } = setup();
+    const server = await echoServer();
+    const c = conn({ reconnect: fast, matchMsg: (req, resp) => req === resp, pingIntervalMs: 30 });
+    await c.dial(server.url);
+    await new Promise((resolve) => c.on("pong", resolve));
+    const lost = c.request("silent").catch((e: EvtWebSocketError) => e);
+    const abort = new AbortController();
+    const kept = c
+      .request("silent", { retryOnReconnect: true, signal: abort.signal })
+      .catch((e: EvtWebSocketError) => e);
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    server.dropAll(1011, "restarting");
+    expect(((await lost) as EvtWebSocketError).code).toBe("ERR_DISCONNECTED");
+    await reopened;
+    expect(await points("evtwebsocket.reconnects")).toEqual([
+      [{ "evtwebsocket.reconnect.reason": "close-1011" }, 1],
+    ]);
+    const open = await points("evtwebsocket.connections.open");
+    expect(open.map(([, v]) => v)).toEqual([1]);
+    abort.abort();
+    expect(((await kept) as EvtWebSocketError).code).toBe("ERR_ABORTED");
+    const [span, retried] = spans.getFinishedSpans();
+    expect(span?.attributes["evtwebsocket.request.outcome"]).toBe("error");
+    expect(span?.attributes["error.type"]).toBe("ERR_DISCONNECTED");
+    expect(span?.events.map((e) => e.name)).toEqual(["evtwebsocket.close", "evtwebsocket.reconnecting"]);
+    expect(retried?.attributes["evtwebsocket.request.outcome"]).toBe("aborted");
+    expect(retried?.events.map((e) => e.name)).toEqual([
+      "evtwebsocket.close",
+      "evtwebsocket.reconnecting",
+      "evtwebsocket.open",
+    ]);
+    const rtt = await points("evtwebsocket.ping.rtt");
+    expect(rtt.length).toBeGreaterThan(0);
+    await c.close();
+    expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
+  });
+
+  it("queue depth is an observable gauge over the process's connections", async () => {
+    const { points } = setup();
+    const c = conn({ reconnect: false });
+    c.send("a");
+    c.send("b");
+    expect(await points("evtwebsocket.queue.depth")).toEqual([[{}, 2]]);
+  });
+
+  it("uninstrument() removes every subscription", async () => {
+    setup();
+    const names = Object.values(CHANNELS).filter((n) => n !== CHANNELS.request);
+    expect(names.every((n) => dc.channel(n).hasSubscribers)).toBe(true);
+    expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(true);
+    uninstrument();
+    expect(names.filter((n) => dc.channel(n).hasSubscribers)).toEqual([]);
+    expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(false);
+  });
+});
