@@ -113,6 +113,12 @@ export class Lifecycle {
         online: () => this.#onOnline(),
         offline: () => {},
         visible: (ms) => this.#onVisible(ms),
+        // Back from the cache or thawed: a waiting connection dials now, backoff reset.
+        page: (shown) => {
+          if (!shown) return this.#events.run(this, this.#hide);
+          this.#attempt = 0;
+          this.#onOnline();
+        },
       });
     }
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
@@ -277,6 +283,27 @@ export class Lifecycle {
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     void this.#connect();
+  }
+
+  /**
+   * The page enters the back/forward cache or is frozen: its socket is closed cleanly now (1000,
+   * "page hidden") and ends here, as a drop that will be retried; no retry is scheduled until
+   * the page shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
+   * watched between dial() and the end, so the state is never idle or closed here.
+   */
+  #hide(): void {
+    // A dial awaiting its URL function goes on: its link is made when the page runs again.
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const link = this.#link;
+    if (link === undefined) return;
+    this.#link = undefined;
+    const end = { code: 1000, reason: "page hidden", wasClean: true, closedBy: "client" } as LinkEnd;
+    link.close(end.code, end.reason);
+    const wasOpen = this.#state === State.OPEN;
+    if (wasOpen) this.#emitClose(end, true);
+    this.#out.dropped(true, end);
+    if (wasOpen) this.#setState(State.RECONNECTING);
   }
 
   /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */

@@ -29,10 +29,11 @@ import tsupConfig from "../tsup.config.js";
  * decision): finishing every transition before announcing it (timeouts and aborts included),
  * close codes that say which side closed, a socket that refuses data after a close frame,
  * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
- * 11,050 B. Issue 19 sets the next budget (7.0 KB).
+ * 11,050 B. Issue 19 sets the next budget (7.0 KB). Raised to 11,300 by issue 19 part 3 (a
+ * decision): leaving and re-entering the back/forward cache and frozen pages cost about 150 B.
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
-const BUDGET_GZIP_BYTES = 11_264;
+const BUDGET_GZIP_BYTES = 11_300;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
