@@ -18,6 +18,23 @@ const browserTransport: Plugin = {
   },
 };
 
+const publicEntry = resolve("src/index.ts");
+
+/**
+ * Keeps the entries built on the public API (`evtwebsocket/shared`, `evtwebsocket/react`) from
+ * bundling their own copy of it: their `../index.js` becomes an import of `evtwebsocket`, so an
+ * app that uses both gets one `Conn` and one `EvtWebSocketError` class.
+ */
+const publicApiExternal: Plugin = {
+  name: "public-api-external",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/index(\.js)?$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      return target === publicEntry ? { path: "evtwebsocket", external: true } : undefined;
+    });
+  },
+};
+
 export default defineConfig([
   {
     entry: { index: "src/index.ts", testing: "src/testing/index.ts" },
@@ -52,5 +69,15 @@ export default defineConfig([
     sourcemap: true,
     banner: { js: "#!/usr/bin/env node" },
     external: ["ws", "commander", "string-width"],
+  },
+  {
+    entry: { shared: "src/shared/index.ts" },
+    format: ["esm", "cjs"],
+    platform: "browser",
+    target: "es2022",
+    dts: true,
+    sourcemap: true,
+    esbuildPlugins: [publicApiExternal],
+    external: ["evtwebsocket", "react"],
   },
 ]);
