@@ -41,7 +41,16 @@ export default defineConfig([
     format: ["esm", "cjs"],
     platform: "node",
     target: "node20",
-    dts: true,
+    // One declaration build for every entry, so evtwebsocket/shared and evtwebsocket/react name
+    // the same Conn type as the main entry (a private field makes a second copy incompatible).
+    dts: {
+      entry: {
+        index: "src/index.ts",
+        testing: "src/testing/index.ts",
+        shared: "src/shared/index.ts",
+        react: "src/react/index.ts",
+      },
+    },
     sourcemap: true,
     clean: true,
     // frame.ts reads import.meta.url only in the ESM build (__filename in CommonJS); tsup's
@@ -71,11 +80,11 @@ export default defineConfig([
     external: ["ws", "commander", "string-width"],
   },
   {
-    entry: { shared: "src/shared/index.ts" },
+    entry: { shared: "src/shared/index.ts", react: "src/react/index.ts" },
     format: ["esm", "cjs"],
     platform: "browser",
     target: "es2022",
-    dts: true,
+    dts: false, // made by the first build, beside the main entry's
     sourcemap: true,
     esbuildPlugins: [publicApiExternal],
     external: ["evtwebsocket", "react"],
