@@ -5,7 +5,9 @@
  * for its life; the tab that has it is the leader and owns the one real {@link Conn}. The
  * others are followers. When the leader's page closes, crashes or calls `close()`, the lock
  * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
- * reconnect policy. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
+ * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
+ * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
+ * releases the lock; on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
  * `Conn` and its role is "alone".
  *
  * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
@@ -35,6 +37,7 @@
  * across origins.
  */
 
+import { watchEnvironment } from "../browser-hooks.js";
 import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
 // main one share one Conn and one EvtWebSocketError class.
@@ -121,8 +124,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   readonly #id = Math.random().toString(36).slice(2);
   #channel: BroadcastChannel | undefined;
+  readonly #name: string;
   #release: (() => void) | undefined;
   #abortLock: AbortController | undefined;
+  #unwatch: (() => void) | undefined;
   /** The socket holder's Conn: set while this tab is the leader, or alone. */
   #conn: Conn<TIn, TOut> | undefined;
   /** This tab's Conn, made at once so bad options throw here; it dials only as leader or alone. */
@@ -138,12 +143,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #waiting = new Map<number, Waiting>();
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number }[] = [];
+  /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
   #leaving = false;
+  /** This tab called close(). */
+  #closed = false;
   #opened: (() => void)[] = [];
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
     this.#options = options;
+    this.#name = PREFIX + name;
     this.#events = new Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>((error, event, self) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
       else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
@@ -162,19 +171,49 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#conn = this.#local;
       return;
     }
-    const channel = new BroadcastChannel(PREFIX + name);
+    const channel = new BroadcastChannel(this.#name);
     this.#channel = channel;
     channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
-    this.#abortLock = new AbortController();
-    locks!
-      .request(PREFIX + name, { signal: this.#abortLock.signal }, () => {
+    // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
+    // socket: it steps down, and queues for the lock again when the page runs again.
+    this.#unwatch = watchEnvironment({
+      online() {},
+      offline() {},
+      visible() {},
+      page: (shown) => (shown ? this.#elect() : this.#stepDown()),
+    });
+    this.#elect();
+  }
+
+  /** Queues for the lock; the callback runs when this tab becomes the leader. */
+  #elect(): void {
+    if (this.#closed || this.#abortLock !== undefined) return;
+    const abort = new AbortController();
+    this.#abortLock = abort;
+    const locks = (navigator as unknown as { locks: Locks }).locks;
+    locks
+      .request(this.#name, { signal: abort.signal }, () => {
         this.#lead();
         return new Promise<void>((resolve) => {
           this.#release = resolve;
         });
       })
-      .catch(() => {}); // aborted by close() before the lock came
+      .catch(() => {}); // aborted before the lock came
     this.#post({ t: "hello" });
+  }
+
+  /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
+  #stepDown(): void {
+    const conn = this.#role === "leader" ? this.#conn : undefined;
+    this.#abortLock?.abort();
+    this.#abortLock = undefined;
+    if (conn === undefined) return;
+    this.#leaving = true;
+    this.#conn = undefined;
+    this.#role = "follower";
+    this.#release?.();
+    void conn.close(1000, "page hidden");
+    this.#emit("role", "follower");
   }
 
   /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
@@ -212,8 +251,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       return this.#conn.dial(url, subprotocol);
     }
     try {
-      if (this.#state === "closed")
-        throw evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection");
+      if (this.#closed) throw evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection");
     } catch (error) {
       return Promise.reject(error);
     }
@@ -266,13 +304,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * requests reject with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
     const conn = this.#conn;
     this.#abortLock?.abort();
+    this.#unwatch?.();
     if (conn !== undefined) {
       this.#leaving = true;
       await conn.close(code, reason);
       this.#release?.();
-    } else if (this.#state !== "closed") {
+    } else {
       const closed = evtError("ERR_CLOSED", "connection closed by close()");
       for (const w of this.#waiting.values()) w.reject(closed);
       this.#waiting.clear();
@@ -293,7 +334,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #assertOpen(): void {
-    if (this.#state === "closed") throw evtError("ERR_CLOSED", "cannot send: connection is closed");
+    if (this.#closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
   }
 
   #askDial(): void {
@@ -315,6 +356,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = this.#options;
     const conn = new Conn<TIn, TOut>(rest);
     const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
+      // A leader that stepped down: its old socket's end is not the shared connection's news.
+      if (this.#leaving && !this.#closed) return;
       if (fan && !this.#leaving) this.#post({ t: "ev", name, arg: wire });
       this.#event(name, arg);
     };
@@ -336,9 +379,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** This tab got the lock: it builds the one Conn and takes over what waited on the old leader. */
   #lead(): void {
-    if (this.#state === "closed") return;
+    if (this.#closed) return;
     const conn = this.#local;
     this.#conn = conn;
+    this.#leaving = false;
     this.#role = "leader";
     this.#post({ t: "leader" });
     this.#emit("role", "leader");
@@ -383,7 +427,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       }
       return;
     }
-    if (this.#state === "closed" || this.#role !== "follower") return;
+    if (this.#closed || this.#role !== "follower") return;
     if (m.t === "leader") {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();

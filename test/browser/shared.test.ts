@@ -32,6 +32,7 @@ declare global {
 
 let rig: Rig;
 let server: TestServer;
+const closes: string[] = [];
 /** Text messages seen for the first time, by content; "once:" messages are answered only the second time. */
 const seenOnce = new Set<string>();
 
@@ -41,6 +42,7 @@ beforeAll(async () => {
   });
   rig = await startRig({ "/": html("/app.js"), "/app.js": app });
   server = await startServer({
+    onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
       const text = data.toString();
       if (text.startsWith("hold:") || text.startsWith("during")) return;
@@ -161,6 +163,31 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     const requests = await inPage(b, null, () => window.settled);
     expect(requests.sort()).toEqual(["plain ERR_DISCONNECTED", "retried echo:once:retried"]);
     for (const page of [a, b]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader whose page is frozen steps down: it closes with 1000 'page hidden', another tab leads, and on resume it follows (freeze and resume DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const before = server.connections;
+    const pages = [await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const other = pages.find((p) => p !== leader)!;
+    const closesBefore = closes.length;
+    await inPage(leader, null, () => document.dispatchEvent(new Event("freeze")));
+    await until(() => server.connections === before + 2, "the new leader's connection");
+    await until(() => closes.length === closesBefore + 1, "the old leader's close");
+    expect(closes.at(-1)).toBe("1000 page hidden");
+    expect(await role(other)).toBe("leader");
+    expect(await role(leader)).toBe("follower");
+    const got = await inPage(leader, null, async () => {
+      document.dispatchEvent(new Event("resume"));
+      await window.waitFor(() => window.sc.state === "open", "the shared state after resume");
+      return { roles: window.roles, reply: await window.sc.request("after resume") };
+    });
+    expect(got).toEqual({ roles: ["leader", "follower"], reply: "echo:after resume" });
+    expect(await role(other)).toBe("leader");
+    expect(server.connections).toBe(before + 2);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
 });
