@@ -147,7 +147,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #leaving = false;
   /** This tab called close(). */
   #closed = false;
-  #opened: (() => void)[] = [];
+  /** A follower's dial() promises: settled by the shared state becoming open, or closed. */
+  #opened: { resolve(): void; reject(error: Error): void }[] = [];
+  /**
+   * The leader was seen connecting since this tab's dial(): only then does "closed" mean the dial
+   * failed (a "closed" heard first is the state before the leader took the dial up).
+   */
+  #dialing = false;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
@@ -250,16 +256,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#sub = subprotocol;
       return this.#conn.dial(url, subprotocol);
     }
-    try {
-      if (this.#closed) throw evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection");
-    } catch (error) {
-      return Promise.reject(error);
+    if (this.#closed) {
+      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     this.#url = url;
     this.#sub = subprotocol;
     this.#askDial();
     if (this.#state === "open") return Promise.resolve();
-    return new Promise((resolve) => this.#opened.push(resolve));
+    this.#dialing = false;
+    return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
   }
 
   /** Sends a message through the one socket (queued like `Conn.send` while it is not open). */
@@ -470,7 +475,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (oldState === next) return;
     this.#state = next;
     this.#emit("state", { oldState, newState: next });
-    if (next === "open") for (const resolve of this.#opened.splice(0)) resolve();
+    if (next === "connecting" || next === "reconnecting") this.#dialing = true;
+    if (next === "open") for (const d of this.#opened.splice(0)) d.resolve();
+    else if (next === "closed" && this.#dialing) {
+      const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
+      for (const d of this.#opened.splice(0)) d.reject(error);
+    }
   }
 
   #emit<K extends keyof SharedConnEvents<TIn, TOut>>(

@@ -13,7 +13,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
-import { startServer, type TestServer, until } from "../helpers/server.js";
+import { freePort, startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
 
@@ -188,6 +188,30 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await role(other)).toBe("leader");
     expect(server.connections).toBe(before + 2);
     for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's dial() rejects when the leader's dial fails for good", async () => {
+    const context = await rig.browser.newContext();
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const dialIn = (page: Page) =>
+      inPage(page, url, (url) => {
+        window.sc = window.shared.createSharedConn<string, string>("nowhere", {
+          reconnect: { maxAttempts: 0 },
+        });
+        return window.sc.dial(url).then(
+          () => `${window.sc.role} resolved`,
+          (e: { code: string }) => `${window.sc.role} ${e.code}`,
+        );
+      });
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const outcomes = await Promise.all(pages.map(dialIn));
+    // The leader's dial() rejects as Conn's does; the follower's with ERR_DISCONNECTED.
+    expect(outcomes.sort()).toEqual(["follower ERR_DISCONNECTED", expect.stringMatching(/^leader ERR_/)]);
     await context.close();
   });
 });
