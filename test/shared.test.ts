@@ -47,4 +47,18 @@ describe("createSharedConn", () => {
     expect(seen).toEqual(["connecting", "open", "hello", "closed"]);
     expect(s.connections).toBe(1);
   });
+
+  it("send() with a callback is a request, as on Conn: the callback gets the response", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t", { matchMsg: (req, resp) => resp === req });
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    const reply = await new Promise((resolve) =>
+      conn.send("question", (resp, c) => resolve([resp, c === conn])),
+    );
+    expect(reply).toEqual(["question", true]);
+    expect(() => conn.send("x", 42 as never)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION" }),
+    );
+  });
 });

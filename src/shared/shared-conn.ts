@@ -107,6 +107,7 @@ type Locks = {
 };
 
 const PREFIX = "evtwebsocket:";
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
 const toWire = (e: unknown): WireError =>
   e instanceof EvtWebSocketError
@@ -267,8 +268,22 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
   }
 
-  /** Sends a message through the one socket (queued like `Conn.send` while it is not open). */
-  send(body: TOut): void {
+  /**
+   * Sends a message through the one socket (queued like `Conn.send` while it is not open). With
+   * a callback, the message is a request: the callback gets its response, a failure goes to
+   * the `error` event.
+   */
+  send(body: TOut, callback?: (resp: TIn, conn: SharedConn<TIn, TOut>) => void): void {
+    if (callback !== undefined) {
+      if (typeof callback !== "function") {
+        throw evtError("ERR_INVALID_OPTION", "send(): callback must be a function");
+      }
+      this.request(body).then(
+        (resp) => this.#guard(() => callback(resp, this), "send callback threw"),
+        (error: EvtWebSocketError) => this.#emit("error", error),
+      );
+      return;
+    }
     if (this.#conn !== undefined) {
       this.#conn.send(body);
       return;
@@ -336,6 +351,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
     this.#channel?.close();
     this.#channel = undefined;
+  }
+
+  /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */
+  [asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #assertOpen(): void {
@@ -491,13 +511,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     (this.#events.emit as (n: K, ...a: any[]) => void)(name, ...args, this);
   }
 
-  #guard(fn: () => void): void {
+  #guard(fn: () => void, what = "send failed"): void {
     try {
       fn();
     } catch (error) {
       this.#emit(
         "error",
-        error instanceof EvtWebSocketError ? error : evtError("ERR_CALLBACK_THREW", "send failed", error),
+        error instanceof EvtWebSocketError ? error : evtError("ERR_CALLBACK_THREW", what, error),
       );
     }
   }
