@@ -289,7 +289,9 @@ export class Lifecycle {
    * The page enters the back/forward cache or is frozen: its socket is closed cleanly now (1000,
    * "page hidden") and ends here, as a drop that will be retried; no retry is scheduled until
    * the page shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
-   * watched between dial() and the end, so the state is never idle or closed here.
+   * watched between dial() and the end, so the state is never idle or closed here. Known gap: a
+   * show right after a hide may dial while the hidden socket's closing handshake is still under
+   * way (bounded by the close timeout), briefly two sockets; a real cache or freeze lasts longer.
    */
   #hide(): void {
     // A dial awaiting its URL function goes on: its link is made when the page runs again.
