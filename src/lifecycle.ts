@@ -48,6 +48,8 @@ export class Lifecycle {
   #url: UrlSource = "";
   #plan: LinkConfig | undefined;
   #unwatch: (() => void) | undefined;
+  /** The socket closed because the page was hidden (its close event says it will reconnect). */
+  #hidden: ConnLink | undefined;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
   /** The subprotocol the server chose for the current or last connection. */
@@ -234,7 +236,8 @@ export class Lifecycle {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
       this.#closing!.delete(link!);
-      if (end.wasOpen) this.#emitClose(end, false);
+      // A hidden page's socket comes back (unless close() was called since).
+      if (end.wasOpen) this.#emitClose(end, link === this.#hidden && this.#state !== State.CLOSED);
       closedByUser();
       return;
     }
@@ -287,11 +290,10 @@ export class Lifecycle {
 
   /**
    * The page enters the back/forward cache or is frozen: its socket is closed cleanly now (1000,
-   * "page hidden") and ends here, as a drop that will be retried; no retry is scheduled until
-   * the page shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
-   * watched between dial() and the end, so the state is never idle or closed here. Known gap: a
-   * show right after a hide may dial while the hidden socket's closing handshake is still under
-   * way (bounded by the close timeout), briefly two sockets; a real cache or freeze lasts longer.
+   * "page hidden") and leaves as a drop that will be retried (requests follow the drop rules at
+   * once; the close event comes with the socket's end); no retry is scheduled until the page
+   * shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
+   * watched between dial() and the end, so the state is never idle or closed here.
    */
   #hide(): void {
     // A dial awaiting its URL function goes on: its link is made when the page runs again.
@@ -300,12 +302,15 @@ export class Lifecycle {
     const link = this.#link;
     if (link === undefined) return;
     this.#link = undefined;
-    const end = { code: 1000, reason: "page hidden", wasClean: true, closedBy: "client" } as LinkEnd;
-    link.close(end.code, end.reason);
-    const wasOpen = this.#state === State.OPEN;
-    if (wasOpen) this.#emitClose(end, true);
-    this.#out.dropped(true, end);
-    if (wasOpen) this.#setState(State.RECONNECTING);
+    this.#hidden = link;
+    link.close(1000, "page hidden");
+    // Its end is announced when it comes (willReconnect: the state is not closed); a show before
+    // then waits for it, as a dial() after close() does: one socket at a time.
+    this.#closing ??= new Map();
+    const closing = this.#closing;
+    this.#lastClose = new Promise((r) => closing.set(link, r));
+    this.#out.dropped(true, { code: 1000 });
+    if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
   }
 
   /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */

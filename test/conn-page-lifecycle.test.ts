@@ -6,9 +6,11 @@
  * back/forward navigation.
  */
 
+import { createHash } from "node:crypto";
+import net from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
-import { conn, fast, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
 /** Stubs `addEventListener` and `document` on globalThis; returns the two targets. */
@@ -62,6 +64,8 @@ describe("the back/forward cache and frozen pages", () => {
     page.fire("pagehide", true);
     expect(c.state).toBe("reconnecting");
     expect(await plain).toBe("ERR_DISCONNECTED");
+    // The close event comes with the socket's end (a show before then waits for it).
+    await until(() => closed.length === 1, "the close event");
     expect(closed.map((i) => `${i.code} ${i.reason} ${i.closedBy} ${i.willReconnect}`)).toEqual([
       "1000 page hidden client true",
     ]);
@@ -112,5 +116,40 @@ describe("the back/forward cache and frozen pages", () => {
     page.fire("pageshow", true);
     expect(c.state).toBe("closed");
     expect(s.connections).toBe(1);
+  });
+
+  it("a show before the hidden socket ended waits for it: one socket at a time", async () => {
+    const page = stubPage();
+    // A peer that never answers a closing handshake, so our hidden socket ends only by its close
+    // timeout (3 s). One list, in order: each TCP connection the peer accepts, and our events.
+    const order: string[] = [];
+    const sockets: net.Socket[] = [];
+    const srv = net.createServer((socket) => {
+      const n = sockets.push(socket);
+      order.push(`connect ${n}`);
+      socket.on("error", () => {});
+      socket.once("data", (head: Buffer) => {
+        const key = /sec-websocket-key: *(\S+)/i.exec(head.toString())![1]!;
+        const accept = createHash("sha1")
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest("base64");
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((r) => srv.close(r));
+    });
+    const c = conn({ reconnect: fast, onClose: (info) => void order.push(`close ${info.code}`) });
+    await c.dial(`ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+    page.fire("pagehide", true);
+    page.fire("pageshow", true);
+    order.push("shown");
+    await until(() => c.state === "open", "the dial after the hidden socket ended", 10_000);
+    // The new socket is dialled only once the hidden one ended (its close event), not at "shown".
+    expect(order).toEqual(["connect 1", "shown", expect.stringMatching(/^close /), "connect 2"]);
   });
 });
