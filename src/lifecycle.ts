@@ -236,8 +236,8 @@ export class Lifecycle {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
       this.#closing!.delete(link!);
-      // A hidden page's socket comes back (unless close() was called since).
-      if (end.wasOpen) this.#emitClose(end, link === this.#hidden && this.#state !== State.CLOSED);
+      // A hidden page's socket comes back (unless the connection ended since: #shutdown forgets it).
+      if (end.wasOpen) this.#emitClose(end, link === this.#hidden);
       closedByUser();
       return;
     }
@@ -303,12 +303,13 @@ export class Lifecycle {
     if (link === undefined) return;
     this.#link = undefined;
     this.#hidden = link;
-    link.close(1000, "page hidden");
     // Its end is announced when it comes (willReconnect: the state is not closed); a show before
-    // then waits for it, as a dial() after close() does: one socket at a time.
+    // then waits for it, as a dial() after close() does: one socket at a time. Registered before
+    // link.close(), which ends a link that never opened at once.
     this.#closing ??= new Map();
     const closing = this.#closing;
     this.#lastClose = new Promise((r) => closing.set(link, r));
+    link.close(1000, "page hidden");
     this.#out.dropped(true, { code: 1000 });
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
   }
@@ -332,6 +333,7 @@ export class Lifecycle {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
+    this.#hidden = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
