@@ -23,6 +23,23 @@ const browserTransport: Plugin = {
   },
 };
 
+const publicEntry = resolve("src/index.ts");
+
+/**
+ * Keeps the entries built on the public API (`evtwebsocket/shared`, `evtwebsocket/react`) from
+ * bundling their own copy of it: their `../index.js` becomes an import of `evtwebsocket`, so an
+ * app that uses both gets one `Conn` and one `EvtWebSocketError` class.
+ */
+const publicApiExternal: Plugin = {
+  name: "public-api-external",
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/index(\.js)?$/ }, (args) => {
+      const target = resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts");
+      return target === publicEntry ? { path: "evtwebsocket", external: true } : undefined;
+    });
+  },
+};
+
 export default defineConfig([
   {
     entry: { index: "src/index.ts", testing: "src/testing/index.ts", otel: "src/otel/index.ts" },
@@ -31,7 +48,17 @@ export default defineConfig([
     format: ["esm", "cjs"],
     platform: "node",
     target: "node20",
-    dts: true,
+    // One declaration build for every entry, so evtwebsocket/shared and evtwebsocket/react name
+    // the same Conn type as the main entry (a private field makes a second copy incompatible).
+    dts: {
+      entry: {
+        index: "src/index.ts",
+        testing: "src/testing/index.ts",
+        otel: "src/otel/index.ts",
+        shared: "src/shared/index.ts",
+        react: "src/react/index.ts",
+      },
+    },
     sourcemap: true,
     clean: true,
     // frame.ts reads import.meta.url only in the ESM build (__filename in CommonJS); tsup's
@@ -59,5 +86,15 @@ export default defineConfig([
     sourcemap: true,
     banner: { js: "#!/usr/bin/env node" },
     external: ["ws", "commander", "string-width"],
+  },
+  {
+    entry: { shared: "src/shared/index.ts", react: "src/react/index.ts" },
+    format: ["esm", "cjs"],
+    platform: "browser",
+    target: "es2022",
+    dts: false, // made by the first build, beside the main entry's
+    sourcemap: true,
+    esbuildPlugins: [publicApiExternal],
+    external: ["evtwebsocket", "react"],
   },
 ]);

@@ -1,6 +1,8 @@
 /**
  * The browser's hints about the network and the page: `online`/`offline` on the global object,
- * `navigator.onLine`, and page visibility on `document`.
+ * `navigator.onLine`, page visibility on `document`, and the page entering or leaving the
+ * back/forward cache (`pagehide`/`pageshow` with `persisted`) or being frozen (`freeze`/`resume`
+ * on `document`, Chromium's Page Lifecycle).
  *
  * This module only reports; what to do about a hint (wait, dial now, ping) is the connection's
  * decision. Globals are looked up when a function is called, never at import time, so
@@ -16,9 +18,14 @@ export interface EnvironmentHandlers {
   offline(): void;
   /** The page became visible again after `hiddenForMs` ms hidden (wall-clock time, sleep included). */
   visible(hiddenForMs: number): void;
+  /**
+   * The page stops (`shown` false: `pagehide` with `persisted`, into the back/forward cache, or
+   * `freeze`) or runs again (`shown` true: `pageshow` with `persisted`, or `resume`).
+   */
+  page(shown: boolean): void;
 }
 
-type Listener = () => void;
+type Listener = (event: Event & { persisted?: boolean }) => void;
 
 /** An object that may carry DOM-style events; every member is optional because runtimes differ. */
 export interface EventSourceLike {
@@ -62,7 +69,8 @@ export function hasEnvironmentEvents(env: EnvironmentLike = globalThis as Enviro
 }
 
 /**
- * Subscribes to `online`/`offline` and `visibilitychange` where they exist.
+ * Subscribes to `online`/`offline`, `visibilitychange`, `pagehide`/`pageshow` and
+ * `freeze`/`resume` where they exist.
  *
  * @returns a function that removes every listener; calling it again does nothing.
  * @example
@@ -90,6 +98,13 @@ export function watchEnvironment(handlers: EnvironmentHandlers, options: WatchOp
   listen(env, "offline", () => handlers.offline());
 
   const doc = env.document;
+  // freeze and resume carry no `persisted`; a pagehide or pageshow without the cache says false.
+  // "pageshow" and "resume" sort after "pagei", "pagehide" and "freeze" before (fewer bytes than a regex).
+  const page: Listener = (e) => e.persisted !== false && handlers.page(e.type > "pagei");
+  listen(env, "pagehide", page);
+  listen(env, "pageshow", page);
+  listen(doc, "freeze", page);
+  listen(doc, "resume", page);
   let hiddenAt = doc?.visibilityState === "hidden" ? now() : undefined;
   listen(doc, "visibilitychange", () => {
     if (doc?.visibilityState === "hidden") {

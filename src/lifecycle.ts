@@ -50,6 +50,10 @@ export class Lifecycle {
   /** How the previous connection or attempt of this dial ended, for the next attempt's context (until one opens). */
   #lastEnd: LinkEnd | undefined;
   #unwatch: (() => void) | undefined;
+  /** The socket closed because the page was hidden (its close event says it will reconnect). */
+  #hidden: ConnLink | undefined;
+  /** Clock time until which the server asked us not to come back (0: it set no wait). */
+  #serverUntil = 0;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
   /** The subprotocol the server chose for the current or last connection. */
@@ -108,6 +112,7 @@ export class Lifecycle {
     this.#plan = plan;
     this.#url = url;
     this.#attempt = 0;
+    this.#serverUntil = 0;
     this.#lastEnd = undefined;
     this.#closed = undefined;
     this.#setState(State.CONNECTING);
@@ -116,6 +121,12 @@ export class Lifecycle {
         online: () => this.#onOnline(),
         offline: () => {},
         visible: (ms) => this.#onVisible(ms),
+        // Back from the cache or thawed: a waiting connection dials now, backoff reset.
+        page: (shown) => {
+          if (!shown) return this.#events.run(this, this.#hide);
+          this.#attempt = 0;
+          this.#onOnline();
+        },
       });
     }
     // Offline (browsers), a first attempt would fail at once: with retries on, wait for `online`.
@@ -257,7 +268,8 @@ export class Lifecycle {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
       this.#closing!.delete(link!);
-      if (end.wasOpen) this.#emitClose(end, false);
+      // A hidden page's socket comes back (unless the connection ended since: #shutdown forgets it).
+      if (end.wasOpen) this.#emitClose(end, link === this.#hidden);
       closedByUser();
       return;
     }
@@ -300,6 +312,11 @@ export class Lifecycle {
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
     if (serverDelayMs !== undefined) info.serverDelayMs = serverDelayMs;
     this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
+    this.#serverUntil = serverDelayMs === undefined ? 0 : this.#o.clock.now() + serverDelayMs;
+    this.#retryIn(delayMs);
+  }
+
+  #retryIn(delayMs: number): void {
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
@@ -307,13 +324,45 @@ export class Lifecycle {
     }, delayMs);
   }
 
-  /** The browser says the network is back: a waiting reconnect dials now. */
+  /**
+   * The network is back, or the page runs again: a waiting reconnect dials now; but a wait the
+   * server set (Retry-After, 1013) stands, and the attempt comes at its end.
+   */
   #onOnline(): void {
     const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
     if (!waiting || this.#link !== undefined) return;
+    const left = this.#serverUntil - this.#o.clock.now();
+    if (left > 0 && this.#retryTimer !== undefined) return;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
-    void this.#connect();
+    if (left > 0) this.#retryIn(left);
+    else void this.#connect();
+  }
+
+  /**
+   * The page enters the back/forward cache or is frozen: its socket is closed cleanly now (1000,
+   * "page hidden") and leaves as a drop that will be retried (requests follow the drop rules at
+   * once; the close event comes with the socket's end); no retry is scheduled until the page
+   * shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
+   * watched between dial() and the end, so the state is never idle or closed here.
+   */
+  #hide(): void {
+    // A dial awaiting its URL function goes on: its link is made when the page runs again.
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    const link = this.#link;
+    if (link === undefined) return;
+    this.#link = undefined;
+    this.#hidden = link;
+    // Its end is announced when it comes (willReconnect: the state is not closed); a show before
+    // then waits for it, as a dial() after close() does: one socket at a time. Registered before
+    // link.close(), which ends a link that never opened at once.
+    this.#closing ??= new Map();
+    const closing = this.#closing;
+    this.#lastClose = new Promise((r) => closing.set(link, r));
+    link.close(1000, "page hidden");
+    this.#out.dropped(true, { code: 1000 });
+    if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
   }
 
   /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
@@ -336,6 +385,7 @@ export class Lifecycle {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
+    this.#hidden = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);

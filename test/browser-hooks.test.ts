@@ -36,6 +36,7 @@ function recorder() {
     online: () => calls.push("online"),
     offline: () => calls.push("offline"),
     visible: (ms) => calls.push(`visible ${ms}`),
+    page: (shown) => calls.push(shown ? "show" : "hide"),
   };
   return { calls, handlers };
 }
@@ -116,11 +117,26 @@ describe("watchEnvironment", () => {
     expect(calls).toEqual(["visible 0"]);
   });
 
+  it("reports pagehide/pageshow only when persisted (the back/forward cache), and freeze/resume", () => {
+    const { window, document } = fakeBrowser();
+    const { calls, handlers } = recorder();
+    watchEnvironment(handlers, { env: window });
+    const transition = (type: string, persisted: boolean) =>
+      window.dispatchEvent(Object.assign(new Event(type), { persisted }));
+    transition("pagehide", false);
+    transition("pageshow", false);
+    transition("pagehide", true);
+    transition("pageshow", true);
+    document.dispatchEvent(new Event("freeze"));
+    document.dispatchEvent(new Event("resume"));
+    expect(calls).toEqual(["hide", "show", "hide", "show"]);
+  });
+
   it("the disposer removes every listener, and a second call does nothing", () => {
     const { window, document, setVisibility } = fakeBrowser();
     const { calls, handlers } = recorder();
     const unwatch = watchEnvironment(handlers, { env: window });
-    expect(window.listeners + document.listeners).toBe(3);
+    expect(window.listeners + document.listeners).toBe(7);
     unwatch();
     unwatch();
     expect(window.listeners + document.listeners).toBe(0);
@@ -143,7 +159,7 @@ describe("watchEnvironment", () => {
     watchEnvironment(handlers, { env: worker });
     worker.dispatchEvent(new Event("online"));
     expect(calls).toEqual(["online"]);
-    expect(worker.listeners).toBe(2);
+    expect(worker.listeners).toBe(4);
   });
 
   it("watches nothing where addEventListener throws (workerd after start-up)", () => {

@@ -5,12 +5,16 @@
  * does not wait 5 s. The policy's arithmetic has its table in reconnect.test.ts.
  */
 
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
 
 describe("a wait the server sets", () => {
   it("a handshake refused with 503 and Retry-After: 2 waits at least 2 s before the next attempt (measured on the server)", async () => {
@@ -123,5 +127,38 @@ describe("a wait the server sets", () => {
     expect(clock.fired).toBe(fired + 1);
     await until(() => s.accepted.length === 2, "the reconnect");
     expect(s.arrivals).toHaveLength(2);
+  });
+  it("a wait the server set stands when the network comes back or the page shows again (injected clock)", async () => {
+    // The browser's hints, stubbed on the global object as a page would fire them.
+    const window = new EventTarget();
+    vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
+    vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
+    vi.stubGlobal("document", new EventTarget());
+    const s = await upgradeServer(() => undefined, {
+      onAccept: (ws, n) => {
+        if (n === 0) ws.close(1013);
+      },
+    });
+    const clock = new FakeClock();
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 10, jitter: 0 },
+      onReconnecting: (info) => void waits.push(info),
+    });
+    await c.dial(s.url);
+    await until(() => waits.length === 1, "the wait");
+    clock.advance(1000);
+    window.dispatchEvent(new Event("online"));
+    window.dispatchEvent(Object.assign(new Event("pagehide"), { persisted: true }));
+    window.dispatchEvent(Object.assign(new Event("pageshow"), { persisted: true }));
+    // Give a wrongly early attempt every chance to reach the server.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(s.arrivals).toHaveLength(1);
+    clock.advance(3999);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(s.arrivals).toHaveLength(1);
+    clock.advance(1);
+    await until(() => s.accepted.length === 2, "the reconnect at the end of the server's wait");
   });
 });

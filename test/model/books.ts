@@ -449,6 +449,11 @@ export class Books {
     }
   }
 
+  /** The page is about to be hidden: the connection closes its live socket itself (1000, "page hidden"). */
+  pageHiding(): void {
+    for (const s of this.#ctx.transport.liveSockets) this.#closedWhileLive.add(s);
+  }
+
   /** A close() call is about to be made. */
   closeStarting(call: CloseCall, fromCallback: boolean): void {
     this.#lastCloseSeq = call.seq;

@@ -204,6 +204,28 @@ class Late extends Step {
   }
 }
 
+/**
+ * The page enters the back/forward cache (`pagehide` with `persisted`) or comes back
+ * (`pageshow`), dispatched on the fake page that harness.ts installs as the global object's
+ * events: the connection closes its socket with 1000 and waits, or dials at once.
+ */
+class PageMove extends Step {
+  readonly shown: boolean;
+
+  constructor(shown: boolean, settle: boolean) {
+    super(settle);
+    this.shown = shown;
+  }
+
+  label(): string {
+    return this.shown ? "page shown again (pageshow, persisted)" : "page hidden (pagehide, persisted)";
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.page(this.shown));
+  }
+}
+
 /** What the network or the server does to a socket. */
 export type SocketMove =
   | { move: "open"; protocol: number }
@@ -499,4 +521,5 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
       settleArb,
     )
     .map(([p, how, s]) => new ReleaseHeaders(p, how, s)),
+  fc.tuple(fc.boolean(), settleArb).map(([shown, s]) => new PageMove(shown, s)),
 ];

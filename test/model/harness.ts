@@ -37,6 +37,16 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
 }
 
+/**
+ * The page's events (back/forward cache), installed once as the global object's: the
+ * connection watches `globalThis` from dial() to its end (src/browser-hooks.ts).
+ */
+const fakePage = new EventTarget();
+Object.assign(globalThis, {
+  addEventListener: fakePage.addEventListener.bind(fakePage),
+  removeEventListener: fakePage.removeEventListener.bind(fakePage),
+});
+
 /** The arrow that marks a call made from inside a callback. */
 const arrow = (where: string): string => (where === "" ? "" : "→ ");
 
@@ -140,6 +150,19 @@ export class ModelRun {
       this.#fire("state");
     });
     this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
+  }
+
+  /** Fires `pageshow` (shown) or `pagehide` on the page, both with `persisted`. */
+  page(shown: boolean): void {
+    if (
+      !shown &&
+      (this.conn.state === "open" || this.conn.state === "connecting" || this.conn.state === "reconnecting")
+    )
+      this.books.pageHiding();
+    // Shown again, the backoff starts over: the next attempt is told attempt 0, as after a dial().
+    if (shown && (this.conn.state === "connecting" || this.conn.state === "reconnecting"))
+      this.#expectedAttempt = 0;
+    fakePage.dispatchEvent(Object.assign(new Event(shown ? "pageshow" : "pagehide"), { persisted: true }));
   }
 
   /** The connection's options for the run's configuration; every callback reports to the run. */

@@ -1,0 +1,166 @@
+/**
+ * React bindings: `useConn(url, options)` and `useConnEvent(conn, event, handler)`.
+ *
+ * The connection is made and dialled in an effect, never during render, so server rendering
+ * makes no socket and renders the state "idle". Components that pass the same URL and the same
+ * `share` key hold one connection between them, counted by reference; the last one to unmount
+ * closes it. A release does not close at once: it waits one task, so StrictMode's mount,
+ * unmount and mount in development neither leaves two sockets nor opens and closes one.
+ *
+ * What a change does: a new `url` (or `share` key) releases the old connection and takes the
+ * new one; `null` releases it and holds none ("not now"). The other options are read once,
+ * when the connection is made: options written inline (a new object on every render) never
+ * reconnect, and a change to them applies only to the next connection (after a URL change or a
+ * remount). Callbacks in the options are fixed at that moment too; for handlers that see the
+ * latest props, use {@link useConnEvent}.
+ *
+ * This module does not render anything, keep messages in state, or retry beyond the
+ * connection's own reconnect policy.
+ */
+
+import { useEffect, useRef, useState } from "react";
+import { Conn, type ConnEvents, type ConnOptions, type EvtWebSocketError, type State } from "../index.js";
+
+/** Options of {@link useConn}: `Conn`'s, plus what to share by. */
+export interface UseConnOptions<TIn, TOut> extends ConnOptions<TIn, TOut, Conn<TIn, TOut>> {
+  /**
+   * Components that pass the same URL and the same `share` key use one connection, closed when
+   * the last of them unmounts. Without it, each component has its own connection.
+   * @default undefined (not shared)
+   */
+  share?: string;
+  /** Subprotocols offered on `dial()`. */
+  protocols?: string | string[];
+}
+
+/** What {@link useConn} returns. */
+export interface UseConnResult<TIn, TOut> {
+  /** The connection; null while the URL is null and during server rendering. */
+  conn: Conn<TIn, TOut> | null;
+  /** Its state ("idle" while there is no connection). */
+  state: State;
+  /** The latest error it reported (the dial's failure included); undefined when none. */
+  error: EvtWebSocketError | undefined;
+}
+
+interface Entry {
+  // biome-ignore lint/suspicious/noExplicitAny: one registry holds connections of every message type.
+  conn: Conn<any, any>;
+  refs: number;
+  closing: ReturnType<typeof setTimeout> | undefined;
+  error: EvtWebSocketError | undefined;
+  /** The hooks to tell when a failed dial sets `error` (it reports through its promise, not an event). */
+  failed: Set<() => void>;
+}
+
+const shared = new Map<string, Entry>();
+
+/** Takes a reference to the connection for `key`, making and dialling it when there is none. */
+function acquire<TIn, TOut>(key: string | undefined, url: string, options: UseConnOptions<TIn, TOut>): Entry {
+  let entry = key === undefined ? undefined : shared.get(key);
+  if (entry === undefined) {
+    const { share, protocols, ...rest } = options;
+    const made: Entry = {
+      conn: new Conn(rest),
+      refs: 0,
+      closing: undefined,
+      error: undefined,
+      failed: new Set(),
+    };
+    made.conn.on("error", (e) => {
+      made.error = e;
+    });
+    made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
+      made.error = e;
+      for (const tell of made.failed) tell();
+    });
+    entry = made;
+    if (key !== undefined) shared.set(key, entry);
+  }
+  clearTimeout(entry.closing);
+  entry.closing = undefined;
+  entry.refs++;
+  return entry;
+}
+
+/** Drops a reference; the last one closes the connection after one task, unless taken again. */
+function release(key: string | undefined, entry: Entry): void {
+  if (--entry.refs > 0) return;
+  entry.closing = setTimeout(() => {
+    if (key !== undefined) shared.delete(key);
+    void entry.conn.close();
+  }, 0);
+}
+
+/**
+ * A connection for this component: made and dialled after mount, closed after the last user
+ * unmounts. See the module header for what a change of URL or options does.
+ *
+ * @param url - where to connect; `null` means "not now" (no connection).
+ * @example
+ * ```tsx
+ * function Ticker() {
+ *   const { conn, state } = useConn("wss://example.com/ticks", { share: "ticks", codec: json() });
+ *   const [last, setLast] = useState<unknown>();
+ *   useConnEvent(conn, "message", setLast);
+ *   return <p>{state}: {JSON.stringify(last)}</p>;
+ * }
+ * ```
+ */
+export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
+  url: string | null,
+  options: UseConnOptions<TIn, TOut> = {},
+): UseConnResult<TIn, TOut> {
+  const [result, setResult] = useState<UseConnResult<TIn, TOut>>(idle);
+  const share = options.share;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: options are read once per connection (see the module header).
+  useEffect(() => {
+    if (url === null) {
+      setResult(idle);
+      return;
+    }
+    const key = share === undefined ? undefined : `${share}\n${url}`;
+    const entry = acquire(key, url, options);
+    const conn = entry.conn as Conn<TIn, TOut>;
+    const update = () => setResult({ conn, state: conn.state, error: entry.error });
+    update();
+    const offState = conn.on("state", update);
+    const offError = conn.on("error", update);
+    entry.failed.add(update);
+    return () => {
+      offState();
+      offError();
+      entry.failed.delete(update);
+      release(key, entry);
+    };
+  }, [url, share]);
+  return url === null ? idle : result;
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: holds no connection, so it fits every message type.
+const idle: UseConnResult<any, any> = { conn: null, state: "idle", error: undefined };
+
+/**
+ * Subscribes to one event of `conn` while mounted, calling the latest `handler` (no
+ * resubscription when the handler changes on each render). Nothing happens while `conn` is null.
+ *
+ * @example
+ * ```tsx
+ * useConnEvent(conn, "message", (msg) => setMessages((all) => [...all, msg]));
+ * ```
+ */
+export function useConnEvent<TIn, TOut, K extends keyof ConnEvents<TIn, TOut>>(
+  conn: Conn<TIn, TOut> | null,
+  event: K,
+  handler: ConnEvents<TIn, TOut>[K],
+): void {
+  const latest = useRef(handler);
+  useEffect(() => {
+    latest.current = handler;
+  });
+  useEffect(() => {
+    if (conn === null) return;
+    const forward = (...args: unknown[]) => (latest.current as (...a: unknown[]) => unknown)(...args);
+    return conn.on(event, forward as ConnEvents<TIn, TOut>[K]);
+  }, [conn, event]);
+}

@@ -1,0 +1,551 @@
+/**
+ * One connection for all the tabs of an origin: `createSharedConn(name, options)`.
+ *
+ * Election. Every tab asks the Web Locks API for the lock `evtwebsocket:<name>` and holds it
+ * for its life; the tab that has it is the leader and owns the one real {@link Conn}. The
+ * others are followers. When the leader's page closes, crashes or calls `close()`, the lock
+ * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
+ * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
+ * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
+ * releases the lock; on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
+ * `Conn` and its role is "alone".
+ *
+ * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
+ * runs in the leader: a follower posts message bodies, the leader encodes them and posts back
+ * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
+ * {@link EvtWebSocketError} in each tab).
+ *
+ * Requests are matched in the tab that made them, by a token: a follower's request carries the
+ * follower's tab id and a tab-local sequence number; the leader makes an ordinary
+ * `conn.request()` with the body (its own `matchMsg`/`messageId` pair the response, exactly as
+ * for its own requests) and posts the outcome back addressed to that tab and number, which
+ * settles the follower's promise. A matched response is therefore never broadcast as a message.
+ *
+ * Nothing lost across a handover. A follower keeps each send until the leader acknowledges it;
+ * the leader acknowledges a send once it was handed to an open socket (or, when it had to queue
+ * it, after the next open flushed the queue). When a new leader announces itself, followers
+ * post it every unacknowledged send again, in order (at least once: a leader that died between
+ * writing a send and acknowledging it makes a duplicate), and every request still waiting is
+ * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`. A
+ * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
+ *
+ * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
+ * `ERR_CLOSED`); a leader closes its socket and passes the lock on, so the other tabs carry on
+ * with a new leader. What this module does not do: share a `URL` function (it cannot be
+ * cloned: a follower forwards a string URL only), forward an `AbortSignal` (an aborted follower
+ * request rejects at once; the leader's copy still waits for its response), or share one socket
+ * across origins.
+ */
+
+import { watchEnvironment } from "../browser-hooks.js";
+import { Emitter } from "../emitter.js";
+// The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
+// main one share one Conn and one EvtWebSocketError class.
+import {
+  type CloseInfo,
+  Conn,
+  type ConnOptions,
+  type ErrorCode,
+  EvtWebSocketError,
+  type PongInfo,
+  type ReconnectingInfo,
+  type RequestOptions,
+  type StateChange,
+  type UrlSource,
+} from "../index.js";
+
+const evtError = (code: ErrorCode, message: string, cause?: unknown) =>
+  new EvtWebSocketError(code, message, { cause });
+
+/** Who holds the socket: this tab ("leader"), another tab ("follower"), or nobody shares ("alone"). */
+export type Role = "leader" | "follower" | "alone";
+
+/** The events of a shared connection's `on()`, each listener getting the shared connection. */
+export type SharedConnEvents<TIn, TOut> = {
+  /** The connection opened (first dial and every reconnect, in the leader's tab). */
+  connected: (conn: SharedConn<TIn, TOut>) => void;
+  /** A message arrived that settled no request of any tab and is not a pong. */
+  message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
+  /** An error that was not thrown or rejected to a caller; the leader's errors reach every tab. */
+  error: (err: EvtWebSocketError, conn: SharedConn<TIn, TOut>) => void;
+  /** A connection that was open ended. */
+  close: (info: CloseInfo, conn: SharedConn<TIn, TOut>) => void;
+  /** A backoff wait before the next attempt starts. */
+  reconnecting: (info: ReconnectingInfo, conn: SharedConn<TIn, TOut>) => void;
+  /** A reply to a ping arrived. */
+  pong: (info: PongInfo, conn: SharedConn<TIn, TOut>) => void;
+  /** The shared state changed (in a follower: the leader's state, as last heard). */
+  state: (change: StateChange, conn: SharedConn<TIn, TOut>) => void;
+  /** This tab's role changed (a follower became the leader). */
+  role: (role: Role, conn: SharedConn<TIn, TOut>) => void;
+};
+
+/** The options of {@link createSharedConn}: `Conn`'s, with callbacks that get the shared connection. */
+export type SharedConnOptions<TIn, TOut> = ConnOptions<TIn, TOut, SharedConn<TIn, TOut>>;
+
+type Wire =
+  | { t: "hello" }
+  | { t: "leader" }
+  | { t: "dial"; url: string; sub: string | string[] | undefined }
+  | { t: "send"; from: string; seq: number; body: unknown }
+  | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
+  | { t: "ack"; to: string; seq: number; error?: WireError }
+  | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
+  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown };
+type WireError = { code: ErrorCode; message: string };
+
+interface Waiting {
+  body: unknown;
+  timeoutMs: number | undefined;
+  retry: boolean;
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+}
+
+type Locks = {
+  request(name: string, options: { signal: AbortSignal }, grant: () => Promise<void>): Promise<void>;
+};
+
+const PREFIX = "evtwebsocket:";
+const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
+
+const toWire = (e: unknown): WireError =>
+  e instanceof EvtWebSocketError
+    ? { code: e.code, message: e.message }
+    : { code: "ERR_DISCONNECTED", message: String(e) };
+const fromWire = (e: WireError) => new EvtWebSocketError(e.code, e.message);
+
+/**
+ * A connection shared by every tab of this origin that uses the same `name`; see the module
+ * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
+ * `isConnected`, plus `role`.
+ */
+export class SharedConn<TIn = unknown, TOut = unknown> {
+  readonly #options: SharedConnOptions<TIn, TOut>;
+  readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
+  readonly #id = Math.random().toString(36).slice(2);
+  #channel: BroadcastChannel | undefined;
+  readonly #name: string;
+  #release: (() => void) | undefined;
+  #abortLock: AbortController | undefined;
+  #unwatch: (() => void) | undefined;
+  /** The socket holder's Conn: set while this tab is the leader, or alone. */
+  #conn: Conn<TIn, TOut> | undefined;
+  /** This tab's Conn, made at once so bad options throw here; it dials only as leader or alone. */
+  readonly #local: Conn<TIn, TOut>;
+  #role: Role = "follower";
+  #state: StateChange["newState"] = "idle";
+  #url: UrlSource | undefined;
+  #sub: string | string[] | undefined;
+  #seq = 0;
+  /** This tab's sends that no leader acknowledged yet, by sequence number (in order). */
+  readonly #unacked = new Map<number, unknown>();
+  /** This tab's requests waiting for a response through the leader. */
+  readonly #waiting = new Map<number, Waiting>();
+  /** Leader: acknowledgements held until the queue is flushed on the next open. */
+  #acks: { to: string; seq: number }[] = [];
+  /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
+  #leaving = false;
+  /** This tab called close(). */
+  #closed = false;
+  /** A follower's dial() promises: settled by the shared state becoming open, or closed. */
+  #opened: { resolve(): void; reject(error: Error): void }[] = [];
+  /**
+   * The leader was seen connecting since this tab's dial(): only then does "closed" mean the dial
+   * failed (a "closed" heard first is the state before the leader took the dial up).
+   */
+  #dialing = false;
+
+  /** Use {@link createSharedConn}. */
+  constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
+    this.#options = options;
+    this.#name = PREFIX + name;
+    this.#events = new Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>((error, event, self) => {
+      if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
+      else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
+    }, this);
+    const o = options;
+    if (o.onConnected) this.on("connected", o.onConnected as SharedConnEvents<TIn, TOut>["connected"]);
+    if (o.onMessage) this.on("message", o.onMessage);
+    if (o.onError) this.on("error", o.onError);
+    if (o.onClose) this.on("close", o.onClose);
+    if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
+    const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
+    const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
+    this.#local = this.#own(!alone);
+    if (alone) {
+      this.#role = "alone";
+      this.#conn = this.#local;
+      return;
+    }
+    const channel = new BroadcastChannel(this.#name);
+    this.#channel = channel;
+    channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
+    // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
+    // socket: it steps down, and queues for the lock again when the page runs again.
+    this.#unwatch = watchEnvironment({
+      online() {},
+      offline() {},
+      visible() {},
+      page: (shown) => (shown ? this.#elect() : this.#stepDown()),
+    });
+    this.#elect();
+  }
+
+  /** Queues for the lock; the callback runs when this tab becomes the leader. */
+  #elect(): void {
+    if (this.#closed || this.#abortLock !== undefined) return;
+    const abort = new AbortController();
+    this.#abortLock = abort;
+    const locks = (navigator as unknown as { locks: Locks }).locks;
+    locks
+      .request(this.#name, { signal: abort.signal }, () => {
+        this.#lead();
+        return new Promise<void>((resolve) => {
+          this.#release = resolve;
+        });
+      })
+      .catch(() => {}); // aborted before the lock came
+    this.#post({ t: "hello" });
+  }
+
+  /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
+  #stepDown(): void {
+    const conn = this.#role === "leader" ? this.#conn : undefined;
+    this.#abortLock?.abort();
+    this.#abortLock = undefined;
+    if (conn === undefined) return;
+    this.#leaving = true;
+    this.#conn = undefined;
+    this.#role = "follower";
+    this.#release?.();
+    void conn.close(1000, "page hidden");
+    this.#emit("role", "follower");
+  }
+
+  /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
+  get role(): Role {
+    return this.#role;
+  }
+
+  /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
+  get state(): StateChange["newState"] {
+    return this.#conn?.state ?? this.#state;
+  }
+
+  /** True while the shared connection is open. */
+  isConnected(): boolean {
+    return this.state === "open";
+  }
+
+  /** Adds a listener; returns the function that removes it. */
+  on<K extends keyof SharedConnEvents<TIn, TOut>>(
+    event: K,
+    listener: SharedConnEvents<TIn, TOut>[K],
+  ): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /**
+   * Connects (the leader dials; a follower asks the leader to, with a string URL) and resolves
+   * when the shared connection is open. Every tab should dial: a tab that becomes leader dials
+   * with its own URL.
+   */
+  dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
+    if (this.#conn !== undefined) {
+      this.#url = url;
+      this.#sub = subprotocol;
+      return this.#conn.dial(url, subprotocol);
+    }
+    if (this.#closed) {
+      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
+    }
+    this.#url = url;
+    this.#sub = subprotocol;
+    this.#askDial();
+    if (this.#state === "open") return Promise.resolve();
+    this.#dialing = false;
+    return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
+  }
+
+  /**
+   * Sends a message through the one socket (queued like `Conn.send` while it is not open). With
+   * a callback, the message is a request: the callback gets its response, a failure goes to
+   * the `error` event.
+   */
+  send(body: TOut, callback?: (resp: TIn, conn: SharedConn<TIn, TOut>) => void): void {
+    if (callback !== undefined) {
+      if (typeof callback !== "function") {
+        throw evtError("ERR_INVALID_OPTION", "send(): callback must be a function");
+      }
+      this.request(body).then(
+        (resp) => this.#guard(() => callback(resp, this), "send callback threw"),
+        (error: EvtWebSocketError) => this.#emit("error", error),
+      );
+      return;
+    }
+    if (this.#conn !== undefined) {
+      this.#conn.send(body);
+      return;
+    }
+    this.#assertOpen();
+    const seq = ++this.#seq;
+    this.#unacked.set(seq, body);
+    this.#post({ t: "send", from: this.#id, seq, body });
+  }
+
+  /** Sends a request and resolves with its matching response, matched for this tab. */
+  request(body: TOut, options?: RequestOptions): Promise<TIn> {
+    if (this.#conn !== undefined) return this.#conn.request(body, options);
+    return new Promise<TIn>((resolve, reject) => {
+      this.#assertOpen();
+      const signal = options?.signal;
+      if (signal?.aborted)
+        throw evtError("ERR_ABORTED", "request(): the signal was already aborted", signal.reason);
+      const seq = ++this.#seq;
+      const waiting: Waiting = {
+        body,
+        timeoutMs: options?.timeoutMs,
+        retry: options?.retryOnReconnect === true,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      };
+      this.#waiting.set(seq, waiting);
+      signal?.addEventListener("abort", () => {
+        if (this.#waiting.delete(seq)) reject(evtError("ERR_ABORTED", "request aborted", signal.reason));
+      });
+      this.#forward(seq, waiting);
+    });
+  }
+
+  /**
+   * Ends this tab's use of the shared connection. A leader closes its socket with `code` and
+   * `reason` and passes the lock on (another tab dials); a follower leaves and its waiting
+   * requests reject with `ERR_CLOSED`.
+   */
+  async close(code = 1000, reason = ""): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const conn = this.#conn;
+    this.#abortLock?.abort();
+    this.#unwatch?.();
+    if (conn !== undefined) {
+      this.#leaving = true;
+      await conn.close(code, reason);
+      this.#release?.();
+    } else {
+      const closed = evtError("ERR_CLOSED", "connection closed by close()");
+      for (const w of this.#waiting.values()) w.reject(closed);
+      this.#waiting.clear();
+      const unsent = this.#unacked.size;
+      this.#unacked.clear();
+      this.#setState("closed");
+      if (unsent > 0) {
+        this.#emit(
+          "error",
+          new EvtWebSocketError("ERR_CLOSED", `${unsent} message(s) were not acknowledged by the leader`, {
+            details: { unsent },
+          }),
+        );
+      }
+    }
+    this.#channel?.close();
+    this.#channel = undefined;
+  }
+
+  /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */
+  [asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
+  }
+
+  #askDial(): void {
+    const url = this.#url;
+    if (url !== undefined && typeof url !== "function")
+      this.#post({ t: "dial", url: String(url), sub: this.#sub });
+  }
+
+  #forward(seq: number, w: Waiting): void {
+    this.#post({ t: "req", from: this.#id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
+  }
+
+  #post(message: Wire): void {
+    this.#channel?.postMessage(message);
+  }
+
+  /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */
+  #own(fan: boolean): Conn<TIn, TOut> {
+    const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = this.#options;
+    const conn = new Conn<TIn, TOut>(rest);
+    const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
+      // A leader that stepped down: its old socket's end is not the shared connection's news.
+      if (this.#leaving && !this.#closed) return;
+      if (fan && !this.#leaving) this.#post({ t: "ev", name, arg: wire });
+      this.#event(name, arg);
+    };
+    conn.on("message", (msg) => tell("message", msg));
+    conn.on("state", ({ newState }) => tell("state", newState));
+    conn.on("connected", () => {
+      tell("connected", undefined);
+      // The queue is flushed after the connected listeners: acknowledge what it held then.
+      if (fan) setTimeout(() => this.#flushAcks(), 0);
+    });
+    conn.on("close", (info) => tell("close", info));
+    conn.on("reconnecting", (info) =>
+      tell("reconnecting", info, { attempt: info.attempt, delayMs: info.delayMs }),
+    );
+    conn.on("pong", (info) => tell("pong", info));
+    conn.on("error", (error) => tell("error", error, toWire(error)));
+    return conn;
+  }
+
+  /** This tab got the lock: it builds the one Conn and takes over what waited on the old leader. */
+  #lead(): void {
+    if (this.#closed) return;
+    const conn = this.#local;
+    this.#conn = conn;
+    this.#leaving = false;
+    this.#role = "leader";
+    this.#post({ t: "leader" });
+    this.#emit("role", "leader");
+    if (this.#url !== undefined) conn.dial(this.#url, this.#sub).catch(() => {}); // failures come as events
+    for (const body of this.#unacked.values()) this.#guard(() => conn.send(body as TOut));
+    this.#unacked.clear();
+    for (const [seq, w] of this.#waiting) {
+      this.#waiting.delete(seq);
+      if (!w.retry) w.reject(this.#lost());
+      else
+        conn
+          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: true })
+          .then(w.resolve, w.reject);
+    }
+  }
+
+  #lost(): EvtWebSocketError {
+    return evtError("ERR_DISCONNECTED", "the leader tab went away while the request was in flight");
+  }
+
+  #receive(m: Wire): void {
+    const conn = this.#role === "leader" ? this.#conn : undefined;
+    if (conn !== undefined) {
+      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state });
+      else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
+        conn.dial(m.url, m.sub).catch(() => {});
+      } else if (m.t === "send") {
+        try {
+          conn.send(m.body as TOut);
+          if (conn.isConnected()) this.#post({ t: "ack", to: m.from, seq: m.seq });
+          else this.#acks.push({ to: m.from, seq: m.seq });
+        } catch (error) {
+          this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
+        }
+      } else if (m.t === "req") {
+        const { from: to, seq } = m;
+        conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
+          (value) => this.#post({ t: "res", to, seq, value }),
+          // A leaving leader's requests are the next leader's business, not an error.
+          (error) => this.#leaving || this.#post({ t: "res", to, seq, error: toWire(error) }),
+        );
+      }
+      return;
+    }
+    if (this.#closed || this.#role !== "follower") return;
+    if (m.t === "leader") {
+      // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
+      this.#askDial();
+      for (const [seq, body] of this.#unacked) this.#post({ t: "send", from: this.#id, seq, body });
+      for (const [seq, w] of this.#waiting) {
+        if (w.retry) this.#forward(seq, w);
+        else {
+          this.#waiting.delete(seq);
+          w.reject(this.#lost());
+        }
+      }
+    } else if (m.t === "ack" && m.to === this.#id) {
+      this.#unacked.delete(m.seq);
+      if (m.error) this.#emit("error", fromWire(m.error));
+    } else if (m.t === "res" && m.to === this.#id) {
+      const w = this.#waiting.get(m.seq);
+      if (w === undefined) return;
+      this.#waiting.delete(m.seq);
+      if (m.error) w.reject(fromWire(m.error));
+      else w.resolve(m.value);
+    } else if (m.t === "ev") {
+      this.#event(m.name, m.name === "error" ? fromWire(m.arg as WireError) : m.arg);
+    }
+  }
+
+  #flushAcks(): void {
+    for (const ack of this.#acks.splice(0)) this.#post({ t: "ack", ...ack });
+  }
+
+  /** An event of the shared connection, in this tab. */
+  #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
+    if (name === "state") this.#setState(arg as StateChange["newState"]);
+    else if (name === "connected") this.#emit("connected");
+    // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
+    else (this.#emit as (n: string, a: any) => void)(name, arg);
+  }
+
+  #setState(next: StateChange["newState"]): void {
+    const oldState = this.#state;
+    if (oldState === next) return;
+    this.#state = next;
+    this.#emit("state", { oldState, newState: next });
+    if (next === "connecting" || next === "reconnecting") this.#dialing = true;
+    if (next === "open") for (const d of this.#opened.splice(0)) d.resolve();
+    else if (next === "closed" && this.#dialing) {
+      const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
+      for (const d of this.#opened.splice(0)) d.reject(error);
+    }
+  }
+
+  #emit<K extends keyof SharedConnEvents<TIn, TOut>>(
+    name: K,
+    ...args: Parameters<SharedConnEvents<TIn, TOut>[K]> extends [...infer A, unknown] ? A : never
+  ): void {
+    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
+    (this.#events.emit as (n: K, ...a: any[]) => void)(name, ...args, this);
+  }
+
+  #guard(fn: () => void, what = "send failed"): void {
+    try {
+      fn();
+    } catch (error) {
+      this.#emit(
+        "error",
+        error instanceof EvtWebSocketError ? error : evtError("ERR_CALLBACK_THREW", what, error),
+      );
+    }
+  }
+}
+
+/**
+ * Creates a connection shared by every tab of this origin that uses the same `name` (one
+ * socket for all of them; see {@link SharedConn}). Call `dial()` in every tab.
+ *
+ * @param name - what tabs share by: tabs with the same name share one socket. A non-empty string.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` when `name` is not a non-empty string, or an option is invalid.
+ * @example
+ * ```ts
+ * const conn = createSharedConn("feed", { codec: json(), messageId: (m) => m.id });
+ * conn.on("message", (msg) => render(msg));
+ * await conn.dial("wss://example.com/feed");
+ * console.log(conn.role); // "leader" in one tab, "follower" in the others
+ * ```
+ */
+export function createSharedConn<TIn = unknown, TOut = unknown>(
+  name: string,
+  options: SharedConnOptions<TIn, TOut> = {},
+): SharedConn<TIn, TOut> {
+  if (typeof name !== "string" || name === "") {
+    throw evtError(
+      "ERR_INVALID_OPTION",
+      `createSharedConn(): name must be a non-empty string, got ${JSON.stringify(name)}`,
+    );
+  }
+  return new SharedConn<TIn, TOut>(name, options);
+}

@@ -1,0 +1,152 @@
+/**
+ * `evtwebsocket/react` in Debian's Chromium: a real React 19 page (react-dom/client, StrictMode
+ * on, React's development build, so effects run mount, unmount, mount) built by esbuild from
+ * src/, against a real `ws` server on 127.0.0.1 that counts connections and closes.
+ */
+
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+type Props = { url: string | null; renderNo: number; show: boolean };
+
+declare global {
+  interface Window {
+    ready: boolean;
+    render(props: Props): void;
+    /** Subscriptions to "message" ever made, and those live now. */
+    subs: number;
+    live: number;
+    /** Subscriptions ever made, by event. */
+    subsBy: Record<string, number>;
+    events: string[];
+    states: Record<string, string>;
+    conns: Record<string, unknown>;
+  }
+}
+
+/** Two components share one connection (same URL, same `share` key); options and handlers are new objects on every render. */
+const APP = `
+import { StrictMode } from "react";
+import { flushSync } from "react-dom";
+import { createRoot } from "react-dom/client";
+import { Conn } from "./src/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
+
+const w = window;
+Object.assign(w, { subs: 0, live: 0, subsBy: {}, events: [], states: {}, conns: {} });
+const on = Conn.prototype.on;
+Conn.prototype.on = function (event, listener) {
+  const off = on.call(this, event, listener);
+  w.subsBy[event] = (w.subsBy[event] ?? 0) + 1;
+  if (event !== "message") return off;
+  w.subs++;
+  w.live++;
+  return () => { w.live--; off(); };
+};
+
+function Feed({ name, url, renderNo }) {
+  const { conn, state } = useConn(url, { share: "s", reconnect: { minDelayMs: 50, maxDelayMs: 50 } });
+  useConnEvent(conn, "message", (msg) => w.events.push(name + " " + msg + " render=" + renderNo));
+  w.states[name] = state;
+  w.conns[name] = conn;
+  return <p>{name}: {state}</p>;
+}
+
+function App({ url, renderNo, show }) {
+  return show ? <><Feed name="a" url={url} renderNo={renderNo} /><Feed name="b" url={url} renderNo={renderNo} /></> : null;
+}
+
+const root = createRoot(document.getElementById("root"));
+w.render = (props) => flushSync(() => root.render(<StrictMode><App {...props} /></StrictMode>));
+w.ready = true;
+`;
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+
+beforeAll(async () => {
+  const app = await bundle({ code: APP });
+  rig = await startRig({ "/": html("/app.js", `<div id="root"></div>`), "/app.js": app });
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+async function openPage(): Promise<Page> {
+  const context = await rig.browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${rig.origin}/`);
+  await page
+    .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
+    .catch(() => {
+      throw new Error(`the React page did not load: ${errors.join("; ")}`);
+    });
+  return page;
+}
+
+const render = (page: Page, props: Props) => inPage(page, props, (p) => window.render(p));
+
+describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromium"), () => {
+  it("shares one socket between two components, survives StrictMode without an extra socket or a close, calls the latest handler, and closes after the last unmount", async () => {
+    const page = await openPage();
+    const before = server.connections;
+    await render(page, { url: server.url, renderNo: 1, show: true });
+    await inPage(page, null, () =>
+      window.waitFor(() => window.states.a === "open" && window.states.b === "open", "both components open"),
+    );
+    expect(server.connections).toBe(before + 1);
+    expect(closes).toEqual([]);
+    expect(await inPage(page, null, () => window.conns.a === window.conns.b && window.conns.a !== null)).toBe(
+      true,
+    );
+
+    // New options and handler objects on every render: no reconnect, no resubscription.
+    const subsAfterMount = await inPage(page, null, () => window.subs);
+    expect(subsAfterMount).toBe(2);
+    // StrictMode is really on: useConn's effect in each of the two components ran mount,
+    // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet).
+    expect(await inPage(page, null, () => window.subsBy.state)).toBe(4);
+    for (let renderNo = 2; renderNo <= 6; renderNo++)
+      await render(page, { url: server.url, renderNo, show: true });
+    expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
+      subs: subsAfterMount,
+      live: 2,
+    });
+    for (const ws of server.clients) ws.send("m1");
+    await inPage(page, null, () =>
+      window.waitFor(() => window.events.length === 2, "the message in both components"),
+    );
+    expect((await inPage(page, null, () => window.events)).sort()).toEqual([
+      "a m1 render=6",
+      "b m1 render=6",
+    ]);
+    expect(server.connections).toBe(before + 1);
+    expect(closes).toEqual([]);
+
+    await render(page, { url: server.url, renderNo: 7, show: false });
+    await until(() => closes.length === 1, "the close after the last unmount");
+    expect(closes).toEqual(["1000"]);
+    expect(await inPage(page, null, () => window.live)).toBe(0);
+
+    // A null URL: "not now", no connection.
+    await render(page, { url: null, renderNo: 8, show: true });
+    expect(await inPage(page, null, () => ({ ...window.states, same: window.conns.a === null }))).toEqual({
+      a: "idle",
+      b: "idle",
+      same: true,
+    });
+    expect(server.connections).toBe(before + 1);
+    await page.context().close();
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * A small rig for the Chromium tests of the browser entries (page lifecycle, shared connection,
+ * React hook): an HTTP server on 127.0.0.1 port 0 that serves fixed routes, Debian's Chromium
+ * launched by playwright-core, and `inPage()`, which rethrows a page's error without its stack.
+ * No `Cache-Control: no-store`: Chromium keeps no page that used a WebSocket under it in the
+ * back/forward cache. Bundles are built per test file with esbuild from src/ (the tests need no `npm run build`).
+ */
+
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import { type Browser, chromium, type LaunchOptions, type Page } from "playwright-core";
+import { CHROMIUM } from "../helpers/tools.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** A served file: its content type and body (read when asked for). */
+export type Route = { type: string; body: () => string | Uint8Array };
+
+export interface Rig {
+  browser: Browser;
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Serves `routes` and launches Chromium. */
+export async function startRig(routes: Record<string, Route>, launch: LaunchOptions = {}): Promise<Rig> {
+  const http: Server = createServer((req, res) => {
+    const route = routes[new URL(req.url ?? "/", "http://x").pathname];
+    if (route === undefined) return void res.writeHead(404).end();
+    res.writeHead(200, { "content-type": route.type }).end(route.body());
+  });
+  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    ...launch,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-component-update",
+      "--disable-sync",
+      ...(launch.args ?? []),
+    ],
+  });
+  return {
+    browser,
+    origin,
+    async close() {
+      await browser.close();
+      await new Promise((resolve) => http.close(resolve));
+    },
+  };
+}
+
+/** An HTML page that runs `script` (an ES module URL) and the helper `window.waitFor`. */
+export function html(script: string, body = ""): Route {
+  return {
+    type: "text/html; charset=utf-8",
+    body: () => `<!doctype html>
+<meta charset="utf-8">
+<title>evtwebsocket</title>
+<script>
+  window.waitFor = (predicate, what, timeoutMs = 10000) => new Promise((resolve, reject) => {
+    const deadline = performance.now() + timeoutMs;
+    const tick = () => {
+      if (predicate()) return resolve();
+      if (performance.now() > deadline) return reject(new Error("timed out waiting for: " + what));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+</script>
+${body}
+<script type="module" src="${script}"></script>`,
+  };
+}
+
+/** Bundles `entry` (a path from the repository root, or inline code) for the browser, as an ES module. */
+export async function bundle(entry: { file: string } | { code: string }): Promise<Route> {
+  const result = await build({
+    ...("file" in entry
+      ? { entryPoints: [`${root}${entry.file}`] }
+      : { stdin: { contents: entry.code, resolveDir: root, loader: "tsx" } }),
+    absWorkingDir: root,
+    bundle: true,
+    write: false,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    jsx: "automatic",
+    define: { "process.env.NODE_ENV": '"development"' },
+    plugins: (await browserPlugins()) ?? [],
+    logLevel: "silent",
+  });
+  const code = result.outputFiles[0]!.contents;
+  return { type: "text/javascript", body: () => code };
+}
+
+/** The browser build's plugins (the transport swap), from tsup.config.ts. */
+async function browserPlugins() {
+  const { default: config } = await import("../../tsup.config.js");
+  const configs = (Array.isArray(config) ? config : [config]) as { entry?: unknown; esbuildPlugins?: [] }[];
+  return configs.find((c) => typeof c.entry === "object" && c.entry !== null && "browser" in c.entry)
+    ?.esbuildPlugins;
+}
+
+/** A file of the repository, served as is. */
+export function file(path: string, type = "text/javascript"): Route {
+  return { type, body: () => readFileSync(`${root}${path}`) };
+}
+
+/**
+ * `page.evaluate()`, with an error thrown in the page rethrown without the page's stack: its
+ * frames point at `http://127.0.0.1:<port>/`, which vitest's reporter tries to read as a file.
+ */
+export async function inPage<R, A>(page: Page, arg: A, fn: (arg: A) => R | Promise<R>): Promise<R> {
+  try {
+    return (await page.evaluate(fn as (arg: unknown) => R | Promise<R>, arg)) as R;
+  } catch (error) {
+    throw new Error(`in the page: ${String((error as Error).message).split("\n")[0]}`);
+  }
+}

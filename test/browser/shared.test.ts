@@ -1,0 +1,219 @@
+/**
+ * `evtwebsocket/shared` in Debian's Chromium: one browser context, three pages of one origin,
+ * real Web Locks and BroadcastChannel, against a real `ws` server on 127.0.0.1. The pages are
+ * built from src/ by esbuild (test/browser/rig.ts).
+ *
+ * "No message lost" across a handover, concretely: every message a follower sends from just
+ * before the leader's page closes until the new leader is open reaches the server (at least
+ * once; duplicates are counted and printed), a request in flight through the old leader
+ * rejects with ERR_DISCONNECTED, and one made with retryOnReconnect resolves through the new
+ * leader.
+ */
+
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { freePort, startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+declare global {
+  interface Window {
+    shared: typeof import("../../src/shared/index.js");
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    sc: SharedConn<string, string>;
+    seen: string[];
+    sent: string[];
+    settled: string[];
+    roles: string[];
+    sending: ReturnType<typeof setInterval> | undefined;
+  }
+}
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+/** Text messages seen for the first time, by content; "once:" messages are answered only the second time. */
+const seenOnce = new Set<string>();
+
+beforeAll(async () => {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
+    onMessage: (ws, data) => {
+      const text = data.toString();
+      if (text.startsWith("hold:") || text.startsWith("during")) return;
+      if (text.startsWith("once:") && !seenOnce.has(text)) return void seenOnce.add(text);
+      ws.send(`echo:${text}`);
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+/** Opens a page of the shared origin and makes its shared connection "t". */
+async function openTab(context: import("playwright-core").BrowserContext): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(`${rig.origin}/`);
+  await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+  await inPage(page, server.url, async (url) => {
+    window.seen = [];
+    window.roles = [];
+    window.settled = [];
+    window.sc = window.shared.createSharedConn<string, string>("t", {
+      matchMsg: (req, resp) => resp === `echo:${req}`,
+      reconnect: { minDelayMs: 50, maxDelayMs: 50, jitter: 0 },
+    });
+    window.sc.on("message", (msg) => window.seen.push(msg));
+    window.sc.on("role", (role) => window.roles.push(role));
+    await window.sc.dial(url);
+  });
+  return page;
+}
+
+const role = (page: Page) => inPage(page, null, () => window.sc.role);
+
+describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTools("chromium"), () => {
+  it("one socket for three pages; a server message reaches all; a follower's request resolves; the leader's page closes and another takes over with nothing lost", async () => {
+    const context = await rig.browser.newContext();
+    const before = server.connections;
+    const pages = [await openTab(context), await openTab(context), await openTab(context)];
+    const roles = await Promise.all(pages.map(role));
+    expect(roles.sort()).toEqual(["follower", "follower", "leader"]);
+    expect(server.connections).toBe(before + 1);
+
+    for (const ws of server.clients) ws.send("to all");
+    for (const page of pages) {
+      await inPage(page, null, () =>
+        window.waitFor(() => window.seen.includes("to all"), "the server's message"),
+      );
+    }
+
+    const leaderIndex = (await Promise.all(pages.map(role))).indexOf("leader");
+    const leader = pages[leaderIndex]!;
+    const [a, b] = pages.filter((p) => p !== leader) as [Page, Page];
+    expect(await inPage(a, null, () => window.sc.request("question"))).toBe("echo:question");
+    expect(server.received.filter((m) => m === "question")).toEqual(["question"]);
+    expect(await inPage(a, null, () => window.seen)).not.toContain("echo:question");
+
+    // In flight through the old leader: one plain request, one with retryOnReconnect.
+    await inPage(b, null, () => {
+      window.sc.request("hold:plain").then(
+        () => window.settled.push("plain resolved"),
+        (e: { code: string }) => window.settled.push(`plain ${e.code}`),
+      );
+      window.sc.request("once:retried", { retryOnReconnect: true, timeoutMs: 0 }).then(
+        (r) => window.settled.push(`retried ${r}`),
+        (e: { code: string }) => window.settled.push(`retried ${e.code}`),
+      );
+    });
+    await until(() => server.received.includes("once:retried"), "the requests on the wire");
+    // Both followers keep sending through the handover: the one that becomes leader and the
+    // one that stays a follower.
+    for (const [tab, follower] of [a, b].entries()) {
+      await inPage(follower, tab, (tab) => {
+        window.sent = [];
+        let i = 0;
+        window.sending = setInterval(() => {
+          const m = `during-${tab}-${i++}`;
+          window.sc.send(m);
+          window.sent.push(m);
+        }, 2);
+      });
+    }
+    await inPage(b, null, () => window.waitFor(() => window.sent.length >= 5, "sends before the handover"));
+    const closedAt = performance.now();
+    await leader.close();
+    await until(() => server.connections === before + 2, "the new leader's connection");
+    const handoverMs = performance.now() - closedAt;
+    const got: string[] = [];
+    for (const follower of [a, b]) {
+      const sent = await inPage(follower, null, async () => {
+        await window.waitFor(() => window.sc.state === "open", "the shared connection open again");
+        await new Promise((r) => setTimeout(r, 50)); // a few sends after the new leader is open
+        clearInterval(window.sending);
+        return window.sent;
+      });
+      got.push(...sent);
+    }
+    const newLeader = (await Promise.all([a, b].map(role))).indexOf("leader");
+    expect(newLeader).not.toBe(-1);
+    expect(await inPage([a, b][newLeader]!, null, () => window.roles)).toEqual(["leader"]);
+    await until(
+      () => got.every((m) => server.received.includes(m)),
+      "every follower send at the server",
+      10_000,
+    );
+    const missing = got.filter((m) => !server.received.includes(m));
+    const duplicates = got.filter((m) => server.received.filter((r) => r === m).length > 1).length;
+    console.log(
+      `handover: the new leader's socket reached the server ${Math.round(handoverMs)} ms after the ` +
+        `leader's page closed; ${got.length} sends during it, ${duplicates} duplicated`,
+    );
+    expect(missing).toEqual([]);
+    expect(server.connections).toBe(before + 2);
+    // Issue 19: another page dials within 1 s plus its backoff (50 ms in these pages' options).
+    expect(handoverMs).toBeLessThan(1000 + 50);
+
+    await inPage(b, null, () => window.waitFor(() => window.settled.length === 2, "both requests settled"));
+    const requests = await inPage(b, null, () => window.settled);
+    expect(requests.sort()).toEqual(["plain ERR_DISCONNECTED", "retried echo:once:retried"]);
+    for (const page of [a, b]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader whose page is frozen steps down: it closes with 1000 'page hidden', another tab leads, and on resume it follows (freeze and resume DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const before = server.connections;
+    const pages = [await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const other = pages.find((p) => p !== leader)!;
+    const closesBefore = closes.length;
+    await inPage(leader, null, () => document.dispatchEvent(new Event("freeze")));
+    await until(() => server.connections === before + 2, "the new leader's connection");
+    await until(() => closes.length === closesBefore + 1, "the old leader's close");
+    expect(closes.at(-1)).toBe("1000 page hidden");
+    expect(await role(other)).toBe("leader");
+    expect(await role(leader)).toBe("follower");
+    const got = await inPage(leader, null, async () => {
+      document.dispatchEvent(new Event("resume"));
+      await window.waitFor(() => window.sc.state === "open", "the shared state after resume");
+      return { roles: window.roles, reply: await window.sc.request("after resume") };
+    });
+    expect(got).toEqual({ roles: ["leader", "follower"], reply: "echo:after resume" });
+    expect(await role(other)).toBe("leader");
+    expect(server.connections).toBe(before + 2);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's dial() rejects when the leader's dial fails for good", async () => {
+    const context = await rig.browser.newContext();
+    const url = `ws://127.0.0.1:${await freePort()}`;
+    const dialIn = (page: Page) =>
+      inPage(page, url, (url) => {
+        window.sc = window.shared.createSharedConn<string, string>("nowhere", {
+          reconnect: { maxAttempts: 0 },
+        });
+        return window.sc.dial(url).then(
+          () => `${window.sc.role} resolved`,
+          (e: { code: string }) => `${window.sc.role} ${e.code}`,
+        );
+      });
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const outcomes = await Promise.all(pages.map(dialIn));
+    // The leader's dial() rejects as Conn's does; the follower's with ERR_DISCONNECTED.
+    expect(outcomes.sort()).toEqual(["follower ERR_DISCONNECTED", expect.stringMatching(/^leader ERR_/)]);
+    await context.close();
+  });
+});

@@ -1,0 +1,155 @@
+/**
+ * The back/forward cache and frozen pages, in Node against a real `ws` server: the page's
+ * events (`pagehide`/`pageshow` with `persisted` on the global object, `freeze`/`resume` on
+ * `document`) are dispatched on EventTargets stubbed in as the globals, the way a browser
+ * would fire them. test/browser/page-lifecycle.test.ts does the same in Chromium with a real
+ * back/forward navigation.
+ */
+
+import { createHash } from "node:crypto";
+import net from "node:net";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+/** Stubs `addEventListener` and `document` on globalThis; returns the two targets. */
+function stubPage() {
+  const window = new EventTarget();
+  const document = new EventTarget();
+  vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
+  vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
+  vi.stubGlobal("document", document);
+  const fire = (type: "pagehide" | "pageshow", persisted: boolean) =>
+    window.dispatchEvent(Object.assign(new Event(type), { persisted }));
+  return { window, document, fire };
+}
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+});
+
+/** A server that never answers "hold:" messages, echoes the rest, and records each close. */
+async function holdingServer() {
+  const closes: string[] = [];
+  const s = await server({
+    onMessage: (ws, data) => {
+      const text = data.toString();
+      if (!text.startsWith("hold:")) ws.send(`echo:${text}`);
+    },
+    onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
+  });
+  return { s, closes };
+}
+
+describe("the back/forward cache and frozen pages", () => {
+  it("pagehide with persisted closes with 1000 'page hidden'; pageshow dials at once; requests follow the drop rules", async () => {
+    const page = stubPage();
+    const { s, closes } = await holdingServer();
+    const closed: CloseInfo[] = [];
+    // A minute of backoff: only pageshow can explain a prompt reconnect.
+    const c = conn({
+      reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+      matchMsg: (req, resp) => resp === `echo:${req}`,
+      onClose: (info) => void closed.push(info),
+    });
+    await c.dial(s.url);
+    const plain = c.request("hold:plain").catch((e: EvtWebSocketError) => e.code);
+    const retried = c.request("hold:again", { retryOnReconnect: true, timeoutMs: 0 });
+    void retried.catch(() => {});
+    await until(() => s.received.includes("hold:again"), "both requests on the wire");
+
+    page.fire("pagehide", false); // a normal navigation away: not the cache, nothing to do
+    expect(c.state).toBe("open");
+    page.fire("pagehide", true);
+    expect(c.state).toBe("reconnecting");
+    expect(await plain).toBe("ERR_DISCONNECTED");
+    // The close event comes with the socket's end (a show before then waits for it).
+    await until(() => closed.length === 1, "the close event");
+    expect(closed.map((i) => `${i.code} ${i.reason} ${i.closedBy} ${i.willReconnect}`)).toEqual([
+      "1000 page hidden client true",
+    ]);
+    await until(() => closes.length === 1, "the server to see the close");
+    expect(closes).toEqual(["1000 page hidden"]);
+    expect(s.connections).toBe(1);
+
+    page.fire("pageshow", true);
+    await until(() => c.state === "open", "the reconnect on pageshow");
+    expect(s.connections).toBe(2);
+    await until(
+      () => s.received.filter((m) => m === "hold:again").length === 2,
+      "the retried request re-sent",
+    );
+    expect(c.stats.pendingRequests).toBe(1);
+  });
+
+  it("freeze and resume on document do the same, and resume resets the backoff", async () => {
+    const page = stubPage();
+    const { s, closes } = await holdingServer();
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({ reconnect: fast, onReconnecting: (info) => void waits.push(info) });
+    await c.dial(s.url);
+    page.document.dispatchEvent(new Event("freeze"));
+    await until(() => closes.length === 1, "the server to see the close");
+    expect(closes).toEqual(["1000 page hidden"]);
+    page.document.dispatchEvent(new Event("resume"));
+    await until(() => c.state === "open" && s.connections === 2, "the reconnect on resume");
+
+    // Let the retries climb, then freeze and resume: the next wait starts from attempt 1 again.
+    await s.stop();
+    await until(() => waits.length >= 3, "three failed attempts");
+    page.document.dispatchEvent(new Event("freeze"));
+    const before = waits.length;
+    expect(waits.at(-1)!.attempt).toBeGreaterThanOrEqual(3);
+    page.document.dispatchEvent(new Event("resume"));
+    await until(() => waits.length > before, "the attempt made on resume to fail");
+    expect(waits[before]!.attempt).toBe(1);
+  });
+
+  it("a closed connection ignores the events", async () => {
+    const page = stubPage();
+    const { s } = await holdingServer();
+    const c = conn({ reconnect: fast });
+    await c.dial(s.url);
+    await c.close();
+    page.fire("pagehide", true);
+    page.fire("pageshow", true);
+    expect(c.state).toBe("closed");
+    expect(s.connections).toBe(1);
+  });
+
+  it("a show before the hidden socket ended waits for it: one socket at a time", async () => {
+    const page = stubPage();
+    // A peer that never answers a closing handshake, so our hidden socket ends only by its close
+    // timeout (3 s). One list, in order: each TCP connection the peer accepts, and our events.
+    const order: string[] = [];
+    const sockets: net.Socket[] = [];
+    const srv = net.createServer((socket) => {
+      const n = sockets.push(socket);
+      order.push(`connect ${n}`);
+      socket.on("error", () => {});
+      socket.once("data", (head: Buffer) => {
+        const key = /sec-websocket-key: *(\S+)/i.exec(head.toString())![1]!;
+        const accept = createHash("sha1")
+          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
+          .digest("base64");
+        socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+        );
+      });
+    });
+    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+    onCleanup(() => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise((r) => srv.close(r));
+    });
+    const c = conn({ reconnect: fast, onClose: (info) => void order.push(`close ${info.code}`) });
+    await c.dial(`ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+    page.fire("pagehide", true);
+    page.fire("pageshow", true);
+    order.push("shown");
+    await until(() => c.state === "open", "the dial after the hidden socket ended", 10_000);
+    // The new socket is dialled only once the hidden one ended (its close event), not at "shown".
+    expect(order).toEqual(["connect 1", "shown", expect.stringMatching(/^close /), "connect 2"]);
+  });
+});

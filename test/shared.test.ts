@@ -1,0 +1,64 @@
+/**
+ * `evtwebsocket/shared` in Node: bad input, and the "alone" fallback (Node 20 has
+ * BroadcastChannel but no `navigator.locks`) against a real `ws` server. The leader/follower
+ * behaviour is tested in Chromium (test/browser/shared.test.ts).
+ */
+
+import { describe, expect, it } from "vitest";
+import { createSharedConn } from "../src/shared/index.js";
+import { onCleanup, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+describe("createSharedConn", () => {
+  it.each([
+    ["an empty name", ""],
+    ["a number", 42],
+    ["undefined", undefined],
+  ])("refuses %s with ERR_INVALID_OPTION naming the name", (_, name) => {
+    expect(() => createSharedConn(name as string)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("name") }),
+    );
+  });
+
+  it("refuses a bad option at once with ERR_INVALID_OPTION, as Conn does", () => {
+    expect(() => createSharedConn("t", { requestTimeoutMs: -1 })).toThrow(
+      expect.objectContaining({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("requestTimeoutMs"),
+      }),
+    );
+  });
+
+  it('without Web Locks it holds a private connection and says so: role "alone"', async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t", { matchMsg: (req, resp) => resp === req });
+    onCleanup(() => conn.close());
+    const seen: string[] = [];
+    conn.on("message", (msg) => seen.push(msg));
+    conn.on("state", ({ newState }) => seen.push(newState));
+    expect(conn.role).toBe("alone");
+    expect(conn.state).toBe("idle");
+    await conn.dial(s.url);
+    expect(conn.isConnected()).toBe(true);
+    expect(await conn.request("ping")).toBe("ping");
+    conn.send("hello");
+    await until(() => seen.includes("hello"), "the echo");
+    await conn.close();
+    expect(seen).toEqual(["connecting", "open", "hello", "closed"]);
+    expect(s.connections).toBe(1);
+  });
+
+  it("send() with a callback is a request, as on Conn: the callback gets the response", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t", { matchMsg: (req, resp) => resp === req });
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    const reply = await new Promise((resolve) =>
+      conn.send("question", (resp, c) => resolve([resp, c === conn])),
+    );
+    expect(reply).toEqual(["question", true]);
+    expect(() => conn.send("x", 42 as never)).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION" }),
+    );
+  });
+});
