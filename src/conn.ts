@@ -8,12 +8,14 @@
  * decides: which errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
+import { Backpressure } from "./backpressure.js";
 import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
+import { MessageStreams, type MessagesOptions, resolveMessagesOptions } from "./message-stream.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -68,10 +70,25 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
+  /** `drained()` and `"drain"`; made on first use. */
+  #bp: Backpressure | undefined;
+  /** The `messages()` iterators; made on first use. */
+  #streams: MessageStreams<TIn> | undefined;
+  /** A full iterator wants reading paused (applied to every new socket). */
+  #readPaused = false;
 
   static {
     linkEvents = {
-      open: (conn, link, protocol) => conn.#life.onOpen(link, protocol),
+      open: (conn, link, protocol) => {
+        if (conn.#readPaused) link.setPaused(true);
+        const bp = conn.#bp;
+        if (bp?.watching) link.watchWrites = true;
+        conn.#life.onOpen(link, protocol);
+        if (bp !== undefined && link === conn.#life.openLink) bp.update(link, conn.#out.queued, true);
+      },
+      written: (conn, link, flushed) => {
+        if (link === conn.#life.link) conn.#bp?.update(link, conn.#out.queued, flushed);
+      },
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
       end: (conn, link, end) => conn.#life.onEnd(link, end),
@@ -137,7 +154,59 @@ export class Conn<TIn = Data, TOut = Data> {
 
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
+    if (event === "drain") this.#backpressure().listen(this.#life.openLink);
     return this.#events.on(event, listener);
+  }
+
+  /**
+   * Resolves once nothing of ours waits to leave: the outgoing queue is empty and the socket's
+   * buffered amount is at or under `lowWaterMark` (at once when it already is, also while not
+   * connected with an empty queue). A producer that awaits it before each send holds at most
+   * `lowWaterMark` plus one message in the socket. Rejects when the connection ends for good
+   * (`ERR_CLOSED` after `close()`, otherwise the reason it gave up), and with `ERR_CLOSED` at
+   * once on a closed connection. On Node's `ws` the socket reports its writes; a WHATWG socket is
+   * polled every 10 ms while someone waits.
+   *
+   * @example
+   * ```ts
+   * for (const chunk of chunks) {
+   *   await conn.drained();
+   *   conn.send(chunk);
+   * }
+   * ```
+   */
+  drained(): Promise<void> {
+    if (this.#life.state === State.CLOSED)
+      return Promise.reject(evtError(ErrorCode.CLOSED, "cannot wait for drain: connection is closed"));
+    return this.#backpressure().wait(this.#life.openLink, this.#out.queued);
+  }
+
+  /**
+   * An async iterator of the messages that answer no request (those `onMessage` gets), across
+   * reconnects. It ends when the connection ends for good: done after `close()`, or it throws
+   * the reason the connection gave up (`ERR_RECONNECT_EXHAUSTED`); `break` unsubscribes. Each
+   * iterator gets every message. When one holds `bufferSize` unread messages, reading from the
+   * socket pauses until it catches up (Node's `ws`; the heartbeat's pong deadline waits too);
+   * elsewhere `overflow` decides.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a bad `bufferSize` or `overflow`.
+   * @example
+   * ```ts
+   * for await (const msg of conn.messages({ bufferSize: 256 })) handle(msg);
+   * ```
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
+    const resolved = resolveMessagesOptions(options);
+    this.#streams ??= this.#makeStreams();
+    const hub = this.#streams;
+    if (this.#life.state !== State.CLOSED) return hub.open(resolved);
+    const reason = this.#life.endReason;
+    return hub.open(resolved, { error: reason?.code === ErrorCode.CLOSED ? undefined : reason });
+  }
+
+  /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TIn> {
+    return this.messages();
   }
 
   /**
@@ -235,6 +304,38 @@ export class Conn<TIn = Data, TOut = Data> {
   /** `await using conn = new Conn(...)` closes it at the end of the scope. */
   [asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  #backpressure(): Backpressure {
+    if (this.#bp === undefined) {
+      this.#bp = new Backpressure(this.#o.lowWaterMark, this.#o.highWaterMark, () =>
+        this.#events.emit("drain", this),
+      );
+      this.#watchShutdown();
+    }
+    return this.#bp;
+  }
+
+  #makeStreams(): MessageStreams<TIn> {
+    this.#watchShutdown();
+    return new MessageStreams<TIn>({
+      subscribe: (listener) => this.#events.on("message", listener),
+      canPause: () => this.#life.link?.canPause ?? true,
+      setPaused: (paused) => {
+        this.#readPaused = paused;
+        this.#life.link?.setPaused(paused);
+      },
+      report: (error) => this.#report(error),
+    });
+  }
+
+  /** Settles `drained()` waiters and ends the iterators when the connection ends for good. */
+  #watchShutdown(): void {
+    this.#life.onShutdown ??= (reason) => {
+      this.#readPaused = false;
+      this.#bp?.fail(reason ?? evtError(ErrorCode.DISCONNECTED, "connection ended and will not reconnect"));
+      this.#streams?.end(reason?.code === ErrorCode.CLOSED ? undefined : reason);
+    };
   }
 
   #onMessage(link: ConnLink, data: Data, bytes: number): void {

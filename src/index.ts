@@ -9,6 +9,7 @@ export type { Clock, TimerHandle } from "./clock.js";
 export { type Codec, type Data, json, raw } from "./codec.js";
 export { Conn, type ConnEvents, type ConnStats, type RequestOptions, type UrlSource } from "./conn.js";
 export { ErrorCode, type ErrorDetails, EvtWebSocketError, isEvtWebSocketError } from "./errors.js";
+export type { MessagesOptions } from "./message-stream.js";
 export type {
   CloseInfo,
   ConnOptions,
