@@ -18,6 +18,18 @@ function push(ws: ServerSocket, count: number, size = 8, from = 0): void {
 
 const seq = (msg: string) => Number(msg.slice(0, 6));
 
+/** Resolves with `get()` once it has stayed the same for three polls 20 ms apart (reading stalled). */
+async function settled(get: () => number): Promise<number> {
+  let last = get();
+  for (let same = 0; same < 3; ) {
+    await sleep(20);
+    const now = get();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
 describe("messages()", () => {
   it("yields the messages onMessage gets, in order; a response to a request is not among them", async () => {
     const s = await server({
@@ -121,12 +133,9 @@ describe("messages()", () => {
     const c = conn({ onMessage: () => void heard++ });
     const it = c.messages({ bufferSize: 16 });
     await c.dial(s.url);
-    // The client stopped reading: the server's own buffer fills and stays full.
-    await until(() => (serverWs?.bufferedAmount ?? 0) > 8 * 1024 * 1024, "the server's sends to back up");
-    const stalledAt = heard;
-    await sleep(50);
-    expect(heard).toBe(stalledAt);
-    expect(heard).toBeLessThan(total / 2);
+    // The client stopped reading: onMessage stops short and the rest waits in TCP and the server.
+    expect(await settled(() => heard)).toBeLessThan(total / 2);
+    expect(serverWs?.bufferedAmount).toBeGreaterThan(0);
     let expected = 0;
     for await (const m of it) {
       expect(seq(m)).toBe(expected++);
@@ -161,15 +170,17 @@ describe("messages()", () => {
     const fastOne = c.messages({ bufferSize: 8 });
     const slow = c.messages({ bufferSize: 8 });
     await c.dial(s.url);
+    let fastCount = 0;
     const fastDone = (async () => {
-      let n = 0;
       for await (const m of fastOne) {
-        expect(seq(m)).toBe(n++);
-        if (n === total) return n;
+        expect(seq(m)).toBe(fastCount++);
+        if (fastCount === total) return fastCount;
       }
-      return n;
+      return fastCount;
     })();
-    await until(() => (serverWs?.bufferedAmount ?? 0) > 8 * 1024 * 1024, "the slow iterator to hold the socket");
+    // The fast iterator has taken everything read, yet reading stays paused for the slow one.
+    expect(await settled(() => fastCount)).toBeLessThan(total / 2);
+    expect(serverWs?.bufferedAmount).toBeGreaterThan(0);
     let n = 0;
     for await (const m of slow) {
       expect(seq(m)).toBe(n++);
@@ -180,13 +191,7 @@ describe("messages()", () => {
 
   it("a consumer that stalls for 6 × pongTimeoutMs with the heartbeat on keeps a live connection", async () => {
     const total = 20_000;
-    let serverWs: ServerSocket | undefined;
-    const s = await server({
-      onConnection: (ws) => {
-        serverWs = ws;
-        push(ws, total, 2048);
-      },
-    });
+    const s = await server({ onConnection: (ws) => push(ws, total, 2048) });
     const closes: unknown[] = [];
     const errors: unknown[] = [];
     const pongTimeoutMs = 100;
@@ -199,8 +204,9 @@ describe("messages()", () => {
     });
     const it = c.messages({ bufferSize: 16 });
     await c.dial(s.url);
-    await until(() => (serverWs?.bufferedAmount ?? 0) > 8 * 1024 * 1024, "reading to pause");
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
     await sleep(6 * pongTimeoutMs); // the stall: pongs wait unread behind the pause
+    expect(c.stats.messagesReceived).toBeLessThan(total / 2); // reading is paused
     let expected = 0;
     for await (const m of it) {
       expect(seq(m)).toBe(expected++);
