@@ -123,7 +123,11 @@ function textHandle(ctx, send, close, layerKind) {
   const layer = layerKind === "fifo" ? fifoLayer(send) : idLayer(send);
   const onText = ctx.path.startsWith("/sink")
     ? (text) => flusher.onText(text) || ctx.onMessage?.(text)
-    : ctx.json
+    : ctx.path.startsWith("/push")
+      ? ctx.json
+        ? (text) => ctx.onMessage(JSON.parse(text))
+        : ctx.onMessage
+      : ctx.json
       ? (text) => layer.onText(text) || ctx.onMessage?.(text)
       : (text) => ctx.onMessage?.(text);
   let timer;
@@ -270,7 +274,18 @@ async function rpcWebsockets(ctx) {
   };
 }
 
-async function evtwebsocket(ctx) {
+/** evtwebsocket read through `for await (const msg of conn.messages())` instead of `onMessage`. */
+async function evtwebsocketMessages(ctx) {
+  const onMessage = ctx.onMessage;
+  const handle = await evtwebsocket({ ...ctx, onMessage: undefined }, (conn) => {
+    void (async () => {
+      for await (const msg of conn.messages()) onMessage?.(msg);
+    })();
+  });
+  return handle;
+}
+
+async function evtwebsocket(ctx, beforeDial) {
   const dist = process.env.BENCH_EVT_DIST;
   const { Conn, json } = await import(dist ? pathToFileURL(dist).href : "../dist/index.js");
   const options = {
@@ -293,6 +308,7 @@ async function evtwebsocket(ctx) {
       ? (text) => (waiting.length > 0 ? waiting.shift()(Number(text)) : undefined)
       : ctx.onMessage;
   const conn = new Conn(options);
+  beforeDial?.(conn);
   await conn.dial(`ws://${HOST}:${wsPort(ctx)}${ctx.path}`);
   return {
     send: (text) => conn.send(text),
@@ -306,9 +322,12 @@ async function evtwebsocket(ctx) {
   };
 }
 
-/** Every adapter, in the order of the table's columns. `dead`/`reconnect`: has the feature. */
+/**
+ * Every adapter, in the order of the table's columns. `dead`/`reconnect`/`push`: has the feature
+ * (`push`: can read the raw `ws` server's `/push` frames); `pushOnly`: runs the push rows only.
+ */
 export const adapters = {
-  ws: { label: "raw ws", connect: (ctx) => rawWs(ctx, "fifo"), reconnect: false, dead: false },
+  ws: { label: "raw ws", connect: (ctx) => rawWs(ctx, "fifo"), reconnect: false, dead: false, push: true },
   "ws-map": {
     label: "ws + Map id layer",
     connect: (ctx) => rawWs(ctx, "map"),
@@ -316,20 +335,30 @@ export const adapters = {
     dead: false,
     requestsOnly: true,
   },
-  evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true },
+  evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true, push: true },
+  "evtwebsocket-messages": {
+    label: "evtwebsocket messages()",
+    connect: evtwebsocketMessages,
+    reconnect: true,
+    dead: true,
+    push: true,
+    pushOnly: true,
+  },
   "reconnecting-websocket": {
     label: "reconnecting-websocket",
     connect: async (ctx) => rwsLike(ctx, (await import("reconnecting-websocket")).default),
     reconnect: true,
     dead: false,
+    push: true,
   },
   partysocket: {
     label: "partysocket",
     connect: async (ctx) => rwsLike(ctx, (await import("partysocket")).WebSocket),
     reconnect: true,
     dead: false,
+    push: true,
   },
-  "websocket-ts": { label: "websocket-ts", connect: websocketTs, reconnect: true, dead: false },
+  "websocket-ts": { label: "websocket-ts", connect: websocketTs, reconnect: true, dead: false, push: true },
   "socket.io-client": { label: "socket.io-client", connect: socketIo, reconnect: true, dead: true },
   "rpc-websockets": { label: "rpc-websockets", connect: rpcWebsockets, reconnect: true, dead: false },
 };
