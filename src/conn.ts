@@ -359,7 +359,7 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
     if (link !== this.#life.link) return; // a matcher or codec called close()
-    this.#events.emit("message", msg, this);
+    this.#events.emit2("message", msg, this);
   }
 
   /** Settles the request `msg` answers; true when one was. */

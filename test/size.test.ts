@@ -29,10 +29,13 @@ import tsupConfig from "../tsup.config.js";
  * decision): finishing every transition before announcing it (timeouts and aborts included),
  * close codes that say which side closed, a socket that refuses data after a close frame,
  * whole-ms duration checks and the lifecycle's own module took the entry from 10,096 to about
- * 11,050 B. Issue 19 sets the next budget (7.0 KB).
+ * 11,050 B. Raised to 13,312 by issue 17 (a decision): `drained()`, the `"drain"` event and
+ * `messages()` (bounded iterators, pausing, overflow policies) are in the browser entry too, as
+ * browsers stream feeds as much as Node does; they took it from about 11,050 to 12,843 B.
+ * Issue 19 sets the next budget (7.0 KB).
  */
 const ISSUE_TARGET_GZIP_BYTES = 4096;
-const BUDGET_GZIP_BYTES = 11_264;
+const BUDGET_GZIP_BYTES = 13_312;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
