@@ -39,6 +39,8 @@ export const PROPERTIES = {
   stats: "stats.messagesSent/bytesSent agree with the frames the transport accepted",
   timers: "no timer is alive after close() resolved and every socket ended",
   "stale-ignored": "events from a socket that ended change nothing",
+  "waits-settle":
+    "every drained() promise and every messages() next() settles once the connection is closed (close() settles them)",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
 } as const;
 
