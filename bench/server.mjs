@@ -132,7 +132,8 @@ function startWs() {
       });
     } else if (req.url.startsWith("/push")) {
       ws.on("message", (data) => {
-        const [verb, count, size] = data.toString().split(":");
+        // A JSON codec sends the command as a JSON string: its quotes are dropped.
+        const [verb, count, size] = data.toString().replaceAll('"', "").split(":");
         if (verb === "push") push(req.socket, Number(count), Number(size));
       });
     } else if (req.url.startsWith("/idle")) {
