@@ -8,14 +8,14 @@
  * decides: which errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { Backpressure } from "./backpressure.js";
 import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
-import { MessageStreams, type MessagesOptions, resolveMessagesOptions } from "./message-stream.js";
+import type { MessagesOptions } from "./message-stream.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -70,25 +70,18 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
-  /** `drained()` and `"drain"`; made on first use. */
-  #bp: Backpressure | undefined;
-  /** The `messages()` iterators; made on first use. */
-  #streams: MessageStreams<TIn> | undefined;
-  /** A full iterator wants reading paused (applied to every new socket). */
-  #readPaused = false;
+  /** `drained()`, `"drain"` and `messages()`; made on first use. */
+  #flow: Flow<TIn> | undefined;
 
   static {
     linkEvents = {
       open: (conn, link, protocol) => {
-        if (conn.#readPaused) link.setPaused(true);
-        const bp = conn.#bp;
-        if (bp?.watching) link.watchWrites = true;
+        const flow = conn.#flow;
+        flow?.opening(link);
         conn.#life.onOpen(link, protocol);
-        if (bp !== undefined && link === conn.#life.openLink) bp.update(link, conn.#out.queued, true);
+        flow?.opened(link);
       },
-      written: (conn, link, flushed) => {
-        if (link === conn.#life.link) conn.#bp?.update(link, conn.#out.queued, flushed);
-      },
+      written: (conn, link, flushed) => conn.#flow?.written(link, flushed),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
       end: (conn, link, end) => conn.#life.onEnd(link, end),
@@ -154,7 +147,7 @@ export class Conn<TIn = Data, TOut = Data> {
 
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
-    if (event === "drain") this.#backpressure().listen(this.#life.openLink);
+    if (event === "drain") this.#useFlow().listenDrain();
     return this.#events.on(event, listener);
   }
 
@@ -178,7 +171,7 @@ export class Conn<TIn = Data, TOut = Data> {
   drained(): Promise<void> {
     if (this.#life.state === State.CLOSED)
       return Promise.reject(evtError(ErrorCode.CLOSED, "cannot wait for drain: connection is closed"));
-    return this.#backpressure().wait(this.#life.openLink, this.#out.queued);
+    return this.#useFlow().drained();
   }
 
   /**
@@ -196,12 +189,7 @@ export class Conn<TIn = Data, TOut = Data> {
    * ```
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
-    const resolved = resolveMessagesOptions(options);
-    this.#streams ??= this.#makeStreams();
-    const hub = this.#streams;
-    if (this.#life.state !== State.CLOSED) return hub.open(resolved);
-    const reason = this.#life.endReason;
-    return hub.open(resolved, { error: reason?.code === ErrorCode.CLOSED ? undefined : reason });
+    return this.#useFlow().messages(options);
   }
 
   /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
@@ -306,36 +294,9 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.close();
   }
 
-  #backpressure(): Backpressure {
-    if (this.#bp === undefined) {
-      this.#bp = new Backpressure(this.#o.lowWaterMark, this.#o.highWaterMark, () =>
-        this.#events.emit("drain", this),
-      );
-      this.#watchShutdown();
-    }
-    return this.#bp;
-  }
-
-  #makeStreams(): MessageStreams<TIn> {
-    this.#watchShutdown();
-    return new MessageStreams<TIn>({
-      subscribe: (listener) => this.#events.on("message", listener),
-      canPause: () => this.#life.link?.canPause ?? true,
-      setPaused: (paused) => {
-        this.#readPaused = paused;
-        this.#life.link?.setPaused(paused);
-      },
-      report: (error) => this.#report(error),
-    });
-  }
-
-  /** Settles `drained()` waiters and ends the iterators when the connection ends for good. */
-  #watchShutdown(): void {
-    this.#life.onShutdown ??= (reason) => {
-      this.#readPaused = false;
-      this.#bp?.fail(reason ?? evtError(ErrorCode.DISCONNECTED, "connection ended and will not reconnect"));
-      this.#streams?.end(reason?.code === ErrorCode.CLOSED ? undefined : reason);
-    };
+  #useFlow(): Flow<TIn> {
+    this.#flow ??= new Flow<TIn>(this, this.#life, this.#events, this.#out, this.#o);
+    return this.#flow;
   }
 
   #onMessage(link: ConnLink, data: Data, bytes: number): void {
