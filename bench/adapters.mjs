@@ -125,7 +125,11 @@ function textHandle(ctx, send, close, layerKind) {
   const layer = layerKind === "fifo" ? fifoLayer(send) : idLayer(send);
   const onText = ctx.path.startsWith("/sink")
     ? (text) => flusher.onText(text) || ctx.onMessage?.(text)
-    : ctx.json
+    : ctx.path.startsWith("/push")
+      ? ctx.json
+        ? (text) => ctx.onMessage(JSON.parse(text))
+        : ctx.onMessage
+      : ctx.json
       ? (text) => layer.onText(text) || ctx.onMessage?.(text)
       : (text) => ctx.onMessage?.(text);
   let timer;
@@ -278,7 +282,18 @@ async function rpcWebsockets(ctx) {
   };
 }
 
-async function evtwebsocket(ctx, dist = process.env.BENCH_EVT_DIST) {
+/** evtwebsocket read through `for await (const msg of conn.messages())` instead of `onMessage`. */
+async function evtwebsocketMessages(ctx) {
+  const onMessage = ctx.onMessage;
+  const handle = await evtwebsocket({ ...ctx, onMessage: undefined }, undefined, (conn) => {
+    void (async () => {
+      for await (const msg of conn.messages()) onMessage?.(msg);
+    })();
+  });
+  return handle;
+}
+
+async function evtwebsocket(ctx, dist = process.env.BENCH_EVT_DIST, beforeDial) {
   const { Conn, json } = await import(dist ? pathToFileURL(dist).href : "../dist/index.js");
   const options = {
     reconnect: ctx.reconnect ? { minDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0 } : false,
@@ -301,6 +316,7 @@ async function evtwebsocket(ctx, dist = process.env.BENCH_EVT_DIST) {
       ? (text) => (waiting.length > 0 ? waiting.shift()(Number(text)) : undefined)
       : ctx.onMessage;
   const conn = new Conn(options);
+  beforeDial?.(conn);
   await conn.dial(`ws://${HOST}:${wsPort(ctx)}${ctx.path}`);
   return {
     send: (text) => conn.send(text),
@@ -349,7 +365,8 @@ async function instrumentOtel() {
 const OBSERVED_ROWS = ["req100", "req10k"];
 
 /**
- * Every adapter, in the order of the table's columns. `dead`/`reconnect`: has the feature;
+ * Every adapter, in the order of the table's columns. `dead`/`reconnect`/`push`: has the feature
+ * (`push`: can read the raw `ws` server's `/push` frames); `pushOnly`: runs the push rows only;
  * `proxy`: measured through the CONNECT proxy.
  */
 export const adapters = {
@@ -359,6 +376,7 @@ export const adapters = {
     reconnect: false,
     dead: false,
     proxy: true,
+    push: true,
   },
   "ws-map": {
     label: "ws + Map id layer",
@@ -368,7 +386,14 @@ export const adapters = {
     requestsOnly: true,
     proxy: true,
   },
-  evtwebsocket: { label: "evtwebsocket", connect: evtwebsocket, reconnect: true, dead: true, proxy: true },
+  evtwebsocket: {
+    label: "evtwebsocket",
+    connect: evtwebsocket,
+    reconnect: true,
+    dead: true,
+    proxy: true,
+    push: true,
+  },
   "evtwebsocket@base": {
     label: "evtwebsocket (--base build)",
     connect: (ctx) => evtwebsocket(ctx, process.env.BENCH_EVT_BASE_DIST),
@@ -394,19 +419,29 @@ export const adapters = {
     variantOf: "evtwebsocket",
     only: OBSERVED_ROWS,
   },
+  "evtwebsocket-messages": {
+    label: "evtwebsocket messages()",
+    connect: evtwebsocketMessages,
+    reconnect: true,
+    dead: true,
+    push: true,
+    pushOnly: true,
+  },
   "reconnecting-websocket": {
     label: "reconnecting-websocket",
     connect: async (ctx) => rwsLike(ctx, (await import("reconnecting-websocket")).default),
     reconnect: true,
     dead: false,
+    push: true,
   },
   partysocket: {
     label: "partysocket",
     connect: async (ctx) => rwsLike(ctx, (await import("partysocket")).WebSocket),
     reconnect: true,
     dead: false,
+    push: true,
   },
-  "websocket-ts": { label: "websocket-ts", connect: websocketTs, reconnect: true, dead: false },
+  "websocket-ts": { label: "websocket-ts", connect: websocketTs, reconnect: true, dead: false, push: true },
   "socket.io-client": { label: "socket.io-client", connect: socketIo, reconnect: true, dead: true },
   "rpc-websockets": { label: "rpc-websockets", connect: rpcWebsockets, reconnect: true, dead: false },
 };

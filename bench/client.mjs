@@ -54,16 +54,54 @@ async function sendPhase(handle, payload, count, burst) {
   return handle.flush();
 }
 
+/** Client CPU (user + system) since `from`, in µs per message. */
+function cpuPerMessage(from, count) {
+  const cpu = process.cpuUsage(from);
+  return (cpu.user + cpu.system) / count;
+}
+
 async function send({ count, size, burst }) {
   const handle = await adapter.connect({ ports, path: "/sink" });
   const payload = "x".repeat(size);
   await sendPhase(handle, payload, warmupOf(count), burst);
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const received = await sendPhase(handle, payload, count, burst);
   const seconds = (performance.now() - t0) / 1000;
+  const cpuUsPerMsg = cpuPerMessage(cpu0, count);
   handle.close();
   if (received !== count) throw new Error(`server received ${received} of ${count}`);
-  return { value: count / seconds, mbps: (count * size) / seconds / 1e6, seconds };
+  return { value: count / seconds, mbps: (count * size) / seconds / 1e6, seconds, cpuUsPerMsg };
+}
+
+/**
+ * The server pushes `count` messages of `size` bytes (pre-built frames); the client counts them
+ * with the library's message callback (or `messages()`, or `json()` / `JSON.parse` when `json`).
+ */
+async function push({ count, size, json }) {
+  const state = { left: 0, done: () => {} };
+  const handle = await adapter.connect({
+    ports,
+    path: "/push",
+    json,
+    onMessage: () => {
+      if (--state.left === 0) state.done();
+    },
+  });
+  const phase = (n) =>
+    new Promise((resolve) => {
+      state.left = n;
+      state.done = resolve;
+      handle.send(`push:${n}:${size}`);
+    });
+  await phase(warmupOf(count));
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await phase(count);
+  const seconds = (performance.now() - t0) / 1000;
+  const cpuUsPerMsg = cpuPerMessage(cpu0, count);
+  handle.close();
+  return { value: count / seconds, mbps: (count * size) / seconds / 1e6, seconds, cpuUsPerMsg };
 }
 
 /** Keeps `window` messages in flight until `count` came back. */
@@ -210,7 +248,7 @@ async function dead({ intervalMs, timeoutMs, limitMs }) {
   return { value: tClose - t0 };
 }
 
-const scenarios = { send, echo, request, idle, reconnect, dead };
+const scenarios = { send, push, echo, request, idle, reconnect, dead };
 const result = await scenarios[scenario](params);
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 process.exit(0);

@@ -63,6 +63,58 @@ const SCENARIOS = [
     higherIsBetter: true,
   },
   {
+    id: "send32Cpu",
+    title: "send 32 B: client CPU per message",
+    derivedFrom: "send32",
+    unit: "µs",
+    pick: (r) => r.cpuUsPerMsg,
+    higherIsBetter: false,
+  },
+  {
+    id: "push32",
+    title: `server push ${q("1M", "200k")} × 32 B`,
+    kind: "push",
+    params: { count: q(1_000_000, 200_000), size: 32 },
+    unit: "msg/s",
+    higherIsBetter: true,
+    needs: "push",
+  },
+  {
+    id: "push32Cpu",
+    title: "server push 32 B: client CPU per message",
+    derivedFrom: "push32",
+    unit: "µs",
+    pick: (r) => r.cpuUsPerMsg,
+    higherIsBetter: false,
+  },
+  {
+    id: "push64k",
+    title: `server push ${q("2,000", "500")} × 64 KiB`,
+    kind: "push",
+    params: { count: q(2000, 500), size: 65_536 },
+    unit: "MB/s",
+    pick: (r) => r.mbps,
+    higherIsBetter: true,
+    needs: "push",
+  },
+  {
+    id: "push32json",
+    title: `server push ${q("1M", "200k")} × 32 B JSON: json() / JSON.parse`,
+    kind: "push",
+    params: { count: q(1_000_000, 200_000), size: 32, json: true },
+    unit: "msg/s",
+    higherIsBetter: true,
+    needs: "push",
+  },
+  {
+    id: "push32jsonCpu",
+    title: "server push 32 B JSON: client CPU per message",
+    derivedFrom: "push32json",
+    unit: "µs",
+    pick: (r) => r.cpuUsPerMsg,
+    higherIsBetter: false,
+  },
+  {
     id: "echo",
     title: "echo, window 1,000",
     kind: "echo",
@@ -173,6 +225,7 @@ function librariesFor(scenario) {
   return LIBS.filter((lib) => {
     const a = adapters[lib];
     if (a.requestsOnly && !scenario.requests) return false;
+    if (a.pushOnly && scenario.kind !== "push") return false;
     if (scenario.needs && !a[scenario.needs]) return false;
     if (a.only && !a.only.includes(scenario.id)) return false;
     if (a.needsBase && !baseDir) return false;
@@ -284,6 +337,7 @@ function median(xs) {
 function fmt(x, unit) {
   if (!Number.isFinite(x)) return "n/a";
   if (unit === "ms" || unit === "KiB" || unit === "MB/s") return x >= 100 ? x.toFixed(0) : x.toFixed(1);
+  if (unit === "µs") return x.toFixed(3);
   if (unit === "% of a core") return x.toFixed(2);
   return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0);
 }
@@ -320,6 +374,9 @@ function summarize(raw) {
 const TARGETS = [
   ["send32", "ws", 5, ">="],
   ["send64k", "ws", 0.95, ">="],
+  ["push32", "ws", 1.0, ">="],
+  ["push32", "ws", 0.9, ">=", "evtwebsocket-messages"],
+  ["push32json", "ws", 0.95, ">="],
   ["echo", "ws", 2.5, ">="],
   ["req1", "ws-map", 0.95, ">="],
   ["req100", "ws-map", 1.5, ">="],
@@ -365,7 +422,7 @@ function markdown(rows, meta, sizes) {
     return s;
   };
   for (const { scenario, cells } of rows) {
-    const shown = libs.map((l) =>
+      const shown = libs.map((l) =>
       !cells[l] && adapters[l].requestsOnly && cells.ws ? "= raw ws" : cell(scenario, cells[l]),
     );
     out.push(`| ${scenario.title} | ${shown.join(" | ")} |`);
@@ -378,17 +435,17 @@ function markdown(rows, meta, sizes) {
     });
     out.push(`| ${scenario.title} | ${shown.join(" | ")} |`);
   }
-  out.push("", "Targets from issue 6 (evtwebsocket, ratio of medians):", "");
+  out.push("", "Targets from issues 6 and 17 (evtwebsocket, ratio of medians):", "");
   out.push("| scenario | baseline | target | measured | held |", "| --- | --- | --- | --- | --- |");
-  for (const [id, baseline, target, op] of TARGETS) {
+  for (const [id, baseline, target, op, lib = "evtwebsocket"] of TARGETS) {
     const row = rows.find((r) => r.scenario.id === id);
-    const evt = row?.cells.evtwebsocket?.median;
+    const evt = row?.cells[lib]?.median;
     const base = row?.cells[baseline]?.median;
     if (!evt || !base) continue;
     const r = evt / base;
     const held = op === ">=" ? r >= target : r <= target;
     out.push(
-      `| ${row.scenario.title} | ${adapters[baseline].label} | ${op} ${target} | ${r.toFixed(2)} | ${held ? "yes" : "**no**"} |`,
+      `| ${row.scenario.title}${lib === "evtwebsocket" ? "" : ` (${adapters[lib].label})`} | ${adapters[baseline].label} | ${op} ${target} | ${r.toFixed(2)} | ${held ? "yes" : "**no**"} |`,
     );
   }
   out.push("", "Observability overhead (issue 18; ratio to evtwebsocket's median in the same run):", "");
@@ -405,7 +462,7 @@ function markdown(rows, meta, sizes) {
       out.push(`| ${row.scenario.title} | ${what} | ${target ? `>= ${target}` : "—"} | ${r.toFixed(2)} |`);
     }
   }
-  const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket"].includes(l) && !adapters[l].variantOf);
+  const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket", "evtwebsocket-messages"].includes(l) && !adapters[l].variantOf);
   // A peer with an equal or better median is "level" when the two runs cannot be told apart:
   // each median lies inside the other's min–max spread. Otherwise evtwebsocket is behind it.
   const behind = [];

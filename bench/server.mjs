@@ -1,11 +1,14 @@
 /**
  * The benchmark's server process: every server a client library needs, on 127.0.0.1, port 0.
  *
- * - `ws`: a `ws` server with three paths. `/sink` counts messages and answers the text `done`
+ * - `ws`: a `ws` server with four paths. `/sink` counts messages and answers the text `done`
  *   with the count; `/echo` sends every message back unchanged (the request/response scenarios
  *   echo `{"id":…}` JSON, so every id layer gets its own id back); `/idle` answers the text
  *   `ping` (the app-level ping of libraries without protocol pings) with `pong`, as ws answers
- *   protocol pings: every library's idle connection carries one frame each way per ping.
+ *   protocol pings: every library's idle connection carries one frame each way per ping;
+ *   `/push` answers `push:<count>:<size>` with `count` text messages of `size` bytes, each a
+ *   JSON object (`{"p":"xx…"}`), written as pre-built frames straight to the TCP socket in
+ *   64 KiB chunks, as fast as the client reads them: the server costs next to nothing.
  * - `sio` (pings every 5 s, as the idle scenario asks) and `sioFast` (1 s interval, 1 s timeout,
  *   for the dead-connection scenario): socket.io with events `m` (sink), `done` (ack with the
  *   count), `e` (echo back as `e`), `req` (ack with the payload).
@@ -72,6 +75,37 @@ function corkPerTick(socket) {
   };
 }
 
+/** A text frame (server frames are unmasked) whose payload is a JSON object of `size` bytes. */
+function pushFrame(size) {
+  const payload = Buffer.from(`{"p":"${"x".repeat(size - 8)}"}`);
+  const header =
+    size < 126
+      ? Buffer.from([0x81, size])
+      : size < 65_536
+        ? Buffer.from([0x81, 126, size >> 8, size & 255])
+        : Buffer.from([0x81, 127, 0, 0, 0, 0, size >>> 24, (size >> 16) & 255, (size >> 8) & 255, size & 255]);
+  return Buffer.concat([header, payload]);
+}
+
+/** Writes `count` pre-built frames of `size` to `socket`, waiting for `drain` when it is full. */
+function push(socket, count, size) {
+  const frame = pushFrame(size);
+  const perChunk = Math.max(1, Math.floor(65_536 / frame.length));
+  const chunk = Buffer.concat(Array.from({ length: perChunk }, () => frame));
+  let left = count;
+  const write = () => {
+    while (left > 0) {
+      const n = Math.min(perChunk, left);
+      left -= n;
+      if (!socket.write(n === perChunk ? chunk : chunk.subarray(0, n * frame.length))) {
+        socket.once("drain", write);
+        return;
+      }
+    }
+  };
+  write();
+}
+
 function listen(server) {
   return new Promise((resolve) => server.listen(0, HOST, () => resolve(server.address().port)));
 }
@@ -95,6 +129,12 @@ function startWs() {
       ws.on("message", (data, isBinary) => {
         cork();
         ws.send(data, { binary: isBinary });
+      });
+    } else if (req.url.startsWith("/push")) {
+      ws.on("message", (data) => {
+        // A JSON codec sends the command as a JSON string: its quotes are dropped.
+        const [verb, count, size] = data.toString().replaceAll('"', "").split(":");
+        if (verb === "push") push(req.socket, Number(count), Number(size));
       });
     } else if (req.url.startsWith("/idle")) {
       ws.on("message", (data, isBinary) => {

@@ -12,8 +12,10 @@ import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
+import type { MessagesOptions } from "./message-stream.js";
 import { createObserver, nextConnId, type Observer } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
@@ -74,10 +76,18 @@ export class Conn<TIn = Data, TOut = Data> {
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = Number.NaN;
+  /** `drained()`, `"drain"` and `messages()`; made on first use. */
+  #flow: Flow<TIn> | undefined;
 
   static {
     linkEvents = {
-      open: (conn, link, protocol) => conn.#life.onOpen(link, protocol),
+      open: (conn, link, protocol) => {
+        const flow = conn.#flow;
+        flow?.opening(link);
+        conn.#life.onOpen(link, protocol);
+        flow?.opened(link);
+      },
+      written: (conn, link, flushed) => conn.#flow?.written(link, flushed),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
       end: (conn, link, end) => conn.#life.onEnd(link, end),
@@ -152,7 +162,54 @@ export class Conn<TIn = Data, TOut = Data> {
 
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
+    if (event === "drain") this.#useFlow().listenDrain();
     return this.#events.on(event, listener);
+  }
+
+  /**
+   * Resolves once nothing of ours waits to leave: the outgoing queue is empty and the socket's
+   * buffered amount is at or under `lowWaterMark` (at once when it already is, also while not
+   * connected with an empty queue). A producer that awaits it before each send holds at most
+   * `lowWaterMark` plus one message in the socket. Rejects when the connection ends for good
+   * (`ERR_CLOSED` after `close()`, otherwise the reason it gave up), and with `ERR_CLOSED` at
+   * once on a closed connection. On Node's `ws` the socket reports its writes; a WHATWG socket is
+   * polled every 10 ms while someone waits.
+   *
+   * @example
+   * ```ts
+   * for (const chunk of chunks) {
+   *   await conn.drained();
+   *   conn.send(chunk);
+   * }
+   * ```
+   */
+  drained(): Promise<void> {
+    if (this.#life.state === State.CLOSED)
+      return Promise.reject(evtError(ErrorCode.CLOSED, "cannot wait for drain: connection is closed"));
+    return this.#useFlow().drained();
+  }
+
+  /**
+   * An async iterator of the messages that answer no request (those `onMessage` gets), across
+   * reconnects. It ends when the connection ends for good: done after `close()`, or it throws
+   * the reason the connection gave up (`ERR_RECONNECT_EXHAUSTED`); `break` unsubscribes. Each
+   * iterator gets every message. When one holds `bufferSize` unread messages, reading from the
+   * socket pauses until it catches up (Node's `ws`; the heartbeat's pong deadline waits too);
+   * elsewhere `overflow` decides.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a bad `bufferSize` or `overflow`.
+   * @example
+   * ```ts
+   * for await (const msg of conn.messages({ bufferSize: 256 })) handle(msg);
+   * ```
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
+    return this.#useFlow().messages(options);
+  }
+
+  /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TIn> {
+    return this.messages();
   }
 
   /**
@@ -266,6 +323,11 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.close();
   }
 
+  #useFlow(): Flow<TIn> {
+    this.#flow ??= new Flow<TIn>(this, this.#life, this.#events, this.#out, this.#o);
+    return this.#flow;
+  }
+
   #onMessage(link: ConnLink, data: Data, bytes: number): void {
     if (link !== this.#life.link) return;
     this.#messagesReceived++;
@@ -288,7 +350,7 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
     if (link !== this.#life.link) return; // a matcher or codec called close()
-    this.#events.emit("message", msg, this);
+    this.#events.emit2("message", msg, this);
   }
 
   /** Settles the request `msg` answers; true when one was. */

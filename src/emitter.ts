@@ -92,6 +92,28 @@ export class Emitter<E extends EventMap, O = undefined> {
   }
 
   /**
+   * {@link emit} for a two-argument event (`"message"`: the message and the connection), without
+   * the rest array and the spread: once per message received. Behaves exactly as `emit`.
+   */
+  emit2<K extends keyof E>(event: K, a: Parameters<E[K]>[0], b: Parameters<E[K]>[1]): void {
+    const slot: Slot<E[K]> = this.#listeners[event];
+    if (this.#depth > 0 || Array.isArray(slot)) {
+      this.emit(event, ...([a, b] as Parameters<E[K]>));
+      return;
+    }
+    if (slot === undefined) return;
+    this.#depth = 1;
+    try {
+      slot(a, b);
+    } catch (error) {
+      this.#onThrow(error, event, this.#owner);
+    } finally {
+      this.#depth = 0;
+    }
+    if (this.#later !== undefined) this.#drain();
+  }
+
+  /**
    * Runs `step` (with `self` as `this`) as one transition: what it emits or defers is delivered
    * once it returns, unless an outer step or dispatch is still under way. `self` and the
    * arguments are passed through, so a private method needs no bound closure.

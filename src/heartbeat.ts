@@ -32,6 +32,12 @@
  * lateness of the four timers in that chain (the ping's, its deadline's, the fresh ping's
  * deadline's and the verdict's).
  *
+ * While the connection pauses reading (a `messages()` consumer fell behind), a pong would wait
+ * unread behind the pause and a live peer would look dead: {@link Heartbeat.suspend} stops both
+ * the pings and the verdict, and {@link Heartbeat.resume} gives an outstanding ping a fresh
+ * `pongTimeoutMs` from the moment reading resumes (its RTT is not measured). A peer that dies
+ * while reading is paused is therefore noticed only after the consumer catches up.
+ *
  * Sending the ping and tearing the socket down are the caller's.
  */
 
@@ -98,6 +104,8 @@ export class Heartbeat implements Sleeper {
   /** What late wakes granted the outstanding ping. */
   #grace: Grace = Grace.NONE;
   #stopped = false;
+  /** Reading is paused: no ping, no verdict (see the module header). */
+  #suspended = false;
 
   constructor(clock: Clock, timing: HeartbeatTiming, hooks: HeartbeatHooks) {
     this.#clock = clock;
@@ -128,7 +136,7 @@ export class Heartbeat implements Sleeper {
       // Answered: move from the pong deadline to the next ping time.
       this.#pingSentAt = -1;
       this.#grace = Grace.NONE;
-      if (!this.#stopped) this.#arm(this.#lastReceived);
+      if (!this.#stopped && !this.#suspended) this.#arm(this.#lastReceived);
     }
     const from = this.#rttFrom;
     if (!isPong || Number.isNaN(from)) return undefined;
@@ -138,10 +146,30 @@ export class Heartbeat implements Sleeper {
 
   /** Sends a ping now (unless one is already out), e.g. when a page becomes visible again. */
   probe(): void {
-    if (this.#stopped || this.#pingSentAt >= 0) return;
+    if (this.#stopped || this.#suspended || this.#pingSentAt >= 0) return;
     this.#ping(this.#clock.now());
     if (this.#stopped) return; // sending the ping failed and ended the connection
     this.#arm(this.#lastSent);
+  }
+
+  /** Suspends pings and the pong deadline while reading is paused; see the module header. */
+  suspend(): void {
+    if (this.#stopped || this.#suspended) return;
+    this.#suspended = true;
+    this.#timers.delete(this);
+  }
+
+  /** Ends a {@link suspend}: an outstanding ping's deadline counts from now. */
+  resume(): void {
+    if (this.#stopped || !this.#suspended) return;
+    this.#suspended = false;
+    const now = Math.floor(this.#clock.now());
+    if (this.#pingSentAt >= 0) {
+      this.#pingSentAt = now;
+      this.#rttFrom = Number.NaN;
+      this.#grace = Grace.NONE;
+    }
+    this.#arm(now);
   }
 
   /** Stops for good: disarms, ignores later notes. */
@@ -176,7 +204,7 @@ export class Heartbeat implements Sleeper {
    * means the process was frozen).
    */
   wake(at: number): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#suspended) return;
     const exact = this.#clock.now();
     const now = Math.floor(exact);
     const { pingIntervalMs: intervalMs, pongTimeoutMs } = this.#timing;

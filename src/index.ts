@@ -18,6 +18,7 @@ export {
 } from "./conn.js";
 export { ErrorCode, type ErrorDetails, EvtWebSocketError, isEvtWebSocketError } from "./errors.js";
 export type { Logger } from "./logger.js";
+export type { MessagesOptions } from "./message-stream.js";
 export type {
   CloseInfo,
   ConnOptions,

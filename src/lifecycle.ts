@@ -58,6 +58,10 @@ export class Lifecycle {
   reconnects = 0;
   /** The subprotocol the server chose for the current or last connection. */
   protocol = "";
+  /** Why the connection last ended for good (`ERR_CLOSED` after `close()`); undefined for a clean end. */
+  endReason: EvtWebSocketError | undefined;
+  /** Told when the connection ends for good, before it is announced (set by the facade on first use). */
+  onShutdown: ((reason: EvtWebSocketError | undefined) => void) | undefined;
 
   /**
    * @param linkEvents - the connection's link hooks (shared by every connection); `open` and
@@ -414,6 +418,8 @@ export class Lifecycle {
         }),
       );
     }
+    this.endReason = reason;
+    this.onShutdown?.(reason);
     // Announced after the errors above (nothing is announced before the transition completes).
     this.#setState(State.CLOSED);
   }

@@ -7,6 +7,12 @@
  * `end` exactly once; after that it reports nothing. Because each attempt gets a fresh link, a
  * late event or timer of an old socket can never act on a new one. Retry policy, queues and
  * requests are the connection's business, not the link's.
+ *
+ * Backpressure mechanics live here too: while its owner {@link Link.watchWrites watches}, a
+ * link asks its transport to report when what was sent has been written (polling
+ * `bufferedAmount` every {@link FLUSH_POLL_MS} ms where the transport cannot tell), and it
+ * pauses reading (with the heartbeat's deadline) when asked to. When to wait, and for whom, is
+ * the owner's.
  */
 
 import type { Clock, TimerHandle } from "./clock.js";
@@ -56,7 +62,15 @@ export interface LinkEvents<O> {
   message(owner: O, link: Link<O>, data: Data, bytes: number): void;
   pong(owner: O, link: Link<O>, rttMs: number): void;
   end(owner: O, link: Link<O>, end: LinkEnd): void;
+  /** While watched: a frame was sent (`flushed` false), or what was sent before a {@link Link.requestFlushed} has been written. */
+  written?(owner: O, link: Link<O>, flushed: boolean): void;
 }
+
+/**
+ * How often a link whose transport cannot report written bytes (WHATWG `WebSocket`) reads
+ * `bufferedAmount` while someone waits for it to fall, in ms. Nobody waiting, no timer.
+ */
+export const FLUSH_POLL_MS = 10;
 
 /**
  * Everything a link needs to open its socket but the URL: fixed by one `dial()` and shared by
@@ -102,6 +116,13 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   readonly #headers: Record<string, string> | undefined;
   /** What the open handshake settled: its subprotocol and the server's answer, then the public description. */
   #opened: { protocol: string; response: HandshakeResponse | undefined } | Handshake | undefined;
+  /** A flush report (or poll) is on its way. */
+  #flushAsked = false;
+  #pollTimer: TimerHandle | undefined;
+  /** Reading is meant to be paused (applied once open). */
+  #paused = false;
+  /** The owner wants {@link LinkEvents.written} after every send. */
+  watchWrites = false;
 
   /** @param headers - this attempt's headers, replacing `config.headers` (a headers function's result). */
   constructor(
@@ -172,8 +193,55 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   send(data: Data): number {
     const bytes = this.#transport!.send(data);
     if (bytes < 0) this.#closing();
-    else this.#heartbeat?.noteSent();
+    else {
+      this.#heartbeat?.noteSent();
+      if (this.watchWrites) this.#events.written?.(this.#owner, this, false);
+    }
     return bytes;
+  }
+
+  /** Asks for one {@link LinkEvents.written} once what was sent so far has been written (at most one asked at a time). */
+  requestFlushed(): void {
+    if (this.#flushAsked || this.#phase !== "open") return;
+    this.#flushAsked = true;
+    const transport = this.#transport!;
+    if (transport.requestFlushed !== undefined) transport.requestFlushed();
+    else this.#pollTimer = this.#config.clock.setTimeout(() => this.onFlushed(), FLUSH_POLL_MS);
+  }
+
+  /** Transport callback (or the poll): what was sent before the request has been written. */
+  onFlushed(): void {
+    this.#pollTimer = undefined;
+    if (!this.#flushAsked || this.#phase !== "open") return;
+    this.#flushAsked = false;
+    this.#events.written?.(this.#owner, this, true);
+  }
+
+  /** True when the transport can stop reading (Node's `ws`); false before it exists. */
+  get canPause(): boolean {
+    return this.#transport?.pause !== undefined;
+  }
+
+  /**
+   * Stops (or resumes) reading from the socket, with the heartbeat's pong deadline (a pong would
+   * wait behind the pause). Before the open it takes effect at the open.
+   */
+  setPaused(paused: boolean): void {
+    if (this.#paused === paused) return;
+    this.#paused = paused;
+    if (this.#phase === "open") this.#applyPause();
+  }
+
+  #applyPause(): void {
+    const transport = this.#transport!;
+    if (transport.pause === undefined) return;
+    if (this.#paused) {
+      transport.pause?.();
+      this.#heartbeat?.suspend();
+    } else {
+      transport.resume?.();
+      this.#heartbeat?.resume();
+    }
   }
 
   /** Records inbound traffic for the heartbeat; returns the RTT when `isPong` closes a ping. */
@@ -244,6 +312,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     if (timing !== undefined) {
       this.#heartbeat = new Heartbeat(this.#config.clock, timing, this);
     }
+    if (this.#paused) this.#applyPause();
     this.#events.open(this.#owner, this, protocol);
   }
 
@@ -353,6 +422,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #stopTimers(): void {
     if (this.#timer !== undefined) this.#config.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#pollTimer !== undefined) this.#config.clock.clearTimeout(this.#pollTimer);
+    this.#pollTimer = undefined;
     this.#heartbeat?.stop();
     this.#heartbeat = undefined;
   }

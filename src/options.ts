@@ -287,6 +287,17 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * ```
    */
   logger?: Logger;
+  /**
+   * `drained()` resolves once the socket's buffered amount is at or under this many bytes, and
+   * the `"drain"` event fires when it falls back under it (whole bytes, 0 to `highWaterMark`).
+   * @default 65536 (64 KiB), or `highWaterMark` when that is smaller
+   */
+  lowWaterMark?: number;
+  /**
+   * The `"drain"` event fires only after the buffered amount rose above this many bytes (whole
+   * bytes, at least `lowWaterMark`). @default 1048576 (1 MiB)
+   */
+  highWaterMark?: number;
 }
 
 /** TLS settings passed to Node's `tls.connect` by the `ws` transport. */
@@ -329,6 +340,8 @@ export interface ResolvedOptions<TIn, TOut> {
   maxMessageBytes: number;
   maxPendingRequests: number;
   clock: Clock;
+  lowWaterMark: number;
+  highWaterMark: number;
 }
 
 /** An HTTP token (RFC 9110 5.6.2): what header names and subprotocols must be. */
@@ -349,6 +362,8 @@ export const DEFAULTS = {
   maxMessageBytes: 16 * 1024 * 1024,
   maxPendingRequests: 65_536,
   closeTimeoutMs: 3000,
+  lowWaterMark: 64 * 1024,
+  highWaterMark: 1024 * 1024,
 } as const;
 
 function invalid(message: string): EvtWebSocketError {
@@ -536,6 +551,7 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
   if (typeof clock.setTimeout !== "function" || typeof clock.now !== "function") {
     throw invalid("option clock must have setTimeout(), clearTimeout() and now()");
   }
+  const { lowWaterMark, highWaterMark } = waterMarks(options.lowWaterMark, options.highWaterMark);
   return {
     requestTimeoutMs: duration(
       "requestTimeoutMs",
@@ -559,5 +575,26 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
     maxMessageBytes: num("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
     maxPendingRequests: num("maxPendingRequests", options.maxPendingRequests, DEFAULTS.maxPendingRequests, 1),
     clock,
+    lowWaterMark,
+    highWaterMark,
   };
+}
+
+/** A whole number of bytes, 0 or more; `undefined` gives `fallback`. */
+function bytes(name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || (value as number) < 0) {
+    const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+    throw invalid(`option ${name} must be a whole number of bytes (0 or more), got ${got}`);
+  }
+  return value as number;
+}
+
+function waterMarks(low: unknown, high: unknown): { lowWaterMark: number; highWaterMark: number } {
+  const highWaterMark = bytes("highWaterMark", high, DEFAULTS.highWaterMark);
+  const lowWaterMark = bytes("lowWaterMark", low, Math.min(DEFAULTS.lowWaterMark, highWaterMark));
+  if (lowWaterMark > highWaterMark) {
+    throw invalid(`option lowWaterMark (${lowWaterMark}) must not be above highWaterMark (${highWaterMark})`);
+  }
+  return { lowWaterMark, highWaterMark };
 }

@@ -116,4 +116,6 @@ export type ConnEvents<TIn, TOut> = {
   pong: (info: PongInfo, conn: Conn<TIn, TOut>) => void;
   /** The public `state` changed. */
   state: (change: StateChange, conn: Conn<TIn, TOut>) => void;
+  /** The socket's buffered amount fell to `lowWaterMark` or below after rising above `highWaterMark`. */
+  drain: (conn: Conn<TIn, TOut>) => void;
 };

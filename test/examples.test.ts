@@ -115,6 +115,15 @@ const examples: Record<string, { args?: string[]; lines: (string | RegExp)[] }> 
       "done",
     ],
   },
+  "examples/stream.ts": {
+    lines: [
+      "connected",
+      "ticks received in order: 400000",
+      "server had to wait for the slow reader: yes",
+      "upload: 16 MiB sent with drained(), server got 16777216 bytes",
+      "done",
+    ],
+  },
   "examples/browser/serve.ts": {
     args: ["--check"],
     lines: [

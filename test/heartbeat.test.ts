@@ -53,6 +53,31 @@ describe("Heartbeat", () => {
     expect(log).toEqual([]);
   });
 
+  it("suspended (reading paused), it neither pings nor declares the peer dead; resumed, an outstanding ping gets a fresh pongTimeoutMs", () => {
+    const { clock, log, hb } = setup();
+    clock.advance(1000);
+    expect(log).toEqual(["ping@1000"]);
+    hb.suspend();
+    clock.advance(10_000); // 20 pong timeouts
+    hb.noteReceived(); // what the socket had read before the pause still counts, but arms nothing
+    hb.noteReceived();
+    expect(log).toEqual(["ping@1000"]);
+    hb.resume();
+    expect(log).toEqual(["ping@1000"]);
+  });
+
+  it("resumed after a pause with a ping out, the deadline counts from the resume", () => {
+    const { clock, log, hb } = setup();
+    clock.advance(1000);
+    hb.suspend();
+    clock.advance(10_000);
+    hb.resume();
+    clock.advance(499);
+    expect(log).toEqual(["ping@1000"]);
+    clock.advance(1);
+    expect(log).toEqual(["ping@1000", "dead@11500"]);
+  });
+
   it("declares the peer dead pongTimeoutMs after a ping with nothing received", () => {
     const { clock, log } = setup();
     clock.advance(1499);

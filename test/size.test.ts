@@ -36,10 +36,12 @@ import tsupConfig from "../tsup.config.js";
  * Node-only part, reading Retry-After and response headers, stays in the `ws` transport); issue
  * 18's `logger` option and observation hooks about 720 B (over that issue's own 300 B target:
  * about 220 B of it the line formatting, the rest one hook per event and the per-connection id);
- * issue 19's back/forward cache and frozen-page handling about 150 B.
+ * issue 19's back/forward cache and frozen-page handling about 150 B; issue 17's `drained()`, the
+ * `"drain"` event and `messages()` (bounded iterators, pausing, overflow policies) about 1,800 B:
+ * they are in the browser entry too, as browsers stream feeds as much as Node does.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 13_824;
+const BUDGET_GZIP_BYTES = 15_872;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

@@ -58,6 +58,8 @@ export interface TransportEvents {
   onClosing(code: number, reason: string): void;
   /** The socket is gone. `error` explains a failure; `status` is the HTTP status of a refused handshake. */
   onClose(info: TransportClose): void;
+  /** Everything accepted before the last `requestFlushed()` has been written (adapters with it only). */
+  onFlushed?(): void;
 }
 
 /** One open (or opening) socket. */
@@ -75,6 +77,19 @@ export interface Transport {
   terminate(): void;
   /** Bytes accepted by `send` but not yet written to the network. */
   readonly bufferedAmount: number;
+  /**
+   * Asks for one `onFlushed` once everything accepted so far has been written to the network
+   * (the `ws` adapter: a zero-length write whose callback runs after the writes before it).
+   * Absent where the runtime tells nothing (WHATWG): the link then polls `bufferedAmount`.
+   */
+  requestFlushed?(): void;
+  /**
+   * Stops reading from the network, so TCP pushes back on the peer; absent where the runtime
+   * cannot (WHATWG). Messages the adapter had already read may still be reported.
+   */
+  pause?(): void;
+  /** Reads again after `pause()`. */
+  resume?(): void;
 }
 
 /** Options an adapter receives for one socket. */

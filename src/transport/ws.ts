@@ -30,6 +30,10 @@
  * that is received; with compression off and no `Blob`, ws writes its frames at once, so frames
  * leave in the order they were asked for.
  *
+ * Backpressure: `requestFlushed()` writes an empty chunk whose callback runs once every write
+ * before it has left (no timer, and nothing at all unless someone waits for the socket to drain);
+ * `pause()`/`resume()` are ws's own, which stop reading the TCP socket, so the peer's sends back up.
+ *
  * What this relies on inside `ws` (pinned to the minor range the suite passes on; CI also runs
  * the transport tests against the newest `ws` 8):
  * - its receiver answers pings and close frames, and fails the connection, by calling the
@@ -283,6 +287,9 @@ const BATCH_FRAME_MAX = 512;
 /** A batch buffer's size: a slice of Node's buffer pool. */
 const BATCH_BYTES = 2048;
 
+/** The write whose callback tells that everything written before it has left (see `requestFlushed`). */
+const FLUSH_MARKER = Buffer.alloc(0);
+
 /** End of the tick: writes what is still corked, and lets the batch buffer go. */
 function uncork(transport: WsTransport): void {
   transport.tickScheduled = false;
@@ -324,6 +331,8 @@ class WsTransport implements Transport {
   sentCode = 1005;
   /** The connection asked for the close (`close()`), as opposed to ws failing it. */
   requested = false;
+  /** The callback of a flush marker; made on first use, so a connection that never waits has none. */
+  onMarker: (() => void) | undefined;
 
   constructor(url: string, options: TransportOptions, events: TransportEvents) {
     this.events = events;
@@ -402,6 +411,25 @@ class WsTransport implements Transport {
     this.corkedFrames = 0;
     this.corkedBytes = 0;
     this.tcp?.uncork();
+  }
+
+  requestFlushed(): void {
+    const tcp = this.tcp;
+    if (tcp === undefined || tcp.destroyed) return;
+    this.writeBatch();
+    // Written in order after every frame accepted so far: its callback runs once they have left.
+    this.onMarker ??= () => {
+      if (this.socket.transport !== undefined) this.events.onFlushed?.();
+    };
+    tcp.write(FLUSH_MARKER, this.onMarker);
+  }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
   }
 
   ping(): void {

@@ -136,6 +136,8 @@ export class Books {
   readonly closes: CloseCall[] = [];
   readonly requests: RequestCall[] = [];
   readonly sends: SendCall[] = [];
+  /** drained() and messages().next() calls: each must settle by the end. */
+  readonly waits: { label: string; settled: number }[] = [];
   /** Events and callbacks fired by the connection so far. */
   eventCount = 0;
   /** Changes to "closed" announced so far. */
@@ -725,6 +727,9 @@ export class Books {
     }
     for (const c of this.closes) {
       if (c.promise && c.settled === 0) this.#violate("close-settles", `close#${c.n} never settled`);
+    }
+    for (const w of this.waits) {
+      if (w.settled === 0) this.#violate("waits-settle", `${w.label} never settled`);
     }
     for (const r of this.registered()) {
       if (r.kind === "promise" && r.settled === 0)

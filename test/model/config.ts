@@ -81,7 +81,9 @@ export type Action =
       noId: boolean;
     }
   | { kind: "close"; code: number; reason: string }
-  | { kind: "ping" };
+  | { kind: "ping" }
+  | { kind: "drained" }
+  | { kind: "next"; bufferSize: number };
 
 /** The callbacks an action can be armed in. */
 export type CallbackEvent =
@@ -132,6 +134,10 @@ export function describeAction(a: Action): string {
       return `close(${a.code}${a.reason === "" ? "" : `, ${JSON.stringify(a.reason)}`})`;
     case "ping":
       return "ping()";
+    case "drained":
+      return "drained()";
+    case "next":
+      return `messages({ bufferSize: ${a.bufferSize} }).next()`;
   }
 }
 
@@ -242,4 +248,9 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
     }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "ping" as const }) },
+  { weight: 1, arbitrary: fc.constant({ kind: "drained" as const }) },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("next" as const), bufferSize: fc.constantFrom(1, 1024) }),
+  },
 );

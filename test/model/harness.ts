@@ -401,7 +401,38 @@ export class ModelRun {
     else if (action.kind === "sendCb") this.#sendCb(action.dup, suffix);
     else if (action.kind === "request") this.#request(action, suffix);
     else if (action.kind === "close") this.#close(action.code, action.reason, suffix);
-    else this.#ping(suffix);
+    else if (action.kind === "drained") this.#wait("drained()", suffix, () => this.conn.drained());
+    else if (action.kind === "next") {
+      const { bufferSize } = action;
+      this.#wait(`messages({ bufferSize: ${bufferSize} }).next()`, suffix, () =>
+        this.conn.messages({ bufferSize }).next(),
+      );
+    } else this.#ping(suffix);
+  }
+
+  /** A call that returns a promise which must settle by the end of the run (waits-settle). */
+  #wait(what: string, suffix: string, call: () => Promise<unknown>): void {
+    const wait = { label: `${what}#${this.books.waits.length}`, settled: 0 };
+    this.books.waits.push(wait);
+    this.line(`${arrow(suffix)}${wait.label}${suffix}`);
+    let p: Promise<unknown>;
+    try {
+      p = call();
+    } catch (e) {
+      wait.settled++;
+      this.line(`  ✗ threw ${codeOf(e)}`);
+      return;
+    }
+    p.then(
+      () => {
+        wait.settled++;
+        this.line(`· ${wait.label} resolved`);
+      },
+      (e: unknown) => {
+        wait.settled++;
+        this.line(`· ${wait.label} rejected ${codeOf(e)}`);
+      },
+    );
   }
 
   #urlSource(kind: Action & { kind: "dial" }): UrlSource {

@@ -1,0 +1,172 @@
+/**
+ * `conn.drained()` and the `"drain"` event against a real `ws` server that stops reading (its
+ * socket paused), so the client's socket buffer fills for real; plus how they settle when the
+ * connection is not open or ends for good.
+ */
+
+import { describe, expect, it } from "vitest";
+import WebSocket, { type WebSocket as ServerSocket } from "ws";
+import { type EvtWebSocketError, State } from "../src/index.js";
+import { conn, fast, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** A server whose connections do not read until `resume()`; counts the bytes it got. */
+async function stalledServer() {
+  const sockets: ServerSocket[] = [];
+  let bytes = 0;
+  const s = await server({
+    onConnection: (ws) => {
+      sockets.push(ws);
+      ws.pause();
+    },
+    onMessage: (_ws, data) => {
+      bytes += (data as Buffer).length;
+    },
+  });
+  return {
+    url: s.url,
+    server: s,
+    get bytes() {
+      return bytes;
+    },
+    resume: () => {
+      for (const ws of sockets) ws.resume();
+    },
+  };
+}
+
+/** Tracks whether a promise has settled, and how. */
+function track<T>(p: Promise<T>) {
+  const state = { settled: false, error: undefined as EvtWebSocketError | undefined };
+  p.then(
+    () => {
+      state.settled = true;
+    },
+    (e: EvtWebSocketError) => {
+      state.settled = true;
+      state.error = e;
+    },
+  );
+  return state;
+}
+
+/** Sends 64 KiB pieces until the socket holds more than `bytes`. */
+function fill(c: { send(b: Uint8Array): void; bufferedAmount: number }, bytes: number): number {
+  const piece = new Uint8Array(64 * KiB);
+  let sent = 0;
+  while (c.bufferedAmount <= bytes) {
+    c.send(piece);
+    sent += piece.byteLength;
+  }
+  return sent;
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+
+describe("drained()", () => {
+  it("resolves at once when nothing is buffered: open, and idle with an empty queue", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn();
+    await expect(c.drained()).resolves.toBeUndefined();
+    await c.dial(s.url);
+    c.send("small");
+    await expect(c.drained()).resolves.toBeUndefined();
+  });
+
+  it("waits while the socket holds more than lowWaterMark, and resolves once it is back at or under it", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 256 * KiB });
+    await c.dial(s.url);
+    const sent = fill(c, 8 * MiB); // beyond what the kernel's buffers take
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    let atResolve = -1;
+    const done = c.drained().then(() => {
+      atResolve = c.bufferedAmount;
+    });
+    s.resume();
+    await done;
+    expect(atResolve).toBeLessThanOrEqual(256 * KiB);
+    expect(waiting).toEqual({ settled: true, error: undefined });
+    await until(() => s.bytes === sent, "the server to get every byte");
+  });
+
+  it('"drain" fires once the buffer falls back under lowWaterMark after rising above highWaterMark', async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * KiB, highWaterMark: 1 * MiB });
+    const seen: number[] = [];
+    c.on("drain", () => void seen.push(c.bufferedAmount));
+    await c.dial(s.url);
+    fill(c, 4 * MiB);
+    await flush();
+    expect(seen).toEqual([]);
+    s.resume();
+    await until(() => seen.length === 1, "one drain event");
+    expect(seen[0]).toBeLessThanOrEqual(64 * KiB);
+    // Below highWaterMark, no event.
+    c.send(new Uint8Array(128 * KiB));
+    await c.drained();
+    await until(() => c.bufferedAmount === 0, "the small send to leave");
+    expect(seen).toHaveLength(1);
+  });
+
+  it("a pending drained() rejects with ERR_CLOSED on close(); on a closed connection it rejects at once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>();
+    await c.dial(s.url);
+    fill(c, 4 * MiB);
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    await c.close();
+    await until(() => waiting.settled, "the waiter to settle");
+    expect(waiting.error?.code).toBe("ERR_CLOSED");
+    await expect(c.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+
+  it("with messages queued while reconnecting it waits for the reconnect to send them", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ reconnect: fast, onError: () => {} });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === State.RECONNECTING, "reconnecting");
+    c.send("queued while away");
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    await s.start();
+    await until(() => waiting.settled, "drained() to settle");
+    expect(waiting.error).toBeUndefined();
+    expect(c.stats.queuedMessages).toBe(0);
+    await until(() => s.received.includes("queued while away"), "the queued message to arrive");
+  });
+
+  it("rejects with the reason when the reconnect policy gives up", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ reconnect: { ...fast, maxAttempts: 1 }, onError: () => {} });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === State.RECONNECTING, "reconnecting");
+    c.send("queued");
+    await expect(c.drained()).rejects.toMatchObject({ code: "ERR_RECONNECT_EXHAUSTED" });
+  });
+
+  it("on a WHATWG WebSocket (no write callbacks) it polls bufferedAmount while someone waits", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ WebSocket: WebSocket as never, lowWaterMark: 0 });
+    await c.dial(s.url);
+    const sent = fill(c, 4 * MiB);
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    s.resume();
+    await until(() => waiting.settled, "drained() to settle");
+    expect(waiting.error).toBeUndefined();
+    expect(c.bufferedAmount).toBe(0);
+    await until(() => s.bytes === sent, "every byte");
+  });
+});

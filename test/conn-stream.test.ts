@@ -1,0 +1,254 @@
+/**
+ * `conn.messages()` against a real `ws` server: what it yields, how it ends, and its bounded
+ * buffer: on Node's `ws` a full buffer pauses reading (TCP pushes back on the server) without
+ * losing a message or letting the heartbeat call a live peer dead; on a WHATWG socket `overflow`
+ * decides.
+ */
+
+import { describe, expect, it } from "vitest";
+import WebSocket, { type WebSocket as ServerSocket } from "ws";
+import { type EvtWebSocketError, State } from "../src/index.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+/** Sends `count` numbered text messages of `size` bytes ("000042xxxx…") as fast as ws takes them. */
+function push(ws: ServerSocket, count: number, size = 8, from = 0): void {
+  for (let i = from; i < from + count; i++) ws.send(String(i).padStart(6, "0").padEnd(size, "x"));
+}
+
+const seq = (msg: string) => Number(msg.slice(0, 6));
+
+/** Resolves with `get()` once it has stayed the same for three polls 20 ms apart (reading stalled). */
+async function settled(get: () => number): Promise<number> {
+  let last = get();
+  for (let same = 0; same < 3; ) {
+    await sleep(20);
+    const now = get();
+    same = now === last ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+describe("messages()", () => {
+  it("yields the messages onMessage gets, in order; a response to a request is not among them", async () => {
+    const s = await server({
+      onConnection: (ws) => push(ws, 3),
+      onMessage: (ws, data) => ws.send(`re:${data}`),
+    });
+    const heard: string[] = [];
+    const c = conn({ onMessage: (m) => void heard.push(m), matchMsg: (req, resp) => resp === `re:${req}` });
+    const it = c.messages();
+    await c.dial(s.url);
+    const got: string[] = [];
+    for await (const m of it) {
+      got.push(m);
+      if (got.length === 3) {
+        await expect(c.request("q")).resolves.toBe("re:q");
+        c.send("plain"); // the server answers "re:plain", which answers no request
+      }
+      if (got.length === 4) break;
+    }
+    expect(got.map((m) => m.slice(0, 6))).toEqual(["000000", "000001", "000002", "re:pla"]);
+    expect(heard).toEqual(got);
+  });
+
+  it("conn[Symbol.asyncIterator] is messages() with its defaults; several iterators each get every message", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 5) });
+    const c = conn();
+    const a = c.messages();
+    const b = c[Symbol.asyncIterator]();
+    await c.dial(s.url);
+    const take = async (it: AsyncIterator<string>, n: number) => {
+      const out: number[] = [];
+      while (out.length < n) out.push(seq((await it.next()).value as string));
+      return out;
+    };
+    expect(await take(a, 5)).toEqual([0, 1, 2, 3, 4]);
+    expect(await take(b, 5)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it("spans a reconnect", async () => {
+    let n = 0;
+    const s = await server({ onConnection: (ws) => ws.send(`conn ${++n}`) });
+    const c = conn({ reconnect: fast });
+    const it = c.messages();
+    await c.dial(s.url);
+    expect((await it.next()).value).toBe("conn 1");
+    s.dropAll();
+    expect((await it.next()).value).toBe("conn 2");
+    expect(c.stats.reconnects).toBe(1);
+  });
+
+  it("close() ends it: the buffered messages first, then done; a pending next() settles too", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 3) });
+    const c = conn();
+    const it = c.messages();
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived === 3, "three messages");
+    await c.close();
+    const got: number[] = [];
+    for await (const m of it) got.push(seq(m));
+    expect(got).toEqual([0, 1, 2]);
+    // One more iterator made after the close is over at once; a pending next() settles on close.
+    expect(await c.messages().next()).toEqual({ value: undefined, done: true });
+    const c2 = conn();
+    await c2.dial(s.url);
+    await until(() => c2.stats.messagesReceived === 3, "three messages");
+    const next = c2.messages().next();
+    await c2.close();
+    await expect(next).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it("when the reconnect policy gives up, the iterator throws ERR_RECONNECT_EXHAUSTED after the buffered messages", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 2) });
+    const c = conn({ reconnect: { ...fast, maxAttempts: 1 }, onError: () => {} });
+    const it = c.messages();
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived === 2, "two messages");
+    await s.stop();
+    await until(() => c.state === State.CLOSED, "closed for good");
+    expect(seq((await it.next()).value as string)).toBe(0);
+    expect(seq((await it.next()).value as string)).toBe(1);
+    const error = await it.next().then(
+      () => undefined,
+      (e: EvtWebSocketError) => e,
+    );
+    expect(error?.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+    // An iterator made after the end throws the same reason.
+    await expect(c.messages().next()).rejects.toMatchObject({ code: "ERR_RECONNECT_EXHAUSTED" });
+  });
+
+  it("a full buffer pauses reading: the server's sends back up in TCP, onMessage stops short, nothing is lost", async () => {
+    const total = 20_000;
+    let serverWs: ServerSocket | undefined;
+    const s = await server({
+      onConnection: (ws) => {
+        serverWs = ws;
+        push(ws, total, 2048); // 40 MiB: more than the kernel's socket buffers hold
+      },
+    });
+    let heard = 0;
+    const c = conn({ onMessage: () => void heard++ });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    // The client stopped reading: onMessage stops short and the rest waits in TCP and the server.
+    expect(await settled(() => heard)).toBeLessThan(total / 2);
+    expect(serverWs?.bufferedAmount).toBeGreaterThan(0);
+    let expected = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(expected++);
+      if (expected === total) break;
+    }
+    expect(heard).toBe(total);
+  });
+
+  it("break unsubscribes: a full iterator that is left releases the socket, and onMessage gets the rest", async () => {
+    const total = 20_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 2048) });
+    let heard = 0;
+    const c = conn({ onMessage: () => void heard++ });
+    const it = c.messages({ bufferSize: 4 });
+    await c.dial(s.url);
+    await until(() => heard >= 4, "the buffer to fill");
+    for await (const _ of it) break;
+    await until(() => heard === total, "every message to reach onMessage");
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("the slowest iterator sets the pace: reading resumes only when every full iterator has caught up", async () => {
+    const total = 20_000;
+    let serverWs: ServerSocket | undefined;
+    const s = await server({
+      onConnection: (ws) => {
+        serverWs = ws;
+        push(ws, total, 2048);
+      },
+    });
+    const c = conn();
+    const fastOne = c.messages({ bufferSize: 8 });
+    const slow = c.messages({ bufferSize: 8 });
+    await c.dial(s.url);
+    let fastCount = 0;
+    const fastDone = (async () => {
+      for await (const m of fastOne) {
+        expect(seq(m)).toBe(fastCount++);
+        if (fastCount === total) return fastCount;
+      }
+      return fastCount;
+    })();
+    // The fast iterator has taken everything read, yet reading stays paused for the slow one.
+    expect(await settled(() => fastCount)).toBeLessThan(total / 2);
+    expect(serverWs?.bufferedAmount).toBeGreaterThan(0);
+    let n = 0;
+    for await (const m of slow) {
+      expect(seq(m)).toBe(n++);
+      if (n === total) break;
+    }
+    expect(await fastDone).toBe(total);
+  });
+
+  it("a consumer that stalls for 6 × pongTimeoutMs with the heartbeat on keeps a live connection", async () => {
+    const total = 20_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 2048) });
+    const closes: unknown[] = [];
+    const errors: unknown[] = [];
+    const pongTimeoutMs = 100;
+    const c = conn({
+      pingIntervalMs: 50,
+      pongTimeoutMs,
+      reconnect: fast,
+      onClose: (info) => void closes.push(info),
+      onError: (e) => void errors.push(e),
+    });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await sleep(6 * pongTimeoutMs); // the stall: pongs wait unread behind the pause
+    expect(c.stats.messagesReceived).toBeLessThan(total / 2); // reading is paused
+    let expected = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(expected++);
+      if (expected === total) break;
+    }
+    expect(closes).toEqual([]);
+    expect(errors).toEqual([]);
+    expect(c.stats.reconnects).toBe(0);
+    expect(c.state).toBe(State.OPEN);
+  });
+
+  describe("where the socket cannot pause (a WHATWG WebSocket)", () => {
+    it('overflow "error" (the default) ends the iterator with ERR_QUEUE_FULL after the buffered messages', async () => {
+      const s = await server({ onConnection: (ws) => push(ws, 100) });
+      const c = conn({ WebSocket: WebSocket as never });
+      const it = c.messages({ bufferSize: 10 });
+      await c.dial(s.url);
+      await until(() => c.stats.messagesReceived === 100, "every message read");
+      const got: number[] = [];
+      const error = await (async () => {
+        try {
+          for await (const m of it) got.push(seq(m));
+        } catch (e) {
+          return e as EvtWebSocketError;
+        }
+      })();
+      expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(error?.code).toBe("ERR_QUEUE_FULL");
+    });
+
+    it('overflow "drop-oldest" keeps the newest bufferSize messages and reports each drop to onError', async () => {
+      const s = await server({ onConnection: (ws) => push(ws, 100) });
+      const errors: EvtWebSocketError[] = [];
+      const c = conn({ WebSocket: WebSocket as never, onError: (e) => void errors.push(e) });
+      const it = c.messages({ bufferSize: 10, overflow: "drop-oldest" });
+      await c.dial(s.url);
+      await until(() => c.stats.messagesReceived === 100, "every message read");
+      const got: number[] = [];
+      for (let i = 0; i < 10; i++) got.push(seq((await it.next()).value as string));
+      expect(got).toEqual([90, 91, 92, 93, 94, 95, 96, 97, 98, 99]);
+      expect(errors).toHaveLength(90);
+      expect(errors.every((e) => e.code === "ERR_QUEUE_FULL")).toBe(true);
+    });
+  });
+});
