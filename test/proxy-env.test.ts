@@ -93,6 +93,20 @@ describe("parseProxyUrl", () => {
     expect(parseProxyUrl("http://[::1]", "x")).toEqual({ host: "::1", port: 80, authorization: undefined });
   });
 
+  it.each(["http://us%zzer:pw@p:1", "http://user:s3cr%E0%A4%A@p:1"])(
+    "credentials with malformed percent-encoding (%s) are refused naming the source, not quoting them",
+    (value) => {
+      let error: Error | undefined;
+      try {
+        parseProxyUrl(value, "environment variable HTTPS_PROXY");
+      } catch (e) {
+        error = e as Error;
+      }
+      expect(error?.message).toMatch(/^environment variable HTTPS_PROXY .*percent-encoding/);
+      expect(error?.message).not.toMatch(/zz|s3cr/);
+    },
+  );
+
   it.each(["https://p:1", "socks5://p:1", "http://", "::"])(
     "%s is refused, naming the source but not quoting the value",
     (value) => {

@@ -48,10 +48,17 @@ export function parseProxyUrl(value: string, source: string): ProxyTarget {
     throw new Error(`${source} must be an http:// proxy URL (http://[user:password@]host:port)`);
   }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const authorization =
-    url.username === "" && url.password === ""
-      ? undefined
-      : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
+  let authorization: string | undefined;
+  if (url.username !== "" || url.password !== "") {
+    let credentials: string;
+    try {
+      credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    } catch {
+      // decodeURIComponent's URIError says only "URI malformed": name the source instead.
+      throw new Error(`${source} has malformed percent-encoding in its user name or password`);
+    }
+    authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+  }
   return { host, port: url.port === "" ? 80 : Number(url.port), authorization };
 }
 
