@@ -38,6 +38,10 @@ describe("NO_PROXY matching (curl's rules)", () => {
     ["[::1]", 8080, "[::1]:8080", true],
     ["[::1]", 80, "[::1]:8080", false],
     ["[fd00::5]", 80, "fd00::/8", true],
+    // IPv6 entries compare as addresses, as curl's inet_pton does, not as text.
+    ["[::1]", 80, "0:0:0:0:0:0:0:1", true],
+    ["[fd00::5]", 80, "FD00:0::0005", true],
+    ["[fd00::5]", 80, "fd00::6", false],
   ] as const)("%s:%s with NO_PROXY=%j bypasses: %s", (host, port, noProxy, bypass) => {
     expect(bypassesProxy(host, port, noProxy)).toBe(bypass);
   });

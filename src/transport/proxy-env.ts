@@ -116,6 +116,11 @@ export function bypassesProxy(host: string, port: number, noProxy: string): bool
       if (inRange(target, name)) return true;
       continue;
     }
+    // An IPv6 address has many spellings (`::1`, `0:0:0:0:0:0:0:1`): compared as an address.
+    if (isIP(name) === 6) {
+      if (inRange(target, `${name}/128`)) return true;
+      continue;
+    }
     const bare = name.replace(/^\*?\./, "").replace(/\.$/, "");
     if (bare === "") continue;
     if (target === bare) return true;
