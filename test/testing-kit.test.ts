@@ -277,6 +277,15 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     });
   });
 
+  it("waitFor times out naming what it awaited even when the predicate's promise never settles", async () => {
+    const error = (await waitFor(() => new Promise<boolean>(() => {}), {
+      timeoutMs: 50,
+      message: "a promise that never settles",
+    }).catch((e) => e)) as WaitForTimeoutError;
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect(error.message).toBe("waitFor: a promise that never settles did not hold within 50 ms");
+  });
+
   it("the proxy's url keeps localhost, so a wss://localhost certificate stays valid", async () => {
     const pki = mintChain("DNS:localhost");
     onCleanup(async () => pki.remove());
