@@ -246,6 +246,35 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(s.connections).toBe(0);
   });
 
+  it("a proxy whose answer to CONNECT ends its lines with a bare LF (as curl accepts): the tunnel opens", async () => {
+    const s = await server();
+    const sockets: Socket[] = [];
+    const lf = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.once("data", (head) => {
+        const [host, port] = /^CONNECT (\S+):(\d+) /.exec(head.toString("latin1"))!.slice(1);
+        const upstream = new NetSocket();
+        sockets.push(upstream);
+        upstream.connect(Number(port), host!, () => {
+          sock.write("HTTP/1.0 200 Connection established\nProxy-Agent: lf\n\n");
+          sock.pipe(upstream).pipe(sock);
+        });
+      });
+    });
+    await new Promise<void>((r) => lf.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => lf.close(r));
+    });
+    const c = conn({
+      proxy: `http://127.0.0.1:${(lf.address() as AddressInfo).port}`,
+      reconnect: false,
+      matchMsg: (req, resp) => req === resp,
+    });
+    await c.dial(s.url);
+    expect(await c.request("through", { timeoutMs: 10_000 })).toBe("through");
+  });
+
   it("a proxy that never answers CONNECT: connectTimeoutMs covers it, and the proxy's socket is closed", async () => {
     const sockets: Socket[] = [];
     let closed = 0;
