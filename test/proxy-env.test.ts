@@ -97,6 +97,21 @@ describe("parseProxyUrl", () => {
     expect(parseProxyUrl("http://[::1]", "x")).toEqual({ host: "::1", port: 80, authorization: undefined });
   });
 
+  it.each([
+    "http://alice:2024#Spring@proxy.test:3128",
+    "http://alice:2024/Spring@proxy.test:3128",
+    "http://alice:2024?Spring@proxy.test:3128",
+  ])("a password with an unencoded # / or ? (%s) is refused, not taken for host alice port 2024", (value) => {
+    let error: Error | undefined;
+    try {
+      parseProxyUrl(value, "option proxy");
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).toMatch(/^option proxy /);
+    expect(error?.message).not.toMatch(/alice|2024|Spring/);
+  });
+
   it.each(["http://us%zzer:pw@p:1", "http://user:s3cr%E0%A4%A@p:1"])(
     "credentials with malformed percent-encoding (%s) are refused naming the source, not quoting them",
     (value) => {

@@ -203,7 +203,8 @@ export function parseProxy(text: string): string {
     const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
     decodeURIComponent(url.username);
     decodeURIComponent(url.password);
-    if (url.protocol === "http:" && url.hostname !== "") return text;
+    const bare = url.pathname === "/" && url.search === "" && url.hash === "";
+    if (url.protocol === "http:" && url.hostname !== "" && bare) return text;
   } catch {}
   throw new UsageError("--proxy must be an http:// URL: http://[user:password@]host:port (value not shown)");
 }

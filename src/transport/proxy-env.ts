@@ -47,6 +47,13 @@ export function parseProxyUrl(value: string, source: string): ProxyTarget {
   if (url.protocol !== "http:" || url.hostname === "") {
     throw new Error(`${source} must be an http:// proxy URL (http://[user:password@]host:port)`);
   }
+  // Nothing may follow the port: a password with an unencoded `#`, `/` or `?` would otherwise
+  // end the authority early and turn its user name and password into a host and port.
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") {
+    throw new Error(
+      `${source} must have nothing after host:port (percent-encode @ : / ? # in a user name or password)`,
+    );
+  }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
   let authorization: string | undefined;
   if (url.username !== "" || url.password !== "") {
