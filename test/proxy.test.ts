@@ -17,7 +17,7 @@ import { WebSocketServer } from "ws";
 import { Conn, type EvtWebSocketError, State } from "../src/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
 import { freePort, until } from "./helpers/server.js";
 import { requireTools } from "./helpers/tools.js";
@@ -152,6 +152,20 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(error.code).toBe("ERR_DIAL_FAILED");
     expect((error.cause as { code?: string }).code).toBe("DEPTH_ZERO_SELF_SIGNED_CERT");
     expect(proxy.connects).toHaveLength(1);
+  });
+
+  it("wss: a TLS option Node refuses (a key that is not PEM) fails the attempt through the tunnel as it does direct, with no uncaught exception", async () => {
+    const uncaught = uncaughtExceptions();
+    const s = await tlsServer();
+    const proxy = await proxyChain();
+    const tls = { ca: tlsFiles.cert, cert: tlsFiles.cert, key: "not a PEM key" };
+    const direct = await failure(conn({ tls, reconnect: false }).dial(s.url));
+    const tunnelled = await failure(conn({ proxy: proxy.url, tls, reconnect: false }).dial(s.url));
+    expect(direct.code).toBe("ERR_DIAL_FAILED");
+    expect(tunnelled.code).toBe("ERR_DIAL_FAILED");
+    expect(tunnelled.message).toBe(direct.message);
+    expect(uncaught).toEqual([]);
+    expect(s.connections()).toBe(0);
   });
 
   it("407 without credentials: ERR_DIAL_FAILED with details.proxyStatus, not retried", async () => {
