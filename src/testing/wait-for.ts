@@ -43,10 +43,12 @@ const TIMED_OUT = Symbol("timed out");
 
 /** `value`, or {@link TIMED_OUT} if it is a promise still pending at `deadline`; leaves no timer behind. */
 async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-  if (!(value instanceof Promise)) return value;
+  if (!(value instanceof Promise) || deadline === Number.POSITIVE_INFINITY) return value;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<typeof TIMED_OUT>((resolve) => {
-    timer = setTimeout(resolve, Math.max(0, deadline - performance.now()), TIMED_OUT);
+    // setTimeout takes at most 2^31-1 ms (a longer delay fires after 1 ms).
+    const ms = Math.min(Math.max(0, deadline - performance.now()), 2_147_483_647);
+    timer = setTimeout(resolve, ms, TIMED_OUT);
   });
   try {
     return await Promise.race([value, late]);
