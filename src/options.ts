@@ -244,7 +244,8 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    * server's name, with the `tls` settings. A refusal rejects the attempt with `ERR_DIAL_FAILED`
    * and `details.proxyStatus`; after a 407 only `shouldReconnect` returning true retries.
    * Credentials are never shown in an error or event. Ignored when `agent` is given. A value
-   * that is neither `"env"` nor an `http://` URL rejects `dial()` with `ERR_INVALID_OPTION`.
+   * that is neither `"env"` nor an `http://` URL rejects `dial()` with `ERR_INVALID_OPTION`
+   * (percent-encode `@ : / ? #` in a user name or password).
    * @default undefined (no proxy, as in `ws` and Node's `fetch`)
    *
    * @example

@@ -38,6 +38,10 @@ describe("NO_PROXY matching (curl's rules)", () => {
     ["[::1]", 8080, "[::1]:8080", true],
     ["[::1]", 80, "[::1]:8080", false],
     ["[fd00::5]", 80, "fd00::/8", true],
+    // IPv6 entries compare as addresses, as curl's inet_pton does, not as text.
+    ["[::1]", 80, "0:0:0:0:0:0:0:1", true],
+    ["[fd00::5]", 80, "FD00:0::0005", true],
+    ["[fd00::5]", 80, "fd00::6", false],
   ] as const)("%s:%s with NO_PROXY=%j bypasses: %s", (host, port, noProxy, bypass) => {
     expect(bypassesProxy(host, port, noProxy)).toBe(bypass);
   });
@@ -92,6 +96,35 @@ describe("parseProxyUrl", () => {
   it("no port means 80; IPv6 loses its brackets; no credentials, no header", () => {
     expect(parseProxyUrl("http://[::1]", "x")).toEqual({ host: "::1", port: 80, authorization: undefined });
   });
+
+  it.each([
+    "http://alice:2024#Spring@proxy.test:3128",
+    "http://alice:2024/Spring@proxy.test:3128",
+    "http://alice:2024?Spring@proxy.test:3128",
+  ])("a password with an unencoded # / or ? (%s) is refused, not taken for host alice port 2024", (value) => {
+    let error: Error | undefined;
+    try {
+      parseProxyUrl(value, "option proxy");
+    } catch (e) {
+      error = e as Error;
+    }
+    expect(error?.message).toMatch(/^option proxy /);
+    expect(error?.message).not.toMatch(/alice|2024|Spring/);
+  });
+
+  it.each(["http://us%zzer:pw@p:1", "http://user:s3cr%E0%A4%A@p:1"])(
+    "credentials with malformed percent-encoding (%s) are refused naming the source, not quoting them",
+    (value) => {
+      let error: Error | undefined;
+      try {
+        parseProxyUrl(value, "environment variable HTTPS_PROXY");
+      } catch (e) {
+        error = e as Error;
+      }
+      expect(error?.message).toMatch(/^environment variable HTTPS_PROXY .*percent-encoding/);
+      expect(error?.message).not.toMatch(/zz|s3cr/);
+    },
+  );
 
   it.each(["https://p:1", "socks5://p:1", "http://", "::"])(
     "%s is refused, naming the source but not quoting the value",

@@ -17,7 +17,7 @@ import { WebSocketServer } from "ws";
 import { Conn, type EvtWebSocketError, State } from "../src/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
 import { freePort, until } from "./helpers/server.js";
 import { requireTools } from "./helpers/tools.js";
@@ -154,6 +154,20 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(proxy.connects).toHaveLength(1);
   });
 
+  it("wss: a TLS option Node refuses (a key that is not PEM) fails the attempt through the tunnel as it does direct, with no uncaught exception", async () => {
+    const uncaught = uncaughtExceptions();
+    const s = await tlsServer();
+    const proxy = await proxyChain();
+    const tls = { ca: tlsFiles.cert, cert: tlsFiles.cert, key: "not a PEM key" };
+    const direct = await failure(conn({ tls, reconnect: false }).dial(s.url));
+    const tunnelled = await failure(conn({ proxy: proxy.url, tls, reconnect: false }).dial(s.url));
+    expect(direct.code).toBe("ERR_DIAL_FAILED");
+    expect(tunnelled.code).toBe("ERR_DIAL_FAILED");
+    expect(tunnelled.message).toBe(direct.message);
+    expect(uncaught).toEqual([]);
+    expect(s.connections()).toBe(0);
+  });
+
   it("407 without credentials: ERR_DIAL_FAILED with details.proxyStatus, not retried", async () => {
     const s = await server();
     const proxy = await proxyChain({ user: "alice", password: "s3cret" });
@@ -244,6 +258,35 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(cause.details).toEqual({});
     expect(reconnecting).toEqual([1, 2]);
     expect(s.connections).toBe(0);
+  });
+
+  it("a proxy whose answer to CONNECT ends its lines with a bare LF (as curl accepts): the tunnel opens", async () => {
+    const s = await server();
+    const sockets: Socket[] = [];
+    const lf = createTcpServer((sock) => {
+      sockets.push(sock);
+      sock.once("data", (head) => {
+        const [host, port] = /^CONNECT (\S+):(\d+) /.exec(head.toString("latin1"))!.slice(1);
+        const upstream = new NetSocket();
+        sockets.push(upstream);
+        upstream.connect(Number(port), host!, () => {
+          sock.write("HTTP/1.0 200 Connection established\nProxy-Agent: lf\n\n");
+          sock.pipe(upstream).pipe(sock);
+        });
+      });
+    });
+    await new Promise<void>((r) => lf.listen(0, "127.0.0.1", r));
+    onCleanup(async () => {
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => lf.close(r));
+    });
+    const c = conn({
+      proxy: `http://127.0.0.1:${(lf.address() as AddressInfo).port}`,
+      reconnect: false,
+      matchMsg: (req, resp) => req === resp,
+    });
+    await c.dial(s.url);
+    expect(await c.request("through", { timeoutMs: 10_000 })).toBe("through");
   });
 
   it("a proxy that never answers CONNECT: connectTimeoutMs covers it, and the proxy's socket is closed", async () => {

@@ -294,6 +294,33 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     });
   });
 
+  it("waitFor times out naming what it awaited even when the predicate's promise never settles", async () => {
+    const error = (await waitFor(() => new Promise<boolean>(() => {}), {
+      timeoutMs: 50,
+      message: "a promise that never settles",
+    }).catch((e) => e)) as WaitForTimeoutError;
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect(error.message).toBe("waitFor: a promise that never settles did not hold within 50 ms");
+  });
+
+  it("waitFor with timeoutMs Infinity awaits a slow promise once, not again every millisecond", async () => {
+    let calls = 0;
+    let settle: (value: string) => void = () => {};
+    const waiting = waitFor(
+      () => {
+        calls++;
+        return new Promise<string>((resolve) => {
+          settle = resolve;
+        });
+      },
+      { timeoutMs: Number.POSITIVE_INFINITY },
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    settle("done");
+    expect(await waiting).toBe("done");
+    expect(calls).toBe(1);
+  });
+
   it("the proxy's url keeps localhost, so a wss://localhost certificate stays valid", async () => {
     const pki = mintChain("DNS:localhost");
     onCleanup(async () => pki.remove());

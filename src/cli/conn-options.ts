@@ -11,7 +11,7 @@
 import type { Conn, ConnOptions, Data, MessageKey } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import type { MatchRule } from "./parse.js";
-import { decodeBinaryLine, UsageError } from "./parse.js";
+import { decodeBinaryLine, parseProxy, UsageError } from "./parse.js";
 import { readTlsOptions } from "./tls.js";
 
 /** Interactive sessions ping after this much silence unless `--ping-interval` says otherwise. */
@@ -74,7 +74,7 @@ export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions<Dat
     };
   }
   // As curl: the proxy environment variables count unless --no-proxy; --proxy overrides them.
-  if (o.proxy !== false) options.proxy = o.proxy ?? "env";
+  if (o.proxy !== false) options.proxy = o.proxy === undefined ? "env" : parseProxy(o.proxy);
   const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
   if (pingIntervalMs > 0) {
     options.pingIntervalMs = pingIntervalMs;

@@ -192,6 +192,24 @@ export function decodeBinaryLine(line: string, encoding: BinaryEncoding): Uint8A
 }
 
 /**
+ * Checks a `--proxy` value: an `http://[user:password@]host[:port]` URL (without a scheme,
+ * `http://` is meant, as for the proxy environment variables). The message never quotes the
+ * value: it may hold a password.
+ *
+ * @throws UsageError for anything else.
+ */
+export function parseProxy(text: string): string {
+  try {
+    const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(text) ? text : `http://${text}`);
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+    const bare = url.pathname === "/" && url.search === "" && url.hash === "";
+    if (url.protocol === "http:" && url.hostname !== "" && bare) return text;
+  } catch {}
+  throw new UsageError("--proxy must be an http:// URL: http://[user:password@]host:port (value not shown)");
+}
+
+/**
  * Checks an `--origin` value: `null`, or a URL whose origin (scheme, host, port) is sent.
  *
  * @throws UsageError for anything else.

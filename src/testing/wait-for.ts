@@ -38,9 +38,28 @@ function checkMs(name: string, value: number | undefined, fallback: number, min:
   return value;
 }
 
+/** What {@link before} gives when the deadline came first. */
+const TIMED_OUT = Symbol("timed out");
+
+/** `value`, or {@link TIMED_OUT} if it is a promise still pending at `deadline`; leaves no timer behind. */
+async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
+  if (!(value instanceof Promise) || deadline === Number.POSITIVE_INFINITY) return value;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<typeof TIMED_OUT>((resolve) => {
+    // setTimeout takes at most 2^31-1 ms (a longer delay fires after 1 ms).
+    const ms = Math.min(Math.max(0, deadline - performance.now()), 2_147_483_647);
+    timer = setTimeout(resolve, ms, TIMED_OUT);
+  });
+  try {
+    return await Promise.race([value, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * Calls `predicate` until it returns a truthy value (or a promise of one) and resolves with it.
- * A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
+ * A promise still pending at the deadline counts as "not yet". A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
  * `timeoutMs`, the promise rejects with a {@link WaitForTimeoutError} carrying the last error.
  *
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a negative or non-numeric timing.
@@ -61,8 +80,9 @@ export async function waitFor<T>(
   let lastError: unknown;
   for (;;) {
     try {
-      const value = await predicate();
-      if (value) return value as NonNullable<T>;
+      // A promise that never settles must not outlast the deadline.
+      const value = await before(predicate(), deadline);
+      if (value !== TIMED_OUT && value) return value as NonNullable<T>;
       lastError = undefined;
     } catch (error) {
       lastError = error;

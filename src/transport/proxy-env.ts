@@ -47,11 +47,25 @@ export function parseProxyUrl(value: string, source: string): ProxyTarget {
   if (url.protocol !== "http:" || url.hostname === "") {
     throw new Error(`${source} must be an http:// proxy URL (http://[user:password@]host:port)`);
   }
+  // Nothing may follow the port: a password with an unencoded `#`, `/` or `?` would otherwise
+  // end the authority early and turn its user name and password into a host and port.
+  if (url.pathname !== "/" || url.search !== "" || url.hash !== "") {
+    throw new Error(
+      `${source} must have nothing after host:port (percent-encode @ : / ? # in a user name or password)`,
+    );
+  }
   const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const authorization =
-    url.username === "" && url.password === ""
-      ? undefined
-      : `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`;
+  let authorization: string | undefined;
+  if (url.username !== "" || url.password !== "") {
+    let credentials: string;
+    try {
+      credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`;
+    } catch {
+      // decodeURIComponent's URIError says only "URI malformed": name the source instead.
+      throw new Error(`${source} has malformed percent-encoding in its user name or password`);
+    }
+    authorization = `Basic ${Buffer.from(credentials).toString("base64")}`;
+  }
   return { host, port: url.port === "" ? 80 : Number(url.port), authorization };
 }
 
@@ -107,6 +121,11 @@ export function bypassesProxy(host: string, port: number, noProxy: string): bool
     if (entryPort !== undefined && entryPort !== port) continue;
     if (name.includes("/")) {
       if (inRange(target, name)) return true;
+      continue;
+    }
+    // An IPv6 address has many spellings (`::1`, `0:0:0:0:0:0:0:1`): compared as an address.
+    if (isIP(name) === 6) {
+      if (inRange(target, `${name}/128`)) return true;
       continue;
     }
     const bare = name.replace(/^\*?\./, "").replace(/\.$/, "");

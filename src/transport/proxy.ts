@@ -66,7 +66,9 @@ export function openTunnel(
   const onReadable = () => {
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
       answer = Buffer.concat([answer, chunk]);
-      const end = answer.indexOf("\r\n\r\n");
+      // The blank line that ends the header; lines may end with a bare LF (RFC 9112, 2.2; curl).
+      const blank = /\r?\n\r?\n/.exec(answer.toString("latin1"));
+      const end = blank === null ? -1 : blank.index;
       if (end === -1) {
         if (answer.length <= MAX_ANSWER_BYTES) continue;
         finish(new Error(`the proxy ${where} sent an oversized answer`));
@@ -82,7 +84,7 @@ export function openTunnel(
         finish(new ProxyRefusedError(code, where));
         return;
       }
-      const rest = answer.subarray(end + 4);
+      const rest = answer.subarray(end + blank![0].length);
       if (rest.length > 0) socket.unshift(rest);
       finish(undefined);
       return;

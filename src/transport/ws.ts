@@ -119,7 +119,17 @@ function createConnection(
       oncreate(error);
       return;
     }
-    oncreate(null, adopt(transport, transport.secure ? connect(true, { ...opts, socket: raw }) : raw!));
+    let socket: Duplex = raw!;
+    try {
+      if (transport.secure) socket = connect(true, { ...opts, socket: raw });
+    } catch (cause) {
+      // tls.connect throws for TLS options Node refuses (a key that is not PEM, a wrong
+      // passphrase): here, in a socket event, that would be an uncaught exception.
+      raw!.destroy();
+      oncreate(cause as Error);
+      return;
+    }
+    oncreate(null, adopt(transport, socket));
   });
   return undefined;
 }

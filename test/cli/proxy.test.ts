@@ -81,4 +81,23 @@ describe("evtws through an HTTP proxy", () => {
     expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*proxy.*407/m);
     expect(run.stdout + run.stderr).not.toContain("wr0ngPa55");
   });
+  it.each([
+    "socks5://u:s3cretPw@127.0.0.1:1",
+    "http://u:s3cretPw%zz@127.0.0.1:1",
+    "http://u:2024#s3cretPw@127.0.0.1:1",
+  ])(
+    "--proxy %s is a usage mistake: exit 2 before dialling, naming --proxy, never printing the password",
+    async (proxy) => {
+      let connections = 0;
+      server = await startWsServer(
+        (text) => text,
+        () => connections++,
+      );
+      const run = await runCli(["--proxy", proxy, "-x", "hi", server.url]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toMatch(/^evtws: --proxy /);
+      expect(run.stdout + run.stderr).not.toMatch(/s3cretPw|2024/);
+      expect(connections).toBe(0);
+    },
+  );
 });
