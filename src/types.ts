@@ -29,7 +29,12 @@ export interface AttemptContext {
    * How the previous connection or attempt ended (1006 with no reason for a failed handshake);
    * absent on the first attempt of a `dial()`.
    */
-  lastClose?: { code: number; reason: string };
+  lastClose?: {
+    /** The close code (1006 when the socket ended without a close frame). */
+    code: number;
+    /** The close reason, as sent. */
+    reason: string;
+  };
   /** The error that ended the previous connection or attempt, when there was one. */
   lastError?: EvtWebSocketError;
 }

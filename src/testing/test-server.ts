@@ -51,9 +51,16 @@ export interface TestServerOptions {
    * authorize: () => ({ status: 503, headers: { "Retry-After": "2" } }) // come back in 2 s
    * ```
    */
-  authorize?(
-    handshake: HandshakeInfo,
-  ): boolean | number | { status: number; headers?: Record<string, string> } | undefined;
+  authorize?(handshake: HandshakeInfo):
+    | boolean
+    | number
+    | {
+        /** The HTTP status to refuse the handshake with. */
+        status: number;
+        /** Headers to add to the refusal, e.g. `Retry-After`. */
+        headers?: Record<string, string>;
+      }
+    | undefined;
   /** A certificate and key (PEM) to serve `wss:` instead of `ws:`. */
   tls?: {
     /** The server's certificate chain (PEM); clients must trust its CA (the `tls.ca` option of `Conn`). */

@@ -24,6 +24,7 @@ export interface WaitForOptions {
 
 /** Thrown by {@link waitFor} when the condition did not hold in time; `cause` is the predicate's last error, if it threw. */
 export class WaitForTimeoutError extends Error {
+  /** Always `"WaitForTimeoutError"`. */
   override name = "WaitForTimeoutError";
 }
 
