@@ -61,4 +61,18 @@ describe("createSharedConn", () => {
       expect.objectContaining({ code: "ERR_INVALID_OPTION" }),
     );
   });
+
+  it("after close(), dial() rejects ERR_CLOSED and opens no socket, as in a follower", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    await conn.close();
+    // It used to redial the closed Conn: a second close() then returned at once, the socket left open.
+    await expect(conn.dial(s.url)).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    await conn.close();
+    expect(conn.state).toBe("closed");
+    expect(s.connections).toBe(1);
+    expect(s.clients.size).toBe(0);
+  });
 });

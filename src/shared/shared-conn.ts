@@ -252,13 +252,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * with its own URL.
    */
   dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
+    // Checked first: a leader's (or lone tab's) closed Conn would dial again, and a second
+    // close() (which returns once this tab closed) would leave that socket open.
+    if (this.#closed) {
+      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
+    }
     if (this.#conn !== undefined) {
       this.#url = url;
       this.#sub = subprotocol;
       return this.#conn.dial(url, subprotocol);
-    }
-    if (this.#closed) {
-      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     this.#url = url;
     this.#sub = subprotocol;
@@ -321,7 +323,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /**
    * Ends this tab's use of the shared connection. A leader closes its socket with `code` and
    * `reason` and passes the lock on (another tab dials); a follower leaves and its waiting
-   * requests reject with `ERR_CLOSED`.
+   * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
     if (this.#closed) return;
