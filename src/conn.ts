@@ -100,7 +100,23 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
-    this.#out.obs = this.#obs = createObserver(this, this.id, this.#o.clock, options.logger);
+    const obs = createObserver(this, this.id, this.#o.clock, options.logger);
+    if (obs !== undefined) {
+      // An observer runs user code (a logger, a channel subscriber holding this Conn): told
+      // mid-transition, it waits for the transition to finish, as callbacks do, so a close()
+      // there cannot cut a transition in half.
+      // A request's outcome too, so it is told after the events of the transition that ended it.
+      const event = obs.event.bind(obs);
+      const request = obs.request.bind(obs);
+      obs.event = (kind, fields) => this.#events.defer(() => event(kind, fields));
+      obs.request = (init, register) =>
+        request(init, () => {
+          const { done } = init;
+          init.done = (error, response) => this.#events.defer(() => done(error, response));
+          register();
+        });
+    }
+    this.#out.obs = this.#obs = obs;
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 

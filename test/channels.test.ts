@@ -178,4 +178,33 @@ describe("diagnostics_channel", () => {
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(([, m]) => m.error instanceof Error)).toBe(true);
   });
+
+  it.each(["open", "close", "reconnecting"] as const)(
+    "a subscriber to %s that calls conn.close() ends the connection: no socket left, no reconnect, no throw",
+    async (kind) => {
+      const server = await echoServer();
+      const c = conn({ reconnect: fast });
+      let closing: Promise<void> | undefined;
+      const fn = (m: unknown) => {
+        if ((m as Message).conn === c && closing === undefined) closing = c.close();
+      };
+      dc.subscribe(CHANNELS[kind], fn);
+      onCleanup(async () => void dc.unsubscribe(CHANNELS[kind], fn));
+      const dialed = c.dial(server.url).catch((e: EvtWebSocketError) => e.code);
+      if (kind !== "open") {
+        await dialed;
+        await server.dropAll(1011, "restarting");
+      }
+      await until(() => closing !== undefined, `the ${kind} message`);
+      await closing;
+      // It used to run the close() inside the transition that published: the transition then
+      // went on (closed -> open thrown from the socket's event, or a reconnect after close()).
+      expect(c.state).toBe(State.CLOSED);
+      await until(() => server.clients.size === 0, "the server to see no client");
+      const total = server.connections;
+      await new Promise((r) => setTimeout(r, 100)); // a retry of `fast` would have dialled by now
+      expect(server.connections).toBe(total);
+      expect(c.state).toBe(State.CLOSED);
+    },
+  );
 });

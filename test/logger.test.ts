@@ -196,4 +196,19 @@ describe("the logger option", () => {
     expect(new Set(ids).size).toBe(3);
     for (const id of ids) expect(id).toMatch(/^c\d+$/);
   });
+
+  it("a logger that calls close() on its attempt line (not allowed) still leaves no socket behind", async () => {
+    const server = await echoServer();
+    let closing: Promise<void> | undefined;
+    const line = (l: string) => {
+      if (l.includes(" attempt ") && closing === undefined) closing = c.close();
+    };
+    const c = conn({ logger: { debug: line, info: line, warn: line, error: line } });
+    expect((await rejection(c.dial(server.url))).code).toBe("ERR_CLOSED");
+    await closing;
+    expect(c.state).toBe(State.CLOSED);
+    // It used to start the attempt's socket after close() had ended the connection.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.connections).toBe(0);
+  });
 });
