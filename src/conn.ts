@@ -375,6 +375,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (!this.#obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
     this.#obs.request(init, () => {
+      this.#assertCanSend(); // a subscriber to the request's start may have closed the connection
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
     return result;

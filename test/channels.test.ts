@@ -158,6 +158,25 @@ describe("diagnostics_channel", () => {
     expect(second).toEqual(["request:start", "request:error", "request:end"]);
   });
 
+  it("a request whose start subscriber calls conn.close() rejects with ERR_CLOSED (start, error, end)", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const start = `tracing:${CHANNELS.request}:start`;
+    const closeNow = () => void c.close();
+    dc.subscribe(start, closeNow);
+    onCleanup(async () => void dc.unsubscribe(start, closeNow));
+    // It used to register the request on the closed connection: its promise never settled.
+    const refused = await c.request("x").catch((e: EvtWebSocketError) => e);
+    expect((refused as EvtWebSocketError).code).toBe("ERR_CLOSED");
+    const events = of(c)
+      .filter(([k]) => k.startsWith("request:"))
+      .map(([k]) => k);
+    expect(events).toEqual(["request:start", "request:error", "request:end"]);
+    expect(server.received).toEqual([]);
+  });
+
   it("publishes the error that ends a connection, and a pong timeout's reconnect reason", async () => {
     const server = await echoServer();
     const { of } = listen();
