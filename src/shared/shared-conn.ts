@@ -375,7 +375,17 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #post(message: Wire): void {
-    this.#channel?.postMessage(message);
+    try {
+      this.#channel?.postMessage(message);
+    } catch (cause) {
+      // Leader: a decoded message or response the structured clone refuses (one holding a
+      // function). The other tabs hear why instead; a follower's request rejects.
+      if (message.t !== "ev" && message.t !== "res") throw cause;
+      const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
+      if (message.t === "res")
+        this.#post({ t: "res", to: message.to, seq: message.seq, error: toWire(error) });
+      else if (message.name !== "error") this.#post({ t: "ev", name: "error", arg: toWire(error) });
+    }
   }
 
   /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */

@@ -216,4 +216,44 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(outcomes.sort()).toEqual(["follower ERR_DISCONNECTED", expect.stringMatching(/^leader ERR_/)]);
     await context.close();
   });
+
+  it("a decoded message that cannot be cloned to other tabs: the leader still hears it, a follower's request rejects with ERR_DECODE", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        window.seen = [];
+        // A decoded message with a method: the structured clone refuses it.
+        const sc = window.shared.createSharedConn<{ text: string; f(): void }, string>("uncloneable", {
+          codec: { encode: (m: string) => m, decode: (d) => ({ text: String(d), f() {} }) },
+          matchMsg: (req, resp) => resp.text === `echo:${req}`,
+        });
+        sc.on("message", (m) => window.seen.push(m.text));
+        sc.on("error", (e) => window.seen.push(e.code));
+        (window as unknown as { sc: typeof sc }).sc = sc;
+        await sc.dial(url);
+      });
+    }
+    const roles = await Promise.all(pages.map(role));
+    const leader = pages[roles.indexOf("leader")]!;
+    const follower = pages[roles.indexOf("follower")]!;
+    // It used to throw in the leader (DataCloneError) and leave the follower's promise pending.
+    const outcome = await inPage(follower, null, () =>
+      window.sc.request("q").then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      ),
+    );
+    expect(outcome).toBe("ERR_DECODE");
+    await inPage(leader, null, () => window.sc.send("all"));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.seen.includes("echo:all"), "the leader's message"),
+    );
+    await inPage(follower, null, () =>
+      window.waitFor(() => window.seen.includes("ERR_DECODE"), "the follower's error"),
+    );
+    await context.close();
+  });
 });
