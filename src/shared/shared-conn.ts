@@ -327,8 +327,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    */
   async close(code = 1000, reason = ""): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     const conn = this.#conn;
+    // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
+    // nothing (marked closed, a leader would keep its socket and the lock).
+    const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
+    if (
+      conn !== undefined &&
+      !(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123)
+    )
+      return conn.close(code, reason);
+    this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();
     if (conn !== undefined) {
