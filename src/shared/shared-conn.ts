@@ -292,8 +292,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
     this.#assertOpen();
     const seq = ++this.#seq;
+    this.#post({ t: "send", from: this.#id, seq, body }); // throws for a body that cannot be cloned: kept nowhere
     this.#unacked.set(seq, body);
-    this.#post({ t: "send", from: this.#id, seq, body });
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
@@ -312,11 +312,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         resolve: resolve as (value: unknown) => void,
         reject,
       };
+      this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
       this.#waiting.set(seq, waiting);
       signal?.addEventListener("abort", () => {
         if (this.#waiting.delete(seq)) reject(evtError("ERR_ABORTED", "request aborted", signal.reason));
       });
-      this.#forward(seq, waiting);
     });
   }
 
@@ -388,6 +388,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     } catch (cause) {
       // Leader: a decoded message or response the structured clone refuses (one holding a
       // function). The other tabs hear why instead; a follower's request rejects.
+      if (message.t === "send" || message.t === "req")
+        throw evtError(
+          "ERR_INVALID_OPTION",
+          "cannot send: the message cannot be cloned to the leader tab",
+          cause,
+        );
       if (message.t !== "ev" && message.t !== "res") throw cause;
       const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
       if (message.t === "res")

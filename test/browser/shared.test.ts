@@ -256,4 +256,39 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     );
     await context.close();
   });
+
+  it("a follower's send of a body that cannot be cloned throws ERR_INVALID_OPTION and keeps nothing: the next handover goes on", async () => {
+    const context = await rig.browser.newContext();
+    // Opened in this order, the first leads and the second leads next: the third stays a follower.
+    const [first, second, third] = [await openTab(context), await openTab(context), await openTab(context)];
+    expect(await Promise.all([first, second, third].map((p) => role(p!)))).toEqual([
+      "leader",
+      "follower",
+      "follower",
+    ]);
+    const thrown = await inPage(third!, null, () => {
+      try {
+        window.sc.send({ f() {} } as unknown as string);
+        return "sent";
+      } catch (e) {
+        return (e as { code?: string }).code ?? String(e);
+      }
+    });
+    expect(thrown).toBe("ERR_INVALID_OPTION");
+    await inPage(third!, null, () => {
+      window.sc.request("once:after-clone", { retryOnReconnect: true, timeoutMs: 0 }).then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await until(() => server.received.includes("once:after-clone"), "the request on the wire");
+    await first!.close();
+    // It used to keep the body: the new leader's announcement threw in the follower on it, and
+    // the request waiting behind it was never sent again.
+    await inPage(third!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    expect(await inPage(third!, null, () => window.settled)).toEqual(["echo:once:after-clone"]);
+    await context.close();
+  });
 });
