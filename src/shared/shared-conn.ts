@@ -86,7 +86,8 @@ export type SharedConnOptions<TIn, TOut> = ConnOptions<TIn, TOut, SharedConn<TIn
 type Wire =
   | { t: "hello" }
   | { t: "leader" }
-  | { t: "dial"; url: string; sub: string | string[] | undefined }
+  | { t: "dial"; url: string; sub: string | string[] | undefined; from?: string }
+  | { t: "refused"; to: string; error: WireError }
   | { t: "send"; from: string; seq: number; body: unknown }
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
   | { t: "ack"; to: string; seq: number; error?: WireError }
@@ -375,7 +376,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #askDial(): void {
     const url = this.#url;
     if (url !== undefined && typeof url !== "function")
-      this.#post({ t: "dial", url: String(url), sub: this.#sub });
+      this.#post({ t: "dial", url: String(url), sub: this.#sub, from: this.#id });
   }
 
   #forward(seq: number, w: Waiting): void {
@@ -459,7 +460,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (conn !== undefined) {
       if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state });
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
-        conn.dial(m.url, m.sub).catch(() => {});
+        const { from } = m;
+        // A URL or subprotocol refused at once changes no state: the follower that asked is told.
+        conn
+          .dial(m.url, m.sub)
+          .catch((error) => from && this.#post({ t: "refused", to: from, error: toWire(error) }));
       } else if (m.t === "send") {
         try {
           conn.send(m.body as TOut);
@@ -490,6 +495,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
           w.reject(this.#lost());
         }
       }
+    } else if (m.t === "refused" && m.to === this.#id) {
+      const error = fromWire(m.error);
+      for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       this.#unacked.delete(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));

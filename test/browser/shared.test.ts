@@ -291,4 +291,31 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await inPage(third!, null, () => window.settled)).toEqual(["echo:once:after-clone"]);
     await context.close();
   });
+
+  it("a follower's dial() with a URL or subprotocol the leader refuses at once rejects with the leader's error", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader has not dialled: it takes the follower's URL up, and its Conn refuses it.
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("refused");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    const outcomes = await inPage(pages[1]!, null, async () => {
+      const sc = window.shared.createSharedConn<string, string>("refused");
+      const dial = (url: string, sub?: string) =>
+        sc.dial(url, sub).then(
+          () => "resolved",
+          (e: { code: string }) => e.code,
+        );
+      // It used to wait forever: the leader's dial was refused without a state change.
+      return [sc.role, await dial("not a url"), await dial("ws://127.0.0.1:1", "a b")];
+    });
+    expect(outcomes).toEqual(["follower", "ERR_INVALID_URL", "ERR_INVALID_OPTION"]);
+    expect(await inPage(pages[0]!, null, () => window.sc.state)).toBe("idle");
+    await context.close();
+  });
 });
