@@ -100,6 +100,8 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
+    this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
+    // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
     if (obs !== undefined) {
       // An observer runs user code (a logger, a channel subscriber holding this Conn): told
@@ -117,7 +119,6 @@ export class Conn<TIn = Data, TOut = Data> {
         });
     }
     this.#out.obs = this.#obs = obs;
-    this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */

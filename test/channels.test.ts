@@ -177,6 +177,23 @@ describe("diagnostics_channel", () => {
     expect(server.received).toEqual([]);
   });
 
+  it("a create subscriber can read the new Conn: it is whole when published", () => {
+    const seen: string[] = [];
+    const read = (m: unknown) => {
+      const c = (m as { conn: { state: string; isConnected(): boolean } }).conn;
+      seen.push(`${c.state} ${c.isConnected()}`);
+    };
+    dc.subscribe(CHANNELS.create, read);
+    try {
+      conn();
+    } finally {
+      dc.unsubscribe(CHANNELS.create, read);
+    }
+    // It used to publish from inside the constructor, before the Conn had its life cycle: a
+    // subscriber reading conn.state threw (reported by Node as an uncaught exception).
+    expect(seen).toEqual(["idle false"]);
+  });
+
   it("publishes the error that ends a connection, and a pong timeout's reconnect reason", async () => {
     const server = await echoServer();
     const { of } = listen();
