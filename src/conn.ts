@@ -105,16 +105,16 @@ export class Conn<TIn = Data, TOut = Data> {
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
     if (obs !== undefined) {
       // An observer runs user code (a logger, a channel subscriber holding this Conn): told
-      // mid-transition, it waits for the transition to finish, as callbacks do, so a close()
+      // mid-transition, it waits for the transition to finish, as events do, so a close()
       // there cannot cut a transition in half.
       // A request's outcome too, so it is told after the events of the transition that ended it.
       const event = obs.event.bind(obs);
       const request = obs.request.bind(obs);
-      obs.event = (kind, fields) => this.#events.defer(() => event(kind, fields));
+      obs.event = (kind, fields) => this.#events.announce(() => event(kind, fields));
       obs.request = (init, register) =>
         request(init, () => {
           const { done } = init;
-          init.done = (error, response) => this.#events.defer(() => done(error, response));
+          init.done = (error, response) => this.#events.announce(() => done(error, response));
           register();
         });
     }

@@ -211,4 +211,20 @@ describe("the logger option", () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(server.connections).toBe(0);
   });
+
+  it("an error from a callback run after a transition is logged before onError hears it", async () => {
+    const server = await echoServer();
+    const order: string[] = [];
+    const line = (l: string) => void order.push(l.split(" ")[1] ?? "");
+    const c = conn({
+      logger: { debug: line, info: line, warn: line, error: line },
+      onConnected: () => {
+        throw new Error("boom");
+      },
+      onError: (e) => void order.push(`onError ${e.code}`),
+    });
+    await c.dial(server.url);
+    await until(() => order.includes("onError ERR_CALLBACK_THREW"), "the error");
+    expect(order).toEqual(["attempt", "open", "error", "onError ERR_CALLBACK_THREW"]);
+  });
 });
