@@ -164,4 +164,18 @@ describe("evtwebsocket/otel", () => {
     expect(names.filter((n) => dc.channel(n).hasSubscribers)).toEqual([]);
     expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(false);
   });
+
+  it("uninstrument() ends the spans of requests still in flight", async () => {
+    const { spans } = setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const pending = c.request("silent", { timeoutMs: 0 }).catch((e: EvtWebSocketError) => e);
+    uninstrument();
+    // It used to leave them open: never exported, whatever became of the request.
+    expect(spans.getFinishedSpans()).toHaveLength(1);
+    await c.close();
+    await pending;
+    expect(spans.getFinishedSpans()).toHaveLength(1);
+  });
 });

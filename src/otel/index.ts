@@ -235,6 +235,11 @@ export function instrument(options: InstrumentOptions = {}): void {
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
     meter.removeBatchObservableCallback(observeIo, [m.messages, m.bytes]);
+    // Requests still in flight are not followed any more: their spans end now rather than never.
+    for (const r of conns.values()) {
+      for (const span of r.spans) span.end();
+      r.spans.clear();
+    }
   };
 }
 
