@@ -110,8 +110,25 @@ export class Conn<TIn = Data, TOut = Data> {
     if (o.onClose) this.#events.on("close", o.onClose);
     if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
-    this.#out.obs = this.#obs = createObserver(this, this.id, this.#o.clock, options.logger);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
+    // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
+    const obs = createObserver(this, this.id, this.#o.clock, options.logger);
+    if (obs !== undefined) {
+      // An observer runs user code (a logger, a channel subscriber holding this Conn): told
+      // mid-transition, it waits for the transition to finish, as events do, so a close()
+      // there cannot cut a transition in half.
+      // A request's outcome too, so it is told after the events of the transition that ended it.
+      const event = obs.event.bind(obs);
+      const request = obs.request.bind(obs);
+      obs.event = (kind, fields) => this.#events.announce(() => event(kind, fields));
+      obs.request = (init, register) =>
+        request(init, () => {
+          const { done } = init;
+          init.done = (error, response) => this.#events.announce(() => done(error, response));
+          register();
+        });
+    }
+    this.#out.obs = this.#obs = obs;
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
@@ -421,6 +438,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (!this.#obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
     this.#obs.request(init, () => {
+      this.#assertCanSend(); // a subscriber to the request's start may have closed the connection
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
     return result;

@@ -135,6 +135,15 @@ export class Emitter<E extends EventMap, O = undefined> {
     else this.run(undefined, callback);
   }
 
+  /**
+   * Calls `callback` (an observer told of a fact, such as a log line) where an event would be
+   * dispatched: now, or once the current step is done; so it comes before the callbacks for that fact.
+   */
+  announce(callback: () => void): void {
+    if (this.#depth > 0 && !(this.#draining && this.#depth === 1)) this.#queue(callback);
+    else callback();
+  }
+
   #queue(callback: () => void): void {
     if (this.#later === undefined) this.#later = [callback];
     else this.#later.push(callback);

@@ -423,7 +423,11 @@ export function checkHeaders(headers: unknown): Record<string, string> {
     }
     if (typeof value !== "string") throw invalid(`option headers.${key} must be a string`);
     // The value itself is never quoted: it is often a credential.
-    if (/[\r\n\0]/.test(value)) throw invalid(`option headers.${key} must not contain CR, LF or NUL`);
+    // What Node's http accepts (tab, visible ASCII, Latin-1); anything else fails every handshake.
+    if (/[^\t\x20-\x7e\x80-\xff]/.test(value))
+      throw invalid(
+        `option headers.${key} must not contain CR, LF, NUL, other control characters or characters beyond Latin-1`,
+      );
   }
   return headers as Record<string, string>;
 }

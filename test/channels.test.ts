@@ -158,6 +158,42 @@ describe("diagnostics_channel", () => {
     expect(second).toEqual(["request:start", "request:error", "request:end"]);
   });
 
+  it("a request whose start subscriber calls conn.close() rejects with ERR_CLOSED (start, error, end)", async () => {
+    const server = await echoServer();
+    const { of } = listen();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const start = `tracing:${CHANNELS.request}:start`;
+    const closeNow = () => void c.close();
+    dc.subscribe(start, closeNow);
+    onCleanup(async () => void dc.unsubscribe(start, closeNow));
+    // It used to register the request on the closed connection: its promise never settled.
+    const refused = await c.request("x").catch((e: EvtWebSocketError) => e);
+    expect((refused as EvtWebSocketError).code).toBe("ERR_CLOSED");
+    const events = of(c)
+      .filter(([k]) => k.startsWith("request:"))
+      .map(([k]) => k);
+    expect(events).toEqual(["request:start", "request:error", "request:end"]);
+    expect(server.received).toEqual([]);
+  });
+
+  it("a create subscriber can read the new Conn: it is whole when published", () => {
+    const seen: string[] = [];
+    const read = (m: unknown) => {
+      const c = (m as { conn: { state: string; isConnected(): boolean } }).conn;
+      seen.push(`${c.state} ${c.isConnected()}`);
+    };
+    dc.subscribe(CHANNELS.create, read);
+    try {
+      conn();
+    } finally {
+      dc.unsubscribe(CHANNELS.create, read);
+    }
+    // It used to publish from inside the constructor, before the Conn had its life cycle: a
+    // subscriber reading conn.state threw (reported by Node as an uncaught exception).
+    expect(seen).toEqual(["idle false"]);
+  });
+
   it("publishes the error that ends a connection, and a pong timeout's reconnect reason", async () => {
     const server = await echoServer();
     const { of } = listen();
@@ -178,4 +214,33 @@ describe("diagnostics_channel", () => {
     expect(errors.length).toBeGreaterThan(0);
     expect(errors.every(([, m]) => m.error instanceof Error)).toBe(true);
   });
+
+  it.each(["open", "close", "reconnecting"] as const)(
+    "a subscriber to %s that calls conn.close() ends the connection: no socket left, no reconnect, no throw",
+    async (kind) => {
+      const server = await echoServer();
+      const c = conn({ reconnect: fast });
+      let closing: Promise<void> | undefined;
+      const fn = (m: unknown) => {
+        if ((m as Message).conn === c && closing === undefined) closing = c.close();
+      };
+      dc.subscribe(CHANNELS[kind], fn);
+      onCleanup(async () => void dc.unsubscribe(CHANNELS[kind], fn));
+      const dialed = c.dial(server.url).catch((e: EvtWebSocketError) => e.code);
+      if (kind !== "open") {
+        await dialed;
+        await server.dropAll(1011, "restarting");
+      }
+      await until(() => closing !== undefined, `the ${kind} message`);
+      await closing;
+      // It used to run the close() inside the transition that published: the transition then
+      // went on (closed -> open thrown from the socket's event, or a reconnect after close()).
+      expect(c.state).toBe(State.CLOSED);
+      await until(() => server.clients.size === 0, "the server to see no client");
+      const total = server.connections;
+      await new Promise((r) => setTimeout(r, 100)); // a retry of `fast` would have dialled by now
+      expect(server.connections).toBe(total);
+      expect(c.state).toBe(State.CLOSED);
+    },
+  );
 });

@@ -121,6 +121,7 @@ describe("a headers function", () => {
 
   it.each([
     ["a value with CR/LF", { "x-token": "a\r\nInjected: 1" }, "headers.x-token"],
+    ["a value with DEL", { "x-token": "a\u007fInjected" }, "headers.x-token"],
     ["a value that is not a string", { "x-token": 1 }, "headers.x-token"],
     ["a name that is not an HTTP token", { "x token": "a" }, "headers"],
     ["no object", "Bearer abc", "headers"],

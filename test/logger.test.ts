@@ -196,4 +196,35 @@ describe("the logger option", () => {
     expect(new Set(ids).size).toBe(3);
     for (const id of ids) expect(id).toMatch(/^c\d+$/);
   });
+
+  it("a logger that calls close() on its attempt line (not allowed) still leaves no socket behind", async () => {
+    const server = await echoServer();
+    let closing: Promise<void> | undefined;
+    const line = (l: string) => {
+      if (l.includes(" attempt ") && closing === undefined) closing = c.close();
+    };
+    const c = conn({ logger: { debug: line, info: line, warn: line, error: line } });
+    expect((await rejection(c.dial(server.url))).code).toBe("ERR_CLOSED");
+    await closing;
+    expect(c.state).toBe(State.CLOSED);
+    // It used to start the attempt's socket after close() had ended the connection.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(server.connections).toBe(0);
+  });
+
+  it("an error from a callback run after a transition is logged before onError hears it", async () => {
+    const server = await echoServer();
+    const order: string[] = [];
+    const line = (l: string) => void order.push(l.split(" ")[1] ?? "");
+    const c = conn({
+      logger: { debug: line, info: line, warn: line, error: line },
+      onConnected: () => {
+        throw new Error("boom");
+      },
+      onError: (e) => void order.push(`onError ${e.code}`),
+    });
+    await c.dial(server.url);
+    await until(() => order.includes("onError ERR_CALLBACK_THREW"), "the error");
+    expect(order).toEqual(["attempt", "open", "error", "onError ERR_CALLBACK_THREW"]);
+  });
 });

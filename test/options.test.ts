@@ -52,6 +52,8 @@ describe("bad options throw ERR_INVALID_OPTION naming the option", () => {
     ["negative queue bytes", { queue: { maxBytes: -1 } }, "queue.maxBytes"],
     ["headers with a number", { headers: { "x-a": 1 } }, "headers.x-a"],
     ["header value with CR/LF", { headers: { "x-a": "a\r\nInjected: 1" } }, "headers.x-a"],
+    ["header value with a control character", { headers: { "x-a": "a\u0001b" } }, "headers.x-a"],
+    ["header value beyond Latin-1", { headers: { "x-a": "\u0101" } }, "headers.x-a"],
     ["header name with a space", { headers: { "x a": "b" } }, "headers"],
     ["WebSocket not a constructor", { WebSocket: {} }, "WebSocket"],
     ["codec without decode", { codec: { encode: () => "" } }, "codec"],

@@ -137,6 +137,16 @@ describe("evtwebsocket/otel", () => {
     expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
   });
 
+  it("a connection open before instrument() is not counted as open, and its close does not count it off", async () => {
+    const server = await echoServer();
+    const c = conn({ reconnect: false });
+    await c.dial(server.url);
+    const { points } = setup();
+    await c.close();
+    // It used to count the close alone: open connections went to -1 (with no server attributes).
+    expect((await points("evtwebsocket.connections.open")).filter(([, v]) => v !== 0)).toEqual([]);
+  });
+
   it("queue depth is an observable gauge over the process's connections", async () => {
     const { points } = setup();
     const c = conn({ reconnect: false });
@@ -153,5 +163,19 @@ describe("evtwebsocket/otel", () => {
     uninstrument();
     expect(names.filter((n) => dc.channel(n).hasSubscribers)).toEqual([]);
     expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(false);
+  });
+
+  it("uninstrument() ends the spans of requests still in flight", async () => {
+    const { spans } = setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const pending = c.request("silent", { timeoutMs: 0 }).catch((e: EvtWebSocketError) => e);
+    uninstrument();
+    // It used to leave them open: never exported, whatever became of the request.
+    expect(spans.getFinishedSpans()).toHaveLength(1);
+    await c.close();
+    await pending;
+    expect(spans.getFinishedSpans()).toHaveLength(1);
   });
 });

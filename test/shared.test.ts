@@ -61,4 +61,32 @@ describe("createSharedConn", () => {
       expect.objectContaining({ code: "ERR_INVALID_OPTION" }),
     );
   });
+
+  it("after close(), dial() rejects ERR_CLOSED and opens no socket, as in a follower", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    await conn.close();
+    // It used to redial the closed Conn: a second close() then returned at once, the socket left open.
+    await expect(conn.dial(s.url)).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    await conn.close();
+    expect(conn.state).toBe("closed");
+    expect(s.connections).toBe(1);
+    expect(s.clients.size).toBe(0);
+  });
+
+  it("close() with a bad code rejects with ERR_INVALID_OPTION and changes nothing: a good close() then closes", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    await expect(conn.close(1234)).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+    expect(conn.state).toBe("open");
+    // It used to count as closed: the next close() returned at once and left the socket open
+    // (in a leader, with the lock held: no other tab could lead).
+    await conn.close();
+    expect(conn.state).toBe("closed");
+    await until(() => s.clients.size === 0, "the server to see the close");
+  });
 });

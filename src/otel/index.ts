@@ -53,6 +53,8 @@ interface ConnRecord {
   /** Spans of its requests in flight, which hear its events. */
   spans: Set<Span>;
   conn: WeakRef<Message["conn"]>;
+  /** Counted in the open connections (this setup saw it open): only then does its close count it off. */
+  open?: boolean;
 }
 
 /** A traced request, keyed by its TracingChannel context. */
@@ -123,13 +125,16 @@ export function instrument(options: InstrumentOptions = {}): void {
         r.server = { "server.address": url.hostname, "server.port": port };
         r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": msg.id };
         m.open.add(1, r.server);
+        r.open = true;
         tell("evtwebsocket.open", msg, { "evtwebsocket.open.duration_ms": msg.durationMs as number });
       },
     ],
     [
       CHANNELS.close,
       (msg) => {
-        m.open.add(-1, recordOf(msg).server);
+        const r = recordOf(msg);
+        if (r.open) m.open.add(-1, r.server);
+        r.open = false;
         tell("evtwebsocket.close", msg, {
           "evtwebsocket.close.code": msg.code as number,
           "evtwebsocket.close.clean": msg.wasClean as boolean,
@@ -230,6 +235,11 @@ export function instrument(options: InstrumentOptions = {}): void {
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
     meter.removeBatchObservableCallback(observeIo, [m.messages, m.bytes]);
+    // Requests still in flight are not followed any more: their spans end now rather than never.
+    for (const r of conns.values()) {
+      for (const span of r.spans) span.end();
+      r.spans.clear();
+    }
   };
 }
 

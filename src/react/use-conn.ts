@@ -54,10 +54,12 @@ interface Entry {
 }
 
 const shared = new Map<string, Entry>();
+/** Numbers the hooks that hold a connection of their own (no `share` key). */
+let owners = 0;
 
 /** Takes a reference to the connection for `key`, making and dialling it when there is none. */
-function acquire<TIn, TOut>(key: string | undefined, url: string, options: UseConnOptions<TIn, TOut>): Entry {
-  let entry = key === undefined ? undefined : shared.get(key);
+function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TIn, TOut>): Entry {
+  let entry = shared.get(key);
   if (entry === undefined) {
     const { share, protocols, ...rest } = options;
     const made: Entry = {
@@ -75,7 +77,7 @@ function acquire<TIn, TOut>(key: string | undefined, url: string, options: UseCo
       for (const tell of made.failed) tell();
     });
     entry = made;
-    if (key !== undefined) shared.set(key, entry);
+    shared.set(key, entry);
   }
   clearTimeout(entry.closing);
   entry.closing = undefined;
@@ -84,10 +86,10 @@ function acquire<TIn, TOut>(key: string | undefined, url: string, options: UseCo
 }
 
 /** Drops a reference; the last one closes the connection after one task, unless taken again. */
-function release(key: string | undefined, entry: Entry): void {
+function release(key: string, entry: Entry): void {
   if (--entry.refs > 0) return;
   entry.closing = setTimeout(() => {
-    if (key !== undefined) shared.delete(key);
+    shared.delete(key);
     void entry.conn.close();
   }, 0);
 }
@@ -113,13 +115,17 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
 ): UseConnResult<TIn, TOut> {
   const [result, setResult] = useState<UseConnResult<TIn, TOut>>(idle);
   const share = options.share;
+  /** This hook's own key when not shared: StrictMode's remount finds the connection it made. */
+  const own = useRef(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: options are read once per connection (see the module header).
   useEffect(() => {
     if (url === null) {
       setResult(idle);
       return;
     }
-    const key = share === undefined ? undefined : `${share}\n${url}`;
+    if (share === undefined && own.current === 0) own.current = ++owners;
+    // "s" and "o" keep shared keys and own keys apart.
+    const key = share === undefined ? `o${own.current}\n${url}` : `s${share}\n${url}`;
     const entry = acquire(key, url, options);
     const conn = entry.conn as Conn<TIn, TOut>;
     const update = () => setResult({ conn, state: conn.state, error: entry.error });

@@ -86,7 +86,8 @@ export type SharedConnOptions<TIn, TOut> = ConnOptions<TIn, TOut, SharedConn<TIn
 type Wire =
   | { t: "hello" }
   | { t: "leader" }
-  | { t: "dial"; url: string; sub: string | string[] | undefined }
+  | { t: "dial"; url: string; sub: string | string[] | undefined; from?: string }
+  | { t: "refused"; to: string; error: WireError }
   | { t: "send"; from: string; seq: number; body: unknown }
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
   | { t: "ack"; to: string; seq: number; error?: WireError }
@@ -252,13 +253,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * with its own URL.
    */
   dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
+    // Checked first: a leader's (or lone tab's) closed Conn would dial again, and a second
+    // close() (which returns once this tab closed) would leave that socket open.
+    if (this.#closed) {
+      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
+    }
     if (this.#conn !== undefined) {
       this.#url = url;
       this.#sub = subprotocol;
       return this.#conn.dial(url, subprotocol);
-    }
-    if (this.#closed) {
-      return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     this.#url = url;
     this.#sub = subprotocol;
@@ -290,8 +293,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
     this.#assertOpen();
     const seq = ++this.#seq;
+    this.#post({ t: "send", from: this.#id, seq, body }); // throws for a body that cannot be cloned: kept nowhere
     this.#unacked.set(seq, body);
-    this.#post({ t: "send", from: this.#id, seq, body });
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
@@ -310,23 +313,31 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         resolve: resolve as (value: unknown) => void,
         reject,
       };
+      this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
       this.#waiting.set(seq, waiting);
       signal?.addEventListener("abort", () => {
         if (this.#waiting.delete(seq)) reject(evtError("ERR_ABORTED", "request aborted", signal.reason));
       });
-      this.#forward(seq, waiting);
     });
   }
 
   /**
    * Ends this tab's use of the shared connection. A leader closes its socket with `code` and
    * `reason` and passes the lock on (another tab dials); a follower leaves and its waiting
-   * requests reject with `ERR_CLOSED`.
+   * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
     if (this.#closed) return;
-    this.#closed = true;
     const conn = this.#conn;
+    // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
+    // nothing (marked closed, a leader would keep its socket and the lock).
+    const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
+    if (
+      conn !== undefined &&
+      !(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123)
+    )
+      return conn.close(code, reason);
+    this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();
     if (conn !== undefined) {
@@ -365,7 +376,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #askDial(): void {
     const url = this.#url;
     if (url !== undefined && typeof url !== "function")
-      this.#post({ t: "dial", url: String(url), sub: this.#sub });
+      this.#post({ t: "dial", url: String(url), sub: this.#sub, from: this.#id });
   }
 
   #forward(seq: number, w: Waiting): void {
@@ -373,7 +384,23 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #post(message: Wire): void {
-    this.#channel?.postMessage(message);
+    try {
+      this.#channel?.postMessage(message);
+    } catch (cause) {
+      // Leader: a decoded message or response the structured clone refuses (one holding a
+      // function). The other tabs hear why instead; a follower's request rejects.
+      if (message.t === "send" || message.t === "req")
+        throw evtError(
+          "ERR_INVALID_OPTION",
+          "cannot send: the message cannot be cloned to the leader tab",
+          cause,
+        );
+      if (message.t !== "ev" && message.t !== "res") throw cause;
+      const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
+      if (message.t === "res")
+        this.#post({ t: "res", to: message.to, seq: message.seq, error: toWire(error) });
+      else if (message.name !== "error") this.#post({ t: "ev", name: "error", arg: toWire(error) });
+    }
   }
 
   /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */
@@ -433,7 +460,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (conn !== undefined) {
       if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state });
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
-        conn.dial(m.url, m.sub).catch(() => {});
+        const { from } = m;
+        // A URL or subprotocol refused at once changes no state: the follower that asked is told.
+        conn
+          .dial(m.url, m.sub)
+          .catch((error) => from && this.#post({ t: "refused", to: from, error: toWire(error) }));
       } else if (m.t === "send") {
         try {
           conn.send(m.body as TOut);
@@ -464,6 +495,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
           w.reject(this.#lost());
         }
       }
+    } else if (m.t === "refused" && m.to === this.#id) {
+      const error = fromWire(m.error);
+      for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       this.#unacked.delete(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));

@@ -10,7 +10,7 @@ import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
 
-type Props = { url: string | null; renderNo: number; show: boolean };
+type Props = { url: string | null; renderNo: number; show: boolean; solo?: boolean };
 
 declare global {
   interface Window {
@@ -55,7 +55,15 @@ function Feed({ name, url, renderNo }) {
   return <p>{name}: {state}</p>;
 }
 
-function App({ url, renderNo, show }) {
+/** Not shared: a connection of its own. */
+function Solo({ url }) {
+  const { state } = useConn(url);
+  w.states.solo = state;
+  return <p>solo: {state}</p>;
+}
+
+function App({ url, renderNo, show, solo }) {
+  if (solo) return <Solo url={url} />;
   return show ? <><Feed name="a" url={url} renderNo={renderNo} /><Feed name="b" url={url} renderNo={renderNo} /></> : null;
 }
 
@@ -147,6 +155,22 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
       same: true,
     });
     expect(server.connections).toBe(before + 1);
+    await page.context().close();
+  });
+
+  it("a connection of its own (no share key) also survives StrictMode with one socket and no close", async () => {
+    const page = await openPage();
+    const before = server.connections;
+    const closed = closes.length;
+    await render(page, { url: server.url, renderNo: 1, show: true, solo: true });
+    await inPage(page, null, () => window.waitFor(() => window.states.solo === "open", "the component open"));
+    // It used to make a Conn per mount: StrictMode's first one dialled and was closed.
+    await until(() => server.connections >= before + 1, "the connection");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(server.connections).toBe(before + 1);
+    expect(closes.length).toBe(closed);
+    await render(page, { url: server.url, renderNo: 2, show: false, solo: false });
+    await until(() => closes.length === closed + 1, "the close after the unmount");
     await page.context().close();
   });
 });

@@ -216,4 +216,106 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(outcomes.sort()).toEqual(["follower ERR_DISCONNECTED", expect.stringMatching(/^leader ERR_/)]);
     await context.close();
   });
+
+  it("a decoded message that cannot be cloned to other tabs: the leader still hears it, a follower's request rejects with ERR_DECODE", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        window.seen = [];
+        // A decoded message with a method: the structured clone refuses it.
+        const sc = window.shared.createSharedConn<{ text: string; f(): void }, string>("uncloneable", {
+          codec: { encode: (m: string) => m, decode: (d) => ({ text: String(d), f() {} }) },
+          matchMsg: (req, resp) => resp.text === `echo:${req}`,
+        });
+        sc.on("message", (m) => window.seen.push(m.text));
+        sc.on("error", (e) => window.seen.push(e.code));
+        (window as unknown as { sc: typeof sc }).sc = sc;
+        await sc.dial(url);
+      });
+    }
+    const roles = await Promise.all(pages.map(role));
+    const leader = pages[roles.indexOf("leader")]!;
+    const follower = pages[roles.indexOf("follower")]!;
+    // It used to throw in the leader (DataCloneError) and leave the follower's promise pending.
+    const outcome = await inPage(follower, null, () =>
+      window.sc.request("q").then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      ),
+    );
+    expect(outcome).toBe("ERR_DECODE");
+    await inPage(leader, null, () => window.sc.send("all"));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.seen.includes("echo:all"), "the leader's message"),
+    );
+    await inPage(follower, null, () =>
+      window.waitFor(() => window.seen.includes("ERR_DECODE"), "the follower's error"),
+    );
+    await context.close();
+  });
+
+  it("a follower's send of a body that cannot be cloned throws ERR_INVALID_OPTION and keeps nothing: the next handover goes on", async () => {
+    const context = await rig.browser.newContext();
+    // Opened in this order, the first leads and the second leads next: the third stays a follower.
+    const [first, second, third] = [await openTab(context), await openTab(context), await openTab(context)];
+    expect(await Promise.all([first, second, third].map((p) => role(p!)))).toEqual([
+      "leader",
+      "follower",
+      "follower",
+    ]);
+    const thrown = await inPage(third!, null, () => {
+      try {
+        window.sc.send({ f() {} } as unknown as string);
+        return "sent";
+      } catch (e) {
+        return (e as { code?: string }).code ?? String(e);
+      }
+    });
+    expect(thrown).toBe("ERR_INVALID_OPTION");
+    await inPage(third!, null, () => {
+      window.sc.request("once:after-clone", { retryOnReconnect: true, timeoutMs: 0 }).then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await until(() => server.received.includes("once:after-clone"), "the request on the wire");
+    await first!.close();
+    // It used to keep the body: the new leader's announcement threw in the follower on it, and
+    // the request waiting behind it was never sent again.
+    await inPage(third!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    expect(await inPage(third!, null, () => window.settled)).toEqual(["echo:once:after-clone"]);
+    await context.close();
+  });
+
+  it("a follower's dial() with a URL or subprotocol the leader refuses at once rejects with the leader's error", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader has not dialled: it takes the follower's URL up, and its Conn refuses it.
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("refused");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    const outcomes = await inPage(pages[1]!, null, async () => {
+      const sc = window.shared.createSharedConn<string, string>("refused");
+      const dial = (url: string, sub?: string) =>
+        sc.dial(url, sub).then(
+          () => "resolved",
+          (e: { code: string }) => e.code,
+        );
+      // It used to wait forever: the leader's dial was refused without a state change.
+      return [sc.role, await dial("not a url"), await dial("ws://127.0.0.1:1", "a b")];
+    });
+    expect(outcomes).toEqual(["follower", "ERR_INVALID_URL", "ERR_INVALID_OPTION"]);
+    expect(await inPage(pages[0]!, null, () => window.sc.state)).toBe("idle");
+    await context.close();
+  });
 });
