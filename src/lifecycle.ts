@@ -10,6 +10,7 @@
  */
 
 import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
+import type { TimerHandle } from "./clock.js";
 import type { AnyConn } from "./conn.js";
 import type { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
@@ -54,6 +55,9 @@ export class Lifecycle {
   #hidden: ConnLink | undefined;
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
   #serverUntil = 0;
+  /** The deadline of the URL or headers function being awaited, and the error it fails with. */
+  #prepTimer: TimerHandle | undefined;
+  #prepLate: EvtWebSocketError | undefined;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
   /** The subprotocol the server chose for the current or last connection. */
@@ -184,33 +188,39 @@ export class Lifecycle {
    */
   async #connect(): Promise<void> {
     const epoch = ++this.#epoch;
+    this.#clearPrep();
     let url: string;
     let headers: Record<string, string> | undefined;
     let failing = "URL";
     try {
       if (this.#lastClose !== undefined) await this.#lastClose;
+      if (epoch !== this.#epoch) return; // a newer attempt or close() took over meanwhile
       const last = this.#lastEnd;
       const ctx: AttemptContext = { attempt: this.#attempt };
       if (last !== undefined) ctx.lastClose = { code: last.code, reason: last.reason };
       if (last?.error !== undefined) ctx.lastError = last.error;
       const source = this.#url;
-      url = normalizeUrl(typeof source === "function" ? await source(ctx) : source);
+      url = normalizeUrl(typeof source === "function" ? await this.#within(source(ctx), "URL") : source);
       const headersFn = this.#plan!.headersFn;
       if (headersFn !== undefined && epoch === this.#epoch) {
         failing = "headers";
-        const built = await headersFn(ctx);
+        const built = await this.#within(headersFn(ctx), "headers");
         failing = "";
         // Checked like fixed headers, per attempt: a bad one fails this attempt with ERR_INVALID_OPTION.
         headers = checkHeaders(built);
       }
     } catch (cause) {
       if (epoch !== this.#epoch) return;
-      // Ours, as is: headers that failed the check, or an invalid URL (never retried). A throw
-      // from the user's function (even one of our errors) is that function's failure.
+      // Ours, as is: headers that failed the check, an invalid URL (never retried), or a function
+      // that did not settle in time. A throw from the user's function (even one of our errors)
+      // is that function's failure.
       const typed =
-        cause instanceof EvtWebSocketError &&
-        (failing === "" || (failing === "URL" && cause.code === ErrorCode.INVALID_URL));
-      const error = typed ? cause : evtError(ErrorCode.DIAL_FAILED, `the ${failing} function failed`, cause);
+        cause === this.#prepLate ||
+        (cause instanceof EvtWebSocketError &&
+          (failing === "" || (failing === "URL" && cause.code === ErrorCode.INVALID_URL)));
+      const error = typed
+        ? (cause as EvtWebSocketError)
+        : evtError(ErrorCode.DIAL_FAILED, `the ${failing} function failed`, cause);
       this.#events.run(this, this.#ended, undefined, {
         code: 1006,
         reason: "",
@@ -227,6 +237,38 @@ export class Lifecycle {
     this.#link = link;
     this.#plan!.obs?.event("attempt", { attempt: this.#attempt + 1, url });
     this.#events.run(link, link.start);
+  }
+
+  /**
+   * A user function's result within `connectTimeoutMs`: a URL or headers function that never
+   * settles fails its attempt with ERR_CONNECT_TIMEOUT (then the policy decides), instead of
+   * holding the connection in "connecting" for good. No timer for a value that is not a promise.
+   */
+  #within<T>(value: T | PromiseLike<T>, what: string): T | Promise<T> {
+    const ms = this.#o.connectTimeoutMs;
+    if (!isThenable(value) || !Number.isFinite(ms)) return value as T;
+    const clock = this.#o.clock;
+    let timer: TimerHandle | undefined;
+    return new Promise<T>((resolve, reject) => {
+      timer = clock.setTimeout(() => {
+        this.#prepLate = evtError(
+          ErrorCode.CONNECT_TIMEOUT,
+          `the ${what} function did not settle within ${ms} ms`,
+        );
+        reject(this.#prepLate);
+      }, ms);
+      this.#prepTimer = timer;
+      value.then(resolve, reject);
+    }).finally(() => {
+      // Only its own: a newer attempt's deadline may be the current one by now.
+      clock.clearTimeout(timer!);
+      if (this.#prepTimer === timer) this.#prepTimer = undefined;
+    });
+  }
+
+  #clearPrep(): void {
+    if (this.#prepTimer !== undefined) this.#o.clock.clearTimeout(this.#prepTimer);
+    this.#prepTimer = undefined;
   }
 
   #opened(link: ConnLink, protocol: string): void {
@@ -389,6 +431,7 @@ export class Lifecycle {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
+    this.#clearPrep();
     this.#hidden = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;

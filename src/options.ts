@@ -268,8 +268,10 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
   /** Most requests pending at once; over it `request()` rejects `ERR_TOO_MANY_PENDING`. @default 65536 */
   maxPendingRequests?: number;
   /**
-   * Deadline for each opening handshake, in whole ms (1 to 2,147,483,647); `Infinity` waits as
-   * long as the network does (no timer at all). @default 10000
+   * Deadline for each opening handshake, in whole ms (1 to 2,147,483,647), and for the promise
+   * of a URL or headers function (one that never settles fails its attempt with
+   * `ERR_CONNECT_TIMEOUT`); `Infinity` waits as long as the network does (no timer at all).
+   * @default 10000
    */
   connectTimeoutMs?: number;
   /** Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with 1009). @default 16777216 (16 MiB) */

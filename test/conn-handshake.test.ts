@@ -169,8 +169,10 @@ describe("a headers function", () => {
     expect(c.state).toBe("closed");
     token.resolve({ authorization: "Bearer late" });
     await settle();
-    // No link was made: it would have set its connect timer on this clock.
-    expect(clock.created).toBe(0);
+    // No link was made: it would have set its connect timer on this clock. The one timer made
+    // is the headers function's deadline (connectTimeoutMs), and close() cleared it.
+    expect(clock.created).toBe(1);
+    expect(clock.pending).toBe(0);
     expect(c.state).toBe("closed");
     expect(calls).toBe(1);
     expect(errors).toEqual([]);
@@ -178,6 +180,43 @@ describe("a headers function", () => {
     const other = conn({ headers: { "x-who": "other" } });
     await other.dial(s.url);
     expect(s.handshakes.map((h) => h.headers["x-who"] ?? "the closed one")).toEqual(["other"]);
+  });
+
+  it("that never settles fails its attempt with ERR_CONNECT_TIMEOUT after connectTimeoutMs; the policy retries", async () => {
+    const s = await upgradeServer(() => undefined);
+    const errors: EvtWebSocketError[] = [];
+    let calls = 0;
+    const c = conn({
+      reconnect: fast,
+      connectTimeoutMs: 100,
+      // The first token fetch hangs for good; the second answers.
+      headers: () => (++calls === 1 ? new Promise<Record<string, string>>(() => {}) : { "x-token": "good" }),
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(s.url);
+    expect(errors.map((e) => [e.code, e.message])).toEqual([
+      ["ERR_CONNECT_TIMEOUT", "the headers function did not settle within 100 ms"],
+    ]);
+    expect(s.arrivals.map((a) => a.headers["x-token"])).toEqual(["good"]);
+  });
+
+  it("a URL function that never settles, with reconnect off: dial() rejects ERR_CONNECT_TIMEOUT and no timer is left", async () => {
+    const clock = new FakeClock();
+    const c = conn({ clock, reconnect: false, connectTimeoutMs: 500 });
+    const dialed = c
+      .dial(() => new Promise<string>(() => {}))
+      .then(
+        () => "resolved",
+        (e: EvtWebSocketError) => e.code,
+      );
+    await settle();
+    clock.advance(499);
+    await settle();
+    expect(c.state).toBe("connecting");
+    clock.advance(1);
+    expect(await dialed).toBe("ERR_CONNECT_TIMEOUT");
+    expect(c.state).toBe("closed");
+    expect(clock.pending).toBe(0);
   });
 
   it("rejecting after close(): the rejection is dropped (no onError, no unhandled rejection)", async () => {
