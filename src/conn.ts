@@ -11,7 +11,7 @@
 import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
-import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
 import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
@@ -292,14 +292,10 @@ export class Conn<TIn = Data, TOut = Data> {
    */
   close(code = 1000, reason = ""): Promise<void> {
     if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
-      return Promise.reject(
-        evtError(ErrorCode.INVALID_OPTION, `close code must be 1000 or 3000-4999, got ${code}`),
-      );
+      return Promise.reject(invalidOption(`close code must be 1000 or 3000-4999, got ${code}`));
     }
     if (typeof reason !== "string" || byteLength(reason) > 123) {
-      return Promise.reject(
-        evtError(ErrorCode.INVALID_OPTION, "close reason must be a string of at most 123 bytes"),
-      );
+      return Promise.reject(invalidOption("close reason must be a string of at most 123 bytes"));
     }
     return this.#life.close(code, reason);
   }
@@ -313,7 +309,7 @@ export class Conn<TIn = Data, TOut = Data> {
    */
   ping(): void {
     if (this.#o.pingIntervalMs <= 0) {
-      throw evtError(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
+      throw invalidOption("ping() needs the heartbeat: set pingIntervalMs");
     }
     this.#life.probe();
   }
@@ -413,7 +409,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (id === undefined && matchMsg === undefined) {
       const need =
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
-      throw evtError(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
+      throw invalidOption(`cannot match a response to this request: it needs ${need}`);
     }
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
@@ -435,7 +431,7 @@ export class Conn<TIn = Data, TOut = Data> {
     try {
       return this.#o.codec.encode(body);
     } catch (cause) {
-      throw evtError(ErrorCode.INVALID_OPTION, `cannot send: the codec could not encode the message`, cause);
+      throw invalidOption(`cannot send: the codec could not encode the message`, cause);
     }
   }
 

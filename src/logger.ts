@@ -9,7 +9,7 @@
  */
 
 import type { Clock } from "./clock.js";
-import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, invalidOption } from "./errors.js";
 import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
 import type { RequestInit } from "./pending.js";
 
@@ -40,7 +40,7 @@ type Level = keyof Logger;
 export function toLogger(value: unknown): Logger {
   const l = value as Logger;
   if (!["debug", "info", "warn", "error"].every((k) => typeof l?.[k as Level] === "function"))
-    throw evtError(ErrorCode.INVALID_OPTION, "option logger must have debug, info, warn and error functions");
+    throw invalidOption("option logger must have debug, info, warn and error functions");
   return l;
 }
 

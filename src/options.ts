@@ -15,7 +15,7 @@
 import type { Clock } from "./clock.js";
 import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { type Codec, type Data, raw } from "./codec.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { type EvtWebSocketError, invalidOption } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending.js";
 import type { WebSocketConstructorLike } from "./transport/types.js";
@@ -367,9 +367,7 @@ export const DEFAULTS = {
   highWaterMark: 1024 * 1024,
 } as const;
 
-function invalid(message: string): EvtWebSocketError {
-  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
-}
+const invalid = invalidOption;
 
 function num(
   name: string,
