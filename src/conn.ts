@@ -75,7 +75,7 @@ export class Conn<TIn = Data, TOut = Data> {
   #bytesReceived = 0;
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
-  #lastRttMs = Number.NaN;
+  #lastRttMs = NaN;
   /** `drained()`, `"drain"` and `messages()`; made on first use. */
   #flow: Flow<TIn> | undefined;
 
@@ -103,12 +103,11 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#o = resolveOptions(options);
     this.#options = options;
     this.#events = new Emitter(onListenerThrow, this as AnyConn);
-    const o = options;
-    if (o.onConnected) this.#events.on("connected", o.onConnected);
-    if (o.onMessage) this.#events.on("message", o.onMessage);
-    if (o.onError) this.#events.on("error", o.onError);
-    if (o.onClose) this.#events.on("close", o.onClose);
-    if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
+    // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes).
+    for (const event of ["connected", "message", "error", "close", "reconnecting"] as const) {
+      const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
+      if (listener) this.#events.on(event, listener as never);
+    }
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
     this.#out.obs = this.#obs = createObserver(this, this.id, this.#o.clock, options.logger);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
