@@ -20,6 +20,7 @@
  */
 
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
+import { shown } from "./options.js";
 
 /** Options of `conn.messages()`. */
 export interface MessagesOptions {
@@ -57,8 +58,9 @@ export function resolveMessagesOptions(options: unknown): Required<MessagesOptio
     throw invalidOption("messages(): options must be an object");
   const { bufferSize = DEFAULT_BUFFER_SIZE, overflow = "error" } = options as MessagesOptions;
   if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
-    const got = typeof bufferSize === "string" ? JSON.stringify(bufferSize) : String(bufferSize);
-    throw invalidOption(`messages(): option bufferSize must be a whole number from 1, got ${got}`);
+    throw invalidOption(
+      `messages(): option bufferSize must be a whole number from 1, got ${shown(bufferSize)}`,
+    );
   }
   if (overflow !== "error" && overflow !== "drop-oldest") {
     throw invalidOption(

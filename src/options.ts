@@ -370,7 +370,7 @@ export const DEFAULTS = {
 const invalid = invalidOption;
 
 /** A bad value as a message shows it: strings quoted, the rest as `String()` gives them. */
-function shown(value: unknown): string {
+export function shown(value: unknown): string {
   return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
