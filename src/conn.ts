@@ -11,7 +11,7 @@
 import { byteLength, type Data } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
-import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
 import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
@@ -75,7 +75,7 @@ export class Conn<TIn = Data, TOut = Data> {
   #bytesReceived = 0;
   #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
-  #lastRttMs = Number.NaN;
+  #lastRttMs = NaN;
   /** `drained()`, `"drain"` and `messages()`; made on first use. */
   #flow: Flow<TIn> | undefined;
 
@@ -103,12 +103,11 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#o = resolveOptions(options);
     this.#options = options;
     this.#events = new Emitter(onListenerThrow, this as AnyConn);
-    const o = options;
-    if (o.onConnected) this.#events.on("connected", o.onConnected);
-    if (o.onMessage) this.#events.on("message", o.onMessage);
-    if (o.onError) this.#events.on("error", o.onError);
-    if (o.onClose) this.#events.on("close", o.onClose);
-    if (o.onReconnecting) this.#events.on("reconnecting", o.onReconnecting);
+    // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes).
+    for (const event of ["connected", "message", "error", "close", "reconnecting"] as const) {
+      const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
+      if (listener) this.#events.on(event, listener as never);
+    }
     this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
     // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
@@ -309,14 +308,10 @@ export class Conn<TIn = Data, TOut = Data> {
    */
   close(code = 1000, reason = ""): Promise<void> {
     if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
-      return Promise.reject(
-        evtError(ErrorCode.INVALID_OPTION, `close code must be 1000 or 3000-4999, got ${code}`),
-      );
+      return Promise.reject(invalidOption(`close code must be 1000 or 3000-4999, got ${code}`));
     }
     if (typeof reason !== "string" || byteLength(reason) > 123) {
-      return Promise.reject(
-        evtError(ErrorCode.INVALID_OPTION, "close reason must be a string of at most 123 bytes"),
-      );
+      return Promise.reject(invalidOption("close reason must be a string of at most 123 bytes"));
     }
     return this.#life.close(code, reason);
   }
@@ -330,7 +325,7 @@ export class Conn<TIn = Data, TOut = Data> {
    */
   ping(): void {
     if (this.#o.pingIntervalMs <= 0) {
-      throw evtError(ErrorCode.INVALID_OPTION, "ping() needs the heartbeat: set pingIntervalMs");
+      throw invalidOption("ping() needs the heartbeat: set pingIntervalMs");
     }
     this.#life.probe();
   }
@@ -430,7 +425,7 @@ export class Conn<TIn = Data, TOut = Data> {
     if (id === undefined && matchMsg === undefined) {
       const need =
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
-      throw evtError(ErrorCode.INVALID_OPTION, `cannot match a response to this request: it needs ${need}`);
+      throw invalidOption(`cannot match a response to this request: it needs ${need}`);
     }
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
@@ -453,7 +448,7 @@ export class Conn<TIn = Data, TOut = Data> {
     try {
       return this.#o.codec.encode(body);
     } catch (cause) {
-      throw evtError(ErrorCode.INVALID_OPTION, `cannot send: the codec could not encode the message`, cause);
+      throw invalidOption(`cannot send: the codec could not encode the message`, cause);
     }
   }
 

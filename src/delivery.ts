@@ -43,7 +43,7 @@ export class Delivery {
   readonly #owner: unknown;
   /** The one expiry timer, armed for `#at`, the earliest deadline in the queue. */
   #timer: TimerHandle | undefined;
-  #at = Number.POSITIVE_INFINITY;
+  #at = Infinity;
   /**
    * One listener per signal, however many queued messages share it (Node warns past ten
    * listeners on one signal): the messages it would take out, and how to remove it.
@@ -116,7 +116,7 @@ export class Delivery {
     if (this.#timer === undefined) return;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#at = Number.POSITIVE_INFINITY;
+    this.#at = Infinity;
   }
 
   /** Takes `item` out of the queue when `signal` aborts; `item.release()` forgets it. */
@@ -157,7 +157,7 @@ export class Delivery {
     this.#at = at;
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = undefined;
-      this.#at = Number.POSITIVE_INFINITY;
+      this.#at = Infinity;
       this.#steps.run(this, this.#expire);
     }, at - now);
   }
@@ -165,7 +165,7 @@ export class Delivery {
   /** The expiry timer fired: drops every message past its deadline, re-arms for the next one. */
   #expire(): void {
     const now = this.#clock.now();
-    let next = Number.POSITIVE_INFINITY;
+    let next = Infinity;
     const expired: Item[] = [];
     for (const item of this.#queue.live()) {
       if (item.expiresAt === 0) continue;

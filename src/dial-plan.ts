@@ -10,7 +10,7 @@
  */
 
 import type { Data } from "./codec.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { invalidOption } from "./errors.js";
 import type { LinkConfig } from "./link.js";
 import type { Observer } from "./observe.js";
 import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
@@ -19,10 +19,6 @@ import type { TransportFactory } from "./transport/types.js";
 
 /** Offering no subprotocol: one shared, frozen list. */
 const NO_PROTOCOLS: string[] = Object.freeze([]) as unknown as string[];
-
-function invalid(message: string, cause?: unknown): EvtWebSocketError {
-  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
-}
 
 /**
  * The subprotocols to offer; `""` means none, as in the Go original's `Dial(url, "")`. Each must
@@ -33,7 +29,7 @@ function protocolList(subprotocol: string | string[] | undefined): string[] {
   if (subprotocol === undefined || subprotocol === "") return NO_PROTOCOLS;
   const list = [subprotocol].flat();
   if (!list.every((p) => typeof p === "string" && HTTP_TOKEN.test(p)) || new Set(list).size < list.length) {
-    throw invalid(
+    throw invalidOption(
       "subprotocol must be an HTTP token (no spaces or separators), or an array of distinct ones",
     );
   }
@@ -51,7 +47,7 @@ function pingBuilder<TOut>(pingMsg: TOut | (() => TOut) | undefined, encode: (ms
   try {
     frame = encode(pingMsg);
   } catch (cause) {
-    throw invalid("option pingMsg: the codec cannot encode it", cause);
+    throw invalidOption("option pingMsg: the codec cannot encode it", cause);
   }
   return () => frame;
 }

@@ -97,6 +97,11 @@ export class EvtWebSocketError extends Error {
   }
 }
 
+/** `ERR_INVALID_OPTION` with `message`, which names the option (internal; one copy for every module that checks options). */
+export function invalidOption(message: string, cause?: unknown): EvtWebSocketError {
+  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message, { cause });
+}
+
 /** Shorthand for `new EvtWebSocketError(code, message, { cause })` (internal). */
 export function evtError(code: ErrorCode, message: string, cause?: unknown): EvtWebSocketError {
   return new EvtWebSocketError(code, message, { cause });

@@ -100,7 +100,7 @@ export class Heartbeat implements Sleeper {
   /** When the outstanding ping left; -1 when none is out. */
   #pingSentAt = -1;
   /** When the last unanswered ping left, exactly (for the RTT); NaN once a pong answered it. */
-  #rttFrom = Number.NaN;
+  #rttFrom = NaN;
   /** What late wakes granted the outstanding ping. */
   #grace: Grace = Grace.NONE;
   #stopped = false;
@@ -140,7 +140,7 @@ export class Heartbeat implements Sleeper {
     }
     const from = this.#rttFrom;
     if (!isPong || Number.isNaN(from)) return undefined;
-    this.#rttFrom = Number.NaN;
+    this.#rttFrom = NaN;
     return exact - from;
   }
 
@@ -166,7 +166,7 @@ export class Heartbeat implements Sleeper {
     const now = Math.floor(this.#clock.now());
     if (this.#pingSentAt >= 0) {
       this.#pingSentAt = now;
-      this.#rttFrom = Number.NaN;
+      this.#rttFrom = NaN;
       this.#grace = Grace.NONE;
     }
     this.#arm(now);

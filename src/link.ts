@@ -17,7 +17,7 @@
 
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
 import type { Observer } from "./observe.js";
@@ -159,7 +159,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     if (Number.isFinite(config.connectTimeoutMs)) {
       this.#timer = config.clock.setTimeout(() => {
         this.#timer = undefined;
-        const error = new EvtWebSocketError(
+        const error = evtError(
           ErrorCode.CONNECT_TIMEOUT,
           `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
         );
@@ -331,7 +331,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     const timeout = this.#config.heartbeat?.pongTimeoutMs;
     this.#config.obs?.event("dead", { pongTimeoutMs: timeout });
     this.terminate(
-      new EvtWebSocketError(
+      evtError(
         ErrorCode.PONG_TIMEOUT,
         `no data from ${this.#displayUrl} within ${timeout} ms of a ping: connection is dead`,
       ),
@@ -347,16 +347,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       frame = build?.();
     } catch (cause) {
       // The user's pingMsg function (or the codec) failed: without a ping the line cannot be checked.
-      this.terminate(
-        new EvtWebSocketError(ErrorCode.CALLBACK_THREW, "pingMsg could not be built", { cause }),
-      );
+      this.terminate(evtError(ErrorCode.CALLBACK_THREW, "pingMsg could not be built", cause));
       return;
     }
     try {
       if (frame === undefined) this.#transport!.ping!();
       else this.#transport!.send(frame);
     } catch (cause) {
-      this.terminate(new EvtWebSocketError(ErrorCode.DISCONNECTED, "could not send a ping", { cause }));
+      this.terminate(evtError(ErrorCode.DISCONNECTED, "could not send a ping", cause));
     }
   }
 

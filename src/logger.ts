@@ -9,8 +9,9 @@
  */
 
 import type { Clock } from "./clock.js";
-import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, invalidOption } from "./errors.js";
 import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
+import { shown } from "./options.js";
 import type { RequestInit } from "./pending.js";
 
 /**
@@ -40,7 +41,7 @@ type Level = keyof Logger;
 export function toLogger(value: unknown): Logger {
   const l = value as Logger;
   if (!["debug", "info", "warn", "error"].every((k) => typeof l?.[k as Level] === "function"))
-    throw evtError(ErrorCode.INVALID_OPTION, "option logger must have debug, info, warn and error functions");
+    throw invalidOption("option logger must have debug, info, warn and error functions");
   return l;
 }
 
@@ -54,12 +55,8 @@ const LEVELS: Partial<Record<ObservedEvent, Level>> = {
 };
 
 /** A value as it appears in a line: an error as its code and quoted message, a string quoted. */
-function show(v: unknown): unknown {
-  return v instanceof EvtWebSocketError
-    ? `${v.code} ${JSON.stringify(v.message)}`
-    : typeof v === "string"
-      ? JSON.stringify(v)
-      : v;
+function show(v: unknown): string {
+  return v instanceof EvtWebSocketError ? `${v.code} ${JSON.stringify(v.message)}` : shown(v);
 }
 
 /** The observer behind the `logger` option; see the module header. */

@@ -19,7 +19,8 @@
  * socket (the host pauses it).
  */
 
-import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
+import { shown } from "./options.js";
 
 /** Options of `conn.messages()`. */
 export interface MessagesOptions {
@@ -50,21 +51,19 @@ export interface StreamHost<T> {
 
 const DEFAULT_BUFFER_SIZE = 1024;
 
-function invalid(message: string): EvtWebSocketError {
-  return evtError(ErrorCode.INVALID_OPTION, message);
-}
-
 /** Checks `messages()`'s options. @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option. */
 export function resolveMessagesOptions(options: unknown): Required<MessagesOptions> {
   if (options === undefined) return { bufferSize: DEFAULT_BUFFER_SIZE, overflow: "error" };
-  if (typeof options !== "object" || options === null) throw invalid("messages(): options must be an object");
+  if (typeof options !== "object" || options === null)
+    throw invalidOption("messages(): options must be an object");
   const { bufferSize = DEFAULT_BUFFER_SIZE, overflow = "error" } = options as MessagesOptions;
   if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
-    const got = typeof bufferSize === "string" ? JSON.stringify(bufferSize) : String(bufferSize);
-    throw invalid(`messages(): option bufferSize must be a whole number from 1, got ${got}`);
+    throw invalidOption(
+      `messages(): option bufferSize must be a whole number from 1, got ${shown(bufferSize)}`,
+    );
   }
   if (overflow !== "error" && overflow !== "drop-oldest") {
-    throw invalid(
+    throw invalidOption(
       `messages(): option overflow must be "error" or "drop-oldest", got ${JSON.stringify(overflow)}`,
     );
   }

@@ -15,7 +15,7 @@
 import type { Clock } from "./clock.js";
 import { MAX_TIMER_MS, systemClock } from "./clock.js";
 import { type Codec, type Data, raw } from "./codec.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { type EvtWebSocketError, invalidOption } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending.js";
 import type { WebSocketConstructorLike } from "./transport/types.js";
@@ -357,7 +357,7 @@ export const DEFAULTS = {
   maxDelayMs: 30_000,
   factor: 2,
   jitter: 0.5,
-  maxAttempts: Number.POSITIVE_INFINITY,
+  maxAttempts: Infinity,
   resetAfterMs: 5000,
   maxQueuedMessages: 1024,
   maxQueuedBytes: 1024 * 1024,
@@ -369,17 +369,14 @@ export const DEFAULTS = {
   highWaterMark: 1024 * 1024,
 } as const;
 
-function invalid(message: string): EvtWebSocketError {
-  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+const invalid = invalidOption;
+
+/** A bad value as a message shows it: strings quoted, the rest as `String()` gives them. */
+export function shown(value: unknown): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
 }
 
-function num(
-  name: string,
-  value: unknown,
-  fallback: number,
-  min = 0,
-  max = Number.POSITIVE_INFINITY,
-): number {
+function num(name: string, value: unknown, fallback: number, min = 0, max = Infinity): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value >= min && value <= max)) {
     throw invalid(`option ${name} must be a number from ${min} to ${max}, got ${String(value)}`);
@@ -399,11 +396,9 @@ function num(
 export function duration(name: string, value: unknown, fallback: number, min = 0, infinite = false): number {
   if (value === undefined) return fallback;
   const n = value as number;
-  if (n === Number.POSITIVE_INFINITY ? infinite : Number.isInteger(n) && n >= min && n <= MAX_TIMER_MS)
-    return n;
-  const got = typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (n === Infinity ? infinite : Number.isInteger(n) && n >= min && n <= MAX_TIMER_MS) return n;
   throw invalid(
-    `option ${name} must be a whole number of ms from ${min} to ${MAX_TIMER_MS}${infinite ? " or Infinity" : ""}, got ${got}`,
+    `option ${name} must be a whole number of ms from ${min} to ${MAX_TIMER_MS}${infinite ? " or Infinity" : ""}, got ${shown(value)}`,
   );
 }
 
@@ -457,8 +452,7 @@ const NO_QUEUE: ResolvedOptions<unknown, unknown>["queue"] = Object.freeze({
 
 function overflow(value: unknown): QueueOverflow {
   if (value === undefined || value === "reject" || value === "drop-oldest") return value ?? "reject";
-  const got = typeof value === "string" ? JSON.stringify(value) : String(value);
-  throw invalid(`option queue.overflow must be "reject" or "drop-oldest", got ${got}`);
+  throw invalid(`option queue.overflow must be "reject" or "drop-oldest", got ${shown(value)}`);
 }
 
 function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
@@ -591,8 +585,7 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
 function bytes(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || (value as number) < 0) {
-    const got = typeof value === "string" ? JSON.stringify(value) : String(value);
-    throw invalid(`option ${name} must be a whole number of bytes (0 or more), got ${got}`);
+    throw invalid(`option ${name} must be a whole number of bytes (0 or more), got ${shown(value)}`);
   }
   return value as number;
 }

@@ -15,7 +15,7 @@
 import type { Clock } from "./clock.js";
 import { byteLength, type Data } from "./codec.js";
 import { Delivery, type QueuePolicy, type Steps } from "./delivery.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import type { Link } from "./link.js";
 import type { Observer } from "./observe.js";
 import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
@@ -96,13 +96,10 @@ export class Outbox<TIn, TOut> {
   request(link: Link | undefined, init: RequestInit<TIn, TOut>, where: Where): SendResult {
     const { id } = init;
     if (id !== undefined && this.#pending?.hasId(id) === true) {
-      throw new EvtWebSocketError(
-        ErrorCode.DUPLICATE_ID,
-        `a request with id ${JSON.stringify(id)} is already pending`,
-      );
+      throw evtError(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
     }
     if (this.pending >= this.#maxPending) {
-      throw new EvtWebSocketError(
+      throw evtError(
         ErrorCode.TOO_MANY_PENDING,
         `${this.pending} requests are already pending (maxPendingRequests)`,
       );

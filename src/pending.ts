@@ -11,7 +11,7 @@
 
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 
 /** A request id as returned by `messageId`. */
 export type MessageKey = string | number;
@@ -306,7 +306,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
       const where = r.sent ? "no response" : "still queued, never sent";
       const message = `request timed out after ${list.timeoutMs} ms (${where})`;
-      this.reject(r, new EvtWebSocketError(ErrorCode.REQUEST_TIMEOUT, message));
+      this.reject(r, evtError(ErrorCode.REQUEST_TIMEOUT, message));
     }
     if (list.head === undefined) {
       // Nothing left with this timeout: forget the list (a new request makes a new one).

@@ -7,7 +7,7 @@
  * the outbox's business; this module only validates them and fills in `queue.maxAgeMs`.
  */
 
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { invalidOption } from "./errors.js";
 import { duration } from "./options.js";
 
 /**
@@ -61,10 +61,6 @@ export interface ResolvedSend {
   maxAgeMs: number;
 }
 
-function invalid(message: string): EvtWebSocketError {
-  return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
-}
-
 /** True for an `AbortSignal`, of this realm or another (an iframe's, a polyfill's). */
 function isSignal(value: unknown): value is AbortSignal {
   const s = value as AbortSignal | null;
@@ -85,16 +81,16 @@ function isSignal(value: unknown): value is AbortSignal {
  */
 export function resolveSendOptions(value: unknown, defaultMaxAgeMs: number): ResolvedSend {
   if (typeof value !== "object" || value === null) {
-    throw invalid(
+    throw invalidOption(
       `send(): the second argument must be a callback or an options object, got ${String(value)}`,
     );
   }
   const o = value as SendOptions;
   if (o.volatile !== undefined && typeof o.volatile !== "boolean") {
-    throw invalid(`option volatile of send() must be a boolean, got ${JSON.stringify(o.volatile)}`);
+    throw invalidOption(`option volatile of send() must be a boolean, got ${JSON.stringify(o.volatile)}`);
   }
   if (o.signal !== undefined && !isSignal(o.signal)) {
-    throw invalid("option signal of send() must be an AbortSignal");
+    throw invalidOption("option signal of send() must be an AbortSignal");
   }
   return {
     volatile: o.volatile === true,

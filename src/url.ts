@@ -7,7 +7,7 @@
  * carry secrets too (webhook-style URLs, `/socket/<token>`).
  */
 
-import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import { ErrorCode, evtError } from "./errors.js";
 
 const SCHEMES: Record<string, string> = { "ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:" };
 
@@ -29,17 +29,14 @@ export function normalizeUrl(input: unknown): string {
       url = new URL(input);
     } catch {
       // Neither the input nor the parser's error (which quotes it) is kept: it may hold a token.
-      throw new EvtWebSocketError(ErrorCode.INVALID_URL, "invalid URL: cannot be parsed");
+      throw evtError(ErrorCode.INVALID_URL, "invalid URL: cannot be parsed");
     }
   } else {
-    throw new EvtWebSocketError(
-      ErrorCode.INVALID_URL,
-      `invalid URL: expected a string or URL, got ${typeof input}`,
-    );
+    throw evtError(ErrorCode.INVALID_URL, `invalid URL: expected a string or URL, got ${typeof input}`);
   }
   const scheme = SCHEMES[url.protocol];
   if (scheme === undefined) {
-    throw new EvtWebSocketError(
+    throw evtError(
       ErrorCode.INVALID_URL,
       `invalid URL scheme "${url.protocol}" in ${redactUrl(url)}: use ws:, wss:, http: or https:`,
     );

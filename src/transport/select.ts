@@ -8,7 +8,7 @@
  * proxy URL) through its own `check`.
  */
 
-import { ErrorCode, EvtWebSocketError } from "../errors.js";
+import { invalidOption } from "../errors.js";
 import type { Observer } from "../observe.js";
 import { defaultTransport } from "./default.js";
 import { createNativeTransport } from "./native.js";
@@ -49,7 +49,7 @@ export function selectTransport(needs: TransportNeeds): TransportFactory {
     (needs.WebSocket !== undefined ? createNativeTransport(needs.WebSocket) : defaultTransport());
   const invalid = (message: string) => {
     needs.obs?.event("option", { message });
-    return new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+    return invalidOption(message);
   };
   if (factory === undefined)
     throw invalid("no WebSocket in this runtime: pass one with the WebSocket option");
