@@ -2,8 +2,9 @@
  * The `logger` option: one line per connection event, `evtwebsocket[c1] open url=… ms=12`.
  *
  * A line names the connection and the event, then `key=value` fields. URLs show scheme, host
- * and port only (`redactUrl`); message bodies, headers and close reasons sent by us are never
- * logged. A logger that throws is ignored: logging cannot break a connection. Message sizes per
+ * and port only (`redactUrl`); message bodies and headers are never logged. A `close` line
+ * carries the close frame's reason as it came (a server may echo the reason `close()` sent), so
+ * a reason is no place for a secret. A logger that throws is ignored: logging cannot break a connection. Message sizes per
  * frame are not logged here (too many lines): `diagnostics_channel`'s `evtwebsocket:message:*`
  * carries them on Node.
  */
