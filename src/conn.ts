@@ -16,7 +16,7 @@ import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
-import { createObserver, nextConnId, type Observer } from "./observe.js";
+import { Announced, createObserver, nextConnId, type Observer } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -112,22 +112,11 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
     // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
-    if (obs !== undefined) {
-      // An observer runs user code (a logger, a channel subscriber holding this Conn): told
-      // mid-transition, it waits for the transition to finish, as events do, so a close()
-      // there cannot cut a transition in half.
-      // A request's outcome too, so it is told after the events of the transition that ended it.
-      const event = obs.event.bind(obs);
-      const request = obs.request.bind(obs);
-      obs.event = (kind, fields) => this.#events.announce(() => event(kind, fields));
-      obs.request = (init, register) =>
-        request(init, () => {
-          const { done } = init;
-          init.done = (error, response) => this.#events.announce(() => done(error, response));
-          register();
-        });
-    }
-    this.#out.obs = this.#obs = obs;
+    // An observer runs user code (a logger, a channel subscriber holding this Conn): told
+    // mid-transition, it waits for the transition to finish, as events do, so a close() there
+    // cannot cut a transition in half. One small object per connection, no closures.
+    const told = obs && new Announced(obs, this.#events);
+    this.#out.obs = this.#obs = told;
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */

@@ -85,6 +85,46 @@ export function complete(record: AttemptRecord, clock: Clock, kind: ObservedEven
   }
 }
 
+/**
+ * An observer told only once the connection's current transition is done: `event` and each
+ * request's outcome are announced through the emitter, as events are, so user code there (a
+ * logger, a channel subscriber holding the Conn) cannot cut a transition in half. Message sizes
+ * pass straight through: they carry no user code that could call back.
+ */
+export class Announced implements Observer {
+  readonly #inner: Observer;
+  readonly #events: { announce(callback: () => void): void };
+
+  constructor(inner: Observer, events: { announce(callback: () => void): void }) {
+    this.#inner = inner;
+    this.#events = events;
+  }
+
+  get tracesRequests(): boolean {
+    return this.#inner.tracesRequests;
+  }
+
+  event(kind: ObservedEvent, fields: Fields): void {
+    this.#events.announce(() => this.#inner.event(kind, fields));
+  }
+
+  sent(bytes: number): void {
+    this.#inner.sent(bytes);
+  }
+
+  received(bytes: number): void {
+    this.#inner.received(bytes);
+  }
+
+  request<TIn, TOut>(init: RequestInit<TIn, TOut>, register: () => void): void {
+    this.#inner.request(init, () => {
+      const { done } = init;
+      init.done = (error, response) => this.#events.announce(() => done(error, response));
+      register();
+    });
+  }
+}
+
 let lastId = 0;
 
 /** A short id, unique in this process (or page): "c1", "c2", … */

@@ -48,7 +48,7 @@ import tsupConfig from "../tsup.config.js";
  * "clear the retry timer" sites, say) wins nothing: gzip already pays little for repeats.
  * Then review fixes (observer events announced after transitions, stricter header values,
  * shared-connection hardening) and a deadline for URL and headers functions that never settle
- * took it to 15,532 B; the guard is 15,616 B (a decision).
+ * took it to 15,540 B; the guard is 15,616 B (a decision).
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
 const BUDGET_GZIP_BYTES = 15_616;
