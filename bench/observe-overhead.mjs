@@ -12,33 +12,10 @@
 
 import { execFileSync } from "node:child_process";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { EchoSocket } from "./echo-socket.mjs";
 
 const COUNT = 200_000;
 const INFLIGHT = 100;
-
-class EchoSocket {
-  readyState = 0;
-  binaryType = "blob";
-  bufferedAmount = 0;
-  protocol = "";
-  onopen = null;
-  onmessage = null;
-  onclose = null;
-  onerror = null;
-  constructor() {
-    setTimeout(() => {
-      this.readyState = 1;
-      this.onopen?.({});
-    }, 0);
-  }
-  send(data) {
-    queueMicrotask(() => this.onmessage?.({ data }));
-  }
-  close() {
-    this.readyState = 3;
-    setTimeout(() => this.onclose?.({ code: 1000, reason: "", wasClean: true }), 0);
-  }
-}
 
 const noop = () => {};
 
