@@ -130,8 +130,8 @@ function textHandle(ctx, send, close, layerKind) {
         ? (text) => ctx.onMessage(JSON.parse(text))
         : ctx.onMessage
       : ctx.json
-      ? (text) => layer.onText(text) || ctx.onMessage?.(text)
-      : (text) => ctx.onMessage?.(text);
+        ? (text) => layer.onText(text) || ctx.onMessage?.(text)
+        : (text) => ctx.onMessage?.(text);
   let timer;
   if (ctx.heartbeatMs) timer = setInterval(() => send("ping"), ctx.heartbeatMs);
   return {

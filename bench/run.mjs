@@ -422,7 +422,7 @@ function markdown(rows, meta, sizes) {
     return s;
   };
   for (const { scenario, cells } of rows) {
-      const shown = libs.map((l) =>
+    const shown = libs.map((l) =>
       !cells[l] && adapters[l].requestsOnly && cells.ws ? "= raw ws" : cell(scenario, cells[l]),
     );
     out.push(`| ${scenario.title} | ${shown.join(" | ")} |`);
@@ -462,7 +462,9 @@ function markdown(rows, meta, sizes) {
       out.push(`| ${row.scenario.title} | ${what} | ${target ? `>= ${target}` : "—"} | ${r.toFixed(2)} |`);
     }
   }
-  const peers = libs.filter((l) => !["ws", "ws-map", "evtwebsocket", "evtwebsocket-messages"].includes(l) && !adapters[l].variantOf);
+  const peers = libs.filter(
+    (l) => !["ws", "ws-map", "evtwebsocket", "evtwebsocket-messages"].includes(l) && !adapters[l].variantOf,
+  );
   // A peer with an equal or better median is "level" when the two runs cannot be told apart:
   // each median lies inside the other's min–max spread. Otherwise evtwebsocket is behind it.
   const behind = [];

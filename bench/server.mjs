@@ -83,7 +83,18 @@ function pushFrame(size) {
       ? Buffer.from([0x81, size])
       : size < 65_536
         ? Buffer.from([0x81, 126, size >> 8, size & 255])
-        : Buffer.from([0x81, 127, 0, 0, 0, 0, size >>> 24, (size >> 16) & 255, (size >> 8) & 255, size & 255]);
+        : Buffer.from([
+            0x81,
+            127,
+            0,
+            0,
+            0,
+            0,
+            size >>> 24,
+            (size >> 16) & 255,
+            (size >> 8) & 255,
+            size & 255,
+          ]);
   return Buffer.concat([header, payload]);
 }
 
