@@ -306,18 +306,28 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       if (signal?.aborted)
         throw evtError("ERR_ABORTED", "request(): the signal was already aborted", signal.reason);
       const seq = ++this.#seq;
+      const onAbort = () => {
+        if (this.#waiting.delete(seq))
+          waiting.reject(evtError("ERR_ABORTED", "request aborted", signal?.reason));
+      };
+      // However the request settles, the signal lets go of it: a long-lived signal shared by
+      // many requests must not collect one listener (and one settled request) per call.
       const waiting: Waiting = {
         body,
         timeoutMs: options?.timeoutMs,
         retry: options?.retryOnReconnect === true,
-        resolve: resolve as (value: unknown) => void,
-        reject,
+        resolve: (value) => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(value as TIn);
+        },
+        reject: (error) => {
+          signal?.removeEventListener("abort", onAbort);
+          reject(error);
+        },
       };
       this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
       this.#waiting.set(seq, waiting);
-      signal?.addEventListener("abort", () => {
-        if (this.#waiting.delete(seq)) reject(evtError("ERR_ABORTED", "request aborted", signal.reason));
-      });
+      signal?.addEventListener("abort", onAbort);
     });
   }
 

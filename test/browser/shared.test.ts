@@ -193,6 +193,52 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await context.close();
   });
 
+  it("a follower's requests let go of their AbortSignal when they settle: one long-lived signal gathers no listeners; an abort still rejects ERR_ABORTED", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context)];
+    const follower = (await role(pages[0]!)) === "follower" ? pages[0]! : pages[1]!;
+    expect(await role(follower)).toBe("follower");
+    const result = await inPage(follower, null, async () => {
+      const controller = new AbortController();
+      const { signal } = controller;
+      let listeners = 0;
+      const add = signal.addEventListener.bind(signal);
+      const remove = signal.removeEventListener.bind(signal);
+      const known = new Set<unknown>();
+      signal.addEventListener = ((type: string, fn: EventListener, o?: AddEventListenerOptions) => {
+        if (!known.has(fn)) listeners++;
+        known.add(fn);
+        add(type, fn, o);
+      }) as typeof signal.addEventListener;
+      signal.removeEventListener = ((type: string, fn: EventListener, o?: EventListenerOptions) => {
+        if (known.delete(fn)) listeners--;
+        remove(type, fn, o);
+      }) as typeof signal.removeEventListener;
+      const replies = await Promise.all(["r1", "r2", "r3"].map((q) => window.sc.request(q, { signal })));
+      const timedOut = await window.sc.request("hold:t", { signal, timeoutMs: 50 }).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      const afterSettled = listeners;
+      const aborted = window.sc.request("hold:a", { signal }).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      const whileWaiting = listeners;
+      controller.abort();
+      return { replies, timedOut, afterSettled, whileWaiting, aborted: await aborted, atEnd: listeners };
+    });
+    expect(result).toEqual({
+      replies: ["echo:r1", "echo:r2", "echo:r3"],
+      timedOut: "ERR_REQUEST_TIMEOUT",
+      afterSettled: 0,
+      whileWaiting: 1,
+      aborted: "ERR_ABORTED",
+      atEnd: 0,
+    });
+    await context.close();
+  });
+
   it("a follower's dial() rejects when the leader's dial fails for good", async () => {
     const context = await rig.browser.newContext();
     const url = `ws://127.0.0.1:${await freePort()}`;
