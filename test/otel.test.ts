@@ -21,7 +21,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
-import { instrument, uninstrument } from "../src/otel/index.js";
+import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 
@@ -43,7 +43,13 @@ function setup() {
     const metric = last?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
     return (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value] as const);
   };
-  return { spans, points };
+  return { spans, points, tracerProvider, meterProvider };
+}
+
+/** instrument() again, on the providers of an earlier setup(). */
+function setupOn<T extends { tracerProvider: unknown; meterProvider: unknown }>(earlier: T): T {
+  instrument(earlier as InstrumentOptions);
+  return earlier;
 }
 
 async function echoServer(): Promise<TestServer> {
@@ -145,6 +151,31 @@ describe("evtwebsocket/otel", () => {
     await c.close();
     // It used to count the close alone: open connections went to -1 (with no server attributes).
     expect((await points("evtwebsocket.connections.open")).filter(([, v]) => v !== 0)).toEqual([]);
+  });
+
+  it("instrument() again on the same meter counts an open connection once; on another meter it moves there; uninstrument() counts it off", async () => {
+    const server = await echoServer();
+    const first = setup();
+    const c = conn({ reconnect: false });
+    await c.dial(server.url);
+    const open = async (p: typeof first) =>
+      (await p.points("evtwebsocket.connections.open")).map(([, v]) => v);
+    expect(await open(first)).toEqual([1]);
+    const same = setupOn(first);
+    expect(await open(same)).toEqual([1]);
+    // It used to stay at 1 on the first meter for good: the setup replaced never counted the
+    // connection off, and the one replacing it never heard it open, so its close counted nothing.
+    const other = setup();
+    expect(await open(first)).toEqual([0]);
+    expect(await open(other)).toEqual([1]);
+    await c.close();
+    expect(await open(other)).toEqual([0]);
+    const d = conn({ reconnect: false });
+    await d.dial(server.url);
+    expect(await open(other)).toEqual([1]);
+    uninstrument();
+    expect(await open(other)).toEqual([0]);
+    await d.close();
   });
 
   it("queue depth is an observable gauge over the process's connections", async () => {

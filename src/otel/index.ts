@@ -76,12 +76,14 @@ const OUTCOMES: Record<string, string> = {
   ERR_ABORTED: "aborted",
 };
 
-let teardown: (() => void) | undefined;
+/** The running setup: how to stop it, and the connections it knows (handed to a setup that replaces it). */
+let active: { stop(): void; conns: Map<string, ConnRecord> } | undefined;
 
 /**
  * Starts reporting every evtwebsocket connection of this process to OpenTelemetry; calling it
- * again replaces the earlier setup. Connections created before the call are reported from
- * their next event on.
+ * again replaces the earlier setup and takes over the connections it knew (those open stay
+ * counted as open, once). Connections created before the first call are reported from their
+ * next event on, and are not counted as open until they open again.
  *
  * @example
  * ```ts
@@ -90,6 +92,7 @@ let teardown: (() => void) | undefined;
  * ```
  */
 export function instrument(options: InstrumentOptions = {}): void {
+  const known = active?.conns;
   uninstrument();
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
@@ -99,6 +102,12 @@ export function instrument(options: InstrumentOptions = {}): void {
   const REQUEST = Symbol("evtwebsocket.otel.request");
   /** Running totals behind the observable message and byte counters. */
   const io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+
+  for (const [id, r] of known ?? []) {
+    if (r.conn.deref() === undefined) continue;
+    conns.set(id, { attrs: r.attrs, server: r.server, spans: new Set(), conn: r.conn, open: r.open });
+    if (r.open) m.open.add(1, r.server);
+  }
 
   const recordOf = (msg: Message): ConnRecord => {
     let r = conns.get(msg.id);
@@ -230,23 +239,30 @@ export function instrument(options: InstrumentOptions = {}): void {
   };
   meter.addBatchObservableCallback(observeIo, [m.messages, m.bytes]);
 
-  teardown = () => {
+  const stop = () => {
     for (const [name, fn] of handlers) dc.unsubscribe(name, fn);
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
     meter.removeBatchObservableCallback(observeIo, [m.messages, m.bytes]);
     // Requests still in flight are not followed any more: their spans end now rather than never.
+    // Connections counted open are counted off: this setup no longer hears their close.
     for (const r of conns.values()) {
       for (const span of r.spans) span.end();
       r.spans.clear();
+      if (r.open) m.open.add(-1, r.server);
     }
   };
+  active = { stop, conns };
 }
 
-/** Stops reporting: removes every subscription and callback `instrument()` made. */
+/**
+ * Stops reporting: removes every subscription and callback `instrument()` made, and counts off
+ * the connections it counted as open.
+ */
 export function uninstrument(): void {
-  teardown?.();
-  teardown = undefined;
+  const setup = active;
+  active = undefined;
+  setup?.stop();
 }
 
 /** An error's `error.type`: its code (`ERR_…`), else its name. */
