@@ -4,6 +4,7 @@
  * latest handler) is tested in Chromium (test/browser/react.test.ts).
  */
 
+import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -14,6 +15,7 @@ import { describe, expect, it, vi } from "vitest";
 import { Conn } from "../src/index.js";
 import { useConn, useConnEvent } from "../src/react/index.js";
 import { server } from "./helpers/harness.js";
+import { REACT_18 } from "./helpers/react-18.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 /** The issue's limit for what the hook entry adds to an app that has the main entry. */
@@ -25,6 +27,24 @@ function Status({ url }: { url: string }) {
   return createElement("p", null, `${state} ${conn === null} ${error === undefined}`);
 }
 
+/** The server-rendering check, for a child Node process with React 18 bundled in. */
+const SSR_18 = `
+import { createElement, version } from "react";
+import { renderToString } from "react-dom/server";
+import { Conn } from "./src/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
+let dials = 0;
+const dial = Conn.prototype.dial;
+Conn.prototype.dial = function (...args) { dials++; return dial.apply(this, args); };
+function Status({ url }) {
+  const { conn, state, error } = useConn(url, { share: "ssr" });
+  useConnEvent(conn, "message", () => {});
+  return createElement("p", null, \`\${state} \${conn === null} \${error === undefined}\`);
+}
+const html = renderToString(createElement(Status, { url: process.argv[2] }));
+process.stdout.write(JSON.stringify({ major: version.split(".")[0], html, dials }));
+`;
+
 describe("evtwebsocket/react", () => {
   it('renders on the server with no socket and the state "idle"', async () => {
     const s = await server();
@@ -33,6 +53,30 @@ describe("evtwebsocket/react", () => {
     expect(html).toBe("<p>idle true true</p>");
     expect(dial).not.toHaveBeenCalled();
     dial.mockRestore();
+    expect(s.connections).toBe(0);
+  });
+
+  it('renders on the server with React 18 too (the workspace test/fixtures/react-18): no socket, "idle"', async () => {
+    const s = await server();
+    // React 18 cannot share this process with React 19: the page is bundled with React 18
+    // aliased in, and run by a child Node process against the same server.
+    const result = await build({
+      stdin: { contents: SSR_18, resolveDir: root, loader: "ts" },
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      alias: REACT_18,
+      external: ["ws", "bufferutil", "utf-8-validate"],
+      logLevel: "silent",
+    });
+    const child = spawn(process.execPath, ["-", s.url], { cwd: root, stdio: ["pipe", "pipe", "inherit"] });
+    child.stdin.end(result.outputFiles[0]!.contents);
+    let out = "";
+    for await (const chunk of child.stdout) out += chunk;
+    expect(JSON.parse(out)).toEqual({ major: "18", html: "<p>idle true true</p>", dials: 0 });
     expect(s.connections).toBe(0);
   });
 

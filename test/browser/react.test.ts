@@ -1,11 +1,14 @@
 /**
- * `evtwebsocket/react` in Debian's Chromium: a real React 19 page (react-dom/client, StrictMode
+ * `evtwebsocket/react` in Debian's Chromium: a real React page (react-dom/client, StrictMode
  * on, React's development build, so effects run mount, unmount, mount) built by esbuild from
- * src/, against a real `ws` server on 127.0.0.1 that counts connections and closes.
+ * src/, against a real `ws` server on 127.0.0.1 that counts connections and closes. Every test
+ * runs twice: with React 19, and with React 18 (the workspace test/fixtures/react-18, aliased
+ * to `react` and `react-dom` in that page's build), the two majors the peer range promises.
  */
 
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REACT_18 } from "../helpers/react-18.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
@@ -24,19 +27,20 @@ declare global {
     events: string[];
     states: Record<string, string>;
     conns: Record<string, unknown>;
+    reactVersion: string;
   }
 }
 
 /** Two components share one connection (same URL, same `share` key); options and handlers are new objects on every render. */
 const APP = `
-import { StrictMode } from "react";
+import { StrictMode, version } from "react";
 import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
 import { Conn } from "./src/index.ts";
 import { useConn, useConnEvent } from "./src/react/index.ts";
 
 const w = window;
-Object.assign(w, { subs: 0, live: 0, subsBy: {}, events: [], states: {}, conns: {} });
+Object.assign(w, { subs: 0, live: 0, subsBy: {}, events: [], states: {}, conns: {}, reactVersion: version });
 const on = Conn.prototype.on;
 Conn.prototype.on = function (event, listener) {
   const off = on.call(this, event, listener);
@@ -76,9 +80,20 @@ let rig: Rig;
 let server: TestServer;
 const closes: string[] = [];
 
+/** Each React major the peer range covers: the page it is served at, and how its build resolves React. */
+const REACTS = [
+  { version: "19", path: "/", alias: undefined },
+  { version: "18", path: "/18", alias: REACT_18 },
+] as const;
+
 beforeAll(async () => {
-  const app = await bundle({ code: APP });
-  rig = await startRig({ "/": html("/app.js", `<div id="root"></div>`), "/app.js": app });
+  const routes: Parameters<typeof startRig>[0] = {};
+  for (const { path, alias } of REACTS) {
+    const script = `/app${path.slice(1)}.js`;
+    routes[path] = html(script, `<div id="root"></div>`);
+    routes[script] = await bundle({ code: APP }, alias === undefined ? {} : { alias });
+  }
+  rig = await startRig(routes);
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
   });
@@ -89,88 +104,104 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function openPage(): Promise<Page> {
+async function openPage(path: string, version: string): Promise<Page> {
   const context = await rig.browser.newContext();
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(`${rig.origin}/`);
+  await page.goto(`${rig.origin}${path}`);
   await page
     .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
     .catch(() => {
       throw new Error(`the React page did not load: ${errors.join("; ")}`);
     });
+  // The page runs the React it was built with: the alias is not silently ignored.
+  expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
   return page;
+}
+
+/** The closes the server saw from now on. */
+function since(): () => string[] {
+  const from = closes.length;
+  return () => closes.slice(from);
 }
 
 const render = (page: Page, props: Props) => inPage(page, props, (p) => window.render(p));
 
 describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromium"), () => {
-  it("shares one socket between two components, survives StrictMode without an extra socket or a close, calls the latest handler, and closes after the last unmount", async () => {
-    const page = await openPage();
-    const before = server.connections;
-    await render(page, { url: server.url, renderNo: 1, show: true });
-    await inPage(page, null, () =>
-      window.waitFor(() => window.states.a === "open" && window.states.b === "open", "both components open"),
-    );
-    expect(server.connections).toBe(before + 1);
-    expect(closes).toEqual([]);
-    expect(await inPage(page, null, () => window.conns.a === window.conns.b && window.conns.a !== null)).toBe(
-      true,
-    );
+  describe.each(REACTS)("with React $version", ({ version, path }) => {
+    it("shares one socket between two components, survives StrictMode without an extra socket or a close, calls the latest handler, and closes after the last unmount", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closes = since();
+      await render(page, { url: server.url, renderNo: 1, show: true });
+      await inPage(page, null, () =>
+        window.waitFor(
+          () => window.states.a === "open" && window.states.b === "open",
+          "both components open",
+        ),
+      );
+      expect(server.connections).toBe(before + 1);
+      expect(closes()).toEqual([]);
+      expect(
+        await inPage(page, null, () => window.conns.a === window.conns.b && window.conns.a !== null),
+      ).toBe(true);
 
-    // New options and handler objects on every render: no reconnect, no resubscription.
-    const subsAfterMount = await inPage(page, null, () => window.subs);
-    expect(subsAfterMount).toBe(2);
-    // StrictMode is really on: useConn's effect in each of the two components ran mount,
-    // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet).
-    expect(await inPage(page, null, () => window.subsBy.state)).toBe(4);
-    for (let renderNo = 2; renderNo <= 6; renderNo++)
-      await render(page, { url: server.url, renderNo, show: true });
-    expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
-      subs: subsAfterMount,
-      live: 2,
+      // New options and handler objects on every render: no reconnect, no resubscription.
+      const subsAfterMount = await inPage(page, null, () => window.subs);
+      expect(subsAfterMount).toBe(2);
+      // StrictMode is really on: useConn's effect in each of the two components ran mount,
+      // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet).
+      expect(await inPage(page, null, () => window.subsBy.state)).toBe(4);
+      for (let renderNo = 2; renderNo <= 6; renderNo++)
+        await render(page, { url: server.url, renderNo, show: true });
+      expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
+        subs: subsAfterMount,
+        live: 2,
+      });
+      for (const ws of server.clients) ws.send("m1");
+      await inPage(page, null, () =>
+        window.waitFor(() => window.events.length === 2, "the message in both components"),
+      );
+      expect((await inPage(page, null, () => window.events)).sort()).toEqual([
+        "a m1 render=6",
+        "b m1 render=6",
+      ]);
+      expect(server.connections).toBe(before + 1);
+      expect(closes()).toEqual([]);
+
+      await render(page, { url: server.url, renderNo: 7, show: false });
+      await until(() => closes().length === 1, "the close after the last unmount");
+      expect(closes()).toEqual(["1000"]);
+      expect(await inPage(page, null, () => window.live)).toBe(0);
+
+      // A null URL: "not now", no connection.
+      await render(page, { url: null, renderNo: 8, show: true });
+      expect(await inPage(page, null, () => ({ ...window.states, same: window.conns.a === null }))).toEqual({
+        a: "idle",
+        b: "idle",
+        same: true,
+      });
+      expect(server.connections).toBe(before + 1);
+      await page.context().close();
     });
-    for (const ws of server.clients) ws.send("m1");
-    await inPage(page, null, () =>
-      window.waitFor(() => window.events.length === 2, "the message in both components"),
-    );
-    expect((await inPage(page, null, () => window.events)).sort()).toEqual([
-      "a m1 render=6",
-      "b m1 render=6",
-    ]);
-    expect(server.connections).toBe(before + 1);
-    expect(closes).toEqual([]);
 
-    await render(page, { url: server.url, renderNo: 7, show: false });
-    await until(() => closes.length === 1, "the close after the last unmount");
-    expect(closes).toEqual(["1000"]);
-    expect(await inPage(page, null, () => window.live)).toBe(0);
-
-    // A null URL: "not now", no connection.
-    await render(page, { url: null, renderNo: 8, show: true });
-    expect(await inPage(page, null, () => ({ ...window.states, same: window.conns.a === null }))).toEqual({
-      a: "idle",
-      b: "idle",
-      same: true,
+    it("a connection of its own (no share key) also survives StrictMode with one socket and no close", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      await render(page, { url: server.url, renderNo: 1, show: true, solo: true });
+      await inPage(page, null, () =>
+        window.waitFor(() => window.states.solo === "open", "the component open"),
+      );
+      // It used to make a Conn per mount: StrictMode's first one dialled and was closed.
+      await until(() => server.connections >= before + 1, "the connection");
+      await new Promise((r) => setTimeout(r, 200));
+      expect(server.connections).toBe(before + 1);
+      expect(closes.length).toBe(closed);
+      await render(page, { url: server.url, renderNo: 2, show: false, solo: false });
+      await until(() => closes.length === closed + 1, "the close after the unmount");
+      await page.context().close();
     });
-    expect(server.connections).toBe(before + 1);
-    await page.context().close();
-  });
-
-  it("a connection of its own (no share key) also survives StrictMode with one socket and no close", async () => {
-    const page = await openPage();
-    const before = server.connections;
-    const closed = closes.length;
-    await render(page, { url: server.url, renderNo: 1, show: true, solo: true });
-    await inPage(page, null, () => window.waitFor(() => window.states.solo === "open", "the component open"));
-    // It used to make a Conn per mount: StrictMode's first one dialled and was closed.
-    await until(() => server.connections >= before + 1, "the connection");
-    await new Promise((r) => setTimeout(r, 200));
-    expect(server.connections).toBe(before + 1);
-    expect(closes.length).toBe(closed);
-    await render(page, { url: server.url, renderNo: 2, show: false, solo: false });
-    await until(() => closes.length === closed + 1, "the close after the unmount");
-    await page.context().close();
   });
 });

@@ -80,8 +80,12 @@ ${body}
 }
 
 /** Bundles `entry` (a path from the repository root, or inline code) for the browser, as an ES module. */
-export async function bundle(entry: { file: string } | { code: string }): Promise<Route> {
+export async function bundle(
+  entry: { file: string } | { code: string },
+  options: { alias?: Record<string, string> } = {},
+): Promise<Route> {
   const result = await build({
+    ...(options.alias !== undefined && { alias: options.alias }),
     ...("file" in entry
       ? { entryPoints: [`${root}${entry.file}`] }
       : { stdin: { contents: entry.code, resolveDir: root, loader: "tsx" } }),
