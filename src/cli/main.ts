@@ -22,6 +22,33 @@ import { runSession } from "./session.js";
 import { startTestServer, type TestServer } from "./test-server.js";
 import { lineLogger, traceSizes } from "./verbose.js";
 
+/** The command-line flag behind each connection option the library checks (its range, mostly). */
+const FLAGS: Record<string, string> = {
+  connectTimeoutMs: "--connect-timeout",
+  pingIntervalMs: "--ping-interval",
+  pongTimeoutMs: "--pong-timeout",
+  requestTimeoutMs: "--timeout",
+  maxMessageBytes: "--max-message-size",
+  "reconnect.minDelayMs": "--min-delay",
+  "reconnect.maxDelayMs": "--max-delay",
+  "reconnect.resetAfterMs": "--reset-after",
+  "reconnect.maxAttempts": "--max-attempts",
+  pingMsg: "--ping-msg",
+  protocols: "--subprotocol",
+  headers: "--header",
+  proxy: "--proxy",
+};
+
+/**
+ * A library option error, led by the flag the user typed: "--connect-timeout: option
+ * connectTimeoutMs must be …". The library's own words follow, in its units (ms).
+ */
+function withFlag(message: string): string {
+  const name = /^option ([\w.]+)/.exec(message)?.[1];
+  const flag = name === undefined ? undefined : (FLAGS[name] ?? FLAGS[name.split(".")[0]!]);
+  return flag === undefined ? message : `${flag}: ${message}`;
+}
+
 const { stdin, stdout, stderr, env } = process;
 
 /** The version in evtwebsocket's package.json, found upwards from this file (src/cli/ or dist/). */
@@ -146,7 +173,7 @@ async function runClient(o: ClientOptions): Promise<number> {
     conn = new Conn(options);
     if (o.trace) traceSizes(conn.id, (text) => stderr.write(text));
   } catch (error) {
-    if (isEvtWebSocketError(error, "ERR_INVALID_OPTION")) throw new UsageError(error.message);
+    if (isEvtWebSocketError(error, "ERR_INVALID_OPTION")) throw new UsageError(withFlag(error.message));
     throw error;
   }
   if (o.insecure) warnInsecure(printer);

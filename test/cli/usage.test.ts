@@ -33,6 +33,16 @@ const mistakes: [string[], RegExp][] = [
     /--ping-msg.*need --ping-interval above 0/,
   ],
   [["--concurrency", "-1", "ws://127.0.0.1:1"], /--concurrency.*"-1" is not a count/],
+  // Checked by the library, in its units: the line still leads with the flag typed.
+  [
+    ["--connect-timeout", "0", "ws://127.0.0.1:1"],
+    /^evtws: --connect-timeout: option connectTimeoutMs must be/,
+  ],
+  [
+    ["--ping-interval", "5", "--pong-timeout", "99999999999", "ws://127.0.0.1:1"],
+    /^evtws: --pong-timeout: option pongTimeoutMs must be/,
+  ],
+  [["--timeout", "9999999999", "-x", "a", "ws://127.0.0.1:1"], /^evtws: --timeout: option requestTimeoutMs/],
   [["serve", "--port", "70000"], /"70000" is not a port/],
   [["serve", "--echo", "--id-reply"], /cannot be used with/],
 ];
