@@ -218,6 +218,19 @@ describe("messages()", () => {
     expect(c.state).toBe(State.OPEN);
   });
 
+  it("next() called again before the first settles: each gets the next message in order, and a pending one settles at close()", async () => {
+    const s = await server({ onConnection: (ws) => setTimeout(() => push(ws, 2), 20) });
+    const c = conn();
+    const it = c.messages();
+    await c.dial(s.url);
+    // Not for-await: a caller may ask ahead (Promise.all, a race with a timeout).
+    const [first, second, third] = [it.next(), it.next(), it.next()];
+    await expect(first).resolves.toEqual({ value: "000000xx", done: false });
+    await expect(second).resolves.toEqual({ value: "000001xx", done: false });
+    await c.close();
+    await expect(third).resolves.toEqual({ value: undefined, done: true });
+  });
+
   it("close() while a full iterator holds reading paused reads the peer's close frame: a clean 1000, not a timeout", async () => {
     let serverSaw: number | undefined;
     const s = await server({
