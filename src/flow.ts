@@ -52,6 +52,8 @@ export class Flow<T> {
     this.#out = out;
     this.#o = o;
     life.onShutdown = (reason) => this.#shutdown(reason);
+    // Checked once the caller is done: a message dropped as oldest makes room for a new one.
+    out.onEmpty = () => queueMicrotask(() => out.queued || this.#bp?.emptied(life.openLink));
   }
 
   /** A link opened, before the connection announces it: it inherits the pause and the watch. */
