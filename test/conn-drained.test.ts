@@ -168,6 +168,28 @@ describe("drained()", () => {
     expect(c.state).toBe(State.RECONNECTING);
   });
 
+  it("resolves when the socket it waited on drops with the queue empty: what the dead socket held is gone (WHATWG WebSocket)", async () => {
+    // Node's ws calls its write callbacks when the socket dies; a WHATWG socket is polled, and
+    // the poll stops with the socket.
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      WebSocket: WebSocket as never,
+      reconnect: fast,
+      onError: () => {},
+    });
+    await c.dial(s.url);
+    fill(c, 4 * MiB);
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    await s.server.stop(); // the socket dies with megabytes unwritten, and no server comes back
+    await until(() => c.state === State.RECONNECTING, "reconnecting");
+    // Nothing of ours waits to leave: a drained() made now resolves at once, and so must this one.
+    await expect(c.drained()).resolves.toBeUndefined();
+    await until(() => waiting.settled, "drained() to settle while reconnecting");
+    expect(waiting.error).toBeUndefined();
+  });
+
   it("resolves on an open connection whose queue, held by an async onConnected, was emptied unsent", async () => {
     const s = await server({ onMessage: () => {} });
     let release!: () => void;
