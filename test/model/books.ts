@@ -359,6 +359,9 @@ export class Books {
     const state = conn.state;
     if (conn.isConnected())
       this.#violate("onclose-state", `inside onClose isConnected() is true (state "${state}")`);
+    // A callback before it in this step (the logger's close line) called dial() or close(): onClose
+    // sees the state that call made, as every callback does.
+    if (this.#reentered) return;
     if (willReconnect && state !== "reconnecting") {
       this.#violate(
         "onclose-state",

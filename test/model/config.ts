@@ -96,7 +96,8 @@ export type CallbackEvent =
   | "state"
   | "sendCallback"
   | "shouldReconnect"
-  | "matcher";
+  | "matcher"
+  | "log";
 
 export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   connected: "onConnected",
@@ -108,6 +109,7 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   sendCallback: "send callback",
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",
+  log: "the logger",
 };
 
 /** An action as a line of script. */
