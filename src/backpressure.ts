@@ -3,7 +3,8 @@
  *
  * `drained()` resolves once nothing of ours waits to leave: the outgoing queue is empty and the
  * socket's buffered amount is at or under `lowWaterMark`. Not connected and with an empty queue,
- * that is at once; with queued messages it waits for a reconnect to send them. When the
+ * that is at once; with queued messages it waits for a reconnect to send them, or for them to
+ * leave the queue unsent (aborted, expired, a request that timed out). When the
  * connection ends for good it rejects (`ERR_CLOSED` after `close()`, otherwise the reason it
  * gave up), so no waiter hangs. `"drain"` fires when the buffered amount falls back to
  * `lowWaterMark` or below after it rose above `highWaterMark`.
@@ -92,6 +93,15 @@ export class Backpressure {
     const needed = this.#above || this.#waiters.length > 0;
     if (needed && (!flushed || buffered > this.#low)) link.requestFlushed();
     link.watchWrites = this.watching;
+  }
+
+  /**
+   * The queue emptied without sending (its messages aborted, expired or dropped): with no open
+   * link the waiters resolve; on one, they wait for what it buffered to be written.
+   */
+  emptied(link: WatchedLink | undefined): void {
+    if (link !== undefined) link.requestFlushed();
+    else for (const w of this.#waiters.splice(0)) w.resolve();
   }
 
   /** The connection ended for good: every waiter rejects with `error`. */

@@ -90,7 +90,10 @@ export class Conn<TIn = Data, TOut = Data> {
       written: (conn, link, flushed) => conn.#flow?.written(link, flushed),
       message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
       pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
-      end: (conn, link, end) => conn.#life.onEnd(link, end),
+      end: (conn, link, end) => {
+        conn.#life.onEnd(link, end);
+        conn.#flow?.ended();
+      },
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);

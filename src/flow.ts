@@ -52,6 +52,8 @@ export class Flow<T> {
     this.#out = out;
     this.#o = o;
     life.onShutdown = (reason) => this.#shutdown(reason);
+    // Checked once the caller is done: a message dropped as oldest makes room for a new one.
+    out.onEmpty = () => queueMicrotask(() => this.ended());
   }
 
   /** A link opened, before the connection announces it: it inherits the pause and the watch. */
@@ -68,6 +70,14 @@ export class Flow<T> {
   /** A watched link sent a frame (`flushed` false) or wrote what it had been asked about. */
   written(link: ConnLink, flushed: boolean): void {
     if (link === this.#life.link) this.#bp?.update(link, this.#out.queued, flushed);
+  }
+
+  /**
+   * A link ended, or the queue emptied unsent: with nothing queued, `drained()` waits no more for
+   * what a dead socket held (a WHATWG socket's poll stops with it) nor for messages gone unsent.
+   */
+  ended(): void {
+    if (this.#out.queued === 0) this.#bp?.emptied(this.#life.openLink);
   }
 
   /** A `"drain"` listener was added. */

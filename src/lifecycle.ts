@@ -235,8 +235,13 @@ export class Lifecycle {
     if (epoch !== this.#epoch) return;
     const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner, headers);
     this.#link = link;
+    this.#events.run(this, this.#attemptStart, link, url);
+  }
+
+  /** Logs the attempt and starts its socket, as one transition: a logger's close() comes after the start. */
+  #attemptStart(link: ConnLink, url: string): void {
     this.#plan!.obs?.event("attempt", { attempt: this.#attempt + 1, url });
-    this.#events.run(link, link.start);
+    link.start();
   }
 
   /**

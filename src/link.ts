@@ -284,11 +284,19 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#end({ ...end, error: error ?? (this.#requested ? undefined : this.#closeError(end, "server")) });
   }
 
-  /** No more data frames: stops the heartbeat and bounds the wait for the socket's end. */
+  /**
+   * No more data frames: stops the heartbeat and bounds the wait for the socket's end. Reading
+   * resumes if it was paused: the peer's close frame (the end of the closing handshake) waits
+   * behind a pause, and what arrives now is for no one.
+   */
   #closing(): void {
     if (this.#phase !== "open") return;
     this.#phase = "closing";
     this.#stopTimers();
+    if (this.#paused) {
+      this.#paused = false;
+      this.#transport!.resume?.();
+    }
     this.#timer = this.#config.clock.setTimeout(() => {
       this.#timer = undefined;
       this.terminate();

@@ -129,7 +129,8 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   /** This iterator holds the socket paused. */
   #full = false;
   #unsubscribe: (() => void) | undefined;
-  #waiter: { resolve(r: IteratorResult<T>): void; reject(e: unknown): void } | undefined;
+  /** `next()` calls waiting for a message, oldest first (a caller may ask ahead of the last answer). */
+  #waiters: Array<{ resolve(r: IteratorResult<T>): void; reject(e: unknown): void }> | undefined;
   #ending: Ending | undefined;
 
   constructor(hub: MessageStreams<T>, options: Required<MessagesOptions>, ended?: Ending) {
@@ -164,7 +165,8 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
       return error === undefined ? Promise.resolve(DONE) : Promise.reject(error);
     }
     return new Promise((resolve, reject) => {
-      this.#waiter = { resolve, reject };
+      this.#waiters ??= [];
+      this.#waiters.push({ resolve, reject });
     });
   }
 
@@ -187,9 +189,8 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   }
 
   #push(msg: T): void {
-    const waiter = this.#waiter;
+    const waiter = this.#waiters?.shift();
     if (waiter !== undefined) {
-      this.#waiter = undefined;
       waiter.resolve({ value: msg, done: false });
       return;
     }
@@ -240,15 +241,17 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
     }
   }
 
-  /** A pending `next()` learns the end. */
+  /** Every pending `next()` learns the end: the first gets the error, if any, the others done. */
   #wake(): void {
-    const waiter = this.#waiter;
-    if (waiter === undefined) return;
-    this.#waiter = undefined;
-    const error = this.#ending?.error;
-    this.#ending = { error: undefined };
-    if (error === undefined) waiter.resolve(DONE);
-    else waiter.reject(error);
+    const waiters = this.#waiters;
+    if (waiters === undefined || waiters.length === 0) return;
+    this.#waiters = undefined;
+    for (const waiter of waiters) {
+      const error = this.#ending?.error;
+      this.#ending = { error: undefined };
+      if (error === undefined) waiter.resolve(DONE);
+      else waiter.reject(error);
+    }
   }
 }
 

@@ -60,6 +60,11 @@ export class Outbox<TIn, TOut> {
     this.#delivery = new Delivery(this.#queue, clock, policy, steps, owner);
   }
 
+  /** Told when the queue empties without sending its last frames (aborted, expired, dropped). */
+  set onEmpty(listener: () => void) {
+    this.#queue.onEmpty = listener;
+  }
+
   /** Frames waiting for the connection to open. */
   get queued(): number {
     return this.#queue.size;
@@ -152,7 +157,10 @@ export class Outbox<TIn, TOut> {
       }
     }
     if (this.#queue.size === 0) this.#delivery.stop();
-    if (expired !== undefined) this.#delivery.report(expired, ErrorCode.QUEUE_EXPIRED);
+    if (expired !== undefined) {
+      this.#queue.onEmpty?.();
+      this.#delivery.report(expired, ErrorCode.QUEUE_EXPIRED);
+    }
   }
 
   /**

@@ -43,6 +43,8 @@ export class OutboundQueue<O = unknown> {
   #count = 0;
   #bytes = 0;
   readonly limits: QueueLimits;
+  /** Told when a cancel empties the queue: its frames left it unsent (flow control waits on that). */
+  declare onEmpty: (() => void) | undefined;
 
   constructor(limits: QueueLimits) {
     this.limits = limits;
@@ -90,8 +92,8 @@ export class OutboundQueue<O = unknown> {
   cancel(item: QueueItem<O>): void {
     if (item.cancelled) return;
     item.cancelled = true;
-    this.#count--;
     this.#bytes -= item.bytes;
+    if (--this.#count === 0) this.onEmpty?.();
   }
 
   /** Takes the oldest live frame, or undefined when empty. */

@@ -145,6 +145,69 @@ describe("drained()", () => {
     await until(() => s.received.includes("queued while away"), "the queued message to arrive");
   });
 
+  it("resolves while reconnecting once the queued messages left the queue unsent (aborted, expired, a request aborted)", async () => {
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ reconnect: fast, matchMsg: () => true, onError: () => {} });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === State.RECONNECTING, "reconnecting");
+    const ac = new AbortController();
+    c.send("aborted", { signal: ac.signal });
+    c.send("expires", { maxAgeMs: 1 });
+    const request = c.request("request", { signal: ac.signal }).catch((e: EvtWebSocketError) => e.code);
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    ac.abort();
+    await expect(request).resolves.toBe("ERR_ABORTED");
+    await until(() => c.stats.queuedMessages === 0, "the queue to empty");
+    // Nothing of ours waits to leave: a drained() made now resolves at once, and so must this one.
+    await expect(c.drained()).resolves.toBeUndefined();
+    await until(() => waiting.settled, "drained() to settle while still reconnecting");
+    expect(waiting.error).toBeUndefined();
+    expect(c.state).toBe(State.RECONNECTING);
+  });
+
+  it("resolves when the socket it waited on drops with the queue empty: what the dead socket held is gone (WHATWG WebSocket)", async () => {
+    // Node's ws calls its write callbacks when the socket dies; a WHATWG socket is polled, and
+    // the poll stops with the socket.
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      WebSocket: WebSocket as never,
+      reconnect: fast,
+      onError: () => {},
+    });
+    await c.dial(s.url);
+    fill(c, 4 * MiB);
+    const waiting = track(c.drained());
+    await flush();
+    expect(waiting.settled).toBe(false);
+    await s.server.stop(); // the socket dies with megabytes unwritten, and no server comes back
+    await until(() => c.state === State.RECONNECTING, "reconnecting");
+    // Nothing of ours waits to leave: a drained() made now resolves at once, and so must this one.
+    await expect(c.drained()).resolves.toBeUndefined();
+    await until(() => waiting.settled, "drained() to settle while reconnecting");
+    expect(waiting.error).toBeUndefined();
+  });
+
+  it("resolves on an open connection whose queue, held by an async onConnected, was emptied unsent", async () => {
+    const s = await server({ onMessage: () => {} });
+    let release!: () => void;
+    const c = conn({ onConnected: () => new Promise<void>((r) => (release = r)) });
+    const ac = new AbortController();
+    c.send("aborted before the flush", { signal: ac.signal });
+    const dialed = c.dial(s.url);
+    const waiting = track(c.drained());
+    await dialed;
+    await flush();
+    expect(waiting.settled).toBe(false);
+    ac.abort();
+    release();
+    await until(() => waiting.settled, "drained() to settle");
+    expect(waiting.error).toBeUndefined();
+    expect(s.received).toEqual([]);
+  });
+
   it("rejects with the reason when the reconnect policy gives up", async () => {
     const s = await server({ onMessage: () => {} });
     const c = conn({ reconnect: { ...fast, maxAttempts: 1 }, onError: () => {} });

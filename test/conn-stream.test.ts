@@ -218,6 +218,43 @@ describe("messages()", () => {
     expect(c.state).toBe(State.OPEN);
   });
 
+  it("next() called again before the first settles: each gets the next message in order, and a pending one settles at close()", async () => {
+    const s = await server({ onConnection: (ws) => setTimeout(() => push(ws, 2), 20) });
+    const c = conn();
+    const it = c.messages();
+    await c.dial(s.url);
+    // Not for-await: a caller may ask ahead (Promise.all, a race with a timeout).
+    const [first, second, third] = [it.next(), it.next(), it.next()];
+    await expect(first).resolves.toEqual({ value: "000000xx", done: false });
+    await expect(second).resolves.toEqual({ value: "000001xx", done: false });
+    await c.close();
+    await expect(third).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it("close() while a full iterator holds reading paused reads the peer's close frame: a clean 1000, not a timeout", async () => {
+    let serverSaw: number | undefined;
+    const s = await server({
+      onConnection: (ws) => {
+        push(ws, 50);
+        ws.on("close", (code) => (serverSaw = code));
+      },
+    });
+    const closes: unknown[] = [];
+    const c = conn({ onClose: (info) => void closes.push(info) });
+    const it = c.messages({ bufferSize: 2 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 2, "the buffer to fill");
+    await c.close();
+    // Paused, the client never read the server's answer: it waited out its close timeout and
+    // tore the socket down (1006, unclean) instead of finishing the closing handshake.
+    expect(closes).toEqual([
+      { code: 1000, reason: "", wasClean: true, willReconnect: false, closedBy: "client" },
+    ]);
+    await until(() => serverSaw !== undefined, "the server to see the close");
+    expect(serverSaw).toBe(1000);
+    expect(await it.next()).toMatchObject({ done: false }); // what was buffered is still read
+  });
+
   describe("where the socket cannot pause (a WHATWG WebSocket)", () => {
     it('overflow "error" (the default) ends the iterator with ERR_QUEUE_FULL after the buffered messages', async () => {
       const s = await server({ onConnection: (ws) => push(ws, 100) });

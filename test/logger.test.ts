@@ -212,6 +212,39 @@ describe("the logger option", () => {
     expect(server.connections).toBe(0);
   });
 
+  it("a logger that calls close() on the attempt line of a URL function's attempt or a retry leaves no socket behind", async () => {
+    const server = await echoServer();
+    // Every socket the connection makes, to see whether one outlives close().
+    const made: WebSocket[] = [];
+    class Recorded extends WebSocket {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        made.push(this);
+      }
+    }
+    for (const attempt of ["attempt=1", "attempt=2"]) {
+      let closing: Promise<void> | undefined;
+      const line = (l: string) => {
+        if (l.includes(` attempt ${attempt} `) && closing === undefined) closing = c.close();
+      };
+      const c = conn({
+        WebSocket: Recorded as never,
+        reconnect: fast,
+        onError: () => {},
+        logger: { debug: line, info: line, warn: line, error: line },
+      });
+      let calls = 0;
+      // A URL function's attempt starts after an await: no transition is under way to hold the line.
+      const url = async () => (++calls === 1 && attempt === "attempt=2" ? "ws://127.0.0.1:1" : server.url);
+      expect((await rejection(c.dial(url))).code).toBe("ERR_CLOSED");
+      await closing;
+      expect(c.state).toBe(State.CLOSED);
+      // It started the attempt's socket after close() had ended the connection, and nothing
+      // closed it: open for good, with its connect timer.
+      for (const ws of made) expect(ws.readyState, attempt).toBeGreaterThanOrEqual(WebSocket.CLOSING);
+    }
+  });
+
   it("an error from a callback run after a transition is logged before onError hears it", async () => {
     const server = await echoServer();
     const order: string[] = [];

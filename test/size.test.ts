@@ -48,10 +48,12 @@ import tsupConfig from "../tsup.config.js";
  * "clear the retry timer" sites, say) wins nothing: gzip already pays little for repeats.
  * Then review fixes (observer events announced after transitions, stricter header values,
  * shared-connection hardening) and a deadline for URL and headers functions that never settle
- * took it to 15,540 B; the guard is 15,616 B (a decision).
+ * took it to 15,540 B; the guard is 15,616 B (a decision). The core review's fixes (the second
+ * of two concurrent `next()` calls replaced the first; a `drained()` whose queue emptied unsent
+ * or whose WHATWG socket died never resolved) took it to about 15,690 B; the guard is 15,744 B.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 15_616;
+const BUDGET_GZIP_BYTES = 15_744;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

@@ -137,7 +137,7 @@ export class Books {
   readonly requests: RequestCall[] = [];
   readonly sends: SendCall[] = [];
   /** drained() and messages().next() calls: each must settle by the end. */
-  readonly waits: { label: string; settled: number }[] = [];
+  readonly waits: { label: string; settled: number; drained?: boolean }[] = [];
   /** Events and callbacks fired by the connection so far. */
   eventCount = 0;
   /** Changes to "closed" announced so far. */
@@ -359,6 +359,9 @@ export class Books {
     const state = conn.state;
     if (conn.isConnected())
       this.#violate("onclose-state", `inside onClose isConnected() is true (state "${state}")`);
+    // A callback before it in this step (the logger's close line) called dial() or close(): onClose
+    // sees the state that call made, as every callback does.
+    if (this.#reentered) return;
     if (willReconnect && state !== "reconnecting") {
       this.#violate(
         "onclose-state",
@@ -491,6 +494,19 @@ export class Books {
   }
 
   /**
+   * Not open, with an empty queue and every socket ended, nothing of ours waits to leave: every
+   * drained() has settled. (A socket still closing, a hidden page's, may yet report its writes.)
+   */
+  #checkDrained(state: string): void {
+    const { conn, transport } = this.#ctx;
+    if (state === "open" || conn.stats.queuedMessages > 0 || transport.liveSockets.length > 0) return;
+    for (const w of this.waits) {
+      if (w.drained && w.settled === 0)
+        this.#violate("drained-settles", `${w.label} is pending while ${state} with an empty queue`);
+    }
+  }
+
+  /**
    * Checks the books after a step. `settled`: the step let every pending reaction run, so
    * promise outcomes are known and everything is announced.
    */
@@ -521,6 +537,7 @@ export class Books {
       );
     }
     this.#checkSettlements();
+    this.#checkDrained(state);
     this.#checkTimeouts();
     this.#checkExpiry();
     const waiting = this.#awaitingClose[0];

@@ -475,6 +475,7 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "sendCallback",
   "shouldReconnect",
   "matcher",
+  "log",
 );
 
 const callArb = fc.tuple(actionArb, settleArb).map(([a, s]) => new Call(a, s));

@@ -83,7 +83,8 @@ export type Action =
   | { kind: "close"; code: number; reason: string }
   | { kind: "ping" }
   | { kind: "drained" }
-  | { kind: "next"; bufferSize: number };
+  /** `again`: next() once more on the run's previous iterator (its last next() may still wait). */
+  | { kind: "next"; bufferSize: number; again: boolean };
 
 /** The callbacks an action can be armed in. */
 export type CallbackEvent =
@@ -95,7 +96,8 @@ export type CallbackEvent =
   | "state"
   | "sendCallback"
   | "shouldReconnect"
-  | "matcher";
+  | "matcher"
+  | "log";
 
 export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   connected: "onConnected",
@@ -107,6 +109,7 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   sendCallback: "send callback",
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",
+  log: "the logger",
 };
 
 /** An action as a line of script. */
@@ -137,7 +140,7 @@ export function describeAction(a: Action): string {
     case "drained":
       return "drained()";
     case "next":
-      return `messages({ bufferSize: ${a.bufferSize} }).next()`;
+      return a.again ? "the previous iterator's next()" : `messages({ bufferSize: ${a.bufferSize} }).next()`;
   }
 }
 
@@ -251,6 +254,10 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "drained" as const }) },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("next" as const), bufferSize: fc.constantFrom(1, 1024) }),
+    arbitrary: fc.record({
+      kind: fc.constant("next" as const),
+      bufferSize: fc.constantFrom(1, 1024),
+      again: fc.boolean(),
+    }),
   },
 );

@@ -92,6 +92,8 @@ export class ModelRun {
   readonly #verdict: (property: PropertyName) => Verdict;
   readonly #wire: Wire;
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
+  /** The last iterator `messages()` made in this run, for a `next` action with `again`. */
+  #stream: AsyncIterableIterator<unknown> | undefined;
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
   #shared: AbortController | undefined;
   /** Held headers calls not released yet, and every call made (by id). */
@@ -212,6 +214,9 @@ export class ModelRun {
       };
     }
     if (config.headers !== "none") options.headers = (ctx) => this.#headers(ctx.attempt);
+    // A logger is user code too: an action armed in it runs from whichever line comes next.
+    const log = () => this.#fire("log");
+    options.logger = { debug: log, info: log, warn: log, error: log };
     if (config.pingIntervalMs > 0 && config.pingMode === "message") {
       options.pingMsg = wire.ping;
       options.isPong = (m) => wire.isPong(m);
@@ -401,18 +406,22 @@ export class ModelRun {
     else if (action.kind === "sendCb") this.#sendCb(action.dup, suffix);
     else if (action.kind === "request") this.#request(action, suffix);
     else if (action.kind === "close") this.#close(action.code, action.reason, suffix);
-    else if (action.kind === "drained") this.#wait("drained()", suffix, () => this.conn.drained());
+    else if (action.kind === "drained") this.#wait("drained()", suffix, () => this.conn.drained(), true);
     else if (action.kind === "next") {
       const { bufferSize } = action;
-      this.#wait(`messages({ bufferSize: ${bufferSize} }).next()`, suffix, () =>
-        this.conn.messages({ bufferSize }).next(),
-      );
+      const again = action.again ? this.#stream : undefined;
+      if (again !== undefined) this.#wait("the previous iterator's next()", suffix, () => again.next());
+      else
+        this.#wait(`messages({ bufferSize: ${bufferSize} }).next()`, suffix, () => {
+          this.#stream = this.conn.messages({ bufferSize });
+          return this.#stream.next();
+        });
     } else this.#ping(suffix);
   }
 
   /** A call that returns a promise which must settle by the end of the run (waits-settle). */
-  #wait(what: string, suffix: string, call: () => Promise<unknown>): void {
-    const wait = { label: `${what}#${this.books.waits.length}`, settled: 0 };
+  #wait(what: string, suffix: string, call: () => Promise<unknown>, drained = false): void {
+    const wait = { label: `${what}#${this.books.waits.length}`, settled: 0, drained };
     this.books.waits.push(wait);
     this.line(`${arrow(suffix)}${wait.label}${suffix}`);
     let p: Promise<unknown>;

@@ -53,6 +53,8 @@ export const PROPERTIES = {
   "stale-ignored": "events from a socket that ended change nothing",
   "proxy-407":
     "after a proxy's 407 no socket opens until the next dial(), unless shouldReconnect is there to say yes",
+  "drained-settles":
+    "a drained() settles once the connection is not open and its queue is empty (nothing of ours waits to leave)",
   "waits-settle":
     "every drained() promise and every messages() next() settles once the connection is closed (close() settles them)",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
