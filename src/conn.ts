@@ -108,7 +108,7 @@ export class Conn<TIn = Data, TOut = Data> {
       const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
       if (listener) this.#events.on(event, listener as never);
     }
-    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
+    this.#out = new Outbox(this.#o, this.#events, this);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
     // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
