@@ -139,7 +139,7 @@ export function nextConnId(): string {
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` when `logger` lacks a level function.
  */
 export function createObserver(
-  conn: object,
+  conn: { readonly id: string },
   id: string,
   clock: Clock,
   logger: unknown,
