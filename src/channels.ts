@@ -68,6 +68,10 @@ class ChannelObserver implements Observer {
     return this.#inner !== undefined || request.start.hasSubscribers || request.asyncEnd.hasSubscribers;
   }
 
+  hears(kind: ObservedEvent): boolean {
+    return this.#inner !== undefined || kind === "attempt" || EVENT_CHANNELS[kind]?.hasSubscribers === true;
+  }
+
   event(kind: ObservedEvent, fields: Fields): void {
     if (kind === "attempt") {
       this.#url = fields.url as string;

@@ -16,7 +16,7 @@ import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
-import { Announced, createObserver, nextConnId, type Observer } from "./observe.js";
+import { Announced, createObserver, nextConnId } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -68,7 +68,7 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
   readonly #life: Lifecycle;
-  readonly #obs: Observer | undefined;
+  readonly #obs: Announced | undefined;
   /** A short id, unique in this process ("c1", "c2", …), that names the connection in logs and diagnostics. */
   readonly id: string = nextConnId();
   #messagesReceived = 0;
@@ -375,8 +375,8 @@ export class Conn<TIn = Data, TOut = Data> {
 
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
-    this.#obs?.event("pong", { rttMs });
     // Every ping of every idle connection passes here: no event object unless someone listens.
+    if (this.#obs?.hears("pong")) this.#obs.event("pong", { rttMs });
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 

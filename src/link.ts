@@ -20,7 +20,7 @@ import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
-import type { Observer } from "./observe.js";
+import type { Announced } from "./observe.js";
 import type {
   ClosedBy,
   HandshakeResponse,
@@ -87,7 +87,7 @@ export interface LinkConfig extends TransportOptions {
   /** The `headers` option when it is a function, called per attempt by the connection (`headers` is then undefined). */
   headersFn?: HeadersFunction | undefined;
   /** The connection's observer (logger, diagnostics), if any. */
-  obs?: Observer | undefined;
+  obs?: Announced | undefined;
 }
 
 type Phase = "handshake" | "open" | "closing" | "ended";
@@ -340,7 +340,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Heartbeat hook: sends one ping (the protocol frame or the built `pingMsg`). */
   sendPing(): void {
-    this.#config.obs?.event("ping", {});
+    const obs = this.#config.obs;
+    if (obs?.hears("ping")) obs.event("ping", {});
     const build = this.#config.pingData;
     let frame: Data | undefined;
     try {
