@@ -73,7 +73,6 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly id: string = nextConnId();
   #messagesReceived = 0;
   #bytesReceived = 0;
-  #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = NaN;
   /** `drained()`, `"drain"` and `messages()`; made on first use. */
@@ -149,7 +148,8 @@ export class Conn<TIn = Data, TOut = Data> {
    * headers the server added (Node only) and subprotocol; `undefined` while not open.
    */
   get handshake(): Handshake | undefined {
-    return this.#life.state === State.OPEN ? this.#life.link?.handshake : undefined;
+    const life = this.#life;
+    return life.state === State.OPEN ? life.link?.handshake(life.protocol) : undefined;
   }
 
   /**

@@ -114,8 +114,11 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   readonly #owner: O;
   /** This attempt's headers, when a headers function built them. */
   readonly #headers: Record<string, string> | undefined;
-  /** What the open handshake settled: its subprotocol and the server's answer, then the public description. */
-  #opened: { protocol: string; response: HandshakeResponse | undefined } | Handshake | undefined;
+  /**
+   * Once open: the server's answer as the transport saw it (undefined where it shows none), then
+   * the public description. Held as it came, with no record of its own per connection.
+   */
+  #opened: HandshakeResponse | Handshake | undefined;
   /** A flush report (or poll) is on its way. */
   #flushAsked = false;
   #pollTimer: TimerHandle | undefined;
@@ -139,12 +142,16 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#headers = headers;
   }
 
-  /** What the handshake settled, once it completed: see `Conn.handshake`. Built on first read. */
-  get handshake(): Handshake | undefined {
+  /**
+   * What the handshake settled, `protocol` being the subprotocol it chose (the connection keeps
+   * it): see `Conn.handshake`. Ask only once the link has opened. Built on the first call.
+   */
+  handshake(protocol: string): Handshake {
     const opened = this.#opened;
-    if (opened === undefined || "url" in opened) return opened;
-    this.#opened = describeHandshake(this.#url, opened.protocol, opened.response);
-    return this.#opened;
+    if (opened !== undefined && "url" in opened) return opened;
+    const handshake = describeHandshake(this.#url, protocol, opened);
+    this.#opened = handshake;
+    return handshake;
   }
 
   /** The URL as shown in messages: its origin, no path, query or credentials (secrets). Built only for a message. */
@@ -306,7 +313,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   onOpen(protocol: string, response?: HandshakeResponse): void {
     if (this.#phase !== "handshake") return;
     this.#phase = "open";
-    this.#opened = { protocol, response };
+    this.#opened = response;
     this.#stopTimers();
     const timing = this.#config.heartbeat;
     if (timing !== undefined) {
