@@ -21,6 +21,7 @@ import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
 import type { Announced } from "./observe.js";
+import { DEFAULTS } from "./options.js";
 import type {
   ClosedBy,
   HandshakeResponse,
@@ -80,7 +81,6 @@ export interface LinkConfig extends TransportOptions {
   factory: TransportFactory;
   clock: Clock;
   connectTimeoutMs: number;
-  closeTimeoutMs: number;
   heartbeat: HeartbeatTiming | undefined;
   /** Builds the application-level ping; undefined means a protocol ping frame. */
   pingData: (() => Data) | undefined;
@@ -299,7 +299,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#timer = this.#config.clock.setTimeout(() => {
       this.#timer = undefined;
       this.terminate();
-    }, this.#config.closeTimeoutMs);
+    }, DEFAULTS.closeTimeoutMs);
   }
 
   /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
