@@ -13,8 +13,9 @@ import { type Channel, channel, tracingChannel } from "node:diagnostics_channel"
 import { CHANNELS } from "./channel-names.js";
 import type { Clock } from "./clock.js";
 import { byteLength } from "./codec.js";
-import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
+import type { Fields, ObservedEvent, Observer } from "./observe.js";
 import type { RequestInit } from "./pending.js";
+import { redactUrl } from "./url.js";
 
 const create = channel(CHANNELS.create);
 const sent = channel(CHANNELS.sent);
@@ -39,19 +40,25 @@ interface RequestContext {
   error?: unknown;
 }
 
+/** The connection as published: itself, with its id. */
+interface Named {
+  readonly id: string;
+}
+
 /** Publishes, then hands on to `inner` (the logger); see the module header. */
-class ChannelObserver implements Observer, AttemptRecord {
-  readonly #conn: object;
-  readonly #id: string;
+class ChannelObserver implements Observer {
+  readonly #conn: Named;
   readonly #clock: Clock;
   readonly #inner: Observer | undefined;
-  /** The current attempt's redacted URL and start (an {@link AttemptRecord}: no object of its own per connection). */
-  url = "";
-  at = 0;
+  /**
+   * The current attempt's URL as the attempt was given it (the link's own string: keeping it
+   * makes none) and its start, for the open's `url` (redacted only when published) and `durationMs`.
+   */
+  #url = "";
+  #at = 0;
 
-  constructor(conn: object, id: string, clock: Clock, inner: Observer | undefined) {
+  constructor(conn: Named, id: string, clock: Clock, inner: Observer | undefined) {
     this.#conn = conn;
-    this.#id = id;
     this.#clock = clock;
     this.#inner = inner;
     if (create.hasSubscribers) create.publish({ conn, id });
@@ -61,19 +68,31 @@ class ChannelObserver implements Observer, AttemptRecord {
     return this.#inner !== undefined || request.start.hasSubscribers || request.asyncEnd.hasSubscribers;
   }
 
+  hears(kind: ObservedEvent): boolean {
+    return this.#inner !== undefined || kind === "attempt" || EVENT_CHANNELS[kind]?.hasSubscribers === true;
+  }
+
   event(kind: ObservedEvent, fields: Fields): void {
-    complete(this, this.#clock, kind, fields);
-    this.#inner?.event(kind, fields);
+    if (kind === "attempt") {
+      this.#url = fields.url as string;
+      this.#at = this.#clock.now();
+    }
+    this.#inner?.event(kind, fields); // the logger completes the fields itself (observe.ts's complete())
     const ch = EVENT_CHANNELS[kind];
-    if (ch?.hasSubscribers) ch.publish({ conn: this.#conn, id: this.#id, ...fields });
+    if (!ch?.hasSubscribers) return;
+    if (kind === "open") {
+      fields.url = redactUrl(new URL(this.#url));
+      fields.durationMs = this.#clock.now() - this.#at;
+    }
+    ch.publish({ conn: this.#conn, id: this.#conn.id, ...fields });
   }
 
   sent(bytes: number): void {
-    if (sent.hasSubscribers) sent.publish({ conn: this.#conn, id: this.#id, bytes });
+    if (sent.hasSubscribers) sent.publish({ conn: this.#conn, id: this.#conn.id, bytes });
   }
 
   received(bytes: number): void {
-    if (received.hasSubscribers) received.publish({ conn: this.#conn, id: this.#id, bytes });
+    if (received.hasSubscribers) received.publish({ conn: this.#conn, id: this.#conn.id, bytes });
   }
 
   /** start, then end once registered; error, asyncStart and asyncEnd around the outcome (as `tracePromise`). */
@@ -81,7 +100,7 @@ class ChannelObserver implements Observer, AttemptRecord {
     const inner = this.#inner;
     const ctx: RequestContext = {
       conn: this.#conn,
-      id: this.#id,
+      id: this.#conn.id,
       timeoutMs: init.timeoutMs,
       bytes: byteLength(init.data),
     };
@@ -113,6 +132,6 @@ class ChannelObserver implements Observer, AttemptRecord {
 }
 
 /** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */
-export function withChannels(conn: object, id: string, clock: Clock, inner: Observer | undefined): Observer {
+export function withChannels(conn: Named, id: string, clock: Clock, inner: Observer | undefined): Observer {
   return new ChannelObserver(conn, id, clock, inner);
 }

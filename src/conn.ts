@@ -16,7 +16,7 @@ import { Flow } from "./flow.js";
 import { Lifecycle } from "./lifecycle.js";
 import type { Link, LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
-import { Announced, createObserver, nextConnId, type Observer } from "./observe.js";
+import { Announced, createObserver, nextConnId } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
@@ -68,12 +68,11 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
   readonly #life: Lifecycle;
-  readonly #obs: Observer | undefined;
+  readonly #obs: Announced | undefined;
   /** A short id, unique in this process ("c1", "c2", …), that names the connection in logs and diagnostics. */
   readonly id: string = nextConnId();
   #messagesReceived = 0;
   #bytesReceived = 0;
-  #reconnects = 0;
   /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
   #lastRttMs = NaN;
   /** `drained()`, `"drain"` and `messages()`; made on first use. */
@@ -111,7 +110,7 @@ export class Conn<TIn = Data, TOut = Data> {
       const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
       if (listener) this.#events.on(event, listener as never);
     }
-    this.#out = new Outbox(this.#o.clock, this.#o.queue, this.#o.maxPendingRequests, this.#events, this);
+    this.#out = new Outbox(this.#o, this.#events, this);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
     // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
@@ -152,7 +151,8 @@ export class Conn<TIn = Data, TOut = Data> {
    * headers the server added (Node only) and subprotocol; `undefined` while not open.
    */
   get handshake(): Handshake | undefined {
-    return this.#life.state === State.OPEN ? this.#life.link?.handshake : undefined;
+    const life = this.#life;
+    return life.state === State.OPEN ? life.link?.handshake(life.protocol) : undefined;
   }
 
   /**
@@ -378,8 +378,8 @@ export class Conn<TIn = Data, TOut = Data> {
 
   #onPong(rttMs: number): void {
     this.#lastRttMs = rttMs;
-    this.#obs?.event("pong", { rttMs });
     // Every ping of every idle connection passes here: no event object unless someone listens.
+    if (this.#obs?.hears("pong")) this.#obs.event("pong", { rttMs });
     if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
   }
 

@@ -12,8 +12,8 @@
 import type { Data } from "./codec.js";
 import { invalidOption } from "./errors.js";
 import type { LinkConfig } from "./link.js";
-import type { Observer } from "./observe.js";
-import { type ConnOptions, DEFAULTS, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
+import type { Announced } from "./observe.js";
+import { type ConnOptions, HTTP_TOKEN, type ResolvedOptions } from "./options.js";
 import { selectTransport, TRANSPORT_OVERRIDE } from "./transport/select.js";
 import type { TransportFactory } from "./transport/types.js";
 
@@ -61,7 +61,7 @@ export function planDial<TIn, TOut>(
   options: ConnOptions<TIn, TOut, unknown>,
   o: ResolvedOptions<TIn, TOut>,
   subprotocol: string | string[] | undefined,
-  obs?: Observer,
+  obs?: Announced,
 ): LinkConfig {
   const protocols = protocolList(subprotocol);
   const factory = selectTransport({
@@ -91,7 +91,6 @@ export function planDial<TIn, TOut>(
     factory,
     clock: o.clock,
     connectTimeoutMs: o.connectTimeoutMs,
-    closeTimeoutMs: DEFAULTS.closeTimeoutMs,
     heartbeat,
     pingData,
     obs,

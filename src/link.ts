@@ -20,7 +20,8 @@ import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
-import type { Observer } from "./observe.js";
+import type { Announced } from "./observe.js";
+import { DEFAULTS } from "./options.js";
 import type {
   ClosedBy,
   HandshakeResponse,
@@ -80,14 +81,13 @@ export interface LinkConfig extends TransportOptions {
   factory: TransportFactory;
   clock: Clock;
   connectTimeoutMs: number;
-  closeTimeoutMs: number;
   heartbeat: HeartbeatTiming | undefined;
   /** Builds the application-level ping; undefined means a protocol ping frame. */
   pingData: (() => Data) | undefined;
   /** The `headers` option when it is a function, called per attempt by the connection (`headers` is then undefined). */
   headersFn?: HeadersFunction | undefined;
   /** The connection's observer (logger, diagnostics), if any. */
-  obs?: Observer | undefined;
+  obs?: Announced | undefined;
 }
 
 type Phase = "handshake" | "open" | "closing" | "ended";
@@ -114,8 +114,11 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   readonly #owner: O;
   /** This attempt's headers, when a headers function built them. */
   readonly #headers: Record<string, string> | undefined;
-  /** What the open handshake settled: its subprotocol and the server's answer, then the public description. */
-  #opened: { protocol: string; response: HandshakeResponse | undefined } | Handshake | undefined;
+  /**
+   * Once open: the server's answer as the transport saw it (undefined where it shows none), then
+   * the public description. Held as it came, with no record of its own per connection.
+   */
+  #opened: HandshakeResponse | Handshake | undefined;
   /** A flush report (or poll) is on its way. */
   #flushAsked = false;
   #pollTimer: TimerHandle | undefined;
@@ -139,12 +142,16 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#headers = headers;
   }
 
-  /** What the handshake settled, once it completed: see `Conn.handshake`. Built on first read. */
-  get handshake(): Handshake | undefined {
+  /**
+   * What the handshake settled, `protocol` being the subprotocol it chose (the connection keeps
+   * it): see `Conn.handshake`. Ask only once the link has opened. Built on the first call.
+   */
+  handshake(protocol: string): Handshake {
     const opened = this.#opened;
-    if (opened === undefined || "url" in opened) return opened;
-    this.#opened = describeHandshake(this.#url, opened.protocol, opened.response);
-    return this.#opened;
+    if (opened !== undefined && "url" in opened) return opened;
+    const handshake = describeHandshake(this.#url, protocol, opened);
+    this.#opened = handshake;
+    return handshake;
   }
 
   /** The URL as shown in messages: its origin, no path, query or credentials (secrets). Built only for a message. */
@@ -300,7 +307,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#timer = this.#config.clock.setTimeout(() => {
       this.#timer = undefined;
       this.terminate();
-    }, this.#config.closeTimeoutMs);
+    }, DEFAULTS.closeTimeoutMs);
   }
 
   /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
@@ -314,7 +321,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   onOpen(protocol: string, response?: HandshakeResponse): void {
     if (this.#phase !== "handshake") return;
     this.#phase = "open";
-    this.#opened = { protocol, response };
+    this.#opened = response;
     this.#stopTimers();
     const timing = this.#config.heartbeat;
     if (timing !== undefined) {
@@ -348,7 +355,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Heartbeat hook: sends one ping (the protocol frame or the built `pingMsg`). */
   sendPing(): void {
-    this.#config.obs?.event("ping", {});
+    const obs = this.#config.obs;
+    if (obs?.hears("ping")) obs.event("ping", {});
     const build = this.#config.pingData;
     let frame: Data | undefined;
     try {

@@ -52,6 +52,11 @@ export type Fields = Record<string, unknown>;
 export interface Observer {
   /** True when requests must go through {@link Observer.request} (someone watches them). */
   readonly tracesRequests: boolean;
+  /**
+   * False when an event of `kind` would reach no one now (no logger, no subscriber, no attempt
+   * to remember); absent, every event is heard. See {@link Announced.hears}.
+   */
+  hears?(kind: ObservedEvent): boolean;
   /** A connection event (never one per message); see {@link ObservedEvent}. */
   event(kind: ObservedEvent, fields: Fields): void;
   /** A frame of `bytes` payload bytes was handed to the socket. */
@@ -104,6 +109,14 @@ export class Announced implements Observer {
     return this.#inner.tracesRequests;
   }
 
+  /**
+   * True when an event of `kind` would reach someone now: lets a caller skip building an event
+   * nobody hears, such as the ping and pong of every idle connection.
+   */
+  hears(kind: ObservedEvent): boolean {
+    return this.#inner.hears?.(kind) !== false;
+  }
+
   event(kind: ObservedEvent, fields: Fields): void {
     this.#events.announce(() => this.#inner.event(kind, fields));
   }
@@ -139,7 +152,7 @@ export function nextConnId(): string {
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` when `logger` lacks a level function.
  */
 export function createObserver(
-  conn: object,
+  conn: { readonly id: string },
   id: string,
   clock: Clock,
   logger: unknown,

@@ -30,10 +30,21 @@ interface Where {
 }
 type Req<TIn, TOut> = Request<TIn, TOut, Item>;
 
-/** The outgoing queue and pending requests of one connection. */
+/** What the outbox reads of the connection's resolved options, when it needs it (nothing is copied). */
+export interface OutboxOptions {
+  readonly clock: Clock;
+  readonly queue: QueuePolicy;
+  readonly maxPendingRequests: number;
+}
+
+/**
+ * The outgoing queue and pending requests of one connection. The delivery policies and the
+ * pending registry are made on first use: an idle connection, or one that only sends while
+ * open, holds neither.
+ */
 export class Outbox<TIn, TOut> {
   readonly #queue: OutboundQueue;
-  readonly #clock: Clock;
+  readonly #o: OutboxOptions;
   /** Made by the first request: a connection that only sends never allocates it. */
   #pending: PendingRequests<TIn, TOut, Item> | undefined;
   /** Frames handed to a socket. */
@@ -43,21 +54,20 @@ export class Outbox<TIn, TOut> {
   /** The connection's observer: told of every frame sent and every queue overflow. */
   obs: Observer | undefined;
 
-  readonly #maxPending: number;
-
   readonly #steps: Steps;
-  readonly #delivery: Delivery;
+  readonly #owner: unknown;
+  /** Made when a frame first has to wait (#makeRoom): deadlines, signals and overflow of queued messages. */
+  #delivery: Delivery | undefined;
 
   /**
    * @param steps - the connection's emitter: request timeouts, aborts and expiry run as its
    *   transitions, and dropped messages are reported through it as `owner`'s errors.
    */
-  constructor(clock: Clock, policy: QueuePolicy, maxPending: number, steps: Steps, owner?: unknown) {
-    this.#queue = new OutboundQueue(policy);
-    this.#clock = clock;
-    this.#maxPending = maxPending;
+  constructor(o: OutboxOptions, steps: Steps, owner?: unknown) {
+    this.#queue = new OutboundQueue(o.queue);
+    this.#o = o;
     this.#steps = steps;
-    this.#delivery = new Delivery(this.#queue, clock, policy, steps, owner);
+    this.#owner = owner;
   }
 
   /** Told when the queue empties without sending its last frames (aborted, expired, dropped). */
@@ -88,8 +98,9 @@ export class Outbox<TIn, TOut> {
     if (options?.volatile === true) return "dropped";
     const bytes = byteLength(data);
     const victims = this.#makeRoom(bytes, where);
-    this.#delivery.enqueue(data, bytes, body, options);
-    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
+    const delivery = this.#delivery!; // made by #makeRoom
+    delivery.enqueue(data, bytes, body, options);
+    if (victims !== undefined) delivery.report(victims, ErrorCode.QUEUE_FULL);
     return "queued";
   }
 
@@ -103,7 +114,7 @@ export class Outbox<TIn, TOut> {
     if (id !== undefined && this.#pending?.hasId(id) === true) {
       throw evtError(ErrorCode.DUPLICATE_ID, `a request with id ${JSON.stringify(id)} is already pending`);
     }
-    if (this.pending >= this.#maxPending) {
+    if (this.pending >= this.#o.maxPendingRequests) {
       throw evtError(
         ErrorCode.TOO_MANY_PENDING,
         `${this.pending} requests are already pending (maxPendingRequests)`,
@@ -112,7 +123,7 @@ export class Outbox<TIn, TOut> {
     // Measured only for the queue; checked before registering, so a refusal leaves nothing behind.
     let bytes = link === undefined ? byteLength(init.data) : 0;
     let victims = link === undefined ? this.#makeRoom(bytes, where) : undefined;
-    this.#pending ??= new PendingRequests(this.#clock, this.#queue, this.#steps);
+    this.#pending ??= new PendingRequests(this.#o.clock, this.#queue, this.#steps);
     const request = this.#pending.add(init);
     if (link !== undefined) {
       request.sent = true;
@@ -128,7 +139,7 @@ export class Outbox<TIn, TOut> {
       }
     }
     request.queued = this.#queue.push(init.data, bytes, request);
-    if (victims !== undefined) this.#delivery.report(victims, ErrorCode.QUEUE_FULL);
+    if (victims !== undefined) this.#delivery!.report(victims, ErrorCode.QUEUE_FULL);
     return "queued";
   }
 
@@ -140,7 +151,7 @@ export class Outbox<TIn, TOut> {
         this.#queue.unshift([item]);
         break;
       }
-      if (this.#delivery.isDue(item)) {
+      if (this.#delivery?.isDue(item)) {
         expired ??= [];
         expired.push(item);
         continue;
@@ -156,10 +167,10 @@ export class Outbox<TIn, TOut> {
         request.sent = true;
       }
     }
-    if (this.#queue.size === 0) this.#delivery.stop();
+    if (this.#queue.size === 0) this.#delivery?.stop();
     if (expired !== undefined) {
       this.#queue.onEmpty?.();
-      this.#delivery.report(expired, ErrorCode.QUEUE_EXPIRED);
+      this.#delivery!.report(expired, ErrorCode.QUEUE_EXPIRED);
     }
   }
 
@@ -224,7 +235,7 @@ export class Outbox<TIn, TOut> {
       for (const request of pending.entries()) pending.reject(request, error);
       pending.stopTimers();
     }
-    this.#delivery.stop();
+    this.#delivery?.stop();
     const unsent = this.#queue.drain();
     for (const item of unsent) item.release?.();
     return unsent.length;
@@ -245,6 +256,7 @@ export class Outbox<TIn, TOut> {
    * `"drop-oldest"` dropped for it, to be reported once the frame is queued.
    */
   #makeRoom(bytes: number, where: Where): Item[] | undefined {
+    this.#delivery ??= new Delivery(this.#queue, this.#o.clock, this.#o.queue, this.#steps, this.#owner);
     if (this.#queue.fits(bytes)) return undefined;
     const victims = this.#delivery.dropOldest(bytes);
     if (victims === undefined) this.#assertFits(bytes, where);

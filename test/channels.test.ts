@@ -177,6 +177,36 @@ describe("diagnostics_channel", () => {
     expect(server.received).toEqual([]);
   });
 
+  it("an open subscriber that comes after the attempt began still gets the redacted url and durationMs", async () => {
+    const server = await echoServer();
+    const c = conn();
+    const opened: Message[] = [];
+    const fn = (m: unknown) => void ((m as Message).conn === c && opened.push(m as Message));
+    const dialed = c.dial(secretUrl(server.url));
+    // The attempt was made with nobody listening (no URL was redacted for it then).
+    dc.subscribe(CHANNELS.open, fn);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.open, fn));
+    await dialed;
+    expect(opened.map(withoutConn)).toEqual([
+      { id: c.id, protocol: 0, url: `ws://${new URL(server.url).host}`, durationMs: expect.any(Number) },
+    ]);
+    expect(opened[0]!.durationMs as number).toBeGreaterThanOrEqual(0);
+    expect(canaryHits(opened.map(withoutConn)), "the canary in a payload").toEqual([]);
+  });
+
+  it("a pong subscriber that comes once the connection is open gets the next pongs", async () => {
+    const server = await echoServer();
+    const c = conn({ pingIntervalMs: 40 });
+    await c.dial(server.url);
+    await new Promise((resolve) => c.on("pong", resolve)); // a pong that nobody subscribed to
+    const pongs: Message[] = [];
+    const fn = (m: unknown) => void ((m as Message).conn === c && pongs.push(m as Message));
+    dc.subscribe(CHANNELS.pong, fn);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.pong, fn));
+    await until(() => pongs.length > 0, "a pong published");
+    expect(withoutConn(pongs[0]!)).toEqual({ id: c.id, rttMs: expect.any(Number) });
+  });
+
   it("a create subscriber can read the new Conn: it is whole when published", () => {
     const seen: string[] = [];
     const read = (m: unknown) => {

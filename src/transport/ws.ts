@@ -115,7 +115,7 @@ function createConnection(
   transport.abortTunnel = openTunnel(proxy, opts.host!, Number(opts.port), (error, raw) => {
     transport.abortTunnel = undefined;
     if (error !== undefined) {
-      if (error instanceof ProxyRefusedError) transport.proxyStatus = error.proxyStatus;
+      if (error instanceof ProxyRefusedError) transport.refused = { proxyStatus: error.proxyStatus };
       oncreate(error);
       return;
     }
@@ -196,13 +196,15 @@ class Socket extends WebSocket {
       case "error":
         transport.lastError ??= a;
         return true;
-      case "unexpected-response":
-        transport.status = (b as Response).statusCode;
-        transport.retryAfterMs = parseRetryAfter((b as Response).headers["retry-after"], Date.now());
-        transport.lastError = new Error(`unexpected server response: ${transport.status}`);
+      case "unexpected-response": {
+        const status = (b as Response).statusCode;
+        const retryAfterMs = parseRetryAfter((b as Response).headers["retry-after"], Date.now());
+        transport.refused = { status, retryAfterMs };
+        transport.lastError = new Error(`unexpected server response: ${status}`);
         (b as Response).resume();
         this.terminate();
         return true;
+      }
       case "close":
         this.transport = undefined;
         transport.abortTunnel?.();
@@ -268,7 +270,8 @@ function handshakeResponse(res: Response): HandshakeResponse {
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
-  const { events, lastError, status, closedBy, proxyStatus } = transport;
+  const { events, lastError, refused, closedBy } = transport;
+  const proxyStatus = refused?.proxyStatus;
   // ws failed the connection itself (a protocol error, an oversized message): it sent
   // `sentCode`, then stopped reading, so its own close event says 1006.
   const failed = closedBy === "client" && !transport.requested;
@@ -277,8 +280,8 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
     reason: failed ? "" : reason.toString("utf8"),
     wasClean: !failed && code !== 1006,
     error: lastError,
-    status,
-    retryAfterMs: transport.retryAfterMs,
+    status: refused?.status,
+    retryAfterMs: refused?.retryAfterMs,
     closedBy: closedBy ?? "network",
     ...(proxyStatus === undefined ? {} : { proxyStatus }),
   });
@@ -324,15 +327,17 @@ class WsTransport implements Transport {
   batchStart = 0;
   batchEnd = 0;
   lastError: unknown;
-  status: number | undefined;
   /** The proxy this attempt tunnels through (read from the environment per attempt under "env"). */
   readonly proxy: ProxyTarget | undefined;
   /** Aborts the `CONNECT` still under way. */
   abortTunnel: (() => void) | undefined;
-  /** The proxy's status when it refused the tunnel. */
-  proxyStatus: number | undefined;
-  /** A refused handshake's `Retry-After`, in ms. */
-  retryAfterMs: number | undefined;
+  /**
+   * Why the handshake was refused, when it was: the server's HTTP status and the wait its
+   * `Retry-After` asks for (in ms), or the proxy's status. One record, made only on a refusal.
+   */
+  refused:
+    | { status?: number | undefined; retryAfterMs?: number | undefined; proxyStatus?: number }
+    | undefined;
   /** The server's answer to a handshake that succeeded. */
   response: HandshakeResponse | undefined;
   /** Whose close frame came first, once one was sent or received. */
