@@ -201,7 +201,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const locks = (navigator as unknown as { locks: Locks }).locks;
     locks
       .request(this.#name, { signal: abort.signal }, () => {
-        this.#lead();
+        // One transition: "role" and the state changes are announced once the takeover is done,
+        // so a listener that calls close() finds the dial already made, and ends it.
+        this.#events.run(this, this.#lead);
         return new Promise<void>((resolve) => {
           this.#release = resolve;
         });

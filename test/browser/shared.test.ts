@@ -364,4 +364,31 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await inPage(pages[0]!, null, () => window.sc.state)).toBe("idle");
     await context.close();
   });
+
+  it('a "role" listener that calls close() when this tab becomes the leader leaves no socket: the role is announced after the takeover is complete', async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const openBefore = server.clients.size;
+    const got = await inPage(page, server.url, async (url) => {
+      const sc = window.shared.createSharedConn<string, string>("reentrant-close");
+      let closed: Promise<void> | undefined;
+      sc.on("role", (role) => {
+        if (role === "leader") closed = sc.close();
+      });
+      const dialed = sc.dial(url).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      await window.waitFor(() => closed !== undefined, "the role event");
+      await closed;
+      // It used to dial after the listener returned: the closed tab's socket opened and stayed.
+      return { state: sc.state, dialed: await dialed };
+    });
+    expect(got).toEqual({ state: "closed", dialed: expect.stringMatching(/^ERR_/) });
+    // The dial may have reached the server before close() ended it; no socket of it stays.
+    await until(() => server.clients.size === openBefore, "no socket left open");
+    await context.close();
+  });
 });
