@@ -352,12 +352,14 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();
+    const closed = evtError("ERR_CLOSED", "connection closed by close()");
+    // A dial() made while following may have heard no state change yet: it settles now.
+    for (const d of this.#opened.splice(0)) d.reject(closed);
     if (conn !== undefined) {
       this.#leaving = true;
       await conn.close(code, reason);
       this.#release?.();
     } else {
-      const closed = evtError("ERR_CLOSED", "connection closed by close()");
       for (const w of this.#waiting.values()) w.reject(closed);
       this.#waiting.clear();
       const unsent = this.#unacked.size;

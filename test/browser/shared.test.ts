@@ -386,9 +386,43 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
       // It used to dial after the listener returned: the closed tab's socket opened and stayed.
       return { state: sc.state, dialed: await dialed };
     });
-    expect(got).toEqual({ state: "closed", dialed: expect.stringMatching(/^ERR_/) });
+    expect(got).toEqual({ state: "closed", dialed: "ERR_CLOSED" });
     // The dial may have reached the server before close() ended it; no socket of it stays.
     await until(() => server.clients.size === openBefore, "no socket left open");
+    await context.close();
+  });
+
+  it("a follower's dial() that is waiting for the leader's connection rejects with ERR_CLOSED when the follower closes", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // Nothing listens there: the leader stays "connecting", waiting a minute between attempts.
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).catch(() => {});
+    });
+    const outcome = await inPage(pages[1]!, nowhere, async (url) => {
+      const sc = window.shared.createSharedConn<string, string>("pending-dial");
+      await window.waitFor(() => sc.state === "connecting", "the leader's state");
+      let dialed = "pending";
+      sc.dial(url).then(
+        () => (dialed = "resolved"),
+        (e: { code: string }) => (dialed = e.code),
+      );
+      await sc.close();
+      await new Promise((r) => setTimeout(r, 0));
+      // It used to stay pending for good: only a "connecting" heard after dial() counted.
+      return [sc.role, dialed];
+    });
+    expect(outcome).toEqual(["follower", "ERR_CLOSED"]);
+    await inPage(pages[0]!, null, () => window.sc.close());
     await context.close();
   });
 });
