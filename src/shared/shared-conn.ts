@@ -7,7 +7,8 @@
  * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
  * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
  * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
- * releases the lock; on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
+ * releases the lock (its own requests in flight are then handled as a follower's through a
+ * leader that went away); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
  * `Conn` and its role is "alone".
  *
  * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
@@ -301,7 +302,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
-    if (this.#conn !== undefined) return this.#conn.request(body, options);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      return conn.request(body, options).catch((error: EvtWebSocketError) => {
+        // This tab stepped down (frozen or cached) with the request in flight: a drop, as for a
+        // follower's request through a leader that went away, not the user's close().
+        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        if (options?.retryOnReconnect === true) return this.request(body, options);
+        throw this.#lost();
+      });
+    }
     return new Promise<TIn>((resolve, reject) => {
       this.#assertOpen();
       const signal = options?.signal;

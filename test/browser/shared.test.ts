@@ -425,4 +425,32 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await inPage(pages[0]!, null, () => window.sc.close());
     await context.close();
   });
+
+  it("a leader that steps down (freeze) hands its own requests over as a drop: retryOnReconnect goes through the new leader, the others reject ERR_DISCONNECTED (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    await inPage(leader, null, () => {
+      window.sc.request("hold:own-plain").then(
+        () => window.settled.push("plain resolved"),
+        (e: { code: string }) => window.settled.push(`plain ${e.code}`),
+      );
+      window.sc.request("once:own-retried", { retryOnReconnect: true, timeoutMs: 0 }).then(
+        (r) => window.settled.push(`retried ${r}`),
+        (e: { code: string }) => window.settled.push(`retried ${e.code}`),
+      );
+    });
+    await until(() => server.received.includes("once:own-retried"), "the requests on the wire");
+    await inPage(leader, null, () => document.dispatchEvent(new Event("freeze")));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.settled.length === 2, "both requests settled"),
+    );
+    // Both used to reject with ERR_CLOSED, as if this tab had called close().
+    expect((await inPage(leader, null, () => window.settled)).sort()).toEqual([
+      "plain ERR_DISCONNECTED",
+      "retried echo:once:own-retried",
+    ]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
