@@ -8,7 +8,7 @@
  * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
  * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
  * releases the lock (its own requests in flight are then handled as a follower's through a
- * leader that went away); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
+ * leader that went away, and the sends it queued go to the next leader); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
  * `Conn` and its role is "alone".
  *
  * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
@@ -290,8 +290,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       );
       return;
     }
-    if (this.#conn !== undefined) {
-      this.#conn.send(body);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      conn.send(body);
+      // Queued by a leader: kept until the next open flushes it, for the next leader should
+      // this tab step down first.
+      if (this.#role === "leader" && !conn.isConnected()) this.#unacked.set(++this.#seq, body);
       return;
     }
     this.#assertOpen();
@@ -438,7 +442,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#event(name, arg);
     };
     conn.on("message", (msg) => tell("message", msg));
-    conn.on("state", ({ newState }) => tell("state", newState));
+    conn.on("state", ({ newState }) => {
+      // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
+      if (newState === "closed" && !this.#leaving) this.#unacked.clear();
+      tell("state", newState);
+    });
     conn.on("connected", () => {
       tell("connected", undefined);
       // The queue is flushed after the connected listeners: acknowledge what it held then.
@@ -463,8 +471,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#post({ t: "leader" });
     this.#emit("role", "leader");
     if (this.#url !== undefined) conn.dial(this.#url, this.#sub).catch(() => {}); // failures come as events
-    for (const body of this.#unacked.values()) this.#guard(() => conn.send(body as TOut));
+    // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
+    const unacked = [...this.#unacked];
     this.#unacked.clear();
+    for (const [seq, body] of unacked) {
+      this.#guard(() => {
+        conn.send(body as TOut);
+        this.#unacked.set(seq, body);
+      });
+    }
     for (const [seq, w] of this.#waiting) {
       this.#waiting.delete(seq);
       if (!w.retry) w.reject(this.#lost());
@@ -537,6 +552,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #flushAcks(): void {
+    if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
     for (const ack of this.#acks.splice(0)) this.#post({ t: "ack", ...ack });
   }
 

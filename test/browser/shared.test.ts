@@ -453,4 +453,36 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a leader that steps down (freeze) while reconnecting hands its queued sends to the next leader: they reach the server (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        // A drop waits a minute: the leader's sends queue meanwhile.
+        window.sc = window.shared.createSharedConn<string, string>("queued-sends", {
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.terminate();
+    await inPage(leader, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.sc.send("queued-own");
+      document.dispatchEvent(new Event("freeze"));
+    });
+    const other = pages.find((p) => p !== leader)!;
+    await inPage(other, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    // It used to be dropped with the stepping-down leader's Conn, and reported to nobody.
+    await until(() => server.received.includes("queued-own"), "the queued send at the server");
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
