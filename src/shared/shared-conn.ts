@@ -202,6 +202,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const locks = (navigator as unknown as { locks: Locks }).locks;
     locks
       .request(this.#name, { signal: abort.signal }, () => {
+        // Closed (or stepped down) after the grant but before this call: an abort no longer
+        // applies, so the lock is handed straight on instead of held for the page's life.
+        if (abort.signal.aborted) return Promise.resolve();
         // One transition: "role" and the state changes are announced once the takeover is done,
         // so a listener that calls close() finds the dial already made, and ends it.
         this.#events.run(this, this.#lead);

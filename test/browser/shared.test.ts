@@ -485,4 +485,44 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a tab that closes after the lock was granted to it, before its callback ran, passes the lock on (the callback DELAYED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const free = await inPage(page, null, async () => {
+      const name = "evtwebsocket:granted-then-closed";
+      const locks = navigator.locks;
+      // The test holds the lock first; the shared connection queues behind it.
+      let releaseTest!: () => void;
+      await new Promise<void>((held) => {
+        void locks.request(name, () => {
+          held();
+          return new Promise<void>((r) => (releaseTest = r));
+        });
+      });
+      // Its grant callback waits for a gate: the window between the grant and the call.
+      const real = locks.request.bind(locks);
+      let granted = false;
+      let openGate!: () => void;
+      const gate = new Promise<void>((r) => (openGate = r));
+      (locks as { request: unknown }).request = (n: string, o: LockOptions, cb: () => Promise<void>) =>
+        real(n, o, async () => {
+          granted = true;
+          await gate;
+          return cb();
+        });
+      const sc = window.shared.createSharedConn<string, string>("granted-then-closed");
+      (locks as { request: unknown }).request = real;
+      releaseTest();
+      await window.waitFor(() => granted, "the grant");
+      await sc.close();
+      openGate();
+      await new Promise((r) => setTimeout(r, 0));
+      // It used to hold the lock for the life of the page: no other tab could ever lead.
+      return locks.request(name, { ifAvailable: true }, (lock) => lock !== null);
+    });
+    expect(free).toBe(true);
+    await context.close();
+  });
 });
