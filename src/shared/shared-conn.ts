@@ -237,7 +237,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
-    return this.#conn?.state ?? this.#state;
+    // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
+    return this.#role === "alone" ? this.#local.state : this.#state;
   }
 
   /** True while the shared connection is open. */
@@ -569,6 +570,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   #setState(next: StateChange["newState"]): void {
     const oldState = this.#state;
+    // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
+    // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
+    if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
     if (oldState === next) return;
     this.#state = next;
     this.#emit("state", { oldState, newState: next });

@@ -525,4 +525,33 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(free).toBe(true);
     await context.close();
   });
+  it("across a handover every tab's state moves as Conn's does: open, reconnecting, open (never open to connecting)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const others = pages.filter((p) => p !== leader);
+    for (const page of others) {
+      await inPage(page, null, () => {
+        window.seen = [];
+        window.sc.on("state", ({ oldState, newState }) => window.seen.push(`${oldState}>${newState}`));
+      });
+    }
+    await leader.close();
+    const moves: string[][] = [];
+    for (const page of others) {
+      moves.push(
+        await inPage(page, null, async () => {
+          await window.waitFor(() => window.seen.at(-1)?.endsWith(">open") === true, "open again");
+          return [window.sc.role, window.sc.state, ...window.seen];
+        }),
+      );
+    }
+    // They used to go "open>connecting": a transition Conn's state machine never makes.
+    expect(moves.sort()).toEqual([
+      ["follower", "open", "open>reconnecting", "reconnecting>open"],
+      ["leader", "open", "open>reconnecting", "reconnecting>open"],
+    ]);
+    for (const page of others) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
