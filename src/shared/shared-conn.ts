@@ -457,8 +457,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       if (fan) setTimeout(() => this.#flushAcks(), 0);
     });
     conn.on("close", (info) => tell("close", info));
+    // All of it crosses: the server's wait as is, the error as `{ code, message }`.
     conn.on("reconnecting", (info) =>
-      tell("reconnecting", info, { attempt: info.attempt, delayMs: info.delayMs }),
+      tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
     );
     conn.on("pong", (info) => tell("pong", info));
     conn.on("error", (error) => tell("error", error, toWire(error)));
@@ -551,7 +552,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       if (m.error) w.reject(fromWire(m.error));
       else w.resolve(m.value);
     } else if (m.t === "ev") {
-      this.#event(m.name, m.name === "error" ? fromWire(m.arg as WireError) : m.arg);
+      const arg = m.arg as { error?: WireError };
+      if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
+      else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
     }
   }
 

@@ -554,4 +554,46 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of others) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a follower's reconnecting event carries what the leader's does: the server's wait (close 1013) and the error", async () => {
+    const context = await rig.browser.newContext();
+    const known = new Set(server.clients);
+    const pages = [await openTab(context), await openTab(context)];
+    for (const page of pages) {
+      await inPage(page, null, () => {
+        window.seen = [];
+        window.sc.on("reconnecting", (info) =>
+          window.seen.push(
+            JSON.stringify({ ...info, error: info.error && [info.error.code, info.error.constructor.name] }),
+          ),
+        );
+      });
+    }
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.close(1013, "try again later");
+    const heard: string[][] = [];
+    for (const page of pages) {
+      heard.push(
+        await inPage(page, null, async () => {
+          await window.waitFor(() => window.seen.length === 1 && window.sc.state === "open", "the reconnect");
+          return [window.sc.role, ...window.seen];
+        }),
+      );
+    }
+    // The reconnected socket dies without a close frame: the next wait has an error.
+    await until(() => server.clients.size === known.size + 1, "the reconnected socket");
+    [...server.clients].find((ws) => !known.has(ws))!.terminate();
+    for (const [i, page] of pages.entries()) {
+      heard[i] = await inPage(page, null, async () => {
+        await window.waitFor(() => window.seen.length === 2 && window.sc.state === "open", "the reconnect");
+        return [window.sc.role, ...window.seen];
+      });
+    }
+    const [follower, leader] = heard.sort();
+    expect(JSON.parse(leader![1]!)).toMatchObject({ attempt: 1, serverDelayMs: 50 });
+    expect(JSON.parse(leader![2]!)).toMatchObject({ error: [expect.any(String), "EvtWebSocketError"] });
+    // It used to carry attempt and delayMs only.
+    expect(follower!.slice(1)).toEqual(leader!.slice(1));
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
