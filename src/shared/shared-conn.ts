@@ -63,7 +63,10 @@ export type Role = "leader" | "follower" | "alone";
 
 /** The events of a shared connection's `on()`, each listener getting the shared connection. */
 export type SharedConnEvents<TIn, TOut> = {
-  /** The connection opened (first dial and every reconnect, in the leader's tab). */
+  /**
+   * The connection opened (first dial and every reconnect), in every tab; a tab that joins a
+   * connection already open is told once, as its `dial()` resolves.
+   */
   connected: (conn: SharedConn<TIn, TOut>) => void;
   /** A message arrived that settled no request of any tab and is not a pong. */
   message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
@@ -93,7 +96,7 @@ type Wire =
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
   | { t: "ack"; to: string; seq: number; error?: WireError }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
-  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown };
+  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown; join?: true };
 type WireError = { code: ErrorCode; message: string };
 
 interface Waiting {
@@ -502,7 +505,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #receive(m: Wire): void {
     const conn = this.#role === "leader" ? this.#conn : undefined;
     if (conn !== undefined) {
-      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state });
+      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state, join: true });
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
         const { from } = m;
         // A URL or subprotocol refused at once changes no state: the follower that asked is told.
@@ -553,8 +556,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       else w.resolve(m.value);
     } else if (m.t === "ev") {
       const arg = m.arg as { error?: WireError };
+      const was = this.#state;
       if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
       else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
+      // A tab that joins a connection already open hears no "connected" of its own: it is told
+      // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
+      if (m.join && was !== "open" && this.#state === "open") this.#emit("connected");
     }
   }
 

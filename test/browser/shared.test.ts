@@ -596,4 +596,28 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a tab that joins a shared connection already open runs its onConnected before its dial() resolves, as Conn's dial does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const connected: number[] = [];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      connected.push(
+        await inPage(page, server.url, async (url) => {
+          let count = 0;
+          window.sc = window.shared.createSharedConn<string, string>("join-open", {
+            onConnected: () => void count++,
+          });
+          await window.sc.dial(url);
+          return count;
+        }),
+      );
+    }
+    expect(await Promise.all(pages.map(role))).toEqual(["leader", "follower"]);
+    // The second tab's used to stay at 0: it heard the state "open", never "connected".
+    expect(connected).toEqual([1, 1]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
