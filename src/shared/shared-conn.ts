@@ -27,7 +27,9 @@
  * it, after the next open flushed the queue). When a new leader announces itself, followers
  * post it every unacknowledged send again, in order (at least once: a leader that died between
  * writing a send and acknowledging it makes a duplicate), and every request still waiting is
- * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`. A
+ * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`; a
+ * leader acknowledges each request it takes, and one no leader took (made while none led) is
+ * sent to the new leader, as Conn sends a request made while reconnecting. A
  * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
  *
  * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
@@ -103,6 +105,8 @@ interface Waiting {
   body: unknown;
   timeoutMs: number | undefined;
   retry: boolean;
+  /** A leader took it (acknowledged it): only then is it "in flight through" that leader. */
+  taken?: boolean;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
@@ -490,10 +494,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
     for (const [seq, w] of this.#waiting) {
       this.#waiting.delete(seq);
-      if (!w.retry) w.reject(this.#lost());
+      if (!w.retry && w.taken) w.reject(this.#lost());
       else
         conn
-          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: true })
+          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: w.retry })
           .then(w.resolve, w.reject);
     }
   }
@@ -522,6 +526,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         }
       } else if (m.t === "req") {
         const { from: to, seq } = m;
+        this.#post({ t: "ack", to, seq }); // taken: from now on it is in flight through this leader
         conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
           (value) => this.#post({ t: "res", to, seq, value }),
           // A leaving leader's requests are the next leader's business, not an error.
@@ -536,7 +541,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#askDial();
       for (const [seq, body] of this.#unacked) this.#post({ t: "send", from: this.#id, seq, body });
       for (const [seq, w] of this.#waiting) {
-        if (w.retry) this.#forward(seq, w);
+        // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
+        // a request made while reconnecting.
+        if (w.retry || !w.taken) this.#forward(seq, w);
         else {
           this.#waiting.delete(seq);
           w.reject(this.#lost());
@@ -547,6 +554,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       this.#unacked.delete(m.seq);
+      const w = this.#waiting.get(m.seq);
+      if (w !== undefined) w.taken = true;
       if (m.error) this.#emit("error", fromWire(m.error));
     } else if (m.t === "res" && m.to === this.#id) {
       const w = this.#waiting.get(m.seq);

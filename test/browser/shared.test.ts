@@ -620,4 +620,48 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a follower's request made while no tab leads (the old leader gone, the next one not yet announced) goes to the next leader, as Conn queues one made while reconnecting (the next leader's grant DELAYED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const leader = await openTab(context);
+    // The next in the lock's queue: its grant callback waits for a gate.
+    const next = await context.newPage();
+    await next.goto(`${rig.origin}/`);
+    await next.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    await inPage(next, server.url, async (url) => {
+      const w = window as unknown as { granted: boolean; openGate(): void };
+      const locks = navigator.locks;
+      const real = locks.request.bind(locks);
+      const gate = new Promise<void>((r) => (w.openGate = r));
+      w.granted = false;
+      (locks as { request: unknown }).request = (n: string, o: LockOptions, cb: () => Promise<void>) =>
+        real(n, o, async () => {
+          w.granted = true;
+          await gate;
+          return cb();
+        });
+      window.sc = window.shared.createSharedConn<string, string>("t", {
+        matchMsg: (req, resp) => resp === `echo:${req}`,
+      });
+      await window.sc.dial(url);
+    });
+    const asking = await openTab(context);
+    await leader.close();
+    await inPage(next, null, () =>
+      window.waitFor(() => (window as unknown as { granted: boolean }).granted, "the lock granted"),
+    );
+    await inPage(asking, null, () => {
+      window.sc.request("between-leaders").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(next, null, () => (window as unknown as { openGate(): void }).openGate());
+    await inPage(asking, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED: it was never in flight through the old leader.
+    expect(await inPage(asking, null, () => window.settled)).toEqual(["echo:between-leaders"]);
+    for (const page of [next, asking]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
