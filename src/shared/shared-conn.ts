@@ -16,6 +16,9 @@
  * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
  * {@link EvtWebSocketError} in each tab).
  *
+ * A follower's request keeps its own deadline (`timeoutMs`, else `requestTimeoutMs`), so it
+ * rejects with `ERR_REQUEST_TIMEOUT` in time even when the leader's tab hangs.
+ *
  * Requests are matched in the tab that made them, by a token: a follower's request carries the
  * follower's tab id and a tab-local sequence number; the leader makes an ordinary
  * `conn.request()` with the body (its own `matchMsg`/`messageId` pair the response, exactly as
@@ -337,24 +340,40 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         if (this.#waiting.delete(seq))
           waiting.reject(evtError("ERR_ABORTED", "request aborted", signal?.reason));
       };
+      // The request's own deadline, kept here too: a leader tab that hangs (or none leading)
+      // must not hold it past it. 30 s is Conn's default requestTimeoutMs.
+      const ms = options?.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
+      let timer: ReturnType<typeof setTimeout> | undefined;
       // However the request settles, the signal lets go of it: a long-lived signal shared by
       // many requests must not collect one listener (and one settled request) per call.
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
       const waiting: Waiting = {
         body,
         timeoutMs: options?.timeoutMs,
         retry: options?.retryOnReconnect === true,
         resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
+          done();
           resolve(value as TIn);
         },
         reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
+          done();
           reject(error);
         },
       };
       this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
       this.#waiting.set(seq, waiting);
       signal?.addEventListener("abort", onAbort);
+      if (ms > 0 && Number.isFinite(ms)) {
+        timer = setTimeout(() => {
+          if (this.#waiting.delete(seq))
+            waiting.reject(
+              evtError("ERR_REQUEST_TIMEOUT", `request timed out after ${ms} ms (in a follower tab)`),
+            );
+        }, ms);
+      }
     });
   }
 

@@ -664,4 +664,29 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of [next, asking]) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a follower's request times out on its own when the leader's tab hangs (an alert() the test holds open)", async () => {
+    const context = await rig.browser.newContext();
+    const leader = await openTab(context);
+    const follower = await openTab(context);
+    expect(await role(leader)).toBe("leader");
+    const dialog = new Promise<import("playwright-core").Dialog>((resolve) => leader.once("dialog", resolve));
+    await inPage(leader, null, () => void setTimeout(() => alert("the leader hangs"), 0));
+    const held = await dialog;
+    try {
+      const outcome = await inPage(follower, null, async () => {
+        window.sc.request("while-hung", { timeoutMs: 100 }).then(
+          (r) => window.settled.push(r),
+          (e: { code: string }) => window.settled.push(e.code),
+        );
+        await window.waitFor(() => window.settled.length === 1, "the request settled");
+        return window.settled;
+      });
+      // It used to wait for the leader: a hung leader tab held every follower's request for good.
+      expect(outcome).toEqual(["ERR_REQUEST_TIMEOUT"]);
+    } finally {
+      await held.dismiss();
+    }
+    for (const page of [leader, follower]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
