@@ -275,16 +275,25 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
-    if (this.#conn !== undefined) {
-      this.#url = url;
-      this.#sub = subprotocol;
-      return this.#conn.dial(url, subprotocol);
-    }
+    const conn = this.#conn;
+    const first = this.#url === undefined;
     this.#url = url;
     this.#sub = subprotocol;
+    if (conn !== undefined) {
+      // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
+      // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
+      const busy = conn.state !== "idle" && conn.state !== "closed";
+      if (this.#role === "leader" && first && busy) return this.#whenOpen(true);
+      return conn.dial(url, subprotocol);
+    }
     this.#askDial();
+    return this.#whenOpen(false);
+  }
+
+  /** Resolves when the shared state is open; rejects when it closes after `dialing` was seen. */
+  #whenOpen(dialing: boolean): Promise<void> {
     if (this.#state === "open") return Promise.resolve();
-    this.#dialing = false;
+    this.#dialing = dialing;
     return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
   }
 

@@ -689,4 +689,31 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of [leader, follower]) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a leader whose followers dialled first (its Conn already took their dial up) gets a dial() that resolves, as a follower's does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("leader-dials-late");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    await inPage(pages[1]!, server.url, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("leader-dials-late");
+      await window.sc.dial(url);
+    });
+    // Every tab should dial (the docs say so); the leader's own came last.
+    const outcome = await inPage(pages[0]!, server.url, (url) =>
+      window.sc.dial(url).then(
+        () => `${window.sc.role} ${window.sc.state}`,
+        (e: { code: string }) => e.code,
+      ),
+    );
+    // It used to reject with ERR_ALREADY_DIALED from the leader's own Conn.
+    expect(outcome).toBe("leader open");
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
