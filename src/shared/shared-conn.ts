@@ -284,7 +284,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
       const busy = conn.state !== "idle" && conn.state !== "closed";
       if (this.#role === "leader" && first && busy) return this.#whenOpen(true);
-      return conn.dial(url, subprotocol);
+      return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
+        // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
+        // dial goes on through the next leader, which this tab asks to dial.
+        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        return this.#whenOpen(true);
+      });
     }
     this.#askDial();
     return this.#whenOpen(false);

@@ -716,4 +716,45 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+  it("a leader frozen while its dial() is pending steps down without failing that dial(): it resolves when the next leader's connection opens (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader's own URL leads nowhere (it stays "connecting", a minute between attempts);
+    // the follower's leads to the server.
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.settled = [];
+      window.sc = window.shared.createSharedConn<string, string>("frozen-dialling", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).then(
+        () => window.settled.push(`resolved ${window.sc.state}`),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(pages[1]!, server.url, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("frozen-dialling");
+      void window.sc.dial(url).catch(() => {});
+      await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+    });
+    await inPage(pages[0]!, null, () => document.dispatchEvent(new Event("freeze")));
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    await inPage(pages[0]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    // It used to reject with ERR_CLOSED: the step-down closed the leader's Conn under it.
+    expect(await inPage(pages[0]!, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "follower",
+      "resolved open",
+    ]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
