@@ -540,7 +540,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #receive(m: Wire): void {
-    const conn = this.#role === "leader" ? this.#conn : undefined;
+    // A leader that is closing serves no one: what followers post meanwhile (not acknowledged,
+    // not taken) goes to the next leader.
+    const conn = this.#role === "leader" && !this.#leaving ? this.#conn : undefined;
     if (conn !== undefined) {
       if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state, join: true });
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {

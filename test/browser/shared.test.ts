@@ -10,6 +10,7 @@
  * leader.
  */
 
+import type { Socket } from "node:net";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
@@ -35,6 +36,8 @@ let server: TestServer;
 const closes: string[] = [];
 /** Text messages seen for the first time, by content; "once:" messages are answered only the second time. */
 const seenOnce = new Set<string>();
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
 
 beforeAll(async () => {
   const app = await bundle({
@@ -45,6 +48,9 @@ beforeAll(async () => {
     onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
       const text = data.toString();
+      // Reads nothing more from this socket (its close frame included) until the test resumes it.
+      if (text === "pause:reading")
+        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
       if (text.startsWith("hold:") || text.startsWith("during")) return;
       if (text.startsWith("once:") && !seenOnce.has(text)) return void seenOnce.add(text);
       ws.send(`echo:${text}`);
@@ -755,6 +761,40 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
       "resolved open",
     ]);
     for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's send that reaches a leader while its close() waits for the socket is kept for the next leader, not refused", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    // Two shared connections of one name in one page: a leader and a follower.
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      window.seen = [];
+      w.a = window.shared.createSharedConn<string, string>("closing-leader");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.b = window.shared.createSharedConn<string, string>("closing-leader");
+      w.b.on("error", (e) => window.seen.push(e.code));
+      await Promise.all([w.a.dial(url), w.b.dial(url)]);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      void w.a.close(); // waits for the server's close frame (up to 3 s): it does not read ours yet
+      w.b.send("sent-while-leader-closes");
+      await new Promise((r) => setTimeout(r, 0));
+    });
+    paused[0]!.resume();
+    await inPage(page, null, () => {
+      const w = window as unknown as { b: SharedConn<string, string> };
+      return window.waitFor(() => w.b.role === "leader" && w.b.state === "open", "the next leader open");
+    });
+    // It used to be refused by the closing leader (ERR_CLOSED on the follower's error event) and lost.
+    expect(await inPage(page, null, () => window.seen)).toEqual([]);
+    await until(() => server.received.includes("sent-while-leader-closes"), "the send at the server");
+    await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
     await context.close();
   });
 });
