@@ -167,6 +167,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * failed (a "closed" heard first is the state before the leader took the dial up).
    */
   #dialing = false;
+  /** Opens of this tab's own Conn: a request queued since the last one was never written. */
+  #opens = 0;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
@@ -336,11 +338,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
     const conn = this.#conn;
     if (conn !== undefined) {
+      // Made while not open, it waits in the queue until the next open writes it.
+      const queuedAt = conn.isConnected() ? -1 : this.#opens;
       return conn.request(body, options).catch((error: EvtWebSocketError) => {
-        // This tab stepped down (frozen or cached) with the request in flight: a drop, as for a
-        // follower's request through a leader that went away, not the user's close().
+        // This tab stepped down (frozen or cached), not closed by the user: a request in flight
+        // is a drop, as for a follower's through a leader that went away; one never written
+        // goes to the next leader, as Conn sends a queued request on reconnect.
         if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
-        if (options?.retryOnReconnect === true) return this.request(body, options);
+        if (options?.retryOnReconnect === true || queuedAt === this.#opens)
+          return this.request(body, options);
         throw this.#lost();
       });
     }
@@ -492,6 +498,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       tell("state", newState);
     });
     conn.on("connected", () => {
+      this.#opens++;
       tell("connected", undefined);
       // The queue is flushed after the connected listeners: acknowledge what it held then.
       if (fan) setTimeout(() => this.#flushAcks(), 0);

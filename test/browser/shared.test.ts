@@ -491,6 +491,48 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
+  it("a leader that steps down (freeze) while reconnecting hands its queued (never written) requests to the next leader, as Conn sends them on reconnect (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        // A drop waits a minute: the leader's sends queue meanwhile.
+        window.sc = window.shared.createSharedConn<string, string>("queued-requests", {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.terminate();
+    await inPage(leader, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.settled = [];
+      window.sc.request("queued-request").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+      document.dispatchEvent(new Event("freeze"));
+    });
+    const other = pages.find((p) => p !== leader)!;
+    await inPage(other, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED, though it never was in flight.
+    expect(await inPage(leader, null, () => window.settled)).toEqual(["echo:queued-request"]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
   it("a tab that closes after the lock was granted to it, before its callback ran, passes the lock on (the callback DELAYED by the test)", async () => {
     const context = await rig.browser.newContext();
     const page = await context.newPage();
