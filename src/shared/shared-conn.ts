@@ -31,8 +31,9 @@
  * post it every unacknowledged send again, in order (at least once: a leader that died between
  * writing a send and acknowledging it makes a duplicate), and every request still waiting is
  * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`; a
- * leader acknowledges each request it takes, and one no leader took (made while none led) is
- * sent to the new leader, as Conn sends a request made while reconnecting. A
+ * leader acknowledges each request once it has written it, and one no leader wrote (made while
+ * none led, or only queued by a reconnecting leader) is sent to the new leader, as Conn sends
+ * a queued request on reconnect. A
  * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
  *
  * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
@@ -568,7 +569,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         }
       } else if (m.t === "req") {
         const { from: to, seq } = m;
-        this.#post({ t: "ack", to, seq }); // taken: from now on it is in flight through this leader
+        // Taken once written: a request this leader only queued goes to the next leader if this
+        // one goes away first, as Conn sends a queued request on reconnect.
+        if (conn.isConnected()) this.#post({ t: "ack", to, seq });
+        else this.#acks.push({ to, seq });
         conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
           (value) => this.#post({ t: "res", to, seq, value }),
           // A leaving leader's requests are the next leader's business, not an error.

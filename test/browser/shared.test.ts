@@ -839,4 +839,48 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
     await context.close();
   });
+  it("a follower's request that a reconnecting leader only queued goes to the next leader when that one goes away", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        window.settled = [];
+        window.sc = window.shared.createSharedConn<string, string>("queued-follower-request", {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const [leader, follower] = pages as [Page, Page];
+    expect(await role(leader)).toBe("leader");
+    // A second channel in the leader's page hears the follower's request after the leader did.
+    await inPage(leader, null, () => {
+      const spy = new BroadcastChannel("evtwebsocket:queued-follower-request");
+      spy.onmessage = (e: MessageEvent<{ t: string }>) => e.data.t === "req" && window.settled.push("req");
+    });
+    [...server.clients].find((ws) => !known.has(ws))!.terminate();
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.sc.request("queued-at-leader").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(leader, null, () => window.waitFor(() => window.settled.length === 1, "the leader took it"));
+    await leader.close();
+    await inPage(follower, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED: the old leader had only queued it, never written it.
+    expect(await inPage(follower, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "leader",
+      "echo:queued-at-leader",
+    ]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
 });
