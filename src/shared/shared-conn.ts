@@ -364,6 +364,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       // The request's own deadline, kept here too: a leader tab that hangs (or none leading)
       // must not hold it past it. 30 s is Conn's default requestTimeoutMs.
       const ms = options?.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
+      // Conn's rule, checked here: a bad value must not wait for (or overflow) a timer.
+      if (!(ms === Infinity || (Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)))
+        throw evtError(
+          "ERR_INVALID_OPTION",
+          `option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got ${String(ms)}`,
+        );
       let timer: ReturnType<typeof setTimeout> | undefined;
       // However the request settles, the signal lets go of it: a long-lived signal shared by
       // many requests must not collect one listener (and one settled request) per call.

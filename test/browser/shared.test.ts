@@ -731,6 +731,19 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
       });
       // It used to wait for the leader: a hung leader tab held every follower's request for good.
       expect(outcome).toEqual(["ERR_REQUEST_TIMEOUT"]);
+      // A timeoutMs Conn refuses is refused here at once, as Conn does, not left to the leader
+      // (3e9 ms used to overflow the follower's timer: ERR_REQUEST_TIMEOUT at once).
+      const refused = await inPage(follower, null, () =>
+        Promise.all(
+          [-1, 1.5, 3e9].map((timeoutMs) =>
+            window.sc.request("bad", { timeoutMs }).then(
+              () => "resolved",
+              (e: { code: string; message: string }) => `${e.code} ${e.message.includes("timeoutMs")}`,
+            ),
+          ),
+        ),
+      );
+      expect(refused).toEqual(Array(3).fill("ERR_INVALID_OPTION true"));
     } finally {
       await held.dismiss();
     }
