@@ -529,7 +529,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#role = "leader";
     this.#post({ t: "leader" });
     this.#emit("role", "leader");
-    if (this.#url !== undefined) conn.dial(this.#url, this.#sub).catch(() => {}); // failures come as events
+    // Its failure is this tab's dial() failure too: a dial() made while following may have
+    // heard no state change of this dial (it was "connecting" already), so it is told here.
+    if (this.#url !== undefined)
+      conn.dial(this.#url, this.#sub).catch((error: Error) => {
+        // Not when stepping down: the dial goes on through the next leader.
+        if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
+      });
     // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
     const unacked = [...this.#unacked];
     this.#unacked.clear();

@@ -896,4 +896,44 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
+  it("a follower's dial() pending when the leader's page closes settles with the new leader's (its own) dial: here it fails for good and rejects", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial-handover", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).catch(() => {});
+    });
+    await inPage(pages[1]!, nowhere, async (url) => {
+      window.settled = [];
+      // This tab, once it leads, gives up after its first attempt.
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial-handover", {
+        reconnect: { maxAttempts: 0 },
+      });
+      await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+      window.sc.dial(url).then(
+        () => window.settled.push("resolved"),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await pages[0]!.close();
+    // It used to stay pending for good: no "connecting" it had not already heard, so its
+    // closed state did not count as a failed dial.
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    expect(await inPage(pages[1]!, null, () => [window.sc.role, window.sc.state])).toEqual([
+      "leader",
+      "closed",
+    ]);
+    expect(await inPage(pages[1]!, null, () => window.settled[0])).toMatch(/^ERR_/);
+    await context.close();
+  });
 });
