@@ -650,10 +650,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
     // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
     if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
+    // Heard again too: a new leader dialling says "connecting" to a tab that heard the old one's.
+    const dialing = next === "connecting" || next === "reconnecting";
+    if (dialing) this.#dialing = true;
     if (oldState === next) return;
     this.#state = next;
     this.#emit("state", { oldState, newState: next });
-    if (next === "connecting" || next === "reconnecting") this.#dialing = true;
+    if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
     if (next === "open") for (const d of this.#opened.splice(0)) d.resolve();
     else if (next === "closed" && this.#dialing) {
       const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");

@@ -936,4 +936,42 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await inPage(pages[1]!, null, () => window.settled[0])).toMatch(/^ERR_/);
     await context.close();
   });
+  it("a follower's dial() pending across a handover rejects when the new leader's dial fails for good", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    // The first leads, waiting a minute between attempts; the second leads next and gives up
+    // after one attempt; the third stays a follower with its dial() pending.
+    for (const [i, page] of pages.entries()) {
+      await inPage(page, [nowhere, i] as const, async ([url, i]) => {
+        window.settled = [];
+        window.sc = window.shared.createSharedConn<string, string>("pending-dial-follower", {
+          reconnect: i === 0 ? { minDelayMs: 60_000, maxDelayMs: 60_000 } : { maxAttempts: 0 },
+        });
+        if (i === 0) await window.waitFor(() => window.sc.role === "leader", "the leader");
+        else await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+        window.sc.dial(url).then(
+          () => window.settled.push("resolved"),
+          (e: { code: string }) => window.settled.push(e.code),
+        );
+      });
+    }
+    await pages[0]!.close();
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.sc.state === "closed", "the new leader's failure"),
+    );
+    // It used to stay pending for good: the new leader's "connecting" was no change to it.
+    await inPage(pages[2]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    expect(await inPage(pages[2]!, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "follower",
+      "ERR_DISCONNECTED",
+    ]);
+    await context.close();
+  });
 });
