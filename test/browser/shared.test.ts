@@ -459,6 +459,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a leader that steps down (freeze) while reconnecting hands its queued sends to the next leader: they reach the server (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -573,6 +574,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(free).toBe(true);
     await context.close();
   });
+
   it("across a handover every tab's state moves as Conn's does: open, reconnecting, open (never open to connecting)", async () => {
     const context = await rig.browser.newContext();
     const pages = [await openTab(context), await openTab(context), await openTab(context)];
@@ -602,6 +604,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of others) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a follower's reconnecting event carries what the leader's does: the server's wait (close 1013) and the error", async () => {
     const context = await rig.browser.newContext();
     const known = new Set(server.clients);
@@ -644,6 +647,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a tab that joins a shared connection already open runs its onConnected before its dial() resolves, as Conn's dial does", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -668,6 +672,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a follower's request made while no tab leads (the old leader gone, the next one not yet announced) goes to the next leader, as Conn queues one made while reconnecting (the next leader's grant DELAYED by the test)", async () => {
     const context = await rig.browser.newContext();
     const leader = await openTab(context);
@@ -712,6 +717,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of [next, asking]) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a follower's request times out on its own when the leader's tab hangs (an alert() the test holds open)", async () => {
     const context = await rig.browser.newContext();
     const leader = await openTab(context);
@@ -750,6 +756,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of [leader, follower]) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a leader whose followers dialled first (its Conn already took their dial up) gets a dial() that resolves, as a follower's does", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -777,6 +784,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a leader frozen while its dial() is pending steps down without failing that dial(): it resolves when the next leader's connection opens (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -818,6 +826,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
+
   it("a follower's send that reaches a leader while its close() waits for the socket is kept for the next leader, not refused", async () => {
     const context = await rig.browser.newContext();
     const page = await context.newPage();
@@ -852,6 +861,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
     await context.close();
   });
+
   it("a follower's request that a reconnecting leader only queued goes to the next leader when that one goes away", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -896,6 +906,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
+
   it("a follower's dial() pending when the leader's page closes settles with the new leader's (its own) dial: here it fails for good and rejects", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage()];
@@ -936,6 +947,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await inPage(pages[1]!, null, () => window.settled[0])).toMatch(/^ERR_/);
     await context.close();
   });
+
   it("a follower's dial() pending across a handover rejects when the new leader's dial fails for good", async () => {
     const context = await rig.browser.newContext();
     const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
