@@ -628,7 +628,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
       // A tab that joins a connection already open hears no "connected" of its own: it is told
       // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
-      if (m.join && was !== "open" && this.#state === "open") this.#emit("connected");
+      if (m.join && was !== "open" && this.#state === "open") this.#connected();
     }
   }
 
@@ -640,9 +640,18 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** An event of the shared connection, in this tab. */
   #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
     if (name === "state") this.#setState(arg as StateChange["newState"]);
-    else if (name === "connected") this.#emit("connected");
+    else if (name === "connected") this.#connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
     else (this.#emit as (n: string, a: any) => void)(name, arg);
+  }
+
+  /**
+   * Announces an open. The dial() calls waiting are resolved first, as Conn's are (a close() in
+   * onConnected does not undo them), but their callers continue after onConnected was called.
+   */
+  #connected(): void {
+    for (const d of this.#opened.splice(0)) d.resolve();
+    this.#emit("connected");
   }
 
   #setState(next: StateChange["newState"]): void {
@@ -657,8 +666,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#state = next;
     this.#emit("state", { oldState, newState: next });
     if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
-    if (next === "open") for (const d of this.#opened.splice(0)) d.resolve();
-    else if (next === "closed" && this.#dialing) {
+    if (next === "closed" && this.#dialing) {
       const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
       for (const d of this.#opened.splice(0)) d.reject(error);
     }

@@ -986,4 +986,30 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     ]);
     await context.close();
   });
+  it("a follower's await dial() continues after its onConnected was called, as Conn's does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader has not dialled: it takes the follower's dial up, and the follower hears the open.
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("dial-after-connected");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    const order = await inPage(pages[1]!, server.url, async (url) => {
+      const order: string[] = [];
+      window.sc = window.shared.createSharedConn<string, string>("dial-after-connected", {
+        onConnected: () => void order.push("onConnected"),
+      });
+      await window.sc.dial(url);
+      order.push("dial resolved");
+      return order;
+    });
+    // It used to resolve on the state "open", a message before the leader's "connected".
+    expect(order).toEqual(["onConnected", "dial resolved"]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
 });
