@@ -7,13 +7,17 @@
  * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
  * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
  * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
- * releases the lock; on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
+ * releases the lock (its own requests in flight are then handled as a follower's through a
+ * leader that went away, and the sends it queued go to the next leader); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
  * `Conn` and its role is "alone".
  *
  * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
  * runs in the leader: a follower posts message bodies, the leader encodes them and posts back
  * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
  * {@link EvtWebSocketError} in each tab).
+ *
+ * A follower's request keeps its own deadline (`timeoutMs`, else `requestTimeoutMs`), so it
+ * rejects with `ERR_REQUEST_TIMEOUT` in time even when the leader's tab hangs.
  *
  * Requests are matched in the tab that made them, by a token: a follower's request carries the
  * follower's tab id and a tab-local sequence number; the leader makes an ordinary
@@ -26,7 +30,10 @@
  * it, after the next open flushed the queue). When a new leader announces itself, followers
  * post it every unacknowledged send again, in order (at least once: a leader that died between
  * writing a send and acknowledging it makes a duplicate), and every request still waiting is
- * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`. A
+ * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`; a
+ * leader acknowledges each request once it has written it, and one no leader wrote (made while
+ * none led, or only queued by a reconnecting leader) is sent to the new leader, as Conn sends
+ * a queued request on reconnect. A
  * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
  *
  * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
@@ -62,7 +69,10 @@ export type Role = "leader" | "follower" | "alone";
 
 /** The events of a shared connection's `on()`, each listener getting the shared connection. */
 export type SharedConnEvents<TIn, TOut> = {
-  /** The connection opened (first dial and every reconnect, in the leader's tab). */
+  /**
+   * The connection opened (first dial and every reconnect), in every tab; a tab that joins a
+   * connection already open is told once, as its `dial()` resolves.
+   */
   connected: (conn: SharedConn<TIn, TOut>) => void;
   /** A message arrived that settled no request of any tab and is not a pong. */
   message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
@@ -92,13 +102,15 @@ type Wire =
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
   | { t: "ack"; to: string; seq: number; error?: WireError }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
-  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown };
+  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown; join?: true };
 type WireError = { code: ErrorCode; message: string };
 
 interface Waiting {
   body: unknown;
   timeoutMs: number | undefined;
   retry: boolean;
+  /** A leader took it (acknowledged it): only then is it "in flight through" that leader. */
+  taken?: boolean;
   resolve(value: unknown): void;
   reject(error: Error): void;
 }
@@ -156,6 +168,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * failed (a "closed" heard first is the state before the leader took the dial up).
    */
   #dialing = false;
+  /** Opens of this tab's own Conn: a request queued since the last one was never written. */
+  #opens = 0;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
@@ -201,7 +215,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const locks = (navigator as unknown as { locks: Locks }).locks;
     locks
       .request(this.#name, { signal: abort.signal }, () => {
-        this.#lead();
+        // Closed (or stepped down) after the grant but before this call: an abort no longer
+        // applies, so the lock is handed straight on instead of held for the page's life.
+        if (abort.signal.aborted) return Promise.resolve();
+        // One transition: "role" and the state changes are announced once the takeover is done,
+        // so a listener that calls close() finds the dial already made, and ends it.
+        this.#events.run(this, this.#lead);
         return new Promise<void>((resolve) => {
           this.#release = resolve;
         });
@@ -231,7 +250,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
-    return this.#conn?.state ?? this.#state;
+    // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
+    return this.#role === "alone" ? this.#local.state : this.#state;
   }
 
   /** True while the shared connection is open. */
@@ -258,16 +278,30 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
-    if (this.#conn !== undefined) {
-      this.#url = url;
-      this.#sub = subprotocol;
-      return this.#conn.dial(url, subprotocol);
-    }
+    const conn = this.#conn;
+    const first = this.#url === undefined;
     this.#url = url;
     this.#sub = subprotocol;
+    if (conn !== undefined) {
+      // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
+      // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
+      const busy = conn.state !== "idle" && conn.state !== "closed";
+      if (this.#role === "leader" && first && busy) return this.#whenOpen(true);
+      return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
+        // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
+        // dial goes on through the next leader, which this tab asks to dial.
+        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        return this.#whenOpen(true);
+      });
+    }
     this.#askDial();
+    return this.#whenOpen(false);
+  }
+
+  /** Resolves when the shared state is open; rejects when it closes after `dialing` was seen. */
+  #whenOpen(dialing: boolean): Promise<void> {
     if (this.#state === "open") return Promise.resolve();
-    this.#dialing = false;
+    this.#dialing = dialing;
     return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
   }
 
@@ -287,8 +321,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       );
       return;
     }
-    if (this.#conn !== undefined) {
-      this.#conn.send(body);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      conn.send(body);
+      // Queued by a leader: kept until the next open flushes it, for the next leader should
+      // this tab step down first.
+      if (this.#role === "leader" && !conn.isConnected()) this.#unacked.set(++this.#seq, body);
       return;
     }
     this.#assertOpen();
@@ -299,7 +337,20 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
-    if (this.#conn !== undefined) return this.#conn.request(body, options);
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      // Made while not open, it waits in the queue until the next open writes it.
+      const queuedAt = conn.isConnected() ? -1 : this.#opens;
+      return conn.request(body, options).catch((error: EvtWebSocketError) => {
+        // This tab stepped down (frozen or cached), not closed by the user: a request in flight
+        // is a drop, as for a follower's through a leader that went away; one never written
+        // goes to the next leader, as Conn sends a queued request on reconnect.
+        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        if (options?.retryOnReconnect === true || queuedAt === this.#opens)
+          return this.request(body, options);
+        throw this.#lost();
+      });
+    }
     return new Promise<TIn>((resolve, reject) => {
       this.#assertOpen();
       const signal = options?.signal;
@@ -310,24 +361,46 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         if (this.#waiting.delete(seq))
           waiting.reject(evtError("ERR_ABORTED", "request aborted", signal?.reason));
       };
+      // The request's own deadline, kept here too: a leader tab that hangs (or none leading)
+      // must not hold it past it. 30 s is Conn's default requestTimeoutMs.
+      const ms = options?.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
+      // Conn's rule, checked here: a bad value must not wait for (or overflow) a timer.
+      if (!(ms === Infinity || (Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)))
+        throw evtError(
+          "ERR_INVALID_OPTION",
+          `option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got ${String(ms)}`,
+        );
+      let timer: ReturnType<typeof setTimeout> | undefined;
       // However the request settles, the signal lets go of it: a long-lived signal shared by
       // many requests must not collect one listener (and one settled request) per call.
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+      };
       const waiting: Waiting = {
         body,
         timeoutMs: options?.timeoutMs,
         retry: options?.retryOnReconnect === true,
         resolve: (value) => {
-          signal?.removeEventListener("abort", onAbort);
+          done();
           resolve(value as TIn);
         },
         reject: (error) => {
-          signal?.removeEventListener("abort", onAbort);
+          done();
           reject(error);
         },
       };
       this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
       this.#waiting.set(seq, waiting);
       signal?.addEventListener("abort", onAbort);
+      if (ms > 0 && Number.isFinite(ms)) {
+        timer = setTimeout(() => {
+          if (this.#waiting.delete(seq))
+            waiting.reject(
+              evtError("ERR_REQUEST_TIMEOUT", `request timed out after ${ms} ms (in a follower tab)`),
+            );
+        }, ms);
+      }
     });
   }
 
@@ -350,12 +423,14 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();
+    const closed = evtError("ERR_CLOSED", "connection closed by close()");
+    // A dial() made while following may have heard no state change yet: it settles now.
+    for (const d of this.#opened.splice(0)) d.reject(closed);
     if (conn !== undefined) {
       this.#leaving = true;
       await conn.close(code, reason);
       this.#release?.();
     } else {
-      const closed = evtError("ERR_CLOSED", "connection closed by close()");
       for (const w of this.#waiting.values()) w.reject(closed);
       this.#waiting.clear();
       const unsent = this.#unacked.size;
@@ -424,15 +499,21 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#event(name, arg);
     };
     conn.on("message", (msg) => tell("message", msg));
-    conn.on("state", ({ newState }) => tell("state", newState));
+    conn.on("state", ({ newState }) => {
+      // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
+      if (newState === "closed" && !this.#leaving) this.#unacked.clear();
+      tell("state", newState);
+    });
     conn.on("connected", () => {
+      this.#opens++;
       tell("connected", undefined);
       // The queue is flushed after the connected listeners: acknowledge what it held then.
       if (fan) setTimeout(() => this.#flushAcks(), 0);
     });
     conn.on("close", (info) => tell("close", info));
+    // All of it crosses: the server's wait as is, the error as `{ code, message }`.
     conn.on("reconnecting", (info) =>
-      tell("reconnecting", info, { attempt: info.attempt, delayMs: info.delayMs }),
+      tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
     );
     conn.on("pong", (info) => tell("pong", info));
     conn.on("error", (error) => tell("error", error, toWire(error)));
@@ -448,15 +529,28 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#role = "leader";
     this.#post({ t: "leader" });
     this.#emit("role", "leader");
-    if (this.#url !== undefined) conn.dial(this.#url, this.#sub).catch(() => {}); // failures come as events
-    for (const body of this.#unacked.values()) this.#guard(() => conn.send(body as TOut));
+    // Its failure is this tab's dial() failure too: a dial() made while following may have
+    // heard no state change of this dial (it was "connecting" already), so it is told here.
+    if (this.#url !== undefined)
+      conn.dial(this.#url, this.#sub).catch((error: Error) => {
+        // Not when stepping down: the dial goes on through the next leader.
+        if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
+      });
+    // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
+    const unacked = [...this.#unacked];
     this.#unacked.clear();
+    for (const [seq, body] of unacked) {
+      this.#guard(() => {
+        conn.send(body as TOut);
+        this.#unacked.set(seq, body);
+      });
+    }
     for (const [seq, w] of this.#waiting) {
       this.#waiting.delete(seq);
-      if (!w.retry) w.reject(this.#lost());
+      if (!w.retry && w.taken) w.reject(this.#lost());
       else
         conn
-          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: true })
+          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: w.retry })
           .then(w.resolve, w.reject);
     }
   }
@@ -466,9 +560,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #receive(m: Wire): void {
-    const conn = this.#role === "leader" ? this.#conn : undefined;
+    // A leader that is closing serves no one: what followers post meanwhile (not acknowledged,
+    // not taken) goes to the next leader.
+    const conn = this.#role === "leader" && !this.#leaving ? this.#conn : undefined;
     if (conn !== undefined) {
-      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state });
+      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state, join: true });
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
         const { from } = m;
         // A URL or subprotocol refused at once changes no state: the follower that asked is told.
@@ -485,6 +581,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         }
       } else if (m.t === "req") {
         const { from: to, seq } = m;
+        // Taken once written: a request this leader only queued goes to the next leader if this
+        // one goes away first, as Conn sends a queued request on reconnect.
+        if (conn.isConnected()) this.#post({ t: "ack", to, seq });
+        else this.#acks.push({ to, seq });
         conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
           (value) => this.#post({ t: "res", to, seq, value }),
           // A leaving leader's requests are the next leader's business, not an error.
@@ -499,7 +599,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#askDial();
       for (const [seq, body] of this.#unacked) this.#post({ t: "send", from: this.#id, seq, body });
       for (const [seq, w] of this.#waiting) {
-        if (w.retry) this.#forward(seq, w);
+        // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
+        // a request made while reconnecting.
+        if (w.retry || !w.taken) this.#forward(seq, w);
         else {
           this.#waiting.delete(seq);
           w.reject(this.#lost());
@@ -510,6 +612,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       this.#unacked.delete(m.seq);
+      const w = this.#waiting.get(m.seq);
+      if (w !== undefined) w.taken = true;
       if (m.error) this.#emit("error", fromWire(m.error));
     } else if (m.t === "res" && m.to === this.#id) {
       const w = this.#waiting.get(m.seq);
@@ -518,30 +622,51 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       if (m.error) w.reject(fromWire(m.error));
       else w.resolve(m.value);
     } else if (m.t === "ev") {
-      this.#event(m.name, m.name === "error" ? fromWire(m.arg as WireError) : m.arg);
+      const arg = m.arg as { error?: WireError };
+      const was = this.#state;
+      if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
+      else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
+      // A tab that joins a connection already open hears no "connected" of its own: it is told
+      // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
+      if (m.join && was !== "open" && this.#state === "open") this.#connected();
     }
   }
 
   #flushAcks(): void {
+    if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
     for (const ack of this.#acks.splice(0)) this.#post({ t: "ack", ...ack });
   }
 
   /** An event of the shared connection, in this tab. */
   #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
     if (name === "state") this.#setState(arg as StateChange["newState"]);
-    else if (name === "connected") this.#emit("connected");
+    else if (name === "connected") this.#connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
     else (this.#emit as (n: string, a: any) => void)(name, arg);
   }
 
+  /**
+   * Announces an open. The dial() calls waiting are resolved first, as Conn's are (a close() in
+   * onConnected does not undo them), but their callers continue after onConnected was called.
+   */
+  #connected(): void {
+    for (const d of this.#opened.splice(0)) d.resolve();
+    this.#emit("connected");
+  }
+
   #setState(next: StateChange["newState"]): void {
     const oldState = this.#state;
+    // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
+    // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
+    if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
+    // Heard again too: a new leader dialling says "connecting" to a tab that heard the old one's.
+    const dialing = next === "connecting" || next === "reconnecting";
+    if (dialing) this.#dialing = true;
     if (oldState === next) return;
     this.#state = next;
     this.#emit("state", { oldState, newState: next });
-    if (next === "connecting" || next === "reconnecting") this.#dialing = true;
-    if (next === "open") for (const d of this.#opened.splice(0)) d.resolve();
-    else if (next === "closed" && this.#dialing) {
+    if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
+    if (next === "closed" && this.#dialing) {
       const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
       for (const d of this.#opened.splice(0)) d.reject(error);
     }

@@ -10,6 +10,7 @@
  * leader.
  */
 
+import type { Socket } from "node:net";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
@@ -35,6 +36,8 @@ let server: TestServer;
 const closes: string[] = [];
 /** Text messages seen for the first time, by content; "once:" messages are answered only the second time. */
 const seenOnce = new Set<string>();
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
 
 beforeAll(async () => {
   const app = await bundle({
@@ -45,6 +48,9 @@ beforeAll(async () => {
     onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
       const text = data.toString();
+      // Reads nothing more from this socket (its close frame included) until the test resumes it.
+      if (text === "pause:reading")
+        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
       if (text.startsWith("hold:") || text.startsWith("during")) return;
       if (text.startsWith("once:") && !seenOnce.has(text)) return void seenOnce.add(text);
       ws.send(`echo:${text}`);
@@ -362,6 +368,648 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     });
     expect(outcomes).toEqual(["follower", "ERR_INVALID_URL", "ERR_INVALID_OPTION"]);
     expect(await inPage(pages[0]!, null, () => window.sc.state)).toBe("idle");
+    await context.close();
+  });
+
+  it('a "role" listener that calls close() when this tab becomes the leader leaves no socket: the role is announced after the takeover is complete', async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const openBefore = server.clients.size;
+    const got = await inPage(page, server.url, async (url) => {
+      const sc = window.shared.createSharedConn<string, string>("reentrant-close");
+      let closed: Promise<void> | undefined;
+      sc.on("role", (role) => {
+        if (role === "leader") closed = sc.close();
+      });
+      const dialed = sc.dial(url).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      await window.waitFor(() => closed !== undefined, "the role event");
+      await closed;
+      // It used to dial after the listener returned: the closed tab's socket opened and stayed.
+      return { state: sc.state, dialed: await dialed };
+    });
+    expect(got).toEqual({ state: "closed", dialed: "ERR_CLOSED" });
+    // The dial may have reached the server before close() ended it; no socket of it stays.
+    await until(() => server.clients.size === openBefore, "no socket left open");
+    await context.close();
+  });
+
+  it("a follower's dial() that is waiting for the leader's connection rejects with ERR_CLOSED when the follower closes", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // Nothing listens there: the leader stays "connecting", waiting a minute between attempts.
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).catch(() => {});
+    });
+    const outcome = await inPage(pages[1]!, nowhere, async (url) => {
+      const sc = window.shared.createSharedConn<string, string>("pending-dial");
+      await window.waitFor(() => sc.state === "connecting", "the leader's state");
+      let dialed = "pending";
+      sc.dial(url).then(
+        () => (dialed = "resolved"),
+        (e: { code: string }) => (dialed = e.code),
+      );
+      await sc.close();
+      await new Promise((r) => setTimeout(r, 0));
+      // It used to stay pending for good: only a "connecting" heard after dial() counted.
+      return [sc.role, dialed];
+    });
+    expect(outcome).toEqual(["follower", "ERR_CLOSED"]);
+    await inPage(pages[0]!, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader that steps down (freeze) hands its own requests over as a drop: retryOnReconnect goes through the new leader, the others reject ERR_DISCONNECTED (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    await inPage(leader, null, () => {
+      window.sc.request("hold:own-plain").then(
+        () => window.settled.push("plain resolved"),
+        (e: { code: string }) => window.settled.push(`plain ${e.code}`),
+      );
+      window.sc.request("once:own-retried", { retryOnReconnect: true, timeoutMs: 0 }).then(
+        (r) => window.settled.push(`retried ${r}`),
+        (e: { code: string }) => window.settled.push(`retried ${e.code}`),
+      );
+    });
+    await until(() => server.received.includes("once:own-retried"), "the requests on the wire");
+    await inPage(leader, null, () => document.dispatchEvent(new Event("freeze")));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.settled.length === 2, "both requests settled"),
+    );
+    // Both used to reject with ERR_CLOSED, as if this tab had called close().
+    expect((await inPage(leader, null, () => window.settled)).sort()).toEqual([
+      "plain ERR_DISCONNECTED",
+      "retried echo:once:own-retried",
+    ]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader that steps down (freeze) while reconnecting hands its queued sends to the next leader: they reach the server (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        // A drop waits a minute: the leader's sends queue meanwhile.
+        window.sc = window.shared.createSharedConn<string, string>("queued-sends", {
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.terminate();
+    await inPage(leader, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.sc.send("queued-own");
+      document.dispatchEvent(new Event("freeze"));
+    });
+    const other = pages.find((p) => p !== leader)!;
+    await inPage(other, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    // It used to be dropped with the stepping-down leader's Conn, and reported to nobody.
+    await until(() => server.received.includes("queued-own"), "the queued send at the server");
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader that steps down (freeze) while reconnecting hands its queued (never written) requests to the next leader, as Conn sends them on reconnect (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        // A drop waits a minute: the leader's sends queue meanwhile.
+        window.sc = window.shared.createSharedConn<string, string>("queued-requests", {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.terminate();
+    await inPage(leader, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.settled = [];
+      window.sc.request("queued-request").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+      document.dispatchEvent(new Event("freeze"));
+    });
+    const other = pages.find((p) => p !== leader)!;
+    await inPage(other, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED, though it never was in flight.
+    expect(await inPage(leader, null, () => window.settled)).toEqual(["echo:queued-request"]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a tab that closes after the lock was granted to it, before its callback ran, passes the lock on (the callback DELAYED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const free = await inPage(page, null, async () => {
+      const name = "evtwebsocket:granted-then-closed";
+      const locks = navigator.locks;
+      // The test holds the lock first; the shared connection queues behind it.
+      let releaseTest!: () => void;
+      await new Promise<void>((held) => {
+        void locks.request(name, () => {
+          held();
+          return new Promise<void>((r) => (releaseTest = r));
+        });
+      });
+      // Its grant callback waits for a gate: the window between the grant and the call.
+      const real = locks.request.bind(locks);
+      let granted = false;
+      let openGate!: () => void;
+      const gate = new Promise<void>((r) => (openGate = r));
+      (locks as { request: unknown }).request = (n: string, o: LockOptions, cb: () => Promise<void>) =>
+        real(n, o, async () => {
+          granted = true;
+          await gate;
+          return cb();
+        });
+      const sc = window.shared.createSharedConn<string, string>("granted-then-closed");
+      (locks as { request: unknown }).request = real;
+      releaseTest();
+      await window.waitFor(() => granted, "the grant");
+      await sc.close();
+      openGate();
+      await new Promise((r) => setTimeout(r, 0));
+      // It used to hold the lock for the life of the page: no other tab could ever lead.
+      return locks.request(name, { ifAvailable: true }, (lock) => lock !== null);
+    });
+    expect(free).toBe(true);
+    await context.close();
+  });
+
+  it("across a handover every tab's state moves as Conn's does: open, reconnecting, open (never open to connecting)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context), await openTab(context)];
+    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const others = pages.filter((p) => p !== leader);
+    for (const page of others) {
+      await inPage(page, null, () => {
+        window.seen = [];
+        window.sc.on("state", ({ oldState, newState }) => window.seen.push(`${oldState}>${newState}`));
+      });
+    }
+    await leader.close();
+    const moves: string[][] = [];
+    for (const page of others) {
+      moves.push(
+        await inPage(page, null, async () => {
+          await window.waitFor(() => window.seen.at(-1)?.endsWith(">open") === true, "open again");
+          return [window.sc.role, window.sc.state, ...window.seen];
+        }),
+      );
+    }
+    // They used to go "open>connecting": a transition Conn's state machine never makes.
+    expect(moves.sort()).toEqual([
+      ["follower", "open", "open>reconnecting", "reconnecting>open"],
+      ["leader", "open", "open>reconnecting", "reconnecting>open"],
+    ]);
+    for (const page of others) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's reconnecting event carries what the leader's does: the server's wait (close 1013) and the error", async () => {
+    const context = await rig.browser.newContext();
+    const known = new Set(server.clients);
+    const pages = [await openTab(context), await openTab(context)];
+    for (const page of pages) {
+      await inPage(page, null, () => {
+        window.seen = [];
+        window.sc.on("reconnecting", (info) =>
+          window.seen.push(
+            JSON.stringify({ ...info, error: info.error && [info.error.code, info.error.constructor.name] }),
+          ),
+        );
+      });
+    }
+    const socket = [...server.clients].find((ws) => !known.has(ws))!;
+    socket.close(1013, "try again later");
+    const heard: string[][] = [];
+    for (const page of pages) {
+      heard.push(
+        await inPage(page, null, async () => {
+          await window.waitFor(() => window.seen.length === 1 && window.sc.state === "open", "the reconnect");
+          return [window.sc.role, ...window.seen];
+        }),
+      );
+    }
+    // The reconnected socket dies without a close frame: the next wait has an error.
+    await until(() => server.clients.size === known.size + 1, "the reconnected socket");
+    [...server.clients].find((ws) => !known.has(ws))!.terminate();
+    for (const [i, page] of pages.entries()) {
+      heard[i] = await inPage(page, null, async () => {
+        await window.waitFor(() => window.seen.length === 2 && window.sc.state === "open", "the reconnect");
+        return [window.sc.role, ...window.seen];
+      });
+    }
+    const [follower, leader] = heard.sort();
+    expect(JSON.parse(leader![1]!)).toMatchObject({ attempt: 1, serverDelayMs: 50 });
+    expect(JSON.parse(leader![2]!)).toMatchObject({ error: [expect.any(String), "EvtWebSocketError"] });
+    // It used to carry attempt and delayMs only.
+    expect(follower!.slice(1)).toEqual(leader!.slice(1));
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a tab that joins a shared connection already open runs its onConnected before its dial() resolves, as Conn's dial does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const connected: number[] = [];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      connected.push(
+        await inPage(page, server.url, async (url) => {
+          let count = 0;
+          window.sc = window.shared.createSharedConn<string, string>("join-open", {
+            onConnected: () => void count++,
+          });
+          await window.sc.dial(url);
+          return count;
+        }),
+      );
+    }
+    expect(await Promise.all(pages.map(role))).toEqual(["leader", "follower"]);
+    // The second tab's used to stay at 0: it heard the state "open", never "connected".
+    expect(connected).toEqual([1, 1]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's request made while no tab leads (the old leader gone, the next one not yet announced) goes to the next leader, as Conn queues one made while reconnecting (the next leader's grant DELAYED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const leader = await openTab(context);
+    // The next in the lock's queue: its grant callback waits for a gate.
+    const next = await context.newPage();
+    await next.goto(`${rig.origin}/`);
+    await next.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    await inPage(next, server.url, async (url) => {
+      const w = window as unknown as { granted: boolean; openGate(): void };
+      const locks = navigator.locks;
+      const real = locks.request.bind(locks);
+      const gate = new Promise<void>((r) => (w.openGate = r));
+      w.granted = false;
+      (locks as { request: unknown }).request = (n: string, o: LockOptions, cb: () => Promise<void>) =>
+        real(n, o, async () => {
+          w.granted = true;
+          await gate;
+          return cb();
+        });
+      window.sc = window.shared.createSharedConn<string, string>("t", {
+        matchMsg: (req, resp) => resp === `echo:${req}`,
+      });
+      await window.sc.dial(url);
+    });
+    const asking = await openTab(context);
+    await leader.close();
+    await inPage(next, null, () =>
+      window.waitFor(() => (window as unknown as { granted: boolean }).granted, "the lock granted"),
+    );
+    await inPage(asking, null, () => {
+      window.sc.request("between-leaders").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(next, null, () => (window as unknown as { openGate(): void }).openGate());
+    await inPage(asking, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED: it was never in flight through the old leader.
+    expect(await inPage(asking, null, () => window.settled)).toEqual(["echo:between-leaders"]);
+    for (const page of [next, asking]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's request times out on its own when the leader's tab hangs (an alert() the test holds open)", async () => {
+    const context = await rig.browser.newContext();
+    const leader = await openTab(context);
+    const follower = await openTab(context);
+    expect(await role(leader)).toBe("leader");
+    const dialog = new Promise<import("playwright-core").Dialog>((resolve) => leader.once("dialog", resolve));
+    await inPage(leader, null, () => void setTimeout(() => alert("the leader hangs"), 0));
+    const held = await dialog;
+    try {
+      const outcome = await inPage(follower, null, async () => {
+        window.sc.request("while-hung", { timeoutMs: 100 }).then(
+          (r) => window.settled.push(r),
+          (e: { code: string }) => window.settled.push(e.code),
+        );
+        await window.waitFor(() => window.settled.length === 1, "the request settled");
+        return window.settled;
+      });
+      // It used to wait for the leader: a hung leader tab held every follower's request for good.
+      expect(outcome).toEqual(["ERR_REQUEST_TIMEOUT"]);
+      // A timeoutMs Conn refuses is refused here at once, as Conn does, not left to the leader
+      // (3e9 ms used to overflow the follower's timer: ERR_REQUEST_TIMEOUT at once).
+      const refused = await inPage(follower, null, () =>
+        Promise.all(
+          [-1, 1.5, 3e9].map((timeoutMs) =>
+            window.sc.request("bad", { timeoutMs }).then(
+              () => "resolved",
+              (e: { code: string; message: string }) => `${e.code} ${e.message.includes("timeoutMs")}`,
+            ),
+          ),
+        ),
+      );
+      expect(refused).toEqual(Array(3).fill("ERR_INVALID_OPTION true"));
+    } finally {
+      await held.dismiss();
+    }
+    for (const page of [leader, follower]) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader whose followers dialled first (its Conn already took their dial up) gets a dial() that resolves, as a follower's does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("leader-dials-late");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    await inPage(pages[1]!, server.url, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("leader-dials-late");
+      await window.sc.dial(url);
+    });
+    // Every tab should dial (the docs say so); the leader's own came last.
+    const outcome = await inPage(pages[0]!, server.url, (url) =>
+      window.sc.dial(url).then(
+        () => `${window.sc.role} ${window.sc.state}`,
+        (e: { code: string }) => e.code,
+      ),
+    );
+    // It used to reject with ERR_ALREADY_DIALED from the leader's own Conn.
+    expect(outcome).toBe("leader open");
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a leader frozen while its dial() is pending steps down without failing that dial(): it resolves when the next leader's connection opens (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader's own URL leads nowhere (it stays "connecting", a minute between attempts);
+    // the follower's leads to the server.
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.settled = [];
+      window.sc = window.shared.createSharedConn<string, string>("frozen-dialling", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).then(
+        () => window.settled.push(`resolved ${window.sc.state}`),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(pages[1]!, server.url, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("frozen-dialling");
+      void window.sc.dial(url).catch(() => {});
+      await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+    });
+    await inPage(pages[0]!, null, () => document.dispatchEvent(new Event("freeze")));
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the new leader open"),
+    );
+    await inPage(pages[0]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    // It used to reject with ERR_CLOSED: the step-down closed the leader's Conn under it.
+    expect(await inPage(pages[0]!, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "follower",
+      "resolved open",
+    ]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's send that reaches a leader while its close() waits for the socket is kept for the next leader, not refused", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    // Two shared connections of one name in one page: a leader and a follower.
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      window.seen = [];
+      w.a = window.shared.createSharedConn<string, string>("closing-leader");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.b = window.shared.createSharedConn<string, string>("closing-leader");
+      w.b.on("error", (e) => window.seen.push(e.code));
+      await Promise.all([w.a.dial(url), w.b.dial(url)]);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      void w.a.close(); // waits for the server's close frame (up to 3 s): it does not read ours yet
+      w.b.send("sent-while-leader-closes");
+      await new Promise((r) => setTimeout(r, 0));
+    });
+    paused[0]!.resume();
+    await inPage(page, null, () => {
+      const w = window as unknown as { b: SharedConn<string, string> };
+      return window.waitFor(() => w.b.role === "leader" && w.b.state === "open", "the next leader open");
+    });
+    // It used to be refused by the closing leader (ERR_CLOSED on the follower's error event) and lost.
+    expect(await inPage(page, null, () => window.seen)).toEqual([]);
+    await until(() => server.received.includes("sent-while-leader-closes"), "the send at the server");
+    await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
+    await context.close();
+  });
+
+  it("a follower's request that a reconnecting leader only queued goes to the next leader when that one goes away", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    const known = new Set(server.clients);
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, server.url, async (url) => {
+        window.settled = [];
+        window.sc = window.shared.createSharedConn<string, string>("queued-follower-request", {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+          reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        });
+        await window.sc.dial(url);
+      });
+    }
+    const [leader, follower] = pages as [Page, Page];
+    expect(await role(leader)).toBe("leader");
+    // A second channel in the leader's page hears the follower's request after the leader did.
+    await inPage(leader, null, () => {
+      const spy = new BroadcastChannel("evtwebsocket:queued-follower-request");
+      spy.onmessage = (e: MessageEvent<{ t: string }>) => e.data.t === "req" && window.settled.push("req");
+    });
+    [...server.clients].find((ws) => !known.has(ws))!.terminate();
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.state === "reconnecting", "the drop");
+      window.sc.request("queued-at-leader").then(
+        (r) => window.settled.push(r),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await inPage(leader, null, () => window.waitFor(() => window.settled.length === 1, "the leader took it"));
+    await leader.close();
+    await inPage(follower, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the request settled"),
+    );
+    // It used to reject with ERR_DISCONNECTED: the old leader had only queued it, never written it.
+    expect(await inPage(follower, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "leader",
+      "echo:queued-at-leader",
+    ]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+
+  it("a follower's dial() pending when the leader's page closes settles with the new leader's (its own) dial: here it fails for good and rejects", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    await inPage(pages[0]!, nowhere, async (url) => {
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial-handover", {
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000 },
+      });
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+      window.sc.dial(url).catch(() => {});
+    });
+    await inPage(pages[1]!, nowhere, async (url) => {
+      window.settled = [];
+      // This tab, once it leads, gives up after its first attempt.
+      window.sc = window.shared.createSharedConn<string, string>("pending-dial-handover", {
+        reconnect: { maxAttempts: 0 },
+      });
+      await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+      window.sc.dial(url).then(
+        () => window.settled.push("resolved"),
+        (e: { code: string }) => window.settled.push(e.code),
+      );
+    });
+    await pages[0]!.close();
+    // It used to stay pending for good: no "connecting" it had not already heard, so its
+    // closed state did not count as a failed dial.
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    expect(await inPage(pages[1]!, null, () => [window.sc.role, window.sc.state])).toEqual([
+      "leader",
+      "closed",
+    ]);
+    expect(await inPage(pages[1]!, null, () => window.settled[0])).toMatch(/^ERR_/);
+    await context.close();
+  });
+
+  it("a follower's dial() pending across a handover rejects when the new leader's dial fails for good", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    const nowhere = `ws://127.0.0.1:${await freePort()}`;
+    // The first leads, waiting a minute between attempts; the second leads next and gives up
+    // after one attempt; the third stays a follower with its dial() pending.
+    for (const [i, page] of pages.entries()) {
+      await inPage(page, [nowhere, i] as const, async ([url, i]) => {
+        window.settled = [];
+        window.sc = window.shared.createSharedConn<string, string>("pending-dial-follower", {
+          reconnect: i === 0 ? { minDelayMs: 60_000, maxDelayMs: 60_000 } : { maxAttempts: 0 },
+        });
+        if (i === 0) await window.waitFor(() => window.sc.role === "leader", "the leader");
+        else await window.waitFor(() => window.sc.state === "connecting", "the leader's state");
+        window.sc.dial(url).then(
+          () => window.settled.push("resolved"),
+          (e: { code: string }) => window.settled.push(e.code),
+        );
+      });
+    }
+    await pages[0]!.close();
+    await inPage(pages[1]!, null, () =>
+      window.waitFor(() => window.sc.state === "closed", "the new leader's failure"),
+    );
+    // It used to stay pending for good: the new leader's "connecting" was no change to it.
+    await inPage(pages[2]!, null, () =>
+      window.waitFor(() => window.settled.length === 1, "the dial settled"),
+    );
+    expect(await inPage(pages[2]!, null, () => [window.sc.role, ...window.settled])).toEqual([
+      "follower",
+      "ERR_DISCONNECTED",
+    ]);
+    await context.close();
+  });
+  it("a follower's await dial() continues after its onConnected was called, as Conn's does", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await context.newPage(), await context.newPage()];
+    for (const page of pages) {
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    }
+    // The leader has not dialled: it takes the follower's dial up, and the follower hears the open.
+    await inPage(pages[0]!, null, async () => {
+      window.sc = window.shared.createSharedConn<string, string>("dial-after-connected");
+      await window.waitFor(() => window.sc.role === "leader", "the leader");
+    });
+    const order = await inPage(pages[1]!, server.url, async (url) => {
+      const order: string[] = [];
+      window.sc = window.shared.createSharedConn<string, string>("dial-after-connected", {
+        onConnected: () => void order.push("onConnected"),
+      });
+      await window.sc.dial(url);
+      order.push("dial resolved");
+      return order;
+    });
+    // It used to resolve on the state "open", a message before the leader's "connected".
+    expect(order).toEqual(["onConnected", "dial resolved"]);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
     await context.close();
   });
 });
