@@ -12,14 +12,24 @@
  * when the connection is made: options written inline (a new object on every render) never
  * reconnect, and a change to them applies only to the next connection (after a URL change or a
  * remount). Callbacks in the options are fixed at that moment too; for handlers that see the
- * latest props, use {@link useConnEvent}.
+ * latest props, use {@link useConnEvent}. On a shared connection, every component's callbacks
+ * (`onConnected`, `onMessage`, `onError`, `onClose`, `onReconnecting`) are called, each while its
+ * component is mounted: they are subscribed as the matching events when the component takes the
+ * connection and unsubscribed when it lets go, so one that unmounts hears nothing more.
  *
  * This module does not render anything, keep messages in state, or retry beyond the
  * connection's own reconnect policy.
  */
 
 import { useEffect, useRef, useState } from "react";
-import { Conn, type ConnEvents, type ConnOptions, type EvtWebSocketError, type State } from "../index.js";
+import {
+  Conn,
+  type ConnEvents,
+  type ConnOptions,
+  ErrorCode,
+  EvtWebSocketError,
+  type State,
+} from "../index.js";
 
 /** Options of {@link useConn}: `Conn`'s, plus what to share by. */
 export interface UseConnOptions<TIn, TOut> extends ConnOptions<TIn, TOut, Conn<TIn, TOut>> {
@@ -54,6 +64,32 @@ interface Entry {
 }
 
 const shared = new Map<string, Entry>();
+/** The callback options and the events they become on a shared connection. */
+const CALLBACKS = [
+  ["onConnected", "connected"],
+  ["onMessage", "message"],
+  ["onError", "error"],
+  ["onClose", "close"],
+  ["onReconnecting", "reconnecting"],
+] as const;
+
+/**
+ * Subscribes one component's callback options to a shared connection; returns what unsubscribes
+ * them. A callback that is not a function is refused as `Conn` refuses it.
+ */
+function subscribe<TIn, TOut>(conn: Conn<TIn, TOut>, options: UseConnOptions<TIn, TOut>): Array<() => void> {
+  const offs: Array<() => void> = [];
+  for (const [option, event] of CALLBACKS) {
+    const callback = options[option];
+    if (callback === undefined) continue;
+    if (typeof callback !== "function") {
+      for (const off of offs) off();
+      throw new EvtWebSocketError(ErrorCode.INVALID_OPTION, `option ${option} must be a function`);
+    }
+    offs.push(conn.on(event, callback as never));
+  }
+  return offs;
+}
 /** Numbers the hooks that hold a connection of their own (no `share` key). */
 let owners = 0;
 
@@ -62,6 +98,8 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
   let entry = shared.get(key);
   if (entry === undefined) {
     const { share, protocols, ...rest } = options;
+    // Shared: each component's callbacks are subscribed while it is mounted (see subscribe()).
+    if (share !== undefined) for (const [option] of CALLBACKS) delete rest[option];
     const made: Entry = {
       conn: new Conn(rest),
       refs: 0,
@@ -128,12 +166,20 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
     const key = share === undefined ? `o${own.current}\n${url}` : `s${share}\n${url}`;
     const entry = acquire(key, url, options);
     const conn = entry.conn as Conn<TIn, TOut>;
+    let offs: Array<() => void> = [];
+    try {
+      if (share !== undefined) offs = subscribe(conn, options);
+    } catch (error) {
+      release(key, entry);
+      throw error;
+    }
     const update = () => setResult({ conn, state: conn.state, error: entry.error });
     update();
     const offState = conn.on("state", update);
     const offError = conn.on("error", update);
     entry.failed.add(update);
     return () => {
+      for (const off of offs) off();
       offState();
       offError();
       entry.failed.delete(update);

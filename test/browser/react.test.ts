@@ -13,7 +13,7 @@ import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
 
-type Props = { url: string | null; renderNo: number; show: boolean; solo?: boolean };
+type Props = { url: string | null; renderNo: number; show: boolean; solo?: boolean; onlyA?: boolean };
 
 declare global {
   interface Window {
@@ -25,6 +25,8 @@ declare global {
     /** Subscriptions ever made, by event. */
     subsBy: Record<string, number>;
     events: string[];
+    /** What the components' own onConnected and onMessage options were called with. */
+    optionEvents: string[];
     states: Record<string, string>;
     conns: Record<string, unknown>;
     reactVersion: string;
@@ -40,7 +42,7 @@ import { Conn } from "./src/index.ts";
 import { useConn, useConnEvent } from "./src/react/index.ts";
 
 const w = window;
-Object.assign(w, { subs: 0, live: 0, subsBy: {}, events: [], states: {}, conns: {}, reactVersion: version });
+Object.assign(w, { subs: 0, live: 0, subsBy: {}, events: [], optionEvents: [], states: {}, conns: {}, reactVersion: version });
 const on = Conn.prototype.on;
 Conn.prototype.on = function (event, listener) {
   const off = on.call(this, event, listener);
@@ -52,7 +54,12 @@ Conn.prototype.on = function (event, listener) {
 };
 
 function Feed({ name, url, renderNo }) {
-  const { conn, state } = useConn(url, { share: "s", reconnect: { minDelayMs: 50, maxDelayMs: 50 } });
+  const { conn, state } = useConn(url, {
+    share: "s",
+    reconnect: { minDelayMs: 50, maxDelayMs: 50 },
+    onMessage: (msg) => w.optionEvents.push(name + " " + msg),
+    onConnected: () => w.optionEvents.push(name + " connected"),
+  });
   useConnEvent(conn, "message", (msg) => w.events.push(name + " " + msg + " render=" + renderNo));
   w.states[name] = state;
   w.conns[name] = conn;
@@ -66,8 +73,9 @@ function Solo({ url }) {
   return <p>solo: {state}</p>;
 }
 
-function App({ url, renderNo, show, solo }) {
+function App({ url, renderNo, show, solo, onlyA }) {
   if (solo) return <Solo url={url} />;
+  if (onlyA) return <Feed name="a" url={url} renderNo={renderNo} />;
   return show ? <><Feed name="a" url={url} renderNo={renderNo} /><Feed name="b" url={url} renderNo={renderNo} /></> : null;
 }
 
@@ -149,7 +157,9 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
 
       // New options and handler objects on every render: no reconnect, no resubscription.
       const subsAfterMount = await inPage(page, null, () => window.subs);
-      expect(subsAfterMount).toBe(2);
+      // Each component's useConnEvent (2), and its onMessage option subscribed by useConn's
+      // effect, which StrictMode ran twice (4, the first two unsubscribed again).
+      expect(subsAfterMount).toBe(6);
       // StrictMode is really on: useConn's effect in each of the two components ran mount,
       // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet).
       expect(await inPage(page, null, () => window.subsBy.state)).toBe(4);
@@ -157,7 +167,7 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
         await render(page, { url: server.url, renderNo, show: true });
       expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
         subs: subsAfterMount,
-        live: 2,
+        live: 4,
       });
       for (const ws of server.clients) ws.send("m1");
       await inPage(page, null, () =>
@@ -183,6 +193,39 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
         same: true,
       });
       expect(server.connections).toBe(before + 1);
+      await page.context().close();
+    });
+
+    it("on a shared connection every component's onConnected and onMessage options are called, each only while it is mounted", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closes = since();
+      await render(page, { url: server.url, renderNo: 1, show: true });
+      await inPage(page, null, () =>
+        window.waitFor(() => window.optionEvents.length === 2, "both components' onConnected"),
+      );
+      for (const ws of server.clients) ws.send("m1");
+      await inPage(page, null, () => window.waitFor(() => window.optionEvents.length === 4, "m1 in both"));
+      // It used to call only the first component's: the second's options were ignored.
+      expect((await inPage(page, null, () => window.optionEvents)).sort()).toEqual([
+        "a connected",
+        "a m1",
+        "b connected",
+        "b m1",
+      ]);
+      await render(page, { url: server.url, renderNo: 2, show: true, onlyA: true });
+      for (const ws of server.clients) ws.send("m2");
+      await inPage(page, null, () =>
+        window.waitFor(() => window.events.includes("a m2 render=2"), "m2 in a"),
+      );
+      // b unmounted: its options hear nothing more (the one that made the connection included).
+      expect((await inPage(page, null, () => window.optionEvents)).filter((e) => e.includes("m2"))).toEqual([
+        "a m2",
+      ]);
+      expect(server.connections).toBe(before + 1);
+      expect(closes()).toEqual([]);
+      await render(page, { url: server.url, renderNo: 3, show: false });
+      await until(() => closes().length === 1, "the close after the last unmount");
       await page.context().close();
     });
 
