@@ -1,0 +1,185 @@
+/**
+ * `evtwebsocket/shared` has Conn's API in a follower too: `send()` with options and its
+ * result, `messages()`, `ping()`, `protocol`, `handshake`, `bufferedAmount`, `drained()` and
+ * `stats`. Debian's Chromium, one context per test, pages of one origin (real Web Locks and
+ * BroadcastChannel), a real `ws` server on 127.0.0.1 that echoes. The lone tab's ("alone")
+ * are in test/shared.test.ts.
+ */
+
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+declare global {
+  interface Window {
+    shared: typeof import("../../src/shared/index.js");
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    sc: SharedConn<string, string>;
+    got: string[];
+    errors: string[];
+  }
+}
+
+let rig: Rig;
+let server: TestServer;
+
+beforeAll(async () => {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  server = await startServer();
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+/**
+ * Two pages sharing `name`: the first is made the leader before the second starts, so the
+ * second is a follower. Nobody dials.
+ */
+async function leaderAndFollower(
+  context: BrowserContext,
+  name: string,
+  pingIntervalMs = 0,
+): Promise<[Page, Page]> {
+  const pages: Page[] = [];
+  for (const i of [0, 1]) {
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    await inPage(page, [name, pingIntervalMs, i] as const, async ([name, pingIntervalMs, i]) => {
+      window.got = [];
+      window.errors = [];
+      // The WHATWG socket has no protocol ping: an application ping the echo server returns.
+      const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
+      window.sc = window.shared.createSharedConn<string, string>(name, { pingIntervalMs, ...heartbeat });
+      window.sc.on("error", (e) => window.errors.push(e.code));
+      await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+    });
+    pages.push(page);
+  }
+  return pages as [Page, Page];
+}
+
+describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTools("chromium"), () => {
+  it('a follower\'s send(body, options) says what it did: "dropped" (volatile, not open), "queued" (handed to the leader); options are checked as Conn checks them; drained() waits for the leader\'s acknowledgement', async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "send-result");
+    const before = await inPage(follower, null, () => {
+      const results = [window.sc.send("cursor-1", { volatile: true }), window.sc.send("plain-1")];
+      const refused = [{ volatile: 1 }, { maxAgeMs: -5 }, { signal: AbortSignal.abort() }].map((o) => {
+        try {
+          window.sc.send("never", o as never);
+          return "accepted";
+        } catch (e) {
+          return `${(e as { code: string }).code} ${(e as Error).message}`;
+        }
+      });
+      window.sc.drained().then(() => window.got.push("drained"));
+      return { results, refused, queued: window.sc.stats.queuedMessages, buffered: window.sc.bufferedAmount };
+    });
+    expect(before.results).toEqual(["dropped", "queued"]);
+    expect(before.refused).toEqual([
+      expect.stringMatching(/^ERR_INVALID_OPTION .*volatile/),
+      expect.stringMatching(/^ERR_INVALID_OPTION .*maxAgeMs/),
+      expect.stringMatching(/^ERR_ABORTED /),
+    ]);
+    expect(before.queued).toBe(1);
+    expect(before.buffered).toBe(0);
+    // The leader has it queued (not open): the follower is not drained until it is flushed.
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    expect(await inPage(follower, null, () => window.got)).toEqual([]);
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("drained"), "drained()"));
+    const after = await inPage(follower, null, () => {
+      const stats = window.sc.stats;
+      return { stats, volatileOpen: window.sc.send("cursor-2", { volatile: true }) };
+    });
+    expect(after.volatileOpen).toBe("queued");
+    expect(after.stats).toMatchObject({ messagesSent: 1, queuedMessages: 0, bytesSent: 0 });
+    await until(() => server.received.includes("cursor-2"), "the volatile send while open");
+    expect(server.received).toContain("plain-1");
+    expect(server.received).not.toContain("cursor-1");
+    expect(server.received).not.toContain("never");
+    await context.close();
+  });
+
+  it("a follower's signal forgets a send it still holds (not reported at close); its maxAgeMs goes to the leader's queue, which drops it and every tab hears ERR_QUEUE_EXPIRED", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "send-options");
+    await inPage(follower, null, async () => {
+      const controller = new AbortController();
+      window.sc.send("aborted-1", { signal: controller.signal });
+      window.sc.send("old-1", { maxAgeMs: 20 });
+      await window.waitFor(() => window.sc.stats.queuedMessages === 2, "both held");
+      controller.abort();
+      await window.waitFor(() => window.sc.stats.queuedMessages === 1, "the aborted one forgotten");
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_EXPIRED"), "the expiry");
+    });
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.sc.stats.queuedMessages === 0, "the ack"));
+    await inPage(follower, null, () => window.sc.close());
+    // Forgotten, not reported as unacknowledged at close.
+    expect(await inPage(follower, null, () => window.errors)).toEqual(["ERR_QUEUE_EXPIRED"]);
+    await inPage(leader, null, () => window.sc.send("marker-1"));
+    await until(() => server.received.includes("marker-1"), "the marker");
+    expect(server.received).not.toContain("old-1");
+    await context.close();
+  });
+
+  it("a follower's messages() and for await get what its message event gets, across the leader's messages, and end at close()", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "messages");
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      const collect = async (it: AsyncIterable<string>, tag: string) => {
+        for await (const msg of it) window.got.push(`${tag}:${msg}`);
+        window.got.push(`${tag}:done`);
+      };
+      void collect(window.sc.messages({ bufferSize: 4 }), "m");
+      void collect(window.sc, "i");
+    });
+    await inPage(leader, null, () => {
+      window.sc.send("msg-1");
+      window.sc.send("msg-2");
+    });
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.got.length === 4, "the messages");
+      await window.sc.close();
+      await window.waitFor(() => window.got.length === 6, "the ends");
+    });
+    const got = await inPage(follower, null, () => window.got);
+    expect(got.filter((g) => g.startsWith("m:"))).toEqual(["m:msg-1", "m:msg-2", "m:done"]);
+    expect(got.filter((g) => g.startsWith("i:"))).toEqual(["i:msg-1", "i:msg-2", "i:done"]);
+    await context.close();
+  });
+
+  it("a follower's ping() goes through the leader and it hears the pong; protocol and handshake are the leader's; stats are this tab's view", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "ping", 600_000);
+    await inPage(leader, server.url, (url) => window.sc.dial(url, "chat"));
+    const seen = await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      const pong = new Promise<number>((resolve) => window.sc.on("pong", ({ rttMs }) => resolve(rttMs)));
+      window.sc.ping();
+      const rtt = await pong;
+      return {
+        rtt: rtt >= 0,
+        protocol: window.sc.protocol,
+        handshake: window.sc.handshake?.protocol,
+        lastRtt: window.sc.stats.lastRttMs === rtt,
+      };
+    });
+    expect(seen).toEqual({ rtt: true, protocol: "chat", handshake: "chat", lastRtt: true });
+    await context.close();
+  });
+});
