@@ -182,4 +182,44 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     expect(seen).toEqual({ rtt: true, protocol: "chat", handshake: "chat", lastRtt: true });
     await context.close();
   });
+  it("a follower's messages() throws the reason when the shared connection gives up (ERR_RECONNECT_EXHAUSTED), as Conn's does", async () => {
+    const context = await rig.browser.newContext();
+    const own = await startServer();
+    const pages: Page[] = [];
+    for (const i of [0, 1]) {
+      const page = await context.newPage();
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, [own.url, i] as const, async ([url, i]) => {
+        window.got = [];
+        window.sc = window.shared.createSharedConn<string, string>("give-up", {
+          reconnect: { maxAttempts: 1, minDelayMs: 20, maxDelayMs: 20, jitter: 0 },
+        });
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+        await window.sc.dial(url);
+      });
+      pages.push(page);
+    }
+    const follower = pages[1]!;
+    await inPage(follower, null, () => {
+      void (async () => {
+        try {
+          for await (const msg of window.sc.messages()) window.got.push(msg);
+          window.got.push("done");
+        } catch (e) {
+          window.got.push((e as { code: string }).code);
+        }
+      })();
+    });
+    for (const ws of own.clients) ws.send("last");
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("last"), "the message"));
+    await own.close(); // the leader's reconnect finds nobody: it gives up
+    await inPage(follower, null, () => window.waitFor(() => window.got.length === 2, "the end"));
+    expect(await inPage(follower, null, () => [window.sc.state, ...window.got])).toEqual([
+      "closed",
+      "last",
+      "ERR_RECONNECT_EXHAUSTED",
+    ]);
+    await context.close();
+  });
 });
