@@ -149,7 +149,8 @@ const fromWire = (e: WireError) => new EvtWebSocketError(e.code, e.message);
 /**
  * A connection shared by every tab of this origin that uses the same `name`; see the module
  * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
- * `isConnected`, plus `role`.
+ * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
+ * `stats`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #options: SharedConnOptions<TIn, TOut>;
