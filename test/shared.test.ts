@@ -166,4 +166,15 @@ describe("createSharedConn", () => {
     await conn.close();
     await expect(conn.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
   });
+  it("\"drain\" is the lone tab's Conn's: after the buffer rose above highWaterMark it fires once it falls back", async () => {
+    const s = await server({ onMessage() {} });
+    const conn = createSharedConn<Uint8Array, Uint8Array>("t", { lowWaterMark: 0, highWaterMark: 1024 });
+    onCleanup(() => conn.close());
+    const seen: number[] = [];
+    conn.on("drain", () => void seen.push(conn.bufferedAmount));
+    await conn.dial(s.url);
+    conn.send(new Uint8Array(4 * 1024 * 1024));
+    await until(() => seen.length === 1, "the drain event");
+    expect(seen).toEqual([0]);
+  });
 });

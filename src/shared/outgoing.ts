@@ -8,7 +8,7 @@
  * message older than its `maxAgeMs` is not sent again to a next leader but dropped and
  * reported, as Conn's queue reports one (`ERR_QUEUE_EXPIRED`, the body in `details.message`).
  * What a leader already holds in its queue, its Conn expires or aborts. `drained()` resolves
- * once nothing is held. This module posts nothing and decides no role.
+ * once nothing is held, and `onEmpty` is called. This module posts nothing and decides no role.
  */
 
 import type { ResolvedSend } from "../send-options.js";
@@ -30,6 +30,8 @@ export type WireSendOptions = { volatile?: true; maxAgeMs?: number };
 export class Outgoing {
   readonly #held = new Map<number, Held>();
   #waiters: { resolve(): void; reject(error: Error): void }[] = [];
+  /** Called each time the last held message is let go of. */
+  onEmpty: (() => void) | undefined;
 
   /** How many are held. */
   get size(): number {
@@ -59,7 +61,9 @@ export class Outgoing {
     if (held === undefined) return;
     this.#held.delete(seq);
     if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
-    if (this.#held.size === 0) for (const w of this.#waiters.splice(0)) w.resolve();
+    if (this.#held.size > 0) return;
+    for (const w of this.#waiters.splice(0)) w.resolve();
+    this.onEmpty?.();
   }
 
   /** A snapshot of what is held, oldest first. */

@@ -95,6 +95,12 @@ export type SharedConnEvents<TIn, TOut> = {
   pong: (info: PongInfo, conn: SharedConn<TIn, TOut>) => void;
   /** The shared state changed (in a follower: the leader's state, as last heard). */
   state: (change: StateChange, conn: SharedConn<TIn, TOut>) => void;
+  /**
+   * Room to send again. A leader (or a lone tab): its socket's buffered amount fell to
+   * `lowWaterMark` after rising above `highWaterMark` (Conn's `"drain"`). A follower: the
+   * leader acknowledged (or an abort let go of) the last send this tab held.
+   */
+  drain: (conn: SharedConn<TIn, TOut>) => void;
   /** This tab's role changed (a follower became the leader). */
   role: (role: Role, conn: SharedConn<TIn, TOut>) => void;
 };
@@ -177,6 +183,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** The leader's subprotocol and handshake, as last heard (a follower's). */
   #protocol = "";
   #handshake: Handshake | undefined;
+  /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
+  #drainHooked = false;
   /** The first error heard since the last state change: the reason, when the next state is "closed". */
   #reason: EvtWebSocketError | undefined;
   /** This tab's requests waiting for a response through the leader. */
@@ -294,6 +302,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     event: K,
     listener: SharedConnEvents<TIn, TOut>[K],
   ): () => void {
+    if (event === "drain" && !this.#drainHooked) {
+      this.#drainHooked = true;
+      // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
+      // its held sends.
+      this.#local.on("drain", () => this.#conn === this.#local && !this.#leaving && this.#emit("drain"));
+      this.#unacked.onEmpty = () => this.#role === "follower" && !this.#closed && this.#emit("drain");
+    }
     return this.#events.on(event, listener);
   }
 

@@ -222,4 +222,22 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     ]);
     await context.close();
   });
+  it('a follower\'s "drain" fires when the leader has acknowledged the sends it held, not before', async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drain");
+    await inPage(follower, null, async () => {
+      window.sc.on("drain", () => void window.got.push(`drain ${window.sc.stats.queuedMessages}`));
+      window.sc.send("held-1");
+      window.sc.send("held-2");
+    });
+    // Both queued by the leader (not open): nothing acknowledged yet.
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 2, "the leader's queue"),
+    );
+    expect(await inPage(follower, null, () => window.got)).toEqual([]);
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.length > 0, "the drain"));
+    expect(await inPage(follower, null, () => window.got)).toEqual(["drain 0"]);
+    await context.close();
+  });
 });
