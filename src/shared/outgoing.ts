@@ -61,6 +61,20 @@ export class Outgoing {
     if (held === undefined) return;
     this.#held.delete(seq);
     if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
+    this.settle();
+  }
+
+  /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */
+  take(): [number, Held][] {
+    const all = [...this.#held];
+    this.#held.clear();
+    for (const [, held] of all)
+      if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
+    return all;
+  }
+
+  /** When nothing is held: `drained()` waiters resolve and `onEmpty` is called. */
+  settle(): void {
     if (this.#held.size > 0) return;
     for (const w of this.#waiters.splice(0)) w.resolve();
     this.onEmpty?.();

@@ -742,9 +742,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
       });
     // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
-    const unacked = this.#unacked.entries();
-    for (const [seq, held] of unacked) {
-      this.#unacked.delete(seq);
+    // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
+    for (const [seq, held] of this.#unacked.take()) {
       const o = this.#unacked.wire(held);
       if (o === "expired") {
         this.#postSend(seq, held); // reports it
@@ -755,6 +754,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
       });
     }
+    this.#unacked.settle();
     for (const [seq, w] of this.#waiting) {
       this.#waiting.delete(seq);
       if (!w.retry && w.taken) w.reject(this.#lost());

@@ -240,4 +240,22 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     expect(await inPage(follower, null, () => window.got)).toEqual(["drain 0"]);
     await context.close();
   });
+  it("a follower's drained() waits across a handover: when it becomes the leader its held sends go to its own queue, and drained() resolves once they are flushed", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drained-handover");
+    await inPage(follower, null, () => {
+      window.sc.send("handed-1");
+      window.sc.drained().then(() => window.got.push("drained"));
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close(); // nothing was acknowledged: the follower leads with the send in hand
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    expect(await inPage(follower, null, () => [window.got, window.sc.stats.queuedMessages])).toEqual([[], 1]);
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("drained"), "drained()"));
+    await until(() => server.received.includes("handed-1"), "the handed-over send");
+    await context.close();
+  });
 });
