@@ -26,12 +26,25 @@ export interface Held {
 /** What a leader is told with a forwarded send: `volatile`, and the `maxAgeMs` left. */
 export type WireSendOptions = { volatile?: true; maxAgeMs?: number };
 
+/** How the held messages reach the leader, and where an expired one is reported. */
+export interface OutgoingHooks {
+  /** Posts a message to the leader; throws for a body that cannot be cloned. */
+  post(seq: number, body: unknown, o: WireSendOptions | undefined): void;
+  /** A held message passed its `maxAgeMs` before a leader took it: it is dropped. */
+  expired(body: unknown): void;
+}
+
 /** The unacknowledged sends of one tab, in order of sequence number. */
 export class Outgoing {
+  readonly #hooks: OutgoingHooks;
   readonly #held = new Map<number, Held>();
   #waiters: { resolve(): void; reject(error: Error): void }[] = [];
   /** Called each time the last held message is let go of. */
   onEmpty: (() => void) | undefined;
+
+  constructor(hooks: OutgoingHooks) {
+    this.#hooks = hooks;
+  }
 
   /** How many are held. */
   get size(): number {
@@ -55,13 +68,47 @@ export class Outgoing {
     return held;
   }
 
+  /** Holds a new message and posts it to the leader; one that cannot be posted (cloned) is kept nowhere. */
+  send(seq: number, body: unknown, o: ResolvedSend | undefined): void {
+    const held = this.add(seq, body, o);
+    try {
+      this.forward(seq, held);
+    } catch (error) {
+      this.#forget(seq);
+      throw error;
+    }
+  }
+
+  /** Posts a held message (again) with the options it has left; one past its `maxAgeMs` is dropped instead. */
+  forward(seq: number, held: Held): void {
+    const o = this.wire(held);
+    if (o === "expired") {
+      this.delete(seq);
+      this.#hooks.expired(held.body);
+    } else this.#hooks.post(seq, held.body, o);
+  }
+
+  /** Posts every held message again, oldest first (to a new leader). */
+  forwardAll(): void {
+    for (const [seq, held] of [...this.#held]) this.forward(seq, held);
+  }
+
+  /** Reports a message taken over (see {@link take}) that is past its `maxAgeMs`. */
+  drop(held: Held): void {
+    this.#hooks.expired(held.body);
+  }
+
   /** Acknowledged (or aborted): forgets it, and lets go of its signal. */
   delete(seq: number): void {
+    if (this.#forget(seq)) this.settle();
+  }
+
+  #forget(seq: number): boolean {
     const held = this.#held.get(seq);
-    if (held === undefined) return;
+    if (held === undefined) return false;
     this.#held.delete(seq);
     if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
-    this.settle();
+    return true;
   }
 
   /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */
@@ -78,11 +125,6 @@ export class Outgoing {
     if (this.#held.size > 0) return;
     for (const w of this.#waiters.splice(0)) w.resolve();
     this.onEmpty?.();
-  }
-
-  /** A snapshot of what is held, oldest first. */
-  entries(): [number, Held][] {
-    return [...this.#held];
   }
 
   /** The options to forward with a held message; "expired" when its `maxAgeMs` has passed. */

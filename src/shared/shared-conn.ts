@@ -177,7 +177,21 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #sub: string | string[] | undefined;
   #seq = 0;
   /** This tab's sends that no leader acknowledged yet, by sequence number (in order). */
-  readonly #unacked = new Outgoing();
+  readonly #unacked = new Outgoing({
+    post: (seq, body, o) =>
+      this.#post(
+        o === undefined
+          ? { t: "send", from: this.#id, seq, body }
+          : { t: "send", from: this.#id, seq, body, o },
+      ),
+    expired: (body) =>
+      this.#emit(
+        "error",
+        new EvtWebSocketError("ERR_QUEUE_EXPIRED", "a queued message expired (maxAgeMs) and was dropped", {
+          details: { message: body },
+        }),
+      ),
+  });
   /** A follower's iterators and counters. */
   readonly #view: TabView<TIn>;
   /** The leader's subprotocol and handshake, as last heard (a follower's). */
@@ -400,14 +414,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (o?.signal?.aborted)
       throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
     if (o?.volatile && this.#state !== "open") return "dropped";
-    const seq = ++this.#seq;
-    const held = this.#unacked.add(seq, body, o);
-    try {
-      this.#postSend(seq, held); // throws for a body that cannot be cloned: kept nowhere
-    } catch (error) {
-      this.#unacked.delete(seq);
-      throw error;
-    }
+    this.#unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
     return "queued";
   }
 
@@ -644,26 +651,6 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#post({ t: "dial", url: String(url), sub: this.#sub, from: this.#id });
   }
 
-  /** Posts a held send to the leader, with its options; one past its `maxAgeMs` is dropped and reported. */
-  #postSend(seq: number, held: import("./outgoing.js").Held): void {
-    const o = this.#unacked.wire(held);
-    if (o === "expired") {
-      this.#unacked.delete(seq);
-      this.#emit(
-        "error",
-        new EvtWebSocketError("ERR_QUEUE_EXPIRED", "a queued message expired (maxAgeMs) and was dropped", {
-          details: { message: held.body },
-        }),
-      );
-      return;
-    }
-    this.#post(
-      o === undefined
-        ? { t: "send", from: this.#id, seq, body: held.body }
-        : { t: "send", from: this.#id, seq, body: held.body, o },
-    );
-  }
-
   #forward(seq: number, w: Waiting): void {
     this.#post({ t: "req", from: this.#id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
   }
@@ -746,7 +733,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     for (const [seq, held] of this.#unacked.take()) {
       const o = this.#unacked.wire(held);
       if (o === "expired") {
-        this.#postSend(seq, held); // reports it
+        this.#unacked.drop(held);
         continue;
       }
       this.#guard(() => {
@@ -816,7 +803,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (m.t === "leader") {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();
-      for (const [seq, held] of this.#unacked.entries()) this.#postSend(seq, held);
+      this.#unacked.forwardAll();
       for (const [seq, w] of this.#waiting) {
         // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
         // a request made while reconnecting.
