@@ -258,4 +258,23 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await until(() => server.received.includes("handed-1"), "the handed-over send");
     await context.close();
   });
+  it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
+    const context = await rig.browser.newContext();
+    const [, follower] = await leaderAndFollower(context, "drained-close");
+    const outcome = await inPage(follower, null, async () => {
+      window.sc.send("never-acked");
+      const waiting = window.sc.drained().then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      await window.sc.close();
+      const after = await window.sc.drained().then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      return [await waiting, after, ...window.errors];
+    });
+    expect(outcome).toEqual(["ERR_CLOSED", "ERR_CLOSED", "ERR_CLOSED"]);
+    await context.close();
+  });
 });
