@@ -6,6 +6,7 @@
  * are in test/shared.test.ts.
  */
 
+import type { Socket } from "node:net";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
@@ -25,13 +26,22 @@ declare global {
 
 let rig: Rig;
 let server: TestServer;
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
 
 beforeAll(async () => {
   const app = await bundle({
     code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
   });
   rig = await startRig({ "/": html("/app.js"), "/app.js": app });
-  server = await startServer();
+  server = await startServer({
+    onMessage: (ws, data) => {
+      // Reads nothing more from this socket (its close frame included) until the test resumes it.
+      if (data.toString() === "pause:reading")
+        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      ws.send(data.toString());
+    },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -275,6 +285,42 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
       return [await waiting, after, ...window.errors];
     });
     expect(outcome).toEqual(["ERR_CLOSED", "ERR_CLOSED", "ERR_CLOSED"]);
+    await context.close();
+  });
+  it("a send a follower still holds past its maxAgeMs when the next leader takes over is dropped and reported ERR_QUEUE_EXPIRED, not sent; the others are sent", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    // Two shared connections of one name in one page: a leader (a) and a follower (b).
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      window.errors = [];
+      w.a = window.shared.createSharedConn<string, string>("expire-held");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.b = window.shared.createSharedConn<string, string>("expire-held");
+      w.b.on("error", (e) => window.errors.push(e.code));
+      await Promise.all([w.a.dial(url), w.b.dial(url)]);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      void w.a.close(); // waits for the server's close frame: a closing leader takes no sends
+      w.b.send("stale-1", { maxAgeMs: 20 });
+      w.b.send("fresh-1", { maxAgeMs: 600_000 });
+      // At least 40 ms pass (a timer never fires early): "stale-1" is past its 20 ms.
+      await new Promise((r) => setTimeout(r, 40));
+    });
+    paused[0]!.resume();
+    await inPage(page, null, () => {
+      const w = window as unknown as { b: SharedConn<string, string> };
+      return window.waitFor(() => w.b.role === "leader" && w.b.state === "open", "the next leader open");
+    });
+    await until(() => server.received.includes("fresh-1"), "the fresh send");
+    expect(server.received).not.toContain("stale-1");
+    expect(await inPage(page, null, () => window.errors)).toEqual(["ERR_QUEUE_EXPIRED"]);
+    await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
     await context.close();
   });
 });
