@@ -89,4 +89,92 @@ describe("createSharedConn", () => {
     expect(conn.state).toBe("closed");
     await until(() => s.clients.size === 0, "the server to see the close");
   });
+  it("send(body, options) returns what it did, as Conn's: queued before the open, sent when open, dropped when volatile and not open; bad options are refused naming the option", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    expect(conn.send("early")).toBe("queued");
+    expect(conn.send("cursor", { volatile: true })).toBe("dropped");
+    await conn.dial(s.url);
+    expect(conn.send("now", {})).toBe("sent");
+    expect(conn.send("now-volatile", { volatile: true })).toBe("sent");
+    expect(() => conn.send("x", { volatile: "yes" as never })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("volatile") }),
+    );
+    expect(() => conn.send("x", { maxAgeMs: -1 })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("maxAgeMs") }),
+    );
+    const aborted = AbortSignal.abort();
+    expect(() => conn.send("x", { signal: aborted })).toThrow(
+      expect.objectContaining({ code: "ERR_ABORTED" }),
+    );
+    await until(() => s.received.includes("now-volatile"), "the sends");
+    expect(s.received).toEqual(["early", "now", "now-volatile"]);
+  });
+
+  it("messages() and for await yield the messages the message event gets, and end at close()", async () => {
+    const s = await server();
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    await conn.dial(s.url);
+    const viaMessages: string[] = [];
+    const viaIterator: string[] = [];
+    const a = (async () => {
+      for await (const msg of conn.messages({ bufferSize: 8 })) viaMessages.push(msg);
+    })();
+    const b = (async () => {
+      for await (const msg of conn) viaIterator.push(msg);
+    })();
+    conn.send("one");
+    conn.send("two");
+    await until(() => viaMessages.length === 2 && viaIterator.length === 2, "both iterators");
+    await conn.close();
+    await Promise.all([a, b]); // they end (done) at close()
+    expect(viaMessages).toEqual(["one", "two"]);
+    expect(viaIterator).toEqual(["one", "two"]);
+    expect(() => conn.messages({ bufferSize: 0 })).toThrow(
+      expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("bufferSize") }),
+    );
+  });
+
+  it("ping(), protocol, handshake, bufferedAmount, drained() and stats are the lone tab's Conn's", async () => {
+    const s = await server();
+    const plain = createSharedConn<string, string>("t");
+    onCleanup(() => plain.close());
+    expect(() => plain.ping()).toThrow(
+      expect.objectContaining({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("pingIntervalMs"),
+      }),
+    );
+    const conn = createSharedConn<string, string>("t", { pingIntervalMs: 60_000 });
+    onCleanup(() => conn.close());
+    expect(conn.protocol).toBe("");
+    expect(conn.handshake).toBeUndefined();
+    await conn.dial(s.url, "chat");
+    expect(conn.protocol).toBe("chat");
+    expect(conn.handshake).toMatchObject({ protocol: "chat" });
+    const pong = new Promise<number>((resolve) => conn.on("pong", ({ rttMs }) => resolve(rttMs)));
+    conn.ping();
+    expect(await pong).toBeGreaterThanOrEqual(0);
+    conn.send("a");
+    expect(typeof conn.bufferedAmount).toBe("number");
+    await conn.drained();
+    await until(() => conn.stats.messagesReceived === 1, "the echo");
+    expect(conn.stats).toMatchObject({ messagesSent: 1, messagesReceived: 1, queuedMessages: 0 });
+    expect(conn.stats.lastRttMs).toBeGreaterThanOrEqual(0);
+    await conn.close();
+    await expect(conn.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+  it("\"drain\" is the lone tab's Conn's: after the buffer rose above highWaterMark it fires once it falls back", async () => {
+    const s = await server({ onMessage() {} });
+    const conn = createSharedConn<Uint8Array, Uint8Array>("t", { lowWaterMark: 0, highWaterMark: 1024 });
+    onCleanup(() => conn.close());
+    const seen: number[] = [];
+    conn.on("drain", () => void seen.push(conn.bufferedAmount));
+    await conn.dial(s.url);
+    conn.send(new Uint8Array(4 * 1024 * 1024));
+    await until(() => seen.length === 1, "the drain event");
+    expect(seen).toEqual([0]);
+  });
 });

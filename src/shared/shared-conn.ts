@@ -52,14 +52,23 @@ import {
   type CloseInfo,
   Conn,
   type ConnOptions,
+  type ConnStats,
   type ErrorCode,
   EvtWebSocketError,
   type PongInfo,
   type ReconnectingInfo,
   type RequestOptions,
+  type SendOptions,
+  type SendResult,
   type StateChange,
   type UrlSource,
 } from "../index.js";
+import type { MessagesOptions } from "../message-stream.js";
+import { resolveSendOptions } from "../send-options.js";
+import type { Handshake } from "../types.js";
+import { Outgoing, type WireSendOptions } from "./outgoing.js";
+import { checked } from "./public-error.js";
+import { TabView } from "./tab-view.js";
 
 const evtError = (code: ErrorCode, message: string, cause?: unknown) =>
   new EvtWebSocketError(code, message, { cause });
@@ -86,6 +95,12 @@ export type SharedConnEvents<TIn, TOut> = {
   pong: (info: PongInfo, conn: SharedConn<TIn, TOut>) => void;
   /** The shared state changed (in a follower: the leader's state, as last heard). */
   state: (change: StateChange, conn: SharedConn<TIn, TOut>) => void;
+  /**
+   * Room to send again. A leader (or a lone tab): its socket's buffered amount fell to
+   * `lowWaterMark` after rising above `highWaterMark` (Conn's `"drain"`). A follower: the
+   * leader acknowledged (or an abort let go of) the last send this tab held.
+   */
+  drain: (conn: SharedConn<TIn, TOut>) => void;
   /** This tab's role changed (a follower became the leader). */
   role: (role: Role, conn: SharedConn<TIn, TOut>) => void;
 };
@@ -98,11 +113,20 @@ type Wire =
   | { t: "leader" }
   | { t: "dial"; url: string; sub: string | string[] | undefined; from?: string }
   | { t: "refused"; to: string; error: WireError }
-  | { t: "send"; from: string; seq: number; body: unknown }
+  | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions }
+  | { t: "ping" }
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
   | { t: "ack"; to: string; seq: number; error?: WireError }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
-  | { t: "ev"; name: keyof SharedConnEvents<unknown, unknown>; arg: unknown; join?: true };
+  | {
+      t: "ev";
+      name: keyof SharedConnEvents<unknown, unknown>;
+      arg: unknown;
+      join?: true;
+      /** With "connected" and "state": the leader's subprotocol and handshake. */
+      p?: string;
+      h?: Handshake;
+    };
 type WireError = { code: ErrorCode; message: string };
 
 interface Waiting {
@@ -131,7 +155,8 @@ const fromWire = (e: WireError) => new EvtWebSocketError(e.code, e.message);
 /**
  * A connection shared by every tab of this origin that uses the same `name`; see the module
  * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
- * `isConnected`, plus `role`.
+ * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
+ * `stats`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #options: SharedConnOptions<TIn, TOut>;
@@ -152,7 +177,30 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #sub: string | string[] | undefined;
   #seq = 0;
   /** This tab's sends that no leader acknowledged yet, by sequence number (in order). */
-  readonly #unacked = new Map<number, unknown>();
+  readonly #unacked = new Outgoing({
+    post: (seq, body, o) =>
+      this.#post(
+        o === undefined
+          ? { t: "send", from: this.#id, seq, body }
+          : { t: "send", from: this.#id, seq, body, o },
+      ),
+    expired: (body) =>
+      this.#emit(
+        "error",
+        new EvtWebSocketError("ERR_QUEUE_EXPIRED", "a queued message expired (maxAgeMs) and was dropped", {
+          details: { message: body },
+        }),
+      ),
+  });
+  /** A follower's iterators and counters. */
+  readonly #view: TabView<TIn>;
+  /** The leader's subprotocol and handshake, as last heard (a follower's). */
+  #protocol = "";
+  #handshake: Handshake | undefined;
+  /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
+  #drainHooked = false;
+  /** The first error heard since the last state change: the reason, when the next state is "closed". */
+  #reason: EvtWebSocketError | undefined;
   /** This tab's requests waiting for a response through the leader. */
   readonly #waiting = new Map<number, Waiting>();
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
@@ -185,6 +233,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (o.onError) this.on("error", o.onError);
     if (o.onClose) this.on("close", o.onClose);
     if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
+    this.#view = new TabView<TIn>(
+      (listener) => this.on("message", (msg) => listener(msg)),
+      (error) => this.#emit("error", error),
+    );
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
     this.#local = this.#own(!alone);
@@ -264,6 +316,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     event: K,
     listener: SharedConnEvents<TIn, TOut>[K],
   ): () => void {
+    if (event === "drain" && !this.#drainHooked) {
+      this.#drainHooked = true;
+      // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
+      // its held sends.
+      this.#local.on("drain", () => this.#conn === this.#local && !this.#leaving && this.#emit("drain"));
+      this.#unacked.onEmpty = () => this.#role === "follower" && !this.#closed && this.#emit("drain");
+    }
     return this.#events.on(event, listener);
   }
 
@@ -306,33 +365,57 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   /**
-   * Sends a message through the one socket (queued like `Conn.send` while it is not open). With
-   * a callback, the message is a request: the callback gets its response, a failure goes to
-   * the `error` event.
+   * Sends a message through the one socket, and says what it did, as `Conn.send` does. A leader
+   * (or a lone tab) sends on its own Conn: `"sent"`, `"queued"` or `"dropped"`, with every
+   * option. A follower hands the message to the leader and returns `"queued"`: it keeps the
+   * message until the leader acknowledges it (sent, or queued until the next open), sends it
+   * again to a next leader, and reports it at `close()` if none did. A follower's `volatile`
+   * message is `"dropped"` when the shared state is not open (and the leader drops it if its
+   * socket is not open when it arrives); its `signal` forgets the message while the follower
+   * still holds it (a leader's queue drops it no more); its `maxAgeMs` goes to the leader's
+   * queue (the time left), and a message the follower still holds past it is not sent again
+   * but reported with `ERR_QUEUE_EXPIRED`.
+   *
+   * @example
+   * ```ts
+   * if (conn.send(cursor, { volatile: true }) === "dropped") skipped++;
+   * ```
+   * @throws EvtWebSocketError `ERR_CLOSED`, `ERR_ABORTED` (an already-aborted signal),
+   *   `ERR_INVALID_OPTION` (a bad option, or a body that cannot be cloned to the leader tab).
    */
-  send(body: TOut, callback?: (resp: TIn, conn: SharedConn<TIn, TOut>) => void): void {
-    if (callback !== undefined) {
-      if (typeof callback !== "function") {
-        throw evtError("ERR_INVALID_OPTION", "send(): callback must be a function");
-      }
+  send(body: TOut, options?: SendOptions): SendResult;
+  /**
+   * Sends a request (the callback form): the callback gets the matching response, and a
+   * failure goes to the `error` event. Returns `"sent"` or `"queued"`, as for a plain message.
+   */
+  send(body: TOut, callback?: (resp: TIn, conn: SharedConn<TIn, TOut>) => void): SendResult;
+  send(body: TOut, callback?: SendOptions | ((resp: TIn, conn: SharedConn<TIn, TOut>) => void)): SendResult {
+    if (typeof callback === "function") {
       this.request(body).then(
         (resp) => this.#guard(() => callback(resp, this), "send callback threw"),
         (error: EvtWebSocketError) => this.#emit("error", error),
       );
-      return;
+      return this.#conn?.isConnected() === true ? "sent" : "queued";
     }
+    // Conn's checks and wording: a bad option throws ERR_INVALID_OPTION naming it.
+    const o =
+      callback === undefined
+        ? undefined
+        : checked(() => resolveSendOptions(callback, (this.#options.queue || undefined)?.maxAgeMs ?? 0));
     const conn = this.#conn;
     if (conn !== undefined) {
-      conn.send(body);
+      const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
       // Queued by a leader: kept until the next open flushes it, for the next leader should
       // this tab step down first.
-      if (this.#role === "leader" && !conn.isConnected()) this.#unacked.set(++this.#seq, body);
-      return;
+      if (this.#role === "leader" && result === "queued") this.#unacked.add(++this.#seq, body, o);
+      return result;
     }
     this.#assertOpen();
-    const seq = ++this.#seq;
-    this.#post({ t: "send", from: this.#id, seq, body }); // throws for a body that cannot be cloned: kept nowhere
-    this.#unacked.set(seq, body);
+    if (o?.signal?.aborted)
+      throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
+    if (o?.volatile && this.#state !== "open") return "dropped";
+    this.#unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
+    return "queued";
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
@@ -405,6 +488,110 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   /**
+   * An async iterator of the messages this tab's `"message"` event gets, across handovers and
+   * reconnects; Conn's iterator (`bufferSize`, `overflow`). It ends when this tab calls
+   * `close()` (done), or throws the reason when the shared connection gives up
+   * (`ERR_RECONNECT_EXHAUSTED`). In a follower (and a leader) messages cross from the leader
+   * over a BroadcastChannel, which cannot be paused: a full buffer does what `overflow` says.
+   * A lone tab's is its own Conn's, which pauses the socket where it can.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a bad `bufferSize` or `overflow`.
+   * @example
+   * ```ts
+   * for await (const msg of conn.messages({ bufferSize: 256 })) render(msg);
+   * ```
+   */
+  messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
+    if (this.#role === "alone") return this.#local.messages(options);
+    return this.#view.messages(options, this.#closed);
+  }
+
+  /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
+  [Symbol.asyncIterator](): AsyncIterableIterator<TIn> {
+    return this.messages();
+  }
+
+  /**
+   * Sends a liveness ping now, through the one socket: a leader (or a lone tab) pings at once;
+   * a follower asks the leader to, and hears the `"pong"` event as every tab does. Checked in
+   * this tab: the heartbeat must be on (the leader's own `pingIntervalMs` then decides).
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` when `pingIntervalMs` is not set.
+   */
+  ping(): void {
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      conn.ping();
+      return;
+    }
+    if (!((this.#options.pingIntervalMs ?? 0) > 0))
+      throw evtError("ERR_INVALID_OPTION", "ping() needs the heartbeat: set pingIntervalMs");
+    if (!this.#closed) this.#post({ t: "ping" });
+  }
+
+  /**
+   * The subprotocol the server chose for the shared connection; "" when none. A follower has
+   * the leader's, as last heard (it comes with every state change and open).
+   */
+  get protocol(): string {
+    return this.#conn?.protocol ?? this.#protocol;
+  }
+
+  /**
+   * What the open connection's handshake settled (see `Conn.handshake`); `undefined` while not
+   * open. A follower has the leader's, as last heard.
+   */
+  get handshake(): Handshake | undefined {
+    const conn = this.#conn;
+    if (conn !== undefined) return conn.handshake;
+    return this.#state === "open" ? this.#handshake : undefined;
+  }
+
+  /**
+   * Bytes handed to the socket but not yet written (see `Conn.bufferedAmount`). 0 in a
+   * follower, which holds no socket: what it waits for is counted by `drained()`.
+   */
+  get bufferedAmount(): number {
+    return this.#conn?.bufferedAmount ?? 0;
+  }
+
+  /**
+   * Resolves once nothing of this tab's waits to leave. A leader (or a lone tab): its Conn's
+   * `drained()`. A follower: once the leader acknowledged every send this follower made
+   * (written to the open socket, or flushed from the leader's queue on the next open). Rejects
+   * with `ERR_CLOSED` when this tab closes while waiting, and at once after.
+   *
+   * @example
+   * ```ts
+   * for (const chunk of chunks) {
+   *   await conn.drained();
+   *   conn.send(chunk);
+   * }
+   * ```
+   */
+  drained(): Promise<void> {
+    const conn = this.#conn;
+    if (conn !== undefined) return conn.drained();
+    if (this.#closed)
+      return Promise.reject(evtError("ERR_CLOSED", "cannot wait for drain: connection is closed"));
+    return this.#unacked.drained();
+  }
+
+  /**
+   * A snapshot of the counters. A leader (or a lone tab): its Conn's, which count every
+   * tab's messages through its socket. A follower: this tab's own view: `messagesSent` its
+   * sends and requests a leader acknowledged, `messagesReceived` the messages its `"message"`
+   * event got plus the responses to its requests, `bytesSent`/`bytesReceived` 0 (it sees no
+   * frames), `reconnects` the reconnects it heard of, `pendingRequests` its requests waiting,
+   * `queuedMessages` its sends not yet acknowledged, `lastRttMs` the last pong it heard of.
+   */
+  get stats(): ConnStats {
+    const conn = this.#conn;
+    if (conn !== undefined) return conn.stats;
+    return this.#view.stats(this.#waiting.size, this.#unacked.size);
+  }
+
+  /**
    * Ends this tab's use of the shared connection. A leader closes its socket with `code` and
    * `reason` and passes the lock on (another tab dials); a follower leaves and its waiting
    * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
@@ -424,6 +611,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#abortLock?.abort();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
+    this.#view.end(undefined);
     // A dial() made while following may have heard no state change yet: it settles now.
     for (const d of this.#opened.splice(0)) d.reject(closed);
     if (conn !== undefined) {
@@ -433,8 +621,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     } else {
       for (const w of this.#waiting.values()) w.reject(closed);
       this.#waiting.clear();
-      const unsent = this.#unacked.size;
-      this.#unacked.clear();
+      const unsent = this.#unacked.clear(closed);
       this.#setState("closed");
       if (unsent > 0) {
         this.#emit(
@@ -495,7 +682,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
       // A leader that stepped down: its old socket's end is not the shared connection's news.
       if (this.#leaving && !this.#closed) return;
-      if (fan && !this.#leaving) this.#post({ t: "ev", name, arg: wire });
+      if (fan && !this.#leaving)
+        this.#post(
+          name === "connected" || name === "state"
+            ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
+            : { t: "ev", name, arg: wire },
+        );
       this.#event(name, arg);
     };
     conn.on("message", (msg) => tell("message", msg));
@@ -537,14 +729,19 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
       });
     // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
-    const unacked = [...this.#unacked];
-    this.#unacked.clear();
-    for (const [seq, body] of unacked) {
+    // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
+    for (const [seq, held] of this.#unacked.take()) {
+      const o = this.#unacked.wire(held);
+      if (o === "expired") {
+        this.#unacked.drop(held);
+        continue;
+      }
       this.#guard(() => {
-        conn.send(body as TOut);
-        this.#unacked.set(seq, body);
+        const result = o === undefined ? conn.send(held.body as TOut) : conn.send(held.body as TOut, o);
+        if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
       });
     }
+    this.#unacked.settle();
     for (const [seq, w] of this.#waiting) {
       this.#waiting.delete(seq);
       if (!w.retry && w.taken) w.reject(this.#lost());
@@ -564,7 +761,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // not taken) goes to the next leader.
     const conn = this.#role === "leader" && !this.#leaving ? this.#conn : undefined;
     if (conn !== undefined) {
-      if (m.t === "hello") this.#post({ t: "ev", name: "state", arg: conn.state, join: true });
+      if (m.t === "hello")
+        this.#post({
+          t: "ev",
+          name: "state",
+          arg: conn.state,
+          join: true,
+          p: conn.protocol,
+          h: conn.handshake,
+        });
+      else if (m.t === "ping") this.#guard(() => conn.ping(), "ping() failed in the leader tab");
       else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
         const { from } = m;
         // A URL or subprotocol refused at once changes no state: the follower that asked is told.
@@ -573,8 +779,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
           .catch((error) => from && this.#post({ t: "refused", to: from, error: toWire(error) }));
       } else if (m.t === "send") {
         try {
-          conn.send(m.body as TOut);
-          if (conn.isConnected()) this.#post({ t: "ack", to: m.from, seq: m.seq });
+          const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
+          if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
           else this.#acks.push({ to: m.from, seq: m.seq });
         } catch (error) {
           this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
@@ -597,7 +803,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (m.t === "leader") {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();
-      for (const [seq, body] of this.#unacked) this.#post({ t: "send", from: this.#id, seq, body });
+      this.#unacked.forwardAll();
       for (const [seq, w] of this.#waiting) {
         // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
         // a request made while reconnecting.
@@ -611,6 +817,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       const error = fromWire(m.error);
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
+      if (!m.error) this.#view.sent++;
       this.#unacked.delete(m.seq);
       const w = this.#waiting.get(m.seq);
       if (w !== undefined) w.taken = true;
@@ -620,8 +827,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       if (w === undefined) return;
       this.#waiting.delete(m.seq);
       if (m.error) w.reject(fromWire(m.error));
-      else w.resolve(m.value);
+      else {
+        this.#view.received++;
+        w.resolve(m.value);
+      }
     } else if (m.t === "ev") {
+      if (m.p !== undefined) {
+        this.#protocol = m.p;
+        this.#handshake = m.h;
+      }
       const arg = m.arg as { error?: WireError };
       const was = this.#state;
       if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
@@ -639,6 +853,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** An event of the shared connection, in this tab. */
   #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
+    if (name === "message") this.#view.received++;
+    else if (name === "pong") this.#view.lastRttMs = (arg as PongInfo).rttMs;
+    else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
     if (name === "state") this.#setState(arg as StateChange["newState"]);
     else if (name === "connected") this.#connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
@@ -664,6 +881,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (dialing) this.#dialing = true;
     if (oldState === next) return;
     this.#state = next;
+    if (next === "open" && oldState === "reconnecting") this.#view.reconnects++;
+    const reason = this.#reason;
+    this.#reason = undefined;
+    // Ended for good: the iterators end (they throw why, as Conn's do, unless this tab closed).
+    if (next === "closed" && !this.#closed)
+      this.#view.end(reason?.code === "ERR_CLOSED" ? undefined : reason);
     this.#emit("state", { oldState, newState: next });
     if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
     if (next === "closed" && this.#dialing) {

@@ -1,0 +1,154 @@
+/**
+ * A tab's plain sends that no leader has acknowledged yet, with their per-message options
+ * (`send(body, options)`), and `drained()` for a follower.
+ *
+ * A follower keeps each send until the leader acknowledges it (see shared-conn.ts): that is
+ * where it still holds the message, so that is where `signal` and `maxAgeMs` act here. An abort
+ * forgets the message (it is not sent again to a next leader, nor reported at close); a
+ * message older than its `maxAgeMs` is not sent again to a next leader but dropped and
+ * reported, as Conn's queue reports one (`ERR_QUEUE_EXPIRED`, the body in `details.message`).
+ * What a leader already holds in its queue, its Conn expires or aborts. `drained()` resolves
+ * once nothing is held, and `onEmpty` is called. This module posts nothing and decides no role.
+ */
+
+import type { ResolvedSend } from "../send-options.js";
+
+/** One held message. */
+export interface Held {
+  body: unknown;
+  volatile: boolean;
+  /** `Date.now()` past which it expires; Infinity for no limit. */
+  expiresAt: number;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+/** What a leader is told with a forwarded send: `volatile`, and the `maxAgeMs` left. */
+export type WireSendOptions = { volatile?: true; maxAgeMs?: number };
+
+/** How the held messages reach the leader, and where an expired one is reported. */
+export interface OutgoingHooks {
+  /** Posts a message to the leader; throws for a body that cannot be cloned. */
+  post(seq: number, body: unknown, o: WireSendOptions | undefined): void;
+  /** A held message passed its `maxAgeMs` before a leader took it: it is dropped. */
+  expired(body: unknown): void;
+}
+
+/** The unacknowledged sends of one tab, in order of sequence number. */
+export class Outgoing {
+  readonly #hooks: OutgoingHooks;
+  readonly #held = new Map<number, Held>();
+  #waiters: { resolve(): void; reject(error: Error): void }[] = [];
+  /** Called each time the last held message is let go of. */
+  onEmpty: (() => void) | undefined;
+
+  constructor(hooks: OutgoingHooks) {
+    this.#hooks = hooks;
+  }
+
+  /** How many are held. */
+  get size(): number {
+    return this.#held.size;
+  }
+
+  /** Holds `body` under `seq`; an abort of `o.signal` forgets it. */
+  add(seq: number, body: unknown, o?: ResolvedSend, expiresAt?: number): Held {
+    const held: Held = {
+      body,
+      volatile: o?.volatile === true,
+      expiresAt: expiresAt ?? (o !== undefined && o.maxAgeMs > 0 ? Date.now() + o.maxAgeMs : Infinity),
+      signal: o?.signal,
+      onAbort: undefined,
+    };
+    if (held.signal !== undefined) {
+      held.onAbort = () => this.delete(seq);
+      held.signal.addEventListener("abort", held.onAbort);
+    }
+    this.#held.set(seq, held);
+    return held;
+  }
+
+  /** Holds a new message and posts it to the leader; one that cannot be posted (cloned) is kept nowhere. */
+  send(seq: number, body: unknown, o: ResolvedSend | undefined): void {
+    const held = this.add(seq, body, o);
+    try {
+      this.forward(seq, held);
+    } catch (error) {
+      this.#forget(seq);
+      throw error;
+    }
+  }
+
+  /** Posts a held message (again) with the options it has left; one past its `maxAgeMs` is dropped instead. */
+  forward(seq: number, held: Held): void {
+    const o = this.wire(held);
+    if (o === "expired") {
+      this.delete(seq);
+      this.#hooks.expired(held.body);
+    } else this.#hooks.post(seq, held.body, o);
+  }
+
+  /** Posts every held message again, oldest first (to a new leader). */
+  forwardAll(): void {
+    for (const [seq, held] of [...this.#held]) this.forward(seq, held);
+  }
+
+  /** Reports a message taken over (see {@link take}) that is past its `maxAgeMs`. */
+  drop(held: Held): void {
+    this.#hooks.expired(held.body);
+  }
+
+  /** Acknowledged (or aborted): forgets it, and lets go of its signal. */
+  delete(seq: number): void {
+    if (this.#forget(seq)) this.settle();
+  }
+
+  #forget(seq: number): boolean {
+    const held = this.#held.get(seq);
+    if (held === undefined) return false;
+    this.#held.delete(seq);
+    if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
+    return true;
+  }
+
+  /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */
+  take(): [number, Held][] {
+    const all = [...this.#held];
+    this.#held.clear();
+    for (const [, held] of all)
+      if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
+    return all;
+  }
+
+  /** When nothing is held: `drained()` waiters resolve and `onEmpty` is called. */
+  settle(): void {
+    if (this.#held.size > 0) return;
+    for (const w of this.#waiters.splice(0)) w.resolve();
+    this.onEmpty?.();
+  }
+
+  /** The options to forward with a held message; "expired" when its `maxAgeMs` has passed. */
+  wire(held: Held): WireSendOptions | undefined | "expired" {
+    const left = held.expiresAt === Infinity ? 0 : Math.ceil(held.expiresAt - Date.now());
+    if (held.expiresAt !== Infinity && left <= 0) return "expired";
+    if (!held.volatile && left === 0) return undefined;
+    const o: WireSendOptions = {};
+    if (held.volatile) o.volatile = true;
+    if (left > 0) o.maxAgeMs = left;
+    return o;
+  }
+
+  /** Forgets every message; `drained()` waiters resolve, or reject with `error`. Returns how many there were. */
+  clear(error?: Error): number {
+    const n = this.#held.size;
+    if (error !== undefined) for (const w of this.#waiters.splice(0)) w.reject(error);
+    for (const seq of [...this.#held.keys()]) this.delete(seq);
+    return n;
+  }
+
+  /** Resolves once nothing is held (at once when nothing is). */
+  drained(): Promise<void> {
+    if (this.#held.size === 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+}

@@ -1,0 +1,326 @@
+/**
+ * `evtwebsocket/shared` has Conn's API in a follower too: `send()` with options and its
+ * result, `messages()`, `ping()`, `protocol`, `handshake`, `bufferedAmount`, `drained()` and
+ * `stats`. Debian's Chromium, one context per test, pages of one origin (real Web Locks and
+ * BroadcastChannel), a real `ws` server on 127.0.0.1 that echoes. The lone tab's ("alone")
+ * are in test/shared.test.ts.
+ */
+
+import type { Socket } from "node:net";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+declare global {
+  interface Window {
+    shared: typeof import("../../src/shared/index.js");
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    sc: SharedConn<string, string>;
+    got: string[];
+    errors: string[];
+  }
+}
+
+let rig: Rig;
+let server: TestServer;
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
+
+beforeAll(async () => {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  server = await startServer({
+    onMessage: (ws, data) => {
+      // Reads nothing more from this socket (its close frame included) until the test resumes it.
+      if (data.toString() === "pause:reading")
+        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      ws.send(data.toString());
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+/**
+ * Two pages sharing `name`: the first is made the leader before the second starts, so the
+ * second is a follower. Nobody dials.
+ */
+async function leaderAndFollower(
+  context: BrowserContext,
+  name: string,
+  pingIntervalMs = 0,
+): Promise<[Page, Page]> {
+  const pages: Page[] = [];
+  for (const i of [0, 1]) {
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    await inPage(page, [name, pingIntervalMs, i] as const, async ([name, pingIntervalMs, i]) => {
+      window.got = [];
+      window.errors = [];
+      // The WHATWG socket has no protocol ping: an application ping the echo server returns.
+      const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
+      window.sc = window.shared.createSharedConn<string, string>(name, { pingIntervalMs, ...heartbeat });
+      window.sc.on("error", (e) => window.errors.push(e.code));
+      await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+    });
+    pages.push(page);
+  }
+  return pages as [Page, Page];
+}
+
+describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTools("chromium"), () => {
+  it('a follower\'s send(body, options) says what it did: "dropped" (volatile, not open), "queued" (handed to the leader); options are checked as Conn checks them; drained() waits for the leader\'s acknowledgement', async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "send-result");
+    const before = await inPage(follower, null, () => {
+      const results = [window.sc.send("cursor-1", { volatile: true }), window.sc.send("plain-1")];
+      const refused = [{ volatile: 1 }, { maxAgeMs: -5 }, { signal: AbortSignal.abort() }].map((o) => {
+        try {
+          window.sc.send("never", o as never);
+          return "accepted";
+        } catch (e) {
+          return `${(e as { code: string }).code} ${(e as Error).message}`;
+        }
+      });
+      window.sc.drained().then(() => window.got.push("drained"));
+      return { results, refused, queued: window.sc.stats.queuedMessages, buffered: window.sc.bufferedAmount };
+    });
+    expect(before.results).toEqual(["dropped", "queued"]);
+    expect(before.refused).toEqual([
+      expect.stringMatching(/^ERR_INVALID_OPTION .*volatile/),
+      expect.stringMatching(/^ERR_INVALID_OPTION .*maxAgeMs/),
+      expect.stringMatching(/^ERR_ABORTED /),
+    ]);
+    expect(before.queued).toBe(1);
+    expect(before.buffered).toBe(0);
+    // The leader has it queued (not open): the follower is not drained until it is flushed.
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    expect(await inPage(follower, null, () => window.got)).toEqual([]);
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("drained"), "drained()"));
+    const after = await inPage(follower, null, () => {
+      const stats = window.sc.stats;
+      return { stats, volatileOpen: window.sc.send("cursor-2", { volatile: true }) };
+    });
+    expect(after.volatileOpen).toBe("queued");
+    expect(after.stats).toMatchObject({ messagesSent: 1, queuedMessages: 0, bytesSent: 0 });
+    await until(() => server.received.includes("cursor-2"), "the volatile send while open");
+    expect(server.received).toContain("plain-1");
+    expect(server.received).not.toContain("cursor-1");
+    expect(server.received).not.toContain("never");
+    await context.close();
+  });
+
+  it("a follower's signal forgets a send it still holds (not reported at close); its maxAgeMs goes to the leader's queue, which drops it and every tab hears ERR_QUEUE_EXPIRED", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "send-options");
+    await inPage(follower, null, async () => {
+      const controller = new AbortController();
+      window.sc.send("aborted-1", { signal: controller.signal });
+      window.sc.send("old-1", { maxAgeMs: 20 });
+      await window.waitFor(() => window.sc.stats.queuedMessages === 2, "both held");
+      controller.abort();
+      await window.waitFor(() => window.sc.stats.queuedMessages === 1, "the aborted one forgotten");
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_EXPIRED"), "the expiry");
+    });
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.sc.stats.queuedMessages === 0, "the ack"));
+    await inPage(follower, null, () => window.sc.close());
+    // Forgotten, not reported as unacknowledged at close.
+    expect(await inPage(follower, null, () => window.errors)).toEqual(["ERR_QUEUE_EXPIRED"]);
+    await inPage(leader, null, () => window.sc.send("marker-1"));
+    await until(() => server.received.includes("marker-1"), "the marker");
+    expect(server.received).not.toContain("old-1");
+    await context.close();
+  });
+
+  it("a follower's messages() and for await get what its message event gets, across the leader's messages, and end at close()", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "messages");
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      const collect = async (it: AsyncIterable<string>, tag: string) => {
+        for await (const msg of it) window.got.push(`${tag}:${msg}`);
+        window.got.push(`${tag}:done`);
+      };
+      void collect(window.sc.messages({ bufferSize: 4 }), "m");
+      void collect(window.sc, "i");
+    });
+    await inPage(leader, null, () => {
+      window.sc.send("msg-1");
+      window.sc.send("msg-2");
+    });
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.got.length === 4, "the messages");
+      await window.sc.close();
+      await window.waitFor(() => window.got.length === 6, "the ends");
+    });
+    const got = await inPage(follower, null, () => window.got);
+    expect(got.filter((g) => g.startsWith("m:"))).toEqual(["m:msg-1", "m:msg-2", "m:done"]);
+    expect(got.filter((g) => g.startsWith("i:"))).toEqual(["i:msg-1", "i:msg-2", "i:done"]);
+    await context.close();
+  });
+
+  it("a follower's ping() goes through the leader and it hears the pong; protocol and handshake are the leader's; stats are this tab's view", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "ping", 600_000);
+    await inPage(leader, server.url, (url) => window.sc.dial(url, "chat"));
+    const seen = await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      const pong = new Promise<number>((resolve) => window.sc.on("pong", ({ rttMs }) => resolve(rttMs)));
+      window.sc.ping();
+      const rtt = await pong;
+      return {
+        rtt: rtt >= 0,
+        protocol: window.sc.protocol,
+        handshake: window.sc.handshake?.protocol,
+        lastRtt: window.sc.stats.lastRttMs === rtt,
+      };
+    });
+    expect(seen).toEqual({ rtt: true, protocol: "chat", handshake: "chat", lastRtt: true });
+    await context.close();
+  });
+  it("a follower's messages() throws the reason when the shared connection gives up (ERR_RECONNECT_EXHAUSTED), as Conn's does", async () => {
+    const context = await rig.browser.newContext();
+    const own = await startServer();
+    const pages: Page[] = [];
+    for (const i of [0, 1]) {
+      const page = await context.newPage();
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, [own.url, i] as const, async ([url, i]) => {
+        window.got = [];
+        window.sc = window.shared.createSharedConn<string, string>("give-up", {
+          reconnect: { maxAttempts: 1, minDelayMs: 20, maxDelayMs: 20, jitter: 0 },
+        });
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+        await window.sc.dial(url);
+      });
+      pages.push(page);
+    }
+    const follower = pages[1]!;
+    await inPage(follower, null, () => {
+      void (async () => {
+        try {
+          for await (const msg of window.sc.messages()) window.got.push(msg);
+          window.got.push("done");
+        } catch (e) {
+          window.got.push((e as { code: string }).code);
+        }
+      })();
+    });
+    for (const ws of own.clients) ws.send("last");
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("last"), "the message"));
+    await own.close(); // the leader's reconnect finds nobody: it gives up
+    await inPage(follower, null, () => window.waitFor(() => window.got.length === 2, "the end"));
+    expect(await inPage(follower, null, () => [window.sc.state, ...window.got])).toEqual([
+      "closed",
+      "last",
+      "ERR_RECONNECT_EXHAUSTED",
+    ]);
+    await context.close();
+  });
+  it('a follower\'s "drain" fires when the leader has acknowledged the sends it held, not before', async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drain");
+    await inPage(follower, null, async () => {
+      window.sc.on("drain", () => void window.got.push(`drain ${window.sc.stats.queuedMessages}`));
+      window.sc.send("held-1");
+      window.sc.send("held-2");
+    });
+    // Both queued by the leader (not open): nothing acknowledged yet.
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 2, "the leader's queue"),
+    );
+    expect(await inPage(follower, null, () => window.got)).toEqual([]);
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.length > 0, "the drain"));
+    expect(await inPage(follower, null, () => window.got)).toEqual(["drain 0"]);
+    await context.close();
+  });
+  it("a follower's drained() waits across a handover: when it becomes the leader its held sends go to its own queue, and drained() resolves once they are flushed", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drained-handover");
+    await inPage(follower, null, () => {
+      window.sc.send("handed-1");
+      window.sc.drained().then(() => window.got.push("drained"));
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close(); // nothing was acknowledged: the follower leads with the send in hand
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    expect(await inPage(follower, null, () => [window.got, window.sc.stats.queuedMessages])).toEqual([[], 1]);
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.waitFor(() => window.got.includes("drained"), "drained()"));
+    await until(() => server.received.includes("handed-1"), "the handed-over send");
+    await context.close();
+  });
+  it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
+    const context = await rig.browser.newContext();
+    const [, follower] = await leaderAndFollower(context, "drained-close");
+    const outcome = await inPage(follower, null, async () => {
+      window.sc.send("never-acked");
+      const waiting = window.sc.drained().then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      await window.sc.close();
+      const after = await window.sc.drained().then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      return [await waiting, after, ...window.errors];
+    });
+    expect(outcome).toEqual(["ERR_CLOSED", "ERR_CLOSED", "ERR_CLOSED"]);
+    await context.close();
+  });
+  it("a send a follower still holds past its maxAgeMs when the next leader takes over is dropped and reported ERR_QUEUE_EXPIRED, not sent; the others are sent", async () => {
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    // Two shared connections of one name in one page: a leader (a) and a follower (b).
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      window.errors = [];
+      w.a = window.shared.createSharedConn<string, string>("expire-held");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.b = window.shared.createSharedConn<string, string>("expire-held");
+      w.b.on("error", (e) => window.errors.push(e.code));
+      await Promise.all([w.a.dial(url), w.b.dial(url)]);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
+      void w.a.close(); // waits for the server's close frame: a closing leader takes no sends
+      w.b.send("stale-1", { maxAgeMs: 20 });
+      w.b.send("fresh-1", { maxAgeMs: 600_000 });
+      // At least 40 ms pass (a timer never fires early): "stale-1" is past its 20 ms.
+      await new Promise((r) => setTimeout(r, 40));
+    });
+    paused[0]!.resume();
+    await inPage(page, null, () => {
+      const w = window as unknown as { b: SharedConn<string, string> };
+      return window.waitFor(() => w.b.role === "leader" && w.b.state === "open", "the next leader open");
+    });
+    await until(() => server.received.includes("fresh-1"), "the fresh send");
+    expect(server.received).not.toContain("stale-1");
+    expect(await inPage(page, null, () => window.errors)).toEqual(["ERR_QUEUE_EXPIRED"]);
+    await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
+    await context.close();
+  });
+});
