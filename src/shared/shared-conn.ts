@@ -11,7 +11,7 @@
  * leader that went away, and the sends it queued go to the next leader); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
  * `Conn` and its role is "alone".
  *
- * Wire. Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
+ * Wire (`wire.ts`). Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
  * runs in the leader: a follower posts message bodies, the leader encodes them and posts back
  * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
  * {@link EvtWebSocketError} in each tab).
@@ -49,14 +49,11 @@ import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
 // main one share one Conn and one EvtWebSocketError class.
 import {
-  type CloseInfo,
   Conn,
-  type ConnOptions,
   type ConnStats,
   type ErrorCode,
   EvtWebSocketError,
   type PongInfo,
-  type ReconnectingInfo,
   type RequestOptions,
   type SendOptions,
   type SendResult,
@@ -66,68 +63,16 @@ import {
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
-import { Outgoing, type WireSendOptions } from "./outgoing.js";
+import { Outgoing } from "./outgoing.js";
 import { checked } from "./public-error.js";
 import { TabView } from "./tab-view.js";
+import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
+import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
+
+export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 
 const evtError = (code: ErrorCode, message: string, cause?: unknown) =>
   new EvtWebSocketError(code, message, { cause });
-
-/** Who holds the socket: this tab ("leader"), another tab ("follower"), or nobody shares ("alone"). */
-export type Role = "leader" | "follower" | "alone";
-
-/** The events of a shared connection's `on()`, each listener getting the shared connection. */
-export type SharedConnEvents<TIn, TOut> = {
-  /**
-   * The connection opened (first dial and every reconnect), in every tab; a tab that joins a
-   * connection already open is told once, as its `dial()` resolves.
-   */
-  connected: (conn: SharedConn<TIn, TOut>) => void;
-  /** A message arrived that settled no request of any tab and is not a pong. */
-  message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
-  /** An error that was not thrown or rejected to a caller; the leader's errors reach every tab. */
-  error: (err: EvtWebSocketError, conn: SharedConn<TIn, TOut>) => void;
-  /** A connection that was open ended. */
-  close: (info: CloseInfo, conn: SharedConn<TIn, TOut>) => void;
-  /** A backoff wait before the next attempt starts. */
-  reconnecting: (info: ReconnectingInfo, conn: SharedConn<TIn, TOut>) => void;
-  /** A reply to a ping arrived. */
-  pong: (info: PongInfo, conn: SharedConn<TIn, TOut>) => void;
-  /** The shared state changed (in a follower: the leader's state, as last heard). */
-  state: (change: StateChange, conn: SharedConn<TIn, TOut>) => void;
-  /**
-   * Room to send again. A leader (or a lone tab): its socket's buffered amount fell to
-   * `lowWaterMark` after rising above `highWaterMark` (Conn's `"drain"`). A follower: the
-   * leader acknowledged (or an abort let go of) the last send this tab held.
-   */
-  drain: (conn: SharedConn<TIn, TOut>) => void;
-  /** This tab's role changed (a follower became the leader). */
-  role: (role: Role, conn: SharedConn<TIn, TOut>) => void;
-};
-
-/** The options of {@link createSharedConn}: `Conn`'s, with callbacks that get the shared connection. */
-export type SharedConnOptions<TIn, TOut> = ConnOptions<TIn, TOut, SharedConn<TIn, TOut>>;
-
-type Wire =
-  | { t: "hello" }
-  | { t: "leader" }
-  | { t: "dial"; url: string; sub: string | string[] | undefined; from?: string }
-  | { t: "refused"; to: string; error: WireError }
-  | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions }
-  | { t: "ping" }
-  | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
-  | { t: "ack"; to: string; seq: number; error?: WireError }
-  | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
-  | {
-      t: "ev";
-      name: keyof SharedConnEvents<unknown, unknown>;
-      arg: unknown;
-      join?: true;
-      /** With "connected" and "state": the leader's subprotocol and handshake. */
-      p?: string;
-      h?: Handshake;
-    };
-type WireError = { code: ErrorCode; message: string };
 
 interface Waiting {
   body: unknown;
@@ -139,18 +84,7 @@ interface Waiting {
   reject(error: Error): void;
 }
 
-type Locks = {
-  request(name: string, options: { signal: AbortSignal }, grant: () => Promise<void>): Promise<void>;
-};
-
-const PREFIX = "evtwebsocket:";
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
-
-const toWire = (e: unknown): WireError =>
-  e instanceof EvtWebSocketError
-    ? { code: e.code, message: e.message }
-    : { code: "ERR_DISCONNECTED", message: String(e) };
-const fromWire = (e: WireError) => new EvtWebSocketError(e.code, e.message);
 
 /**
  * A connection shared by every tab of this origin that uses the same `name`; see the module
