@@ -3,10 +3,11 @@
  * `Conn` and `EvtWebSocketError` from `evtwebsocket` but bundles the internal modules it reuses
  * (option checks, the message iterators), which make errors of their own bundled copy of the
  * class: `rebrand()` turns such an error into the public class, so `instanceof` and
- * `isEvtWebSocketError()` hold for every error this entry throws. It does nothing else.
+ * `isEvtWebSocketError()` hold for every error this entry throws; `evtError()` makes one of the
+ * public class. It does nothing else.
  */
 
-import { EvtWebSocketError } from "../index.js";
+import { type ErrorCode, EvtWebSocketError } from "../index.js";
 
 /** `error` as a public {@link EvtWebSocketError} (same code, message, details and cause); other values as they are. */
 export function rebrand<E>(error: E): E | EvtWebSocketError {
@@ -23,3 +24,7 @@ export function checked<R>(fn: () => R): R {
     throw rebrand(error);
   }
 }
+
+/** A public {@link EvtWebSocketError} with `code`, `message` and an optional `cause`. */
+export const evtError = (code: ErrorCode, message: string, cause?: unknown): EvtWebSocketError =>
+  new EvtWebSocketError(code, message, { cause });

@@ -51,7 +51,6 @@ import { Emitter } from "../emitter.js";
 import {
   Conn,
   type ConnStats,
-  type ErrorCode,
   EvtWebSocketError,
   type PongInfo,
   type RequestOptions,
@@ -64,25 +63,13 @@ import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Outgoing } from "./outgoing.js";
-import { checked } from "./public-error.js";
+import { checked, evtError } from "./public-error.js";
+import { FollowerRequests, type Waiting } from "./requests.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
 
 export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
-
-const evtError = (code: ErrorCode, message: string, cause?: unknown) =>
-  new EvtWebSocketError(code, message, { cause });
-
-interface Waiting {
-  body: unknown;
-  timeoutMs: number | undefined;
-  retry: boolean;
-  /** A leader took it (acknowledged it): only then is it "in flight through" that leader. */
-  taken?: boolean;
-  resolve(value: unknown): void;
-  reject(error: Error): void;
-}
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
@@ -136,7 +123,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** The first error heard since the last state change: the reason, when the next state is "closed". */
   #reason: EvtWebSocketError | undefined;
   /** This tab's requests waiting for a response through the leader. */
-  readonly #waiting = new Map<number, Waiting>();
+  readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number }[] = [];
   /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
@@ -368,57 +355,13 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         throw this.#lost();
       });
     }
-    return new Promise<TIn>((resolve, reject) => {
+    try {
       this.#assertOpen();
-      const signal = options?.signal;
-      if (signal?.aborted)
-        throw evtError("ERR_ABORTED", "request(): the signal was already aborted", signal.reason);
-      const seq = ++this.#seq;
-      const onAbort = () => {
-        if (this.#waiting.delete(seq))
-          waiting.reject(evtError("ERR_ABORTED", "request aborted", signal?.reason));
-      };
-      // The request's own deadline, kept here too: a leader tab that hangs (or none leading)
-      // must not hold it past it. 30 s is Conn's default requestTimeoutMs.
-      const ms = options?.timeoutMs ?? this.#options.requestTimeoutMs ?? 30_000;
-      // Conn's rule, checked here: a bad value must not wait for (or overflow) a timer.
-      if (!(ms === Infinity || (Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)))
-        throw evtError(
-          "ERR_INVALID_OPTION",
-          `option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got ${String(ms)}`,
-        );
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      // However the request settles, the signal lets go of it: a long-lived signal shared by
-      // many requests must not collect one listener (and one settled request) per call.
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-      };
-      const waiting: Waiting = {
-        body,
-        timeoutMs: options?.timeoutMs,
-        retry: options?.retryOnReconnect === true,
-        resolve: (value) => {
-          done();
-          resolve(value as TIn);
-        },
-        reject: (error) => {
-          done();
-          reject(error);
-        },
-      };
-      this.#forward(seq, waiting); // throws for a body that cannot be cloned: kept nowhere
-      this.#waiting.set(seq, waiting);
-      signal?.addEventListener("abort", onAbort);
-      if (ms > 0 && Number.isFinite(ms)) {
-        timer = setTimeout(() => {
-          if (this.#waiting.delete(seq))
-            waiting.reject(
-              evtError("ERR_REQUEST_TIMEOUT", `request timed out after ${ms} ms (in a follower tab)`),
-            );
-        }, ms);
-      }
-    });
+    } catch (error) {
+      return Promise.reject(error); // a promise that rejects, as Conn's request() gives
+    }
+    // 30 s is Conn's default requestTimeoutMs.
+    return this.#waiting.add<TIn>(++this.#seq, body, options, this.#options.requestTimeoutMs ?? 30_000);
   }
 
   /**
@@ -553,8 +496,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       await conn.close(code, reason);
       this.#release?.();
     } else {
-      for (const w of this.#waiting.values()) w.reject(closed);
-      this.#waiting.clear();
+      this.#waiting.rejectAll(closed);
       const unsent = this.#unacked.clear(closed);
       this.#setState("closed");
       if (unsent > 0) {
@@ -676,14 +618,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       });
     }
     this.#unacked.settle();
-    for (const [seq, w] of this.#waiting) {
-      this.#waiting.delete(seq);
-      if (!w.retry && w.taken) w.reject(this.#lost());
-      else
-        conn
-          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: w.retry })
-          .then(w.resolve, w.reject);
-    }
+    this.#waiting.handOver(conn, () => this.#lost());
   }
 
   #lost(): EvtWebSocketError {
@@ -738,33 +673,20 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();
       this.#unacked.forwardAll();
-      for (const [seq, w] of this.#waiting) {
-        // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
-        // a request made while reconnecting.
-        if (w.retry || !w.taken) this.#forward(seq, w);
-        else {
-          this.#waiting.delete(seq);
-          w.reject(this.#lost());
-        }
-      }
+      // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
+      // a request made while reconnecting.
+      this.#waiting.newLeader(() => this.#lost());
     } else if (m.t === "refused" && m.to === this.#id) {
       const error = fromWire(m.error);
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       if (!m.error) this.#view.sent++;
       this.#unacked.delete(m.seq);
-      const w = this.#waiting.get(m.seq);
-      if (w !== undefined) w.taken = true;
+      this.#waiting.taken(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));
     } else if (m.t === "res" && m.to === this.#id) {
-      const w = this.#waiting.get(m.seq);
-      if (w === undefined) return;
-      this.#waiting.delete(m.seq);
-      if (m.error) w.reject(fromWire(m.error));
-      else {
+      if (this.#waiting.settle(m.seq, m.error && fromWire(m.error), m.value) && !m.error)
         this.#view.received++;
-        w.resolve(m.value);
-      }
     } else if (m.t === "ev") {
       if (m.p !== undefined) {
         this.#protocol = m.p;
