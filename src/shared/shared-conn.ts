@@ -731,6 +731,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const oldState = this.#state;
     // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
     // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
+    // Open until then, this tab heard no close from the old leader (its page died, or it stepped
+    // down): the connection it knew ended all the same, and it says so, as Conn does of a drop.
+    const dropped = next === "connecting" && oldState === "open";
     if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
     // Heard again too: a new leader dialling says "connecting" to a tab that heard the old one's.
     const dialing = next === "connecting" || next === "reconnecting";
@@ -743,6 +746,14 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // Ended for good: the iterators end (they throw why, as Conn's do, unless this tab closed).
     if (next === "closed" && !this.#closed)
       this.#view.end(reason?.code === "ERR_CLOSED" ? undefined : reason);
+    if (dropped)
+      this.#emit("close", {
+        code: 1006,
+        reason: "",
+        wasClean: false,
+        willReconnect: true,
+        closedBy: "network",
+      });
     this.#emit("state", { oldState, newState: next });
     if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
     if (next === "closed" && this.#dialing) {

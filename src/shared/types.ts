@@ -27,7 +27,11 @@ export type SharedConnEvents<TIn, TOut> = {
   message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
   /** An error that was not thrown or rejected to a caller; the leader's errors reach every tab. */
   error: (err: EvtWebSocketError, conn: SharedConn<TIn, TOut>) => void;
-  /** A connection that was open ended. */
+  /**
+   * A connection that was open ended. A follower (or the tab that takes over) whose leader's
+   * tab went away while open hears it too, as 1006, not clean, `closedBy: "network"`, with
+   * `willReconnect`: it saw no close frame, only the leader leave.
+   */
   close: (info: CloseInfo, conn: SharedConn<TIn, TOut>) => void;
   /** A backoff wait before the next attempt starts. */
   reconnecting: (info: ReconnectingInfo, conn: SharedConn<TIn, TOut>) => void;

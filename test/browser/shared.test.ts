@@ -245,6 +245,32 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     await context.close();
   });
 
+  it("when the leader's page closes, every other tab hears the open connection close (1006, willReconnect) before it reopens", async () => {
+    const context = await rig.browser.newContext();
+    const pages = [await openTab(context), await openTab(context), await openTab(context)];
+    const roles = await Promise.all(pages.map(role));
+    const leader = pages[roles.indexOf("leader")]!;
+    const others = pages.filter((p) => p !== leader);
+    for (const page of others)
+      await inPage(page, null, () => {
+        window.settled = [];
+        window.sc.on("close", (info) => window.settled.push(JSON.stringify(info)));
+        window.sc.on("connected", () => window.settled.push("connected"));
+      });
+    await leader.close();
+    for (const page of others) {
+      await inPage(page, null, () =>
+        window.waitFor(() => window.settled.includes("connected"), "the reopen"),
+      );
+      // It used to hear nothing: the state went open -> reconnecting -> open with no close.
+      expect(await inPage(page, null, () => window.settled)).toEqual([
+        JSON.stringify({ code: 1006, reason: "", wasClean: false, willReconnect: true, closedBy: "network" }),
+        "connected",
+      ]);
+    }
+    await context.close();
+  });
+
   it("a follower's dial() rejects when the leader's dial fails for good", async () => {
     const context = await rig.browser.newContext();
     const url = `ws://127.0.0.1:${await freePort()}`;
