@@ -59,8 +59,8 @@ export interface ClientOptions {
    */
   noClose: boolean;
   /**
-   * `--proxy <url>`: that HTTP proxy; `--no-proxy` (false): none; absent: the proxy environment
-   * variables, as curl reads them.
+   * `--proxy <url>`: that HTTP proxy; `--no-proxy` (false) or `--proxy ""` (as curl): none;
+   * absent: the proxy environment variables, as curl reads them.
    */
   proxy?: string | false;
   /** `--binary-in`: each line is decoded and sent as a binary frame. */

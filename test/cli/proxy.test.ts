@@ -120,4 +120,18 @@ describe("evtws through an HTTP proxy", () => {
     expect(proxy.connects).toHaveLength(1);
     await proxy.close();
   });
+  it('--proxy "" turns the proxy variables off, as in curl: the proxy sees nothing', async () => {
+    // curl: "If there is an environment variable setting a proxy, you can set proxy to \"\"
+    // to override it." Before: exit 2, "--proxy must be an http:// URL".
+    server = await echo();
+    const proxy = await proxyChain();
+    const run = await runCli(["-q", "--proxy", "", "--match", "echo", "-x", "hi", server.url], {
+      env: { HTTP_PROXY: proxy.url },
+    });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(proxy.connects).toEqual([]);
+    await proxy.close();
+  });
 });
