@@ -256,6 +256,19 @@ describe("evtws heartbeat and reconnect", () => {
     expect(run.stderr.match(/^evtws: /gm)).toHaveLength(1);
   });
 
+  it("-q --max-attempts: the give-up line says why the last attempt failed", async () => {
+    // Before: only "gave up after 2 reconnect attempts": under -q nothing said the port refused.
+    server = await startWsServer();
+    const url = server.url;
+    await server.stop();
+    const run = await runCli(["-q", "--max-attempts", "2", "--min-delay", "10ms", "-x", "hi", url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts: could not connect to .*ECONNREFUSED/,
+    );
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+
   it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {
     server = await startWsServer(idReply);
     const cli = startCli(["--no-reconnect", "--max-attempts", "5", server.url]);
