@@ -195,7 +195,8 @@ export async function runScript(
     let n = 0;
     for await (const line of messages) {
       n++;
-      if (line.trim() === "") continue;
+      // A blank stdin line is skipped; an -x message is sent as given, even an empty one.
+      if (label === "line" && line.trim() === "") continue;
       const context = ` (${label} ${n}: ${excerpt(line)})`;
       let data: Data;
       try {

@@ -42,6 +42,17 @@ describe("evtws -x", () => {
     expect(server.received).toEqual(['{"id":1}', '{"id":2}']);
   });
 
+  it("an empty or blank -x message is sent, as asked (only blank stdin lines are skipped)", async () => {
+    // docs/cli.md: "Each -x message, or each non-empty stdin line, is sent". Before: `-x ""`
+    // and `-x " "` sent nothing and exited 0; wscat -x "" sends an empty message.
+    server = await startWsServer((text) => text);
+    const run = await runCli(["-q", "--match", "echo", "-x", "", "-x", " ", server.url]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(["", " "]);
+    expect(run.stdout).toBe("\n \n");
+  });
+
   it("exits 1 with ERR_REQUEST_TIMEOUT on stderr when no response arrives within --timeout", async () => {
     server = await startWsServer(() => undefined);
     const run = await runCli(["-x", '{"id":1}', "--timeout", "0.3", server.url]);
