@@ -246,7 +246,8 @@ export async function runScript(
     .then(linger);
   await Promise.race([done, gone]);
   clearTimeout(waitTimer);
-  const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000;
+  // Not when a request failed with it: that failure is reported as the close, below.
+  const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000 && failures === 0;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
