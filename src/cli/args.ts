@@ -249,7 +249,7 @@ function serveProgram(): Program {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--echo", "send every message back (default)").conflicts("idReply"))
     .addOption(new Option("--id-reply", 'answer JSON {"id":…} with {"id":…,"ok":true,"echo":…}'))
-    .option("--drop-every <s>", "cut every connection this often", seconds)
+    .option("--drop-every <s>", "cut every connection this often; 0 is off", seconds)
     .option(
       "--stall-after <s>",
       "stop reading (no replies, no pongs) this long after a connection opens",

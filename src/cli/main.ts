@@ -226,7 +226,8 @@ async function runServe(o: ServeOptions): Promise<number> {
   const server = await startTestServer(o, log);
   const faults = [
     o.mode,
-    o.dropEveryMs === undefined ? "" : `drop every ${o.dropEveryMs} ms`,
+    // 0 is off (the server never drops), as --ping-interval 0 is.
+    o.dropEveryMs === undefined || o.dropEveryMs <= 0 ? "" : `drop every ${o.dropEveryMs} ms`,
     o.stallAfterMs === undefined ? "" : `stall after ${o.stallAfterMs} ms`,
     o.delayMs > 0 ? `reply delay ${o.delayMs} ms` : "",
   ].filter((f) => f !== "");
