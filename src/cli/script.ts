@@ -251,7 +251,10 @@ export async function runScript(
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
-    if (lastClose !== undefined && lastClose.code !== 1006) {
+    // A close our side started (an oversized message, a dead peer) is told by its error: the
+    // bare code would read as the server's close.
+    const ours = lastClose?.closedBy === "client" && lastError !== undefined;
+    if (lastClose !== undefined && lastClose.code !== 1006 && !ours) {
       const reason = lastClose.reason === "" ? "" : ` ${lastClose.reason}`;
       printer.fatal({ message: `closed ${lastClose.code}${reason}` });
     } else report(lastError ?? new Error("the connection closed"));

@@ -280,6 +280,15 @@ describe("evtws heartbeat and reconnect", () => {
     expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
   });
 
+  it("-q: a close evtws itself started (--max-message-size) says why, not just its code", async () => {
+    // Before: "evtws: closed 1009", read as the server's close (`closed 4001 go away` is).
+    server = await startWsServer((text) => text);
+    const big = "a".repeat(2000);
+    const run = await runCli(["-q", "--match", "echo", "--max-message-size", "1k", "-x", big, server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_MESSAGE_TOO_BIG: .*\(close code 1009, closed by client\)\n$/);
+  });
+
   it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {
     server = await startWsServer(idReply);
     const cli = startCli(["--no-reconnect", "--max-attempts", "5", server.url]);
