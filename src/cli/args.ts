@@ -19,6 +19,7 @@ import {
   parseMatch,
   parseOrigin,
   parsePort,
+  parseSubprotocol,
   parseUrl,
   UsageError,
 } from "./parse.js";
@@ -58,8 +59,8 @@ export interface ClientOptions {
    */
   noClose: boolean;
   /**
-   * `--proxy <url>`: that HTTP proxy; `--no-proxy` (false): none; absent: the proxy environment
-   * variables, as curl reads them.
+   * `--proxy <url>`: that HTTP proxy; `--no-proxy` (false) or `--proxy ""` (as curl): none;
+   * absent: the proxy environment variables, as curl reads them.
    */
   proxy?: string | false;
   /** `--binary-in`: each line is decoded and sent as a binary frame. */
@@ -131,6 +132,12 @@ const seconds = checked((text) => parseDuration(text, "s"));
 const millis = checked((text) => parseDuration(text, "ms"));
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const header = checked(parseHeader);
+const subprotocol = checked(parseSubprotocol);
+/** Each `-s` is checked here: the library would refuse the list only at dial(). */
+const collectSubprotocol = (value: string, previous: string[] = []) => {
+  if (previous.includes(value)) throw new InvalidArgumentError(`"${value}" is offered twice`);
+  return [...previous, subprotocol(value)];
+};
 const collectHeader = (value: string, previous: [string, string][] = []) => [...previous, header(value)];
 
 /** Each example: the command and what it does. */
@@ -162,7 +169,7 @@ function clientProgram(version: string): Program {
     .description("Event-based WebSocket client: reconnects, pings, matches responses to requests.")
     .version(version, "-V, --version")
     .argument("[url]", "ws:// or wss:// URL; none starts the embedded test server")
-    .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collect)
+    .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collectSubprotocol)
     .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collectHeader)
     .option("--no-reconnect", "do not reconnect after the connection drops")
     .option("--min-delay <ms>", "first reconnect delay (default 1000ms)", millis)
@@ -242,7 +249,7 @@ function serveProgram(): Program {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--echo", "send every message back (default)").conflicts("idReply"))
     .addOption(new Option("--id-reply", 'answer JSON {"id":…} with {"id":…,"ok":true,"echo":…}'))
-    .option("--drop-every <s>", "cut every connection this often", seconds)
+    .option("--drop-every <s>", "cut every connection this often; 0 is off", seconds)
     .option(
       "--stall-after <s>",
       "stop reading (no replies, no pongs) this long after a connection opens",

@@ -73,8 +73,10 @@ export function createConnOptions(o: ClientOptions, mode: Mode): ConnOptions<Dat
       for (const frame of frames) conn.send(frame);
     };
   }
-  // As curl: the proxy environment variables count unless --no-proxy; --proxy overrides them.
-  if (o.proxy !== false) options.proxy = o.proxy === undefined ? "env" : parseProxy(o.proxy);
+  // As curl: the proxy environment variables count unless --no-proxy; --proxy overrides them,
+  // and `--proxy ""` turns them off.
+  if (o.proxy !== false && o.proxy !== "")
+    options.proxy = o.proxy === undefined ? "env" : parseProxy(o.proxy);
   const pingIntervalMs = o.pingIntervalMs ?? (mode === "interactive" ? INTERACTIVE_PING_INTERVAL_MS : 0);
   if (pingIntervalMs > 0) {
     options.pingIntervalMs = pingIntervalMs;

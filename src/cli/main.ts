@@ -168,7 +168,10 @@ async function runClient(o: ClientOptions): Promise<number> {
   });
   let conn: Conn;
   try {
-    const options = createConnOptions(o, scripted ? "scripted" : "interactive");
+    // The embedded server runs on this machine: the proxy variables are for the outside world
+    // (a proxy would dial its own 127.0.0.1). An explicit --proxy is still honoured.
+    const own = o.url === undefined && o.proxy === undefined ? { ...o, proxy: false as const } : o;
+    const options = createConnOptions(own, scripted ? "scripted" : "interactive");
     if (o.verbose) options.logger = lineLogger((text) => stderr.write(text));
     conn = new Conn(options);
     if (o.trace) traceSizes(conn.id, (text) => stderr.write(text));
@@ -223,7 +226,8 @@ async function runServe(o: ServeOptions): Promise<number> {
   const server = await startTestServer(o, log);
   const faults = [
     o.mode,
-    o.dropEveryMs === undefined ? "" : `drop every ${o.dropEveryMs} ms`,
+    // 0 is off (the server never drops), as --ping-interval 0 is.
+    o.dropEveryMs === undefined || o.dropEveryMs <= 0 ? "" : `drop every ${o.dropEveryMs} ms`,
     o.stallAfterMs === undefined ? "" : `stall after ${o.stallAfterMs} ms`,
     o.delayMs > 0 ? `reply delay ${o.delayMs} ms` : "",
   ].filter((f) => f !== "");

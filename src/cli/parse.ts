@@ -74,6 +74,18 @@ export function parseHeader(text: string): [string, string] {
   return [name, text.slice(colon + 1).trim()];
 }
 
+/**
+ * Checks one `-s` subprotocol name: an HTTP token (RFC 6455 4.1), as the handshake needs it.
+ *
+ * @throws UsageError for an empty name or one with spaces or separators.
+ */
+export function parseSubprotocol(text: string): string {
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(text)) {
+    throw new UsageError(`"${text}" is not a subprotocol: use a name without spaces or separators`);
+  }
+  return text;
+}
+
 /** How scripted mode recognises the response to a request. */
 export type MatchRule = { kind: "echo" } | { kind: "id"; path: string[] };
 

@@ -112,7 +112,13 @@ export class Printer {
 
   /** A fatal error: `evtws: CODE: message` on stderr, always; a certificate error gets a hint. */
   fatal(error: { code?: unknown; message: string; cause?: unknown }): void {
-    this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(withCertHint(error))}`));
+    // Giving up says why the last attempt failed: under -q no event line said it before.
+    const why = (error.cause as { message?: unknown } | undefined)?.message;
+    const shown =
+      error.code === "ERR_RECONNECT_EXHAUSTED" && typeof why === "string" && why !== ""
+        ? { code: error.code, message: `${error.message}: ${why}`, cause: error.cause }
+        : error;
+    this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(withCertHint(shown))}`));
   }
 
   /** A warning on stderr, always (e.g. `--insecure`). */

@@ -50,7 +50,7 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  *   pipeline without `--responses-only`); otherwise it goes to stderr as `(unmatched)`.
  * With `o.noClose` the run does not end with its input: the connection, and the stream of
  * pushes, stays open until it closes for good or `stop` is aborted (a signal). A close by the
- * server with 1000 is then the stream's normal end, not a failure.
+ * server with 1000 is then the stream's normal end, not a failure; so it is during `o.waitMs`.
  *
  * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
  *   mistake (not JSON under `--json`); reading stops at that line.
@@ -195,7 +195,8 @@ export async function runScript(
     let n = 0;
     for await (const line of messages) {
       n++;
-      if (line.trim() === "") continue;
+      // A blank stdin line is skipped; an -x message is sent as given, even an empty one.
+      if (label === "line" && line.trim() === "") continue;
       const context = ` (${label} ${n}: ${excerpt(line)})`;
       let data: Data;
       try {
@@ -232,9 +233,12 @@ export async function runScript(
   // With --no-close it then waits for the connection to end for good, or for `stop`; with
   // --wait, for that long at most.
   let waitTimer: NodeJS.Timeout | undefined;
+  // Every request has its answer and the run only waits for what else arrives (-n, -w).
+  let lingering = false;
   const linger = (): Promise<void> | undefined => {
     if (o.noClose) return gone;
     if (o.waitMs === undefined || o.waitMs <= 0 || dialFailed) return undefined;
+    lingering = true;
     return Promise.race([gone, new Promise<void>((resolve) => (waitTimer = setTimeout(resolve, o.waitMs)))]);
   };
   const done = sendAll()
@@ -242,11 +246,15 @@ export async function runScript(
     .then(linger);
   await Promise.race([done, gone]);
   clearTimeout(waitTimer);
-  const normalEnd = o.noClose && lastClose?.code === 1000;
+  // Not when a request failed with it: that failure is reported as the close, below.
+  const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000 && failures === 0;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
-    if (lastClose !== undefined && lastClose.code !== 1006) {
+    // A close our side started (an oversized message, a dead peer) is told by its error: the
+    // bare code would read as the server's close.
+    const ours = lastClose?.closedBy === "client" && lastError !== undefined;
+    if (lastClose !== undefined && lastClose.code !== 1006 && !ours) {
       const reason = lastClose.reason === "" ? "" : ` ${lastClose.reason}`;
       printer.fatal({ message: `closed ${lastClose.code}${reason}` });
     } else report(lastError ?? new Error("the connection closed"));

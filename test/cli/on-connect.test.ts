@@ -110,6 +110,40 @@ describe("-w/--wait", () => {
     expect(run.code).toBe(1);
   });
 
+  it("a close by the server with 1000 during the wait is the stream's normal end: exit 0, as with -n", async () => {
+    // Before: "evtws: closed 1000 done" and exit 1, though every request was answered.
+    server = await startWsServer((text, _binary, ws) => {
+      setImmediate(() => {
+        ws.send('{"update":1}');
+        ws.close(1000, "done");
+      });
+      return idReply(text, false, ws);
+    });
+    const run = await runCli(["-q", "-w", "60", "-x", '{"id":1}', server.url]);
+    expect(run.stdout).toBe('{"id":1,"ok":true}\n{"update":1}\n');
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+  });
+
+  it.each([
+    ["-n", ["-n"], "hi\n"],
+    ["-w", ["-w", "60", "-x", "hi"], ""],
+  ])(
+    "%s: a close with 1000 before a request was answered is reported, exit 1",
+    async (_name, args, input) => {
+      // Before (-n): exit 1 and nothing on stderr; the request's ERR_DISCONNECTED is left to the
+      // connection's close report, which the normal end skipped.
+      server = await startWsServer((_text, _binary, ws) => {
+        ws.close(1000, "done");
+        return undefined;
+      });
+      const run = await runCli(["-q", ...args, server.url], { input });
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toBe("evtws: closed 1000 done\n");
+      expect(run.code).toBe(1);
+    },
+  );
+
   it("does not go with -n (which already waits for the end)", async () => {
     const run = await runCli(["-n", "-w", "1", "ws://127.0.0.1:9/"]);
     expect(run.code).toBe(2);

@@ -100,4 +100,38 @@ describe("evtws through an HTTP proxy", () => {
       expect(connections).toBe(0);
     },
   );
+  it("the embedded server (no URL) is reached directly: HTTP_PROXY does not carry 127.0.0.1 to the proxy", async () => {
+    // A corporate machine has HTTP_PROXY set; `npm start` must still reach the server evtws
+    // itself started on this machine (the proxy would dial its own 127.0.0.1, or nothing).
+    const proxy = await proxyChain();
+    const run = await runCli(["--match", "echo", "-x", "hi"], { env: { HTTP_PROXY: proxy.url } });
+    expect(run.stderr).not.toMatch(/ERR_/);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(proxy.connects).toEqual([]);
+    await proxy.close();
+  });
+
+  it("the embedded server with an explicit --proxy: the proxy given is used", async () => {
+    const proxy = await proxyChain();
+    const run = await runCli(["--proxy", proxy.url, "--match", "echo", "-x", "hi"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(proxy.connects).toHaveLength(1);
+    await proxy.close();
+  });
+  it('--proxy "" turns the proxy variables off, as in curl: the proxy sees nothing', async () => {
+    // curl: "If there is an environment variable setting a proxy, you can set proxy to \"\"
+    // to override it." Before: exit 2, "--proxy must be an http:// URL".
+    server = await echo();
+    const proxy = await proxyChain();
+    const run = await runCli(["-q", "--proxy", "", "--match", "echo", "-x", "hi", server.url], {
+      env: { HTTP_PROXY: proxy.url },
+    });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(proxy.connects).toEqual([]);
+    await proxy.close();
+  });
 });

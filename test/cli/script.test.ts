@@ -42,6 +42,17 @@ describe("evtws -x", () => {
     expect(server.received).toEqual(['{"id":1}', '{"id":2}']);
   });
 
+  it("an empty or blank -x message is sent, as asked (only blank stdin lines are skipped)", async () => {
+    // docs/cli.md: "Each -x message, or each non-empty stdin line, is sent". Before: `-x ""`
+    // and `-x " "` sent nothing and exited 0; wscat -x "" sends an empty message.
+    server = await startWsServer((text) => text);
+    const run = await runCli(["-q", "--match", "echo", "-x", "", "-x", " ", server.url]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(["", " "]);
+    expect(run.stdout).toBe("\n \n");
+  });
+
   it("exits 1 with ERR_REQUEST_TIMEOUT on stderr when no response arrives within --timeout", async () => {
     server = await startWsServer(() => undefined);
     const run = await runCli(["-x", '{"id":1}', "--timeout", "0.3", server.url]);
@@ -254,6 +265,28 @@ describe("evtws heartbeat and reconnect", () => {
     expect(run.stderr).toMatch(/^evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts/m);
     // The give-up is reported once, not again as the request's ERR_DISCONNECTED.
     expect(run.stderr.match(/^evtws: /gm)).toHaveLength(1);
+  });
+
+  it("-q --max-attempts: the give-up line says why the last attempt failed", async () => {
+    // Before: only "gave up after 2 reconnect attempts": under -q nothing said the port refused.
+    server = await startWsServer();
+    const url = server.url;
+    await server.stop();
+    const run = await runCli(["-q", "--max-attempts", "2", "--min-delay", "10ms", "-x", "hi", url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts: could not connect to .*ECONNREFUSED/,
+    );
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("-q: a close evtws itself started (--max-message-size) says why, not just its code", async () => {
+    // Before: "evtws: closed 1009", read as the server's close (`closed 4001 go away` is).
+    server = await startWsServer((text) => text);
+    const big = "a".repeat(2000);
+    const run = await runCli(["-q", "--match", "echo", "--max-message-size", "1k", "-x", big, server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_MESSAGE_TOO_BIG: .*\(close code 1009, closed by client\)\n$/);
   });
 
   it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {

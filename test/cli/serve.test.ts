@@ -88,6 +88,12 @@ describe("evtws serve", () => {
     expect(server.stdout()).toMatch(/dropping 1 connection\(s\) \(--drop-every\)/);
   });
 
+  it("--drop-every 0 is off, and the banner does not claim to drop every 0 ms", async () => {
+    // Before: "listening on … (echo, drop every 0 ms)" while nothing was ever dropped.
+    const { server } = await serve(["--drop-every", "0"]);
+    expect(server.stdout()).toMatch(/listening on ws:\/\/\S+ \(echo\); Ctrl-C stops/);
+  });
+
   it("--stall-after stops answering pings, so the client's heartbeat declares it dead", async () => {
     const { server, url } = await serve(["--stall-after", "0.3"]);
     const client = startCli(["-v", "--ping-interval", "0.2", "--pong-timeout", "0.3", url]);

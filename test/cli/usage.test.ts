@@ -43,6 +43,10 @@ const mistakes: [string[], RegExp][] = [
     /^evtws: --pong-timeout: option pongTimeoutMs must be/,
   ],
   [["--timeout", "9999999999", "-x", "a", "ws://127.0.0.1:1"], /^evtws: --timeout: option requestTimeoutMs/],
+  // Before: `evtws: ERR_INVALID_OPTION: subprotocol must be …` from dial(), exit 1.
+  [["-s", "chat, v2", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"chat, v2" is not a subprotocol/],
+  [["-s", "", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"" is not a subprotocol/],
+  [["-s", "a", "-s", "a", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"a" is offered twice/],
   [["serve", "--port", "70000"], /"70000" is not a port/],
   [["serve", "--echo", "--id-reply"], /cannot be used with/],
 ];
