@@ -51,6 +51,8 @@ import tsupConfig from "../tsup.config.js";
  * took it to 15,540 B; the guard is 15,616 B (a decision). The core review's fixes (the second
  * of two concurrent `next()` calls replaced the first; a `drained()` whose queue emptied unsent
  * or whose WHATWG socket died never resolved) took it to about 15,690 B; the guard is 15,744 B.
+ * The idle-memory changes (the queue's delivery policies made on first use, observers that
+ * keep less) added about 45 B: 15,733 B.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
 const BUDGET_GZIP_BYTES = 15_744;
