@@ -65,7 +65,15 @@ class ChannelObserver implements Observer {
   }
 
   get tracesRequests(): boolean {
-    return this.#inner !== undefined || request.start.hasSubscribers || request.asyncEnd.hasSubscribers;
+    // Any of the five: a subscriber may want only errors (TracingChannel.hasSubscribers is Node >= 20.13).
+    return (
+      this.#inner !== undefined ||
+      request.start.hasSubscribers ||
+      request.end.hasSubscribers ||
+      request.asyncStart.hasSubscribers ||
+      request.asyncEnd.hasSubscribers ||
+      request.error.hasSubscribers
+    );
   }
 
   hears(kind: ObservedEvent): boolean {

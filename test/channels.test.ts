@@ -158,6 +158,28 @@ describe("diagnostics_channel", () => {
     expect(second).toEqual(["request:start", "request:error", "request:end"]);
   });
 
+  it.each(["error", "end", "asyncStart"] as const)(
+    "a request subscriber with only an %s handler hears every request (no start or asyncEnd subscriber needed)",
+    async (event) => {
+      const server = await echoServer();
+      const seen: Message[] = [];
+      const tracing = dc.tracingChannel(CHANNELS.request);
+      // Node's types want all five handlers; Node itself subscribes only those given.
+      const handlers = {
+        [event]: (m: unknown) => void seen.push(m as Message),
+      } as unknown as dc.TracingChannelSubscribers<object>;
+      tracing.subscribe(handlers);
+      onCleanup(async () => void tracing.unsubscribe(handlers));
+      const c = conn({ matchMsg: (req, resp) => req === resp });
+      await c.dial(server.url);
+      const failed = await c.request("silent", { timeoutMs: 30 }).catch((e: EvtWebSocketError) => e);
+      expect((failed as EvtWebSocketError).code).toBe("ERR_REQUEST_TIMEOUT");
+      // It used to publish nothing: requests were traced only for start or asyncEnd subscribers.
+      // One context per request: by now it holds the error, whichever event handed it over.
+      expect(seen.filter((m) => m.id === c.id).map((m) => m.error)).toEqual([failed]);
+    },
+  );
+
   it("a request whose start subscriber calls conn.close() rejects with ERR_CLOSED (start, error, end)", async () => {
     const server = await echoServer();
     const { of } = listen();
