@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { type Conn, type EvtWebSocketError, type ReconnectingInfo, State } from "../src/index.js";
 import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
@@ -16,6 +17,18 @@ async function kitProxy(url: string) {
   const proxy = await createFaultProxy(url);
   onCleanup(() => proxy.close());
   return proxy;
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (a real connect, closed at once). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
 }
 
 function collect(c: Conn<string, string>) {
@@ -140,6 +153,18 @@ describe("createTestServer", () => {
     await server.close();
     await server.close();
   });
+
+  it.each([0, 50])(
+    "close() during restart(%i) wins: nothing listens on the port afterwards",
+    async (downMs) => {
+      const server = await kitServer();
+      const restarting = server.restart(downMs);
+      await server.close();
+      await restarting;
+      // It used to listen again once the restart's wait was over, after close() had resolved.
+      expect(await listening(server.port)).toBe(false);
+    },
+  );
 });
 
 describe("createFaultProxy", () => {

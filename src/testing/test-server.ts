@@ -159,6 +159,10 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let connections = 0;
   let stalled = false;
   let server: http.Server | undefined;
+  /** Bumped by close(): a restart() that began before it does not listen again. */
+  let closes = 0;
+  /** A restart()'s listen in progress, which close() waits for. */
+  let relisten: Promise<http.Server> | undefined;
 
   /** Answers a handshake; resolves once it is accepted or refused. */
   const accept = ({ req, socket, head }: Held): Promise<void> => {
@@ -265,9 +269,13 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       return held.size;
     },
     async restart(downMs = 0) {
+      const before = closes;
       await stop();
       if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-      server = await listen(port);
+      if (closes !== before) return; // close() came meanwhile: it wins
+      relisten = listen(port);
+      server = await relisten;
+      relisten = undefined;
     },
     async dropAll(code?: number, reason = "") {
       const closed: Promise<void>[] = [];
@@ -299,6 +307,10 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     sendRaw(bytes: Uint8Array) {
       for (const ws of clients) sockets.get(ws)?.write(bytes);
     },
-    close: stop,
+    async close() {
+      closes++;
+      await relisten?.catch(() => {}); // a restart() listening again: let it finish, then stop it
+      await stop();
+    },
   };
 }
