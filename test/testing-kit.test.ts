@@ -253,6 +253,28 @@ describe("createFaultProxy", () => {
     await again.dial(proxy.url);
   });
 
+  it("close() during heal() after refuse() wins: nothing listens on the port afterwards", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    await proxy.refuse();
+    const healing = proxy.heal();
+    await proxy.close();
+    await healing;
+    // It used to listen again once heal()'s listen completed, after close() had resolved.
+    expect(await listening(proxy.port)).toBe(false);
+  });
+
+  it("two heal()s at once after refuse() both resolve, and the proxy forwards again", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    await proxy.refuse();
+    // The second used to fail with EADDRINUSE: each bound the port itself.
+    await Promise.all([proxy.heal(), proxy.heal()]);
+    const c = conn({ reconnect: false });
+    await c.dial(proxy.url);
+    expect(c.state).toBe(State.OPEN);
+  });
+
   it("close() destroys every connection and is safe to call twice", async () => {
     const server = await kitServer();
     const proxy = await createFaultProxy(server.url);

@@ -149,6 +149,8 @@ export async function createFaultProxy(
   let total = 0;
   let server: net.Server | undefined;
   let closed = false;
+  /** heal()'s listen in progress: a second heal() shares it, close() waits for it. */
+  let relisten: Promise<void> | undefined;
 
   /** Copies `from` to `to` through the current faults of `way`, keeping order under latency. */
   const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): void => {
@@ -296,7 +298,20 @@ export async function createFaultProxy(
         bytesPerSecond[way] = 0;
         blackholed[way] = false;
       }
-      if (server === undefined && !closed) server = await listen(port);
+      if (server !== undefined || closed) return;
+      relisten ??= listen(port).then(
+        (s) => {
+          relisten = undefined;
+          // close() came meanwhile: it wins.
+          if (closed) return new Promise<void>((resolve) => s.close(() => resolve()));
+          server = s;
+        },
+        (error: unknown) => {
+          relisten = undefined;
+          throw error;
+        },
+      );
+      await relisten;
     },
     async close() {
       closed = true;
@@ -307,6 +322,7 @@ export async function createFaultProxy(
       }
       pairs.clear();
       await stopped;
+      await relisten?.catch(() => {});
     },
   };
 }
