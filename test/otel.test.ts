@@ -178,6 +178,34 @@ describe("evtwebsocket/otel", () => {
     await d.close();
   });
 
+  it("instrument() again on the same meter: the message and byte counters go on from their totals", async () => {
+    const server = await echoServer();
+    const first = setup();
+    const c = conn({ reconnect: false, matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    for (const m of ["a", "bb", "ccc"]) expect(await c.request(m)).toBe(m);
+    const io = async (p: typeof first) =>
+      [...(await p.points("evtwebsocket.messages")), ...(await p.points("evtwebsocket.io"))].map(([a, v]) => [
+        a["network.io.direction"],
+        v,
+      ]);
+    expect(await io(first)).toEqual([
+      ["transmit", 3],
+      ["receive", 3],
+      ["transmit", 6],
+      ["receive", 6],
+    ]);
+    const same = setupOn(first);
+    expect(await c.request("d")).toBe("d");
+    // They used to start again from 0: a cumulative counter went from 3 back to 1.
+    expect(await io(same)).toEqual([
+      ["transmit", 4],
+      ["receive", 4],
+      ["transmit", 7],
+      ["receive", 7],
+    ]);
+  });
+
   it("queue depth is an observable gauge over the process's connections", async () => {
     const { points } = setup();
     const c = conn({ reconnect: false });

@@ -16,6 +16,7 @@ import dc from "node:diagnostics_channel";
 import {
   type Attributes,
   type BatchObservableResult,
+  type Meter,
   type MeterProvider,
   metrics,
   type ObservableResult,
@@ -77,7 +78,15 @@ const OUTCOMES: Record<string, string> = {
 };
 
 /** The running setup: how to stop it, and the connections it knows (handed to a setup that replaces it). */
-let active: { stop(): void; conns: Map<string, ConnRecord> } | undefined;
+let active: { stop(): void; conns: Map<string, ConnRecord>; meter: Meter; io: IoTotals } | undefined;
+
+/** Running totals behind the observable message and byte counters. */
+interface IoTotals {
+  sent: number;
+  received: number;
+  sentBytes: number;
+  receivedBytes: number;
+}
 
 /**
  * Starts reporting every evtwebsocket connection of this process to OpenTelemetry; calling it
@@ -93,6 +102,7 @@ let active: { stop(): void; conns: Map<string, ConnRecord> } | undefined;
  */
 export function instrument(options: InstrumentOptions = {}): void {
   const known = active?.conns;
+  const earlier = active;
   uninstrument();
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
@@ -100,8 +110,9 @@ export function instrument(options: InstrumentOptions = {}): void {
   const conns = new Map<string, ConnRecord>();
   // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
   const REQUEST = Symbol("evtwebsocket.otel.request");
-  /** Running totals behind the observable message and byte counters. */
-  const io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+  // On the same meter, the totals go on from the earlier setup's: a cumulative counter never goes back.
+  const io: IoTotals =
+    earlier?.meter === meter ? earlier.io : { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
 
   for (const [id, r] of known ?? []) {
     if (r.conn.deref() === undefined) continue;
@@ -252,7 +263,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       if (r.open) m.open.add(-1, r.server);
     }
   };
-  active = { stop, conns };
+  active = { stop, conns, meter, io };
 }
 
 /**
