@@ -105,6 +105,24 @@ describe("evtwebsocket/otel", () => {
     expect(canaryHits(exported)).toEqual([]);
   });
 
+  it("a request made before the connection first opened has the server's address and port on its span", async () => {
+    const { spans } = setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    const early = c.request("early");
+    await c.dial(server.url);
+    expect(await early).toBe("early");
+    const [span] = spans.getFinishedSpans();
+    // It used to have only the connection id: the server was not known when the span started.
+    expect(span?.attributes).toEqual({
+      "server.address": "127.0.0.1",
+      "server.port": server.port,
+      "evtwebsocket.connection.id": c.id,
+      "evtwebsocket.request.outcome": "ok",
+    });
+    expect(span?.events.map((e) => e.name)).toEqual(["evtwebsocket.open"]);
+  });
+
   it("a reconnect: counted by reason, the open connections go 1, 0, 1, and requests in flight hear close, reconnecting and open as span events", async () => {
     const { spans, points } = setup();
     const server = await echoServer();

@@ -63,6 +63,8 @@ interface RequestRecord {
   span: Span;
   startedAt: number;
   conn: ConnRecord;
+  /** The connection's attributes when the span started (without the server's before its first open). */
+  attrs: Attributes;
 }
 
 /**
@@ -208,6 +210,9 @@ export function instrument(options: InstrumentOptions = {}): void {
       req.span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
       req.span.setAttributes(attrs);
     }
+    // A request made before the connection first opened learns the server's address now.
+    if (req.attrs !== req.conn.attrs && req.attrs["server.address"] === undefined)
+      req.span.setAttributes(req.conn.server);
     req.span.end();
     m.requestDuration.record((performance.now() - req.startedAt) / 1000, attrs);
   };
@@ -222,7 +227,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       );
       conn.spans.add(span);
       // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
-      ctx[REQUEST] = { span, startedAt: performance.now(), conn } satisfies RequestRecord;
+      ctx[REQUEST] = { span, startedAt: performance.now(), conn, attrs: conn.attrs } satisfies RequestRecord;
     },
     // A request refused at once has error and end, no asyncEnd: it is finished here.
     end: (ctx: Message) => ctx.error !== undefined && finish(ctx),
