@@ -341,6 +341,21 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     });
   });
 
+  it("waitFor gives up at timeoutMs even when intervalMs is longer", { timeout: 30_000 }, async () => {
+    let checks = 0;
+    const failed = await waitFor(
+      () => {
+        checks++;
+        return false;
+      },
+      { timeoutMs: 50, intervalMs: 600_000, message: "a long interval" },
+    ).catch((e: unknown) => e);
+    // It used to sleep the whole interval past the deadline (here 10 minutes) before giving up.
+    expect(failed).toBeInstanceOf(WaitForTimeoutError);
+    expect((failed as Error).message).toBe("waitFor: a long interval did not hold within 50 ms");
+    expect(checks).toBeGreaterThanOrEqual(2); // once at once, once at the deadline
+  });
+
   it("waitFor times out naming what it awaited even when the predicate's promise never settles", async () => {
     const error = (await waitFor(() => new Promise<boolean>(() => {}), {
       timeoutMs: 50,

@@ -95,6 +95,7 @@ export async function waitFor<T>(
         cause: lastError,
       });
     }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+    // The last wait ends at the deadline, not an interval past it.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(intervalMs, deadline - performance.now())));
   }
 }
