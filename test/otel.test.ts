@@ -17,7 +17,7 @@ import {
   InMemorySpanExporter,
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
@@ -222,6 +222,32 @@ describe("evtwebsocket/otel", () => {
       ["transmit", 7],
       ["receive", 7],
     ]);
+  });
+
+  it("two copies of the library in one process (ESM and CJS builds, two versions) give their connections different ids, so each is counted off when it closes", async () => {
+    const server = await echoServer();
+    const { points } = setup();
+    // Two fresh copies of the library, as an ESM import and a CJS require() of it are.
+    const copy = async () => {
+      vi.resetModules();
+      return (await import("../src/index.js")) as typeof import("../src/index.js");
+    };
+    const [one, two] = [await copy(), await copy()];
+    const a = new one.Conn<string, string>({ reconnect: false });
+    const b = new two.Conn<string, string>({ reconnect: false });
+    onCleanup(() => a.close());
+    onCleanup(() => b.close());
+    expect(b).not.toBeInstanceOf(one.Conn);
+    // Each copy counted from its own "c1": both were "c1".
+    expect(b.id).not.toBe(a.id);
+    await a.dial(server.url);
+    await b.dial(server.url);
+    const open = async () => (await points("evtwebsocket.connections.open")).map(([, v]) => v);
+    expect(await open()).toEqual([2]);
+    await a.close();
+    await b.close();
+    // Under one id, one record: the second close counted nothing off, and it stayed at 1.
+    expect(await open()).toEqual([0]);
   });
 
   it("queue depth is an observable gauge over the process's connections", async () => {
