@@ -460,6 +460,24 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     });
   });
 
+  it.each([
+    ["latency", -1],
+    ["latency", Number.NaN],
+    ["latency", Number.POSITIVE_INFINITY],
+    ["latency", 2 ** 31],
+    ["bandwidth", -1],
+    ["bandwidth", Number.NaN],
+  ] as const)("%s(%s) rejects with ERR_INVALID_OPTION naming the option", async (fault, value) => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    // latency(Infinity) used to be accepted: its timer, too long for setTimeout, fired every
+    // millisecond with a TimeoutOverflowWarning each time; the others were bare RangeErrors.
+    await expect(proxy[fault](value)).rejects.toMatchObject({
+      code: "ERR_INVALID_OPTION",
+      message: expect.stringContaining(`of ${fault}()`),
+    });
+  });
+
   it("bandwidth(rate, { direction: 'downstream' }) limits the server's side only", async () => {
     const big = "x".repeat(20_000);
     const server = await kitServer({

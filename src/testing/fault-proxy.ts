@@ -269,14 +269,21 @@ export async function createFaultProxy(
     },
     async latency(ms: number, scope?: FaultScope) {
       const ways = directions("latency", scope);
-      if (typeof ms !== "number" || !(ms >= 0))
-        throw new RangeError(`latency must be a number >= 0, got ${ms}`);
+      // A timer takes at most 2^31-1 ms: a longer one fires at once, over and over.
+      if (typeof ms !== "number" || !(ms >= 0 && ms <= 2_147_483_647))
+        throw new EvtWebSocketError(
+          "ERR_INVALID_OPTION",
+          `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
+        );
       for (const way of ways) latencyMs[way] = ms;
     },
     async bandwidth(rate: number, scope?: FaultScope) {
       const ways = directions("bandwidth", scope);
       if (typeof rate !== "number" || !(rate >= 0))
-        throw new RangeError(`bandwidth must be a number of bytes per second >= 0, got ${rate}`);
+        throw new EvtWebSocketError(
+          "ERR_INVALID_OPTION",
+          `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
+        );
       for (const way of ways) bytesPerSecond[way] = rate;
     },
     async blackhole(scope?: FaultScope) {
