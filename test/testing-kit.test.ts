@@ -341,6 +341,20 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     });
   });
 
+  it.each([Number.POSITIVE_INFINITY, 2 ** 31])(
+    "waitFor refuses an intervalMs of %s (no timer waits that long) with ERR_INVALID_OPTION",
+    async (intervalMs) => {
+      // It used to accept it: setTimeout turned it into 1 ms, so with timeoutMs Infinity the
+      // predicate ran every millisecond, a TimeoutOverflowWarning each time.
+      await expect(
+        waitFor(() => false, { intervalMs, timeoutMs: Number.POSITIVE_INFINITY }),
+      ).rejects.toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option intervalMs of waitFor()"),
+      });
+    },
+  );
+
   it("waitFor gives up at timeoutMs even when intervalMs is longer", { timeout: 30_000 }, async () => {
     let checks = 0;
     const failed = await waitFor(

@@ -28,12 +28,19 @@ export class WaitForTimeoutError extends Error {
   override name = "WaitForTimeoutError";
 }
 
-function checkMs(name: string, value: number | undefined, fallback: number, min: number): number {
+function checkMs(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Infinity,
+): number {
   if (value === undefined) return fallback;
-  if (typeof value !== "number" || Number.isNaN(value) || value < min) {
+  if (typeof value !== "number" || Number.isNaN(value) || value < min || value > max) {
+    const range = max === Infinity ? `>= ${min}` : `from ${min} to ${max}`;
     throw new EvtWebSocketError(
       "ERR_INVALID_OPTION",
-      `option ${name} of waitFor() must be a number >= ${min}, got ${value}`,
+      `option ${name} of waitFor() must be a number ${range}, got ${value}`,
     );
   }
   return value;
@@ -63,7 +70,7 @@ async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | t
  * A promise still pending at the deadline counts as "not yet". A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
  * `timeoutMs`, the promise rejects with a {@link WaitForTimeoutError} carrying the last error.
  *
- * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a negative or non-numeric timing.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a negative or non-numeric timing, or an `intervalMs` over 2147483647.
  * @example
  * ```ts
  * await server.dropAll(1011);
@@ -76,7 +83,8 @@ export async function waitFor<T>(
   options: WaitForOptions = {},
 ): Promise<NonNullable<T>> {
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
-  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 1);
+  // A timer takes at most 2^31-1 ms: a longer one fires at once, so the checks would never pause.
+  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 1, 2_147_483_647);
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
