@@ -8,7 +8,7 @@
 export const CHANNELS = {
   /** A `Conn` was constructed: `{ conn, id }`. */
   create: "evtwebsocket:connection:create",
-  /** A handshake completed: `{ conn, id, url, protocol, attempt, durationMs }`. */
+  /** A handshake completed: `{ conn, id, url, protocol, durationMs }`. */
   open: "evtwebsocket:connection:open",
   /** An open connection ended: `{ conn, id, code, reason, wasClean, closedBy, willReconnect }`. */
   close: "evtwebsocket:connection:close",
