@@ -492,6 +492,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // A dial() made while following may have heard no state change yet: it settles now.
     for (const d of this.#opened.splice(0)) d.reject(closed);
     if (conn !== undefined) {
+      // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
+      this.#unacked.clear(closed);
       this.#leaving = true;
       await conn.close(code, reason);
       this.#release?.();

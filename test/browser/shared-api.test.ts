@@ -268,6 +268,43 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await until(() => server.received.includes("handed-1"), "the handed-over send");
     await context.close();
   });
+  it("a follower that became the leader with held sends and closes before any open: its drained() from before rejects with ERR_CLOSED, and the sends' signals are let go of", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drained-takeover-close");
+    await inPage(follower, null, () => {
+      const w = window as unknown as { listeners: number };
+      w.listeners = 0;
+      const { signal } = new AbortController();
+      const add = signal.addEventListener.bind(signal);
+      const remove = signal.removeEventListener.bind(signal);
+      signal.addEventListener = (...a: Parameters<typeof add>) => {
+        w.listeners++;
+        add(...a);
+      };
+      signal.removeEventListener = (...a: Parameters<typeof remove>) => {
+        w.listeners--;
+        remove(...a);
+      };
+      window.sc.send("held-1", { signal });
+      window.sc.drained().then(
+        () => window.got.push("drained"),
+        (e: { code: string }) => window.got.push(`rejected ${e.code}`),
+      );
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close(); // nothing acknowledged: the follower leads with the send in hand
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    // It never dials: close() ends this tab's use with the send still queued.
+    await inPage(follower, null, () => window.sc.close());
+    await inPage(follower, null, () => window.waitFor(() => window.got.length > 0, "drained() to settle"));
+    expect(await inPage(follower, null, () => window.got)).toEqual(["rejected ERR_CLOSED"]);
+    expect(await inPage(follower, null, () => (window as unknown as { listeners: number }).listeners)).toBe(
+      0,
+    );
+    await context.close();
+  });
   it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
     const context = await rig.browser.newContext();
     const [, follower] = await leaderAndFollower(context, "drained-close");
