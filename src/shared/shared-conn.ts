@@ -615,7 +615,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         continue;
       }
       this.#guard(() => {
-        const result = o === undefined ? conn.send(held.body as TOut) : conn.send(held.body as TOut, o);
+        // Its signal still applies: this tab's own queue holds it now.
+        const result = conn.send(held.body as TOut, { ...o, signal: held.signal });
         if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
       });
     }

@@ -305,6 +305,32 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     );
     await context.close();
   });
+  it("a follower's signal aborted after it became the leader (the send in its own queue) drops the send: it is not sent on the next open", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "abort-after-takeover");
+    await inPage(follower, null, () => {
+      const controller = new AbortController();
+      (window as unknown as { controller: AbortController }).controller = controller;
+      window.sc.send("aborted-after-takeover", { signal: controller.signal });
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    const queued = await inPage(follower, server.url, async (url) => {
+      (window as unknown as { controller: AbortController }).controller.abort();
+      const queued = window.sc.stats.queuedMessages;
+      window.sc.send("marker-after-abort");
+      await window.sc.dial(url);
+      return queued;
+    });
+    await until(() => server.received.includes("marker-after-abort"), "the marker sent after the open");
+    expect(server.received).not.toContain("aborted-after-takeover");
+    expect(queued).toBe(0);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
   it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
     const context = await rig.browser.newContext();
     const [, follower] = await leaderAndFollower(context, "drained-close");
