@@ -477,13 +477,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#closed) return;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
-    // nothing (marked closed, a leader would keep its socket and the lock).
+    // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
+    // through its own idle Conn, which only checks them.
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
-    if (
-      conn !== undefined &&
-      !(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123)
-    )
-      return conn.close(code, reason);
+    if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
+      return (conn ?? this.#local).close(code, reason);
     this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();

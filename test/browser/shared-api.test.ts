@@ -331,6 +331,29 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
+  it("a follower's close() with a bad code or reason rejects with ERR_INVALID_OPTION, as a leader's does, and the tab stays in", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "close-bad-code");
+    const tried = async () => {
+      const out: string[] = [];
+      for (const [code, reason] of [
+        [1234, ""],
+        [1000, "x".repeat(124)],
+      ] as const)
+        await window.sc.close(code, reason).then(
+          () => out.push("closed"),
+          (e: { code: string }) => out.push(e.code),
+        );
+      return [...out, window.sc.send("still-in")];
+    };
+    expect(await inPage(leader, null, tried)).toEqual(["ERR_INVALID_OPTION", "ERR_INVALID_OPTION", "queued"]);
+    expect(await inPage(follower, null, tried)).toEqual([
+      "ERR_INVALID_OPTION",
+      "ERR_INVALID_OPTION",
+      "queued",
+    ]);
+    await context.close();
+  });
   it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
     const context = await rig.browser.newContext();
     const [, follower] = await leaderAndFollower(context, "drained-close");
