@@ -34,6 +34,21 @@ export interface OutgoingHooks {
   expired(body: unknown): void;
 }
 
+/**
+ * A leader's Conn dropped a queued message unsent and reported it (`ERR_QUEUE_EXPIRED`, or
+ * `ERR_QUEUE_FULL` under "drop-oldest", with the body in `details.message`): the index of the
+ * entry that holds that very body, or -1. A body that is not an object must be the only entry
+ * of its value, else none is taken (which one was dropped cannot be told).
+ */
+export function droppedAt(bodies: readonly unknown[], error: unknown): number {
+  const e = error as { code?: string; details?: { message?: unknown } } | undefined;
+  if (e?.code !== "ERR_QUEUE_EXPIRED" && e?.code !== "ERR_QUEUE_FULL") return -1;
+  const body = e.details?.message;
+  if (body === undefined) return -1;
+  const i = bodies.indexOf(body);
+  return typeof body === "object" || bodies.lastIndexOf(body) === i ? i : -1;
+}
+
 /** The unacknowledged sends of one tab, in order of sequence number. */
 export class Outgoing {
   readonly #hooks: OutgoingHooks;
@@ -109,6 +124,16 @@ export class Outgoing {
     this.#held.delete(seq);
     if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
     return true;
+  }
+
+  /** This tab's Conn dropped and reported a message it held (see {@link droppedAt}): it is forgotten, not sent again. */
+  dropped(error: unknown): void {
+    const held = [...this.#held];
+    const i = droppedAt(
+      held.map(([, h]) => h.body),
+      error,
+    );
+    if (i >= 0) this.delete(held[i]![0]);
   }
 
   /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */

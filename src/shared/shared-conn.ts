@@ -62,7 +62,7 @@ import {
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
-import { Outgoing } from "./outgoing.js";
+import { droppedAt, Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
 import { FollowerRequests, type Waiting } from "./requests.js";
 import { TabView } from "./tab-view.js";
@@ -125,7 +125,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** This tab's requests waiting for a response through the leader. */
   readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number }[] = [];
+  #acks: { to: string; seq: number; body?: unknown }[] = [];
   /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
   #leaving = false;
   /** This tab called close(). */
@@ -584,7 +584,21 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
     );
     conn.on("pong", (info) => tell("pong", info));
-    conn.on("error", (error) => tell("error", error, toWire(error)));
+    conn.on("error", (error) => {
+      // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
+      this.#unacked.dropped(error);
+      const i = fan
+        ? droppedAt(
+            this.#acks.map((a) => a.body),
+            error,
+          )
+        : -1;
+      if (i >= 0) {
+        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
+        this.#post({ t: "ack", to, seq, dropped: true });
+      }
+      tell("error", error, toWire(error));
+    });
     return conn;
   }
 
@@ -651,7 +665,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         try {
           const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
           if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
-          else this.#acks.push({ to: m.from, seq: m.seq });
+          else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
         } catch (error) {
           this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
         }
@@ -681,7 +695,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       const error = fromWire(m.error);
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
-      if (!m.error) this.#view.sent++;
+      if (!m.error && !m.dropped) this.#view.sent++;
       this.#unacked.delete(m.seq);
       this.#waiting.taken(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));
@@ -705,7 +719,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   #flushAcks(): void {
     if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
-    for (const ack of this.#acks.splice(0)) this.#post({ t: "ack", ...ack });
+    for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
   }
 
   /** An event of the shared connection, in this tab. */

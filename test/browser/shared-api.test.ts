@@ -354,6 +354,29 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     ]);
     await context.close();
   });
+  it("a follower's send that expired in the leader's queue (reported there, to every tab) is let go of: drained() resolves, and a next leader neither gets it nor reports it again", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "expired-in-leader");
+    await inPage(follower, null, async () => {
+      window.sc.send("expired-in-leader", { maxAgeMs: 20 });
+      window.sc.drained().then(() => window.got.push("drained"));
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_EXPIRED"), "the leader's expiry");
+      await window.waitFor(() => window.got.includes("drained"), "drained() after the expiry");
+    });
+    expect(await inPage(follower, null, () => window.sc.stats.queuedMessages)).toBe(0);
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.sc.send("marker-expired"));
+    await until(() => server.received.includes("marker-expired"), "the marker");
+    expect(server.received).not.toContain("expired-in-leader");
+    expect(await inPage(follower, null, () => [window.errors, window.sc.stats.messagesSent])).toEqual([
+      ["ERR_QUEUE_EXPIRED"],
+      1,
+    ]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
   it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
     const context = await rig.browser.newContext();
     const [, follower] = await leaderAndFollower(context, "drained-close");
