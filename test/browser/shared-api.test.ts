@@ -57,21 +57,32 @@ async function leaderAndFollower(
   context: BrowserContext,
   name: string,
   pingIntervalMs = 0,
+  /** Requests match the echo of their body. */
+  matching = false,
 ): Promise<[Page, Page]> {
   const pages: Page[] = [];
   for (const i of [0, 1]) {
     const page = await context.newPage();
     await page.goto(`${rig.origin}/`);
     await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    await inPage(page, [name, pingIntervalMs, i] as const, async ([name, pingIntervalMs, i]) => {
-      window.got = [];
-      window.errors = [];
-      // The WHATWG socket has no protocol ping: an application ping the echo server returns.
-      const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
-      window.sc = window.shared.createSharedConn<string, string>(name, { pingIntervalMs, ...heartbeat });
-      window.sc.on("error", (e) => window.errors.push(e.code));
-      await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
-    });
+    await inPage(
+      page,
+      [name, pingIntervalMs, i, matching] as const,
+      async ([name, pingIntervalMs, i, matching]) => {
+        window.got = [];
+        window.errors = [];
+        // The WHATWG socket has no protocol ping: an application ping the echo server returns.
+        const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
+        const match = matching ? { matchMsg: (req: string, resp: string) => resp === req } : {};
+        window.sc = window.shared.createSharedConn<string, string>(name, {
+          pingIntervalMs,
+          ...heartbeat,
+          ...match,
+        });
+        window.sc.on("error", (e) => window.errors.push(e.code));
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+      },
+    );
     pages.push(page);
   }
   return pages as [Page, Page];
@@ -374,6 +385,36 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
       ["ERR_QUEUE_EXPIRED"],
       1,
     ]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's request whose signal aborts after this tab became the leader (the request in its own queue) rejects with ERR_ABORTED and is not sent", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "request-abort-takeover", 0, true);
+    await inPage(follower, null, () => {
+      const controller = new AbortController();
+      (window as unknown as { controller: AbortController }).controller = controller;
+      window.sc.request("request-aborted-after-takeover", { signal: controller.signal }).then(
+        (r) => window.got.push(`resolved ${r}`),
+        (e: { code: string }) => window.got.push(e.code),
+      );
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.pendingRequests === 1, "the leader's queued request"),
+    );
+    await leader.close(); // never written: the request goes to this tab's own queue
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, null, async () => {
+      (window as unknown as { controller: AbortController }).controller.abort();
+      await window.waitFor(() => window.got.length > 0, "the request to settle");
+    });
+    expect(await inPage(follower, null, () => window.got)).toEqual(["ERR_ABORTED"]);
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      window.sc.send("marker-request-abort");
+    });
+    await until(() => server.received.includes("marker-request-abort"), "the marker");
+    expect(server.received).not.toContain("request-aborted-after-takeover");
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
