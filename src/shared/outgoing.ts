@@ -126,14 +126,19 @@ export class Outgoing {
     return true;
   }
 
-  /** This tab's Conn dropped and reported a message it held (see {@link droppedAt}): it is forgotten, not sent again. */
-  dropped(error: unknown): void {
+  /**
+   * This tab's Conn dropped and reported a queued message (see {@link droppedAt}): a held one
+   * is forgotten, not sent again. `others` are the bodies of the followers' sends it queued
+   * (a leader's); returns the index there of the one dropped, else -1.
+   */
+  dropped(error: unknown, others: readonly unknown[]): number {
     const held = [...this.#held];
-    const i = droppedAt(
-      held.map(([, h]) => h.body),
-      error,
-    );
-    if (i >= 0) this.delete(held[i]![0]);
+    const i = droppedAt([...held.map(([, h]) => h.body), ...others], error);
+    if (i < held.length) {
+      if (i >= 0) this.delete(held[i]![0]);
+      return -1;
+    }
+    return i - held.length;
   }
 
   /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */

@@ -62,7 +62,7 @@ import {
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
-import { droppedAt, Outgoing } from "./outgoing.js";
+import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
 import { FollowerRequests, type Waiting } from "./requests.js";
 import { TabView } from "./tab-view.js";
@@ -586,13 +586,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     conn.on("pong", (info) => tell("pong", info));
     conn.on("error", (error) => {
       // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
-      this.#unacked.dropped(error);
-      const i = fan
-        ? droppedAt(
-            this.#acks.map((a) => a.body),
-            error,
-          )
-        : -1;
+      const i = this.#unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
       if (i >= 0) {
         const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
         this.#post({ t: "ack", to, seq, dropped: true });
