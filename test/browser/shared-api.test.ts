@@ -59,6 +59,8 @@ async function leaderAndFollower(
   pingIntervalMs = 0,
   /** Requests match the echo of their body. */
   matching = false,
+  /** The first page's `queue` option. */
+  leaderQueue?: { maxMessages: number; overflow: "drop-oldest" },
 ): Promise<[Page, Page]> {
   const pages: Page[] = [];
   for (const i of [0, 1]) {
@@ -67,8 +69,8 @@ async function leaderAndFollower(
     await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
     await inPage(
       page,
-      [name, pingIntervalMs, i, matching] as const,
-      async ([name, pingIntervalMs, i, matching]) => {
+      [name, pingIntervalMs, i, matching, i === 0 ? leaderQueue : undefined] as const,
+      async ([name, pingIntervalMs, i, matching, queue]) => {
         window.got = [];
         window.errors = [];
         // The WHATWG socket has no protocol ping: an application ping the echo server returns.
@@ -78,6 +80,7 @@ async function leaderAndFollower(
           pingIntervalMs,
           ...heartbeat,
           ...match,
+          ...(queue && { queue }),
         });
         window.sc.on("error", (e) => window.errors.push(e.code));
         await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
@@ -415,6 +418,31 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     });
     await until(() => server.received.includes("marker-request-abort"), "the marker");
     expect(server.received).not.toContain("request-aborted-after-takeover");
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's send that the leader's full queue dropped (drop-oldest, reported to every tab) is let go of: the next leader does not send it", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "dropped-oldest", 0, false, {
+      maxMessages: 1,
+      overflow: "drop-oldest",
+    });
+    await inPage(follower, null, async () => {
+      window.sc.send("dropped-oldest-1");
+      window.sc.send("kept-2");
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_FULL"), "the leader's drop");
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await until(() => server.received.includes("kept-2"), "the kept send");
+    await inPage(follower, null, () => window.sc.send("marker-dropped"));
+    await until(() => server.received.includes("marker-dropped"), "the marker");
+    expect(server.received).not.toContain("dropped-oldest-1");
+    expect(await inPage(follower, null, () => window.errors)).toEqual(["ERR_QUEUE_FULL"]);
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
