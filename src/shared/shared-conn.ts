@@ -658,7 +658,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       } else if (m.t === "send") {
         try {
           const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-          if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
+          // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
+          if (result === "dropped") this.#post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
+          else if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
           else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
         } catch (error) {
           this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });

@@ -6,7 +6,7 @@
  * are in test/shared.test.ts.
  */
 
-import type { Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
@@ -464,6 +464,58 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     });
     expect(outcome).toEqual(["ERR_CLOSED", "ERR_CLOSED", "ERR_CLOSED"]);
     await context.close();
+  });
+  it("a follower's volatile send that the next leader drops (not open yet) is not counted in messagesSent", async () => {
+    // Accepts and never answers: the next leader's dial stays "connecting".
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentUrl = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    type Three = {
+      a: SharedConn<string, string>;
+      n: SharedConn<string, string>;
+      b: SharedConn<string, string>;
+    };
+    // Three shared connections of one name in one page: the leader (a), the next in the lock's
+    // queue (n, which dials the silent server when it leads) and the follower that sends (b).
+    await inPage(page, [server.url, silentUrl] as const, async ([url, silentUrl]) => {
+      const w = window as unknown as Three;
+      w.a = window.shared.createSharedConn<string, string>("volatile-dropped");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.n = window.shared.createSharedConn<string, string>("volatile-dropped");
+      w.b = window.shared.createSharedConn<string, string>("volatile-dropped");
+      await w.a.dial(url);
+      void w.n.dial(silentUrl).catch(() => {});
+      await w.b.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length > 0, "the server to stop reading");
+    const result = await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      void w.a.close(); // waits for the server's close frame: a closing leader takes no sends
+      return w.b.send("volatile-after-leader", { volatile: true });
+    });
+    expect(result).toBe("queued"); // b still hears the shared connection open
+    paused.pop()!.resume();
+    const stats = await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      await window.waitFor(
+        () => w.n.role === "leader" && w.b.stats.queuedMessages === 0,
+        "the next leader's ack",
+      );
+      return w.b.stats;
+    });
+    expect(stats.messagesSent).toBe(0);
+    expect(server.received).not.toContain("volatile-after-leader");
+    await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      await Promise.all([w.b.close(), w.n.close()]);
+    });
+    await context.close();
+    silent.close();
   });
   it("a send a follower still holds past its maxAgeMs when the next leader takes over is dropped and reported ERR_QUEUE_EXPIRED, not sent; the others are sent", async () => {
     const context = await rig.browser.newContext();
