@@ -569,7 +569,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     conn.on("message", (msg) => tell("message", msg));
     conn.on("state", ({ newState }) => {
       // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
-      if (newState === "closed" && !this.#leaving) this.#unacked.clear();
+      // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
+      if (newState === "closed" && !this.#leaving) {
+        this.#unacked.clear();
+        for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq, dropped: true });
+      }
       tell("state", newState);
     });
     conn.on("connected", () => {

@@ -246,6 +246,44 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     ]);
     await context.close();
   });
+  it("a follower's send the leader's queue failed when the connection gave up (reported as not sent) is let go of: not counted as sent, nor sent after a new dial", async () => {
+    const context = await rig.browser.newContext();
+    const dead = await startServer();
+    const deadUrl = dead.url;
+    await dead.close(); // nobody listens there: the leader's dial fails, retries once, gives up
+    const pages: Page[] = [];
+    for (const i of [0, 1]) {
+      const page = await context.newPage();
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, i, async (i) => {
+        window.errors = [];
+        window.sc = window.shared.createSharedConn<string, string>("failed-at-give-up", {
+          reconnect: { maxAttempts: 1, minDelayMs: 20, maxDelayMs: 20, jitter: 0 },
+        });
+        window.sc.on("error", (e) => window.errors.push(e.code));
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+      });
+      pages.push(page);
+    }
+    const [leader, follower] = pages as [Page, Page];
+    await inPage(follower, null, () => window.sc.send("failed-at-give-up"));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await inPage(leader, deadUrl, (url) => window.sc.dial(url).catch(() => {}));
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.state === "closed", "the give-up");
+      await window.waitFor(() => window.sc.stats.queuedMessages === 0, "the failed send let go of");
+    });
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.sc.send("marker-give-up"));
+    await until(() => server.received.includes("marker-give-up"), "the marker");
+    await inPage(follower, null, () => window.waitFor(() => window.sc.stats.queuedMessages === 0, "the ack"));
+    expect(server.received).not.toContain("failed-at-give-up");
+    expect(await inPage(follower, null, () => window.sc.stats.messagesSent)).toBe(1);
+    await context.close();
+  });
   it('a follower\'s "drain" fires when the leader has acknowledged the sends it held, not before', async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "drain");
