@@ -284,6 +284,38 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     expect(await inPage(follower, null, () => window.sc.stats.messagesSent)).toBe(1);
     await context.close();
   });
+  it("a follower's messages() iterator goes on across a handover that makes it the leader, and ends done at close()", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "messages-handover");
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      void (async () => {
+        try {
+          for await (const msg of window.sc.messages()) window.got.push(msg);
+          window.got.push("done");
+        } catch (e) {
+          window.got.push((e as { code: string }).code);
+        }
+      })();
+      window.sc.send("before-handover");
+      await window.waitFor(() => window.got.includes("before-handover"), "the echo through the leader");
+    });
+    await leader.close();
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the takeover");
+      window.sc.send("after-handover");
+      await window.waitFor(() => window.got.includes("after-handover"), "the echo through its own socket");
+      await window.sc.close();
+      await window.waitFor(() => window.got.includes("done"), "the end");
+    });
+    expect(await inPage(follower, null, () => window.got)).toEqual([
+      "before-handover",
+      "after-handover",
+      "done",
+    ]);
+    await context.close();
+  });
   it('a follower\'s "drain" fires when the leader has acknowledged the sends it held, not before', async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "drain");
