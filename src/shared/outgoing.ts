@@ -34,6 +34,21 @@ export interface OutgoingHooks {
   expired(body: unknown): void;
 }
 
+/**
+ * A leader's Conn dropped a queued message unsent and reported it (`ERR_QUEUE_EXPIRED`, or
+ * `ERR_QUEUE_FULL` under "drop-oldest", with the body in `details.message`): the index of the
+ * entry that holds that very body, or -1. A body that is not an object must be the only entry
+ * of its value, else none is taken (which one was dropped cannot be told).
+ */
+export function droppedAt(bodies: readonly unknown[], error: unknown): number {
+  const e = error as { code?: string; details?: { message?: unknown } } | undefined;
+  if (e?.code !== "ERR_QUEUE_EXPIRED" && e?.code !== "ERR_QUEUE_FULL") return -1;
+  const body = e.details?.message;
+  if (body === undefined) return -1;
+  const i = bodies.indexOf(body);
+  return typeof body === "object" || bodies.lastIndexOf(body) === i ? i : -1;
+}
+
 /** The unacknowledged sends of one tab, in order of sequence number. */
 export class Outgoing {
   readonly #hooks: OutgoingHooks;
@@ -109,6 +124,21 @@ export class Outgoing {
     this.#held.delete(seq);
     if (held.onAbort !== undefined) held.signal?.removeEventListener("abort", held.onAbort);
     return true;
+  }
+
+  /**
+   * This tab's Conn dropped and reported a queued message (see {@link droppedAt}): a held one
+   * is forgotten, not sent again. `others` are the bodies of the followers' sends it queued
+   * (a leader's); returns the index there of the one dropped, else -1.
+   */
+  dropped(error: unknown, others: readonly unknown[]): number {
+    const held = [...this.#held];
+    const i = droppedAt([...held.map(([, h]) => h.body), ...others], error);
+    if (i < held.length) {
+      if (i >= 0) this.delete(held[i]![0]);
+      return -1;
+    }
+    return i - held.length;
   }
 
   /** Lets go of everything held without telling anyone (the caller holds it again, or calls {@link settle}). */

@@ -13,6 +13,8 @@ export interface Waiting {
   body: unknown;
   timeoutMs: number | undefined;
   retry: boolean;
+  /** Its abort signal: it goes with the request to this tab's own Conn when this tab leads. */
+  signal?: AbortSignal | undefined;
   /** A leader took it (acknowledged it): only then is it "in flight through" that leader. */
   taken?: boolean;
   resolve(value: unknown): void;
@@ -74,6 +76,7 @@ export class FollowerRequests {
         body,
         timeoutMs: options?.timeoutMs,
         retry: options?.retryOnReconnect === true,
+        signal,
         resolve: (value) => {
           done();
           resolve(value as T);
@@ -134,7 +137,7 @@ export class FollowerRequests {
       if (!w.retry && w.taken) w.reject(lost());
       else
         conn
-          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: w.retry })
+          .request(w.body as TOut, { timeoutMs: w.timeoutMs, retryOnReconnect: w.retry, signal: w.signal })
           .then(w.resolve, w.reject);
     }
   }

@@ -125,7 +125,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** This tab's requests waiting for a response through the leader. */
   readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number }[] = [];
+  #acks: { to: string; seq: number; body?: unknown }[] = [];
   /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
   #leaving = false;
   /** This tab called close(). */
@@ -477,13 +477,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#closed) return;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
-    // nothing (marked closed, a leader would keep its socket and the lock).
+    // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
+    // through its own idle Conn, which only checks them.
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
-    if (
-      conn !== undefined &&
-      !(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123)
-    )
-      return conn.close(code, reason);
+    if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
+      return (conn ?? this.#local).close(code, reason);
     this.#closed = true;
     this.#abortLock?.abort();
     this.#unwatch?.();
@@ -492,6 +490,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // A dial() made while following may have heard no state change yet: it settles now.
     for (const d of this.#opened.splice(0)) d.reject(closed);
     if (conn !== undefined) {
+      // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
+      this.#unacked.clear(closed);
       this.#leaving = true;
       await conn.close(code, reason);
       this.#release?.();
@@ -569,7 +569,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     conn.on("message", (msg) => tell("message", msg));
     conn.on("state", ({ newState }) => {
       // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
-      if (newState === "closed" && !this.#leaving) this.#unacked.clear();
+      // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
+      if (newState === "closed" && !this.#leaving) {
+        this.#unacked.clear();
+        for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq, dropped: true });
+      }
       tell("state", newState);
     });
     conn.on("connected", () => {
@@ -584,7 +588,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
     );
     conn.on("pong", (info) => tell("pong", info));
-    conn.on("error", (error) => tell("error", error, toWire(error)));
+    conn.on("error", (error) => {
+      // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
+      const i = this.#unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
+      if (i >= 0) {
+        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
+        this.#post({ t: "ack", to, seq, dropped: true });
+      }
+      tell("error", error, toWire(error));
+    });
     return conn;
   }
 
@@ -613,7 +625,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         continue;
       }
       this.#guard(() => {
-        const result = o === undefined ? conn.send(held.body as TOut) : conn.send(held.body as TOut, o);
+        // Its signal still applies: this tab's own queue holds it now.
+        const result = conn.send(held.body as TOut, { ...o, signal: held.signal });
         if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
       });
     }
@@ -649,8 +662,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       } else if (m.t === "send") {
         try {
           const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-          if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
-          else this.#acks.push({ to: m.from, seq: m.seq });
+          // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
+          if (result === "dropped") this.#post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
+          else if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
+          else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
         } catch (error) {
           this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
         }
@@ -680,7 +695,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       const error = fromWire(m.error);
       for (const d of this.#opened.splice(0)) d.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
-      if (!m.error) this.#view.sent++;
+      if (!m.error && !m.dropped) this.#view.sent++;
       this.#unacked.delete(m.seq);
       this.#waiting.taken(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));
@@ -704,7 +719,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   #flushAcks(): void {
     if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
-    for (const ack of this.#acks.splice(0)) this.#post({ t: "ack", ...ack });
+    for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
   }
 
   /** An event of the shared connection, in this tab. */

@@ -18,7 +18,7 @@ export type Wire =
   | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions }
   | { t: "ping" }
   | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
-  | { t: "ack"; to: string; seq: number; error?: WireError }
+  | { t: "ack"; to: string; seq: number; error?: WireError; dropped?: true }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
   | {
       t: "ev";

@@ -6,7 +6,7 @@
  * are in test/shared.test.ts.
  */
 
-import type { Socket } from "node:net";
+import { type AddressInfo, createServer, type Socket } from "node:net";
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
@@ -57,21 +57,35 @@ async function leaderAndFollower(
   context: BrowserContext,
   name: string,
   pingIntervalMs = 0,
+  /** Requests match the echo of their body. */
+  matching = false,
+  /** The first page's `queue` option. */
+  leaderQueue?: { maxMessages: number; overflow: "drop-oldest" },
 ): Promise<[Page, Page]> {
   const pages: Page[] = [];
   for (const i of [0, 1]) {
     const page = await context.newPage();
     await page.goto(`${rig.origin}/`);
     await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    await inPage(page, [name, pingIntervalMs, i] as const, async ([name, pingIntervalMs, i]) => {
-      window.got = [];
-      window.errors = [];
-      // The WHATWG socket has no protocol ping: an application ping the echo server returns.
-      const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
-      window.sc = window.shared.createSharedConn<string, string>(name, { pingIntervalMs, ...heartbeat });
-      window.sc.on("error", (e) => window.errors.push(e.code));
-      await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
-    });
+    await inPage(
+      page,
+      [name, pingIntervalMs, i, matching, i === 0 ? leaderQueue : undefined] as const,
+      async ([name, pingIntervalMs, i, matching, queue]) => {
+        window.got = [];
+        window.errors = [];
+        // The WHATWG socket has no protocol ping: an application ping the echo server returns.
+        const heartbeat = pingIntervalMs > 0 ? { pingMsg: "hb", isPong: (m: string) => m === "hb" } : {};
+        const match = matching ? { matchMsg: (req: string, resp: string) => resp === req } : {};
+        window.sc = window.shared.createSharedConn<string, string>(name, {
+          pingIntervalMs,
+          ...heartbeat,
+          ...match,
+          ...(queue && { queue }),
+        });
+        window.sc.on("error", (e) => window.errors.push(e.code));
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+      },
+    );
     pages.push(page);
   }
   return pages as [Page, Page];
@@ -232,6 +246,76 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     ]);
     await context.close();
   });
+  it("a follower's send the leader's queue failed when the connection gave up (reported as not sent) is let go of: not counted as sent, nor sent after a new dial", async () => {
+    const context = await rig.browser.newContext();
+    const dead = await startServer();
+    const deadUrl = dead.url;
+    await dead.close(); // nobody listens there: the leader's dial fails, retries once, gives up
+    const pages: Page[] = [];
+    for (const i of [0, 1]) {
+      const page = await context.newPage();
+      await page.goto(`${rig.origin}/`);
+      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      await inPage(page, i, async (i) => {
+        window.errors = [];
+        window.sc = window.shared.createSharedConn<string, string>("failed-at-give-up", {
+          reconnect: { maxAttempts: 1, minDelayMs: 20, maxDelayMs: 20, jitter: 0 },
+        });
+        window.sc.on("error", (e) => window.errors.push(e.code));
+        await window.waitFor(() => window.sc.role === (i === 0 ? "leader" : "follower"), "the role");
+      });
+      pages.push(page);
+    }
+    const [leader, follower] = pages as [Page, Page];
+    await inPage(follower, null, () => window.sc.send("failed-at-give-up"));
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await inPage(leader, deadUrl, (url) => window.sc.dial(url).catch(() => {}));
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.state === "closed", "the give-up");
+      await window.waitFor(() => window.sc.stats.queuedMessages === 0, "the failed send let go of");
+    });
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.sc.send("marker-give-up"));
+    await until(() => server.received.includes("marker-give-up"), "the marker");
+    await inPage(follower, null, () => window.waitFor(() => window.sc.stats.queuedMessages === 0, "the ack"));
+    expect(server.received).not.toContain("failed-at-give-up");
+    expect(await inPage(follower, null, () => window.sc.stats.messagesSent)).toBe(1);
+    await context.close();
+  });
+  it("a follower's messages() iterator goes on across a handover that makes it the leader, and ends done at close()", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "messages-handover");
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      void (async () => {
+        try {
+          for await (const msg of window.sc.messages()) window.got.push(msg);
+          window.got.push("done");
+        } catch (e) {
+          window.got.push((e as { code: string }).code);
+        }
+      })();
+      window.sc.send("before-handover");
+      await window.waitFor(() => window.got.includes("before-handover"), "the echo through the leader");
+    });
+    await leader.close();
+    await inPage(follower, null, async () => {
+      await window.waitFor(() => window.sc.role === "leader" && window.sc.state === "open", "the takeover");
+      window.sc.send("after-handover");
+      await window.waitFor(() => window.got.includes("after-handover"), "the echo through its own socket");
+      await window.sc.close();
+      await window.waitFor(() => window.got.includes("done"), "the end");
+    });
+    expect(await inPage(follower, null, () => window.got)).toEqual([
+      "before-handover",
+      "after-handover",
+      "done",
+    ]);
+    await context.close();
+  });
   it('a follower\'s "drain" fires when the leader has acknowledged the sends it held, not before', async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "drain");
@@ -268,6 +352,170 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await until(() => server.received.includes("handed-1"), "the handed-over send");
     await context.close();
   });
+  it("a follower that became the leader with held sends and closes before any open: its drained() from before rejects with ERR_CLOSED, and the sends' signals are let go of", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "drained-takeover-close");
+    await inPage(follower, null, () => {
+      const w = window as unknown as { listeners: number };
+      w.listeners = 0;
+      const { signal } = new AbortController();
+      const add = signal.addEventListener.bind(signal);
+      const remove = signal.removeEventListener.bind(signal);
+      signal.addEventListener = (...a: Parameters<typeof add>) => {
+        w.listeners++;
+        add(...a);
+      };
+      signal.removeEventListener = (...a: Parameters<typeof remove>) => {
+        w.listeners--;
+        remove(...a);
+      };
+      window.sc.send("held-1", { signal });
+      window.sc.drained().then(
+        () => window.got.push("drained"),
+        (e: { code: string }) => window.got.push(`rejected ${e.code}`),
+      );
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close(); // nothing acknowledged: the follower leads with the send in hand
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    // It never dials: close() ends this tab's use with the send still queued.
+    await inPage(follower, null, () => window.sc.close());
+    await inPage(follower, null, () => window.waitFor(() => window.got.length > 0, "drained() to settle"));
+    expect(await inPage(follower, null, () => window.got)).toEqual(["rejected ERR_CLOSED"]);
+    expect(await inPage(follower, null, () => (window as unknown as { listeners: number }).listeners)).toBe(
+      0,
+    );
+    await context.close();
+  });
+  it("a follower's signal aborted after it became the leader (the send in its own queue) drops the send: it is not sent on the next open", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "abort-after-takeover");
+    await inPage(follower, null, () => {
+      const controller = new AbortController();
+      (window as unknown as { controller: AbortController }).controller = controller;
+      window.sc.send("aborted-after-takeover", { signal: controller.signal });
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    const queued = await inPage(follower, server.url, async (url) => {
+      (window as unknown as { controller: AbortController }).controller.abort();
+      const queued = window.sc.stats.queuedMessages;
+      window.sc.send("marker-after-abort");
+      await window.sc.dial(url);
+      return queued;
+    });
+    await until(() => server.received.includes("marker-after-abort"), "the marker sent after the open");
+    expect(server.received).not.toContain("aborted-after-takeover");
+    expect(queued).toBe(0);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's close() with a bad code or reason rejects with ERR_INVALID_OPTION, as a leader's does, and the tab stays in", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "close-bad-code");
+    const tried = async () => {
+      const out: string[] = [];
+      for (const [code, reason] of [
+        [1234, ""],
+        [1000, "x".repeat(124)],
+      ] as const)
+        await window.sc.close(code, reason).then(
+          () => out.push("closed"),
+          (e: { code: string }) => out.push(e.code),
+        );
+      return [...out, window.sc.send("still-in")];
+    };
+    expect(await inPage(leader, null, tried)).toEqual(["ERR_INVALID_OPTION", "ERR_INVALID_OPTION", "queued"]);
+    expect(await inPage(follower, null, tried)).toEqual([
+      "ERR_INVALID_OPTION",
+      "ERR_INVALID_OPTION",
+      "queued",
+    ]);
+    await context.close();
+  });
+  it("a follower's send that expired in the leader's queue (reported there, to every tab) is let go of: drained() resolves, and a next leader neither gets it nor reports it again", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "expired-in-leader");
+    await inPage(follower, null, async () => {
+      window.sc.send("expired-in-leader", { maxAgeMs: 20 });
+      window.sc.drained().then(() => window.got.push("drained"));
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_EXPIRED"), "the leader's expiry");
+      await window.waitFor(() => window.got.includes("drained"), "drained() after the expiry");
+    });
+    expect(await inPage(follower, null, () => window.sc.stats.queuedMessages)).toBe(0);
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, null, () => window.sc.send("marker-expired"));
+    await until(() => server.received.includes("marker-expired"), "the marker");
+    expect(server.received).not.toContain("expired-in-leader");
+    expect(await inPage(follower, null, () => [window.errors, window.sc.stats.messagesSent])).toEqual([
+      ["ERR_QUEUE_EXPIRED"],
+      1,
+    ]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's request whose signal aborts after this tab became the leader (the request in its own queue) rejects with ERR_ABORTED and is not sent", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "request-abort-takeover", 0, true);
+    await inPage(follower, null, () => {
+      const controller = new AbortController();
+      (window as unknown as { controller: AbortController }).controller = controller;
+      window.sc.request("request-aborted-after-takeover", { signal: controller.signal }).then(
+        (r) => window.got.push(`resolved ${r}`),
+        (e: { code: string }) => window.got.push(e.code),
+      );
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.pendingRequests === 1, "the leader's queued request"),
+    );
+    await leader.close(); // never written: the request goes to this tab's own queue
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, null, async () => {
+      (window as unknown as { controller: AbortController }).controller.abort();
+      await window.waitFor(() => window.got.length > 0, "the request to settle");
+    });
+    expect(await inPage(follower, null, () => window.got)).toEqual(["ERR_ABORTED"]);
+    await inPage(follower, server.url, async (url) => {
+      await window.sc.dial(url);
+      window.sc.send("marker-request-abort");
+    });
+    await until(() => server.received.includes("marker-request-abort"), "the marker");
+    expect(server.received).not.toContain("request-aborted-after-takeover");
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
+  it("a follower's send that the leader's full queue dropped (drop-oldest, reported to every tab) is let go of: the next leader does not send it", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "dropped-oldest", 0, false, {
+      maxMessages: 1,
+      overflow: "drop-oldest",
+    });
+    await inPage(follower, null, async () => {
+      window.sc.send("dropped-oldest-1");
+      window.sc.send("kept-2");
+      await window.waitFor(() => window.errors.includes("ERR_QUEUE_FULL"), "the leader's drop");
+    });
+    await inPage(leader, null, () =>
+      window.waitFor(() => window.sc.stats.queuedMessages === 1, "the leader's queue"),
+    );
+    await leader.close();
+    await inPage(follower, null, () => window.waitFor(() => window.sc.role === "leader", "the takeover"));
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    await until(() => server.received.includes("kept-2"), "the kept send");
+    await inPage(follower, null, () => window.sc.send("marker-dropped"));
+    await until(() => server.received.includes("marker-dropped"), "the marker");
+    expect(server.received).not.toContain("dropped-oldest-1");
+    expect(await inPage(follower, null, () => window.errors)).toEqual(["ERR_QUEUE_FULL"]);
+    await inPage(follower, null, () => window.sc.close());
+    await context.close();
+  });
   it("a follower's drained() rejects with ERR_CLOSED when it closes holding sends, which it reports as not acknowledged", async () => {
     const context = await rig.browser.newContext();
     const [, follower] = await leaderAndFollower(context, "drained-close");
@@ -286,6 +534,58 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     });
     expect(outcome).toEqual(["ERR_CLOSED", "ERR_CLOSED", "ERR_CLOSED"]);
     await context.close();
+  });
+  it("a follower's volatile send that the next leader drops (not open yet) is not counted in messagesSent", async () => {
+    // Accepts and never answers: the next leader's dial stays "connecting".
+    const silent = createServer(() => {});
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const silentUrl = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
+    const context = await rig.browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${rig.origin}/`);
+    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    type Three = {
+      a: SharedConn<string, string>;
+      n: SharedConn<string, string>;
+      b: SharedConn<string, string>;
+    };
+    // Three shared connections of one name in one page: the leader (a), the next in the lock's
+    // queue (n, which dials the silent server when it leads) and the follower that sends (b).
+    await inPage(page, [server.url, silentUrl] as const, async ([url, silentUrl]) => {
+      const w = window as unknown as Three;
+      w.a = window.shared.createSharedConn<string, string>("volatile-dropped");
+      await window.waitFor(() => w.a.role === "leader", "the leader");
+      w.n = window.shared.createSharedConn<string, string>("volatile-dropped");
+      w.b = window.shared.createSharedConn<string, string>("volatile-dropped");
+      await w.a.dial(url);
+      void w.n.dial(silentUrl).catch(() => {});
+      await w.b.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length > 0, "the server to stop reading");
+    const result = await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      void w.a.close(); // waits for the server's close frame: a closing leader takes no sends
+      return w.b.send("volatile-after-leader", { volatile: true });
+    });
+    expect(result).toBe("queued"); // b still hears the shared connection open
+    paused.pop()!.resume();
+    const stats = await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      await window.waitFor(
+        () => w.n.role === "leader" && w.b.stats.queuedMessages === 0,
+        "the next leader's ack",
+      );
+      return w.b.stats;
+    });
+    expect(stats.messagesSent).toBe(0);
+    expect(server.received).not.toContain("volatile-after-leader");
+    await inPage(page, null, async () => {
+      const w = window as unknown as Three;
+      await Promise.all([w.b.close(), w.n.close()]);
+    });
+    await context.close();
+    silent.close();
   });
   it("a send a follower still holds past its maxAgeMs when the next leader takes over is dropped and reported ERR_QUEUE_EXPIRED, not sent; the others are sent", async () => {
     const context = await rig.browser.newContext();
