@@ -57,6 +57,26 @@ const withCreds = (url: string, user: string, password: string) => {
   return u.href;
 };
 
+/**
+ * A "proxy" that accepts TCP connections and never answers (it reads, so the client's FIN is
+ * seen): its sockets, how many of them closed, and its URL. Closed after the test.
+ */
+async function silentProxy(): Promise<{ url: string; sockets: Socket[]; closed(): number }> {
+  const sockets: Socket[] = [];
+  let closed = 0;
+  const silent = createTcpServer((sock) => {
+    sockets.push(sock);
+    sock.on("close", () => closed++);
+    sock.resume();
+  });
+  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+  onCleanup(async () => {
+    for (const sock of sockets) sock.destroy();
+    await new Promise((r) => silent.close(r));
+  });
+  return { url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, sockets, closed: () => closed };
+}
+
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(
     () => {
@@ -290,65 +310,35 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
   });
 
   it("a proxy that never answers CONNECT: connectTimeoutMs covers it, and the proxy's socket is closed", async () => {
-    const sockets: Socket[] = [];
-    let closed = 0;
-    const silent = createTcpServer((sock) => {
-      sockets.push(sock);
-      sock.on("close", () => closed++);
-      sock.resume(); // read, so the client's FIN is seen
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    onCleanup(async () => {
-      for (const sock of sockets) sock.destroy();
-      await new Promise((r) => silent.close(r));
-    });
+    const silent = await silentProxy();
     const c = conn({
-      proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      proxy: silent.url,
       connectTimeoutMs: 200,
       reconnect: false,
     });
     const error = await failure(c.dial("ws://127.0.0.1:9"));
     expect(error.code).toBe("ERR_CONNECT_TIMEOUT");
-    await until(() => sockets.length === 1 && closed === 1, "the proxy's socket closed by the client");
+    await until(
+      () => silent.sockets.length === 1 && silent.closed() === 1,
+      "the proxy's socket closed by the client",
+    );
   });
 
   it("close() while the proxy has not answered CONNECT: dial() rejects ERR_CLOSED and the proxy's socket is closed", async () => {
-    const sockets: Socket[] = [];
-    let closed = 0;
-    const silent = createTcpServer((sock) => {
-      sockets.push(sock);
-      sock.on("close", () => closed++);
-      sock.resume();
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    onCleanup(async () => {
-      for (const sock of sockets) sock.destroy();
-      await new Promise((r) => silent.close(r));
-    });
+    const silent = await silentProxy();
     const c = conn({
-      proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      proxy: silent.url,
       connectTimeoutMs: Infinity,
     });
     const dialed = failure(c.dial("ws://127.0.0.1:9"));
-    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    await until(() => silent.sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
     await c.close();
     expect((await dialed).code).toBe("ERR_CLOSED");
-    await until(() => closed === 1, "the proxy's socket closed by the client");
+    await until(() => silent.closed() === 1, "the proxy's socket closed by the client");
   });
 
   it("the ws transport's close() during CONNECT ends the socket (one onClose) and closes the proxy's socket", async () => {
-    const sockets: Socket[] = [];
-    let closed = 0;
-    const silent = createTcpServer((sock) => {
-      sockets.push(sock);
-      sock.on("close", () => closed++);
-      sock.resume();
-    });
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    onCleanup(async () => {
-      for (const sock of sockets) sock.destroy();
-      await new Promise((r) => silent.close(r));
-    });
+    const silent = await silentProxy();
     const ends: unknown[] = [];
     const noop = () => {};
     const transport = wsTransport.open(
@@ -358,7 +348,7 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
         headers: undefined,
         tls: undefined,
         maxMessageBytes: 1024,
-        proxy: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+        proxy: silent.url,
       },
       {
         onOpen: noop,
@@ -369,9 +359,12 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
         onClose: (i) => ends.push(i),
       },
     );
-    await until(() => sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
+    await until(() => silent.sockets.length === 1, "the proxy accepted the tunnel's TCP connection");
     transport.close(1000, "");
-    await until(() => ends.length === 1 && closed === 1, "the socket ended and the proxy's socket closed");
+    await until(
+      () => ends.length === 1 && silent.closed() === 1,
+      "the socket ended and the proxy's socket closed",
+    );
     expect(ends).toHaveLength(1);
   });
 

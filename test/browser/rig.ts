@@ -11,7 +11,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
-import { type Browser, chromium, type LaunchOptions, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type LaunchOptions, type Page } from "playwright-core";
 import { CHROMIUM } from "../helpers/tools.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -110,6 +110,23 @@ async function browserPlugins() {
   const configs = (Array.isArray(config) ? config : [config]) as { entry?: unknown; esbuildPlugins?: [] }[];
   return configs.find((c) => typeof c.entry === "object" && c.entry !== null && "browser" in c.entry)
     ?.esbuildPlugins;
+}
+
+/** Opens `count` pages of `url` in `context`, one after the other, each once `ready()` holds in it. */
+export async function openPages(
+  context: BrowserContext,
+  url: string,
+  count: number,
+  ready: () => boolean,
+): Promise<Page[]> {
+  const pages: Page[] = [];
+  for (let i = 0; i < count; i++) {
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.waitForFunction(ready, undefined, { timeout: 10_000 });
+    pages.push(page);
+  }
+  return pages;
 }
 
 /** A file of the repository, served as is. */

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
 
 declare global {
   interface Window {
@@ -28,6 +28,10 @@ let rig: Rig;
 let server: TestServer;
 /** Server sockets that stopped reading ("pause:reading"). */
 const paused: Socket[] = [];
+
+/** Opens `count` pages of the shared origin, each with the shared module loaded and nothing made. */
+const blankTabs = (context: BrowserContext, count: number) =>
+  openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
 
 beforeAll(async () => {
   const app = await bundle({
@@ -64,9 +68,7 @@ async function leaderAndFollower(
 ): Promise<[Page, Page]> {
   const pages: Page[] = [];
   for (const i of [0, 1]) {
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     await inPage(
       page,
       [name, pingIntervalMs, i, matching, i === 0 ? leaderQueue : undefined] as const,
@@ -211,9 +213,7 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     const own = await startServer();
     const pages: Page[] = [];
     for (const i of [0, 1]) {
-      const page = await context.newPage();
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      const [page] = (await blankTabs(context, 1)) as [Page];
       await inPage(page, [own.url, i] as const, async ([url, i]) => {
         window.got = [];
         window.sc = window.shared.createSharedConn<string, string>("give-up", {
@@ -253,9 +253,7 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await dead.close(); // nobody listens there: the leader's dial fails, retries once, gives up
     const pages: Page[] = [];
     for (const i of [0, 1]) {
-      const page = await context.newPage();
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+      const [page] = (await blankTabs(context, 1)) as [Page];
       await inPage(page, i, async (i) => {
         window.errors = [];
         window.sc = window.shared.createSharedConn<string, string>("failed-at-give-up", {
@@ -541,9 +539,7 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
     const silentUrl = `ws://127.0.0.1:${(silent.address() as AddressInfo).port}/`;
     const context = await rig.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     type Three = {
       a: SharedConn<string, string>;
       n: SharedConn<string, string>;
@@ -589,9 +585,7 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
   });
   it("a send a follower still holds past its maxAgeMs when the next leader takes over is dropped and reported ERR_QUEUE_EXPIRED, not sent; the others are sent", async () => {
     const context = await rig.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     // Two shared connections of one name in one page: a leader (a) and a follower (b).
     await inPage(page, server.url, async (url) => {
       const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };

@@ -11,12 +11,12 @@
  */
 
 import type { Socket } from "node:net";
-import type { Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { freePort, startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
 
 declare global {
   interface Window {
@@ -63,11 +63,13 @@ afterAll(async () => {
   await server?.close();
 });
 
+/** Opens `count` pages of the shared origin, each with the shared module loaded and nothing made. */
+const blankTabs = (context: BrowserContext, count: number) =>
+  openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
+
 /** Opens a page of the shared origin and makes its shared connection "t". */
-async function openTab(context: import("playwright-core").BrowserContext): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(`${rig.origin}/`);
-  await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+async function openTab(context: BrowserContext): Promise<Page> {
+  const [page] = (await blankTabs(context, 1)) as [Page];
   await inPage(page, server.url, async (url) => {
     window.seen = [];
     window.roles = [];
@@ -284,11 +286,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
           (e: { code: string }) => `${window.sc.role} ${e.code}`,
         );
       });
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     const outcomes = await Promise.all(pages.map(dialIn));
     // The leader's dial() rejects as Conn's does; the follower's with ERR_DISCONNECTED.
     expect(outcomes.sort()).toEqual(["follower ERR_DISCONNECTED", expect.stringMatching(/^leader ERR_/)]);
@@ -297,10 +295,8 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a decoded message that cannot be cloned to other tabs: the leader still hears it, a follower's request rejects with ERR_DECODE", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
+    const pages = await blankTabs(context, 2);
     for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
       await inPage(page, server.url, async (url) => {
         window.seen = [];
         // A decoded message with a method: the structured clone refuses it.
@@ -372,11 +368,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's dial() with a URL or subprotocol the leader refuses at once rejects with the leader's error", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     // The leader has not dialled: it takes the follower's URL up, and its Conn refuses it.
     await inPage(pages[0]!, null, async () => {
       window.sc = window.shared.createSharedConn<string, string>("refused");
@@ -399,9 +391,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it('a "role" listener that calls close() when this tab becomes the leader leaves no socket: the role is announced after the takeover is complete', async () => {
     const context = await rig.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     const openBefore = server.clients.size;
     const got = await inPage(page, server.url, async (url) => {
       const sc = window.shared.createSharedConn<string, string>("reentrant-close");
@@ -426,11 +416,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's dial() that is waiting for the leader's connection rejects with ERR_CLOSED when the follower closes", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     // Nothing listens there: the leader stays "connecting", waiting a minute between attempts.
     const nowhere = `ws://127.0.0.1:${await freePort()}`;
     await inPage(pages[0]!, nowhere, async (url) => {
@@ -488,11 +474,9 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a leader that steps down (freeze) while reconnecting hands its queued sends to the next leader: they reach the server (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
+    const pages = await blankTabs(context, 2);
     const known = new Set(server.clients);
     for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
       await inPage(page, server.url, async (url) => {
         // A drop waits a minute: the leader's sends queue meanwhile.
         window.sc = window.shared.createSharedConn<string, string>("queued-sends", {
@@ -521,11 +505,9 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a leader that steps down (freeze) while reconnecting hands its queued (never written) requests to the next leader, as Conn sends them on reconnect (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
+    const pages = await blankTabs(context, 2);
     const known = new Set(server.clients);
     for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
       await inPage(page, server.url, async (url) => {
         // A drop waits a minute: the leader's sends queue meanwhile.
         window.sc = window.shared.createSharedConn<string, string>("queued-requests", {
@@ -562,9 +544,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a tab that closes after the lock was granted to it, before its callback ran, passes the lock on (the callback DELAYED by the test)", async () => {
     const context = await rig.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     const free = await inPage(page, null, async () => {
       const name = "evtwebsocket:granted-then-closed";
       const locks = navigator.locks;
@@ -676,11 +656,9 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a tab that joins a shared connection already open runs its onConnected before its dial() resolves, as Conn's dial does", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
+    const pages = await blankTabs(context, 2);
     const connected: number[] = [];
     for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
       connected.push(
         await inPage(page, server.url, async (url) => {
           let count = 0;
@@ -703,9 +681,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     const context = await rig.browser.newContext();
     const leader = await openTab(context);
     // The next in the lock's queue: its grant callback waits for a gate.
-    const next = await context.newPage();
-    await next.goto(`${rig.origin}/`);
-    await next.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [next] = (await blankTabs(context, 1)) as [Page];
     await inPage(next, server.url, async (url) => {
       const w = window as unknown as { granted: boolean; openGate(): void };
       const locks = navigator.locks;
@@ -785,11 +761,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a leader whose followers dialled first (its Conn already took their dial up) gets a dial() that resolves, as a follower's does", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     await inPage(pages[0]!, null, async () => {
       window.sc = window.shared.createSharedConn<string, string>("leader-dials-late");
       await window.waitFor(() => window.sc.role === "leader", "the leader");
@@ -813,11 +785,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a leader frozen while its dial() is pending steps down without failing that dial(): it resolves when the next leader's connection opens (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     // The leader's own URL leads nowhere (it stays "connecting", a minute between attempts);
     // the follower's leads to the server.
     const nowhere = `ws://127.0.0.1:${await freePort()}`;
@@ -855,9 +823,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's send that reaches a leader while its close() waits for the socket is kept for the next leader, not refused", async () => {
     const context = await rig.browser.newContext();
-    const page = await context.newPage();
-    await page.goto(`${rig.origin}/`);
-    await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
+    const [page] = (await blankTabs(context, 1)) as [Page];
     // Two shared connections of one name in one page: a leader and a follower.
     await inPage(page, server.url, async (url) => {
       const w = window as unknown as { a: SharedConn<string, string>; b: SharedConn<string, string> };
@@ -890,11 +856,9 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's request that a reconnecting leader only queued goes to the next leader when that one goes away", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
+    const pages = await blankTabs(context, 2);
     const known = new Set(server.clients);
     for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
       await inPage(page, server.url, async (url) => {
         window.settled = [];
         window.sc = window.shared.createSharedConn<string, string>("queued-follower-request", {
@@ -935,11 +899,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's dial() pending when the leader's page closes settles with the new leader's (its own) dial: here it fails for good and rejects", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     const nowhere = `ws://127.0.0.1:${await freePort()}`;
     await inPage(pages[0]!, nowhere, async (url) => {
       window.sc = window.shared.createSharedConn<string, string>("pending-dial-handover", {
@@ -976,11 +936,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
 
   it("a follower's dial() pending across a handover rejects when the new leader's dial fails for good", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 3);
     const nowhere = `ws://127.0.0.1:${await freePort()}`;
     // The first leads, waiting a minute between attempts; the second leads next and gives up
     // after one attempt; the third stays a follower with its dial() pending.
@@ -1014,11 +970,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
   });
   it("a follower's await dial() continues after its onConnected was called, as Conn's does", async () => {
     const context = await rig.browser.newContext();
-    const pages = [await context.newPage(), await context.newPage()];
-    for (const page of pages) {
-      await page.goto(`${rig.origin}/`);
-      await page.waitForFunction(() => window.shared !== undefined, undefined, { timeout: 10_000 });
-    }
+    const pages = await blankTabs(context, 2);
     // The leader has not dialled: it takes the follower's dial up, and the follower hears the open.
     await inPage(pages[0]!, null, async () => {
       window.sc = window.shared.createSharedConn<string, string>("dial-after-connected");
