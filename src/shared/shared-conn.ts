@@ -211,6 +211,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#leaving = true;
     this.#conn = undefined;
     this.#role = "follower";
+    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
+    // the next one (posted later, should this tab lead again, they would count sends twice).
+    this.#acks = [];
     this.#release?.();
     void conn.close(1000, "page hidden");
     this.#emit("role", "follower");
