@@ -1,11 +1,11 @@
 /**
- * `Conn`, the facade: the public API, its argument checks, and what an incoming message means
- * (a pong, a response that settles a request, or an event for `onMessage`).
+ * `Conn`, the facade: the public API and its argument checks.
  *
  * The connection's life (dial, attempts, retries, each socket's end, close) is `lifecycle.ts`;
  * the mechanics of one socket are `link.ts`; the queue and pending requests are `outbox.ts`;
- * announcing to callbacks only once a transition is complete is the emitter's. What this file
- * decides: which errors go to a caller and which to `onError` (an error goes to exactly one).
+ * what an incoming message means (a pong, a response, an event) is `inbox.ts`; announcing to
+ * callbacks only once a transition is complete is the emitter's. What this file decides: which
+ * errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
 import { byteLength, type Data } from "./codec.js";
@@ -13,8 +13,9 @@ import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
 import { Flow } from "./flow.js";
+import { asKey, Inbox } from "./inbox.js";
 import { Lifecycle } from "./lifecycle.js";
-import type { Link, LinkEvents } from "./link.js";
+import type { LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
 import { type ConnOptions, duration, type ResolvedOptions, resolveOptions } from "./options.js";
@@ -32,16 +33,9 @@ type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
-/** A usable request id: a string, or a number other than NaN; anything else means no id. */
-function asKey(value: unknown): MessageKey | undefined {
-  if (typeof value === "string") return value;
-  return typeof value === "number" && !Number.isNaN(value) ? value : undefined;
-}
-
 /** A connection of any message type: one hook object (and one lifecycle type) serves them all. */
 // biome-ignore lint/suspicious/noExplicitAny: the message types do not matter where this is used.
 export type AnyConn = Conn<any, any>;
-type ConnLink = Link<AnyConn>;
 
 /**
  * The link hooks and the emitter's throw hook, shared by every connection (each call names its
@@ -68,13 +62,9 @@ export class Conn<TIn = Data, TOut = Data> {
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
   readonly #out: Outbox<TIn, TOut>;
   readonly #life: Lifecycle;
-  readonly #obs: Announced | undefined;
+  readonly #in: Inbox<TIn, TOut>;
   /** A short id, unique in this process ("c1", "c2", …), that names the connection in logs and diagnostics. */
   readonly id: string = nextConnId();
-  #messagesReceived = 0;
-  #bytesReceived = 0;
-  /** NaN until the first pong (not undefined: an unboxed double field, no allocation per pong). */
-  #lastRttMs = NaN;
   /** `drained()`, `"drain"` and `messages()`; made on first use. */
   #flow: Flow<TIn> | undefined;
 
@@ -87,8 +77,8 @@ export class Conn<TIn = Data, TOut = Data> {
         flow?.opened(link);
       },
       written: (conn, link, flushed) => conn.#flow?.written(link, flushed),
-      message: (conn, link, data, bytes) => conn.#onMessage(link, data, bytes),
-      pong: (conn, link, rttMs) => link === conn.#life.link && conn.#onPong(rttMs),
+      message: (conn, link, data, bytes) => conn.#in.onMessage(link, data, bytes),
+      pong: (conn, link, rttMs) => link === conn.#life.link && conn.#in.onPong(rttMs),
       end: (conn, link, end) => {
         conn.#life.onEnd(link, end);
         conn.#flow?.ended();
@@ -96,7 +86,7 @@ export class Conn<TIn = Data, TOut = Data> {
     };
     onListenerThrow = (error, event, conn) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
-      else conn.#report(evtError(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
+      else conn.#in.report(evtError(ErrorCode.CALLBACK_THREW, `a "${String(event)}" handler threw`, error));
     };
   }
 
@@ -112,13 +102,14 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     this.#out = new Outbox(this.#o, this.#events, this);
     this.#life = new Lifecycle(this as AnyConn, this.#events, this.#out, this.#o, linkEvents);
+    this.#in = new Inbox(this as AnyConn, options as never, this.#o, this.#events, this.#out, this.#life);
     // Made last: a diagnostics_channel "create" subscriber gets a whole Conn.
     const obs = createObserver(this, this.id, this.#o.clock, options.logger);
     // An observer runs user code (a logger, a channel subscriber holding this Conn): told
     // mid-transition, it waits for the transition to finish, as events do, so a close() there
     // cannot cut a transition in half. One small object per connection, no closures.
     const told = obs && new Announced(obs, this.#events);
-    this.#out.obs = this.#obs = told;
+    this.#out.obs = this.#in.obs = told;
   }
 
   /** The current state: "idle" | "connecting" | "open" | "reconnecting" | "closed". */
@@ -128,16 +119,17 @@ export class Conn<TIn = Data, TOut = Data> {
 
   /** A snapshot of the counters. */
   get stats(): ConnStats {
+    const inbox = this.#in;
     const stats: ConnStats = {
       messagesSent: this.#out.messagesSent,
-      messagesReceived: this.#messagesReceived,
+      messagesReceived: inbox.messagesReceived,
       bytesSent: this.#out.bytesSent,
-      bytesReceived: this.#bytesReceived,
+      bytesReceived: inbox.bytesReceived,
       reconnects: this.#life.reconnects,
       pendingRequests: this.#out.pending,
       queuedMessages: this.#out.queued,
     };
-    if (!Number.isNaN(this.#lastRttMs)) stats.lastRttMs = this.#lastRttMs;
+    if (!Number.isNaN(inbox.lastRttMs)) stats.lastRttMs = inbox.lastRttMs;
     return stats;
   }
 
@@ -232,7 +224,7 @@ export class Conn<TIn = Data, TOut = Data> {
       throw evtError(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol, this.#obs));
+    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol, this.#in.obs));
   }
 
   /**
@@ -266,10 +258,10 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     if (typeof callback !== "function") return this.#sendWith(body, callback);
     return this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
-      if (error !== undefined) this.#report(error as EvtWebSocketError);
+      if (error !== undefined) this.#in.report(error as EvtWebSocketError);
       else
         this.#events.defer(() =>
-          this.#guard("send callback", (r: TIn) => callback(r, this), response as TIn),
+          this.#in.guard("send callback", (r: TIn) => callback(r, this), response as TIn),
         );
     });
   }
@@ -332,57 +324,6 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.#flow;
   }
 
-  #onMessage(link: ConnLink, data: Data, bytes: number): void {
-    if (link !== this.#life.link) return;
-    this.#messagesReceived++;
-    this.#bytesReceived += bytes;
-    this.#obs?.received(bytes);
-    let msg: TIn;
-    try {
-      msg = this.#o.codec.decode(data);
-    } catch (cause) {
-      link.noteReceived(false);
-      this.#report(evtError(ErrorCode.DECODE, "could not decode an incoming message; it was dropped", cause));
-      return;
-    }
-    const { isPong, matchMsg, messageId } = this.#options;
-    const pong = isPong !== undefined && this.#guard("isPong", isPong, msg) === true;
-    const rtt = link.noteReceived(pong);
-    if (pong) {
-      if (rtt !== undefined) this.#onPong(rtt);
-      return;
-    }
-    if (this.#out.pending > 0 && this.#settle(msg, messageId, matchMsg)) return;
-    if (link !== this.#life.link) return; // a matcher or codec called close()
-    this.#events.emit2("message", msg, this);
-  }
-
-  /** Settles the request `msg` answers; true when one was. */
-  #settle(
-    msg: TIn,
-    messageId: ((m: TIn | TOut) => MessageKey | undefined) | undefined,
-    matchMsg: ((req: TOut, resp: TIn) => boolean) | undefined,
-  ): boolean {
-    const id = messageId === undefined ? undefined : asKey(this.#guard("messageId", messageId, msg));
-    try {
-      return this.#out.settle(
-        msg,
-        id,
-        matchMsg === undefined ? undefined : (req: TOut) => matchMsg(req, msg),
-      );
-    } catch (cause) {
-      this.#report(evtError(ErrorCode.CALLBACK_THREW, "matchMsg threw", cause));
-      return false;
-    }
-  }
-
-  #onPong(rttMs: number): void {
-    this.#lastRttMs = rttMs;
-    // Every ping of every idle connection passes here: no event object unless someone listens.
-    if (this.#obs?.hears("pong")) this.#obs.event("pong", { rttMs });
-    if (this.#events.has("pong")) this.#events.emit("pong", { rttMs }, this);
-  }
-
   /** `send(body, options)`: a plain message with per-message options. */
   #sendWith(body: TOut, options: SendOptions): SendResult {
     const o = resolveSendOptions(options, this.#o.queue.maxAgeMs);
@@ -422,9 +363,10 @@ export class Conn<TIn = Data, TOut = Data> {
     // The codec or messageId may have closed the connection: nothing is registered after close().
     this.#assertCanSend();
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
-    if (!this.#obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
+    const obs = this.#in.obs;
+    if (!obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
-    this.#obs.request(init, () => {
+    obs.request(init, () => {
       this.#assertCanSend(); // a subscriber to the request's start may have closed the connection
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
@@ -442,23 +384,5 @@ export class Conn<TIn = Data, TOut = Data> {
     } catch (cause) {
       throw invalidOption(`cannot send: the codec could not encode the message`, cause);
     }
-  }
-
-  /**
-   * Calls a user callback with its argument; a throw is reported as `ERR_CALLBACK_THREW` and
-   * yields undefined. The argument is passed through, so a call per message needs no closure.
-   */
-  #guard<A, R>(what: string, fn: (arg: A) => R, arg: A): R | undefined {
-    try {
-      return fn(arg);
-    } catch (cause) {
-      this.#report(evtError(ErrorCode.CALLBACK_THREW, `${what} threw`, cause));
-      return undefined;
-    }
-  }
-
-  #report(error: EvtWebSocketError): void {
-    this.#obs?.event("error", { error });
-    this.#events.emit("error", error, this);
   }
 }
