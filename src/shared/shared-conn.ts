@@ -65,6 +65,7 @@ import type { Handshake } from "../types.js";
 import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
 import { FollowerRequests, type Waiting } from "./requests.js";
+import { TabRole } from "./role.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
@@ -85,14 +86,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #id = Math.random().toString(36).slice(2);
   #channel: BroadcastChannel | undefined;
   readonly #name: string;
-  #release: (() => void) | undefined;
-  #abortLock: AbortController | undefined;
   #unwatch: (() => void) | undefined;
-  /** The socket holder's Conn: set while this tab is the leader, or alone. */
-  #conn: Conn<TIn, TOut> | undefined;
   /** This tab's Conn, made at once so bad options throw here; it dials only as leader or alone. */
   readonly #local: Conn<TIn, TOut>;
-  #role: Role = "follower";
+  /** The role and the election: the one state machine (`role.ts`). */
+  readonly #role: TabRole;
   #state: StateChange["newState"] = "idle";
   #url: UrlSource | undefined;
   #sub: string | string[] | undefined;
@@ -126,10 +124,6 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number; body?: unknown }[] = [];
-  /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
-  #leaving = false;
-  /** This tab called close(). */
-  #closed = false;
   /** A follower's dial() promises: settled by the shared state becoming open, or closed. */
   #opened: { resolve(): void; reject(error: Error): void }[] = [];
   /**
@@ -160,12 +154,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     );
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
+    this.#role = new TabRole(this.#name, alone);
     this.#local = this.#own(!alone);
-    if (alone) {
-      this.#role = "alone";
-      this.#conn = this.#local;
-      return;
-    }
+    if (alone) return;
     const channel = new BroadcastChannel(this.#name);
     this.#channel = channel;
     channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
@@ -182,52 +173,36 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** Queues for the lock; the callback runs when this tab becomes the leader. */
   #elect(): void {
-    if (this.#closed || this.#abortLock !== undefined) return;
-    const abort = new AbortController();
-    this.#abortLock = abort;
-    const locks = (navigator as unknown as { locks: Locks }).locks;
-    locks
-      .request(this.#name, { signal: abort.signal }, () => {
-        // Closed (or stepped down) after the grant but before this call: an abort no longer
-        // applies, so the lock is handed straight on instead of held for the page's life.
-        if (abort.signal.aborted) return Promise.resolve();
-        // One transition: "role" and the state changes are announced once the takeover is done,
-        // so a listener that calls close() finds the dial already made, and ends it.
-        this.#events.run(this, this.#lead);
-        return new Promise<void>((resolve) => {
-          this.#release = resolve;
-        });
-      })
-      .catch(() => {}); // aborted before the lock came
-    this.#post({ t: "hello" });
+    // One transition: "role" and the state changes are announced once the takeover is done,
+    // so a listener that calls close() finds the dial already made, and ends it.
+    if (this.#role.elect(() => this.#events.run(this, this.#lead))) this.#post({ t: "hello" });
   }
 
   /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
   #stepDown(): void {
-    const conn = this.#role === "leader" ? this.#conn : undefined;
-    this.#abortLock?.abort();
-    this.#abortLock = undefined;
-    if (conn === undefined) return;
-    this.#leaving = true;
-    this.#conn = undefined;
-    this.#role = "follower";
+    const conn = this.#local;
+    if (!this.#role.stepDown()) return;
     // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
     // the next one (posted later, should this tab lead again, they would count sends twice).
     this.#acks = [];
-    this.#release?.();
     void conn.close(1000, "page hidden");
     this.#emit("role", "follower");
   }
 
+  /** The socket holder's Conn: this tab's own while it is the leader, or alone (also once closed). */
+  get #conn(): Conn<TIn, TOut> | undefined {
+    return this.#role.role === "follower" ? undefined : this.#local;
+  }
+
   /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
   get role(): Role {
-    return this.#role;
+    return this.#role.role;
   }
 
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
     // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
-    return this.#role === "alone" ? this.#local.state : this.#state;
+    return this.#role.role === "alone" ? this.#local.state : this.#state;
   }
 
   /** True while the shared connection is open. */
@@ -244,8 +219,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#drainHooked = true;
       // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
       // its held sends.
-      this.#local.on("drain", () => this.#conn === this.#local && !this.#leaving && this.#emit("drain"));
-      this.#unacked.onEmpty = () => this.#role === "follower" && !this.#closed && this.#emit("drain");
+      this.#local.on("drain", () => this.#conn === this.#local && !this.#role.leaving && this.#emit("drain"));
+      this.#unacked.onEmpty = () =>
+        this.#role.role === "follower" && !this.#role.closed && this.#emit("drain");
     }
     return this.#events.on(event, listener);
   }
@@ -258,7 +234,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
     // Checked first: a leader's (or lone tab's) closed Conn would dial again, and a second
     // close() (which returns once this tab closed) would leave that socket open.
-    if (this.#closed) {
+    if (this.#role.closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     const conn = this.#conn;
@@ -269,11 +245,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
       // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
       const busy = conn.state !== "idle" && conn.state !== "closed";
-      if (this.#role === "leader" && first && busy) return this.#whenOpen(true);
+      if (this.#role.role === "leader" && first && busy) return this.#whenOpen(true);
       return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
         // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
         // dial goes on through the next leader, which this tab asks to dial.
-        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        if (error?.code !== "ERR_CLOSED" || !this.#role.steppedDown) throw error;
         return this.#whenOpen(true);
       });
     }
@@ -331,7 +307,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
       // Queued by a leader: kept until the next open flushes it, for the next leader should
       // this tab step down first.
-      if (this.#role === "leader" && result === "queued") this.#unacked.add(++this.#seq, body, o);
+      if (this.#role.role === "leader" && result === "queued") this.#unacked.add(++this.#seq, body, o);
       return result;
     }
     this.#assertOpen();
@@ -352,7 +328,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         // This tab stepped down (frozen or cached), not closed by the user: a request in flight
         // is a drop, as for a follower's through a leader that went away; one never written
         // goes to the next leader, as Conn sends a queued request on reconnect.
-        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
+        if (error?.code !== "ERR_CLOSED" || !this.#role.steppedDown) throw error;
         if (options?.retryOnReconnect === true || queuedAt === this.#opens)
           return this.request(body, options);
         throw this.#lost();
@@ -382,8 +358,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * ```
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
-    if (this.#role === "alone") return this.#local.messages(options);
-    return this.#view.messages(options, this.#closed);
+    if (this.#role.role === "alone") return this.#local.messages(options);
+    return this.#view.messages(options, this.#role.closed);
   }
 
   /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
@@ -406,7 +382,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
     if (!((this.#options.pingIntervalMs ?? 0) > 0))
       throw evtError("ERR_INVALID_OPTION", "ping() needs the heartbeat: set pingIntervalMs");
-    if (!this.#closed) this.#post({ t: "ping" });
+    if (!this.#role.closed) this.#post({ t: "ping" });
   }
 
   /**
@@ -452,7 +428,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   drained(): Promise<void> {
     const conn = this.#conn;
     if (conn !== undefined) return conn.drained();
-    if (this.#closed)
+    if (this.#role.closed)
       return Promise.reject(evtError("ERR_CLOSED", "cannot wait for drain: connection is closed"));
     return this.#unacked.drained();
   }
@@ -477,7 +453,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
-    if (this.#closed) return;
+    if (this.#role.closed) return;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
@@ -485,8 +461,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
     if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
       return (conn ?? this.#local).close(code, reason);
-    this.#closed = true;
-    this.#abortLock?.abort();
+    this.#role.close();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
     this.#view.end(undefined);
@@ -495,9 +470,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (conn !== undefined) {
       // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
       this.#unacked.clear(closed);
-      this.#leaving = true;
       await conn.close(code, reason);
-      this.#release?.();
+      this.#role.release();
     } else {
       this.#waiting.rejectAll(closed);
       const unsent = this.#unacked.clear(closed);
@@ -521,7 +495,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
+    if (this.#role.closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
   }
 
   #askDial(): void {
@@ -560,8 +534,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const conn = new Conn<TIn, TOut>(rest);
     const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
       // A leader that stepped down: its old socket's end is not the shared connection's news.
-      if (this.#leaving && !this.#closed) return;
-      if (fan && !this.#leaving)
+      if (this.#role.steppedDown) return;
+      if (fan && !this.#role.leaving)
         this.#post(
           name === "connected" || name === "state"
             ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
@@ -573,7 +547,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     conn.on("state", ({ newState }) => {
       // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
       // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
-      if (newState === "closed" && !this.#leaving) {
+      if (newState === "closed" && !this.#role.leaving) {
         this.#unacked.clear();
         for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq, dropped: true });
       }
@@ -605,11 +579,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
 
   /** This tab got the lock: it builds the one Conn and takes over what waited on the old leader. */
   #lead(): void {
-    if (this.#closed) return;
+    if (!this.#role.to("lead")) return;
     const conn = this.#local;
-    this.#conn = conn;
-    this.#leaving = false;
-    this.#role = "leader";
     this.#post({ t: "leader" });
     this.#emit("role", "leader");
     // Its failure is this tab's dial() failure too: a dial() made while following may have
@@ -617,7 +588,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#url !== undefined)
       conn.dial(this.#url, this.#sub).catch((error: Error) => {
         // Not when stepping down: the dial goes on through the next leader.
-        if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
+        if (!this.#role.leaving) for (const d of this.#opened.splice(0)) d.reject(error);
       });
     // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
     // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
@@ -644,7 +615,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #receive(m: Wire): void {
     // A leader that is closing serves no one: what followers post meanwhile (not acknowledged,
     // not taken) goes to the next leader.
-    const conn = this.#role === "leader" && !this.#leaving ? this.#conn : undefined;
+    const conn = this.#role.leads ? this.#local : undefined;
     if (conn !== undefined) {
       if (m.t === "hello")
         this.#post({
@@ -681,12 +652,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
           (value) => this.#post({ t: "res", to, seq, value }),
           // A leaving leader's requests are the next leader's business, not an error.
-          (error) => this.#leaving || this.#post({ t: "res", to, seq, error: toWire(error) }),
+          (error) => this.#role.leaving || this.#post({ t: "res", to, seq, error: toWire(error) }),
         );
       }
       return;
     }
-    if (this.#closed || this.#role !== "follower") return;
+    if (this.#role.closed || this.#role.role !== "follower") return;
     if (m.t === "leader") {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();
@@ -721,7 +692,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #flushAcks(): void {
-    if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
+    if (this.#role.role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
     for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
   }
 
@@ -762,7 +733,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const reason = this.#reason;
     this.#reason = undefined;
     // Ended for good: the iterators end (they throw why, as Conn's do, unless this tab closed).
-    if (next === "closed" && !this.#closed)
+    if (next === "closed" && !this.#role.closed)
       this.#view.end(reason?.code === "ERR_CLOSED" ? undefined : reason);
     if (dropped)
       this.#emit("close", {
