@@ -52,7 +52,6 @@ import {
   Conn,
   type ConnStats,
   EvtWebSocketError,
-  type PongInfo,
   type RequestOptions,
   type SendOptions,
   type SendResult,
@@ -66,6 +65,7 @@ import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
 import { FollowerRequests, type Waiting } from "./requests.js";
 import { TabRole } from "./role.js";
+import { type Emit, SharedState } from "./shared-state.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
@@ -83,6 +83,10 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
 export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #options: SharedConnOptions<TIn, TOut>;
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
+  /** Emits an event of the shared connection in this tab, the connection as last argument. */
+  readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
+    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
+    (this.#events.emit as (n: typeof name, ...a: any[]) => void)(name, ...args, this);
   readonly #id = Math.random().toString(36).slice(2);
   #channel: BroadcastChannel | undefined;
   readonly #name: string;
@@ -91,7 +95,6 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #local: Conn<TIn, TOut>;
   /** The role and the election: the one state machine (`role.ts`). */
   readonly #role: TabRole;
-  #state: StateChange["newState"] = "idle";
   #url: UrlSource | undefined;
   #sub: string | string[] | undefined;
   #seq = 0;
@@ -113,24 +116,14 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   });
   /** A follower's iterators and counters. */
   readonly #view: TabView<TIn>;
-  /** The leader's subprotocol and handshake, as last heard (a follower's). */
-  #protocol = "";
-  #handshake: Handshake | undefined;
+  /** The shared state and events as this tab tells them (`shared-state.ts`). */
+  readonly #shared: SharedState<TIn, TOut>;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
-  /** The first error heard since the last state change: the reason, when the next state is "closed". */
-  #reason: EvtWebSocketError | undefined;
   /** This tab's requests waiting for a response through the leader. */
   readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
   /** Leader: acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number; body?: unknown }[] = [];
-  /** A follower's dial() promises: settled by the shared state becoming open, or closed. */
-  #opened: { resolve(): void; reject(error: Error): void }[] = [];
-  /**
-   * The leader was seen connecting since this tab's dial(): only then does "closed" mean the dial
-   * failed (a "closed" heard first is the state before the leader took the dial up).
-   */
-  #dialing = false;
   /** Opens of this tab's own Conn: a request queued since the last one was never written. */
   #opens = 0;
 
@@ -155,6 +148,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
     this.#role = new TabRole(this.#name, alone);
+    this.#shared = new SharedState(this.#emit, this.#view, this.#role);
     this.#local = this.#own(!alone);
     if (alone) return;
     const channel = new BroadcastChannel(this.#name);
@@ -202,7 +196,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
     // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
-    return this.#role.role === "alone" ? this.#local.state : this.#state;
+    return this.#role.role === "alone" ? this.#local.state : this.#shared.state;
   }
 
   /** True while the shared connection is open. */
@@ -245,23 +239,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
       // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
       const busy = conn.state !== "idle" && conn.state !== "closed";
-      if (this.#role.role === "leader" && first && busy) return this.#whenOpen(true);
+      if (this.#role.role === "leader" && first && busy) return this.#shared.whenOpen(true);
       return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
         // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
         // dial goes on through the next leader, which this tab asks to dial.
         if (error?.code !== "ERR_CLOSED" || !this.#role.steppedDown) throw error;
-        return this.#whenOpen(true);
+        return this.#shared.whenOpen(true);
       });
     }
     this.#askDial();
-    return this.#whenOpen(false);
-  }
-
-  /** Resolves when the shared state is open; rejects when it closes after `dialing` was seen. */
-  #whenOpen(dialing: boolean): Promise<void> {
-    if (this.#state === "open") return Promise.resolve();
-    this.#dialing = dialing;
-    return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
+    return this.#shared.whenOpen(false);
   }
 
   /**
@@ -313,7 +300,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     this.#assertOpen();
     if (o?.signal?.aborted)
       throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
-    if (o?.volatile && this.#state !== "open") return "dropped";
+    if (o?.volatile && this.#shared.state !== "open") return "dropped";
     this.#unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
     return "queued";
   }
@@ -390,7 +377,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * the leader's, as last heard (it comes with every state change and open).
    */
   get protocol(): string {
-    return this.#conn?.protocol ?? this.#protocol;
+    return this.#conn?.protocol ?? this.#shared.protocol;
   }
 
   /**
@@ -400,7 +387,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   get handshake(): Handshake | undefined {
     const conn = this.#conn;
     if (conn !== undefined) return conn.handshake;
-    return this.#state === "open" ? this.#handshake : undefined;
+    return this.#shared.state === "open" ? this.#shared.handshake : undefined;
   }
 
   /**
@@ -466,7 +453,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
     this.#view.end(undefined);
     // A dial() made while following may have heard no state change yet: it settles now.
-    for (const d of this.#opened.splice(0)) d.reject(closed);
+    this.#shared.reject(closed);
     if (conn !== undefined) {
       // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
       this.#unacked.clear(closed);
@@ -475,7 +462,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     } else {
       this.#waiting.rejectAll(closed);
       const unsent = this.#unacked.clear(closed);
-      this.#setState("closed");
+      this.#shared.set("closed");
       if (unsent > 0) {
         this.#emit(
           "error",
@@ -541,7 +528,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
             ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
             : { t: "ev", name, arg: wire },
         );
-      this.#event(name, arg);
+      this.#shared.event(name, arg);
     };
     conn.on("message", (msg) => tell("message", msg));
     conn.on("state", ({ newState }) => {
@@ -588,7 +575,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#url !== undefined)
       conn.dial(this.#url, this.#sub).catch((error: Error) => {
         // Not when stepping down: the dial goes on through the next leader.
-        if (!this.#role.leaving) for (const d of this.#opened.splice(0)) d.reject(error);
+        if (!this.#role.leaving) this.#shared.reject(error);
       });
     // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
     // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
@@ -667,7 +654,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#waiting.newLeader(() => this.#lost());
     } else if (m.t === "refused" && m.to === this.#id) {
       const error = fromWire(m.error);
-      for (const d of this.#opened.splice(0)) d.reject(error);
+      this.#shared.reject(error);
     } else if (m.t === "ack" && m.to === this.#id) {
       if (!m.error && !m.dropped) this.#view.sent++;
       this.#unacked.delete(m.seq);
@@ -678,85 +665,22 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         this.#view.received++;
     } else if (m.t === "ev") {
       if (m.p !== undefined) {
-        this.#protocol = m.p;
-        this.#handshake = m.h;
+        this.#shared.protocol = m.p;
+        this.#shared.handshake = m.h;
       }
       const arg = m.arg as { error?: WireError };
-      const was = this.#state;
-      if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
-      else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
+      const was = this.#shared.state;
+      if (m.name === "error") this.#shared.event(m.name, fromWire(m.arg as WireError));
+      else this.#shared.event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
       // A tab that joins a connection already open hears no "connected" of its own: it is told
       // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
-      if (m.join && was !== "open" && this.#state === "open") this.#connected();
+      if (m.join && was !== "open" && this.#shared.state === "open") this.#shared.connected();
     }
   }
 
   #flushAcks(): void {
     if (this.#role.role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
     for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
-  }
-
-  /** An event of the shared connection, in this tab. */
-  #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
-    if (name === "message") this.#view.received++;
-    else if (name === "pong") this.#view.lastRttMs = (arg as PongInfo).rttMs;
-    else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
-    if (name === "state") this.#setState(arg as StateChange["newState"]);
-    else if (name === "connected") this.#connected();
-    // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
-    else (this.#emit as (n: string, a: any) => void)(name, arg);
-  }
-
-  /**
-   * Announces an open. The dial() calls waiting are resolved first, as Conn's are (a close() in
-   * onConnected does not undo them), but their callers continue after onConnected was called.
-   */
-  #connected(): void {
-    for (const d of this.#opened.splice(0)) d.resolve();
-    this.#emit("connected");
-  }
-
-  #setState(next: StateChange["newState"]): void {
-    const oldState = this.#state;
-    // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
-    // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
-    // Open until then, this tab heard no close from the old leader (its page died, or it stepped
-    // down): the connection it knew ended all the same, and it says so, as Conn does of a drop.
-    const dropped = next === "connecting" && oldState === "open";
-    if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
-    // Heard again too: a new leader dialling says "connecting" to a tab that heard the old one's.
-    const dialing = next === "connecting" || next === "reconnecting";
-    if (dialing) this.#dialing = true;
-    if (oldState === next) return;
-    this.#state = next;
-    if (next === "open" && oldState === "reconnecting") this.#view.reconnects++;
-    const reason = this.#reason;
-    this.#reason = undefined;
-    // Ended for good: the iterators end (they throw why, as Conn's do, unless this tab closed).
-    if (next === "closed" && !this.#role.closed)
-      this.#view.end(reason?.code === "ERR_CLOSED" ? undefined : reason);
-    if (dropped)
-      this.#emit("close", {
-        code: 1006,
-        reason: "",
-        wasClean: false,
-        willReconnect: true,
-        closedBy: "network",
-      });
-    this.#emit("state", { oldState, newState: next });
-    if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
-    if (next === "closed" && this.#dialing) {
-      const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
-      for (const d of this.#opened.splice(0)) d.reject(error);
-    }
-  }
-
-  #emit<K extends keyof SharedConnEvents<TIn, TOut>>(
-    name: K,
-    ...args: Parameters<SharedConnEvents<TIn, TOut>[K]> extends [...infer A, unknown] ? A : never
-  ): void {
-    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
-    (this.#events.emit as (n: K, ...a: any[]) => void)(name, ...args, this);
   }
 
   #guard(fn: () => void, what = "send failed"): void {
