@@ -8,6 +8,10 @@
 import type { Conn, EvtWebSocketError as ErrorClass, RequestOptions } from "../index.js";
 import { evtError } from "./public-error.js";
 
+/** The error of a request in flight through a leader that went away (`ERR_DISCONNECTED`). */
+export const lost = (): ErrorClass =>
+  evtError("ERR_DISCONNECTED", "the leader tab went away while the request was in flight");
+
 /** A request as it is posted to the leader. */
 export interface Waiting {
   body: unknown;

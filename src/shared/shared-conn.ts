@@ -49,7 +49,7 @@ import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
 // main one share one Conn and one EvtWebSocketError class.
 import {
-  Conn,
+  type Conn,
   type ConnStats,
   EvtWebSocketError,
   type RequestOptions,
@@ -61,11 +61,13 @@ import {
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
+import { Leader } from "./leader.js";
 import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
-import { FollowerRequests, type Waiting } from "./requests.js";
+import { FollowerRequests, lost, type Waiting } from "./requests.js";
 import { TabRole } from "./role.js";
 import { type Emit, SharedState } from "./shared-state.js";
+import type { Tab } from "./tab.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
@@ -81,56 +83,24 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `stats`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = unknown, TOut = unknown> {
-  readonly #options: SharedConnOptions<TIn, TOut>;
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   /** Emits an event of the shared connection in this tab, the connection as last argument. */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
     // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
     (this.#events.emit as (n: typeof name, ...a: any[]) => void)(name, ...args, this);
-  readonly #id = Math.random().toString(36).slice(2);
+  /** The parts this tab's leader and follower sides share (`tab.ts`). */
+  readonly #t: Tab<TIn, TOut>;
+  /** This tab's own Conn and its side as the socket holder (`leader.ts`). */
+  readonly #leader: Leader<TIn, TOut>;
   #channel: BroadcastChannel | undefined;
-  readonly #name: string;
   #unwatch: (() => void) | undefined;
-  /** This tab's Conn, made at once so bad options throw here; it dials only as leader or alone. */
-  readonly #local: Conn<TIn, TOut>;
-  /** The role and the election: the one state machine (`role.ts`). */
-  readonly #role: TabRole;
-  #url: UrlSource | undefined;
-  #sub: string | string[] | undefined;
   #seq = 0;
-  /** This tab's sends that no leader acknowledged yet, by sequence number (in order). */
-  readonly #unacked = new Outgoing({
-    post: (seq, body, o) =>
-      this.#post(
-        o === undefined
-          ? { t: "send", from: this.#id, seq, body }
-          : { t: "send", from: this.#id, seq, body, o },
-      ),
-    expired: (body) =>
-      this.#emit(
-        "error",
-        new EvtWebSocketError("ERR_QUEUE_EXPIRED", "a queued message expired (maxAgeMs) and was dropped", {
-          details: { message: body },
-        }),
-      ),
-  });
-  /** A follower's iterators and counters. */
-  readonly #view: TabView<TIn>;
-  /** The shared state and events as this tab tells them (`shared-state.ts`). */
-  readonly #shared: SharedState<TIn, TOut>;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
-  /** This tab's requests waiting for a response through the leader. */
-  readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
-  /** Leader: acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number; body?: unknown }[] = [];
-  /** Opens of this tab's own Conn: a request queued since the last one was never written. */
-  #opens = 0;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
-    this.#options = options;
-    this.#name = PREFIX + name;
+    const lock = PREFIX + name;
     this.#events = new Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>((error, event, self) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
       else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
@@ -141,17 +111,47 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (o.onError) this.on("error", o.onError);
     if (o.onClose) this.on("close", o.onClose);
     if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
-    this.#view = new TabView<TIn>(
+    const view = new TabView<TIn>(
       (listener) => this.on("message", (msg) => listener(msg)),
       (error) => this.#emit("error", error),
     );
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
-    this.#role = new TabRole(this.#name, alone);
-    this.#shared = new SharedState(this.#emit, this.#view, this.#role);
-    this.#local = this.#own(!alone);
+    const role = new TabRole(lock, alone);
+    const id = Math.random().toString(36).slice(2);
+    this.#t = {
+      id,
+      options,
+      role,
+      view,
+      shared: new SharedState(this.#emit, view, role),
+      unacked: new Outgoing({
+        post: (seq, body, o) =>
+          this.#post(
+            o === undefined ? { t: "send", from: id, seq, body } : { t: "send", from: id, seq, body, o },
+          ),
+        expired: (body) =>
+          this.#emit(
+            "error",
+            new EvtWebSocketError(
+              "ERR_QUEUE_EXPIRED",
+              "a queued message expired (maxAgeMs) and was dropped",
+              {
+                details: { message: body },
+              },
+            ),
+          ),
+      }),
+      waiting: new FollowerRequests((seq, w) => this.#forward(seq, w)),
+      url: undefined,
+      sub: undefined,
+      post: (message) => this.#post(message),
+      emit: this.#emit,
+      guard: (fn, what) => this.#guard(fn, what),
+    };
+    this.#leader = new Leader(this.#t, !alone);
     if (alone) return;
-    const channel = new BroadcastChannel(this.#name);
+    const channel = new BroadcastChannel(lock);
     this.#channel = channel;
     channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
     // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
@@ -160,7 +160,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       online() {},
       offline() {},
       visible() {},
-      page: (shown) => (shown ? this.#elect() : this.#stepDown()),
+      page: (shown) => (shown ? this.#elect() : this.#leader.stepDown()),
     });
     this.#elect();
   }
@@ -169,34 +169,24 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #elect(): void {
     // One transition: "role" and the state changes are announced once the takeover is done,
     // so a listener that calls close() finds the dial already made, and ends it.
-    if (this.#role.elect(() => this.#events.run(this, this.#lead))) this.#post({ t: "hello" });
-  }
-
-  /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
-  #stepDown(): void {
-    const conn = this.#local;
-    if (!this.#role.stepDown()) return;
-    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
-    // the next one (posted later, should this tab lead again, they would count sends twice).
-    this.#acks = [];
-    void conn.close(1000, "page hidden");
-    this.#emit("role", "follower");
+    if (this.#t.role.elect(() => this.#events.run(this.#leader, this.#leader.lead)))
+      this.#post({ t: "hello" });
   }
 
   /** The socket holder's Conn: this tab's own while it is the leader, or alone (also once closed). */
   get #conn(): Conn<TIn, TOut> | undefined {
-    return this.#role.role === "follower" ? undefined : this.#local;
+    return this.#t.role.role === "follower" ? undefined : this.#leader.conn;
   }
 
   /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
   get role(): Role {
-    return this.#role.role;
+    return this.#t.role.role;
   }
 
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
     // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
-    return this.#role.role === "alone" ? this.#local.state : this.#shared.state;
+    return this.#t.role.role === "alone" ? this.#leader.conn.state : this.#t.shared.state;
   }
 
   /** True while the shared connection is open. */
@@ -213,9 +203,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#drainHooked = true;
       // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
       // its held sends.
-      this.#local.on("drain", () => this.#conn === this.#local && !this.#role.leaving && this.#emit("drain"));
-      this.#unacked.onEmpty = () =>
-        this.#role.role === "follower" && !this.#role.closed && this.#emit("drain");
+      this.#leader.conn.on(
+        "drain",
+        () => this.#conn === this.#leader.conn && !this.#t.role.leaving && this.#emit("drain"),
+      );
+      this.#t.unacked.onEmpty = () =>
+        this.#t.role.role === "follower" && !this.#t.role.closed && this.#emit("drain");
     }
     return this.#events.on(event, listener);
   }
@@ -228,27 +221,27 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
     // Checked first: a leader's (or lone tab's) closed Conn would dial again, and a second
     // close() (which returns once this tab closed) would leave that socket open.
-    if (this.#role.closed) {
+    if (this.#t.role.closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     const conn = this.#conn;
-    const first = this.#url === undefined;
-    this.#url = url;
-    this.#sub = subprotocol;
+    const first = this.#t.url === undefined;
+    this.#t.url = url;
+    this.#t.sub = subprotocol;
     if (conn !== undefined) {
       // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
       // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
       const busy = conn.state !== "idle" && conn.state !== "closed";
-      if (this.#role.role === "leader" && first && busy) return this.#shared.whenOpen(true);
+      if (this.#t.role.role === "leader" && first && busy) return this.#t.shared.whenOpen(true);
       return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
         // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
         // dial goes on through the next leader, which this tab asks to dial.
-        if (error?.code !== "ERR_CLOSED" || !this.#role.steppedDown) throw error;
-        return this.#shared.whenOpen(true);
+        if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
+        return this.#t.shared.whenOpen(true);
       });
     }
     this.#askDial();
-    return this.#shared.whenOpen(false);
+    return this.#t.shared.whenOpen(false);
   }
 
   /**
@@ -288,20 +281,20 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const o =
       callback === undefined
         ? undefined
-        : checked(() => resolveSendOptions(callback, (this.#options.queue || undefined)?.maxAgeMs ?? 0));
+        : checked(() => resolveSendOptions(callback, (this.#t.options.queue || undefined)?.maxAgeMs ?? 0));
     const conn = this.#conn;
     if (conn !== undefined) {
       const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
       // Queued by a leader: kept until the next open flushes it, for the next leader should
       // this tab step down first.
-      if (this.#role.role === "leader" && result === "queued") this.#unacked.add(++this.#seq, body, o);
+      if (this.#t.role.role === "leader" && result === "queued") this.#t.unacked.add(++this.#seq, body, o);
       return result;
     }
     this.#assertOpen();
     if (o?.signal?.aborted)
       throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
-    if (o?.volatile && this.#shared.state !== "open") return "dropped";
-    this.#unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
+    if (o?.volatile && this.#t.shared.state !== "open") return "dropped";
+    this.#t.unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
     return "queued";
   }
 
@@ -310,15 +303,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const conn = this.#conn;
     if (conn !== undefined) {
       // Made while not open, it waits in the queue until the next open writes it.
-      const queuedAt = conn.isConnected() ? -1 : this.#opens;
+      const queuedAt = conn.isConnected() ? -1 : this.#leader.opens;
       return conn.request(body, options).catch((error: EvtWebSocketError) => {
         // This tab stepped down (frozen or cached), not closed by the user: a request in flight
         // is a drop, as for a follower's through a leader that went away; one never written
         // goes to the next leader, as Conn sends a queued request on reconnect.
-        if (error?.code !== "ERR_CLOSED" || !this.#role.steppedDown) throw error;
-        if (options?.retryOnReconnect === true || queuedAt === this.#opens)
+        if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
+        if (options?.retryOnReconnect === true || queuedAt === this.#leader.opens)
           return this.request(body, options);
-        throw this.#lost();
+        throw lost();
       });
     }
     try {
@@ -327,7 +320,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       return Promise.reject(error); // a promise that rejects, as Conn's request() gives
     }
     // 30 s is Conn's default requestTimeoutMs.
-    return this.#waiting.add<TIn>(++this.#seq, body, options, this.#options.requestTimeoutMs ?? 30_000);
+    return this.#t.waiting.add<TIn>(++this.#seq, body, options, this.#t.options.requestTimeoutMs ?? 30_000);
   }
 
   /**
@@ -345,8 +338,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * ```
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
-    if (this.#role.role === "alone") return this.#local.messages(options);
-    return this.#view.messages(options, this.#role.closed);
+    if (this.#t.role.role === "alone") return this.#leader.conn.messages(options);
+    return this.#t.view.messages(options, this.#t.role.closed);
   }
 
   /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
@@ -367,9 +360,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       conn.ping();
       return;
     }
-    if (!((this.#options.pingIntervalMs ?? 0) > 0))
+    if (!((this.#t.options.pingIntervalMs ?? 0) > 0))
       throw evtError("ERR_INVALID_OPTION", "ping() needs the heartbeat: set pingIntervalMs");
-    if (!this.#role.closed) this.#post({ t: "ping" });
+    if (!this.#t.role.closed) this.#post({ t: "ping" });
   }
 
   /**
@@ -377,7 +370,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * the leader's, as last heard (it comes with every state change and open).
    */
   get protocol(): string {
-    return this.#conn?.protocol ?? this.#shared.protocol;
+    return this.#conn?.protocol ?? this.#t.shared.protocol;
   }
 
   /**
@@ -387,7 +380,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   get handshake(): Handshake | undefined {
     const conn = this.#conn;
     if (conn !== undefined) return conn.handshake;
-    return this.#shared.state === "open" ? this.#shared.handshake : undefined;
+    return this.#t.shared.state === "open" ? this.#t.shared.handshake : undefined;
   }
 
   /**
@@ -415,9 +408,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   drained(): Promise<void> {
     const conn = this.#conn;
     if (conn !== undefined) return conn.drained();
-    if (this.#role.closed)
+    if (this.#t.role.closed)
       return Promise.reject(evtError("ERR_CLOSED", "cannot wait for drain: connection is closed"));
-    return this.#unacked.drained();
+    return this.#t.unacked.drained();
   }
 
   /**
@@ -431,7 +424,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   get stats(): ConnStats {
     const conn = this.#conn;
     if (conn !== undefined) return conn.stats;
-    return this.#view.stats(this.#waiting.size, this.#unacked.size);
+    return this.#t.view.stats(this.#t.waiting.size, this.#t.unacked.size);
   }
 
   /**
@@ -440,29 +433,29 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
-    if (this.#role.closed) return;
+    if (this.#t.role.closed) return;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
     // through its own idle Conn, which only checks them.
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
     if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
-      return (conn ?? this.#local).close(code, reason);
-    this.#role.close();
+      return (conn ?? this.#leader.conn).close(code, reason);
+    this.#t.role.close();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
-    this.#view.end(undefined);
+    this.#t.view.end(undefined);
     // A dial() made while following may have heard no state change yet: it settles now.
-    this.#shared.reject(closed);
+    this.#t.shared.reject(closed);
     if (conn !== undefined) {
       // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
-      this.#unacked.clear(closed);
+      this.#t.unacked.clear(closed);
       await conn.close(code, reason);
-      this.#role.release();
+      this.#t.role.release();
     } else {
-      this.#waiting.rejectAll(closed);
-      const unsent = this.#unacked.clear(closed);
-      this.#shared.set("closed");
+      this.#t.waiting.rejectAll(closed);
+      const unsent = this.#t.unacked.clear(closed);
+      this.#t.shared.set("closed");
       if (unsent > 0) {
         this.#emit(
           "error",
@@ -482,17 +475,17 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #assertOpen(): void {
-    if (this.#role.closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
+    if (this.#t.role.closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
   }
 
   #askDial(): void {
-    const url = this.#url;
+    const url = this.#t.url;
     if (url !== undefined && typeof url !== "function")
-      this.#post({ t: "dial", url: String(url), sub: this.#sub, from: this.#id });
+      this.#post({ t: "dial", url: String(url), sub: this.#t.sub, from: this.#t.id });
   }
 
   #forward(seq: number, w: Waiting): void {
-    this.#post({ t: "req", from: this.#id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
+    this.#post({ t: "req", from: this.#t.id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
   }
 
   #post(message: Wire): void {
@@ -515,172 +508,43 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     }
   }
 
-  /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */
-  #own(fan: boolean): Conn<TIn, TOut> {
-    const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = this.#options;
-    const conn = new Conn<TIn, TOut>(rest);
-    const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
-      // A leader that stepped down: its old socket's end is not the shared connection's news.
-      if (this.#role.steppedDown) return;
-      if (fan && !this.#role.leaving)
-        this.#post(
-          name === "connected" || name === "state"
-            ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
-            : { t: "ev", name, arg: wire },
-        );
-      this.#shared.event(name, arg);
-    };
-    conn.on("message", (msg) => tell("message", msg));
-    conn.on("state", ({ newState }) => {
-      // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
-      // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
-      if (newState === "closed" && !this.#role.leaving) {
-        this.#unacked.clear();
-        for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq, dropped: true });
-      }
-      tell("state", newState);
-    });
-    conn.on("connected", () => {
-      this.#opens++;
-      tell("connected", undefined);
-      // The queue is flushed after the connected listeners: acknowledge what it held then.
-      if (fan) setTimeout(() => this.#flushAcks(), 0);
-    });
-    conn.on("close", (info) => tell("close", info));
-    // All of it crosses: the server's wait as is, the error as `{ code, message }`.
-    conn.on("reconnecting", (info) =>
-      tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
-    );
-    conn.on("pong", (info) => tell("pong", info));
-    conn.on("error", (error) => {
-      // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
-      const i = this.#unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
-      if (i >= 0) {
-        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
-        this.#post({ t: "ack", to, seq, dropped: true });
-      }
-      tell("error", error, toWire(error));
-    });
-    return conn;
-  }
-
-  /** This tab got the lock: it builds the one Conn and takes over what waited on the old leader. */
-  #lead(): void {
-    if (!this.#role.to("lead")) return;
-    const conn = this.#local;
-    this.#post({ t: "leader" });
-    this.#emit("role", "leader");
-    // Its failure is this tab's dial() failure too: a dial() made while following may have
-    // heard no state change of this dial (it was "connecting" already), so it is told here.
-    if (this.#url !== undefined)
-      conn.dial(this.#url, this.#sub).catch((error: Error) => {
-        // Not when stepping down: the dial goes on through the next leader.
-        if (!this.#role.leaving) this.#shared.reject(error);
-      });
-    // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
-    // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
-    for (const [seq, held] of this.#unacked.take()) {
-      const o = this.#unacked.wire(held);
-      if (o === "expired") {
-        this.#unacked.drop(held);
-        continue;
-      }
-      this.#guard(() => {
-        // Its signal still applies: this tab's own queue holds it now.
-        const result = conn.send(held.body as TOut, { ...o, signal: held.signal });
-        if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
-      });
-    }
-    this.#unacked.settle();
-    this.#waiting.handOver(conn, () => this.#lost());
-  }
-
-  #lost(): EvtWebSocketError {
-    return evtError("ERR_DISCONNECTED", "the leader tab went away while the request was in flight");
-  }
-
   #receive(m: Wire): void {
-    // A leader that is closing serves no one: what followers post meanwhile (not acknowledged,
-    // not taken) goes to the next leader.
-    const conn = this.#role.leads ? this.#local : undefined;
-    if (conn !== undefined) {
-      if (m.t === "hello")
-        this.#post({
-          t: "ev",
-          name: "state",
-          arg: conn.state,
-          join: true,
-          p: conn.protocol,
-          h: conn.handshake,
-        });
-      else if (m.t === "ping") this.#guard(() => conn.ping(), "ping() failed in the leader tab");
-      else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
-        const { from } = m;
-        // A URL or subprotocol refused at once changes no state: the follower that asked is told.
-        conn
-          .dial(m.url, m.sub)
-          .catch((error) => from && this.#post({ t: "refused", to: from, error: toWire(error) }));
-      } else if (m.t === "send") {
-        try {
-          const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-          // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
-          if (result === "dropped") this.#post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
-          else if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
-          else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
-        } catch (error) {
-          this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
-        }
-      } else if (m.t === "req") {
-        const { from: to, seq } = m;
-        // Taken once written: a request this leader only queued goes to the next leader if this
-        // one goes away first, as Conn sends a queued request on reconnect.
-        if (conn.isConnected()) this.#post({ t: "ack", to, seq });
-        else this.#acks.push({ to, seq });
-        conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
-          (value) => this.#post({ t: "res", to, seq, value }),
-          // A leaving leader's requests are the next leader's business, not an error.
-          (error) => this.#role.leaving || this.#post({ t: "res", to, seq, error: toWire(error) }),
-        );
-      }
+    if (this.#t.role.leads) {
+      this.#leader.serve(m);
       return;
     }
-    if (this.#role.closed || this.#role.role !== "follower") return;
+    if (this.#t.role.closed || this.#t.role.role !== "follower") return;
     if (m.t === "leader") {
       // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.#askDial();
-      this.#unacked.forwardAll();
+      this.#t.unacked.forwardAll();
       // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
       // a request made while reconnecting.
-      this.#waiting.newLeader(() => this.#lost());
-    } else if (m.t === "refused" && m.to === this.#id) {
+      this.#t.waiting.newLeader(() => lost());
+    } else if (m.t === "refused" && m.to === this.#t.id) {
       const error = fromWire(m.error);
-      this.#shared.reject(error);
-    } else if (m.t === "ack" && m.to === this.#id) {
-      if (!m.error && !m.dropped) this.#view.sent++;
-      this.#unacked.delete(m.seq);
-      this.#waiting.taken(m.seq);
+      this.#t.shared.reject(error);
+    } else if (m.t === "ack" && m.to === this.#t.id) {
+      if (!m.error && !m.dropped) this.#t.view.sent++;
+      this.#t.unacked.delete(m.seq);
+      this.#t.waiting.taken(m.seq);
       if (m.error) this.#emit("error", fromWire(m.error));
-    } else if (m.t === "res" && m.to === this.#id) {
-      if (this.#waiting.settle(m.seq, m.error && fromWire(m.error), m.value) && !m.error)
-        this.#view.received++;
+    } else if (m.t === "res" && m.to === this.#t.id) {
+      if (this.#t.waiting.settle(m.seq, m.error && fromWire(m.error), m.value) && !m.error)
+        this.#t.view.received++;
     } else if (m.t === "ev") {
       if (m.p !== undefined) {
-        this.#shared.protocol = m.p;
-        this.#shared.handshake = m.h;
+        this.#t.shared.protocol = m.p;
+        this.#t.shared.handshake = m.h;
       }
       const arg = m.arg as { error?: WireError };
-      const was = this.#shared.state;
-      if (m.name === "error") this.#shared.event(m.name, fromWire(m.arg as WireError));
-      else this.#shared.event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
+      const was = this.#t.shared.state;
+      if (m.name === "error") this.#t.shared.event(m.name, fromWire(m.arg as WireError));
+      else this.#t.shared.event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
       // A tab that joins a connection already open hears no "connected" of its own: it is told
       // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
-      if (m.join && was !== "open" && this.#shared.state === "open") this.#shared.connected();
+      if (m.join && was !== "open" && this.#t.shared.state === "open") this.#t.shared.connected();
     }
-  }
-
-  #flushAcks(): void {
-    if (this.#role.role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
-    for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
   }
 
   #guard(fn: () => void, what = "send failed"): void {
