@@ -61,16 +61,17 @@ import {
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
+import { Follower } from "./follower.js";
 import { Leader } from "./leader.js";
 import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
-import { FollowerRequests, lost, type Waiting } from "./requests.js";
+import { FollowerRequests, lost } from "./requests.js";
 import { TabRole } from "./role.js";
 import { type Emit, SharedState } from "./shared-state.js";
 import type { Tab } from "./tab.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
-import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
+import { type Locks, PREFIX, toWire, type Wire } from "./wire.js";
 
 export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 
@@ -92,9 +93,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #t: Tab<TIn, TOut>;
   /** This tab's own Conn and its side as the socket holder (`leader.ts`). */
   readonly #leader: Leader<TIn, TOut>;
+  /** Its side as a follower (`follower.ts`). */
+  readonly #follower: Follower<TIn, TOut>;
   #channel: BroadcastChannel | undefined;
   #unwatch: (() => void) | undefined;
-  #seq = 0;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
 
@@ -142,14 +144,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
             ),
           ),
       }),
-      waiting: new FollowerRequests((seq, w) => this.#forward(seq, w)),
+      waiting: new FollowerRequests((seq, w) => this.#follower.forward(seq, w)),
       url: undefined,
       sub: undefined,
+      seq: 0,
       post: (message) => this.#post(message),
       emit: this.#emit,
       guard: (fn, what) => this.#guard(fn, what),
     };
     this.#leader = new Leader(this.#t, !alone);
+    this.#follower = new Follower(this.#t);
     if (alone) return;
     const channel = new BroadcastChannel(lock);
     this.#channel = channel;
@@ -240,7 +244,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         return this.#t.shared.whenOpen(true);
       });
     }
-    this.#askDial();
+    this.#follower.askDial();
     return this.#t.shared.whenOpen(false);
   }
 
@@ -287,15 +291,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
       // Queued by a leader: kept until the next open flushes it, for the next leader should
       // this tab step down first.
-      if (this.#t.role.role === "leader" && result === "queued") this.#t.unacked.add(++this.#seq, body, o);
+      if (this.#t.role.role === "leader" && result === "queued") this.#t.unacked.add(++this.#t.seq, body, o);
       return result;
     }
-    this.#assertOpen();
-    if (o?.signal?.aborted)
-      throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
-    if (o?.volatile && this.#t.shared.state !== "open") return "dropped";
-    this.#t.unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
-    return "queued";
+    return this.#follower.send(body, o);
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
@@ -314,13 +313,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
         throw lost();
       });
     }
-    try {
-      this.#assertOpen();
-    } catch (error) {
-      return Promise.reject(error); // a promise that rejects, as Conn's request() gives
-    }
-    // 30 s is Conn's default requestTimeoutMs.
-    return this.#t.waiting.add<TIn>(++this.#seq, body, options, this.#t.options.requestTimeoutMs ?? 30_000);
+    return this.#follower.request(body, options);
   }
 
   /**
@@ -360,9 +353,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       conn.ping();
       return;
     }
-    if (!((this.#t.options.pingIntervalMs ?? 0) > 0))
-      throw evtError("ERR_INVALID_OPTION", "ping() needs the heartbeat: set pingIntervalMs");
-    if (!this.#t.role.closed) this.#post({ t: "ping" });
+    this.#follower.ping();
   }
 
   /**
@@ -452,19 +443,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#t.unacked.clear(closed);
       await conn.close(code, reason);
       this.#t.role.release();
-    } else {
-      this.#t.waiting.rejectAll(closed);
-      const unsent = this.#t.unacked.clear(closed);
-      this.#t.shared.set("closed");
-      if (unsent > 0) {
-        this.#emit(
-          "error",
-          new EvtWebSocketError("ERR_CLOSED", `${unsent} message(s) were not acknowledged by the leader`, {
-            details: { unsent },
-          }),
-        );
-      }
-    }
+    } else this.#follower.leave(closed);
     this.#channel?.close();
     this.#channel = undefined;
   }
@@ -472,20 +451,6 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */
   [asyncDispose](): Promise<void> {
     return this.close();
-  }
-
-  #assertOpen(): void {
-    if (this.#t.role.closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
-  }
-
-  #askDial(): void {
-    const url = this.#t.url;
-    if (url !== undefined && typeof url !== "function")
-      this.#post({ t: "dial", url: String(url), sub: this.#t.sub, from: this.#t.id });
-  }
-
-  #forward(seq: number, w: Waiting): void {
-    this.#post({ t: "req", from: this.#t.id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
   }
 
   #post(message: Wire): void {
@@ -509,42 +474,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   }
 
   #receive(m: Wire): void {
-    if (this.#t.role.leads) {
-      this.#leader.serve(m);
-      return;
-    }
-    if (this.#t.role.closed || this.#t.role.role !== "follower") return;
-    if (m.t === "leader") {
-      // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
-      this.#askDial();
-      this.#t.unacked.forwardAll();
-      // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
-      // a request made while reconnecting.
-      this.#t.waiting.newLeader(() => lost());
-    } else if (m.t === "refused" && m.to === this.#t.id) {
-      const error = fromWire(m.error);
-      this.#t.shared.reject(error);
-    } else if (m.t === "ack" && m.to === this.#t.id) {
-      if (!m.error && !m.dropped) this.#t.view.sent++;
-      this.#t.unacked.delete(m.seq);
-      this.#t.waiting.taken(m.seq);
-      if (m.error) this.#emit("error", fromWire(m.error));
-    } else if (m.t === "res" && m.to === this.#t.id) {
-      if (this.#t.waiting.settle(m.seq, m.error && fromWire(m.error), m.value) && !m.error)
-        this.#t.view.received++;
-    } else if (m.t === "ev") {
-      if (m.p !== undefined) {
-        this.#t.shared.protocol = m.p;
-        this.#t.shared.handshake = m.h;
-      }
-      const arg = m.arg as { error?: WireError };
-      const was = this.#t.shared.state;
-      if (m.name === "error") this.#t.shared.event(m.name, fromWire(m.arg as WireError));
-      else this.#t.shared.event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
-      // A tab that joins a connection already open hears no "connected" of its own: it is told
-      // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
-      if (m.join && was !== "open" && this.#t.shared.state === "open") this.#t.shared.connected();
-    }
+    if (this.#t.role.leads) this.#leader.serve(m);
+    else this.#follower.receive(m);
   }
 
   #guard(fn: () => void, what = "send failed"): void {

@@ -30,6 +30,8 @@ export interface Tab<TIn, TOut> {
   /** The URL and subprotocol of this tab's last dial(): a tab that becomes leader dials them. */
   url: UrlSource | undefined;
   sub: string | string[] | undefined;
+  /** The last sequence number this tab gave a send or request. */
+  seq: number;
   /** Posts to the other tabs; throws `ERR_INVALID_OPTION` for a send or request that cannot be cloned. */
   post(message: Wire): void;
   emit: Emit<TIn, TOut>;
