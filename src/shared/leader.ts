@@ -18,7 +18,15 @@
  * the role changes is `role.ts`'s.
  */
 
-import { Conn } from "../index.js";
+import {
+  Conn,
+  type EvtWebSocketError,
+  type RequestOptions,
+  type SendOptions,
+  type SendResult,
+  type UrlSource,
+} from "../index.js";
+import type { ResolvedSend } from "../send-options.js";
 import { lost } from "./requests.js";
 import type { Tab } from "./tab.js";
 import type { SharedConnEvents } from "./types.js";
@@ -29,7 +37,7 @@ export class Leader<TIn, TOut> {
   /** This tab's Conn: the one socket while this tab leads (or is alone), idle before. */
   readonly conn: Conn<TIn, TOut>;
   /** Opens of this tab's own Conn: a request queued since the last one was never written. */
-  opens = 0;
+  #opens = 0;
   readonly #t: Tab<TIn, TOut>;
   /** Acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number; body?: unknown }[] = [];
@@ -67,7 +75,7 @@ export class Leader<TIn, TOut> {
       tell("state", newState);
     });
     conn.on("connected", () => {
-      this.opens++;
+      this.#opens++;
       tell("connected", undefined);
       // The queue is flushed after the connected listeners: acknowledge what it held then.
       if (fan) setTimeout(() => this.#flushAcks(), 0);
@@ -88,6 +96,47 @@ export class Leader<TIn, TOut> {
       tell("error", error, toWire(error));
     });
     return conn;
+  }
+
+  /** This tab's dial() while it holds the socket (leader, alone); `first`: its first dial(). */
+  dial(url: UrlSource, subprotocol: string | string[] | undefined, first: boolean): Promise<void> {
+    const t = this.#t;
+    const conn = this.conn;
+    // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
+    // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
+    const busy = conn.state !== "idle" && conn.state !== "closed";
+    if (t.role.role === "leader" && first && busy) return t.shared.whenOpen(true);
+    return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
+      // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
+      // dial goes on through the next leader, which this tab asks to dial.
+      if (error?.code !== "ERR_CLOSED" || !t.role.steppedDown) throw error;
+      return t.shared.whenOpen(true);
+    });
+  }
+
+  /** This tab's send() while it holds the socket: on its own Conn (`o`: the options resolved). */
+  send(body: TOut, options: SendOptions | undefined, o: ResolvedSend | undefined): SendResult {
+    const t = this.#t;
+    const result = o === undefined ? this.conn.send(body) : this.conn.send(body, options);
+    // Queued by a leader: kept until the next open flushes it, for the next leader should
+    // this tab step down first.
+    if (t.role.role === "leader" && result === "queued") t.unacked.add(++t.seq, body, o);
+    return result;
+  }
+
+  /** This tab's request() while it holds the socket; `again` makes it anew, after a step down. */
+  request(body: TOut, options: RequestOptions | undefined, again: () => Promise<TIn>): Promise<TIn> {
+    const conn = this.conn;
+    // Made while not open, it waits in the queue until the next open writes it.
+    const queuedAt = conn.isConnected() ? -1 : this.#opens;
+    return conn.request(body, options).catch((error: EvtWebSocketError) => {
+      // This tab stepped down (frozen or cached), not closed by the user: a request in flight
+      // is a drop, as for a follower's through a leader that went away; one never written
+      // goes to the next leader, as Conn sends a queued request on reconnect.
+      if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
+      if (options?.retryOnReconnect === true || queuedAt === this.#opens) return again();
+      throw lost();
+    });
   }
 
   /** This tab got the lock: it dials its Conn and takes over what waited on the old leader. */

@@ -2,7 +2,7 @@
  * A follower tab's requests waiting for the leader's answer, by the tab-local sequence number
  * they were posted with: their own deadline and abort signal, what a new leader does with
  * them, and how each settles exactly once. Posting them is the caller's job (`post`), as is
- * deciding when a leader appeared, took a request or answered it (`shared-conn.ts`).
+ * deciding when a leader appeared, took a request or answered it (`follower.ts`).
  */
 
 import type { Conn, EvtWebSocketError as ErrorClass, RequestOptions } from "../index.js";

@@ -1,40 +1,16 @@
 /**
- * One connection for all the tabs of an origin: `createSharedConn(name, options)`.
+ * One connection for all the tabs of an origin: `createSharedConn(name, options)`, and the
+ * {@link SharedConn} facade, which has `Conn`'s API and wires the parts below.
  *
- * Election. Every tab asks the Web Locks API for the lock `evtwebsocket:<name>` and holds it
- * for its life; the tab that has it is the leader and owns the one real {@link Conn}. The
- * others are followers. When the leader's page closes, crashes or calls `close()`, the lock
- * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
- * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
- * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
- * releases the lock (its own requests in flight are then handled as a follower's through a
- * leader that went away, and the sends it queued go to the next leader); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
- * `Conn` and its role is "alone".
- *
- * Wire (`wire.ts`). Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
- * runs in the leader: a follower posts message bodies, the leader encodes them and posts back
- * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
- * {@link EvtWebSocketError} in each tab).
- *
- * A follower's request keeps its own deadline (`timeoutMs`, else `requestTimeoutMs`), so it
- * rejects with `ERR_REQUEST_TIMEOUT` in time even when the leader's tab hangs.
- *
- * Requests are matched in the tab that made them, by a token: a follower's request carries the
- * follower's tab id and a tab-local sequence number; the leader makes an ordinary
- * `conn.request()` with the body (its own `matchMsg`/`messageId` pair the response, exactly as
- * for its own requests) and posts the outcome back addressed to that tab and number, which
- * settles the follower's promise. A matched response is therefore never broadcast as a message.
- *
- * Nothing lost across a handover. A follower keeps each send until the leader acknowledges it;
- * the leader acknowledges a send once it was handed to an open socket (or, when it had to queue
- * it, after the next open flushed the queue). When a new leader announces itself, followers
- * post it every unacknowledged send again, in order (at least once: a leader that died between
- * writing a send and acknowledging it makes a duplicate), and every request still waiting is
- * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`; a
- * leader acknowledges each request once it has written it, and one no leader wrote (made while
- * none led, or only queued by a reconnecting leader) is sent to the new leader, as Conn sends
- * a queued request on reconnect. A
- * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
+ * The tabs that use the same `name` elect one leader with the Web Locks API (`role.ts`, the one
+ * state machine: alone, follower, leader, stepped down, closed). The leader holds the one real
+ * {@link Conn} and serves the others (`leader.ts`); every other tab forwards `send`, `request`,
+ * `ping` and `dial` to it over the BroadcastChannel `evtwebsocket:<name>` (`follower.ts`,
+ * `wire.ts`, structured-cloned), and hears every message and event back (`shared-state.ts`).
+ * When the leader's page closes, crashes, is frozen or cached, the lock passes on and the next
+ * tab dials within its reconnect policy; nothing a follower sent is lost across the handover.
+ * Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private `Conn` and its role
+ * is "alone".
  *
  * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
  * `ERR_CLOSED`); a leader closes its socket and passes the lock on, so the other tabs carry on
@@ -48,30 +24,28 @@ import { watchEnvironment } from "../browser-hooks.js";
 import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
 // main one share one Conn and one EvtWebSocketError class.
-import {
-  type Conn,
-  type ConnStats,
+import type {
+  Conn,
+  ConnStats,
   EvtWebSocketError,
-  type RequestOptions,
-  type SendOptions,
-  type SendResult,
-  type StateChange,
-  type UrlSource,
+  RequestOptions,
+  SendOptions,
+  SendResult,
+  StateChange,
+  UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
 import { Leader } from "./leader.js";
-import { Outgoing } from "./outgoing.js";
 import { checked, evtError } from "./public-error.js";
-import { FollowerRequests, lost } from "./requests.js";
 import { TabRole } from "./role.js";
-import { type Emit, SharedState } from "./shared-state.js";
-import type { Tab } from "./tab.js";
+import type { Emit } from "./shared-state.js";
+import { Tab } from "./tab.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
-import { type Locks, PREFIX, toWire, type Wire } from "./wire.js";
+import { type Locks, PREFIX, type Wire } from "./wire.js";
 
 export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 
@@ -95,7 +69,6 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #leader: Leader<TIn, TOut>;
   /** Its side as a follower (`follower.ts`). */
   readonly #follower: Follower<TIn, TOut>;
-  #channel: BroadcastChannel | undefined;
   #unwatch: (() => void) | undefined;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
@@ -120,43 +93,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
     const role = new TabRole(lock, alone);
-    const id = Math.random().toString(36).slice(2);
-    this.#t = {
-      id,
-      options,
-      role,
-      view,
-      shared: new SharedState(this.#emit, view, role),
-      unacked: new Outgoing({
-        post: (seq, body, o) =>
-          this.#post(
-            o === undefined ? { t: "send", from: id, seq, body } : { t: "send", from: id, seq, body, o },
-          ),
-        expired: (body) =>
-          this.#emit(
-            "error",
-            new EvtWebSocketError(
-              "ERR_QUEUE_EXPIRED",
-              "a queued message expired (maxAgeMs) and was dropped",
-              {
-                details: { message: body },
-              },
-            ),
-          ),
-      }),
-      waiting: new FollowerRequests((seq, w) => this.#follower.forward(seq, w)),
-      url: undefined,
-      sub: undefined,
-      seq: 0,
-      post: (message) => this.#post(message),
-      emit: this.#emit,
-      guard: (fn, what) => this.#guard(fn, what),
-    };
+    this.#t = new Tab<TIn, TOut>(options, this.#emit, role, view, (seq, w) => this.#follower.forward(seq, w));
     this.#leader = new Leader(this.#t, !alone);
     this.#follower = new Follower(this.#t);
     if (alone) return;
     const channel = new BroadcastChannel(lock);
-    this.#channel = channel;
+    this.#t.channel = channel;
     channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
     // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
     // socket: it steps down, and queues for the lock again when the page runs again.
@@ -174,7 +116,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     // One transition: "role" and the state changes are announced once the takeover is done,
     // so a listener that calls close() finds the dial already made, and ends it.
     if (this.#t.role.elect(() => this.#events.run(this.#leader, this.#leader.lead)))
-      this.#post({ t: "hello" });
+      this.#t.post({ t: "hello" });
   }
 
   /** The socket holder's Conn: this tab's own while it is the leader, or alone (also once closed). */
@@ -228,22 +170,10 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (this.#t.role.closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
-    const conn = this.#conn;
     const first = this.#t.url === undefined;
     this.#t.url = url;
     this.#t.sub = subprotocol;
-    if (conn !== undefined) {
-      // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
-      // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
-      const busy = conn.state !== "idle" && conn.state !== "closed";
-      if (this.#t.role.role === "leader" && first && busy) return this.#t.shared.whenOpen(true);
-      return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
-        // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
-        // dial goes on through the next leader, which this tab asks to dial.
-        if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
-        return this.#t.shared.whenOpen(true);
-      });
-    }
+    if (this.#conn !== undefined) return this.#leader.dial(url, subprotocol, first);
     this.#follower.askDial();
     return this.#t.shared.whenOpen(false);
   }
@@ -276,7 +206,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   send(body: TOut, callback?: SendOptions | ((resp: TIn, conn: SharedConn<TIn, TOut>) => void)): SendResult {
     if (typeof callback === "function") {
       this.request(body).then(
-        (resp) => this.#guard(() => callback(resp, this), "send callback threw"),
+        (resp) => this.#t.guard(() => callback(resp, this), "send callback threw"),
         (error: EvtWebSocketError) => this.#emit("error", error),
       );
       return this.#conn?.isConnected() === true ? "sent" : "queued";
@@ -286,34 +216,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       callback === undefined
         ? undefined
         : checked(() => resolveSendOptions(callback, (this.#t.options.queue || undefined)?.maxAgeMs ?? 0));
-    const conn = this.#conn;
-    if (conn !== undefined) {
-      const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
-      // Queued by a leader: kept until the next open flushes it, for the next leader should
-      // this tab step down first.
-      if (this.#t.role.role === "leader" && result === "queued") this.#t.unacked.add(++this.#t.seq, body, o);
-      return result;
-    }
-    return this.#follower.send(body, o);
+    return this.#conn !== undefined
+      ? this.#leader.send(body, callback as SendOptions | undefined, o)
+      : this.#follower.send(body, o);
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
-    const conn = this.#conn;
-    if (conn !== undefined) {
-      // Made while not open, it waits in the queue until the next open writes it.
-      const queuedAt = conn.isConnected() ? -1 : this.#leader.opens;
-      return conn.request(body, options).catch((error: EvtWebSocketError) => {
-        // This tab stepped down (frozen or cached), not closed by the user: a request in flight
-        // is a drop, as for a follower's through a leader that went away; one never written
-        // goes to the next leader, as Conn sends a queued request on reconnect.
-        if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
-        if (options?.retryOnReconnect === true || queuedAt === this.#leader.opens)
-          return this.request(body, options);
-        throw lost();
-      });
-    }
-    return this.#follower.request(body, options);
+    return this.#conn !== undefined
+      ? this.#leader.request(body, options, () => this.request(body, options))
+      : this.#follower.request(body, options);
   }
 
   /**
@@ -444,8 +356,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       await conn.close(code, reason);
       this.#t.role.release();
     } else this.#follower.leave(closed);
-    this.#channel?.close();
-    this.#channel = undefined;
+    this.#t.channel?.close();
+    this.#t.channel = undefined;
   }
 
   /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */
@@ -453,40 +365,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     return this.close();
   }
 
-  #post(message: Wire): void {
-    try {
-      this.#channel?.postMessage(message);
-    } catch (cause) {
-      // Leader: a decoded message or response the structured clone refuses (one holding a
-      // function). The other tabs hear why instead; a follower's request rejects.
-      if (message.t === "send" || message.t === "req")
-        throw evtError(
-          "ERR_INVALID_OPTION",
-          "cannot send: the message cannot be cloned to the leader tab",
-          cause,
-        );
-      if (message.t !== "ev" && message.t !== "res") throw cause;
-      const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
-      if (message.t === "res")
-        this.#post({ t: "res", to: message.to, seq: message.seq, error: toWire(error) });
-      else if (message.name !== "error") this.#post({ t: "ev", name: "error", arg: toWire(error) });
-    }
-  }
-
   #receive(m: Wire): void {
     if (this.#t.role.leads) this.#leader.serve(m);
     else this.#follower.receive(m);
-  }
-
-  #guard(fn: () => void, what = "send failed"): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#emit(
-        "error",
-        error instanceof EvtWebSocketError ? error : evtError("ERR_CALLBACK_THREW", what, error),
-      );
-    }
   }
 }
 
