@@ -2,7 +2,7 @@
  * A tab's plain sends that no leader has acknowledged yet, with their per-message options
  * (`send(body, options)`), and `drained()` for a follower.
  *
- * A follower keeps each send until the leader acknowledges it (see shared-conn.ts): that is
+ * A follower keeps each send until the leader acknowledges it (see follower.ts): that is
  * where it still holds the message, so that is where `signal` and `maxAgeMs` act here. An abort
  * forgets the message (it is not sent again to a next leader, nor reported at close); a
  * message older than its `maxAgeMs` is not sent again to a next leader but dropped and

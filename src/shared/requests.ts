@@ -2,11 +2,15 @@
  * A follower tab's requests waiting for the leader's answer, by the tab-local sequence number
  * they were posted with: their own deadline and abort signal, what a new leader does with
  * them, and how each settles exactly once. Posting them is the caller's job (`post`), as is
- * deciding when a leader appeared, took a request or answered it (`shared-conn.ts`).
+ * deciding when a leader appeared, took a request or answered it (`follower.ts`).
  */
 
 import type { Conn, EvtWebSocketError as ErrorClass, RequestOptions } from "../index.js";
 import { evtError } from "./public-error.js";
+
+/** The error of a request in flight through a leader that went away (`ERR_DISCONNECTED`). */
+export const lost = (): ErrorClass =>
+  evtError("ERR_DISCONNECTED", "the leader tab went away while the request was in flight");
 
 /** A request as it is posted to the leader. */
 export interface Waiting {

@@ -1,40 +1,16 @@
 /**
- * One connection for all the tabs of an origin: `createSharedConn(name, options)`.
+ * One connection for all the tabs of an origin: `createSharedConn(name, options)`, and the
+ * {@link SharedConn} facade, which has `Conn`'s API and wires the parts below.
  *
- * Election. Every tab asks the Web Locks API for the lock `evtwebsocket:<name>` and holds it
- * for its life; the tab that has it is the leader and owns the one real {@link Conn}. The
- * others are followers. When the leader's page closes, crashes or calls `close()`, the lock
- * passes to the next tab in the lock's queue, which builds its own `Conn` and dials within its
- * reconnect policy. A leader whose page is frozen or enters the back/forward cache (`freeze`,
- * `pagehide` with `persisted`) steps down: it closes its socket with 1000 "page hidden" and
- * releases the lock (its own requests in flight are then handled as a follower's through a
- * leader that went away, and the sends it queued go to the next leader); on `resume`/`pageshow` it queues for the lock again, as a follower. Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private
- * `Conn` and its role is "alone".
- *
- * Wire (`wire.ts`). Tabs talk over the BroadcastChannel `evtwebsocket:<name>`, structured-cloned. The codec
- * runs in the leader: a follower posts message bodies, the leader encodes them and posts back
- * every decoded incoming message and every event (errors as `{ code, message }`, rebuilt as
- * {@link EvtWebSocketError} in each tab).
- *
- * A follower's request keeps its own deadline (`timeoutMs`, else `requestTimeoutMs`), so it
- * rejects with `ERR_REQUEST_TIMEOUT` in time even when the leader's tab hangs.
- *
- * Requests are matched in the tab that made them, by a token: a follower's request carries the
- * follower's tab id and a tab-local sequence number; the leader makes an ordinary
- * `conn.request()` with the body (its own `matchMsg`/`messageId` pair the response, exactly as
- * for its own requests) and posts the outcome back addressed to that tab and number, which
- * settles the follower's promise. A matched response is therefore never broadcast as a message.
- *
- * Nothing lost across a handover. A follower keeps each send until the leader acknowledges it;
- * the leader acknowledges a send once it was handed to an open socket (or, when it had to queue
- * it, after the next open flushed the queue). When a new leader announces itself, followers
- * post it every unacknowledged send again, in order (at least once: a leader that died between
- * writing a send and acknowledging it makes a duplicate), and every request still waiting is
- * sent again when it was made with `retryOnReconnect`, or rejects with `ERR_DISCONNECTED`; a
- * leader acknowledges each request once it has written it, and one no leader wrote (made while
- * none led, or only queued by a reconnecting leader) is sent to the new leader, as Conn sends
- * a queued request on reconnect. A
- * follower that closes reports the sends no leader acknowledged, with `ERR_CLOSED` on `error`.
+ * The tabs that use the same `name` elect one leader with the Web Locks API (`role.ts`, the one
+ * state machine: alone, follower, leader, stepped down, closed). The leader holds the one real
+ * {@link Conn} and serves the others (`leader.ts`); every other tab forwards `send`, `request`,
+ * `ping` and `dial` to it over the BroadcastChannel `evtwebsocket:<name>` (`follower.ts`,
+ * `wire.ts`, structured-cloned), and hears every message and event back (`shared-state.ts`).
+ * When the leader's page closes, crashes, is frozen or cached, the lock passes on and the next
+ * tab dials within its reconnect policy; nothing a follower sent is lost across the handover.
+ * Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private `Conn` and its role
+ * is "alone".
  *
  * `close()` ends this tab's use of the connection: a follower leaves (its requests reject with
  * `ERR_CLOSED`); a leader closes its socket and passes the lock on, so the other tabs carry on
@@ -48,26 +24,28 @@ import { watchEnvironment } from "../browser-hooks.js";
 import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
 // main one share one Conn and one EvtWebSocketError class.
-import {
+import type {
   Conn,
-  type ConnStats,
+  ConnStats,
   EvtWebSocketError,
-  type PongInfo,
-  type RequestOptions,
-  type SendOptions,
-  type SendResult,
-  type StateChange,
-  type UrlSource,
+  RequestOptions,
+  SendOptions,
+  SendResult,
+  StateChange,
+  UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
-import { Outgoing } from "./outgoing.js";
+import { Follower } from "./follower.js";
+import { Leader } from "./leader.js";
 import { checked, evtError } from "./public-error.js";
-import { FollowerRequests, type Waiting } from "./requests.js";
+import { TabRole } from "./role.js";
+import type { Emit } from "./shared-state.js";
+import { Tab } from "./tab.js";
 import { TabView } from "./tab-view.js";
 import type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
-import { fromWire, type Locks, PREFIX, toWire, type Wire, type WireError } from "./wire.js";
+import { type Locks, PREFIX, type Wire } from "./wire.js";
 
 export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 
@@ -80,70 +58,24 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `stats`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = unknown, TOut = unknown> {
-  readonly #options: SharedConnOptions<TIn, TOut>;
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
-  readonly #id = Math.random().toString(36).slice(2);
-  #channel: BroadcastChannel | undefined;
-  readonly #name: string;
-  #release: (() => void) | undefined;
-  #abortLock: AbortController | undefined;
+  /** Emits an event of the shared connection in this tab, the connection as last argument. */
+  readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
+    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
+    (this.#events.emit as (n: typeof name, ...a: any[]) => void)(name, ...args, this);
+  /** The parts this tab's leader and follower sides share (`tab.ts`). */
+  readonly #t: Tab<TIn, TOut>;
+  /** This tab's own Conn and its side as the socket holder (`leader.ts`). */
+  readonly #leader: Leader<TIn, TOut>;
+  /** Its side as a follower (`follower.ts`). */
+  readonly #follower: Follower<TIn, TOut>;
   #unwatch: (() => void) | undefined;
-  /** The socket holder's Conn: set while this tab is the leader, or alone. */
-  #conn: Conn<TIn, TOut> | undefined;
-  /** This tab's Conn, made at once so bad options throw here; it dials only as leader or alone. */
-  readonly #local: Conn<TIn, TOut>;
-  #role: Role = "follower";
-  #state: StateChange["newState"] = "idle";
-  #url: UrlSource | undefined;
-  #sub: string | string[] | undefined;
-  #seq = 0;
-  /** This tab's sends that no leader acknowledged yet, by sequence number (in order). */
-  readonly #unacked = new Outgoing({
-    post: (seq, body, o) =>
-      this.#post(
-        o === undefined
-          ? { t: "send", from: this.#id, seq, body }
-          : { t: "send", from: this.#id, seq, body, o },
-      ),
-    expired: (body) =>
-      this.#emit(
-        "error",
-        new EvtWebSocketError("ERR_QUEUE_EXPIRED", "a queued message expired (maxAgeMs) and was dropped", {
-          details: { message: body },
-        }),
-      ),
-  });
-  /** A follower's iterators and counters. */
-  readonly #view: TabView<TIn>;
-  /** The leader's subprotocol and handshake, as last heard (a follower's). */
-  #protocol = "";
-  #handshake: Handshake | undefined;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
-  /** The first error heard since the last state change: the reason, when the next state is "closed". */
-  #reason: EvtWebSocketError | undefined;
-  /** This tab's requests waiting for a response through the leader. */
-  readonly #waiting = new FollowerRequests((seq, w) => this.#forward(seq, w));
-  /** Leader: acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number; body?: unknown }[] = [];
-  /** This tab's own Conn is no longer the shared one (stepped down or closing): its events are not told. */
-  #leaving = false;
-  /** This tab called close(). */
-  #closed = false;
-  /** A follower's dial() promises: settled by the shared state becoming open, or closed. */
-  #opened: { resolve(): void; reject(error: Error): void }[] = [];
-  /**
-   * The leader was seen connecting since this tab's dial(): only then does "closed" mean the dial
-   * failed (a "closed" heard first is the state before the leader took the dial up).
-   */
-  #dialing = false;
-  /** Opens of this tab's own Conn: a request queued since the last one was never written. */
-  #opens = 0;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
-    this.#options = options;
-    this.#name = PREFIX + name;
+    const lock = PREFIX + name;
     this.#events = new Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>((error, event, self) => {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
       else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
@@ -154,20 +86,19 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     if (o.onError) this.on("error", o.onError);
     if (o.onClose) this.on("close", o.onClose);
     if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
-    this.#view = new TabView<TIn>(
+    const view = new TabView<TIn>(
       (listener) => this.on("message", (msg) => listener(msg)),
       (error) => this.#emit("error", error),
     );
     const locks = (globalThis.navigator as { locks?: Locks } | undefined)?.locks;
     const alone = typeof locks?.request !== "function" || typeof BroadcastChannel !== "function";
-    this.#local = this.#own(!alone);
-    if (alone) {
-      this.#role = "alone";
-      this.#conn = this.#local;
-      return;
-    }
-    const channel = new BroadcastChannel(this.#name);
-    this.#channel = channel;
+    const role = new TabRole(lock, alone);
+    this.#t = new Tab<TIn, TOut>(options, this.#emit, role, view, (seq, w) => this.#follower.forward(seq, w));
+    this.#leader = new Leader(this.#t, !alone);
+    this.#follower = new Follower(this.#t);
+    if (alone) return;
+    const channel = new BroadcastChannel(lock);
+    this.#t.channel = channel;
     channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
     // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
     // socket: it steps down, and queues for the lock again when the page runs again.
@@ -175,59 +106,33 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       online() {},
       offline() {},
       visible() {},
-      page: (shown) => (shown ? this.#elect() : this.#stepDown()),
+      page: (shown) => (shown ? this.#elect() : this.#leader.stepDown()),
     });
     this.#elect();
   }
 
   /** Queues for the lock; the callback runs when this tab becomes the leader. */
   #elect(): void {
-    if (this.#closed || this.#abortLock !== undefined) return;
-    const abort = new AbortController();
-    this.#abortLock = abort;
-    const locks = (navigator as unknown as { locks: Locks }).locks;
-    locks
-      .request(this.#name, { signal: abort.signal }, () => {
-        // Closed (or stepped down) after the grant but before this call: an abort no longer
-        // applies, so the lock is handed straight on instead of held for the page's life.
-        if (abort.signal.aborted) return Promise.resolve();
-        // One transition: "role" and the state changes are announced once the takeover is done,
-        // so a listener that calls close() finds the dial already made, and ends it.
-        this.#events.run(this, this.#lead);
-        return new Promise<void>((resolve) => {
-          this.#release = resolve;
-        });
-      })
-      .catch(() => {}); // aborted before the lock came
-    this.#post({ t: "hello" });
+    // One transition: "role" and the state changes are announced once the takeover is done,
+    // so a listener that calls close() finds the dial already made, and ends it.
+    if (this.#t.role.elect(() => this.#events.run(this.#leader, this.#leader.lead)))
+      this.#t.post({ t: "hello" });
   }
 
-  /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
-  #stepDown(): void {
-    const conn = this.#role === "leader" ? this.#conn : undefined;
-    this.#abortLock?.abort();
-    this.#abortLock = undefined;
-    if (conn === undefined) return;
-    this.#leaving = true;
-    this.#conn = undefined;
-    this.#role = "follower";
-    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
-    // the next one (posted later, should this tab lead again, they would count sends twice).
-    this.#acks = [];
-    this.#release?.();
-    void conn.close(1000, "page hidden");
-    this.#emit("role", "follower");
+  /** The socket holder's Conn: this tab's own while it is the leader, or alone (also once closed). */
+  get #conn(): Conn<TIn, TOut> | undefined {
+    return this.#t.role.role === "follower" ? undefined : this.#leader.conn;
   }
 
   /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
   get role(): Role {
-    return this.#role;
+    return this.#t.role.role;
   }
 
   /** The connection's state; in a follower, the leader's state as last heard ("idle" before). */
   get state(): StateChange["newState"] {
     // A leader's own Conn may say "connecting" where the shared connection is reconnecting.
-    return this.#role === "alone" ? this.#local.state : this.#state;
+    return this.#t.role.role === "alone" ? this.#leader.conn.state : this.#t.shared.state;
   }
 
   /** True while the shared connection is open. */
@@ -244,8 +149,12 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#drainHooked = true;
       // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
       // its held sends.
-      this.#local.on("drain", () => this.#conn === this.#local && !this.#leaving && this.#emit("drain"));
-      this.#unacked.onEmpty = () => this.#role === "follower" && !this.#closed && this.#emit("drain");
+      this.#leader.conn.on(
+        "drain",
+        () => this.#conn === this.#leader.conn && !this.#t.role.leaving && this.#emit("drain"),
+      );
+      this.#t.unacked.onEmpty = () =>
+        this.#t.role.role === "follower" && !this.#t.role.closed && this.#emit("drain");
     }
     return this.#events.on(event, listener);
   }
@@ -258,34 +167,15 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   dial(url: UrlSource, subprotocol?: string | string[]): Promise<void> {
     // Checked first: a leader's (or lone tab's) closed Conn would dial again, and a second
     // close() (which returns once this tab closed) would leave that socket open.
-    if (this.#closed) {
+    if (this.#t.role.closed) {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
-    const conn = this.#conn;
-    const first = this.#url === undefined;
-    this.#url = url;
-    this.#sub = subprotocol;
-    if (conn !== undefined) {
-      // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
-      // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
-      const busy = conn.state !== "idle" && conn.state !== "closed";
-      if (this.#role === "leader" && first && busy) return this.#whenOpen(true);
-      return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
-        // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
-        // dial goes on through the next leader, which this tab asks to dial.
-        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
-        return this.#whenOpen(true);
-      });
-    }
-    this.#askDial();
-    return this.#whenOpen(false);
-  }
-
-  /** Resolves when the shared state is open; rejects when it closes after `dialing` was seen. */
-  #whenOpen(dialing: boolean): Promise<void> {
-    if (this.#state === "open") return Promise.resolve();
-    this.#dialing = dialing;
-    return new Promise((resolve, reject) => this.#opened.push({ resolve, reject }));
+    const first = this.#t.url === undefined;
+    this.#t.url = url;
+    this.#t.sub = subprotocol;
+    if (this.#conn !== undefined) return this.#leader.dial(url, subprotocol, first);
+    this.#follower.askDial();
+    return this.#t.shared.whenOpen(false);
   }
 
   /**
@@ -316,7 +206,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   send(body: TOut, callback?: SendOptions | ((resp: TIn, conn: SharedConn<TIn, TOut>) => void)): SendResult {
     if (typeof callback === "function") {
       this.request(body).then(
-        (resp) => this.#guard(() => callback(resp, this), "send callback threw"),
+        (resp) => this.#t.guard(() => callback(resp, this), "send callback threw"),
         (error: EvtWebSocketError) => this.#emit("error", error),
       );
       return this.#conn?.isConnected() === true ? "sent" : "queued";
@@ -325,46 +215,17 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const o =
       callback === undefined
         ? undefined
-        : checked(() => resolveSendOptions(callback, (this.#options.queue || undefined)?.maxAgeMs ?? 0));
-    const conn = this.#conn;
-    if (conn !== undefined) {
-      const result = o === undefined ? conn.send(body) : conn.send(body, callback as SendOptions);
-      // Queued by a leader: kept until the next open flushes it, for the next leader should
-      // this tab step down first.
-      if (this.#role === "leader" && result === "queued") this.#unacked.add(++this.#seq, body, o);
-      return result;
-    }
-    this.#assertOpen();
-    if (o?.signal?.aborted)
-      throw evtError("ERR_ABORTED", "send(): the signal was already aborted", o.signal.reason);
-    if (o?.volatile && this.#state !== "open") return "dropped";
-    this.#unacked.send(++this.#seq, body, o); // throws for a body that cannot be cloned: kept nowhere
-    return "queued";
+        : checked(() => resolveSendOptions(callback, (this.#t.options.queue || undefined)?.maxAgeMs ?? 0));
+    return this.#conn !== undefined
+      ? this.#leader.send(body, callback as SendOptions | undefined, o)
+      : this.#follower.send(body, o);
   }
 
   /** Sends a request and resolves with its matching response, matched for this tab. */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
-    const conn = this.#conn;
-    if (conn !== undefined) {
-      // Made while not open, it waits in the queue until the next open writes it.
-      const queuedAt = conn.isConnected() ? -1 : this.#opens;
-      return conn.request(body, options).catch((error: EvtWebSocketError) => {
-        // This tab stepped down (frozen or cached), not closed by the user: a request in flight
-        // is a drop, as for a follower's through a leader that went away; one never written
-        // goes to the next leader, as Conn sends a queued request on reconnect.
-        if (error?.code !== "ERR_CLOSED" || !this.#leaving || this.#closed) throw error;
-        if (options?.retryOnReconnect === true || queuedAt === this.#opens)
-          return this.request(body, options);
-        throw this.#lost();
-      });
-    }
-    try {
-      this.#assertOpen();
-    } catch (error) {
-      return Promise.reject(error); // a promise that rejects, as Conn's request() gives
-    }
-    // 30 s is Conn's default requestTimeoutMs.
-    return this.#waiting.add<TIn>(++this.#seq, body, options, this.#options.requestTimeoutMs ?? 30_000);
+    return this.#conn !== undefined
+      ? this.#leader.request(body, options, () => this.request(body, options))
+      : this.#follower.request(body, options);
   }
 
   /**
@@ -382,8 +243,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * ```
    */
   messages(options?: MessagesOptions): AsyncIterableIterator<TIn> {
-    if (this.#role === "alone") return this.#local.messages(options);
-    return this.#view.messages(options, this.#closed);
+    if (this.#t.role.role === "alone") return this.#leader.conn.messages(options);
+    return this.#t.view.messages(options, this.#t.role.closed);
   }
 
   /** `for await (const msg of conn)`: the same as {@link messages} with its defaults. */
@@ -404,9 +265,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       conn.ping();
       return;
     }
-    if (!((this.#options.pingIntervalMs ?? 0) > 0))
-      throw evtError("ERR_INVALID_OPTION", "ping() needs the heartbeat: set pingIntervalMs");
-    if (!this.#closed) this.#post({ t: "ping" });
+    this.#follower.ping();
   }
 
   /**
@@ -414,7 +273,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * the leader's, as last heard (it comes with every state change and open).
    */
   get protocol(): string {
-    return this.#conn?.protocol ?? this.#protocol;
+    return this.#conn?.protocol ?? this.#t.shared.protocol;
   }
 
   /**
@@ -424,7 +283,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   get handshake(): Handshake | undefined {
     const conn = this.#conn;
     if (conn !== undefined) return conn.handshake;
-    return this.#state === "open" ? this.#handshake : undefined;
+    return this.#t.shared.state === "open" ? this.#t.shared.handshake : undefined;
   }
 
   /**
@@ -452,9 +311,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   drained(): Promise<void> {
     const conn = this.#conn;
     if (conn !== undefined) return conn.drained();
-    if (this.#closed)
+    if (this.#t.role.closed)
       return Promise.reject(evtError("ERR_CLOSED", "cannot wait for drain: connection is closed"));
-    return this.#unacked.drained();
+    return this.#t.unacked.drained();
   }
 
   /**
@@ -468,7 +327,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   get stats(): ConnStats {
     const conn = this.#conn;
     if (conn !== undefined) return conn.stats;
-    return this.#view.stats(this.#waiting.size, this.#unacked.size);
+    return this.#t.view.stats(this.#t.waiting.size, this.#t.unacked.size);
   }
 
   /**
@@ -477,42 +336,28 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
-    if (this.#closed) return;
+    if (this.#t.role.closed) return;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
     // through its own idle Conn, which only checks them.
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
     if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
-      return (conn ?? this.#local).close(code, reason);
-    this.#closed = true;
-    this.#abortLock?.abort();
+      return (conn ?? this.#leader.conn).close(code, reason);
+    this.#t.role.close();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
-    this.#view.end(undefined);
+    this.#t.view.end(undefined);
     // A dial() made while following may have heard no state change yet: it settles now.
-    for (const d of this.#opened.splice(0)) d.reject(closed);
+    this.#t.shared.reject(closed);
     if (conn !== undefined) {
       // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
-      this.#unacked.clear(closed);
-      this.#leaving = true;
+      this.#t.unacked.clear(closed);
       await conn.close(code, reason);
-      this.#release?.();
-    } else {
-      this.#waiting.rejectAll(closed);
-      const unsent = this.#unacked.clear(closed);
-      this.#setState("closed");
-      if (unsent > 0) {
-        this.#emit(
-          "error",
-          new EvtWebSocketError("ERR_CLOSED", `${unsent} message(s) were not acknowledged by the leader`, {
-            details: { unsent },
-          }),
-        );
-      }
-    }
-    this.#channel?.close();
-    this.#channel = undefined;
+      this.#t.role.release();
+    } else this.#follower.leave(closed);
+    this.#t.channel?.close();
+    this.#t.channel = undefined;
   }
 
   /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */
@@ -520,283 +365,9 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     return this.close();
   }
 
-  #assertOpen(): void {
-    if (this.#closed) throw evtError("ERR_CLOSED", "cannot send: connection is closed");
-  }
-
-  #askDial(): void {
-    const url = this.#url;
-    if (url !== undefined && typeof url !== "function")
-      this.#post({ t: "dial", url: String(url), sub: this.#sub, from: this.#id });
-  }
-
-  #forward(seq: number, w: Waiting): void {
-    this.#post({ t: "req", from: this.#id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
-  }
-
-  #post(message: Wire): void {
-    try {
-      this.#channel?.postMessage(message);
-    } catch (cause) {
-      // Leader: a decoded message or response the structured clone refuses (one holding a
-      // function). The other tabs hear why instead; a follower's request rejects.
-      if (message.t === "send" || message.t === "req")
-        throw evtError(
-          "ERR_INVALID_OPTION",
-          "cannot send: the message cannot be cloned to the leader tab",
-          cause,
-        );
-      if (message.t !== "ev" && message.t !== "res") throw cause;
-      const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
-      if (message.t === "res")
-        this.#post({ t: "res", to: message.to, seq: message.seq, error: toWire(error) });
-      else if (message.name !== "error") this.#post({ t: "ev", name: "error", arg: toWire(error) });
-    }
-  }
-
-  /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */
-  #own(fan: boolean): Conn<TIn, TOut> {
-    const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = this.#options;
-    const conn = new Conn<TIn, TOut>(rest);
-    const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
-      // A leader that stepped down: its old socket's end is not the shared connection's news.
-      if (this.#leaving && !this.#closed) return;
-      if (fan && !this.#leaving)
-        this.#post(
-          name === "connected" || name === "state"
-            ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
-            : { t: "ev", name, arg: wire },
-        );
-      this.#event(name, arg);
-    };
-    conn.on("message", (msg) => tell("message", msg));
-    conn.on("state", ({ newState }) => {
-      // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
-      // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
-      if (newState === "closed" && !this.#leaving) {
-        this.#unacked.clear();
-        for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq, dropped: true });
-      }
-      tell("state", newState);
-    });
-    conn.on("connected", () => {
-      this.#opens++;
-      tell("connected", undefined);
-      // The queue is flushed after the connected listeners: acknowledge what it held then.
-      if (fan) setTimeout(() => this.#flushAcks(), 0);
-    });
-    conn.on("close", (info) => tell("close", info));
-    // All of it crosses: the server's wait as is, the error as `{ code, message }`.
-    conn.on("reconnecting", (info) =>
-      tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
-    );
-    conn.on("pong", (info) => tell("pong", info));
-    conn.on("error", (error) => {
-      // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
-      const i = this.#unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
-      if (i >= 0) {
-        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
-        this.#post({ t: "ack", to, seq, dropped: true });
-      }
-      tell("error", error, toWire(error));
-    });
-    return conn;
-  }
-
-  /** This tab got the lock: it builds the one Conn and takes over what waited on the old leader. */
-  #lead(): void {
-    if (this.#closed) return;
-    const conn = this.#local;
-    this.#conn = conn;
-    this.#leaving = false;
-    this.#role = "leader";
-    this.#post({ t: "leader" });
-    this.#emit("role", "leader");
-    // Its failure is this tab's dial() failure too: a dial() made while following may have
-    // heard no state change of this dial (it was "connecting" already), so it is told here.
-    if (this.#url !== undefined)
-      conn.dial(this.#url, this.#sub).catch((error: Error) => {
-        // Not when stepping down: the dial goes on through the next leader.
-        if (!this.#leaving) for (const d of this.#opened.splice(0)) d.reject(error);
-      });
-    // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
-    // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
-    for (const [seq, held] of this.#unacked.take()) {
-      const o = this.#unacked.wire(held);
-      if (o === "expired") {
-        this.#unacked.drop(held);
-        continue;
-      }
-      this.#guard(() => {
-        // Its signal still applies: this tab's own queue holds it now.
-        const result = conn.send(held.body as TOut, { ...o, signal: held.signal });
-        if (result === "queued") this.#unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
-      });
-    }
-    this.#unacked.settle();
-    this.#waiting.handOver(conn, () => this.#lost());
-  }
-
-  #lost(): EvtWebSocketError {
-    return evtError("ERR_DISCONNECTED", "the leader tab went away while the request was in flight");
-  }
-
   #receive(m: Wire): void {
-    // A leader that is closing serves no one: what followers post meanwhile (not acknowledged,
-    // not taken) goes to the next leader.
-    const conn = this.#role === "leader" && !this.#leaving ? this.#conn : undefined;
-    if (conn !== undefined) {
-      if (m.t === "hello")
-        this.#post({
-          t: "ev",
-          name: "state",
-          arg: conn.state,
-          join: true,
-          p: conn.protocol,
-          h: conn.handshake,
-        });
-      else if (m.t === "ping") this.#guard(() => conn.ping(), "ping() failed in the leader tab");
-      else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
-        const { from } = m;
-        // A URL or subprotocol refused at once changes no state: the follower that asked is told.
-        conn
-          .dial(m.url, m.sub)
-          .catch((error) => from && this.#post({ t: "refused", to: from, error: toWire(error) }));
-      } else if (m.t === "send") {
-        try {
-          const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-          // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
-          if (result === "dropped") this.#post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
-          else if (result !== "queued") this.#post({ t: "ack", to: m.from, seq: m.seq });
-          else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
-        } catch (error) {
-          this.#post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
-        }
-      } else if (m.t === "req") {
-        const { from: to, seq } = m;
-        // Taken once written: a request this leader only queued goes to the next leader if this
-        // one goes away first, as Conn sends a queued request on reconnect.
-        if (conn.isConnected()) this.#post({ t: "ack", to, seq });
-        else this.#acks.push({ to, seq });
-        conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
-          (value) => this.#post({ t: "res", to, seq, value }),
-          // A leaving leader's requests are the next leader's business, not an error.
-          (error) => this.#leaving || this.#post({ t: "res", to, seq, error: toWire(error) }),
-        );
-      }
-      return;
-    }
-    if (this.#closed || this.#role !== "follower") return;
-    if (m.t === "leader") {
-      // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
-      this.#askDial();
-      this.#unacked.forwardAll();
-      // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
-      // a request made while reconnecting.
-      this.#waiting.newLeader(() => this.#lost());
-    } else if (m.t === "refused" && m.to === this.#id) {
-      const error = fromWire(m.error);
-      for (const d of this.#opened.splice(0)) d.reject(error);
-    } else if (m.t === "ack" && m.to === this.#id) {
-      if (!m.error && !m.dropped) this.#view.sent++;
-      this.#unacked.delete(m.seq);
-      this.#waiting.taken(m.seq);
-      if (m.error) this.#emit("error", fromWire(m.error));
-    } else if (m.t === "res" && m.to === this.#id) {
-      if (this.#waiting.settle(m.seq, m.error && fromWire(m.error), m.value) && !m.error)
-        this.#view.received++;
-    } else if (m.t === "ev") {
-      if (m.p !== undefined) {
-        this.#protocol = m.p;
-        this.#handshake = m.h;
-      }
-      const arg = m.arg as { error?: WireError };
-      const was = this.#state;
-      if (m.name === "error") this.#event(m.name, fromWire(m.arg as WireError));
-      else this.#event(m.name, arg?.error ? { ...arg, error: fromWire(arg.error) } : arg);
-      // A tab that joins a connection already open hears no "connected" of its own: it is told
-      // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
-      if (m.join && was !== "open" && this.#state === "open") this.#connected();
-    }
-  }
-
-  #flushAcks(): void {
-    if (this.#role === "leader") this.#unacked.clear(); // this tab's own: flushed with the queue
-    for (const { to, seq } of this.#acks.splice(0)) this.#post({ t: "ack", to, seq });
-  }
-
-  /** An event of the shared connection, in this tab. */
-  #event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
-    if (name === "message") this.#view.received++;
-    else if (name === "pong") this.#view.lastRttMs = (arg as PongInfo).rttMs;
-    else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
-    if (name === "state") this.#setState(arg as StateChange["newState"]);
-    else if (name === "connected") this.#connected();
-    // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
-    else (this.#emit as (n: string, a: any) => void)(name, arg);
-  }
-
-  /**
-   * Announces an open. The dial() calls waiting are resolved first, as Conn's are (a close() in
-   * onConnected does not undo them), but their callers continue after onConnected was called.
-   */
-  #connected(): void {
-    for (const d of this.#opened.splice(0)) d.resolve();
-    this.#emit("connected");
-  }
-
-  #setState(next: StateChange["newState"]): void {
-    const oldState = this.#state;
-    // A new leader dials afresh ("connecting"), but the shared connection was open: as Conn
-    // would say of a dropped connection, it is reconnecting (Conn never goes open -> connecting).
-    // Open until then, this tab heard no close from the old leader (its page died, or it stepped
-    // down): the connection it knew ended all the same, and it says so, as Conn does of a drop.
-    const dropped = next === "connecting" && oldState === "open";
-    if (next === "connecting" && (oldState === "open" || oldState === "reconnecting")) next = "reconnecting";
-    // Heard again too: a new leader dialling says "connecting" to a tab that heard the old one's.
-    const dialing = next === "connecting" || next === "reconnecting";
-    if (dialing) this.#dialing = true;
-    if (oldState === next) return;
-    this.#state = next;
-    if (next === "open" && oldState === "reconnecting") this.#view.reconnects++;
-    const reason = this.#reason;
-    this.#reason = undefined;
-    // Ended for good: the iterators end (they throw why, as Conn's do, unless this tab closed).
-    if (next === "closed" && !this.#closed)
-      this.#view.end(reason?.code === "ERR_CLOSED" ? undefined : reason);
-    if (dropped)
-      this.#emit("close", {
-        code: 1006,
-        reason: "",
-        wasClean: false,
-        willReconnect: true,
-        closedBy: "network",
-      });
-    this.#emit("state", { oldState, newState: next });
-    if (dialing) this.#dialing = true; // also over a dial() made by a listener just now
-    if (next === "closed" && this.#dialing) {
-      const error = evtError("ERR_DISCONNECTED", "the shared connection closed before it opened");
-      for (const d of this.#opened.splice(0)) d.reject(error);
-    }
-  }
-
-  #emit<K extends keyof SharedConnEvents<TIn, TOut>>(
-    name: K,
-    ...args: Parameters<SharedConnEvents<TIn, TOut>[K]> extends [...infer A, unknown] ? A : never
-  ): void {
-    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
-    (this.#events.emit as (n: K, ...a: any[]) => void)(name, ...args, this);
-  }
-
-  #guard(fn: () => void, what = "send failed"): void {
-    try {
-      fn();
-    } catch (error) {
-      this.#emit(
-        "error",
-        error instanceof EvtWebSocketError ? error : evtError("ERR_CALLBACK_THREW", what, error),
-      );
-    }
+    if (this.#t.role.leads) this.#leader.serve(m);
+    else this.#follower.receive(m);
   }
 }
 

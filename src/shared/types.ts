@@ -1,6 +1,6 @@
 /**
  * The public types of `evtwebsocket/shared`: the role, the events and the options of a shared
- * connection. Behaviour lives in `shared-conn.ts`.
+ * connection. Behaviour lives in `shared-conn.ts` and the parts it wires.
  */
 
 import type {

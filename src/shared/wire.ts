@@ -1,12 +1,14 @@
 /**
  * What the tabs of a shared connection say to each other over their `BroadcastChannel`
- * (structured-cloned), and how an error crosses it (as `{ code, message }`, rebuilt in each
- * tab). Types and conversions only: who posts what, and when, is `shared-conn.ts`'s job.
+ * (structured-cloned), how an error crosses it (as `{ code, message }`, rebuilt in each tab),
+ * and what a post the structured clone refuses becomes. Who posts what, and when, is
+ * `leader.ts`'s and `follower.ts`'s job.
  */
 
 import { type ErrorCode, EvtWebSocketError } from "../index.js";
 import type { Handshake } from "../types.js";
 import type { WireSendOptions } from "./outgoing.js";
+import { evtError } from "./public-error.js";
 import type { SharedConnEvents } from "./types.js";
 
 /** One message between tabs: `t` says which. */
@@ -48,3 +50,28 @@ export const toWire = (e: unknown): WireError =>
     : { code: "ERR_DISCONNECTED", message: String(e) };
 /** An error from another tab, as this tab's {@link EvtWebSocketError}. */
 export const fromWire = (e: WireError) => new EvtWebSocketError(e.code, e.message);
+
+/**
+ * Posts `message` on `channel` (none: this tab closed). A send or request the structured clone
+ * refuses throws `ERR_INVALID_OPTION`; a leader's decoded message or response it refuses (one
+ * holding a function) is replaced by an `ERR_DECODE` error, which the other tabs hear instead.
+ */
+export function post(channel: BroadcastChannel | undefined, message: Wire): void {
+  try {
+    channel?.postMessage(message);
+  } catch (cause) {
+    // Leader: a decoded message or response the structured clone refuses (one holding a
+    // function). The other tabs hear why instead; a follower's request rejects.
+    if (message.t === "send" || message.t === "req")
+      throw evtError(
+        "ERR_INVALID_OPTION",
+        "cannot send: the message cannot be cloned to the leader tab",
+        cause,
+      );
+    if (message.t !== "ev" && message.t !== "res") throw cause;
+    const error = evtError("ERR_DECODE", "a decoded message could not be cloned to the other tabs", cause);
+    if (message.t === "res")
+      post(channel, { t: "res", to: message.to, seq: message.seq, error: toWire(error) });
+    else if (message.name !== "error") post(channel, { t: "ev", name: "error", arg: toWire(error) });
+  }
+}

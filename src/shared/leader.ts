@@ -1,0 +1,236 @@
+/**
+ * A tab's side as the socket holder: its own {@link Conn} (made at once, so bad options throw
+ * in `createSharedConn`; it dials only while this tab leads, or is alone), whose events are
+ * told in this tab and, from a leader, posted to every other tab; taking over when this tab
+ * gets the lock; serving the followers; stepping down.
+ *
+ * The codec runs here: a follower posts message bodies, the leader encodes them and posts back
+ * every decoded incoming message and every event (errors as `{ code, message }`). A follower's
+ * request becomes an ordinary `conn.request()` (this tab's `matchMsg`/`messageId` pair the
+ * response) whose outcome is posted back addressed to that tab and number: a matched response
+ * is never broadcast as a message.
+ *
+ * Nothing lost across a handover. The leader acknowledges a send once it was handed to an open
+ * socket (or, when it had to queue it, after the next open flushed the queue), and a request
+ * once it has written it; what it queued and then dropped is acknowledged as dropped. A
+ * leader that steps down (frozen, cached) or closes forgets what it owed: each follower sends
+ * what no leader acknowledged to the next one. What a follower does is `follower.ts`'s; when
+ * the role changes is `role.ts`'s.
+ */
+
+import {
+  Conn,
+  type EvtWebSocketError,
+  type RequestOptions,
+  type SendOptions,
+  type SendResult,
+  type UrlSource,
+} from "../index.js";
+import type { ResolvedSend } from "../send-options.js";
+import { lost } from "./requests.js";
+import type { Tab } from "./tab.js";
+import type { SharedConnEvents } from "./types.js";
+import { toWire, type Wire } from "./wire.js";
+
+/** This tab's own Conn, and what it does with it as leader; see the module header. */
+export class Leader<TIn, TOut> {
+  /** This tab's Conn: the one socket while this tab leads (or is alone), idle before. */
+  readonly conn: Conn<TIn, TOut>;
+  /** Opens of this tab's own Conn: a request queued since the last one was never written. */
+  #opens = 0;
+  readonly #t: Tab<TIn, TOut>;
+  /** Acknowledgements held until the queue is flushed on the next open. */
+  #acks: { to: string; seq: number; body?: unknown }[] = [];
+
+  /** @param fan - tell this Conn's events to every other tab (false: alone). */
+  constructor(t: Tab<TIn, TOut>, fan: boolean) {
+    this.#t = t;
+    this.conn = this.#own(fan);
+  }
+
+  /** This tab's own Conn, its events told here and, when `fan` is set, to every other tab. */
+  #own(fan: boolean): Conn<TIn, TOut> {
+    const t = this.#t;
+    const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = t.options;
+    const conn = new Conn<TIn, TOut>(rest);
+    const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
+      // A leader that stepped down: its old socket's end is not the shared connection's news.
+      if (t.role.steppedDown) return;
+      if (fan && !t.role.leaving)
+        t.post(
+          name === "connected" || name === "state"
+            ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
+            : { t: "ev", name, arg: wire },
+        );
+      t.shared.event(name, arg);
+    };
+    conn.on("message", (msg) => tell("message", msg));
+    conn.on("state", ({ newState }) => {
+      // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
+      // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
+      if (newState === "closed" && !t.role.leaving) {
+        t.unacked.clear();
+        for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped: true });
+      }
+      tell("state", newState);
+    });
+    conn.on("connected", () => {
+      this.#opens++;
+      tell("connected", undefined);
+      // The queue is flushed after the connected listeners: acknowledge what it held then.
+      if (fan) setTimeout(() => this.#flushAcks(), 0);
+    });
+    conn.on("close", (info) => tell("close", info));
+    // All of it crosses: the server's wait as is, the error as `{ code, message }`.
+    conn.on("reconnecting", (info) =>
+      tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
+    );
+    conn.on("pong", (info) => tell("pong", info));
+    conn.on("error", (error) => {
+      // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
+      const i = t.unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
+      if (i >= 0) {
+        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
+        t.post({ t: "ack", to, seq, dropped: true });
+      }
+      tell("error", error, toWire(error));
+    });
+    return conn;
+  }
+
+  /** This tab's dial() while it holds the socket (leader, alone); `first`: its first dial(). */
+  dial(url: UrlSource, subprotocol: string | string[] | undefined, first: boolean): Promise<void> {
+    const t = this.#t;
+    const conn = this.conn;
+    // A leader whose Conn already took a follower's dial up: this tab's first dial() waits
+    // for that connection, as a follower's does (Conn's own would say ERR_ALREADY_DIALED).
+    const busy = conn.state !== "idle" && conn.state !== "closed";
+    if (t.role.role === "leader" && first && busy) return t.shared.whenOpen(true);
+    return conn.dial(url, subprotocol).catch((error: EvtWebSocketError) => {
+      // This tab stepped down (frozen or cached) while dialling, not closed by the user: the
+      // dial goes on through the next leader, which this tab asks to dial.
+      if (error?.code !== "ERR_CLOSED" || !t.role.steppedDown) throw error;
+      return t.shared.whenOpen(true);
+    });
+  }
+
+  /** This tab's send() while it holds the socket: on its own Conn (`o`: the options resolved). */
+  send(body: TOut, options: SendOptions | undefined, o: ResolvedSend | undefined): SendResult {
+    const t = this.#t;
+    const result = o === undefined ? this.conn.send(body) : this.conn.send(body, options);
+    // Queued by a leader: kept until the next open flushes it, for the next leader should
+    // this tab step down first.
+    if (t.role.role === "leader" && result === "queued") t.unacked.add(++t.seq, body, o);
+    return result;
+  }
+
+  /** This tab's request() while it holds the socket; `again` makes it anew, after a step down. */
+  request(body: TOut, options: RequestOptions | undefined, again: () => Promise<TIn>): Promise<TIn> {
+    const conn = this.conn;
+    // Made while not open, it waits in the queue until the next open writes it.
+    const queuedAt = conn.isConnected() ? -1 : this.#opens;
+    return conn.request(body, options).catch((error: EvtWebSocketError) => {
+      // This tab stepped down (frozen or cached), not closed by the user: a request in flight
+      // is a drop, as for a follower's through a leader that went away; one never written
+      // goes to the next leader, as Conn sends a queued request on reconnect.
+      if (error?.code !== "ERR_CLOSED" || !this.#t.role.steppedDown) throw error;
+      if (options?.retryOnReconnect === true || queuedAt === this.#opens) return again();
+      throw lost();
+    });
+  }
+
+  /** This tab got the lock: it dials its Conn and takes over what waited on the old leader. */
+  lead(): void {
+    const t = this.#t;
+    if (!t.role.to("lead")) return;
+    const conn = this.conn;
+    t.post({ t: "leader" });
+    t.emit("role", "leader");
+    // Its failure is this tab's dial() failure too: a dial() made while following may have
+    // heard no state change of this dial (it was "connecting" already), so it is told here.
+    if (t.url !== undefined)
+      conn.dial(t.url, t.sub).catch((error: Error) => {
+        // Not when stepping down: the dial goes on through the next leader.
+        if (!t.role.leaving) t.shared.reject(error);
+      });
+    // Kept, as this tab's own queued sends are, until the connection opens (see #flushAcks).
+    // Taken over, not let go of: a drained() waiting since this tab followed waits for the open.
+    for (const [seq, held] of t.unacked.take()) {
+      const o = t.unacked.wire(held);
+      if (o === "expired") {
+        t.unacked.drop(held);
+        continue;
+      }
+      t.guard(() => {
+        // Its signal still applies: this tab's own queue holds it now.
+        const result = conn.send(held.body as TOut, { ...o, signal: held.signal });
+        if (result === "queued") t.unacked.add(seq, held.body, { ...held, maxAgeMs: 0 }, held.expiresAt);
+      });
+    }
+    t.unacked.settle();
+    t.waiting.handOver(conn, lost);
+  }
+
+  /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
+  stepDown(): void {
+    if (!this.#t.role.stepDown()) return;
+    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
+    // the next one (posted later, should this tab lead again, they would count sends twice).
+    this.#acks = [];
+    void this.conn.close(1000, "page hidden");
+    this.#t.emit("role", "follower");
+  }
+
+  /**
+   * What a follower posted, served by this leader. A leader that is closing serves no one: what
+   * followers post meanwhile (not acknowledged, not taken) goes to the next leader.
+   */
+  serve(m: Wire): void {
+    const t = this.#t;
+    const conn = this.conn;
+    if (m.t === "hello")
+      t.post({
+        t: "ev",
+        name: "state",
+        arg: conn.state,
+        join: true,
+        p: conn.protocol,
+        h: conn.handshake,
+      });
+    else if (m.t === "ping") t.guard(() => conn.ping(), "ping() failed in the leader tab");
+    else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
+      const { from } = m;
+      // A URL or subprotocol refused at once changes no state: the follower that asked is told.
+      conn
+        .dial(m.url, m.sub)
+        .catch((error) => from && t.post({ t: "refused", to: from, error: toWire(error) }));
+    } else if (m.t === "send") {
+      try {
+        const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
+        // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
+        if (result === "dropped") t.post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
+        else if (result !== "queued") t.post({ t: "ack", to: m.from, seq: m.seq });
+        else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
+      } catch (error) {
+        t.post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
+      }
+    } else if (m.t === "req") {
+      const { from: to, seq } = m;
+      // Taken once written: a request this leader only queued goes to the next leader if this
+      // one goes away first, as Conn sends a queued request on reconnect.
+      if (conn.isConnected()) t.post({ t: "ack", to, seq });
+      else this.#acks.push({ to, seq });
+      conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
+        (value) => t.post({ t: "res", to, seq, value }),
+        // A leaving leader's requests are the next leader's business, not an error.
+        (error) => t.role.leaving || t.post({ t: "res", to, seq, error: toWire(error) }),
+      );
+    }
+  }
+
+  #flushAcks(): void {
+    const t = this.#t;
+    if (t.role.role === "leader") t.unacked.clear(); // this tab's own: flushed with the queue
+    for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq });
+  }
+}
