@@ -53,10 +53,13 @@ import tsupConfig from "../tsup.config.js";
  * or whose WHATWG socket died never resolved) took it to about 15,690 B; the guard is 15,744 B.
  * The idle-memory changes (the queue's delivery policies made on first use, observers that
  * keep less) added about 45 B: 15,733 B; the observability review's fixes (request tracing on
- * any of its five channels, one id counter per process) 8 B more: 15,741 B.
+ * any of its five channels, one id counter per process) 8 B more: 15,741 B. The lifecycle
+ * review's fixes (one attempt at a time under online/pageshow, a link told when our side fails
+ * the connection, a heartbeat that counts a message still arriving) added about 118 B:
+ * 15,859 B; the guard is 15,872 B.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 15_744;
+const BUDGET_GZIP_BYTES = 15_872;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
