@@ -112,3 +112,16 @@ it("a close frame with a UTF-8 reason is echoed with its code, and the close is 
   expect(echo.payload.readUInt16BE(0)).toBe(4000);
   expect(o.closes).toEqual([{ code: 4000, reason: "bye é", wasClean: true }]);
 });
+
+it("a reply to our own close frame whose reason is not UTF-8 is not reported as a clean close with that reason (1006, as ws gave)", async () => {
+  const o = await opened();
+  const closing = o.c.close(4001, "bye");
+  await until(() => parseAll(o.server.connectionBytes(0)).some((f) => f.opcode === 8), "our close frame");
+  o.server.write(frame(8, Buffer.concat([Buffer.of(0x0f, 0xa0), Buffer.of(0x6f, 0x6b, 0xff)]))); // 4000 "ok\xff"
+  await closing;
+  expect(o.closes).toEqual([{ code: 1006, reason: "", wasClean: false }]);
+  expect(o.errors).toEqual([]); // the close was ours: no error
+  const sent = parseAll(o.server.connectionBytes(0)).filter((f) => f.opcode === 8);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.payload.readUInt16BE(0)).toBe(4001);
+});

@@ -265,6 +265,12 @@ class Socket extends WebSocket {
   override close(code?: number, data?: string | Buffer): void {
     const transport = this.transport;
     if (transport === undefined || this.readyState !== WebSocket.OPEN) {
+      // The peer's answer to our close frame, with a reason that is not UTF-8: the connection
+      // fails (its close event says 1006, as ws's own check gave), the reason is not reported.
+      if (transport?.failed === false && Buffer.isBuffer(data) && !isUtf8(data)) {
+        this.#failUtf8(transport);
+        return;
+      }
       super.close(code, data);
       return;
     }
@@ -309,10 +315,13 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
   // ws failed the connection itself (a protocol error, an oversized message): it sent
   // `sentCode`, then stopped reading, so its own close event says 1006.
   const failed = closedBy === "client" && !transport.requested;
+  // After our close frame, text that was not UTF-8 (the peer's reason, or a message) failed the
+  // connection: no valid close frame came back, so 1006, as ws's own check gave.
+  const failedAfterOurs = transport.failed && transport.requested;
   events.onClose({
-    code: failed ? transport.sentCode : code,
-    reason: failed ? "" : reason.toString("utf8"),
-    wasClean: !failed && code !== 1006,
+    code: failed ? transport.sentCode : failedAfterOurs ? 1006 : code,
+    reason: failed || failedAfterOurs ? "" : reason.toString("utf8"),
+    wasClean: !failed && !failedAfterOurs && code !== 1006,
     error: lastError,
     status: refused?.status,
     retryAfterMs: refused?.retryAfterMs,
