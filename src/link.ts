@@ -108,6 +108,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #requested = false;
   /** The peer's close frame arrived first: its code and reason. */
   #peerClose: { code: number; reason: string } | undefined;
+  /** Our side failed the connection first (the transport's onFailing): the code it sent, and why. */
+  #failure: { code: number; cause: unknown } | undefined;
   readonly #config: LinkConfig;
   readonly #url: string;
   readonly #events: LinkEvents<O>;
@@ -282,6 +284,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     if (this.#phase === "ended") return;
     this.#transport?.terminate();
     const peer = this.#peerClose;
+    const failure = this.#failure;
+    if (peer === undefined && failure !== undefined) {
+      // We failed the connection and TCP did not end in time: the code we sent still explains it.
+      const end = { code: failure.code, reason: "", wasClean: false };
+      const why = error ?? this.#closeError({ ...end, error: failure.cause }, "client");
+      this.#end({ ...end, error: why, closedBy: "client" });
+      return;
+    }
     if (peer === undefined) {
       this.#end({ code: 1006, reason: "", wasClean: false, error });
       return;
@@ -314,6 +324,13 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   onClosing(code: number, reason: string): void {
     if (this.#phase !== "open") return;
     this.#peerClose = { code, reason };
+    this.#closing();
+  }
+
+  /** Transport callback: our side failed the connection; the socket's end follows (bounded by the close timeout). */
+  onFailing(code: number, cause: unknown): void {
+    if (this.#phase !== "open") return;
+    this.#failure = { code, cause };
     this.#closing();
   }
 

@@ -9,6 +9,7 @@
  */
 import { expect, it } from "vitest";
 import { ErrorCode, type EvtWebSocketError, State } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
 import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -124,4 +125,37 @@ it("a reply to our own close frame whose reason is not UTF-8 is not reported as 
   const sent = parseAll(o.server.connectionBytes(0)).filter((f) => f.opcode === 8);
   expect(sent).toHaveLength(1);
   expect(sent[0]!.payload.readUInt16BE(0)).toBe(4001);
+});
+
+it("a peer that holds TCP open after our 1007 close frame is cut off at the close timeout, the heartbeat stopped, and the failure is what is reported", async () => {
+  const server = await rawServer({ allowHalfOpen: true });
+  const clock = new FakeClock();
+  const errors: EvtWebSocketError[] = [];
+  const closes: { code: number; reason: string; wasClean: boolean }[] = [];
+  const c = conn({
+    clock,
+    reconnect: false,
+    pingIntervalMs: 1000,
+    onError: (e) => errors.push(e),
+    onClose: (e) => closes.push({ code: e.code, reason: e.reason, wasClean: e.wasClean }),
+  });
+  await c.dial(server.url);
+  server.write(text(Buffer.of(0xff)));
+  await until(() => parseAll(server.connectionBytes(0)).some((f) => f.opcode === 8), "our 1007 close frame");
+  // The socket takes no more data from here: no ping goes out, no pong is awaited.
+  clock.advance(2999);
+  expect(errors).toEqual([]);
+  expect(c.state).toBe(State.OPEN);
+  clock.advance(1); // the close timeout (3 s)
+  await until(() => c.state === State.CLOSED, "closed at the close timeout", 2000);
+  expect(closes).toEqual([{ code: 1007, reason: "", wasClean: false }]);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatchObject({
+    code: ErrorCode.DISCONNECTED,
+    details: { closeCode: 1007, closedBy: "client" },
+  });
+  expect((errors[0]!.cause as Error).message).toMatch(/invalid UTF-8/);
+  const frames = parseAll(server.connectionBytes(0));
+  expect(frames.filter((f) => f.opcode === 9)).toEqual([]); // no ping after the close frame
+  expect(frames.filter((f) => f.opcode === 8)).toHaveLength(1);
 });

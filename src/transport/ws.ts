@@ -285,6 +285,9 @@ class Socket extends WebSocket {
     transport.sentCode = code ?? 1005;
     super.close(code, data);
     if (byPeer) transport.events.onClosing(code ?? 1005, data === undefined ? "" : data.toString());
+    // ws (or #failUtf8) failing the connection: the link stops its heartbeat and bounds the wait
+    // for a peer that never closes TCP. ws raises its own error after this call: no cause yet.
+    else if (!transport.requested) transport.events.onFailing?.(transport.sentCode, transport.lastError);
   }
 }
 
