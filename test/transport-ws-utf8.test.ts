@@ -127,6 +127,17 @@ it("a reply to our own close frame whose reason is not UTF-8 is not reported as 
   expect(sent[0]!.payload.readUInt16BE(0)).toBe(4001);
 });
 
+it("text that is not UTF-8, read while a messages() consumer has paused reading, still ends the connection without waiting for the consumer", async () => {
+  const o = await opened();
+  // Never read: its buffer of one is full at the first message, and reading pauses.
+  const stream = o.c.messages({ bufferSize: 1 });
+  o.server.write(Buffer.concat([text("a"), text("b"), text(Buffer.of(0xff)), text("after")]));
+  await expectFailed(o);
+  expect(o.seen).toEqual(["a", "b"]);
+  // The consumer still gets what was read before the failure, then the connection's end.
+  expect((await stream.next()).value).toBe("a");
+});
+
 it("a peer that holds TCP open after our 1007 close frame is cut off at the close timeout, the heartbeat stopped, and the failure is what is reported", async () => {
   const server = await rawServer({ allowHalfOpen: true });
   const clock = new FakeClock();
