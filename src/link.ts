@@ -285,20 +285,24 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#transport?.terminate();
     const peer = this.#peerClose;
     const failure = this.#failure;
-    if (peer === undefined && failure !== undefined) {
-      // We failed the connection and TCP did not end in time: the code we sent still explains it.
-      const end = { code: failure.code, reason: "", wasClean: false };
-      const why = error ?? this.#closeError({ ...end, error: failure.cause }, "client");
-      this.#end({ ...end, error: why, closedBy: "client" });
-      return;
-    }
-    if (peer === undefined) {
+    if (peer === undefined && failure === undefined) {
       this.#end({ code: 1006, reason: "", wasClean: false, error });
       return;
     }
-    // The peer's close frame came and TCP did not end in time: the peer's code still explains it.
-    const end = { code: peer.code, reason: peer.reason, wasClean: false };
-    this.#end({ ...end, error: error ?? (this.#requested ? undefined : this.#closeError(end, "server")) });
+    // A close frame came (the peer's) or went (ours, failing the connection) and TCP did not end
+    // in time: its code still explains it.
+    const end = {
+      code: (peer ?? failure)!.code,
+      reason: peer?.reason ?? "",
+      wasClean: false,
+      error: failure?.cause,
+    };
+    const by = peer ? "server" : "client";
+    this.#end({
+      ...end,
+      error: error ?? (this.#requested ? undefined : this.#closeError(end, by)),
+      closedBy: by,
+    });
   }
 
   /**
@@ -356,6 +360,11 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
   onPing(): void {
     this.#heartbeat?.noteReceived(false);
+  }
+
+  /** Heartbeat hook: bytes read from the socket so far, where the transport can tell. */
+  bytesRead(): number | undefined {
+    return this.#transport?.bytesRead;
   }
 
   /** Heartbeat hook: the pong deadline passed with nothing received. */

@@ -76,6 +76,11 @@ export interface Transport {
    * accepts data (a close frame was sent or received): the frame was not written.
    */
   send(data: Data): number;
+  /**
+   * Bytes read from the socket so far, frames not yet whole included (adapters that can tell):
+   * the heartbeat counts a message still arriving as a sign of life.
+   */
+  readonly bytesRead?: number | undefined;
   /** Sends a protocol ping frame; only present when the adapter `canPing`. */
   ping?(): void;
   /** Starts the closing handshake. */

@@ -419,6 +419,10 @@ class WsTransport implements Transport {
     return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
   }
 
+  get bytesRead(): number | undefined {
+    return (this.tcp as net.Socket | undefined)?.bytesRead;
+  }
+
   send(data: Data): number {
     const tcp = this.tcp;
     // One writer: once a close frame was sent or received, no data frame follows it (ws would
