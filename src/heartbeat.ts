@@ -4,8 +4,12 @@
  * Rules: a ping goes out whenever `intervalMs` pass without sending anything (keep-alive, as
  * the Go original did) or without receiving anything (liveness probe). Once a ping is out, any
  * inbound byte proves the peer alive; if nothing at all arrives within `pongTimeoutMs`, the
- * peer is declared dead. A silent peer is therefore detected within
- * `intervalMs + pongTimeoutMs` of the last byte received, plus however late the timers fire.
+ * peer is declared dead. Whole messages and pongs are noted as they come; the bytes of a
+ * message still arriving (a large one on a slow line: its pong queues behind it) are seen at the
+ * deadline, in the transport's count of bytes read where it keeps one (Node's `ws`), and move the
+ * deadline `pongTimeoutMs` on. A silent peer is therefore detected within
+ * `intervalMs + pongTimeoutMs` of the last byte received (`2 * pongTimeoutMs` if that is longer
+ * and it fell silent in the middle of a message), plus however late the timers fire.
  *
  * Pings keep to a grid shared by every connection on the clock: a ping due at `t` goes out at
  * the last multiple of the grid step at or before `t` (the step is the largest whole divisor of
@@ -50,6 +54,11 @@ export interface HeartbeatHooks {
   sendPing(): void;
   /** Called once when the pong deadline passed with nothing received. */
   onDead(): void;
+  /**
+   * Bytes read from the socket so far, a message not yet whole included; undefined where the
+   * transport cannot tell (then only whole messages and pongs count as received).
+   */
+  bytesRead?(): number | undefined;
 }
 
 /** Heartbeat timing, in ms (the connection's resolved options fit it as they are). */
@@ -103,6 +112,8 @@ export class Heartbeat implements Sleeper {
   #rttFrom = NaN;
   /** What late wakes granted the outstanding ping. */
   #grace: Grace = Grace.NONE;
+  /** The transport's count of bytes read when the outstanding ping's deadline started, if it keeps one. */
+  #readAtPing: number | undefined;
   #stopped = false;
   /** Reading is paused: no ping, no verdict (see the module header). */
   #suspended = false;
@@ -168,6 +179,7 @@ export class Heartbeat implements Sleeper {
       this.#pingSentAt = now;
       this.#rttFrom = NaN;
       this.#grace = Grace.NONE;
+      this.#readAtPing = this.#hooks.bytesRead?.();
     }
     this.#arm(now);
   }
@@ -196,6 +208,7 @@ export class Heartbeat implements Sleeper {
     this.#pingSentAt = now;
     this.#rttFrom = exact;
     this.#lastSent = now;
+    this.#readAtPing = this.#hooks.bytesRead?.();
     this.#hooks.sendPing();
   }
 
@@ -218,10 +231,18 @@ export class Heartbeat implements Sleeper {
         this.#ping(exact);
         if (this.#stopped) return;
       } else if (now - this.#pingSentAt >= pongTimeoutMs) {
+        const read = this.#hooks.bytesRead?.();
         if (late > 0 && grace !== Grace.VERDICT_DEFERRED) {
           // Armed again for the passed deadline: a zero-delay timer, which runs after the socket
           // was read (a pong that came in while the timers were late still counts).
           this.#grace = Grace.VERDICT_DEFERRED;
+        } else if (read! > this.#readAtPing!) {
+          // Part of a message came in (a large one on a slow line): the peer is alive, and its
+          // answer waits behind that message. Judged again pongTimeoutMs from now. (Without a
+          // count, undefined is never greater.)
+          this.#readAtPing = read;
+          this.#pingSentAt = now;
+          this.#grace = Grace.NONE;
         } else {
           this.stop();
           this.#hooks.onDead();

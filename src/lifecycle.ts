@@ -53,6 +53,8 @@ export class Lifecycle {
   #unwatch: (() => void) | undefined;
   /** The socket closed because the page was hidden (its close event says it will reconnect). */
   #hidden: ConnLink | undefined;
+  /** The epoch of the attempt whose URL and headers are being prepared (it has no link yet); -1 when none. */
+  #preparing = -1;
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
   #serverUntil = 0;
   /** The deadline of the URL or headers function being awaited, and the error it fails with. */
@@ -188,6 +190,7 @@ export class Lifecycle {
    */
   async #connect(): Promise<void> {
     const epoch = ++this.#epoch;
+    this.#preparing = epoch;
     this.#clearPrep();
     let url: string;
     let headers: Record<string, string> | undefined;
@@ -211,6 +214,7 @@ export class Lifecycle {
       }
     } catch (cause) {
       if (epoch !== this.#epoch) return;
+      this.#preparing = -1;
       // Ours, as is: headers that failed the check, an invalid URL (never retried), or a function
       // that did not settle in time. A throw from the user's function (even one of our errors)
       // is that function's failure.
@@ -233,6 +237,7 @@ export class Lifecycle {
       return;
     }
     if (epoch !== this.#epoch) return;
+    this.#preparing = -1;
     const link: ConnLink = new Link(this.#plan!, url, this.#linkEvents, this.#owner, headers);
     this.#link = link;
     this.#events.run(this, this.#attemptStart, link, url);
@@ -377,11 +382,13 @@ export class Lifecycle {
 
   /**
    * The network is back, or the page runs again: a waiting reconnect dials now; but a wait the
-   * server set (Retry-After, 1013) stands, and the attempt comes at its end.
+   * server set (Retry-After, 1013) stands, and the attempt comes at its end. An attempt already
+   * under way (its URL or headers function still running) goes on: a second one would call the
+   * function again and drop the first one's result.
    */
   #onOnline(): void {
     const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
-    if (!waiting || this.#link !== undefined) return;
+    if (!waiting || this.#link !== undefined || this.#preparing === this.#epoch) return;
     const left = this.#serverUntil - this.#o.clock.now();
     if (left > 0 && this.#retryTimer !== undefined) return;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);

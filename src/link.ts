@@ -108,6 +108,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #requested = false;
   /** The peer's close frame arrived first: its code and reason. */
   #peerClose: { code: number; reason: string } | undefined;
+  /** Our side failed the connection first (the transport's onFailing): the code it sent, and why. */
+  #failure: { code: number; cause: unknown } | undefined;
   readonly #config: LinkConfig;
   readonly #url: string;
   readonly #events: LinkEvents<O>;
@@ -282,13 +284,25 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     if (this.#phase === "ended") return;
     this.#transport?.terminate();
     const peer = this.#peerClose;
-    if (peer === undefined) {
+    const failure = this.#failure;
+    if (peer === undefined && failure === undefined) {
       this.#end({ code: 1006, reason: "", wasClean: false, error });
       return;
     }
-    // The peer's close frame came and TCP did not end in time: the peer's code still explains it.
-    const end = { code: peer.code, reason: peer.reason, wasClean: false };
-    this.#end({ ...end, error: error ?? (this.#requested ? undefined : this.#closeError(end, "server")) });
+    // A close frame came (the peer's) or went (ours, failing the connection) and TCP did not end
+    // in time: its code still explains it.
+    const end = {
+      code: (peer ?? failure)!.code,
+      reason: peer?.reason ?? "",
+      wasClean: false,
+      error: failure?.cause,
+    };
+    const by = peer ? "server" : "client";
+    this.#end({
+      ...end,
+      error: error ?? (this.#requested ? undefined : this.#closeError(end, by)),
+      closedBy: by,
+    });
   }
 
   /**
@@ -317,6 +331,13 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#closing();
   }
 
+  /** Transport callback: our side failed the connection; the socket's end follows (bounded by the close timeout). */
+  onFailing(code: number, cause: unknown): void {
+    if (this.#phase !== "open") return;
+    this.#failure = { code, cause };
+    this.#closing();
+  }
+
   /** Transport callback: the handshake completed. */
   onOpen(protocol: string, response?: HandshakeResponse): void {
     if (this.#phase !== "handshake") return;
@@ -339,6 +360,11 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
   onPing(): void {
     this.#heartbeat?.noteReceived(false);
+  }
+
+  /** Heartbeat hook: bytes read from the socket so far, where the transport can tell. */
+  bytesRead(): number | undefined {
+    return this.#transport?.bytesRead;
   }
 
   /** Heartbeat hook: the pong deadline passed with nothing received. */

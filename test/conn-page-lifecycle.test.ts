@@ -152,4 +152,22 @@ describe("the back/forward cache and frozen pages", () => {
     // The new socket is dialled only once the hidden one ended (its close event), not at "shown".
     expect(order).toEqual(["connect 1", "shown", expect.stringMatching(/^close /), "connect 2"]);
   });
+
+  it("online, pageshow or resume while an attempt's URL function is still running start no second attempt: the function is called once", async () => {
+    const page = stubPage();
+    const { s } = await holdingServer();
+    const releases: Array<(url: string) => void> = [];
+    const c = conn({ reconnect: fast });
+    const dialed = c.dial(() => new Promise<string>((resolve) => void releases.push(resolve)));
+    expect(releases).toHaveLength(1);
+    page.window.dispatchEvent(new Event("online"));
+    page.fire("pageshow", true);
+    page.document.dispatchEvent(new Event("resume"));
+    expect(releases).toHaveLength(1);
+    // The attempt under way goes on with its URL: the dial opens on it.
+    releases[0]!(s.url);
+    await dialed;
+    expect(c.state).toBe("open");
+    expect(s.connections).toBe(1);
+  });
 });

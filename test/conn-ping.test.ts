@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 describe("ping and dead-connection detection", () => {
@@ -69,6 +70,33 @@ describe("ping and dead-connection detection", () => {
     clearInterval(timer);
     expect(errors).toEqual([]);
     expect(c.isConnected()).toBe(true);
+  });
+
+  it("a message still arriving proves the peer alive: the bytes of a long frame count, not only whole messages", async () => {
+    // A healthy peer on a slow line: one 8,000-byte frame trickles in over more than
+    // pingIntervalMs + pongTimeoutMs, and its pong (sent after the frame: TCP keeps the order) follows it.
+    const peer = await rawServer();
+    const errors: EvtWebSocketError[] = [];
+    const sizes: number[] = [];
+    const c = conn<unknown, unknown>({
+      pingIntervalMs: 100,
+      pongTimeoutMs: 200,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+      onMessage: (m) => void sizes.push((m as Uint8Array).byteLength),
+    });
+    await c.dial(peer.url);
+    const payload = Buffer.alloc(8000, 7);
+    peer.write(Buffer.of(0x82, 126, payload.length >> 8, payload.length & 0xff));
+    for (let at = 0; at < payload.length; at += 100) {
+      peer.write(payload.subarray(at, at + 100));
+      await sleep(10);
+    }
+    peer.write(Buffer.of(0x8a, 0)); // the pong, behind the frame
+    await until(() => sizes.length === 1 || c.state !== "open", "the whole message");
+    expect(errors).toEqual([]);
+    expect(sizes).toEqual([8000]);
+    expect(c.state).toBe("open");
   });
 
   it("pingMsg/isPong: application pings, pongs are consumed and give the RTT", async () => {

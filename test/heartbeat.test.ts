@@ -53,6 +53,33 @@ describe("Heartbeat", () => {
     expect(log).toEqual([]);
   });
 
+  it("bytes of a message still arriving keep the peer alive at the deadline; silent from its last byte, it is dead within 2 x pongTimeoutMs", () => {
+    const clock = new FakeClock();
+    const log: string[] = [];
+    let read = 0;
+    new Heartbeat(
+      clock,
+      { pingIntervalMs: 1000, pongTimeoutMs: 500 },
+      {
+        sendPing: () => log.push(`ping@${clock.now()}`),
+        onDead: () => log.push(`dead@${clock.now()}`),
+        bytesRead: () => read,
+      },
+    );
+    clock.advance(1000);
+    expect(log).toEqual(["ping@1000"]);
+    // A large frame trickles in: no whole message, but bytes at every step.
+    for (let t = 0; t < 30; t++) {
+      read += 100;
+      clock.advance(100);
+    }
+    expect(log).toEqual(["ping@1000"]); // alive at every deadline, no second ping while one is out
+    // Its last byte came at 3900: the deadline at 4000 finds bytes since the one before, the
+    // next (4500) none.
+    clock.advance(1000);
+    expect(log).toEqual(["ping@1000", "dead@4500"]);
+  });
+
   it("suspended (reading paused), it neither pings nor declares the peer dead; resumed, an outstanding ping gets a fresh pongTimeoutMs", () => {
     const { clock, log, hb } = setup();
     clock.advance(1000);

@@ -9,6 +9,7 @@
  */
 import { expect, it } from "vitest";
 import { ErrorCode, type EvtWebSocketError, State } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
 import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -111,4 +112,61 @@ it("a close frame with a UTF-8 reason is echoed with its code, and the close is 
   const echo = parseAll(o.server.connectionBytes(0)).find((f) => f.opcode === 8)!;
   expect(echo.payload.readUInt16BE(0)).toBe(4000);
   expect(o.closes).toEqual([{ code: 4000, reason: "bye é", wasClean: true }]);
+});
+
+it("a reply to our own close frame whose reason is not UTF-8 is not reported as a clean close with that reason (1006, as ws gave)", async () => {
+  const o = await opened();
+  const closing = o.c.close(4001, "bye");
+  await until(() => parseAll(o.server.connectionBytes(0)).some((f) => f.opcode === 8), "our close frame");
+  o.server.write(frame(8, Buffer.concat([Buffer.of(0x0f, 0xa0), Buffer.of(0x6f, 0x6b, 0xff)]))); // 4000 "ok\xff"
+  await closing;
+  expect(o.closes).toEqual([{ code: 1006, reason: "", wasClean: false }]);
+  expect(o.errors).toEqual([]); // the close was ours: no error
+  const sent = parseAll(o.server.connectionBytes(0)).filter((f) => f.opcode === 8);
+  expect(sent).toHaveLength(1);
+  expect(sent[0]!.payload.readUInt16BE(0)).toBe(4001);
+});
+
+it("text that is not UTF-8, read while a messages() consumer has paused reading, still ends the connection without waiting for the consumer", async () => {
+  const o = await opened();
+  // Never read: its buffer of one is full at the first message, and reading pauses.
+  const stream = o.c.messages({ bufferSize: 1 });
+  o.server.write(Buffer.concat([text("a"), text("b"), text(Buffer.of(0xff)), text("after")]));
+  await expectFailed(o);
+  expect(o.seen).toEqual(["a", "b"]);
+  // The consumer still gets what was read before the failure, then the connection's end.
+  expect((await stream.next()).value).toBe("a");
+});
+
+it("a peer that holds TCP open after our 1007 close frame is cut off at the close timeout, the heartbeat stopped, and the failure is what is reported", async () => {
+  const server = await rawServer({ allowHalfOpen: true });
+  const clock = new FakeClock();
+  const errors: EvtWebSocketError[] = [];
+  const closes: { code: number; reason: string; wasClean: boolean }[] = [];
+  const c = conn({
+    clock,
+    reconnect: false,
+    pingIntervalMs: 1000,
+    onError: (e) => errors.push(e),
+    onClose: (e) => closes.push({ code: e.code, reason: e.reason, wasClean: e.wasClean }),
+  });
+  await c.dial(server.url);
+  server.write(text(Buffer.of(0xff)));
+  await until(() => parseAll(server.connectionBytes(0)).some((f) => f.opcode === 8), "our 1007 close frame");
+  // The socket takes no more data from here: no ping goes out, no pong is awaited.
+  clock.advance(2999);
+  expect(errors).toEqual([]);
+  expect(c.state).toBe(State.OPEN);
+  clock.advance(1); // the close timeout (3 s)
+  await until(() => c.state === State.CLOSED, "closed at the close timeout", 2000);
+  expect(closes).toEqual([{ code: 1007, reason: "", wasClean: false }]);
+  expect(errors).toHaveLength(1);
+  expect(errors[0]).toMatchObject({
+    code: ErrorCode.DISCONNECTED,
+    details: { closeCode: 1007, closedBy: "client" },
+  });
+  expect((errors[0]!.cause as Error).message).toMatch(/invalid UTF-8/);
+  const frames = parseAll(server.connectionBytes(0));
+  expect(frames.filter((f) => f.opcode === 9)).toEqual([]); // no ping after the close frame
+  expect(frames.filter((f) => f.opcode === 8)).toHaveLength(1);
 });

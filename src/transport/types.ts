@@ -56,6 +56,13 @@ export interface TransportEvents {
    * the socket ends (WHATWG) never call it. `onClose` follows.
    */
   onClosing(code: number, reason: string): void;
+  /**
+   * Our side failed the connection (a protocol error, an oversized message, text that is not
+   * UTF-8): a close frame with `code` went out, `send` refuses data from now on, and `cause` is
+   * what went wrong, when the adapter knows it yet. Adapters that never fail a connection
+   * themselves (WHATWG) never call it. `onClose` follows.
+   */
+  onFailing?(code: number, cause: unknown): void;
   /** The socket is gone. `error` explains a failure; `status` is the HTTP status of a refused handshake. */
   onClose(info: TransportClose): void;
   /** Everything accepted before the last `requestFlushed()` has been written (adapters with it only). */
@@ -69,6 +76,11 @@ export interface Transport {
    * accepts data (a close frame was sent or received): the frame was not written.
    */
   send(data: Data): number;
+  /**
+   * Bytes read from the socket so far, frames not yet whole included (adapters that can tell):
+   * the heartbeat counts a message still arriving as a sign of life.
+   */
+  readonly bytesRead?: number | undefined;
   /** Sends a protocol ping frame; only present when the adapter `canPing`. */
   ping?(): void;
   /** Starts the closing handshake. */

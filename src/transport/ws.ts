@@ -265,6 +265,12 @@ class Socket extends WebSocket {
   override close(code?: number, data?: string | Buffer): void {
     const transport = this.transport;
     if (transport === undefined || this.readyState !== WebSocket.OPEN) {
+      // The peer's answer to our close frame, with a reason that is not UTF-8: the connection
+      // fails (its close event says 1006, as ws's own check gave), the reason is not reported.
+      if (transport?.failed === false && Buffer.isBuffer(data) && !isUtf8(data)) {
+        this.#failUtf8(transport);
+        return;
+      }
       super.close(code, data);
       return;
     }
@@ -279,6 +285,9 @@ class Socket extends WebSocket {
     transport.sentCode = code ?? 1005;
     super.close(code, data);
     if (byPeer) transport.events.onClosing(code ?? 1005, data === undefined ? "" : data.toString());
+    // ws (or #failUtf8) failing the connection: the link stops its heartbeat and bounds the wait
+    // for a peer that never closes TCP. ws raises its own error after this call: no cause yet.
+    else if (!transport.requested) transport.events.onFailing?.(transport.sentCode, transport.lastError);
   }
 }
 
@@ -309,10 +318,13 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
   // ws failed the connection itself (a protocol error, an oversized message): it sent
   // `sentCode`, then stopped reading, so its own close event says 1006.
   const failed = closedBy === "client" && !transport.requested;
+  // After our close frame, text that was not UTF-8 (the peer's reason, or a message) failed the
+  // connection: no valid close frame came back, so 1006, as ws's own check gave.
+  const failedAfterOurs = transport.failed && transport.requested;
   events.onClose({
-    code: failed ? transport.sentCode : code,
-    reason: failed ? "" : reason.toString("utf8"),
-    wasClean: !failed && code !== 1006,
+    code: failed ? transport.sentCode : failedAfterOurs ? 1006 : code,
+    reason: failed || failedAfterOurs ? "" : reason.toString("utf8"),
+    wasClean: !failed && !failedAfterOurs && code !== 1006,
     error: lastError,
     status: refused?.status,
     retryAfterMs: refused?.retryAfterMs,
@@ -405,6 +417,10 @@ class WsTransport implements Transport {
 
   get bufferedAmount(): number {
     return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
+  }
+
+  get bytesRead(): number | undefined {
+    return (this.tcp as net.Socket | undefined)?.bytesRead;
   }
 
   send(data: Data): number {

@@ -237,7 +237,8 @@ export type SocketMove =
   | { move: "abrupt" }
   | { move: "error" }
   | { move: "pong" }
-  | { move: "peerPing" };
+  | { move: "peerPing" }
+  | { move: "fail"; code: number };
 
 /**
  * A move for each situation a socket can be in, picked when the command runs: a command on a
@@ -274,6 +275,8 @@ function describeMove(m: SocketMove): string {
       return "pong";
     case "peerPing":
       return "ping from the peer";
+    case "fail":
+      return `fail(${m.code}): the adapter refuses a frame, TCP held open`;
   }
 }
 
@@ -360,6 +363,9 @@ class OnSocket extends Step {
       case "peerPing":
         run.command(`${name}.ping from the peer${flag}`, () => s.peerPing());
         return;
+      case "fail":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.fail(m.code));
+        return;
     }
   }
 
@@ -445,6 +451,8 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(1, errorMove),
   weigh(2, fc.constant({ move: "pong" as const })),
   weigh(1, fc.constant({ move: "peerPing" as const })),
+  // 1009 would say maxMessageBytes, which the model's messages never exceed.
+  weigh(1, fc.record({ move: fc.constant("fail" as const), code: fc.constantFrom(1002, 1007) })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(

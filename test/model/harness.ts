@@ -61,6 +61,8 @@ export interface Hold {
   id: number;
   /** close() calls made before it: one made after it makes it stale. */
   closesAtMake: number;
+  /** The attempt it was made for (see ModelRun's #attemptEra). */
+  era: number;
   resolve(headers: Record<string, string>): void;
   reject(error: Error): void;
 }
@@ -103,6 +105,11 @@ export class ModelRun {
   #serverWait: { at: number; ms: number } | undefined;
   /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
   #expectedAttempt = 0;
+  /**
+   * Counts the moments a new attempt may start: a dial() accepted, a close(), an onReconnecting.
+   * Two headers calls in one era while the first is still held: the attempt under way was begun again.
+   */
+  #attemptEra = 0;
   /** The call ids whose headers a socket was opened with. */
   readonly #usedCalls = new Set<number>();
   #nextId = 1;
@@ -198,6 +205,7 @@ export class ModelRun {
         if (info.serverDelayMs !== undefined)
           this.#serverWait = { at: this.clock.now(), ms: info.serverDelayMs };
         this.#expectedAttempt = info.attempt;
+        this.#attemptEra++;
         this.books.reconnectingEvent();
         this.#fire("reconnecting");
       },
@@ -260,7 +268,20 @@ export class ModelRun {
         `headers call#${id} was told attempt ${attempt}, expected ${this.#expectedAttempt}`,
       );
     }
-    const call: Hold = { id, closesAtMake: this.books.closes.length, resolve: () => {}, reject: () => {} };
+    const same = this.holds.find((h) => h.era === this.#attemptEra);
+    if (same !== undefined) {
+      this.violate(
+        "stale-attempt",
+        `headers call#${id} made while call#${same.id}, for the same attempt, is still held`,
+      );
+    }
+    const call: Hold = {
+      id,
+      closesAtMake: this.books.closes.length,
+      era: this.#attemptEra,
+      resolve: () => {},
+      reject: () => {},
+    };
     this.#headerCalls.push(call);
     if (!held) return { "x-call": String(id) };
     return new Promise((resolve, reject) => {
@@ -474,7 +495,10 @@ export class ModelRun {
     books.dials.push(call);
     const start = books.dialStarting(suffix !== "");
     // Accepted (idle or closed): its first attempt is attempt 0.
-    if (this.conn.state === "idle" || this.conn.state === "closed") this.#expectedAttempt = 0;
+    if (this.conn.state === "idle" || this.conn.state === "closed") {
+      this.#expectedAttempt = 0;
+      this.#attemptEra++;
+    }
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;
@@ -506,6 +530,7 @@ export class ModelRun {
 
   #close(code: number, reason: string, suffix: string): void {
     this.#serverWait = undefined;
+    this.#attemptEra++;
     const books = this.books;
     const call: CloseCall = {
       n: books.closes.length,

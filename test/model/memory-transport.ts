@@ -4,7 +4,8 @@
  * Every socket the connection opens is recorded, with every frame it accepted or refused and
  * every ping it sent. The test drives each socket by hand: open it (with a subprotocol), refuse
  * the handshake with an HTTP status, deliver messages, send the peer's close frame while TCP
- * stays open and end TCP later, end abruptly (1006), raise an error, answer pings or not.
+ * stays open and end TCP later, end abruptly (1006), raise an error, answer pings or not, or
+ * have the adapter refuse a frame and fail the connection itself (`fail`: `onFailing`, as `ws`).
  *
  * It keeps the adapter contract of `transport/types.ts` the way the `ws` adapter does: `open`
  * and `close` are reported at most once, nothing is reported after `terminate()`, and once a
@@ -65,6 +66,8 @@ export class MemorySocket implements Transport {
   lastReceivedAt = 0;
   /** When the first close frame went either way; undefined before. */
   closingSince: number | undefined;
+  /** The code of the close frame the adapter sent failing the connection itself (see `fail`). */
+  failedWith: number | undefined;
 
   constructor(
     owner: MemoryTransport,
@@ -173,9 +176,28 @@ export class MemorySocket implements Transport {
     return true;
   }
 
+  /**
+   * Test control: the peer sent what the adapter refuses (text that is not UTF-8, a protocol
+   * error): it fails the connection as `ws` does, with a close frame of its own (`code`),
+   * refuses data frames from then on, delivers nothing more and reports `onFailing`; `onClose`
+   * follows when TCP ends, with that code and `closedBy: "client"`.
+   */
+  fail(code: number): boolean {
+    if (this.phase !== "open") return false;
+    this.failedWith = code;
+    this.closeSent = { code, reason: "" };
+    this.closingSince ??= this.#owner.now();
+    this.closedBy = "client";
+    this.phase = "closing";
+    this.error ??= new Error("invalid frame");
+    this.events.onFailing?.(code, this.error);
+    return true;
+  }
+
   /** Test control: a whole message arrived. */
   message(data: Data): boolean {
     if (this.phase !== "open" && this.phase !== "closing") return false;
+    if (this.failedWith !== undefined) return false;
     // After the peer's close frame nothing more can arrive from it.
     if (this.closeReceived !== undefined) return false;
     this.lastReceivedAt = this.#owner.now();
@@ -186,6 +208,7 @@ export class MemorySocket implements Transport {
   /** Test control: a protocol pong arrived (answers the oldest unanswered ping, if any). */
   pong(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
+    if (this.failedWith !== undefined) return false;
     if (this.unansweredPings > 0) this.unansweredPings--;
     this.lastReceivedAt = this.#owner.now();
     this.events.onPong();
@@ -195,6 +218,7 @@ export class MemorySocket implements Transport {
   /** Test control: the peer pinged us (the adapter answers by itself). */
   peerPing(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
+    if (this.failedWith !== undefined) return false;
     this.lastReceivedAt = this.#owner.now();
     this.events.onPing();
     return true;
@@ -260,6 +284,9 @@ export class MemorySocket implements Transport {
   }
 
   #end(report: TransportClose): void {
+    // A connection the adapter failed ends with the code it sent, whatever came after (as ws.ts reports it).
+    if (this.failedWith !== undefined)
+      Object.assign(report, { code: this.failedWith, reason: "", wasClean: false, closedBy: "client" });
     this.#ended(report);
     this.events.onClose(report);
   }
