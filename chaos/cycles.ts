@@ -343,7 +343,11 @@ export async function runChaos(options: ChaosOptions) {
           };
           report.detections.push(detection);
           const overMs = detection.fromByteMs - detection.boundMs - detection.timersLateMs;
-          if (overMs > 0) {
+          // The heartbeat keeps its times in whole ms (a reading floored, a timer armed for a
+          // whole-ms time) and a timer's due time is rebuilt here from the last reading within
+          // 5 ms: the accounting is exact to under 1 ms, not to a fraction of one. A run at load
+          // average 10 measured 0.1 ms over with a 27 ms lateness allowance.
+          if (overMs >= 1) {
             report.overBound++;
             violate(
               "detection",
