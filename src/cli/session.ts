@@ -8,13 +8,13 @@
  */
 
 import * as readline from "node:readline";
-import stringWidth from "string-width";
 import type { Conn } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { helpText, parseInput } from "./commands.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
+import { echoRows } from "./echo-rows.js";
 import { formatStats } from "./format.js";
 import { displayUrl, parseCloseArgs } from "./parse.js";
 import type { Printer } from "./printer.js";
@@ -206,9 +206,9 @@ export function runSession(
   // Lines are handled one at a time: a line typed during `/reconnect` waits for it to finish.
   let busy = Promise.resolve();
   rl.on("line", (line) => {
-    const columns = out.columns ?? 80;
-    // Display width, not string length: a CJK character or an emoji takes two columns.
-    const rows = Math.max(1, Math.ceil(stringWidth(PROMPT + line) / columns));
+    // Rows as readline laid the echo out: by display width (a CJK character takes two
+    // columns), and one more when the line exactly fills its last row.
+    const rows = echoRows(PROMPT + line, out.columns ?? 80);
     busy = busy.then(async () => {
       if (ended) return;
       const input = parseInput(line);
