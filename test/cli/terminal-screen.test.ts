@@ -3,7 +3,8 @@
  * against a `ws` echo server of the test, `send-keys` types, and `capture-pane` reads what a
  * person would see. After Enter, the session replaces the echoed `> line` with its timestamped
  * record; it must take away exactly the rows the echo took, no fewer (a stale echo stays on
- * screen) and no more (an earlier record is erased).
+ * screen) and no more (an earlier record is erased). A binary frame's bytes are shown, never
+ * obeyed by the terminal.
  * Without tmux the suite is skipped, or fails under CI=true (test/helpers/tools.ts).
  */
 
@@ -40,6 +41,9 @@ function type(text: string): void {
   tmux("send-keys", "-t", target, "Enter");
 }
 
+/** Clear the screen, cursor home, shift out (a line-drawing character set), CR LF. */
+const BINARY = "h\x1b[2J\x1b[Hgotcha\x0e\r\nxy";
+
 const TS = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -53,7 +57,8 @@ function staleEchoes(text: string): string[] {
 
 describe("the interactive session on screen", requireTools("tmux"), () => {
   beforeAll(async () => {
-    server = await startWsServer();
+    // "bin" is answered with a binary frame holding escape sequences and control bytes.
+    server = await startWsServer((text) => (text === "bin" ? Buffer.from(BINARY, "latin1") : text));
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1", NO_COLOR: "1" };
     delete env.FORCE_COLOR;
     const command = [process.execPath, ...defaultCli(), server.url].map((a) => `'${a}'`).join(" ");
@@ -105,5 +110,16 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     const text = await see("the echo", (t) => new RegExp(`${TS} < ${escapeRegExp(line)}`).test(t));
     expect(text).toMatch(new RegExp(`${TS} > ${escapeRegExp(line)}`));
     expect(staleEchoes(text)).toEqual([]);
+  });
+
+  it("a binary frame's control bytes are shown escaped, not obeyed by the terminal", async () => {
+    // Before: its UTF-8 reading went to the terminal raw, which cleared the screen.
+    type("bin");
+    const shown = String.raw`(binary 19 B) h\x1b[2J\x1b[Hgotcha\x0e\r\nxy`;
+    const text = await see("the binary frame", (t) => t.includes(shown));
+    expect(text).toMatch(new RegExp(`${TS} < ${escapeRegExp(shown)}`));
+    // Nothing before it was cleared.
+    expect(text).toMatch(/\* connected to/);
+    expect(text).toMatch(new RegExp(`${TS} > bin`));
   });
 });
