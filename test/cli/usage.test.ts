@@ -48,6 +48,13 @@ const mistakes: [string[], RegExp][] = [
   [["-s", "", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"" is not a subprotocol/],
   [["-s", "a", "-s", "a", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"a" is offered twice/],
   [["serve", "--port", "70000"], /"70000" is not a port/],
+  // Before: a Node timer cannot wait this long and fired at once: -w left after the response,
+  // --drop-every cut every connection each millisecond (exit 1 here, or no exit at all).
+  [["-w", "2147484", "-x", "a", "ws://127.0.0.1:1"], /--wait.*"2147484" is too long: at most 2147483 s/],
+  [["serve", "--drop-every", "2147484"], /--drop-every.*"2147484" is too long/],
+  [["serve", "--stall-after", "40000m"], /--stall-after.*"40000m" is too long/],
+  [["serve", "--delay", "2147483648"], /--delay.*"2147483648" is too long: at most 2147483647 ms/],
+  [["serve", "--echo", "--id-reply"], /cannot be used with/],
 ];
 
 describe("evtws command-line mistakes", () => {
