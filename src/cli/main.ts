@@ -237,7 +237,8 @@ async function runServe(o: ServeOptions): Promise<number> {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
   });
-  await server.close();
+  // Going away: each client gets a close frame with 1001, as a server being stopped sends.
+  await server.close(1001);
   return 0;
 }
 
