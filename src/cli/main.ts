@@ -51,6 +51,10 @@ function withFlag(message: string): string {
 
 const { stdin, stdout, stderr, env } = process;
 
+// A stderr whose reader went away (`2> >(head -1)`) loses what would be said there, not the
+// run: unheard, its EPIPE was thrown and ended the process in the middle of a stream.
+stderr.on("error", () => {});
+
 /** The version in evtwebsocket's package.json, found upwards from this file (src/cli/ or dist/). */
 function version(): string {
   for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
