@@ -34,6 +34,27 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
+ * A terminal that went away (its window closed, an ssh session dropped) fails with EIO: stdin
+ * ends, readline's close() then throws as it cannot leave raw mode, and writes fail. None of
+ * that may stop the session from closing the connection with 1000 (as the SIGHUP that comes
+ * with it asks); what would be shown is lost, as nobody can see it.
+ */
+function keepGoingWithoutTerminal(io: SessionIo): void {
+  const tty = io.stdin as NodeJS.ReadStream;
+  if (typeof tty.setRawMode === "function") {
+    const setRawMode = tty.setRawMode.bind(tty);
+    tty.setRawMode = (mode: boolean) => {
+      try {
+        return setRawMode(mode);
+      } catch {
+        return tty;
+      }
+    };
+  }
+  io.stdout.on("error", () => {});
+}
+
+/**
  * Runs an interactive session on `conn` until the user leaves; resolves with the exit code.
  *
  * @param banner - shown before connecting (the embedded server's "things to try").
@@ -50,6 +71,7 @@ export function runSession(
   stop?: AbortSignal,
 ): Promise<number> {
   const terminal = io.stdin.isTTY === true && io.stdout.isTTY === true;
+  if (terminal) keepGoingWithoutTerminal(io);
   const rl = readline.createInterface({
     input: io.stdin,
     output: io.stdout,
