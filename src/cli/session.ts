@@ -96,7 +96,12 @@ export function runSession(
         readline.clearScreenDown(out);
       },
       after: () => {
-        if (!ended) rl.prompt(true);
+        if (ended) return;
+        // The cursor is where the line must be drawn again. readline's redraw first moves up
+        // by `prevRows` (the row of the typed line it last left the cursor on): for a line
+        // that wraps, that landed on, and erased, the lines just printed.
+        (rl as unknown as { prevRows?: number }).prevRows = 0;
+        rl.prompt(true);
       },
     });
   }

@@ -122,4 +122,27 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     expect(text).toMatch(/\* connected to/);
     expect(text).toMatch(new RegExp(`${TS} > bin`));
   });
+
+  it("messages that arrive while a wrapped line is half typed stay on screen above it", async () => {
+    // Before: readline's redraw of the wrapped line started one row up and erased the message
+    // just printed, from the second one on.
+    const half = "half typed, wider than the pane: it wraps";
+    tmux("send-keys", "-t", target, "-l", half);
+    await see("the typed line", (t) => t.includes(`> ${half}`));
+    for (const n of [1, 2, 3]) {
+      for (const ws of server.clients) ws.send(`push ${n}`);
+      await see(`push ${n}`, (t) => t.includes(`< push ${n}`));
+    }
+    const text = screen();
+    const lines = text.trimEnd().split("\n");
+    // The three pushes in order, each on its own line, and the typed line, intact, below them.
+    expect(lines.slice(-4).map((l) => l.replace(new RegExp(`^${TS} `), ""))).toEqual([
+      "< push 1",
+      "< push 2",
+      "< push 3",
+      `> ${half}`,
+    ]);
+    tmux("send-keys", "-t", target, "C-c");
+    await see("the line cleared", (t) => !t.includes(`> ${half}`));
+  });
 });
