@@ -243,8 +243,8 @@ async function runServe(o: ServeOptions): Promise<number> {
   const listening = `listening on ${server.url} (${faults.join(", ")}); Ctrl-C stops`;
   stdout.write(`${color ? `\x1b[1m${listening}\x1b[22m` : listening}\n`);
   await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    // SIGHUP: the terminal it runs in was closed.
+    for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) process.once(name, resolve);
   });
   // Going away: each client gets a close frame with 1001, as a server being stopped sends.
   await server.close(1001);

@@ -47,7 +47,7 @@ describe("evtws serve", () => {
     expect(await server.exited).toBe(0);
   });
 
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     it(`${signal} closes each connection with 1001 (going away) before it stops`, async () => {
       // Before: the connections were cut without a close frame, and clients saw 1006.
       const { server, url } = await serve([]);
