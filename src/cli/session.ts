@@ -88,9 +88,12 @@ export function runSession(
     resolveExit = resolve;
   });
 
+  // Writes through the printer so far (each one below the typed line's echo).
+  let writes = 0;
   if (terminal) {
     printer.attachPrompt({
       before: () => {
+        writes++;
         readline.moveCursor(out, 0, -rl.getCursorPos().rows);
         readline.cursorTo(out, 0);
         readline.clearScreenDown(out);
@@ -155,7 +158,12 @@ export function runSession(
     resolveExit(code);
   }
 
-  function send(text: string, rows: number): void {
+  /**
+   * Sends a typed line. `rows` is how many rows its echo took; `mark` the count of writes when
+   * it was typed: when something was printed since (the line waited for a command), the echo
+   * is no longer right above the cursor and stays, rather than erasing what was printed.
+   */
+  function send(text: string, rows: number, mark: number): void {
     let data: ReturnType<typeof encodeLine>;
     try {
       data = encodeLine(text, o);
@@ -169,7 +177,7 @@ export function runSession(
       printer.error(error as Error);
       return;
     }
-    if (terminal && !o.quiet) {
+    if (terminal && !o.quiet && writes === mark) {
       // Replace the echoed "> line" with the timestamped record of what was sent.
       readline.moveCursor(out, 0, -rows);
       readline.clearScreenDown(out);
@@ -236,10 +244,11 @@ export function runSession(
     // Rows as readline laid the echo out: by display width (a CJK character takes two
     // columns), and one more when the line exactly fills its last row.
     const rows = echoRows(PROMPT + line, out.columns ?? 80);
+    const mark = writes;
     busy = busy.then(async () => {
       if (ended) return;
       const input = parseInput(line);
-      if (input.kind === "message") send(input.text, rows);
+      if (input.kind === "message") send(input.text, rows, mark);
       else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
       else if (input.kind === "command") await command(input.name, input.args);
       if (!ended) rl.prompt();

@@ -145,4 +145,14 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     tmux("send-keys", "-t", target, "C-c");
     await see("the line cleared", (t) => !t.includes(`> ${half}`));
   });
+
+  it("a line typed while /reconnect runs erases none of the lines printed meanwhile", async () => {
+    // Before: the line waited for /reconnect, whose event lines were printed below its echo;
+    // erasing "the echo" then erased the last of them ("* dialling …") and left the echo.
+    tmux("send-keys", "-t", target, "-l", "/reconnect\rtyped during reconnect\r");
+    const text = await see("the echo", (t) => new RegExp(`${TS} < typed during reconnect`).test(t));
+    expect(text).toMatch(/\* closed 1000 "reconnect"/);
+    expect(text).toMatch(/\* dialling ws:\/\/127\.0\.0\.1:\d+\//);
+    expect(text).toMatch(new RegExp(`${TS} > typed during reconnect`));
+  });
 });
