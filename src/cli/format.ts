@@ -71,12 +71,15 @@ const NAMED_CONTROLS: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t":
  * the bytes of a binary frame cannot move the cursor, clear the screen or switch the
  * terminal's character set under the prompt.
  */
-export function escapeControls(text: string): string {
+export function escapeControls(text: string, controls: RegExp = CONTROLS): string {
   return text.replace(
-    CONTROLS,
+    controls,
     (c) => NAMED_CONTROLS[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
 }
+
+/** Control characters but newline and tab, which a text message shown on a terminal keeps. */
+const TEXT_CONTROLS = /[^\P{Cc}\n\t]/gu;
 
 /**
  * A binary frame as text: hex (with `style.binary`), base64 in a pipeline, else its UTF-8
@@ -95,18 +98,19 @@ export function renderBinary(data: Uint8Array, style: BodyStyle): string {
 
 /**
  * A message body as text: JSON pretty-printed (when asked and when it parses), binary frames
- * as {@link renderBinary} shows them.
+ * as {@link renderBinary} shows them; off a pipeline, a text's control characters but newline
+ * and tab escaped.
  */
 export function renderBody(data: Data, style: BodyStyle): string {
   if (data instanceof Uint8Array) return renderBinary(data, style);
   if (style.json) {
     try {
       return JSON.stringify(JSON.parse(data), null, 2);
-    } catch {
-      return data;
-    }
+    } catch {}
   }
-  return data;
+  // On a terminal, escape sequences and CRs in a text message are shown, not obeyed (a
+  // program reading a pipeline gets the text as sent).
+  return style.pipeline === true ? data : escapeControls(data, TEXT_CONTROLS);
 }
 
 /**

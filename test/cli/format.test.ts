@@ -54,6 +54,15 @@ describe("bodies", () => {
     );
   });
 
+  it("on a terminal, a text's control characters but newline and tab are escaped; in a pipeline it is as sent", () => {
+    const text = "a\x1b[2J\r\nb\tc\u0085";
+    const shown = "a\\x1b[2J\\r\nb\tc\\x85";
+    expect(renderBody(text, { json: false, binary: false })).toBe(shown);
+    expect(renderBody(text, { json: true, binary: false })).toBe(shown);
+    expect(renderBody(text, { json: false, binary: false, pipeline: true })).toBe(text);
+    expect(renderLine(text, { json: true, binary: false, pipeline: true })).toBe(text);
+  });
+
   it("in a pipeline, shows binary frames as base64, as hex with --hex, as a JSON string with --json", () => {
     const bytes = new Uint8Array([0, 1, 254, 255]);
     expect(renderBody(bytes, { json: false, binary: false, pipeline: true })).toBe("AAH+/w==");

@@ -58,7 +58,10 @@ function staleEchoes(text: string): string[] {
 describe("the interactive session on screen", requireTools("tmux"), () => {
   beforeAll(async () => {
     // "bin" is answered with a binary frame holding escape sequences and control bytes.
-    server = await startWsServer((text) => (text === "bin" ? Buffer.from(BINARY, "latin1") : text));
+    // "esc" with a text message holding the same escape sequences.
+    server = await startWsServer((text) =>
+      text === "bin" ? Buffer.from(BINARY, "latin1") : text === "esc" ? `text${BINARY}` : text,
+    );
     const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1", NO_COLOR: "1" };
     delete env.FORCE_COLOR;
     const command = [process.execPath, ...defaultCli(), server.url].map((a) => `'${a}'`).join(" ");
@@ -154,5 +157,15 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     expect(text).toMatch(/\* closed 1000 "reconnect"/);
     expect(text).toMatch(/\* dialling ws:\/\/127\.0\.0\.1:\d+\//);
     expect(text).toMatch(new RegExp(`${TS} > typed during reconnect`));
+  });
+
+  it("a text message's control characters but newline are shown escaped, not obeyed", async () => {
+    // Before: the text went to the terminal raw, which cleared the screen.
+    type("esc");
+    const shown = String.raw`< texth\x1b[2J\x1b[Hgotcha\x0e\r`;
+    const text = await see("the text message", (t) => t.includes(shown));
+    // The newline is kept (the next line is indented under the body), and nothing was cleared.
+    expect(text).toMatch(new RegExp(`${TS} ${escapeRegExp(shown)}\n +xy`));
+    expect(text).toMatch(/\* connected to/);
   });
 });
