@@ -20,6 +20,7 @@ import {
   parseOrigin,
   parsePort,
   parseSubprotocol,
+  parseTimerDuration,
   parseUrl,
   UsageError,
 } from "./parse.js";
@@ -130,6 +131,9 @@ function checked<T>(parse: (text: string) => T): (text: string) => T {
 
 const seconds = checked((text) => parseDuration(text, "s"));
 const millis = checked((text) => parseDuration(text, "ms"));
+/** Waits evtws times itself: a Node timer cannot wait longer than about 24.8 days. */
+const timerSeconds = checked((text) => parseTimerDuration(text, "s"));
+const timerMillis = checked((text) => parseTimerDuration(text, "ms"));
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 const header = checked(parseHeader);
 const subprotocol = checked(parseSubprotocol);
@@ -236,7 +240,7 @@ function clientProgram(version: string): Program {
     )
     .addOption(
       new Option("-w, --wait <s>", "after the last response, keep printing what arrives this long")
-        .argParser(seconds)
+        .argParser(timerSeconds)
         .conflicts("close"),
     )
     .addHelpText("after", examplesHelp());
@@ -249,13 +253,13 @@ function serveProgram(): Program {
     .option("--host <host>", "address to listen on", "127.0.0.1")
     .addOption(new Option("--echo", "send every message back (default)").conflicts("idReply"))
     .addOption(new Option("--id-reply", 'answer JSON {"id":…} with {"id":…,"ok":true,"echo":…}'))
-    .option("--drop-every <s>", "cut every connection this often; 0 is off", seconds)
+    .option("--drop-every <s>", "cut every connection this often; 0 is off", timerSeconds)
     .option(
       "--stall-after <s>",
       "stop reading (no replies, no pongs) this long after a connection opens",
-      seconds,
+      timerSeconds,
     )
-    .option("--delay <ms>", "wait this long before each reply", millis, 0)
+    .option("--delay <ms>", "wait this long before each reply", timerMillis, 0)
     .option("-q, --quiet", "log nothing but the listening URL");
 }
 

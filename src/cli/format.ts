@@ -62,15 +62,35 @@ export interface BodyStyle {
   pipeline?: boolean;
 }
 
+/** C0 and C1 control characters and DEL (`Cc`): bytes a terminal obeys instead of showing. */
+const CONTROLS = /\p{Cc}/gu;
+const NAMED_CONTROLS: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
+
+/**
+ * `text` with every control character written as an escape (`\n`, `\r`, `\t`, `\x1b`), so
+ * the bytes of a binary frame cannot move the cursor, clear the screen or switch the
+ * terminal's character set under the prompt.
+ */
+export function escapeControls(text: string, controls: RegExp = CONTROLS): string {
+  return text.replace(
+    controls,
+    (c) => NAMED_CONTROLS[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+/** Control characters but newline and tab, which a text message shown on a terminal keeps. */
+const TEXT_CONTROLS = /[^\P{Cc}\n\t]/gu;
+
 /**
  * A binary frame as text: hex (with `style.binary`), base64 in a pipeline, else its UTF-8
- * text after a `(binary N B)` tag. In a pipeline with `style.json` the hex or base64 is a
- * JSON string (`"aGk="`), so `evtws --json URL | jq` reads every line.
+ * text, control characters escaped, after a `(binary N B)` tag. In a pipeline with
+ * `style.json` the hex or base64 is a JSON string (`"aGk="`), so `evtws --json URL | jq`
+ * reads every line.
  */
 export function renderBinary(data: Uint8Array, style: BodyStyle): string {
   if (style.pipeline !== true) {
     if (style.binary) return hex(data);
-    return `(binary ${data.byteLength} B) ${Buffer.from(data).toString("utf8")}`;
+    return `(binary ${data.byteLength} B) ${escapeControls(Buffer.from(data).toString("utf8"))}`;
   }
   const text = style.binary ? hex(data) : Buffer.from(data).toString("base64");
   return style.json ? JSON.stringify(text) : text;
@@ -78,18 +98,19 @@ export function renderBinary(data: Uint8Array, style: BodyStyle): string {
 
 /**
  * A message body as text: JSON pretty-printed (when asked and when it parses), binary frames
- * as {@link renderBinary} shows them.
+ * as {@link renderBinary} shows them; off a pipeline, a text's control characters but newline
+ * and tab escaped.
  */
 export function renderBody(data: Data, style: BodyStyle): string {
   if (data instanceof Uint8Array) return renderBinary(data, style);
   if (style.json) {
     try {
       return JSON.stringify(JSON.parse(data), null, 2);
-    } catch {
-      return data;
-    }
+    } catch {}
   }
-  return data;
+  // On a terminal, escape sequences and CRs in a text message are shown, not obeyed (a
+  // program reading a pipeline gets the text as sent).
+  return style.pipeline === true ? data : escapeControls(data, TEXT_CONTROLS);
 }
 
 /**

@@ -3,24 +3,51 @@
  * iterator pulls one chunk at a time, so a slow consumer pauses the producer (`seq 1 1e6 |
  * evtws …` holds at most a chunk and one partial line in memory), which `readline`'s
  * iterator does not promise.
+ *
+ * Lines are split on bytes and each is decoded as UTF-8 on its own, strictly: a line that is
+ * not UTF-8 is refused with {@link NotUtf8Error}, never sent with its bytes replaced by U+FFFD
+ * (a text frame cannot carry them; `--binary-in` sends bytes).
  */
 
-import { StringDecoder } from "node:string_decoder";
+import { UsageError } from "./parse.js";
 
-/** Yields each line of `input` without its `\n` (or `\r\n`); a last line without one too. */
-export async function* readLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  const decoder = new StringDecoder("utf8");
-  let rest = "";
-  for await (const chunk of input) {
-    rest += typeof chunk === "string" ? chunk : decoder.write(chunk);
-    let start = 0;
-    for (let nl = rest.indexOf("\n"); nl >= 0; nl = rest.indexOf("\n", start)) {
-      const end = nl > start && rest.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-      yield rest.slice(start, end);
-      start = nl + 1;
-    }
-    rest = rest.slice(start);
+/** A line of input that is not UTF-8 text; the lines before it were yielded. */
+export class NotUtf8Error extends UsageError {
+  constructor() {
+    super("not sent: not UTF-8 text; send bytes with --binary-in base64|hex");
   }
-  rest += decoder.end();
-  if (rest !== "") yield rest.endsWith("\r") ? rest.slice(0, -1) : rest;
+}
+
+/**
+ * Yields each line of `input` without its `\n` (or `\r\n`); a last line without one too.
+ *
+ * @throws NotUtf8Error, from the iterator, at the first line that is not UTF-8.
+ */
+export async function* readLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
+  // ignoreBOM keeps a leading U+FEFF in the text, as the stream holds it.
+  const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const decode = (line: Buffer): string => {
+    const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+    try {
+      return decoder.decode(line.subarray(0, end));
+    } catch {
+      throw new NotUtf8Error();
+    }
+  };
+  // The pieces of the line being read, joined once its end comes: a line spread over many
+  // chunks costs one copy, not one per chunk.
+  let pieces: Buffer[] = [];
+  for await (const chunk of input) {
+    const bytes = typeof chunk === "string" ? Buffer.from(chunk, "utf8") : chunk;
+    let start = 0;
+    for (let nl = bytes.indexOf(10); nl >= 0; nl = bytes.indexOf(10, start)) {
+      pieces.push(bytes.subarray(start, nl));
+      const line = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
+      pieces = [];
+      start = nl + 1;
+      yield decode(line);
+    }
+    if (start < bytes.length) pieces.push(bytes.subarray(start));
+  }
+  if (pieces.length > 0) yield decode(Buffer.concat(pieces));
 }

@@ -1,9 +1,9 @@
 /**
  * The `evtws` entry point: parses the command line, picks the mode (interactive, scripted,
  * `serve`, or the embedded-server demo that `npm start` runs) and turns every outcome into an
- * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake, 130 / 143 after
- * SIGINT / SIGTERM (the connection closed with 1000 first). Usage mistakes print one line,
- * never a stack trace.
+ * exit code: 0 success, 1 a connection or request failure, 2 a usage mistake, 129 / 130 / 143
+ * after SIGHUP / SIGINT / SIGTERM (the connection closed with 1000 first). Usage mistakes
+ * print one line, never a stack trace.
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -50,6 +50,10 @@ function withFlag(message: string): string {
 }
 
 const { stdin, stdout, stderr, env } = process;
+
+// A stderr whose reader went away (`2> >(head -1)`) loses what would be said there, not the
+// run: unheard, its EPIPE was thrown and ended the process in the middle of a stream.
+stderr.on("error", () => {});
 
 /** The version in evtwebsocket's package.json, found upwards from this file (src/cli/ or dist/). */
 function version(): string {
@@ -104,24 +108,29 @@ function stdoutGone(): AbortSignal {
   return gone.signal;
 }
 
-/** The exit status after a signal, as a shell reports it: 128 + the signal's number. */
-const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
+/**
+ * The exit status after a signal, as a shell reports it: 128 + the signal's number. SIGHUP
+ * comes when the terminal goes away (its window closed, an ssh session dropped).
+ */
+const SIGNAL_EXIT = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 } as const;
 
-/** SIGINT or SIGTERM, once received: aborts `signal`; `received` says which came. */
+/** SIGHUP, SIGINT or SIGTERM, once received: aborts `signal`; `received` says which came. */
 interface Signalled {
   readonly signal: AbortSignal;
   received: keyof typeof SIGNAL_EXIT | undefined;
 }
 
 /**
- * Catches SIGINT and SIGTERM: the run then closes the connection with 1000 (waiting at most
- * 1 s for the close handshake) and exits 130 or 143, as a shell expects of a killed command.
+ * Catches SIGHUP, SIGINT and SIGTERM: the run then closes the connection with 1000 (waiting at
+ * most 1 s for the close handshake) and exits 129, 130 or 143, as a shell expects of a killed
+ * command. (Node resets an inherited ignore of SIGHUP at startup, so `nohup` never kept
+ * evtws alive; catching it loses nothing.)
  * A second signal finds no handler and ends the process at once.
  */
 function catchSignals(): Signalled {
   const got = new AbortController();
   const caught: Signalled = { signal: got.signal, received: undefined };
-  for (const name of ["SIGINT", "SIGTERM"] as const) {
+  for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) {
     process.once(name, () => {
       caught.received ??= name;
       got.abort();
@@ -234,10 +243,11 @@ async function runServe(o: ServeOptions): Promise<number> {
   const listening = `listening on ${server.url} (${faults.join(", ")}); Ctrl-C stops`;
   stdout.write(`${color ? `\x1b[1m${listening}\x1b[22m` : listening}\n`);
   await new Promise<void>((resolve) => {
-    process.once("SIGINT", resolve);
-    process.once("SIGTERM", resolve);
+    // SIGHUP: the terminal it runs in was closed.
+    for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) process.once(name, resolve);
   });
-  await server.close();
+  // Going away: each client gets a close frame with 1001, as a server being stopped sends.
+  await server.close(1001);
   return 0;
 }
 

@@ -37,6 +37,23 @@ export function parseDuration(text: string, unit: "s" | "ms"): number {
   return Math.round(Number(match[1]) * factor);
 }
 
+/** The longest wait a Node timer keeps, in ms (2^31 - 1, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * As {@link parseDuration}, for a wait evtws times itself (`-w`, the `serve` faults).
+ *
+ * @throws UsageError also for a duration above {@link MAX_TIMER_MS}, which a timer would not wait.
+ */
+export function parseTimerDuration(text: string, unit: "s" | "ms"): number {
+  const ms = parseDuration(text, unit);
+  if (ms > MAX_TIMER_MS) {
+    const most = unit === "s" ? `${Math.floor(MAX_TIMER_MS / 1000)} s` : `${MAX_TIMER_MS} ms`;
+    throw new UsageError(`"${text}" is too long: at most ${most} (about 24 days)`);
+  }
+  return ms;
+}
+
 /**
  * Parses a count such as `--max-attempts 5`; `inf` means no limit.
  *

@@ -191,9 +191,24 @@ export async function runScript(
     return false;
   };
 
+  // A line stdin cannot give as text (not UTF-8) ends the input: the lines before it are answered.
+  let read = 0;
+  const input = (async function* () {
+    try {
+      for await (const line of messages) {
+        read++;
+        yield line;
+      }
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      usageMistake = true;
+      printer.fatal({ code: error.code, message: `${error.message} (${label} ${read + 1})` });
+    }
+  })();
+
   const sendAll = async () => {
     let n = 0;
-    for await (const line of messages) {
+    for await (const line of input) {
       n++;
       // A blank stdin line is skipped; an -x message is sent as given, even an empty one.
       if (label === "line" && line.trim() === "") continue;

@@ -8,13 +8,13 @@
  */
 
 import * as readline from "node:readline";
-import stringWidth from "string-width";
 import type { Conn } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { helpText, parseInput } from "./commands.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine } from "./conn-options.js";
+import { echoRows } from "./echo-rows.js";
 import { formatStats } from "./format.js";
 import { displayUrl, parseCloseArgs } from "./parse.js";
 import type { Printer } from "./printer.js";
@@ -34,6 +34,27 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
+ * A terminal that went away (its window closed, an ssh session dropped) fails with EIO: stdin
+ * ends, readline's close() then throws as it cannot leave raw mode, and writes fail. None of
+ * that may stop the session from closing the connection with 1000 (as the SIGHUP that comes
+ * with it asks); what would be shown is lost, as nobody can see it.
+ */
+function keepGoingWithoutTerminal(io: SessionIo): void {
+  const tty = io.stdin as NodeJS.ReadStream;
+  if (typeof tty.setRawMode === "function") {
+    const setRawMode = tty.setRawMode.bind(tty);
+    tty.setRawMode = (mode: boolean) => {
+      try {
+        return setRawMode(mode);
+      } catch {
+        return tty;
+      }
+    };
+  }
+  io.stdout.on("error", () => {});
+}
+
+/**
  * Runs an interactive session on `conn` until the user leaves; resolves with the exit code.
  *
  * @param banner - shown before connecting (the embedded server's "things to try").
@@ -50,6 +71,7 @@ export function runSession(
   stop?: AbortSignal,
 ): Promise<number> {
   const terminal = io.stdin.isTTY === true && io.stdout.isTTY === true;
+  if (terminal) keepGoingWithoutTerminal(io);
   const rl = readline.createInterface({
     input: io.stdin,
     output: io.stdout,
@@ -66,15 +88,23 @@ export function runSession(
     resolveExit = resolve;
   });
 
+  // Writes through the printer so far (each one below the typed line's echo).
+  let writes = 0;
   if (terminal) {
     printer.attachPrompt({
       before: () => {
+        writes++;
         readline.moveCursor(out, 0, -rl.getCursorPos().rows);
         readline.cursorTo(out, 0);
         readline.clearScreenDown(out);
       },
       after: () => {
-        if (!ended) rl.prompt(true);
+        if (ended) return;
+        // The cursor is where the line must be drawn again. readline's redraw first moves up
+        // by `prevRows` (the row of the typed line it last left the cursor on): for a line
+        // that wraps, that landed on, and erased, the lines just printed.
+        (rl as unknown as { prevRows?: number }).prevRows = 0;
+        rl.prompt(true);
       },
     });
   }
@@ -128,7 +158,12 @@ export function runSession(
     resolveExit(code);
   }
 
-  function send(text: string, rows: number): void {
+  /**
+   * Sends a typed line. `rows` is how many rows its echo took; `mark` the count of writes when
+   * it was typed: when something was printed since (the line waited for a command), the echo
+   * is no longer right above the cursor and stays, rather than erasing what was printed.
+   */
+  function send(text: string, rows: number, mark: number): void {
     let data: ReturnType<typeof encodeLine>;
     try {
       data = encodeLine(text, o);
@@ -142,7 +177,7 @@ export function runSession(
       printer.error(error as Error);
       return;
     }
-    if (terminal && !o.quiet) {
+    if (terminal && !o.quiet && writes === mark) {
       // Replace the echoed "> line" with the timestamped record of what was sent.
       readline.moveCursor(out, 0, -rows);
       readline.clearScreenDown(out);
@@ -206,13 +241,14 @@ export function runSession(
   // Lines are handled one at a time: a line typed during `/reconnect` waits for it to finish.
   let busy = Promise.resolve();
   rl.on("line", (line) => {
-    const columns = out.columns ?? 80;
-    // Display width, not string length: a CJK character or an emoji takes two columns.
-    const rows = Math.max(1, Math.ceil(stringWidth(PROMPT + line) / columns));
+    // Rows as readline laid the echo out: by display width (a CJK character takes two
+    // columns), and one more when the line exactly fills its last row.
+    const rows = echoRows(PROMPT + line, out.columns ?? 80);
+    const mark = writes;
     busy = busy.then(async () => {
       if (ended) return;
       const input = parseInput(line);
-      if (input.kind === "message") send(input.text, rows);
+      if (input.kind === "message") send(input.text, rows, mark);
       else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
       else if (input.kind === "command") await command(input.name, input.args);
       if (!ended) rl.prompt();

@@ -16,9 +16,16 @@ export interface TestServer {
   /** `ws://host:port/`. */
   readonly url: string;
   readonly port: number;
-  /** Stops listening, cuts every connection and clears every timer. */
-  close(): Promise<void>;
+  /**
+   * Stops listening, cuts every connection and clears every timer. With `code`, each open
+   * connection is first closed with it (1001, going away, when the server is stopped) and
+   * given {@link GOODBYE_WAIT_MS} at most to answer.
+   */
+  close(code?: number): Promise<void>;
 }
+
+/** The longest `close(code)` waits for its connections' close handshakes, in ms. */
+export const GOODBYE_WAIT_MS = 1000;
 
 /** The text message that makes the server cut the sender's connection without a close frame. */
 export const DROP_MESSAGE = "/drop";
@@ -112,15 +119,34 @@ export async function startTestServer(
     }, options.dropEveryMs);
   }
 
+  /** Closes every open connection with `code`; resolves when all have closed, or after the wait. */
+  function goodbye(code: number): Promise<void> {
+    const open = [...wss.clients].filter((ws) => ws.readyState === ws.OPEN);
+    if (open.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      let left = open.length;
+      const timer = setTimeout(resolve, GOODBYE_WAIT_MS);
+      for (const ws of open) {
+        ws.once("close", () => {
+          if (--left > 0) return;
+          clearTimeout(timer);
+          resolve();
+        });
+        ws.close(code, "server stopping");
+      }
+    });
+  }
+
   const { port } = wss.address() as AddressInfo;
   const host = options.host.includes(":") ? `[${options.host}]` : options.host;
   return {
     url: `ws://${host}:${port}/`,
     port,
-    close: () => {
+    close: async (code?: number) => {
       if (dropper !== undefined) clearInterval(dropper);
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      if (code !== undefined) await goodbye(code);
       for (const ws of wss.clients) ws.terminate();
       return new Promise<void>((resolve) => wss.close(() => resolve()));
     },

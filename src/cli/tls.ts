@@ -2,12 +2,15 @@
  * TLS for `evtws`: reads the `--ca`, `--cert` and `--key` files into the library's `tls`
  * option, and adds a hint to certificate errors (`--ca <file>` or `--insecure`).
  *
- * Files are read once, before any connection, so a wrong path is a usage mistake (exit 2)
- * rather than a failed dial. What it does not do: check that a key matches its certificate,
- * or that a file is PEM; Node's TLS does, at the first dial, and its message is shown.
+ * Files are read once, before any connection, and checked as Node's TLS will use them: a wrong
+ * path, a `--ca` file without a PEM certificate, a key that a wrong `--passphrase` cannot
+ * unlock or that does not match `--cert` is a usage mistake (exit 2), rather than a failed dial
+ * that every retry repeats. What it does not do: verify the certificates themselves (dates,
+ * chains); the server's handshake does.
  */
 
 import { readFileSync } from "node:fs";
+import { createSecureContext } from "node:tls";
 import type { TlsOptions } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { UsageError } from "./parse.js";
@@ -35,13 +38,48 @@ export function readTlsOptions(
   if (o.passphrase !== undefined && o.key === undefined) {
     throw new UsageError("--passphrase unlocks --key: give --cert and --key too");
   }
+  const files = {
+    ca: o.ca === undefined ? undefined : readOption("--ca", o.ca),
+    cert: o.cert === undefined ? undefined : readOption("--cert", o.cert),
+    key: o.key === undefined ? undefined : readOption("--key", o.key),
+  };
+  checkTlsFiles({ ...files, passphrase: o.passphrase }, o);
   const tls: TlsOptions = {};
-  if (o.ca !== undefined) tls.ca = readOption("--ca", o.ca);
-  if (o.cert !== undefined) tls.cert = readOption("--cert", o.cert);
-  if (o.key !== undefined) tls.key = readOption("--key", o.key);
+  if (files.ca !== undefined) tls.ca = files.ca;
+  if (files.cert !== undefined) tls.cert = files.cert;
+  if (files.key !== undefined) tls.key = files.key;
   if (o.passphrase !== undefined) tls.passphrase = o.passphrase;
   if (o.insecure) tls.rejectUnauthorized = false;
   return Object.keys(tls).length === 0 ? undefined : tls;
+}
+
+/**
+ * Checks what was read as Node's TLS will take it. Node skips a `ca` without a PEM certificate
+ * silently (the dial then failed with a hint to pass `--ca`), and refuses a key it cannot
+ * decrypt or that does not match its certificate at every dial.
+ *
+ * @throws UsageError naming the option and the file.
+ */
+function checkTlsFiles(
+  tls: { ca?: string; cert?: string; key?: string; passphrase?: string },
+  o: Pick<ClientOptions, "ca" | "cert" | "key">,
+): void {
+  if (tls.ca !== undefined && !tls.ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new UsageError(`--ca ${o.ca}: no PEM certificate in the file (-----BEGIN CERTIFICATE-----)`);
+  }
+  if (tls.key === undefined) return;
+  try {
+    createSecureContext({ cert: tls.cert, key: tls.key, passphrase: tls.passphrase });
+  } catch (error) {
+    // OpenSSL's "error:1C800064:Provider routines::bad decrypt" says the last part best.
+    const reason = (error as Error).message.replace(/^error:[0-9A-F]+:[^:]*::?/, "");
+    const hint = /bad decrypt/.test(reason)
+      ? " (a wrong or missing --passphrase?)"
+      : /unsupported|no start line/.test(reason)
+        ? " (is --key a PEM private key?)"
+        : "";
+    throw new UsageError(`--cert ${o.cert} --key ${o.key}: cannot use them: ${reason}${hint}`);
+  }
 }
 
 /** Node's codes for a server certificate that does not verify. */

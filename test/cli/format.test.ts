@@ -43,6 +43,26 @@ describe("bodies", () => {
     expect(renderBody(new Uint8Array([104, 105]), { json: false, binary: false })).toBe("(binary 2 B) hi");
   });
 
+  it("on a terminal, a binary frame's control characters are escaped, not written raw", () => {
+    // Before: ESC, CR and the rest reached the terminal, which obeyed them (cleared the screen).
+    const bytes = new Uint8Array(Buffer.from("h\x1b[2J\r\n\t\x00\x7f\u0085\u00e9", "utf8"));
+    expect(renderBody(bytes, { json: false, binary: false })).toBe(
+      String.raw`(binary 14 B) h\x1b[2J\r\n\t\x00\x7f\x85é`,
+    );
+    expect(renderBody(bytes, { json: false, binary: true })).toBe(
+      "68 1b 5b 32 4a 0d 0a 09 00 7f c2 85 c3 a9",
+    );
+  });
+
+  it("on a terminal, a text's control characters but newline and tab are escaped; in a pipeline it is as sent", () => {
+    const text = "a\x1b[2J\r\nb\tc\u0085";
+    const shown = "a\\x1b[2J\\r\nb\tc\\x85";
+    expect(renderBody(text, { json: false, binary: false })).toBe(shown);
+    expect(renderBody(text, { json: true, binary: false })).toBe(shown);
+    expect(renderBody(text, { json: false, binary: false, pipeline: true })).toBe(text);
+    expect(renderLine(text, { json: true, binary: false, pipeline: true })).toBe(text);
+  });
+
   it("in a pipeline, shows binary frames as base64, as hex with --hex, as a JSON string with --json", () => {
     const bytes = new Uint8Array([0, 1, 254, 255]);
     expect(renderBody(bytes, { json: false, binary: false, pipeline: true })).toBe("AAH+/w==");

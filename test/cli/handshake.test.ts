@@ -92,7 +92,7 @@ describe("evtws --ca --cert --key --passphrase", () => {
     expect(clientNames).toEqual(["evtws test client"]);
   });
 
-  it("--passphrase unlocks an encrypted --key; a wrong one fails the dial", async () => {
+  it("--passphrase unlocks an encrypted --key; a wrong one is a usage mistake, never dialled", async () => {
     clientNames.length = 0;
     const tls = ["--ca", pki.files.ca, "--cert", pki.files.clientCert, "--key", pki.files.clientKeyEncrypted];
     const good = await runCli(["-q", ...tls, "--passphrase", pki.passphrase, ...ECHO, url]);
@@ -100,10 +100,37 @@ describe("evtws --ca --cert --key --passphrase", () => {
     expect(good.stdout).toBe("hi\n");
     expect(good.code).toBe(0);
     expect(clientNames).toEqual(["evtws test client"]);
+    // Before: ERR_DIAL_FAILED (exit 1) at every dial, retried forever in a session.
     const bad = await runCli([...tls, "--passphrase", "wrong", ...ECHO, url]);
-    expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/^evtws: ERR_DIAL_FAILED/m);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toBe(
+      `evtws: --cert ${pki.files.clientCert} --key ${pki.files.clientKeyEncrypted}: cannot use them: bad decrypt (a wrong or missing --passphrase?)\n`,
+    );
     expect(clientNames).toHaveLength(1);
+  });
+
+  it("a --ca without a PEM certificate, or a --key that is not a key, is a usage mistake: exit 2, no connection", async () => {
+    // Before: Node skipped such a --ca silently, and the dial failed advising to pass --ca;
+    // a certificate given as --key failed every dial with "unsupported".
+    let connections = 0;
+    const count = () => connections++;
+    https.on("secureConnection", count);
+    try {
+      const noCa = await runCli(["--ca", pki.files.clientKey, ...ECHO, url]);
+      expect(noCa.code).toBe(2);
+      expect(noCa.stderr).toBe(
+        `evtws: --ca ${pki.files.clientKey}: no PEM certificate in the file (-----BEGIN CERTIFICATE-----)\n`,
+      );
+      const args = ["--ca", pki.files.ca, "--cert", pki.files.clientCert, "--key", pki.files.clientCert];
+      const notKey = await runCli([...args, ...ECHO, url]);
+      expect(notKey.code).toBe(2);
+      expect(notKey.stderr).toMatch(
+        /^evtws: --cert \S+ --key \S+: cannot use them: .*\(is --key a PEM private key\?\)\n$/,
+      );
+      expect(connections).toBe(0);
+    } finally {
+      https.off("secureConnection", count);
+    }
   });
 
   it("a file that cannot be read is a usage mistake naming the option: exit 2, no connection", async () => {

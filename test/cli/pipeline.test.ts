@@ -18,6 +18,7 @@ import {
   startWsServer,
   useSourceBundle,
   type WsServer,
+  waitFor,
 } from "./helpers.js";
 
 useSourceBundle();
@@ -150,6 +151,34 @@ describe("evtws in a pipeline", () => {
     expect(code).toBe(0);
     expect(codes).toEqual([1000]);
   }, 15_000);
+
+  it("a closed stderr (2> >(head -1)) loses the log lines, not the run: the stream goes on", async () => {
+    // Before: the next line written to stderr threw an unhandled EPIPE, and the process died
+    // with exit 1 in the middle of the stream, without a close frame.
+    const codes: number[] = [];
+    server = await startWsServer(
+      (text) => text,
+      (ws) => ws.on("close", (code) => codes.push(code)),
+    );
+    const cli = startCli(["-v", "-n", "--max-attempts", "inf", "--min-delay", "10ms", server.url]);
+    try {
+      cli.child.stdin.end();
+      await cli.waitFor("stderr", /\* connected to/);
+      cli.child.stderr.destroy();
+      // The server cuts the line: the close and the retry are logged to the closed stderr.
+      for (const ws of server.clients) ws.terminate();
+      await waitFor("the reconnect", () => server?.handshakes.length === 2 && server.clients.size === 1);
+      for (const ws of server.clients) ws.send("after the reconnect");
+      await cli.waitFor("stdout", /after the reconnect/);
+      cli.child.kill("SIGTERM");
+      expect(await cli.exited).toBe(143);
+      await waitFor("the server to see the close", () => codes.length === 2);
+      expect(codes[1]).toBe(1000);
+      expect(cli.stdout()).toBe("after the reconnect\n");
+    } finally {
+      cli.kill();
+    }
+  });
 
   // A pseudo-terminal for stdin comes from Python's pty module.
   describe("with a terminal on stdin", requireTools("python3"), () => {

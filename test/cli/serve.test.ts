@@ -5,6 +5,7 @@
 
 import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { type CliProcess, runCli, startCli, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
@@ -44,6 +45,33 @@ describe("evtws serve", () => {
     await server.waitFor("stdout", /#1 connected from 127\.0\.0\.1:\d+/);
     server.child.kill("SIGTERM");
     expect(await server.exited).toBe(0);
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    it(`${signal} closes each connection with 1001 (going away) before it stops`, async () => {
+      // Before: the connections were cut without a close frame, and clients saw 1006.
+      const { server, url } = await serve([]);
+      const client = new WebSocket(url);
+      await new Promise((resolve) => client.once("open", resolve));
+      const closed = new Promise<[number, string]>((resolve) =>
+        client.once("close", (code, reason) => resolve([code, reason.toString()])),
+      );
+      server.child.kill(signal);
+      expect(await closed).toEqual([1001, "server stopping"]);
+      expect(await server.exited).toBe(0);
+    });
+  }
+
+  it("SIGTERM still stops it when a connection cannot answer the close (--stall-after 0)", async () => {
+    const { server, url } = await serve(["--stall-after", "0"]);
+    const client = new WebSocket(url);
+    await new Promise((resolve) => client.once("open", resolve));
+    await server.waitFor("stdout", /#1 stalled/);
+    const closed = new Promise<number>((resolve) => client.once("close", (code) => resolve(code)));
+    server.child.kill("SIGTERM");
+    // The server sent its close frame but does not read the answer: it cuts the line after 1 s.
+    expect(await server.exited).toBe(0);
+    expect(await closed).toBe(1001);
   });
 
   it("--echo sends binary frames back as binary", async () => {

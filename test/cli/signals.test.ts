@@ -42,9 +42,11 @@ async function recordingServer(reply = idReply): Promise<{ server: WsServer; cod
 const SIGNALS = [
   ["SIGINT", 130],
   ["SIGTERM", 143],
+  // The terminal went away (window closed, ssh dropped). Before: no handler, the server saw 1006.
+  ["SIGHUP", 129],
 ] as const;
 
-describe("SIGINT and SIGTERM close with 1000 and exit 130 / 143", () => {
+describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", () => {
   for (const [signal, status] of SIGNALS) {
     it(`${signal} in a pipeline waiting on stdin`, async () => {
       const rec = await recordingServer();

@@ -118,4 +118,18 @@ describe("Ctrl-C in an interactive session", requireTools("tmux"), () => {
     await waitFor("the server to see the close", () => codes.length === 1);
     expect(codes).toEqual([1000]);
   });
+
+  it("closing the terminal (SIGHUP) closes with 1000", async () => {
+    // Before: SIGHUP had no handler, the process died at once and the server saw 1006.
+    codes.length = 0;
+    const command = [process.execPath, ...defaultCli(), server.url];
+    tmux("new-session", "-d", "-s", "hup", "-x", "100", "-y", "30", "-c", root, ...command);
+    await waitFor("the session to connect", () =>
+      /\* connected to/.test(tmux("capture-pane", "-p", "-t", "hup")),
+    );
+    // The pane goes away with its terminal; the process in it gets SIGHUP.
+    tmux("kill-session", "-t", "hup");
+    await waitFor("the server to see the close", () => codes.length === 1);
+    expect(codes).toEqual([1000]);
+  });
 });

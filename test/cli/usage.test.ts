@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { idReply, root, runCli, startWsServer, useSourceBundle } from "./helpers.js";
+import { idReply, root, runCli, startCli, startWsServer, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -48,6 +48,12 @@ const mistakes: [string[], RegExp][] = [
   [["-s", "", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"" is not a subprotocol/],
   [["-s", "a", "-s", "a", "ws://127.0.0.1:1"], /^evtws: .*--subprotocol.*"a" is offered twice/],
   [["serve", "--port", "70000"], /"70000" is not a port/],
+  // Before: a Node timer cannot wait this long and fired at once: -w left after the response,
+  // --drop-every cut every connection each millisecond (exit 1 here, or no exit at all).
+  [["-w", "2147484", "-x", "a", "ws://127.0.0.1:1"], /--wait.*"2147484" is too long: at most 2147483 s/],
+  [["serve", "--drop-every", "2147484"], /--drop-every.*"2147484" is too long/],
+  [["serve", "--stall-after", "40000m"], /--stall-after.*"40000m" is too long/],
+  [["serve", "--delay", "2147483648"], /--delay.*"2147483648" is too long: at most 2147483647 ms/],
   [["serve", "--echo", "--id-reply"], /cannot be used with/],
 ];
 
@@ -88,6 +94,44 @@ describe("usage mistakes are found before connecting", () => {
         "evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n",
       );
       expect(server.received).toEqual(['{"id":1}']);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
+describe("stdin that is not UTF-8", () => {
+  it("a piped line that is not UTF-8 stops the run with exit 2, naming the line; nothing is replaced", async () => {
+    // Before: the byte 0xe9 (a Latin-1 "é") was sent as U+FFFD, silently, and the run exited 0.
+    const server = await startWsServer();
+    try {
+      const cli = startCli(["-q", server.url]);
+      cli.child.stdin.end(
+        Buffer.concat([Buffer.from("one\ncaf"), Buffer.from([0xe9]), Buffer.from("\nthree\n")]),
+      );
+      const code = await cli.exited;
+      expect(cli.stderr()).toBe(
+        "evtws: ERR_USAGE: not sent: not UTF-8 text; send bytes with --binary-in base64|hex (line 2)\n",
+      );
+      expect(code).toBe(2);
+      expect(cli.stdout()).toBe("one\n");
+      expect(server.received).toEqual(["one"]);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  it("UTF-8 split across reads and \\r\\n line ends arrive intact", async () => {
+    const server = await startWsServer();
+    try {
+      const cli = startCli(["-q", server.url]);
+      const bytes = Buffer.from("caf\u00e9 \u4e2d\r\n\u{1f600}\r\n");
+      // One byte at a time: every multi-byte character and every \r\n is split between writes.
+      for (const byte of bytes) cli.child.stdin.write(Buffer.from([byte]));
+      cli.child.stdin.end();
+      expect(await cli.exited).toBe(0);
+      expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
+      expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
     } finally {
       await server.stop();
     }
