@@ -54,8 +54,9 @@ export class Leader<TIn, TOut> {
     const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = t.options;
     const conn = new Conn<TIn, TOut>(rest);
     const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
-      // A leader that stepped down: its old socket's end is not the shared connection's news.
-      if (t.role.steppedDown) return;
+      // A leader that stepped down: its old socket's end is not the shared connection's news,
+      // nor this tab's once it closed as such (a follower's close() does not wait for that socket).
+      if (t.role.steppedDown || (t.role.closed && t.role.role === "follower")) return;
       if (fan && !t.role.leaving)
         t.post(
           name === "connected" || name === "state"

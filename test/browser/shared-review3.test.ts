@@ -1,0 +1,95 @@
+/**
+ * `evtwebsocket/shared` in Debian's Chromium, third review: what a tab's listeners hear around
+ * its close(). Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
+ * "pause:reading" stops reading a socket, so that socket's close waits until the test resumes it).
+ */
+
+import type { Socket } from "node:net";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+
+declare global {
+  interface Window {
+    shared: typeof import("../../src/shared/index.js");
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  }
+}
+
+type W = Window & { a: SharedConn<string, string>; late: string[]; done: boolean; ends: number };
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
+
+beforeAll(async () => {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
+    onMessage: (ws, data) => {
+      if (data.toString() === "pause:reading")
+        paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+const blankTabs = (context: BrowserContext, count: number) =>
+  openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
+
+describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
+  it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, not even its old socket's close (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.late = [];
+      w.done = false;
+      w.ends = 0;
+      // Counts the page's sockets' ends: this listener runs before the transport's onclose.
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("stepped-then-closed");
+      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
+        w.a.on(name, () => w.done && w.late.push(name));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    const closesBefore = closes.length;
+    await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
+      await w.a.close();
+      w.done = true;
+    });
+    paused[0]!.resume();
+    await until(() => closes.length === closesBefore + 1, "the old socket's close at the server");
+    expect(closes.at(-1)).toBe("1000 page hidden");
+    const late = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(() => w.ends === 1, "the old socket's close event in the page");
+      await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
+      return w.late;
+    });
+    expect(late).toEqual([]);
+    await context.close();
+  });
+});
