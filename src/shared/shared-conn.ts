@@ -344,6 +344,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
     if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
       return (conn ?? this.#leader.conn).close(code, reason);
+    const stepped = this.#t.role.steppedDown;
     this.#t.role.close();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
@@ -355,7 +356,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       this.#t.unacked.clear(closed);
       await conn.close(code, reason);
       this.#t.role.release();
-    } else this.#follower.leave(closed);
+    } else {
+      this.#follower.leave(closed);
+      // A leader that stepped down: its old socket may still be closing; no socket outlives close().
+      if (stepped) await this.#leader.conn.close(code, reason);
+    }
     this.#t.channel?.close();
     this.#t.channel = undefined;
   }

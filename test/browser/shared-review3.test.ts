@@ -19,7 +19,13 @@ declare global {
   }
 }
 
-type W = Window & { a: SharedConn<string, string>; late: string[]; done: boolean; ends: number };
+type W = Window & {
+  a: SharedConn<string, string>;
+  late: string[];
+  done: boolean;
+  ends: number;
+  endsAtClose: number;
+};
 
 let rig: Rig;
 let server: TestServer;
@@ -50,7 +56,7 @@ const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
 
 describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
-  it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, not even its old socket's close (freeze DISPATCHED by the test)", async () => {
+  it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const [page] = (await blankTabs(context, 1)) as [Page];
     await inPage(page, server.url, async (url) => {
@@ -74,22 +80,28 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     });
     await until(() => paused.length === 1, "the server to stop reading");
     const closesBefore = closes.length;
-    await inPage(page, null, async () => {
+    await inPage(page, null, () => {
       const w = window as unknown as W;
       document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
-      await w.a.close();
-      w.done = true;
+      void w.a.close().then(() => {
+        w.endsAtClose = w.ends;
+        w.done = true;
+      });
     });
     paused[0]!.resume();
     await until(() => closes.length === closesBefore + 1, "the old socket's close at the server");
     expect(closes.at(-1)).toBe("1000 page hidden");
-    const late = await inPage(page, null, async () => {
+    const got = await inPage(page, null, async () => {
       const w = window as unknown as W;
-      await window.waitFor(() => w.ends === 1, "the old socket's close event in the page");
+      await window.waitFor(
+        () => w.ends === 1 && w.done,
+        "the old socket's close event and close() in the page",
+      );
       await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
-      return w.late;
+      return { late: w.late, endsAtClose: w.endsAtClose };
     });
-    expect(late).toEqual([]);
+    // close() resolves once its old socket is closed (no socket outlives it), and nothing after.
+    expect(got).toEqual({ late: [], endsAtClose: 1 });
     await context.close();
   });
 });
