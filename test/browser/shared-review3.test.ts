@@ -25,6 +25,7 @@ type W = Window & {
   done: boolean;
   ends: number;
   endsAtClose: number;
+  closes: string[];
 };
 
 let rig: Rig;
@@ -102,6 +103,45 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     });
     // close() resolves once its old socket is closed (no socket outlives it), and nothing after.
     expect(got).toEqual({ late: [], endsAtClose: 1 });
+    await context.close();
+  });
+
+  it("a leader that stepped down (freeze) and leads again (resume) before its old socket closed does not tell that socket's close (1000, page hidden) as news: the one close is the drop (1006) (freeze and resume DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.closes = [];
+      w.ends = 0;
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("stepped-then-led");
+      w.a.on("role", (role) => w.closes.push(role));
+      w.a.on("close", (info) => w.closes.push(`${info.code} ${info.reason}`));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 2, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
+      document.dispatchEvent(new Event("resume")); // queues for the lock again: no other tab has it
+      await window.waitFor(() => w.a.role === "leader", "this tab to lead again");
+    });
+    paused[1]!.resume();
+    const closes = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(() => w.ends === 1 && w.a.state === "open", "the old socket's end, then open");
+      await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
+      return w.closes;
+    });
+    expect(closes).toEqual(["leader", "follower", "leader", "1006 "]);
+    await inPage(page, null, () => (window as unknown as W).a.close());
     await context.close();
   });
 });
