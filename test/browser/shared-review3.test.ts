@@ -144,4 +144,45 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     await inPage(page, null, () => (window as unknown as W).a.close());
     await context.close();
   });
+
+  it("a leader's second close(), made while the first waits for the socket, resolves when the first does: no event after it", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.late = [];
+      w.done = false;
+      w.ends = 0;
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("closed-twice");
+      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
+        w.a.on(name, () => w.done && w.late.push(name));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 3, "the server to stop reading");
+    await inPage(page, null, () => {
+      const w = window as unknown as W;
+      void w.a.close(); // waits for the server's close frame
+      void w.a.close().then(() => {
+        w.endsAtClose = w.ends;
+        w.done = true;
+      });
+    });
+    paused[2]!.resume();
+    const got = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(() => w.ends === 1 && w.done, "the socket's close event and the second close()");
+      await new Promise((r) => setTimeout(r, 0));
+      return { late: w.late, endsAtClose: w.endsAtClose };
+    });
+    expect(got).toEqual({ late: [], endsAtClose: 1 });
+    await context.close();
+  });
 });
