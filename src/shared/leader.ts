@@ -41,6 +41,8 @@ export class Leader<TIn, TOut> {
   readonly #t: Tab<TIn, TOut>;
   /** Acknowledgements held until the queue is flushed on the next open. */
   #acks: { to: string; seq: number; body?: unknown }[] = [];
+  /** Step downs whose socket is still closing: that socket's end is not news. */
+  #stale = 0;
 
   /** @param fan - tell this Conn's events to every other tab (false: alone). */
   constructor(t: Tab<TIn, TOut>, fan: boolean) {
@@ -54,8 +56,9 @@ export class Leader<TIn, TOut> {
     const { onConnected, onMessage, onError, onClose, onReconnecting, ...rest } = t.options;
     const conn = new Conn<TIn, TOut>(rest);
     const tell = (name: keyof SharedConnEvents<TIn, TOut>, arg: unknown, wire: unknown = arg) => {
-      // A leader that stepped down: its old socket's end is not the shared connection's news.
-      if (t.role.steppedDown) return;
+      // A leader that stepped down: its old socket's end is not the shared connection's news,
+      // nor this tab's once it closed as such (a follower's close() does not wait for that socket).
+      if (t.role.steppedDown || (t.role.closed && t.role.role === "follower")) return;
       if (fan && !t.role.leaving)
         t.post(
           name === "connected" || name === "state"
@@ -80,7 +83,9 @@ export class Leader<TIn, TOut> {
       // The queue is flushed after the connected listeners: acknowledge what it held then.
       if (fan) setTimeout(() => this.#flushAcks(), 0);
     });
-    conn.on("close", (info) => tell("close", info));
+    // A tab that leads again before its old socket closed: Conn dials once it has (one socket
+    // at a time), so a close meanwhile is that old socket's.
+    conn.on("close", (info) => this.#stale > 0 || tell("close", info));
     // All of it crosses: the server's wait as is, the error as `{ code, message }`.
     conn.on("reconnecting", (info) =>
       tell("reconnecting", info, info.error ? { ...info, error: toWire(info.error) } : info),
@@ -177,7 +182,8 @@ export class Leader<TIn, TOut> {
     // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
     // the next one (posted later, should this tab lead again, they would count sends twice).
     this.#acks = [];
-    void this.conn.close(1000, "page hidden");
+    this.#stale++;
+    void this.conn.close(1000, "page hidden").then(() => this.#stale--);
     this.#t.emit("role", "follower");
   }
 

@@ -72,6 +72,8 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   #unwatch: (() => void) | undefined;
   /** This tab listens to its own Conn's "drain" (once someone listens to this one's). */
   #drainHooked = false;
+  /** The socket close() waits for: a second close() waits for it too, as Conn's does. */
+  #closing: Promise<void> | undefined;
 
   /** Use {@link createSharedConn}. */
   constructor(name: string, options: SharedConnOptions<TIn, TOut>) {
@@ -336,7 +338,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
    * requests reject with `ERR_CLOSED`. After it, `dial()` rejects with `ERR_CLOSED`.
    */
   async close(code = 1000, reason = ""): Promise<void> {
-    if (this.#t.role.closed) return;
+    if (this.#t.role.closed) return this.#closing;
     const conn = this.#conn;
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
@@ -344,18 +346,23 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
     if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
       return (conn ?? this.#leader.conn).close(code, reason);
+    const stepped = this.#t.role.steppedDown;
     this.#t.role.close();
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
     this.#t.view.end(undefined);
     // A dial() made while following may have heard no state change yet: it settles now.
     this.#t.shared.reject(closed);
-    if (conn !== undefined) {
-      // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
-      this.#t.unacked.clear(closed);
-      await conn.close(code, reason);
-      this.#t.role.release();
-    } else this.#follower.leave(closed);
+    // Sends taken over as a follower, still queued: Conn reports them; a drained() from then rejects.
+    if (conn !== undefined) this.#t.unacked.clear(closed);
+    else this.#follower.leave(closed);
+    // The socket (a leader's, or the old one of a leader that stepped down, maybe still closing):
+    // none outlives close(), and a second close() waits for it too, as Conn's does.
+    if (conn || stepped) {
+      this.#closing = this.#leader.conn.close(code, reason);
+      await this.#closing;
+    }
+    this.#t.role.release();
     this.#t.channel?.close();
     this.#t.channel = undefined;
   }

@@ -1,0 +1,188 @@
+/**
+ * `evtwebsocket/shared` in Debian's Chromium, third review: what a tab's listeners hear around
+ * its close(). Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
+ * "pause:reading" stops reading a socket, so that socket's close waits until the test resumes it).
+ */
+
+import type { Socket } from "node:net";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+
+declare global {
+  interface Window {
+    shared: typeof import("../../src/shared/index.js");
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+  }
+}
+
+type W = Window & {
+  a: SharedConn<string, string>;
+  late: string[];
+  done: boolean;
+  ends: number;
+  endsAtClose: number;
+  closes: string[];
+};
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+/** Server sockets that stopped reading ("pause:reading"). */
+const paused: Socket[] = [];
+
+beforeAll(async () => {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
+    onMessage: (ws, data) => {
+      if (data.toString() === "pause:reading")
+        paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+const blankTabs = (context: BrowserContext, count: number) =>
+  openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
+
+describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
+  it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.late = [];
+      w.done = false;
+      w.ends = 0;
+      // Counts the page's sockets' ends: this listener runs before the transport's onclose.
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("stepped-then-closed");
+      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
+        w.a.on(name, () => w.done && w.late.push(name));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 1, "the server to stop reading");
+    const closesBefore = closes.length;
+    await inPage(page, null, () => {
+      const w = window as unknown as W;
+      document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
+      void w.a.close().then(() => {
+        w.endsAtClose = w.ends;
+        w.done = true;
+      });
+    });
+    paused[0]!.resume();
+    await until(() => closes.length === closesBefore + 1, "the old socket's close at the server");
+    expect(closes.at(-1)).toBe("1000 page hidden");
+    const got = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(
+        () => w.ends === 1 && w.done,
+        "the old socket's close event and close() in the page",
+      );
+      await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
+      return { late: w.late, endsAtClose: w.endsAtClose };
+    });
+    // close() resolves once its old socket is closed (no socket outlives it), and nothing after.
+    expect(got).toEqual({ late: [], endsAtClose: 1 });
+    await context.close();
+  });
+
+  it("a leader that stepped down (freeze) and leads again (resume) before its old socket closed does not tell that socket's close (1000, page hidden) as news: the one close is the drop (1006) (freeze and resume DISPATCHED by the test)", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.closes = [];
+      w.ends = 0;
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("stepped-then-led");
+      w.a.on("role", (role) => w.closes.push(role));
+      w.a.on("close", (info) => w.closes.push(`${info.code} ${info.reason}`));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 2, "the server to stop reading");
+    await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
+      document.dispatchEvent(new Event("resume")); // queues for the lock again: no other tab has it
+      await window.waitFor(() => w.a.role === "leader", "this tab to lead again");
+    });
+    paused[1]!.resume();
+    const closes = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(() => w.ends === 1 && w.a.state === "open", "the old socket's end, then open");
+      await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
+      return w.closes;
+    });
+    expect(closes).toEqual(["leader", "follower", "leader", "1006 "]);
+    await inPage(page, null, () => (window as unknown as W).a.close());
+    await context.close();
+  });
+
+  it("a leader's second close(), made while the first waits for the socket, resolves when the first does: no event after it", async () => {
+    const context = await rig.browser.newContext();
+    const [page] = (await blankTabs(context, 1)) as [Page];
+    await inPage(page, server.url, async (url) => {
+      const w = window as unknown as W;
+      w.late = [];
+      w.done = false;
+      w.ends = 0;
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          this.addEventListener("close", () => w.ends++);
+        }
+      };
+      w.a = window.shared.createSharedConn<string, string>("closed-twice");
+      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
+        w.a.on(name, () => w.done && w.late.push(name));
+      await w.a.dial(url);
+      w.a.send("pause:reading");
+    });
+    await until(() => paused.length === 3, "the server to stop reading");
+    await inPage(page, null, () => {
+      const w = window as unknown as W;
+      void w.a.close(); // waits for the server's close frame
+      void w.a.close().then(() => {
+        w.endsAtClose = w.ends;
+        w.done = true;
+      });
+    });
+    paused[2]!.resume();
+    const got = await inPage(page, null, async () => {
+      const w = window as unknown as W;
+      await window.waitFor(() => w.ends === 1 && w.done, "the socket's close event and the second close()");
+      await new Promise((r) => setTimeout(r, 0));
+      return { late: w.late, endsAtClose: w.endsAtClose };
+    });
+    expect(got).toEqual({ late: [], endsAtClose: 1 });
+    await context.close();
+  });
+});
