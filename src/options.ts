@@ -384,6 +384,14 @@ function num(name: string, value: unknown, fallback: number, min = 0, max = Infi
   return value;
 }
 
+/** Checks a count (messages, bytes, attempts, requests): a whole number from `min`, or `Infinity`. */
+function count(name: string, value: unknown, fallback: number, min = 0): number {
+  if (value === undefined) return fallback;
+  const n = value as number;
+  if (n === Infinity || (Number.isInteger(n) && n >= min)) return n;
+  throw invalid(`option ${name} must be a whole number from ${min} or Infinity, got ${shown(value)}`);
+}
+
 /**
  * Checks a duration in ms: a whole number from `min` to {@link MAX_TIMER_MS}, or `Infinity` when
  * `infinite` is true (the option has a "never"); `undefined` gives `fallback`. The one rule for
@@ -487,7 +495,7 @@ function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
     maxDelayMs,
     factor: num("reconnect.factor", r.factor, DEFAULTS.factor, 1),
     jitter: num("reconnect.jitter", r.jitter, DEFAULTS.jitter, 0, 1),
-    maxAttempts: num("reconnect.maxAttempts", r.maxAttempts, DEFAULTS.maxAttempts),
+    maxAttempts: count("reconnect.maxAttempts", r.maxAttempts, DEFAULTS.maxAttempts),
     resetAfterMs: duration("reconnect.resetAfterMs", r.resetAfterMs, DEFAULTS.resetAfterMs),
     shouldReconnect: r.shouldReconnect,
   };
@@ -539,8 +547,8 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
       : queueOption === undefined
         ? DEFAULT_QUEUE
         : {
-            maxMessages: num("queue.maxMessages", queueOption.maxMessages, DEFAULTS.maxQueuedMessages),
-            maxBytes: num("queue.maxBytes", queueOption.maxBytes, DEFAULTS.maxQueuedBytes),
+            maxMessages: count("queue.maxMessages", queueOption.maxMessages, DEFAULTS.maxQueuedMessages),
+            maxBytes: count("queue.maxBytes", queueOption.maxBytes, DEFAULTS.maxQueuedBytes),
             overflow: overflow(queueOption.overflow),
             maxAgeMs: duration("queue.maxAgeMs", queueOption.maxAgeMs, 0),
           };
@@ -573,8 +581,13 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
       1,
       true,
     ),
-    maxMessageBytes: num("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
-    maxPendingRequests: num("maxPendingRequests", options.maxPendingRequests, DEFAULTS.maxPendingRequests, 1),
+    maxMessageBytes: count("maxMessageBytes", options.maxMessageBytes, DEFAULTS.maxMessageBytes, 1),
+    maxPendingRequests: count(
+      "maxPendingRequests",
+      options.maxPendingRequests,
+      DEFAULTS.maxPendingRequests,
+      1,
+    ),
     clock,
     lowWaterMark,
     highWaterMark,

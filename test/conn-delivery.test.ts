@@ -158,6 +158,17 @@ describe("signal: aborting a queued message", () => {
     );
     expect(c.stats.queuedMessages).toBe(0);
   });
+
+  it("on a closed connection ERR_CLOSED comes before ERR_ABORTED, for send() as for request()", async () => {
+    const c = conn({ matchMsg: () => true });
+    await c.close();
+    expect(() => c.send("x", { signal: AbortSignal.abort() })).toThrow(
+      expect.objectContaining({ code: "ERR_CLOSED" }),
+    );
+    await expect(c.request("x", { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      code: "ERR_CLOSED",
+    });
+  });
 });
 
 describe("maxAgeMs: expiry in the queue", () => {

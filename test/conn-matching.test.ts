@@ -79,6 +79,28 @@ describe("request/response matching", () => {
     await expect(c.request({ op: "no-id" })).resolves.toEqual({ id: 999, v: "for-matcher" });
   });
 
+  it("a request with an id is never tried against matchMsg: only a response with its id settles it", async () => {
+    // Answers without an id first, then with another id, then with the request's own id.
+    const s = await server({
+      onMessage(ws, data) {
+        const m = JSON.parse(data.toString()) as Msg;
+        ws.send(JSON.stringify({ v: "no-id" }));
+        ws.send(JSON.stringify({ id: 999, v: "other-id" }));
+        ws.send(JSON.stringify({ id: m.id, v: "own-id" }));
+      },
+    });
+    const others: Msg[] = [];
+    const c = conn<Msg, Msg>({
+      codec: json(),
+      messageId: (m) => m.id,
+      matchMsg: () => true,
+      onMessage: (m) => void others.push(m),
+    });
+    await c.dial(s.url);
+    await expect(c.request({ id: 1, op: "x" })).resolves.toEqual({ id: 1, v: "own-id" });
+    expect(others).toEqual([{ v: "no-id" }, { id: 999, v: "other-id" }]);
+  });
+
   it("a request with neither matcher configured rejects ERR_INVALID_OPTION", async () => {
     const s = await idServer();
     const c = conn();

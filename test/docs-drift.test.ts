@@ -5,14 +5,17 @@
  * every `… | jq` pipeline of docs/cli.md, run as written (`evtws` being the built CLI), prints no
  * `null` against an echo server and against an id-reply server; a pipeline that follows a feed
  * (`-n`, it ends only when the server closes) runs against a server that pushes two prices and
- * closes with 1000.
+ * closes with 1000. And README.md against src/: its layout table names every module and folder
+ * of src/ (and nothing else), and every default its options table shows as a value is the one
+ * `resolveOptions({})` fills in.
  */
 
 import { execFile } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Conn } from "../src/index.js";
+import { resolveOptions } from "../src/options.js";
 import { idReply, root, startWsServer, type WsServer } from "./cli/helpers.js";
 import { requireTools } from "./helpers/tools.js";
 
@@ -84,5 +87,44 @@ describe("docs/cli.md's jq pipelines, run as written", requireTools("jq"), () =>
       expect(stdout.trim().split("\n"), line).not.toContain("null");
       expect(stdout.trim(), line).not.toBe("");
     }
+  });
+});
+
+describe("README.md against src/", () => {
+  const readme = read("README.md");
+
+  it("the layout table names every module and folder of src/, and nothing that is not there", () => {
+    const start = readme.indexOf("**Layout of `src/`**");
+    expect(start).toBeGreaterThan(0);
+    const rows = readme.slice(start).split("\n\n")[1]!.split("\n");
+    const named = new Set(
+      rows.flatMap((row) => [...row.matchAll(/`([\w.-]+(?:\.ts|\/))`/g)].map((m) => m[1]!)),
+    );
+    const entries = readdirSync(join(root, "src"), { withFileTypes: true }).map((e) =>
+      e.isDirectory() ? `${e.name}/` : e.name,
+    );
+    expect(entries.filter((name) => !named.has(name))).toEqual([]);
+    expect([...named].filter((name) => !entries.includes(name))).toEqual([]);
+  });
+
+  it("every default the options table gives as a value is the one resolveOptions() fills in", () => {
+    const start = readme.indexOf("## Options");
+    const rows = readme.slice(start, readme.indexOf("\n## ", start + 1)).split("\n");
+    const resolved = resolveOptions({}) as unknown as Record<string, unknown>;
+    const checked: string[] = [];
+    for (const row of rows) {
+      const m = /^\| `([\w.]+)` \| `([^`]+)`/.exec(row);
+      if (!m) continue;
+      const [, name, shownDefault] = m as unknown as [string, string, string];
+      const actual = name
+        .split(".")
+        .reduce<unknown>((o, key) => (o as Record<string, unknown>)?.[key], resolved);
+      // Defaults shown as another option's name (`pongTimeoutMs`: `pingIntervalMs`) are prose.
+      if (actual === undefined || typeof actual === "object" || /^[a-z]\w*$/.test(shownDefault)) continue;
+      const expected = shownDefault === "Infinity" ? Infinity : JSON.parse(shownDefault);
+      expect(actual, name).toBe(expected);
+      checked.push(name);
+    }
+    expect(checked.length).toBeGreaterThan(12);
   });
 });
