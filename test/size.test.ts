@@ -58,9 +58,9 @@ import tsupConfig from "../tsup.config.js";
  * the connection, a heartbeat that counts a message still arriving) added about 118 B: 15,859 B.
  * Moving what an incoming message means out of the facade (conn.ts -> inbox.ts, towards the
  * style aim of a facade read in one sitting) costs a class and its fields: 96 B, 15,944 B; the
- * guard is 16,000 B (a decision). Mangling the internal property names (esbuild's mangleProps
- * over the names that appear in no public or DOM type) was measured at 384 B less: nowhere near
- * 7.0 KB either.
+ * guard is 16,000 B (a decision); counts that must be whole numbers, 27 B more: 15,971 B.
+ * Mangling the internal property names (esbuild's mangleProps over the names that appear in
+ * no public or DOM type) was measured at 384 B less: nowhere near 7.0 KB either.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
 const BUDGET_GZIP_BYTES = 16_000;
