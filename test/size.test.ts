@@ -194,9 +194,12 @@ describe("the browser entry", () => {
  * `evtwebsocket/shared` over the public entry (which it imports, not bundles): 7,549 B before its
  * split into a role state machine, leader, follower and shared-state modules, 8,144 B after (the
  * parts call each other through property names a minifier keeps; a decision for one state
- * machine and modules of one job each). A guard just above, as for the browser entry.
+ * machine and modules of one job each). Its review's fixes (a close() that waits for a stepped-down
+ * leader's socket) took it to 8,189 B; posts addressed to a leadership, so a send that crosses a
+ * handover is served once (it reached the server twice), 78 B more: 8,267 B. A guard just above,
+ * as for the browser entry.
  */
-const SHARED_BUDGET_GZIP_BYTES = 8_192;
+const SHARED_BUDGET_GZIP_BYTES = 8_320;
 
 describe("the shared entry (evtwebsocket/shared)", () => {
   it(`weighs at most ${SHARED_BUDGET_GZIP_BYTES} bytes minified and gzipped, without the public entry it imports`, async () => {

@@ -72,7 +72,7 @@ export class Follower<TIn, TOut> {
   /** Posts a waiting request to the leader (again, to a new one). */
   forward(seq: number, w: Waiting): void {
     const t = this.#t;
-    t.post({ t: "req", from: t.id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry });
+    t.post({ t: "req", from: t.id, seq, body: w.body, timeoutMs: w.timeoutMs, retry: w.retry, l: t.lead });
   }
 
   /** This tab closed while following: its requests reject with `closed`, its unacknowledged sends are reported. */
@@ -96,12 +96,8 @@ export class Follower<TIn, TOut> {
     const t = this.#t;
     if (t.role.closed || t.role.role !== "follower") return;
     if (m.t === "leader") {
-      // A new leader: what the old one did not acknowledge or answer is sent again or rejected.
       this.askDial();
-      t.unacked.forwardAll();
-      // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
-      // a request made while reconnecting.
-      t.waiting.newLeader(lost);
+      this.#heard(m.l);
     } else if (m.t === "refused" && m.to === t.id) {
       const error = fromWire(m.error);
       t.shared.reject(error);
@@ -117,6 +113,9 @@ export class Follower<TIn, TOut> {
         t.shared.protocol = m.p;
         t.shared.handshake = m.h;
       }
+      // The answer to this tab's hello, for a tab that has heard of no leadership yet (a later
+      // one is announced by "leader"; a late answer from an old leader must not undo that).
+      if (m.l !== undefined && t.lead === undefined) this.#heard(m.l);
       const arg = m.arg as { error?: WireError };
       const was = t.shared.state;
       if (m.name === "error") t.shared.event(m.name, fromWire(m.arg as WireError));
@@ -125,6 +124,20 @@ export class Follower<TIn, TOut> {
       // here, once, as its dial() resolves (Conn's dial resolves after onConnected was called).
       if (m.join && was !== "open" && t.shared.state === "open") t.shared.connected();
     }
+  }
+
+  /**
+   * A leadership this tab had not heard of: what it posted to none or to another one (which the
+   * new leader does not serve) goes to it, in order; requests by the rule of `newLeader`.
+   */
+  #heard(lead: string): void {
+    const t = this.#t;
+    if (lead === t.lead) return;
+    t.lead = lead;
+    t.unacked.forwardAll();
+    // One no leader took (made while none led) goes to this one, as Conn sends on reconnect
+    // a request made while reconnecting.
+    t.waiting.newLeader(lost);
   }
 
   #assertOpen(): void {

@@ -149,7 +149,8 @@ export class Leader<TIn, TOut> {
     const t = this.#t;
     if (!t.role.to("lead")) return;
     const conn = this.conn;
-    t.post({ t: "leader" });
+    t.lead = Math.random().toString(36).slice(2);
+    t.post({ t: "leader", l: t.lead });
     t.emit("role", "leader");
     // Its failure is this tab's dial() failure too: a dial() made while following may have
     // heard no state change of this dial (it was "connecting" already), so it is told here.
@@ -200,9 +201,13 @@ export class Leader<TIn, TOut> {
         name: "state",
         arg: conn.state,
         join: true,
+        l: t.lead,
         p: conn.protocol,
         h: conn.handshake,
       });
+    // A post addressed to another leadership (or to none) is not this leader's: its follower
+    // posts it again once it hears of this one (Follower#heard), so it is served once, in order.
+    else if ((m.t === "send" || m.t === "req") && m.l !== t.lead) return;
     else if (m.t === "ping") t.guard(() => conn.ping(), "ping() failed in the leader tab");
     else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
       const { from } = m;

@@ -36,6 +36,8 @@ export class Tab<TIn, TOut> {
   sub: string | string[] | undefined;
   /** The last sequence number this tab gave a send or request. */
   seq = 0;
+  /** The leadership this tab holds, or (following) last heard of: its posts are addressed to it. */
+  lead: string | undefined;
 
   /** @param forward - posts a waiting request to the leader (`Follower.forward`). */
   constructor(
@@ -54,8 +56,8 @@ export class Tab<TIn, TOut> {
       post: (seq, body, o) =>
         this.post(
           o === undefined
-            ? { t: "send", from: this.id, seq, body }
-            : { t: "send", from: this.id, seq, body, o },
+            ? { t: "send", from: this.id, seq, body, l: this.lead }
+            : { t: "send", from: this.id, seq, body, o, l: this.lead },
         ),
       expired: (body) =>
         emit(

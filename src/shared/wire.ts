@@ -11,15 +11,29 @@ import type { WireSendOptions } from "./outgoing.js";
 import { evtError } from "./public-error.js";
 import type { SharedConnEvents } from "./types.js";
 
-/** One message between tabs: `t` says which. */
+/**
+ * One message between tabs: `t` says which. `l` names a leadership (a fresh id each time a tab
+ * takes the lock): the leader announces its own, and a follower's send or request names the one
+ * it last heard of. A leader serves only what is addressed to it; a follower posts what is not
+ * acknowledged again when it hears of a new leadership, so a post that crossed the handover is
+ * served once, by the new leader, in order.
+ */
 export type Wire =
   | { t: "hello" }
-  | { t: "leader" }
+  | { t: "leader"; l: string }
   | { t: "dial"; url: string; sub: string | string[] | undefined; from?: string }
   | { t: "refused"; to: string; error: WireError }
-  | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions }
+  | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions; l: string | undefined }
   | { t: "ping" }
-  | { t: "req"; from: string; seq: number; body: unknown; timeoutMs: number | undefined; retry: boolean }
+  | {
+      t: "req";
+      from: string;
+      seq: number;
+      body: unknown;
+      timeoutMs: number | undefined;
+      retry: boolean;
+      l: string | undefined;
+    }
   | { t: "ack"; to: string; seq: number; error?: WireError; dropped?: true }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
   | {
@@ -27,6 +41,8 @@ export type Wire =
       name: keyof SharedConnEvents<unknown, unknown>;
       arg: unknown;
       join?: true;
+      /** With `join`: the leadership that answers (see `l` above). */
+      l?: string;
       /** With "connected" and "state": the leader's subprotocol and handshake. */
       p?: string;
       h?: Handshake;
