@@ -173,6 +173,11 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
       return Promise.reject(evtError("ERR_CLOSED", "cannot dial: this tab closed the shared connection"));
     }
     const first = this.#t.url === undefined;
+    const s = this.#t.shared.state;
+    // As Conn's (and a leader's, whose Conn says it): a follower's second dial() while the
+    // shared connection is up is refused, not joined.
+    if (!first && this.#conn === undefined && (s === "connecting" || s === "open" || s === "reconnecting"))
+      return Promise.reject(evtError("ERR_ALREADY_DIALED", `cannot dial: connection is already ${s}`));
     this.#t.url = url;
     this.#t.sub = subprotocol;
     if (this.#conn !== undefined) return this.#leader.dial(url, subprotocol, first);

@@ -413,6 +413,21 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await inPage(follower, null, () => window.sc.close());
     await context.close();
   });
+  it("a second dial() while the shared connection is up rejects with ERR_ALREADY_DIALED in a follower, as in the leader (Conn's rule)", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "dial-twice");
+    const twice = async (url: string) => {
+      await window.sc.dial(url);
+      return window.sc.dial(url).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+    };
+    expect(await inPage(leader, server.url, twice)).toBe("ERR_ALREADY_DIALED");
+    expect(await inPage(follower, server.url, twice)).toBe("ERR_ALREADY_DIALED");
+    await context.close();
+  });
+
   it("a follower's close() with a bad code or reason rejects with ERR_INVALID_OPTION, as a leader's does, and the tab stays in", async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "close-bad-code");
