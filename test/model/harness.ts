@@ -106,6 +106,12 @@ export class ModelRun {
   /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
   #expectedAttempt = 0;
   /**
+   * The attempt a URL function was told as the attempt under way began (undefined: the URL is
+   * fixed). That attempt's headers call must carry the same: a page shown again while it is
+   * being prepared lets it go on with its context (the next one is told 0).
+   */
+  #urlAttempt: number | undefined;
+  /**
    * Counts the moments a new attempt may start: a dial() accepted, a close(), an onReconnecting.
    * Two headers calls in one era while the first is still held: the attempt under way was begun again.
    */
@@ -262,11 +268,9 @@ export class ModelRun {
     const id = this.#headerCalls.length + 1;
     const held = this.config.headers === "held";
     this.line(`↳ headers(attempt ${attempt}) = call#${id}${held ? ", held" : ""}`);
-    if (attempt !== this.#expectedAttempt) {
-      this.violate(
-        "attempt-context",
-        `headers call#${id} was told attempt ${attempt}, expected ${this.#expectedAttempt}`,
-      );
+    const expected = this.#urlAttempt ?? this.#expectedAttempt;
+    if (attempt !== expected) {
+      this.violate("attempt-context", `headers call#${id} was told attempt ${attempt}, expected ${expected}`);
     }
     const same = this.holds.find((h) => h.era === this.#attemptEra);
     if (same !== undefined) {
@@ -465,12 +469,23 @@ export class ModelRun {
     );
   }
 
+  /** A URL function is told the attempt as it begins: the one onReconnecting announced, or 0. */
+  #urlTold(attempt: number): void {
+    this.#urlAttempt = attempt;
+    if (attempt !== this.#expectedAttempt) {
+      this.violate(
+        "attempt-context",
+        `the URL function was told attempt ${attempt}, expected ${this.#expectedAttempt}`,
+      );
+    }
+  }
+
   #urlSource(kind: Action & { kind: "dial" }): UrlSource {
     switch (kind.url) {
       case "fn":
-        return () => "ws://f/";
+        return (ctx) => (this.#urlTold(ctx.attempt), "ws://f/");
       case "async-fn":
-        return async () => "ws://g/";
+        return async (ctx) => (this.#urlTold(ctx.attempt), "ws://g/");
       case "throwing-fn":
         return () => {
           throw new Error("no URL today");
@@ -497,6 +512,7 @@ export class ModelRun {
     // Accepted (idle or closed): its first attempt is attempt 0.
     if (this.conn.state === "idle" || this.conn.state === "closed") {
       this.#expectedAttempt = 0;
+      this.#urlAttempt = undefined; // set again by a URL function's first call
       this.#attemptEra++;
     }
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
