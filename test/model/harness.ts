@@ -483,9 +483,15 @@ export class ModelRun {
   #urlSource(kind: Action & { kind: "dial" }): UrlSource {
     switch (kind.url) {
       case "fn":
-        return (ctx) => (this.#urlTold(ctx.attempt), "ws://f/");
+        return (ctx) => {
+          this.#urlTold(ctx.attempt);
+          return "ws://f/";
+        };
       case "async-fn":
-        return async (ctx) => (this.#urlTold(ctx.attempt), "ws://g/");
+        return async (ctx) => {
+          this.#urlTold(ctx.attempt);
+          return "ws://g/";
+        };
       case "throwing-fn":
         return () => {
           throw new Error("no URL today");
