@@ -16,8 +16,8 @@ import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Link } from "./link.js";
 import { MessageStreams, type MessagesOptions, resolveMessagesOptions } from "./message-stream.js";
-import type { ResolvedOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
+import type { ResolvedOptions } from "./resolve-options.js";
 import { State } from "./state.js";
 
 type ConnLink = Link<AnyConn>;

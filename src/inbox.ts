@@ -15,9 +15,10 @@ import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import type { Lifecycle } from "./lifecycle.js";
 import type { Link } from "./link.js";
 import type { Announced } from "./observe.js";
-import type { ConnOptions, ResolvedOptions } from "./options.js";
+import type { ConnOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending.js";
+import type { ResolvedOptions } from "./resolve-options.js";
 import type { ConnEvents } from "./types.js";
 
 /** A usable request id: a string, or a number other than NaN; anything else means no id. */

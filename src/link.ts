@@ -21,7 +21,7 @@ import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
 import type { Announced } from "./observe.js";
-import { DEFAULTS } from "./options.js";
+import { DEFAULTS } from "./resolve-options.js";
 import type {
   ClosedBy,
   HandshakeResponse,

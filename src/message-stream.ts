@@ -20,7 +20,7 @@
  */
 
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
-import { shown } from "./options.js";
+import { shown } from "./resolve-options.js";
 
 /** Options of `conn.messages()`. */
 export interface MessagesOptions {

@@ -17,7 +17,8 @@
 
 import { backoffDelay } from "./backoff.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
-import type { DisconnectInfo, ResolvedReconnect } from "./options.js";
+import type { DisconnectInfo } from "./options.js";
+import type { ResolvedReconnect } from "./resolve-options.js";
 // The runtime's own: Node's certificate codes; the browser build's answer is always false.
 import { isCertificateError } from "./transport/default.js";
 

@@ -8,7 +8,7 @@
  */
 
 import { invalidOption } from "./errors.js";
-import { duration } from "./options.js";
+import { duration } from "./resolve-options.js";
 
 /**
  * What `send()` did with a message:

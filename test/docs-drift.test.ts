@@ -15,7 +15,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Conn } from "../src/index.js";
-import { resolveOptions } from "../src/options.js";
+import { resolveOptions } from "../src/resolve-options.js";
 import { idReply, root, startWsServer, type WsServer } from "./cli/helpers.js";
 import { requireTools } from "./helpers/tools.js";
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TIMER_MS } from "../src/clock.js";
 import { Conn } from "../src/conn.js";
-import { DEFAULTS, resolveOptions } from "../src/options.js";
+import { DEFAULTS, resolveOptions } from "../src/resolve-options.js";
 
 describe("resolveOptions defaults", () => {
   it("fills in the documented defaults", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, EvtWebSocketError } from "../src/errors.js";
-import { resolveOptions } from "../src/options.js";
 import { decideRetry, type Ending } from "../src/reconnect.js";
+import { resolveOptions } from "../src/resolve-options.js";
 
 const policy = (over = {}) =>
   resolveOptions({ reconnect: { minDelayMs: 100, jitter: 0, ...over } }).reconnect;

@@ -11,7 +11,7 @@
 
 import type { Conn } from "../../src/conn.js";
 import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../src/errors.js";
-import { DEFAULTS } from "../../src/options.js";
+import { DEFAULTS } from "../../src/resolve-options.js";
 import { canTransition, type State } from "../../src/state.js";
 import type { TransportClose } from "../../src/transport/types.js";
 import type { ModelClock } from "./clock.js";
