@@ -74,19 +74,23 @@ const CALLBACKS = [
 ] as const;
 
 /**
- * Subscribes one component's callback options to a shared connection; returns what unsubscribes
- * them. A callback that is not a function is refused as `Conn` refuses it.
+ * Refuses, as `Conn` refuses it, a callback option that is not a function; called before the
+ * shared connection is taken, so a refused component dials nothing.
  */
+function check<TIn, TOut>(options: UseConnOptions<TIn, TOut>): void {
+  for (const [option] of CALLBACKS) {
+    const callback = options[option];
+    if (callback !== undefined && typeof callback !== "function")
+      throw new EvtWebSocketError(ErrorCode.INVALID_OPTION, `option ${option} must be a function`);
+  }
+}
+
+/** Subscribes one component's (checked) callback options to a shared connection; returns what unsubscribes them. */
 function subscribe<TIn, TOut>(conn: Conn<TIn, TOut>, options: UseConnOptions<TIn, TOut>): Array<() => void> {
   const offs: Array<() => void> = [];
   for (const [option, event] of CALLBACKS) {
     const callback = options[option];
-    if (callback === undefined) continue;
-    if (typeof callback !== "function") {
-      for (const off of offs) off();
-      throw new EvtWebSocketError(ErrorCode.INVALID_OPTION, `option ${option} must be a function`);
-    }
-    offs.push(conn.on(event, callback as never));
+    if (callback !== undefined) offs.push(conn.on(event, callback as never));
   }
   return offs;
 }
@@ -164,15 +168,10 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
     if (share === undefined && own.current === 0) own.current = ++owners;
     // "s" and "o" keep shared keys and own keys apart.
     const key = share === undefined ? `o${own.current}\n${url}` : `s${share}\n${url}`;
+    if (share !== undefined) check(options);
     const entry = acquire(key, url, options);
     const conn = entry.conn as Conn<TIn, TOut>;
-    let offs: Array<() => void> = [];
-    try {
-      if (share !== undefined) offs = subscribe(conn, options);
-    } catch (error) {
-      release(key, entry);
-      throw error;
-    }
+    const offs = share === undefined ? [] : subscribe(conn, options);
     const update = () => setResult({ conn, state: conn.state, error: entry.error });
     update();
     const offState = conn.on("state", update);

@@ -1,0 +1,138 @@
+/**
+ * Review of `evtwebsocket/react` in Debian's Chromium: edge cases of `useConn` (components that
+ * come and go, URLs that change, options refused) against a real `ws` server that counts the
+ * sockets it sees. React 19 and React 18 (test/fixtures/react-18), StrictMode on.
+ */
+
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REACT_18 } from "../helpers/react-18.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+type Spec = { id: string; url: string | null; share?: string; badOption?: boolean };
+
+declare global {
+  interface Window {
+    ready: boolean;
+    mount(specs: Spec[]): void;
+    dials: number;
+    states: Record<string, string>;
+    errorCodes: Record<string, string | undefined>;
+    conns: Record<string, unknown>;
+    caught: string[];
+    reactVersion: string;
+  }
+}
+
+const APP = `
+import { Component, StrictMode, version } from "react";
+import { flushSync } from "react-dom";
+import { createRoot } from "react-dom/client";
+import { Conn } from "./src/index.ts";
+import { useConn } from "./src/react/index.ts";
+
+const w = window;
+Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, caught: [], reactVersion: version });
+const dial = Conn.prototype.dial;
+Conn.prototype.dial = function (...args) {
+  w.dials++;
+  return dial.apply(this, args);
+};
+
+function Probe({ id, url, share, badOption }) {
+  const { conn, state, error } = useConn(url, {
+    share,
+    reconnect: false,
+    ...(badOption ? { onMessage: "not a function" } : {}),
+  });
+  w.states[id] = state;
+  w.errorCodes[id] = error?.code;
+  w.conns[id] = conn;
+  return <p>{id}: {state}</p>;
+}
+
+class Catch extends Component {
+  state = { failed: false };
+  static getDerivedStateFromError() { return { failed: true }; }
+  componentDidCatch(e) { w.caught.push(String(e.message)); }
+  render() { return this.state.failed ? null : this.props.children; }
+}
+
+const root = createRoot(document.getElementById("root"));
+w.mount = (specs) => flushSync(() => root.render(
+  <StrictMode>{specs.map((s) => <Catch key={s.id}><Probe {...s} /></Catch>)}</StrictMode>,
+));
+w.ready = true;
+`;
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+
+const REACTS = [
+  { version: "19", path: "/", alias: undefined },
+  { version: "18", path: "/18", alias: REACT_18 },
+] as const;
+
+beforeAll(async () => {
+  const routes: Parameters<typeof startRig>[0] = {};
+  for (const { path, alias } of REACTS) {
+    const script = `/app${path.slice(1)}.js`;
+    routes[path] = html(script, `<div id="root"></div>`);
+    routes[script] = await bundle({ code: APP }, alias === undefined ? {} : { alias });
+  }
+  rig = await startRig(routes);
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+async function openPage(path: string, version: string): Promise<Page> {
+  const context = await rig.browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${rig.origin}${path}`);
+  await page
+    .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
+    .catch(() => {
+      throw new Error(`the React page did not load: ${errors.join("; ")}`);
+    });
+  expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
+  return page;
+}
+
+const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
+const waitState = (page: Page, id: string, state: string) =>
+  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
+
+describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("chromium"), () => {
+  describe.each(REACTS)("with React $version", ({ version, path }) => {
+    it("a callback option that is not a function is refused before any socket is dialled (shared connection)", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      await mount(page, [{ id: "bad", url: server.url, share: "x", badOption: true }]);
+      await inPage(page, null, () => window.waitFor(() => window.caught.length > 0, "the refusal"));
+      expect(await inPage(page, null, () => window.caught[0])).toBe("option onMessage must be a function");
+      // It used to make and dial the connection, then refuse the option and close it: the
+      // server saw a socket for a component that never ran.
+      expect(await inPage(page, null, () => window.dials)).toBe(0);
+      // A good component after it: its socket is the only one the server sees.
+      await mount(page, [{ id: "good", url: server.url, share: "x" }]);
+      await waitState(page, "good", "open");
+      expect(server.connections).toBe(before + 1);
+      expect(closes.length).toBe(closed);
+      await mount(page, []);
+      await until(() => closes.length === closed + 1, "the close after the unmount");
+      await page.context().close();
+    });
+  });
+});
