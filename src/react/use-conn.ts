@@ -8,7 +8,8 @@
  * unmount and mount in development neither leaves two sockets nor opens and closes one.
  *
  * What a change does: a new `url` (or `share` key) releases the old connection and takes the
- * new one; `null` releases it and holds none ("not now"). The other options are read once,
+ * new one (the render in between returns "idle" and no `conn`, never the old one); `null`
+ * releases it and holds none ("not now"). The other options are read once,
  * when the connection is made: options written inline (a new object on every render) never
  * reconnect, and a change to them applies only to the next connection (after a URL change or a
  * remount). Callbacks in the options are fixed at that moment too; for handlers that see the
@@ -155,14 +156,16 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
   url: string | null,
   options: UseConnOptions<TIn, TOut> = {},
 ): UseConnResult<TIn, TOut> {
-  const [result, setResult] = useState<UseConnResult<TIn, TOut>>(idle);
   const share = options.share;
+  /** What the result is of: a result for another URL or share key is never returned. */
+  const of = `${share}\n${url}`;
+  const [[at, result], setResult] = useState<[string, UseConnResult<TIn, TOut>]>(["", idle]);
   /** This hook's own key when not shared: StrictMode's remount finds the connection it made. */
   const own = useRef(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: options are read once per connection (see the module header).
   useEffect(() => {
     if (url === null) {
-      setResult(idle);
+      setResult(["", idle]);
       return;
     }
     if (share === undefined && own.current === 0) own.current = ++owners;
@@ -172,7 +175,7 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
     const entry = acquire(key, url, options);
     const conn = entry.conn as Conn<TIn, TOut>;
     const offs = share === undefined ? [] : subscribe(conn, options);
-    const update = () => setResult({ conn, state: conn.state, error: entry.error });
+    const update = () => setResult([of, { conn, state: conn.state, error: entry.error }]);
     update();
     const offState = conn.on("state", update);
     const offError = conn.on("error", update);
@@ -185,7 +188,7 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
       release(key, entry);
     };
   }, [url, share]);
-  return url === null ? idle : result;
+  return at === of ? result : idle;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: holds no connection, so it fits every message type.

@@ -22,6 +22,8 @@ declare global {
     errorCodes: Record<string, string | undefined>;
     conns: Record<string, unknown>;
     caught: string[];
+    renders: { id: string; url: string | null; conn: unknown; state: string }[];
+    msgs: string[];
     reactVersion: string;
   }
 }
@@ -31,10 +33,10 @@ import { Component, StrictMode, version } from "react";
 import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
 import { Conn } from "./src/index.ts";
-import { useConn } from "./src/react/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
 
 const w = window;
-Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, caught: [], reactVersion: version });
+Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, caught: [], renders: [], msgs: [], reactVersion: version });
 const dial = Conn.prototype.dial;
 Conn.prototype.dial = function (...args) {
   w.dials++;
@@ -50,6 +52,8 @@ function Probe({ id, url, share, badOption }) {
   w.states[id] = state;
   w.errorCodes[id] = error?.code;
   w.conns[id] = conn;
+  w.renders.push({ id, url, conn, state });
+  useConnEvent(conn, "message", (m) => w.msgs.push(id + " " + m));
   return <p>{id}: {state}</p>;
 }
 
@@ -132,6 +136,46 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       expect(closes.length).toBe(closed);
       await mount(page, []);
       await until(() => closes.length === closed + 1, "the close after the unmount");
+      await page.context().close();
+    });
+    it("after a URL change no render returns the old URL's connection or its state", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      const one = `${server.url}/one`;
+      const two = `${server.url}/two`;
+      await mount(page, [{ id: "a", url: one }]);
+      await waitState(page, "a", "open");
+      await mount(page, [{ id: "a", url: two }]);
+      await waitState(page, "a", "open");
+      const rendered = await inPage(page, [one, two] as const, ([u1, u2]) => {
+        const old = window.renders.find((r) => r.url === u1 && r.conn !== null)?.conn;
+        return window.renders
+          .filter((r) => r.url === u2)
+          .map((r) =>
+            r.conn === old ? `old ${r.state}` : r.conn === null ? `none ${r.state}` : `new ${r.state}`,
+          );
+      });
+      // It used to render the old connection, "open", for the new URL until the effect ran:
+      // an effect keyed on [url, state] would send on the socket about to be closed.
+      expect(rendered.filter((r) => r.startsWith("old"))).toEqual([]);
+      expect(rendered[0]).toBe("none idle");
+      expect(rendered.at(-1)).toBe("new open");
+      await until(() => closes.length === closed + 1, "the old URL's close");
+      expect(server.connections).toBe(before + 2);
+      // URL -> null -> the same URL: nothing of the old connection shows either.
+      await mount(page, [{ id: "a", url: null }]);
+      const from = await inPage(page, null, () => window.renders.length);
+      await mount(page, [{ id: "a", url: two }]);
+      await waitState(page, "a", "open");
+      const again = await inPage(page, from, (n) =>
+        window.renders.slice(n).map((r) => `${r.conn === null ? "none" : "conn"} ${r.state}`),
+      );
+      expect(again[0]).toBe("none idle");
+      expect(again.at(-1)).toBe("conn open");
+      await mount(page, []);
+      await until(() => closes.length === closed + 3, "every close");
+      expect(server.connections).toBe(before + 3);
       await page.context().close();
     });
   });
