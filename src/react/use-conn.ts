@@ -4,8 +4,10 @@
  * The connection is made and dialled in an effect, never during render, so server rendering
  * makes no socket and renders the state "idle". Components that pass the same URL and the same
  * `share` key hold one connection between them, counted by reference; the last one to unmount
- * closes it. A release does not close at once: it waits one task, so StrictMode's mount,
- * unmount and mount in development neither leaves two sockets nor opens and closes one.
+ * closes it; one that takes it while it is closed (its dial failed, or `close()` was called)
+ * dials it again, for all who share it. A release does not close at once: it waits one task,
+ * so StrictMode's mount, unmount and mount in development neither leaves two sockets nor opens
+ * and closes one.
  *
  * What a change does: a new `url` (or `share` key) releases the old connection and takes the
  * new one (the render in between returns "idle" and no `conn`, never the old one); `null`
@@ -62,6 +64,8 @@ interface Entry {
   error: EvtWebSocketError | undefined;
   /** The hooks to tell when a failed dial sets `error` (it reports through its promise, not an event). */
   failed: Set<() => void>;
+  /** Dials the connection (again), with a fresh `error`. */
+  dial: () => void;
 }
 
 const shared = new Map<string, Entry>();
@@ -111,16 +115,23 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
       closing: undefined,
       error: undefined,
       failed: new Set(),
+      dial() {
+        made.error = undefined;
+        made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
+          made.error = e;
+          for (const tell of made.failed) tell();
+        });
+      },
     };
     made.conn.on("error", (e) => {
       made.error = e;
     });
-    made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
-      made.error = e;
-      for (const tell of made.failed) tell();
-    });
+    made.dial();
     entry = made;
     shared.set(key, entry);
+  } else if (entry.conn.state === "closed") {
+    // Closed for good (its dial failed, or close() was called): a component taking it wants it.
+    entry.dial();
   }
   clearTimeout(entry.closing);
   entry.closing = undefined;

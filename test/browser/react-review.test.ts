@@ -178,5 +178,42 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       expect(server.connections).toBe(before + 3);
       await page.context().close();
     });
+    it("a component that joins a shared connection whose dial failed dials it again, for everyone who shares it", async () => {
+      const page = await openPage(path, version);
+      const later = await startServer();
+      try {
+        await later.stop();
+        const pair = (x: string | null): Spec[] => [
+          { id: "x", url: x, share: "r" },
+          { id: "y", url: later.url, share: "r" },
+        ];
+        await mount(page, pair(later.url));
+        await waitState(page, "x", "closed");
+        await waitState(page, "y", "closed");
+        expect(await inPage(page, null, () => [window.errorCodes.x, window.errorCodes.y])).toEqual([
+          "ERR_DIAL_FAILED",
+          "ERR_DIAL_FAILED",
+        ]);
+        await later.start();
+        // x lets go and takes it again while y holds it: it used to get the failed connection,
+        // closed for good, and nothing dialled until every component had let go.
+        await mount(page, pair(null));
+        await mount(page, pair(later.url));
+        await waitState(page, "x", "open");
+        await waitState(page, "y", "open");
+        expect(await inPage(page, null, () => window.conns.x === window.conns.y)).toBe(true);
+        // The failed dial's error is not reported for the new one.
+        expect(await inPage(page, null, () => [window.errorCodes.x, window.errorCodes.y])).toEqual([
+          undefined,
+          undefined,
+        ]);
+        expect(later.connections).toBe(1);
+        await mount(page, []);
+        await until(() => later.clients.size === 0, "the close after the last unmount");
+      } finally {
+        await later.close();
+      }
+      await page.context().close();
+    });
   });
 });
