@@ -14,14 +14,17 @@
  * releases it and holds none ("not now"). The other options are read once,
  * when the connection is made: options written inline (a new object on every render) never
  * reconnect, and a change to them applies only to the next connection (after a URL change or a
- * remount). Callbacks in the options are fixed at that moment too; for handlers that see the
+ * remount). A shared connection takes the options of the component that makes it; those of
+ * the components that join it later are not used (but see their callbacks below). Callbacks in
+ * the options are fixed at that moment too; for handlers that see the
  * latest props, use {@link useConnEvent}. On a shared connection, every component's callbacks
  * (`onConnected`, `onMessage`, `onError`, `onClose`, `onReconnecting`) are called, each while its
  * component is mounted: they are subscribed as the matching events when the component takes the
  * connection and unsubscribed when it lets go, so one that unmounts hears nothing more.
  *
  * This module does not render anything, keep messages in state, or retry beyond the
- * connection's own reconnect policy.
+ * connection's own reconnect policy (but for the dial again when a component takes a closed
+ * shared connection, above).
  */
 
 import { useEffect, useRef, useState } from "react";
