@@ -215,5 +215,38 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       }
       await page.context().close();
     });
+    it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
+      const page = await openPage(path, version);
+      const held: Array<() => void> = [];
+      let hold = true;
+      const slow = await startServer({
+        verifyClient: (_info, cb) => {
+          held.push(() => cb(true));
+          if (!hold) cb(true);
+        },
+      });
+      try {
+        await mount(page, [{ id: "a", url: `${slow.url}/one` }]);
+        await until(() => held.length === 1, "the first handshake held");
+        expect(await inPage(page, null, () => window.states.a)).toBe("connecting");
+        // A new URL while the first handshake is held, then an unmount while the second is.
+        await mount(page, [{ id: "a", url: `${slow.url}/two` }]);
+        await until(() => held.length === 2, "the second handshake held");
+        await mount(page, []);
+        hold = false;
+        for (const go of held) go();
+        // A third component, not held: once it is open, the server is left with its socket only.
+        await mount(page, [{ id: "c", url: `${slow.url}/three` }]);
+        await waitState(page, "c", "open");
+        await until(() => slow.clients.size === 1, "only the third socket open");
+        expect(held.length).toBe(3);
+        expect(await inPage(page, null, () => window.dials)).toBe(3);
+        await mount(page, []);
+        await until(() => slow.clients.size === 0, "no socket left open");
+      } finally {
+        await slow.close();
+      }
+      await page.context().close();
+    });
   });
 });
