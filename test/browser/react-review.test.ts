@@ -248,5 +248,27 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       }
       await page.context().close();
     });
+    it("a component that closes a shared connection closes it for all; one that joins then dials it again", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      const specs = (ids: string[]): Spec[] => ids.map((id) => ({ id, url: server.url, share: "q" }));
+      await mount(page, specs(["c", "d"]));
+      await waitState(page, "c", "open");
+      await inPage(page, null, () => (window.conns.c as { close(): Promise<void> }).close());
+      await waitState(page, "d", "closed");
+      await until(() => closes.length === closed + 1, "the server sees the close");
+      // e joins while c and d hold the closed connection.
+      await mount(page, specs(["c", "d", "e"]));
+      await waitState(page, "e", "open");
+      await waitState(page, "c", "open");
+      await waitState(page, "d", "open");
+      expect(await inPage(page, null, () => window.conns.c === window.conns.e)).toBe(true);
+      expect(server.connections).toBe(before + 2);
+      await mount(page, []);
+      await until(() => closes.length === closed + 2, "the close after the last unmount");
+      expect(server.connections).toBe(before + 2);
+      await page.context().close();
+    });
   });
 });
