@@ -4,21 +4,27 @@
  * The connection is made and dialled in an effect, never during render, so server rendering
  * makes no socket and renders the state "idle". Components that pass the same URL and the same
  * `share` key hold one connection between them, counted by reference; the last one to unmount
- * closes it. A release does not close at once: it waits one task, so StrictMode's mount,
- * unmount and mount in development neither leaves two sockets nor opens and closes one.
+ * closes it; one that takes it while it is closed (its dial failed, or `close()` was called)
+ * dials it again, for all who share it. A release does not close at once: it waits one task,
+ * so StrictMode's mount, unmount and mount in development neither leaves two sockets nor opens
+ * and closes one.
  *
  * What a change does: a new `url` (or `share` key) releases the old connection and takes the
- * new one; `null` releases it and holds none ("not now"). The other options are read once,
+ * new one (the render in between returns "idle" and no `conn`, never the old one); `null`
+ * releases it and holds none ("not now"). The other options are read once,
  * when the connection is made: options written inline (a new object on every render) never
  * reconnect, and a change to them applies only to the next connection (after a URL change or a
- * remount). Callbacks in the options are fixed at that moment too; for handlers that see the
+ * remount). A shared connection takes the options of the component that makes it; those of
+ * the components that join it later are not used (but see their callbacks below). Callbacks in
+ * the options are fixed at that moment too; for handlers that see the
  * latest props, use {@link useConnEvent}. On a shared connection, every component's callbacks
  * (`onConnected`, `onMessage`, `onError`, `onClose`, `onReconnecting`) are called, each while its
  * component is mounted: they are subscribed as the matching events when the component takes the
  * connection and unsubscribed when it lets go, so one that unmounts hears nothing more.
  *
  * This module does not render anything, keep messages in state, or retry beyond the
- * connection's own reconnect policy.
+ * connection's own reconnect policy (but for the dial again when a component takes a closed
+ * shared connection, above).
  */
 
 import { useEffect, useRef, useState } from "react";
@@ -61,6 +67,8 @@ interface Entry {
   error: EvtWebSocketError | undefined;
   /** The hooks to tell when a failed dial sets `error` (it reports through its promise, not an event). */
   failed: Set<() => void>;
+  /** Dials the connection (again), with a fresh `error`. */
+  dial: () => void;
 }
 
 const shared = new Map<string, Entry>();
@@ -74,19 +82,23 @@ const CALLBACKS = [
 ] as const;
 
 /**
- * Subscribes one component's callback options to a shared connection; returns what unsubscribes
- * them. A callback that is not a function is refused as `Conn` refuses it.
+ * Refuses, as `Conn` refuses it, a callback option that is not a function; called before the
+ * shared connection is taken, so a refused component dials nothing.
  */
+function check<TIn, TOut>(options: UseConnOptions<TIn, TOut>): void {
+  for (const [option] of CALLBACKS) {
+    const callback = options[option];
+    if (callback !== undefined && typeof callback !== "function")
+      throw new EvtWebSocketError(ErrorCode.INVALID_OPTION, `option ${option} must be a function`);
+  }
+}
+
+/** Subscribes one component's (checked) callback options to a shared connection; returns what unsubscribes them. */
 function subscribe<TIn, TOut>(conn: Conn<TIn, TOut>, options: UseConnOptions<TIn, TOut>): Array<() => void> {
   const offs: Array<() => void> = [];
   for (const [option, event] of CALLBACKS) {
     const callback = options[option];
-    if (callback === undefined) continue;
-    if (typeof callback !== "function") {
-      for (const off of offs) off();
-      throw new EvtWebSocketError(ErrorCode.INVALID_OPTION, `option ${option} must be a function`);
-    }
-    offs.push(conn.on(event, callback as never));
+    if (callback !== undefined) offs.push(conn.on(event, callback as never));
   }
   return offs;
 }
@@ -106,16 +118,23 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
       closing: undefined,
       error: undefined,
       failed: new Set(),
+      dial() {
+        made.error = undefined;
+        made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
+          made.error = e;
+          for (const tell of made.failed) tell();
+        });
+      },
     };
     made.conn.on("error", (e) => {
       made.error = e;
     });
-    made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
-      made.error = e;
-      for (const tell of made.failed) tell();
-    });
+    made.dial();
     entry = made;
     shared.set(key, entry);
+  } else if (entry.conn.state === "closed") {
+    // Closed for good (its dial failed, or close() was called): a component taking it wants it.
+    entry.dial();
   }
   clearTimeout(entry.closing);
   entry.closing = undefined;
@@ -151,29 +170,26 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
   url: string | null,
   options: UseConnOptions<TIn, TOut> = {},
 ): UseConnResult<TIn, TOut> {
-  const [result, setResult] = useState<UseConnResult<TIn, TOut>>(idle);
   const share = options.share;
+  /** What the result is of: a result for another URL or share key is never returned. */
+  const of = `${share}\n${url}`;
+  const [[at, result], setResult] = useState<[string, UseConnResult<TIn, TOut>]>(["", idle]);
   /** This hook's own key when not shared: StrictMode's remount finds the connection it made. */
   const own = useRef(0);
   // biome-ignore lint/correctness/useExhaustiveDependencies: options are read once per connection (see the module header).
   useEffect(() => {
     if (url === null) {
-      setResult(idle);
+      setResult(["", idle]);
       return;
     }
     if (share === undefined && own.current === 0) own.current = ++owners;
     // "s" and "o" keep shared keys and own keys apart.
     const key = share === undefined ? `o${own.current}\n${url}` : `s${share}\n${url}`;
+    if (share !== undefined) check(options);
     const entry = acquire(key, url, options);
     const conn = entry.conn as Conn<TIn, TOut>;
-    let offs: Array<() => void> = [];
-    try {
-      if (share !== undefined) offs = subscribe(conn, options);
-    } catch (error) {
-      release(key, entry);
-      throw error;
-    }
-    const update = () => setResult({ conn, state: conn.state, error: entry.error });
+    const offs = share === undefined ? [] : subscribe(conn, options);
+    const update = () => setResult([of, { conn, state: conn.state, error: entry.error }]);
     update();
     const offState = conn.on("state", update);
     const offError = conn.on("error", update);
@@ -186,7 +202,7 @@ export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
       release(key, entry);
     };
   }, [url, share]);
-  return url === null ? idle : result;
+  return at === of ? result : idle;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: holds no connection, so it fits every message type.

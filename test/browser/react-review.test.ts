@@ -1,0 +1,274 @@
+/**
+ * Review of `evtwebsocket/react` in Debian's Chromium: edge cases of `useConn` (components that
+ * come and go, URLs that change, options refused) against a real `ws` server that counts the
+ * sockets it sees. React 19 and React 18 (test/fixtures/react-18), StrictMode on.
+ */
+
+import type { Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { REACT_18 } from "../helpers/react-18.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+
+type Spec = { id: string; url: string | null; share?: string; badOption?: boolean };
+
+declare global {
+  interface Window {
+    ready: boolean;
+    mount(specs: Spec[]): void;
+    dials: number;
+    states: Record<string, string>;
+    errorCodes: Record<string, string | undefined>;
+    conns: Record<string, unknown>;
+    caught: string[];
+    renders: { id: string; url: string | null; conn: unknown; state: string }[];
+    msgs: string[];
+    reactVersion: string;
+  }
+}
+
+const APP = `
+import { Component, StrictMode, version } from "react";
+import { flushSync } from "react-dom";
+import { createRoot } from "react-dom/client";
+import { Conn } from "./src/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
+
+const w = window;
+Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, caught: [], renders: [], msgs: [], reactVersion: version });
+const dial = Conn.prototype.dial;
+Conn.prototype.dial = function (...args) {
+  w.dials++;
+  return dial.apply(this, args);
+};
+
+function Probe({ id, url, share, badOption }) {
+  const { conn, state, error } = useConn(url, {
+    share,
+    reconnect: false,
+    ...(badOption ? { onMessage: "not a function" } : {}),
+  });
+  w.states[id] = state;
+  w.errorCodes[id] = error?.code;
+  w.conns[id] = conn;
+  w.renders.push({ id, url, conn, state });
+  useConnEvent(conn, "message", (m) => w.msgs.push(id + " " + m));
+  return <p>{id}: {state}</p>;
+}
+
+class Catch extends Component {
+  state = { failed: false };
+  static getDerivedStateFromError() { return { failed: true }; }
+  componentDidCatch(e) { w.caught.push(String(e.message)); }
+  render() { return this.state.failed ? null : this.props.children; }
+}
+
+const root = createRoot(document.getElementById("root"));
+w.mount = (specs) => flushSync(() => root.render(
+  <StrictMode>{specs.map((s) => <Catch key={s.id}><Probe {...s} /></Catch>)}</StrictMode>,
+));
+w.ready = true;
+`;
+
+let rig: Rig;
+let server: TestServer;
+const closes: string[] = [];
+
+const REACTS = [
+  { version: "19", path: "/", alias: undefined },
+  { version: "18", path: "/18", alias: REACT_18 },
+] as const;
+
+beforeAll(async () => {
+  const routes: Parameters<typeof startRig>[0] = {};
+  for (const { path, alias } of REACTS) {
+    const script = `/app${path.slice(1)}.js`;
+    routes[path] = html(script, `<div id="root"></div>`);
+    routes[script] = await bundle({ code: APP }, alias === undefined ? {} : { alias });
+  }
+  rig = await startRig(routes);
+  server = await startServer({
+    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+async function openPage(path: string, version: string): Promise<Page> {
+  const context = await rig.browser.newContext();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(`${rig.origin}${path}`);
+  await page
+    .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
+    .catch(() => {
+      throw new Error(`the React page did not load: ${errors.join("; ")}`);
+    });
+  expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
+  return page;
+}
+
+const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
+const waitState = (page: Page, id: string, state: string) =>
+  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
+
+describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("chromium"), () => {
+  describe.each(REACTS)("with React $version", ({ version, path }) => {
+    it("a callback option that is not a function is refused before any socket is dialled (shared connection)", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      await mount(page, [{ id: "bad", url: server.url, share: "x", badOption: true }]);
+      await inPage(page, null, () => window.waitFor(() => window.caught.length > 0, "the refusal"));
+      expect(await inPage(page, null, () => window.caught[0])).toBe("option onMessage must be a function");
+      // It used to make and dial the connection, then refuse the option and close it: the
+      // server saw a socket for a component that never ran.
+      expect(await inPage(page, null, () => window.dials)).toBe(0);
+      // A good component after it: its socket is the only one the server sees.
+      await mount(page, [{ id: "good", url: server.url, share: "x" }]);
+      await waitState(page, "good", "open");
+      expect(server.connections).toBe(before + 1);
+      expect(closes.length).toBe(closed);
+      await mount(page, []);
+      await until(() => closes.length === closed + 1, "the close after the unmount");
+      await page.context().close();
+    });
+    it("after a URL change no render returns the old URL's connection or its state", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      const one = `${server.url}/one`;
+      const two = `${server.url}/two`;
+      await mount(page, [{ id: "a", url: one }]);
+      await waitState(page, "a", "open");
+      await mount(page, [{ id: "a", url: two }]);
+      await waitState(page, "a", "open");
+      const rendered = await inPage(page, [one, two] as const, ([u1, u2]) => {
+        const old = window.renders.find((r) => r.url === u1 && r.conn !== null)?.conn;
+        return window.renders
+          .filter((r) => r.url === u2)
+          .map((r) =>
+            r.conn === old ? `old ${r.state}` : r.conn === null ? `none ${r.state}` : `new ${r.state}`,
+          );
+      });
+      // It used to render the old connection, "open", for the new URL until the effect ran:
+      // an effect keyed on [url, state] would send on the socket about to be closed.
+      expect(rendered.filter((r) => r.startsWith("old"))).toEqual([]);
+      expect(rendered[0]).toBe("none idle");
+      expect(rendered.at(-1)).toBe("new open");
+      await until(() => closes.length === closed + 1, "the old URL's close");
+      expect(server.connections).toBe(before + 2);
+      // URL -> null -> the same URL: nothing of the old connection shows either.
+      await mount(page, [{ id: "a", url: null }]);
+      const from = await inPage(page, null, () => window.renders.length);
+      await mount(page, [{ id: "a", url: two }]);
+      await waitState(page, "a", "open");
+      const again = await inPage(page, from, (n) =>
+        window.renders.slice(n).map((r) => `${r.conn === null ? "none" : "conn"} ${r.state}`),
+      );
+      expect(again[0]).toBe("none idle");
+      expect(again.at(-1)).toBe("conn open");
+      await mount(page, []);
+      await until(() => closes.length === closed + 3, "every close");
+      expect(server.connections).toBe(before + 3);
+      await page.context().close();
+    });
+    it("a component that joins a shared connection whose dial failed dials it again, for everyone who shares it", async () => {
+      const page = await openPage(path, version);
+      const later = await startServer();
+      try {
+        await later.stop();
+        const pair = (x: string | null): Spec[] => [
+          { id: "x", url: x, share: "r" },
+          { id: "y", url: later.url, share: "r" },
+        ];
+        await mount(page, pair(later.url));
+        await waitState(page, "x", "closed");
+        await waitState(page, "y", "closed");
+        expect(await inPage(page, null, () => [window.errorCodes.x, window.errorCodes.y])).toEqual([
+          "ERR_DIAL_FAILED",
+          "ERR_DIAL_FAILED",
+        ]);
+        await later.start();
+        // x lets go and takes it again while y holds it: it used to get the failed connection,
+        // closed for good, and nothing dialled until every component had let go.
+        await mount(page, pair(null));
+        await mount(page, pair(later.url));
+        await waitState(page, "x", "open");
+        await waitState(page, "y", "open");
+        expect(await inPage(page, null, () => window.conns.x === window.conns.y)).toBe(true);
+        // The failed dial's error is not reported for the new one.
+        expect(await inPage(page, null, () => [window.errorCodes.x, window.errorCodes.y])).toEqual([
+          undefined,
+          undefined,
+        ]);
+        expect(later.connections).toBe(1);
+        await mount(page, []);
+        await until(() => later.clients.size === 0, "the close after the last unmount");
+      } finally {
+        await later.close();
+      }
+      await page.context().close();
+    });
+    it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
+      const page = await openPage(path, version);
+      const held: Array<() => void> = [];
+      let hold = true;
+      const slow = await startServer({
+        verifyClient: (_info, cb) => {
+          held.push(() => cb(true));
+          if (!hold) cb(true);
+        },
+      });
+      try {
+        await mount(page, [{ id: "a", url: `${slow.url}/one` }]);
+        await until(() => held.length === 1, "the first handshake held");
+        expect(await inPage(page, null, () => window.states.a)).toBe("connecting");
+        // A new URL while the first handshake is held, then an unmount while the second is.
+        await mount(page, [{ id: "a", url: `${slow.url}/two` }]);
+        await until(() => held.length === 2, "the second handshake held");
+        await mount(page, []);
+        hold = false;
+        for (const go of held) go();
+        // A third component, not held: once it is open, the server is left with its socket only.
+        await mount(page, [{ id: "c", url: `${slow.url}/three` }]);
+        await waitState(page, "c", "open");
+        await until(() => slow.clients.size === 1, "only the third socket open");
+        expect(held.length).toBe(3);
+        expect(await inPage(page, null, () => window.dials)).toBe(3);
+        await mount(page, []);
+        await until(() => slow.clients.size === 0, "no socket left open");
+      } finally {
+        await slow.close();
+      }
+      await page.context().close();
+    });
+    it("a component that closes a shared connection closes it for all; one that joins then dials it again", async () => {
+      const page = await openPage(path, version);
+      const before = server.connections;
+      const closed = closes.length;
+      const specs = (ids: string[]): Spec[] => ids.map((id) => ({ id, url: server.url, share: "q" }));
+      await mount(page, specs(["c", "d"]));
+      await waitState(page, "c", "open");
+      await inPage(page, null, () => (window.conns.c as { close(): Promise<void> }).close());
+      await waitState(page, "d", "closed");
+      await until(() => closes.length === closed + 1, "the server sees the close");
+      // e joins while c and d hold the closed connection.
+      await mount(page, specs(["c", "d", "e"]));
+      await waitState(page, "e", "open");
+      await waitState(page, "c", "open");
+      await waitState(page, "d", "open");
+      expect(await inPage(page, null, () => window.conns.c === window.conns.e)).toBe(true);
+      expect(server.connections).toBe(before + 2);
+      await mount(page, []);
+      await until(() => closes.length === closed + 2, "the close after the last unmount");
+      expect(server.connections).toBe(before + 2);
+      await page.context().close();
+    });
+  });
+});
