@@ -6,16 +6,15 @@
 
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REACT_18 } from "../helpers/react-18.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
+import { inPage, type Rig } from "./rig.js";
 
 type Spec = { id: string; url: string | null; share?: string; badOption?: boolean };
 
 declare global {
   interface Window {
-    ready: boolean;
     mount(specs: Spec[]): void;
     dials: number;
     states: Record<string, string>;
@@ -24,7 +23,6 @@ declare global {
     caught: string[];
     renders: { id: string; url: string | null; conn: unknown; state: string }[];
     msgs: string[];
-    reactVersion: string;
   }
 }
 
@@ -75,19 +73,8 @@ let rig: Rig;
 let server: TestServer;
 const closes: string[] = [];
 
-const REACTS = [
-  { version: "19", path: "/", alias: undefined },
-  { version: "18", path: "/18", alias: REACT_18 },
-] as const;
-
 beforeAll(async () => {
-  const routes: Parameters<typeof startRig>[0] = {};
-  for (const { path, alias } of REACTS) {
-    const script = `/app${path.slice(1)}.js`;
-    routes[path] = html(script, `<div id="root"></div>`);
-    routes[script] = await bundle({ code: APP }, alias === undefined ? {} : { alias });
-  }
-  rig = await startRig(routes);
+  rig = await startReactRig(APP);
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
   });
@@ -98,21 +85,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function openPage(path: string, version: string): Promise<Page> {
-  const context = await rig.browser.newContext();
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(`${rig.origin}${path}`);
-  await page
-    .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
-    .catch(() => {
-      throw new Error(`the React page did not load: ${errors.join("; ")}`);
-    });
-  expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
-  return page;
-}
-
 const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
 const waitState = (page: Page, id: string, state: string) =>
   inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
@@ -120,7 +92,7 @@ const waitState = (page: Page, id: string, state: string) =>
 describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("a callback option that is not a function is refused before any socket is dialled (shared connection)", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closed = closes.length;
       await mount(page, [{ id: "bad", url: server.url, share: "x", badOption: true }]);
@@ -139,7 +111,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("after a URL change no render returns the old URL's connection or its state", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closed = closes.length;
       const one = `${server.url}/one`;
@@ -179,7 +151,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("a component that joins a shared connection whose dial failed dials it again, for everyone who shares it", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const later = await startServer();
       try {
         await later.stop();
@@ -216,7 +188,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const held: Array<() => void> = [];
       let hold = true;
       const slow = await startServer({
@@ -249,7 +221,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("a component that closes a shared connection closes it for all; one that joins then dials it again", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closed = closes.length;
       const specs = (ids: string[]): Spec[] => ids.map((id) => ({ id, url: server.url, share: "q" }));

@@ -8,16 +8,15 @@
 
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { REACT_18 } from "../helpers/react-18.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
+import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
+import { inPage, type Rig } from "./rig.js";
 
 type Props = { url: string | null; renderNo: number; show: boolean; solo?: boolean; onlyA?: boolean };
 
 declare global {
   interface Window {
-    ready: boolean;
     render(props: Props): void;
     /** Subscriptions to "message" ever made, and those live now. */
     subs: number;
@@ -29,7 +28,6 @@ declare global {
     optionEvents: string[];
     states: Record<string, string>;
     conns: Record<string, unknown>;
-    reactVersion: string;
   }
 }
 
@@ -88,20 +86,8 @@ let rig: Rig;
 let server: TestServer;
 const closes: string[] = [];
 
-/** Each React major the peer range covers: the page it is served at, and how its build resolves React. */
-const REACTS = [
-  { version: "19", path: "/", alias: undefined },
-  { version: "18", path: "/18", alias: REACT_18 },
-] as const;
-
 beforeAll(async () => {
-  const routes: Parameters<typeof startRig>[0] = {};
-  for (const { path, alias } of REACTS) {
-    const script = `/app${path.slice(1)}.js`;
-    routes[path] = html(script, `<div id="root"></div>`);
-    routes[script] = await bundle({ code: APP }, alias === undefined ? {} : { alias });
-  }
-  rig = await startRig(routes);
+  rig = await startReactRig(APP);
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
   });
@@ -111,22 +97,6 @@ afterAll(async () => {
   await rig?.close();
   await server?.close();
 });
-
-async function openPage(path: string, version: string): Promise<Page> {
-  const context = await rig.browser.newContext();
-  const page = await context.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(String(e)));
-  await page.goto(`${rig.origin}${path}`);
-  await page
-    .waitForFunction(() => window.ready === true, undefined, { timeout: 10_000 })
-    .catch(() => {
-      throw new Error(`the React page did not load: ${errors.join("; ")}`);
-    });
-  // The page runs the React it was built with: the alias is not silently ignored.
-  expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
-  return page;
-}
 
 /** The closes the server saw from now on. */
 function since(): () => string[] {
@@ -139,7 +109,7 @@ const render = (page: Page, props: Props) => inPage(page, props, (p) => window.r
 describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("shares one socket between two components, survives StrictMode without an extra socket or a close, calls the latest handler, and closes after the last unmount", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closes = since();
       await render(page, { url: server.url, renderNo: 1, show: true });
@@ -197,7 +167,7 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
     });
 
     it("on a shared connection every component's onConnected and onMessage options are called, each only while it is mounted", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closes = since();
       await render(page, { url: server.url, renderNo: 1, show: true });
@@ -230,7 +200,7 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
     });
 
     it("a connection of its own (no share key) also survives StrictMode with one socket and no close", async () => {
-      const page = await openPage(path, version);
+      const page = await openReactPage(rig, path, version);
       const before = server.connections;
       const closed = closes.length;
       await render(page, { url: server.url, renderNo: 1, show: true, solo: true });
