@@ -29,8 +29,9 @@
  * container). So, once per unanswered ping (anything received resets both):
  * - a deadline that wakes more than `min(intervalMs, pongTimeoutMs)` late (a freeze: the ping
  *   may not even have left) sends one fresh ping and waits `pongTimeoutMs` for it;
- * - a verdict on a late wake waits one turn of the event loop (a zero-delay timer, which runs
- *   after the sockets are read).
+ * - a verdict on a late wake, late by any amount (a fraction of a millisecond is enough for a
+ *   pong to sit unread), waits one turn of the event loop (a zero-delay timer, which runs after
+ *   the sockets are read).
  * The next wake judges. A silent peer is thus declared dead within `intervalMs + 2 *
  * pongTimeoutMs` of the last byte received, at most `2 * (intervalMs + pongTimeoutMs)`, plus the
  * lateness of the four timers in that chain (the ping's, its deadline's, the fresh ping's
@@ -232,9 +233,10 @@ export class Heartbeat implements Sleeper {
         if (this.#stopped) return;
       } else if (now - this.#pingSentAt >= pongTimeoutMs) {
         const read = this.#hooks.bytesRead?.();
-        if (late > 0 && grace !== Grace.VERDICT_DEFERRED) {
+        if (exact > at && grace !== Grace.VERDICT_DEFERRED) {
           // Armed again for the passed deadline: a zero-delay timer, which runs after the socket
-          // was read (a pong that came in while the timers were late still counts).
+          // was read (a pong that came in while the timers were late still counts, even when
+          // they were late by a fraction of a millisecond).
           this.#grace = Grace.VERDICT_DEFERRED;
         } else if (read! > this.#readAtPing!) {
           // Part of a message came in (a large one on a slow line): the peer is alive, and its

@@ -308,6 +308,21 @@ describe("Heartbeat with late timers (a throttled tab, a starved container)", ()
     // Alive: no verdict, and nothing sent for 5 s, so a keep-alive ping goes out at once.
     expect(log).toEqual(["ping@1001", "ping@6001", "ping@11002"]);
   });
+
+  it("a deadline that wakes less than a millisecond late still waits one turn: a pong read right after the timers counts", () => {
+    // Node runs due timers before it reads the sockets, so a pong that came in a fraction of a
+    // millisecond before the deadline's timer ran is still unread when it runs.
+    const { clock, log, hb } = setup(1000, 500, 0.5);
+    clock.advance(200);
+    hb.probe(); // a ping at 200: its deadline, 700, wakes at 700.5
+    clock.advance(500.5);
+    expect(log).toEqual(["ping@200"]);
+    hb.noteReceived(true); // the pong, read after the timers
+    clock.advance(10);
+    expect(log).toEqual(["ping@200"]);
+    clock.advance(3000); // a silent peer is still judged: the next ping, its deadline, the verdict
+    expect(log).toEqual(["ping@200", "ping@1201", "dead@1702"]);
+  });
 });
 
 /** A heartbeat pinging every 1000 ms with a 1000 ms pong deadline; `pings` logs ping times, -1 for dead. */
