@@ -55,7 +55,10 @@ export interface UseConnResult<TIn, TOut> {
   conn: Conn<TIn, TOut> | null;
   /** Its state ("idle" while there is no connection). */
   state: State;
-  /** The latest error it reported (the dial's failure included); undefined when none. */
+  /**
+   * The latest error it reported (the dial's failure included) since it last opened; undefined
+   * when none, and again once the connection is open.
+   */
   error: EvtWebSocketError | undefined;
 }
 
@@ -128,6 +131,10 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
     };
     made.conn.on("error", (e) => {
       made.error = e;
+    });
+    // Open again: what went wrong before is over (listeners added first run first).
+    made.conn.on("state", ({ newState }) => {
+      if (newState === "open") made.error = undefined;
     });
     made.dial();
     entry = made;

@@ -11,7 +11,7 @@ import { requireTools } from "../helpers/tools.js";
 import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
 import { inPage, type Rig } from "./rig.js";
 
-type Spec = { id: string; url: string | null; share?: string; badOption?: boolean };
+type Spec = { id: string; url: string | null; share?: string; badOption?: boolean; retry?: boolean };
 
 declare global {
   interface Window {
@@ -41,10 +41,10 @@ Conn.prototype.dial = function (...args) {
   return dial.apply(this, args);
 };
 
-function Probe({ id, url, share, badOption }) {
+function Probe({ id, url, share, badOption, retry }) {
   const { conn, state, error } = useConn(url, {
     share,
-    reconnect: false,
+    reconnect: retry ? { minDelayMs: 20, maxDelayMs: 50 } : false,
     ...(badOption ? { onMessage: "not a function" } : {}),
   });
   w.states[id] = state;
@@ -187,6 +187,26 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       }
       await page.context().close();
     });
+    it("error is cleared once the connection opens again: a failed attempt does not outlive the recovery", async () => {
+      const page = await openReactPage(rig, path, version);
+      const later = await startServer();
+      try {
+        await later.stop();
+        await mount(page, [{ id: "r", url: later.url, retry: true }]);
+        await inPage(page, null, () =>
+          window.waitFor(() => window.errorCodes.r === "ERR_DIAL_FAILED", "a failed attempt"),
+        );
+        await later.start();
+        await waitState(page, "r", "open");
+        expect(await inPage(page, null, () => window.errorCodes.r)).toBeUndefined();
+        await mount(page, []);
+        await until(() => later.clients.size === 0, "the close after the unmount");
+      } finally {
+        await later.close();
+      }
+      await page.context().close();
+    });
+
     it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
       const page = await openReactPage(rig, path, version);
       const held: Array<() => void> = [];

@@ -131,8 +131,9 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
       // effect, which StrictMode ran twice (4, the first two unsubscribed again).
       expect(subsAfterMount).toBe(6);
       // StrictMode is really on: useConn's effect in each of the two components ran mount,
-      // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet).
-      expect(await inPage(page, null, () => window.subsBy.state)).toBe(4);
+      // unmount, mount, subscribing to "state" twice (useConnEvent's first effect had no conn yet),
+      // plus the shared connection's own listener, which clears `error` when it opens (1).
+      expect(await inPage(page, null, () => window.subsBy.state)).toBe(5);
       for (let renderNo = 2; renderNo <= 6; renderNo++)
         await render(page, { url: server.url, renderNo, show: true });
       expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
