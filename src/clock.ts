@@ -42,3 +42,31 @@ export const systemClock: Clock = {
   clearTimeout: (handle) => globalThis.clearTimeout(handle as ReturnType<typeof setTimeout>),
   now: () => performance.now(),
 };
+
+/** A timer set by {@link setDeadline}; clear it with {@link clearDeadline}. */
+export interface Deadline {
+  timer: TimerHandle;
+}
+
+/**
+ * Calls `fn` once `ms` have passed, for a deadline that judges something the sockets may still
+ * settle (a handshake, a peer's close frame, a user function). A timer that fires late (a
+ * starved process, a throttled tab) first waits one more turn, a zero-delay timer: Node runs
+ * due timers before it reads the sockets, so an answer that came in time may still be unread,
+ * and a late timer must not turn it into a timeout. The heartbeat's verdict and the request
+ * timeouts follow the same rule with timers of their own.
+ */
+export function setDeadline(clock: Clock, fn: () => void, ms: number): Deadline {
+  const at = clock.now() + ms;
+  const deadline: Deadline = { timer: undefined };
+  deadline.timer = clock.setTimeout(() => {
+    if (clock.now() > at) deadline.timer = clock.setTimeout(fn, 0);
+    else fn();
+  }, ms);
+  return deadline;
+}
+
+/** Cancels a {@link setDeadline} timer, whichever of its two turns it is in. */
+export function clearDeadline(clock: Clock, deadline: Deadline | undefined): void {
+  if (deadline !== undefined) clock.clearTimeout(deadline.timer);
+}

@@ -10,7 +10,7 @@
  */
 
 import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
-import type { TimerHandle } from "./clock.js";
+import { clearDeadline, type Deadline, setDeadline } from "./clock.js";
 import type { AnyConn } from "./conn.js";
 import type { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
@@ -59,7 +59,7 @@ export class Lifecycle {
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
   #serverUntil = 0;
   /** The deadline of the URL or headers function being awaited, and the error it fails with. */
-  #prepTimer: TimerHandle | undefined;
+  #prepTimer: Deadline | undefined;
   #prepLate: EvtWebSocketError | undefined;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
@@ -259,26 +259,30 @@ export class Lifecycle {
     const ms = this.#o.connectTimeoutMs;
     if (!isThenable(value) || !Number.isFinite(ms)) return value as T;
     const clock = this.#o.clock;
-    let timer: TimerHandle | undefined;
+    let timer: Deadline | undefined;
     return new Promise<T>((resolve, reject) => {
-      timer = clock.setTimeout(() => {
-        this.#prepLate = evtError(
-          ErrorCode.CONNECT_TIMEOUT,
-          `the ${what} function did not settle within ${ms} ms`,
-        );
-        reject(this.#prepLate);
-      }, ms);
+      timer = setDeadline(
+        clock,
+        () => {
+          this.#prepLate = evtError(
+            ErrorCode.CONNECT_TIMEOUT,
+            `the ${what} function did not settle within ${ms} ms`,
+          );
+          reject(this.#prepLate);
+        },
+        ms,
+      );
       this.#prepTimer = timer;
       value.then(resolve, reject);
     }).finally(() => {
       // Only its own: a newer attempt's deadline may be the current one by now.
-      clock.clearTimeout(timer!);
+      clearDeadline(clock, timer);
       if (this.#prepTimer === timer) this.#prepTimer = undefined;
     });
   }
 
   #clearPrep(): void {
-    if (this.#prepTimer !== undefined) this.#o.clock.clearTimeout(this.#prepTimer);
+    clearDeadline(this.#o.clock, this.#prepTimer);
     this.#prepTimer = undefined;
   }
 

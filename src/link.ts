@@ -15,7 +15,7 @@
  * the owner's.
  */
 
-import type { Clock, TimerHandle } from "./clock.js";
+import { type Clock, clearDeadline, type Deadline, setDeadline, type TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
@@ -103,7 +103,8 @@ const PEER_REFUSALS: Record<number, string> = {
 export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
   #transport: Transport | undefined;
-  #timer: TimerHandle | undefined;
+  /** The connect timeout while opening, the close timeout while closing. */
+  #timer: Deadline | undefined;
   #heartbeat: Heartbeat | undefined;
   #requested = false;
   /** The peer's close frame arrived first: its code and reason. */
@@ -166,14 +167,18 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     const config = this.#config;
     // Infinity: no connect timeout, and no timer (one that long would fire after 1 ms).
     if (Number.isFinite(config.connectTimeoutMs)) {
-      this.#timer = config.clock.setTimeout(() => {
-        this.#timer = undefined;
-        const error = evtError(
-          ErrorCode.CONNECT_TIMEOUT,
-          `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
-        );
-        this.terminate(error);
-      }, config.connectTimeoutMs);
+      this.#timer = setDeadline(
+        config.clock,
+        () => {
+          this.#timer = undefined;
+          const error = evtError(
+            ErrorCode.CONNECT_TIMEOUT,
+            `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
+          );
+          this.terminate(error);
+        },
+        config.connectTimeoutMs,
+      );
     }
     try {
       // The link is its transport's listener (and its heartbeat's hooks): no closures per socket.
@@ -318,10 +323,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       this.#paused = false;
       this.#transport!.resume?.();
     }
-    this.#timer = this.#config.clock.setTimeout(() => {
-      this.#timer = undefined;
-      this.terminate();
-    }, DEFAULTS.closeTimeoutMs);
+    this.#timer = setDeadline(
+      this.#config.clock,
+      () => {
+        this.#timer = undefined;
+        this.terminate();
+      },
+      DEFAULTS.closeTimeoutMs,
+    );
   }
 
   /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
@@ -460,7 +469,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   }
 
   #stopTimers(): void {
-    if (this.#timer !== undefined) this.#config.clock.clearTimeout(this.#timer);
+    clearDeadline(this.#config.clock, this.#timer);
     this.#timer = undefined;
     if (this.#pollTimer !== undefined) this.#config.clock.clearTimeout(this.#pollTimer);
     this.#pollTimer = undefined;

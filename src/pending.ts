@@ -121,6 +121,8 @@ interface DeadlineList<TIn, TOut, Q> {
   head: Request<TIn, TOut, Q> | undefined;
   tail: Request<TIn, TOut, Q> | undefined;
   timer: TimerHandle | undefined;
+  /** Its timer fired late and waits one more turn before it judges (see `#expire`). */
+  late: boolean;
 }
 
 /** Runs a step as one transition (the emitter's `run`). */
@@ -251,7 +253,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     const lists = this.#deadlines;
     let list = lists.get(timeoutMs);
     if (list === undefined) {
-      list = { timeoutMs, head: undefined, tail: undefined, timer: undefined };
+      list = { timeoutMs, head: undefined, tail: undefined, timer: undefined, late: false };
       lists.set(timeoutMs, list);
     }
     request.deadline = this.#clock.now() + timeoutMs;
@@ -297,12 +299,23 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     );
   }
 
-  /** Times out every request whose deadline passed, then re-arms for the new head. */
+  /**
+   * Times out every request whose deadline passed, then re-arms for the new head. A timer that
+   * fires after the head's deadline (a starved process; Node runs due timers before it reads the
+   * sockets, so an answer that came in time may still be unread) first waits one more turn, a
+   * zero-delay timer that runs after the sockets are read, as the heartbeat's verdict does.
+   */
   #expire(list: DeadlineList<TIn, TOut, Q>): void {
+    const now = this.#clock.now();
+    if (!list.late && list.head !== undefined && now > list.head.deadline) {
+      list.late = true;
+      this.#arm(list, 0);
+      return;
+    }
+    list.late = false;
     // While the loop runs, a request added by a callback it fires (a send callback's onError)
     // must not arm the list's timer for its own, later deadline: the loop re-arms for the head.
     list.timer = EXPIRING;
-    const now = this.#clock.now();
     for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
       const where = r.sent ? "no response" : "still queued, never sent";
       const message = `request timed out after ${list.timeoutMs} ms (${where})`;

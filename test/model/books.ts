@@ -667,8 +667,10 @@ export class Books {
       );
     }
     const now = clock.now();
+    // Two timers' lateness: a deadline timer that fires late waits one more (zero-delay) timer
+    // before it judges, so an answer still unread behind the timers counts (pending.ts).
     for (const r of registered) {
-      if (r.settled === 0 && r.deadline !== undefined && now > r.deadline + clock.latestLateMs) {
+      if (r.settled === 0 && r.deadline !== undefined && now > r.deadline + 2 * clock.latestLateMs) {
         this.#violate(
           "request-deadline",
           `${r.label} is unsettled at t=${now}, past its deadline t=${r.deadline}`,
@@ -713,7 +715,8 @@ export class Books {
       ? 2 * (pingIntervalMs + pongTimeoutMs) + 4 * late
       : pingIntervalMs + pongTimeoutMs + 3 * late;
     for (const s of transport.liveSockets) {
-      if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + late) {
+      // Two timers' lateness: a late close timeout waits one more turn (clock.ts, setDeadline).
+      if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + 2 * late) {
         this.#violate(
           "close-bounded",
           `transport[${s.index}] has been closing since t=${s.closingSince}; now t=${now}`,
