@@ -53,6 +53,38 @@ describe("messages()", () => {
     expect(heard).toEqual(got);
   });
 
+  it("keeps order while its buffer wraps and grows: bursts read in part, then bigger bursts", async () => {
+    // The buffer is a ring that doubles when full: bursts of 20, 30 and 70 with part of each
+    // read in between make it wrap, then grow while wrapped, then wrap again.
+    let sent = 0;
+    const s = await server({
+      onMessage: (ws, data) => {
+        const n = Number(data);
+        push(ws, n, 8, sent);
+        sent += n;
+      },
+    });
+    const c = conn();
+    const it = c.messages({ bufferSize: 1_000_000 });
+    await c.dial(s.url);
+    const got: number[] = [];
+    const take = async (n: number) => {
+      for (let i = 0; i < n; i++) got.push(seq((await it.next()).value as string));
+    };
+    for (const [burst, read] of [
+      [20, 10],
+      [30, 25],
+      [70, 60],
+      [5, 30],
+    ] as const) {
+      c.send(String(burst));
+      const want = c.stats.messagesReceived + burst;
+      await until(() => c.stats.messagesReceived === want, `a burst of ${burst} read`);
+      await take(read);
+    }
+    expect(got).toEqual(Array.from({ length: 125 }, (_, i) => i));
+  });
+
   it("conn[Symbol.asyncIterator] is messages() with its defaults; several iterators each get every message", async () => {
     const s = await server({ onConnection: (ws) => push(ws, 5) });
     const c = conn();
