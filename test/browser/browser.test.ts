@@ -24,22 +24,13 @@ import { fileURLToPath } from "node:url";
 import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RawData, WebSocket as WsSocket } from "ws";
-import type { Conn } from "../../src/index.js";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { CHROMIUM, requireTools } from "../helpers/tools.js";
 
 declare global {
   interface Window {
-    /** The library, as `dist/browser.js` exports it. */
-    evt: typeof import("../../src/index.js");
-    /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what`. */
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
     /** Why `dist/browser.js` failed to load, if it did. */
     loadError?: string;
-    /** A connection kept across `page.evaluate()` calls. */
-    conn: Conn;
-    /** What the page saw, in order. */
-    seen: string[];
   }
 }
 

@@ -12,9 +12,29 @@ import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { type Browser, type BrowserContext, chromium, type LaunchOptions, type Page } from "playwright-core";
+import type { Conn } from "../../src/index.js";
+import type { SharedConn } from "../../src/shared/index.js";
 import { CHROMIUM } from "../helpers/tools.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What the browser tests' pages hold, for `page.evaluate()` code (a file's own globals stay in it). */
+declare global {
+  interface Window {
+    /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what` (set by {@link html}). */
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    /** The library (src/index.ts, or `dist/browser.js` in browser.test.ts), where a test's app puts it. */
+    evt: typeof import("../../src/index.js");
+    /** `evtwebsocket/shared`, where a test's app puts it. */
+    shared: typeof import("../../src/shared/index.js");
+    /** A connection kept across `page.evaluate()` calls. */
+    conn: Conn;
+    /** A shared connection kept across `page.evaluate()` calls. */
+    sc: SharedConn<string, string>;
+    /** What the page saw, in order. */
+    seen: string[];
+  }
+}
 
 /** A served file: its content type and body (read when asked for). */
 export type Route = { type: string; body: () => string | Uint8Array };

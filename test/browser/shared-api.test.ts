@@ -16,9 +16,6 @@ import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
 
 declare global {
   interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-    sc: SharedConn<string, string>;
     got: string[];
     errors: string[];
   }

@@ -12,13 +12,6 @@ import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
 
-declare global {
-  interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  }
-}
-
 type W = Window & {
   a: SharedConn<string, string>;
   late: string[];
