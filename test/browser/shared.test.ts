@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { freePort, startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+import { inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
 
 declare global {
   interface Window {
@@ -36,17 +36,13 @@ const seenOnce = new Set<string>();
 const paused: Socket[] = [];
 
 beforeAll(async () => {
-  const app = await bundle({
-    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
-  });
-  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  rig = await startRig(await sharedPage());
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
       const text = data.toString();
       // Reads nothing more from this socket (its close frame included) until the test resumes it.
-      if (text === "pause:reading")
-        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      if (text === "pause:reading") return void paused.push(pauseReading(ws));
       if (text.startsWith("hold:") || text.startsWith("during")) return;
       if (text.startsWith("once:") && !seenOnce.has(text)) return void seenOnce.add(text);
       ws.send(`echo:${text}`);
