@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
-import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -44,16 +44,6 @@ const withoutConn = (m: Message) => {
   const { conn: _, ...rest } = m;
   return rest;
 };
-
-async function echoServer(): Promise<TestServer> {
-  const server = await createTestServer({
-    onMessage: (data, client) => {
-      if (String(data) !== "silent") client.send(String(data));
-    },
-  });
-  onCleanup(() => server.close());
-  return server;
-}
 
 const secretUrl = (base: string) => {
   const u = new URL(base);

@@ -8,7 +8,8 @@ import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
-import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { createTestServer } from "../src/testing/index.js";
+import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -34,17 +35,6 @@ const secretUrl = (base: string) => {
   return u.href;
 };
 const SUBPROTOCOL = `v1.${CANARY}`;
-
-/** A server that echoes every message except "silent" (a request that is never answered). */
-async function echoServer(): Promise<TestServer> {
-  const server = await createTestServer({
-    onMessage: (data, client) => {
-      if (String(data) !== "silent") client.send(String(data));
-    },
-  });
-  onCleanup(() => server.close());
-  return server;
-}
 
 async function rejection(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(
