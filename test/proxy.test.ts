@@ -17,6 +17,7 @@ import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
 import { requireTools } from "./helpers/tools.js";
@@ -45,19 +46,12 @@ const withCreds = (url: string, user: string, password: string) => {
  * seen): its sockets, how many of them closed, and its URL. Closed after the test.
  */
 async function silentProxy(): Promise<{ url: string; sockets: Socket[]; closed(): number }> {
-  const sockets: Socket[] = [];
   let closed = 0;
-  const silent = createTcpServer((sock) => {
-    sockets.push(sock);
+  const { port, sockets } = await tcpServer((sock) => {
     sock.on("close", () => closed++);
     sock.resume();
   });
-  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const sock of sockets) sock.destroy();
-    await new Promise((r) => silent.close(r));
-  });
-  return { url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, sockets, closed: () => closed };
+  return { url: `http://127.0.0.1:${port}`, sockets, closed: () => closed };
 }
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
@@ -223,14 +217,12 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
 
   it("a proxy answering 502 (it could not reach the server): proxyStatus 502, retried under the normal rules", async () => {
     let asked = 0;
-    const gateway = createTcpServer((sock) => {
+    const { port } = await tcpServer((sock) => {
       asked++;
       sock.once("data", () => sock.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"));
     });
-    await new Promise<void>((r) => gateway.listen(0, "127.0.0.1", r));
-    onCleanup(() => new Promise((r) => gateway.close(r)));
     const c = conn({
-      proxy: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+      proxy: `http://127.0.0.1:${port}`,
       reconnect: { ...fast, maxAttempts: 1 },
     });
     const error = await failure(c.dial("ws://127.0.0.1:9"));
