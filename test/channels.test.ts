@@ -11,6 +11,7 @@ import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 type Message = Record<string, unknown> & { conn: unknown; id: string };
@@ -43,15 +44,6 @@ function listen(): { seen: Array<[string, Message]>; of: (c: { id: string }) => 
 const withoutConn = (m: Message) => {
   const { conn: _, ...rest } = m;
   return rest;
-};
-
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}`;
-  return u.href;
 };
 
 describe("diagnostics_channel", () => {

@@ -11,6 +11,7 @@ import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 interface Line {
@@ -25,16 +26,6 @@ function recorder(): { logger: Logger; lines: Line[]; events: () => string[] } {
   const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   return { logger, lines, events: () => lines.map((l) => l.line.split(" ")[1] ?? "") };
 }
-
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}`;
-  return u.href;
-};
-const SUBPROTOCOL = `v1.${CANARY}`;
 
 async function rejection(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(

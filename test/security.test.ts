@@ -19,19 +19,12 @@ import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
+import { SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
 import { freePort, until } from "./helpers/server.js";
 
 /** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}&room=1`;
-  return u.href;
-};
+const secretUrl = (base: string) => secretUrlOf(base, "&room=1");
 const secretOptions = { headers: { Authorization: `Bearer ${CANARY}` } };
-const SUBPROTOCOL = `v1.${CANARY}`;
 
 /** A Conn whose every error, rejection and event payload is kept for scanning. */
 function watched(options: ConnOptions<string, string, Conn<string, string>> = {}) {
