@@ -9,8 +9,9 @@ import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
-import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 type Message = Record<string, unknown> & { conn: unknown; id: string };
@@ -43,25 +44,6 @@ function listen(): { seen: Array<[string, Message]>; of: (c: { id: string }) => 
 const withoutConn = (m: Message) => {
   const { conn: _, ...rest } = m;
   return rest;
-};
-
-async function echoServer(): Promise<TestServer> {
-  const server = await createTestServer({
-    onMessage: (data, client) => {
-      if (String(data) !== "silent") client.send(String(data));
-    },
-  });
-  onCleanup(() => server.close());
-  return server;
-}
-
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}`;
-  return u.href;
 };
 
 describe("diagnostics_channel", () => {

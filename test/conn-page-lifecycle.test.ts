@@ -6,11 +6,10 @@
  * back/forward navigation.
  */
 
-import { createHash } from "node:crypto";
-import net from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { conn, fast, server } from "./helpers/harness.js";
+import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** Stubs `addEventListener` and `document` on globalThis; returns the two targets. */
@@ -123,28 +122,14 @@ describe("the back/forward cache and frozen pages", () => {
     // A peer that never answers a closing handshake, so our hidden socket ends only by its close
     // timeout (3 s). One list, in order: each TCP connection the peer accepts, and our events.
     const order: string[] = [];
-    const sockets: net.Socket[] = [];
-    const srv = net.createServer((socket) => {
-      const n = sockets.push(socket);
-      order.push(`connect ${n}`);
+    let accepted = 0;
+    const { port } = await tcpServer((socket) => {
+      order.push(`connect ${++accepted}`);
       socket.on("error", () => {});
-      socket.once("data", (head: Buffer) => {
-        const key = /sec-websocket-key: *(\S+)/i.exec(head.toString())![1]!;
-        const accept = createHash("sha1")
-          .update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`)
-          .digest("base64");
-        socket.write(
-          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-        );
-      });
-    });
-    await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-    onCleanup(() => {
-      for (const socket of sockets) socket.destroy();
-      return new Promise((r) => srv.close(r));
+      socket.once("data", (head: Buffer) => socket.write(switchingProtocols(head.toString())));
     });
     const c = conn({ reconnect: fast, onClose: (info) => void order.push(`close ${info.code}`) });
-    await c.dial(`ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}`);
+    await c.dial(`ws://127.0.0.1:${port}`);
     page.fire("pagehide", true);
     page.fire("pageshow", true);
     order.push("shown");

@@ -1,9 +1,7 @@
-import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
-import { conn, onCleanup, sleep } from "./helpers/harness.js";
+import { conn, sleep } from "./helpers/harness.js";
+import { tlsEchoServer } from "./helpers/tls-server.js";
 
 let cert: string;
 let tlsFiles: SelfSigned;
@@ -14,22 +12,8 @@ beforeAll(() => {
 });
 afterAll(() => tlsFiles.remove());
 
-async function tlsServer(): Promise<{ url: string; connections: () => number }> {
-  const https = createServer({ cert, key: tlsFiles.key });
-  const wss = new WebSocketServer({ server: https });
-  let n = 0;
-  wss.on("connection", (ws) => {
-    n++;
-    ws.on("message", (d) => ws.send(d.toString()));
-  });
-  await new Promise<void>((r) => https.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const c of wss.clients) c.terminate();
-    await new Promise((r) => wss.close(r));
-    await new Promise((r) => https.close(r));
-  });
-  return { url: `wss://127.0.0.1:${(https.address() as AddressInfo).port}`, connections: () => n };
-}
+/** A wss: echo server with the test certificate (SAN 127.0.0.1), closed after the test. */
+const tlsServer = () => tlsEchoServer({ cert, key: tlsFiles.key });
 
 describe("TLS", () => {
   it("verifies certificates by default: a self-signed one fails with ERR_DIAL_FAILED and is not retried", async () => {

@@ -7,10 +7,9 @@
  * `UPLOAD_MIB` sets a smaller upload for a quick look.
  */
 
-import { createHash } from "node:crypto";
-import * as net from "node:net";
 import { expect, it } from "vitest";
-import { conn, onCleanup } from "./helpers/harness.js";
+import { conn } from "./helpers/harness.js";
+import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 const KiB = 1024;
@@ -22,9 +21,7 @@ const FRAME_OVERHEAD = 2 + 8 + 4;
 /** Answers the opening handshake, then counts every byte the client sends. */
 async function countingServer(): Promise<{ url: string; bytes: () => number }> {
   let counted = 0;
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer((socket) => {
-    sockets.push(socket);
+  const { port } = await tcpServer((socket) => {
     let head = "";
     let upgraded = false;
     socket.on("data", (chunk: Buffer) => {
@@ -35,22 +32,12 @@ async function countingServer(): Promise<{ url: string; bytes: () => number }> {
       head += chunk.toString("latin1");
       const end = head.indexOf("\r\n\r\n");
       if (end < 0) return;
-      const key = /sec-websocket-key: *(\S+)/i.exec(head.slice(0, end))![1]!;
-      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
+      socket.write(switchingProtocols(head.slice(0, end)));
       upgraded = true;
       counted += head.length - end - 4;
     });
     socket.on("error", () => {});
   });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  onCleanup(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => srv.close(r));
-  });
-  const { port } = srv.address() as net.AddressInfo;
   return { url: `ws://127.0.0.1:${port}/`, bytes: () => counted };
 }
 

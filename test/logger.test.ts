@@ -8,8 +8,10 @@ import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
-import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { createTestServer } from "../src/testing/index.js";
+import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 interface Line {
@@ -23,27 +25,6 @@ function recorder(): { logger: Logger; lines: Line[]; events: () => string[] } {
   const at = (level: keyof Logger) => (line: string) => void lines.push({ level, line });
   const logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
   return { logger, lines, events: () => lines.map((l) => l.line.split(" ")[1] ?? "") };
-}
-
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}`;
-  return u.href;
-};
-const SUBPROTOCOL = `v1.${CANARY}`;
-
-/** A server that echoes every message except "silent" (a request that is never answered). */
-async function echoServer(): Promise<TestServer> {
-  const server = await createTestServer({
-    onMessage: (data, client) => {
-      if (String(data) !== "silent") client.send(String(data));
-    },
-  });
-  onCleanup(() => server.close());
-  return server;
 }
 
 async function rejection(p: Promise<unknown>): Promise<EvtWebSocketError> {

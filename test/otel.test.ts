@@ -22,7 +22,7 @@ import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
-import { createTestServer, type TestServer } from "../src/testing/index.js";
+import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 
 afterEach(() => uninstrument());
@@ -50,16 +50,6 @@ function setup() {
 function setupOn<T extends { tracerProvider: unknown; meterProvider: unknown }>(earlier: T): T {
   instrument(earlier as InstrumentOptions);
   return earlier;
-}
-
-async function echoServer(): Promise<TestServer> {
-  const server = await createTestServer({
-    onMessage: (data, client) => {
-      if (String(data) !== "silent") client.send(String(data));
-    },
-  });
-  onCleanup(() => server.close());
-  return server;
 }
 
 describe("evtwebsocket/otel", () => {

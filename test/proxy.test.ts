@@ -4,7 +4,6 @@
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
  */
 
-import { createServer as createHttpsServer } from "node:https";
 import {
   type AddressInfo,
   createServer as createTcpServer,
@@ -13,13 +12,14 @@ import {
 } from "node:net";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { WebSocketServer } from "ws";
-import { Conn, type EvtWebSocketError, State } from "../src/index.js";
+import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
+import { tlsEchoServer } from "./helpers/tls-server.js";
 import { requireTools } from "./helpers/tools.js";
 
 let tlsFiles: SelfSigned;
@@ -31,24 +31,8 @@ afterEach(() => {
   vi.unstubAllEnvs();
 });
 
-/** A wss: echo server with the test certificate (SAN 127.0.0.1); counts its connections. */
-async function tlsServer(): Promise<{ url: string; port: number; connections: () => number }> {
-  const https = createHttpsServer({ cert: tlsFiles.cert, key: tlsFiles.key });
-  const wss = new WebSocketServer({ server: https });
-  let n = 0;
-  wss.on("connection", (ws) => {
-    n++;
-    ws.on("message", (d, binary) => ws.send(d, { binary }));
-  });
-  await new Promise<void>((r) => https.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const c of wss.clients) c.terminate();
-    await new Promise((r) => wss.close(r));
-    await new Promise((r) => https.close(r));
-  });
-  const port = (https.address() as AddressInfo).port;
-  return { url: `wss://127.0.0.1:${port}`, port, connections: () => n };
-}
+/** A wss: echo server with the test certificate (SAN 127.0.0.1), closed after the test. */
+const tlsServer = () => tlsEchoServer(tlsFiles);
 
 const withCreds = (url: string, user: string, password: string) => {
   const u = new URL(url);
@@ -62,19 +46,12 @@ const withCreds = (url: string, user: string, password: string) => {
  * seen): its sockets, how many of them closed, and its URL. Closed after the test.
  */
 async function silentProxy(): Promise<{ url: string; sockets: Socket[]; closed(): number }> {
-  const sockets: Socket[] = [];
   let closed = 0;
-  const silent = createTcpServer((sock) => {
-    sockets.push(sock);
+  const { port, sockets } = await tcpServer((sock) => {
     sock.on("close", () => closed++);
     sock.resume();
   });
-  await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-  onCleanup(async () => {
-    for (const sock of sockets) sock.destroy();
-    await new Promise((r) => silent.close(r));
-  });
-  return { url: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`, sockets, closed: () => closed };
+  return { url: `http://127.0.0.1:${port}`, sockets, closed: () => closed };
 }
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
@@ -86,8 +63,20 @@ async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   );
 }
 
-/** Requests, protocol pings and a burst of messages in one tick all work on `c` (echo server). */
-async function exercise(c: Conn<string, string>, received: () => string[]): Promise<void> {
+/**
+ * Dials `url` (an echo server) with `route` (the proxy, agent or TLS options) and checks that
+ * requests, protocol pings and a burst of messages in one tick all work; returns the connection.
+ */
+async function exercise(url: string, route: ConnOptions<string, string>): Promise<Conn<string, string>> {
+  const received: string[] = [];
+  const c = conn({
+    ...route,
+    pingIntervalMs: 30,
+    pongTimeoutMs: 5000,
+    matchMsg: (req, resp) => req === resp,
+    onMessage: (m) => void received.push(m),
+  });
+  await c.dial(url);
   expect(await c.request("hello", { timeoutMs: 10_000 })).toBe("hello");
   const pongs: number[] = [];
   c.on("pong", ({ rttMs }) => void pongs.push(rttMs));
@@ -95,24 +84,16 @@ async function exercise(c: Conn<string, string>, received: () => string[]): Prom
   // 500 sends in one tick: corked, batched and flushed every 64 frames, through the tunnel.
   const burst = Array.from({ length: 500 }, (_, i) => `m${i}`);
   for (const m of burst) c.send(m);
-  await until(() => burst.every((m) => received().includes(m)), "the whole burst echoed back");
-  expect(received().filter((m) => m.startsWith("m"))).toEqual(burst);
+  await until(() => burst.every((m) => received.includes(m)), "the whole burst echoed back");
+  expect(received.filter((m) => m.startsWith("m"))).toEqual(burst);
+  return c;
 }
 
 describe("proxy-chain (HTTP CONNECT with authentication)", () => {
   it("ws: through the proxy with credentials: requests, pings and a 500-message burst arrive in order", async () => {
     const s = await server();
     const proxy = await proxyChain({ user: "alice", password: "s3cret" });
-    const got: string[] = [];
-    const c = conn({
-      proxy: withCreds(proxy.url, "alice", "s3cret"),
-      pingIntervalMs: 30,
-      pongTimeoutMs: 5000,
-      matchMsg: (req, resp) => req === resp,
-      onMessage: (m) => void got.push(m),
-    });
-    await c.dial(s.url);
-    await exercise(c, () => got);
+    const c = await exercise(s.url, { proxy: withCreds(proxy.url, "alice", "s3cret") });
     expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections).toBe(1);
     expect(s.received.filter((m) => m.startsWith("m"))).toHaveLength(500);
@@ -147,19 +128,9 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
   it("wss: TLS runs to the server inside the tunnel, verified against the server's name (not the proxy's)", async () => {
     const s = await tlsServer();
     const proxy = await proxyChain();
-    const got: string[] = [];
     // The proxy is named "localhost": a certificate check against the proxy's name would fail
     // (the certificate is for 127.0.0.1 only), so success means TLS is end to end with the target.
-    const c = conn({
-      proxy: `http://localhost:${proxy.port}`,
-      tls: { ca: tlsFiles.cert },
-      pingIntervalMs: 30,
-      pongTimeoutMs: 5000,
-      matchMsg: (req, resp) => req === resp,
-      onMessage: (m) => void got.push(m),
-    });
-    await c.dial(s.url);
-    await exercise(c, () => got);
+    await exercise(s.url, { proxy: `http://localhost:${proxy.port}`, tls: { ca: tlsFiles.cert } });
     expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections()).toBe(1);
   });
@@ -246,14 +217,12 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
 
   it("a proxy answering 502 (it could not reach the server): proxyStatus 502, retried under the normal rules", async () => {
     let asked = 0;
-    const gateway = createTcpServer((sock) => {
+    const { port } = await tcpServer((sock) => {
       asked++;
       sock.once("data", () => sock.end("HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n"));
     });
-    await new Promise<void>((r) => gateway.listen(0, "127.0.0.1", r));
-    onCleanup(() => new Promise((r) => gateway.close(r)));
     const c = conn({
-      proxy: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}`,
+      proxy: `http://127.0.0.1:${port}`,
       reconnect: { ...fast, maxAttempts: 1 },
     });
     const error = await failure(c.dial("ws://127.0.0.1:9"));
@@ -418,16 +387,7 @@ describe("the agent option", () => {
   it("SOCKS5 through socks-proxy-agent: the SOCKS server carries the connection", async () => {
     const s = await server();
     const socks = await socks5();
-    const got: string[] = [];
-    const c = conn({
-      agent: new SocksProxyAgent(socks.url),
-      pingIntervalMs: 30,
-      pongTimeoutMs: 5000,
-      matchMsg: (req, resp) => req === resp,
-      onMessage: (m) => void got.push(m),
-    });
-    await c.dial(s.url);
-    await exercise(c, () => got);
+    await exercise(s.url, { agent: new SocksProxyAgent(socks.url) });
     expect(socks.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections).toBe(1);
   });
@@ -490,16 +450,7 @@ describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyp
   it("ws: through tinyproxy", async () => {
     const s = await server();
     const proxy = await tinyproxy([s.port]);
-    const got: string[] = [];
-    const c = conn({
-      proxy: proxy.url,
-      pingIntervalMs: 30,
-      pongTimeoutMs: 5000,
-      matchMsg: (req, resp) => req === resp,
-      onMessage: (m) => void got.push(m),
-    });
-    await c.dial(s.url);
-    await exercise(c, () => got);
+    await exercise(s.url, { proxy: proxy.url });
     await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
     expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections).toBe(1);

@@ -3,7 +3,6 @@
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
  */
 
-import { type AddressInfo, createServer as createTcpServer, type Socket } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
@@ -19,19 +18,13 @@ import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
+import { tcpServer } from "./helpers/raw-server.js";
+import { SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
 import { freePort, until } from "./helpers/server.js";
 
 /** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
-const secretUrl = (base: string) => {
-  const u = new URL(base);
-  u.username = "user";
-  u.password = CANARY;
-  u.pathname = `/socket/${CANARY}`;
-  u.search = `?token=${CANARY}&room=1`;
-  return u.href;
-};
+const secretUrl = (base: string) => secretUrlOf(base, "&room=1");
 const secretOptions = { headers: { Authorization: `Bearer ${CANARY}` } };
-const SUBPROTOCOL = `v1.${CANARY}`;
 
 /** A Conn whose every error, rejection and event payload is kept for scanning. */
 function watched(options: ConnOptions<string, string, Conn<string, string>> = {}) {
@@ -230,14 +223,7 @@ describe("INV-7 for proxy credentials: a password in the proxy URL never appears
   });
 
   it("a proxy that never answers CONNECT (connect timeout)", async () => {
-    const sockets: Socket[] = [];
-    const silent = createTcpServer((sock) => void sockets.push(sock.resume()));
-    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
-    onCleanup(async () => {
-      for (const sock of sockets) sock.destroy();
-      await new Promise((r) => silent.close(r));
-    });
-    const port = (silent.address() as AddressInfo).port;
+    const { port } = await tcpServer((sock) => void sock.resume());
     const { c, produced } = watched({ proxy: secretProxy(port), connectTimeoutMs: 100, reconnect: false });
     const error = await settle(c.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL));
     expect((error as EvtWebSocketError).code).toBe("ERR_CONNECT_TIMEOUT");

@@ -17,55 +17,30 @@
  * missing built bundle always fails it.
  */
 
-import { existsSync, readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { type Browser, type BrowserContext, chromium, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RawData, WebSocket as WsSocket } from "ws";
-import type { Conn } from "../../src/index.js";
 import { startServer, type TestServer } from "../helpers/server.js";
-import { CHROMIUM, requireTools } from "../helpers/tools.js";
+import { requireTools } from "../helpers/tools.js";
+import { file, html, inPage, type Rig, startRig } from "./rig.js";
 
 declare global {
   interface Window {
-    /** The library, as `dist/browser.js` exports it. */
-    evt: typeof import("../../src/index.js");
-    /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what`. */
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
     /** Why `dist/browser.js` failed to load, if it did. */
     loadError?: string;
-    /** A connection kept across `page.evaluate()` calls. */
-    conn: Conn;
-    /** What the page saw, in order. */
-    seen: string[];
   }
 }
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
 const bundle = `${root}dist/browser.js`;
 
-const PAGE = `<!doctype html>
-<meta charset="utf-8">
-<title>evtwebsocket browser test</title>
-<script>
-  window.waitFor = (predicate, what, timeoutMs = 10000) => new Promise((resolve, reject) => {
-    const deadline = performance.now() + timeoutMs;
-    const tick = () => {
-      if (predicate()) return resolve();
-      if (performance.now() > deadline) return reject(new Error("timed out waiting for: " + what));
-      setTimeout(tick, 5);
-    };
-    tick();
-  });
-</script>
-<script type="module">
-  import("/dist/browser.js").then(
-    (evt) => { window.evt = evt; },
-    (error) => { window.loadError = String(error); },
-  );
-</script>`;
+/** Loads the built library as `window.evt`, or tells why it did not load in `window.loadError`. */
+const LOADER = `import("/dist/browser.js").then(
+  (evt) => { window.evt = evt; },
+  (error) => { window.loadError = String(error); },
+);`;
 
 /**
  * The test server's protocol: binary frames are echoed; "ping" answers "pong"; JSON requests
@@ -86,9 +61,7 @@ function createProtocol(): (ws: WsSocket, data: RawData, isBinary: boolean) => v
   };
 }
 
-let browser: Browser;
-let http: Server;
-let origin: string;
+let rig: Rig;
 let server: TestServer;
 let context: BrowserContext | undefined;
 let pageErrors: string[] = [];
@@ -97,37 +70,21 @@ beforeAll(async () => {
   if (!existsSync(bundle)) {
     throw new Error(`${bundle} is missing: build it first (npm run build)`);
   }
-  http = createServer((req, res) => {
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path === "/") {
-      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(PAGE);
-    } else if (path === "/dist/browser.js" || path === "/dist/browser.js.map") {
-      const type = path.endsWith(".js") ? "text/javascript" : "application/json";
-      res.writeHead(200, { "content-type": type }).end(readFileSync(`${root}${path.slice(1)}`));
-    } else {
-      res.writeHead(404).end();
-    }
-  });
-  await new Promise<void>((resolve) => http.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+  rig = await startRig(
+    {
+      "/": html("/load.js"),
+      "/load.js": { type: "text/javascript", body: () => LOADER },
+      "/dist/browser.js": file("dist/browser.js"),
+      "/dist/browser.js.map": file("dist/browser.js.map", "application/json"),
+    },
+    { args: ["--disable-background-networking"] },
+  );
   server = await startServer({ onMessage: createProtocol() });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
 }, 60_000);
 
 afterAll(async () => {
-  await browser?.close();
+  await rig?.close();
   await server?.close();
-  await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));
 });
 
 afterEach(async () => {
@@ -136,25 +93,13 @@ afterEach(async () => {
   expect(pageErrors, "uncaught errors in the page").toEqual([]);
 });
 
-/**
- * `page.evaluate()`, with an error thrown in the page rethrown without the page's stack: its
- * frames point at `http://127.0.0.1:<port>/`, which vitest's reporter tries to read as a file.
- */
-async function inPage<R, A>(page: Page, arg: A, fn: (arg: A) => R | Promise<R>): Promise<R> {
-  try {
-    return (await page.evaluate(fn as (arg: unknown) => R | Promise<R>, arg)) as R;
-  } catch (error) {
-    throw new Error(`in the page: ${String((error as Error).message).split("\n")[0]}`);
-  }
-}
-
 /** A fresh context and page with the library loaded as an ES module. */
 async function openPage(): Promise<Page> {
   pageErrors = [];
-  context = await browser.newContext();
+  context = await rig.browser.newContext();
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(String(error)));
-  await page.goto(`${origin}/`);
+  await page.goto(`${rig.origin}/`);
   await page.waitForFunction(() => window.evt !== undefined || window.loadError !== undefined, undefined, {
     timeout: 10_000,
   });

@@ -14,19 +14,9 @@
 
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Conn } from "../../src/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
-
-declare global {
-  interface Window {
-    evt: typeof import("../../src/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-    conn: Conn;
-    seen: string[];
-  }
-}
 
 let rig: Rig;
 let server: TestServer;

@@ -17,9 +17,7 @@ declare global {
   interface Window {
     mount(specs: Spec[]): void;
     dials: number;
-    states: Record<string, string>;
     errorCodes: Record<string, string | undefined>;
-    conns: Record<string, unknown>;
     caught: string[];
     renders: { id: string; url: string | null; conn: unknown; state: string }[];
     msgs: string[];

@@ -14,6 +14,10 @@ declare global {
     /** Set by the app once it has mounted its root. */
     ready: boolean;
     reactVersion: string;
+    /** Each component's connection state, by component id. */
+    states: Record<string, string>;
+    /** Each component's connection, by component id. */
+    conns: Record<string, unknown>;
   }
 }
 

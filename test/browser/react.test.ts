@@ -26,8 +26,6 @@ declare global {
     events: string[];
     /** What the components' own onConnected and onMessage options were called with. */
     optionEvents: string[];
-    states: Record<string, string>;
-    conns: Record<string, unknown>;
   }
 }
 

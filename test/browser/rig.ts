@@ -1,20 +1,44 @@
 /**
- * A small rig for the Chromium tests of the browser entries (page lifecycle, shared connection,
- * React hook): an HTTP server on 127.0.0.1 port 0 that serves fixed routes, Debian's Chromium
- * launched by playwright-core, and `inPage()`, which rethrows a page's error without its stack.
- * No `Cache-Control: no-store`: Chromium keeps no page that used a WebSocket under it in the
- * back/forward cache. Bundles are built per test file with esbuild from src/ (the tests need no `npm run build`).
+ * A small rig for the Chromium tests of the browser entries (browser bundle, page lifecycle,
+ * shared connection, React hook): an HTTP server on 127.0.0.1 port 0 that serves fixed routes,
+ * Debian's Chromium launched by playwright-core, `inPage()`, which rethrows a page's error without
+ * its stack, and the page globals more than one test file uses. No `Cache-Control: no-store`:
+ * Chromium keeps no page that used a WebSocket under it in the back/forward cache. Bundles are
+ * built per test file with esbuild from src/ (only the files that serve dist/ need `npm run build`).
  */
 
 import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { type Browser, type BrowserContext, chromium, type LaunchOptions, type Page } from "playwright-core";
+import type { WebSocket as WsSocket } from "ws";
+import type { Conn } from "../../src/index.js";
+import type { SharedConn } from "../../src/shared/index.js";
 import { CHROMIUM } from "../helpers/tools.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
+
+/** What the browser tests' pages hold, for `page.evaluate()` code (a file's own globals stay in it). */
+declare global {
+  interface Window {
+    /** Resolves when `predicate` holds; rejects after `timeoutMs` naming `what` (set by {@link html}). */
+    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
+    /** The library (src/index.ts, or `dist/browser.js` in browser.test.ts), where a test's app puts it. */
+    evt: typeof import("../../src/index.js");
+    /** `evtwebsocket/shared`, where a test's app puts it. */
+    shared: typeof import("../../src/shared/index.js");
+    /** A connection kept across `page.evaluate()` calls. */
+    conn: Conn;
+    /** A shared connection kept across `page.evaluate()` calls. */
+    sc: SharedConn<string, string>;
+    /** What the page saw, in order. */
+    seen: string[];
+    /** How many of the page's WebSockets have ended (closed), once {@link countSocketEnds} ran. */
+    socketEnds: number;
+  }
+}
 
 /** A served file: its content type and body (read when asked for). */
 export type Route = { type: string; body: () => string | Uint8Array };
@@ -112,6 +136,19 @@ async function browserPlugins() {
     ?.esbuildPlugins;
 }
 
+/** The shared tests' page: `evtwebsocket/shared`, bundled from src/, as `window.shared`. */
+export async function sharedPage(): Promise<Record<string, Route>> {
+  const app = await bundle({
+    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
+  });
+  return { "/": html("/app.js"), "/app.js": app };
+}
+
+/** Makes the server read nothing more from `ws` (its close frame included) until the test resumes the socket returned. */
+export function pauseReading(ws: WsSocket): Socket {
+  return (ws as unknown as { _socket: Socket })._socket.pause();
+}
+
 /** Opens `count` pages of `url` in `context`, one after the other, each once `ready()` holds in it. */
 export async function openPages(
   context: BrowserContext,
@@ -144,4 +181,21 @@ export async function inPage<R, A>(page: Page, arg: A, fn: (arg: A) => R | Promi
   } catch (error) {
     throw new Error(`in the page: ${String((error as Error).message).split("\n")[0]}`);
   }
+}
+
+/**
+ * Makes every WebSocket the page creates from now on count its end in `window.socketEnds`
+ * (from 0). The count's listener is the socket's first, so it runs before the transport's onclose.
+ */
+export async function countSocketEnds(page: Page): Promise<void> {
+  await inPage(page, null, () => {
+    window.socketEnds = 0;
+    const Native = WebSocket;
+    window.WebSocket = class extends Native {
+      constructor(...args: ConstructorParameters<typeof WebSocket>) {
+        super(...args);
+        this.addEventListener("close", () => window.socketEnds++);
+      }
+    };
+  });
 }

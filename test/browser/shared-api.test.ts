@@ -12,13 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+import { inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
 
 declare global {
   interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-    sc: SharedConn<string, string>;
     got: string[];
     errors: string[];
   }
@@ -34,15 +31,11 @@ const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
 
 beforeAll(async () => {
-  const app = await bundle({
-    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
-  });
-  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  rig = await startRig(await sharedPage());
   server = await startServer({
     onMessage: (ws, data) => {
       // Reads nothing more from this socket (its close frame included) until the test resumes it.
-      if (data.toString() === "pause:reading")
-        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      if (data.toString() === "pause:reading") return void paused.push(pauseReading(ws));
       ws.send(data.toString());
     },
   });

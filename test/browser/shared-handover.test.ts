@@ -13,14 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
-
-declare global {
-  interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  }
-}
+import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
 type W = Window & {
   a: SharedConn<string, string>;
@@ -33,10 +26,7 @@ let server: TestServer;
 const received: string[] = [];
 
 beforeAll(async () => {
-  const app = await bundle({
-    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
-  });
-  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  rig = await startRig(await sharedPage());
   server = await startServer({ onMessage: (_ws, data) => received.push(data.toString()) });
 }, 60_000);
 

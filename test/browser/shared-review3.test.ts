@@ -10,20 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
-
-declare global {
-  interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-  }
-}
+import { countSocketEnds, inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
 
 type W = Window & {
   a: SharedConn<string, string>;
   late: string[];
   done: boolean;
-  ends: number;
   endsAtClose: number;
   closes: string[];
 };
@@ -35,15 +27,11 @@ const closes: string[] = [];
 const paused: Socket[] = [];
 
 beforeAll(async () => {
-  const app = await bundle({
-    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
-  });
-  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  rig = await startRig(await sharedPage());
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
-      if (data.toString() === "pause:reading")
-        paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      if (data.toString() === "pause:reading") paused.push(pauseReading(ws));
     },
   });
 }, 60_000);
@@ -60,19 +48,11 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
   it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const [page] = (await blankTabs(context, 1)) as [Page];
+    await countSocketEnds(page);
     await inPage(page, server.url, async (url) => {
       const w = window as unknown as W;
       w.late = [];
       w.done = false;
-      w.ends = 0;
-      // Counts the page's sockets' ends: this listener runs before the transport's onclose.
-      const Native = WebSocket;
-      window.WebSocket = class extends Native {
-        constructor(...args: ConstructorParameters<typeof WebSocket>) {
-          super(...args);
-          this.addEventListener("close", () => w.ends++);
-        }
-      };
       w.a = window.shared.createSharedConn<string, string>("stepped-then-closed");
       for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
         w.a.on(name, () => w.done && w.late.push(name));
@@ -85,7 +65,7 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
       const w = window as unknown as W;
       document.dispatchEvent(new Event("freeze")); // steps down: its socket's close waits for the server
       void w.a.close().then(() => {
-        w.endsAtClose = w.ends;
+        w.endsAtClose = window.socketEnds;
         w.done = true;
       });
     });
@@ -95,7 +75,7 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     const got = await inPage(page, null, async () => {
       const w = window as unknown as W;
       await window.waitFor(
-        () => w.ends === 1 && w.done,
+        () => window.socketEnds === 1 && w.done,
         "the old socket's close event and close() in the page",
       );
       await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
@@ -109,17 +89,10 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
   it("a leader that stepped down (freeze) and leads again (resume) before its old socket closed does not tell that socket's close (1000, page hidden) as news: the one close is the drop (1006) (freeze and resume DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const [page] = (await blankTabs(context, 1)) as [Page];
+    await countSocketEnds(page);
     await inPage(page, server.url, async (url) => {
       const w = window as unknown as W;
       w.closes = [];
-      w.ends = 0;
-      const Native = WebSocket;
-      window.WebSocket = class extends Native {
-        constructor(...args: ConstructorParameters<typeof WebSocket>) {
-          super(...args);
-          this.addEventListener("close", () => w.ends++);
-        }
-      };
       w.a = window.shared.createSharedConn<string, string>("stepped-then-led");
       w.a.on("role", (role) => w.closes.push(role));
       w.a.on("close", (info) => w.closes.push(`${info.code} ${info.reason}`));
@@ -136,7 +109,10 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     paused[1]!.resume();
     const closes = await inPage(page, null, async () => {
       const w = window as unknown as W;
-      await window.waitFor(() => w.ends === 1 && w.a.state === "open", "the old socket's end, then open");
+      await window.waitFor(
+        () => window.socketEnds === 1 && w.a.state === "open",
+        "the old socket's end, then open",
+      );
       await new Promise((r) => setTimeout(r, 0)); // the transport's onclose ran in that turn
       return w.closes;
     });
@@ -148,18 +124,11 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
   it("a leader's second close(), made while the first waits for the socket, resolves when the first does: no event after it", async () => {
     const context = await rig.browser.newContext();
     const [page] = (await blankTabs(context, 1)) as [Page];
+    await countSocketEnds(page);
     await inPage(page, server.url, async (url) => {
       const w = window as unknown as W;
       w.late = [];
       w.done = false;
-      w.ends = 0;
-      const Native = WebSocket;
-      window.WebSocket = class extends Native {
-        constructor(...args: ConstructorParameters<typeof WebSocket>) {
-          super(...args);
-          this.addEventListener("close", () => w.ends++);
-        }
-      };
       w.a = window.shared.createSharedConn<string, string>("closed-twice");
       for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
         w.a.on(name, () => w.done && w.late.push(name));
@@ -171,14 +140,17 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
       const w = window as unknown as W;
       void w.a.close(); // waits for the server's close frame
       void w.a.close().then(() => {
-        w.endsAtClose = w.ends;
+        w.endsAtClose = window.socketEnds;
         w.done = true;
       });
     });
     paused[2]!.resume();
     const got = await inPage(page, null, async () => {
       const w = window as unknown as W;
-      await window.waitFor(() => w.ends === 1 && w.done, "the socket's close event and the second close()");
+      await window.waitFor(
+        () => window.socketEnds === 1 && w.done,
+        "the socket's close event and the second close()",
+      );
       await new Promise((r) => setTimeout(r, 0));
       return { late: w.late, endsAtClose: w.endsAtClose };
     });

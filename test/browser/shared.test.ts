@@ -16,14 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { freePort, startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+import { inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
 
 declare global {
   interface Window {
-    shared: typeof import("../../src/shared/index.js");
-    waitFor(predicate: () => boolean, what: string, timeoutMs?: number): Promise<void>;
-    sc: SharedConn<string, string>;
-    seen: string[];
     sent: string[];
     settled: string[];
     roles: string[];
@@ -40,17 +36,13 @@ const seenOnce = new Set<string>();
 const paused: Socket[] = [];
 
 beforeAll(async () => {
-  const app = await bundle({
-    code: `import * as shared from "./src/shared/index.ts"; window.shared = shared;`,
-  });
-  rig = await startRig({ "/": html("/app.js"), "/app.js": app });
+  rig = await startRig(await sharedPage());
   server = await startServer({
     onConnection: (ws) => ws.on("close", (code, reason) => closes.push(`${code} ${reason.toString()}`)),
     onMessage: (ws, data) => {
       const text = data.toString();
       // Reads nothing more from this socket (its close frame included) until the test resumes it.
-      if (text === "pause:reading")
-        return void paused.push((ws as unknown as { _socket: Socket })._socket.pause());
+      if (text === "pause:reading") return void paused.push(pauseReading(ws));
       if (text.startsWith("hold:") || text.startsWith("during")) return;
       if (text.startsWith("once:") && !seenOnce.has(text)) return void seenOnce.add(text);
       ws.send(`echo:${text}`);
@@ -86,6 +78,15 @@ async function openTab(context: BrowserContext): Promise<Page> {
 }
 
 const role = (page: Page) => inPage(page, null, () => window.sc.role);
+
+/** The page among `pages` whose tab leads. */
+const leaderOf = async (pages: Page[]) => pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+
+/** Closes each page's shared connection "sc", then the context. */
+async function closeTabs(context: BrowserContext, pages: Page[]): Promise<void> {
+  for (const page of pages) await inPage(page, null, () => window.sc.close());
+  await context.close();
+}
 
 describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTools("chromium"), () => {
   it("one socket for three pages; a server message reaches all; a follower's request resolves; the leader's page closes and another takes over with nothing lost", async () => {
@@ -180,7 +181,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     const context = await rig.browser.newContext();
     const before = server.connections;
     const pages = [await openTab(context), await openTab(context)];
-    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const leader = await leaderOf(pages);
     const other = pages.find((p) => p !== leader)!;
     const closesBefore = closes.length;
     await inPage(leader, null, () => document.dispatchEvent(new Event("freeze")));
@@ -197,8 +198,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(got).toEqual({ roles: ["leader", "follower"], reply: "echo:after resume" });
     expect(await role(other)).toBe("leader");
     expect(server.connections).toBe(before + 2);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a follower's requests let go of their AbortSignal when they settle: one long-lived signal gathers no listeners; an abort still rejects ERR_ABORTED", async () => {
@@ -447,7 +447,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
   it("a leader that steps down (freeze) hands its own requests over as a drop: retryOnReconnect goes through the new leader, the others reject ERR_DISCONNECTED (freeze DISPATCHED by the test)", async () => {
     const context = await rig.browser.newContext();
     const pages = [await openTab(context), await openTab(context)];
-    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const leader = await leaderOf(pages);
     await inPage(leader, null, () => {
       window.sc.request("hold:own-plain").then(
         () => window.settled.push("plain resolved"),
@@ -468,8 +468,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
       "plain ERR_DISCONNECTED",
       "retried echo:once:own-retried",
     ]);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a leader that steps down (freeze) while reconnecting hands its queued sends to the next leader: they reach the server (freeze DISPATCHED by the test)", async () => {
@@ -485,7 +484,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
         await window.sc.dial(url);
       });
     }
-    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const leader = await leaderOf(pages);
     const socket = [...server.clients].find((ws) => !known.has(ws))!;
     socket.terminate();
     await inPage(leader, null, async () => {
@@ -499,8 +498,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     );
     // It used to be dropped with the stepping-down leader's Conn, and reported to nobody.
     await until(() => server.received.includes("queued-own"), "the queued send at the server");
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a leader that steps down (freeze) while reconnecting hands its queued (never written) requests to the next leader, as Conn sends them on reconnect (freeze DISPATCHED by the test)", async () => {
@@ -517,7 +515,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
         await window.sc.dial(url);
       });
     }
-    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const leader = await leaderOf(pages);
     const socket = [...server.clients].find((ws) => !known.has(ws))!;
     socket.terminate();
     await inPage(leader, null, async () => {
@@ -538,8 +536,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     );
     // It used to reject with ERR_DISCONNECTED, though it never was in flight.
     expect(await inPage(leader, null, () => window.settled)).toEqual(["echo:queued-request"]);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a tab that closes after the lock was granted to it, before its callback ran, passes the lock on (the callback DELAYED by the test)", async () => {
@@ -584,7 +581,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
   it("across a handover every tab's state moves as Conn's does: open, reconnecting, open (never open to connecting)", async () => {
     const context = await rig.browser.newContext();
     const pages = [await openTab(context), await openTab(context), await openTab(context)];
-    const leader = pages[(await Promise.all(pages.map(role))).indexOf("leader")]!;
+    const leader = await leaderOf(pages);
     const others = pages.filter((p) => p !== leader);
     for (const page of others) {
       await inPage(page, null, () => {
@@ -650,8 +647,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(JSON.parse(leader![2]!)).toMatchObject({ error: [expect.any(String), "EvtWebSocketError"] });
     // It used to carry attempt and delayMs only.
     expect(follower!.slice(1)).toEqual(leader!.slice(1));
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a tab that joins a shared connection already open runs its onConnected before its dial() resolves, as Conn's dial does", async () => {
@@ -673,8 +669,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     expect(await Promise.all(pages.map(role))).toEqual(["leader", "follower"]);
     // The second tab's used to stay at 0: it heard the state "open", never "connected".
     expect(connected).toEqual([1, 1]);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a follower's request made while no tab leads (the old leader gone, the next one not yet announced) goes to the next leader, as Conn queues one made while reconnecting (the next leader's grant DELAYED by the test)", async () => {
@@ -779,8 +774,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     );
     // It used to reject with ERR_ALREADY_DIALED from the leader's own Conn.
     expect(outcome).toBe("leader open");
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a leader frozen while its dial() is pending steps down without failing that dial(): it resolves when the next leader's connection opens (freeze DISPATCHED by the test)", async () => {
@@ -817,8 +811,7 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
       "follower",
       "resolved open",
     ]);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 
   it("a follower's send that reaches a leader while its close() waits for the socket is kept for the next leader, not refused", async () => {
@@ -987,7 +980,6 @@ describe("evtwebsocket/shared in Chromium (three pages, one context)", requireTo
     });
     // It used to resolve on the state "open", a message before the leader's "connected".
     expect(order).toEqual(["onConnected", "dial resolved"]);
-    for (const page of pages) await inPage(page, null, () => window.sc.close());
-    await context.close();
+    await closeTabs(context, pages);
   });
 });

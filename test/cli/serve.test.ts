@@ -3,9 +3,9 @@
  * the CLI itself in scripted mode.
  */
 
-import { createServer } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import { freePort } from "../helpers/server.js";
 import { type CliProcess, runCli, startCli, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
@@ -23,17 +23,6 @@ async function serve(args: string[]): Promise<{ server: CliProcess; url: string 
   const url = /listening on (ws:\/\/\S+)/.exec(out)?.[1];
   if (url === undefined) throw new Error(`no URL in ${out}`);
   return { server, url };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
 }
 
 describe("evtws serve", () => {

@@ -8,38 +8,24 @@
  * Without tmux the suite is skipped, or fails under CI=true (test/helpers/tools.ts).
  */
 
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/tools.js";
-import { defaultCli, root, startWsServer, useSourceBundle, type WsServer, waitFor } from "./helpers.js";
+import { defaultCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { createTmux, withExitLine } from "./tmux.js";
 
 useSourceBundle();
 
-const socket = `evtws-screen-${process.pid}`;
-const target = "screen";
+const tmux = createTmux("evtws-screen");
+const pane = tmux.pane("screen");
 const COLUMNS = 40;
 let server: WsServer;
 
-function tmux(...args: string[]): string {
-  return execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-}
-
 /** The screen, each wrapped line joined into one (`-J`). */
-const screen = () => tmux("capture-pane", "-p", "-J", "-t", target);
+const screen = () => pane.screen("-J");
 
-function see(what: string, check: (text: string) => boolean): Promise<string> {
-  return waitFor(what, () => {
-    const text = screen();
-    return check(text) ? text : undefined;
-  }).catch((error: Error) => {
-    throw new Error(`${error.message}\n--- screen ---\n${screen()}`);
-  });
-}
+const see = (what: string, check: (text: string) => boolean) => pane.see(what, check, { flags: ["-J"] });
 
-function type(text: string): void {
-  tmux("send-keys", "-t", target, "-l", text);
-  tmux("send-keys", "-t", target, "Enter");
-}
+const type = pane.type;
 
 /** Clear the screen, cursor home, shift out (a line-drawing character set), CR LF. */
 const BINARY = "h\x1b[2J\x1b[Hgotcha\x0e\r\nxy";
@@ -62,26 +48,20 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     server = await startWsServer((text) =>
       text === "bin" ? Buffer.from(BINARY, "latin1") : text === "esc" ? `text${BINARY}` : text,
     );
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_NO_WARNINGS: "1", NO_COLOR: "1" };
-    delete env.FORCE_COLOR;
-    const command = [process.execPath, ...defaultCli(), server.url].map((a) => `'${a}'`).join(" ");
-    execFileSync(
-      "tmux",
-      ["-L", socket, "new-session", "-d", "-s", target, "-x", String(COLUMNS), "-y", "40", "-c", root].concat(
-        [`sh -c "${command.replaceAll('"', '\\"')}; echo \\"[exited with \\$?]\\""`],
-      ),
-      { env },
+    pane.start(
+      withExitLine([process.execPath, ...defaultCli(), server.url]),
+      { width: COLUMNS, height: 40 },
+      {
+        NODE_NO_WARNINGS: "1",
+        NO_COLOR: "1",
+        FORCE_COLOR: undefined,
+      },
     );
-    tmux("set-option", "-t", target, "remain-on-exit", "on");
     await see("the session to connect", (text) => /\* connected to/.test(text));
   });
 
   afterAll(async () => {
-    try {
-      tmux("kill-server");
-    } catch {
-      // Already gone.
-    }
+    tmux.kill();
     await server?.stop();
   });
 
@@ -130,7 +110,7 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
     // Before: readline's redraw of the wrapped line started one row up and erased the message
     // just printed, from the second one on.
     const half = "half typed, wider than the pane: it wraps";
-    tmux("send-keys", "-t", target, "-l", half);
+    pane.typeLiterally(half);
     await see("the typed line", (t) => t.includes(`> ${half}`));
     for (const n of [1, 2, 3]) {
       for (const ws of server.clients) ws.send(`push ${n}`);
@@ -145,14 +125,14 @@ describe("the interactive session on screen", requireTools("tmux"), () => {
       "< push 3",
       `> ${half}`,
     ]);
-    tmux("send-keys", "-t", target, "C-c");
+    pane.keys("C-c");
     await see("the line cleared", (t) => !t.includes(`> ${half}`));
   });
 
   it("a line typed while /reconnect runs erases none of the lines printed meanwhile", async () => {
     // Before: the line waited for /reconnect, whose event lines were printed below its echo;
     // erasing "the echo" then erased the last of them ("* dialling …") and left the echo.
-    tmux("send-keys", "-t", target, "-l", "/reconnect\rtyped during reconnect\r");
+    pane.typeLiterally("/reconnect\rtyped during reconnect\r");
     const text = await see("the echo", (t) => new RegExp(`${TS} < typed during reconnect`).test(t));
     expect(text).toMatch(/\* closed 1000 "reconnect"/);
     expect(text).toMatch(/\* dialling ws:\/\/127\.0\.0\.1:\d+\//);

@@ -5,28 +5,17 @@
  * Without tmux the suite is skipped, or fails under CI=true (test/helpers/tools.ts).
  */
 
-import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/tools.js";
-import { root, waitFor } from "./helpers.js";
+import { waitFor } from "./helpers.js";
+import { createTmux, withExitLine } from "./tmux.js";
 
-const socket = `evtws-test-${process.pid}`;
-const target = "evtws";
-
-function tmux(...args: string[]): string {
-  return execFileSync("tmux", ["-L", socket, ...args], { encoding: "utf8" });
-}
+const tmux = createTmux("evtws-test");
+const pane = tmux.pane("evtws");
 
 /** The visible screen (with `-e`, its colour escapes too). */
-function screen(escapes = false): string {
-  return tmux("capture-pane", "-p", ...(escapes ? ["-e"] : []), "-t", target);
-}
-
-/** Types `text` literally, then Enter. */
-function type(text: string): void {
-  tmux("send-keys", "-t", target, "-l", text);
-  tmux("send-keys", "-t", target, "Enter");
-}
+const screen = (escapes = false) => pane.screen(...(escapes ? ["-e"] : []));
+const type = pane.type;
 
 function count(text: string, pattern: RegExp): number {
   const flags = pattern.flags.includes("g") ? pattern.flags : `${pattern.flags}g`;
@@ -35,15 +24,8 @@ function count(text: string, pattern: RegExp): number {
 
 /** Waits until the screen matches `pattern` at least `times` times; returns the screen. */
 function see(pattern: RegExp, times = 1, timeoutMs = 15_000): Promise<string> {
-  return waitFor(
-    `the screen to show ${pattern} ${times}x`,
-    () => {
-      const text = screen();
-      return count(text, pattern) >= times ? text : undefined;
-    },
+  return pane.see(`the screen to show ${pattern} ${times}x`, (text) => count(text, pattern) >= times, {
     timeoutMs,
-  ).catch((error: Error) => {
-    throw new Error(`${error.message}\n--- screen ---\n${screen()}`);
   });
 }
 
@@ -59,31 +41,21 @@ function styleBefore(coloured: string, needle: string): string {
 }
 
 beforeAll(() => {
-  const env = { ...process.env };
-  delete env.NO_COLOR;
-  delete env.FORCE_COLOR;
-  // Outside CI, npm checks the registry for a newer npm before it exits, which delays the exit
-  // this test waits for by seconds; the delay is npm's, not evtws's.
-  env.NPM_CONFIG_UPDATE_NOTIFIER = "false";
-  execFileSync(
-    "tmux",
-    // The shell prints npm's exit status on the screen, where the last test reads it: tmux's own
-    // pane_dead_status was sometimes still empty seconds after the pane had died.
-    ["-L", socket, "new-session", "-d", "-s", target, "-x", "100", "-y", "50", "-c", root].concat([
-      "sh -c 'npm start; echo \"[exited with $?]\"'",
-    ]),
-    { env },
+  // The shell prints npm's exit status on the screen, where the last test reads it.
+  pane.start(
+    withExitLine(["npm", "start"]),
+    { width: 100, height: 50 },
+    {
+      NO_COLOR: undefined,
+      FORCE_COLOR: undefined,
+      // Outside CI, npm checks the registry for a newer npm before it exits, which delays the exit
+      // this test waits for by seconds; the delay is npm's, not evtws's.
+      NPM_CONFIG_UPDATE_NOTIFIER: "false",
+    },
   );
-  tmux("set-option", "-t", target, "remain-on-exit", "on");
 });
 
-afterAll(() => {
-  try {
-    tmux("kill-server");
-  } catch {
-    // Already gone.
-  }
-});
+afterAll(() => tmux.kill());
 
 describe("npm start in a terminal", requireTools("tmux"), () => {
   it("shows the banner and connects to the embedded server", async () => {
@@ -116,7 +88,7 @@ describe("npm start in a terminal", requireTools("tmux"), () => {
   });
 
   it("Up arrow recalls the history: the earlier line is sent again", async () => {
-    tmux("send-keys", "-t", target, "Up", "Up", "Enter");
+    pane.keys("Up", "Up", "Enter");
     await see(new RegExp(`${TS} < hello from tmux`), 2);
   });
 
@@ -142,7 +114,7 @@ describe("npm start in a terminal", requireTools("tmux"), () => {
     type(wide);
     await see(new RegExp(`${TS} < 中`));
     // -J joins the rows a wrapped line took, so each record reads as one line.
-    const text = tmux("capture-pane", "-p", "-J", "-t", target);
+    const text = pane.screen("-J");
     expect(text).toMatch(new RegExp(`${TS} > ${wide}`));
     expect(text).toMatch(new RegExp(`${TS} < ${wide}`));
     // Neither row of the typed prompt line is left behind: every run of 中 is part of a record.

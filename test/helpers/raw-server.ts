@@ -2,7 +2,8 @@
  * A WebSocket server written by hand on a raw TCP listener (127.0.0.1, port 0): it answers the
  * opening handshake, records every byte the client sends after it and writes whatever bytes a
  * test gives it. It never answers a closing handshake by itself, so a test can hold TCP open
- * after a close frame. Plus an RFC 6455 frame parser for what it recorded.
+ * after a close frame. Plus an RFC 6455 frame parser for what it recorded, and its parts that
+ * other hand-written peers reuse: a TCP listener closed after the test, and the 101 answer.
  */
 
 import { createHash } from "node:crypto";
@@ -72,41 +73,32 @@ export async function rawServer(options: { allowHalfOpen?: boolean } = {}): Prom
 }> {
   const chunks: Buffer[] = [];
   const perConnection: Buffer[][] = [];
-  const sockets: net.Socket[] = [];
-  const srv = net.createServer({ allowHalfOpen: options.allowHalfOpen === true }, (socket) => {
-    sockets.push(socket);
-    const mine: Buffer[] = [];
-    perConnection.push(mine);
-    let head = Buffer.alloc(0);
-    let upgraded = false;
-    socket.on("data", (chunk: Buffer) => {
-      if (upgraded) {
-        chunks.push(chunk);
-        mine.push(chunk);
-        return;
-      }
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const key = /sec-websocket-key: *(\S+)/i.exec(head.subarray(0, end).toString())![1]!;
-      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-      socket.write(
-        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
-      );
-      upgraded = true;
-      if (head.length > end + 4) {
-        chunks.push(head.subarray(end + 4));
-        mine.push(head.subarray(end + 4));
-      }
-    });
-    socket.on("error", () => {});
-  });
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  onCleanup(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((r) => srv.close(r));
-  });
-  const { port } = srv.address() as net.AddressInfo;
+  const { port, sockets } = await tcpServer(
+    (socket) => {
+      const mine: Buffer[] = [];
+      perConnection.push(mine);
+      let head = Buffer.alloc(0);
+      let upgraded = false;
+      socket.on("data", (chunk: Buffer) => {
+        if (upgraded) {
+          chunks.push(chunk);
+          mine.push(chunk);
+          return;
+        }
+        head = Buffer.concat([head, chunk]);
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        socket.write(switchingProtocols(head.subarray(0, end).toString()));
+        upgraded = true;
+        if (head.length > end + 4) {
+          chunks.push(head.subarray(end + 4));
+          mine.push(head.subarray(end + 4));
+        }
+      });
+      socket.on("error", () => {});
+    },
+    { allowHalfOpen: options.allowHalfOpen === true },
+  );
   return {
     url: `ws://127.0.0.1:${port}/`,
     bytes: () => Buffer.concat(chunks),
@@ -134,15 +126,35 @@ export function parseAll(buf: Buffer): Parsed[] {
 
 /** A TCP listener that accepts and never answers the opening handshake. */
 export async function silentServer(): Promise<string> {
+  const { port } = await tcpServer((socket) => void socket.on("error", () => {}));
+  return `ws://127.0.0.1:${port}/`;
+}
+
+/**
+ * A TCP listener on 127.0.0.1 port 0 that hands each connection to `onSocket` (its errors are
+ * the caller's to handle). After the test (harness.ts) it destroys every socket it accepted and
+ * closes.
+ */
+export async function tcpServer(
+  onSocket: (socket: net.Socket) => void,
+  options: net.ServerOpts = {},
+): Promise<{ port: number; sockets: net.Socket[] }> {
   const sockets: net.Socket[] = [];
-  const srv = net.createServer((socket) => {
+  const srv = net.createServer(options, (socket) => {
     sockets.push(socket);
-    socket.on("error", () => {});
+    onSocket(socket);
   });
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   onCleanup(async () => {
     for (const s of sockets) s.destroy();
     await new Promise((r) => srv.close(r));
   });
-  return `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`;
+  return { port: (srv.address() as net.AddressInfo).port, sockets };
+}
+
+/** The server's answer to an opening handshake whose header block is `head`: 101, with the accept value its key asks for. */
+export function switchingProtocols(head: string): string {
+  const key = /sec-websocket-key: *(\S+)/i.exec(head)![1]!;
+  const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+  return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
 }
