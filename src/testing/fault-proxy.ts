@@ -116,6 +116,14 @@ function isLoopback(host: string): boolean {
   return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
 }
 
+/**
+ * A wait of `ms` as setTimeout takes it: at least 1 ms, at most 2^31-1 ms (a longer one would
+ * fire after 1 ms, again and again); a chunk due later is checked again then.
+ */
+function timerMs(ms: number): number {
+  return Math.min(Math.max(1, ms), 2_147_483_647);
+}
+
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
@@ -172,7 +180,7 @@ export async function createFaultProxy(
         throttled = false;
         from.resume();
       }
-      if (delayed.length > 0) timer = setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
+      if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
     };
     from.on("data", (chunk: Buffer) => {
       if (blackholed[way]) return;
@@ -195,7 +203,7 @@ export async function createFaultProxy(
         throttled = true;
         from.pause();
       }
-      timer ??= setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
+      timer ??= setTimeout(flushDue, timerMs(delayed[0]!.due - now));
     });
     from.on("end", () => {
       const finish = (): void => {

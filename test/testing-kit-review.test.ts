@@ -1,0 +1,54 @@
+/**
+ * An adversarial review of `evtwebsocket/testing`, as an application's own CI would use it:
+ * each test is a way the kit broke its promise (docs/testing.md, the TSDoc), with real sockets.
+ */
+
+import { describe, expect, it } from "vitest";
+import { createFaultProxy, createTestServer, waitFor } from "../src/testing/index.js";
+import { conn, onCleanup } from "./helpers/harness.js";
+
+async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
+  const server = await createTestServer(options);
+  onCleanup(() => server.close());
+  return server;
+}
+
+async function kitProxy(url: string) {
+  const proxy = await createFaultProxy(url);
+  onCleanup(() => proxy.close());
+  return proxy;
+}
+
+/** Node's warnings (their names) while the test runs. */
+function warnings(): string[] {
+  const seen: string[] = [];
+  const record = (w: Error) => void seen.push(w.name);
+  process.on("warning", record);
+  onCleanup(async () => void process.off("warning", record));
+  return seen;
+}
+
+describe("createFaultProxy under review", () => {
+  it("a bandwidth so low that a chunk is due past what a timer holds waits, without a timer firing every millisecond", async () => {
+    const seen = warnings();
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const received: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    // 1 byte every 11.6 days: the client's frame is due in months, past 2^31-1 ms.
+    await proxy.bandwidth(0.000001, { direction: "upstream" });
+    c.send("held");
+    // The proxy read "held" before the server's messages below reached it: three trips the other
+    // way are many event-loop turns after its timer was armed.
+    for (const n of [1, 2, 3]) {
+      for (const ws of server.clients) ws.send(`down ${n}`);
+      await waitFor(() => received.length === n);
+    }
+    // It used to arm a timer too long for setTimeout: it fired after 1 ms, again and again,
+    // with a TimeoutOverflowWarning each time.
+    expect(seen).not.toContain("TimeoutOverflowWarning");
+    expect(server.received).toEqual([]);
+  });
+});
