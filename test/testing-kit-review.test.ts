@@ -4,7 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { createFaultProxy, createTestServer, waitFor } from "../src/testing/index.js";
+import { createFaultProxy, createTestServer, type FaultProxy, waitFor } from "../src/testing/index.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 
 async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
@@ -51,4 +51,52 @@ describe("createFaultProxy under review", () => {
     expect(seen).not.toContain("TimeoutOverflowWarning");
     expect(server.received).toEqual([]);
   });
+});
+
+describe("createFaultProxy: lifting a fault", () => {
+  /** A client behind `proxy` whose frame "held" waits in the proxy under the fault `impose`. */
+  async function holdOne(impose: (proxy: Awaited<ReturnType<typeof kitProxy>>) => Promise<void>) {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const received: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await impose(proxy);
+    c.send("held");
+    // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
+    for (const ws of server.clients) ws.send("down");
+    await waitFor(() => received.length === 1);
+    expect(server.received).toEqual([]);
+    return { server, proxy, c };
+  }
+
+  it.each([
+    ["heal()", (p: FaultProxy) => p.latency(600_000, { direction: "upstream" }), (p: FaultProxy) => p.heal()],
+    [
+      "latency(0)",
+      (p: FaultProxy) => p.latency(600_000, { direction: "upstream" }),
+      (p: FaultProxy) => p.latency(0),
+    ],
+    [
+      "heal() after bandwidth()",
+      (p: FaultProxy) => p.bandwidth(1, { direction: "upstream" }),
+      (p: FaultProxy) => p.heal(),
+    ],
+    [
+      "bandwidth(0)",
+      (p: FaultProxy) => p.bandwidth(1, { direction: "upstream" }),
+      (p: FaultProxy) => p.bandwidth(0, { direction: "upstream" }),
+    ],
+  ] as const)(
+    "%s forwards the bytes the proxy still holds at once, and what follows without delay",
+    async (_, impose, lift) => {
+      const { server, proxy, c } = await holdOne(impose);
+      await lift(proxy);
+      c.send("after");
+      // They used to keep their old due time (ten minutes here), and "after" waited behind them.
+      await waitFor(() => server.received.length === 2, { message: "both messages to arrive" });
+      expect(server.received).toEqual(["held", "after"]);
+    },
+  );
 });

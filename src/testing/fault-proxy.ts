@@ -41,7 +41,8 @@ export interface FaultProxy {
   readonly totalConnections: number;
   /**
    * Delays every chunk by `ms` in each direction (or in `scope.direction` only), in order, so a
-   * round trip gains `2 * ms`. 0 removes the delay. Applies to open and new connections.
+   * round trip gains `2 * ms`. 0 removes the delay, and the bytes still delayed go on at once
+   * (unless `bandwidth` limits that direction). Applies to open and new connections.
    *
    * @example
    * ```ts
@@ -51,8 +52,9 @@ export interface FaultProxy {
   latency(ms: number, scope?: FaultScope): Promise<void>;
   /**
    * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
-   * `bandwidth` toxic); 0 removes the limit. Reading pauses while more than 64 KiB wait, so
-   * the sender feels backpressure.
+   * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (unless
+   * `latency` delays that direction). Reading pauses while more than 64 KiB wait, so the
+   * sender feels backpressure.
    */
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
   /**
@@ -69,7 +71,10 @@ export interface FaultProxy {
   reset(): Promise<void>;
   /** Stops listening: new connections get ECONNREFUSED; open ones are left alone. */
   refuse(): Promise<void>;
-  /** Removes every fault: no latency or bandwidth limit, forwarding on, listening again on the same port. */
+  /**
+   * Removes every fault: no latency or bandwidth limit (the bytes they still held go on at
+   * once, in order), forwarding on, listening again on the same port.
+   */
   heal(): Promise<void>;
   /** Stops listening and destroys every connection. Safe to call twice. */
   close(): Promise<void>;
@@ -159,6 +164,14 @@ export async function createFaultProxy(
   let closed = false;
   /** heal()'s listen in progress: a second heal() shares it, close() waits for it. */
   let relisten: Promise<void> | undefined;
+  /** Each open pipe's `release()` per direction: forwards at once what it still delays. */
+  const releases = { upstream: new Set<() => void>(), downstream: new Set<() => void>() };
+  /** Forwards what `ways` still delay, for each way left with neither latency nor bandwidth limit. */
+  const releaseIfUnlimited = (ways: readonly ("upstream" | "downstream")[]): void => {
+    for (const way of ways) {
+      if (latencyMs[way] === 0 && bytesPerSecond[way] === 0) for (const release of releases[way]) release();
+    }
+  };
 
   /** Copies `from` to `to` through the current faults of `way`, keeping order under latency. */
   const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): void => {
@@ -182,6 +195,15 @@ export async function createFaultProxy(
       }
       if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
     };
+    // The fault was lifted: what waits is due now (in order), and the wire is free.
+    const release = (): void => {
+      for (const entry of delayed) entry.due = 0;
+      wireFreeAt = 0;
+      lastDue = 0;
+      clearTimeout(timer);
+      flushDue();
+    };
+    releases[way].add(release);
     from.on("data", (chunk: Buffer) => {
       if (blackholed[way]) return;
       const delayMs = latencyMs[way];
@@ -219,6 +241,7 @@ export async function createFaultProxy(
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       delayed.length = 0;
+      releases[way].delete(release);
     });
   };
 
@@ -284,6 +307,7 @@ export async function createFaultProxy(
           `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
         );
       for (const way of ways) latencyMs[way] = ms;
+      releaseIfUnlimited(ways);
     },
     async bandwidth(rate: number, scope?: FaultScope) {
       const ways = directions("bandwidth", scope);
@@ -293,6 +317,7 @@ export async function createFaultProxy(
           `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
         );
       for (const way of ways) bytesPerSecond[way] = rate;
+      releaseIfUnlimited(ways);
     },
     async blackhole(scope?: FaultScope) {
       for (const way of directions("blackhole", scope)) blackholed[way] = true;
@@ -313,6 +338,7 @@ export async function createFaultProxy(
         bytesPerSecond[way] = 0;
         blackholed[way] = false;
       }
+      releaseIfUnlimited(["upstream", "downstream"]);
       if (server !== undefined || closed) return;
       relisten ??= listen(port).then(
         (s) => {
