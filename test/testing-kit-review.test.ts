@@ -100,3 +100,19 @@ describe("createFaultProxy: lifting a fault", () => {
     },
   );
 });
+
+describe("createTestServer under review", () => {
+  it.each([
+    [0, 0],
+    [50, 0],
+  ])("two restart()s at once (downMs %i and %i) both resolve and the server listens again", async (a, b) => {
+    const server = await kitServer();
+    const c = conn({ reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
+    await c.dial(server.url);
+    // The second used to fail with EADDRINUSE: each listened on the port itself.
+    await Promise.all([server.restart(a), server.restart(b)]);
+    await waitFor(() => server.connections >= 2 && server.clients.size === 1 && c.state === "open", {
+      message: "the client back",
+    });
+  });
+});

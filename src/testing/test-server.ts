@@ -93,7 +93,8 @@ export interface TestServer {
   readonly heldHandshakes: number;
   /**
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
-   * `downMs`, then listens again on the same port.
+   * `downMs`, then listens again on the same port. A `restart()` called while another is under
+   * way runs after it.
    */
   restart(downMs?: number): Promise<void>;
   /**
@@ -163,6 +164,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let closes = 0;
   /** A restart()'s listen in progress, which close() waits for. */
   let relisten: Promise<http.Server> | undefined;
+  /** The last restart() called: the next one runs after it, so they never listen at once. */
+  let restarting: Promise<void> = Promise.resolve();
 
   /** Answers a handshake; resolves once it is accepted or refused. */
   const accept = ({ req, socket, head }: Held): Promise<void> => {
@@ -268,14 +271,23 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     get heldHandshakes() {
       return held.size;
     },
-    async restart(downMs = 0) {
+    restart(downMs = 0) {
       const before = closes;
-      await stop();
-      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-      if (closes !== before) return; // close() came meanwhile: it wins
-      relisten = listen(port);
-      server = await relisten;
-      relisten = undefined;
+      const run = async (): Promise<void> => {
+        if (closes !== before) return; // close() came meanwhile: it wins
+        await stop();
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        if (closes !== before) return;
+        relisten = listen(port);
+        try {
+          server = await relisten;
+        } finally {
+          relisten = undefined;
+        }
+      };
+      const done = restarting.then(run);
+      restarting = done.catch(() => {});
+      return done;
     },
     async dropAll(code?: number, reason = "") {
       const closed: Promise<void>[] = [];
