@@ -116,3 +116,37 @@ describe("createTestServer under review", () => {
     });
   });
 });
+
+describe("createTestServer: bad input", () => {
+  it.each([
+    [1005, "", "option code of dropAll()"],
+    [1006, "", "option code of dropAll()"],
+    [999, "", "option code of dropAll()"],
+    [5000, "", "option code of dropAll()"],
+    [4000.5, "", "option code of dropAll()"],
+    [4000, "é".repeat(62), "option reason of dropAll()"],
+  ])(
+    "dropAll(%s, reason) with a code or reason no close frame can carry rejects with ERR_INVALID_OPTION and closes no client",
+    async (code, reason, named) => {
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      // It used to throw ws's bare TypeError or RangeError for the first client (and resolve when
+      // there was none).
+      await expect(server.dropAll(code, reason)).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining(named),
+      });
+      expect(server.clients.size).toBe(1);
+      expect(c.state).toBe("open");
+      await server.close();
+      await expect(
+        createTestServer().then((s) => s.dropAll(code, reason).finally(() => s.close())),
+      ).rejects.toMatchObject({
+        code: "ERR_INVALID_OPTION",
+      });
+    },
+  );
+});

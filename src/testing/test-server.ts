@@ -13,6 +13,7 @@ import * as https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { invalidOption } from "../errors.js";
 
 /** What a test server records about one opening handshake. */
 export interface HandshakeInfo {
@@ -101,6 +102,10 @@ export interface TestServer {
    * Ends every open connection: with a close frame carrying `code` (1000, 1001, 1011, 4000…)
    * when given, otherwise by destroying the TCP socket (clients see 1006). Resolves once every
    * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`).
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `code` a close frame cannot
+   * carry (1004-1006, below 1000, 1015-2999, over 4999) or a `reason` over 123 bytes; `sendRaw()`
+   * writes such frames.
    */
   dropAll(code?: number, reason?: string): Promise<void>;
   /**
@@ -126,6 +131,26 @@ export interface TestServer {
   sendRaw(bytes: Uint8Array): void;
   /** Stops listening and destroys every connection. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * Refuses a close code or reason no close frame can carry (RFC 6455 section 7.4: 1000-1014
+ * but 1004-1006, or 3000-4999; a reason of at most 123 bytes), before any client is closed.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+ */
+function checkClose(code: number, reason: string): void {
+  const sendable =
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999));
+  if (!sendable) {
+    throw invalidOption(
+      `option code of dropAll() must be a close code a frame can carry (1000-1003, 1007-1014, 3000-4999), got ${String(code)}; sendRaw() writes any other`,
+    );
+  }
+  if (typeof reason !== "string" || Buffer.byteLength(reason) > 123) {
+    throw invalidOption("option reason of dropAll() must be a string of at most 123 bytes (UTF-8)");
+  }
 }
 
 interface Held {
@@ -290,6 +315,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       return done;
     },
     async dropAll(code?: number, reason = "") {
+      if (code !== undefined) checkClose(code, reason);
       const closed: Promise<void>[] = [];
       for (const ws of clients) {
         if (ws.readyState !== ws.CLOSED) {
