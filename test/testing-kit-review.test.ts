@@ -4,6 +4,7 @@
  */
 
 import { describe, expect, it } from "vitest";
+import type { CloseInfo } from "../src/index.js";
 import { createFaultProxy, createTestServer, type FaultProxy, waitFor } from "../src/testing/index.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 
@@ -149,4 +150,22 @@ describe("createTestServer: bad input", () => {
       });
     },
   );
+});
+
+describe("createFaultProxy: the end of a connection", () => {
+  it.each([
+    ["latency(50)", (p: FaultProxy) => p.latency(50)],
+    ["bandwidth(20000)", (p: FaultProxy) => p.bandwidth(20_000)],
+  ])("a clean close through %s stays clean: the bytes before a TCP close still go on", async (_, impose) => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const closes: CloseInfo[] = [];
+    const c = conn({ reconnect: false, onClose: (info) => void closes.push(info) });
+    await c.dial(proxy.url);
+    await impose(proxy);
+    await c.close();
+    // The server answers the close frame and ends TCP at once: the proxy used to drop its
+    // answer, still delayed, when that TCP ended, and the client saw 1006.
+    expect(closes).toEqual([expect.objectContaining({ code: 1000, wasClean: true })]);
+  });
 });

@@ -173,8 +173,11 @@ export async function createFaultProxy(
     }
   };
 
-  /** Copies `from` to `to` through the current faults of `way`, keeping order under latency. */
-  const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): void => {
+  /**
+   * Copies `from` to `to` through the current faults of `way`, keeping order under latency, and
+   * ends `to` after the last byte once `from` ends. Gives whether it still delays bytes.
+   */
+  const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): (() => boolean) => {
     const delayed: Array<{ due: number; chunk: Buffer }> = [];
     let timer: NodeJS.Timeout | undefined;
     let queuedBytes = 0;
@@ -243,6 +246,7 @@ export async function createFaultProxy(
       delayed.length = 0;
       releases[way].delete(release);
     });
+    return () => delayed.length > 0;
   };
 
   const onConnection = (client: net.Socket): void => {
@@ -257,12 +261,20 @@ export async function createFaultProxy(
       client.destroy();
       upstream.destroy();
     };
-    client.on("error", drop);
-    upstream.on("error", drop);
-    client.on("close", drop);
-    upstream.on("close", drop);
-    pipe(client, upstream, "upstream");
-    pipe(upstream, client, "downstream");
+    const upHolds = pipe(client, upstream, "upstream");
+    const downHolds = pipe(upstream, client, "downstream");
+    // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
+    // ends the other side, whose close drops the pair. Any other close drops it at once.
+    const closed =
+      (holds: () => boolean) =>
+      (hadError: boolean): void => {
+        if (!hadError && holds()) return;
+        drop();
+      };
+    client.on("error", () => {}); // "close" follows
+    upstream.on("error", () => {});
+    client.on("close", closed(upHolds));
+    upstream.on("close", closed(downHolds));
   };
 
   const listen = (port: number): Promise<net.Server> =>
