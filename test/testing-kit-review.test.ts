@@ -169,3 +169,45 @@ describe("createFaultProxy: the end of a connection", () => {
     expect(closes).toEqual([expect.objectContaining({ code: 1000, wasClean: true })]);
   });
 });
+
+describe("createFaultProxy: a blackhole keeps TCP open", () => {
+  it("a server that drops its TCP connection behind blackhole() goes unnoticed: the client's heartbeat finds it dead", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const errors: string[] = [];
+    const c = conn({
+      reconnect: false,
+      pingIntervalMs: 50,
+      pongTimeoutMs: 100,
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.blackhole();
+    await server.dropAll(); // destroys the server's TCP socket
+    await waitFor(() => c.state === "closed", { message: "the client to give up" });
+    // It used to pass the close on at once: the client saw 1006 (ERR_DISCONNECTED), as if the
+    // network were fine.
+    expect(errors).toEqual(["ERR_PONG_TIMEOUT"]);
+    expect(proxy.activeConnections).toBe(0);
+  });
+
+  it("a client that goes away behind blackhole() stays connected for the server until heal()", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const c = conn({ reconnect: false });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.blackhole();
+    await c.close(); // its close frame goes into the blackhole; it drops TCP after a wait
+    await waitFor(() => proxy.activeConnections === 0, { message: "the proxy to see the client go" });
+    // A round trip on a second connection: by then a close passed on would have reached the server.
+    const direct = conn({ reconnect: false, matchMsg: (req, resp) => req === resp });
+    await direct.dial(server.url);
+    expect(await direct.request("round trip")).toBe("round trip");
+    // It used to be passed on at once.
+    expect(server.clients.size).toBe(2);
+    await proxy.heal();
+    await waitFor(() => server.clients.size === 1, { message: "the close passed on after heal()" });
+  });
+});

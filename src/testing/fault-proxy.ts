@@ -59,7 +59,8 @@ export interface FaultProxy {
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
   /**
    * Forwards nothing in either direction (or in `scope.direction` only; bytes are dropped)
-   * while keeping every TCP connection open.
+   * while keeping every TCP connection open: a side that closes its connection meanwhile stays
+   * open for the other side, whose bytes are dropped, until `heal()` passes the close on.
    *
    * @example
    * ```ts
@@ -164,6 +165,8 @@ export async function createFaultProxy(
   let closed = false;
   /** heal()'s listen in progress: a second heal() shares it, close() waits for it. */
   let relisten: Promise<void> | undefined;
+  /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
+  const hiddenCloses = new Set<() => void>();
   /** Each open pipe's `release()` per direction: forwards at once what it still delays. */
   const releases = { upstream: new Set<() => void>(), downstream: new Set<() => void>() };
   /** Forwards what `ways` still delay, for each way left with neither latency nor bandwidth limit. */
@@ -208,7 +211,7 @@ export async function createFaultProxy(
     };
     releases[way].add(release);
     from.on("data", (chunk: Buffer) => {
-      if (blackholed[way]) return;
+      if (blackholed[way] || to.destroyed) return;
       const delayMs = latencyMs[way];
       const rate = bytesPerSecond[way];
       if (delayMs === 0 && rate === 0 && delayed.length === 0) {
@@ -232,6 +235,7 @@ export async function createFaultProxy(
     });
     from.on("end", () => {
       const finish = (): void => {
+        if (blackholed[way]) return; // the close goes through no more than bytes do
         if (delayed.length > 0) setTimeout(finish, 5);
         else to.end();
       };
@@ -258,23 +262,27 @@ export async function createFaultProxy(
     upstream.setNoDelay(true);
     const drop = (): void => {
       pairs.delete(pair);
+      hiddenCloses.delete(drop);
       client.destroy();
       upstream.destroy();
     };
     const upHolds = pipe(client, upstream, "upstream");
     const downHolds = pipe(upstream, client, "downstream");
     // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
-    // ends the other side, whose close drops the pair. Any other close drops it at once.
+    // ends the other side, whose close drops the pair. A close towards a blackhole is hidden
+    // like bytes (the other side stays open) until heal(). Any other close drops it at once.
     const closed =
-      (holds: () => boolean) =>
+      (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) =>
       (hadError: boolean): void => {
-        if (!hadError && holds()) return;
-        drop();
+        if (blackholed[way] && !other.destroyed) {
+          if (way === "upstream") pairs.delete(pair); // the client is gone
+          hiddenCloses.add(drop);
+        } else if (hadError || !holds()) drop();
       };
     client.on("error", () => {}); // "close" follows
     upstream.on("error", () => {});
-    client.on("close", closed(upHolds));
-    upstream.on("close", closed(downHolds));
+    client.on("close", closed("upstream", upHolds, upstream));
+    upstream.on("close", closed("downstream", downHolds, client));
   };
 
   const listen = (port: number): Promise<net.Server> =>
@@ -351,6 +359,7 @@ export async function createFaultProxy(
         blackholed[way] = false;
       }
       releaseIfUnlimited(["upstream", "downstream"]);
+      for (const pass of [...hiddenCloses]) pass();
       if (server !== undefined || closed) return;
       relisten ??= listen(port).then(
         (s) => {
@@ -374,6 +383,7 @@ export async function createFaultProxy(
         pair.upstream.destroy();
       }
       pairs.clear();
+      for (const pass of [...hiddenCloses]) pass();
       await stopped;
       await relisten?.catch(() => {});
     },
