@@ -211,3 +211,26 @@ describe("createFaultProxy: a blackhole keeps TCP open", () => {
     await waitFor(() => server.clients.size === 1, { message: "the close passed on after heal()" });
   });
 });
+
+describe("createTestServer: restart() durations", () => {
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])(
+    "restart(%s) rejects with ERR_INVALID_OPTION naming downMs, and drops no client",
+    async (downMs) => {
+      const seen = warnings();
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      // Infinity and 2^31 used to stay down 1 ms (a timer that long fires at once, with a
+      // TimeoutOverflowWarning); -1 and NaN not at all.
+      await expect(server.restart(downMs)).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option downMs of restart()"),
+      });
+      expect(c.state).toBe("open");
+      expect(server.clients.size).toBe(1);
+      expect(seen).not.toContain("TimeoutOverflowWarning");
+    },
+  );
+});

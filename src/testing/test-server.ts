@@ -96,6 +96,9 @@ export interface TestServer {
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
    * `downMs`, then listens again on the same port. A `restart()` called while another is under
    * way runs after it.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection, nothing restarted) for a
+   * `downMs` outside 0 to 2147483647 (what a timer takes) or not a number.
    */
   restart(downMs?: number): Promise<void>;
   /**
@@ -297,6 +300,14 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       return held.size;
     },
     restart(downMs = 0) {
+      // A timer takes at most 2^31-1 ms: a longer one fires at once.
+      if (typeof downMs !== "number" || !(downMs >= 0 && downMs <= 2_147_483_647)) {
+        return Promise.reject(
+          invalidOption(
+            `option downMs of restart() must be a number from 0 to 2147483647, got ${String(downMs)}`,
+          ),
+        );
+      }
       const before = closes;
       const run = async (): Promise<void> => {
         if (closes !== before) return; // close() came meanwhile: it wins
