@@ -234,3 +234,11 @@ describe("createTestServer: restart() durations", () => {
     },
   );
 });
+
+describe("waitFor under review", () => {
+  it("intervalMs 0 (neither negative nor over 2147483647, as the TSDoc puts it) polls on every timer turn", async () => {
+    let checks = 0;
+    // It used to reject with ERR_INVALID_OPTION ("from 1 to 2147483647").
+    expect(await waitFor(() => ++checks >= 3 && checks, { intervalMs: 0 })).toBe(3);
+  });
+});

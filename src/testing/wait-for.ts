@@ -16,7 +16,7 @@ export interface WaitForOptions {
    * @default 4000
    */
   timeoutMs?: number;
-  /** Time between two checks, in ms. @default 10 */
+  /** Time between two checks, in ms; 0 checks again on the next timer turn. @default 10 */
   intervalMs?: number;
   /** What is awaited, for the timeout's message, e.g. `"the client to reconnect"`. */
   message?: string;
@@ -84,7 +84,7 @@ export async function waitFor<T>(
 ): Promise<NonNullable<T>> {
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
   // A timer takes at most 2^31-1 ms: a longer one fires at once, so the checks would never pause.
-  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 1, 2_147_483_647);
+  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 0, 2_147_483_647);
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
