@@ -242,3 +242,24 @@ describe("waitFor under review", () => {
     expect(await waitFor(() => ++checks >= 3 && checks, { intervalMs: 0 })).toBe(3);
   });
 });
+
+describe("createFaultProxy: bad input", () => {
+  it.each([
+    ["not a url", "not a URL"],
+    ["ftp://user:secret@127.0.0.1:21/path-secret", 'scheme "ftp:"'],
+    ["localhost:8080", 'scheme "localhost:"'],
+  ])(
+    "createFaultProxy(%j) rejects with ERR_INVALID_URL naming targetUrl, without the URL's secrets",
+    async (target, says) => {
+      // "not a url" used to be Node's bare TypeError; ftp: was proxied to port 80 without a word.
+      const error = (await createFaultProxy(target).then(
+        (proxy) => proxy.close(),
+        (e: unknown) => e,
+      )) as Error & { code?: string };
+      expect(error).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_URL" });
+      expect(error.message).toContain("targetUrl of createFaultProxy()");
+      expect(error.message).toContain(says);
+      expect(error.message).not.toMatch(/secret/);
+    },
+  );
+});

@@ -130,6 +130,29 @@ function timerMs(ms: number): number {
   return Math.min(Math.max(1, ms), 2_147_483_647);
 }
 
+const SCHEMES = ["ws:", "wss:", "http:", "https:"];
+
+/**
+ * `targetUrl` parsed.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_URL` when it is not a URL or not a `ws:`, `wss:`,
+ * `http:` or `https:` one (the message shows neither its credentials nor its path).
+ */
+function targetOf(targetUrl: string): URL {
+  let target: URL | null = null;
+  try {
+    target = new URL(String(targetUrl)); // not URL.parse(): Node 20 has none
+  } catch {}
+  if (target === null || !SCHEMES.includes(target.protocol)) {
+    const got = target === null ? "a string that is not a URL" : `scheme ${JSON.stringify(target.protocol)}`;
+    throw new EvtWebSocketError(
+      "ERR_INVALID_URL",
+      `targetUrl of createFaultProxy() must be a ws:, wss:, http: or https: URL, got ${got}`,
+    );
+  }
+  return target;
+}
+
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
@@ -137,6 +160,8 @@ interface Pair {
 
 /**
  * Starts a TCP proxy in front of `targetUrl` (a `ws:`, `wss:`, `http:` or `https:` URL).
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_URL` (a rejection) for anything else.
  *
  * @example
  * ```ts
@@ -150,7 +175,7 @@ export async function createFaultProxy(
   targetUrl: string,
   options: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
-  const target = new URL(targetUrl);
+  const target = targetOf(targetUrl);
   const secure = target.protocol === "wss:" || target.protocol === "https:";
   const targetHost = target.hostname.replace(/^\[|\]$/g, "");
   const targetPort = Number(target.port || (secure ? 443 : 80));
