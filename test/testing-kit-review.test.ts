@@ -3,9 +3,16 @@
  * each test is a way the kit broke its promise (docs/testing.md, the TSDoc), with real sockets.
  */
 
+import * as vm from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo } from "../src/index.js";
-import { createFaultProxy, createTestServer, type FaultProxy, waitFor } from "../src/testing/index.js";
+import {
+  createFaultProxy,
+  createTestServer,
+  type FaultProxy,
+  WaitForTimeoutError,
+  waitFor,
+} from "../src/testing/index.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 
 async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
@@ -262,4 +269,19 @@ describe("createFaultProxy: bad input", () => {
       expect(error.message).not.toMatch(/secret/);
     },
   );
+});
+
+describe("waitFor: promises from elsewhere", () => {
+  it("a promise from another realm (vitest's vm pools, jest's test context) that never settles still times out", {
+    timeout: 10_000,
+  }, async () => {
+    const foreign = vm.runInNewContext("new Promise(() => {})") as Promise<boolean>;
+    expect(foreign instanceof Promise).toBe(false);
+    // It used to be taken for a plain value, awaited with no deadline: the wait never ended.
+    const error = await waitFor(() => foreign, { timeoutMs: 50, message: "a foreign promise" }).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect((error as Error).message).toBe("waitFor: a foreign promise did not hold within 50 ms");
+  });
 });
