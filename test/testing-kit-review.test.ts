@@ -125,6 +125,22 @@ describe("createTestServer under review", () => {
   });
 });
 
+describe("createTestServer: clients", () => {
+  it.each(["restart", "close"] as const)(
+    "once %s() resolves, clients no longer lists the connections it destroyed",
+    async (method) => {
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      await server[method]();
+      // They used to stay listed (readyState CLOSING) a while longer: after restart(), a
+      // waitFor(() => server.clients.size === 1) for the reconnect passed on the old one.
+      expect(server.clients.size).toBe(0);
+    },
+  );
+});
+
 describe("createTestServer: bad input", () => {
   it.each([
     [1005, "", "option code of dropAll()"],

@@ -273,11 +273,15 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     server = undefined;
     if (s === undefined) return;
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    // Every client still listed emits "close" (which unlists it) once its socket is gone.
+    const unlisted = [...clients].map(
+      (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
+    );
     for (const ws of clients) ws.terminate();
     for (const entry of held) entry.socket.destroy();
     held.clear();
     for (const socket of tcp) socket.destroy();
-    await closed;
+    await Promise.all([closed, ...unlisted]);
   };
 
   server = await listen(options.port ?? 0);
