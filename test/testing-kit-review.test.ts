@@ -3,6 +3,7 @@
  * each test is a way the kit broke its promise (docs/testing.md, the TSDoc), with real sockets.
  */
 
+import * as net from "node:net";
 import * as vm from "node:vm";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo } from "../src/index.js";
@@ -122,6 +123,32 @@ describe("createTestServer under review", () => {
     await waitFor(() => server.connections >= 2 && server.clients.size === 1 && c.state === "open", {
       message: "the client back",
     });
+  });
+});
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (a real connect, closed at once). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+describe("after close()", () => {
+  it("restart() after close() does not listen again (as heal() after the proxy's close())", async () => {
+    const server = await kitServer();
+    await server.close();
+    await server.restart();
+    // It used to bring the closed server back, listening until the process ended.
+    expect(await listening(server.port)).toBe(false);
+    const proxy = await kitProxy(server.url);
+    await proxy.close();
+    await proxy.heal();
+    expect(await listening(proxy.port)).toBe(false);
   });
 });
 

@@ -95,7 +95,7 @@ export interface TestServer {
   /**
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
    * `downMs`, then listens again on the same port. A `restart()` called while another is under
-   * way runs after it.
+   * way runs after it. After `close()`, it does nothing.
    *
    * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection, nothing restarted) for a
    * `downMs` outside 0 to 2147483647 (what a timer takes) or not a number.
@@ -132,7 +132,7 @@ export interface TestServer {
    * ```
    */
   sendRaw(bytes: Uint8Array): void;
-  /** Stops listening and destroys every connection. Safe to call twice. */
+  /** Stops listening and destroys every connection, for good (`restart()` no longer listens). Safe to call twice. */
   close(): Promise<void>;
 }
 
@@ -188,7 +188,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let connections = 0;
   let stalled = false;
   let server: http.Server | undefined;
-  /** Bumped by close(): a restart() that began before it does not listen again. */
+  /** Bumped by close(): no restart() listens again after it, whenever it began. */
   let closes = 0;
   /** A restart()'s listen in progress, which close() waits for. */
   let relisten: Promise<http.Server> | undefined;
@@ -312,12 +312,11 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
           ),
         );
       }
-      const before = closes;
       const run = async (): Promise<void> => {
-        if (closes !== before) return; // close() came meanwhile: it wins
+        if (closes > 0) return; // close() came, before or meanwhile: it wins
         await stop();
         if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-        if (closes !== before) return;
+        if (closes > 0) return;
         relisten = listen(port);
         try {
           server = await relisten;
