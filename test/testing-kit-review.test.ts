@@ -328,3 +328,30 @@ describe("waitFor: promises from elsewhere", () => {
     expect((error as Error).message).toBe("waitFor: a foreign promise did not hold within 50 ms");
   });
 });
+
+describe("createTestServer: dropAll() during a stall", () => {
+  it("dropAll(code) during stall() holds the close frame like every write: it goes out, and dropAll resolves, after resume()", async () => {
+    const server = await kitServer();
+    const closes: CloseInfo[] = [];
+    const c = conn({ reconnect: false, onClose: (info) => void closes.push(info) });
+    await c.dial(server.url);
+    await waitFor(() => server.clients.size === 1);
+    await server.stall();
+    let dropped = false;
+    const dropping = server.dropAll(4001, "bye").then(() => {
+      dropped = true;
+    });
+    // A round trip on a second connection (held, then answered by resume()): the close frame
+    // has had every chance to go out by then, and has not.
+    const other = conn({ reconnect: false });
+    const dialing = other.dial(server.url);
+    await waitFor(() => server.heldHandshakes === 1);
+    expect(closes).toEqual([]);
+    expect(dropped).toBe(false);
+    await server.resume();
+    await dialing;
+    await dropping;
+    await waitFor(() => closes.length === 1);
+    expect(closes[0]).toMatchObject({ code: 4001, reason: "bye", wasClean: true });
+  });
+});

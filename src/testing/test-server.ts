@@ -104,7 +104,8 @@ export interface TestServer {
   /**
    * Ends every open connection: with a close frame carrying `code` (1000, 1001, 1011, 4000…)
    * when given, otherwise by destroying the TCP socket (clients see 1006). Resolves once every
-   * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`).
+   * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`
+   * after 30 s). During a `stall()` the close frame waits like every write, until `resume()`.
    *
    * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `code` a close frame cannot
    * carry (1004-1006, below 1000, 1015-2999, over 4999) or a `reason` over 123 bytes; `sendRaw()`
