@@ -6,7 +6,7 @@
 import * as net from "node:net";
 import * as vm from "node:vm";
 import { describe, expect, it } from "vitest";
-import type { CloseInfo } from "../src/index.js";
+import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import {
   createFaultProxy,
   createTestServer,
@@ -353,5 +353,22 @@ describe("createTestServer: dropAll() during a stall", () => {
     await dropping;
     await waitFor(() => closes.length === 1);
     expect(closes[0]).toMatchObject({ code: 4001, reason: "bye", wasClean: true });
+  });
+});
+
+describe("createFaultProxy: a target that refuses", () => {
+  it("the proxy accepts, then closes the client's connection: the handshake fails, not with ECONNREFUSED", async () => {
+    // A port that was free a moment ago: nothing listens on it.
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const proxy = await kitProxy(`ws://127.0.0.1:${port}/`);
+    const c = conn({ reconnect: false });
+    const error = (await c.dial(proxy.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as NodeJS.ErrnoException | undefined)?.code).not.toBe("ECONNREFUSED");
+    await waitFor(() => proxy.activeConnections === 0);
+    expect(proxy.totalConnections).toBe(1);
   });
 });
