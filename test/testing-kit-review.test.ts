@@ -373,3 +373,22 @@ describe("createFaultProxy: a target that refuses", () => {
     expect(proxy.totalConnections).toBe(1);
   });
 });
+
+describe("bad ports", () => {
+  it.each([-1, 65_536, 80.5, Number.NaN])(
+    "createTestServer and createFaultProxy refuse port %j with ERR_INVALID_OPTION naming it",
+    async (port) => {
+      // They used to reject with Node's bare RangeError.
+      await expect(createTestServer({ port })).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option port of createTestServer()"),
+      });
+      await expect(createFaultProxy("ws://127.0.0.1:1/", { port })).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option port of createFaultProxy()"),
+      });
+    },
+  );
+});

@@ -161,7 +161,8 @@ interface Pair {
 /**
  * Starts a TCP proxy in front of `targetUrl` (a `ws:`, `wss:`, `http:` or `https:` URL).
  *
- * @throws EvtWebSocketError `ERR_INVALID_URL` (a rejection) for anything else.
+ * @throws EvtWebSocketError `ERR_INVALID_URL` (a rejection) for anything else, and
+ * `ERR_INVALID_OPTION` for a `port` that is not a whole number from 0 to 65535.
  *
  * @example
  * ```ts
@@ -176,6 +177,14 @@ export async function createFaultProxy(
   options: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
   const target = targetOf(targetUrl);
+  if (
+    options.port !== undefined &&
+    !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)
+  )
+    throw new EvtWebSocketError(
+      "ERR_INVALID_OPTION",
+      `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+    );
   const secure = target.protocol === "wss:" || target.protocol === "https:";
   const targetHost = target.hostname.replace(/^\[|\]$/g, "");
   const targetPort = Number(target.port || (secure ? 443 : 80));

@@ -177,6 +177,13 @@ interface Held {
  * ```
  */
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  if (
+    options.port !== undefined &&
+    !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)
+  )
+    throw invalidOption(
+      `option port of createTestServer() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+    );
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls === undefined ? "ws" : "wss";
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
