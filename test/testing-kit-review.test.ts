@@ -392,3 +392,23 @@ describe("bad ports", () => {
     },
   );
 });
+
+describe("createFaultProxy: a client gone before its last bytes", () => {
+  it("a client gone while its last bytes are still delayed no longer counts in activeConnections; heal() still delivers them", async () => {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const c = conn({ reconnect: false });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.latency(600_000, { direction: "upstream" });
+    c.send("held");
+    // Its close frame waits behind "held"; after its close timeout the client drops TCP.
+    await c.close();
+    // It counted until its bytes had gone on (ten minutes here).
+    await waitFor(() => proxy.activeConnections === 0, { message: "the client to stop counting" });
+    expect(server.clients.size).toBe(1); // the upstream side stays, for the bytes
+    await proxy.heal();
+    await waitFor(() => server.clients.size === 0, { message: "the close frame to arrive" });
+    expect(server.received).toEqual(["held"]);
+  });
+});

@@ -308,10 +308,8 @@ export async function createFaultProxy(
     const closed =
       (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) =>
       (hadError: boolean): void => {
-        if (blackholed[way] && !other.destroyed) {
-          if (way === "upstream") pairs.delete(pair); // the client is gone
-          hiddenCloses.add(drop);
-        } else if (hadError || !holds()) drop();
+        if (blackholed[way] && !other.destroyed) hiddenCloses.add(drop);
+        else if (hadError || !holds()) drop();
       };
     client.on("error", () => {}); // "close" follows
     upstream.on("error", () => {});
@@ -347,7 +345,10 @@ export async function createFaultProxy(
     url: url.href,
     port,
     get activeConnections() {
-      return pairs.size;
+      // A pair outlives its client while a blackhole hides its close or its last bytes go on.
+      let open = 0;
+      for (const pair of pairs) if (!pair.client.destroyed) open++;
+      return open;
     },
     get totalConnections() {
       return total;
@@ -378,6 +379,7 @@ export async function createFaultProxy(
     },
     async reset() {
       for (const pair of [...pairs]) {
+        if (pair.client.destroyed) continue; // gone already: its upstream waits for heal() or its last bytes
         pairs.delete(pair);
         pair.client.resetAndDestroy();
         pair.upstream.destroy();
@@ -417,7 +419,6 @@ export async function createFaultProxy(
         pair.upstream.destroy();
       }
       pairs.clear();
-      for (const pass of [...hiddenCloses]) pass();
       await stopped;
       await relisten?.catch(() => {});
     },
