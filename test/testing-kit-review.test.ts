@@ -412,3 +412,18 @@ describe("createFaultProxy: a client gone before its last bytes", () => {
     expect(server.received).toEqual(["held"]);
   });
 });
+
+describe("createFaultProxy: refuse() during heal()", () => {
+  it("refuse() called while heal() is still listening again wins: nothing listens afterwards", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    await proxy.refuse();
+    const healing = proxy.heal();
+    await proxy.refuse();
+    await healing;
+    // heal()'s listen used to complete after it and take the port back.
+    expect(await listening(proxy.port)).toBe(false);
+    await proxy.heal();
+    expect(await listening(proxy.port)).toBe(true);
+  });
+});

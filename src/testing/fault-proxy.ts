@@ -199,6 +199,8 @@ export async function createFaultProxy(
   let closed = false;
   /** heal()'s listen in progress: a second heal() shares it, close() waits for it. */
   let relisten: Promise<void> | undefined;
+  /** Whether the last of refuse() and heal() was heal(): the one that ends a listen decides. */
+  let wantListening = true;
   /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
   const hiddenCloses = new Set<() => void>();
   /** Each open pipe's `release()` per direction: forwards at once what it still delays. */
@@ -386,6 +388,7 @@ export async function createFaultProxy(
       }
     },
     async refuse() {
+      wantListening = false;
       void stopListening();
     },
     async heal() {
@@ -396,12 +399,13 @@ export async function createFaultProxy(
       }
       releaseIfUnlimited(["upstream", "downstream"]);
       for (const pass of [...hiddenCloses]) pass();
+      wantListening = true;
       if (server !== undefined || closed) return;
       relisten ??= listen(port).then(
         (s) => {
           relisten = undefined;
-          // close() came meanwhile: it wins.
-          if (closed) return new Promise<void>((resolve) => s.close(() => resolve()));
+          // close(), or refuse(), came meanwhile: it wins.
+          if (closed || !wantListening) return new Promise<void>((resolve) => s.close(() => resolve()));
           server = s;
         },
         (error: unknown) => {
