@@ -6,12 +6,13 @@
  * sends a TCP RST to every client, `refuse` stops listening so new connections are refused,
  * `heal` undoes them all. `latency`, `bandwidth` and `blackhole` can apply to one direction only,
  * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
- * `wss:` alike. What it does not do: bandwidth limits or packet loss below TCP (use network
+ * `wss:` alike (the copying, one direction at a time, is fault-pipe.ts). What it does not do: bandwidth limits or packet loss below TCP (use network
  * namespaces for those).
  */
 
 import * as net from "node:net";
 import { EvtWebSocketError } from "../errors.js";
+import { type Faults, pipe } from "./fault-pipe.js";
 
 /**
  * Which way a fault applies: `"upstream"` is client to server, `"downstream"` server to
@@ -122,14 +123,6 @@ function isLoopback(host: string): boolean {
   return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
 }
 
-/**
- * A wait of `ms` as setTimeout takes it: at least 1 ms, at most 2^31-1 ms (a longer one would
- * fire after 1 ms, again and again); a chunk due later is checked again then.
- */
-function timerMs(ms: number): number {
-  return Math.min(Math.max(1, ms), 2_147_483_647);
-}
-
 const SCHEMES = ["ws:", "wss:", "http:", "https:"];
 
 /**
@@ -191,9 +184,13 @@ export async function createFaultProxy(
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
   // Each fault per direction: "upstream" is client to server, "downstream" server to client.
-  const latencyMs = { upstream: 0, downstream: 0 };
-  const bytesPerSecond = { upstream: 0, downstream: 0 };
-  const blackholed = { upstream: false, downstream: false };
+  const faults: Faults = {
+    latencyMs: { upstream: 0, downstream: 0 },
+    bytesPerSecond: { upstream: 0, downstream: 0 },
+    blackholed: { upstream: false, downstream: false },
+    releases: { upstream: new Set(), downstream: new Set() },
+  };
+  const { latencyMs, bytesPerSecond, blackholed, releases } = faults;
   let total = 0;
   let server: net.Server | undefined;
   let closed = false;
@@ -203,90 +200,11 @@ export async function createFaultProxy(
   let wantListening = true;
   /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
   const hiddenCloses = new Set<() => void>();
-  /** Each open pipe's `release()` per direction: forwards at once what it still delays. */
-  const releases = { upstream: new Set<() => void>(), downstream: new Set<() => void>() };
   /** Forwards what `ways` still delay, for each way left with neither latency nor bandwidth limit. */
   const releaseIfUnlimited = (ways: readonly ("upstream" | "downstream")[]): void => {
     for (const way of ways) {
       if (latencyMs[way] === 0 && bytesPerSecond[way] === 0) for (const release of releases[way]) release();
     }
-  };
-
-  /**
-   * Copies `from` to `to` through the current faults of `way`, keeping order under latency, and
-   * ends `to` after the last byte once `from` ends. Gives whether it still delays bytes.
-   */
-  const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): (() => boolean) => {
-    const delayed: Array<{ due: number; chunk: Buffer }> = [];
-    let timer: NodeJS.Timeout | undefined;
-    let queuedBytes = 0;
-    let wireFreeAt = 0;
-    let lastDue = 0;
-    let throttled = false;
-    const flushDue = (): void => {
-      timer = undefined;
-      const now = performance.now();
-      while (delayed.length > 0 && delayed[0]!.due <= now) {
-        const { chunk } = delayed.shift()!;
-        queuedBytes -= chunk.length;
-        if (!to.destroyed && !blackholed[way]) to.write(chunk);
-      }
-      if (throttled && queuedBytes < 16 * 1024) {
-        throttled = false;
-        from.resume();
-      }
-      if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
-    };
-    // The fault was lifted: what waits is due now (in order), and the wire is free.
-    const release = (): void => {
-      for (const entry of delayed) entry.due = 0;
-      wireFreeAt = 0;
-      lastDue = 0;
-      clearTimeout(timer);
-      flushDue();
-    };
-    releases[way].add(release);
-    from.on("data", (chunk: Buffer) => {
-      if (blackholed[way] || to.destroyed) return;
-      const delayMs = latencyMs[way];
-      const rate = bytesPerSecond[way];
-      if (delayMs === 0 && rate === 0 && delayed.length === 0) {
-        if (!to.write(chunk)) {
-          from.pause();
-          to.once("drain", () => from.resume());
-        }
-        return;
-      }
-      const now = performance.now();
-      if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
-      const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
-      lastDue = due;
-      delayed.push({ due, chunk });
-      queuedBytes += chunk.length;
-      if (queuedBytes > 64 * 1024 && !throttled) {
-        throttled = true;
-        from.pause();
-      }
-      timer ??= setTimeout(flushDue, timerMs(delayed[0]!.due - now));
-    });
-    from.on("end", () => {
-      const finish = (): void => {
-        if (blackholed[way]) return; // the close goes through no more than bytes do
-        if (delayed.length > 0) setTimeout(finish, 5);
-        else to.end();
-      };
-      finish();
-    });
-    from.on("close", () => {
-      if (timer !== undefined && to.destroyed) clearTimeout(timer);
-    });
-    to.on("close", () => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      delayed.length = 0;
-      releases[way].delete(release);
-    });
-    return () => delayed.length > 0;
   };
 
   const onConnection = (client: net.Socket): void => {
@@ -302,8 +220,8 @@ export async function createFaultProxy(
       client.destroy();
       upstream.destroy();
     };
-    const upHolds = pipe(client, upstream, "upstream");
-    const downHolds = pipe(upstream, client, "downstream");
+    const upHolds = pipe(client, upstream, "upstream", faults);
+    const downHolds = pipe(upstream, client, "downstream", faults);
     // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
     // ends the other side, whose close drops the pair. A close towards a blackhole is hidden
     // like bytes (the other side stays open) until heal(). Any other close drops it at once.
