@@ -225,7 +225,7 @@ export async function createFaultProxy(
     // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
     // ends the other side, whose close drops the pair. A close towards a blackhole is hidden
     // like bytes (the other side stays open) until heal(). Any other close drops it at once.
-    const closed =
+    const onClose =
       (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) =>
       (hadError: boolean): void => {
         if (blackholed[way] && !other.destroyed) hiddenCloses.add(drop);
@@ -233,8 +233,8 @@ export async function createFaultProxy(
       };
     client.on("error", () => {}); // "close" follows
     upstream.on("error", () => {});
-    client.on("close", closed("upstream", upHolds, upstream));
-    upstream.on("close", closed("downstream", downHolds, client));
+    client.on("close", onClose("upstream", upHolds, upstream));
+    upstream.on("close", onClose("downstream", downHolds, client));
   };
 
   const listen = (port: number): Promise<net.Server> =>
