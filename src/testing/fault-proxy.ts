@@ -6,12 +6,13 @@
  * sends a TCP RST to every client, `refuse` stops listening so new connections are refused,
  * `heal` undoes them all. `latency`, `bandwidth` and `blackhole` can apply to one direction only,
  * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
- * `wss:` alike. What it does not do: bandwidth limits or packet loss below TCP (use network
+ * `wss:` alike (the copying, one direction at a time, is fault-pipe.ts). What it does not do: bandwidth limits or packet loss below TCP (use network
  * namespaces for those).
  */
 
 import * as net from "node:net";
 import { EvtWebSocketError } from "../errors.js";
+import { type Faults, pipe } from "./fault-pipe.js";
 
 /**
  * Which way a fault applies: `"upstream"` is client to server, `"downstream"` server to
@@ -41,7 +42,8 @@ export interface FaultProxy {
   readonly totalConnections: number;
   /**
    * Delays every chunk by `ms` in each direction (or in `scope.direction` only), in order, so a
-   * round trip gains `2 * ms`. 0 removes the delay. Applies to open and new connections.
+   * round trip gains `2 * ms`. 0 removes the delay, and the bytes still delayed go on at once
+   * (unless `bandwidth` limits that direction). Applies to open and new connections.
    *
    * @example
    * ```ts
@@ -51,13 +53,15 @@ export interface FaultProxy {
   latency(ms: number, scope?: FaultScope): Promise<void>;
   /**
    * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
-   * `bandwidth` toxic); 0 removes the limit. Reading pauses while more than 64 KiB wait, so
-   * the sender feels backpressure.
+   * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (unless
+   * `latency` delays that direction). Reading pauses while more than 64 KiB wait, so the
+   * sender feels backpressure.
    */
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
   /**
    * Forwards nothing in either direction (or in `scope.direction` only; bytes are dropped)
-   * while keeping every TCP connection open.
+   * while keeping every TCP connection open: a side that closes its connection meanwhile stays
+   * open for the other side, whose bytes are dropped, until `heal()` passes the close on.
    *
    * @example
    * ```ts
@@ -69,7 +73,10 @@ export interface FaultProxy {
   reset(): Promise<void>;
   /** Stops listening: new connections get ECONNREFUSED; open ones are left alone. */
   refuse(): Promise<void>;
-  /** Removes every fault: no latency or bandwidth limit, forwarding on, listening again on the same port. */
+  /**
+   * Removes every fault: no latency or bandwidth limit (the bytes they still held go on at
+   * once, in order), forwarding on, listening again on the same port.
+   */
   heal(): Promise<void>;
   /** Stops listening and destroys every connection. Safe to call twice. */
   close(): Promise<void>;
@@ -116,6 +123,29 @@ function isLoopback(host: string): boolean {
   return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
 }
 
+const SCHEMES = ["ws:", "wss:", "http:", "https:"];
+
+/**
+ * `targetUrl` parsed.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_URL` when it is not a URL or not a `ws:`, `wss:`,
+ * `http:` or `https:` one (the message shows neither its credentials nor its path).
+ */
+function targetOf(targetUrl: string): URL {
+  let target: URL | null = null;
+  try {
+    target = new URL(String(targetUrl)); // not URL.parse(): Node 20 has none
+  } catch {}
+  if (target === null || !SCHEMES.includes(target.protocol)) {
+    const got = target === null ? "a string that is not a URL" : `scheme ${JSON.stringify(target.protocol)}`;
+    throw new EvtWebSocketError(
+      "ERR_INVALID_URL",
+      `targetUrl of createFaultProxy() must be a ws:, wss:, http: or https: URL, got ${got}`,
+    );
+  }
+  return target;
+}
+
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
@@ -123,6 +153,9 @@ interface Pair {
 
 /**
  * Starts a TCP proxy in front of `targetUrl` (a `ws:`, `wss:`, `http:` or `https:` URL).
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_URL` (a rejection) for anything else, and
+ * `ERR_INVALID_OPTION` for a `port` that is not a whole number from 0 to 65535.
  *
  * @example
  * ```ts
@@ -136,82 +169,42 @@ export async function createFaultProxy(
   targetUrl: string,
   options: FaultProxyOptions = {},
 ): Promise<FaultProxy> {
-  const target = new URL(targetUrl);
+  const target = targetOf(targetUrl);
+  if (
+    options.port !== undefined &&
+    !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)
+  )
+    throw new EvtWebSocketError(
+      "ERR_INVALID_OPTION",
+      `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+    );
   const secure = target.protocol === "wss:" || target.protocol === "https:";
   const targetHost = target.hostname.replace(/^\[|\]$/g, "");
   const targetPort = Number(target.port || (secure ? 443 : 80));
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
   // Each fault per direction: "upstream" is client to server, "downstream" server to client.
-  const latencyMs = { upstream: 0, downstream: 0 };
-  const bytesPerSecond = { upstream: 0, downstream: 0 };
-  const blackholed = { upstream: false, downstream: false };
+  const faults: Faults = {
+    latencyMs: { upstream: 0, downstream: 0 },
+    bytesPerSecond: { upstream: 0, downstream: 0 },
+    blackholed: { upstream: false, downstream: false },
+    releases: { upstream: new Set(), downstream: new Set() },
+  };
+  const { latencyMs, bytesPerSecond, blackholed, releases } = faults;
   let total = 0;
   let server: net.Server | undefined;
   let closed = false;
   /** heal()'s listen in progress: a second heal() shares it, close() waits for it. */
   let relisten: Promise<void> | undefined;
-
-  /** Copies `from` to `to` through the current faults of `way`, keeping order under latency. */
-  const pipe = (from: net.Socket, to: net.Socket, way: "upstream" | "downstream"): void => {
-    const delayed: Array<{ due: number; chunk: Buffer }> = [];
-    let timer: NodeJS.Timeout | undefined;
-    let queuedBytes = 0;
-    let wireFreeAt = 0;
-    let lastDue = 0;
-    let throttled = false;
-    const flushDue = (): void => {
-      timer = undefined;
-      const now = performance.now();
-      while (delayed.length > 0 && delayed[0]!.due <= now) {
-        const { chunk } = delayed.shift()!;
-        queuedBytes -= chunk.length;
-        if (!to.destroyed && !blackholed[way]) to.write(chunk);
-      }
-      if (throttled && queuedBytes < 16 * 1024) {
-        throttled = false;
-        from.resume();
-      }
-      if (delayed.length > 0) timer = setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
-    };
-    from.on("data", (chunk: Buffer) => {
-      if (blackholed[way]) return;
-      const delayMs = latencyMs[way];
-      const rate = bytesPerSecond[way];
-      if (delayMs === 0 && rate === 0 && delayed.length === 0) {
-        if (!to.write(chunk)) {
-          from.pause();
-          to.once("drain", () => from.resume());
-        }
-        return;
-      }
-      const now = performance.now();
-      if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
-      const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
-      lastDue = due;
-      delayed.push({ due, chunk });
-      queuedBytes += chunk.length;
-      if (queuedBytes > 64 * 1024 && !throttled) {
-        throttled = true;
-        from.pause();
-      }
-      timer ??= setTimeout(flushDue, Math.max(1, delayed[0]!.due - now));
-    });
-    from.on("end", () => {
-      const finish = (): void => {
-        if (delayed.length > 0) setTimeout(finish, 5);
-        else to.end();
-      };
-      finish();
-    });
-    from.on("close", () => {
-      if (timer !== undefined && to.destroyed) clearTimeout(timer);
-    });
-    to.on("close", () => {
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      delayed.length = 0;
-    });
+  /** Whether the last of refuse() and heal() was heal(): the one that ends a listen decides. */
+  let wantListening = true;
+  /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
+  const hiddenCloses = new Set<() => void>();
+  /** Forwards what `ways` still delay, for each way left with neither latency nor bandwidth limit. */
+  const releaseIfUnlimited = (ways: readonly ("upstream" | "downstream")[]): void => {
+    for (const way of ways) {
+      if (latencyMs[way] === 0 && bytesPerSecond[way] === 0) for (const release of releases[way]) release();
+    }
   };
 
   const onConnection = (client: net.Socket): void => {
@@ -223,15 +216,25 @@ export async function createFaultProxy(
     upstream.setNoDelay(true);
     const drop = (): void => {
       pairs.delete(pair);
+      hiddenCloses.delete(drop);
       client.destroy();
       upstream.destroy();
     };
-    client.on("error", drop);
-    upstream.on("error", drop);
-    client.on("close", drop);
-    upstream.on("close", drop);
-    pipe(client, upstream, "upstream");
-    pipe(upstream, client, "downstream");
+    const upHolds = pipe(client, upstream, "upstream", faults);
+    const downHolds = pipe(upstream, client, "downstream", faults);
+    // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
+    // ends the other side, whose close drops the pair. A close towards a blackhole is hidden
+    // like bytes (the other side stays open) until heal(). Any other close drops it at once.
+    const onClose =
+      (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) =>
+      (hadError: boolean): void => {
+        if (blackholed[way] && !other.destroyed) hiddenCloses.add(drop);
+        else if (hadError || !holds()) drop();
+      };
+    client.on("error", () => {}); // "close" follows
+    upstream.on("error", () => {});
+    client.on("close", onClose("upstream", upHolds, upstream));
+    upstream.on("close", onClose("downstream", downHolds, client));
   };
 
   const listen = (port: number): Promise<net.Server> =>
@@ -262,7 +265,10 @@ export async function createFaultProxy(
     url: url.href,
     port,
     get activeConnections() {
-      return pairs.size;
+      // A pair outlives its client while a blackhole hides its close or its last bytes go on.
+      let open = 0;
+      for (const pair of pairs) if (!pair.client.destroyed) open++;
+      return open;
     },
     get totalConnections() {
       return total;
@@ -276,6 +282,7 @@ export async function createFaultProxy(
           `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
         );
       for (const way of ways) latencyMs[way] = ms;
+      releaseIfUnlimited(ways);
     },
     async bandwidth(rate: number, scope?: FaultScope) {
       const ways = directions("bandwidth", scope);
@@ -285,18 +292,21 @@ export async function createFaultProxy(
           `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
         );
       for (const way of ways) bytesPerSecond[way] = rate;
+      releaseIfUnlimited(ways);
     },
     async blackhole(scope?: FaultScope) {
       for (const way of directions("blackhole", scope)) blackholed[way] = true;
     },
     async reset() {
       for (const pair of [...pairs]) {
+        if (pair.client.destroyed) continue; // gone already: its upstream waits for heal() or its last bytes
         pairs.delete(pair);
         pair.client.resetAndDestroy();
         pair.upstream.destroy();
       }
     },
     async refuse() {
+      wantListening = false;
       void stopListening();
     },
     async heal() {
@@ -305,12 +315,15 @@ export async function createFaultProxy(
         bytesPerSecond[way] = 0;
         blackholed[way] = false;
       }
+      releaseIfUnlimited(["upstream", "downstream"]);
+      for (const pass of [...hiddenCloses]) pass();
+      wantListening = true;
       if (server !== undefined || closed) return;
       relisten ??= listen(port).then(
         (s) => {
           relisten = undefined;
-          // close() came meanwhile: it wins.
-          if (closed) return new Promise<void>((resolve) => s.close(() => resolve()));
+          // close(), or refuse(), came meanwhile: it wins.
+          if (closed || !wantListening) return new Promise<void>((resolve) => s.close(() => resolve()));
           server = s;
         },
         (error: unknown) => {

@@ -13,6 +13,7 @@ import * as https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
+import { invalidOption } from "../errors.js";
 
 /** What a test server records about one opening handshake. */
 export interface HandshakeInfo {
@@ -93,13 +94,22 @@ export interface TestServer {
   readonly heldHandshakes: number;
   /**
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
-   * `downMs`, then listens again on the same port.
+   * `downMs`, then listens again on the same port. A `restart()` called while another is under
+   * way runs after it. After `close()`, it does nothing.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection, nothing restarted) for a
+   * `downMs` outside 0 to 2147483647 (what a timer takes) or not a number.
    */
   restart(downMs?: number): Promise<void>;
   /**
    * Ends every open connection: with a close frame carrying `code` (1000, 1001, 1011, 4000…)
    * when given, otherwise by destroying the TCP socket (clients see 1006). Resolves once every
-   * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`).
+   * one of them is closed on the server's side (for a close frame: answered, or timed out by `ws`
+   * after 30 s). During a `stall()` the close frame waits like every write, until `resume()`.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `code` a close frame cannot
+   * carry (1004-1006, below 1000, 1015-2999, over 4999) or a `reason` over 123 bytes; `sendRaw()`
+   * writes such frames.
    */
   dropAll(code?: number, reason?: string): Promise<void>;
   /**
@@ -123,8 +133,28 @@ export interface TestServer {
    * ```
    */
   sendRaw(bytes: Uint8Array): void;
-  /** Stops listening and destroys every connection. Safe to call twice. */
+  /** Stops listening and destroys every connection, for good (`restart()` no longer listens). Safe to call twice. */
   close(): Promise<void>;
+}
+
+/**
+ * Refuses a close code or reason no close frame can carry (RFC 6455 section 7.4: 1000-1014
+ * but 1004-1006, or 3000-4999; a reason of at most 123 bytes), before any client is closed.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+ */
+function checkClose(code: number, reason: string): void {
+  const sendable =
+    Number.isInteger(code) &&
+    ((code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999));
+  if (!sendable) {
+    throw invalidOption(
+      `option code of dropAll() must be a close code a frame can carry (1000-1003, 1007-1014, 3000-4999), got ${String(code)}; sendRaw() writes any other`,
+    );
+  }
+  if (typeof reason !== "string" || Buffer.byteLength(reason) > 123) {
+    throw invalidOption("option reason of dropAll() must be a string of at most 123 bytes (UTF-8)");
+  }
 }
 
 interface Held {
@@ -147,6 +177,13 @@ interface Held {
  * ```
  */
 export async function createTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  if (
+    options.port !== undefined &&
+    !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)
+  )
+    throw invalidOption(
+      `option port of createTestServer() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+    );
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls === undefined ? "ws" : "wss";
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -159,10 +196,12 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let connections = 0;
   let stalled = false;
   let server: http.Server | undefined;
-  /** Bumped by close(): a restart() that began before it does not listen again. */
+  /** Bumped by close(): no restart() listens again after it, whenever it began. */
   let closes = 0;
   /** A restart()'s listen in progress, which close() waits for. */
   let relisten: Promise<http.Server> | undefined;
+  /** The last restart() called: the next one runs after it, so they never listen at once. */
+  let restarting: Promise<void> = Promise.resolve();
 
   /** Answers a handshake; resolves once it is accepted or refused. */
   const accept = ({ req, socket, head }: Held): Promise<void> => {
@@ -242,11 +281,15 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     server = undefined;
     if (s === undefined) return;
     const closed = new Promise<void>((resolve) => s.close(() => resolve()));
+    // Every client still listed emits "close" (which unlists it) once its socket is gone.
+    const unlisted = [...clients].map(
+      (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
+    );
     for (const ws of clients) ws.terminate();
     for (const entry of held) entry.socket.destroy();
     held.clear();
     for (const socket of tcp) socket.destroy();
-    await closed;
+    await Promise.all([closed, ...unlisted]);
   };
 
   server = await listen(options.port ?? 0);
@@ -268,16 +311,33 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     get heldHandshakes() {
       return held.size;
     },
-    async restart(downMs = 0) {
-      const before = closes;
-      await stop();
-      if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
-      if (closes !== before) return; // close() came meanwhile: it wins
-      relisten = listen(port);
-      server = await relisten;
-      relisten = undefined;
+    restart(downMs = 0) {
+      // A timer takes at most 2^31-1 ms: a longer one fires at once.
+      if (typeof downMs !== "number" || !(downMs >= 0 && downMs <= 2_147_483_647)) {
+        return Promise.reject(
+          invalidOption(
+            `option downMs of restart() must be a number from 0 to 2147483647, got ${String(downMs)}`,
+          ),
+        );
+      }
+      const run = async (): Promise<void> => {
+        if (closes > 0) return; // close() came, before or meanwhile: it wins
+        await stop();
+        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        if (closes > 0) return;
+        relisten = listen(port);
+        try {
+          server = await relisten;
+        } finally {
+          relisten = undefined;
+        }
+      };
+      const done = restarting.then(run);
+      restarting = done.catch(() => {});
+      return done;
     },
     async dropAll(code?: number, reason = "") {
+      if (code !== undefined) checkClose(code, reason);
       const closed: Promise<void>[] = [];
       for (const ws of clients) {
         if (ws.readyState !== ws.CLOSED) {

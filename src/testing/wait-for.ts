@@ -16,7 +16,7 @@ export interface WaitForOptions {
    * @default 4000
    */
   timeoutMs?: number;
-  /** Time between two checks, in ms. @default 10 */
+  /** Time between two checks, in ms; 0 checks again on the next timer turn. @default 10 */
   intervalMs?: number;
   /** What is awaited, for the timeout's message, e.g. `"the client to reconnect"`. */
   message?: string;
@@ -49,9 +49,21 @@ function checkMs(
 /** What {@link before} gives when the deadline came first. */
 const TIMED_OUT = Symbol("timed out");
 
+/**
+ * Whether `value` is a promise, or any thenable: `instanceof Promise` misses one made in another
+ * realm (a vm context, as vitest's vm pools and jest's test environments run tests in).
+ */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === "object" || typeof value === "function") &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === "function"
+  );
+}
+
 /** `value`, or {@link TIMED_OUT} if it is a promise still pending at `deadline`; leaves no timer behind. */
 async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | typeof TIMED_OUT> {
-  if (!(value instanceof Promise) || deadline === Number.POSITIVE_INFINITY) return value;
+  if (!isThenable(value) || deadline === Number.POSITIVE_INFINITY) return value;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const late = new Promise<typeof TIMED_OUT>((resolve) => {
     // setTimeout takes at most 2^31-1 ms (a longer delay fires after 1 ms).
@@ -84,7 +96,7 @@ export async function waitFor<T>(
 ): Promise<NonNullable<T>> {
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
   // A timer takes at most 2^31-1 ms: a longer one fires at once, so the checks would never pause.
-  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 1, 2_147_483_647);
+  const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 0, 2_147_483_647);
   const deadline = performance.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {

@@ -1,0 +1,109 @@
+/**
+ * One direction of a fault proxy's connection: copies bytes from one socket to the other
+ * through the faults of that direction (latency, bandwidth, blackhole), in order, with
+ * backpressure. What it does not do: accept connections, close the pair, or change the faults
+ * (src/testing/fault-proxy.ts does).
+ */
+
+import type * as net from "node:net";
+
+/** A direction: `"upstream"` is client to server, `"downstream"` server to client. */
+export type Way = "upstream" | "downstream";
+
+/** The faults of a proxy, per direction, which its pipes read as each chunk comes. */
+export interface Faults {
+  /** Delay of every chunk, in ms; 0 for none. */
+  latencyMs: Record<Way, number>;
+  /** Rate limit, in bytes per second; 0 for none. */
+  bytesPerSecond: Record<Way, number>;
+  /** Whether bytes (and, see fault-proxy.ts, closes) are dropped. */
+  blackholed: Record<Way, boolean>;
+  /** Each open pipe's `release()`: forwards at once what it still delays (a fault was lifted). */
+  releases: Record<Way, Set<() => void>>;
+}
+
+/**
+ * A wait of `ms` as setTimeout takes it: at least 1 ms, at most 2^31-1 ms (a longer one would
+ * fire after 1 ms, again and again); a chunk due later is checked again then.
+ */
+function timerMs(ms: number): number {
+  return Math.min(Math.max(1, ms), 2_147_483_647);
+}
+
+/**
+ * Copies `from` to `to` through the current `faults` of `way`, keeping order under latency, and
+ * ends `to` after the last byte once `from` ends. Gives whether it still delays bytes.
+ */
+export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults): () => boolean {
+  const { latencyMs, bytesPerSecond, blackholed, releases } = faults;
+  const delayed: Array<{ due: number; chunk: Buffer }> = [];
+  let timer: NodeJS.Timeout | undefined;
+  let queuedBytes = 0;
+  let wireFreeAt = 0;
+  let lastDue = 0;
+  let throttled = false;
+  const flushDue = (): void => {
+    timer = undefined;
+    const now = performance.now();
+    while (delayed.length > 0 && delayed[0]!.due <= now) {
+      const { chunk } = delayed.shift()!;
+      queuedBytes -= chunk.length;
+      if (!to.destroyed && !blackholed[way]) to.write(chunk);
+    }
+    if (throttled && queuedBytes < 16 * 1024) {
+      throttled = false;
+      from.resume();
+    }
+    if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
+  };
+  // The fault was lifted: what waits is due now (in order), and the wire is free.
+  const release = (): void => {
+    for (const entry of delayed) entry.due = 0;
+    wireFreeAt = 0;
+    lastDue = 0;
+    clearTimeout(timer);
+    flushDue();
+  };
+  releases[way].add(release);
+  from.on("data", (chunk: Buffer) => {
+    if (blackholed[way] || to.destroyed) return;
+    const delayMs = latencyMs[way];
+    const rate = bytesPerSecond[way];
+    if (delayMs === 0 && rate === 0 && delayed.length === 0) {
+      if (!to.write(chunk)) {
+        from.pause();
+        to.once("drain", () => from.resume());
+      }
+      return;
+    }
+    const now = performance.now();
+    if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
+    const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
+    lastDue = due;
+    delayed.push({ due, chunk });
+    queuedBytes += chunk.length;
+    if (queuedBytes > 64 * 1024 && !throttled) {
+      throttled = true;
+      from.pause();
+    }
+    timer ??= setTimeout(flushDue, timerMs(delayed[0]!.due - now));
+  });
+  from.on("end", () => {
+    const finish = (): void => {
+      if (blackholed[way]) return; // the close goes through no more than bytes do
+      if (delayed.length > 0) setTimeout(finish, 5);
+      else to.end();
+    };
+    finish();
+  });
+  from.on("close", () => {
+    if (timer !== undefined && to.destroyed) clearTimeout(timer);
+  });
+  to.on("close", () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    delayed.length = 0;
+    releases[way].delete(release);
+  });
+  return () => delayed.length > 0;
+}

@@ -1,0 +1,467 @@
+/**
+ * An adversarial review of `evtwebsocket/testing`, as an application's own CI would use it:
+ * each test is a way the kit broke its promise (docs/testing.md, the TSDoc), with real sockets.
+ */
+
+import * as net from "node:net";
+import * as vm from "node:vm";
+import { describe, expect, it } from "vitest";
+import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import {
+  createFaultProxy,
+  createTestServer,
+  type FaultProxy,
+  WaitForTimeoutError,
+  waitFor,
+} from "../src/testing/index.js";
+import { conn, onCleanup } from "./helpers/harness.js";
+
+async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
+  const server = await createTestServer(options);
+  onCleanup(() => server.close());
+  return server;
+}
+
+async function kitProxy(url: string) {
+  const proxy = await createFaultProxy(url);
+  onCleanup(() => proxy.close());
+  return proxy;
+}
+
+/** Node's warnings (their names) while the test runs. */
+function warnings(): string[] {
+  const seen: string[] = [];
+  const record = (w: Error) => void seen.push(w.name);
+  process.on("warning", record);
+  onCleanup(async () => void process.off("warning", record));
+  return seen;
+}
+
+describe("createFaultProxy under review", () => {
+  it("a bandwidth so low that a chunk is due past what a timer holds waits, without a timer firing every millisecond", async () => {
+    const seen = warnings();
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const received: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    // 1 byte every 11.6 days: the client's frame is due in months, past 2^31-1 ms.
+    await proxy.bandwidth(0.000001, { direction: "upstream" });
+    c.send("held");
+    // The proxy read "held" before the server's messages below reached it: three trips the other
+    // way are many event-loop turns after its timer was armed.
+    for (const n of [1, 2, 3]) {
+      for (const ws of server.clients) ws.send(`down ${n}`);
+      await waitFor(() => received.length === n);
+    }
+    // It used to arm a timer too long for setTimeout: it fired after 1 ms, again and again,
+    // with a TimeoutOverflowWarning each time.
+    expect(seen).not.toContain("TimeoutOverflowWarning");
+    expect(server.received).toEqual([]);
+  });
+});
+
+describe("createFaultProxy: lifting a fault", () => {
+  /** A client behind `proxy` whose frame "held" waits in the proxy under the fault `impose`. */
+  async function holdOne(impose: (proxy: Awaited<ReturnType<typeof kitProxy>>) => Promise<void>) {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const received: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await impose(proxy);
+    c.send("held");
+    // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
+    for (const ws of server.clients) ws.send("down");
+    await waitFor(() => received.length === 1);
+    expect(server.received).toEqual([]);
+    return { server, proxy, c };
+  }
+
+  it.each([
+    ["heal()", (p: FaultProxy) => p.latency(600_000, { direction: "upstream" }), (p: FaultProxy) => p.heal()],
+    [
+      "latency(0)",
+      (p: FaultProxy) => p.latency(600_000, { direction: "upstream" }),
+      (p: FaultProxy) => p.latency(0),
+    ],
+    [
+      "heal() after bandwidth()",
+      (p: FaultProxy) => p.bandwidth(1, { direction: "upstream" }),
+      (p: FaultProxy) => p.heal(),
+    ],
+    [
+      "bandwidth(0)",
+      (p: FaultProxy) => p.bandwidth(1, { direction: "upstream" }),
+      (p: FaultProxy) => p.bandwidth(0, { direction: "upstream" }),
+    ],
+  ] as const)(
+    "%s forwards the bytes the proxy still holds at once, and what follows without delay",
+    async (_, impose, lift) => {
+      const { server, proxy, c } = await holdOne(impose);
+      await lift(proxy);
+      c.send("after");
+      // They used to keep their old due time (ten minutes here), and "after" waited behind them.
+      await waitFor(() => server.received.length === 2, { message: "both messages to arrive" });
+      expect(server.received).toEqual(["held", "after"]);
+    },
+  );
+});
+
+describe("createTestServer under review", () => {
+  it.each([
+    [0, 0],
+    [50, 0],
+  ])("two restart()s at once (downMs %i and %i) both resolve and the server listens again", async (a, b) => {
+    const server = await kitServer();
+    const c = conn({ reconnect: { minDelayMs: 5, maxDelayMs: 20 } });
+    await c.dial(server.url);
+    // The second used to fail with EADDRINUSE: each listened on the port itself.
+    await Promise.all([server.restart(a), server.restart(b)]);
+    await waitFor(() => server.connections >= 2 && server.clients.size === 1 && c.state === "open", {
+      message: "the client back",
+    });
+  });
+});
+
+/** Whether something accepts TCP connections on 127.0.0.1:`port` (a real connect, closed at once). */
+function listening(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: "127.0.0.1", port });
+    socket.on("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on("error", () => resolve(false));
+  });
+}
+
+describe("after close()", () => {
+  it("restart() after close() does not listen again (as heal() after the proxy's close())", async () => {
+    const server = await kitServer();
+    await server.close();
+    await server.restart();
+    // It used to bring the closed server back, listening until the process ended.
+    expect(await listening(server.port)).toBe(false);
+    const proxy = await kitProxy(server.url);
+    await proxy.close();
+    await proxy.heal();
+    expect(await listening(proxy.port)).toBe(false);
+  });
+});
+
+describe("createTestServer: clients", () => {
+  it.each(["restart", "close"] as const)(
+    "once %s() resolves, clients no longer lists the connections it destroyed",
+    async (method) => {
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      await server[method]();
+      // They used to stay listed (readyState CLOSING) a while longer: after restart(), a
+      // waitFor(() => server.clients.size === 1) for the reconnect passed on the old one.
+      expect(server.clients.size).toBe(0);
+    },
+  );
+});
+
+describe("createTestServer: bad input", () => {
+  it.each([
+    [1005, "", "option code of dropAll()"],
+    [1006, "", "option code of dropAll()"],
+    [999, "", "option code of dropAll()"],
+    [5000, "", "option code of dropAll()"],
+    [4000.5, "", "option code of dropAll()"],
+    [4000, "é".repeat(62), "option reason of dropAll()"],
+  ])(
+    "dropAll(%s, reason) with a code or reason no close frame can carry rejects with ERR_INVALID_OPTION and closes no client",
+    async (code, reason, named) => {
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      // It used to throw ws's bare TypeError or RangeError for the first client (and resolve when
+      // there was none).
+      await expect(server.dropAll(code, reason)).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining(named),
+      });
+      expect(server.clients.size).toBe(1);
+      expect(c.state).toBe("open");
+      await server.close();
+      await expect(
+        createTestServer().then((s) => s.dropAll(code, reason).finally(() => s.close())),
+      ).rejects.toMatchObject({
+        code: "ERR_INVALID_OPTION",
+      });
+    },
+  );
+});
+
+describe("createFaultProxy: the end of a connection", () => {
+  it.each([
+    ["latency(50)", (p: FaultProxy) => p.latency(50)],
+    ["bandwidth(20000)", (p: FaultProxy) => p.bandwidth(20_000)],
+  ])("a clean close through %s stays clean: the bytes before a TCP close still go on", async (_, impose) => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const closes: CloseInfo[] = [];
+    const c = conn({ reconnect: false, onClose: (info) => void closes.push(info) });
+    await c.dial(proxy.url);
+    await impose(proxy);
+    await c.close();
+    // The server answers the close frame and ends TCP at once: the proxy used to drop its
+    // answer, still delayed, when that TCP ended, and the client saw 1006.
+    expect(closes).toEqual([expect.objectContaining({ code: 1000, wasClean: true })]);
+  });
+});
+
+describe("createFaultProxy: a blackhole keeps TCP open", () => {
+  it("a server that drops its TCP connection behind blackhole() goes unnoticed: the client's heartbeat finds it dead", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const errors: string[] = [];
+    const c = conn({
+      reconnect: false,
+      pingIntervalMs: 50,
+      pongTimeoutMs: 100,
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.blackhole();
+    await server.dropAll(); // destroys the server's TCP socket
+    await waitFor(() => c.state === "closed", { message: "the client to give up" });
+    // It used to pass the close on at once: the client saw 1006 (ERR_DISCONNECTED), as if the
+    // network were fine.
+    expect(errors).toEqual(["ERR_PONG_TIMEOUT"]);
+    // The client's own close (its TCP is gone too) ends the pair.
+    await waitFor(() => proxy.activeConnections === 0, { message: "the pair to end" });
+  });
+
+  it("a client that goes away behind blackhole() stays connected for the server until heal()", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    const c = conn({ reconnect: false });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.blackhole();
+    await c.close(); // its close frame goes into the blackhole; it drops TCP after a wait
+    await waitFor(() => proxy.activeConnections === 0, { message: "the proxy to see the client go" });
+    // A round trip on a second connection: by then a close passed on would have reached the server.
+    const direct = conn({ reconnect: false, matchMsg: (req, resp) => req === resp });
+    await direct.dial(server.url);
+    expect(await direct.request("round trip")).toBe("round trip");
+    // It used to be passed on at once.
+    expect(server.clients.size).toBe(2);
+    await proxy.heal();
+    await waitFor(() => server.clients.size === 1, { message: "the close passed on after heal()" });
+  });
+});
+
+describe("createTestServer: restart() durations", () => {
+  it.each([-1, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 31])(
+    "restart(%s) rejects with ERR_INVALID_OPTION naming downMs, and drops no client",
+    async (downMs) => {
+      const seen = warnings();
+      const server = await kitServer();
+      const c = conn({ reconnect: false });
+      await c.dial(server.url);
+      await waitFor(() => server.clients.size === 1);
+      // Infinity and 2^31 used to stay down 1 ms (a timer that long fires at once, with a
+      // TimeoutOverflowWarning); -1 and NaN not at all.
+      await expect(server.restart(downMs)).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option downMs of restart()"),
+      });
+      expect(c.state).toBe("open");
+      expect(server.clients.size).toBe(1);
+      expect(seen).not.toContain("TimeoutOverflowWarning");
+    },
+  );
+});
+
+describe("waitFor under review", () => {
+  it("intervalMs 0 (neither negative nor over 2147483647, as the TSDoc puts it) polls on every timer turn", async () => {
+    let checks = 0;
+    // It used to reject with ERR_INVALID_OPTION ("from 1 to 2147483647").
+    expect(await waitFor(() => ++checks >= 3 && checks, { intervalMs: 0 })).toBe(3);
+  });
+});
+
+describe("createFaultProxy: bad input", () => {
+  it.each([
+    ["not a url", "not a URL"],
+    ["ftp://user:secret@127.0.0.1:21/path-secret", 'scheme "ftp:"'],
+    ["localhost:8080", 'scheme "localhost:"'],
+  ])(
+    "createFaultProxy(%j) rejects with ERR_INVALID_URL naming targetUrl, without the URL's secrets",
+    async (target, says) => {
+      // "not a url" used to be Node's bare TypeError; ftp: was proxied to port 80 without a word.
+      const error = (await createFaultProxy(target).then(
+        (proxy) => proxy.close(),
+        (e: unknown) => e,
+      )) as Error & { code?: string };
+      expect(error).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_URL" });
+      expect(error.message).toContain("targetUrl of createFaultProxy()");
+      expect(error.message).toContain(says);
+      expect(error.message).not.toMatch(/secret/);
+    },
+  );
+});
+
+describe("waitFor: promises from elsewhere", () => {
+  it("a promise from another realm (vitest's vm pools, jest's test context) that never settles still times out", {
+    timeout: 10_000,
+  }, async () => {
+    const foreign = vm.runInNewContext("new Promise(() => {})") as Promise<boolean>;
+    expect(foreign instanceof Promise).toBe(false);
+    // It used to be taken for a plain value, awaited with no deadline: the wait never ended.
+    const error = await waitFor(() => foreign, { timeoutMs: 50, message: "a foreign promise" }).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect((error as Error).message).toBe("waitFor: a foreign promise did not hold within 50 ms");
+  });
+});
+
+describe("createTestServer: dropAll() during a stall", () => {
+  it("dropAll(code) during stall() holds the close frame like every write: it goes out, and dropAll resolves, after resume()", async () => {
+    const server = await kitServer();
+    const closes: CloseInfo[] = [];
+    const c = conn({ reconnect: false, onClose: (info) => void closes.push(info) });
+    await c.dial(server.url);
+    await waitFor(() => server.clients.size === 1);
+    await server.stall();
+    let dropped = false;
+    const dropping = server.dropAll(4001, "bye").then(() => {
+      dropped = true;
+    });
+    // A round trip on a second connection (held, then answered by resume()): the close frame
+    // has had every chance to go out by then, and has not.
+    const other = conn({ reconnect: false });
+    const dialing = other.dial(server.url);
+    await waitFor(() => server.heldHandshakes === 1);
+    expect(closes).toEqual([]);
+    expect(dropped).toBe(false);
+    await server.resume();
+    await dialing;
+    await dropping;
+    await waitFor(() => closes.length === 1);
+    expect(closes[0]).toMatchObject({ code: 4001, reason: "bye", wasClean: true });
+  });
+});
+
+describe("createFaultProxy: a target that refuses", () => {
+  it("the proxy accepts, then closes the client's connection: the handshake fails, not with ECONNREFUSED", async () => {
+    // A port that was free a moment ago: nothing listens on it.
+    const free = net.createServer();
+    await new Promise<void>((resolve) => free.listen(0, "127.0.0.1", resolve));
+    const port = (free.address() as net.AddressInfo).port;
+    await new Promise((resolve) => free.close(resolve));
+    const proxy = await kitProxy(`ws://127.0.0.1:${port}/`);
+    const c = conn({ reconnect: false });
+    const error = (await c.dial(proxy.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as NodeJS.ErrnoException | undefined)?.code).not.toBe("ECONNREFUSED");
+    await waitFor(() => proxy.activeConnections === 0);
+    expect(proxy.totalConnections).toBe(1);
+  });
+});
+
+describe("bad ports", () => {
+  it.each([-1, 65_536, 80.5, Number.NaN])(
+    "createTestServer and createFaultProxy refuse port %j with ERR_INVALID_OPTION naming it",
+    async (port) => {
+      // They used to reject with Node's bare RangeError.
+      await expect(createTestServer({ port })).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option port of createTestServer()"),
+      });
+      await expect(createFaultProxy("ws://127.0.0.1:1/", { port })).rejects.toMatchObject({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("option port of createFaultProxy()"),
+      });
+    },
+  );
+});
+
+describe("createFaultProxy: a client gone before its last bytes", () => {
+  it("a client gone while its last bytes are still delayed no longer counts in activeConnections; heal() still delivers them", async () => {
+    const server = await kitServer({ onMessage: () => {} });
+    const proxy = await kitProxy(server.url);
+    const c = conn({ reconnect: false });
+    await c.dial(proxy.url);
+    await waitFor(() => server.clients.size === 1);
+    await proxy.latency(600_000, { direction: "upstream" });
+    c.send("held");
+    // Its close frame waits behind "held"; after its close timeout the client drops TCP.
+    await c.close();
+    // It counted until its bytes had gone on (ten minutes here).
+    await waitFor(() => proxy.activeConnections === 0, { message: "the client to stop counting" });
+    expect(server.clients.size).toBe(1); // the upstream side stays, for the bytes
+    await proxy.heal();
+    await waitFor(() => server.clients.size === 0, { message: "the close frame to arrive" });
+    expect(server.received).toEqual(["held"]);
+  });
+});
+
+describe("createFaultProxy: refuse() during heal()", () => {
+  it("refuse() called while heal() is still listening again wins: nothing listens afterwards", async () => {
+    const server = await kitServer();
+    const proxy = await kitProxy(server.url);
+    await proxy.refuse();
+    const healing = proxy.heal();
+    await proxy.refuse();
+    await healing;
+    // heal()'s listen used to complete after it and take the port back.
+    expect(await listening(proxy.port)).toBe(false);
+    await proxy.heal();
+    expect(await listening(proxy.port)).toBe(true);
+  });
+});
+
+describe("nothing outlives close()", () => {
+  /** Open TCP sockets, listeners and timers of this process, by kind. */
+  const resources = () => {
+    const count: Record<string, number> = {};
+    for (const kind of process.getActiveResourcesInfo()) count[kind] = (count[kind] ?? 0) + 1;
+    return { tcp: count.TCPSocketWrap ?? 0, listeners: count.TCPServerWrap ?? 0, timers: count.Timeout ?? 0 };
+  };
+
+  it.each(["latency", "bandwidth", "blackhole", "stall"] as const)(
+    "closing clients, proxy and server with bytes held by %s leaves no socket, listener or timer behind",
+    async (fault) => {
+      const before = resources();
+      const server = await createTestServer();
+      const proxy = await createFaultProxy(server.url);
+      const clients = [1, 2, 3].map(() =>
+        conn({ reconnect: false, pingIntervalMs: 100, pongTimeoutMs: 100 }),
+      );
+      for (const c of clients) await c.dial(proxy.url);
+      if (fault === "latency") await proxy.latency(60_000);
+      if (fault === "bandwidth") await proxy.bandwidth(10);
+      if (fault === "blackhole") await proxy.blackhole();
+      if (fault === "stall") await server.stall();
+      for (const c of clients) c.send("x".repeat(100_000));
+      await proxy.close();
+      await server.close();
+      for (const c of clients) await c.close();
+      // At most what there was before (a timer of an earlier test may have ended meanwhile).
+      await waitFor(
+        () => {
+          const now = resources();
+          return now.tcp <= before.tcp && now.listeners <= before.listeners && now.timers <= before.timers;
+        },
+        { message: `the resources to return to ${JSON.stringify(before)}` },
+      );
+    },
+  );
+});
