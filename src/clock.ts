@@ -53,16 +53,22 @@ export interface Deadline {
  * settle (a handshake, a peer's close frame, a user function). A timer that fires late (a
  * starved process, a throttled tab) first waits one more turn, a zero-delay timer: Node runs
  * due timers before it reads the sockets, so an answer that came in time may still be unread,
- * and a late timer must not turn it into a timeout. The heartbeat's verdict and the request
- * timeouts follow the same rule with timers of their own.
+ * and a late timer must not turn it into a timeout. A timer that fires early waits out the rest
+ * first: `fn` never runs before `ms` have passed by `clock.now()`. The heartbeat's verdict and
+ * the request timeouts follow the same rule with timers of their own.
  */
 export function setDeadline(clock: Clock, fn: () => void, ms: number): Deadline {
   const at = clock.now() + ms;
   const deadline: Deadline = { timer: undefined };
-  deadline.timer = clock.setTimeout(() => {
-    if (clock.now() > at) deadline.timer = clock.setTimeout(fn, 0);
+  const check = () => {
+    const now = clock.now();
+    // Early (Node's timers count in the loop's whole ms, so one may fire up to 1 ms before
+    // `now()` reaches `at`): wait out the rest, never judge before the deadline.
+    if (now < at) deadline.timer = clock.setTimeout(check, at - now);
+    else if (now > at) deadline.timer = clock.setTimeout(fn, 0);
     else fn();
-  }, ms);
+  };
+  deadline.timer = clock.setTimeout(check, ms);
   return deadline;
 }
 

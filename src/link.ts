@@ -287,7 +287,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Destroys the socket now and ends the link with code 1006 (or the peer's close code). */
   terminate(error?: EvtWebSocketError): void {
     if (this.#phase === "ended") return;
+    // The peer closeAnswer our close() (read in a late close timeout's extra turn, say) and only
+    // the socket's end is pending: the closing handshake completed, its code explains the end.
+    const answer = this.#transport?.closeAnswer;
     this.#transport?.terminate();
+    if (answer) {
+      this.#end({ ...answer, error });
+      return;
+    }
     const peer = this.#peerClose;
     const failure = this.#failure;
     if (peer === undefined && failure === undefined) {
@@ -333,7 +340,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     );
   }
 
-  /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
+  /** Transport callback: the peer's close frame arrived and was closeAnswer; TCP may stay open a while. */
   onClosing(code: number, reason: string): void {
     if (this.#phase !== "open") return;
     this.#peerClose = { code, reason };
@@ -366,7 +373,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#events.message(this.#owner, this, data, bytes);
   }
 
-  /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
+  /** Transport callback: a protocol ping arrived (and was closeAnswer); it proves the peer alive. */
   onPing(): void {
     this.#heartbeat?.noteReceived(false);
   }

@@ -121,8 +121,11 @@ interface DeadlineList<TIn, TOut, Q> {
   head: Request<TIn, TOut, Q> | undefined;
   tail: Request<TIn, TOut, Q> | undefined;
   timer: TimerHandle | undefined;
-  /** Its timer fired late and waits one more turn before it judges (see `#expire`). */
-  late: boolean;
+  /**
+   * Its timer fired late, at this time, and waits one more turn before it judges the requests
+   * due by then (see `#expire`); undefined when it did not.
+   */
+  lateAt: number | undefined;
 }
 
 /** Runs a step as one transition (the emitter's `run`). */
@@ -253,7 +256,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     const lists = this.#deadlines;
     let list = lists.get(timeoutMs);
     if (list === undefined) {
-      list = { timeoutMs, head: undefined, tail: undefined, timer: undefined, late: false };
+      list = { timeoutMs, head: undefined, tail: undefined, timer: undefined, lateAt: undefined };
       lists.set(timeoutMs, list);
     }
     request.deadline = this.#clock.now() + timeoutMs;
@@ -307,16 +310,19 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
    */
   #expire(list: DeadlineList<TIn, TOut, Q>): void {
     const now = this.#clock.now();
-    if (!list.late && list.head !== undefined && now > list.head.deadline) {
-      list.late = true;
+    if (list.lateAt === undefined && list.head !== undefined && now > list.head.deadline) {
+      list.lateAt = now;
       this.#arm(list, 0);
       return;
     }
-    list.late = false;
+    // After a late timer's extra turn, only the requests due when it fired: one whose deadline
+    // passed since (this turn ran late for it too) gets an extra turn of its own, below.
+    const due = list.lateAt ?? now;
+    list.lateAt = undefined;
     // While the loop runs, a request added by a callback it fires (a send callback's onError)
     // must not arm the list's timer for its own, later deadline: the loop re-arms for the head.
     list.timer = EXPIRING;
-    for (let r = list.head; r !== undefined && r.deadline <= now; r = list.head) {
+    for (let r = list.head; r !== undefined && r.deadline <= due; r = list.head) {
       const where = r.sent ? "no response" : "still queued, never sent";
       const message = `request timed out after ${list.timeoutMs} ms (${where})`;
       this.reject(r, evtError(ErrorCode.REQUEST_TIMEOUT, message));
@@ -324,7 +330,10 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
     if (list.head === undefined) {
       // Nothing left with this timeout: forget the list (a new request makes a new one).
       if (this.#deadlines?.get(list.timeoutMs) === list) this.#deadlines.delete(list.timeoutMs);
-    } else if (list.timer === EXPIRING) this.#arm(list, list.head.deadline - now);
+    } else if (list.timer === EXPIRING) {
+      if (now > list.head.deadline) list.lateAt = now;
+      this.#arm(list, list.head.deadline - now);
+    }
     if (list.timer === EXPIRING) list.timer = undefined;
   }
 }

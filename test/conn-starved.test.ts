@@ -9,8 +9,9 @@
 
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { clearDeadline, setDeadline } from "../src/clock.js";
-import { json } from "../src/index.js";
+import { type CloseInfo, json } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
 
@@ -95,6 +96,41 @@ describe("a starved process (the event loop blocked past a deadline)", () => {
     worker!.once("message", () => starve(1500));
     await c.dial(`${url}?slow`);
     expect(c.state).toBe("open");
+  });
+
+  it("a close reply that came in time but is read only after the late close timeout timer ran still ends cleanly: 1000", async () => {
+    const url = await echoOnAnotherThread();
+    const closes: CloseInfo[] = [];
+    const c = conn({ reconnect: false });
+    c.on("close", (info) => void closes.push(info));
+    await c.dial(url);
+    const closed = c.close();
+    // The server answers the close frame within a few ms; this thread wakes after the 3 s close
+    // timeout and runs its timer before it reads the socket.
+    starveNextTurn(3500);
+    await closed;
+    expect(closes).toMatchObject([{ code: 1000, wasClean: true, closedBy: "client" }]);
+  });
+
+  it("a URL function that settled in time, seen only after its late deadline timer ran, still dials", async () => {
+    const url = await echoOnAnotherThread();
+    const probe = new WebSocket(url);
+    await new Promise((resolve, reject) => probe.once("open", resolve).once("error", reject));
+    const c = conn({ connectTimeoutMs: 500, reconnect: false });
+    // The URL comes with the server's echo, within a few ms; this thread is blocked until well
+    // past the 500 ms deadline, and wakes to run its timer before it reads the echo.
+    const urlFn = () =>
+      new Promise<string>((resolve) => {
+        probe.once("message", () => resolve(url));
+        probe.send("the URL, please");
+        starveNextTurn(1500);
+      });
+    try {
+      await c.dial(urlFn);
+      expect(c.state).toBe("open");
+    } finally {
+      probe.terminate();
+    }
   });
 });
 

@@ -64,14 +64,17 @@ import tsupConfig from "../tsup.config.js";
  * that fire late wait one more turn before they judge (connect, close, URL-function and request
  * timeouts: an answer read late but come in time counts), about 88 B, and the `messages()`
  * buffer as a ring that grows by doubling (no copy or new array per burst, for issue 17's
- * `messages()` throughput), about 40 B: 16,094 B; the guard is 16,128 B (a decision). By
+ * `messages()` throughput), about 40 B: 16,094 B; the guard is 16,128 B (a decision). The
+ * session review's fixes to those deadlines (a timer that fires early waits out the rest; a
+ * request due during another's extra turn gets its own; the peer's answer to `close()` read in
+ * that turn counts) added 37 B: 16,131 B; the guard is 16,160 B. By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_128;
+const BUDGET_GZIP_BYTES = 16_160;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

@@ -48,11 +48,11 @@ export interface TransportEvents {
   onMessage(data: Data, bytes: number): void;
   /** A protocol pong arrived (only adapters with `canPing`). */
   onPong(): void;
-  /** A protocol ping arrived and was answered by the adapter; counts as liveness. */
+  /** A protocol ping arrived and was closeAnswer by the adapter; counts as liveness. */
   onPing(): void;
   /**
    * The peer's close frame arrived while the TCP connection stays open (the adapter has
-   * answered it): from now on `send` refuses data. Adapters that cannot see the frame before
+   * closeAnswer it): from now on `send` refuses data. Adapters that cannot see the frame before
    * the socket ends (WHATWG) never call it. `onClose` follows.
    */
   onClosing(code: number, reason: string): void;
@@ -81,6 +81,11 @@ export interface Transport {
    * the heartbeat counts a message still arriving as a sign of life.
    */
   readonly bytesRead?: number | undefined;
+  /**
+   * The peer's answer to our close frame, once it came (adapters that can tell): the closing
+   * handshake is complete (`wasClean`) and only the socket's end is pending.
+   */
+  readonly closeAnswer?: { code: number; reason: string; wasClean: true } | undefined;
   /** Sends a protocol ping frame; only present when the adapter `canPing`. */
   ping?(): void;
   /** Starts the closing handshake. */

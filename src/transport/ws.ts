@@ -271,6 +271,17 @@ class Socket extends WebSocket {
         this.#failUtf8(transport);
         return;
       }
+      // The peer's answer to our close frame: the closing handshake is complete.
+      if (
+        transport?.requested &&
+        !transport.failed &&
+        (this as { _closeFrameReceived?: boolean })._closeFrameReceived
+      )
+        transport.closeAnswer = {
+          code: code ?? 1005,
+          reason: data === undefined ? "" : data.toString(),
+          wasClean: true,
+        };
       super.close(code, data);
       return;
     }
@@ -392,6 +403,8 @@ class WsTransport implements Transport {
   sentCode = 1005;
   /** The connection asked for the close (`close()`), as opposed to ws failing it. */
   requested = false;
+  /** The peer's answer to our close frame, once it came. */
+  closeAnswer: { code: number; reason: string; wasClean: true } | undefined;
   /** Text that was not UTF-8 failed the connection (1007): what ws reads after it is dropped. */
   failed = false;
   /** The callback of a flush marker; made on first use, so a connection that never waits has none. */

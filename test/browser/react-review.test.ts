@@ -205,6 +205,37 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
 
+    it("error is cleared for every component sharing the connection, one that joined after the failure included", async () => {
+      const page = await openReactPage(rig, path, version);
+      const later = await startServer();
+      try {
+        await later.stop();
+        await mount(page, [{ id: "s1", url: later.url, share: "k", retry: true }]);
+        await inPage(page, null, () =>
+          window.waitFor(() => window.errorCodes.s1 === "ERR_DIAL_FAILED", "a failed attempt"),
+        );
+        const both: Spec[] = [
+          { id: "s1", url: later.url, share: "k", retry: true },
+          { id: "s2", url: later.url, share: "k", retry: true },
+        ];
+        await mount(page, both);
+        expect(await inPage(page, null, () => window.errorCodes.s2)).toBe("ERR_DIAL_FAILED"); // it joined the failing one
+        await later.start();
+        await waitState(page, "s1", "open");
+        await waitState(page, "s2", "open");
+        expect(await inPage(page, null, () => [window.errorCodes.s1, window.errorCodes.s2])).toEqual([
+          undefined,
+          undefined,
+        ]);
+        expect(later.connections).toBe(1); // one connection for both
+        await mount(page, []);
+        await until(() => later.clients.size === 0, "the close after the unmount");
+      } finally {
+        await later.close();
+      }
+      await page.context().close();
+    });
+
     it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
       const page = await openReactPage(rig, path, version);
       const held: Array<() => void> = [];
