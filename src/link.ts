@@ -287,7 +287,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Destroys the socket now and ends the link with code 1006 (or the peer's close code). */
   terminate(error?: EvtWebSocketError): void {
     if (this.#phase === "ended") return;
-    // The peer closeAnswer our close() (read in a late close timeout's extra turn, say) and only
+    // The peer answered our close() (read in a late close timeout's extra turn, say) and only
     // the socket's end is pending: the closing handshake completed, its code explains the end.
     const answer = this.#transport?.closeAnswer;
     this.#transport?.terminate();
@@ -302,11 +302,12 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       return;
     }
     // A close frame came (the peer's) or went (ours, failing the connection) and TCP did not end
-    // in time: its code still explains it.
+    // in time: its code still explains it. The peer's, answered, completed the closing handshake:
+    // clean, as when the peer answers ours (above).
     const end = {
       code: (peer ?? failure)!.code,
       reason: peer?.reason ?? "",
-      wasClean: false,
+      wasClean: peer !== undefined && failure === undefined,
       error: failure?.cause,
     };
     const by = peer ? "server" : "client";
@@ -340,7 +341,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     );
   }
 
-  /** Transport callback: the peer's close frame arrived and was closeAnswer; TCP may stay open a while. */
+  /** Transport callback: the peer's close frame arrived and was answered; TCP may stay open a while. */
   onClosing(code: number, reason: string): void {
     if (this.#phase !== "open") return;
     this.#peerClose = { code, reason };
@@ -373,7 +374,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#events.message(this.#owner, this, data, bytes);
   }
 
-  /** Transport callback: a protocol ping arrived (and was closeAnswer); it proves the peer alive. */
+  /** Transport callback: a protocol ping arrived (and was answered); it proves the peer alive. */
   onPing(): void {
     this.#heartbeat?.noteReceived(false);
   }

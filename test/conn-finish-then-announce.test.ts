@@ -137,6 +137,32 @@ describe("one writer per socket", () => {
   });
 });
 
+describe("a peer that closes first and then holds TCP open", () => {
+  it("is cut off at the close timeout; the closing handshake it started and we answered is clean: its code, no error", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const clock = new FakeClock();
+    const closes: CloseInfo[] = [];
+    const errors: string[] = [];
+    const c = conn<string, string>({
+      clock,
+      reconnect: false,
+      onClose: (i) => void closes.push(i),
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(raw.url);
+    raw.write(closeFrame(1000, "bye"));
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "our answer");
+    expect(closes).toEqual([]);
+    clock.advance(3000); // the close timeout: the server never ends TCP
+    await until(() => closes.length === 1, "the close timeout's end");
+    expect(closes).toEqual([
+      { code: 1000, reason: "bye", wasClean: true, willReconnect: false, closedBy: "server" },
+    ]);
+    expect(errors).toEqual([]);
+    expect(c.state).toBe("closed");
+  });
+});
+
 /** A connection without reconnect that records its errors and close events. */
 function recordingConn() {
   const errors: EvtWebSocketError[] = [];

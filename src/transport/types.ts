@@ -48,11 +48,11 @@ export interface TransportEvents {
   onMessage(data: Data, bytes: number): void;
   /** A protocol pong arrived (only adapters with `canPing`). */
   onPong(): void;
-  /** A protocol ping arrived and was closeAnswer by the adapter; counts as liveness. */
+  /** A protocol ping arrived and was answered by the adapter; counts as liveness. */
   onPing(): void;
   /**
    * The peer's close frame arrived while the TCP connection stays open (the adapter has
-   * closeAnswer it): from now on `send` refuses data. Adapters that cannot see the frame before
+   * answered it): from now on `send` refuses data. Adapters that cannot see the frame before
    * the socket ends (WHATWG) never call it. `onClose` follows.
    */
   onClosing(code: number, reason: string): void;
