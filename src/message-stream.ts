@@ -124,10 +124,8 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   readonly #hub: MessageStreams<T>;
   readonly #size: number;
   readonly #dropOldest: boolean;
-  /** A ring: `#count` messages from `#head`; its length is a power of two, grown by doubling. */
-  #ring: Array<T | undefined> = [];
+  #buffer: T[] = [];
   #head = 0;
-  #count = 0;
   /** This iterator holds the socket paused. */
   #full = false;
   #unsubscribe: (() => void) | undefined;
@@ -148,9 +146,13 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#count > 0) {
-      const value = this.#shift();
-      if (this.#full && this.#count <= this.#size >> 1) {
+    const buffer = this.#buffer;
+    if (this.#head < buffer.length) {
+      const value = buffer[this.#head]!;
+      buffer[this.#head++] = undefined as T; // let it go
+      const left = buffer.length - this.#head;
+      this.#compact();
+      if (this.#full && left <= this.#size >> 1) {
         this.#full = false;
         this.#hub.release();
       }
@@ -171,8 +173,8 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   /** `break` out of `for await`: unsubscribes and drops what is buffered. */
   return(): Promise<IteratorResult<T>> {
     this.#stop();
-    this.#ring = [];
-    this.#count = 0;
+    this.#buffer = [];
+    this.#head = 0;
     this.#ending = { error: undefined };
     this.#wake();
     return Promise.resolve(DONE);
@@ -183,7 +185,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
     if (this.#ending !== undefined) return;
     this.#stop();
     this.#ending = { error };
-    if (this.#count === 0) this.#wake();
+    if (this.#head === this.#buffer.length) this.#wake();
   }
 
   #push(msg: T): void {
@@ -192,10 +194,12 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
       waiter.resolve({ value: msg, done: false });
       return;
     }
-    if (this.#count >= this.#size && !this.#full) {
+    const count = this.#buffer.length - this.#head;
+    if (count >= this.#size && !this.#full) {
       if (this.#hub.pause()) this.#full = true;
       else if (this.#dropOldest) {
-        this.#shift();
+        this.#buffer[this.#head++] = undefined as T;
+        this.#compact();
         this.#hub.host.report(
           evtError(
             ErrorCode.QUEUE_FULL,
@@ -212,24 +216,19 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
         return;
       }
     }
-    let ring = this.#ring;
-    const count = this.#count++;
-    if (count === ring.length) {
-      // Full: double it (from 16), oldest first.
-      ring = this.#ring = ring.slice(this.#head).concat(ring.slice(0, this.#head), new Array(count || 16));
-      this.#head = 0;
-    }
-    ring[(this.#head + count) & (ring.length - 1)] = msg;
+    this.#buffer.push(msg);
   }
 
-  /** Takes the oldest message out of the ring. */
-  #shift(): T {
-    const ring = this.#ring;
-    const value = ring[this.#head] as T;
-    ring[this.#head] = undefined; // let it go
-    this.#head = (this.#head + 1) & (ring.length - 1);
-    this.#count--;
-    return value;
+  /** Drops the consumed front of the buffer: at once when empty, else once it is half the array. */
+  #compact(): void {
+    const buffer = this.#buffer;
+    if (this.#head === buffer.length) {
+      this.#buffer = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= buffer.length) {
+      this.#buffer = buffer.slice(this.#head);
+      this.#head = 0;
+    }
   }
 
   #stop(): void {

@@ -53,9 +53,9 @@ describe("messages()", () => {
     expect(heard).toEqual(got);
   });
 
-  it("keeps order while its buffer wraps and grows: bursts read in part, then bigger bursts", async () => {
-    // The buffer is a ring that doubles when full: bursts of 20, 30 and 70 with part of each
-    // read in between make it wrap, then grow while wrapped, then wrap again.
+  it("keeps order across bursts each read in part, then bigger bursts", async () => {
+    // Bursts of 20, 30, 70 and 5 with part of each read in between: the buffer is consumed from
+    // the front while it grows at the back (and is compacted) without reordering anything.
     let sent = 0;
     const s = await server({
       onMessage: (ws, data) => {
