@@ -15,18 +15,7 @@ import {
   waitFor,
 } from "../src/testing/index.js";
 import { conn, onCleanup } from "./helpers/harness.js";
-
-async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
-  const server = await createTestServer(options);
-  onCleanup(() => server.close());
-  return server;
-}
-
-async function kitProxy(url: string) {
-  const proxy = await createFaultProxy(url);
-  onCleanup(() => proxy.close());
-  return proxy;
-}
+import { kitProxy, kitServer } from "./helpers/kit.js";
 
 /** Node's warnings (their names) while the test runs. */
 function warnings(): string[] {

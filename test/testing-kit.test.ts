@@ -5,19 +5,8 @@ import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from
 import { mintChain } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { kitProxy, kitServer } from "./helpers/kit.js";
 import { until } from "./helpers/server.js";
-
-async function kitServer(options?: Parameters<typeof createTestServer>[0]) {
-  const server = await createTestServer(options);
-  onCleanup(() => server.close());
-  return server;
-}
-
-async function kitProxy(url: string) {
-  const proxy = await createFaultProxy(url);
-  onCleanup(() => proxy.close());
-  return proxy;
-}
 
 /** Whether something accepts TCP connections on 127.0.0.1:`port` (a real connect, closed at once). */
 function listening(port: number): Promise<boolean> {
