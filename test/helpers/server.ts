@@ -114,14 +114,33 @@ export async function until(predicate: () => boolean, what: string, timeoutMs = 
   }
 }
 
-/** A port nothing listens on (bound, then released). */
+/** A port nothing listens on now, outside the range the OS picks ports from for port 0. */
 export async function freePort(): Promise<number> {
+  // Below the range the OS hands out for port 0: a server that another test file (another
+  // worker) starts meanwhile on port 0 can never be given this port, so a dial meant to be
+  // refused cannot reach it. (From the ephemeral range, that happened: a refused-dial test
+  // connected to another file's server, and both failed.)
+  const { readFileSync } = await import("node:fs");
+  let low = 32768;
+  try {
+    low =
+      Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]) || low;
+  } catch {
+    // not Linux: keep the usual floor
+  }
+  const floor = Math.min(10_000, low - 1000);
+  for (;;) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (await canListen(port)) return port;
+  }
+}
+
+/** Whether a server can listen on 127.0.0.1:`port` now (it listens, then closes at once). */
+async function canListen(port: number): Promise<boolean> {
   const { createServer } = await import("node:net");
   return new Promise((resolve) => {
     const srv = createServer();
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen(port, "127.0.0.1", () => srv.close(() => resolve(true)));
   });
 }
