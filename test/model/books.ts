@@ -142,6 +142,10 @@ interface Starving {
   pending: Set<RequestCall>;
   /** The socket's handshake was under way as the freeze began. */
   connecting: boolean;
+  /** The socket was open as the freeze began. */
+  open: boolean;
+  /** When the heartbeat's unanswered ping ran out of time (undefined: no ping unanswered). */
+  pongDue: number | undefined;
   /** close() calls made before the freeze. */
   closes: number;
   /** The socket ended while the timers ran, before the read. */
@@ -515,6 +519,12 @@ export class Books {
       socket,
       pending: new Set(this.registered().filter((r) => r.settled === 0)),
       connecting: socket.phase === "connecting",
+      open: socket.phase === "open",
+      // A ping and a receipt in the same ms: taken as unanswered (judged less often, never wrongly).
+      pongDue:
+        socket.lastPingAt !== undefined && socket.lastPingAt >= socket.lastReceivedAt
+          ? socket.lastPingAt + this.#ctx.config.pongTimeoutMs
+          : undefined,
       closes: this.closes.length,
       endedBeforeRead: false,
       answer: undefined,
@@ -537,8 +547,10 @@ export class Books {
    * A Starved command's read and its reactions ran (`starved-answer`): an answer that came in
    * time (the freeze began before the deadline) counts, though the deadline's timer ran first.
    * Judged: a request with a timeout, pending as the freeze began, answerable, the only one with
-   * its key, sent on the socket; and a handshake under way as the freeze began, with no close()
-   * made by a callback while the timers ran. Not judged: a wake at exactly the deadline. The
+   * its key, sent on the socket; a handshake under way as the freeze began; an open socket with
+   * the heartbeat on and no ping out of time as the freeze began (what is read is something
+   * received: the heartbeat must not end it as dead first). Not when a callback called close()
+   * while the timers ran or the socket was read. Not judged: a wake at exactly the deadline. The
    * timer then runs on time and judges at once; in real time (a fractional `performance.now()`)
    * a freeze ends exactly on a deadline with probability zero, on the model's whole ms often.
    */
@@ -588,6 +600,21 @@ export class Books {
       this.#violate(
         "starved-answer",
         `transport[${socket.index}]'s handshake was answered at t=${from}, before its connect timeout ran out at t=${timeoutAt}, yet the timers ended it before it was read at t=${now}`,
+      );
+    }
+    const { pongDue } = starve;
+    if (
+      starve.open &&
+      this.#ctx.config.pingIntervalMs > 0 &&
+      starve.endedBeforeRead &&
+      socket.terminated &&
+      noClose &&
+      (pongDue === undefined || (from < pongDue && pongDue !== now))
+    ) {
+      const ping = pongDue === undefined ? "no ping unanswered" : `its ping unanswered until t=${pongDue}`;
+      this.#violate(
+        "starved-answer",
+        `transport[${socket.index}] was open, ${ping}, and something came in at t=${from}; yet the timers ended it before it was read at t=${now}`,
       );
     }
   }

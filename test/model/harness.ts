@@ -156,6 +156,7 @@ export class ModelRun {
     t.onFrame = (socket, data, result) => {
       const what = this.#wire.classify(data);
       if (result >= 0 && what?.kind === "send") this.books.sendAccepted(what.key);
+      if (result >= 0 && what?.kind === "ping") socket.lastPingAt = this.clock.now();
       const name = what === undefined ? "?" : what.kind === "ping" ? "ping" : what.key;
       this.line(`↳ transport[${socket.index}].send(${name}) → ${result}`);
     };
