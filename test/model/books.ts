@@ -144,6 +144,8 @@ interface Starving {
   connecting: boolean;
   /** The socket was open as the freeze began. */
   open: boolean;
+  /** When the socket's close timeout ran out, if it was closing as the freeze began. */
+  closeDue: number | undefined;
   /** When the heartbeat's unanswered ping ran out of time (undefined: no ping unanswered). */
   pongDue: number | undefined;
   /** close() calls made before the freeze. */
@@ -520,6 +522,10 @@ export class Books {
       pending: new Set(this.registered().filter((r) => r.settled === 0)),
       connecting: socket.phase === "connecting",
       open: socket.phase === "open",
+      closeDue:
+        socket.phase === "closing" && socket.closingSince !== undefined
+          ? socket.closingSince + DEFAULTS.closeTimeoutMs
+          : undefined,
       // A ping and a receipt in the same ms: taken as unanswered (judged less often, never wrongly).
       pongDue:
         socket.lastPingAt !== undefined && socket.lastPingAt >= socket.lastReceivedAt
@@ -547,7 +553,8 @@ export class Books {
    * A Starved command's read and its reactions ran (`starved-answer`): an answer that came in
    * time (the freeze began before the deadline) counts, though the deadline's timer ran first.
    * Judged: a request with a timeout, pending as the freeze began, answerable, the only one with
-   * its key, sent on the socket; a handshake under way as the freeze began; an open socket with
+   * its key, sent on the socket; a handshake under way as the freeze began; a closing socket
+   * (the peer's close frame or TCP's end is read) within its close timeout; an open socket with
    * the heartbeat on and no ping out of time as the freeze began (what is read is something
    * received: the heartbeat must not end it as dead first). Not when a callback called close()
    * while the timers ran or the socket was read. Not judged: a wake at exactly the deadline. The
@@ -600,6 +607,20 @@ export class Books {
       this.#violate(
         "starved-answer",
         `transport[${socket.index}]'s handshake was answered at t=${from}, before its connect timeout ran out at t=${timeoutAt}, yet the timers ended it before it was read at t=${now}`,
+      );
+    }
+    const { closeDue } = starve;
+    if (
+      closeDue !== undefined &&
+      starve.endedBeforeRead &&
+      socket.terminated &&
+      noClose &&
+      from < closeDue &&
+      closeDue !== now
+    ) {
+      this.#violate(
+        "starved-answer",
+        `transport[${socket.index}] was closing, its close timeout running to t=${closeDue}, and the peer's part came in at t=${from}; yet the timers ended it before it was read at t=${now}`,
       );
     }
     const { pongDue } = starve;
