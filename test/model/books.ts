@@ -47,6 +47,8 @@ export interface CloseCall {
 export interface RequestCall {
   /** Its number among the calls (the n of its label). */
   n: number;
+  /** Its response can match it (json() matches by id: not a request made without one). */
+  answerable: boolean;
   label: string;
   kind: "promise" | "callback";
   /** What its frame and its response carry ("q7"). */
@@ -130,6 +132,30 @@ interface Ending {
   errors: EvtWebSocketError[];
 }
 
+/** A Starved command under way (commands.ts): what the books knew as the freeze began. */
+interface Starving {
+  /** When the freeze began. */
+  from: number;
+  /** The newest socket, the one read after the timers ran. */
+  socket: MemorySocket;
+  /** Requests unsettled as the freeze began. */
+  pending: Set<RequestCall>;
+  /** The socket's handshake was under way as the freeze began. */
+  connecting: boolean;
+  /** The socket was open as the freeze began. */
+  open: boolean;
+  /** When the socket's close timeout ran out, if it was closing as the freeze began. */
+  closeDue: number | undefined;
+  /** When the heartbeat's unanswered ping ran out of time (undefined: no ping unanswered). */
+  pongDue: number | undefined;
+  /** close() calls made before the freeze. */
+  closes: number;
+  /** The socket ended while the timers ran, before the read. */
+  endedBeforeRead: boolean;
+  /** The request whose answer was read, whether it was still pending then and the socket open. */
+  answer: { call: RequestCall; pendingAtRead: boolean; openAtRead: boolean } | undefined;
+}
+
 /** The books of one run; see the module header. */
 export class Books {
   readonly dials: DialCall[] = [];
@@ -171,6 +197,10 @@ export class Books {
   readonly #endings: Ending[] = [];
   /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
   readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
+
+  /** When each socket was opened (its connect timeout counts from then). */
+  readonly #startedAt = new WeakMap<MemorySocket, number>();
+  #starve: Starving | undefined;
 
   constructor(ctx: BooksContext) {
     this.#ctx = ctx;
@@ -389,6 +419,7 @@ export class Books {
 
   /** The connection opens a socket. */
   socketOpening(socket: MemorySocket): void {
+    this.#startedAt.set(socket, this.#ctx.clock.now());
     if (this.#proxy407) {
       this.#violate(
         "proxy-407",
@@ -481,6 +512,132 @@ export class Books {
       );
     }
     if (call.settled > 1) this.#violate("settle-once", `${call.label} settled ${call.settled} times`);
+  }
+
+  /** A Starved command freezes the process, `socket` the newest: what is pending and in time. */
+  starving(socket: MemorySocket): void {
+    this.#starve = {
+      from: this.#ctx.clock.now(),
+      socket,
+      pending: new Set(this.registered().filter((r) => r.settled === 0)),
+      connecting: socket.phase === "connecting",
+      open: socket.phase === "open",
+      closeDue:
+        socket.phase === "closing" && socket.closingSince !== undefined
+          ? socket.closingSince + DEFAULTS.closeTimeoutMs
+          : undefined,
+      // A ping and a receipt in the same ms: taken as unanswered (judged less often, never wrongly).
+      pongDue:
+        socket.lastPingAt !== undefined && socket.lastPingAt >= socket.lastReceivedAt
+          ? socket.lastPingAt + this.#ctx.config.pongTimeoutMs
+          : undefined,
+      closes: this.closes.length,
+      endedBeforeRead: false,
+      answer: undefined,
+    };
+  }
+
+  /** The timers a Starved command woke have run, with their reactions: the socket is read next. */
+  woke(): void {
+    if (this.#starve !== undefined) this.#starve.endedBeforeRead = !this.#starve.socket.live;
+  }
+
+  /** The answer to `call` is about to be read from `socket` (it counts only during a Starved command). */
+  answering(call: RequestCall, socket: MemorySocket): void {
+    const starve = this.#starve;
+    if (starve === undefined || starve.socket !== socket) return;
+    starve.answer = { call, pendingAtRead: call.settled === 0, openAtRead: socket.phase === "open" };
+  }
+
+  /**
+   * A Starved command's read and its reactions ran (`starved-answer`): an answer that came in
+   * time (the freeze began before the deadline) counts, though the deadline's timer ran first.
+   * Judged: a request with a timeout, pending as the freeze began, answerable, the only one with
+   * its key, sent on the socket; a handshake under way as the freeze began; a closing socket
+   * (the peer's close frame or TCP's end is read) within its close timeout; an open socket with
+   * the heartbeat on and no ping out of time as the freeze began (what is read is something
+   * received: the heartbeat must not end it as dead first). Not when a callback called close()
+   * while the timers ran or the socket was read. Not judged: a wake at exactly the deadline. The
+   * timer then runs on time and judges at once; in real time (a fractional `performance.now()`)
+   * a freeze ends exactly on a deadline with probability zero, on the model's whole ms often.
+   */
+  starved(): void {
+    const starve = this.#starve;
+    this.#starve = undefined;
+    if (starve === undefined) return;
+    const { from, socket, answer } = starve;
+    const now = this.#ctx.clock.now();
+    // A close() made by a callback (armed in one the timers or the read ran) ends it all first.
+    const noClose = this.closes.length === starve.closes;
+    if (answer !== undefined) {
+      const { call, pendingAtRead, openAtRead } = answer;
+      const judged =
+        call.kind === "promise" &&
+        call.deadline !== undefined &&
+        from < call.deadline &&
+        call.deadline !== now &&
+        starve.pending.has(call) &&
+        call.answerable &&
+        this.registered().filter((r) => r.key === call.key).length === 1 &&
+        socket.frames.some((f) => {
+          const what = f.result < 0 ? undefined : this.#ctx.wire.classify(f.data);
+          return what?.kind === "request" && what.key === call.key;
+        });
+      const came = `${call.label} (deadline t=${call.deadline}) was answered at t=${from}, in time, and the answer read at t=${now} after the timers ran`;
+      if (judged && call.outcome === `rejected ${ErrorCode.REQUEST_TIMEOUT}`) {
+        this.#violate("starved-answer", `${came}, yet it was rejected ${ErrorCode.REQUEST_TIMEOUT}`);
+      } else if (judged && pendingAtRead && openAtRead && noClose && call.outcome !== "resolved") {
+        this.#violate(
+          "starved-answer",
+          `${came} on an open socket, yet it is ${call.outcome ?? "unsettled"}`,
+        );
+      }
+    }
+    const startedAt = this.#startedAt.get(socket);
+    const timeoutAt = startedAt === undefined ? undefined : startedAt + this.#ctx.config.connectTimeoutMs;
+    if (
+      starve.connecting &&
+      starve.endedBeforeRead &&
+      socket.terminated &&
+      noClose &&
+      timeoutAt !== undefined &&
+      from < timeoutAt &&
+      timeoutAt !== now
+    ) {
+      this.#violate(
+        "starved-answer",
+        `transport[${socket.index}]'s handshake was answered at t=${from}, before its connect timeout ran out at t=${timeoutAt}, yet the timers ended it before it was read at t=${now}`,
+      );
+    }
+    const { closeDue } = starve;
+    if (
+      closeDue !== undefined &&
+      starve.endedBeforeRead &&
+      socket.terminated &&
+      noClose &&
+      from < closeDue &&
+      closeDue !== now
+    ) {
+      this.#violate(
+        "starved-answer",
+        `transport[${socket.index}] was closing, its close timeout running to t=${closeDue}, and the peer's part came in at t=${from}; yet the timers ended it before it was read at t=${now}`,
+      );
+    }
+    const { pongDue } = starve;
+    if (
+      starve.open &&
+      this.#ctx.config.pingIntervalMs > 0 &&
+      starve.endedBeforeRead &&
+      socket.terminated &&
+      noClose &&
+      (pongDue === undefined || (from < pongDue && pongDue !== now))
+    ) {
+      const ping = pongDue === undefined ? "no ping unanswered" : `its ping unanswered until t=${pongDue}`;
+      this.#violate(
+        "starved-answer",
+        `transport[${socket.index}] was open, ${ping}, and something came in at t=${from}; yet the timers ended it before it was read at t=${now}`,
+      );
+    }
   }
 
   /** A request() promise rejected. */
@@ -668,9 +825,15 @@ export class Books {
     }
     const now = clock.now();
     // Two timers' lateness: a deadline timer that fires late waits one more (zero-delay) timer
-    // before it judges, so an answer still unread behind the timers counts (pending.ts).
+    // before it judges, so an answer still unread behind the timers counts (pending.ts). That
+    // timer's delay is clamped to 1 ms (as by Node): +1. A freeze after the deadline delays the
+    // timers by as much (the model clock's frozenAfter).
     for (const r of registered) {
-      if (r.settled === 0 && r.deadline !== undefined && now > r.deadline + 2 * clock.latestLateMs) {
+      if (
+        r.settled === 0 &&
+        r.deadline !== undefined &&
+        now > r.deadline + 2 * clock.latestLateMs + 1 + clock.frozenAfter(r.deadline)
+      ) {
         this.#violate(
           "request-deadline",
           `${r.label} is unsettled at t=${now}, past its deadline t=${r.deadline}`,
@@ -689,7 +852,8 @@ export class Books {
     const { clock } = this.#ctx;
     const now = clock.now();
     for (const c of this.sends) {
-      if (c.deadline === undefined || now <= c.deadline + clock.latestLateMs) continue;
+      if (c.deadline === undefined || now <= c.deadline + clock.latestLateMs + clock.frozenAfter(c.deadline))
+        continue;
       const gone = this.#acceptedKeys.has(c.key) || this.#reportedKeys.has(c.key) || c.abortedQueued;
       if (!gone && this.unsentReports === c.unsentReportsBefore) {
         this.#violate(
@@ -710,13 +874,20 @@ export class Books {
     // A timer later than min(interval, pong timeout) reads as a frozen process: the heartbeat
     // then pings once more before it judges, which adds a pong timeout and a fourth late timer.
     const judged = pingIntervalMs > 0;
-    const frozen = late >= Math.min(pingIntervalMs, pongTimeoutMs);
-    const verdictBy = frozen
-      ? 2 * (pingIntervalMs + pongTimeoutMs) + 4 * late
-      : pingIntervalMs + pongTimeoutMs + 3 * late;
+    // A freeze (Starved) since the socket last heard anything is a late wake too, and delays the
+    // timers by its length; +4: each of the four timers may be a zero-delay one, clamped to 1 ms.
+    const lateBy = (frozenMs: number) =>
+      late >= Math.min(pingIntervalMs, pongTimeoutMs) || frozenMs > 0
+        ? 2 * (pingIntervalMs + pongTimeoutMs) + 4 * late + frozenMs + 4
+        : pingIntervalMs + pongTimeoutMs + 3 * late + 4;
     for (const s of transport.liveSockets) {
-      // Two timers' lateness: a late close timeout waits one more turn (clock.ts, setDeadline).
-      if (s.closingSince !== undefined && now > s.closingSince + DEFAULTS.closeTimeoutMs + 2 * late) {
+      // Two timers' lateness: a late close timeout waits one more turn (clock.ts, setDeadline), a
+      // zero-delay timer clamped to 1 ms (+1); a freeze since closing delays both by its length.
+      const closeBy = DEFAULTS.closeTimeoutMs + 2 * late + 1;
+      if (
+        s.closingSince !== undefined &&
+        now > s.closingSince + closeBy + clock.frozenAfter(s.closingSince)
+      ) {
         this.#violate(
           "close-bounded",
           `transport[${s.index}] has been closing since t=${s.closingSince}; now t=${now}`,
@@ -727,7 +898,7 @@ export class Books {
       if (judged && s.phase === "open" && s.closingSince === undefined) {
         // Three timers each late: the ping's, the pong deadline's, and the turn a late verdict
         // waits so an unread pong is read first (four, and a fresh ping, when frozen).
-        if (now > silentSince + verdictBy) {
+        if (now > silentSince + lateBy(clock.frozenAfter(silentSince))) {
           this.#violate(
             "liveness",
             `transport[${s.index}] silent since t=${silentSince} is still open at t=${now}`,

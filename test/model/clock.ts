@@ -6,6 +6,13 @@
  * run replays exactly. `live` counts the timers set and neither fired nor cleared: the suite's
  * "no timer outlives close()" check reads it. One clock per run: the heartbeat keeps its shared
  * timers per clock object, so a clock reused across runs would carry timers between them.
+ *
+ * Node's timer rules where they matter: a delay under 1 ms is 1 ms (Node clamps it), so a
+ * zero-delay timer never runs in the turn that set it. And a starved process (`freeze`, then
+ * `wake`): time passes with nothing fired, then the timers due at the wake run, only those set
+ * before it (the zero-delay ones they set belong to the loop's next turn), before the test reads
+ * any socket: Node runs due timers before it polls the sockets. `frozenAfter` tells the books how
+ * much frozen time may have delayed a timer due after a given time.
  */
 
 import { createRng } from "../../chaos/rng.js";
@@ -24,6 +31,8 @@ export class ModelClock implements Clock {
   latestLateMs = 0;
   /** Timers fired so far. */
   fired = 0;
+  /** Every freeze so far, as [from, to] in clock time. */
+  readonly #freezes: [number, number][] = [];
 
   constructor(maxLateMs = 0, seed = 1) {
     this.maxLateMs = maxLateMs;
@@ -59,7 +68,8 @@ export class ModelClock implements Clock {
   setTimeout(fn: () => void, ms: number): number {
     const id = ++this.#seq;
     const late = this.maxLateMs > 0 ? Math.floor(this.#random() * (this.maxLateMs + 1)) : 0;
-    this.#timers.set(id, { id, firesAt: this.#now + Math.max(0, ms) + late, fn });
+    // Node clamps a delay under 1 ms (0 included) to 1 ms: the timer runs in a later turn.
+    this.#timers.set(id, { id, firesAt: this.#now + Math.max(1, ms) + late, fn });
     return id;
   }
 
@@ -85,5 +95,46 @@ export class ModelClock implements Clock {
       next.fn();
     }
     this.#now = end;
+  }
+
+  /**
+   * The process is frozen for `ms` (the event loop blocked, SIGSTOP, a laptop asleep): time moves
+   * on and nothing fires. Call {@link wake} next, to run the timers that fell due.
+   */
+  freeze(ms: number): void {
+    const from = this.#now;
+    this.#now += Math.max(0, ms);
+    this.#freezes.push([from, this.#now]);
+  }
+
+  /**
+   * The first turn after a freeze: runs the timers due now that were set before this call,
+   * earliest first (same time: the one set first), with time reading as now. A timer they set
+   * is due 1 ms later at the earliest (the clamp): it runs on a later advance, as in Node's next
+   * loop turn. Returns how many ran.
+   */
+  wake(): number {
+    const due = [...this.#timers.values()]
+      .filter((t) => t.firesAt <= this.#now)
+      .sort((a, b) => a.firesAt - b.firesAt || a.id - b.id);
+    let ran = 0;
+    for (const t of due) {
+      if (!this.#timers.has(t.id)) continue; // cleared by one that ran before it
+      this.#timers.delete(t.id);
+      this.fired++;
+      ran++;
+      t.fn();
+    }
+    return ran;
+  }
+
+  /**
+   * Frozen time after `t`, in ms: how much later than its due time (plus lateness) a chain of
+   * timers due after `t` may have run, each one due inside a freeze running at its end.
+   */
+  frozenAfter(t: number): number {
+    let ms = 0;
+    for (const [from, to] of this.#freezes) if (to > t) ms += to - Math.max(from, t);
+    return ms;
   }
 }

@@ -293,11 +293,14 @@ function moveFor(s: MemorySocket, moves: SocketMoves): SocketMove {
 class OnSocket extends Step {
   readonly back: number;
   readonly moves: SocketMoves;
+  /** Put before the socket's name in the script ("then read: " when a Starved command reads). */
+  readonly prefix: string;
 
-  constructor(back: number, moves: SocketMoves, settle: boolean) {
+  constructor(back: number, moves: SocketMoves, settle: boolean, prefix = "") {
     super(settle);
     this.back = back;
     this.moves = moves;
+    this.prefix = prefix;
   }
 
   /** Live sockets take the move; an older socket that ended gets it as a stale event. */
@@ -319,7 +322,7 @@ class OnSocket extends Step {
       return;
     }
     const m = moveFor(s, this.moves);
-    const name = `transport[${s.index}]`;
+    const name = `${this.prefix}transport[${s.index}]`;
     const flag = this.settle ? "" : " [no flush]";
     switch (m.move) {
       case "open": {
@@ -372,7 +375,7 @@ class OnSocket extends Step {
   #stale(run: ModelRun, s: MemorySocket): void {
     const { talking, connecting } = this.moves;
     const m = talking.move !== "message" && connecting.move === "open" ? connecting : talking;
-    const name = `transport[${s.index}] (ended)`;
+    const name = `${this.prefix}transport[${s.index}] (ended)`;
     const flag = this.settle ? "" : " [no flush]";
     if (m.move === "message") {
       const msg = m.what === "response" ? run.response(m.pick, s) : run.unsolicited();
@@ -391,6 +394,58 @@ class OnSocket extends Step {
       const info = { code: 1006, reason: "", wasClean: false, closedBy: "network" as const };
       run.stale(s, `${name}.end again (1006)${flag}`, (events) => events.onClose(info));
     }
+  }
+}
+
+/**
+ * A starved process: frozen `ms` (nothing runs), then the timers due at the wake run (and the
+ * promise reactions after each, as in Node), and only then is a socket event that came in during
+ * the freeze read: Node runs due timers before it polls the sockets. The event is a move on the
+ * newest socket: mostly the answer to a pending request, else the handshake's answer, the peer's
+ * close frame or TCP's end (a close answered), or a pong. An answer that came in time counts
+ * however late the timers ran (property `starved-answer`).
+ */
+class Starved extends Step {
+  readonly ms: number;
+  readonly read: OnSocket;
+
+  constructor(ms: number, moves: SocketMoves) {
+    super(true);
+    this.ms = ms;
+    this.read = new OnSocket(0, moves, true, "then read: ");
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.socket(0)?.live === true;
+  }
+
+  label(): string {
+    return `starved ${this.ms} ms, the due timers run, then read: ${this.read.label()}`;
+  }
+
+  act(run: ModelRun): void {
+    const from = run.clock.now();
+    run.command(`starved ${this.ms} ms (t=${from}→${from + this.ms}), then the due timers run`, () => {
+      run.clock.freeze(this.ms);
+      const ran = run.clock.wake();
+      run.line(`↳ ${ran} timer(s) ran`);
+    });
+  }
+
+  override async run(_model: ModelRun, run: ModelRun): Promise<void> {
+    run.beginStep();
+    const s = run.socket(0)!;
+    run.starving(s);
+    this.act(run);
+    // Node runs the promise reactions after each timer, before it reads the sockets.
+    await flush();
+    run.books.woke();
+    if (s.live) this.read.act(run);
+    else run.line(`transport[${s.index}] ended while the timers ran: nothing left to read`);
+    await flush();
+    run.starved();
+    run.check(true);
+    run.assertClean();
   }
 }
 
@@ -509,6 +564,28 @@ const advanceArb = fc.oneof(
   ),
 );
 
+const starvedArb = fc
+  .tuple(
+    fc.constantFrom(50, 500, 5000),
+    fc.record<SocketMoves>({
+      connecting: fc.record({ move: fc.constant("open" as const), protocol: fc.integer({ min: 0, max: 2 }) }),
+      talking: fc.oneof<fc.MaybeWeightedArbitrary<SocketMove>[]>(
+        weigh(
+          6,
+          fc.record({
+            move: fc.constant("message" as const),
+            what: fc.constant("response" as const),
+            pick: fc.nat(7),
+          }),
+        ),
+        weigh(1, fc.constant({ move: "pong" as const })),
+        weigh(1, fc.constant({ move: "peerClose" as const, code: 1000, reason: "" })),
+      ),
+      halfClosed: endTcpMove,
+    }),
+  )
+  .map(([ms, moves]) => new Starved(ms, moves));
+
 /** Every command arbitrary; fast-check picks among them uniformly, so weight by repetition. */
 export const commandArbs: fc.Arbitrary<Cmd>[] = [
   callArb,
@@ -531,4 +608,5 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
     )
     .map(([p, how, s]) => new ReleaseHeaders(p, how, s)),
   fc.tuple(fc.boolean(), settleArb).map(([shown, s]) => new PageMove(shown, s)),
+  starvedArb,
 ];

@@ -119,6 +119,8 @@ export class ModelRun {
   /** The call ids whose headers a socket was opened with. */
   readonly #usedCalls = new Set<number>();
   #nextId = 1;
+  /** A Starved command runs: a response goes preferably to a request with a timeout (the rule's subject). */
+  #starving = false;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
     this.config = config;
@@ -154,6 +156,7 @@ export class ModelRun {
     t.onFrame = (socket, data, result) => {
       const what = this.#wire.classify(data);
       if (result >= 0 && what?.kind === "send") this.books.sendAccepted(what.key);
+      if (result >= 0 && what?.kind === "ping") socket.lastPingAt = this.clock.now();
       const name = what === undefined ? "?" : what.kind === "ping" ? "ping" : what.key;
       this.line(`↳ transport[${socket.index}].send(${name}) → ${result}`);
     };
@@ -673,9 +676,10 @@ export class ModelRun {
     return open.at(-1)?.key ?? `q${n}`;
   }
 
-  #newRequest(n: number, kind: RequestCall["kind"], key: string): RequestCall {
+  #newRequest(n: number, kind: RequestCall["kind"], key: string, answerable = true): RequestCall {
     return {
       n,
+      answerable,
       label: `${kind === "promise" ? "request" : "send-cb"}#${n}`,
       kind,
       key,
@@ -710,7 +714,9 @@ export class ModelRun {
 
   #request(a: Action & { kind: "request" }, suffix: string): void {
     const n = this.#nextId++;
-    const call = this.#newRequest(n, "promise", this.#requestKey(n, a.dup));
+    // json() matches by id: a request without one can get no answer.
+    const answerable = !a.noId || this.config.codec !== "json";
+    const call = this.#newRequest(n, "promise", this.#requestKey(n, a.dup), answerable);
     const controller = a.signal === "none" ? undefined : new AbortController();
     if (a.signal === "aborted") controller?.abort();
     call.controller = controller;
@@ -768,7 +774,8 @@ export class ModelRun {
 
   /**
    * The response to an unsettled request (`pick` chooses which): preferably one whose frame
-   * `socket` accepted, else any unsettled one, else any; an unsolicited message when none.
+   * `socket` accepted (with a timeout, during a Starved command), else any unsettled one, else
+   * any; an unsolicited message when none.
    */
   response(pick: number, socket: MemorySocket): Delivery {
     const sent = new Set<string>();
@@ -779,9 +786,12 @@ export class ModelRun {
     const registered = this.books.registered();
     const open = registered.filter((r) => r.settled === 0);
     const onSocket = open.filter((r) => sent.has(r.key));
-    const pool = onSocket.length > 0 ? onSocket : open.length > 0 ? open : registered;
+    const timed = this.#starving ? onSocket.filter((r) => r.deadline !== undefined) : [];
+    const pool =
+      timed.length > 0 ? timed : onSocket.length > 0 ? onSocket : open.length > 0 ? open : registered;
     const call = pool[pick % Math.max(1, pool.length)];
     if (call === undefined) return this.unsolicited();
+    this.books.answering(call, socket);
     return { data: this.#wire.response(call.key), text: `response to ${call.label} (${call.key})` };
   }
 
@@ -797,6 +807,18 @@ export class ModelRun {
 
   pongMessage(): Delivery {
     return { data: this.#wire.pong, text: "pong message" };
+  }
+
+  /** A Starved command begins: the process freezes with `socket` the newest (see Books.starving). */
+  starving(socket: MemorySocket): void {
+    this.#starving = true;
+    this.books.starving(socket);
+  }
+
+  /** A Starved command's read and its reactions are done: the books judge it. */
+  starved(): void {
+    this.#starving = false;
+    this.books.starved();
   }
 
   /** Called before each command. */

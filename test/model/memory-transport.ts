@@ -64,6 +64,8 @@ export class MemorySocket implements Transport {
   error: Error | undefined;
   /** When the socket last received anything (opened, a message, a pong, a ping), on the test's clock. */
   lastReceivedAt = 0;
+  /** When the connection last pinged on it (a protocol ping; the harness records ping messages). */
+  lastPingAt: number | undefined;
   /** When the first close frame went either way; undefined before. */
   closingSince: number | undefined;
   /** The code of the close frame the adapter sent failing the connection itself (see `fail`). */
@@ -115,6 +117,7 @@ export class MemorySocket implements Transport {
     if (this.phase !== "open") return;
     this.pings++;
     this.unansweredPings++;
+    this.lastPingAt = this.#owner.now();
   }
 
   close(code: number, reason: string): void {

@@ -12,6 +12,8 @@ export const PROPERTIES = {
   "settle-once": "a request or send callback settles at most once, with its own response",
   "request-settles": "every request and send callback settles",
   "request-deadline": "a request with a timeout settles by its deadline",
+  "starved-answer":
+    "an answer that came in time counts though the process was frozen past the deadline and its timer ran before the socket was read: the request resolves with it (never ERR_REQUEST_TIMEOUT), the handshake is not ended by the connect timeout, a closing socket is not ended by the close timeout, an open socket whose ping was still in time is not ended as dead by the heartbeat",
   "retry-on-reconnect":
     "a request goes out once (retryOnReconnect: once per connection) and fails with ERR_DISCONNECTED under retryOnReconnect only when the connection ends for good",
   "dial-settles": "every dial() promise settles",
