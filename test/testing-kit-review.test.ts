@@ -454,3 +454,57 @@ describe("nothing outlives close()", () => {
     },
   );
 });
+
+/** A plain TCP server on 127.0.0.1 that records what each connection sends and whether it ended. */
+async function tcpTarget() {
+  const seen = { data: "", ended: false, closed: false };
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on("data", (chunk) => {
+      seen.data += chunk.toString();
+    });
+    socket.on("end", () => {
+      seen.ended = true;
+    });
+    socket.on("close", () => {
+      seen.closed = true;
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  onCleanup(async () => {
+    for (const socket of sockets) socket.destroy();
+    await new Promise((resolve) => server.close(resolve));
+  });
+  return { url: `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`, seen };
+}
+
+/** A plain TCP client of `proxy`, connected, destroyed when the test ends. */
+async function tcpClient(proxy: FaultProxy) {
+  const socket = net.connect({ host: "127.0.0.1", port: proxy.port });
+  socket.on("error", () => {});
+  onCleanup(async () => void socket.destroy());
+  await new Promise((resolve) => socket.once("connect", resolve));
+  const closed = new Promise((resolve) => socket.once("close", resolve));
+  return { socket, closed };
+}
+
+describe("createFaultProxy: a close waiting for its delayed bytes, then a blackhole", () => {
+  it("a client's close held behind latency, then blackhole() and heal(): the server gets the bytes, then the close", async () => {
+    const target = await tcpTarget();
+    const proxy = await kitProxy(target.url);
+    await proxy.latency(600_000, { direction: "upstream" });
+    const client = await tcpClient(proxy);
+    client.socket.end("last words");
+    await client.closed; // the proxy read the client's FIN: it waits for "last words" to go on
+    await proxy.blackhole();
+    // A timer turn after the proxy's checks for the close (they run every few ms).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await proxy.heal();
+    // The close, seen while the blackhole was on, was dropped for good: the server's
+    // connection stayed open forever.
+    await waitFor(() => target.seen.ended, { message: "the close to reach the server" });
+    expect(target.seen.data).toBe("last words");
+  });
+});

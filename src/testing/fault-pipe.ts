@@ -42,6 +42,16 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
   let wireFreeAt = 0;
   let lastDue = 0;
   let throttled = false;
+  /** `from` ended: `to` is ended once the delayed bytes went on and no blackhole holds the close. */
+  let ending = false;
+  let endTimer: NodeJS.Timeout | undefined;
+  const finish = (): void => {
+    clearTimeout(endTimer);
+    endTimer = undefined;
+    if (blackholed[way]) return; // the close goes through no more than bytes do; release() retries
+    if (delayed.length > 0) endTimer = setTimeout(finish, 5);
+    else to.end();
+  };
   const flushDue = (): void => {
     timer = undefined;
     const now = performance.now();
@@ -63,6 +73,7 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     lastDue = 0;
     clearTimeout(timer);
     flushDue();
+    if (ending) finish();
   };
   releases[way].add(release);
   from.on("data", (chunk: Buffer) => {
@@ -89,11 +100,7 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     timer ??= setTimeout(flushDue, timerMs(delayed[0]!.due - now));
   });
   from.on("end", () => {
-    const finish = (): void => {
-      if (blackholed[way]) return; // the close goes through no more than bytes do
-      if (delayed.length > 0) setTimeout(finish, 5);
-      else to.end();
-    };
+    ending = true;
     finish();
   });
   from.on("close", () => {
@@ -102,6 +109,7 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
   to.on("close", () => {
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
+    clearTimeout(endTimer);
     delayed.length = 0;
     releases[way].delete(release);
   });
