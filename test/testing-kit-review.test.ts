@@ -455,12 +455,16 @@ describe("nothing outlives close()", () => {
   );
 });
 
-/** A plain TCP server on 127.0.0.1 that records what each connection sends and whether it ended. */
-async function tcpTarget() {
+/**
+ * A plain TCP server on 127.0.0.1 that records what each connection sends and whether it ended
+ * (or, with `read: false`, reads nothing).
+ */
+async function tcpTarget({ read = true } = {}) {
   const seen = { data: "", ended: false, closed: false };
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
+    if (!read) socket.pause();
     socket.on("data", (chunk) => {
       seen.data += chunk.toString();
     });
@@ -507,4 +511,39 @@ describe("createFaultProxy: a close waiting for its delayed bytes, then a blackh
     await waitFor(() => target.seen.ended, { message: "the close to reach the server" });
     expect(target.seen.data).toBe("last words");
   });
+});
+
+describe("createFaultProxy: backpressure under latency and bandwidth", () => {
+  const MiB = 1024 * 1024;
+  it.each([
+    ["latency(1)", (p: FaultProxy) => p.latency(1)],
+    ["bandwidth(1 GB/s)", (p: FaultProxy) => p.bandwidth(1e9)],
+  ])(
+    "through %s, a sender to a server that reads nothing stops: the proxy does not take all it sends",
+    async (_, impose) => {
+      const target = await tcpTarget({ read: false });
+      const proxy = await kitProxy(target.url);
+      await impose(proxy);
+      const { socket } = await tcpClient(proxy);
+      let flushed = 0;
+      const chunk = Buffer.alloc(64 * 1024);
+      const pump = (): void => {
+        while (!socket.destroyed) {
+          const room = socket.write(chunk, () => {
+            flushed += chunk.length;
+          });
+          if (!room) return void socket.once("drain", pump);
+        }
+      };
+      pump();
+      // 128 MiB is more than the socket buffers of both hops hold (Linux tops them at 2 x 36 MiB
+      // by default): a sender gets this far only if the proxy keeps reading. It did, the bytes piled
+      // up in the proxy's memory (about 100 MB/s here); without a fault it stopped, as TCP does.
+      const swallowed = waitFor(() => flushed >= 128 * MiB, {
+        timeoutMs: 5000,
+        message: "128 MiB to leave the client",
+      });
+      await expect(swallowed).rejects.toBeInstanceOf(WaitForTimeoutError);
+    },
+  );
 });

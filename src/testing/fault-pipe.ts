@@ -52,6 +52,15 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     if (delayed.length > 0) endTimer = setTimeout(finish, 5);
     else to.end();
   };
+  // Reading resumes once few bytes wait here and `to` takes more (a receiver that reads
+  // nothing stops the sender, as TCP would, instead of the proxy holding all it sends).
+  const resumeIfRoom = (): void => {
+    if (throttled && queuedBytes < 16 * 1024 && !to.writableNeedDrain) {
+      throttled = false;
+      from.resume();
+    }
+  };
+  to.on("drain", resumeIfRoom);
   const flushDue = (): void => {
     timer = undefined;
     const now = performance.now();
@@ -60,10 +69,7 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
       queuedBytes -= chunk.length;
       if (!to.destroyed && !blackholed[way]) to.write(chunk);
     }
-    if (throttled && queuedBytes < 16 * 1024) {
-      throttled = false;
-      from.resume();
-    }
+    resumeIfRoom();
     if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
   };
   // The fault was lifted: what waits is due now (in order), and the wire is free.

@@ -54,8 +54,8 @@ export interface FaultProxy {
   /**
    * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
    * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (unless
-   * `latency` delays that direction). Reading pauses while more than 64 KiB wait, so the
-   * sender feels backpressure.
+   * `latency` delays that direction). Reading pauses while more than 64 KiB wait, or while the
+   * receiver takes no more, so the sender feels backpressure.
    */
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
   /**
