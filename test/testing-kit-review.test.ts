@@ -547,3 +547,19 @@ describe("createFaultProxy: backpressure under latency and bandwidth", () => {
     },
   );
 });
+
+describe("createTestServer: close() during restart()", () => {
+  it("close() called while restart() destroys the connections resolves once clients no longer lists them", async () => {
+    const server = await kitServer();
+    const c = conn({ reconnect: false });
+    await c.dial(server.url);
+    await waitFor(() => server.clients.size === 1);
+    const restarting = server.restart();
+    await null; // restart() has begun: it destroyed the connection and waits for it to go
+    await server.close();
+    // close() found nothing left to stop and resolved at once, the connection still listed.
+    expect(server.clients.size).toBe(0);
+    await restarting;
+    expect(await listening(server.port)).toBe(false);
+  });
+});

@@ -371,6 +371,12 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       closes++;
       await relisten?.catch(() => {}); // a restart() listening again: let it finish, then stop it
       await stop();
+      // A restart() stopping meanwhile destroyed them: they are unlisted at their "close".
+      const unlisted = [...clients].map(
+        (ws) => new Promise<void>((resolve) => ws.once("close", () => resolve())),
+      );
+      for (const ws of clients) ws.terminate();
+      await Promise.all(unlisted);
     },
   };
 }
