@@ -563,3 +563,42 @@ describe("createTestServer: close() during restart()", () => {
     expect(await listening(server.port)).toBe(false);
   });
 });
+
+describe("createFaultProxy: no half-closed connection", () => {
+  it("a client that shuts down its sending side gets no answer after it, as docs/testing.md says", async () => {
+    const sockets: net.Socket[] = [];
+    let asked = "";
+    let answered = false;
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => {
+      sockets.push(socket);
+      socket.on("error", () => {});
+      socket.on("data", (chunk) => {
+        asked += chunk.toString();
+      });
+      socket.on("end", () => socket.end("answer"));
+      socket.on("close", () => {
+        answered = true;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onCleanup(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const proxy = await kitProxy(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    const client = net.connect({ host: "127.0.0.1", port: proxy.port, allowHalfOpen: true });
+    client.on("error", () => {});
+    onCleanup(async () => void client.destroy());
+    let answer = "";
+    client.on("data", (chunk) => {
+      answer += chunk.toString();
+    });
+    const ended = new Promise((resolve) => client.once("end", resolve));
+    await new Promise((resolve) => client.once("connect", resolve));
+    client.end("question");
+    await ended; // the proxy ends the client's connection at the client's FIN
+    await waitFor(() => answered, { message: "the server to answer and close" });
+    expect(asked).toBe("question");
+    expect(answer).toBe("");
+  });
+});

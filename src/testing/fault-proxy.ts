@@ -7,7 +7,7 @@
  * `heal` undoes them all. `latency`, `bandwidth` and `blackhole` can apply to one direction only,
  * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
  * `wss:` alike (the copying, one direction at a time, is fault-pipe.ts). What it does not do: bandwidth limits or packet loss below TCP (use network
- * namespaces for those).
+ * namespaces for those), or half-closed connections (a side's FIN ends its connection both ways).
  */
 
 import * as net from "node:net";
