@@ -602,3 +602,37 @@ describe("createFaultProxy: no half-closed connection", () => {
     expect(answer).toBe("");
   });
 });
+
+describe("createFaultProxy: a reset behind latency", () => {
+  it("bytes a server sent before it reset its connection (RST) still reach the client, as without latency", async () => {
+    const sockets: net.Socket[] = [];
+    let wrote = false;
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on("error", () => {});
+      socket.write("bye", () => {
+        wrote = true;
+      });
+      // "ping" came the other way after "bye" was written: by then the proxy has read "bye" (a
+      // reset sooner would throw away bytes unread on any network).
+      socket.on("data", () => socket.resetAndDestroy());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    onCleanup(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    });
+    const proxy = await kitProxy(`ws://127.0.0.1:${(server.address() as net.AddressInfo).port}`);
+    await proxy.latency(100, { direction: "downstream" });
+    const client = await tcpClient(proxy);
+    let got = "";
+    client.socket.on("data", (chunk) => {
+      got += chunk.toString();
+    });
+    await waitFor(() => wrote);
+    client.socket.write("ping");
+    await client.closed;
+    // The RST dropped the pair at once, with "bye" still delayed: the client got only the close.
+    expect(got).toBe("bye");
+  });
+});

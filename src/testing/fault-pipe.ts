@@ -109,8 +109,13 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     ending = true;
     finish();
   });
-  from.on("close", () => {
+  from.on("close", (hadError: boolean) => {
     if (timer !== undefined && to.destroyed) clearTimeout(timer);
+    // A reset (no "end"): what came before it still goes on, then `to` is closed, as by a FIN.
+    if (hadError && !ending) {
+      ending = true;
+      finish();
+    }
   });
   to.on("close", () => {
     if (timer !== undefined) clearTimeout(timer);

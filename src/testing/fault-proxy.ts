@@ -222,15 +222,13 @@ export async function createFaultProxy(
     };
     const upHolds = pipe(client, upstream, "upstream", faults);
     const downHolds = pipe(upstream, client, "downstream", faults);
-    // A side that ended cleanly while its pipe still delays bytes: they go on, then the pipe
-    // ends the other side, whose close drops the pair. A close towards a blackhole is hidden
-    // like bytes (the other side stays open) until heal(). Any other close drops it at once.
-    const onClose =
-      (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) =>
-      (hadError: boolean): void => {
-        if (blackholed[way] && !other.destroyed) hiddenCloses.add(drop);
-        else if (hadError || !holds()) drop();
-      };
+    // A side that closed (a FIN or a reset) while its pipe still delays bytes: they go on, then
+    // the pipe ends the other side, whose close drops the pair. A close towards a blackhole is
+    // hidden like bytes (the other side stays open) until heal(). Any other close drops it at once.
+    const onClose = (way: "upstream" | "downstream", holds: () => boolean, other: net.Socket) => (): void => {
+      if (blackholed[way] && !other.destroyed) hiddenCloses.add(drop);
+      else if (!holds()) drop();
+    };
     client.on("error", () => {}); // "close" follows
     upstream.on("error", () => {});
     client.on("close", onClose("upstream", upHolds, upstream));
