@@ -636,3 +636,20 @@ describe("createFaultProxy: a reset behind latency", () => {
     expect(got).toBe("bye");
   });
 });
+
+describe("createTestServer: close() during restart(downMs)", () => {
+  it("close() while restart(downMs) stays down ends the wait: restart() resolves, no timer is left", async () => {
+    const server = await kitServer();
+    let restarted = false;
+    void server.restart(600_000).then(() => {
+      restarted = true;
+    });
+    // Down: the listener is closed; restart() waits out downMs.
+    await waitFor(async () => !(await listening(server.port)), { message: "the server to go down" });
+    await new Promise((resolve) => setImmediate(resolve));
+    await server.close();
+    // Its ten-minute timer ran on after close(), holding the process (and restart()) that long.
+    await waitFor(() => restarted, { message: "restart() to resolve" });
+    expect(await listening(server.port)).toBe(false);
+  });
+});

@@ -95,7 +95,8 @@ export interface TestServer {
   /**
    * Stops listening and destroys every connection (no close frame: clients see 1006), waits
    * `downMs`, then listens again on the same port. A `restart()` called while another is under
-   * way runs after it. After `close()`, it does nothing.
+   * way runs after it. After `close()`, it does nothing; `close()` during `downMs` ends the wait
+   * (it resolves at once, listening no more).
    *
    * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection, nothing restarted) for a
    * `downMs` outside 0 to 2147483647 (what a timer takes) or not a number.
@@ -202,6 +203,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
   let relisten: Promise<http.Server> | undefined;
   /** The last restart() called: the next one runs after it, so they never listen at once. */
   let restarting: Promise<void> = Promise.resolve();
+  /** Ends a restart()'s downtime at once (close() does: nothing listens after it anyway). */
+  let endDowntime: () => void = () => {};
 
   /** Answers a handshake; resolves once it is accepted or refused. */
   const accept = ({ req, socket, head }: Held): Promise<void> => {
@@ -323,7 +326,16 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       const run = async (): Promise<void> => {
         if (closes > 0) return; // close() came, before or meanwhile: it wins
         await stop();
-        if (downMs > 0) await new Promise((r) => setTimeout(r, downMs));
+        if (downMs > 0) {
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(() => endDowntime(), downMs);
+            endDowntime = () => {
+              clearTimeout(timer);
+              endDowntime = () => {};
+              resolve();
+            };
+          });
+        }
         if (closes > 0) return;
         relisten = listen(port);
         try {
@@ -369,6 +381,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     },
     async close() {
       closes++;
+      endDowntime();
       await relisten?.catch(() => {}); // a restart() listening again: let it finish, then stop it
       await stop();
       // A restart() stopping meanwhile destroyed them: they are unlisted at their "close".
