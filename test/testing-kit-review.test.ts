@@ -653,3 +653,44 @@ describe("createTestServer: close() during restart(downMs)", () => {
     expect(await listening(server.port)).toBe(false);
   });
 });
+
+describe("createFaultProxy: lifting one of two faults", () => {
+  it.each([
+    [
+      "bandwidth(0) under latency(1)",
+      async (p: FaultProxy) => {
+        await p.bandwidth(1, { direction: "upstream" });
+        await p.latency(1, { direction: "upstream" });
+      },
+      (p: FaultProxy) => p.bandwidth(0, { direction: "upstream" }),
+    ],
+    [
+      "latency(0) under bandwidth(1 MB/s)",
+      async (p: FaultProxy) => {
+        await p.latency(600_000, { direction: "upstream" });
+        await p.bandwidth(1e6, { direction: "upstream" });
+      },
+      (p: FaultProxy) => p.latency(0, { direction: "upstream" }),
+    ],
+  ])(
+    "%s: the bytes held go on as the fault left times them, not as the lifted one did",
+    async (_, impose, lift) => {
+      const server = await kitServer({ onMessage: () => {} });
+      const proxy = await kitProxy(server.url);
+      const received: unknown[] = [];
+      const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+      await c.dial(proxy.url);
+      await waitFor(() => server.clients.size === 1);
+      await impose(proxy);
+      c.send("held"); // a 10-byte frame: 10 s at 1 B/s
+      // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
+      for (const ws of server.clients) ws.send("down");
+      await waitFor(() => received.length === 1);
+      expect(server.received).toEqual([]);
+      await lift(proxy);
+      // They kept the due time of the fault lifted (10 s, or ten minutes).
+      await waitFor(() => server.received.length === 1, { message: "the message to arrive" });
+      expect(server.received).toEqual(["held"]);
+    },
+  );
+});

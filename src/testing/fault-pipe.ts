@@ -18,7 +18,7 @@ export interface Faults {
   bytesPerSecond: Record<Way, number>;
   /** Whether bytes (and, see fault-proxy.ts, closes) are dropped. */
   blackholed: Record<Way, boolean>;
-  /** Each open pipe's `release()`: forwards at once what it still delays (a fault was lifted). */
+  /** Each open pipe's `release()`: re-times what it still delays under the faults left (one was set to 0). */
   releases: Record<Way, Set<() => void>>;
 }
 
@@ -36,7 +36,7 @@ function timerMs(ms: number): number {
  */
 export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults): () => boolean {
   const { latencyMs, bytesPerSecond, blackholed, releases } = faults;
-  const delayed: Array<{ due: number; chunk: Buffer }> = [];
+  const delayed: Array<{ at: number; due: number; chunk: Buffer }> = [];
   let timer: NodeJS.Timeout | undefined;
   let queuedBytes = 0;
   let wireFreeAt = 0;
@@ -72,11 +72,18 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     resumeIfRoom();
     if (delayed.length > 0) timer = setTimeout(flushDue, timerMs(delayed[0]!.due - now));
   };
-  // The fault was lifted: what waits is due now (in order), and the wire is free.
+  // A fault was lifted: what waits is due as if the faults left had applied since it came (at
+  // once, in order, when none is left).
   const release = (): void => {
-    for (const entry of delayed) entry.due = 0;
+    const delayMs = latencyMs[way];
+    const rate = bytesPerSecond[way];
     wireFreeAt = 0;
     lastDue = 0;
+    for (const entry of delayed) {
+      if (rate > 0) wireFreeAt = Math.max(entry.at, wireFreeAt) + (entry.chunk.length / rate) * 1000;
+      entry.due = Math.max(lastDue, (rate > 0 ? wireFreeAt : entry.at) + delayMs);
+      lastDue = entry.due;
+    }
     clearTimeout(timer);
     flushDue();
     if (ending) finish();
@@ -97,7 +104,7 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
     if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
     const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
     lastDue = due;
-    delayed.push({ due, chunk });
+    delayed.push({ at: now, due, chunk });
     queuedBytes += chunk.length;
     if (queuedBytes > 64 * 1024 && !throttled) {
       throttled = true;

@@ -43,7 +43,7 @@ export interface FaultProxy {
   /**
    * Delays every chunk by `ms` in each direction (or in `scope.direction` only), in order, so a
    * round trip gains `2 * ms`. 0 removes the delay, and the bytes still delayed go on at once
-   * (unless `bandwidth` limits that direction). Applies to open and new connections.
+   * (if `bandwidth` limits that direction, at its rate since they came). Applies to open and new connections.
    *
    * @example
    * ```ts
@@ -53,8 +53,8 @@ export interface FaultProxy {
   latency(ms: number, scope?: FaultScope): Promise<void>;
   /**
    * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
-   * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (unless
-   * `latency` delays that direction). Reading pauses while more than 64 KiB wait, or while the
+   * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (if
+   * `latency` delays that direction, its delay after they came). Reading pauses while more than 64 KiB wait, or while the
    * receiver takes no more, so the sender feels backpressure.
    */
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
@@ -200,11 +200,9 @@ export async function createFaultProxy(
   let wantListening = true;
   /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
   const hiddenCloses = new Set<() => void>();
-  /** Forwards what `ways` still delay, for each way left with neither latency nor bandwidth limit. */
-  const releaseIfUnlimited = (ways: readonly ("upstream" | "downstream")[]): void => {
-    for (const way of ways) {
-      if (latencyMs[way] === 0 && bytesPerSecond[way] === 0) for (const release of releases[way]) release();
-    }
+  /** Re-times what `ways` still delay under the faults left there (a fault was set to 0). */
+  const release = (ways: readonly ("upstream" | "downstream")[]): void => {
+    for (const way of ways) for (const retime of releases[way]) retime();
   };
 
   const onConnection = (client: net.Socket): void => {
@@ -280,7 +278,7 @@ export async function createFaultProxy(
           `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
         );
       for (const way of ways) latencyMs[way] = ms;
-      releaseIfUnlimited(ways);
+      if (ms === 0) release(ways);
     },
     async bandwidth(rate: number, scope?: FaultScope) {
       const ways = directions("bandwidth", scope);
@@ -290,7 +288,7 @@ export async function createFaultProxy(
           `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
         );
       for (const way of ways) bytesPerSecond[way] = rate;
-      releaseIfUnlimited(ways);
+      if (rate === 0) release(ways);
     },
     async blackhole(scope?: FaultScope) {
       for (const way of directions("blackhole", scope)) blackholed[way] = true;
@@ -313,7 +311,7 @@ export async function createFaultProxy(
         bytesPerSecond[way] = 0;
         blackholed[way] = false;
       }
-      releaseIfUnlimited(["upstream", "downstream"]);
+      release(["upstream", "downstream"]);
       for (const pass of [...hiddenCloses]) pass();
       wantListening = true;
       if (server !== undefined || closed) return;
