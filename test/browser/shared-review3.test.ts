@@ -44,21 +44,30 @@ afterAll(async () => {
 const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
 
+/**
+ * A tab whose shared connection `name` leads, records in `late` every event heard once `done`
+ * is set, and has asked the server to stop reading (so its socket's close waits).
+ */
+async function leaderWithReadingPaused(name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await rig.browser.newContext();
+  const [page] = (await blankTabs(context, 1)) as [Page];
+  await countSocketEnds(page);
+  await inPage(page, [server.url, name] as const, async ([url, shared]) => {
+    const w = window as unknown as W;
+    w.late = [];
+    w.done = false;
+    w.a = window.shared.createSharedConn<string, string>(shared);
+    for (const event of ["close", "state", "error", "message", "role", "reconnecting"] as const)
+      w.a.on(event, () => w.done && w.late.push(event));
+    await w.a.dial(url);
+    w.a.send("pause:reading");
+  });
+  return { context, page };
+}
+
 describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
   it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
-    const context = await rig.browser.newContext();
-    const [page] = (await blankTabs(context, 1)) as [Page];
-    await countSocketEnds(page);
-    await inPage(page, server.url, async (url) => {
-      const w = window as unknown as W;
-      w.late = [];
-      w.done = false;
-      w.a = window.shared.createSharedConn<string, string>("stepped-then-closed");
-      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
-        w.a.on(name, () => w.done && w.late.push(name));
-      await w.a.dial(url);
-      w.a.send("pause:reading");
-    });
+    const { context, page } = await leaderWithReadingPaused("stepped-then-closed");
     await until(() => paused.length === 1, "the server to stop reading");
     const closesBefore = closes.length;
     await inPage(page, null, () => {
@@ -122,19 +131,7 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
   });
 
   it("a leader's second close(), made while the first waits for the socket, resolves when the first does: no event after it", async () => {
-    const context = await rig.browser.newContext();
-    const [page] = (await blankTabs(context, 1)) as [Page];
-    await countSocketEnds(page);
-    await inPage(page, server.url, async (url) => {
-      const w = window as unknown as W;
-      w.late = [];
-      w.done = false;
-      w.a = window.shared.createSharedConn<string, string>("closed-twice");
-      for (const name of ["close", "state", "error", "message", "role", "reconnecting"] as const)
-        w.a.on(name, () => w.done && w.late.push(name));
-      await w.a.dial(url);
-      w.a.send("pause:reading");
-    });
+    const { context, page } = await leaderWithReadingPaused("closed-twice");
     await until(() => paused.length === 3, "the server to stop reading");
     await inPage(page, null, () => {
       const w = window as unknown as W;
