@@ -26,6 +26,23 @@ function warnings(): string[] {
   return seen;
 }
 
+/** A client behind `proxy` whose frame "held" waits in the proxy under the fault `impose`. */
+async function holdOne(impose: (proxy: FaultProxy) => Promise<void>) {
+  const server = await kitServer({ onMessage: () => {} });
+  const proxy = await kitProxy(server.url);
+  const received: unknown[] = [];
+  const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
+  await c.dial(proxy.url);
+  await waitFor(() => server.clients.size === 1);
+  await impose(proxy);
+  c.send("held");
+  // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
+  for (const ws of server.clients) ws.send("down");
+  await waitFor(() => received.length === 1);
+  expect(server.received).toEqual([]);
+  return { server, proxy, c };
+}
+
 describe("createFaultProxy under review", () => {
   it("a bandwidth so low that a chunk is due past what a timer holds waits, without a timer firing every millisecond", async () => {
     const seen = warnings();
@@ -52,23 +69,6 @@ describe("createFaultProxy under review", () => {
 });
 
 describe("createFaultProxy: lifting a fault", () => {
-  /** A client behind `proxy` whose frame "held" waits in the proxy under the fault `impose`. */
-  async function holdOne(impose: (proxy: Awaited<ReturnType<typeof kitProxy>>) => Promise<void>) {
-    const server = await kitServer({ onMessage: () => {} });
-    const proxy = await kitProxy(server.url);
-    const received: unknown[] = [];
-    const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
-    await c.dial(proxy.url);
-    await waitFor(() => server.clients.size === 1);
-    await impose(proxy);
-    c.send("held");
-    // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
-    for (const ws of server.clients) ws.send("down");
-    await waitFor(() => received.length === 1);
-    expect(server.received).toEqual([]);
-    return { server, proxy, c };
-  }
-
   it.each([
     ["heal()", (p: FaultProxy) => p.latency(600_000, { direction: "upstream" }), (p: FaultProxy) => p.heal()],
     [
@@ -675,18 +675,8 @@ describe("createFaultProxy: lifting one of two faults", () => {
   ])(
     "%s: the bytes held go on as the fault left times them, not as the lifted one did",
     async (_, impose, lift) => {
-      const server = await kitServer({ onMessage: () => {} });
-      const proxy = await kitProxy(server.url);
-      const received: unknown[] = [];
-      const c = conn({ reconnect: false, onMessage: (m) => void received.push(m) });
-      await c.dial(proxy.url);
-      await waitFor(() => server.clients.size === 1);
-      await impose(proxy);
-      c.send("held"); // a 10-byte frame: 10 s at 1 B/s
-      // A trip the other way, unaffected: by then the proxy has read "held" (sent before it).
-      for (const ws of server.clients) ws.send("down");
-      await waitFor(() => received.length === 1);
-      expect(server.received).toEqual([]);
+      // "held" is a 10-byte frame: 10 s at 1 B/s.
+      const { server, proxy } = await holdOne(impose);
       await lift(proxy);
       // They kept the due time of the fault lifted (10 s, or ten minutes).
       await waitFor(() => server.received.length === 1, { message: "the message to arrive" });
