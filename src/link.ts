@@ -17,9 +17,10 @@
 
 import { type Clock, clearDeadline, type Deadline, setDeadline, type TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
-import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
+import { closeError, dialError, shownUrl, tornDownEnd } from "./link-end.js";
 import type { Announced } from "./observe.js";
 import { DEFAULTS } from "./resolve-options.js";
 import type {
@@ -92,13 +93,6 @@ export interface LinkConfig extends TransportOptions {
 
 type Phase = "handshake" | "open" | "closing" | "ended";
 
-/** What a close code from the peer says it refused a message of ours as. */
-const PEER_REFUSALS: Record<number, string> = {
-  1007: "invalid data",
-  1008: "against its policy",
-  1009: "too big",
-};
-
 /** One socket's life; see the module header. */
 export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
@@ -157,11 +151,6 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     return handshake;
   }
 
-  /** The URL as shown in messages: its origin, no path, query or credentials (secrets). Built only for a message. */
-  get #displayUrl(): string {
-    return new URL(this.#url).origin;
-  }
-
   /** Opens the socket. Separate from the constructor so the owner can store the link first. */
   start(): void {
     const config = this.#config;
@@ -173,7 +162,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
           this.#timer = undefined;
           const error = evtError(
             ErrorCode.CONNECT_TIMEOUT,
-            `opening handshake with ${this.#displayUrl} did not finish within ${config.connectTimeoutMs} ms`,
+            `opening handshake with ${shownUrl(this.#url)} did not finish within ${config.connectTimeoutMs} ms`,
           );
           this.terminate(error);
         },
@@ -185,7 +174,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       const options = this.#headers === undefined ? config : { ...config, headers: this.#headers };
       this.#transport = config.factory.open(this.#url, options, this);
     } catch (cause) {
-      this.#end({ code: 1006, reason: "", wasClean: false, error: this.#dialError(cause) });
+      this.#end({ code: 1006, reason: "", wasClean: false, error: dialError(this.#url, cause) });
     }
   }
 
@@ -287,35 +276,9 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Destroys the socket now and ends the link with code 1006 (or the peer's close code). */
   terminate(error?: EvtWebSocketError): void {
     if (this.#phase === "ended") return;
-    // The peer answered our close() (read in a late close timeout's extra turn, say) and only
-    // the socket's end is pending: the closing handshake completed, its code explains the end.
     const answer = this.#transport?.closeAnswer;
     this.#transport?.terminate();
-    if (answer) {
-      this.#end({ ...answer, error });
-      return;
-    }
-    const peer = this.#peerClose;
-    const failure = this.#failure;
-    if (peer === undefined && failure === undefined) {
-      this.#end({ code: 1006, reason: "", wasClean: false, error });
-      return;
-    }
-    // A close frame came (the peer's) or went (ours, failing the connection) and TCP did not end
-    // in time: its code still explains it. The peer's, answered, completed the closing handshake:
-    // clean, as when the peer answers ours (above).
-    const end = {
-      code: (peer ?? failure)!.code,
-      reason: peer?.reason ?? "",
-      wasClean: peer !== undefined && failure === undefined,
-      error: failure?.cause,
-    };
-    const by = peer ? "server" : "client";
-    this.#end({
-      ...end,
-      error: error ?? (this.#requested ? undefined : this.#closeError(end, by)),
-      closedBy: by,
-    });
+    this.#end(tornDownEnd(this.#url, error, this.#requested, answer, this.#peerClose, this.#failure));
   }
 
   /**
@@ -391,7 +354,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.terminate(
       evtError(
         ErrorCode.PONG_TIMEOUT,
-        `no data from ${this.#displayUrl} within ${timeout} ms of a ping: connection is dead`,
+        `no data from ${shownUrl(this.#url)} within ${timeout} ms of a ping: connection is dead`,
       ),
     );
   }
@@ -428,8 +391,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     const wasOpen = this.#phase !== "handshake";
     const closedBy = info.closedBy ?? (this.#peerClose !== undefined ? "server" : "network");
     let error: EvtWebSocketError | undefined;
-    if (!wasOpen) error = this.#dialError(info.error, info.status, info.proxyStatus);
-    else if (!this.#requested) error = this.#closeError(info, closedBy);
+    if (!wasOpen) error = dialError(this.#url, info.error, info.status, info.proxyStatus);
+    else if (!this.#requested) error = closeError(this.#url, info, closedBy);
     this.#end({
       code: info.code,
       reason: info.reason,
@@ -439,40 +402,6 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       proxyStatus: info.proxyStatus,
       retryAfterMs: info.retryAfterMs,
       closedBy,
-    });
-  }
-
-  /**
-   * What an end we did not ask for means. A close code says who refused what: 1007, 1008 and
-   * 1009 from the peer mean it refused a message of ours; 1009 from our side means an incoming
-   * message exceeded `maxMessageBytes`; other codes from our side, that the peer broke the protocol.
-   */
-  #closeError(info: TransportClose, closedBy: ClosedBy): EvtWebSocketError | undefined {
-    const { code } = info;
-    const refused = PEER_REFUSALS[code];
-    let message: string;
-    if (closedBy === "client") {
-      message =
-        code === 1009
-          ? "an incoming message exceeded maxMessageBytes"
-          : `${this.#displayUrl} broke the protocol`;
-    } else if (closedBy === "server" && refused !== undefined) {
-      message = `${this.#displayUrl} refused a message of ours as ${refused}`;
-    } else if (info.wasClean) return undefined;
-    else message = `connection to ${this.#displayUrl} was lost`;
-    return new EvtWebSocketError(
-      closedBy === "client" && code === 1009 ? ErrorCode.MESSAGE_TOO_BIG : ErrorCode.DISCONNECTED,
-      `${message} (close code ${code}, closed by ${closedBy})`,
-      { cause: info.error, details: { closeCode: code, closedBy } },
-    );
-  }
-
-  #dialError(cause: unknown, status?: number, proxyStatus?: number): EvtWebSocketError {
-    const why =
-      status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.message : "network error";
-    return new EvtWebSocketError(ErrorCode.DIAL_FAILED, `could not connect to ${this.#displayUrl}: ${why}`, {
-      cause,
-      details: status !== undefined ? { status } : proxyStatus !== undefined ? { proxyStatus } : {},
     });
   }
 
