@@ -9,8 +9,8 @@
  * modules called here (`reconnect.ts` decides retries, `outbox.ts` settles requests and queue).
  */
 
+import { AttemptPrep, isThenable } from "./attempt.js";
 import { hasEnvironmentEvents, isOffline, watchEnvironment } from "./browser-hooks.js";
-import { clearDeadline, type Deadline, setDeadline } from "./clock.js";
 import type { AnyConn } from "./conn.js";
 import type { Emitter } from "./emitter.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
@@ -18,16 +18,11 @@ import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js"
 import type { ReconnectingInfo } from "./options.js";
 import type { Outbox } from "./outbox.js";
 import { decideRetry } from "./reconnect.js";
-import { checkHeaders, type ResolvedOptions } from "./resolve-options.js";
+import type { ResolvedOptions } from "./resolve-options.js";
 import { canTransition, State } from "./state.js";
-import type { AttemptContext, ConnEvents, UrlSource } from "./types.js";
-import { normalizeUrl } from "./url.js";
+import type { ConnEvents, UrlSource } from "./types.js";
 
 type ConnLink = Link<AnyConn>;
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | undefined)?.then === "function";
-}
 
 /** The state, the current link and everything that moves them; see the module header. */
 export class Lifecycle {
@@ -58,9 +53,8 @@ export class Lifecycle {
   #preparing = -1;
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
   #serverUntil = 0;
-  /** The deadline of the URL or headers function being awaited, and the error it fails with. */
-  #prepTimer: Deadline | undefined;
-  #prepLate: EvtWebSocketError | undefined;
+  /** The current attempt's URL and headers being prepared, with the deadline of the function it awaits. */
+  #prep: AttemptPrep | undefined;
   /** Successful reconnects after an established connection dropped. */
   reconnects = 0;
   /** The subprotocol the server chose for the current or last connection. */
@@ -192,40 +186,24 @@ export class Lifecycle {
   async #connect(): Promise<void> {
     const epoch = ++this.#epoch;
     this.#preparing = epoch;
-    this.#clearPrep();
+    this.#prep?.cancel();
     let url: string;
     let headers: Record<string, string> | undefined;
-    let failing = "URL";
     try {
       if (this.#lastClose !== undefined) await this.#lastClose;
       if (epoch !== this.#epoch) return; // a newer attempt or close() took over meanwhile
-      const last = this.#lastEnd;
-      const ctx: AttemptContext = { attempt: this.#attempt };
-      if (last !== undefined) ctx.lastClose = { code: last.code, reason: last.reason };
-      if (last?.error !== undefined) ctx.lastError = last.error;
-      const source = this.#url;
-      url = normalizeUrl(typeof source === "function" ? await this.#within(source(ctx), "URL") : source);
-      const headersFn = this.#plan!.headersFn;
-      if (headersFn !== undefined && epoch === this.#epoch) {
-        failing = "headers";
-        const built = await this.#within(headersFn(ctx), "headers");
-        failing = "";
-        // Checked like fixed headers, per attempt: a bad one fails this attempt with ERR_INVALID_OPTION.
-        headers = checkHeaders(built);
-      }
-    } catch (cause) {
+      const prep = new AttemptPrep(this.#o.clock, this.#o.connectTimeoutMs);
+      this.#prep = prep;
+      [url, headers] = await prep.prepare(
+        this.#url,
+        this.#plan!.headersFn,
+        this.#attempt,
+        this.#lastEnd,
+        () => epoch === this.#epoch,
+      );
+    } catch (error) {
       if (epoch !== this.#epoch) return;
       this.#preparing = -1;
-      // Ours, as is: headers that failed the check, an invalid URL (never retried), or a function
-      // that did not settle in time. A throw from the user's function (even one of our errors)
-      // is that function's failure.
-      const typed =
-        cause === this.#prepLate ||
-        (cause instanceof EvtWebSocketError &&
-          (failing === "" || (failing === "URL" && cause.code === ErrorCode.INVALID_URL)));
-      const error = typed
-        ? (cause as EvtWebSocketError)
-        : evtError(ErrorCode.DIAL_FAILED, `the ${failing} function failed`, cause);
       this.#events.run(this, this.#ended, undefined, {
         code: 1006,
         reason: "",
@@ -233,7 +211,7 @@ export class Lifecycle {
         wasOpen: false,
         requested: false,
         closedBy: "network",
-        error,
+        error: error as EvtWebSocketError,
       });
       return;
     }
@@ -248,42 +226,6 @@ export class Lifecycle {
   #attemptStart(link: ConnLink, url: string): void {
     this.#plan!.obs?.event("attempt", { attempt: this.#attempt + 1, url });
     link.start();
-  }
-
-  /**
-   * A user function's result within `connectTimeoutMs`: a URL or headers function that never
-   * settles fails its attempt with ERR_CONNECT_TIMEOUT (then the policy decides), instead of
-   * holding the connection in "connecting" for good. No timer for a value that is not a promise.
-   */
-  #within<T>(value: T | PromiseLike<T>, what: string): T | Promise<T> {
-    const ms = this.#o.connectTimeoutMs;
-    if (!isThenable(value) || !Number.isFinite(ms)) return value as T;
-    const clock = this.#o.clock;
-    let timer: Deadline | undefined;
-    return new Promise<T>((resolve, reject) => {
-      timer = setDeadline(
-        clock,
-        () => {
-          this.#prepLate = evtError(
-            ErrorCode.CONNECT_TIMEOUT,
-            `the ${what} function did not settle within ${ms} ms`,
-          );
-          reject(this.#prepLate);
-        },
-        ms,
-      );
-      this.#prepTimer = timer;
-      value.then(resolve, reject);
-    }).finally(() => {
-      // Only its own: a newer attempt's deadline may be the current one by now.
-      clearDeadline(clock, timer);
-      if (this.#prepTimer === timer) this.#prepTimer = undefined;
-    });
-  }
-
-  #clearPrep(): void {
-    clearDeadline(this.#o.clock, this.#prepTimer);
-    this.#prepTimer = undefined;
   }
 
   #opened(link: ConnLink, protocol: string): void {
@@ -448,7 +390,7 @@ export class Lifecycle {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
-    this.#clearPrep();
+    this.#prep?.cancel();
     this.#hidden = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
