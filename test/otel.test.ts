@@ -6,6 +6,8 @@
  */
 
 import dc from "node:diagnostics_channel";
+import v8 from "node:v8";
+import vm from "node:vm";
 import {
   AggregationTemporality,
   InMemoryMetricExporter,
@@ -20,7 +22,7 @@ import {
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
-import type { EvtWebSocketError } from "../src/index.js";
+import { Conn, type EvtWebSocketError } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
@@ -246,6 +248,25 @@ describe("evtwebsocket/otel", () => {
     c.send("a");
     c.send("b");
     expect(await points("evtwebsocket.queue.depth")).toEqual([[{}, 2]]);
+  });
+
+  it("forgets a connection once it is garbage-collected, also with tracing only (no metric reader ever collects)", async () => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const settled = async () => {
+      // Collected objects' finalizers run in later turns.
+      for (let i = 0; i < 4; i++) {
+        gc();
+        await new Promise((r) => setImmediate(r));
+      }
+      return process.memoryUsage().heapUsed;
+    };
+    instrument({ tracerProvider: new BasicTracerProvider() });
+    const before = await settled();
+    for (let i = 0; i < 50_000; i++) new Conn();
+    const growth = (await settled()) - before;
+    // Each forgotten connection used to keep about 400 B (20 MB here) for the life of the process.
+    expect(growth, `heap grew ${(growth / 1e6).toFixed(1)} MB`).toBeLessThan(5e6);
   });
 
   it("uninstrument() removes every subscription", async () => {
