@@ -29,6 +29,9 @@ import { conn, fast, onCleanup } from "./helpers/harness.js";
 
 afterEach(() => uninstrument());
 
+/** The boundaries OpenTelemetry's semantic conventions advise for durations in seconds (http.client.request.duration). */
+const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
 function setup() {
   const spans = new InMemorySpanExporter();
   const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
@@ -95,6 +98,23 @@ describe("evtwebsocket/otel", () => {
       status: s.status,
     }));
     expect(canaryHits(exported)).toEqual([]);
+  });
+
+  it("the request duration and ping RTT histograms use OpenTelemetry's duration buckets, in seconds", async () => {
+    const { points } = setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp, pingIntervalMs: 30 });
+    await c.dial(server.url);
+    await c.request("hello");
+    await new Promise((resolve) => c.on("pong", resolve));
+    // The SDK's default boundaries (0, 5, 10, ... 10,000) are for milliseconds: in seconds every
+    // request and ping of a healthy connection fell in the first bucket, 0 to 5 s.
+    for (const name of ["evtwebsocket.request.duration", "evtwebsocket.ping.rtt"]) {
+      const [[, value]] = (await points(name)) as unknown as [
+        [unknown, { buckets: { boundaries: number[] } }],
+      ];
+      expect(value.buckets.boundaries, name).toEqual(DURATION_BUCKETS_S);
+    }
   });
 
   it("a request made before the connection first opened has the server's address and port on its span", async () => {

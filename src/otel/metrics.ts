@@ -39,6 +39,14 @@ export interface Instruments {
 export const TRANSMIT: Attributes = Object.freeze({ "network.io.direction": "transmit" });
 export const RECEIVE: Attributes = Object.freeze({ "network.io.direction": "receive" });
 
+/**
+ * Histogram boundaries for durations in seconds, as OpenTelemetry's semantic conventions advise
+ * for `http.client.request.duration`. Without advice the SDK's defaults (0, 5, 10, … 10,000) suit
+ * milliseconds, and every request and ping of a healthy connection would fall in 0 to 5 s. A View
+ * still overrides them.
+ */
+const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
 /** Creates the instruments on `meter`. */
 export function createInstruments(meter: Meter): Instruments {
   return {
@@ -53,10 +61,12 @@ export function createInstruments(meter: Meter): Instruments {
     rtt: meter.createHistogram("evtwebsocket.ping.rtt", {
       description: "Round-trip time of heartbeat pings",
       unit: "s",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
     }),
     requestDuration: meter.createHistogram("evtwebsocket.request.duration", {
       description: "Time from request() to its response or failure",
       unit: "s",
+      advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
     }),
     messages: meter.createObservableCounter("evtwebsocket.messages", {
       description: "WebSocket messages sent and received",
