@@ -20,7 +20,7 @@ import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
 import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
-import type { MessageKey } from "./pending.js";
+import type { MessageKey } from "./pending-registry.js";
 import { duration, type ResolvedOptions, resolveOptions } from "./resolve-options.js";
 import { resolveSendOptions, type SendOptions, type SendResult } from "./send-options.js";
 import { State } from "./state.js";

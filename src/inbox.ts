@@ -17,7 +17,7 @@ import type { Link } from "./link.js";
 import type { Announced } from "./observe.js";
 import type { ConnOptions } from "./options.js";
 import type { Outbox } from "./outbox.js";
-import type { MessageKey } from "./pending.js";
+import type { MessageKey } from "./pending-registry.js";
 import type { ResolvedOptions } from "./resolve-options.js";
 import type { ConnEvents } from "./types.js";
 

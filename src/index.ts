@@ -30,7 +30,7 @@ export type {
   ReconnectOptions,
   TlsOptions,
 } from "./options.js";
-export type { MessageKey } from "./pending.js";
+export type { MessageKey } from "./pending-registry.js";
 export { State, type StateChange } from "./state.js";
 export type { WebSocketConstructorLike, WebSocketLike } from "./transport/types.js";
 export type { AttemptContext, Handshake, HeadersFunction } from "./types.js";

@@ -7,7 +7,7 @@ import type { Clock } from "./clock.js";
 import type { Codec, Data } from "./codec.js";
 import type { EvtWebSocketError } from "./errors.js";
 import type { Logger } from "./logger.js";
-import type { MessageKey } from "./pending.js";
+import type { MessageKey } from "./pending-registry.js";
 import type { WebSocketConstructorLike } from "./transport/types.js";
 import type { HeadersFunction } from "./types.js";
 

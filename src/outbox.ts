@@ -18,7 +18,8 @@ import { Delivery, type QueuePolicy, type Steps } from "./delivery.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import type { Link } from "./link.js";
 import type { Observer } from "./observe.js";
-import { type MessageKey, PendingRequests, type Request, type RequestInit } from "./pending.js";
+import { PendingRequests, type Request, type RequestInit } from "./pending.js";
+import type { MessageKey } from "./pending-registry.js";
 import { OutboundQueue, type QueueItem } from "./queue.js";
 import type { ResolvedSend, SendResult } from "./send-options.js";
 

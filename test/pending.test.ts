@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PendingRegistry, PendingRequests, type Transitions } from "../src/pending.js";
+import { PendingRequests, type Transitions } from "../src/pending.js";
+import { PendingRegistry } from "../src/pending-registry.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 
 describe("PendingRegistry", () => {
