@@ -13,7 +13,7 @@
 import { type Clock, clearDeadline, type Deadline, setDeadline } from "./clock.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import type { LinkEnd } from "./link.js";
-import { checkHeaders } from "./resolve-options.js";
+import { checkHeaders } from "./option-checks.js";
 import type { AttemptContext, HeadersFunction, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
 

@@ -13,8 +13,9 @@ import type { Data } from "./codec.js";
 import { invalidOption } from "./errors.js";
 import type { LinkConfig } from "./link.js";
 import type { Announced } from "./observe.js";
+import { HTTP_TOKEN } from "./option-checks.js";
 import type { ConnOptions } from "./options.js";
-import { HTTP_TOKEN, type ResolvedOptions } from "./resolve-options.js";
+import type { ResolvedOptions } from "./resolve-options.js";
 import { selectTransport, TRANSPORT_OVERRIDE } from "./transport/select.js";
 import type { TransportFactory } from "./transport/types.js";
 

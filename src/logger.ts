@@ -12,8 +12,8 @@
 import type { Clock } from "./clock.js";
 import { ErrorCode, EvtWebSocketError, invalidOption } from "./errors.js";
 import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
+import { shown } from "./option-checks.js";
 import type { RequestInit } from "./pending.js";
-import { shown } from "./resolve-options.js";
 
 /**
  * Where log lines go: `console`, a pino or winston logger, or any object with these four

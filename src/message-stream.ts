@@ -20,7 +20,7 @@
  */
 
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
-import { shown } from "./resolve-options.js";
+import { shown } from "./option-checks.js";
 
 /** Options of `conn.messages()`. */
 export interface MessagesOptions {

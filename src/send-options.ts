@@ -8,7 +8,7 @@
  */
 
 import { invalidOption } from "./errors.js";
-import { duration } from "./resolve-options.js";
+import { duration } from "./option-checks.js";
 
 /**
  * What `send()` did with a message:
