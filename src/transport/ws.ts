@@ -11,17 +11,10 @@
  * over its bytes instead of two (about 7% of the client's CPU per 32-byte push). A refused handshake reports its
  * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers.
  *
- * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
- * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
- * in the same tick while a burst of small messages costs one `writev` instead of one each. A
- * burst is flushed every {@link FLUSH_FRAMES} frames or {@link FLUSH_BYTES} bytes: the peer
- * starts on the first frames while the rest are being built (with 100 requests in flight this
- * overlap measured 1.3-1.4x the throughput of one write per tick), and a burst of large frames
- * is not held in memory until the tick ends. The socket is obtained through ws's public
- * `createConnection` option, not a private field. Within a burst, the small frames after the
- * first are built back to back into one batch buffer (a slice of Node's buffer pool) that is
- * handed to the socket as one chunk: a third less client CPU per 32-byte message than a buffer
- * per frame. A frame ws writes itself (ping, pong, close) first hands the batch to the socket.
+ * Data frames go through one writer, ws-writer.ts (the transport's base class), which coalesces
+ * the frames sent in one tick into few socket writes. The socket is obtained through ws's public
+ * `createConnection` option, not a private field. A frame ws writes itself (ping, pong, close)
+ * first hands the writer's batch to the socket.
  *
  * Proxies: with `proxy`, `createConnection` hands ws a `CONNECT` tunnel (proxy.ts; the proxy
  * is chosen per attempt by proxy-env.ts), with TLS to the server inside it for `wss:`; with an
@@ -34,9 +27,8 @@
  * that is received; with compression off and no `Blob`, ws writes its frames at once, so frames
  * leave in the order they were asked for.
  *
- * Backpressure: `requestFlushed()` writes an empty chunk whose callback runs once every write
- * before it has left (no timer, and nothing at all unless someone waits for the socket to drain);
- * `pause()`/`resume()` are ws's own, which stop reading the TCP socket, so the peer's sends back up.
+ * Backpressure: `requestFlushed()` is the writer's (ws-writer.ts); `pause()`/`resume()` are ws's
+ * own, which stop reading the TCP socket, so the peer's sends back up.
  *
  * What this relies on inside `ws` (pinned to the minor range the suite passes on; CI also runs
  * the transport tests against the newest `ws` 8):
@@ -57,10 +49,8 @@ import * as net from "node:net";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import WebSocket from "ws";
-import type { Data } from "../codec.js";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
 import { parseRetryAfter } from "../retry-after.js";
-import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
 import { openTunnel, ProxyRefusedError } from "./proxy.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
@@ -71,6 +61,7 @@ import type {
   TransportFactory,
   TransportOptions,
 } from "./types.js";
+import { WsWriter } from "./ws-writer.js";
 
 let warnedInsecure = false;
 
@@ -344,45 +335,11 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
   });
 }
 
-/** A corked burst is written out after this many frames... */
-const FLUSH_FRAMES = 64;
-/** ...or this many payload bytes, whichever comes first. */
-const FLUSH_BYTES = 64 * 1024;
-
-/**
- * Frames up to this size (header included) after the first of a burst are built back to back
- * in one batch buffer: one allocation and one socket write per batch instead of per frame.
- */
-const BATCH_FRAME_MAX = 512;
-/** A batch buffer's size: a slice of Node's buffer pool. */
-const BATCH_BYTES = 2048;
-
-/** The write whose callback tells that everything written before it has left (see `requestFlushed`). */
-const FLUSH_MARKER = Buffer.alloc(0);
-
-/** End of the tick: writes what is still corked, and lets the batch buffer go. */
-function uncork(transport: WsTransport): void {
-  transport.tickScheduled = false;
-  if (transport.corked) transport.flush();
-  transport.batch = undefined;
-}
-
 /** One `ws` socket behind the {@link Transport} interface. */
-class WsTransport implements Transport {
+class WsTransport extends WsWriter implements Transport {
   readonly socket: Socket;
   readonly events: TransportEvents;
   readonly secure: boolean;
-  tcp: Duplex | undefined;
-  corked = false;
-  /** An uncork is scheduled for the end of this tick. */
-  tickScheduled = false;
-  /** Frames and payload bytes corked since the last write. */
-  corkedFrames = 0;
-  corkedBytes = 0;
-  /** Small frames of this tick, back to back; `batch[batchStart, batchEnd)` is not written yet. */
-  batch: Buffer | undefined;
-  batchStart = 0;
-  batchEnd = 0;
   lastError: unknown;
   /** The proxy this attempt tunnels through (read from the environment per attempt under "env"). */
   readonly proxy: ProxyTarget | undefined;
@@ -407,10 +364,9 @@ class WsTransport implements Transport {
   closeAnswer: { code: number; reason: string; wasClean: true } | undefined;
   /** Text that was not UTF-8 failed the connection (1007): what ws reads after it is dropped. */
   failed = false;
-  /** The callback of a flush marker; made on first use, so a connection that never waits has none. */
-  onMarker: (() => void) | undefined;
 
   constructor(url: string, options: TransportOptions, events: TransportEvents) {
+    super();
     this.events = events;
     this.secure = url.startsWith("wss:");
     if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
@@ -428,81 +384,8 @@ class WsTransport implements Transport {
     } as SocketOptions);
   }
 
-  get bufferedAmount(): number {
-    return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
-  }
-
   get bytesRead(): number | undefined {
     return (this.tcp as net.Socket | undefined)?.bytesRead;
-  }
-
-  send(data: Data): number {
-    const tcp = this.tcp;
-    // One writer: once a close frame was sent or received, no data frame follows it (ws would
-    // drop it without a word and still count it in bufferedAmount).
-    if (tcp === undefined || this.socket.readyState !== WebSocket.OPEN) return -1;
-    if (!this.corked) {
-      this.corked = true;
-      tcp.cork();
-      if (!this.tickScheduled) {
-        this.tickScheduled = true;
-        process.nextTick(uncork, this);
-      }
-    }
-    const text = typeof data === "string";
-    const bytes = text ? Buffer.byteLength(data) : data.byteLength;
-    const opcode = text ? TEXT : BINARY;
-    const size = headerBytes(bytes) + bytes;
-    if (size > BATCH_FRAME_MAX || this.corkedFrames === 0) {
-      // A lone frame (one per tick at one request in flight) or a large one: its own buffer.
-      this.writeBatch();
-      tcp.write(buildFrame(opcode, data, bytes));
-    } else {
-      let batch = this.batch;
-      if (batch === undefined || batch.length - this.batchEnd < size) {
-        this.writeBatch();
-        batch = this.batch = Buffer.allocUnsafe(BATCH_BYTES);
-        this.batchStart = 0;
-        this.batchEnd = 0;
-      }
-      this.batchEnd = writeFrame(batch, this.batchEnd, opcode, data, bytes);
-    }
-    if (this.corked) {
-      this.corkedFrames++;
-      this.corkedBytes += bytes;
-      if (this.corkedFrames >= FLUSH_FRAMES || this.corkedBytes >= FLUSH_BYTES) this.flush();
-    }
-    return bytes;
-  }
-
-  /** Hands the batched frames to the socket (still corked: they leave at the next flush). */
-  writeBatch(): void {
-    const start = this.batchStart;
-    const end = this.batchEnd;
-    if (end === start) return;
-    this.batchStart = end;
-    const tcp = this.tcp;
-    if (tcp !== undefined && !tcp.destroyed) tcp.write(this.batch!.subarray(start, end));
-  }
-
-  /** Writes the corked frames now; the next send of the tick corks again. */
-  flush(): void {
-    this.writeBatch();
-    this.corked = false;
-    this.corkedFrames = 0;
-    this.corkedBytes = 0;
-    this.tcp?.uncork();
-  }
-
-  requestFlushed(): void {
-    const tcp = this.tcp;
-    if (tcp === undefined || tcp.destroyed) return;
-    this.writeBatch();
-    // Written in order after every frame accepted so far: its callback runs once they have left.
-    this.onMarker ??= () => {
-      if (this.socket.transport !== undefined) this.events.onFlushed?.();
-    };
-    tcp.write(FLUSH_MARKER, this.onMarker);
   }
 
   pause(): void {
@@ -524,9 +407,7 @@ class WsTransport implements Transport {
 
   terminate(): void {
     this.abortTunnel?.();
-    this.batch = undefined;
-    this.batchStart = 0;
-    this.batchEnd = 0;
+    this.dropBatch();
     this.socket.transport = undefined;
     this.socket.terminate();
   }
