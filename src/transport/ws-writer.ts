@@ -15,7 +15,7 @@
  * Backpressure: `requestFlushed()` writes an empty chunk whose callback runs once every write
  * before it has left (no timer, and nothing at all unless someone waits for the socket to drain).
  *
- * It does not build frames (frame.ts does), open the socket (ws.ts's `createConnection`), or decide
+ * It does not build frames (frame.ts does), open the socket (create-connection.ts), or decide
  * anything about the closing handshake beyond refusing data once the socket is not open. It is
  * the base class of the transport (ws.ts), so a send costs no call beyond the transport's own.
  */

@@ -16,10 +16,11 @@
  * `createConnection` option, not a private field. A frame ws writes itself (ping, pong, close)
  * first hands the writer's batch to the socket.
  *
- * Proxies: with `proxy`, `createConnection` hands ws a `CONNECT` tunnel (proxy.ts; the proxy
- * is chosen per attempt by proxy-env.ts), with TLS to the server inside it for `wss:`; with an
- * `agent`, ws's socket comes from the agent and is taken from the `upgrade` response's public
- * `socket`. Coalescing and frame building work on whichever socket ws writes to.
+ * The socket ws writes to comes from create-connection.ts: TCP or TLS, or with `proxy` a
+ * `CONNECT` tunnel (proxy.ts; the proxy is chosen per attempt by proxy-env.ts) with TLS to the
+ * server inside it for `wss:`; with an `agent`, ws's socket comes from the agent and is taken
+ * from the `upgrade` response's public `socket`. Coalescing and frame building work on whichever
+ * socket ws writes to.
  *
  * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
  * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
@@ -45,13 +46,12 @@
  */
 
 import { isUtf8 } from "node:buffer";
-import * as net from "node:net";
+import type * as net from "node:net";
 import type { Duplex } from "node:stream";
-import * as tls from "node:tls";
 import WebSocket from "ws";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
 import { parseRetryAfter } from "../retry-after.js";
-import { openTunnel, ProxyRefusedError } from "./proxy.js";
+import { adopt, kTransport, type SocketOptions, socketOptions } from "./create-connection.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
   ClosedBy,
@@ -63,92 +63,11 @@ import type {
 } from "./types.js";
 import { WsWriter } from "./ws-writer.js";
 
-let warnedInsecure = false;
-
-/** Accepting any certificate is worth one warning per process, through Node's warning channel. */
-function warnInsecureOnce(): void {
-  if (warnedInsecure) return;
-  warnedInsecure = true;
-  process.emitWarning("evtwebsocket: tls.rejectUnauthorized is false: server certificates are not verified", {
-    code: "EVTWEBSOCKET_INSECURE_TLS",
-  });
-}
-
-type ConnectOptions = net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string; host?: string };
-
-/** ws's own connect functions, repeated so we hold the socket ws writes to. */
-function connect(secure: boolean, options: ConnectOptions): Duplex {
-  if (!secure) return net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
-  const servername =
-    options.servername || options.servername === ""
-      ? options.servername
-      : net.isIP(options.host ?? "")
-        ? ""
-        : options.host;
-  return tls.connect({ ...options, path: undefined, servername } as tls.ConnectionOptions);
-}
-
-const kTransport = Symbol("evtwebsocket transport");
-type Options = ConnectOptions & { [kTransport]?: WsTransport; secure?: boolean };
-
-type Tcp = Duplex & { [kTransport]: WsTransport };
-
-/**
- * ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. It
- * also hears the socket's own errors: once open, ws swallows them (a TCP RST would end the
- * connection with no cause), so the first one becomes the cause of the disconnect.
- *
- * Through a proxy, the socket comes later, through Node's `oncreate` callback (http.request's
- * asynchronous `createConnection`): first the `CONNECT` tunnel, then, for `wss:`, TLS to the
- * target inside it, verified against the target's name as on a direct connection.
- */
-function createConnection(
-  opts: Options,
-  oncreate: (error: Error | null, socket?: Duplex) => void,
-): Duplex | undefined {
-  const transport = opts[kTransport]!;
-  const proxy = transport.proxy;
-  if (proxy === undefined) return adopt(transport, connect(transport.secure, opts));
-  transport.abortTunnel = openTunnel(proxy, opts.host!, Number(opts.port), (error, raw) => {
-    transport.abortTunnel = undefined;
-    if (error !== undefined) {
-      if (error instanceof ProxyRefusedError) transport.refused = { proxyStatus: error.proxyStatus };
-      oncreate(error);
-      return;
-    }
-    let socket: Duplex = raw!;
-    try {
-      if (transport.secure) socket = connect(true, { ...opts, socket: raw });
-    } catch (cause) {
-      // tls.connect throws for TLS options Node refuses (a key that is not PEM, a wrong
-      // passphrase): here, in a socket event, that would be an uncaught exception.
-      raw!.destroy();
-      oncreate(cause as Error);
-      return;
-    }
-    oncreate(null, adopt(transport, socket));
-  });
-  return undefined;
-}
-
-/** Remembers `socket` as the one ws writes to, and hears its errors. */
-function adopt(transport: WsTransport, socket: Duplex): Duplex {
-  const tcp = socket as Tcp;
-  tcp[kTransport] = transport;
-  tcp.on("error", onTcpError);
-  transport.tcp = tcp;
-  return tcp;
-}
-function onTcpError(this: Tcp, error: Error): void {
-  this[kTransport].lastError ??= error;
-}
-
 type Response = {
   statusCode?: number;
   headers: Record<string, string | string[] | undefined>;
   resume(): void;
 };
-type SocketOptions = WebSocket.ClientOptions & { [kTransport]: WsTransport };
 
 /**
  * ws's `WebSocket` with its events handed straight to the transport: `emit` is the dispatch, so
@@ -336,7 +255,7 @@ function onClose(transport: WsTransport, code: number, reason: Buffer): void {
 }
 
 /** One `ws` socket behind the {@link Transport} interface. */
-class WsTransport extends WsWriter implements Transport {
+export class WsTransport extends WsWriter implements Transport {
   readonly socket: Socket;
   readonly events: TransportEvents;
   readonly secure: boolean;
@@ -369,19 +288,9 @@ class WsTransport extends WsWriter implements Transport {
     super();
     this.events = events;
     this.secure = url.startsWith("wss:");
-    if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
-    const agent = options.agent;
-    this.proxy = agent === undefined ? proxyFor(url, options.proxy, process.env) : undefined;
-    this.socket = new Socket(url, options.protocols, {
-      ...options.tls,
-      headers: options.headers,
-      perMessageDeflate: false,
-      skipUTF8Validation: true, // checked while decoding: see Socket's emit()
-      maxPayload: options.maxMessageBytes,
-      // Node's http.request uses a given agent's sockets and ignores createConnection.
-      ...(agent === undefined ? { createConnection: createConnection as never } : { agent }),
-      [kTransport]: this,
-    } as SocketOptions);
+    const wsOptions = socketOptions(options, this); // warns first, then the proxy is chosen
+    this.proxy = options.agent === undefined ? proxyFor(url, options.proxy, process.env) : undefined;
+    this.socket = new Socket(url, options.protocols, wsOptions);
   }
 
   get bytesRead(): number | undefined {
