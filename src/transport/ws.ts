@@ -9,7 +9,8 @@
  * into U+FFFD, and only text holding one is read again; text that is not UTF-8 (a message or a
  * close reason) fails the connection with 1007 as ws would, and a text push costs one pass
  * over its bytes instead of two (about 7% of the client's CPU per 32-byte push). A refused handshake reports its
- * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers.
+ * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers
+ * (handshake-response.ts).
  *
  * Data frames go through one writer, ws-writer.ts (the transport's base class), which coalesces
  * the frames sent in one tick into few socket writes. The socket is obtained through ws's public
@@ -52,6 +53,7 @@ import WebSocket from "ws";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
 import { parseRetryAfter } from "../retry-after.js";
 import { adopt, kTransport, type SocketOptions, socketOptions } from "./create-connection.js";
+import { handshakeResponse } from "./handshake-response.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
   ClosedBy,
@@ -210,27 +212,6 @@ class Socket extends WebSocket {
     // for a peer that never closes TCP. ws raises its own error after this call: no cause yet.
     else if (!transport.requested) transport.events.onFailing?.(transport.sentCode, transport.lastError);
   }
-}
-
-/** The handshake's own response headers: the protocol's, not the server's news (the subprotocol is `protocol`). */
-const PROTOCOL_HEADER = /^(?:upgrade|connection|sec-websocket-.*)$/;
-/** A 101 with nothing but the handshake's own headers, shared: nothing kept per connection. */
-const PLAIN_101: HandshakeResponse = Object.freeze({ status: 101, headers: Object.freeze({}) });
-
-/**
- * The 101 response as the connection reports it, kept for the connection's life: the server's
- * headers but the handshake's own (about 250 B per connection if they were kept too), names
- * lower-cased (as Node gives them), repeats joined with ", ".
- */
-function handshakeResponse(res: Response): HandshakeResponse {
-  let headers: Record<string, string> | undefined;
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (value === undefined || PROTOCOL_HEADER.test(name)) continue;
-    headers ??= {};
-    headers[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  const status = res.statusCode ?? 101;
-  return headers === undefined && status === 101 ? PLAIN_101 : { status, headers: headers ?? {} };
 }
 
 function onClose(transport: WsTransport, code: number, reason: Buffer): void {
