@@ -65,7 +65,7 @@ export function socketOptions(options: TransportOptions, transport: WsTransport)
     ...options.tls,
     headers: options.headers,
     perMessageDeflate: false,
-    skipUTF8Validation: true, // checked while decoding: see Socket's emit()
+    skipUTF8Validation: true, // checked while decoding: see WsSocket's emit()
     maxPayload: options.maxMessageBytes,
     // Node's http.request uses a given agent's sockets and ignores createConnection.
     ...(agent === undefined ? { createConnection: createConnection as never } : { agent }),

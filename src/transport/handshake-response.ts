@@ -3,7 +3,7 @@
  * reports it: the server's own headers, without the handshake's.
  *
  * Pure: it reads a response and keeps nothing. It does not look at a refused handshake (its
- * status and `Retry-After` are read where ws reports it, in ws.ts).
+ * status and `Retry-After` are read where ws reports it, in ws-socket.ts).
  */
 
 import type { HandshakeResponse } from "./types.js";

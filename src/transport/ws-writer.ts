@@ -10,7 +10,7 @@
  * memory until the tick ends. Within a burst, the small frames after the first are built back to
  * back into one batch buffer (a slice of Node's buffer pool) that is handed to the socket as one
  * chunk: a third less client CPU per 32-byte message than a buffer per frame. A frame ws writes
- * itself (ping, pong, close) first hands the batch to the socket (see `Socket` in ws.ts).
+ * itself (ping, pong, close) first hands the batch to the socket (see ws-socket.ts).
  *
  * Backpressure: `requestFlushed()` writes an empty chunk whose callback runs once every write
  * before it has left (no timer, and nothing at all unless someone waits for the socket to drain).
