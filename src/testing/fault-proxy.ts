@@ -8,11 +8,14 @@
  * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
  * `wss:` alike (the copying, one direction at a time, is fault-pipe.ts). What it does not do: bandwidth limits or packet loss below TCP (use network
  * namespaces for those), or half-closed connections (a side's FIN ends its connection both ways).
+ *
+ * The target URL and the URL handed out are fault-target.ts.
  */
 
 import * as net from "node:net";
 import { EvtWebSocketError } from "../errors.js";
 import { type Faults, pipe } from "./fault-pipe.js";
+import { proxyUrl, targetAddress, targetOf } from "./fault-target.js";
 
 /**
  * Which way a fault applies: `"upstream"` is client to server, `"downstream"` server to
@@ -112,40 +115,6 @@ function directions(fault: string, scope: FaultScope | undefined): readonly ("up
   return WAYS[direction];
 }
 
-/** `localhost` and its subdomains always name this machine (RFC 6761). */
-function isLocalhostName(hostname: string): boolean {
-  const name = hostname.toLowerCase().replace(/\.$/, "");
-  return name === "localhost" || name.endsWith(".localhost");
-}
-
-/** Whether `host` (the proxy's listening address) is a loopback address. */
-function isLoopback(host: string): boolean {
-  return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
-}
-
-const SCHEMES = ["ws:", "wss:", "http:", "https:"];
-
-/**
- * `targetUrl` parsed.
- *
- * @throws EvtWebSocketError `ERR_INVALID_URL` when it is not a URL or not a `ws:`, `wss:`,
- * `http:` or `https:` one (the message shows neither its credentials nor its path).
- */
-function targetOf(targetUrl: string): URL {
-  let target: URL | null = null;
-  try {
-    target = new URL(String(targetUrl)); // not URL.parse(): Node 20 has none
-  } catch {}
-  if (target === null || !SCHEMES.includes(target.protocol)) {
-    const got = target === null ? "a string that is not a URL" : `scheme ${JSON.stringify(target.protocol)}`;
-    throw new EvtWebSocketError(
-      "ERR_INVALID_URL",
-      `targetUrl of createFaultProxy() must be a ws:, wss:, http: or https: URL, got ${got}`,
-    );
-  }
-  return target;
-}
-
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
@@ -178,9 +147,7 @@ export async function createFaultProxy(
       "ERR_INVALID_OPTION",
       `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${String(options.port)}`,
     );
-  const secure = target.protocol === "wss:" || target.protocol === "https:";
-  const targetHost = target.hostname.replace(/^\[|\]$/g, "");
-  const targetPort = Number(target.port || (secure ? 443 : 80));
+  const { host: targetHost, port: targetPort } = targetAddress(target);
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
   // Each fault per direction: "upstream" is client to server, "downstream" server to client.
@@ -252,13 +219,9 @@ export async function createFaultProxy(
 
   server = await listen(options.port ?? 0);
   const port = (server.address() as net.AddressInfo).port;
-  const url = new URL(target.href);
-  if (!(isLocalhostName(targetHost) && isLoopback(host)))
-    url.hostname = host.includes(":") ? `[${host}]` : host;
-  url.port = String(port);
 
   return {
-    url: url.href,
+    url: proxyUrl(target, host, port),
     port,
     get activeConnections() {
       // A pair outlives its client while a blackhole hides its close or its last bytes go on.
