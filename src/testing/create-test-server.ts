@@ -1,9 +1,10 @@
 /**
  * {@link createTestServer}: the test server itself (see test-server.ts for what it promises).
  *
- * It listens (again, on the same port, after `restart()`), answers handshakes (the `authorize`
- * verdict, then ws's upgrade), records clients, handshakes and messages, echoes by default, holds
- * reading, writing and new handshakes during a stall, and tears every socket down on `close()`.
+ * It listens (again, on the same port, after `restart()`), answers handshakes (a refusal from
+ * handshake-refusal.ts, or ws's upgrade), records clients, handshakes and messages, echoes by
+ * default, holds reading, writing and new handshakes during a stall, and tears every socket
+ * down on `close()`.
  * It does not define the options or the server's methods (test-server.ts), and does not fault
  * the network between client and server (fault-proxy.ts).
  */
@@ -15,6 +16,7 @@ import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { invalidOption } from "../errors.js";
 import { checkClose } from "./check-close.js";
+import { handshakeRefusal } from "./handshake-refusal.js";
 import type { HandshakeInfo, TestServer, TestServerOptions } from "./test-server.js";
 
 interface Held {
@@ -70,14 +72,9 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     if (socket.destroyed) return Promise.resolve();
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
-    const verdict = options.authorize?.(info);
-    if (verdict === false || typeof verdict === "number" || typeof verdict === "object") {
-      const status = verdict === false ? 401 : typeof verdict === "number" ? verdict : verdict.status;
-      const extra = typeof verdict === "object" ? Object.entries(verdict.headers ?? {}) : [];
-      const lines = extra.map(([name, value]) => `${name}: ${value}\r\n`).join("");
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\n${lines}Connection: close\r\n\r\n`,
-      );
+    const refusal = handshakeRefusal(options.authorize?.(info));
+    if (refusal !== undefined) {
+      socket.end(refusal);
       return Promise.resolve();
     }
     let resolve: () => void = () => {};
