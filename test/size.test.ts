@@ -150,7 +150,8 @@ describe("the browser entry", () => {
     expect(foreign, "inputs from outside src/").toEqual([]);
     expect(nodeImports, "imports of ws or Node built-ins").toEqual([]);
     expect(inputs).toContain("src/transport/default.browser.ts");
-    expect(inputs).not.toContain("src/transport/ws.ts");
+    for (const wsAdapterModule of ["ws", "ws-socket", "ws-writer", "create-connection", "handshake-response"])
+      expect(inputs).not.toContain(`src/transport/${wsAdapterModule}.ts`);
     expect(inputs).toContain("src/channels.browser.ts");
     expect(inputs).not.toContain("src/channels.ts");
   });

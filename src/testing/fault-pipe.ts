@@ -2,7 +2,7 @@
  * One direction of a fault proxy's connection: copies bytes from one socket to the other
  * through the faults of that direction (latency, bandwidth, blackhole), in order, with
  * backpressure. What it does not do: accept connections, close the pair, or change the faults
- * (src/testing/fault-proxy.ts does).
+ * (src/testing/fault-proxy.ts and fault-settings.ts do).
  */
 
 import type * as net from "node:net";

@@ -8,23 +8,25 @@
  * as Toxiproxy's upstream and downstream toxics do. It copies bytes and never parses them, so it works for `ws:` and
  * `wss:` alike (the copying, one direction at a time, is fault-pipe.ts). What it does not do: bandwidth limits or packet loss below TCP (use network
  * namespaces for those), or half-closed connections (a side's FIN ends its connection both ways).
+ *
+ * This module owns the listening socket and the connection pairs; the fault settings and their
+ * checks are fault-settings.ts, the target URL and the URL handed out are fault-target.ts.
  */
 
 import * as net from "node:net";
 import { EvtWebSocketError } from "../errors.js";
-import { type Faults, pipe } from "./fault-pipe.js";
+import { pipe } from "./fault-pipe.js";
+import {
+  clearFaults,
+  createFaults,
+  type FaultScope,
+  setBandwidth,
+  setBlackhole,
+  setLatency,
+} from "./fault-settings.js";
+import { proxyUrl, targetAddress, targetOf } from "./fault-target.js";
 
-/**
- * Which way a fault applies: `"upstream"` is client to server, `"downstream"` server to
- * client, `"both"` each way (Toxiproxy's `upstream`/`downstream` toxics).
- */
-export type FaultDirection = "upstream" | "downstream" | "both";
-
-/** Where a fault applies. */
-export interface FaultScope {
-  /** The direction the fault affects. @default "both" */
-  direction?: FaultDirection;
-}
+export type { FaultDirection, FaultScope } from "./fault-settings.js";
 
 /** A running fault proxy; see {@link createFaultProxy}. */
 export interface FaultProxy {
@@ -90,62 +92,6 @@ export interface FaultProxyOptions {
   host?: string;
 }
 
-const WAYS = {
-  upstream: ["upstream"],
-  downstream: ["downstream"],
-  both: ["upstream", "downstream"],
-} as const;
-
-/**
- * The directions `scope` names.
- *
- * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a direction that is not upstream, downstream or both.
- */
-function directions(fault: string, scope: FaultScope | undefined): readonly ("upstream" | "downstream")[] {
-  const direction = scope?.direction ?? "both";
-  if (!Object.hasOwn(WAYS, direction)) {
-    throw new EvtWebSocketError(
-      "ERR_INVALID_OPTION",
-      `option direction of ${fault}() must be "upstream", "downstream" or "both", got ${JSON.stringify(direction)}`,
-    );
-  }
-  return WAYS[direction];
-}
-
-/** `localhost` and its subdomains always name this machine (RFC 6761). */
-function isLocalhostName(hostname: string): boolean {
-  const name = hostname.toLowerCase().replace(/\.$/, "");
-  return name === "localhost" || name.endsWith(".localhost");
-}
-
-/** Whether `host` (the proxy's listening address) is a loopback address. */
-function isLoopback(host: string): boolean {
-  return net.isIPv4(host) ? host.startsWith("127.") : host === "::1" || isLocalhostName(host);
-}
-
-const SCHEMES = ["ws:", "wss:", "http:", "https:"];
-
-/**
- * `targetUrl` parsed.
- *
- * @throws EvtWebSocketError `ERR_INVALID_URL` when it is not a URL or not a `ws:`, `wss:`,
- * `http:` or `https:` one (the message shows neither its credentials nor its path).
- */
-function targetOf(targetUrl: string): URL {
-  let target: URL | null = null;
-  try {
-    target = new URL(String(targetUrl)); // not URL.parse(): Node 20 has none
-  } catch {}
-  if (target === null || !SCHEMES.includes(target.protocol)) {
-    const got = target === null ? "a string that is not a URL" : `scheme ${JSON.stringify(target.protocol)}`;
-    throw new EvtWebSocketError(
-      "ERR_INVALID_URL",
-      `targetUrl of createFaultProxy() must be a ws:, wss:, http: or https: URL, got ${got}`,
-    );
-  }
-  return target;
-}
-
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
@@ -178,19 +124,11 @@ export async function createFaultProxy(
       "ERR_INVALID_OPTION",
       `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${String(options.port)}`,
     );
-  const secure = target.protocol === "wss:" || target.protocol === "https:";
-  const targetHost = target.hostname.replace(/^\[|\]$/g, "");
-  const targetPort = Number(target.port || (secure ? 443 : 80));
+  const { host: targetHost, port: targetPort } = targetAddress(target);
   const host = options.host ?? "127.0.0.1";
   const pairs = new Set<Pair>();
-  // Each fault per direction: "upstream" is client to server, "downstream" server to client.
-  const faults: Faults = {
-    latencyMs: { upstream: 0, downstream: 0 },
-    bytesPerSecond: { upstream: 0, downstream: 0 },
-    blackholed: { upstream: false, downstream: false },
-    releases: { upstream: new Set(), downstream: new Set() },
-  };
-  const { latencyMs, bytesPerSecond, blackholed, releases } = faults;
+  const faults = createFaults();
+  const { blackholed } = faults;
   let total = 0;
   let server: net.Server | undefined;
   let closed = false;
@@ -200,10 +138,6 @@ export async function createFaultProxy(
   let wantListening = true;
   /** Closes a blackhole hides (a side went away, the other is kept open): heal() passes them on. */
   const hiddenCloses = new Set<() => void>();
-  /** Re-times what `ways` still delay under the faults left there (a fault was set to 0). */
-  const release = (ways: readonly ("upstream" | "downstream")[]): void => {
-    for (const way of ways) for (const retime of releases[way]) retime();
-  };
 
   const onConnection = (client: net.Socket): void => {
     total++;
@@ -252,13 +186,9 @@ export async function createFaultProxy(
 
   server = await listen(options.port ?? 0);
   const port = (server.address() as net.AddressInfo).port;
-  const url = new URL(target.href);
-  if (!(isLocalhostName(targetHost) && isLoopback(host)))
-    url.hostname = host.includes(":") ? `[${host}]` : host;
-  url.port = String(port);
 
   return {
-    url: url.href,
+    url: proxyUrl(target, host, port),
     port,
     get activeConnections() {
       // A pair outlives its client while a blackhole hides its close or its last bytes go on.
@@ -270,28 +200,13 @@ export async function createFaultProxy(
       return total;
     },
     async latency(ms: number, scope?: FaultScope) {
-      const ways = directions("latency", scope);
-      // A timer takes at most 2^31-1 ms: a longer one fires at once, over and over.
-      if (typeof ms !== "number" || !(ms >= 0 && ms <= 2_147_483_647))
-        throw new EvtWebSocketError(
-          "ERR_INVALID_OPTION",
-          `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
-        );
-      for (const way of ways) latencyMs[way] = ms;
-      if (ms === 0) release(ways);
+      setLatency(faults, ms, scope);
     },
     async bandwidth(rate: number, scope?: FaultScope) {
-      const ways = directions("bandwidth", scope);
-      if (typeof rate !== "number" || !(rate >= 0))
-        throw new EvtWebSocketError(
-          "ERR_INVALID_OPTION",
-          `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
-        );
-      for (const way of ways) bytesPerSecond[way] = rate;
-      if (rate === 0) release(ways);
+      setBandwidth(faults, rate, scope);
     },
     async blackhole(scope?: FaultScope) {
-      for (const way of directions("blackhole", scope)) blackholed[way] = true;
+      setBlackhole(faults, scope);
     },
     async reset() {
       for (const pair of [...pairs]) {
@@ -306,12 +221,7 @@ export async function createFaultProxy(
       void stopListening();
     },
     async heal() {
-      for (const way of ["upstream", "downstream"] as const) {
-        latencyMs[way] = 0;
-        bytesPerSecond[way] = 0;
-        blackholed[way] = false;
-      }
-      release(["upstream", "downstream"]);
+      clearFaults(faults);
       for (const pass of [...hiddenCloses]) pass();
       wantListening = true;
       if (server !== undefined || closed) return;

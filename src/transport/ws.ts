@@ -1,47 +1,39 @@
 /**
  * Adapter for the `ws` package, the default transport on Node.
  *
- * Takes `ws`'s events from its EventEmitter side (no `MessageEvent` allocation per message;
- * see `Socket` below), protocol ping frames, custom headers and a `maxPayload` bound.
+ * Takes `ws`'s events from its EventEmitter side through a subclass of ws's `WebSocket`
+ * (ws-socket.ts), protocol ping frames, custom headers and a `maxPayload` bound.
  * permessage-deflate stays off (memory, CPU, and the compression side channel). Text frames
- * arrive as strings, binary frames as `Buffer` (a `Uint8Array`). ws's UTF-8 check is off
- * (`skipUTF8Validation`): decoding is the check, since the decoder turns any invalid sequence
- * into U+FFFD, and only text holding one is read again; text that is not UTF-8 (a message or a
- * close reason) fails the connection with 1007 as ws would, and a text push costs one pass
- * over its bytes instead of two (about 7% of the client's CPU per 32-byte push). A refused handshake reports its
- * HTTP status and the wait its `Retry-After` asks for; an accepted one, its status and headers.
+ * arrive as strings, binary frames as `Buffer` (a `Uint8Array`); text that is not UTF-8 fails
+ * the connection with 1007 as ws would (checked while decoding, see ws-socket.ts). A refused
+ * handshake reports its HTTP status and the wait its `Retry-After` asks for; an accepted one,
+ * its status and headers.
  *
- * Write coalescing: the frames sent in one tick leave in few socket writes. The first send of a
- * tick corks the TCP socket and a `process.nextTick` uncorks it, so a lone request still leaves
- * in the same tick while a burst of small messages costs one `writev` instead of one each. A
- * burst is flushed every {@link FLUSH_FRAMES} frames or {@link FLUSH_BYTES} bytes: the peer
- * starts on the first frames while the rest are being built (with 100 requests in flight this
- * overlap measured 1.3-1.4x the throughput of one write per tick), and a burst of large frames
- * is not held in memory until the tick ends. The socket is obtained through ws's public
- * `createConnection` option, not a private field. Within a burst, the small frames after the
- * first are built back to back into one batch buffer (a slice of Node's buffer pool) that is
- * handed to the socket as one chunk: a third less client CPU per 32-byte message than a buffer
- * per frame. A frame ws writes itself (ping, pong, close) first hands the batch to the socket.
- *
- * Proxies: with `proxy`, `createConnection` hands ws a `CONNECT` tunnel (proxy.ts; the proxy
- * is chosen per attempt by proxy-env.ts), with TLS to the server inside it for `wss:`; with an
- * `agent`, ws's socket comes from the agent and is taken from the `upgrade` response's public
- * `socket`. Coalescing and frame building work on whichever socket ws writes to.
- *
- * Data frames are built and masked by `frame.ts` and written to that socket while ws reports
- * the connection open (ws masks byte by byte without its optional native add-on: 60% of the
- * client's CPU at 64 KiB per message). ws keeps the handshake, every control frame and all
- * that is received; with compression off and no `Blob`, ws writes its frames at once, so frames
+ * Data frames are built and masked by frame.ts and written by one writer, ws-writer.ts (the
+ * transport's base class), while ws reports the connection open (ws masks byte by byte without
+ * its optional native add-on: 60% of the client's CPU at 64 KiB per message); the frames sent in
+ * one tick leave in few socket writes. ws keeps the handshake, every control frame and all that
+ * is received; with compression off and no `Blob`, ws writes its frames at once, and a frame ws
+ * writes itself (ping, pong, close) first hands the writer's batch to the socket, so frames
  * leave in the order they were asked for.
  *
- * Backpressure: `requestFlushed()` writes an empty chunk whose callback runs once every write
- * before it has left (no timer, and nothing at all unless someone waits for the socket to drain);
- * `pause()`/`resume()` are ws's own, which stop reading the TCP socket, so the peer's sends back up.
+ * The socket ws writes to comes from create-connection.ts, through ws's public
+ * `createConnection` option, not a private field: TCP or TLS, or with `proxy` a `CONNECT`
+ * tunnel (proxy.ts; the proxy is chosen per attempt by proxy-env.ts) with TLS to the server
+ * inside it for `wss:`; with an `agent`, ws's socket comes from the agent and is taken from the
+ * `upgrade` response's public `socket`. Coalescing and frame building work on whichever socket
+ * ws writes to.
+ *
+ * Backpressure: `requestFlushed()` is the writer's (ws-writer.ts); `pause()`/`resume()` are ws's
+ * own, which stop reading the TCP socket, so the peer's sends back up.
+ *
+ * This module holds the transport's state for one socket and the factory (which checks the
+ * `proxy` and `agent` options); it does no reading, writing or connecting of its own.
  *
  * What this relies on inside `ws` (pinned to the minor range the suite passes on; CI also runs
  * the transport tests against the newest `ws` 8):
  * - its receiver answers pings and close frames, and fails the connection, by calling the
- *   instance's own `pong()` and `close(code)` methods, which `Socket` overrides to hand over the
+ *   instance's own `pong()` and `close(code)` methods, which `WsSocket` overrides to hand over the
  *   batch first and to record the close code sent;
  * - `_closeFrameReceived` is set before that `close()` call when the peer's close frame came
  *   first (it tells "answering the peer" from "failing the connection"), and that call carries
@@ -52,16 +44,9 @@
  *   `unexpected-response`.
  */
 
-import { isUtf8 } from "node:buffer";
-import * as net from "node:net";
-import type { Duplex } from "node:stream";
-import * as tls from "node:tls";
-import WebSocket from "ws";
-import type { Data } from "../codec.js";
+import type * as net from "node:net";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
-import { parseRetryAfter } from "../retry-after.js";
-import { BINARY, buildFrame, headerBytes, TEXT, writeFrame } from "./frame.js";
-import { openTunnel, ProxyRefusedError } from "./proxy.js";
+import { socketOptions } from "./create-connection.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
   ClosedBy,
@@ -71,318 +56,14 @@ import type {
   TransportFactory,
   TransportOptions,
 } from "./types.js";
-
-let warnedInsecure = false;
-
-/** Accepting any certificate is worth one warning per process, through Node's warning channel. */
-function warnInsecureOnce(): void {
-  if (warnedInsecure) return;
-  warnedInsecure = true;
-  process.emitWarning("evtwebsocket: tls.rejectUnauthorized is false: server certificates are not verified", {
-    code: "EVTWEBSOCKET_INSECURE_TLS",
-  });
-}
-
-type ConnectOptions = net.NetConnectOpts & tls.ConnectionOptions & { socketPath?: string; host?: string };
-
-/** ws's own connect functions, repeated so we hold the socket ws writes to. */
-function connect(secure: boolean, options: ConnectOptions): Duplex {
-  if (!secure) return net.connect({ ...options, path: options.socketPath } as net.NetConnectOpts);
-  const servername =
-    options.servername || options.servername === ""
-      ? options.servername
-      : net.isIP(options.host ?? "")
-        ? ""
-        : options.host;
-  return tls.connect({ ...options, path: undefined, servername } as tls.ConnectionOptions);
-}
-
-const kTransport = Symbol("evtwebsocket transport");
-type Options = ConnectOptions & { [kTransport]?: WsTransport; secure?: boolean };
-
-type Tcp = Duplex & { [kTransport]: WsTransport };
-
-/**
- * ws's `createConnection` hook: opens the TCP (or TLS) socket and remembers it for corking. It
- * also hears the socket's own errors: once open, ws swallows them (a TCP RST would end the
- * connection with no cause), so the first one becomes the cause of the disconnect.
- *
- * Through a proxy, the socket comes later, through Node's `oncreate` callback (http.request's
- * asynchronous `createConnection`): first the `CONNECT` tunnel, then, for `wss:`, TLS to the
- * target inside it, verified against the target's name as on a direct connection.
- */
-function createConnection(
-  opts: Options,
-  oncreate: (error: Error | null, socket?: Duplex) => void,
-): Duplex | undefined {
-  const transport = opts[kTransport]!;
-  const proxy = transport.proxy;
-  if (proxy === undefined) return adopt(transport, connect(transport.secure, opts));
-  transport.abortTunnel = openTunnel(proxy, opts.host!, Number(opts.port), (error, raw) => {
-    transport.abortTunnel = undefined;
-    if (error !== undefined) {
-      if (error instanceof ProxyRefusedError) transport.refused = { proxyStatus: error.proxyStatus };
-      oncreate(error);
-      return;
-    }
-    let socket: Duplex = raw!;
-    try {
-      if (transport.secure) socket = connect(true, { ...opts, socket: raw });
-    } catch (cause) {
-      // tls.connect throws for TLS options Node refuses (a key that is not PEM, a wrong
-      // passphrase): here, in a socket event, that would be an uncaught exception.
-      raw!.destroy();
-      oncreate(cause as Error);
-      return;
-    }
-    oncreate(null, adopt(transport, socket));
-  });
-  return undefined;
-}
-
-/** Remembers `socket` as the one ws writes to, and hears its errors. */
-function adopt(transport: WsTransport, socket: Duplex): Duplex {
-  const tcp = socket as Tcp;
-  tcp[kTransport] = transport;
-  tcp.on("error", onTcpError);
-  transport.tcp = tcp;
-  return tcp;
-}
-function onTcpError(this: Tcp, error: Error): void {
-  this[kTransport].lastError ??= error;
-}
-
-type Response = {
-  statusCode?: number;
-  headers: Record<string, string | string[] | undefined>;
-  resume(): void;
-};
-type SocketOptions = WebSocket.ClientOptions & { [kTransport]: WsTransport };
-
-/**
- * ws's `WebSocket` with its events handed straight to the transport: `emit` is the dispatch, so
- * a socket holds no listeners (a listener table per socket was ~450 bytes, a third of what a
- * connection adds to a bare `ws` socket) and a message costs one call instead of EventEmitter's
- * lookup. ws raises every event through `emit` and reads its result only for
- * `unexpected-response` (handled here). After the socket ended, every event is dropped.
- */
-class Socket extends WebSocket {
-  transport: WsTransport | undefined;
-
-  constructor(url: string, protocols: string | string[] | undefined, options: SocketOptions) {
-    super(url, protocols, options);
-    this.transport = options[kTransport];
-  }
-
-  override emit(event: string | symbol, a?: unknown, b?: unknown): boolean {
-    const transport = this.transport;
-    if (transport === undefined) return false;
-    const events = transport.events;
-    switch (event) {
-      case "message": {
-        if (transport.failed) return true;
-        const buf = Array.isArray(a) ? Buffer.concat(a as Buffer[]) : (a as Buffer);
-        if (b === true) {
-          events.onMessage(buf, buf.byteLength);
-          return true;
-        }
-        // ws's own check is off (it would read every text message twice): the decoder turns
-        // any invalid sequence into U+FFFD, so only a message holding one needs a second look.
-        const text = buf.toString("utf8");
-        if (text.includes("\uFFFD") && !isUtf8(buf)) this.#failUtf8(transport);
-        else events.onMessage(text, buf.byteLength);
-        return true;
-      }
-      case "pong":
-        events.onPong();
-        return true;
-      case "ping":
-        events.onPing();
-        return true;
-      case "upgrade": // the 101 response, just before "open"
-        // With a user's `agent`, ws's socket did not come through createConnection.
-        if (transport.tcp === undefined) adopt(transport, (a as { socket: Duplex }).socket);
-        transport.response = handshakeResponse(a as Response);
-        return true;
-      case "open":
-        events.onOpen(this.protocol, transport.response);
-        return true;
-      case "error":
-        transport.lastError ??= a;
-        return true;
-      case "unexpected-response": {
-        const status = (b as Response).statusCode;
-        const retryAfterMs = parseRetryAfter((b as Response).headers["retry-after"], Date.now());
-        transport.refused = { status, retryAfterMs };
-        transport.lastError = new Error(`unexpected server response: ${status}`);
-        (b as Response).resume();
-        this.terminate();
-        return true;
-      }
-      case "close":
-        this.transport = undefined;
-        transport.abortTunnel?.();
-        onClose(transport, a as number, b as Buffer);
-        return true;
-      default:
-        return false;
-    }
-  }
-
-  /**
-   * Fails the connection for text that is not UTF-8, as ws does when its own check is on
-   * (`skipUTF8Validation` is set): a 1007 close frame, then our side of TCP ends without waiting
-   * for the peer's answer, and the error ws would give is the cause. What ws reads after it is
-   * dropped.
-   */
-  #failUtf8(transport: WsTransport): void {
-    transport.failed = true;
-    transport.lastError ??= Object.assign(new Error("invalid UTF-8 sequence"), {
-      code: "WS_ERR_INVALID_UTF8",
-    });
-    this.close(1007);
-    transport.tcp?.end();
-  }
-
-  // Every frame ws writes itself (the pings the transport asks for, its automatic pongs, the
-  // closing handshake it starts or answers, a close after a protocol error) goes through these
-  // methods: the transport's batched data frames are handed to the socket first, so frames
-  // leave in the order they were asked for and no data frame follows a close frame.
-  override ping(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
-    this.transport?.writeBatch();
-    super.ping(data, mask, cb);
-  }
-
-  override pong(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
-    this.transport?.writeBatch();
-    super.pong(data, mask, cb);
-  }
-
-  // Every first close frame passes here while the socket is open, and its code is recorded where
-  // it is sent (not guessed later from the error): ours (the transport's close(), which marks it
-  // `requested`), ws answering the peer's close frame (`_closeFrameReceived` is already set), or
-  // ws failing the connection for a protocol error or an oversized message (the error follows).
-  override close(code?: number, data?: string | Buffer): void {
-    const transport = this.transport;
-    if (transport === undefined || this.readyState !== WebSocket.OPEN) {
-      // The peer's answer to our close frame, with a reason that is not UTF-8: the connection
-      // fails (its close event says 1006, as ws's own check gave), the reason is not reported.
-      if (transport?.failed === false && Buffer.isBuffer(data) && !isUtf8(data)) {
-        this.#failUtf8(transport);
-        return;
-      }
-      // The peer's answer to our close frame: the closing handshake is complete.
-      if (
-        transport?.requested &&
-        !transport.failed &&
-        (this as { _closeFrameReceived?: boolean })._closeFrameReceived
-      )
-        transport.closeAnswer = {
-          code: code ?? 1005,
-          reason: data === undefined ? "" : data.toString(),
-          wasClean: true,
-        };
-      super.close(code, data);
-      return;
-    }
-    transport.writeBatch();
-    const byPeer =
-      !transport.failed && (this as { _closeFrameReceived?: boolean })._closeFrameReceived === true;
-    if (byPeer && Buffer.isBuffer(data) && !isUtf8(data)) {
-      this.#failUtf8(transport); // a close reason that is not UTF-8: 1007, not an echo
-      return;
-    }
-    transport.closedBy = byPeer ? "server" : "client";
-    transport.sentCode = code ?? 1005;
-    super.close(code, data);
-    if (byPeer) transport.events.onClosing(code ?? 1005, data === undefined ? "" : data.toString());
-    // ws (or #failUtf8) failing the connection: the link stops its heartbeat and bounds the wait
-    // for a peer that never closes TCP. ws raises its own error after this call: no cause yet.
-    else if (!transport.requested) transport.events.onFailing?.(transport.sentCode, transport.lastError);
-  }
-}
-
-/** The handshake's own response headers: the protocol's, not the server's news (the subprotocol is `protocol`). */
-const PROTOCOL_HEADER = /^(?:upgrade|connection|sec-websocket-.*)$/;
-/** A 101 with nothing but the handshake's own headers, shared: nothing kept per connection. */
-const PLAIN_101: HandshakeResponse = Object.freeze({ status: 101, headers: Object.freeze({}) });
-
-/**
- * The 101 response as the connection reports it, kept for the connection's life: the server's
- * headers but the handshake's own (about 250 B per connection if they were kept too), names
- * lower-cased (as Node gives them), repeats joined with ", ".
- */
-function handshakeResponse(res: Response): HandshakeResponse {
-  let headers: Record<string, string> | undefined;
-  for (const [name, value] of Object.entries(res.headers)) {
-    if (value === undefined || PROTOCOL_HEADER.test(name)) continue;
-    headers ??= {};
-    headers[name] = Array.isArray(value) ? value.join(", ") : value;
-  }
-  const status = res.statusCode ?? 101;
-  return headers === undefined && status === 101 ? PLAIN_101 : { status, headers: headers ?? {} };
-}
-
-function onClose(transport: WsTransport, code: number, reason: Buffer): void {
-  const { events, lastError, refused, closedBy } = transport;
-  const proxyStatus = refused?.proxyStatus;
-  // ws failed the connection itself (a protocol error, an oversized message): it sent
-  // `sentCode`, then stopped reading, so its own close event says 1006.
-  const failed = closedBy === "client" && !transport.requested;
-  // After our close frame, text that was not UTF-8 (the peer's reason, or a message) failed the
-  // connection: no valid close frame came back, so 1006, as ws's own check gave.
-  const failedAfterOurs = transport.failed && transport.requested;
-  events.onClose({
-    code: failed ? transport.sentCode : failedAfterOurs ? 1006 : code,
-    reason: failed || failedAfterOurs ? "" : reason.toString("utf8"),
-    wasClean: !failed && !failedAfterOurs && code !== 1006,
-    error: lastError,
-    status: refused?.status,
-    retryAfterMs: refused?.retryAfterMs,
-    closedBy: closedBy ?? "network",
-    ...(proxyStatus === undefined ? {} : { proxyStatus }),
-  });
-}
-
-/** A corked burst is written out after this many frames... */
-const FLUSH_FRAMES = 64;
-/** ...or this many payload bytes, whichever comes first. */
-const FLUSH_BYTES = 64 * 1024;
-
-/**
- * Frames up to this size (header included) after the first of a burst are built back to back
- * in one batch buffer: one allocation and one socket write per batch instead of per frame.
- */
-const BATCH_FRAME_MAX = 512;
-/** A batch buffer's size: a slice of Node's buffer pool. */
-const BATCH_BYTES = 2048;
-
-/** The write whose callback tells that everything written before it has left (see `requestFlushed`). */
-const FLUSH_MARKER = Buffer.alloc(0);
-
-/** End of the tick: writes what is still corked, and lets the batch buffer go. */
-function uncork(transport: WsTransport): void {
-  transport.tickScheduled = false;
-  if (transport.corked) transport.flush();
-  transport.batch = undefined;
-}
+import { WsSocket } from "./ws-socket.js";
+import { WsWriter } from "./ws-writer.js";
 
 /** One `ws` socket behind the {@link Transport} interface. */
-class WsTransport implements Transport {
-  readonly socket: Socket;
+export class WsTransport extends WsWriter implements Transport {
+  readonly socket: WsSocket;
   readonly events: TransportEvents;
   readonly secure: boolean;
-  tcp: Duplex | undefined;
-  corked = false;
-  /** An uncork is scheduled for the end of this tick. */
-  tickScheduled = false;
-  /** Frames and payload bytes corked since the last write. */
-  corkedFrames = 0;
-  corkedBytes = 0;
-  /** Small frames of this tick, back to back; `batch[batchStart, batchEnd)` is not written yet. */
-  batch: Buffer | undefined;
-  batchStart = 0;
-  batchEnd = 0;
   lastError: unknown;
   /** The proxy this attempt tunnels through (read from the environment per attempt under "env"). */
   readonly proxy: ProxyTarget | undefined;
@@ -407,102 +88,18 @@ class WsTransport implements Transport {
   closeAnswer: { code: number; reason: string; wasClean: true } | undefined;
   /** Text that was not UTF-8 failed the connection (1007): what ws reads after it is dropped. */
   failed = false;
-  /** The callback of a flush marker; made on first use, so a connection that never waits has none. */
-  onMarker: (() => void) | undefined;
 
   constructor(url: string, options: TransportOptions, events: TransportEvents) {
+    super();
     this.events = events;
     this.secure = url.startsWith("wss:");
-    if (options.tls?.rejectUnauthorized === false) warnInsecureOnce();
-    const agent = options.agent;
-    this.proxy = agent === undefined ? proxyFor(url, options.proxy, process.env) : undefined;
-    this.socket = new Socket(url, options.protocols, {
-      ...options.tls,
-      headers: options.headers,
-      perMessageDeflate: false,
-      skipUTF8Validation: true, // checked while decoding: see Socket's emit()
-      maxPayload: options.maxMessageBytes,
-      // Node's http.request uses a given agent's sockets and ignores createConnection.
-      ...(agent === undefined ? { createConnection: createConnection as never } : { agent }),
-      [kTransport]: this,
-    } as SocketOptions);
-  }
-
-  get bufferedAmount(): number {
-    return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
+    const wsOptions = socketOptions(options, this); // warns first, then the proxy is chosen
+    this.proxy = options.agent === undefined ? proxyFor(url, options.proxy, process.env) : undefined;
+    this.socket = new WsSocket(url, options.protocols, wsOptions);
   }
 
   get bytesRead(): number | undefined {
     return (this.tcp as net.Socket | undefined)?.bytesRead;
-  }
-
-  send(data: Data): number {
-    const tcp = this.tcp;
-    // One writer: once a close frame was sent or received, no data frame follows it (ws would
-    // drop it without a word and still count it in bufferedAmount).
-    if (tcp === undefined || this.socket.readyState !== WebSocket.OPEN) return -1;
-    if (!this.corked) {
-      this.corked = true;
-      tcp.cork();
-      if (!this.tickScheduled) {
-        this.tickScheduled = true;
-        process.nextTick(uncork, this);
-      }
-    }
-    const text = typeof data === "string";
-    const bytes = text ? Buffer.byteLength(data) : data.byteLength;
-    const opcode = text ? TEXT : BINARY;
-    const size = headerBytes(bytes) + bytes;
-    if (size > BATCH_FRAME_MAX || this.corkedFrames === 0) {
-      // A lone frame (one per tick at one request in flight) or a large one: its own buffer.
-      this.writeBatch();
-      tcp.write(buildFrame(opcode, data, bytes));
-    } else {
-      let batch = this.batch;
-      if (batch === undefined || batch.length - this.batchEnd < size) {
-        this.writeBatch();
-        batch = this.batch = Buffer.allocUnsafe(BATCH_BYTES);
-        this.batchStart = 0;
-        this.batchEnd = 0;
-      }
-      this.batchEnd = writeFrame(batch, this.batchEnd, opcode, data, bytes);
-    }
-    if (this.corked) {
-      this.corkedFrames++;
-      this.corkedBytes += bytes;
-      if (this.corkedFrames >= FLUSH_FRAMES || this.corkedBytes >= FLUSH_BYTES) this.flush();
-    }
-    return bytes;
-  }
-
-  /** Hands the batched frames to the socket (still corked: they leave at the next flush). */
-  writeBatch(): void {
-    const start = this.batchStart;
-    const end = this.batchEnd;
-    if (end === start) return;
-    this.batchStart = end;
-    const tcp = this.tcp;
-    if (tcp !== undefined && !tcp.destroyed) tcp.write(this.batch!.subarray(start, end));
-  }
-
-  /** Writes the corked frames now; the next send of the tick corks again. */
-  flush(): void {
-    this.writeBatch();
-    this.corked = false;
-    this.corkedFrames = 0;
-    this.corkedBytes = 0;
-    this.tcp?.uncork();
-  }
-
-  requestFlushed(): void {
-    const tcp = this.tcp;
-    if (tcp === undefined || tcp.destroyed) return;
-    this.writeBatch();
-    // Written in order after every frame accepted so far: its callback runs once they have left.
-    this.onMarker ??= () => {
-      if (this.socket.transport !== undefined) this.events.onFlushed?.();
-    };
-    tcp.write(FLUSH_MARKER, this.onMarker);
   }
 
   pause(): void {
@@ -518,15 +115,13 @@ class WsTransport implements Transport {
   }
 
   close(code: number, reason: string): void {
-    this.requested = true; // Socket.close records the code it sends
+    this.requested = true; // WsSocket.close records the code it sends
     this.socket.close(code, reason);
   }
 
   terminate(): void {
     this.abortTunnel?.();
-    this.batch = undefined;
-    this.batchStart = 0;
-    this.batchEnd = 0;
+    this.dropBatch();
     this.socket.transport = undefined;
     this.socket.terminate();
   }
