@@ -287,7 +287,7 @@ export class MemorySocket implements Transport {
   }
 
   #end(report: TransportClose): void {
-    // A connection the adapter failed ends with the code it sent, whatever came after (as ws.ts reports it).
+    // A connection the adapter failed ends with the code it sent, whatever came after (as ws-socket.ts reports it).
     if (this.failedWith !== undefined)
       Object.assign(report, { code: this.failedWith, reason: "", wasClean: false, closedBy: "client" });
     this.#ended(report);
