@@ -43,7 +43,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       socket.onclose = (event) => {
         detach();
         events.onClose({
-          code: event.code,
+          // Deno reports 0 for a socket that ended without a close frame; WHATWG says 1006.
+          code: event.code || 1006,
           reason: event.reason,
           wasClean: event.wasClean,
           error: lastError,

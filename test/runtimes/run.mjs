@@ -98,7 +98,7 @@ function linkPackage() {
 /**
  * The test server: binary frames are echoed; "ping" answers "pong"; "header" answers
  * "header:<x-smoke request header>"; "restart" drops every client and listens again on the
- * same port 100 ms later; JSON `{ id, body }` answers `{ id, echo: body }`; other text
+ * same port 100 ms later; "drop" ends that client's TCP connection without a close frame; JSON `{ id, body }` answers `{ id, echo: body }`; other text
  * answers "echo:<text>".
  */
 async function startServer() {
@@ -117,6 +117,7 @@ async function startServer() {
           if (text === "ping") return ws.send("pong");
           if (text === "header") return ws.send(`header:${req.headers["x-smoke"]}`);
           if (text === "restart") return void restart();
+          if (text === "drop") return ws.terminate();
           if (text.startsWith("{")) {
             const { id, body } = JSON.parse(text);
             return ws.send(JSON.stringify({ id, echo: body }));

@@ -140,6 +140,24 @@ await check("reconnect after the server restarts", async () => {
   if (reply !== "echo:again") fail(`got ${reply}`);
 });
 
+await check("a drop without a close frame is code 1006, closedBy network (Deno reports 0)", async () => {
+  const ends = [];
+  const dropped = new Conn({
+    ...options,
+    reconnect: false,
+    onClose: (info) => ends.push(info),
+    onError: (error) => ends.push(error),
+  });
+  await dropped.dial(url);
+  dropped.send("drop");
+  await until(() => dropped.state === "closed", "the drop");
+  const [info, error] = ends;
+  if (info?.code !== 1006 || info.wasClean || info.closedBy !== "network")
+    fail(`onClose got ${JSON.stringify(info)}`);
+  if (error?.code !== "ERR_DISCONNECTED" || error.details?.closeCode !== 1006)
+    fail(`onError got ${error?.code} ${JSON.stringify(error?.details)}`);
+});
+
 await check(
   `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
   async () => {
