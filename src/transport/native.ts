@@ -27,7 +27,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
       let closeCalled = false;
-      socket.onopen = () => events.onOpen(socket.protocol);
+      // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
+      socket.onopen = () => events.onOpen(socket.protocol ?? "");
       socket.onmessage = (event) => {
         const { data } = event;
         if (typeof data === "string") {
