@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { conn, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
 
 interface PolyfillShape {
   /** Hand binary messages on as `Blob`, whatever `binaryType` says (a polyfill that has none). */
@@ -61,5 +62,40 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     await c.dial(s.url);
     expect(c.protocol).toBe("");
     expect(c.handshake?.protocol).toBe("");
+  });
+  it("that ignores binaryType (Blob frames): every binary message arrives as Uint8Array, in order with the text ones", async () => {
+    const s = await server();
+    const got: unknown[] = [];
+    const c = conn<string | Uint8Array, string | Uint8Array>({
+      WebSocket: polyfill({ blobs: true }) as never,
+      reconnect: false,
+      onMessage: (msg) => void got.push(msg),
+    });
+    await c.dial(s.url);
+    c.send(new Uint8Array([1, 2, 3]));
+    c.send("text");
+    c.send(new Uint8Array([4]));
+    await until(() => got.length === 3, "three echoes");
+    expect(got).toEqual([new Uint8Array([1, 2, 3]), "text", new Uint8Array([4])]);
+    expect(c.stats.messagesReceived).toBe(3);
+  });
+
+  it("that ignores binaryType: a Blob the server sent just before its close frame arrives before onClose", async () => {
+    const s = await server({
+      onConnection: (ws) => {
+        ws.send(new Uint8Array([9, 8]));
+        ws.close(4000, "bye");
+      },
+    });
+    const seen: unknown[] = [];
+    const c = conn<string | Uint8Array, string | Uint8Array>({
+      WebSocket: polyfill({ blobs: true }) as never,
+      reconnect: false,
+      onMessage: (msg) => void seen.push(msg),
+      onClose: (info) => void seen.push(`close ${info.code} ${info.reason}`),
+    });
+    await c.dial(s.url);
+    await until(() => c.state === "closed", "the server's close");
+    expect(seen).toEqual([new Uint8Array([9, 8]), "close 4000 bye"]);
   });
 });

@@ -8,12 +8,6 @@
 import { byteLength, type Data } from "../codec.js";
 import type { TransportEvents, TransportFactory, WebSocketConstructorLike, WebSocketLike } from "./types.js";
 
-function toBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return undefined;
-}
-
 function noop(): void {}
 
 /** Creates a transport factory for the given WHATWG-compatible constructor. */
@@ -29,29 +23,42 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       let closeCalled = false;
       // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
       socket.onopen = () => events.onOpen(socket.protocol ?? "");
-      socket.onmessage = (event) => {
-        const { data } = event;
-        if (typeof data === "string") {
-          events.onMessage(data, byteLength(data));
-          return;
-        }
-        const bytes = toBytes(data);
-        if (bytes !== undefined) events.onMessage(bytes, bytes.byteLength);
+      const deliver = (data: unknown) => {
+        if (typeof data === "string") return events.onMessage(data, byteLength(data));
+        // An ArrayBuffer (`buffer` undefined) or a view of one, from any realm.
+        const { buffer, byteOffset, byteLength: size } = data as Uint8Array;
+        if (size !== undefined) events.onMessage(new Uint8Array(buffer ?? data, byteOffset, size), size);
+      };
+      // A Blob (a polyfill that ignores binaryType) is read first; what follows waits its turn.
+      let reading: Promise<unknown> | undefined;
+      socket.onmessage = ({ data }) => {
+        if (reading || (data as Blob).arrayBuffer)
+          reading = Promise.all([reading, (data as Blob).arrayBuffer?.() ?? data]).then(
+            // Delivered unless the socket was terminated (detached) meanwhile.
+            ([, read]) => socket.onmessage && deliver(read),
+            noop,
+          );
+        else deliver(data);
       };
       socket.onerror = (event) => {
         lastError = (event as { error?: unknown })?.error ?? event;
       };
       socket.onclose = (event) => {
-        detach();
-        events.onClose({
-          // Deno reports 0 for a socket that ended without a close frame; WHATWG says 1006.
-          code: event.code || 1006,
-          reason: event.reason,
-          wasClean: event.wasClean,
-          error: lastError,
-          // No close frame is visible here: a clean end we did not ask for began at the server.
-          closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
-        });
+        // Reported after the messages still being read, unless terminated (detached) meanwhile.
+        const end = () => {
+          if (!socket.onclose) return;
+          detach();
+          events.onClose({
+            // Deno reports 0 for a socket that ended without a close frame; WHATWG says 1006.
+            code: event.code || 1006,
+            reason: event.reason,
+            wasClean: event.wasClean,
+            error: lastError,
+            // No close frame is visible here: a clean end we did not ask for began at the server.
+            closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
+          });
+        };
+        reading?.then(end) ?? end();
       };
       const detach = () => {
         socket.onopen = null;
