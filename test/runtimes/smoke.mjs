@@ -158,6 +158,20 @@ await check("a drop without a close frame is code 1006, closedBy network (Deno r
     fail(`onError got ${error?.code} ${JSON.stringify(error?.details)}`);
 });
 
+await check("close() while connecting: dial() rejects ERR_CLOSED, close() resolves, nothing left", async () => {
+  const early = new Conn({ ...options, reconnect: false, onError: () => {} });
+  const dialled = early.dial(`${url}/silent`).then(
+    () => "dialled",
+    (error) => error.code,
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  if (early.state !== "connecting") fail(`state is ${early.state} before close()`);
+  await early.close();
+  const outcome = await dialled;
+  if (outcome !== "ERR_CLOSED") fail(`dial() gave ${outcome}`);
+  if (early.state !== "closed") fail(`state is ${early.state}`);
+});
+
 await check(
   `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
   async () => {
