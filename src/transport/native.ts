@@ -20,25 +20,27 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
-      let closeCalled = false;
+      let closeCalled: true | undefined;
       // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
       socket.onopen = () => events.onOpen(socket.protocol ?? "");
-      const deliver = (data: unknown) => {
-        if (typeof data === "string") return events.onMessage(data, byteLength(data));
-        // An ArrayBuffer (`buffer` undefined) or a view of one, from any realm.
-        const { buffer, byteOffset, byteLength: size } = data as Uint8Array;
-        if (size !== undefined) events.onMessage(new Uint8Array(buffer ?? data, byteOffset, size), size);
-      };
+      // Text, or an ArrayBuffer (`buffer` undefined) or a view of one, from any realm, as bytes.
+      const deliver = (data: Data) =>
+        typeof data === "string"
+          ? events.onMessage(data, byteLength(data))
+          : events.onMessage(
+              new Uint8Array(data.buffer ?? data, data.byteOffset, data.byteLength),
+              data.byteLength,
+            );
       // A Blob (a polyfill that ignores binaryType) is read first; what follows waits its turn.
       let reading: Promise<unknown> | undefined;
       socket.onmessage = ({ data }) => {
         if (reading || (data as Blob).arrayBuffer)
           reading = Promise.all([reading, (data as Blob).arrayBuffer?.() ?? data]).then(
             // Delivered unless the socket was terminated (detached) meanwhile.
-            ([, read]) => socket.onmessage && deliver(read),
+            ([, read]) => socket.onmessage && deliver(read as never),
             noop,
           );
-        else deliver(data);
+        else deliver(data as Data);
       };
       socket.onerror = (event) => {
         lastError = (event as { error?: unknown })?.error ?? event;
@@ -60,17 +62,22 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         };
         reading?.then(end) ?? end();
       };
+      // Some implementations (ws used as a WHATWG constructor) raise an error event when a
+      // handshake is abandoned; with no handler it would be thrown.
       const detach = () => {
-        socket.onopen = null;
-        socket.onmessage = null;
-        socket.onerror = null;
-        socket.onclose = null;
+        socket.onopen = socket.onmessage = socket.onclose = null;
+        socket.onerror = noop;
       };
       return {
         send: (data: Data) => {
           // Closing, a WHATWG socket drops what it is given without a word: refuse it instead.
           if (socket.readyState !== 1) return -1;
-          socket.send(data as string | ArrayBufferView);
+          // A view of a SharedArrayBuffer or a resizable ArrayBuffer: the runtimes refuse it (Bun,
+          // Deno) or send it as text (Node 24), so a copy of its bytes goes instead (of every view
+          // where ArrayBuffers have no `resizable` yet: Firefox before 128, Safari before 16.4).
+          // A string has no `buffer`, and slice() of all of it is the string itself.
+          const plain = (data as { buffer?: { resizable?: boolean } }).buffer?.resizable === false;
+          socket.send(plain ? data : data.slice());
           return byteLength(data);
         },
         close: (code, reason) => {
@@ -79,9 +86,6 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         },
         terminate: () => {
           detach();
-          // Some implementations (ws used as a WHATWG constructor) raise an error event when a
-          // handshake is abandoned; with no handler it would be thrown.
-          socket.onerror = noop;
           try {
             socket.close();
           } catch {

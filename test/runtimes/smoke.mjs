@@ -103,6 +103,32 @@ await check("binary arrives as Uint8Array", async () => {
   if (Array.from(got).join() !== sent.join()) fail(`got bytes ${Array.from(got)}`);
 });
 
+await check(
+  "a view of a SharedArrayBuffer or a resizable ArrayBuffer goes out as its bytes, queued or not",
+  async () => {
+    const got = [];
+    const views = new Conn({ ...options, reconnect: false, onMessage: (msg) => got.push(msg) });
+    const view = (buffer, byte) => {
+      const bytes = new Uint8Array(buffer, 1, 2);
+      bytes.fill(byte);
+      return bytes;
+    };
+    const shared = () => view(new SharedArrayBuffer(4), 7);
+    const resizable = () => view(new ArrayBuffer(4, { maxByteLength: 8 }), 6);
+    // Queued before the open, then sent on the open socket: each echo must come back as binary.
+    views.send(shared());
+    views.send(resizable());
+    views.send("after");
+    await views.dial(url);
+    views.send(shared());
+    views.send(resizable());
+    await until(() => got.length === 5, "five echoes", 2000).catch(() => {});
+    await views.close();
+    const seen = got.map((m) => (typeof m === "string" ? m : Array.from(m).join(",")));
+    if (seen.join(" ") !== "7,7 6,6 echo:after 7,7 6,6") fail(`echoes: ${JSON.stringify(seen)}`);
+  },
+);
+
 await check("stats count UTF-8 bytes", async () => {
   const counter = new Conn({ ...options, matchMsg: (req, resp) => resp === `echo:${req}` });
   await counter.dial(url);
@@ -158,19 +184,22 @@ await check("a drop without a close frame is code 1006, closedBy network (Deno r
     fail(`onError got ${error?.code} ${JSON.stringify(error?.details)}`);
 });
 
-await check("close() while connecting: dial() rejects ERR_CLOSED, close() resolves, nothing left", async () => {
-  const early = new Conn({ ...options, reconnect: false, onError: () => {} });
-  const dialled = early.dial(`${url}/silent`).then(
-    () => "dialled",
-    (error) => error.code,
-  );
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  if (early.state !== "connecting") fail(`state is ${early.state} before close()`);
-  await early.close();
-  const outcome = await dialled;
-  if (outcome !== "ERR_CLOSED") fail(`dial() gave ${outcome}`);
-  if (early.state !== "closed") fail(`state is ${early.state}`);
-});
+await check(
+  "close() while connecting: dial() rejects ERR_CLOSED, close() resolves, nothing left",
+  async () => {
+    const early = new Conn({ ...options, reconnect: false, onError: () => {} });
+    const dialled = early.dial(`${url}/silent`).then(
+      () => "dialled",
+      (error) => error.code,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (early.state !== "connecting") fail(`state is ${early.state} before close()`);
+    await early.close();
+    const outcome = await dialled;
+    if (outcome !== "ERR_CLOSED") fail(`dial() gave ${outcome}`);
+    if (early.state !== "closed") fail(`state is ${early.state}`);
+  },
+);
 
 await check(
   `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
