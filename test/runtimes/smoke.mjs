@@ -225,8 +225,12 @@ await check(
 );
 
 if (expected.transport !== "ws") {
-  await check(`proxy and agent: ERR_INVALID_OPTION (${expected.transport})`, async () => {
-    for (const extra of [{ proxy: "http://127.0.0.1:3128" }, { agent: {} }]) {
+  await check(`tls, proxy and agent: ERR_INVALID_OPTION (${expected.transport})`, async () => {
+    for (const extra of [
+      { tls: { rejectUnauthorized: false } },
+      { proxy: "http://127.0.0.1:3128" },
+      { agent: {} },
+    ]) {
       const outcome = await new Conn({ ...options, ...extra }).dial(url).then(
         () => "dialled",
         (error) => error.code,
