@@ -129,6 +129,26 @@ await check(
   },
 );
 
+await check(
+  "drained() (lowWaterMark 0) resolves once a 4 MiB message has left; its echo comes back whole",
+  async () => {
+    const got = [];
+    const big = new Conn({
+      ...options,
+      reconnect: false,
+      lowWaterMark: 0,
+      onMessage: (msg) => got.push(msg),
+    });
+    await big.dial(url);
+    big.send(new Uint8Array(4 << 20).fill(3));
+    await big.drained();
+    if (big.bufferedAmount !== 0) fail(`bufferedAmount ${big.bufferedAmount} after drained()`);
+    await until(() => got.length === 1, "the echo");
+    await big.close();
+    if (got[0].byteLength !== 4 << 20 || got[0][0] !== 3) fail(`echo of ${got[0].byteLength} bytes`);
+  },
+);
+
 await check("stats count UTF-8 bytes", async () => {
   const counter = new Conn({ ...options, matchMsg: (req, resp) => resp === `echo:${req}` });
   await counter.dial(url);
