@@ -22,15 +22,13 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       let lastError: unknown;
       let closeCalled: true | undefined;
       // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
-      socket.onopen = () => events.onOpen(socket.protocol ?? "");
+      socket.onopen = () => events.onOpen(socket.protocol || "");
       // Text, or an ArrayBuffer (`buffer` undefined) or a view of one, from any realm, as bytes.
-      const deliver = (data: Data) =>
-        typeof data === "string"
-          ? events.onMessage(data, byteLength(data))
-          : events.onMessage(
-              new Uint8Array(data.buffer ?? data, data.byteOffset, data.byteLength),
-              data.byteLength,
-            );
+      const deliver = (data: Data) => {
+        if (typeof data !== "string")
+          data = new Uint8Array(data.buffer ?? data, data.byteOffset, data.byteLength);
+        events.onMessage(data, byteLength(data));
+      };
       // A Blob (a polyfill that ignores binaryType) is read first; what follows waits its turn.
       let reading: Promise<unknown> | undefined;
       socket.onmessage = ({ data }) => {
@@ -43,7 +41,10 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         else deliver(data as Data);
       };
       socket.onerror = (event) => {
-        lastError = (event as { error?: unknown })?.error ?? event;
+        lastError = (event as { error?: unknown } | undefined)?.error ?? event;
+        // Bun's error names the whole URL, path and query (secrets) included: a text naming a
+        // URL is not kept (messages show the origin only).
+        if (`${(lastError as Error | undefined)?.message}`.includes("//")) lastError = undefined;
       };
       socket.onclose = (event) => {
         // Reported after the messages still being read, unless terminated (detached) meanwhile.
@@ -76,8 +77,9 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
           // Deno) or send it as text (Node 24), so a copy of its bytes goes instead (of every view
           // where ArrayBuffers have no `resizable` yet: Firefox before 128, Safari before 16.4).
           // A string has no `buffer`, and slice() of all of it is the string itself.
-          const plain = (data as { buffer?: { resizable?: boolean } }).buffer?.resizable === false;
-          socket.send(plain ? data : data.slice());
+          socket.send(
+            (data as { buffer?: { resizable?: boolean } }).buffer?.resizable === false ? data : data.slice(),
+          );
           return byteLength(data);
         },
         close: (code, reason) => {
@@ -86,11 +88,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         },
         terminate: () => {
           detach();
-          try {
-            socket.close();
-          } catch {
-            // Already closing: nothing more can be done with a WHATWG socket.
-          }
+          // Without arguments a WHATWG close() never throws; closing or closed, it does nothing.
+          socket.close();
         },
         get bufferedAmount() {
           return socket.bufferedAmount;

@@ -222,6 +222,25 @@ await check(
 );
 
 await check(
+  "a refused dial's error names no credentials, path or query (secrets) in its message, stack or cause",
+  async () => {
+    const secret = "smoke-canary";
+    const refused = new Conn({ ...options, reconnect: false });
+    const error = await refused.dial(`ws://user:${secret}@127.0.0.1:1/${secret}-path?token=${secret}`).then(
+      () => fail("dialled port 1"),
+      (e) => e,
+    );
+    if (error?.code !== "ERR_DIAL_FAILED") fail(`dial() gave ${error?.code}: ${error?.message}`);
+    const texts = [];
+    for (let e = error, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+      texts.push(String(e.message), String(e.stack), String(e.error?.message), String(e.error?.stack));
+    }
+    const leak = texts.find((text) => text.includes(secret));
+    if (leak !== undefined) fail(`the secret shows in: ${leak.slice(0, 160)}`);
+  },
+);
+
+await check(
   `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
   async () => {
     const withHeaders = new Conn({
