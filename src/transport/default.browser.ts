@@ -10,7 +10,7 @@ import type { TransportFactory, WebSocketConstructorLike } from "./types.js";
 /** Returns a factory for the global `WebSocket`, or undefined when the runtime has none. */
 export function defaultTransport(): TransportFactory | undefined {
   const WebSocketImpl = (globalThis as { WebSocket?: WebSocketConstructorLike }).WebSocket;
-  return WebSocketImpl === undefined ? undefined : createNativeTransport(WebSocketImpl);
+  return WebSocketImpl && createNativeTransport(WebSocketImpl);
 }
 
 /**

@@ -8,12 +8,6 @@
 import { byteLength, type Data } from "../codec.js";
 import type { TransportEvents, TransportFactory, WebSocketConstructorLike, WebSocketLike } from "./types.js";
 
-function toBytes(data: unknown): Uint8Array | undefined {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  return undefined;
-}
-
 function noop(): void {}
 
 /** Creates a transport factory for the given WHATWG-compatible constructor. */
@@ -26,42 +20,66 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
-      let closeCalled = false;
-      socket.onopen = () => events.onOpen(socket.protocol);
-      socket.onmessage = (event) => {
-        const { data } = event;
-        if (typeof data === "string") {
-          events.onMessage(data, byteLength(data));
-          return;
-        }
-        const bytes = toBytes(data);
-        if (bytes !== undefined) events.onMessage(bytes, bytes.byteLength);
+      let closeCalled: true | undefined;
+      // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
+      socket.onopen = () => events.onOpen(socket.protocol || "");
+      // Text, or an ArrayBuffer (`buffer` undefined) or a view of one, from any realm, as bytes.
+      const deliver = (data: Data) => {
+        if (typeof data !== "string")
+          data = new Uint8Array(data.buffer ?? data, data.byteOffset, data.byteLength);
+        events.onMessage(data, byteLength(data));
+      };
+      // A Blob (a polyfill that ignores binaryType) is read first; what follows waits its turn.
+      let reading: Promise<unknown> | undefined;
+      socket.onmessage = ({ data }) => {
+        if (reading || (data as Blob).arrayBuffer)
+          reading = Promise.all([reading, (data as Blob).arrayBuffer?.() ?? data]).then(
+            // Delivered unless the socket was terminated (detached) meanwhile.
+            ([, read]) => socket.onmessage && deliver(read as never),
+            noop,
+          );
+        else deliver(data as Data);
       };
       socket.onerror = (event) => {
-        lastError = (event as { error?: unknown })?.error ?? event;
+        lastError = (event as { error?: unknown } | undefined)?.error ?? event;
+        // Bun's error names the whole URL, path and query (secrets) included: a text naming a
+        // URL is not kept (messages show the origin only).
+        if (`${(lastError as Error | undefined)?.message}`.includes("//")) lastError = undefined;
       };
       socket.onclose = (event) => {
-        detach();
-        events.onClose({
-          code: event.code,
-          reason: event.reason,
-          wasClean: event.wasClean,
-          error: lastError,
-          // No close frame is visible here: a clean end we did not ask for began at the server.
-          closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
-        });
+        // Reported after the messages still being read, unless terminated (detached) meanwhile.
+        const end = () => {
+          if (!socket.onclose) return;
+          detach();
+          events.onClose({
+            // Deno reports 0 for a socket that ended without a close frame; WHATWG says 1006.
+            code: event.code || 1006,
+            reason: event.reason,
+            wasClean: event.wasClean,
+            error: lastError,
+            // No close frame is visible here: a clean end we did not ask for began at the server.
+            closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
+          });
+        };
+        reading?.then(end) ?? end();
       };
+      // Some implementations (ws used as a WHATWG constructor) raise an error event when a
+      // handshake is abandoned; with no handler it would be thrown.
       const detach = () => {
-        socket.onopen = null;
-        socket.onmessage = null;
-        socket.onerror = null;
-        socket.onclose = null;
+        socket.onopen = socket.onmessage = socket.onclose = null;
+        socket.onerror = noop;
       };
       return {
         send: (data: Data) => {
           // Closing, a WHATWG socket drops what it is given without a word: refuse it instead.
           if (socket.readyState !== 1) return -1;
-          socket.send(data as string | ArrayBufferView);
+          // A view of a SharedArrayBuffer or a resizable ArrayBuffer: the runtimes refuse it (Bun,
+          // Deno) or send it as text (Node 24), so a copy of its bytes goes instead (of every view
+          // where ArrayBuffers have no `resizable` yet: Firefox before 128, Safari before 16.4).
+          // A string has no `buffer`, and slice() of all of it is the string itself.
+          socket.send(
+            (data as { buffer?: { resizable?: boolean } }).buffer?.resizable === false ? data : data.slice(),
+          );
           return byteLength(data);
         },
         close: (code, reason) => {
@@ -70,14 +88,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
         },
         terminate: () => {
           detach();
-          // Some implementations (ws used as a WHATWG constructor) raise an error event when a
-          // handshake is abandoned; with no handler it would be thrown.
-          socket.onerror = noop;
-          try {
-            socket.close();
-          } catch {
-            // Already closing: nothing more can be done with a WHATWG socket.
-          }
+          // Without arguments a WHATWG close() never throws; closing or closed, it does nothing.
+          socket.close();
         },
         get bufferedAmount() {
           return socket.bufferedAmount;

@@ -56,12 +56,15 @@ export function selectTransport(needs: TransportNeeds): TransportFactory {
   if (needs.headers !== undefined && !factory.canSendHeaders) {
     throw invalid(`option headers: the ${factory.name} transport cannot send headers`);
   }
-  if (needs.tls !== undefined && !factory.canSendHeaders) {
-    throw invalid(
-      `option tls: the ${factory.name} transport has no TLS settings (the runtime verifies certificates)`,
-    );
-  }
-  const via = needs.proxy !== undefined ? "proxy" : needs.agent !== undefined ? "agent" : undefined;
+  // The runtime verifies certificates and makes its own proxy decisions.
+  const via =
+    needs.tls !== undefined
+      ? "tls"
+      : needs.proxy !== undefined
+        ? "proxy"
+        : needs.agent !== undefined
+          ? "agent"
+          : undefined;
   if (via !== undefined && !factory.canSendHeaders) throw invalid(`option ${via}: Node only`);
   factory.check?.(needs);
   if (needs.needsProtocolPing && !factory.canPing) {

@@ -98,15 +98,24 @@ function linkPackage() {
 /**
  * The test server: binary frames are echoed; "ping" answers "pong"; "header" answers
  * "header:<x-smoke request header>"; "restart" drops every client and listens again on the
- * same port 100 ms later; JSON `{ id, body }` answers `{ id, echo: body }`; other text
- * answers "echo:<text>".
+ * same port 100 ms later; "drop" ends that client's TCP connection without a close frame; JSON `{ id, body }` answers `{ id, echo: body }`; other text
+ * answers "echo:<text>". A handshake to /silent is never answered.
  */
 async function startServer() {
   let wss;
   let port = 0;
   const listen = () =>
     new Promise((resolve, reject) => {
-      const server = new WebSocketServer({ host: "127.0.0.1", port });
+      const server = new WebSocketServer({
+        host: "127.0.0.1",
+        port,
+        // A handshake to /silent is never answered: the client stays in CONNECTING. Its socket
+        // is destroyed when the client leaves (half-open, it would hold close() for good).
+        verifyClient: ({ req }, accept) => {
+          if (req.url !== "/silent") return accept(true);
+          req.socket.once("end", () => req.socket.destroy());
+        },
+      });
       server.once("listening", () => resolve(server));
       server.once("error", reject);
       server.on("connection", (ws, req) => {
@@ -117,6 +126,7 @@ async function startServer() {
           if (text === "ping") return ws.send("pong");
           if (text === "header") return ws.send(`header:${req.headers["x-smoke"]}`);
           if (text === "restart") return void restart();
+          if (text === "drop") return ws.terminate();
           if (text.startsWith("{")) {
             const { id, body } = JSON.parse(text);
             return ws.send(JSON.stringify({ id, echo: body }));

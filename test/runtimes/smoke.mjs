@@ -103,6 +103,52 @@ await check("binary arrives as Uint8Array", async () => {
   if (Array.from(got).join() !== sent.join()) fail(`got bytes ${Array.from(got)}`);
 });
 
+await check(
+  "a view of a SharedArrayBuffer or a resizable ArrayBuffer goes out as its bytes, queued or not",
+  async () => {
+    const got = [];
+    const views = new Conn({ ...options, reconnect: false, onMessage: (msg) => got.push(msg) });
+    const view = (buffer, byte) => {
+      const bytes = new Uint8Array(buffer, 1, 2);
+      bytes.fill(byte);
+      return bytes;
+    };
+    const shared = () => view(new SharedArrayBuffer(4), 7);
+    const resizable = () => view(new ArrayBuffer(4, { maxByteLength: 8 }), 6);
+    // Queued before the open, then sent on the open socket: each echo must come back as binary.
+    views.send(shared());
+    views.send(resizable());
+    views.send("after");
+    await views.dial(url);
+    views.send(shared());
+    views.send(resizable());
+    await until(() => got.length === 5, "five echoes", 2000).catch(() => {});
+    await views.close();
+    const seen = got.map((m) => (typeof m === "string" ? m : Array.from(m).join(",")));
+    if (seen.join(" ") !== "7,7 6,6 echo:after 7,7 6,6") fail(`echoes: ${JSON.stringify(seen)}`);
+  },
+);
+
+await check(
+  "drained() (lowWaterMark 0) resolves once a 4 MiB message has left; its echo comes back whole",
+  async () => {
+    const got = [];
+    const big = new Conn({
+      ...options,
+      reconnect: false,
+      lowWaterMark: 0,
+      onMessage: (msg) => got.push(msg),
+    });
+    await big.dial(url);
+    big.send(new Uint8Array(4 << 20).fill(3));
+    await big.drained();
+    if (big.bufferedAmount !== 0) fail(`bufferedAmount ${big.bufferedAmount} after drained()`);
+    await until(() => got.length === 1, "the echo");
+    await big.close();
+    if (got[0].byteLength !== 4 << 20 || got[0][0] !== 3) fail(`echo of ${got[0].byteLength} bytes`);
+  },
+);
+
 await check("stats count UTF-8 bytes", async () => {
   const counter = new Conn({ ...options, matchMsg: (req, resp) => resp === `echo:${req}` });
   await counter.dial(url);
@@ -140,6 +186,60 @@ await check("reconnect after the server restarts", async () => {
   if (reply !== "echo:again") fail(`got ${reply}`);
 });
 
+await check("a drop without a close frame is code 1006, closedBy network (Deno reports 0)", async () => {
+  const ends = [];
+  const dropped = new Conn({
+    ...options,
+    reconnect: false,
+    onClose: (info) => ends.push(info),
+    onError: (error) => ends.push(error),
+  });
+  await dropped.dial(url);
+  dropped.send("drop");
+  await until(() => dropped.state === "closed", "the drop");
+  const [info, error] = ends;
+  if (info?.code !== 1006 || info.wasClean || info.closedBy !== "network")
+    fail(`onClose got ${JSON.stringify(info)}`);
+  if (error?.code !== "ERR_DISCONNECTED" || error.details?.closeCode !== 1006)
+    fail(`onError got ${error?.code} ${JSON.stringify(error?.details)}`);
+});
+
+await check(
+  "close() while connecting: dial() rejects ERR_CLOSED, close() resolves, nothing left",
+  async () => {
+    const early = new Conn({ ...options, reconnect: false, onError: () => {} });
+    const dialled = early.dial(`${url}/silent`).then(
+      () => "dialled",
+      (error) => error.code,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    if (early.state !== "connecting") fail(`state is ${early.state} before close()`);
+    await early.close();
+    const outcome = await dialled;
+    if (outcome !== "ERR_CLOSED") fail(`dial() gave ${outcome}`);
+    if (early.state !== "closed") fail(`state is ${early.state}`);
+  },
+);
+
+await check(
+  "a refused dial's error names no credentials, path or query (secrets) in its message, stack or cause",
+  async () => {
+    const secret = "smoke-canary";
+    const refused = new Conn({ ...options, reconnect: false });
+    const error = await refused.dial(`ws://user:${secret}@127.0.0.1:1/${secret}-path?token=${secret}`).then(
+      () => fail("dialled port 1"),
+      (e) => e,
+    );
+    if (error?.code !== "ERR_DIAL_FAILED") fail(`dial() gave ${error?.code}: ${error?.message}`);
+    const texts = [];
+    for (let e = error, depth = 0; e != null && depth < 5; e = e.cause, depth++) {
+      texts.push(String(e.message), String(e.stack), String(e.error?.message), String(e.error?.stack));
+    }
+    const leak = texts.find((text) => text.includes(secret));
+    if (leak !== undefined) fail(`the secret shows in: ${leak.slice(0, 160)}`);
+  },
+);
+
 await check(
   `headers: ${expected.transport === "ws" ? "sent" : "ERR_INVALID_OPTION"} (${expected.transport})`,
   async () => {
@@ -164,8 +264,12 @@ await check(
 );
 
 if (expected.transport !== "ws") {
-  await check(`proxy and agent: ERR_INVALID_OPTION (${expected.transport})`, async () => {
-    for (const extra of [{ proxy: "http://127.0.0.1:3128" }, { agent: {} }]) {
+  await check(`tls, proxy and agent: ERR_INVALID_OPTION (${expected.transport})`, async () => {
+    for (const extra of [
+      { tls: { rejectUnauthorized: false } },
+      { proxy: "http://127.0.0.1:3128" },
+      { agent: {} },
+    ]) {
       const outcome = await new Conn({ ...options, ...extra }).dial(url).then(
         () => "dialled",
         (error) => error.code,

@@ -1,0 +1,101 @@
+/**
+ * The WHATWG adapter (src/transport/native.ts) with user-supplied `WebSocket` constructors that
+ * are polyfills, built on `ws` against real servers on 127.0.0.1 port 0. What each runtime's own
+ * `WebSocket` does is test/runtimes/smoke.mjs's business (it runs in Node 24, Bun and Deno).
+ */
+
+import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { conn, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+interface PolyfillShape {
+  /** Hand binary messages on as `Blob`, whatever `binaryType` says (a polyfill that has none). */
+  blobs?: boolean;
+  /** Leave `protocol` out (a polyfill that does not expose it). */
+  noProtocol?: boolean;
+}
+
+/** A minimal WHATWG-style polyfill over `ws`: event handler properties only, as old polyfills have. */
+function polyfill(shape: PolyfillShape): new (url: string, protocols?: string | string[]) => object {
+  return class Polyfill {
+    onopen: ((event: unknown) => void) | null = null;
+    onmessage: ((event: { data: unknown }) => void) | null = null;
+    onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null = null;
+    onerror: ((event: unknown) => void) | null = null;
+    binaryType = "blob";
+    readonly #ws: WebSocket;
+    constructor(url: string, protocols?: string | string[]) {
+      const ws = new WebSocket(url, protocols);
+      this.#ws = ws;
+      if (!shape.noProtocol) Object.defineProperty(this, "protocol", { get: () => ws.protocol });
+      ws.binaryType = "arraybuffer";
+      ws.on("open", () => this.onopen?.({}));
+      ws.on("message", (data: ArrayBuffer | string, isBinary: boolean) => {
+        const payload = isBinary ? (shape.blobs ? new Blob([data]) : data) : data.toString();
+        this.onmessage?.({ data: payload });
+      });
+      ws.on("error", (error) => this.onerror?.({ error }));
+      ws.on("close", (code, reason) =>
+        this.onclose?.({ code, reason: reason.toString(), wasClean: code !== 1006 }),
+      );
+    }
+    get readyState(): number {
+      return this.#ws.readyState;
+    }
+    get bufferedAmount(): number {
+      return this.#ws.bufferedAmount;
+    }
+    send(data: string | ArrayBufferView): void {
+      this.#ws.send(data);
+    }
+    close(code?: number, reason?: string): void {
+      this.#ws.close(code, reason);
+    }
+  };
+}
+
+describe("a user-supplied WebSocket that is a polyfill", () => {
+  it("without protocol: the subprotocol reads as an empty string, not undefined", async () => {
+    const s = await server();
+    const c = conn({ WebSocket: polyfill({ noProtocol: true }) as never, reconnect: false });
+    await c.dial(s.url);
+    expect(c.protocol).toBe("");
+    expect(c.handshake?.protocol).toBe("");
+  });
+  it("that ignores binaryType (Blob frames): every binary message arrives as Uint8Array, in order with the text ones", async () => {
+    const s = await server();
+    const got: unknown[] = [];
+    const c = conn<string | Uint8Array, string | Uint8Array>({
+      WebSocket: polyfill({ blobs: true }) as never,
+      reconnect: false,
+      onMessage: (msg) => void got.push(msg),
+    });
+    await c.dial(s.url);
+    c.send(new Uint8Array([1, 2, 3]));
+    c.send("text");
+    c.send(new Uint8Array([4]));
+    await until(() => got.length === 3, "three echoes");
+    expect(got).toEqual([new Uint8Array([1, 2, 3]), "text", new Uint8Array([4])]);
+    expect(c.stats.messagesReceived).toBe(3);
+  });
+
+  it("that ignores binaryType: a Blob the server sent just before its close frame arrives before onClose", async () => {
+    const s = await server({
+      onConnection: (ws) => {
+        ws.send(new Uint8Array([9, 8]));
+        ws.close(4000, "bye");
+      },
+    });
+    const seen: unknown[] = [];
+    const c = conn<string | Uint8Array, string | Uint8Array>({
+      WebSocket: polyfill({ blobs: true }) as never,
+      reconnect: false,
+      onMessage: (msg) => void seen.push(msg),
+      onClose: (info) => void seen.push(`close ${info.code} ${info.reason}`),
+    });
+    await c.dial(s.url);
+    await until(() => c.state === "closed", "the server's close");
+    expect(seen).toEqual([new Uint8Array([9, 8]), "close 4000 bye"]);
+  });
+});
