@@ -29,7 +29,8 @@ export const raw: Codec<Data, Data> = {
   decode: (data) => data,
 };
 
-function describe(value: unknown): string {
+/** A value's type as messages name it: `null`, a primitive's `typeof`, or an object's constructor. */
+export function describe(value: unknown): string {
   if (value === null) return "null";
   if (typeof value !== "object") return typeof value;
   return value.constructor?.name ?? "object";

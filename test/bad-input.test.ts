@@ -128,6 +128,51 @@ describe("bad input on an open connection: typed error, clear message, connectio
   });
 });
 
+describe("a codec whose encode() returns neither a string nor a Uint8Array", () => {
+  // What the codec returned once went on: queued, a number read as "0+undefined bytes" and failed
+  // with ERR_QUEUE_FULL; open, it reached the frame builder and threw Node's ERR_OUT_OF_RANGE.
+  const badCodec = {
+    encode: (v: string) => (v.startsWith("bad") ? (42 as never) : v),
+    decode: (d: string | Uint8Array) => d,
+  };
+
+  it.each(["queued", "open"] as const)(
+    "send() while %s: ERR_INVALID_OPTION naming the codec, nothing queued or sent, the next message goes",
+    async (when) => {
+      const s = await server();
+      const c = conn<string | Uint8Array, string>({
+        codec: badCodec as never,
+        matchMsg: (req, resp) => req === resp,
+      });
+      if (when === "open") await c.dial(s.url);
+      let caught: unknown;
+      try {
+        c.send(`bad-${when}`);
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
+      expect((caught as Error).message).toMatch(
+        /cannot send: codec\.encode\(\) must return a string or Uint8Array, got number/,
+      );
+      expect(c.stats).toMatchObject({ queuedMessages: 0, messagesSent: 0, bytesSent: 0 });
+      if (when === "queued") await c.dial(s.url);
+      await expect(c.request(`ok-${when}`, { timeoutMs: 10_000 })).resolves.toBe(`ok-${when}`);
+    },
+  );
+
+  it("request(): the same error, and no request is left pending", async () => {
+    const s = await server();
+    const c = conn<string | Uint8Array, string>({
+      codec: badCodec as never,
+      matchMsg: (req, resp) => req === resp,
+    });
+    await c.dial(s.url);
+    await expect(c.request("bad")).rejects.toMatchObject({ code: "ERR_INVALID_OPTION" });
+    expect(c.stats.pendingRequests).toBe(0);
+  });
+});
+
 describe("bad input before or after the connection", () => {
   it.each([
     ["ftp://127.0.0.1/", /ftp:/],
