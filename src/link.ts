@@ -374,7 +374,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     }
     try {
       if (frame === undefined) this.#transport!.ping!();
-      else this.#transport!.send(frame);
+      // Refused: the socket is closing (a WHATWG socket after the peer's close frame), as for a send.
+      else if (this.#transport!.send(frame) < 0) this.#closing();
     } catch (cause) {
       this.terminate(evtError(ErrorCode.DISCONNECTED, "could not send a ping", cause));
     }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import type { EvtWebSocketError } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { rawServer } from "./helpers/raw-server.js";
@@ -97,6 +98,33 @@ describe("ping and dead-connection detection", () => {
     expect(errors).toEqual([]);
     expect(sizes).toEqual([8000]);
     expect(c.state).toBe("open");
+  });
+
+  it("a ping that a closing WHATWG socket refuses starts the closing: the peer's close code is reported, not ERR_PONG_TIMEOUT", async () => {
+    // ws as the WHATWG constructor (the adapter every runtime but Node's ws uses): after the
+    // peer's close frame its readyState is CLOSING until TCP ends, and it refuses data frames.
+    // An application ping refused there was ignored: the pong deadline then declared a peer
+    // that had closed cleanly dead, and its close code was lost.
+    const peer = await rawServer({ allowHalfOpen: true });
+    const errors: EvtWebSocketError[] = [];
+    const closes: { code: number; wasClean: boolean }[] = [];
+    const c = conn({
+      WebSocket: WebSocket as never,
+      pingIntervalMs: 30,
+      pongTimeoutMs: 60,
+      pingMsg: "ping",
+      isPong: (m) => m === "pong",
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+      onClose: ({ code, wasClean }) => void closes.push({ code, wasClean }),
+    });
+    await c.dial(peer.url);
+    peer.write(Buffer.of(0x88, 6, 0x0f, 0xa1, ...Buffer.from("bye!"))); // 4001 "bye!"
+    await sleep(200); // pings due, and the pong deadline of the first one long past
+    peer.hangUp();
+    await until(() => c.state === "closed", "the end");
+    expect(errors.map((e) => e.code)).toEqual([]);
+    expect(closes).toEqual([{ code: 4001, wasClean: true }]);
   });
 
   it("pingMsg/isPong: application pings, pongs are consumed and give the RTT", async () => {
