@@ -58,7 +58,7 @@ export function closeError(url: string, end: EndSeen, closedBy: ClosedBy): EvtWe
 
 /**
  * The error of a socket to `url` that never opened (`ERR_DIAL_FAILED`): the HTTP status of a
- * refused handshake, or else the cause's message; `details` carries the status, or the status
+ * refused handshake, or else the cause's message (unless it names a URL); `details` carries the status, or the status
  * of a proxy that refused the tunnel.
  */
 export function dialError(
@@ -67,8 +67,11 @@ export function dialError(
   status?: number,
   proxyStatus?: number,
 ): EvtWebSocketError {
-  const why =
-    status !== undefined ? `HTTP ${status}` : cause instanceof Error ? cause.message : "network error";
+  let text = cause instanceof Error ? cause.message : undefined;
+  // A runtime's error may name the whole URL, path and query included (Bun's constructor does):
+  // a text naming this URL, and the error holding it, are not kept.
+  if (text?.includes("//") && text.includes(new URL(url).host)) cause = text = undefined;
+  const why = status !== undefined ? `HTTP ${status}` : (text ?? "network error");
   return new EvtWebSocketError(ErrorCode.DIAL_FAILED, `could not connect to ${shownUrl(url)}: ${why}`, {
     cause,
     details: status !== undefined ? { status } : proxyStatus !== undefined ? { proxyStatus } : {},

@@ -79,6 +79,14 @@ describe("dialError: a socket that never opened", () => {
     ["both: the server's status wins", new Error("x"), 401, 407, "HTTP 401", { status: 401 }],
     ["a network error", new Error("connect ECONNREFUSED"), undefined, undefined, "connect ECONNREFUSED", {}],
     ["something not an Error", "boom", undefined, undefined, "network error", {}],
+    [
+      "a text naming our own URL elsewhere (a proxy variable's rule)",
+      new Error("HTTP_PROXY must be an http:// URL"),
+      undefined,
+      undefined,
+      "HTTP_PROXY must be an http:// URL",
+      {},
+    ],
   ])("%s", (_, cause, status, proxyStatus, why, details) => {
     const error = dialError(URL_WITH_SECRETS, cause, status, proxyStatus);
     expect(error.code).toBe(ErrorCode.DIAL_FAILED);
@@ -86,6 +94,13 @@ describe("dialError: a socket that never opened", () => {
     expect(error.cause).toBe(cause);
     expect(error.details).toEqual(details);
   });
+});
+
+it("dialError leaves out a cause whose text names this URL, path and query included (Bun's constructor error)", () => {
+  const cause = new SyntaxError(`Invalid url for WebSocket ${URL_WITH_SECRETS}`);
+  const error = dialError(URL_WITH_SECRETS, cause);
+  expect(error.message).toBe(`could not connect to ${SHOWN}: network error`);
+  expect(error.cause).toBeUndefined();
 });
 
 describe("tornDownEnd: a socket we tore down, explained by the close frames seen before", () => {

@@ -178,6 +178,25 @@ describe("INV-7: a secret canary in the URL, path, query, Authorization header a
   });
 });
 
+describe("INV-7 with a WHATWG WebSocket whose own errors name the whole URL", () => {
+  it('a constructor that throws with the URL in its message (Bun: "Invalid url for WebSocket <url>")', async () => {
+    class NamesTheUrl {
+      constructor(url: string) {
+        throw new SyntaxError(`Invalid url for WebSocket ${url}`);
+      }
+    }
+    const { c, produced } = watched({
+      WebSocket: NamesTheUrl as never,
+      headers: undefined,
+      reconnect: false,
+    });
+    const error = await settle(c.dial(secretUrl(`ws://127.0.0.1:${await freePort()}`), SUBPROTOCOL));
+    expect((error as EvtWebSocketError).code).toBe("ERR_DIAL_FAILED");
+    produced.push(error);
+    expect(canaryHits(produced)).toEqual([]);
+  });
+});
+
 describe("INV-7 for proxy credentials: a password in the proxy URL never appears in what the library produces", () => {
   /** The Proxy-Authorization value the proxy receives: it must not leak either. */
   const BASIC = Buffer.from(`user:${CANARY}`).toString("base64");
