@@ -194,7 +194,23 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
    * no longer open.
    */
   send(data: Data): number {
-    const bytes = this.#transport!.send(data);
+    let bytes: number;
+    try {
+      bytes = this.#transport!.send(data);
+    } catch (cause) {
+      // A socket that throws instead of refusing (a polyfill): refused like a closing one, so the
+      // frame waits in the queue (never thrown out of a flush), then dropped as a failed one, in a
+      // turn of its own (ended now, the queue would be settled before the frame was back in it).
+      this.#closing();
+      const clock = this.#config.clock;
+      clearDeadline(clock, this.#timer);
+      this.#timer = setDeadline(
+        clock,
+        () => this.terminate(evtError(ErrorCode.DISCONNECTED, "the socket threw on a send", cause)),
+        0,
+      );
+      return -1;
+    }
     if (bytes < 0) this.#closing();
     else {
       this.#heartbeat?.noteSent();

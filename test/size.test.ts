@@ -73,14 +73,15 @@ import tsupConfig from "../tsup.config.js";
  * runtime review's fixes (Deno's close code 0, polyfills without `protocol` or `binaryType`,
  * copies of shared or resizable views) and three more (a codec's output checked before it is
  * queued or sent, a refused application ping starting the closing, a dial error naming the URL
- * left out) took it to 16,276 B; the guard is 16,320 B (a decision). By
+ * left out, a socket whose send() throws dropped instead of throwing out of a flush) took it to
+ * 16,320 B; the guard is 16,384 B (a decision). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_320;
+const BUDGET_GZIP_BYTES = 16_384;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

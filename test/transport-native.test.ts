@@ -98,4 +98,34 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     await until(() => c.state === "closed", "the server's close");
     expect(seen).toEqual([new Uint8Array([9, 8]), "close 4000 bye"]);
   });
+
+  it("whose send() throws (instead of refusing): the socket is dropped with ERR_DISCONNECTED, nothing is lost silently and nothing is thrown at the process", async () => {
+    // It threw out of the queue's flush at the open: an uncaught exception (a crash without a
+    // handler), the message it threw on lost, the ones behind it stuck.
+    const s = await server();
+    class Throwing extends WebSocket {
+      override send(data: string): void {
+        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
+        super.send(data);
+      }
+    }
+    const errors: { code: string; message: string; cause?: unknown; details?: unknown }[] = [];
+    const c = conn<string, string>({
+      WebSocket: Throwing as never,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+    });
+    c.send("a");
+    c.send("boom");
+    c.send("c");
+    await c.dial(s.url).catch(() => {});
+    await until(() => c.state === "closed", "the end");
+    await until(() => s.received.length > 0, "the first message at the server");
+    expect(s.received).toEqual(["a"]);
+    expect(errors[0]).toMatchObject({
+      code: "ERR_DISCONNECTED",
+      cause: { message: "this polyfill refuses it" },
+    });
+    expect(errors).toContainEqual(expect.objectContaining({ details: { unsent: 2 } }));
+  });
 });
