@@ -8,6 +8,8 @@ describe("normalizeUrl", () => {
     ["http://localhost:9/path", "ws://localhost:9/path"],
     ["https://example.com/", "wss://example.com/"],
     ["ws://h/p#frag", "ws://h/p"],
+    ["ws://h/p#", "ws://h/p"],
+    ["ws://h/p?q=1#", "ws://h/p?q=1"],
   ])("accepts %s as %s", (input, expected) => {
     expect(normalizeUrl(input)).toBe(expected);
   });
