@@ -48,3 +48,15 @@ describe("redactUrl", () => {
     expect(redactUrl(new URL("wss://u:p@h:1/x/y?token=abc#f"))).toBe("wss://h:1");
   });
 });
+
+describe("normalizeUrl: what its error says", () => {
+  it.each([
+    [42, "invalid URL: expected a string or URL, got number"],
+    [null, "invalid URL: expected a string or URL, got object"],
+    [undefined, "invalid URL: expected a string or URL, got undefined"],
+    ["not a url", "invalid URL: cannot be parsed"],
+    ["ftp://x/", 'invalid URL scheme "ftp:" in ftp://x: use ws:, wss:, http: or https:'],
+  ])("%j: %s", (input, message) => {
+    expect(() => normalizeUrl(input)).toThrow(expect.objectContaining({ code: "ERR_INVALID_URL", message }));
+  });
+});
