@@ -395,3 +395,74 @@ describe("PendingRequests: messages, listeners, and deadline timers that fire la
     expect(clock.pending).toBe(0);
   });
 });
+
+describe("PendingRequests: more rows the mutation audit found open", () => {
+  const now: Transitions = { run: (self, step, ...args) => step.apply(self, args) };
+  function setup() {
+    const clock = new FakeClock();
+    const left: unknown[] = [];
+    const p = new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) }, now);
+    const outcomes: string[] = [];
+    const add = (body: string, over: { timeoutMs?: number; id?: number; done?: () => void } = {}) =>
+      p.add({
+        body,
+        id: over.id,
+        timeoutMs: over.timeoutMs ?? 100,
+        signal: undefined,
+        retryOnReconnect: false,
+        data: body,
+        done: (e, r) => {
+          outcomes.push(`${e ? (e as { code?: string }).code : r}@${clock.now()}`);
+          over.done?.();
+        },
+      });
+    return { clock, left, p, outcomes, add };
+  }
+
+  it("entries() with requests with an id only; hasId() sees them", () => {
+    const { p, add } = setup();
+    add("a", { id: 1 });
+    add("b", { id: 2 });
+    expect(p.entries().map((r) => r.body)).toEqual(["a", "b"]);
+    expect([p.hasId(1), p.hasId(3)]).toEqual([true, false]);
+  });
+
+  it("discard() forgets a request without settling it, and frees its queue slot", () => {
+    const { p, left, outcomes, add, clock } = setup();
+    const r = add("a");
+    r.queued = "slot";
+    p.discard(r);
+    clock.advance(1000);
+    expect([p.size, outcomes, left]).toEqual([0, [], ["slot"]]);
+  });
+
+  it("on time, two deadlines in one list take one timer each, with no extra turn", () => {
+    const { clock, outcomes, add } = setup();
+    add("a");
+    clock.advance(50);
+    add("b");
+    clock.advance(100);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@100", "ERR_REQUEST_TIMEOUT@150"]);
+    expect(clock.created).toBe(2);
+  });
+
+  it("late, a request whose deadline passed while the extra turn waited times out in a turn of its own", () => {
+    const { clock, outcomes, add } = setup();
+    clock.lateByMs = 0.5;
+    add("a"); // due 100: fires at 100.5, judged at 101
+    clock.advance(0.7);
+    add("b"); // due 100.7: past by the extra turn at 101, so judged one turn later
+    clock.advance(1000);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@101", "ERR_REQUEST_TIMEOUT@101.5"]);
+  });
+
+  it("stopTimers() from a timeout's own callback leaves no timer, though requests remain", () => {
+    const { clock, p, add } = setup();
+    add("a", { done: () => p.stopTimers() });
+    clock.advance(50);
+    add("b");
+    clock.advance(50);
+    expect(p.size).toBe(1);
+    expect(clock.pending).toBe(0);
+  });
+});
