@@ -4,6 +4,7 @@
  * refused with messages naming the option, the shared reconnect policies, and water marks.
  */
 import { describe, expect, it } from "vitest";
+import { Conn } from "../src/conn.js";
 import { DEFAULTS, resolveOptions } from "../src/resolve-options.js";
 
 const noop = () => {};
@@ -137,6 +138,18 @@ describe("resolveOptions: shapes refused, with the message naming the option", (
   ])("%s", (_name, options, message) => {
     expect(() => resolveOptions(options as never)).toThrow(
       expect.objectContaining({ code: "ERR_INVALID_OPTION", message }),
+    );
+  });
+});
+
+describe("resolveOptions: a clock must have all three functions its message names", () => {
+  it("a clock without clearTimeout is refused at construction with ERR_INVALID_OPTION naming clock", () => {
+    const clock = { setTimeout, now: () => 0 };
+    expect(() => new Conn({ clock: clock as never })).toThrow(
+      expect.objectContaining({
+        code: "ERR_INVALID_OPTION",
+        message: "option clock must have setTimeout(), clearTimeout() and now()",
+      }),
     );
   });
 });
