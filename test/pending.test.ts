@@ -456,6 +456,19 @@ describe("PendingRequests: more rows the mutation audit found open", () => {
     expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@101", "ERR_REQUEST_TIMEOUT@101.5"]);
   });
 
+  it("a list re-armed after a timeout keeps one timer: a request joining it adds none, and stopTimers() clears it", () => {
+    const { clock, p, add, outcomes } = setup();
+    add("a");
+    clock.advance(50);
+    add("b");
+    clock.advance(50); // a times out; the list re-arms for b
+    add("c");
+    expect(clock.created).toBe(2);
+    p.stopTimers();
+    expect(clock.pending).toBe(0);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@100"]);
+  });
+
   it("stopTimers() from a timeout's own callback leaves no timer, though requests remain", () => {
     const { clock, p, add } = setup();
     add("a", { done: () => p.stopTimers() });
