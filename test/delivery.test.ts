@@ -21,7 +21,10 @@ function setup(policy: Partial<QueuePolicy> = {}, clock: Clock = new FakeClock()
   const steps = {
     run: <T, A extends unknown[]>(self: T, step: (this: T, ...args: A) => void, ...args: A) =>
       step.apply(self, args),
-    emit: (_event: "error", error: EvtWebSocketError) => void errors.push(error),
+    emit: (event: "error", error: EvtWebSocketError) => {
+      expect(event).toBe("error");
+      errors.push(error);
+    },
   };
   const delivery = new Delivery(queue, clock, full, steps, {});
   const send = (body: string, options?: Partial<ResolvedSend>) =>
@@ -149,5 +152,65 @@ describe("Delivery: signals", () => {
     expect(getEventListeners(ac.signal, "abort")).toHaveLength(1);
     ac.abort();
     expect(queued()).toEqual([]);
+  });
+});
+
+describe("Delivery: more rows the mutation audit found open", () => {
+  it("a message without a deadline stays when another's deadline passes", () => {
+    const clock = new FakeClock();
+    const { send, queued, reported } = setup({}, clock);
+    send("a");
+    send("b", { maxAgeMs: 10 });
+    clock.advance(10);
+    expect(queued()).toEqual(["a"]);
+    expect(reported()).toEqual([`${ErrorCode.QUEUE_EXPIRED} b`]);
+  });
+
+  it("once the last deadline has passed no timer is left; stop() clears a pending one", () => {
+    const clock = new FakeClock();
+    const { send, delivery } = setup({}, clock);
+    send("a", { maxAgeMs: 10 });
+    clock.advance(10);
+    expect(clock.pending).toBe(0);
+    send("b", { maxAgeMs: 10 });
+    expect(clock.pending).toBe(1);
+    delivery.stop();
+    expect(clock.pending).toBe(0);
+    clock.advance(100);
+    expect(clock.fired).toBe(1); // the first message's timer only
+  });
+
+  it("messages sharing a deadline share its timer", () => {
+    const clock = new FakeClock();
+    const { send } = setup({ maxAgeMs: 10 }, clock);
+    send("a");
+    send("b");
+    expect(clock.created).toBe(1);
+  });
+
+  it("a message queued at 1000 with maxAgeMs 100 is not due at 1050", () => {
+    const clock = new FakeClock();
+    clock.advance(1000);
+    const { send, queue, delivery } = setup({ maxAgeMs: 100 }, clock);
+    send("a");
+    clock.advance(50);
+    expect(delivery.isDue(queue.shift()!)).toBe(false);
+  });
+
+  it("under overflow reject, dropOldest drops nothing", () => {
+    const { send, delivery, queued } = setup({ maxMessages: 1, overflow: "reject" });
+    send("a");
+    expect(delivery.dropOldest(1)).toBeUndefined();
+    expect(queued()).toEqual(["a"]);
+  });
+
+  it("drop-oldest never drops a request, and drops nothing when dropping every plain message would not make room", () => {
+    const { send, delivery, queue, queued } = setup({ maxBytes: 10, overflow: "drop-oldest" });
+    queue.push("req", 6, { request: true }, "req");
+    send("abc");
+    expect(delivery.dropOldest(5)).toBeUndefined();
+    expect(queued()).toEqual(["req", "abc"]);
+    expect(delivery.dropOldest(4)?.map((i) => i.body)).toEqual(["abc"]);
+    expect(queued()).toEqual(["req"]);
   });
 });
