@@ -176,7 +176,11 @@ export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): Reso
     throw invalid("option codec must have encode() and decode() functions");
   }
   const clock = options.clock ?? systemClock;
-  if (typeof clock.setTimeout !== "function" || typeof clock.now !== "function") {
+  if (
+    typeof clock.setTimeout !== "function" ||
+    typeof clock.clearTimeout !== "function" ||
+    typeof clock.now !== "function"
+  ) {
     throw invalid("option clock must have setTimeout(), clearTimeout() and now()");
   }
   const { lowWaterMark, highWaterMark } = waterMarks(options.lowWaterMark, options.highWaterMark);

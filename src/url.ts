@@ -41,7 +41,8 @@ export function normalizeUrl(input: unknown): string {
       `invalid URL scheme "${url.protocol}" in ${redactUrl(url)}: use ws:, wss:, http: or https:`,
     );
   }
-  if (url.hash !== "") url.hash = "";
+  // An empty fragment ("ws://h/p#") has hash "" yet keeps its "#", which undici's WebSocket refuses.
+  if (url.href.includes("#")) url.hash = "";
   if (scheme !== url.protocol) url.href = scheme + url.href.slice(url.protocol.length);
   const href = url.href;
   // Already normal: keep the caller's string rather than hold a copy per connection.

@@ -187,3 +187,35 @@ describe("AttemptPrep.prepare", () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe("AttemptPrep.prepare: functions that return nothing, and no headers function", () => {
+  it("without a headers function: the URL, and no headers", async () => {
+    const prep = new AttemptPrep(new FakeClock(), 1000);
+    expect(await prep.prepare(() => URL_OK, undefined, 0, undefined, always)).toEqual([URL_OK, undefined]);
+  });
+
+  it.each<[string, () => unknown, (() => unknown) | undefined, string]>([
+    [
+      "a URL function that returns undefined fails with ERR_INVALID_URL",
+      () => undefined,
+      undefined,
+      ErrorCode.INVALID_URL,
+    ],
+    [
+      "a URL function that returns null fails with ERR_INVALID_URL",
+      () => null,
+      undefined,
+      ErrorCode.INVALID_URL,
+    ],
+    [
+      "a headers function that returns undefined fails with ERR_INVALID_OPTION",
+      () => URL_OK,
+      () => undefined,
+      ErrorCode.INVALID_OPTION,
+    ],
+  ])("%s, not as the function's failure", async (_, urlFn, headersFn, code) => {
+    const prep = new AttemptPrep(new FakeClock(), 1000);
+    const error = await failure(prep.prepare(urlFn as never, headersFn as never, 0, undefined, always));
+    expect(error.code).toBe(code);
+  });
+});

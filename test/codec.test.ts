@@ -63,3 +63,40 @@ describe("codecs", () => {
     );
   });
 });
+
+describe("codecs: what each one hands over and refuses", () => {
+  it("raw decode hands the frame over as it is, text or bytes", () => {
+    const bytes = new Uint8Array([1, 2]);
+    expect(raw.decode("text")).toBe("text");
+    expect(raw.decode(bytes)).toBe(bytes);
+  });
+
+  it.each([
+    [{}, "Object"],
+    [new Map(), "Map"],
+    [Object.create(null), "object"],
+    [null, "null"],
+    [42, "number"],
+    [undefined, "undefined"],
+  ])("raw refuses %o naming it as %s", (value, shown) => {
+    expect(() => raw.encode(value as never)).toThrow(
+      new TypeError(`expected a string or Uint8Array, got ${shown} (use the json() codec for objects)`),
+    );
+  });
+
+  it("json names what it cannot encode", () => {
+    expect(() => json().encode(undefined)).toThrow(new TypeError("undefined cannot be encoded as JSON"));
+    expect(() => json().encode(() => 1)).toThrow(new TypeError("function cannot be encoded as JSON"));
+  });
+
+  it("json refuses a binary frame that is not valid UTF-8, even inside a JSON string", () => {
+    const bytes = new Uint8Array([0x22, 0xff, 0x22]); // "\xff"
+    expect(() => json().decode(bytes)).toThrow(TypeError);
+  });
+
+  it("byteLength of bytes is their length; U+07FF takes 2 bytes, U+0800 takes 3", () => {
+    expect(byteLength(new Uint8Array(7))).toBe(7);
+    expect(byteLength("\u07ff")).toBe(2);
+    expect(byteLength("\u0800")).toBe(3);
+  });
+});

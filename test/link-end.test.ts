@@ -92,7 +92,8 @@ describe("dialError: a socket that never opened", () => {
     expect(error.code).toBe(ErrorCode.DIAL_FAILED);
     expect(error.message).toBe(`could not connect to ${SHOWN}: ${why}`);
     expect(error.cause).toBe(cause);
-    expect(error.details).toEqual(details);
+    // Strictly: no status key at all when there is none, rather than one holding undefined.
+    expect(error.details).toStrictEqual(details);
   });
 });
 
@@ -174,5 +175,22 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
     const peer = { code: 1008, reason: "policy" };
     expect(tornDownEnd(URL_WITH_SECRETS, undefined, true, undefined, peer, undefined).error).toBeUndefined();
     expect(tornDownEnd(URL_WITH_SECRETS, ours, false, undefined, peer, undefined).error).toBe(ours);
+  });
+});
+
+describe("tornDownEnd: both a close frame from the peer and our failure", () => {
+  it("the peer closed first, then our side failed the connection: unclean, the peer's code and reason, closed by the server", () => {
+    const cause = new RangeError("Invalid WebSocket frame");
+    const end = tornDownEnd(
+      URL_WITH_SECRETS,
+      undefined,
+      false,
+      undefined,
+      { code: 4001, reason: "go away" },
+      { code: 1002, cause },
+    );
+    expect(end).toMatchObject({ code: 4001, reason: "go away", wasClean: false, closedBy: "server" });
+    expect(end.error?.code).toBe(ErrorCode.DISCONNECTED);
+    expect(end.error?.cause).toBe(cause);
   });
 });

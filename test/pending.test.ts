@@ -1,3 +1,4 @@
+import { getEventListeners } from "node:events";
 import { describe, expect, it } from "vitest";
 import { PendingRequests, type Transitions } from "../src/pending.js";
 import { PendingRegistry } from "../src/pending-registry.js";
@@ -220,6 +221,262 @@ describe("PendingRequests", () => {
     ac.abort();
     clock.advance(1e9);
     expect(outcomes).toEqual([[undefined, "resp"]]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("PendingRegistry: both indexes, empty ones, and misses (mutation audit)", () => {
+  it("size, hasId and has() count and see requests with and without an id, and an empty registry has none", () => {
+    const reg = new PendingRegistry<string>();
+    const a = { body: "a", id: 1, seq: 0 };
+    const b = { body: "b", id: undefined, seq: 1 };
+    expect([reg.size, reg.hasId(1), reg.has(a), reg.has(b)]).toEqual([0, false, false, false]);
+    reg.add(a);
+    reg.add(b);
+    expect([reg.size, reg.hasId(1), reg.hasId(2), reg.has(a), reg.has(b)]).toEqual([
+      2,
+      true,
+      false,
+      true,
+      true,
+    ]);
+    expect(reg.has({ body: "a2", id: 1, seq: 2 })).toBe(false); // another request with a's id
+  });
+
+  it("remove() takes out a request with an id, leaves another holding the same id, and ignores an empty registry", () => {
+    const reg = new PendingRegistry<string>();
+    reg.remove({ body: "x", id: undefined, seq: 0 });
+    reg.remove({ body: "x", id: 1, seq: 0 });
+    const a = { body: "a", id: 1, seq: 0 };
+    reg.add(a);
+    reg.remove({ body: "impostor", id: 1, seq: 1 });
+    expect(reg.has(a)).toBe(true);
+    reg.remove(a);
+    expect([reg.size, reg.hasId(1)]).toEqual([0, false]);
+  });
+
+  it("find() returns the first request the matcher accepts, and nothing without a matcher or without requests lacking an id", () => {
+    const reg = new PendingRegistry<string>();
+    const a = { body: "a", id: 1, seq: 0 };
+    expect(reg.find(undefined, () => true)).toBeUndefined();
+    reg.add(a);
+    expect(reg.find(99, () => true)).toBeUndefined(); // a has an id: only its id finds it
+    const b = { body: "b", id: undefined, seq: 1 };
+    const c = { body: "c", id: undefined, seq: 2 };
+    reg.add(b);
+    reg.add(c);
+    expect(reg.find(99, undefined)).toBeUndefined();
+    expect(reg.find(undefined, (body) => body === "c")).toBe(c);
+  });
+
+  it("entries() with requests without an id only", () => {
+    const reg = new PendingRegistry<string>();
+    reg.add({ body: "b", id: undefined, seq: 1 });
+    reg.add({ body: "a", id: undefined, seq: 0 });
+    expect(reg.entries().map((e) => e.body)).toEqual(["a", "b"]);
+  });
+});
+
+describe("PendingRequests: messages, listeners, and deadline timers that fire late (mutation audit)", () => {
+  const now: Transitions = { run: (self, step, ...args) => step.apply(self, args) };
+  type Outcome = [Error | undefined, string | undefined, number];
+  function setup() {
+    const clock = new FakeClock();
+    const left: unknown[] = [];
+    const p = new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) }, now);
+    const outcomes: Outcome[] = [];
+    const add = (body: string, over: { timeoutMs?: number; signal?: AbortSignal; id?: number } = {}) =>
+      p.add({
+        body,
+        id: over.id,
+        timeoutMs: over.timeoutMs ?? 100,
+        signal: over.signal,
+        retryOnReconnect: false,
+        data: body,
+        done: (e, r) => void outcomes.push([e, r ?? body, clock.now()]),
+      });
+    return { clock, left, p, outcomes, add };
+  }
+
+  it("the timeout's message gives the timeout and says whether the request was ever sent", () => {
+    const { clock, outcomes, add } = setup();
+    add("queued");
+    add("sent").sent = true;
+    clock.advance(100);
+    expect(outcomes.map(([e]) => e?.message)).toEqual([
+      "request timed out after 100 ms (still queued, never sent)",
+      "request timed out after 100 ms (no response)",
+    ]);
+  });
+
+  it("an aborted request's error says so and has the signal's reason as cause; settling removes the abort listener", () => {
+    const { outcomes, add, p } = setup();
+    const ac = new AbortController();
+    const reason = new Error("user left");
+    add("a", { signal: ac.signal });
+    ac.abort(reason);
+    expect(outcomes[0]?.[0]).toMatchObject({
+      code: "ERR_ABORTED",
+      message: "request aborted by its signal",
+      cause: reason,
+    });
+    const other = new AbortController();
+    p.resolve(add("b", { signal: other.signal }), "resp");
+    expect(getEventListeners(other.signal, "abort")).toHaveLength(0);
+  });
+
+  it("entries() lists requests oldest first; one without a deadline or a queue slot settles without touching either", () => {
+    const { p, left, add } = setup();
+    add("a");
+    add("b", { id: 7 });
+    const c = add("c", { timeoutMs: 0 });
+    expect(p.entries().map((r) => r.body)).toEqual(["a", "b", "c"]);
+    p.resolve(c, "x");
+    p.stopTimers();
+    expect(left).toEqual([]);
+    expect(p.size).toBe(2);
+  });
+
+  it("stopTimers() with no request ever timed is fine", () => {
+    const { p, clock } = setup();
+    p.stopTimers();
+    expect(clock.pending).toBe(0);
+  });
+
+  it("settling a request from the middle of a deadline list leaves the ones before it to time out on time", () => {
+    const { clock, p, outcomes, add } = setup();
+    add("a");
+    clock.advance(10);
+    const b = add("b");
+    clock.advance(10);
+    add("c");
+    p.resolve(b, "x");
+    clock.advance(80);
+    expect(outcomes.map(([, r, at]) => `${r}@${at}`)).toEqual(["x@20", "a@100"]);
+    clock.advance(20);
+    expect(outcomes.map(([, r, at]) => `${r}@${at}`)).toEqual(["x@20", "a@100", "c@120"]);
+  });
+
+  it("on time, a deadline is judged at once: one timer for one request", () => {
+    const { clock, outcomes, add } = setup();
+    add("a");
+    clock.advance(100);
+    expect(outcomes.map(([e, , at]) => [(e as { code?: string })?.code, at])).toEqual([
+      ["ERR_REQUEST_TIMEOUT", 100],
+    ]);
+    expect(clock.created).toBe(1);
+  });
+
+  it("a timer that fires late judges one turn later: a response read in between still resolves the request", () => {
+    const { clock, p, outcomes, add } = setup();
+    clock.lateByMs = 0.5;
+    const a = add("a");
+    clock.advance(100.5); // fired late: not judged yet
+    expect(outcomes).toEqual([]);
+    p.resolve(a, "answer");
+    clock.advance(10);
+    expect(outcomes).toEqual([[undefined, "answer", 100.5]]);
+  });
+
+  it("late, only the requests due when the timer fired time out in the extra turn; a later one gets its own", () => {
+    const { clock, p, outcomes, add } = setup();
+    clock.lateByMs = 0.5;
+    add("a"); // due 100
+    clock.advance(0.7);
+    const b = add("b"); // due 100.7, after the late firing at 100.5
+    clock.advance(100.5 - 0.7); // t = 100.5: a's timer fires late
+    expect(outcomes).toEqual([]);
+    clock.advance(0.5); // t = 101: the extra turn judges a only
+    expect(outcomes.map(([e, r, at]) => [(e as { code?: string })?.code, r, at])).toEqual([
+      ["ERR_REQUEST_TIMEOUT", "a", 101],
+    ]);
+    p.resolve(b, "in time"); // read before b's own extra turn
+    clock.advance(10);
+    expect(outcomes.map(([, r, at]) => `${r}@${at}`)).toEqual(["a@101", "in time@101"]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("PendingRequests: more rows the mutation audit found open", () => {
+  const now: Transitions = { run: (self, step, ...args) => step.apply(self, args) };
+  function setup() {
+    const clock = new FakeClock();
+    const left: unknown[] = [];
+    const p = new PendingRequests<string, string, string>(clock, { cancel: (q) => left.push(q) }, now);
+    const outcomes: string[] = [];
+    const add = (body: string, over: { timeoutMs?: number; id?: number; done?: () => void } = {}) =>
+      p.add({
+        body,
+        id: over.id,
+        timeoutMs: over.timeoutMs ?? 100,
+        signal: undefined,
+        retryOnReconnect: false,
+        data: body,
+        done: (e, r) => {
+          outcomes.push(`${e ? (e as { code?: string }).code : r}@${clock.now()}`);
+          over.done?.();
+        },
+      });
+    return { clock, left, p, outcomes, add };
+  }
+
+  it("entries() with requests with an id only; hasId() sees them", () => {
+    const { p, add } = setup();
+    add("a", { id: 1 });
+    add("b", { id: 2 });
+    expect(p.entries().map((r) => r.body)).toEqual(["a", "b"]);
+    expect([p.hasId(1), p.hasId(3)]).toEqual([true, false]);
+  });
+
+  it("discard() forgets a request without settling it, and frees its queue slot", () => {
+    const { p, left, outcomes, add, clock } = setup();
+    const r = add("a");
+    r.queued = "slot";
+    p.discard(r);
+    clock.advance(1000);
+    expect([p.size, outcomes, left]).toEqual([0, [], ["slot"]]);
+  });
+
+  it("on time, two deadlines in one list take one timer each, with no extra turn", () => {
+    const { clock, outcomes, add } = setup();
+    add("a");
+    clock.advance(50);
+    add("b");
+    clock.advance(100);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@100", "ERR_REQUEST_TIMEOUT@150"]);
+    expect(clock.created).toBe(2);
+  });
+
+  it("late, a request whose deadline passed while the extra turn waited times out in a turn of its own", () => {
+    const { clock, outcomes, add } = setup();
+    clock.lateByMs = 0.5;
+    add("a"); // due 100: fires at 100.5, judged at 101
+    clock.advance(0.7);
+    add("b"); // due 100.7: past by the extra turn at 101, so judged one turn later
+    clock.advance(1000);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@101", "ERR_REQUEST_TIMEOUT@101.5"]);
+  });
+
+  it("a list re-armed after a timeout keeps one timer: a request joining it adds none, and stopTimers() clears it", () => {
+    const { clock, p, add, outcomes } = setup();
+    add("a");
+    clock.advance(50);
+    add("b");
+    clock.advance(50); // a times out; the list re-arms for b
+    add("c");
+    expect(clock.created).toBe(2);
+    p.stopTimers();
+    expect(clock.pending).toBe(0);
+    expect(outcomes).toEqual(["ERR_REQUEST_TIMEOUT@100"]);
+  });
+
+  it("stopTimers() from a timeout's own callback leaves no timer, though requests remain", () => {
+    const { clock, p, add } = setup();
+    add("a", { done: () => p.stopTimers() });
+    clock.advance(50);
+    add("b");
+    clock.advance(50);
+    expect(p.size).toBe(1);
     expect(clock.pending).toBe(0);
   });
 });

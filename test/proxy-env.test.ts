@@ -140,3 +140,57 @@ describe("parseProxyUrl", () => {
     },
   );
 });
+
+describe("NO_PROXY matching: CIDR ranges, trailing dots, entries that cannot match (mutation audit)", () => {
+  it.each([
+    // [host, port, NO_PROXY, bypass]
+    ["example.com.", 443, "example.com", true],
+    ["a.example.com", 443, "example.com.", true],
+    ["10.1.2.3", 443, "10.0.0.0/33", false], // a prefix out of range matches nothing
+    ["10.1.2.3", 443, "10.0.0.0/x", false],
+    ["10.1.2.3", 443, "ten/8", false],
+    ["example.com", 443, "10.0.0.0/8", false], // a name is never in a range
+    ["10.1.2.3", 443, "::ffff:10.0.0.0/104", false], // a range of the other family never matches
+    ["::ffff:10.1.2.3", 443, "10.0.0.0/8", false],
+    ["::1", 443, "foo[::1]", false], // only a whole bracketed entry is an address
+    ["::1", 80, "[::1]:80:90", false],
+    ["::1", 80, "[::1]:80", true],
+  ])("%s:%d with NO_PROXY=%j: bypass %s", (host, port, noProxy, bypass) => {
+    expect(bypassesProxy(host, port, noProxy)).toBe(bypass);
+  });
+});
+
+describe("proxyFor and parseProxyUrl: values and what errors name (mutation audit)", () => {
+  it("a blank lower-case variable counts as unset, and a value is read trimmed", () => {
+    expect(proxyFor("ws://h/", "env", { http_proxy: "  ", HTTP_PROXY: "http://p:1" })).toMatchObject({
+      host: "p",
+      port: 1,
+    });
+    expect(proxyFor("ws://h/", "env", { http_proxy: " p:2 " })).toMatchObject({ host: "p", port: 2 });
+  });
+
+  it.each([
+    ["http://user@p:1", "user:"],
+    ["http://:pw@p:1", ":pw"],
+  ])(
+    "credentials with only a user name or only a password (%s) still make a header",
+    (value, credentials) => {
+      expect(parseProxyUrl(value, "s").authorization).toBe(
+        `Basic ${Buffer.from(credentials).toString("base64")}`,
+      );
+    },
+  );
+
+  it("a scheme counts only at the start: p:1/?x=http://y is a host and port followed by more", () => {
+    expect(() => parseProxyUrl("p:1/?x=http://y", "s")).toThrow(/^s must have nothing after host:port/);
+  });
+
+  it("errors name the option or the variable the proxy came from", () => {
+    expect(() => proxyFor("ws://h/", "socks5://p:1", {})).toThrow(
+      /^option proxy must be an http:\/\/ proxy URL/,
+    );
+    expect(() => proxyFor("wss://h/", "env", { HTTPS_PROXY: "socks5://p:1" })).toThrow(
+      /^environment variable HTTPS_PROXY must be an http:\/\/ proxy URL/,
+    );
+  });
+});

@@ -75,3 +75,85 @@ describe("OutboundQueue", () => {
     expect(q.drain().map((i) => i.data)).toEqual(["first", "second", "later"]);
   });
 });
+
+describe("OutboundQueue: counts, cancels and the frames already taken", () => {
+  it("shift skips a cancelled item and takes its count and bytes off", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    const a = q.push("a", 3)!;
+    q.push("b", 5);
+    q.push("c", 7);
+    q.cancel(a);
+    expect(q.shift()?.data).toBe("b");
+    expect([q.size, q.bytes]).toEqual([1, 7]);
+    expect(q.shift()?.data).toBe("c");
+    expect([q.size, q.bytes]).toEqual([0, 0]);
+    expect(q.shift()).toBeUndefined();
+  });
+
+  it("cancelling an item twice frees its room once", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    const a = q.push("a", 3)!;
+    q.push("b", 5);
+    q.cancel(a);
+    q.cancel(a);
+    expect([q.size, q.bytes]).toEqual([1, 5]);
+  });
+
+  it("onEmpty is told once, when a cancel takes out the last frame", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    let told = 0;
+    q.onEmpty = () => void told++;
+    const a = q.push("a", 1)!;
+    const b = q.push("b", 1)!;
+    q.cancel(a);
+    expect(told).toBe(0);
+    q.cancel(b);
+    expect(told).toBe(1);
+  });
+
+  it("a cancel that empties the queue is fine with no onEmpty", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    q.cancel(q.push("a", 1)!);
+    expect(q.size).toBe(0);
+  });
+
+  it("unshift and drain never bring back frames already taken, and unshift counts the bytes it puts back", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    q.push("a", 1);
+    q.push("b", 2);
+    q.push("c", 4);
+    const a = q.shift()!;
+    expect(q.drain().map((i) => i.data)).toEqual(["b", "c"]);
+    q.push("d", 8);
+    q.push("e", 16);
+    q.shift();
+    q.unshift([a]);
+    expect([q.size, q.bytes]).toEqual([2, 17]);
+    expect(q.drain().map((i) => i.data)).toEqual(["a", "e"]);
+  });
+
+  it("live() yields every live frame from the oldest not taken, and a cancel on the way is safe", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    q.push("a", 1);
+    const b = q.push("b", 1)!;
+    q.push("c", 1);
+    const d = q.push("d", 1)!;
+    q.shift();
+    q.cancel(b);
+    const seen: unknown[] = [];
+    for (const item of q.live()) {
+      seen.push(item.data);
+      if (item.data === "c") q.cancel(d);
+    }
+    expect(seen).toEqual(["c"]);
+    expect([...q.live()].map((i) => i.data)).toEqual(["c"]);
+  });
+
+  it("clear() forgets every frame", () => {
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    q.push("a", 1);
+    q.push("b", 2);
+    q.clear();
+    expect([q.size, q.bytes, q.shift(), [...q.live()]]).toEqual([0, 0, undefined, []]);
+  });
+});

@@ -54,7 +54,7 @@ describe("decideRetry", () => {
     };
     const d = decideRetry(policy(), 0, ending({ error, proxyStatus: 407 }), ask, zero);
     expect(d.retry).toBe(retry);
-    expect(asked).toEqual([{ code: 1006, reason: "", proxyStatus: 407 }]);
+    expect(asked).toStrictEqual([{ code: 1006, reason: "", proxyStatus: 407 }]);
   });
 
   it.each([403, 502])("a proxy's %s is retried by default, like a refused connection", (proxyStatus) => {
@@ -80,7 +80,7 @@ describe("decideRetry", () => {
       return false;
     });
     expect(d).toEqual({ retry: false, attempt: 0, error: undefined });
-    expect(seen).toEqual([{ code: 1006, reason: "", status: 401 }]);
+    expect(seen).toStrictEqual([{ code: 1006, reason: "", status: 401 }]);
   });
 
   it("maxAttempts reached: ERR_RECONNECT_EXHAUSTED with the last error as cause", () => {
@@ -180,5 +180,22 @@ describe("decideRetry: a wait the server sets", () => {
     decideRetry(policy({ jitter: 0.5 }), 0, refused(503, 2000), undefined, random);
     decideRetry(policy({ jitter: 0.5 }), 0, ending(), undefined, random);
     expect(draws).toBe(2);
+  });
+});
+
+describe("decideRetry: giving up", () => {
+  it("ERR_RECONNECT_EXHAUSTED says how many attempts were made, with the attempt and the last close code in details", () => {
+    const d = decideRetry(policy({ maxAttempts: 3 }), 3, ending({ code: 4002 }), undefined, zero);
+    expect(d.retry === false && d.error).toMatchObject({
+      code: "ERR_RECONNECT_EXHAUSTED",
+      message: "gave up after 3 reconnect attempts",
+      details: { attempt: 3, closeCode: 4002 },
+    });
+  });
+
+  it("shouldReconnect is given no status or proxyStatus key when the end had none", () => {
+    const seen: unknown[] = [];
+    decideRetry(policy(), 0, ending({ code: 4001, reason: "bye" }), (info) => void seen.push(info), zero);
+    expect(seen).toStrictEqual([{ code: 4001, reason: "bye" }]);
   });
 });

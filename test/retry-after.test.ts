@@ -38,3 +38,22 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter(value as string | string[] | undefined, now)).toBeUndefined();
   });
 });
+
+describe("parseRetryAfter: one of the three date forms, whole", () => {
+  it("an asctime date with a two-digit day", () => {
+    expect(parseRetryAfter("Sun Dec 06 14:00:05 2026", now)).toBe(5000);
+    expect(parseRetryAfter("Thu Dec 10 14:00:00 2026", now)).toBe(4 * 86_400_000);
+  });
+
+  it.each([
+    ["text before an IMF-fixdate", "x Sun, 06 Dec 2026 14:00:30 GMT"],
+    ["an offset after an IMF-fixdate", "Sun, 06 Dec 2026 14:00:30 GMT+0100"],
+    ["text before an RFC 850 date", "x Sunday, 06-Dec-26 14:01:00 GMT"],
+    ["an offset after an RFC 850 date", "Sunday, 06-Dec-26 14:01:00 GMT+0100"],
+    ["text before an asctime date", "x Sun Dec  6 14:00:05 2026"],
+    ["an offset after an asctime date", "Sun Dec  6 14:00:05 2026 +0100"],
+  ])("%s (%j) sets no wait, though Date.parse reads it", (_name, value) => {
+    expect(Number.isNaN(Date.parse(value)) && Number.isNaN(Date.parse(`${value} GMT`))).toBe(false);
+    expect(parseRetryAfter(value, now)).toBeUndefined();
+  });
+});

@@ -8,6 +8,8 @@ describe("normalizeUrl", () => {
     ["http://localhost:9/path", "ws://localhost:9/path"],
     ["https://example.com/", "wss://example.com/"],
     ["ws://h/p#frag", "ws://h/p"],
+    ["ws://h/p#", "ws://h/p"],
+    ["ws://h/p?q=1#", "ws://h/p?q=1"],
   ])("accepts %s as %s", (input, expected) => {
     expect(normalizeUrl(input)).toBe(expected);
   });
@@ -44,5 +46,17 @@ describe("normalizeUrl", () => {
 describe("redactUrl", () => {
   it("keeps scheme, host and port only: no userinfo, path, query or fragment", () => {
     expect(redactUrl(new URL("wss://u:p@h:1/x/y?token=abc#f"))).toBe("wss://h:1");
+  });
+});
+
+describe("normalizeUrl: what its error says", () => {
+  it.each([
+    [42, "invalid URL: expected a string or URL, got number"],
+    [null, "invalid URL: expected a string or URL, got object"],
+    [undefined, "invalid URL: expected a string or URL, got undefined"],
+    ["not a url", "invalid URL: cannot be parsed"],
+    ["ftp://x/", 'invalid URL scheme "ftp:" in ftp://x: use ws:, wss:, http: or https:'],
+  ])("%j: %s", (input, message) => {
+    expect(() => normalizeUrl(input)).toThrow(expect.objectContaining({ code: "ERR_INVALID_URL", message }));
   });
 });
