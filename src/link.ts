@@ -17,7 +17,7 @@
 
 import { type Clock, clearDeadline, type Deadline, setDeadline, type TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
-import { ErrorCode, type EvtWebSocketError, evtError } from "./errors.js";
+import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { describeHandshake } from "./handshake.js";
 import { Heartbeat, type HeartbeatHooks, type HeartbeatTiming } from "./heartbeat.js";
 import { closeError, dialError, shownUrl, tornDownEnd } from "./link-end.js";
@@ -93,6 +93,14 @@ export interface LinkConfig extends TransportOptions {
 
 type Phase = "handshake" | "open" | "closing" | "ended";
 
+/** The error of a socket we tore down because it threw: 1006, closed by our side, as its end says. */
+function torn(message: string, cause: unknown): EvtWebSocketError {
+  return new EvtWebSocketError(ErrorCode.DISCONNECTED, message, {
+    cause,
+    details: { closeCode: 1006, closedBy: "client" },
+  });
+}
+
 /** One socket's life; see the module header. */
 export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   #phase: Phase = "handshake";
@@ -119,6 +127,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** A flush report (or poll) is on its way. */
   #flushAsked = false;
   #pollTimer: TimerHandle | undefined;
+  /** Its socket threw on a send: the error it is about to be dropped with. */
+  #thrown: EvtWebSocketError | undefined;
   /** Reading is meant to be paused (applied once open). */
   #paused = false;
   /** The owner wants {@link LinkEvents.written} after every send. */
@@ -199,16 +209,15 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       bytes = this.#transport!.send(data);
     } catch (cause) {
       // A socket that throws instead of refusing (a polyfill): refused like a closing one, so the
-      // frame waits in the queue (never thrown out of a flush), then dropped as a failed one, in a
-      // turn of its own (ended now, the queue would be settled before the frame was back in it).
+      // frame waits in the queue (never thrown out of a flush), and the link ends as a failed one
+      // in a turn of its own (ended now, the queue would be settled before the frame was back in
+      // it), or at once when close() comes first.
       this.#closing();
+      const thrown = torn("the socket threw on a send", cause);
+      this.#thrown = thrown;
       const clock = this.#config.clock;
       clearDeadline(clock, this.#timer);
-      this.#timer = setDeadline(
-        clock,
-        () => this.terminate(evtError(ErrorCode.DISCONNECTED, "the socket threw on a send", cause)),
-        0,
-      );
+      this.#timer = setDeadline(clock, () => this.terminate(thrown), 0);
       return -1;
     }
     if (bytes < 0) this.#closing();
@@ -275,7 +284,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Starts the closing handshake; the socket is terminated if it does not finish in time. */
   close(code: number, reason: string): void {
-    if (this.#phase === "ended" || this.#phase === "closing") return;
+    if (this.#phase === "ended") return;
+    if (this.#thrown !== undefined) {
+      // Its socket threw on a send and waits to be dropped: close() drops it now.
+      this.#requested = true;
+      this.terminate();
+      return;
+    }
+    if (this.#phase === "closing") return;
     this.#requested = true;
     if (this.#phase === "handshake") {
       this.terminate();
@@ -393,7 +409,7 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       // Refused: the socket is closing (a WHATWG socket after the peer's close frame), as for a send.
       else if (this.#transport!.send(frame) < 0) this.#closing();
     } catch (cause) {
-      this.terminate(evtError(ErrorCode.DISCONNECTED, "could not send a ping", cause));
+      this.terminate(torn("could not send a ping", cause));
     }
   }
 

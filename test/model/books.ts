@@ -567,8 +567,9 @@ export class Books {
     if (starve === undefined) return;
     const { from, socket, answer } = starve;
     const now = this.#ctx.clock.now();
-    // A close() made by a callback (armed in one the timers or the read ran) ends it all first.
-    const noClose = this.closes.length === starve.closes;
+    // A close() made by a callback (armed in one the timers or the read ran) ends it all first;
+    // so does a send the socket threw on (an adapter outside its contract is dropped at once).
+    const noClose = this.closes.length === starve.closes && !socket.threw;
     if (answer !== undefined) {
       const { call, pendingAtRead, openAtRead } = answer;
       const judged =

@@ -238,7 +238,8 @@ export type SocketMove =
   | { move: "error" }
   | { move: "pong" }
   | { move: "peerPing" }
-  | { move: "fail"; code: number };
+  | { move: "fail"; code: number }
+  | { move: "throwOnSend" };
 
 /**
  * A move for each situation a socket can be in, picked when the command runs: a command on a
@@ -277,6 +278,8 @@ function describeMove(m: SocketMove): string {
       return "ping from the peer";
     case "fail":
       return `fail(${m.code}): the adapter refuses a frame, TCP held open`;
+    case "throwOnSend":
+      return "throws on its next data frame (a polyfill)";
   }
 }
 
@@ -368,6 +371,9 @@ class OnSocket extends Step {
         return;
       case "fail":
         run.command(`${name}.${describeMove(m)}${flag}`, () => s.fail(m.code));
+        return;
+      case "throwOnSend":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.throwOnNextSend());
         return;
     }
   }
@@ -508,6 +514,7 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(1, fc.constant({ move: "peerPing" as const })),
   // 1009 would say maxMessageBytes, which the model's messages never exceed.
   weigh(1, fc.record({ move: fc.constant("fail" as const), code: fc.constantFrom(1002, 1007) })),
+  weigh(1, fc.constant({ move: "throwOnSend" as const })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(

@@ -46,6 +46,10 @@ export class MemorySocket implements Transport {
   readonly events: TransportEvents;
   readonly #owner: MemoryTransport;
   phase: SocketPhase = "connecting";
+  /** The next data frame makes `send()` throw ({@link throwOnNextSend}). */
+  #throwNext = false;
+  /** A `send()` threw. */
+  threw = false;
   /** Our close frame (the connection's `close`), once sent. */
   closeSent: { code: number; reason: string } | undefined;
   /** The peer's close frame, once received. */
@@ -102,11 +106,24 @@ export class MemorySocket implements Transport {
       this.#owner.onFrame(this, data, -1);
       return -1;
     }
+    if (this.#throwNext && this.phase === "open") {
+      // A polyfill that throws instead of refusing: nothing was written.
+      this.#throwNext = false;
+      this.threw = true;
+      this.frames.push({ data, result: -1 });
+      this.#owner.onFrame(this, data, -1);
+      throw new TypeError(`transport[${this.index}] refuses this frame`);
+    }
     // Our close frame went out or the peer's arrived: a data frame may no longer be sent.
     const result = this.phase === "open" ? byteLength(data) : -1;
     this.frames.push({ data, result });
     this.#owner.onFrame(this, data, result);
     return result;
+  }
+
+  /** Test control: the next data frame makes `send()` throw (a polyfill), outside the contract. */
+  throwOnNextSend(): void {
+    this.#throwNext = true;
   }
 
   ping(): void {
