@@ -21,13 +21,18 @@ export interface Codec<TIn, TOut> {
 /** The identity codec: what you send is what goes on the wire; what arrives is handed over. */
 export const raw: Codec<Data, Data> = {
   encode: (msg) => {
-    if (typeof msg === "string" || msg instanceof Uint8Array) return msg;
+    if (isData(msg)) return msg;
     throw new TypeError(
       `expected a string or Uint8Array, got ${describe(msg)} (use the json() codec for objects)`,
     );
   },
   decode: (data) => data,
 };
+
+/** True for what goes on the wire: a string (a text frame) or a `Uint8Array` (a binary one). */
+export function isData(value: unknown): value is Data {
+  return typeof value === "string" || value instanceof Uint8Array;
+}
 
 /** A value's type as messages name it: `null`, a primitive's `typeof`, or an object's constructor. */
 export function describe(value: unknown): string {

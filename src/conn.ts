@@ -8,7 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { byteLength, type Data, describe } from "./codec.js";
+import { byteLength, type Data, describe, isData } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
@@ -389,7 +389,7 @@ export class Conn<TIn = Data, TOut = Data> {
     }
     // A custom codec's mistake stops here, typed: queued, it would have been measured as
     // "undefined bytes"; open, it reached the frame builder and threw Node's own error.
-    if (typeof data !== "string" && !(data instanceof Uint8Array))
+    if (!isData(data))
       throw invalidOption(
         `cannot send: codec.encode() must return a string or Uint8Array, got ${describe(data)}`,
       );
