@@ -12,6 +12,19 @@ import type { ClosedBy } from "../src/transport/types.js";
 const URL_WITH_SECRETS = "wss://user:PASSWD@example.test:8443/PATHSECRET?token=QSECRET";
 const SHOWN = "wss://example.test:8443";
 
+/** What a link saw before it tore its socket down, by name (tornDownEnd takes it positionally). */
+interface Seen {
+  error?: EvtWebSocketError;
+  requested?: boolean;
+  answer?: { code: number; reason: string; wasClean: true };
+  peer?: { code: number; reason: string };
+  failure?: { code: number; cause: unknown };
+}
+
+function tornDown({ error, requested = false, answer, peer, failure }: Seen) {
+  return tornDownEnd(URL_WITH_SECRETS, error, requested, answer, peer, failure);
+}
+
 describe("closeError: an end we did not ask for, by code and by the side that closed first", () => {
   it.each<[number, boolean, ClosedBy, string | undefined, string]>([
     // The peer refused a message of ours: the code says as what.
@@ -108,13 +121,13 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
   const ours = new EvtWebSocketError(ErrorCode.PONG_TIMEOUT, "dead");
 
   it("with no close frame: 1006, unclean, our reason, the side left to the link", () => {
-    expect(tornDownEnd(URL_WITH_SECRETS, ours, false, undefined, undefined, undefined)).toEqual({
+    expect(tornDown({ error: ours })).toEqual({
       code: 1006,
       reason: "",
       wasClean: false,
       error: ours,
     });
-    expect(tornDownEnd(URL_WITH_SECRETS, undefined, true, undefined, undefined, undefined)).toEqual({
+    expect(tornDown({ requested: true })).toEqual({
       code: 1006,
       reason: "",
       wasClean: false,
@@ -124,21 +137,14 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
 
   it("the peer answered our close: the closing handshake completed, its code explains the end", () => {
     const answer = { code: 4000, reason: "bye", wasClean: true as const };
-    expect(tornDownEnd(URL_WITH_SECRETS, undefined, true, answer, undefined, undefined)).toEqual({
+    expect(tornDown({ requested: true, answer })).toEqual({
       ...answer,
       error: undefined,
     });
   });
 
   it("the peer closed first and held TCP: clean, with its code and reason, closed by the server", () => {
-    const end = tornDownEnd(
-      URL_WITH_SECRETS,
-      undefined,
-      false,
-      undefined,
-      { code: 4001, reason: "go away" },
-      undefined,
-    );
+    const end = tornDown({ peer: { code: 4001, reason: "go away" } });
     expect(end).toEqual({
       code: 4001,
       reason: "go away",
@@ -149,14 +155,7 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
   });
 
   it("the peer closed first with a refusal code: the error that code means", () => {
-    const end = tornDownEnd(
-      URL_WITH_SECRETS,
-      undefined,
-      false,
-      undefined,
-      { code: 1009, reason: "" },
-      undefined,
-    );
+    const end = tornDown({ peer: { code: 1009, reason: "" } });
     expect(end).toMatchObject({ code: 1009, wasClean: true, closedBy: "server" });
     expect(end.error?.message).toBe(
       `${SHOWN} refused a message of ours as too big (close code 1009, closed by server)`,
@@ -165,7 +164,7 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
 
   it("our side failed the connection: unclean, its code, the error that code means with its cause", () => {
     const cause = new RangeError("Max payload size exceeded");
-    const end = tornDownEnd(URL_WITH_SECRETS, undefined, false, undefined, undefined, { code: 1009, cause });
+    const end = tornDown({ failure: { code: 1009, cause } });
     expect(end).toMatchObject({ code: 1009, reason: "", wasClean: false, closedBy: "client" });
     expect(end.error?.code).toBe(ErrorCode.MESSAGE_TOO_BIG);
     expect(end.error?.cause).toBe(cause);
@@ -173,22 +172,15 @@ describe("tornDownEnd: a socket we tore down, explained by the close frames seen
 
   it("after our own close(), a frame's code explains the end but is no error; a reason we give wins", () => {
     const peer = { code: 1008, reason: "policy" };
-    expect(tornDownEnd(URL_WITH_SECRETS, undefined, true, undefined, peer, undefined).error).toBeUndefined();
-    expect(tornDownEnd(URL_WITH_SECRETS, ours, false, undefined, peer, undefined).error).toBe(ours);
+    expect(tornDown({ requested: true, peer }).error).toBeUndefined();
+    expect(tornDown({ error: ours, peer }).error).toBe(ours);
   });
 });
 
 describe("tornDownEnd: both a close frame from the peer and our failure", () => {
   it("the peer closed first, then our side failed the connection: unclean, the peer's code and reason, closed by the server", () => {
     const cause = new RangeError("Invalid WebSocket frame");
-    const end = tornDownEnd(
-      URL_WITH_SECRETS,
-      undefined,
-      false,
-      undefined,
-      { code: 4001, reason: "go away" },
-      { code: 1002, cause },
-    );
+    const end = tornDown({ peer: { code: 4001, reason: "go away" }, failure: { code: 1002, cause } });
     expect(end).toMatchObject({ code: 4001, reason: "go away", wasClean: false, closedBy: "server" });
     expect(end.error?.code).toBe(ErrorCode.DISCONNECTED);
     expect(end.error?.cause).toBe(cause);
