@@ -10,7 +10,7 @@
 
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { ClosedBy } from "./transport/types.js";
-import { redactUrl } from "./url.js";
+import { namesUrl, redactUrl } from "./url.js";
 
 /** What a close code from the peer says it refused a message of ours as. */
 const PEER_REFUSALS: Record<number, string> = {
@@ -68,9 +68,8 @@ export function dialError(
   proxyStatus?: number,
 ): EvtWebSocketError {
   let text = cause instanceof Error ? cause.message : undefined;
-  // A runtime's error may name the whole URL, path and query included (Bun's constructor does):
-  // a text naming this URL, and the error holding it, are not kept.
-  if (text?.includes("//") && text.includes(new URL(url).host)) cause = text = undefined;
+  // A runtime's error may name the whole URL (Bun's constructor does): not kept.
+  if (namesUrl(text, url)) cause = text = undefined;
   const why = status !== undefined ? `HTTP ${status}` : (text ?? "network error");
   return new EvtWebSocketError(ErrorCode.DIAL_FAILED, `could not connect to ${shownUrl(url)}: ${why}`, {
     cause,

@@ -11,6 +11,15 @@ import { ErrorCode, evtError } from "./errors.js";
 
 const SCHEMES: Record<string, string> = { "ws:": "ws:", "wss:": "wss:", "http:": "ws:", "https:": "wss:" };
 
+/**
+ * True when `text` (an error message from a runtime or a library) names the URL `url`, so it may
+ * carry its path, query or credentials: Bun's `WebSocket` repeats the whole URL in its errors.
+ * Such a text is never kept in an error of ours.
+ */
+export function namesUrl(text: unknown, url: string): boolean {
+  return typeof text === "string" && text.includes("//") && text.includes(new URL(url).host);
+}
+
 /** A URL safe to print: scheme, host and port; no userinfo, path, query or fragment. */
 export function redactUrl(url: URL): string {
   return `${url.protocol}//${url.host}`;

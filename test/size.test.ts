@@ -76,14 +76,15 @@ import tsupConfig from "../tsup.config.js";
  * left out, a socket whose send() throws dropped instead of throwing out of a flush) took it to
  * 16,320 B, and the mutation audit's two fixes (an empty URL fragment, a clock without
  * clearTimeout) to 16,328 B, and the details of a torn-down socket's errors with a close()
- * that drops a socket that threw at once, to 16,377 B; the guard is 16,384 B (a decision). By
+ * that drops a socket that threw at once, and one rule (url.ts's namesUrl) for error texts that
+ * name the URL, to 16,384 B; the guard is 16,448 B (a decision). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_384;
+const BUDGET_GZIP_BYTES = 16_448;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

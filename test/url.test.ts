@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { normalizeUrl, redactUrl } from "../src/url.js";
+import { namesUrl, normalizeUrl, redactUrl } from "../src/url.js";
 
 describe("normalizeUrl", () => {
   it.each([
@@ -58,5 +58,18 @@ describe("normalizeUrl: what its error says", () => {
     ["ftp://x/", 'invalid URL scheme "ftp:" in ftp://x: use ws:, wss:, http: or https:'],
   ])("%j: %s", (input, message) => {
     expect(() => normalizeUrl(input)).toThrow(expect.objectContaining({ code: "ERR_INVALID_URL", message }));
+  });
+});
+
+describe("namesUrl: an error text that may carry the URL's secrets", () => {
+  const url = "wss://user:pw@example.test:8443/socket/TOKEN?q=1";
+  it.each<[string, unknown, boolean]>([
+    ["Bun's constructor error, the whole URL", `Invalid url for WebSocket ${url}`, true],
+    ["the URL without credentials", "failed to connect to wss://example.test:8443/socket/TOKEN", true],
+    ["another URL (a proxy variable's rule)", "HTTP_PROXY must be an http:// URL", false],
+    ["the host without a URL", "getaddrinfo ENOTFOUND example.test:8443", false],
+    ["no text", undefined, false],
+  ])("%s: %s", (_, text, expected) => {
+    expect(namesUrl(text, url)).toBe(expected);
   });
 });

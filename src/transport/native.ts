@@ -6,6 +6,7 @@
  */
 
 import { byteLength, type Data } from "../codec.js";
+import { namesUrl } from "../url.js";
 import type { TransportEvents, TransportFactory, WebSocketConstructorLike, WebSocketLike } from "./types.js";
 
 function noop(): void {}
@@ -42,9 +43,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       };
       socket.onerror = (event) => {
         lastError = (event as { error?: unknown } | undefined)?.error ?? event;
-        // Bun's error names the whole URL, path and query (secrets) included: a text naming a
-        // URL is not kept (messages show the origin only).
-        if (`${(lastError as Error | undefined)?.message}`.includes("//")) lastError = undefined;
+        // Bun's error names the whole URL, path and query (secrets) included: not kept.
+        if (namesUrl((lastError as Error | undefined)?.message, url)) lastError = undefined;
       };
       socket.onclose = (event) => {
         // Reported after the messages still being read, unless terminated (detached) meanwhile.
