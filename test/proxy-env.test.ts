@@ -155,6 +155,11 @@ describe("NO_PROXY matching: CIDR ranges, trailing dots, entries that cannot mat
     ["::1", 443, "foo[::1]", false], // only a whole bracketed entry is an address
     ["::1", 80, "[::1]:80:90", false],
     ["::1", 80, "[::1]:80", true],
+    // A port that is not a number matches nothing (Go's httpproxy, undici), not every port.
+    ["example.com", 80, "example.com:80x", false],
+    ["example.com", 443, "example.com:x", false],
+    ["example.com", 443, "other.com:80x, example.com", true],
+    ["example.com", 443, "example.com:", true], // an empty port is no port
   ])("%s:%d with NO_PROXY=%j: bypass %s", (host, port, noProxy, bypass) => {
     expect(bypassesProxy(host, port, noProxy)).toBe(bypass);
   });

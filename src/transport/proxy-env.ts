@@ -78,14 +78,20 @@ function first(env: Env, ...names: string[]): { name: string; value: string } | 
   return undefined;
 }
 
-/** One `NO_PROXY` entry split into host (lower case, no brackets) and optional port. */
-function splitEntry(entry: string): { host: string; port: number | undefined } {
+/**
+ * One `NO_PROXY` entry split into host (lower case, no brackets) and optional port, or
+ * undefined when its port is not a number (`host:80x`): such an entry matches nothing, as in
+ * Go's httpproxy and undici, rather than every port of the host, which would send traffic
+ * meant for the proxy straight out.
+ */
+function splitEntry(entry: string): { host: string; port: number | undefined } | undefined {
   const bracket = /^\[([^\]]*)\](?::(\d+))?$/.exec(entry);
   if (bracket) return { host: bracket[1]!, port: bracket[2] === undefined ? undefined : Number(bracket[2]) };
   const colons = entry.split(":").length - 1;
   if (colons === 1) {
     const [host, port] = entry.split(":");
-    return { host: host!, port: /^\d+$/.test(port!) ? Number(port) : undefined };
+    if (port === "") return { host: host!, port: undefined };
+    return /^\d+$/.test(port!) ? { host: host!, port: Number(port) } : undefined;
   }
   return { host: entry, port: undefined };
 }
@@ -117,7 +123,9 @@ export function bypassesProxy(host: string, port: number, noProxy: string): bool
     const entry = raw.trim().toLowerCase();
     if (entry === "") continue;
     if (entry === "*") return true;
-    const { host: name, port: entryPort } = splitEntry(entry);
+    const split = splitEntry(entry);
+    if (split === undefined) continue;
+    const { host: name, port: entryPort } = split;
     if (entryPort !== undefined && entryPort !== port) continue;
     if (name.includes("/")) {
       if (inRange(target, name)) return true;
