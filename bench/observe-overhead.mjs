@@ -6,8 +6,8 @@
  * loaded machine disturbs far less than wall time. Variants, each in a fresh process, rotated
  * for `rounds` rounds (default 5): `base` (another build, with `--base`), `none` (this build, no
  * subscriber), `dc` (a no-op subscriber on every channel), `otel` (`evtwebsocket/otel` with
- * no-op exporters, every request a recorded span) and `otel1pct` (the same, 1% of traces
- * sampled). Prints CPU µs per request and the throughput ratio to `base` (or `none`).
+ * no-op exporters, every request a recorded span), `otel1pct` (the same, 1% of traces
+ * sampled) and `metrics` (`evtwebsocket/otel` with a meter provider only: the no-op tracer). Prints CPU µs per request and the throughput ratio to `base` (or `none`).
  */
 
 import { execFileSync } from "node:child_process";
@@ -28,7 +28,7 @@ async function subscribeNoop() {
   dc.tracingChannel("evtwebsocket:request").subscribe(Object.fromEntries(events.map((e) => [e, noop])));
 }
 
-async function instrumentOtel(ratio) {
+async function instrumentOtel(ratio, metricsOnly = false) {
   const { instrument } = await import(new URL("../dist/otel.js", import.meta.url).href);
   const { BasicTracerProvider, BatchSpanProcessor, TraceIdRatioBasedSampler } = await import(
     "@opentelemetry/sdk-trace-base"
@@ -42,13 +42,15 @@ async function instrumentOtel(ratio) {
     spanProcessors: [new BatchSpanProcessor(spanExporter)],
   });
   const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 1000 });
-  instrument({ tracerProvider, meterProvider: new MeterProvider({ readers: [reader] }) });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  instrument(metricsOnly ? { meterProvider } : { tracerProvider, meterProvider });
 }
 
 async function measure(variant, base) {
   if (variant === "dc") await subscribeNoop();
   if (variant === "otel") await instrumentOtel(1);
   if (variant === "otel1pct") await instrumentOtel(0.01);
+  if (variant === "metrics") await instrumentOtel(1, true);
   const dist =
     variant === "base" ? pathToFileURL(base).href : new URL("../dist/index.js", import.meta.url).href;
   const { Conn, json } = await import(dist);
@@ -83,7 +85,7 @@ async function measure(variant, base) {
 const args = process.argv.slice(2);
 const baseAt = args.indexOf("--base");
 const base = baseAt >= 0 ? args[baseAt + 1] : undefined;
-const VARIANTS = ["base", "none", "dc", "otel", "otel1pct"];
+const VARIANTS = ["base", "none", "dc", "otel", "otel1pct", "metrics"];
 if (args[0] === "--one") {
   process.stdout.write(`${await measure(args[1], args[2])}\n`);
 } else {

@@ -13,7 +13,7 @@ import type { Clock } from "./clock.js";
 import { ErrorCode, EvtWebSocketError, invalidOption } from "./errors.js";
 import { type AttemptRecord, complete, type Fields, type ObservedEvent, type Observer } from "./observe.js";
 import { shown } from "./option-checks.js";
-import type { RequestInit } from "./pending.js";
+import type { Done, RequestInit } from "./pending.js";
 
 /**
  * Where log lines go: `console`, a pino or winston logger, or any object with these four
@@ -97,12 +97,16 @@ export class LogObserver implements Observer, AttemptRecord {
   received(): void {}
 
   request<TIn, TOut>(init: RequestInit<TIn, TOut>, register: () => void): void {
-    const { done } = init;
-    init.done = (error, response) => {
-      if ((error as EvtWebSocketError | undefined)?.code === ErrorCode.REQUEST_TIMEOUT)
-        this.event("request-timeout", { error });
-      done(error, response);
-    };
+    init.done = loggedTimeout(this, init.done);
     register();
   }
+}
+
+/** `done`, logging a timeout first; made outside a method for the reason channels.ts's `traced` gives. */
+function loggedTimeout<TIn>(log: LogObserver, done: Done<TIn>): Done<TIn> {
+  return (error, response) => {
+    if ((error as EvtWebSocketError | undefined)?.code === ErrorCode.REQUEST_TIMEOUT)
+      log.event("request-timeout", { error });
+    done(error, response);
+  };
 }

@@ -57,6 +57,9 @@ export interface Transitions {
 /** A deadline list's timer while its expired requests are being rejected. */
 const EXPIRING: TimerHandle = Symbol("expiring");
 
+/** How a request's caller learns its outcome: an error, or the response. */
+export type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
+
 /** What a new request needs. */
 export interface RequestInit<TIn, TOut> {
   body: TOut;
@@ -65,7 +68,7 @@ export interface RequestInit<TIn, TOut> {
   signal: AbortSignal | undefined;
   retryOnReconnect: boolean;
   data: Data;
-  done: (error: Error | undefined, response: TIn | undefined) => void;
+  done: Done<TIn>;
 }
 
 /**
