@@ -19,10 +19,12 @@ export interface Request<TIn, TOut, Q = unknown> extends PendingEntry<TOut> {
   sent: boolean;
   /** Re-send after a reconnect instead of failing with `ERR_DISCONNECTED`. */
   readonly retryOnReconnect: boolean;
-  /** The encoded frame, kept to re-send it. */
-  readonly data: Data;
-  /** Called exactly once with the outcome. */
-  readonly done: (error: Error | undefined, response: TIn | undefined) => void;
+  /** The request body, handed to `matchMsg`; let go once the request has left (see `#release`). */
+  body: TOut;
+  /** The encoded frame, kept to re-send it; let go once the request has left. */
+  data: Data;
+  /** Called exactly once with the outcome; let go once called. */
+  done: Done<TIn>;
   /** Monotonic time at which the request times out; meaningful while `deadlines` is set. */
   deadline: number;
   /** The deadline list holding the request, and its neighbours in it. */
@@ -52,6 +54,26 @@ interface DeadlineList<TIn, TOut, Q> {
 /** Runs a step as one transition (the emitter's `run`). */
 export interface Transitions {
   run<T, A extends unknown[]>(self: T, step: (this: T, ...args: A) => void, ...args: A): void;
+}
+
+/** What a request that has left holds in place of its `done`. */
+const SETTLED = (): void => {};
+
+/**
+ * Lets go of what a request that has left held (its body, frame and `done`, and through `done`
+ * its caller's promise) and returns its `done` to call. A request still pending after two
+ * young-generation collections has been moved to the old generation, where, once dead, it stays
+ * until the next full collection; what it still pointed to then survived every young collection
+ * in between and was promoted in turn, and the next requests with it. In a process with a
+ * larger heap (300,000 other small objects) that promoted most of every request: 136 MB per
+ * 200,000 requests at 100 in flight and 0.7x the throughput, 48 MB once let go here.
+ */
+function release<TIn>(request: Request<TIn, unknown, unknown>): Done<TIn> {
+  const { done } = request;
+  request.done = SETTLED;
+  request.body = undefined;
+  request.data = "";
+  return done;
 }
 
 /** A deadline list's timer while its expired requests are being rejected. */
@@ -144,17 +166,17 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
 
   /** Settles a request with its response. */
   resolve(request: Request<TIn, TOut, Q>, response: TIn): void {
-    if (this.#leave(request)) request.done(undefined, response);
+    if (this.#leave(request)) release(request)(undefined, response);
   }
 
   /** Forgets a request without settling it: its caller gets a throw instead. */
   discard(request: Request<TIn, TOut, Q>): void {
-    this.#leave(request);
+    if (this.#leave(request)) release(request);
   }
 
   /** Settles a request with an error. */
   reject(request: Request<TIn, TOut, Q>, error: Error): void {
-    if (this.#leave(request)) request.done(error, undefined);
+    if (this.#leave(request)) release(request)(error, undefined);
   }
 
   /** Every pending request, oldest first. */

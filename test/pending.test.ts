@@ -70,6 +70,29 @@ describe("PendingRequests", () => {
     };
   };
 
+  it.each(["resolve", "reject", "discard", "timeout"] as const)(
+    "a request that has left (%s) lets go of its body, frame and done, which runs once",
+    (how) => {
+      // A settled request may sit dead in the old generation until a full collection: what it
+      // still points to would be promoted with it (the caller's body and promise among them).
+      const clock = new FakeClock();
+      const p = make(clock);
+      const { outcomes, init: i } = init({ body: "the body", data: "the frame" });
+      const request = p.add(i);
+      if (how === "resolve") p.resolve(request, "answer");
+      else if (how === "reject") p.reject(request, new Error("no"));
+      else if (how === "discard") p.discard(request);
+      else clock.advance(100);
+      expect(outcomes).toHaveLength(how === "discard" ? 0 : 1);
+      expect(request.body).toBeUndefined();
+      expect(request.data).toBe("");
+      expect(request.done).not.toBe(i.done);
+      p.resolve(request, "again");
+      p.reject(request, new Error("again"));
+      expect(outcomes).toHaveLength(how === "discard" ? 0 : 1);
+    },
+  );
+
   it("times out with ERR_REQUEST_TIMEOUT and leaves no timer", () => {
     const clock = new FakeClock();
     const p = make(clock);
