@@ -149,7 +149,10 @@ async function requestPhase(handle, count, inflight, latencies) {
   await Promise.all(workers);
 }
 
-async function request({ count, inflight, proxy }) {
+async function request({ count, inflight, proxy, heapObjects = 0 }) {
+  // Other objects the process holds, as a real client's would (kept until the process exits).
+  globalThis.benchHeap = Array.from({ length: heapObjects }, (_, i) => ({ a: i, b: `s${i}` }));
+  if (heapObjects > 0) gc(); // settled in the old generation before the run, as a running app's
   const handle = await adapter.connect({ ports, path: "/echo", json: true, proxy });
   await requestPhase(handle, warmupOf(count), inflight);
   const latencies = inflight === 1 ? [] : undefined;
