@@ -19,7 +19,7 @@ export interface Request<TIn, TOut, Q = unknown> extends PendingEntry<TOut> {
   sent: boolean;
   /** Re-send after a reconnect instead of failing with `ERR_DISCONNECTED`. */
   readonly retryOnReconnect: boolean;
-  /** The request body, handed to `matchMsg`; let go once the request has left (see `#release`). */
+  /** The request body, handed to `matchMsg`; let go once the request has left (see `release`). */
   body: TOut;
   /** The encoded frame, kept to re-send it; let go once the request has left. */
   data: Data;
