@@ -8,6 +8,9 @@
  *   1,000, plain or with that per-message option, on an open connection;
  * - `queued`, `queued-signal`, `queued-maxage`: `count` messages sent while connecting, then
  *   flushed when it opens; `rounds` fresh connections measured after as many of warm-up;
+ * - `messages-slow`: `count` 32 B pushes read with `for await (… of conn.messages())` by a
+ *   consumer that yields a turn every `every` messages (1,024), so the buffer fills and reading
+ *   pauses; a fresh iterator per phase;
  * - `request`, `request-match` (`matchMsg` instead of `messageId`), `request-callback`
  *   (`send(body, callback)`), `request-signal` (a fresh `AbortController` per request),
  *   `request-shared-signal` (one for all), `request-own-signal` (the control: no signal given
@@ -15,7 +18,7 @@
  *   Node's `AbortSignal` costs by itself), `request-otel-noop` and `request-otel-batch`
  *   (`evtwebsocket/otel` with a span processor that drops every span, or the SDK's batch
  *   processor with a no-op exporter; no metric reader): `inflight` in flight, JSON codec.
- * Params: `count`, `inflight` (100), `rounds` (5), `size` (32), `heapObjects` (0; as
+ * Params: `count`, `inflight` (100), `rounds` (5), `size` (32), `every` (1,024), `heapObjects` (0; as
  * client.mjs: that many small objects held and collected into the old generation first).
  * Prints `RESULT {"value": operations per second}`; warm-up as long as the measured phase.
  * Never asserts speed.
@@ -113,6 +116,27 @@ async function queued() {
   return { value: (rounds * count) / ((performance.now() - t0) / 1000) };
 }
 
+async function slowMessages() {
+  const conn = new Conn({ reconnect: false, onError: () => {} });
+  await conn.dial(url("/push"));
+  const every = p.every ?? 1024;
+  const phase = async (n) => {
+    const messages = conn.messages();
+    conn.send(`push:${n}:${p.size ?? 32}`);
+    let read = 0;
+    for await (const _ of messages) {
+      if (++read === n) break;
+      if (read % every === 0) await tick();
+    }
+  };
+  await phase(count);
+  const t0 = performance.now();
+  await phase(count);
+  const seconds = (performance.now() - t0) / 1000;
+  await conn.close();
+  return { value: count / seconds };
+}
+
 async function instrumentOtel(processorKind) {
   const otelUrl = dist ? pathToFileURL(dist.replace(/index\.js$/, "otel.js")).href : "../dist/otel.js";
   const { instrument } = await import(otelUrl);
@@ -177,7 +201,9 @@ const run = variant.startsWith("request")
     ? queued
     : variant.startsWith("send")
       ? sends
-      : undefined;
+      : variant === "messages-slow"
+        ? slowMessages
+        : undefined;
 if (run === undefined) throw new Error(`unknown variant ${variant}`);
 const result = await run();
 process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
