@@ -667,7 +667,7 @@ export class ModelRun {
     this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages);
+    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now());
     return true;
   }
 
