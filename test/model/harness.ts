@@ -165,7 +165,7 @@ export class ModelRun {
       if (result >= 0 && what?.kind === "send" && this.#abortOnFrame !== undefined) {
         const pick = this.#abortOnFrame;
         this.#abortOnFrame = undefined;
-        this.script.nested(() => this.abortSend(pick));
+        this.script.nested(() => this.abortSend(pick, true));
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
@@ -658,8 +658,11 @@ export class ModelRun {
     }
   }
 
-  /** Aborts the signal of a send not aborted yet (`pick` chooses which); false when none. */
-  abortSend(pick: number): boolean {
+  /**
+   * Aborts the signal of a send not aborted yet (`pick` chooses which); false when none.
+   * `inFlush`: from inside a frame being handed to a transport.
+   */
+  abortSend(pick: number, inFlush = false): boolean {
     const open = this.abortableSends();
     const call = open[pick % Math.max(1, open.length)];
     if (call === undefined) return false;
@@ -667,7 +670,7 @@ export class ModelRun {
     this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now());
+    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now(), inFlush);
     return true;
   }
 
