@@ -44,6 +44,16 @@ function gc() {
   globalThis.gc?.();
 }
 
+/**
+ * Other objects the process holds, as a real client's would (kept until the process exits),
+ * settled in the old generation before the run, as a running app's are: with a populated heap,
+ * what a finished message or request still points to decides how much is promoted.
+ */
+function populate(heapObjects = 0) {
+  globalThis.benchHeap = Array.from({ length: heapObjects }, (_, i) => ({ a: i, b: `s${i}` }));
+  if (heapObjects > 0) gc();
+}
+
 /** Sends `count` messages in bursts of `burst` per event-loop turn, then waits for the server's count. */
 async function sendPhase(handle, payload, count, burst) {
   for (let sent = 0; sent < count; ) {
@@ -60,7 +70,8 @@ function cpuPerMessage(from, count) {
   return (cpu.user + cpu.system) / count;
 }
 
-async function send({ count, size, burst }) {
+async function send({ count, size, burst, heapObjects }) {
+  populate(heapObjects);
   const handle = await adapter.connect({ ports, path: "/sink" });
   const payload = "x".repeat(size);
   await sendPhase(handle, payload, warmupOf(count), burst);
@@ -78,7 +89,8 @@ async function send({ count, size, burst }) {
  * The server pushes `count` messages of `size` bytes (pre-built frames); the client counts them
  * with the library's message callback (or `messages()`, or `json()` / `JSON.parse` when `json`).
  */
-async function push({ count, size, json }) {
+async function push({ count, size, json, heapObjects }) {
+  populate(heapObjects);
   const state = { left: 0, done: () => {} };
   const handle = await adapter.connect({
     ports,
@@ -120,7 +132,8 @@ function echoPhase(state, handle, payload, count, window) {
   });
 }
 
-async function echo({ count, window, size }) {
+async function echo({ count, window, size, heapObjects }) {
+  populate(heapObjects);
   const state = { onMessage: () => {} };
   const handle = await adapter.connect({ ports, path: "/echo", onMessage: () => state.onMessage() });
   const payload = "x".repeat(size);
@@ -149,10 +162,8 @@ async function requestPhase(handle, count, inflight, latencies) {
   await Promise.all(workers);
 }
 
-async function request({ count, inflight, proxy, heapObjects = 0 }) {
-  // Other objects the process holds, as a real client's would (kept until the process exits).
-  globalThis.benchHeap = Array.from({ length: heapObjects }, (_, i) => ({ a: i, b: `s${i}` }));
-  if (heapObjects > 0) gc(); // settled in the old generation before the run, as a running app's
+async function request({ count, inflight, proxy, heapObjects }) {
+  populate(heapObjects);
   const handle = await adapter.connect({ ports, path: "/echo", json: true, proxy });
   await requestPhase(handle, warmupOf(count), inflight);
   const latencies = inflight === 1 ? [] : undefined;

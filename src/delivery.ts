@@ -46,9 +46,9 @@ export class Delivery {
   #at = Infinity;
   /**
    * One listener per signal, however many queued messages share it (Node warns past ten
-   * listeners on one signal): the messages it would take out, and how to remove it.
+   * listeners on one signal): how many queued messages it would take out, and the listener.
    */
-  #signals: Map<AbortSignal, { items: Set<Item>; off: () => void }> | undefined;
+  #signals: Map<AbortSignal, { count: number; onAbort: () => void }> | undefined;
 
   /**
    * @param steps - the connection's emitter: expiry and aborts run as its transitions, and
@@ -102,7 +102,7 @@ export class Delivery {
   /** True when `item`, just taken from the queue to be sent, is past its deadline (a late timer): it expires instead. */
   isDue(item: Item): boolean {
     if (item.expiresAt === 0 || item.expiresAt > this.#clock.now()) return false;
-    item.release?.();
+    this.release(item);
     return true;
   }
 
@@ -119,34 +119,51 @@ export class Delivery {
     this.#at = Infinity;
   }
 
-  /** Takes `item` out of the queue when `signal` aborts; `item.release()` forgets it. */
+  /**
+   * Lets go of a message's signal once it has left the queue (sent, expired, dropped, or the
+   * connection ended); the signal's listener goes with its last queued message.
+   */
+  release(item: Item): void {
+    const signal = item.signal;
+    if (signal === undefined) return;
+    item.signal = undefined;
+    const entry = this.#signals?.get(signal);
+    if (entry !== undefined && --entry.count === 0) {
+      this.#signals!.delete(signal);
+      signal.removeEventListener("abort", entry.onAbort);
+    }
+  }
+
+  /**
+   * Takes `item` out of the queue when `signal` aborts. The message only notes its signal and
+   * the signal's entry counts it: no closure per message, which lived (and was promoted) as long
+   * as the message waited (19 MB more promoted per 200,000 messages queued with a signal).
+   */
   #listen(signal: AbortSignal, item: Item): void {
     this.#signals ??= new Map();
     let entry = this.#signals.get(signal);
     if (entry === undefined) {
-      const onAbort = () => this.#steps.run(this, this.#abort, signal);
-      signal.addEventListener("abort", onAbort, { once: true });
-      entry = { items: new Set(), off: () => signal.removeEventListener("abort", onAbort) };
+      entry = { count: 0, onAbort: this.#onAbort(signal) };
+      signal.addEventListener("abort", entry.onAbort, { once: true });
       this.#signals.set(signal, entry);
     }
-    const { items, off } = entry;
-    items.add(item);
-    item.release = () => {
-      items.delete(item);
-      if (items.size === 0 && this.#signals?.get(signal) === entry) {
-        this.#signals.delete(signal);
-        off();
-      }
-    };
+    entry.count++;
+    item.signal = signal;
+  }
+
+  /** The listener of one signal (made here, so it keeps nothing of `#listen`'s scope alive). */
+  #onAbort(signal: AbortSignal): () => void {
+    return () => this.#steps.run(this, this.#abort, signal);
   }
 
   /** A signal aborted: every queued message it was given to leaves the queue unsent. */
   #abort(signal: AbortSignal): void {
-    const entry = this.#signals?.get(signal);
-    if (entry === undefined) return;
+    if (this.#signals?.get(signal) === undefined) return;
     this.#signals!.delete(signal);
-    for (const item of entry.items) {
-      item.release = undefined;
+    // Aborts are rare: one pass over the queue instead of a set of items per signal.
+    for (const item of this.#queue.live()) {
+      if (item.signal !== signal) continue;
+      item.signal = undefined;
       this.#queue.cancel(item);
     }
   }
@@ -180,7 +197,7 @@ export class Delivery {
   #drop(items: Item[]): void {
     for (const item of items) {
       this.#queue.cancel(item);
-      item.release?.();
+      this.release(item);
     }
   }
 

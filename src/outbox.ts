@@ -161,7 +161,7 @@ export class Outbox<TIn, TOut> {
         this.#queue.unshift([item]);
         break;
       }
-      item.release?.();
+      if (item.signal !== undefined) this.#delivery!.release(item);
       const request = item.owner as Req<TIn, TOut> | undefined;
       if (request !== undefined) {
         request.queued = undefined;
@@ -208,7 +208,7 @@ export class Outbox<TIn, TOut> {
           cancelled: false,
           body: undefined,
           expiresAt: 0,
-          release: undefined,
+          signal: undefined,
         };
         again.push(request.queued);
         continue;
@@ -238,7 +238,7 @@ export class Outbox<TIn, TOut> {
     }
     this.#delivery?.stop();
     const unsent = this.#queue.drain();
-    for (const item of unsent) item.release?.();
+    for (const item of unsent) this.#delivery?.release(item);
     return unsent.length;
   }
 

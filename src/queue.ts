@@ -7,7 +7,7 @@
  * `unshift` puts frames back at the front without checking the bound: they were accepted once
  * already (requests re-sent after a reconnect). Sending, expiry timers and the overflow policy
  * are the outbox's job; an item only carries what they need (its body, its deadline, the
- * disposer of its abort listener).
+ * signal it listens to).
  */
 
 import type { Data } from "./codec.js";
@@ -23,8 +23,8 @@ export interface QueueItem<O = unknown> {
   body: unknown;
   /** Monotonic time (the clock's `now()`) after which a plain message expires; 0: never. */
   expiresAt: number;
-  /** Removes the listener on the message's `AbortSignal`; undefined when it has none. */
-  release: (() => void) | undefined;
+  /** The message's `AbortSignal` while it is queued (`Delivery.release` lets go of it). */
+  signal: AbortSignal | undefined;
 }
 
 /** The queue's limits; `Infinity` disables a limit, `0` messages disables queueing. */
@@ -68,7 +68,7 @@ export class OutboundQueue<O = unknown> {
   /** Appends a frame; returns undefined (and queues nothing) when it does not fit. */
   push(data: Data, bytes: number, owner?: O, body?: unknown, expiresAt = 0): QueueItem<O> | undefined {
     if (!this.fits(bytes)) return undefined;
-    const item: QueueItem<O> = { data, bytes, owner, cancelled: false, body, expiresAt, release: undefined };
+    const item: QueueItem<O> = { data, bytes, owner, cancelled: false, body, expiresAt, signal: undefined };
     if (this.#items === EMPTY) this.#items = [];
     this.#items.push(item);
     this.#count++;

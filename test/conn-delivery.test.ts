@@ -5,7 +5,9 @@
  * the socket keep order, so what was not received before it never will be.
  */
 
+import dc from "node:diagnostics_channel";
 import { describe, expect, expectTypeOf, it } from "vitest";
+import { CHANNELS } from "../src/channel-names.js";
 import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, server } from "./helpers/harness.js";
@@ -135,6 +137,32 @@ describe("signal: aborting a queued message", () => {
     } finally {
       process.off("warning", onWarning);
     }
+  });
+
+  it("aborted while its frame is being handed to the socket (a sent subscriber), a message is sent and the queue's count stays right", async () => {
+    const s = await silent();
+    const c = conn();
+    const ac = new AbortController();
+    c.send("a", { signal: ac.signal });
+    c.send("b", { signal: ac.signal });
+    c.send("c");
+    const queuedAfterAbort: number[] = [];
+    const onSent = (m: unknown) => {
+      if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
+      ac.abort();
+      queuedAfterAbort.push(c.stats.queuedMessages); // "c" is still to go; "a" has left
+    };
+    dc.subscribe(CHANNELS.sent, onSent);
+    try {
+      await c.dial(s.url);
+    } finally {
+      dc.unsubscribe(CHANNELS.sent, onSent);
+    }
+    await until(() => s.received.length === 2, "a and c");
+    expect(s.received).toEqual(["a", "c"]);
+    expect(queuedAfterAbort).toEqual([1]);
+    expect(c.stats.queuedMessages).toBe(0);
+    expect(c.send("d", { signal: new AbortController().signal })).toBe("sent");
   });
 
   it("aborting after the message was sent changes nothing", async () => {

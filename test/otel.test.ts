@@ -299,6 +299,55 @@ describe("evtwebsocket/otel", () => {
     expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(false);
   });
 
+  it("requests in flight are linked oldest first; one that ends forgets its neighbours, so a dead one keeps no live one alive", async () => {
+    // They were in a Set per connection: its old tables, dead in the old generation, kept ended
+    // spans alive until a full collection and got them promoted (src/otel/in-flight.ts).
+    setup();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const contexts: object[] = [];
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    const none = () => {};
+    const handlers = {
+      start: (ctx: object) => void contexts.push(ctx),
+      end: none,
+      asyncStart: none,
+      asyncEnd: none,
+      error: none,
+    };
+    tracing.subscribe(handlers);
+    onCleanup(async () => void tracing.unsubscribe(handlers));
+    const abort = new AbortController();
+    const outcomes = [
+      c.request("silent", { timeoutMs: 0 }),
+      c.request("silent", { timeoutMs: 0, signal: abort.signal }),
+      c.request("silent", { timeoutMs: 0 }),
+    ].map((p) => p.catch((e: EvtWebSocketError) => e.code));
+    type Linked = { prev?: unknown; next?: unknown };
+    const [a, b, d] = contexts.map((ctx) => {
+      const key = Object.getOwnPropertySymbols(ctx).find(
+        (s) => s.description === "evtwebsocket.otel.request",
+      );
+      return (ctx as Record<symbol, Linked>)[key!]!;
+    });
+    expect([a?.prev, a?.next, b?.prev, b?.next, d?.prev, d?.next]).toEqual([
+      undefined,
+      b,
+      a,
+      d,
+      b,
+      undefined,
+    ]);
+    abort.abort();
+    expect(await outcomes[1]).toBe("ERR_ABORTED");
+    expect([b?.prev, b?.next]).toEqual([undefined, undefined]);
+    expect([a?.next, d?.prev]).toEqual([d, a]);
+    await c.close();
+    expect(await Promise.all(outcomes)).toEqual(["ERR_CLOSED", "ERR_ABORTED", "ERR_CLOSED"]);
+    expect([a?.next, d?.prev]).toEqual([undefined, undefined]);
+  });
+
   it("uninstrument() ends the spans of requests still in flight", async () => {
     const { spans } = setup();
     const server = await echoServer();

@@ -58,7 +58,7 @@ describe("OutboundQueue", () => {
         cancelled: false,
         body: undefined,
         expiresAt: 0,
-        release: undefined,
+        signal: undefined,
       },
       {
         data: "second",
@@ -67,7 +67,7 @@ describe("OutboundQueue", () => {
         cancelled: false,
         body: undefined,
         expiresAt: 0,
-        release: undefined,
+        signal: undefined,
       },
     ];
     q.unshift(items);

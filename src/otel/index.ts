@@ -28,6 +28,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { CHANNELS } from "../channel-names.js";
+import { InFlight } from "./in-flight.js";
 import { createInstruments, RECEIVE, TRANSMIT } from "./metrics.js";
 
 /** Where `instrument()` reports. */
@@ -51,8 +52,8 @@ interface ConnRecord {
   attrs: Attributes;
   /** The server's address and port alone: the open-connections counter's attributes. */
   server: Attributes;
-  /** Spans of its requests in flight, which hear its events. */
-  spans: Set<Span>;
+  /** Its requests in flight, whose spans hear its events (a list, not a `Set`: see in-flight.ts). */
+  requests: InFlight<RequestRecord>;
   conn: WeakRef<Message["conn"]>;
   /** Counted in the open connections (this setup saw it open): only then does its close count it off. */
   open?: boolean;
@@ -65,6 +66,9 @@ interface RequestRecord {
   conn: ConnRecord;
   /** The connection's attributes when the span started (without the server's before its first open). */
   attrs: Attributes;
+  /** Its neighbours among its connection's requests in flight. */
+  prev: RequestRecord | undefined;
+  next: RequestRecord | undefined;
 }
 
 /**
@@ -127,7 +131,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     const conn = r.conn.deref();
     if (conn === undefined) continue;
     forget.register(conn, id);
-    conns.set(id, { attrs: r.attrs, server: r.server, spans: new Set(), conn: r.conn, open: r.open });
+    conns.set(id, { attrs: r.attrs, server: r.server, requests: new InFlight(), conn: r.conn, open: r.open });
     if (r.open) m.open.add(1, r.server);
   }
 
@@ -135,7 +139,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     let r = conns.get(msg.id);
     if (r === undefined) {
       const attrs = { ...OK, "evtwebsocket.connection.id": msg.id };
-      r = { attrs, server: {}, spans: new Set(), conn: new WeakRef(msg.conn) };
+      r = { attrs, server: {}, requests: new InFlight(), conn: new WeakRef(msg.conn) };
       conns.set(msg.id, r);
       forget.register(msg.conn, msg.id);
     }
@@ -143,7 +147,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   };
   /** A connection event, as a span event on each of its requests in flight. */
   const tell = (name: string, msg: Message, attrs: Attributes) => {
-    for (const span of recordOf(msg).spans) span.addEvent(name, attrs);
+    for (let q = recordOf(msg).requests.first; q !== undefined; q = q.next) q.span.addEvent(name, attrs);
   };
 
   const subscriptions: Array<[string, (msg: Message) => void]> = [
@@ -211,7 +215,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     const req = ctx[REQUEST] as RequestRecord | undefined;
     if (req === undefined) return;
     ctx[REQUEST] = undefined;
-    req.conn.spans.delete(req.span);
+    req.conn.requests.remove(req);
     const error = ctx.error;
     const type = error === undefined ? undefined : errorType(error);
     let attrs = OK;
@@ -235,9 +239,17 @@ export function instrument(options: InstrumentOptions = {}): void {
         { kind: SpanKind.CLIENT, attributes: conn.attrs },
         otelContext.active(),
       );
-      conn.spans.add(span);
+      const req: RequestRecord = {
+        span,
+        startedAt: performance.now(),
+        conn,
+        attrs: conn.attrs,
+        prev: undefined,
+        next: undefined,
+      };
+      conn.requests.add(req);
       // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
-      ctx[REQUEST] = { span, startedAt: performance.now(), conn, attrs: conn.attrs } satisfies RequestRecord;
+      ctx[REQUEST] = req;
     },
     // A request refused at once has error and end, no asyncEnd: it is finished here.
     end: (ctx: Message) => ctx.error !== undefined && finish(ctx),
@@ -273,8 +285,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     // Requests still in flight are not followed any more: their spans end now rather than never.
     // Connections counted open are counted off: this setup no longer hears their close.
     for (const r of conns.values()) {
-      for (const span of r.spans) span.end();
-      r.spans.clear();
+      for (const req of r.requests.clear()) req.span.end();
       if (r.open) m.open.add(-1, r.server);
     }
   };

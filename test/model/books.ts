@@ -352,14 +352,24 @@ export class Books {
     }
   }
 
-  /** A signal given to `calls` (one send, or several sharing it) aborted; the queue shrank by `removed`. */
-  sendAborted(calls: SendCall[], removed: number): void {
+  /**
+   * A signal given to `calls` (one send, or several sharing it) aborted at `now`; the queue
+   * shrank by `removed`. `inFlush`: from inside a frame being handed to a transport.
+   */
+  sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean): void {
     const queued = calls.filter(
       (c) => c.result === "queued" && !this.#acceptedKeys.has(c.key) && !this.#reportedKeys.has(c.key),
     );
+    // Inside a flush, a message past its deadline may already be out of the queue, its expiry
+    // reported once the flush is over: the abort (a sent subscriber's) may find it gone.
+    const due = (c: SendCall) => inFlush && c.deadline !== undefined && now >= c.deadline;
     // Still queued for sure: no end of a connection has dropped the queue since they were made.
-    const certain = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
-    const maybe = queued.filter((c) => this.unsentReports !== c.unsentReportsBefore);
+    const kept = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
+    const certain = kept.filter((c) => !due(c));
+    const maybe = [
+      ...kept.filter(due),
+      ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
+    ];
     const keys = calls.map((c) => c.key).join(", ");
     if (removed < certain.length || removed > queued.length) {
       this.#violate(

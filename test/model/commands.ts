@@ -114,6 +114,31 @@ class AbortSend extends Step {
   }
 }
 
+/**
+ * Aborts the signal of a send from inside the next plain frame handed to a transport (as a
+ * `diagnostics_channel` `sent` subscriber can): the frame being sent is sent, the others leave.
+ */
+class AbortSendOnFrame extends Step {
+  readonly pick: number;
+
+  constructor(pick: number, settle: boolean) {
+    super(settle);
+    this.pick = pick;
+  }
+
+  override applies(run: ModelRun): boolean {
+    return run.abortableSends().length > 0;
+  }
+
+  label(): string {
+    return `abort(a send's signal, pick ${this.pick}) on the next frame`;
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => run.abortSendOnNextFrame(this.pick), true);
+  }
+}
+
 /** Releases a held headers call: its promise resolves, rejects, or resolves with invalid headers. */
 class ReleaseHeaders extends Step {
   readonly pick: number;
@@ -607,6 +632,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
+  fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSendOnFrame(p, s)),
   fc
     .tuple(
       fc.nat(3),

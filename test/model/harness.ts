@@ -98,6 +98,8 @@ export class ModelRun {
   #stream: AsyncIterableIterator<unknown> | undefined;
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
   #shared: AbortController | undefined;
+  /** A send's signal (`pick`) to abort from inside the next plain frame handed to a transport. */
+  #abortOnFrame: number | undefined;
   /** Held headers calls not released yet, and every call made (by id). */
   readonly holds: Hold[] = [];
   readonly #headerCalls: Hold[] = [];
@@ -159,6 +161,12 @@ export class ModelRun {
       if (result >= 0 && what?.kind === "ping") socket.lastPingAt = this.clock.now();
       const name = what === undefined ? "?" : what.kind === "ping" ? "ping" : what.key;
       this.line(`↳ transport[${socket.index}].send(${name}) → ${result}`);
+      // As a `sent` subscriber can: an abort while a (queued) frame is being handed over.
+      if (result >= 0 && what?.kind === "send" && this.#abortOnFrame !== undefined) {
+        const pick = this.#abortOnFrame;
+        this.#abortOnFrame = undefined;
+        this.script.nested(() => this.abortSend(pick, true));
+      }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
     t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
@@ -650,8 +658,11 @@ export class ModelRun {
     }
   }
 
-  /** Aborts the signal of a send not aborted yet (`pick` chooses which); false when none. */
-  abortSend(pick: number): boolean {
+  /**
+   * Aborts the signal of a send not aborted yet (`pick` chooses which); false when none.
+   * `inFlush`: from inside a frame being handed to a transport.
+   */
+  abortSend(pick: number, inFlush = false): boolean {
     const open = this.abortableSends();
     const call = open[pick % Math.max(1, open.length)];
     if (call === undefined) return false;
@@ -659,8 +670,14 @@ export class ModelRun {
     this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages);
+    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now(), inFlush);
     return true;
+  }
+
+  /** Aborts a send's signal (`pick` chooses which, then) from inside the next plain frame sent. */
+  abortSendOnNextFrame(pick: number): void {
+    this.line(`abort a send's signal (pick ${pick}) while the next plain frame is being sent`);
+    this.#abortOnFrame = pick;
   }
 
   /** Sends made with a signal not aborted yet. */
