@@ -17,7 +17,7 @@ export interface QueueItem<O = unknown> {
   data: Data;
   bytes: number;
   owner: O | undefined;
-  /** Set once the item was cancelled; the queue skips it. */
+  /** Set once the item is out of the queue (cancelled, or taken to be sent); the queue skips it. */
   cancelled: boolean;
   /** The body given to `send()` (plain messages), for the report when it is dropped unsent. */
   body: unknown;
@@ -101,6 +101,7 @@ export class OutboundQueue<O = unknown> {
     while (this.#head < this.#items.length) {
       const item = this.#items[this.#head++]!;
       if (item.cancelled) continue;
+      item.cancelled = true; // out of the queue: a cancel while it is being sent changes nothing
       this.#count--;
       this.#bytes -= item.bytes;
       if (this.#head === this.#items.length) this.clear();

@@ -190,6 +190,61 @@ describe("Delivery: signals", () => {
     expect([queue.size, queue.bytes]).toEqual([1, 1]);
     expect(getEventListeners(one.signal, "abort")).toHaveLength(0);
   });
+
+  it("an abort looks at its own messages only, not at the rest of the queue", () => {
+    // A pass over the whole queue per abort made 50,000 messages, each with its own signal and
+    // aborted one by one, take 36 s instead of half a second.
+    const { send, queue, queued } = setup({ maxMessages: 1000 });
+    const controllers = Array.from({ length: 200 }, () => new AbortController());
+    controllers.forEach((ac, i) => void send(`m${i}`, { signal: ac.signal }));
+    let reads = 0;
+    for (const item of queue.live()) {
+      let signal = item.signal;
+      Object.defineProperty(item, "signal", {
+        get: () => {
+          reads++;
+          return signal;
+        },
+        set: (v) => {
+          signal = v;
+        },
+      });
+    }
+    controllers[150]!.abort();
+    expect(reads).toBeLessThanOrEqual(2);
+    expect(queued()).toHaveLength(199);
+    expect(queued()).not.toContain("m150");
+  });
+
+  it("a signal shared by messages that keep coming and going looks at no more than about twice those queued when it aborts", () => {
+    const { send, queue, queued, delivery } = setup({ maxMessages: 5000, maxBytes: 1e6 });
+    const ac = new AbortController();
+    let reads = 0;
+    const counted = () => {
+      const item = [...queue.live()].at(-1)!;
+      let signal = item.signal;
+      Object.defineProperty(item, "signal", {
+        get: () => {
+          reads++;
+          return signal;
+        },
+        set: (v) => {
+          signal = v;
+        },
+      });
+    };
+    // 3,000 messages over time, two of every three sent before the next comes: 1,000 stay queued.
+    for (let i = 0; i < 3000; i++) {
+      send(`m${i}`, { signal: ac.signal });
+      counted();
+      if (i % 3 !== 0) delivery.release(queue.shift()!);
+    }
+    expect(queue.size).toBe(1000);
+    reads = 0;
+    ac.abort();
+    expect(queued()).toEqual([]);
+    expect(reads).toBeLessThanOrEqual(2 * 1000 + 16);
+  });
 });
 
 describe("Delivery: more rows the mutation audit found open", () => {

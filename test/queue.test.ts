@@ -47,6 +47,21 @@ describe("OutboundQueue", () => {
     expect(q.drain().map((i) => i.data)).toEqual(["b", "c"]);
   });
 
+  it("a frame taken to be sent is out of the queue: cancelling it then changes no count; put back, it counts again", () => {
+    // A request or a signal aborted while its frame is being handed to the socket (from a
+    // `sent` subscriber) cancels an item the queue no longer holds.
+    const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
+    q.push("a", 1);
+    q.push("bb", 2);
+    const a = q.shift()!;
+    q.cancel(a);
+    expect([q.size, q.bytes]).toEqual([1, 2]);
+    q.unshift([a]);
+    expect([q.size, q.bytes]).toEqual([2, 3]);
+    q.cancel(a);
+    expect([q.size, q.bytes]).toEqual([1, 2]);
+  });
+
   it("unshift puts items back at the front even past the bound", () => {
     const q = new OutboundQueue({ maxMessages: 1, maxBytes: 100 });
     q.push("later", 1);
