@@ -35,12 +35,11 @@ export interface Steps extends Transitions {
 }
 
 /**
- * The queued messages one signal would take out: `items[head…]`, among them some already gone
- * (sent, expired, dropped: their `signal` is no longer this one), `count` of them still queued.
+ * The queued messages one signal would take out: `items`, among them some already gone (sent,
+ * expired, dropped: their `signal` is no longer this one), `count` of them still queued.
  */
 interface SignalEntry {
   items: Item[];
-  head: number;
   count: number;
   onAbort: () => void;
 }
@@ -145,18 +144,9 @@ export class Delivery {
       signal.removeEventListener("abort", entry.onAbort);
       return;
     }
-    // A signal shared by many messages over time: let go of those gone from the front (sent in
-    // order), and keep the list within twice what it still takes out.
-    const { items } = entry;
-    while (entry.head < items.length && items[entry.head]!.signal !== signal)
-      items[entry.head++] = undefined as unknown as Item;
-    if (items.length - entry.head > 2 * entry.count + 16) {
-      entry.items = items.filter((i, k) => k >= entry.head && i.signal === signal);
-      entry.head = 0;
-    } else if (entry.head > 16 && entry.head * 2 > items.length) {
-      entry.items = items.slice(entry.head);
-      entry.head = 0;
-    }
+    // A signal shared by many messages over time keeps a list within twice those still queued.
+    if (entry.items.length > 2 * entry.count + 16)
+      entry.items = entry.items.filter((i) => i.signal === signal);
   }
 
   /**
@@ -170,7 +160,7 @@ export class Delivery {
     this.#signals ??= new Map();
     let entry = this.#signals.get(signal);
     if (entry === undefined) {
-      entry = { items: [], head: 0, count: 0, onAbort: this.#onAbort(signal) };
+      entry = { items: [], count: 0, onAbort: this.#onAbort(signal) };
       signal.addEventListener("abort", entry.onAbort, { once: true });
       this.#signals.set(signal, entry);
     }
@@ -189,9 +179,7 @@ export class Delivery {
     const entry = this.#signals?.get(signal);
     if (entry === undefined) return;
     this.#signals!.delete(signal);
-    const { items } = entry;
-    for (let k = entry.head; k < items.length; k++) {
-      const item = items[k]!;
+    for (const item of entry.items) {
       if (item.signal !== signal) continue;
       item.signal = undefined;
       // One being sent right now (an abort from a `sent` subscriber) is already out of the
