@@ -129,6 +129,11 @@ async function slowMessages() {
       if (read % every === 0) await tick();
     }
   };
+  return warmThenMeasure(conn, phase);
+}
+
+/** Runs `phase(count)` once to warm up, then once measured; closes `conn`; operations per second. */
+async function warmThenMeasure(conn, phase) {
   await phase(count);
   const t0 = performance.now();
   await phase(count);
@@ -187,12 +192,7 @@ async function requests() {
     };
     await Promise.all(Array.from({ length: inflight }, worker));
   };
-  await phase(count);
-  const t0 = performance.now();
-  await phase(count);
-  const seconds = (performance.now() - t0) / 1000;
-  await conn.close();
-  return { value: count / seconds };
+  return warmThenMeasure(conn, phase);
 }
 
 const run = variant.startsWith("request")

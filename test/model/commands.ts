@@ -118,23 +118,12 @@ class AbortSend extends Step {
  * Aborts the signal of a send from inside the next plain frame handed to a transport (as a
  * `diagnostics_channel` `sent` subscriber can): the frame being sent is sent, the others leave.
  */
-class AbortSendOnFrame extends Step {
-  readonly pick: number;
-
-  constructor(pick: number, settle: boolean) {
-    super(settle);
-    this.pick = pick;
-  }
-
-  override applies(run: ModelRun): boolean {
-    return run.abortableSends().length > 0;
-  }
-
-  label(): string {
+class AbortSendOnFrame extends AbortSend {
+  override label(): string {
     return `abort(a send's signal, pick ${this.pick}) on the next frame`;
   }
 
-  act(run: ModelRun): void {
+  override act(run: ModelRun): void {
     run.command(this.toString(), () => run.abortSendOnNextFrame(this.pick), true);
   }
 }
