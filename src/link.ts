@@ -91,7 +91,11 @@ export interface LinkConfig extends TransportOptions {
   obs?: Announced | undefined;
 }
 
-type Phase = "handshake" | "open" | "closing" | "ended";
+/**
+ * `dropping`: its socket threw on a send (a polyfill), so it no longer takes frames and is torn
+ * down in a turn of its own, or at once by `close()`.
+ */
+type Phase = "handshake" | "open" | "closing" | "dropping" | "ended";
 
 /** The error of a socket we tore down because it threw: 1006, closed by our side, as its end says. */
 function torn(message: string, cause: unknown): EvtWebSocketError {
@@ -127,8 +131,6 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** A flush report (or poll) is on its way. */
   #flushAsked = false;
   #pollTimer: TimerHandle | undefined;
-  /** Its socket threw on a send: the error it is about to be dropped with. */
-  #thrown: EvtWebSocketError | undefined;
   /** Reading is meant to be paused (applied once open). */
   #paused = false;
   /** The owner wants {@link LinkEvents.written} after every send. */
@@ -213,8 +215,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       // in a turn of its own (ended now, the queue would be settled before the frame was back in
       // it), or at once when close() comes first.
       this.#closing();
+      this.#phase = "dropping";
       const thrown = torn("the socket threw on a send", cause);
-      this.#thrown = thrown;
       const clock = this.#config.clock;
       clearDeadline(clock, this.#timer);
       this.#timer = setDeadline(clock, () => this.terminate(thrown), 0);
@@ -285,15 +287,10 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
   /** Starts the closing handshake; the socket is terminated if it does not finish in time. */
   close(code: number, reason: string): void {
     if (this.#phase === "ended") return;
-    if (this.#thrown !== undefined) {
-      // Its socket threw on a send and waits to be dropped: close() drops it now.
-      this.#requested = true;
-      this.terminate();
-      return;
-    }
     if (this.#phase === "closing") return;
     this.#requested = true;
-    if (this.#phase === "handshake") {
+    // Still opening, or its socket threw on a send and waits to be dropped: dropped now.
+    if (this.#phase !== "open") {
       this.terminate();
       return;
     }

@@ -128,4 +128,30 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     });
     expect(errors).toContainEqual(expect.objectContaining({ details: { unsent: 2 } }));
   });
+
+  it("whose send() threw: close() in the same turn drops that socket at once instead of starting a closing handshake on it", async () => {
+    // A socket that threw is in a state no one knows: the link stops taking frames (its
+    // "dropping" phase) and close() tears it down, which a WHATWG socket can only do with a
+    // close() that carries no code (the server reads 1005), rather than a 1000 as if it were sound.
+    const codes: number[] = [];
+    const s = await server({ onConnection: (ws) => ws.on("close", (code) => codes.push(code)) });
+    class Throwing extends WebSocket {
+      override send(data: string): void {
+        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
+        super.send(data);
+      }
+    }
+    const errors: { code: string; details?: unknown }[] = [];
+    const c = conn<string, string>({
+      WebSocket: Throwing as never,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(s.url);
+    expect(c.send("boom")).toBe("queued");
+    await c.close();
+    await until(() => codes.length > 0, "the server's close");
+    expect(codes).toEqual([1005]);
+    expect(errors).toEqual([expect.objectContaining({ code: "ERR_CLOSED", details: { unsent: 1 } })]);
+  });
 });
