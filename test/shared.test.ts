@@ -4,8 +4,9 @@
  * behaviour is tested in Chromium (test/browser/shared.test.ts).
  */
 
-import { describe, expect, it } from "vitest";
-import { createSharedConn } from "../src/shared/index.js";
+import { describe, expect, expectTypeOf, it } from "vitest";
+import type { Conn, ConnEvents, SendResult } from "../src/index.js";
+import { createSharedConn, type SharedConn, type SharedConnEvents } from "../src/shared/index.js";
 import { onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -46,6 +47,48 @@ describe("createSharedConn", () => {
     await conn.close();
     expect(seen).toEqual(["connecting", "open", "hello", "closed"]);
     expect(s.connections).toBe(1);
+  });
+
+  it("has every member of Conn's API, each of a type Conn's callers accept, and every event of Conn's (plus role)", () => {
+    type C = Conn<string, number>;
+    type S = SharedConn<string, number>;
+    // The callbacks of `on` and `send` get the SharedConn itself where Conn's get the Conn:
+    // those two are checked by the calls below, every other member by type.
+    type Own = "on" | "send";
+    type Gaps = {
+      [K in Exclude<keyof C, Own>]: K extends keyof S ? (S[K] extends C[K] ? never : K) : K;
+    }[Exclude<keyof C, Own>];
+    // Wrapped in tuples: a bare `never` would distribute to nothing inside expectTypeOf.
+    expectTypeOf<[Gaps]>().toEqualTypeOf<[never]>();
+    expectTypeOf<Exclude<keyof S, keyof C>>().toEqualTypeOf<"role">();
+    type Events = ConnEvents<string, number>;
+    type SharedEvents = SharedConnEvents<string, number>;
+    expectTypeOf<[Exclude<keyof Events, keyof SharedEvents>]>().toEqualTypeOf<[never]>();
+    expectTypeOf<Exclude<keyof SharedEvents, keyof Events>>().toEqualTypeOf<"role">();
+    // Compiled, never run: each call must type-check as it does on a Conn.
+    const calls = (c: S): [SendResult, SendResult, () => void] => [
+      c.send(1, { volatile: true, maxAgeMs: 10 }),
+      c.send(1, (resp: string, self: S) => void [resp, self]),
+      c.on("message", (msg: string, self: S) => void [msg, self]),
+    ];
+    expectTypeOf(calls).returns.toEqualTypeOf<[SendResult, SendResult, () => void]>();
+  });
+
+  it("id is this tab's Conn's: a short id unique in the page, the one its logger's lines carry", async () => {
+    const s = await server();
+    const lines: string[] = [];
+    const log = (line: string) => void lines.push(line);
+    const a = createSharedConn<string, string>("t", {
+      logger: { debug: log, info: log, warn: log, error: log },
+    });
+    const b = createSharedConn<string, string>("t");
+    onCleanup(() => Promise.all([a.close(), b.close()]));
+    expect(a.id).toMatch(/^c\d+$/);
+    expect(b.id).toMatch(/^c\d+$/);
+    expect(a.id).not.toBe(b.id);
+    await a.dial(s.url);
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) expect(line.startsWith(`evtwebsocket[${a.id}] `)).toBe(true);
   });
 
   it("send() with a callback is a request, as on Conn: the callback gets the response", async () => {

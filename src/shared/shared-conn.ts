@@ -55,7 +55,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * A connection shared by every tab of this origin that uses the same `name`; see the module
  * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
- * `stats`, plus `role`; each member says what it means in a follower.
+ * `stats`, `id`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = unknown, TOut = unknown> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
@@ -124,6 +124,14 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
   /** The socket holder's Conn: this tab's own while it is the leader, or alone (also once closed). */
   get #conn(): Conn<TIn, TOut> | undefined {
     return this.#t.role.role === "follower" ? undefined : this.#leader.conn;
+  }
+
+  /**
+   * This tab's connection id, as `Conn.id`: a short string unique in the page, the one its
+   * logger's lines carry while this tab holds the socket.
+   */
+  get id(): string {
+    return this.#leader.conn.id;
   }
 
   /** This tab's role: "leader" (holds the socket), "follower" (forwards to the leader) or "alone". */
