@@ -8,7 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { byteLength, type Data, describe, isData } from "./codec.js";
+import { byteLength, type Data, describe, isData, type Sendable } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
@@ -58,7 +58,7 @@ let onListenerThrow: (error: unknown, event: PropertyKey, conn: AnyConn) => void
  * conn.send("hello");
  * ```
  */
-export class Conn<TIn = Data, TOut = Data> {
+export class Conn<TIn = Data, TOut = Sendable> {
   readonly #options: ConnOptions<TIn, TOut, Conn<TIn, TOut>>;
   readonly #o: ResolvedOptions<TIn, TOut>;
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
@@ -233,7 +233,9 @@ export class Conn<TIn = Data, TOut = Data> {
    * Sends a message, and says what it did: `"sent"` (handed to the open socket), `"queued"`
    * (waiting for the connection to open) or `"dropped"` (a `volatile` message while not open).
    * The options (`volatile`, `signal`, `maxAgeMs`) are those of a plain message; see
-   * {@link SendOptions} and the Delivery section of docs/concepts.md.
+   * {@link SendOptions} and the Delivery section of docs/concepts.md. With the default codec,
+   * `body` is a string (a text frame) or bytes (a binary frame): a `Uint8Array`, an
+   * `ArrayBuffer` or any view of one; see {@link Sendable}.
    *
    * @example
    * ```ts

@@ -4,7 +4,7 @@
  */
 
 import type { Clock } from "./clock.js";
-import type { Codec, Data } from "./codec.js";
+import type { Codec, Data, Sendable } from "./codec.js";
 import type { EvtWebSocketError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -134,7 +134,7 @@ export type QueueOverflow = "reject" | "drop-oldest";
  * @typeParam TIn - the type of received messages after decoding.
  * @typeParam TOut - the type of messages given to `send()` and `request()`.
  */
-export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
+export interface ConnOptions<TIn = Data, TOut = Sendable, C = unknown> {
   /**
    * Called every time a connection opens; queued messages are sent after it (and after its
    * promise settles, when it returns one). Any other return value is ignored, so
