@@ -18,7 +18,7 @@ import { Lifecycle } from "./lifecycle.js";
 import type { LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
-import { duration } from "./option-checks.js";
+import { checkOn, duration, EVENTS } from "./option-checks.js";
 import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -98,7 +98,7 @@ export class Conn<TIn = Data, TOut = Sendable> {
     this.#options = options;
     this.#events = new Emitter(onListenerThrow, this as AnyConn);
     // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes).
-    for (const event of ["connected", "message", "error", "close", "reconnecting"] as const) {
+    for (const event of EVENTS.slice(0, 5) as ["connected", "message", "error", "close", "reconnecting"]) {
       const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
       if (listener) this.#events.on(event, listener as never);
     }
@@ -162,8 +162,14 @@ export class Conn<TIn = Data, TOut = Sendable> {
     return this.#life.state === State.OPEN;
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for an unknown event (such as `ws`'s `"open"`:
+   *   here it is `"connected"`) or a listener that is not a function.
+   */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
+    checkOn(EVENTS, event, listener);
     if (event === "drain") this.#useFlow().listenDrain();
     return this.#events.on(event, listener);
   }

@@ -35,6 +35,7 @@ import type {
   UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
+import { checkOn, EVENTS } from "../option-checks.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
@@ -150,11 +151,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     return this.state === "open";
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for an unknown event or a listener that is not a function.
+   */
   on<K extends keyof SharedConnEvents<TIn, TOut>>(
     event: K,
     listener: SharedConnEvents<TIn, TOut>[K],
   ): () => void {
+    checked(() => checkOn([...EVENTS, "role"], event, listener));
     if (event === "drain" && !this.#drainHooked) {
       this.#drainHooked = true;
       // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
