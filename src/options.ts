@@ -5,6 +5,7 @@
 
 import type { Clock } from "./clock.js";
 import type { Codec, Data, Sendable } from "./codec.js";
+import type { Conn } from "./conn.js";
 import type { EvtWebSocketError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -133,8 +134,10 @@ export type QueueOverflow = "reject" | "drop-oldest";
  *
  * @typeParam TIn - the type of received messages after decoding.
  * @typeParam TOut - the type of messages given to `send()` and `request()`.
+ * @typeParam C - the connection the `on*` callbacks get last: the `Conn` these options make
+ *   (a `SharedConn` for `createSharedConn`).
  */
-export interface ConnOptions<TIn = Data, TOut = Sendable, C = unknown> {
+export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
   /**
    * Called every time a connection opens; queued messages are sent after it (and after its
    * promise settles, when it returns one). Any other return value is ignored, so
@@ -187,7 +190,7 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = unknown> {
    */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
-  pingMsg?: TOut | (() => TOut);
+  pingMsg?: NoInfer<TOut> | (() => NoInfer<TOut>);
   /**
    * After a ping, how long to wait for any inbound data before declaring the connection dead, in
    * whole ms (1 to 2,147,483,647 when the heartbeat is on). @default pingIntervalMs
