@@ -216,6 +216,8 @@ ${jsBody(server.url)}`,
           lib: ["ES2022", "DOM"],
           jsx: "react-jsx",
           strict: true,
+          exactOptionalPropertyTypes: true,
+          verbatimModuleSyntax: true,
           skipLibCheck: false,
           noEmit: true,
           // Nothing global beyond the DOM: no @types/node, whatever node_modules/@types holds.

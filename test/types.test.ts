@@ -32,6 +32,7 @@ import {
 } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
 import { type UseConnResult, useConn, useConnEvent } from "../src/react/index.js";
+import { createSharedConn, type Role, type SharedConn, type SharedConnOptions } from "../src/shared/index.js";
 import {
   createFaultProxy,
   createTestServer,
@@ -319,6 +320,30 @@ describe("evtwebsocket/react", () => {
       useConnEvent(result.conn, "opened", () => {});
       // @ts-expect-error the URL is a string or null
       useConn(new URL("wss://example/"));
+    });
+  });
+});
+
+describe("evtwebsocket/shared", () => {
+  it("createSharedConn() types as new Conn() does: raw frames by default, the codec's types otherwise", () => {
+    compiled(async () => {
+      const plain = createSharedConn("feed");
+      expectTypeOf(plain).toEqualTypeOf<SharedConn<Data, Data>>();
+      // @ts-expect-error without a codec a body is a string or a Uint8Array, as for a Conn
+      plain.send(42);
+      const typed = createSharedConn("feed", { codec: json<Res, Req>(), messageId: (m) => m.id });
+      expectTypeOf(typed).toEqualTypeOf<SharedConn<Res, Req>>();
+      expectTypeOf(await typed.request({ id: 1, op: "get" })).toEqualTypeOf<Res>();
+      typed.on("role", (role, conn) =>
+        expectTypeOf<[typeof role, typeof conn]>().toEqualTypeOf<[Role, SharedConn<Res, Req>]>(),
+      );
+      const options: SharedConnOptions<Res, Req> = {
+        onMessage: (msg, conn) =>
+          expectTypeOf<[typeof msg, typeof conn]>().toEqualTypeOf<[Res, SharedConn<Res, Req>]>(),
+      };
+      expectTypeOf(createSharedConn("feed", options)).toEqualTypeOf<SharedConn<Res, Req>>();
+      // @ts-expect-error a request body must be a Req
+      typed.request({ id: 1 });
     });
   });
 });

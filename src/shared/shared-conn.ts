@@ -27,6 +27,7 @@ import { Emitter } from "../emitter.js";
 import type {
   Conn,
   ConnStats,
+  Data,
   EvtWebSocketError,
   RequestOptions,
   SendOptions,
@@ -57,7 +58,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
  * `stats`, `id`, plus `role`; each member says what it means in a follower.
  */
-export class SharedConn<TIn = unknown, TOut = unknown> {
+export class SharedConn<TIn = Data, TOut = Data> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   /** Emits an event of the shared connection in this tab, the connection as last argument. */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
@@ -405,7 +406,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
  * console.log(conn.role); // "leader" in one tab, "follower" in the others
  * ```
  */
-export function createSharedConn<TIn = unknown, TOut = unknown>(
+export function createSharedConn<TIn = Data, TOut = Data>(
   name: string,
   options: SharedConnOptions<TIn, TOut> = {},
 ): SharedConn<TIn, TOut> {
