@@ -130,6 +130,14 @@ export interface QueueOptions {
 export type QueueOverflow = "reject" | "drop-oldest";
 
 /**
+ * `T`, in a place TypeScript does not infer `T` from: `pingMsg` is checked against the codec's
+ * `TOut` instead of widening it (`{ op: string }` would let `send()` take any `op`). The
+ * built-in `NoInfer` does this from TypeScript 5.4, and misjudges a union there; this form
+ * works from 5.0.
+ */
+type NotInferred<T> = [T][T extends unknown ? 0 : never];
+
+/**
  * Options of a {@link Conn}. Every one is optional.
  *
  * @typeParam TIn - the type of received messages after decoding.
@@ -190,7 +198,7 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
    */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
-  pingMsg?: NoInfer<TOut> | (() => NoInfer<TOut>);
+  pingMsg?: NotInferred<TOut> | (() => NotInferred<TOut>);
   /**
    * After a ping, how long to wait for any inbound data before declaring the connection dead, in
    * whole ms (1 to 2,147,483,647 when the heartbeat is on). @default pingIntervalMs
