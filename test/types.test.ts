@@ -328,8 +328,9 @@ describe("evtwebsocket/shared", () => {
   it("createSharedConn() types as new Conn() does: raw frames by default, the codec's types otherwise", () => {
     compiled(async () => {
       const plain = createSharedConn("feed");
-      expectTypeOf(plain).toEqualTypeOf<SharedConn<Data, Data>>();
-      // @ts-expect-error without a codec a body is a string or a Uint8Array, as for a Conn
+      expectTypeOf(plain).toEqualTypeOf<SharedConn<Data, Sendable>>();
+      plain.send(new Float32Array(2));
+      // @ts-expect-error without a codec a body is a string or bytes, as for a Conn
       plain.send(42);
       const typed = createSharedConn("feed", { codec: json<Res, Req>(), messageId: (m) => m.id });
       expectTypeOf(typed).toEqualTypeOf<SharedConn<Res, Req>>();

@@ -30,6 +30,7 @@ import type {
   Data,
   EvtWebSocketError,
   RequestOptions,
+  Sendable,
   SendOptions,
   SendResult,
   StateChange,
@@ -58,7 +59,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
  * `stats`, `id`, plus `role`; each member says what it means in a follower.
  */
-export class SharedConn<TIn = Data, TOut = Data> {
+export class SharedConn<TIn = Data, TOut = Sendable> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   /** Emits an event of the shared connection in this tab, the connection as last argument. */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
@@ -406,7 +407,7 @@ export class SharedConn<TIn = Data, TOut = Data> {
  * console.log(conn.role); // "leader" in one tab, "follower" in the others
  * ```
  */
-export function createSharedConn<TIn = Data, TOut = Data>(
+export function createSharedConn<TIn = Data, TOut = Sendable>(
   name: string,
   options: SharedConnOptions<TIn, TOut> = {},
 ): SharedConn<TIn, TOut> {
