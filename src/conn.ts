@@ -33,6 +33,17 @@ export type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.j
 
 type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
 
+declare global {
+  /**
+   * `Symbol.asyncDispose`, declared as @types/node declares it, so our d.ts compiles in a
+   * project whose `lib` lacks "esnext.disposable" (a browser app on ES2022, say); it merges
+   * with TypeScript's own declaration where that lib is present. Types only.
+   */
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
 /** A connection of any message type: one hook object (and one lifecycle type) serves them all. */

@@ -27,8 +27,10 @@ import { Emitter } from "../emitter.js";
 import type {
   Conn,
   ConnStats,
+  Data,
   EvtWebSocketError,
   RequestOptions,
+  Sendable,
   SendOptions,
   SendResult,
   StateChange,
@@ -58,7 +60,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
  * `stats`, `id`, plus `role`; each member says what it means in a follower.
  */
-export class SharedConn<TIn = unknown, TOut = unknown> {
+export class SharedConn<TIn = Data, TOut = Sendable> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   /** Emits an event of the shared connection in this tab, the connection as last argument. */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
@@ -411,7 +413,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
  * console.log(conn.role); // "leader" in one tab, "follower" in the others
  * ```
  */
-export function createSharedConn<TIn = unknown, TOut = unknown>(
+export function createSharedConn<TIn = Data, TOut = Sendable>(
   name: string,
   options: SharedConnOptions<TIn, TOut> = {},
 ): SharedConn<TIn, TOut> {
