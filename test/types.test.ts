@@ -311,7 +311,7 @@ describe("evtwebsocket/react", () => {
       expectTypeOf(result.conn).toEqualTypeOf<Conn<Res, Req> | null>();
       expectTypeOf(result.state).toEqualTypeOf<State>();
       expectTypeOf(result.error).toEqualTypeOf<EvtWebSocketError | undefined>();
-      expectTypeOf(useConn(null).conn).toEqualTypeOf<Conn<Data, Data> | null>();
+      expectTypeOf(useConn(null).conn).toEqualTypeOf<Conn<Data, Sendable> | null>();
       useConnEvent(result.conn, "message", (msg, conn) =>
         expectTypeOf<[typeof msg, typeof conn]>().toEqualTypeOf<[Res, Conn<Res, Req>]>(),
       );
