@@ -57,14 +57,15 @@ export function describe(value: unknown): string {
 let textDecoder: TextDecoder | undefined;
 
 /**
- * A codec for JSON text frames.
+ * A codec for JSON text frames. `TIn` is the type of messages received, `TOut` of messages
+ * sent; `json<Msg>()` types both as `Msg`.
  *
  * @example
  * ```ts
  * const conn = new Conn<Reply, Request>({ codec: json(), messageId: (m) => m.id });
  * ```
  */
-export function json<TIn = unknown, TOut = unknown>(): Codec<TIn, TOut> {
+export function json<TIn = unknown, TOut = TIn>(): Codec<TIn, TOut> {
   return {
     encode: (msg) => {
       const text = JSON.stringify(msg);

@@ -156,6 +156,16 @@ describe("a codec's types flow to every method", () => {
     });
   });
 
+  it("json<Msg>() types both ways as Msg, as a protocol with one message type wants", () => {
+    compiled(() => {
+      type Msg = { id: number; op: string };
+      const c = new Conn({ codec: json<Msg>(), messageId: (m) => m.id });
+      expectTypeOf(c).toEqualTypeOf<Conn<Msg, Msg>>();
+      // @ts-expect-error a send body must be a Msg
+      c.send({ id: "1" });
+    });
+  });
+
   it("the message type can come from the Conn's type arguments instead of the codec's", () => {
     compiled(() => {
       const c = new Conn<Res, Req>({ codec: json() });
