@@ -132,12 +132,18 @@ export class Outbox<TIn, TOut> {
       // Refused: the socket began closing under us (a WHATWG socket tells no earlier).
       request.sent = false;
       bytes = byteLength(init.data);
-      try {
-        victims = this.#makeRoom(bytes, where);
-      } catch (refused) {
-        this.#pending.discard(request);
-        throw refused;
-      }
+      // One step: its queue-full event is told (to a logger that may call close()) once this
+      // request is out of the books, so it is settled once, by the throw.
+      let refused: unknown;
+      this.#steps.run(this, () => {
+        try {
+          victims = this.#makeRoom(bytes, where);
+        } catch (error) {
+          this.#pending!.discard(request);
+          refused = error;
+        }
+      });
+      if (refused !== undefined) throw refused;
     }
     request.queued = this.#queue.push(init.data, bytes, request);
     if (victims !== undefined) this.#delivery!.report(victims, ErrorCode.QUEUE_FULL);

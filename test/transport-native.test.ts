@@ -129,6 +129,44 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     expect(errors).toContainEqual(expect.objectContaining({ details: { unsent: 2 } }));
   });
 
+  it("whose send() threw on a request, with the queue off: a logger that calls close() on the queue-full line does not settle that request a second time", async () => {
+    // Found by the model-based suite: the logger was told mid-send, close() rejected the still
+    // registered request to onError, and send() then threw ERR_QUEUE_FULL for it as well.
+    const s = await server();
+    class Throwing extends WebSocket {
+      override send(data: string): void {
+        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
+        super.send(data);
+      }
+    }
+    let closing = false;
+    const log = (line: string) => {
+      if (line.includes(" queue-full ") && !closing) {
+        closing = true;
+        void c.close();
+      }
+    };
+    const errors: string[] = [];
+    const c = conn<string, string>({
+      WebSocket: Throwing as never,
+      reconnect: false,
+      queue: false,
+      matchMsg: (req, resp) => req === resp,
+      logger: { debug: log, info: log, warn: log, error: log },
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(s.url);
+    let called = 0;
+    expect(() => c.send("boom", () => void called++)).toThrow(
+      expect.objectContaining({ code: "ERR_QUEUE_FULL" }),
+    );
+    await until(() => c.state === "closed", "the logger's close()");
+    expect(closing).toBe(true);
+    expect(called).toBe(0);
+    expect(errors).toEqual([]);
+    expect(c.stats.pendingRequests).toBe(0);
+  });
+
   it("whose send() threw: close() in the same turn drops that socket at once instead of starting a closing handshake on it", async () => {
     // A socket that threw is in a state no one knows: the link stops taking frames (its
     // "dropping" phase) and close() tears it down, which a WHATWG socket can only do with a
