@@ -46,6 +46,14 @@ declare global {
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
+/** Why `close()` (or `reconnect()`) refuses `code` and `reason`; undefined when it takes them. */
+function badClose(code: number, reason: string): EvtWebSocketError | undefined {
+  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
+    return invalidOption(`close code must be 1000 or 3000-4999, got ${code}`);
+  if (typeof reason !== "string" || byteLength(reason) > 123)
+    return invalidOption("close reason must be a string of at most 123 bytes");
+}
+
 /** A connection of any message type: one hook object (and one lifecycle type) serves them all. */
 // biome-ignore lint/suspicious/noExplicitAny: the message types do not matter where this is used.
 export type AnyConn = Conn<any, any>;
@@ -312,13 +320,35 @@ export class Conn<TIn = Data, TOut = Sendable> {
    * Resolves when the socket is gone (at most 3 s against a peer that does not answer).
    */
   close(code = 1000, reason = ""): Promise<void> {
-    if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999))) {
-      return Promise.reject(invalidOption(`close code must be 1000 or 3000-4999, got ${code}`));
-    }
-    if (typeof reason !== "string" || byteLength(reason) > 123) {
-      return Promise.reject(invalidOption("close reason must be a string of at most 123 bytes"));
-    }
-    return this.#life.close(code, reason);
+    const bad = badClose(code, reason);
+    return bad ? Promise.reject(bad) : this.#life.close(code, reason);
+  }
+
+  /**
+   * Closes the current socket with `code` and `reason` and dials again at once, as a reconnect:
+   * the queue is kept and sent on the next open, requests in flight follow the reconnect rules
+   * (`retryOnReconnect` ones are sent again, the others reject with `ERR_DISCONNECTED`), and
+   * the backoff starts over. The `close` event says `willReconnect: true`; `state` goes to
+   * `"reconnecting"` (or stays `"connecting"`), and `dial()`'s promise, if pending, resolves on
+   * the next open. A wait the server set (`Retry-After`, 1013) still stands; an attempt already
+   * under way (its URL or headers function running) goes on. If the attempt fails, the
+   * reconnect policy decides what follows. Use it when the server must see new credentials.
+   *
+   * @example
+   * ```ts
+   * token = await refreshToken(); // read by the headers or URL function of each attempt
+   * conn.reconnect(4000, "new token");
+   * ```
+   * @throws EvtWebSocketError `ERR_CLOSED` before `dial()` or after `close()`;
+   *   `ERR_INVALID_OPTION` for a code or reason that `close()` refuses.
+   */
+  reconnect(code = 1000, reason = ""): void {
+    const s = this.#life.state;
+    if (s === State.IDLE || s === State.CLOSED)
+      throw evtError(ErrorCode.CLOSED, `cannot reconnect: connection is ${s}`);
+    const bad = badClose(code, reason);
+    if (bad) throw bad;
+    this.#life.reconnect(code, reason);
   }
 
   /**

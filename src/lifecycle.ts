@@ -40,6 +40,8 @@ export class Lifecycle {
   #dialed: { resolve(): void; reject(e: Error): void } | undefined;
   #retryTimer: unknown;
   #epoch = 0;
+  /** Counts the ends for good (#shutdown): what an error report, deferred, checks it still belongs to. */
+  #ends = 0;
   #attempt = 0;
   #openedAt = 0;
   #url: UrlSource = "";
@@ -47,8 +49,8 @@ export class Lifecycle {
   /** How the previous connection or attempt of this dial ended, for the next attempt's context (until one opens). */
   #lastEnd: LinkEnd | undefined;
   #unwatch: (() => void) | undefined;
-  /** The socket closed because the page was hidden (its close event says it will reconnect). */
-  #hidden: ConnLink | undefined;
+  /** The socket closed because the page was hidden or by reconnect() (its close event says it will reconnect). */
+  #dropped: ConnLink | undefined;
   /** The epoch of the attempt whose URL and headers are being prepared (it has no link yet); -1 when none. */
   #preparing = -1;
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
@@ -128,7 +130,7 @@ export class Lifecycle {
         visible: (ms) => this.#onVisible(ms),
         // Back from the cache or thawed: a waiting connection dials now, backoff reset.
         page: (shown) => {
-          if (!shown) return this.#events.run(this, this.#hide);
+          if (!shown) return this.#events.run(this, this.#drop, 1000, "page hidden");
           this.#attempt = 0;
           this.#onOnline();
         },
@@ -159,6 +161,25 @@ export class Lifecycle {
   #closeNow(link: ConnLink | undefined, code: number, reason: string): void {
     this.#shutdown(evtError(ErrorCode.CLOSED, "connection closed by close()"));
     link?.close(code, reason);
+  }
+
+  /**
+   * Drops the current socket (closing it with `code` and `reason`) and dials again now, as a
+   * page shown again does: the caller has checked the state (dialled, not closed), code and reason.
+   */
+  reconnect(code: number, reason: string): void {
+    this.#events.run(this, this.#redial, code, reason);
+  }
+
+  #redial(code: number, reason: string): void {
+    this.#drop(code, reason);
+    this.#attempt = 0;
+    // A wait announced by a deferred "reconnecting" is untrue now (it is dropped), but an
+    // attempt being prepared goes on: a new epoch would drop its URL and headers.
+    if (this.#preparing !== this.#epoch) this.#epoch++;
+    // Once the step is done: from shouldReconnect (asked inside a socket's end) the end is
+    // settled first, and no URL function runs mid-transition.
+    this.#events.defer(() => this.#onOnline());
   }
 
   /** Sends a liveness ping on the current link now, if it has a heartbeat. */
@@ -271,8 +292,8 @@ export class Lifecycle {
     const closedByUser = link !== undefined && this.#closing?.get(link);
     if (closedByUser) {
       this.#closing!.delete(link!);
-      // A hidden page's socket comes back (unless the connection ended since: #shutdown forgets it).
-      if (end.wasOpen) this.#emitClose(end, link === this.#hidden);
+      // A hidden page's or reconnect()'s socket comes back (unless the connection ended since: #shutdown forgets it).
+      if (end.wasOpen) this.#emitClose(end, link === this.#dropped);
       closedByUser();
       return;
     }
@@ -280,7 +301,8 @@ export class Lifecycle {
     this.#link = undefined;
     const ask = this.#o.reconnect.shouldReconnect;
     const epoch = this.#epoch;
-    const decision = decideRetry(
+    const ends = this.#ends;
+    let decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
       { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
@@ -288,10 +310,14 @@ export class Lifecycle {
     );
     // shouldReconnect is asked, not announced to: one that called close() or dial() has
     // already ended this connection; only this socket's close event is still to be told.
-    if (this.#epoch !== epoch) {
+    if (this.#ends !== ends) {
       if (end.wasOpen) this.#emitClose(end, false);
       return;
     }
+    // One that called reconnect(): retried at once, whatever it answered, from attempt 0 (a
+    // wait the server set still stands).
+    const redialled = this.#epoch !== epoch;
+    if (redialled) decision = { ...decision, retry: true, attempt: 0, delayMs: 0 };
     this.#attempt = decision.attempt;
     this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
@@ -306,17 +332,19 @@ export class Lifecycle {
       this.#shutdown(decision.error);
       return;
     }
-    // These two describe the wait that starts here: a callback that closes or dials before they
-    // are announced makes them untrue, and they are dropped (the request errors above are not).
+    // The error is the drop's news, dropped only by a callback that closes (or closes and dials)
+    // before it is announced; one that calls reconnect() still hears it. The reconnecting event
+    // describes the wait that starts here: a new attempt or a close() first makes it untrue, and
+    // it is dropped (the request errors above are not).
     const { error } = end;
-    if (error !== undefined) this.#events.defer(() => epoch === this.#epoch && this.#report(error));
+    if (error !== undefined) this.#events.defer(() => ends === this.#ends && this.#report(error));
     const { attempt, delayMs, serverDelayMs } = decision;
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
     if (serverDelayMs !== undefined) info.serverDelayMs = serverDelayMs;
     this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
     this.#serverUntil = serverDelayMs === undefined ? 0 : this.#o.clock.now() + serverDelayMs;
-    this.#retryIn(delayMs);
+    if (!redialled) this.#retryIn(delayMs); // redialled: reconnect()'s own step dials
   }
 
   #retryIn(delayMs: number): void {
@@ -345,28 +373,29 @@ export class Lifecycle {
   }
 
   /**
-   * The page enters the back/forward cache or is frozen: its socket is closed cleanly now (1000,
-   * "page hidden") and leaves as a drop that will be retried (requests follow the drop rules at
-   * once; the close event comes with the socket's end); no retry is scheduled until the page
-   * shows again. A frozen page's socket would die unseen, and Chrome closes it anyway. Only
-   * watched between dial() and the end, so the state is never idle or closed here.
+   * The page enters the back/forward cache or is frozen (1000, "page hidden"), or `reconnect()`
+   * was called: the socket is closed cleanly now and leaves as a drop that will be retried
+   * (requests follow the drop rules at once; the close event comes with the socket's end); no
+   * retry is scheduled here (the page shown again, or `reconnect()` at once, dials). A frozen
+   * page's socket would die unseen, and Chrome closes it anyway. Only between dial() and the
+   * end, so the state is never idle or closed here.
    */
-  #hide(): void {
+  #drop(code: number, reason: string): void {
     // A dial awaiting its URL function goes on: its link is made when the page runs again.
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     const link = this.#link;
     if (link === undefined) return;
     this.#link = undefined;
-    this.#hidden = link;
+    this.#dropped = link;
     // Its end is announced when it comes (willReconnect: the state is not closed); a show before
     // then waits for it, as a dial() after close() does: one socket at a time. Registered before
     // link.close(), which ends a link that never opened at once.
     this.#closing ??= new Map();
     const closing = this.#closing;
     this.#lastClose = new Promise((r) => closing.set(link, r));
-    link.close(1000, "page hidden");
-    this.#out.dropped(true, { code: 1000 });
+    link.close(code, reason);
+    this.#out.dropped(true, { code });
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
   }
 
@@ -390,8 +419,9 @@ export class Lifecycle {
   /** Ends for good: state closed, every request and queued message settled, no timer left. */
   #shutdown(reason: EvtWebSocketError | undefined): void {
     this.#epoch++;
+    this.#ends++;
     this.#prep?.cancel();
-    this.#hidden = undefined;
+    this.#dropped = undefined;
     this.#unwatch?.();
     this.#unwatch = undefined;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);

@@ -100,6 +100,23 @@ describe("createSharedConn", () => {
     expect(conn.on("role", () => {})).toBeTypeOf("function");
   });
 
+  it("reconnect() in a lone tab is its Conn's: a new socket at once, the old one closed with the code and reason given; refused before dial()", async () => {
+    const closes: [number, string][] = [];
+    const s = await server({
+      onConnection: (ws) => ws.on("close", (code, reason) => closes.push([code, String(reason)])),
+    });
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    expect(() => conn.reconnect()).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+    await conn.dial(s.url);
+    expect(() => conn.reconnect(1001)).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTION" }));
+    conn.reconnect(4000, "new token");
+    expect(conn.send("after")).toBe("queued");
+    await until(() => s.received.includes("after"), "the message on the new socket");
+    expect(s.connections).toBe(2);
+    expect(closes).toEqual([[4000, "new token"]]);
+  });
+
   it("id is this tab's Conn's: a short id unique in the page, the one its logger's lines carry", async () => {
     const s = await server();
     const lines: string[] = [];

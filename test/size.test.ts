@@ -88,14 +88,15 @@ import tsupConfig from "../tsup.config.js";
  * (39 B), and `new Conn(url)` (or an array, or a `URL`) refused with where the URL goes (32 B):
  * 16,540 B; `on()` refusing an unknown event (`ws`'s `"open"` waited for ever) or a listener
  * that is not a function, with the list of events (109 B): 16,649 B; the guard is 16,704 B (a
- * decision: what users of both try first, and bad input gets a typed error). By
+ * decision: what users of both try first, and bad input gets a typed error); `reconnect()`
+ * (partysocket's, keeping the queue; 119 B): 16,768 B; the guard is 16,832 B. By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_704;
+const BUDGET_GZIP_BYTES = 16_832;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
@@ -240,8 +241,11 @@ describe("the browser entry", () => {
  * leader's socket) took it to 8,189 B; posts addressed to a leadership, so a send that crosses a
  * handover is served once (it reached the server twice), 78 B more: 8,267 B; a follower's second
  * dial() refused as Conn's is, 49 B: 8,316 B. A guard just above, as for the browser entry.
+ * (Later trims took it to 8,115 B.) `id`, as Conn's (12 B); `on()` refusing an unknown event
+ * or a non-function listener (123 B); `reconnect()`, asked of the leader by a follower (169 B):
+ * 8,419 B; the guard is 8,448 B (a decision: Conn's API, which the shared connection mirrors).
  */
-const SHARED_BUDGET_GZIP_BYTES = 8_320;
+const SHARED_BUDGET_GZIP_BYTES = 8_448;
 
 describe("the shared entry (evtwebsocket/shared)", () => {
   it(`weighs at most ${SHARED_BUDGET_GZIP_BYTES} bytes minified and gzipped, without the public entry it imports`, async () => {

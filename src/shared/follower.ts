@@ -61,6 +61,11 @@ export class Follower<TIn, TOut> {
     if (!t.role.closed) t.post({ t: "ping" });
   }
 
+  /** Asks the leader to reconnect (the caller has checked the state, code and reason). */
+  reconnect(code: number, reason: string): void {
+    this.#t.post({ t: "reconnect", code, reason });
+  }
+
   /** Asks the leader to dial this tab's URL (a string URL only: a function cannot be cloned). */
   askDial(): void {
     const t = this.#t;

@@ -209,6 +209,8 @@ export class Leader<TIn, TOut> {
     // posts it again once it hears of this one (Follower#heard), so it is served once, in order.
     else if ((m.t === "send" || m.t === "req") && m.l !== t.lead) return;
     else if (m.t === "ping") t.guard(() => conn.ping(), "ping() failed in the leader tab");
+    else if (m.t === "reconnect")
+      t.guard(() => conn.reconnect(m.code, m.reason), "reconnect() failed in the leader tab");
     else if (m.t === "dial" && (conn.state === "idle" || conn.state === "closed")) {
       const { from } = m;
       // A URL or subprotocol refused at once changes no state: the follower that asked is told.

@@ -55,6 +55,17 @@ export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
 /**
+ * What Conn's `close()` says of a bad close code or reason (1000 or 3000-4999, a string of at
+ * most 123 bytes); undefined for good ones.
+ */
+function closeArgsProblem(code: number, reason: string): string | undefined {
+  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
+    return `close code must be 1000 or 3000-4999, got ${code}`;
+  if (typeof reason !== "string" || new TextEncoder().encode(reason).length > 123)
+    return "close reason must be a string of at most 123 bytes";
+}
+
+/**
  * A connection shared by every tab of this origin that uses the same `name`; see the module
  * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
@@ -364,9 +375,7 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
     // through its own idle Conn, which only checks them.
-    const good = Number.isInteger(code) && (code === 1000 || (code >= 3000 && code <= 4999));
-    if (!(good && typeof reason === "string" && new TextEncoder().encode(reason).length <= 123))
-      return (conn ?? this.#leader.conn).close(code, reason);
+    if (closeArgsProblem(code, reason)) return (conn ?? this.#leader.conn).close(code, reason);
     const stepped = this.#t.role.steppedDown;
     this.#t.role.close();
     this.#unwatch?.();
@@ -386,6 +395,28 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     this.#t.role.release();
     this.#t.channel?.close();
     this.#t.channel = undefined;
+  }
+
+  /**
+   * Drops the one socket and dials again at once, as `Conn.reconnect()` does (in the leader's
+   * tab: a follower asks the leader); the shared connection's queue and requests follow Conn's
+   * reconnect rules there.
+   *
+   * @throws EvtWebSocketError `ERR_CLOSED` before `dial()` or after `close()`;
+   *   `ERR_INVALID_OPTION` for a code or reason that `close()` refuses.
+   */
+  reconnect(code = 1000, reason = ""): void {
+    const conn = this.#conn;
+    if (conn !== undefined) {
+      conn.reconnect(code, reason);
+      return;
+    }
+    const s = this.#t.role.closed ? "closed" : this.state;
+    if (s === "idle" || s === "closed") throw evtError("ERR_CLOSED", `cannot reconnect: connection is ${s}`);
+    // Conn's checks and messages, made here so a bad code or reason is refused in this tab.
+    const bad = closeArgsProblem(code, reason);
+    if (bad !== undefined) throw evtError("ERR_INVALID_OPTION", bad);
+    this.#follower.reconnect(code, reason);
   }
 
   /** `await using conn = createSharedConn(...)` closes it at the end of the scope. */

@@ -25,6 +25,7 @@ export type Wire =
   | { t: "refused"; to: string; error: WireError }
   | { t: "send"; from: string; seq: number; body: unknown; o?: WireSendOptions; l: string | undefined }
   | { t: "ping" }
+  | { t: "reconnect"; code: number; reason: string }
   | {
       t: "req";
       from: string;

@@ -148,7 +148,7 @@ interface Starving {
   closeDue: number | undefined;
   /** When the heartbeat's unanswered ping ran out of time (undefined: no ping unanswered). */
   pongDue: number | undefined;
-  /** close() calls made before the freeze. */
+  /** close() and reconnect() calls made before the freeze. */
   closes: number;
   /** The socket ended while the timers ran, before the read. */
   endedBeforeRead: boolean;
@@ -495,6 +495,9 @@ export class Books {
     }
   }
 
+  /** reconnect() calls made while dialled: each closes the live socket, as close() does. */
+  reconnects = 0;
+
   /** The page is about to be hidden: the connection closes its live socket itself (1000, "page hidden"). */
   pageHiding(): void {
     for (const s of this.#ctx.transport.liveSockets) this.#closedWhileLive.add(s);
@@ -541,7 +544,7 @@ export class Books {
         socket.lastPingAt !== undefined && socket.lastPingAt >= socket.lastReceivedAt
           ? socket.lastPingAt + this.#ctx.config.pongTimeoutMs
           : undefined,
-      closes: this.closes.length,
+      closes: this.closes.length + this.reconnects,
       endedBeforeRead: false,
       answer: undefined,
     };
@@ -567,6 +570,7 @@ export class Books {
    * (the peer's close frame or TCP's end is read) within its close timeout; an open socket with
    * the heartbeat on and no ping out of time as the freeze began (what is read is something
    * received: the heartbeat must not end it as dead first). Not when a callback called close()
+   * (or reconnect())
    * while the timers ran or the socket was read. Not judged: a wake at exactly the deadline. The
    * timer then runs on time and judges at once; in real time (a fractional `performance.now()`)
    * a freeze ends exactly on a deadline with probability zero, on the model's whole ms often.
@@ -579,7 +583,7 @@ export class Books {
     const now = this.#ctx.clock.now();
     // A close() made by a callback (armed in one the timers or the read ran) ends it all first;
     // so does a send the socket threw on (an adapter outside its contract is dropped at once).
-    const noClose = this.closes.length === starve.closes && !socket.threw;
+    const noClose = this.closes.length + this.reconnects === starve.closes && !socket.threw;
     if (answer !== undefined) {
       const { call, pendingAtRead, openAtRead } = answer;
       const judged =

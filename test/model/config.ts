@@ -81,6 +81,7 @@ export type Action =
       noId: boolean;
     }
   | { kind: "close"; code: number; reason: string }
+  | { kind: "reconnect"; code: number }
   | { kind: "ping" }
   | { kind: "drained" }
   /** `again`: next() once more on the run's previous iterator (its last next() may still wait). */
@@ -135,6 +136,8 @@ export function describeAction(a: Action): string {
     }
     case "close":
       return `close(${a.code}${a.reason === "" ? "" : `, ${JSON.stringify(a.reason)}`})`;
+    case "reconnect":
+      return `reconnect(${a.code})`;
     case "ping":
       return "ping()";
     case "drained":
@@ -249,6 +252,10 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
       code: fc.constantFrom(1000, 3000, 4999),
       reason: fc.constantFrom("", "bye"),
     }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant("reconnect" as const), code: fc.constantFrom(1000, 4000) }),
   },
   { weight: 1, arbitrary: fc.constant({ kind: "ping" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "drained" as const }) },

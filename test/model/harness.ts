@@ -178,6 +178,33 @@ export class ModelRun {
     this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
   }
 
+  /**
+   * `reconnect(code)`: while dialled, the live socket is closed by us (as a hidden page's is) and
+   * the next attempt starts over at attempt 0 (as a page shown again); otherwise ERR_CLOSED.
+   * A new attempt may start now (from onError, before the wait onReconnecting would announce,
+   * the failed attempt's held headers call is abandoned): a new era, as a close() starts. An
+   * attempt still being prepared is not begun again: that is the page-shown path, which
+   * PageMove explores without a new era.
+   */
+  #reconnect(code: number, suffix: string): void {
+    const state = this.conn.state;
+    const dialled = state === "open" || state === "connecting" || state === "reconnecting";
+    if (dialled) {
+      this.books.pageHiding();
+      this.books.reconnects++;
+      this.#expectedAttempt = 0;
+      this.#attemptEra++;
+    }
+    this.line(`${arrow(suffix)}reconnect(${code})${suffix}`);
+    try {
+      this.conn.reconnect(code);
+    } catch (e) {
+      this.line(`  ✗ threw ${codeOf(e)}`);
+      if (dialled || codeOf(e) !== "ERR_CLOSED")
+        this.violate("reconnect", `reconnect(${code}) threw ${codeOf(e)} with the connection "${state}"`);
+    }
+  }
+
   /** Fires `pageshow` (shown) or `pagehide` on the page, both with `persisted`. */
   page(shown: boolean): void {
     if (
@@ -442,6 +469,7 @@ export class ModelRun {
     else if (action.kind === "sendCb") this.#sendCb(action.dup, suffix);
     else if (action.kind === "request") this.#request(action, suffix);
     else if (action.kind === "close") this.#close(action.code, action.reason, suffix);
+    else if (action.kind === "reconnect") this.#reconnect(action.code, suffix);
     else if (action.kind === "drained") this.#wait("drained()", suffix, () => this.conn.drained(), true);
     else if (action.kind === "next") {
       const { bufferSize } = action;

@@ -19,6 +19,8 @@ export const PROPERTIES = {
   "dial-settles": "every dial() promise settles",
   "close-settles": "every close() promise settles",
   "close-promise": "close() returns a promise",
+  reconnect:
+    "reconnect() is taken while the connection is dialled, and refused with ERR_CLOSED only while idle or closed",
   "dial-outcome":
     "a rejected dial() leaves the connection closed; the connection opens only for a live dial()",
   "state-machine": "the state moves only along the state machine",
