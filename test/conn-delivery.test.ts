@@ -6,6 +6,8 @@
  */
 
 import dc from "node:diagnostics_channel";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CHANNELS } from "../src/channel-names.js";
 import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
@@ -422,6 +424,69 @@ describe("reported after a disconnect, and no listener left behind", () => {
     expect(unsent.listeners()).toBe(1);
     await b.close();
     expect(unsent.listeners()).toBe(0);
+  });
+});
+
+describe("a message that left the queue unsent is not kept by it", () => {
+  // The queue only marked such a frame cancelled and left it in its array until a flush passed
+  // it: while the connection was away, a queue of 10 under "drop-oldest" kept every message ever
+  // dropped from it (221 MB after 200,000 sends of 1 kB), and so did expiry, aborts and requests
+  // that timed out while queued.
+  const ways: Array<
+    [string, (c: Conn<Uint8Array, Uint8Array>, clock: FakeClock, frame: Uint8Array) => void]
+  > = [
+    ["dropped as oldest", (c, _clock, frame) => c.send(frame)],
+    [
+      "expired",
+      (c, clock, frame) => {
+        c.send(frame, { maxAgeMs: 10 });
+        clock.advance(10);
+      },
+    ],
+    [
+      "aborted",
+      (c, _clock, frame) => {
+        const ac = new AbortController();
+        c.send(frame, { signal: ac.signal });
+        ac.abort();
+      },
+    ],
+    [
+      "a request that timed out",
+      (c, clock, frame) => {
+        c.request(frame, { timeoutMs: 10 }).catch(() => {});
+        clock.advance(10);
+      },
+    ],
+  ];
+
+  it.each(ways)("%s: of 1,000 such messages, the queue keeps a few at most", async (way, leave) => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const clock = new FakeClock();
+    const c = conn<Uint8Array, Uint8Array>({
+      clock,
+      matchMsg: () => true,
+      queue: { maxMessages: 2, overflow: "drop-oldest" },
+      onError: () => {},
+    });
+    const kept = new Uint8Array(8); // one message stays queued throughout
+    c.send(kept, { maxAgeMs: 0 });
+    const refs: WeakRef<Uint8Array>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const frame = new Uint8Array(8);
+      refs.push(new WeakRef(frame));
+      leave(c, clock, frame);
+    }
+    // Dropped as oldest, the last two stay queued (and `kept` went first); every other has left.
+    const left = refs.slice(0, way === "dropped as oldest" ? -2 : undefined);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    const alive = left.filter((r) => r.deref() !== undefined).length;
+    expect(alive).toBeLessThanOrEqual(20);
+    expect(c.stats.queuedMessages).toBe(way === "dropped as oldest" ? 2 : 1);
   });
 });
 
