@@ -18,12 +18,25 @@ export interface Codec<TIn, TOut> {
   decode(data: Data): TIn;
 }
 
-/** The identity codec: what you send is what goes on the wire; what arrives is handed over. */
-export const raw: Codec<Data, Data> = {
+/**
+ * What the {@link raw} codec sends: a string (a text frame), or bytes (a binary frame) as a
+ * `Uint8Array`, an `ArrayBuffer` or any other view of one (`DataView`, `Float32Array`, Node's
+ * `Buffer`), as a WHATWG `WebSocket` and `ws` take them. A `Blob` is not taken: its bytes can
+ * only be read asynchronously (`await blob.bytes()`).
+ */
+export type Sendable = Data | ArrayBuffer | ArrayBufferView;
+
+/**
+ * The identity codec: what you send is what goes on the wire (an `ArrayBuffer` or a view as the
+ * bytes it spans, not copied); what arrives is handed over.
+ */
+export const raw: Codec<Data, Sendable> = {
   encode: (msg) => {
     if (isData(msg)) return msg;
+    if (msg instanceof ArrayBuffer) return new Uint8Array(msg);
+    if (ArrayBuffer.isView(msg)) return new Uint8Array(msg.buffer, msg.byteOffset, msg.byteLength);
     throw new TypeError(
-      `expected a string or Uint8Array, got ${describe(msg)} (use the json() codec for objects)`,
+      `expected a string or bytes (Uint8Array, ArrayBuffer, a view), got ${describe(msg)} (use the json() codec for objects)`,
     );
   },
   decode: (data) => data,
@@ -44,14 +57,15 @@ export function describe(value: unknown): string {
 let textDecoder: TextDecoder | undefined;
 
 /**
- * A codec for JSON text frames.
+ * A codec for JSON text frames. `TIn` is the type of messages received, `TOut` of messages
+ * sent; `json<Msg>()` types both as `Msg`.
  *
  * @example
  * ```ts
  * const conn = new Conn<Reply, Request>({ codec: json(), messageId: (m) => m.id });
  * ```
  */
-export function json<TIn = unknown, TOut = unknown>(): Codec<TIn, TOut> {
+export function json<TIn = unknown, TOut = TIn>(): Codec<TIn, TOut> {
   return {
     encode: (msg) => {
       const text = JSON.stringify(msg);

@@ -8,7 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { byteLength, type Data, describe, isData } from "./codec.js";
+import { byteLength, type Data, describe, isData, type Sendable } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
@@ -18,7 +18,7 @@ import { Lifecycle } from "./lifecycle.js";
 import type { LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
-import { duration } from "./option-checks.js";
+import { checkOn, duration, EVENTS } from "./option-checks.js";
 import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -32,6 +32,17 @@ export type { SendOptions, SendResult } from "./send-options.js";
 export type { ConnEvents, ConnStats, RequestOptions, UrlSource } from "./types.js";
 
 type Done<TIn> = (error: Error | undefined, response: TIn | undefined) => void;
+
+declare global {
+  /**
+   * `Symbol.asyncDispose`, declared as @types/node declares it, so our d.ts compiles in a
+   * project whose `lib` lacks "esnext.disposable" (a browser app on ES2022, say); it merges
+   * with TypeScript's own declaration where that lib is present. Types only.
+   */
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
@@ -58,7 +69,7 @@ let onListenerThrow: (error: unknown, event: PropertyKey, conn: AnyConn) => void
  * conn.send("hello");
  * ```
  */
-export class Conn<TIn = Data, TOut = Data> {
+export class Conn<TIn = Data, TOut = Sendable> {
   readonly #options: ConnOptions<TIn, TOut, Conn<TIn, TOut>>;
   readonly #o: ResolvedOptions<TIn, TOut>;
   readonly #events: Emitter<ConnEvents<TIn, TOut>, AnyConn>;
@@ -98,7 +109,7 @@ export class Conn<TIn = Data, TOut = Data> {
     this.#options = options;
     this.#events = new Emitter(onListenerThrow, this as AnyConn);
     // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes).
-    for (const event of ["connected", "message", "error", "close", "reconnecting"] as const) {
+    for (const event of EVENTS.slice(0, 5) as ["connected", "message", "error", "close", "reconnecting"]) {
       const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
       if (listener) this.#events.on(event, listener as never);
     }
@@ -162,8 +173,14 @@ export class Conn<TIn = Data, TOut = Data> {
     return this.#life.state === State.OPEN;
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for an unknown event (such as `ws`'s `"open"`:
+   *   here it is `"connected"`) or a listener that is not a function.
+   */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
+    checkOn(EVENTS, event, listener);
     if (event === "drain") this.#useFlow().listenDrain();
     return this.#events.on(event, listener);
   }
@@ -233,7 +250,9 @@ export class Conn<TIn = Data, TOut = Data> {
    * Sends a message, and says what it did: `"sent"` (handed to the open socket), `"queued"`
    * (waiting for the connection to open) or `"dropped"` (a `volatile` message while not open).
    * The options (`volatile`, `signal`, `maxAgeMs`) are those of a plain message; see
-   * {@link SendOptions} and the Delivery section of docs/concepts.md.
+   * {@link SendOptions} and the Delivery section of docs/concepts.md. With the default codec,
+   * `body` is a string (a text frame) or bytes (a binary frame): a `Uint8Array`, an
+   * `ArrayBuffer` or any view of one; see {@link Sendable}.
    *
    * @example
    * ```ts

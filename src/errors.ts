@@ -107,7 +107,21 @@ export function evtError(code: ErrorCode, message: string, cause?: unknown): Evt
   return new EvtWebSocketError(code, message, { cause });
 }
 
-/** True when `value` is an {@link EvtWebSocketError}, optionally with the given code. */
-export function isEvtWebSocketError(value: unknown, code?: ErrorCode): value is EvtWebSocketError {
+/**
+ * True when `value` is an {@link EvtWebSocketError}, optionally with the given code; with a
+ * code, it narrows `value.code` to that code.
+ *
+ * @example
+ * ```ts
+ * if (isEvtWebSocketError(err, ErrorCode.QUEUE_FULL)) err.code; // "ERR_QUEUE_FULL"
+ * ```
+ */
+export function isEvtWebSocketError<C extends ErrorCode = ErrorCode>(
+  value: unknown,
+  code?: C,
+): value is EvtWebSocketError & {
+  /** The code asked for (any code when none was). */
+  readonly code: C;
+} {
   return value instanceof EvtWebSocketError && (code === undefined || value.code === code);
 }

@@ -6,7 +6,7 @@
  */
 
 export type { Clock, TimerHandle } from "./clock.js";
-export { type Codec, type Data, json, raw } from "./codec.js";
+export { type Codec, type Data, json, raw, type Sendable } from "./codec.js";
 export {
   Conn,
   type ConnEvents,

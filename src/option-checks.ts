@@ -92,6 +92,32 @@ export function fn(name: string, value: unknown): void {
   }
 }
 
+/**
+ * The events of `Conn.on()`; the first five also have an `on…` option. (A shared connection
+ * adds `"role"`.)
+ */
+export const EVENTS = [
+  "connected",
+  "message",
+  "error",
+  "close",
+  "reconnecting",
+  "pong",
+  "state",
+  "drain",
+] as const;
+
+/**
+ * Checks what `on()` was given: an event among `names` (JavaScript callers meet no type check,
+ * and `on("open")`, as `ws` names it, would wait for ever) and a function.
+ */
+export function checkOn(names: readonly string[], event: unknown, listener: unknown): void {
+  if (!names.includes(event as string))
+    throw invalid(`on(): unknown event ${shown(event)}; the events are ${names.join(", ")}`);
+  if (typeof listener !== "function")
+    throw invalid(`on(${shown(event)}): the listener must be a function, got ${typeof listener}`);
+}
+
 /** A whole number of bytes, 0 or more; `undefined` gives `fallback`. */
 export function bytes(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback;

@@ -4,7 +4,8 @@
  */
 
 import type { Clock } from "./clock.js";
-import type { Codec, Data } from "./codec.js";
+import type { Codec, Data, Sendable } from "./codec.js";
+import type { Conn } from "./conn.js";
 import type { EvtWebSocketError } from "./errors.js";
 import type { Logger } from "./logger.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -129,12 +130,22 @@ export interface QueueOptions {
 export type QueueOverflow = "reject" | "drop-oldest";
 
 /**
+ * `T`, in a place TypeScript does not infer `T` from: `pingMsg` is checked against the codec's
+ * `TOut` instead of widening it (`{ op: string }` would let `send()` take any `op`). The
+ * built-in `NoInfer` does this from TypeScript 5.4, and misjudges a union there; this form
+ * works from 5.0.
+ */
+type NotInferred<T> = [T][T extends unknown ? 0 : never];
+
+/**
  * Options of a {@link Conn}. Every one is optional.
  *
  * @typeParam TIn - the type of received messages after decoding.
  * @typeParam TOut - the type of messages given to `send()` and `request()`.
+ * @typeParam C - the connection the `on*` callbacks get last: the `Conn` these options make
+ *   (a `SharedConn` for `createSharedConn`).
  */
-export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
+export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
   /**
    * Called every time a connection opens; queued messages are sent after it (and after its
    * promise settles, when it returns one). Any other return value is ignored, so
@@ -187,7 +198,7 @@ export interface ConnOptions<TIn = Data, TOut = Data, C = unknown> {
    */
   pingIntervalMs?: number;
   /** The ping message; absent means a protocol ping frame (Node's `ws` only). A function is called per ping. */
-  pingMsg?: TOut | (() => TOut);
+  pingMsg?: NotInferred<TOut> | (() => NotInferred<TOut>);
   /**
    * After a ping, how long to wait for any inbound data before declaring the connection dead, in
    * whole ms (1 to 2,147,483,647 when the heartbeat is on). @default pingIntervalMs

@@ -126,7 +126,9 @@ function resolveReconnect(value: ConnOptions["reconnect"]): ResolvedReconnect {
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the first bad option.
  */
 export function resolveOptions<TIn, TOut>(options: ConnOptions<TIn, TOut>): ResolvedOptions<TIn, TOut> {
-  if (typeof options !== "object" || options === null) throw invalid("options must be an object");
+  // `new Conn(url)`, as reconnecting-websocket is built, is the likeliest mistake: say where the URL goes.
+  if (typeof options !== "object" || options === null || Array.isArray(options) || options instanceof URL)
+    throw invalid("options must be an object (the URL goes to dial())");
   for (const name of [
     "onConnected",
     "onMessage",

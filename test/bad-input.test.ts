@@ -122,6 +122,19 @@ const cases: Case[] = [
   ],
   ["dial() while open", (c, url) => c.dial(url), "ERR_ALREADY_DIALED", /already open/],
   ["ping() without the heartbeat", (c) => c.ping(), "ERR_INVALID_OPTION", /pingIntervalMs/],
+  // Untyped callers: ws's "open" would have waited for ever, a non-function thrown at the event.
+  [
+    'on("open"), as ws names it',
+    (c) => c.on("open" as never, (() => {}) as never),
+    "ERR_INVALID_OPTION",
+    /unknown event "open"; the events are connected, message, error, close, reconnecting, pong, state, drain/,
+  ],
+  [
+    "on() with a listener that is not a function",
+    (c) => c.on("message", "handler" as never),
+    "ERR_INVALID_OPTION",
+    /on\("message"\): the listener must be a function, got string/,
+  ],
 ];
 
 describe("bad input on an open connection: typed error, clear message, connection still usable", () => {

@@ -7,7 +7,7 @@ describe("codecs", () => {
     expect(raw.encode("a")).toBe("a");
     const bytes = new Uint8Array([1, 2]);
     expect(raw.encode(bytes)).toBe(bytes);
-    expect(() => raw.encode({} as never)).toThrow(/string or Uint8Array/);
+    expect(() => raw.encode({} as never)).toThrow(/string or bytes/);
     expect(() => raw.encode(42 as never)).toThrow(TypeError);
   });
 
@@ -71,6 +71,18 @@ describe("codecs: what each one hands over and refuses", () => {
     expect(raw.decode(bytes)).toBe(bytes);
   });
 
+  it("raw sends an ArrayBuffer, or any view of one, as the bytes it spans (not copied)", () => {
+    const buffer = new Uint8Array([0, 1, 2, 3, 4, 5, 6, 7]).buffer;
+    const whole = raw.encode(buffer) as Uint8Array;
+    expect(whole).toBeInstanceOf(Uint8Array);
+    expect([...whole]).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(whole.buffer).toBe(buffer);
+    const view = raw.encode(new DataView(buffer, 2, 3)) as Uint8Array;
+    expect([...view]).toEqual([2, 3, 4]);
+    expect(view.buffer).toBe(buffer);
+    expect([...(raw.encode(new Uint16Array(buffer, 4, 2)) as Uint8Array)]).toEqual([4, 5, 6, 7]);
+  });
+
   it.each([
     [{}, "Object"],
     [new Map(), "Map"],
@@ -78,9 +90,13 @@ describe("codecs: what each one hands over and refuses", () => {
     [null, "null"],
     [42, "number"],
     [undefined, "undefined"],
+    [new Blob(["x"]), "Blob"],
+    [new SharedArrayBuffer(2), "SharedArrayBuffer"],
   ])("raw refuses %o naming it as %s", (value, shown) => {
     expect(() => raw.encode(value as never)).toThrow(
-      new TypeError(`expected a string or Uint8Array, got ${shown} (use the json() codec for objects)`),
+      new TypeError(
+        `expected a string or bytes (Uint8Array, ArrayBuffer, a view), got ${shown} (use the json() codec for objects)`,
+      ),
     );
   });
 

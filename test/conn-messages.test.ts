@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type EvtWebSocketError, json } from "../src/index.js";
+import { type Data, type EvtWebSocketError, json, type Sendable } from "../src/index.js";
 import { conn, server, sleep } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -41,6 +41,28 @@ describe("messages", () => {
     c.send("t");
     await until(() => s.received.length === 2, "two");
     expect(s.received).toEqual(["bin:0908", "t"]);
+  });
+
+  it("an ArrayBuffer, a DataView or a typed array is sent as a binary frame of exactly the bytes it spans, queued or open", async () => {
+    // What a WHATWG WebSocket and ws take; a user of either tries it first.
+    const got: Uint8Array[] = [];
+    const s = await server({
+      onMessage: (_ws, data, isBinary) =>
+        void got.push(isBinary ? new Uint8Array(data as Buffer) : new Uint8Array()),
+    });
+    const c = conn<Data, Sendable>();
+    const bytes = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(c.send(bytes.buffer)).toBe("queued");
+    await c.dial(s.url);
+    expect(c.send(new DataView(bytes.buffer, 1, 2))).toBe("sent");
+    c.send(new Uint16Array(bytes.buffer, 4, 2));
+    await until(() => got.length === 3, "three binary frames");
+    expect(got.map((b) => [...b])).toEqual([
+      [1, 2, 3, 4, 5, 6, 7, 8],
+      [2, 3],
+      [5, 6, 7, 8],
+    ]);
+    expect(c.stats.bytesSent).toBe(14);
   });
 
   it("send() of an unsupported type throws ERR_INVALID_OPTION and the connection stays usable", async () => {

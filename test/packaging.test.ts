@@ -2,7 +2,10 @@
  * The published package, as a user gets it: `npm pack`, installed into a scratch project, then
  * used from CommonJS, from ESM and from TypeScript (`moduleResolution` "bundler" and "node16",
  * ESM and CommonJS files), each type-checked with this repository's `tsc` and run against a
- * real `ws` server. publint and @arethetypeswrong/cli judge the tarball.
+ * real `ws` server. publint and @arethetypeswrong/cli judge the tarball. Every consumer
+ * compiles with `skipLibCheck: false`, so our d.ts files are checked as the user's `tsc` checks
+ * them: the Node ones with every Node entry imported, and a browser-only project (DOM lib, no
+ * @types/node) with the browser entries.
  */
 
 import { execFile } from "node:child_process";
@@ -77,6 +80,24 @@ console.log(JSON.stringify({ reply, state: conn.state, entry: ENTRY, before: sta
 
 const tsImports = `import { Conn, type ConnOptions, ErrorCode, isEvtWebSocketError, json, State } from "evtwebsocket";`;
 
+/** Every Node entry besides the main one, used so that its d.ts is read and checked. */
+const tsNodeEntries = `
+import { instrument, type InstrumentOptions } from "evtwebsocket/otel";
+import { createFaultProxy, createTestServer, type TestServer, waitFor } from "evtwebsocket/testing";
+const otelOptions: InstrumentOptions = {};
+const kit: [typeof createTestServer, typeof createFaultProxy, typeof waitFor, typeof instrument] = [createTestServer, createFaultProxy, waitFor, instrument];
+const onClient = (server: TestServer) => { for (const client of server.clients) client.close(1000); };
+void otelOptions; void kit; void onClient;
+`;
+
+/**
+ * The packages a consumer brings for its own types, linked from this repository's node_modules
+ * (no download): React's for JSX, `ws`'s and OpenTelemetry's for the Node-only entries.
+ */
+const consumerTypes = ["@types/react", "@types/ws", "@opentelemetry/api"].map((name) =>
+  join(root, "node_modules", name),
+);
+
 function tsconfig(moduleKind: string, resolution: string) {
   return {
     compilerOptions: {
@@ -109,7 +130,11 @@ beforeAll(async () => {
   tarball = join(scratch, packed[0]!.filename);
   consumer = join(scratch, "consumer");
   write(consumer, { "package.json": { name: "consumer", private: true, type: "module" } });
-  await ok("npm", ["install", "--no-audit", "--no-fund", "--no-package-lock", tarball], consumer);
+  await ok(
+    "npm",
+    ["install", "--no-audit", "--no-fund", "--no-package-lock", tarball, ...consumerTypes],
+    consumer,
+  );
   server = await startServer({
     onMessage: (ws, data) => {
       const { id, body } = JSON.parse(data.toString()) as { id: number; body: string };
@@ -169,14 +194,52 @@ ${jsBody(server.url)}`,
     write(dir, {
       "package.json": { type: "module" },
       "tsconfig.json": { ...tsconfig("Node16", "Node16"), include: ["esm.mts", "cjs.cts"] },
-      "esm.mts": `${tsImports}\nconst ENTRY = import.meta.resolve("evtwebsocket");\n${tsBody(server.url)}`,
-      "cjs.cts": `${tsImports}\nconst ENTRY = require.resolve("evtwebsocket");\nasync function main(): Promise<void> {${tsBody(server.url)}}\nvoid main();`,
+      "esm.mts": `${tsImports}${tsNodeEntries}\nconst ENTRY = import.meta.resolve("evtwebsocket");\n${tsBody(server.url)}`,
+      "cjs.cts": `${tsImports}${tsNodeEntries}\nconst ENTRY = require.resolve("evtwebsocket");\nasync function main(): Promise<void> {${tsBody(server.url)}}\nvoid main();`,
     });
     await ok(bin("tsc"), ["-p", "tsconfig.json"], dir);
     const esm = await ok(process.execPath, ["out/esm.mjs"], dir);
     const cjs = await ok(process.execPath, ["out/cjs.cjs"], dir);
     expect(JSON.parse(esm)).toMatchObject(expected("dist/index.js"));
     expect(JSON.parse(cjs)).toMatchObject(expected("dist/index.cjs"));
+  }, 120_000);
+
+  it('type-checks a browser-only project (DOM lib, no @types/node, "bundler") using "evtwebsocket", "/shared" and "/react"', async () => {
+    const dir = join(consumer, "ts-browser");
+    write(dir, {
+      "package.json": { type: "module" },
+      "tsconfig.json": {
+        compilerOptions: {
+          target: "ES2022",
+          module: "ESNext",
+          moduleResolution: "Bundler",
+          lib: ["ES2022", "DOM"],
+          jsx: "react-jsx",
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          verbatimModuleSyntax: true,
+          skipLibCheck: false,
+          noEmit: true,
+          // Nothing global beyond the DOM: no @types/node, whatever node_modules/@types holds.
+          types: [],
+        },
+        include: ["app.tsx"],
+      },
+      "app.tsx": `import { Conn, type ConnOptions, json } from "evtwebsocket";
+import { createSharedConn } from "evtwebsocket/shared";
+import { useConn, useConnEvent } from "evtwebsocket/react";
+interface Msg { id: number; text: string }
+const options: ConnOptions<Msg, Msg> = { codec: json<Msg, Msg>(), messageId: (m) => m.id, headers: () => ({}) };
+export const conn = new Conn<Msg, Msg>({ ...options, WebSocket: globalThis.WebSocket });
+export const shared = createSharedConn<Msg, Msg>("chat", { codec: json<Msg, Msg>() });
+export function Chat({ url }: { url: string }) {
+  const { conn, state, error } = useConn<Msg, Msg>(url, { codec: json<Msg, Msg>() });
+  useConnEvent(conn, "message", (msg) => console.log(msg.text));
+  return <p title={error?.code}>{state}</p>;
+}
+`,
+    });
+    await ok(bin("tsc"), ["-p", "tsconfig.json"], dir);
   }, 120_000);
 
   it("publint reports no error and no warning", async () => {

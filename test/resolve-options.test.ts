@@ -85,8 +85,14 @@ describe("resolveOptions: water marks", () => {
 
 describe("resolveOptions: shapes refused, with the message naming the option", () => {
   it.each<[string, unknown, string]>([
-    ["options null", null, "options must be an object"],
-    ["options a string", "ws://h", "options must be an object"],
+    ["options null", null, "options must be an object (the URL goes to dial())"],
+    ["options a string (new Conn(url))", "ws://h", "options must be an object (the URL goes to dial())"],
+    [
+      "options a URL (new Conn(url))",
+      new URL("ws://h"),
+      "options must be an object (the URL goes to dial())",
+    ],
+    ["options an array", ["ws://h"], "options must be an object (the URL goes to dial())"],
     ["reconnect null", { reconnect: null }, "option reconnect must be a boolean or an object, got object"],
     ["queue null", { queue: null }, "option queue must be false or an object"],
     ["headers a string", { headers: "a: b" }, "option headers must be an object of strings"],

@@ -5,7 +5,13 @@
  */
 
 import { describe, expect, expectTypeOf, it } from "vitest";
-import type { Conn, ConnEvents, SendResult } from "../src/index.js";
+import {
+  type Conn,
+  type ConnEvents,
+  EvtWebSocketError,
+  isEvtWebSocketError,
+  type SendResult,
+} from "../src/index.js";
 import { createSharedConn, type SharedConn, type SharedConnEvents } from "../src/shared/index.js";
 import { onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
@@ -72,6 +78,26 @@ describe("createSharedConn", () => {
       c.on("message", (msg: string, self: S) => void [msg, self]),
     ];
     expectTypeOf(calls).returns.toEqualTypeOf<[SendResult, SendResult, () => void]>();
+  });
+
+  it('on() refuses an unknown event (ws\'s "open") and a listener that is not a function, with the public error class', () => {
+    const conn = createSharedConn<string, string>("t");
+    onCleanup(() => conn.close());
+    expect(() => conn.on("open" as never, (() => {}) as never)).toThrow(
+      expect.objectContaining({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringMatching(/unknown event "open"; .*drain, role$/),
+      }),
+    );
+    let caught: unknown;
+    try {
+      conn.on("role", 5 as never);
+    } catch (e) {
+      caught = e;
+    }
+    expect(isEvtWebSocketError(caught)).toBe(true);
+    expect(caught).toBeInstanceOf(EvtWebSocketError);
+    expect(conn.on("role", () => {})).toBeTypeOf("function");
   });
 
   it("id is this tab's Conn's: a short id unique in the page, the one its logger's lines carry", async () => {

@@ -48,7 +48,7 @@ function sameData(a: Data, b: Data): boolean {
  * The matching options for a rule. With `id`, a request without the field is answered by the
  * next message that answers nothing else, so `-x hello` works against any server.
  */
-export function matchOptions(rule: MatchRule): Pick<ConnOptions, "messageId" | "matchMsg"> {
+export function matchOptions(rule: MatchRule): Pick<ConnOptions<Data, Data>, "messageId" | "matchMsg"> {
   if (rule.kind === "echo") return { matchMsg: (req, resp) => sameData(req, resp) };
   return { messageId: (msg) => jsonField(msg, rule.path), matchMsg: () => true };
 }

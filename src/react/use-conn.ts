@@ -32,8 +32,10 @@ import {
   Conn,
   type ConnEvents,
   type ConnOptions,
+  type Data,
   ErrorCode,
   EvtWebSocketError,
+  type Sendable,
   type State,
 } from "../index.js";
 
@@ -173,7 +175,7 @@ function release(key: string, entry: Entry): void {
  * }
  * ```
  */
-export function useConn<TIn = string | Uint8Array, TOut = string | Uint8Array>(
+export function useConn<TIn = Data, TOut = Sendable>(
   url: string | null,
   options: UseConnOptions<TIn, TOut> = {},
 ): UseConnResult<TIn, TOut> {

@@ -27,14 +27,17 @@ import { Emitter } from "../emitter.js";
 import type {
   Conn,
   ConnStats,
+  Data,
   EvtWebSocketError,
   RequestOptions,
+  Sendable,
   SendOptions,
   SendResult,
   StateChange,
   UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
+import { checkOn, EVENTS } from "../option-checks.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
@@ -57,7 +60,7 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
  * `stats`, `id`, plus `role`; each member says what it means in a follower.
  */
-export class SharedConn<TIn = unknown, TOut = unknown> {
+export class SharedConn<TIn = Data, TOut = Sendable> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
   /** Emits an event of the shared connection in this tab, the connection as last argument. */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
@@ -150,11 +153,16 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
     return this.state === "open";
   }
 
-  /** Adds a listener; returns the function that removes it. */
+  /**
+   * Adds a listener; returns the function that removes it.
+   *
+   * @throws EvtWebSocketError `ERR_INVALID_OPTION` for an unknown event or a listener that is not a function.
+   */
   on<K extends keyof SharedConnEvents<TIn, TOut>>(
     event: K,
     listener: SharedConnEvents<TIn, TOut>[K],
   ): () => void {
+    checked(() => checkOn([...EVENTS, "role"], event, listener));
     if (event === "drain" && !this.#drainHooked) {
       this.#drainHooked = true;
       // Told while this tab's Conn is the shared one (leader, alone); a follower's comes from
@@ -405,7 +413,7 @@ export class SharedConn<TIn = unknown, TOut = unknown> {
  * console.log(conn.role); // "leader" in one tab, "follower" in the others
  * ```
  */
-export function createSharedConn<TIn = unknown, TOut = unknown>(
+export function createSharedConn<TIn = Data, TOut = Sendable>(
   name: string,
   options: SharedConnOptions<TIn, TOut> = {},
 ): SharedConn<TIn, TOut> {

@@ -19,4 +19,4 @@ export {
   type TestServer,
   type TestServerOptions,
 } from "./test-server.js";
-export { type WaitForOptions, WaitForTimeoutError, waitFor } from "./wait-for.js";
+export { type Truthy, type WaitForOptions, WaitForTimeoutError, waitFor } from "./wait-for.js";

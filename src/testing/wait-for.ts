@@ -77,6 +77,9 @@ async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | t
   }
 }
 
+/** `T` without its falsy members: what {@link waitFor} can resolve with (`true` of a boolean). */
+export type Truthy<T> = Exclude<T, false | 0 | 0n | "" | null | undefined>;
+
 /**
  * Calls `predicate` until it returns a truthy value (or a promise of one) and resolves with it.
  * A promise still pending at the deadline counts as "not yet". A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
@@ -93,7 +96,7 @@ async function before<T>(value: T | Promise<T>, deadline: number): Promise<T | t
 export async function waitFor<T>(
   predicate: () => T | Promise<T>,
   options: WaitForOptions = {},
-): Promise<NonNullable<T>> {
+): Promise<Truthy<T>> {
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
   // A timer takes at most 2^31-1 ms: a longer one fires at once, so the checks would never pause.
   const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 0, 2_147_483_647);
@@ -103,7 +106,7 @@ export async function waitFor<T>(
     try {
       // A promise that never settles must not outlast the deadline.
       const value = await before(predicate(), deadline);
-      if (value !== TIMED_OUT && value) return value as NonNullable<T>;
+      if (value !== TIMED_OUT && value) return value as Truthy<T>;
       lastError = undefined;
     } catch (error) {
       lastError = error;

@@ -145,6 +145,13 @@ export interface TransportFactory {
  */
 export type WebSocketConstructorLike = new (url: string, protocols?: string | string[]) => WebSocketLike;
 
+/**
+ * An `on…` handler of a {@link WebSocketLike}, checked as a method is (its event bivariantly),
+ * so the DOM's `WebSocket`, whose handlers take an `Event`, `MessageEvent` or `CloseEvent`, is
+ * a `WebSocketLike` without naming a DOM type here.
+ */
+type SocketHandler<E> = { bivarianceHack(event: E): void }["bivarianceHack"];
+
 /** The instance shape of a WHATWG `WebSocket`, as far as the adapter uses it. */
 export interface WebSocketLike {
   /** Set to `"arraybuffer"` by the adapter, so binary frames never arrive as `Blob`. */
@@ -156,13 +163,13 @@ export interface WebSocketLike {
   /** 0 connecting, 1 open, 2 closing, 3 closed: data is sent only while 1. */
   readonly readyState: number;
   /** Called when the opening handshake completed. */
-  onopen: ((event: unknown) => void) | null;
+  onopen: SocketHandler<unknown> | null;
   /** Called for every whole message. */
-  onmessage: ((event: { data: unknown }) => void) | null;
+  onmessage: SocketHandler<{ data: unknown }> | null;
   /** Called once when the socket is gone. */
-  onclose: ((event: { code: number; reason: string; wasClean: boolean }) => void) | null;
+  onclose: SocketHandler<{ code: number; reason: string; wasClean: boolean }> | null;
   /** Called when the socket fails; `onclose` follows. */
-  onerror: ((event: unknown) => void) | null;
+  onerror: SocketHandler<unknown> | null;
   /** Sends one frame: a string as text, bytes as binary. */
   send(data: string | ArrayBufferLike | ArrayBufferView): void;
   /** Starts the closing handshake. */
