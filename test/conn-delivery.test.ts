@@ -6,6 +6,7 @@
  */
 
 import dc from "node:diagnostics_channel";
+import { getEventListeners } from "node:events";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { describe, expect, expectTypeOf, it } from "vitest";
@@ -165,6 +166,38 @@ describe("signal: aborting a queued message", () => {
     expect(queuedAfterAbort).toEqual([1]);
     expect(c.stats.queuedMessages).toBe(0);
     expect(c.send("d", { signal: new AbortController().signal })).toBe("sent");
+  });
+
+  it("an abort from a sent subscriber that takes most of the queue out mid-flush: the rest goes, in order, counted right", async () => {
+    // Three of every four queued messages share a signal aborted while the first frame is being
+    // sent: the queue lets go of them at once (its array holds at most about twice the live
+    // frames), under the flush that is walking it.
+    const s = await silent();
+    const c = conn({ queue: { maxMessages: 1000 } });
+    const ac = new AbortController();
+    const rest: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      for (const k of [0, 1, 2]) c.send(`s${i}.${k}`, { signal: ac.signal });
+      c.send(`p${i}`);
+      rest.push(`p${i}`);
+    }
+    const queuedAfterAbort: number[] = [];
+    const onSent = (m: unknown) => {
+      if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
+      ac.abort();
+      queuedAfterAbort.push(c.stats.queuedMessages);
+    };
+    dc.subscribe(CHANNELS.sent, onSent);
+    try {
+      await c.dial(s.url);
+    } finally {
+      dc.unsubscribe(CHANNELS.sent, onSent);
+    }
+    await until(() => s.received.length === 101, "the first frame and the plain messages");
+    expect(s.received).toEqual(["s0.0", ...rest]);
+    expect(queuedAfterAbort).toEqual([100]);
+    expect(c.stats).toMatchObject({ queuedMessages: 0, messagesSent: 101 });
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
   });
 
   it("aborting after the message was sent changes nothing", async () => {
