@@ -23,7 +23,7 @@ import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending-registry.js";
 import { type ResolvedOptions, resolveOptions } from "./resolve-options.js";
-import { resolveSendOptions, type SendOptions, type SendResult } from "./send-options.js";
+import { resolveSendOptions, type SendOptions, type SendResult, signalOption } from "./send-options.js";
 import { State } from "./state.js";
 import type { ConnEvents, ConnStats, Handshake, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
@@ -308,7 +308,7 @@ export class Conn<TIn = Data, TOut = Sendable> {
       this.#request(
         body,
         timeoutMs,
-        options?.signal,
+        signalOption(options?.signal, "request()"),
         options?.retryOnReconnect === true,
         (error, response) => (error === undefined ? resolve(response as TIn) : reject(error)),
       );

@@ -61,6 +61,16 @@ export interface ResolvedSend {
   maxAgeMs: number;
 }
 
+/**
+ * `signal`, checked: `ERR_INVALID_OPTION` naming `fn` (`"send()"`, `"request()"`) unless it is
+ * undefined or an `AbortSignal`.
+ */
+export function signalOption(signal: unknown, fn: string): AbortSignal | undefined {
+  if (signal !== undefined && !isSignal(signal))
+    throw invalidOption(`option signal of ${fn} must be an AbortSignal`);
+  return signal;
+}
+
 /** True for an `AbortSignal`, of this realm or another (an iframe's, a polyfill's). */
 function isSignal(value: unknown): value is AbortSignal {
   const s = value as AbortSignal | null;
@@ -89,12 +99,9 @@ export function resolveSendOptions(value: unknown, defaultMaxAgeMs: number): Res
   if (o.volatile !== undefined && typeof o.volatile !== "boolean") {
     throw invalidOption(`option volatile of send() must be a boolean, got ${JSON.stringify(o.volatile)}`);
   }
-  if (o.signal !== undefined && !isSignal(o.signal)) {
-    throw invalidOption("option signal of send() must be an AbortSignal");
-  }
   return {
     volatile: o.volatile === true,
-    signal: o.signal,
+    signal: signalOption(o.signal, "send()"),
     maxAgeMs: duration("maxAgeMs of send()", o.maxAgeMs, defaultMaxAgeMs),
   };
 }

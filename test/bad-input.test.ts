@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import type { Conn } from "../src/index.js";
 import { conn, server } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
 
 type C = Conn<string | Uint8Array, string | Uint8Array>;
 
@@ -76,6 +77,16 @@ const cases: Case[] = [
       (c) => c.send("x", { signal: signal as AbortSignal }),
       "ERR_INVALID_OPTION",
       /option signal of send\(\) must be an AbortSignal/,
+    ],
+  ),
+  // It was not checked: addEventListener threw a TypeError once the request was registered,
+  // which stayed pending (never sent, never settled but by its timeout).
+  ...([{}, "signal", { aborted: false }] as unknown[]).map(
+    (signal): Case => [
+      `request(body, { signal: ${JSON.stringify(signal)} }) (not an AbortSignal)`,
+      (c) => c.request("x", { signal: signal as AbortSignal }),
+      "ERR_INVALID_OPTION",
+      /option signal of request\(\) must be an AbortSignal/,
     ],
   ),
   [
@@ -258,6 +269,30 @@ describe("bad input before or after the connection", () => {
     }
     expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
     expect((caught as Error).message).toMatch(message);
+  });
+
+  it("request() with a signal that is not an AbortSignal while queued: ERR_INVALID_OPTION, nothing pending, nothing dropped", async () => {
+    // It registered the request, then threw a TypeError: the request stayed pending and the
+    // message dropped as oldest to make room for it was never sent nor reported.
+    const s = await server({ onMessage: () => {} });
+    const errors: unknown[] = [];
+    const c = conn({
+      matchMsg: () => true,
+      queue: { maxMessages: 1, overflow: "drop-oldest" },
+      onError: (e) => errors.push(e),
+    });
+    c.send("queued");
+    await expect(c.request("x", { signal: {} as AbortSignal, timeoutMs: 0 })).rejects.toMatchObject({
+      name: "EvtWebSocketError",
+      code: "ERR_INVALID_OPTION",
+      message: expect.stringMatching(/option signal of request\(\) must be an AbortSignal/),
+    });
+    expect(c.stats).toMatchObject({ pendingRequests: 0, queuedMessages: 1 });
+    await c.dial(s.url);
+    c.send("after");
+    await until(() => s.received.length === 2, "both messages");
+    expect(s.received).toEqual(["queued", "after"]);
+    expect(errors).toEqual([]);
   });
 
   it("a message larger than the queue's byte limit while not open: ERR_QUEUE_FULL naming the bytes", () => {

@@ -6,6 +6,9 @@
  */
 
 import dc from "node:diagnostics_channel";
+import { getEventListeners } from "node:events";
+import v8 from "node:v8";
+import vm from "node:vm";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CHANNELS } from "../src/channel-names.js";
 import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
@@ -163,6 +166,38 @@ describe("signal: aborting a queued message", () => {
     expect(queuedAfterAbort).toEqual([1]);
     expect(c.stats.queuedMessages).toBe(0);
     expect(c.send("d", { signal: new AbortController().signal })).toBe("sent");
+  });
+
+  it("an abort from a sent subscriber that takes most of the queue out mid-flush: the rest goes, in order, counted right", async () => {
+    // Three of every four queued messages share a signal aborted while the first frame is being
+    // sent: the queue lets go of them at once (its array holds at most about twice the live
+    // frames), under the flush that is walking it.
+    const s = await silent();
+    const c = conn({ queue: { maxMessages: 1000 } });
+    const ac = new AbortController();
+    const rest: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      for (const k of [0, 1, 2]) c.send(`s${i}.${k}`, { signal: ac.signal });
+      c.send(`p${i}`);
+      rest.push(`p${i}`);
+    }
+    const queuedAfterAbort: number[] = [];
+    const onSent = (m: unknown) => {
+      if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
+      ac.abort();
+      queuedAfterAbort.push(c.stats.queuedMessages);
+    };
+    dc.subscribe(CHANNELS.sent, onSent);
+    try {
+      await c.dial(s.url);
+    } finally {
+      dc.unsubscribe(CHANNELS.sent, onSent);
+    }
+    await until(() => s.received.length === 101, "the first frame and the plain messages");
+    expect(s.received).toEqual(["s0.0", ...rest]);
+    expect(queuedAfterAbort).toEqual([100]);
+    expect(c.stats).toMatchObject({ queuedMessages: 0, messagesSent: 101 });
+    expect(getEventListeners(ac.signal, "abort")).toHaveLength(0);
   });
 
   it("aborting after the message was sent changes nothing", async () => {
@@ -422,6 +457,69 @@ describe("reported after a disconnect, and no listener left behind", () => {
     expect(unsent.listeners()).toBe(1);
     await b.close();
     expect(unsent.listeners()).toBe(0);
+  });
+});
+
+describe("a message that left the queue unsent is not kept by it", () => {
+  // The queue only marked such a frame cancelled and left it in its array until a flush passed
+  // it: while the connection was away, a queue of 10 under "drop-oldest" kept every message ever
+  // dropped from it (221 MB after 200,000 sends of 1 kB), and so did expiry, aborts and requests
+  // that timed out while queued.
+  const ways: Array<
+    [string, (c: Conn<Uint8Array, Uint8Array>, clock: FakeClock, frame: Uint8Array) => void]
+  > = [
+    ["dropped as oldest", (c, _clock, frame) => c.send(frame)],
+    [
+      "expired",
+      (c, clock, frame) => {
+        c.send(frame, { maxAgeMs: 10 });
+        clock.advance(10);
+      },
+    ],
+    [
+      "aborted",
+      (c, _clock, frame) => {
+        const ac = new AbortController();
+        c.send(frame, { signal: ac.signal });
+        ac.abort();
+      },
+    ],
+    [
+      "a request that timed out",
+      (c, clock, frame) => {
+        c.request(frame, { timeoutMs: 10 }).catch(() => {});
+        clock.advance(10);
+      },
+    ],
+  ];
+
+  it.each(ways)("%s: of 1,000 such messages, the queue keeps a few at most", async (way, leave) => {
+    v8.setFlagsFromString("--expose-gc");
+    const gc = vm.runInNewContext("gc") as () => void;
+    const clock = new FakeClock();
+    const c = conn<Uint8Array, Uint8Array>({
+      clock,
+      matchMsg: () => true,
+      queue: { maxMessages: 2, overflow: "drop-oldest" },
+      onError: () => {},
+    });
+    const kept = new Uint8Array(8); // one message stays queued throughout
+    c.send(kept, { maxAgeMs: 0 });
+    const refs: WeakRef<Uint8Array>[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const frame = new Uint8Array(8);
+      refs.push(new WeakRef(frame));
+      leave(c, clock, frame);
+    }
+    // Dropped as oldest, the last two stay queued (and `kept` went first); every other has left.
+    const left = refs.slice(0, way === "dropped as oldest" ? -2 : undefined);
+    for (let i = 0; i < 3; i++) {
+      gc();
+      await new Promise((r) => setImmediate(r));
+    }
+    const alive = left.filter((r) => r.deref() !== undefined).length;
+    expect(alive).toBeLessThanOrEqual(20);
+    expect(c.stats.queuedMessages).toBe(way === "dropped as oldest" ? 2 : 1);
   });
 });
 

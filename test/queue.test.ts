@@ -164,6 +164,30 @@ describe("OutboundQueue: counts, cancels and the frames already taken", () => {
     expect([...q.live()].map((i) => i.data)).toEqual(["c"]);
   });
 
+  it("many cancels among a few live frames: the live ones keep their order, count and bytes; one taken stays out; live() on the way is safe", () => {
+    // Cancelled frames are let go once they outnumber the live ones (conn-delivery.test.ts
+    // shows the memory); what stays queued must be untouched by that.
+    const q = new OutboundQueue({ maxMessages: 1000, maxBytes: 10_000 });
+    const taken = q.push("taken", 5)!;
+    expect(q.shift()).toBe(taken);
+    const items = Array.from({ length: 100 }, (_, i) => q.push(`m${i}`, i % 7)!);
+    const live = items.filter((_, i) => i % 10 === 3);
+    const seen: unknown[] = [];
+    for (const item of q.live()) {
+      seen.push(item.data);
+      if (item === items[0]) for (const other of items) if (!live.includes(other)) q.cancel(other);
+    }
+    expect(seen).toEqual(["m0", ...live.map((i) => i.data)]);
+    q.cancel(taken); // out of the queue: changes nothing
+    expect([q.size, q.bytes]).toEqual([live.length, live.reduce((n, i) => n + i.bytes, 0)]);
+    q.unshift([taken]);
+    expect([...q.live()].map((i) => i.data)).toEqual(["taken", ...live.map((i) => i.data)]);
+    const out: unknown[] = [];
+    for (let item = q.shift(); item !== undefined; item = q.shift()) out.push(item.data);
+    expect(out).toEqual(["taken", ...live.map((i) => i.data)]);
+    expect([q.size, q.bytes]).toEqual([0, 0]);
+  });
+
   it("clear() forgets every frame", () => {
     const q = new OutboundQueue({ maxMessages: 10, maxBytes: 100 });
     q.push("a", 1);

@@ -6,7 +6,8 @@
  */
 
 import type { Conn, EvtWebSocketError as ErrorClass, RequestOptions } from "../index.js";
-import { evtError } from "./public-error.js";
+import { signalOption } from "../send-options.js";
+import { checked, evtError } from "./public-error.js";
 
 /** The error of a request in flight through a leader that went away (`ERR_DISCONNECTED`). */
 export const lost = (): ErrorClass =>
@@ -46,7 +47,7 @@ export class FollowerRequests {
    * hold it past it, and its signal lets go of it however it settles.
    *
    * @throws EvtWebSocketError `ERR_ABORTED` for a signal already aborted, `ERR_INVALID_OPTION`
-   *   for a bad `timeoutMs`.
+   *   for a bad `timeoutMs` or `signal`.
    */
   add<T>(
     seq: number,
@@ -55,7 +56,8 @@ export class FollowerRequests {
     defaultTimeoutMs: number,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const signal = options?.signal;
+      // Checked as Conn checks it: anything else threw from addEventListener once posted and held.
+      const signal = checked(() => signalOption(options?.signal, "request()"));
       if (signal?.aborted)
         throw evtError("ERR_ABORTED", "request(): the signal was already aborted", signal.reason);
       const onAbort = () => {

@@ -444,6 +444,22 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     ]);
     await context.close();
   });
+  it("a follower's request() with a signal that is not an AbortSignal rejects with ERR_INVALID_OPTION naming it, as a leader's does, and nothing stays pending", async () => {
+    // The follower posted the request, then addEventListener threw a TypeError: its entry stayed
+    // waiting (no timer yet), counted in pendingRequests for good.
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "request-bad-signal", 0, true);
+    const tried = () =>
+      window.sc.request("x", { signal: {} as AbortSignal, timeoutMs: 0 }).then(
+        () => ["resolved"],
+        (e: { code: string; message: string }) => [e.code, e.message, window.sc.stats.pendingRequests],
+      );
+    const refused = ["ERR_INVALID_OPTION", "option signal of request() must be an AbortSignal", 0];
+    expect(await inPage(leader, null, tried)).toEqual(refused);
+    expect(await inPage(follower, null, tried)).toEqual(refused);
+    await context.close();
+  });
+
   it("a follower's send that expired in the leader's queue (reported there, to every tab) is let go of: drained() resolves, and a next leader neither gets it nor reports it again", async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "expired-in-leader");

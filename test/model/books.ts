@@ -9,6 +9,7 @@
  * books must balance. The driver (harness.ts) records; this module judges.
  */
 
+import { getEventListeners } from "node:events";
 import type { Conn } from "../../src/conn.js";
 import { ErrorCode, type EvtWebSocketError, isEvtWebSocketError } from "../../src/errors.js";
 import { DEFAULTS } from "../../src/resolve-options.js";
@@ -709,6 +710,7 @@ export class Books {
       );
     }
     this.#checkSettlements();
+    this.#checkSignals(false);
     this.#checkDrained(state);
     this.#checkTimeouts();
     this.#checkExpiry();
@@ -880,6 +882,37 @@ export class Books {
     }
   }
 
+  /**
+   * The "abort" listeners on each signal not aborted yet: one per unsettled request given it,
+   * plus one while a plain message given it may still be queued (the queue holds one per
+   * signal); none at the end (`final`).
+   */
+  #checkSignals(final: boolean): void {
+    const queued = this.#ctx.conn.stats.queuedMessages > 0;
+    const controllers = new Set([...this.sends, ...this.requests].map((c) => c.controller));
+    for (const controller of controllers) {
+      if (controller === undefined || controller.signal.aborted) continue;
+      const requests = this.registered().filter((r) => r.controller === controller && r.settled === 0);
+      const sends = this.sends.filter(
+        (c) =>
+          c.controller === controller &&
+          c.result === "queued" &&
+          !this.#acceptedKeys.has(c.key) &&
+          !this.#reportedKeys.has(c.key) &&
+          !c.abortedQueued,
+      );
+      const bound = final ? 0 : requests.length + (queued && sends.length > 0 ? 1 : 0);
+      const listeners = getEventListeners(controller.signal, "abort").length;
+      if (listeners > bound) {
+        const of = [...requests.map((r) => r.label), ...sends.map((c) => c.key)].join(", ") || "nothing";
+        this.#violate(
+          "signal-listeners",
+          `a signal has ${listeners} abort listener(s), at most ${bound} expected (${of} unsettled or maybe queued)`,
+        );
+      }
+    }
+  }
+
   /** Sockets that should be gone by now: closing past the close timeout, or silent past the heartbeat's verdict. */
   #checkTimeouts(): void {
     const { clock, config, transport } = this.#ctx;
@@ -953,5 +986,6 @@ export class Books {
     if (conn.state !== "closed")
       this.#violate("close-closes", `after close() the connection is "${conn.state}"`);
     if (clock.live > 0) this.#violate("timers", `${clock.live} timer(s) alive at the end`);
+    this.#checkSignals(true);
   }
 }

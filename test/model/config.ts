@@ -75,7 +75,8 @@ export type Action =
   | {
       kind: "request";
       timeout: RequestTimeout;
-      signal: "none" | "signal" | "aborted";
+      /** "shared": the run's one request signal, given to several requests until it aborts. */
+      signal: "none" | "signal" | "shared" | "aborted";
       retry: boolean;
       dup: boolean;
       noId: boolean;
@@ -128,6 +129,7 @@ export function describeAction(a: Action): string {
       const parts: string[] = [];
       if (a.timeout !== "default") parts.push(`timeoutMs: ${a.timeout}`);
       if (a.signal === "signal") parts.push("signal");
+      if (a.signal === "shared") parts.push("signal: shared");
       if (a.signal === "aborted") parts.push("signal: already aborted");
       if (a.retry) parts.push("retryOnReconnect");
       if (a.dup) parts.push("id of a pending request");
@@ -239,7 +241,12 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("request" as const),
       timeout: weighted<RequestTimeout>([3, "default"], [1, 0], [1, 50], [1, 1000]),
-      signal: weighted<"none" | "signal" | "aborted">([3, "none"], [3, "signal"], [1, "aborted"]),
+      signal: weighted<"none" | "signal" | "shared" | "aborted">(
+        [3, "none"],
+        [2, "signal"],
+        [2, "shared"],
+        [1, "aborted"],
+      ),
       retry: fc.boolean(),
       dup: weighted([8, false], [1, true]),
       noId: weighted([12, false], [1, true]),

@@ -98,6 +98,8 @@ export class ModelRun {
   #stream: AsyncIterableIterator<unknown> | undefined;
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
   #shared: AbortController | undefined;
+  /** The signal shared by requests made with `signal: "shared"`, until it aborts. */
+  #sharedRequests: AbortController | undefined;
   /** A send's signal (`pick`) to abort from inside the next plain frame handed to a transport. */
   #abortOnFrame: number | undefined;
   /** Held headers calls not released yet, and every call made (by id). */
@@ -762,7 +764,12 @@ export class ModelRun {
     // json() matches by id: a request without one can get no answer.
     const answerable = !a.noId || this.config.codec !== "json";
     const call = this.#newRequest(n, "promise", this.#requestKey(n, a.dup), answerable);
-    const controller = a.signal === "none" ? undefined : new AbortController();
+    let controller: AbortController | undefined;
+    if (a.signal === "shared") {
+      if (this.#sharedRequests === undefined || this.#sharedRequests.signal.aborted)
+        this.#sharedRequests = new AbortController();
+      controller = this.#sharedRequests;
+    } else if (a.signal !== "none") controller = new AbortController();
     if (a.signal === "aborted") controller?.abort();
     call.controller = controller;
     call.retry = a.retry;

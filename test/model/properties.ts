@@ -53,6 +53,8 @@ export const PROPERTIES = {
   "send-expiry":
     "a queued message with maxAgeMs is never sent at or after its deadline, and has left the queue by its deadline plus the lateness of its timer",
   stats: "stats.messagesSent/bytesSent agree with the frames the transport accepted",
+  "signal-listeners":
+    "a signal holds one abort listener per unsettled request given it, and one more only while a plain message given it may be queued; none once the connection is closed",
   timers: "no timer is alive after close() resolved and every socket ended",
   "stale-ignored": "events from a socket that ended change nothing",
   "proxy-407":
