@@ -641,4 +641,32 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await inPage(page, null, () => (window as unknown as { b: SharedConn<string, string> }).b.close());
     await context.close();
   });
+  it("a follower's reconnect(code, reason) asks the leader: the socket closes with that code and reason and a new one opens; bad input is refused in the follower's tab", async () => {
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "reconnect");
+    await inPage(leader, server.url, (url) => window.sc.dial(url));
+    await inPage(follower, server.url, (url) => window.sc.dial(url));
+    const before = server.connections;
+    const closes: [number, string][] = [];
+    for (const ws of server.clients) ws.on("close", (code, reason) => closes.push([code, String(reason)]));
+    const refused = await inPage(follower, null, () => {
+      try {
+        window.sc.reconnect(1001);
+        return "accepted";
+      } catch (e) {
+        return (e as { code: string }).code;
+      }
+    });
+    expect(refused).toBe("ERR_INVALID_OPTION");
+    await inPage(follower, null, () => window.sc.reconnect(4000, "new token"));
+    await until(
+      () => closes.length === 1 && server.connections === before + 1,
+      "the old socket closed, a new one open",
+    );
+    expect(closes).toEqual([[4000, "new token"]]);
+    await inPage(leader, null, () => window.waitFor(() => window.sc.state === "open", "open again"));
+    await inPage(follower, null, () => window.sc.send("after-reconnect"));
+    await until(() => server.received.includes("after-reconnect"), "a send after the reconnect");
+    await context.close();
+  });
 });
