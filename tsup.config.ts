@@ -2,10 +2,14 @@ import { resolve } from "node:path";
 import type { Plugin } from "esbuild";
 import { defineConfig } from "tsup";
 
-/** Node-only modules and their browser stand-ins: the transport (`ws`) and the diagnostics channels. */
+/**
+ * Node-only modules and their browser stand-ins: the transport (`ws`), the diagnostics channels
+ * and the abort-listener limit (`node:events`).
+ */
 const browserSwaps = new Map([
   [resolve("src/transport/default.ts"), resolve("src/transport/default.browser.ts")],
   [resolve("src/channels.ts"), resolve("src/channels.browser.ts")],
+  [resolve("src/signal-limit.ts"), resolve("src/signal-limit.browser.ts")],
 ]);
 
 /**
@@ -16,7 +20,7 @@ const browserSwaps = new Map([
 const browserTransport: Plugin = {
   name: "browser-transport",
   setup(build) {
-    build.onResolve({ filter: /(default|channels)(\.js)?$/ }, (args) => {
+    build.onResolve({ filter: /(default|channels|signal-limit)(\.js)?$/ }, (args) => {
       const target = browserSwaps.get(resolve(args.resolveDir, args.path).replace(/\.js$/, ".ts"));
       return target === undefined ? undefined : { path: target };
     });

@@ -36,7 +36,7 @@ function nodeOnlyPlugin(seen) {
 
 /**
  * The browser build as intended: `transport/default.js` replaced by `transport/default.browser.ts`
- * and `channels.js` (diagnostics_channel) by `channels.browser.ts`.
+ * and `channels.js` (diagnostics_channel) by `channels.browser.ts`, `signal-limit.js` (node:events) by its `.browser.ts`.
  */
 const browserTransport = {
   name: "browser-transport",
@@ -49,6 +49,11 @@ const browserTransport = {
     );
     build.onResolve({ filter: /^\.\/channels\.js$/ }, (args) =>
       args.resolveDir.endsWith("src") ? { path: join(args.resolveDir, "channels.browser.ts") } : undefined,
+    );
+    build.onResolve({ filter: /^\.\/signal-limit\.js$/ }, (args) =>
+      args.resolveDir.endsWith("src")
+        ? { path: join(args.resolveDir, "signal-limit.browser.ts") }
+        : undefined,
     );
   },
 };

@@ -10,6 +10,7 @@ import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { type MessageKey, type PendingEntry, PendingRegistry } from "./pending-registry.js";
+import { allowManyListeners } from "./signal-limit.js";
 
 /** A request as the connection tracks it. */
 export interface Request<TIn, TOut, Q = unknown> extends PendingEntry<TOut> {
@@ -153,6 +154,7 @@ export class PendingRequests<TIn, TOut, Q = unknown> {
         });
         this.#steps.run(this, this.reject, request, error);
       };
+      allowManyListeners(signal);
       signal.addEventListener("abort", onAbort, { once: true });
       request.abort = () => signal.removeEventListener("abort", onAbort);
     }

@@ -34,6 +34,32 @@ describe("every pending request settles", () => {
     expect(s.received).toEqual(['{"id":1}']);
   });
 
+  it("one signal given to 20 requests in flight (a component's controller): no MaxListenersExceededWarning, and its abort rejects them all", async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      const s = await silentServer();
+      const c = conn<Msg, Msg>(idOpts);
+      await c.dial(s.url);
+      const ac = new AbortController();
+      const all = Array.from({ length: 20 }, (_, i) => c.request({ id: i + 1 }, { signal: ac.signal }));
+      await until(() => s.received.length === 20, "the requests at the server");
+      // Node emits the warning on the next tick after the 11th listener.
+      await sleep(20);
+      ac.abort();
+      const outcomes = await Promise.allSettled(all);
+      expect(
+        outcomes.every(
+          (o) => o.status === "rejected" && (o.reason as EvtWebSocketError).code === "ERR_ABORTED",
+        ),
+      ).toBe(true);
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("rejects ERR_DISCONNECTED when the connection drops while it is in flight", async () => {
     const s = await silentServer();
     const c = conn<Msg, Msg>({ ...idOpts, reconnect: fast });
