@@ -378,11 +378,9 @@ export class Conn<TIn = Data, TOut = Sendable> {
   /** `send(body, options)`: a plain message with per-message options. */
   #sendWith(body: TOut, options: SendOptions): SendResult {
     const o = resolveSendOptions(options, this.#o.queue.maxAgeMs);
-    this.#assertCanSend();
-    if (o.signal?.aborted)
-      throw evtError(ErrorCode.ABORTED, "send(): the signal was already aborted", o.signal.reason);
+    this.#assertLive(o.signal, "send()");
     const data = this.#encode(body);
-    this.#assertCanSend(); // the codec may have closed the connection
+    this.#assertLive(o.signal, "send()"); // the codec may have closed the connection or aborted the signal
     return this.#out.send(this.#life.openLink, data, this.#life, body, o);
   }
 
@@ -393,9 +391,7 @@ export class Conn<TIn = Data, TOut = Sendable> {
     retry: boolean,
     done: Done<TIn>,
   ): SendResult {
-    this.#assertCanSend();
-    if (signal?.aborted)
-      throw evtError(ErrorCode.ABORTED, "request(): the signal was already aborted", signal.reason);
+    this.#assertLive(signal, "request()");
     const data = this.#encode(body);
     const { messageId, matchMsg } = this.#options;
     let id: MessageKey | undefined;
@@ -411,17 +407,25 @@ export class Conn<TIn = Data, TOut = Sendable> {
         messageId === undefined ? "a matchMsg or messageId option" : "messageId to yield an id for it";
       throw invalidOption(`cannot match a response to this request: it needs ${need}`);
     }
-    // The codec or messageId may have closed the connection: nothing is registered after close().
-    this.#assertCanSend();
+    // The codec or messageId may have closed the connection or aborted the signal: nothing is
+    // registered then (a listener added to an aborted signal never runs).
+    this.#assertLive(signal, "request()");
     const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
     const obs = this.#in.obs;
     if (!obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
     obs.request(init, () => {
-      this.#assertCanSend(); // a subscriber to the request's start may have closed the connection
+      this.#assertLive(signal, "request()"); // a subscriber to the request's start may have closed or aborted
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
     return result;
+  }
+
+  /** Not closed, and `signal` not aborted (`fn` names the call in the error). */
+  #assertLive(signal: AbortSignal | undefined, fn: string): void {
+    this.#assertCanSend();
+    if (signal?.aborted)
+      throw evtError(ErrorCode.ABORTED, `${fn}: the signal was already aborted`, signal.reason);
   }
 
   #assertCanSend(): void {

@@ -60,6 +60,49 @@ describe("every pending request settles", () => {
     }
   });
 
+  it("a signal aborted by user code between request()'s check and its registration (here messageId) rejects it ERR_ABORTED, not a request that waits for ever", async () => {
+    // A listener added to an aborted signal never runs: with no timeout the request hung.
+    const s = await silentServer();
+    const ac = new AbortController();
+    const c = conn<Msg, Msg>({
+      codec: json<Msg, Msg>(),
+      messageId: (m) => {
+        if (m.id === 7) ac.abort();
+        return m.id;
+      },
+    });
+    await c.dial(s.url);
+    await expect(c.request({ id: 7 }, { signal: ac.signal, timeoutMs: 0 })).rejects.toMatchObject({
+      code: "ERR_ABORTED",
+    });
+    expect(c.stats.pendingRequests).toBe(0);
+    c.send({ id: 8 });
+    await until(() => s.received.length === 1, "the next message");
+    expect(s.received).toEqual(['{"id":8}']);
+  });
+
+  it("a send whose signal the codec aborts is refused ERR_ABORTED, not queued for a later open", async () => {
+    const s = await silentServer();
+    const ac = new AbortController();
+    const c = conn<Msg, Msg>({
+      codec: {
+        encode: (m) => {
+          if (m.id === 5) ac.abort();
+          return JSON.stringify(m);
+        },
+        decode: (d) => JSON.parse(String(d)) as Msg,
+      },
+    });
+    expect(() => c.send({ id: 5 }, { signal: ac.signal })).toThrow(
+      expect.objectContaining({ code: "ERR_ABORTED" }),
+    );
+    expect(c.stats.queuedMessages).toBe(0);
+    await c.dial(s.url);
+    c.send({ id: 6 });
+    await until(() => s.received.length === 1, "the next message");
+    expect(s.received).toEqual(['{"id":6}']);
+  });
+
   it("rejects ERR_DISCONNECTED when the connection drops while it is in flight", async () => {
     const s = await silentServer();
     const c = conn<Msg, Msg>({ ...idOpts, reconnect: fast });
