@@ -172,6 +172,13 @@ export class Lifecycle {
   }
 
   #redial(code: number, reason: string): void {
+    // Logged and published as a reconnect decision (the user's): a wait the server set stands.
+    const left = this.#serverUntil - this.#o.clock.now();
+    this.#plan!.obs?.event("reconnecting", {
+      attempt: 1,
+      delayMs: left > 0 ? Math.ceil(left) : 0,
+      reason: "reconnect()",
+    });
     this.#drop(code, reason);
     this.#attempt = 0;
     // A wait announced by a deferred "reconnecting" is untrue now (it is dropped), but an

@@ -59,6 +59,25 @@ describe("reconnect()", () => {
     expect(s.clients.size).toBe(1);
   });
 
+  it("is logged as a reconnect decision whose reason is reconnect(), before the old socket's close line", async () => {
+    const s = await server();
+    const lines: string[] = [];
+    const log = (line: string) =>
+      void lines.push(
+        line
+          .split(" ")
+          .slice(1, 2)
+          .concat(line.includes('reason="reconnect()"') ? ["(reconnect())"] : [])
+          .join(" "),
+      );
+    const c = conn({ logger: { debug: log, info: log, warn: log, error: log } });
+    await c.dial(s.url);
+    lines.length = 0;
+    c.reconnect();
+    await until(() => c.isConnected() && s.connections === 2, "open again");
+    expect(lines.slice(0, 2)).toEqual(["reconnecting (reconnect())", "close"]);
+  });
+
   it("during a backoff wait, dials at once instead of waiting it out, with the backoff started over (attempt 0)", async () => {
     const s = await server();
     const c = conn({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
