@@ -17,7 +17,7 @@ import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
 import type { ReconnectingInfo } from "./options.js";
 import type { Outbox } from "./outbox.js";
-import { decideRetry } from "./reconnect.js";
+import { decideRetry, serverDelay } from "./reconnect.js";
 import type { ResolvedOptions } from "./resolve-options.js";
 import { canTransition, State } from "./state.js";
 import type { ConnEvents, UrlSource } from "./types.js";
@@ -293,7 +293,9 @@ export class Lifecycle {
     if (closedByUser) {
       this.#closing!.delete(link!);
       // A hidden page's or reconnect()'s socket comes back (unless the connection ended since: #shutdown forgets it).
-      if (end.wasOpen) this.#emitClose(end, link === this.#dropped);
+      const dropped = link === this.#dropped;
+      if (end.wasOpen) this.#emitClose(end, dropped);
+      if (dropped) this.#heedServer(end);
       closedByUser();
       return;
     }
@@ -397,6 +399,25 @@ export class Lifecycle {
     link.close(code, reason);
     this.#out.dropped(true, { code });
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
+  }
+
+  /**
+   * A dropped socket (reconnect(), a hidden page) ended as the server had closed it (1013, heard
+   * before the drop): that wait stands, as after any drop. The attempt waiting for this end, or
+   * a retry due sooner, gives way to it; with nothing planned, the page shown again heeds it.
+   */
+  #heedServer(end: LinkEnd): void {
+    const now = this.#o.clock.now();
+    const ms = serverDelay(this.#o.reconnect, {
+      ...end,
+      openForMs: end.wasOpen ? now - this.#openedAt : undefined,
+    });
+    if (ms === undefined || now + ms <= this.#serverUntil) return;
+    this.#serverUntil = now + ms;
+    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
+    else if (this.#preparing === this.#epoch) this.#epoch++;
+    else return;
+    this.#retryIn(ms);
   }
 
   /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
