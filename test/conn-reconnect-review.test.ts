@@ -212,6 +212,98 @@ describe("reconnect() review", () => {
   });
 });
 
+describe("reconnect() review: more", () => {
+  it("close() while the dropped socket is in its closing handshake: closed at once, the close event says willReconnect false, no new socket", async () => {
+    const s = await counted();
+    const closes: string[] = [];
+    const c = conn({ onClose: (i) => void closes.push(`${i.code} ${i.willReconnect}`) });
+    await c.dial(s.url);
+    c.reconnect(4000, "x");
+    const closed = c.close();
+    expect(c.state).toBe("closed");
+    await closed;
+    expect(s.connections).toBe(1);
+    expect(closes).toEqual(["4000 false"]);
+    await until(() => s.live() === 0, "socket gone at the server");
+  });
+
+  it("a retryOnReconnect request with a signal aborted while it waits for the new socket: ERR_ABORTED, not sent again", async () => {
+    let n = 0;
+    let letIn: (() => void) | undefined;
+    const s = await counted({
+      onMessage: () => {},
+      verifyClient: (_i, cb) => {
+        if (n++ === 0) cb(true);
+        else letIn = () => cb(true);
+      },
+    });
+    const c = conn({ matchMsg: () => true });
+    await c.dial(s.url);
+    const ac = new AbortController();
+    const r = c.request("q", { signal: ac.signal, retryOnReconnect: true });
+    await until(() => s.received.length === 1, "sent once");
+    c.reconnect();
+    await until(() => letIn !== undefined, "second handshake held");
+    ac.abort();
+    await expect(r).rejects.toMatchObject({ code: "ERR_ABORTED" });
+    letIn!();
+    await until(() => c.isConnected(), "open again");
+    c.send("marker");
+    await until(() => s.received.includes("marker"), "marker");
+    expect(s.received).toEqual(["q", "marker"]);
+  });
+
+  it("from a send callback and from messageId of a request body", async () => {
+    const s = await counted();
+    let calls = 0;
+    let c!: Conn<string, string>;
+    c = conn({
+      messageId: (m) => {
+        if (m === "req" && calls++ === 0) c.reconnect();
+        return m;
+      },
+    });
+    await c.dial(s.url);
+    const r = c.request("req");
+    await expect(r).resolves.toBe("req");
+    await until(() => s.connections === 2 && s.live() === 1, "second socket only");
+    expect(s.stats.maxLive).toBe(1);
+    let fromCb = false;
+    c.send("cb", () => {
+      if (fromCb) return;
+      fromCb = true;
+      c.reconnect();
+    });
+    await until(() => fromCb && s.connections === 3 && c.isConnected(), "third socket");
+    await until(() => s.live() === 1, "one live");
+    expect(s.stats.maxLive).toBe(1);
+  });
+
+  it("with its URL function running: the attempt goes on, the function called once", async () => {
+    const s = await counted();
+    const c = conn({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
+    let calls = 0;
+    let release: (() => void) | undefined;
+    await c.dial(() => {
+      calls++;
+      if (calls === 1) return s.url;
+      return new Promise<string>((r) => {
+        release = () => r(s.url);
+      });
+    });
+    for (const ws of s.clients) ws.terminate();
+    await until(() => c.state === "reconnecting", "dropped");
+    c.reconnect();
+    await until(() => release !== undefined, "URL function running");
+    c.reconnect();
+    c.reconnect(4000, "again");
+    release!();
+    await until(() => c.isConnected(), "open");
+    expect(calls).toBe(2);
+    expect(s.connections).toBe(2);
+  });
+});
+
 import { FakeClock } from "./helpers/fake-clock.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
 
