@@ -304,10 +304,11 @@ export class Lifecycle {
     const ask = this.#o.reconnect.shouldReconnect;
     const epoch = this.#epoch;
     const ends = this.#ends;
+    const ending = { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined };
     let decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
-      { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
+      ending,
       ask && ((info) => this.#ask(ask, info)),
     );
     // shouldReconnect is asked, not announced to: one that called close() or dial() has
@@ -319,7 +320,16 @@ export class Lifecycle {
     // One that called reconnect(): retried at once, whatever it answered, from attempt 0 (a
     // wait the server set still stands).
     const redialled = this.#epoch !== epoch;
-    if (redialled) decision = { ...decision, retry: true, attempt: 0, delayMs: 0 };
+    // Built anew: an answer of no (or a spent budget) carries no server wait, and its error is a give-up's.
+    if (redialled) {
+      const serverDelayMs = serverDelay(this.#o.reconnect, ending);
+      decision = {
+        retry: true,
+        attempt: 0,
+        delayMs: serverDelayMs ?? 0, // the wait #onOnline keeps
+        ...(serverDelayMs === undefined ? {} : { serverDelayMs }),
+      };
+    }
     this.#attempt = decision.attempt;
     this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);

@@ -408,3 +408,55 @@ describe("reconnect() review: a 1013 close heard before it", () => {
     expect(urls).toEqual([0, 0]);
   });
 });
+
+describe("reconnect() review: from shouldReconnect", () => {
+  it.each([
+    ["that says no", {}, false],
+    ["with the attempts spent (maxAttempts 0)", { maxAttempts: 0 }, true],
+  ] as const)(
+    "%s: after a 503 Retry-After: 2, the server's wait still stands, and the log line is a reconnect's",
+    async (_name, extra, answer) => {
+      const s = await upgradeServer((n) =>
+        n === 0 ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2" : undefined,
+      );
+      const clock = new FakeClock();
+      const lines: string[] = [];
+      const log = (line: unknown, ...rest: unknown[]) =>
+        void lines.push([line, ...rest].map((x) => JSON.stringify(x)).join(" "));
+      let c!: Conn<string, string>;
+      c = conn({
+        clock,
+        logger: { debug: log, info: log, warn: log, error: log },
+        reconnect: {
+          minDelayMs: 10,
+          jitter: 0,
+          ...extra,
+          shouldReconnect: () => {
+            c.reconnect();
+            return answer;
+          },
+        },
+      });
+      let urls = 0;
+      const dialed = c.dial(() => {
+        urls++;
+        return s.url;
+      });
+      dialed.catch(() => {}); // settled at cleanup when an assertion fails first
+      await until(() => s.arrivals.length === 1, "the refused handshake");
+      // Every step set off is done: an attempt made now would have called the URL function.
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+      expect(urls).toBe(1);
+      clock.advance(1999);
+      await new Promise((r) => setImmediate(r));
+      expect(urls).toBe(1);
+      clock.advance(1);
+      await dialed;
+      expect(urls).toBe(2);
+      expect(lines.join("\n")).not.toMatch(/ERR_RECONNECT_EXHAUSTED|give-up|gave up/);
+      // The decision's line: a reconnect after the server's wait, not a give-up.
+      expect(lines.join("\n")).toMatch(/reconnecting .*attempt=0 delayMs=2000 serverDelayMs=2000/);
+    },
+  );
+});
