@@ -4,7 +4,7 @@
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { Conn, ConnOptions } from "../src/index.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
@@ -357,56 +357,73 @@ describe("reconnect() review: the server's wait", () => {
 import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 
 describe("reconnect() review: a 1013 close heard before it", () => {
-  it("called after the server's 1013 close frame, before the socket's end: the server's wait still stands", async () => {
-    // A server that answers the handshake, then is driven by the test.
-    const got: Buffer[][] = [];
-    const { port, sockets } = await tcpServer(
-      (socket) => {
-        const mine: Buffer[] = [];
-        got.push(mine);
-        let upgraded = false;
-        socket.on("data", (chunk: Buffer) => {
-          if (upgraded) return void mine.push(chunk);
-          upgraded = true;
-          socket.write(switchingProtocols(chunk.toString()));
-        });
-        socket.on("error", () => {});
-      },
-      { allowHalfOpen: true },
-    );
-    const clock = new FakeClock();
-    const urls: number[] = [];
-    const closes: string[] = [];
-    const c = conn({
-      clock,
-      reconnect: { minDelayMs: 10, maxDelayMs: 60_000, jitter: 0 },
-      onClose: (i) => void closes.push(`${i.code} ${i.closedBy} ${i.willReconnect}`),
-    });
-    // Before the connection's own cleanup: its close() would wait for a socket nobody closes.
-    onCleanup(async () => {
-      for (const s of sockets) s.destroy();
-    });
-    await c.dial(({ attempt }) => {
-      urls.push(attempt);
-      return `ws://127.0.0.1:${port}/`;
-    });
-    // 1013 "try again later", and the client's answer to it: it is in its closing handshake.
-    sockets[0]!.write(Buffer.from([0x88, 0x02, 0x03, 0xf5]));
-    await until(
-      () => parseAll(Buffer.concat(got[0]!)).some((f) => f.opcode === 8),
-      "the client's close frame",
-    );
-    c.reconnect(4000, "new token");
-    sockets[0]!.destroy();
-    await until(() => closes.length === 1, "the close event");
-    expect(closes).toEqual(["1013 server true"]);
-    // Every step the end sets off is done: an attempt made now would have called the URL function.
-    await new Promise((r) => setImmediate(r));
-    expect(urls).toEqual([0]);
-    clock.advance(5000);
-    await until(() => c.isConnected() && sockets.length === 2, "open again after the wait");
-    expect(urls).toEqual([0, 0]);
-  });
+  it.each([
+    ["reconnect()", "reconnect"],
+    ["a page hidden, shown before the socket's end", "show-before"],
+    ["a page hidden, shown after the socket's end", "show-after"],
+  ] as const)(
+    "%s after the server's 1013 close frame, before the socket's end: the server's wait still stands",
+    async (_name, how) => {
+      const window = new EventTarget();
+      vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
+      vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
+      vi.stubGlobal("document", new EventTarget());
+      onCleanup(async () => void vi.unstubAllGlobals());
+      const page = (type: "pagehide" | "pageshow") =>
+        window.dispatchEvent(Object.assign(new Event(type), { persisted: true }));
+      // A server that answers the handshake, then is driven by the test.
+      const got: Buffer[][] = [];
+      const { port, sockets } = await tcpServer(
+        (socket) => {
+          const mine: Buffer[] = [];
+          got.push(mine);
+          let upgraded = false;
+          socket.on("data", (chunk: Buffer) => {
+            if (upgraded) return void mine.push(chunk);
+            upgraded = true;
+            socket.write(switchingProtocols(chunk.toString()));
+          });
+          socket.on("error", () => {});
+        },
+        { allowHalfOpen: true },
+      );
+      const clock = new FakeClock();
+      const urls: number[] = [];
+      const closes: string[] = [];
+      const c = conn({
+        clock,
+        reconnect: { minDelayMs: 10, maxDelayMs: 60_000, jitter: 0 },
+        onClose: (i) => void closes.push(`${i.code} ${i.closedBy} ${i.willReconnect}`),
+      });
+      // Before the connection's own cleanup: its close() would wait for a socket nobody closes.
+      onCleanup(async () => {
+        for (const s of sockets) s.destroy();
+      });
+      await c.dial(({ attempt }) => {
+        urls.push(attempt);
+        return `ws://127.0.0.1:${port}/`;
+      });
+      // 1013 "try again later", and the client's answer to it: it is in its closing handshake.
+      sockets[0]!.write(Buffer.from([0x88, 0x02, 0x03, 0xf5]));
+      await until(
+        () => parseAll(Buffer.concat(got[0]!)).some((f) => f.opcode === 8),
+        "the client's close frame",
+      );
+      if (how === "reconnect") c.reconnect(4000, "new token");
+      else page("pagehide");
+      if (how === "show-before") page("pageshow");
+      sockets[0]!.destroy();
+      await until(() => closes.length === 1, "the close event");
+      expect(closes).toEqual(["1013 server true"]);
+      if (how === "show-after") page("pageshow");
+      // Every step the end sets off is done: an attempt made now would have called the URL function.
+      await new Promise((r) => setImmediate(r));
+      expect(urls).toEqual([0]);
+      clock.advance(5000);
+      await until(() => c.isConnected() && sockets.length === 2, "open again after the wait");
+      expect(urls).toEqual([0, 0]);
+    },
+  );
 });
 
 describe("reconnect() review: from shouldReconnect", () => {
