@@ -477,3 +477,32 @@ describe("reconnect() review: from shouldReconnect", () => {
     },
   );
 });
+
+describe("reconnect() review: the queue", () => {
+  for (const async of [false, true]) {
+    it(`from ${async ? "an async" : "a"} onConnected on the first open: the queue goes out on the second socket only, in order`, async () => {
+      // Which socket (1 first) each message arrived on.
+      const socketOf = new WeakMap<object, number>();
+      const arrivals: string[] = [];
+      const s = await counted({
+        onConnection: (ws) => socketOf.set(ws, s.connections),
+        onMessage: (ws, d) => void arrivals.push(`${socketOf.get(ws)}:${d}`),
+      });
+      let opens = 0;
+      const c = conn({
+        onConnected: async (self) => {
+          if (++opens !== 1) return;
+          if (async) await Promise.resolve();
+          self.reconnect(4000, "again");
+        },
+      });
+      for (const m of ["a", "b", "c"]) c.send(m);
+      await c.dial(s.url);
+      await until(() => arrivals.length === 3, "the queue sent");
+      expect(arrivals).toEqual(["2:a", "2:b", "2:c"]);
+      expect(s.connections).toBe(2);
+      expect(opens).toBe(2);
+      expect(s.stats.maxLive).toBe(1);
+    });
+  }
+});
