@@ -295,7 +295,14 @@ export class Lifecycle {
       // A hidden page's or reconnect()'s socket comes back (unless the connection ended since: #shutdown forgets it).
       const dropped = link === this.#dropped;
       if (end.wasOpen) this.#emitClose(end, dropped);
-      if (dropped) this.#heedServer(end);
+      // The server had closed it with 1013 before the drop: that wait stands, as after any drop
+      // (an attempt waiting for this end gives way to it).
+      const ms = serverDelay(this.#o.reconnect, { ...end, openForMs: 0 }); // a 1013 comes on an open socket only
+      if (dropped && ms !== undefined) {
+        this.#serverUntil = this.#o.clock.now() + ms;
+        this.#epoch++;
+        this.#onOnline();
+      }
       closedByUser();
       return;
     }
@@ -321,15 +328,13 @@ export class Lifecycle {
     // wait the server set still stands).
     const redialled = this.#epoch !== epoch;
     // Built anew: an answer of no (or a spent budget) carries no server wait, and its error is a give-up's.
-    if (redialled) {
-      const serverDelayMs = serverDelay(this.#o.reconnect, ending);
+    if (redialled)
       decision = {
         retry: true,
         attempt: 0,
-        delayMs: serverDelayMs ?? 0, // the wait #onOnline keeps
-        ...(serverDelayMs === undefined ? {} : { serverDelayMs }),
+        delayMs: 0,
+        serverDelayMs: serverDelay(this.#o.reconnect, ending),
       };
-    }
     this.#attempt = decision.attempt;
     this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);
@@ -409,25 +414,6 @@ export class Lifecycle {
     link.close(code, reason);
     this.#out.dropped(true, { code });
     if (this.#state === State.OPEN) this.#setState(State.RECONNECTING);
-  }
-
-  /**
-   * A dropped socket (reconnect(), a hidden page) ended as the server had closed it (1013, heard
-   * before the drop): that wait stands, as after any drop. The attempt waiting for this end, or
-   * a retry due sooner, gives way to it; with nothing planned, the page shown again heeds it.
-   */
-  #heedServer(end: LinkEnd): void {
-    const now = this.#o.clock.now();
-    const ms = serverDelay(this.#o.reconnect, {
-      ...end,
-      openForMs: end.wasOpen ? now - this.#openedAt : undefined,
-    });
-    if (ms === undefined || now + ms <= this.#serverUntil) return;
-    this.#serverUntil = now + ms;
-    if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
-    else if (this.#preparing === this.#epoch) this.#epoch++;
-    else return;
-    this.#retryIn(ms);
   }
 
   /** The page was hidden (or the machine slept) longer than a ping interval: check the line now. */
