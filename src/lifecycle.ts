@@ -17,7 +17,7 @@ import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
 import type { ReconnectingInfo } from "./options.js";
 import type { Outbox } from "./outbox.js";
-import { decideRetry } from "./reconnect.js";
+import { decideRetry, serverDelay } from "./reconnect.js";
 import type { ResolvedOptions } from "./resolve-options.js";
 import { canTransition, State } from "./state.js";
 import type { ConnEvents, UrlSource } from "./types.js";
@@ -300,7 +300,16 @@ export class Lifecycle {
     if (closedByUser) {
       this.#closing!.delete(link!);
       // A hidden page's or reconnect()'s socket comes back (unless the connection ended since: #shutdown forgets it).
-      if (end.wasOpen) this.#emitClose(end, link === this.#dropped);
+      const dropped = link === this.#dropped;
+      if (end.wasOpen) this.#emitClose(end, dropped);
+      // The server had closed it with 1013 before the drop: that wait stands, as after any drop
+      // (an attempt waiting for this end gives way to it).
+      const ms = serverDelay(this.#o.reconnect, { ...end, openForMs: 0 }); // a 1013 comes on an open socket only
+      if (dropped && ms !== undefined) {
+        this.#serverUntil = this.#o.clock.now() + ms;
+        this.#epoch++;
+        this.#onOnline();
+      }
       closedByUser();
       return;
     }
@@ -309,10 +318,11 @@ export class Lifecycle {
     const ask = this.#o.reconnect.shouldReconnect;
     const epoch = this.#epoch;
     const ends = this.#ends;
+    const ending = { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined };
     let decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
-      { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined },
+      ending,
       ask && ((info) => this.#ask(ask, info)),
     );
     // shouldReconnect is asked, not announced to: one that called close() or dial() has
@@ -324,7 +334,14 @@ export class Lifecycle {
     // One that called reconnect(): retried at once, whatever it answered, from attempt 0 (a
     // wait the server set still stands).
     const redialled = this.#epoch !== epoch;
-    if (redialled) decision = { ...decision, retry: true, attempt: 0, delayMs: 0 };
+    // Built anew: an answer of no (or a spent budget) carries no server wait, and its error is a give-up's.
+    if (redialled)
+      decision = {
+        retry: true,
+        attempt: 0,
+        delayMs: 0,
+        serverDelayMs: serverDelay(this.#o.reconnect, ending),
+      };
     this.#attempt = decision.attempt;
     this.#lastEnd = end;
     if (end.wasOpen) this.#emitClose(end, decision.retry);

@@ -94,14 +94,17 @@ import tsupConfig from "../tsup.config.js";
  * dropped from it), 72 B: 16,840 B; the guard is 16,896 B. The abort-listener limit's browser
  * stand-in (a no-op; Node raises the limit of a signal many requests share): 16,847 B; a signal
  * aborted by the codec or `messageId` checked again before registering: 16,861 B; `reconnect()`
- * logged and published as a reconnect decision: 16,890 B. By
+ * logged and published as a reconnect decision: 16,890 B; a wait the server set standing after
+ * `reconnect()` (from a `shouldReconnect` that says no, or after a 1013 heard before the drop):
+ * 16,945 B; the guard is 16,960 B (a decision: every call settles and the server's wait is
+ * honoured, which issue 16 asks for). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_896;
+const BUDGET_GZIP_BYTES = 16_960;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
