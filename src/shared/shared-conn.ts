@@ -400,7 +400,8 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
   /**
    * Drops the one socket and dials again at once, as `Conn.reconnect()` does (in the leader's
    * tab: a follower asks the leader); the shared connection's queue and requests follow Conn's
-   * reconnect rules there.
+   * reconnect rules there. A follower's ask is not kept: made while the lock passes to a new
+   * leader, it is lost (as `ping()`'s), and a failure is reported in the leader's tab.
    *
    * @throws EvtWebSocketError `ERR_CLOSED` before `dial()` or after `close()`;
    *   `ERR_INVALID_OPTION` for a code or reason that `close()` refuses.
