@@ -186,6 +186,8 @@ export class Delivery {
       // queue: cancelling it changes nothing, and its frame goes out.
       this.#queue.cancel(item);
     }
+    // Nothing left to expire: no timer waits for it (it would hold an idle process open).
+    if (this.#queue.size === 0) this.stop();
   }
 
   /** Arms the expiry timer for `at` (replacing a later one); `now` is the clock's reading. */

@@ -295,6 +295,18 @@ describe("maxAgeMs: expiry in the queue", () => {
     await c.close();
     expect(clock.pending).toBe(0);
   });
+
+  it("the timer goes when aborts take the last messages out: nothing holds an idle connection's process open", () => {
+    const clock = new FakeClock();
+    const c = conn({ clock });
+    const ac = new AbortController();
+    c.send("a", { maxAgeMs: 3_600_000, signal: ac.signal });
+    c.send("b", { maxAgeMs: 3_600_000, signal: ac.signal });
+    expect(clock.pending).toBe(1);
+    ac.abort();
+    expect(c.stats.queuedMessages).toBe(0);
+    expect(clock.pending).toBe(0);
+  });
 });
 
 describe("expiry and drops are transitions: finish, then announce", () => {
