@@ -96,8 +96,9 @@ import tsupConfig from "../tsup.config.js";
  * aborted by the codec or `messageId` checked again before registering: 16,861 B; `reconnect()`
  * logged and published as a reconnect decision: 16,890 B; a wait the server set standing after
  * `reconnect()` (from a `shouldReconnect` that says no, or after a 1013 heard before the drop):
- * 16,945 B (the expiry timer cleared when aborts empty the queue: 16,953 B); the guard is 16,960 B (a decision: every call settles and the server's wait is
- * honoured, which issue 16 asks for). By
+ * 16,945 B; the expiry timer cleared when aborts empty the queue: 16,953 B. The guard is
+ * 16,960 B (a decision: every call settles and the server's wait is honoured, which issue 16
+ * asks for). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
