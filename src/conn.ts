@@ -8,7 +8,7 @@
  * errors go to a caller and which to `onError` (an error goes to exactly one).
  */
 
-import { byteLength, type Data, describe, isData, type Sendable } from "./codec.js";
+import { type Data, describe, isData, type Sendable } from "./codec.js";
 import { planDial } from "./dial-plan.js";
 import { Emitter } from "./emitter.js";
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
@@ -18,7 +18,7 @@ import { Lifecycle } from "./lifecycle.js";
 import type { LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
-import { checkOn, duration, EVENTS } from "./option-checks.js";
+import { checkOn, closeProblem, duration, EVENTS } from "./option-checks.js";
 import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending-registry.js";
@@ -45,14 +45,6 @@ declare global {
 }
 
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
-
-/** Why `close()` (or `reconnect()`) refuses `code` and `reason`; undefined when it takes them. */
-function badClose(code: number, reason: string): EvtWebSocketError | undefined {
-  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
-    return invalidOption(`close code must be 1000 or 3000-4999, got ${code}`);
-  if (typeof reason !== "string" || byteLength(reason) > 123)
-    return invalidOption("close reason must be a string of at most 123 bytes");
-}
 
 /** A connection of any message type: one hook object (and one lifecycle type) serves them all. */
 // biome-ignore lint/suspicious/noExplicitAny: the message types do not matter where this is used.
@@ -320,8 +312,8 @@ export class Conn<TIn = Data, TOut = Sendable> {
    * Resolves when the socket is gone (at most 3 s against a peer that does not answer).
    */
   close(code = 1000, reason = ""): Promise<void> {
-    const bad = badClose(code, reason);
-    return bad ? Promise.reject(bad) : this.#life.close(code, reason);
+    const bad = closeProblem(code, reason);
+    return bad ? Promise.reject(invalidOption(bad)) : this.#life.close(code, reason);
   }
 
   /**
@@ -346,8 +338,8 @@ export class Conn<TIn = Data, TOut = Sendable> {
     const s = this.#life.state;
     if (s === State.IDLE || s === State.CLOSED)
       throw evtError(ErrorCode.CLOSED, `cannot reconnect: connection is ${s}`);
-    const bad = badClose(code, reason);
-    if (bad) throw bad;
+    const bad = closeProblem(code, reason);
+    if (bad) throw invalidOption(bad);
     this.#life.reconnect(code, reason);
   }
 

@@ -13,6 +13,7 @@
  */
 
 import { MAX_TIMER_MS } from "./clock.js";
+import { byteLength } from "./codec.js";
 import { invalidOption as invalid } from "./errors.js";
 
 /** An HTTP token (RFC 9110 5.6.2): what header names and subprotocols must be. */
@@ -116,6 +117,17 @@ export function checkOn(names: readonly string[], event: unknown, listener: unkn
     throw invalid(`on(): unknown event ${shown(event)}; the events are ${names.join(", ")}`);
   if (typeof listener !== "function")
     throw invalid(`on(${shown(event)}): the listener must be a function, got ${typeof listener}`);
+}
+
+/**
+ * What is wrong with a close code and reason (`close()`'s and `reconnect()`'s rule: 1000 or
+ * 3000-4999, a string of at most 123 bytes); undefined when both are good.
+ */
+export function closeProblem(code: number, reason: string): string | undefined {
+  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
+    return `close code must be 1000 or 3000-4999, got ${code}`;
+  if (typeof reason !== "string" || byteLength(reason) > 123)
+    return "close reason must be a string of at most 123 bytes";
 }
 
 /** A whole number of bytes, 0 or more; `undefined` gives `fallback`. */

@@ -96,7 +96,8 @@ import tsupConfig from "../tsup.config.js";
  * aborted by the codec or `messageId` checked again before registering: 16,861 B; `reconnect()`
  * logged and published as a reconnect decision: 16,890 B; a wait the server set standing after
  * `reconnect()` (from a `shouldReconnect` that says no, or after a 1013 heard before the drop):
- * 16,945 B; the expiry timer cleared when aborts empty the queue: 16,953 B. The guard is
+ * 16,945 B; the expiry timer cleared when aborts empty the queue: 16,953 B; the close rule
+ * moved to option-checks.ts (shared with the shared entry): 16,930 B. The guard is
  * 16,960 B (a decision: every call settles and the server's wait is honoured, which issue 16
  * asks for). By
  * module (metafile, minified), the optional features (messages(), delivery options and
@@ -253,8 +254,11 @@ describe("the browser entry", () => {
  * (Later trims took it to 8,115 B.) `id`, as Conn's (12 B); `on()` refusing an unknown event
  * or a non-function listener (123 B); `reconnect()`, asked of the leader by a follower (169 B):
  * 8,419 B; the guard is 8,448 B (a decision: Conn's API, which the shared connection mirrors).
+ * `request()` checking its signal: 8,439 B. The close code and reason checked by Conn's one
+ * rule (option-checks.ts `closeProblem`, which brings `byteLength` in) instead of a copy of it
+ * here: 8,575 B; the guard is 8,640 B (a decision: one rule, not two).
  */
-const SHARED_BUDGET_GZIP_BYTES = 8_448;
+const SHARED_BUDGET_GZIP_BYTES = 8_640;
 
 describe("the shared entry (evtwebsocket/shared)", () => {
   it(`weighs at most ${SHARED_BUDGET_GZIP_BYTES} bytes minified and gzipped, without the public entry it imports`, async () => {

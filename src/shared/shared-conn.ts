@@ -37,7 +37,7 @@ import type {
   UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
-import { checkOn, EVENTS } from "../option-checks.js";
+import { checkOn, closeProblem, EVENTS } from "../option-checks.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
@@ -55,21 +55,10 @@ export type { Role, SharedConnEvents, SharedConnOptions } from "./types.js";
 const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
 /**
- * What Conn's `close()` says of a bad close code or reason (1000 or 3000-4999, a string of at
- * most 123 bytes); undefined for good ones.
- */
-function closeArgsProblem(code: number, reason: string): string | undefined {
-  if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
-    return `close code must be 1000 or 3000-4999, got ${code}`;
-  if (typeof reason !== "string" || new TextEncoder().encode(reason).length > 123)
-    return "close reason must be a string of at most 123 bytes";
-}
-
-/**
  * A connection shared by every tab of this origin that uses the same `name`; see the module
  * header for how. Its API is `Conn`'s: `dial`, `send`, `request`, `close`, `on`, `state`,
  * `isConnected`, `messages`, `ping`, `protocol`, `handshake`, `bufferedAmount`, `drained`,
- * `stats`, `id`, plus `role`; each member says what it means in a follower.
+ * `stats`, `id`, `reconnect`, plus `role`; each member says what it means in a follower.
  */
 export class SharedConn<TIn = Data, TOut = Sendable> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
@@ -375,7 +364,7 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     // Conn's check, made first: a bad code or reason rejects with Conn's error and changes
     // nothing (marked closed, a leader would keep its socket and the lock). In a follower too,
     // through its own idle Conn, which only checks them.
-    if (closeArgsProblem(code, reason)) return (conn ?? this.#leader.conn).close(code, reason);
+    if (closeProblem(code, reason)) return (conn ?? this.#leader.conn).close(code, reason);
     const stepped = this.#t.role.steppedDown;
     this.#t.role.close();
     this.#unwatch?.();
@@ -415,7 +404,7 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     const s = this.#t.role.closed ? "closed" : this.state;
     if (s === "idle" || s === "closed") throw evtError("ERR_CLOSED", `cannot reconnect: connection is ${s}`);
     // Conn's checks and messages, made here so a bad code or reason is refused in this tab.
-    const bad = closeArgsProblem(code, reason);
+    const bad = closeProblem(code, reason);
     if (bad !== undefined) throw evtError("ERR_INVALID_OPTION", bad);
     this.#follower.reconnect(code, reason);
   }
