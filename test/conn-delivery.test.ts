@@ -39,6 +39,27 @@ function errors() {
   return { seen, onError, next };
 }
 
+/**
+ * Dials `c` and aborts `ac` from inside the first frame `c` hands to its socket (a
+ * `diagnostics_channel` `sent` subscriber, called while the queue is being flushed); returns
+ * `stats.queuedMessages` as read right after that abort.
+ */
+async function dialAbortingOnFirstSent(c: Conn<string, string>, ac: AbortController, url: string): Promise<number[]> {
+  const queuedAfterAbort: number[] = [];
+  const onSent = (m: unknown) => {
+    if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
+    ac.abort();
+    queuedAfterAbort.push(c.stats.queuedMessages);
+  };
+  dc.subscribe(CHANNELS.sent, onSent);
+  try {
+    await c.dial(url);
+  } finally {
+    dc.unsubscribe(CHANNELS.sent, onSent);
+  }
+  return queuedAfterAbort;
+}
+
 describe("send() says what it did", () => {
   it('returns "sent" when the connection is open, and the message arrives', async () => {
     const s = await silent();
@@ -149,18 +170,8 @@ describe("signal: aborting a queued message", () => {
     c.send("a", { signal: ac.signal });
     c.send("b", { signal: ac.signal });
     c.send("c");
-    const queuedAfterAbort: number[] = [];
-    const onSent = (m: unknown) => {
-      if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
-      ac.abort();
-      queuedAfterAbort.push(c.stats.queuedMessages); // "c" is still to go; "a" has left
-    };
-    dc.subscribe(CHANNELS.sent, onSent);
-    try {
-      await c.dial(s.url);
-    } finally {
-      dc.unsubscribe(CHANNELS.sent, onSent);
-    }
+    // "c" is still to go when "a" has left.
+    const queuedAfterAbort = await dialAbortingOnFirstSent(c, ac, s.url);
     await until(() => s.received.length === 2, "a and c");
     expect(s.received).toEqual(["a", "c"]);
     expect(queuedAfterAbort).toEqual([1]);
@@ -181,18 +192,7 @@ describe("signal: aborting a queued message", () => {
       c.send(`p${i}`);
       rest.push(`p${i}`);
     }
-    const queuedAfterAbort: number[] = [];
-    const onSent = (m: unknown) => {
-      if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
-      ac.abort();
-      queuedAfterAbort.push(c.stats.queuedMessages);
-    };
-    dc.subscribe(CHANNELS.sent, onSent);
-    try {
-      await c.dial(s.url);
-    } finally {
-      dc.unsubscribe(CHANNELS.sent, onSent);
-    }
+    const queuedAfterAbort = await dialAbortingOnFirstSent(c, ac, s.url);
     await until(() => s.received.length === 101, "the first frame and the plain messages");
     expect(s.received).toEqual(["s0.0", ...rest]);
     expect(queuedAfterAbort).toEqual([100]);

@@ -6,8 +6,11 @@
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import { describe, expect, it, vi } from "vitest";
 import type { Conn, ConnOptions } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
+import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
 
 /** A server that records how many of its sockets were ever live at once. */
 async function counted(opts: Parameters<typeof server>[0] = {}) {
@@ -23,6 +26,24 @@ async function counted(opts: Parameters<typeof server>[0] = {}) {
     },
   });
   return Object.assign(s, { stats, live: () => live });
+}
+
+/**
+ * The server's 2 s wait (Retry-After: 2) stands: no second attempt (a call of the URL function,
+ * counted by `urls`) until it has passed on `clock`, then one, and `dialed` resolves.
+ */
+async function expectServerWait(clock: FakeClock, urls: () => number, dialed: Promise<void>): Promise<void> {
+  const turn = () => new Promise((r) => setImmediate(r));
+  // Every step set off is done: an attempt made now would have called the URL function.
+  await turn();
+  await turn();
+  expect(urls()).toBe(1);
+  clock.advance(1999);
+  await turn();
+  expect(urls()).toBe(1);
+  clock.advance(1);
+  await dialed;
+  expect(urls()).toBe(2);
 }
 
 describe("reconnect() review", () => {
@@ -304,9 +325,6 @@ describe("reconnect() review: more", () => {
   });
 });
 
-import { FakeClock } from "./helpers/fake-clock.js";
-import { upgradeServer } from "./helpers/upgrade-server.js";
-
 describe("reconnect() review: the server's wait", () => {
   for (const where of ["onReconnecting", "shouldReconnect", "onError"] as const) {
     it(`from ${where} after a 503 Retry-After: 2, the wait still stands`, async () => {
@@ -340,21 +358,11 @@ describe("reconnect() review: the server's wait", () => {
         return s.url;
       });
       await until(() => done, "reconnect called");
-      // Every step set off is done: an attempt made now would have called the URL function.
-      await new Promise((r) => setImmediate(r));
-      expect(urls).toBe(1);
-      clock.advance(1999);
-      await new Promise((r) => setImmediate(r));
-      expect(urls).toBe(1);
-      clock.advance(1);
-      await dialed;
-      expect(urls).toBe(2);
+      await expectServerWait(clock, () => urls, dialed);
       expect(s.arrivals).toHaveLength(2);
     });
   }
 });
-
-import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 
 describe("reconnect() review: a 1013 close heard before it", () => {
   it.each([
@@ -461,16 +469,7 @@ describe("reconnect() review: from shouldReconnect", () => {
       });
       dialed.catch(() => {}); // settled at cleanup when an assertion fails first
       await until(() => s.arrivals.length >= 1, "the refused handshake");
-      // Every step set off is done: an attempt made now would have called the URL function.
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setImmediate(r));
-      expect(urls).toBe(1);
-      clock.advance(1999);
-      await new Promise((r) => setImmediate(r));
-      expect(urls).toBe(1);
-      clock.advance(1);
-      await dialed;
-      expect(urls).toBe(2);
+      await expectServerWait(clock, () => urls, dialed);
       expect(lines.join("\n")).not.toMatch(/ERR_RECONNECT_EXHAUSTED|give-up|gave up/);
       // The decision's line: a reconnect after the server's wait, not a give-up.
       expect(lines.join("\n")).toMatch(/reconnecting .*attempt=0 delayMs=0 serverDelayMs=2000/);

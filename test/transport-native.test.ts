@@ -55,6 +55,14 @@ function polyfill(shape: PolyfillShape): new (url: string, protocols?: string | 
   };
 }
 
+/** `ws` as a WHATWG constructor whose send() throws (instead of refusing) for a frame starting "boom". */
+class Throwing extends WebSocket {
+  override send(data: string): void {
+    if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
+    super.send(data);
+  }
+}
+
 describe("a user-supplied WebSocket that is a polyfill", () => {
   it("without protocol: the subprotocol reads as an empty string, not undefined", async () => {
     const s = await server();
@@ -103,12 +111,6 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     // It threw out of the queue's flush at the open: an uncaught exception (a crash without a
     // handler), the message it threw on lost, the ones behind it stuck.
     const s = await server();
-    class Throwing extends WebSocket {
-      override send(data: string): void {
-        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
-        super.send(data);
-      }
-    }
     const errors: { code: string; message: string; cause?: unknown; details?: unknown }[] = [];
     const c = conn<string, string>({
       WebSocket: Throwing as never,
@@ -133,12 +135,6 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     // Found by the model-based suite: the logger was told mid-send, close() rejected the still
     // registered request to onError, and send() then threw ERR_QUEUE_FULL for it as well.
     const s = await server();
-    class Throwing extends WebSocket {
-      override send(data: string): void {
-        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
-        super.send(data);
-      }
-    }
     let closing = false;
     const log = (line: string) => {
       if (line.includes(" queue-full ") && !closing) {
@@ -173,12 +169,6 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     // close() that carries no code (the server reads 1005), rather than a 1000 as if it were sound.
     const codes: number[] = [];
     const s = await server({ onConnection: (ws) => ws.on("close", (code) => codes.push(code)) });
-    class Throwing extends WebSocket {
-      override send(data: string): void {
-        if (data.startsWith("boom")) throw new TypeError("this polyfill refuses it");
-        super.send(data);
-      }
-    }
     const errors: { code: string; details?: unknown }[] = [];
     const c = conn<string, string>({
       WebSocket: Throwing as never,
