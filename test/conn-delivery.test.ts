@@ -44,7 +44,11 @@ function errors() {
  * `diagnostics_channel` `sent` subscriber, called while the queue is being flushed); returns
  * `stats.queuedMessages` as read right after that abort.
  */
-async function dialAbortingOnFirstSent(c: Conn<string, string>, ac: AbortController, url: string): Promise<number[]> {
+async function dialAbortingOnFirstSent(
+  c: Conn<string, string>,
+  ac: AbortController,
+  url: string,
+): Promise<number[]> {
   const queuedAfterAbort: number[] = [];
   const onSent = (m: unknown) => {
     if ((m as { conn: unknown }).conn !== c || ac.signal.aborted) return;
