@@ -42,6 +42,8 @@ export class Lifecycle {
   #epoch = 0;
   /** Counts the ends for good (#shutdown): what an error report, deferred, checks it still belongs to. */
   #ends = 0;
+  /** shouldReconnect is being asked (a reconnect() from it is logged by the socket's end). */
+  #asking = false;
   #attempt = 0;
   #openedAt = 0;
   #url: UrlSource = "";
@@ -173,12 +175,14 @@ export class Lifecycle {
 
   #redial(code: number, reason: string): void {
     // Logged and published as a reconnect decision (the user's): a wait the server set stands.
+    // From shouldReconnect, the socket's end logs the decision (once, with the wait it sets).
     const left = this.#serverUntil - this.#o.clock.now();
-    this.#plan!.obs?.event("reconnecting", {
-      attempt: 1,
-      delayMs: left > 0 ? Math.ceil(left) : 0,
-      reason: "reconnect()",
-    });
+    if (!this.#asking)
+      this.#plan!.obs?.event("reconnecting", {
+        attempt: 1,
+        delayMs: left > 0 ? Math.ceil(left) : 0,
+        reason: "reconnect()",
+      });
     this.#drop(code, reason);
     this.#attempt = 0;
     // A wait announced by a deferred "reconnecting" is untrue now (it is dropped), but an
@@ -482,11 +486,14 @@ export class Lifecycle {
 
   /** Asks `shouldReconnect`; a throw is reported and counts as no answer (retry). */
   #ask<A>(fn: (info: A) => boolean, info: A): boolean | undefined {
+    this.#asking = true;
     try {
       return fn(info);
     } catch (cause) {
       this.#report(evtError(ErrorCode.CALLBACK_THREW, "shouldReconnect threw", cause));
       return undefined;
+    } finally {
+      this.#asking = false;
     }
   }
 
