@@ -6,7 +6,7 @@
 /** Every slash command, with its arguments and one line of help. */
 export const COMMANDS = {
   close: ["[code] [reason]", "close the connection (1000 or 3000-4999); stays closed"],
-  reconnect: ["", "close and dial again now (also after a close or a give-up)"],
+  reconnect: ["", "drop the socket and dial again now, queue kept (or dial after a close)"],
   ping: ["", "send a ping now; the pong shows the round-trip time"],
   stats: ["", "show the connection's counters"],
   drop: ["", "ask the evtws test server to cut the line (watch the reconnect)"],

@@ -203,11 +203,10 @@ export function runSession(
         return;
       }
       case "reconnect":
-        leaving = true;
-        await conn.close(1000, "reconnect");
-        leaving = false;
         printer.event(`dialling ${shownUrl}`);
-        dial(false);
+        // Dialled: a reconnect (what is queued stays queued); closed or given up: a new dial.
+        if (conn.state === "closed" || conn.state === "idle") dial(false);
+        else conn.reconnect(1000, "reconnect");
         return;
       case "ping":
         try {

@@ -109,6 +109,14 @@ describe("npm start in a terminal", requireTools("tmux"), () => {
     await see(/reconnects\s+1/);
   });
 
+  it("/reconnect drops the socket and dials again as a reconnect: /stats counts it", async () => {
+    type("/reconnect");
+    await see(/\* connected to/, 3);
+    expect(screen()).toMatch(/\* closed 1000 "reconnect", will reconnect/);
+    type("/stats");
+    await see(/reconnects\s+2/);
+  });
+
   it("a line wider than the terminal in display columns (70 CJK characters) leaves no stale echo", async () => {
     const wide = "中".repeat(70); // 140 columns, plus the prompt: two rows of the 100-column pane
     type(wide);
