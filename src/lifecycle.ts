@@ -17,7 +17,7 @@ import { ErrorCode, EvtWebSocketError, evtError } from "./errors.js";
 import { Link, type LinkConfig, type LinkEnd, type LinkEvents } from "./link.js";
 import type { ReconnectingInfo } from "./options.js";
 import type { Outbox } from "./outbox.js";
-import { decideRetry, serverDelay } from "./reconnect.js";
+import { decideRetry, serverDelay, serverWait } from "./reconnect.js";
 import type { ResolvedOptions } from "./resolve-options.js";
 import { canTransition, State } from "./state.js";
 import type { ConnEvents, UrlSource } from "./types.js";
@@ -308,7 +308,7 @@ export class Lifecycle {
       if (end.wasOpen) this.#emitClose(end, dropped);
       // The server had closed it with 1013 before the drop: that wait stands, as after any drop
       // (an attempt waiting for this end gives way to it).
-      const ms = serverDelay(this.#o.reconnect, { ...end, openForMs: 0 }); // a 1013 comes on an open socket only
+      const ms = serverWait(this.#o.reconnect, { ...end, openForMs: 0 }); // a 1013 comes on an open socket only
       if (dropped && ms !== undefined) {
         this.#serverUntil = this.#o.clock.now() + ms;
         this.#epoch++;
@@ -343,7 +343,7 @@ export class Lifecycle {
       decision = {
         retry: true,
         attempt: 0,
-        delayMs: 0,
+        delayMs: serverWait(this.#o.reconnect, ending) ?? 0,
         serverDelayMs: serverDelay(this.#o.reconnect, ending),
       };
     this.#attempt = decision.attempt;
@@ -371,7 +371,9 @@ export class Lifecycle {
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
     if (serverDelayMs !== undefined) info.serverDelayMs = serverDelayMs;
     this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
-    this.#serverUntil = serverDelayMs === undefined ? 0 : this.#o.clock.now() + serverDelayMs;
+    // After reconnect() the server's wait, jittered, is the whole wait (its own step dials).
+    this.#serverUntil =
+      serverDelayMs === undefined ? 0 : this.#o.clock.now() + (redialled ? delayMs : serverDelayMs);
     if (!redialled) this.#retryIn(delayMs); // redialled: reconnect()'s own step dials
   }
 

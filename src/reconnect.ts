@@ -96,11 +96,25 @@ export function decideRetry(
   const server = serverDelay(policy, ending);
   // One draw for both: the backoff takes its jitter off, the server's wait gets it added.
   const r = random();
-  let delayMs = backoffDelay(next, policy, () => r);
+  const delayMs = backoffDelay(next, policy, () => r);
   if (server === undefined) return { retry: true, attempt: next, delayMs };
+  return {
+    retry: true,
+    attempt: next,
+    delayMs: Math.max(delayMs, serverWait(policy, ending, r)!),
+    serverDelayMs: server,
+  };
+}
+
+/**
+ * The wait the server asked for ({@link serverDelay}) with jitter added, never taken off, in
+ * ms; undefined when it set none. Retry-After (a refused handshake: it has a status) may exceed
+ * maxDelayMs, as the server knows its load; a 1013 wait (an open connection: no status) stays
+ * within maxDelayMs.
+ */
+export function serverWait(policy: ResolvedReconnect, ending: Ending, r = Math.random()): number | undefined {
+  const server = serverDelay(policy, ending);
+  if (server === undefined) return undefined;
   const jittered = server + Math.round(server * policy.jitter * r);
-  // Retry-After (a refused handshake: it has a status) may exceed maxDelayMs, as the server
-  // knows its load; a 1013 wait (an open connection: no status) stays within maxDelayMs.
-  delayMs = Math.max(delayMs, ending.status === undefined ? Math.min(jittered, policy.maxDelayMs) : jittered);
-  return { retry: true, attempt: next, delayMs, serverDelayMs: server };
+  return ending.status === undefined ? Math.min(jittered, policy.maxDelayMs) : jittered;
 }

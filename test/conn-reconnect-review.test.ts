@@ -32,13 +32,18 @@ async function counted(opts: Parameters<typeof server>[0] = {}) {
  * The server's 2 s wait (Retry-After: 2) stands: no second attempt (a call of the URL function,
  * counted by `urls`) until it has passed on `clock`, then one, and `dialed` resolves.
  */
-async function expectServerWait(clock: FakeClock, urls: () => number, dialed: Promise<void>): Promise<void> {
+async function expectServerWait(
+  clock: FakeClock,
+  urls: () => number,
+  dialed: Promise<void>,
+  waitMs = 2000,
+): Promise<void> {
   const turn = () => new Promise((r) => setImmediate(r));
   // Every step set off is done: an attempt made now would have called the URL function.
   await turn();
   await turn();
   expect(urls()).toBe(1);
-  clock.advance(1999);
+  clock.advance(waitMs - 1);
   await turn();
   expect(urls()).toBe(1);
   clock.advance(1);
@@ -366,12 +371,17 @@ describe("reconnect() review: the server's wait", () => {
 
 describe("reconnect() review: a 1013 close heard before it", () => {
   it.each([
-    ["reconnect()", "reconnect"],
-    ["a page hidden, shown before the socket's end", "show-before"],
-    ["a page hidden, shown after the socket's end", "show-after"],
+    ["reconnect()", "reconnect", 0],
+    ["a page hidden, shown before the socket's end", "show-before", 0],
+    ["a page hidden, shown after the socket's end", "show-after", 0],
+    // Math.random() answers 0.5: 5,000 ms plus a quarter (jitter 0.5 times 0.5), as after any 1013.
+    ["reconnect(), with jitter 0.5", "reconnect", 0.5],
   ] as const)(
-    "%s after the server's 1013 close frame, before the socket's end: the server's wait still stands",
-    async (_name, how) => {
+    "%s after the server's 1013 close frame, before the socket's end: the server's wait still stands (jitter added)",
+    async (_name, how, jitter) => {
+      vi.spyOn(Math, "random").mockReturnValue(0.5);
+      onCleanup(async () => void vi.restoreAllMocks());
+      const waitMs = 5000 + 5000 * jitter * 0.5;
       const window = new EventTarget();
       vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
       vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
@@ -400,7 +410,7 @@ describe("reconnect() review: a 1013 close heard before it", () => {
       const closes: string[] = [];
       const c = conn({
         clock,
-        reconnect: { minDelayMs: 10, maxDelayMs: 60_000, jitter: 0 },
+        reconnect: { minDelayMs: 10, maxDelayMs: 60_000, jitter },
         onClose: (i) => void closes.push(`${i.code} ${i.closedBy} ${i.willReconnect}`),
       });
       // Before the connection's own cleanup: its close() would wait for a socket nobody closes.
@@ -427,7 +437,10 @@ describe("reconnect() review: a 1013 close heard before it", () => {
       // Every step the end sets off is done: an attempt made now would have called the URL function.
       await new Promise((r) => setImmediate(r));
       expect(urls).toEqual([0]);
-      clock.advance(5000);
+      clock.advance(waitMs - 1);
+      await new Promise((r) => setImmediate(r));
+      expect(urls).toEqual([0]);
+      clock.advance(1);
       await until(() => c.isConnected() && sockets.length === 2, "open again after the wait");
       expect(urls).toEqual([0, 0]);
     },
@@ -436,11 +449,16 @@ describe("reconnect() review: a 1013 close heard before it", () => {
 
 describe("reconnect() review: from shouldReconnect", () => {
   it.each([
-    ["that says no", {}, false],
-    ["with the attempts spent (maxAttempts 0)", { maxAttempts: 0 }, true],
+    ["that says no", {}, false, 0],
+    ["with the attempts spent (maxAttempts 0)", { maxAttempts: 0 }, true, 0],
+    // Math.random() answers 0.5: the wait is 2,000 ms plus half of jitter 0.5's quarter.
+    ["that says no, with jitter 0.5", {}, false, 0.5],
   ] as const)(
-    "%s: after a 503 Retry-After: 2, the server's wait still stands, and the log line is a reconnect's",
-    async (_name, extra, answer) => {
+    "%s: after a 503 Retry-After: 2, the server's wait still stands (jitter added), and the log line is a reconnect's",
+    async (_name, extra, answer, jitter) => {
+      vi.spyOn(Math, "random").mockReturnValue(0.5);
+      onCleanup(async () => void vi.restoreAllMocks());
+      const waitMs = 2000 + 2000 * jitter * 0.5;
       const s = await upgradeServer((n) =>
         n === 0 ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2" : undefined,
       );
@@ -454,7 +472,7 @@ describe("reconnect() review: from shouldReconnect", () => {
         logger: { debug: log, info: log, warn: log, error: log },
         reconnect: {
           minDelayMs: 10,
-          jitter: 0,
+          jitter,
           ...extra,
           shouldReconnect: () => {
             c.reconnect();
@@ -469,10 +487,12 @@ describe("reconnect() review: from shouldReconnect", () => {
       });
       dialed.catch(() => {}); // settled at cleanup when an assertion fails first
       await until(() => s.arrivals.length >= 1, "the refused handshake");
-      await expectServerWait(clock, () => urls, dialed);
+      await expectServerWait(clock, () => urls, dialed, waitMs);
       expect(lines.join("\n")).not.toMatch(/ERR_RECONNECT_EXHAUSTED|give-up|gave up/);
       // The decision's line: a reconnect after the server's wait, not a give-up.
-      expect(lines.join("\n")).toMatch(/reconnecting .*attempt=0 delayMs=0 serverDelayMs=2000/);
+      expect(lines.join("\n")).toMatch(
+        new RegExp(`reconnecting .*attempt=0 delayMs=${waitMs} serverDelayMs=2000`),
+      );
       // One decision, one line (a reconnect() from shouldReconnect is not logged twice).
       expect(lines.filter((l) => / reconnecting /.test(l))).toHaveLength(1);
     },
