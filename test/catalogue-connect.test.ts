@@ -13,8 +13,10 @@ import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { heldUpgradeServer } from "./helpers/held-upgrade.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
+import { startNginx } from "./helpers/nginx.js";
 import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
+import { requireTools } from "./helpers/tools.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
 
 /** A server frame (unmasked), FIN set. */
@@ -326,4 +328,33 @@ describe("B. faults on an established connection", () => {
     expect(c.stats.reconnects).toBe(1);
     await hangUpAndClose(c, s.sockets);
   });
+});
+
+describe("B. behind a reverse proxy that restarts", requireTools("nginx"), () => {
+  it("B-14: an nginx reload and an nginx stop-and-start each cost one reconnect, and one upstream connection is left", async () => {
+    const upstream = await kitServer();
+    const nginx = await startNginx(upstream.port, 1);
+    let opens = 0;
+    const closes: CloseInfo[] = [];
+    const c = conn<string, string>({
+      reconnect: { ...fast, maxDelayMs: 100 },
+      matchMsg: (req, resp) => req === resp,
+      onConnected: () => void opens++,
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(nginx.url);
+    // Reload: the old worker keeps the connection until worker_shutdown_timeout (1 s), then cuts it.
+    nginx.reload();
+    await until(() => opens === 2, "back after the reload", 15_000);
+    expect(await c.request("after the reload")).toBe("after the reload");
+    // Stop (fast shutdown cuts the connection), then start again on the same port.
+    await nginx.stop();
+    await until(() => c.state === "reconnecting", "the stop noticed");
+    await nginx.start();
+    await until(() => opens === 3, "back after the restart", 15_000);
+    expect(await c.request("after the restart")).toBe("after the restart");
+    expect(closes.map((i) => i.willReconnect)).toEqual([true, true]);
+    expect(c.stats.reconnects).toBe(2);
+    await until(() => upstream.clients.size === 1, "one upstream connection");
+  }, 30_000);
 });
