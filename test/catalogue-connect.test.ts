@@ -6,6 +6,7 @@
  * backoff), where the plan proposed "fatal" for some.
  */
 
+import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
@@ -268,6 +269,54 @@ describe("B. faults on an established connection", () => {
     expect(errors.slice(before)).toEqual([]);
     expect(await c.request("after")).toBe("after");
   });
+
+  it("B-6: a round trip of 0.8 x pongTimeoutMs, longer than pingIntervalMs: no pong timeout and no reconnect over ten pongs", async () => {
+    const s = await kitServer();
+    const proxy = await kitProxy(s.url);
+    const errors: string[] = [];
+    const rtts: number[] = [];
+    const c = conn({
+      pingIntervalMs: 300,
+      pongTimeoutMs: 500,
+      reconnect: fast,
+      onError: (e) => void errors.push(e.code),
+    });
+    c.on("pong", ({ rttMs }) => void rtts.push(rttMs));
+    await proxy.latency(200); // 400 ms a round trip
+    await c.dial(proxy.url);
+    await until(() => rtts.length >= 10 || errors.length > 0, "ten pongs", 30_000);
+    expect(errors).toEqual([]);
+    expect(c.stats.reconnects).toBe(0);
+    expect(Math.min(...rtts)).toBeGreaterThanOrEqual(400);
+  }, 40_000);
+
+  it("B-8: a 1 MiB message over a 256 KB/s line takes seconds, far longer than pingIntervalMs + pongTimeoutMs: no pong timeout, and it arrives intact", async () => {
+    const payload = randomBytes(1024 * 1024);
+    const s = await kitServer({ onConnection: (client) => client.send(payload) });
+    const proxy = await kitProxy(s.url);
+    // The proxy passes each chunk it read (up to 64 KiB) whole once the rate allows: bytes come
+    // in bursts at most 250 ms apart here, inside pongTimeoutMs. (At 64 KB/s they would be a
+    // second apart, and a second of silence is rightly a dead line.)
+    await proxy.bandwidth(256 * 1024, { direction: "downstream" });
+    const errors: string[] = [];
+    const got: Uint8Array[] = [];
+    const c = conn<Uint8Array, string>({
+      pingIntervalMs: 200,
+      pongTimeoutMs: 400,
+      reconnect: fast,
+      onError: (e) => void errors.push(e.code),
+      onMessage: (m) => void got.push(m),
+    });
+    const started = performance.now();
+    await c.dial(proxy.url);
+    await until(() => got.length === 1 || errors.length > 0, "the message", 30_000);
+    expect(errors).toEqual([]);
+    // The pong of every ping sent meanwhile queued behind the message: bytes kept the line alive.
+    expect(performance.now() - started).toBeGreaterThan(2 * (200 + 400));
+    const digest = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+    expect(digest(got[0]!)).toBe(digest(payload));
+    expect(c.stats.reconnects).toBe(0);
+  }, 40_000);
 
   it("B-9: frames that arrive one byte per TCP write are reassembled byte-exact; text split inside a code point is delivered whole", async () => {
     const text = "héllo €uro 😀 ".repeat(20);
