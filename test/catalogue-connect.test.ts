@@ -15,7 +15,7 @@ import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { heldUpgradeServer } from "./helpers/held-upgrade.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
 import { startNginx } from "./helpers/nginx.js";
-import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
+import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
 import { requireTools } from "./helpers/tools.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
@@ -268,6 +268,37 @@ describe("B. faults on an established connection", () => {
     await until(() => pongs >= pongsBefore + 5 && c.isConnected(), "five pongs after the spike");
     expect(errors.slice(before)).toEqual([]);
     expect(await c.request("after")).toBe("after");
+  });
+
+  it("B-5: a peer that goes silent is terminated on the pong deadline, without a close frame to wait on; the request in flight rejects ERR_DISCONNECTED", async () => {
+    const peer = await rawServer(); // reads everything, answers nothing (no pong)
+    const errors: string[] = [];
+    const closes: CloseInfo[] = [];
+    const c = conn<string, string>({
+      pingIntervalMs: 100,
+      pongTimeoutMs: 200,
+      reconnect: fast,
+      matchMsg: (req, resp) => req === resp,
+      onError: (e) => void errors.push(e.code),
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(peer.url);
+    const failure = (await c.request("lost").catch((e: unknown) => e)) as EvtWebSocketError;
+    const opcodes = parseAll(peer.connectionBytes(0)).map((f) => f.opcode);
+    expect(opcodes).toContain(9); // pinged
+    expect(opcodes).not.toContain(8); // no closing handshake started with a dead peer
+    expect(failure.code).toBe("ERR_DISCONNECTED");
+    expect(errors[0]).toBe("ERR_PONG_TIMEOUT");
+    expect(closes[0]).toEqual({
+      code: 1006,
+      reason: "",
+      wasClean: false,
+      willReconnect: true,
+      closedBy: "client",
+    });
+    const closing = c.close();
+    peer.hangUp();
+    await closing;
   });
 
   it("B-6: a round trip of 0.8 x pongTimeoutMs, longer than pingIntervalMs: no pong timeout and no reconnect over ten pongs", async () => {
