@@ -10,6 +10,7 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { heldUpgradeServer } from "./helpers/held-upgrade.js";
@@ -133,6 +134,14 @@ describe("A. connecting", () => {
     expect(perAttempt.map((e) => e.code)).toEqual(Array(3).fill("ERR_CONNECT_TIMEOUT"));
     expect(silent.accepted()).toBe(3);
     await until(() => silent.closed.length === 3, "the server saw every attempt's socket close");
+  });
+
+  it("A-4: the same with a WHATWG WebSocket (ws's, injected): ERR_CONNECT_TIMEOUT, and the server sees the socket close", async () => {
+    const silent = await handshakeServer(() => {});
+    const c = conn({ WebSocket: WebSocket as never, connectTimeoutMs: 200, reconnect: false });
+    const failure = (await c.dial(silent.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(failure.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => silent.closed.length === 1, "the server saw the socket close");
   });
 
   it("A-5: a handshake answered at 0.7 x connectTimeoutMs opens, and no timeout fires after it", async () => {

@@ -52,6 +52,35 @@ describe("C. close codes", () => {
     },
   );
 
+  it.each([1000, 1001, 1008, 1011, 1013, 4001])(
+    "C-1: the same with a WHATWG WebSocket (ws's, injected), %i: onClose once with its code and reason, the code echoed, a reconnect",
+    async (code) => {
+      const echoed: number[] = [];
+      const s = await server({
+        onMessage: (ws) => {
+          ws.on("close", (c) => void echoed.push(c));
+          ws.close(code, "r");
+        },
+      });
+      const closes: CloseInfo[] = [];
+      const c = conn<string, string>({
+        WebSocket: WebSocket as never,
+        reconnect: fast,
+        matchMsg: () => true,
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(s.url);
+      const failure = (await c.request("x").catch((e: unknown) => e)) as EvtWebSocketError;
+      expect(failure.code).toBe("ERR_DISCONNECTED");
+      await until(() => s.connections === 2 && c.isConnected(), "reconnected");
+      await until(() => echoed.length === 1, "the server saw the client's close frame");
+      expect(echoed).toEqual([code]);
+      expect(closes).toEqual([
+        { code, reason: "r", wasClean: true, willReconnect: true, closedBy: "server" },
+      ]);
+    },
+  );
+
   it.each([
     ["code 0", Buffer.from([0x00, 0x00]), "WS_ERR_INVALID_CLOSE_CODE"],
     ["code 999", Buffer.from([0x03, 0xe7]), "WS_ERR_INVALID_CLOSE_CODE"],
