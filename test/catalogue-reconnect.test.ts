@@ -153,6 +153,39 @@ describe("C. close codes", () => {
   });
 });
 
+describe("C-4. a server that accepts, then closes at once", () => {
+  it("C-4: with 4401 (auth-like) and the documented shouldReconnect opt-out: exactly one connection, then closed", async () => {
+    const s = await server({ onConnection: (ws) => ws.close(4401, "unauthorized") });
+    const closes: CloseInfo[] = [];
+    const c = conn({
+      reconnect: { ...fast, shouldReconnect: ({ code }) => code !== 4401 },
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(s.url);
+    await until(() => c.state === "closed", "closed");
+    await sleep(10 * fast.maxDelayMs);
+    expect(s.connections).toBe(1);
+    expect(closes).toEqual([
+      { code: 4401, reason: "unauthorized", wasClean: true, willReconnect: false, closedBy: "server" },
+    ]);
+  });
+
+  it.each([1008, 4401])(
+    "C-4: with %i and no shouldReconnect (retried by default): the backoff keeps growing, no tight loop",
+    async (code) => {
+      const s = await server({ onConnection: (ws) => ws.close(code) });
+      const delays: number[] = [];
+      const c = conn({
+        reconnect: { minDelayMs: 5, maxDelayMs: 1000, factor: 2, jitter: 0 },
+        onReconnecting: (i) => void delays.push(i.delayMs),
+      });
+      await c.dial(s.url);
+      await until(() => delays.length >= 5, "five waits");
+      expect(delays.slice(0, 5)).toEqual([5, 10, 20, 40, 80]);
+    },
+  );
+});
+
 describe("D. reconnect dynamics", () => {
   it("D-7: a WHATWG WebSocket fires error then close for each refused handshake: one retry is scheduled per failure", async () => {
     const held = await heldUpgradeServer((n) =>
