@@ -9,7 +9,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EvtWebSocketError, State } from "../src/index.js";
-import { conn, fast } from "./helpers/harness.js";
+import { conn, fast, sleep } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 import { requireTools } from "./helpers/tools.js";
 
@@ -117,4 +117,39 @@ describe("network namespace faults (nftables)", requireTools("network namespaces
       heal();
     }
   });
+
+  it("B-12: 30 % of the packets to the server dropped for 4 s: every request settles, nothing hangs, and the connection is open again once the loss stops", async () => {
+    const requestTimeoutMs = 3000;
+    const c = conn<string, string>({
+      reconnect: fast,
+      pingIntervalMs: 200,
+      pongTimeoutMs: 1000,
+      connectTimeoutMs: 2000,
+      requestTimeoutMs,
+      matchMsg: (req, resp) => req === resp,
+    });
+    await c.dial(url);
+    const outcomes: string[] = [];
+    const requests: Array<Promise<void>> = [];
+    nft("add rule inet evtws input numgen random mod 100 < 30 drop");
+    try {
+      for (let i = 0; i < 20; i++) {
+        const settled = c.request(`r${i}`).then(
+          () => void outcomes.push("resolved"),
+          (e: EvtWebSocketError) => void outcomes.push(e.code),
+        );
+        requests.push(settled);
+        await sleep(200);
+      }
+    } finally {
+      heal();
+    }
+    // INV-1: each settles, answered, timed out or dropped with its connection; none is left waiting.
+    await until(() => outcomes.length === 20, "every request settled", requestTimeoutMs + 5000);
+    await Promise.all(requests);
+    for (const outcome of outcomes)
+      expect(["resolved", "ERR_REQUEST_TIMEOUT", "ERR_DISCONNECTED"]).toContain(outcome);
+    await until(() => c.state === State.OPEN, "open after the loss stops", 15_000);
+    expect(await c.request("after")).toBe("after");
+  }, 30_000);
 });

@@ -16,6 +16,7 @@ import {
 } from "../src/testing/index.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
+import { tcpServer } from "./helpers/raw-server.js";
 
 /** Node's warnings (their names) while the test runs. */
 function warnings(): string[] {
@@ -678,4 +679,25 @@ describe("createFaultProxy: lifting one of two faults", () => {
       expect(server.received).toEqual(["held"]);
     },
   );
+});
+
+describe("createFaultProxy: bandwidth trickles", () => {
+  it("a 40 KB write under bandwidth(20 KB/s) goes on in pieces of 100 ms worth, as Toxiproxy's toxic sends them, not as one burst after 2 s", async () => {
+    const reads: number[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("data", (chunk: Buffer) => void reads.push(chunk.length));
+    });
+    const proxy = await kitProxy(`ws://127.0.0.1:${port}`);
+    await proxy.bandwidth(20_000, { direction: "upstream" });
+    const { socket } = await tcpClient(proxy);
+    socket.write(Buffer.alloc(40_000, 1));
+    await waitFor(() => reads.reduce((a, b) => a + b, 0) === 40_000, {
+      message: "every byte",
+      timeoutMs: 20_000,
+    });
+    // 20 pieces of 2,000 bytes, read separately unless the process was too slow to tell them apart.
+    expect(Math.max(...reads)).toBeLessThan(40_000);
+    expect(reads.length).toBeGreaterThanOrEqual(5);
+  });
 });

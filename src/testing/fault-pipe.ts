@@ -101,10 +101,18 @@ export function pipe(from: net.Socket, to: net.Socket, way: Way, faults: Faults)
       return;
     }
     const now = performance.now();
-    if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (chunk.length / rate) * 1000;
-    const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
-    lastDue = due;
-    delayed.push({ at: now, due, chunk });
+    // Under a rate a chunk (up to 64 KiB) goes on in pieces of 100 ms worth, as Toxiproxy's
+    // bandwidth toxic sends them: a slow line trickles instead of falling silent for the whole
+    // chunk's time and then bursting (a heartbeat would rightly call that silence dead). At
+    // least 128 bytes a piece, so a crawling rate holds a few hundred pieces, not one per byte.
+    const size = rate > 0 ? Math.max(128, Math.floor(rate / 10)) : chunk.length;
+    for (let start = 0; start < chunk.length; start += size) {
+      const piece = size < chunk.length ? chunk.subarray(start, start + size) : chunk;
+      if (rate > 0) wireFreeAt = Math.max(now, wireFreeAt) + (piece.length / rate) * 1000;
+      const due = Math.max(lastDue, (rate > 0 ? wireFreeAt : now) + delayMs);
+      lastDue = due;
+      delayed.push({ at: now, due, chunk: piece });
+    }
     queuedBytes += chunk.length;
     if (queuedBytes > 64 * 1024 && !throttled) {
       throttled = true;

@@ -55,9 +55,10 @@ export interface FaultProxy {
   latency(ms: number, scope?: FaultScope): Promise<void>;
   /**
    * Limits each direction (or `scope.direction` only) to `bytesPerSecond` (Toxiproxy's
-   * `bandwidth` toxic); 0 removes the limit, and the bytes still held go on at once (if
-   * `latency` delays that direction, its delay after they came). Reading pauses while more than 64 KiB wait, or while the
-   * receiver takes no more, so the sender feels backpressure.
+   * `bandwidth` toxic), bytes going on in pieces of 100 ms worth (at least 128 bytes) so a slow
+   * line trickles; 0 removes the limit, and the bytes still held go on at once (if `latency`
+   * delays that direction, its delay after they came). Reading pauses while more than 64 KiB
+   * wait, or while the receiver takes no more, so the sender feels backpressure.
    */
   bandwidth(bytesPerSecond: number, scope?: FaultScope): Promise<void>;
   /**
