@@ -1,0 +1,254 @@
+/**
+ * Reliability-plan catalogue, sections E (request/response matching), F (bad inbound data) and
+ * G (outbound side and API misuse): the scenarios no other test pinned (the map is
+ * /work/briefs/catalogue-2-map.md). Every test talks to a real peer on 127.0.0.1: a `ws` server,
+ * or a hand-written one (test/helpers/raw-server.ts) that writes crafted frames and records
+ * every byte the client sends. Each test's name starts with its scenario ID.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
+import { until } from "./helpers/server.js";
+
+/** A server frame (unmasked) with a payload under 126 bytes; `first` is the whole first byte. */
+function rawFrame(first: number, payload: Buffer = Buffer.alloc(0)): Buffer {
+  return Buffer.concat([Buffer.from([first, payload.length]), payload]);
+}
+
+/** The close codes in the close frames `bytes` (what a client sent) hold, in order. */
+function closeCodesIn(bytes: Buffer): number[] {
+  return parseAll(bytes)
+    .filter((f) => f.opcode === 8)
+    .map((f) => (f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005));
+}
+
+/** A masked text frame from the server: RFC 6455 §5.1 forbids a server to mask. */
+function maskedServerFrame(): Buffer {
+  const key = Buffer.from([1, 2, 3, 4]);
+  const payload = Buffer.from("hi");
+  for (let i = 0; i < payload.length; i++) payload[i]! ^= key[i & 3]!;
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), key, payload]);
+}
+
+describe("F-6: a server that breaks RFC 6455 framing", () => {
+  const cases: Array<[string, Buffer, string]> = [
+    ["a masked server frame", maskedServerFrame(), "WS_ERR_UNEXPECTED_MASK"],
+    ["RSV1 set with no extension negotiated", rawFrame(0xc1, Buffer.from("hi")), "WS_ERR_UNEXPECTED_RSV_1"],
+    ["RSV2 and RSV3 set", rawFrame(0xb1, Buffer.from("hi")), "WS_ERR_UNEXPECTED_RSV_2_3"],
+    ["reserved data opcode 0x3", rawFrame(0x83), "WS_ERR_INVALID_OPCODE"],
+    ["reserved control opcode 0xB", rawFrame(0x8b), "WS_ERR_INVALID_OPCODE"],
+    [
+      "a 126-byte ping (control frames hold at most 125)",
+      Buffer.concat([Buffer.from([0x89, 126, 0, 126]), Buffer.alloc(126, 0x50)]),
+      "WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH",
+    ],
+    ["a fragmented ping (FIN clear)", rawFrame(0x09, Buffer.from("p")), "WS_ERR_EXPECTED_FIN"],
+    [
+      "a continuation frame with no message started",
+      rawFrame(0x80, Buffer.from("hi")),
+      "WS_ERR_INVALID_OPCODE",
+    ],
+    [
+      "a new text frame inside a fragmented message",
+      Buffer.concat([rawFrame(0x01, Buffer.from("part")), rawFrame(0x81, Buffer.from("new"))]),
+      "WS_ERR_INVALID_OPCODE",
+    ],
+  ];
+
+  it.each(cases)(
+    "F-6: %s: we close with 1002, report ERR_DISCONNECTED with ws's code as cause, deliver nothing, and reconnect",
+    async (_name, bytes, wsCode) => {
+      const raw = await rawServer();
+      const messages: unknown[] = [];
+      const errors: EvtWebSocketError[] = [];
+      const closes: CloseInfo[] = [];
+      let opens = 0;
+      const c = conn({
+        reconnect: fast,
+        onConnected: () => void opens++,
+        onMessage: (m) => void messages.push(m),
+        onError: (e) => void errors.push(e),
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(raw.url);
+      raw.write(bytes);
+      // The hand-written peer never answers a close frame: hang up once ours arrived.
+      await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+      expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1002]);
+      raw.hangUp();
+      await until(() => opens === 2, "the reconnect");
+      expect(closes).toEqual([
+        { code: 1002, reason: "", wasClean: false, willReconnect: true, closedBy: "client" },
+      ]);
+      expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED"]);
+      expect(errors[0]!.details).toEqual({ closeCode: 1002, closedBy: "client" });
+      expect(errors[0]!.message).toMatch(/broke the protocol \(close code 1002, closed by client\)/);
+      expect((errors[0]!.cause as { code?: string }).code).toBe(wsCode);
+      expect(messages).toEqual([]);
+      expect(c.state).toBe("open");
+      await closeAgainst(raw, c, 1);
+    },
+  );
+});
+
+/**
+ * Closes `c`, whose socket is connection `i` of the hand-written peer (which never answers a
+ * close frame): hangs up once our close frame arrived, instead of waiting out the close timeout.
+ */
+async function closeAgainst(
+  raw: Awaited<ReturnType<typeof rawServer>>,
+  c: { close(): Promise<void> },
+  i: number,
+): Promise<void> {
+  const closing = c.close();
+  await until(() => closeCodesIn(raw.connectionBytes(i)).length > 0, "our close frame");
+  raw.hangUp();
+  await closing;
+}
+
+/** A connection to a hand-written peer that records what it hears; reconnecting quickly. */
+async function recorded(
+  options: { maxMessageBytes?: number; pingIntervalMs?: number; pongTimeoutMs?: number } = {},
+) {
+  const raw = await rawServer();
+  const messages: unknown[] = [];
+  const errors: EvtWebSocketError[] = [];
+  const closes: CloseInfo[] = [];
+  const opens = { count: 0 };
+  const c = conn({
+    reconnect: fast,
+    ...options,
+    onConnected: () => void opens.count++,
+    onMessage: (m) => void messages.push(m),
+    onError: (e) => void errors.push(e),
+    onClose: (i) => void closes.push(i),
+  });
+  await c.dial(raw.url);
+  return { raw, c, messages, errors, closes, opens };
+}
+
+describe("F-3, F-4, F-5: inbound limits", () => {
+  it("F-3: a frame header announcing maxMessageBytes + 1, with no body sent, is refused at once: 1009, ERR_MESSAGE_TOO_BIG", async () => {
+    const { raw, c, messages, errors, closes, opens } = await recorded({ maxMessageBytes: 1024 });
+    // A binary frame announcing 1025 bytes (16-bit length); not one payload byte follows.
+    raw.write(Buffer.from([0x82, 126, 0x04, 0x01]));
+    await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+    expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1009]);
+    raw.hangUp();
+    await until(() => opens.count === 2, "the reconnect");
+    expect(closes).toEqual([
+      { code: 1009, reason: "", wasClean: false, willReconnect: true, closedBy: "client" },
+    ]);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_MESSAGE_TOO_BIG"]);
+    expect(messages).toEqual([]);
+    await closeAgainst(raw, c, 1);
+  });
+
+  it("F-4: a flood of empty continuation frames is cut off (1008, ws's fragment limit), nothing delivered, and the client reconnects", async () => {
+    const { raw, c, messages, errors, closes, opens } = await recorded();
+    // A text message started and never finished: 20,000 empty continuation frames (ws's client
+    // limit is 16,384 fragments per message; without it each one is a buffered part).
+    raw.write(Buffer.concat([Buffer.from([0x01, 0x00]), Buffer.alloc(2 * 20_000)]));
+    await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+    expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1008]);
+    raw.hangUp();
+    await until(() => opens.count === 2, "the reconnect");
+    expect(closes).toEqual([
+      { code: 1008, reason: "", wasClean: false, willReconnect: true, closedBy: "client" },
+    ]);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED"]);
+    expect((errors[0]!.cause as { code?: string }).code).toBe("WS_ERR_TOO_MANY_BUFFERED_PARTS");
+    expect(messages).toEqual([]);
+    await closeAgainst(raw, c, 1);
+  });
+
+  it("F-5: the client offers no permessage-deflate, and a server that turns it on anyway is refused at the handshake", async () => {
+    const s = await server();
+    const c = conn({ reconnect: false });
+    await c.dial(s.url);
+    expect(s.handshakes[0]!.headers["sec-websocket-extensions"]).toBeUndefined();
+    await c.close();
+
+    // A server that answers 101 with permessage-deflate nobody asked for (it would then send
+    // compressed frames: a 64 MiB bomb in 64 KiB): ws fails the handshake, no frame is read.
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", (head: Buffer) => {
+        const ok = switchingProtocols(head.toString());
+        socket.write(`${ok.slice(0, -2)}Sec-WebSocket-Extensions: permessage-deflate\r\n\r\n`);
+      });
+    });
+    const d = conn({ reconnect: false });
+    await expect(d.dial(`ws://127.0.0.1:${port}/`)).rejects.toMatchObject({ code: "ERR_DIAL_FAILED" });
+    expect(d.state).toBe("closed");
+  });
+});
+
+/** The payloads of the pongs in what a client sent, in order. */
+function pongsIn(bytes: Buffer): string[] {
+  return parseAll(bytes)
+    .filter((f) => f.opcode === 0xa)
+    .map((f) => f.payload.toString("hex"));
+}
+
+/** A server ping frame carrying `payload` (at most 125 bytes). */
+const ping = (payload: Buffer) => Buffer.concat([Buffer.from([0x89, payload.length]), payload]);
+
+describe("F-7, F-8: pings and pongs from the server", () => {
+  it("F-7: pings of 0 and 125 bytes get pongs that echo their payload", async () => {
+    const { raw, c, errors } = await recorded();
+    const big = Buffer.alloc(125);
+    for (let i = 0; i < big.length; i++) big[i] = i;
+    raw.write(ping(Buffer.alloc(0)));
+    await until(() => pongsIn(raw.connectionBytes(0)).length === 1, "the first pong");
+    raw.write(ping(big));
+    await until(() => pongsIn(raw.connectionBytes(0)).length === 2, "two pongs");
+    expect(pongsIn(raw.connectionBytes(0))).toEqual(["", big.toString("hex")]);
+    expect(errors).toEqual([]);
+    await closeAgainst(raw, c, 0);
+  });
+
+  it("F-7: unsolicited pongs reach no callback and count as the peer being alive; when they stop, the peer is found dead", async () => {
+    const pingIntervalMs = 300;
+    const pongTimeoutMs = 300;
+    const { raw, messages, errors, closes } = await recorded({ pingIntervalMs, pongTimeoutMs });
+    // The peer never answers our pings; it sends a pong of its own every 50 ms instead.
+    let sent = 0;
+    const beat = setInterval(() => {
+      raw.write(Buffer.from([0x8a, 0x00]));
+      sent++;
+    }, 50);
+    onCleanup(async () => clearInterval(beat));
+    // Pongs for three times the detection bound (counted in pongs sent, not read off a clock).
+    await until(
+      () => sent >= (3 * (pingIntervalMs + pongTimeoutMs)) / 50,
+      "three detection bounds of pongs",
+      30_000,
+    );
+    expect(errors).toEqual([]);
+    expect(closes).toEqual([]);
+    expect(messages).toEqual([]);
+    clearInterval(beat);
+    await until(() => errors.length > 0, "the verdict once the pongs stop", 30_000);
+    expect(errors[0]!.code).toBe("ERR_PONG_TIMEOUT");
+    raw.hangUp();
+  });
+
+  it("F-8: a ping between the fragments of a 300-byte text message is answered mid-message; the message arrives whole, once", async () => {
+    const { raw, c, messages, errors } = await recorded();
+    const first = "a".repeat(150);
+    const last = "b".repeat(150);
+    // Text frame without FIN (16-bit length), a ping "P", then the final continuation frame.
+    raw.write(Buffer.concat([Buffer.from([0x01, 126, 0, 150]), Buffer.from(first), ping(Buffer.from("P"))]));
+    await until(() => pongsIn(raw.connectionBytes(0)).length === 1, "the pong, before the message ends");
+    expect(pongsIn(raw.connectionBytes(0))).toEqual([Buffer.from("P").toString("hex")]);
+    expect(messages).toEqual([]);
+    raw.write(Buffer.concat([Buffer.from([0x80, 126, 0, 150]), Buffer.from(last)]));
+    await until(() => messages.length === 1, "the message");
+    expect(messages).toEqual([first + last]);
+    expect(errors).toEqual([]);
+    await closeAgainst(raw, c, 0);
+  });
+});
