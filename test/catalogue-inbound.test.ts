@@ -236,6 +236,45 @@ describe("F-7, F-8: pings and pongs from the server", () => {
     raw.hangUp();
   });
 
+  it("F-7: a burst of 100 pings read in one chunk is answered with the latest ping's payload, and the connection stays up", async () => {
+    const { raw, c, errors, closes } = await recorded();
+    const pings: Buffer[] = [];
+    for (let i = 0; i < 100; i++) pings.push(ping(Buffer.from([i >> 8, i & 0xff])));
+    raw.write(Buffer.concat(pings));
+    raw.write(Buffer.from([0x81, 0x04, ...Buffer.from("done")]));
+    await until(() => pongsIn(raw.connectionBytes(0)).at(-1) === "0063", "a pong for the last ping");
+    expect(errors).toEqual([]);
+    expect(closes).toEqual([]);
+    expect(c.state).toBe("open");
+    await closeAgainst(raw, c, 0);
+  });
+
+  it("F-7: pings that queued up in TCP while a messages() consumer held reading paused are answered on resume, and the connection stays up", async () => {
+    const { raw, c, errors, closes, opens } = await recorded();
+    const it = c.messages({ bufferSize: 1 });
+    const text = (s: string) => Buffer.concat([Buffer.from([0x81, s.length]), Buffer.from(s)]);
+    raw.write(Buffer.concat([text("one"), text("two")]));
+    await until(() => c.stats.messagesReceived === 2, "both read; then reading pauses");
+    // A server that pings every few seconds, while the consumer is busy for minutes.
+    for (let i = 0; i < 100; i++) {
+      raw.write(ping(Buffer.from([i >> 8, i & 0xff])));
+      await new Promise((r) => setImmediate(r));
+    }
+    raw.write(text("three"));
+    expect((await it.next()).value).toBe("one");
+    expect((await it.next()).value).toBe("two");
+    // The consumer caught up: reading resumes, and the 100 pings are read in one chunk.
+    const third = it.next();
+    await until(() => closes.length > 0 || c.stats.messagesReceived === 3, "the third message, or a close");
+    expect(closes).toEqual([]);
+    expect((await third).value).toBe("three");
+    await until(() => pongsIn(raw.connectionBytes(0)).at(-1) === "0063", "a pong for the last ping");
+    expect(errors).toEqual([]);
+    expect(closes).toEqual([]);
+    expect(opens.count).toBe(1);
+    await closeAgainst(raw, c, 0);
+  });
+
   it("F-8: a ping between the fragments of a 300-byte text message is answered mid-message; the message arrives whole, once", async () => {
     const { raw, c, messages, errors } = await recorded();
     const first = "a".repeat(150);

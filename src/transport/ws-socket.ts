@@ -125,9 +125,32 @@ export class WsSocket extends WebSocket {
   }
 
   override pong(data?: unknown, mask?: boolean, cb?: (err: Error) => void): void {
-    this.transport?.writeBatch();
-    super.pong(data, mask, cb);
+    if (cb === undefined || cb !== (this as { _autoPongComplete?: unknown })._autoPongComplete) {
+      this.transport?.writeBatch();
+      super.pong(data, mask, cb);
+      return;
+    }
+    // ws's automatic pong. Pings read in one chunk (a server's pings that queued up in TCP while
+    // reading was paused) get one pong, for the latest (RFC 6455 §5.5.3 allows it), written once
+    // the chunk is read: ws counts every pong not yet written and terminates the connection at
+    // its 61st. A superseded ping's pong is done at once, so ws's count stays at one per chunk.
+    const due = this.#duePong;
+    if (due !== undefined) {
+      due.data = data;
+      (cb as () => void)();
+      return;
+    }
+    this.#duePong = { data, mask };
+    process.nextTick(() => {
+      const last = this.#duePong!;
+      this.#duePong = undefined;
+      this.transport?.writeBatch();
+      super.pong(last.data, last.mask, cb); // after a close frame ws writes nothing and calls cb
+    });
   }
+
+  /** The automatic pong due once the chunk being read is done: the latest ping's payload. */
+  #duePong: { data: unknown; mask: boolean | undefined } | undefined;
 
   // Every first close frame passes here while the socket is open, and its code is recorded where
   // it is sent (not guessed later from the error): ours (the transport's close(), which marks it
