@@ -150,3 +150,55 @@ export function mintChain(serverAltNames = "IP:127.0.0.1,DNS:localhost"): Chain 
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Mints a self-signed certificate for 127.0.0.1 that expired long ago (valid 1-2 January 2020),
+ * with `openssl ca`, whose `-startdate`/`-enddate` set dates `req -x509` cannot.
+ */
+export function mintExpired(): SelfSigned {
+  const dir = mkdtempSync(join(tmpdir(), "evtws-expired-"));
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: dir });
+  writeFileSync(
+    join(dir, "ca.cnf"),
+    "[ ca ]\ndefault_ca = d\n[ d ]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n" +
+      "default_md = sha256\npolicy = p\ncopy_extensions = copy\n[ p ]\ncommonName = supplied\n",
+  );
+  writeFileSync(join(dir, "index.txt"), "");
+  writeFileSync(join(dir, "serial"), "01\n");
+  openssl(
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-subj",
+    "/CN=127.0.0.1",
+    "-addext",
+    "subjectAltName=IP:127.0.0.1",
+    "-keyout",
+    "key.pem",
+    "-out",
+    "req.csr",
+  );
+  openssl(
+    "ca",
+    "-batch",
+    "-config",
+    "ca.cnf",
+    "-selfsign",
+    "-keyfile",
+    "key.pem",
+    "-in",
+    "req.csr",
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200102000000Z",
+    "-out",
+    "cert.pem",
+  );
+  return {
+    cert: readFileSync(join(dir, "cert.pem"), "utf8"),
+    key: readFileSync(join(dir, "key.pem"), "utf8"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

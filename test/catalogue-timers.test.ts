@@ -1,0 +1,148 @@
+/**
+ * Reliability-plan catalogue, sections H (timers, sleep and clocks) and §6 (security): the
+ * scenarios no other test pinned (the map is /work/briefs/catalogue-2-map.md). Real servers on
+ * 127.0.0.1, real timers, certificates minted by the openssl CLI. Each test's name starts with
+ * its scenario ID.
+ */
+
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { type EvtWebSocketError, State } from "../src/index.js";
+import { createTestServer } from "../src/testing/index.js";
+import { type Chain, mintChain, mintExpired, type SelfSigned } from "./helpers/cert.js";
+import { conn, onCleanup, server } from "./helpers/harness.js";
+import { rawServer, tcpServer } from "./helpers/raw-server.js";
+
+/** Resolves with the value, or the error, `p` settles with. */
+const settle = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    (v) => v,
+    (e) => e,
+  );
+
+/** Moves `Date.now()` (the wall clock) by `offsetMs` from now on; `performance.now()` is left alone. */
+function stepWallClock(offsetMs: number): void {
+  const realNow = Date.now.bind(Date);
+  vi.spyOn(Date, "now").mockImplementation(() => realNow() + offsetMs);
+}
+
+describe("H-5: the wall clock steps (NTP, a user's clock change); deadlines keep monotonic time", () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+  const HOUR = 3_600_000;
+
+  it("H-5: stepped back an hour after a request was made, its timeout still fires on time, not an hour late", async () => {
+    const raw = await rawServer(); // never answers
+    const c = conn({ matchMsg: () => true, reconnect: false });
+    onCleanup(async () => raw.hangUp());
+    await c.dial(raw.url);
+    const reply = settle(c.request("x", { timeoutMs: 200 }));
+    stepWallClock(-HOUR);
+    expect(await reply).toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    raw.hangUp();
+  });
+
+  it("H-5: stepped back an hour, a silent peer is still found dead by the heartbeat", async () => {
+    const raw = await rawServer(); // never answers a ping
+    const dead = new Promise<EvtWebSocketError>((resolve) => {
+      const c = conn({
+        pingIntervalMs: 100,
+        pongTimeoutMs: 100,
+        reconnect: false,
+        onError: (e) => resolve(e),
+        onConnected: () => stepWallClock(-HOUR),
+      });
+      void c.dial(raw.url);
+    });
+    expect(await dead).toMatchObject({ code: "ERR_PONG_TIMEOUT" });
+    raw.hangUp();
+  });
+
+  it("H-5: stepped forward an hour, a request still waits its full timeout: one that shares a deadline timer is not timed out early", async () => {
+    const raw = await rawServer(); // answers only when the test writes
+    const c = conn({ matchMsg: (req, resp) => resp === `re:${req}`, reconnect: false });
+    onCleanup(async () => raw.hangUp());
+    await c.dial(raw.url);
+    // Two requests with the same timeout share one deadline timer; the second is due 700 ms later.
+    const first = settle(c.request("a", { timeoutMs: 1000 }));
+    await new Promise((r) => setTimeout(r, 700));
+    const second = settle(c.request("b", { timeoutMs: 1000 }));
+    stepWallClock(HOUR);
+    expect(await first).toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    // The first timed out; the second has about 700 ms left: its answer comes now.
+    raw.write(Buffer.from([0x81, 4, ...Buffer.from("re:b")]));
+    expect(await second).toBe("re:b");
+    raw.hangUp();
+  });
+});
+
+describe("S-1: certificates that fail verification fail the dial with their code, and are never retried", () => {
+  let chain: Chain;
+  let localhostOnly: Chain;
+  let expired: SelfSigned;
+  beforeAll(() => {
+    chain = mintChain();
+    localhostOnly = mintChain("DNS:localhost");
+    expired = mintExpired();
+  });
+  afterAll(() => {
+    chain.remove();
+    localhostOnly.remove();
+    expired.remove();
+  });
+
+  it.each([
+    [
+      "a certificate for another name (SAN localhost only, dialled by IP)",
+      () => localhostOnly,
+      "ERR_TLS_CERT_ALTNAME_INVALID",
+    ],
+    ["a certificate from a CA the client does not trust", () => chain, "UNABLE_TO_VERIFY_LEAF_SIGNATURE"],
+    ["an expired certificate, its own CA trusted", () => expired, "CERT_HAS_EXPIRED"],
+  ] as const)("S-1: %s", async (_name, pick, tlsCode) => {
+    const pki = pick();
+    const { cert, key } = "serverCert" in pki ? { cert: pki.serverCert, key: pki.serverKey } : pki;
+    const s = await createTestServer({ tls: { cert, key } });
+    onCleanup(() => s.close());
+    // The name and CA rows trust the CA, so only the named failure is left; the untrusted row trusts nothing.
+    const ca = pki === chain ? undefined : "ca" in pki ? pki.ca : pki.cert;
+    const c = conn({
+      reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+      ...(ca === undefined ? {} : { tls: { ca } }),
+    });
+    const retries: number[] = [];
+    c.on("reconnecting", (info) => retries.push(info.attempt));
+    const error = (await settle(c.dial(s.url))) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect((error.cause as NodeJS.ErrnoException).code).toBe(tlsCode);
+    expect(retries).toEqual([]);
+    expect(c.state).toBe(State.CLOSED);
+    expect(s.connections).toBe(0);
+  });
+
+  it("S-1: the same CA given as tls.ca is accepted (so the rows above fail for their reason only)", async () => {
+    const s = await createTestServer({ tls: { cert: chain.serverCert, key: chain.serverKey } });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: false, tls: { ca: chain.ca } });
+    await c.dial(s.url);
+    expect(s.connections).toBe(1);
+  });
+});
+
+describe("S-4: redirects are not followed", () => {
+  it("S-4: a 302 to another server fails the dial with its status; the target never sees the client or its credentials", async () => {
+    const target = await server();
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () =>
+        socket.end(`HTTP/1.1 302 Found\r\nLocation: ${target.url}/stolen\r\nContent-Length: 0\r\n\r\n`),
+      );
+    });
+    const c = conn({ reconnect: false, headers: { Authorization: "Bearer CANARY-s3cret" } });
+    const error = (await settle(c.dial(`ws://127.0.0.1:${port}/`))) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details).toEqual({ status: 302 });
+    expect(target.connections).toBe(0);
+    expect(target.handshakes).toEqual([]);
+  });
+});
