@@ -7,7 +7,8 @@
  */
 
 import { describe, expect, it } from "vitest";
-import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { type CloseInfo, type EvtWebSocketError, json, State } from "../src/index.js";
+import { createFaultProxy } from "../src/testing/index.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -290,4 +291,124 @@ describe("F-7, F-8: pings and pongs from the server", () => {
     expect(errors).toEqual([]);
     await closeAgainst(raw, c, 0);
   });
+});
+
+type Msg = { id?: number; v?: unknown };
+
+describe("E-3: a drop with many requests in flight", () => {
+  it("E-3: 1,000 requests in flight over a TCP RST all reject ERR_DISCONNECTED before the reconnect opens; none is left pending or sent again", async () => {
+    const s = await server({ onMessage: () => {} }); // hears the requests, never answers
+    const proxy = await createFaultProxy(s.url);
+    onCleanup(() => proxy.close());
+    const settledBeforeReopen: number[] = [];
+    let settled = 0;
+    let opens = 0;
+    const c = conn<Msg, Msg>({
+      codec: json<Msg, Msg>(),
+      messageId: (m) => m.id,
+      requestTimeoutMs: 600_000, // a timeout cannot be what settles them
+      reconnect: fast,
+      onConnected: () => {
+        if (++opens === 2) settledBeforeReopen.push(settled);
+      },
+    });
+    await c.dial(proxy.url);
+    const replies = Array.from({ length: 1000 }, (_, i) =>
+      c.request({ id: i }).then(
+        () => "resolved",
+        (e: EvtWebSocketError) => {
+          settled++;
+          return e.code;
+        },
+      ),
+    );
+    await until(() => s.received.length === 1000, "all 1,000 at the server");
+    await proxy.reset();
+    const codes = await Promise.all(replies);
+    expect(new Set(codes)).toEqual(new Set(["ERR_DISCONNECTED"]));
+    await until(() => opens === 2, "the reconnect");
+    expect(settledBeforeReopen).toEqual([1000]);
+    expect(c.stats.pendingRequests).toBe(0);
+    // At most once: nothing was sent again on the new connection.
+    expect(s.received.length).toBe(1000);
+    await expect(c.request({ id: 1 }, { timeoutMs: 50 })).rejects.toMatchObject({
+      code: "ERR_REQUEST_TIMEOUT",
+    });
+  });
+});
+
+describe("F-9: malformed application payloads over a real connection (json codec)", () => {
+  it("F-9: deep nesting, __proto__ keys, random bytes and text that is not JSON: each is delivered or ERR_DECODE, nothing escapes, the connection stays", async () => {
+    const depth = 10_000;
+    const payloads: Array<[string | Buffer, boolean]> = [
+      [`${"[".repeat(depth)}${"]".repeat(depth)}`, false],
+      ['{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}},"id":7}', false],
+      ["{", false],
+      ["", false],
+      ["\u0000\uffff", false],
+      [JSON.stringify("x".repeat(1 << 20)), false],
+    ];
+    // Random bytes as binary frames, and random (valid UTF-8) text, from a fixed seed.
+    let seed = 2026;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    for (let i = 0; i < 200; i++) {
+      const bytes = Buffer.alloc(Math.floor(rand() * 64));
+      for (let j = 0; j < bytes.length; j++) bytes[j] = Math.floor(rand() * 256);
+      payloads.push([bytes, true]);
+      payloads.push([String.fromCodePoint(...Array.from(bytes, (b) => 0x20 + b * 7)), false]);
+    }
+    const s = await server({
+      onMessage: (ws) => {
+        for (const [p, binary] of payloads) ws.send(p, { binary });
+        ws.send(JSON.stringify({ id: 1, v: "last" }));
+      },
+    });
+    const delivered: unknown[] = [];
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<Msg, Msg>({
+      codec: json<Msg, Msg>(),
+      messageId: (m) => (m !== null && typeof m === "object" ? m.id : undefined),
+      onMessage: (m) => void delivered.push(m),
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(s.url);
+    const last = c.request({ id: 1 });
+    await expect(last).resolves.toEqual({ id: 1, v: "last" });
+    expect(delivered.length + errors.length).toBe(payloads.length);
+    expect(new Set(errors.map((e) => e.code))).toEqual(new Set(["ERR_DECODE"]));
+    expect(delivered.length).toBeGreaterThan(2); // the nested array, the __proto__ object, the long string
+    expect(({} as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty("polluted");
+    expect(c.state).toBe(State.OPEN);
+    expect(s.connections).toBe(1);
+  });
+});
+
+describe("G-6: close() twice writes one close frame", () => {
+  it.each(["twice in a row", "again inside onClose"] as const)(
+    "G-6: close() %s: one close frame on the wire, one onClose",
+    async (how) => {
+      const raw = await rawServer();
+      let closes = 0;
+      const c = conn({
+        reconnect: false,
+        onClose: () => {
+          closes++;
+          if (how === "again inside onClose") void c.close();
+        },
+      });
+      await c.dial(raw.url);
+      const first = c.close();
+      const second = how === "twice in a row" ? c.close() : first;
+      await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+      raw.write(Buffer.from([0x88, 0x02, 0x03, 0xe8])); // the answer: 1000
+      await Promise.all([first, second]);
+      raw.hangUp();
+      expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1000]);
+      expect(closes).toBe(1);
+    },
+  );
 });
