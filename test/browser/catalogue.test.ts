@@ -1,0 +1,144 @@
+/**
+ * Reliability-plan catalogue, section L (the browser transport), for what browser.test.ts did
+ * not pin: the application-level heartbeat failing correctly when the server stops answering
+ * (with a request in flight, E-3 in a browser), and the refusals of a closed connection (G-1)
+ * and of a bad close code (C-3), in Debian's Chromium against a real `ws` server on 127.0.0.1.
+ * Each test's name starts with its scenario ID.
+ */
+
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { file, html, inPage, type Rig, startRig } from "./rig.js";
+
+const root = fileURLToPath(new URL("../../", import.meta.url));
+const bundle = `${root}dist/browser.js`;
+
+/**
+ * The server answers "ping" with "pong", except on the first connection to a path that
+ * starts with /silent-first/ (a peer that went quiet); anything else is never answered.
+ */
+const seenPaths = new Map<string, number>();
+let server: TestServer;
+let rig: Rig;
+let context: BrowserContext | undefined;
+let pageErrors: string[] = [];
+
+beforeAll(async () => {
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it first (npm run build)`);
+  rig = await startRig({
+    "/": html("/load.js"),
+    "/load.js": {
+      type: "text/javascript",
+      body: () => 'import("/dist/browser.js").then((evt) => { window.evt = evt; });',
+    },
+    "/dist/browser.js": file("dist/browser.js"),
+    "/dist/browser.js.map": file("dist/browser.js.map", "application/json"),
+  });
+  server = await startServer({
+    onConnection: (ws, req) => {
+      const path = req.url ?? "/";
+      const n = (seenPaths.get(path) ?? 0) + 1;
+      seenPaths.set(path, n);
+      (ws as unknown as { silent: boolean }).silent = path.startsWith("/silent-first/") && n === 1;
+    },
+    onMessage: (ws, data) => {
+      if (data.toString() === "ping" && !(ws as unknown as { silent: boolean }).silent) ws.send("pong");
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+afterEach(async () => {
+  await context?.close();
+  context = undefined;
+  expect(pageErrors, "uncaught errors in the page").toEqual([]);
+});
+
+async function openPage(): Promise<Page> {
+  pageErrors = [];
+  context = await rig.browser.newContext();
+  const page = await context.newPage();
+  page.on("pageerror", (error) => pageErrors.push(String(error)));
+  await page.goto(`${rig.origin}/`);
+  await page.waitForFunction(() => window.evt !== undefined, undefined, { timeout: 10_000 });
+  return page;
+}
+
+describe("the browser transport in Chromium: catalogue rows", requireTools("chromium"), () => {
+  it("L/E-3: a server that stops answering pingMsg is found dead (ERR_PONG_TIMEOUT); the request in flight rejects ERR_DISCONNECTED before the reconnect opens", async () => {
+    const page = await openPage();
+    const got = await inPage(page, `${server.url}/silent-first/${Date.now()}`, async (url) => {
+      const { Conn } = window.evt;
+      const seen: string[] = [];
+      const conn = new Conn({
+        pingIntervalMs: 150,
+        pongTimeoutMs: 150,
+        pingMsg: "ping",
+        isPong: (m) => m === "pong",
+        matchMsg: (req, resp) => resp === `re:${req}`, // never answered
+        reconnect: { minDelayMs: 20, maxDelayMs: 50 },
+        onError: (e) => seen.push(`error ${e.code}`),
+        onConnected: () => seen.push("open"),
+      });
+      conn.on("pong", () => seen.push("pong"));
+      await conn.dial(url);
+      const reply = conn.request("req", { timeoutMs: 600_000 }).then(
+        () => "resolved",
+        (e: { code: string }) => seen.push(`request ${e.code}`),
+      );
+      await window.waitFor(() => seen.includes("pong"), "a pong on the new connection", 20_000);
+      await reply;
+      await conn.close();
+      return { seen, pending: conn.stats.pendingRequests };
+    });
+    expect(got.seen.slice(0, 4)).toEqual([
+      "open",
+      "error ERR_PONG_TIMEOUT",
+      "request ERR_DISCONNECTED",
+      "open",
+    ]);
+    expect(got.seen).toContain("pong");
+    expect(got.pending).toBe(0);
+  });
+
+  it("L/G-1/C-3: a closed connection refuses send() and request() with ERR_CLOSED; close(999) is ERR_INVALID_OPTION and changes nothing", async () => {
+    const page = await openPage();
+    const got = await inPage(page, server.url, async (url) => {
+      const { Conn } = window.evt;
+      const conn = new Conn({ matchMsg: () => true });
+      await conn.dial(url);
+      const badClose = await conn.close(999).then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      const stateAfterBadClose = conn.state;
+      await conn.close();
+      let send = "returned";
+      try {
+        conn.send("x");
+      } catch (e) {
+        send = (e as { code: string }).code;
+      }
+      const request = await conn.request("x").then(
+        () => "resolved",
+        (e: { code: string }) => e.code,
+      );
+      return { badClose, stateAfterBadClose, send, request, state: conn.state };
+    });
+    expect(got).toEqual({
+      badClose: "ERR_INVALID_OPTION",
+      stateAfterBadClose: "open",
+      send: "ERR_CLOSED",
+      request: "ERR_CLOSED",
+      state: "closed",
+    });
+  });
+});
