@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { createTestServer } from "../src/testing/index.js";
 import { onCleanup, server } from "./helpers/harness.js";
+import { rawServer } from "./helpers/raw-server.js";
 import { freePort } from "./helpers/server.js";
 
 function runChild(variant: string, url: string): Promise<{ code: number | null; out: string; err: string }> {
@@ -35,9 +36,12 @@ describe("after close() resolves the library holds nothing: a Node process exits
     ["queued-sends", "refused"],
     ["backoff", "refused"],
     ["handshake", "tcp-only"],
+    // H-6: a peer that never answers our close frame and holds TCP open: the close timeout.
+    ["H-6-close-unanswered", "no-close-answer"],
   ])("%s", async (variant, kind) => {
     let url: string;
-    if (kind === "refused") url = `ws://127.0.0.1:${await freePort()}`;
+    if (kind === "no-close-answer") url = (await rawServer()).url;
+    else if (kind === "refused") url = `ws://127.0.0.1:${await freePort()}`;
     else if (kind === "tcp-only") {
       const silent = await createTestServer();
       onCleanup(() => silent.close());
@@ -58,5 +62,6 @@ describe("after close() resolves the library holds nothing: a Node process exits
     if (variant === "pending-requests") expect(out.trim()).toBe("closed closed ERR_CLOSED - 0");
     if (variant === "answered-requests") expect(out.trim()).toBe("closed closed answered - 0");
     if (variant === "queued-sends") expect(out.trim()).toBe("closed closed - ERR_CLOSED 10");
+    if (variant === "H-6-close-unanswered") expect(out.trim()).toBe("closed closed - - 0");
   });
 });
