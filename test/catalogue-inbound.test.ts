@@ -9,7 +9,7 @@
 import { describe, expect, it } from "vitest";
 import { type CloseInfo, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
-import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -411,4 +411,69 @@ describe("G-6: close() twice writes one close frame", () => {
       expect(closes).toBe(1);
     },
   );
+});
+
+describe("F-13, G-3: big messages, both ways", () => {
+  it("F-13: a 2 MiB message through a proxy that hands it over in small pieces (a bandwidth limit) arrives whole, in one onMessage", async () => {
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    const s = await server({ onMessage: (ws) => ws.send(big) });
+    const proxy = await createFaultProxy(s.url);
+    onCleanup(() => proxy.close());
+    await proxy.bandwidth(16 * 1024 * 1024, { direction: "downstream" });
+    const got: Uint8Array[] = [];
+    const c = conn<Uint8Array | string, string>({ onMessage: (m) => void got.push(m as Uint8Array) });
+    await c.dial(proxy.url);
+    c.send("go");
+    await until(() => got.length > 0, "the message");
+    await proxy.heal();
+    expect(got.length).toBe(1);
+    expect(Buffer.from(got[0]!).equals(big)).toBe(true);
+    expect(c.stats.messagesReceived).toBe(1);
+  });
+
+  it("G-3: a 24 MiB binary message (a 64-bit frame length past 2^24) reaches a ws server intact: same length, same SHA-256", async () => {
+    const { createHash, randomFillSync } = await import("node:crypto");
+    const big = randomFillSync(new Uint8Array(24 * 1024 * 1024));
+    const want = createHash("sha256").update(big).digest("hex");
+    const s = await server({
+      onMessage: (ws, data) =>
+        ws.send(
+          `${(data as Buffer).length} ${createHash("sha256")
+            .update(data as Buffer)
+            .digest("hex")}`,
+        ),
+    });
+    const c = conn<string, Uint8Array | string>({ matchMsg: () => true });
+    await c.dial(s.url);
+    await expect(c.request(big)).resolves.toBe(`${big.length} ${want}`);
+    expect(c.bufferedAmount).toBe(0);
+  });
+});
+
+describe("G-5: close() during the TLS handshake", () => {
+  it("G-5: a wss: server that never answers the ClientHello: close() rejects dial() ERR_CLOSED, no event, no uncaught error, the TCP socket is closed", async () => {
+    const ended: boolean[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.once("data", () => ended.push(false)); // the ClientHello, never answered
+      socket.on("close", () => ended.push(true));
+    });
+    const uncaught = uncaughtExceptions();
+    const events: string[] = [];
+    const c = conn({
+      reconnect: false,
+      onConnected: () => void events.push("connected"),
+      onClose: () => void events.push("close"),
+      onError: (e) => void events.push(`error ${e.code}`),
+    });
+    const dialing = c.dial(`wss://127.0.0.1:${port}/`);
+    await until(() => ended.length === 1, "the ClientHello");
+    await c.close();
+    await expect(dialing).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    await until(() => ended.includes(true), "the server sees the socket closed");
+    expect(events).toEqual([]);
+    expect(uncaught).toEqual([]);
+    expect(c.state).toBe(State.CLOSED);
+  });
 });
