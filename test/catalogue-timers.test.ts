@@ -6,11 +6,13 @@
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { type Chain, mintChain, mintExpired, type SelfSigned } from "./helpers/cert.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { rawServer, tcpServer } from "./helpers/raw-server.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 
 /** Resolves with the value, or the error, `p` settles with. */
 const settle = (p: Promise<unknown>): Promise<unknown> =>
@@ -108,13 +110,19 @@ describe("S-1: certificates that fail verification fail the dial with their code
     const ca = pki === chain ? undefined : "ca" in pki ? pki.ca : pki.cert;
     const c = conn({
       reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+      headers: { Authorization: `Bearer ${CANARY}` },
       ...(ca === undefined ? {} : { tls: { ca } }),
     });
     const retries: number[] = [];
+    const produced: unknown[] = [];
     c.on("reconnecting", (info) => retries.push(info.attempt));
-    const error = (await settle(c.dial(s.url))) as EvtWebSocketError;
+    c.on("error", (e) => produced.push(e));
+    c.on("state", (e) => produced.push(e));
+    // S-3 too: the secret in the URL, the Authorization header and the subprotocol stays out of it.
+    const error = (await settle(c.dial(secretUrl(s.url), SUBPROTOCOL))) as EvtWebSocketError;
     expect(error.code).toBe("ERR_DIAL_FAILED");
     expect((error.cause as NodeJS.ErrnoException).code).toBe(tlsCode);
+    expect(canaryHits([error, produced])).toEqual([]);
     expect(retries).toEqual([]);
     expect(c.state).toBe(State.CLOSED);
     expect(s.connections).toBe(0);
@@ -138,11 +146,14 @@ describe("S-4: redirects are not followed", () => {
         socket.end(`HTTP/1.1 302 Found\r\nLocation: ${target.url}/stolen\r\nContent-Length: 0\r\n\r\n`),
       );
     });
-    const c = conn({ reconnect: false, headers: { Authorization: "Bearer CANARY-s3cret" } });
-    const error = (await settle(c.dial(`ws://127.0.0.1:${port}/`))) as EvtWebSocketError;
+    const c = conn({ reconnect: false, headers: { Authorization: `Bearer ${CANARY}` } });
+    const error = (await settle(
+      c.dial(secretUrl(`ws://127.0.0.1:${port}/`), SUBPROTOCOL),
+    )) as EvtWebSocketError;
     expect(error.code).toBe("ERR_DIAL_FAILED");
     expect(error.details).toEqual({ status: 302 });
     expect(target.connections).toBe(0);
     expect(target.handshakes).toEqual([]);
+    expect(canaryHits(error)).toEqual([]);
   });
 });
