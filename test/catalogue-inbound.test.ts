@@ -477,3 +477,55 @@ describe("G-5: close() during the TLS handshake", () => {
     expect(c.state).toBe(State.CLOSED);
   });
 });
+
+describe("G-9: user functions that throw on the inbound path", () => {
+  it("G-9: isPong and messageId throwing on a message, and shouldReconnect throwing on a drop: each reported once as ERR_CALLBACK_THREW; the connection goes on and comes back", async () => {
+    // Echoes everything but "hold", which it never answers.
+    const s = await server({
+      onMessage: (ws, data) => void (data.toString() === "hold" || ws.send(data.toString())),
+    });
+    const errors: EvtWebSocketError[] = [];
+    const messages: string[] = [];
+    let opens = 0;
+    const c = conn({
+      isPong: (m) => {
+        if (m === "boom-pong") throw new Error("isPong bug");
+        return false;
+      },
+      messageId: (m) => {
+        if (m === "boom-id") throw new Error("messageId bug");
+        return undefined;
+      },
+      matchMsg: (req, resp) => resp === req,
+      reconnect: {
+        ...fast,
+        shouldReconnect: () => {
+          throw new Error("shouldReconnect bug");
+        },
+      },
+      onConnected: () => void opens++,
+      onMessage: (m) => void messages.push(m),
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(s.url);
+    // messageId is asked only while a request is pending.
+    const held = c.request("hold", { timeoutMs: 600_000 }).catch((e: EvtWebSocketError) => e.code);
+    c.send("boom-pong");
+    c.send("boom-id");
+    await until(() => errors.length === 2, "two reports");
+    expect(messages).toEqual(["boom-pong", "boom-id"]);
+    expect(errors.map((e) => [e.code, (e.cause as Error).message])).toEqual([
+      ["ERR_CALLBACK_THREW", "isPong bug"],
+      ["ERR_CALLBACK_THREW", "messageId bug"],
+    ]);
+    s.dropAll();
+    expect(await held).toBe("ERR_DISCONNECTED");
+    await until(() => opens === 2, "the reconnect (a throw counts as no answer: retry)");
+    const thrown = errors
+      .filter((e) => e.code === "ERR_CALLBACK_THREW")
+      .map((e) => (e.cause as Error).message);
+    expect(thrown).toEqual(["isPong bug", "messageId bug", "shouldReconnect bug"]);
+    await expect(c.request("x", { timeoutMs: 10_000 })).resolves.toBe("x");
+    expect(c.state).toBe(State.OPEN);
+  });
+});
