@@ -276,6 +276,18 @@ describe("F-7, F-8: pings and pongs from the server", () => {
     await closeAgainst(raw, c, 0);
   });
 
+  it("F-7: a ping and the server's close frame read in one chunk: the close is answered, and no frame follows it", async () => {
+    const { raw, closes } = await recorded();
+    raw.write(Buffer.concat([ping(Buffer.from("p")), Buffer.from([0x88, 0x02, 0x03, 0xe8])]));
+    await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "the answer to the close");
+    raw.hangUp();
+    await until(() => closes.length === 1, "closed");
+    const frames = parseAll(raw.connectionBytes(0));
+    expect(frames.at(-1)!.opcode).toBe(8);
+    expect(frames.filter((f) => f.opcode === 8).length).toBe(1);
+    expect(closes[0]).toMatchObject({ code: 1000, closedBy: "server" });
+  });
+
   it("F-8: a ping between the fragments of a 300-byte text message is answered mid-message; the message arrives whole, once", async () => {
     const { raw, c, messages, errors } = await recorded();
     const first = "a".repeat(150);

@@ -144,8 +144,10 @@ export class WsSocket extends WebSocket {
     process.nextTick(() => {
       const last = this.#duePong!;
       this.#duePong = undefined;
+      // As ws answers a ping only while open: after a close frame nothing more is written.
+      if (this.readyState !== WebSocket.OPEN) return (cb as () => void)();
       this.transport?.writeBatch();
-      super.pong(last.data, last.mask, cb); // after a close frame ws writes nothing and calls cb
+      super.pong(last.data, last.mask, cb);
     });
   }
 
