@@ -349,6 +349,45 @@ describe("E-3: a drop with many requests in flight", () => {
   });
 });
 
+describe("E-6: close() with requests pending", () => {
+  it("E-6: 100 pending requests reject ERR_CLOSED at once, before the closing handshake ends; a response read during it reaches no callback", async () => {
+    const raw = await rawServer(); // answers nothing by itself
+    const heard: string[] = [];
+    const c = conn({
+      matchMsg: (req, resp) => resp === req,
+      onMessage: (m) => void heard.push(`message ${m}`),
+      onError: (e) => void heard.push(`error ${e.code}`),
+    });
+    await c.dial(raw.url);
+    const codes: string[] = [];
+    for (let i = 0; i < 100; i++) {
+      c.request(`r${i}`, { timeoutMs: 600_000 }).then(
+        () => codes.push("resolved"),
+        (e: EvtWebSocketError) => codes.push(e.code),
+      );
+    }
+    c.send("cb", (resp) => heard.push(`callback ${resp}`));
+    await until(() => parseAll(raw.connectionBytes(0)).length === 101, "all 101 at the server");
+    let closed = false;
+    const closing = c.close().then(() => {
+      closed = true;
+    });
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(codes.length).toBe(100);
+    expect(new Set(codes)).toEqual(new Set(["ERR_CLOSED"]));
+    // The peer answers two requests and the callback before its close frame: too late.
+    const text = (s: string) => Buffer.concat([Buffer.from([0x81, s.length]), Buffer.from(s)]);
+    raw.write(Buffer.concat([text("r1"), text("r2"), text("cb"), Buffer.from([0x88, 0x02, 0x03, 0xe8])]));
+    await closing;
+    expect(closed).toBe(true);
+    raw.hangUp();
+    expect(codes.length).toBe(100);
+    expect(heard.filter((h) => !h.startsWith("error"))).toEqual([]);
+    expect(heard).toEqual(["error ERR_CLOSED"]); // the callback request, reported once
+  });
+});
+
 describe("F-9: malformed application payloads over a real connection (json codec)", () => {
   it("F-9: deep nesting, __proto__ keys, random bytes and text that is not JSON: each is delivered or ERR_DECODE, nothing escapes, the connection stays", async () => {
     const depth = 10_000;
