@@ -88,6 +88,17 @@ describe("against Python websockets", requireTools("python3-websockets"), () => 
     expect(c.state).toBe(State.OPEN);
   });
 
+  it("F-12: 500 pings sent at once get their pongs (the last one acknowledges all) and the connection stays up", async () => {
+    const errors: EvtWebSocketError[] = [];
+    const messages: string[] = [];
+    const c = conn({ onMessage: (m) => void messages.push(m), onError: (e) => void errors.push(e) });
+    await c.dial(`${base}/pings/500`);
+    await until(() => messages.length > 0 || errors.length > 0, "the server's verdict");
+    expect(messages).toEqual(["pongs ok"]);
+    expect(errors).toEqual([]);
+    expect(c.state).toBe(State.OPEN);
+  });
+
   it("a message over maxMessageBytes closes with 1009 and reports ERR_MESSAGE_TOO_BIG", async () => {
     const errors: EvtWebSocketError[] = [];
     const closes: number[] = [];
