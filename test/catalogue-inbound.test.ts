@@ -6,7 +6,9 @@
  * every byte the client sends. Each test's name starts with its scenario ID.
  */
 
+import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
+import type { WebSocket } from "ws";
 import { type CloseInfo, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
@@ -286,6 +288,43 @@ describe("F-7, F-8: pings and pongs from the server", () => {
     expect(frames.at(-1)!.opcode).toBe(8);
     expect(frames.filter((f) => f.opcode === 8).length).toBe(1);
     expect(closes[0]).toMatchObject({ code: 1000, closedBy: "server" });
+  });
+
+  it("F-7: server pings that keep coming while our writes are backed up (a 32 MiB send the server reads late) are answered once the backlog drains; the connection stays up", async () => {
+    const big = new Uint8Array(32 * 1024 * 1024).fill(7);
+    let serverSide: WebSocket | undefined;
+    let pongs = 0;
+    let bigLength = 0;
+    const s = await server({
+      onConnection: (ws) => {
+        serverSide = ws;
+        ws.on("pong", () => void pongs++);
+        (ws as unknown as { _socket: Socket })._socket.pause(); // reads nothing yet
+      },
+      onMessage: (_ws, data) => {
+        bigLength = (data as Buffer).length;
+      },
+    });
+    const errors: EvtWebSocketError[] = [];
+    const closes: CloseInfo[] = [];
+    const c = conn<string, Uint8Array>({
+      onError: (e) => void errors.push(e),
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(s.url);
+    c.send(big); // most of it waits in our socket's write buffer: the server does not read
+    // 100 pings, each in its own chunk: each pong would wait behind the 32 MiB.
+    for (let i = 0; i < 100 && closes.length === 0; i++) {
+      serverSide!.ping();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(closes).toEqual([]);
+    (serverSide as unknown as { _socket: Socket })._socket.resume();
+    await until(() => bigLength > 0 && pongs > 0, "the message and a pong at the server", 20_000);
+    expect(bigLength).toBe(big.length);
+    expect(errors).toEqual([]);
+    expect(closes).toEqual([]);
+    expect(c.state).toBe(State.OPEN);
   });
 
   it("F-8: a ping between the fragments of a 300-byte text message is answered mid-message; the message arrives whole, once", async () => {

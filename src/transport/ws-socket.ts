@@ -130,29 +130,45 @@ export class WsSocket extends WebSocket {
       super.pong(data, mask, cb);
       return;
     }
-    // ws's automatic pong. Pings read in one chunk (a server's pings that queued up in TCP while
-    // reading was paused) get one pong, for the latest (RFC 6455 §5.5.3 allows it), written once
-    // the chunk is read: ws counts every pong not yet written and terminates the connection at
-    // its 61st. A superseded ping's pong is done at once, so ws's count stays at one per chunk.
+    // ws's automatic pong. One pong at a time: pings that come while one is due (read in the
+    // same chunk: pings that queued up in TCP while reading was paused) or still being written
+    // (stuck behind a large send the peer reads slowly) are answered by one pong, for the latest
+    // ping (RFC 6455 §5.5.3 allows it). ws counts every pong not yet written and terminates the
+    // connection at its 61st; a superseded ping's pong is done at once, so the count stays at 2.
+    const done = cb as () => void;
     const due = this.#duePong;
     if (due !== undefined) {
       due.data = data;
-      (cb as () => void)();
+      done();
       return;
     }
-    this.#duePong = { data, mask };
-    process.nextTick(() => {
-      const last = this.#duePong!;
-      this.#duePong = undefined;
-      // As ws answers a ping only while open: after a close frame nothing more is written.
-      if (this.readyState !== WebSocket.OPEN) return (cb as () => void)();
-      this.transport?.writeBatch();
-      super.pong(last.data, last.mask, cb);
-    });
+    this.#duePong = { data, mask, done };
+    if (!this.#pongWriting) process.nextTick(() => this.#writePong());
   }
 
-  /** The automatic pong due once the chunk being read is done: the latest ping's payload. */
-  #duePong: { data: unknown; mask: boolean | undefined } | undefined;
+  /** The automatic pong to write next: the latest ping's payload, and ws's callback for it. */
+  #duePong: { data: unknown; mask: boolean | undefined; done: () => void } | undefined;
+  /** An automatic pong was handed to the socket and is not written yet. */
+  #pongWriting = false;
+
+  /** Writes the due pong, once the chunk being read is done or the pong before it was written. */
+  #writePong(): void {
+    const due = this.#duePong;
+    if (due === undefined) return;
+    this.#duePong = undefined;
+    // As ws answers a ping only while open: after a close frame nothing more is written.
+    if (this.readyState !== WebSocket.OPEN) {
+      due.done();
+      return;
+    }
+    this.#pongWriting = true;
+    this.transport?.writeBatch();
+    super.pong(due.data, due.mask, () => {
+      this.#pongWriting = false;
+      due.done();
+      this.#writePong();
+    });
+  }
 
   // Every first close frame passes here while the socket is open, and its code is recorded where
   // it is sent (not guessed later from the error): ours (the transport's close(), which marks it
