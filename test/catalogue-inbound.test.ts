@@ -346,6 +346,54 @@ describe("F-7, F-8: pings and pongs from the server", () => {
 
 type Msg = { id?: number; v?: unknown };
 
+describe("E-1: a flood of requests in flight", () => {
+  it("E-1: 100,000 requests in flight, answered in shuffled order (windows of 1,000): each settles once with its own response, promise and callback forms alike", async () => {
+    const n = 100_000;
+    // Holds each window of 1,000 requests, then answers it shuffled (a fixed-seed shuffle).
+    let held: string[] = [];
+    let seed = 7;
+    const s = await server({
+      onMessage: (ws, data) => {
+        held.push(data.toString());
+        if (held.length < 1000) return;
+        const window = held;
+        held = [];
+        for (let i = window.length - 1; i > 0; i--) {
+          seed = (seed * 1103515245 + 12345) % 2 ** 31;
+          const j = seed % (i + 1);
+          [window[i], window[j]] = [window[j]!, window[i]!];
+        }
+        for (const m of window) ws.send(m.replace('"id"', '"re":true,"id"'));
+      },
+    });
+    const unmatched: unknown[] = [];
+    const c = conn<Msg & { re?: boolean }, Msg>({
+      codec: json(),
+      messageId: (m) => m.id,
+      maxPendingRequests: n,
+      onMessage: (m) => void unmatched.push(m),
+    });
+    await c.dial(s.url);
+    const settled = new Array<number>(n).fill(0);
+    const wrong: number[] = [];
+    const check = (i: number, r: Msg & { re?: boolean }) => {
+      settled[i]!++;
+      if (r.id !== i || r.v !== i * 3 || r.re !== true) wrong.push(i);
+    };
+    const promises: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      if (i % 2 === 0) promises.push(c.request({ id: i, v: i * 3 }).then((r) => check(i, r)));
+      else c.send({ id: i, v: i * 3 }, (r) => check(i, r));
+    }
+    expect(c.stats.pendingRequests).toBe(n);
+    await Promise.all(promises);
+    await until(() => c.stats.pendingRequests === 0, "every callback");
+    expect(wrong).toEqual([]);
+    expect(settled.every((k) => k === 1)).toBe(true);
+    expect(unmatched).toEqual([]);
+  }, 120_000);
+});
+
 describe("E-3: a drop with many requests in flight", () => {
   it("E-3: 1,000 requests in flight over a TCP RST all reject ERR_DISCONNECTED before the reconnect opens; none is left pending or sent again", async () => {
     const s = await server({ onMessage: () => {} }); // hears the requests, never answers
