@@ -5,6 +5,7 @@
  * its scenario ID.
  */
 
+import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
@@ -13,6 +14,7 @@ import { type Chain, mintChain, mintExpired, type SelfSigned } from "./helpers/c
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { rawServer, tcpServer } from "./helpers/raw-server.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
+import { until } from "./helpers/server.js";
 
 /** Resolves with the value, or the error, `p` settles with. */
 const settle = (p: Promise<unknown>): Promise<unknown> =>
@@ -155,5 +157,24 @@ describe("S-4: redirects are not followed", () => {
     expect(target.connections).toBe(0);
     expect(target.handshakes).toEqual([]);
     expect(canaryHits(error)).toEqual([]);
+  });
+});
+
+describe("G-3/H: the heartbeat while a large send of ours waits", () => {
+  it("G-3: a server that stops reading while our 32 MiB send waits is still found dead: ERR_PONG_TIMEOUT", async () => {
+    const s = await server({
+      onConnection: (ws) => void (ws as unknown as { _socket: Socket })._socket.pause(),
+    });
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<string, Uint8Array>({
+      pingIntervalMs: 200,
+      pongTimeoutMs: 200,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(s.url);
+    c.send(new Uint8Array(32 * 1024 * 1024));
+    await until(() => errors.length > 0, "the verdict", 30_000);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
   });
 });
