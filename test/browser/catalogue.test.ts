@@ -19,7 +19,9 @@ const bundle = `${root}dist/browser.js`;
 
 /**
  * The server answers "ping" with "pong", except on the first connection to a path that
- * starts with /silent-first/ (a peer that went quiet); anything else is never answered.
+ * starts with /silent-first/ (a peer that went quiet); JSON requests (`{"id":…}`) come back
+ * with `"re": true` added, in windows of 1,000 answered last first; anything else is never
+ * answered.
  */
 const seenPaths = new Map<string, number>();
 let server: TestServer;
@@ -46,7 +48,16 @@ beforeAll(async () => {
       (ws as unknown as { silent: boolean }).silent = path.startsWith("/silent-first/") && n === 1;
     },
     onMessage: (ws, data) => {
-      if (data.toString() === "ping" && !(ws as unknown as { silent: boolean }).silent) ws.send("pong");
+      const text = data.toString();
+      if (text === "ping" && !(ws as unknown as { silent: boolean }).silent) ws.send("pong");
+      else if (text.startsWith('{"id"')) {
+        // Requests are held in windows of 1,000 and answered last first.
+        const socket = ws as unknown as { held?: string[] };
+        socket.held ??= [];
+        const held = socket.held;
+        held.push(text.replace("{", '{"re":true,'));
+        if (held.length === 1000) for (const m of held.splice(0).reverse()) ws.send(m);
+      }
     },
   });
 }, 60_000);
@@ -107,6 +118,27 @@ describe("the browser transport in Chromium: catalogue rows", requireTools("chro
     ]);
     expect(got.seen).toContain("pong");
     expect(got.pending).toBe(0);
+  });
+
+  it("L/E-1/G-2: 100 sends queued before the open arrive first and in order; then 10,000 requests in flight, answered out of order, each settle with their own response", async () => {
+    const page = await openPage();
+    const before = server.received.length;
+    const got = await inPage(page, server.url, async (url) => {
+      const { Conn, json } = window.evt;
+      type Msg = { id?: number; n?: number; re?: boolean };
+      const conn = new Conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id });
+      const results: string[] = [];
+      for (let n = 0; n < 100; n++) results.push(conn.send({ n }));
+      await conn.dial(url);
+      const replies = await Promise.all(Array.from({ length: 10_000 }, (_, id) => conn.request({ id })));
+      const own = replies.every((r, id) => r.id === id && r.re === true);
+      const pending = conn.stats.pendingRequests;
+      await conn.close();
+      return { results: [...new Set(results)], own, pending };
+    });
+    expect(got).toEqual({ results: ["queued"], own: true, pending: 0 });
+    const sent = server.received.slice(before, before + 100).map((m) => JSON.parse(m) as { n: number });
+    expect(sent.map((m) => m.n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
   });
 
   it("L/G-1/C-3: a closed connection refuses send() and request() with ERR_CLOSED; close(999) is ERR_INVALID_OPTION and changes nothing", async () => {
