@@ -141,6 +141,18 @@ describe("the browser transport in Chromium: catalogue rows", requireTools("chro
     expect(sent.map((m) => m.n)).toEqual(Array.from({ length: 100 }, (_, n) => n));
   });
 
+  it("L/S-6: the handshake carries the page's Origin, as the browser sets it", async () => {
+    const page = await openPage();
+    const before = server.handshakes.length;
+    await inPage(page, server.url, async (url) => {
+      const conn = new window.evt.Conn();
+      await conn.dial(url);
+      await conn.close();
+    });
+    expect(server.handshakes.length).toBe(before + 1);
+    expect(server.handshakes[before]!.headers.origin).toBe(rig.origin);
+  });
+
   it("L/G-1/C-3: a closed connection refuses send() and request() with ERR_CLOSED; close(999) is ERR_INVALID_OPTION and changes nothing", async () => {
     const page = await openPage();
     const got = await inPage(page, server.url, async (url) => {
