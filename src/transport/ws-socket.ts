@@ -10,7 +10,8 @@
  * its bytes instead of two (about 7% of the client's CPU per 32-byte push). A refused handshake
  * reports its HTTP status and the wait its `Retry-After` asks for; an accepted one, its status
  * and headers (handshake-response.ts). The first close frame, sent or answered, is recorded
- * where it passes, and the socket's end is reported from that record.
+ * where it passes, and the socket's end is reported from that record. ws's automatic pongs are
+ * written one at a time, each answering the latest ping (`pong()`).
  *
  * It does not write data frames (ws-writer.ts), open the socket (create-connection.ts) or hold
  * the transport's state (ws.ts): it reads and sets the transport's fields.
