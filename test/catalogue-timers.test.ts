@@ -9,7 +9,7 @@ import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
-import { createTestServer } from "../src/testing/index.js";
+import { createFaultProxy, createTestServer } from "../src/testing/index.js";
 import { type Chain, mintChain, mintExpired, type SelfSigned } from "./helpers/cert.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { rawServer, tcpServer } from "./helpers/raw-server.js";
@@ -161,6 +161,42 @@ describe("S-4: redirects are not followed", () => {
 });
 
 describe("G-3/H: the heartbeat while a large send of ours waits", () => {
+  it("G-3: a 64 MiB send the server reads at 16 MiB/s (our pings queue behind it): the peer is not declared dead, the message arrives whole", async () => {
+    let got = 0;
+    const s = await server({
+      onMessage: (_ws, data) => {
+        got = (data as Buffer).length;
+      },
+    });
+    const proxy = await createFaultProxy(s.url);
+    onCleanup(() => proxy.close());
+    await proxy.bandwidth(16 * 1024 * 1024, { direction: "upstream" });
+    const errors: EvtWebSocketError[] = [];
+    let opens = 0;
+    // The send takes about 4 s, far more than pingIntervalMs + pongTimeoutMs; what the kernel
+    // holds of it (a few MiB) leaves within pongTimeoutMs.
+    const c = conn<string, Uint8Array>({
+      pingIntervalMs: 500,
+      pongTimeoutMs: 1000,
+      onError: (e) => void errors.push(e),
+      onConnected: () => void opens++,
+    });
+    await c.dial(proxy.url);
+    c.send(new Uint8Array(64 * 1024 * 1024).fill(1));
+    await until(() => got > 0 || errors.length > 0, "the message at the server, or an error", 60_000);
+    expect(errors).toEqual([]);
+    expect(got).toBe(64 * 1024 * 1024);
+    expect(opens).toBe(1);
+    // Once it left, the heartbeat goes on as before: a ping answered.
+    await new Promise<void>((resolve) => {
+      const off = c.on("pong", () => {
+        off();
+        resolve();
+      });
+    });
+    expect(c.state).toBe(State.OPEN);
+  }, 90_000);
+
   it("G-3: a server that stops reading while our 32 MiB send waits is still found dead: ERR_PONG_TIMEOUT", async () => {
     const s = await server({
       onConnection: (ws) => void (ws as unknown as { _socket: Socket })._socket.pause(),

@@ -78,7 +78,8 @@ export interface Transport {
   send(data: Data): number;
   /**
    * Bytes read from the socket so far, frames not yet whole included (adapters that can tell):
-   * the heartbeat counts a message still arriving as a sign of life.
+   * the heartbeat counts a message still arriving as a sign of life. The `ws` adapter adds our
+   * own bytes that left while more of ours waited (a ping behind them waits too).
    */
   readonly bytesRead?: number | undefined;
   /**

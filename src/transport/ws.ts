@@ -59,6 +59,9 @@ import type {
 import { WsSocket } from "./ws-socket.js";
 import { WsWriter } from "./ws-writer.js";
 
+/** The socket ws writes to, with the Node internals that tell how far a write has gone. */
+type Tcp = net.Socket & { _bytesDispatched?: number; _handle?: { writeQueueSize?: unknown } | null };
+
 /** One `ws` socket behind the {@link Transport} interface. */
 export class WsTransport extends WsWriter implements Transport {
   readonly socket: WsSocket;
@@ -98,9 +101,29 @@ export class WsTransport extends WsWriter implements Transport {
     this.socket = new WsSocket(url, options.protocols, wsOptions);
   }
 
+  /**
+   * Bytes read, plus our own bytes that left while more of ours waited (read when the heartbeat
+   * asks: at a ping, and at its deadline). A ping sent behind a large send on a slow line waits
+   * for it, and so does its pong; that data leaving proves the peer reads, as a message still
+   * arriving does. Counted from libuv's write queue, which moves while one large frame (one
+   * write) is handed to the kernel, where Node's public counts move only once it is all gone.
+   * What the kernel's send buffer holds is not seen.
+   */
   get bytesRead(): number | undefined {
-    return (this.tcp as net.Socket | undefined)?.bytesRead;
+    const tcp = this.tcp as Tcp | undefined;
+    if (tcp === undefined) return undefined;
+    const queued = tcp._handle?.writeQueueSize;
+    const out = typeof queued === "number" ? (tcp._bytesDispatched ?? Number.NaN) - queued : Number.NaN;
+    if (this.#outAtLastRead !== undefined && out > this.#outAtLastRead)
+      this.#outLeft += out - this.#outAtLastRead;
+    this.#outAtLastRead = this.bufferedAmount > 0 && !Number.isNaN(out) ? out : undefined;
+    return tcp.bytesRead + this.#outLeft;
   }
+
+  /** Our bytes handed on at the last read of {@link bytesRead}, when more of ours waited then. */
+  #outAtLastRead: number | undefined;
+  /** Our bytes that left while more of ours waited, as counted by {@link bytesRead}. */
+  #outLeft = 0;
 
   pause(): void {
     this.socket.pause();
