@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
-import { type Chain, mintChain, mintExpired, type SelfSigned } from "./helpers/cert.js";
+import { type Chain, mintChain, mintExpired, mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { rawServer, tcpServer } from "./helpers/raw-server.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
@@ -161,41 +161,50 @@ describe("S-4: redirects are not followed", () => {
 });
 
 describe("G-3/H: the heartbeat while a large send of ours waits", () => {
-  it("G-3: a 64 MiB send the server reads at 16 MiB/s (our pings queue behind it): the peer is not declared dead, the message arrives whole", async () => {
-    let got = 0;
-    const s = await server({
-      onMessage: (_ws, data) => {
-        got = (data as Buffer).length;
-      },
-    });
-    const proxy = await createFaultProxy(s.url);
-    onCleanup(() => proxy.close());
-    await proxy.bandwidth(16 * 1024 * 1024, { direction: "upstream" });
-    const errors: EvtWebSocketError[] = [];
-    let opens = 0;
-    // The send takes about 4 s, far more than pingIntervalMs + pongTimeoutMs; what the kernel
-    // holds of it (a few MiB) leaves within pongTimeoutMs.
-    const c = conn<string, Uint8Array>({
-      pingIntervalMs: 500,
-      pongTimeoutMs: 1000,
-      onError: (e) => void errors.push(e),
-      onConnected: () => void opens++,
-    });
-    await c.dial(proxy.url);
-    c.send(new Uint8Array(64 * 1024 * 1024).fill(1));
-    await until(() => got > 0 || errors.length > 0, "the message at the server, or an error", 60_000);
-    expect(errors).toEqual([]);
-    expect(got).toBe(64 * 1024 * 1024);
-    expect(opens).toBe(1);
-    // Once it left, the heartbeat goes on as before: a ping answered.
-    await new Promise<void>((resolve) => {
-      const off = c.on("pong", () => {
-        off();
-        resolve();
+  it.each(["ws", "wss"] as const)(
+    "G-3: a 64 MiB send the server reads at 16 MiB/s (our pings queue behind it), over %s: the peer is not declared dead, the message arrives whole",
+    async (scheme) => {
+      let got = 0;
+      const pki = scheme === "wss" ? mintSelfSigned() : undefined;
+      onCleanup(async () => pki?.remove());
+      const s = await createTestServer({
+        ...(pki === undefined ? {} : { tls: { cert: pki.cert, key: pki.key } }),
+        onMessage: (data) => {
+          got = (data as Uint8Array).byteLength;
+        },
       });
-    });
-    expect(c.state).toBe(State.OPEN);
-  }, 90_000);
+      onCleanup(() => s.close());
+      const proxy = await createFaultProxy(s.url);
+      onCleanup(() => proxy.close());
+      await proxy.bandwidth(16 * 1024 * 1024, { direction: "upstream" });
+      const errors: EvtWebSocketError[] = [];
+      let opens = 0;
+      // The send takes about 4 s, far more than pingIntervalMs + pongTimeoutMs; what the kernel
+      // holds of it (a few MiB) leaves within pongTimeoutMs.
+      const c = conn<string, Uint8Array>({
+        pingIntervalMs: 500,
+        pongTimeoutMs: 1000,
+        ...(pki === undefined ? {} : { tls: { ca: pki.cert } }),
+        onError: (e) => void errors.push(e),
+        onConnected: () => void opens++,
+      });
+      await c.dial(proxy.url);
+      c.send(new Uint8Array(64 * 1024 * 1024).fill(1));
+      await until(() => got > 0 || errors.length > 0, "the message at the server, or an error", 60_000);
+      expect(errors).toEqual([]);
+      expect(got).toBe(64 * 1024 * 1024);
+      expect(opens).toBe(1);
+      // Once it left, the heartbeat goes on as before: a ping answered.
+      await new Promise<void>((resolve) => {
+        const off = c.on("pong", () => {
+          off();
+          resolve();
+        });
+      });
+      expect(c.state).toBe(State.OPEN);
+    },
+    90_000,
+  );
 
   it("G-3: a server that stops reading while our 32 MiB send waits is still found dead: ERR_PONG_TIMEOUT", async () => {
     const s = await server({

@@ -60,7 +60,8 @@ import { WsSocket } from "./ws-socket.js";
 import { WsWriter } from "./ws-writer.js";
 
 /** The socket ws writes to, with the Node internals that tell how far a write has gone. */
-type Tcp = net.Socket & { _bytesDispatched?: number; _handle?: { writeQueueSize?: unknown } | null };
+type Queue = { writeQueueSize?: unknown };
+type Tcp = net.Socket & { _bytesDispatched?: number; _handle?: (Queue & { _parent?: Queue }) | null };
 
 /** One `ws` socket behind the {@link Transport} interface. */
 export class WsTransport extends WsWriter implements Transport {
@@ -105,14 +106,16 @@ export class WsTransport extends WsWriter implements Transport {
    * Bytes read, plus our own bytes that left while more of ours waited (read when the heartbeat
    * asks: at a ping, and at its deadline). A ping sent behind a large send on a slow line waits
    * for it, and so does its pong; that data leaving proves the peer reads, as a message still
-   * arriving does. Counted from libuv's write queue, which moves while one large frame (one
-   * write) is handed to the kernel, where Node's public counts move only once it is all gone.
-   * What the kernel's send buffer holds is not seen.
+   * arriving does. Counted from libuv's write queue of the TCP handle (under TLS, the handle
+   * TLS writes to), which moves while one large frame (one write) is handed to the kernel,
+   * where Node's public counts move only once it is all gone. What the kernel's send buffer
+   * holds is not seen.
    */
   get bytesRead(): number | undefined {
     const tcp = this.tcp as Tcp | undefined;
     if (tcp === undefined) return undefined;
-    const queued = tcp._handle?.writeQueueSize;
+    const handle = tcp._handle;
+    const queued = handle?._parent?.writeQueueSize ?? handle?.writeQueueSize;
     const out = typeof queued === "number" ? (tcp._bytesDispatched ?? Number.NaN) - queued : Number.NaN;
     if (this.#outAtLastRead !== undefined && out > this.#outAtLastRead)
       this.#outLeft += out - this.#outAtLastRead;
