@@ -41,7 +41,14 @@
  * - its Sender writes straight to the socket given by `createConnection` (a public option), so
  *   our data frames written to that socket interleave correctly with its control frames;
  * - `emit()` is the only way it raises events, and it reads `emit`'s result only for
- *   `unexpected-response`.
+ *   `unexpected-response`;
+ * - its automatic pong passes `_autoPongComplete` as `pong()`'s callback (8.23's count of pongs
+ *   not yet written, `maxPendingAutoPongs`): `WsSocket` tells it by that, and otherwise writes
+ *   every pong as before.
+ *
+ * And inside Node (read only; where missing, our bytes leaving count for nothing, as before):
+ * `net.Socket`'s `_bytesDispatched` and its handle's `writeQueueSize` (under TLS, the TCP
+ * handle's, `_handle._parent`), for how far a large write has gone ({@link WsTransport.bytesRead}).
  */
 
 import type * as net from "node:net";
