@@ -123,7 +123,11 @@ function checkRound(attempts: Attempt[][], storm: StormReport, violate: (inv: "s
         violate("storm", `client ${client}: attempt ${a.attempt} delay ${a.delayMs} ms outside the policy`);
       }
       const next = log[k + 1];
-      if (next !== undefined && next.at - a.at < a.delayMs - 2) {
+      // The wait starts when its timer is armed, and the announcement is timed after that, by
+      // the wall clock: a pause between the two (a garbage collection, the process descheduled
+      // on a loaded machine: 3 ms seen once, seed 1210) makes the gap look short by its length.
+      // 2 ms, or 5 % of the wait, is allowed for it; a policy bypassed would be far shorter.
+      if (next !== undefined && next.at - a.at < a.delayMs - Math.max(2, a.delayMs * 0.05)) {
         storm.tooFast++;
         violate(
           "storm",
