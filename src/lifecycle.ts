@@ -53,6 +53,8 @@ export class Lifecycle {
   #unwatch: (() => void) | undefined;
   /** The socket closed because the page was hidden or by reconnect() (its close event says it will reconnect). */
   #dropped: ConnLink | undefined;
+  /** The page hid (pagehide, freeze) and has not been shown since: nothing dials until it is. */
+  #hidden = false;
   /** The epoch of the attempt whose URL and headers are being prepared (it has no link yet); -1 when none. */
   #preparing = -1;
   /** Clock time until which the server asked us not to come back (0: it set no wait). */
@@ -120,6 +122,7 @@ export class Lifecycle {
   #start(url: UrlSource, plan: LinkConfig): void {
     this.#plan = plan;
     this.#url = url;
+    this.#hidden = false;
     this.#attempt = 0;
     this.#serverUntil = 0;
     this.#lastEnd = undefined;
@@ -132,8 +135,10 @@ export class Lifecycle {
         visible: (ms) => this.#onVisible(ms),
         // Back from the cache or thawed: a waiting connection dials now, backoff reset.
         page: (shown) => {
+          this.#hidden = !shown;
           if (!shown) return this.#events.run(this, this.#drop, 1000, "page hidden");
-          this.#attempt = 0;
+          // The backoff of a connection waiting to come back starts over (an open one's stands).
+          if (this.#state !== State.OPEN) this.#attempt = 0;
           this.#onOnline();
         },
       });
@@ -184,6 +189,7 @@ export class Lifecycle {
         reason: "reconnect()",
       });
     this.#drop(code, reason);
+    this.#hidden = false; // asked for: it dials, hidden or not
     this.#attempt = 0;
     // A wait announced by a deferred "reconnecting" is untrue now (it is dropped), but an
     // attempt being prepared goes on: a new epoch would drop its URL and headers.
@@ -393,7 +399,7 @@ export class Lifecycle {
    */
   #onOnline(): void {
     const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
-    if (!waiting || this.#link !== undefined || this.#preparing === this.#epoch) return;
+    if (!waiting || this.#hidden || this.#link !== undefined || this.#preparing === this.#epoch) return;
     const left = this.#serverUntil - this.#o.clock.now();
     if (left > 0 && this.#retryTimer !== undefined) return;
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);

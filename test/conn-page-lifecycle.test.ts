@@ -8,6 +8,7 @@
 
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server } from "./helpers/harness.js";
 import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -154,5 +155,27 @@ describe("the back/forward cache and frozen pages", () => {
     await dialed;
     expect(c.state).toBe("open");
     expect(s.connections).toBe(1);
+  });
+
+  it("pageshow while the connection is open leaves the backoff as it is: a flapping connection's next retry is not attempt 1 again", async () => {
+    const page = stubPage();
+    const { s } = await holdingServer();
+    const clock = new FakeClock();
+    const attempts: number[] = [];
+    // A connection counts as stable only after a minute: every drop here continues the backoff.
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 100, maxDelayMs: 10_000, jitter: 0, resetAfterMs: 60_000 },
+      onReconnecting: (info) => void attempts.push(info.attempt),
+    });
+    await c.dial(s.url);
+    s.dropAll(1011);
+    await until(() => attempts.length === 1, "the first retry announced");
+    clock.advance(100);
+    await until(() => c.state === "open", "open again");
+    page.fire("pageshow", true);
+    s.dropAll(1011);
+    await until(() => attempts.length === 2, "the second retry announced");
+    expect(attempts).toEqual([1, 2]);
   });
 });

@@ -374,6 +374,8 @@ describe("reconnect() review: a 1013 close heard before it", () => {
     ["reconnect()", "reconnect", 0],
     ["a page hidden, shown before the socket's end", "show-before", 0],
     ["a page hidden, shown after the socket's end", "show-after", 0],
+    // Hidden past the server's wait: nothing dials while hidden; shown, it dials at once.
+    ["a page hidden, shown after the server's wait", "show-late", 0],
     // Math.random() answers 0.5: 5,000 ms plus a quarter (jitter 0.5 times 0.5), as after any 1013.
     ["reconnect(), with jitter 0.5", "reconnect", 0.5],
   ] as const)(
@@ -441,6 +443,12 @@ describe("reconnect() review: a 1013 close heard before it", () => {
       await new Promise((r) => setImmediate(r));
       expect(urls).toEqual([0]);
       clock.advance(1);
+      if (how === "show-late") {
+        clock.advance(60_000);
+        await new Promise((r) => setImmediate(r));
+        expect(urls).toEqual([0]);
+        page("pageshow");
+      }
       await until(() => c.isConnected() && sockets.length === 2, "open again after the wait");
       expect(urls).toEqual([0, 0]);
     },

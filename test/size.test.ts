@@ -101,15 +101,17 @@ import tsupConfig from "../tsup.config.js";
  * 16,960 B (a decision: every call settles and the server's wait is honoured, which issue 16
  * asks for). Then
  * the server's wait jittered after `reconnect()` too (a 1013 heard before it, or a Retry-After
- * refusal from a `shouldReconnect` that calls it), as after any drop: 16,968 B; the guard is
- * 16,992 B (a decision: a reconnect storm is what the wait is for). By
+ * refusal from a `shouldReconnect` that calls it), as after any drop: 16,968 B; and a hidden
+ * page that dials nothing until shown (a 1013 wait over while hidden dialled), with `pageshow`
+ * on an open connection leaving the backoff alone: 16,991 B; the guard is 17,024 B (a decision:
+ * a reconnect storm is what the wait is for, and a hidden page holds no socket). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 16_992;
+const BUDGET_GZIP_BYTES = 17_024;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
