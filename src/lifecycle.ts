@@ -387,7 +387,8 @@ export class Lifecycle {
     this.#retryTimer = this.#o.clock.setTimeout(() => {
       this.#retryTimer = undefined;
       // Offline, an attempt would fail at once and burn the budget: wait for the online event.
-      if (!isOffline()) void this.#connect();
+      // Hidden (an attempt under way at the hide failed since), wait for the page to be shown.
+      if (!isOffline() && !this.#hidden) void this.#connect();
     }, delayMs);
   }
 

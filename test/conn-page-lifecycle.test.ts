@@ -11,7 +11,7 @@ import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/inde
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server } from "./helpers/harness.js";
 import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
-import { until } from "./helpers/server.js";
+import { freePort, until } from "./helpers/server.js";
 
 /** Stubs `addEventListener` and `document` on globalThis; returns the two targets. */
 function stubPage() {
@@ -177,5 +177,37 @@ describe("the back/forward cache and frozen pages", () => {
     s.dropAll(1011);
     await until(() => attempts.length === 2, "the second retry announced");
     expect(attempts).toEqual([1, 2]);
+  });
+
+  it("an attempt under way when the page hid that fails while hidden is retried only once the page is shown", async () => {
+    const page = stubPage();
+    const { s } = await holdingServer();
+    const clock = new FakeClock();
+    const nowhere = `ws://127.0.0.1:${await freePort()}/`; // nothing listens: refused at once
+    const held: Array<(url: string) => void> = [];
+    let calls = 0;
+    let waits = 0;
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 100, maxDelayMs: 100, jitter: 0 },
+      onReconnecting: () => void waits++,
+    });
+    await c.dial(() => {
+      calls++;
+      return calls === 2 ? new Promise<string>((resolve) => void held.push(resolve)) : s.url;
+    });
+    s.dropAll(1011);
+    await until(() => c.state === "reconnecting", "the drop");
+    clock.advance(100);
+    await until(() => held.length === 1, "the retry's URL function running");
+    page.fire("pagehide", true);
+    held[0]!(nowhere);
+    await until(() => waits === 2, "the refused attempt's retry wait announced");
+    clock.advance(10_000);
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toBe(2);
+    page.fire("pageshow", true);
+    await until(() => c.state === "open", "open once shown");
+    expect(calls).toBe(3);
   });
 });
