@@ -4,17 +4,21 @@
  * dead server behind something that still reads our bytes (the fault proxy's blackhole, as
  * Toxiproxy's `timeout` toxic: read and dropped) is found dead while the app keeps sending, and
  * a healthy server on a slow line is not. Real servers on 127.0.0.1, the testing kit's fault
- * proxy, proxy-chain for the `proxy` option, Node's agents for the `agent` option.
+ * proxy, proxy-chain for the `proxy` option, Node's agents for the `agent` option. And ws's
+ * automatic pongs written one at a time (src/transport/ws-socket.ts `pong()`) against a
+ * hand-written peer that floods pings and reads nothing.
  */
 
 import * as http from "node:http";
 import * as https from "node:https";
+import type * as net from "node:net";
 import { describe, expect, it } from "vitest";
-import { type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
+import { type CloseInfo, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
 import { mintSelfSigned } from "./helpers/cert.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
+import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 type Scheme = "ws" | "wss";
@@ -108,4 +112,94 @@ describe("a healthy server on a slow line while the app keeps sending", () => {
     expect(sizes).toEqual([32 * 1024 * 1024, 32 * 1024 * 1024]);
     expect(c.state).toBe(State.OPEN);
   }, 90_000);
+});
+
+/**
+ * A hand-written WebSocket peer on 127.0.0.1 that answers the handshake, then reads nothing
+ * until `resume()`: what it read after the handshake is `frames()`.
+ */
+async function deafPeer() {
+  let socket: net.Socket | undefined;
+  const got: Buffer[] = [];
+  const { port } = await tcpServer((s) => {
+    let head = Buffer.alloc(0);
+    s.on("data", (chunk: Buffer) => {
+      if (socket !== undefined) return void got.push(chunk);
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      s.write(switchingProtocols(head.subarray(0, end).toString()));
+      socket = s;
+      s.pause();
+    });
+    s.on("error", () => {});
+  });
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    socket: () => socket!,
+    pongs: () =>
+      parseAll(Buffer.concat(got))
+        .filter((f) => f.opcode === 0xa)
+        .map((f) => f.payload.readUInt32BE(0)),
+  };
+}
+
+/** A server ping frame whose payload is `n` (4 bytes) followed by `pad` zero bytes. */
+const ping = (n: number, pad = 0) => {
+  const payload = Buffer.alloc(4 + pad);
+  payload.writeUInt32BE(n, 0);
+  return Buffer.concat([Buffer.from([0x89, payload.length]), payload]);
+};
+
+describe("ws's automatic pongs, one at a time", () => {
+  it("a peer that floods 200,000 pings of 125 bytes and reads nothing: the connection stays up while they come; once they stop, the heartbeat finds it dead", async () => {
+    const peer = await deafPeer();
+    const errors: EvtWebSocketError[] = [];
+    const closes: CloseInfo[] = [];
+    const c = conn({
+      pingIntervalMs: 200,
+      pongTimeoutMs: 200,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(peer.url);
+    const sock = peer.socket();
+    for (let n = 0; n < 200_000 && closes.length === 0; ) {
+      const batch: Buffer[] = [];
+      for (let k = 0; k < 500; k++, n++) batch.push(ping(n, 121));
+      if (!sock.write(Buffer.concat(batch)))
+        await new Promise((r) => {
+          sock.once("drain", r);
+          sock.once("close", r); // the client hung up: the loop ends on its close
+        });
+      await new Promise((r) => setImmediate(r));
+    }
+    // ws terminates a connection with 61 automatic pongs not yet written (1006).
+    expect(closes).toEqual([]);
+    expect(errors).toEqual([]);
+    await until(() => errors.length > 0, "the verdict once the pings stop", 30_000);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+  });
+
+  it("300 pings while our pong waits behind a 32 MiB send the peer does not read: the connection stays up, and the last pong answers the latest ping", async () => {
+    const peer = await deafPeer();
+    const closes: CloseInfo[] = [];
+    const c = conn<string, Uint8Array>({ reconnect: false, onClose: (i) => void closes.push(i) });
+    await c.dial(peer.url);
+    c.send(new Uint8Array(32 * 1024 * 1024));
+    for (let n = 0; n < 300 && closes.length === 0; n++) {
+      peer.socket().write(ping(n));
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    expect(closes).toEqual([]);
+    peer.socket().resume();
+    await until(() => peer.pongs().at(-1) === 299, "a pong for the latest ping", 30_000);
+    const pongs = peer.pongs();
+    // One being written (behind the send) and one due: never a stale payload last.
+    expect(pongs.length).toBeLessThanOrEqual(3);
+    expect(pongs).toEqual([...pongs].sort((a, b) => a - b));
+    expect(closes).toEqual([]);
+    expect(c.state).toBe(State.OPEN);
+  });
 });
