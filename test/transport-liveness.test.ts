@@ -78,6 +78,31 @@ describe("a dead server while the app keeps sending", () => {
     },
     60_000,
   );
+  it("with pingMsg (a ping that is a message, queued behind ours as a ping frame is): the same drained() loop does not keep a dead server alive: ERR_PONG_TIMEOUT", async () => {
+    const { s } = await serverAndRoute("ws", "direct");
+    const fp = await createFaultProxy(s.url);
+    onCleanup(() => fp.close());
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<string, Uint8Array | string>({
+      pingIntervalMs: 200,
+      pongTimeoutMs: 200,
+      pingMsg: "ping",
+      isPong: (m) => m === "ping", // the test server echoes
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+    });
+    await c.dial(fp.url);
+    await fp.blackhole();
+    const loop = (async () => {
+      while (errors.length === 0 && c.state === State.OPEN) {
+        c.send(new Uint8Array(256 * 1024));
+        await c.drained().catch(() => {});
+      }
+    })();
+    await until(() => errors.length > 0, "the verdict", 30_000);
+    await loop;
+    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+  }, 60_000);
 });
 
 describe("a healthy server on a slow line while the app keeps sending", () => {
