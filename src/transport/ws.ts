@@ -116,7 +116,9 @@ export class WsTransport extends WsWriter implements Transport {
    * arriving does. Counted from libuv's write queue of the TCP handle (under TLS, the handle
    * TLS writes to), which moves while one large frame (one write) is handed to the kernel,
    * where Node's public counts move only once it is all gone. What the kernel's send buffer
-   * holds is not seen.
+   * holds is not seen. Only bytes queued before the ping count (its mark is taken at the first
+   * read after something was received): what the app sends after the ping, read and dropped by
+   * a middlebox whose server died, would otherwise keep a dead peer alive for ever.
    */
   get bytesRead(): number | undefined {
     const tcp = this.tcp as Tcp | undefined;
@@ -124,11 +126,24 @@ export class WsTransport extends WsWriter implements Transport {
     const handle = tcp._handle;
     const queued = handle?._parent?.writeQueueSize ?? handle?.writeQueueSize;
     const out = typeof queued === "number" ? (tcp._bytesDispatched ?? Number.NaN) - queued : Number.NaN;
-    if (this.#outAtLastRead !== undefined && out > this.#outAtLastRead)
-      this.#outLeft += out - this.#outAtLastRead;
-    this.#outAtLastRead = this.bufferedAmount > 0 && !Number.isNaN(out) ? out : undefined;
-    return tcp.bytesRead + this.#outLeft;
+    const read = tcp.bytesRead;
+    // Only our bytes queued before the ping count: the ping, then its pong, wait for them, not
+    // for what the app sent after it (a peer's middlebox that still reads proves nothing). A read
+    // with nothing received since the last is the same ping's deadline: its mark stays.
+    const last = this.#outAtLastRead;
+    const ahead = last === undefined ? 0 : Math.min(out, this.#outMark) - last;
+    if (ahead > 0) this.#outLeft += ahead;
+    const buffered = this.bufferedAmount;
+    if (read !== this.#readAtLastRead) this.#outMark = out + buffered;
+    this.#readAtLastRead = read;
+    this.#outAtLastRead = buffered > 0 && !Number.isNaN(out) ? Math.max(out, last ?? out) : undefined;
+    return read + this.#outLeft;
   }
+
+  /** Where our bytes queued before the outstanding ping end, on the scale of `#outAtLastRead`. */
+  #outMark = Number.NaN;
+  /** Bytes read from the socket at the last read of {@link bytesRead}. */
+  #readAtLastRead = -1;
 
   /** Our bytes handed on at the last read of {@link bytesRead}, when more of ours waited then. */
   #outAtLastRead: number | undefined;
