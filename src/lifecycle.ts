@@ -329,11 +329,14 @@ export class Lifecycle {
     const epoch = this.#epoch;
     const ends = this.#ends;
     const ending = { ...end, openForMs: end.wasOpen ? this.#o.clock.now() - this.#openedAt : undefined };
+    // The decision's one draw, kept: the server's wait below gets the jitter it got.
+    let r: number | undefined;
     let decision = decideRetry(
       this.#o.reconnect,
       this.#attempt,
       ending,
       ask && ((info) => this.#ask(ask, info)),
+      () => (r ??= Math.random()),
     );
     // shouldReconnect is asked, not announced to: one that called close() or dial() has
     // already ended this connection; only this socket's close event is still to be told.
@@ -377,9 +380,12 @@ export class Lifecycle {
     const info: ReconnectingInfo = { attempt, delayMs, ...(error ? { error } : {}) };
     if (serverDelayMs !== undefined) info.serverDelayMs = serverDelayMs;
     this.#events.defer(() => epoch === this.#epoch && this.#events.emit("reconnecting", info, this.#owner));
-    // After reconnect() the server's wait, jittered, is the whole wait (its own step dials).
+    // The server's wait, jittered: after reconnect() the whole wait (its own step dials);
+    // otherwise what a show or reconnect() during the wait still waits for (the backoff is cut).
     this.#serverUntil =
-      serverDelayMs === undefined ? 0 : this.#o.clock.now() + (redialled ? delayMs : serverDelayMs);
+      serverDelayMs === undefined
+        ? 0
+        : this.#o.clock.now() + (redialled ? delayMs : serverWait(this.#o.reconnect, ending, r)!);
     if (!redialled) this.#retryIn(delayMs); // redialled: reconnect()'s own step dials
   }
 

@@ -535,3 +535,48 @@ describe("reconnect() review: the queue", () => {
     });
   }
 });
+
+describe("reconnect() review: during the wait a 1013 set", () => {
+  it.each([
+    ["reconnect()", "reconnect"],
+    ["a page hidden and shown", "page"],
+  ] as const)("%s: the server's wait stands with its jitter, as announced", async (_name, how) => {
+    // Math.random() answers 0.5: 5,000 ms plus a quarter (jitter 0.5 times 0.5) = 6,250 ms.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    onCleanup(async () => void vi.restoreAllMocks());
+    const window = new EventTarget();
+    vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
+    vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
+    vi.stubGlobal("document", new EventTarget());
+    onCleanup(async () => void vi.unstubAllGlobals());
+    const page = (type: "pagehide" | "pageshow") =>
+      window.dispatchEvent(Object.assign(new Event(type), { persisted: true }));
+    const s = await server();
+    const clock = new FakeClock();
+    const waits: number[] = [];
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 10, maxDelayMs: 60_000, jitter: 0.5 },
+      onReconnecting: (info) => void waits.push(info.delayMs),
+    });
+    await c.dial(s.url);
+    s.dropAll(1013);
+    await until(() => waits.length === 1, "the 1013 wait announced");
+    expect(waits).toEqual([6250]);
+    if (how === "reconnect") c.reconnect();
+    else {
+      page("pagehide");
+      page("pageshow");
+    }
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
+    await turn();
+    clock.advance(6249);
+    await turn();
+    await turn();
+    expect(s.connections).toBe(1);
+    clock.advance(1);
+    await until(() => c.state === "open", "open once the jittered wait is over");
+    expect(s.connections).toBe(2);
+  });
+});
