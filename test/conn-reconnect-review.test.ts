@@ -579,4 +579,32 @@ describe("reconnect() review: during the wait a 1013 set", () => {
     await until(() => c.state === "open", "open once the jittered wait is over");
     expect(s.connections).toBe(2);
   });
+
+  it("reconnect() from onReconnecting after a 503 Retry-After: 2: the wait stands with its jitter", async () => {
+    // Math.random() answers 0.5: 2,000 ms plus a quarter (jitter 0.5 times 0.5) = 2,500 ms.
+    vi.spyOn(Math, "random").mockReturnValue(0.5);
+    onCleanup(async () => void vi.restoreAllMocks());
+    const s = await upgradeServer((n) =>
+      n === 0 ? "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 2" : undefined,
+    );
+    const clock = new FakeClock();
+    const waits: number[] = [];
+    let c!: Conn<string, string>;
+    c = conn({
+      clock,
+      reconnect: { minDelayMs: 10, jitter: 0.5 },
+      onReconnecting: (info) => {
+        waits.push(info.delayMs);
+        c.reconnect();
+      },
+    });
+    let urls = 0;
+    const dialed = c.dial(() => {
+      urls++;
+      return s.url;
+    });
+    await until(() => waits.length === 1, "the wait announced");
+    expect(waits).toEqual([2500]);
+    await expectServerWait(clock, () => urls, dialed, 2500);
+  });
 });
