@@ -230,6 +230,11 @@ export class Lifecycle {
     try {
       if (this.#lastClose !== undefined) await this.#lastClose;
       if (epoch !== this.#epoch) return; // a newer attempt or close() took over meanwhile
+      // Hidden again while it waited for the old socket (no function called yet): the show dials.
+      if (this.#hidden) {
+        this.#preparing = -1;
+        return;
+      }
       const prep = new AttemptPrep(this.#o.clock, this.#o.connectTimeoutMs);
       this.#prep = prep;
       [url, headers] = await prep.prepare(

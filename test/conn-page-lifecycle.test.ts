@@ -210,4 +210,36 @@ describe("the back/forward cache and frozen pages", () => {
     await until(() => c.state === "open", "open once shown");
     expect(calls).toBe(3);
   });
+
+  it("hidden, shown and hidden again before the first hidden socket ended: the attempt the show set off waits for the next show", async () => {
+    const page = stubPage();
+    const { s } = await holdingServer();
+    const clock = new FakeClock();
+    const closed: CloseInfo[] = [];
+    let calls = 0;
+    const c = conn({
+      clock,
+      reconnect: { minDelayMs: 100, maxDelayMs: 100, jitter: 0 },
+      onClose: (info) => void closed.push(info),
+    });
+    await c.dial(() => {
+      calls++;
+      return s.url;
+    });
+    page.fire("pagehide", true);
+    page.fire("pageshow", true); // its attempt waits for the hidden socket's end: one socket at a time
+    page.fire("pagehide", true);
+    await until(() => closed.length === 1, "the hidden socket's end");
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
+    await turn();
+    clock.advance(10_000);
+    await turn();
+    expect(calls).toBe(1); // the URL function of an attempt made while hidden was not called
+    expect(c.state).toBe("reconnecting");
+    page.fire("pageshow", true);
+    await until(() => c.state === "open", "open once shown");
+    expect(calls).toBe(2);
+    expect(s.connections).toBe(2);
+  });
 });
