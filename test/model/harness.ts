@@ -123,6 +123,14 @@ export class ModelRun {
   /** The call ids whose headers a socket was opened with. */
   readonly #usedCalls = new Set<number>();
   #nextId = 1;
+  /**
+   * The page hid (pagehide while dialled) and no pageshow, accepted reconnect() or dial() came
+   * since: no attempt begins. `#urlUnanswered`: a URL function was told an attempt whose headers
+   * call is still to come; hidden then, that one headers call is the attempt under way at the hide.
+   */
+  #pageHidden = false;
+  #urlUnanswered = false;
+  #hiddenMayAsk = false;
   /** A Starved command runs: a response goes preferably to a request with a timeout (the rule's subject). */
   #starving = false;
 
@@ -192,6 +200,7 @@ export class ModelRun {
     const state = this.conn.state;
     const dialled = state === "open" || state === "connecting" || state === "reconnecting";
     if (dialled) {
+      this.#pageHidden = false;
       this.books.pageHiding();
       this.books.reconnects++;
       this.#expectedAttempt = 0;
@@ -214,6 +223,11 @@ export class ModelRun {
       (this.conn.state === "open" || this.conn.state === "connecting" || this.conn.state === "reconnecting")
     )
       this.books.pageHiding();
+    if (!shown && !this.#pageHidden && this.conn.state !== "idle" && this.conn.state !== "closed") {
+      this.#pageHidden = true;
+      this.#hiddenMayAsk = this.#urlUnanswered;
+    }
+    if (shown) this.#pageHidden = false;
     // Shown again, the backoff starts over: the next attempt is told attempt 0, as after a dial().
     if (shown && (this.conn.state === "connecting" || this.conn.state === "reconnecting"))
       this.#expectedAttempt = 0;
@@ -312,6 +326,10 @@ export class ModelRun {
     if (attempt !== expected) {
       this.violate("attempt-context", `headers call#${id} was told attempt ${attempt}, expected ${expected}`);
     }
+    if (this.#pageHidden && !this.#hiddenMayAsk)
+      this.violate("hidden-no-attempt", `headers call#${id} made while the page is hidden`);
+    this.#hiddenMayAsk = false;
+    this.#urlUnanswered = false;
     const same = this.holds.find((h) => h.era === this.#attemptEra);
     if (same !== undefined) {
       this.violate(
@@ -513,6 +531,9 @@ export class ModelRun {
   /** A URL function is told the attempt as it begins: the one onReconnecting announced, or 0. */
   #urlTold(attempt: number): void {
     this.#urlAttempt = attempt;
+    if (this.#pageHidden)
+      this.violate("hidden-no-attempt", "a URL function was called while the page is hidden");
+    this.#urlUnanswered = true;
     if (attempt !== this.#expectedAttempt) {
       this.violate(
         "attempt-context",
@@ -558,6 +579,7 @@ export class ModelRun {
     const start = books.dialStarting(suffix !== "");
     // Accepted (idle or closed): its first attempt is attempt 0.
     if (this.conn.state === "idle" || this.conn.state === "closed") {
+      this.#pageHidden = false;
       this.#expectedAttempt = 0;
       this.#urlAttempt = undefined; // set again by a URL function's first call
       this.#attemptEra++;

@@ -39,6 +39,8 @@ export const PROPERTIES = {
     "after a wait the server set (Retry-After on 429/503, a 1013 close), the next socket opens no sooner than that wait",
   "stale-attempt":
     "an attempt whose headers were still being prepared when close() was called opens no socket, and the headers function is called once per attempt",
+  "hidden-no-attempt":
+    "after pagehide (persisted) no attempt begins (no URL or headers function is called) until pageshow, reconnect() or dial(); an attempt whose URL function ran at the hide goes on",
   "close-closes": "close() leaves the connection closed",
   "close-bounded": "a closing socket ends within the close timeout",
   liveness:
