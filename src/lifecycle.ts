@@ -413,7 +413,7 @@ export class Lifecycle {
     const waiting = this.#state === State.CONNECTING || this.#state === State.RECONNECTING;
     if (!waiting || this.#hidden || this.#link !== undefined || this.#preparing === this.#epoch) return;
     const left = this.#serverUntil - this.#o.clock.now();
-    if (left > 0 && this.#retryTimer !== undefined) return;
+    // A server's wait (jitter included) stands, the backoff beyond it does not.
     if (this.#retryTimer !== undefined) this.#o.clock.clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     if (left > 0) this.#retryIn(left);

@@ -161,4 +161,39 @@ describe("a wait the server sets", () => {
     clock.advance(1);
     await until(() => s.accepted.length === 2, "the reconnect at the end of the server's wait");
   });
+
+  it.each(["online", "pageshow", "resume"] as const)(
+    "%s during a server's wait shorter than the backoff: the attempt comes at the wait's end, not the backoff's (injected clock)",
+    async (event) => {
+      const window = new EventTarget();
+      const document = new EventTarget();
+      vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
+      vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
+      vi.stubGlobal("document", document);
+      const s = await upgradeServer(() => undefined, {
+        onAccept: (ws, n) => {
+          if (n === 0) ws.close(1013);
+        },
+      });
+      const clock = new FakeClock();
+      const waits: ReconnectingInfo[] = [];
+      // A minute of backoff, the server's 5 s wait within it.
+      const c = conn({
+        clock,
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        onReconnecting: (info) => void waits.push(info),
+      });
+      await c.dial(s.url);
+      await until(() => waits.length === 1, "the wait");
+      expect(waits[0]).toMatchObject({ delayMs: 60_000, serverDelayMs: 5000 });
+      clock.advance(1000);
+      if (event === "resume") document.dispatchEvent(new Event("resume"));
+      else window.dispatchEvent(Object.assign(new Event(event), { persisted: true }));
+      clock.advance(3999);
+      await new Promise((r) => setTimeout(r, 50));
+      expect(s.arrivals).toHaveLength(1);
+      clock.advance(1);
+      await until(() => s.accepted.length === 2, "the reconnect at the end of the server's wait");
+    },
+  );
 });

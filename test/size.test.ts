@@ -106,7 +106,8 @@ import tsupConfig from "../tsup.config.js";
  * on an open connection leaving the backoff alone: 16,991 B (17,000 B with a retry that falls due
  * while hidden held until shown; 17,005 B with the jitter kept through a show or `reconnect()`
  * during the server's wait; 17,018 B with an attempt set off by a show held when hidden again
- * before it dialled); the guard is 17,024 B (a decision:
+ * before it dialled; 17,008 B with `online`/`pageshow` cutting a backoff longer than the
+ * server's wait); the guard is 17,024 B (a decision:
  * a reconnect storm is what the wait is for, and a hidden page holds no socket). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
