@@ -12,7 +12,7 @@ import net from "node:net";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
-import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { heldUpgradeServer } from "./helpers/held-upgrade.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
 import { startNginx } from "./helpers/nginx.js";
@@ -419,7 +419,8 @@ describe("B. faults on an established connection", () => {
 describe("B. behind a reverse proxy that restarts", requireTools("nginx"), () => {
   it("B-14: an nginx reload and an nginx stop-and-start each cost one reconnect, and one upstream connection is left", async () => {
     const upstream = await kitServer();
-    const nginx = await startNginx(upstream.port, 1);
+    const nginx = await startNginx(upstream.port, { shutdownTimeoutS: 1 });
+    onCleanup(() => nginx.close());
     let opens = 0;
     const closes: CloseInfo[] = [];
     const c = conn<string, string>({

@@ -5,90 +5,28 @@
  * (test/helpers/tools.ts).
  */
 
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { conn, fast, sleep } from "./helpers/harness.js";
-import { freePort, until } from "./helpers/server.js";
-import { NGINX, requireTools } from "./helpers/tools.js";
+import { type Nginx, startNginx } from "./helpers/nginx.js";
+import { until } from "./helpers/server.js";
+import { requireTools } from "./helpers/tools.js";
 
 const READ_TIMEOUT_S = 2;
-let dir = "";
-let nginx: ChildProcess | undefined;
+let nginx: Nginx | undefined;
 let upstream: TestServer;
 let url = "";
 
 beforeAll(async () => {
   upstream = await createTestServer();
-  dir = mkdtempSync(join(tmpdir(), "evtws-nginx-"));
-  const port = await freePort();
-  writeFileSync(
-    join(dir, "nginx.conf"),
-    `daemon off;
-master_process off;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://127.0.0.1:${upstream.port};
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection "upgrade";
-      proxy_read_timeout ${READ_TIMEOUT_S}s;
-      proxy_connect_timeout 1s;
-    }
-  }
-}
-`,
-  );
-  nginx = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  nginx.stderr!.on("data", (d) => (err += d));
-  const failed = new Promise<never>((_, reject) => {
-    nginx!.on("error", (e) =>
-      reject(new Error(`cannot run ${NGINX} (apt-get install -y nginx-light): ${e.message}`)),
-    );
-    nginx!.on("exit", (code) => reject(new Error(`nginx exited (${code}): ${err}`)));
-  });
-  url = `ws://127.0.0.1:${port}`;
-  // Ready when a handshake through it succeeds.
-  await Promise.race([
-    failed,
-    (async () => {
-      for (;;) {
-        const probe = conn({ reconnect: false });
-        if (
-          await probe.dial(url).then(
-            () => true,
-            () => false,
-          )
-        ) {
-          await probe.close();
-          return;
-        }
-        await sleep(50);
-      }
-    })(),
-  ]);
+  nginx = await startNginx(upstream.port, { readTimeoutS: READ_TIMEOUT_S });
+  url = nginx.url;
 }, 20_000);
 
 afterAll(async () => {
-  nginx?.kill("SIGTERM");
+  await nginx?.close();
   await upstream?.close();
-  if (dir !== "") rmSync(dir, { recursive: true, force: true });
 });
 
 describe("behind nginx", requireTools("nginx"), () => {

@@ -2,15 +2,14 @@
  * Debian's nginx as a WebSocket reverse proxy on 127.0.0.1, run by a test: started with a
  * master process and one worker, so it can be reloaded (SIGHUP: a new worker, the old one
  * finishes gracefully within `worker_shutdown_timeout`), stopped (SIGTERM) and started again
- * on the same port. Stopped and its files removed after the test. It does not check that nginx
- * is installed: suites call `requireTools("nginx")` first.
+ * on the same port. Its owner calls `close()` (stopped, its files removed). It does not check
+ * that nginx is installed: suites call `requireTools("nginx")` first.
  */
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { onCleanup } from "./harness.js";
 import { freePort } from "./server.js";
 import { NGINX } from "./tools.js";
 
@@ -23,14 +22,20 @@ export interface Nginx {
   reload(): void;
   /** SIGTERM (fast shutdown: open connections are cut); resolves once the process exited. */
   stop(): Promise<void>;
+  /** Stops it and removes its files. */
+  close(): Promise<void>;
 }
 
 /**
  * @param upstreamPort - the port of the WebSocket server on 127.0.0.1 that nginx forwards to.
  * @param shutdownTimeoutS - `worker_shutdown_timeout`: how long an old worker keeps its
  *   connections after a reload.
+ * @param readTimeoutS - `proxy_read_timeout`: an idle connection is cut after this long.
  */
-export async function startNginx(upstreamPort: number, shutdownTimeoutS = 1): Promise<Nginx> {
+export async function startNginx(
+  upstreamPort: number,
+  { shutdownTimeoutS = 1, readTimeoutS = 60 } = {},
+): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), "evtws-nginx-"));
   const port = await freePort();
   writeFileSync(
@@ -56,7 +61,7 @@ http {
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection "upgrade";
-      proxy_read_timeout 60s;
+      proxy_read_timeout ${readTimeoutS}s;
       proxy_connect_timeout 1s;
     }
   }
@@ -64,9 +69,12 @@ http {
 `,
   );
   let proc: ChildProcess | undefined;
+  let spawnError: Error | undefined;
   const listening = async () => {
     const net = await import("node:net");
     for (;;) {
+      if (spawnError !== undefined)
+        throw new Error(`cannot run ${NGINX} (apt-get install -y nginx-light): ${spawnError.message}`);
       if (proc === undefined || proc.exitCode !== null) throw new Error(`nginx exited (${proc?.exitCode})`);
       const ok = await new Promise<boolean>((resolve) => {
         const s = net.connect(port, "127.0.0.1");
@@ -92,17 +100,20 @@ http {
     url: `ws://127.0.0.1:${port}`,
     async start() {
       proc = spawn(NGINX, ["-p", dir, "-c", join(dir, "nginx.conf")], { stdio: "ignore" });
+      proc.on("error", (e) => {
+        spawnError = e;
+      });
       await listening();
     },
     reload() {
       proc?.kill("SIGHUP");
     },
     stop,
+    async close() {
+      await stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
-  onCleanup(async () => {
-    await stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
   await api.start();
   return api;
 }
