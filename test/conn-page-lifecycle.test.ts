@@ -6,28 +6,13 @@
  * back/forward navigation.
  */
 
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server } from "./helpers/harness.js";
+import { stubPage } from "./helpers/page.js";
 import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
-
-/** Stubs `addEventListener` and `document` on globalThis; returns the two targets. */
-function stubPage() {
-  const window = new EventTarget();
-  const document = new EventTarget();
-  vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
-  vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
-  vi.stubGlobal("document", document);
-  const fire = (type: "pagehide" | "pageshow", persisted: boolean) =>
-    window.dispatchEvent(Object.assign(new Event(type), { persisted }));
-  return { window, document, fire };
-}
-
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
 
 /** A server that never answers "hold:" messages, echoes the rest, and records each close. */
 async function holdingServer() {

@@ -8,6 +8,7 @@ import { describe, expect, it, vi } from "vitest";
 import type { Conn, ConnOptions } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
+import { stubPage } from "./helpers/page.js";
 import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
@@ -384,13 +385,7 @@ describe("reconnect() review: a 1013 close heard before it", () => {
       vi.spyOn(Math, "random").mockReturnValue(0.5);
       onCleanup(async () => void vi.restoreAllMocks());
       const waitMs = 5000 + 5000 * jitter * 0.5;
-      const window = new EventTarget();
-      vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
-      vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
-      vi.stubGlobal("document", new EventTarget());
-      onCleanup(async () => void vi.unstubAllGlobals());
-      const page = (type: "pagehide" | "pageshow") =>
-        window.dispatchEvent(Object.assign(new Event(type), { persisted: true }));
+      const { fire: page } = stubPage();
       // A server that answers the handshake, then is driven by the test.
       const got: Buffer[][] = [];
       const { port, sockets } = await tcpServer(
@@ -544,13 +539,7 @@ describe("reconnect() review: during the wait a 1013 set", () => {
     // Math.random() answers 0.5: 5,000 ms plus a quarter (jitter 0.5 times 0.5) = 6,250 ms.
     vi.spyOn(Math, "random").mockReturnValue(0.5);
     onCleanup(async () => void vi.restoreAllMocks());
-    const window = new EventTarget();
-    vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
-    vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
-    vi.stubGlobal("document", new EventTarget());
-    onCleanup(async () => void vi.unstubAllGlobals());
-    const page = (type: "pagehide" | "pageshow") =>
-      window.dispatchEvent(Object.assign(new Event(type), { persisted: true }));
+    const { fire: page } = stubPage();
     const s = await server();
     const clock = new FakeClock();
     const waits: number[] = [];

@@ -5,16 +5,31 @@
  * does not wait 5 s. The policy's arithmetic has its table in reconnect.test.ts.
  */
 
-import { afterEach, describe, expect, it, vi } from "vitest";
-import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
+import { describe, expect, it } from "vitest";
+import type { EvtWebSocketError, ReconnectingInfo, ReconnectOptions } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
+import { stubPage } from "./helpers/page.js";
 import { until } from "./helpers/server.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
 
-afterEach(() => {
-  vi.unstubAllGlobals();
-});
+/**
+ * A server that closes the first connection with 1013, and a connection on an injected clock
+ * dialled to it; resolves once the wait is announced.
+ */
+async function closedWith1013(reconnect: ReconnectOptions) {
+  const s = await upgradeServer(() => undefined, {
+    onAccept: (ws, n) => {
+      if (n === 0) ws.close(1013);
+    },
+  });
+  const clock = new FakeClock();
+  const waits: ReconnectingInfo[] = [];
+  const c = conn({ clock, reconnect, onReconnecting: (info) => void waits.push(info) });
+  await c.dial(s.url);
+  await until(() => waits.length === 1, "the wait");
+  return { s, clock, waits };
+}
 
 describe("a wait the server sets", () => {
   it("a handshake refused with 503 and Retry-After: 2 waits at least 2 s before the next attempt (measured on the server)", async () => {
@@ -103,20 +118,7 @@ describe("a wait the server sets", () => {
   });
 
   it("a close with 1013 waits 5 s with the default maxDelayMs (injected clock)", async () => {
-    const s = await upgradeServer(() => undefined, {
-      onAccept: (ws, n) => {
-        if (n === 0) ws.close(1013);
-      },
-    });
-    const clock = new FakeClock();
-    const waits: ReconnectingInfo[] = [];
-    const c = conn({
-      clock,
-      reconnect: { minDelayMs: 10, jitter: 0 },
-      onReconnecting: (info) => void waits.push(info),
-    });
-    await c.dial(s.url);
-    await until(() => waits.length === 1, "the wait");
+    const { s, clock, waits } = await closedWith1013({ minDelayMs: 10, jitter: 0 });
     expect(waits[0]).toMatchObject({ attempt: 1, delayMs: 5000, serverDelayMs: 5000 });
     expect(clock.pending).toBe(1); // the wait, and nothing else
     const fired = clock.fired;
@@ -130,28 +132,12 @@ describe("a wait the server sets", () => {
   });
   it("a wait the server set stands when the network comes back or the page shows again (injected clock)", async () => {
     // The browser's hints, stubbed on the global object as a page would fire them.
-    const window = new EventTarget();
-    vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
-    vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
-    vi.stubGlobal("document", new EventTarget());
-    const s = await upgradeServer(() => undefined, {
-      onAccept: (ws, n) => {
-        if (n === 0) ws.close(1013);
-      },
-    });
-    const clock = new FakeClock();
-    const waits: ReconnectingInfo[] = [];
-    const c = conn({
-      clock,
-      reconnect: { minDelayMs: 10, jitter: 0 },
-      onReconnecting: (info) => void waits.push(info),
-    });
-    await c.dial(s.url);
-    await until(() => waits.length === 1, "the wait");
+    const page = stubPage();
+    const { s, clock } = await closedWith1013({ minDelayMs: 10, jitter: 0 });
     clock.advance(1000);
-    window.dispatchEvent(new Event("online"));
-    window.dispatchEvent(Object.assign(new Event("pagehide"), { persisted: true }));
-    window.dispatchEvent(Object.assign(new Event("pageshow"), { persisted: true }));
+    page.window.dispatchEvent(new Event("online"));
+    page.fire("pagehide");
+    page.fire("pageshow");
     // Give a wrongly early attempt every chance to reach the server.
     await new Promise((r) => setTimeout(r, 100));
     expect(s.arrivals).toHaveLength(1);
@@ -165,30 +151,14 @@ describe("a wait the server sets", () => {
   it.each(["online", "pageshow", "resume"] as const)(
     "%s during a server's wait shorter than the backoff: the attempt comes at the wait's end, not the backoff's (injected clock)",
     async (event) => {
-      const window = new EventTarget();
-      const document = new EventTarget();
-      vi.stubGlobal("addEventListener", window.addEventListener.bind(window));
-      vi.stubGlobal("removeEventListener", window.removeEventListener.bind(window));
-      vi.stubGlobal("document", document);
-      const s = await upgradeServer(() => undefined, {
-        onAccept: (ws, n) => {
-          if (n === 0) ws.close(1013);
-        },
-      });
-      const clock = new FakeClock();
-      const waits: ReconnectingInfo[] = [];
+      const page = stubPage();
       // A minute of backoff, the server's 5 s wait within it.
-      const c = conn({
-        clock,
-        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
-        onReconnecting: (info) => void waits.push(info),
-      });
-      await c.dial(s.url);
-      await until(() => waits.length === 1, "the wait");
+      const { s, clock, waits } = await closedWith1013({ minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 });
       expect(waits[0]).toMatchObject({ delayMs: 60_000, serverDelayMs: 5000 });
       clock.advance(1000);
-      if (event === "resume") document.dispatchEvent(new Event("resume"));
-      else window.dispatchEvent(Object.assign(new Event(event), { persisted: true }));
+      if (event === "resume") page.document.dispatchEvent(new Event("resume"));
+      else if (event === "pageshow") page.fire("pageshow");
+      else page.window.dispatchEvent(new Event("online"));
       clock.advance(3999);
       await new Promise((r) => setTimeout(r, 50));
       expect(s.arrivals).toHaveLength(1);
