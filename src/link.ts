@@ -371,9 +371,14 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#heartbeat?.noteReceived(false);
   }
 
-  /** Heartbeat hook: bytes read from the socket so far, where the transport can tell. */
-  bytesRead(): number | undefined {
-    return this.#transport?.bytesRead;
+  /**
+   * Heartbeat hook: bytes read from the socket so far, where the transport can tell; `ping`: a
+   * ping is about to be sent, and the transport marks what of ours is ahead of it.
+   */
+  bytesRead(ping: boolean): number | undefined {
+    const t = this.#transport;
+    if (ping) t?.markPing?.();
+    return t?.bytesRead;
   }
 
   /** Heartbeat hook: the pong deadline passed with nothing received. */
