@@ -57,10 +57,9 @@ export interface HeartbeatHooks {
   onDead(): void;
   /**
    * Bytes read from the socket so far, a message not yet whole included; undefined where the
-   * transport cannot tell (then only whole messages and pongs count as received). `ping`: a
-   * ping is about to be sent (what the transport holds of ours now is ahead of it).
+   * transport cannot tell (then only whole messages and pongs count as received).
    */
-  bytesRead?(ping: boolean): number | undefined;
+  bytesRead?(): number | undefined;
 }
 
 /** Heartbeat timing, in ms (the connection's resolved options fit it as they are). */
@@ -181,7 +180,7 @@ export class Heartbeat implements Sleeper {
       this.#pingSentAt = now;
       this.#rttFrom = NaN;
       this.#grace = Grace.NONE;
-      this.#readAtPing = this.#hooks.bytesRead?.(false);
+      this.#readAtPing = this.#hooks.bytesRead?.();
     }
     this.#arm(now);
   }
@@ -210,7 +209,7 @@ export class Heartbeat implements Sleeper {
     this.#pingSentAt = now;
     this.#rttFrom = exact;
     this.#lastSent = now;
-    this.#readAtPing = this.#hooks.bytesRead?.(true);
+    this.#readAtPing = this.#hooks.bytesRead?.();
     this.#hooks.sendPing();
   }
 
@@ -233,7 +232,7 @@ export class Heartbeat implements Sleeper {
         this.#ping(exact);
         if (this.#stopped) return;
       } else if (now - this.#pingSentAt >= pongTimeoutMs) {
-        const read = this.#hooks.bytesRead?.(false);
+        const read = this.#hooks.bytesRead?.();
         if (exact > at && grace !== Grace.VERDICT_DEFERRED) {
           // Armed again for the passed deadline: a zero-delay timer, which runs after the socket
           // was read (a pong that came in while the timers were late still counts, even when

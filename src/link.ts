@@ -371,14 +371,9 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
     this.#heartbeat?.noteReceived(false);
   }
 
-  /**
-   * Heartbeat hook: bytes read from the socket so far, where the transport can tell; `ping`: a
-   * ping is about to be sent, and the transport marks what of ours is ahead of it.
-   */
-  bytesRead(ping: boolean): number | undefined {
-    const t = this.#transport;
-    if (ping) t?.markPing?.();
-    return t?.bytesRead;
+  /** Heartbeat hook: bytes read from the socket so far, where the transport can tell. */
+  bytesRead(): number | undefined {
+    return this.#transport?.bytesRead;
   }
 
   /** Heartbeat hook: the pong deadline passed with nothing received. */
@@ -406,10 +401,12 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       this.terminate(evtError(ErrorCode.CALLBACK_THREW, "pingMsg could not be built", cause));
       return;
     }
+    const t = this.#transport!;
+    t.markPing?.(); // what of ours it holds now is ahead of the ping
     try {
-      if (frame === undefined) this.#transport!.ping!();
+      if (frame === undefined) t.ping!();
       // Refused: the socket is closing (a WHATWG socket after the peer's close frame), as for a send.
-      else if (this.#transport!.send(frame) < 0) this.#closing();
+      else if (t.send(frame) < 0) this.#closing();
     } catch (cause) {
       this.terminate(torn("could not send a ping", cause));
     }

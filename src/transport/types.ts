@@ -83,8 +83,8 @@ export interface Transport {
    */
   readonly bytesRead?: number | undefined;
   /**
-   * A ping is about to be sent (the heartbeat's, before `ping()` or the ping message): adapters
-   * that count our bytes leaving in `bytesRead` count from now on only those queued before it.
+   * The heartbeat's ping is about to be sent (`ping()` or the ping message): adapters that count
+   * our bytes leaving in `bytesRead` count from now on only those queued before it.
    */
   markPing?(): void;
   /**
