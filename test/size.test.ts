@@ -107,7 +107,8 @@ import tsupConfig from "../tsup.config.js";
  * while hidden held until shown; 17,005 B with the jitter kept through a show or `reconnect()`
  * during the server's wait; 17,018 B with an attempt set off by a show held when hidden again
  * before it dialled; 17,008 B with `online`/`pageshow` cutting a backoff longer than the
- * server's wait); the guard is 17,024 B (a decision:
+ * server's wait; 17,022 B with the heartbeat's ping marking our bytes ahead of it
+ * in the link, for the `ws` transport's sign of life); the guard is 17,024 B (a decision:
  * a reconnect storm is what the wait is for, and a hidden page holds no socket). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
