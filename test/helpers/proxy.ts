@@ -25,6 +25,8 @@ export interface TestProxy {
   close(): Promise<void>;
   /** Client connections the proxy still holds (proxy-chain only). */
   openConnections?(): number;
+  /** The proxy's process id (tinyproxy only: a test may freeze it with SIGSTOP). */
+  readonly pid?: number;
 }
 
 export interface ProxyChainOptions {
@@ -102,6 +104,7 @@ export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
   return {
     url: `http://127.0.0.1:${port}`,
     port,
+    pid: child.pid,
     /** Read from tinyproxy's log: "Request (file descriptor 5): CONNECT 127.0.0.1:80 HTTP/1.1". */
     get connects() {
       const text = existsSync(log) ? readFileSync(log, "utf8") : "";
