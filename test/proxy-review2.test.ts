@@ -495,3 +495,44 @@ describe("a proxy whose answer to CONNECT is not HTTP, too big, or missing", () 
     },
   );
 });
+
+describe("secrets in bytes a peer sends back", () => {
+  /** Where the canary is in `value`: canaryHits, plus any Buffer or Uint8Array that holds it (read as Latin-1). */
+  function hitsWithBytes(value: unknown): string[] {
+    const hits = canaryHits(value);
+    const seen = new Set<unknown>();
+    const walk = (v: unknown, path: string, depth: number): void => {
+      if (v instanceof Uint8Array) {
+        if (Buffer.from(v).toString("latin1").includes(CANARY)) hits.push(`${path} (bytes)`);
+        return;
+      }
+      if (typeof v !== "object" || v === null || seen.has(v) || depth > 8) return;
+      seen.add(v);
+      for (const key of Object.getOwnPropertyNames(v))
+        walk((v as Record<string, unknown>)[key], `${path}.${key}`, depth + 1);
+    };
+    walk(value, "$", 0);
+    return hits;
+  }
+
+  it.each(["direct", "through a proxy"] as const)(
+    "%s: a peer that echoes the upgrade request (not HTTP back): ERR_DIAL_FAILED whose cause chain holds no byte of the request (path, query, Authorization)",
+    async (route) => {
+      const { port } = await tcpServer((socket) => {
+        socket.on("error", () => {});
+        socket.pipe(socket);
+      });
+      const proxy = await handProxy(tunnel);
+      const c = conn({
+        reconnect: false,
+        headers: { Authorization: `Bearer ${CANARY}` },
+        ...(route === "direct" ? {} : { proxy: proxy.url }),
+      });
+      const error = await failure(c.dial(secretUrl(`ws://127.0.0.1:${port}`)));
+      expect(error.code).toBe("ERR_DIAL_FAILED");
+      // The parser's complaint is kept: it says what went wrong.
+      expect((error.cause as { code?: string }).code).toBe("HPE_INVALID_CONSTANT");
+      expect(hitsWithBytes(error)).toEqual([]);
+    },
+  );
+});

@@ -80,6 +80,9 @@ export class WsSocket extends WebSocket {
         events.onOpen(this.protocol, transport.response);
         return true;
       case "error":
+        // Node's HTTP parser keeps the bytes it choked on (`rawPacket`): from a peer that echoes,
+        // our own request with its path, query and headers. The error is kept, not those bytes.
+        if (a instanceof Error && "rawPacket" in a) delete (a as { rawPacket?: unknown }).rawPacket;
         transport.lastError ??= a;
         return true;
       case "unexpected-response": {
