@@ -8,6 +8,7 @@
 import dc from "node:diagnostics_channel";
 import { connect as netConnect, type Socket } from "node:net";
 import { inspect } from "node:util";
+import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
@@ -535,4 +536,32 @@ describe("secrets in bytes a peer sends back", () => {
       expect(hitsWithBytes(error)).toEqual([]);
     },
   );
+});
+
+describe("close() while an agent's own proxy handshake is under way", () => {
+  it("the attempt ends at once; the agent's socket is the agent's until it hands it over, and is closed then", async () => {
+    // A SOCKS5 server by hand that answers the greeting and holds its answer to CONNECT.
+    let release: (() => void) | undefined;
+    const seen: Seen[] = [];
+    const { port } = await tcpServer((socket) => {
+      const s: Seen = { socket, closed: false };
+      seen.push(s);
+      socket.on("error", () => {});
+      socket.on("close", () => (s.closed = true));
+      let step = 0;
+      socket.on("data", (chunk: Buffer) => {
+        if (step++ === 0)
+          socket.write(Buffer.from([5, 0])); // no authentication
+        else release = () => void socket.write(Buffer.from([5, 0, 0, 1, 127, 0, 0, 1, chunk[8]!, chunk[9]!]));
+      });
+    });
+    const c = conn({ agent: new SocksProxyAgent(`socks5://127.0.0.1:${port}`), connectTimeoutMs: Infinity });
+    const dialed = failure(c.dial("ws://127.0.0.1:9/"));
+    await until(() => release !== undefined, "the agent's CONNECT request arrived");
+    await c.close();
+    expect((await dialed).code).toBe("ERR_CLOSED");
+    expect(seen[0]!.closed, "not ours to close yet: the agent holds it").toBe(false);
+    release!();
+    await until(() => seen[0]!.closed, "the socket handed over after close() is closed");
+  });
 });
