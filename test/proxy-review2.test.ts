@@ -9,7 +9,7 @@ import dc from "node:diagnostics_channel";
 import { connect as netConnect, type Socket } from "node:net";
 import { inspect } from "node:util";
 import { SocksProxyAgent } from "socks-proxy-agent";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
@@ -392,7 +392,7 @@ describe(
   },
 );
 
-describe("close() racing the proxy's 200 (in the same turn as the answer is read)", () => {
+describe("close() or reconnect() racing the proxy's 200 (in the same turn as the answer is read)", () => {
   /**
    * The first TCP socket opened in this process from now on (Node's net.client.socket channel):
    * the client's socket to the proxy (the proxy opens its own to the target only once CONNECT
@@ -450,6 +450,43 @@ describe("close() racing the proxy's 200 (in the same turn as the answer is read
       await new Promise((r) => setTimeout(r, 50));
       expect(uncaught).toEqual([]);
       expect(target.seen.length).toBeLessThanOrEqual(1);
+    },
+  );
+
+  it.each([
+    ["ws", false],
+    ["ws", true],
+    ["wss", false],
+    ["wss", true],
+  ] as const)(
+    "%s, reconnect() before (false) or after (true) the tunnel is handed over (%s): the first tunnel closed on both ends, a second CONNECT, dial() resolves once",
+    async (scheme, after) => {
+      const uncaught = uncaughtExceptions();
+      const s = await tlsOrPlain(scheme);
+      const proxy = await handProxy(tunnel);
+      const c = conn({
+        proxy: proxy.url,
+        connectTimeoutMs: Infinity,
+        reconnect: fast,
+        ...(scheme === "wss" ? { tls: { ca: tlsFiles.cert } } : {}),
+      });
+      let tunnelListening: number | undefined;
+      const sockets = clientSockets((socket) => {
+        tunnelListening = socket.listenerCount("readable");
+        c.reconnect();
+      }, after);
+      let resolved = 0;
+      await c.dial(s.url).then(() => void resolved++);
+      expect(tunnelListening).toBe(after ? 0 : 1);
+      expect(resolved).toBe(1);
+      expect(proxy.connects).toHaveLength(2);
+      await until(
+        () => sockets[0]!.destroyed && proxy.clients[0]!.closed && proxy.upstreams[0]!.closed,
+        "the first tunnel closed on both ends",
+      );
+      expect(uncaught).toEqual([]);
+      await c.close();
+      await until(() => proxy.openClients() === 0 && proxy.openUpstreams() === 0, "all closed after close()");
     },
   );
 });
@@ -563,5 +600,40 @@ describe("close() while an agent's own proxy handshake is under way", () => {
     expect(seen[0]!.closed, "not ours to close yet: the agent holds it").toBe(false);
     release!();
     await until(() => seen[0]!.closed, "the socket handed over after close() is closed");
+  });
+});
+
+describe('proxy: "env" on real sockets, read on each attempt', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("ws: takes http_proxy over HTTP_PROXY, wss: takes HTTPS_PROXY and neither http one; NO_PROXY set between attempts sends the next one direct", async () => {
+    const plain = await server();
+    const secure = await tlsEchoServer(tlsFiles);
+    const lower = await handProxy(tunnel);
+    const upper = await handProxy(tunnel);
+    const https = await handProxy(tunnel);
+    vi.stubEnv("http_proxy", lower.url);
+    vi.stubEnv("HTTP_PROXY", upper.url);
+    vi.stubEnv("https_proxy", "");
+    vi.stubEnv("HTTPS_PROXY", https.url);
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    const c = conn({ proxy: "env", reconnect: fast });
+    await c.dial(plain.url);
+    const s = conn({ proxy: "env", tls: { ca: tlsFiles.cert }, reconnect: fast });
+    await s.dial(secure.url);
+    expect(lower.connects).toEqual([`127.0.0.1:${plain.port}`]);
+    expect(upper.connects).toEqual([]);
+    expect(https.connects).toEqual([`127.0.0.1:${secure.port}`]);
+    // The next attempt of each reads the environment again.
+    vi.stubEnv("NO_PROXY", "example.test, 127.0.0.0/8");
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    plain.dropAll();
+    await reopened;
+    expect(plain.connections).toBe(2);
+    expect(lower.connects).toHaveLength(1);
+    await until(() => lower.openClients() === 0, "the old tunnel's socket closed");
   });
 });
