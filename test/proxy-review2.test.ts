@@ -573,6 +573,46 @@ describe("secrets in bytes a peer sends back", () => {
       expect(hitsWithBytes(error)).toEqual([]);
     },
   );
+
+  it.each([
+    [
+      "refuses every authentication method",
+      (socket: Socket): void => void socket.end(Buffer.from([5, 0xff])),
+    ],
+    [
+      "refuses the user name and password",
+      (socket: Socket): void => {
+        socket.write(Buffer.from([5, 2])); // user name and password, please
+        socket.once("data", () => void socket.end(Buffer.from([1, 1]))); // wrong
+      },
+    ],
+  ] as const)(
+    "the agent option: a SOCKS5 server that %s: socks-proxy-agent's error (which keeps the options it was called with) carries no password in our error, events or channel payloads",
+    async (_what, answer) => {
+      const { port } = await tcpServer((socket) => {
+        socket.on("error", () => {});
+        socket.once("data", () => answer(socket));
+      });
+      const produced: unknown[] = [];
+      const fn = (m: unknown) => {
+        const { conn: _, ...rest } = m as Record<string, unknown>;
+        produced.push(rest);
+      };
+      dc.subscribe(CHANNELS.error, fn);
+      onCleanup(async () => void dc.unsubscribe(CHANNELS.error, fn));
+      const c = conn({
+        agent: new SocksProxyAgent(`socks5://user:${CANARY}@127.0.0.1:${port}`),
+        reconnect: { ...fast, maxAttempts: 1 },
+        onError: (e) => void produced.push(e),
+        onReconnecting: (info) => void produced.push(info),
+      });
+      const error = await failure(c.dial("ws://127.0.0.1:9/"));
+      produced.push(error);
+      expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+      expect(((error.cause as EvtWebSocketError).cause as Error).constructor.name).toBe("SocksClientError");
+      expect(hitsWithBytes(produced)).toEqual([]);
+    },
+  );
 });
 
 describe("close() while an agent's own proxy handshake is under way", () => {

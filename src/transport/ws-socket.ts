@@ -12,6 +12,8 @@
  * and headers (handshake-response.ts). The first close frame, sent or answered, is recorded
  * where it passes, and the socket's end is reported from that record. ws's automatic pongs are
  * written one at a time, each answering the latest ping (`pong()`).
+ * An error kept as the cause loses the fields that hold what we sent or were given (raw request
+ * bytes, a SOCKS agent's password): see {@link SECRET_FIELDS}.
  *
  * It does not write data frames (ws-writer.ts), open the socket (create-connection.ts) or hold
  * the transport's state (ws.ts): it reads and sets the transport's fields.
@@ -80,9 +82,7 @@ export class WsSocket extends WebSocket {
         events.onOpen(this.protocol, transport.response);
         return true;
       case "error":
-        // Node's HTTP parser keeps the bytes it choked on (`rawPacket`): from a peer that echoes,
-        // our own request with its path, query and headers. The error is kept, not those bytes.
-        if (a instanceof Error && "rawPacket" in a) delete (a as { rawPacket?: unknown }).rawPacket;
+        if (a instanceof Error) forgetSecrets(a);
         transport.lastError ??= a;
         return true;
       case "unexpected-response": {
@@ -216,6 +216,20 @@ export class WsSocket extends WebSocket {
     // for a peer that never closes TCP. ws raises its own error after this call: no cause yet.
     else if (!transport.requested) transport.events.onFailing?.(transport.sentCode, transport.lastError);
   }
+}
+
+/**
+ * Fields of a library's error that may hold what we sent or were given, not what went wrong:
+ * Node's HTTP parser keeps the bytes it choked on (`rawPacket`: from a peer that echoes, our own
+ * request with its path, query and headers), and socks' `SocksClientError` (the `agent` option
+ * with socks-proxy-agent) the options it was called with (`options`: the proxy's password).
+ */
+const SECRET_FIELDS = ["rawPacket", "options"] as const;
+
+/** Drops {@link SECRET_FIELDS} from an error kept as a cause: the rest of it says what went wrong. */
+function forgetSecrets(error: Error): void {
+  const fields = error as unknown as Record<string, unknown>;
+  for (const field of SECRET_FIELDS) if (Object.hasOwn(error, field)) delete fields[field];
 }
 
 /** Reports the socket's end, from what the transport recorded of the closing handshake and its failure. */
