@@ -14,6 +14,7 @@ import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { proxyChain, tinyproxy } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
@@ -675,5 +676,37 @@ describe('proxy: "env" on real sockets, read on each attempt', () => {
     expect(plain.connections).toBe(2);
     expect(lower.connects).toHaveLength(1);
     await until(() => lower.openClients() === 0, "the old tunnel's socket closed");
+  });
+});
+
+describe("calls during a Retry-After wait that came through a tunnel (injected clock)", () => {
+  it("dial() while CONNECT is pending throws ERR_ALREADY_DIALED and changes nothing; close() during the server's wait ends it with no timer left and no further CONNECT", async () => {
+    const s = await upgradeServer(() => "HTTP/1.1 503 Busy\r\nRetry-After: 30");
+    const proxy = await handProxy((n, client, target, open) => {
+      // The first CONNECT is answered only once the test has tried a second dial().
+      if (n === 0) held = () => tunnel(n, client, target, open);
+      else tunnel(n, client, target, open);
+    });
+    let held: (() => void) | undefined;
+    const clock = new FakeClock();
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({ proxy: proxy.url, clock, reconnect: fast, onReconnecting: (i) => void waits.push(i) });
+    let settled = 0;
+    const dialed = failure(c.dial(s.url).finally(() => void settled++));
+    await until(() => held !== undefined, "the first CONNECT");
+    await expect(c.dial(s.url)).rejects.toMatchObject({ code: "ERR_ALREADY_DIALED" });
+    held!();
+    await until(() => waits.length === 1, "the server's wait announced");
+    expect(waits[0]).toMatchObject({ serverDelayMs: 30_000 });
+    expect(proxy.connects).toHaveLength(1);
+    expect(clock.pending).toBe(1); // the wait
+    await c.close();
+    expect((await dialed).code).toBe("ERR_CLOSED");
+    expect(settled).toBe(1);
+    expect(clock.pending).toBe(0);
+    clock.advance(60_000);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(proxy.connects).toHaveLength(1);
+    await until(() => proxy.openClients() === 0 && proxy.openUpstreams() === 0, "the tunnel closed");
   });
 });
