@@ -1,8 +1,11 @@
 /**
  * Adversarial review of the proxy path (issue 16) on real sockets: a hand-made CONNECT proxy
  * whose every answer the test chooses (half an answer, 200 then a hang-up, a reset tunnel),
- * proxy-chain, and targets that count their own TCP connections. Each test checks the dial
- * settles once and that nothing outlives close(): the proxy's socket AND the target's.
+ * proxy-chain, tinyproxy frozen with SIGSTOP, a hand-made SOCKS5 server behind
+ * socks-proxy-agent, and targets that count their own TCP connections. Each test checks the
+ * dial settles once and that nothing outlives close(): the proxy's socket AND the target's.
+ * Secrets (proxy and SOCKS credentials, a headers function's token, the URL's path and query)
+ * are looked for in errors, events, logger lines and channel payloads, raw bytes included.
  */
 
 import dc from "node:diagnostics_channel";
