@@ -1,6 +1,7 @@
 /**
  * INV-7: the secret canary and the scanner that looks for it in anything the library produced
- * (errors with their stacks and cause chains, event payloads), hidden properties included.
+ * (errors with their stacks and cause chains, event payloads), hidden properties and bytes
+ * (a Buffer or typed array, read as Latin-1) included.
  * Shared by the chaos run and test/security.test.ts.
  */
 
@@ -16,6 +17,11 @@ export function canaryHits(value: unknown): string[] {
   const walk = (v: unknown, path: string, depth: number): void => {
     if (typeof v === "string") {
       if (v.includes(CANARY)) hits.push(path);
+      return;
+    }
+    if (ArrayBuffer.isView(v)) {
+      const bytes = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      if (bytes.includes(CANARY, 0, "latin1")) hits.push(path);
       return;
     }
     if (typeof v !== "object" || v === null || seen.has(v) || depth > 8) return;
