@@ -366,6 +366,8 @@ export class Lifecycle {
     this.#plan!.obs?.event(decision.retry ? "reconnecting" : "give-up", {
       error: end.error,
       ...decision,
+      // After a reconnect() the backoff starts over: this retry is its first, as #redial's line says.
+      attempt: redialled ? 1 : decision.attempt,
       retry: undefined,
       reason: end.error?.code ?? `close-${end.code}`,
     });

@@ -1,0 +1,197 @@
+/**
+ * Second adversarial review of issue 18 (logger, diagnostics_channel, evtwebsocket/otel) against
+ * real sockets, aimed at what changed since the first one: reconnect(), server waits, and the
+ * request TracingChannel and otel spans for requests that end in every way (aborted while
+ * queued, timed out while queued, rejected on close, retried across a reconnect, aborted as
+ * their response arrives).
+ */
+
+import dc from "node:diagnostics_channel";
+import {
+  AggregationTemporality,
+  InMemoryMetricExporter,
+  MeterProvider,
+  PeriodicExportingMetricReader,
+} from "@opentelemetry/sdk-metrics";
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+import { afterEach, describe, expect, it } from "vitest";
+import { CHANNELS } from "../src/channel-names.js";
+import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
+import { instrument, uninstrument } from "../src/otel/index.js";
+import { echoServer } from "./helpers/echo-server.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
+
+afterEach(() => uninstrument());
+
+/** A logger that keeps every line; `hook` runs after each line is kept. */
+function recorder(hook?: (line: string) => void) {
+  const lines: string[] = [];
+  const at = (_level: keyof Logger) => (line: string) => {
+    lines.push(line);
+    hook?.(line);
+  };
+  const logger: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+  return { logger, lines, events: () => lines.map((l) => l.split(" ")[1] ?? "") };
+}
+
+/** The request TracingChannel's events, per context object, in the order published. */
+function traceRequests() {
+  const byCtx = new Map<object, string[]>();
+  const order: object[] = [];
+  const record = (event: string) => (ctx: unknown) => {
+    let list = byCtx.get(ctx as object);
+    if (list === undefined) {
+      list = [];
+      byCtx.set(ctx as object, list);
+      order.push(ctx as object);
+    }
+    list.push(event);
+  };
+  const handlers = {
+    start: record("start"),
+    end: record("end"),
+    asyncStart: record("asyncStart"),
+    asyncEnd: record("asyncEnd"),
+    error: record("error"),
+  };
+  const tracing = dc.tracingChannel(CHANNELS.request);
+  tracing.subscribe(handlers);
+  onCleanup(async () => void tracing.unsubscribe(handlers));
+  return {
+    of: (id: string) =>
+      order
+        .filter((ctx) => (ctx as { id: string }).id === id)
+        .map((ctx) => ({ ctx, events: byCtx.get(ctx)! })),
+  };
+}
+
+function otel() {
+  const spans = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
+  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
+  const meterProvider = new MeterProvider({ readers: [reader] });
+  onCleanup(() => meterProvider.shutdown());
+  instrument({ tracerProvider, meterProvider });
+  const points = async (name: string) => {
+    await reader.forceFlush();
+    const batches = exporter.getMetrics();
+    const last = batches[batches.length - 1];
+    const metric = last?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
+    return (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value] as const);
+  };
+  return { spans, points };
+}
+
+const failed = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: EvtWebSocketError) => e.code,
+  );
+
+const ASYNC_OK = ["start", "end", "asyncStart", "asyncEnd"];
+const ASYNC_ERR = ["start", "end", "error", "asyncStart", "asyncEnd"];
+
+describe("request tracing and spans for every way a request ends", () => {
+  it("aborted while queued, timed out while queued, rejected by close(): one start, end, error, asyncStart, asyncEnd each, one span each", async () => {
+    const { spans } = otel();
+    const traced = traceRequests();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: fast });
+    const ac = new AbortController();
+    const aborted = failed(c.request("a", { signal: ac.signal }));
+    const timedOut = failed(c.request("b", { timeoutMs: 20 }));
+    ac.abort();
+    expect(await aborted).toBe("ERR_ABORTED");
+    expect(await timedOut).toBe("ERR_REQUEST_TIMEOUT");
+    await c.dial(server.url);
+    const closed = failed(c.request("silent"));
+    await c.close();
+    expect(await closed).toBe("ERR_CLOSED");
+    const seen = traced.of(c.id);
+    expect(seen.map((s) => s.events)).toEqual([ASYNC_ERR, ASYNC_ERR, ASYNC_ERR]);
+    const outcomes = spans.getFinishedSpans().map((s) => s.attributes["evtwebsocket.request.outcome"]);
+    expect(outcomes).toEqual(["aborted", "timeout", "error"]);
+  });
+});
+
+describe("request tracing across reconnects and races", () => {
+  it("retried across a server drop and across reconnect(), or rejected by the drop: one of each event, one span each", async () => {
+    const { spans } = otel();
+    const traced = traceRequests();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: fast });
+    await c.dial(server.url);
+    const r1 = failed(c.request("silent", { retryOnReconnect: true }));
+    const lost = failed(c.request("silent"));
+    server.dropAll(1011, "restart");
+    await until(() => c.state === State.OPEN && server.clients.size === 1, "reopened");
+    expect(await lost).toBe("ERR_DISCONNECTED");
+    c.reconnect();
+    const after = failed(c.request("x"));
+    await until(() => c.state === State.OPEN, "reopened after reconnect()");
+    expect(await after).toBe("resolved");
+    await c.close();
+    expect(await r1).toBe("ERR_CLOSED");
+    const seen = traced.of(c.id).map((s) => s.events);
+    expect(seen).toEqual([ASYNC_ERR, ASYNC_ERR, ASYNC_OK]);
+    const outcomes = spans.getFinishedSpans().map((s) => s.attributes["evtwebsocket.request.outcome"]);
+    expect(outcomes).toEqual(["error", "ok", "error"]);
+  });
+
+  it("a request aborted by a message:received subscriber as its response arrives: one asyncEnd, one span, outcome aborted", async () => {
+    const { spans } = otel();
+    const traced = traceRequests();
+    const server = await echoServer();
+    const messages: string[] = [];
+    const c = conn({ matchMsg: (req, resp) => req === resp, onMessage: (m) => void messages.push(m) });
+    await c.dial(server.url);
+    const ac = new AbortController();
+    const abort = (m: unknown) => void ((m as { id: string }).id === c.id && ac.abort());
+    dc.subscribe(CHANNELS.received, abort);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.received, abort));
+    expect(await failed(c.request("x", { signal: ac.signal }))).toBe("ERR_ABORTED");
+    expect(traced.of(c.id).map((s) => s.events)).toEqual([ASYNC_ERR]);
+    const finished = spans.getFinishedSpans();
+    expect(finished.map((s) => s.attributes["evtwebsocket.request.outcome"])).toEqual(["aborted"]);
+  });
+});
+
+describe("reconnect decisions in the log and on the channel", () => {
+  it("reconnect() from shouldReconnect: one reconnecting line, attempt 1 (the backoff starts over), as reconnect() called elsewhere", async () => {
+    const server = await echoServer();
+    const { logger, lines } = recorder();
+    const published: Array<{ id: string; attempt: number }> = [];
+    const onReconnecting = (m: unknown) => void published.push(m as { id: string; attempt: number });
+    dc.subscribe(CHANNELS.reconnecting, onReconnecting);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.reconnecting, onReconnecting));
+    let redial = true;
+    const c = conn({
+      logger,
+      reconnect: {
+        ...fast,
+        shouldReconnect: () => {
+          if (redial) c.reconnect();
+          return true;
+        },
+      },
+    });
+    await c.dial(server.url);
+    server.dropAll(1011, "restart");
+    await until(() => c.state === State.OPEN && server.connections === 2, "reopened");
+    redial = false;
+    c.reconnect();
+    await until(() => c.state === State.OPEN && server.connections === 3, "reopened after reconnect()");
+    const reconnecting = lines.filter((l) => l.includes(" reconnecting "));
+    expect(reconnecting).toHaveLength(2);
+    // It said attempt=0 (the backoff's internal count), where reconnect() called elsewhere says 1.
+    expect(reconnecting[0]).toContain('reconnecting attempt=1 delayMs=0 reason="close-1011"');
+    expect(reconnecting[1]).toContain('reconnecting attempt=1 delayMs=0 reason="reconnect()"');
+    expect(published.filter((m) => m.id === c.id).map((m) => m.attempt)).toEqual([1, 1]);
+  });
+});
