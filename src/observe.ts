@@ -23,7 +23,7 @@ import { redactUrl } from "./url.js";
  * - `attempt` `{ attempt, url }`, 1-based; observers redact `url` (see {@link complete});
  * - `open` `{ protocol }`, the chosen subprotocol's 1-based position among those offered (0 for
  *   none: its name may carry a token), to which observers add the attempt's `url` and `durationMs`;
- * - `close` {@link CloseInfo}; `reconnecting` `{ attempt, delayMs, reason, error? }` and
+ * - `close` {@link CloseInfo}; `reconnecting` `{ attempt, delayMs, serverDelayMs?, reason, error? }` and
  *   `give-up` `{ attempt, reason, error? }` (the reconnect policy's decision);
  * - `error` `{ error }` (what went to `onError` or rejected `dial()`);
  * - `ping` `{}`, `pong` `{ rttMs }`, `dead` `{ pongTimeoutMs }`;

@@ -19,11 +19,15 @@ import {
   SimpleSpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { stubPage } from "./helpers/page.js";
+import { proxyChain } from "./helpers/proxy.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 afterEach(() => uninstrument());
@@ -321,5 +325,149 @@ describe("a logger that calls back on the lines of a dead peer and of a give-up"
     expect(c.state).toBe(State.OPEN);
     expect(events()).toEqual(["attempt", "open", "close", "give-up", "attempt", "open"]);
     expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
+  });
+});
+
+/** Every non-request channel's messages, without the `Conn` (which holds the URL to dial again). */
+function listenAll() {
+  const seen: Array<[string, Record<string, unknown>]> = [];
+  for (const [kind, name] of Object.entries(CHANNELS)) {
+    if (kind === "request") continue;
+    const fn = (m: unknown) => {
+      const { conn: _, ...rest } = m as Record<string, unknown>;
+      seen.push([kind, rest]);
+    };
+    dc.subscribe(name, fn);
+    onCleanup(async () => void dc.unsubscribe(name, fn));
+  }
+  return seen;
+}
+
+describe("secrets: proxy credentials", () => {
+  const BASIC = Buffer.from(`user:${CANARY}`).toString("base64");
+  const secretProxy = (port: number) => `http://user:${CANARY}@127.0.0.1:${port}`;
+  const hits = (v: unknown) => [...canaryHits(v), ...(JSON.stringify(v).includes(BASIC) ? ["base64"] : [])];
+
+  it("a proxy that refuses the credentials (407), then one that takes them: no line or channel message holds them", async () => {
+    const seen = listenAll();
+    const { logger, lines, events } = recorder();
+    const refusing = await proxyChain({ user: "user", password: "other" });
+    const c1 = conn({ logger, proxy: secretProxy(refusing.port), reconnect: false, onError: () => {} });
+    expect(await failed(c1.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL))).toBe("ERR_DIAL_FAILED");
+    const server = await echoServer();
+    const taking = await proxyChain({ user: "user", password: CANARY });
+    const c2 = conn({ logger, proxy: secretProxy(taking.port), reconnect: fast, pingIntervalMs: 20 });
+    await c2.dial(secretUrl(server.url), SUBPROTOCOL);
+    await new Promise((resolve) => c2.on("pong", resolve));
+    await server.dropAll(1011, "restart");
+    await until(() => c2.state === State.OPEN && server.connections === 2, "reopened through the proxy");
+    await c2.close();
+    expect(events()).toContain("give-up");
+    expect(events()).toContain("reconnecting");
+    expect(taking.connects.length).toBe(2);
+    expect(hits(lines), "a logged line").toEqual([]);
+    expect(hits(seen), "a channel message").toEqual([]);
+  });
+});
+
+describe("ping lines whose logger closes or reconnects", () => {
+  it("a ping line (pingMsg) whose logger calls close() or reconnect(): no error, the connection ends or comes back", async () => {
+    for (const action of ["close", "reconnect"] as const) {
+      const server = await echoServer();
+      let c!: ReturnType<typeof conn>;
+      let done = false;
+      const errors: string[] = [];
+      const { logger } = recorder((line) => {
+        if (done || line.split(" ")[1] !== "ping") return;
+        done = true;
+        if (action === "close") void c.close();
+        else c.reconnect();
+      });
+      c = conn({
+        logger,
+        reconnect: fast,
+        pingIntervalMs: 20,
+        pingMsg: "PING",
+        isPong: (m) => m === "PING",
+        onError: (e) => void errors.push(e.code),
+      });
+      await c.dial(server.url);
+      if (action === "close")
+        await until(() => c.state === State.CLOSED && server.clients.size === 0, "closed");
+      else
+        await until(
+          () => c.state === State.OPEN && server.connections === 2 && server.clients.size === 1,
+          "back",
+        );
+      expect(errors).toEqual([]);
+      await c.close();
+    }
+  });
+});
+
+describe("open connections are counted back to 0", () => {
+  it("after reconnect(), a page hidden and shown, close() while hidden, a give-up, and dispose", async () => {
+    const { points } = otel();
+    const page = stubPage();
+    const server = await echoServer();
+    const open = async () =>
+      (await points("evtwebsocket.connections.open")).reduce((n, [, v]) => n + (v as number), 0);
+    const a = conn({ reconnect: fast });
+    await a.dial(server.url);
+    a.reconnect();
+    await until(() => a.state === State.OPEN && server.connections === 2, "a back");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await until(() => server.clients.size === 0, "a's socket closed by the hide");
+    expect(await open()).toBe(0);
+    page.fire("pageshow");
+    await until(() => a.state === State.OPEN, "a shown again");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await a.close();
+    expect(await open()).toBe(0);
+    const b = conn({ reconnect: false, onError: () => {} });
+    await b.dial(server.url);
+    await server.dropAll(1011, "bye");
+    await until(() => b.state === State.CLOSED, "b gave up");
+    expect(await open()).toBe(0);
+    {
+      await using d = conn({ reconnect: fast });
+      await d.dial(server.url);
+      expect(await open()).toBe(1);
+    }
+    expect(await open()).toBe(0);
+    const reconnects = await points("evtwebsocket.reconnects");
+    expect(reconnects).toEqual([[{ "evtwebsocket.reconnect.reason": "reconnect()" }, 1]]);
+  });
+});
+
+describe("channel payloads as the docs table says", () => {
+  it("reconnecting after a 1013 close, and message sizes with pingMsg/isPong", async () => {
+    const seen = listenAll();
+    const server = await echoServer();
+    const c = conn({
+      reconnect: { ...fast, maxDelayMs: 50 },
+      pingIntervalMs: 20,
+      pingMsg: "PING",
+      isPong: (m) => m === "PING",
+    });
+    await c.dial(server.url);
+    await new Promise((resolve) => c.on("pong", resolve));
+    await server.dropAll(1013, "later");
+    await until(() => c.state === State.OPEN && server.connections === 2, "back after the server's wait");
+    await c.close();
+    const mine = seen.filter(([, m]) => m.id === c.id);
+    const reconnecting = mine.filter(([k]) => k === "reconnecting").map(([, m]) => m);
+    // serverDelayMs was published (and logged) but missing from the docs' tables.
+    expect(reconnecting).toEqual([
+      { id: c.id, attempt: 1, delayMs: 50, serverDelayMs: 50, reason: "close-1013" },
+    ]);
+    // An isPong pong is a message received (as stats.messagesReceived counts it); a pingMsg ping
+    // is not a message sent (as stats.messagesSent does not count it). The docs said neither was.
+    const sizes = mine.filter(([k]) => k === "sent" || k === "received").map(([k, m]) => [k, m.bytes]);
+    expect(sizes).toContainEqual(["received", 4]);
+    expect(sizes.filter(([k]) => k === "sent")).toEqual([]);
+    expect(c.stats.messagesSent).toBe(0);
   });
 });
