@@ -114,6 +114,7 @@ class ChannelObserver implements Observer {
     };
     init.done = traced(ctx, init.done);
     request.start.publish(ctx);
+    calling.push(ctx);
     try {
       if (inner === undefined) register();
       else inner.request(init, register);
@@ -122,10 +123,25 @@ class ChannelObserver implements Observer {
       request.error.publish(ctx);
       throw err;
     } finally {
+      calling.pop();
       request.end.publish(ctx);
+      const early = settledEarly.size === 0 ? undefined : settledEarly.get(ctx);
+      if (early !== undefined) {
+        settledEarly.delete(ctx);
+        early();
+      }
     }
   }
 }
+
+/**
+ * The requests whose `request()` call is still running, innermost last (a subscriber may make
+ * one inside another's). A request that settles then (a `message:sent` subscriber that calls
+ * `close()` or aborts its signal) is told after its `end`, as `tracePromise` tells a promise
+ * that settles at once: its outcome waits in `settledEarly`.
+ */
+const calling: RequestContext[] = [];
+const settledEarly = new Map<RequestContext, () => void>();
 
 /**
  * `done`, publishing error, asyncStart and asyncEnd around it. Made here rather than inside
@@ -137,17 +153,29 @@ class ChannelObserver implements Observer {
  */
 function traced<TIn>(ctx: RequestContext, done: Done<TIn>): Done<TIn> {
   return (err, response) => {
-    if (err !== undefined) {
-      ctx.error = err;
-      request.error.publish(ctx);
-    }
-    request.asyncStart.publish(ctx);
-    try {
-      done(err, response);
-    } finally {
-      request.asyncEnd.publish(ctx);
-    }
+    if (calling.length !== 0 && calling.includes(ctx))
+      settledEarly.set(ctx, () => settle(ctx, done, err, response));
+    else settle(ctx, done, err, response);
   };
+}
+
+/** Publishes error (on failure), asyncStart and asyncEnd around `done`. */
+function settle<TIn>(
+  ctx: RequestContext,
+  done: Done<TIn>,
+  err: Error | undefined,
+  response: TIn | undefined,
+): void {
+  if (err !== undefined) {
+    ctx.error = err;
+    request.error.publish(ctx);
+  }
+  request.asyncStart.publish(ctx);
+  try {
+    done(err, response);
+  } finally {
+    request.asyncEnd.publish(ctx);
+  }
 }
 
 /** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */

@@ -471,3 +471,30 @@ describe("channel payloads as the docs table says", () => {
     expect(c.stats.messagesSent).toBe(0);
   });
 });
+
+describe("a request that fails while request() is still running", () => {
+  it.each(["close", "abort"] as const)(
+    "a message:sent subscriber that calls %s for the request's own frame: start, end, then error, asyncStart, asyncEnd (as tracePromise)",
+    async (how) => {
+      const { spans } = otel();
+      const traced = traceRequests();
+      const server = await echoServer();
+      const c = conn({ matchMsg: (req, resp) => req === resp });
+      await c.dial(server.url);
+      const ac = new AbortController();
+      const onSent = (m: unknown) => {
+        if ((m as { id: string }).id !== c.id) return;
+        if (how === "close") void c.close();
+        else ac.abort();
+      };
+      dc.subscribe(CHANNELS.sent, onSent);
+      onCleanup(async () => void dc.unsubscribe(CHANNELS.sent, onSent));
+      const outcome = failed(c.request("silent", { signal: ac.signal }));
+      dc.unsubscribe(CHANNELS.sent, onSent);
+      expect(await outcome).toBe(how === "close" ? "ERR_CLOSED" : "ERR_ABORTED");
+      // asyncEnd came before end: a subscriber that keeps a context from end to asyncEnd kept it forever.
+      expect(traced.of(c.id).map((s) => s.events)).toEqual([ASYNC_ERR]);
+      expect(spans.getFinishedSpans()).toHaveLength(1);
+    },
+  );
+});
