@@ -27,7 +27,9 @@ import { redactUrl } from "./url.js";
  *   `give-up` `{ attempt, reason, error? }` (the reconnect policy's decision);
  * - `error` `{ error }` (what went to `onError` or rejected `dial()`);
  * - `ping` `{}`, `pong` `{ rttMs }`, `dead` `{ pongTimeoutMs }`;
- * - `queue-full` `{ messages, queuedBytes, bytes }`; `option` `{ message }` (an option the
+ * - `queue-full` `{ messages, queuedBytes, bytes }` (a send refused) or `{ dropped }` (the oldest
+ *   messages dropped for it, `overflow: "drop-oldest"`); `queue-expired` `{ dropped }` (queued
+ *   messages past their `maxAgeMs`); `option` `{ message }` (an option the
  *   transport ignores or refuses); `request-timeout` `{ error }` (logged only: requests have
  *   their own tracing channel).
  */
@@ -42,6 +44,7 @@ export type ObservedEvent =
   | "pong"
   | "dead"
   | "queue-full"
+  | "queue-expired"
   | "option"
   | "request-timeout";
 

@@ -24,11 +24,13 @@ import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { stubPage } from "./helpers/page.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
 
 afterEach(() => uninstrument());
 
@@ -497,4 +499,61 @@ describe("a request that fails while request() is still running", () => {
       expect(spans.getFinishedSpans()).toHaveLength(1);
     },
   );
+});
+
+describe("a reconnect() during a wait the server set (1013), in the log", () => {
+  it("the reconnect() line's delayMs is what is left of the jittered wait, and the attempt comes then (injected clock)", async () => {
+    const s = await upgradeServer(() => undefined, {
+      onAccept: (ws, n) => {
+        if (n === 0) ws.close(1013);
+      },
+    });
+    const clock = new FakeClock();
+    const { logger, lines } = recorder();
+    const c = conn({ clock, logger, reconnect: { minDelayMs: 10, jitter: 0.5 } });
+    await c.dial(s.url);
+    await until(() => lines.some((l) => l.includes(" reconnecting ")), "the wait");
+    const first = lines.find((l) => l.includes(" reconnecting "))!;
+    const waitMs = Number(/delayMs=(\d+)/.exec(first)![1]);
+    expect(first).toContain("serverDelayMs=5000");
+    clock.advance(1000);
+    c.reconnect();
+    const second = lines.filter((l) => l.includes(" reconnecting "))[1]!;
+    expect(second).toContain(`attempt=1 delayMs=${waitMs - 1000} reason="reconnect()"`);
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
+    await turn();
+    clock.advance(waitMs - 1000 - 1);
+    await turn();
+    expect(s.accepted).toHaveLength(1);
+    clock.advance(1);
+    await until(() => s.accepted.length === 2, "the attempt at the end of the wait");
+  });
+});
+
+describe("queue expiry and drop-oldest overflow in the log (issue 18: the logger logs queue overflow or expiry)", () => {
+  it("a queued message that expires, and one that drop-oldest drops: each logged, without its body", async () => {
+    const { logger, lines } = recorder();
+    const seen = listenAll();
+    const errors: string[] = [];
+    const c = conn({
+      logger,
+      queue: { maxMessages: 1, overflow: "drop-oldest" },
+      onError: (e) => void errors.push(e.code),
+    });
+    c.send(`first ${CANARY}`);
+    c.send(`second ${CANARY}`); // drops the first
+    c.send(`third ${CANARY}`, { maxAgeMs: 10 }); // drops the second, then expires
+    await until(() => errors.length === 3, "two drops and an expiry");
+    expect(errors).toEqual(["ERR_QUEUE_FULL", "ERR_QUEUE_FULL", "ERR_QUEUE_EXPIRED"]);
+    // They went to onError with no line at all: a drop-oldest overflow and an expiry were silent.
+    expect(lines.map((l) => l.slice(l.indexOf(" ") + 1))).toEqual([
+      "queue-full dropped=1",
+      "queue-full dropped=1",
+      "queue-expired dropped=1",
+    ]);
+    expect(lines.every((l) => l.startsWith(`evtwebsocket[${c.id}] `))).toBe(true);
+    expect(canaryHits(lines), "a body in a line").toEqual([]);
+    expect(canaryHits(seen), "a body in a channel message").toEqual([]);
+  });
 });
