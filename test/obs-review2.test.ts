@@ -557,3 +557,42 @@ describe("queue expiry and drop-oldest overflow in the log (issue 18: the logger
     expect(canaryHits(seen), "a body in a channel message").toEqual([]);
   });
 });
+
+describe("a logger that calls close() on a queue line", () => {
+  it.each(["drop-oldest", "expiry", "refused"] as const)(
+    "%s: every message is sent or reported once, the connection closed",
+    async (how) => {
+      const { logger, lines } = recorder((line) => {
+        if (line.includes(" queue-")) void c.close();
+      });
+      const errors: Array<[string, unknown]> = [];
+      const c = conn({
+        logger,
+        queue: { maxMessages: 1, overflow: how === "drop-oldest" ? "drop-oldest" : "reject" },
+        onError: (e) => void errors.push([e.code, e.details.message ?? e.details.unsent]),
+      });
+      c.send("a", how === "expiry" ? { maxAgeMs: 10 } : {});
+      let thrown: string | undefined;
+      if (how !== "expiry") {
+        try {
+          c.send("b");
+        } catch (e) {
+          thrown = (e as EvtWebSocketError).code;
+        }
+      }
+      await until(() => c.state === State.CLOSED, "closed from the queue line");
+      expect(lines.filter((l) => l.includes(" queue-"))).toHaveLength(1);
+      if (how === "drop-oldest")
+        expect(errors).toEqual([
+          ["ERR_QUEUE_FULL", "a"],
+          ["ERR_CLOSED", 1],
+        ]);
+      if (how === "expiry") expect(errors).toEqual([["ERR_QUEUE_EXPIRED", "a"]]);
+      if (how === "refused") {
+        expect(thrown).toBe("ERR_QUEUE_FULL");
+        expect(errors).toEqual([["ERR_CLOSED", 1]]);
+      }
+      expect(c.stats.queuedMessages).toBe(0);
+    },
+  );
+});
