@@ -596,3 +596,49 @@ describe("a logger that calls close() on a queue line", () => {
     },
   );
 });
+
+describe("subscribing and unsubscribing while requests are in flight", () => {
+  it("uninstrument() or instrument() again mid-flight: each request's span is ended exactly once", async () => {
+    const first = otel();
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const late = (body: string) => c.request(body, { timeoutMs: 60_000 });
+    const a = failed(late("silent"));
+    instrument(); // replaces the first setup (global no-op providers): a's span ends now, once
+    const b = failed(late("silent"));
+    uninstrument();
+    const d = c.request("answered");
+    expect(await d).toBe("answered");
+    await c.close();
+    expect(await a).toBe("ERR_CLOSED");
+    expect(await b).toBe("ERR_CLOSED");
+    // a's span, ended by the replacement; b's and d's went to the no-op tracer (not exported).
+    const spans = first.spans.getFinishedSpans();
+    expect(spans).toHaveLength(1);
+    expect(spans[0]!.ended).toBe(true);
+  });
+
+  it("a tracing subscriber that comes mid-flight hears asyncStart and asyncEnd (no start); one that leaves hears nothing more", async () => {
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    const early = traceRequests(); // makes requests traced
+    const p = failed(c.request("silent", { timeoutMs: 30 }));
+    const lateSeen: string[] = [];
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    const record = (e: string) => () => void lateSeen.push(e);
+    const handlers = {
+      start: record("start"),
+      end: record("end"),
+      asyncStart: record("asyncStart"),
+      asyncEnd: record("asyncEnd"),
+      error: record("error"),
+    };
+    tracing.subscribe(handlers);
+    onCleanup(async () => void tracing.unsubscribe(handlers));
+    expect(await p).toBe("ERR_REQUEST_TIMEOUT");
+    expect(lateSeen).toEqual(["error", "asyncStart", "asyncEnd"]);
+    expect(early.of(c.id).map((s) => s.events)).toEqual([ASYNC_ERR]);
+  });
+});
