@@ -13,6 +13,7 @@ import { type Channel, channel, tracingChannel } from "node:diagnostics_channel"
 import { CHANNELS } from "./channel-names.js";
 import type { Clock } from "./clock.js";
 import { byteLength } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Fields, ObservedEvent, Observer } from "./observe.js";
 import type { Done, RequestInit } from "./pending.js";
 import { redactUrl } from "./url.js";
@@ -92,7 +93,9 @@ class ChannelObserver implements Observer {
       fields.url = redactUrl(new URL(this.#url));
       fields.durationMs = this.#clock.now() - this.#at;
     }
-    ch.publish({ conn: this.#conn, id: this.#conn.id, ...fields });
+    const message: Fields = { conn: this.#conn, id: this.#conn.id, ...fields };
+    if (kind === "error") message.error = ownError(message.error);
+    ch.publish(message);
   }
 
   sent(bytes: number): void {
@@ -176,6 +179,23 @@ function settle<TIn>(
   } finally {
     request.asyncEnd.publish(ctx);
   }
+}
+
+/**
+ * Codes whose cause is someone else's error about a message: the codec's (a `JSON.parse` error
+ * quotes the text) or a user callback's given the message (`isPong`, a matcher, a listener).
+ */
+const CAUSE_MAY_QUOTE = new Set<string>([ErrorCode.DECODE, ErrorCode.CALLBACK_THREW]);
+
+/**
+ * The error as published on the error channel: with such a cause, a copy without it (code,
+ * message and details kept), so no message body reaches a subscriber; `onError` gets the original.
+ */
+function ownError(error: unknown): unknown {
+  const e = error as EvtWebSocketError;
+  return e instanceof EvtWebSocketError && e.cause !== undefined && CAUSE_MAY_QUOTE.has(e.code)
+    ? new EvtWebSocketError(e.code, e.message, { details: e.details })
+    : error;
 }
 
 /** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */

@@ -21,8 +21,9 @@ import {
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
-import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
+import { type EvtWebSocketError, json, type Logger, State } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
@@ -640,5 +641,42 @@ describe("subscribing and unsubscribing while requests are in flight", () => {
     expect(await p).toBe("ERR_REQUEST_TIMEOUT");
     expect(lateSeen).toEqual(["error", "asyncStart", "asyncEnd"]);
     expect(early.of(c.id).map((s) => s.events)).toEqual([ASYNC_ERR]);
+  });
+});
+
+describe("secrets: message bodies in the causes of errors", () => {
+  it("an undecodable message (its JSON.parse error quotes it) and a matcher that throws with the message: no body in a line or an error channel message; onError keeps the cause", async () => {
+    const server = await createTestServer({
+      onMessage: (data, client) =>
+        client.send(String(data) === '"bad"' ? `{"bad": ${CANARY}` : `{"id":"${CANARY}"}`),
+    });
+    onCleanup(() => server.close());
+    const seen = listenAll();
+    const { logger, lines } = recorder();
+    const causes: unknown[] = [];
+    const c = conn<unknown, unknown>({
+      codec: json(),
+      logger,
+      messageId: (m) => {
+        const id = (m as { id?: string }).id;
+        if (id?.includes(CANARY) === true) throw new Error(`no request for ${JSON.stringify(m)}`);
+        return id;
+      },
+      onError: (e) => void causes.push(e.cause),
+    });
+    await c.dial(server.url);
+    c.send("bad");
+    // Pending, so the inbound message goes through messageId, which throws on it.
+    void c.request({ id: "r1" }, { timeoutMs: 60_000 }).catch(() => {});
+    await until(() => causes.length === 2, "the decode error and the matcher's");
+    const errors = seen
+      .filter(([k, m]) => k === "error" && m.id === c.id)
+      .map(([, m]) => m.error as EvtWebSocketError);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_DECODE", "ERR_CALLBACK_THREW"]);
+    // The codec's SyntaxError (`Unexpected token … "{"bad": <body>" is not valid JSON`) was published as the cause.
+    expect(canaryHits(seen), "a body in a channel message").toEqual([]);
+    expect(canaryHits(lines), "a body in a line").toEqual([]);
+    // What onError gets is unchanged: the cause is there for the application.
+    expect(canaryHits(causes)).not.toEqual([]);
   });
 });
