@@ -401,10 +401,12 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       this.terminate(evtError(ErrorCode.CALLBACK_THREW, "pingMsg could not be built", cause));
       return;
     }
+    const t = this.#transport!;
+    t.markPing?.(); // what of ours it holds now is ahead of the ping
     try {
-      if (frame === undefined) this.#transport!.ping!();
+      if (frame === undefined) t.ping!();
       // Refused: the socket is closing (a WHATWG socket after the peer's close frame), as for a send.
-      else if (this.#transport!.send(frame) < 0) this.#closing();
+      else if (t.send(frame) < 0) this.#closing();
     } catch (cause) {
       this.terminate(torn("could not send a ping", cause));
     }

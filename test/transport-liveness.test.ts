@@ -16,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { type CloseInfo, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
 import { mintSelfSigned } from "./helpers/cert.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { parseAll, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
@@ -105,6 +106,39 @@ describe("a dead server while the app keeps sending", () => {
   }, 60_000);
 });
 
+describe("only our bytes queued before the ping count", () => {
+  it("a ping with nothing ahead, then a 32 MiB send, then part of a message: once the peer falls silent, that send leaving (queued after the ping) does not keep it alive: ERR_PONG_TIMEOUT at the next deadline", async () => {
+    const peer = await deafPeer();
+    const clock = new FakeClock();
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<string, Uint8Array>({
+      clock,
+      pingIntervalMs: 1000,
+      pongTimeoutMs: 1000,
+      reconnect: false,
+      onError: (e) => void errors.push(e),
+    });
+    onCleanup(async () => void peer.socket().destroy()); // it never answers our close frame
+    await c.dial(peer.url);
+    clock.advance(1000); // the heartbeat pings: nothing of ours is ahead of it
+    c.send(new Uint8Array(32 * 1024 * 1024)); // queued after the ping; the peer reads nothing yet
+    // The first 16 bytes of a 1 KiB text message, which never comes whole: once it is in our
+    // receive buffer, a poll phase (between two turns of the check phase) reads it.
+    await new Promise((r) =>
+      peer.socket().write(Buffer.concat([Buffer.from([0x81, 126, 4, 0]), Buffer.alloc(16)]), r),
+    );
+    for (let i = 0; i < 2; i++) await new Promise((r) => setImmediate(r));
+    clock.advance(1000); // the pong deadline: bytes came in since the ping, so it moves on
+    expect(errors, "part of a message came in: alive").toEqual([]);
+    const before = c.bufferedAmount;
+    peer.socket().resume(); // the peer reads our send (and the ping), and never answers
+    await until(() => c.bufferedAmount < before - 4 * 1024 * 1024, "4 MiB of the send left");
+    clock.advance(1000); // the moved deadline: nothing came in since
+    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+    expect(peer.frames()[0]?.opcode, "the ping went ahead of the send").toBe(0x9);
+  });
+});
+
 describe("a healthy server on a slow line while the app keeps sending", () => {
   it("over ws: a drained() loop of two 32 MiB messages the server reads at 16 MiB/s (each ping queues behind one): not declared dead, both arrive", async () => {
     const sizes: number[] = [];
@@ -162,6 +196,7 @@ async function deafPeer() {
   return {
     url: `ws://127.0.0.1:${port}/`,
     socket: () => socket!,
+    frames: () => parseAll(Buffer.concat(got)),
     pongs: () =>
       parseAll(Buffer.concat(got))
         .filter((f) => f.opcode === 0xa)

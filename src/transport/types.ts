@@ -83,6 +83,11 @@ export interface Transport {
    */
   readonly bytesRead?: number | undefined;
   /**
+   * The heartbeat's ping is about to be sent (`ping()` or the ping message): adapters that count
+   * our bytes leaving in `bytesRead` count from now on only those queued before it.
+   */
+  markPing?(): void;
+  /**
    * The peer's answer to our close frame, once it came (adapters that can tell): the closing
    * handshake is complete (`wasClean`) and only the socket's end is pending.
    */

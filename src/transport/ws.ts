@@ -116,35 +116,37 @@ export class WsTransport extends WsWriter implements Transport {
    * arriving does. Counted from libuv's write queue of the TCP handle (under TLS, the handle
    * TLS writes to), which moves while one large frame (one write) is handed to the kernel,
    * where Node's public counts move only once it is all gone. What the kernel's send buffer
-   * holds is not seen. Only bytes queued before the ping count (its mark is taken at the first
-   * read after something was received): what the app sends after the ping, read and dropped by
-   * a middlebox whose server died, would otherwise keep a dead peer alive for ever.
+   * holds is not seen. Only bytes queued before the outstanding ping count ({@link markPing}):
+   * what the app sends after it, read and dropped by a middlebox whose server died, would
+   * otherwise keep a dead peer alive for ever.
    */
   get bytesRead(): number | undefined {
     const tcp = this.tcp as Tcp | undefined;
     if (tcp === undefined) return undefined;
-    const handle = tcp._handle;
-    const queued = handle?._parent?.writeQueueSize ?? handle?.writeQueueSize;
-    const out = typeof queued === "number" ? (tcp._bytesDispatched ?? Number.NaN) - queued : Number.NaN;
-    const read = tcp.bytesRead;
-    // Only our bytes queued before the ping count: the ping, then its pong, wait for them, not
-    // for what the app sent after it (a peer's middlebox that still reads proves nothing). A read
-    // with nothing received since the last is the same ping's deadline: its mark stays.
+    const out = this.#out(tcp);
     const last = this.#outAtLastRead;
     const ahead = last === undefined ? 0 : Math.min(out, this.#outMark) - last;
     if (ahead > 0) this.#outLeft += ahead;
-    const buffered = this.bufferedAmount;
-    if (read !== this.#readAtLastRead) this.#outMark = out + buffered;
-    this.#readAtLastRead = read;
-    this.#outAtLastRead = buffered > 0 && !Number.isNaN(out) ? Math.max(out, last ?? out) : undefined;
-    return read + this.#outLeft;
+    this.#outAtLastRead =
+      this.bufferedAmount > 0 && !Number.isNaN(out) ? Math.max(out, last ?? out) : undefined;
+    return tcp.bytesRead + this.#outLeft;
+  }
+
+  /** The heartbeat is about to ping: our bytes queued now are ahead of it, and only they count. */
+  markPing(): void {
+    const tcp = this.tcp as Tcp | undefined;
+    if (tcp !== undefined) this.#outMark = this.#out(tcp) + this.bufferedAmount;
+  }
+
+  /** Our bytes handed on to the kernel so far (NaN where Node's internals do not tell). */
+  #out(tcp: Tcp): number {
+    const handle = tcp._handle;
+    const queued = handle?._parent?.writeQueueSize ?? handle?.writeQueueSize;
+    return typeof queued === "number" ? (tcp._bytesDispatched ?? Number.NaN) - queued : Number.NaN;
   }
 
   /** Where our bytes queued before the outstanding ping end, on the scale of `#outAtLastRead`. */
   #outMark = Number.NaN;
-  /** Bytes read from the socket at the last read of {@link bytesRead}. */
-  #readAtLastRead = -1;
-
   /** Our bytes handed on at the last read of {@link bytesRead}, when more of ours waited then. */
   #outAtLastRead: number | undefined;
   /** Our bytes that left while more of ours waited, as counted by {@link bytesRead}. */

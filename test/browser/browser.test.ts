@@ -17,30 +17,12 @@
  * missing built bundle always fails it.
  */
 
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { RawData, WebSocket as WsSocket } from "ws";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { file, html, inPage, type Rig, startRig } from "./rig.js";
-
-declare global {
-  interface Window {
-    /** Why `dist/browser.js` failed to load, if it did. */
-    loadError?: string;
-  }
-}
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const bundle = `${root}dist/browser.js`;
-
-/** Loads the built library as `window.evt`, or tells why it did not load in `window.loadError`. */
-const LOADER = `import("/dist/browser.js").then(
-  (evt) => { window.evt = evt; },
-  (error) => { window.loadError = String(error); },
-);`;
+import { distPages, distRoutes, inPage, type Rig, startRig } from "./rig.js";
 
 /**
  * The test server's protocol: binary frames are echoed; "ping" answers "pong"; JSON requests
@@ -63,22 +45,10 @@ function createProtocol(): (ws: WsSocket, data: RawData, isBinary: boolean) => v
 
 let rig: Rig;
 let server: TestServer;
-let context: BrowserContext | undefined;
-let pageErrors: string[] = [];
+const pages = distPages(() => rig);
 
 beforeAll(async () => {
-  if (!existsSync(bundle)) {
-    throw new Error(`${bundle} is missing: build it first (npm run build)`);
-  }
-  rig = await startRig(
-    {
-      "/": html("/load.js"),
-      "/load.js": { type: "text/javascript", body: () => LOADER },
-      "/dist/browser.js": file("dist/browser.js"),
-      "/dist/browser.js.map": file("dist/browser.js.map", "application/json"),
-    },
-    { args: ["--disable-background-networking"] },
-  );
+  rig = await startRig(distRoutes(), { args: ["--disable-background-networking"] });
   server = await startServer({ onMessage: createProtocol() });
 }, 60_000);
 
@@ -87,32 +57,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  expect(pageErrors, "uncaught errors in the page").toEqual([]);
-});
-
-/** A fresh context and page with the library loaded as an ES module. */
-async function openPage(): Promise<Page> {
-  pageErrors = [];
-  context = await rig.browser.newContext();
-  const page = await context.newPage();
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  await page.goto(`${rig.origin}/`);
-  await page.waitForFunction(() => window.evt !== undefined || window.loadError !== undefined, undefined, {
-    timeout: 10_000,
-  });
-  const loadError = await page.evaluate(() => window.loadError);
-  if (loadError !== undefined) {
-    throw new Error(`dist/browser.js did not load in Chromium: ${loadError}`);
-  }
-  return page;
-}
+afterEach(() => pages.close());
 
 describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   it("dials, and send() with a callback gets the matched response, which does not reach onMessage", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const result = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       const messages: unknown[] = [];
@@ -141,7 +90,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("request() with messageId pairs responses that arrive out of order", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const replies = await inPage(page, server.url, async (url) => {
       const { Conn, json } = window.evt;
       type Msg = { id: number; body?: string; batch?: number; echo?: string };
@@ -161,7 +110,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("binary frames arrive as Uint8Array, never as Blob", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const got = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       let received: unknown;
@@ -184,7 +133,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("pingMsg goes out on the heartbeat and the isPong reply gives a round-trip time, not a message", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const before = server.received.filter((m) => m === "ping").length;
     const got = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
@@ -209,7 +158,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("options a browser cannot honour reject dial() with ERR_INVALID_OPTION and open no socket", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const before = server.connections;
     const codes = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
@@ -237,7 +186,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("the logger option logs in the browser: the refused headers option, then an attempt and an open, with the URL redacted", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const lines = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       const lines: string[] = [];
@@ -257,7 +206,7 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 
   it("reconnects after the server restarts on the same port, and works again", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       window.seen = [];
@@ -307,12 +256,12 @@ describe("offline and online (context.setOffline)", requireTools("chromium"), ()
   }
 
   async function goOffline(page: Page, offline: boolean): Promise<void> {
-    await context!.setOffline(offline);
+    await page.context().setOffline(offline);
     await page.waitForFunction((want) => navigator.onLine === want, !offline, { timeout: 10_000 });
   }
 
   it("an open connection stays open while offline and its request completes once online", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       window.conn = new Conn({ matchMsg: (req, resp) => resp === `echo:${String(req)}` });
@@ -335,7 +284,7 @@ describe("offline and online (context.setOffline)", requireTools("chromium"), ()
   });
 
   it("reconnect attempts wait while offline instead of burning the backoff budget", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     await countDials(page);
     await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
@@ -358,7 +307,7 @@ describe("offline and online (context.setOffline)", requireTools("chromium"), ()
   });
 
   it("a page visible again after being hidden longer than pingIntervalMs pings at once", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       window.conn = new Conn({ pingIntervalMs: 60_000, pingMsg: "ping", isPong: (msg) => msg === "pong" });
@@ -388,7 +337,7 @@ describe("offline and online (context.setOffline)", requireTools("chromium"), ()
   });
 
   it("the online event triggers an immediate attempt instead of waiting out the backoff", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       window.conn = new Conn({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });

@@ -6,16 +6,10 @@
  * Each test's name starts with its scenario ID.
  */
 
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startServer, type TestServer } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { file, html, inPage, type Rig, startRig } from "./rig.js";
-
-const root = fileURLToPath(new URL("../../", import.meta.url));
-const bundle = `${root}dist/browser.js`;
+import { distPages, distRoutes, inPage, type Rig, startRig } from "./rig.js";
 
 /**
  * The server answers "ping" with "pong", except on the first connection to a path that
@@ -26,20 +20,10 @@ const bundle = `${root}dist/browser.js`;
 const seenPaths = new Map<string, number>();
 let server: TestServer;
 let rig: Rig;
-let context: BrowserContext | undefined;
-let pageErrors: string[] = [];
+const pages = distPages(() => rig);
 
 beforeAll(async () => {
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: build it first (npm run build)`);
-  rig = await startRig({
-    "/": html("/load.js"),
-    "/load.js": {
-      type: "text/javascript",
-      body: () => 'import("/dist/browser.js").then((evt) => { window.evt = evt; });',
-    },
-    "/dist/browser.js": file("dist/browser.js"),
-    "/dist/browser.js.map": file("dist/browser.js.map", "application/json"),
-  });
+  rig = await startRig(distRoutes());
   server = await startServer({
     onConnection: (ws, req) => {
       const path = req.url ?? "/";
@@ -67,25 +51,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-afterEach(async () => {
-  await context?.close();
-  context = undefined;
-  expect(pageErrors, "uncaught errors in the page").toEqual([]);
-});
-
-async function openPage(): Promise<Page> {
-  pageErrors = [];
-  context = await rig.browser.newContext();
-  const page = await context.newPage();
-  page.on("pageerror", (error) => pageErrors.push(String(error)));
-  await page.goto(`${rig.origin}/`);
-  await page.waitForFunction(() => window.evt !== undefined, undefined, { timeout: 10_000 });
-  return page;
-}
+afterEach(() => pages.close());
 
 describe("the browser transport in Chromium: catalogue rows", requireTools("chromium"), () => {
   it("L/E-3: a server that stops answering pingMsg is found dead (ERR_PONG_TIMEOUT); the request in flight rejects ERR_DISCONNECTED before the reconnect opens", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const got = await inPage(page, `${server.url}/silent-first/${Date.now()}`, async (url) => {
       const { Conn } = window.evt;
       const seen: string[] = [];
@@ -121,7 +91,7 @@ describe("the browser transport in Chromium: catalogue rows", requireTools("chro
   });
 
   it("L/E-1/G-2: 100 sends queued before the open arrive first and in order; then 10,000 requests in flight, answered out of order, each settle with their own response", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const before = server.received.length;
     const got = await inPage(page, server.url, async (url) => {
       const { Conn, json } = window.evt;
@@ -142,7 +112,7 @@ describe("the browser transport in Chromium: catalogue rows", requireTools("chro
   });
 
   it("L/S-6: the handshake carries the page's Origin, as the browser sets it", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const before = server.handshakes.length;
     await inPage(page, server.url, async (url) => {
       const conn = new window.evt.Conn();
@@ -154,7 +124,7 @@ describe("the browser transport in Chromium: catalogue rows", requireTools("chro
   });
 
   it("L/G-1/C-3: a closed connection refuses send() and request() with ERR_CLOSED; close(999) is ERR_INVALID_OPTION and changes nothing", async () => {
-    const page = await openPage();
+    const page = await pages.open();
     const got = await inPage(page, server.url, async (url) => {
       const { Conn } = window.evt;
       const conn = new Conn({ matchMsg: () => true });

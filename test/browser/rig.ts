@@ -7,7 +7,7 @@
  * built per test file with esbuild from src/ (only the files that serve dist/ need `npm run build`).
  */
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { fileURLToPath } from "node:url";
@@ -37,6 +37,8 @@ declare global {
     seen: string[];
     /** How many of the page's WebSockets have ended (closed), once {@link countSocketEnds} ran. */
     socketEnds: number;
+    /** Why `dist/browser.js` did not load, where {@link distRoutes}' loader tried. */
+    loadError?: string;
   }
 }
 
@@ -164,6 +166,59 @@ export async function openPages(
     pages.push(page);
   }
   return pages;
+}
+
+/**
+ * Routes for a page at "/" that loads the built browser entry (`npm run build`) as `window.evt`,
+ * or says why it did not load in `window.loadError`. Throws at once when the build is missing.
+ */
+export function distRoutes(): Record<string, Route> {
+  if (!existsSync(`${root}dist/browser.js`))
+    throw new Error("dist/browser.js is missing: build it first (npm run build)");
+  const loader = `import("/dist/browser.js").then(
+  (evt) => { window.evt = evt; },
+  (error) => { window.loadError = String(error); },
+);`;
+  return {
+    "/": html("/load.js"),
+    "/load.js": { type: "text/javascript", body: () => loader },
+    "/dist/browser.js": file("dist/browser.js"),
+    "/dist/browser.js.map": file("dist/browser.js.map", "application/json"),
+  };
+}
+
+/**
+ * Pages on a rig serving {@link distRoutes}, one fresh context each: `open()` loads "/" and
+ * waits for the library (or throws its load error); `close()` closes the last context and
+ * fails the test if the page threw an uncaught error. Call `close()` in `afterEach`.
+ */
+export function distPages(rig: () => Rig): { open(): Promise<Page>; close(): Promise<void> } {
+  let context: BrowserContext | undefined;
+  let errors: string[] = [];
+  return {
+    async open() {
+      errors = [];
+      context = await rig().browser.newContext();
+      const page = await context.newPage();
+      page.on("pageerror", (error) => errors.push(String(error)));
+      await page.goto(`${rig().origin}/`);
+      await page.waitForFunction(
+        () => window.evt !== undefined || window.loadError !== undefined,
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
+      const loadError = await page.evaluate(() => window.loadError);
+      if (loadError !== undefined) throw new Error(`dist/browser.js did not load in Chromium: ${loadError}`);
+      return page;
+    },
+    async close() {
+      await context?.close();
+      context = undefined;
+      if (errors.length > 0) throw new Error(`uncaught errors in the page: ${errors.join("; ")}`);
+    },
+  };
 }
 
 /** A file of the repository, served as is. */
