@@ -12,7 +12,7 @@ export const CHANNELS = {
   open: "evtwebsocket:connection:open",
   /** An open connection ended: `{ conn, id, code, reason, wasClean, closedBy, willReconnect }`. */
   close: "evtwebsocket:connection:close",
-  /** A backoff wait starts: `{ conn, id, attempt, delayMs, reason, error? }`. */
+  /** A backoff wait starts: `{ conn, id, attempt, delayMs, serverDelayMs?, reason, error? }`. */
   reconnecting: "evtwebsocket:connection:reconnecting",
   /** An error went to `onError` or rejected `dial()`: `{ conn, id, error }`. */
   error: "evtwebsocket:connection:error",

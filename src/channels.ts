@@ -13,6 +13,7 @@ import { type Channel, channel, tracingChannel } from "node:diagnostics_channel"
 import { CHANNELS } from "./channel-names.js";
 import type { Clock } from "./clock.js";
 import { byteLength } from "./codec.js";
+import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { Fields, ObservedEvent, Observer } from "./observe.js";
 import type { Done, RequestInit } from "./pending.js";
 import { redactUrl } from "./url.js";
@@ -92,7 +93,9 @@ class ChannelObserver implements Observer {
       fields.url = redactUrl(new URL(this.#url));
       fields.durationMs = this.#clock.now() - this.#at;
     }
-    ch.publish({ conn: this.#conn, id: this.#conn.id, ...fields });
+    const message: Fields = { conn: this.#conn, id: this.#conn.id, ...fields };
+    if (kind === "error") message.error = ownError(message.error);
+    ch.publish(message);
   }
 
   sent(bytes: number): void {
@@ -114,6 +117,7 @@ class ChannelObserver implements Observer {
     };
     init.done = traced(ctx, init.done);
     request.start.publish(ctx);
+    calling.push(ctx);
     try {
       if (inner === undefined) register();
       else inner.request(init, register);
@@ -122,10 +126,25 @@ class ChannelObserver implements Observer {
       request.error.publish(ctx);
       throw err;
     } finally {
+      calling.pop();
       request.end.publish(ctx);
+      const early = settledEarly.size === 0 ? undefined : settledEarly.get(ctx);
+      if (early !== undefined) {
+        settledEarly.delete(ctx);
+        early();
+      }
     }
   }
 }
+
+/**
+ * The requests whose `request()` call is still running, innermost last (a subscriber may make
+ * one inside another's). A request that settles then (a `message:sent` subscriber that calls
+ * `close()` or aborts its signal) is told after its `end`, as `tracePromise` tells a promise
+ * that settles at once: its outcome waits in `settledEarly`.
+ */
+const calling: RequestContext[] = [];
+const settledEarly = new Map<RequestContext, () => void>();
 
 /**
  * `done`, publishing error, asyncStart and asyncEnd around it. Made here rather than inside
@@ -137,17 +156,46 @@ class ChannelObserver implements Observer {
  */
 function traced<TIn>(ctx: RequestContext, done: Done<TIn>): Done<TIn> {
   return (err, response) => {
-    if (err !== undefined) {
-      ctx.error = err;
-      request.error.publish(ctx);
-    }
-    request.asyncStart.publish(ctx);
-    try {
-      done(err, response);
-    } finally {
-      request.asyncEnd.publish(ctx);
-    }
+    if (calling.length !== 0 && calling.includes(ctx))
+      settledEarly.set(ctx, () => settle(ctx, done, err, response));
+    else settle(ctx, done, err, response);
   };
+}
+
+/** Publishes error (on failure), asyncStart and asyncEnd around `done`. */
+function settle<TIn>(
+  ctx: RequestContext,
+  done: Done<TIn>,
+  err: Error | undefined,
+  response: TIn | undefined,
+): void {
+  if (err !== undefined) {
+    ctx.error = err;
+    request.error.publish(ctx);
+  }
+  request.asyncStart.publish(ctx);
+  try {
+    done(err, response);
+  } finally {
+    request.asyncEnd.publish(ctx);
+  }
+}
+
+/**
+ * Codes whose cause is someone else's error about a message: the codec's (a `JSON.parse` error
+ * quotes the text) or a user callback's given the message (`isPong`, a matcher, a listener).
+ */
+const CAUSE_MAY_QUOTE = new Set<string>([ErrorCode.DECODE, ErrorCode.CALLBACK_THREW]);
+
+/**
+ * The error as published on the error channel: with such a cause, a copy without it (code,
+ * message and details kept), so no message body reaches a subscriber; `onError` gets the original.
+ */
+function ownError(error: unknown): unknown {
+  const e = error as EvtWebSocketError;
+  return e instanceof EvtWebSocketError && e.cause !== undefined && CAUSE_MAY_QUOTE.has(e.code)
+    ? new EvtWebSocketError(e.code, e.message, { details: e.details })
+    : error;
 }
 
 /** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */

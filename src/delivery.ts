@@ -14,6 +14,7 @@
 import type { Clock, TimerHandle } from "./clock.js";
 import type { Data } from "./codec.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
+import type { Observer } from "./observe.js";
 import type { QueueOverflow } from "./options.js";
 import type { Transitions } from "./pending.js";
 import type { OutboundQueue, QueueItem, QueueLimits } from "./queue.js";
@@ -63,8 +64,16 @@ export class Delivery {
   /**
    * @param steps - the connection's emitter: expiry and aborts run as its transitions, and
    *   dropped messages are reported through it as `owner`'s errors.
+   * @param obs - the connection's observer (logger, channels): told of each batch dropped.
    */
-  constructor(queue: OutboundQueue, clock: Clock, policy: QueuePolicy, steps: Steps, owner: unknown) {
+  constructor(
+    queue: OutboundQueue,
+    clock: Clock,
+    policy: QueuePolicy,
+    steps: Steps,
+    owner: unknown,
+    readonly obs?: Observer,
+  ) {
     this.#queue = queue;
     this.#clock = clock;
     this.#policy = policy;
@@ -223,12 +232,17 @@ export class Delivery {
     }
   }
 
-  /** One error per message, with its body in `details.message`. */
+  /**
+   * One error per message, with its body in `details.message`; the observer hears one line for
+   * them all, without the bodies (`queue-full` with `dropped`, or `queue-expired`), first.
+   */
   #announce(items: Item[], code: ErrorCode): void {
-    const why =
-      code === ErrorCode.QUEUE_FULL
-        ? 'the queue was full: its oldest message was dropped (overflow: "drop-oldest")'
-        : "a queued message expired (maxAgeMs) and was dropped";
+    const full = code === ErrorCode.QUEUE_FULL;
+    // A timer that fires a little early finds nothing due: no line then.
+    if (items.length > 0) this.obs?.event(full ? "queue-full" : "queue-expired", { dropped: items.length });
+    const why = full
+      ? 'the queue was full: its oldest message was dropped (overflow: "drop-oldest")'
+      : "a queued message expired (maxAgeMs) and was dropped";
     for (const item of items) {
       this.#steps.emit(
         "error",

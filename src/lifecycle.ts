@@ -330,6 +330,10 @@ export class Lifecycle {
     }
     if (link !== this.#link) return;
     this.#link = undefined;
+    // Told here, in this step, not by the heartbeat's timer: a logger's send() on the line then
+    // finds no open socket and is queued (it went to the dead one, said "sent", and was lost).
+    if (end.error?.code === ErrorCode.PONG_TIMEOUT)
+      this.#plan!.obs?.event("dead", { pongTimeoutMs: this.#o.pongTimeoutMs });
     const ask = this.#o.reconnect.shouldReconnect;
     const epoch = this.#epoch;
     const ends = this.#ends;
@@ -366,6 +370,8 @@ export class Lifecycle {
     this.#plan!.obs?.event(decision.retry ? "reconnecting" : "give-up", {
       error: end.error,
       ...decision,
+      // After a reconnect() the backoff starts over: this retry is its first, as #redial's line says.
+      attempt: redialled ? 1 : decision.attempt,
       retry: undefined,
       reason: end.error?.code ?? `close-${end.code}`,
     });

@@ -378,8 +378,8 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
 
   /** Heartbeat hook: the pong deadline passed with nothing received. */
   onDead(): void {
+    // Its "dead" line is the connection's to tell, once this link's end is settled (lifecycle.ts).
     const timeout = this.#config.heartbeat?.pongTimeoutMs;
-    this.#config.obs?.event("dead", { pongTimeoutMs: timeout });
     this.terminate(
       evtError(
         ErrorCode.PONG_TIMEOUT,

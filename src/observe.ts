@@ -23,11 +23,13 @@ import { redactUrl } from "./url.js";
  * - `attempt` `{ attempt, url }`, 1-based; observers redact `url` (see {@link complete});
  * - `open` `{ protocol }`, the chosen subprotocol's 1-based position among those offered (0 for
  *   none: its name may carry a token), to which observers add the attempt's `url` and `durationMs`;
- * - `close` {@link CloseInfo}; `reconnecting` `{ attempt, delayMs, reason, error? }` and
+ * - `close` {@link CloseInfo}; `reconnecting` `{ attempt, delayMs, serverDelayMs?, reason, error? }` and
  *   `give-up` `{ attempt, reason, error? }` (the reconnect policy's decision);
  * - `error` `{ error }` (what went to `onError` or rejected `dial()`);
  * - `ping` `{}`, `pong` `{ rttMs }`, `dead` `{ pongTimeoutMs }`;
- * - `queue-full` `{ messages, queuedBytes, bytes }`; `option` `{ message }` (an option the
+ * - `queue-full` `{ messages, queuedBytes, bytes }` (a send refused) or `{ dropped }` (the oldest
+ *   messages dropped for it, `overflow: "drop-oldest"`); `queue-expired` `{ dropped }` (queued
+ *   messages past their `maxAgeMs`); `option` `{ message }` (an option the
  *   transport ignores or refuses); `request-timeout` `{ error }` (logged only: requests have
  *   their own tracing channel).
  */
@@ -42,6 +44,7 @@ export type ObservedEvent =
   | "pong"
   | "dead"
   | "queue-full"
+  | "queue-expired"
   | "option"
   | "request-timeout";
 

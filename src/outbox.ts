@@ -263,7 +263,14 @@ export class Outbox<TIn, TOut> {
    * `"drop-oldest"` dropped for it, to be reported once the frame is queued.
    */
   #makeRoom(bytes: number, where: Where): Item[] | undefined {
-    this.#delivery ??= new Delivery(this.#queue, this.#o.clock, this.#o.queue, this.#steps, this.#owner);
+    this.#delivery ??= new Delivery(
+      this.#queue,
+      this.#o.clock,
+      this.#o.queue,
+      this.#steps,
+      this.#owner,
+      this.obs,
+    );
     if (this.#queue.fits(bytes)) return undefined;
     const victims = this.#delivery.dropOldest(bytes);
     if (victims === undefined) this.#assertFits(bytes, where);

@@ -494,7 +494,7 @@ describe("reconnect() review: from shouldReconnect", () => {
       expect(lines.join("\n")).not.toMatch(/ERR_RECONNECT_EXHAUSTED|give-up|gave up/);
       // The decision's line: a reconnect after the server's wait, not a give-up.
       expect(lines.join("\n")).toMatch(
-        new RegExp(`reconnecting .*attempt=0 delayMs=${waitMs} serverDelayMs=2000`),
+        new RegExp(`reconnecting .*attempt=1 delayMs=${waitMs} serverDelayMs=2000`),
       );
       // One decision, one line (a reconnect() from shouldReconnect is not logged twice).
       expect(lines.filter((l) => / reconnecting /.test(l))).toHaveLength(1);
