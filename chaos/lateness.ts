@@ -28,14 +28,18 @@ const KEEP_LINKS = 8;
 export class RecordingClock implements Clock {
   current: Fire | undefined;
   #lastNow = Number.NEGATIVE_INFINITY;
+  /** The fire whose callback took the last reading (undefined: none, or outside any fire). */
+  #readIn: Fire | undefined;
 
   setTimeout(fn: () => void, ms: number): unknown {
     // On the heartbeat's own scale: it reads now(), then arms for a whole-ms time `at` with the
     // delay `at - floor(that reading)`, reading nothing in between (sending a ping may take a
-    // fraction of a ms, across a ms boundary). A timer set with no recent reading counts from
+    // fraction of a ms, across a ms boundary, or several on a loaded machine: a reading taken
+    // in the same fire counts however long ago). A timer set with no recent reading counts from
     // the time it was set.
     const set = performance.now();
-    const base = set - this.#lastNow < 5 ? this.#lastNow : set;
+    const sameFire = this.current !== undefined && this.#readIn === this.current;
+    const base = sameFire || set - this.#lastNow < 5 ? this.#lastNow : set;
     const due = Math.floor(base) + Math.ceil(Math.max(0, ms));
     const parent = this.current;
     return systemClock.setTimeout(() => {
@@ -59,6 +63,7 @@ export class RecordingClock implements Clock {
   }
 
   now(): number {
+    this.#readIn = this.current;
     this.#lastNow = systemClock.now();
     return this.#lastNow;
   }
