@@ -173,7 +173,7 @@ describe("evtwebsocket/otel", () => {
     expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
   });
 
-  it("a connection open before instrument() is not counted as open, and its close does not count it off", async () => {
+  it("a connection open before instrument() and first heard of at its close is not counted as open, and its close does not count it off", async () => {
     const server = await echoServer();
     const c = conn({ reconnect: false });
     await c.dial(server.url);
@@ -181,6 +181,22 @@ describe("evtwebsocket/otel", () => {
     await c.close();
     // It used to count the close alone: open connections went to -1 (with no server attributes).
     expect((await points("evtwebsocket.connections.open")).filter(([, v]) => v !== 0)).toEqual([]);
+  });
+
+  it("a connection open before instrument(), first heard of while open: counted open from then, and its request spans have the server's address and port", async () => {
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: false });
+    await c.dial(server.url);
+    const { spans, points } = setup();
+    await c.request("hello");
+    const where = { "server.address": "127.0.0.1", "server.port": server.port };
+    expect(spans.getFinishedSpans()[0]?.attributes).toMatchObject({
+      ...where,
+      "evtwebsocket.connection.id": c.id,
+    });
+    expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+    await c.close();
+    expect(await points("evtwebsocket.connections.open")).toEqual([[where, 0]]);
   });
 
   it("instrument() again on the same meter counts an open connection once; on another meter it moves there; uninstrument() counts it off", async () => {

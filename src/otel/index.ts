@@ -41,7 +41,7 @@ export interface InstrumentOptions {
 
 /** What a channel message carries (see docs/observability.md). */
 interface Message {
-  conn: { stats: { queuedMessages: number } };
+  conn: { stats: { queuedMessages: number }; state: string; handshake: { url: string } | undefined };
   id: string;
   [field: string | symbol]: unknown;
 }
@@ -135,13 +135,31 @@ export function instrument(options: InstrumentOptions = {}): void {
     if (r.open) m.open.add(1, r.server);
   }
 
+  /** `r`'s connection is open on `url` (scheme, host and port): counted, and its spans say where. */
+  const opened = (r: ConnRecord, id: string, url: string) => {
+    const { hostname, port, protocol } = new URL(url);
+    r.server = {
+      "server.address": hostname,
+      "server.port": Number(port || (protocol === "wss:" ? 443 : 80)),
+    };
+    r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": id };
+    m.open.add(1, r.server);
+    r.open = true;
+  };
+  const create = (msg: Message): ConnRecord => {
+    const attrs = { ...OK, "evtwebsocket.connection.id": msg.id };
+    const r: ConnRecord = { attrs, server: {}, requests: new InFlight(), conn: new WeakRef(msg.conn) };
+    conns.set(msg.id, r);
+    forget.register(msg.conn, msg.id);
+    return r;
+  };
   const recordOf = (msg: Message): ConnRecord => {
     let r = conns.get(msg.id);
     if (r === undefined) {
-      const attrs = { ...OK, "evtwebsocket.connection.id": msg.id };
-      r = { attrs, server: {}, requests: new InFlight(), conn: new WeakRef(msg.conn) };
-      conns.set(msg.id, r);
-      forget.register(msg.conn, msg.id);
+      r = create(msg);
+      // First heard of while open (it opened before instrument()): counted from now on.
+      const { state, handshake } = msg.conn;
+      if (state === "open" && handshake !== undefined) opened(r, msg.id, handshake.url);
     }
     return r;
   };
@@ -155,13 +173,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.open,
       (msg) => {
-        const r = recordOf(msg);
-        const url = new URL(msg.url as string);
-        const port = Number(url.port || (url.protocol === "wss:" ? 443 : 80));
-        r.server = { "server.address": url.hostname, "server.port": port };
-        r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": msg.id };
-        m.open.add(1, r.server);
-        r.open = true;
+        opened(conns.get(msg.id) ?? create(msg), msg.id, msg.url as string);
         tell("evtwebsocket.open", msg, { "evtwebsocket.open.duration_ms": msg.durationMs as number });
       },
     ],
