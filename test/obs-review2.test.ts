@@ -7,17 +7,6 @@
  */
 
 import dc from "node:diagnostics_channel";
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from "@opentelemetry/sdk-metrics";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
@@ -27,6 +16,7 @@ import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { instrumentInMemory } from "./helpers/otel-sdk.js";
 import { stubPage } from "./helpers/page.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
@@ -77,24 +67,6 @@ function traceRequests() {
   };
 }
 
-function otel() {
-  const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  onCleanup(() => meterProvider.shutdown());
-  instrument({ tracerProvider, meterProvider });
-  const points = async (name: string) => {
-    await reader.forceFlush();
-    const batches = exporter.getMetrics();
-    const last = batches[batches.length - 1];
-    const metric = last?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
-    return (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value] as const);
-  };
-  return { spans, points };
-}
-
 const failed = (p: Promise<unknown>) =>
   p.then(
     () => "resolved",
@@ -106,7 +78,7 @@ const ASYNC_ERR = ["start", "end", "error", "asyncStart", "asyncEnd"];
 
 describe("request tracing and spans for every way a request ends", () => {
   it("aborted while queued, timed out while queued, rejected by close(): one start, end, error, asyncStart, asyncEnd each, one span each", async () => {
-    const { spans } = otel();
+    const { spans } = instrumentInMemory();
     const traced = traceRequests();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: fast });
@@ -129,7 +101,7 @@ describe("request tracing and spans for every way a request ends", () => {
 
 describe("request tracing across reconnects and races", () => {
   it("retried across a server drop and across reconnect(), or rejected by the drop: one of each event, one span each", async () => {
-    const { spans } = otel();
+    const { spans } = instrumentInMemory();
     const traced = traceRequests();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: fast });
@@ -152,7 +124,7 @@ describe("request tracing across reconnects and races", () => {
   });
 
   it("a request aborted by a message:received subscriber as its response arrives: one asyncEnd, one span, outcome aborted", async () => {
-    const { spans } = otel();
+    const { spans } = instrumentInMemory();
     const traced = traceRequests();
     const server = await echoServer();
     const messages: string[] = [];
@@ -410,7 +382,7 @@ describe("ping lines whose logger closes or reconnects", () => {
 
 describe("open connections are counted back to 0", () => {
   it("after reconnect(), a page hidden and shown, close() while hidden, a give-up, and dispose", async () => {
-    const { points } = otel();
+    const { points } = instrumentInMemory();
     const page = stubPage();
     const server = await echoServer();
     const open = async () =>
@@ -479,7 +451,7 @@ describe("a request that fails while request() is still running", () => {
   it.each(["close", "abort"] as const)(
     "a message:sent subscriber that calls %s for the request's own frame: start, end, then error, asyncStart, asyncEnd (as tracePromise)",
     async (how) => {
-      const { spans } = otel();
+      const { spans } = instrumentInMemory();
       const traced = traceRequests();
       const server = await echoServer();
       const c = conn({ matchMsg: (req, resp) => req === resp });
@@ -600,7 +572,7 @@ describe("a logger that calls close() on a queue line", () => {
 
 describe("subscribing and unsubscribing while requests are in flight", () => {
   it("uninstrument() or instrument() again mid-flight: each request's span is ended exactly once", async () => {
-    const first = otel();
+    const first = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp });
     await c.dial(server.url);

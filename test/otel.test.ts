@@ -8,17 +8,7 @@
 import dc from "node:diagnostics_channel";
 import v8 from "node:v8";
 import vm from "node:vm";
-import {
-  AggregationTemporality,
-  InMemoryMetricExporter,
-  MeterProvider,
-  PeriodicExportingMetricReader,
-} from "@opentelemetry/sdk-metrics";
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  SimpleSpanProcessor,
-} from "@opentelemetry/sdk-trace-base";
+import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
@@ -26,32 +16,14 @@ import { Conn, type EvtWebSocketError } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { instrumentInMemory } from "./helpers/otel-sdk.js";
 
 afterEach(() => uninstrument());
 
 /** The boundaries OpenTelemetry's semantic conventions advise for durations in seconds (http.client.request.duration). */
 const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
 
-function setup() {
-  const spans = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
-  const exporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 });
-  const meterProvider = new MeterProvider({ readers: [reader] });
-  onCleanup(() => meterProvider.shutdown());
-  instrument({ tracerProvider, meterProvider });
-  /** Every data point of the metric `name`, as [attributes, value]. */
-  const points = async (name: string) => {
-    await reader.forceFlush();
-    const batches = exporter.getMetrics();
-    const last = batches[batches.length - 1];
-    const metric = last?.scopeMetrics.flatMap((s) => s.metrics).find((m) => m.descriptor.name === name);
-    return (metric?.dataPoints ?? []).map((p) => [p.attributes, p.value] as const);
-  };
-  return { spans, points, tracerProvider, meterProvider };
-}
-
-/** instrument() again, on the providers of an earlier setup(). */
+/** instrument() again, on the providers of an earlier instrumentInMemory(). */
 function setupOn<T extends { tracerProvider: unknown; meterProvider: unknown }>(earlier: T): T {
   instrument(earlier as InstrumentOptions);
   return earlier;
@@ -59,7 +31,7 @@ function setupOn<T extends { tracerProvider: unknown; meterProvider: unknown }>(
 
 describe("evtwebsocket/otel", () => {
   it("one client span per request with server address, port, connection id and outcome; a timeout is an error with error.type", async () => {
-    const { spans, points } = setup();
+    const { spans, points } = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp, headers: { Authorization: `Bearer ${CANARY}` } });
     await c.dial(`${server.url}/socket/${CANARY}?token=${CANARY}`);
@@ -101,7 +73,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("the request duration and ping RTT histograms use OpenTelemetry's duration buckets, in seconds", async () => {
-    const { points } = setup();
+    const { points } = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp, pingIntervalMs: 30 });
     await c.dial(server.url);
@@ -118,7 +90,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("a request made before the connection first opened has the server's address and port on its span", async () => {
-    const { spans } = setup();
+    const { spans } = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp });
     const early = c.request("early");
@@ -136,7 +108,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("a reconnect: counted by reason, the open connections go 1, 0, 1, and requests in flight hear close, reconnecting and open as span events", async () => {
-    const { spans, points } = setup();
+    const { spans, points } = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ reconnect: fast, matchMsg: (req, resp) => req === resp, pingIntervalMs: 30 });
     await c.dial(server.url);
@@ -177,7 +149,7 @@ describe("evtwebsocket/otel", () => {
     const server = await echoServer();
     const c = conn({ reconnect: false });
     await c.dial(server.url);
-    const { points } = setup();
+    const { points } = instrumentInMemory();
     await c.close();
     // It used to count the close alone: open connections went to -1 (with no server attributes).
     expect((await points("evtwebsocket.connections.open")).filter(([, v]) => v !== 0)).toEqual([]);
@@ -187,7 +159,7 @@ describe("evtwebsocket/otel", () => {
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: false });
     await c.dial(server.url);
-    const { spans, points } = setup();
+    const { spans, points } = instrumentInMemory();
     await c.request("hello");
     const where = { "server.address": "127.0.0.1", "server.port": server.port };
     expect(spans.getFinishedSpans()[0]?.attributes).toMatchObject({
@@ -201,7 +173,7 @@ describe("evtwebsocket/otel", () => {
 
   it("instrument() again on the same meter counts an open connection once; on another meter it moves there; uninstrument() counts it off", async () => {
     const server = await echoServer();
-    const first = setup();
+    const first = instrumentInMemory();
     const c = conn({ reconnect: false });
     await c.dial(server.url);
     const open = async (p: typeof first) =>
@@ -211,7 +183,7 @@ describe("evtwebsocket/otel", () => {
     expect(await open(same)).toEqual([1]);
     // It used to stay at 1 on the first meter for good: the setup replaced never counted the
     // connection off, and the one replacing it never heard it open, so its close counted nothing.
-    const other = setup();
+    const other = instrumentInMemory();
     expect(await open(first)).toEqual([0]);
     expect(await open(other)).toEqual([1]);
     await c.close();
@@ -226,7 +198,7 @@ describe("evtwebsocket/otel", () => {
 
   it("instrument() again on the same meter: the message and byte counters go on from their totals", async () => {
     const server = await echoServer();
-    const first = setup();
+    const first = instrumentInMemory();
     const c = conn({ reconnect: false, matchMsg: (req, resp) => req === resp });
     await c.dial(server.url);
     for (const m of ["a", "bb", "ccc"]) expect(await c.request(m)).toBe(m);
@@ -254,7 +226,7 @@ describe("evtwebsocket/otel", () => {
 
   it("two copies of the library in one process (ESM and CJS builds, two versions) give their connections different ids, so each is counted off when it closes", async () => {
     const server = await echoServer();
-    const { points } = setup();
+    const { points } = instrumentInMemory();
     // Two fresh copies of the library, as an ESM import and a CJS require() of it are.
     const copy = async () => {
       vi.resetModules();
@@ -279,7 +251,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("queue depth is an observable gauge over the process's connections", async () => {
-    const { points } = setup();
+    const { points } = instrumentInMemory();
     const c = conn({ reconnect: false });
     c.send("a");
     c.send("b");
@@ -306,7 +278,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("uninstrument() removes every subscription", async () => {
-    setup();
+    instrumentInMemory();
     const names = Object.values(CHANNELS).filter((n) => n !== CHANNELS.request);
     expect(names.every((n) => dc.channel(n).hasSubscribers)).toBe(true);
     expect(dc.tracingChannel(CHANNELS.request).start.hasSubscribers).toBe(true);
@@ -318,7 +290,7 @@ describe("evtwebsocket/otel", () => {
   it("requests in flight are linked oldest first; one that ends forgets its neighbours, so a dead one keeps no live one alive", async () => {
     // They were in a Set per connection: its old tables, dead in the old generation, kept ended
     // spans alive until a full collection and got them promoted (src/otel/in-flight.ts).
-    setup();
+    instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp });
     await c.dial(server.url);
@@ -365,7 +337,7 @@ describe("evtwebsocket/otel", () => {
   });
 
   it("uninstrument() ends the spans of requests still in flight", async () => {
-    const { spans } = setup();
+    const { spans } = instrumentInMemory();
     const server = await echoServer();
     const c = conn({ matchMsg: (req, resp) => req === resp });
     await c.dial(server.url);
