@@ -142,27 +142,22 @@ describe("TLS and the handshake inside a tunnel that is open", () => {
     await until(() => proxy.openClients() === 0 && target.open() === 0, "both sockets closed");
   });
 
-  it("wss: close() while TLS to the target waits inside the tunnel: dial() rejects ERR_CLOSED once, both sockets close", async () => {
-    const target = await silentTarget();
-    const proxy = await handProxy(tunnel);
-    const c = conn({ proxy: proxy.url, connectTimeoutMs: Infinity });
-    const dialed = failure(c.dial(`wss://127.0.0.1:${target.port}/`));
-    await until(() => target.seen.length === 1, "the tunnel reached the target");
-    await c.close();
-    expect((await dialed).code).toBe("ERR_CLOSED");
-    await until(() => proxy.openClients() === 0 && target.open() === 0, "both sockets closed");
-  });
-
-  it("ws: close() while the target has not answered the upgrade: both sockets close", async () => {
-    const target = await silentTarget();
-    const proxy = await handProxy(tunnel);
-    const c = conn({ proxy: proxy.url, connectTimeoutMs: Infinity });
-    const dialed = failure(c.dial(`ws://127.0.0.1:${target.port}/`));
-    await until(() => target.seen.length === 1, "the tunnel reached the target");
-    await c.close();
-    expect((await dialed).code).toBe("ERR_CLOSED");
-    await until(() => proxy.openClients() === 0 && target.open() === 0, "both sockets closed");
-  });
+  it.each([
+    ["wss", "TLS to the target waits inside the tunnel"],
+    ["ws", "the target has not answered the upgrade"],
+  ] as const)(
+    "%s: close() while %s: dial() rejects ERR_CLOSED once, both sockets close",
+    async (scheme, _while) => {
+      const target = await silentTarget();
+      const proxy = await handProxy(tunnel);
+      const c = conn({ proxy: proxy.url, connectTimeoutMs: Infinity });
+      const dialed = failure(c.dial(`${scheme}://127.0.0.1:${target.port}/`));
+      await until(() => target.seen.length === 1, "the tunnel reached the target");
+      await c.close();
+      expect((await dialed).code).toBe("ERR_CLOSED");
+      await until(() => proxy.openClients() === 0 && target.open() === 0, "both sockets closed");
+    },
+  );
 });
 
 describe("a proxy's answer that is not the whole story", () => {
