@@ -270,9 +270,11 @@ describe("the browser entry", () => {
  * 8,419 B; the guard is 8,448 B (a decision: Conn's API, which the shared connection mirrors).
  * `request()` checking its signal: 8,439 B. The close code and reason checked by Conn's one
  * rule (option-checks.ts `closeProblem`, which brings `byteLength` in) instead of a copy of it
- * here: 8,575 B; the guard is 8,640 B (a decision: one rule, not two).
+ * here: 8,575 B; the guard is 8,640 B (a decision: one rule, not two). A tab that takes over
+ * during the server's wait (1013) dials at its end, not at once (fourth review): 8,683 B; the
+ * guard is 8,704 B (a decision: the server's wait holds across tabs as in one Conn).
  */
-const SHARED_BUDGET_GZIP_BYTES = 8_640;
+const SHARED_BUDGET_GZIP_BYTES = 8_704;
 
 describe("the shared entry (evtwebsocket/shared)", () => {
   it(`weighs at most ${SHARED_BUDGET_GZIP_BYTES} bytes minified and gzipped, without the public entry it imports`, async () => {

@@ -27,6 +27,7 @@ import {
   type UrlSource,
 } from "../index.js";
 import type { ResolvedSend } from "../send-options.js";
+import type { AttemptContext } from "../types.js";
 import { lost } from "./requests.js";
 import type { Tab } from "./tab.js";
 import type { SharedConnEvents } from "./types.js";
@@ -43,6 +44,8 @@ export class Leader<TIn, TOut> {
   #acks: { to: string; seq: number; body?: unknown }[] = [];
   /** Step downs whose socket is still closing: that socket's end is not news. */
   #stale = 0;
+  /** The timer of a takeover's dial that waits for the end of the server's wait (see {@link lead}). */
+  #wait: ReturnType<typeof setTimeout> | undefined;
 
   /** @param fan - tell this Conn's events to every other tab (false: alone). */
   constructor(t: Tab<TIn, TOut>, fan: boolean) {
@@ -155,7 +158,7 @@ export class Leader<TIn, TOut> {
     // Its failure is this tab's dial() failure too: a dial() made while following may have
     // heard no state change of this dial (it was "connecting" already), so it is told here.
     if (t.url !== undefined)
-      conn.dial(t.url, t.sub).catch((error: Error) => {
+      conn.dial(this.#afterWait(t.url), t.sub).catch((error: Error) => {
         // Not when stepping down: the dial goes on through the next leader.
         if (!t.role.leaving) t.shared.reject(error);
       });
@@ -177,8 +180,34 @@ export class Leader<TIn, TOut> {
     t.waiting.handOver(conn, lost);
   }
 
+  /**
+   * The URL a takeover dials: `url`, or, while a wait the server set on the old leader (1013,
+   * Retry-After, as heard) is not over, a URL function that resolves to it at the wait's end,
+   * as Conn's own attempt would come: the dial is made now (its state, queue and requests
+   * are Conn's), its attempt then. Within `connectTimeoutMs`, as any URL function.
+   */
+  #afterWait(url: UrlSource): UrlSource {
+    const shared = this.#t.shared;
+    // Each attempt's: one after the wait's end (the first failed) comes at once.
+    return shared.serverUntil > Date.now()
+      ? (ctx: AttemptContext) =>
+          new Promise((resolve) => {
+            this.#wait = setTimeout(
+              () => resolve(typeof url === "function" ? url(ctx) : url),
+              shared.serverUntil - Date.now(),
+            );
+          })
+      : url;
+  }
+
+  /** Forgets a takeover's dial still waiting for the server's wait to end (step down, close()). */
+  halt(): void {
+    clearTimeout(this.#wait);
+  }
+
   /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
   stepDown(): void {
+    this.halt();
     if (!this.#t.role.stepDown()) return;
     // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
     // the next one (posted later, should this tab lead again, they would count sends twice).

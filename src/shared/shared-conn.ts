@@ -367,6 +367,7 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     if (closeProblem(code, reason)) return (conn ?? this.#leader.conn).close(code, reason);
     const stepped = this.#t.role.steppedDown;
     this.#t.role.close();
+    this.#leader.halt(); // no timer outlives close()
     this.#unwatch?.();
     const closed = evtError("ERR_CLOSED", "connection closed by close()");
     this.#t.view.end(undefined);

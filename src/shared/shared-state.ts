@@ -10,7 +10,7 @@
  * 1006 close (as Conn tells a drop). This module posts nothing and decides no role.
  */
 
-import type { EvtWebSocketError, PongInfo, StateChange } from "../index.js";
+import type { EvtWebSocketError, PongInfo, ReconnectingInfo, StateChange } from "../index.js";
 import type { Handshake } from "../types.js";
 import { evtError } from "./public-error.js";
 import type { TabRole } from "./role.js";
@@ -30,6 +30,11 @@ export class SharedState<TIn, TOut> {
   /** The leader's subprotocol and handshake, as last heard (a follower's). */
   protocol = "";
   handshake: Handshake | undefined;
+  /**
+   * `Date.now()` until which the server asked the tabs not to come back (1013, Retry-After), as
+   * last heard in a "reconnecting" event: a tab that takes over meanwhile dials at its end. 0: none.
+   */
+  serverUntil = 0;
   readonly #emit: Emit<TIn, TOut>;
   readonly #view: TabView<TIn>;
   readonly #role: TabRole;
@@ -66,6 +71,9 @@ export class SharedState<TIn, TOut> {
     if (name === "message") this.#view.received++;
     else if (name === "pong") this.#view.lastRttMs = (arg as PongInfo).rttMs;
     else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
+    // Heard after the old leader armed its wait: its end here is never before the server's.
+    else if (name === "reconnecting" && (arg as ReconnectingInfo).serverDelayMs)
+      this.serverUntil = Date.now() + (arg as ReconnectingInfo).delayMs;
     if (name === "state") this.set(arg as StateChange["newState"]);
     else if (name === "connected") this.connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
@@ -95,6 +103,7 @@ export class SharedState<TIn, TOut> {
     if (dialing) this.#dialing = true;
     if (oldState === next) return;
     this.state = next;
+    if (next === "open" || next === "closed") this.serverUntil = 0;
     if (next === "open" && oldState === "reconnecting") this.#view.reconnects++;
     const reason = this.#reason;
     this.#reason = undefined;

@@ -1,0 +1,170 @@
+/**
+ * `evtwebsocket/shared` in Debian's Chromium, fourth review: what is new in the core since the
+ * earlier reviews (a server's wait, 1013 "try again later", kept through a hidden page and
+ * reconnect()) across the tabs. Real Web Locks and BroadcastChannel, a real `ws` server on
+ * 127.0.0.1 ("please:1013" makes it close that socket with 1013); the pages are built from src/
+ * by esbuild (test/browser/rig.ts).
+ *
+ * Frozen pages: the test DISPATCHES `freeze` and `resume` on `document`. CDP's
+ * `Page.setWebLifecycleState({ state: "frozen" })` on a headless page froze nothing (tried,
+ * Chromium 156: the page's timers kept running, no freeze event, the lock stayed put; a window
+ * minimized through CDP stays "visible"), as page-lifecycle.test.ts found.
+ */
+
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
+
+type W = Window & { a: SharedConn<string, string>; log: string[] };
+
+let rig: Rig;
+let server: TestServer;
+/** What the server saw, in order, with its clock: connections, messages, closes. */
+const seen: { at: number; what: string }[] = [];
+const at = (what: string) => seen.find((s) => s.what === what)?.at ?? Number.NaN;
+
+beforeAll(async () => {
+  rig = await startRig(await sharedPage());
+  server = await startServer({
+    onConnection: (ws) => {
+      const n = server.connections;
+      seen.push({ at: Date.now(), what: `open ${n}` });
+      ws.on("close", (code) => seen.push({ at: Date.now(), what: `close ${n} ${code}` }));
+    },
+    onMessage: (ws, data) => {
+      const text = data.toString();
+      seen.push({ at: Date.now(), what: text });
+      if (text.startsWith("please:1013")) ws.close(1013, "try again later");
+      else ws.send(`echo:${text}`);
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+/** A page whose shared connection `name` is made, listened to (`log`) and dialled; resolves once it is open. */
+async function openTab(context: BrowserContext, name: string): Promise<Page> {
+  const [page] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [Page];
+  await inPage(page, [server.url, name] as const, async ([url, shared]) => {
+    const w = window as unknown as W;
+    w.log = [];
+    // The 1013 wait is 5 s (TRY_AGAIN_LATER_MS); a 50 ms backoff is far shorter.
+    w.a = window.shared.createSharedConn<string, string>(shared, {
+      reconnect: { minDelayMs: 50, maxDelayMs: 10_000, jitter: 0 },
+      matchMsg: (req, resp) => resp === `echo:${req}`,
+    });
+    for (const event of ["role", "state", "reconnecting"] as const)
+      w.a.on(event, (arg: unknown) =>
+        w.log.push(`${event} ${typeof arg === "object" ? JSON.stringify(arg) : String(arg)}`),
+      );
+    await w.a.dial(url);
+  });
+  return page;
+}
+
+const state = (page: Page) => inPage(page, null, () => (window as unknown as W).a.state);
+
+describe(
+  "evtwebsocket/shared: a server's wait across the tabs (fourth review, Chromium)",
+  requireTools("chromium"),
+  () => {
+    for (const how of ["is frozen", "closes"] as const) {
+      it(`a leader that ${how} during the server's wait (1013): the next leader dials at the wait's end, not at once, and a follower's send made meanwhile reaches the server once${how === "is frozen" ? " (freeze and resume DISPATCHED by the test)" : ""}`, async () => {
+        const context = await rig.browser.newContext();
+        const name = `wait-${how === "closes" ? "close" : "freeze"}`;
+        const first = await openTab(context, name);
+        const second = await openTab(context, name);
+        // A closed page sends nothing: a third tab (after the second in the lock's queue) follows and sends.
+        const third = how === "closes" ? await openTab(context, name) : undefined;
+        const before = server.connections;
+        const please = `please:1013 ${name}`;
+        await inPage(second, please, (m) => (window as unknown as W).a.send(m));
+        await until(() => seen.some((s) => s.what === `close ${before} 1013`), "the server's 1013");
+        await inPage(second, null, () =>
+          window.waitFor(
+            () => (window as unknown as W).log.some((l) => l.startsWith("reconnecting")),
+            "the second tab to hear the wait",
+          ),
+        );
+        if (how === "closes") await first.close();
+        else await inPage(first, null, () => document.dispatchEvent(new Event("freeze")));
+        await inPage(second, null, () =>
+          window.waitFor(() => (window as unknown as W).a.role === "leader", "the second tab to lead"),
+        );
+        // A follower (the old leader, back; or the third tab) sends while the new leader waits.
+        const sender = third ?? first;
+        if (how === "is frozen") await inPage(first, null, () => document.dispatchEvent(new Event("resume")));
+        const during = `during the wait ${name}`;
+        await inPage(sender, during, (m) => (window as unknown as W).a.send(m));
+        await until(() => server.connections === before + 1, "the next leader's socket", 20_000);
+        await inPage(second, null, () =>
+          window.waitFor(() => (window as unknown as W).a.state === "open", "open again", 20_000),
+        );
+        await until(() => seen.some((s) => s.what === during), "the send made during the wait");
+        // The server's clock: its 1013 came before every tab heard of the wait (5,000 ms, no jitter).
+        const waited = at(`open ${before + 1}`) - at(`close ${before} 1013`);
+        expect(waited, "the next leader's socket came before the server's wait ended").toBeGreaterThanOrEqual(
+          5000,
+        );
+        expect(seen.filter((s) => s.what === during)).toHaveLength(1);
+        expect(at(during)).toBeGreaterThanOrEqual(at(`open ${before + 1}`));
+        expect(server.connections, "one socket for the tabs").toBe(before + 1);
+        expect(await state(sender)).toBe("open");
+        const log = await inPage(second, null, () => (window as unknown as W).log);
+        expect(log.filter((l) => l.startsWith("state"))).toEqual([
+          'state {"oldState":"idle","newState":"open"}',
+          'state {"oldState":"open","newState":"reconnecting"}',
+          'state {"oldState":"reconnecting","newState":"open"}',
+        ]);
+        for (const page of context.pages())
+          await inPage(page, null, () => (window as unknown as W).a?.close());
+        await context.close();
+      }, 60_000);
+    }
+
+    it("during a takeover's wait for the server (1013), a follower's reconnect() dials nothing early, and the waiting leader's close() leaves no dial behind: the next leader dials once, at the wait's end (freeze DISPATCHED by the test)", async () => {
+      const context = await rig.browser.newContext();
+      const name = "wait-then-close";
+      const [first, second, third] = [
+        await openTab(context, name),
+        await openTab(context, name),
+        await openTab(context, name),
+      ] as [Page, Page, Page];
+      const before = server.connections;
+      await inPage(third, `please:1013 ${name}`, (m) => (window as unknown as W).a.send(m));
+      await until(() => seen.some((s) => s.what === `close ${before} 1013`), "the server's 1013");
+      await inPage(second, null, () =>
+        window.waitFor(
+          () => (window as unknown as W).log.some((l) => l.startsWith("reconnecting")),
+          "the second tab to hear the wait",
+        ),
+      );
+      await inPage(first, null, () => document.dispatchEvent(new Event("freeze")));
+      await inPage(second, null, () =>
+        window.waitFor(() => (window as unknown as W).a.role === "leader", "the second tab to lead"),
+      );
+      // Asked of the waiting leader: Conn's reconnect() keeps the server's wait.
+      await inPage(third, null, () => (window as unknown as W).a.reconnect(4000, "now please"));
+      // The leader that waits closes: the lock passes to the third tab, which waits too.
+      await inPage(second, null, () => (window as unknown as W).a.close());
+      await inPage(third, null, () =>
+        window.waitFor(() => (window as unknown as W).a.state === "open", "open again", 20_000),
+      );
+      const waited = at(`open ${before + 1}`) - at(`close ${before} 1013`);
+      expect(waited, "a socket came before the server's wait ended").toBeGreaterThanOrEqual(5000);
+      expect(await inPage(third, null, () => (window as unknown as W).a.role)).toBe("leader");
+      // One socket, and none made later by the tab that closed while it waited.
+      const reply = await inPage(third, null, () => (window as unknown as W).a.request("after the wait"));
+      expect(reply).toBe("echo:after the wait");
+      expect(server.connections).toBe(before + 1);
+      for (const page of [first, third]) await inPage(page, null, () => (window as unknown as W).a.close());
+      await context.close();
+    }, 60_000);
+  },
+);
