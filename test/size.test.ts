@@ -272,9 +272,12 @@ describe("the browser entry", () => {
  * rule (option-checks.ts `closeProblem`, which brings `byteLength` in) instead of a copy of it
  * here: 8,575 B; the guard is 8,640 B (a decision: one rule, not two). A tab that takes over
  * during the server's wait (1013) dials at its end, not at once (fourth review): 8,683 B; the
- * guard is 8,704 B (a decision: the server's wait holds across tabs as in one Conn).
+ * guard is 8,704 B (a decision: the server's wait holds across tabs as in one Conn). A tab's
+ * channel closed while its page is in the back/forward cache, so Chromium restores the page
+ * instead of evicting it when another tab posts (BroadcastChannelOnMessage): 8,803 B; the guard
+ * is 8,832 B (a decision: the back/forward cache works for a page with a shared connection).
  */
-const SHARED_BUDGET_GZIP_BYTES = 8_704;
+const SHARED_BUDGET_GZIP_BYTES = 8_832;
 
 describe("the shared entry (evtwebsocket/shared)", () => {
   it(`weighs at most ${SHARED_BUDGET_GZIP_BYTES} bytes minified and gzipped, without the public entry it imports`, async () => {

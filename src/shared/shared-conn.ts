@@ -9,6 +9,8 @@
  * `wire.ts`, structured-cloned), and hears every message and event back (`shared-state.ts`).
  * When the leader's page closes, crashes, is frozen or cached, the lock passes on and the next
  * tab dials within its reconnect policy; nothing a follower sent is lost across the handover.
+ * A page in the back/forward cache leaves the channel until it is restored (Chromium evicts a
+ * cached page that is posted to); back, it treats what it missed as a handover.
  * Where Web Locks or `BroadcastChannel` is missing, the tab keeps a private `Conn` and its role
  * is "alone".
  *
@@ -102,17 +104,44 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     this.#leader = new Leader(this.#t, !alone);
     this.#follower = new Follower(this.#t);
     if (alone) return;
-    const channel = new BroadcastChannel(lock);
-    this.#t.channel = channel;
-    channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
+    const listen = () => {
+      const channel = new BroadcastChannel(lock);
+      channel.onmessage = (e: MessageEvent<Wire>) => this.#receive(e.data);
+      this.#t.channel = channel;
+    };
+    listen();
+    // A page in the back/forward cache has no channel: Chromium evicts a cached page that is
+    // posted to (BroadcastChannelOnMessage). Back, it says hello (or, should it lead already,
+    // who leads) and has heard of no leadership: the answer counts as a new leader's, so what
+    // it missed (acknowledgements, answers) is handled as across a handover.
+    const cached = (e: PageTransitionEvent) => {
+      if (!e.persisted) return;
+      const t = this.#t;
+      if (e.type === "pageshow") {
+        listen();
+        t.post(t.role.leads ? { t: "leader", l: t.lead! } : { t: "hello" });
+      } else {
+        t.channel?.close();
+        t.channel = undefined;
+        t.lead = undefined;
+      }
+    };
+    // Not every runtime with Web Locks and BroadcastChannel has page events (Node 24 has none).
+    globalThis.addEventListener?.("pagehide", cached);
+    globalThis.addEventListener?.("pageshow", cached);
     // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
     // socket: it steps down, and queues for the lock again when the page runs again.
-    this.#unwatch = watchEnvironment({
+    const unwatch = watchEnvironment({
       online() {},
       offline() {},
       visible() {},
       page: (shown) => (shown ? this.#elect() : this.#leader.stepDown()),
     });
+    this.#unwatch = () => {
+      unwatch();
+      globalThis.removeEventListener?.("pagehide", cached);
+      globalThis.removeEventListener?.("pageshow", cached);
+    };
     this.#elect();
   }
 

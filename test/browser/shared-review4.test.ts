@@ -5,6 +5,9 @@
  * 127.0.0.1 ("please:1013" makes it close that socket with 1013); the pages are built from src/
  * by esbuild (test/browser/rig.ts).
  *
+ * The back/forward cache: a REAL navigation away and back (page-lifecycle.test.ts's way), with
+ * CDP's `Page.backForwardCacheNotUsed` listened to, so a page that was not restored says why.
+ *
  * Frozen pages: the test DISPATCHES `freeze` and `resume` on `document`. CDP's
  * `Page.setWebLifecycleState({ state: "frozen" })` on a headless page froze nothing (tried,
  * Chromium 156: the page's timers kept running, no freeze event, the lock stayed put; a window
@@ -16,9 +19,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
+import { html, inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
-type W = Window & { a: SharedConn<string, string>; log: string[] };
+type W = Window & { a: SharedConn<string, string>; log: string[]; shows: boolean[] };
 
 let rig: Rig;
 let server: TestServer;
@@ -27,7 +30,11 @@ const seen: { at: number; what: string }[] = [];
 const at = (what: string) => seen.find((s) => s.what === what)?.at ?? Number.NaN;
 
 beforeAll(async () => {
-  rig = await startRig(await sharedPage());
+  // The back/forward cache on (playwright-core turns it off), and a second page to navigate to.
+  rig = await startRig(
+    { ...(await sharedPage()), "/other": html("/none.js", "<p>another page</p>") },
+    { ignoreDefaultArgs: ["--disable-back-forward-cache"] },
+  );
   server = await startServer({
     onConnection: (ws) => {
       const n = server.connections;
@@ -167,5 +174,74 @@ describe(
       for (const page of [first, third]) await inPage(page, null, () => (window as unknown as W).a.close());
       await context.close();
     }, 60_000);
+
+    for (const which of ["follower", "leader"] as const) {
+      it(`a ${which}'s page navigated away and back while the other tab's connection is busy is restored from the back/forward cache (not evicted by the tabs' channel): it follows, its request resolves, and the server sees no second socket`, async () => {
+        const context = await rig.browser.newContext();
+        const name = `bfcache-${which}`;
+        const first = await openTab(context, name);
+        const second = await openTab(context, name);
+        const away = which === "leader" ? first : second;
+        const stays = which === "leader" ? second : first;
+        const before = server.connections;
+        const from = seen.length;
+        await inPage(away, null, () => {
+          const w = window as unknown as W;
+          w.shows = [];
+          addEventListener("pageshow", (e) => w.shows.push(e.persisted));
+          // Made as the page leaves (after the shared connection's own pagehide listener): kept.
+          addEventListener("pagehide", () => {
+            w.a.send(`bye ${w.a.role}`);
+            w.log.push("bye sent");
+            void w.a.request(`bye request`).then((reply) => w.log.push(reply));
+          });
+        });
+        const cdp = await context.newCDPSession(away);
+        await cdp.send("Page.enable");
+        const notRestored: string[] = [];
+        cdp.on("Page.backForwardCacheNotUsed", (e) =>
+          notRestored.push(...e.notRestoredExplanations.map((x) => x.reason)),
+        );
+        await away.goto(`${rig.origin}/other`);
+        // The tab that stays leads (a leader that left stepped down) and its connection is busy:
+        // every message it hears crosses the tabs' channel.
+        await inPage(stays, null, async () => {
+          const w = window as unknown as W;
+          await window.waitFor(
+            () => w.a.role === "leader" && w.a.state === "open",
+            "the other tab to lead, open",
+          );
+          let heard = 0;
+          const off = w.a.on("message", () => heard++);
+          for (let i = 0; i < 3; i++) w.a.send(`while away ${i}`); // echoed: messages, not responses
+          await window.waitFor(() => heard === 3, "the echoes");
+          off();
+        });
+        await away.goBack({ waitUntil: "commit" });
+        await away.waitForFunction(() => document.readyState === "complete", undefined, { timeout: 10_000 });
+        expect(notRestored, "why Chromium did not restore the page").toEqual([]);
+        const got = await inPage(away, null, async () => {
+          const w = window as unknown as W;
+          await window.waitFor(() => w.a.state === "open", "open after the restore");
+          return { shows: w.shows, role: w.a.role, reply: await w.a.request("back") };
+        });
+        expect(got).toEqual({ shows: [true], role: "follower", reply: "echo:back" });
+        // What it sent as it left reached the server once, after the restore; its request resolved.
+        await inPage(away, null, () =>
+          window.waitFor(
+            () => (window as unknown as W).log.includes("echo:bye request"),
+            "the request made as it left",
+          ),
+        );
+        const mine = seen.slice(from).map((x) => x.what);
+        expect(mine.filter((x) => x === "bye follower")).toHaveLength(1);
+        expect(mine.filter((x) => x === "bye request")).toHaveLength(1);
+        expect(await inPage(stays, null, () => (window as unknown as W).a.role)).toBe("leader");
+        expect(server.connections, "one socket for the tabs").toBe(before + (which === "leader" ? 1 : 0));
+        for (const page of [first, second])
+          await inPage(page, null, () => (window as unknown as W).a.close());
+        await context.close();
+      }, 60_000);
+    }
   },
 );
