@@ -175,6 +175,49 @@ describe(
       await context.close();
     }, 60_000);
 
+    it("during the leader's wait for the server (1013), a follower's reconnect() dials nothing early, and another follower's close() settles its own request (ERR_CLOSED) and changes nothing for the others", async () => {
+      const context = await rig.browser.newContext();
+      const name = "wait-follower-calls";
+      const [leader, asker, leaver] = [
+        await openTab(context, name),
+        await openTab(context, name),
+        await openTab(context, name),
+      ] as [Page, Page, Page];
+      const before = server.connections;
+      const please = `please:1013 ${name}`;
+      await inPage(leader, please, (m) => (window as unknown as W).a.send(m));
+      for (const page of [asker, leaver])
+        await inPage(page, null, () =>
+          window.waitFor(
+            () => (window as unknown as W).log.some((l) => l.startsWith("reconnecting")),
+            "the follower to hear the wait",
+          ),
+        );
+      await inPage(asker, null, () => (window as unknown as W).a.reconnect(4000, "now please"));
+      const left = await inPage(leaver, null, async () => {
+        const w = window as unknown as W;
+        const pending = w.a.request("never answered").then(
+          () => "resolved",
+          (error) => error.code,
+        );
+        await w.a.close();
+        return { request: await pending, state: w.a.state };
+      });
+      expect(left).toEqual({ request: "ERR_CLOSED", state: "closed" });
+      const reply = await inPage(asker, null, async () => {
+        const w = window as unknown as W;
+        await window.waitFor(() => w.a.state === "open", "open again", 20_000);
+        return w.a.request("after the wait");
+      });
+      expect(reply).toBe("echo:after the wait");
+      const waited = at(`open ${before + 1}`) - at(please);
+      expect(waited, "a socket came before the server's wait ended").toBeGreaterThanOrEqual(5000);
+      expect(server.connections).toBe(before + 1);
+      expect(await inPage(leader, null, () => (window as unknown as W).a.role)).toBe("leader");
+      for (const page of [leader, asker]) await inPage(page, null, () => (window as unknown as W).a.close());
+      await context.close();
+    }, 60_000);
+
     for (const which of ["follower", "leader"] as const) {
       it(`a ${which}'s page navigated away and back while the other tab's connection is busy is restored from the back/forward cache (not evicted by the tabs' channel): it follows, its request resolves, and the server sees no second socket`, async () => {
         const context = await rig.browser.newContext();
