@@ -6,7 +6,8 @@
  * by esbuild (test/browser/rig.ts).
  *
  * The back/forward cache: a REAL navigation away and back (page-lifecycle.test.ts's way), with
- * CDP's `Page.backForwardCacheNotUsed` listened to, so a page that was not restored says why.
+ * CDP's `Page.backForwardCacheNotUsed` listened to, so a page that was not restored says why (a
+ * tab whose channel was open while cached was evicted: "BroadcastChannelOnMessage").
  *
  * Frozen pages: the test DISPATCHES `freeze` and `resume` on `document`. CDP's
  * `Page.setWebLifecycleState({ state: "frozen" })` on a headless page froze nothing (tried,
