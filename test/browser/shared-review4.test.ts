@@ -20,9 +20,28 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { html, inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
+import { bundle, html, inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
 type W = Window & { a: SharedConn<string, string>; log: string[]; shows: boolean[] };
+
+/** Two components sharing one connection (`share`), under StrictMode: their states in `window.states`. */
+const REACT_APP = `
+import { StrictMode } from "react";
+import { flushSync } from "react-dom";
+import { createRoot } from "react-dom/client";
+import { useConn } from "./src/react/index.ts";
+
+window.states = {};
+function Feed({ name, url }) {
+  const { conn, state } = useConn(url, { share: "feed", reconnect: { minDelayMs: 60000, maxDelayMs: 60000, jitter: 0 } });
+  window.states[name] = state;
+  window.conns = { ...window.conns, [name]: conn };
+  return <p>{name}: {state}</p>;
+}
+const root = createRoot(document.getElementById("root"));
+window.render = (url) => flushSync(() => root.render(<StrictMode><Feed name="a" url={url} /><Feed name="b" url={url} /></StrictMode>));
+window.ready = true;
+`;
 
 let rig: Rig;
 let server: TestServer;
@@ -33,7 +52,12 @@ const at = (what: string) => seen.find((s) => s.what === what)?.at ?? Number.NaN
 beforeAll(async () => {
   // The back/forward cache on (playwright-core turns it off), and a second page to navigate to.
   rig = await startRig(
-    { ...(await sharedPage()), "/other": html("/none.js", "<p>another page</p>") },
+    {
+      ...(await sharedPage()),
+      "/other": html("/none.js", "<p>another page</p>"),
+      "/react": html("/react.js", `<div id="root"></div>`),
+      "/react.js": await bundle({ code: REACT_APP }),
+    },
     { ignoreDefaultArgs: ["--disable-back-forward-cache"] },
   );
   server = await startServer({
@@ -356,6 +380,55 @@ describe(
       expect(server.connections).toBe(before + 1);
       for (const page of [leader, sender, third])
         await inPage(page, null, () => (window as unknown as W).a.close());
+      await context.close();
+    }, 60_000);
+
+    it("useConn under StrictMode, two components sharing one connection: a page navigated away and back is restored from the back/forward cache, both components go back to open on one socket, and none is left behind", async () => {
+      type R = Window & {
+        render(url: string): void;
+        states: Record<string, string>;
+        conns: Record<string, unknown>;
+      };
+      const context = await rig.browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${rig.origin}/react`);
+      await page.waitForFunction(
+        () => (window as unknown as R & { ready?: boolean }).ready === true,
+        undefined,
+        {
+          timeout: 10_000,
+        },
+      );
+      const before = server.connections;
+      const from = seen.length;
+      await inPage(page, server.url, async (url) => {
+        const w = window as unknown as R;
+        w.render(url);
+        await window.waitFor(() => w.states.a === "open" && w.states.b === "open", "both open");
+      });
+      expect(server.connections, "StrictMode left one socket").toBe(before + 1);
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Page.enable");
+      const notRestored: string[] = [];
+      cdp.on("Page.backForwardCacheNotUsed", (e) =>
+        notRestored.push(...e.notRestoredExplanations.map((x) => x.reason)),
+      );
+      await page.goto(`${rig.origin}/other`);
+      await until(
+        () => seen.slice(from).some((x) => x.what === `close ${before + 1} 1000`),
+        "the hidden page's close",
+      );
+      await page.goBack({ waitUntil: "commit" });
+      await page.waitForFunction(() => document.readyState === "complete", undefined, { timeout: 10_000 });
+      expect(notRestored, "why Chromium did not restore the page").toEqual([]);
+      const got = await inPage(page, null, async () => {
+        const w = window as unknown as R;
+        // A minute of backoff: only the restore explains a prompt reconnect.
+        await window.waitFor(() => w.states.a === "open" && w.states.b === "open", "both open again");
+        return w.conns.a === w.conns.b;
+      });
+      expect(got, "one connection for both").toBe(true);
+      expect(server.connections, "one socket after the restore").toBe(before + 2);
       await context.close();
     }, 60_000);
   },
