@@ -189,12 +189,12 @@ export class Leader<TIn, TOut> {
   #afterWait(url: UrlSource): UrlSource {
     const shared = this.#t.shared;
     // Each attempt's: one after the wait's end (the first failed) comes at once.
-    return shared.serverUntil > Date.now()
+    return shared.serverUntil > performance.now()
       ? (ctx: AttemptContext) =>
           new Promise((resolve) => {
             this.#wait = setTimeout(
               () => resolve(typeof url === "function" ? url(ctx) : url),
-              shared.serverUntil - Date.now(),
+              shared.serverUntil - performance.now(),
             );
           })
       : url;

@@ -17,7 +17,7 @@ import type { ResolvedSend } from "../send-options.js";
 export interface Held {
   body: unknown;
   volatile: boolean;
-  /** `Date.now()` past which it expires; Infinity for no limit. */
+  /** `performance.now()` past which it expires (monotonic: a wall-clock jump moves nothing); Infinity for no limit. */
   expiresAt: number;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -71,7 +71,7 @@ export class Outgoing {
     const held: Held = {
       body,
       volatile: o?.volatile === true,
-      expiresAt: expiresAt ?? (o !== undefined && o.maxAgeMs > 0 ? Date.now() + o.maxAgeMs : Infinity),
+      expiresAt: expiresAt ?? (o !== undefined && o.maxAgeMs > 0 ? performance.now() + o.maxAgeMs : Infinity),
       signal: o?.signal,
       onAbort: undefined,
     };
@@ -159,7 +159,7 @@ export class Outgoing {
 
   /** The options to forward with a held message; "expired" when its `maxAgeMs` has passed. */
   wire(held: Held): WireSendOptions | undefined | "expired" {
-    const left = held.expiresAt === Infinity ? 0 : Math.ceil(held.expiresAt - Date.now());
+    const left = held.expiresAt === Infinity ? 0 : Math.ceil(held.expiresAt - performance.now());
     if (held.expiresAt !== Infinity && left <= 0) return "expired";
     if (!held.volatile && left === 0) return undefined;
     const o: WireSendOptions = {};

@@ -31,7 +31,7 @@ export class SharedState<TIn, TOut> {
   protocol = "";
   handshake: Handshake | undefined;
   /**
-   * `Date.now()` until which the server asked the tabs not to come back (1013, Retry-After), as
+   * `performance.now()` until which the server asked the tabs not to come back (1013, Retry-After), as
    * last heard in a "reconnecting" event: a tab that takes over meanwhile dials at its end. 0: none.
    */
   serverUntil = 0;
@@ -73,7 +73,7 @@ export class SharedState<TIn, TOut> {
     else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
     // Heard after the old leader armed its wait: its end here is never before the server's.
     else if (name === "reconnecting" && (arg as ReconnectingInfo).serverDelayMs)
-      this.serverUntil = Date.now() + (arg as ReconnectingInfo).delayMs;
+      this.serverUntil = performance.now() + (arg as ReconnectingInfo).delayMs;
     if (name === "state") this.set(arg as StateChange["newState"]);
     else if (name === "connected") this.connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
