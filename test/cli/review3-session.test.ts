@@ -51,3 +51,40 @@ describe("slash commands with odd input", requireTools("tmux"), () => {
     expect(codes).toEqual([1000]);
   });
 });
+
+describe("/reconnect during a wait the server asked for", requireTools("tmux"), () => {
+  const wait = tmux.pane("wait");
+  let waitServer: WsServer;
+
+  beforeAll(async () => {
+    // The first connection is closed with 1013 (try again later): the reconnect waits as the
+    // server asked, which reconnect() does not cut short.
+    waitServer = await startWsServer(undefined, (ws: WebSocket) => {
+      if (waitServer.handshakes.length === 1) setTimeout(() => ws.close(1013, "try later"), 50);
+    });
+    wait.start(
+      withExitLine([process.execPath, ...defaultCli(), "--max-delay", "60000", waitServer.url]),
+      { width: 100, height: 40 },
+      { NODE_NO_WARNINGS: "1", NO_COLOR: "1", FORCE_COLOR: undefined },
+    );
+  });
+
+  afterAll(async () => {
+    await waitServer?.stop();
+  });
+
+  it("says it waits for the server, rather than that it is dialling", async () => {
+    await wait.see("the server's wait", (t) =>
+      /reconnecting in \d+ ms, attempt 1 \(the server asked/.test(t),
+    );
+    wait.type("/reconnect");
+    const text = await wait.see("the answer", (t) => /\/reconnect\n.*\S/.test(t));
+    expect(text).toMatch(/\* the server asked to wait: dialling in \d+ ms$/m);
+    expect(text).not.toMatch(/dialling ws:/);
+    expect(waitServer.handshakes).toHaveLength(1);
+    wait.keys("C-d");
+    const end = await wait.see("the exit", (t) => /\[exited with \d+\]/.test(t));
+    expect(end).toMatch(/\[exited with 0\]/);
+    expect(waitServer.handshakes).toHaveLength(1);
+  });
+});
