@@ -19,6 +19,9 @@ const pane = tmux.pane("review3");
 let server: WsServer;
 const codes: number[] = [];
 
+// One tmux server for the file's panes, ended once every suite is done.
+afterAll(() => tmux.kill());
+
 describe("slash commands with odd input", requireTools("tmux"), () => {
   beforeAll(async () => {
     server = await startWsServer(undefined, (ws: WebSocket) => ws.on("close", (code) => codes.push(code)));
@@ -31,7 +34,6 @@ describe("slash commands with odd input", requireTools("tmux"), () => {
   });
 
   afterAll(async () => {
-    tmux.kill();
     await server?.stop();
   });
 
