@@ -4,8 +4,9 @@
  * port 0.
  */
 
+import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
@@ -42,4 +43,66 @@ describe("evtws in a pipeline, reviewed", () => {
     expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
     expect(run.code).toBe(0);
   });
+});
+
+/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
+function peakRssMb(pid: number | undefined): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+describe("a feed into a slow reader", () => {
+  it("is read from the socket no faster than stdout drains: the server is held back, nothing is lost", async () => {
+    // 60,000 pushes of 1 KB, sent as fast as the socket takes them (the server keeps under 1 MB
+    // of its own buffered). The test does not read evtws's stdout at first: a reader that is
+    // behind. Before, evtws read the socket regardless and held every push in memory for stdout
+    // (the server sent all 60 MB; RSS 329 MB after 3 s of a faster feed).
+    const TOTAL = 60_000;
+    const pad = "x".repeat(1000);
+    let sent = 0;
+    server = await startWsServer(undefined, (ws) => {
+      const pump = () => {
+        while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
+        if (sent < TOTAL && ws.readyState === ws.OPEN) setTimeout(pump, 1);
+        else if (sent === TOTAL) ws.close(1000, "done");
+      };
+      pump();
+    });
+    const cli = startCli(["-q", "-n", server.url]);
+    cli.child.stdin.end();
+    cli.child.stdout.pause();
+    // Wait until the server is held back (no progress in 500 ms), or has sent two thirds.
+    const deadline = Date.now() + 60_000;
+    for (let last = -1; sent !== last && sent < (TOTAL * 2) / 3; ) {
+      if (Date.now() > deadline) throw new Error(`the server neither stalled nor sent two thirds: ${sent}`);
+      last = sent;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const heldAt = sent;
+    const peak = peakRssMb(cli.child.pid);
+    console.log(`server had sent ${heldAt} of ${TOTAL} pushes; evtws peak RSS ${peak?.toFixed(0)} MB`);
+    expect(heldAt).toBeLessThan((TOTAL * 2) / 3);
+    // Now read: every push comes, in order, and the server's 1000 ends the run with 0.
+    let lines = 0;
+    let inOrder = true;
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        lines++;
+        if ((JSON.parse(part) as { tick: number }).tick !== lines) inOrder = false;
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(lines).toBe(TOTAL);
+    expect(inOrder).toBe(true);
+    expect(cli.stderr()).toBe("");
+  }, 120_000);
 });
