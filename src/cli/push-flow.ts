@@ -4,7 +4,8 @@
  * module only keeps the socket from being read faster than stdout drains. It pulls from the
  * library's `messages()` iterator, which pauses reading from the socket once
  * {@link PUSH_WINDOW} messages wait unread (Node's `ws`), and stops pulling while stdout holds
- * more than its high-water mark. What it does not do: print, or hold back responses
+ * more than its high-water mark and no request waits for its answer (a paused socket would
+ * make it time out; no line is sent while stdout is behind, so those settle). What it does not do: print, or hold back responses
  * (`--concurrency` bounds those).
  */
 
@@ -41,7 +42,9 @@ export function holdPushesWhileBehind(conn: Conn, out: FlowOut): () => void {
   void (async () => {
     try {
       for await (const _ of pushes) {
-        if (out.writableNeedDrain && !out.destroyed) await drained(out);
+        // Not while requests wait for answers: a paused socket would make them time out. No
+        // line is sent while stdout is behind, so those settle, and the hold begins.
+        if (out.writableNeedDrain && !out.destroyed && conn.stats.pendingRequests === 0) await drained(out);
       }
     } catch {
       // The connection gave up: the script reports why.

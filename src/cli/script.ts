@@ -38,7 +38,8 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  *
  * Messages are taken only when there is room: the connection is open, fewer than
  * `o.concurrency` requests are waiting to be printed (0 is no limit), the socket's buffer
- * is below {@link MAX_BUFFERED_BYTES}, and (with `--match id`) no request with the same id is
+ * is below {@link MAX_BUFFERED_BYTES}, stdout's reader is not behind (so answers do not pile
+ * up in memory for a slow reader), and (with `--match id`) no request with the same id is
  * in flight: the library refuses a second pending request with one id, so a line repeating an
  * id waits for the first to settle, rather than failing only when stdin came fast. Until then `messages` is not read, so piped stdin is
  * paused by backpressure, nothing waits in the library's queue, and each request's `--timeout`
@@ -188,6 +189,7 @@ export async function runScript(
     conn.state === "open" &&
     outstanding < limit &&
     idFree(id) &&
+    !printer.behind() &&
     conn.bufferedAmount < MAX_BUFFERED_BYTES;
   /** Waits until a request with `id` may be sent; false when the run is over instead. */
   const room = async (id: MessageKey | undefined): Promise<boolean> => {
@@ -195,7 +197,7 @@ export async function runScript(
       if (hasRoom(id)) return true;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        // No event says the socket's buffer drained: look again shortly.
+        // No event says the socket's buffer (or stdout's) drained: look again shortly.
         if (ready && conn.state === "open" && outstanding < limit && idFree(id)) setTimeout(poke, 10);
       });
     }

@@ -106,3 +106,53 @@ describe("a feed into a slow reader", () => {
     expect(cli.stderr()).toBe("");
   }, 120_000);
 });
+
+describe("piped requests into a slow reader", () => {
+  it("no more lines are sent while stdout is behind: memory is bounded, nothing is lost", async () => {
+    // 40,000 lines of 1 KB into an echo server; the test does not read evtws's stdout at first.
+    // Before, answers were written to stdout whatever it held, so every line was read, sent
+    // and answered at once and the 40 MB waited in evtws's memory (197 MB RSS for 300,000
+    // lines of 500 B).
+    const TOTAL = 40_000;
+    const pad = "y".repeat(1000);
+    server = await startWsServer();
+    const cli = startCli(["-q", server.url]);
+    cli.child.stdout.pause();
+    let written = 0;
+    const feed = () => {
+      while (written < TOTAL) {
+        if (!cli.child.stdin.write(`${++written} ${pad}\n`)) return void cli.child.stdin.once("drain", feed);
+      }
+      cli.child.stdin.end();
+    };
+    feed();
+    const deadline = Date.now() + 60_000;
+    for (let last = -1; server.received.length !== last && server.received.length < (TOTAL * 2) / 3; ) {
+      if (Date.now() > deadline) throw new Error(`the run neither stalled nor sent two thirds: ${last}`);
+      last = server.received.length;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const heldAt = server.received.length;
+    console.log(
+      `server had received ${heldAt} of ${TOTAL} lines; evtws peak RSS ${peakRssMb(cli.child.pid)?.toFixed(0)} MB`,
+    );
+    expect(heldAt).toBeLessThan((TOTAL * 2) / 3);
+    let lines = 0;
+    let inOrder = true;
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        lines++;
+        if (part !== `${lines} ${pad}`) inOrder = false;
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(lines).toBe(TOTAL);
+    expect(inOrder).toBe(true);
+    expect(cli.stderr()).toBe("");
+  }, 120_000);
+});
