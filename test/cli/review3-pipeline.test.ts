@@ -6,7 +6,7 @@
 
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
@@ -154,5 +154,48 @@ describe("piped requests into a slow reader", () => {
     expect(lines).toBe(TOTAL);
     expect(inOrder).toBe(true);
     expect(cli.stderr()).toBe("");
+  }, 120_000);
+});
+
+describe("requests and a feed into a slow reader", () => {
+  it("requests in flight when stdout falls behind are answered, not timed out behind a held socket", async () => {
+    // A server that pushes 1 KB messages without end and answers each {"id":n} request. The
+    // reader pauses for longer than --timeout (1 s). The socket may be held only once no
+    // request waits: before that check, answers in flight sat behind the held socket and
+    // their requests failed with ERR_REQUEST_TIMEOUT.
+    const pad = "z".repeat(1000);
+    server = await startWsServer(idReply, (ws) => {
+      let tick = 0;
+      const pump = () => {
+        if (ws.readyState !== ws.OPEN) return;
+        // At most 256 a turn: the socket may take each at once, and the test's loop must run.
+        for (let i = 0; i < 256 && ws.bufferedAmount < 1 << 20; i++)
+          ws.send(JSON.stringify({ tick: ++tick, pad }));
+        setTimeout(pump, 1);
+      };
+      pump();
+    });
+    const TOTAL = 3000;
+    const cli = startCli(["-q", "--timeout", "1s", server.url]);
+    cli.child.stdout.pause();
+    let input = "";
+    for (let i = 1; i <= TOTAL; i++) input += `{"id":${i}}\n`;
+    cli.child.stdin.end(input);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const answers: number[] = [];
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        const msg = JSON.parse(part) as { id?: number; ok?: boolean };
+        if (msg.ok === true) answers.push(msg.id ?? -1);
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe("");
+    expect(answers).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
   }, 120_000);
 });
