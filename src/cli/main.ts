@@ -17,6 +17,7 @@ import { shouldColor, timestamp } from "./format.js";
 import { readLines } from "./lines.js";
 import { UsageError } from "./parse.js";
 import { Printer } from "./printer.js";
+import { holdPushesWhileBehind } from "./push-flow.js";
 import { runScript } from "./script.js";
 import { runSession } from "./session.js";
 import { startTestServer, type TestServer } from "./test-server.js";
@@ -221,7 +222,13 @@ async function runClient(o: ClientOptions): Promise<number> {
     // In a pipeline, messages that answer no request are data too: one line each on stdout.
     const stream = stdout.isTTY !== true && !o.responsesOnly;
     const stop = anyOf([stdoutGone(), signals.signal]);
-    return exitCode(await runScript(conn, run, printer, messages, stop, stream));
+    // A slow reader of the stream holds the socket back, rather than memory growing with the feed.
+    const release = stream ? holdPushesWhileBehind(conn, stdout) : undefined;
+    try {
+      return exitCode(await runScript(conn, run, printer, messages, stop, stream));
+    } finally {
+      release?.();
+    }
   } finally {
     await server?.close();
   }

@@ -149,7 +149,9 @@ export function displayUrl(text: string): string {
 /**
  * Parses the arguments of `/close [code] [reason]`; the code defaults to 1000.
  *
- * @throws UsageError when the code is not 1000 or 3000-4999.
+ * @throws UsageError when the code is not 1000 or 3000-4999, or the reason is over 123 bytes
+ *   of UTF-8 (all a close frame can carry; the library refused it with a rejection that ended the
+ *   session with a stack trace).
  */
 export function parseCloseArgs(args: string): { code: number; reason: string } {
   const match = /^\s*(\S+)?\s*(.*)$/.exec(args);
@@ -159,7 +161,10 @@ export function parseCloseArgs(args: string): { code: number; reason: string } {
   if (code !== 1000 && !(code >= 3000 && code <= 4999)) {
     throw new UsageError(`close code must be 1000 or 3000-4999, got ${first}`);
   }
-  return { code, reason: (match?.[2] ?? "").trim() };
+  const reason = (match?.[2] ?? "").trim();
+  const bytes = new TextEncoder().encode(reason).length;
+  if (bytes > 123) throw new UsageError(`close reason must be at most 123 bytes of UTF-8, got ${bytes}`);
+  return { code, reason };
 }
 
 const BYTE_UNITS: Record<string, number> = { "": 1, b: 1, k: 1024, kb: 1024, kib: 1024, m: 1024 ** 2 };

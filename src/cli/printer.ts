@@ -26,6 +26,8 @@ export interface TextOut {
   write(text: string): unknown;
   /** True once the stream is closed (a reader that went away): writes are then dropped. */
   readonly destroyed?: boolean;
+  /** True while the stream holds more than its high-water mark: its reader is behind. */
+  readonly writableNeedDrain?: boolean;
 }
 
 /** Settings of a printer. */
@@ -124,6 +126,11 @@ export class Printer {
   /** A warning on stderr, always (e.g. `--insecure`). */
   warn(text: string): void {
     this.#write("stderr", paint(this.#o.color.stderr, "yellow", `evtws: warning: ${text}`));
+  }
+
+  /** Whether stdout's reader is behind (more than its high-water mark waits to be written). */
+  behind(): boolean {
+    return this.#o.stdout.writableNeedDrain === true && this.#o.stdout.destroyed !== true;
   }
 
   #write(stream: "stdout" | "stderr", text: string): void {

@@ -8,11 +8,11 @@
  * server is then reported as `evtws: closed 4001 go away`, even when quiet.
  */
 
-import type { CloseInfo, Conn, Data } from "../index.js";
+import type { CloseInfo, Conn, Data, MessageKey } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
-import { encodeLine } from "./conn-options.js";
+import { encodeLine, jsonField } from "./conn-options.js";
 import { displayUrl, UsageError } from "./parse.js";
 import type { Printer } from "./printer.js";
 
@@ -37,8 +37,11 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * Sends every message of `messages` as a request on `conn` and prints the responses in order.
  *
  * Messages are taken only when there is room: the connection is open, fewer than
- * `o.concurrency` requests are waiting to be printed (0 is no limit), and the socket's buffer
- * is below {@link MAX_BUFFERED_BYTES}. Until then `messages` is not read, so piped stdin is
+ * `o.concurrency` requests are waiting to be printed (0 is no limit), the socket's buffer
+ * is below {@link MAX_BUFFERED_BYTES}, stdout's reader is not behind (so answers do not pile
+ * up in memory for a slow reader), and (with `--match id`) no request with the same id is
+ * in flight: the library refuses a second pending request with one id, so a line repeating an
+ * id waits for the first to settle, rather than failing only when stdin came fast. Until then `messages` is not read, so piped stdin is
  * paused by backpressure, nothing waits in the library's queue, and each request's `--timeout`
  * starts when it goes on the wire.
  *
@@ -96,6 +99,10 @@ export async function runScript(
   // Requests sent and not yet printed: a slot is freed when its outcome is printed, so
   // answers held for an earlier, slower request count too and memory stays bounded.
   let outstanding = 0;
+  // The ids of the requests in flight (`--match id`), freed as each settles.
+  const idsInFlight = new Set<MessageKey>();
+  const idOf = (data: Data): MessageKey | undefined =>
+    o.match.kind === "id" ? jsonField(data, o.match.path) : undefined;
 
   // One waiter at most (the sending loop); woken by a state change, a printed outcome or stop.
   let wake: (() => void) | undefined;
@@ -176,16 +183,22 @@ export async function runScript(
   };
 
   const ended = () => stopped || dialFailed || conn.state === "closed";
-  const hasRoom = () =>
-    ready && conn.state === "open" && outstanding < limit && conn.bufferedAmount < MAX_BUFFERED_BYTES;
-  /** Waits until a request may be sent; false when the run is over instead. */
-  const room = async (): Promise<boolean> => {
+  const idFree = (id: MessageKey | undefined) => id === undefined || !idsInFlight.has(id);
+  const hasRoom = (id: MessageKey | undefined) =>
+    ready &&
+    conn.state === "open" &&
+    outstanding < limit &&
+    idFree(id) &&
+    !printer.behind() &&
+    conn.bufferedAmount < MAX_BUFFERED_BYTES;
+  /** Waits until a request with `id` may be sent; false when the run is over instead. */
+  const room = async (id: MessageKey | undefined): Promise<boolean> => {
     while (!ended()) {
-      if (hasRoom()) return true;
+      if (hasRoom(id)) return true;
       await new Promise<void>((resolve) => {
         wake = resolve;
-        // No event says the socket's buffer drained: look again shortly.
-        if (ready && conn.state === "open" && outstanding < limit) setTimeout(poke, 10);
+        // No event says the socket's buffer (or stdout's) drained: look again shortly.
+        if (ready && conn.state === "open" && outstanding < limit && idFree(id)) setTimeout(poke, 10);
       });
     }
     return false;
@@ -222,13 +235,16 @@ export async function runScript(
         printer.fatal({ code: error.code, message: `${error.message}${context}` });
         break;
       }
-      if (!(await room())) break;
+      const id = idOf(data);
+      if (!(await room(id))) break;
+      if (id !== undefined) idsInFlight.add(id);
       const slot: Slot = { outcome: undefined, context, next: undefined };
       if (tail === undefined) head = slot;
       else tail.next = slot;
       tail = slot;
       outstanding++;
       const settle = (outcome: Outcome) => {
+        if (id !== undefined) idsInFlight.delete(id);
         slot.outcome = outcome;
         printSettled();
       };

@@ -120,7 +120,14 @@ export function runSession(
   const offEvents = printConnEvents(conn, printer, shownUrl, showPong);
   const offMessage = conn.on("message", (msg) => printer.data("<", msg));
   let firstDial = true;
+  // When the wait the server asked for (Retry-After, 1013) ends, while one runs: reconnect()
+  // does not cut it short, so /reconnect must not say it dials.
+  let serverWaitEnds: number | undefined;
+  const offWait = conn.on("reconnecting", (info) => {
+    serverWaitEnds = info.serverDelayMs === undefined ? undefined : Date.now() + info.delayMs;
+  });
   const offState = conn.on("state", ({ newState }) => {
+    if (newState === "open" || newState === "closed") serverWaitEnds = undefined;
     if (newState === "closed" && !leaving && !firstDial) {
       printer.info("connection is closed: /reconnect dials again, /quit leaves");
     }
@@ -146,6 +153,7 @@ export function runSession(
     ended = true;
     printer.attachPrompt(undefined);
     offState();
+    offWait();
     if (terminal) {
       readline.cursorTo(out, 0);
       readline.clearLine(out, 0);
@@ -202,12 +210,19 @@ export function runSession(
         printer.info("closed: /reconnect dials again, /quit leaves");
         return;
       }
-      case "reconnect":
+      case "reconnect": {
+        const waitMs = serverWaitEnds === undefined ? 0 : Math.round(serverWaitEnds - Date.now());
+        // (A first dial's retries wait in "connecting".)
+        if ((conn.state === "reconnecting" || conn.state === "connecting") && waitMs > 0) {
+          printer.event(`the server asked to wait: dialling in ${waitMs} ms`);
+          return;
+        }
         printer.event(`dialling ${shownUrl}`);
         // Dialled: a reconnect (what is queued stays queued); closed or given up: a new dial.
         if (conn.state === "closed" || conn.state === "idle") dial(false);
         else conn.reconnect(1000, "reconnect");
         return;
+      }
       case "ping":
         try {
           conn.ping();

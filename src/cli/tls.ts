@@ -1,6 +1,7 @@
 /**
  * TLS for `evtws`: reads the `--ca`, `--cert` and `--key` files into the library's `tls`
- * option, and adds a hint to certificate errors (`--ca <file>` or `--insecure`).
+ * option, and adds a hint to certificate errors (`--ca <file>` or `--insecure`; for a certificate
+ * that names other hosts, a name it lists or `--insecure`).
  *
  * Files are read once, before any connection, and checked as Node's TLS will use them: a wrong
  * path, a `--ca` file without a PEM certificate, a key that a wrong `--passphrase` cannot
@@ -95,23 +96,41 @@ const CERT_CODES = new Set([
   "ERR_TLS_CERT_ALTNAME_INVALID",
 ]);
 
-/** Whether `error`, or an error in its `cause` chain, is a certificate verification failure. */
-export function isCertificateError(error: unknown): boolean {
+/** The certificate error's code in `error` or its `cause` chain, if any. */
+function certificateCode(error: unknown): string | undefined {
   for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && CERT_CODES.has(code)) return true;
+    if (typeof code === "string" && CERT_CODES.has(code)) return code;
     e = (e as { cause?: unknown }).cause;
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `error`, or an error in its `cause` chain, is a certificate verification failure. */
+export function isCertificateError(error: unknown): boolean {
+  return certificateCode(error) !== undefined;
 }
 
 /** The hint appended to a certificate error's message. */
 export const CERT_HINT =
   "; if the server uses a private CA, pass it with --ca <file>, or skip verification with --insecure";
 
-/** `error`'s message, with {@link CERT_HINT} when it is a certificate error. */
+/**
+ * The hint appended to an error for a certificate that does not name the URL's host: no CA
+ * makes it verify (the CA may well be trusted already), another name in the URL might.
+ */
+export const CERT_NAME_HINT =
+  "; the certificate does not name this host: put a name it lists in the URL, or skip verification with --insecure";
+
+/**
+ * `error`'s message, with {@link CERT_NAME_HINT} when the certificate names other hosts, or
+ * {@link CERT_HINT} for any other certificate error.
+ */
 export function withCertHint<E extends { code?: unknown; message: string }>(
   error: E,
 ): { code?: unknown; message: string } {
-  return isCertificateError(error) ? { code: error.code, message: `${error.message}${CERT_HINT}` } : error;
+  const code = certificateCode(error);
+  if (code === undefined) return error;
+  const hint = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? CERT_NAME_HINT : CERT_HINT;
+  return { code: error.code, message: `${error.message}${hint}` };
 }

@@ -103,6 +103,11 @@ describe("parseCloseArgs", () => {
   it.each(["1001", "2999", "5000", "bye"])("rejects the code %j", (args) => {
     expect(() => parseCloseArgs(args)).toThrow(/close code must be 1000 or 3000-4999/);
   });
+
+  it("takes a reason of 123 bytes of UTF-8 and refuses 124 (a close frame carries no more)", () => {
+    expect(parseCloseArgs(`4000 ${"€".repeat(41)}`).reason).toBe("€".repeat(41));
+    expect(() => parseCloseArgs(`4000 ${"€".repeat(41)}x`)).toThrow(/at most 123 bytes of UTF-8, got 124/);
+  });
 });
 
 describe("parseBytes", () => {

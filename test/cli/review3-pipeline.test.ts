@@ -1,0 +1,201 @@
+/**
+ * Review of `evtws` in a pipeline (third review of issue 20): inputs a wscat user pipes that the
+ * earlier tests did not try. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * port 0.
+ */
+
+import { readFileSync } from "node:fs";
+import { afterEach, describe, expect, it } from "vitest";
+import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+describe("evtws in a pipeline, reviewed", () => {
+  it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
+    // Each message is echoed 50 ms later, so all three would be in flight together. Before:
+    // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
+    // through when typed slowly: the outcome hung on how fast stdin came.
+    server = await startWsServer((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const input = '{"id":1,"n":1}\n{"id":1,"n":2}\n{"id":2,"n":3}\n{"id":1,"n":4}\n';
+    const run = await runCli(["-q", server.url], { input });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe(input);
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(input.trimEnd().split("\n"));
+  });
+
+  it("-x messages that repeat an id are each answered too", async () => {
+    server = await startWsServer((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const run = await runCli(["-q", "-x", '{"id":"a","n":1}', "-x", '{"id":"a","n":2}', server.url]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
+    expect(run.code).toBe(0);
+  });
+});
+
+/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
+function peakRssMb(pid: number | undefined): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
+
+describe("a feed into a slow reader", () => {
+  it("is read from the socket no faster than stdout drains: the server is held back, nothing is lost", async () => {
+    // 60,000 pushes of 1 KB, sent as fast as the socket takes them (the server keeps under 1 MB
+    // of its own buffered). The test does not read evtws's stdout at first: a reader that is
+    // behind. Before, evtws read the socket regardless and held every push in memory for stdout
+    // (the server sent all 60 MB; RSS 329 MB after 3 s of a faster feed).
+    const TOTAL = 60_000;
+    const pad = "x".repeat(1000);
+    let sent = 0;
+    server = await startWsServer(undefined, (ws) => {
+      const pump = () => {
+        while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
+        if (sent < TOTAL && ws.readyState === ws.OPEN) setTimeout(pump, 1);
+        else if (sent === TOTAL) ws.close(1000, "done");
+      };
+      pump();
+    });
+    const cli = startCli(["-q", "-n", server.url]);
+    cli.child.stdin.end();
+    cli.child.stdout.pause();
+    // Wait until the server is held back (no progress in 500 ms), or has sent two thirds.
+    const deadline = Date.now() + 60_000;
+    for (let last = -1; sent !== last && sent < (TOTAL * 2) / 3; ) {
+      if (Date.now() > deadline) throw new Error(`the server neither stalled nor sent two thirds: ${sent}`);
+      last = sent;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const heldAt = sent;
+    const peak = peakRssMb(cli.child.pid);
+    console.log(`server had sent ${heldAt} of ${TOTAL} pushes; evtws peak RSS ${peak?.toFixed(0)} MB`);
+    expect(heldAt).toBeLessThan((TOTAL * 2) / 3);
+    // Now read: every push comes, in order, and the server's 1000 ends the run with 0.
+    let lines = 0;
+    let inOrder = true;
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        lines++;
+        if ((JSON.parse(part) as { tick: number }).tick !== lines) inOrder = false;
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(lines).toBe(TOTAL);
+    expect(inOrder).toBe(true);
+    expect(cli.stderr()).toBe("");
+  }, 120_000);
+});
+
+describe("piped requests into a slow reader", () => {
+  it("no more lines are sent while stdout is behind: memory is bounded, nothing is lost", async () => {
+    // 40,000 lines of 1 KB into an echo server; the test does not read evtws's stdout at first.
+    // Before, answers were written to stdout whatever it held, so every line was read, sent
+    // and answered at once and the 40 MB waited in evtws's memory (197 MB RSS for 300,000
+    // lines of 500 B).
+    const TOTAL = 40_000;
+    const pad = "y".repeat(1000);
+    server = await startWsServer();
+    const cli = startCli(["-q", server.url]);
+    cli.child.stdout.pause();
+    let written = 0;
+    const feed = () => {
+      while (written < TOTAL) {
+        if (!cli.child.stdin.write(`${++written} ${pad}\n`)) return void cli.child.stdin.once("drain", feed);
+      }
+      cli.child.stdin.end();
+    };
+    feed();
+    const deadline = Date.now() + 60_000;
+    for (let last = -1; server.received.length !== last && server.received.length < (TOTAL * 2) / 3; ) {
+      if (Date.now() > deadline) throw new Error(`the run neither stalled nor sent two thirds: ${last}`);
+      last = server.received.length;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const heldAt = server.received.length;
+    console.log(
+      `server had received ${heldAt} of ${TOTAL} lines; evtws peak RSS ${peakRssMb(cli.child.pid)?.toFixed(0)} MB`,
+    );
+    expect(heldAt).toBeLessThan((TOTAL * 2) / 3);
+    let lines = 0;
+    let inOrder = true;
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        lines++;
+        if (part !== `${lines} ${pad}`) inOrder = false;
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(lines).toBe(TOTAL);
+    expect(inOrder).toBe(true);
+    expect(cli.stderr()).toBe("");
+  }, 120_000);
+});
+
+describe("requests and a feed into a slow reader", () => {
+  it("requests in flight when stdout falls behind are answered, not timed out behind a held socket", async () => {
+    // A server that pushes 1 KB messages without end and answers each {"id":n} request. The
+    // reader pauses for longer than --timeout (1 s). The socket may be held only once no
+    // request waits: before that check, answers in flight sat behind the held socket and
+    // their requests failed with ERR_REQUEST_TIMEOUT.
+    const pad = "z".repeat(1000);
+    server = await startWsServer(idReply, (ws) => {
+      let tick = 0;
+      const pump = () => {
+        if (ws.readyState !== ws.OPEN) return;
+        // At most 256 a turn: the socket may take each at once, and the test's loop must run.
+        for (let i = 0; i < 256 && ws.bufferedAmount < 1 << 20; i++)
+          ws.send(JSON.stringify({ tick: ++tick, pad }));
+        setTimeout(pump, 1);
+      };
+      pump();
+    });
+    const TOTAL = 3000;
+    const cli = startCli(["-q", "--timeout", "1s", server.url]);
+    cli.child.stdout.pause();
+    let input = "";
+    for (let i = 1; i <= TOTAL; i++) input += `{"id":${i}}\n`;
+    cli.child.stdin.end(input);
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const answers: number[] = [];
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        const msg = JSON.parse(part) as { id?: number; ok?: boolean };
+        if (msg.ok === true) answers.push(msg.id ?? -1);
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe("");
+    expect(answers).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+  }, 120_000);
+});
