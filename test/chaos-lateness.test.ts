@@ -20,12 +20,14 @@ describe("RecordingClock", () => {
     const fired = await new Promise<Fire>((resolve) => {
       clock.setTimeout(() => {
         clock.now(); // the heartbeat's reading, then a pause before it arms
-        busy(8);
+        busy(10);
         clock.setTimeout(() => resolve(clock.current!), 1);
       }, 0);
     });
     expect(fired.parent, "armed by the first fire").toBeDefined();
-    expect(lateness(fired), "the pause counts as lateness").toBeGreaterThanOrEqual(8);
+    // At least the pause, less the 1 ms asked for and the reading's fraction (the due time is a
+    // whole ms), and less what libuv's cached loop time lets the timer fire early.
+    expect(lateness(fired), "the pause counts as lateness").toBeGreaterThanOrEqual(7);
   });
 
   it("a timer set outside any fire, long after the last reading, counts from when it was set", async () => {
