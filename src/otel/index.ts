@@ -98,7 +98,8 @@ interface IoTotals {
  * Starts reporting every evtwebsocket connection of this process to OpenTelemetry; calling it
  * again replaces the earlier setup and takes over the connections it knew (those open stay
  * counted as open, once). Connections created before the first call are reported from their
- * next event on, and are not counted as open until they open again.
+ * next event on; one already open is counted as open from the first message it publishes while
+ * open (a request, a message sent or received, a pong).
  *
  * @example
  * ```ts
@@ -205,6 +206,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.sent,
       (msg) => {
+        recordOf(msg); // a connection open before instrument() is counted from here
         io.sent++;
         io.sentBytes += msg.bytes as number;
       },
@@ -212,6 +214,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.received,
       (msg) => {
+        recordOf(msg);
         io.received++;
         io.receivedBytes += msg.bytes as number;
       },
