@@ -8,9 +8,11 @@
  */
 
 import type * as net from "node:net";
+import * as tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { uninstrument } from "../src/otel/index.js";
+import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
@@ -49,11 +51,13 @@ describe("otel: a connection open before instrument()", () => {
  * A hand-written WebSocket peer on 127.0.0.1 that answers the handshake, then reads only up to
  * the byte count `readTo(n)` sets (its socket paused once past it), never answering.
  */
-async function meteredPeer() {
+async function meteredPeer(pki?: SelfSigned) {
   let socket: net.Socket | undefined;
   let read = 0;
   let limit = 0;
-  const { port } = await tcpServer((s) => {
+  const { port } = await tcpServer((raw) => {
+    const s =
+      pki === undefined ? raw : new tls.TLSSocket(raw, { isServer: true, cert: pki.cert, key: pki.key });
     let head = Buffer.alloc(0);
     s.on("data", (chunk: Buffer) => {
       if (socket !== undefined) {
@@ -71,7 +75,7 @@ async function meteredPeer() {
     s.on("error", () => {});
   });
   return {
-    url: `ws://127.0.0.1:${port}/`,
+    url: `${pki === undefined ? "ws" : "wss"}://127.0.0.1:${port}/`,
     socket: () => socket!,
     /** Reads until `n` bytes after the handshake were read (a chunk or so more), then pauses. */
     readTo: async (n: number) => {
@@ -85,28 +89,35 @@ async function meteredPeer() {
 const MiB = 1024 * 1024;
 
 describe("heartbeat: only our bytes queued before the ping count (ws transport)", () => {
-  it("a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after", async () => {
-    const peer = await meteredPeer();
-    const clock = new FakeClock();
-    const errors: EvtWebSocketError[] = [];
-    const c = conn<string, Uint8Array>({
-      clock,
-      pingIntervalMs: 1000,
-      pongTimeoutMs: 1000,
-      reconnect: false,
-      onError: (e) => void errors.push(e),
-    });
-    onCleanup(async () => void peer.socket().destroy()); // it never answers our close frame
-    await c.dial(peer.url);
-    c.send(new Uint8Array(32 * MiB)); // one write, part way out when the ping comes
-    await peer.readTo(16 * MiB);
-    clock.advance(1000); // the ping, queued behind the rest of the first send
-    c.send(new Uint8Array(32 * MiB)); // queued after the ping
-    await peer.readTo(33 * MiB); // the first send, the ping and a little of the second
-    clock.advance(1000); // the pong deadline: the first send left since the ping, so it moves on
-    expect(errors, "our bytes queued before the ping left: alive").toEqual([]);
-    await peer.readTo(40 * MiB); // 7 MiB of the second send, queued after the ping
-    clock.advance(1000); // the moved deadline: nothing of ours from before the ping left since
-    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
-  }, 60_000);
+  it.each(["ws", "wss"] as const)(
+    "over %s: a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after",
+    async (scheme) => {
+      const pki = scheme === "wss" ? mintSelfSigned() : undefined;
+      onCleanup(async () => pki?.remove());
+      const peer = await meteredPeer(pki);
+      const clock = new FakeClock();
+      const errors: EvtWebSocketError[] = [];
+      const c = conn<string, Uint8Array>({
+        clock,
+        pingIntervalMs: 1000,
+        pongTimeoutMs: 1000,
+        reconnect: false,
+        ...(pki === undefined ? {} : { tls: { ca: pki.cert } }),
+        onError: (e) => void errors.push(e),
+      });
+      onCleanup(async () => void peer.socket().destroy()); // it never answers our close frame
+      await c.dial(peer.url);
+      c.send(new Uint8Array(32 * MiB)); // one write, part way out when the ping comes
+      await peer.readTo(16 * MiB);
+      clock.advance(1000); // the ping, queued behind the rest of the first send
+      c.send(new Uint8Array(32 * MiB)); // queued after the ping
+      await peer.readTo(33 * MiB); // the first send, the ping and a little of the second
+      clock.advance(1000); // the pong deadline: the first send left since the ping, so it moves on
+      expect(errors, "our bytes queued before the ping left: alive").toEqual([]);
+      await peer.readTo(40 * MiB); // 7 MiB of the second send, queued after the ping
+      clock.advance(1000); // the moved deadline: nothing of ours from before the ping left since
+      expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+    },
+    60_000,
+  );
 });
