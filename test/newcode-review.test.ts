@@ -7,9 +7,11 @@
  * docs/observability.md says).
  */
 
+import dc from "node:diagnostics_channel";
 import type * as net from "node:net";
 import * as tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
+import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
 import { uninstrument } from "../src/otel/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
@@ -39,6 +41,29 @@ describe("otel: a connection open before instrument()", () => {
         for (const client of s.clients) client.send("push");
         await until(() => got.length === 1, "the pushed message");
       }
+      const where = { "server.address": "127.0.0.1", "server.port": s.port };
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+      await c.close();
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 0]]);
+    },
+  );
+
+  it.each(["sends", "makes a request"] as const)(
+    "made before instrument() and opening after it: a channel subscriber from before instrument() that %s at the open does not count it twice",
+    async (what) => {
+      const s = await server();
+      const c = conn<string, string>({ reconnect: false, matchMsg: () => false });
+      const onOpen = (msg: unknown) => {
+        if ((msg as { id: string }).id !== c.id) return;
+        if (what === "sends") c.send("hello at the open");
+        else c.request("hello at the open").catch(() => {}); // never answered: close() settles it
+      };
+      dc.subscribe(CHANNELS.open, onOpen); // before instrument(): it hears the open first
+      onCleanup(async () => void dc.unsubscribe(CHANNELS.open, onOpen));
+      const dialled = c.dial(s.url);
+      const { points } = instrumentInMemory();
+      await dialled;
+      await until(() => s.received.length === 1, "the message at the server");
       const where = { "server.address": "127.0.0.1", "server.port": s.port };
       expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
       await c.close();

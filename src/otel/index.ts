@@ -138,6 +138,8 @@ export function instrument(options: InstrumentOptions = {}): void {
 
   /** `r`'s connection is open on `url` (scheme, host and port): counted, and its spans say where. */
   const opened = (r: ConnRecord, id: string, url: string) => {
+    // Already counted: a subscriber heard before ours sent or made a request at this open.
+    if (r.open) m.open.add(-1, r.server);
     const { hostname, port, protocol } = new URL(url);
     r.server = {
       "server.address": hostname,
