@@ -1,7 +1,8 @@
 /**
  * Adversarial review of the ninth pass's new core code, against real servers on 127.0.0.1:
  * the heartbeat's mark of our bytes queued before a ping (src/transport/ws.ts `markPing`) while
- * one large write is part way out, with a hand-written peer that reads only when told and an
+ * one large write is part way out, with a hand-written peer that reads only when told (direct
+ * and through proxy-chain, ws and wss) and an
  * injected clock; the otel open gauge for a connection open before `instrument()` (counted from the first
  * message it publishes while open, a message sent or received included, as
  * docs/observability.md says).
@@ -18,6 +19,7 @@ import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup, server } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
+import { proxyChain } from "./helpers/proxy.js";
 import { switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -114,9 +116,14 @@ async function meteredPeer(pki?: SelfSigned) {
 const MiB = 1024 * 1024;
 
 describe("heartbeat: only our bytes queued before the ping count (ws transport)", () => {
-  it.each(["ws", "wss"] as const)(
-    "over %s: a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after",
-    async (scheme) => {
+  it.each([
+    ["ws", "direct"],
+    ["wss", "direct"],
+    ["ws", "through a CONNECT proxy"],
+    ["wss", "through a CONNECT proxy"],
+  ] as const)(
+    "over %s, %s: a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after",
+    async (scheme, path) => {
       const pki = scheme === "wss" ? mintSelfSigned() : undefined;
       onCleanup(async () => pki?.remove());
       const peer = await meteredPeer(pki);
@@ -128,6 +135,7 @@ describe("heartbeat: only our bytes queued before the ping count (ws transport)"
         pongTimeoutMs: 1000,
         reconnect: false,
         ...(pki === undefined ? {} : { tls: { ca: pki.cert } }),
+        ...(path === "direct" ? {} : { proxy: (await proxyChain()).url }),
         onError: (e) => void errors.push(e),
       });
       onCleanup(async () => void peer.socket().destroy()); // it never answers our close frame
