@@ -1,11 +1,11 @@
 /**
  * Adversarial review of the ninth pass's new core code, against real servers on 127.0.0.1:
- * the heartbeat's mark of our bytes queued before a ping (src/transport/ws.ts `markPing`) while
- * one large write is part way out, with a hand-written peer that reads only when told (direct
- * and through proxy-chain, ws and wss) and an
- * injected clock; the otel open gauge for a connection open before `instrument()` (counted from the first
- * message it publishes while open, a message sent or received included, as
- * docs/observability.md says).
+ * - the heartbeat's mark of our bytes queued before a ping (src/transport/ws.ts `markPing`)
+ *   while one large write is part way out: a hand-written peer that reads only when told, direct
+ *   and through proxy-chain, ws and wss, and an injected clock;
+ * - the otel open gauge for a connection made before `instrument()`: counted from the first
+ *   message it publishes while open, a message sent or received included (docs/observability.md),
+ *   and once when a channel subscriber from before `instrument()` sends or requests at its open.
  */
 
 import dc from "node:diagnostics_channel";
