@@ -98,7 +98,8 @@ interface IoTotals {
  * Starts reporting every evtwebsocket connection of this process to OpenTelemetry; calling it
  * again replaces the earlier setup and takes over the connections it knew (those open stay
  * counted as open, once). Connections created before the first call are reported from their
- * next event on, and are not counted as open until they open again.
+ * next event on; one already open is counted as open from the first message it publishes while
+ * open (a request, a message sent or received, a pong).
  *
  * @example
  * ```ts
@@ -137,6 +138,8 @@ export function instrument(options: InstrumentOptions = {}): void {
 
   /** `r`'s connection is open on `url` (scheme, host and port): counted, and its spans say where. */
   const opened = (r: ConnRecord, id: string, url: string) => {
+    // Already counted: a subscriber heard before ours sent or made a request at this open.
+    if (r.open) m.open.add(-1, r.server);
     const { hostname, port, protocol } = new URL(url);
     r.server = {
       "server.address": hostname,
@@ -205,6 +208,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.sent,
       (msg) => {
+        recordOf(msg); // a connection open before instrument() is counted from here
         io.sent++;
         io.sentBytes += msg.bytes as number;
       },
@@ -212,6 +216,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     [
       CHANNELS.received,
       (msg) => {
+        recordOf(msg);
         io.received++;
         io.receivedBytes += msg.bytes as number;
       },

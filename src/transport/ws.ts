@@ -132,10 +132,16 @@ export class WsTransport extends WsWriter implements Transport {
     return tcp.bytesRead + this.#outLeft;
   }
 
-  /** The heartbeat is about to ping: our bytes queued now are ahead of it, and only they count. */
+  /**
+   * The heartbeat is about to ping: our bytes queued now are ahead of it, and only they count.
+   * They end at what was handed to the socket (its public `bytesWritten`), plus what ws and the
+   * writer still hold above it; not at `#out` plus `bufferedAmount`, whose count of the socket
+   * includes a write under way that `#out` has partly counted already (a ping in the middle of a
+   * large send put the mark that much too far, and that much of a later send counted).
+   */
   markPing(): void {
     const tcp = this.tcp as Tcp | undefined;
-    if (tcp !== undefined) this.#outMark = this.#out(tcp) + this.bufferedAmount;
+    if (tcp !== undefined) this.#outMark = tcp.bytesWritten + this.bufferedAmount - tcp.writableLength;
   }
 
   /** Our bytes handed on to the kernel so far (NaN where Node's internals do not tell). */
