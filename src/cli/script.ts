@@ -34,10 +34,17 @@ function excerpt(text: string): string {
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /**
+ * Requests sent and not yet printed, at most, whatever `--concurrency` says (0 is no limit):
+ * the library's `maxPendingRequests` default, which refuses one more with `ERR_TOO_MANY_PENDING`.
+ */
+export const MAX_OUTSTANDING = 65_536;
+
+/**
  * Sends every message of `messages` as a request on `conn` and prints the responses in order.
  *
  * Messages are taken only when there is room: the connection is open, fewer than
- * `o.concurrency` requests are waiting to be printed (0 is no limit), the socket's buffer
+ * `o.concurrency` requests are waiting to be printed (0 is no limit, up to
+ * {@link MAX_OUTSTANDING}), the socket's buffer
  * is below {@link MAX_BUFFERED_BYTES}, stdout's reader is not behind (so answers do not pile
  * up in memory for a slow reader), and (with `--match id`) no request with the same id is
  * in flight: the library refuses a second pending request with one id, so a line repeating an
@@ -95,7 +102,7 @@ export async function runScript(
     head === undefined ? Promise.resolve() : new Promise((resolve) => drained.push(resolve));
   let stopped = false;
   const label = Array.isArray(messages) ? "message" : "line";
-  const limit = o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY;
+  const limit = Math.min(o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY, MAX_OUTSTANDING);
   // Requests sent and not yet printed: a slot is freed when its outcome is printed, so
   // answers held for an earlier, slower request count too and memory stays bounded.
   let outstanding = 0;
