@@ -58,4 +58,26 @@ describe("a signal while stdout's reader has stopped reading", () => {
       expect(run.stderr()).toBe("");
     }, 60_000);
   }
+  it("SIGTERM after the run is over, while stdout waits for its reader, exits 143", async () => {
+    // One answer of 2 MB, far more than the pipe and stdout's buffer hold: the run ends (the
+    // server sees its 1000) and evtws waits for the reader to take the rest of stdout.
+    const closes: number[] = [];
+    server = await startWsServer(
+      () => JSON.stringify({ id: 1, pad: "y".repeat(2 << 20) }),
+      (ws) => ws.on("close", (code) => closes.push(code)),
+    );
+    const run = startCli(["-q", "-x", '{"id":1}', server.url]);
+    cli = run;
+    run.child.stdout.pause();
+    const deadline = Date.now() + 30_000;
+    while (closes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(closes).toEqual([1000]);
+    run.child.kill("SIGTERM");
+    const ended = await Promise.race([
+      run.exited,
+      new Promise<string>((r) => setTimeout(() => r("still running 20 s after the signal"), 20_000)),
+    ]);
+    expect(ended).toBe(143);
+    expect(run.stderr()).toBe("");
+  }, 60_000);
 });
