@@ -239,7 +239,7 @@ async function runClient(o: ClientOptions): Promise<number> {
     // A slow reader of the stream holds the socket back, rather than memory growing with the feed.
     const release = stream ? holdPushesWhileBehind(conn, stdout) : undefined;
     try {
-      return exitCode(await runScript(conn, run, printer, messages, stop, stream));
+      return exitCode(await runScript(conn, run, printer, messages, stop, stream, release));
     } finally {
       release?.();
     }

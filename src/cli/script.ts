@@ -61,6 +61,8 @@ export const MAX_OUTSTANDING = 65_536;
  * With `o.noClose` the run does not end with its input: the connection, and the stream of
  * pushes, stays open until it closes for good or `stop` is aborted (a signal). A close by the
  * server with 1000 is then the stream's normal end, not a failure; so it is during `o.waitMs`.
+ * @param unhold - stops holding pushes back for a slow reader (push-flow.ts); called when the
+ *   `o.waitMs` wait begins, so everything that arrives in it is read and printed.
  *
  * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
  *   mistake (not JSON under `--json`); reading stops at that line.
@@ -72,6 +74,7 @@ export async function runScript(
   messages: Iterable<string> | AsyncIterable<string>,
   stop?: AbortSignal,
   stream = false,
+  unhold?: () => void,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
   // A response is printed one promise step after it settles (when every earlier request's
@@ -277,6 +280,9 @@ export async function runScript(
     if (o.noClose) return gone;
     if (o.waitMs === undefined || o.waitMs <= 0 || dialFailed) return undefined;
     lingering = true;
+    // A wait the user bounded reads all that arrives: held back for a slow reader, the server
+    // would send less in it, and what waited in TCP's buffers would be lost at its end.
+    unhold?.();
     return Promise.race([gone, new Promise<void>((resolve) => (waitTimer = setTimeout(resolve, o.waitMs)))]);
   };
   const done = sendAll()

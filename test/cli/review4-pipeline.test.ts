@@ -6,7 +6,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
@@ -46,4 +46,48 @@ describe("--concurrency 0 with more requests in flight than the library holds", 
     expect(run.stdout).toBe(input);
     expect(server.received.length).toBe(TOTAL);
   }, 120_000);
+});
+
+describe("-w/--wait into a slow reader", () => {
+  it("prints what the server sent during the wait, though the reader is slower than the wait", async () => {
+    // 6,000 pushes of 1 KB right after the answer; the reader pauses for 3 s, longer than -w 1.
+    // Before, evtws held the socket for the reader during the wait, the server was held back
+    // after a few thousand, and when the wait ran out the rest were never read: a reader that
+    // keeps up got all 6,000.
+    const TOTAL = 6000;
+    const pad = "x".repeat(1000);
+    server = await startWsServer((text, _binary, ws) => {
+      if (text !== '{"id":1}') return undefined;
+      ws.send('{"id":1,"ok":true}');
+      let sent = 0;
+      const pump = () => {
+        if (ws.readyState !== ws.OPEN) return;
+        while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
+        if (sent < TOTAL) setTimeout(pump, 1);
+      };
+      pump();
+      return undefined;
+    });
+    const cli = startCli(["-q", "-x", '{"id":1}', "-w", "1", server.url]);
+    cli.child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    const ticks: number[] = [];
+    let answers = 0;
+    let rest = "";
+    cli.child.stdout.removeAllListeners("data");
+    cli.child.stdout.on("data", (chunk: string) => {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      for (const part of parts) {
+        const msg = JSON.parse(part) as { tick?: number; ok?: boolean };
+        if (msg.ok === true) answers++;
+        else ticks.push(msg.tick ?? -1);
+      }
+    });
+    cli.child.stdout.resume();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe("");
+    expect(answers).toBe(1);
+    expect(ticks).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+  }, 60_000);
 });
