@@ -50,11 +50,11 @@ describe("--concurrency 0 with more requests in flight than the library holds", 
 
 describe("-w/--wait into a slow reader", () => {
   it("prints what the server sent during the wait, though the reader is slower than the wait", async () => {
-    // 6,000 pushes of 1 KB right after the answer; the reader pauses for 3 s, longer than -w 1.
+    // 3,000 pushes of 1 KB right after the answer; the reader pauses for 4 s, longer than -w 2.
     // Before, evtws held the socket for the reader during the wait, the server was held back
     // after a few thousand, and when the wait ran out the rest were never read: a reader that
-    // keeps up got all 6,000.
-    const TOTAL = 6000;
+    // keeps up got all 3,000.
+    const TOTAL = 3000;
     const pad = "x".repeat(1000);
     server = await startWsServer((text, _binary, ws) => {
       if (text !== '{"id":1}') return undefined;
@@ -68,9 +68,9 @@ describe("-w/--wait into a slow reader", () => {
       pump();
       return undefined;
     });
-    const cli = startCli(["-q", "-x", '{"id":1}', "-w", "1", server.url]);
+    const cli = startCli(["-q", "-x", '{"id":1}', "-w", "2", server.url]);
     cli.child.stdout.pause();
-    await new Promise((resolve) => setTimeout(resolve, 3000));
+    await new Promise((resolve) => setTimeout(resolve, 4000));
     const ticks: number[] = [];
     let answers = 0;
     let rest = "";
