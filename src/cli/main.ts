@@ -134,11 +134,25 @@ function catchSignals(): Signalled {
   for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) {
     process.once(name, () => {
       caught.received ??= name;
+      signalled ??= name;
       got.abort();
+      onSignal?.(name);
     });
   }
   return caught;
 }
+
+/** The first signal caught (by {@link catchSignals}), if any. */
+let signalled: keyof typeof SIGNAL_EXIT | undefined;
+/** Told of a signal that comes once the run is over (while stdout is flushed). */
+let onSignal: ((name: keyof typeof SIGNAL_EXIT) => void) | undefined;
+
+/**
+ * How long stdout's reader gets, after a signal, to take what stdout still holds: a reader that
+ * stopped reading (stuck, or a pager left open) must not keep evtws alive. The same bound as the
+ * close handshake's.
+ */
+const SIGNAL_FLUSH_MS = 1000;
 
 /** A signal aborted as soon as any of `signals` is. */
 function anyOf(signals: AbortSignal[]): AbortSignal {
@@ -225,7 +239,7 @@ async function runClient(o: ClientOptions): Promise<number> {
     // A slow reader of the stream holds the socket back, rather than memory growing with the feed.
     const release = stream ? holdPushesWhileBehind(conn, stdout) : undefined;
     try {
-      return exitCode(await runScript(conn, run, printer, messages, stop, stream));
+      return exitCode(await runScript(conn, run, printer, messages, stop, stream, release));
     } finally {
       release?.();
     }
@@ -277,6 +291,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (stdout.destroyed) process.exit(code);
-else stdout.write("", () => process.exit(code));
+let status = await main(process.argv.slice(2));
+if (stdout.destroyed) process.exit(status);
+else {
+  // What stdout holds reaches its reader first; after a signal, for SIGNAL_FLUSH_MS at most.
+  const bounded = () => setTimeout(() => process.exit(status), SIGNAL_FLUSH_MS).unref();
+  if (signalled !== undefined) bounded();
+  else
+    onSignal = (name) => {
+      status = SIGNAL_EXIT[name];
+      bounded();
+    };
+  stdout.write("", () => process.exit(status));
+}

@@ -6,7 +6,7 @@
  * {@link PUSH_WINDOW} messages wait unread (Node's `ws`), and stops pulling while stdout holds
  * more than its high-water mark and no request waits for its answer (a paused socket would
  * make it time out; no line is sent while stdout is behind, so those settle). What it does not do: print, or hold back responses
- * (`--concurrency` bounds those).
+ * (`--concurrency` bounds those), or hold back during a `-w/--wait` (the script releases it then).
  */
 
 import type { Conn } from "../index.js";

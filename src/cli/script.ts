@@ -34,10 +34,17 @@ function excerpt(text: string): string {
 export const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 /**
+ * Requests sent and not yet printed, at most, whatever `--concurrency` says (0 is no limit):
+ * the library's `maxPendingRequests` default, which refuses one more with `ERR_TOO_MANY_PENDING`.
+ */
+export const MAX_OUTSTANDING = 65_536;
+
+/**
  * Sends every message of `messages` as a request on `conn` and prints the responses in order.
  *
  * Messages are taken only when there is room: the connection is open, fewer than
- * `o.concurrency` requests are waiting to be printed (0 is no limit), the socket's buffer
+ * `o.concurrency` requests are waiting to be printed (0 is no limit, up to
+ * {@link MAX_OUTSTANDING}), the socket's buffer
  * is below {@link MAX_BUFFERED_BYTES}, stdout's reader is not behind (so answers do not pile
  * up in memory for a slow reader), and (with `--match id`) no request with the same id is
  * in flight: the library refuses a second pending request with one id, so a line repeating an
@@ -54,6 +61,8 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
  * With `o.noClose` the run does not end with its input: the connection, and the stream of
  * pushes, stays open until it closes for good or `stop` is aborted (a signal). A close by the
  * server with 1000 is then the stream's normal end, not a failure; so it is during `o.waitMs`.
+ * @param unhold - stops holding pushes back for a slow reader (push-flow.ts); called when the
+ *   `o.waitMs` wait begins, so everything that arrives in it is read and printed.
  *
  * @returns 0 when every request got its response, 1 after a failure, 2 when a line is a usage
  *   mistake (not JSON under `--json`); reading stops at that line.
@@ -65,6 +74,7 @@ export async function runScript(
   messages: Iterable<string> | AsyncIterable<string>,
   stop?: AbortSignal,
   stream = false,
+  unhold?: () => void,
 ): Promise<number> {
   const offEvents = printConnEvents(conn, printer, displayUrl(o.url), () => o.verbose);
   // A response is printed one promise step after it settles (when every earlier request's
@@ -95,7 +105,7 @@ export async function runScript(
     head === undefined ? Promise.resolve() : new Promise((resolve) => drained.push(resolve));
   let stopped = false;
   const label = Array.isArray(messages) ? "message" : "line";
-  const limit = o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY;
+  const limit = Math.min(o.concurrency > 0 ? o.concurrency : Number.POSITIVE_INFINITY, MAX_OUTSTANDING);
   // Requests sent and not yet printed: a slot is freed when its outcome is printed, so
   // answers held for an earlier, slower request count too and memory stays bounded.
   let outstanding = 0;
@@ -270,6 +280,9 @@ export async function runScript(
     if (o.noClose) return gone;
     if (o.waitMs === undefined || o.waitMs <= 0 || dialFailed) return undefined;
     lingering = true;
+    // A wait the user bounded reads all that arrives: held back for a slow reader, the server
+    // would send less in it, and what waited in TCP's buffers would be lost at its end.
+    unhold?.();
     return Promise.race([gone, new Promise<void>((resolve) => (waitTimer = setTimeout(resolve, o.waitMs)))]);
   };
   const done = sendAll()
