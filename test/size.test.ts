@@ -274,7 +274,8 @@ describe("the browser entry", () => {
  * during the server's wait (1013) dials at its end, not at once (fourth review): 8,683 B; the
  * guard is 8,704 B (a decision: the server's wait holds across tabs as in one Conn). A tab's
  * channel closed while its page is in the back/forward cache, so Chromium restores the page
- * instead of evicting it when another tab posts (BroadcastChannelOnMessage): 8,803 B; the guard
+ * instead of evicting it when another tab posts (BroadcastChannelOnMessage): 8,803 B (8,814 B
+ * with its deadlines on the monotonic clock); the guard
  * is 8,832 B (a decision: the back/forward cache works for a page with a shared connection).
  */
 const SHARED_BUDGET_GZIP_BYTES = 8_832;
