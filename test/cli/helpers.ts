@@ -100,6 +100,21 @@ export interface CliProcess {
   kill(): void;
 }
 
+/**
+ * Reads `cli`'s stdout line by line from now on, handing each line to `onLine` (`stdout()` stops
+ * collecting): for a test that paused stdout to play a slow reader and now reads it all.
+ */
+export function readLinesFrom(cli: CliProcess, onLine: (line: string) => void): void {
+  let rest = "";
+  cli.child.stdout.removeAllListeners("data");
+  cli.child.stdout.on("data", (chunk: string) => {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    for (const part of parts) onLine(part);
+  });
+  cli.child.stdout.resume();
+}
+
 /** Starts `evtws args…` with piped stdio. */
 export function startCli(
   args: string[],

@@ -6,7 +6,15 @@
 
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import {
+  idReply,
+  readLinesFrom,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
 
 useSourceBundle();
 
@@ -89,17 +97,10 @@ describe("a feed into a slow reader", () => {
     // Now read: every push comes, in order, and the server's 1000 ends the run with 0.
     let lines = 0;
     let inOrder = true;
-    let rest = "";
-    cli.child.stdout.removeAllListeners("data");
-    cli.child.stdout.on("data", (chunk: string) => {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const part of parts) {
-        lines++;
-        if ((JSON.parse(part) as { tick: number }).tick !== lines) inOrder = false;
-      }
+    readLinesFrom(cli, (line) => {
+      lines++;
+      if ((JSON.parse(line) as { tick: number }).tick !== lines) inOrder = false;
     });
-    cli.child.stdout.resume();
     expect(await cli.exited).toBe(0);
     expect(lines).toBe(TOTAL);
     expect(inOrder).toBe(true);
@@ -139,17 +140,10 @@ describe("piped requests into a slow reader", () => {
     expect(heldAt).toBeLessThan((TOTAL * 2) / 3);
     let lines = 0;
     let inOrder = true;
-    let rest = "";
-    cli.child.stdout.removeAllListeners("data");
-    cli.child.stdout.on("data", (chunk: string) => {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const part of parts) {
-        lines++;
-        if (part !== `${lines} ${pad}`) inOrder = false;
-      }
+    readLinesFrom(cli, (line) => {
+      lines++;
+      if (line !== `${lines} ${pad}`) inOrder = false;
     });
-    cli.child.stdout.resume();
     expect(await cli.exited).toBe(0);
     expect(lines).toBe(TOTAL);
     expect(inOrder).toBe(true);
@@ -183,17 +177,10 @@ describe("requests and a feed into a slow reader", () => {
     cli.child.stdin.end(input);
     await new Promise((resolve) => setTimeout(resolve, 2500));
     const answers: number[] = [];
-    let rest = "";
-    cli.child.stdout.removeAllListeners("data");
-    cli.child.stdout.on("data", (chunk: string) => {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const part of parts) {
-        const msg = JSON.parse(part) as { id?: number; ok?: boolean };
-        if (msg.ok === true) answers.push(msg.id ?? -1);
-      }
+    readLinesFrom(cli, (line) => {
+      const msg = JSON.parse(line) as { id?: number; ok?: boolean };
+      if (msg.ok === true) answers.push(msg.id ?? -1);
     });
-    cli.child.stdout.resume();
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toBe("");
     expect(answers).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));

@@ -6,7 +6,7 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { readLinesFrom, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
@@ -73,18 +73,11 @@ describe("-w/--wait into a slow reader", () => {
     await new Promise((resolve) => setTimeout(resolve, 4000));
     const ticks: number[] = [];
     let answers = 0;
-    let rest = "";
-    cli.child.stdout.removeAllListeners("data");
-    cli.child.stdout.on("data", (chunk: string) => {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const part of parts) {
-        const msg = JSON.parse(part) as { tick?: number; ok?: boolean };
-        if (msg.ok === true) answers++;
-        else ticks.push(msg.tick ?? -1);
-      }
+    readLinesFrom(cli, (line) => {
+      const msg = JSON.parse(line) as { tick?: number; ok?: boolean };
+      if (msg.ok === true) answers++;
+      else ticks.push(msg.tick ?? -1);
     });
-    cli.child.stdout.resume();
     expect(await cli.exited).toBe(0);
     expect(cli.stderr()).toBe("");
     expect(answers).toBe(1);
