@@ -7,6 +7,8 @@
  * session calls {@link parseCloseArgs}.
  */
 
+import { byteLength } from "../codec.js";
+
 /** A mistake in what the user typed; `main` prints its message on one line and exits 2. */
 export class UsageError extends Error {
   /** Stable code, so callers branch on it rather than on the message. */
@@ -162,7 +164,7 @@ export function parseCloseArgs(args: string): { code: number; reason: string } {
     throw new UsageError(`close code must be 1000 or 3000-4999, got ${first}`);
   }
   const reason = (match?.[2] ?? "").trim();
-  const bytes = new TextEncoder().encode(reason).length;
+  const bytes = byteLength(reason); // the library's count, which close() checks
   if (bytes > 123) throw new UsageError(`close reason must be at most 123 bytes of UTF-8, got ${bytes}`);
   return { code, reason };
 }

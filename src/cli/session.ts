@@ -120,11 +120,11 @@ export function runSession(
   const offEvents = printConnEvents(conn, printer, shownUrl, showPong);
   const offMessage = conn.on("message", (msg) => printer.data("<", msg));
   let firstDial = true;
-  // When the wait the server asked for (Retry-After, 1013) ends, while one runs: reconnect()
-  // does not cut it short, so /reconnect must not say it dials.
+  // When the wait the server asked for (Retry-After, 1013) ends, on the monotonic clock, while
+  // one runs: reconnect() does not cut it short, so /reconnect must not say it dials.
   let serverWaitEnds: number | undefined;
   const offWait = conn.on("reconnecting", (info) => {
-    serverWaitEnds = info.serverDelayMs === undefined ? undefined : Date.now() + info.delayMs;
+    serverWaitEnds = info.serverDelayMs === undefined ? undefined : performance.now() + info.delayMs;
   });
   const offState = conn.on("state", ({ newState }) => {
     if (newState === "open" || newState === "closed") serverWaitEnds = undefined;
@@ -211,7 +211,7 @@ export function runSession(
         return;
       }
       case "reconnect": {
-        const waitMs = serverWaitEnds === undefined ? 0 : Math.round(serverWaitEnds - Date.now());
+        const waitMs = serverWaitEnds === undefined ? 0 : Math.round(serverWaitEnds - performance.now());
         // (A first dial's retries wait in "connecting".)
         if ((conn.state === "reconnecting" || conn.state === "connecting") && waitMs > 0) {
           printer.event(`the server asked to wait: dialling in ${waitMs} ms`);
