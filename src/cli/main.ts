@@ -131,10 +131,10 @@ interface Signalled {
 function catchSignals(): Signalled {
   const got = new AbortController();
   const caught: Signalled = { signal: got.signal, received: undefined };
+  caughtSignals = caught;
   for (const name of ["SIGHUP", "SIGINT", "SIGTERM"] as const) {
     process.once(name, () => {
       caught.received ??= name;
-      signalled ??= name;
       got.abort();
       onSignal?.(name);
     });
@@ -142,8 +142,8 @@ function catchSignals(): Signalled {
   return caught;
 }
 
-/** The first signal caught (by {@link catchSignals}), if any. */
-let signalled: keyof typeof SIGNAL_EXIT | undefined;
+/** What {@link catchSignals} catches, once it was called (a client run). */
+let caughtSignals: Signalled | undefined;
 /** Told of a signal that comes once the run is over (while stdout is flushed). */
 let onSignal: ((name: keyof typeof SIGNAL_EXIT) => void) | undefined;
 
@@ -296,7 +296,7 @@ if (stdout.destroyed) process.exit(status);
 else {
   // What stdout holds reaches its reader first; after a signal, for SIGNAL_FLUSH_MS at most.
   const bounded = () => setTimeout(() => process.exit(status), SIGNAL_FLUSH_MS).unref();
-  if (signalled !== undefined) bounded();
+  if (caughtSignals?.received !== undefined) bounded();
   else
     onSignal = (name) => {
       status = SIGNAL_EXIT[name];
