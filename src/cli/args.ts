@@ -10,6 +10,7 @@
 import { InvalidArgumentError, Option, Command as Program } from "commander";
 import {
   type BinaryEncoding,
+  joinHeaders,
   type MatchRule,
   parseBinaryEncoding,
   parseBytes,
@@ -307,7 +308,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
   return {
     url,
     subprotocols: (o.subprotocol as string[] | undefined) ?? [],
-    headers: Object.fromEntries((o.header as [string, string][] | undefined) ?? []),
+    headers: joinHeaders((o.header as [string, string][] | undefined) ?? []),
     reconnect: o.reconnect !== false,
     minDelayMs: o.minDelay as number | undefined,
     maxDelayMs: o.maxDelay as number | undefined,
