@@ -1,0 +1,143 @@
+/**
+ * Sentences of the docs that a second round of running them (issue 21's method: each claim
+ * checked by a small script against real sockets, as a new user would) found untrue, pinned
+ * to what the code does now that the sentence says it:
+ *
+ * - docs/cli.md's Options table gave `--max-attempts` a default of `inf`, and `evtws --help`
+ *   too; a script (`-x` or piped) retries only when given `--max-attempts` and otherwise ends at
+ *   the first connection error. `--help` also said the heartbeat is "off with -x"; it is off in
+ *   every script, a piped one too.
+ * - docs/cli.md said that with `--json` "every line of the output parses as JSON"; responses to
+ *   requests are pretty-printed over several lines (pushes and binary frames are one line each),
+ *   so the output is a stream of JSON values, not one value per line.
+ * - README.md, docs/concepts.md and docs/migrating.md said binary messages arrive as a
+ *   `Uint8Array`; with Node's default `ws` transport they are `ws`'s `Buffer`, a subclass, which
+ *   a deep equality that compares classes (vitest's `toEqual`) tells apart from a `Uint8Array`.
+ *
+ * Each test runs the CLI (bundled from src/, {@link useSourceBundle}) or a `Conn` against a real
+ * `ws` server on 127.0.0.1.
+ */
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { Conn } from "../src/index.js";
+import { root, runCli, startWsServer, useSourceBundle, type WsServer } from "./cli/helpers.js";
+
+useSourceBundle();
+
+const read = (file: string) => readFileSync(join(root, file), "utf8");
+
+/** The row of docs/cli.md's Options table for `option`. */
+function optionRow(option: string): string {
+  const row = read("docs/cli.md")
+    .split("\n")
+    .find((line) => line.startsWith(`| \`${option}`));
+  if (row === undefined) throw new Error(`docs/cli.md has no Options row for ${option}`);
+  return row;
+}
+
+/** Splits text made of JSON values separated by newlines (a value may span lines) into the values. */
+function jsonValues(text: string): unknown[] {
+  const values: unknown[] = [];
+  let pending = "";
+  for (const line of text.split("\n")) {
+    if (pending === "" && line.trim() === "") continue;
+    pending += `${line}\n`;
+    try {
+      values.push(JSON.parse(pending));
+      pending = "";
+    } catch {
+      // not a whole value yet: read the next line
+    }
+  }
+  if (pending !== "") throw new Error(`not a stream of JSON values; left over:\n${pending}`);
+  return values;
+}
+
+const servers: WsServer[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) await server.stop();
+});
+
+describe("docs/cli.md: a script does not reconnect unless given --max-attempts", () => {
+  /** A server that cuts its first connection (no close frame) and closes later ones with 1000. */
+  async function cutsTheFirst(): Promise<WsServer> {
+    let connections = 0;
+    const server = await startWsServer(undefined, (ws) => {
+      if (++connections === 1) ws.terminate();
+      else ws.close(1000);
+    });
+    servers.push(server);
+    return server;
+  }
+
+  it("without --max-attempts, the first drop ends the run: exit 1, one connection", async () => {
+    const server = await cutsTheFirst();
+    const run = await runCli(["-q", "-n", "--min-delay", "10ms", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/ERR_DISCONNECTED/);
+    expect(server.handshakes.length).toBe(1);
+  });
+
+  it("with --max-attempts 1, the drop is retried: the second connection's close with 1000 exits 0", async () => {
+    const server = await cutsTheFirst();
+    const run = await runCli(["-q", "-n", "--max-attempts", "1", "--min-delay", "10ms", server.url]);
+    expect(run.code).toBe(0);
+    expect(server.handshakes.length).toBe(2);
+  });
+
+  it("the Options table and --help give the script's default, for --max-attempts and --ping-interval", async () => {
+    expect(optionRow("--max-attempts")).toMatch(/default `inf` in the interactive session; a script/);
+    expect(optionRow("--ping-interval")).toMatch(/off in scripts/);
+    const help = (await runCli(["--help"])).stdout.replace(/\s+/g, " ");
+    expect(help).toMatch(
+      /--max-attempts <n> [^-]*\(default inf; a script: none, it ends at the first error\)/,
+    );
+    expect(help).toMatch(/--ping-interval <s> [^-]*\(default 30, off in a script\)/);
+  });
+});
+
+describe("docs/cli.md: with --json the output is a stream of JSON values", () => {
+  it("pushes and binary frames are one line each, a response spans lines, and the whole parses", async () => {
+    const server = await startWsServer(
+      (text) => JSON.stringify({ ...(JSON.parse(text) as object), ok: true, list: [1, 2] }),
+      (ws) => {
+        ws.send('{"tick":1,"list":[1,2]}');
+        ws.send(Buffer.from([0x00, 0x01, 0x7f, 0x80]), { binary: true });
+      },
+    );
+    servers.push(server);
+    const run = await runCli(["-q", "--json", "-x", '{"id":1}', server.url]);
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    // The pushes (a JSON text, a binary frame as a JSON string of its base64): a line each.
+    expect(lines.slice(0, 2)).toEqual(['{"tick":1,"list":[1,2]}', '"AAF/gA=="']);
+    // The response: pretty-printed, so a line of it is not JSON on its own.
+    expect(lines.length).toBeGreaterThan(3);
+    expect(() => JSON.parse(lines[2]!)).toThrow();
+    expect(jsonValues(run.stdout)).toEqual([
+      { tick: 1, list: [1, 2] },
+      "AAF/gA==",
+      { id: 1, ok: true, list: [1, 2] },
+    ]);
+  });
+});
+
+describe("README.md, docs/concepts.md: binary messages on Node", () => {
+  it("arrive as a Uint8Array that is ws's Buffer: a deep equality comparing classes needs new Uint8Array(msg)", async () => {
+    const server = await startWsServer((text, isBinary) => (isBinary ? Buffer.from(text, "utf8") : text));
+    servers.push(server);
+    const received: unknown[] = [];
+    const conn = new Conn({ reconnect: false, onMessage: (msg) => received.push(msg) });
+    await conn.dial(server.url);
+    conn.send(new Uint8Array([0x61, 0x62]));
+    await expect.poll(() => received.length).toBe(1);
+    await conn.close();
+    const msg = received[0] as Uint8Array;
+    expect(msg).toBeInstanceOf(Uint8Array);
+    expect(Buffer.isBuffer(msg)).toBe(true);
+    expect(msg).not.toEqual(new Uint8Array([0x61, 0x62]));
+    expect(new Uint8Array(msg)).toEqual(new Uint8Array([0x61, 0x62]));
+  });
+});
