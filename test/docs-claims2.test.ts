@@ -14,15 +14,31 @@
  *   `Uint8Array`; with Node's default `ws` transport they are `ws`'s `Buffer`, a subclass, which
  *   a deep equality that compares classes (vitest's `toEqual`) tells apart from a `Uint8Array`.
  *
- * Each test runs the CLI (bundled from src/, {@link useSourceBundle}) or a `Conn` against a real
- * `ws` server on 127.0.0.1.
+ * And the docs' code blocks that are whole programs, run as written: test/docs-snippets.test.ts
+ * only type-checks them, and test/docs-testing-example.test.ts runs one. Each block is copied
+ * from the markdown into a scratch file inside the repository (so "evtwebsocket" resolves
+ * through the package's `exports` to dist/, as for a user) and run with tsx as a child process;
+ * a block that dials a placeholder URL (`ws://127.0.0.1:8080`, `wss://api.example.com/rpc`) dials
+ * a local server instead. Blocks that begin with a `snippet-prelude` of `declare`s are fragments
+ * of a larger program and are not run.
+ *
+ * Each test runs the CLI (bundled from src/, {@link useSourceBundle}), a `Conn` or a doc's
+ * program against a real `ws` server on 127.0.0.1.
  */
 
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { Conn } from "../src/index.js";
-import { root, runCli, startWsServer, useSourceBundle, type WsServer } from "./cli/helpers.js";
+import {
+  idReply,
+  root,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./cli/helpers.js";
 
 useSourceBundle();
 
@@ -139,5 +155,83 @@ describe("README.md, docs/concepts.md: binary messages on Node", () => {
     expect(Buffer.isBuffer(msg)).toBe(true);
     expect(msg).not.toEqual(new Uint8Array([0x61, 0x62]));
     expect(new Uint8Array(msg)).toEqual(new Uint8Array([0x61, 0x62]));
+  });
+});
+
+describe("the docs' whole programs, run as written", () => {
+  const dir = (() => {
+    mkdirSync(join(root, "scratch"), { recursive: true });
+    return mkdtempSync(join(root, "scratch", "docs-programs-"));
+  })();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The first ```ts block of `file` under the heading `heading` (before the next heading). */
+  function block(file: string, heading: string): string {
+    const lines = read(file).split("\n");
+    const start = lines.findIndex((line) => /^#{1,6} /.test(line) && line.replace(/^#+ /, "") === heading);
+    if (start < 0) throw new Error(`${file} has no heading "${heading}"`);
+    const end = lines.findIndex((line, i) => i > start && /^#{1,6} /.test(line));
+    const section = lines.slice(start + 1, end < 0 ? undefined : end).join("\n");
+    const match = /(?:^|\n)```ts\n([\s\S]*?)\n```(?:\n|$)/.exec(section);
+    if (match === null) throw new Error(`${file} § ${heading} has no \`\`\`ts block`);
+    return `${match[1]}\n`;
+  }
+
+  let count = 0;
+  /** Writes `code` to a scratch file and returns the node arguments that run it. */
+  function program(code: string): string[] {
+    const file = join(dir, `program-${++count}.mts`);
+    writeFileSync(file, code);
+    return ["--import", "tsx", file];
+  }
+
+  it.each([
+    ["docs/testing.md", "`waitFor(predicate, options?)`"],
+    ["docs/observability.md", "OpenTelemetry: `evtwebsocket/otel` (Node)"],
+    ["docs/observability.md", "diagnostics_channel (Node)"],
+    ["docs/observability.md", "Recipe: alert on a reconnect storm"],
+    ["README.md", "Behind a proxy"],
+  ])("%s § %s runs and exits 0 by itself", async (file, heading) => {
+    const run = await runCli([], { cli: program(block(file, heading)), timeoutMs: 20_000 });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+  });
+
+  it.each([
+    ["docs/migrating.md", "The seed's example, translated"],
+    ["README.md", "Coming from Go evtwebsocket"],
+  ])("%s § %s, against an echo server: connects and the callback gets the echo", async (file, heading) => {
+    const code = block(file, heading);
+    expect(code).toContain('"ws://127.0.0.1:8080"');
+    const echo = await startWsServer();
+    servers.push(echo);
+    const cli = startCli([], { cli: program(code.replace("ws://127.0.0.1:8080", echo.url)) });
+    try {
+      await cli.waitFor("stdout", /^Connected\nCallback: Hello\n$/);
+      expect(echo.received).toEqual(["Hello"]);
+      expect(cli.stderr()).toBe("");
+    } finally {
+      cli.kill();
+      await cli.exited;
+    }
+  });
+
+  it("README.md's first example, against a server that answers by id: the subscribe in onConnected, then the request", async () => {
+    const code = block("README.md", "evtwebsocket");
+    expect(code).toContain('"wss://api.example.com/rpc"');
+    const ids = await startWsServer(idReply);
+    servers.push(ids);
+    const run = await runCli([], {
+      cli: program(
+        `${code.replace("wss://api.example.com/rpc", ids.url)}console.log(JSON.stringify(sum));\nawait conn.close();\n`,
+      ),
+    });
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe('{"id":2,"ok":true}\n');
+    expect(ids.received.map((m) => JSON.parse(m) as unknown)).toEqual([
+      { id: 1, method: "subscribe", params: ["prices"] },
+      { id: 2, method: "add", params: [2, 3] },
+    ]);
   });
 });
