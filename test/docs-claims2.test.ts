@@ -10,6 +10,8 @@
  * - docs/cli.md said that with `--json` "every line of the output parses as JSON"; responses to
  *   requests are pretty-printed over several lines (pushes and binary frames are one line each),
  *   so the output is a stream of JSON values, not one value per line.
+ * - README.md said the model-based suite checks 35 rules; test/model/properties.ts has 39 (the
+ *   count had drifted before: 31, then 35). It is now checked against the suite's list.
  * - README.md, docs/concepts.md and docs/migrating.md said binary messages arrive as a
  *   `Uint8Array`; with Node's default `ws` transport they are `ws`'s `Buffer`, a subclass, which
  *   a deep equality that compares classes (vitest's `toEqual`) tells apart from a `Uint8Array`.
@@ -39,6 +41,7 @@ import {
   useSourceBundle,
   type WsServer,
 } from "./cli/helpers.js";
+import { PROPERTIES } from "./model/properties.js";
 
 useSourceBundle();
 
@@ -234,4 +237,10 @@ describe("the docs' whole programs, run as written", () => {
       { id: 2, method: "add", params: [2, 3] },
     ]);
   });
+});
+
+it("README.md's count of the model-based suite's rules is the number test/model/properties.ts lists", () => {
+  const match = /checking (\d+) rules after every\s+step/.exec(read("README.md"));
+  expect(match, "README.md no longer says how many rules the model checks").not.toBeNull();
+  expect(Number(match![1])).toBe(Object.keys(PROPERTIES).length);
 });
