@@ -12,6 +12,8 @@
  *   so the output is a stream of JSON values, not one value per line.
  * - README.md said the model-based suite checks 35 rules; test/model/properties.ts has 39 (the
  *   count had drifted before: 31, then 35). It is now checked against the suite's list.
+ * - README.md's comparison table gave the browser entry as 15.6 KB, its Size section (which
+ *   test/size.test.ts prints on every run) 16.7 KB. The two are now compared.
  * - README.md, docs/concepts.md and docs/migrating.md said binary messages arrive as a
  *   `Uint8Array`; with Node's default `ws` transport they are `ws`'s `Buffer`, a subclass, which
  *   a deep equality that compares classes (vitest's `toEqual`) tells apart from a `Uint8Array`.
@@ -243,4 +245,15 @@ it("README.md's count of the model-based suite's rules is the number test/model/
   const match = /checking (\d+) rules after every\s+step/.exec(read("README.md"));
   expect(match, "README.md no longer says how many rules the model checks").not.toBeNull();
   expect(Number(match![1])).toBe(Object.keys(PROPERTIES).length);
+});
+
+it("README.md's comparison table gives the browser entry's size its Size section gives", () => {
+  const readme = read("README.md");
+  const table = /^\| Bundle size \(min\+gz\) \| ([\d.]+ KB),/m.exec(readme);
+  const section =
+    /^\*\*Size\.\*\* The browser entry with every feature, minified and gzipped, is \*\*([\d.]+ KB)\*\*/m.exec(
+      readme,
+    );
+  expect(table?.[1]).toBeDefined();
+  expect(table?.[1]).toBe(section?.[1]);
 });
