@@ -14,6 +14,11 @@
  *   count had drifted before: 31, then 35). It is now checked against the suite's list.
  * - README.md's comparison table gave the browser entry as 15.6 KB, its Size section (which
  *   test/size.test.ts prints on every run) 16.7 KB. The two are now compared.
+ * - README.md's example log line put `attempt` first in a `reconnecting` line, and
+ *   docs/observability.md's table listed its fields (and `give-up`'s) with `error` last; a real
+ *   line starts with `error`. The table's order is now the lines' order, and every event a run
+ *   logs is checked against it: fields in the table's order, at the table's level; the README's
+ *   and the guide's example lines have the shape of real ones.
  * - README.md, docs/concepts.md and docs/migrating.md said binary messages arrive as a
  *   `Uint8Array`; with Node's default `ws` transport they are `ws`'s `Buffer`, a subclass, which
  *   a deep equality that compares classes (vitest's `toEqual`) tells apart from a `Uint8Array`.
@@ -33,7 +38,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { WebSocket as WsWebSocket } from "ws";
 import { Conn } from "../src/index.js";
+import { createFaultProxy, createTestServer, waitFor } from "../src/testing/index.js";
 import {
   idReply,
   root,
@@ -256,4 +263,150 @@ it("README.md's comparison table gives the browser entry's size its Size section
     );
   expect(table?.[1]).toBeDefined();
   expect(table?.[1]).toBe(section?.[1]);
+});
+
+describe("docs/observability.md's log lines, against the lines of a real run", () => {
+  /** One logged line: its level, event, and fields in order. */
+  interface Line {
+    level: string;
+    text: string;
+    event: string;
+    keys: string[];
+  }
+
+  /** Splits `evtwebsocket[cN] event key=value …` (values: a JSON string, `CODE "message"` or a bare word). */
+  function parse(level: string, text: string): Line {
+    const head = /^evtwebsocket\[c\d+\] ([a-z-]+)/.exec(text);
+    if (head === null) throw new Error(`not a log line: ${text}`);
+    const keys: string[] = [];
+    let rest = text.slice(head[0].length);
+    while (rest !== "") {
+      const m = /^ (\w+)=(?:"(?:[^"\\]|\\.)*"|[A-Z_]+ "(?:[^"\\]|\\.)*"|[^\s"]+)/.exec(rest);
+      if (m === null) throw new Error(`cannot read the fields of: ${text}`);
+      keys.push(m[1]!);
+      rest = rest.slice(m[0].length);
+    }
+    return { level, text, event: head[1]!, keys };
+  }
+
+  /** The table: event -> level and field names in order (backticked words outside parentheses). */
+  function table(): Map<string, { level: string; fields: string[] }> {
+    const rows = new Map<string, { level: string; fields: string[] }>();
+    const text = read("docs/observability.md");
+    const start = text.indexOf("| event | level | fields |");
+    for (const row of text.slice(start).split("\n").slice(2)) {
+      if (!row.startsWith("| `")) break;
+      const [events, level, fields] = row.slice(1, -1).split(" | ") as [string, string, string];
+      const names = (cell: string) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
+      let depth = 0;
+      let outside = "";
+      for (const c of fields) {
+        if (c === "(") depth++;
+        else if (c === ")") depth--;
+        else if (depth === 0) outside += c;
+      }
+      for (const event of names(events)) rows.set(event, { level: level.trim(), fields: names(outside) });
+    }
+    return rows;
+  }
+
+  /** `line` with its numbers, ids and quoted texts made wildcards: the shape a doc's example shows. */
+  function shape(line: string): RegExp {
+    const pattern = line
+      .replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      .replace(/"(?:[^"\\]|\\.)*"/g, '"[^"]*"')
+      .replace(/\\\[c\d+\\\]/g, "\\[c\\d+\\]")
+      .replace(/(?<==)\d+(?:\\\.\d+)?/g, "\\d+(?:\\.\\d+)?");
+    return new RegExp(`^${pattern}$`);
+  }
+
+  const lines: Line[] = [];
+  const logger = Object.fromEntries(
+    ["debug", "info", "warn", "error"].map((level) => [
+      level,
+      (text: string) => lines.push(parse(level, text)),
+    ]),
+  ) as unknown as {
+    debug(s: string): void;
+    info(s: string): void;
+    warn(s: string): void;
+    error(s: string): void;
+  };
+
+  it("a run that logs every event: each line's fields come in the table's order, at its level", async () => {
+    const server = await createTestServer({ onMessage: () => {} });
+    const proxy = await createFaultProxy(server.url);
+    const conns: Conn[] = [];
+    try {
+      const conn = new Conn({
+        logger,
+        pingIntervalMs: 50,
+        pongTimeoutMs: 50,
+        connectTimeoutMs: 500,
+        reconnect: { minDelayMs: 5, maxDelayMs: 50 },
+        matchMsg: () => false,
+      });
+      conns.push(conn);
+      await conn.dial(`${proxy.url}/socket?token=secret`);
+      await waitFor(() => lines.some((l) => l.event === "pong"));
+      await proxy.blackhole(); // dead, error, close (unclean), reconnecting with its error
+      await waitFor(() => lines.some((l) => l.event === "reconnecting"));
+      await proxy.heal();
+      await waitFor(() => conn.state === "open");
+      await server.dropAll(1013); // close (clean), reconnecting with serverDelayMs
+      await waitFor(() => lines.some((l) => l.text.includes("serverDelayMs=")));
+      await waitFor(() => conn.state === "open");
+      await conn.request("unanswered", { timeoutMs: 10 }).catch(() => {}); // request-timeout
+
+      const queued = new Conn({ logger, queue: { maxMessages: 1 } });
+      conns.push(queued);
+      queued.send("a", { maxAgeMs: 1 });
+      expect(() => queued.send("b")).toThrow(); // queue-full
+      await waitFor(() => lines.some((l) => l.event === "queue-expired"));
+
+      const whatwg = new Conn({ logger, WebSocket: WsWebSocket, maxMessageBytes: 1024 });
+      conns.push(whatwg);
+      await whatwg.dial(server.url); // option
+
+      const once = new Conn({ logger, reconnect: { maxAttempts: 0 } });
+      conns.push(once);
+      await once.dial(server.url);
+      for (const client of server.clients) client.close(4001); // give-up
+      await waitFor(() => lines.some((l) => l.event === "give-up"));
+    } finally {
+      for (const c of conns) await c.close();
+      await proxy.close();
+      await server.close();
+    }
+
+    const rows = table();
+    const logged = new Set(lines.map((l) => l.event));
+    expect([...rows.keys()].filter((event) => !logged.has(event))).toEqual([]);
+    for (const line of lines) {
+      const row = rows.get(line.event);
+      expect(row, `${line.text}: its event is not in the table`).toBeDefined();
+      const positions = line.keys.map((k) => row!.fields.indexOf(k));
+      expect(positions, `${line.text}: a field the table does not list`).not.toContain(-1);
+      expect(positions, `${line.text}: fields out of the table's order ${row!.fields}`).toEqual(
+        [...positions].sort((a, b) => a - b),
+      );
+      if (line.event !== "close") expect(line.level, line.text).toBe(row!.level);
+    }
+  });
+
+  it("the README's and the guide's example lines have the shape of lines of that run", () => {
+    const readme = /`(evtwebsocket\[c1\] reconnecting\s+error=[^`]+)`/.exec(read("README.md"))?.[1];
+    expect(readme, "README.md's example reconnecting line").toBeDefined();
+    const guide = [...read("docs/observability.md").matchAll(/^\/\/ (evtwebsocket\[c1\] .+)$/gm)].map(
+      (m) => m[1]!,
+    );
+    expect(guide.length).toBeGreaterThan(3);
+    for (const example of [readme!.replace(/\s+/g, " ").replace("…", "x"), ...guide]) {
+      const re = shape(example);
+      expect(
+        lines.some((l) => re.test(l.text)),
+        `no line of the run has the shape of: ${example}`,
+      ).toBe(true);
+    }
+  });
 });
