@@ -1,0 +1,330 @@
+/**
+ * Second adversarial review of delivery (issue 17): trying to break "nothing is lost, every call
+ * settles" in `send()`'s options, the queue's policies, `drained()` and `messages()`, with real
+ * sockets.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { WebSocket as ServerSocket } from "ws";
+import { type EvtWebSocketError, State } from "../src/index.js";
+import { FakeClock } from "./helpers/fake-clock.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { parseAll, rawServer } from "./helpers/raw-server.js";
+import { until } from "./helpers/server.js";
+
+/** Sends `count` numbered text messages of `size` bytes ("000042xxxx…"). */
+function push(ws: ServerSocket, count: number, size = 8, from = 0): void {
+  for (let i = from; i < from + count; i++) ws.send(String(i).padStart(6, "0").padEnd(size, "x"));
+}
+const seq = (msg: string) => Number(msg.slice(0, 6));
+
+function errorsOf() {
+  const seen: EvtWebSocketError[] = [];
+  return { seen, onError: (e: EvtWebSocketError) => void seen.push(e) };
+}
+
+describe("send() while the peer's closing handshake is under way (state still open)", () => {
+  it('a volatile message is "dropped", a plain one "queued" and sent on the next connection', async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const c = conn({ reconnect: { ...fast, shouldReconnect: () => true } });
+    await c.dial(raw.url);
+    raw.write(Buffer.from([0x88, 0x02, 0x03, 0xe9])); // close 1001, and TCP held open
+    // The client answered with its close frame: its socket is closing, the connection is not over.
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "the client's answer");
+    expect(c.state).toBe(State.OPEN);
+    expect(c.send("cursor", { volatile: true })).toBe("dropped");
+    expect(c.send("order")).toBe("queued");
+    raw.hangUp();
+    await until(() => parseAll(raw.connectionBytes(1)).length > 0, "the next connection's frames");
+    const texts = parseAll(raw.connectionBytes(1)).map((f) => f.payload.toString());
+    expect(texts).toEqual(["order"]);
+    // It never answers a closing handshake: hang up rather than wait out close().
+    const closing = c.close();
+    raw.hangUp();
+    await closing;
+  });
+});
+
+describe("the queue's byte bound counts UTF-8 and binary bytes", () => {
+  it("multi-byte text and a typed array's view are counted by their bytes on the wire", async () => {
+    const c = conn({ queue: { maxBytes: 10 } });
+    expect(c.send("€€€")).toBe("queued"); // 9 bytes, 3 characters
+    expect(() => c.send("ab")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    expect(c.send("a")).toBe("queued"); // 10 bytes
+    const c2 = conn<Uint8Array, Uint8Array>({ queue: { maxBytes: 4 } });
+    const big = new Uint8Array(100);
+    expect(c2.send(big.subarray(10, 14))).toBe("queued");
+    expect(() => c2.send(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    const c3 = conn({ queue: { maxBytes: 4, overflow: "drop-oldest" } });
+    const e = errorsOf();
+    c3.on("error", e.onError);
+    expect(c3.send("😀")).toBe("queued"); // a surrogate pair: 4 bytes
+    expect(c3.send("é")).toBe("queued"); // 2 bytes: the emoji goes
+    expect(e.seen.map((x) => x.details?.message)).toEqual(["😀"]);
+    expect(c3.send("é")).toBe("queued"); // 4 bytes: fits with the first é
+    expect(e.seen).toHaveLength(1);
+  });
+});
+
+describe("send options inside the callbacks that report drops", () => {
+  it("aborting, from onError, the signal of a message queued later takes it out quietly", async () => {
+    const e = errorsOf();
+    const ac = new AbortController();
+    const c = conn({ queue: { maxMessages: 2, overflow: "drop-oldest" } });
+    c.on("error", (err) => {
+      e.onError(err);
+      ac.abort(); // "a drop happened: cancel the rest of this view"
+    });
+    expect(c.send("a")).toBe("queued");
+    expect(c.send("b", { signal: ac.signal })).toBe("queued");
+    expect(c.send("c", { signal: ac.signal })).toBe("queued"); // drops a; onError aborts b and c
+    expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([["ERR_QUEUE_FULL", "a"]]);
+    expect(c.stats.queuedMessages).toBe(0);
+    await expect(c.drained()).resolves.toBeUndefined();
+    const s = await server();
+    await c.dial(s.url);
+    expect(c.send("d")).toBe("sent");
+    await until(() => s.received.length === 1, "d");
+    expect(s.received).toEqual(["d"]);
+  });
+
+  it("a send() from the onError that reports an expiry is queued and sent; each message ends one way", async () => {
+    const clock = new FakeClock();
+    const e = errorsOf();
+    const c = conn({
+      clock,
+      onError: (err) => {
+        e.onError(err);
+        if (err.code === "ERR_QUEUE_EXPIRED") c.send(`again:${err.details?.message}`);
+      },
+    });
+    c.send("x", { maxAgeMs: 10 });
+    c.send("y", { maxAgeMs: 10 });
+    clock.advance(10);
+    expect(e.seen.map((x) => x.details?.message)).toEqual(["x", "y"]);
+    expect(c.stats.queuedMessages).toBe(2);
+    const s = await server();
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "the re-sent messages");
+    expect(s.received).toEqual(["again:x", "again:y"]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a deadline that passes in the turn the connection opens, its timer late: sent or expired, never both", async () => {
+    // Timers late by 5 ms: the expiry timer of a message due at the open has not fired yet.
+    for (const lateByMs of [0, 5]) {
+      const clock = new FakeClock();
+      clock.lateByMs = lateByMs;
+      const e = errorsOf();
+      const s = await server();
+      const c = conn({ clock, onError: e.onError });
+      c.send("due", { maxAgeMs: 10 });
+      c.send("later", { maxAgeMs: 11 });
+      clock.sleep(10); // "due" is exactly at its deadline as the connection opens
+      await c.dial(s.url);
+      await until(() => s.received.length > 0, "the flush");
+      clock.advance(100);
+      await sleep(20);
+      expect(s.received).toEqual(["later"]);
+      expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([["ERR_QUEUE_EXPIRED", "due"]]);
+      expect(clock.pending).toBe(0);
+    }
+  });
+});
+
+describe("the Delivery table: reported after a disconnect", () => {
+  it("close() reports one ERR_CLOSED counting only the messages still queued (not aborted, expired, dropped or sent)", async () => {
+    const clock = new FakeClock();
+    const e = errorsOf();
+    const c = conn({ clock, queue: { maxMessages: 4, overflow: "drop-oldest" }, onError: e.onError });
+    const ac = new AbortController();
+    c.send("dropped");
+    c.send("aborted", { signal: ac.signal });
+    c.send("expires", { maxAgeMs: 5 });
+    c.send("kept1");
+    c.send("kept2"); // drops "dropped"
+    ac.abort();
+    clock.advance(5);
+    expect(c.stats.queuedMessages).toBe(2);
+    await c.close();
+    expect(e.seen.map((x) => [x.code, x.details?.message ?? x.details?.unsent])).toEqual([
+      ["ERR_QUEUE_FULL", "dropped"],
+      ["ERR_QUEUE_EXPIRED", "expires"],
+      ["ERR_CLOSED", 2],
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("drained() and drain, attacked", () => {
+  /** A server that stops reading each socket once it opens: what the client sends stays in its buffers. */
+  const stalled = () =>
+    server({
+      onConnection: (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
+      onMessage: () => {},
+    });
+
+  it("on Node's ws: a drained() waiting on a socket that drops with the queue empty resolves (what it held is gone)", async () => {
+    const s = await stalled();
+    const c = conn({ reconnect: fast, lowWaterMark: 1024 });
+    await c.dial(s.url);
+    for (let i = 0; i < 64; i++) c.send("x".repeat(256 * 1024)); // 16 MiB: more than TCP holds
+    expect(c.bufferedAmount).toBeGreaterThan(1024);
+    let settled = "pending";
+    const waiters = [c.drained(), c.drained(), c.drained()].map((p) =>
+      p.then(
+        () => (settled = "resolved"),
+        (err) => (settled = `rejected ${err.code}`),
+      ),
+    );
+    await sleep(50);
+    expect(settled).toBe("pending");
+    s.dropAll();
+    await Promise.all(waiters);
+    expect(settled).toBe("resolved");
+  });
+
+  /** A server whose sockets stop reading until `resume()`. */
+  async function held() {
+    const sockets: ServerSocket[] = [];
+    const s = await server({
+      onConnection: (ws) => {
+        sockets.push(ws);
+        ws.pause();
+      },
+      onMessage: () => {},
+    });
+    return {
+      url: s.url,
+      resume: () => {
+        for (const ws of sockets) ws.resume();
+      },
+    };
+  }
+  const fill = (c: { send(b: Uint8Array): unknown; bufferedAmount: number }, bytes: number) => {
+    while (c.bufferedAmount <= bytes) c.send(new Uint8Array(64 * 1024));
+  };
+
+  it("a waiter added inside a drain handler, after another big send, settles too; so do several", async () => {
+    const s = await held();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    const inner: Promise<void>[] = [];
+    let drains = 0;
+    c.on("drain", () => {
+      drains++;
+      if (drains === 1) {
+        c.send(new Uint8Array(2 * 1024 * 1024));
+        inner.push(c.drained(), c.drained());
+      }
+    });
+    fill(c, 4 * 1024 * 1024);
+    const outer = [c.drained(), c.drained()];
+    s.resume();
+    await Promise.all(outer);
+    await until(() => inner.length === 2, "the first drain");
+    await Promise.all(inner);
+    expect(c.bufferedAmount).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it("a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain", async () => {
+    const s = await held();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024); // nobody watched these sends
+    expect(c.bufferedAmount).toBeGreaterThan(1024 * 1024);
+    const drained = new Promise<number>((resolve) => c.on("drain", () => resolve(c.bufferedAmount)));
+    s.resume();
+    expect(await drained).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it("a drained() waiter, not a send, saw the buffer above highWaterMark: a drain listener hears the fall too", async () => {
+    const s = await held();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    const drained = new Promise<void>((resolve) => c.on("drain", () => resolve()));
+    s.resume();
+    await w;
+    await drained;
+  });
+
+  it("close() from inside a drain handler: the waiters resolved first, close() settles, drained() after it rejects at once", async () => {
+    const s = await held();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    let closing: Promise<void> | undefined;
+    c.on("drain", () => {
+      closing = c.close();
+    });
+    s.resume();
+    await expect(w).resolves.toBeUndefined();
+    await until(() => closing !== undefined, "the drain event");
+    await closing;
+    expect(c.state).toBe(State.CLOSED);
+    await expect(c.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+});
+
+describe("messages(), attacked", () => {
+  it("return() while next() is pending settles that next() as done and unsubscribes", async () => {
+    const s = await server();
+    const c = conn();
+    const it = c.messages();
+    await c.dial(s.url);
+    const pending = it.next();
+    await it.return?.();
+    await expect(pending).resolves.toEqual({ value: undefined, done: true });
+    c.send("after");
+    await sleep(30);
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("break during a reconnect, while paused, releases the pause for the next socket: onMessage gets everything", async () => {
+    const total = 2_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 1024) });
+    let heard = 0;
+    const c = conn({ reconnect: fast, onMessage: () => void heard++ });
+    const it = c.messages({ bufferSize: 4 });
+    await c.dial(s.url);
+    await until(() => heard >= 4, "the buffer to fill");
+    s.dropAll(); // unseen while paused
+    await it.next(); // a little: still full
+    await it.return?.(); // leaves while the old socket drains its backlog or the new one opens
+    await until(() => heard >= total + 4 && s.connections === 2, "the next socket's messages to arrive");
+    await until(() => heard === 2 * total, "every message of both sockets");
+  });
+
+  it("an iterator made after close() is done at once; after a give-up it throws the reason once, then is done", async () => {
+    const s = await server();
+    const c = conn();
+    await c.dial(s.url);
+    await c.close();
+    const it = c.messages();
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+    expect(await c[Symbol.asyncIterator]().next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("a dead peer while reading is paused is noticed once the consumer catches up", async () => {
+    const total = 200;
+    // The server pushes, then stops answering anything (no pongs, no data): a dead peer.
+    const s = await server({ autoPong: false, onConnection: (ws) => push(ws, total, 1024) });
+    const errs = errorsOf();
+    const c = conn({ pingIntervalMs: 50, pongTimeoutMs: 50, reconnect: false, onError: errs.onError });
+    const it = c.messages({ bufferSize: 8 });
+    await c.dial(s.url);
+    await sleep(300); // stalled: paused, no verdict
+    expect(c.state).toBe(State.OPEN);
+    let n = 0;
+    try {
+      for await (const m of it) expect(seq(m)).toBe(n++);
+    } catch (err) {
+      expect(err).toMatchObject({ code: "ERR_PONG_TIMEOUT" });
+    }
+    expect(n).toBe(total);
+    expect(c.state).toBe(State.CLOSED);
+  });
+});
