@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import type { WebSocket as ServerSocket } from "ws";
+import WebSocket, { type WebSocket as ServerSocket } from "ws";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
@@ -326,5 +326,73 @@ describe("messages(), attacked", () => {
     }
     expect(n).toBe(total);
     expect(c.state).toBe(State.CLOSED);
+  });
+});
+
+describe("messages() where the socket cannot pause (a WHATWG WebSocket), attacked", () => {
+  it("return() from the onError that reports a drop ends the iterator: nothing more is yielded", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 20) });
+    let it: AsyncIterableIterator<string> | undefined;
+    const c = conn({ WebSocket: WebSocket as never, onError: () => void it?.return?.() });
+    it = c.messages({ bufferSize: 4, overflow: "drop-oldest" });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived === 20, "every message read");
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("close() from the onError that reports a drop: the iterator yields what it held, then is done", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 20) });
+    const c = conn({
+      WebSocket: WebSocket as never,
+      onError: (e) => void (e.code === "ERR_QUEUE_FULL" && c.close()),
+    });
+    const it = c.messages({ bufferSize: 4, overflow: "drop-oldest" });
+    await c.dial(s.url);
+    await until(() => c.state === State.CLOSED, "closed");
+    const got: number[] = [];
+    for await (const m of it) got.push(seq(m));
+    expect(got).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("what waits behind a paused read (documented in docs/concepts.md § Backpressure)", () => {
+  it("a request awaited inside the loop while the buffer is full: its answer waits behind the pause, so it times out; the late answer is then a message", async () => {
+    const s = await server({
+      onConnection: (ws) => push(ws, 2_000, 1024),
+      onMessage: (ws, data) => ws.send(`re:${data}`),
+    });
+    const c = conn({ matchMsg: (req, resp) => resp === `re:${req}`, requestTimeoutMs: 200 });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await expect(c.request("q")).rejects.toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    const rest: string[] = [];
+    for await (const m of it) {
+      rest.push(m);
+      if (m === "re:q") break;
+    }
+    expect(rest.length).toBe(2_001); // every push, then the answer that came too late
+  });
+
+  it("the server's ping waits behind the pause too: its pong leaves only once the consumer catches up", async () => {
+    let serverWs: ServerSocket | undefined;
+    let pongs = 0;
+    const s = await server({
+      onConnection: (ws) => {
+        serverWs = ws;
+        ws.on("pong", () => void pongs++);
+        push(ws, 20_000, 2048); // more than the kernel's buffers hold
+      },
+    });
+    const c = conn();
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    serverWs!.ping();
+    await sleep(100);
+    expect(pongs).toBe(0); // a server that judges liveness by its pings sees a stall as silence
+    let n = 0;
+    for await (const _ of it) if (++n === 20_000) break;
+    await until(() => pongs === 1, "the pong, once reading resumed");
   });
 });
