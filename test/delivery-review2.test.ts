@@ -45,6 +45,22 @@ describe("send() while the peer's closing handshake is under way (state still op
   });
 });
 
+describe("the Delivery table: a drop that is not retried", () => {
+  it("a message queued while the peer closes, with no retry, is reported once as ERR_DISCONNECTED with details.unsent", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const e = errorsOf();
+    const c = conn({ reconnect: { ...fast, shouldReconnect: () => false }, onError: e.onError });
+    await c.dial(raw.url);
+    raw.write(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "the client's answer");
+    expect(c.send("order")).toBe("queued");
+    raw.hangUp();
+    await until(() => c.state === State.CLOSED, "the end");
+    expect(e.seen.map((x) => [x.code, x.details?.unsent])).toEqual([["ERR_DISCONNECTED", 1]]);
+    expect(c.stats.queuedMessages).toBe(0);
+  });
+});
+
 describe("the queue's byte bound counts UTF-8 and binary bytes", () => {
   it("multi-byte text and a typed array's view are counted by their bytes on the wire", async () => {
     const c = conn({ queue: { maxBytes: 10 } });
@@ -227,16 +243,26 @@ describe("drained() and drain, attacked", () => {
     expect(c.bufferedAmount).toBeLessThanOrEqual(64 * 1024);
   });
 
-  it("a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain", async () => {
-    const s = await held();
-    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
-    await c.dial(s.url);
-    fill(c, 4 * 1024 * 1024); // nobody watched these sends
-    expect(c.bufferedAmount).toBeGreaterThan(1024 * 1024);
-    const drained = new Promise<number>((resolve) => c.on("drain", () => resolve(c.bufferedAmount)));
-    s.resume();
-    expect(await drained).toBeLessThanOrEqual(64 * 1024);
-  });
+  it.each([
+    ["Node's ws", {}],
+    ["a WHATWG WebSocket (polled)", { WebSocket: WebSocket as never }],
+  ])(
+    "a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain: %s",
+    async (_, transport) => {
+      const s = await held();
+      const c = conn<Uint8Array, Uint8Array>({
+        lowWaterMark: 64 * 1024,
+        highWaterMark: 1024 * 1024,
+        ...transport,
+      });
+      await c.dial(s.url);
+      fill(c, 4 * 1024 * 1024); // nobody watched these sends
+      expect(c.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      const drained = new Promise<number>((resolve) => c.on("drain", () => resolve(c.bufferedAmount)));
+      s.resume();
+      expect(await drained).toBeLessThanOrEqual(64 * 1024);
+    },
+  );
 
   it("a drained() waiter, not a send, saw the buffer above highWaterMark: a drain listener hears the fall too", async () => {
     const s = await held();
@@ -394,5 +420,52 @@ describe("what waits behind a paused read (documented in docs/concepts.md § Bac
     let n = 0;
     for await (const _ of it) if (++n === 20_000) break;
     await until(() => pongs === 1, "the pong, once reading resumed");
+  });
+});
+
+describe("the heartbeat while a consumer stalls, attacked", () => {
+  it("with pingMsg/isPong (pongs are messages): a stall of 3 × pongTimeoutMs keeps a live connection, every message arrives", async () => {
+    const total = 20_000;
+    const s = await server({
+      onConnection: (ws) => push(ws, total, 2048),
+      onMessage: (ws, data) => {
+        if (String(data) === "ping") ws.send("pong");
+      },
+    });
+    const errs = errorsOf();
+    const pongTimeoutMs = 100;
+    const c = conn({
+      pingIntervalMs: 50,
+      pongTimeoutMs,
+      pingMsg: "ping",
+      isPong: (m) => m === "pong",
+      reconnect: fast,
+      onError: errs.onError,
+    });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await sleep(3 * pongTimeoutMs);
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n === total) break;
+    }
+    expect(errs.seen).toEqual([]);
+    expect(c.stats.reconnects).toBe(0);
+  });
+
+  it("bufferSize 1: reading pauses at every message and nothing is lost or reordered", async () => {
+    const total = 3_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 512) });
+    const c = conn();
+    const it = c.messages({ bufferSize: 1 });
+    await c.dial(s.url);
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n % 500 === 0) await sleep(5);
+      if (n === total) break;
+    }
   });
 });
