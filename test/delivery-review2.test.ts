@@ -469,3 +469,19 @@ describe("the heartbeat while a consumer stalls, attacked", () => {
     }
   });
 });
+
+describe("an iterator left without return() (documented in docs/concepts.md § Backpressure)", () => {
+  it("one next() to wait for a first message, never returned: once its buffer is full reading stays paused; return() releases it", async () => {
+    const total = 5_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 1024) });
+    let heard = 0;
+    const c = conn({ onMessage: () => void heard++ });
+    await c.dial(s.url);
+    const it = c.messages({ bufferSize: 8 });
+    await it.next(); // "wait for the first message", then carry on with onMessage
+    await sleep(100);
+    expect(heard).toBeLessThan(total); // the forgotten iterator holds the socket
+    await it.return?.();
+    await until(() => heard === total, "every message, once it is returned");
+  });
+});
