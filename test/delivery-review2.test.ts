@@ -400,6 +400,51 @@ describe("what waits behind a paused read (documented in docs/concepts.md § Bac
     expect(rest.length).toBe(2_001); // every push, then the answer that came too late
   });
 
+  it("awaiting drained() inside the loop, against a server that stops reading while its own sends back up: both wait; close() settles it", async () => {
+    const s = await server({
+      onConnection: (ws) => {
+        // A careful server: it pushes a feed and stops reading while its sends back up.
+        const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+        let i = 0;
+        const pump = () => {
+          while (i < 100_000 && ws.bufferedAmount < 1024 * 1024)
+            ws.send(String(i++).padStart(6, "0").padEnd(1024, "x"));
+          if (ws.bufferedAmount >= 1024 * 1024) socket.pause();
+          else socket.resume();
+          if (i < 100_000 && ws.readyState === ws.OPEN) setTimeout(pump, 5);
+        };
+        pump();
+      },
+      onMessage: () => {},
+    });
+    const c = conn({ lowWaterMark: 64 * 1024, pingIntervalMs: 50, pongTimeoutMs: 50 });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    let waiting: Promise<void> | undefined;
+    let n = 0;
+    const loop = (async () => {
+      for await (const _ of it) {
+        c.send("r".repeat(256 * 1024));
+        waiting = c.drained();
+        await waiting;
+        n++;
+      }
+    })().catch((e: EvtWebSocketError) => e.code);
+    // Our reading is paused (the loop waits), the server's too (its sends wait for our reading).
+    let last = -1;
+    for (let same = 0; same < 3; ) {
+      await sleep(100);
+      same = n === last ? same + 1 : 0;
+      last = n;
+    }
+    expect(n).toBeLessThan(100_000);
+    expect(c.state).toBe(State.OPEN); // nothing calls it dead: the heartbeat is suspended while paused
+    const pending = waiting!;
+    await c.close();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    expect(await loop).toBe("ERR_CLOSED");
+  });
+
   it("the server's ping waits behind the pause too: its pong leaves only once the consumer catches up", async () => {
     let serverWs: ServerSocket | undefined;
     let pongs = 0;
