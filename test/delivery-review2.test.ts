@@ -126,6 +126,29 @@ describe("send options inside the callbacks that report drops", () => {
     expect(clock.pending).toBe(0);
   });
 
+  it("a send() from the onError that reports a drop-oldest drop drops the next oldest, reported too; the rest go in order", async () => {
+    const e = errorsOf();
+    const c = conn({
+      queue: { maxMessages: 2, overflow: "drop-oldest" },
+      onError: (err) => {
+        e.onError(err);
+        if (err.details?.message === "a") expect(c.send("a again")).toBe("queued");
+      },
+    });
+    c.send("a");
+    c.send("b");
+    expect(c.send("c")).toBe("queued");
+    expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([
+      ["ERR_QUEUE_FULL", "a"],
+      ["ERR_QUEUE_FULL", "b"],
+    ]);
+    expect(c.stats.queuedMessages).toBe(2);
+    const s = await server();
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "the queue");
+    expect(s.received).toEqual(["c", "a again"]);
+  });
+
   it("a deadline that passes in the turn the connection opens, its timer late: sent or expired, never both", async () => {
     // Timers late by 5 ms: the expiry timer of a message due at the open has not fired yet.
     for (const lateByMs of [0, 5]) {
@@ -322,6 +345,36 @@ describe("messages(), attacked", () => {
     await it.return?.(); // leaves while the old socket drains its backlog or the new one opens
     await until(() => heard >= total + 4 && s.connections === 2, "the next socket's messages to arrive");
     await until(() => heard === 2 * total, "every message of both sockets");
+  });
+
+  it("a server that crashes (TCP reset) while reading is paused: what it sent before still arrives, in order, then the reconnect", async () => {
+    const total = 500; // 500 kB: all of it fits in the kernel buffers on the way
+    let first: ServerSocket | undefined;
+    const s = await server({
+      onConnection: (ws) => {
+        if (first !== undefined) return;
+        first = ws;
+        push(ws, total, 1024);
+      },
+      onMessage: () => {},
+    });
+    const c = conn({ reconnect: fast });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await until(() => first!.bufferedAmount === 0, "the server's sends to reach our kernel");
+    // The server stops reading, gets a message it never reads, and dies: it sends a reset.
+    const socket = (first as unknown as { _socket: import("node:net").Socket })._socket;
+    socket.pause();
+    c.send("never read");
+    await sleep(50);
+    socket.destroy();
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n === total) break;
+    }
+    await until(() => c.stats.reconnects === 1 && c.state === State.OPEN, "the reconnect");
   });
 
   it("an iterator made after close() is done at once; after a give-up it throws the reason once, then is done", async () => {
