@@ -397,13 +397,16 @@ describe("messages(), attacked", () => {
     await c.dial(s.url);
     await sleep(300); // stalled: paused, no verdict
     expect(c.state).toBe(State.OPEN);
+    expect(c.stats.messagesReceived).toBeLessThan(total); // reading is paused
     let n = 0;
+    let error: unknown;
     try {
       for await (const m of it) expect(seq(m)).toBe(n++);
     } catch (err) {
-      expect(err).toMatchObject({ code: "ERR_PONG_TIMEOUT" });
+      error = err;
     }
     expect(n).toBe(total);
+    expect(error).toMatchObject({ code: "ERR_PONG_TIMEOUT" });
     expect(c.state).toBe(State.CLOSED);
   });
 });
