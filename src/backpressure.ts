@@ -57,7 +57,7 @@ export class Backpressure {
     this.#listening = true;
     if (link === undefined) return;
     link.watchWrites = true;
-    if (this.#isAbove(link)) link.requestFlushed();
+    if (this.#noteAbove(link)) link.requestFlushed();
   }
 
   /**
@@ -72,14 +72,14 @@ export class Backpressure {
       this.#waiters.push({ resolve, reject });
       if (link !== undefined) {
         link.watchWrites = true;
-        this.#isAbove(link);
+        this.#noteAbove(link);
         link.requestFlushed();
       }
     });
   }
 
   /** Notes a buffer above the high mark (the `"drain"` to come); true when it is. */
-  #isAbove(link: WatchedLink): boolean {
+  #noteAbove(link: WatchedLink): boolean {
     if (link.bufferedAmount <= this.#high) return false;
     this.#above = true;
     return true;
