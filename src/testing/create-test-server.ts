@@ -19,6 +19,26 @@ import { checkClose } from "./check-close.js";
 import { handshakeRefusal } from "./handshake-refusal.js";
 import type { HandshakeInfo, TestServer, TestServerOptions } from "./test-server.js";
 
+/** What {@link guard} gives when the handler threw. */
+const THREW = Symbol("threw");
+
+/**
+ * Calls a handler of the options (`authorize`, `onConnection`, `onMessage`). What it throws (a
+ * failed `expect()`, say) is thrown again on the next tick, an uncaught exception the test
+ * runner reports, rather than inside `ws` or `node:http`: there it left the handshake
+ * unanswered, or stopped the client's messages being read, and `close()` waiting forever.
+ */
+function guard<R>(call: () => R): R | typeof THREW {
+  try {
+    return call();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+    return THREW;
+  }
+}
+
 interface Held {
   req: http.IncomingMessage;
   socket: Duplex;
@@ -72,7 +92,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     if (socket.destroyed) return Promise.resolve();
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
-    const refusal = handshakeRefusal(options.authorize?.(info));
+    const verdict = guard(() => options.authorize?.(info));
+    const refusal = handshakeRefusal(verdict === THREW ? 500 : verdict);
     if (refusal !== undefined) {
       socket.end(refusal);
       return Promise.resolve();
@@ -96,11 +117,11 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
         const message = isBinary ? buf : buf.toString("utf8");
         received.push(message);
-        if (options.onMessage) options.onMessage(message, ws, isBinary);
+        if (options.onMessage) guard(() => options.onMessage?.(message, ws, isBinary));
         else ws.send(message);
       });
       if (stalled) pause(ws);
-      options.onConnection?.(ws, info);
+      guard(() => options.onConnection?.(ws, info));
       resolve();
     });
     return promise;
