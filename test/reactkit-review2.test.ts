@@ -11,6 +11,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { EvtWebSocketError } from "../src/index.js";
+import { createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -123,4 +125,47 @@ describe("createTestServer: handlers that throw (a failed expect() inside one, s
       connections: 2,
     });
   }, 30_000);
+});
+
+describe("the kit refuses bad input at once, naming it", () => {
+  it.each([
+    ["the condition's value, true", true],
+    ["the condition's value, false", false],
+    ["a promise", Promise.resolve(1)],
+    ["null", null],
+  ])(
+    "waitFor(%s) rejects with ERR_INVALID_OPTION naming predicate, not a WaitForTimeoutError",
+    async (_, bad) => {
+      const error = await waitFor(bad as never, { timeoutMs: 50 }).then(
+        () => "resolved",
+        (e: unknown) => e,
+      );
+      // It used to call it, count the TypeError as "not yet" and time out (after 4 s by default).
+      expect(error).not.toBeInstanceOf(WaitForTimeoutError);
+      expect(error).toBeInstanceOf(EvtWebSocketError);
+      expect(error).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringMatching(/^predicate of waitFor\(\) must be a function/),
+      });
+    },
+  );
+
+  it.each(["authorize", "onConnection", "onMessage"])(
+    "createTestServer({ %s: not a function }) rejects with ERR_INVALID_OPTION naming the option, listening nowhere",
+    async (name) => {
+      const error = await createTestServer({ [name]: true } as never).then(
+        async (server) => {
+          await server.close();
+          return "listening";
+        },
+        (e: unknown) => e,
+      );
+      // It used to listen, then throw a TypeError at each handshake or message.
+      expect(error).toBeInstanceOf(EvtWebSocketError);
+      expect(error).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: `option ${name} of createTestServer() must be a function, got boolean`,
+      });
+    },
+  );
 });

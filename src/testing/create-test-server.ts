@@ -49,6 +49,9 @@ interface Held {
  * Starts a WebSocket server on 127.0.0.1 (port 0 unless told) for tests of reconnect, heartbeat
  * and request logic against real sockets.
  *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `port` that is not a whole
+ * number from 0 to 65535, or an `authorize`, `onConnection` or `onMessage` that is not a function.
+ *
  * @example
  * ```ts
  * const server = await createTestServer();
@@ -66,6 +69,11 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     throw invalidOption(
       `option port of createTestServer() must be a whole number from 0 to 65535, got ${String(options.port)}`,
     );
+  for (const name of ["authorize", "onConnection", "onMessage"] as const) {
+    const handler: unknown = options[name];
+    if (handler !== undefined && typeof handler !== "function")
+      throw invalidOption(`option ${name} of createTestServer() must be a function, got ${typeof handler}`);
+  }
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls === undefined ? "ws" : "wss";
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
