@@ -221,6 +221,9 @@ const idle: UseConnResult<any, any> = { conn: null, state: "idle", error: undefi
  * Subscribes to one event of `conn` while mounted, calling the latest `handler` (no
  * resubscription when the handler changes on each render). Nothing happens while `conn` is null.
  *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` (while rendering) for a `handler` that is not
+ * a function, as `conn.on()` refuses one: pass a no-op for an optional handler prop.
+ *
  * @example
  * ```tsx
  * useConnEvent(conn, "message", (msg) => setMessages((all) => [...all, msg]));
@@ -231,6 +234,11 @@ export function useConnEvent<TIn, TOut, K extends keyof ConnEvents<TIn, TOut>>(
   event: K,
   handler: ConnEvents<TIn, TOut>[K],
 ): void {
+  if (typeof handler !== "function")
+    throw new EvtWebSocketError(
+      ErrorCode.INVALID_OPTION,
+      `useConnEvent("${String(event)}"): the handler must be a function, got ${typeof handler}`,
+    );
   const latest = useRef(handler);
   useEffect(() => {
     latest.current = handler;

@@ -20,6 +20,8 @@ type Spec = {
   share?: string;
   reconnect?: false | { minDelayMs: number; maxDelayMs: number; maxAttempts?: number };
   throwOn?: string;
+  /** Passes `undefined` as a useConnEvent handler, as an optional `onMessage` prop would. */
+  noHandler?: boolean;
 };
 
 declare global {
@@ -29,27 +31,29 @@ declare global {
     dials: number;
     log: string[];
     errorCodes: Record<string, string | undefined>;
+    /** What the error boundary caught. */
+    caught: string[];
     /** A connection kept by a test, to compare with a later render's. */
     kept: unknown;
   }
 }
 
 const APP = `
-import { StrictMode, useState, version } from "react";
+import { Component, StrictMode, useState, version } from "react";
 import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
 import { Conn } from "./src/index.ts";
 import { useConn, useConnEvent } from "./src/react/index.ts";
 
 const w = window;
-Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, log: [], reactVersion: version });
+Object.assign(w, { dials: 0, states: {}, errorCodes: {}, conns: {}, log: [], caught: [], reactVersion: version });
 const dial = Conn.prototype.dial;
 Conn.prototype.dial = function (...args) {
   w.dials++;
   return dial.apply(this, args);
 };
 
-function Probe({ id, url, share, reconnect, throwOn, tick }) {
+function Probe({ id, url, share, reconnect, throwOn, noHandler, tick }) {
   const { conn, state, error } = useConn(url, {
     share,
     reconnect: reconnect ?? false,
@@ -66,7 +70,15 @@ function Probe({ id, url, share, reconnect, throwOn, tick }) {
     w.log.push(id + " state " + newState);
     if (throwOn === "state") throw new Error("state handler threw");
   });
+  useConnEvent(conn, "message", noHandler ? undefined : () => {});
   return <p>{id}: {state} {error?.code}</p>;
+}
+
+class Catch extends Component {
+  state = { failed: false };
+  static getDerivedStateFromError() { return { failed: true }; }
+  componentDidCatch(e) { w.caught.push(String(e.code) + " " + e.message); }
+  render() { return this.state.failed ? null : this.props.children; }
 }
 
 let specs = [];
@@ -74,7 +86,7 @@ let bump = () => {};
 function App() {
   const [tick, setTick] = useState(0);
   bump = () => setTick((t) => t + 1);
-  return specs.map((s) => <Probe key={s.key ?? s.id} {...s} tick={tick} />);
+  return specs.map((s) => <Catch key={s.key ?? s.id}><Probe {...s} tick={tick} /></Catch>);
 }
 
 const root = createRoot(document.getElementById("root"));
@@ -219,6 +231,23 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
       expect(closes.length).toBe(closed);
       await mount(page, []);
       await until(() => closes.length === closed + 1, "the close after the unmount");
+      await page.context().close();
+    });
+
+    it("a useConnEvent handler that is not a function (an optional prop left out) is refused with ERR_INVALID_OPTION, before any dial", async () => {
+      const page = await openReactPage(rig, path, version);
+      const before = server.connections;
+      const dials = await inPage(page, null, () => window.dials);
+      await mount(page, [{ id: "nh", url: server.url, noHandler: true }]);
+      await inPage(page, null, () => window.waitFor(() => window.caught.length > 0, "the refusal"));
+      // It used to subscribe it anyway: every message then threw a TypeError, shown as
+      // ERR_CALLBACK_THREW in error, while conn.on() refuses such a listener at once.
+      expect(await inPage(page, null, () => window.caught[0])).toBe(
+        'ERR_INVALID_OPTION useConnEvent("message"): the handler must be a function, got undefined',
+      );
+      expect(await inPage(page, null, () => window.dials)).toBe(dials);
+      expect(server.connections).toBe(before);
+      await mount(page, []);
       await page.context().close();
     });
 
