@@ -211,6 +211,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       const run = async (): Promise<void> => {
         if (closes > 0) return; // close() came, before or meanwhile: it wins
         await stop();
+        // close() came while this stopped, before a downtime it could end: no downtime then.
+        if (closes > 0) return;
         if (downMs > 0) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => endDowntime(), downMs);
