@@ -27,7 +27,7 @@
  * shared connection, above).
  */
 
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useInsertionEffect, useRef, useState } from "react";
 import {
   Conn,
   type ConnEvents,
@@ -219,7 +219,9 @@ const idle: UseConnResult<any, any> = { conn: null, state: "idle", error: undefi
 
 /**
  * Subscribes to one event of `conn` while mounted, calling the latest `handler` (no
- * resubscription when the handler changes on each render). Nothing happens while `conn` is null.
+ * resubscription when the handler changes on each render): that of the render being committed,
+ * from the start of its commit, so an event that an effect of that commit causes (a child's
+ * `conn.close()`) reaches it. Nothing happens while `conn` is null.
  *
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` (while rendering) for a `handler` that is not
  * a function, as `conn.on()` refuses one: pass a no-op for an optional handler prop.
@@ -240,7 +242,9 @@ export function useConnEvent<TIn, TOut, K extends keyof ConnEvents<TIn, TOut>>(
       `useConnEvent("${String(event)}"): the handler must be a function, got ${typeof handler}`,
     );
   const latest = useRef(handler);
-  useEffect(() => {
+  // Before any effect of the commit (a child's that closes `conn`, say) can cause an event, and
+  // with no warning on the server, as a layout effect would give under React 18.
+  useInsertionEffect(() => {
     latest.current = handler;
   });
   useEffect(() => {

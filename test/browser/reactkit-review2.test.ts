@@ -22,6 +22,8 @@ type Spec = {
   throwOn?: string;
   /** Passes `undefined` as a useConnEvent handler, as an optional `onMessage` prop would. */
   noHandler?: boolean;
+  /** Renders {@link APP}'s `Latest` (a "state" handler naming this, a child that closes at "b") instead. */
+  user?: string;
 };
 
 declare global {
@@ -39,7 +41,7 @@ declare global {
 }
 
 const APP = `
-import { Component, StrictMode, useState, version } from "react";
+import { Component, StrictMode, useEffect, useState, version } from "react";
 import { flushSync } from "react-dom";
 import { createRoot } from "react-dom/client";
 import { Conn } from "./src/index.ts";
@@ -74,6 +76,21 @@ function Probe({ id, url, share, reconnect, throwOn, noHandler, tick }) {
   return <p>{id}: {state} {error?.code}</p>;
 }
 
+// A child's effect closes the connection in the commit that renders user "b": the parent's
+// handler called then must be the one of that render.
+function Latest({ id, url, user }) {
+  const { conn, state } = useConn(url, { reconnect: false });
+  w.states[id] = state;
+  useConnEvent(conn, "state", ({ newState }) => w.log.push(id + " " + user + " " + newState));
+  return <Closer conn={conn} user={user} />;
+}
+function Closer({ conn, user }) {
+  useEffect(() => {
+    if (user === "b") conn?.close();
+  }, [conn, user]);
+  return null;
+}
+
 class Catch extends Component {
   state = { failed: false };
   static getDerivedStateFromError() { return { failed: true }; }
@@ -86,7 +103,9 @@ let bump = () => {};
 function App() {
   const [tick, setTick] = useState(0);
   bump = () => setTick((t) => t + 1);
-  return specs.map((s) => <Catch key={s.key ?? s.id}><Probe {...s} tick={tick} /></Catch>);
+  return specs.map((s) => (
+    <Catch key={s.key ?? s.id}>{s.user ? <Latest {...s} /> : <Probe {...s} tick={tick} />}</Catch>
+  ));
 }
 
 const root = createRoot(document.getElementById("root"));
@@ -247,6 +266,24 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
       );
       expect(await inPage(page, null, () => window.dials)).toBe(dials);
       expect(server.connections).toBe(before);
+      await mount(page, []);
+      await page.context().close();
+    });
+
+    it("useConnEvent calls the handler of the render being committed, also for an event a child's effect causes in that commit", async () => {
+      const page = await openReactPage(rig, path, version);
+      const closed = closes.length;
+      await mount(page, [{ id: "L", url: server.url, user: "a" }]);
+      await waitState(page, "L", "open");
+      await inPage(page, null, () => {
+        window.log.length = 0;
+      });
+      await mount(page, [{ id: "L", url: server.url, user: "b" }]);
+      await waitState(page, "L", "closed");
+      // The child's effect ran before the parent's: the handler was updated in a passive effect
+      // too, after it, so the close was told to the previous render's handler ("L a closed").
+      expect(await inPage(page, null, () => window.log)).toEqual(["L b closed"]);
+      await until(() => closes.length === closed + 1, "the server sees the close");
       await mount(page, []);
       await page.context().close();
     });
