@@ -58,8 +58,9 @@ export interface UseConnResult<TIn, TOut> {
   /** Its state ("idle" while there is no connection). */
   state: State;
   /**
-   * The latest error it reported (the dial's failure included) since it last opened; undefined
-   * when none, and again once the connection is open.
+   * The latest error it reported (the dial's failure included, but not a `close()`, even one
+   * that cut the dial short) since it last opened; undefined when none, and again once the
+   * connection is open.
    */
   error: EvtWebSocketError | undefined;
 }
@@ -126,6 +127,8 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
       dial() {
         made.error = undefined;
         made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
+          // close() while dialling is no failure, as it is none on an open connection.
+          if (e.code === ErrorCode.CLOSED) return;
           made.error = e;
           for (const tell of made.failed) tell();
         });

@@ -288,6 +288,39 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
       await page.context().close();
     });
 
+    it("close() while the handshake is held shows no error, as close() on an open connection does", async () => {
+      const page = await openReactPage(rig, path, version);
+      const held: Array<() => void> = [];
+      const slow = await startServer({ verifyClient: (_i, cb) => void held.push(() => cb(true)) });
+      try {
+        // One at a time: a browser holds one WebSocket per host in CONNECTING (RFC 6455 4.1).
+        for (const [ids, share] of [
+          [["c1", "c2"], "cc"],
+          [["own"], undefined],
+        ] as const) {
+          await mount(
+            page,
+            ids.map((id) => ({ id, url: slow.url, share })),
+          );
+          await until(() => held.length === 1, "the handshake held");
+          await inPage(page, ids[0], (id) => void (window.conns[id] as { close(): Promise<void> }).close());
+          for (const id of ids) await waitState(page, id, "closed");
+          // The dial's rejection (ERR_CLOSED: the user's own close()) used to show as the error
+          // ("failed: ERR_CLOSED" on a page that renders it), only when closed while connecting.
+          expect(await inPage(page, ids, (all) => all.map((id) => window.errorCodes[id]))).toEqual(
+            ids.map(() => undefined),
+          );
+          await mount(page, []);
+          for (const go of held.splice(0)) go();
+          await until(() => slow.clients.size === 0, "no socket left");
+        }
+      } finally {
+        for (const go of held) go();
+        await slow.close();
+      }
+      await page.context().close();
+    });
+
     it("a component remounted under a new key in one commit keeps a shared connection (no socket, no close); one of its own is made anew", async () => {
       const page = await openReactPage(rig, path, version);
       const before = server.connections;
