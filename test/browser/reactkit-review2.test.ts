@@ -321,6 +321,45 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
       await page.context().close();
     });
 
+    it("a shared connection takes the options of the component that makes it, not those of one that joins, also once the maker is gone", async () => {
+      const page = await openReactPage(rig, path, version);
+      const retry = { minDelayMs: 10, maxDelayMs: 20 };
+      const own = await startServer();
+      try {
+        // Made without reconnect, joined with it: a drop ends it for both.
+        await mount(page, [{ id: "m1", url: own.url, share: "p1" }]);
+        await waitState(page, "m1", "open");
+        await mount(page, [
+          { id: "m1", url: own.url, share: "p1" },
+          { id: "j1", url: own.url, share: "p1", reconnect: retry },
+        ]);
+        await waitState(page, "j1", "open");
+        await mount(page, [{ id: "j1", url: own.url, share: "p1", reconnect: retry }]);
+        own.dropAll();
+        await waitState(page, "j1", "closed");
+        await mount(page, []);
+        await until(() => own.clients.size === 0, "no socket left");
+        // Made with reconnect, joined without: a drop is retried for both.
+        const before = own.connections;
+        await mount(page, [{ id: "m2", url: own.url, share: "p2", reconnect: retry }]);
+        await waitState(page, "m2", "open");
+        await mount(page, [
+          { id: "m2", url: own.url, share: "p2", reconnect: retry },
+          { id: "j2", url: own.url, share: "p2" },
+        ]);
+        await waitState(page, "j2", "open");
+        await mount(page, [{ id: "j2", url: own.url, share: "p2" }]);
+        own.dropAll();
+        await until(() => own.connections === before + 2, "the reconnect");
+        await waitState(page, "j2", "open");
+        await mount(page, []);
+        await until(() => own.clients.size === 0, "no socket left");
+      } finally {
+        await own.close();
+      }
+      await page.context().close();
+    });
+
     it("a component remounted under a new key in one commit keeps a shared connection (no socket, no close); one of its own is made anew", async () => {
       const page = await openReactPage(rig, path, version);
       const before = server.connections;
