@@ -48,10 +48,16 @@ export class Backpressure {
     return this.#listening || this.#waiters.length > 0;
   }
 
-  /** A `"drain"` listener was added: writes are watched from now on. */
+  /**
+   * A `"drain"` listener was added: writes are watched from now on, and a buffer already above
+   * the high mark (sent while nobody watched) is followed until it falls: a listener added once
+   * a producer sees `bufferedAmount` high, as with Node's streams, hears the fall.
+   */
   listen(link: WatchedLink | undefined): void {
     this.#listening = true;
-    if (link !== undefined) link.watchWrites = true;
+    if (link === undefined) return;
+    link.watchWrites = true;
+    if (this.#isAbove(link)) link.requestFlushed();
   }
 
   /**
@@ -66,9 +72,17 @@ export class Backpressure {
       this.#waiters.push({ resolve, reject });
       if (link !== undefined) {
         link.watchWrites = true;
+        this.#isAbove(link);
         link.requestFlushed();
       }
     });
+  }
+
+  /** Notes a buffer above the high mark (the `"drain"` to come); true when it is. */
+  #isAbove(link: WatchedLink): boolean {
+    if (link.bufferedAmount <= this.#high) return false;
+    this.#above = true;
+    return true;
   }
 
   /**

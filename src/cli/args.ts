@@ -10,6 +10,7 @@
 import { InvalidArgumentError, Option, Command as Program } from "commander";
 import {
   type BinaryEncoding,
+  joinHeaders,
   type MatchRule,
   parseBinaryEncoding,
   parseBytes,
@@ -178,10 +179,14 @@ function clientProgram(version: string): Program {
     .option("--no-reconnect", "do not reconnect after the connection drops")
     .option("--min-delay <ms>", "first reconnect delay (default 1000ms)", millis)
     .option("--max-delay <ms>", "largest reconnect delay (default 30000ms)", millis)
-    .option("--max-attempts <n>", "reconnect attempts before giving up (default inf)", checked(parseCount))
+    .option(
+      "--max-attempts <n>",
+      "reconnect attempts before giving up (default inf; a script: none, it ends at the first error)",
+      checked(parseCount),
+    )
     .option(
       "--ping-interval <s>",
-      "ping after this much silence; 0 is off (default 30, off with -x)",
+      "ping after this much silence; 0 is off (default 30, off in a script)",
       seconds,
     )
     .option("--ping-msg <text>", "ping with this text message instead of a protocol ping")
@@ -307,7 +312,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
   return {
     url,
     subprotocols: (o.subprotocol as string[] | undefined) ?? [],
-    headers: Object.fromEntries((o.header as [string, string][] | undefined) ?? []),
+    headers: joinHeaders((o.header as [string, string][] | undefined) ?? []),
     reconnect: o.reconnect !== false,
     minDelayMs: o.minDelay as number | undefined,
     maxDelayMs: o.maxDelay as number | undefined,

@@ -6,7 +6,8 @@
  *
  * Lines are split on bytes and each is decoded as UTF-8 on its own, strictly: a line that is
  * not UTF-8 is refused with {@link NotUtf8Error}, never sent with its bytes replaced by U+FFFD
- * (a text frame cannot carry them; `--binary-in` sends bytes).
+ * (a text frame cannot carry them; `--binary-in` sends bytes). A byte order mark that starts
+ * the input is dropped.
  */
 
 import { UsageError } from "./parse.js";
@@ -24,15 +25,25 @@ export class NotUtf8Error extends UsageError {
  * @throws NotUtf8Error, from the iterator, at the first line that is not UTF-8.
  */
 export async function* readLines(input: AsyncIterable<Buffer | string>): AsyncGenerator<string> {
-  // ignoreBOM keeps a leading U+FEFF in the text, as the stream holds it.
+  // ignoreBOM keeps a U+FEFF that starts a line in its text: each line is decoded on its own,
+  // and only the stream's first bytes can be a byte order mark (a file saved by Notepad), which
+  // is dropped there, as the WHATWG decoder does for a whole stream (RFC 8259 lets JSON
+  // readers ignore it; a server would refuse it in the line).
   const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  let first = true;
   const decode = (line: Buffer): string => {
     const end = line.length > 0 && line[line.length - 1] === 13 ? line.length - 1 : line.length;
+    let text: string;
     try {
-      return decoder.decode(line.subarray(0, end));
+      text = decoder.decode(line.subarray(0, end));
     } catch {
       throw new NotUtf8Error();
     }
+    if (first) {
+      first = false;
+      if (text.charCodeAt(0) === 0xfeff) return text.slice(1);
+    }
+    return text;
   };
   // The pieces of the line being read, joined once its end comes: a line spread over many
   // chunks costs one copy, not one per chunk.

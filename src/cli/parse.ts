@@ -94,6 +94,26 @@ export function parseHeader(text: string): [string, string] {
 }
 
 /**
+ * The handshake headers of every `-H`, a name given twice (in any case) sent once with its
+ * values joined in order, as RFC 9110 5.3 reads repeated fields: with ", ", and a Cookie's with
+ * "; " (RFC 6265 5.4). The name is spelt as it was first given. curl sends each line, which a
+ * server reads the same; keeping only the last, as an object would, loses the others.
+ */
+export function joinHeaders(pairs: readonly (readonly [string, string])[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const spelt = new Map<string, string>();
+  for (const [name, value] of pairs) {
+    const key = name.toLowerCase();
+    const first = spelt.get(key);
+    if (first === undefined) {
+      spelt.set(key, name);
+      headers[name] = value;
+    } else headers[first] = `${headers[first]}${key === "cookie" ? "; " : ", "}${value}`;
+  }
+  return headers;
+}
+
+/**
  * Checks one `-s` subprotocol name: an HTTP token (RFC 6455 4.1), as the handshake needs it.
  *
  * @throws UsageError for an empty name or one with spaces or separators.

@@ -291,17 +291,25 @@ export async function runScript(
   await Promise.race([done, gone]);
   clearTimeout(waitTimer);
   // Not when a request failed with it: that failure is reported as the close, below.
-  const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000 && failures === 0;
+  // Nor when the policy gave up: a server that closes every connection with 1000 under
+  // --max-attempts ends in exhaustion, a failure, whatever the last close's code.
+  const gaveUp = (lastError as { code?: unknown } | undefined)?.code === "ERR_RECONNECT_EXHAUSTED";
+  const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000 && failures === 0 && !gaveUp;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.
     failures++;
     // A close our side started (an oversized message, a dead peer) is told by its error: the
     // bare code would read as the server's close.
     const ours = lastClose?.closedBy === "client" && lastError !== undefined;
-    if (lastClose !== undefined && lastClose.code !== 1006 && !ours) {
-      const reason = lastClose.reason === "" ? "" : ` ${lastClose.reason}`;
-      printer.fatal({ message: `closed ${lastClose.code}${reason}` });
-    } else report(lastError ?? new Error("the connection closed"));
+    const closed =
+      lastClose !== undefined && lastClose.code !== 1006 && !ours
+        ? `closed ${lastClose.code}${lastClose.reason === "" ? "" : ` ${lastClose.reason}`}`
+        : undefined;
+    if (gaveUp && closed !== undefined && lastError?.cause === undefined) {
+      // Giving up after a close the server sent: say both (-q showed neither before).
+      printer.fatal({ code: "ERR_RECONNECT_EXHAUSTED", message: `${lastError?.message}: ${closed}` });
+    } else if (closed !== undefined && !gaveUp) printer.fatal({ message: closed });
+    else report(lastError ?? new Error("the connection closed"));
   }
   const quietly = stopped;
   stopped = true;

@@ -181,6 +181,21 @@ describe("evtws handshake options", () => {
     expect(server.handshakes[0]?.headers["x-time"]).toBe("12:00:01");
   });
 
+  it("-H given twice for one name (in any case) sends both values, joined, as curl's two lines read", async () => {
+    // Before: the last -H of a name won (an object's key), and names differing in case went
+    // out as two lines.
+    server = await startWsServer();
+    const run = await runCli([
+      ...["-H", "X-Trace: a", "-H", "x-trace: b", "-H", "Cookie: s=1", "-H", "cookie: t=2"],
+      ...ECHO,
+      server.url,
+    ]);
+    expect(run.code).toBe(0);
+    const raw = server.handshakes[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines.filter((l) => /^(x-trace|cookie):/i.test(l))).toEqual(["X-Trace: a, b", "Cookie: s=1; t=2"]);
+  });
+
   it("--connect-timeout gives up a handshake that never completes with ERR_CONNECT_TIMEOUT", async () => {
     const silent = await silentServer();
     const run = await runCli(["--connect-timeout", "0.3", ...ECHO, silent]);

@@ -228,4 +228,18 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
     expect(run.stdout).toBe("");
     expect(run.stderr).toBe("evtws: closed 4001 go away\n");
   });
+
+  it("drops a byte order mark that starts the input (a file saved by Notepad), and only that one", async () => {
+    // Before: the mark stayed in line 1, so --json refused it as not JSON (exit 2), and without
+    // --json it went out at the start of the first message.
+    server = await startWsServer();
+    const json = await runCli(["-q", "--json", server.url], { input: '\uFEFF{"id":1}\n{"id":2}\n' });
+    expect(json.stderr).toBe("");
+    expect(json.code).toBe(0);
+    expect(json.stdout).toBe('{\n  "id": 1\n}\n{\n  "id": 2\n}\n');
+    // A U+FEFF that starts a later line is text, sent as it is.
+    const text = await runCli(["-q", server.url], { input: "\uFEFFa\n\uFEFFb\n" });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toBe("a\n\uFEFFb\n");
+  });
 });

@@ -149,6 +149,20 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
     }
   });
 
+  it("a server that closes every connection with 1000 until --max-attempts runs out: exit 1, both told", async () => {
+    // Before: the last close's 1000 read as the stream's normal end: nothing said, exit 0.
+    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 20));
+    const cli = startWithoutInput(["-q", "-n", "--max-attempts", "2", "--min-delay", "10", server.url]);
+    try {
+      expect(await cli.exited).toBe(1);
+      expect(cli.stderr()).toBe(
+        "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 2 reconnect attempts: closed 1000 bye\n",
+      );
+    } finally {
+      cli.kill();
+    }
+  });
+
   it("a close by the server with another code is still reported, exit 1", async () => {
     server = await startWsServer(idReply, pushOnConnect);
     const cli = startWithoutInput(["-q", "-n", server.url]);
