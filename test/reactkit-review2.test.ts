@@ -8,11 +8,13 @@
  * that records the uncaught exceptions and prints what it saw.
  */
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
 import { describe, expect, it } from "vitest";
 import { Conn, EvtWebSocketError } from "../src/index.js";
 import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
+import { REACT_18 } from "./helpers/react-18.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 
@@ -249,5 +251,50 @@ describe("nothing of the kit outlives close()", () => {
       throw new Error(`${error.message}; still active: ${now}`);
     });
     await restarting;
+  });
+});
+
+/** Server rendering of both hooks in a child Node process, React in development mode, console.error recorded. */
+const SSR = `
+import { createElement, version } from "react";
+import { renderToString } from "react-dom/server";
+import { Conn } from "./src/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
+let dials = 0;
+const dial = Conn.prototype.dial;
+Conn.prototype.dial = function (...args) { dials++; return dial.apply(this, args); };
+const errors = [];
+console.error = (...args) => void errors.push(args.join(" ").slice(0, 120));
+function Status({ url }) {
+  const { conn, state } = useConn(url, { share: "ssr" });
+  useConnEvent(conn, "message", () => {});
+  return createElement("p", null, state);
+}
+const html = renderToString(createElement(Status, { url: "ws://127.0.0.1:9/" }));
+process.stdout.write(JSON.stringify({ major: version.split(".")[0], html, dials, errors }));
+`;
+
+describe("evtwebsocket/react on the server", () => {
+  it.each([
+    ["19", {}],
+    ["18", REACT_18],
+  ])("React %s renders useConn and useConnEvent with no socket and no warning", async (major, alias) => {
+    const result = await build({
+      stdin: { contents: SSR, resolveDir: root, loader: "ts" },
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      alias,
+      define: { "process.env.NODE_ENV": '"development"' },
+      external: ["ws", "bufferutil", "utf-8-validate"],
+      logLevel: "silent",
+    });
+    const child = spawnSync(process.execPath, ["-"], { cwd: root, input: result.outputFiles[0]!.contents });
+    // A layout effect would keep the handler up to date as well, but React 18 warns on the
+    // server for each ("useLayoutEffect does nothing on the server"); the insertion effect does not.
+    expect(JSON.parse(child.stdout.toString())).toEqual({ major, html: "<p>idle</p>", dials: 0, errors: [] });
   });
 });
