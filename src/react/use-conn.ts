@@ -27,7 +27,7 @@
  * shared connection, above).
  */
 
-import { useEffect, useRef, useState } from "react";
+import { useEffect, useInsertionEffect, useRef, useState } from "react";
 import {
   Conn,
   type ConnEvents,
@@ -58,8 +58,9 @@ export interface UseConnResult<TIn, TOut> {
   /** Its state ("idle" while there is no connection). */
   state: State;
   /**
-   * The latest error it reported (the dial's failure included) since it last opened; undefined
-   * when none, and again once the connection is open.
+   * The latest error it reported (the dial's failure included, but not a `close()`, even one
+   * that cut the dial short) since it last opened; undefined when none, and again once the
+   * connection is open.
    */
   error: EvtWebSocketError | undefined;
 }
@@ -126,6 +127,8 @@ function acquire<TIn, TOut>(key: string, url: string, options: UseConnOptions<TI
       dial() {
         made.error = undefined;
         made.conn.dial(url, protocols).catch((e: EvtWebSocketError) => {
+          // close() while dialling is no failure, as it is none on an open connection.
+          if (e.code === ErrorCode.CLOSED) return;
           made.error = e;
           for (const tell of made.failed) tell();
         });
@@ -219,7 +222,12 @@ const idle: UseConnResult<any, any> = { conn: null, state: "idle", error: undefi
 
 /**
  * Subscribes to one event of `conn` while mounted, calling the latest `handler` (no
- * resubscription when the handler changes on each render). Nothing happens while `conn` is null.
+ * resubscription when the handler changes on each render): that of the render being committed,
+ * from the start of its commit, so an event that an effect of that commit causes (a child's
+ * `conn.close()`) reaches it. Nothing happens while `conn` is null.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` (while rendering) for a `handler` that is not
+ * a function, as `conn.on()` refuses one: pass a no-op for an optional handler prop.
  *
  * @example
  * ```tsx
@@ -231,8 +239,15 @@ export function useConnEvent<TIn, TOut, K extends keyof ConnEvents<TIn, TOut>>(
   event: K,
   handler: ConnEvents<TIn, TOut>[K],
 ): void {
+  if (typeof handler !== "function")
+    throw new EvtWebSocketError(
+      ErrorCode.INVALID_OPTION,
+      `useConnEvent("${String(event)}"): the handler must be a function, got ${typeof handler}`,
+    );
   const latest = useRef(handler);
-  useEffect(() => {
+  // Before any effect of the commit (a child's that closes `conn`, say) can cause an event, and
+  // with no warning on the server, as a layout effect would give under React 18.
+  useInsertionEffect(() => {
     latest.current = handler;
   });
   useEffect(() => {

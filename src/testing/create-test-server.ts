@@ -19,6 +19,26 @@ import { checkClose } from "./check-close.js";
 import { handshakeRefusal } from "./handshake-refusal.js";
 import type { HandshakeInfo, TestServer, TestServerOptions } from "./test-server.js";
 
+/** What {@link guard} gives when the handler threw. */
+const THREW = Symbol("threw");
+
+/**
+ * Calls a handler of the options (`authorize`, `onConnection`, `onMessage`). What it throws (a
+ * failed `expect()`, say) is thrown again on the next tick, an uncaught exception the test
+ * runner reports, rather than inside `ws` or `node:http`: there it left the handshake
+ * unanswered, or stopped the client's messages being read, and `close()` waiting forever.
+ */
+function guard<R>(call: () => R): R | typeof THREW {
+  try {
+    return call();
+  } catch (error) {
+    process.nextTick(() => {
+      throw error;
+    });
+    return THREW;
+  }
+}
+
 interface Held {
   req: http.IncomingMessage;
   socket: Duplex;
@@ -28,6 +48,9 @@ interface Held {
 /**
  * Starts a WebSocket server on 127.0.0.1 (port 0 unless told) for tests of reconnect, heartbeat
  * and request logic against real sockets.
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `port` that is not a whole
+ * number from 0 to 65535, or an `authorize`, `onConnection` or `onMessage` that is not a function.
  *
  * @example
  * ```ts
@@ -46,6 +69,11 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     throw invalidOption(
       `option port of createTestServer() must be a whole number from 0 to 65535, got ${String(options.port)}`,
     );
+  for (const name of ["authorize", "onConnection", "onMessage"] as const) {
+    const handler: unknown = options[name];
+    if (handler !== undefined && typeof handler !== "function")
+      throw invalidOption(`option ${name} of createTestServer() must be a function, got ${typeof handler}`);
+  }
   const host = options.host ?? "127.0.0.1";
   const scheme = options.tls === undefined ? "ws" : "wss";
   const wss = new WebSocketServer({ noServer: true, perMessageDeflate: false });
@@ -72,7 +100,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     if (socket.destroyed) return Promise.resolve();
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
-    const refusal = handshakeRefusal(options.authorize?.(info));
+    const verdict = guard(() => options.authorize?.(info));
+    const refusal = handshakeRefusal(verdict === THREW ? 500 : verdict);
     if (refusal !== undefined) {
       socket.end(refusal);
       return Promise.resolve();
@@ -96,11 +125,11 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
         const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
         const message = isBinary ? buf : buf.toString("utf8");
         received.push(message);
-        if (options.onMessage) options.onMessage(message, ws, isBinary);
+        if (options.onMessage) guard(() => options.onMessage?.(message, ws, isBinary));
         else ws.send(message);
       });
       if (stalled) pause(ws);
-      options.onConnection?.(ws, info);
+      guard(() => options.onConnection?.(ws, info));
       resolve();
     });
     return promise;
@@ -182,6 +211,8 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       const run = async (): Promise<void> => {
         if (closes > 0) return; // close() came, before or meanwhile: it wins
         await stop();
+        // close() came while this stopped, before a downtime it could end: no downtime then.
+        if (closes > 0) return;
         if (downMs > 0) {
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => endDowntime(), downMs);

@@ -24,7 +24,14 @@ export interface HandshakeInfo {
   readonly headers: http.IncomingHttpHeaders;
 }
 
-/** Options of {@link createTestServer}. Every one is optional. */
+/**
+ * Options of {@link createTestServer}. Every one is optional.
+ *
+ * A handler (`authorize`, `onConnection`, `onMessage`) that throws, a failed `expect()` say,
+ * has its error thrown again on the next tick, an uncaught exception the test runner reports,
+ * and the server carries on: a throwing `authorize` refuses the handshake with HTTP 500, a
+ * throwing `onMessage` sends nothing for that message and the client's next ones are read.
+ */
 export interface TestServerOptions {
   /** Port to listen on; keep 0 so parallel tests never collide. @default 0 */
   port?: number;

@@ -85,7 +85,9 @@ export type Truthy<T> = Exclude<T, false | 0 | 0n | "" | null | undefined>;
  * A promise still pending at the deadline counts as "not yet". A predicate that throws (an `expect(...)` not met yet) counts as "not yet"; after
  * `timeoutMs`, the promise rejects with a {@link WaitForTimeoutError} carrying the last error.
  *
- * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a negative or non-numeric timing, or an `intervalMs` over 2147483647.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` (a rejection) for a `predicate` that is not a
+ * function (the condition's value, say), a negative or non-numeric timing, or an `intervalMs`
+ * over 2147483647.
  * @example
  * ```ts
  * await server.dropAll(1011);
@@ -97,6 +99,13 @@ export async function waitFor<T>(
   predicate: () => T | Promise<T>,
   options: WaitForOptions = {},
 ): Promise<Truthy<T>> {
+  // waitFor(conn.state === "open") passes the value: refuse it, not wait it out and time out.
+  if (typeof predicate !== "function") {
+    throw new EvtWebSocketError(
+      "ERR_INVALID_OPTION",
+      `predicate of waitFor() must be a function (() => condition), got ${predicate === null ? "null" : typeof predicate}`,
+    );
+  }
   const timeoutMs = checkMs("timeoutMs", options.timeoutMs, 4000, 0);
   // A timer takes at most 2^31-1 ms: a longer one fires at once, so the checks would never pause.
   const intervalMs = checkMs("intervalMs", options.intervalMs, 10, 0, 2_147_483_647);
