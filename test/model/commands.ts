@@ -556,6 +556,7 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "close",
   "reconnecting",
   "state",
+  "pong",
   "sendCallback",
   "shouldReconnect",
   "matcher",

@@ -96,6 +96,7 @@ export type CallbackEvent =
   | "close"
   | "reconnecting"
   | "state"
+  | "pong"
   | "sendCallback"
   | "shouldReconnect"
   | "matcher"
@@ -108,6 +109,7 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   close: "onClose",
   reconnecting: "onReconnecting",
   state: "on('state')",
+  pong: "on('pong')",
   sendCallback: "send callback",
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",

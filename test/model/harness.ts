@@ -185,7 +185,10 @@ export class ModelRun {
       this.books.stateEvent(change.oldState, change.newState);
       this.#fire("state");
     });
-    this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
+    this.conn.on("pong", (info) => {
+      this.#event(`pong ${info.rttMs} ms`);
+      this.#fire("pong");
+    });
   }
 
   /**
