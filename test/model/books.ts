@@ -62,6 +62,8 @@ export interface RequestCall {
   controller: AbortController | undefined;
   /** When its timeout runs out (clock time); undefined when it has none. */
   deadline: number | undefined;
+  /** The same, kept: it may not time out before then (`deadline` is cleared once judged). */
+  notBefore: number | undefined;
   retry: boolean;
   /** Changes to "closed" announced before it was made. */
   closedBefore: number;
@@ -289,6 +291,7 @@ export class Books {
   /** onError. */
   errorEvent(e: EvtWebSocketError): void {
     if (isRequestFailure(e)) this.#callbackErrors++;
+    this.#checkNotEarly(e);
     for (const ending of this.#endings) ending.errors.push(e);
     if (e.details.unsent !== undefined) {
       this.#reportedUnsent += e.details.unsent;
@@ -447,6 +450,38 @@ export class Books {
   /** A socket's handshake completed; `nextCall` is the number the next call will get. */
   socketOpened(socket: MemorySocket, nextCall: number): void {
     this.#openedAtCall.set(socket, nextCall);
+  }
+
+  /**
+   * A timeout told to onError (in the step its timer ran, so at its time) did not come before
+   * its time: a pong timeout within pongTimeoutMs of the socket's last received byte, a connect
+   * timeout before connectTimeoutMs of the handshake, a send callback's timeout before
+   * requestTimeoutMs of any send callback still waiting.
+   */
+  #checkNotEarly(e: EvtWebSocketError): void {
+    const { clock, config, transport } = this.#ctx;
+    const now = clock.now();
+    if (e.code === ErrorCode.PONG_TIMEOUT) {
+      const s = transport.sockets.filter((x) => x.terminated && x.wasOpen).at(-1);
+      if (s !== undefined && now - s.lastReceivedAt < config.pongTimeoutMs)
+        this.#violate(
+          "not-early",
+          `transport[${s.index}] declared dead at t=${now}, ${now - s.lastReceivedAt} ms after it last received (pongTimeoutMs ${config.pongTimeoutMs})`,
+        );
+    } else if (e.code === ErrorCode.CONNECT_TIMEOUT && e.message.includes("opening handshake")) {
+      const s = transport.sockets.filter((x) => x.terminated && !x.wasOpen).at(-1);
+      const started = s === undefined ? undefined : this.#startedAt.get(s);
+      if (s !== undefined && started !== undefined && now - started < config.connectTimeoutMs)
+        this.#violate(
+          "not-early",
+          `transport[${s.index}]'s handshake timed out at t=${now}, ${now - started} ms after it began (connectTimeoutMs ${config.connectTimeoutMs})`,
+        );
+    } else if (e.code === ErrorCode.REQUEST_TIMEOUT) {
+      const due = this.requests.some(
+        (r) => r.kind === "callback" && r.notBefore !== undefined && r.notBefore <= now,
+      );
+      if (!due) this.#violate("not-early", `a send callback timed out at t=${now}, before any was due`);
+    }
   }
 
   /** A socket ended: `report` is what its onClose said, undefined after terminate(). */
@@ -658,6 +693,14 @@ export class Books {
 
   /** A request() promise rejected. */
   requestRejected(call: RequestCall, e: unknown): void {
+    // Told a turn later than it happened (a promise reaction): an early timeout is seen only
+    // when the step ended before its deadline, but it is never judged early by mistake.
+    const now = this.#ctx.clock.now();
+    if (codeOf(e) === ErrorCode.REQUEST_TIMEOUT && call.notBefore !== undefined && now < call.notBefore)
+      this.#violate(
+        "not-early",
+        `${call.label} timed out at t=${now}, before its deadline t=${call.notBefore}`,
+      );
     if (call.retry && codeOf(e) === ErrorCode.DISCONNECTED && this.closedAnnounced === call.closedBefore) {
       this.#violate(
         "retry-on-reconnect",

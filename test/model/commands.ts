@@ -218,6 +218,26 @@ class Late extends Step {
   }
 }
 
+/** From now on timers of 2 ms or more may fire up to 1 ms early (`on`), or not. */
+class Early extends Step {
+  readonly on: boolean;
+
+  constructor(on: boolean) {
+    super(true);
+    this.on = on;
+  }
+
+  label(): string {
+    return this.on ? "timers up to 1 ms early" : "timers never early";
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => {
+      run.clock.maxEarlyMs = this.on ? 1 : 0;
+    });
+  }
+}
+
 /**
  * The page enters the back/forward cache (`pagehide` with `persisted`) or comes back
  * (`pageshow`), dispatched on the fake page that harness.ts installs as the global object's
@@ -583,6 +603,10 @@ const advanceArb = fc.oneof(
   weigh(
     1,
     fc.constantFrom(0, 10, 500, 5000).map((ms): Step => new Late(ms)),
+  ),
+  weigh(
+    1,
+    fc.boolean().map((on): Step => new Early(on)),
   ),
 );
 

@@ -156,7 +156,8 @@ export class ModelRun {
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
       const wait = this.#serverWait;
       this.#serverWait = undefined;
-      if (wait !== undefined && this.clock.now() - wait.at < wait.ms) {
+      // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
+      if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
         this.violate(
           "server-delay",
           `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
@@ -760,6 +761,7 @@ export class ModelRun {
       outcome: undefined,
       controller: undefined,
       deadline: undefined,
+      notBefore: undefined,
       retry: false,
       closedBefore: this.books.closedAnnounced,
     };
@@ -768,6 +770,8 @@ export class ModelRun {
   #sendCb(dup: boolean, suffix: string): void {
     const n = this.#nextId++;
     const call = this.#newRequest(n, "callback", this.#requestKey(n, dup));
+    const { requestTimeoutMs } = this.config;
+    if (requestTimeoutMs > 0) call.notBefore = this.clock.now() + requestTimeoutMs;
     this.line(`${arrow(suffix)}send(${call.key}, cb) = ${call.label}${suffix}`);
     try {
       this.conn.send(this.#wire.request(call.key, true), (resp) => {
@@ -799,7 +803,7 @@ export class ModelRun {
     call.controller = controller;
     call.retry = a.retry;
     const timeoutMs = a.timeout === "default" ? this.config.requestTimeoutMs : a.timeout;
-    if (timeoutMs > 0) call.deadline = this.clock.now() + timeoutMs;
+    if (timeoutMs > 0) call.deadline = call.notBefore = this.clock.now() + timeoutMs;
     this.books.requests.push(call);
     this.line(
       `${arrow(suffix)}${describeAction(a).replace("request(q", `request(${call.key}`)} = ${call.label}${suffix}`,

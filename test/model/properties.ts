@@ -12,6 +12,8 @@ export const PROPERTIES = {
   "settle-once": "a request or send callback settles at most once, with its own response",
   "request-settles": "every request and send callback settles",
   "request-deadline": "a request with a timeout settles by its deadline",
+  "not-early":
+    "no timeout comes before its time, though timers fire early: a request's timeoutMs, the handshake's connectTimeoutMs, and pongTimeoutMs since the socket last received anything",
   "starved-answer":
     "an answer that came in time counts though the process was frozen past the deadline and its timer ran before the socket was read: the request resolves with it (never ERR_REQUEST_TIMEOUT), the handshake is not ended by the connect timeout, a closing socket is not ended by the close timeout, an open socket whose ping was still in time is not ended as dead by the heartbeat",
   "retry-on-reconnect":
