@@ -360,18 +360,25 @@ export class Books {
    * A signal given to `calls` (one send, or several sharing it) aborted at `now`; the queue
    * shrank by `removed`. `inFlush`: from inside a frame being handed to a transport.
    */
-  sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean): void {
+  sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean, inCallback = false): void {
+    // From a callback inside the send() call itself (a logger told of the oldest message it
+    // dropped), the message is queued before send() has returned to say so.
     const queued = calls.filter(
-      (c) => c.result === "queued" && !this.#acceptedKeys.has(c.key) && !this.#reportedKeys.has(c.key),
+      (c) =>
+        (c.result === "queued" || (inCallback && c.result === undefined && c.threw === undefined)) &&
+        !this.#acceptedKeys.has(c.key) &&
+        !this.#reportedKeys.has(c.key),
     );
     // Inside a flush, a message past its deadline may already be out of the queue, its expiry
     // reported once the flush is over: the abort (a sent subscriber's) may find it gone.
     const due = (c: SendCall) => inFlush && c.deadline !== undefined && now >= c.deadline;
     // Still queued for sure: no end of a connection has dropped the queue since they were made.
     const kept = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
-    const certain = kept.filter((c) => !due(c));
+    // From a callback (a logger's line, onError), the step that announced it may already have
+    // taken the message out of the queue (expired, or dropped by close()), its report still to come.
+    const certain = inCallback ? [] : kept.filter((c) => !due(c));
     const maybe = [
-      ...kept.filter(due),
+      ...(inCallback ? kept : kept.filter(due)),
       ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
     ];
     const keys = calls.map((c) => c.key).join(", ");
@@ -637,7 +644,15 @@ export class Books {
       const came = `${call.label} (deadline t=${call.deadline}) was answered at t=${from}, in time, and the answer read at t=${now} after the timers ran`;
       if (judged && call.outcome === `rejected ${ErrorCode.REQUEST_TIMEOUT}`) {
         this.#violate("starved-answer", `${came}, yet it was rejected ${ErrorCode.REQUEST_TIMEOUT}`);
-      } else if (judged && pendingAtRead && openAtRead && noClose && call.outcome !== "resolved") {
+      } else if (
+        judged &&
+        pendingAtRead &&
+        openAtRead &&
+        noClose &&
+        call.outcome !== "resolved" &&
+        // Its signal aborted by a callback the read ran (a matcher's) before the answer matched.
+        call.outcome !== `rejected ${ErrorCode.ABORTED}`
+      ) {
         this.#violate(
           "starved-answer",
           `${came} on an open socket, yet it is ${call.outcome ?? "unsettled"}`,

@@ -12,7 +12,14 @@
  */
 
 import fc from "fast-check";
-import { type Action, actionArb, CALLBACK_NAMES, type CallbackEvent, describeAction } from "./config.js";
+import {
+  type Action,
+  actionArb,
+  armedActionArb,
+  CALLBACK_NAMES,
+  type CallbackEvent,
+  describeAction,
+} from "./config.js";
 import { flush, type ModelRun, type Release } from "./harness.js";
 import type { MemorySocket } from "./memory-transport.js";
 
@@ -643,7 +650,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   socketArb,
   advanceArb,
   advanceArb,
-  fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
+  fc.tuple(eventArb, armedActionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSendOnFrame(p, s)),

@@ -86,7 +86,9 @@ export type Action =
   | { kind: "ping" }
   | { kind: "drained" }
   /** `again`: next() once more on the run's previous iterator (its last next() may still wait). */
-  | { kind: "next"; bufferSize: number; again: boolean };
+  | { kind: "next"; bufferSize: number; again: boolean }
+  /** Aborts the signal of an unsettled request, or of a send (`pick` chooses which). */
+  | { kind: "abort"; what: "request" | "send"; pick: number };
 
 /** The callbacks an action can be armed in. */
 export type CallbackEvent =
@@ -148,6 +150,8 @@ export function describeAction(a: Action): string {
       return "drained()";
     case "next":
       return a.again ? "the previous iterator's next()" : `messages({ bufferSize: ${a.bufferSize} }).next()`;
+    case "abort":
+      return `abort(${a.what === "request" ? "an unsettled request's" : "a send's"} signal, pick ${a.pick})`;
   }
 }
 
@@ -274,6 +278,23 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant("next" as const),
       bufferSize: fc.constantFrom(1, 1024),
       again: fc.boolean(),
+    }),
+  },
+);
+
+/**
+ * What a callback can be armed with: any action, or an abort (of a request's signal or a send's),
+ * so an abort lands inside a callback: in the matcher while a response is being matched, in
+ * onMessage just before a response in the same burst, in onError while requests time out.
+ */
+export const armedActionArb: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 6, arbitrary: actionArb },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("abort" as const),
+      what: fc.constantFrom<"request" | "send">("request", "send"),
+      pick: fc.nat(7),
     }),
   },
 );

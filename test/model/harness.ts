@@ -504,6 +504,12 @@ export class ModelRun {
           this.#stream = this.conn.messages({ bufferSize });
           return this.#stream.next();
         });
+    } else if (action.kind === "abort") {
+      this.line(`${arrow(suffix)}${describeAction(action)}${suffix}`);
+      const armed = suffix !== "";
+      const done =
+        action.what === "request" ? this.abort(action.pick) : this.abortSend(action.pick, false, armed);
+      if (!done) this.line("  (nothing to abort)");
     } else this.#ping(suffix);
   }
 
@@ -718,7 +724,7 @@ export class ModelRun {
    * Aborts the signal of a send not aborted yet (`pick` chooses which); false when none.
    * `inFlush`: from inside a frame being handed to a transport.
    */
-  abortSend(pick: number, inFlush = false): boolean {
+  abortSend(pick: number, inFlush = false, inCallback = false): boolean {
     const open = this.abortableSends();
     const call = open[pick % Math.max(1, open.length)];
     if (call === undefined) return false;
@@ -726,7 +732,13 @@ export class ModelRun {
     this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now(), inFlush);
+    this.books.sendAborted(
+      sharing,
+      before - this.conn.stats.queuedMessages,
+      this.clock.now(),
+      inFlush,
+      inCallback,
+    );
     return true;
   }
 
