@@ -371,14 +371,16 @@ export class Books {
     );
     // Inside a flush, a message past its deadline may already be out of the queue, its expiry
     // reported once the flush is over: the abort (a sent subscriber's) may find it gone.
-    const due = (c: SendCall) => inFlush && c.deadline !== undefined && now >= c.deadline;
+    const due = (c: SendCall) => (inFlush || inCallback) && c.deadline !== undefined && now >= c.deadline;
     // Still queued for sure: no end of a connection has dropped the queue since they were made.
     const kept = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
     // From a callback (a logger's line, onError), the step that announced it may already have
     // taken the message out of the queue (expired, or dropped by close()), its report still to come.
+    // Those not past their deadline first: the ones an abort most likely took.
     const certain = inCallback ? [] : kept.filter((c) => !due(c));
     const maybe = [
-      ...(inCallback ? kept : kept.filter(due)),
+      ...(inCallback ? kept.filter((c) => !due(c)) : []),
+      ...kept.filter(due),
       ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
     ];
     const keys = calls.map((c) => c.key).join(", ");
