@@ -320,3 +320,29 @@ describe("the heartbeat on a clock whose every timer fires late or early", () =>
     expect(verdict - pings[0]!).toBeGreaterThanOrEqual(200);
   });
 });
+
+describe("the order of events, as docs/concepts.md's transition table lists them", () => {
+  it("reconnect(): state within the call, then the old socket's close when it is gone, then the new open", async () => {
+    const s = await server();
+    const events: string[] = [];
+    const c = conn<string, string>({
+      reconnect: fast,
+      onClose: (i) => void events.push(`close ${i.code} willReconnect=${i.willReconnect} ${i.closedBy}`),
+      onReconnecting: () => void events.push("reconnecting"),
+      onError: (e) => void events.push(`error ${e.code}`),
+      onConnected: () => void events.push("connected"),
+    });
+    c.on("state", (change) => void events.push(`state ${change.newState}`));
+    await c.dial(s.url);
+    events.length = 0;
+    c.reconnect(4000, "new token");
+    expect(events).toEqual(["state reconnecting"]);
+    await until(() => c.stats.reconnects === 1, "the new connection");
+    expect(events).toEqual([
+      "state reconnecting",
+      "close 4000 willReconnect=true client",
+      "state open",
+      "connected",
+    ]);
+  });
+});
