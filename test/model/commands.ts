@@ -280,7 +280,8 @@ export type SocketMove =
   | { move: "pong" }
   | { move: "peerPing" }
   | { move: "fail"; code: number }
-  | { move: "throwOnSend" };
+  | { move: "throwOnSend" }
+  | { move: "writeOut" };
 
 /**
  * A move for each situation a socket can be in, picked when the command runs: a command on a
@@ -321,6 +322,8 @@ function describeMove(m: SocketMove): string {
       return `fail(${m.code}): the adapter refuses a frame, TCP held open`;
     case "throwOnSend":
       return "throws on its next data frame (a polyfill)";
+    case "writeOut":
+      return "writes out what it held";
   }
 }
 
@@ -415,6 +418,9 @@ class OnSocket extends Step {
         return;
       case "throwOnSend":
         run.command(`${name}.${describeMove(m)}${flag}`, () => s.throwOnNextSend());
+        return;
+      case "writeOut":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.writeOut());
         return;
     }
   }
@@ -556,6 +562,7 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   // 1009 would say maxMessageBytes, which the model's messages never exceed.
   weigh(1, fc.record({ move: fc.constant("fail" as const), code: fc.constantFrom(1002, 1007) })),
   weigh(1, fc.constant({ move: "throwOnSend" as const })),
+  weigh(4, fc.constant({ move: "writeOut" as const })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(
@@ -584,6 +591,7 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "reconnecting",
   "state",
   "pong",
+  "drain",
   "sendCallback",
   "shouldReconnect",
   "matcher",

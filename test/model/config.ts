@@ -39,6 +39,12 @@ export interface ModelConfig {
    * preparation then spans commands, so close(), dial() and time land in the middle of it.
    */
   headers: "none" | "fn" | "held";
+  /**
+   * The default water marks (every frame leaves at once), or small ones (low 0, high 16 bytes)
+   * with frames held in the socket until a `writeOut` move: drained() then waits, and a
+   * "drain" listener (one is added) hears the buffer fall back.
+   */
+  waterMarks: "default" | "small";
   /** Timers fire up to this many ms late (0: on time). */
   maxLateMs: number;
   clockSeed: number;
@@ -99,6 +105,7 @@ export type CallbackEvent =
   | "reconnecting"
   | "state"
   | "pong"
+  | "drain"
   | "sendCallback"
   | "shouldReconnect"
   | "matcher"
@@ -112,6 +119,7 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   reconnecting: "onReconnecting",
   state: "on('state')",
   pong: "on('pong')",
+  drain: "on('drain')",
   sendCallback: "send callback",
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",
@@ -202,6 +210,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   maxPendingRequests: weighted([4, 65_536], [1, 2]),
   connectedPromise: weighted([3, false], [1, true]),
   headers: weighted<ModelConfig["headers"]>([4, "none"], [1, "fn"], [2, "held"]),
+  waterMarks: weighted<ModelConfig["waterMarks"]>([2, "default"], [1, "small"]),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
   clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
 });

@@ -190,6 +190,13 @@ export class ModelRun {
       this.#event(`pong ${info.rttMs} ms`);
       this.#fire("pong");
     });
+    if (config.waterMarks === "small") {
+      t.holdWrites = true;
+      this.conn.on("drain", () => {
+        this.#event(`drain (bufferedAmount ${this.conn.bufferedAmount})`);
+        this.#fire("drain");
+      });
+    }
   }
 
   /**
@@ -252,6 +259,7 @@ export class ModelRun {
       pingIntervalMs: config.pingIntervalMs,
       pongTimeoutMs: config.pongTimeoutMs,
       queue: this.#queue(),
+      ...(config.waterMarks === "small" ? { lowWaterMark: 0, highWaterMark: 16 } : {}),
       onConnected: () => this.#onConnected(),
       onMessage: (msg) => {
         this.#event(`onMessage ${describeMsg(msg)}`);

@@ -64,7 +64,7 @@ export const PROPERTIES = {
   "proxy-407":
     "after a proxy's 407 no socket opens until the next dial(), unless shouldReconnect is there to say yes",
   "drained-settles":
-    "a drained() settles once the connection is not open and its queue is empty (nothing of ours waits to leave)",
+    "a drained() settles once its queue is empty and nothing of ours waits to leave: the connection is not open, or its socket holds nothing unwritten",
   "waits-settle":
     "every drained() promise and every messages() next() settles once the connection is closed (close() settles them)",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
