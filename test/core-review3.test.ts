@@ -346,3 +346,46 @@ describe("the order of events, as docs/concepts.md's transition table lists them
     ]);
   });
 });
+
+describe("an abort racing a response in the same turn (both in one TCP chunk)", () => {
+  /** A server text frame. */
+  const text = (t: string) => frame(1, Buffer.from(t));
+
+  it.each([
+    [
+      "the message before the response aborts the request: it rejects ERR_ABORTED once, its response reaches onMessage",
+      false,
+    ],
+    ["the message after the response aborts it: the request has resolved, the abort changes nothing", true],
+  ] as const)("%s", async (_, responseFirst) => {
+    const raw = await rawServer();
+    const errors: string[] = [];
+    const messages: string[] = [];
+    const controller = new AbortController();
+    const c = conn<string, string>({
+      reconnect: false,
+      matchMsg: (req, resp) => resp === `${req}:ok`,
+      onError: (e) => void errors.push(e.code),
+      onMessage: (m) => {
+        messages.push(m);
+        if (m === "news") controller.abort();
+      },
+    });
+    await c.dial(raw.url);
+    const settled: string[] = [];
+    const request = c.request("q1", { signal: controller.signal }).then(
+      (r) => void settled.push(`resolved ${r}`),
+      (e: EvtWebSocketError) => void settled.push(e.code),
+    );
+    await until(() => parseAll(raw.connectionBytes(0)).length === 1, "the request at the server");
+    raw.write(Buffer.concat(responseFirst ? [text("q1:ok"), text("news")] : [text("news"), text("q1:ok")]));
+    await request;
+    await until(() => messages.length === (responseFirst ? 1 : 2), "the messages");
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual([responseFirst ? "resolved q1:ok" : "ERR_ABORTED"]);
+    expect(messages).toEqual(responseFirst ? ["news"] : ["news", "q1:ok"]);
+    expect(errors).toEqual([]);
+    expect(c.stats.pendingRequests).toBe(0);
+    raw.hangUp();
+  });
+});
