@@ -389,3 +389,28 @@ describe("an abort racing a response in the same turn (both in one TCP chunk)", 
     raw.hangUp();
   });
 });
+
+describe("reconnect() against a peer that never answers the close frame", () => {
+  it("one socket at a time: the new attempt waits for the old socket, cut off at the close timeout", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const clock = new FakeClock();
+    const opened: number[] = [];
+    const c = conn<string, string>({ clock, reconnect: fast });
+    c.on("state", (change) => void (change.newState === "open" && opened.push(clock.now())));
+    await c.dial(raw.url);
+    c.reconnect(4000, "new token");
+    expect(c.send("after")).toBe("queued");
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "our close frame");
+    clock.advance(2999);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(c.state).toBe("reconnecting");
+    clock.advance(1); // the close timeout: the old socket is cut off, the new attempt starts
+    await until(() => c.state === "open", "the new connection");
+    expect(opened).toEqual([0, 3000]);
+    await until(
+      () => parseAll(raw.connectionBytes(1)).some((f) => f.payload.toString() === "after"),
+      "the queued send",
+    );
+    raw.hangUp();
+  });
+});
