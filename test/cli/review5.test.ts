@@ -5,8 +5,17 @@
  */
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { requireTools } from "../helpers/tools.js";
-import { defaultCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import {
+  type CliProcess,
+  defaultCli,
+  runCli,
+  startCli,
+  startWsServer,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
 import { createTmux, withExitLine } from "./tmux.js";
 
 useSourceBundle();
@@ -68,7 +77,58 @@ describe("text pasted at the prompt, several lines at once", requireTools("tmux"
 });
 
 let server: WsServer | undefined;
+const running: CliProcess[] = [];
 afterEach(async () => {
+  for (const p of running.splice(0)) p.kill();
   await server?.stop();
   server = undefined;
+});
+
+/** Starts `evtws serve args…` and returns it with the URL it printed. */
+async function serve(args: string[]): Promise<{ peer: CliProcess; url: string }> {
+  const peer = startCli(["serve", ...args]);
+  running.push(peer);
+  const out = await peer.waitFor("stdout", /listening on ws:\/\/\S+/);
+  const url = /listening on (ws:\/\/\S+)/.exec(out)?.[1];
+  if (url === undefined) throw new Error(`no URL in ${out}`);
+  return { peer, url };
+}
+
+describe("evtws serve as a test peer", () => {
+  it("logs a message's control characters escaped, on one line: a client cannot clear its terminal", async () => {
+    // Before: the text went to the log raw, "\x1b[2J" cleared the server's screen and the
+    // newline started a line that looked like the server's own.
+    const { peer, url } = await serve([]);
+    const nasty = "a\x1b[2J\x1b[Hb\n12:00:00.000 #9 forged\r";
+    const run = await runCli(["--match", "echo", "-x", nasty, url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${nasty}\n`);
+    const log = await peer.waitFor("stdout", /#1 closed 1000/);
+    expect(log).not.toMatch(/\x1b/);
+    expect(log).not.toMatch(/\r/);
+    expect(log).toContain(String.raw`#1 < a\x1b[2J\x1b[Hb\n12:00:00.000 #9 forged\r`);
+    expect(log).not.toMatch(/^12:00:00\.000/m);
+  });
+
+  it("goes on serving when its log's reader goes away (`evtws serve | head -1`)", async () => {
+    // Before: the next log line failed with EPIPE, unheard, and the server died with a stack
+    // trace as the first client connected.
+    const { peer, url } = await serve([]);
+    peer.child.stdout.destroy();
+    for (const message of ["one", "two"]) {
+      const run = await runCli(["-q", "--match", "echo", "-x", message, url]);
+      expect(run).toEqual({ code: 0, stdout: `${message}\n`, stderr: "" });
+    }
+    // A raw client too, closed by the server when it stops: it is still there.
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once("close", resolve));
+    peer.child.kill("SIGTERM");
+    expect(await closed).toBe(1001);
+    expect(await peer.exited).toBe(0);
+    expect(peer.stderr()).toBe("");
+  });
 });
