@@ -204,7 +204,11 @@ function clientProgram(version: string): Program {
     .option("-v, --verbose", "show pongs, and log attempts, opens, closes, retries and pings on stderr")
     .option("--trace", "like -v, and log the size of every message sent and received")
     .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect)
-    .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
+    .option(
+      "--timeout <s>",
+      "how long each request waits for its response once sent; 0 is forever (default 10)",
+      seconds,
+    )
     .option(
       "--concurrency <n>",
       `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,

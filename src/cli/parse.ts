@@ -23,8 +23,10 @@ export class UsageError extends Error {
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 
 /**
- * Parses a duration such as `1.5`, `500ms`, `2s` or `1m` into milliseconds. A bare number is
- * in `unit`, the unit the option documents.
+ * Parses a duration such as `1.5`, `500ms`, `2s` or `1m` into whole milliseconds. A bare number
+ * is in `unit`, the unit the option documents. A duration above 0 is at least 1 ms: rounded down
+ * to 0, it would turn the option off (`--timeout 0` waits forever, `--ping-interval 0` never
+ * pings), the opposite of what a tiny value asks for.
  *
  * @throws UsageError for a negative, empty or unparsable value.
  */
@@ -36,7 +38,8 @@ export function parseDuration(text: string, unit: "s" | "ms"): number {
     );
   }
   const factor = UNITS[match[2] ?? unit] ?? 1;
-  return Math.round(Number(match[1]) * factor);
+  const ms = Number(match[1]) * factor;
+  return ms > 0 ? Math.max(1, Math.round(ms)) : 0;
 }
 
 /** The longest wait a Node timer keeps, in ms (2^31 - 1, about 24.8 days); a longer one fires at once. */

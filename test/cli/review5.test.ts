@@ -132,3 +132,25 @@ describe("evtws serve as a test peer", () => {
     expect(peer.stderr()).toBe("");
   });
 });
+
+describe("durations below a millisecond", () => {
+  it("--timeout 0.0001 times the request out (1 ms) rather than waiting forever, as 0 does", async () => {
+    // Before: 0.1 ms was rounded to 0, the library's "no deadline", and the run hung on a server
+    // that never answers.
+    server = await startWsServer(() => undefined);
+    const run = await runCli(["-q", "--timeout", "0.0001", "-x", "never answered", server.url], {
+      timeoutMs: 15_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: request timed out after 1 ms/);
+  });
+
+  it("--connect-timeout 0.4ms is 1 ms, not refused as 0", async () => {
+    server = await startWsServer();
+    const run = await runCli(["-q", "--connect-timeout", "0.4ms", "-x", "hi", server.url]);
+    // Before: a usage mistake (exit 2), "--connect-timeout: option connectTimeoutMs must be a
+    // whole number of ms from 1 …, got 0". A 1 ms bound may or may not be enough here.
+    expect(run.code).not.toBe(2);
+    expect(run.stderr).not.toMatch(/--connect-timeout|got 0/);
+  });
+});
