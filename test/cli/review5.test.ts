@@ -154,3 +154,33 @@ describe("durations below a millisecond", () => {
     expect(run.stderr).not.toMatch(/--connect-timeout|got 0/);
   });
 });
+
+describe("what the server chooses to say, on stderr or at the prompt", () => {
+  it("a close reason's control characters are escaped, its newline too: one line each", async () => {
+    // Before: "\x1b[2J" in the reason cleared the terminal (the event line is on stdout in the
+    // interactive session), and its newline split both lines in two.
+    const reason = "\x1b[2J\x1b[Hpwned\nevtws: forged";
+    server = await startWsServer((_text, _binary, ws) => {
+      ws.close(4001, reason);
+      return undefined;
+    });
+    const run = await runCli(["-x", "hi", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain("\x1b");
+    const lines = run.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      new RegExp(`^${TS} \\* closed 4001 "\\\\x1b\\[2J\\\\x1b\\[Hpwned\\\\nevtws: forged"$`),
+    );
+    expect(lines[2]).toBe(String.raw`evtws: closed 4001 \x1b[2J\x1b[Hpwned\nevtws: forged`);
+  });
+
+  it("wss:// to a plain server says so, on one line, instead of OpenSSL's bare 'wrong version number'", async () => {
+    server = await startWsServer();
+    const run = await runCli(["-q", "-x", "hi", server.url.replace("ws://", "wss://")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^evtws: ERR_DIAL_FAILED: .*wrong version number.*; the server does not speak TLS on this port: for a plain server use ws:\/\/\n$/,
+    );
+  });
+});
