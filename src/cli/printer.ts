@@ -101,7 +101,12 @@ export class Printer {
   aside(data: Data): void {
     if (this.#o.quiet) return;
     const stream = this.#o.events;
-    const body = renderBody(data, this.#o.body);
+    // The events' stream is read by a person, even when stdout is a pipeline: a text's escape
+    // sequences are shown there, not obeyed.
+    const body = renderBody(
+      data,
+      typeof data === "string" ? { ...this.#o.body, pipeline: false } : this.#o.body,
+    );
     this.#write(stream, dataLine(this.#o.color[stream], this.#now(), "<", `(unmatched) ${body}`));
   }
 

@@ -184,3 +184,19 @@ describe("what the server chooses to say, on stderr or at the prompt", () => {
     );
   });
 });
+
+describe("pushes that go to stderr in a pipeline (--responses-only)", () => {
+  it("are shown with their control characters escaped, as on a terminal", async () => {
+    // Before: stdout was a pipe, so the body was written as sent, to stderr (a terminal):
+    // the push cleared it and turned it red.
+    server = await startWsServer((text, _binary, ws) => {
+      ws.send("push\x1b[2J\x1b[31mred");
+      return text;
+    });
+    const run = await runCli(["--responses-only", "--match", "echo", "-x", "hi", server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(run.stderr).not.toContain("\x1b");
+    expect(run.stderr).toMatch(new RegExp(`${TS} < \\(unmatched\\) push\\\\x1b\\[2J\\\\x1b\\[31mred\n`));
+  });
+});
