@@ -85,13 +85,14 @@ export function parsePort(text: string): number {
 /**
  * Parses one `-H "Name: value"` header into a name and a value (both trimmed).
  *
- * @throws UsageError when there is no colon or the name is not an HTTP token.
+ * @throws UsageError when there is no colon or the name is not an HTTP token. The message
+ *   never quotes the text: `-H "Authorization Bearer $TOKEN"` (a colon forgotten) holds a secret.
  */
 export function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
   if (colon < 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-    throw new UsageError(`"${text}" is not a header: use "Name: value"`);
+    throw new UsageError('it is not a header: use "Name: value" (not shown: it may hold a secret)');
   }
   return [name, text.slice(colon + 1).trim()];
 }
@@ -157,7 +158,9 @@ export function parseUrl(text: string): string {
   try {
     url = new URL(input);
   } catch {
-    throw new UsageError(`"${text}" is not a URL: use ws://host[:port][/path] or wss://…`);
+    // Credentials in it are not shown: a URL that does not parse still holds its password.
+    const shown = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`);
+    throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }
   if (!SCHEMES.has(url.protocol)) {
     throw new UsageError(`URL scheme "${url.protocol}" is not supported: use ws:, wss:, http: or https:`);

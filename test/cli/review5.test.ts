@@ -200,3 +200,31 @@ describe("pushes that go to stderr in a pipeline (--responses-only)", () => {
     expect(run.stderr).toMatch(new RegExp(`${TS} < \\(unmatched\\) push\\\\x1b\\[2J\\\\x1b\\[31mred\n`));
   });
 });
+
+describe("secrets in a mistyped command line", () => {
+  it("-H with its colon forgotten is refused without quoting the value", async () => {
+    // Before: commander and evtws both quoted it, `"Authorization Bearer S3CRET" is not a header`,
+    // into a CI log.
+    const run = await runCli([
+      "-H",
+      "X-Tag: a",
+      "-H",
+      "Authorization Bearer S3CRET",
+      "-x",
+      "hi",
+      "ws://127.0.0.1:1",
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'evtws: --header 2 is not a header: use "Name: value" (not shown: it may hold a secret)\n',
+    );
+  });
+
+  it("a URL that does not parse is quoted without its credentials", async () => {
+    const run = await runCli(["-x", "hi", "ws://alice:S3CRET@[::1"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toContain("S3CRET");
+    expect(run.stderr).not.toContain("alice");
+    expect(run.stderr).toBe('evtws: "ws://…@[::1" is not a URL: use ws://host[:port][/path] or wss://…\n');
+  });
+});
