@@ -158,8 +158,11 @@ export function parseUrl(text: string): string {
   try {
     url = new URL(input);
   } catch {
-    // Credentials in it are not shown: a URL that does not parse still holds its password.
-    const shown = text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`);
+    // Credentials in it are not shown, nor its query (`?token=…`): a URL that does not parse
+    // still holds its password.
+    const shown = text
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`)
+      .replace(/\?.*$/s, "?…");
     throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }
   if (!SCHEMES.has(url.protocol)) {

@@ -226,5 +226,11 @@ describe("secrets in a mistyped command line", () => {
     expect(run.stderr).not.toContain("S3CRET");
     expect(run.stderr).not.toContain("alice");
     expect(run.stderr).toBe('evtws: "ws://…@[::1" is not a URL: use ws://host[:port][/path] or wss://…\n');
+    // A token in the query, as many servers take it, neither.
+    const query = await runCli(["-x", "hi", "ws://127.0.0.1:99999/feed?token=S3CRET"]);
+    expect(query.code).toBe(2);
+    expect(query.stderr).toBe(
+      'evtws: "ws://127.0.0.1:99999/feed?…" is not a URL: use ws://host[:port][/path] or wss://…\n',
+    );
   });
 });
