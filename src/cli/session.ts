@@ -114,7 +114,7 @@ export function runSession(
   // Whether the prompt is on screen: readline ends a line with a bare newline, and draws the
   // prompt again only when told to, so lines pasted together are echoed without it.
   let prompted = true;
-  /** Draws the prompt and the half-typed line where the cursor is. */
+  /** Draws the prompt and the half-typed line from the cursor, which starts a fresh row. */
   function redraw(): void {
     // readline's redraw first moves up by `prevRows` (the row of the typed line it last left
     // the cursor on): for a line that wraps, that landed on, and erased, the lines just printed.
@@ -304,7 +304,11 @@ export function runSession(
       } finally {
         echoes.shift();
       }
-      if (!ended) redraw();
+      if (ended) return;
+      // Not redraw(): the cursor may be on a later row of a wrapped half-typed line, which
+      // readline's own redraw moves up from.
+      prompted = true;
+      rl.prompt(true);
     });
   });
   rl.on("close", () => void finish(0));

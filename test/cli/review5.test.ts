@@ -64,6 +64,28 @@ describe("text pasted at the prompt, several lines at once", requireTools("tmux"
     expect(rows.at(-1)).toBe(">");
   });
 
+  it("with wrapped lines and a wrapped half-typed line after them, leaves no stale row", async () => {
+    // The half-typed line, drawn again after each record, must be drawn from its first row:
+    // drawn from its last, its first row stayed on screen once per pasted line.
+    const long = "first line, long enough to wrap past the forty columns";
+    const wide = "second 漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字漢字 wide";
+    const partial = "partial, typed and not sent, long enough to wrap too";
+    paste(`${long}\n${wide}\n${partial}`);
+    const text = await see("the answer to the wide line", (t) => t.includes(`< ${wide}`));
+    const rows = text.trimEnd().split("\n");
+    const from = rows.findIndex((row) => row.endsWith(`> ${long}`));
+    expect(from).toBeGreaterThanOrEqual(0);
+    expect(rows.slice(from).map((row) => row.replace(new RegExp(`^${TS} `), ""))).toEqual([
+      `> ${long}`,
+      `> ${wide}`,
+      `< ${long}`,
+      `< ${wide}`,
+      `> ${partial}`,
+    ]);
+    pane.keys("C-c");
+    await see("the half-typed line cleared", (t) => !t.includes(`> ${partial}`));
+  });
+
   it("keeps the echoes when a command is among them, so its output is seen under it", async () => {
     paste("a1\n/stats\nb1\n");
     const text = await see("the answer to b1", (t) => new RegExp(`${TS} < b1`).test(t));
