@@ -16,7 +16,7 @@ import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { type Chain, mintChain } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
-import { type Behaviour, handProxy, proxyChain } from "./helpers/proxy.js";
+import { type Behaviour, handProxy, proxyChain, tunnel } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
@@ -172,6 +172,52 @@ describe("answers to CONNECT as proxies write them", () => {
     expect(error.code).toBe("ERR_DIAL_FAILED");
     expect(error.details).toEqual({ proxyStatus: 101 });
     await until(() => proxy.openClients() === 0, "the proxy's socket closed");
+  });
+});
+
+describe("a proxy that asks for respite: 429 or 503 with Retry-After", () => {
+  it.each([503, 429])(
+    "the proxy's %i with Retry-After: 1: serverDelayMs 1000, the next CONNECT at least 1 s later (measured on the proxy), beyond maxDelayMs as for a server",
+    async (status) => {
+      const s = await server();
+      const at: number[] = [];
+      const proxy = await handProxy((n, client, target, open) => {
+        at.push(performance.now());
+        if (n === 0)
+          answerWith(`HTTP/1.1 ${status} Busy\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n`)(
+            n,
+            client,
+            target,
+            open,
+          );
+        else tunnel(n, client, target, open);
+      });
+      const waits: ReconnectingInfo[] = [];
+      const c = conn({ proxy: proxy.url, reconnect: fast, onReconnecting: (i) => void waits.push(i) });
+      await c.dial(s.url);
+      expect(waits).toHaveLength(1);
+      expect(waits[0]!.serverDelayMs).toBe(1000);
+      expect((waits[0]!.error as EvtWebSocketError).details).toEqual({ proxyStatus: status });
+      expect(at).toHaveLength(2);
+      expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(1000);
+      await c.close();
+    },
+  );
+
+  it("the proxy's 502 with Retry-After is not a wait the server set (only 429 and 503 are, as for a server)", async () => {
+    const proxy = await handProxy(
+      answerWith("HTTP/1.1 502 Bad Gateway\r\nRetry-After: 600\r\nContent-Length: 0\r\n\r\n"),
+    );
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: { ...fast, maxAttempts: 1 },
+      onReconnecting: (i) => void waits.push(i),
+    });
+    await failure(c.dial("ws://127.0.0.1:9/"));
+    expect(waits).toHaveLength(1);
+    expect(waits[0]!.serverDelayMs).toBeUndefined();
+    expect(proxy.connects).toHaveLength(2);
   });
 });
 

@@ -10,6 +10,7 @@
  */
 
 import * as net from "node:net";
+import { parseRetryAfter } from "../retry-after.js";
 import type { ProxyTarget } from "./proxy-env.js";
 
 /** The proxy answered `CONNECT` with a status other than 2xx. */
@@ -19,6 +20,8 @@ export class ProxyRefusedError extends Error {
     /** The proxy's HTTP status (407, 403, 502, …). */
     readonly proxyStatus: number,
     proxy: string,
+    /** The wait the proxy's `Retry-After` asks for, in ms (read whatever the status; the policy picks 429 and 503). */
+    readonly retryAfterMs?: number,
   ) {
     super(`the proxy ${proxy} answered CONNECT with HTTP ${proxyStatus}`);
   }
@@ -28,6 +31,8 @@ export class ProxyRefusedError extends Error {
 const MAX_ANSWER_BYTES = 16 * 1024;
 /** The status line: the code is three digits and ends there (`HTTP/1.1 2000` is not a 200). */
 const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?:[ \r\n]|$)/;
+/** A `Retry-After` header in a header block, its value trimmed of leading blanks. */
+const RETRY_AFTER = /\nretry-after:[ \t]*([^\r\n]*)/i;
 
 /** `host:port` as an HTTP authority (IPv6 in brackets). */
 function authority(host: string, port: number): string {
@@ -94,7 +99,8 @@ export function openTunnel(
           continue;
         }
         if (code < 200 || code > 299) {
-          finish(new ProxyRefusedError(code, where));
+          const retryAfter = RETRY_AFTER.exec(head);
+          finish(new ProxyRefusedError(code, where, parseRetryAfter(retryAfter?.[1], Date.now())));
           return;
         }
         if (rest.length > 0) socket.unshift(rest);
