@@ -8,17 +8,20 @@
  */
 
 import dc from "node:diagnostics_channel";
+import type { AddressInfo } from "node:net";
 import { connect as netConnect } from "node:net";
 import { inspect } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { WebSocketServer } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { type Chain, mintChain } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
-import { type Behaviour, handProxy, proxyChain, tunnel } from "./helpers/proxy.js";
+import { type Behaviour, handProxy, proxyChain, type TestProxy, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
+import { requireTools } from "./helpers/tools.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
@@ -126,6 +129,8 @@ describe("answers to CONNECT as proxies write them", () => {
     const c = conn({ proxy: proxy.url, reconnect: false });
     await c.dial(s.url);
     expect(c.state).toBe("open");
+    // The proxy's headers are the proxy's: conn.handshake describes the server's 101 only.
+    expect(c.handshake?.headers).toEqual({});
     await c.close();
   });
 
@@ -258,7 +263,53 @@ describe("wss: through a tunnel to a name only the proxy resolves", () => {
   });
 });
 
+/** A ws echo server on [::1], port 0, closed after the test; returns its port. */
+async function ipv6Echo(): Promise<number> {
+  const wss = new WebSocketServer({ host: "::1", port: 0 });
+  await new Promise((r) => wss.once("listening", r));
+  wss.on("connection", (ws) => ws.on("message", (d, binary) => ws.send(d, { binary })));
+  onCleanup(async () => {
+    for (const client of wss.clients) client.terminate();
+    await new Promise((r) => wss.close(r));
+  });
+  return (wss.address() as AddressInfo).port;
+}
+
+/** Dials ws://[::1]:port through `proxy` and checks a request goes both ways and the CONNECT had brackets. */
+async function throughToIpv6(port: number, proxy: TestProxy): Promise<void> {
+  const c = conn({ proxy: proxy.url, reconnect: false, matchMsg: (a, b) => a === b });
+  await c.dial(`ws://[::1]:${port}/`);
+  expect(await c.request("v6", { timeoutMs: 5000 })).toBe("v6");
+  expect(proxy.connects).toEqual([`[::1]:${port}`]);
+  await c.close();
+}
+
+describe("an IPv6 target", () => {
+  it("proxy-chain: CONNECT [::1]:port, the connection opens", async () => {
+    const port = await ipv6Echo();
+    await throughToIpv6(port, await proxyChain());
+  });
+});
+
+describe("an IPv6 target through tinyproxy", requireTools("tinyproxy"), () => {
+  it("tinyproxy: CONNECT [::1]:port, the connection opens", async () => {
+    const port = await ipv6Echo();
+    await throughToIpv6(port, await tinyproxy([port]));
+  });
+});
+
 describe("credentials in the proxy URL", () => {
+  it("go to the proxy only: the server's upgrade request has no Proxy-Authorization", async () => {
+    const s = await upgradeServer(() => undefined);
+    const proxy = await proxyChain({ user: "user", password: CANARY });
+    const c = conn({ proxy: `http://user:${CANARY}@127.0.0.1:${proxy.port}`, reconnect: false });
+    await c.dial(s.url);
+    expect(s.arrivals).toHaveLength(1);
+    expect(s.arrivals[0]!.headers["proxy-authorization"]).toBeUndefined();
+    expect(canaryHits(s.arrivals[0]!.headers)).toEqual([]);
+    await c.close();
+  });
+
   it("a user name and password with @ : / # % percent-encoded reach the proxy decoded", async () => {
     const s = await server();
     const user = "ops@corp";
