@@ -8,6 +8,7 @@
  */
 
 import dc from "node:diagnostics_channel";
+import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { connect as netConnect } from "node:net";
 import { inspect } from "node:util";
@@ -16,7 +17,7 @@ import { WebSocketServer } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
-import { type Chain, mintChain } from "./helpers/cert.js";
+import { type Chain, mintChain, mintPathTooLong } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { type Behaviour, handProxy, proxyChain, type TestProxy, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
@@ -296,6 +297,48 @@ describe("an IPv6 target through tinyproxy", requireTools("tinyproxy"), () => {
     const port = await ipv6Echo();
     await throughToIpv6(port, await tinyproxy([port]));
   });
+});
+
+describe("certificates that fail verification in ways a retry cannot fix: not retried, direct or through a tunnel", () => {
+  /** The server certificate and the CA to trust, for each way to fail. */
+  const misissued = {
+    // A certificate for clients only (extendedKeyUsage=clientAuth) served as a server's.
+    INVALID_PURPOSE: () => ({
+      cert: readFileSync(targetChain.files.clientCert, "utf8"),
+      key: readFileSync(targetChain.files.clientKey, "utf8"),
+      ca: targetChain.ca,
+    }),
+    // Signed by an intermediate CA whose root allows none (pathlen:0).
+    PATH_LENGTH_EXCEEDED: () => {
+      const minted = mintPathTooLong();
+      onCleanup(async () => minted.remove());
+      return minted;
+    },
+  };
+
+  it.each([
+    ["INVALID_PURPOSE", "direct"],
+    ["INVALID_PURPOSE", "proxy"],
+    ["PATH_LENGTH_EXCEEDED", "direct"],
+    ["PATH_LENGTH_EXCEEDED", "proxy"],
+  ] as const)(
+    "%s, %s: ERR_DIAL_FAILED with the TLS error as cause, one attempt only",
+    async (code, route) => {
+      const { cert, key, ca } = misissued[code]();
+      const s = await tlsEchoServer({ cert, key });
+      const proxy = await proxyChain();
+      const c = conn({
+        reconnect: { ...fast, maxAttempts: 2 },
+        tls: { ca },
+        ...(route === "proxy" ? { proxy: proxy.url } : {}),
+      });
+      const error = await failure(c.dial(s.url));
+      expect(error.code).toBe("ERR_DIAL_FAILED");
+      expect((error.cause as { code?: string }).code).toBe(code);
+      expect(s.servernames).toHaveLength(0); // no handshake finished
+      expect(proxy.connects).toHaveLength(route === "proxy" ? 1 : 0);
+    },
+  );
 });
 
 describe("credentials in the proxy URL", () => {
