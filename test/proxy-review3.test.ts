@@ -299,6 +299,30 @@ describe("an IPv6 target through tinyproxy", requireTools("tinyproxy"), () => {
   });
 });
 
+describe("tinyproxy's own BasicAuth, an independent 407", requireTools("tinyproxy"), () => {
+  // tinyproxy's config takes letters, digits and a few marks only; %2D is a needless encoding of "-".
+  const user = "ops";
+  const password = "s3cr3t-Pass";
+
+  it("percent-encoded credentials open the tunnel; none get its 407 (with a body): proxyStatus 407, not retried; wrong ones get its 401", async () => {
+    const s = await server();
+    const proxy = await tinyproxy([Number(new URL(s.url).port)], { user, password });
+    const c = conn({ proxy: `http://${user}:s3cr3t%2DPass@127.0.0.1:${proxy.port}`, reconnect: false });
+    await c.dial(s.url);
+    expect(c.state).toBe("open");
+    await c.close();
+    const none = conn({ proxy: proxy.url, reconnect: fast });
+    const error = await failure(none.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details).toEqual({ proxyStatus: 407 });
+    // tinyproxy 1.11 answers wrong credentials with 401 and WWW-Authenticate, not 407.
+    const wrong = conn({ proxy: `http://${user}:nope@127.0.0.1:${proxy.port}`, reconnect: false });
+    expect((await failure(wrong.dial(s.url))).details).toEqual({ proxyStatus: 401 });
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(1);
+  });
+});
+
 describe("certificates that fail verification in ways a retry cannot fix: not retried, direct or through a tunnel", () => {
   /** The server certificate and the CA to trust, for each way to fail. */
   const misissued = {

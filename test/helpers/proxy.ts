@@ -68,8 +68,14 @@ export async function proxyChain(options: ProxyChainOptions = {}, port = 0): Pro
   };
 }
 
-/** Starts tinyproxy on a free port, allowing CONNECT to `connectPorts`; stopped after the test. */
-export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
+/**
+ * Starts tinyproxy on a free port, allowing CONNECT to `connectPorts` (and asking for these
+ * credentials, with `basicAuth`: 407 otherwise); stopped after the test.
+ */
+export async function tinyproxy(
+  connectPorts: number[],
+  basicAuth?: { user: string; password: string },
+): Promise<TestProxy> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "evtws-tinyproxy-"));
   const config = join(dir, "tinyproxy.conf");
@@ -85,6 +91,7 @@ export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
       "LogLevel Connect",
       `LogFile "${log}"`,
       ...connectPorts.map((p) => `ConnectPort ${p}`),
+      ...(basicAuth === undefined ? [] : [`BasicAuth ${basicAuth.user} ${basicAuth.password}`]),
       "",
     ].join("\n"),
   );
