@@ -8,11 +8,11 @@
  * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials) is
  * retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
  *
- * A server may set the wait itself (see {@link serverDelay}): a handshake refused with 429 or
- * 503 and a `Retry-After`, or a close with 1013 ("try again later"). The delay is then at least
- * what the server asked, with jitter added on top, never taken off: clients told the same
- * moment still spread out, and none comes back early. `shouldReconnect` and `maxAttempts` are
- * asked first and still stop the retries.
+ * A server may set the wait itself (see {@link serverDelay}): a handshake (or a proxy's answer
+ * to `CONNECT`) refused with 429 or 503 and a `Retry-After`, or a close with 1013 ("try again
+ * later"). The delay is then at least what the server asked, with jitter added on top, never
+ * taken off: clients told the same moment still spread out, and none comes back early.
+ * `shouldReconnect` and `maxAttempts` are asked first and still stop the retries.
  */
 
 import { backoffDelay } from "./backoff.js";
@@ -37,12 +37,14 @@ export const MAX_SERVER_DELAY_MS = 600_000;
 export const TRY_AGAIN_LATER_MS = 5000;
 
 /**
- * The wait the server asked for, in ms, or undefined when it set none: a handshake refused with
- * 429 or 503 and a readable `Retry-After` (honoured up to {@link MAX_SERVER_DELAY_MS}), or a
- * connection the server closed with 1013 ({@link TRY_AGAIN_LATER_MS}, or `maxDelayMs` if smaller).
+ * The wait the server asked for, in ms, or undefined when it set none: a handshake (or a
+ * proxy's answer to `CONNECT`) refused with 429 or 503 and a readable `Retry-After` (honoured
+ * up to {@link MAX_SERVER_DELAY_MS}), or a connection the server closed with 1013
+ * ({@link TRY_AGAIN_LATER_MS}, or `maxDelayMs` if smaller).
  */
 export function serverDelay(policy: ResolvedReconnect, ending: Ending): number | undefined {
-  const { status, retryAfterMs } = ending;
+  // A proxy's 429 or 503 to CONNECT counts as the server's would: it too asks for respite.
+  const { status = ending.proxyStatus, retryAfterMs } = ending;
   if ((status === 429 || status === 503) && retryAfterMs !== undefined) {
     return Math.min(retryAfterMs, MAX_SERVER_DELAY_MS);
   }
@@ -108,13 +110,13 @@ export function decideRetry(
 
 /**
  * The wait the server asked for ({@link serverDelay}) with jitter added, never taken off, in
- * ms; undefined when it set none. Retry-After (a refused handshake: it has a status) may exceed
- * maxDelayMs, as the server knows its load; a 1013 wait (an open connection: no status) stays
- * within maxDelayMs.
+ * ms; undefined when it set none. Retry-After (a handshake or CONNECT refused with 429 or 503)
+ * may exceed maxDelayMs, as the server knows its load; a 1013 wait (a connection that was open)
+ * stays within maxDelayMs.
  */
 export function serverWait(policy: ResolvedReconnect, ending: Ending, r = Math.random()): number | undefined {
   const server = serverDelay(policy, ending);
   if (server === undefined) return undefined;
   const jittered = server + Math.round(server * policy.jitter * r);
-  return ending.status === undefined ? Math.min(jittered, policy.maxDelayMs) : jittered;
+  return ending.openForMs !== undefined ? Math.min(jittered, policy.maxDelayMs) : jittered;
 }

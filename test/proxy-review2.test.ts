@@ -9,7 +9,7 @@
  */
 
 import dc from "node:diagnostics_channel";
-import { connect as netConnect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { inspect } from "node:util";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
@@ -19,7 +19,7 @@ import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
-import { proxyChain, tinyproxy } from "./helpers/proxy.js";
+import { handProxy, proxyChain, type Seen, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
@@ -33,12 +33,6 @@ beforeAll(() => {
 });
 afterAll(() => tlsFiles.remove());
 
-/** A TCP connection as a counting server sees it. */
-interface Seen {
-  socket: Socket;
-  closed: boolean;
-}
-
 /** A TCP listener that accepts and never answers; counts what it accepted and what closed. */
 async function silentTarget() {
   const seen: Seen[] = [];
@@ -51,76 +45,6 @@ async function silentTarget() {
   });
   return { port, seen, open: () => seen.filter((s) => !s.closed).length };
 }
-
-type Behaviour = (
-  n: number,
-  client: Socket,
-  target: { host: string; port: number },
-  open: () => Socket,
-) => void;
-
-/**
- * A hand-made CONNECT proxy: reads the request head of each client connection, records its
- * target, then does what `behave` says for connection `n` (0 first). `tunnel(...)` is the
- * normal answer: TCP to the target, 200, then bytes both ways. Counts client and upstream
- * sockets and their closes.
- */
-async function handProxy(behave: Behaviour) {
-  const clients: Seen[] = [];
-  const upstreams: Seen[] = [];
-  const connects: string[] = [];
-  const { port } = await tcpServer((socket) => {
-    const s: Seen = { socket, closed: false };
-    const n = clients.length;
-    clients.push(s);
-    socket.on("error", () => {});
-    socket.on("close", () => (s.closed = true));
-    let head = Buffer.alloc(0);
-    const onData = (chunk: Buffer) => {
-      head = Buffer.concat([head, chunk]);
-      const end = head.indexOf("\r\n\r\n");
-      if (end === -1) return;
-      socket.removeListener("data", onData);
-      socket.pause();
-      const rest = head.subarray(end + 4);
-      if (rest.length > 0) socket.unshift(rest);
-      const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1/.exec(head.toString("latin1"))!;
-      connects.push(`${m[1]}:${m[2]}`);
-      const target = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
-      behave(n, socket, target, () => {
-        const up = netConnect(target);
-        const u: Seen = { socket: up, closed: false };
-        upstreams.push(u);
-        up.on("error", () => {});
-        up.on("close", () => (u.closed = true));
-        return up;
-      });
-    };
-    socket.on("data", onData);
-  });
-  return {
-    url: `http://127.0.0.1:${port}`,
-    port,
-    connects,
-    clients,
-    upstreams,
-    openClients: () => clients.filter((s) => !s.closed).length,
-    openUpstreams: () => upstreams.filter((s) => !s.closed).length,
-  };
-}
-
-/** The normal answer: TCP to the target, 200, then bytes both ways until either side ends. */
-const tunnel: Behaviour = (_n, client, _target, open) => {
-  const up = open();
-  up.once("connect", () => {
-    client.write("HTTP/1.1 200 Connection established\r\n\r\n");
-    client.pipe(up);
-    up.pipe(client);
-    client.resume();
-  });
-  up.on("close", () => client.destroy());
-  client.on("close", () => up.destroy());
-};
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(

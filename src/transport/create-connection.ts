@@ -92,7 +92,9 @@ function createConnection(
   transport.abortTunnel = openTunnel(proxy, opts.host!, Number(opts.port), (error, raw) => {
     transport.abortTunnel = undefined;
     if (error !== undefined) {
-      if (error instanceof ProxyRefusedError) transport.refused = { proxyStatus: error.proxyStatus };
+      if (error instanceof ProxyRefusedError) {
+        transport.refused = { proxyStatus: error.proxyStatus, retryAfterMs: error.retryAfterMs };
+      }
       oncreate(error);
       return;
     }

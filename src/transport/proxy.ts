@@ -10,6 +10,7 @@
  */
 
 import * as net from "node:net";
+import { parseRetryAfter } from "../retry-after.js";
 import type { ProxyTarget } from "./proxy-env.js";
 
 /** The proxy answered `CONNECT` with a status other than 2xx. */
@@ -19,13 +20,19 @@ export class ProxyRefusedError extends Error {
     /** The proxy's HTTP status (407, 403, 502, …). */
     readonly proxyStatus: number,
     proxy: string,
+    /** The wait the proxy's `Retry-After` asks for, in ms (read whatever the status; the policy picks 429 and 503). */
+    readonly retryAfterMs?: number,
   ) {
     super(`the proxy ${proxy} answered CONNECT with HTTP ${proxyStatus}`);
   }
 }
 
-/** The most bytes a proxy's answer to `CONNECT` may take before the blank line. */
+/** The most bytes a proxy's answer to `CONNECT` may take before the blank line (interim answers included). */
 const MAX_ANSWER_BYTES = 16 * 1024;
+/** The status line: the code is three digits and ends there (`HTTP/1.1 2000` is not a 200). */
+const STATUS_LINE = /^HTTP\/1\.[01] (\d{3})(?:[ \r\n]|$)/;
+/** A `Retry-After` header in a header block, its value trimmed of leading blanks. */
+const RETRY_AFTER = /\nretry-after:[ \t]*([^\r\n]*)/i;
 
 /** `host:port` as an HTTP authority (IPv6 in brackets). */
 function authority(host: string, port: number): string {
@@ -63,31 +70,43 @@ export function openTunnel(
     finish(new Error(`the proxy ${where} failed: ${cause.message}`, { cause }));
   const onClose = () =>
     finish(new Error(`the proxy ${where} closed the connection before answering CONNECT`));
+  /** Bytes of interim (1xx) answers already read past. */
+  let interim = 0;
   const onReadable = () => {
     for (let chunk = socket.read() as Buffer | null; chunk !== null; chunk = socket.read() as Buffer | null) {
       answer = Buffer.concat([answer, chunk]);
-      // The blank line that ends the header; lines may end with a bare LF (RFC 9112, 2.2; curl).
-      const blank = /\r?\n\r?\n/.exec(answer.toString("latin1"));
-      const end = blank === null ? -1 : blank.index;
-      if (end === -1) {
-        if (answer.length <= MAX_ANSWER_BYTES) continue;
-        finish(new Error(`the proxy ${where} sent an oversized answer`));
+      for (;;) {
+        // The blank line that ends the header; lines may end with a bare LF (RFC 9112, 2.2; curl).
+        const blank = /\r?\n\r?\n/.exec(answer.toString("latin1"));
+        if (blank === null) {
+          if (interim + answer.length <= MAX_ANSWER_BYTES) break;
+          finish(new Error(`the proxy ${where} sent an oversized answer`));
+          return;
+        }
+        const head = answer.subarray(0, blank.index).toString("latin1");
+        const status = STATUS_LINE.exec(head);
+        if (status === null) {
+          finish(new Error(`the proxy ${where} did not answer CONNECT with HTTP`));
+          return;
+        }
+        const code = Number(status[1]);
+        const rest = answer.subarray(blank.index + blank[0].length);
+        // An interim answer (100, 102, 103) comes before the real one: a client must read past it
+        // (RFC 9110, 15.2), as Node's http client does. 101 is no answer to CONNECT: refused below.
+        if (code >= 100 && code <= 199 && code !== 101) {
+          interim += answer.length - rest.length;
+          answer = rest;
+          continue;
+        }
+        if (code < 200 || code > 299) {
+          const retryAfter = RETRY_AFTER.exec(head);
+          finish(new ProxyRefusedError(code, where, parseRetryAfter(retryAfter?.[1], Date.now())));
+          return;
+        }
+        if (rest.length > 0) socket.unshift(rest);
+        finish(undefined);
         return;
       }
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(answer.subarray(0, end).toString("latin1"));
-      if (status === null) {
-        finish(new Error(`the proxy ${where} did not answer CONNECT with HTTP`));
-        return;
-      }
-      const code = Number(status[1]);
-      if (code < 200 || code > 299) {
-        finish(new ProxyRefusedError(code, where));
-        return;
-      }
-      const rest = answer.subarray(end + blank![0].length);
-      if (rest.length > 0) socket.unshift(rest);
-      finish(undefined);
-      return;
     }
   };
 

@@ -23,7 +23,7 @@ export interface TransportClose {
   status?: number;
   /** HTTP status of a proxy that refused the `CONNECT` tunnel (the server was never reached). */
   proxyStatus?: number;
-  /** The wait a refused handshake's `Retry-After` header asked for, in ms (adapters that see it). */
+  /** The wait the `Retry-After` header of a refused handshake (or of a proxy's 429 or 503 to `CONNECT`) asked for, in ms (adapters that see it). */
   retryAfterMs?: number;
   /** Which side started the closing handshake, where the adapter knows it. */
   closedBy?: ClosedBy;

@@ -202,3 +202,76 @@ export function mintExpired(): SelfSigned {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/**
+ * Mints a chain no client accepts, though every certificate in it is in date and names
+ * 127.0.0.1: a root CA limited to no intermediate (`pathlen:0`) signs an intermediate CA, which
+ * signs the server certificate (OpenSSL: `PATH_LENGTH_EXCEEDED`). `cert` is the server
+ * certificate followed by the intermediate; `ca` is the root to trust.
+ */
+export function mintPathTooLong(): SelfSigned & { ca: string } {
+  const dir = mkdtempSync(join(tmpdir(), "evtws-pathlen-"));
+  const openssl = (...args: string[]) => execFileSync("openssl", args, { stdio: "ignore", cwd: dir });
+  const ca = "basicConstraints=critical,CA:TRUE";
+  const usage = "keyUsage=critical,keyCertSign,cRLSign";
+  const sign = (name: string, cn: string, issuer: string, ext: string) => {
+    openssl(
+      "req",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+    );
+    writeFileSync(join(dir, `${name}.ext`), `${ext}\n`);
+    openssl(
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      `${issuer}.pem`,
+      "-CAkey",
+      `${issuer}.key`,
+      "-CAcreateserial",
+      "-days",
+      "1",
+      "-extfile",
+      `${name}.ext`,
+      "-out",
+      `${name}.pem`,
+    );
+  };
+  openssl(
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=evtws root",
+    "-addext",
+    `${ca},pathlen:0`,
+    "-addext",
+    usage,
+    "-keyout",
+    "root.key",
+    "-out",
+    "root.pem",
+  );
+  sign("int", "evtws intermediate", "root", `${ca}\n${usage}`);
+  sign("server", "127.0.0.1", "int", "subjectAltName=IP:127.0.0.1");
+  const read = (name: string) => readFileSync(join(dir, name), "utf8");
+  return {
+    ca: read("root.pem"),
+    cert: read("server.pem") + read("int.pem"),
+    key: read("server.key"),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

@@ -6,12 +6,13 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
+import { connect, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer as createSocksServer } from "@pondwader/socks5-server";
 import { RequestError, Server } from "proxy-chain";
 import { onCleanup } from "./harness.js";
+import { tcpServer } from "./raw-server.js";
 import { freePort } from "./server.js";
 import { TINYPROXY } from "./tools.js";
 
@@ -67,8 +68,14 @@ export async function proxyChain(options: ProxyChainOptions = {}, port = 0): Pro
   };
 }
 
-/** Starts tinyproxy on a free port, allowing CONNECT to `connectPorts`; stopped after the test. */
-export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
+/**
+ * Starts tinyproxy on a free port, allowing CONNECT to `connectPorts` (and asking for these
+ * credentials, with `basicAuth`: 407 otherwise); stopped after the test.
+ */
+export async function tinyproxy(
+  connectPorts: number[],
+  basicAuth?: { user: string; password: string },
+): Promise<TestProxy> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), "evtws-tinyproxy-"));
   const config = join(dir, "tinyproxy.conf");
@@ -84,6 +91,7 @@ export async function tinyproxy(connectPorts: number[]): Promise<TestProxy> {
       "LogLevel Connect",
       `LogFile "${log}"`,
       ...connectPorts.map((p) => `ConnectPort ${p}`),
+      ...(basicAuth === undefined ? [] : [`BasicAuth ${basicAuth.user} ${basicAuth.password}`]),
       "",
     ].join("\n"),
   );
@@ -143,3 +151,79 @@ export async function socks5(): Promise<TestProxy> {
   onCleanup(close);
   return { url: `socks5://127.0.0.1:${port}`, port, connects, close };
 }
+
+/** A TCP connection as a counting server sees it. */
+export interface Seen {
+  socket: Socket;
+  closed: boolean;
+}
+
+export type Behaviour = (
+  n: number,
+  client: Socket,
+  target: { host: string; port: number },
+  open: () => Socket,
+) => void;
+
+/**
+ * A hand-made CONNECT proxy: reads the request head of each client connection, records its
+ * target, then does what `behave` says for connection `n` (0 first). `tunnel(...)` is the
+ * normal answer: TCP to the target, 200, then bytes both ways. Counts client and upstream
+ * sockets and their closes.
+ */
+export async function handProxy(behave: Behaviour) {
+  const clients: Seen[] = [];
+  const upstreams: Seen[] = [];
+  const connects: string[] = [];
+  const { port } = await tcpServer((socket) => {
+    const s: Seen = { socket, closed: false };
+    const n = clients.length;
+    clients.push(s);
+    socket.on("error", () => {});
+    socket.on("close", () => (s.closed = true));
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      socket.removeListener("data", onData);
+      socket.pause();
+      const rest = head.subarray(end + 4);
+      if (rest.length > 0) socket.unshift(rest);
+      const m = /^CONNECT (\S+):(\d+) HTTP\/1\.1/.exec(head.toString("latin1"))!;
+      connects.push(`${m[1]}:${m[2]}`);
+      const target = { host: m[1]!.replace(/^\[|\]$/g, ""), port: Number(m[2]) };
+      behave(n, socket, target, () => {
+        const up = netConnect(target);
+        const u: Seen = { socket: up, closed: false };
+        upstreams.push(u);
+        up.on("error", () => {});
+        up.on("close", () => (u.closed = true));
+        return up;
+      });
+    };
+    socket.on("data", onData);
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    connects,
+    clients,
+    upstreams,
+    openClients: () => clients.filter((s) => !s.closed).length,
+    openUpstreams: () => upstreams.filter((s) => !s.closed).length,
+  };
+}
+
+/** The normal answer: TCP to the target, 200, then bytes both ways until either side ends. */
+export const tunnel: Behaviour = (_n, client, _target, open) => {
+  const up = open();
+  up.once("connect", () => {
+    client.write("HTTP/1.1 200 Connection established\r\n\r\n");
+    client.pipe(up);
+    up.pipe(client);
+    client.resume();
+  });
+  up.on("close", () => client.destroy());
+  client.on("close", () => up.destroy());
+};

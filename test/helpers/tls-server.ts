@@ -15,6 +15,8 @@ export interface TlsServer {
   port: number;
   /** How many connections it accepted. */
   connections(): number;
+  /** The name each TLS client asked for (SNI), in order; `false` when it sent none. */
+  servernames: (string | false)[];
 }
 
 /** Starts a wss: server with `tls` (PEM certificate and key) that echoes each message as it came (text or binary). */
@@ -22,6 +24,8 @@ export async function tlsEchoServer(tls: { cert: string; key: string }): Promise
   const https = createServer({ cert: tls.cert, key: tls.key });
   const wss = new WebSocketServer({ server: https });
   let n = 0;
+  const servernames: (string | false)[] = [];
+  https.on("secureConnection", (socket) => void servernames.push(socket.servername ?? false));
   wss.on("connection", (ws) => {
     n++;
     ws.on("message", (d, binary) => ws.send(d, { binary }));
@@ -33,5 +37,5 @@ export async function tlsEchoServer(tls: { cert: string; key: string }): Promise
     await new Promise((r) => https.close(r));
   });
   const port = (https.address() as AddressInfo).port;
-  return { url: `wss://127.0.0.1:${port}`, port, connections: () => n };
+  return { url: `wss://127.0.0.1:${port}`, port, connections: () => n, servernames };
 }
