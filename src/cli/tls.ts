@@ -13,6 +13,7 @@
 import { readFileSync } from "node:fs";
 import { createSecureContext } from "node:tls";
 import type { TlsOptions } from "../index.js";
+import { CERTIFICATE_CODES } from "../transport/certificate.js";
 import type { ClientOptions } from "./args.js";
 import { UsageError } from "./parse.js";
 
@@ -83,24 +84,11 @@ function checkTlsFiles(
   }
 }
 
-/** Node's codes for a server certificate that does not verify. */
-const CERT_CODES = new Set([
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "CERT_HAS_EXPIRED",
-  "CERT_NOT_YET_VALID",
-  "CERT_UNTRUSTED",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-]);
-
 /** The certificate error's code in `error` or its `cause` chain, if any. */
 function certificateCode(error: unknown): string | undefined {
   for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && CERT_CODES.has(code)) return code;
+    if (typeof code === "string" && CERTIFICATE_CODES.has(code)) return code;
     e = (e as { cause?: unknown }).cause;
   }
   return undefined;

@@ -8,10 +8,10 @@ import type { EvtWebSocketError } from "../errors.js";
 
 /**
  * Node's codes (OpenSSL's X509_V_ERR_ names) for a server certificate that failed verification:
- * a retry cannot fix these. Left out: the CRL codes and OUT_OF_MEM, which say nothing about the
+ * a retry cannot fix these (and evtws hints at --ca or --insecure for each). Left out: the CRL codes and OUT_OF_MEM, which say nothing about the
  * certificate itself.
  */
-const CERTIFICATE_CODES = new Set([
+export const CERTIFICATE_CODES: ReadonlySet<string> = new Set([
   "DEPTH_ZERO_SELF_SIGNED_CERT",
   "SELF_SIGNED_CERT_IN_CHAIN",
   "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
