@@ -84,7 +84,15 @@ const OUTCOMES: Record<string, string> = {
 };
 
 /** The running setup: how to stop it, and the connections it knows (handed to a setup that replaces it). */
-let active: { stop(): void; conns: Map<string, ConnRecord>; meter: Meter; io: IoTotals } | undefined;
+let active: { stop(): void; conns: Map<string, ConnRecord> } | undefined;
+
+/**
+ * The message and byte totals of each meter reported to, kept past `uninstrument()`: a setup on
+ * a meter reported to before goes on from its totals, as a cumulative counter must (it counted
+ * from 0 again after `uninstrument()` then `instrument()`, and a delta exporter sent a negative
+ * delta).
+ */
+const totals = new WeakMap<Meter, IoTotals>();
 
 /** Running totals behind the observable message and byte counters. */
 interface IoTotals {
@@ -109,7 +117,6 @@ interface IoTotals {
  */
 export function instrument(options: InstrumentOptions = {}): void {
   const known = active?.conns;
-  const earlier = active;
   uninstrument();
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
@@ -117,9 +124,12 @@ export function instrument(options: InstrumentOptions = {}): void {
   const conns = new Map<string, ConnRecord>();
   // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
   const REQUEST = Symbol("evtwebsocket.otel.request");
-  // On the same meter, the totals go on from the earlier setup's: a cumulative counter never goes back.
-  const io: IoTotals =
-    earlier?.meter === meter ? earlier.io : { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+  // On a meter reported to before, the totals go on from there: a cumulative counter never goes back.
+  let io = totals.get(meter);
+  if (io === undefined) {
+    io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+    totals.set(meter, io);
+  }
 
   // A record lives as long as its connection. The queue gauge's callback also drops the records
   // of collected connections, but only a metric reader calls it: with tracing alone, each
@@ -306,7 +316,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       if (r.open) m.open.add(-1, r.server);
     }
   };
-  active = { stop, conns, meter, io };
+  active = { stop, conns };
 }
 
 /**
