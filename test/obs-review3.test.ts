@@ -8,8 +8,9 @@
 
 import { afterEach, describe, expect, it } from "vitest";
 import { instrument, uninstrument } from "../src/otel/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn } from "./helpers/harness.js";
+import { conn, onCleanup } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
 
 afterEach(() => uninstrument());
@@ -34,5 +35,23 @@ describe("the message and byte counters never go back", () => {
     // A cumulative counter that went from 2 to 1 (it counted from 0 again).
     expect(await sent("evtwebsocket.messages")).toBe(3);
     expect(await sent("evtwebsocket.io")).toBe(6);
+  });
+});
+
+describe("span and metric attributes as OpenTelemetry's semantic conventions define them", () => {
+  it("server.address of an IPv6 server is the address, without the URL's brackets", async () => {
+    const { spans, points } = instrumentInMemory();
+    const server = await createTestServer({
+      host: "::1",
+      onMessage: (data, client) => client.send(String(data)),
+    });
+    onCleanup(() => server.close());
+    expect(server.url).toMatch(/^ws:\/\/\[::1\]:/);
+    const c = echoing();
+    await c.dial(server.url);
+    await c.request("x");
+    const where = { "server.address": "::1", "server.port": server.port };
+    expect(spans.getFinishedSpans()[0]?.attributes).toMatchObject(where);
+    expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
   });
 });

@@ -152,7 +152,8 @@ export function instrument(options: InstrumentOptions = {}): void {
     if (r.open) m.open.add(-1, r.server);
     const { hostname, port, protocol } = new URL(url);
     r.server = {
-      "server.address": hostname,
+      // An IPv6 address without the brackets a URL puts around it (semantic conventions: an IP address).
+      "server.address": hostname.startsWith("[") ? hostname.slice(1, -1) : hostname,
       "server.port": Number(port || (protocol === "wss:" ? 443 : 80)),
     };
     r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": id };
