@@ -6,16 +6,40 @@
  * (obs-review2.test.ts, newcode-review.test.ts) did not try.
  */
 
+import dc from "node:diagnostics_channel";
 import { afterEach, describe, expect, it } from "vitest";
+import { CANARY, canaryHits } from "../chaos/canary.js";
+import { CHANNELS } from "../src/channel-names.js";
+import { type EvtWebSocketError, State } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
+import { proxyChain } from "./helpers/proxy.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
+import { until } from "./helpers/server.js";
 
 afterEach(() => uninstrument());
 
 const echoing = () => conn({ matchMsg: (req, resp) => req === resp });
+
+const failed = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: EvtWebSocketError) => e.code,
+  );
+
+/** Every context object the request TracingChannel publishes, with the events each had. */
+function requestContexts() {
+  const seen: object[] = [];
+  const keep = (ctx: unknown) => void seen.push({ ...(ctx as object), conn: undefined });
+  const handlers = { start: keep, end: keep, asyncStart: keep, asyncEnd: keep, error: keep };
+  const tracing = dc.tracingChannel(CHANNELS.request);
+  tracing.subscribe(handlers);
+  onCleanup(async () => void tracing.unsubscribe(handlers));
+  return seen;
+}
 
 describe("the message and byte counters never go back", () => {
   it("uninstrument() then instrument() on the same providers: they go on from their totals", async () => {
@@ -53,5 +77,65 @@ describe("span and metric attributes as OpenTelemetry's semantic conventions def
     const where = { "server.address": "::1", "server.port": server.port };
     expect(spans.getFinishedSpans()[0]?.attributes).toMatchObject(where);
     expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+  });
+});
+
+describe("secrets never reach a span or a metric", () => {
+  it("the canary in the URL, headers, subprotocol and proxy credentials: in no span attribute, event or status, no metric attribute, no request context", async () => {
+    const { spans, points } = instrumentInMemory();
+    const contexts = requestContexts();
+    const secretProxy = (port: number) => `http://user:${CANARY}@127.0.0.1:${port}`;
+    const headers = { Authorization: `Bearer ${CANARY}`, "X-Api-Key": CANARY };
+    // A proxy that refuses the credentials: a request queued meanwhile fails with the dial.
+    const refusing = await proxyChain({ user: "user", password: "other" });
+    const c1 = conn({
+      matchMsg: (req, resp) => req === resp,
+      proxy: secretProxy(refusing.port),
+      headers,
+      reconnect: false,
+      onError: () => {},
+    });
+    const queued = failed(c1.request("q"));
+    expect(await failed(c1.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL))).toBe("ERR_DIAL_FAILED");
+    expect(await queued).toBe("ERR_DISCONNECTED");
+    // One that takes them: a request answered, one timed out, one lost to a server drop.
+    const server = await echoServer();
+    const taking = await proxyChain({ user: "user", password: CANARY });
+    const c2 = conn({
+      matchMsg: (req, resp) => req === resp,
+      proxy: secretProxy(taking.port),
+      headers,
+      reconnect: fast,
+      pingIntervalMs: 20,
+    });
+    await c2.dial(secretUrl(server.url), SUBPROTOCOL);
+    expect(await c2.request("ok")).toBe("ok");
+    expect(await failed(c2.request("silent", { timeoutMs: 20 }))).toBe("ERR_REQUEST_TIMEOUT");
+    const lost = failed(c2.request("silent"));
+    await server.dropAll(1011, "restart");
+    expect(await lost).toBe("ERR_DISCONNECTED");
+    await until(() => c2.state === State.OPEN && server.connections === 2, "reopened through the proxy");
+    await new Promise((resolve) => c2.on("pong", resolve));
+    await c2.close();
+    const finished = spans.getFinishedSpans();
+    expect(finished.map((s) => s.attributes["evtwebsocket.request.outcome"])).toEqual([
+      "error",
+      "ok",
+      "timeout",
+      "error",
+    ]);
+    const reported = finished.map((s) => ({
+      name: s.name,
+      attributes: s.attributes,
+      events: s.events,
+      status: s.status,
+    }));
+    const metrics = [];
+    for (const name of ["evtwebsocket.connections.open", "evtwebsocket.reconnects", "evtwebsocket.ping.rtt"])
+      metrics.push(await points(name));
+    expect(metrics[2]!.length, "a pong was recorded").toBe(1);
+    expect(canaryHits(reported), "a span").toEqual([]);
+    expect(canaryHits(metrics), "a metric").toEqual([]);
+    expect(canaryHits(contexts), "a request context").toEqual([]);
   });
 });
