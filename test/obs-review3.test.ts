@@ -10,7 +10,7 @@ import dc from "node:diagnostics_channel";
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
-import { type EvtWebSocketError, State } from "../src/index.js";
+import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
@@ -137,5 +137,40 @@ describe("secrets never reach a span or a metric", () => {
     expect(canaryHits(reported), "a span").toEqual([]);
     expect(canaryHits(metrics), "a metric").toEqual([]);
     expect(canaryHits(contexts), "a request context").toEqual([]);
+  });
+});
+
+describe("a logger whose methods are async (a log shipper)", () => {
+  it("one whose promises reject is ignored as one that throws: no unhandled rejection, every line still given to it", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.prependListener("unhandledRejection", record);
+    onCleanup(async () => void process.removeListener("unhandledRejection", record));
+    const lines: string[] = [];
+    const ship = async (line: string) => {
+      lines.push(line);
+      throw new Error("log shipper down");
+    };
+    const logger: Logger = { debug: ship, info: ship, warn: ship, error: ship };
+    const server = await echoServer();
+    const c = conn({ logger, matchMsg: (req, resp) => req === resp, reconnect: fast });
+    await c.dial(server.url);
+    await server.dropAll(1011, "restart");
+    await until(() => c.state === State.OPEN && server.connections === 2, "reopened");
+    expect(await c.request("still works")).toBe("still works");
+    await c.close();
+    // Unhandled rejections are reported once the microtasks have run: after this turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.map((l) => l.split(" ")[1])).toEqual([
+      "attempt",
+      "open",
+      "close",
+      "reconnecting",
+      "attempt",
+      "open",
+      "close",
+    ]);
+    // Each would have ended a Node process (--unhandled-rejections=throw, the default).
+    expect(unhandled).toEqual([]);
   });
 });
