@@ -6,6 +6,7 @@
  * (obs-review2.test.ts, newcode-review.test.ts) did not try.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
@@ -172,5 +173,32 @@ describe("a logger whose methods are async (a log shipper)", () => {
     ]);
     // Each would have ended a Node process (--unhandled-rejections=throw, the default).
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe("the request TracingChannel enters the stores bound to it (bindStore), as Node's tracePromise and traceCallback do", () => {
+  it("a store bound to start holds for the call (a message:sent subscriber sees it); one bound to asyncStart for send()'s callback", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.start.bindStore(store, (ctx) => `start of ${(ctx as { bytes: number }).bytes} B`);
+    tracing.asyncStart.bindStore(store, (ctx) => `response to ${(ctx as { bytes: number }).bytes} B`);
+    onCleanup(async () => {
+      tracing.start.unbindStore(store);
+      tracing.asyncStart.unbindStore(store);
+    });
+    const atSend: Array<string | undefined> = [];
+    const onSent = () => void atSend.push(store.getStore());
+    dc.subscribe(CHANNELS.sent, onSent);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.sent, onSent));
+    const server = await echoServer();
+    const c = echoing();
+    await c.dial(server.url);
+    expect(await c.request("abc")).toBe("abc");
+    const inCallback = await new Promise<string | undefined>((resolve) =>
+      c.send("abcd", () => resolve(store.getStore())),
+    );
+    expect(atSend).toEqual(["start of 3 B", "start of 4 B"]);
+    expect(inCallback).toBe("response to 4 B");
+    expect(store.getStore()).toBeUndefined();
   });
 });
