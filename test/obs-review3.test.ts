@@ -8,6 +8,8 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
+import { DiagLogLevel, diag } from "@opentelemetry/api";
+import { BasicTracerProvider, type Span } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
@@ -200,5 +202,67 @@ describe("the request TracingChannel enters the stores bound to it (bindStore), 
     expect(atSend).toEqual(["start of 3 B", "start of 4 B"]);
     expect(inCallback).toBe("response to 4 B");
     expect(store.getStore()).toBeUndefined();
+  });
+});
+
+describe("a subscriber heard before evtwebsocket/otel's that calls uninstrument()", () => {
+  // Node hands a message to the subscribers it had when it began publishing it: ours still ran.
+  it("on an open: the connection is not counted open on the providers it left", async () => {
+    const stop = () => uninstrument();
+    dc.subscribe(CHANNELS.open, stop);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.open, stop));
+    const { points } = instrumentInMemory();
+    const server = await echoServer();
+    const c = conn();
+    await c.dial(server.url);
+    // It stayed at 1 for good: nothing was left to count it off.
+    expect(await points("evtwebsocket.connections.open")).toEqual([]);
+    await c.close();
+  });
+
+  it("on a request's start: no span is started that nothing would end; on its asyncEnd: the span stop() ended is not ended again", async () => {
+    const warnings: string[] = [];
+    const keep = (m: string) => void warnings.push(m);
+    const quiet = () => {};
+    diag.setLogger({ error: keep, warn: keep, info: quiet, debug: quiet, verbose: quiet }, DiagLogLevel.WARN);
+    onCleanup(async () => void diag.disable());
+    const started: Span[] = [];
+    const ended: Span[] = [];
+    const tracerProvider = new BasicTracerProvider({
+      spanProcessors: [
+        {
+          onStart: (span) => void started.push(span),
+          onEnd: (span) => void ended.push(span as unknown as Span),
+          forceFlush: async () => {},
+          shutdown: async () => {},
+        },
+      ],
+    });
+    let stopAt = "";
+    const at = (event: string) => () => {
+      if (event === stopAt) uninstrument();
+    };
+    const handlers = {
+      start: at("start"),
+      end: at("end"),
+      asyncStart: at("asyncStart"),
+      asyncEnd: at("asyncEnd"),
+      error: at("error"),
+    };
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.subscribe(handlers);
+    onCleanup(async () => void tracing.unsubscribe(handlers));
+    const server = await echoServer();
+    const c = echoing();
+    await c.dial(server.url);
+    for (const event of ["start", "asyncEnd"]) {
+      stopAt = event;
+      instrument({ tracerProvider });
+      expect(await c.request(event)).toBe(event);
+    }
+    // A span started after stop() stayed open for good (started 2, ended 1); one that stop()
+    // ended was ended again when its asyncEnd reached ours (the SDK warns).
+    expect(started.length).toBe(ended.length);
+    expect(warnings).toEqual([]);
   });
 });

@@ -233,15 +233,20 @@ export function instrument(options: InstrumentOptions = {}): void {
       },
     ],
   ];
+  // Node hands a message to the subscribers it had when publishing began: a subscriber heard
+  // before ours that calls uninstrument() (or instrument()) still has ours called after stop().
+  // Ours then do nothing: an open counted after the count-off stayed counted, a span started
+  // then never ended, and one ended by stop() was ended again.
+  let live = true;
   const handlers = subscriptions.map(([name, fn]): [string, (msg: unknown) => void] => [
     name,
-    fn as (msg: unknown) => void,
+    (msg) => live && fn(msg as Message),
   ]);
   for (const [name, fn] of handlers) dc.subscribe(name, fn);
 
   const finish = (ctx: Message) => {
     const req = ctx[REQUEST] as RequestRecord | undefined;
-    if (req === undefined) return;
+    if (req === undefined || !live) return; // after stop(), which ended its span
     ctx[REQUEST] = undefined;
     req.conn.requests.remove(req);
     const error = ctx.error;
@@ -261,6 +266,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   const tracing = dc.tracingChannel<Message, Message>(CHANNELS.request);
   const traceHandlers = {
     start(ctx: Message) {
+      if (!live) return;
       const conn = recordOf(ctx);
       const span = tracer.startSpan(
         "evtwebsocket request",
@@ -306,6 +312,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   meter.addBatchObservableCallback(observeIo, [m.messages, m.bytes]);
 
   const stop = () => {
+    live = false;
     for (const [name, fn] of handlers) dc.unsubscribe(name, fn);
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
