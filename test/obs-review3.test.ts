@@ -266,3 +266,41 @@ describe("a subscriber heard before evtwebsocket/otel's that calls uninstrument(
     expect(warnings).toEqual([]);
   });
 });
+
+describe("message sizes and log lines that held", () => {
+  it("message:sent and message:received carry UTF-8 byte counts: multi-byte text, a lone surrogate, a view into a larger buffer", async () => {
+    const seen: Array<[string, number]> = [];
+    const sent = (m: unknown) => void seen.push(["sent", (m as { bytes: number }).bytes]);
+    const received = (m: unknown) => void seen.push(["received", (m as { bytes: number }).bytes]);
+    dc.subscribe(CHANNELS.sent, sent);
+    dc.subscribe(CHANNELS.received, received);
+    onCleanup(async () => {
+      dc.unsubscribe(CHANNELS.sent, sent);
+      dc.unsubscribe(CHANNELS.received, received);
+    });
+    const server = await createTestServer({ onMessage: (data, client) => client.send(data as Uint8Array) });
+    onCleanup(() => server.close());
+    const c = conn<string | Uint8Array, string | Uint8Array>();
+    await c.dial(server.url);
+    c.send("é€😀"); // 2 + 3 + 4 bytes
+    c.send("\ud800"); // sent as U+FFFD: 3 bytes
+    c.send(new Uint8Array(10).subarray(2, 5));
+    await until(() => seen.length === 6, "three echoes");
+    expect(seen.filter(([k]) => k === "sent").map(([, n]) => n)).toEqual([9, 3, 3]);
+    expect(seen.filter(([k]) => k === "received").map(([, n]) => n)).toEqual([9, 3, 3]);
+  });
+
+  it("a close reason with a line break or a terminal escape stays on its line, escaped", async () => {
+    const lines: string[] = [];
+    const keep = (line: string) => void lines.push(line);
+    const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
+    const server = await echoServer();
+    const c = conn({ logger, reconnect: false, onError: () => {} });
+    await c.dial(server.url);
+    await server.dropAll(4000, "bye\nevtwebsocket[c1] open \u001b[2J");
+    await until(() => c.state === State.CLOSED, "closed");
+    const close = lines.find((l) => l.split(" ")[1] === "close");
+    expect(close).toContain(String.raw`reason="bye\nevtwebsocket[c1] open \u001b[2J"`);
+    expect(lines.every((l) => !/[\n\u001b]/.test(l))).toBe(true);
+  });
+});
