@@ -8,7 +8,15 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
-import { DiagLogLevel, diag } from "@opentelemetry/api";
+import {
+  type Context,
+  type ContextManager,
+  context,
+  DiagLogLevel,
+  diag,
+  ROOT_CONTEXT,
+  trace,
+} from "@opentelemetry/api";
 import { BasicTracerProvider, type Span } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
@@ -302,5 +310,61 @@ describe("message sizes and log lines that held", () => {
     const close = lines.find((l) => l.split(" ")[1] === "close");
     expect(close).toContain(String.raw`reason="bye\nevtwebsocket[c1] open \u001b[2J"`);
     expect(lines.every((l) => !/[\n\u001b]/.test(l))).toBe(true);
+  });
+});
+
+/**
+ * The context manager `@opentelemetry/context-async-hooks` gives Node (AsyncLocalStorage), in a
+ * few lines: that package is not a dependency, and without a manager no context is ever active.
+ */
+class AsyncLocalContextManager implements ContextManager {
+  readonly #store = new AsyncLocalStorage<Context>();
+  active(): Context {
+    return this.#store.getStore() ?? ROOT_CONTEXT;
+  }
+  with<A extends unknown[], F extends (...args: A) => ReturnType<F>>(
+    ctx: Context,
+    fn: F,
+    thisArg?: ThisParameterType<F>,
+    ...args: A
+  ): ReturnType<F> {
+    return this.#store.run(ctx, () => fn.apply(thisArg, args));
+  }
+  bind<T>(_ctx: Context, target: T): T {
+    return target;
+  }
+  enable(): this {
+    return this;
+  }
+  disable(): this {
+    this.#store.disable();
+    return this;
+  }
+}
+
+describe("request spans and the active context (held)", () => {
+  it("a request made inside an active span is its child: sent at once, queued before the dial, or made after an await", async () => {
+    context.setGlobalContextManager(new AsyncLocalContextManager());
+    onCleanup(async () => void context.disable());
+    const { spans, tracerProvider } = instrumentInMemory();
+    const server = await echoServer();
+    const c = echoing();
+    const parent = tracerProvider.getTracer("app").startSpan("handle order");
+    const inParent = trace.setSpan(context.active(), parent);
+    const queued = context.with(inParent, () => c.request("queued"));
+    await c.dial(server.url);
+    await context.with(inParent, async () => {
+      await c.request("at once");
+      await c.request("after an await");
+    });
+    await queued;
+    await c.request("outside");
+    parent.end();
+    const requests = spans.getFinishedSpans().filter((s) => s.name === "evtwebsocket request");
+    const { traceId, spanId } = parent.spanContext();
+    const children = requests.filter((s) => s.parentSpanContext?.spanId === spanId);
+    expect(children).toHaveLength(3);
+    expect(children.every((s) => s.spanContext().traceId === traceId)).toBe(true);
+    expect(requests.filter((s) => s.parentSpanContext === undefined)).toHaveLength(1);
   });
 });
