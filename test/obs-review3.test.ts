@@ -368,3 +368,41 @@ describe("request spans and the active context (held)", () => {
     expect(requests.filter((s) => s.parentSpanContext === undefined)).toHaveLength(1);
   });
 });
+
+describe("a reconnect storm (held)", () => {
+  it("a server that closes every connection with 1012 at once: every cycle logged and published in order, reconnects counted, none left open", async () => {
+    const { points } = instrumentInMemory();
+    const server = await createTestServer({ onConnection: (client) => client.close(1012, "restart") });
+    onCleanup(() => server.close());
+    const lines: string[] = [];
+    const keep = (line: string) => void lines.push(line.split(" ")[1] ?? "");
+    const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
+    const published: string[] = [];
+    const names = ["open", "close", "reconnecting", "error"] as const;
+    const listeners = names.map((k) => [k, () => void published.push(k)] as const);
+    for (const [k, fn] of listeners) dc.subscribe(CHANNELS[k], fn);
+    onCleanup(async () => {
+      for (const [k, fn] of listeners) dc.unsubscribe(CHANNELS[k], fn);
+    });
+    const c = conn({ logger, reconnect: { minDelayMs: 1, maxDelayMs: 2, jitter: 0 } });
+    await c.dial(server.url);
+    await until(() => server.connections >= 12, "a dozen connections");
+    await c.close();
+    const cycles = lines
+      .map((l) => `${l},`)
+      .join("")
+      .split("attempt,open,close,reconnecting,");
+    // Every cycle whole; at most an attempt that close() cut short after the last.
+    const rest = cycles.pop();
+    expect(cycles.every((part) => part === "")).toBe(true);
+    expect(["", "attempt,", "attempt,open,close,"]).toContain(rest);
+    const n = cycles.length;
+    expect(n).toBeGreaterThanOrEqual(11);
+    const cut = rest === "attempt,open,close," ? "open,close," : "";
+    expect(published.map((k) => `${k},`).join("")).toBe("open,close,reconnecting,".repeat(n) + cut);
+    expect(await points("evtwebsocket.reconnects")).toEqual([
+      [{ "evtwebsocket.reconnect.reason": "close-1012" }, n],
+    ]);
+    expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
+  });
+});
