@@ -317,8 +317,9 @@ export class Conn<TIn = Data, TOut = Sendable> {
   }
 
   /**
-   * Closes the current socket with `code` and `reason` and dials again at once, as a reconnect:
-   * the queue is kept and sent on the next open, requests in flight follow the reconnect rules
+   * Closes the current socket with `code` and `reason` and dials again as soon as it is gone,
+   * as a reconnect (one socket at a time: against a peer that never answers the close frame, the
+   * new attempt waits for the close timeout, 3 s): the queue is kept and sent on the next open, requests in flight follow the reconnect rules
    * (`retryOnReconnect` ones are sent again, the others reject with `ERR_DISCONNECTED`), and
    * the backoff starts over. The `close` event says `willReconnect: true`; `state` goes to
    * `"reconnecting"` (or stays `"connecting"`), and `dial()`'s promise, if pending, resolves on

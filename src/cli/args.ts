@@ -136,14 +136,28 @@ const millis = checked((text) => parseDuration(text, "ms"));
 const timerSeconds = checked((text) => parseTimerDuration(text, "s"));
 const timerMillis = checked((text) => parseTimerDuration(text, "ms"));
 const collect = (value: string, previous: string[] = []) => [...previous, value];
-const header = checked(parseHeader);
 const subprotocol = checked(parseSubprotocol);
 /** Each `-s` is checked here: the library would refuse the list only at dial(). */
 const collectSubprotocol = (value: string, previous: string[] = []) => {
   if (previous.includes(value)) throw new InvalidArgumentError(`"${value}" is offered twice`);
   return [...previous, subprotocol(value)];
 };
-const collectHeader = (value: string, previous: [string, string][] = []) => [...previous, header(value)];
+/**
+ * Each `-H`, checked once parsing is done: commander quotes a value its parser refuses, and a
+ * header's may be a secret.
+ */
+function headers(values: string[]): Record<string, string> {
+  return joinHeaders(
+    values.map((value, i) => {
+      try {
+        return parseHeader(value);
+      } catch (error) {
+        if (!(error instanceof UsageError)) throw error;
+        throw new UsageError(`--header ${i + 1} ${error.message.replace(/^it /, "")}`);
+      }
+    }),
+  );
+}
 
 /** Each example: the command and what it does. */
 const EXAMPLES: [string, string][] = [
@@ -175,7 +189,7 @@ function clientProgram(version: string): Program {
     .version(version, "-V, --version")
     .argument("[url]", "ws:// or wss:// URL; none starts the embedded test server")
     .option("-s, --subprotocol <name>", "offer a subprotocol (repeatable)", collectSubprotocol)
-    .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collectHeader)
+    .option("-H, --header <header>", 'send a handshake header "Name: value" (repeatable)', collect)
     .option("--no-reconnect", "do not reconnect after the connection drops")
     .option("--min-delay <ms>", "first reconnect delay (default 1000ms)", millis)
     .option("--max-delay <ms>", "largest reconnect delay (default 30000ms)", millis)
@@ -204,7 +218,11 @@ function clientProgram(version: string): Program {
     .option("-v, --verbose", "show pongs, and log attempts, opens, closes, retries and pings on stderr")
     .option("--trace", "like -v, and log the size of every message sent and received")
     .option("-x, --execute <msg>", "send a message, print its response, exit (repeatable)", collect)
-    .option("--timeout <s>", "how long each request waits for its response once sent (default 10)", seconds)
+    .option(
+      "--timeout <s>",
+      "how long each request waits for its response once sent; 0 is forever (default 10)",
+      seconds,
+    )
     .option(
       "--concurrency <n>",
       `requests in flight at most; stdin waits meanwhile; 0 is no limit (default ${DEFAULT_CONCURRENCY})`,
@@ -312,7 +330,7 @@ function toClientOptions(url: string | undefined, o: Record<string, unknown>): C
   return {
     url,
     subprotocols: (o.subprotocol as string[] | undefined) ?? [],
-    headers: joinHeaders((o.header as [string, string][] | undefined) ?? []),
+    headers: headers((o.header as string[] | undefined) ?? []),
     reconnect: o.reconnect !== false,
     minDelayMs: o.minDelay as number | undefined,
     maxDelayMs: o.maxDelay as number | undefined,

@@ -250,8 +250,11 @@ async function runClient(o: ClientOptions): Promise<number> {
 
 async function runServe(o: ServeOptions): Promise<number> {
   const color = shouldColor(stdout, env);
+  // A log whose reader went away (`evtws serve | head -3`) loses the lines that would be said
+  // there, not the server: unheard, its EPIPE ended the process at the next connection.
+  stdout.on("error", () => {});
   const log = (line: string) => {
-    if (!o.quiet) stdout.write(`${timestamp(new Date())} ${line}\n`);
+    if (!o.quiet && !stdout.destroyed) stdout.write(`${timestamp(new Date())} ${line}\n`);
   };
   const server = await startTestServer(o, log);
   const faults = [

@@ -23,8 +23,10 @@ export class UsageError extends Error {
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000 };
 
 /**
- * Parses a duration such as `1.5`, `500ms`, `2s` or `1m` into milliseconds. A bare number is
- * in `unit`, the unit the option documents.
+ * Parses a duration such as `1.5`, `500ms`, `2s` or `1m` into whole milliseconds. A bare number
+ * is in `unit`, the unit the option documents. A duration above 0 is at least 1 ms: rounded down
+ * to 0, it would turn the option off (`--timeout 0` waits forever, `--ping-interval 0` never
+ * pings), the opposite of what a tiny value asks for.
  *
  * @throws UsageError for a negative, empty or unparsable value.
  */
@@ -36,7 +38,8 @@ export function parseDuration(text: string, unit: "s" | "ms"): number {
     );
   }
   const factor = UNITS[match[2] ?? unit] ?? 1;
-  return Math.round(Number(match[1]) * factor);
+  const ms = Number(match[1]) * factor;
+  return ms > 0 ? Math.max(1, Math.round(ms)) : 0;
 }
 
 /** The longest wait a Node timer keeps, in ms (2^31 - 1, about 24.8 days); a longer one fires at once. */
@@ -82,13 +85,14 @@ export function parsePort(text: string): number {
 /**
  * Parses one `-H "Name: value"` header into a name and a value (both trimmed).
  *
- * @throws UsageError when there is no colon or the name is not an HTTP token.
+ * @throws UsageError when there is no colon or the name is not an HTTP token. The message
+ *   never quotes the text: `-H "Authorization Bearer $TOKEN"` (a colon forgotten) holds a secret.
  */
 export function parseHeader(text: string): [string, string] {
   const colon = text.indexOf(":");
   const name = colon < 0 ? "" : text.slice(0, colon).trim();
   if (colon < 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-    throw new UsageError(`"${text}" is not a header: use "Name: value"`);
+    throw new UsageError('it is not a header: use "Name: value" (not shown: it may hold a secret)');
   }
   return [name, text.slice(colon + 1).trim()];
 }
@@ -154,7 +158,12 @@ export function parseUrl(text: string): string {
   try {
     url = new URL(input);
   } catch {
-    throw new UsageError(`"${text}" is not a URL: use ws://host[:port][/path] or wss://…`);
+    // Credentials in it are not shown, nor its query (`?token=…`): a URL that does not parse
+    // still holds its password.
+    const shown = text
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`)
+      .replace(/\?.*$/s, "?…");
+    throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }
   if (!SCHEMES.has(url.protocol)) {
     throw new UsageError(`URL scheme "${url.protocol}" is not supported: use ws:, wss:, http: or https:`);

@@ -14,6 +14,7 @@ import {
   dataLine,
   describeError,
   errorLine,
+  escapeControls,
   eventLine,
   paint,
   renderBody,
@@ -49,6 +50,15 @@ export interface PrinterOptions {
 export interface PromptHooks {
   before(): void;
   after(): void;
+}
+
+/**
+ * An event or error as one line, its control characters escaped: what the peer chose (a close
+ * reason, a proxy's status text) must not clear the terminal or forge lines, and an OpenSSL
+ * message's trailing newline must not leave a blank one.
+ */
+function oneLine(text: string): string {
+  return escapeControls(text.trimEnd());
 }
 
 /** Writes the session's output; see the module header. */
@@ -91,20 +101,30 @@ export class Printer {
   aside(data: Data): void {
     if (this.#o.quiet) return;
     const stream = this.#o.events;
-    const body = renderBody(data, this.#o.body);
+    // The events' stream is read by a person, even when stdout is a pipeline: a text's escape
+    // sequences are shown there, not obeyed.
+    const body = renderBody(
+      data,
+      typeof data === "string" ? { ...this.#o.body, pipeline: false } : this.#o.body,
+    );
     this.#write(stream, dataLine(this.#o.color[stream], this.#now(), "<", `(unmatched) ${body}`));
   }
 
   /** A connection event (connected, closed, reconnecting, pong), dimmed; none when quiet. */
   event(text: string): void {
     if (this.#o.quiet) return;
-    this.#write(this.#o.events, eventLine(this.#o.color[this.#o.events], this.#now(), text));
+    this.#write(this.#o.events, eventLine(this.#o.color[this.#o.events], this.#now(), oneLine(text)));
   }
 
   /** A non-fatal error with its code (and a hint for a certificate error); none when quiet. */
   error(error: { code?: unknown; message: string }): void {
     if (this.#o.quiet) return;
-    this.#write(this.#o.events, errorLine(this.#o.color[this.#o.events], this.#now(), withCertHint(error)));
+    const shown = withCertHint(error);
+    const line = errorLine(this.#o.color[this.#o.events], this.#now(), {
+      code: shown.code,
+      message: oneLine(shown.message),
+    });
+    this.#write(this.#o.events, line);
   }
 
   /** Output the user asked for (`/stats`, `/help`, banners), dimmed, shown even when quiet. */
@@ -120,7 +140,8 @@ export class Printer {
       error.code === "ERR_RECONNECT_EXHAUSTED" && typeof why === "string" && why !== ""
         ? { code: error.code, message: `${error.message}: ${why}`, cause: error.cause }
         : error;
-    this.#write("stderr", paint(this.#o.color.stderr, "red", `evtws: ${describeError(withCertHint(shown))}`));
+    const line = `evtws: ${oneLine(describeError(withCertHint(shown)))}`;
+    this.#write("stderr", paint(this.#o.color.stderr, "red", line));
   }
 
   /** A warning on stderr, always (e.g. `--insecure`). */

@@ -28,6 +28,13 @@ export interface SessionIo {
 
 const PROMPT = "> ";
 
+/** A typed line's echo: the rows it took, and the count of writes when it was typed. */
+interface Echo {
+  rows: number;
+  mark: number;
+  kind: ReturnType<typeof parseInput>["kind"];
+}
+
 function codeOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | undefined)?.code;
   return typeof code === "string" ? code : undefined;
@@ -99,14 +106,21 @@ export function runSession(
         readline.clearScreenDown(out);
       },
       after: () => {
-        if (ended) return;
-        // The cursor is where the line must be drawn again. readline's redraw first moves up
-        // by `prevRows` (the row of the typed line it last left the cursor on): for a line
-        // that wraps, that landed on, and erased, the lines just printed.
-        (rl as unknown as { prevRows?: number }).prevRows = 0;
-        rl.prompt(true);
+        if (!ended) redraw();
       },
     });
+  }
+
+  // Whether the prompt is on screen: readline ends a line with a bare newline, and draws the
+  // prompt again only when told to, so lines pasted together are echoed without it.
+  let prompted = true;
+  /** Draws the prompt and the half-typed line from the cursor, which starts a fresh row. */
+  function redraw(): void {
+    // readline's redraw first moves up by `prevRows` (the row of the typed line it last left
+    // the cursor on): for a line that wraps, that landed on, and erased, the lines just printed.
+    (rl as unknown as { prevRows?: number }).prevRows = 0;
+    prompted = true;
+    rl.prompt(true);
   }
 
   const shownUrl = displayUrl(o.url);
@@ -167,11 +181,11 @@ export function runSession(
   }
 
   /**
-   * Sends a typed line. `rows` is how many rows its echo took; `mark` the count of writes when
-   * it was typed: when something was printed since (the line waited for a command), the echo
-   * is no longer right above the cursor and stays, rather than erasing what was printed.
+   * Sends a typed line. `echo` is its echo: the rows it took, and the count of writes when it
+   * was typed: when something was printed since (the line waited for a command), the echo is
+   * no longer above the cursor and stays, rather than erasing what was printed.
    */
-  function send(text: string, rows: number, mark: number): void {
+  function send(text: string, echo: Echo): void {
     let data: ReturnType<typeof encodeLine>;
     try {
       data = encodeLine(text, o);
@@ -185,11 +199,7 @@ export function runSession(
       printer.error(error as Error);
       return;
     }
-    if (terminal && !o.quiet && writes === mark) {
-      // Replace the echoed "> line" with the timestamped record of what was sent.
-      readline.moveCursor(out, 0, -rows);
-      readline.clearScreenDown(out);
-    }
+    if (terminal && !o.quiet && writes === echo.mark) eraseEchoes();
     printer.data(">", data);
     if (conn.state !== "open") printer.event(`queued: connection is ${conn.state}`);
   }
@@ -252,20 +262,53 @@ export function runSession(
     }
   }
 
+  /**
+   * Replaces the echo of the line being sent, and of the lines typed after it and not yet
+   * handled (a paste: their echoes are below it), with the prompt; their records follow. When
+   * one of those is a command, whose echo says what its output answers, every echo stays.
+   */
+  function eraseEchoes(): void {
+    if (echoes.some((e) => e.kind !== "message" && e.kind !== "empty")) return;
+    // The rows of the half-typed line above the cursor, then those of the echoes above it.
+    const typed = prompted
+      ? rl.getCursorPos().rows
+      : echoRows(rl.line.slice(0, rl.cursor), out.columns ?? 80) - 1;
+    const rows = echoes.reduce((sum, e) => sum + e.rows, typed);
+    readline.moveCursor(out, 0, -rows);
+    readline.cursorTo(out, 0);
+    readline.clearScreenDown(out);
+    redraw();
+  }
+
+  // Lines typed and not yet handled, in order, the one being handled first.
+  const echoes: Echo[] = [];
   // Lines are handled one at a time: a line typed during `/reconnect` waits for it to finish.
   let busy = Promise.resolve();
   rl.on("line", (line) => {
     // Rows as readline laid the echo out: by display width (a CJK character takes two
     // columns), and one more when the line exactly fills its last row.
-    const rows = echoRows(PROMPT + line, out.columns ?? 80);
-    const mark = writes;
+    const input = parseInput(line);
+    const echo: Echo = {
+      rows: echoRows((prompted ? PROMPT : "") + line, out.columns ?? 80),
+      mark: writes,
+      kind: input.kind,
+    };
+    prompted = false;
+    echoes.push(echo);
     busy = busy.then(async () => {
+      try {
+        if (ended) return;
+        if (input.kind === "message") send(input.text, echo);
+        else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
+        else if (input.kind === "command") await command(input.name, input.args);
+      } finally {
+        echoes.shift();
+      }
       if (ended) return;
-      const input = parseInput(line);
-      if (input.kind === "message") send(input.text, rows, mark);
-      else if (input.kind === "unknown") printer.info(`! unknown command /${input.name}: type /help`);
-      else if (input.kind === "command") await command(input.name, input.args);
-      if (!ended) rl.prompt();
+      // Not redraw(): the cursor may be on a later row of a wrapped half-typed line, which
+      // readline's own redraw moves up from.
+      prompted = true;
+      rl.prompt(true);
     });
   });
   rl.on("close", () => void finish(0));

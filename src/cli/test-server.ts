@@ -10,6 +10,7 @@
 import type { AddressInfo } from "node:net";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import type { ServeOptions } from "./args.js";
+import { escapeControls } from "./format.js";
 
 /** A running test server. */
 export interface TestServer {
@@ -99,7 +100,9 @@ export async function startTestServer(
       ws.terminate();
       return;
     }
-    const text = isBinary ? `(binary ${buf.byteLength} B)` : buf.toString("utf8");
+    // One line per message, shown rather than obeyed: a client's escape sequences must not
+    // clear the server's terminal, nor its newlines forge log lines.
+    const text = isBinary ? `(binary ${buf.byteLength} B)` : escapeControls(buf.toString("utf8"));
     log(`${name} < ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`);
     const reply = () => {
       if (ws.readyState !== ws.OPEN) return;

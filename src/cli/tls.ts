@@ -123,14 +123,35 @@ export const CERT_NAME_HINT =
   "; the certificate does not name this host: put a name it lists in the URL, or skip verification with --insecure";
 
 /**
- * `error`'s message, with {@link CERT_NAME_HINT} when the certificate names other hosts, or
- * {@link CERT_HINT} for any other certificate error.
+ * The hint appended to an error for a TLS handshake answered in plain text (`wss://` to a
+ * `ws://` server): OpenSSL says only "wrong version number".
+ */
+export const PLAIN_HINT = "; the server does not speak TLS on this port: for a plain server use ws://";
+
+/** Whether `error`, or an error in its `cause` chain, is OpenSSL's "wrong version number". */
+function isPlainTextAnswer(error: unknown): boolean {
+  for (let e = error, depth = 0; typeof e === "object" && e !== null && depth < 5; depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (code === "EPROTO" && typeof message === "string" && message.includes("wrong version number"))
+      return true;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * `error`'s message, with {@link CERT_NAME_HINT} when the certificate names other hosts,
+ * {@link CERT_HINT} for any other certificate error, or {@link PLAIN_HINT} when the server
+ * answered TLS in plain text.
  */
 export function withCertHint<E extends { code?: unknown; message: string }>(
   error: E,
 ): { code?: unknown; message: string } {
   const code = certificateCode(error);
-  if (code === undefined) return error;
+  if (code === undefined) {
+    if (!isPlainTextAnswer(error)) return error;
+    return { code: error.code, message: `${error.message.trimEnd()}${PLAIN_HINT}` };
+  }
   const hint = code === "ERR_TLS_CERT_ALTNAME_INVALID" ? CERT_NAME_HINT : CERT_HINT;
   return { code: error.code, message: `${error.message}${hint}` };
 }

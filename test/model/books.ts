@@ -62,6 +62,8 @@ export interface RequestCall {
   controller: AbortController | undefined;
   /** When its timeout runs out (clock time); undefined when it has none. */
   deadline: number | undefined;
+  /** The same, kept: it may not time out before then (`deadline` is cleared once judged). */
+  notBefore: number | undefined;
   retry: boolean;
   /** Changes to "closed" announced before it was made. */
   closedBefore: number;
@@ -289,6 +291,7 @@ export class Books {
   /** onError. */
   errorEvent(e: EvtWebSocketError): void {
     if (isRequestFailure(e)) this.#callbackErrors++;
+    this.#checkNotEarly(e);
     for (const ending of this.#endings) ending.errors.push(e);
     if (e.details.unsent !== undefined) {
       this.#reportedUnsent += e.details.unsent;
@@ -357,17 +360,26 @@ export class Books {
    * A signal given to `calls` (one send, or several sharing it) aborted at `now`; the queue
    * shrank by `removed`. `inFlush`: from inside a frame being handed to a transport.
    */
-  sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean): void {
+  sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean, inCallback = false): void {
+    // From a callback inside the send() call itself (a logger told of the oldest message it
+    // dropped), the message is queued before send() has returned to say so.
     const queued = calls.filter(
-      (c) => c.result === "queued" && !this.#acceptedKeys.has(c.key) && !this.#reportedKeys.has(c.key),
+      (c) =>
+        (c.result === "queued" || (inCallback && c.result === undefined && c.threw === undefined)) &&
+        !this.#acceptedKeys.has(c.key) &&
+        !this.#reportedKeys.has(c.key),
     );
     // Inside a flush, a message past its deadline may already be out of the queue, its expiry
     // reported once the flush is over: the abort (a sent subscriber's) may find it gone.
-    const due = (c: SendCall) => inFlush && c.deadline !== undefined && now >= c.deadline;
+    const due = (c: SendCall) => (inFlush || inCallback) && c.deadline !== undefined && now >= c.deadline;
     // Still queued for sure: no end of a connection has dropped the queue since they were made.
     const kept = queued.filter((c) => this.unsentReports === c.unsentReportsBefore);
-    const certain = kept.filter((c) => !due(c));
+    // From a callback (a logger's line, onError), the step that announced it may already have
+    // taken the message out of the queue (expired, or dropped by close()), its report still to come.
+    // Those not past their deadline first: the ones an abort most likely took.
+    const certain = inCallback ? [] : kept.filter((c) => !due(c));
     const maybe = [
+      ...(inCallback ? kept.filter((c) => !due(c)) : []),
       ...kept.filter(due),
       ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
     ];
@@ -447,6 +459,38 @@ export class Books {
   /** A socket's handshake completed; `nextCall` is the number the next call will get. */
   socketOpened(socket: MemorySocket, nextCall: number): void {
     this.#openedAtCall.set(socket, nextCall);
+  }
+
+  /**
+   * A timeout told to onError (in the step its timer ran, so at its time) did not come before
+   * its time: a pong timeout within pongTimeoutMs of the socket's last received byte, a connect
+   * timeout before connectTimeoutMs of the handshake, a send callback's timeout before
+   * requestTimeoutMs of any send callback still waiting.
+   */
+  #checkNotEarly(e: EvtWebSocketError): void {
+    const { clock, config, transport } = this.#ctx;
+    const now = clock.now();
+    if (e.code === ErrorCode.PONG_TIMEOUT) {
+      const s = transport.sockets.filter((x) => x.terminated && x.wasOpen).at(-1);
+      if (s !== undefined && now - s.lastReceivedAt < config.pongTimeoutMs)
+        this.#violate(
+          "not-early",
+          `transport[${s.index}] declared dead at t=${now}, ${now - s.lastReceivedAt} ms after it last received (pongTimeoutMs ${config.pongTimeoutMs})`,
+        );
+    } else if (e.code === ErrorCode.CONNECT_TIMEOUT && e.message.includes("opening handshake")) {
+      const s = transport.sockets.filter((x) => x.terminated && !x.wasOpen).at(-1);
+      const started = s === undefined ? undefined : this.#startedAt.get(s);
+      if (s !== undefined && started !== undefined && now - started < config.connectTimeoutMs)
+        this.#violate(
+          "not-early",
+          `transport[${s.index}]'s handshake timed out at t=${now}, ${now - started} ms after it began (connectTimeoutMs ${config.connectTimeoutMs})`,
+        );
+    } else if (e.code === ErrorCode.REQUEST_TIMEOUT) {
+      const due = this.requests.some(
+        (r) => r.kind === "callback" && r.notBefore !== undefined && r.notBefore <= now,
+      );
+      if (!due) this.#violate("not-early", `a send callback timed out at t=${now}, before any was due`);
+    }
   }
 
   /** A socket ended: `report` is what its onClose said, undefined after terminate(). */
@@ -602,7 +646,15 @@ export class Books {
       const came = `${call.label} (deadline t=${call.deadline}) was answered at t=${from}, in time, and the answer read at t=${now} after the timers ran`;
       if (judged && call.outcome === `rejected ${ErrorCode.REQUEST_TIMEOUT}`) {
         this.#violate("starved-answer", `${came}, yet it was rejected ${ErrorCode.REQUEST_TIMEOUT}`);
-      } else if (judged && pendingAtRead && openAtRead && noClose && call.outcome !== "resolved") {
+      } else if (
+        judged &&
+        pendingAtRead &&
+        openAtRead &&
+        noClose &&
+        call.outcome !== "resolved" &&
+        // Its signal aborted by a callback the read ran (a matcher's) before the answer matched.
+        call.outcome !== `rejected ${ErrorCode.ABORTED}`
+      ) {
         this.#violate(
           "starved-answer",
           `${came} on an open socket, yet it is ${call.outcome ?? "unsettled"}`,
@@ -658,6 +710,14 @@ export class Books {
 
   /** A request() promise rejected. */
   requestRejected(call: RequestCall, e: unknown): void {
+    // Told a turn later than it happened (a promise reaction): an early timeout is seen only
+    // when the step ended before its deadline, but it is never judged early by mistake.
+    const now = this.#ctx.clock.now();
+    if (codeOf(e) === ErrorCode.REQUEST_TIMEOUT && call.notBefore !== undefined && now < call.notBefore)
+      this.#violate(
+        "not-early",
+        `${call.label} timed out at t=${now}, before its deadline t=${call.notBefore}`,
+      );
     if (call.retry && codeOf(e) === ErrorCode.DISCONNECTED && this.closedAnnounced === call.closedBefore) {
       this.#violate(
         "retry-on-reconnect",
@@ -672,6 +732,26 @@ export class Books {
    */
   #checkDrained(state: string): void {
     const { conn, transport } = this.#ctx;
+    // Open on a socket that takes data and holds nothing unwritten, with an empty queue: nothing
+    // of ours waits to leave either (the socket reports its writes at once when asked).
+    const newest = transport.sockets.at(-1);
+    if (
+      state === "open" &&
+      conn.stats.queuedMessages === 0 &&
+      newest?.phase === "open" &&
+      !newest.threw && // a socket that threw on a send is being dropped: drained() waits for its end
+      newest.buffered === 0 &&
+      transport.liveSockets.length === 1
+    ) {
+      for (const w of this.waits) {
+        if (w.drained && w.settled === 0)
+          this.#violate(
+            "drained-settles",
+            `${w.label} is pending while open with an empty queue and nothing unwritten`,
+          );
+      }
+      return;
+    }
     if (state === "open" || conn.stats.queuedMessages > 0 || transport.liveSockets.length > 0) return;
     for (const w of this.waits) {
       if (w.drained && w.settled === 0)

@@ -65,11 +65,30 @@ export class ModelClock implements Clock {
     return this.#now;
   }
 
+  /**
+   * Timers of 2 ms or more may fire this much early (0 or 1): Node counts a timer from the
+   * loop's time in whole ms, so one fires up to 1 ms before `performance.now()` has moved by its
+   * delay. Late and early draws add up: a timer is early only when its lateness is below this.
+   */
+  get maxEarlyMs(): number {
+    return this.#maxEarlyMs;
+  }
+
+  set maxEarlyMs(ms: number) {
+    this.#maxEarlyMs = ms;
+    this.latestEarlyMs = Math.max(this.latestEarlyMs, ms);
+  }
+
+  #maxEarlyMs = 0;
+  /** The largest `maxEarlyMs` ever set. */
+  latestEarlyMs = 0;
+
   setTimeout(fn: () => void, ms: number): number {
     const id = ++this.#seq;
     const late = this.maxLateMs > 0 ? Math.floor(this.#random() * (this.maxLateMs + 1)) : 0;
+    const early = this.maxEarlyMs > 0 && ms >= 2 ? Math.floor(this.#random() * (this.maxEarlyMs + 1)) : 0;
     // Node clamps a delay under 1 ms (0 included) to 1 ms: the timer runs in a later turn.
-    this.#timers.set(id, { id, firesAt: this.#now + Math.max(1, ms) + late, fn });
+    this.#timers.set(id, { id, firesAt: this.#now + Math.max(1, ms) + late - early, fn });
     return id;
   }
 

@@ -12,7 +12,14 @@
  */
 
 import fc from "fast-check";
-import { type Action, actionArb, CALLBACK_NAMES, type CallbackEvent, describeAction } from "./config.js";
+import {
+  type Action,
+  actionArb,
+  armedActionArb,
+  CALLBACK_NAMES,
+  type CallbackEvent,
+  describeAction,
+} from "./config.js";
 import { flush, type ModelRun, type Release } from "./harness.js";
 import type { MemorySocket } from "./memory-transport.js";
 
@@ -218,6 +225,26 @@ class Late extends Step {
   }
 }
 
+/** From now on timers of 2 ms or more may fire up to 1 ms early (`on`), or not. */
+class Early extends Step {
+  readonly on: boolean;
+
+  constructor(on: boolean) {
+    super(true);
+    this.on = on;
+  }
+
+  label(): string {
+    return this.on ? "timers up to 1 ms early" : "timers never early";
+  }
+
+  act(run: ModelRun): void {
+    run.command(this.toString(), () => {
+      run.clock.maxEarlyMs = this.on ? 1 : 0;
+    });
+  }
+}
+
 /**
  * The page enters the back/forward cache (`pagehide` with `persisted`) or comes back
  * (`pageshow`), dispatched on the fake page that harness.ts installs as the global object's
@@ -253,7 +280,8 @@ export type SocketMove =
   | { move: "pong" }
   | { move: "peerPing" }
   | { move: "fail"; code: number }
-  | { move: "throwOnSend" };
+  | { move: "throwOnSend" }
+  | { move: "writeOut" };
 
 /**
  * A move for each situation a socket can be in, picked when the command runs: a command on a
@@ -294,6 +322,8 @@ function describeMove(m: SocketMove): string {
       return `fail(${m.code}): the adapter refuses a frame, TCP held open`;
     case "throwOnSend":
       return "throws on its next data frame (a polyfill)";
+    case "writeOut":
+      return "writes out what it held";
   }
 }
 
@@ -388,6 +418,9 @@ class OnSocket extends Step {
         return;
       case "throwOnSend":
         run.command(`${name}.${describeMove(m)}${flag}`, () => s.throwOnNextSend());
+        return;
+      case "writeOut":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.writeOut());
         return;
     }
   }
@@ -529,6 +562,7 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   // 1009 would say maxMessageBytes, which the model's messages never exceed.
   weigh(1, fc.record({ move: fc.constant("fail" as const), code: fc.constantFrom(1002, 1007) })),
   weigh(1, fc.constant({ move: "throwOnSend" as const })),
+  weigh(4, fc.constant({ move: "writeOut" as const })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(
@@ -556,6 +590,8 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "close",
   "reconnecting",
   "state",
+  "pong",
+  "drain",
   "sendCallback",
   "shouldReconnect",
   "matcher",
@@ -582,6 +618,10 @@ const advanceArb = fc.oneof(
   weigh(
     1,
     fc.constantFrom(0, 10, 500, 5000).map((ms): Step => new Late(ms)),
+  ),
+  weigh(
+    1,
+    fc.boolean().map((on): Step => new Early(on)),
   ),
 );
 
@@ -618,7 +658,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   socketArb,
   advanceArb,
   advanceArb,
-  fc.tuple(eventArb, actionArb).map(([e, a]) => new Arm(e, a)),
+  fc.tuple(eventArb, armedActionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSendOnFrame(p, s)),

@@ -39,6 +39,12 @@ export interface ModelConfig {
    * preparation then spans commands, so close(), dial() and time land in the middle of it.
    */
   headers: "none" | "fn" | "held";
+  /**
+   * The default water marks (every frame leaves at once), or small ones (low 0, high 16 bytes)
+   * with frames held in the socket until a `writeOut` move: drained() then waits, and a
+   * "drain" listener (one is added) hears the buffer fall back.
+   */
+  waterMarks: "default" | "small";
   /** Timers fire up to this many ms late (0: on time). */
   maxLateMs: number;
   clockSeed: number;
@@ -86,7 +92,9 @@ export type Action =
   | { kind: "ping" }
   | { kind: "drained" }
   /** `again`: next() once more on the run's previous iterator (its last next() may still wait). */
-  | { kind: "next"; bufferSize: number; again: boolean };
+  | { kind: "next"; bufferSize: number; again: boolean }
+  /** Aborts the signal of an unsettled request, or of a send (`pick` chooses which). */
+  | { kind: "abort"; what: "request" | "send"; pick: number };
 
 /** The callbacks an action can be armed in. */
 export type CallbackEvent =
@@ -96,6 +104,8 @@ export type CallbackEvent =
   | "close"
   | "reconnecting"
   | "state"
+  | "pong"
+  | "drain"
   | "sendCallback"
   | "shouldReconnect"
   | "matcher"
@@ -108,6 +118,8 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   close: "onClose",
   reconnecting: "onReconnecting",
   state: "on('state')",
+  pong: "on('pong')",
+  drain: "on('drain')",
   sendCallback: "send callback",
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",
@@ -146,6 +158,8 @@ export function describeAction(a: Action): string {
       return "drained()";
     case "next":
       return a.again ? "the previous iterator's next()" : `messages({ bufferSize: ${a.bufferSize} }).next()`;
+    case "abort":
+      return `abort(${a.what === "request" ? "an unsettled request's" : "a send's"} signal, pick ${a.pick})`;
   }
 }
 
@@ -196,6 +210,7 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   maxPendingRequests: weighted([4, 65_536], [1, 2]),
   connectedPromise: weighted([3, false], [1, true]),
   headers: weighted<ModelConfig["headers"]>([4, "none"], [1, "fn"], [2, "held"]),
+  waterMarks: weighted<ModelConfig["waterMarks"]>([2, "default"], [1, "small"]),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
   clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
 });
@@ -272,6 +287,23 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
       kind: fc.constant("next" as const),
       bufferSize: fc.constantFrom(1, 1024),
       again: fc.boolean(),
+    }),
+  },
+);
+
+/**
+ * What a callback can be armed with: any action, or an abort (of a request's signal or a send's),
+ * so an abort lands inside a callback: in the matcher while a response is being matched, in
+ * onMessage just before a response in the same burst, in onError while requests time out.
+ */
+export const armedActionArb: fc.Arbitrary<Action> = fc.oneof(
+  { weight: 6, arbitrary: actionArb },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("abort" as const),
+      what: fc.constantFrom<"request" | "send">("request", "send"),
+      pick: fc.nat(7),
     }),
   },
 );

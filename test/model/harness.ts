@@ -156,7 +156,8 @@ export class ModelRun {
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
       const wait = this.#serverWait;
       this.#serverWait = undefined;
-      if (wait !== undefined && this.clock.now() - wait.at < wait.ms) {
+      // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
+      if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
         this.violate(
           "server-delay",
           `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
@@ -185,7 +186,17 @@ export class ModelRun {
       this.books.stateEvent(change.oldState, change.newState);
       this.#fire("state");
     });
-    this.conn.on("pong", (info) => this.#event(`pong ${info.rttMs} ms`));
+    this.conn.on("pong", (info) => {
+      this.#event(`pong ${info.rttMs} ms`);
+      this.#fire("pong");
+    });
+    if (config.waterMarks === "small") {
+      t.holdWrites = true;
+      this.conn.on("drain", () => {
+        this.#event(`drain (bufferedAmount ${this.conn.bufferedAmount})`);
+        this.#fire("drain");
+      });
+    }
   }
 
   /**
@@ -248,6 +259,7 @@ export class ModelRun {
       pingIntervalMs: config.pingIntervalMs,
       pongTimeoutMs: config.pongTimeoutMs,
       queue: this.#queue(),
+      ...(config.waterMarks === "small" ? { lowWaterMark: 0, highWaterMark: 16 } : {}),
       onConnected: () => this.#onConnected(),
       onMessage: (msg) => {
         this.#event(`onMessage ${describeMsg(msg)}`);
@@ -500,6 +512,12 @@ export class ModelRun {
           this.#stream = this.conn.messages({ bufferSize });
           return this.#stream.next();
         });
+    } else if (action.kind === "abort") {
+      this.line(`${arrow(suffix)}${describeAction(action)}${suffix}`);
+      const armed = suffix !== "";
+      const done =
+        action.what === "request" ? this.abort(action.pick) : this.abortSend(action.pick, false, armed);
+      if (!done) this.line("  (nothing to abort)");
     } else this.#ping(suffix);
   }
 
@@ -714,7 +732,7 @@ export class ModelRun {
    * Aborts the signal of a send not aborted yet (`pick` chooses which); false when none.
    * `inFlush`: from inside a frame being handed to a transport.
    */
-  abortSend(pick: number, inFlush = false): boolean {
+  abortSend(pick: number, inFlush = false, inCallback = false): boolean {
     const open = this.abortableSends();
     const call = open[pick % Math.max(1, open.length)];
     if (call === undefined) return false;
@@ -722,7 +740,13 @@ export class ModelRun {
     this.line(`abort(the signal of ${sharing.map((c) => `s${c.n}`).join(", ")})`);
     const before = this.conn.stats.queuedMessages;
     this.script.nested(() => call.controller?.abort());
-    this.books.sendAborted(sharing, before - this.conn.stats.queuedMessages, this.clock.now(), inFlush);
+    this.books.sendAborted(
+      sharing,
+      before - this.conn.stats.queuedMessages,
+      this.clock.now(),
+      inFlush,
+      inCallback,
+    );
     return true;
   }
 
@@ -757,6 +781,7 @@ export class ModelRun {
       outcome: undefined,
       controller: undefined,
       deadline: undefined,
+      notBefore: undefined,
       retry: false,
       closedBefore: this.books.closedAnnounced,
     };
@@ -765,6 +790,8 @@ export class ModelRun {
   #sendCb(dup: boolean, suffix: string): void {
     const n = this.#nextId++;
     const call = this.#newRequest(n, "callback", this.#requestKey(n, dup));
+    const { requestTimeoutMs } = this.config;
+    if (requestTimeoutMs > 0) call.notBefore = this.clock.now() + requestTimeoutMs;
     this.line(`${arrow(suffix)}send(${call.key}, cb) = ${call.label}${suffix}`);
     try {
       this.conn.send(this.#wire.request(call.key, true), (resp) => {
@@ -796,7 +823,7 @@ export class ModelRun {
     call.controller = controller;
     call.retry = a.retry;
     const timeoutMs = a.timeout === "default" ? this.config.requestTimeoutMs : a.timeout;
-    if (timeoutMs > 0) call.deadline = this.clock.now() + timeoutMs;
+    if (timeoutMs > 0) call.deadline = call.notBefore = this.clock.now() + timeoutMs;
     this.books.requests.push(call);
     this.line(
       `${arrow(suffix)}${describeAction(a).replace("request(q", `request(${call.key}`)} = ${call.label}${suffix}`,

@@ -95,8 +95,36 @@ export class MemorySocket implements Transport {
     return this.phase !== "ended";
   }
 
+  /**
+   * Bytes of accepted data frames not written out yet: they leave at a `writeOut()` move. Only
+   * counted when the run's water marks are small (`holdWrites`), else every frame leaves at once.
+   */
+  buffered = 0;
+  /** The connection asked to be told when what it sent has been written (`requestFlushed`). */
+  #flushAsked = false;
+
   get bufferedAmount(): number {
-    return 0;
+    return this.buffered;
+  }
+
+  /** As ws's writer: a report once everything sent before the request has left (at once when nothing waits). */
+  requestFlushed(): void {
+    this.#flushAsked = true;
+    if (this.buffered === 0) queueMicrotask(() => this.#reportFlushed());
+  }
+
+  #reportFlushed(): void {
+    if (!this.#flushAsked || this.phase === "ended") return;
+    this.#flushAsked = false;
+    this.events.onFlushed?.();
+  }
+
+  /** Test control: what the socket held has been written (the peer read it). */
+  writeOut(): boolean {
+    if ((this.phase !== "open" && this.phase !== "closing") || this.buffered === 0) return false;
+    this.buffered = 0;
+    this.#reportFlushed();
+    return true;
   }
 
   send(data: Data): number {
@@ -116,6 +144,7 @@ export class MemorySocket implements Transport {
     }
     // Our close frame went out or the peer's arrived: a data frame may no longer be sent.
     const result = this.phase === "open" ? byteLength(data) : -1;
+    if (result > 0 && this.#owner.holdWrites) this.buffered += result;
     this.frames.push({ data, result });
     this.#owner.onFrame(this, data, result);
     return result;
@@ -326,6 +355,8 @@ export class MemoryTransport implements TransportFactory {
   readonly sockets: MemorySocket[] = [];
   /** The test's clock, for the times a socket records. */
   now: () => number = () => 0;
+  /** Accepted frames wait in the socket until a `writeOut()` move (the run's water marks are small). */
+  holdWrites = false;
   /** Called when the connection misuses a socket. */
   onViolation: (message: string) => void = () => {};
   /** Called for every socket opened, before the connection holds it. */
