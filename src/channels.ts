@@ -106,9 +106,12 @@ class ChannelObserver implements Observer {
     if (received.hasSubscribers) received.publish({ conn: this.#conn, id: this.#conn.id, bytes });
   }
 
-  /** start, then end once registered; error, asyncStart and asyncEnd around the outcome (as `tracePromise`). */
+  /**
+   * start, then end once registered; error, asyncStart and asyncEnd around the outcome (as
+   * `tracePromise` and `traceCallback`: start and asyncStart through `runStores`, so a store
+   * bound to either with `bindStore` is entered for the call, or for the response's callback).
+   */
   request<TIn, TOut>(init: RequestInit<TIn, TOut>, register: () => void): void {
-    const inner = this.#inner;
     const ctx: RequestContext = {
       conn: this.#conn,
       id: this.#conn.id,
@@ -116,23 +119,32 @@ class ChannelObserver implements Observer {
       bytes: byteLength(init.data),
     };
     init.done = traced(ctx, init.done);
-    request.start.publish(ctx);
-    calling.push(ctx);
-    try {
-      if (inner === undefined) register();
-      else inner.request(init, register);
-    } catch (err) {
-      ctx.error = err;
-      request.error.publish(ctx);
-      throw err;
-    } finally {
-      calling.pop();
-      request.end.publish(ctx);
-      const early = settledEarly.size === 0 ? undefined : settledEarly.get(ctx);
-      if (early !== undefined) {
-        settledEarly.delete(ctx);
-        early();
-      }
+    request.start.runStores(ctx, call, undefined, ctx, this.#inner, init, register);
+  }
+}
+
+/** The traced call of `request()`, inside the stores bound to start: registers, then publishes end. */
+function call<TIn, TOut>(
+  ctx: RequestContext,
+  inner: Observer | undefined,
+  init: RequestInit<TIn, TOut>,
+  register: () => void,
+): void {
+  calling.push(ctx);
+  try {
+    if (inner === undefined) register();
+    else inner.request(init, register);
+  } catch (err) {
+    ctx.error = err;
+    request.error.publish(ctx);
+    throw err;
+  } finally {
+    calling.pop();
+    request.end.publish(ctx);
+    const early = settledEarly.size === 0 ? undefined : settledEarly.get(ctx);
+    if (early !== undefined) {
+      settledEarly.delete(ctx);
+      early();
     }
   }
 }
@@ -173,7 +185,16 @@ function settle<TIn>(
     ctx.error = err;
     request.error.publish(ctx);
   }
-  request.asyncStart.publish(ctx);
+  request.asyncStart.runStores(ctx, respond, undefined, ctx, done, err, response);
+}
+
+/** `done`, inside the stores bound to asyncStart, then asyncEnd. */
+function respond<TIn>(
+  ctx: RequestContext,
+  done: Done<TIn>,
+  err: Error | undefined,
+  response: TIn | undefined,
+): void {
   try {
     done(err, response);
   } finally {

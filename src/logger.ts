@@ -4,9 +4,9 @@
  * A line names the connection and the event, then `key=value` fields. URLs show scheme, host
  * and port only (`redactUrl`); message bodies and headers are never logged. A `close` line
  * carries the close frame's reason as it came (a server may echo the reason `close()` sent), so
- * a reason is no place for a secret. A logger that throws is ignored: logging cannot break a connection. Message sizes per
- * frame are not logged here (too many lines): `diagnostics_channel`'s `evtwebsocket:message:*`
- * carries them on Node.
+ * a reason is no place for a secret. A logger that throws, or returns a promise that rejects, is
+ * ignored: logging cannot break a connection. Message sizes per frame are not logged here (too
+ * many lines): `diagnostics_channel`'s `evtwebsocket:message:*` carries them on Node.
  */
 
 import type { Clock } from "./clock.js";
@@ -17,7 +17,7 @@ import type { Done, RequestInit } from "./pending.js";
 
 /**
  * Where log lines go: `console`, a pino or winston logger, or any object with these four
- * functions. Each call gets one string.
+ * functions. Each call gets one string. A method that throws, or is async and rejects, is ignored.
  *
  * @example
  * ```ts
@@ -66,9 +66,9 @@ export class LogObserver implements Observer, AttemptRecord {
   readonly #log: Logger;
   readonly #prefix: string;
   readonly #clock: Clock;
-  /** The current attempt's redacted URL and start time (see `complete`). */
-  url = "";
-  at = 0;
+  /** The current attempt's redacted URL and start time (see `complete`): set by each attempt, which comes first. */
+  declare url: string;
+  declare at: number;
 
   constructor(log: Logger, id: string, clock: Clock) {
     this.#log = log;
@@ -86,7 +86,8 @@ export class LogObserver implements Observer, AttemptRecord {
     // A clean close is news, an unclean one a warning.
     const level = kind === "close" ? (fields.wasClean ? "info" : "warn") : (LEVELS[kind] ?? "warn");
     try {
-      this.#log[level](line);
+      // An async logger's rejection is its throw: left unhandled, it ended the process.
+      (this.#log[level](line) as Promise<void> | undefined)?.catch?.(() => {});
     } catch {
       // A logger that throws must not break the connection; it has nowhere else to report.
     }

@@ -84,7 +84,15 @@ const OUTCOMES: Record<string, string> = {
 };
 
 /** The running setup: how to stop it, and the connections it knows (handed to a setup that replaces it). */
-let active: { stop(): void; conns: Map<string, ConnRecord>; meter: Meter; io: IoTotals } | undefined;
+let active: { stop(): void; conns: Map<string, ConnRecord> } | undefined;
+
+/**
+ * The message and byte totals of each meter reported to, kept past `uninstrument()`: a setup on
+ * a meter reported to before goes on from its totals, as a cumulative counter must (it counted
+ * from 0 again after `uninstrument()` then `instrument()`, and a delta exporter sent a negative
+ * delta).
+ */
+const totals = new WeakMap<Meter, IoTotals>();
 
 /** Running totals behind the observable message and byte counters. */
 interface IoTotals {
@@ -109,7 +117,6 @@ interface IoTotals {
  */
 export function instrument(options: InstrumentOptions = {}): void {
   const known = active?.conns;
-  const earlier = active;
   uninstrument();
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
@@ -117,9 +124,12 @@ export function instrument(options: InstrumentOptions = {}): void {
   const conns = new Map<string, ConnRecord>();
   // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
   const REQUEST = Symbol("evtwebsocket.otel.request");
-  // On the same meter, the totals go on from the earlier setup's: a cumulative counter never goes back.
-  const io: IoTotals =
-    earlier?.meter === meter ? earlier.io : { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+  // On a meter reported to before, the totals go on from there: a cumulative counter never goes back.
+  let io = totals.get(meter);
+  if (io === undefined) {
+    io = { sent: 0, received: 0, sentBytes: 0, receivedBytes: 0 };
+    totals.set(meter, io);
+  }
 
   // A record lives as long as its connection. The queue gauge's callback also drops the records
   // of collected connections, but only a metric reader calls it: with tracing alone, each
@@ -142,7 +152,8 @@ export function instrument(options: InstrumentOptions = {}): void {
     if (r.open) m.open.add(-1, r.server);
     const { hostname, port, protocol } = new URL(url);
     r.server = {
-      "server.address": hostname,
+      // An IPv6 address without the brackets a URL puts around it (semantic conventions: an IP address).
+      "server.address": hostname.startsWith("[") ? hostname.slice(1, -1) : hostname,
       "server.port": Number(port || (protocol === "wss:" ? 443 : 80)),
     };
     r.attrs = { ...r.server, ...OK, "evtwebsocket.connection.id": id };
@@ -222,15 +233,20 @@ export function instrument(options: InstrumentOptions = {}): void {
       },
     ],
   ];
+  // Node hands a message to the subscribers it had when publishing began: a subscriber heard
+  // before ours that calls uninstrument() (or instrument()) still has ours called after stop().
+  // Ours then do nothing: an open counted after the count-off stayed counted, a span started
+  // then never ended, and one ended by stop() was ended again.
+  let live = true;
   const handlers = subscriptions.map(([name, fn]): [string, (msg: unknown) => void] => [
     name,
-    fn as (msg: unknown) => void,
+    (msg) => live && fn(msg as Message),
   ]);
   for (const [name, fn] of handlers) dc.subscribe(name, fn);
 
   const finish = (ctx: Message) => {
     const req = ctx[REQUEST] as RequestRecord | undefined;
-    if (req === undefined) return;
+    if (req === undefined || !live) return; // after stop(), which ended its span
     ctx[REQUEST] = undefined;
     req.conn.requests.remove(req);
     const error = ctx.error;
@@ -250,6 +266,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   const tracing = dc.tracingChannel<Message, Message>(CHANNELS.request);
   const traceHandlers = {
     start(ctx: Message) {
+      if (!live) return;
       const conn = recordOf(ctx);
       const span = tracer.startSpan(
         "evtwebsocket request",
@@ -295,6 +312,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   meter.addBatchObservableCallback(observeIo, [m.messages, m.bytes]);
 
   const stop = () => {
+    live = false;
     for (const [name, fn] of handlers) dc.unsubscribe(name, fn);
     tracing.unsubscribe(traceHandlers);
     m.queueDepth.removeCallback(observeQueues);
@@ -306,7 +324,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       if (r.open) m.open.add(-1, r.server);
     }
   };
-  active = { stop, conns, meter, io };
+  active = { stop, conns };
 }
 
 /**
