@@ -21,7 +21,7 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
-      let closeCalled: true | undefined;
+      let closeCalled: boolean | undefined;
       // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
       socket.onopen = () => events.onOpen(socket.protocol || "");
       // Text, or an ArrayBuffer (`buffer` undefined) or a view of one, from any realm, as bytes.
@@ -83,7 +83,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
           return byteLength(data);
         },
         close: (code, reason) => {
-          closeCalled = true;
+          // Already closing (the peer's close frame came first): the closing was the server's.
+          closeCalled = socket.readyState < 2;
           socket.close(code, reason);
         },
         terminate: () => {
