@@ -57,8 +57,9 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
             reason: event.reason,
             wasClean: event.wasClean,
             error: lastError,
-            // No close frame is visible here: a clean end we did not ask for began at the server.
-            closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
+            // No close frame is visible here, but any code but 1006 came in one: an end we did not
+            // ask for began at the server, clean or not (a 1009 while our big send was still going).
+            closedBy: closeCalled ? "client" : event.code && event.code !== 1006 ? "server" : "network",
           });
         };
         reading?.then(end) ?? end();

@@ -7,6 +7,7 @@
  * timers are real: the page's main thread is kept busy longer than the heartbeat's periods.
  */
 
+import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { heldUpgradeServer } from "../helpers/held-upgrade.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
@@ -16,6 +17,8 @@ import { bundle, distPages, html, inPage, pauseReading, type Rig, startRig } fro
 let rig: Rig;
 let server: TestServer;
 let silent: TestServer;
+/** The server's side of the last connection that got "close <code>", reading paused. */
+let held: Socket | undefined;
 const pages = distPages(() => rig);
 
 beforeAll(async () => {
@@ -31,7 +34,8 @@ beforeAll(async () => {
       if (text === "ping") return ws.send("pong");
       if (text.startsWith("close ")) {
         ws.close(Number(text.slice(6)), "bye");
-        return void pauseReading(ws);
+        held = pauseReading(ws);
+        return;
       }
       ws.send(text);
     },
@@ -78,6 +82,42 @@ describe("the WHATWG transport in Chromium, second review", requireTools("chromi
     });
     expect(got.stateBefore).toBe("open");
     expect(got.closes).toEqual(["4000 bye server"]);
+  });
+
+  it("a server's close frame followed by a TCP reset before the closing handshake ends (wasClean false) is the server's close: its 1008 is reported as its refusal, not as a lost connection", async () => {
+    const page = await pages.open();
+    await inPage(page, server.url, async (url) => {
+      const sockets: WebSocket[] = [];
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
+        }
+      };
+      window.seen = [];
+      window.conn = new window.evt.Conn({
+        reconnect: false,
+        onClose: (info) => window.seen.push(`close ${info.code} wasClean=${info.wasClean} ${info.closedBy}`),
+        onError: (e) => window.seen.push(`error ${e.code} ${e.message.replace(url, "URL")}`),
+      });
+      await window.conn.dial(url);
+      window.conn.send("close 1008");
+      // The close frame was read: only then is the TCP connection reset (a reset may discard it).
+      await window.waitFor(
+        () => sockets[0]!.readyState === WebSocket.CLOSING,
+        "the browser's socket to be CLOSING",
+      );
+    });
+    held!.resetAndDestroy();
+    const seen = await inPage(page, null, async () => {
+      await window.waitFor(() => window.conn.state === "closed", "the end");
+      return window.seen;
+    });
+    expect(seen).toEqual([
+      "close 1008 wasClean=false server",
+      "error ERR_DISCONNECTED URL refused a message of ours as against its policy (close code 1008, closed by server)",
+    ]);
   });
 
   it("a send() after the server's close frame (the browser's socket CLOSING) is queued, not lost, and goes out on the next connection", async () => {
