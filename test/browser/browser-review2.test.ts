@@ -5,6 +5,9 @@
  * by esbuild with the browser build's plugins (test/browser/rig.ts). Page lifecycle events are
  * DISPATCHED by the tests (a real back/forward navigation is page-lifecycle.test.ts's); late
  * timers are real: the page's main thread is kept busy longer than the heartbeat's periods.
+ * Two tests replace the page's WebSocket with a subclass to play what this page cannot show (a
+ * polyfill that hands binary frames over as Blobs; the SecurityError Chromium throws for ws: from
+ * an https page); the socket underneath is still Chromium's, against the real server.
  */
 
 import type { Socket } from "node:net";
@@ -32,6 +35,10 @@ beforeAll(async () => {
       const text = data.toString();
       if (isBinary) return ws.send(data, { binary: true });
       if (text === "ping") return ws.send("pong");
+      if (text === "burst") {
+        for (let i = 0; i < 20; i++) ws.send(i % 2 ? `t${i}` : Buffer.from([i]), { binary: i % 2 === 0 });
+        return void ws.close(4001, "done");
+      }
       if (text.startsWith("close ")) {
         ws.close(Number(text.slice(6)), "bye");
         held = pauseReading(ws);
@@ -200,6 +207,61 @@ describe("the WHATWG transport in Chromium, second review", requireTools("chromi
     expect(got.state).toBe("closed");
   });
 
+  it("a socket that hands binary frames over as Blobs (binaryType ignored, as some polyfills do) keeps text and binary in order, and the close after them", async () => {
+    const page = await pages.open();
+    const seen = await inPage(page, server.url, async (url) => {
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        override set binaryType(_: BinaryType) {}
+        override get binaryType(): BinaryType {
+          return "blob";
+        }
+      };
+      const seen: string[] = [];
+      const conn = new window.evt.Conn<string | Uint8Array, string>({
+        reconnect: false,
+        onMessage: (m) => seen.push(typeof m === "string" ? m : `b${m[0]}`),
+        onClose: (info) => seen.push(`close ${info.code} ${info.closedBy}`),
+      });
+      await conn.dial(url);
+      conn.send("burst");
+      await window.waitFor(() => conn.state === "closed", "the close");
+      return seen;
+    });
+    const expected = Array.from({ length: 20 }, (_, i) => (i % 2 ? `t${i}` : `b${i}`));
+    expect(seen).toEqual([...expected, "close 4001 server"]);
+  });
+
+  it("a WebSocket constructor that throws (Chromium's SecurityError for ws: from an https page, played by a subclass) fails the dial with ERR_DIAL_FAILED and the cause; with retries on, the next attempt dials", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, server.url, async (url) => {
+      const Native = WebSocket;
+      let throws = 0;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          if (throws-- > 0) throw new DOMException("Mixed Content", "SecurityError");
+          super(...args);
+        }
+      };
+      const once = new window.evt.Conn({ reconnect: false });
+      throws = 1;
+      const error = await once.dial(url).then(
+        () => "opened",
+        (e: { code: string; cause?: { name: string } }) => `${e.code} ${e.cause?.name}`,
+      );
+      const retried = new window.evt.Conn({
+        reconnect: { minDelayMs: 10, maxDelayMs: 10 },
+        onError: () => {},
+      });
+      throws = 2;
+      await retried.dial(url);
+      const state = retried.state;
+      await retried.close();
+      return { error, onceState: once.state, state };
+    });
+    expect(got).toEqual({ error: "ERR_DIAL_FAILED SecurityError", onceState: "closed", state: "open" });
+  });
+
   it("a port the browser blocks (6000) fails the dial with ERR_DIAL_FAILED and the connection ends closed", async () => {
     const page = await pages.open();
     const got = await inPage(page, null, async () => {
@@ -285,6 +347,56 @@ describe("the page lifecycle in Chromium, second review", requireTools("chromium
     expect(got.states).toEqual(["open", "open", "open"]);
     expect(got.left).toEqual([]);
     expect(server.connections).toBe(connections + 6);
+  });
+
+  it("no listener is left on window or document after a connection ends any way: dial failed, retries exhausted, close() while connecting, close() after a re-dial", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, server.url, async (url) => {
+      const live = new Map<string, number>();
+      for (const target of [window, document]) {
+        const add = target.addEventListener as (...args: unknown[]) => void;
+        const remove = target.removeEventListener as (...args: unknown[]) => void;
+        const count = (type: string, by: number) => live.set(type, (live.get(type) ?? 0) + by);
+        target.addEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
+          count(args[0], 1);
+          return add.apply(this, args);
+        };
+        target.removeEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
+          count(args[0], -1);
+          return remove.apply(this, args);
+        };
+      }
+      const left = () => [...live].filter(([, n]) => n !== 0).length;
+      const seen: string[] = [];
+      const { Conn } = window.evt;
+      const refused = "ws://127.0.0.1:1/";
+      let conn = new Conn({ reconnect: false });
+      await conn.dial(refused).catch(() => {});
+      seen.push(`dial failed: ${conn.state} ${left()}`);
+      conn = new Conn({ reconnect: { maxAttempts: 1, minDelayMs: 5, maxDelayMs: 5 } });
+      await conn.dial(refused).catch(() => {});
+      seen.push(`exhausted: ${conn.state} ${left()}`);
+      conn = new Conn({ reconnect: { minDelayMs: 5, maxDelayMs: 5 } });
+      const dialing = conn.dial(refused).catch(() => {});
+      await conn.close();
+      await dialing;
+      seen.push(`closed while connecting: ${conn.state} ${left()}`);
+      conn = new Conn();
+      await conn.dial(url);
+      await conn.close();
+      await conn.dial(url);
+      seen.push(`re-dialled: ${conn.state} ${left()}`);
+      await conn.close();
+      seen.push(`closed: ${conn.state} ${left()}`);
+      return seen;
+    });
+    expect(got).toEqual([
+      "dial failed: closed 0",
+      "exhausted: closed 0",
+      "closed while connecting: closed 0",
+      "re-dialled: open 7",
+      "closed: closed 0",
+    ]);
   });
 
   it("a pagehide (persisted) during a handshake in progress abandons it; the pageshow dials again and dial() resolves on that socket, one socket at a time", async () => {
