@@ -399,6 +399,41 @@ describe("the page lifecycle in Chromium, second review", requireTools("chromium
     ]);
   });
 
+  it("offline and online flapping (context.setOffline) while reconnecting: no dial while offline, one socket at a time, open once online", async () => {
+    const page = await pages.open();
+    await inPage(page, server.url, async (url) => {
+      window.seen = [];
+      let live = 0;
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          window.seen.push(`socket live=${++live} online=${navigator.onLine}`);
+          this.addEventListener("close", () => live--);
+        }
+      };
+      window.conn = new window.evt.Conn({
+        reconnect: { minDelayMs: 200, maxDelayMs: 400, jitter: 0 },
+        onError: () => {},
+      });
+      await window.conn.dial(url);
+    });
+    for (const client of server.clients) client.terminate();
+    for (let i = 0; i < 12; i++) {
+      await page.context().setOffline(i % 2 === 0);
+      await new Promise((resolve) => setTimeout(resolve, 30 * (i % 3)));
+    }
+    await page.context().setOffline(false);
+    const got = await inPage(page, null, async () => {
+      await window.waitFor(() => window.conn.state === "open", "the reconnect once online");
+      const seen = [...window.seen];
+      await window.conn.close();
+      return seen;
+    });
+    expect(got.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(got)).toEqual(new Set(["socket live=1 online=true"]));
+  });
+
   it("a pagehide (persisted) during a handshake in progress abandons it; the pageshow dials again and dial() resolves on that socket, one socket at a time", async () => {
     const held = await heldUpgradeServer(() => ({ holdMs: 400 }));
     const page = await pages.open();
