@@ -113,14 +113,19 @@ import tsupConfig from "../tsup.config.js";
  * observability review's fixes: a `reconnect()` from `shouldReconnect` logged as attempt 1, the
  * `dead` line told with the socket's end, and queue expiry and drop-oldest overflow logged, which
  * issue 18 asks for and which went to `onError` unlogged (67 B): 17,089 B; the guard is
- * 17,104 B (proposed by that review; the lead's decision). By
+ * 17,104 B (proposed by that review; the lead's decision). The tenth pass's review fixes: a
+ * `"drain"` listener added while the buffer is already high hears the fall (12 B), an async
+ * logger's rejections ignored (2 B), a proxy's 429/503 Retry-After honoured (1 B in the core's
+ * wait rule), and the WHATWG transport's two close attributions (a `close()` after the server's
+ * close frame, an unclean end after it: 11 B): 17,116 B; the guard is 17,152 B (a decision: each
+ * is a wrong answer a user saw). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 17_104;
+const BUDGET_GZIP_BYTES = 17_152;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 

@@ -21,7 +21,7 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
       const socket: WebSocketLike = new WebSocketImpl(url, options.protocols);
       socket.binaryType = "arraybuffer";
       let lastError: unknown;
-      let closeCalled: true | undefined;
+      let closeCalled: boolean | undefined;
       // A polyfill without `protocol`: no subprotocol, as WHATWG says ("").
       socket.onopen = () => events.onOpen(socket.protocol || "");
       // Text, or an ArrayBuffer (`buffer` undefined) or a view of one, from any realm, as bytes.
@@ -57,8 +57,9 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
             reason: event.reason,
             wasClean: event.wasClean,
             error: lastError,
-            // No close frame is visible here: a clean end we did not ask for began at the server.
-            closedBy: closeCalled ? "client" : event.wasClean ? "server" : "network",
+            // No close frame is visible here, but any code but 1006 came in one: an end we did not
+            // ask for began at the server, clean or not (a 1009 while our big send was still going).
+            closedBy: closeCalled ? "client" : event.code && event.code !== 1006 ? "server" : "network",
           });
         };
         reading?.then(end) ?? end();
@@ -83,7 +84,8 @@ export function createNativeTransport(WebSocketImpl: WebSocketConstructorLike): 
           return byteLength(data);
         },
         close: (code, reason) => {
-          closeCalled = true;
+          // Already closing (the peer's close frame came first): the closing was the server's.
+          closeCalled = socket.readyState < 2;
           socket.close(code, reason);
         },
         terminate: () => {
