@@ -133,11 +133,13 @@ export class Follower<TIn, TOut> {
 
   /**
    * A leadership this tab had not heard of: what it posted to none or to another one (which the
-   * new leader does not serve) goes to it, in order; requests by the rule of `newLeader`.
+   * new leader does not serve) goes to it, in order; requests by the rule of `newLeader`. An
+   * announcement without a leadership (malformed) is none: followed, what this tab posts would
+   * be addressed to no leader, and served by none until the next handover.
    */
   #heard(lead: string): void {
     const t = this.#t;
-    if (lead === t.lead) return;
+    if (!lead || lead === t.lead) return;
     t.lead = lead;
     t.unacked.forwardAll();
     // One no leader took (made while none led) goes to this one, as Conn sends on reconnect

@@ -444,9 +444,16 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
     return this.close();
   }
 
+  /**
+   * What another tab posted. Data this version cannot read (posted by another version of the
+   * library, or another script, on the same channel: null, a number, an event without its
+   * argument) is dropped where it throws: it must not throw in this page.
+   */
   #receive(m: Wire): void {
-    if (this.#t.role.leads) this.#leader.serve(m);
-    else this.#follower.receive(m);
+    try {
+      if (this.#t.role.leads) this.#leader.serve(m);
+      else this.#follower.receive(m);
+    } catch {}
   }
 }
 

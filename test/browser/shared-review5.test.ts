@@ -1,0 +1,100 @@
+/**
+ * `evtwebsocket/shared` in Debian's Chromium, fifth review: what the earlier reviews did not
+ * try. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 that echoes; the
+ * pages are built from src/ by esbuild (test/browser/rig.ts). Every page's uncaught errors are
+ * collected: a test fails if a page threw.
+ */
+
+import type { BrowserContext, Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { SharedConn } from "../../src/shared/index.js";
+import { startServer, type TestServer } from "../helpers/server.js";
+import { requireTools } from "../helpers/tools.js";
+import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
+
+type W = Window & { a: SharedConn<string, string>; log: string[] };
+
+let rig: Rig;
+let server: TestServer;
+/** The pages' uncaught errors. */
+const errors: string[] = [];
+
+beforeAll(async () => {
+  rig = await startRig(await sharedPage());
+  server = await startServer({ onMessage: (ws, data) => ws.send(`echo:${data.toString()}`) });
+}, 60_000);
+
+afterAll(async () => {
+  await rig?.close();
+  await server?.close();
+});
+
+/** A page whose shared connection `name` is made, its events logged in `log`, and dialled. */
+async function openTab(context: BrowserContext, name: string): Promise<Page> {
+  const [page] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [Page];
+  page.on("pageerror", (error) => errors.push(String(error)));
+  await inPage(page, [server.url, name] as const, async ([url, shared]) => {
+    const w = window as unknown as W;
+    w.log = [];
+    w.a = window.shared.createSharedConn<string, string>(shared, {
+      matchMsg: (req, resp) => resp === `echo:${req}`,
+    });
+    for (const event of ["role", "state", "error", "connected", "message"] as const)
+      w.a.on(event, (arg: unknown) =>
+        w.log.push(`${event} ${typeof arg === "object" ? JSON.stringify(arg) : String(arg)}`),
+      );
+    await w.a.dial(url);
+  });
+  return page;
+}
+
+describe("evtwebsocket/shared: fifth review (Chromium)", requireTools("chromium"), () => {
+  it("wire data another version of the library might post (null, a number, an event without its argument) throws nowhere and leaves the tabs working", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "malformed";
+    const leader = await openTab(context, name);
+    const follower = await openTab(context, name);
+    expect(await inPage(leader, null, () => (window as unknown as W).a.role)).toBe("leader");
+    expect(await inPage(follower, null, () => (window as unknown as W).a.role)).toBe("follower");
+    // A third page of the origin posts on the channel directly.
+    const [other] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [
+      Page,
+    ];
+    await inPage(other, `evtwebsocket:${name}`, async (channel) => {
+      const bc = new BroadcastChannel(channel);
+      for (const m of [
+        null,
+        undefined,
+        42,
+        "hello",
+        [],
+        {},
+        { t: "ev", name: "error" },
+        { t: "ev", name: "error", arg: null },
+        { t: "ev", name: "error", arg: "boom" },
+        { t: "ev", name: "reconnecting" },
+        { t: "ev", name: "close", arg: null },
+        { t: "req", from: "x", seq: 1, body: "stray", l: null },
+        { t: "send", from: "x", seq: 1, body: "stray" },
+        { t: "ack" },
+        { t: "res" },
+        { t: "leader" },
+      ])
+        bc.postMessage(m);
+      // Posted after the rest: when it is heard, so was every other.
+      bc.postMessage({ t: "ping" });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      bc.close();
+    });
+    // Both tabs still work: a follower's request is answered through the leader.
+    for (const page of [leader, follower])
+      expect(
+        await inPage(page, null, () =>
+          (window as unknown as W).a.request("still there", { timeoutMs: 5000 }),
+        ),
+      ).toBe("echo:still there");
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+});
