@@ -97,4 +97,156 @@ describe("evtwebsocket/shared: fifth review (Chromium)", requireTools("chromium"
     expect(errors).toEqual([]);
     await context.close();
   });
+  it("a follower made while a tab that runs no shared connection holds the lock (as a frozen one would): its dial, send and request wait, and reach the server once the lock comes", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "held-lock";
+    const [holder] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [
+      Page,
+    ];
+    await inPage(holder, `evtwebsocket:${name}`, async (lock) => {
+      const w = window as unknown as { let: () => void };
+      await new Promise<void>((granted) => {
+        void navigator.locks.request(lock, () => {
+          granted();
+          return new Promise<void>((resolve) => {
+            w.let = resolve;
+          });
+        });
+      });
+    });
+    const [page] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [
+      Page,
+    ];
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await inPage(page, [server.url, name] as const, ([url, shared]) => {
+      const w = window as unknown as W & { dialed: string; answer: string };
+      w.log = [];
+      w.a = window.shared.createSharedConn<string, string>(shared, {
+        matchMsg: (req, resp) => resp === `echo:${req}`,
+      });
+      for (const event of ["role", "state"] as const)
+        w.a.on(event, (arg: unknown) => w.log.push(`${event} ${JSON.stringify(arg)}`));
+      w.a.dial(url).then(
+        () => {
+          w.dialed = "yes";
+        },
+        (e) => {
+          w.dialed = String(e);
+        },
+      );
+      w.a.send("early send");
+      w.a.request("early request").then(
+        (v) => {
+          w.answer = v;
+        },
+        (e) => {
+          w.answer = String(e);
+        },
+      );
+    });
+    expect(await inPage(page, null, () => (window as unknown as W).a.role)).toBe("follower");
+    await inPage(holder, null, () => (window as unknown as { let: () => void }).let());
+    await inPage(page, null, () =>
+      window.waitFor(
+        () =>
+          (window as unknown as { answer?: string }).answer !== undefined &&
+          (window as unknown as { dialed?: string }).dialed !== undefined,
+        "the answer",
+      ),
+    );
+    expect(
+      await inPage(page, null, () => [
+        (window as unknown as { dialed: string }).dialed,
+        (window as unknown as { answer: string }).answer,
+        (window as unknown as W).a.role,
+        (window as unknown as W).log,
+      ]),
+    ).toEqual([
+      "yes",
+      "echo:early request",
+      "leader",
+      [
+        'role "leader"',
+        'state {"oldState":"idle","newState":"connecting"}',
+        'state {"oldState":"connecting","newState":"open"}',
+      ],
+    ]);
+    expect(server.received.filter((m) => m.startsWith("early"))).toEqual(["early send", "early request"]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("a leader and a follower that call close() in the same turn: both resolve, and a third tab leads and serves", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "two-closes";
+    const first = await openTab(context, name);
+    const second = await openTab(context, name);
+    const third = await openTab(context, name);
+    await Promise.all([first, second].map((p) => inPage(p, null, () => (window as unknown as W).a.close())));
+    await inPage(third, null, () =>
+      window.waitFor(
+        () => (window as unknown as W).a.role === "leader" && (window as unknown as W).a.state === "open",
+        "the third leads",
+      ),
+    );
+    expect(
+      await inPage(third, null, () => (window as unknown as W).a.request("third", { timeoutMs: 5000 })),
+    ).toBe("echo:third");
+    expect(await inPage(third, null, () => (window as unknown as W).log)).toEqual([
+      'state {"oldState":"idle","newState":"open"}',
+      "connected {}",
+      "role leader",
+      'state {"oldState":"open","newState":"reconnecting"}',
+      'state {"oldState":"reconnecting","newState":"open"}',
+      "connected {}",
+    ]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("a leader whose page is reloaded: the follower leads, the reloaded page follows, both are served", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "reload";
+    const first = await openTab(context, name);
+    const second = await openTab(context, name);
+    await inPage(second, null, () => {
+      (window as unknown as W).log.length = 0;
+    });
+    await first.reload();
+    await first.waitForFunction(() => window.shared !== undefined);
+    await inPage(first, [server.url, name] as const, async ([url, shared]) => {
+      const w = window as unknown as W;
+      w.log = [];
+      w.a = window.shared.createSharedConn<string, string>(shared, {
+        matchMsg: (req, resp) => resp === `echo:${req}`,
+      });
+      for (const event of ["role", "state", "error", "connected"] as const)
+        w.a.on(event, (arg: unknown) => w.log.push(`${event} ${JSON.stringify(arg)}`));
+      await w.a.dial(url);
+    });
+    await inPage(second, null, () =>
+      window.waitFor(
+        () => (window as unknown as W).a.role === "leader" && (window as unknown as W).a.state === "open",
+        "the second leads",
+      ),
+    );
+    for (const page of [first, second])
+      expect(
+        await inPage(page, null, () => (window as unknown as W).a.request("again", { timeoutMs: 5000 })),
+      ).toBe("echo:again");
+    expect(
+      await inPage(first, null, () => [(window as unknown as W).a.role, (window as unknown as W).log]),
+    ).toEqual(["follower", ['state {"oldState":"idle","newState":"open"}', "connected {}"]]);
+    expect(await inPage(second, null, () => (window as unknown as W).log)).toEqual([
+      "role leader",
+      'state {"oldState":"open","newState":"reconnecting"}',
+      'state {"oldState":"reconnecting","newState":"open"}',
+      "connected {}",
+    ]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });
