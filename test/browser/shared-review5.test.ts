@@ -8,7 +8,7 @@
 import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
-import { startServer, type TestServer } from "../helpers/server.js";
+import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
@@ -246,6 +246,65 @@ describe("evtwebsocket/shared: fifth review (Chromium)", requireTools("chromium"
       'state {"oldState":"reconnecting","newState":"open"}',
       "connected {}",
     ]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+  it("a leader that closes in the same turn it posts a follower's answer: the follower's request resolves with it (with and without retryOnReconnect), and is written once", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "same-turn";
+    /** Makes the shared connection of `page` close right after it posts an answer, in the same turn. */
+    const closeOnAnswer = (page: Page) =>
+      inPage(page, null, () => {
+        const w = window as unknown as W;
+        const post = BroadcastChannel.prototype.postMessage;
+        BroadcastChannel.prototype.postMessage = function (this: BroadcastChannel, m: unknown) {
+          post.call(this, m);
+          if ((m as { t?: string }).t === "res") void w.a.close();
+        };
+      });
+    const ask = (page: Page, body: string, retryOnReconnect: boolean) =>
+      inPage(page, [body, retryOnReconnect] as const, ([b, retry]) =>
+        (window as unknown as W).a.request(b, { timeoutMs: 5000, retryOnReconnect: retry }),
+      );
+    const first = await openTab(context, name);
+    const second = await openTab(context, name);
+    await closeOnAnswer(first);
+    expect(await ask(second, "same turn 1", false)).toBe("echo:same turn 1");
+    await inPage(second, null, () =>
+      window.waitFor(() => (window as unknown as W).a.role === "leader", "the second leads"),
+    );
+    const third = await openTab(context, name);
+    await closeOnAnswer(second);
+    expect(await ask(third, "same turn 2", true)).toBe("echo:same turn 2");
+    await inPage(third, null, () =>
+      window.waitFor(() => (window as unknown as W).a.role === "leader", "the third leads"),
+    );
+    expect(server.received.filter((m) => m.startsWith("same turn"))).toEqual(["same turn 1", "same turn 2"]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("a follower's send whose signal is aborted once it was forwarded: drained() resolves, it is not reported at close(), and the leader wrote it once", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "abort-after";
+    await openTab(context, name);
+    const follower = await openTab(context, name);
+    const result = await inPage(follower, null, async () => {
+      const w = window as unknown as W;
+      const abort = new AbortController();
+      w.a.send("aborted after forwarding", { signal: abort.signal });
+      const queued = w.a.stats.queuedMessages;
+      abort.abort();
+      await w.a.drained();
+      const after = w.a.stats.queuedMessages;
+      await w.a.close();
+      return [queued, after, w.log.filter((l) => l.startsWith("error"))];
+    });
+    expect(result).toEqual([1, 0, []]);
+    await until(() => server.received.includes("aborted after forwarding"), "the send");
+    expect(server.received.filter((m) => m === "aborted after forwarding")).toHaveLength(1);
     expect(errors).toEqual([]);
     await context.close();
   });
