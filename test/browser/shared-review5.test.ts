@@ -21,7 +21,19 @@ const errors: string[] = [];
 
 beforeAll(async () => {
   rig = await startRig(await sharedPage());
-  server = await startServer({ onMessage: (ws, data) => ws.send(`echo:${data.toString()}`) });
+  /** A "slow:" message, answered after the next message's answer. */
+  let held: (() => void) | undefined;
+  server = await startServer({
+    onMessage: (ws, data) => {
+      const text = data.toString();
+      if (text.startsWith("slow:")) held = () => ws.send(`echo:${text}`);
+      else {
+        ws.send(`echo:${text}`);
+        held?.();
+        held = undefined;
+      }
+    },
+  });
 }, 60_000);
 
 afterAll(async () => {
@@ -305,6 +317,39 @@ describe("evtwebsocket/shared: fifth review (Chromium)", requireTools("chromium"
     expect(result).toEqual([1, 0, []]);
     await until(() => server.received.includes("aborted after forwarding"), "the send");
     expect(server.received.filter((m) => m === "aborted after forwarding")).toHaveLength(1);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+  it("two followers' requests with the same number (each tab's first) are each answered in the tab that made them, also when the answers come in the other order", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "same-seq";
+    await openTab(context, name);
+    const [one, two] = (await openPages(context, `${rig.origin}/`, 2, () => window.shared !== undefined)) as [
+      Page,
+      Page,
+    ];
+    for (const page of [one, two]) {
+      page.on("pageerror", (error) => errors.push(String(error)));
+      // Fresh tabs: nothing sent before, so each one's request is its number 1.
+      await inPage(page, [server.url, name] as const, async ([url, shared]) => {
+        const w = window as unknown as W;
+        w.a = window.shared.createSharedConn<string, string>(shared, {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+        });
+        await w.a.dial(url);
+      });
+    }
+    // "slow:one" is answered after "two" (the server holds it until the next message).
+    const first = inPage(one, null, () =>
+      (window as unknown as W).a.request("slow:one", { timeoutMs: 5000 }),
+    );
+    await until(() => server.received.includes("slow:one"), "the first request");
+    const answers = await Promise.all([
+      first,
+      inPage(two, null, () => (window as unknown as W).a.request("two", { timeoutMs: 5000 })),
+    ]);
+    expect(answers).toEqual(["echo:slow:one", "echo:two"]);
     expect(errors).toEqual([]);
     await context.close();
   });
