@@ -353,4 +353,33 @@ describe("evtwebsocket/shared: fifth review (Chromium)", requireTools("chromium"
     expect(errors).toEqual([]);
     await context.close();
   });
+  it("a tab made while the only leader is frozen leads and dials; the frozen tab, resumed, follows and is served; its role and state events come in order (freeze and resume DISPATCHED by the test)", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const name = "frozen-leader";
+    const frozen = await openTab(context, name);
+    await inPage(frozen, null, () => {
+      (window as unknown as W).log.length = 0;
+      document.dispatchEvent(new Event("freeze"));
+    });
+    const fresh = await openTab(context, name);
+    expect(await inPage(fresh, null, () => (window as unknown as W).a.role)).toBe("leader");
+    await inPage(frozen, null, () => document.dispatchEvent(new Event("resume")));
+    expect(
+      await inPage(frozen, null, () => (window as unknown as W).a.request("thawed", { timeoutMs: 5000 })),
+    ).toBe("echo:thawed");
+    expect(
+      await inPage(frozen, null, () => [(window as unknown as W).a.role, (window as unknown as W).log]),
+    ).toEqual([
+      "follower",
+      [
+        "role follower",
+        'state {"oldState":"open","newState":"reconnecting"}',
+        'state {"oldState":"reconnecting","newState":"open"}',
+        "connected {}",
+      ],
+    ]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });
