@@ -1,13 +1,17 @@
 /**
  * Adversarial review of the tenth pass's fixes (today-review), on real sockets: a "drain"
  * listener added above highWaterMark (twice, then close()), interim 1xx answers
- * to CONNECT as a proxy may write them (split across packets, with headers, over 16 KiB in all).
+ * to CONNECT as a proxy may write them (split across packets, with headers, over 16 KiB in all),
+ * the request TracingChannel through runStores, and async loggers that reject.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
+import dc from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import type { WebSocket as ServerSocket } from "ws";
+import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
-import { conn, server, sleep } from "./helpers/harness.js";
+import { conn, onCleanup, server, sleep } from "./helpers/harness.js";
 import { type Behaviour, handProxy } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
 
@@ -115,5 +119,98 @@ describe("interim answers to CONNECT", () => {
     const c = conn({ proxy: proxy.url, reconnect: false });
     const error = await failure(c.dial(s.url));
     expect(error.message + String((error.cause as Error | undefined)?.message)).toContain("oversized");
+  });
+});
+
+describe("the request TracingChannel through runStores", () => {
+  it("send(x, cb) whose callback throws, with a store bound to asyncStart: ERR_CALLBACK_THREW once, the callback inside the store, events in order", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.asyncStart.bindStore(store, () => "response");
+    const events: string[] = [];
+    const subs = {
+      start: () => void events.push("start"),
+      end: () => void events.push("end"),
+      asyncStart: () => void events.push(`asyncStart ${store.getStore()}`),
+      asyncEnd: () => void events.push("asyncEnd"),
+      error: () => void events.push("error"),
+    };
+    tracing.subscribe(subs);
+    onCleanup(async () => {
+      tracing.unsubscribe(subs);
+      tracing.asyncStart.unbindStore(store);
+    });
+    const s = await server();
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({ matchMsg: (a, b) => a === b, onError: (e) => void errors.push(e) });
+    await c.dial(s.url);
+    let inCallback: string | undefined;
+    c.send("x", () => {
+      inCallback = store.getStore();
+      events.push("callback");
+      throw new Error("from the callback");
+    });
+    await until(() => errors.length === 1, "the callback's error");
+    await sleep(20);
+    expect(inCallback).toBe("response");
+    expect(errors.map((e) => e.code)).toEqual(["ERR_CALLBACK_THREW"]);
+    expect(events).toEqual(["start", "end", "asyncStart response", "callback", "asyncEnd"]);
+    expect(store.getStore()).toBeUndefined();
+    await c.close();
+  });
+
+  it("a subscriber added after a request's start (another one heard it): it hears error, asyncStart, asyncEnd in order", async () => {
+    // With no subscriber at all at its start a request is not traced, as Node's tracePromise.
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    const onStart = () => {};
+    dc.subscribe(tracing.start.name, onStart);
+    onCleanup(async () => void dc.unsubscribe(tracing.start.name, onStart));
+    const events: string[] = [];
+    const late = {
+      asyncStart: () => void events.push("asyncStart"),
+      asyncEnd: () => void events.push("asyncEnd"),
+      error: () => void events.push("error"),
+    };
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ matchMsg: (a, b) => a === b });
+    await c.dial(s.url);
+    const p = c.request("x", { timeoutMs: 50 }).catch((e: EvtWebSocketError) => e.code);
+    tracing.subscribe(late as never);
+    onCleanup(async () => void tracing.unsubscribe(late as never));
+    expect(await p).toBe("ERR_REQUEST_TIMEOUT");
+    expect(events).toEqual(["error", "asyncStart", "asyncEnd"]);
+    await c.close();
+  });
+});
+
+describe("a logger whose methods are async and reject", () => {
+  it("a rejected Promise per line, a thenable that rejects, a result whose catch getter throws: no unhandled rejection, the connection carries on", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    onCleanup(async () => void process.off("unhandledRejection", onUnhandled));
+    let calls = 0;
+    const kinds = [
+      () => Promise.reject(new Error("async logger down")),
+      // A thenable that is no Promise (no catch): its rejection is no unhandled rejection either.
+      // biome-ignore lint/suspicious/noThenProperty: the thenable is the point
+      () => ({ then: (_: unknown, reject: (e: Error) => void) => reject(new Error("thenable down")) }),
+      () =>
+        Object.defineProperty({}, "catch", {
+          get() {
+            throw new Error("catch getter");
+          },
+        }),
+    ];
+    const line = () => kinds[calls++ % kinds.length]!();
+    const logger = { debug: line, info: line, warn: line, error: line };
+    const s = await server();
+    const c = conn({ logger: logger as never, matchMsg: (a, b) => a === b, reconnect: false });
+    await c.dial(s.url);
+    expect(await c.request("m", { timeoutMs: 2000 })).toBe("m");
+    await c.close();
+    await sleep(50);
+    expect(calls).toBeGreaterThanOrEqual(kinds.length);
+    expect(unhandled).toEqual([]);
   });
 });
