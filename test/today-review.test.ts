@@ -11,7 +11,9 @@ import { describe, expect, it } from "vitest";
 import type { WebSocket as ServerSocket } from "ws";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
+import { instrument, uninstrument } from "../src/otel/index.js";
 import { conn, onCleanup, server, sleep } from "./helpers/harness.js";
+import { instrumentInMemory } from "./helpers/otel-sdk.js";
 import { type Behaviour, handProxy } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
 
@@ -212,5 +214,62 @@ describe("a logger whose methods are async and reject", () => {
     await sleep(50);
     expect(calls).toBeGreaterThanOrEqual(kinds.length);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe("otel: instrument() on another meter provider, then back", () => {
+  it("A, then B, then A again: each meter's message total goes on from its own, the open gauge follows the live setup", async () => {
+    const a = instrumentInMemory();
+    const s = await server();
+    const c = conn({ matchMsg: (x, y) => x === y });
+    await c.dial(s.url);
+    await c.request("1");
+    await c.request("2");
+    const sent = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.messages")).find(
+        ([at]) => at["network.io.direction"] === "transmit",
+      )?.[1];
+    const open = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.connections.open")).map(([, v]) => v);
+    expect(await sent(a)).toBe(2);
+    expect(await open(a)).toEqual([1]);
+    const b = instrumentInMemory(); // replaces A's setup
+    await c.request("3");
+    expect(await sent(b)).toBe(1);
+    expect(await open(b)).toEqual([1]);
+    expect(await open(a)).toEqual([0]);
+    instrument({ tracerProvider: a.tracerProvider, meterProvider: a.meterProvider });
+    await c.request("4");
+    expect(await sent(a)).toBe(3);
+    expect(await open(a)).toEqual([1]);
+    expect(await open(b)).toEqual([0]);
+    await c.close();
+    expect(await open(a)).toEqual([0]);
+    uninstrument();
+  });
+});
+
+describe("a socket reset with sends still buffered (Node's ws)", () => {
+  it('no "drain" on the dead socket: the one listening hears it after the reconnect, as on WHATWG sockets; drained() still settles', async () => {
+    const s = await held();
+    const c = conn<Uint8Array, Uint8Array>({
+      ...marks,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push(`drain ${c.state}`));
+    c.on("close", () => log.push("close"));
+    c.on("connected", () => log.push("connected"));
+    const waiter = c.drained();
+    // The server drops the connection with our 4 MB unread: a reset, the bytes never left.
+    s.sockets[0]!.terminate();
+    await until(() => log.includes("drain open"), "the drain");
+    await waiter;
+    // Before: "drain" came first, on the socket that had just been reset, buffer "empty".
+    expect(log).toEqual(["close", "connected", "drain open"]);
+    s.resume();
+    await c.close();
   });
 });
