@@ -220,6 +220,7 @@ describe("a logger whose methods are async and reject", () => {
 describe("otel: instrument() on another meter provider, then back", () => {
   it("A, then B, then A again: each meter's message total goes on from its own, the open gauge follows the live setup", async () => {
     const a = instrumentInMemory();
+    onCleanup(async () => uninstrument());
     const s = await server();
     const c = conn({ matchMsg: (x, y) => x === y });
     await c.dial(s.url);
@@ -245,7 +246,6 @@ describe("otel: instrument() on another meter provider, then back", () => {
     expect(await open(b)).toEqual([0]);
     await c.close();
     expect(await open(a)).toEqual([0]);
-    uninstrument();
   });
 });
 
