@@ -158,9 +158,10 @@ export function parseUrl(text: string): string {
     url = new URL(input);
   } catch {
     // Credentials in it are not shown, nor its query (`?token=…`): a URL that does not parse
-    // still holds its password.
+    // still holds its password. They run to the last @: a password with a / or # left
+    // unencoded (what makes the URL fail to parse) would otherwise show from there on.
     const shown = text
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`)
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_, scheme = "") => `${scheme}…@`)
       .replace(/\?.*$/s, "?…");
     throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }
