@@ -104,17 +104,16 @@ export function parseHeader(text: string): [string, string] {
  * server reads the same; keeping only the last, as an object would, loses the others.
  */
 export function joinHeaders(pairs: readonly (readonly [string, string])[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const spelt = new Map<string, string>();
+  // Keyed by the lower-case name: [spelling, value]. The object is made from entries at the end,
+  // as own properties: `headers["__proto__"] = value` would set no header at all.
+  const joined = new Map<string, [string, string]>();
   for (const [name, value] of pairs) {
     const key = name.toLowerCase();
-    const first = spelt.get(key);
-    if (first === undefined) {
-      spelt.set(key, name);
-      headers[name] = value;
-    } else headers[first] = `${headers[first]}${key === "cookie" ? "; " : ", "}${value}`;
+    const first = joined.get(key);
+    if (first === undefined) joined.set(key, [name, value]);
+    else first[1] = `${first[1]}${key === "cookie" ? "; " : ", "}${value}`;
   }
-  return headers;
+  return Object.fromEntries(joined.values());
 }
 
 /**
@@ -159,9 +158,10 @@ export function parseUrl(text: string): string {
     url = new URL(input);
   } catch {
     // Credentials in it are not shown, nor its query (`?token=…`): a URL that does not parse
-    // still holds its password.
+    // still holds its password. They run to the last @: a password with a / or # left
+    // unencoded (what makes the URL fail to parse) would otherwise show from there on.
     const shown = text
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, (_, scheme = "") => `${scheme}…@`)
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_, scheme = "") => `${scheme}…@`)
       .replace(/\?.*$/s, "?…");
     throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }

@@ -70,7 +70,7 @@ export abstract class WsWriter {
   batchStart = 0;
   batchEnd = 0;
   /** The callback of a flush marker; made on first use, so a connection that never waits has none. */
-  onMarker: (() => void) | undefined;
+  onMarker: ((error?: Error | null) => void) | undefined;
 
   get bufferedAmount(): number {
     return this.socket.bufferedAmount + (this.batchEnd - this.batchStart);
@@ -139,8 +139,10 @@ export abstract class WsWriter {
     if (tcp === undefined || tcp.destroyed) return;
     this.writeBatch();
     // Written in order after every frame accepted so far: its callback runs once they have left.
-    this.onMarker ??= () => {
-      if (this.socket.transport !== undefined) this.events.onFlushed?.();
+    // With an error the socket died (a reset) and what was before the marker never left: no
+    // "flushed", so no "drain" on a dead socket (the next socket's open tells, as on WHATWG ones).
+    this.onMarker ??= (error?: Error | null) => {
+      if (!error && this.socket.transport !== undefined) this.events.onFlushed?.();
     };
     tcp.write(FLUSH_MARKER, this.onMarker);
   }
