@@ -111,12 +111,12 @@ export function decideRetry(
 /**
  * The wait the server asked for ({@link serverDelay}) with jitter added, never taken off, in
  * ms; undefined when it set none. Retry-After (a handshake or CONNECT refused with 429 or 503)
- * may exceed maxDelayMs, as the server knows its load; a 1013 wait (a connection that was open)
- * stays within maxDelayMs.
+ * may exceed maxDelayMs, as the server knows its load; a 1013 wait stays within maxDelayMs. Told
+ * apart by the code, which a refused handshake never has (it ends with 1006).
  */
 export function serverWait(policy: ResolvedReconnect, ending: Ending, r = Math.random()): number | undefined {
   const server = serverDelay(policy, ending);
   if (server === undefined) return undefined;
   const jittered = server + Math.round(server * policy.jitter * r);
-  return ending.openForMs !== undefined ? Math.min(jittered, policy.maxDelayMs) : jittered;
+  return ending.code === 1013 ? Math.min(jittered, policy.maxDelayMs) : jittered;
 }
