@@ -5,11 +5,11 @@
  */
 
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type TestServer, until } from "../helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { startServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
-import { inPage, type Rig } from "./rig.js";
+import { REACTS, withReactRig } from "./react-rig.js";
+import { inPage } from "./rig.js";
 
 type Spec = { id: string; url: string | null; share?: string; badOption?: boolean; retry?: boolean };
 
@@ -67,21 +67,8 @@ w.mount = (specs) => flushSync(() => root.render(
 w.ready = true;
 `;
 
-let rig: Rig;
-let server: TestServer;
-const closes: string[] = [];
-
-beforeAll(async () => {
-  rig = await startReactRig(APP);
-  server = await startServer({
-    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await rig?.close();
-  await server?.close();
-});
+const env = withReactRig(APP);
+const { closes } = env;
 
 const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
 const waitState = (page: Page, id: string, state: string) =>
@@ -90,30 +77,30 @@ const waitState = (page: Page, id: string, state: string) =>
 describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("a callback option that is not a function is refused before any socket is dialled (shared connection)", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
-      await mount(page, [{ id: "bad", url: server.url, share: "x", badOption: true }]);
+      await mount(page, [{ id: "bad", url: env.server.url, share: "x", badOption: true }]);
       await inPage(page, null, () => window.waitFor(() => window.caught.length > 0, "the refusal"));
       expect(await inPage(page, null, () => window.caught[0])).toBe("option onMessage must be a function");
       // It used to make and dial the connection, then refuse the option and close it: the
       // server saw a socket for a component that never ran.
       expect(await inPage(page, null, () => window.dials)).toBe(0);
       // A good component after it: its socket is the only one the server sees.
-      await mount(page, [{ id: "good", url: server.url, share: "x" }]);
+      await mount(page, [{ id: "good", url: env.server.url, share: "x" }]);
       await waitState(page, "good", "open");
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes.length).toBe(closed);
       await mount(page, []);
       await until(() => closes.length === closed + 1, "the close after the unmount");
       await page.context().close();
     });
     it("after a URL change no render returns the old URL's connection or its state", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
-      const one = `${server.url}/one`;
-      const two = `${server.url}/two`;
+      const one = `${env.server.url}/one`;
+      const two = `${env.server.url}/two`;
       await mount(page, [{ id: "a", url: one }]);
       await waitState(page, "a", "open");
       await mount(page, [{ id: "a", url: two }]);
@@ -132,7 +119,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       expect(rendered[0]).toBe("none idle");
       expect(rendered.at(-1)).toBe("new open");
       await until(() => closes.length === closed + 1, "the old URL's close");
-      expect(server.connections).toBe(before + 2);
+      expect(env.server.connections).toBe(before + 2);
       // URL -> null -> the same URL: nothing of the old connection shows either.
       await mount(page, [{ id: "a", url: null }]);
       const from = await inPage(page, null, () => window.renders.length);
@@ -145,11 +132,11 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       expect(again.at(-1)).toBe("conn open");
       await mount(page, []);
       await until(() => closes.length === closed + 3, "every close");
-      expect(server.connections).toBe(before + 3);
+      expect(env.server.connections).toBe(before + 3);
       await page.context().close();
     });
     it("a component that joins a shared connection whose dial failed dials it again, for everyone who shares it", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const later = await startServer();
       try {
         await later.stop();
@@ -186,7 +173,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("error is cleared once the connection opens again: a failed attempt does not outlive the recovery", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const later = await startServer();
       try {
         await later.stop();
@@ -206,7 +193,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
     });
 
     it("error is cleared for every component sharing the connection, one that joined after the failure included", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const later = await startServer();
       try {
         await later.stop();
@@ -237,7 +224,7 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
     });
 
     it("a URL change and an unmount while the handshake is held leave no socket open on the server", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const held: Array<() => void> = [];
       let hold = true;
       const slow = await startServer({
@@ -270,10 +257,10 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await page.context().close();
     });
     it("a component that closes a shared connection closes it for all; one that joins then dials it again", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
-      const specs = (ids: string[]): Spec[] => ids.map((id) => ({ id, url: server.url, share: "q" }));
+      const specs = (ids: string[]): Spec[] => ids.map((id) => ({ id, url: env.server.url, share: "q" }));
       await mount(page, specs(["c", "d"]));
       await waitState(page, "c", "open");
       await inPage(page, null, () => (window.conns.c as { close(): Promise<void> }).close());
@@ -285,10 +272,10 @@ describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("
       await waitState(page, "c", "open");
       await waitState(page, "d", "open");
       expect(await inPage(page, null, () => window.conns.c === window.conns.e)).toBe(true);
-      expect(server.connections).toBe(before + 2);
+      expect(env.server.connections).toBe(before + 2);
       await mount(page, []);
       await until(() => closes.length === closed + 2, "the close after the last unmount");
-      expect(server.connections).toBe(before + 2);
+      expect(env.server.connections).toBe(before + 2);
       await page.context().close();
     });
   });

@@ -5,8 +5,9 @@
  */
 
 import type { Page } from "playwright-core";
-import { expect } from "vitest";
+import { afterAll, beforeAll, expect } from "vitest";
 import { REACT_18 } from "../helpers/react-18.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { bundle, html, inPage, type Rig, startRig } from "./rig.js";
 
 declare global {
@@ -53,4 +54,41 @@ export async function openReactPage(rig: Rig, path: string, version: string): Pr
   // The page runs the React it was built with: the alias is not silently ignored.
   expect(await inPage(page, null, () => window.reactVersion.split(".")[0])).toBe(version);
   return page;
+}
+
+/** What {@link withReactRig} gives a test file. */
+export interface ReactRigEnv {
+  /** The `ws` server on 127.0.0.1 the pages dial (set before the first test). */
+  readonly server: TestServer;
+  /** The close code of each connection the server saw end, in order. */
+  readonly closes: string[];
+  /** {@link openReactPage} on the file's rig. */
+  open(path: string, version: string): Promise<Page>;
+}
+
+/**
+ * A test file's React rig serving `app`, and a `ws` server that records each connection's close
+ * code: started before the file's tests, closed after them.
+ */
+export function withReactRig(app: string): ReactRigEnv {
+  let rig: Rig | undefined;
+  let server: TestServer | undefined;
+  const closes: string[] = [];
+  beforeAll(async () => {
+    rig = await startReactRig(app);
+    server = await startServer({
+      onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
+    });
+  }, 60_000);
+  afterAll(async () => {
+    await rig?.close();
+    await server?.close();
+  });
+  return {
+    get server() {
+      return server!;
+    },
+    closes,
+    open: (path, version) => openReactPage(rig!, path, version),
+  };
 }

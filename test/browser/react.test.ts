@@ -7,11 +7,11 @@
  */
 
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type TestServer, until } from "../helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
-import { inPage, type Rig } from "./rig.js";
+import { REACTS, withReactRig } from "./react-rig.js";
+import { inPage } from "./rig.js";
 
 type Props = { url: string | null; renderNo: number; show: boolean; solo?: boolean; onlyA?: boolean };
 
@@ -80,21 +80,8 @@ w.render = (props) => flushSync(() => root.render(<StrictMode><App {...props} />
 w.ready = true;
 `;
 
-let rig: Rig;
-let server: TestServer;
-const closes: string[] = [];
-
-beforeAll(async () => {
-  rig = await startReactRig(APP);
-  server = await startServer({
-    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await rig?.close();
-  await server?.close();
-});
+const env = withReactRig(APP);
+const { closes } = env;
 
 /** The closes the server saw from now on. */
 function since(): () => string[] {
@@ -107,17 +94,17 @@ const render = (page: Page, props: Props) => inPage(page, props, (p) => window.r
 describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("shares one socket between two components, survives StrictMode without an extra socket or a close, calls the latest handler, and closes after the last unmount", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closes = since();
-      await render(page, { url: server.url, renderNo: 1, show: true });
+      await render(page, { url: env.server.url, renderNo: 1, show: true });
       await inPage(page, null, () =>
         window.waitFor(
           () => window.states.a === "open" && window.states.b === "open",
           "both components open",
         ),
       );
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes()).toEqual([]);
       expect(
         await inPage(page, null, () => window.conns.a === window.conns.b && window.conns.a !== null),
@@ -133,12 +120,12 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
       // plus the shared connection's own listener, which clears `error` when it opens (1).
       expect(await inPage(page, null, () => window.subsBy.state)).toBe(5);
       for (let renderNo = 2; renderNo <= 6; renderNo++)
-        await render(page, { url: server.url, renderNo, show: true });
+        await render(page, { url: env.server.url, renderNo, show: true });
       expect(await inPage(page, null, () => ({ subs: window.subs, live: window.live }))).toEqual({
         subs: subsAfterMount,
         live: 4,
       });
-      for (const ws of server.clients) ws.send("m1");
+      for (const ws of env.server.clients) ws.send("m1");
       await inPage(page, null, () =>
         window.waitFor(() => window.events.length === 2, "the message in both components"),
       );
@@ -146,10 +133,10 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
         "a m1 render=6",
         "b m1 render=6",
       ]);
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes()).toEqual([]);
 
-      await render(page, { url: server.url, renderNo: 7, show: false });
+      await render(page, { url: env.server.url, renderNo: 7, show: false });
       await until(() => closes().length === 1, "the close after the last unmount");
       expect(closes()).toEqual(["1000"]);
       expect(await inPage(page, null, () => window.live)).toBe(0);
@@ -161,19 +148,19 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
         b: "idle",
         same: true,
       });
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       await page.context().close();
     });
 
     it("on a shared connection every component's onConnected and onMessage options are called, each only while it is mounted", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closes = since();
-      await render(page, { url: server.url, renderNo: 1, show: true });
+      await render(page, { url: env.server.url, renderNo: 1, show: true });
       await inPage(page, null, () =>
         window.waitFor(() => window.optionEvents.length === 2, "both components' onConnected"),
       );
-      for (const ws of server.clients) ws.send("m1");
+      for (const ws of env.server.clients) ws.send("m1");
       await inPage(page, null, () => window.waitFor(() => window.optionEvents.length === 4, "m1 in both"));
       // It used to call only the first component's: the second's options were ignored.
       expect((await inPage(page, null, () => window.optionEvents)).sort()).toEqual([
@@ -182,8 +169,8 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
         "b connected",
         "b m1",
       ]);
-      await render(page, { url: server.url, renderNo: 2, show: true, onlyA: true });
-      for (const ws of server.clients) ws.send("m2");
+      await render(page, { url: env.server.url, renderNo: 2, show: true, onlyA: true });
+      for (const ws of env.server.clients) ws.send("m2");
       await inPage(page, null, () =>
         window.waitFor(() => window.events.includes("a m2 render=2"), "m2 in a"),
       );
@@ -191,27 +178,27 @@ describe("evtwebsocket/react in Chromium (StrictMode on)", requireTools("chromiu
       expect((await inPage(page, null, () => window.optionEvents)).filter((e) => e.includes("m2"))).toEqual([
         "a m2",
       ]);
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes()).toEqual([]);
-      await render(page, { url: server.url, renderNo: 3, show: false });
+      await render(page, { url: env.server.url, renderNo: 3, show: false });
       await until(() => closes().length === 1, "the close after the last unmount");
       await page.context().close();
     });
 
     it("a connection of its own (no share key) also survives StrictMode with one socket and no close", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
-      await render(page, { url: server.url, renderNo: 1, show: true, solo: true });
+      await render(page, { url: env.server.url, renderNo: 1, show: true, solo: true });
       await inPage(page, null, () =>
         window.waitFor(() => window.states.solo === "open", "the component open"),
       );
       // It used to make a Conn per mount: StrictMode's first one dialled and was closed.
-      await until(() => server.connections >= before + 1, "the connection");
+      await until(() => env.server.connections >= before + 1, "the connection");
       await new Promise((r) => setTimeout(r, 200));
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes.length).toBe(closed);
-      await render(page, { url: server.url, renderNo: 2, show: false, solo: false });
+      await render(page, { url: env.server.url, renderNo: 2, show: false, solo: false });
       await until(() => closes.length === closed + 1, "the close after the unmount");
       await page.context().close();
     });

@@ -7,11 +7,11 @@
  */
 
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startServer, type TestServer, until } from "../helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { startServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { openReactPage, REACTS, startReactRig } from "./react-rig.js";
-import { inPage, type Rig } from "./rig.js";
+import { REACTS, withReactRig } from "./react-rig.js";
+import { inPage } from "./rig.js";
 
 type Spec = {
   id: string;
@@ -118,21 +118,8 @@ w.mount([]);
 w.ready = true;
 `;
 
-let rig: Rig;
-let server: TestServer;
-const closes: string[] = [];
-
-beforeAll(async () => {
-  rig = await startReactRig(APP);
-  server = await startServer({
-    onConnection: (ws) => ws.on("close", (code) => closes.push(String(code))),
-  });
-}, 60_000);
-
-afterAll(async () => {
-  await rig?.close();
-  await server?.close();
-});
+const env = withReactRig(APP);
+const { closes } = env;
 
 const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
 const waitState = (page: Page, id: string, state: string) =>
@@ -141,11 +128,11 @@ const waitState = (page: Page, id: string, state: string) =>
 describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("options written inline (a new object each render) never reconnect; their callbacks stay those of the render that made the connection, as documented", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
       const dials = await inPage(page, null, () => window.dials);
-      await mount(page, [{ id: "a", url: server.url }]);
+      await mount(page, [{ id: "a", url: env.server.url }]);
       await waitState(page, "a", "open");
       for (let i = 0; i < 5; i++) await inPage(page, null, () => window.rerender());
       await inPage(page, null, () => {
@@ -160,7 +147,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
         "a option-msg hi tick 0",
       ]);
       expect(await inPage(page, null, () => window.dials)).toBe(dials + 1);
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(closes.length).toBe(closed);
       await mount(page, []);
       await until(() => closes.length === closed + 1, "the close after the unmount");
@@ -168,7 +155,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("state and error after a refusal, after the reconnect policy gives up, and after close()", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       let refuse = true;
       const picky = await startServer({ verifyClient: (_i, cb) => (refuse ? cb(false, 401) : cb(true)) });
       const retry = { minDelayMs: 10, maxDelayMs: 20, maxAttempts: 2 };
@@ -205,7 +192,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("an invalid URL: state idle, error ERR_INVALID_URL, one dial under StrictMode, no socket", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       await mount(page, [
         { id: "own", url: "nope://x" },
         { id: "shared", url: "nope://y", share: "b" },
@@ -226,11 +213,11 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("a useConnEvent handler that throws shows as ERR_CALLBACK_THREW; the connection stays open and the other handlers are called", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const closed = closes.length;
       await mount(page, [
-        { id: "t", url: server.url, share: "th", throwOn: "message" },
-        { id: "u", url: server.url, share: "th" },
+        { id: "t", url: env.server.url, share: "th", throwOn: "message" },
+        { id: "u", url: env.server.url, share: "th" },
       ]);
       await waitState(page, "t", "open");
       await inPage(page, null, () => {
@@ -254,10 +241,10 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("a useConnEvent handler that is not a function (an optional prop left out) is refused with ERR_INVALID_OPTION, before any dial", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const dials = await inPage(page, null, () => window.dials);
-      await mount(page, [{ id: "nh", url: server.url, noHandler: true }]);
+      await mount(page, [{ id: "nh", url: env.server.url, noHandler: true }]);
       await inPage(page, null, () => window.waitFor(() => window.caught.length > 0, "the refusal"));
       // It used to subscribe it anyway: every message then threw a TypeError, shown as
       // ERR_CALLBACK_THREW in error, while conn.on() refuses such a listener at once.
@@ -265,20 +252,20 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
         'ERR_INVALID_OPTION useConnEvent("message"): the handler must be a function, got undefined',
       );
       expect(await inPage(page, null, () => window.dials)).toBe(dials);
-      expect(server.connections).toBe(before);
+      expect(env.server.connections).toBe(before);
       await mount(page, []);
       await page.context().close();
     });
 
     it("useConnEvent calls the handler of the render being committed, also for an event a child's effect causes in that commit", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const closed = closes.length;
-      await mount(page, [{ id: "L", url: server.url, user: "a" }]);
+      await mount(page, [{ id: "L", url: env.server.url, user: "a" }]);
       await waitState(page, "L", "open");
       await inPage(page, null, () => {
         window.log.length = 0;
       });
-      await mount(page, [{ id: "L", url: server.url, user: "b" }]);
+      await mount(page, [{ id: "L", url: env.server.url, user: "b" }]);
       await waitState(page, "L", "closed");
       // The child's effect ran before the parent's: the handler was updated in a passive effect
       // too, after it, so the close was told to the previous render's handler ("L a closed").
@@ -289,7 +276,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("close() while the handshake is held shows no error, as close() on an open connection does", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const held: Array<() => void> = [];
       const slow = await startServer({ verifyClient: (_i, cb) => void held.push(() => cb(true)) });
       try {
@@ -322,7 +309,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("a shared connection takes the options of the component that makes it, not those of one that joins, also once the maker is gone", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const retry = { minDelayMs: 10, maxDelayMs: 20 };
       const own = await startServer();
       try {
@@ -361,12 +348,12 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("a component remounted under a new key in one commit keeps a shared connection (no socket, no close); one of its own is made anew", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
-      const own = `${server.url}/own`;
+      const own = `${env.server.url}/own`;
       await mount(page, [
-        { id: "k", key: "1", url: server.url, share: "s" },
+        { id: "k", key: "1", url: env.server.url, share: "s" },
         { id: "o", key: "1o", url: own },
       ]);
       await waitState(page, "k", "open");
@@ -375,7 +362,7 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
         window.kept = window.conns.k;
       });
       await mount(page, [
-        { id: "k", key: "2", url: server.url, share: "s" },
+        { id: "k", key: "2", url: env.server.url, share: "s" },
         { id: "o", key: "2o", url: own },
       ]);
       await waitState(page, "o", "open");
@@ -384,15 +371,15 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
       ).toBe(true);
       // The shared one: still the one socket. The own one: the new component's, and the old one's closed.
       await until(() => closes.length === closed + 1, "the old component's own connection closed");
-      expect(server.connections).toBe(before + 3);
-      expect(server.clients.size).toBe(2);
+      expect(env.server.connections).toBe(before + 3);
+      expect(env.server.clients.size).toBe(2);
       await mount(page, []);
       await until(() => closes.length === closed + 3, "every close");
       await page.context().close();
     });
 
     it("a URL changed while the handshake is held, and back: one socket left, on the first URL", async () => {
-      const page = await openReactPage(rig, path, version);
+      const page = await env.open(path, version);
       const held: Array<() => void> = [];
       let hold = true;
       const urls = new WeakMap<object, string | undefined>();
@@ -427,8 +414,8 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
     });
 
     it("null, then a URL, then null: no dial while null, no socket left", async () => {
-      const page = await openReactPage(rig, path, version);
-      const before = server.connections;
+      const page = await env.open(path, version);
+      const before = env.server.connections;
       const closed = closes.length;
       const dials = await inPage(page, null, () => window.dials);
       await mount(page, [{ id: "n", url: null, share: "nn" }]);
@@ -437,12 +424,12 @@ describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requi
         null,
         dials,
       ]);
-      await mount(page, [{ id: "n", url: server.url, share: "nn" }]);
+      await mount(page, [{ id: "n", url: env.server.url, share: "nn" }]);
       await waitState(page, "n", "open");
       await mount(page, [{ id: "n", url: null, share: "nn" }]);
       expect(await inPage(page, null, () => [window.states.n, window.conns.n])).toEqual(["idle", null]);
       await until(() => closes.length === closed + 1, "the close");
-      expect(server.connections).toBe(before + 1);
+      expect(env.server.connections).toBe(before + 1);
       expect(await inPage(page, null, () => window.dials)).toBe(dials + 1);
       await mount(page, []);
       await page.context().close();
