@@ -5,38 +5,14 @@
  */
 
 import { describe, expect, it } from "vitest";
-import WebSocket, { type WebSocket as ServerSocket } from "ws";
+import WebSocket from "ws";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { conn, fast, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
+import { fill, stalledServer } from "./helpers/stalled-server.js";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** A server whose connections do not read until `resume()`; counts the bytes it got. */
-async function stalledServer() {
-  const sockets: ServerSocket[] = [];
-  let bytes = 0;
-  const s = await server({
-    onConnection: (ws) => {
-      sockets.push(ws);
-      ws.pause();
-    },
-    onMessage: (_ws, data) => {
-      bytes += (data as Buffer).length;
-    },
-  });
-  return {
-    url: s.url,
-    server: s,
-    get bytes() {
-      return bytes;
-    },
-    resume: () => {
-      for (const ws of sockets) ws.resume();
-    },
-  };
-}
 
 /** Tracks whether a promise has settled, and how. */
 function track<T>(p: Promise<T>) {
@@ -51,17 +27,6 @@ function track<T>(p: Promise<T>) {
     },
   );
   return state;
-}
-
-/** Sends 64 KiB pieces until the socket holds more than `bytes`. */
-function fill(c: { send(b: Uint8Array): void; bufferedAmount: number }, bytes: number): number {
-  const piece = new Uint8Array(64 * KiB);
-  let sent = 0;
-  while (c.bufferedAmount <= bytes) {
-    c.send(piece);
-    sent += piece.byteLength;
-  }
-  return sent;
 }
 
 const flush = () => new Promise((r) => setImmediate(r));

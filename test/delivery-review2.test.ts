@@ -11,6 +11,7 @@ import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
+import { fill, stalledServer } from "./helpers/stalled-server.js";
 
 /** Sends `count` numbered text messages of `size` bytes ("000042xxxx…"). */
 function push(ws: ServerSocket, count: number, size = 8, from = 0): void {
@@ -223,29 +224,8 @@ describe("drained() and drain, attacked", () => {
     expect(settled).toBe("resolved");
   });
 
-  /** A server whose sockets stop reading until `resume()`. */
-  async function held() {
-    const sockets: ServerSocket[] = [];
-    const s = await server({
-      onConnection: (ws) => {
-        sockets.push(ws);
-        ws.pause();
-      },
-      onMessage: () => {},
-    });
-    return {
-      url: s.url,
-      resume: () => {
-        for (const ws of sockets) ws.resume();
-      },
-    };
-  }
-  const fill = (c: { send(b: Uint8Array): unknown; bufferedAmount: number }, bytes: number) => {
-    while (c.bufferedAmount <= bytes) c.send(new Uint8Array(64 * 1024));
-  };
-
   it("a waiter added inside a drain handler, after another big send, settles too; so do several", async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
     await c.dial(s.url);
     const inner: Promise<void>[] = [];
@@ -272,7 +252,7 @@ describe("drained() and drain, attacked", () => {
   ])(
     "a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain: %s",
     async (_, transport) => {
-      const s = await held();
+      const s = await stalledServer();
       const c = conn<Uint8Array, Uint8Array>({
         lowWaterMark: 64 * 1024,
         highWaterMark: 1024 * 1024,
@@ -288,7 +268,7 @@ describe("drained() and drain, attacked", () => {
   );
 
   it("a drained() waiter, not a send, saw the buffer above highWaterMark: a drain listener hears the fall too", async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
     await c.dial(s.url);
     fill(c, 4 * 1024 * 1024);
@@ -300,7 +280,7 @@ describe("drained() and drain, attacked", () => {
   });
 
   it("close() from inside a drain handler: the waiters resolved first, close() settles, drained() after it rejects at once", async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
     await c.dial(s.url);
     fill(c, 4 * 1024 * 1024);

@@ -8,7 +8,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
-import type { WebSocket as ServerSocket } from "ws";
 import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
@@ -16,6 +15,7 @@ import { conn, onCleanup, server, sleep } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
 import { type Behaviour, handProxy } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
+import { fill, stalledServer } from "./helpers/stalled-server.js";
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(
@@ -26,34 +26,11 @@ async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   );
 }
 
-/** A server whose sockets stop reading until resume(): the client's buffer grows. */
-async function held() {
-  const sockets: ServerSocket[] = [];
-  const s = await server({
-    onConnection: (ws) => {
-      sockets.push(ws);
-      ws.pause();
-    },
-    onMessage: () => {},
-  });
-  return {
-    url: s.url,
-    sockets,
-    resume: () => {
-      for (const ws of sockets) ws.resume();
-    },
-  };
-}
-
-const fill = (c: { send(b: Uint8Array): unknown; bufferedAmount: number }, bytes: number) => {
-  while (c.bufferedAmount <= bytes) c.send(new Uint8Array(64 * 1024));
-};
-
 const marks = { lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 };
 
 describe('a "drain" listener added while the buffer is above highWaterMark', () => {
   it("two listeners added above the mark: one drain, each hears it once", async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
     await c.dial(s.url);
     fill(c, 4 * 1024 * 1024);
@@ -69,7 +46,7 @@ describe('a "drain" listener added while the buffer is above highWaterMark', () 
   });
 
   it("close() before the buffer falls: no drain once close() has settled", async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
     await c.dial(s.url);
     fill(c, 4 * 1024 * 1024);
@@ -251,7 +228,7 @@ describe("otel: instrument() on another meter provider, then back", () => {
 
 describe("a socket reset with sends still buffered (Node's ws)", () => {
   it('no "drain" on the dead socket: the one listening hears it after the reconnect, as on WHATWG sockets; drained() still settles', async () => {
-    const s = await held();
+    const s = await stalledServer();
     const c = conn<Uint8Array, Uint8Array>({
       ...marks,
       reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
