@@ -21,7 +21,7 @@ import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
 import { handProxy, proxyChain, type Seen, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
-import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
+import { channelMessages, SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
 import { requireTools } from "./helpers/tools.js";
@@ -214,16 +214,7 @@ describe("secrets through a proxy: credentials, a headers function's token, the 
       ...canaryHits(v),
       ...(inspect(v, { depth: 12, showHidden: true }).includes(BASIC) ? ["base64 credentials"] : []),
     ];
-    const produced: unknown[] = [];
-    for (const name of Object.values(CHANNELS)) {
-      if (name === CHANNELS.request) continue;
-      const fn = (m: unknown) => {
-        const { conn: _, ...rest } = m as Record<string, unknown>;
-        produced.push(rest);
-      };
-      dc.subscribe(name, fn);
-      onCleanup(async () => void dc.unsubscribe(name, fn));
-    }
+    const produced = channelMessages();
     const lines: string[] = [];
     const log = (line: string) => void lines.push(line);
     // Upgrade 0: 503 Retry-After 0; 1: accepted, then closed 1011; 2: accepted.

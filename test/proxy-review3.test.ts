@@ -7,7 +7,6 @@
  * percent-encoding, through proxy-chain, with the canary looked for in everything produced.
  */
 
-import dc from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { connect as netConnect } from "node:net";
@@ -15,11 +14,11 @@ import { inspect } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { WebSocketServer } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
-import { CHANNELS } from "../src/channel-names.js";
 import type { EvtWebSocketError, ReconnectingInfo } from "../src/index.js";
 import { type Chain, mintChain, mintPathTooLong } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { type Behaviour, handProxy, proxyChain, type TestProxy, tinyproxy, tunnel } from "./helpers/proxy.js";
+import { channelMessages } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
 import { requireTools } from "./helpers/tools.js";
@@ -417,16 +416,7 @@ describe("credentials in the proxy URL", () => {
       const text = inspect(v, { depth: 12, showHidden: true });
       return [...canaryHits(v), ...forms.filter((f) => text.includes(f))];
     };
-    const produced: unknown[] = [];
-    for (const name of Object.values(CHANNELS)) {
-      if (name === CHANNELS.request) continue;
-      const fn = (m: unknown) => {
-        const { conn: _, ...rest } = m as Record<string, unknown>;
-        produced.push(rest);
-      };
-      dc.subscribe(name, fn);
-      onCleanup(async () => void dc.unsubscribe(name, fn));
-    }
+    const produced = channelMessages();
     const lines: string[] = [];
     const log = (line: string) => void lines.push(line);
     const logger = { debug: log, info: log, warn: log, error: log };

@@ -1,9 +1,13 @@
 /**
  * Where the redaction tests (logger, diagnostics channels, security) put the secret canary of
- * chaos/canary.ts: a URL and a subprotocol that carry it. The scanner is canary.ts's.
+ * chaos/canary.ts: a URL and a subprotocol that carry it; and what the diagnostics channels
+ * publish, to scan. The scanner is canary.ts's.
  */
 
+import dc from "node:diagnostics_channel";
 import { CANARY } from "../../chaos/canary.js";
+import { CHANNELS } from "../../src/channel-names.js";
+import { onCleanup } from "./harness.js";
 
 /** `base` with the canary in the userinfo password, the path and the `token=` query, then `moreQuery` (`&name=value`…). */
 export function secretUrl(base: string, moreQuery = ""): string {
@@ -17,3 +21,22 @@ export function secretUrl(base: string, moreQuery = ""): string {
 
 /** A subprotocol that carries the canary. */
 export const SUBPROTOCOL = `v1.${CANARY}`;
+
+/**
+ * Every message published on evtwebsocket's `diagnostics_channel` channels (not the request
+ * TracingChannel) from now until the test ends, each without its `conn`: what a subscriber
+ * would be handed, to scan for a secret.
+ */
+export function channelMessages(): unknown[] {
+  const produced: unknown[] = [];
+  for (const name of Object.values(CHANNELS)) {
+    if (name === CHANNELS.request) continue;
+    const fn = (m: unknown) => {
+      const { conn: _, ...rest } = m as Record<string, unknown>;
+      produced.push(rest);
+    };
+    dc.subscribe(name, fn);
+    onCleanup(async () => void dc.unsubscribe(name, fn));
+  }
+  return produced;
+}
