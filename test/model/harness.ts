@@ -107,6 +107,12 @@ export class ModelRun {
   readonly #headerCalls: Hold[] = [];
   /** The last wait a server set (announced at `at`), until the next socket opens or a dial()/close(). */
   #serverWait: { at: number; ms: number } | undefined;
+  /**
+   * The wait the transport reported for the latest socket's refused handshake or tunnel (429 or
+   * 503 with a Retry-After, honoured up to 10 minutes), whatever the connection announced: it
+   * holds until the next socket opens or a dial()/close().
+   */
+  #refusedWait: { at: number; ms: number } | undefined;
   /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
   #expectedAttempt = 0;
   /**
@@ -154,15 +160,17 @@ export class ModelRun {
     t.onOpenSocket = (socket) => {
       this.books.socketOpening(socket);
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
-      const wait = this.#serverWait;
-      this.#serverWait = undefined;
-      // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
-      if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
-        this.violate(
-          "server-delay",
-          `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
-        );
+      for (const wait of [this.#serverWait, this.#refusedWait]) {
+        // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
+        if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
+          this.violate(
+            "server-delay",
+            `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
+          );
+          break;
+        }
       }
+      this.#serverWait = this.#refusedWait = undefined;
       const offered = socket.protocols.length > 0 ? ` offering ${socket.protocols.join(",")}` : "";
       this.line(`↳ transport[${socket.index}] opening ${socket.url}${offered}`);
     };
@@ -180,7 +188,15 @@ export class ModelRun {
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
-    t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
+    t.onEnd = (socket, report) => {
+      this.books.socketEnded(socket, report);
+      const status = report?.status ?? report?.proxyStatus;
+      const latest = socket.index === t.sockets.length - 1;
+      if (latest && config.reconnect !== false && (status === 429 || status === 503)) {
+        const ms = report?.retryAfterMs;
+        if (ms !== undefined) this.#refusedWait = { at: this.clock.now(), ms: Math.min(ms, 600_000) };
+      }
+    };
     this.conn.on("state", (change) => {
       this.#event(`state ${change.oldState} → ${change.newState}`);
       this.books.stateEvent(change.oldState, change.newState);
@@ -584,7 +600,7 @@ export class ModelRun {
   }
 
   #dial(action: Action & { kind: "dial" }, suffix: string): void {
-    this.#serverWait = undefined;
+    this.#serverWait = this.#refusedWait = undefined;
     const books = this.books;
     const call: DialCall = {
       n: books.dials.length,
@@ -632,7 +648,7 @@ export class ModelRun {
   }
 
   #close(code: number, reason: string, suffix: string): void {
-    this.#serverWait = undefined;
+    this.#serverWait = this.#refusedWait = undefined;
     this.#attemptEra++;
     const books = this.books;
     const call: CloseCall = {
