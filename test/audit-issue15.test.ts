@@ -1,0 +1,54 @@
+/**
+ * Issue 15's promises checked once more, as its user would, against real sockets on 127.0.0.1:
+ * each test here pins a sentence of the issue that no other test pinned exactly.
+ */
+
+import { describe, expect, it } from "vitest";
+import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { conn } from "./helpers/harness.js";
+import { parseAll, rawServer } from "./helpers/raw-server.js";
+import { until } from "./helpers/server.js";
+
+function closeFrame(code: number, reason = ""): Buffer {
+  const payload = Buffer.alloc(2 + Buffer.byteLength(reason));
+  payload.writeUInt16BE(code, 0);
+  payload.write(reason, 2);
+  return Buffer.concat([Buffer.from([0x88, payload.length]), payload]);
+}
+
+describe("one writer per socket, with no reconnect to come", () => {
+  it("sends after the peer's close frame (TCP still open) are not written; when the socket ends they are reported ERR_DISCONNECTED (onError for the callback form, a rejection for request())", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const errors: EvtWebSocketError[] = [];
+    const closes: CloseInfo[] = [];
+    const c = conn<string, string>({
+      reconnect: false,
+      matchMsg: () => false,
+      onError: (e) => void errors.push(e),
+      onClose: (i) => void closes.push(i),
+    });
+    await c.dial(raw.url);
+    raw.write(closeFrame(1001, "going away"));
+    const frames = () => parseAll(raw.connectionBytes(0));
+    await until(() => frames().some((f) => f.opcode === 8), "our close frame answered theirs");
+    const answers: string[] = [];
+    expect(c.send("with a callback", () => void answers.push("answered"))).toBe("queued");
+    expect(c.send("plain")).toBe("queued");
+    let rejected: EvtWebSocketError | undefined;
+    c.request("a request").catch((e: EvtWebSocketError) => {
+      rejected = e;
+    });
+    expect(c.stats.messagesSent).toBe(0);
+    expect(errors).toEqual([]);
+    raw.hangUp();
+    await until(() => c.state === "closed" && rejected !== undefined, "closed, the request settled");
+    expect(rejected).toMatchObject({ code: "ERR_DISCONNECTED" });
+    expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED", "ERR_DISCONNECTED"]);
+    // One for the callback form's request, one for the plain message: "1 unsent".
+    expect(errors.map((e) => (e.details as { unsent?: number }).unsent)).toContain(1);
+    expect(answers).toEqual([]);
+    expect(c.stats.messagesSent).toBe(0);
+    expect(frames().map((f) => f.opcode)).toEqual([8]);
+    expect(closes).toMatchObject([{ code: 1001, closedBy: "server", willReconnect: false }]);
+  });
+});
