@@ -3,8 +3,11 @@
  * each test here pins a sentence of the issue that no other test pinned exactly.
  */
 
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
+import { mintChain, mintExpired, mintPathTooLong, mintSelfSigned } from "./helpers/cert.js";
 import { conn, server } from "./helpers/harness.js";
 import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -66,5 +69,47 @@ describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's by
     await until(() => s.received.length === 1, "the queued message");
     expect(s.received).toEqual(["\uFFFD中"]);
     expect(c.stats.bytesSent).toBe(6);
+  });
+});
+
+describe("npm test on a machine with only Node and npm", () => {
+  it("the test certificates are minted without any outside tool (no openssl CLI): an empty PATH still gives valid ones", () => {
+    const path = process.env.PATH;
+    process.env.PATH = "";
+    try {
+      const self = mintSelfSigned();
+      const chain = mintChain("IP:127.0.0.1,DNS:localhost");
+      const expired = mintExpired();
+      const tooLong = mintPathTooLong();
+      const x = (pem: string) => new X509Certificate(pem);
+      expect(x(self.cert).subjectAltName).toBe("IP Address:127.0.0.1");
+      expect(x(self.cert).verify(x(self.cert).publicKey)).toBe(true);
+      const ca = x(chain.ca);
+      const serverCert = x(chain.serverCert);
+      const clientCert = x(readFileSync(chain.files.clientCert, "utf8"));
+      expect(ca.ca).toBe(true);
+      expect(serverCert.checkIssued(ca) && serverCert.verify(ca.publicKey)).toBe(true);
+      expect(serverCert.subjectAltName).toBe("IP Address:127.0.0.1, DNS:localhost");
+      expect(clientCert.checkIssued(ca) && clientCert.subject).toBe("CN=evtws test client");
+      expect(readFileSync(chain.files.clientKeyEncrypted, "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY");
+      expect(new Date(x(expired.cert).validTo).getTime()).toBeLessThan(Date.now());
+      expect(tooLong.cert.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+      for (const m of [self, chain, expired, tooLong]) m.remove();
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it("the README's table of outside tools has a row for every package test/helpers/tools.ts tells how to install", () => {
+    const tools = readFileSync(new URL("./helpers/tools.ts", import.meta.url), "utf8");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const table = readme.slice(readme.indexOf("| tool | suite |"));
+    const rows = table.slice(0, table.indexOf("\n\n"));
+    const packages = [...tools.matchAll(/install: "apt-get install ([^"]+)"/g)].flatMap((m) =>
+      m[1]!.split(" "),
+    );
+    expect(packages.length).toBeGreaterThan(5);
+    for (const p of packages)
+      expect(rows, `a row installs ${p}`).toMatch(new RegExp(`apt-get install [^|]*\\b${p}\\b`));
   });
 });
