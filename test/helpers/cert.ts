@@ -127,7 +127,10 @@ function certificate(
   subject: Party,
   issuer: Party,
   extensions: Buffer[],
-  validity: { from: Date; to: Date } = { from: new Date(Date.now() - 60_000), to: new Date(Date.now() + DAY) },
+  validity: { from: Date; to: Date } = {
+    from: new Date(Date.now() - 60_000),
+    to: new Date(Date.now() + DAY),
+  },
 ): string {
   const serial = randomBytes(16);
   serial[0]! &= 0x7f;
