@@ -113,3 +113,52 @@ describe("npm test on a machine with only Node and npm", () => {
       expect(rows, `a row installs ${p}`).toMatch(new RegExp(`apt-get install [^|]*\\b${p}\\b`));
   });
 });
+
+/** A server text frame (unmasked) with a payload under 126 bytes. */
+const textFrame = (text: string) =>
+  Buffer.concat([Buffer.from([0x81, Buffer.byteLength(text)]), Buffer.from(text)]);
+
+describe("an abort racing a response, both in one read", () => {
+  it.each([
+    [
+      "abort first: the push before the response aborts it",
+      ["push", "resp-B"],
+      "rejected ERR_ABORTED",
+      ["push", "resp-B"],
+    ],
+    ["response first: the abort after it changes nothing", ["resp-B", "push"], "resolved resp-B", ["push"]],
+  ])("%s; the request settles once", async (_name, order, outcome, messages) => {
+    const raw = await rawServer();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const c = conn<string, string>({
+      reconnect: false,
+      matchMsg: (req, resp) => resp === `resp-${req}`,
+      onMessage: (m) => {
+        seen.push(m);
+        if (m === "push") ac.abort();
+      },
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(raw.url);
+    const outcomes: string[] = [];
+    c.request("B", { signal: ac.signal }).then(
+      (v) => void outcomes.push(`resolved ${v}`),
+      (e: EvtWebSocketError) => void outcomes.push(`rejected ${e.code}`),
+    );
+    const frames = () => parseAll(raw.connectionBytes(0));
+    await until(() => frames().some((f) => f.payload.toString() === "B"), "the request on the wire");
+    raw.write(Buffer.concat(order.map(textFrame)));
+    await until(() => seen.includes("push") && outcomes.length > 0, "the push and the outcome");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outcomes).toEqual([outcome]);
+    expect(seen).toEqual(messages);
+    expect(errors).toEqual([]);
+    expect(c.stats.pendingRequests).toBe(0);
+    expect(c.state).toBe("open");
+    const closing = c.close();
+    raw.hangUp(); // it never answers our close frame
+    await closing;
+  });
+});
