@@ -72,6 +72,24 @@ describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's by
   });
 });
 
+describe("a close reason of lone surrogates (issue 15, bug 4)", () => {
+  it("41 of them are 123 bytes as U+FFFD: accepted, and the close is clean with that code and reason on both sides", async () => {
+    let seen: { code: number; reason: string } | undefined;
+    const s = await server({
+      onConnection: (ws) => ws.on("close", (code, reason) => (seen = { code, reason: reason.toString() })),
+    });
+    const closes: CloseInfo[] = [];
+    const errors: string[] = [];
+    const c = conn({ onClose: (i) => void closes.push(i), onError: (e) => void errors.push(e.code) });
+    await c.dial(s.url);
+    await c.close(4000, "\ud800".repeat(41));
+    await until(() => seen !== undefined, "the server saw the close");
+    expect(seen).toEqual({ code: 4000, reason: "\ufffd".repeat(41) });
+    expect(closes).toMatchObject([{ code: 4000, wasClean: true, closedBy: "client", willReconnect: false }]);
+    expect(errors).toEqual([]);
+  });
+});
+
 describe("npm test on a machine with only Node and npm", () => {
   it("the test certificates are minted without any outside tool (no openssl CLI): an empty PATH still gives valid ones", () => {
     const path = process.env.PATH;
