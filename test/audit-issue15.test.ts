@@ -6,6 +6,7 @@
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { mintChain, mintExpired, mintPathTooLong, mintSelfSigned } from "./helpers/cert.js";
 import { conn, server } from "./helpers/harness.js";
@@ -20,40 +21,47 @@ function closeFrame(code: number, reason = ""): Buffer {
 }
 
 describe("one writer per socket, with no reconnect to come", () => {
-  it("sends after the peer's close frame (TCP still open) are not written; when the socket ends they are reported ERR_DISCONNECTED (onError for the callback form, a rejection for request())", async () => {
-    const raw = await rawServer({ allowHalfOpen: true });
-    const errors: EvtWebSocketError[] = [];
-    const closes: CloseInfo[] = [];
-    const c = conn<string, string>({
-      reconnect: false,
-      matchMsg: () => false,
-      onError: (e) => void errors.push(e),
-      onClose: (i) => void closes.push(i),
-    });
-    await c.dial(raw.url);
-    raw.write(closeFrame(1001, "going away"));
-    const frames = () => parseAll(raw.connectionBytes(0));
-    await until(() => frames().some((f) => f.opcode === 8), "our close frame answered theirs");
-    const answers: string[] = [];
-    expect(c.send("with a callback", () => void answers.push("answered"))).toBe("queued");
-    expect(c.send("plain")).toBe("queued");
-    let rejected: EvtWebSocketError | undefined;
-    c.request("a request").catch((e: EvtWebSocketError) => {
-      rejected = e;
-    });
-    expect(c.stats.messagesSent).toBe(0);
-    expect(errors).toEqual([]);
-    raw.hangUp();
-    await until(() => c.state === "closed" && rejected !== undefined, "closed, the request settled");
-    expect(rejected).toMatchObject({ code: "ERR_DISCONNECTED" });
-    expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED", "ERR_DISCONNECTED"]);
-    // One for the callback form's request, one for the plain message: "1 unsent".
-    expect(errors.map((e) => (e.details as { unsent?: number }).unsent)).toContain(1);
-    expect(answers).toEqual([]);
-    expect(c.stats.messagesSent).toBe(0);
-    expect(frames().map((f) => f.opcode)).toEqual([8]);
-    expect(closes).toMatchObject([{ code: 1001, closedBy: "server", willReconnect: false }]);
-  });
+  it.each([
+    ["ws", undefined],
+    ["a WHATWG WebSocket (ws's, injected)", WebSocket],
+  ])(
+    "sends after the peer's close frame (TCP still open) are not written; when the socket ends they are reported ERR_DISCONNECTED (onError for the callback form, a rejection for request()): %s",
+    async (_transport, WebSocketOption) => {
+      const raw = await rawServer({ allowHalfOpen: true });
+      const errors: EvtWebSocketError[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn<string, string>({
+        ...(WebSocketOption === undefined ? {} : { WebSocket: WebSocketOption as never }),
+        reconnect: false,
+        matchMsg: () => false,
+        onError: (e) => void errors.push(e),
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(raw.url);
+      raw.write(closeFrame(1001, "going away"));
+      const frames = () => parseAll(raw.connectionBytes(0));
+      await until(() => frames().some((f) => f.opcode === 8), "our close frame answered theirs");
+      const answers: string[] = [];
+      expect(c.send("with a callback", () => void answers.push("answered"))).toBe("queued");
+      expect(c.send("plain")).toBe("queued");
+      let rejected: EvtWebSocketError | undefined;
+      c.request("a request").catch((e: EvtWebSocketError) => {
+        rejected = e;
+      });
+      expect(c.stats.messagesSent).toBe(0);
+      expect(errors).toEqual([]);
+      raw.hangUp();
+      await until(() => c.state === "closed" && rejected !== undefined, "closed, the request settled");
+      expect(rejected).toMatchObject({ code: "ERR_DISCONNECTED" });
+      expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED", "ERR_DISCONNECTED"]);
+      // One for the callback form's request, one for the plain message: "1 unsent".
+      expect(errors.map((e) => (e.details as { unsent?: number }).unsent)).toContain(1);
+      expect(answers).toEqual([]);
+      expect(c.stats.messagesSent).toBe(0);
+      expect(frames().map((f) => f.opcode)).toEqual([8]);
+      expect(closes).toMatchObject([{ code: 1001, closedBy: "server", willReconnect: false }]);
+    },
+  );
 });
 
 describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's byte bound", () => {
