@@ -292,13 +292,8 @@ export async function runScript(
   clearTimeout(waitTimer);
   // Not when a request failed with it: that failure is reported as the close, below.
   // Nor when the policy gave up: a server that closes every connection with 1000 under
-  // --max-attempts ends in exhaustion, a failure, whatever the last close's code. Not so under
-  // --max-attempts 0: no retry was asked for, and none made, so a close is the end it is without.
-  const { code: lastCode, details } = (lastError ?? {}) as {
-    code?: unknown;
-    details?: { attempt?: unknown };
-  };
-  const gaveUp = lastCode === "ERR_RECONNECT_EXHAUSTED" && details?.attempt !== 0;
+  // --max-attempts ends in exhaustion, a failure, whatever the last close's code.
+  const gaveUp = (lastError as { code?: unknown } | undefined)?.code === "ERR_RECONNECT_EXHAUSTED";
   const normalEnd = (o.noClose || lingering) && lastClose?.code === 1000 && failures === 0 && !gaveUp;
   if (conn.state === "closed" && !dialFailed && !stopped && !normalEnd) {
     // The connection ended for good on its own: say why, once, even when quiet.

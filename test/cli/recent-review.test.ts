@@ -25,7 +25,7 @@ afterEach(async () => {
 
 const ECHO = ["-q", "--match", "echo"];
 
-describe("giving up under -n/-w: only after a retry was asked for", () => {
+describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --no-reconnect)", () => {
   it.each([[["-q", "-n", "--max-attempts", "0"]], [["-q", "-w", "2", "--max-attempts", "0"]]])(
     "%j, the server closing with 1000: exit 0, nothing said, as with --no-reconnect",
     async (args) => {
@@ -38,6 +38,19 @@ describe("giving up under -n/-w: only after a retry was asked for", () => {
       expect(server.handshakes).toHaveLength(1);
     },
   );
+
+  it("-n --max-attempts 0 without -q: the event lines are --no-reconnect's, no give-up among them", async () => {
+    // Before (with the exit fixed alone): "! ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect
+    // attempts" among the events of a run that exits 0.
+    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const runs = [];
+    for (const flag of ["--max-attempts", "--no-reconnect"])
+      runs.push(await runCli(["-n", ...(flag === "--no-reconnect" ? [flag] : [flag, "0"]), server.url]));
+    const events = runs.map((run) => run.stderr.replace(/^[\d:.]+ /gm, "").replace(/:\d+\//g, ":PORT/"));
+    expect(runs.map((run) => run.code)).toEqual([0, 0]);
+    expect(events[0]).toBe(events[1]);
+    expect(events[0]).not.toMatch(/gave up|EXHAUSTED/);
+  });
 
   it("--max-attempts 1, the server closing every connection with 1000: one retry made, then exit 1 and both told (held)", async () => {
     server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
