@@ -4,6 +4,7 @@
  */
 
 import { afterEach, describe, expect, it } from "vitest";
+import { renderBody } from "../../src/cli/format.js";
 import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
@@ -34,5 +35,45 @@ describe("evtws -v against a server whose close reason holds terminal controls",
     );
     expect(run.stderr).not.toMatch(RAW_CONTROL);
     expect(run.stdout).not.toMatch(RAW_CONTROL);
+  });
+});
+
+describe("--json on a terminal: a JSON string holding DEL or C1 controls (legal raw in JSON, kept raw by JSON.stringify)", () => {
+  // `{"a":"\u009b2J"}` is valid JSON; parsed and pretty-printed, the CSI came out raw where a
+  // plain text's was shown as \x9b. Shown as a JSON escape, the pretty JSON stays valid JSON.
+  const hostile = '{"a\u0085":"x\u009b2J\u007f\\u001b[2J"}';
+
+  it("the (unmatched) line on stderr (read by a person even in a pipeline) shows them as \\u escapes", async () => {
+    server = await startWsServer(
+      (text) => text,
+      (ws) => ws.send(hostile),
+    );
+    const run = await runCli([
+      "--json",
+      "--responses-only",
+      "--match",
+      "echo",
+      "-w",
+      "1",
+      "-x",
+      '{"op":"hi"}',
+      server.url,
+    ]);
+    expect(run.code).toBe(0);
+    const unmatched = run.stderr.slice(run.stderr.indexOf("(unmatched)"));
+    expect(unmatched).toContain(String.raw`"a\u0085": "x\u009b2J\u007f\u001b[2J"`);
+    expect(run.stderr).not.toMatch(RAW_CONTROL);
+  });
+
+  it("renderBody: escaped on a terminal, as sent (compacted by JSON.stringify) in a pipeline", () => {
+    expect(renderBody(hostile, { json: true, binary: false })).toBe(
+      String.raw`{
+  "a\u0085": "x\u009b2J\u007f\u001b[2J"
+}`,
+    );
+    expect(JSON.parse(renderBody(hostile, { json: true, binary: false }))).toEqual(JSON.parse(hostile));
+    expect(renderBody(hostile, { json: true, binary: false, pipeline: true })).toBe(
+      JSON.stringify(JSON.parse(hostile), null, 2),
+    );
   });
 });
