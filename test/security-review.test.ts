@@ -13,9 +13,12 @@
 import type { Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
-import { conn, sleep } from "./helpers/harness.js";
+import { createTestServer } from "../src/testing/index.js";
+import { mintChain } from "./helpers/cert.js";
+import { conn, onCleanup, server, sleep } from "./helpers/harness.js";
 import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
 
 /** The close codes in the close frames `bytes` (what a client sent) hold, in order. */
 function closeCodesIn(bytes: Buffer): number[] {
@@ -204,5 +207,55 @@ describe("close() against a peer that keeps talking and never answers our close 
     } finally {
       clearInterval(chatter);
     }
+  });
+});
+
+describe("S-4, S-7, F-5: ws's own options smuggled in through the tls object are refused, not honoured", () => {
+  // tls was spread whole into ws's options: { followRedirects: true } there (a JavaScript caller,
+  // or a settings object read from a file) made the client follow a redirect to another server.
+  it("tls.followRedirects: ERR_INVALID_OPTION naming it, before any socket; the redirect target never sees the client", async () => {
+    const target = await server();
+    const redirecting = await upgradeServer(() => `HTTP/1.1 302 Found\r\nLocation: ${target.url}/`);
+    const c = conn({ reconnect: false, tls: { followRedirects: true } as never });
+    const error = (await c.dial(redirecting.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_INVALID_OPTION");
+    expect(error.message).toMatch(/option tls\.followRedirects /);
+    expect(redirecting.arrivals).toEqual([]);
+    expect(target.connections).toBe(0);
+  });
+
+  it.each([
+    ["maxRedirects", 5],
+    ["generateMask", () => {}],
+    ["perMessageDeflate", true],
+    ["skipUTF8Validation", true],
+    ["maxPayload", 0],
+    ["autoPong", false],
+    ["finishRequest", () => {}],
+    ["headers", { Origin: "x" }],
+    ["origin", "http://localhost/"],
+    ["handshakeTimeout", 1],
+    ["createConnection", () => {}],
+  ])("tls.%s: ERR_INVALID_OPTION naming it", async (key, value) => {
+    const c = conn({ reconnect: false, tls: { [key]: value } as never });
+    const error = (await c.dial("ws://127.0.0.1:9/").catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_INVALID_OPTION");
+    expect(error.message).toContain(`option tls.${key} `);
+  });
+
+  it("TLS settings beyond the typed ones still reach TLS: checkServerIdentity accepts a certificate for another name", async () => {
+    const pki = mintChain("DNS:localhost"); // dialled by IP below: the name check fails by default
+    onCleanup(async () => pki.remove());
+    const s = await createTestServer({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    onCleanup(() => s.close());
+    const strict = conn({ reconnect: false, tls: { ca: pki.ca } });
+    const refused = (await strict.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect((refused.cause as NodeJS.ErrnoException).code).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+    const pinned = conn({
+      reconnect: false,
+      tls: { ca: pki.ca, minVersion: "TLSv1.2", checkServerIdentity: () => undefined } as never,
+    });
+    await pinned.dial(s.url);
+    expect(s.connections).toBe(1);
   });
 });
