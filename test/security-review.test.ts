@@ -64,6 +64,29 @@ describe("A-4 (slowloris): a handshake answer that trickles in never holds an at
     expect(c.state).toBe("closed");
   });
 
+  it("interim answers (102 Processing) sent without end, each under any header limit: ERR_CONNECT_TIMEOUT, the socket closed", async () => {
+    let sent = 0;
+    const closed: Socket[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => void closed.push(socket));
+      socket.once("data", () => {
+        const answers = "HTTP/1.1 102 Processing\r\n\r\n".repeat(1000);
+        const more = () => {
+          if (socket.destroyed || !socket.writable) return;
+          sent += 1000;
+          socket.write(answers, () => setImmediate(more));
+        };
+        more();
+      });
+    });
+    const c = conn({ reconnect: false, connectTimeoutMs: 300 });
+    const failure = (await c.dial(`ws://127.0.0.1:${port}/`).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(failure.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => closed.length === 1, "the server saw the socket close");
+    expect(sent).toBeGreaterThan(1000); // Node read past many of them: only the deadline ended it
+  });
+
   it("a proxy's answer to CONNECT written a byte at a time: ERR_CONNECT_TIMEOUT, the proxy's socket closed", async () => {
     let trickle: { written: () => number } | undefined;
     const closed: Socket[] = [];
