@@ -12,12 +12,15 @@
  *   renamed channel would have passed them; and every field docs/observability.md's channel
  *   table lists, and no other, in the messages of a real run;
  * - the request TracingChannel's events in the order Node's own `tracePromise` publishes them,
- *   taken from Node rather than written down.
+ *   taken from Node rather than written down;
+ * - "the default is silent": with no logger, a connection's every kind of event (attempt, open,
+ *   a queue overflow, a request timeout, pings, a drop and its reconnect, close) writes nothing
+ *   to the console or stderr, and raises no process warning.
  */
 
 import dc from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
@@ -198,5 +201,42 @@ describe("the request TracingChannel publishes in the order of Node's tracePromi
     await dup.dial(server.url);
     void dup.request({ id: 1 }, { timeoutMs: 0 }).catch(() => {});
     expect(await events(REQUEST, () => dup.request({ id: 1 }))).toEqual(thrown);
+  });
+});
+
+describe("the logger's default is silent", () => {
+  it("with no logger, a life with every kind of event writes nothing to the console or stderr", async () => {
+    const written: unknown[][] = [];
+    for (const method of ["log", "debug", "info", "warn", "error", "trace"] as const)
+      vi.spyOn(console, method).mockImplementation((...args) => void written.push([method, ...args]));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(["stderr", String(chunk)]);
+      return true;
+    });
+    const warned = (w: Error) => void written.push(["warning", w.message]);
+    process.on("warning", warned);
+    onCleanup(async () => {
+      process.off("warning", warned);
+      vi.restoreAllMocks();
+    });
+    const server = await echoServer();
+    const c = conn({
+      matchMsg: (req, resp) => req === resp,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+      pingIntervalMs: 20,
+      queue: { maxMessages: 1 },
+      onError: () => {},
+    });
+    c.send("queued");
+    expect(() => c.send("overflow")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    await c.dial(server.url);
+    const late = await c.request("silent", { timeoutMs: 10 }).catch((e: EvtWebSocketError) => e.code);
+    expect(late).toBe("ERR_REQUEST_TIMEOUT");
+    await new Promise((resolve) => c.on("pong", resolve));
+    await server.dropAll();
+    await until(() => c.state === "open" && server.connections === 2, "back after the drop");
+    await c.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([]);
   });
 });
