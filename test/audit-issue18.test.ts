@@ -3,6 +3,10 @@
  * pinned, or pinned loosely, checked against real sockets as a user of the logger,
  * `diagnostics_channel` and `evtwebsocket/otel` meets them.
  *
+ * - `conn.id` was unique per thread, not per process: each worker thread has its own
+ *   `globalThis`, where the count is kept, so a worker's first connection was "c1" too, and its
+ *   lines and channel messages were told apart from the main thread's by nothing. A worker's ids
+ *   now carry its thread id ("c1-w2"); the main thread's are unchanged.
  * - `instrument()` given a bad option threw a TypeError (`….getMeter is not a function`) after
  *   it had already removed the setup in place: one typo stopped all reporting. It now refuses
  *   with `ERR_INVALID_OPTION` naming the option, before it changes anything.
@@ -20,6 +24,7 @@
 
 import dc from "node:diagnostics_channel";
 import { readFileSync } from "node:fs";
+import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { instrument, uninstrument } from "../src/otel/index.js";
@@ -238,5 +243,43 @@ describe("the logger's default is silent", () => {
     await c.close();
     await new Promise((resolve) => setImmediate(resolve));
     expect(written).toEqual([]);
+  });
+});
+
+describe("conn.id is unique within the process", () => {
+  it("connections made in worker threads have ids that none in another thread has, in their log lines too", async () => {
+    const source = new URL("../src/index.ts", import.meta.url).href;
+    /** The id of a Conn made in a new worker thread, and the line its logger got. */
+    const inWorker = () =>
+      new Promise<[string, string]>((resolve, reject) => {
+        const worker = new Worker(
+          // tsx's loader, registered in the worker (execArgv's --import does not reach an eval worker).
+          `import("tsx/esm/api").then(({ register }) => {
+            register();
+            return import("${source}");
+          }).then(({ Conn }) => {
+            let line = "";
+            const log = (l) => { line = l; };
+            const c = new Conn({ logger: { debug: log, info: log, warn: log, error: log }, queue: { maxMessages: 1 } });
+            c.send("a");
+            try { c.send("b"); } catch {}
+            require("node:worker_threads").parentPort.postMessage([c.id, line]);
+          });`,
+          { eval: true },
+        );
+        worker.once("message", (m) => {
+          resolve(m as [string, string]);
+          void worker.terminate();
+        });
+        worker.once("error", reject);
+      });
+    const here = [conn().id, conn().id];
+    const [[a, lineA], [b, lineB]] = await Promise.all([inWorker(), inWorker()]);
+    // Each worker counted from "c1" of its own: the same ids as the main thread's first connections.
+    expect(new Set([...here, a, b]).size).toBe(4);
+    expect(lineA.startsWith(`evtwebsocket[${a}] queue-full `)).toBe(true);
+    expect(lineB.startsWith(`evtwebsocket[${b}] queue-full `)).toBe(true);
+    for (const id of here) expect(id).toMatch(/^c\d+$/);
+    for (const id of [a, b]) expect(id).toMatch(/^c\d+-w\d+$/);
   });
 });
