@@ -94,7 +94,9 @@ class ChannelObserver implements Observer {
       fields.url = redactUrl(new URL(this.#url));
       fields.durationMs = this.#clock.now() - this.#at;
     }
-    const message: Fields = { conn: this.#conn, id: this.#conn.id, ...fields };
+    // A field with no value is left out, as in a logged line: `error` when there was none.
+    const message: Fields = { conn: this.#conn, id: this.#conn.id };
+    for (const k in fields) if (fields[k] !== undefined) message[k] = fields[k];
     if (kind === "error") message.error = ownError(message.error);
     ch.publish(message);
   }

@@ -7,6 +7,11 @@
  *   `globalThis`, where the count is kept, so a worker's first connection was "c1" too, and its
  *   lines and channel messages were told apart from the main thread's by nothing. A worker's ids
  *   now carry its thread id ("c1-w2"); the main thread's are unchanged.
+ * - `evtwebsocket:connection:reconnecting` messages had keys the docs table does not list, with
+ *   no value: `retry` (the reconnect decision's own field, cut with `retry: undefined`), and
+ *   `error` when there was no error (the table: "when there was one"). A subscriber that walks
+ *   the message's keys (a structured logger) got both. Keys with no value are now left out, as
+ *   the logger leaves them out of a line.
  * - `instrument()` given a bad option threw a TypeError (`….getMeter is not a function`) after
  *   it had already removed the setup in place: one typo stopped all reporting. It now refuses
  *   with `ERR_INVALID_OPTION` naming the option, before it changes anything.
@@ -143,8 +148,13 @@ describe("the channels as the issue names them, with the fields the docs table l
       const heard = new Set<string>();
       for (const m of messages) {
         expect(m.id, name).toBe(c.id);
-        // A field with no value is no field (lifecycle.ts passes `retry: undefined` to cut the decision's own).
-        const keys = Object.keys(m).filter((k) => k !== "conn" && k !== "id" && m[k] !== undefined);
+        // No key without a value: `reconnecting` had `retry: undefined` (the reconnect decision's
+        // own field, cut) and `error: undefined` when there was no error.
+        const keys = Object.keys(m).filter((k) => k !== "conn" && k !== "id");
+        expect(
+          keys.filter((k) => m[k] === undefined),
+          `${name}: keys with no value`,
+        ).toEqual([]);
         expect(
           keys.filter((k) => !fields.includes(k)),
           `${name}: fields the table does not list`,
