@@ -10,6 +10,7 @@
  */
 
 import { type Channel, channel, tracingChannel } from "node:diagnostics_channel";
+import { threadId } from "node:worker_threads";
 import { CHANNELS } from "./channel-names.js";
 import type { Clock } from "./clock.js";
 import { byteLength } from "./codec.js";
@@ -93,7 +94,9 @@ class ChannelObserver implements Observer {
       fields.url = redactUrl(new URL(this.#url));
       fields.durationMs = this.#clock.now() - this.#at;
     }
-    const message: Fields = { conn: this.#conn, id: this.#conn.id, ...fields };
+    // A field with no value is left out, as in a logged line: `error` when there was none.
+    const message: Fields = { conn: this.#conn, id: this.#conn.id };
+    for (const k in fields) if (fields[k] !== undefined) message[k] = fields[k];
     if (kind === "error") message.error = ownError(message.error);
     ch.publish(message);
   }
@@ -222,4 +225,24 @@ function ownError(error: unknown): unknown {
 /** The connection's observer on Node: publishes to the channels, then hands on to `inner`. */
 export function withChannels(conn: Named, id: string, clock: Clock, inner: Observer | undefined): Observer {
   return new ChannelObserver(conn, id, clock, inner);
+}
+
+/**
+ * Where the last id given is kept: on `globalThis`, shared by every copy of the library in the
+ * thread (its ESM and CJS builds, two versions), which publish to the same channels.
+ */
+const LAST_ID = Symbol.for("evtwebsocket.id");
+
+/**
+ * What makes an id of this thread unique in the process: nothing on the main thread, the
+ * worker's thread id in a worker (each worker has its own `globalThis`, so its own count: a
+ * worker's first connection was "c1" too, in the same log as the main thread's).
+ */
+const THREAD = threadId === 0 ? "" : `-w${threadId}`;
+
+/** A short id, unique in this process, across copies of the library and threads: "c1", "c2", … ("c1-w2" in worker 2). */
+export function nextConnId(): string {
+  const g = globalThis as unknown as Record<symbol, number>;
+  g[LAST_ID] = (g[LAST_ID] ?? 0) + 1;
+  return `c${g[LAST_ID]}${THREAD}`;
 }

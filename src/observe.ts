@@ -17,6 +17,9 @@ import type { CloseInfo } from "./options.js";
 import type { Done, RequestInit } from "./pending.js";
 import { redactUrl } from "./url.js";
 
+/** The next connection's id (see `channels.ts`: on Node it names the worker thread too). */
+export { nextConnId } from "./channels.js";
+
 /**
  * The connection events an observer hears besides messages and requests, with their fields
  * (the same fields are logged and published; see docs/observability.md):
@@ -143,19 +146,6 @@ export class Announced implements Observer {
 /** `done`, called as an announcement; made outside a method for the reason channels.ts's `traced` gives. */
 function announced<TIn>(events: { announce(callback: () => void): void }, done: Done<TIn>): Done<TIn> {
   return (error, response) => events.announce(() => done(error, response));
-}
-
-/**
- * Where the last id given is kept: on `globalThis`, shared by every copy of the library in the
- * process (its ESM and CJS builds, two versions), which publish to the same channels.
- */
-const LAST_ID = Symbol.for("evtwebsocket.id");
-
-/** A short id, unique in this process (or page), across copies of the library: "c1", "c2", … */
-export function nextConnId(): string {
-  const g = globalThis as unknown as Record<symbol, number>;
-  // biome-ignore lint/suspicious/noAssignInExpressions: one expression, 3 B fewer in the browser entry
-  return `c${(g[LAST_ID] = (g[LAST_ID] ?? 0) + 1)}`;
 }
 
 /**

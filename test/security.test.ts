@@ -19,17 +19,23 @@ import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
-import { SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
+import { channelMessages, SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
 import { freePort, until } from "./helpers/server.js";
 
 /** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
 const secretUrl = (base: string) => secretUrlOf(base, "&room=1");
 const secretOptions = { headers: { Authorization: `Bearer ${CANARY}` } };
 
-/** A Conn whose every error, rejection and event payload is kept for scanning. */
+/**
+ * A Conn whose every error, rejection and event payload is kept for scanning, with its logger's
+ * lines and the diagnostics channels' messages (issue 18: the canary is in no logged line and
+ * no channel payload either).
+ */
 function watched(options: ConnOptions<string, string, Conn<string, string>> = {}) {
-  const produced: unknown[] = [];
-  const c = conn({ ...secretOptions, ...options });
+  const lines: string[] = [];
+  const log = (line: string) => void lines.push(line);
+  const produced: unknown[] = [lines, channelMessages()];
+  const c = conn({ ...secretOptions, logger: { debug: log, info: log, warn: log, error: log }, ...options });
   for (const event of ["error", "close", "reconnecting", "state", "pong", "message"] as const) {
     c.on(event, (payload: unknown) => produced.push(payload));
   }

@@ -28,6 +28,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { CHANNELS } from "../channel-names.js";
+import { invalidOption } from "../errors.js";
 import { InFlight } from "./in-flight.js";
 import { createInstruments, RECEIVE, TRANSMIT } from "./metrics.js";
 
@@ -114,12 +115,17 @@ interface IoTotals {
  * import { instrument } from "evtwebsocket/otel";
  * instrument(); // the global providers, set up by @opentelemetry/sdk-node or by hand
  * ```
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` when a provider given lacks `getTracer` or
+ *   `getMeter` (the setup in place, if any, is left as it was).
  */
 export function instrument(options: InstrumentOptions = {}): void {
+  // Checked before the setup in place is removed: a bad option used to stop all reporting.
+  const { tracerProvider, meterProvider } = checked(options);
+  const tracer = (tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
+  const meter = (meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
   const known = active?.conns;
   uninstrument();
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("evtwebsocket");
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter("evtwebsocket");
   const m = createInstruments(meter);
   const conns = new Map<string, ConnRecord>();
   // Each instrument() has its own key, so a record left by an earlier setup is not mistaken for ours.
@@ -335,6 +341,23 @@ export function uninstrument(): void {
   const setup = active;
   active = undefined;
   setup?.stop();
+}
+
+/**
+ * `options`, once each provider given has the method `instrument()` calls on it.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION`, naming the option.
+ */
+function checked(options: InstrumentOptions): InstrumentOptions {
+  if (typeof options !== "object" || options === null)
+    throw invalidOption(`instrument() options must be an object, not ${String(options)}`);
+  const has = (name: keyof InstrumentOptions, method: string) => {
+    const value = options[name] as unknown;
+    if (value !== undefined && typeof (value as Record<string, unknown> | null)?.[method] !== "function")
+      throw invalidOption(`option ${name} must have a ${method} function`);
+  };
+  has("tracerProvider", "getTracer");
+  has("meterProvider", "getMeter");
+  return options;
 }
 
 /** An error's `error.type`: its code (`ERR_…`), else its name. */

@@ -201,6 +201,11 @@ export class Books {
   /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
   readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
 
+  /** The logger's latest open line has no onConnected yet (a close line ends its connection). */
+  #openLogged = false;
+  /** The logger's close lines whose onClose has not come yet, oldest first, as `code willReconnect closedBy`. */
+  readonly #closeLines: string[] = [];
+
   /** When each socket was opened (its connect timeout counts from then). */
   readonly #startedAt = new WeakMap<MemorySocket, number>();
   #starve: Starving | undefined;
@@ -250,9 +255,21 @@ export class Books {
     if (newState === "connecting") this.#toConnecting++;
   }
 
+  /** A line the logger was given: its event, from `evtwebsocket[<id>] <event> key=value …`. */
+  logLine(line: string): void {
+    const event = line.split(" ")[1];
+    if (event === "open") this.#openLogged = true;
+    if (event !== "close") return;
+    this.#openLogged = false;
+    const field = (key: string) => new RegExp(` ${key}=(\\S+)`).exec(line)?.[1];
+    this.#closeLines.push(`${field("code")} ${field("willReconnect")} ${field("closedBy")}`);
+  }
+
   /** onConnected, for the connection on `socket`. */
   connectedEvent(socket: MemorySocket | undefined): void {
     const { conn } = this.#ctx;
+    if (!this.#openLogged) this.#violate("log-lines", "onConnected with no open line logged before it");
+    this.#openLogged = false;
     if (conn.state !== "open" || !conn.isConnected()) {
       this.#violate("callback-state", `inside onConnected the state is "${conn.state}"`);
     }
@@ -396,6 +413,13 @@ export class Books {
 
   /** onClose: it answers the oldest socket that opened and ended, and fits the state. */
   closeEvent(code: number, willReconnect: boolean, closedBy: string): void {
+    const line = this.#closeLines.shift();
+    const told = `${code} ${willReconnect} ${JSON.stringify(closedBy)}`;
+    if (line !== told)
+      this.#violate(
+        "log-lines",
+        `onClose (${told}) after close line ${line ?? "none"} (code willReconnect closedBy)`,
+      );
     const ended = this.#awaitingClose.shift();
     if (ended === undefined) {
       this.#violate("close-events", "onClose with no socket that opened and ended waiting for it");
@@ -794,6 +818,10 @@ export class Books {
     this.#checkDrained(state);
     this.#checkTimeouts();
     this.#checkExpiry();
+    if (this.#closeLines.length > 0) {
+      this.#violate("log-lines", `close line ${this.#closeLines[0]} logged, and no onClose came`);
+      this.#closeLines.length = 0;
+    }
     const waiting = this.#awaitingClose[0];
     if (waiting !== undefined) {
       this.#violate(

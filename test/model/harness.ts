@@ -312,7 +312,10 @@ export class ModelRun {
     }
     if (config.headers !== "none") options.headers = (ctx) => this.#headers(ctx.attempt);
     // A logger is user code too: an action armed in it runs from whichever line comes next.
-    const log = () => this.#fire("log");
+    const log = (line: string) => {
+      this.books.logLine(line);
+      this.#fire("log");
+    };
     options.logger = { debug: log, info: log, warn: log, error: log };
     if (config.pingIntervalMs > 0 && config.pingMode === "message") {
       options.pingMsg = wire.ping;

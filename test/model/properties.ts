@@ -68,6 +68,8 @@ export const PROPERTIES = {
   "waits-settle":
     "every drained() promise and every messages() next() settles once the connection is closed (close() settles them)",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
+  "log-lines":
+    "the logger tells the connection's life as its callbacks do: an open line before each onConnected, and one close line before each onClose, with its code, willReconnect and closedBy",
 } as const;
 
 export type PropertyName = keyof typeof PROPERTIES;
