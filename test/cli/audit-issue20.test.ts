@@ -1,0 +1,51 @@
+/**
+ * Conformance audit of issue 20 (`evtws` in pipelines): promises of the issue that no earlier
+ * test pinned, or pinned loosely, checked as a user of the pipeline meets them. Each test
+ * spawns the CLI against a real `ws` server on 127.0.0.1 port 0.
+ */
+
+import { afterEach, describe, expect, it } from "vitest";
+import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+
+useSourceBundle();
+
+let server: WsServer | undefined;
+afterEach(async () => {
+  await server?.stop();
+  server = undefined;
+});
+
+describe("a late answer to a request that timed out, with --match id", () => {
+  it("is not taken by a later line that reuses the id: that line gets its own answer", async () => {
+    // Message k (from 0) is answered 500 + 100 k ms after the first came; --timeout is 300 ms.
+    // Line 1's answer comes late (500 ms). Before: line 2 went out as line 1 timed out (300 ms),
+    // took line 1's late answer as its own ({"answer":"first"} printed in its place) and its
+    // own answer, at 600 ms, was no answer to anything. Now line 2 waits for that late answer.
+    let first: number | undefined;
+    let k = 0;
+    server = await startWsServer((text, _binary, ws) => {
+      first ??= Date.now();
+      const at = first + 500 + 100 * k++;
+      const { id, q } = JSON.parse(text) as { id: number; q: string };
+      setTimeout(() => ws.send(JSON.stringify({ id, answer: q })), Math.max(0, at - Date.now()));
+      return undefined;
+    });
+    const input = '{"id":1,"q":"first"}\n{"id":1,"q":"second"}\n';
+    const run = await runCli(["-q", "--responses-only", "--timeout", "0.3", server.url], { input });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: .*\(line 1: /);
+    expect(run.stderr).not.toMatch(/line 2/);
+    // Line 2's slot on stdout holds line 2's answer (line 1's late one went to stderr as unmatched).
+    expect(run.stdout).toBe('{"id":1,"answer":"second"}\n');
+    expect(server.received).toEqual(input.trimEnd().split("\n"));
+  });
+
+  it("a late answer that never comes holds the next line with that id for one more --timeout, no longer", async () => {
+    server = await startWsServer((text) => (text.includes('"first"') ? undefined : text));
+    const input = '{"id":1,"q":"first"}\n{"id":1,"q":"second"}\n';
+    const run = await runCli(["-q", "--timeout", "0.3", server.url], { input });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: .*\(line 1: [^\n]*\n$/);
+    expect(run.stdout).toBe('{"id":1,"q":"second"}\n');
+  });
+});
