@@ -5,7 +5,7 @@
  */
 
 import { afterEach, describe, expect, it } from "vitest";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
@@ -47,5 +47,44 @@ describe("a late answer to a request that timed out, with --match id", () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: .*\(line 1: [^\n]*\n$/);
     expect(run.stdout).toBe('{"id":1,"q":"second"}\n');
+  });
+});
+
+describe("lines piped while the connection is down (--max-attempts)", () => {
+  it("wait unread until it is back: none times out though the outage outlasts --timeout", async () => {
+    // --timeout counts from the moment a request goes on the wire. Had the lines been read and
+    // queued in the library while the server was down, their deadlines would have run out
+    // during the outage (the library's request timeout runs while a request is queued).
+    server = await startWsServer(idReply);
+    const peer = server;
+    const cli = startCli([
+      "-q",
+      "--max-attempts",
+      "inf",
+      "--min-delay",
+      "20ms",
+      "--max-delay",
+      "50ms",
+      "--timeout",
+      "0.3",
+      peer.url,
+    ]);
+    try {
+      cli.send('{"id":1}');
+      await cli.waitFor("stdout", /"id":1,"ok":true/);
+      await peer.stop();
+      for (let i = 2; i <= 4; i++) cli.send(`{"id":${i}}`);
+      // An outage of more than three times --timeout: queued lines would all have timed out.
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await peer.start();
+      await cli.waitFor("stdout", /"id":4,"ok":true/);
+      cli.child.stdin.end();
+      expect(await cli.exited).toBe(0);
+      expect(cli.stderr()).toBe("");
+      expect(cli.stdout()).toBe([1, 2, 3, 4].map((i) => `{"id":${i},"ok":true}\n`).join(""));
+      expect(peer.received).toEqual([1, 2, 3, 4].map((i) => `{"id":${i}}`));
+    } finally {
+      cli.kill();
+    }
   });
 });
