@@ -13,7 +13,8 @@ import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine, jsonField } from "./conn-options.js";
-import { displayUrl, UsageError } from "./parse.js";
+import { NotUtf8Error } from "./lines.js";
+import { displayUrl, notEncoded, UsageError } from "./parse.js";
 import type { Printer } from "./printer.js";
 
 /** Errors of the connection itself, printed without naming a message. */
@@ -243,7 +244,11 @@ export async function runScript(
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       usageMistake = true;
-      printer.fatal({ code: error.code, message: `${error.message} (${label} ${read + 1})` });
+      // Under --binary-in a line must be base64 or hex text: raw bytes are that mistake, and
+      // "send bytes with --binary-in" would be no help to one who gave it.
+      const why =
+        error instanceof NotUtf8Error && o.binaryIn !== undefined ? notEncoded(o.binaryIn) : error.message;
+      printer.fatal({ code: error.code, message: `${why} (${label} ${read + 1})` });
     }
   })();
 

@@ -58,7 +58,6 @@ describe("lines piped while the connection is down (--max-attempts)", () => {
     server = await startWsServer(idReply);
     const peer = server;
     const cli = startCli([
-      "-q",
       "--max-attempts",
       "inf",
       "--min-delay",
@@ -73,6 +72,8 @@ describe("lines piped while the connection is down (--max-attempts)", () => {
       cli.send('{"id":1}');
       await cli.waitFor("stdout", /"id":1,"ok":true/);
       await peer.stop();
+      // Lines written before evtws has seen the drop went to a socket it still took for open.
+      await cli.waitFor("stderr", /reconnecting in/);
       for (let i = 2; i <= 4; i++) cli.send(`{"id":${i}}`);
       // An outage of more than three times --timeout: queued lines would all have timed out.
       await new Promise((resolve) => setTimeout(resolve, 1000));
@@ -80,11 +81,28 @@ describe("lines piped while the connection is down (--max-attempts)", () => {
       await cli.waitFor("stdout", /"id":4,"ok":true/);
       cli.child.stdin.end();
       expect(await cli.exited).toBe(0);
-      expect(cli.stderr()).toBe("");
+      expect(cli.stderr()).not.toMatch(/ERR_REQUEST_TIMEOUT/);
       expect(cli.stdout()).toBe([1, 2, 3, 4].map((i) => `{"id":${i},"ok":true}\n`).join(""));
       expect(peer.received).toEqual([1, 2, 3, 4].map((i) => `{"id":${i}}`));
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("--binary-in with raw bytes piped (not base64 or hex text)", () => {
+  it("stops at that line with exit 2, saying the line is not base64, not to use --binary-in", async () => {
+    // Before: "not UTF-8 text; send bytes with --binary-in base64|hex", to one who gave it.
+    server = await startWsServer();
+    const cli = startCli(["-q", "--binary-in", "base64", server.url]);
+    cli.child.stdin.end(Buffer.concat([Buffer.from("aGk=\n"), Buffer.from([0xe9, 0xff, 0x0a])]));
+    const code = await cli.exited;
+    expect(cli.stderr()).toBe(
+      "evtws: ERR_USAGE: not sent: --binary-in base64 needs base64 (A-Z a-z 0-9 + / =) (line 2)\n",
+    );
+    expect(code).toBe(2);
+    // (This helper server answers a binary frame with its bytes as text.)
+    expect(cli.stdout()).toBe("hi\n");
+    expect(server.received).toEqual(["bin:6869"]);
   });
 });
