@@ -228,7 +228,9 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
   /**
    * TLS settings for `wss:` (Node only). Certificates are verified by default; a failed
    * verification is never retried. `rejectUnauthorized: false` accepts any certificate and
-   * emits a one-time process warning.
+   * emits a one-time process warning. Node's other TLS settings (`minVersion`,
+   * `checkServerIdentity`, …) pass through; ws's own options (`followRedirects`,
+   * `perMessageDeflate`, `generateMask`, …) are refused with `ERR_INVALID_OPTION`.
    *
    * @example
    * ```ts

@@ -5,8 +5,8 @@
  * The attempt counter starts over only after a connection stayed open `resetAfterMs`, so a
  * server that accepts and closes at once meets a growing backoff, not a tight loop. An invalid
  * URL is never retried. `maxAttempts` counts retries, so a first dial makes at most
- * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials) is
- * retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
+ * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials), or 401
+ * (what tinyproxy answers to wrong ones), is retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
  *
  * A server may set the wait itself (see {@link serverDelay}): a handshake (or a proxy's answer
  * to `CONNECT`) refused with 429 or 503 and a `Retry-After`, or a close with 1013 ("try again
@@ -63,7 +63,7 @@ export type RetryDecision =
  *
  * @param attempt - retries made since the last stable connection.
  * @param ask - the user's `shouldReconnect`, already guarded against throws; undefined (no
- *   function, or a throw) means yes, except after a proxy's 407, where only true retries.
+ *   function, or a throw) means yes, except after a proxy's 407 or 401, where only true retries.
  */
 export function decideRetry(
   policy: ResolvedReconnect,
@@ -80,7 +80,7 @@ export function decideRetry(
   if (ending.status !== undefined) info.status = ending.status;
   if (ending.proxyStatus !== undefined) info.proxyStatus = ending.proxyStatus;
   const answer = ask(info);
-  if (answer === false || (ending.proxyStatus === 407 && answer !== true)) {
+  if (answer === false || ((ending.proxyStatus === 407 || ending.proxyStatus === 401) && answer !== true)) {
     return { retry: false, attempt: base, error: ending.error };
   }
   if (base >= policy.maxAttempts) {

@@ -63,7 +63,9 @@ const cases: Case[] = [
     "ERR_INVALID_OPTION",
     /option volatile of send\(\) must be a boolean, got "yes"/,
   ],
-  ...([-1, Number.NaN, Number.POSITIVE_INFINITY, 1.5, "5"] as unknown[]).map(
+  ...(
+    [-1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1.5, 2 ** 31, "5"] as unknown[]
+  ).map(
     (maxAgeMs): Case => [
       `send(body, { maxAgeMs: ${typeof maxAgeMs === "string" ? JSON.stringify(maxAgeMs) : maxAgeMs} })`,
       (c) => c.send("x", { maxAgeMs: maxAgeMs as number }),

@@ -1,7 +1,7 @@
 /**
  * Reliability-plan catalogue, sections H (timers, sleep and clocks) and §6 (security): the
  * scenarios no other test pinned (the map is /work/briefs/catalogue-2-map.md). Real servers on
- * 127.0.0.1, real timers, certificates minted by the openssl CLI. Each test's name starts with
+ * 127.0.0.1, real timers, certificates minted by test/helpers/cert.ts. Each test's name starts with
  * its scenario ID.
  */
 

@@ -85,6 +85,7 @@ describe("durations: whole ms from 0 to 2,147,483,647 (the longest a timer holds
     ["reconnect.minDelayMs", 0, false],
     ["reconnect.maxDelayMs", 0, true],
     ["reconnect.resetAfterMs", 0, false],
+    ["queue.maxAgeMs", 0, false],
   ];
   /** Options setting `name` to `value` (pongTimeoutMs with the heartbeat on, where it counts). */
   const set = (name: string, value: unknown): Record<string, unknown> => {
@@ -92,13 +93,13 @@ describe("durations: whole ms from 0 to 2,147,483,647 (the longest a timer holds
       // minDelayMs 0 keeps maxDelayMs 0 legal; a large minDelayMs raises the default maxDelayMs.
       return { reconnect: { minDelayMs: 0, [name.slice("reconnect.".length)]: value } };
     }
+    if (name.startsWith("queue.")) return { queue: { [name.slice("queue.".length)]: value } };
     return name === "pongTimeoutMs" ? { pingIntervalMs: 1000, pongTimeoutMs: value } : { [name]: value };
   };
   const read = (name: string, options: Record<string, unknown>): unknown => {
-    const r = resolveOptions(options) as unknown as Record<string, unknown> & {
-      reconnect: Record<string, unknown>;
-    };
-    return name.startsWith("reconnect.") ? r.reconnect[name.slice("reconnect.".length)] : r[name];
+    const r = resolveOptions(options) as unknown as Record<string, Record<string, unknown>>;
+    const [group, key] = name.split(".") as [string, string | undefined];
+    return key === undefined ? r[name] : r[group]![key];
   };
   const bad: Array<[string, unknown]> = [
     ["-1", -1],

@@ -16,7 +16,7 @@ import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/in
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
-import { proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { handProxy, proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
@@ -199,6 +199,25 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect((error.cause as EvtWebSocketError).details.proxyStatus).toBe(407);
     expect(seen).toEqual([407, 407, 407]);
     expect(proxy.connects).toHaveLength(3);
+  });
+
+  it("401 from a proxy (tinyproxy's answer to wrong credentials) is treated as 407: not retried", async () => {
+    const s = await server();
+    const proxy = await handProxy((_n, client) => {
+      client.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n');
+    });
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: withCreds(proxy.url, "alice", "wrong"),
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details).toEqual({ proxyStatus: 401 });
+    expect(c.state).toBe(State.CLOSED);
+    expect(reconnecting).toEqual([]);
+    expect(proxy.connects).toHaveLength(1);
   });
 
   it("403: ERR_DIAL_FAILED with details.proxyStatus 403, retried under the normal rules", async () => {
@@ -465,6 +484,22 @@ describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyp
     await until(() => proxy.connects.length > 0, "tinyproxy logged the CONNECT");
     expect(proxy.connects).toEqual([`127.0.0.1:${s.port}`]);
     expect(s.connections()).toBe(1);
+  });
+
+  it("wrong credentials: tinyproxy answers 401, which fails the dial once, not retried", async () => {
+    const s = await server();
+    const proxy = await tinyproxy([s.port], { user: "alice", password: "s3cret" });
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: withCreds(proxy.url, "alice", "wrong"),
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    const error = await failure(c.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details.proxyStatus).toBe(401);
+    expect(reconnecting).toEqual([]);
+    expect(s.connections).toBe(0);
   });
 
   it("a port tinyproxy does not allow: its 403 fails the attempt with proxyStatus 403", async () => {

@@ -98,7 +98,8 @@ function reconnectOption(o: ClientOptions, mode: Mode): ConnOptions["reconnect"]
       `--max-delay (${o.maxDelayMs} ms) must not be below --min-delay (${o.minDelayMs} ms)`,
     );
   }
-  if (!o.reconnect) return false;
+  // --max-attempts 0 asks for no retry: as --no-reconnect, so a close is not a give-up.
+  if (!o.reconnect || o.maxAttempts === 0) return false;
   if (mode === "scripted" && o.maxAttempts === undefined) return false;
   const policy: NonNullable<Exclude<ConnOptions["reconnect"], boolean>> = {};
   if (o.minDelayMs !== undefined) policy.minDelayMs = o.minDelayMs;

@@ -97,15 +97,24 @@ export function renderBinary(data: Uint8Array, style: BodyStyle): string {
 }
 
 /**
+ * DEL and C1 controls, the control characters JSON allows raw in a string (and
+ * `JSON.stringify` writes raw): U+009B is a one-character CSI.
+ */
+const JSON_RAW_CONTROLS = /[\x7f-\x9f]/g;
+
+/**
  * A message body as text: JSON pretty-printed (when asked and when it parses), binary frames
  * as {@link renderBinary} shows them; off a pipeline, a text's control characters but newline
- * and tab escaped.
+ * and tab escaped, and JSON's as `\u` escapes (so it stays JSON).
  */
 export function renderBody(data: Data, style: BodyStyle): string {
   if (data instanceof Uint8Array) return renderBinary(data, style);
   if (style.json) {
     try {
-      return JSON.stringify(JSON.parse(data), null, 2);
+      const pretty = JSON.stringify(JSON.parse(data), null, 2);
+      return style.pipeline === true
+        ? pretty
+        : pretty.replace(JSON_RAW_CONTROLS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
     } catch {}
   }
   // On a terminal, escape sequences and CRs in a text message are shown, not obeyed (a

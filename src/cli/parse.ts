@@ -157,12 +157,14 @@ export function parseUrl(text: string): string {
   try {
     url = new URL(input);
   } catch {
-    // Credentials in it are not shown, nor its query (`?token=…`): a URL that does not parse
-    // still holds its password. They run to the last @: a password with a / or # left
-    // unencoded (what makes the URL fail to parse) would otherwise show from there on.
+    // Credentials in it are not shown, nor its query (`?token=…`) or fragment
+    // (`#access_token=…`): a URL that does not parse still holds its password. They run to the
+    // last @: a password with a / or # left unencoded (what makes the URL fail to parse) would
+    // otherwise show from there on. That @ may be in the query instead (`?user=me@host&token=…`),
+    // whose ? is then hidden with it: what follows is cut at a query's & ; = as well.
     const shown = text
       .replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, (_, scheme = "") => `${scheme}…@`)
-      .replace(/\?.*$/s, "?…");
+      .replace(/([?#&;=]).*$/s, (_, mark: string) => (mark === "?" || mark === "#" ? `${mark}…` : "…"));
     throw new UsageError(`"${shown}" is not a URL: use ws://host[:port][/path] or wss://…`);
   }
   if (!SCHEMES.has(url.protocol)) {

@@ -100,8 +100,9 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     if (socket.destroyed) return Promise.resolve();
     const info: HandshakeInfo = { url: req.url ?? "/", headers: req.headers };
     handshakes.push(info);
-    const verdict = guard(() => options.authorize?.(info));
-    const refusal = handshakeRefusal(verdict === THREW ? 500 : verdict);
+    // A verdict no response can say (null, a Promise) is thrown again as a throw would be.
+    const verdict = guard(() => handshakeRefusal(options.authorize?.(info)));
+    const refusal = verdict === THREW ? handshakeRefusal(500) : verdict;
     if (refusal !== undefined) {
       socket.end(refusal);
       return Promise.resolve();

@@ -7,18 +7,38 @@
  */
 
 import * as http from "node:http";
+import { invalidOption } from "../errors.js";
 import type { TestServerOptions } from "./test-server.js";
 
 /** What `authorize` returned for one handshake. */
 type Verdict = ReturnType<NonNullable<TestServerOptions["authorize"]>>;
 
-/** The whole HTTP response refusing the handshake, or `undefined` when `verdict` accepts it (`true`, `undefined`). */
+/**
+ * The whole HTTP response refusing the handshake, or `undefined` when `verdict` accepts it (`true`, `undefined`).
+ *
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a verdict no response can say: not one of
+ *   the documented values (null, a string, a Promise: `authorize` is not awaited), a status that
+ *   is not a whole number from 100 to 599, or a header whose name or value holds a line break.
+ */
 export function handshakeRefusal(verdict: Verdict): string | undefined {
-  if (verdict === false || typeof verdict === "number" || typeof verdict === "object") {
-    const status = verdict === false ? 401 : typeof verdict === "number" ? verdict : verdict.status;
-    const extra = typeof verdict === "object" ? Object.entries(verdict.headers ?? {}) : [];
-    const lines = extra.map(([name, value]) => `${name}: ${value}\r\n`).join("");
-    return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\n${lines}Connection: close\r\n\r\n`;
+  if (verdict === undefined || verdict === true) return undefined;
+  const status = verdict === false ? 401 : typeof verdict === "number" ? verdict : verdict?.status;
+  const extra = typeof verdict === "object" && verdict !== null ? Object.entries(verdict.headers ?? {}) : [];
+  if (!(typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599)) {
+    const got =
+      typeof verdict !== "object" || verdict === null
+        ? String(verdict)
+        : verdict instanceof Promise
+          ? "a Promise (authorize is not awaited)"
+          : `{ status: ${String(status)} }`;
+    throw invalidOption(
+      `authorize of createTestServer() must return true, false, undefined, an HTTP status (100-599) or { status, headers }, got ${got}`,
+    );
   }
-  return undefined;
+  if (extra.some(([name, value]) => /[\r\n]/.test(`${name}${value}`)))
+    throw invalidOption(
+      "authorize of createTestServer() returned a header with a line break in its name or value",
+    );
+  const lines = extra.map(([name, value]) => `${name}: ${value}\r\n`).join("");
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\n${lines}Connection: close\r\n\r\n`;
 }

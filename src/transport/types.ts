@@ -138,11 +138,11 @@ export interface TransportFactory {
   open(url: string, options: TransportOptions, events: TransportEvents): Transport;
   /**
    * Checks, at `dial()`, the options only this transport understands (the `ws` transport: the
-   * `proxy` URL and the `agent`).
+   * `proxy` URL, the `agent`, and that `tls` holds no option of ws's own).
    *
    * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
    */
-  check?(options: { proxy?: string | undefined; agent?: object | undefined }): void;
+  check?(options: { proxy?: string | undefined; agent?: object | undefined; tls?: object | undefined }): void;
 }
 
 /**

@@ -183,14 +183,43 @@ export class WsTransport extends WsWriter implements Transport {
   }
 }
 
+/**
+ * Options of ws's `WebSocket` that are not TLS settings. The `tls` option is handed to ws with
+ * its options (so TLS settings beyond the typed ones, `minVersion` or `checkServerIdentity`,
+ * reach TLS): one of these there would override a choice of ours, `followRedirects` the most
+ * (redirects are never followed), so it is refused instead.
+ */
+const WS_ONLY = new Set([
+  "agent",
+  "allowSynchronousEvents",
+  "autoPong",
+  "closeTimeout",
+  "createConnection",
+  "finishRequest",
+  "followRedirects",
+  "generateMask",
+  "handshakeTimeout",
+  "headers",
+  "maxPayload",
+  "maxRedirects",
+  "origin",
+  "perMessageDeflate",
+  "protocolVersion",
+  "skipUTF8Validation",
+]);
+
 /** The `ws` transport factory. */
 export const wsTransport: TransportFactory = {
   name: "ws",
   canPing: true,
   canSendHeaders: true,
   open: (url, options, events) => new WsTransport(url, options, events),
-  check({ proxy, agent }) {
+  check({ proxy, agent, tls }) {
     const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
+    for (const key of Object.keys(tls ?? {})) {
+      if (WS_ONLY.has(key))
+        throw invalid(`option tls.${key} is not a TLS setting (ws's own options are not taken)`);
+    }
     if (typeof proxy !== "string" && proxy !== undefined)
       throw invalid('option proxy must be "env" or a URL string');
     if (proxy !== undefined && proxy !== "env") {

@@ -1,7 +1,7 @@
 /**
  * `evtws`'s TLS and handshake options (issue 20, part 5), each against a real server on
  * 127.0.0.1 port 0: `--ca`, `--cert`/`--key`/`--passphrase` against an HTTPS server that
- * requires a client certificate from a private CA minted by openssl for this file, `--origin`,
+ * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts), `--origin`,
  * `--connect-timeout`, `--max-message-size`, `--reset-after`, the hint on certificate errors
  * and the subprotocol on the connected line.
  */

@@ -1,5 +1,5 @@
 /**
- * `--insecure` against a `wss:` server with a self-signed certificate made by openssl for
+ * `--insecure` against a `wss:` server with a self-signed certificate minted (test/helpers/cert.ts) for
  * this test run.
  */
 

@@ -1,7 +1,7 @@
 /**
  * Review of `evtws`'s TLS hint (third review of issue 20): a certificate error says what would
  * help. Against a real HTTPS server on 127.0.0.1 port 0 whose certificate, from a private CA
- * minted by openssl, names `localhost` only.
+ * minted by test/helpers/cert.ts, names `localhost` only.
  */
 
 import { createServer, type Server } from "node:https";

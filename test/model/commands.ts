@@ -271,7 +271,7 @@ class PageMove extends Step {
 export type SocketMove =
   | { move: "open"; protocol: number }
   | { move: "refuse"; status: number; retryAfterMs?: number }
-  | { move: "proxyRefuse"; status: number }
+  | { move: "proxyRefuse"; status: number; retryAfterMs?: number }
   | { move: "message"; what: "response" | "unsolicited" | "garbage" | "pong"; pick: number }
   | { move: "peerClose"; code: number; reason: string }
   | { move: "endTcp" }
@@ -303,7 +303,7 @@ function describeMove(m: SocketMove): string {
     case "refuse":
       return `refuse(HTTP ${m.status}${m.retryAfterMs === undefined ? "" : `, Retry-After ${m.retryAfterMs / 1000} s`})`;
     case "proxyRefuse":
-      return `proxyRefuse(HTTP ${m.status})`;
+      return `proxyRefuse(HTTP ${m.status}${m.retryAfterMs === undefined ? "" : `, Retry-After ${m.retryAfterMs / 1000} s`})`;
     case "message":
       return m.what === "response" ? `message(response, pick ${m.pick})` : `message(${m.what})`;
     case "peerClose":
@@ -381,7 +381,7 @@ class OnSocket extends Step {
         run.command(`${name}.${describeMove(m)}${flag}`, () => s.refuse(m.status, m.retryAfterMs));
         return;
       case "proxyRefuse":
-        run.command(`${name}.proxyRefuse(HTTP ${m.status})${flag}`, () => s.refuseProxy(m.status));
+        run.command(`${name}.${describeMove(m)}${flag}`, () => s.refuseProxy(m.status, m.retryAfterMs));
         return;
       case "message": {
         const msg =
@@ -519,6 +519,15 @@ const connectingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(2, fc.record({ move: fc.constant("refuse" as const), status: fc.constantFrom(401, 403, 500, 503) })),
   // A proxy's 407 ends the connection for good unless shouldReconnect says yes; others retry.
   weigh(1, fc.record({ move: fc.constant("proxyRefuse" as const), status: fc.constantFrom(407, 403, 502) })),
+  // A proxy asking for respite: its wait counts as the server's would.
+  weigh(
+    1,
+    fc.record({
+      move: fc.constant("proxyRefuse" as const),
+      status: fc.constantFrom(429, 503),
+      retryAfterMs: fc.constantFrom(0, 2000, 3_600_000),
+    }),
+  ),
   weigh(
     1,
     fc.record({

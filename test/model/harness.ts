@@ -15,7 +15,7 @@ import type { EvtWebSocketError } from "../../src/errors.js";
 import type { ConnOptions, QueueOptions, ReconnectOptions } from "../../src/options.js";
 import type { SendOptions } from "../../src/send-options.js";
 import { TRANSPORT_OVERRIDE } from "../../src/transport/select.js";
-import type { TransportEvents } from "../../src/transport/types.js";
+import type { TransportClose, TransportEvents } from "../../src/transport/types.js";
 import type { UrlSource } from "../../src/types.js";
 import { Books, type CloseCall, codeOf, type DialCall, type RequestCall, type SendCall } from "./books.js";
 import { ModelClock } from "./clock.js";
@@ -107,6 +107,16 @@ export class ModelRun {
   readonly #headerCalls: Hold[] = [];
   /** The last wait a server set (announced at `at`), until the next socket opens or a dial()/close(). */
   #serverWait: { at: number; ms: number } | undefined;
+  /**
+   * The wait the transport's report of the latest socket's end asks for, whatever the
+   * connection announced: a refused handshake or tunnel (429 or 503 with a Retry-After, honoured
+   * up to 10 minutes), or the peer's 1013 close of an open socket (5 s, or maxDelayMs if
+   * smaller). From the end; it holds until the next socket opens or a dial()/close().
+   */
+  #reportedWait: { at: number; ms: number } | undefined;
+  /** dial() and close() calls so far, and their count when each socket opened (by index). */
+  #restarts = 0;
+  readonly #restartsAtOpen: number[] = [];
   /** The attempt number the next attempt's context must carry: 0 after a dial(), then the one onReconnecting announced. */
   #expectedAttempt = 0;
   /**
@@ -154,15 +164,18 @@ export class ModelRun {
     t.onOpenSocket = (socket) => {
       this.books.socketOpening(socket);
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
-      const wait = this.#serverWait;
-      this.#serverWait = undefined;
-      // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
-      if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
-        this.violate(
-          "server-delay",
-          `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
-        );
+      this.#restartsAtOpen[socket.index] = this.#restarts;
+      for (const wait of [this.#serverWait, this.#reportedWait]) {
+        // A backoff timer is a plain timer: it may fire as early as any (up to 1 ms in Node).
+        if (wait !== undefined && this.clock.now() - wait.at < wait.ms - this.clock.latestEarlyMs) {
+          this.violate(
+            "server-delay",
+            `transport[${socket.index}] opened ${this.clock.now() - wait.at} ms after a wait the server set to ${wait.ms} ms`,
+          );
+          break;
+        }
       }
+      this.#serverWait = this.#reportedWait = undefined;
       const offered = socket.protocols.length > 0 ? ` offering ${socket.protocols.join(",")}` : "";
       this.line(`↳ transport[${socket.index}] opening ${socket.url}${offered}`);
     };
@@ -180,7 +193,11 @@ export class ModelRun {
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
-    t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
+    t.onEnd = (socket, report) => {
+      this.books.socketEnded(socket, report);
+      const ms = this.#waitReported(socket, report);
+      if (ms !== undefined) this.#reportedWait = { at: this.clock.now(), ms };
+    };
     this.conn.on("state", (change) => {
       this.#event(`state ${change.oldState} → ${change.newState}`);
       this.books.stateEvent(change.oldState, change.newState);
@@ -583,8 +600,27 @@ export class ModelRun {
     }
   }
 
+  /**
+   * The wait (ms) the server set by the way `socket` ended, as its transport reported it, when
+   * the connection must honour it: the latest socket, reconnecting on, no dial() or close()
+   * since it opened (either starts afresh). Undefined otherwise.
+   */
+  #waitReported(socket: MemorySocket, report: TransportClose | undefined): number | undefined {
+    const reconnect = this.config.reconnect;
+    if (report === undefined || reconnect === false) return undefined;
+    if (socket.index !== this.transport.sockets.length - 1) return undefined;
+    if (this.#restartsAtOpen[socket.index] !== this.#restarts) return undefined;
+    const status = report.status ?? report.proxyStatus;
+    if ((status === 429 || status === 503) && report.retryAfterMs !== undefined)
+      return Math.min(report.retryAfterMs, 600_000);
+    if (report.code === 1013 && socket.wasOpen && socket.closeReceived?.code === 1013)
+      return Math.min(5000, reconnect.maxDelayMs);
+    return undefined;
+  }
+
   #dial(action: Action & { kind: "dial" }, suffix: string): void {
-    this.#serverWait = undefined;
+    this.#serverWait = this.#reportedWait = undefined;
+    this.#restarts++;
     const books = this.books;
     const call: DialCall = {
       n: books.dials.length,
@@ -632,7 +668,8 @@ export class ModelRun {
   }
 
   #close(code: number, reason: string, suffix: string): void {
-    this.#serverWait = undefined;
+    this.#serverWait = this.#reportedWait = undefined;
+    this.#restarts++;
     this.#attemptEra++;
     const books = this.books;
     const call: CloseCall = {

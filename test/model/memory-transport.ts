@@ -210,18 +210,23 @@ export class MemorySocket implements Transport {
     return true;
   }
 
-  /** Test control: the proxy refused the tunnel (407, 403, 502…): the server was never reached. */
-  refuseProxy(proxyStatus: number): boolean {
+  /**
+   * Test control: the proxy refused the tunnel (407, 403, 502…, or 429/503 with the wait its
+   * `Retry-After` asks for): the server was never reached.
+   */
+  refuseProxy(proxyStatus: number, retryAfterMs?: number): boolean {
     if (this.phase !== "connecting") return false;
     this.error = new Error(`the proxy answered CONNECT with HTTP ${proxyStatus}`);
-    this.#end({
+    const report: TransportClose = {
       code: 1006,
       reason: "",
       wasClean: false,
       error: this.error,
       proxyStatus,
       closedBy: "network",
-    });
+    };
+    if (retryAfterMs !== undefined) report.retryAfterMs = retryAfterMs;
+    this.#end(report);
     return true;
   }
 

@@ -38,7 +38,7 @@ export const PROPERTIES = {
   "attempt-context":
     "the headers function is told the attempt onReconnecting announced (0 for the first attempt of a dial())",
   "server-delay":
-    "after a wait the server set (Retry-After on 429/503, a 1013 close), the next socket opens no sooner than that wait",
+    "after a wait the server set (Retry-After on a handshake's or a proxy's 429/503, a 1013 close; read from what the transport reported), the next socket opens no sooner than that wait, unless a dial() or close() came since",
   "stale-attempt":
     "an attempt whose headers were still being prepared when close() was called opens no socket, and the headers function is called once per attempt",
   "hidden-no-attempt":
