@@ -229,6 +229,13 @@ export function parseBinaryEncoding(text: string): BinaryEncoding {
   throw new UsageError(`"${text}" is not a binary encoding: use base64 or hex`);
 }
 
+/** Why a line was not sent under `--binary-in`: it is not `encoding`'s text. */
+export function notEncoded(encoding: BinaryEncoding): string {
+  return encoding === "hex"
+    ? "not sent: --binary-in hex needs pairs of hex digits (0-9, a-f)"
+    : "not sent: --binary-in base64 needs base64 (A-Z a-z 0-9 + / =)";
+}
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
 
@@ -244,7 +251,7 @@ export function decodeBinaryLine(line: string, encoding: BinaryEncoding): Uint8A
   if (encoding === "hex") {
     const digits = text.replace(/[\s:]/g, "");
     if (!/^[0-9a-fA-F]*$/.test(digits) || digits.length % 2 !== 0) {
-      throw new UsageError("not sent: --binary-in hex needs pairs of hex digits (0-9, a-f)");
+      throw new UsageError(notEncoded("hex"));
     }
     return new Uint8Array(Buffer.from(digits, "hex"));
   }
@@ -254,7 +261,7 @@ export function decodeBinaryLine(line: string, encoding: BinaryEncoding): Uint8A
     (BASE64.test(text) || BASE64URL.test(text)) &&
     body.length % 4 !== 1 &&
     (padding === 0 || text.length % 4 === 0);
-  if (!valid) throw new UsageError("not sent: --binary-in base64 needs base64 (A-Z a-z 0-9 + / =)");
+  if (!valid) throw new UsageError(notEncoded("base64"));
   return new Uint8Array(Buffer.from(body, body.includes("-") || body.includes("_") ? "base64url" : "base64"));
 }
 

@@ -13,7 +13,8 @@ import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
 import { encodeLine, jsonField } from "./conn-options.js";
-import { displayUrl, UsageError } from "./parse.js";
+import { NotUtf8Error } from "./lines.js";
+import { displayUrl, notEncoded, UsageError } from "./parse.js";
 import type { Printer } from "./printer.js";
 
 /** Errors of the connection itself, printed without naming a message. */
@@ -81,6 +82,7 @@ export async function runScript(
   // outcome is printed); a push one microtask after it arrives. Both steps queue in arrival
   // order, so a response and a push that came in the same read print in the order they came.
   const offMessage = conn.on("message", (msg) => {
+    if (lateIds.size > 0) answered(idOf(msg));
     queueMicrotask(() => (stream ? printer.push(msg) : printer.aside(msg)));
   });
   let lastError: Error | undefined;
@@ -113,6 +115,21 @@ export async function runScript(
   const idsInFlight = new Set<MessageKey>();
   const idOf = (data: Data): MessageKey | undefined =>
     o.match.kind === "id" ? jsonField(data, o.match.path) : undefined;
+  // The ids of requests that timed out, whose answers may still come: a later line with the same
+  // id would take that late answer for its own. It waits until a message with the id arrives
+  // (the late answer, printed as one that answers no request), the connection opens again (no
+  // answer comes on a new socket), or one more --timeout has passed.
+  const lateIds = new Map<MessageKey, NodeJS.Timeout>();
+  const answered = (id: MessageKey | undefined) => {
+    if (id === undefined || !lateIds.has(id)) return;
+    clearTimeout(lateIds.get(id));
+    lateIds.delete(id);
+    poke();
+  };
+  const forgetLateIds = () => {
+    for (const timer of lateIds.values()) clearTimeout(timer);
+    lateIds.clear();
+  };
 
   // One waiter at most (the sending loop); woken by a state change, a printed outcome or stop.
   let wake: (() => void) | undefined;
@@ -130,6 +147,7 @@ export async function runScript(
   });
   const offReady = conn.on("connected", () => {
     ready = true;
+    forgetLateIds();
     poke();
   });
 
@@ -193,7 +211,8 @@ export async function runScript(
   };
 
   const ended = () => stopped || dialFailed || conn.state === "closed";
-  const idFree = (id: MessageKey | undefined) => id === undefined || !idsInFlight.has(id);
+  const idFree = (id: MessageKey | undefined) =>
+    id === undefined || (!idsInFlight.has(id) && !lateIds.has(id));
   const hasRoom = (id: MessageKey | undefined) =>
     ready &&
     conn.state === "open" &&
@@ -225,7 +244,11 @@ export async function runScript(
     } catch (error) {
       if (!(error instanceof UsageError)) throw error;
       usageMistake = true;
-      printer.fatal({ code: error.code, message: `${error.message} (${label} ${read + 1})` });
+      // Under --binary-in a line must be base64 or hex text: raw bytes are that mistake, and
+      // "send bytes with --binary-in" would be no help to one who gave it.
+      const why =
+        error instanceof NotUtf8Error && o.binaryIn !== undefined ? notEncoded(o.binaryIn) : error.message;
+      printer.fatal({ code: error.code, message: `${why} (${label} ${read + 1})` });
     }
   })();
 
@@ -254,7 +277,15 @@ export async function runScript(
       tail = slot;
       outstanding++;
       const settle = (outcome: Outcome) => {
-        if (id !== undefined) idsInFlight.delete(id);
+        if (id !== undefined) {
+          idsInFlight.delete(id);
+          const code = outcome.ok ? undefined : (outcome.error as { code?: unknown }).code;
+          if (code === "ERR_REQUEST_TIMEOUT" && !lateIds.has(id))
+            lateIds.set(
+              id,
+              setTimeout(() => answered(id), o.timeoutMs),
+            );
+        }
         slot.outcome = outcome;
         printSettled();
       };
@@ -313,6 +344,7 @@ export async function runScript(
   }
   const quietly = stopped;
   stopped = true;
+  forgetLateIds();
   offEvents();
   offMessage();
   offError();

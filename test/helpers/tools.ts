@@ -1,6 +1,6 @@
 /**
  * Outside tools some suites need (nginx, Python `websockets`, Chromium, tmux, root with network
- * namespaces, runtimes from the npm registry), each probed at most once per test process. A
+ * namespaces, runtimes and wscat from the npm registry), each probed at most once per test process. A
  * suite names what it needs in its options:
  *
  *     describe("behind nginx", requireTools("nginx"), () => { ... });
@@ -88,6 +88,10 @@ function probeNetns(): string | undefined {
 }
 
 const runtimes = fileURLToPath(new URL("../runtimes/run.mjs", import.meta.url));
+/** wscat for the side-by-side test of docs/cli.md, installed from the registry into its own folder. */
+const wscatDir = fileURLToPath(new URL("../cli/wscat", import.meta.url));
+/** The wscat script test/cli/wscat-table.test.ts runs with node. */
+export const WSCAT = `${wscatDir}/node_modules/wscat/bin/wscat`;
 
 /** The tools a suite can ask for. */
 export type ToolName =
@@ -102,7 +106,8 @@ export type ToolName =
   | "ip"
   | "nft"
   | "network namespaces"
-  | "node 24, bun and deno";
+  | "node 24, bun and deno"
+  | "wscat";
 
 const TOOLS: Record<ToolName, Tool> = {
   nginx: { install: "apt-get install nginx-light", probe: () => runs(NGINX, "-v") },
@@ -129,6 +134,15 @@ const TOOLS: Record<ToolName, Tool> = {
   "node 24, bun and deno": {
     install: "node test/runtimes/run.mjs --install",
     probe: () => runs(process.execPath, runtimes, "--install"),
+  },
+  // From its lockfile, what npm's cache holds first; once installed, never again.
+  wscat: {
+    install: "npm ci --prefix test/cli/wscat",
+    probe: () =>
+      existsSync(WSCAT)
+        ? undefined
+        : (runs("npm", "ci", "--prefix", wscatDir, "--no-audit", "--no-fund", "--prefer-offline") ??
+          (existsSync(WSCAT) ? undefined : `${WSCAT}: not installed`)),
   },
 };
 
