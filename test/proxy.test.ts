@@ -204,7 +204,9 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
   it("401 from a proxy (tinyproxy's answer to wrong credentials) is treated as 407: not retried", async () => {
     const s = await server();
     const proxy = await handProxy((_n, client) => {
-      client.end('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n');
+      client.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n',
+      );
     });
     const reconnecting: number[] = [];
     const c = conn({
