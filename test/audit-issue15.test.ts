@@ -99,14 +99,14 @@ describe("a close reason of lone surrogates (issue 15, bug 4)", () => {
 });
 
 describe("npm test on a machine with only Node and npm", () => {
-  it("the test certificates are minted without any outside tool (no openssl CLI): an empty PATH still gives valid ones", () => {
+  it("the test certificates are minted without any outside tool (no openssl CLI): an empty PATH still gives valid ones", async () => {
     const path = process.env.PATH;
     process.env.PATH = "";
     try {
-      const self = mintSelfSigned();
-      const chain = mintChain("IP:127.0.0.1,DNS:localhost");
-      const expired = mintExpired();
-      const tooLong = mintPathTooLong();
+      const self = await mintSelfSigned();
+      const chain = await mintChain("IP:127.0.0.1,DNS:localhost");
+      const expired = await mintExpired();
+      const tooLong = await mintPathTooLong();
       const x = (pem: string) => new X509Certificate(pem);
       expect(x(self.cert).subjectAltName).toBe("IP Address:127.0.0.1");
       expect(x(self.cert).verify(x(self.cert).publicKey)).toBe(true);

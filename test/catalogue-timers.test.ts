@@ -84,10 +84,10 @@ describe("S-1: certificates that fail verification fail the dial with their code
   let chain: Chain;
   let localhostOnly: Chain;
   let expired: SelfSigned;
-  beforeAll(() => {
-    chain = mintChain();
-    localhostOnly = mintChain("DNS:localhost");
-    expired = mintExpired();
+  beforeAll(async () => {
+    chain = await mintChain();
+    localhostOnly = await mintChain("DNS:localhost");
+    expired = await mintExpired();
   });
   afterAll(() => {
     chain.remove();
@@ -165,7 +165,7 @@ describe("G-3/H: the heartbeat while a large send of ours waits", () => {
     "G-3: a 64 MiB send the server reads at 16 MiB/s (our pings queue behind it), over %s: the peer is not declared dead, the message arrives whole",
     async (scheme) => {
       let got = 0;
-      const pki = scheme === "wss" ? mintSelfSigned() : undefined;
+      const pki = scheme === "wss" ? await mintSelfSigned() : undefined;
       onCleanup(async () => pki?.remove());
       const s = await createTestServer({
         ...(pki === undefined ? {} : { tls: { cert: pki.cert, key: pki.key } }),

@@ -6,8 +6,8 @@ import { tlsEchoServer } from "./helpers/tls-server.js";
 let cert: string;
 let tlsFiles: SelfSigned;
 
-beforeAll(() => {
-  tlsFiles = mintSelfSigned();
+beforeAll(async () => {
+  tlsFiles = await mintSelfSigned();
   cert = tlsFiles.cert;
 });
 afterAll(() => tlsFiles.remove());

@@ -124,7 +124,7 @@ describe("heartbeat: only our bytes queued before the ping count (ws transport)"
   ] as const)(
     "over %s, %s: a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after",
     async (scheme, path) => {
-      const pki = scheme === "wss" ? mintSelfSigned() : undefined;
+      const pki = scheme === "wss" ? await mintSelfSigned() : undefined;
       onCleanup(async () => pki?.remove());
       const peer = await meteredPeer(pki);
       const clock = new FakeClock();

@@ -28,8 +28,8 @@ import { requireTools } from "./helpers/tools.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
 
 let tlsFiles: SelfSigned;
-beforeAll(() => {
-  tlsFiles = mintSelfSigned();
+beforeAll(async () => {
+  tlsFiles = await mintSelfSigned();
 });
 afterAll(() => tlsFiles.remove());
 

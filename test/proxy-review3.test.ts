@@ -38,9 +38,9 @@ const TARGET_NAME = "wss-target.test";
 
 let targetChain: Chain;
 let ipOnlyChain: Chain;
-beforeAll(() => {
-  targetChain = mintChain(`DNS:${TARGET_NAME}`);
-  ipOnlyChain = mintChain("IP:127.0.0.1");
+beforeAll(async () => {
+  targetChain = await mintChain(`DNS:${TARGET_NAME}`);
+  ipOnlyChain = await mintChain("IP:127.0.0.1");
 });
 afterEach(() => {
   vi.unstubAllEnvs();
@@ -326,14 +326,14 @@ describe("certificates that fail verification in ways a retry cannot fix: not re
   /** The server certificate and the CA to trust, for each way to fail. */
   const misissued = {
     // A certificate for clients only (extendedKeyUsage=clientAuth) served as a server's.
-    INVALID_PURPOSE: () => ({
+    INVALID_PURPOSE: async () => ({
       cert: readFileSync(targetChain.files.clientCert, "utf8"),
       key: readFileSync(targetChain.files.clientKey, "utf8"),
       ca: targetChain.ca,
     }),
     // Signed by an intermediate CA whose root allows none (pathlen:0).
-    PATH_LENGTH_EXCEEDED: () => {
-      const minted = mintPathTooLong();
+    PATH_LENGTH_EXCEEDED: async () => {
+      const minted = await mintPathTooLong();
       onCleanup(async () => minted.remove());
       return minted;
     },
@@ -347,7 +347,7 @@ describe("certificates that fail verification in ways a retry cannot fix: not re
   ] as const)(
     "%s, %s: ERR_DIAL_FAILED with the TLS error as cause, one attempt only",
     async (code, route) => {
-      const { cert, key, ca } = misissued[code]();
+      const { cert, key, ca } = await misissued[code]();
       const s = await tlsEchoServer({ cert, key });
       const proxy = await proxyChain();
       const c = conn({

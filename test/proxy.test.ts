@@ -23,8 +23,8 @@ import { tlsEchoServer } from "./helpers/tls-server.js";
 import { requireTools } from "./helpers/tools.js";
 
 let tlsFiles: SelfSigned;
-beforeAll(() => {
-  tlsFiles = mintSelfSigned();
+beforeAll(async () => {
+  tlsFiles = await mintSelfSigned();
 });
 afterAll(() => tlsFiles.remove());
 afterEach(() => {

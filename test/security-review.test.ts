@@ -267,7 +267,7 @@ describe("S-4, S-7, F-5: ws's own options smuggled in through the tls object are
   });
 
   it("TLS settings beyond the typed ones still reach TLS: checkServerIdentity accepts a certificate for another name", async () => {
-    const pki = mintChain("DNS:localhost"); // dialled by IP below: the name check fails by default
+    const pki = await mintChain("DNS:localhost"); // dialled by IP below: the name check fails by default
     onCleanup(async () => pki.remove());
     const s = await createTestServer({ tls: { cert: pki.serverCert, key: pki.serverKey } });
     onCleanup(() => s.close());

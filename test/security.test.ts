@@ -358,8 +358,8 @@ describe("TLS is verified by default", () => {
   let cert: string;
   let key: string;
   let tlsFiles: SelfSigned;
-  beforeAll(() => {
-    tlsFiles = mintSelfSigned();
+  beforeAll(async () => {
+    tlsFiles = await mintSelfSigned();
     ({ cert, key } = tlsFiles);
   });
   afterAll(() => tlsFiles.remove());

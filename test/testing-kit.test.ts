@@ -387,7 +387,7 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
   });
 
   it("the proxy's url keeps localhost, so a wss://localhost certificate stays valid", async () => {
-    const pki = mintChain("DNS:localhost");
+    const pki = await mintChain("DNS:localhost");
     onCleanup(async () => pki.remove());
     const server = await kitServer({ tls: { cert: pki.serverCert, key: pki.serverKey } });
     const proxy = await kitProxy(`wss://localhost:${server.port}/feed`);

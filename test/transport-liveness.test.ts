@@ -27,7 +27,7 @@ type Path = "direct" | "proxy" | "agent";
 
 /** A test server for `scheme` (with its certificate, for wss) and the connection options to reach it by `path`. */
 async function serverAndRoute(scheme: Scheme, path: Path, onMessage?: (data: unknown) => void) {
-  const pki = scheme === "wss" ? mintSelfSigned() : undefined;
+  const pki = scheme === "wss" ? await mintSelfSigned() : undefined;
   onCleanup(async () => pki?.remove());
   const s = await createTestServer({
     ...(pki === undefined ? {} : { tls: { cert: pki.cert, key: pki.key } }),

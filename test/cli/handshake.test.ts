@@ -25,7 +25,7 @@ let url: string;
 const clientNames: string[] = [];
 
 beforeAll(async () => {
-  pki = mintChain();
+  pki = await mintChain();
   // The server asks for a client certificate and refuses a TLS handshake without one.
   https = createServer({
     key: pki.serverKey,

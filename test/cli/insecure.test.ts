@@ -18,7 +18,7 @@ let wss: WebSocketServer;
 let url: string;
 
 beforeAll(async () => {
-  tlsFiles = mintSelfSigned();
+  tlsFiles = await mintSelfSigned();
   https = createServer({ key: tlsFiles.key, cert: tlsFiles.cert });
   wss = new WebSocketServer({ server: https });
   wss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));

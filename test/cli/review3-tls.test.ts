@@ -19,7 +19,7 @@ let wss: WebSocketServer;
 let port: number;
 
 beforeAll(async () => {
-  pki = mintChain("DNS:localhost");
+  pki = await mintChain("DNS:localhost");
   https = createServer({ key: pki.serverKey, cert: pki.serverCert });
   wss = new WebSocketServer({ server: https });
   wss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
