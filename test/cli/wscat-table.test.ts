@@ -194,7 +194,7 @@ describe("docs/cli.md's five tasks, done with wscat and with evtws", requireTool
     let wss: WebSocketServer;
     let url: string;
     beforeAll(async () => {
-      pki = mintChain();
+      pki = await mintChain();
       https = createServer({
         key: pki.serverKey,
         cert: pki.serverCert,
