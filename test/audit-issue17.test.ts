@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { conn, server } from "./helpers/harness.js";
+import { conn, fast, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
 /** Counts reads of `ws`'s `bufferedAmount` (the read a watched send costs) while `fn` runs. */
@@ -53,5 +53,56 @@ describe("issue 17: an unused feature costs nothing on the hot path", () => {
     expect(watched).toBeGreaterThanOrEqual(100);
     expect(oneLeft).toBeGreaterThanOrEqual(100);
     expect(after).toBe(0);
+  });
+});
+
+describe("issue 17: the promises no other test pinned exactly", () => {
+  it("messages() holds 1024 messages by default (a WHATWG socket, which cannot pause, shows the bound): the 1025th overflows", async () => {
+    // Node's ws pauses instead, a read's worth late, so the exact bound shows where it cannot.
+    const push = (n: number) => (ws: import("ws").WebSocket) => {
+      for (let i = 0; i < n; i++) ws.send(String(i));
+    };
+    for (const [count, overflows] of [
+      [1024, false],
+      [1025, true],
+    ] as const) {
+      const s = await server({ onConnection: push(count) });
+      const c = conn({ WebSocket: WebSocket as never });
+      const viaMessages = c.messages();
+      const viaIterator = c[Symbol.asyncIterator]();
+      await c.dial(s.url);
+      await until(() => c.stats.messagesReceived === count, `${count} messages read`);
+      await c.close();
+      for (const it of [viaMessages, viaIterator]) {
+        const got: number[] = [];
+        let error: string | undefined;
+        try {
+          for await (const m of it) got.push(Number(m));
+        } catch (e) {
+          error = (e as { code?: string }).code;
+        }
+        expect(got).toEqual(Array.from({ length: 1024 }, (_, i) => i));
+        expect(error).toBe(overflows ? "ERR_QUEUE_FULL" : undefined);
+      }
+    }
+  });
+
+  it('a volatile send while reconnecting returns "dropped" and never arrives; a plain one waits and does', async () => {
+    const s = await server({ onMessage: () => {} });
+    const errors: unknown[] = [];
+    const c = conn({ reconnect: fast, onError: (e) => void errors.push(e.code) });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    expect(c.send("stale", { volatile: true })).toBe("dropped");
+    expect(c.send("plain")).toBe("queued");
+    expect(c.stats.queuedMessages).toBe(1);
+    await s.start();
+    await until(() => c.state === "open", "the reconnect");
+    expect(c.send("fresh", { volatile: true })).toBe("sent");
+    await until(() => s.received.length === 2, "plain and fresh");
+    expect(s.received).toEqual(["plain", "fresh"]);
+    // The drop said nothing: only the drop of the first socket is reported.
+    expect(errors.every((code) => code === "ERR_DISCONNECTED")).toBe(true);
   });
 });
