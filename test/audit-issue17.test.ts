@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { conn, fast, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
+import { stalledServer } from "./helpers/stalled-server.js";
 
 /** Counts reads of `ws`'s `bufferedAmount` (the read a watched send costs) while `fn` runs. */
 async function bufferedReads(fn: () => Promise<void> | void): Promise<number> {
@@ -53,6 +54,40 @@ describe("issue 17: an unused feature costs nothing on the hot path", () => {
     expect(watched).toBeGreaterThanOrEqual(100);
     expect(oneLeft).toBeGreaterThanOrEqual(100);
     expect(after).toBe(0);
+  });
+});
+
+describe('issue 17: "drain" heard once at a time (the Node streams pattern)', () => {
+  it("a producer that listens for one drain whenever the buffer is above highWaterMark sends everything, and pays nothing after", async () => {
+    const s = await stalledServer();
+    const KiB = 1024;
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * KiB, highWaterMark: 256 * KiB });
+    await c.dial(s.url);
+    const piece = new Uint8Array(64 * KiB);
+    let sent = 0;
+    let waits = 0;
+    setTimeout(() => s.resume(), 50); // the server reads only once the buffer has backed up
+    while (sent < 8 * 1024 * KiB) {
+      if (c.bufferedAmount > 256 * KiB) {
+        waits++;
+        await new Promise<void>((resolve) => {
+          const off = c.on("drain", () => {
+            off();
+            resolve();
+          });
+        });
+        expect(c.bufferedAmount).toBeLessThanOrEqual(64 * KiB);
+      }
+      c.send(piece);
+      sent += piece.byteLength;
+    }
+    await until(() => s.bytes === sent, "every byte");
+    expect(waits).toBeGreaterThanOrEqual(1);
+    // Every listener removed itself: sends no longer read the buffered amount.
+    const reads = await bufferedReads(() => {
+      for (let i = 0; i < 100; i++) c.send(new Uint8Array(8));
+    });
+    expect(reads).toBe(0);
   });
 });
 
