@@ -31,21 +31,26 @@ export class Backpressure {
   readonly #low: number;
   readonly #high: number;
   readonly #onDrain: () => void;
+  /** True while the connection has a `"drain"` listener (asked, not counted: `off()` needs no bookkeeping). */
+  readonly #listening: () => boolean;
   #waiters: Waiter[] = [];
-  #listening = false;
   /** The buffered amount rose above the high mark since the last `"drain"`. */
   #above = false;
 
-  /** @param onDrain - announces `"drain"` (through the connection's emitter). */
-  constructor(lowWaterMark: number, highWaterMark: number, onDrain: () => void) {
+  /**
+   * @param onDrain - announces `"drain"` (through the connection's emitter).
+   * @param listening - whether a `"drain"` listener exists now.
+   */
+  constructor(lowWaterMark: number, highWaterMark: number, onDrain: () => void, listening: () => boolean) {
     this.#low = lowWaterMark;
     this.#high = highWaterMark;
     this.#onDrain = onDrain;
+    this.#listening = listening;
   }
 
-  /** True while the links must report their writes. */
+  /** True while the links must report their writes: a `"drain"` listener or a waiter exists. */
   get watching(): boolean {
-    return this.#listening || this.#waiters.length > 0;
+    return this.#listening() || this.#waiters.length > 0;
   }
 
   /**
@@ -54,7 +59,6 @@ export class Backpressure {
    * a producer sees `bufferedAmount` high, as with Node's streams, hears the fall.
    */
   listen(link: WatchedLink | undefined): void {
-    this.#listening = true;
     if (link === undefined) return;
     link.watchWrites = true;
     if (this.#noteAbove(link)) link.requestFlushed();

@@ -80,9 +80,19 @@ export class Flow<T> {
     if (this.#out.queued === 0) this.#bp?.emptied(this.#life.openLink);
   }
 
-  /** A `"drain"` listener was added. */
-  listenDrain(): void {
-    this.#backpressure().listen(this.#life.openLink);
+  /**
+   * A `"drain"` listener was added; `off` removes it. Returns the remover to hand out: once no
+   * listener and no waiter is left, the link stops reporting its sends at once (a connection
+   * that listened once must not pay a read per send for good).
+   */
+  listenDrain(off: () => void): () => void {
+    const bp = this.#backpressure();
+    bp.listen(this.#life.openLink);
+    return () => {
+      off();
+      const link = this.#life.openLink;
+      if (link !== undefined) link.watchWrites = bp.watching;
+    };
   }
 
   /** `conn.drained()`; the caller has checked the connection is not closed. */
@@ -107,8 +117,11 @@ export class Flow<T> {
   }
 
   #backpressure(): Backpressure {
-    this.#bp ??= new Backpressure(this.#o.lowWaterMark, this.#o.highWaterMark, () =>
-      this.#events.emit("drain", this.#owner),
+    this.#bp ??= new Backpressure(
+      this.#o.lowWaterMark,
+      this.#o.highWaterMark,
+      () => this.#events.emit("drain", this.#owner),
+      () => this.#events.has("drain"),
     );
     return this.#bp;
   }

@@ -496,10 +496,17 @@ export class Books {
     const now = clock.now();
     if (e.code === ErrorCode.PONG_TIMEOUT) {
       const s = transport.sockets.filter((x) => x.terminated && x.wasOpen).at(-1);
-      if (s !== undefined && now - s.lastReceivedAt < config.pongTimeoutMs)
+      // While reading is paused nothing can be read: no verdict; once it resumes, a fresh deadline.
+      const since = s === undefined ? 0 : Math.max(s.lastReceivedAt, s.resumedAt);
+      if (s?.pausedAtEnd)
         this.#violate(
           "not-early",
-          `transport[${s.index}] declared dead at t=${now}, ${now - s.lastReceivedAt} ms after it last received (pongTimeoutMs ${config.pongTimeoutMs})`,
+          `transport[${s.index}] declared dead at t=${now} while reading was paused`,
+        );
+      else if (s !== undefined && now - since < config.pongTimeoutMs)
+        this.#violate(
+          "not-early",
+          `transport[${s.index}] declared dead at t=${now}, ${now - since} ms after it last received or resumed reading (pongTimeoutMs ${config.pongTimeoutMs})`,
         );
     } else if (e.code === ErrorCode.CONNECT_TIMEOUT && e.message.includes("opening handshake")) {
       const s = transport.sockets.filter((x) => x.terminated && !x.wasOpen).at(-1);
@@ -1050,8 +1057,10 @@ export class Books {
         );
         s.closingSince = undefined;
       }
-      const silentSince = s.lastReceivedAt;
-      if (judged && s.phase === "open" && s.closingSince === undefined) {
+      // While reading is paused the heartbeat is suspended (nothing can be read); once it
+      // resumes, it judges from then.
+      const silentSince = Math.max(s.lastReceivedAt, s.resumedAt);
+      if (judged && s.phase === "open" && s.closingSince === undefined && !s.paused && s.held === 0) {
         // Three timers each late: the ping's, the pong deadline's, and the turn a late verdict
         // waits so an unread pong is read first (four, and a fresh ping, when frozen).
         if (now > silentSince + lateBy(clock.frozenAfter(silentSince))) {

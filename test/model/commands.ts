@@ -273,6 +273,8 @@ export type SocketMove =
   | { move: "refuse"; status: number; retryAfterMs?: number }
   | { move: "proxyRefuse"; status: number; retryAfterMs?: number }
   | { move: "message"; what: "response" | "unsolicited" | "garbage" | "pong"; pick: number }
+  /** A fast feed: `count` messages that answer no request, read one after another in one turn. */
+  | { move: "burst"; count: number }
   | { move: "peerClose"; code: number; reason: string }
   | { move: "endTcp" }
   | { move: "abrupt" }
@@ -324,6 +326,8 @@ function describeMove(m: SocketMove): string {
       return "throws on its next data frame (a polyfill)";
     case "writeOut":
       return "writes out what it held";
+    case "burst":
+      return `burst of ${m.count} unsolicited messages`;
   }
 }
 
@@ -398,6 +402,15 @@ class OnSocket extends Step {
       case "peerClose":
         run.command(`${name}.${describeMove(m)}${flag}`, () => s.peerClose(m.code, m.reason));
         return;
+      case "burst":
+        run.command(`${name}.${describeMove(m)}${flag}`, () => {
+          for (let i = 0; i < m.count; i++) {
+            const msg = run.unsolicited();
+            run.line(`${msg.text}${s.paused ? " (waits: reading is paused)" : ""}`);
+            s.message(msg.data);
+          }
+        });
+        return;
       case "endTcp":
         run.command(`${name}.endTcp${flag}`, () => s.endTcp());
         return;
@@ -430,8 +443,8 @@ class OnSocket extends Step {
     const m = talking.move !== "message" && connecting.move === "open" ? connecting : talking;
     const name = `${this.prefix}transport[${s.index}] (ended)`;
     const flag = this.settle ? "" : " [no flush]";
-    if (m.move === "message") {
-      const msg = m.what === "response" ? run.response(m.pick, s) : run.unsolicited();
+    if (m.move === "message" || m.move === "burst") {
+      const msg = m.move === "message" && m.what === "response" ? run.response(m.pick, s) : run.unsolicited();
       run.stale(s, `${name}.message(${msg.text})${flag}`, (events) =>
         events.onMessage(msg.data, msg.data.length),
       );
@@ -469,7 +482,9 @@ class Starved extends Step {
   }
 
   override applies(run: ModelRun): boolean {
-    return run.socket(0)?.live === true;
+    // What is read must be read at once: nothing may wait behind a pause.
+    const s = run.socket(0);
+    return s?.live === true && !s.paused && s.held === 0;
   }
 
   label(): string {
@@ -572,6 +587,7 @@ const talkingArb: fc.Arbitrary<SocketMove> = fc.oneof(
   weigh(1, fc.record({ move: fc.constant("fail" as const), code: fc.constantFrom(1002, 1007) })),
   weigh(1, fc.constant({ move: "throwOnSend" as const })),
   weigh(4, fc.constant({ move: "writeOut" as const })),
+  weigh(6, fc.record({ move: fc.constant("burst" as const), count: fc.integer({ min: 2, max: 8 }) })),
 );
 
 const halfClosedArb: fc.Arbitrary<SocketMove> = fc.oneof(

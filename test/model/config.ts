@@ -45,6 +45,14 @@ export interface ModelConfig {
    * "drain" listener (one is added) hears the buffer fall back.
    */
   waterMarks: "default" | "small";
+  /**
+   * false: the sockets cannot pause reading (as a WHATWG socket), and a full `messages()`
+   * iterator ends with ERR_QUEUE_FULL. Otherwise they can (as `ws`'s): a full iterator pauses
+   * them, and what the peer sends waits until it catches up; the run then starts with an
+   * iterator of this `bufferSize`, read only by the script's `next()` calls, so reading pauses
+   * often and resumes as the script reads.
+   */
+  pausable: false | { bufferSize: number };
   /** Timers fire up to this many ms late (0: on time). */
   maxLateMs: number;
   clockSeed: number;
@@ -93,6 +101,8 @@ export type Action =
   | { kind: "drained" }
   /** `again`: next() once more on the run's previous iterator (its last next() may still wait). */
   | { kind: "next"; bufferSize: number; again: boolean }
+  /** `return()` on the run's previous iterator (a `break` out of its loop). */
+  | { kind: "return" }
   /** Aborts the signal of an unsettled request, or of a send (`pick` chooses which). */
   | { kind: "abort"; what: "request" | "send"; pick: number };
 
@@ -158,6 +168,8 @@ export function describeAction(a: Action): string {
       return "drained()";
     case "next":
       return a.again ? "the previous iterator's next()" : `messages({ bufferSize: ${a.bufferSize} }).next()`;
+    case "return":
+      return "the previous iterator's return()";
     case "abort":
       return `abort(${a.what === "request" ? "an unsettled request's" : "a send's"} signal, pick ${a.pick})`;
   }
@@ -211,6 +223,10 @@ export const configArb: fc.Arbitrary<ModelConfig> = fc.record({
   connectedPromise: weighted([3, false], [1, true]),
   headers: weighted<ModelConfig["headers"]>([4, "none"], [1, "fn"], [2, "held"]),
   waterMarks: weighted<ModelConfig["waterMarks"]>([2, "default"], [1, "small"]),
+  pausable: fc.oneof(
+    { weight: 1, arbitrary: fc.constant(false as const) },
+    { weight: 1, arbitrary: fc.record({ bufferSize: fc.constantFrom(1, 2, 4) }) },
+  ),
   maxLateMs: weighted([3, 0], [1, 5], [1, 100], [1, 2000]),
   clockSeed: fc.integer({ min: 0, max: 0x7fffffff }),
 });
@@ -282,13 +298,14 @@ export const actionArb: fc.Arbitrary<Action> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: "ping" as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: "drained" as const }) },
   {
-    weight: 1,
+    weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("next" as const),
-      bufferSize: fc.constantFrom(1, 1024),
-      again: fc.boolean(),
+      bufferSize: fc.constantFrom(1, 2, 1024),
+      again: weighted([1, false], [2, true]),
     }),
   },
+  { weight: 1, arbitrary: fc.constant({ kind: "return" as const }) },
 );
 
 /**

@@ -96,6 +96,14 @@ export class ModelRun {
   readonly #armed: { event: CallbackEvent; action: Action }[] = [];
   /** The last iterator `messages()` made in this run, for a `next` action with `again`. */
   #stream: AsyncIterableIterator<unknown> | undefined;
+  /**
+   * Every iterator `messages()` made, while it may still get messages (pausable runs): its
+   * unread count is what onMessage heard since it was made less its `next()` calls (a message
+   * goes to a waiting `next()` or into the buffer, never both).
+   */
+  readonly #streams: { bufferSize: number; heardAtMake: number; nexts: number; live: boolean }[] = [];
+  /** Messages onMessage has heard. */
+  #heard = 0;
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
   #shared: AbortController | undefined;
   /** The signal shared by requests made with `signal: "shared"`, until it aborts. */
@@ -193,12 +201,23 @@ export class ModelRun {
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
+<<<<<<< HEAD
     t.onEnd = (socket, report) => {
       this.books.socketEnded(socket, report);
       const ms = this.#waitReported(socket, report);
       if (ms !== undefined) this.#reportedWait = { at: this.clock.now(), ms };
     };
+=======
+    t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
+    t.pausable = config.pausable !== false;
+    t.onPaused = (socket, paused) =>
+      this.line(
+        `↳ transport[${socket.index}] ${paused ? "pauses reading" : `resumes reading (${socket.held} waiting)`}`,
+      );
+>>>>>>> audit17
     this.conn.on("state", (change) => {
+      // Ended for good: every iterator is over (it gets no more messages).
+      if (change.newState === "closed") for (const b of this.#streams) b.live = false;
       this.#event(`state ${change.oldState} → ${change.newState}`);
       this.books.stateEvent(change.oldState, change.newState);
       this.#fire("state");
@@ -213,6 +232,13 @@ export class ModelRun {
         this.#event(`drain (bufferedAmount ${this.conn.bufferedAmount})`);
         this.#fire("drain");
       });
+    }
+    if (config.pausable !== false) {
+      // An iterator nobody reads until the script's next() calls: it fills, and reading pauses.
+      const { bufferSize } = config.pausable;
+      this.line(`messages({ bufferSize: ${bufferSize} }) (read by "the previous iterator's next()")`);
+      this.#stream = this.conn.messages({ bufferSize });
+      this.#streams.push({ bufferSize, heardAtMake: 0, nexts: 0, live: true });
     }
   }
 
@@ -279,6 +305,7 @@ export class ModelRun {
       ...(config.waterMarks === "small" ? { lowWaterMark: 0, highWaterMark: 16 } : {}),
       onConnected: () => this.#onConnected(),
       onMessage: (msg) => {
+        this.#streamGrows();
         this.#event(`onMessage ${describeMsg(msg)}`);
         this.#fire("message");
       },
@@ -526,12 +553,28 @@ export class ModelRun {
     else if (action.kind === "next") {
       const { bufferSize } = action;
       const again = action.again ? this.#stream : undefined;
-      if (again !== undefined) this.#wait("the previous iterator's next()", suffix, () => again.next());
-      else
+      if (again !== undefined) {
+        const book = this.#streams.at(-1);
+        if (book !== undefined) book.nexts++;
+        this.#wait("the previous iterator's next()", suffix, () => again.next());
+      } else
         this.#wait(`messages({ bufferSize: ${bufferSize} }).next()`, suffix, () => {
           this.#stream = this.conn.messages({ bufferSize });
+          if (this.config.pausable !== false) {
+            const live = this.conn.state !== "closed";
+            this.#streams.push({ bufferSize, heardAtMake: this.#heard, nexts: 1, live });
+          }
           return this.#stream.next();
         });
+    } else if (action.kind === "return") {
+      this.line(`${arrow(suffix)}${describeAction(action)}${suffix}`);
+      const stream = this.#stream;
+      if (stream === undefined) this.line("  (no iterator yet)");
+      else {
+        const book = this.#streams.at(-1);
+        if (book !== undefined) book.live = false;
+        this.#wait("return()", suffix, () => stream.return!());
+      }
     } else if (action.kind === "abort") {
       this.line(`${arrow(suffix)}${describeAction(action)}${suffix}`);
       const armed = suffix !== "";
@@ -970,6 +1013,50 @@ export class ModelRun {
   /** The books after a step; `settled`: every pending reaction ran. */
   check(settled: boolean): void {
     this.books.check(settled);
+    if (settled) this.#checkPaused();
+  }
+
+  /** Unread messages of a live iterator's book. */
+  #unread(book: { heardAtMake: number; nexts: number }): number {
+    return Math.max(0, this.#heard - book.heardAtMake - book.nexts);
+  }
+
+  /**
+   * A message is about to reach the iterators (`stream-bounded`): none of them is already past
+   * its bound (bufferSize, and the one message that filled it) unless the socket it came from is
+   * closing (reading resumes then: the peer's close frame waits behind the data), or threw on
+   * a send (the connection drops it, closing it first).
+   */
+  #streamGrows(): void {
+    const socket = this.transport.sockets.at(-1);
+    if (socket?.phase === "open" && !socket.threw) {
+      for (const book of this.#streams) {
+        if (book.live && this.#unread(book) > book.bufferSize) {
+          this.violate(
+            "stream-bounded",
+            `an iterator of bufferSize ${book.bufferSize} holding ${this.#unread(book)} unread messages gets one more from transport[${socket.index}], which is open`,
+          );
+          book.live = false; // once
+        }
+      }
+    }
+    this.#heard++;
+  }
+
+  /** `stream-paused`: a socket reads again once no iterator that is over half full holds it paused. */
+  #checkPaused(): void {
+    for (const s of this.transport.liveSockets) {
+      if (!s.paused) continue;
+      const holder = this.#streams.some((b) => b.live && this.#unread(b) > b.bufferSize >> 1);
+      if (!holder)
+        this.violate(
+          "stream-paused",
+          `transport[${s.index}] is paused with no live iterator over half its buffer (${this.#streams
+            .filter((b) => b.live)
+            .map((b) => `${this.#unread(b)}/${b.bufferSize}`)
+            .join(", ")})`,
+        );
+    }
   }
 
   /** Throws when a violation was recorded (and the run did not stop at a known bug first). */

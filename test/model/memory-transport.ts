@@ -14,6 +14,11 @@
  * `onClosing`; `onClose` follows when TCP ends and says which side's close frame came first
  * (`closedBy`). Misuse by the connection (a send before open) is recorded as a violation
  * rather than thrown, so the model reports it with the script that led to it.
+ *
+ * In a pausable run (`pausable`, as `ws`) the socket has `pause()` and `resume()`: while paused,
+ * what the peer sends (messages, pongs, pings, its close frame, TCP's end, a frame the adapter
+ * would fail on) waits in TCP order and is read once reading resumes, in a turn of its own (as
+ * Node's streams resume on the next tick), until reading pauses again. A reset is not held.
  */
 
 import { byteLength, type Data } from "../../src/codec.js";
@@ -74,6 +79,20 @@ export class MemorySocket implements Transport {
   closingSince: number | undefined;
   /** The code of the close frame the adapter sent failing the connection itself (see `fail`). */
   failedWith: number | undefined;
+  /** Reading is paused (pausable runs only): what arrives waits in `#held`. */
+  paused = false;
+  /** Reading was paused when the socket ended (or was terminated). */
+  pausedAtEnd = false;
+  /** When reading last resumed: the heartbeat, suspended until then, judges from there. */
+  resumedAt = 0;
+  /** What arrived while reading was paused, in order: each is read (replayed) once it resumes. */
+  readonly #held: Array<() => void> = [];
+  /** An arrival that waited is being read now (it must not wait again). */
+  #replaying = false;
+  /** Stops reading (present in pausable runs only, as on `ws`; absent as on a WHATWG socket). */
+  pause: (() => void) | undefined;
+  /** Reads again after `pause()`. */
+  resume: (() => void) | undefined;
 
   constructor(
     owner: MemoryTransport,
@@ -88,6 +107,48 @@ export class MemorySocket implements Transport {
     this.protocols = [...options.protocols];
     this.headers = options.headers;
     this.events = events;
+    if (owner.pausable) {
+      this.pause = () => {
+        if (this.paused || this.phase === "ended") return;
+        this.paused = true;
+        owner.onPaused(this, true);
+      };
+      this.resume = () => {
+        if (!this.paused) return;
+        this.paused = false;
+        this.resumedAt = owner.now();
+        owner.onPaused(this, false);
+        if (this.#held.length > 0) queueMicrotask(() => this.#readHeld());
+      };
+    }
+  }
+
+  /** Number of arrivals waiting behind a pause. */
+  get held(): number {
+    return this.#held.length;
+  }
+
+  /**
+   * True when `arrival` must wait behind the pause (it is queued to run on resume). Called first
+   * by each control that stands for something the peer sent.
+   */
+  #hold(arrival: () => void): boolean {
+    if (this.#replaying || (!this.paused && this.#held.length === 0)) return false;
+    this.#held.push(arrival);
+    return true;
+  }
+
+  /** Reading resumed: what waited is read, in order, while reading stays resumed. */
+  #readHeld(): void {
+    while (!this.paused && this.#held.length > 0 && this.phase !== "ended") {
+      const arrival = this.#held.shift()!;
+      this.#replaying = true;
+      try {
+        arrival();
+      } finally {
+        this.#replaying = false;
+      }
+    }
   }
 
   /** True until TCP ended or the socket was terminated. */
@@ -238,6 +299,7 @@ export class MemorySocket implements Transport {
    */
   fail(code: number): boolean {
     if (this.phase !== "open") return false;
+    if (this.#hold(() => this.fail(code))) return true;
     this.failedWith = code;
     this.closeSent = { code, reason: "" };
     this.closingSince ??= this.#owner.now();
@@ -254,6 +316,7 @@ export class MemorySocket implements Transport {
     if (this.failedWith !== undefined) return false;
     // After the peer's close frame nothing more can arrive from it.
     if (this.closeReceived !== undefined) return false;
+    if (this.#hold(() => this.message(data))) return true;
     this.lastReceivedAt = this.#owner.now();
     this.events.onMessage(data, byteLength(data));
     return true;
@@ -263,6 +326,7 @@ export class MemorySocket implements Transport {
   pong(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
     if (this.failedWith !== undefined) return false;
+    if (this.#hold(() => this.pong())) return true;
     if (this.unansweredPings > 0) this.unansweredPings--;
     this.lastReceivedAt = this.#owner.now();
     this.events.onPong();
@@ -273,6 +337,7 @@ export class MemorySocket implements Transport {
   peerPing(): boolean {
     if ((this.phase !== "open" && this.phase !== "closing") || this.closeReceived !== undefined) return false;
     if (this.failedWith !== undefined) return false;
+    if (this.#hold(() => this.peerPing())) return true;
     this.lastReceivedAt = this.#owner.now();
     this.events.onPing();
     return true;
@@ -285,6 +350,7 @@ export class MemorySocket implements Transport {
   peerClose(code: number, reason: string): boolean {
     if (this.phase !== "open" && this.phase !== "closing") return false;
     if (this.closeReceived !== undefined) return false;
+    if (this.#hold(() => this.peerClose(code, reason))) return true;
     this.closeReceived = { code, reason };
     this.closingSince ??= this.#owner.now();
     if (this.closedBy === "network") this.closedBy = "server";
@@ -306,6 +372,8 @@ export class MemorySocket implements Transport {
       this.#end({ code: 1006, reason: "", wasClean: false, error: this.error, closedBy: "network" });
       return true;
     }
+    // TCP's end comes after the data before it: behind a pause it waits too.
+    if (this.#hold(() => this.endTcp())) return true;
     const received = this.closeReceived;
     if (received !== undefined) {
       const code = received.code;
@@ -348,6 +416,9 @@ export class MemorySocket implements Transport {
   /** Marks the socket ended; `report` is what onClose says, undefined after terminate(). */
   #ended(report: TransportClose | undefined): void {
     this.phase = "ended";
+    this.pausedAtEnd = this.paused;
+    this.paused = false;
+    this.#held.length = 0; // never read: the socket is gone
     this.#owner.onEnd(this, report);
   }
 }
@@ -362,6 +433,10 @@ export class MemoryTransport implements TransportFactory {
   now: () => number = () => 0;
   /** Accepted frames wait in the socket until a `writeOut()` move (the run's water marks are small). */
   holdWrites = false;
+  /** Sockets made from now on can pause reading (`pause`/`resume`), as `ws`'s. */
+  pausable = false;
+  /** Called when a socket pauses (true) or resumes (false) reading. */
+  onPaused: (socket: MemorySocket, paused: boolean) => void = () => {};
   /** Called when the connection misuses a socket. */
   onViolation: (message: string) => void = () => {};
   /** Called for every socket opened, before the connection holds it. */

@@ -13,7 +13,7 @@ export const PROPERTIES = {
   "request-settles": "every request and send callback settles",
   "request-deadline": "a request with a timeout settles by its deadline",
   "not-early":
-    "no timeout comes before its time, though timers fire early: a request's timeoutMs, the handshake's connectTimeoutMs, and pongTimeoutMs since the socket last received anything",
+    "no timeout comes before its time, though timers fire early: a request's timeoutMs, the handshake's connectTimeoutMs, and pongTimeoutMs since the socket last received anything or resumed reading (never while reading is paused)",
   "starved-answer":
     "an answer that came in time counts though the process was frozen past the deadline and its timer ran before the socket was read: the request resolves with it (never ERR_REQUEST_TIMEOUT), the handshake is not ended by the connect timeout, a closing socket is not ended by the close timeout, an open socket whose ping was still in time is not ended as dead by the heartbeat",
   "retry-on-reconnect":
@@ -65,6 +65,10 @@ export const PROPERTIES = {
     "after a proxy's 407 no socket opens until the next dial(), unless shouldReconnect is there to say yes",
   "drained-settles":
     "a drained() settles once its queue is empty and nothing of ours waits to leave: the connection is not open, or its socket holds nothing unwritten",
+  "stream-bounded":
+    "where sockets can pause, a messages() iterator holds at most bufferSize + 1 unread messages while its socket is open: the message that fills it pauses reading",
+  "stream-paused":
+    "a socket stays paused only while some live messages() iterator holds more than half its bufferSize unread (break, return() and the end of the connection release it)",
   "waits-settle":
     "every drained() promise and every messages() next() settles once the connection is closed (close() settles them)",
   "transport-use": "the connection uses the transport within its contract and never throws unexpectedly",
