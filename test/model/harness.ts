@@ -201,20 +201,16 @@ export class ModelRun {
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
-<<<<<<< HEAD
     t.onEnd = (socket, report) => {
       this.books.socketEnded(socket, report);
       const ms = this.#waitReported(socket, report);
       if (ms !== undefined) this.#reportedWait = { at: this.clock.now(), ms };
     };
-=======
-    t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
     t.pausable = config.pausable !== false;
     t.onPaused = (socket, paused) =>
       this.line(
         `↳ transport[${socket.index}] ${paused ? "pauses reading" : `resumes reading (${socket.held} waiting)`}`,
       );
->>>>>>> audit17
     this.conn.on("state", (change) => {
       // Ended for good: every iterator is over (it gets no more messages).
       if (change.newState === "closed") for (const b of this.#streams) b.live = false;
