@@ -181,8 +181,8 @@ export class Conn<TIn = Data, TOut = Sendable> {
    */
   on<K extends keyof ConnEvents<TIn, TOut>>(event: K, listener: ConnEvents<TIn, TOut>[K]): () => void {
     checkOn(EVENTS, event, listener);
-    const off = this.#events.on(event, listener);
-    return event === "drain" ? this.#useFlow().listenDrain(off) : off;
+    if (event === "drain") this.#useFlow().listenDrain();
+    return this.#events.on(event, listener);
   }
 
   /**

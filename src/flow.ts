@@ -81,18 +81,12 @@ export class Flow<T> {
   }
 
   /**
-   * A `"drain"` listener was added; `off` removes it. Returns the remover to hand out: once no
-   * listener and no waiter is left, the link stops reporting its sends at once (a connection
-   * that listened once must not pay a read per send for good).
+   * A `"drain"` listener is being added. Once no listener and no waiter is left, the next
+   * watched send stops the watch (backpressure's `update`): a connection that listened once
+   * pays one read after the last listener left, not one per send for good.
    */
-  listenDrain(off: () => void): () => void {
-    const bp = this.#backpressure();
-    bp.listen(this.#life.openLink);
-    return () => {
-      off();
-      const link = this.#life.openLink;
-      if (link !== undefined) link.watchWrites = bp.watching;
-    };
+  listenDrain(): void {
+    this.#backpressure().listen(this.#life.openLink);
   }
 
   /** `conn.drained()`; the caller has checked the connection is not closed. */
