@@ -145,6 +145,47 @@ describe("issue 19 audit (Chromium)", requireTools("chromium"), () => {
     await pages[0]!.context().close();
   });
 
+  it("close() leaves no listener on the page's window or document, in a leader and in a follower (no listener outlives close())", async () => {
+    const pages = await tabs(2);
+    for (const page of pages)
+      await inPage(page, server.url, async (url) => {
+        const w = window as unknown as W & { pageListeners: Map<string, number> };
+        w.pageListeners = new Map();
+        for (const target of [window, document] as EventTarget[]) {
+          const add = target.addEventListener.bind(target);
+          const remove = target.removeEventListener.bind(target);
+          const name = target === window ? "window" : "document";
+          target.addEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) + 1);
+            add(type, ...rest);
+          };
+          target.removeEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) - 1);
+            remove(type, ...rest);
+          };
+        }
+        w.sc = w.shared.createSharedConn<string, string>("listeners");
+        await w.sc.dial(url);
+      });
+    const got = await Promise.all(
+      pages.map((page) =>
+        inPage(page, null, async () => {
+          const w = window as unknown as W & { pageListeners: Map<string, number> };
+          const role = w.sc.role;
+          const open = [...w.pageListeners.values()].reduce((a, b) => a + b, 0);
+          await w.sc.close();
+          return { role, open: open > 0, left: [...w.pageListeners].filter(([, n]) => n !== 0) };
+        }),
+      ),
+    );
+    expect(got.map((g) => g.role).sort()).toEqual(["follower", "leader"]);
+    expect(got.map(({ open, left }) => ({ open, left }))).toEqual([
+      { open: true, left: [] },
+      { open: true, left: [] },
+    ]);
+    await pages[0]!.context().close();
+  });
+
   it("the leader's page CRASHES (CDP Page.crash): the lock passes, another tab dials, and a follower's request resolves through it", async () => {
     const pages = await tabs(3);
     const before = server.connections;
