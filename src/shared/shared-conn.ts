@@ -39,7 +39,7 @@ import type {
   UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
-import { checkOn, closeProblem, EVENTS } from "../option-checks.js";
+import { checkOn, closeProblem, EVENTS, shown } from "../option-checks.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
@@ -472,7 +472,7 @@ export function createSharedConn<TIn = Data, TOut = Sendable>(
   if (typeof name !== "string" || name === "") {
     throw evtError(
       "ERR_INVALID_OPTION",
-      `createSharedConn(): name must be a non-empty string, got ${JSON.stringify(name)}`,
+      `createSharedConn(): name must be a non-empty string, got ${shown(name)}`,
     );
   }
   return new SharedConn<TIn, TOut>(name, options);
