@@ -28,17 +28,20 @@ describe("createSharedConn", () => {
     ["an object that refers to itself", circular, "[object Object]"],
     ["a symbol", Symbol("feed"), "Symbol(feed)"],
     ["a function", function feed() {}, "function feed"],
-  ])("refuses %s with an EvtWebSocketError ERR_INVALID_OPTION naming the name and what it got", (_, name, got) => {
-    let thrown: unknown;
-    try {
-      createSharedConn(name as string);
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(EvtWebSocketError);
-    expect(thrown).toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("name") });
-    expect((thrown as Error).message).toContain(`got ${got}`);
-  });
+  ])(
+    "refuses %s with an EvtWebSocketError ERR_INVALID_OPTION naming the name and what it got",
+    (_, name, got) => {
+      let thrown: unknown;
+      try {
+        createSharedConn(name as string);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(EvtWebSocketError);
+      expect(thrown).toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("name") });
+      expect((thrown as Error).message).toContain(`got ${got}`);
+    },
+  );
 
   it("refuses a bad option at once with ERR_INVALID_OPTION, as Conn does", () => {
     expect(() => createSharedConn("t", { requestTimeoutMs: -1 })).toThrow(
