@@ -133,6 +133,19 @@ export class ModelRun {
   #hiddenMayAsk = false;
   /** A Starved command runs: a response goes preferably to a request with a timeout (the rule's subject). */
   #starving = false;
+  /**
+   * A pageshow on a connection waiting to reconnect, with nothing in the way of an attempt now
+   * (no socket of ours live or closing, no attempt being prepared, no wait the server set): the
+   * attempt it owes, with the era it was owed in. Paid by the next attempt's first sign (a URL
+   * function told it, a headers call, a socket opening); checked when the step has settled.
+   */
+  #showOwes: { era: number; label: string } | undefined;
+  /**
+   * The newest socket's end may have set a wait the server asked for (a 1013 close, a Retry-After
+   * on a refusal): the connection keeps it through a show whether or not it was announced (a
+   * hidden page's drop announces none).
+   */
+  #serverMayWait = false;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
     this.config = config;
@@ -152,6 +165,7 @@ export class ModelRun {
     t.now = () => this.clock.now();
     t.onViolation = (message) => this.violate("transport-use", message);
     t.onOpenSocket = (socket) => {
+      this.#showOwes = undefined;
       this.books.socketOpening(socket);
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
       const wait = this.#serverWait;
@@ -180,7 +194,11 @@ export class ModelRun {
       }
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
-    t.onEnd = (socket, report) => this.books.socketEnded(socket, report);
+    t.onEnd = (socket, report) => {
+      this.#serverMayWait =
+        report?.retryAfterMs !== undefined || report?.code === 1013 || socket.closeReceived?.code === 1013;
+      this.books.socketEnded(socket, report);
+    };
     this.conn.on("state", (change) => {
       this.#event(`state ${change.oldState} → ${change.newState}`);
       this.books.stateEvent(change.oldState, change.newState);
@@ -239,9 +257,23 @@ export class ModelRun {
       this.#hiddenMayAsk = this.#urlUnanswered;
     }
     if (shown) this.#pageHidden = false;
+    const waiting = this.conn.state === "connecting" || this.conn.state === "reconnecting";
     // Shown again, the backoff starts over: the next attempt is told attempt 0, as after a dial().
-    if (shown && (this.conn.state === "connecting" || this.conn.state === "reconnecting"))
-      this.#expectedAttempt = 0;
+    if (shown && waiting) this.#expectedAttempt = 0;
+    // ...and it comes at once, whatever the backoff had left.
+    if (
+      shown &&
+      waiting &&
+      this.transport.liveSockets.length === 0 &&
+      this.holds.length === 0 &&
+      !this.#urlUnanswered &&
+      this.#serverWait === undefined &&
+      !this.#serverMayWait
+    )
+      this.#showOwes = {
+        era: this.#attemptEra,
+        label: `pageshow at t=${this.clock.now()} (${this.conn.state})`,
+      };
     fakePage.dispatchEvent(Object.assign(new Event(shown ? "pageshow" : "pagehide"), { persisted: true }));
   }
 
@@ -331,6 +363,7 @@ export class ModelRun {
 
   /** The headers function: answers at once, or holds its promise until a command releases it. */
   #headers(attempt: number): Record<string, string> | Promise<Record<string, string>> {
+    this.#showOwes = undefined;
     const id = this.#headerCalls.length + 1;
     const held = this.config.headers === "held";
     this.line(`↳ headers(attempt ${attempt}) = call#${id}${held ? ", held" : ""}`);
@@ -548,6 +581,7 @@ export class ModelRun {
 
   /** A URL function is told the attempt as it begins: the one onReconnecting announced, or 0. */
   #urlTold(attempt: number): void {
+    this.#showOwes = undefined;
     this.#urlAttempt = attempt;
     if (this.#pageHidden)
       this.violate("hidden-no-attempt", "a URL function was called while the page is hidden");
@@ -930,6 +964,13 @@ export class ModelRun {
   /** The books after a step; `settled`: every pending reaction ran. */
   check(settled: boolean): void {
     this.books.check(settled);
+    const owed = this.#showOwes;
+    this.#showOwes = undefined;
+    // Still owed once settled, by a connection still waiting in the same era (no close(),
+    // dial() or onReconnecting since: an attempt that failed at once announces one).
+    const waiting = this.conn.state === "connecting" || this.conn.state === "reconnecting";
+    if (owed !== undefined && settled && waiting && owed.era === this.#attemptEra)
+      this.violate("shown-dials-now", `${owed.label}: no attempt began (the backoff still stood)`);
   }
 
   /** Throws when a violation was recorded (and the run did not stop at a known bug first). */
