@@ -141,11 +141,13 @@ export class ModelRun {
    */
   #showOwes: { era: number; label: string } | undefined;
   /**
-   * The newest socket's end may have set a wait the server asked for (a 1013 close, a Retry-After
-   * on a refusal): the connection keeps it through a show whether or not it was announced (a
-   * hidden page's drop announces none).
+   * Until when a wait the server asked for may hold the next attempt, as far as the run can tell:
+   * an end that may set one (a 1013 close, a Retry-After) holds it until an onReconnecting says
+   * how long (a hidden page's or reconnect()'s drop announces none: it holds for good), one
+   * without a server wait ends it, as does a dial(). The connection keeps such a wait through a
+   * show.
    */
-  #serverMayWait = false;
+  #serverWaitUntil = 0;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
     this.config = config;
@@ -195,8 +197,8 @@ export class ModelRun {
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
     t.onEnd = (socket, report) => {
-      this.#serverMayWait =
-        report?.retryAfterMs !== undefined || report?.code === 1013 || socket.closeReceived?.code === 1013;
+      if (report?.retryAfterMs !== undefined || report?.code === 1013 || socket.closeReceived?.code === 1013)
+        this.#serverWaitUntil = Infinity;
       this.books.socketEnded(socket, report);
     };
     this.conn.on("state", (change) => {
@@ -268,7 +270,7 @@ export class ModelRun {
       this.holds.length === 0 &&
       !this.#urlUnanswered &&
       this.#serverWait === undefined &&
-      !this.#serverMayWait
+      this.clock.now() >= this.#serverWaitUntil
     )
       this.#showOwes = {
         era: this.#attemptEra,
@@ -308,6 +310,7 @@ export class ModelRun {
         this.#event(`onReconnecting attempt ${info.attempt} in ${info.delayMs} ms${server}`);
         if (info.serverDelayMs !== undefined)
           this.#serverWait = { at: this.clock.now(), ms: info.serverDelayMs };
+        this.#serverWaitUntil = info.serverDelayMs === undefined ? 0 : this.clock.now() + info.delayMs;
         this.#expectedAttempt = info.attempt;
         this.#attemptEra++;
         this.books.reconnectingEvent();
@@ -631,6 +634,7 @@ export class ModelRun {
     const start = books.dialStarting(suffix !== "");
     // Accepted (idle or closed): its first attempt is attempt 0.
     if (this.conn.state === "idle" || this.conn.state === "closed") {
+      this.#serverWaitUntil = 0;
       this.#pageHidden = false;
       this.#expectedAttempt = 0;
       this.#urlAttempt = undefined; // set again by a URL function's first call
