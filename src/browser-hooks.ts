@@ -20,9 +20,11 @@ export interface EnvironmentHandlers {
   visible(hiddenForMs: number): void;
   /**
    * The page stops (`shown` false: `pagehide` with `persisted`, into the back/forward cache, or
-   * `freeze`) or runs again (`shown` true: `pageshow` with `persisted`, or `resume`).
+   * `freeze`) or runs again (`shown` true: `pageshow` with `persisted`, or `resume`). `cached`
+   * is true for the back/forward cache's two events and undefined for `freeze` and `resume`
+   * (the shared connection leaves its tabs' channel only while the page is cached).
    */
-  page(shown: boolean): void;
+  page(shown: boolean, cached?: true): void;
 }
 
 type Listener = (event: Event & { persisted?: boolean }) => void;
@@ -100,7 +102,7 @@ export function watchEnvironment(handlers: EnvironmentHandlers, options: WatchOp
   const doc = env.document;
   // freeze and resume carry no `persisted`; a pagehide or pageshow without the cache says false.
   // "pageshow" and "resume" sort after "pagei", "pagehide" and "freeze" before (fewer bytes than a regex).
-  const page: Listener = (e) => e.persisted !== false && handlers.page(e.type > "pagei");
+  const page: Listener = (e) => e.persisted !== false && handlers.page(e.type > "pagei", e.persisted as true);
   listen(env, "pagehide", page);
   listen(env, "pageshow", page);
   listen(doc, "freeze", page);

@@ -19,9 +19,17 @@ import { invalidOption as invalid } from "./errors.js";
 /** An HTTP token (RFC 9110 5.6.2): what header names and subprotocols must be. */
 export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-/** A bad value as a message shows it: strings quoted, the rest as `String()` gives them. */
+/**
+ * A bad value as a message shows it: strings quoted, the rest as `String()` gives them, or as
+ * `Object.prototype.toString` does where `String()` throws (an object without a prototype, or
+ * whose `toString` throws): the check must throw its own error, not that one.
+ */
 export function shown(value: unknown): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  try {
+    return typeof value === "string" ? JSON.stringify(value) : String(value);
+  } catch {
+    return {}.toString.call(value);
+  }
 }
 
 /** Checks a number from `min` to `max`. */

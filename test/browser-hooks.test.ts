@@ -36,7 +36,7 @@ function recorder() {
     online: () => calls.push("online"),
     offline: () => calls.push("offline"),
     visible: (ms) => calls.push(`visible ${ms}`),
-    page: (shown) => calls.push(shown ? "show" : "hide"),
+    page: (shown, cached) => calls.push(`${shown ? "show" : "hide"}${cached ? " cached" : ""}`),
   };
   return { calls, handlers };
 }
@@ -117,7 +117,7 @@ describe("watchEnvironment", () => {
     expect(calls).toEqual(["visible 0"]);
   });
 
-  it("reports pagehide/pageshow only when persisted (the back/forward cache), and freeze/resume", () => {
+  it("reports pagehide/pageshow only when persisted (the back/forward cache, said by `cached`), and freeze/resume", () => {
     const { window, document } = fakeBrowser();
     const { calls, handlers } = recorder();
     watchEnvironment(handlers, { env: window });
@@ -129,7 +129,7 @@ describe("watchEnvironment", () => {
     transition("pageshow", true);
     document.dispatchEvent(new Event("freeze"));
     document.dispatchEvent(new Event("resume"));
-    expect(calls).toEqual(["hide", "show", "hide", "show"]);
+    expect(calls).toEqual(["hide cached", "show cached", "hide", "show"]);
   });
 
   it("the disposer removes every listener, and a second call does nothing", () => {

@@ -17,15 +17,33 @@ import { onCleanup, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
 describe("createSharedConn", () => {
+  const circular: Record<string, unknown> = {};
+  circular.self = circular;
   it.each([
-    ["an empty name", ""],
-    ["a number", 42],
-    ["undefined", undefined],
-  ])("refuses %s with ERR_INVALID_OPTION naming the name", (_, name) => {
-    expect(() => createSharedConn(name as string)).toThrow(
-      expect.objectContaining({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("name") }),
-    );
-  });
+    ["an empty name", "", '""'],
+    ["a number", 42, "42"],
+    ["undefined", undefined, "undefined"],
+    // These threw JSON.stringify's TypeError, or said "got undefined".
+    ["a bigint", 10n, "10"],
+    ["an object that refers to itself", circular, "[object Object]"],
+    ["a symbol", Symbol("feed"), "Symbol(feed)"],
+    ["a function", function feed() {}, "function feed"],
+    // String() of it throws: the check threw that TypeError.
+    ["an object without a prototype", Object.create(null), "[object Object]"],
+  ])(
+    "refuses %s with an EvtWebSocketError ERR_INVALID_OPTION naming the name and what it got",
+    (_, name, got) => {
+      let thrown: unknown;
+      try {
+        createSharedConn(name as string);
+      } catch (error) {
+        thrown = error;
+      }
+      expect(thrown).toBeInstanceOf(EvtWebSocketError);
+      expect(thrown).toMatchObject({ code: "ERR_INVALID_OPTION", message: expect.stringContaining("name") });
+      expect((thrown as Error).message).toContain(`got ${got}`);
+    },
+  );
 
   it("refuses a bad option at once with ERR_INVALID_OPTION, as Conn does", () => {
     expect(() => createSharedConn("t", { requestTimeoutMs: -1 })).toThrow(

@@ -39,7 +39,7 @@ import type {
   UrlSource,
 } from "../index.js";
 import type { MessagesOptions } from "../message-stream.js";
-import { checkOn, closeProblem, EVENTS } from "../option-checks.js";
+import { checkOn, closeProblem, EVENTS, shown } from "../option-checks.js";
 import { resolveSendOptions } from "../send-options.js";
 import type { Handshake } from "../types.js";
 import { Follower } from "./follower.js";
@@ -110,38 +110,32 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
       this.#t.channel = channel;
     };
     listen();
-    // A page in the back/forward cache has no channel: Chromium evicts a cached page that is
-    // posted to (BroadcastChannelOnMessage). Back, it says hello (or, should it lead already,
-    // who leads) and has heard of no leadership: the answer counts as a new leader's, so what
-    // it missed (acknowledgements, answers) is handled as across a handover.
-    const cached = (e: PageTransitionEvent) => {
-      if (!e.persisted) return;
-      const t = this.#t;
-      if (e.type === "pageshow") {
-        listen();
-        t.post(t.role.leads ? { t: "leader", l: t.lead! } : { t: "hello" });
-      } else {
-        t.channel?.close();
-        t.channel = undefined;
-        t.lead = undefined;
-      }
-    };
-    // Not every runtime with Web Locks and BroadcastChannel has page events (Node 24 has none).
-    globalThis.addEventListener?.("pagehide", cached);
-    globalThis.addEventListener?.("pageshow", cached);
-    // A frozen leader (or one entering the back/forward cache) would hold the lock with a dead
-    // socket: it steps down, and queues for the lock again when the page runs again.
-    const unwatch = watchEnvironment({
+    // One watcher of the page for both jobs. A page in the back/forward cache has no channel:
+    // Chromium evicts a cached page that is posted to (BroadcastChannelOnMessage). Back, it says
+    // hello (or, should it lead already, who leads) and has heard of no leadership: the answer
+    // counts as a new leader's, so what it missed (acknowledgements, answers) is handled as
+    // across a handover. And a frozen leader (or one entering the back/forward cache) would hold
+    // the lock with a dead socket: it steps down, and queues for the lock again when the page
+    // runs again. Not every runtime with Web Locks and BroadcastChannel has page events (Node 24
+    // has none): watching is then a no-op.
+    this.#unwatch = watchEnvironment({
       online() {},
       offline() {},
       visible() {},
-      page: (shown) => (shown ? this.#elect() : this.#leader.stepDown()),
+      page: (shown, cached) => {
+        const t = this.#t;
+        if (cached && shown) {
+          listen();
+          t.post(t.role.leads ? { t: "leader", l: t.lead! } : { t: "hello" });
+        } else if (cached) {
+          t.channel?.close();
+          t.channel = undefined;
+          t.lead = undefined;
+        }
+        if (shown) this.#elect();
+        else this.#leader.stepDown();
+      },
     });
-    this.#unwatch = () => {
-      unwatch();
-      globalThis.removeEventListener?.("pagehide", cached);
-      globalThis.removeEventListener?.("pageshow", cached);
-    };
     this.#elect();
   }
 
@@ -478,7 +472,7 @@ export function createSharedConn<TIn = Data, TOut = Sendable>(
   if (typeof name !== "string" || name === "") {
     throw evtError(
       "ERR_INVALID_OPTION",
-      `createSharedConn(): name must be a non-empty string, got ${JSON.stringify(name)}`,
+      `createSharedConn(): name must be a non-empty string, got ${shown(name)}`,
     );
   }
   return new SharedConn<TIn, TOut>(name, options);

@@ -151,6 +151,21 @@ export class ModelRun {
   #hiddenMayAsk = false;
   /** A Starved command runs: a response goes preferably to a request with a timeout (the rule's subject). */
   #starving = false;
+  /**
+   * A pageshow on a connection waiting to reconnect, with nothing in the way of an attempt now
+   * (no socket of ours live or closing, no attempt being prepared, no wait the server set): the
+   * attempt it owes, with the era it was owed in. Paid by the next attempt's first sign (a URL
+   * function told it, a headers call, a socket opening); checked when the step has settled.
+   */
+  #showOwes: { era: number; label: string } | undefined;
+  /**
+   * Until when a wait the server asked for may hold the next attempt, as far as the run can tell:
+   * an end that may set one (a 1013 close, a Retry-After) holds it until an onReconnecting says
+   * how long (a hidden page's or reconnect()'s drop announces none: it holds for good), one
+   * without a server wait ends it, as does a dial(). The connection keeps such a wait through a
+   * show.
+   */
+  #serverWaitUntil = 0;
 
   constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
     this.config = config;
@@ -170,6 +185,7 @@ export class ModelRun {
     t.now = () => this.clock.now();
     t.onViolation = (message) => this.violate("transport-use", message);
     t.onOpenSocket = (socket) => {
+      this.#showOwes = undefined;
       this.books.socketOpening(socket);
       if (config.headers !== "none") this.#checkHeaders(socket.headers, socket.index);
       this.#restartsAtOpen[socket.index] = this.#restarts;
@@ -202,6 +218,8 @@ export class ModelRun {
     };
     t.onHandshake = (socket) => this.books.socketOpened(socket, this.#nextId);
     t.onEnd = (socket, report) => {
+      if (report?.retryAfterMs !== undefined || report?.code === 1013 || socket.closeReceived?.code === 1013)
+        this.#serverWaitUntil = Infinity;
       this.books.socketEnded(socket, report);
       const ms = this.#waitReported(socket, report);
       if (ms !== undefined) this.#reportedWait = { at: this.clock.now(), ms };
@@ -278,9 +296,23 @@ export class ModelRun {
       this.#hiddenMayAsk = this.#urlUnanswered;
     }
     if (shown) this.#pageHidden = false;
+    const waiting = this.conn.state === "connecting" || this.conn.state === "reconnecting";
     // Shown again, the backoff starts over: the next attempt is told attempt 0, as after a dial().
-    if (shown && (this.conn.state === "connecting" || this.conn.state === "reconnecting"))
-      this.#expectedAttempt = 0;
+    if (shown && waiting) this.#expectedAttempt = 0;
+    // ...and it comes at once, whatever the backoff had left.
+    if (
+      shown &&
+      waiting &&
+      this.transport.liveSockets.length === 0 &&
+      this.holds.length === 0 &&
+      !this.#urlUnanswered &&
+      this.#serverWait === undefined &&
+      this.clock.now() >= this.#serverWaitUntil
+    )
+      this.#showOwes = {
+        era: this.#attemptEra,
+        label: `pageshow at t=${this.clock.now()} (${this.conn.state})`,
+      };
     fakePage.dispatchEvent(Object.assign(new Event(shown ? "pageshow" : "pagehide"), { persisted: true }));
   }
 
@@ -316,6 +348,7 @@ export class ModelRun {
         this.#event(`onReconnecting attempt ${info.attempt} in ${info.delayMs} ms${server}`);
         if (info.serverDelayMs !== undefined)
           this.#serverWait = { at: this.clock.now(), ms: info.serverDelayMs };
+        this.#serverWaitUntil = info.serverDelayMs === undefined ? 0 : this.clock.now() + info.delayMs;
         this.#expectedAttempt = info.attempt;
         this.#attemptEra++;
         this.books.reconnectingEvent();
@@ -374,6 +407,7 @@ export class ModelRun {
 
   /** The headers function: answers at once, or holds its promise until a command releases it. */
   #headers(attempt: number): Record<string, string> | Promise<Record<string, string>> {
+    this.#showOwes = undefined;
     const id = this.#headerCalls.length + 1;
     const held = this.config.headers === "held";
     this.line(`↳ headers(attempt ${attempt}) = call#${id}${held ? ", held" : ""}`);
@@ -607,6 +641,7 @@ export class ModelRun {
 
   /** A URL function is told the attempt as it begins: the one onReconnecting announced, or 0. */
   #urlTold(attempt: number): void {
+    this.#showOwes = undefined;
     this.#urlAttempt = attempt;
     if (this.#pageHidden)
       this.violate("hidden-no-attempt", "a URL function was called while the page is hidden");
@@ -675,6 +710,7 @@ export class ModelRun {
     const start = books.dialStarting(suffix !== "");
     // Accepted (idle or closed): its first attempt is attempt 0.
     if (this.conn.state === "idle" || this.conn.state === "closed") {
+      this.#serverWaitUntil = 0;
       this.#pageHidden = false;
       this.#expectedAttempt = 0;
       this.#urlAttempt = undefined; // set again by a URL function's first call
@@ -1010,6 +1046,13 @@ export class ModelRun {
   check(settled: boolean): void {
     this.books.check(settled);
     if (settled) this.#checkPaused();
+    const owed = this.#showOwes;
+    this.#showOwes = undefined;
+    // Still owed once settled, by a connection still waiting in the same era (no close(),
+    // dial() or onReconnecting since: an attempt that failed at once announces one).
+    const waiting = this.conn.state === "connecting" || this.conn.state === "reconnecting";
+    if (owed !== undefined && settled && waiting && owed.era === this.#attemptEra)
+      this.violate("shown-dials-now", `${owed.label}: no attempt began (the backoff still stood)`);
   }
 
   /** Unread messages of a live iterator's book. */

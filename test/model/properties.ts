@@ -43,6 +43,8 @@ export const PROPERTIES = {
     "an attempt whose headers were still being prepared when close() was called opens no socket, and the headers function is called once per attempt",
   "hidden-no-attempt":
     "after pagehide (persisted) no attempt begins (no URL or headers function is called) until pageshow, reconnect() or dial(); an attempt whose URL function ran at the hide goes on",
+  "shown-dials-now":
+    "after pageshow (persisted) on a connection waiting to reconnect, with no socket of ours live or closing, no attempt being prepared and no wait the server set, an attempt begins at once: the backoff does not stand",
   "close-closes": "close() leaves the connection closed",
   "close-bounded": "a closing socket ends within the close timeout",
   liveness:
