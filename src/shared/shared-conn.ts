@@ -87,12 +87,11 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
       else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
     }, this);
-    const o = options;
-    if (o.onConnected) this.on("connected", o.onConnected as SharedConnEvents<TIn, TOut>["connected"]);
-    if (o.onMessage) this.on("message", o.onMessage);
-    if (o.onError) this.on("error", o.onError);
-    if (o.onClose) this.on("close", o.onClose);
-    if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
+    // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes), as Conn's.
+    for (const event of EVENTS.slice(0, 5) as ["connected", "message", "error", "close", "reconnecting"]) {
+      const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
+      if (listener) this.on(event, listener as never);
+    }
     const view = new TabView<TIn>(
       (listener) => this.on("message", (msg) => listener(msg)),
       (error) => this.#emit("error", error),
