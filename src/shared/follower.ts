@@ -15,9 +15,9 @@
  * leader acknowledged, with `ERR_CLOSED` on `error`. What a leader does is `leader.ts`'s.
  */
 
-import { EvtWebSocketError, type RequestOptions, type SendResult } from "../index.js";
+import type { RequestOptions, SendResult } from "../index.js";
 import type { ResolvedSend } from "../send-options.js";
-import { evtError } from "./public-error.js";
+import { EvtWebSocketError, evtError } from "./public-error.js";
 import { lost, type Waiting } from "./requests.js";
 import type { Tab } from "./tab.js";
 import { fromWire, type Wire, type WireError } from "./wire.js";

@@ -68,7 +68,7 @@ export class Leader<TIn, TOut> {
             ? { t: "ev", name, arg: wire, p: conn.protocol, h: conn.handshake }
             : { t: "ev", name, arg: wire },
         );
-      t.shared.event(name, arg);
+      return t.shared.event(name, arg);
     };
     conn.on("message", (msg) => tell("message", msg));
     conn.on("state", ({ newState }) => {
@@ -80,11 +80,13 @@ export class Leader<TIn, TOut> {
       }
       tell("state", newState);
     });
+    // This tab's listeners' promise (if one returned one) holds this Conn's queue, as Conn's own would.
     conn.on("connected", () => {
       this.#opens++;
-      tell("connected", undefined);
-      // The queue is flushed after the connected listeners: acknowledge what it held then.
-      if (fan) setTimeout(() => this.#flushAcks(), 0);
+      const held = tell("connected", undefined);
+      // The queue is flushed after the connected listeners (and their promise): acknowledge what it held then.
+      if (fan) void Promise.resolve(held).then(() => setTimeout(() => this.#flushAcks(), 0));
+      return held;
     });
     // A tab that leads again before its old socket closed: Conn dials once it has (one socket
     // at a time), so a close meanwhile is that old socket's.

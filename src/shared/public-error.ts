@@ -9,6 +9,12 @@
 
 import { type ErrorCode, EvtWebSocketError } from "../index.js";
 
+/**
+ * The public class, for the shared modules: imported from here, it is one import of
+ * `evtwebsocket` in the build, not one per module (browser bytes).
+ */
+export { EvtWebSocketError };
+
 /** `error` as a public {@link EvtWebSocketError} (same code, message, details and cause); other values as they are. */
 export function rebrand<E>(error: E): E | EvtWebSocketError {
   if (error instanceof EvtWebSocketError || !(error instanceof Error) || !("code" in error)) return error;

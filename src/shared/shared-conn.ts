@@ -64,10 +64,15 @@ const asyncDispose: typeof Symbol.asyncDispose = Symbol.asyncDispose ?? Symbol.f
  */
 export class SharedConn<TIn = Data, TOut = Sendable> {
   readonly #events: Emitter<SharedConnEvents<TIn, TOut>, SharedConn<TIn, TOut>>;
-  /** Emits an event of the shared connection in this tab, the connection as last argument. */
+  /**
+   * Emits an event of the shared connection in this tab, the connection as last argument;
+   * "connected" through {@link #connected}, which returns what its listeners' promises hold.
+   */
   readonly #emit: Emit<TIn, TOut> = (name, ...args) =>
-    // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
-    (this.#events.emit as (n: typeof name, ...a: any[]) => void)(name, ...args, this);
+    name === "connected"
+      ? this.#connected()
+      : // biome-ignore lint/suspicious/noExplicitAny: the shared connection is always the last argument.
+        (this.#events.emit as (n: typeof name, ...a: any[]) => void)(name, ...args, this);
   /** The parts this tab's leader and follower sides share (`tab.ts`). */
   readonly #t: Tab<TIn, TOut>;
   /** This tab's own Conn and its side as the socket holder (`leader.ts`). */
@@ -87,12 +92,11 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
       if (event === "error") console.error("evtwebsocket: an onError handler threw", error);
       else self.#emit("error", evtError("ERR_CALLBACK_THREW", `a "${String(event)}" handler threw`, error));
     }, this);
-    const o = options;
-    if (o.onConnected) this.on("connected", o.onConnected as SharedConnEvents<TIn, TOut>["connected"]);
-    if (o.onMessage) this.on("message", o.onMessage);
-    if (o.onError) this.on("error", o.onError);
-    if (o.onClose) this.on("close", o.onClose);
-    if (o.onReconnecting) this.on("reconnecting", o.onReconnecting);
+    // onConnected -> "connected", and so on: one loop instead of five lines (browser bytes), as Conn's.
+    for (const event of EVENTS.slice(0, 5) as ["connected", "message", "error", "close", "reconnecting"]) {
+      const listener = options[`on${event[0]!.toUpperCase()}${event.slice(1)}` as keyof typeof options];
+      if (listener) this.on(event, listener as never);
+    }
     const view = new TabView<TIn>(
       (listener) => this.on("message", (msg) => listener(msg)),
       (error) => this.#emit("error", error),
@@ -137,6 +141,27 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
       },
     });
     this.#elect();
+  }
+
+  /**
+   * Calls this tab's "connected" listeners, as Conn does: one step (what they announce comes
+   * after), and a promise one returns is waited for. Returns, when any did, a promise that
+   * settles once they all have, having reported each rejection to this tab's `error` event as
+   * `ERR_CALLBACK_THREW` (this tab's callback failed: no other tab is told). The socket
+   * holder's Conn waits for it before it flushes its queue (`leader.ts`).
+   */
+  #connected(): unknown {
+    let waits: unknown[] = [];
+    this.#events.run(this, () => {
+      waits = this.#events
+        .emitCollect("connected", this)
+        .map((w) =>
+          (w as PromiseLike<unknown> | undefined)?.then?.(undefined, (e) =>
+            this.#emit("error", evtError("ERR_CALLBACK_THREW", "onConnected rejected", e)),
+          ),
+        );
+    });
+    return waits.some(Boolean) && Promise.all(waits);
   }
 
   /** Queues for the lock; the callback runs when this tab becomes the leader. */

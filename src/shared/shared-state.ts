@@ -21,7 +21,7 @@ import type { SharedConnEvents } from "./types.js";
 export type Emit<TIn, TOut> = <K extends keyof SharedConnEvents<TIn, TOut>>(
   name: K,
   ...args: Parameters<SharedConnEvents<TIn, TOut>[K]> extends [...infer A, unknown] ? A : never
-) => void;
+) => unknown;
 
 /** One tab's view of the shared state, and its events; see the module header. */
 export class SharedState<TIn, TOut> {
@@ -66,8 +66,11 @@ export class SharedState<TIn, TOut> {
     for (const d of this.#opened.splice(0)) d.reject(error);
   }
 
-  /** An event of the shared connection, in this tab. */
-  event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): void {
+  /**
+   * An event of the shared connection, in this tab. For "connected": the promise its
+   * listeners' promises settle (see {@link connected}).
+   */
+  event(name: keyof SharedConnEvents<TIn, TOut>, arg: unknown): unknown {
     if (name === "message") this.#view.received++;
     else if (name === "pong") this.#view.lastRttMs = (arg as PongInfo).rttMs;
     else if (name === "error") this.#reason ??= arg as EvtWebSocketError;
@@ -75,7 +78,7 @@ export class SharedState<TIn, TOut> {
     else if (name === "reconnecting" && (arg as ReconnectingInfo).serverDelayMs)
       this.serverUntil = performance.now() + (arg as ReconnectingInfo).delayMs;
     if (name === "state") this.set(arg as StateChange["newState"]);
-    else if (name === "connected") this.connected();
+    else if (name === "connected") return this.connected();
     // biome-ignore lint/suspicious/noExplicitAny: the event's argument, as the leader posted it.
     else (this.#emit as (n: string, a: any) => void)(name, arg);
   }
@@ -83,10 +86,12 @@ export class SharedState<TIn, TOut> {
   /**
    * Announces an open. The dial() calls waiting are resolved first, as Conn's are (a close() in
    * onConnected does not undo them), but their callers continue after onConnected was called.
+   * Returns, when a listener returned a promise, one that settles once all have (a rejection
+   * reported in this tab): the socket holder's queue waits for it.
    */
-  connected(): void {
+  connected(): unknown {
     for (const d of this.#opened.splice(0)) d.resolve();
-    this.#emit("connected");
+    return this.#emit("connected");
   }
 
   /** The shared state changes to `next` (as heard, or this tab closed): announced once changed. */

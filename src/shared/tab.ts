@@ -5,9 +5,9 @@
  * `follower.ts`. It decides nothing: what is posted, and when, is theirs.
  */
 
-import { EvtWebSocketError, type UrlSource } from "../index.js";
+import type { UrlSource } from "../index.js";
 import { Outgoing } from "./outgoing.js";
-import { evtError } from "./public-error.js";
+import { EvtWebSocketError, evtError } from "./public-error.js";
 import { FollowerRequests, type Waiting } from "./requests.js";
 import type { TabRole } from "./role.js";
 import { type Emit, SharedState } from "./shared-state.js";

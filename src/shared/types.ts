@@ -20,9 +20,14 @@ export type Role = "leader" | "follower" | "alone";
 export type SharedConnEvents<TIn, TOut> = {
   /**
    * The connection opened (first dial and every reconnect), in every tab; a tab that joins a
-   * connection already open is told once, as its `dial()` resolves.
+   * connection already open is told once, as its `dial()` resolves. As with Conn, a listener
+   * (and `onConnected`) may return a promise: its rejection reaches this tab's `error` event as
+   * `ERR_CALLBACK_THREW` ("onConnected rejected"), no other tab's. The socket holder's promises
+   * (the leader's tab's, a lone tab's) hold its queue until they settle, the followers' queued
+   * sends included. A follower's hold nothing: what it sends goes to the leader, which writes
+   * it at once while open, and what it queued waits for the leader's promises only.
    */
-  connected: (conn: SharedConn<TIn, TOut>) => void;
+  connected: (conn: SharedConn<TIn, TOut>) => unknown;
   /** A message arrived that settled no request of any tab and is not a pong. */
   message: (msg: TIn, conn: SharedConn<TIn, TOut>) => void;
   /** An error that was not thrown or rejected to a caller; the leader's errors reach every tab. */

@@ -5,10 +5,10 @@
  * `leader.ts`'s and `follower.ts`'s job.
  */
 
-import { type ErrorCode, EvtWebSocketError } from "../index.js";
+import type { ErrorCode } from "../index.js";
 import type { Handshake } from "../types.js";
 import type { WireSendOptions } from "./outgoing.js";
-import { evtError } from "./public-error.js";
+import { EvtWebSocketError, evtError } from "./public-error.js";
 import type { SharedConnEvents } from "./types.js";
 
 /**
