@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
-import { conn, onCleanup, server } from "./helpers/harness.js";
+import { conn, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
+import { until } from "./helpers/server.js";
 
 describe("tls: keys of Node's http.request, which ws hands on with its own, are refused too", () => {
   // Each changed the handshake before: auth sent a Basic Authorization header made from it,
@@ -85,5 +86,51 @@ describe("tls: keys of Node's http.request, which ws hands on with its own, are 
     await c.dial(s.url);
     await c.close();
     expect(s.connections).toBe(Object.keys(all).length + 1);
+  });
+});
+
+describe("createTestServer: an authorize header no HTTP answer can hold is refused like a throw", () => {
+  // Before, these reached the client as written: an unparsable answer ("Parse Error: Invalid
+  // header token" / "Invalid header value char"), with no status, and nothing thrown at the test.
+  it.each([
+    ["a name with a space", { "Retry After": "2" }, '"Retry After"'],
+    ["an empty name", { "": "2" }, '""'],
+    ["a name with a colon", { "X-A:": "2" }, '"X-A:"'],
+    ["a value with NUL", { "Retry-After": "2\0" }, '"Retry-After"'],
+    ["a value with ESC", { "X-A": "\x1b[2J" }, '"X-A"'],
+  ])(
+    "%s: HTTP 500 at once, ERR_INVALID_OPTION naming authorize and the header, the server serves on",
+    async (_, headers, says) => {
+      const uncaught = uncaughtExceptions();
+      let calls = 0;
+      const s = await createTestServer({
+        authorize: () => (++calls === 1 ? { status: 503, headers } : true),
+      });
+      onCleanup(() => s.close());
+      const c = conn({ reconnect: false });
+      const first = await c.dial(s.url).then(
+        () => undefined,
+        (e: EvtWebSocketError) => e,
+      );
+      expect(first?.details.status).toBe(500);
+      await until(() => uncaught.length === 1, "the error thrown again");
+      expect(uncaught[0]).toMatchObject({ code: "ERR_INVALID_OPTION" });
+      expect((uncaught[0] as Error).message).toMatch(/^authorize of createTestServer\(\) /);
+      expect((uncaught[0] as Error).message).toContain(says);
+      await c.dial(s.url);
+      expect(s.connections).toBe(1);
+    },
+  );
+
+  it("valid headers still pass: a tab and non-ASCII text in a value, a number, every token character in a name", async () => {
+    const headers = { "Retry-After": 1, "X-Note": "a\tb é", "!#$%&'*+-.^_`|~0aZ": "x" } as unknown as Record<
+      string,
+      string
+    >;
+    const s = await createTestServer({ authorize: () => ({ status: 503, headers }) });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: false });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.details.status).toBe(503);
   });
 });
