@@ -9,7 +9,8 @@ import { describe, expect, it } from "vitest";
 import type { EvtWebSocketError } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
-import { conn, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
+import { handProxy, tunnel } from "./helpers/proxy.js";
 import { until } from "./helpers/server.js";
 
 describe("tls: keys of Node's http.request, which ws hands on with its own, are refused too", () => {
@@ -132,5 +133,54 @@ describe("createTestServer: an authorize header no HTTP answer can hold is refus
     const c = conn({ reconnect: false });
     const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
     expect(error.details.status).toBe(503);
+  });
+});
+
+describe("reconnect after 401 (1413884): only a proxy's 401 stops the retries", () => {
+  const proxy401 = () =>
+    handProxy((_n, client) => {
+      client.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n',
+      );
+    });
+
+  it("a target server's 401 behind a working proxy is retried as before (details.status, no proxyStatus)", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 2 || 401 });
+    onCleanup(() => s.close());
+    const proxy = await handProxy(tunnel);
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    await c.dial(s.url);
+    expect(reconnecting).toEqual([1, 2]);
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(1);
+  });
+
+  it("a target server's 401 on a direct handshake is retried as before", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 1 || 401 });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: fast });
+    await c.dial(s.url);
+    expect(s.handshakes).toHaveLength(2);
+  });
+
+  it("a proxy's 401 is retried when shouldReconnect says true (and only then)", async () => {
+    const s = await server();
+    const proxy = await proxy401();
+    const seen: (number | undefined)[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: { ...fast, maxAttempts: 2, shouldReconnect: (i) => (seen.push(i.proxyStatus), true) },
+    });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect(seen).toEqual([401, 401, 401]);
+    expect(proxy.connects).toHaveLength(3);
   });
 });
