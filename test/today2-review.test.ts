@@ -176,7 +176,14 @@ describe("reconnect after 401 (1413884): only a proxy's 401 stops the retries", 
     const seen: (number | undefined)[] = [];
     const c = conn({
       proxy: proxy.url,
-      reconnect: { ...fast, maxAttempts: 2, shouldReconnect: (i) => (seen.push(i.proxyStatus), true) },
+      reconnect: {
+        ...fast,
+        maxAttempts: 2,
+        shouldReconnect: (i) => {
+          seen.push(i.proxyStatus);
+          return true;
+        },
+      },
     });
     const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
     expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
