@@ -6,7 +6,8 @@
 
 import * as tls from "node:tls";
 import { describe, expect, it } from "vitest";
-import type { EvtWebSocketError } from "../src/index.js";
+import { Conn, EvtWebSocketError } from "../src/index.js";
+import { createSharedConn } from "../src/shared/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
@@ -271,4 +272,46 @@ describe('"drain" after the watch ended (1963f40): a listener added later is not
     await until(() => s.bytes - before >= sent, "every byte of the new socket");
     expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
   });
+});
+
+describe("shown() (33546ef) never throws: a check throws its own error for a value no conversion can show", () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const trapping = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error("trap");
+      },
+    },
+  );
+  // Both threw Object.prototype.toString's TypeError (or the trap's error) out of the check.
+  it.each([
+    ["a revoked Proxy", revoked.proxy],
+    ["a Proxy whose get trap throws", trapping],
+  ])(
+    "%s: createSharedConn(name) and a Conn option both throw ERR_INVALID_OPTION naming the option",
+    (_, value) => {
+      const thrown = (f: () => unknown) => {
+        try {
+          f();
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      };
+      const shared = thrown(() => createSharedConn(value as never)) as EvtWebSocketError;
+      expect(shared).toBeInstanceOf(EvtWebSocketError);
+      expect(shared).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("got object"),
+      });
+      const option = thrown(() => new Conn({ requestTimeoutMs: value as never })) as EvtWebSocketError;
+      expect(option).toBeInstanceOf(EvtWebSocketError);
+      expect(option).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("requestTimeoutMs"),
+      });
+    },
+  );
 });
