@@ -28,7 +28,11 @@ export function shown(value: unknown): string {
   try {
     return typeof value === "string" ? JSON.stringify(value) : String(value);
   } catch {
-    return {}.toString.call(value);
+    try {
+      return {}.toString.call(value);
+    } catch {
+      return typeof value; // a revoked Proxy, or one whose traps throw
+    }
   }
 }
 

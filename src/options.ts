@@ -230,7 +230,8 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
    * verification is never retried. `rejectUnauthorized: false` accepts any certificate and
    * emits a one-time process warning. Node's other TLS settings (`minVersion`,
    * `checkServerIdentity`, …) pass through; ws's own options (`followRedirects`,
-   * `perMessageDeflate`, `generateMask`, …) are refused with `ERR_INVALID_OPTION`.
+   * `perMessageDeflate`, `generateMask`, …) and Node's `http.request` ones (`auth`, `setHost`,
+   * …) are refused with `ERR_INVALID_OPTION`.
    *
    * @example
    * ```ts

@@ -8,6 +8,7 @@
 
 import * as http from "node:http";
 import { invalidOption } from "../errors.js";
+import { HTTP_TOKEN } from "../option-checks.js";
 import type { TestServerOptions } from "./test-server.js";
 
 /** What `authorize` returned for one handshake. */
@@ -18,7 +19,8 @@ type Verdict = ReturnType<NonNullable<TestServerOptions["authorize"]>>;
  *
  * @throws EvtWebSocketError `ERR_INVALID_OPTION` for a verdict no response can say: not one of
  *   the documented values (null, a string, a Promise: `authorize` is not awaited), a status that
- *   is not a whole number from 100 to 599, or a header whose name or value holds a line break.
+ *   is not a whole number from 100 to 599, or a header whose name is not an HTTP token or whose
+ *   value holds a control character but tab (a line break, NUL).
  */
 export function handshakeRefusal(verdict: Verdict): string | undefined {
   if (verdict === undefined || verdict === true) return undefined;
@@ -35,9 +37,12 @@ export function handshakeRefusal(verdict: Verdict): string | undefined {
       `authorize of createTestServer() must return true, false, undefined, an HTTP status (100-599) or { status, headers }, got ${got}`,
     );
   }
-  if (extra.some(([name, value]) => /[\r\n]/.test(`${name}${value}`)))
+  // A name that is not a token (a space, a colon, empty) or a value with a control character
+  // but tab (a line break, NUL) is no header: a client fails the whole answer as unparsable.
+  const bad = extra.find(([name, value]) => !HTTP_TOKEN.test(name) || /[^\P{Cc}\t]/u.test(String(value)));
+  if (bad !== undefined)
     throw invalidOption(
-      "authorize of createTestServer() returned a header with a line break in its name or value",
+      `authorize of createTestServer() returned a header no HTTP answer can hold, ${JSON.stringify(bad[0])}: a name must be a token, a value must hold no control character but tab (as a header with a line break, or NUL)`,
     );
   const lines = extra.map(([name, value]) => `${name}: ${value}\r\n`).join("");
   return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? "Refused"}\r\n${lines}Connection: close\r\n\r\n`;

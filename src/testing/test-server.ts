@@ -53,7 +53,8 @@ export interface TestServerOptions {
    * Decides whether to accept a handshake: `true` (or undefined) accepts, `false` answers
    * HTTP 401, a number answers that HTTP status, and `{ status, headers }` that status with
    * those response headers (a `Retry-After`, say). It is not awaited: anything else (`null`, a
-   * promise, a status outside 100-599, a header with a line break) is answered with HTTP 500, and
+   * promise, a status outside 100-599, a header name that is not an HTTP token, a header value with
+   * a control character but tab) is answered with HTTP 500, and
    * an `ERR_INVALID_OPTION` naming `authorize` is thrown on the next tick, as a throw is.
    *
    * @example

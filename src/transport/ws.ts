@@ -184,28 +184,42 @@ export class WsTransport extends WsWriter implements Transport {
 }
 
 /**
- * Options of ws's `WebSocket` that are not TLS settings. The `tls` option is handed to ws with
- * its options (so TLS settings beyond the typed ones, `minVersion` or `checkServerIdentity`,
- * reach TLS): one of these there would override a choice of ours, `followRedirects` the most
- * (redirects are never followed), so it is refused instead.
+ * Options of ws's `WebSocket`, and of Node's `http.request` (which ws hands every option it is
+ * given), that are not TLS settings. The `tls` option is handed to ws with its options (so TLS
+ * settings beyond the typed ones, `minVersion` or `checkServerIdentity`, reach TLS): one of
+ * these there would override a choice of ours, `followRedirects` the most (redirects are never
+ * followed), or change the handshake (`auth` sent a Basic `Authorization` header, `setHost:
+ * false` dropped `Host`), so it is refused instead. No key of `tls.connect`'s options is here.
  */
 const WS_ONLY = new Set([
   "agent",
   "allowSynchronousEvents",
+  "auth",
   "autoPong",
   "closeTimeout",
   "createConnection",
+  "defaultPort",
   "finishRequest",
   "followRedirects",
   "generateMask",
   "handshakeTimeout",
   "headers",
+  "hostname",
+  "insecureHTTPParser",
+  "joinDuplicateHeaders",
+  "maxHeaderSize",
   "maxPayload",
   "maxRedirects",
+  "method",
   "origin",
   "perMessageDeflate",
+  "protocol",
   "protocolVersion",
+  "setDefaultHeaders",
+  "setHost",
   "skipUTF8Validation",
+  "socketPath",
+  "uniqueHeaders",
 ]);
 
 /** The `ws` transport factory. */
