@@ -21,18 +21,14 @@ export const HTTP_TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * A bad value as a message shows it: strings quoted, the rest as `String()` gives them, or as
- * `Object.prototype.toString` does where `String()` throws (an object without a prototype, or
- * whose `toString` throws): the check must throw its own error, not that one.
+ * its type where `String()` throws (an object without a prototype or whose `toString` throws, a
+ * revoked Proxy): the check must throw its own error, not that one.
  */
 export function shown(value: unknown): string {
   try {
     return typeof value === "string" ? JSON.stringify(value) : String(value);
   } catch {
-    try {
-      return {}.toString.call(value);
-    } catch {
-      return typeof value; // a revoked Proxy, or one whose traps throw
-    }
+    return typeof value;
   }
 }
 

@@ -29,7 +29,7 @@ describe("createSharedConn", () => {
     ["a symbol", Symbol("feed"), "Symbol(feed)"],
     ["a function", function feed() {}, "function feed"],
     // String() of it throws: the check threw that TypeError.
-    ["an object without a prototype", Object.create(null), "[object Object]"],
+    ["an object without a prototype", Object.create(null), "object"],
   ])(
     "refuses %s with an EvtWebSocketError ERR_INVALID_OPTION naming the name and what it got",
     (_, name, got) => {
