@@ -380,12 +380,8 @@ export class Conn<TIn = Data, TOut = Sendable> {
     return this.#out.send(this.#life.openLink, data, this.#life, body, o);
   }
 
-  #request(
-    body: TOut,
-    { timeoutMs, signal, retryOnReconnect }: ResolvedRequest,
-    done: Done<TIn>,
-  ): SendResult {
-    this.#assertLive(signal, "request()");
+  #request(body: TOut, o: ResolvedRequest, done: Done<TIn>): SendResult {
+    this.#assertLive(o.signal, "request()");
     const data = this.#encode(body);
     const { messageId, matchMsg } = this.#options;
     let id: MessageKey | undefined;
@@ -403,13 +399,13 @@ export class Conn<TIn = Data, TOut = Sendable> {
     }
     // The codec or messageId may have closed the connection or aborted the signal: nothing is
     // registered then (a listener added to an aborted signal never runs).
-    this.#assertLive(signal, "request()");
-    const init = { body, id, timeoutMs, signal, retryOnReconnect, data, done };
+    this.#assertLive(o.signal, "request()");
+    const init = { ...o, body, id, data, done };
     const obs = this.#in.obs;
     if (!obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
     obs.request(init, () => {
-      this.#assertLive(signal, "request()"); // a subscriber to the request's start may have closed or aborted
+      this.#assertLive(o.signal, "request()"); // a subscriber to the request's start may have closed or aborted
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
     return result;
