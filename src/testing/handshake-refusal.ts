@@ -8,6 +8,7 @@
 
 import * as http from "node:http";
 import { invalidOption } from "../errors.js";
+import { shown } from "../option-checks.js";
 import type { TestServerOptions } from "./test-server.js";
 
 /** What `authorize` returned for one handshake. */
@@ -30,7 +31,7 @@ export function handshakeRefusal(verdict: Verdict): string | undefined {
         ? String(verdict)
         : verdict instanceof Promise
           ? "a Promise (authorize is not awaited)"
-          : `{ status: ${String(status)} }`;
+          : `{ status: ${shown(status)} }`;
     throw invalidOption(
       `authorize of createTestServer() must return true, false, undefined, an HTTP status (100-599) or { status, headers }, got ${got}`,
     );
