@@ -18,12 +18,18 @@ import { Lifecycle } from "./lifecycle.js";
 import type { LinkEvents } from "./link.js";
 import type { MessagesOptions } from "./message-stream.js";
 import { Announced, createObserver, nextConnId } from "./observe.js";
-import { checkOn, closeProblem, duration, EVENTS } from "./option-checks.js";
+import { checkOn, closeProblem, EVENTS } from "./option-checks.js";
 import type { ConnOptions } from "./options.js";
 import { Outbox } from "./outbox.js";
 import type { MessageKey } from "./pending-registry.js";
 import { type ResolvedOptions, resolveOptions } from "./resolve-options.js";
-import { resolveSendOptions, type SendOptions, type SendResult, signalOption } from "./send-options.js";
+import {
+  type ResolvedRequest,
+  resolveRequestOptions,
+  resolveSendOptions,
+  type SendOptions,
+  type SendResult,
+} from "./send-options.js";
 import { State } from "./state.js";
 import type { ConnEvents, ConnStats, Handshake, RequestOptions, UrlSource } from "./types.js";
 import { normalizeUrl } from "./url.js";
@@ -278,31 +284,28 @@ export class Conn<TIn = Data, TOut = Sendable> {
       return this.#out.send(this.#life.openLink, data, this.#life, body);
     }
     if (typeof callback !== "function") return this.#sendWith(body, callback);
-    return this.#request(body, this.#o.requestTimeoutMs, undefined, false, (error, response) => {
-      if (error !== undefined) this.#in.report(error as EvtWebSocketError);
-      else
-        this.#events.defer(() =>
-          this.#in.guard("send callback", (r: TIn) => callback(r, this), response as TIn),
-        );
-    });
+    return this.#request(
+      body,
+      resolveRequestOptions(undefined, this.#o.requestTimeoutMs),
+      (error, response) => {
+        if (error !== undefined) this.#in.report(error as EvtWebSocketError);
+        else
+          this.#events.defer(() =>
+            this.#in.guard("send callback", (r: TIn) => callback(r, this), response as TIn),
+          );
+      },
+    );
   }
 
-  /** Sends a request and resolves with its matching response. */
+  /**
+   * Sends a request and resolves with its matching response. Rejects with `ERR_INVALID_OPTION`
+   * naming the option for options that are not an object, a bad `timeoutMs`, a `signal` that is
+   * not an `AbortSignal` or a `retryOnReconnect` that is not a boolean.
+   */
   request(body: TOut, options?: RequestOptions): Promise<TIn> {
     return new Promise<TIn>((resolve, reject) => {
-      const timeoutMs = duration(
-        "timeoutMs of request()",
-        options?.timeoutMs,
-        this.#o.requestTimeoutMs,
-        0,
-        true,
-      );
-      this.#request(
-        body,
-        timeoutMs,
-        signalOption(options?.signal, "request()"),
-        options?.retryOnReconnect === true,
-        (error, response) => (error === undefined ? resolve(response as TIn) : reject(error)),
+      this.#request(body, resolveRequestOptions(options, this.#o.requestTimeoutMs), (error, response) =>
+        error === undefined ? resolve(response as TIn) : reject(error),
       );
     });
   }
@@ -377,14 +380,8 @@ export class Conn<TIn = Data, TOut = Sendable> {
     return this.#out.send(this.#life.openLink, data, this.#life, body, o);
   }
 
-  #request(
-    body: TOut,
-    timeoutMs: number,
-    signal: AbortSignal | undefined,
-    retry: boolean,
-    done: Done<TIn>,
-  ): SendResult {
-    this.#assertLive(signal, "request()");
+  #request(body: TOut, o: ResolvedRequest, done: Done<TIn>): SendResult {
+    this.#assertLive(o.signal, "request()");
     const data = this.#encode(body);
     const { messageId, matchMsg } = this.#options;
     let id: MessageKey | undefined;
@@ -402,13 +399,13 @@ export class Conn<TIn = Data, TOut = Sendable> {
     }
     // The codec or messageId may have closed the connection or aborted the signal: nothing is
     // registered then (a listener added to an aborted signal never runs).
-    this.#assertLive(signal, "request()");
-    const init = { body, id, timeoutMs, signal, retryOnReconnect: retry, data, done };
+    this.#assertLive(o.signal, "request()");
+    const init = { ...o, body, id, data, done };
     const obs = this.#in.obs;
     if (!obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
     obs.request(init, () => {
-      this.#assertLive(signal, "request()"); // a subscriber to the request's start may have closed or aborted
+      this.#assertLive(o.signal, "request()"); // a subscriber to the request's start may have closed or aborted
       result = this.#out.request(this.#life.openLink, init, this.#life);
     });
     return result;

@@ -20,7 +20,7 @@
  */
 
 import { ErrorCode, type EvtWebSocketError, evtError, invalidOption } from "./errors.js";
-import { shown } from "./option-checks.js";
+import { optionsOf, shown } from "./option-checks.js";
 
 /** Options of `conn.messages()`. */
 export interface MessagesOptions {
@@ -53,10 +53,10 @@ const DEFAULT_BUFFER_SIZE = 1024;
 
 /** Checks `messages()`'s options. @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option. */
 export function resolveMessagesOptions(options: unknown): Required<MessagesOptions> {
-  if (options === undefined) return { bufferSize: DEFAULT_BUFFER_SIZE, overflow: "error" };
-  if (typeof options !== "object" || options === null)
-    throw invalidOption("messages(): options must be an object");
-  const { bufferSize = DEFAULT_BUFFER_SIZE, overflow = "error" } = options as MessagesOptions;
+  const { bufferSize = DEFAULT_BUFFER_SIZE, overflow = "error" } = optionsOf<MessagesOptions>(
+    "messages()",
+    options,
+  );
   if (!Number.isSafeInteger(bufferSize) || bufferSize < 1) {
     throw invalidOption(
       `messages(): option bufferSize must be a whole number from 1, got ${shown(bufferSize)}`,
@@ -64,7 +64,7 @@ export function resolveMessagesOptions(options: unknown): Required<MessagesOptio
   }
   if (overflow !== "error" && overflow !== "drop-oldest") {
     throw invalidOption(
-      `messages(): option overflow must be "error" or "drop-oldest", got ${JSON.stringify(overflow)}`,
+      `messages(): option overflow must be "error" or "drop-oldest", got ${shown(overflow)}`,
     );
   }
   return { bufferSize, overflow };

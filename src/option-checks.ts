@@ -36,7 +36,7 @@ export function shown(value: unknown): string {
 export function num(name: string, value: unknown, fallback: number, min = 0, max = Infinity): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !(value >= min && value <= max)) {
-    throw invalid(`option ${name} must be a number from ${min} to ${max}, got ${String(value)}`);
+    throw invalid(`option ${name} must be a number from ${min} to ${max}, got ${shown(value)}`);
   }
   return value;
 }
@@ -94,6 +94,25 @@ export function checkHeaders(headers: unknown): Record<string, string> {
   return headers as Record<string, string>;
 }
 
+/**
+ * Checks the options argument of `fn` (`"request()"`, `"messages()"`): an object, or
+ * `undefined` (none: `{}`).
+ */
+export function optionsOf<T extends object>(fn: string, options: unknown): Partial<T> {
+  if (options === undefined) return {};
+  if (typeof options !== "object" || options === null)
+    throw invalid(`${fn}: options must be an object, got ${shown(options)}`);
+  return options;
+}
+
+/** Checks an optional boolean: `undefined` is false. */
+export function bool(name: string, value: unknown): boolean {
+  if (value !== undefined && typeof value !== "boolean") {
+    throw invalid(`option ${name} must be a boolean, got ${shown(value)}`);
+  }
+  return value === true;
+}
+
 /** Checks an optional function. */
 export function fn(name: string, value: unknown): void {
   if (value !== undefined && typeof value !== "function") {
@@ -133,7 +152,7 @@ export function checkOn(names: readonly string[], event: unknown, listener: unkn
  */
 export function closeProblem(code: number, reason: string): string | undefined {
   if (!Number.isInteger(code) || (code !== 1000 && (code < 3000 || code > 4999)))
-    return `close code must be 1000 or 3000-4999, got ${code}`;
+    return `close code must be 1000 or 3000-4999, got ${shown(code)}`;
   if (typeof reason !== "string" || byteLength(reason) > 123)
     return "close reason must be a string of at most 123 bytes";
 }

@@ -8,7 +8,8 @@
  */
 
 import { invalidOption } from "./errors.js";
-import { duration } from "./option-checks.js";
+import { bool, duration, optionsOf, shown } from "./option-checks.js";
+import type { RequestOptions } from "./types.js";
 
 /**
  * What `send()` did with a message:
@@ -66,21 +67,20 @@ export interface ResolvedSend {
  * undefined or an `AbortSignal`.
  */
 export function signalOption(signal: unknown, fn: string): AbortSignal | undefined {
-  if (signal !== undefined && !isSignal(signal))
+  const s = signal as AbortSignal | undefined;
+  // An AbortSignal of this realm or another (an iframe's, a polyfill's): what is used of it
+  // (null is an object without it).
+  if (
+    s !== undefined &&
+    !(
+      typeof s === "object" &&
+      typeof s?.aborted === "boolean" &&
+      typeof s.addEventListener === "function" &&
+      typeof s.removeEventListener === "function"
+    )
+  )
     throw invalidOption(`option signal of ${fn} must be an AbortSignal`);
-  return signal;
-}
-
-/** True for an `AbortSignal`, of this realm or another (an iframe's, a polyfill's). */
-function isSignal(value: unknown): value is AbortSignal {
-  const s = value as AbortSignal | null;
-  return (
-    typeof s === "object" &&
-    s !== null &&
-    typeof s.aborted === "boolean" &&
-    typeof s.addEventListener === "function" &&
-    typeof s.removeEventListener === "function"
-  );
+  return s;
 }
 
 /**
@@ -92,16 +92,36 @@ function isSignal(value: unknown): value is AbortSignal {
 export function resolveSendOptions(value: unknown, defaultMaxAgeMs: number): ResolvedSend {
   if (typeof value !== "object" || value === null) {
     throw invalidOption(
-      `send(): the second argument must be a callback or an options object, got ${String(value)}`,
+      `send(): the second argument must be a callback or an options object, got ${shown(value)}`,
     );
   }
   const o = value as SendOptions;
-  if (o.volatile !== undefined && typeof o.volatile !== "boolean") {
-    throw invalidOption(`option volatile of send() must be a boolean, got ${JSON.stringify(o.volatile)}`);
-  }
   return {
-    volatile: o.volatile === true,
+    volatile: bool("volatile of send()", o.volatile),
     signal: signalOption(o.signal, "send()"),
     maxAgeMs: duration("maxAgeMs of send()", o.maxAgeMs, defaultMaxAgeMs),
+  };
+}
+
+/** Request options checked, with `timeoutMs` filled in (internal). */
+export interface ResolvedRequest {
+  timeoutMs: number;
+  signal: AbortSignal | undefined;
+  retryOnReconnect: boolean;
+}
+
+/**
+ * Checks the options of one `request()` (Conn's, and a shared connection's follower's, so the
+ * two refuse the same values with the same words).
+ *
+ * @param defaultTimeoutMs - `requestTimeoutMs`, for a request that gives no `timeoutMs`.
+ * @throws EvtWebSocketError `ERR_INVALID_OPTION` naming the option.
+ */
+export function resolveRequestOptions(value: unknown, defaultTimeoutMs: number): ResolvedRequest {
+  const o = optionsOf<RequestOptions>("request()", value);
+  return {
+    timeoutMs: duration("timeoutMs of request()", o.timeoutMs, defaultTimeoutMs, 0, true),
+    signal: signalOption(o.signal, "request()"),
+    retryOnReconnect: bool("retryOnReconnect of request()", o.retryOnReconnect),
   };
 }

@@ -81,7 +81,11 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Aborting it rejects the request with `ERR_ABORTED` (and removes it from the queue if unsent). */
   signal?: AbortSignal;
-  /** If the connection drops after sending, send it again after the reconnect. @default false */
+  /**
+   * If the connection drops after sending, send it again after the reconnect. A boolean (anything
+   * else is refused with `ERR_INVALID_OPTION`).
+   * @default false
+   */
   retryOnReconnect?: boolean;
 }
 

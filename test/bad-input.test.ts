@@ -26,6 +26,25 @@ async function stillUsable(c: C): Promise<void> {
 
 type Case = [string, (c: C, url: string) => unknown, string, RegExp];
 
+/**
+ * Values whose `String()` throws (no prototype, a throwing `toString`, a Symbol in a template)
+ * or that `JSON.stringify` cannot write (a BigInt): a check that quoted them threw a TypeError
+ * (or the thrown value) instead of its own error.
+ */
+const unprintable: [string, unknown][] = [
+  ["an object without a prototype", Object.create(null)],
+  ["a Symbol", Symbol("s")],
+  [
+    "an object whose toString throws",
+    {
+      toString: () => {
+        throw 1;
+      },
+    },
+  ],
+  ["a BigInt", 1n],
+];
+
 const cases: Case[] = [
   [
     "send() of an object with the raw codec",
@@ -137,6 +156,72 @@ const cases: Case[] = [
     "ERR_INVALID_OPTION",
     /on\("message"\): the listener must be a function, got string/,
   ],
+  ...unprintable.flatMap(([what, v]): Case[] => [
+    [
+      `close() with ${what} as the code`,
+      (c) => c.close(v as never),
+      "ERR_INVALID_OPTION",
+      /close code must be/,
+    ],
+    [
+      `reconnect() with ${what} as the code`,
+      (c) => c.reconnect(v as never),
+      "ERR_INVALID_OPTION",
+      /close code must be/,
+    ],
+    [
+      `send(body, { volatile: ${what} })`,
+      (c) => c.send("x", { volatile: v as never }),
+      "ERR_INVALID_OPTION",
+      /option volatile of send\(\) must be a boolean, got /,
+    ],
+    [
+      `messages({ overflow: ${what} })`,
+      (c) => c.messages({ overflow: v as never }),
+      "ERR_INVALID_OPTION",
+      /messages\(\): option overflow must be "error" or "drop-oldest", got /,
+    ],
+  ]),
+  // JSON.stringify(Symbol) is undefined: the message said "got undefined".
+  [
+    'send(body, { volatile: Symbol("s") }) names the Symbol',
+    (c) => c.send("x", { volatile: Symbol("s") as never }),
+    "ERR_INVALID_OPTION",
+    /option volatile of send\(\) must be a boolean, got Symbol\(s\)$/,
+  ],
+  [
+    'messages({ overflow: Symbol("s") }) names the Symbol',
+    (c) => c.messages({ overflow: Symbol("s") as never }),
+    "ERR_INVALID_OPTION",
+    /messages\(\): option overflow must be "error" or "drop-oldest", got Symbol\(s\)$/,
+  ],
+  // A follower read anything but true as false, and so did Conn: "yes" meant no retry, silently.
+  ...([['"yes"', "yes"], ["1", 1], ["null", null], ["{}", {}], ...unprintable] as [string, unknown][]).map(
+    ([what, retryOnReconnect]): Case => [
+      `request(body, { retryOnReconnect: ${what} })`,
+      (c) => c.request("x", { retryOnReconnect: retryOnReconnect as never }),
+      "ERR_INVALID_OPTION",
+      /option retryOnReconnect of request\(\) must be a boolean, got /,
+    ],
+  ),
+  // Options that were not an object were read as none: request(body, 5000) waited 30 s, not 5.
+  ...(
+    [
+      ["5000", 5000],
+      ['"5000"', "5000"],
+      ["null", null],
+      ["true", true],
+      ["a Symbol", Symbol("s")],
+      ["a BigInt", 1n],
+    ] as [string, unknown][]
+  ).map(
+    ([what, options]): Case => [
+      `request(body, ${what}) (options not an object)`,
+      (c) => c.request("x", options as never),
+      "ERR_INVALID_OPTION",
+      /request\(\): options must be an object, got /,
+    ],
+  ),
 ];
 
 describe("bad input on an open connection: typed error, clear message, connection still usable", () => {
@@ -272,6 +357,33 @@ describe("bad input before or after the connection", () => {
     expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
     expect((caught as Error).message).toMatch(message);
   });
+
+  it.each([
+    ...unprintable.flatMap(([what, v]): [string, object, RegExp][] => [
+      [
+        `reconnect.factor ${what}`,
+        { factor: v },
+        /option reconnect\.factor must be a number from 1 to Infinity, got /,
+      ],
+      [
+        `reconnect.jitter ${what}`,
+        { jitter: v },
+        /option reconnect\.jitter must be a number from 0 to 1, got /,
+      ],
+    ]),
+  ])(
+    "new Conn() with %s: ERR_INVALID_OPTION naming the option, not a TypeError",
+    (_name, reconnect, message) => {
+      let caught: unknown;
+      try {
+        conn({ reconnect: reconnect as never });
+      } catch (e) {
+        caught = e;
+      }
+      expect(caught).toMatchObject({ name: "EvtWebSocketError", code: "ERR_INVALID_OPTION" });
+      expect((caught as Error).message).toMatch(message);
+    },
+  );
 
   it("request() with a signal that is not an AbortSignal while queued: ERR_INVALID_OPTION, nothing pending, nothing dropped", async () => {
     // It registered the request, then threw a TypeError: the request stayed pending and the

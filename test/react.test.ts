@@ -27,6 +27,12 @@ function Status({ url }: { url: string }) {
   return createElement("p", null, `${state} ${conn === null} ${error === undefined}`);
 }
 
+/** useConnEvent with an event that is not a string and no handler. */
+function BadEvent() {
+  useConnEvent(null, Object.create(null) as "message", undefined as never);
+  return null;
+}
+
 /** The server-rendering check, for a child Node process with React 18 bundled in. */
 const SSR_18 = `
 import { createElement, version } from "react";
@@ -78,6 +84,21 @@ describe("evtwebsocket/react", () => {
     for await (const chunk of child.stdout) out += chunk;
     expect(JSON.parse(out)).toEqual({ major: "18", html: "<p>idle true true</p>", dials: 0 });
     expect(s.connections).toBe(0);
+  });
+
+  it("useConnEvent with an event String() cannot show and a handler that is not a function: ERR_INVALID_OPTION, not a TypeError", () => {
+    // The message quoted the event with String(), which throws for an object without a prototype.
+    let caught: unknown;
+    try {
+      renderToString(createElement(BadEvent));
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toMatchObject({
+      name: "EvtWebSocketError",
+      code: "ERR_INVALID_OPTION",
+      message: "useConnEvent(object): the handler must be a function, got undefined",
+    });
   });
 
   it(`adds at most ${HOOK_BUDGET_GZIP_BYTES} B minified and gzipped to an app that has the main entry`, async () => {

@@ -119,7 +119,7 @@ describe("resolveOptions: shapes refused, with the message naming the option", (
     [
       "factor a string",
       { reconnect: { factor: "2" } },
-      "option reconnect.factor must be a number from 1 to Infinity, got 2",
+      'option reconnect.factor must be a number from 1 to Infinity, got "2"',
     ],
     [
       "factor NaN",

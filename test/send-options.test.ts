@@ -48,7 +48,7 @@ describe("resolveSendOptions", () => {
 describe("resolveSendOptions: the other refusals name what they refuse", () => {
   it.each<[unknown, string]>([
     [null, "send(): the second argument must be a callback or an options object, got null"],
-    ["fast", "send(): the second argument must be a callback or an options object, got fast"],
+    ["fast", 'send(): the second argument must be a callback or an options object, got "fast"'],
     [{ volatile: "yes" }, 'option volatile of send() must be a boolean, got "yes"'],
     [{ maxAgeMs: -1 }, "option maxAgeMs of send() must be a whole number of ms from 0 to 2147483647, got -1"],
   ])("%o: %s", (value, message) => {

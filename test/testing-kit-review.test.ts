@@ -701,3 +701,65 @@ describe("createFaultProxy: bandwidth trickles", () => {
     expect(reads.length).toBeGreaterThanOrEqual(5);
   });
 });
+
+describe("bad values String() cannot show", () => {
+  // Each check quoted the value with String(), which throws for these: the call threw a
+  // TypeError (or the thrown 1) instead of ERR_INVALID_OPTION naming the option.
+  const unprintable: [string, unknown][] = [
+    ["an object without a prototype", Object.create(null)],
+    [
+      "an object whose toString throws",
+      {
+        toString: () => {
+          throw 1;
+        },
+      },
+    ],
+  ];
+  /** The rest of each message, after "must be". */
+  const MUST: Record<string, string> = {
+    "option port of createTestServer()": "a whole number from 0 to 65535",
+    "option port of createFaultProxy()": "a whole number from 0 to 65535",
+    "option downMs of restart()": "a number from 0 to 2147483647",
+    "option code of dropAll()": "a close code a frame can carry (1000-1003, 1007-1014, 3000-4999)",
+    "option ms of latency()": "a number from 0 to 2147483647",
+    "option bytesPerSecond of bandwidth()": "a number >= 0",
+  };
+  /** What `call` throws or rejects with. */
+  async function refusal(call: () => unknown): Promise<unknown> {
+    try {
+      await call();
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  }
+
+  it.each(unprintable)(
+    "%s: every kit check refuses it with ERR_INVALID_OPTION naming the option",
+    async (_, v) => {
+      const server = await kitServer();
+      const proxy = await kitProxy(server.url);
+      const calls: [string, () => unknown][] = [
+        ["option port of createTestServer()", () => createTestServer({ port: v as number })],
+        ["option port of createFaultProxy()", () => createFaultProxy(server.url, { port: v as number })],
+        ["option downMs of restart()", () => server.restart(v as number)],
+        ["option code of dropAll()", () => server.dropAll(v as number)],
+        ["option ms of latency()", () => proxy.latency(v as number)],
+        ["option bytesPerSecond of bandwidth()", () => proxy.bandwidth(v as number)],
+      ];
+      const got: string[] = [];
+      for (const [, call] of calls) {
+        const e = (await refusal(call)) as { name?: string; code?: string; message?: string } | undefined;
+        got.push(`${e?.name} ${e?.code}: ${e?.message}`);
+      }
+      // All six at once, so a failure shows every check that threw something else.
+      expect(got).toEqual(
+        calls.map(
+          ([named]) =>
+            `EvtWebSocketError ERR_INVALID_OPTION: ${named} must be ${MUST[named]}, got [object Object]${named.includes("dropAll") ? "; sendRaw() writes any other" : ""}`,
+        ),
+      );
+    },
+  );
+});

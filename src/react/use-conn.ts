@@ -242,7 +242,7 @@ export function useConnEvent<TIn, TOut, K extends keyof ConnEvents<TIn, TOut>>(
   if (typeof handler !== "function")
     throw new EvtWebSocketError(
       ErrorCode.INVALID_OPTION,
-      `useConnEvent("${String(event)}"): the handler must be a function, got ${typeof handler}`,
+      `useConnEvent(${typeof event === "string" ? JSON.stringify(event) : typeof event}): the handler must be a function, got ${typeof handler}`,
     );
   const latest = useRef(handler);
   // Before any effect of the commit (a child's that closes `conn`, say) can cause an event, and

@@ -6,7 +6,7 @@
  */
 
 import type { Conn, EvtWebSocketError as ErrorClass, RequestOptions } from "../index.js";
-import { signalOption } from "../send-options.js";
+import { resolveRequestOptions } from "../send-options.js";
 import { checked, evtError } from "./public-error.js";
 
 /** The error of a request in flight through a leader that went away (`ERR_DISCONNECTED`). */
@@ -56,21 +56,20 @@ export class FollowerRequests {
     defaultTimeoutMs: number,
   ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      // Checked as Conn checks it: anything else threw from addEventListener once posted and held.
-      const signal = checked(() => signalOption(options?.signal, "request()"));
+      // Checked by Conn's rules and words: a signal that is not one threw from addEventListener
+      // once posted and held; a bad timeoutMs must not wait for (or overflow) a timer; a
+      // retryOnReconnect that is not a boolean was read as false.
+      const {
+        timeoutMs: ms,
+        signal,
+        retryOnReconnect: retry,
+      } = checked(() => resolveRequestOptions(options, defaultTimeoutMs));
       if (signal?.aborted)
         throw evtError("ERR_ABORTED", "request(): the signal was already aborted", signal.reason);
       const onAbort = () => {
         if (this.#waiting.delete(seq))
           waiting.reject(evtError("ERR_ABORTED", "request aborted", signal?.reason));
       };
-      const ms = options?.timeoutMs ?? defaultTimeoutMs;
-      // Conn's rule, checked here: a bad value must not wait for (or overflow) a timer.
-      if (!(ms === Infinity || (Number.isInteger(ms) && ms >= 0 && ms <= 2_147_483_647)))
-        throw evtError(
-          "ERR_INVALID_OPTION",
-          `option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got ${String(ms)}`,
-        );
       let timer: ReturnType<typeof setTimeout> | undefined;
       // However the request settles, the signal lets go of it: a long-lived signal shared by
       // many requests must not collect one listener (and one settled request) per call.
@@ -81,7 +80,7 @@ export class FollowerRequests {
       const waiting: Waiting = {
         body,
         timeoutMs: options?.timeoutMs,
-        retry: options?.retryOnReconnect === true,
+        retry,
         signal,
         resolve: (value) => {
           done();

@@ -6,6 +6,7 @@
  */
 
 import { invalidOption } from "../errors.js";
+import { shown } from "../option-checks.js";
 
 /**
  * Refuses a close code or reason no close frame can carry (RFC 6455 section 7.4: 1000-1014
@@ -19,7 +20,7 @@ export function checkClose(code: number, reason: string): void {
     ((code >= 1000 && code <= 1014 && (code < 1004 || code > 1006)) || (code >= 3000 && code <= 4999));
   if (!sendable) {
     throw invalidOption(
-      `option code of dropAll() must be a close code a frame can carry (1000-1003, 1007-1014, 3000-4999), got ${String(code)}; sendRaw() writes any other`,
+      `option code of dropAll() must be a close code a frame can carry (1000-1003, 1007-1014, 3000-4999), got ${shown(code)}; sendRaw() writes any other`,
     );
   }
   if (typeof reason !== "string" || Buffer.byteLength(reason) > 123) {

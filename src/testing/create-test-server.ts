@@ -15,6 +15,7 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 import { invalidOption } from "../errors.js";
+import { shown } from "../option-checks.js";
 import { checkClose } from "./check-close.js";
 import { handshakeRefusal } from "./handshake-refusal.js";
 import type { HandshakeInfo, TestServer, TestServerOptions } from "./test-server.js";
@@ -67,7 +68,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
     !(Number.isInteger(options.port) && options.port >= 0 && options.port <= 65_535)
   )
     throw invalidOption(
-      `option port of createTestServer() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+      `option port of createTestServer() must be a whole number from 0 to 65535, got ${shown(options.port)}`,
     );
   for (const name of ["authorize", "onConnection", "onMessage"] as const) {
     const handler: unknown = options[name];
@@ -205,7 +206,7 @@ export async function createTestServer(options: TestServerOptions = {}): Promise
       if (typeof downMs !== "number" || !(downMs >= 0 && downMs <= 2_147_483_647)) {
         return Promise.reject(
           invalidOption(
-            `option downMs of restart() must be a number from 0 to 2147483647, got ${String(downMs)}`,
+            `option downMs of restart() must be a number from 0 to 2147483647, got ${shown(downMs)}`,
           ),
         );
       }

@@ -15,6 +15,7 @@
 
 import * as net from "node:net";
 import { EvtWebSocketError } from "../errors.js";
+import { shown } from "../option-checks.js";
 import { pipe } from "./fault-pipe.js";
 import {
   clearFaults,
@@ -123,7 +124,7 @@ export async function createFaultProxy(
   )
     throw new EvtWebSocketError(
       "ERR_INVALID_OPTION",
-      `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${String(options.port)}`,
+      `option port of createFaultProxy() must be a whole number from 0 to 65535, got ${shown(options.port)}`,
     );
   const { host: targetHost, port: targetPort } = targetAddress(target);
   const host = options.host ?? "127.0.0.1";

@@ -8,6 +8,7 @@
  */
 
 import { EvtWebSocketError } from "../errors.js";
+import { shown } from "../option-checks.js";
 import type { Faults, Way } from "./fault-pipe.js";
 
 /**
@@ -70,7 +71,7 @@ export function setLatency(faults: Faults, ms: number, scope: FaultScope | undef
   if (typeof ms !== "number" || !(ms >= 0 && ms <= 2_147_483_647))
     throw new EvtWebSocketError(
       "ERR_INVALID_OPTION",
-      `option ms of latency() must be a number from 0 to 2147483647, got ${String(ms)}`,
+      `option ms of latency() must be a number from 0 to 2147483647, got ${shown(ms)}`,
     );
   for (const way of ways) faults.latencyMs[way] = ms;
   if (ms === 0) release(faults, ways);
@@ -86,7 +87,7 @@ export function setBandwidth(faults: Faults, rate: number, scope: FaultScope | u
   if (typeof rate !== "number" || !(rate >= 0))
     throw new EvtWebSocketError(
       "ERR_INVALID_OPTION",
-      `option bytesPerSecond of bandwidth() must be a number >= 0, got ${String(rate)}`,
+      `option bytesPerSecond of bandwidth() must be a number >= 0, got ${shown(rate)}`,
     );
   for (const way of ways) faults.bytesPerSecond[way] = rate;
   if (rate === 0) release(faults, ways);

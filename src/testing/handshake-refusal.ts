@@ -8,7 +8,7 @@
 
 import * as http from "node:http";
 import { invalidOption } from "../errors.js";
-import { HTTP_TOKEN } from "../option-checks.js";
+import { HTTP_TOKEN, shown } from "../option-checks.js";
 import type { TestServerOptions } from "./test-server.js";
 
 /** What `authorize` returned for one handshake. */
@@ -32,7 +32,7 @@ export function handshakeRefusal(verdict: Verdict): string | undefined {
         ? String(verdict)
         : verdict instanceof Promise
           ? "a Promise (authorize is not awaited)"
-          : `{ status: ${String(status)} }`;
+          : `{ status: ${shown(status)} }`;
     throw invalidOption(
       `authorize of createTestServer() must return true, false, undefined, an HTTP status (100-599) or { status, headers }, got ${got}`,
     );

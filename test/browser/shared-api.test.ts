@@ -460,6 +460,33 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     await context.close();
   });
 
+  it("a follower's request() refuses a retryOnReconnect that is not a boolean, a timeoutMs String() cannot show and options that are not an object, as a leader's does, and nothing stays pending", async () => {
+    // The follower read retryOnReconnect "yes" as false, silently; a prototype-less timeoutMs
+    // threw String()'s TypeError; request(body, 5000) waited the default timeout.
+    const context = await rig.browser.newContext();
+    const [leader, follower] = await leaderAndFollower(context, "request-bad-options", 0, true);
+    const tried = async () => {
+      const out: unknown[] = [];
+      for (const options of [{ retryOnReconnect: "yes" }, { timeoutMs: Object.create(null) }, 5000])
+        out.push(
+          await window.sc.request("x", options as never).then(
+            () => "resolved",
+            (e: { code: string; message: string }) => `${e.code}: ${e.message}`,
+          ),
+        );
+      return [...out, window.sc.stats.pendingRequests];
+    };
+    const refused = [
+      'ERR_INVALID_OPTION: option retryOnReconnect of request() must be a boolean, got "yes"',
+      "ERR_INVALID_OPTION: option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got [object Object]",
+      "ERR_INVALID_OPTION: request(): options must be an object, got 5000",
+      0,
+    ];
+    expect(await inPage(leader, null, tried)).toEqual(refused);
+    expect(await inPage(follower, null, tried)).toEqual(refused);
+    await context.close();
+  });
+
   it("a follower's send that expired in the leader's queue (reported there, to every tab) is let go of: drained() resolves, and a next leader neither gets it nor reports it again", async () => {
     const context = await rig.browser.newContext();
     const [leader, follower] = await leaderAndFollower(context, "expired-in-leader");
