@@ -757,7 +757,7 @@ describe("bad values String() cannot show", () => {
       expect(got).toEqual(
         calls.map(
           ([named]) =>
-            `EvtWebSocketError ERR_INVALID_OPTION: ${named} must be ${MUST[named]}, got [object Object]${named.includes("dropAll") ? "; sendRaw() writes any other" : ""}`,
+            `EvtWebSocketError ERR_INVALID_OPTION: ${named} must be ${MUST[named]}, got object${named.includes("dropAll") ? "; sendRaw() writes any other" : ""}`,
         ),
       );
     },

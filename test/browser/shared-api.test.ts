@@ -478,7 +478,7 @@ describe("evtwebsocket/shared: Conn's API in a follower (Chromium)", requireTool
     };
     const refused = [
       'ERR_INVALID_OPTION: option retryOnReconnect of request() must be a boolean, got "yes"',
-      "ERR_INVALID_OPTION: option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got [object Object]",
+      "ERR_INVALID_OPTION: option timeoutMs of request() must be a whole number of ms from 0 to 2147483647 or Infinity, got object",
       "ERR_INVALID_OPTION: request(): options must be an object, got 5000",
       0,
     ];
