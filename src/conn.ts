@@ -400,7 +400,16 @@ export class Conn<TIn = Data, TOut = Sendable> {
     // The codec or messageId may have closed the connection or aborted the signal: nothing is
     // registered then (a listener added to an aborted signal never runs).
     this.#assertLive(o.signal, "request()");
-    const init = { ...o, body, id, data, done };
+    // Built field by field, in one shape for every request (a spread of \`o\` made a slower one).
+    const init = {
+      body,
+      id,
+      timeoutMs: o.timeoutMs,
+      signal: o.signal,
+      retryOnReconnect: o.retryOnReconnect,
+      data,
+      done,
+    };
     const obs = this.#in.obs;
     if (!obs?.tracesRequests) return this.#out.request(this.#life.openLink, init, this.#life);
     let result: SendResult = "queued";
