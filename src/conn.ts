@@ -400,7 +400,7 @@ export class Conn<TIn = Data, TOut = Sendable> {
     // The codec or messageId may have closed the connection or aborted the signal: nothing is
     // registered then (a listener added to an aborted signal never runs).
     this.#assertLive(o.signal, "request()");
-    // Built field by field, in one shape for every request (a spread of \`o\` made a slower one).
+    // Built field by field, in one shape for every request (a spread of `o` made a slower one).
     const init = {
       body,
       id,

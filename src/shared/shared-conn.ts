@@ -22,6 +22,7 @@
  * across origins.
  */
 
+import { isThenable } from "../attempt.js";
 import { watchEnvironment } from "../browser-hooks.js";
 import { Emitter } from "../emitter.js";
 // The public entry only: the build keeps it an import of "evtwebsocket", so this entry and the
@@ -153,15 +154,15 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
   #connected(): unknown {
     let waits: unknown[] = [];
     this.#events.run(this, () => {
+      // What Conn waits for (attempt.ts's isThenable): an object whose `then` is no function is no promise.
       waits = this.#events
         .emitCollect("connected", this)
+        .filter(isThenable)
         .map((w) =>
-          (w as PromiseLike<unknown> | undefined)?.then?.(undefined, (e) =>
-            this.#emit("error", evtError("ERR_CALLBACK_THREW", "onConnected rejected", e)),
-          ),
+          w.then(undefined, (e) => this.#emit("error", evtError("ERR_CALLBACK_THREW", "onConnected rejected", e))),
         );
     });
-    return waits.some(Boolean) && Promise.all(waits);
+    return waits.length > 0 && Promise.all(waits);
   }
 
   /** Queues for the lock; the callback runs when this tab becomes the leader. */

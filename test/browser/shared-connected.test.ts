@@ -39,14 +39,15 @@ afterAll(async () => {
 /**
  * A page whose shared connection `name` is made, not dialled. `mode` "reject": its onConnected
  * option and an `on("connected")` listener are async and reject (naming `tag`); "hold": its
- * onConnected returns a promise that {@link W.release} settles; "wait": one that never settles.
+ * onConnected returns a promise that {@link W.release} settles; "wait": one that never settles;
+ * "odd": an object whose `then` is not a function (no promise, as Conn reads it).
  * `alone`: the page has no Web Locks.
  */
 async function openTab(
   context: BrowserContext,
   name: string,
   tag: string,
-  mode: "reject" | "hold" | "wait",
+  mode: "reject" | "hold" | "wait" | "odd",
   alone = false,
 ): Promise<Page> {
   const [page] = (await openPages(context, `${rig.origin}/`, 1, () => window.shared !== undefined)) as [Page];
@@ -62,6 +63,7 @@ async function openTab(
         w.log.push("connected");
         if (mode === "reject") return Promise.reject(new Error(`${tag}: onConnected rejected`));
         if (mode === "wait") return new Promise(() => {});
+        if (mode === "odd") return { then: 5 };
         return new Promise<void>((resolve, reject) => {
           w.release = (fail) => {
             c.send("auth");
@@ -198,6 +200,28 @@ describe(
       expect(await errorsIn(tab)).toEqual([
         "error ERR_CALLBACK_THREW onConnected rejected: alone: auth failed",
       ]);
+      expect(errors).toEqual([]);
+      await context.close();
+    });
+
+    it("an onConnected that returns an object whose then is not a function holds nothing and throws nothing, as in Conn (the leader and a lone tab)", async () => {
+      errors.length = 0;
+      const context = await rig.browser.newContext();
+      const before = server.received.length;
+      const leader = await openTab(context, "odd", "leader", "odd");
+      const lone = await openTab(context, "odd-lone", "alone", "odd", true);
+      for (const [tab, body] of [
+        [leader, "leader-queued"],
+        [lone, "alone-queued"],
+      ] as const) {
+        expect(await inPage(tab, body, (b) => (window as unknown as W).a.send(b))).toBe("queued");
+        await inPage(tab, server.url, (url) => (window as unknown as W).a.dial(url));
+        expect(await log(tab)).toEqual(["connected"]);
+      }
+      await until(() => server.received.length === before + 2, "both queues flushed");
+      expect(server.received.slice(before).sort()).toEqual(["alone-queued", "leader-queued"]);
+      expect(await errorsIn(leader)).toEqual([]);
+      expect(await errorsIn(lone)).toEqual([]);
       expect(errors).toEqual([]);
       await context.close();
     });
