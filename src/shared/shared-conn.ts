@@ -159,7 +159,9 @@ export class SharedConn<TIn = Data, TOut = Sendable> {
         .emitCollect("connected", this)
         .filter(isThenable)
         .map((w) =>
-          w.then(undefined, (e) => this.#emit("error", evtError("ERR_CALLBACK_THREW", "onConnected rejected", e))),
+          w.then(undefined, (e) =>
+            this.#emit("error", evtError("ERR_CALLBACK_THREW", "onConnected rejected", e)),
+          ),
         );
     });
     return waits.length > 0 && Promise.all(waits);

@@ -63,6 +63,7 @@ async function openTab(
         w.log.push("connected");
         if (mode === "reject") return Promise.reject(new Error(`${tag}: onConnected rejected`));
         if (mode === "wait") return new Promise(() => {});
+        // biome-ignore lint/suspicious/noThenProperty: the case under test, a then that is no function.
         if (mode === "odd") return { then: 5 };
         return new Promise<void>((resolve, reject) => {
           w.release = (fail) => {
