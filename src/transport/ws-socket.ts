@@ -26,6 +26,7 @@ import { parseRetryAfter } from "../retry-after.js";
 import { adopt, kTransport, type SocketOptions } from "./create-connection.js";
 import { handshakeResponse } from "./handshake-response.js";
 import type { WsTransport } from "./ws.js";
+import { installReader } from "./ws-reader.js";
 
 type Response = {
   statusCode?: number;
@@ -56,15 +57,7 @@ export class WsSocket extends WebSocket {
       case "message": {
         if (transport.failed) return true;
         const buf = Array.isArray(a) ? Buffer.concat(a as Buffer[]) : (a as Buffer);
-        if (b === true) {
-          events.onMessage(buf, buf.byteLength);
-          return true;
-        }
-        // ws's own check is off (it would read every text message twice): the decoder turns
-        // any invalid sequence into U+FFFD, so only a message holding one needs a second look.
-        const text = buf.toString("utf8");
-        if (text.includes("\uFFFD") && !isUtf8(buf)) this.#failUtf8(transport);
-        else events.onMessage(text, buf.byteLength);
+        this.frame(buf, 0, buf.byteLength, b === true);
         return true;
       }
       case "pong":
@@ -79,6 +72,8 @@ export class WsSocket extends WebSocket {
         transport.response = handshakeResponse(a as Response);
         return true;
       case "open":
+        // ws's receiver exists now, and reads nothing before this returns.
+        installReader((this as { _receiver?: unknown })._receiver, this);
         events.onOpen(this.protocol, transport.response);
         return true;
       case "error":
@@ -102,6 +97,29 @@ export class WsSocket extends WebSocket {
       default:
         return false;
     }
+  }
+
+  /** True while a message may be handed on: open, not failed, not ended (ws-reader.ts reads then). */
+  get reading(): boolean {
+    return this.transport?.failed === false && this.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * One whole message, the payload at `chunk[start, end)`, from ws's receiver or from ws-reader.ts;
+   * only while the transport is set and has not failed.
+   */
+  frame(chunk: Buffer, start: number, end: number, binary: boolean): void {
+    const transport = this.transport!;
+    if (binary) {
+      const buf = start === 0 && end === chunk.length ? chunk : chunk.subarray(start, end);
+      transport.events.onMessage(buf, end - start);
+      return;
+    }
+    // ws's own check is off (it would read every text message twice): the decoder turns any
+    // invalid sequence into U+FFFD, so only a message holding one needs a second look.
+    const text = chunk.toString("utf8", start, end);
+    if (text.includes("\uFFFD") && !isUtf8(chunk.subarray(start, end))) this.#failUtf8(transport);
+    else transport.events.onMessage(text, end - start);
   }
 
   /**
