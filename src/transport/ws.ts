@@ -12,10 +12,11 @@
  * Data frames are built and masked by frame.ts and written by one writer, ws-writer.ts (the
  * transport's base class), while ws reports the connection open (ws masks byte by byte without
  * its optional native add-on: 60% of the client's CPU at 64 KiB per message); the frames sent in
- * one tick leave in few socket writes. ws keeps the handshake, every control frame and all that
- * is received; with compression off and no `Blob`, ws writes its frames at once, and a frame ws
- * writes itself (ping, pong, close) first hands the writer's batch to the socket, so frames
- * leave in the order they were asked for.
+ * one tick leave in few socket writes. Whole unfragmented text and binary frames received are
+ * read straight from the socket's chunks (ws-reader.ts); ws keeps the handshake, every control
+ * frame and every other frame received; with compression off and no `Blob`, ws writes its
+ * frames at once, and a frame ws writes itself (ping, pong, close) first hands the writer's
+ * batch to the socket, so frames leave in the order they were asked for.
  *
  * The socket ws writes to comes from create-connection.ts, through ws's public
  * `createConnection` option, not a private field: TCP or TLS, or with `proxy` a `CONNECT`
@@ -42,6 +43,9 @@
  *   our data frames written to that socket interleave correctly with its control frames;
  * - `emit()` is the only way it raises events, and it reads `emit`'s result only for
  *   `unexpected-response`;
+ * - its receiver (`_receiver`, made before `open` is raised) takes each chunk through its own
+ *   `write()`, and its fields `_state`, `_bufferedBytes`, `_fragmented`, `_errored` and
+ *   `_maxPayload` say where it stands (ws-reader.ts; where one is missing, ws reads everything);
  * - its automatic pong passes `_autoPongComplete` as `pong()`'s callback (8.23's count of pongs
  *   not yet written, `maxPendingAutoPongs`): `WsSocket` tells it by that, and otherwise writes
  *   every pong as before.
