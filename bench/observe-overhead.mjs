@@ -7,7 +7,10 @@
  * for `rounds` rounds (default 5): `base` (another build, with `--base`), `none` (this build, no
  * subscriber), `dc` (a no-op subscriber on every channel), `otel` (`evtwebsocket/otel` with
  * no-op exporters, every request a recorded span), `otel1pct` (the same, 1% of traces
- * sampled) and `metrics` (`evtwebsocket/otel` with a meter provider only: the no-op tracer). Prints CPU µs per request and the throughput ratio to `base` (or `none`).
+ * sampled), `metrics` (`evtwebsocket/otel` with a meter provider only: the no-op tracer) and
+ * `sdkfloor` (no evtwebsocket/otel: the SDK calls alone that a span and a duration record per
+ * request need, the floor under `otel`). Prints CPU µs per request and the throughput ratio to
+ * `base` (or `none`).
  */
 
 import { execFileSync } from "node:child_process";
@@ -46,7 +49,49 @@ async function instrumentOtel(ratio, metricsOnly = false) {
   instrument(metricsOnly ? { meterProvider } : { tracerProvider, meterProvider });
 }
 
+/**
+ * The floor under `otel`: what the SDK alone costs per request, with no evtwebsocket/otel: a
+ * client span with the attributes ours carry, started before and ended after each request, and
+ * one record in a duration histogram with an outcome attribute. No instrumentation that records
+ * every request as a span can cost less.
+ */
+async function sdkFloor() {
+  const { trace, SpanKind } = await import("@opentelemetry/api");
+  const { BasicTracerProvider, BatchSpanProcessor } = await import("@opentelemetry/sdk-trace-base");
+  const { MeterProvider, PeriodicExportingMetricReader } = await import("@opentelemetry/sdk-metrics");
+  const done = (_items, callback) => callback({ code: 0 });
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new BatchSpanProcessor({ export: done, shutdown: async () => {} })],
+  });
+  const reader = new PeriodicExportingMetricReader({
+    exporter: { export: done, forceFlush: async () => {}, shutdown: async () => {} },
+    exportIntervalMillis: 1000,
+  });
+  const meter = new MeterProvider({ readers: [reader] }).getMeter("floor");
+  const tracer = tracerProvider.getTracer("floor");
+  const histogram = meter.createHistogram("floor.duration", { unit: "s" });
+  const attributes = {
+    "server.address": "127.0.0.1",
+    "server.port": 80,
+    "evtwebsocket.request.outcome": "ok",
+    "evtwebsocket.connection.id": "c1",
+  };
+  const outcome = { "evtwebsocket.request.outcome": "ok" };
+  const options = { kind: SpanKind.CLIENT, attributes };
+  void trace;
+  return (call) => {
+    const span = tracer.startSpan("evtwebsocket request", options);
+    const t0 = performance.now();
+    return call().then((reply) => {
+      span.end();
+      histogram.record((performance.now() - t0) / 1000, outcome);
+      return reply;
+    });
+  };
+}
+
 async function measure(variant, base) {
+  const wrap = variant === "sdkfloor" ? await sdkFloor() : (call) => call();
   if (variant === "dc") await subscribeNoop();
   if (variant === "otel") await instrumentOtel(1);
   if (variant === "otel1pct") await instrumentOtel(0.01);
@@ -68,7 +113,7 @@ async function measure(variant, base) {
     const worker = async () => {
       while (next < end) {
         const id = next++;
-        const reply = await conn.request({ id, p: "0123456789abcdef" });
+        const reply = await wrap(() => conn.request({ id, p: "0123456789abcdef" }));
         if (reply.id !== id) throw new Error(`response ${reply.id} for request ${id}`);
       }
     };
@@ -85,7 +130,7 @@ async function measure(variant, base) {
 const args = process.argv.slice(2);
 const baseAt = args.indexOf("--base");
 const base = baseAt >= 0 ? args[baseAt + 1] : undefined;
-const VARIANTS = ["base", "none", "dc", "otel", "otel1pct", "metrics"];
+const VARIANTS = ["base", "none", "dc", "otel", "otel1pct", "metrics", "sdkfloor"];
 if (args[0] === "--one") {
   process.stdout.write(`${await measure(args[1], args[2])}\n`);
 } else {
