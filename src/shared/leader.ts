@@ -74,18 +74,19 @@ export class Leader<TIn, TOut> {
     conn.on("state", ({ newState }) => {
       // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
       // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
-      if (newState === "closed" && !t.role.leaving) {
-        t.unacked.clear();
-        for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped: true });
-      }
+      if (newState === "closed" && !t.role.leaving) this.#flushAcks(true);
       tell("state", newState);
     });
     // This tab's listeners' promise (if one returned one) holds this Conn's queue, as Conn's own would.
     conn.on("connected", () => {
       this.#opens++;
       const held = tell("connected", undefined);
-      // The queue is flushed after the connected listeners (and their promise): acknowledge what it held then.
-      if (fan) void Promise.resolve(held).then(() => setTimeout(() => this.#flushAcks(), 0));
+      // The queue is flushed after the connected listeners (and their promise): acknowledge what
+      // it held then; not after close() or a step down, which settled the acknowledgements (halt()).
+      if (fan)
+        void Promise.resolve(held).then(() => {
+          if (t.role.leads) this.#wait = setTimeout(() => this.#flushAcks());
+        });
       return held;
     });
     // A tab that leads again before its old socket closed: Conn dials once it has (one socket
@@ -202,18 +203,21 @@ export class Leader<TIn, TOut> {
       : url;
   }
 
-  /** Forgets a takeover's dial still waiting for the server's wait to end (step down, close()). */
+  /**
+   * Stops this tab's timers (step down, close()) and settles what it owes the followers while
+   * the channel is still open: what the open already flushed (the queue is empty) is
+   * acknowledged now; what it did not is never (each follower sends it to the next leader).
+   */
   halt(): void {
     clearTimeout(this.#wait);
+    if (!this.conn.stats.queuedMessages) this.#flushAcks();
+    this.#acks = [];
   }
 
   /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
   stepDown(): void {
     this.halt();
     if (!this.#t.role.stepDown()) return;
-    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
-    // the next one (posted later, should this tab lead again, they would count sends twice).
-    this.#acks = [];
     this.#stale++;
     void this.conn.close(1000, "page hidden").then(() => this.#stale--);
     this.#t.emit("role", "follower");
@@ -272,9 +276,13 @@ export class Leader<TIn, TOut> {
     }
   }
 
-  #flushAcks(): void {
+  /**
+   * Acknowledges what this leader owed: sent (the queue was flushed), or `dropped` (its Conn
+   * ended for good). This tab's own held sends are let go of with them.
+   */
+  #flushAcks(dropped?: true): void {
     const t = this.#t;
-    if (t.role.role === "leader") t.unacked.clear(); // this tab's own: flushed with the queue
-    for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq });
+    if (t.role.role === "leader") t.unacked.clear();
+    for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped });
   }
 }
