@@ -40,11 +40,18 @@ export class Leader<TIn, TOut> {
   /** Opens of this tab's own Conn: a request queued since the last one was never written. */
   #opens = 0;
   readonly #t: Tab<TIn, TOut>;
-  /** Acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number; body?: unknown }[] = [];
+  /**
+   * Acknowledgements held until the queue is flushed on the next open: the followers' posts
+   * themselves (`from` emptied for a request refused or dropped meanwhile: acknowledged to none).
+   */
+  #acks: { from: string; seq: number; body?: unknown }[] = [];
   /** Step downs whose socket is still closing: that socket's end is not news. */
   #stale = 0;
-  /** The timer of a takeover's dial that waits for the end of the server's wait (see {@link lead}). */
+  /**
+   * The timer of a takeover's dial that waits for the end of the server's wait (see
+   * {@link lead}), or of the acknowledgements after an open: one field (the shared entry's
+   * bytes), as the first has fired before the open that sets the second; both end at halt().
+   */
   #wait: ReturnType<typeof setTimeout> | undefined;
 
   /** @param fan - tell this Conn's events to every other tab (false: alone). */
@@ -99,9 +106,12 @@ export class Leader<TIn, TOut> {
     conn.on("pong", (info) => tell("pong", info));
     conn.on("error", (error) => {
       // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
-      const i = t.unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
+      const i = t.unacked.dropped(
+        error,
+        this.#acks.map((a) => a.body),
+      );
       if (i >= 0) {
-        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
+        const [{ from: to, seq }] = this.#acks.splice(i, 1) as [{ from: string; seq: number }];
         t.post({ t: "ack", to, seq, dropped: true });
       }
       tell("error", error, toWire(error));
@@ -255,24 +265,31 @@ export class Leader<TIn, TOut> {
     } else if (m.t === "send") {
       try {
         const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-        // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
-        if (result === "dropped") t.post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
-        else if (result !== "queued") t.post({ t: "ack", to: m.from, seq: m.seq });
-        else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
+        // Sent, or a volatile one it dropped (not open), acknowledged as such: not counted as sent.
+        if (result === "queued") this.#acks.push(m);
+        else t.post({ t: "ack", to: m.from, seq: m.seq, dropped: result === "dropped" });
       } catch (error) {
         t.post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
       }
     } else if (m.t === "req") {
       const { from: to, seq } = m;
-      // Taken once written: a request this leader only queued goes to the next leader if this
-      // one goes away first, as Conn sends a queued request on reconnect.
-      if (conn.isConnected()) t.post({ t: "ack", to, seq });
-      else this.#acks.push({ to, seq });
       conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
         (value) => t.post({ t: "res", to, seq, value }),
-        // A leaving leader's requests are the next leader's business, not an error.
-        (error) => t.role.leaving || t.post({ t: "res", to, seq, error: toWire(error) }),
+        (error) => {
+          // Refused, or dropped unsent from the queue: acknowledged to no tab (not counted as
+          // sent, as Conn counts it); its error is the answer.
+          m.from = "";
+          // A leaving leader's requests are the next leader's business, not an error.
+          if (!t.role.leaving) t.post({ t: "res", to, seq, error: toWire(error) });
+        },
       );
+      // Taken once written: at once while open, after a refusal's rejection above (queued
+      // before this); one only queued once the next open flushes it, and goes to the next
+      // leader if this one goes away first, as Conn sends a queued request on reconnect.
+      if (conn.isConnected()) queueMicrotask(() => t.post({ t: "ack", to: m.from, seq }));
+      else this.#acks.push(m);
+      // Conn holds the body now; a held entry's body is matched against a dropped send's.
+      m.body = undefined;
     }
   }
 
@@ -283,6 +300,6 @@ export class Leader<TIn, TOut> {
   #flushAcks(dropped?: true): void {
     const t = this.#t;
     if (t.role.role === "leader") t.unacked.clear();
-    for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped });
+    for (const { from: to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped });
   }
 }

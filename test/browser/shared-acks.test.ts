@@ -190,4 +190,68 @@ describe("evtwebsocket/shared: the leader's acknowledgements (Chromium)", requir
     expect(errors).toEqual([]);
     await context.close();
   });
+
+  it("a follower's request the open leader refuses at once (maxPendingRequests) is not counted as sent, in the follower as in the leader: as Conn counts a refused request", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const leader = await openTab(context, "refused-open", false, { maxPendingRequests: 1 });
+    const follower = await openTab(context, "refused-open", false, { maxPendingRequests: 1 });
+    expect(await tab(follower).role()).toBe("follower");
+    await tab(leader).dial(server.url);
+    await tab(follower).dial(server.url);
+    const sentBefore = (await tab(leader).stats()).messagesSent;
+    const outcome = await inPage(follower, null, async () => {
+      const a = (window as unknown as W).a;
+      // Written, and never answered: the leader's one pending request.
+      void a.request("mute:1", { timeoutMs: 60_000 }).catch(() => {});
+      await window.waitFor(() => a.stats.messagesSent === 1, "the first request acknowledged");
+      return a.request("second").then(
+        () => "answered",
+        (e: { code: string }) => e.code,
+      );
+    });
+    expect(outcome).toBe("ERR_TOO_MANY_PENDING");
+    // The leader's Conn wrote one (its own count); the follower said two.
+    expect((await tab(leader).stats()).messagesSent - sentBefore).toBe(1);
+    const stats = await tab(follower).stats();
+    expect([stats.messagesSent, stats.pendingRequests]).toEqual([1, 1]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it("a follower's request the leader refuses while not open (its queue full) is not counted as sent once the leader opens", async () => {
+    errors.length = 0;
+    const context = await rig.browser.newContext();
+    const options = { queue: { maxMessages: 1 } };
+    const leader = await openTab(context, "refused-queued", false, options);
+    const follower = await openTab(context, "refused-queued", false, options);
+    expect(await tab(follower).role()).toBe("follower");
+    const before = server.received.length;
+    const second = await inPage(follower, null, async () => {
+      const w = window as unknown as W & { first: Promise<string> };
+      const settled = (p: Promise<string>) =>
+        p.then(
+          (v) => v,
+          (e: { code: string }) => e.code,
+        );
+      w.first = settled(w.a.request("q1"));
+      return settled(w.a.request("q2"));
+    });
+    expect(second).toBe("ERR_QUEUE_FULL");
+    await tab(leader).dial(server.url);
+    await tab(follower).dial(server.url);
+    const outcomes = [
+      second,
+      await inPage(follower, null, () => (window as unknown as { first: Promise<string> }).first),
+    ];
+    expect(outcomes).toEqual(["ERR_QUEUE_FULL", "echo:q1"]);
+    expect(server.received.slice(before)).toEqual(["q1"]);
+    // Every acknowledgement the open owed has come: a send made now is acknowledged after them.
+    await tab(follower).send("mute:later");
+    await inPage(follower, null, () => (window as unknown as W).a.drained());
+    const stats = await tab(follower).stats();
+    expect([stats.messagesSent, stats.messagesReceived]).toEqual([2, 1]);
+    expect(errors).toEqual([]);
+    await context.close();
+  });
 });
