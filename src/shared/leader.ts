@@ -51,6 +51,8 @@ export class Leader<TIn, TOut> {
    * The timer of a takeover's dial that waits for the end of the server's wait (see
    * {@link lead}), or of the acknowledgements after an open: one field (the shared entry's
    * bytes), as the first has fired before the open that sets the second; both end at halt().
+   * (A drop and a new attempt within the second's 0 ms would take the field: that timer then
+   * runs after halt() and finds nothing owed.)
    */
   #wait: ReturnType<typeof setTimeout> | undefined;
 
