@@ -40,11 +40,20 @@ export class Leader<TIn, TOut> {
   /** Opens of this tab's own Conn: a request queued since the last one was never written. */
   #opens = 0;
   readonly #t: Tab<TIn, TOut>;
-  /** Acknowledgements held until the queue is flushed on the next open. */
-  #acks: { to: string; seq: number; body?: unknown }[] = [];
+  /**
+   * Acknowledgements held until the queue is flushed on the next open: the followers' posts
+   * themselves (`from` emptied for a request refused or dropped meanwhile: acknowledged to none).
+   */
+  #acks: { from: string; seq: number; body?: unknown }[] = [];
   /** Step downs whose socket is still closing: that socket's end is not news. */
   #stale = 0;
-  /** The timer of a takeover's dial that waits for the end of the server's wait (see {@link lead}). */
+  /**
+   * The timer of a takeover's dial that waits for the end of the server's wait (see
+   * {@link lead}), or of the acknowledgements after an open: one field (the shared entry's
+   * bytes), as the first has fired before the open that sets the second; both end at halt().
+   * (A drop and a new attempt within the second's 0 ms would take the field: that timer then
+   * runs after halt() and finds nothing owed.)
+   */
   #wait: ReturnType<typeof setTimeout> | undefined;
 
   /** @param fan - tell this Conn's events to every other tab (false: alone). */
@@ -74,18 +83,19 @@ export class Leader<TIn, TOut> {
     conn.on("state", ({ newState }) => {
       // Ended for good (not stepping down): Conn reports its queued sends; none is kept.
       // So are the followers' it queued: acknowledged as dropped, not sent by a later open.
-      if (newState === "closed" && !t.role.leaving) {
-        t.unacked.clear();
-        for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped: true });
-      }
+      if (newState === "closed" && !t.role.leaving) this.#flushAcks(true);
       tell("state", newState);
     });
     // This tab's listeners' promise (if one returned one) holds this Conn's queue, as Conn's own would.
     conn.on("connected", () => {
       this.#opens++;
       const held = tell("connected", undefined);
-      // The queue is flushed after the connected listeners (and their promise): acknowledge what it held then.
-      if (fan) void Promise.resolve(held).then(() => setTimeout(() => this.#flushAcks(), 0));
+      // The queue is flushed after the connected listeners (and their promise): acknowledge what
+      // it held then; not after close() or a step down, which settled the acknowledgements (halt()).
+      if (fan)
+        void Promise.resolve(held).then(() => {
+          if (t.role.leads) this.#wait = setTimeout(() => this.#flushAcks());
+        });
       return held;
     });
     // A tab that leads again before its old socket closed: Conn dials once it has (one socket
@@ -98,9 +108,12 @@ export class Leader<TIn, TOut> {
     conn.on("pong", (info) => tell("pong", info));
     conn.on("error", (error) => {
       // A queued send it dropped and reports (to every tab) is not held, nor sent again, anywhere.
-      const i = t.unacked.dropped(error, fan ? this.#acks.map((a) => a.body) : []);
+      const i = t.unacked.dropped(
+        error,
+        this.#acks.map((a) => a.body),
+      );
       if (i >= 0) {
-        const [{ to, seq }] = this.#acks.splice(i, 1) as [{ to: string; seq: number }];
+        const [{ from: to, seq }] = this.#acks.splice(i, 1) as [{ from: string; seq: number }];
         t.post({ t: "ack", to, seq, dropped: true });
       }
       tell("error", error, toWire(error));
@@ -202,18 +215,21 @@ export class Leader<TIn, TOut> {
       : url;
   }
 
-  /** Forgets a takeover's dial still waiting for the server's wait to end (step down, close()). */
+  /**
+   * Stops this tab's timers (step down, close()) and settles what it owes the followers while
+   * the channel is still open: what the open already flushed (the queue is empty) is
+   * acknowledged now; what it did not is never (each follower sends it to the next leader).
+   */
   halt(): void {
     clearTimeout(this.#wait);
+    if (!this.conn.stats.queuedMessages) this.#flushAcks();
+    this.#acks = [];
   }
 
   /** The page is frozen or cached: a leader closes its socket and passes the lock on; a follower stops queueing. */
   stepDown(): void {
     this.halt();
     if (!this.#t.role.stepDown()) return;
-    // The acknowledgements it owed are void: each follower sends what no leader acknowledged to
-    // the next one (posted later, should this tab lead again, they would count sends twice).
-    this.#acks = [];
     this.#stale++;
     void this.conn.close(1000, "page hidden").then(() => this.#stale--);
     this.#t.emit("role", "follower");
@@ -251,30 +267,41 @@ export class Leader<TIn, TOut> {
     } else if (m.t === "send") {
       try {
         const result = m.o === undefined ? conn.send(m.body as TOut) : conn.send(m.body as TOut, m.o);
-        // A volatile one it dropped (not open) is acknowledged as such: not counted as sent.
-        if (result === "dropped") t.post({ t: "ack", to: m.from, seq: m.seq, dropped: true });
-        else if (result !== "queued") t.post({ t: "ack", to: m.from, seq: m.seq });
-        else this.#acks.push({ to: m.from, seq: m.seq, body: m.body });
+        // Sent, or a volatile one it dropped (not open), acknowledged as such: not counted as sent.
+        if (result === "queued") this.#acks.push(m);
+        else t.post({ t: "ack", to: m.from, seq: m.seq, dropped: result === "dropped" });
       } catch (error) {
         t.post({ t: "ack", to: m.from, seq: m.seq, error: toWire(error) });
       }
     } else if (m.t === "req") {
       const { from: to, seq } = m;
-      // Taken once written: a request this leader only queued goes to the next leader if this
-      // one goes away first, as Conn sends a queued request on reconnect.
-      if (conn.isConnected()) t.post({ t: "ack", to, seq });
-      else this.#acks.push({ to, seq });
       conn.request(m.body as TOut, { timeoutMs: m.timeoutMs, retryOnReconnect: m.retry }).then(
         (value) => t.post({ t: "res", to, seq, value }),
-        // A leaving leader's requests are the next leader's business, not an error.
-        (error) => t.role.leaving || t.post({ t: "res", to, seq, error: toWire(error) }),
+        (error) => {
+          // Refused, or dropped unsent from the queue: acknowledged to no tab (not counted as
+          // sent, as Conn counts it); its error is the answer.
+          m.from = "";
+          // A leaving leader's requests are the next leader's business, not an error.
+          if (!t.role.leaving) t.post({ t: "res", to, seq, error: toWire(error) });
+        },
       );
+      // Taken once written: at once while open, after a refusal's rejection above (queued
+      // before this); one only queued once the next open flushes it, and goes to the next
+      // leader if this one goes away first, as Conn sends a queued request on reconnect.
+      if (conn.isConnected()) queueMicrotask(() => t.post({ t: "ack", to: m.from, seq }));
+      else this.#acks.push(m);
+      // Conn holds the body now; a held entry's body is matched against a dropped send's.
+      m.body = undefined;
     }
   }
 
-  #flushAcks(): void {
+  /**
+   * Acknowledges what this leader owed: sent (the queue was flushed), or `dropped` (its Conn
+   * ended for good). This tab's own held sends are let go of with them.
+   */
+  #flushAcks(dropped?: true): void {
     const t = this.#t;
-    if (t.role.role === "leader") t.unacked.clear(); // this tab's own: flushed with the queue
-    for (const { to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq });
+    if (t.role.role === "leader") t.unacked.clear();
+    for (const { from: to, seq } of this.#acks.splice(0)) t.post({ t: "ack", to, seq, dropped });
   }
 }

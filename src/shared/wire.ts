@@ -35,7 +35,7 @@ export type Wire =
       retry: boolean;
       l: string | undefined;
     }
-  | { t: "ack"; to: string; seq: number; error?: WireError; dropped?: true }
+  | { t: "ack"; to: string; seq: number; error?: WireError; dropped?: boolean }
   | { t: "res"; to: string; seq: number; value?: unknown; error?: WireError }
   | {
       t: "ev";
