@@ -53,7 +53,7 @@
 
 import type * as net from "node:net";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
-import { socketOptions } from "./create-connection.js";
+import { socketOptions, wrongAgent } from "./create-connection.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
   ClosedBy,
@@ -227,7 +227,14 @@ export const wsTransport: TransportFactory = {
   name: "ws",
   canPing: true,
   canSendHeaders: true,
-  open: (url, options, events) => new WsTransport(url, options, events),
+  open(url, options, events) {
+    try {
+      return new WsTransport(url, options, events);
+    } catch (cause) {
+      // Node's http.request refuses an agent of the other scheme at once, on every attempt.
+      throw (options.agent !== undefined && wrongAgent(url, cause)) || cause;
+    }
+  },
   check({ proxy, agent, tls }) {
     const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
     for (const key of Object.keys(tls ?? {})) {
