@@ -532,6 +532,27 @@ describe("where proxy and agent cannot work", () => {
     expect(error.message).toContain("option agent");
   });
 
+  it.each([
+    ["an object without addRequest", {}],
+    ["a plain object with a protocol", { protocol: "http:" }],
+  ])(
+    "%s as agent is refused at dial(), before any attempt (Node would refuse it on every one)",
+    async (_, agent) => {
+      const s = await server();
+      const reconnecting: unknown[] = [];
+      const c = conn({
+        agent: agent as never,
+        reconnect: fast,
+        onReconnecting: (i) => void reconnecting.push(i),
+      });
+      const error = await failure(c.dial(s.url));
+      expect(error.code).toBe("ERR_INVALID_OPTION");
+      expect(error.message).toContain("option agent");
+      expect(reconnecting).toEqual([]);
+      expect(s.connections).toBe(0);
+    },
+  );
+
   it("a bad proxy in the environment fails the attempt (ERR_DIAL_FAILED naming the variable, not its value)", async () => {
     vi.stubEnv("http_proxy", "");
     vi.stubEnv("HTTP_PROXY", "socks5://user:pw@127.0.0.1:1");

@@ -250,7 +250,8 @@ export const wsTransport: TransportFactory = {
         throw invalid((cause as Error).message);
       }
     }
-    if (agent !== undefined && (typeof agent !== "object" || agent === null)) {
+    // Node's own test of an agent (an object with addRequest): one without it fails every attempt.
+    if (agent !== undefined && typeof (agent as { addRequest?: unknown } | null)?.addRequest !== "function") {
       throw invalid("option agent must be a Node http.Agent");
     }
   },
