@@ -186,7 +186,9 @@ export class Link<O = unknown> implements TransportEvents, HeartbeatHooks {
       const options = this.#headers === undefined ? config : { ...config, headers: this.#headers };
       this.#transport = config.factory.open(this.#url, options, this);
     } catch (cause) {
-      this.#end({ code: 1006, reason: "", wasClean: false, error: dialError(this.#url, cause) });
+      // The transport's own verdict (ws's: an agent of the other scheme) comes out as it is.
+      const error = cause instanceof EvtWebSocketError ? cause : dialError(this.#url, cause);
+      this.#end({ code: 1006, reason: "", wasClean: false, error });
     }
   }
 

@@ -261,7 +261,8 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
   /**
    * A Node `http.Agent` that opens the connection's socket (Node only), for what `proxy` does not
    * do: `socks-proxy-agent`, `https-proxy-agent`, `proxy-agent` with PAC files. Typed as `object`
-   * so browser builds need no Node types. @default undefined
+   * so browser builds need no Node types. One Node refuses for the URL's scheme (an `http.Agent`
+   * for `wss:`) ends the dial with `ERR_INVALID_OPTION`, never retried. @default undefined
    *
    * @example
    * ```ts

@@ -4,7 +4,8 @@
  *
  * The attempt counter starts over only after a connection stayed open `resetAfterMs`, so a
  * server that accepts and closes at once meets a growing backoff, not a tight loop. An invalid
- * URL is never retried. `maxAttempts` counts retries, so a first dial makes at most
+ * URL is never retried, nor (on Node) a certificate that fails verification or an `agent` for
+ * the other scheme. `maxAttempts` counts retries, so a first dial makes at most
  * `1 + maxAttempts` handshakes. A proxy that answered 407 (wrong or missing credentials), or 401
  * (what tinyproxy answers to wrong ones), is retried only when `shouldReconnect` says yes. Scheduling the wait is the connection's job.
  *
@@ -19,8 +20,8 @@ import { backoffDelay } from "./backoff.js";
 import { ErrorCode, EvtWebSocketError } from "./errors.js";
 import type { DisconnectInfo } from "./options.js";
 import type { ResolvedReconnect } from "./resolve-options.js";
-// The runtime's own: Node's certificate codes; the browser build's answer is always false.
-import { isCertificateError } from "./transport/default.js";
+// The runtime's own: Node's certificate codes and an agent of the other scheme; the browser build's answer is always false.
+import { isPermanentFailure } from "./transport/default.js";
 
 /** How a socket ended, as far as the policy cares. */
 export interface Ending extends DisconnectInfo {
@@ -73,7 +74,7 @@ export function decideRetry(
   random: () => number = Math.random,
 ): RetryDecision {
   const base = ending.openForMs !== undefined && ending.openForMs >= policy.resetAfterMs ? 0 : attempt;
-  if (!policy.enabled || ending.error?.code === ErrorCode.INVALID_URL || isCertificateError(ending.error)) {
+  if (!policy.enabled || ending.error?.code === ErrorCode.INVALID_URL || isPermanentFailure(ending.error)) {
     return { retry: false, attempt: base, error: ending.error };
   }
   const info: DisconnectInfo = { code: ending.code, reason: ending.reason };

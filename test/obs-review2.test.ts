@@ -504,6 +504,39 @@ describe("a reconnect() during a wait the server set (1013), in the log", () => 
   });
 });
 
+describe("a reconnect() during a backoff wait, in the log, the channel and the events", () => {
+  it("two lines, one per decision (the drop's wait, then reconnect()'s: no wait), the same two channel messages, and one reconnecting event (the wait)", async () => {
+    const s = await createTestServer();
+    onCleanup(() => s.close());
+    const seen = listenAll();
+    const { logger, lines } = recorder();
+    const events: Array<[number, number]> = [];
+    const c = conn({
+      logger,
+      reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+      onReconnecting: (i) => void events.push([i.attempt, i.delayMs]),
+      onError: () => {},
+    });
+    await c.dial(s.url);
+    await s.dropAll();
+    await until(() => events.length === 1, "the backoff wait");
+    c.reconnect();
+    await until(() => c.isConnected(), "open again at once");
+    const retries = lines
+      .filter((l) => l.includes(" reconnecting "))
+      .map((l) => /attempt=\d+ delayMs=\d+ .*reason="[^"]+"/.exec(l)?.[0]);
+    expect(retries).toEqual([
+      'attempt=1 delayMs=60000 reason="ERR_DISCONNECTED"',
+      'attempt=1 delayMs=0 reason="reconnect()"',
+    ]);
+    expect(seen.filter(([kind]) => kind === "reconnecting").map(([, m]) => [m.delayMs, m.reason])).toEqual([
+      [60_000, "ERR_DISCONNECTED"],
+      [0, "reconnect()"],
+    ]);
+    expect(events).toEqual([[1, 60_000]]);
+  });
+});
+
 describe("queue expiry and drop-oldest overflow in the log (issue 18: the logger logs queue overflow or expiry)", () => {
   it("a queued message that expires, and one that drop-oldest drops: each logged, without its body", async () => {
     const { logger, lines } = recorder();

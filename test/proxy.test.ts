@@ -4,12 +4,15 @@
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
  */
 
+import * as http from "node:http";
+import * as https from "node:https";
 import {
   type AddressInfo,
   createServer as createTcpServer,
   Socket as NetSocket,
   type Socket,
 } from "node:net";
+import { checkServerIdentity as checkIdentity, type PeerCertificate } from "node:tls";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
@@ -424,6 +427,79 @@ describe("the agent option", () => {
   });
 });
 
+describe("an agent for the other scheme (Node refuses it on every attempt)", () => {
+  it.each([
+    ["an http.Agent", "wss:"],
+    ["an https.Agent", "ws:"],
+  ] as const)(
+    "%s for a %s URL: dial() rejects ERR_INVALID_OPTION naming agent at once, no retry, no socket",
+    async (kind, scheme) => {
+      const s = scheme === "wss:" ? await tlsServer() : await server();
+      const agent = kind === "an http.Agent" ? new http.Agent() : new https.Agent();
+      const errors: EvtWebSocketError[] = [];
+      const reconnecting: unknown[] = [];
+      // Retries on and fast: before the fix, every attempt failed and was retried for ever.
+      const c = conn({
+        agent,
+        tls: { ca: tlsFiles.cert },
+        reconnect: fast,
+        onError: (e) => void errors.push(e),
+        onReconnecting: (i) => void reconnecting.push(i),
+      });
+      const error = await failure(c.dial(s.url));
+      expect(error.code).toBe("ERR_INVALID_OPTION");
+      expect(error.message).toContain("option agent");
+      expect(error.message).toContain(scheme);
+      expect((error.cause as NodeJS.ErrnoException).code).toBe("ERR_INVALID_PROTOCOL");
+      expect(c.state).toBe(State.CLOSED);
+      expect(reconnecting).toEqual([]);
+      expect(errors, "dial()'s rejection is the report, as for an invalid URL").toEqual([]);
+      const connections = typeof s.connections === "function" ? s.connections() : s.connections;
+      expect(connections).toBe(0);
+    },
+  );
+
+  it("a URL function that turns to wss: on a reconnect with an http.Agent: onError told once with ERR_INVALID_OPTION, no further attempt", async () => {
+    const s = await server();
+    const secure = await tlsServer();
+    const urls: string[] = [];
+    const errors: EvtWebSocketError[] = [];
+    const reconnecting: unknown[] = [];
+    const c = conn({
+      agent: new http.Agent(),
+      reconnect: fast,
+      onError: (e) => void errors.push(e),
+      onReconnecting: (i) => void reconnecting.push(i),
+    });
+    await c.dial(({ attempt }) => {
+      const url = attempt === 0 ? s.url : secure.url;
+      urls.push(url);
+      return url;
+    });
+    s.dropAll(1012);
+    await until(() => c.state === State.CLOSED, "the connection ends for good");
+    expect(urls).toEqual([s.url, secure.url]);
+    expect(reconnecting).toHaveLength(1); // the drop's retry; the wrong agent's failure is not retried
+    expect(errors.map((e) => e.code)).toEqual(["ERR_INVALID_OPTION"]);
+    expect(errors[0]!.message).toContain("option agent");
+    expect(secure.connections()).toBe(0);
+  });
+
+  it("agents that take both schemes keep working: socks-proxy-agent (agent-base) for ws: and wss:", async () => {
+    const s = await server();
+    const secure = await tlsServer();
+    const socks = await socks5();
+    const agent = new SocksProxyAgent(socks.url);
+    await exercise(s.url, { agent });
+    // socks-proxy-agent leaves out the host when it starts TLS to an IP address, so Node checks
+    // the name "localhost": checked against the address dialled instead (still verified).
+    const checkServerIdentity = (_host: string, cert: PeerCertificate) => checkIdentity("127.0.0.1", cert);
+    await exercise(secure.url, { agent, tls: { ca: tlsFiles.cert, checkServerIdentity } as never });
+    expect(socks.connects).toEqual([`127.0.0.1:${s.port}`, `127.0.0.1:${secure.port}`]);
+    expect(secure.connections()).toBe(1);
+  });
+});
+
 describe("where proxy and agent cannot work", () => {
   it.each(["proxy", "agent"] as const)(
     "%s with a WHATWG WebSocket transport: ERR_INVALID_OPTION at dial()",
@@ -455,6 +531,27 @@ describe("where proxy and agent cannot work", () => {
     expect(error.code).toBe("ERR_INVALID_OPTION");
     expect(error.message).toContain("option agent");
   });
+
+  it.each([
+    ["an object without addRequest", {}],
+    ["a plain object with a protocol", { protocol: "http:" }],
+  ])(
+    "%s as agent is refused at dial(), before any attempt (Node would refuse it on every one)",
+    async (_, agent) => {
+      const s = await server();
+      const reconnecting: unknown[] = [];
+      const c = conn({
+        agent: agent as never,
+        reconnect: fast,
+        onReconnecting: (i) => void reconnecting.push(i),
+      });
+      const error = await failure(c.dial(s.url));
+      expect(error.code).toBe("ERR_INVALID_OPTION");
+      expect(error.message).toContain("option agent");
+      expect(reconnecting).toEqual([]);
+      expect(s.connections).toBe(0);
+    },
+  );
 
   it("a bad proxy in the environment fails the attempt (ERR_DIAL_FAILED naming the variable, not its value)", async () => {
     vi.stubEnv("http_proxy", "");

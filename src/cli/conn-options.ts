@@ -39,6 +39,14 @@ export function jsonField(data: Data, path: string[]): MessageKey | undefined {
   return typeof value === "string" || typeof value === "number" ? value : undefined;
 }
 
+/**
+ * A message as a map key, for `--match echo` (an echo answers the request identical to it):
+ * text and bytes apart, as {@link sameData} tells them.
+ */
+export function echoKey(data: Data): string {
+  return typeof data === "string" ? `t${data}` : `b${Buffer.from(data).toString("latin1")}`;
+}
+
 function sameData(a: Data, b: Data): boolean {
   if (typeof a === "string" || typeof b === "string") return a === b;
   return Buffer.from(a).equals(Buffer.from(b));

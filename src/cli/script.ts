@@ -12,7 +12,7 @@ import type { CloseInfo, Conn, Data, MessageKey } from "../index.js";
 import type { ClientOptions } from "./args.js";
 import { closeWithin } from "./close.js";
 import { printConnEvents } from "./conn-events.js";
-import { encodeLine, jsonField } from "./conn-options.js";
+import { echoKey, encodeLine, jsonField } from "./conn-options.js";
 import { NotUtf8Error } from "./lines.js";
 import { displayUrl, notEncoded, UsageError } from "./parse.js";
 import type { Printer } from "./printer.js";
@@ -82,7 +82,7 @@ export async function runScript(
   // outcome is printed); a push one microtask after it arrives. Both steps queue in arrival
   // order, so a response and a push that came in the same read print in the order they came.
   const offMessage = conn.on("message", (msg) => {
-    if (lateIds.size > 0) answered(idOf(msg));
+    if (lateIds.size > 0) answered(keyOf(msg));
     queueMicrotask(() => (stream ? printer.push(msg) : printer.aside(msg)));
   });
   let lastError: Error | undefined;
@@ -113,21 +113,26 @@ export async function runScript(
   let outstanding = 0;
   // The ids of the requests in flight (`--match id`), freed as each settles.
   const idsInFlight = new Set<MessageKey>();
-  const idOf = (data: Data): MessageKey | undefined =>
-    o.match.kind === "id" ? jsonField(data, o.match.path) : undefined;
-  // The ids of requests that timed out, whose answers may still come: a later line with the same
-  // id would take that late answer for its own. It waits until a message with the id arrives
-  // (the late answer, printed as one that answers no request), the connection opens again (no
-  // answer comes on a new socket), or one more --timeout has passed.
-  const lateIds = new Map<MessageKey, NodeJS.Timeout>();
-  const answered = (id: MessageKey | undefined) => {
-    if (id === undefined || !lateIds.has(id)) return;
-    clearTimeout(lateIds.get(id));
-    lateIds.delete(id);
+  // What an answer is known by: its id (`--match id`), or the whole message (`--match echo`,
+  // whose answer is identical to its request).
+  const keyOf = (data: Data): MessageKey | undefined =>
+    o.match.kind === "id" ? jsonField(data, o.match.path) : echoKey(data);
+  // The keys of requests that timed out, whose answers may still come, with how many may: a
+  // later line with the same id (or, with echo, the same message) would take that late answer
+  // for its own. It waits until a message with the key arrives for each (the late answer,
+  // printed as one that answers no request), the connection opens again (no answer comes on a
+  // new socket), or one more --timeout has passed.
+  const lateIds = new Map<MessageKey, { timer: NodeJS.Timeout; n: number }>();
+  const answered = (key: MessageKey | undefined, all = false) => {
+    const late = key === undefined ? undefined : lateIds.get(key);
+    if (late === undefined) return;
+    if (--late.n > 0 && !all) return;
+    clearTimeout(late.timer);
+    lateIds.delete(key!);
     poke();
   };
   const forgetLateIds = () => {
-    for (const timer of lateIds.values()) clearTimeout(timer);
+    for (const { timer } of lateIds.values()) clearTimeout(timer);
     lateIds.clear();
   };
 
@@ -268,9 +273,10 @@ export async function runScript(
         printer.fatal({ code: error.code, message: `${error.message}${context}` });
         break;
       }
-      const id = idOf(data);
+      const id = keyOf(data);
       if (!(await room(id))) break;
-      if (id !== undefined) idsInFlight.add(id);
+      // Only ids: the library refuses a second pending request with one id, not two identical echoes.
+      if (id !== undefined && o.match.kind === "id") idsInFlight.add(id);
       const slot: Slot = { outcome: undefined, context, next: undefined };
       if (tail === undefined) head = slot;
       else tail.next = slot;
@@ -280,11 +286,14 @@ export async function runScript(
         if (id !== undefined) {
           idsInFlight.delete(id);
           const code = outcome.ok ? undefined : (outcome.error as { code?: unknown }).code;
-          if (code === "ERR_REQUEST_TIMEOUT" && !lateIds.has(id))
-            lateIds.set(
-              id,
-              setTimeout(() => answered(id), o.timeoutMs),
-            );
+          if (code === "ERR_REQUEST_TIMEOUT") {
+            const late = lateIds.get(id);
+            if (late !== undefined) clearTimeout(late.timer);
+            lateIds.set(id, {
+              timer: setTimeout(() => answered(id, true), o.timeoutMs),
+              n: (late?.n ?? 0) + 1,
+            });
+          }
         }
         slot.outcome = outcome;
         printSettled();

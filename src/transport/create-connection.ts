@@ -6,6 +6,9 @@
  * hears its errors (once open, ws swallows them). Also: the options handed to ws's `WebSocket`
  * for one socket (TLS, headers, `maxPayload`, the hook or the agent).
  *
+ * An `agent` for the other scheme (an `http.Agent` for `wss:`, an `https.Agent` for `ws:`) is
+ * told apart here, from Node's own refusal of it ({@link wrongAgent}).
+ *
  * It does not choose the proxy (proxy-env.ts does, per attempt), speak `CONNECT` (proxy.ts),
  * write frames (ws-writer.ts) or keep deadlines (the connection's `connectTimeoutMs` aborts the
  * tunnel through the transport's `abortTunnel`).
@@ -15,6 +18,7 @@ import * as net from "node:net";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import type WebSocket from "ws";
+import { type EvtWebSocketError, invalidOption } from "../errors.js";
 import { openTunnel, ProxyRefusedError } from "./proxy.js";
 import type { TransportOptions } from "./types.js";
 import type { WsTransport } from "./ws.js";
@@ -123,4 +127,28 @@ export function adopt(transport: WsTransport, socket: Duplex): Duplex {
 }
 function onTcpError(this: Tcp, error: Error): void {
   this[kTransport].lastError ??= error;
+}
+
+/** Node's code for an agent of the other scheme: `http.request` throws it before any I/O. */
+const WRONG_SCHEME = "ERR_INVALID_PROTOCOL";
+
+/**
+ * `ERR_INVALID_OPTION` naming `agent` when `cause` is Node's refusal of an agent for the other
+ * scheme (its `TypeError` with code `ERR_INVALID_PROTOCOL`, kept as the cause); undefined for
+ * anything else. Told from the failure, not the agent's class: agents such as proxy-agent's
+ * (agent-base) take both schemes. Every attempt would fail the same way, so it is never retried
+ * ({@link isWrongAgent}).
+ */
+export function wrongAgent(url: string, cause: unknown): EvtWebSocketError | undefined {
+  if ((cause as { code?: unknown } | undefined)?.code !== WRONG_SCHEME) return undefined;
+  const [scheme, other] = url.startsWith("wss:") ? ["wss:", "https"] : ["ws:", "http"];
+  return invalidOption(
+    `option agent cannot open a ${scheme} URL (${(cause as Error).message}): give an ${other}.Agent, or an agent that takes both schemes`,
+    cause,
+  );
+}
+
+/** True for the error of {@link wrongAgent}. */
+export function isWrongAgent(error: EvtWebSocketError | undefined): boolean {
+  return error?.code === "ERR_INVALID_OPTION" && (error.cause as { code?: unknown })?.code === WRONG_SCHEME;
 }

@@ -16,8 +16,8 @@ export function defaultTransport(): TransportFactory | undefined {
 /**
  * Always false: a browser (and Deno, Bun or a worker using this build) never tells a page why
  * TLS failed, so no failure here can be told apart as a certificate one, and the reconnect
- * policy decides. Node's list is in `certificate.ts`.
+ * policy decides. Node's answer is in `default.ts`.
  */
-export function isCertificateError(_error: unknown): boolean {
+export function isPermanentFailure(_error: unknown): boolean {
   return false;
 }

@@ -57,7 +57,7 @@
 
 import type * as net from "node:net";
 import { ErrorCode, EvtWebSocketError } from "../errors.js";
-import { socketOptions } from "./create-connection.js";
+import { socketOptions, wrongAgent } from "./create-connection.js";
 import { type ProxyTarget, parseProxyUrl, proxyFor } from "./proxy-env.js";
 import type {
   ClosedBy,
@@ -231,7 +231,14 @@ export const wsTransport: TransportFactory = {
   name: "ws",
   canPing: true,
   canSendHeaders: true,
-  open: (url, options, events) => new WsTransport(url, options, events),
+  open(url, options, events) {
+    try {
+      return new WsTransport(url, options, events);
+    } catch (cause) {
+      // Node's http.request refuses an agent of the other scheme at once, on every attempt.
+      throw (options.agent !== undefined && wrongAgent(url, cause)) || cause;
+    }
+  },
   check({ proxy, agent, tls }) {
     const invalid = (message: string) => new EvtWebSocketError(ErrorCode.INVALID_OPTION, message);
     for (const key of Object.keys(tls ?? {})) {
@@ -247,7 +254,8 @@ export const wsTransport: TransportFactory = {
         throw invalid((cause as Error).message);
       }
     }
-    if (agent !== undefined && (typeof agent !== "object" || agent === null)) {
+    // Node's own test of an agent (an object with addRequest): one without it fails every attempt.
+    if (agent !== undefined && typeof (agent as { addRequest?: unknown } | null)?.addRequest !== "function") {
       throw invalid("option agent must be a Node http.Agent");
     }
   },

@@ -50,6 +50,63 @@ describe("a late answer to a request that timed out, with --match id", () => {
   });
 });
 
+describe("a late echo to a request that timed out, with --match echo (as with --match id)", () => {
+  it("is not taken by a later identical line: that line is sent only once the late echo came, and gets its own", async () => {
+    // Message k (from 0) is echoed 500 + 100 k ms after the first came; --timeout is 300 ms.
+    // Before: line 2 went out as line 1 timed out (300 ms) and took line 1's late echo (500 ms)
+    // as its own; its own echo, at 600 ms, answered nothing.
+    let first: number | undefined;
+    let k = 0;
+    const log: string[] = [];
+    server = await startWsServer((text, _binary, ws) => {
+      first ??= Date.now();
+      const n = k++;
+      log.push(`got ${n}`);
+      setTimeout(
+        () => {
+          log.push(`echoed ${n}`);
+          ws.send(text);
+        },
+        Math.max(0, first + 500 + 100 * n - Date.now()),
+      );
+      return undefined;
+    });
+    const args = ["-q", "--match", "echo", "--concurrency", "1", "--timeout", "0.3"];
+    const run = await runCli([...args, "--responses-only", server.url], { input: "hello\nhello\n" });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: .*\(line 1: hello\)\n/);
+    expect(run.stderr).not.toMatch(/line 2/);
+    // Line 2's slot holds line 2's own echo (line 1's late one answered nothing: quiet, unshown).
+    expect(run.stdout).toBe("hello\n");
+    expect(log).toEqual(["got 0", "echoed 0", "got 1", "echoed 1"]);
+  });
+
+  it("two identical lines in flight that both time out: a third waits for both late echoes", async () => {
+    // Messages 0 and 1 are echoed after 500 ms, later ones at once; --timeout is 300 ms.
+    let k = 0;
+    const log: string[] = [];
+    server = await startWsServer((text, _binary, ws) => {
+      const n = k++;
+      log.push(`got ${n}`);
+      if (n >= 2) {
+        log.push(`echoed ${n}`);
+        return text;
+      }
+      setTimeout(() => {
+        log.push(`echoed ${n}`);
+        ws.send(text);
+      }, 500);
+      return undefined;
+    });
+    const args = ["-q", "--match", "echo", "--concurrency", "2", "--timeout", "0.3", "--responses-only"];
+    const run = await runCli([...args, server.url], { input: "hi\nhi\nhi\n" });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toBe("hi\n");
+    // Before: line 3 went out when both timed out (300 ms), before either late echo.
+    expect(log.slice(0, 5)).toEqual(["got 0", "got 1", "echoed 0", "echoed 1", "got 2"]);
+  });
+});
+
 describe("lines piped while the connection is down (--max-attempts)", () => {
   it("wait unread until it is back: none times out though the outage outlasts --timeout", async () => {
     // --timeout counts from the moment a request goes on the wire. Had the lines been read and

@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { connect, connect as netConnect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { createServer as createSocksServer } from "@pondwader/socks5-server";
 import { RequestError, Server } from "proxy-chain";
 import { onCleanup } from "./harness.js";
@@ -137,17 +138,28 @@ function probe(port: number): Promise<boolean> {
   });
 }
 
-/** Starts a SOCKS5 server on a free port; closed after the test. */
+/**
+ * Starts a SOCKS5 server on a free port; closed after the test. Its close() cuts the tunnels
+ * left: after a wss: connection through socks-proxy-agent, the server's socket to the client
+ * stays half-open (ended on its side, never read to its end) though the TCP connection is gone
+ * (only TIME-WAIT left in `ss`), and would hold close() for ever.
+ */
 export async function socks5(): Promise<TestProxy> {
   const port = await freePort();
   const connects: string[] = [];
+  const clients: Duplex[] = [];
   const server = createSocksServer();
   server.setRulesetValidator((conn) => {
     connects.push(`${conn.destAddress}:${conn.destPort}`);
+    clients.push(conn.socket);
     return true;
   });
   await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", () => resolve()));
-  const close = () => new Promise<void>((resolve) => server.close(() => resolve()));
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const socket of clients) socket.destroy();
+    });
   onCleanup(close);
   return { url: `socks5://127.0.0.1:${port}`, port, connects, close };
 }
