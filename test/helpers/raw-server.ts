@@ -8,6 +8,7 @@
 
 import { createHash } from "node:crypto";
 import net from "node:net";
+import tls from "node:tls";
 import { expect } from "vitest";
 import { onCleanup } from "./harness.js";
 
@@ -61,8 +62,11 @@ export function parseFrame(buf: Buffer): Parsed | undefined {
 /**
  * @param options.allowHalfOpen - keep our side of TCP open after the client ends its side (a
  *   peer that holds the connection after a close frame).
+ * @param options.tls - serve `wss:` with this certificate and key (PEM): TLS records cut the frames.
  */
-export async function rawServer(options: { allowHalfOpen?: boolean } = {}): Promise<{
+export async function rawServer(
+  options: { allowHalfOpen?: boolean; tls?: { cert: string; key: string } } = {},
+): Promise<{
   url: string;
   bytes: () => Buffer;
   /** What connection `i` (0 first) received after its handshake. */
@@ -97,10 +101,11 @@ export async function rawServer(options: { allowHalfOpen?: boolean } = {}): Prom
       });
       socket.on("error", () => {});
     },
-    { allowHalfOpen: options.allowHalfOpen === true },
+    { allowHalfOpen: options.allowHalfOpen === true, ...options.tls },
+    options.tls !== undefined,
   );
   return {
-    url: `ws://127.0.0.1:${port}/`,
+    url: `${options.tls === undefined ? "ws" : "wss"}://127.0.0.1:${port}/`,
     bytes: () => Buffer.concat(chunks),
     connectionBytes: (i) => Buffer.concat(perConnection[i] ?? []),
     // It never answers a closing handshake: hang up instead of letting close() wait it out.
@@ -133,17 +138,19 @@ export async function silentServer(): Promise<string> {
 /**
  * A TCP listener on 127.0.0.1 port 0 that hands each connection to `onSocket` (its errors are
  * the caller's to handle). After the test (harness.ts) it destroys every socket it accepted and
- * closes.
+ * closes. With `secure`, a TLS listener (`options` then holds its certificate and key).
  */
 export async function tcpServer(
   onSocket: (socket: net.Socket) => void,
-  options: net.ServerOpts = {},
+  options: net.ServerOpts & tls.TlsOptions = {},
+  secure = false,
 ): Promise<{ port: number; sockets: net.Socket[] }> {
   const sockets: net.Socket[] = [];
-  const srv = net.createServer(options, (socket) => {
+  const accept = (socket: net.Socket) => {
     sockets.push(socket);
     onSocket(socket);
-  });
+  };
+  const srv = secure ? tls.createServer(options, accept) : net.createServer(options, accept);
   await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
   onCleanup(async () => {
     for (const s of sockets) s.destroy();

@@ -1,0 +1,462 @@
+/**
+ * An adversarial review of the read path (src/transport/ws-reader.ts): a `Conn` over real TCP
+ * with the path and without it (`fastRead.enabled = false`) must behave the same, byte for byte
+ * what the client sends back and event for event what it reports, for inputs and re-entrant
+ * handlers the path's own tests do not try.
+ */
+
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import * as ws from "ws";
+import type { Conn, ConnOptions } from "../src/index.js";
+import { fastRead } from "../src/transport/ws-reader.js";
+import { mintSelfSigned } from "./helpers/cert.js";
+import { conn } from "./helpers/harness.js";
+import { proxyChain } from "./helpers/proxy.js";
+import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
+import { until } from "./helpers/server.js";
+
+afterEach(() => {
+  fastRead.enabled = true;
+  vi.restoreAllMocks();
+});
+
+/** A server frame, unmasked, with the length encoding asked for. */
+function frame(opcode: number, payload: Buffer | string, { fin = true, wide = 0 } = {}): Buffer {
+  const p = typeof payload === "string" ? Buffer.from(payload) : payload;
+  const n = p.length;
+  const use = wide === 64 || n > 0xffff ? 64 : wide === 16 || n > 125 ? 16 : 7;
+  const head = Buffer.alloc(use === 7 ? 2 : use === 16 ? 4 : 10);
+  head[0] = (fin ? 0x80 : 0) | opcode;
+  if (use === 7) head[1] = n;
+  else if (use === 16) {
+    head[1] = 126;
+    head.writeUInt16BE(n, 2);
+  } else {
+    head[1] = 127;
+    head.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    head.writeUInt32BE(n >>> 0, 6);
+  }
+  return Buffer.concat([head, p]);
+}
+const text = (s: string, o?: { fin?: boolean; wide?: number }) => frame(1, s, o);
+const close = (code: number, reason = "") => {
+  const b = Buffer.alloc(2);
+  b.writeUInt16BE(code);
+  return frame(8, Buffer.concat([b, Buffer.from(reason)]));
+};
+
+const RECEIVED = "evtwebsocket:message:received";
+
+/** What one run saw: events in order, then what the client wrote back. */
+interface Seen {
+  log: string[];
+  sent: string[];
+  wsMessages: number;
+}
+
+type Raw = Awaited<ReturnType<typeof rawServer>>;
+
+interface Scenario<A = string, B = string> {
+  /** The server (default: a plain rawServer). */
+  server?: () => Promise<Raw>;
+  /** Connection options that need the server's URL (`proxy`). */
+  more?: () => Promise<ConnOptions<A, B, Conn<A, B>>>;
+  options?: ConnOptions<A, B, Conn<A, B>>;
+  /** Called once connected, with a log to write to; returns what the server writes, chunk by chunk. */
+  chunks: Buffer[];
+  /** Set up handlers (runs before dial). */
+  setup?: (c: Conn<A, B>, log: string[]) => void;
+  /** After each chunk is written (and read): may add more. */
+  after?: (c: Conn<A, B>, log: string[], srv: Raw) => Promise<void> | void;
+  /** The run is over. */
+  done: (c: Conn<A, B>, log: string[], srv: Raw) => boolean;
+}
+
+const show = (m: unknown) =>
+  typeof m === "string"
+    ? `text ${m.length > 40 ? `${m.slice(0, 20)}…(${m.length})` : m}`
+    : m instanceof Uint8Array
+      ? `binary ${Buffer.from(m).toString("hex").slice(0, 40)}(${m.byteLength})`
+      : `json ${JSON.stringify(m)}`;
+
+/** The server of the run under way. */
+let currentUrl = "";
+
+async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Promise<Seen> {
+  fastRead.enabled = fast;
+  const wsEmit = vi.spyOn(
+    (ws as unknown as { Receiver: { prototype: { emit: () => boolean } } }).Receiver.prototype,
+    "emit",
+  );
+  const srv = await (s.server ?? rawServer)();
+  currentUrl = srv.url;
+  const log: string[] = [];
+  const sizes = (m: unknown) => void log.push(`received ${(m as { bytes: number }).bytes}`);
+  subscribe(RECEIVED, sizes);
+  try {
+    const c = conn<A, B>({
+      reconnect: false,
+      ...s.options,
+      ...(await s.more?.()),
+      onMessage: (m, cc) => {
+        log.push(`message ${show(m)}`);
+        s.options?.onMessage?.(m, cc);
+      },
+      onError: (e, cc) => {
+        log.push(
+          `error ${(e as { code?: string }).code} ${e.message.replace(/127\.0\.0\.1:\d+/g, "server")}`,
+        );
+        s.options?.onError?.(e, cc);
+      },
+      onClose: (e) => {
+        log.push(`close ${e.code} ${e.reason} ${e.wasClean} ${e.closedBy ?? ""}`);
+      },
+    });
+    s.setup?.(c, log);
+    await c.dial(srv.url);
+    for (const chunk of s.chunks) {
+      srv.write(chunk);
+      await new Promise((r) => setTimeout(r, 5));
+      await s.after?.(c, log, srv);
+    }
+    await until(() => s.done(c, log, srv), "the scenario's end");
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    const st = c.stats;
+    log.push(`stats ${st.messagesReceived} ${st.bytesReceived} state ${c.state}`);
+    const sent = parseAll(srv.bytes()).map((f) => `${f.opcode} ${f.payload.toString("hex")}`);
+    const snapshot = [...log];
+    srv.hangUp();
+    const wsMessages = wsEmit.mock.calls.filter((a) => (a as unknown[])[0] === "message").length;
+    return { log: snapshot, sent, wsMessages };
+  } finally {
+    unsubscribe(RECEIVED, sizes);
+    wsEmit.mockRestore();
+  }
+}
+
+/** Runs `s` with the path and without it: the same everything; returns the run with the path. */
+async function same<A = string, B = string>(s: Scenario<A, B>): Promise<Seen> {
+  const fast = await run(true, s);
+  const plain = await run(false, s);
+  if (process.env.SHOW) console.log(JSON.stringify(fast, null, 1));
+  expect(fast.log).toEqual(plain.log);
+  expect(fast.sent).toEqual(plain.sent);
+  return fast;
+}
+
+const messages = (log: string[]) => log.filter((l) => l.startsWith("message")).length;
+const closed = (c: Conn<unknown, unknown>) => c.state === "closed";
+
+describe("the read path against ws alone, over real TCP", () => {
+  it("messages in one chunk are the path's, not ws's", async () => {
+    const seen = await same({
+      chunks: [Buffer.concat([text("a"), text("b"), frame(2, Buffer.from([1, 2]))])],
+      done: (_c, log) => messages(log) >= 3,
+    });
+    expect(seen.wsMessages).toBe(0);
+  });
+
+  it("close() then dial() from a handler mid-chunk", async () => {
+    const seen = await same({
+      options: {
+        onMessage: (m, c) => {
+          if (m === "2") {
+            void c.close(1000, "again").then(() => c.dial(currentUrl));
+          }
+        },
+      },
+      chunks: [
+        Buffer.concat(["1", "2", "3", "4"].map((x) => text(x))),
+        Buffer.concat([close(1000, "ok"), text("5")]),
+      ],
+      done: (_c, log) => log.some((l) => l.startsWith("close")),
+    });
+    expect(seen.log.slice(0, 4)).toEqual(["received 1", "message text 1", "received 1", "message text 2"]);
+  });
+
+  it("reconnect() from a handler mid-chunk", async () => {
+    await same({
+      options: {
+        reconnect: { minDelayMs: 5, maxDelayMs: 5, jitter: 0 },
+        onMessage: (m, c) => {
+          if (m === "2") c.reconnect(4000, "again");
+        },
+      },
+      chunks: [
+        Buffer.concat(["1", "2", "3", "4"].map((x) => text(x))),
+        Buffer.concat([close(4000, "ok"), text("5")]),
+      ],
+      done: (_c, log) => log.some((l) => l.startsWith("close")),
+    });
+  });
+
+  it("a request sent from a handler is answered by the next frame of the same chunk", async () => {
+    const seen = await same({
+      options: {
+        matchMsg: (req, resp) => resp === `answer:${req}`,
+      },
+      setup: (c, log) => {
+        c.on("message", (m) => {
+          if (m === "go")
+            c.request("q", { timeoutMs: 5000 }).then(
+              (r) => log.push(`answered ${r}`),
+              (e) => log.push(`request failed ${(e as { code: string }).code}`),
+            );
+        });
+      },
+      chunks: [Buffer.concat([text("go"), text("answer:q"), text("after")])],
+      done: (_c, log) => log.some((l) => l.startsWith("answered") || l.startsWith("request failed")),
+    });
+    expect(seen.log).toContain("answered answer:q");
+  });
+
+  it("a handler that throws, an onError that closes", async () => {
+    await same({
+      options: {
+        onMessage: (m) => {
+          if (m === "2") throw new Error("boom");
+        },
+        onError: (_e, c) => void c.close(4001, "on error"),
+      },
+      chunks: [Buffer.concat(["1", "2", "3"].map((x) => text(x))), Buffer.concat([close(4001), text("4")])],
+      done: (_c, log) => log.some((l) => l.startsWith("close")),
+    });
+  });
+
+  it("isPong, codec and matchMsg that throw or close", async () => {
+    await same<unknown, unknown>({
+      options: {
+        codec: {
+          encode: (m: unknown) => JSON.stringify(m),
+          decode: (d: unknown) => {
+            if (d === "bad") throw new Error("undecodable");
+            return JSON.parse(typeof d === "string" ? d : Buffer.from(d as Uint8Array).toString());
+          },
+        },
+        isPong: (m: unknown) => {
+          if ((m as { t?: string }).t === "pongthrow") throw new Error("isPong");
+          return (m as { t?: string }).t === "pong";
+        },
+        matchMsg: (_req: unknown, resp: unknown) => {
+          if ((resp as { t?: string }).t === "closing") throw new Error("matchMsg");
+          return (resp as { t?: string }).t === "resp";
+        },
+      },
+      setup: (c) => {
+        c.on("connected", () => {
+          c.request({ q: 1 }, { timeoutMs: 5000 }).catch(() => {});
+        });
+        c.on("message", (m) => {
+          if ((m as { t?: string }).t === "stop") void c.close(1000);
+        });
+      },
+      chunks: [
+        Buffer.concat([
+          text('{"t":"a"}'),
+          text("bad"),
+          text('{"t":"pongthrow"}'),
+          text('{"t":"pong"}'),
+          text('{"t":"closing"}'),
+          text('{"t":"resp"}'),
+          text('{"t":"stop"}'),
+          text('{"t":"after"}'),
+          close(1000),
+        ]),
+      ],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  it("text that is not UTF-8 (1007), then more frames in the same chunk and the next", async () => {
+    await same({
+      chunks: [
+        Buffer.concat([text("a"), frame(1, Buffer.from([0xc3, 0x28])), text("b"), frame(9, "p"), text("c")]),
+        Buffer.concat([text("d"), close(1000)]),
+      ],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  it("a peer's close frame in the chunk our close() was called from", async () => {
+    await same({
+      options: {
+        onMessage: (m, c) => {
+          if (m === "2") void c.close(1000, "mine");
+        },
+      },
+      chunks: [Buffer.concat([text("1"), text("2"), text("3"), close(4002, "theirs"), text("4")])],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  it("a close frame, then data in the same chunk and the next", async () => {
+    await same({
+      chunks: [Buffer.concat([text("1"), close(4003, "bye"), text("2")]), text("3")],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  it("empty frames, 16-bit lengths below 126, a 64-bit length, 65535 bytes", async () => {
+    await same({
+      options: { maxMessageBytes: 65_535 },
+      chunks: [
+        Buffer.concat([
+          text(""),
+          frame(2, Buffer.alloc(0)),
+          text("short", { wide: 16 }),
+          frame(2, Buffer.from([7]), { wide: 16 }),
+          text("sixty-four", { wide: 64 }),
+          text("x".repeat(65_535)),
+          text("y".repeat(65_536)),
+        ]),
+      ],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  for (const max of [1, 2, 125, 126, 127]) {
+    it(`maxMessageBytes ${max}: frames at, below and above it`, async () => {
+      await same({
+        options: { maxMessageBytes: max },
+        chunks: [
+          Buffer.concat([
+            ...[max - 1, max].filter((n) => n > 0).map((n) => text("z".repeat(n))),
+            ...[max - 1, max].filter((n) => n > 0).map((n) => text("w".repeat(n), { wide: 16 })),
+            text("v".repeat(max + 1)),
+            text("after"),
+          ]),
+        ],
+        done: (c) => closed(c as Conn<unknown, unknown>),
+      });
+    });
+  }
+
+  it("messages() whose buffer fills mid-chunk: reading pauses, every message arrives, in order", async () => {
+    const all = Array.from({ length: 40 }, (_, i) => `m${i}`);
+    await same({
+      setup: (c, log) => {
+        void (async () => {
+          let n = 0;
+          for await (const m of c.messages({ bufferSize: 2 })) {
+            log.push(`iterated ${m}`);
+            await new Promise((r) => setTimeout(r, 1));
+            if (++n === all.length + 1) break;
+          }
+        })();
+      },
+      chunks: [
+        Buffer.concat(all.slice(0, 20).map((x) => text(x))),
+        Buffer.concat(all.slice(20).map((x) => text(x))),
+        text("last"),
+      ],
+      done: (_c, log) => log.filter((l) => l.startsWith("iterated")).length === all.length + 1,
+    });
+  });
+
+  it("a handler closes the connection at the message before a cut frame", async () => {
+    const big = text("b".repeat(3000));
+    await same({
+      options: {
+        onMessage: (m, c) => {
+          if (m === "1") void c.close(1000);
+        },
+      },
+      chunks: [
+        Buffer.concat([text("1"), big.subarray(0, 100)]),
+        Buffer.concat([big.subarray(100), text("2"), close(1000)]),
+      ],
+      done: (c) => closed(c as Conn<unknown, unknown>),
+    });
+  });
+
+  /** Frames of every kind: sizes around each length encoding, binary, pings, fragments; a close last. */
+  function mixed(): Buffer {
+    const parts: Buffer[] = [];
+    for (let i = 0; i < 120; i++) {
+      const size = [1, 33, 125, 126, 4000, 20_000, 65_535, 70_000][i % 8]!;
+      parts.push(i % 5 === 2 ? frame(2, Buffer.alloc(size, i)) : text(`${i}:`.padEnd(size, "é")));
+      if (i % 17 === 4) parts.push(frame(9, `ping${i}`));
+      if (i % 23 === 7) parts.push(text(`frag${i}-`, { fin: false }), frame(9, "in"), frame(0, "end"));
+    }
+    parts.push(close(4010, "done"));
+    return Buffer.concat(parts);
+  }
+  const ended = (c: Conn<string, string>) => c.state === "closed";
+
+  it("over TLS (frames cut by TLS records): the same, and most messages are the path's", async () => {
+    const cert = await mintSelfSigned();
+    const seen = await same({
+      server: () => rawServer({ tls: cert }),
+      options: { tls: { ca: cert.cert } },
+      chunks: [mixed()],
+      done: ended,
+    });
+    expect(seen.log.filter((l) => l.startsWith("message")).length).toBeGreaterThan(120);
+    expect(seen.wsMessages).toBeLessThan(60);
+  });
+
+  it("through an HTTP CONNECT proxy (proxy option), ws: and wss:", async () => {
+    const cert = await mintSelfSigned();
+    for (const secure of [false, true]) {
+      const seen = await same({
+        server: () => (secure ? rawServer({ tls: cert }) : rawServer()),
+        more: async () => ({
+          proxy: (await proxyChain()).url,
+          ...(secure ? { tls: { ca: cert.cert } } : {}),
+        }),
+        chunks: [mixed()],
+        done: ended,
+      });
+      expect(seen.wsMessages).toBeLessThan(60);
+    }
+  });
+
+  it("frames that came with the 101 answer (ws's head), then more", async () => {
+    const head = Buffer.concat([
+      text("with the 101"),
+      frame(2, Buffer.from([1, 2, 3])),
+      text("cut").subarray(0, 3),
+    ]);
+    const server = async (): Promise<Raw> => {
+      const got: Buffer[] = [];
+      const { port, sockets } = await tcpServer((socket) => {
+        let upgraded = false;
+        let buf = Buffer.alloc(0);
+        socket.on("data", (chunk: Buffer) => {
+          if (upgraded) return void got.push(chunk);
+          buf = Buffer.concat([buf, chunk]);
+          const end = buf.indexOf("\r\n\r\n");
+          if (end < 0) return;
+          upgraded = true;
+          socket.write(
+            Buffer.concat([Buffer.from(switchingProtocols(buf.subarray(0, end).toString())), head]),
+          );
+        });
+        socket.on("error", () => {});
+      });
+      return {
+        url: `ws://127.0.0.1:${port}/`,
+        bytes: () => Buffer.concat(got),
+        connectionBytes: () => Buffer.concat(got),
+        hangUp: () => {
+          for (const x of sockets) x.destroy();
+        },
+        write: (b) => {
+          for (const x of sockets) x.write(b);
+        },
+      };
+    };
+    const seen = await same({
+      server,
+      chunks: [Buffer.concat([text("cut").subarray(3), text("after"), close(1000)])],
+      done: ended,
+    });
+    expect(seen.log.filter((l) => l.startsWith("message"))).toEqual([
+      "message text with the 101",
+      "message binary 010203(3)",
+      "message text cut",
+      "message text after",
+    ]);
+  });
+});
