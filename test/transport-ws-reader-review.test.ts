@@ -6,6 +6,7 @@
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import fc from "fast-check";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as ws from "ws";
 import type { Conn, ConnOptions } from "../src/index.js";
@@ -65,8 +66,8 @@ interface Scenario<A = string, B = string> {
   options?: ConnOptions<A, B, Conn<A, B>>;
   /** Called once connected, with a log to write to; returns what the server writes, chunk by chunk. */
   chunks: Buffer[];
-  /** Set up handlers (runs before dial). */
-  setup?: (c: Conn<A, B>, log: string[]) => void;
+  /** Set up handlers (runs before dial); may return what to add to the log at the end. */
+  setup?: (c: Conn<A, B>, log: string[]) => (() => Promise<string[]>) | undefined | void;
   /** After each chunk is written (and read): may add more. */
   after?: (c: Conn<A, B>, log: string[], srv: Raw) => Promise<void> | void;
   /** The run is over. */
@@ -113,7 +114,7 @@ async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Pr
         log.push(`close ${e.code} ${e.reason} ${e.wasClean} ${e.closedBy ?? ""}`);
       },
     });
-    s.setup?.(c, log);
+    const report = s.setup?.(c, log);
     await c.dial(srv.url);
     for (const chunk of s.chunks) {
       srv.write(chunk);
@@ -125,8 +126,9 @@ async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Pr
     const st = c.stats;
     log.push(`stats ${st.messagesReceived} ${st.bytesReceived} state ${c.state}`);
     const sent = parseAll(srv.bytes()).map((f) => `${f.opcode} ${f.payload.toString("hex")}`);
-    const snapshot = [...log];
+    const snapshot = [...log, ...(report ? await report() : [])];
     srv.hangUp();
+    await c.close().catch(() => {});
     const wsMessages = wsEmit.mock.calls.filter((a) => (a as unknown[])[0] === "message").length;
     return { log: snapshot, sent, wsMessages };
   } finally {
@@ -459,4 +461,94 @@ describe("the read path against ws alone, over real TCP", () => {
       "message text after",
     ]);
   });
+
+  it("random frames, cut into random writes, with a handler that closes, reconnects, throws or pauses at a random message: the same with the path as without it", async () => {
+    const item = fc.oneof(
+      { weight: 6, arbitrary: fc.string({ maxLength: 30 }).map((x) => text(x)) },
+      { weight: 2, arbitrary: fc.integer({ min: 120, max: 52_000 }).map((n) => text("t".repeat(n))) },
+      { weight: 3, arbitrary: fc.uint8Array({ maxLength: 30 }).map((a) => frame(2, Buffer.from(a))) },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 6 }).map((a) => frame(1, Buffer.from(a))) }, // often not UTF-8
+      { weight: 2, arbitrary: fc.string({ maxLength: 10 }).map((x) => frame(9, x)) },
+      { weight: 1, arbitrary: fc.string({ maxLength: 10 }).map((x) => frame(10, x)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 }))
+          .map(([a, b]) => Buffer.concat([text(a, { fin: false }), frame(9, "x"), frame(0, b)])),
+      },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(text(""), text("sixteen", { wide: 16 }), text("x".repeat(2000))),
+      },
+    );
+    const action = fc.constantFrom("none", "close", "reconnect", "throw", "pause", "request");
+    let runs = 0;
+    let compared = 0;
+    let byPath = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(item, { minLength: 1, maxLength: 25 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 5 }),
+        action,
+        fc.integer({ min: 1, max: 25 }),
+        async (items, cuts, act, at) => {
+          const stream = Buffer.concat([...items, close(4020, "end")]);
+          const points = [...new Set(cuts.map((x) => Math.floor(x * stream.length)))].sort((a, b) => a - b);
+          const chunks: Buffer[] = [];
+          let from = 0;
+          for (const to of [...points, stream.length]) {
+            if (to > from) chunks.push(stream.subarray(from, to));
+            from = Math.max(from, to);
+          }
+          let n = 0;
+          runs++;
+          const seen = await same({
+            options: {
+              reconnect: act === "reconnect" ? { minDelayMs: 5, maxDelayMs: 5, jitter: 0 } : false,
+              maxMessageBytes: 50_000,
+              matchMsg: (req, resp) => resp === req,
+              onMessage: (_m, c) => {
+                if (++n !== at) return;
+                if (act === "close") c.close(1000, "handler").catch(() => {});
+                if (act === "reconnect") c.reconnect(4000, "handler");
+                if (act === "throw") throw new Error("handler");
+                if (act === "request") c.request("x", { timeoutMs: 2000 }).catch(() => {});
+              },
+            },
+            setup: (c) => {
+              n = 0;
+              // What the consumer iterated, in order (when, against the close, is a race of timers).
+              const iterated: string[] = [];
+              const consumed =
+                act === "pause"
+                  ? (async () => {
+                      for await (const m of c.messages({ bufferSize: 1 })) {
+                        iterated.push(`iterated ${m.length}`);
+                        await new Promise((r) => setTimeout(r, 1));
+                      }
+                    })().then(
+                      () => iterated.push("iterator done"),
+                      (e) => iterated.push(`iterator failed ${(e as { code?: string }).code}`),
+                    )
+                  : undefined;
+              return async () => {
+                await consumed;
+                return iterated;
+              };
+            },
+            chunks,
+            done: (c) =>
+              c.state === "closed" || (act === "reconnect" && c.state === "open" && c.stats.reconnects > 0),
+          });
+          compared += seen.log.length;
+          byPath += seen.log.filter((l) => l.startsWith("message")).length - seen.wsMessages;
+        },
+      ),
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 20) },
+    );
+    if (process.env.SHOW) console.log({ runs, compared, byPath });
+    // Not vacuous: every run compared events, many messages were the path's.
+    expect(compared).toBeGreaterThan(runs * 3);
+    expect(byPath).toBeGreaterThan(runs);
+  }, 120_000);
 });
