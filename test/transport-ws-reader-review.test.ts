@@ -544,11 +544,11 @@ describe("the read path against ws alone, over real TCP", () => {
           byPath += seen.log.filter((l) => l.startsWith("message")).length - seen.wsMessages;
         },
       ),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 20) },
+      { numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
     );
     if (process.env.SHOW) console.log({ runs, compared, byPath });
     // Not vacuous: every run compared events, many messages were the path's.
     expect(compared).toBeGreaterThan(runs * 3);
-    expect(byPath).toBeGreaterThan(runs);
+    expect(byPath).toBeGreaterThan(runs / 2);
   }, 120_000);
 });
