@@ -13,7 +13,8 @@ import type { Conn, ConnOptions } from "../src/index.js";
 import { fastRead } from "../src/transport/ws-reader.js";
 import { mintSelfSigned } from "./helpers/cert.js";
 import { conn } from "./helpers/harness.js";
-import { proxyChain } from "./helpers/proxy.js";
+import { SocksProxyAgent } from "socks-proxy-agent";
+import { proxyChain, socks5 } from "./helpers/proxy.js";
 import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -412,6 +413,15 @@ describe("the read path against ws alone, over real TCP", () => {
       });
       expect(seen.wsMessages).toBeLessThan(60);
     }
+  });
+
+  it("through a SOCKS5 proxy (the agent option)", async () => {
+    const seen = await same({
+      more: async () => ({ agent: new SocksProxyAgent((await socks5()).url) }),
+      chunks: [mixed()],
+      done: ended,
+    });
+    expect(seen.wsMessages).toBeLessThan(60);
   });
 
   it("frames that came with the 101 answer (ws's head), then more", async () => {
