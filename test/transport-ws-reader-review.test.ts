@@ -7,13 +7,13 @@
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
 import fc from "fast-check";
+import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import * as ws from "ws";
 import type { Conn, ConnOptions } from "../src/index.js";
 import { fastRead } from "../src/transport/ws-reader.js";
 import { mintSelfSigned } from "./helpers/cert.js";
 import { conn } from "./helpers/harness.js";
-import { SocksProxyAgent } from "socks-proxy-agent";
 import { proxyChain, socks5 } from "./helpers/proxy.js";
 import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -271,6 +271,57 @@ describe("the read path against ws alone, over real TCP", () => {
     });
   });
 
+  for (const who of ["codec", "isPong", "messageId", "matchMsg"] as const) {
+    it(`${who} that closes the connection mid-chunk (and messageId that throws)`, async () => {
+      let self: Conn<string, string> | undefined;
+      const closeAt = (m: string) => {
+        if (m === "close-here") self?.close(4006, who).catch(() => {});
+      };
+      await same({
+        options: {
+          codec: {
+            encode: (m: string) => m,
+            decode: (d: unknown) => {
+              const m = typeof d === "string" ? d : "binary";
+              if (who === "codec") closeAt(m);
+              return m;
+            },
+          },
+          isPong: (m: string) => {
+            if (who === "isPong") closeAt(m);
+            return m === "pong";
+          },
+          messageId: (m: string) => {
+            if (who === "messageId") closeAt(m);
+            if (m === "id-throws") throw new Error("messageId");
+            return m.startsWith("id:") ? m.slice(3) : undefined;
+          },
+          matchMsg: (_req: string, resp: string) => {
+            if (who === "matchMsg") closeAt(resp);
+            return resp === "match";
+          },
+        },
+        setup: (c, log) => {
+          self = c;
+          c.on("connected", () => {
+            c.request("r1", { timeoutMs: 5000 }).then(
+              (r) => log.push(`r1 ${r}`),
+              (e) => log.push(`r1 failed ${(e as { code: string }).code}`),
+            );
+          });
+        },
+        chunks: [
+          Buffer.concat(
+            ["a", "id-throws", "pong", "close-here", "match", "id:x", "after"]
+              .map((x) => text(x))
+              .concat([close(4006)]),
+          ),
+        ],
+        done: ended,
+      });
+    });
+  }
+
   it("text that is not UTF-8 (1007), then more frames in the same chunk and the next", async () => {
     await same({
       chunks: [
@@ -422,6 +473,49 @@ describe("the read path against ws alone, over real TCP", () => {
       done: ended,
     });
     expect(seen.wsMessages).toBeLessThan(60);
+  });
+
+  it("the heartbeat: a pong among messages in one chunk answers the ping; pings read there are answered", async () => {
+    const pinged = (srv: Raw) => parseAll(srv.bytes()).filter((f) => f.opcode === 9);
+    const seen = await same({
+      options: { pingIntervalMs: 300, pongTimeoutMs: 60_000 },
+      setup: (c, log) => {
+        c.on("pong", () => void log.push("pong event"));
+      },
+      chunks: [text("first")],
+      after: async (_c, _log, srv) => {
+        await until(() => pinged(srv).length === 1, "our ping");
+        const ping = pinged(srv)[0]!.payload;
+        srv.write(Buffer.concat([text("a"), frame(10, ping), frame(9, "theirs"), text("b")]));
+      },
+      done: (_c, log, srv) =>
+        log.includes("pong event") &&
+        log.includes("message text b") &&
+        parseAll(srv.bytes()).some((f) => f.opcode === 10),
+    });
+    expect(seen.sent).toEqual([expect.stringMatching(/^9 /), `10 ${Buffer.from("theirs").toString("hex")}`]);
+    expect(seen.log).toContain("pong event");
+  });
+
+  it("a message:received subscriber that closes the connection mid-chunk", async () => {
+    let seenBytes = 0;
+    const closer = (m: unknown) => {
+      const { conn: c, bytes } = m as { conn: Conn<string, string>; bytes: number };
+      if (++seenBytes === 2) c.close(4005, "subscriber").catch(() => {});
+      void bytes;
+    };
+    subscribe(RECEIVED, closer);
+    try {
+      await same({
+        setup: () => {
+          seenBytes = 0;
+        },
+        chunks: [Buffer.concat([text("1"), text("2"), text("3")]), Buffer.concat([close(4005), text("4")])],
+        done: ended,
+      });
+    } finally {
+      unsubscribe(RECEIVED, closer);
+    }
   });
 
   it("frames that came with the 101 answer (ws's head), then more", async () => {
