@@ -128,9 +128,11 @@ async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Pr
     const st = c.stats;
     log.push(`stats ${st.messagesReceived} ${st.bytesReceived} state ${c.state}`);
     const sent = parseAll(srv.bytes()).map((f) => `${f.opcode} ${f.payload.toString("hex")}`);
-    const snapshot = [...log, ...(report ? await report() : [])];
+    const snapshot = [...log];
     srv.hangUp();
     await c.close().catch(() => {});
+    // What the scenario reports once the connection is closed (an iterator ends there).
+    if (report) snapshot.push(...(await report()));
     const wsMessages = wsEmit.mock.calls.filter((a) => (a as unknown[])[0] === "message").length;
     return { log: snapshot, sent, wsMessages };
   } finally {
@@ -663,7 +665,16 @@ describe("the read path against ws alone, over real TCP", () => {
         arbitrary: fc.constantFrom(text(""), text("sixteen", { wide: 16 }), text("x".repeat(2000))),
       },
     );
-    const action = fc.constantFrom("none", "close", "reconnect", "throw", "pause", "request");
+    const action = fc.constantFrom(
+      "none",
+      "close",
+      "reconnect",
+      "throw",
+      "pause",
+      "request",
+      "pause-close",
+      "pause-reconnect",
+    );
     let runs = 0;
     let compared = 0;
     let byPath = 0;
@@ -686,13 +697,13 @@ describe("the read path against ws alone, over real TCP", () => {
           runs++;
           const seen = await same({
             options: {
-              reconnect: act === "reconnect" ? { minDelayMs: 5, maxDelayMs: 5, jitter: 0 } : false,
+              reconnect: act.endsWith("reconnect") ? { minDelayMs: 5, maxDelayMs: 5, jitter: 0 } : false,
               maxMessageBytes: 50_000,
               matchMsg: (req, resp) => resp === req,
               onMessage: (_m, c) => {
                 if (++n !== at) return;
-                if (act === "close") c.close(1000, "handler").catch(() => {});
-                if (act === "reconnect") c.reconnect(4000, "handler");
+                if (act === "close" || act === "pause-close") c.close(1000, "handler").catch(() => {});
+                if (act === "reconnect" || act === "pause-reconnect") c.reconnect(4000, "handler");
                 if (act === "throw") throw new Error("handler");
                 if (act === "request") c.request("x", { timeoutMs: 2000 }).catch(() => {});
               },
@@ -701,18 +712,17 @@ describe("the read path against ws alone, over real TCP", () => {
               n = 0;
               // What the consumer iterated, in order (when, against the close, is a race of timers).
               const iterated: string[] = [];
-              const consumed =
-                act === "pause"
-                  ? (async () => {
-                      for await (const m of c.messages({ bufferSize: 1 })) {
-                        iterated.push(`iterated ${m.length}`);
-                        await new Promise((r) => setTimeout(r, 1));
-                      }
-                    })().then(
-                      () => iterated.push("iterator done"),
-                      (e) => iterated.push(`iterator failed ${(e as { code?: string }).code}`),
-                    )
-                  : undefined;
+              const consumed = act.startsWith("pause")
+                ? (async () => {
+                    for await (const m of c.messages({ bufferSize: 1 })) {
+                      iterated.push(`iterated ${m.length}`);
+                      await new Promise((r) => setTimeout(r, 1));
+                    }
+                  })().then(
+                    () => iterated.push("iterator done"),
+                    (e) => iterated.push(`iterator failed ${(e as { code?: string }).code}`),
+                  )
+                : undefined;
               return async () => {
                 await consumed;
                 return iterated;
@@ -720,7 +730,8 @@ describe("the read path against ws alone, over real TCP", () => {
             },
             chunks,
             done: (c) =>
-              c.state === "closed" || (act === "reconnect" && c.state === "open" && c.stats.reconnects > 0),
+              c.state === "closed" ||
+              (act.endsWith("reconnect") && c.state === "open" && c.stats.reconnects > 0),
           });
           compared += seen.log.length;
           byPath += seen.log.filter((l) => l.startsWith("message")).length - seen.wsMessages;
