@@ -1,8 +1,12 @@
 /**
  * An adversarial review of the read path (src/transport/ws-reader.ts): a `Conn` over real TCP
- * with the path and without it (`fastRead.enabled = false`) must behave the same, byte for byte
- * what the client sends back and event for event what it reports, for inputs and re-entrant
- * handlers the path's own tests do not try.
+ * (plain, TLS, a CONNECT proxy, a SOCKS agent) with the path and without it
+ * (`fastRead.enabled = false`) must behave the same: event for event what it reports (messages,
+ * errors, the close, stats, `message:received` sizes) and frame for frame what it sends back
+ * (pongs: each answers the server's pings in order; see {@link same}), for inputs and re-entrant
+ * handlers the path's own tests do not try. Most scenarios also check that the path, not ws,
+ * read the messages (ws's receiver raised no `message`), so a ws that stops the path from being
+ * installed is noticed here too (CI runs this file against the newest ws 8).
  */
 
 import { subscribe, unsubscribe } from "node:diagnostics_channel";
