@@ -87,6 +87,19 @@ const show = (m: unknown) =>
       ? `binary ${Buffer.from(m).toString("hex").slice(0, 40)}(${m.byteLength})`
       : `json ${JSON.stringify(m)}`;
 
+/** `p`, or a failure naming `what` if it has not settled within 10 s (a hang, not a timing). */
+async function bounded<T>(p: Promise<T>, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`hung: ${what()}`)), 10_000);
+  });
+  try {
+    return await Promise.race([p, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The server of the run under way. */
 let currentUrl = "";
 
@@ -121,7 +134,7 @@ async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Pr
       },
     });
     const report = s.setup?.(c, log);
-    await c.dial(srv.url);
+    await bounded(c.dial(srv.url), () => "dial()");
     for (const chunk of s.chunks) {
       srv.write(chunk);
       await new Promise((r) => setTimeout(r, 5));
@@ -134,9 +147,15 @@ async function run<A = string, B = string>(fast: boolean, s: Scenario<A, B>): Pr
     const sent = parseAll(srv.bytes()).map((f) => `${f.opcode} ${f.payload.toString("hex")}`);
     const snapshot = [...log];
     srv.hangUp();
-    await c.close().catch(() => {});
+    await bounded(
+      c.close().catch(() => {}),
+      () => `close() settles (state ${c.state}, log ${log.join(" | ")})`,
+    );
     // What the scenario reports once the connection is closed (an iterator ends there).
-    if (report) snapshot.push(...(await report()));
+    if (report)
+      snapshot.push(
+        ...(await bounded(report(), () => `the report (state ${c.state}, log ${log.join(" | ")})`)),
+      );
     const wsMessages = wsEmit.mock.calls.filter((a) => (a as unknown[])[0] === "message").length;
     return { log: snapshot, sent, wsMessages };
   } finally {
@@ -230,11 +249,10 @@ describe("the read path against ws alone, over real TCP", () => {
           if (m === "2") c.reconnect(4000, "again");
         },
       },
-      chunks: [
-        Buffer.concat(["1", "2", "3", "4"].map((x) => text(x))),
-        Buffer.concat([close(4000, "ok"), text("5")]),
-      ],
-      done: (_c, log) => log.some((l) => l.startsWith("close")),
+      // One write: the raw server writes to every connection, the next one's too.
+      chunks: [Buffer.concat([...["1", "2", "3", "4"].map((x) => text(x)), close(4000, "ok"), text("5")])],
+      done: (c, log) =>
+        log.some((l) => l.startsWith("close")) && c.state === "open" && c.stats.reconnects === 1,
     });
   });
 
@@ -701,7 +719,9 @@ describe("the read path against ws alone, over real TCP", () => {
           ].sort((a, b) => a - b);
           const chunks: Buffer[] = [];
           let from = 0;
-          for (const to of [...points, stream.length]) {
+          // With reconnects on, one write: the raw server writes to every connection, and a later
+          // write would reach the next one, maybe before its 101 (the server's mistake, not ours).
+          for (const to of act.endsWith("reconnect") ? [stream.length] : [...points, stream.length]) {
             if (to > from) chunks.push(stream.subarray(from, to));
             from = Math.max(from, to);
           }
@@ -737,7 +757,10 @@ describe("the read path against ws alone, over real TCP", () => {
                 : undefined;
               return async () => {
                 await consumed;
-                return iterated;
+                // A handler's close() or reconnect(): whether the iterator still gets the message
+                // being dispatched depends on whether it was waiting for one (ws alone too), so
+                // only how it ended is compared then.
+                return act === "pause" ? iterated : iterated.filter((l) => l.startsWith("iterator "));
               };
             },
             chunks,
@@ -749,7 +772,12 @@ describe("the read path against ws alone, over real TCP", () => {
           byPath += seen.log.filter((l) => l.startsWith("message")).length - seen.wsMessages;
         },
       ),
-      { numRuns: Number(process.env.FUZZ_RUNS ?? 40) },
+      {
+        numRuns: Number(process.env.FUZZ_RUNS ?? 40),
+        ...(process.env.FUZZ_SEED
+          ? { seed: Number(process.env.FUZZ_SEED), path: process.env.FUZZ_PATH, verbose: 2 }
+          : {}),
+      },
     );
     // Not vacuous: every run compared events, many messages were the path's.
     expect(compared).toBeGreaterThan(runs * 3);
