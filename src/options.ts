@@ -279,7 +279,10 @@ export interface ConnOptions<TIn = Data, TOut = Sendable, C = Conn<TIn, TOut>> {
    * @default 10000
    */
   connectTimeoutMs?: number;
-  /** Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with 1009). @default 16777216 (16 MiB) */
+  /**
+   * Largest incoming message accepted, in bytes (enforced by the `ws` transport, which closes with
+   * 1009; values above 2,147,483,647, the largest ws can bound, act as that). @default 16777216 (16 MiB)
+   */
   maxMessageBytes?: number;
   /** Timer functions; inject a fake clock in tests. @default the global timers and `performance.now()` */
   clock?: Clock;

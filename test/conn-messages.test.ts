@@ -113,6 +113,18 @@ describe("messages", () => {
     expect(c.state).toBe("reconnecting");
   });
 
+  it("a maxMessageBytes of 2^31 or more bounds as the largest ws can (it wrapped: 2^32 + 10 refused a 20-byte message)", async () => {
+    const s = await server({ onConnection: (ws) => ws.send("z".repeat(20)) });
+    const got: string[] = [];
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({ maxMessageBytes: 2 ** 32 + 10, reconnect: false, onError: (e) => void errors.push(e) });
+    c.on("message", (m) => void got.push(m));
+    await c.dial(s.url);
+    await until(() => got.length === 1 || errors.length > 0, "the message or an error");
+    expect(errors.map((e) => e.code)).toEqual([]);
+    expect(got).toEqual(["z".repeat(20)]);
+  });
+
   it("bufferedAmount rises after a large send and falls back to 0 once written; 0 while not open", async () => {
     const s = await server({ onMessage: () => {} });
     const c = conn();

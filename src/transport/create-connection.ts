@@ -70,7 +70,9 @@ export function socketOptions(options: TransportOptions, transport: WsTransport)
     headers: options.headers,
     perMessageDeflate: false,
     skipUTF8Validation: true, // checked while decoding: see WsSocket's emit()
-    maxPayload: options.maxMessageBytes,
+    // ws keeps its bound as a 32-bit integer (`maxPayload | 0`): 2^31 read as no bound at all,
+    // 2^32 + 10 as 10. Larger values mean "as large as ws can bound".
+    maxPayload: Math.min(options.maxMessageBytes, 0x7fffffff),
     // Node's http.request uses a given agent's sockets and ignores createConnection.
     ...(agent === undefined ? { createConnection: createConnection as never } : { agent }),
     [kTransport]: transport,
