@@ -28,13 +28,22 @@
 
 import type { Writable } from "node:stream";
 
-/** The fields of ws's receiver this path reads (see the module header). */
+/** The fields of ws's receiver this path reads (see the module header), and the path's own. */
 type Receiver = Writable & {
   _state: number;
   _bufferedBytes: number;
   _fragmented: number;
   _errored: boolean;
   _maxPayload: number;
+  /** Where the messages read here go. */
+  [kSink]: FrameSink;
+  /**
+   * Bytes ws still needs to finish the frame it was handed cut (its header was read here); -1
+   * once the path stopped following the frames (the connection stopped reading): ws reads all.
+   */
+  [kOwed]: number;
+  /** The start of a frame whose header the chunk's end cut (handed to ws too), to learn its size. */
+  [kHead]: Buffer | undefined;
 };
 
 /** Where whole messages read here go: the socket (ws-socket.ts). */
@@ -45,8 +54,18 @@ export interface FrameSink {
   frame(chunk: Buffer, start: number, end: number, binary: boolean): void;
 }
 
+// The path's state lives on the receiver itself, in three fields, and its `write` is one function
+// for every socket: an idle connection pays about 70 bytes of JS heap for it (a reader object and a
+// closure per socket cost about 225).
+const kSink = Symbol("evtwebsocket.sink");
+const kOwed = Symbol("evtwebsocket.owed");
+const kHead = Symbol("evtwebsocket.head");
+
 /** Set to false to hand every chunk to ws's receiver (the tests compare both paths). */
 export const fastRead = { enabled: true };
+
+/** ws's receiver's own `write` (Node's `Writable.prototype.write`), taken from the first one. */
+let wsWrite: ((chunk: Buffer) => boolean) | undefined;
 
 /**
  * Puts the read path in front of ws's receiver (`receiver` is ws's `_receiver`); false, and
@@ -57,6 +76,7 @@ export function installReader(receiver: unknown, sink: FrameSink): boolean {
   if (
     !fastRead.enabled ||
     typeof r?.write !== "function" ||
+    (wsWrite !== undefined && r.write !== wsWrite) ||
     typeof r._state !== "number" ||
     typeof r._bufferedBytes !== "number" ||
     typeof r._fragmented !== "number" ||
@@ -64,112 +84,91 @@ export function installReader(receiver: unknown, sink: FrameSink): boolean {
     typeof r._maxPayload !== "number"
   )
     return false;
-  const reader = new FrameReader(r as Receiver, sink);
+  wsWrite ??= r.write as (chunk: Buffer) => boolean;
+  r[kSink] = sink;
+  r[kOwed] = 0;
+  r[kHead] = undefined;
   // ws's socket listener calls `receiver.write(chunk)` and pauses the socket when it returns false.
-  r.write = (chunk: Buffer) => reader.write(chunk);
+  r.write = write as Writable["write"];
   return true;
 }
 
-/** The read path of one socket; see the module header. */
-class FrameReader {
-  readonly #r: Receiver;
-  readonly #sink: FrameSink;
-  /** ws's own `write`. */
-  readonly #write: (chunk: Buffer) => boolean;
-  /** Bytes ws still needs to finish the frame it was handed cut (its header was read here). */
-  #owed = 0;
-  /** The start of a frame whose header the chunk's end cut (handed to ws too), to learn its size. */
-  #head: Buffer | undefined;
-  /** No longer following the frames (the connection stopped reading): ws reads everything. */
-  #off = false;
-
-  constructor(r: Receiver, sink: FrameSink) {
-    this.#r = r;
-    this.#sink = sink;
-    this.#write = r.write as (chunk: Buffer) => boolean;
-  }
-
-  write(chunk: Buffer): boolean {
-    if (this.#off) return this.#toWs(chunk);
-    let at = 0;
-    if (this.#head !== undefined) {
-      // A header is at most 14 bytes: with 14 more, its size is known.
-      const head = Buffer.concat([this.#head, chunk.subarray(0, 14)]);
-      const size = anyFrameSize(head, 0);
-      if (size === 0) {
-        this.#head = head; // still cut: the chunk was shorter than the header's rest
-        return this.#toWs(chunk);
-      }
-      if (size < 0) return this.#stop(chunk, 0);
-      this.#owed = size - this.#head.length;
-      this.#head = undefined;
+/** The receiver's `write`: each chunk the socket reads passes here. */
+function write(this: Receiver, chunk: Buffer): boolean {
+  if (this[kOwed] < 0) return toWs(this, chunk);
+  let at = 0;
+  const cut = this[kHead];
+  if (cut !== undefined) {
+    // A header is at most 14 bytes: with 14 more, its size is known.
+    const head = Buffer.concat([cut, chunk.subarray(0, 14)]);
+    const size = anyFrameSize(head, 0);
+    if (size === 0) {
+      this[kHead] = head; // still cut: the chunk was shorter than the header's rest
+      return toWs(this, chunk);
     }
-    if (this.#owed > 0) {
-      at = Math.min(this.#owed, chunk.length);
-      this.#owed -= at;
-      const more = this.#toWs(at === chunk.length ? chunk : chunk.subarray(0, at));
-      if (at === chunk.length) return more;
+    this[kHead] = undefined;
+    if (size < 0) return stop(this, chunk, 0);
+    this[kOwed] = size - cut.length;
+  }
+  const owed = this[kOwed];
+  if (owed > 0) {
+    at = Math.min(owed, chunk.length);
+    this[kOwed] = owed - at;
+    const more = toWs(this, at === chunk.length ? chunk : chunk.subarray(0, at));
+    if (at === chunk.length) return more;
+  }
+  return read(this, chunk, at);
+}
+
+/**
+ * Reads the chunk from `at` on, frame by frame: the frames this path takes are handed on here,
+ * every other frame goes to ws, whole, or cut by the chunk's end (then what ws still needs of it
+ * is counted, and handed to it first from the next chunk).
+ */
+function read(r: Receiver, chunk: Buffer, at: number): boolean {
+  const max = r._maxPayload;
+  const sink = r[kSink];
+  while (at < chunk.length) {
+    // ws read a close frame or failed the connection: it reads nothing more, nor does this path.
+    if (r._errored || r.writableEnded) return true;
+    if (!sink.reading || r._state !== 0 || r._bufferedBytes !== 0 || r.writableLength !== 0)
+      return stop(r, chunk, at);
+    // Within a fragmented message every frame is ws's (a whole data frame there is an error).
+    const fast = r._fragmented === 0 ? frameSize(chunk, at, max) : -1;
+    if (fast > 0 && at + fast <= chunk.length) {
+      const b1 = chunk[at + 1]!;
+      const start = b1 === 126 ? at + 4 : at + 2;
+      sink.frame(chunk, start, at + fast, chunk[at] === 0x82);
+      at += fast;
+      continue;
     }
-    return this.#read(chunk, at);
-  }
-
-  /**
-   * Reads the chunk from `at` on, frame by frame: the frames this path takes are handed on here,
-   * every other frame goes to ws, whole, or cut by the chunk's end (then what ws still needs of
-   * it is counted, and handed to it first from the next chunk).
-   */
-  #read(chunk: Buffer, at: number): boolean {
-    const r = this.#r;
-    const max = r._maxPayload;
-    while (at < chunk.length) {
-      // ws read a close frame or failed the connection: it reads nothing more, nor does this path.
-      if (r._errored || r.writableEnded) return true;
-      if (!this.#sink.reading || r._state !== 0 || r._bufferedBytes !== 0 || r.writableLength !== 0)
-        return this.#stop(chunk, at);
-      // Within a fragmented message every frame is ws's (a whole data frame there is an error).
-      const fast = r._fragmented === 0 ? frameSize(chunk, at, max) : -1;
-      if (fast > 0 && at + fast <= chunk.length) {
-        this.#frame(chunk, at);
-        at += fast;
-        continue;
-      }
-      const size = anyFrameSize(chunk, at);
-      if (size < 0) return this.#stop(chunk, at);
-      if (size === 0 || at + size > chunk.length) {
-        if (size === 0)
-          this.#head = Buffer.from(chunk.subarray(at)); // a copy of at most 13 bytes
-        else this.#owed = at + size - chunk.length;
-        return this.#toWs(chunk.subarray(at));
-      }
-      this.#toWs(chunk.subarray(at, at + size));
-      at += size;
+    const size = anyFrameSize(chunk, at);
+    if (size < 0) return stop(r, chunk, at);
+    if (size === 0 || at + size > chunk.length) {
+      if (size === 0)
+        r[kHead] = Buffer.from(chunk.subarray(at)); // a copy of at most 13 bytes
+      else r[kOwed] = at + size - chunk.length;
+      return toWs(r, chunk.subarray(at));
     }
-    return true;
+    toWs(r, chunk.subarray(at, at + size));
+    at += size;
   }
+  return true;
+}
 
-  /** Hands on the whole frame at `at` (one frameSize accepted). */
-  #frame(chunk: Buffer, at: number): void {
-    const b1 = chunk[at + 1]!;
-    const start = b1 === 126 ? at + 4 : at + 2;
-    const length = b1 === 126 ? (chunk[at + 2]! << 8) | chunk[at + 3]! : b1;
-    this.#sink.frame(chunk, start, start + length, chunk[at] === 0x82);
-  }
+/** Stops following the frames for good: ws reads the rest of this chunk and every later one. */
+function stop(r: Receiver, chunk: Buffer, at: number): boolean {
+  r[kOwed] = -1;
+  return toWs(r, at === 0 ? chunk : chunk.subarray(at));
+}
 
-  /** Stops following the frames for good: ws reads the rest of this chunk and every later one. */
-  #stop(chunk: Buffer, at: number): boolean {
-    this.#off = true;
-    return this.#toWs(at === 0 ? chunk : chunk.subarray(at));
-  }
-
-  /**
-   * Hands `chunk` to ws's receiver; drops it once ws read a close frame or failed the connection,
-   * as ws stops reading then (the rest of its chunk is never read).
-   */
-  #toWs(chunk: Buffer): boolean {
-    const r = this.#r;
-    if (r._errored || r.writableEnded || r.destroyed) return true;
-    return this.#write.call(r, chunk);
-  }
+/**
+ * Hands `chunk` to ws's receiver; drops it once ws read a close frame or failed the connection,
+ * as ws stops reading then (the rest of its chunk is never read).
+ */
+function toWs(r: Receiver, chunk: Buffer): boolean {
+  if (r._errored || r.writableEnded || r.destroyed) return true;
+  return wsWrite!.call(r, chunk);
 }
 
 /**
