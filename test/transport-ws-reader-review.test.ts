@@ -20,7 +20,13 @@ import { WsSocket } from "../src/transport/ws-socket.js";
 import { mintSelfSigned } from "./helpers/cert.js";
 import { conn } from "./helpers/harness.js";
 import { proxyChain, socks5 } from "./helpers/proxy.js";
-import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
+import {
+  serverFrame as frame,
+  parseAll,
+  rawServer,
+  switchingProtocols,
+  tcpServer,
+} from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 afterEach(() => {
@@ -28,24 +34,6 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** A server frame, unmasked, with the length encoding asked for. */
-function frame(opcode: number, payload: Buffer | string, { fin = true, wide = 0 } = {}): Buffer {
-  const p = typeof payload === "string" ? Buffer.from(payload) : payload;
-  const n = p.length;
-  const use = wide === 64 || n > 0xffff ? 64 : wide === 16 || n > 125 ? 16 : 7;
-  const head = Buffer.alloc(use === 7 ? 2 : use === 16 ? 4 : 10);
-  head[0] = (fin ? 0x80 : 0) | opcode;
-  if (use === 7) head[1] = n;
-  else if (use === 16) {
-    head[1] = 126;
-    head.writeUInt16BE(n, 2);
-  } else {
-    head[1] = 127;
-    head.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
-    head.writeUInt32BE(n >>> 0, 6);
-  }
-  return Buffer.concat([head, p]);
-}
 const text = (s: string, o?: { fin?: boolean; wide?: number }) => frame(1, s, o);
 const close = (code: number, reason = "") => {
   const b = Buffer.alloc(2);

@@ -13,46 +13,12 @@ import { afterEach, describe, expect, it } from "vitest";
 import * as ws from "ws";
 import { fastRead, installReader } from "../src/transport/ws-reader.js";
 import { conn } from "./helpers/harness.js";
-import { parseAll, rawServer } from "./helpers/raw-server.js";
+import { serverFrame as frame, parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 afterEach(() => {
   fastRead.enabled = true;
 });
-
-/** A server frame (unmasked unless `mask`), with the length encoding asked for. */
-function frame(
-  opcode: number,
-  payload: Buffer,
-  {
-    fin = true,
-    rsv = 0,
-    mask = false,
-    wide = 0,
-  }: { fin?: boolean; rsv?: number; mask?: boolean; wide?: 0 | 16 | 64 } = {},
-): Buffer {
-  const n = payload.length;
-  const use = wide === 64 || n > 0xffff ? 64 : wide === 16 || n > 125 ? 16 : 7;
-  const head = Buffer.alloc(use === 7 ? 2 : use === 16 ? 4 : 10);
-  head[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
-  if (use === 7) head[1] = n;
-  else if (use === 16) {
-    head[1] = 126;
-    head.writeUInt16BE(n, 2);
-  } else {
-    head[1] = 127;
-    head.writeUInt32BE(0, 2);
-    head.writeUInt32BE(n, 6);
-  }
-  if (mask) {
-    head[1]! |= 0x80;
-    const key = Buffer.from([1, 2, 3, 4]);
-    const body = Buffer.from(payload);
-    for (let i = 0; i < body.length; i++) body[i]! ^= key[i & 3]!;
-    return Buffer.concat([head, key, body]);
-  }
-  return Buffer.concat([head, payload]);
-}
 
 const MAX = 1000;
 /** A whole text frame's bytes ("x"), repeated as other frames' payloads. */

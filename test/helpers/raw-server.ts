@@ -165,3 +165,38 @@ export function switchingProtocols(head: string): string {
   const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
   return `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`;
 }
+
+/**
+ * A frame as a server writes it (unmasked unless `mask`, a fixed key then), with the length
+ * encoding asked for (`wide`: 16 or 64 even where a shorter one fits; the shortest otherwise).
+ */
+export function serverFrame(
+  opcode: number,
+  payload: Buffer | string,
+  {
+    fin = true,
+    rsv = 0,
+    mask = false,
+    wide = 0,
+  }: { fin?: boolean; rsv?: number; mask?: boolean; wide?: number } = {},
+): Buffer {
+  const body = Buffer.from(payload);
+  const n = body.length;
+  const use = wide === 64 || n > 0xffff ? 64 : wide === 16 || n > 125 ? 16 : 7;
+  const head = Buffer.alloc(use === 7 ? 2 : use === 16 ? 4 : 10);
+  head[0] = (fin ? 0x80 : 0) | (rsv << 4) | opcode;
+  if (use === 7) head[1] = n;
+  else if (use === 16) {
+    head[1] = 126;
+    head.writeUInt16BE(n, 2);
+  } else {
+    head[1] = 127;
+    head.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    head.writeUInt32BE(n >>> 0, 6);
+  }
+  if (!mask) return Buffer.concat([head, body]);
+  head[1]! |= 0x80;
+  const key = Buffer.from([1, 2, 3, 4]);
+  for (let i = 0; i < n; i++) body[i]! ^= key[i & 3]!;
+  return Buffer.concat([head, key, body]);
+}
