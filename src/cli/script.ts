@@ -82,7 +82,7 @@ export async function runScript(
   // outcome is printed); a push one microtask after it arrives. Both steps queue in arrival
   // order, so a response and a push that came in the same read print in the order they came.
   const offMessage = conn.on("message", (msg) => {
-    if (lateIds.size > 0) answered(keyOf(msg));
+    if (lateKeys.size > 0) answered(keyOf(msg));
     queueMicrotask(() => (stream ? printer.push(msg) : printer.aside(msg)));
   });
   let lastError: Error | undefined;
@@ -122,18 +122,18 @@ export async function runScript(
   // for its own. It waits until a message with the key arrives for each (the late answer,
   // printed as one that answers no request), the connection opens again (no answer comes on a
   // new socket), or one more --timeout has passed.
-  const lateIds = new Map<MessageKey, { timer: NodeJS.Timeout; n: number }>();
+  const lateKeys = new Map<MessageKey, { timer: NodeJS.Timeout; n: number }>();
   const answered = (key: MessageKey | undefined, all = false) => {
-    const late = key === undefined ? undefined : lateIds.get(key);
+    const late = key === undefined ? undefined : lateKeys.get(key);
     if (late === undefined) return;
     if (--late.n > 0 && !all) return;
     clearTimeout(late.timer);
-    lateIds.delete(key!);
+    lateKeys.delete(key!);
     poke();
   };
-  const forgetLateIds = () => {
-    for (const { timer } of lateIds.values()) clearTimeout(timer);
-    lateIds.clear();
+  const forgetLateKeys = () => {
+    for (const { timer } of lateKeys.values()) clearTimeout(timer);
+    lateKeys.clear();
   };
 
   // One waiter at most (the sending loop); woken by a state change, a printed outcome or stop.
@@ -152,7 +152,7 @@ export async function runScript(
   });
   const offReady = conn.on("connected", () => {
     ready = true;
-    forgetLateIds();
+    forgetLateKeys();
     poke();
   });
 
@@ -217,7 +217,7 @@ export async function runScript(
 
   const ended = () => stopped || dialFailed || conn.state === "closed";
   const idFree = (id: MessageKey | undefined) =>
-    id === undefined || (!idsInFlight.has(id) && !lateIds.has(id));
+    id === undefined || (!idsInFlight.has(id) && !lateKeys.has(id));
   const hasRoom = (id: MessageKey | undefined) =>
     ready &&
     conn.state === "open" &&
@@ -287,9 +287,9 @@ export async function runScript(
           idsInFlight.delete(id);
           const code = outcome.ok ? undefined : (outcome.error as { code?: unknown }).code;
           if (code === "ERR_REQUEST_TIMEOUT") {
-            const late = lateIds.get(id);
+            const late = lateKeys.get(id);
             if (late !== undefined) clearTimeout(late.timer);
-            lateIds.set(id, {
+            lateKeys.set(id, {
               timer: setTimeout(() => answered(id, true), o.timeoutMs),
               n: (late?.n ?? 0) + 1,
             });
@@ -353,7 +353,7 @@ export async function runScript(
   }
   const quietly = stopped;
   stopped = true;
-  forgetLateIds();
+  forgetLateKeys();
   offEvents();
   offMessage();
   offError();

@@ -18,7 +18,7 @@ import * as net from "node:net";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import type WebSocket from "ws";
-import { type EvtWebSocketError, invalidOption } from "../errors.js";
+import { ErrorCode, type EvtWebSocketError, invalidOption } from "../errors.js";
 import { openTunnel, ProxyRefusedError } from "./proxy.js";
 import type { TransportOptions } from "./types.js";
 import type { WsTransport } from "./ws.js";
@@ -152,5 +152,7 @@ export function wrongAgent(url: string, cause: unknown): EvtWebSocketError | und
 
 /** True for the error of {@link wrongAgent}. */
 export function isWrongAgent(error: EvtWebSocketError | undefined): boolean {
-  return error?.code === "ERR_INVALID_OPTION" && (error.cause as { code?: unknown })?.code === WRONG_SCHEME;
+  return (
+    error?.code === ErrorCode.INVALID_OPTION && (error.cause as { code?: unknown })?.code === WRONG_SCHEME
+  );
 }
