@@ -39,6 +39,20 @@ describe("Conn against the model", () => {
     await check(FIXED_SEED, 2000);
   });
 
+  // A random seed's failure, replayed: a send queued from onError (telling of a message dropped
+  // as oldest) dropped another one as oldest, its report still to come; an abort of their shared
+  // signal then took the newest out of the queue, and the model had guessed the oldest.
+  it("replays seed 1474669012: an abort from onError after a drop-oldest whose report is still to come", async () => {
+    const result = await runModel({
+      strict,
+      seed: 1474669012,
+      numRuns: 1,
+      path: "501:1:1:1:1:4:7:7:12:16:17:16:16:16:20",
+      replayPath: "ABABAAEAAAABBCBAAABDDAEAFABFAE/O/m:qqqqqM",
+    });
+    if (!result.ok) throw new Error(result.report);
+  });
+
   it(`keeps the contract over 2,000 random sequences (random seed ${randomSeed})`, {
     timeout: 60_000,
   }, async () => {

@@ -395,8 +395,11 @@ export class Books {
     // taken the message out of the queue (expired, or dropped by close()), its report still to come.
     // Those not past their deadline first: the ones an abort most likely took.
     const certain = inCallback ? [] : kept.filter((c) => !due(c));
+    // Newest first: under "drop-oldest" a step may have dropped the oldest (a send queued from an
+    // onError that was telling of another drop), its report still to come; what an abort then
+    // finds in the queue is the newest. (Taking the oldest first marked a dropped one aborted.)
     const maybe = [
-      ...(inCallback ? kept.filter((c) => !due(c)) : []),
+      ...(inCallback ? kept.filter((c) => !due(c)).reverse() : []),
       ...kept.filter(due),
       ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
     ];
