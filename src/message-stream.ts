@@ -14,8 +14,9 @@
  *
  * An iterator spans reconnects and ends when the connection ends for good: done after
  * `close()` (or a clean end with no retry), or it throws the reason the connection gave up
- * (`ERR_RECONNECT_EXHAUSTED`), in both cases after the messages already buffered. `break` (its
- * `return()`) unsubscribes. This module does not decide what a message is (conn.ts) nor touch a
+ * (`ERR_RECONNECT_EXHAUSTED`), in both cases after the messages already buffered; a message
+ * whose `onMessage` handler closed the connection came after the end and reaches no iterator.
+ * `break` (its `return()`) unsubscribes. This module does not decide what a message is (conn.ts) nor touch a
  * socket (the host pauses it).
  */
 
@@ -87,7 +88,7 @@ export class MessageStreams<T> {
   /** A new iterator; `ended` set makes one that is already over (the connection is closed). */
   open(options: Required<MessagesOptions>, ended?: Ending): MessageStream<T> {
     const stream = new MessageStream<T>(this, options, ended);
-    if (ended === undefined) this.#streams.add(stream);
+    if (!ended) this.#streams.add(stream);
     return stream;
   }
 
@@ -138,7 +139,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
     this.#size = options.bufferSize;
     this.#dropOldest = options.overflow === "drop-oldest";
     this.#ending = ended;
-    if (ended === undefined) this.#unsubscribe = hub.host.subscribe((msg) => this.#push(msg));
+    if (!ended) this.#unsubscribe = hub.host.subscribe((msg) => this.#push(msg));
   }
 
   [Symbol.asyncIterator](): this {
@@ -159,7 +160,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
       return Promise.resolve({ value, done: false });
     }
     const ending = this.#ending;
-    if (ending !== undefined) {
+    if (ending) {
       const { error } = ending;
       this.#ending = { error: undefined }; // an error is thrown once; then the iterator is done
       return error === undefined ? Promise.resolve(DONE) : Promise.reject(error);
@@ -182,15 +183,18 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
 
   /** @internal The connection ended for good. */
   end(error: EvtWebSocketError | undefined): void {
-    if (this.#ending !== undefined) return;
+    if (this.#ending) return;
     this.#stop();
     this.#ending = { error };
     if (this.#head === this.#buffer.length) this.#wake();
   }
 
   #push(msg: T): void {
+    // Ended during this message's dispatch (an earlier listener called close()): the message came
+    // with the close, after the end; taking it would pause a socket for good or yield after done.
+    if (this.#ending) return;
     const waiter = this.#waiters?.shift();
-    if (waiter !== undefined) {
+    if (waiter) {
       waiter.resolve({ value: msg, done: false });
       return;
     }
@@ -244,7 +248,7 @@ export class MessageStream<T> implements AsyncIterableIterator<T> {
   /** Every pending `next()` learns the end: the first gets the error, if any, the others done. */
   #wake(): void {
     const waiters = this.#waiters;
-    if (waiters === undefined || waiters.length === 0) return;
+    if (!waiters?.length) return;
     this.#waiters = undefined;
     for (const waiter of waiters) {
       const error = this.#ending?.error;

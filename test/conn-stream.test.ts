@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from "vitest";
 import WebSocket, { type WebSocket as ServerSocket } from "ws";
-import { type EvtWebSocketError, State } from "../src/index.js";
+import { type Conn, type EvtWebSocketError, State } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -261,6 +261,41 @@ describe("messages()", () => {
     await expect(second).resolves.toEqual({ value: "000001xx", done: false });
     await c.close();
     await expect(third).resolves.toEqual({ value: undefined, done: true });
+  });
+
+  it("close() from an onMessage handler: that message reaches no iterator, a waiting next() stays done, and the next dial reads (no pause left behind)", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 3) });
+    const heard: number[] = [];
+    let closeAt: number | undefined = 1;
+    const c: Conn<string, string> = conn({
+      onMessage: (m) => {
+        heard.push(seq(m));
+        if (seq(m) === closeAt) {
+          closeAt = undefined;
+          void c.close();
+        }
+      },
+    });
+    const behind = c.messages({ bufferSize: 1 }); // holds message 0 unread when 1 arrives
+    const waiting = c.messages();
+    const first = waiting.next();
+    const second = waiting.next(); // waiting when message 1 and the close() come
+    await c.dial(s.url);
+    await until(() => c.state === State.CLOSED, "the close from onMessage");
+    await expect(first).resolves.toEqual({ value: "000000xx", done: false });
+    await expect(second).resolves.toEqual({ value: undefined, done: true });
+    // Message 1 came with the close(): no iterator buffers it after it ended (the behind one
+    // used to take it as a full buffer's push and pause reading for good; the waiting one to
+    // yield it after it had said done).
+    expect(await waiting.next()).toEqual({ value: undefined, done: true });
+    expect(await waiting.next()).toEqual({ value: undefined, done: true });
+    const got: number[] = [];
+    for await (const m of behind) got.push(seq(m));
+    expect(got).toEqual([0]);
+    heard.length = 0;
+    await c.dial(s.url);
+    await until(() => heard.length === 3, "the next connection's three messages (reading not paused)");
+    expect(heard).toEqual([0, 1, 2]);
   });
 
   it("close() while a full iterator holds reading paused reads the peer's close frame: a clean 1000, not a timeout", async () => {

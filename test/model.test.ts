@@ -53,6 +53,21 @@ describe("Conn against the model", () => {
     if (!result.ok) throw new Error(result.report);
   });
 
+  // The 100,000-sequence search at seed 20261207 (2026-12-07): an onMessage handler closed the
+  // connection while an iterator of bufferSize 1 held a message; the same dispatch then pushed
+  // the message into the ended iterator, which paused reading, and the next dial's socket
+  // started paused with no iterator left to release it.
+  it("replays seed 20261207: close() from onMessage, then a push into the ended iterator paused the next socket", async () => {
+    const result = await runModel({
+      strict,
+      seed: 20261207,
+      numRuns: 1,
+      path: "93686:0:1:1:1:1:1:1:1:5:5:8:0:7:15:18:21:22:19:17:17:17:17:17:17:17:18:18:18:18:18:18:18:18",
+      replayPath: "AAACAAABBGABACBABBCBq4A//+:qqqqD",
+    });
+    if (!result.ok) throw new Error(result.report);
+  });
+
   it(`keeps the contract over 2,000 random sequences (random seed ${randomSeed})`, {
     timeout: 60_000,
   }, async () => {
