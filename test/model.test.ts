@@ -68,6 +68,21 @@ describe("Conn against the model", () => {
     if (!result.ok) throw new Error(result.report);
   });
 
+  // The 100,000-sequence search at seed 20261208: inside a flush, a message past its deadline
+  // expired (its report to come after the flush) and the frame after it went out; an abort from
+  // that send took the due message behind it out of the queue, and the model had guessed the
+  // expired one (the model's book, not the library, was wrong).
+  it("replays seed 20261208: an abort during a flush takes the due message behind the frame, not the one that expired before it", async () => {
+    const result = await runModel({
+      strict,
+      seed: 20261208,
+      numRuns: 1,
+      path: "20029:0:0:0:0:0:0:1:0:0:0:0:0:0:0:0:0:0:0:0:0:0:1:0:0:0:0:0:0:0:0:0:0:0:0:6:8:8:8:16:24:25:23:23:28:28:28:28:28:28",
+      replayPath: "BFAAABBBIAD/H//e:VVO",
+    });
+    if (!result.ok) throw new Error(result.report);
+  });
+
   it(`keeps the contract over 2,000 random sequences (random seed ${randomSeed})`, {
     timeout: 60_000,
   }, async () => {

@@ -398,9 +398,13 @@ export class Books {
     // Newest first: under "drop-oldest" a step may have dropped the oldest (a send queued from an
     // onError that was telling of another drop), its report still to come; what an abort then
     // finds in the queue is the newest. (Taking the oldest first marked a dropped one aborted.)
+    // Inside a flush, the due ones behind the frame being sent are still queued (the flush had not
+    // reached them) and those before it expired: the newest first again. (Seed 20261208 marked an
+    // expired one aborted.)
+    const dueKept = kept.filter(due);
     const maybe = [
       ...(inCallback ? kept.filter((c) => !due(c)).reverse() : []),
-      ...kept.filter(due),
+      ...(inFlush ? dueKept.reverse() : dueKept),
       ...queued.filter((c) => this.unsentReports !== c.unsentReportsBefore),
     ];
     const keys = calls.map((c) => c.key).join(", ");
