@@ -83,6 +83,22 @@ describe("Conn against the model", () => {
     if (!result.ok) throw new Error(result.report);
   });
 
+  // The 100,000-sequence search at seed 20261210: an onError telling of the end dialled again and
+  // made a new iterator before the "closed" state event was delivered; the model took that event
+  // as the new iterator's end and called its (rightful) pause a stuck one. The model's book was
+  // wrong, not the library.
+  it("replays seed 20261210: an iterator made after a dial() from onError outlives the close announced after it", async () => {
+    const result = await runModel({
+      strict,
+      seed: 20261210,
+      numRuns: 1,
+      path: "82671:0:0:0:0:0:0:3:2:4:5:8:14:19:23:22:26:21:18:15:15:15:15:15:15:15:16:16:16:16:16:16:17:16:16:17",
+      replayPath:
+        "DBACCAAAAABACCEDBABBAACBDABAABECACCAEDFBABBABAGABEJABCBBC6MAFA/HACADABA/////+:VVVVVVVVVVtqf",
+    });
+    if (!result.ok) throw new Error(result.report);
+  });
+
   it(`keeps the contract over 2,000 random sequences (random seed ${randomSeed})`, {
     timeout: 60_000,
   }, async () => {

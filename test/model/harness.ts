@@ -101,7 +101,17 @@ export class ModelRun {
    * unread count is what onMessage heard since it was made less its `next()` calls (a message
    * goes to a waiting `next()` or into the buffer, never both).
    */
-  readonly #streams: { bufferSize: number; heardAtMake: number; nexts: number; live: boolean }[] = [];
+  readonly #streams: {
+    bufferSize: number;
+    heardAtMake: number;
+    nexts: number;
+    live: boolean;
+    /** {@link #dialsMade} when it was made: a close announced after a later dial is not its end. */
+    dials: number;
+  }[] = [];
+  /** dial() calls that took the connection out of idle or closed, and those the state events announced. */
+  #dialsMade = 0;
+  #dialsAnnounced = 0;
   /** Messages onMessage has heard. */
   #heard = 0;
   /** The signal shared by sends made with `signal: "shared"`, until it aborts. */
@@ -230,8 +240,11 @@ export class ModelRun {
         `↳ transport[${socket.index}] ${paused ? "pauses reading" : `resumes reading (${socket.held} waiting)`}`,
       );
     this.conn.on("state", (change) => {
-      // Ended for good: every iterator is over (it gets no more messages).
-      if (change.newState === "closed") for (const b of this.#streams) b.live = false;
+      // Ended for good: every iterator is over (it gets no more messages), but one made after a
+      // dial() that came before this announcement (from onError) belongs to the next connection.
+      if (change.oldState === "idle" || change.oldState === "closed") this.#dialsAnnounced++;
+      if (change.newState === "closed")
+        for (const b of this.#streams) if (b.dials <= this.#dialsAnnounced) b.live = false;
       this.#event(`state ${change.oldState} → ${change.newState}`);
       this.books.stateEvent(change.oldState, change.newState);
       this.#fire("state");
@@ -252,7 +265,7 @@ export class ModelRun {
       const { bufferSize } = config.pausable;
       this.line(`messages({ bufferSize: ${bufferSize} }) (read by "the previous iterator's next()")`);
       this.#stream = this.conn.messages({ bufferSize });
-      this.#streams.push({ bufferSize, heardAtMake: 0, nexts: 0, live: true });
+      this.#streams.push({ bufferSize, heardAtMake: 0, nexts: 0, live: true, dials: 0 });
     }
   }
 
@@ -592,7 +605,13 @@ export class ModelRun {
           this.#stream = this.conn.messages({ bufferSize });
           if (this.config.pausable !== false) {
             const live = this.conn.state !== "closed";
-            this.#streams.push({ bufferSize, heardAtMake: this.#heard, nexts: 1, live });
+            this.#streams.push({
+              bufferSize,
+              heardAtMake: this.#heard,
+              nexts: 1,
+              live,
+              dials: this.#dialsMade,
+            });
           }
           return this.#stream.next();
         });
@@ -719,8 +738,10 @@ export class ModelRun {
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;
+    const before = this.conn.state;
     try {
       p = this.conn.dial(this.#urlSource(action), sub);
+      if ((before === "idle" || before === "closed") && this.conn.state !== before) this.#dialsMade++;
     } catch (e) {
       this.violate("transport-use", `dial#${call.n} threw synchronously: ${codeOf(e)}`);
       return;
