@@ -3,12 +3,15 @@
  * requests first, then the callbacks), writes nothing after a close frame, and says which side
  * closed and why. Each test here failed before its fix (issue 15's bugs 1, 5, 6, 7 and 8), against
  * a real `ws` server or a hand-written one on 127.0.0.1.
+ * Also close() against a peer that answers our close frame and then holds TCP open (its code, clean).
  */
 
+import { createHash } from "node:crypto";
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -163,6 +166,64 @@ describe("a peer that closes first and then holds TCP open", () => {
   });
 });
 
+/**
+ * A WebSocket peer on raw TCP that answers our close frame with 4000 "ok" and keeps its side of
+ * TCP open; `ended()` is true once the client has ended its side (it read the answer).
+ */
+async function answeringHolder(): Promise<{ url: string; ended: () => boolean }> {
+  let ended = false;
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket);
+    let head = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on("error", () => {});
+    socket.on("end", () => {
+      ended = true;
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (upgraded) {
+        // Our close frame (opcode 8; a masked client frame): answer it, keep TCP open.
+        if ((chunk[0]! & 0x0f) === 8) socket.write(Buffer.of(0x88, 4, 0x0f, 0xa0, 0x6f, 0x6b));
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const key = /sec-websocket-key: *(\S+)/i.exec(head.subarray(0, end).toString())![1]!;
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      upgraded = true;
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  onCleanup(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => srv.close(r));
+  });
+  return { url: `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`, ended: () => ended };
+}
+
+describe("close() against a peer that answers and then holds TCP open", () => {
+  it("is cut off at the close timeout, and reports the closing handshake it completed: its code, clean", async () => {
+    const peer = await answeringHolder();
+    const clock = new FakeClock();
+    const closes: unknown[] = [];
+    const c = conn({ clock, reconnect: false, onClose: (i) => void closes.push(i) });
+    await c.dial(peer.url);
+    const closed = c.close(4000, "bye");
+    await until(peer.ended, "the client to read the answer and end its side");
+    expect(closes).toEqual([]);
+    clock.advance(3000); // the close timeout
+    await closed;
+    expect(closes).toEqual([
+      { code: 4000, reason: "ok", wasClean: true, willReconnect: false, closedBy: "client" },
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+});
 /** A connection without reconnect that records its errors and close events. */
 function recordingConn() {
   const errors: EvtWebSocketError[] = [];
