@@ -2,6 +2,7 @@
  * Adversarial tests of the core: user callbacks that call back into the connection, close() at
  * every point of the life cycle, duplicate and stale responses, listener changes during
  * dispatch, the heartbeat after a long sleep, and the queue across a reconnect.
+ * Also docs/concepts.md's rules for callbacks: onClose, shouldReconnect and a codec that call close() or dial().
  *
  * Every test asserts an outcome that would change if the behaviour broke. Integration tests use
  * a real `ws` server on port 0; where a timer matters, an injected FakeClock drives it, and
@@ -9,7 +10,7 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { type Conn, type EvtWebSocketError, json } from "../src/index.js";
+import { type CloseInfo, type Conn, type EvtWebSocketError, json } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
@@ -664,5 +665,92 @@ describe("the queue across a reconnect", () => {
     expect(seen).toEqual(["1:retried", "2:retried", "2:m1", "2:m2", "2:after"]);
     expect(c.stats.queuedMessages).toBe(0);
     expect(retried.outcome()).toBeUndefined();
+  });
+});
+
+describe("in onClose, the connection is not connected", () => {
+  it("close() then dial() in one tick: the old socket's onClose sees the new dial (connecting), never an open connection", async () => {
+    const s = await server();
+    const seen: string[] = [];
+    const c = conn({
+      onClose: (info: CloseInfo, cc) =>
+        void seen.push(`${cc.state} ${cc.isConnected()} willReconnect=${info.willReconnect}`),
+    });
+    await c.dial(s.url);
+    const closed = c.close();
+    const redial = c.dial(s.url);
+    await closed;
+    await redial;
+    // The new dial waits for the old socket's end, so it cannot have opened yet.
+    expect(seen).toEqual(["connecting false willReconnect=false"]);
+    expect(c.isConnected()).toBe(true);
+  });
+});
+
+describe("the close event is always delivered", () => {
+  it("a shouldReconnect that calls close() still gets the close event of the socket that dropped", async () => {
+    const s = await server();
+    const closes: CloseInfo[] = [];
+    let c!: Conn<string, string>;
+    c = conn<string, string>({
+      reconnect: {
+        ...fast,
+        shouldReconnect: () => {
+          void c.close();
+          return true;
+        },
+      },
+      onClose: (info) => void closes.push(info),
+    });
+    await c.dial(s.url);
+    s.dropAll(4000);
+    await until(() => c.state === "closed", "closed");
+    await sleep(30);
+    // Seen: no close event at all (Lifecycle.#ended returns on the epoch change before #emitClose).
+    expect(closes).toHaveLength(1);
+    expect(closes[0]).toMatchObject({ code: 4000, closedBy: "server", willReconnect: false });
+  });
+});
+
+describe("nothing outlives close()", () => {
+  it("a codec whose encode calls close(): the request is not left pending, queued, timed or reported after close", async () => {
+    const s = await server({ onMessage: () => {} });
+    let c!: Conn<string, string>;
+    let closeInEncode = false;
+    const errors: string[] = [];
+    c = conn<string, string>({
+      requestTimeoutMs: 50,
+      matchMsg: () => true,
+      codec: {
+        encode: (m: string) => {
+          if (closeInEncode) void c.close();
+          return m;
+        },
+        decode: (d) => String(d),
+      },
+      onError: (e, cc) => void errors.push(`${e.code} ${cc.state}`),
+    });
+    await c.dial(s.url);
+    closeInEncode = true;
+    let outcome = "no throw";
+    try {
+      c.send("req", () => {});
+    } catch (e) {
+      outcome = (e as { code: string }).code;
+    }
+    closeInEncode = false;
+    await c.close();
+    const after = { pending: c.stats.pendingRequests, queued: c.stats.queuedMessages };
+    await new Promise((r) => setTimeout(r, 100));
+    // Seen: no throw; pendingRequests 1 and queuedMessages 1 while closed; 50 ms later the
+    // request's timer fires and onError gets ERR_REQUEST_TIMEOUT after close() resolved.
+    // Cause: Conn.#request checks the state (#assertCanSend) before user code (codec.encode,
+    // messageId) that can close; nothing checks it again before Outbox.request registers it.
+    expect({ outcome, ...after, errors }).toEqual({
+      outcome: "ERR_CLOSED",
+      pending: 0,
+      queued: 0,
+      errors: [],
+    });
   });
 });
