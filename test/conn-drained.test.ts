@@ -2,12 +2,13 @@
  * `conn.drained()` and the `"drain"` event against a real `ws` server that stops reading (its
  * socket paused), so the client's socket buffer fills for real; plus how they settle when the
  * connection is not open or ends for good.
+ * Also listeners added above highWaterMark or after the watch ended, and a reset with our sends unread.
  */
 
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type EvtWebSocketError, State } from "../src/index.js";
-import { conn, fast, server } from "./helpers/harness.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 import { fill, stalledServer } from "./helpers/stalled-server.js";
 
@@ -196,5 +197,65 @@ describe("drained()", () => {
     expect(waiting.error).toBeUndefined();
     expect(c.bufferedAmount).toBe(0);
     await until(() => s.bytes === sent, "every byte");
+  });
+});
+
+const marks = { lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 };
+
+describe('a "drain" listener added while the buffer is above highWaterMark', () => {
+  it("two listeners added above the mark: one drain, each hears it once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    let a = 0;
+    let b = 0;
+    c.on("drain", () => a++);
+    c.on("drain", () => b++);
+    s.resume();
+    await c.drained();
+    await until(() => a === 1, "the drain");
+    await sleep(50);
+    expect([a, b]).toEqual([1, 1]);
+  });
+
+  it("close() before the buffer falls: no drain once close() has settled", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const drains: string[] = [];
+    c.on("drain", () => drains.push(c.state));
+    const closing = c.close();
+    s.resume();
+    await closing;
+    const atClose = drains.length;
+    await sleep(50);
+    expect(drains.length).toBe(atClose);
+  });
+});
+
+describe("a socket reset with sends still buffered (Node's ws)", () => {
+  it('no "drain" on the dead socket: the one listening hears it after the reconnect, as on WHATWG sockets; drained() still settles', async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      ...marks,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push(`drain ${c.state}`));
+    c.on("close", () => log.push("close"));
+    c.on("connected", () => log.push("connected"));
+    const waiter = c.drained();
+    // The server drops the connection with our 4 MB unread: a reset, the bytes never left.
+    s.sockets[0]!.terminate();
+    await until(() => log.includes("drain open"), "the drain");
+    await waiter;
+    // Before: "drain" came first, on the socket that had just been reset, buffer "empty".
+    expect(log).toEqual(["close", "connected", "drain open"]);
+    s.resume();
+    await c.close();
   });
 });

@@ -401,3 +401,35 @@ describe("otel: a connection open before instrument()", () => {
     },
   );
 });
+
+describe("otel: instrument() on another meter provider, then back", () => {
+  it("A, then B, then A again: each meter's message total goes on from its own, the open gauge follows the live setup", async () => {
+    const a = instrumentInMemory();
+    onCleanup(async () => uninstrument());
+    const s = await server();
+    const c = conn({ matchMsg: (x, y) => x === y });
+    await c.dial(s.url);
+    await c.request("1");
+    await c.request("2");
+    const sent = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.messages")).find(
+        ([at]) => at["network.io.direction"] === "transmit",
+      )?.[1];
+    const open = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.connections.open")).map(([, v]) => v);
+    expect(await sent(a)).toBe(2);
+    expect(await open(a)).toEqual([1]);
+    const b = instrumentInMemory(); // replaces A's setup
+    await c.request("3");
+    expect(await sent(b)).toBe(1);
+    expect(await open(b)).toEqual([1]);
+    expect(await open(a)).toEqual([0]);
+    instrument({ tracerProvider: a.tracerProvider, meterProvider: a.meterProvider });
+    await c.request("4");
+    expect(await sent(a)).toBe(3);
+    expect(await open(a)).toEqual([1]);
+    expect(await open(b)).toEqual([0]);
+    await c.close();
+    expect(await open(a)).toEqual([0]);
+  });
+});
