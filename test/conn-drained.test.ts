@@ -259,3 +259,82 @@ describe("a socket reset with sends still buffered (Node's ws)", () => {
     await c.close();
   });
 });
+
+describe('"drain" after the watch ended (1963f40): a listener added later is not left without its drain', () => {
+  const marks = { lowWaterMark: 64 * KiB, highWaterMark: 256 * KiB };
+
+  it("the buffer above highWaterMark when the last listener leaves, a watched send ending the watch, more sends unwatched: a listener added then hears the fall once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    let sent = fill(c, 256 * KiB);
+    off();
+    c.send(new Uint8Array(8)); // the first watched send after the last listener left: ends the watch
+    sent += 8 + fill(c, 512 * KiB); // unwatched from here
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    s.resume();
+    await until(() => heard.length === 1, "the drain");
+    await until(() => s.bytes === sent, "every byte");
+    expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
+    expect(heard).toHaveLength(1);
+  });
+
+  it("a listener re-added before the next send keeps the watch: it hears the drain of what was sent in between", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    off();
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    const sent = fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length === 1, "the drain");
+    await until(() => s.bytes === sent, "every byte");
+    expect(heard).toHaveLength(1);
+  });
+
+  it("drained() pending while the last listener leaves: the waiter still settles, and a listener added later still hears a later fill", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    let sent = fill(c, 256 * KiB);
+    const waiting = c.drained();
+    off();
+    sent += fill(c, 300 * KiB);
+    s.resume();
+    await waiting;
+    expect(c.bufferedAmount).toBeLessThanOrEqual(64 * KiB);
+    await until(() => s.bytes === sent, "every byte");
+    for (const ws of s.sockets) ws.pause();
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    sent += fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length === 1, "the second drain");
+    await until(() => s.bytes === sent, "every byte again");
+  });
+
+  it("a reconnect after the last listener left above highWaterMark: a listener added on the new socket hears its drain", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: fast });
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    fill(c, 256 * KiB);
+    off();
+    c.send(new Uint8Array(8));
+    s.sockets[0]!.terminate(); // the first socket gone with what it buffered
+    await until(() => s.sockets.length === 2 && c.state === "open", "the reconnect");
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    const before = s.bytes;
+    const sent = fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length >= 1, "the drain on the new socket");
+    await until(() => s.bytes - before >= sent, "every byte of the new socket");
+    expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
+  });
+});

@@ -2,7 +2,7 @@
  * Connections through real proxies: proxy-chain (in process, with authentication) and Debian's
  * tinyproxy over HTTP CONNECT for ws: and wss:, a SOCKS5 server through the `agent` option, and
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
- * Also interim 1xx answers to CONNECT, split across packets or oversized.
+ * Also interim 1xx answers to CONNECT (split or oversized), and that only a proxy's 401 stops the retries.
  */
 
 import * as http from "node:http";
@@ -17,10 +17,11 @@ import { checkServerIdentity as checkIdentity, type PeerCertificate } from "node
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server, sleep, uncaughtExceptions } from "./helpers/harness.js";
-import { type Behaviour, handProxy, proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { type Behaviour, handProxy, proxyChain, socks5, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
@@ -405,6 +406,62 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
     expect(await c.request("after", { timeoutMs: 10_000 })).toBe("after");
     expect(fresh.connects.length).toBeGreaterThanOrEqual(1);
     expect(s.connections).toBe(2);
+  });
+});
+
+describe("reconnect after 401 (1413884): only a proxy's 401 stops the retries", () => {
+  const proxy401 = () =>
+    handProxy((_n, client) => {
+      client.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n',
+      );
+    });
+
+  it("a target server's 401 behind a working proxy is retried as before (details.status, no proxyStatus)", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 2 || 401 });
+    onCleanup(() => s.close());
+    const proxy = await handProxy(tunnel);
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    await c.dial(s.url);
+    expect(reconnecting).toEqual([1, 2]);
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(1);
+  });
+
+  it("a target server's 401 on a direct handshake is retried as before", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 1 || 401 });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: fast });
+    await c.dial(s.url);
+    expect(s.handshakes).toHaveLength(2);
+  });
+
+  it("a proxy's 401 is retried when shouldReconnect says true (and only then)", async () => {
+    const s = await server();
+    const proxy = await proxy401();
+    const seen: (number | undefined)[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: {
+        ...fast,
+        maxAttempts: 2,
+        shouldReconnect: (i) => {
+          seen.push(i.proxyStatus);
+          return true;
+        },
+      },
+    });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect(seen).toEqual([401, 401, 401]);
+    expect(proxy.connects).toHaveLength(3);
   });
 });
 

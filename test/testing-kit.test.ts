@@ -4,7 +4,7 @@ import { type Conn, type EvtWebSocketError, type ReconnectingInfo, State } from 
 import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, uncaughtExceptions } from "./helpers/harness.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
 import { until } from "./helpers/server.js";
 
@@ -498,5 +498,51 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     expect(await c.request("x")).toBe(big);
     expect(performance.now() - started).toBeGreaterThanOrEqual(900);
     expect(upMs).toBeLessThan(performance.now() - started);
+  });
+});
+
+describe("createTestServer: an authorize header no HTTP answer can hold is refused like a throw", () => {
+  // Before, these reached the client as written: an unparsable answer ("Parse Error: Invalid
+  // header token" / "Invalid header value char"), with no status, and nothing thrown at the test.
+  it.each([
+    ["a name with a space", { "Retry After": "2" }, '"Retry After"'],
+    ["an empty name", { "": "2" }, '""'],
+    ["a name with a colon", { "X-A:": "2" }, '"X-A:"'],
+    ["a value with NUL", { "Retry-After": "2\0" }, '"Retry-After"'],
+    ["a value with ESC", { "X-A": "\x1b[2J" }, '"X-A"'],
+  ])(
+    "%s: HTTP 500 at once, ERR_INVALID_OPTION naming authorize and the header, the server serves on",
+    async (_, headers, says) => {
+      const uncaught = uncaughtExceptions();
+      let calls = 0;
+      const s = await createTestServer({
+        authorize: () => (++calls === 1 ? { status: 503, headers } : true),
+      });
+      onCleanup(() => s.close());
+      const c = conn({ reconnect: false });
+      const first = await c.dial(s.url).then(
+        () => undefined,
+        (e: EvtWebSocketError) => e,
+      );
+      expect(first?.details.status).toBe(500);
+      await until(() => uncaught.length === 1, "the error thrown again");
+      expect(uncaught[0]).toMatchObject({ code: "ERR_INVALID_OPTION" });
+      expect((uncaught[0] as Error).message).toMatch(/^authorize of createTestServer\(\) /);
+      expect((uncaught[0] as Error).message).toContain(says);
+      await c.dial(s.url);
+      expect(s.connections).toBe(1);
+    },
+  );
+
+  it("valid headers still pass: a tab and non-ASCII text in a value, a number, every token character in a name", async () => {
+    const headers = { "Retry-After": 1, "X-Note": "a\tb é", "!#$%&'*+-.^_`|~0aZ": "x" } as unknown as Record<
+      string,
+      string
+    >;
+    const s = await createTestServer({ authorize: () => ({ status: 503, headers }) });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: false });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.details.status).toBe(503);
   });
 });
