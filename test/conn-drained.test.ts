@@ -338,3 +338,47 @@ describe('"drain" after the watch ended (1963f40): a listener added later is not
     expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
   });
 });
+
+describe('"drain" and drained() after a reset with our sends unread (held)', () => {
+  it("reconnect off: no drain; drained() rejects with ERR_DISCONNECTED once the connection has ended", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false, onError: () => {} });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push("drain"));
+    c.on("close", () => log.push("close"));
+    const waiter = c.drained().then(
+      () => log.push(`drained in ${c.state}`),
+      (e: EvtWebSocketError) => log.push(`drained ${e.code} in ${c.state}`),
+    );
+    s.sockets[0]!.terminate();
+    await waiter;
+    await sleep(50);
+    expect(log).toEqual(["close", "drained ERR_DISCONNECTED in closed"]);
+  });
+
+  it("reconnect on: the new socket, filled above highWaterMark in turn, drains and says so once more", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      ...marks,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push(`drain ${c.state}`));
+    c.on("connected", () => log.push("connected"));
+    s.sockets[0]!.terminate();
+    await until(() => log.includes("drain open"), "the drain the new socket's open tells");
+    fill(c, 4 * 1024 * 1024);
+    log.push("filled again");
+    const waiter = c.drained();
+    s.resume();
+    await waiter;
+    await until(() => log.length === 4, "the second drain");
+    await sleep(50);
+    expect(log).toEqual(["connected", "drain open", "filled again", "drain open"]);
+    expect(s.sockets).toHaveLength(2);
+  });
+});
