@@ -2,7 +2,7 @@
  * Adversarial tests of the core: user callbacks that call back into the connection, close() at
  * every point of the life cycle, duplicate and stale responses, listener changes during
  * dispatch, the heartbeat after a long sleep, and the queue across a reconnect.
- * Also docs/concepts.md's rules for callbacks: onClose, shouldReconnect and a codec that call close() or dial().
+ * Also docs/concepts.md's rules for callbacks (onClose, shouldReconnect, a codec), and "drain"/"pong" listeners.
  *
  * Every test asserts an outcome that would change if the behaviour broke. Integration tests use
  * a real `ws` server on port 0; where a timer matters, an injected FakeClock drives it, and
@@ -15,6 +15,7 @@ import { createFaultProxy } from "../src/testing/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { freePort, until } from "./helpers/server.js";
+import { stalledServer } from "./helpers/stalled-server.js";
 
 type Msg = { id?: string | number; v?: unknown };
 const jsonIds = { codec: json<Msg, Msg>(), messageId: (m: Msg) => m.id };
@@ -753,4 +754,97 @@ describe("nothing outlives close()", () => {
       errors: [],
     });
   });
+});
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+describe('re-entrant calls from a "drain" listener (a real socket whose buffer filled and emptied)', () => {
+  it.each(["close()", "reconnect()", "send()", "close() then dial()"] as const)(
+    "%s: every promise settles, the state moves along the machine, never two sockets",
+    async (what) => {
+      const s = await stalledServer();
+      const errors: string[] = [];
+      const states: string[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn<Uint8Array, Uint8Array>({
+        lowWaterMark: 64 * KiB,
+        highWaterMark: 1 * MiB,
+        reconnect: fast,
+        onError: (e) => void errors.push(e.code),
+        onClose: (i) => void closes.push(i),
+      });
+      c.on("state", (change) => void states.push(change.newState));
+      let drains = 0;
+      let inside: Promise<unknown> | undefined;
+      let sent: string | undefined;
+      c.on("drain", () => {
+        if (drains++ > 0) return;
+        if (what === "close()") inside = c.close();
+        else if (what === "reconnect()") c.reconnect();
+        else if (what === "send()") sent = c.send(new Uint8Array(2 * MiB));
+        else inside = Promise.all([c.close(), c.dial(s.url)]);
+      });
+      await c.dial(s.url);
+      const piece = new Uint8Array(64 * KiB);
+      while (c.bufferedAmount <= 4 * MiB) c.send(piece);
+      const waiting = c.drained();
+      s.resume();
+      await until(() => drains > 0, "the first drain");
+      await expect(waiting).resolves.toBeUndefined();
+      await inside;
+      if (what === "close()") {
+        expect(c.state).toBe("closed");
+        expect(states).toEqual(["connecting", "open", "closed"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, false]]);
+      } else if (what === "reconnect()") {
+        await until(() => c.state === "open" && c.stats.reconnects === 1, "the new connection");
+        expect(states).toEqual(["connecting", "open", "reconnecting", "open"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, true]]);
+      } else if (what === "send()") {
+        expect(sent).toBe("sent");
+        // The 2 MiB send rose above highWaterMark again: a second drain once it has left.
+        await until(() => drains === 2, "the second drain");
+        expect(states).toEqual(["connecting", "open"]);
+      } else {
+        expect(c.state).toBe("open");
+        expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, false]]);
+      }
+      expect(errors).toEqual([]);
+      expect(s.mostLive, "never two sockets at once").toBe(1);
+    },
+    30_000,
+  );
+});
+
+describe('re-entrant calls from a "pong" listener', () => {
+  it.each(["close()", "reconnect()", "ping()"] as const)(
+    "%s: settles, and the connection goes on as asked",
+    async (what) => {
+      const s = await server();
+      const errors: string[] = [];
+      const c = conn<string, string>({
+        pingIntervalMs: 60_000,
+        reconnect: fast,
+        onError: (e) => void errors.push(e.code),
+      });
+      let pongs = 0;
+      let inside: Promise<void> | undefined;
+      c.on("pong", () => {
+        if (pongs++ > 0) return;
+        if (what === "close()") inside = c.close();
+        else if (what === "reconnect()") c.reconnect();
+        else c.ping(); // answered: no ping is out any more, so this one goes
+      });
+      await c.dial(s.url);
+      c.ping();
+      await until(() => pongs > 0, "the pong");
+      await inside;
+      if (what === "close()") expect(c.state).toBe("closed");
+      if (what === "reconnect()") await until(() => c.stats.reconnects === 1, "the new connection");
+      if (what === "ping()") await until(() => pongs === 2, "the second ping's pong");
+      expect(errors).toEqual([]);
+    },
+  );
 });
