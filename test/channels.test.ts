@@ -2,15 +2,17 @@
  * `diagnostics_channel` on Node against real servers: each channel's messages carry the `Conn`,
  * its id and the event's fields, message sizes and no bodies, the request TracingChannel's
  * events in tracePromise's order, and never a secret (the INV-7 canary).
+ * Also the request TracingChannel through runStores, and a subscriber added after a request's start.
  */
 
+import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
@@ -277,4 +279,65 @@ describe("diagnostics_channel", () => {
       expect(c.state).toBe(State.CLOSED);
     },
   );
+});
+
+describe("the request TracingChannel through runStores", () => {
+  it("send(x, cb) whose callback throws, with a store bound to asyncStart: ERR_CALLBACK_THREW once, the callback inside the store, events in order", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.asyncStart.bindStore(store, () => "response");
+    const events: string[] = [];
+    const subs = {
+      start: () => void events.push("start"),
+      end: () => void events.push("end"),
+      asyncStart: () => void events.push(`asyncStart ${store.getStore()}`),
+      asyncEnd: () => void events.push("asyncEnd"),
+      error: () => void events.push("error"),
+    };
+    tracing.subscribe(subs);
+    onCleanup(async () => {
+      tracing.unsubscribe(subs);
+      tracing.asyncStart.unbindStore(store);
+    });
+    const s = await server();
+    const errors: EvtWebSocketError[] = [];
+    const c = conn({ matchMsg: (a, b) => a === b, onError: (e) => void errors.push(e) });
+    await c.dial(s.url);
+    let inCallback: string | undefined;
+    c.send("x", () => {
+      inCallback = store.getStore();
+      events.push("callback");
+      throw new Error("from the callback");
+    });
+    await until(() => errors.length === 1, "the callback's error");
+    await sleep(20);
+    expect(inCallback).toBe("response");
+    expect(errors.map((e) => e.code)).toEqual(["ERR_CALLBACK_THREW"]);
+    expect(events).toEqual(["start", "end", "asyncStart response", "callback", "asyncEnd"]);
+    expect(store.getStore()).toBeUndefined();
+    await c.close();
+  });
+
+  it("a subscriber added after a request's start (another one heard it): it hears error, asyncStart, asyncEnd in order", async () => {
+    // With no subscriber at all at its start a request is not traced, as Node's tracePromise.
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    const onStart = () => {};
+    dc.subscribe(tracing.start.name, onStart);
+    onCleanup(async () => void dc.unsubscribe(tracing.start.name, onStart));
+    const events: string[] = [];
+    const late = {
+      asyncStart: () => void events.push("asyncStart"),
+      asyncEnd: () => void events.push("asyncEnd"),
+      error: () => void events.push("error"),
+    };
+    const s = await server({ onMessage: () => {} });
+    const c = conn({ matchMsg: (a, b) => a === b });
+    await c.dial(s.url);
+    const p = c.request("x", { timeoutMs: 50 }).catch((e: EvtWebSocketError) => e.code);
+    tracing.subscribe(late as never);
+    onCleanup(async () => void tracing.unsubscribe(late as never));
+    expect(await p).toBe("ERR_REQUEST_TIMEOUT");
+    expect(events).toEqual(["error", "asyncStart", "asyncEnd"]);
+    await c.close();
+  });
 });

@@ -2,12 +2,13 @@
  * `conn.drained()` and the `"drain"` event against a real `ws` server that stops reading (its
  * socket paused), so the client's socket buffer fills for real; plus how they settle when the
  * connection is not open or ends for good.
+ * Also listeners added above highWaterMark or after the watch ended, and a reset with our sends unread.
  */
 
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type EvtWebSocketError, State } from "../src/index.js";
-import { conn, fast, server } from "./helpers/harness.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 import { fill, stalledServer } from "./helpers/stalled-server.js";
 
@@ -196,5 +197,188 @@ describe("drained()", () => {
     expect(waiting.error).toBeUndefined();
     expect(c.bufferedAmount).toBe(0);
     await until(() => s.bytes === sent, "every byte");
+  });
+});
+
+const marks = { lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 };
+
+describe('a "drain" listener added while the buffer is above highWaterMark', () => {
+  it("two listeners added above the mark: one drain, each hears it once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    let a = 0;
+    let b = 0;
+    c.on("drain", () => a++);
+    c.on("drain", () => b++);
+    s.resume();
+    await c.drained();
+    await until(() => a === 1, "the drain");
+    await sleep(50);
+    expect([a, b]).toEqual([1, 1]);
+  });
+
+  it("close() before the buffer falls: no drain once close() has settled", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const drains: string[] = [];
+    c.on("drain", () => drains.push(c.state));
+    const closing = c.close();
+    s.resume();
+    await closing;
+    const atClose = drains.length;
+    await sleep(50);
+    expect(drains.length).toBe(atClose);
+  });
+});
+
+describe("a socket reset with sends still buffered (Node's ws)", () => {
+  it('no "drain" on the dead socket: the one listening hears it after the reconnect, as on WHATWG sockets; drained() still settles', async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      ...marks,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push(`drain ${c.state}`));
+    c.on("close", () => log.push("close"));
+    c.on("connected", () => log.push("connected"));
+    const waiter = c.drained();
+    // The server drops the connection with our 4 MB unread: a reset, the bytes never left.
+    s.sockets[0]!.terminate();
+    await until(() => log.includes("drain open"), "the drain");
+    await waiter;
+    // Before: "drain" came first, on the socket that had just been reset, buffer "empty".
+    expect(log).toEqual(["close", "connected", "drain open"]);
+    s.resume();
+    await c.close();
+  });
+});
+
+describe('"drain" after the watch ended (1963f40): a listener added later is not left without its drain', () => {
+  const marks = { lowWaterMark: 64 * KiB, highWaterMark: 256 * KiB };
+
+  it("the buffer above highWaterMark when the last listener leaves, a watched send ending the watch, more sends unwatched: a listener added then hears the fall once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    let sent = fill(c, 256 * KiB);
+    off();
+    c.send(new Uint8Array(8)); // the first watched send after the last listener left: ends the watch
+    sent += 8 + fill(c, 512 * KiB); // unwatched from here
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    s.resume();
+    await until(() => heard.length === 1, "the drain");
+    await until(() => s.bytes === sent, "every byte");
+    expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
+    expect(heard).toHaveLength(1);
+  });
+
+  it("a listener re-added before the next send keeps the watch: it hears the drain of what was sent in between", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    off();
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    const sent = fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length === 1, "the drain");
+    await until(() => s.bytes === sent, "every byte");
+    expect(heard).toHaveLength(1);
+  });
+
+  it("drained() pending while the last listener leaves: the waiter still settles, and a listener added later still hears a later fill", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>(marks);
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    let sent = fill(c, 256 * KiB);
+    const waiting = c.drained();
+    off();
+    sent += fill(c, 300 * KiB);
+    s.resume();
+    await waiting;
+    expect(c.bufferedAmount).toBeLessThanOrEqual(64 * KiB);
+    await until(() => s.bytes === sent, "every byte");
+    for (const ws of s.sockets) ws.pause();
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    sent += fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length === 1, "the second drain");
+    await until(() => s.bytes === sent, "every byte again");
+  });
+
+  it("a reconnect after the last listener left above highWaterMark: a listener added on the new socket hears its drain", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: fast });
+    await c.dial(s.url);
+    const off = c.on("drain", () => {});
+    fill(c, 256 * KiB);
+    off();
+    c.send(new Uint8Array(8));
+    s.sockets[0]!.terminate(); // the first socket gone with what it buffered
+    await until(() => s.sockets.length === 2 && c.state === "open", "the reconnect");
+    const heard: number[] = [];
+    c.on("drain", () => void heard.push(c.bufferedAmount));
+    const before = s.bytes;
+    const sent = fill(c, 256 * KiB);
+    s.resume();
+    await until(() => heard.length >= 1, "the drain on the new socket");
+    await until(() => s.bytes - before >= sent, "every byte of the new socket");
+    expect(heard[0]).toBeLessThanOrEqual(64 * KiB);
+  });
+});
+
+describe('"drain" and drained() after a reset with our sends unread (held)', () => {
+  it("reconnect off: no drain; drained() rejects with ERR_DISCONNECTED once the connection has ended", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ ...marks, reconnect: false, onError: () => {} });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push("drain"));
+    c.on("close", () => log.push("close"));
+    const waiter = c.drained().then(
+      () => log.push(`drained in ${c.state}`),
+      (e: EvtWebSocketError) => log.push(`drained ${e.code} in ${c.state}`),
+    );
+    s.sockets[0]!.terminate();
+    await waiter;
+    await sleep(50);
+    expect(log).toEqual(["close", "drained ERR_DISCONNECTED in closed"]);
+  });
+
+  it("reconnect on: the new socket, filled above highWaterMark in turn, drains and says so once more", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({
+      ...marks,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+    });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const log: string[] = [];
+    c.on("drain", () => log.push(`drain ${c.state}`));
+    c.on("connected", () => log.push("connected"));
+    s.sockets[0]!.terminate();
+    await until(() => log.includes("drain open"), "the drain the new socket's open tells");
+    fill(c, 4 * 1024 * 1024);
+    log.push("filled again");
+    const waiter = c.drained();
+    s.resume();
+    await waiter;
+    await until(() => log.length === 4, "the second drain");
+    await sleep(50);
+    expect(log).toEqual(["connected", "drain open", "filled again", "drain open"]);
+    expect(s.sockets).toHaveLength(2);
   });
 });

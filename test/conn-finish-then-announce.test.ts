@@ -3,12 +3,16 @@
  * requests first, then the callbacks), writes nothing after a close frame, and says which side
  * closed and why. Each test here failed before its fix (issue 15's bugs 1, 5, 6, 7 and 8), against
  * a real `ws` server or a hand-written one on 127.0.0.1.
+ * Also, from later reviews: close() against a peer that answers our close frame and holds TCP
+ * open, calls in the window before TCP ends, one writer while pings flood, an abort racing its response.
  */
 
+import { createHash } from "node:crypto";
+import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, server } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
@@ -22,6 +26,13 @@ function closeFrame(code: number, reason = ""): Buffer {
   payload.writeUInt16BE(code, 0);
   payload.write(reason, 2);
   return frame(8, payload);
+}
+
+/** A server ping frame carrying `n`. */
+function pingFrame(n: number): Buffer {
+  const payload = Buffer.alloc(4);
+  payload.writeUInt32BE(n, 0);
+  return frame(9, payload);
 }
 
 describe("finish, then announce", () => {
@@ -106,6 +117,49 @@ describe("timeouts and aborts are transitions too", () => {
   });
 });
 
+describe("an abort racing a response in the same turn (both in one TCP chunk)", () => {
+  /** A server text frame. */
+  const text = (t: string) => frame(1, Buffer.from(t));
+
+  it.each([
+    [
+      "the message before the response aborts the request: it rejects ERR_ABORTED once, its response reaches onMessage",
+      false,
+    ],
+    ["the message after the response aborts it: the request has resolved, the abort changes nothing", true],
+  ] as const)("%s", async (_, responseFirst) => {
+    const raw = await rawServer();
+    const errors: string[] = [];
+    const messages: string[] = [];
+    const controller = new AbortController();
+    const c = conn<string, string>({
+      reconnect: false,
+      matchMsg: (req, resp) => resp === `${req}:ok`,
+      onError: (e) => void errors.push(e.code),
+      onMessage: (m) => {
+        messages.push(m);
+        if (m === "news") controller.abort();
+      },
+    });
+    await c.dial(raw.url);
+    const settled: string[] = [];
+    const request = c.request("q1", { signal: controller.signal }).then(
+      (r) => void settled.push(`resolved ${r}`),
+      (e: EvtWebSocketError) => void settled.push(e.code),
+    );
+    await until(() => parseAll(raw.connectionBytes(0)).length === 1, "the request at the server");
+    raw.write(Buffer.concat(responseFirst ? [text("q1:ok"), text("news")] : [text("news"), text("q1:ok")]));
+    await request;
+    await until(() => messages.length === (responseFirst ? 1 : 2), "the messages");
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toEqual([responseFirst ? "resolved q1:ok" : "ERR_ABORTED"]);
+    expect(messages).toEqual(responseFirst ? ["news"] : ["news", "q1:ok"]);
+    expect(errors).toEqual([]);
+    expect(c.stats.pendingRequests).toBe(0);
+    raw.hangUp();
+  });
+});
+
 describe("one writer per socket", () => {
   it("a send after the peer's close frame (TCP still open) is queued, not counted, and goes out on the next connection", async () => {
     const raw = await rawServer({ allowHalfOpen: true });
@@ -135,6 +189,47 @@ describe("one writer per socket", () => {
     raw.hangUp(); // it never answers our close frame
     await closing;
   });
+
+  it("the server floods pings while bursts of coalesced sends, ping() and close() go out: every byte is part of a whole frame, the data in order, nothing after our close frame", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const c = conn<string, string>({ reconnect: false, pingIntervalMs: 5, pongTimeoutMs: 60_000 });
+    await c.dial(raw.url);
+    let n = 0;
+    const pinger = setInterval(() => raw.write(Buffer.concat([pingFrame(n++), pingFrame(n++)])), 1);
+    const sent: string[] = [];
+    for (let round = 0; round < 200; round++) {
+      // From 1 to 70 frames a tick (a batch is written every 64), small and up to 600 bytes.
+      for (let i = 0; i < 1 + (round % 70); i++) {
+        const message = `${round}:${i}:${"x".repeat((round * 7 + i) % 600)}`;
+        expect(c.send(message)).toBe("sent");
+        sent.push(message);
+      }
+      if (round % 10 === 0) c.ping();
+      if (round % 3 === 0) await new Promise((r) => setImmediate(r));
+      if (round % 17 === 0) await sleep(2);
+    }
+    const closing = c.close(1000, "bye");
+    clearInterval(pinger);
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "our close frame");
+    raw.write(closeFrame(1000));
+    raw.hangUp();
+    await closing;
+    const bytes = raw.connectionBytes(0);
+    const frames = parseAll(bytes);
+    expect(
+      frames.reduce((sum, f) => sum + f.size, 0),
+      "every byte is part of a whole frame",
+    ).toBe(bytes.length);
+    expect(frames.every((f) => f.fin && f.masked && f.rsv === 0)).toBe(true);
+    expect(frames.filter((f) => f.opcode === 1).map((f) => f.payload.toString())).toEqual(sent);
+    expect(frames.findIndex((f) => f.opcode === 8)).toBe(frames.length - 1);
+    // Each pong answers a ping the server sent (the latest one when several waited).
+    const pongs = frames.filter((f) => f.opcode === 0xa).map((f) => f.payload.readUInt32BE(0));
+    expect(pongs.length).toBeGreaterThan(0);
+    expect(pongs.every((p) => p < n)).toBe(true);
+    expect(pongs).toEqual([...pongs].sort((a, b) => a - b));
+    expect(c.stats.messagesSent).toBe(sent.length);
+  }, 30_000);
 });
 
 describe("a peer that closes first and then holds TCP open", () => {
@@ -160,6 +255,116 @@ describe("a peer that closes first and then holds TCP open", () => {
     ]);
     expect(errors).toEqual([]);
     expect(c.state).toBe("closed");
+  });
+});
+
+describe("the window between the peer's close frame and TCP's end (the peer holds TCP)", () => {
+  it.each([false, true])(
+    "reconnect %s: send(), send with a callback, request() and ping() in it write nothing and settle; close() there ends it at the close timeout",
+    async (reconnect) => {
+      const raw = await rawServer({ allowHalfOpen: true });
+      const clock = new FakeClock();
+      const errors: string[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn<string, string>({
+        clock,
+        reconnect: reconnect ? fast : false,
+        pingIntervalMs: 100,
+        matchMsg: () => false,
+        onError: (e) => void errors.push(e.code),
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(raw.url);
+      raw.write(closeFrame(1001, "going away"));
+      const ours = () => parseAll(raw.connectionBytes(0));
+      await until(() => ours().some((f) => f.opcode === 8), "our answer to its close frame");
+      const request = c.request("q").then(
+        () => "resolved",
+        (e: EvtWebSocketError) => e.code,
+      );
+      expect(c.send("x")).toBe("queued");
+      let called = false;
+      expect(
+        c.send("y", () => {
+          called = true;
+        }),
+      ).toBe("queued");
+      c.ping(); // the heartbeat stopped with the closing: nothing goes out
+      clock.advance(1000); // pings would be due: the heartbeat is stopped
+      expect(c.stats).toMatchObject({ messagesSent: 0, queuedMessages: 3, pendingRequests: 2 });
+      expect(c.state).toBe("open");
+      const closing = c.close();
+      clock.advance(3000); // the close timeout: the peer never ends TCP
+      await closing;
+      expect(await request).toBe("ERR_CLOSED");
+      expect(called).toBe(false);
+      // The send callback's failure and the unsent message, each once.
+      expect(errors).toEqual(["ERR_CLOSED", "ERR_CLOSED"]);
+      expect(closes).toEqual([
+        { code: 1001, reason: "going away", wasClean: true, willReconnect: false, closedBy: "server" },
+      ]);
+      expect(ours().map((f) => f.opcode)).toEqual([8]);
+      expect(clock.pending).toBe(0);
+    },
+  );
+});
+
+/**
+ * A WebSocket peer on raw TCP that answers our close frame with 4000 "ok" and keeps its side of
+ * TCP open; `ended()` is true once the client has ended its side (it read the answer).
+ */
+async function answeringHolder(): Promise<{ url: string; ended: () => boolean }> {
+  let ended = false;
+  const sockets: net.Socket[] = [];
+  const srv = net.createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.push(socket);
+    let head = Buffer.alloc(0);
+    let upgraded = false;
+    socket.on("error", () => {});
+    socket.on("end", () => {
+      ended = true;
+    });
+    socket.on("data", (chunk: Buffer) => {
+      if (upgraded) {
+        // Our close frame (opcode 8; a masked client frame): answer it, keep TCP open.
+        if ((chunk[0]! & 0x0f) === 8) socket.write(Buffer.of(0x88, 4, 0x0f, 0xa0, 0x6f, 0x6b));
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const key = /sec-websocket-key: *(\S+)/i.exec(head.subarray(0, end).toString())![1]!;
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+      );
+      upgraded = true;
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  onCleanup(() => {
+    for (const s of sockets) s.destroy();
+    return new Promise((r) => srv.close(r));
+  });
+  return { url: `ws://127.0.0.1:${(srv.address() as net.AddressInfo).port}/`, ended: () => ended };
+}
+
+describe("close() against a peer that answers and then holds TCP open", () => {
+  it("is cut off at the close timeout, and reports the closing handshake it completed: its code, clean", async () => {
+    const peer = await answeringHolder();
+    const clock = new FakeClock();
+    const closes: unknown[] = [];
+    const c = conn({ clock, reconnect: false, onClose: (i) => void closes.push(i) });
+    await c.dial(peer.url);
+    const closed = c.close(4000, "bye");
+    await until(peer.ended, "the client to read the answer and end its side");
+    expect(closes).toEqual([]);
+    clock.advance(3000); // the close timeout
+    await closed;
+    expect(closes).toEqual([
+      { code: 4000, reason: "ok", wasClean: true, willReconnect: false, closedBy: "client" },
+    ]);
+    expect(clock.pending).toBe(0);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import type { EvtWebSocketError } from "../src/index.js";
+import type { Clock, EvtWebSocketError } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
 import { rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
@@ -175,5 +175,78 @@ describe("ping and dead-connection detection", () => {
     await until(() => rtts.length === 1, "pong");
     const plain = conn();
     expect(() => plain.ping()).toThrow(expect.objectContaining({ code: "ERR_INVALID_OPTION" }));
+  });
+});
+
+/**
+ * The real clock with every timer `shiftMs` late (positive) or early (negative, down to a
+ * zero delay): a throttled tab or a starved container, or a runtime that fires timers early.
+ */
+function shiftedClock(shiftMs: number): Clock {
+  return {
+    setTimeout: (fn, ms) => setTimeout(fn, Math.max(0, Math.ceil(ms) + shiftMs)),
+    clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+    now: () => performance.now(),
+  };
+}
+
+describe("the heartbeat on a clock whose every timer fires late or early", () => {
+  // 150 ms late is later than min(pingIntervalMs, pongTimeoutMs): every pong deadline reads as a
+  // freeze and grants its one fresh ping.
+  it.each([30, 150])(
+    "%i ms late: a healthy peer is never declared dead; a silent one is",
+    async (lateMs) => {
+      const healthy = await server();
+      const silent = await server({ autoPong: false, onMessage: () => {} });
+      const errors: EvtWebSocketError[] = [];
+      const dead: EvtWebSocketError[] = [];
+      const options = {
+        clock: shiftedClock(lateMs),
+        pingIntervalMs: 100,
+        pongTimeoutMs: 100,
+        reconnect: false,
+      };
+      const live = conn<string, string>({ ...options, onError: (e) => void errors.push(e) });
+      let pongs = 0;
+      live.on("pong", () => void pongs++);
+      const quiet = conn<string, string>({ ...options, onError: (e) => void dead.push(e) });
+      await Promise.all([live.dial(healthy.url), quiet.dial(silent.url)]);
+      await until(() => dead.length > 0 && pongs >= 5, "the silent peer's verdict and five pongs", 20_000);
+      expect(dead.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+      expect(errors).toEqual([]);
+      expect(live.state).toBe("open");
+    },
+    30_000,
+  );
+
+  it("60 ms early: no request times out before its timeoutMs, no peer is declared dead within pongTimeoutMs of a ping", async () => {
+    const silent = await server({ autoPong: false, onMessage: () => {} });
+    const errors: EvtWebSocketError[] = [];
+    const c = conn<string, string>({
+      clock: shiftedClock(-60),
+      pingIntervalMs: 300,
+      pongTimeoutMs: 200,
+      reconnect: false,
+      matchMsg: () => false,
+      onError: (e) => void errors.push(e),
+    });
+    const pings: number[] = [];
+    await c.dial(silent.url);
+    const opened = performance.now();
+    silent.clients.forEach((ws) => void ws.on("ping", () => void pings.push(performance.now())));
+    const made = performance.now();
+    const outcome = await c.request("q", { timeoutMs: 200 }).then(
+      () => ({ code: "resolved", at: performance.now() }),
+      (e: EvtWebSocketError) => ({ code: e.code, at: performance.now() }),
+    );
+    expect(outcome.code).toBe("ERR_REQUEST_TIMEOUT");
+    expect(outcome.at - made).toBeGreaterThanOrEqual(200);
+    await until(() => errors.length > 0, "the verdict", 10_000);
+    const verdict = performance.now();
+    expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+    expect(pings.length).toBe(1);
+    // The ping left after the handshake, and the verdict waited pongTimeoutMs after it.
+    expect(pings[0]! - opened).toBeGreaterThan(0);
+    expect(verdict - pings[0]!).toBeGreaterThanOrEqual(200);
   });
 });

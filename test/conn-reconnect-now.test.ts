@@ -2,11 +2,14 @@
  * `reconnect()`: the current socket closed with the code and reason given and a new one dialled
  * at once, as a reconnect (queue kept, requests under the reconnect rules, backoff reset),
  * against real `ws` servers on 127.0.0.1.
+ * Also the order of its events, and one socket at a time against a peer that never answers the close frame.
  */
 
 import { describe, expect, it } from "vitest";
 import { Conn, type EvtWebSocketError } from "../src/index.js";
-import { conn, onCleanup, server } from "./helpers/harness.js";
+import { FakeClock } from "./helpers/fake-clock.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 type Msg = { id: number; op: string };
@@ -157,5 +160,56 @@ describe("reconnect()", () => {
     expect(s.connections).toBe(3);
     await until(() => s.clients.size === 1, "the old sockets gone");
     expect(c.stats.reconnects).toBe(2);
+  });
+});
+
+describe("the order of events, as docs/concepts.md's transition table lists them", () => {
+  it("reconnect(): state within the call, then the old socket's close when it is gone, then the new open", async () => {
+    const s = await server();
+    const events: string[] = [];
+    const c = conn<string, string>({
+      reconnect: fast,
+      onClose: (i) => void events.push(`close ${i.code} willReconnect=${i.willReconnect} ${i.closedBy}`),
+      onReconnecting: () => void events.push("reconnecting"),
+      onError: (e) => void events.push(`error ${e.code}`),
+      onConnected: () => void events.push("connected"),
+    });
+    c.on("state", (change) => void events.push(`state ${change.newState}`));
+    await c.dial(s.url);
+    events.length = 0;
+    c.reconnect(4000, "new token");
+    expect(events).toEqual(["state reconnecting"]);
+    await until(() => c.stats.reconnects === 1, "the new connection");
+    expect(events).toEqual([
+      "state reconnecting",
+      "close 4000 willReconnect=true client",
+      "state open",
+      "connected",
+    ]);
+  });
+});
+
+describe("reconnect() against a peer that never answers the close frame", () => {
+  it("one socket at a time: the new attempt waits for the old socket, cut off at the close timeout", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const clock = new FakeClock();
+    const opened: number[] = [];
+    const c = conn<string, string>({ clock, reconnect: fast });
+    c.on("state", (change) => void (change.newState === "open" && opened.push(clock.now())));
+    await c.dial(raw.url);
+    c.reconnect(4000, "new token");
+    expect(c.send("after")).toBe("queued");
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "our close frame");
+    clock.advance(2999);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(c.state).toBe("reconnecting");
+    clock.advance(1); // the close timeout: the old socket is cut off, the new attempt starts
+    await until(() => c.state === "open", "the new connection");
+    expect(opened).toEqual([0, 3000]);
+    await until(
+      () => parseAll(raw.connectionBytes(1)).some((f) => f.payload.toString() === "after"),
+      "the queued send",
+    );
+    raw.hangUp();
   });
 });

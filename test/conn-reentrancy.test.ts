@@ -2,6 +2,7 @@
  * Adversarial tests of the core: user callbacks that call back into the connection, close() at
  * every point of the life cycle, duplicate and stale responses, listener changes during
  * dispatch, the heartbeat after a long sleep, and the queue across a reconnect.
+ * Also docs/concepts.md's rules for callbacks (onClose, shouldReconnect, a codec), and "drain"/"pong" listeners.
  *
  * Every test asserts an outcome that would change if the behaviour broke. Integration tests use
  * a real `ws` server on port 0; where a timer matters, an injected FakeClock drives it, and
@@ -9,11 +10,12 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { type Conn, type EvtWebSocketError, json } from "../src/index.js";
+import { type CloseInfo, type Conn, type EvtWebSocketError, json } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { freePort, until } from "./helpers/server.js";
+import { stalledServer } from "./helpers/stalled-server.js";
 
 type Msg = { id?: string | number; v?: unknown };
 const jsonIds = { codec: json<Msg, Msg>(), messageId: (m: Msg) => m.id };
@@ -665,4 +667,184 @@ describe("the queue across a reconnect", () => {
     expect(c.stats.queuedMessages).toBe(0);
     expect(retried.outcome()).toBeUndefined();
   });
+});
+
+describe("in onClose, the connection is not connected", () => {
+  it("close() then dial() in one tick: the old socket's onClose sees the new dial (connecting), never an open connection", async () => {
+    const s = await server();
+    const seen: string[] = [];
+    const c = conn({
+      onClose: (info: CloseInfo, cc) =>
+        void seen.push(`${cc.state} ${cc.isConnected()} willReconnect=${info.willReconnect}`),
+    });
+    await c.dial(s.url);
+    const closed = c.close();
+    const redial = c.dial(s.url);
+    await closed;
+    await redial;
+    // The new dial waits for the old socket's end, so it cannot have opened yet.
+    expect(seen).toEqual(["connecting false willReconnect=false"]);
+    expect(c.isConnected()).toBe(true);
+  });
+});
+
+describe("the close event is always delivered", () => {
+  it("a shouldReconnect that calls close() still gets the close event of the socket that dropped", async () => {
+    const s = await server();
+    const closes: CloseInfo[] = [];
+    let c!: Conn<string, string>;
+    c = conn<string, string>({
+      reconnect: {
+        ...fast,
+        shouldReconnect: () => {
+          void c.close();
+          return true;
+        },
+      },
+      onClose: (info) => void closes.push(info),
+    });
+    await c.dial(s.url);
+    s.dropAll(4000);
+    await until(() => c.state === "closed", "closed");
+    await sleep(30);
+    // Seen: no close event at all (Lifecycle.#ended returns on the epoch change before #emitClose).
+    expect(closes).toHaveLength(1);
+    expect(closes[0]).toMatchObject({ code: 4000, closedBy: "server", willReconnect: false });
+  });
+});
+
+describe("nothing outlives close()", () => {
+  it("a codec whose encode calls close(): the request is not left pending, queued, timed or reported after close", async () => {
+    const s = await server({ onMessage: () => {} });
+    let c!: Conn<string, string>;
+    let closeInEncode = false;
+    const errors: string[] = [];
+    c = conn<string, string>({
+      requestTimeoutMs: 50,
+      matchMsg: () => true,
+      codec: {
+        encode: (m: string) => {
+          if (closeInEncode) void c.close();
+          return m;
+        },
+        decode: (d) => String(d),
+      },
+      onError: (e, cc) => void errors.push(`${e.code} ${cc.state}`),
+    });
+    await c.dial(s.url);
+    closeInEncode = true;
+    let outcome = "no throw";
+    try {
+      c.send("req", () => {});
+    } catch (e) {
+      outcome = (e as { code: string }).code;
+    }
+    closeInEncode = false;
+    await c.close();
+    const after = { pending: c.stats.pendingRequests, queued: c.stats.queuedMessages };
+    await new Promise((r) => setTimeout(r, 100));
+    // Seen: no throw; pendingRequests 1 and queuedMessages 1 while closed; 50 ms later the
+    // request's timer fires and onError gets ERR_REQUEST_TIMEOUT after close() resolved.
+    // Cause: Conn.#request checks the state (#assertCanSend) before user code (codec.encode,
+    // messageId) that can close; nothing checks it again before Outbox.request registers it.
+    expect({ outcome, ...after, errors }).toEqual({
+      outcome: "ERR_CLOSED",
+      pending: 0,
+      queued: 0,
+      errors: [],
+    });
+  });
+});
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+describe('re-entrant calls from a "drain" listener (a real socket whose buffer filled and emptied)', () => {
+  it.each(["close()", "reconnect()", "send()", "close() then dial()"] as const)(
+    "%s: every promise settles, the state moves along the machine, never two sockets",
+    async (what) => {
+      const s = await stalledServer();
+      const errors: string[] = [];
+      const states: string[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn<Uint8Array, Uint8Array>({
+        lowWaterMark: 64 * KiB,
+        highWaterMark: 1 * MiB,
+        reconnect: fast,
+        onError: (e) => void errors.push(e.code),
+        onClose: (i) => void closes.push(i),
+      });
+      c.on("state", (change) => void states.push(change.newState));
+      let drains = 0;
+      let inside: Promise<unknown> | undefined;
+      let sent: string | undefined;
+      c.on("drain", () => {
+        if (drains++ > 0) return;
+        if (what === "close()") inside = c.close();
+        else if (what === "reconnect()") c.reconnect();
+        else if (what === "send()") sent = c.send(new Uint8Array(2 * MiB));
+        else inside = Promise.all([c.close(), c.dial(s.url)]);
+      });
+      await c.dial(s.url);
+      const piece = new Uint8Array(64 * KiB);
+      while (c.bufferedAmount <= 4 * MiB) c.send(piece);
+      const waiting = c.drained();
+      s.resume();
+      await until(() => drains > 0, "the first drain");
+      await expect(waiting).resolves.toBeUndefined();
+      await inside;
+      if (what === "close()") {
+        expect(c.state).toBe("closed");
+        expect(states).toEqual(["connecting", "open", "closed"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, false]]);
+      } else if (what === "reconnect()") {
+        await until(() => c.state === "open" && c.stats.reconnects === 1, "the new connection");
+        expect(states).toEqual(["connecting", "open", "reconnecting", "open"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, true]]);
+      } else if (what === "send()") {
+        expect(sent).toBe("sent");
+        // The 2 MiB send rose above highWaterMark again: a second drain once it has left.
+        await until(() => drains === 2, "the second drain");
+        expect(states).toEqual(["connecting", "open"]);
+      } else {
+        expect(c.state).toBe("open");
+        expect(states).toEqual(["connecting", "open", "closed", "connecting", "open"]);
+        expect(closes.map((i) => [i.code, i.willReconnect])).toEqual([[1000, false]]);
+      }
+      expect(errors).toEqual([]);
+      expect(s.mostLive, "never two sockets at once").toBe(1);
+    },
+    30_000,
+  );
+});
+
+describe('re-entrant calls from a "pong" listener', () => {
+  it.each(["close()", "reconnect()", "ping()"] as const)(
+    "%s: settles, and the connection goes on as asked",
+    async (what) => {
+      const s = await server();
+      const errors: string[] = [];
+      const c = conn<string, string>({
+        pingIntervalMs: 60_000,
+        reconnect: fast,
+        onError: (e) => void errors.push(e.code),
+      });
+      let pongs = 0;
+      let inside: Promise<void> | undefined;
+      c.on("pong", () => {
+        if (pongs++ > 0) return;
+        if (what === "close()") inside = c.close();
+        else if (what === "reconnect()") c.reconnect();
+        else c.ping(); // answered: no ping is out any more, so this one goes
+      });
+      await c.dial(s.url);
+      c.ping();
+      await until(() => pongs > 0, "the pong");
+      await inside;
+      if (what === "close()") expect(c.state).toBe("closed");
+      if (what === "reconnect()") await until(() => c.stats.reconnects === 1, "the new connection");
+      if (what === "ping()") await until(() => pongs === 2, "the second ping's pong");
+      expect(errors).toEqual([]);
+    },
+  );
 });

@@ -3,12 +3,13 @@
  * 1013, against real servers. The gap between attempts is measured on the server's side (when
  * each upgrade request arrived); the 5 s rule is checked on an injected clock, so the test
  * does not wait 5 s. The policy's arithmetic has its table in reconnect.test.ts.
+ * Also a Retry-After far beyond maxDelayMs or unreadable, and close() during such a wait.
  */
 
 import { describe, expect, it } from "vitest";
 import type { EvtWebSocketError, ReconnectingInfo, ReconnectOptions } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn } from "./helpers/harness.js";
+import { conn, sleep } from "./helpers/harness.js";
 import { stubPage } from "./helpers/page.js";
 import { until } from "./helpers/server.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
@@ -166,4 +167,55 @@ describe("a wait the server sets", () => {
       await until(() => s.accepted.length === 2, "the reconnect at the end of the server's wait");
     },
   );
+});
+
+/** A connection on an injected clock whose first handshake `head` refuses; resolves once the wait is announced. */
+async function refusedWith(head: string) {
+  const s = await upgradeServer((n) => (n === 0 ? head : undefined));
+  const clock = new FakeClock();
+  const waits: ReconnectingInfo[] = [];
+  const c = conn({
+    clock,
+    reconnect: { minDelayMs: 10, maxDelayMs: 1000, jitter: 0 },
+    onReconnecting: (info) => void waits.push(info),
+    onError: () => {},
+  });
+  const dialed = c.dial(s.url).then(
+    () => "open",
+    (e: EvtWebSocketError) => e.code,
+  );
+  await until(() => waits.length === 1, "the wait");
+  return { s, clock, waits, c, dialed };
+}
+
+describe("a Retry-After far beyond maxDelayMs, or unreadable (held)", () => {
+  it.each([
+    ["a year in seconds", "31536000"],
+    ["more digits than a double holds exactly", "99999999999999999999999999"],
+    ["an HTTP date in year 9999", "Fri, 31 Dec 9999 23:59:59 GMT"],
+  ])(
+    "%s: the wait is 10 minutes (over maxDelayMs 1 s), and close() during it leaves no timer and no attempt",
+    async (_, value) => {
+      const { s, clock, waits, c, dialed } = await refusedWith(`HTTP/1.1 503 Busy\r\nRetry-After: ${value}`);
+      expect(waits).toMatchObject([{ attempt: 1, delayMs: 600_000, serverDelayMs: 600_000 }]);
+      expect(clock.pending).toBe(1);
+      await c.close();
+      expect(await dialed).toBe("ERR_CLOSED");
+      expect(clock.pending).toBe(0);
+      clock.advance(600_000);
+      await sleep(50);
+      expect(s.arrivals).toHaveLength(1);
+    },
+  );
+
+  it.each([
+    ["negative", "-5"],
+    ["a word", "soon"],
+    ["a fraction", "1.5"],
+    ["a date in no HTTP form", "2026-12-07T17:00:00Z"],
+  ])("%s: no wait the server set, the client's own backoff", async (_, value) => {
+    const { waits, c } = await refusedWith(`HTTP/1.1 429 Slow\r\nRetry-After: ${value}`);
+    expect(waits.map((w) => [w.delayMs, "serverDelayMs" in w])).toEqual([[10, false]]);
+    await c.close();
+  });
 });

@@ -325,3 +325,33 @@ describe("limits", () => {
     await expect(c.request("d")).resolves.toBe("d");
   });
 });
+
+describe("a request in flight when the connection drops", () => {
+  async function dropInFlight(reconnect: false | { maxAttempts: 0 }): Promise<void> {
+    const s = await server({ onMessage: (ws) => ws.terminate() });
+    const reported: unknown[] = [];
+    const c = conn<string, string>({
+      reconnect,
+      matchMsg: () => true,
+      onError: (e) => void reported.push(e),
+    });
+    await c.dial(s.url);
+    const failure = await c.request("x").catch((e: unknown) => e);
+    expect(failure).toMatchObject({ code: "ERR_DISCONNECTED", details: { closeCode: 1006 } });
+    const cause = (failure as Error).cause;
+    expect(cause).toMatchObject({
+      code: "ERR_DISCONNECTED",
+      details: { closeCode: 1006, closedBy: "network" },
+    });
+    // With attempts allowed but none left, onError reports ERR_RECONNECT_EXHAUSTED with the drop as its cause.
+    expect(reported.some((e) => e === cause || (e as Error).cause === cause)).toBe(true);
+  }
+
+  it("rejects ERR_DISCONNECTED with the drop's error as cause and its close code (reconnect off)", async () => {
+    await dropInFlight(false);
+  });
+
+  it("rejects ERR_DISCONNECTED with the drop's error as cause and its close code (reconnect: { maxAttempts: 0 })", async () => {
+    await dropInFlight({ maxAttempts: 0 });
+  });
+});

@@ -5,12 +5,13 @@
  * still unread. The server runs in a worker thread (its own event loop), so it answers while the
  * test's loop is blocked; it echoes every message except those that say "silent", and with
  * `?slow` in the URL it tells the test when the handshake request came and answers it 100 ms later.
+ * Also setDeadline itself: on a hand-driven clock, and on Node's real timers (never before its deadline).
  */
 
 import { Worker } from "node:worker_threads";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { clearDeadline, setDeadline } from "../src/clock.js";
+import { clearDeadline, setDeadline, systemClock } from "../src/clock.js";
 import { type CloseInfo, json } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn } from "./helpers/harness.js";
@@ -155,5 +156,29 @@ describe("setDeadline (the connect, close and URL-function deadlines)", () => {
     clock.advance(1000);
     expect(fired).toEqual([100, 201]);
     expect(clock.pending).toBe(0);
+  });
+});
+
+describe("setDeadline on Node's real timers", () => {
+  it("never calls back before its deadline, though a timer may fire early by a fraction of a ms", async () => {
+    // Node's timers count from the loop's time in whole ms: a few in a hundred fire up to 1 ms
+    // before performance.now() reaches their deadline (measured on Node 20). 200 in a row make
+    // at least one such timer all but certain; each must still call back at its deadline or later.
+    const early: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((resolve) => {
+        const at = performance.now() + 2;
+        setDeadline(
+          systemClock,
+          () => {
+            const now = performance.now();
+            if (now < at) early.push(at - now);
+            resolve();
+          },
+          2,
+        );
+      });
+    }
+    expect(early).toEqual([]);
   });
 });

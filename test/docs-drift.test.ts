@@ -8,10 +8,11 @@
  * closes with 1000. And README.md against src/: its layout table names every module and folder
  * of src/ (and nothing else), and every default its options table shows as a value is the one
  * `resolveOptions({})` fills in.
+ * Also every test file docs/concepts.md names exists.
  */
 
 import { execFile } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Conn } from "../src/index.js";
@@ -126,5 +127,15 @@ describe("README.md against src/", () => {
       checked.push(name);
     }
     expect(checked.length).toBeGreaterThan(12);
+  });
+});
+
+describe("docs", () => {
+  it("every test file docs/concepts.md names exists (it promises test/model.test.ts)", () => {
+    const text = readFileSync(new URL("../docs/concepts.md", import.meta.url), "utf8");
+    const named = [...text.matchAll(/`(test\/[\w./-]+\.test\.ts)`/g)].map((m) => m[1]!);
+    expect(named.length).toBeGreaterThan(0);
+    const missing = named.filter((p) => !existsSync(new URL(`../${p}`, import.meta.url)));
+    expect(missing).toEqual([]);
   });
 });

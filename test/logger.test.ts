@@ -2,6 +2,7 @@
  * The `logger` option against real servers: one line per event with the connection's id, the
  * right level, and never a secret (the INV-7 canary in URL userinfo, path, query, Authorization
  * header and subprotocol).
+ * Also a logger whose methods are async and reject: no unhandled rejection.
  */
 
 import { describe, expect, it } from "vitest";
@@ -10,7 +11,7 @@ import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
@@ -240,5 +241,37 @@ describe("the logger option", () => {
     await c.dial(server.url);
     await until(() => order.includes("onError ERR_CALLBACK_THREW"), "the error");
     expect(order).toEqual(["attempt", "open", "error", "onError ERR_CALLBACK_THREW"]);
+  });
+});
+
+describe("a logger whose methods are async and reject", () => {
+  it("a rejected Promise per line, a thenable that rejects, a result whose catch getter throws: no unhandled rejection, the connection carries on", async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => void unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    onCleanup(async () => void process.off("unhandledRejection", onUnhandled));
+    let calls = 0;
+    const kinds = [
+      () => Promise.reject(new Error("async logger down")),
+      // A thenable that is no Promise (no catch): its rejection is no unhandled rejection either.
+      // biome-ignore lint/suspicious/noThenProperty: the thenable is the point
+      () => ({ then: (_: unknown, reject: (e: Error) => void) => reject(new Error("thenable down")) }),
+      () =>
+        Object.defineProperty({}, "catch", {
+          get() {
+            throw new Error("catch getter");
+          },
+        }),
+    ];
+    const line = () => kinds[calls++ % kinds.length]!();
+    const logger = { debug: line, info: line, warn: line, error: line };
+    const s = await server();
+    const c = conn({ logger: logger as never, matchMsg: (a, b) => a === b, reconnect: false });
+    await c.dial(s.url);
+    expect(await c.request("m", { timeoutMs: 2000 })).toBe("m");
+    await c.close();
+    await sleep(50);
+    expect(calls).toBeGreaterThanOrEqual(kinds.length);
+    expect(unhandled).toEqual([]);
   });
 });

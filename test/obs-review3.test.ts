@@ -3,7 +3,7 @@
  * SRE wiring it into a logger, channel subscribers and the OpenTelemetry SDK would, against real
  * sockets: metrics that must not drift or go back across uninstrument() and instrument(), span
  * attributes as OpenTelemetry's semantic conventions define them, and what the earlier reviews
- * (obs-review2.test.ts, newcode-review.test.ts) did not try.
+ * (obs-review2.test.ts, and the open gauge's tests in otel.test.ts) did not try.
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";

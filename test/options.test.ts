@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { MAX_TIMER_MS } from "../src/clock.js";
 import { Conn } from "../src/conn.js";
+import { EvtWebSocketError } from "../src/index.js";
 import { DEFAULTS, resolveOptions } from "../src/resolve-options.js";
+import { createSharedConn } from "../src/shared/index.js";
 
 describe("resolveOptions defaults", () => {
   it("fills in the documented defaults", () => {
@@ -148,4 +150,46 @@ describe("durations: whole ms from 0 to 2,147,483,647 (the longest a timer holds
     );
     expect(() => resolveOptions({ requestTimeoutMs: "5" as never })).toThrow('got "5"');
   });
+});
+
+describe("shown() (33546ef) never throws: a check throws its own error for a value no conversion can show", () => {
+  const revoked = Proxy.revocable({}, {});
+  revoked.revoke();
+  const trapping = new Proxy(
+    {},
+    {
+      get() {
+        throw new Error("trap");
+      },
+    },
+  );
+  // Both threw Object.prototype.toString's TypeError (or the trap's error) out of the check.
+  it.each([
+    ["a revoked Proxy", revoked.proxy],
+    ["a Proxy whose get trap throws", trapping],
+  ])(
+    "%s: createSharedConn(name) and a Conn option both throw ERR_INVALID_OPTION naming the option",
+    (_, value) => {
+      const thrown = (f: () => unknown) => {
+        try {
+          f();
+        } catch (error) {
+          return error;
+        }
+        return undefined;
+      };
+      const shared = thrown(() => createSharedConn(value as never)) as EvtWebSocketError;
+      expect(shared).toBeInstanceOf(EvtWebSocketError);
+      expect(shared).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("got object"),
+      });
+      const option = thrown(() => new Conn({ requestTimeoutMs: value as never })) as EvtWebSocketError;
+      expect(option).toBeInstanceOf(EvtWebSocketError);
+      expect(option).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining("requestTimeoutMs"),
+      });
+    },
+  );
 });

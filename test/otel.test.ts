@@ -3,6 +3,7 @@
  * exporters: one client span per request with the server address, connection id, outcome and
  * error code; connection events as span events; the metrics; a reconnect and a request
  * timeout; and `uninstrument()` leaving nothing subscribed.
+ * Also the open gauge for a connection made before `instrument()`, and across meter providers.
  */
 
 import dc from "node:diagnostics_channel";
@@ -15,8 +16,9 @@ import { CHANNELS } from "../src/channel-names.js";
 import { Conn, type EvtWebSocketError } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
+import { until } from "./helpers/server.js";
 
 afterEach(() => uninstrument());
 
@@ -348,5 +350,86 @@ describe("evtwebsocket/otel", () => {
     await c.close();
     await pending;
     expect(spans.getFinishedSpans()).toHaveLength(1);
+  });
+});
+
+describe("otel: a connection open before instrument()", () => {
+  it.each(["sent", "received"] as const)(
+    "is counted open from the first message %s while open (no request, no pong), and counted off at its close",
+    async (which) => {
+      const s = await server();
+      const c = conn<string, string>({ reconnect: false });
+      const got: string[] = [];
+      c.on("message", (m) => void got.push(m));
+      await c.dial(s.url);
+      await until(() => s.clients.size === 1, "the server's side of the socket");
+      const { points } = instrumentInMemory();
+      if (which === "sent") {
+        c.send("hello");
+        await until(() => s.received.length === 1, "the message at the server");
+      } else {
+        for (const client of s.clients) client.send("push");
+        await until(() => got.length === 1, "the pushed message");
+      }
+      const where = { "server.address": "127.0.0.1", "server.port": s.port };
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+      await c.close();
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 0]]);
+    },
+  );
+
+  it.each(["sends", "makes a request"] as const)(
+    "made before instrument() and opening after it: a channel subscriber from before instrument() that %s at the open does not count it twice",
+    async (what) => {
+      const s = await server();
+      const c = conn<string, string>({ reconnect: false, matchMsg: () => false });
+      const onOpen = (msg: unknown) => {
+        if ((msg as { id: string }).id !== c.id) return;
+        if (what === "sends") c.send("hello at the open");
+        else c.request("hello at the open").catch(() => {}); // never answered: close() settles it
+      };
+      dc.subscribe(CHANNELS.open, onOpen); // before instrument(): it hears the open first
+      onCleanup(async () => void dc.unsubscribe(CHANNELS.open, onOpen));
+      const dialled = c.dial(s.url);
+      const { points } = instrumentInMemory();
+      await dialled;
+      await until(() => s.received.length === 1, "the message at the server");
+      const where = { "server.address": "127.0.0.1", "server.port": s.port };
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+      await c.close();
+      expect(await points("evtwebsocket.connections.open")).toEqual([[where, 0]]);
+    },
+  );
+});
+
+describe("otel: instrument() on another meter provider, then back", () => {
+  it("A, then B, then A again: each meter's message total goes on from its own, the open gauge follows the live setup", async () => {
+    const a = instrumentInMemory();
+    onCleanup(async () => uninstrument());
+    const s = await server();
+    const c = conn({ matchMsg: (x, y) => x === y });
+    await c.dial(s.url);
+    await c.request("1");
+    await c.request("2");
+    const sent = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.messages")).find(
+        ([at]) => at["network.io.direction"] === "transmit",
+      )?.[1];
+    const open = async (setup: typeof a) =>
+      (await setup.points("evtwebsocket.connections.open")).map(([, v]) => v);
+    expect(await sent(a)).toBe(2);
+    expect(await open(a)).toEqual([1]);
+    const b = instrumentInMemory(); // replaces A's setup
+    await c.request("3");
+    expect(await sent(b)).toBe(1);
+    expect(await open(b)).toEqual([1]);
+    expect(await open(a)).toEqual([0]);
+    instrument({ tracerProvider: a.tracerProvider, meterProvider: a.meterProvider });
+    await c.request("4");
+    expect(await sent(a)).toBe(3);
+    expect(await open(a)).toEqual([1]);
+    expect(await open(b)).toEqual([0]);
+    await c.close();
+    expect(await open(a)).toEqual([0]);
   });
 });

@@ -2,6 +2,7 @@
  * Connections through real proxies: proxy-chain (in process, with authentication) and Debian's
  * tinyproxy over HTTP CONNECT for ws: and wss:, a SOCKS5 server through the `agent` option, and
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
+ * Also interim 1xx answers to CONNECT (split or oversized), and that only a proxy's 401 stops the retries.
  */
 
 import * as http from "node:http";
@@ -16,10 +17,11 @@ import { checkServerIdentity as checkIdentity, type PeerCertificate } from "node
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
-import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
-import { handProxy, proxyChain, socks5, tinyproxy } from "./helpers/proxy.js";
+import { conn, fast, onCleanup, server, sleep, uncaughtExceptions } from "./helpers/harness.js";
+import { type Behaviour, handProxy, proxyChain, socks5, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { freePort, until } from "./helpers/server.js";
 import { tlsEchoServer } from "./helpers/tls-server.js";
@@ -407,6 +409,62 @@ describe("proxy-chain (HTTP CONNECT with authentication)", () => {
   });
 });
 
+describe("reconnect after 401 (1413884): only a proxy's 401 stops the retries", () => {
+  const proxy401 = () =>
+    handProxy((_n, client) => {
+      client.end(
+        'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm="p"\r\nContent-Length: 0\r\n\r\n',
+      );
+    });
+
+  it("a target server's 401 behind a working proxy is retried as before (details.status, no proxyStatus)", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 2 || 401 });
+    onCleanup(() => s.close());
+    const proxy = await handProxy(tunnel);
+    const reconnecting: number[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: fast,
+      onReconnecting: (i) => void reconnecting.push(i.attempt),
+    });
+    await c.dial(s.url);
+    expect(reconnecting).toEqual([1, 2]);
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(1);
+  });
+
+  it("a target server's 401 on a direct handshake is retried as before", async () => {
+    let calls = 0;
+    const s = await createTestServer({ authorize: () => ++calls > 1 || 401 });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: fast });
+    await c.dial(s.url);
+    expect(s.handshakes).toHaveLength(2);
+  });
+
+  it("a proxy's 401 is retried when shouldReconnect says true (and only then)", async () => {
+    const s = await server();
+    const proxy = await proxy401();
+    const seen: (number | undefined)[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: {
+        ...fast,
+        maxAttempts: 2,
+        shouldReconnect: (i) => {
+          seen.push(i.proxyStatus);
+          return true;
+        },
+      },
+    });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    expect(seen).toEqual([401, 401, 401]);
+    expect(proxy.connects).toHaveLength(3);
+  });
+});
+
 describe("the agent option", () => {
   it("SOCKS5 through socks-proxy-agent: the SOCKS server carries the connection", async () => {
     const s = await server();
@@ -609,5 +667,45 @@ describe("tinyproxy (Debian), an independent CONNECT proxy", requireTools("tinyp
     expect(error.code).toBe("ERR_DIAL_FAILED");
     expect(error.details.proxyStatus).toBe(403);
     expect(s.connections).toBe(0);
+  });
+});
+
+/** The normal tunnel, its answer written in `parts`, each in its own TCP write some ms apart. */
+const slowTunnel =
+  (...parts: string[]): Behaviour =>
+  (_n, client, _target, open) => {
+    const up = open();
+    up.once("connect", async () => {
+      for (const part of parts) {
+        client.write(part);
+        await sleep(15);
+      }
+      client.pipe(up);
+      up.pipe(client);
+      client.resume();
+    });
+    up.on("close", () => client.destroy());
+    client.on("close", () => up.destroy());
+  };
+
+describe("interim answers to CONNECT", () => {
+  it("a 103 with headers split across packets mid-line, then 'HTTP/1.1 200' with bare LFs and no reason: the tunnel opens", async () => {
+    const s = await server();
+    const proxy = await handProxy(
+      slowTunnel("HTTP/1.1 10", "3 Early Hints\r\nLink: </a>\r\n", "\r", "\nHTTP/1.1 200\n", "\n"),
+    );
+    const c = conn({ proxy: proxy.url, reconnect: false, matchMsg: (a, b) => a === b });
+    await c.dial(s.url);
+    expect(await c.request("through", { timeoutMs: 5000 })).toBe("through");
+    await c.close();
+  });
+
+  it("interim answers of 20 KiB in all, in separate packets: oversized (16 KiB counts across them)", async () => {
+    const s = await server();
+    const one = `HTTP/1.1 102 Processing\r\nX-Pad: ${"p".repeat(1000)}\r\n\r\n`;
+    const proxy = await handProxy(slowTunnel(...Array.from({ length: 20 }, () => one)));
+    const c = conn({ proxy: proxy.url, reconnect: false });
+    const error = await failure(c.dial(s.url));
+    expect(error.message + String((error.cause as Error | undefined)?.message)).toContain("oversized");
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ErrorCode, EvtWebSocketError } from "../src/errors.js";
-import { decideRetry, type Ending } from "../src/reconnect.js";
+import { decideRetry, type Ending, serverWait } from "../src/reconnect.js";
 import { resolveOptions } from "../src/resolve-options.js";
 
 const policy = (over = {}) =>
@@ -180,6 +180,24 @@ describe("decideRetry: a wait the server sets", () => {
     decideRetry(policy({ jitter: 0.5 }), 0, refused(503, 2000), undefined, random);
     decideRetry(policy({ jitter: 0.5 }), 0, ending(), undefined, random);
     expect(draws).toBe(2);
+  });
+});
+
+describe("serverWait (05d7b42, pure: the drop it serves needs a refusal and reconnect() in one turn)", () => {
+  const policy = resolveOptions({ reconnect: { minDelayMs: 10, maxDelayMs: 1000, jitter: 0.5 } }).reconnect;
+  it.each([
+    [
+      "a 429's Retry-After, the socket ours to close (openForMs 0)",
+      { status: 429, retryAfterMs: 5000, openForMs: 0 },
+      7500,
+    ],
+    ["a proxy's 503 Retry-After, never open", { proxyStatus: 503, retryAfterMs: 5000 }, 7500],
+    ["a 1013 close on an open socket", { code: 1013, openForMs: 0 }, 1000],
+    ["a 1013 code on a socket that never opened", { code: 1013 }, undefined],
+    ["a 429 without Retry-After", { status: 429, openForMs: 0 }, undefined],
+  ] as const)("%s", (_, over, expected) => {
+    // r = 1: the whole jitter added (half the wait); only a 1013's is capped at maxDelayMs.
+    expect(serverWait(policy, ending(over), 1)).toBe(expected);
   });
 });
 

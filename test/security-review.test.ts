@@ -8,9 +8,11 @@
  * frame. Every peer is a hand-written `net` server writing the bytes the test chose
  * (test/helpers/raw-server.ts); the map from each plan row to its tests is in the report of
  * this review.
+ * Also the keys of Node's http.request that ws hands on from the tls object, refused in turn.
  */
 
 import type { Socket } from "node:net";
+import * as tls from "node:tls";
 import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
@@ -285,5 +287,82 @@ describe("S-4, S-7, F-5: ws's own options smuggled in through the tls object are
     });
     await pinned.dial(s.url);
     expect(s.connections).toBe(1);
+  });
+});
+
+describe("tls: keys of Node's http.request, which ws hands on with its own, are refused too", () => {
+  // Each changed the handshake before: auth sent a Basic Authorization header made from it,
+  // setHost: false sent no Host, maxHeaderSize: 10 failed the server's 101 as a header overflow.
+  it.each([
+    ["auth", "user:secret"],
+    ["setHost", false],
+    ["maxHeaderSize", 10],
+  ])("tls.%s: ERR_INVALID_OPTION naming it, before any handshake reaches the server", async (key, value) => {
+    const s = await server();
+    const c = conn({ reconnect: false, tls: { [key]: value } as never });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError | undefined;
+    expect(s.handshakes.map((h) => [h.headers.host, h.headers.authorization])).toEqual([]);
+    expect(error?.code).toBe("ERR_INVALID_OPTION");
+    expect(error?.message).toContain(`option tls.${key} `);
+  });
+
+  it.each([
+    ["insecureHTTPParser", true],
+    ["joinDuplicateHeaders", true],
+    ["uniqueHeaders", ["x-a"]],
+    ["setDefaultHeaders", false],
+    ["method", "POST"],
+    ["hostname", "localhost"],
+    ["socketPath", "/tmp/none.sock"],
+    ["protocol", "http:"],
+    ["defaultPort", 1],
+  ])("tls.%s: ERR_INVALID_OPTION naming it", async (key, value) => {
+    const c = conn({ reconnect: false, tls: { [key]: value } as never });
+    const error = (await c.dial("ws://127.0.0.1:9/").catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.code).toBe("ERR_INVALID_OPTION");
+    expect(error.message).toContain(`option tls.${key} `);
+  });
+
+  it("tls.connect's own keys all still pass: a wss: dial with each of them opens", async () => {
+    const pki = await mintChain("IP:127.0.0.1");
+    onCleanup(async () => pki.remove());
+    const s = await createTestServer({ tls: { cert: pki.serverCert, key: pki.serverKey } });
+    onCleanup(() => s.close());
+    const all: Record<string, unknown> = {
+      ca: pki.ca,
+      servername: "",
+      ALPNProtocols: ["http/1.1"],
+      ciphers: tls.DEFAULT_CIPHERS,
+      ecdhCurve: "auto",
+      minVersion: "TLSv1.2",
+      maxVersion: "TLSv1.3",
+      honorCipherOrder: false,
+      sessionTimeout: 300,
+      minDHSize: 1024,
+      highWaterMark: 16384,
+      checkServerIdentity: tls.checkServerIdentity,
+      rejectUnauthorized: true,
+      family: 4,
+      hints: 0,
+      localAddress: "127.0.0.1",
+      noDelay: true,
+      keepAlive: false,
+      timeout: 0,
+      host: "ignored.invalid",
+      port: 9,
+      path: "/ignored",
+    };
+    for (const [key, value] of Object.entries(all)) {
+      const c = conn({ reconnect: false, tls: { ca: pki.ca, [key]: value } as never });
+      await c.dial(s.url);
+      await c.close();
+    }
+    const c = conn({
+      reconnect: false,
+      tls: { secureContext: tls.createSecureContext({ ca: pki.ca }) } as never,
+    });
+    await c.dial(s.url);
+    await c.close();
+    expect(s.connections).toBe(Object.keys(all).length + 1);
   });
 });

@@ -1,6 +1,7 @@
 /**
  * Security and limits on real sockets: a secret canary never leaves the library (INV-7), no
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
+ * Also a URL function whose URLs hold the canary where parsers stumble (an unencoded @, a zone id).
  */
 
 import { inspect } from "node:util";
@@ -16,7 +17,7 @@ import {
 } from "../src/index.js";
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { channelMessages, SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
@@ -290,6 +291,45 @@ describe("INV-7 for proxy credentials: a password in the proxy URL never appears
     const error = await settle(c.dial("ws://127.0.0.1:9"));
     expect((error as EvtWebSocketError).code).toBe("ERR_INVALID_OPTION");
     expect(proxyHits([error])).toEqual([]);
+  });
+});
+
+describe("a URL function whose URLs hold a secret where parsers stumble (held)", () => {
+  it.each([
+    [
+      "an unencoded @ in the password",
+      (p: number) => `ws://user:pa@ss${CANARY}@127.0.0.1:${p}/s/${CANARY}?token=${CANARY}`,
+    ],
+    [
+      "an IPv6 literal with a zone id",
+      (p: number) => `ws://user:${CANARY}@[fe80::1%25eth0]:${p}/?t=${CANARY}`,
+    ],
+    ["a / in the password", (p: number) => `ws://user:${CANARY}/x@127.0.0.1:${p}/`],
+    ["an @ in the path and query", (p: number) => `ws://127.0.0.1:${p}/p@${CANARY}?q=@${CANARY}`],
+    ["an IPv6 host that refuses", () => `ws://user:${CANARY}@[::1]:9/${CANARY}?t=${CANARY}`],
+    ["a port out of range", () => `ws://user:${CANARY}@127.0.0.1:99999/${CANARY}`],
+    ["another scheme", (p: number) => `ftp://user:${CANARY}@127.0.0.1:${p}/${CANARY}`],
+  ])("%s, returned on a reconnect: not in errors, log lines, events or channel messages", async (_, make) => {
+    const s = await server({ onConnection: (ws) => setTimeout(() => ws.close(4000, "go"), 5) });
+    const port = Number(new URL(s.url).port);
+    const published = channelMessages();
+    const lines: string[] = [];
+    const log = (line: string) => void lines.push(line);
+    const events: unknown[] = [];
+    let calls = 0;
+    const c = conn({
+      logger: { debug: log, info: log, warn: log, error: log },
+      reconnect: { minDelayMs: 5, maxDelayMs: 10, jitter: 0, maxAttempts: 3 },
+      onError: (e) => void events.push(e),
+      onReconnecting: (info) => void events.push(info),
+      onClose: (info) => void events.push(info),
+    });
+    await c.dial(() => (calls++ === 0 ? s.url : make(port)));
+    await until(() => c.state === "closed", "the end");
+    expect(calls).toBeGreaterThan(1);
+    // Something to scan in each: the scan below is not of empty lists.
+    expect([lines.length, published.length, events.length].every((n) => n > 0)).toBe(true);
+    expect(canaryHits({ published, lines, events })).toEqual([]);
   });
 });
 

@@ -1,10 +1,16 @@
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
 import { type Conn, type EvtWebSocketError, type ReconnectingInfo, State } from "../src/index.js";
-import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
+import {
+  createFaultProxy,
+  createTestServer,
+  type TestServerOptions,
+  WaitForTimeoutError,
+  waitFor,
+} from "../src/testing/index.js";
 import { mintChain } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, uncaughtExceptions } from "./helpers/harness.js";
 import { kitProxy, kitServer } from "./helpers/kit.js";
 import { until } from "./helpers/server.js";
 
@@ -499,4 +505,95 @@ describe("testing kit: promises, waitFor, host names, one-direction faults", () 
     expect(performance.now() - started).toBeGreaterThanOrEqual(900);
     expect(upMs).toBeLessThan(performance.now() - started);
   });
+});
+
+describe("createTestServer: an authorize header no HTTP answer can hold is refused like a throw", () => {
+  // Before, these reached the client as written: an unparsable answer ("Parse Error: Invalid
+  // header token" / "Invalid header value char"), with no status, and nothing thrown at the test.
+  it.each([
+    ["a name with a space", { "Retry After": "2" }, '"Retry After"'],
+    ["an empty name", { "": "2" }, '""'],
+    ["a name with a colon", { "X-A:": "2" }, '"X-A:"'],
+    ["a value with NUL", { "Retry-After": "2\0" }, '"Retry-After"'],
+    ["a value with ESC", { "X-A": "\x1b[2J" }, '"X-A"'],
+  ])(
+    "%s: HTTP 500 at once, ERR_INVALID_OPTION naming authorize and the header, the server serves on",
+    async (_, headers, says) => {
+      const uncaught = uncaughtExceptions();
+      let calls = 0;
+      const s = await createTestServer({
+        authorize: () => (++calls === 1 ? { status: 503, headers } : true),
+      });
+      onCleanup(() => s.close());
+      const c = conn({ reconnect: false });
+      const first = await c.dial(s.url).then(
+        () => undefined,
+        (e: EvtWebSocketError) => e,
+      );
+      expect(first?.details.status).toBe(500);
+      await until(() => uncaught.length === 1, "the error thrown again");
+      expect(uncaught[0]).toMatchObject({ code: "ERR_INVALID_OPTION" });
+      expect((uncaught[0] as Error).message).toMatch(/^authorize of createTestServer\(\) /);
+      expect((uncaught[0] as Error).message).toContain(says);
+      await c.dial(s.url);
+      expect(s.connections).toBe(1);
+    },
+  );
+
+  it("valid headers still pass: a tab and non-ASCII text in a value, a number, every token character in a name", async () => {
+    const headers = { "Retry-After": 1, "X-Note": "a\tb é", "!#$%&'*+-.^_`|~0aZ": "x" } as unknown as Record<
+      string,
+      string
+    >;
+    const s = await createTestServer({ authorize: () => ({ status: 503, headers }) });
+    onCleanup(() => s.close());
+    const c = conn({ reconnect: false });
+    const error = (await c.dial(s.url).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(error.details.status).toBe(503);
+  });
+});
+
+describe("createTestServer: an authorize verdict no response can say", () => {
+  it.each([
+    ["null", () => null, "got null"],
+    ["a Promise (an async authorize)", async () => true, "got a Promise (authorize is not awaited)"],
+    ["an object without a status", () => ({}), "got { status: undefined }"],
+    // String() threw for it: a TypeError, not this error.
+    ["a status without a prototype", () => ({ status: Object.create(null) }), "got { status: object }"],
+    ["a status out of range", () => 99_999, "got 99999"],
+    ["a fractional status", () => 401.5, "got 401.5"],
+    ["a string", () => "no", "got no"],
+    [
+      "a header value with a line break",
+      () => ({ status: 503, headers: { "Retry-After": "1\r\nX-Injected: 1" } }),
+      "a header with a line break",
+    ],
+  ])(
+    "%s: the handshake is answered with 500 at once, the error thrown again names authorize, the server serves on",
+    async (_, verdict, says) => {
+      // Before: null threw a TypeError outside the guard and left the handshake unanswered (the
+      // client waited for its connect timeout); the others wrote "HTTP/1.1 undefined Refused" or
+      // "HTTP/1.1 99999 Refused" (a parse error in the client), or a header line of the test's
+      // making; "no" was accepted.
+      const uncaught = uncaughtExceptions();
+      let calls = 0;
+      const s = await createTestServer({
+        authorize: (() => (++calls === 1 ? verdict() : true)) as unknown as TestServerOptions["authorize"],
+      });
+      onCleanup(() => s.close());
+      // Far past the test's timeout: a handshake left unanswered would hang here.
+      const c = conn({ reconnect: false, connectTimeoutMs: 60_000 });
+      const first = await c.dial(s.url).then(
+        () => undefined,
+        (e: EvtWebSocketError) => e,
+      );
+      expect(first?.details.status).toBe(500);
+      await until(() => uncaught.length === 1, "the error thrown again");
+      expect(uncaught[0]).toMatchObject({ code: "ERR_INVALID_OPTION" });
+      expect((uncaught[0] as Error).message).toMatch(/^authorize of createTestServer\(\) /);
+      expect((uncaught[0] as Error).message).toContain(says);
+      await c.dial(s.url);
+      expect(s.connections).toBe(1);
+    },
+  );
 });

@@ -7,15 +7,17 @@
  * proxy, proxy-chain for the `proxy` option, Node's agents for the `agent` option. And ws's
  * automatic pongs written one at a time (src/transport/ws-socket.ts `pong()`) against a
  * hand-written peer that floods pings and reads nothing.
+ * Also one large write part way out when the ping comes, against a peer that reads only when told.
  */
 
 import * as http from "node:http";
 import * as https from "node:https";
 import type * as net from "node:net";
+import * as tls from "node:tls";
 import { describe, expect, it } from "vitest";
 import { type CloseInfo, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
 import { createFaultProxy, createTestServer } from "../src/testing/index.js";
-import { mintSelfSigned } from "./helpers/cert.js";
+import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, onCleanup } from "./helpers/harness.js";
 import { proxyChain } from "./helpers/proxy.js";
@@ -137,6 +139,87 @@ describe("only our bytes queued before the ping count", () => {
     expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
     expect(peer.frames()[0]?.opcode, "the ping went ahead of the send").toBe(0x9);
   });
+});
+
+/**
+ * A hand-written WebSocket peer on 127.0.0.1 that answers the handshake, then reads only up to
+ * the byte count `readTo(n)` sets (its socket paused once past it), never answering.
+ */
+async function meteredPeer(pki?: SelfSigned) {
+  let socket: net.Socket | undefined;
+  let read = 0;
+  let limit = 0;
+  const { port } = await tcpServer((raw) => {
+    const s =
+      pki === undefined ? raw : new tls.TLSSocket(raw, { isServer: true, cert: pki.cert, key: pki.key });
+    let head = Buffer.alloc(0);
+    s.on("data", (chunk: Buffer) => {
+      if (socket !== undefined) {
+        read += chunk.length;
+        if (read >= limit) s.pause();
+        return;
+      }
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      s.write(switchingProtocols(head.subarray(0, end).toString()));
+      socket = s;
+      s.pause();
+    });
+    s.on("error", () => {});
+  });
+  return {
+    url: `${pki === undefined ? "ws" : "wss"}://127.0.0.1:${port}/`,
+    socket: () => socket!,
+    /** Reads until `n` bytes after the handshake were read (a chunk or so more), then pauses. */
+    readTo: async (n: number) => {
+      limit = n;
+      socket!.resume();
+      await until(() => read >= n, `the peer read ${n} bytes`, 30_000);
+    },
+  };
+}
+
+const MiB = 1024 * 1024;
+
+describe("heartbeat: only our bytes queued before the ping count (ws transport)", () => {
+  it.each([
+    ["ws", "direct"],
+    ["wss", "direct"],
+    ["ws", "through a CONNECT proxy"],
+    ["wss", "through a CONNECT proxy"],
+  ] as const)(
+    "over %s, %s: a ping while a 32 MiB send is half read, then another 32 MiB send: once the first send and the ping have left, the second one leaving does not keep a silent peer alive: ERR_PONG_TIMEOUT at the deadline after",
+    async (scheme, path) => {
+      const pki = scheme === "wss" ? await mintSelfSigned() : undefined;
+      onCleanup(async () => pki?.remove());
+      const peer = await meteredPeer(pki);
+      const clock = new FakeClock();
+      const errors: EvtWebSocketError[] = [];
+      const c = conn<string, Uint8Array>({
+        clock,
+        pingIntervalMs: 1000,
+        pongTimeoutMs: 1000,
+        reconnect: false,
+        ...(pki === undefined ? {} : { tls: { ca: pki.cert } }),
+        ...(path === "direct" ? {} : { proxy: (await proxyChain()).url }),
+        onError: (e) => void errors.push(e),
+      });
+      onCleanup(async () => void peer.socket().destroy()); // it never answers our close frame
+      await c.dial(peer.url);
+      c.send(new Uint8Array(32 * MiB)); // one write, part way out when the ping comes
+      await peer.readTo(16 * MiB);
+      clock.advance(1000); // the ping, queued behind the rest of the first send
+      c.send(new Uint8Array(32 * MiB)); // queued after the ping
+      await peer.readTo(33 * MiB); // the first send, the ping and a little of the second
+      clock.advance(1000); // the pong deadline: the first send left since the ping, so it moves on
+      expect(errors, "our bytes queued before the ping left: alive").toEqual([]);
+      await peer.readTo(40 * MiB); // 7 MiB of the second send, queued after the ping
+      clock.advance(1000); // the moved deadline: nothing of ours from before the ping left since
+      expect(errors.map((e) => e.code)).toEqual(["ERR_PONG_TIMEOUT"]);
+    },
+    60_000,
+  );
 });
 
 describe("a healthy server on a slow line while the app keeps sending", () => {

@@ -2,11 +2,13 @@
  * The WHATWG adapter (src/transport/native.ts) with user-supplied `WebSocket` constructors that
  * are polyfills, built on `ws` against real servers on 127.0.0.1 port 0. What each runtime's own
  * `WebSocket` does is test/runtimes/smoke.mjs's business (it runs in Node 24, Bun and Deno).
+ * Also ws's own `WebSocket` as the constructor: no uncaught exception from a close or timeout mid-handshake.
  */
 
 import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { conn, server } from "./helpers/harness.js";
+import { conn, server, sleep, uncaughtExceptions } from "./helpers/harness.js";
+import { silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 interface PolyfillShape {
@@ -181,5 +183,30 @@ describe("a user-supplied WebSocket that is a polyfill", () => {
     await until(() => codes.length > 0, "the server's close");
     expect(codes).toEqual([1005]);
     expect(errors).toEqual([expect.objectContaining({ code: "ERR_CLOSED", details: { unsent: 1 } })]);
+  });
+});
+
+describe("WHATWG transport with ws's WebSocket as the constructor", () => {
+  it("close() during the opening handshake throws no uncaught exception", async () => {
+    const url = await silentServer();
+    const uncaught = uncaughtExceptions();
+    const c = conn({ WebSocket: WebSocket as never, reconnect: false });
+    c.dial(url).catch(() => {});
+    await new Promise((r) => setTimeout(r, 30));
+    await c.close();
+    await sleep(30);
+    // Seen: "WebSocket was closed before the connection was established" thrown on the next tick:
+    // native.ts terminate() detaches onerror (= null) before socket.close(); ws emits 'error'
+    // with no listener left, and an EventEmitter 'error' with no listener throws.
+    expect(uncaught.map(String)).toEqual([]);
+  });
+
+  it("a connect timeout throws no uncaught exception", async () => {
+    const url = await silentServer();
+    const uncaught = uncaughtExceptions();
+    const c = conn({ WebSocket: WebSocket as never, connectTimeoutMs: 30, reconnect: false });
+    await expect(c.dial(url)).rejects.toMatchObject({ code: "ERR_CONNECT_TIMEOUT" });
+    await sleep(30);
+    expect(uncaught.map(String)).toEqual([]);
   });
 });

@@ -7,14 +7,22 @@
 import type { WebSocket as ServerSocket } from "ws";
 import { server } from "./harness.js";
 
-/** A server whose connections do not read until `resume()`; counts the bytes it got. */
+/**
+ * A server whose connections do not read until `resume()`; counts the bytes it got and the most
+ * connections it held at once.
+ */
 export async function stalledServer() {
   const sockets: ServerSocket[] = [];
   let bytes = 0;
+  let live = 0;
+  let mostLive = 0;
+  let resumed = false;
   const s = await server({
     onConnection: (ws) => {
       sockets.push(ws);
-      ws.pause();
+      mostLive = Math.max(mostLive, ++live);
+      ws.on("close", () => void live--);
+      if (!resumed) ws.pause();
     },
     onMessage: (_ws, data) => {
       bytes += (data as Buffer).length;
@@ -28,7 +36,13 @@ export async function stalledServer() {
     get bytes() {
       return bytes;
     },
+    /** The most connections open at once so far. */
+    get mostLive() {
+      return mostLive;
+    },
+    /** Reads from now on, on every connection (a later one included). */
     resume: () => {
+      resumed = true;
       for (const ws of sockets) ws.resume();
     },
   };
