@@ -9,11 +9,11 @@
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type Chain, mintChain } from "../helpers/cert.js";
 import { silentServer } from "../helpers/raw-server.js";
-import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -48,12 +48,6 @@ afterAll(async () => {
   wss.close();
   await new Promise((resolve) => https.close(resolve));
   pki.remove();
-});
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
 });
 
 const ECHO = ["--match", "echo", "-x", "hi"];
@@ -155,7 +149,7 @@ describe("evtws --ca --cert --key --passphrase", () => {
 
 describe("evtws handshake options", () => {
   it("--origin sends the Origin header; a value that is not an origin exits 2", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["--origin", "https://app.example.com/some/page", ...ECHO, server.url]);
     expect(run.code).toBe(0);
     expect(server.handshakes.map((h) => h.headers.origin)).toEqual(["https://app.example.com"]);
@@ -166,7 +160,7 @@ describe("evtws handshake options", () => {
   });
 
   it("-H keeps values with spaces and colons, as a shell-expanded bearer token gives", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const token = "abc:def ghi==";
     const run = await runCli([
       "-H",
@@ -184,7 +178,7 @@ describe("evtws handshake options", () => {
   it("-H given twice for one name (in any case) sends both values, joined, as curl's two lines read", async () => {
     // Before: the last -H of a name won (an object's key), and names differing in case went
     // out as two lines.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([
       ...["-H", "X-Trace: a", "-H", "x-trace: b", "-H", "Cookie: s=1", "-H", "cookie: t=2"],
       ...ECHO,
@@ -204,7 +198,7 @@ describe("evtws handshake options", () => {
   });
 
   it("--max-message-size refuses a larger incoming message and accepts one that fits", async () => {
-    server = await startWsServer(() => "x".repeat(2000));
+    const server = await startWsServerForTest(() => "x".repeat(2000));
     const small = await runCli(["--max-message-size", "1k", ...ECHO.slice(2), server.url]);
     expect(small.code).toBe(1);
     expect(small.stderr).toMatch(/ERR_MESSAGE_TOO_BIG|1009/);
@@ -215,7 +209,7 @@ describe("evtws handshake options", () => {
   });
 
   it("the connected line names the subprotocol the server chose", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["-s", "chat.v2", "-s", "chat.v1", ...ECHO, server.url]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/\* connected to ws:\/\/127\.0\.0\.1:\d+\/ \(subprotocol chat\.v2\)$/m);
@@ -223,7 +217,7 @@ describe("evtws handshake options", () => {
 
   it("--reset-after: a connection older than the window resets the backoff to attempt 1", async () => {
     // Every connection is cut 300 ms after it opens, so it lived longer than 0.1 s, never 5 s.
-    server = await startWsServer(undefined, (ws) => setTimeout(() => ws.terminate(), 300));
+    const server = await startWsServerForTest(undefined, (ws) => setTimeout(() => ws.terminate(), 300));
     const args = ["-n", "--max-attempts", "10", "--min-delay", "10", "--max-delay", "20"];
     const reset = startCli([...args, "--reset-after", "0.1", server.url]);
     const kept = startCli([...args, "--reset-after", "5", server.url]);

@@ -14,7 +14,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "tsup";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, onTestFinished } from "vitest";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 
 /** The repository root. */
@@ -261,6 +261,23 @@ export async function startWsServer(
   };
   await api.start();
   return api;
+}
+
+/**
+ * Starts a `ws` server as {@link startWsServer} does, for the running test only: it stops when
+ * the test ends, passed or failed (vitest's `onTestFinished`, after the file's `afterEach`
+ * hooks), so a test file needs no `let server` and no `afterEach` of its own. Call it inside a
+ * test (outside one it throws before starting anything); a server that a whole suite shares is
+ * started with {@link startWsServer} in `beforeAll` and stopped in `afterAll`.
+ */
+export async function startWsServerForTest(
+  reply?: Reply,
+  onConnect?: (ws: WebSocket) => void,
+): Promise<WsServer> {
+  let server: WsServer | undefined;
+  onTestFinished(() => server?.stop());
+  server = await startWsServer(reply, onConnect);
+  return server;
 }
 
 /** A reply function for JSON requests: `{"id":…}` gets `{"id":…,"ok":true}`. */

@@ -7,7 +7,7 @@
 
 import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { requireTools } from "../helpers/tools.js";
 import {
@@ -15,19 +15,13 @@ import {
   root,
   runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
   waitFor,
 } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 /** `{"id":1}` … `{"id":count}`, one per line. */
 function requests(count: number): string {
@@ -45,7 +39,7 @@ function answers(count: number): string {
 /** A server that holds each connection's requests for 1 ms and answers them newest first. */
 async function outOfOrderServer(): Promise<WsServer> {
   const held = new Map<WebSocket, number[]>();
-  return startWsServer((text, _bin, ws) => {
+  return startWsServerForTest((text, _bin, ws) => {
     const id = (JSON.parse(text) as { id: number }).id;
     let batch = held.get(ws);
     if (batch === undefined) {
@@ -79,7 +73,7 @@ describe("evtws in a pipeline", () => {
     // Before: stdin was read at once, the library's queue (1,024 messages) overflowed while
     // connecting, and the rest failed with ERR_QUEUE_FULL.
     const count = 100_000;
-    server = await outOfOrderServer();
+    const server = await outOfOrderServer();
     const cli = startCli(["-q", server.url]);
     let peak = 0;
     const sampler = setInterval(() => {
@@ -103,7 +97,7 @@ describe("evtws in a pipeline", () => {
     // message per 20 ms, the server reached the last ones after 16 s: 313 ERR_REQUEST_TIMEOUT.
     const queue: [WebSocket, number][] = [];
     let inFlightMax = 0;
-    server = await startWsServer((text, _bin, ws) => {
+    const server = await startWsServerForTest((text, _bin, ws) => {
       queue.push([ws, (JSON.parse(text) as { id: number }).id]);
       inFlightMax = Math.max(inFlightMax, queue.length);
       return undefined;
@@ -124,7 +118,7 @@ describe("evtws in a pipeline", () => {
   }, 45_000);
 
   it("--concurrency 3 sends the fourth request only after the first answer is printed", async () => {
-    server = await startWsServer(() => undefined);
+    const server = await startWsServerForTest(() => undefined);
     const cli = startCli(["-q", "--concurrency", "3", "--timeout", "0.5", server.url]);
     cli.child.stdin.end(requests(4));
     const code = await cli.exited;
@@ -136,7 +130,7 @@ describe("evtws in a pipeline", () => {
 
   it("a closed stdout (| head -1) ends the run quietly with exit 0 after a clean close", async () => {
     // Before: an unhandled `Error: write EPIPE` stack trace.
-    server = await startWsServer((text) => text);
+    const server = await startWsServerForTest((text) => text);
     const codes: number[] = [];
     server.clients.clear();
     const cli = startCli(["-q", server.url]);
@@ -156,7 +150,7 @@ describe("evtws in a pipeline", () => {
     // Before: the next line written to stderr threw an unhandled EPIPE, and the process died
     // with exit 1 in the middle of the stream, without a close frame.
     const codes: number[] = [];
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       (text) => text,
       (ws) => ws.on("close", (code) => codes.push(code)),
     );
@@ -167,7 +161,7 @@ describe("evtws in a pipeline", () => {
       cli.child.stderr.destroy();
       // The server cuts the line: the close and the retry are logged to the closed stderr.
       for (const ws of server.clients) ws.terminate();
-      await waitFor("the reconnect", () => server?.handshakes.length === 2 && server.clients.size === 1);
+      await waitFor("the reconnect", () => server.handshakes.length === 2 && server.clients.size === 1);
       for (const ws of server.clients) ws.send("after the reconnect");
       await cli.waitFor("stdout", /after the reconnect/);
       cli.child.kill("SIGTERM");
@@ -184,7 +178,7 @@ describe("evtws in a pipeline", () => {
   describe("with a terminal on stdin", requireTools("python3"), () => {
     it("with a terminal on stdin and stdout to a pipe, stdout carries the answers only", async () => {
       // Before: stdout started with the interactive prompt `> ` (and its timestamps), so `| jq` failed.
-      server = await startWsServer((text) => text);
+      const server = await startWsServerForTest((text) => text);
       const script = String.raw`
 import json, os, pty, subprocess, sys, time
 master, slave = pty.openpty()
@@ -200,7 +194,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
       const result = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
         execFile(
           "python3",
-          ["-c", script, process.execPath, ...defaultCli(), server?.url ?? ""],
+          ["-c", script, process.execPath, ...defaultCli(), server.url],
           {
             cwd: root,
             env: { ...process.env, NODE_NO_WARNINGS: "1", FORCE_COLOR: "", NO_COLOR: "" },
@@ -219,7 +213,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
 
   it("with -q, a close by the server is reported on stderr with its code and reason", async () => {
     // Before: `evtws: the connection closed`.
-    server = await startWsServer((_text, _bin, ws) => {
+    const server = await startWsServerForTest((_text, _bin, ws) => {
       ws.close(4001, "go away");
       return undefined;
     });
@@ -232,7 +226,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
   it("drops a byte order mark that starts the input (a file saved by Notepad), and only that one", async () => {
     // Before: the mark stayed in line 1, so --json refused it as not JSON (exit 2), and without
     // --json it went out at the start of the first message.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const json = await runCli(["-q", "--json", server.url], { input: '\uFEFF{"id":1}\n{"id":2}\n' });
     expect(json.stderr).toBe("");
     expect(json.code).toBe(0);

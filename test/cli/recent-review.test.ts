@@ -4,24 +4,10 @@
  * and the usage error quoting a URL that does not parse.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  idReply,
-  runCli,
-  startCli,
-  startWsServer,
-  useSourceBundle,
-  type WsServer,
-  waitFor,
-} from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { idReply, runCli, startCli, startWsServerForTest, useSourceBundle, waitFor } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 const ECHO = ["-q", "--match", "echo"];
 
@@ -31,7 +17,7 @@ describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --
     async (args) => {
       // Before: "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect attempts: closed 1000
       // bye", exit 1, for no retry asked for and none made (--no-reconnect ended with 0).
-      server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+      const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
       const run = await runCli([...args, server.url]);
       expect(run.stderr).toBe("");
       expect(run.code).toBe(0);
@@ -42,7 +28,7 @@ describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --
   it("-n --max-attempts 0 without -q: the event lines are --no-reconnect's, no give-up among them", async () => {
     // Before (with the exit fixed alone): "! ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect
     // attempts" among the events of a run that exits 0.
-    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
     const runs = [];
     for (const flag of ["--max-attempts", "--no-reconnect"])
       runs.push(await runCli(["-n", ...(flag === "--no-reconnect" ? [flag] : [flag, "0"]), server.url]));
@@ -53,7 +39,7 @@ describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --
   });
 
   it("--max-attempts 1, the server closing every connection with 1000: one retry made, then exit 1 and both told (held)", async () => {
-    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
     const run = await runCli(["-q", "-n", "--max-attempts", "1", "--min-delay", "10", server.url]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe(
@@ -64,7 +50,9 @@ describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --
 
   it("--max-attempts 0, the server closing with 4001: reported as the close, exit 1, as with --no-reconnect", async () => {
     // Before: "gave up after 0 reconnect attempts: closed 4001 go away".
-    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(4001, "go away"), 50));
+    const server = await startWsServerForTest(idReply, (ws) =>
+      setTimeout(() => ws.close(4001, "go away"), 50),
+    );
     const run = await runCli(["-q", "-n", "--max-attempts", "0", server.url]);
     expect(run.code).toBe(1);
     expect(run.stderr).toBe("evtws: closed 4001 go away\n");
@@ -73,10 +61,10 @@ describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --
 
 describe("a byte order mark at the start of stdin (held)", () => {
   it("split across two writes (EF, then BB BF and the line): dropped, the line sent as typed", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli([...ECHO, server.url]);
     // Once the CLI runs (it has dialled), so the two writes reach it as two reads.
-    await waitFor("the handshake", () => server?.handshakes.length === 1);
+    await waitFor("the handshake", () => server.handshakes.length === 1);
     cli.child.stdin.write(Buffer.from([0xef]));
     await new Promise((r) => setTimeout(r, 100));
     cli.child.stdin.end(Buffer.concat([Buffer.from([0xbb, 0xbf]), Buffer.from('{"a":1}\n')]));
@@ -86,7 +74,7 @@ describe("a byte order mark at the start of stdin (held)", () => {
   });
 
   it("stdin that is only a byte order mark: nothing sent, exit 0", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([...ECHO, server.url], { input: "\uFEFF" });
     expect(run.code).toBe(0);
     expect(server.received).toEqual([]);
@@ -94,7 +82,7 @@ describe("a byte order mark at the start of stdin (held)", () => {
   });
 
   it("a byte order mark that starts the second line is not the stream's: kept in what is sent", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([...ECHO, server.url], { input: "\uFEFFone\n\uFEFFtwo\n" });
     expect(run.code).toBe(0);
     expect(server.received).toEqual(["one", "\uFEFFtwo"]);
@@ -103,7 +91,7 @@ describe("a byte order mark at the start of stdin (held)", () => {
 
 describe("-H given more than once (held)", () => {
   it("Cookie and cookie joined with '; ' under the first spelling, X-A and x-a with ', ', __proto__ and __PROTO__ joined", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const headers = [
       "Cookie: a=1",
       "cookie: b=2",

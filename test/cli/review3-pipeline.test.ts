@@ -5,31 +5,24 @@
  */
 
 import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   idReply,
   readLinesFrom,
   runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
-  type WsServer,
 } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 describe("evtws in a pipeline, reviewed", () => {
   it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
     // Each message is echoed 50 ms later, so all three would be in flight together. Before:
     // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
     // through when typed slowly: the outcome hung on how fast stdin came.
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       setTimeout(() => ws.send(text), 50);
       return undefined;
     });
@@ -42,7 +35,7 @@ describe("evtws in a pipeline, reviewed", () => {
   });
 
   it("-x messages that repeat an id are each answered too", async () => {
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       setTimeout(() => ws.send(text), 50);
       return undefined;
     });
@@ -72,7 +65,7 @@ describe("a feed into a slow reader", () => {
     const TOTAL = 60_000;
     const pad = "x".repeat(1000);
     let sent = 0;
-    server = await startWsServer(undefined, (ws) => {
+    const server = await startWsServerForTest(undefined, (ws) => {
       const pump = () => {
         while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
         if (sent < TOTAL && ws.readyState === ws.OPEN) setTimeout(pump, 1);
@@ -116,7 +109,7 @@ describe("piped requests into a slow reader", () => {
     // lines of 500 B).
     const TOTAL = 40_000;
     const pad = "y".repeat(1000);
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli(["-q", server.url]);
     cli.child.stdout.pause();
     let written = 0;
@@ -158,7 +151,7 @@ describe("requests and a feed into a slow reader", () => {
     // request waits: before that check, answers in flight sat behind the held socket and
     // their requests failed with ERR_REQUEST_TIMEOUT.
     const pad = "z".repeat(1000);
-    server = await startWsServer(idReply, (ws) => {
+    const server = await startWsServerForTest(idReply, (ws) => {
       let tick = 0;
       const pump = () => {
         if (ws.readyState !== ws.OPEN) return;

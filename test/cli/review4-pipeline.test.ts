@@ -4,17 +4,11 @@
  * server on 127.0.0.1 port 0.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { readLinesFrom, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { readLinesFrom, runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 describe("--concurrency 0 with more requests in flight than the library holds", () => {
   it("waits for room: every line is answered, in order, none fails with ERR_TOO_MANY_PENDING", async () => {
@@ -24,7 +18,7 @@ describe("--concurrency 0 with more requests in flight than the library holds", 
     const TOTAL = 70_000;
     let held: Array<[WebSocket, string]> = [];
     let quiet: NodeJS.Timeout | undefined;
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       held.push([ws, text]);
       clearTimeout(quiet);
       quiet = setTimeout(() => {
@@ -56,7 +50,7 @@ describe("-w/--wait into a slow reader", () => {
     // keeps up got all 3,000.
     const TOTAL = 3000;
     const pad = "x".repeat(1000);
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       if (text !== '{"id":1}') return undefined;
       ws.send('{"id":1,"ok":true}');
       let sent = 0;

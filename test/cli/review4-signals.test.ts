@@ -5,17 +5,14 @@
  */
 
 import { afterEach, describe, expect, it } from "vitest";
-import { type CliProcess, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { type CliProcess, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
-let server: WsServer | undefined;
 let cli: CliProcess | undefined;
-afterEach(async () => {
+afterEach(() => {
   cli?.kill();
   cli = undefined;
-  await server?.stop();
-  server = undefined;
 });
 
 describe("a signal while stdout's reader has stopped reading", () => {
@@ -29,7 +26,7 @@ describe("a signal while stdout's reader has stopped reading", () => {
       const pad = "x".repeat(1000);
       let sent = 0;
       const closes: number[] = [];
-      server = await startWsServer(undefined, (ws) => {
+      const server = await startWsServerForTest(undefined, (ws) => {
         ws.on("close", (code) => closes.push(code));
         const pump = () => {
           if (ws.readyState !== ws.OPEN) return;
@@ -62,7 +59,7 @@ describe("a signal while stdout's reader has stopped reading", () => {
     // One answer of 2 MB, far more than the pipe and stdout's buffer hold: the run ends (the
     // server sees its 1000) and evtws waits for the reader to take the rest of stdout.
     const closes: number[] = [];
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       () => JSON.stringify({ id: 1, pad: "y".repeat(2 << 20) }),
       (ws) => ws.on("close", (code) => closes.push(code)),
     );

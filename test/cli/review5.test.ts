@@ -13,6 +13,7 @@ import {
   runCli,
   startCli,
   startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
 } from "./helpers.js";
@@ -98,12 +99,9 @@ describe("text pasted at the prompt, several lines at once", requireTools("tmux"
   });
 });
 
-let server: WsServer | undefined;
 const running: CliProcess[] = [];
-afterEach(async () => {
+afterEach(() => {
   for (const p of running.splice(0)) p.kill();
-  await server?.stop();
-  server = undefined;
 });
 
 /** Starts `evtws serve args…` and returns it with the URL it printed. */
@@ -159,7 +157,7 @@ describe("durations below a millisecond", () => {
   it("--timeout 0.0001 times the request out (1 ms) rather than waiting forever, as 0 does", async () => {
     // Before: 0.1 ms was rounded to 0, the library's "no deadline", and the run hung on a server
     // that never answers.
-    server = await startWsServer(() => undefined);
+    const server = await startWsServerForTest(() => undefined);
     const run = await runCli(["-q", "--timeout", "0.0001", "-x", "never answered", server.url], {
       timeoutMs: 15_000,
     });
@@ -168,7 +166,7 @@ describe("durations below a millisecond", () => {
   });
 
   it("--connect-timeout 0.4ms is 1 ms, not refused as 0", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["-q", "--connect-timeout", "0.4ms", "-x", "hi", server.url]);
     // Before: a usage mistake (exit 2), "--connect-timeout: option connectTimeoutMs must be a
     // whole number of ms from 1 …, got 0". A 1 ms bound may or may not be enough here.
@@ -182,7 +180,7 @@ describe("what the server chooses to say, on stderr or at the prompt", () => {
     // Before: "\x1b[2J" in the reason cleared the terminal (the event line is on stdout in the
     // interactive session), and its newline split both lines in two.
     const reason = "\x1b[2J\x1b[Hpwned\nevtws: forged";
-    server = await startWsServer((_text, _binary, ws) => {
+    const server = await startWsServerForTest((_text, _binary, ws) => {
       ws.close(4001, reason);
       return undefined;
     });
@@ -198,7 +196,7 @@ describe("what the server chooses to say, on stderr or at the prompt", () => {
   });
 
   it("wss:// to a plain server says so, on one line, instead of OpenSSL's bare 'wrong version number'", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["-q", "-x", "hi", server.url.replace("ws://", "wss://")]);
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(
@@ -211,7 +209,7 @@ describe("pushes that go to stderr in a pipeline (--responses-only)", () => {
   it("are shown with their control characters escaped, as on a terminal", async () => {
     // Before: stdout was a pipe, so the body was written as sent, to stderr (a terminal):
     // the push cleared it and turned it red.
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       ws.send("push\x1b[2J\x1b[31mred");
       return text;
     });

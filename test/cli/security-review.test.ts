@@ -3,17 +3,11 @@
  * the terminal shown, never obeyed, on every line the CLI writes (the `-v` logger lines too).
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { renderBody } from "../../src/cli/format.js";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 /** Control characters (C0, DEL, C1) but the newline that ends each line. */
 const RAW_CONTROL = /[^\P{Cc}\n]/u;
@@ -23,7 +17,7 @@ describe("evtws -v against a server whose close reason holds terminal controls",
     // JSON.stringify (the logger's quoting) escapes C0 only: U+009B is a one-character CSI, so
     // "\u009b2J" clears the screen of a terminal that reads C1 controls, as "\x1b[2J" would.
     const reason = "a\u009b2J\u009b1;1Hb\x7fc\u0085d\x1b[2J";
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       () => undefined,
       (ws) => ws.close(4001, reason),
     );
@@ -44,7 +38,7 @@ describe("--json on a terminal: a JSON string holding DEL or C1 controls (legal 
   const hostile = '{"a\u0085":"x\u009b2J\u007f\\u001b[2J"}';
 
   it("the (unmatched) line on stderr (read by a person even in a pipeline) shows them as \\u escapes", async () => {
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       (text) => text,
       (ws) => ws.send(hostile),
     );

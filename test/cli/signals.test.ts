@@ -16,7 +16,7 @@ import {
   type PythonServer,
   startCli,
   startPythonServer,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
   waitFor,
@@ -24,18 +24,17 @@ import {
 
 useSourceBundle();
 
-let server: WsServer | undefined;
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  await server?.stop();
-  server = undefined;
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 /** A server answering JSON ids that records the close code of every connection. */
 async function recordingServer(reply = idReply): Promise<{ server: WsServer; codes: number[] }> {
   const codes: number[] = [];
-  const started = await startWsServer(reply, (ws: WebSocket) => ws.on("close", (code) => codes.push(code)));
+  const started = await startWsServerForTest(reply, (ws: WebSocket) =>
+    ws.on("close", (code) => codes.push(code)),
+  );
   return { server: started, codes };
 }
 
@@ -50,7 +49,7 @@ describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", 
   for (const [signal, status] of SIGNALS) {
     it(`${signal} in a pipeline waiting on stdin`, async () => {
       const rec = await recordingServer();
-      server = rec.server;
+      const server = rec.server;
       const cli = startCli(["-q", server.url]);
       try {
         cli.send('{"id":1}');
@@ -68,10 +67,10 @@ describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", 
 
     it(`${signal} with a -x request in flight that the server never answers`, async () => {
       const rec = await recordingServer(() => undefined);
-      server = rec.server;
+      const server = rec.server;
       const cli = startCli(["-q", "-x", '{"id":1}', server.url]);
       try {
-        await waitFor("the request to arrive", () => server?.received.length === 1);
+        await waitFor("the request to arrive", () => server.received.length === 1);
         cli.child.kill(signal);
         expect(await cli.exited).toBe(status);
         await waitFor("the server to see the close", () => rec.codes.length === 1);

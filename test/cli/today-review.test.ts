@@ -3,25 +3,26 @@
  * against real servers.
  */
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireTools } from "../helpers/tools.js";
-import { defaultCli, runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import {
+  defaultCli,
+  runCli,
+  startWsServer,
+  startWsServerForTest,
+  useSourceBundle,
+  type WsServer,
+} from "./helpers.js";
 import { createTmux, withExitLine } from "./tmux.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 const ECHO = ["--match", "echo", "-x", "hi"];
 const TS = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
 
 describe("-H, joined by name", () => {
   it('-H "__proto__: x" is sent, as any token-named header (joining into an object dropped it)', async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([...["-H", "__proto__: x", "-H", "X-A: 1"], ...ECHO, server.url]);
     expect(run.code).toBe(0);
     const raw = server.handshakes[0]?.rawHeaders ?? [];

@@ -4,22 +4,16 @@
  * usage error for a URL that does not parse, cut at ? # & ; =, keeps every secret out. All held.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { parseUrl } from "../../src/cli/parse.js";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 describe("--json in a pipeline after 06fc03c: DEL and C1 controls inside JSON strings leave as sent", () => {
   it("a response and a pushed line keep U+0085, U+009B and DEL raw (UTF-8), not as \\u escapes", async () => {
     const hostile = '{"id":1,"a\u0085":"x\u009b2J\u007f"}';
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       () => hostile,
       (ws) => ws.send('{"push":"\u009b"}'),
     );

@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { idReply, root, runCli, startCli, startWsServer, useSourceBundle } from "./helpers.js";
+import { idReply, root, runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -72,69 +72,51 @@ describe("evtws command-line mistakes", () => {
 describe("usage mistakes are found before connecting", () => {
   it("--json with an -x message that is not JSON exits 2 and never dials", async () => {
     // Before: `ERR_USAGE` printed after the connection opened, and exit 1.
-    const server = await startWsServer();
-    try {
-      const run = await runCli(["--json", "-x", '{"id":1}', "-x", "notjson", server.url]);
-      expect(run.code).toBe(2);
-      expect(run.stdout).toBe("");
-      expect(run.stderr).toBe("evtws: -x message 2: not sent: --json is on and this is not JSON\n");
-      expect(server.handshakes).toHaveLength(0);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const run = await runCli(["--json", "-x", '{"id":1}', "-x", "notjson", server.url]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe("evtws: -x message 2: not sent: --json is on and this is not JSON\n");
+    expect(server.handshakes).toHaveLength(0);
   });
 
   it("a piped line that is not JSON under --json stops the run with exit 2, naming the line", async () => {
-    const server = await startWsServer(idReply);
-    try {
-      const run = await runCli(["-q", "--json", server.url], { input: '{"id":1}\n\nnope\n{"id":2}\n' });
-      expect(run.code).toBe(2);
-      expect(run.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
-      expect(run.stderr).toBe(
-        "evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n",
-      );
-      expect(server.received).toEqual(['{"id":1}']);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest(idReply);
+    const run = await runCli(["-q", "--json", server.url], { input: '{"id":1}\n\nnope\n{"id":2}\n' });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
+    expect(run.stderr).toBe("evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n");
+    expect(server.received).toEqual(['{"id":1}']);
   });
 });
 
 describe("stdin that is not UTF-8", () => {
   it("a piped line that is not UTF-8 stops the run with exit 2, naming the line; nothing is replaced", async () => {
     // Before: the byte 0xe9 (a Latin-1 "é") was sent as U+FFFD, silently, and the run exited 0.
-    const server = await startWsServer();
-    try {
-      const cli = startCli(["-q", server.url]);
-      cli.child.stdin.end(
-        Buffer.concat([Buffer.from("one\ncaf"), Buffer.from([0xe9]), Buffer.from("\nthree\n")]),
-      );
-      const code = await cli.exited;
-      expect(cli.stderr()).toBe(
-        "evtws: ERR_USAGE: not sent: not UTF-8 text; send bytes with --binary-in base64|hex (line 2)\n",
-      );
-      expect(code).toBe(2);
-      expect(cli.stdout()).toBe("one\n");
-      expect(server.received).toEqual(["one"]);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const cli = startCli(["-q", server.url]);
+    cli.child.stdin.end(
+      Buffer.concat([Buffer.from("one\ncaf"), Buffer.from([0xe9]), Buffer.from("\nthree\n")]),
+    );
+    const code = await cli.exited;
+    expect(cli.stderr()).toBe(
+      "evtws: ERR_USAGE: not sent: not UTF-8 text; send bytes with --binary-in base64|hex (line 2)\n",
+    );
+    expect(code).toBe(2);
+    expect(cli.stdout()).toBe("one\n");
+    expect(server.received).toEqual(["one"]);
   });
 
   it("UTF-8 split across reads and \\r\\n line ends arrive intact", async () => {
-    const server = await startWsServer();
-    try {
-      const cli = startCli(["-q", server.url]);
-      const bytes = Buffer.from("caf\u00e9 \u4e2d\r\n\u{1f600}\r\n");
-      // One byte at a time: every multi-byte character and every \r\n is split between writes.
-      for (const byte of bytes) cli.child.stdin.write(Buffer.from([byte]));
-      cli.child.stdin.end();
-      expect(await cli.exited).toBe(0);
-      expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
-      expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const cli = startCli(["-q", server.url]);
+    const bytes = Buffer.from("caf\u00e9 \u4e2d\r\n\u{1f600}\r\n");
+    // One byte at a time: every multi-byte character and every \r\n is split between writes.
+    for (const byte of bytes) cli.child.stdin.write(Buffer.from([byte]));
+    cli.child.stdin.end();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
+    expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
   });
 });
 
