@@ -3,7 +3,8 @@
  * 127.0.0.1 port 0: `--ca`, `--cert`/`--key`/`--passphrase` against an HTTPS server that
  * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts), `--origin`,
  * `--connect-timeout`, `--max-message-size`, `--reset-after`, the hint on certificate errors
- * and the subprotocol on the connected line.
+ * (against a second server whose certificate names `localhost` only, the hint names the host,
+ * not `--ca`) and the subprotocol on the connected line.
  */
 
 import { createServer, type Server } from "node:https";
@@ -233,5 +234,48 @@ describe("evtws handshake options", () => {
       reset.kill();
       kept.kill();
     }
+  });
+});
+
+describe("the certificate hint", () => {
+  // A server of its own: its certificate, from another private CA, names `localhost` only, and
+  // it asks for no client certificate.
+  let pki: Chain;
+  let localhostOnly: Server;
+  let localhostWss: WebSocketServer;
+  let port: number;
+
+  beforeAll(async () => {
+    pki = await mintChain("DNS:localhost");
+    localhostOnly = createServer({ key: pki.serverKey, cert: pki.serverCert });
+    localhostWss = new WebSocketServer({ server: localhostOnly });
+    localhostWss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
+    await new Promise<void>((resolve) => localhostOnly.listen(0, "127.0.0.1", resolve));
+    port = (localhostOnly.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    for (const ws of localhostWss.clients) ws.terminate();
+    localhostWss.close();
+    await new Promise((resolve) => localhostOnly.close(resolve));
+    pki.remove();
+  });
+
+  it("a certificate for another host name, with --ca given, hints at the name, not at --ca", async () => {
+    // Before: "...altnames...; if the server uses a private CA, pass it with --ca <file>": the
+    // CA was passed, and trusted; what fails is the name in the URL.
+    const run = await runCli(["-q", "--ca", pki.files.ca, "-x", "hi", `wss://127.0.0.1:${port}/`]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*altnames/);
+    expect(run.stderr).toMatch(
+      /the certificate does not name this host: put a name it lists in the URL, or skip verification with --insecure\n$/,
+    );
+    expect(run.stderr).not.toMatch(/--ca/);
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("the same server by the name its certificate lists, with --ca: the echo comes back", async () => {
+    const run = await runCli(["-q", "--ca", pki.files.ca, "-x", "hi", `wss://localhost:${port}/`]);
+    expect(run).toEqual({ code: 0, stdout: "hi\n", stderr: "" });
   });
 });
