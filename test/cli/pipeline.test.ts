@@ -6,12 +6,12 @@
  */
 
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { requireTools } from "../helpers/tools.js";
 import {
   defaultCli,
+  peakRssMb,
   root,
   runCli,
   startCli,
@@ -54,18 +54,6 @@ async function outOfOrderServer(): Promise<WsServer> {
     batch.push(id);
     return undefined;
   });
-}
-
-/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
-function peakRssMb(pid: number | undefined): number | undefined {
-  const file = `/proc/${pid}/status`;
-  if (pid === undefined || !existsSync(file)) return undefined;
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(file, "utf8"));
-    return match === null ? undefined : Number(match[1]) / 1024;
-  } catch {
-    return undefined;
-  }
 }
 
 describe("evtws in a pipeline", () => {
@@ -235,5 +223,34 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
     const text = await runCli(["-q", server.url], { input: "\uFEFFa\n\uFEFFb\n" });
     expect(text.code).toBe(0);
     expect(text.stdout).toBe("a\n\uFEFFb\n");
+  });
+});
+
+describe("requests that repeat an id", () => {
+  it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
+    // Each message is echoed 50 ms later, so all three would be in flight together. Before:
+    // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
+    // through when typed slowly: the outcome hung on how fast stdin came.
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const input = '{"id":1,"n":1}\n{"id":1,"n":2}\n{"id":2,"n":3}\n{"id":1,"n":4}\n';
+    const run = await runCli(["-q", server.url], { input });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe(input);
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(input.trimEnd().split("\n"));
+  });
+
+  it("-x messages that repeat an id are each answered too", async () => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const run = await runCli(["-q", "-x", '{"id":"a","n":1}', "-x", '{"id":"a","n":2}', server.url]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
+    expect(run.code).toBe(0);
   });
 });

@@ -1,60 +1,22 @@
 /**
- * Review of `evtws` in a pipeline (third review of issue 20): inputs a wscat user pipes that the
- * earlier tests did not try. Each test spawns the CLI against a real `ws` server on 127.0.0.1
- * port 0.
+ * `evtws` into a reader slower than what comes (`evtws URL | slow`, a pager): evtws reads the
+ * socket and stdin no faster than stdout drains, so the server or the input is held back and
+ * memory stays bounded, yet nothing is lost, every line comes in order, and no request in flight
+ * times out behind the held socket. Each test pauses the CLI's stdout, then reads it all;
+ * against a real `ws` server on 127.0.0.1 port 0.
  */
 
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import {
   idReply,
+  peakRssMb,
   readLinesFrom,
-  runCli,
   startCli,
   startWsServerForTest,
   useSourceBundle,
 } from "./helpers.js";
 
 useSourceBundle();
-
-describe("evtws in a pipeline, reviewed", () => {
-  it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
-    // Each message is echoed 50 ms later, so all three would be in flight together. Before:
-    // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
-    // through when typed slowly: the outcome hung on how fast stdin came.
-    const server = await startWsServerForTest((text, _binary, ws) => {
-      setTimeout(() => ws.send(text), 50);
-      return undefined;
-    });
-    const input = '{"id":1,"n":1}\n{"id":1,"n":2}\n{"id":2,"n":3}\n{"id":1,"n":4}\n';
-    const run = await runCli(["-q", server.url], { input });
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toBe(input);
-    expect(run.code).toBe(0);
-    expect(server.received).toEqual(input.trimEnd().split("\n"));
-  });
-
-  it("-x messages that repeat an id are each answered too", async () => {
-    const server = await startWsServerForTest((text, _binary, ws) => {
-      setTimeout(() => ws.send(text), 50);
-      return undefined;
-    });
-    const run = await runCli(["-q", "-x", '{"id":"a","n":1}', "-x", '{"id":"a","n":2}', server.url]);
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
-    expect(run.code).toBe(0);
-  });
-});
-
-/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
-function peakRssMb(pid: number | undefined): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match === null ? undefined : Number(match[1]) / 1024;
-  } catch {
-    return undefined;
-  }
-}
 
 describe("a feed into a slow reader", () => {
   it("is read from the socket no faster than stdout drains: the server is held back, nothing is lost", async () => {
