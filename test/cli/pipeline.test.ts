@@ -1,8 +1,10 @@
 /**
  * `evtws` in a pipeline (issue 20): every piped line goes through whatever the input's size,
- * at most `--concurrency` requests in flight, stdout carries data only, a closed stdout ends
- * the run quietly, and a close by the server is reported even with `-q`. Each test spawns the
- * CLI against a real `ws` server on 127.0.0.1 port 0.
+ * at most `--concurrency` requests in flight (with `--concurrency 0`, as many as the library
+ * holds, the rest waiting for room), requests that repeat an id one after another, stdout
+ * carries data only, a closed stdout ends the run quietly, and a close by the server is
+ * reported even with `-q`. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * port 0.
  */
 
 import { execFile } from "node:child_process";
@@ -224,6 +226,38 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
     expect(text.code).toBe(0);
     expect(text.stdout).toBe("a\n\uFEFFb\n");
   });
+});
+
+describe("--concurrency 0 with more requests in flight than the library holds", () => {
+  it("waits for room: every line is answered, in order, none fails with ERR_TOO_MANY_PENDING", async () => {
+    // The server answers nothing until no request has come for 300 ms, then all it holds. With
+    // no limit, evtws had 65,536 requests pending (the library's maxPendingRequests) and every
+    // line after those failed at once with ERR_TOO_MANY_PENDING (exit 1).
+    const TOTAL = 70_000;
+    let held: Array<[WebSocket, string]> = [];
+    let quiet: NodeJS.Timeout | undefined;
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      held.push([ws, text]);
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        const answers = held;
+        held = [];
+        for (const [client, message] of answers) client.send(message);
+      }, 300);
+      return undefined;
+    });
+    let input = "";
+    for (let i = 1; i <= TOTAL; i++) input += `{"id":${i}}\n`;
+    const run = await runCli(["-q", "--concurrency", "0", "--timeout", "60", server.url], {
+      input,
+      timeoutMs: 100_000,
+    });
+    clearTimeout(quiet);
+    expect(run.stderr.split("\n").slice(0, 3).join("\n")).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(input);
+    expect(server.received.length).toBe(TOTAL);
+  }, 120_000);
 });
 
 describe("requests that repeat an id", () => {

@@ -1,9 +1,10 @@
 /**
  * `evtws` into a reader slower than what comes (`evtws URL | slow`, a pager): evtws reads the
  * socket and stdin no faster than stdout drains, so the server or the input is held back and
- * memory stays bounded, yet nothing is lost, every line comes in order, and no request in flight
- * times out behind the held socket. Each test pauses the CLI's stdout, then reads it all;
- * against a real `ws` server on 127.0.0.1 port 0.
+ * memory stays bounded, yet nothing is lost, every line comes in order, no request in flight
+ * times out behind the held socket, and `-w` still prints all that came during its wait. Each
+ * test pauses the CLI's stdout, then reads it all; against a real `ws` server on 127.0.0.1
+ * port 0.
  */
 
 import { describe, expect, it } from "vitest";
@@ -140,4 +141,41 @@ describe("requests and a feed into a slow reader", () => {
     expect(cli.stderr()).toBe("");
     expect(answers).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
   }, 120_000);
+});
+
+describe("-w/--wait into a slow reader", () => {
+  it("prints what the server sent during the wait, though the reader is slower than the wait", async () => {
+    // 3,000 pushes of 1 KB right after the answer; the reader pauses for 4 s, longer than -w 2.
+    // Before, evtws held the socket for the reader during the wait, the server was held back
+    // after a few thousand, and when the wait ran out the rest were never read: a reader that
+    // keeps up got all 3,000.
+    const TOTAL = 3000;
+    const pad = "x".repeat(1000);
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      if (text !== '{"id":1}') return undefined;
+      ws.send('{"id":1,"ok":true}');
+      let sent = 0;
+      const pump = () => {
+        if (ws.readyState !== ws.OPEN) return;
+        while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
+        if (sent < TOTAL) setTimeout(pump, 1);
+      };
+      pump();
+      return undefined;
+    });
+    const cli = startCli(["-q", "-x", '{"id":1}', "-w", "2", server.url]);
+    cli.child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const ticks: number[] = [];
+    let answers = 0;
+    readLinesFrom(cli, (line) => {
+      const msg = JSON.parse(line) as { tick?: number; ok?: boolean };
+      if (msg.ok === true) answers++;
+      else ticks.push(msg.tick ?? -1);
+    });
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe("");
+    expect(answers).toBe(1);
+    expect(ticks).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+  }, 60_000);
 });
