@@ -1,6 +1,8 @@
 /**
- * Security review of `evtws` against a hostile server: what the server chooses to say reaches
- * the terminal shown, never obeyed, on every line the CLI writes (the `-v` logger lines too).
+ * Control characters a server chooses to send (C0, DEL, C1: terminal escapes such as CSI) reach
+ * what a person reads shown, never obeyed: the event lines, the `-v` logger's lines, the
+ * `(unmatched)` lines on stderr, and JSON pretty-printed for a terminal. Data on stdout in a
+ * pipeline leaves as sent. Against a hostile `ws` server on 127.0.0.1 port 0.
  */
 
 import { describe, expect, it } from "vitest";
