@@ -73,3 +73,18 @@ describe("--json on a terminal: a JSON string holding DEL or C1 controls (legal 
     );
   });
 });
+
+describe("--json in a pipeline: DEL and C1 controls inside JSON strings leave as sent", () => {
+  it("a response and a pushed line keep U+0085, U+009B and DEL raw (UTF-8), not as \\u escapes", async () => {
+    const hostile = '{"id":1,"a\u0085":"x\u009b2J\u007f"}';
+    const server = await startWsServerForTest(
+      () => hostile,
+      (ws) => ws.send('{"push":"\u009b"}'),
+    );
+    const run = await runCli(["-q", "--json", "-w", "1", server.url], { input: '{"id":1}\n' });
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('"a\u0085": "x\u009b2J\u007f"');
+    expect(run.stdout).toContain('{"push":"\u009b"}');
+    expect(run.stdout).not.toContain("\\u009b");
+  });
+});
