@@ -1,7 +1,8 @@
 /**
  * `evtws`'s TLS and handshake options (issue 20, part 5), each against a real server on
  * 127.0.0.1 port 0: `--ca`, `--cert`/`--key`/`--passphrase` against an HTTPS server that
- * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts), `--origin`,
+ * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts),
+ * `--origin`, `-H` (values kept whole, a name given twice joined, any token name sent),
  * `--connect-timeout`, `--max-message-size`, `--reset-after`, the hint on certificate errors
  * (against a second server whose certificate names `localhost` only, the hint names the host,
  * not `--ca`) and the subprotocol on the connected line.
@@ -234,6 +235,34 @@ describe("evtws handshake options", () => {
       reset.kill();
       kept.kill();
     }
+  });
+});
+
+describe("-H given more than once", () => {
+  // Quiet, and a line's echo is its answer.
+  const ECHO = ["-q", "--match", "echo"];
+
+  it("Cookie and cookie joined with '; ' under the first spelling, X-A and x-a with ', ', __proto__ and __PROTO__ joined", async () => {
+    const server = await startWsServerForTest();
+    const headers = [
+      "Cookie: a=1",
+      "cookie: b=2",
+      "X-A: 1",
+      "x-a: 2",
+      "__proto__: p",
+      "__PROTO__: q",
+      "constructor: c",
+    ];
+    const run = await runCli([...headers.flatMap((h) => ["-H", h]), ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    const raw = server.handshakes[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines.filter((l) => /^(cookie|x-a|__proto__|constructor):/i.test(l))).toEqual([
+      "Cookie: a=1; b=2",
+      "X-A: 1, 2",
+      "__proto__: p, q",
+      "constructor: c",
+    ]);
   });
 });
 

@@ -2,9 +2,9 @@
  * `evtws` in a pipeline (issue 20): every piped line goes through whatever the input's size,
  * at most `--concurrency` requests in flight (with `--concurrency 0`, as many as the library
  * holds, the rest waiting for room), requests that repeat an id one after another, stdout
- * carries data only, a closed stdout ends the run quietly, and a close by the server is
- * reported even with `-q`. Each test spawns the CLI against a real `ws` server on 127.0.0.1
- * port 0.
+ * carries data only, a byte order mark that starts the input is dropped (that one only), a
+ * closed stdout ends the run quietly, and a close by the server is reported even with `-q`.
+ * Each test spawns the CLI against a real `ws` server on 127.0.0.1 port 0.
  */
 
 import { execFile } from "node:child_process";
@@ -225,6 +225,39 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
     const text = await runCli(["-q", server.url], { input: "\uFEFFa\n\uFEFFb\n" });
     expect(text.code).toBe(0);
     expect(text.stdout).toBe("a\n\uFEFFb\n");
+  });
+});
+
+describe("a byte order mark at the start of stdin", () => {
+  // Quiet, and a line's echo is its answer.
+  const ECHO = ["-q", "--match", "echo"];
+
+  it("split across two writes (EF, then BB BF and the line): dropped, the line sent as typed", async () => {
+    const server = await startWsServerForTest();
+    const cli = startCli([...ECHO, server.url]);
+    // Once the CLI runs (it has dialled), so the two writes reach it as two reads.
+    await waitFor("the handshake", () => server.handshakes.length === 1);
+    cli.child.stdin.write(Buffer.from([0xef]));
+    await new Promise((r) => setTimeout(r, 100));
+    cli.child.stdin.end(Buffer.concat([Buffer.from([0xbb, 0xbf]), Buffer.from('{"a":1}\n')]));
+    expect(await cli.exited).toBe(0);
+    expect(server.received).toEqual(['{"a":1}']);
+    expect(cli.stdout()).toBe('{"a":1}\n');
+  });
+
+  it("stdin that is only a byte order mark: nothing sent, exit 0", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...ECHO, server.url], { input: "\uFEFF" });
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual([]);
+    expect(run.stderr).toBe("");
+  });
+
+  it("a byte order mark that starts the second line is not the stream's: kept in what is sent", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...ECHO, server.url], { input: "\uFEFFone\n\uFEFFtwo\n" });
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(["one", "\uFEFFtwo"]);
   });
 });
 

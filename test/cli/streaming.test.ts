@@ -2,7 +2,8 @@
  * `evtws` streams a server's pushes (issue 20, part 3): in a pipeline, every message that
  * answers no request is one line on stdout (compact JSON with `--json`), `--responses-only`
  * keeps them off stdout, `-n/--no-close` keeps the stream open after stdin ends, and a
- * reconnect keeps it going. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * reconnect keeps it going until `--max-attempts` runs out (`--max-attempts 0` asks for no
+ * retry: a close ends the stream as with `--no-reconnect`, no give-up). Each test spawns the CLI against a real `ws` server on 127.0.0.1
  * port 0; stdout is a pipe, as in `evtws URL | jq`.
  */
 
@@ -240,5 +241,53 @@ describe("reconnects keep streaming", () => {
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --no-reconnect)", () => {
+  it.each([[["-q", "-n", "--max-attempts", "0"]], [["-q", "-w", "2", "--max-attempts", "0"]]])(
+    "%j, the server closing with 1000: exit 0, nothing said, as with --no-reconnect",
+    async (args) => {
+      // Before: "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect attempts: closed 1000
+      // bye", exit 1, for no retry asked for and none made (--no-reconnect ended with 0).
+      const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+      const run = await runCli([...args, server.url]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(server.handshakes).toHaveLength(1);
+    },
+  );
+
+  it("-n --max-attempts 0 without -q: the event lines are --no-reconnect's, no give-up among them", async () => {
+    // Before (with the exit fixed alone): "! ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect
+    // attempts" among the events of a run that exits 0.
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const runs = [];
+    for (const flag of ["--max-attempts", "--no-reconnect"])
+      runs.push(await runCli(["-n", ...(flag === "--no-reconnect" ? [flag] : [flag, "0"]), server.url]));
+    const events = runs.map((run) => run.stderr.replace(/^[\d:.]+ /gm, "").replace(/:\d+\//g, ":PORT/"));
+    expect(runs.map((run) => run.code)).toEqual([0, 0]);
+    expect(events[0]).toBe(events[1]);
+    expect(events[0]).not.toMatch(/gave up|EXHAUSTED/);
+  });
+
+  it("--max-attempts 1, the server closing every connection with 1000: one retry made, then exit 1 and both told (held)", async () => {
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const run = await runCli(["-q", "-n", "--max-attempts", "1", "--min-delay", "10", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 1 reconnect attempts: closed 1000 bye\n",
+    );
+    expect(server.handshakes).toHaveLength(2);
+  });
+
+  it("--max-attempts 0, the server closing with 4001: reported as the close, exit 1, as with --no-reconnect", async () => {
+    // Before: "gave up after 0 reconnect attempts: closed 4001 go away".
+    const server = await startWsServerForTest(idReply, (ws) =>
+      setTimeout(() => ws.close(4001, "go away"), 50),
+    );
+    const run = await runCli(["-q", "-n", "--max-attempts", "0", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("evtws: closed 4001 go away\n");
   });
 });

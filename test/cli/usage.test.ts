@@ -1,6 +1,7 @@
 /**
- * What `evtws` says about mistakes on its command line (one line, exit 2, no stack trace),
- * `--help`, `--version`, and the built `bin`.
+ * What `evtws` says about mistakes on its command line (one line, exit 2, no stack trace, and
+ * no secret quoted: a URL that does not parse is shown without its credentials, query or
+ * fragment), `--help`, `--version`, and the built `bin`.
  */
 
 import { existsSync, readFileSync } from "node:fs";
@@ -117,6 +118,38 @@ describe("stdin that is not UTF-8", () => {
     expect(await cli.exited).toBe(0);
     expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
     expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
+  });
+});
+
+describe("a URL that does not parse, quoted in the usage error: no query or fragment text", () => {
+  it.each([
+    [
+      "an @ in the query (the last @ is not the userinfo's)",
+      "ws://example.com:99999/feed?user=me@example.com&token=S3CRET",
+      '"ws://…@example.com…"',
+    ],
+    [
+      "a token in the fragment",
+      "ws://example.com:99999/feed#access_token=S3CRET",
+      '"ws://example.com:99999/feed#…"',
+    ],
+    [
+      "a session id in the path's parameters",
+      "ws://example.com:99999/app;jsessionid=S3CRET",
+      '"ws://example.com:99999/app…"',
+    ],
+    [
+      "an IPv6 literal with a zone id and credentials",
+      "ws://alice:S3CRET@[fe80::1%eth0]:8080/",
+      '"ws://…@[fe80::1%eth0]:8080/"',
+    ],
+  ])("%s", async (_, url, shown) => {
+    // Before: the first showed "ws://…@example.com&token=S3CRET" (hiding up to the last @ took
+    // the query's ? with it), the second and third their secret whole.
+    const run = await runCli(["-x", "hi", url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/S3CRET|alice/);
+    expect(run.stderr).toBe(`evtws: ${shown} is not a URL: use ws://host[:port][/path] or wss://…\n`);
   });
 });
 
