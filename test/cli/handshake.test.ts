@@ -238,6 +238,17 @@ describe("evtws handshake options", () => {
   });
 });
 
+describe("-H, joined by name", () => {
+  it('-H "__proto__: x" is sent, as any token-named header (joining into an object dropped it)', async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...["-H", "__proto__: x", "-H", "X-A: 1"], ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    const raw = server.handshakes[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines.filter((l) => /^(__proto__|x-a):/i.test(l))).toEqual(["__proto__: x", "X-A: 1"]);
+  });
+});
+
 describe("-H given more than once", () => {
   // Quiet, and a line's echo is its answer.
   const ECHO = ["-q", "--match", "echo"];

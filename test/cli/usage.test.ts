@@ -121,6 +121,21 @@ describe("stdin that is not UTF-8", () => {
   });
 });
 
+describe("a URL that does not parse, quoted in the usage error", () => {
+  it.each([
+    ["a / in the password", "ws://alice:S3/CRET@example.com:99999/", '"ws://…@example.com:99999/"'],
+    ["a # in the password", "wss://alice:S3#CRET@example.com:99999/", '"wss://…@example.com:99999/"'],
+    ["an @ in the password, no scheme", "alice:S3@CRET@example.com:99999", '"…@example.com:99999"'],
+  ])("%s: no part of the credentials shown", async (_, url, shown) => {
+    // Before: the credentials were hidden only up to a /, ? or #: "S3/CRET" showed its end and
+    // "S3#CRET" whole. A password with such a character is what makes the URL fail to parse.
+    const run = await runCli(["-x", "hi", url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/S3|CRET|alice/);
+    expect(run.stderr).toBe(`evtws: ${shown} is not a URL: use ws://host[:port][/path] or wss://…\n`);
+  });
+});
+
 describe("a URL that does not parse, quoted in the usage error: no query or fragment text", () => {
   it.each([
     [
