@@ -11,6 +11,8 @@ import { runCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
+const TS = String.raw`\d\d:\d\d:\d\d\.\d{3}`;
+
 /** Control characters (C0, DEL, C1) but the newline that ends each line. */
 const RAW_CONTROL = /[^\P{Cc}\n]/u;
 
@@ -86,5 +88,42 @@ describe("--json in a pipeline: DEL and C1 controls inside JSON strings leave as
     expect(run.stdout).toContain('"a\u0085": "x\u009b2J\u007f"');
     expect(run.stdout).toContain('{"push":"\u009b"}');
     expect(run.stdout).not.toContain("\\u009b");
+  });
+});
+
+describe("what the server chooses to say, on stderr or at the prompt", () => {
+  it("a close reason's control characters are escaped, its newline too: one line each", async () => {
+    // Before: "\x1b[2J" in the reason cleared the terminal (the event line is on stdout in the
+    // interactive session), and its newline split both lines in two.
+    const reason = "\x1b[2J\x1b[Hpwned\nevtws: forged";
+    const server = await startWsServerForTest((_text, _binary, ws) => {
+      ws.close(4001, reason);
+      return undefined;
+    });
+    const run = await runCli(["-x", "hi", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).not.toContain("\x1b");
+    const lines = run.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(
+      new RegExp(`^${TS} \\* closed 4001 "\\\\x1b\\[2J\\\\x1b\\[Hpwned\\\\nevtws: forged"$`),
+    );
+    expect(lines[2]).toBe(String.raw`evtws: closed 4001 \x1b[2J\x1b[Hpwned\nevtws: forged`);
+  });
+});
+
+describe("pushes that go to stderr in a pipeline (--responses-only)", () => {
+  it("are shown with their control characters escaped, as on a terminal", async () => {
+    // Before: stdout was a pipe, so the body was written as sent, to stderr (a terminal):
+    // the push cleared it and turned it red.
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      ws.send("push\x1b[2J\x1b[31mred");
+      return text;
+    });
+    const run = await runCli(["--responses-only", "--match", "echo", "-x", "hi", server.url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe("hi\n");
+    expect(run.stderr).not.toContain("\x1b");
+    expect(run.stderr).toMatch(new RegExp(`${TS} < \\(unmatched\\) push\\\\x1b\\[2J\\\\x1b\\[31mred\n`));
   });
 });

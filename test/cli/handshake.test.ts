@@ -319,3 +319,14 @@ describe("the certificate hint", () => {
     expect(run).toEqual({ code: 0, stdout: "hi\n", stderr: "" });
   });
 });
+
+describe("wss:// to a server that does not speak TLS", () => {
+  it("wss:// to a plain server says so, on one line, instead of OpenSSL's bare 'wrong version number'", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli(["-q", "-x", "hi", server.url.replace("ws://", "wss://")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^evtws: ERR_DIAL_FAILED: .*wrong version number.*; the server does not speak TLS on this port: for a plain server use ws:\/\/\n$/,
+    );
+  });
+});

@@ -1,6 +1,7 @@
 /**
  * Scripted mode (`-x` and piped stdin), driven as a child process against a real `ws` server:
- * what reaches stdout and stderr, and the exit code.
+ * what reaches stdout and stderr, and the exit code. A duration below a millisecond is 1 ms,
+ * never 0 (the library's "no deadline").
  */
 
 import { describe, expect, it } from "vitest";
@@ -288,5 +289,27 @@ describe("evtws heartbeat and reconnect", () => {
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("durations below a millisecond", () => {
+  it("--timeout 0.0001 times the request out (1 ms) rather than waiting forever, as 0 does", async () => {
+    // Before: 0.1 ms was rounded to 0, the library's "no deadline", and the run hung on a server
+    // that never answers.
+    const server = await startWsServerForTest(() => undefined);
+    const run = await runCli(["-q", "--timeout", "0.0001", "-x", "never answered", server.url], {
+      timeoutMs: 15_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: request timed out after 1 ms/);
+  });
+
+  it("--connect-timeout 0.4ms is 1 ms, not refused as 0", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli(["-q", "--connect-timeout", "0.4ms", "-x", "hi", server.url]);
+    // Before: a usage mistake (exit 2), "--connect-timeout: option connectTimeoutMs must be a
+    // whole number of ms from 1 …, got 0". A 1 ms bound may or may not be enough here.
+    expect(run.code).not.toBe(2);
+    expect(run.stderr).not.toMatch(/--connect-timeout|got 0/);
   });
 });

@@ -121,6 +121,40 @@ describe("stdin that is not UTF-8", () => {
   });
 });
 
+describe("secrets in a mistyped command line", () => {
+  it("-H with its colon forgotten is refused without quoting the value", async () => {
+    // Before: commander and evtws both quoted it, `"Authorization Bearer S3CRET" is not a header`,
+    // into a CI log.
+    const run = await runCli([
+      "-H",
+      "X-Tag: a",
+      "-H",
+      "Authorization Bearer S3CRET",
+      "-x",
+      "hi",
+      "ws://127.0.0.1:1",
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'evtws: --header 2 is not a header: use "Name: value" (not shown: it may hold a secret)\n',
+    );
+  });
+
+  it("a URL that does not parse is quoted without its credentials", async () => {
+    const run = await runCli(["-x", "hi", "ws://alice:S3CRET@[::1"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toContain("S3CRET");
+    expect(run.stderr).not.toContain("alice");
+    expect(run.stderr).toBe('evtws: "ws://…@[::1" is not a URL: use ws://host[:port][/path] or wss://…\n');
+    // A token in the query, as many servers take it, neither.
+    const query = await runCli(["-x", "hi", "ws://127.0.0.1:99999/feed?token=S3CRET"]);
+    expect(query.code).toBe(2);
+    expect(query.stderr).toBe(
+      'evtws: "ws://127.0.0.1:99999/feed?…" is not a URL: use ws://host[:port][/path] or wss://…\n',
+    );
+  });
+});
+
 describe("a URL that does not parse, quoted in the usage error", () => {
   it.each([
     ["a / in the password", "ws://alice:S3/CRET@example.com:99999/", '"ws://…@example.com:99999/"'],
