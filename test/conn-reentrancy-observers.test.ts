@@ -10,8 +10,9 @@
 
 import dc from "node:diagnostics_channel";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import { CHANNELS } from "../src/channel-names.js";
-import { json } from "../src/index.js";
+import { type EvtWebSocketError, json, type Logger } from "../src/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup } from "./helpers/harness.js";
 
@@ -57,4 +58,63 @@ describe("a diagnostics_channel subscriber that calls back", () => {
       expect(c.stats.queuedMessages).toBe(0);
     },
   );
+});
+
+/** A logger that records every line and runs `onLine` on each (after recording it). */
+function loggerThat(onLine: (line: string) => void): { lines: string[]; logger: Logger } {
+  const lines: string[] = [];
+  const log = (line: string) => {
+    lines.push(line);
+    onLine(line);
+  };
+  return { lines, logger: { debug: log, info: log, warn: log, error: log } };
+}
+
+/** How a promise settled: "resolved" or the error's code. */
+const settled = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: EvtWebSocketError) => e.code,
+  );
+
+describe("a logger that calls back", () => {
+  // The "option" line (an option the transport ignores) was told inside dial() before the dial
+  // began: a dial() from it began first, then the outer one began again over it, and the inner
+  // dial()'s promise never settled; a close() from it was undone by the dial that followed.
+  it("dial() on the option line of a dial: refused as already dialled; the dial opens once", async () => {
+    const server = await echoServer();
+    let inner: string | undefined;
+    let dialled = false;
+    const { lines, logger } = loggerThat((line) => {
+      if (line.split(" ")[1] !== "option" || dialled) return;
+      dialled = true;
+      void settled(c.dial(server.url)).then((outcome) => {
+        inner = outcome;
+      });
+    });
+    // ws's WebSocket class as a WHATWG WebSocket: it cannot bound message sizes, so the dial logs it.
+    const c = conn({ WebSocket: WebSocket as never, maxMessageBytes: 1000, reconnect: fast, logger });
+    expect(await settled(c.dial(server.url))).toBe("resolved");
+    expect(c.state).toBe("open");
+    expect(server.connections).toBe(1);
+    expect(lines.filter((l) => l.split(" ")[1] === "attempt")).toHaveLength(1);
+    // Every call has settled once close() has (it used to stay pending for good).
+    await c.close();
+    await new Promise(setImmediate);
+    expect(inner).toBe("ERR_ALREADY_DIALED");
+  });
+
+  it("close() on the option line of a dial: the dial rejects with ERR_CLOSED, no socket is made", async () => {
+    const server = await echoServer();
+    let closed: Promise<string> | undefined;
+    const { lines, logger } = loggerThat((line) => {
+      if (line.split(" ")[1] === "option" && closed === undefined) closed = settled(c.close());
+    });
+    const c = conn({ WebSocket: WebSocket as never, maxMessageBytes: 1000, reconnect: fast, logger });
+    expect(await settled(c.dial(server.url))).toBe("ERR_CLOSED");
+    expect(await closed).toBe("resolved");
+    expect(c.state).toBe("closed");
+    expect(server.connections).toBe(0);
+    expect(lines.filter((l) => l.split(" ")[1] === "attempt")).toHaveLength(0);
+  });
 });
