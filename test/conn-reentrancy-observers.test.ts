@@ -9,12 +9,14 @@
  */
 
 import dc from "node:diagnostics_channel";
+import type { MeterProvider, TracerProvider } from "@opentelemetry/api";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, type Logger } from "../src/index.js";
+import { instrument, uninstrument } from "../src/otel/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, uncaughtExceptions } from "./helpers/harness.js";
 
 type Msg = { id: number };
 
@@ -116,5 +118,87 @@ describe("a logger that calls back", () => {
     expect(c.state).toBe("closed");
     expect(server.connections).toBe(0);
     expect(lines.filter((l) => l.split(" ")[1] === "attempt")).toHaveLength(0);
+  });
+});
+
+/** A tracer provider whose tracer throws from every method. */
+const throwingTracerProvider = {
+  getTracer: () => ({
+    startSpan: () => {
+      throw new Error("startSpan threw");
+    },
+    startActiveSpan: () => {
+      throw new Error("startActiveSpan threw");
+    },
+  }),
+} as unknown as TracerProvider;
+
+/** A meter provider whose instruments throw when they count or record. */
+function throwingMeterProvider(): MeterProvider {
+  const boom = () => {
+    throw new Error("instrument threw");
+  };
+  const instrument = { add: boom, record: boom, addCallback() {}, removeCallback() {} };
+  const meter = {
+    createUpDownCounter: () => instrument,
+    createCounter: () => instrument,
+    createHistogram: () => instrument,
+    createObservableCounter: () => instrument,
+    createObservableGauge: () => instrument,
+    addBatchObservableCallback() {},
+    removeBatchObservableCallback() {},
+  };
+  return { getMeter: () => meter } as unknown as MeterProvider;
+}
+
+describe("evtwebsocket/otel with a tracer or meter that throws", () => {
+  // Its subscribers run inside the connection's publishing code; Node rethrows a subscriber's
+  // throw as an uncaught exception on the next tick, which ends a process without a handler.
+  it.each([
+    ["a tracer", { tracerProvider: throwingTracerProvider }],
+    ["a meter", { meterProvider: throwingMeterProvider() }],
+  ])("%s that throws: no uncaught exception; requests, reconnects and close() work", async (_, providers) => {
+    const uncaught = uncaughtExceptions();
+    instrument(providers);
+    onCleanup(async () => uninstrument());
+    const server = await echoServer();
+    const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id, reconnect: fast });
+    await c.dial(server.url);
+    expect(await c.request({ id: 1 })).toEqual({ id: 1 });
+    const back = new Promise((resolve) => c.on("connected", resolve));
+    c.reconnect(4000, "again");
+    await back;
+    expect(await c.request({ id: 2 })).toEqual({ id: 2 });
+    await c.close();
+    await new Promise(setImmediate);
+    expect(uncaught).toEqual([]);
+  });
+});
+
+describe("evtwebsocket/otel: uninstrument() with spans whose end() throws", () => {
+  it("every span in flight is ended, uninstrument() does not throw, and the requests still settle", async () => {
+    let ended = 0;
+    const span = {
+      end: () => {
+        ended++;
+        throw new Error("end threw");
+      },
+      addEvent() {},
+      setStatus() {},
+      setAttributes() {},
+    };
+    const tracerProvider = { getTracer: () => ({ startSpan: () => span }) } as unknown as TracerProvider;
+    instrument({ tracerProvider });
+    onCleanup(async () => uninstrument());
+    const server = await echoServer();
+    // "silent" is never answered: both requests are in flight at uninstrument().
+    const c = conn({ matchMsg: (req, resp) => req === resp, reconnect: fast });
+    await c.dial(server.url);
+    const first = settled(c.request("silent"));
+    const second = settled(c.request("silent"));
+    expect(() => uninstrument()).not.toThrow();
+    expect(ended).toBe(2);
+    await c.close();
+    expect([await first, await second]).toEqual(["ERR_CLOSED", "ERR_CLOSED"]);
   });
 });
