@@ -3,6 +3,7 @@
  * socket paused), so the client's socket buffer fills for real; plus how they settle when the
  * connection is not open or ends for good.
  * Also listeners added above highWaterMark or after the watch ended, and a reset with our sends unread.
+ * Also waiters and close() from a drain handler, a drop with waiters, and what an unused "drain" costs a send.
  */
 
 import { describe, expect, it } from "vitest";
@@ -380,5 +381,107 @@ describe('"drain" and drained() after a reset with our sends unread (held)', () 
     await sleep(50);
     expect(log).toEqual(["connected", "drain open", "filled again", "drain open"]);
     expect(s.sockets).toHaveLength(2);
+  });
+});
+
+describe('drained() and "drain": a drop, waiters added in a drain handler, listeners added late, close() from a handler', () => {
+  /** A server that stops reading each socket once it opens: what the client sends stays in its buffers. */
+  const stalled = () =>
+    server({
+      onConnection: (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
+      onMessage: () => {},
+    });
+
+  it("on Node's ws: a drained() waiting on a socket that drops with the queue empty resolves (what it held is gone)", async () => {
+    const s = await stalled();
+    const c = conn({ reconnect: fast, lowWaterMark: 1024 });
+    await c.dial(s.url);
+    for (let i = 0; i < 64; i++) c.send("x".repeat(256 * 1024)); // 16 MiB: more than TCP holds
+    expect(c.bufferedAmount).toBeGreaterThan(1024);
+    let settled = "pending";
+    const waiters = [c.drained(), c.drained(), c.drained()].map((p) =>
+      p.then(
+        () => (settled = "resolved"),
+        (err) => (settled = `rejected ${err.code}`),
+      ),
+    );
+    await sleep(50);
+    expect(settled).toBe("pending");
+    s.dropAll();
+    await Promise.all(waiters);
+    expect(settled).toBe("resolved");
+  });
+
+  it("a waiter added inside a drain handler, after another big send, settles too; so do several", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    const inner: Promise<void>[] = [];
+    let drains = 0;
+    c.on("drain", () => {
+      drains++;
+      if (drains === 1) {
+        c.send(new Uint8Array(2 * 1024 * 1024));
+        inner.push(c.drained(), c.drained());
+      }
+    });
+    fill(c, 4 * 1024 * 1024);
+    const outer = [c.drained(), c.drained()];
+    s.resume();
+    await Promise.all(outer);
+    await until(() => inner.length === 2, "the first drain");
+    await Promise.all(inner);
+    expect(c.bufferedAmount).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it.each([
+    ["Node's ws", {}],
+    ["a WHATWG WebSocket (polled)", { WebSocket: WebSocket as never }],
+  ])(
+    "a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain: %s",
+    async (_, transport) => {
+      const s = await stalledServer();
+      const c = conn<Uint8Array, Uint8Array>({
+        lowWaterMark: 64 * 1024,
+        highWaterMark: 1024 * 1024,
+        ...transport,
+      });
+      await c.dial(s.url);
+      fill(c, 4 * 1024 * 1024); // nobody watched these sends
+      expect(c.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      const drained = new Promise<number>((resolve) => c.on("drain", () => resolve(c.bufferedAmount)));
+      s.resume();
+      expect(await drained).toBeLessThanOrEqual(64 * 1024);
+    },
+  );
+
+  it("a drained() waiter, not a send, saw the buffer above highWaterMark: a drain listener hears the fall too", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    const drained = new Promise<void>((resolve) => c.on("drain", () => resolve()));
+    s.resume();
+    await w;
+    await drained;
+  });
+
+  it("close() from inside a drain handler: the waiters resolved first, close() settles, drained() after it rejects at once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    let closing: Promise<void> | undefined;
+    c.on("drain", () => {
+      closing = c.close();
+    });
+    s.resume();
+    await expect(w).resolves.toBeUndefined();
+    await until(() => closing !== undefined, "the drain event");
+    await closing;
+    expect(c.state).toBe(State.CLOSED);
+    await expect(c.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
   });
 });
