@@ -6,7 +6,8 @@
  */
 
 import { describe, expect, it } from "vitest";
-import { createFaultProxy, createTestServer, waitFor } from "../src/testing/index.js";
+import { EvtWebSocketError } from "../src/index.js";
+import { createFaultProxy, createTestServer, WaitForTimeoutError, waitFor } from "../src/testing/index.js";
 import { conn } from "./helpers/harness.js";
 import { kitProxy, kitServer, warnings } from "./helpers/kit.js";
 
@@ -165,6 +166,49 @@ describe("bad values String() cannot show", () => {
             `EvtWebSocketError ERR_INVALID_OPTION: ${named} must be ${MUST[named]}, got object${named.includes("dropAll") ? "; sendRaw() writes any other" : ""}`,
         ),
       );
+    },
+  );
+});
+
+describe("waitFor() and createTestServer() handlers: not a function", () => {
+  it.each([
+    ["the condition's value, true", true],
+    ["the condition's value, false", false],
+    ["a promise", Promise.resolve(1)],
+    ["null", null],
+  ])(
+    "waitFor(%s) rejects with ERR_INVALID_OPTION naming predicate, not a WaitForTimeoutError",
+    async (_, bad) => {
+      const error = await waitFor(bad as never, { timeoutMs: 50 }).then(
+        () => "resolved",
+        (e: unknown) => e,
+      );
+      // It used to call it, count the TypeError as "not yet" and time out (after 4 s by default).
+      expect(error).not.toBeInstanceOf(WaitForTimeoutError);
+      expect(error).toBeInstanceOf(EvtWebSocketError);
+      expect(error).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringMatching(/^predicate of waitFor\(\) must be a function/),
+      });
+    },
+  );
+
+  it.each(["authorize", "onConnection", "onMessage"])(
+    "createTestServer({ %s: not a function }) rejects with ERR_INVALID_OPTION naming the option, listening nowhere",
+    async (name) => {
+      const error = await createTestServer({ [name]: true } as never).then(
+        async (server) => {
+          await server.close();
+          return "listening";
+        },
+        (e: unknown) => e,
+      );
+      // It used to listen, then throw a TypeError at each handshake or message.
+      expect(error).toBeInstanceOf(EvtWebSocketError);
+      expect(error).toMatchObject({
+        code: "ERR_INVALID_OPTION",
+        message: `option ${name} of createTestServer() must be a function, got boolean`,
+      });
     },
   );
 });

@@ -5,9 +5,11 @@
  * of docs/testing.md or the TSDoc.
  */
 
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import type { CloseInfo } from "../src/index.js";
-import { waitFor } from "../src/testing/index.js";
+import { type CloseInfo, Conn } from "../src/index.js";
+import { createTestServer, waitFor } from "../src/testing/index.js";
 import { conn } from "./helpers/harness.js";
 import { kitProxy, kitServer, listening } from "./helpers/kit.js";
 
@@ -114,5 +116,144 @@ describe("createTestServer: close() during restart(downMs)", () => {
     // Its ten-minute timer ran on after close(), holding the process (and restart()) that long.
     await waitFor(() => restarted, { message: "restart() to resolve" });
     expect(await listening(server.port)).toBe(false);
+  });
+});
+
+const root = fileURLToPath(new URL("../", import.meta.url));
+
+/*
+ * A handler that throws is rethrown as an uncaught exception, which vitest reports as a run
+ * error even when a test listens for it; those tests run their server in a child Node process
+ * that records the uncaught exceptions and prints what it saw.
+ */
+
+/**
+ * Runs `body` (JavaScript, top-level await allowed, `createTestServer`, `waitFor` and `Conn` in
+ * scope, `uncaught` listing the messages of uncaught exceptions) in a child Node process and
+ * gives what it passed to `done(result)`. The child is killed if it has not printed in 15 s
+ * (a server whose `close()` never resolves, say), and `done` then never came: the result is
+ * `"hung"`.
+ */
+async function inChild(body: string): Promise<unknown> {
+  const code = `
+    import { Conn } from "./src/index.ts";
+    import { createTestServer, waitFor } from "./src/testing/index.ts";
+    const uncaught = [];
+    process.on("uncaughtException", (e) => uncaught.push(String(e.message)));
+    const done = (result) => { process.stdout.write(JSON.stringify(result)); process.exit(0); };
+    ${body}
+  `;
+  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", code], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const killer = setTimeout(() => child.kill(), 15_000);
+  let out = "";
+  for await (const chunk of child.stdout) out += chunk;
+  clearTimeout(killer);
+  return out === "" ? "hung" : JSON.parse(out);
+}
+
+describe("createTestServer: handlers that throw (a failed expect() inside one, say)", () => {
+  it("onMessage that throws: the error is uncaught, the client's later messages are still read, and close() resolves", async () => {
+    const result = await inChild(`
+      let calls = 0;
+      const server = await createTestServer({
+        onMessage: (data, client) => {
+          if (++calls === 1) throw new Error("expect failed in onMessage");
+          client.send("ok " + data);
+        },
+      });
+      const got = [];
+      const conn = new Conn({ reconnect: false, onMessage: (m) => void got.push(m) });
+      await conn.dial(server.url);
+      conn.send("a");
+      conn.send("b");
+      await waitFor(() => got.length === 1, { timeoutMs: 3000 }).catch(() => {});
+      await conn.close();
+      await server.close();
+      done({ uncaught, got, received: server.received, clients: server.clients.size });
+    `);
+    // It used to throw inside ws's reader: "b" was never read, the client's close frame never
+    // answered, and server.close() waited forever for the connection's "close" (the child hung).
+    expect(result).toEqual({
+      uncaught: ["expect failed in onMessage"],
+      got: ["ok b"],
+      received: ["a", "b"],
+      clients: 0,
+    });
+  }, 30_000);
+
+  it("authorize that throws refuses the handshake with HTTP 500 at once, instead of leaving it unanswered", async () => {
+    const result = await inChild(`
+      let calls = 0;
+      const server = await createTestServer({
+        authorize: () => {
+          if (++calls === 1) throw new Error("expect failed in authorize");
+          return true;
+        },
+      });
+      // Far past the test's timeout: a handshake left unanswered would hang here.
+      const conn = new Conn({ reconnect: false, connectTimeoutMs: 60_000 });
+      const first = await conn.dial(server.url).then(() => "open", (e) => e.code + " " + e.message);
+      const second = await conn.dial(server.url).then(() => "open", (e) => e.code);
+      await conn.close();
+      await server.close();
+      done({ uncaught, first, second, handshakes: server.handshakes.length, connections: server.connections });
+    `);
+    expect(result).toEqual({
+      uncaught: ["expect failed in authorize"],
+      first: expect.stringMatching(/^ERR_\w+ .*HTTP 500/),
+      second: "open",
+      handshakes: 2,
+      connections: 1,
+    });
+  }, 30_000);
+
+  it("onConnection that throws while resume() answers held handshakes: resume() still resolves, every held one answered", async () => {
+    const result = await inChild(`
+      let calls = 0;
+      const server = await createTestServer({
+        onConnection: () => {
+          if (++calls === 1) throw new Error("expect failed in onConnection");
+        },
+      });
+      await server.stall();
+      const conns = [new Conn({ reconnect: false }), new Conn({ reconnect: false })];
+      const dials = conns.map((c) => c.dial(server.url).then(() => "open", (e) => e.code));
+      await waitFor(() => server.heldHandshakes === 2);
+      const resumed = await server.resume().then(() => "resolved", (e) => "rejected " + e.message);
+      const states = await Promise.all(dials);
+      for (const c of conns) await c.close();
+      await server.close();
+      done({ uncaught, resumed, states, connections: server.connections });
+    `);
+    // It used to throw out of resume(): the handshakes held after the first were never answered.
+    expect(result).toEqual({
+      uncaught: ["expect failed in onConnection"],
+      resumed: "resolved",
+      states: ["open", "open"],
+      connections: 2,
+    });
+  }, 30_000);
+});
+
+describe("createTestServer: close() while restart(downMs) is still stopping", () => {
+  it("close() while restart(downMs) is still stopping (a client connected) ends it: restart() does not go on to wait out downMs", async () => {
+    const server = await createTestServer();
+    const client = new Conn({ reconnect: false });
+    await client.dial(server.url);
+    let restarted = false;
+    void server.restart(600_000).then(() => {
+      restarted = true;
+    });
+    // Microtasks only: restart() has begun stopping, and cannot have finished, since its client's
+    // socket closes in a later turn of the event loop.
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+    await server.close();
+    // It used to find close() over once stopped, then wait out its ten minutes all the same,
+    // holding a timer (and the process) after close() resolved.
+    await waitFor(() => restarted, { message: "restart() to resolve" });
+    await client.close();
   });
 });
