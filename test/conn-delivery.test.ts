@@ -737,3 +737,19 @@ describe("the Delivery table: reported after a disconnect", () => {
     expect(clock.pending).toBe(0);
   });
 });
+
+describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's byte bound", () => {
+  it('"\\uD800中" is 6 bytes: refused by queue.maxBytes 5, queued by 6, and 6 bytes on the wire', async () => {
+    const text = "\uD800中";
+    const tight = conn({ queue: { maxBytes: 5 } });
+    expect(() => tight.send(text)).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    expect(tight.stats.queuedMessages).toBe(0);
+    const s = await server();
+    const c = conn({ queue: { maxBytes: 6 } });
+    expect(c.send(text)).toBe("queued");
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the queued message");
+    expect(s.received).toEqual(["\uFFFD中"]);
+    expect(c.stats.bytesSent).toBe(6);
+  });
+});
