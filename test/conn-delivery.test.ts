@@ -753,3 +753,24 @@ describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's by
     expect(c.stats.bytesSent).toBe(6);
   });
 });
+
+describe("volatile while reconnecting", () => {
+  it('a volatile send while reconnecting returns "dropped" and never arrives; a plain one waits and does', async () => {
+    const s = await server({ onMessage: () => {} });
+    const errors: unknown[] = [];
+    const c = conn({ reconnect: fast, onError: (e) => void errors.push(e.code) });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    expect(c.send("stale", { volatile: true })).toBe("dropped");
+    expect(c.send("plain")).toBe("queued");
+    expect(c.stats.queuedMessages).toBe(1);
+    await s.start();
+    await until(() => c.state === "open", "the reconnect");
+    expect(c.send("fresh", { volatile: true })).toBe("sent");
+    await until(() => s.received.length === 2, "plain and fresh");
+    expect(s.received).toEqual(["plain", "fresh"]);
+    // The drop said nothing: only the drop of the first socket is reported.
+    expect(errors.every((code) => code === "ERR_DISCONNECTED")).toBe(true);
+  });
+});

@@ -485,3 +485,86 @@ describe('drained() and "drain": a drop, waiters added in a drain handler, liste
     await expect(c.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
   });
 });
+
+/** Counts reads of `ws`'s `bufferedAmount` (the read a watched send costs) while `fn` runs. */
+async function bufferedReads(fn: () => Promise<void> | void): Promise<number> {
+  const proto = WebSocket.prototype as unknown as object;
+  const desc = Object.getOwnPropertyDescriptor(proto, "bufferedAmount")!;
+  let reads = 0;
+  Object.defineProperty(proto, "bufferedAmount", {
+    ...desc,
+    get(this: WebSocket) {
+      reads++;
+      return desc.get!.call(this);
+    },
+  });
+  try {
+    await fn();
+  } finally {
+    Object.defineProperty(proto, "bufferedAmount", desc);
+  }
+  return reads;
+}
+
+describe('an unused "drain" costs nothing on the hot path', () => {
+  it('once the last "drain" listener is removed, sends no longer read the buffered amount (after the first, which stops the watch)', async () => {
+    let got = 0;
+    const s = await server({ onMessage: () => void got++ });
+    const c = conn();
+    await c.dial(s.url);
+    const send100 = () => {
+      for (let i = 0; i < 100; i++) c.send("x");
+    };
+    const unwatched = await bufferedReads(send100);
+    const off = c.on("drain", () => {});
+    const offOther = c.on("drain", () => {});
+    const watched = await bufferedReads(send100);
+    off();
+    off(); // a second call removes nothing more
+    const oneLeft = await bufferedReads(send100);
+    offOther();
+    // Let the flush reports asked for while watched come back.
+    await until(() => got === 300, "the first 300 messages");
+    const after = await bufferedReads(send100);
+    await until(() => got === 400, "every message");
+    expect(unwatched).toBe(0);
+    expect(watched).toBeGreaterThanOrEqual(100);
+    expect(oneLeft).toBeGreaterThanOrEqual(100);
+    // The first send after the last listener left reads once and stops the watch.
+    expect(after).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('"drain" heard once at a time (the Node streams pattern)', () => {
+  it("a producer that listens for one drain whenever the buffer is above highWaterMark sends everything, and pays nothing after", async () => {
+    const s = await stalledServer();
+    const KiB = 1024;
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * KiB, highWaterMark: 256 * KiB });
+    await c.dial(s.url);
+    const piece = new Uint8Array(64 * KiB);
+    let sent = 0;
+    let waits = 0;
+    setTimeout(() => s.resume(), 50); // the server reads only once the buffer has backed up
+    while (sent < 8 * 1024 * KiB) {
+      if (c.bufferedAmount > 256 * KiB) {
+        waits++;
+        await new Promise<void>((resolve) => {
+          const off = c.on("drain", () => {
+            off();
+            resolve();
+          });
+        });
+        expect(c.bufferedAmount).toBeLessThanOrEqual(64 * KiB);
+      }
+      c.send(piece);
+      sent += piece.byteLength;
+    }
+    await until(() => s.bytes === sent, "every byte");
+    expect(waits).toBeGreaterThanOrEqual(1);
+    // Every listener removed itself: after at most one read, sends no longer read the buffered amount.
+    const reads = await bufferedReads(() => {
+      for (let i = 0; i < 100; i++) c.send(new Uint8Array(8));
+    });
+    expect(reads).toBeLessThanOrEqual(1);
+  });
+});

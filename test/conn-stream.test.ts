@@ -631,3 +631,35 @@ describe("an iterator left without return() (documented in docs/concepts.md § B
     await until(() => heard === total, "every message, once it is returned");
   });
 });
+
+describe("messages()' default bound", () => {
+  it("messages() holds 1024 messages by default (a WHATWG socket, which cannot pause, shows the bound): the 1025th overflows", async () => {
+    // Node's ws pauses instead, a read's worth late, so the exact bound shows where it cannot.
+    const push = (n: number) => (ws: import("ws").WebSocket) => {
+      for (let i = 0; i < n; i++) ws.send(String(i));
+    };
+    for (const [count, overflows] of [
+      [1024, false],
+      [1025, true],
+    ] as const) {
+      const s = await server({ onConnection: push(count) });
+      const c = conn({ WebSocket: WebSocket as never });
+      const viaMessages = c.messages();
+      const viaIterator = c[Symbol.asyncIterator]();
+      await c.dial(s.url);
+      await until(() => c.stats.messagesReceived === count, `${count} messages read`);
+      await c.close();
+      for (const it of [viaMessages, viaIterator]) {
+        const got: number[] = [];
+        let error: string | undefined;
+        try {
+          for await (const m of it) got.push(Number(m));
+        } catch (e) {
+          error = (e as { code?: string }).code;
+        }
+        expect(got).toEqual(Array.from({ length: 1024 }, (_, i) => i));
+        expect(error).toBe(overflows ? "ERR_QUEUE_FULL" : undefined);
+      }
+    }
+  });
+});
