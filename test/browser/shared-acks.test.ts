@@ -149,9 +149,12 @@ describe("evtwebsocket/shared: the leader's acknowledgements (Chromium)", requir
       void w.a.close();
     });
     expect(await inPage(leader, null, () => (window as unknown as W).log)).toEqual(["queued 0"]);
-    // The follower dials now: it leads once the closing leader lets the lock go.
+    // The follower dials now: it leads once the closing leader lets the lock go. (Its dial() may
+    // resolve first: until the closing leader's last state reaches it, it sees the connection open.)
     await tab(follower).dial(server.url);
-    expect(await tab(follower).role()).toBe("leader");
+    await inPage(follower, null, () =>
+      window.waitFor(() => (window as unknown as W).a.role === "leader", "the follower leads"),
+    );
     // A round trip through the new leader: anything it had to send again went before it.
     expect(await inPage(follower, null, () => (window as unknown as W).a.request("after"))).toBe(
       "echo:after",
