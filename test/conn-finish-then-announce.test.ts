@@ -5,6 +5,7 @@
  * a real `ws` server or a hand-written one on 127.0.0.1.
  * Also, from later reviews: close() against a peer that answers our close frame and holds TCP
  * open, calls in the window before TCP ends, one writer while pings flood, an abort racing its response.
+ * And close() against a peer that keeps talking and never answers our close frame.
  */
 
 import { createHash } from "node:crypto";
@@ -13,7 +14,7 @@ import { describe, expect, it } from "vitest";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
-import { parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
+import { closeCodesIn, parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** A server frame (unmasked) with a payload under 126 bytes. */
@@ -417,4 +418,26 @@ describe("close codes say who closed and why", () => {
       expect(errors[0]!.details).toEqual({ closeCode: code, closedBy: "server" });
     },
   );
+});
+
+describe("close() against a peer that keeps talking and never answers our close frame", () => {
+  it("pings and messages every 5 ms after close(): none is delivered, close() completes (the close timeout ends it), the socket is closed", async () => {
+    const raw = await rawServer();
+    const messages: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void messages.push(m) });
+    await c.dial(raw.url);
+    // A ping (our pong keeps being due) and a one-byte text message, over and over.
+    const chatter = setInterval(() => raw.write(Buffer.from([0x89, 0x00, 0x81, 0x01, 0x61])), 5);
+    try {
+      await until(() => messages.length > 0, "the chatter to arrive");
+      const closing = c.close();
+      const before = messages.length;
+      await closing;
+      expect(messages.length).toBe(before);
+      expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1000]);
+      expect(c.state).toBe("closed");
+    } finally {
+      clearInterval(chatter);
+    }
+  });
 });
