@@ -3,9 +3,11 @@
  * right level, and never a secret (the INV-7 canary in URL userinfo, path, query, Authorization
  * header and subprotocol).
  * Also a logger whose methods are async and reject: no unhandled rejection.
+ * And no logger writes nothing anywhere; conn.id is unique across worker threads too.
  */
 
-import { describe, expect, it } from "vitest";
+import { Worker } from "node:worker_threads";
+import { describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
@@ -273,5 +275,80 @@ describe("a logger whose methods are async and reject", () => {
     await sleep(50);
     expect(calls).toBeGreaterThanOrEqual(kinds.length);
     expect(unhandled).toEqual([]);
+  });
+});
+
+describe("the logger's default is silent", () => {
+  it("with no logger, a life with every kind of event writes nothing to the console or stderr", async () => {
+    const written: unknown[][] = [];
+    for (const method of ["log", "debug", "info", "warn", "error", "trace"] as const)
+      vi.spyOn(console, method).mockImplementation((...args) => void written.push([method, ...args]));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      written.push(["stderr", String(chunk)]);
+      return true;
+    });
+    const warned = (w: Error) => void written.push(["warning", w.message]);
+    process.on("warning", warned);
+    onCleanup(async () => {
+      process.off("warning", warned);
+      vi.restoreAllMocks();
+    });
+    const server = await echoServer();
+    const c = conn({
+      matchMsg: (req, resp) => req === resp,
+      reconnect: { minDelayMs: 5, maxDelayMs: 20, jitter: 0 },
+      pingIntervalMs: 20,
+      queue: { maxMessages: 1 },
+      onError: () => {},
+    });
+    c.send("queued");
+    expect(() => c.send("overflow")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    await c.dial(server.url);
+    const late = await c.request("silent", { timeoutMs: 10 }).catch((e: EvtWebSocketError) => e.code);
+    expect(late).toBe("ERR_REQUEST_TIMEOUT");
+    await new Promise((resolve) => c.on("pong", resolve));
+    await server.dropAll();
+    await until(() => c.state === "open" && server.connections === 2, "back after the drop");
+    await c.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(written).toEqual([]);
+  });
+});
+
+describe("conn.id is unique within the process", () => {
+  it("connections made in worker threads have ids that none in another thread has, in their log lines too", async () => {
+    const source = new URL("../src/index.ts", import.meta.url).href;
+    /** The id of a Conn made in a new worker thread, and the line its logger got. */
+    const inWorker = () =>
+      new Promise<[string, string]>((resolve, reject) => {
+        const worker = new Worker(
+          // tsx's loader, registered in the worker (execArgv's --import does not reach an eval worker).
+          `import("tsx/esm/api").then(({ register }) => {
+            register();
+            return import("${source}");
+          }).then(({ Conn }) => {
+            let line = "";
+            const log = (l) => { line = l; };
+            const c = new Conn({ logger: { debug: log, info: log, warn: log, error: log }, queue: { maxMessages: 1 } });
+            c.send("a");
+            try { c.send("b"); } catch {}
+            require("node:worker_threads").parentPort.postMessage([c.id, line]);
+          });`,
+          { eval: true },
+        );
+        worker.once("message", (m) => {
+          resolve(m as [string, string]);
+          void worker.terminate();
+        });
+        worker.once("error", reject);
+      });
+    const here = [conn().id, conn().id];
+    const [[a, lineA], [b, lineB]] = await Promise.all([inWorker(), inWorker()]);
+    // Each worker counted from "c1" of its own: the same ids as the main thread's first connections.
+    expect(new Set([...here, a, b]).size).toBe(4);
+    expect(lineA.startsWith(`evtwebsocket[${a}] queue-full `)).toBe(true);
+    expect(lineB.startsWith(`evtwebsocket[${b}] queue-full `)).toBe(true);
+    for (const id of here) expect(id).toMatch(/^c\d+$/);
+    for (const id of [a, b]) expect(id).toMatch(/^c\d+-w\d+$/);
   });
 });

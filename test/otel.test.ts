@@ -4,6 +4,7 @@
  * error code; connection events as span events; the metrics; a reconnect and a request
  * timeout; and `uninstrument()` leaving nothing subscribed.
  * Also the open gauge for a connection made before `instrument()`, and across meter providers.
+ * And `instrument()` refusing a bad option before it changes the setup in place.
  */
 
 import dc from "node:diagnostics_channel";
@@ -431,5 +432,31 @@ describe("otel: instrument() on another meter provider, then back", () => {
     expect(await open(b)).toEqual([0]);
     await c.close();
     expect(await open(a)).toEqual([0]);
+  });
+});
+
+describe("instrument() with a bad option", () => {
+  it.each([
+    ["options null", null, "options"],
+    ["options a number", 42, "options"],
+    ["tracerProvider without getTracer", { tracerProvider: {} }, "tracerProvider"],
+    ["tracerProvider a number", { tracerProvider: 42 }, "tracerProvider"],
+    ["meterProvider without getMeter", { meterProvider: {} }, "meterProvider"],
+    ["meterProvider null", { meterProvider: null }, "meterProvider"],
+  ])("%s: ERR_INVALID_OPTION naming it, and the setup in place keeps reporting", async (_what, bad, name) => {
+    const { spans } = instrumentInMemory();
+    expect(() => instrument(bad as never)).toThrow(
+      expect.objectContaining({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining(name),
+      }),
+    );
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    expect(await c.request("still traced")).toBe("still traced");
+    // It used to have removed the setup before throwing: nothing was reported any more.
+    expect(spans.getFinishedSpans()).toHaveLength(1);
   });
 });
