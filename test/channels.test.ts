@@ -3,7 +3,8 @@
  * its id and the event's fields, message sizes and no bodies, the request TracingChannel's
  * events in tracePromise's order, and never a secret (the INV-7 canary).
  * Also the request TracingChannel through runStores, and a subscriber added after a request's start.
- * And the channel names as issue 18 spells them, each with the fields docs/observability.md lists.
+ * And the channel names as issue 18 spells them, each with the fields docs/observability.md lists;
+ * stores bound with bindStore entered as tracePromise does; UTF-8 byte counts in message sizes.
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -13,6 +14,7 @@ import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
 import { secretUrl } from "./helpers/secrets.js";
@@ -492,5 +494,58 @@ describe("the request TracingChannel publishes in the order of Node's tracePromi
     await dup.dial(server.url);
     void dup.request({ id: 1 }, { timeoutMs: 0 }).catch(() => {});
     expect(await events(REQUEST, () => dup.request({ id: 1 }))).toEqual(thrown);
+  });
+});
+
+const echoing = () => conn({ matchMsg: (req, resp) => req === resp });
+
+describe("the request TracingChannel enters the stores bound to it (bindStore), as Node's tracePromise and traceCallback do", () => {
+  it("a store bound to start holds for the call (a message:sent subscriber sees it); one bound to asyncStart for send()'s callback", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.start.bindStore(store, (ctx) => `start of ${(ctx as { bytes: number }).bytes} B`);
+    tracing.asyncStart.bindStore(store, (ctx) => `response to ${(ctx as { bytes: number }).bytes} B`);
+    onCleanup(async () => {
+      tracing.start.unbindStore(store);
+      tracing.asyncStart.unbindStore(store);
+    });
+    const atSend: Array<string | undefined> = [];
+    const onSent = () => void atSend.push(store.getStore());
+    dc.subscribe(CHANNELS.sent, onSent);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.sent, onSent));
+    const server = await echoServer();
+    const c = echoing();
+    await c.dial(server.url);
+    expect(await c.request("abc")).toBe("abc");
+    const inCallback = await new Promise<string | undefined>((resolve) =>
+      c.send("abcd", () => resolve(store.getStore())),
+    );
+    expect(atSend).toEqual(["start of 3 B", "start of 4 B"]);
+    expect(inCallback).toBe("response to 4 B");
+    expect(store.getStore()).toBeUndefined();
+  });
+});
+
+describe("message sizes that held", () => {
+  it("message:sent and message:received carry UTF-8 byte counts: multi-byte text, a lone surrogate, a view into a larger buffer", async () => {
+    const seen: Array<[string, number]> = [];
+    const sent = (m: unknown) => void seen.push(["sent", (m as { bytes: number }).bytes]);
+    const received = (m: unknown) => void seen.push(["received", (m as { bytes: number }).bytes]);
+    dc.subscribe(CHANNELS.sent, sent);
+    dc.subscribe(CHANNELS.received, received);
+    onCleanup(async () => {
+      dc.unsubscribe(CHANNELS.sent, sent);
+      dc.unsubscribe(CHANNELS.received, received);
+    });
+    const server = await createTestServer({ onMessage: (data, client) => client.send(data as Uint8Array) });
+    onCleanup(() => server.close());
+    const c = conn<string | Uint8Array, string | Uint8Array>();
+    await c.dial(server.url);
+    c.send("é€😀"); // 2 + 3 + 4 bytes
+    c.send("\ud800"); // sent as U+FFFD: 3 bytes
+    c.send(new Uint8Array(10).subarray(2, 5));
+    await until(() => seen.length === 6, "three echoes");
+    expect(seen.filter(([k]) => k === "sent").map(([, n]) => n)).toEqual([9, 3, 3]);
+    expect(seen.filter(([k]) => k === "received").map(([, n]) => n)).toEqual([9, 3, 3]);
   });
 });

@@ -3,7 +3,8 @@
  * right level, and never a secret (the INV-7 canary in URL userinfo, path, query, Authorization
  * header and subprotocol).
  * Also a logger whose methods are async and reject: no unhandled rejection.
- * And no logger writes nothing anywhere; conn.id is unique across worker threads too.
+ * And no logger writes nothing anywhere; conn.id is unique across worker threads too; a close
+ * reason with a line break or an escape stays on its line.
  */
 
 import { Worker } from "node:worker_threads";
@@ -350,5 +351,56 @@ describe("conn.id is unique within the process", () => {
     expect(lineB.startsWith(`evtwebsocket[${b}] queue-full `)).toBe(true);
     for (const id of here) expect(id).toMatch(/^c\d+$/);
     for (const id of [a, b]) expect(id).toMatch(/^c\d+-w\d+$/);
+  });
+});
+
+describe("a logger whose methods are async (a log shipper)", () => {
+  it("one whose promises reject is ignored as one that throws: no unhandled rejection, every line still given to it", async () => {
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => void unhandled.push(reason);
+    process.prependListener("unhandledRejection", record);
+    onCleanup(async () => void process.removeListener("unhandledRejection", record));
+    const lines: string[] = [];
+    const ship = async (line: string) => {
+      lines.push(line);
+      throw new Error("log shipper down");
+    };
+    const logger: Logger = { debug: ship, info: ship, warn: ship, error: ship };
+    const server = await echoServer();
+    const c = conn({ logger, matchMsg: (req, resp) => req === resp, reconnect: fast });
+    await c.dial(server.url);
+    await server.dropAll(1011, "restart");
+    await until(() => c.state === State.OPEN && server.connections === 2, "reopened");
+    expect(await c.request("still works")).toBe("still works");
+    await c.close();
+    // Unhandled rejections are reported once the microtasks have run: after this turn.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.map((l) => l.split(" ")[1])).toEqual([
+      "attempt",
+      "open",
+      "close",
+      "reconnecting",
+      "attempt",
+      "open",
+      "close",
+    ]);
+    // Each would have ended a Node process (--unhandled-rejections=throw, the default).
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe("log lines that held", () => {
+  it("a close reason with a line break or a terminal escape stays on its line, escaped", async () => {
+    const lines: string[] = [];
+    const keep = (line: string) => void lines.push(line);
+    const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
+    const server = await echoServer();
+    const c = conn({ logger, reconnect: false, onError: () => {} });
+    await c.dial(server.url);
+    await server.dropAll(4000, "bye\nevtwebsocket[c1] open \u001b[2J");
+    await until(() => c.state === State.CLOSED, "closed");
+    const close = lines.find((l) => l.split(" ")[1] === "close");
+    expect(close).toContain(String.raw`reason="bye\nevtwebsocket[c1] open \u001b[2J"`);
+    expect(lines.filter((l) => l.includes("\n") || l.includes("\u001b"))).toEqual([]);
   });
 });
