@@ -4,7 +4,8 @@
  * events in tracePromise's order, and never a secret (the INV-7 canary).
  * Also the request TracingChannel through runStores, and a subscriber added after a request's start.
  * And the channel names as issue 18 spells them, each with the fields docs/observability.md lists;
- * stores bound with bindStore entered as tracePromise does; UTF-8 byte counts in message sizes.
+ * stores bound with bindStore entered as tracePromise does; UTF-8 byte counts in message sizes;
+ * reconnecting and message payloads as the docs table says.
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -17,7 +18,7 @@ import { type EvtWebSocketError, json, State } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
-import { secretUrl } from "./helpers/secrets.js";
+import { channelMessagesWithKind, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 type Message = Record<string, unknown> & { conn: unknown; id: string };
@@ -547,5 +548,35 @@ describe("message sizes that held", () => {
     await until(() => seen.length === 6, "three echoes");
     expect(seen.filter(([k]) => k === "sent").map(([, n]) => n)).toEqual([9, 3, 3]);
     expect(seen.filter(([k]) => k === "received").map(([, n]) => n)).toEqual([9, 3, 3]);
+  });
+});
+
+describe("channel payloads as the docs table says", () => {
+  it("reconnecting after a 1013 close, and message sizes with pingMsg/isPong", async () => {
+    const seen = channelMessagesWithKind();
+    const server = await echoServer();
+    const c = conn({
+      reconnect: { ...fast, maxDelayMs: 50 },
+      pingIntervalMs: 20,
+      pingMsg: "PING",
+      isPong: (m) => m === "PING",
+    });
+    await c.dial(server.url);
+    await new Promise((resolve) => c.on("pong", resolve));
+    await server.dropAll(1013, "later");
+    await until(() => c.state === State.OPEN && server.connections === 2, "back after the server's wait");
+    await c.close();
+    const mine = seen.filter(([, m]) => m.id === c.id);
+    const reconnecting = mine.filter(([k]) => k === "reconnecting").map(([, m]) => m);
+    // serverDelayMs was published (and logged) but missing from the docs' tables.
+    expect(reconnecting).toEqual([
+      { id: c.id, attempt: 1, delayMs: 50, serverDelayMs: 50, reason: "close-1013" },
+    ]);
+    // An isPong pong is a message received (as stats.messagesReceived counts it); a pingMsg ping
+    // is not a message sent (as stats.messagesSent does not count it). The docs said neither was.
+    const sizes = mine.filter(([k]) => k === "sent" || k === "received").map(([k, m]) => [k, m.bytes]);
+    expect(sizes).toContainEqual(["received", 4]);
+    expect(sizes.filter(([k]) => k === "sent")).toEqual([]);
+    expect(c.stats.messagesSent).toBe(0);
   });
 });

@@ -4,19 +4,25 @@
  * header and subprotocol).
  * Also a logger whose methods are async and reject: no unhandled rejection.
  * And no logger writes nothing anywhere; conn.id is unique across worker threads too; a close
- * reason with a line break or an escape stays on its line.
+ * reason with a line break or an escape stays on its line; the lines of reconnect decisions
+ * (reconnect() during a wait) and of queue drops and expiries, as the channels publish them.
  */
 
+import dc from "node:diagnostics_channel";
 import { Worker } from "node:worker_threads";
 import { describe, expect, it, vi } from "vitest";
 import { WebSocket } from "ws";
 import { CANARY, canaryHits } from "../chaos/canary.js";
+import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
+import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
-import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
+import { recordLines } from "./helpers/log-recorder.js";
+import { channelMessages, channelMessagesWithKind, SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
 
 interface Line {
   level: keyof Logger;
@@ -402,5 +408,129 @@ describe("log lines that held", () => {
     const close = lines.find((l) => l.split(" ")[1] === "close");
     expect(close).toContain(String.raw`reason="bye\nevtwebsocket[c1] open \u001b[2J"`);
     expect(lines.filter((l) => l.includes("\n") || l.includes("\u001b"))).toEqual([]);
+  });
+});
+
+describe("reconnect decisions in the log and on the channel", () => {
+  it("reconnect() from shouldReconnect: one reconnecting line, attempt 1 (the backoff starts over), as reconnect() called elsewhere", async () => {
+    const server = await echoServer();
+    const { logger, lines } = recordLines();
+    const published: Array<{ id: string; attempt: number }> = [];
+    const onReconnecting = (m: unknown) => void published.push(m as { id: string; attempt: number });
+    dc.subscribe(CHANNELS.reconnecting, onReconnecting);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.reconnecting, onReconnecting));
+    let redial = true;
+    const c = conn({
+      logger,
+      reconnect: {
+        ...fast,
+        shouldReconnect: () => {
+          if (redial) c.reconnect();
+          return true;
+        },
+      },
+    });
+    await c.dial(server.url);
+    server.dropAll(1011, "restart");
+    await until(() => c.state === State.OPEN && server.connections === 2, "reopened");
+    redial = false;
+    c.reconnect();
+    await until(() => c.state === State.OPEN && server.connections === 3, "reopened after reconnect()");
+    const reconnecting = lines.filter((l) => l.includes(" reconnecting "));
+    expect(reconnecting).toHaveLength(2);
+    // It said attempt=0 (the backoff's internal count), where reconnect() called elsewhere says 1.
+    expect(reconnecting[0]).toContain('reconnecting attempt=1 delayMs=0 reason="close-1011"');
+    expect(reconnecting[1]).toContain('reconnecting attempt=1 delayMs=0 reason="reconnect()"');
+    expect(published.filter((m) => m.id === c.id).map((m) => m.attempt)).toEqual([1, 1]);
+  });
+});
+
+describe("a reconnect() during a wait the server set (1013), in the log", () => {
+  it("the reconnect() line's delayMs is what is left of the jittered wait, and the attempt comes then (injected clock)", async () => {
+    const s = await upgradeServer(() => undefined, {
+      onAccept: (ws, n) => {
+        if (n === 0) ws.close(1013);
+      },
+    });
+    const clock = new FakeClock();
+    const { logger, lines } = recordLines();
+    const c = conn({ clock, logger, reconnect: { minDelayMs: 10, jitter: 0.5 } });
+    await c.dial(s.url);
+    await until(() => lines.some((l) => l.includes(" reconnecting ")), "the wait");
+    const first = lines.find((l) => l.includes(" reconnecting "))!;
+    const waitMs = Number(/delayMs=(\d+)/.exec(first)![1]);
+    expect(first).toContain("serverDelayMs=5000");
+    clock.advance(1000);
+    c.reconnect();
+    const second = lines.filter((l) => l.includes(" reconnecting "))[1]!;
+    expect(second).toContain(`attempt=1 delayMs=${waitMs - 1000} reason="reconnect()"`);
+    const turn = () => new Promise((r) => setImmediate(r));
+    await turn();
+    await turn();
+    clock.advance(waitMs - 1000 - 1);
+    await turn();
+    expect(s.accepted).toHaveLength(1);
+    clock.advance(1);
+    await until(() => s.accepted.length === 2, "the attempt at the end of the wait");
+  });
+});
+
+describe("a reconnect() during a backoff wait, in the log, the channel and the events", () => {
+  it("two lines, one per decision (the drop's wait, then reconnect()'s: no wait), the same two channel messages, and one reconnecting event (the wait)", async () => {
+    const s = await createTestServer();
+    onCleanup(() => s.close());
+    const seen = channelMessagesWithKind();
+    const { logger, lines } = recordLines();
+    const events: Array<[number, number]> = [];
+    const c = conn({
+      logger,
+      reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+      onReconnecting: (i) => void events.push([i.attempt, i.delayMs]),
+      onError: () => {},
+    });
+    await c.dial(s.url);
+    await s.dropAll();
+    await until(() => events.length === 1, "the backoff wait");
+    c.reconnect();
+    await until(() => c.isConnected(), "open again at once");
+    const retries = lines
+      .filter((l) => l.includes(" reconnecting "))
+      .map((l) => /attempt=\d+ delayMs=\d+ .*reason="[^"]+"/.exec(l)?.[0]);
+    expect(retries).toEqual([
+      'attempt=1 delayMs=60000 reason="ERR_DISCONNECTED"',
+      'attempt=1 delayMs=0 reason="reconnect()"',
+    ]);
+    expect(seen.filter(([kind]) => kind === "reconnecting").map(([, m]) => [m.delayMs, m.reason])).toEqual([
+      [60_000, "ERR_DISCONNECTED"],
+      [0, "reconnect()"],
+    ]);
+    expect(events).toEqual([[1, 60_000]]);
+  });
+});
+
+describe("queue expiry and drop-oldest overflow in the log (issue 18: the logger logs queue overflow or expiry)", () => {
+  it("a queued message that expires, and one that drop-oldest drops: each logged, without its body", async () => {
+    const { logger, lines } = recordLines();
+    const seen = channelMessages();
+    const errors: string[] = [];
+    const c = conn({
+      logger,
+      queue: { maxMessages: 1, overflow: "drop-oldest" },
+      onError: (e) => void errors.push(e.code),
+    });
+    c.send(`first ${CANARY}`);
+    c.send(`second ${CANARY}`); // drops the first
+    c.send(`third ${CANARY}`, { maxAgeMs: 10 }); // drops the second, then expires
+    await until(() => errors.length === 3, "two drops and an expiry");
+    expect(errors).toEqual(["ERR_QUEUE_FULL", "ERR_QUEUE_FULL", "ERR_QUEUE_EXPIRED"]);
+    // They went to onError with no line at all: a drop-oldest overflow and an expiry were silent.
+    expect(lines.map((l) => l.slice(l.indexOf(" ") + 1))).toEqual([
+      "queue-full dropped=1",
+      "queue-full dropped=1",
+      "queue-expired dropped=1",
+    ]);
+    expect(lines.every((l) => l.startsWith(`evtwebsocket[${c.id}] `))).toBe(true);
+    expect(canaryHits(lines), "a body in a line").toEqual([]);
+    expect(canaryHits(seen), "a body in a channel message").toEqual([]);
   });
 });

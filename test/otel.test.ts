@@ -5,7 +5,8 @@
  * timeout; and `uninstrument()` leaving nothing subscribed.
  * Also the open gauge for a connection made before `instrument()`, and across meter providers.
  * And `instrument()` refusing a bad option before it changes the setup in place; counters that
- * never go back, semantic-convention attributes, no secret in a span or metric, a reconnect storm.
+ * never go back, semantic-convention attributes, no secret in a span or metric, a reconnect storm,
+ * the open gauge back at 0 after reconnect(), a hidden page, a give-up and dispose.
  */
 
 import dc from "node:diagnostics_channel";
@@ -21,6 +22,7 @@ import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
+import { stubPage } from "./helpers/page.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
@@ -634,5 +636,42 @@ describe("a reconnect storm (held)", () => {
       [{ "evtwebsocket.reconnect.reason": "close-1012" }, n],
     ]);
     expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
+  });
+});
+
+describe("open connections are counted back to 0", () => {
+  it("after reconnect(), a page hidden and shown, close() while hidden, a give-up, and dispose", async () => {
+    const { points } = instrumentInMemory();
+    const page = stubPage();
+    const server = await echoServer();
+    const open = async () =>
+      (await points("evtwebsocket.connections.open")).reduce((n, [, v]) => n + (v as number), 0);
+    const a = conn({ reconnect: fast });
+    await a.dial(server.url);
+    a.reconnect();
+    await until(() => a.state === State.OPEN && server.connections === 2, "a back");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await until(() => server.clients.size === 0, "a's socket closed by the hide");
+    expect(await open()).toBe(0);
+    page.fire("pageshow");
+    await until(() => a.state === State.OPEN, "a shown again");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await a.close();
+    expect(await open()).toBe(0);
+    const b = conn({ reconnect: false, onError: () => {} });
+    await b.dial(server.url);
+    await server.dropAll(1011, "bye");
+    await until(() => b.state === State.CLOSED, "b gave up");
+    expect(await open()).toBe(0);
+    {
+      await using d = conn({ reconnect: fast });
+      await d.dial(server.url);
+      expect(await open()).toBe(1);
+    }
+    expect(await open()).toBe(0);
+    const reconnects = await points("evtwebsocket.reconnects");
+    expect(reconnects).toEqual([[{ "evtwebsocket.reconnect.reason": "reconnect()" }, 1]]);
   });
 });
