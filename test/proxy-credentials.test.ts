@@ -1,20 +1,35 @@
 /**
- * Proxy credentials on real sockets (proxy-chain, tinyproxy, a hand-made SOCKS5 server): where
- * they go (to the proxy only, percent-decoded, an empty password as one) and where they never
- * appear, in any form (plain, percent-encoded, base64): errors and their causes, events, logger
+ * Proxy credentials on real sockets (proxy-chain, a hand-made SOCKS5 server): where they never
+ * appear, in any form (plain, base64): errors and their causes, events, logger
  * lines and channel payloads, through refusals (407), retries and reconnects. Also the secrets
  * of the request itself (path, query, Authorization) in bytes a peer sends back.
  */
 
+import dc from "node:diagnostics_channel";
+import type { Socket } from "node:net";
+import { inspect } from "node:util";
+import { SocksProxyAgent } from "socks-proxy-agent";
 import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
+import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast } from "./helpers/harness.js";
+import { conn, fast, onCleanup } from "./helpers/harness.js";
 import { recordLines } from "./helpers/log-recorder.js";
-import { proxyChain } from "./helpers/proxy.js";
+import { handProxy, proxyChain, tunnel } from "./helpers/proxy.js";
+import { tcpServer } from "./helpers/raw-server.js";
 import { channelMessages, SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
+import { upgradeServer } from "./helpers/upgrade-server.js";
+
+async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
+  return p.then(
+    () => {
+      throw new Error("expected a rejection");
+    },
+    (e: EvtWebSocketError) => e,
+  );
+}
 
 const failed = (p: Promise<unknown>) =>
   p.then(
@@ -47,4 +62,125 @@ describe("secrets: proxy credentials", () => {
     expect(hits(lines), "a logged line").toEqual([]);
     expect(hits(seen), "a channel message").toEqual([]);
   });
+});
+
+describe("secrets through a proxy: credentials, a headers function's token, the URL's path and query", () => {
+  it("never in an error (message, details, cause chain, stack), an event, a logger line or a channel payload", async () => {
+    const BASIC = Buffer.from(`user:${CANARY}`).toString("base64");
+    const hits = (v: unknown) => [
+      ...canaryHits(v),
+      ...(inspect(v, { depth: 12, showHidden: true }).includes(BASIC) ? ["base64 credentials"] : []),
+    ];
+    const produced = channelMessages();
+    const lines: string[] = [];
+    const log = (line: string) => void lines.push(line);
+    // Upgrade 0: 503 Retry-After 0; 1: accepted, then closed 1011; 2: accepted.
+    const s = await upgradeServer((n) => (n === 0 ? "HTTP/1.1 503 Busy\r\nRetry-After: 0" : undefined), {
+      onAccept: (ws, n) => {
+        if (n === 1) ws.close(1011, "restarting");
+      },
+    });
+    const proxy = await proxyChain({ user: "user", password: CANARY });
+    let attempt = 0;
+    const c = conn({
+      proxy: `http://user:${CANARY}@127.0.0.1:${proxy.port}`,
+      reconnect: fast,
+      pingIntervalMs: 30,
+      logger: { debug: log, info: log, warn: log, error: log },
+      headers: () => {
+        attempt++;
+        if (attempt === 1) throw new Error("token service down");
+        return { Authorization: `Bearer ${CANARY}` };
+      },
+    });
+    for (const event of ["error", "close", "reconnecting", "state", "pong"] as const)
+      c.on(event, (payload: unknown) => void produced.push(payload));
+    await c.dial(secretUrl(s.url), SUBPROTOCOL);
+    await until(() => s.accepted.length === 2 && c.state === "open", "open again after the 1011");
+    // The subprotocol is the server's choice to report (it is the canary here): not scanned.
+    produced.push({ ...c.handshake, protocol: undefined });
+    await new Promise((resolve) => c.on("pong", resolve));
+    await c.close();
+    // A refused proxy, and a proxy that refuses the credentials, with reconnect off.
+    const refusing = await proxyChain({ user: "user", password: "other" });
+    const c2 = conn({
+      proxy: `http://user:${CANARY}@127.0.0.1:${refusing.port}`,
+      reconnect: false,
+      logger: { debug: log, info: log, warn: log, error: log },
+      headers: async () => ({ Authorization: `Bearer ${CANARY}` }),
+    });
+    produced.push(await failure(c2.dial(secretUrl(s.url), SUBPROTOCOL)));
+    expect(s.arrivals.map((a) => a.headers.authorization)).toEqual([
+      `Bearer ${CANARY}`,
+      `Bearer ${CANARY}`,
+      `Bearer ${CANARY}`,
+    ]);
+    expect(lines.length).toBeGreaterThan(5);
+    expect(produced.length).toBeGreaterThan(10);
+    expect(hits(lines)).toEqual([]);
+    expect(hits(produced)).toEqual([]);
+  });
+});
+
+describe("secrets in bytes a peer sends back", () => {
+  it.each(["direct", "through a proxy"] as const)(
+    "%s: a peer that echoes the upgrade request (not HTTP back): ERR_DIAL_FAILED whose cause chain holds no byte of the request (path, query, Authorization)",
+    async (route) => {
+      const { port } = await tcpServer((socket) => {
+        socket.on("error", () => {});
+        socket.pipe(socket);
+      });
+      const proxy = await handProxy(tunnel);
+      const c = conn({
+        reconnect: false,
+        headers: { Authorization: `Bearer ${CANARY}` },
+        ...(route === "direct" ? {} : { proxy: proxy.url }),
+      });
+      const error = await failure(c.dial(secretUrl(`ws://127.0.0.1:${port}`)));
+      expect(error.code).toBe("ERR_DIAL_FAILED");
+      // The parser's complaint is kept: it says what went wrong.
+      expect((error.cause as { code?: string }).code).toBe("HPE_INVALID_CONSTANT");
+      expect(canaryHits(error)).toEqual([]);
+    },
+  );
+
+  it.each([
+    [
+      "refuses every authentication method",
+      (socket: Socket): void => void socket.end(Buffer.from([5, 0xff])),
+    ],
+    [
+      "refuses the user name and password",
+      (socket: Socket): void => {
+        socket.write(Buffer.from([5, 2])); // user name and password, please
+        socket.once("data", () => void socket.end(Buffer.from([1, 1]))); // wrong
+      },
+    ],
+  ] as const)(
+    "the agent option: a SOCKS5 server that %s: socks-proxy-agent's error (which keeps the options it was called with) carries no password in our error, events or channel payloads",
+    async (_what, answer) => {
+      const { port } = await tcpServer((socket) => {
+        socket.on("error", () => {});
+        socket.once("data", () => answer(socket));
+      });
+      const produced: unknown[] = [];
+      const fn = (m: unknown) => {
+        const { conn: _, ...rest } = m as Record<string, unknown>;
+        produced.push(rest);
+      };
+      dc.subscribe(CHANNELS.error, fn);
+      onCleanup(async () => void dc.unsubscribe(CHANNELS.error, fn));
+      const c = conn({
+        agent: new SocksProxyAgent(`socks5://user:${CANARY}@127.0.0.1:${port}`),
+        reconnect: { ...fast, maxAttempts: 1 },
+        onError: (e) => void produced.push(e),
+        onReconnecting: (info) => void produced.push(info),
+      });
+      const error = await failure(c.dial("ws://127.0.0.1:9/"));
+      produced.push(error);
+      expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+      expect(((error.cause as EvtWebSocketError).cause as Error).constructor.name).toBe("SocksClientError");
+      expect(canaryHits(produced)).toEqual([]);
+    },
+  );
 });

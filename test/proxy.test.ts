@@ -3,7 +3,8 @@
  * tinyproxy over HTTP CONNECT for ws: and wss:, a SOCKS5 server through the `agent` option, and
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
  * Also interim 1xx answers to CONNECT (split or oversized), and that only a proxy's 401 stops the retries.
- * And no proxy by default, a silent proxy retried as a silent server is, tinyproxy's 500 retried.
+ * And no proxy by default, a silent proxy retried as a silent server is, tinyproxy's 500 retried,
+ * and proxy: "env" picking the variable for each scheme on real sockets.
  */
 
 import * as http from "node:http";
@@ -799,5 +800,40 @@ describe("a proxy's 5xx from tinyproxy (an independent implementation)", require
     expect(cause.message).toContain("answered CONNECT with HTTP 500");
     expect(waits.map((w) => w.error?.details.proxyStatus)).toEqual([500]);
     await until(() => proxy.connects.length === 2, "tinyproxy logged both CONNECTs");
+  });
+});
+
+describe('proxy: "env" on real sockets, read on each attempt', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("ws: takes http_proxy over HTTP_PROXY, wss: takes HTTPS_PROXY and neither http one; NO_PROXY set between attempts sends the next one direct", async () => {
+    const plain = await server();
+    const secure = await tlsEchoServer(tlsFiles);
+    const lower = await handProxy(tunnel);
+    const upper = await handProxy(tunnel);
+    const https = await handProxy(tunnel);
+    vi.stubEnv("http_proxy", lower.url);
+    vi.stubEnv("HTTP_PROXY", upper.url);
+    vi.stubEnv("https_proxy", "");
+    vi.stubEnv("HTTPS_PROXY", https.url);
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    const c = conn({ proxy: "env", reconnect: fast });
+    await c.dial(plain.url);
+    const s = conn({ proxy: "env", tls: { ca: tlsFiles.cert }, reconnect: fast });
+    await s.dial(secure.url);
+    expect(lower.connects).toEqual([`127.0.0.1:${plain.port}`]);
+    expect(upper.connects).toEqual([]);
+    expect(https.connects).toEqual([`127.0.0.1:${secure.port}`]);
+    // The next attempt of each reads the environment again.
+    vi.stubEnv("NO_PROXY", "example.test, 127.0.0.0/8");
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    plain.dropAll();
+    await reopened;
+    expect(plain.connections).toBe(2);
+    expect(lower.connects).toHaveLength(1);
+    await until(() => lower.openClients() === 0, "the old tunnel's socket closed");
   });
 });
