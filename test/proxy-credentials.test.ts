@@ -1,6 +1,7 @@
 /**
- * Proxy credentials on real sockets (proxy-chain, a hand-made SOCKS5 server): where they never
- * appear, in any form (plain, base64): errors and their causes, events, logger
+ * Proxy credentials on real sockets (proxy-chain, tinyproxy, a hand-made SOCKS5 server): where
+ * they go (to the proxy only, percent-decoded, an empty password as one) and where they never
+ * appear, in any form (plain, percent-encoded, base64): errors and their causes, events, logger
  * lines and channel payloads, through refusals (407), retries and reconnects. Also the secrets
  * of the request itself (path, query, Authorization) in bytes a peer sends back.
  */
@@ -9,18 +10,23 @@ import dc from "node:diagnostics_channel";
 import type { Socket } from "node:net";
 import { inspect } from "node:util";
 import { SocksProxyAgent } from "socks-proxy-agent";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, State } from "../src/index.js";
 import { echoServer } from "./helpers/echo-server.js";
-import { conn, fast, onCleanup } from "./helpers/harness.js";
+import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { recordLines } from "./helpers/log-recorder.js";
-import { handProxy, proxyChain, tunnel } from "./helpers/proxy.js";
+import { handProxy, proxyChain, tinyproxy, tunnel } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
 import { channelMessages, SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
+import { requireTools } from "./helpers/tools.js";
 import { upgradeServer } from "./helpers/upgrade-server.js";
+
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
 
 async function failure(p: Promise<unknown>): Promise<EvtWebSocketError> {
   return p.then(
@@ -183,4 +189,115 @@ describe("secrets in bytes a peer sends back", () => {
       expect(canaryHits(produced)).toEqual([]);
     },
   );
+});
+
+describe("tinyproxy's own BasicAuth, an independent 407", requireTools("tinyproxy"), () => {
+  // tinyproxy's config takes letters, digits and a few marks only; %2D is a needless encoding of "-".
+  const user = "ops";
+  const password = "s3cr3t-Pass";
+
+  it("percent-encoded credentials open the tunnel; none get its 407 (with a body): proxyStatus 407, not retried; wrong ones get its 401", async () => {
+    const s = await server();
+    const proxy = await tinyproxy([Number(new URL(s.url).port)], { user, password });
+    const c = conn({ proxy: `http://${user}:s3cr3t%2DPass@127.0.0.1:${proxy.port}`, reconnect: false });
+    await c.dial(s.url);
+    expect(c.state).toBe("open");
+    await c.close();
+    const none = conn({ proxy: proxy.url, reconnect: fast });
+    const error = await failure(none.dial(s.url));
+    expect(error.code).toBe("ERR_DIAL_FAILED");
+    expect(error.details).toEqual({ proxyStatus: 407 });
+    // tinyproxy 1.11 answers wrong credentials with 401 and WWW-Authenticate, not 407.
+    const wrong = conn({ proxy: `http://${user}:nope@127.0.0.1:${proxy.port}`, reconnect: false });
+    expect((await failure(wrong.dial(s.url))).details).toEqual({ proxyStatus: 401 });
+    expect(proxy.connects).toHaveLength(3);
+    expect(s.connections).toBe(1);
+  });
+});
+
+describe("credentials in the proxy URL", () => {
+  it("go to the proxy only: the server's upgrade request has no Proxy-Authorization", async () => {
+    const s = await upgradeServer(() => undefined);
+    const proxy = await proxyChain({ user: "user", password: CANARY });
+    const c = conn({ proxy: `http://user:${CANARY}@127.0.0.1:${proxy.port}`, reconnect: false });
+    await c.dial(s.url);
+    expect(s.arrivals).toHaveLength(1);
+    expect(s.arrivals[0]!.headers["proxy-authorization"]).toBeUndefined();
+    expect(canaryHits(s.arrivals[0]!.headers)).toEqual([]);
+    await c.close();
+  });
+
+  it("a user name and password with @ : / # % percent-encoded reach the proxy decoded", async () => {
+    const s = await server();
+    const user = "ops@corp";
+    const password = `${CANARY}:p@ss/#%`;
+    const proxy = await proxyChain({ user, password });
+    const c = conn({
+      proxy: `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${proxy.port}`,
+      reconnect: false,
+    });
+    await c.dial(s.url);
+    expect(c.state).toBe("open");
+    await c.close();
+  });
+
+  it.each([
+    ["user:@", "an empty password"],
+    ["user@", "no password"],
+  ])("%s (%s): the proxy gets the user and an empty password", async (userinfo) => {
+    const s = await server();
+    const proxy = await proxyChain({ user: "user", password: "" });
+    const c = conn({ proxy: `http://${userinfo}127.0.0.1:${proxy.port}`, reconnect: false });
+    await c.dial(s.url);
+    expect(c.state).toBe("open");
+    await c.close();
+  });
+
+  it("percent-encoded credentials, refused (407), or read from HTTPS_PROXY: never in an error, event, log line or channel payload, encoded, decoded or in base64", async () => {
+    const user = `u${CANARY}`;
+    const password = `${CANARY}@/#`;
+    const encoded = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`;
+    const forms = [
+      CANARY,
+      encodeURIComponent(password),
+      Buffer.from(`${user}:${password}`).toString("base64"),
+      Buffer.from(`${user}:${password}`).toString("base64url"),
+    ];
+    const hits = (v: unknown) => {
+      const text = inspect(v, { depth: 12, showHidden: true });
+      return [...canaryHits(v), ...forms.filter((f) => text.includes(f))];
+    };
+    const produced = channelMessages();
+    const lines: string[] = [];
+    const log = (line: string) => void lines.push(line);
+    const logger = { debug: log, info: log, warn: log, error: log };
+    const s = await upgradeServer(() => undefined);
+    // 1: refused credentials (407), retried once as shouldReconnect says.
+    const refusing = await proxyChain({ user, password: "other" });
+    const c1 = conn({
+      proxy: `http://${encoded}@127.0.0.1:${refusing.port}`,
+      reconnect: { ...fast, maxAttempts: 1, shouldReconnect: () => true },
+      logger,
+    });
+    for (const event of ["error", "close", "reconnecting", "state"] as const)
+      c1.on(event, (payload: unknown) => void produced.push(payload));
+    produced.push(await failure(c1.dial(s.url)));
+    expect(refusing.connects).toHaveLength(2);
+    // 2: the same credentials from HTTPS_PROXY for wss:, to a proxy port that refuses TCP.
+    const gone = await proxyChain();
+    const gonePort = gone.port;
+    await gone.close();
+    vi.stubEnv("https_proxy", "");
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    vi.stubEnv("HTTPS_PROXY", `http://${encoded}@127.0.0.1:${gonePort}`);
+    const c2 = conn({ proxy: "env", reconnect: false, logger });
+    for (const event of ["error", "close", "state"] as const)
+      c2.on(event, (payload: unknown) => void produced.push(payload));
+    produced.push(await failure(c2.dial("wss://127.0.0.1:9/")));
+    expect(lines.length).toBeGreaterThan(2);
+    expect(produced.length).toBeGreaterThan(5);
+    expect(hits(lines)).toEqual([]);
+    expect(hits(produced)).toEqual([]);
+  });
 });
