@@ -99,6 +99,21 @@ describe("Conn against the model", () => {
     if (!result.ok) throw new Error(result.report);
   });
 
+  // The 100,000-sequence search at seed 20261211: a drop held behind paused reading came once
+  // return() resumed it, after that step's check; its onClose called close(), which drops the
+  // drop's report (as documented), but the model judged the end in the next step, its flag for
+  // "a callback closed" already reset. The model's book was wrong, not the library.
+  it("replays seed 20261211: an end held behind a pause, delivered after its step, whose onClose closes", async () => {
+    const result = await runModel({
+      strict,
+      seed: 20261211,
+      numRuns: 1,
+      path: "5832:0:0:1:1:1:1:1:1:1:4:4:5:10:13:14:14:13:16:15:15:15:15:15:15:15:15:16:16:16:16:16",
+      replayPath: "BAAACBADCAHAAABACAABAAAACyBA///Y:VVVV1D",
+    });
+    if (!result.ok) throw new Error(result.report);
+  });
+
   it(`keeps the contract over 2,000 random sequences (random seed ${randomSeed})`, {
     timeout: 60_000,
   }, async () => {

@@ -4,16 +4,10 @@
  * spawns the CLI against a real `ws` server on 127.0.0.1 port 0.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
-import { idReply, runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { idReply, runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 describe("a late answer to a request that timed out, with --match id", () => {
   it("is not taken by a later line that reuses the id: that line gets its own answer", async () => {
@@ -23,7 +17,7 @@ describe("a late answer to a request that timed out, with --match id", () => {
     // own answer, at 600 ms, was no answer to anything. Now line 2 waits for that late answer.
     let first: number | undefined;
     let k = 0;
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       first ??= Date.now();
       const at = first + 500 + 100 * k++;
       const { id, q } = JSON.parse(text) as { id: number; q: string };
@@ -41,7 +35,7 @@ describe("a late answer to a request that timed out, with --match id", () => {
   });
 
   it("a late answer that never comes holds the next line with that id for one more --timeout, no longer", async () => {
-    server = await startWsServer((text) => (text.includes('"first"') ? undefined : text));
+    const server = await startWsServerForTest((text) => (text.includes('"first"') ? undefined : text));
     const input = '{"id":1,"q":"first"}\n{"id":1,"q":"second"}\n';
     const run = await runCli(["-q", "--timeout", "0.3", server.url], { input });
     expect(run.code).toBe(1);
@@ -58,7 +52,7 @@ describe("a late echo to a request that timed out, with --match echo (as with --
     let first: number | undefined;
     let k = 0;
     const log: string[] = [];
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       first ??= Date.now();
       const n = k++;
       log.push(`got ${n}`);
@@ -85,7 +79,7 @@ describe("a late echo to a request that timed out, with --match echo (as with --
     // Messages 0 and 1 are echoed after 500 ms, later ones at once; --timeout is 300 ms.
     let k = 0;
     const log: string[] = [];
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       const n = k++;
       log.push(`got ${n}`);
       if (n >= 2) {
@@ -112,7 +106,7 @@ describe("lines piped while the connection is down (--max-attempts)", () => {
     // --timeout counts from the moment a request goes on the wire. Had the lines been read and
     // queued in the library while the server was down, their deadlines would have run out
     // during the outage (the library's request timeout runs while a request is queued).
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const peer = server;
     const cli = startCli([
       "--max-attempts",
@@ -150,7 +144,7 @@ describe("lines piped while the connection is down (--max-attempts)", () => {
 describe("--binary-in with raw bytes piped (not base64 or hex text)", () => {
   it("stops at that line with exit 2, saying the line is not base64, not to use --binary-in", async () => {
     // Before: "not UTF-8 text; send bytes with --binary-in base64|hex", to one who gave it.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli(["-q", "--binary-in", "base64", server.url]);
     cli.child.stdin.end(Buffer.concat([Buffer.from("aGk=\n"), Buffer.from([0xe9, 0xff, 0x0a])]));
     const code = await cli.exited;

@@ -6,7 +6,7 @@
  * line, never replaced.
  */
 
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { requireTools } from "../helpers/tools.js";
 import {
@@ -14,9 +14,8 @@ import {
   runCli,
   startCli,
   startPythonServer,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
-  type WsServer,
 } from "./helpers.js";
 
 useSourceBundle();
@@ -30,15 +29,9 @@ function echoBytes(ws: WebSocket): void {
   ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
 }
 
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
-
 describe("--binary-in and binary output, against ws", () => {
   it("--binary-in base64 sends the decoded bytes; the binary echoes print as base64 in a pipeline", async () => {
-    server = await startWsServer(() => undefined, echoBytes);
+    const server = await startWsServerForTest(() => undefined, echoBytes);
     const lines = [BYTES.toString("base64"), LONG.toString("base64")];
     const run = await runCli(["-q", "--binary-in", "base64", "--match", "echo", server.url], {
       input: `${lines.join("\n")}\n`,
@@ -50,7 +43,7 @@ describe("--binary-in and binary output, against ws", () => {
   });
 
   it("--binary-in hex with --hex: hex in (spaces and colons allowed), the same hex out", async () => {
-    server = await startWsServer(() => undefined, echoBytes);
+    const server = await startWsServerForTest(() => undefined, echoBytes);
     const run = await runCli(["-q", "--binary-in", "hex", "--hex", "--match", "echo", server.url], {
       input: "00 01 7f 80 fe ff 0a 0d\nDE:AD:be:ef\n",
     });
@@ -60,7 +53,7 @@ describe("--binary-in and binary output, against ws", () => {
   });
 
   it("base64url input decodes too, and -x takes encoded messages", async () => {
-    server = await startWsServer(() => undefined, echoBytes);
+    const server = await startWsServerForTest(() => undefined, echoBytes);
     const run = await runCli(
       ["-q", "--binary-in", "base64", "--match", "echo", "-x", BYTES.toString("base64url"), server.url],
       {},
@@ -76,7 +69,7 @@ describe("--binary-in and binary output, against ws", () => {
       ws.send('{"t": 1}');
       ws.close(1000);
     };
-    server = await startWsServer(() => undefined, push);
+    const server = await startWsServerForTest(() => undefined, push);
     const plain = await runCli(["-q", "-n", server.url]);
     const hex = await runCli(["-q", "-n", "--hex", server.url]);
     const json = await runCli(["-q", "-n", "--json", server.url]);
@@ -94,7 +87,7 @@ describe("--binary-in and binary output, against ws", () => {
   });
 
   it("a line that does not decode is a usage mistake naming its line: exit 2, nothing replaced", async () => {
-    server = await startWsServer(() => undefined, echoBytes);
+    const server = await startWsServerForTest(() => undefined, echoBytes);
     const run = await runCli(["-q", "--binary-in", "base64", "--match", "echo", server.url], {
       input: "aGk=\naGk!\naGk=\n",
     });
@@ -107,7 +100,7 @@ describe("--binary-in and binary output, against ws", () => {
   });
 
   it("a bad -x message exits 2 before any connection; --binary-in with --json is refused", async () => {
-    server = await startWsServer(() => undefined, echoBytes);
+    const server = await startWsServerForTest(() => undefined, echoBytes);
     const odd = await runCli(["--binary-in", "hex", "-x", "abc", server.url]);
     expect(odd.code).toBe(2);
     expect(odd.stderr).toBe(

@@ -1,19 +1,21 @@
 /**
  * `evtws`'s TLS and handshake options (issue 20, part 5), each against a real server on
  * 127.0.0.1 port 0: `--ca`, `--cert`/`--key`/`--passphrase` against an HTTPS server that
- * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts), `--origin`,
+ * requires a client certificate from a private CA minted for this file (test/helpers/cert.ts),
+ * `--origin`, `-H` (values kept whole, a name given twice joined, any token name sent),
  * `--connect-timeout`, `--max-message-size`, `--reset-after`, the hint on certificate errors
- * and the subprotocol on the connected line.
+ * (against a second server whose certificate names `localhost` only, the hint names the host,
+ * not `--ca`) and the subprotocol on the connected line.
  */
 
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer } from "ws";
 import { type Chain, mintChain } from "../helpers/cert.js";
 import { silentServer } from "../helpers/raw-server.js";
-import { runCli, startCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -48,12 +50,6 @@ afterAll(async () => {
   wss.close();
   await new Promise((resolve) => https.close(resolve));
   pki.remove();
-});
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
 });
 
 const ECHO = ["--match", "echo", "-x", "hi"];
@@ -155,7 +151,7 @@ describe("evtws --ca --cert --key --passphrase", () => {
 
 describe("evtws handshake options", () => {
   it("--origin sends the Origin header; a value that is not an origin exits 2", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["--origin", "https://app.example.com/some/page", ...ECHO, server.url]);
     expect(run.code).toBe(0);
     expect(server.handshakes.map((h) => h.headers.origin)).toEqual(["https://app.example.com"]);
@@ -166,7 +162,7 @@ describe("evtws handshake options", () => {
   });
 
   it("-H keeps values with spaces and colons, as a shell-expanded bearer token gives", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const token = "abc:def ghi==";
     const run = await runCli([
       "-H",
@@ -184,7 +180,7 @@ describe("evtws handshake options", () => {
   it("-H given twice for one name (in any case) sends both values, joined, as curl's two lines read", async () => {
     // Before: the last -H of a name won (an object's key), and names differing in case went
     // out as two lines.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([
       ...["-H", "X-Trace: a", "-H", "x-trace: b", "-H", "Cookie: s=1", "-H", "cookie: t=2"],
       ...ECHO,
@@ -204,7 +200,7 @@ describe("evtws handshake options", () => {
   });
 
   it("--max-message-size refuses a larger incoming message and accepts one that fits", async () => {
-    server = await startWsServer(() => "x".repeat(2000));
+    const server = await startWsServerForTest(() => "x".repeat(2000));
     const small = await runCli(["--max-message-size", "1k", ...ECHO.slice(2), server.url]);
     expect(small.code).toBe(1);
     expect(small.stderr).toMatch(/ERR_MESSAGE_TOO_BIG|1009/);
@@ -215,7 +211,7 @@ describe("evtws handshake options", () => {
   });
 
   it("the connected line names the subprotocol the server chose", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["-s", "chat.v2", "-s", "chat.v1", ...ECHO, server.url]);
     expect(run.code).toBe(0);
     expect(run.stderr).toMatch(/\* connected to ws:\/\/127\.0\.0\.1:\d+\/ \(subprotocol chat\.v2\)$/m);
@@ -223,7 +219,7 @@ describe("evtws handshake options", () => {
 
   it("--reset-after: a connection older than the window resets the backoff to attempt 1", async () => {
     // Every connection is cut 300 ms after it opens, so it lived longer than 0.1 s, never 5 s.
-    server = await startWsServer(undefined, (ws) => setTimeout(() => ws.terminate(), 300));
+    const server = await startWsServerForTest(undefined, (ws) => setTimeout(() => ws.terminate(), 300));
     const args = ["-n", "--max-attempts", "10", "--min-delay", "10", "--max-delay", "20"];
     const reset = startCli([...args, "--reset-after", "0.1", server.url]);
     const kept = startCli([...args, "--reset-after", "5", server.url]);
@@ -239,5 +235,98 @@ describe("evtws handshake options", () => {
       reset.kill();
       kept.kill();
     }
+  });
+});
+
+describe("-H, joined by name", () => {
+  it('-H "__proto__: x" is sent, as any token-named header (joining into an object dropped it)', async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...["-H", "__proto__: x", "-H", "X-A: 1"], ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    const raw = server.handshakes[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines.filter((l) => /^(__proto__|x-a):/i.test(l))).toEqual(["__proto__: x", "X-A: 1"]);
+  });
+});
+
+describe("-H given more than once", () => {
+  // Quiet, and a line's echo is its answer.
+  const ECHO = ["-q", "--match", "echo"];
+
+  it("Cookie and cookie joined with '; ' under the first spelling, X-A and x-a with ', ', __proto__ and __PROTO__ joined", async () => {
+    const server = await startWsServerForTest();
+    const headers = [
+      "Cookie: a=1",
+      "cookie: b=2",
+      "X-A: 1",
+      "x-a: 2",
+      "__proto__: p",
+      "__PROTO__: q",
+      "constructor: c",
+    ];
+    const run = await runCli([...headers.flatMap((h) => ["-H", h]), ...ECHO, server.url]);
+    expect(run.code).toBe(0);
+    const raw = server.handshakes[0]?.rawHeaders ?? [];
+    const lines = raw.flatMap((v, i) => (i % 2 === 0 ? [`${v}: ${raw[i + 1]}`] : []));
+    expect(lines.filter((l) => /^(cookie|x-a|__proto__|constructor):/i.test(l))).toEqual([
+      "Cookie: a=1; b=2",
+      "X-A: 1, 2",
+      "__proto__: p, q",
+      "constructor: c",
+    ]);
+  });
+});
+
+describe("the certificate hint", () => {
+  // A server of its own: its certificate, from another private CA, names `localhost` only, and
+  // it asks for no client certificate.
+  let pki: Chain;
+  let localhostOnly: Server;
+  let localhostWss: WebSocketServer;
+  let port: number;
+
+  beforeAll(async () => {
+    pki = await mintChain("DNS:localhost");
+    localhostOnly = createServer({ key: pki.serverKey, cert: pki.serverCert });
+    localhostWss = new WebSocketServer({ server: localhostOnly });
+    localhostWss.on("connection", (ws) => ws.on("message", (data) => ws.send(String(data))));
+    await new Promise<void>((resolve) => localhostOnly.listen(0, "127.0.0.1", resolve));
+    port = (localhostOnly.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    for (const ws of localhostWss.clients) ws.terminate();
+    localhostWss.close();
+    await new Promise((resolve) => localhostOnly.close(resolve));
+    pki.remove();
+  });
+
+  it("a certificate for another host name, with --ca given, hints at the name, not at --ca", async () => {
+    // Before: "...altnames...; if the server uses a private CA, pass it with --ca <file>": the
+    // CA was passed, and trusted; what fails is the name in the URL.
+    const run = await runCli(["-q", "--ca", pki.files.ca, "-x", "hi", `wss://127.0.0.1:${port}/`]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_DIAL_FAILED: .*altnames/);
+    expect(run.stderr).toMatch(
+      /the certificate does not name this host: put a name it lists in the URL, or skip verification with --insecure\n$/,
+    );
+    expect(run.stderr).not.toMatch(/--ca/);
+    expect(run.stderr.trimEnd().split("\n")).toHaveLength(1);
+  });
+
+  it("the same server by the name its certificate lists, with --ca: the echo comes back", async () => {
+    const run = await runCli(["-q", "--ca", pki.files.ca, "-x", "hi", `wss://localhost:${port}/`]);
+    expect(run).toEqual({ code: 0, stdout: "hi\n", stderr: "" });
+  });
+});
+
+describe("wss:// to a server that does not speak TLS", () => {
+  it("wss:// to a plain server says so, on one line, instead of OpenSSL's bare 'wrong version number'", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli(["-q", "-x", "hi", server.url.replace("ws://", "wss://")]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      /^evtws: ERR_DIAL_FAILED: .*wrong version number.*; the server does not speak TLS on this port: for a plain server use ws:\/\/\n$/,
+    );
   });
 });

@@ -8,13 +8,13 @@
  */
 
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "tsup";
-import { afterAll, beforeAll } from "vitest";
+import { afterAll, beforeAll, onTestFinished } from "vitest";
 import { type RawData, type WebSocket, WebSocketServer } from "ws";
 
 /** The repository root. */
@@ -83,6 +83,18 @@ export async function waitFor<T>(what: string, check: () => T, timeoutMs = 10_00
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
+export function peakRssMb(pid: number | undefined): number | undefined {
+  const file = `/proc/${pid}/status`;
+  if (pid === undefined || !existsSync(file)) return undefined;
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(file, "utf8"));
+    return match === null ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
   }
 }
 
@@ -261,6 +273,23 @@ export async function startWsServer(
   };
   await api.start();
   return api;
+}
+
+/**
+ * Starts a `ws` server as {@link startWsServer} does, for the running test only: it stops when
+ * the test ends, passed or failed (vitest's `onTestFinished`, after the file's `afterEach`
+ * hooks), so a test file needs no `let server` and no `afterEach` of its own. Call it inside a
+ * test (outside one it throws before starting anything); a server that a whole suite shares is
+ * started with {@link startWsServer} in `beforeAll` and stopped in `afterAll`.
+ */
+export async function startWsServerForTest(
+  reply?: Reply,
+  onConnect?: (ws: WebSocket) => void,
+): Promise<WsServer> {
+  let server: WsServer | undefined;
+  onTestFinished(() => server?.stop());
+  server = await startWsServer(reply, onConnect);
+  return server;
 }
 
 /** A reply function for JSON requests: `{"id":…}` gets `{"id":…,"ok":true}`. */

@@ -5,32 +5,18 @@
  * 127.0.0.1 port 0 records the order in which messages arrive.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import {
-  idReply,
-  runCli,
-  startCli,
-  startWsServer,
-  useSourceBundle,
-  type WsServer,
-  waitFor,
-} from "./helpers.js";
+import { idReply, runCli, startCli, startWsServerForTest, useSourceBundle, waitFor } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 const AUTH = '{"op":"auth","token":"t"}';
 const SUB = '{"op":"subscribe","topic":"prices"}';
 
 describe("--on-connect", () => {
   it("sends its messages first on every connection, the piped lines after them", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const peer = server;
     const cli = startCli([
       "-q",
@@ -65,7 +51,7 @@ describe("--on-connect", () => {
   });
 
   it("goes before -x messages, and a message that is not JSON under --json exits 2 unsent", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const run = await runCli(["-q", "--responses-only", "--on-connect", AUTH, "-x", '{"id":7}', server.url]);
     expect(run.code).toBe(0);
     expect(server.received).toEqual([AUTH, '{"id":7}']);
@@ -81,7 +67,7 @@ describe("-w/--wait", () => {
   it("keeps printing what arrives after the -x response, then closes with 1000 and exits 0", async () => {
     const codes: number[] = [];
     // The server answers, and pushes two updates only once the answer is out.
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       (text, _binary, ws) => {
         const reply = idReply(text, false, ws);
         setImmediate(() => {
@@ -100,7 +86,7 @@ describe("-w/--wait", () => {
   });
 
   it("ends early, with the close reported, when the server closes during the wait", async () => {
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       setImmediate(() => ws.close(4001, "go away"));
       return idReply(text, false, ws);
     });
@@ -112,7 +98,7 @@ describe("-w/--wait", () => {
 
   it("a close by the server with 1000 during the wait is the stream's normal end: exit 0, as with -n", async () => {
     // Before: "evtws: closed 1000 done" and exit 1, though every request was answered.
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       setImmediate(() => {
         ws.send('{"update":1}');
         ws.close(1000, "done");
@@ -133,7 +119,7 @@ describe("-w/--wait", () => {
     async (_name, args, input) => {
       // Before (-n): exit 1 and nothing on stderr; the request's ERR_DISCONNECTED is left to the
       // connection's close report, which the normal end skipped.
-      server = await startWsServer((_text, _binary, ws) => {
+      const server = await startWsServerForTest((_text, _binary, ws) => {
         ws.close(1000, "done");
         return undefined;
       });

@@ -94,6 +94,30 @@ describe("parseUrl and displayUrl", () => {
   });
 });
 
+describe("parseUrl's usage error: no secret of a URL that does not parse is quoted", () => {
+  it.each([
+    ["ws://alice:s3cr3t@host:99999/", "s3cr3t"],
+    ["ws://alice:pa/ss@host:99999/", "pa/ss"],
+    ["ws://host:99999/feed?user=me@x&token=s3cr3t", "s3cr3t"],
+    ["ws://host:99999/feed#access_token=s3cr3t", "s3cr3t"],
+    ["ws://host:99999/feed;jsessionid=s3cr3t", "s3cr3t"],
+    ["ws://host:99999/feed&token=s3cr3t", "s3cr3t"],
+    ["alice:s3cr3t@host:99999", "s3cr3t"],
+    ["WS://ALICE:S3CR3T@HOST:99999", "S3CR3T"],
+    [" ws://alice:s3cr3t@host:99999", "s3cr3t"],
+    ["ws://host:99999/a\n?token=s3cr3t", "s3cr3t"],
+  ])("%j: the message names the URL without %j", (url, secret) => {
+    let message = "";
+    try {
+      parseUrl(url);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toMatch(/is not a URL/);
+    expect(message).not.toContain(secret);
+  });
+});
+
 describe("parseCloseArgs", () => {
   it("defaults to 1000 with no reason; the rest of the line is the reason", () => {
     expect(parseCloseArgs("")).toEqual({ code: 1000, reason: "" });

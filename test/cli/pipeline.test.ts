@@ -1,33 +1,29 @@
 /**
  * `evtws` in a pipeline (issue 20): every piped line goes through whatever the input's size,
- * at most `--concurrency` requests in flight, stdout carries data only, a closed stdout ends
- * the run quietly, and a close by the server is reported even with `-q`. Each test spawns the
- * CLI against a real `ws` server on 127.0.0.1 port 0.
+ * at most `--concurrency` requests in flight (with `--concurrency 0`, as many as the library
+ * holds, the rest waiting for room), requests that repeat an id one after another, stdout
+ * carries data only, a byte order mark that starts the input is dropped (that one only), a
+ * closed stdout ends the run quietly, and a close by the server is reported even with `-q`.
+ * Each test spawns the CLI against a real `ws` server on 127.0.0.1 port 0.
  */
 
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { requireTools } from "../helpers/tools.js";
 import {
   defaultCli,
+  peakRssMb,
   root,
   runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
   waitFor,
 } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 /** `{"id":1}` … `{"id":count}`, one per line. */
 function requests(count: number): string {
@@ -45,7 +41,7 @@ function answers(count: number): string {
 /** A server that holds each connection's requests for 1 ms and answers them newest first. */
 async function outOfOrderServer(): Promise<WsServer> {
   const held = new Map<WebSocket, number[]>();
-  return startWsServer((text, _bin, ws) => {
+  return startWsServerForTest((text, _bin, ws) => {
     const id = (JSON.parse(text) as { id: number }).id;
     let batch = held.get(ws);
     if (batch === undefined) {
@@ -62,24 +58,12 @@ async function outOfOrderServer(): Promise<WsServer> {
   });
 }
 
-/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
-function peakRssMb(pid: number | undefined): number | undefined {
-  const file = `/proc/${pid}/status`;
-  if (pid === undefined || !existsSync(file)) return undefined;
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(file, "utf8"));
-    return match === null ? undefined : Number(match[1]) / 1024;
-  } catch {
-    return undefined;
-  }
-}
-
 describe("evtws in a pipeline", () => {
   it("sends 100,000 piped requests, read before the connection opens, and prints every answer in order", async () => {
     // Before: stdin was read at once, the library's queue (1,024 messages) overflowed while
     // connecting, and the rest failed with ERR_QUEUE_FULL.
     const count = 100_000;
-    server = await outOfOrderServer();
+    const server = await outOfOrderServer();
     const cli = startCli(["-q", server.url]);
     let peak = 0;
     const sampler = setInterval(() => {
@@ -103,7 +87,7 @@ describe("evtws in a pipeline", () => {
     // message per 20 ms, the server reached the last ones after 16 s: 313 ERR_REQUEST_TIMEOUT.
     const queue: [WebSocket, number][] = [];
     let inFlightMax = 0;
-    server = await startWsServer((text, _bin, ws) => {
+    const server = await startWsServerForTest((text, _bin, ws) => {
       queue.push([ws, (JSON.parse(text) as { id: number }).id]);
       inFlightMax = Math.max(inFlightMax, queue.length);
       return undefined;
@@ -124,7 +108,7 @@ describe("evtws in a pipeline", () => {
   }, 45_000);
 
   it("--concurrency 3 sends the fourth request only after the first answer is printed", async () => {
-    server = await startWsServer(() => undefined);
+    const server = await startWsServerForTest(() => undefined);
     const cli = startCli(["-q", "--concurrency", "3", "--timeout", "0.5", server.url]);
     cli.child.stdin.end(requests(4));
     const code = await cli.exited;
@@ -136,7 +120,7 @@ describe("evtws in a pipeline", () => {
 
   it("a closed stdout (| head -1) ends the run quietly with exit 0 after a clean close", async () => {
     // Before: an unhandled `Error: write EPIPE` stack trace.
-    server = await startWsServer((text) => text);
+    const server = await startWsServerForTest((text) => text);
     const codes: number[] = [];
     server.clients.clear();
     const cli = startCli(["-q", server.url]);
@@ -156,7 +140,7 @@ describe("evtws in a pipeline", () => {
     // Before: the next line written to stderr threw an unhandled EPIPE, and the process died
     // with exit 1 in the middle of the stream, without a close frame.
     const codes: number[] = [];
-    server = await startWsServer(
+    const server = await startWsServerForTest(
       (text) => text,
       (ws) => ws.on("close", (code) => codes.push(code)),
     );
@@ -167,7 +151,7 @@ describe("evtws in a pipeline", () => {
       cli.child.stderr.destroy();
       // The server cuts the line: the close and the retry are logged to the closed stderr.
       for (const ws of server.clients) ws.terminate();
-      await waitFor("the reconnect", () => server?.handshakes.length === 2 && server.clients.size === 1);
+      await waitFor("the reconnect", () => server.handshakes.length === 2 && server.clients.size === 1);
       for (const ws of server.clients) ws.send("after the reconnect");
       await cli.waitFor("stdout", /after the reconnect/);
       cli.child.kill("SIGTERM");
@@ -184,7 +168,7 @@ describe("evtws in a pipeline", () => {
   describe("with a terminal on stdin", requireTools("python3"), () => {
     it("with a terminal on stdin and stdout to a pipe, stdout carries the answers only", async () => {
       // Before: stdout started with the interactive prompt `> ` (and its timestamps), so `| jq` failed.
-      server = await startWsServer((text) => text);
+      const server = await startWsServerForTest((text) => text);
       const script = String.raw`
 import json, os, pty, subprocess, sys, time
 master, slave = pty.openpty()
@@ -200,7 +184,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
       const result = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
         execFile(
           "python3",
-          ["-c", script, process.execPath, ...defaultCli(), server?.url ?? ""],
+          ["-c", script, process.execPath, ...defaultCli(), server.url],
           {
             cwd: root,
             env: { ...process.env, NODE_NO_WARNINGS: "1", FORCE_COLOR: "", NO_COLOR: "" },
@@ -219,7 +203,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
 
   it("with -q, a close by the server is reported on stderr with its code and reason", async () => {
     // Before: `evtws: the connection closed`.
-    server = await startWsServer((_text, _bin, ws) => {
+    const server = await startWsServerForTest((_text, _bin, ws) => {
       ws.close(4001, "go away");
       return undefined;
     });
@@ -232,7 +216,7 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
   it("drops a byte order mark that starts the input (a file saved by Notepad), and only that one", async () => {
     // Before: the mark stayed in line 1, so --json refused it as not JSON (exit 2), and without
     // --json it went out at the start of the first message.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const json = await runCli(["-q", "--json", server.url], { input: '\uFEFF{"id":1}\n{"id":2}\n' });
     expect(json.stderr).toBe("");
     expect(json.code).toBe(0);
@@ -241,5 +225,99 @@ sys.stdout.write(json.dumps([p.returncode, out.decode(), err.decode()]))
     const text = await runCli(["-q", server.url], { input: "\uFEFFa\n\uFEFFb\n" });
     expect(text.code).toBe(0);
     expect(text.stdout).toBe("a\n\uFEFFb\n");
+  });
+});
+
+describe("a byte order mark at the start of stdin", () => {
+  // Quiet, and a line's echo is its answer.
+  const ECHO = ["-q", "--match", "echo"];
+
+  it("split across two writes (EF, then BB BF and the line): dropped, the line sent as typed", async () => {
+    const server = await startWsServerForTest();
+    const cli = startCli([...ECHO, server.url]);
+    // Once the CLI runs (it has dialled), so the two writes reach it as two reads.
+    await waitFor("the handshake", () => server.handshakes.length === 1);
+    cli.child.stdin.write(Buffer.from([0xef]));
+    await new Promise((r) => setTimeout(r, 100));
+    cli.child.stdin.end(Buffer.concat([Buffer.from([0xbb, 0xbf]), Buffer.from('{"a":1}\n')]));
+    expect(await cli.exited).toBe(0);
+    expect(server.received).toEqual(['{"a":1}']);
+    expect(cli.stdout()).toBe('{"a":1}\n');
+  });
+
+  it("stdin that is only a byte order mark: nothing sent, exit 0", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...ECHO, server.url], { input: "\uFEFF" });
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual([]);
+    expect(run.stderr).toBe("");
+  });
+
+  it("a byte order mark that starts the second line is not the stream's: kept in what is sent", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli([...ECHO, server.url], { input: "\uFEFFone\n\uFEFFtwo\n" });
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(["one", "\uFEFFtwo"]);
+  });
+});
+
+describe("--concurrency 0 with more requests in flight than the library holds", () => {
+  it("waits for room: every line is answered, in order, none fails with ERR_TOO_MANY_PENDING", async () => {
+    // The server answers nothing until no request has come for 300 ms, then all it holds. With
+    // no limit, evtws had 65,536 requests pending (the library's maxPendingRequests) and every
+    // line after those failed at once with ERR_TOO_MANY_PENDING (exit 1).
+    const TOTAL = 70_000;
+    let held: Array<[WebSocket, string]> = [];
+    let quiet: NodeJS.Timeout | undefined;
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      held.push([ws, text]);
+      clearTimeout(quiet);
+      quiet = setTimeout(() => {
+        const answers = held;
+        held = [];
+        for (const [client, message] of answers) client.send(message);
+      }, 300);
+      return undefined;
+    });
+    let input = "";
+    for (let i = 1; i <= TOTAL; i++) input += `{"id":${i}}\n`;
+    const run = await runCli(["-q", "--concurrency", "0", "--timeout", "60", server.url], {
+      input,
+      timeoutMs: 100_000,
+    });
+    clearTimeout(quiet);
+    expect(run.stderr.split("\n").slice(0, 3).join("\n")).toBe("");
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(input);
+    expect(server.received.length).toBe(TOTAL);
+  }, 120_000);
+});
+
+describe("requests that repeat an id", () => {
+  it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
+    // Each message is echoed 50 ms later, so all three would be in flight together. Before:
+    // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
+    // through when typed slowly: the outcome hung on how fast stdin came.
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const input = '{"id":1,"n":1}\n{"id":1,"n":2}\n{"id":2,"n":3}\n{"id":1,"n":4}\n';
+    const run = await runCli(["-q", server.url], { input });
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe(input);
+    expect(run.code).toBe(0);
+    expect(server.received).toEqual(input.trimEnd().split("\n"));
+  });
+
+  it("-x messages that repeat an id are each answered too", async () => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      setTimeout(() => ws.send(text), 50);
+      return undefined;
+    });
+    const run = await runCli(["-q", "-x", '{"id":"a","n":1}', "-x", '{"id":"a","n":2}', server.url]);
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
+    expect(run.code).toBe(0);
   });
 });

@@ -3,24 +3,18 @@
  * does), through a real proxy-chain CONNECT proxy with authentication.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { proxyChain } from "../helpers/proxy.js";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { runCli, startWsServerForTest, useSourceBundle, type WsServer } from "./helpers.js";
 
 useSourceBundle();
 
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
-
-const echo = () => startWsServer((text) => text);
+const echo = () => startWsServerForTest((text) => text);
 const target = (s: WsServer) => new URL(s.url).host;
 
 describe("evtws through an HTTP proxy", () => {
   it("--proxy with credentials: the session goes through the proxy", async () => {
-    server = await echo();
+    const server = await echo();
     const proxy = await proxyChain({ user: "u", password: "s3cr3tPw" });
     const run = await runCli([
       "--proxy",
@@ -39,7 +33,7 @@ describe("evtws through an HTTP proxy", () => {
   });
 
   it("HTTP_PROXY is honoured by default, and --proxy wins over it", async () => {
-    server = await echo();
+    const server = await echo();
     const fromEnv = await proxyChain();
     const given = await proxyChain();
     const env = { HTTP_PROXY: fromEnv.url };
@@ -53,7 +47,7 @@ describe("evtws through an HTTP proxy", () => {
   });
 
   it("--no-proxy ignores HTTP_PROXY, and NO_PROXY bypasses it: the proxy sees nothing", async () => {
-    server = await echo();
+    const server = await echo();
     const proxy = await proxyChain();
     const run = await runCli(["--no-proxy", "--match", "echo", "-x", "hi", server.url], {
       env: { HTTP_PROXY: proxy.url },
@@ -68,7 +62,7 @@ describe("evtws through an HTTP proxy", () => {
   });
 
   it("a 407 exits 1 with ERR_DIAL_FAILED naming the proxy's answer, and never prints the password", async () => {
-    server = await echo();
+    const server = await echo();
     const proxy = await proxyChain({ user: "u", password: "right" });
     const run = await runCli([
       "--proxy",
@@ -89,7 +83,7 @@ describe("evtws through an HTTP proxy", () => {
     "--proxy %s is a usage mistake: exit 2 before dialling, naming --proxy, never printing the password",
     async (proxy) => {
       let connections = 0;
-      server = await startWsServer(
+      const server = await startWsServerForTest(
         (text) => text,
         () => connections++,
       );
@@ -123,7 +117,7 @@ describe("evtws through an HTTP proxy", () => {
   it('--proxy "" turns the proxy variables off, as in curl: the proxy sees nothing', async () => {
     // curl: "If there is an environment variable setting a proxy, you can set proxy to \"\"
     // to override it." Before: exit 2, "--proxy must be an http:// URL".
-    server = await echo();
+    const server = await echo();
     const proxy = await proxyChain();
     const run = await runCli(["-q", "--proxy", "", "--match", "echo", "-x", "hi", server.url], {
       env: { HTTP_PROXY: proxy.url },

@@ -1,32 +1,19 @@
 /**
  * Scripted mode (`-x` and piped stdin), driven as a child process against a real `ws` server:
- * what reaches stdout and stderr, and the exit code.
+ * what reaches stdout and stderr, and the exit code. A duration below a millisecond is 1 ms,
+ * never 0 (the library's "no deadline").
  */
 
-import { afterEach, describe, expect, it } from "vitest";
-import {
-  idReply,
-  runCli,
-  startCli,
-  startWsServer,
-  useSourceBundle,
-  type WsServer,
-  waitFor,
-} from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { idReply, runCli, startCli, startWsServerForTest, useSourceBundle, waitFor } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 describe("evtws -x", () => {
   it("prints each matched response on stdout in request order and exits 0", async () => {
     // The server answers id 1 only after id 2, so arrival order differs from request order.
     let held: (() => void) | undefined;
-    server = await startWsServer((text, _bin, ws) => {
+    const server = await startWsServerForTest((text, _bin, ws) => {
       const { id } = JSON.parse(text) as { id: number };
       if (id === 1) {
         held = () => ws.send(JSON.stringify({ id: 1, ok: true }));
@@ -45,7 +32,7 @@ describe("evtws -x", () => {
   it("an empty or blank -x message is sent, as asked (only blank stdin lines are skipped)", async () => {
     // docs/cli.md: "Each -x message, or each non-empty stdin line, is sent". Before: `-x ""`
     // and `-x " "` sent nothing and exited 0; wscat -x "" sends an empty message.
-    server = await startWsServer((text) => text);
+    const server = await startWsServerForTest((text) => text);
     const run = await runCli(["-q", "--match", "echo", "-x", "", "-x", " ", server.url]);
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
@@ -54,7 +41,7 @@ describe("evtws -x", () => {
   });
 
   it("exits 1 with ERR_REQUEST_TIMEOUT on stderr when no response arrives within --timeout", async () => {
-    server = await startWsServer(() => undefined);
+    const server = await startWsServerForTest(() => undefined);
     const run = await runCli(["-x", '{"id":1}', "--timeout", "0.3", server.url]);
     expect(run.code).toBe(1);
     expect(run.stdout).toBe("");
@@ -62,7 +49,7 @@ describe("evtws -x", () => {
   });
 
   it("exits 1 with ERR_DIAL_FAILED on stderr when the connection fails", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const url = server.url;
     await server.stop();
     const run = await runCli(["-x", "hello", url]);
@@ -73,7 +60,7 @@ describe("evtws -x", () => {
   });
 
   it("--match echo waits for the identical message; with --responses-only others go to stderr as unmatched", async () => {
-    server = await startWsServer((text, _bin, ws) => {
+    const server = await startWsServerForTest((text, _bin, ws) => {
       ws.send("noise");
       return text;
     });
@@ -84,7 +71,7 @@ describe("evtws -x", () => {
   });
 
   it("--match id:<field> matches on a nested JSON field", async () => {
-    server = await startWsServer((text, _bin, ws) => {
+    const server = await startWsServerForTest((text, _bin, ws) => {
       const rid = (JSON.parse(text) as { meta: { rid: number } }).meta.rid;
       ws.send(JSON.stringify({ meta: { rid: rid + 100 }, other: true }));
       return JSON.stringify({ meta: { rid }, result: "yes" });
@@ -102,7 +89,7 @@ describe("evtws -x", () => {
   });
 
   it("--json pretty-prints JSON responses and refuses to send a line that is not JSON", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const ok = await runCli(["--json", "-x", '{"id":1}', server.url]);
     expect(ok.code).toBe(0);
     expect(ok.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
@@ -113,7 +100,7 @@ describe("evtws -x", () => {
   });
 
   it("-H sends the header and -s offers the subprotocol in the handshake", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli([
       "-H",
       "X-Token: abc 123",
@@ -135,7 +122,9 @@ describe("evtws -x", () => {
   });
 
   it("--binary sends lines as binary frames and prints binary replies as hex", async () => {
-    server = await startWsServer((text, isBinary) => (isBinary ? Buffer.from(text) : "not binary"));
+    const server = await startWsServerForTest((text, isBinary) =>
+      isBinary ? Buffer.from(text) : "not binary",
+    );
     const run = await runCli(["--binary", "--match", "echo", "-x", "hi!", server.url]);
     expect(run.code).toBe(0);
     expect(server.received).toEqual(["bin:686921"]);
@@ -143,7 +132,7 @@ describe("evtws -x", () => {
   });
 
   it("-q prints data only: the response on stdout, no events", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const loud = await runCli(["-x", '{"id":1}', server.url]);
     expect(loud.stderr).toMatch(/\* connected to ws:\/\/127\.0\.0\.1:\d+\//);
     const quiet = await runCli(["-q", "-x", '{"id":1}', server.url]);
@@ -153,7 +142,7 @@ describe("evtws -x", () => {
   });
 
   it("colours nothing when output is not a terminal; FORCE_COLOR turns colour on, NO_COLOR wins", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const args = ["-x", '{"id":1}', server.url];
     expect((await runCli(args)).stderr).not.toContain("\x1b[");
     expect((await runCli(args, { env: { FORCE_COLOR: "1" } })).stderr).toContain("\x1b[2m");
@@ -163,21 +152,21 @@ describe("evtws -x", () => {
 
 describe("evtws with piped stdin", () => {
   it("sends one request per line, prints responses in order, exits 0 when all settled", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const run = await runCli([server.url], { input: '{"id":1}\n\n{"id":"two"}\n{"id":3}\n' });
     expect(run.code).toBe(0);
     expect(run.stdout).toBe('{"id":1,"ok":true}\n{"id":"two","ok":true}\n{"id":3,"ok":true}\n');
   });
 
   it("a line without the id field is answered by the next message", async () => {
-    server = await startWsServer((text) => `got ${text}`);
+    const server = await startWsServerForTest((text) => `got ${text}`);
     const run = await runCli([server.url], { input: "hello\n" });
     expect(run.code).toBe(0);
     expect(run.stdout).toBe("got hello\n");
   });
 
   it("exits 1 when one of the requests times out, after printing the others", async () => {
-    server = await startWsServer((text) =>
+    const server = await startWsServerForTest((text) =>
       text.includes('"id":2') ? undefined : idReply(text, false, undefined!),
     );
     const run = await runCli(["--timeout", "0.3", server.url], { input: '{"id":1}\n{"id":2}\n{"id":3}\n' });
@@ -189,7 +178,7 @@ describe("evtws with piped stdin", () => {
 
 describe("evtws heartbeat and reconnect", () => {
   it("--ping-interval pings and prints the pong with its round-trip time", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli(["-v", "--ping-interval", "0.2", server.url]);
     try {
       await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/, 2);
@@ -199,8 +188,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("pong lines are shown only with -v: the heartbeat's pongs are not news", async () => {
-    const peer = await startWsServer();
-    server = peer;
+    const peer = await startWsServerForTest();
     const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", peer.url]);
     try {
       // Each ping follows 200 ms of silence, so the echo of the first (its pong) came before the third.
@@ -213,7 +201,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("--ping-msg sends a text ping whose echo gives the RTT", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli(["--verbose", "--ping-interval", "0.2", "--ping-msg", "hb", server.url]);
     try {
       await cli.waitFor("stderr", /\* pong, RTT \d+\.\d ms/);
@@ -225,7 +213,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("--pong-timeout declares a silent peer dead: ERR_PONG_TIMEOUT and exit 1", async () => {
-    server = await startWsServer(() => undefined);
+    const server = await startWsServerForTest(() => undefined);
     const cli = startCli(["--ping-interval", "0.2", "--ping-msg", "hb", "--pong-timeout", "0.3", server.url]);
     try {
       expect(await cli.exited).toBe(1);
@@ -236,7 +224,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("reconnects after the server restarts on the same port, then carries data again", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const cli = startCli(["--max-attempts", "50", "--min-delay", "100ms", "--max-delay", "200", server.url]);
     try {
       await cli.waitFor("stderr", /\* connected to/);
@@ -255,7 +243,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("--max-attempts gives up after that many retries with ERR_RECONNECT_EXHAUSTED", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const url = server.url;
     await server.stop();
     const run = await runCli(["--max-attempts", "2", "--min-delay", "10ms", "-x", "hi", url]);
@@ -269,7 +257,7 @@ describe("evtws heartbeat and reconnect", () => {
 
   it("-q --max-attempts: the give-up line says why the last attempt failed", async () => {
     // Before: only "gave up after 2 reconnect attempts": under -q nothing said the port refused.
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const url = server.url;
     await server.stop();
     const run = await runCli(["-q", "--max-attempts", "2", "--min-delay", "10ms", "-x", "hi", url]);
@@ -282,7 +270,7 @@ describe("evtws heartbeat and reconnect", () => {
 
   it("-q: a close evtws itself started (--max-message-size) says why, not just its code", async () => {
     // Before: "evtws: closed 1009", read as the server's close (`closed 4001 go away` is).
-    server = await startWsServer((text) => text);
+    const server = await startWsServerForTest((text) => text);
     const big = "a".repeat(2000);
     const run = await runCli(["-q", "--match", "echo", "--max-message-size", "1k", "-x", big, server.url]);
     expect(run.code).toBe(1);
@@ -290,7 +278,7 @@ describe("evtws heartbeat and reconnect", () => {
   });
 
   it("--no-reconnect wins over --max-attempts: a drop ends the run with exit 1", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const cli = startCli(["--no-reconnect", "--max-attempts", "5", server.url]);
     try {
       await cli.waitFor("stderr", /\* connected to/);
@@ -301,5 +289,27 @@ describe("evtws heartbeat and reconnect", () => {
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("durations below a millisecond", () => {
+  it("--timeout 0.0001 times the request out (1 ms) rather than waiting forever, as 0 does", async () => {
+    // Before: 0.1 ms was rounded to 0, the library's "no deadline", and the run hung on a server
+    // that never answers.
+    const server = await startWsServerForTest(() => undefined);
+    const run = await runCli(["-q", "--timeout", "0.0001", "-x", "never answered", server.url], {
+      timeoutMs: 15_000,
+    });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/^evtws: ERR_REQUEST_TIMEOUT: request timed out after 1 ms/);
+  });
+
+  it("--connect-timeout 0.4ms is 1 ms, not refused as 0", async () => {
+    const server = await startWsServerForTest();
+    const run = await runCli(["-q", "--connect-timeout", "0.4ms", "-x", "hi", server.url]);
+    // Before: a usage mistake (exit 2), "--connect-timeout: option connectTimeoutMs must be a
+    // whole number of ms from 1 …, got 0". A 1 ms bound may or may not be enough here.
+    expect(run.code).not.toBe(2);
+    expect(run.stderr).not.toMatch(/--connect-timeout|got 0/);
   });
 });

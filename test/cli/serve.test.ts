@@ -1,6 +1,7 @@
 /**
  * `evtws serve`, the test server with fault injection, run as a child process and probed by
- * the CLI itself in scripted mode.
+ * the CLI itself in scripted mode. Its log shows a client's control characters escaped, and it
+ * goes on serving when the log's reader goes away.
  */
 
 import { afterEach, describe, expect, it } from "vitest";
@@ -129,5 +130,44 @@ describe("evtws serve", () => {
     client.send("/drop");
     await client.waitFor("stderr", /\* connected to/, 2);
     expect(server.stdout()).toMatch(/#1 asked for \/drop: cutting the connection/);
+  });
+});
+
+describe("evtws serve as a test peer", () => {
+  it("logs a message's control characters escaped, on one line: a client cannot clear its terminal", async () => {
+    // Before: the text went to the log raw, "\x1b[2J" cleared the server's screen and the
+    // newline started a line that looked like the server's own.
+    const { server: peer, url } = await serve([]);
+    const nasty = "a\x1b[2J\x1b[Hb\n12:00:00.000 #9 forged\r";
+    const run = await runCli(["--match", "echo", "-x", nasty, url]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toBe(`${nasty}\n`);
+    const log = await peer.waitFor("stdout", /#1 closed 1000/);
+    expect(log).not.toContain("\x1b");
+    expect(log).not.toContain("\r");
+    expect(log).toContain(String.raw`#1 < a\x1b[2J\x1b[Hb\n12:00:00.000 #9 forged\r`);
+    expect(log).not.toMatch(/^12:00:00\.000/m);
+  });
+
+  it("goes on serving when its log's reader goes away (`evtws serve | head -1`)", async () => {
+    // Before: the next log line failed with EPIPE, unheard, and the server died with a stack
+    // trace as the first client connected.
+    const { server: peer, url } = await serve([]);
+    peer.child.stdout.destroy();
+    for (const message of ["one", "two"]) {
+      const run = await runCli(["-q", "--match", "echo", "-x", message, url]);
+      expect(run).toEqual({ code: 0, stdout: `${message}\n`, stderr: "" });
+    }
+    // A raw client too, closed by the server when it stops: it is still there.
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    const closed = new Promise<number>((resolve) => ws.once("close", resolve));
+    peer.child.kill("SIGTERM");
+    expect(await closed).toBe(1001);
+    expect(await peer.exited).toBe(0);
+    expect(peer.stderr()).toBe("");
   });
 });

@@ -3,7 +3,9 @@
  * script waiting on stdin, a request in flight, `-n` streaming, dialling), it sends a close
  * frame with 1000, waits for the answer at most 1 s, and exits 130 or 143 as a shell expects.
  * Each test spawns the CLI, sends the signal with `kill`, and asserts the exit status and the
- * close code the server saw, against `ws` and against Python `websockets`.
+ * close code the server saw, against `ws` and against Python `websockets`. A signal ends the
+ * run even when nothing reads stdout any more (`timeout 60 evtws -n URL | stuck`, a pager left
+ * open).
  */
 
 import { type AddressInfo, createServer, type Socket } from "node:net";
@@ -12,11 +14,12 @@ import type { WebSocket } from "ws";
 import { createTestServer } from "../../src/testing/index.js";
 import { requireTools } from "../helpers/tools.js";
 import {
+  type CliProcess,
   idReply,
   type PythonServer,
   startCli,
   startPythonServer,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
   waitFor,
@@ -24,18 +27,17 @@ import {
 
 useSourceBundle();
 
-let server: WsServer | undefined;
 const cleanups: Array<() => Promise<unknown>> = [];
 afterEach(async () => {
-  await server?.stop();
-  server = undefined;
   for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 /** A server answering JSON ids that records the close code of every connection. */
 async function recordingServer(reply = idReply): Promise<{ server: WsServer; codes: number[] }> {
   const codes: number[] = [];
-  const started = await startWsServer(reply, (ws: WebSocket) => ws.on("close", (code) => codes.push(code)));
+  const started = await startWsServerForTest(reply, (ws: WebSocket) =>
+    ws.on("close", (code) => codes.push(code)),
+  );
   return { server: started, codes };
 }
 
@@ -50,7 +52,7 @@ describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", 
   for (const [signal, status] of SIGNALS) {
     it(`${signal} in a pipeline waiting on stdin`, async () => {
       const rec = await recordingServer();
-      server = rec.server;
+      const server = rec.server;
       const cli = startCli(["-q", server.url]);
       try {
         cli.send('{"id":1}');
@@ -68,10 +70,10 @@ describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", 
 
     it(`${signal} with a -x request in flight that the server never answers`, async () => {
       const rec = await recordingServer(() => undefined);
-      server = rec.server;
+      const server = rec.server;
       const cli = startCli(["-q", "-x", '{"id":1}', server.url]);
       try {
-        await waitFor("the request to arrive", () => server?.received.length === 1);
+        await waitFor("the request to arrive", () => server.received.length === 1);
         cli.child.kill(signal);
         expect(await cli.exited).toBe(status);
         await waitFor("the server to see the close", () => rec.codes.length === 1);
@@ -119,6 +121,77 @@ describe("SIGINT, SIGTERM and SIGHUP close with 1000 and exit 130 / 143 / 129", 
       cli.kill();
     }
   });
+});
+
+describe("a signal while stdout's reader has stopped reading", () => {
+  // The run of the test, killed after it if the test failed before it ended.
+  let cli: CliProcess | undefined;
+  afterEach(() => {
+    cli?.kill();
+    cli = undefined;
+  });
+
+  for (const [signal, status] of [
+    ["SIGTERM", 143],
+    ["SIGINT", 130],
+  ] as const) {
+    it(`${signal} still ends the run (${status}, close 1000), though stdout holds output nobody reads`, async () => {
+      // A feed of 1 KB pushes, far more than the pipe and stdout's buffer hold. Before, evtws
+      // closed with 1000 and then waited, without end, for the reader to take what stdout held.
+      const pad = "x".repeat(1000);
+      let sent = 0;
+      const closes: number[] = [];
+      const server = await startWsServerForTest(undefined, (ws) => {
+        ws.on("close", (code) => closes.push(code));
+        const pump = () => {
+          if (ws.readyState !== ws.OPEN) return;
+          for (let i = 0; i < 256 && ws.bufferedAmount < 1 << 20; i++)
+            ws.send(JSON.stringify({ tick: ++sent, pad }));
+          setTimeout(pump, 1);
+        };
+        pump();
+      });
+      const run = startCli(["-q", "-n", server.url]);
+      cli = run;
+      run.child.stdin.end();
+      run.child.stdout.pause();
+      // Far more than the pipe (64 KB) and stdout's buffer hold: evtws's stdout is behind.
+      const deadline = Date.now() + 30_000;
+      while (sent < 1000 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(sent).toBeGreaterThanOrEqual(1000);
+      run.child.kill(signal);
+      // The reader never reads again; the run must end anyway.
+      const ended = await Promise.race([
+        run.exited,
+        new Promise<string>((r) => setTimeout(() => r("still running 20 s after the signal"), 20_000)),
+      ]);
+      expect(ended).toBe(status);
+      expect(closes).toEqual([1000]);
+      expect(run.stderr()).toBe("");
+    }, 60_000);
+  }
+  it("SIGTERM after the run is over, while stdout waits for its reader, exits 143", async () => {
+    // One answer of 2 MB, far more than the pipe and stdout's buffer hold: the run ends (the
+    // server sees its 1000) and evtws waits for the reader to take the rest of stdout.
+    const closes: number[] = [];
+    const server = await startWsServerForTest(
+      () => JSON.stringify({ id: 1, pad: "y".repeat(2 << 20) }),
+      (ws) => ws.on("close", (code) => closes.push(code)),
+    );
+    const run = startCli(["-q", "-x", '{"id":1}', server.url]);
+    cli = run;
+    run.child.stdout.pause();
+    const deadline = Date.now() + 30_000;
+    while (closes.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(closes).toEqual([1000]);
+    run.child.kill("SIGTERM");
+    const ended = await Promise.race([
+      run.exited,
+      new Promise<string>((r) => setTimeout(() => r("still running 20 s after the signal"), 20_000)),
+    ]);
+    expect(ended).toBe(143);
+    expect(run.stderr()).toBe("");
+  }, 60_000);
 });
 
 describe("signals against Python websockets", requireTools("python3-websockets"), () => {

@@ -2,11 +2,12 @@
  * `evtws` streams a server's pushes (issue 20, part 3): in a pipeline, every message that
  * answers no request is one line on stdout (compact JSON with `--json`), `--responses-only`
  * keeps them off stdout, `-n/--no-close` keeps the stream open after stdin ends, and a
- * reconnect keeps it going. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * reconnect keeps it going until `--max-attempts` runs out (`--max-attempts 0` asks for no
+ * retry: a close ends the stream as with `--no-reconnect`, no give-up). Each test spawns the CLI against a real `ws` server on 127.0.0.1
  * port 0; stdout is a pipe, as in `evtws URL | jq`.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { createTestServer } from "../../src/testing/index.js";
 import {
@@ -14,19 +15,13 @@ import {
   idReply,
   runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
   type WsServer,
   waitFor,
 } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
 
 const PUSHES = ['{"tick": 1,  "px": [1, 2]}', '{"tick": 2}', '{"tick": 3}'];
 
@@ -38,7 +33,7 @@ function pushOnConnect(ws: WebSocket): void {
 describe("evtws streams pushes in a pipeline", () => {
   it("prints each message that answers no request on stdout, one line each, even with -q", async () => {
     // Before: pushes went to stderr as `(unmatched)`, and -q dropped them.
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const run = await runCli(["-q", "-x", '{"id":1}', server.url]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${PUSHES.join("\n")}\n{"id":1,"ok":true}\n`);
@@ -46,7 +41,7 @@ describe("evtws streams pushes in a pipeline", () => {
   });
 
   it("keeps events on stderr and pushes on stdout without -q", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const run = await runCli(["-x", '{"id":1}', server.url]);
     expect(run.code).toBe(0);
     expect(run.stdout).toBe(`${PUSHES.join("\n")}\n{"id":1,"ok":true}\n`);
@@ -55,7 +50,7 @@ describe("evtws streams pushes in a pipeline", () => {
   });
 
   it("--json prints each push as compact JSON, one line each", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const run = await runCli(["-q", "--json", "-x", '{"id":1}', server.url]);
     expect(run.code).toBe(0);
     const lines = run.stdout.trimEnd().split("\n");
@@ -64,7 +59,7 @@ describe("evtws streams pushes in a pipeline", () => {
   });
 
   it("--responses-only prints responses alone on stdout; pushes go to stderr as (unmatched)", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const quiet = await runCli(["-q", "--responses-only", "-x", '{"id":1}', server.url]);
     expect(quiet.code).toBe(0);
     expect(quiet.stdout).toBe('{"id":1,"ok":true}\n');
@@ -99,7 +94,7 @@ function closeClients(server: WsServer, code = 1000): void {
 describe("-n/--no-close keeps the stream open after stdin ends", () => {
   it("prints the pushes, one per line, stays until the server closes with 1000, then exits 0", async () => {
     // Before: -n was an unknown option (exit 2), and with stdin at EOF evtws left once connected.
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const cli = startWithoutInput(["-q", "-n", server.url]);
     try {
       await cli.waitFor("stdout", /tick": 3/);
@@ -114,7 +109,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
   });
 
   it("with --json prints compact JSON; with --responses-only nothing", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const json = startWithoutInput(["-q", "-n", "--json", server.url]);
     const only = startWithoutInput(["-q", "-n", "--responses-only", server.url]);
     try {
@@ -133,7 +128,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
   });
 
   it("answers piped requests, then keeps streaming after stdin ends", async () => {
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     const cli = startCli(["-q", "-n", server.url]);
     try {
       cli.child.stdin.end('{"id":1}\n');
@@ -151,7 +146,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
 
   it("a server that closes every connection with 1000 until --max-attempts runs out: exit 1, both told", async () => {
     // Before: the last close's 1000 read as the stream's normal end: nothing said, exit 0.
-    server = await startWsServer(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 20));
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 20));
     const cli = startWithoutInput(["-q", "-n", "--max-attempts", "2", "--min-delay", "10", server.url]);
     try {
       expect(await cli.exited).toBe(1);
@@ -164,7 +159,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
   });
 
   it("a close by the server with another code is still reported, exit 1", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const cli = startWithoutInput(["-q", "-n", server.url]);
     try {
       await cli.waitFor("stdout", /tick": 3/);
@@ -182,7 +177,7 @@ describe("-n/--no-close keeps the stream open after stdin ends", () => {
   ] as const) {
     it(`${signal} closes the connection with 1000 and exits ${status}`, async () => {
       const codes: number[] = [];
-      server = await startWsServer(idReply, (ws) => {
+      const server = await startWsServerForTest(idReply, (ws) => {
         ws.on("close", (code) => codes.push(code));
         pushOnConnect(ws);
       });
@@ -222,7 +217,7 @@ describe("arrival order", () => {
 
 describe("reconnects keep streaming", () => {
   it("pushes after a reconnect still reach stdout (with --max-attempts)", async () => {
-    server = await startWsServer(idReply, pushOnConnect);
+    const server = await startWsServerForTest(idReply, pushOnConnect);
     const cli = startWithoutInput([
       "-q",
       "-n",
@@ -246,5 +241,53 @@ describe("reconnects keep streaming", () => {
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("--max-attempts 0 under -n/-w: no retry asked for, so no give-up (as --no-reconnect)", () => {
+  it.each([[["-q", "-n", "--max-attempts", "0"]], [["-q", "-w", "2", "--max-attempts", "0"]]])(
+    "%j, the server closing with 1000: exit 0, nothing said, as with --no-reconnect",
+    async (args) => {
+      // Before: "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect attempts: closed 1000
+      // bye", exit 1, for no retry asked for and none made (--no-reconnect ended with 0).
+      const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+      const run = await runCli([...args, server.url]);
+      expect(run.stderr).toBe("");
+      expect(run.code).toBe(0);
+      expect(server.handshakes).toHaveLength(1);
+    },
+  );
+
+  it("-n --max-attempts 0 without -q: the event lines are --no-reconnect's, no give-up among them", async () => {
+    // Before (with the exit fixed alone): "! ERR_RECONNECT_EXHAUSTED: gave up after 0 reconnect
+    // attempts" among the events of a run that exits 0.
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const runs = [];
+    for (const flag of ["--max-attempts", "--no-reconnect"])
+      runs.push(await runCli(["-n", ...(flag === "--no-reconnect" ? [flag] : [flag, "0"]), server.url]));
+    const events = runs.map((run) => run.stderr.replace(/^[\d:.]+ /gm, "").replace(/:\d+\//g, ":PORT/"));
+    expect(runs.map((run) => run.code)).toEqual([0, 0]);
+    expect(events[0]).toBe(events[1]);
+    expect(events[0]).not.toMatch(/gave up|EXHAUSTED/);
+  });
+
+  it("--max-attempts 1, the server closing every connection with 1000: one retry made, then exit 1 and both told (held)", async () => {
+    const server = await startWsServerForTest(idReply, (ws) => setTimeout(() => ws.close(1000, "bye"), 50));
+    const run = await runCli(["-q", "-n", "--max-attempts", "1", "--min-delay", "10", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe(
+      "evtws: ERR_RECONNECT_EXHAUSTED: gave up after 1 reconnect attempts: closed 1000 bye\n",
+    );
+    expect(server.handshakes).toHaveLength(2);
+  });
+
+  it("--max-attempts 0, the server closing with 4001: reported as the close, exit 1, as with --no-reconnect", async () => {
+    // Before: "gave up after 0 reconnect attempts: closed 4001 go away".
+    const server = await startWsServerForTest(idReply, (ws) =>
+      setTimeout(() => ws.close(4001, "go away"), 50),
+    );
+    const run = await runCli(["-q", "-n", "--max-attempts", "0", server.url]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toBe("evtws: closed 4001 go away\n");
   });
 });

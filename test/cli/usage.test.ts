@@ -1,12 +1,13 @@
 /**
- * What `evtws` says about mistakes on its command line (one line, exit 2, no stack trace),
- * `--help`, `--version`, and the built `bin`.
+ * What `evtws` says about mistakes on its command line (one line, exit 2, no stack trace, and
+ * no secret quoted: a URL that does not parse is shown without its credentials, query or
+ * fragment), `--help`, `--version`, and the built `bin`.
  */
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { idReply, root, runCli, startCli, startWsServer, useSourceBundle } from "./helpers.js";
+import { idReply, root, runCli, startCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
@@ -72,69 +73,132 @@ describe("evtws command-line mistakes", () => {
 describe("usage mistakes are found before connecting", () => {
   it("--json with an -x message that is not JSON exits 2 and never dials", async () => {
     // Before: `ERR_USAGE` printed after the connection opened, and exit 1.
-    const server = await startWsServer();
-    try {
-      const run = await runCli(["--json", "-x", '{"id":1}', "-x", "notjson", server.url]);
-      expect(run.code).toBe(2);
-      expect(run.stdout).toBe("");
-      expect(run.stderr).toBe("evtws: -x message 2: not sent: --json is on and this is not JSON\n");
-      expect(server.handshakes).toHaveLength(0);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const run = await runCli(["--json", "-x", '{"id":1}', "-x", "notjson", server.url]);
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toBe("evtws: -x message 2: not sent: --json is on and this is not JSON\n");
+    expect(server.handshakes).toHaveLength(0);
   });
 
   it("a piped line that is not JSON under --json stops the run with exit 2, naming the line", async () => {
-    const server = await startWsServer(idReply);
-    try {
-      const run = await runCli(["-q", "--json", server.url], { input: '{"id":1}\n\nnope\n{"id":2}\n' });
-      expect(run.code).toBe(2);
-      expect(run.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
-      expect(run.stderr).toBe(
-        "evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n",
-      );
-      expect(server.received).toEqual(['{"id":1}']);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest(idReply);
+    const run = await runCli(["-q", "--json", server.url], { input: '{"id":1}\n\nnope\n{"id":2}\n' });
+    expect(run.code).toBe(2);
+    expect(run.stdout).toBe('{\n  "id": 1,\n  "ok": true\n}\n');
+    expect(run.stderr).toBe("evtws: ERR_USAGE: not sent: --json is on and this is not JSON (line 3: nope)\n");
+    expect(server.received).toEqual(['{"id":1}']);
   });
 });
 
 describe("stdin that is not UTF-8", () => {
   it("a piped line that is not UTF-8 stops the run with exit 2, naming the line; nothing is replaced", async () => {
     // Before: the byte 0xe9 (a Latin-1 "é") was sent as U+FFFD, silently, and the run exited 0.
-    const server = await startWsServer();
-    try {
-      const cli = startCli(["-q", server.url]);
-      cli.child.stdin.end(
-        Buffer.concat([Buffer.from("one\ncaf"), Buffer.from([0xe9]), Buffer.from("\nthree\n")]),
-      );
-      const code = await cli.exited;
-      expect(cli.stderr()).toBe(
-        "evtws: ERR_USAGE: not sent: not UTF-8 text; send bytes with --binary-in base64|hex (line 2)\n",
-      );
-      expect(code).toBe(2);
-      expect(cli.stdout()).toBe("one\n");
-      expect(server.received).toEqual(["one"]);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const cli = startCli(["-q", server.url]);
+    cli.child.stdin.end(
+      Buffer.concat([Buffer.from("one\ncaf"), Buffer.from([0xe9]), Buffer.from("\nthree\n")]),
+    );
+    const code = await cli.exited;
+    expect(cli.stderr()).toBe(
+      "evtws: ERR_USAGE: not sent: not UTF-8 text; send bytes with --binary-in base64|hex (line 2)\n",
+    );
+    expect(code).toBe(2);
+    expect(cli.stdout()).toBe("one\n");
+    expect(server.received).toEqual(["one"]);
   });
 
   it("UTF-8 split across reads and \\r\\n line ends arrive intact", async () => {
-    const server = await startWsServer();
-    try {
-      const cli = startCli(["-q", server.url]);
-      const bytes = Buffer.from("caf\u00e9 \u4e2d\r\n\u{1f600}\r\n");
-      // One byte at a time: every multi-byte character and every \r\n is split between writes.
-      for (const byte of bytes) cli.child.stdin.write(Buffer.from([byte]));
-      cli.child.stdin.end();
-      expect(await cli.exited).toBe(0);
-      expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
-      expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
-    } finally {
-      await server.stop();
-    }
+    const server = await startWsServerForTest();
+    const cli = startCli(["-q", server.url]);
+    const bytes = Buffer.from("caf\u00e9 \u4e2d\r\n\u{1f600}\r\n");
+    // One byte at a time: every multi-byte character and every \r\n is split between writes.
+    for (const byte of bytes) cli.child.stdin.write(Buffer.from([byte]));
+    cli.child.stdin.end();
+    expect(await cli.exited).toBe(0);
+    expect(cli.stdout()).toBe("caf\u00e9 \u4e2d\n\u{1f600}\n");
+    expect(server.received).toEqual(["caf\u00e9 \u4e2d", "\u{1f600}"]);
+  });
+});
+
+describe("secrets in a mistyped command line", () => {
+  it("-H with its colon forgotten is refused without quoting the value", async () => {
+    // Before: commander and evtws both quoted it, `"Authorization Bearer S3CRET" is not a header`,
+    // into a CI log.
+    const run = await runCli([
+      "-H",
+      "X-Tag: a",
+      "-H",
+      "Authorization Bearer S3CRET",
+      "-x",
+      "hi",
+      "ws://127.0.0.1:1",
+    ]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toBe(
+      'evtws: --header 2 is not a header: use "Name: value" (not shown: it may hold a secret)\n',
+    );
+  });
+
+  it("a URL that does not parse is quoted without its credentials", async () => {
+    const run = await runCli(["-x", "hi", "ws://alice:S3CRET@[::1"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toContain("S3CRET");
+    expect(run.stderr).not.toContain("alice");
+    expect(run.stderr).toBe('evtws: "ws://…@[::1" is not a URL: use ws://host[:port][/path] or wss://…\n');
+    // A token in the query, as many servers take it, neither.
+    const query = await runCli(["-x", "hi", "ws://127.0.0.1:99999/feed?token=S3CRET"]);
+    expect(query.code).toBe(2);
+    expect(query.stderr).toBe(
+      'evtws: "ws://127.0.0.1:99999/feed?…" is not a URL: use ws://host[:port][/path] or wss://…\n',
+    );
+  });
+});
+
+describe("a URL that does not parse, quoted in the usage error", () => {
+  it.each([
+    ["a / in the password", "ws://alice:S3/CRET@example.com:99999/", '"ws://…@example.com:99999/"'],
+    ["a # in the password", "wss://alice:S3#CRET@example.com:99999/", '"wss://…@example.com:99999/"'],
+    ["an @ in the password, no scheme", "alice:S3@CRET@example.com:99999", '"…@example.com:99999"'],
+  ])("%s: no part of the credentials shown", async (_, url, shown) => {
+    // Before: the credentials were hidden only up to a /, ? or #: "S3/CRET" showed its end and
+    // "S3#CRET" whole. A password with such a character is what makes the URL fail to parse.
+    const run = await runCli(["-x", "hi", url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/S3|CRET|alice/);
+    expect(run.stderr).toBe(`evtws: ${shown} is not a URL: use ws://host[:port][/path] or wss://…\n`);
+  });
+});
+
+describe("a URL that does not parse, quoted in the usage error: no query or fragment text", () => {
+  it.each([
+    [
+      "an @ in the query (the last @ is not the userinfo's)",
+      "ws://example.com:99999/feed?user=me@example.com&token=S3CRET",
+      '"ws://…@example.com…"',
+    ],
+    [
+      "a token in the fragment",
+      "ws://example.com:99999/feed#access_token=S3CRET",
+      '"ws://example.com:99999/feed#…"',
+    ],
+    [
+      "a session id in the path's parameters",
+      "ws://example.com:99999/app;jsessionid=S3CRET",
+      '"ws://example.com:99999/app…"',
+    ],
+    [
+      "an IPv6 literal with a zone id and credentials",
+      "ws://alice:S3CRET@[fe80::1%eth0]:8080/",
+      '"ws://…@[fe80::1%eth0]:8080/"',
+    ],
+  ])("%s", async (_, url, shown) => {
+    // Before: the first showed "ws://…@example.com&token=S3CRET" (hiding up to the last @ took
+    // the query's ? with it), the second and third their secret whole.
+    const run = await runCli(["-x", "hi", url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).not.toMatch(/S3CRET|alice/);
+    expect(run.stderr).toBe(`evtws: ${shown} is not a URL: use ws://host[:port][/path] or wss://…\n`);
   });
 });
 

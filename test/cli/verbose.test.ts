@@ -3,20 +3,14 @@
  * library's logger lines on stderr, message sizes with `--trace`, stdout unchanged.
  */
 
-import { afterEach, describe, expect, it } from "vitest";
-import { runCli, startWsServer, useSourceBundle, type WsServer } from "./helpers.js";
+import { describe, expect, it } from "vitest";
+import { runCli, startWsServerForTest, useSourceBundle } from "./helpers.js";
 
 useSourceBundle();
 
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
-
 describe("evtws -v / --trace", () => {
   it("-v prints the connection's life on stderr, one line per event, and leaves stdout to the data", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["-v", "--match", "echo", "-x", "hello", `${server.url}?token=secret123`]);
     expect(run.code).toBe(0);
     expect(run.stdout.trim()).toBe("hello");
@@ -28,7 +22,7 @@ describe("evtws -v / --trace", () => {
   });
 
   it("--trace also prints the size of each message sent and received", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["--trace", "--match", "echo", "-x", "hello", server.url]);
     expect(run.code).toBe(0);
     const lines = run.stderr.split("\n").filter((l) => l.startsWith("evtwebsocket["));
@@ -38,7 +32,7 @@ describe("evtws -v / --trace", () => {
   });
 
   it("without -v, stderr has no logger line", async () => {
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const run = await runCli(["--match", "echo", "-x", "hello", server.url]);
     expect(run.code).toBe(0);
     expect(run.stderr).not.toContain("evtwebsocket[");

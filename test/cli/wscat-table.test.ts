@@ -11,7 +11,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Chain, mintChain } from "../helpers/cert.js";
 import { requireTools, WSCAT } from "../helpers/tools.js";
@@ -22,9 +22,8 @@ import {
   root,
   runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
-  type WsServer,
   waitFor,
 } from "./helpers.js";
 
@@ -69,17 +68,11 @@ function row(task: string): { wscat: string; evtws: string } {
 const wscat = (args: string[]): CliProcess => startCli(args, { cli: [WSCAT] });
 
 describe("docs/cli.md's five tasks, done with wscat and with evtws", requireTools("wscat", "jq"), () => {
-  let server: WsServer | undefined;
-  afterEach(async () => {
-    await server?.stop();
-    server = undefined;
-  });
-
   it("send a message and print its answer", async () => {
     const { wscat: told, evtws: shown } = row("send a message and print its answer");
     expect(shown).toContain(`\`evtws -x '{"id":1}' URL\``);
     expect(told).toContain(`\`wscat -c URL -x '{"id":1}' -w 1\``);
-    server = await startWsServer(idReply);
+    const server = await startWsServerForTest(idReply);
     // evtws, with its stdin at its end as in a script: the answer, exit 0.
     const evtws = await runCli(["-x", '{"id":1}', server.url]);
     expect(evtws.stdout).toBe('{"id":1,"ok":true}\n');
@@ -98,7 +91,7 @@ describe("docs/cli.md's five tasks, done with wscat and with evtws", requireTool
     expect(shown).toContain("`evtws -q URL < requests.txt`");
     expect(told).toContain("`wscat -c URL < requests.txt`");
     // Answers 20 ms after the request, the later ids first: out of order.
-    server = await startWsServer((text, _binary, ws) => {
+    const server = await startWsServerForTest((text, _binary, ws) => {
       const id = (JSON.parse(text) as { id: number }).id;
       setTimeout(() => ws.send(JSON.stringify({ id, ok: true })), 50 - 5 * id);
       return undefined;
@@ -117,7 +110,7 @@ describe("docs/cli.md's five tasks, done with wscat and with evtws", requireTool
     const { wscat: told, evtws: shown } = row("follow a feed into jq");
     expect(shown).toContain("`evtws -q -n --json URL`");
     expect(shown).toContain("`jq .price`");
-    server = await startWsServer(idReply, (ws) => {
+    const server = await startWsServerForTest(idReply, (ws) => {
       for (const price of [1.5, 2, 2.5]) ws.send(JSON.stringify({ price }));
       setTimeout(() => ws.close(1000), 200);
     });
@@ -144,7 +137,7 @@ describe("docs/cli.md's five tasks, done with wscat and with evtws", requireTool
     expect(told).toMatch(/exits on disconnect/);
     // Each subscription is answered with a price.
     let price = 0;
-    server = await startWsServer((text) =>
+    const server = await startWsServerForTest((text) =>
       text === '{"op":"sub"}' ? JSON.stringify({ price: ++price }) : undefined,
     );
     const peer = server;

@@ -1,8 +1,8 @@
 /**
- * Review of the interactive session's slash commands with odd input (third review of issue 20),
- * in a real terminal: tmux runs `evtws` against a `ws` echo server of the test, `send-keys`
- * types, and `capture-pane` reads the screen. A mistake typed at the prompt is told on one line
- * and the session goes on: no stack trace, no crash, the connection not cut.
+ * Slash commands at the prompt with odd input, in a real terminal: tmux runs `evtws` against a
+ * `ws` server of the test, `send-keys` types, and `capture-pane` reads the screen. A mistake
+ * typed at the prompt is told on one line and the session goes on (no stack trace, no crash,
+ * the connection not cut); `/reconnect` during a wait the server asked for says it waits.
  * Without tmux the suite is skipped, or fails under CI=true (test/helpers/tools.ts).
  */
 
@@ -14,8 +14,8 @@ import { createTmux, withExitLine } from "./tmux.js";
 
 useSourceBundle();
 
-const tmux = createTmux("evtws-review3");
-const pane = tmux.pane("review3");
+const tmux = createTmux("evtws-commands");
+const pane = tmux.pane("commands");
 let server: WsServer;
 const codes: number[] = [];
 

@@ -1,67 +1,23 @@
 /**
- * Review of `evtws` in a pipeline (third review of issue 20): inputs a wscat user pipes that the
- * earlier tests did not try. Each test spawns the CLI against a real `ws` server on 127.0.0.1
+ * `evtws` into a reader slower than what comes (`evtws URL | slow`, a pager): evtws reads the
+ * socket and stdin no faster than stdout drains, so the server or the input is held back and
+ * memory stays bounded, yet nothing is lost, every line comes in order, no request in flight
+ * times out behind the held socket, and `-w` still prints all that came during its wait. Each
+ * test pauses the CLI's stdout, then reads it all; against a real `ws` server on 127.0.0.1
  * port 0.
  */
 
-import { readFileSync } from "node:fs";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   idReply,
+  peakRssMb,
   readLinesFrom,
-  runCli,
   startCli,
-  startWsServer,
+  startWsServerForTest,
   useSourceBundle,
-  type WsServer,
 } from "./helpers.js";
 
 useSourceBundle();
-
-let server: WsServer | undefined;
-afterEach(async () => {
-  await server?.stop();
-  server = undefined;
-});
-
-describe("evtws in a pipeline, reviewed", () => {
-  it("requests that repeat an id are sent one after another, each answered, whatever the timing", async () => {
-    // Each message is echoed 50 ms later, so all three would be in flight together. Before:
-    // lines 2 and 3 failed with ERR_DUPLICATE_ID when piped at once (exit 1), and went
-    // through when typed slowly: the outcome hung on how fast stdin came.
-    server = await startWsServer((text, _binary, ws) => {
-      setTimeout(() => ws.send(text), 50);
-      return undefined;
-    });
-    const input = '{"id":1,"n":1}\n{"id":1,"n":2}\n{"id":2,"n":3}\n{"id":1,"n":4}\n';
-    const run = await runCli(["-q", server.url], { input });
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toBe(input);
-    expect(run.code).toBe(0);
-    expect(server.received).toEqual(input.trimEnd().split("\n"));
-  });
-
-  it("-x messages that repeat an id are each answered too", async () => {
-    server = await startWsServer((text, _binary, ws) => {
-      setTimeout(() => ws.send(text), 50);
-      return undefined;
-    });
-    const run = await runCli(["-q", "-x", '{"id":"a","n":1}', "-x", '{"id":"a","n":2}', server.url]);
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toBe('{"id":"a","n":1}\n{"id":"a","n":2}\n');
-    expect(run.code).toBe(0);
-  });
-});
-
-/** Peak resident memory of a running process in MB (Linux `VmHWM`), or undefined. */
-function peakRssMb(pid: number | undefined): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return match === null ? undefined : Number(match[1]) / 1024;
-  } catch {
-    return undefined;
-  }
-}
 
 describe("a feed into a slow reader", () => {
   it("is read from the socket no faster than stdout drains: the server is held back, nothing is lost", async () => {
@@ -72,7 +28,7 @@ describe("a feed into a slow reader", () => {
     const TOTAL = 60_000;
     const pad = "x".repeat(1000);
     let sent = 0;
-    server = await startWsServer(undefined, (ws) => {
+    const server = await startWsServerForTest(undefined, (ws) => {
       const pump = () => {
         while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
         if (sent < TOTAL && ws.readyState === ws.OPEN) setTimeout(pump, 1);
@@ -116,7 +72,7 @@ describe("piped requests into a slow reader", () => {
     // lines of 500 B).
     const TOTAL = 40_000;
     const pad = "y".repeat(1000);
-    server = await startWsServer();
+    const server = await startWsServerForTest();
     const cli = startCli(["-q", server.url]);
     cli.child.stdout.pause();
     let written = 0;
@@ -158,7 +114,7 @@ describe("requests and a feed into a slow reader", () => {
     // request waits: before that check, answers in flight sat behind the held socket and
     // their requests failed with ERR_REQUEST_TIMEOUT.
     const pad = "z".repeat(1000);
-    server = await startWsServer(idReply, (ws) => {
+    const server = await startWsServerForTest(idReply, (ws) => {
       let tick = 0;
       const pump = () => {
         if (ws.readyState !== ws.OPEN) return;
@@ -185,4 +141,41 @@ describe("requests and a feed into a slow reader", () => {
     expect(cli.stderr()).toBe("");
     expect(answers).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
   }, 120_000);
+});
+
+describe("-w/--wait into a slow reader", () => {
+  it("prints what the server sent during the wait, though the reader is slower than the wait", async () => {
+    // 3,000 pushes of 1 KB right after the answer; the reader pauses for 4 s, longer than -w 2.
+    // Before, evtws held the socket for the reader during the wait, the server was held back
+    // after a few thousand, and when the wait ran out the rest were never read: a reader that
+    // keeps up got all 3,000.
+    const TOTAL = 3000;
+    const pad = "x".repeat(1000);
+    const server = await startWsServerForTest((text, _binary, ws) => {
+      if (text !== '{"id":1}') return undefined;
+      ws.send('{"id":1,"ok":true}');
+      let sent = 0;
+      const pump = () => {
+        if (ws.readyState !== ws.OPEN) return;
+        while (ws.bufferedAmount < 1 << 20 && sent < TOTAL) ws.send(JSON.stringify({ tick: ++sent, pad }));
+        if (sent < TOTAL) setTimeout(pump, 1);
+      };
+      pump();
+      return undefined;
+    });
+    const cli = startCli(["-q", "-x", '{"id":1}', "-w", "2", server.url]);
+    cli.child.stdout.pause();
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const ticks: number[] = [];
+    let answers = 0;
+    readLinesFrom(cli, (line) => {
+      const msg = JSON.parse(line) as { tick?: number; ok?: boolean };
+      if (msg.ok === true) answers++;
+      else ticks.push(msg.tick ?? -1);
+    });
+    expect(await cli.exited).toBe(0);
+    expect(cli.stderr()).toBe("");
+    expect(answers).toBe(1);
+    expect(ticks).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
+  }, 60_000);
 });
