@@ -4,11 +4,12 @@
  * servers, hand-written peers on 127.0.0.1 and the testing kit's fault proxy. A refused or
  * malformed handshake is retried under the normal rules here (docs/concepts.md § Reconnect and
  * backoff), where the plan proposed "fatal" for some.
+ * Also A-4 as slowloris: a 101, interim answers or a proxy's answer to CONNECT trickling in.
  */
 
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
-import net from "node:net";
+import net, { type Socket } from "node:net";
 import { describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
@@ -444,4 +445,82 @@ describe("B. behind a reverse proxy that restarts", requireTools("nginx"), () =>
     expect(c.stats.reconnects).toBe(2);
     await until(() => upstream.clients.size === 1, "one upstream connection");
   }, 30_000);
+});
+
+/** Writes `text` to `socket` one byte every `everyMs`, then `tail` for ever, until the socket is gone. */
+function dribble(socket: Socket, text: string, tail: string, everyMs: number): { written: () => number } {
+  let at = 0;
+  let written = 0;
+  const next = () => {
+    if (socket.destroyed || !socket.writable) return;
+    const piece = at < text.length ? text[at++]! : tail;
+    written += piece.length;
+    socket.write(piece);
+    setTimeout(next, everyMs);
+  };
+  next();
+  return { written: () => written };
+}
+
+describe("A-4 (slowloris): a handshake answer that trickles in never holds an attempt past connectTimeoutMs", () => {
+  it("a 101 written a byte at a time, its headers never ending (far under Node's header limit): ERR_CONNECT_TIMEOUT, the socket closed", async () => {
+    let trickle: { written: () => number } | undefined;
+    const closed: Socket[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => void closed.push(socket));
+      socket.once("data", (head: Buffer) => {
+        // The right 101 (its accept value matches), without the blank line that ends it.
+        trickle = dribble(socket, switchingProtocols(head.toString()).slice(0, -2), "X-A: b\r\n", 10);
+      });
+    });
+    const c = conn({ reconnect: false, connectTimeoutMs: 300 });
+    const failure = (await c.dial(`ws://127.0.0.1:${port}/`).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(failure.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => closed.length === 1, "the server saw the socket close");
+    // The timer ended it, not Node's 16 KiB header limit: bytes kept arriving all along.
+    expect(trickle!.written()).toBeGreaterThan(0);
+    expect(trickle!.written()).toBeLessThan(16 * 1024);
+    expect(c.state).toBe("closed");
+  });
+
+  it("interim answers (102 Processing) sent without end, each under any header limit: ERR_CONNECT_TIMEOUT, the socket closed", async () => {
+    let sent = 0;
+    const closed: Socket[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => void closed.push(socket));
+      socket.once("data", () => {
+        const answers = "HTTP/1.1 102 Processing\r\n\r\n".repeat(1000);
+        const more = () => {
+          if (socket.destroyed || !socket.writable) return;
+          sent += 1000;
+          socket.write(answers, () => setImmediate(more));
+        };
+        more();
+      });
+    });
+    const c = conn({ reconnect: false, connectTimeoutMs: 300 });
+    const failure = (await c.dial(`ws://127.0.0.1:${port}/`).catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(failure.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => closed.length === 1, "the server saw the socket close");
+    expect(sent).toBeGreaterThan(1000); // Node read past many of them: only the deadline ended it
+  });
+
+  it("a proxy's answer to CONNECT written a byte at a time: ERR_CONNECT_TIMEOUT, the proxy's socket closed", async () => {
+    let trickle: { written: () => number } | undefined;
+    const closed: Socket[] = [];
+    const { port } = await tcpServer((socket) => {
+      socket.on("error", () => {});
+      socket.on("close", () => void closed.push(socket));
+      socket.once("data", () => {
+        trickle = dribble(socket, "HTTP/1.1 200 Connection established\r\nX-A: ", "b", 10);
+      });
+    });
+    const c = conn({ reconnect: false, proxy: `http://127.0.0.1:${port}`, connectTimeoutMs: 300 });
+    const failure = (await c.dial("ws://127.0.0.1:9/").catch((e: unknown) => e)) as EvtWebSocketError;
+    expect(failure.code).toBe("ERR_CONNECT_TIMEOUT");
+    await until(() => closed.length === 1, "the proxy saw the socket close");
+    expect(trickle!.written()).toBeLessThan(16 * 1024); // under the proxy answer's own bound
+  });
 });

@@ -4,6 +4,7 @@
  * /work/briefs/catalogue-2-map.md). Every test talks to a real peer on 127.0.0.1: a `ws` server,
  * or a hand-written one (test/helpers/raw-server.ts) that writes crafted frames and records
  * every byte the client sends. Each test's name starts with its scenario ID.
+ * Also F-3: frame headers announcing more than the limit, and fragments whose total is over it.
  */
 
 import type { Socket } from "node:net";
@@ -12,19 +13,12 @@ import type { WebSocket } from "ws";
 import { type CloseInfo, type EvtWebSocketError, json, State } from "../src/index.js";
 import { createFaultProxy } from "../src/testing/index.js";
 import { conn, fast, onCleanup, server, uncaughtExceptions } from "./helpers/harness.js";
-import { parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
+import { closeCodesIn, parseAll, rawServer, switchingProtocols, tcpServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** A server frame (unmasked) with a payload under 126 bytes; `first` is the whole first byte. */
 function rawFrame(first: number, payload: Buffer = Buffer.alloc(0)): Buffer {
   return Buffer.concat([Buffer.from([first, payload.length]), payload]);
-}
-
-/** The close codes in the close frames `bytes` (what a client sent) hold, in order. */
-function closeCodesIn(bytes: Buffer): number[] {
-  return parseAll(bytes)
-    .filter((f) => f.opcode === 8)
-    .map((f) => (f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005));
 }
 
 /** A masked text frame from the server: RFC 6455 §5.1 forbids a server to mask. */
@@ -665,5 +659,80 @@ describe("G-9: user functions that throw on the inbound path", () => {
     expect(thrown).toEqual(["isPong bug", "messageId bug", "shouldReconnect bug"]);
     await expect(c.request("x", { timeoutMs: 10_000 })).resolves.toBe("x");
     expect(c.state).toBe(State.OPEN);
+  });
+});
+
+/** A connection to a hand-written peer, recording what the client reports. */
+async function hostile(options: { maxMessageBytes?: number } = {}) {
+  const raw = await rawServer();
+  const messages: unknown[] = [];
+  const errors: EvtWebSocketError[] = [];
+  const closes: CloseInfo[] = [];
+  const c = conn({
+    reconnect: false,
+    ...options,
+    onMessage: (m) => void messages.push(m),
+    onError: (e) => void errors.push(e),
+    onClose: (i) => void closes.push(i),
+  });
+  await c.dial(raw.url);
+  return { raw, c, messages, errors, closes };
+}
+
+const tooBig: CloseInfo = {
+  code: 1009,
+  reason: "",
+  wasClean: false,
+  willReconnect: false,
+  closedBy: "client",
+};
+
+describe("F-3: frame headers that announce more than the limit are refused before any payload is buffered", () => {
+  it.each([
+    ["2^63 (the top bit of the 64-bit length, which RFC 6455 forbids)", [0x80, 0, 0, 0, 0, 0, 0, 0]],
+    ["2^53 (past what a JavaScript number holds exactly)", [0, 0x20, 0, 0, 0, 0, 0, 0]],
+    [
+      "16 MiB + 1 with the default maxMessageBytes (16 MiB, not ws's 100 MiB)",
+      [0, 0, 0, 0, 0x01, 0, 0, 0x01],
+    ],
+  ])(
+    "a binary frame announcing %s, with no payload sent: 1009 on the wire, ERR_MESSAGE_TOO_BIG, nothing delivered",
+    async (_name, length) => {
+      const { raw, c, messages, errors, closes } = await hostile();
+      raw.write(Buffer.from([0x82, 127, ...length]));
+      await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+      expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1009]);
+      raw.hangUp(); // it never answers a closing handshake
+      await until(() => c.state === "closed", "closed");
+      expect(closes).toEqual([tooBig]);
+      expect(errors.map((e) => e.code)).toEqual(["ERR_MESSAGE_TOO_BIG"]);
+      expect(messages).toEqual([]);
+    },
+  );
+
+  it("the default limit lets a message of exactly 16 MiB through (so the row above fails for its size only)", async () => {
+    const { raw, c, messages, errors } = await hostile();
+    const size = 16 * 1024 * 1024;
+    raw.write(Buffer.concat([Buffer.from([0x82, 127, 0, 0, 0, 0, 0x01, 0, 0, 0]), Buffer.alloc(size, 7)]));
+    await until(() => messages.length === 1, "the 16 MiB message");
+    expect((messages[0] as Uint8Array).byteLength).toBe(size);
+    expect(errors).toEqual([]);
+    expect(c.state).toBe("open");
+    raw.hangUp();
+  });
+
+  it("a text message of 22 fragments of 100 bytes with maxMessageBytes 1000: each fragment fits, the total does not: 1009, nothing delivered", async () => {
+    const { raw, c, messages, errors, closes } = await hostile({ maxMessageBytes: 1000 });
+    const part = Buffer.alloc(100, 0x61);
+    const fragment = (first: number) => Buffer.concat([Buffer.from([first, part.length]), part]);
+    const frames = [fragment(0x01), ...Array.from({ length: 20 }, () => fragment(0x00)), fragment(0x80)];
+    raw.write(Buffer.concat(frames));
+    await until(() => closeCodesIn(raw.connectionBytes(0)).length > 0, "our close frame");
+    expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1009]);
+    raw.hangUp();
+    await until(() => c.state === "closed", "closed");
+    expect(closes).toEqual([tooBig]);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_MESSAGE_TOO_BIG"]);
+    expect(messages).toEqual([]);
   });
 });

@@ -3,17 +3,22 @@
  * its id and the event's fields, message sizes and no bodies, the request TracingChannel's
  * events in tracePromise's order, and never a secret (the INV-7 canary).
  * Also the request TracingChannel through runStores, and a subscriber added after a request's start.
+ * And the channel names as issue 18 spells them, each with the fields docs/observability.md lists;
+ * stores bound with bindStore entered as tracePromise does; UTF-8 byte counts in message sizes;
+ * reconnecting and message payloads as the docs table says.
  */
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import dc from "node:diagnostics_channel";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
 import { type EvtWebSocketError, json, State } from "../src/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
-import { secretUrl } from "./helpers/secrets.js";
+import { channelMessagesWithKind, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 type Message = Record<string, unknown> & { conn: unknown; id: string };
@@ -339,5 +344,239 @@ describe("the request TracingChannel through runStores", () => {
     expect(await p).toBe("ERR_REQUEST_TIMEOUT");
     expect(events).toEqual(["error", "asyncStart", "asyncEnd"]);
     await c.close();
+  });
+});
+
+/** The channels of issue 18's "What to build", spelled as the issue spells them. */
+const ISSUE_CHANNELS = [
+  "evtwebsocket:connection:create",
+  "evtwebsocket:connection:open",
+  "evtwebsocket:connection:close",
+  "evtwebsocket:connection:reconnecting",
+  "evtwebsocket:connection:error",
+  "evtwebsocket:connection:pong",
+  "evtwebsocket:message:received",
+  "evtwebsocket:message:sent",
+];
+const REQUEST = "evtwebsocket:request";
+const TRACING_EVENTS = ["start", "end", "asyncStart", "asyncEnd", "error"] as const;
+
+/** docs/observability.md's channel table: channel -> the fields it lists (outside parentheses). */
+function channelTable(): Map<string, string[]> {
+  const text = readFileSync(new URL("../docs/observability.md", import.meta.url), "utf8");
+  const rows = new Map<string, string[]>();
+  const start = text.indexOf("| channel | when | fields besides `conn` and `id` |");
+  expect(start).toBeGreaterThan(0);
+  for (const row of text.slice(start).split("\n").slice(2)) {
+    if (!row.startsWith("| `")) break;
+    const [channel, , fields] = row.slice(1, -1).split(" | ") as [string, string, string];
+    const outside = fields.replace(/\([^)]*\)/g, "");
+    rows.set(
+      /`([^`]+)`/.exec(channel)![1]!,
+      [...outside.matchAll(/`([^`]+)`/g)].map((m) => m[1]!),
+    );
+  }
+  return rows;
+}
+
+describe("the channels as the issue names them, with the fields the docs table lists", () => {
+  it("a run that publishes on every channel: each message carries the Conn, its id and the table's fields, and every field is seen", async () => {
+    // Filtered by connection at the end: the create message comes before `c` is assigned.
+    const all = new Map<string, Message[]>();
+    const keep = (name: string) => (m: unknown) =>
+      void all.set(name, [...(all.get(name) ?? []), m as Message]);
+    const seen = {
+      get: (name: string) => all.get(name)?.filter((m) => m.conn === c),
+    };
+    for (const name of ISSUE_CHANNELS) {
+      const fn = keep(name);
+      dc.subscribe(name, fn);
+      onCleanup(async () => void dc.unsubscribe(name, fn));
+    }
+    const tracing = dc.tracingChannel(REQUEST);
+    const handlers = Object.fromEntries(
+      TRACING_EVENTS.map((e) => [e, keep(`${REQUEST}:${e}`)]),
+    ) as unknown as dc.TracingChannelSubscribers<object>;
+    tracing.subscribe(handlers);
+    onCleanup(async () => void tracing.unsubscribe(handlers));
+
+    const server = await echoServer();
+    const c = conn({
+      matchMsg: (req, resp) => req === resp,
+      reconnect: { minDelayMs: 5, maxDelayMs: 30, jitter: 0 },
+      pingIntervalMs: 20,
+      onError: () => {},
+    });
+    await c.dial(server.url);
+    expect(await c.request("answered")).toBe("answered");
+    const timedOut = await c.request("silent", { timeoutMs: 20 }).catch((e: EvtWebSocketError) => e);
+    expect((timedOut as EvtWebSocketError).code).toBe("ERR_REQUEST_TIMEOUT");
+    await until(() => (seen.get(ISSUE_CHANNELS[5]!) ?? []).length > 0, "a pong");
+    await server.dropAll(); // no close frame: an error, and a reconnect with it
+    await until(() => c.state === "open" && server.connections === 2, "back after the drop");
+    await server.dropAll(1013, "later"); // a wait the server set: serverDelayMs
+    await until(() => c.state === "open" && server.connections === 3, "back after the 1013");
+    await c.close();
+
+    const table = channelTable();
+    expect([...table.keys()].sort()).toEqual([...ISSUE_CHANNELS, REQUEST].sort());
+    for (const name of ISSUE_CHANNELS) {
+      const messages = seen.get(name) ?? [];
+      expect(messages.length, `${name}: no message`).toBeGreaterThan(0);
+      const fields = table.get(name)!;
+      const heard = new Set<string>();
+      for (const m of messages) {
+        expect(m.id, name).toBe(c.id);
+        // No key without a value: `reconnecting` had `retry: undefined` (the reconnect decision's
+        // own field, cut) and `error: undefined` when there was no error.
+        const keys = Object.keys(m).filter((k) => k !== "conn" && k !== "id");
+        expect(
+          keys.filter((k) => m[k] === undefined),
+          `${name}: keys with no value`,
+        ).toEqual([]);
+        expect(
+          keys.filter((k) => !fields.includes(k)),
+          `${name}: fields the table does not list`,
+        ).toEqual([]);
+        for (const k of keys) heard.add(k);
+      }
+      expect(
+        fields.filter((f) => !heard.has(f)),
+        `${name}: listed fields never published`,
+      ).toEqual([]);
+    }
+    const contexts = new Set(TRACING_EVENTS.flatMap((e) => seen.get(`${REQUEST}:${e}`) ?? []));
+    expect(contexts.size).toBe(2);
+    const keys = new Set([...contexts].flatMap((m) => Object.keys(m)));
+    expect([...keys].sort()).toEqual(["conn", "id", ...table.get(REQUEST)!].sort());
+  });
+});
+
+describe("the request TracingChannel publishes in the order of Node's tracePromise", () => {
+  /** The events `trace` publishes on a TracingChannel named `name`, in order. */
+  async function events(name: string, trace: () => Promise<unknown>): Promise<string[]> {
+    const order: string[] = [];
+    const handlers = Object.fromEntries(
+      TRACING_EVENTS.map((e) => [e, () => void order.push(e)]),
+    ) as unknown as dc.TracingChannelSubscribers<object>;
+    const channel = dc.tracingChannel(name);
+    channel.subscribe(handlers);
+    try {
+      await trace().catch(() => {});
+    } finally {
+      channel.unsubscribe(handlers);
+    }
+    return order;
+  }
+
+  it("a request answered, and one that times out, publish what tracePromise publishes for a promise that resolves, or rejects", async () => {
+    const node = dc.tracingChannel("audit-issue18:reference");
+    const resolved = await events("audit-issue18:reference", () =>
+      node.tracePromise(() => new Promise((r) => setTimeout(r, 1)), {}),
+    );
+    const rejected = await events("audit-issue18:reference", () =>
+      node.tracePromise(() => new Promise((_, reject) => setTimeout(() => reject(new Error("x")), 1)), {}),
+    );
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    expect(await events(REQUEST, () => c.request("answered"))).toEqual(resolved);
+    expect(await events(REQUEST, () => c.request("silent", { timeoutMs: 10 }))).toEqual(rejected);
+    // What tracePromise publishes for a function that throws: start, error, end.
+    const thrown = await events("audit-issue18:reference", async () =>
+      node.tracePromise(() => {
+        throw new Error("refused");
+      }, {}),
+    );
+    const dup = conn<{ id: number }, { id: number }>({
+      messageId: (m) => m.id,
+      codec: (await import("../src/index.js")).json(),
+    });
+    await dup.dial(server.url);
+    void dup.request({ id: 1 }, { timeoutMs: 0 }).catch(() => {});
+    expect(await events(REQUEST, () => dup.request({ id: 1 }))).toEqual(thrown);
+  });
+});
+
+const echoing = () => conn({ matchMsg: (req, resp) => req === resp });
+
+describe("the request TracingChannel enters the stores bound to it (bindStore), as Node's tracePromise and traceCallback do", () => {
+  it("a store bound to start holds for the call (a message:sent subscriber sees it); one bound to asyncStart for send()'s callback", async () => {
+    const store = new AsyncLocalStorage<string>();
+    const tracing = dc.tracingChannel(CHANNELS.request);
+    tracing.start.bindStore(store, (ctx) => `start of ${(ctx as { bytes: number }).bytes} B`);
+    tracing.asyncStart.bindStore(store, (ctx) => `response to ${(ctx as { bytes: number }).bytes} B`);
+    onCleanup(async () => {
+      tracing.start.unbindStore(store);
+      tracing.asyncStart.unbindStore(store);
+    });
+    const atSend: Array<string | undefined> = [];
+    const onSent = () => void atSend.push(store.getStore());
+    dc.subscribe(CHANNELS.sent, onSent);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.sent, onSent));
+    const server = await echoServer();
+    const c = echoing();
+    await c.dial(server.url);
+    expect(await c.request("abc")).toBe("abc");
+    const inCallback = await new Promise<string | undefined>((resolve) =>
+      c.send("abcd", () => resolve(store.getStore())),
+    );
+    expect(atSend).toEqual(["start of 3 B", "start of 4 B"]);
+    expect(inCallback).toBe("response to 4 B");
+    expect(store.getStore()).toBeUndefined();
+  });
+});
+
+describe("message sizes that held", () => {
+  it("message:sent and message:received carry UTF-8 byte counts: multi-byte text, a lone surrogate, a view into a larger buffer", async () => {
+    const seen: Array<[string, number]> = [];
+    const sent = (m: unknown) => void seen.push(["sent", (m as { bytes: number }).bytes]);
+    const received = (m: unknown) => void seen.push(["received", (m as { bytes: number }).bytes]);
+    dc.subscribe(CHANNELS.sent, sent);
+    dc.subscribe(CHANNELS.received, received);
+    onCleanup(async () => {
+      dc.unsubscribe(CHANNELS.sent, sent);
+      dc.unsubscribe(CHANNELS.received, received);
+    });
+    const server = await createTestServer({ onMessage: (data, client) => client.send(data as Uint8Array) });
+    onCleanup(() => server.close());
+    const c = conn<string | Uint8Array, string | Uint8Array>();
+    await c.dial(server.url);
+    c.send("é€😀"); // 2 + 3 + 4 bytes
+    c.send("\ud800"); // sent as U+FFFD: 3 bytes
+    c.send(new Uint8Array(10).subarray(2, 5));
+    await until(() => seen.length === 6, "three echoes");
+    expect(seen.filter(([k]) => k === "sent").map(([, n]) => n)).toEqual([9, 3, 3]);
+    expect(seen.filter(([k]) => k === "received").map(([, n]) => n)).toEqual([9, 3, 3]);
+  });
+});
+
+describe("channel payloads as the docs table says", () => {
+  it("reconnecting after a 1013 close, and message sizes with pingMsg/isPong", async () => {
+    const seen = channelMessagesWithKind();
+    const server = await echoServer();
+    const c = conn({
+      reconnect: { ...fast, maxDelayMs: 50 },
+      pingIntervalMs: 20,
+      pingMsg: "PING",
+      isPong: (m) => m === "PING",
+    });
+    await c.dial(server.url);
+    await new Promise((resolve) => c.on("pong", resolve));
+    await server.dropAll(1013, "later");
+    await until(() => c.state === State.OPEN && server.connections === 2, "back after the server's wait");
+    await c.close();
+    const mine = seen.filter(([, m]) => m.id === c.id);
+    const reconnecting = mine.filter(([k]) => k === "reconnecting").map(([, m]) => m);
+    // serverDelayMs was published (and logged) but missing from the docs' tables.
+    expect(reconnecting).toEqual([
+      { id: c.id, attempt: 1, delayMs: 50, serverDelayMs: 50, reason: "close-1013" },
+    ]);
+    // An isPong pong is a message received (as stats.messagesReceived counts it); a pingMsg ping
+    // is not a message sent (as stats.messagesSent does not count it). The docs said neither was.
+    const sizes = mine.filter(([k]) => k === "sent" || k === "received").map(([k, m]) => [k, m.bytes]);
+    expect(sizes).toContainEqual(["received", 4]);
+    expect(sizes.filter(([k]) => k === "sent")).toEqual([]);
+    expect(c.stats.messagesSent).toBe(0);
   });
 });

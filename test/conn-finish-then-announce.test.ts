@@ -6,6 +6,7 @@
  * Also, from later reviews: close() against a peer that answers our close frame and holds TCP
  * open, calls in the window before TCP ends, one writer while pings flood, an abort racing its response.
  * Also sends after the peer's close frame with no reconnect to come (ws and WHATWG), reported once the socket ends.
+ * And close() against a peer that keeps talking and never answers our close frame.
  */
 
 import { createHash } from "node:crypto";
@@ -15,7 +16,7 @@ import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
-import { parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
+import { closeCodesIn, parseAll, rawServer, silentServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** A server frame (unmasked) with a payload under 126 bytes. */
@@ -510,5 +511,27 @@ describe("an abort racing a response, both in one read", () => {
     const closing = c.close();
     raw.hangUp(); // it never answers our close frame
     await closing;
+  });
+});
+
+describe("close() against a peer that keeps talking and never answers our close frame", () => {
+  it("pings and messages every 5 ms after close(): none is delivered, close() completes (the close timeout ends it), the socket is closed", async () => {
+    const raw = await rawServer();
+    const messages: unknown[] = [];
+    const c = conn({ reconnect: false, onMessage: (m) => void messages.push(m) });
+    await c.dial(raw.url);
+    // A ping (our pong keeps being due) and a one-byte text message, over and over.
+    const chatter = setInterval(() => raw.write(Buffer.from([0x89, 0x00, 0x81, 0x01, 0x61])), 5);
+    try {
+      await until(() => messages.length > 0, "the chatter to arrive");
+      const closing = c.close();
+      const before = messages.length;
+      await closing;
+      expect(messages.length).toBe(before);
+      expect(closeCodesIn(raw.connectionBytes(0))).toEqual([1000]);
+      expect(c.state).toBe("closed");
+    } finally {
+      clearInterval(chatter);
+    }
   });
 });

@@ -4,10 +4,11 @@
  * only that attempt, one still pending when close() is called never dials; and `conn.handshake`
  * describes the open connection. Real servers throughout; the clock is injected only where a
  * test must see that no timer (no link) was made.
+ * Also a URL function that throws or rejects: only that attempt fails, and the policy retries.
  */
 
 import { describe, expect, it } from "vitest";
-import type { AttemptContext, EvtWebSocketError, Handshake } from "../src/index.js";
+import type { AttemptContext, EvtWebSocketError, Handshake, ReconnectingInfo } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, server, uncaughtExceptions } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
@@ -331,4 +332,36 @@ describe("conn.handshake", () => {
     await c.dial(s.url);
     expect(c.handshake).toEqual({ url: s.url, status: 101, protocol: "" });
   });
+});
+
+describe("a URL function that throws or rejects (real server)", () => {
+  it.each([
+    ["rejects", () => Promise.reject(new Error("discovery down"))],
+    [
+      "throws",
+      () => {
+        throw new Error("discovery down");
+      },
+    ],
+  ])(
+    "that %s fails that attempt with ERR_DIAL_FAILED (the throw as cause); the policy retries and the next attempt connects",
+    async (_how, fail) => {
+      const s = await server();
+      const errors: EvtWebSocketError[] = [];
+      const waits: ReconnectingInfo[] = [];
+      let calls = 0;
+      const c = conn({
+        reconnect: fast,
+        onError: (e) => void errors.push(e),
+        onReconnecting: (i) => void waits.push(i),
+      });
+      await c.dial((() => (++calls === 1 ? fail() : s.url)) as () => string);
+      expect(calls).toBe(2);
+      expect(errors.map((e) => [e.code, e.message, (e.cause as Error).message])).toEqual([
+        ["ERR_DIAL_FAILED", "the URL function failed", "discovery down"],
+      ]);
+      expect(waits.map((w) => [w.attempt, w.error])).toEqual([[1, errors[0]]]);
+      expect(s.connections).toBe(1);
+    },
+  );
 });

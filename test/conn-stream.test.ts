@@ -4,12 +4,14 @@
  * losing a message or letting the heartbeat call a live peer dead; on a WHATWG socket `overflow`
  * decides.
  * Also what waits behind a paused read, an iterator left without return(), and the default bound of 1024.
+ * Also F-10 / S-5: a flood of the smallest frames against a stalled consumer, from a raw peer.
  */
 
 import { describe, expect, it } from "vitest";
 import WebSocket, { type WebSocket as ServerSocket } from "ws";
 import { type Conn, type EvtWebSocketError, State } from "../src/index.js";
 import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** Sends `count` numbered text messages of `size` bytes ("000042xxxx…") as fast as ws takes them. */
@@ -661,5 +663,36 @@ describe("messages()' default bound", () => {
         expect(error).toBe(overflows ? "ERR_QUEUE_FULL" : undefined);
       }
     }
+  });
+});
+
+describe("F-10 / S-5: a flood of the smallest frames while a messages() consumer is stalled", () => {
+  it("128 Ki empty text frames (256 KiB): delivery stops at the buffer plus what one socket read held, the rest waits in TCP, and none is lost once the consumer reads", async () => {
+    const raw = await rawServer();
+    const total = 128 * 1024;
+    let heard = 0;
+    const c = conn({ reconnect: false, onMessage: () => void heard++ });
+    const stream = c.messages({ bufferSize: 16 });
+    await c.dial(raw.url);
+    raw.write(Buffer.alloc(total * 2).fill(Buffer.from([0x81, 0x00])));
+    // Reading stopped: no more arrive over three polls.
+    let last = -1;
+    for (let same = 0; same < 3; same = heard === last ? same + 1 : 0) {
+      last = heard;
+      await sleep(30);
+    }
+    // A socket read is at most 64 KiB, 32,768 of these frames: a quarter of those sent.
+    expect(heard).toBeLessThanOrEqual(16 + 32 * 1024);
+    expect(heard).toBeGreaterThanOrEqual(16);
+    // Reading resumes as the consumer catches up, and every frame arrives, in order, once.
+    let read = 0;
+    let other = 0;
+    for await (const m of stream) {
+      if (m !== "") other++;
+      if (++read === total) break;
+    }
+    expect(other).toBe(0);
+    expect(heard).toBe(total);
+    raw.hangUp();
   });
 });

@@ -4,6 +4,9 @@
  * error code; connection events as span events; the metrics; a reconnect and a request
  * timeout; and `uninstrument()` leaving nothing subscribed.
  * Also the open gauge for a connection made before `instrument()`, and across meter providers.
+ * And `instrument()` refusing a bad option before it changes the setup in place; counters that
+ * never go back, semantic-convention attributes, no secret in a span or metric, a reconnect storm,
+ * the open gauge back at 0 after reconnect(), a hidden page, a give-up and dispose.
  */
 
 import dc from "node:diagnostics_channel";
@@ -13,11 +16,15 @@ import { BasicTracerProvider } from "@opentelemetry/sdk-trace-base";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CANARY, canaryHits } from "../chaos/canary.js";
 import { CHANNELS } from "../src/channel-names.js";
-import { Conn, type EvtWebSocketError } from "../src/index.js";
+import { Conn, type EvtWebSocketError, type Logger, State } from "../src/index.js";
 import { type InstrumentOptions, instrument, uninstrument } from "../src/otel/index.js";
+import { createTestServer } from "../src/testing/index.js";
 import { echoServer } from "./helpers/echo-server.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
 import { instrumentInMemory } from "./helpers/otel-sdk.js";
+import { stubPage } from "./helpers/page.js";
+import { proxyChain } from "./helpers/proxy.js";
+import { SUBPROTOCOL, secretUrl } from "./helpers/secrets.js";
 import { until } from "./helpers/server.js";
 
 afterEach(() => uninstrument());
@@ -431,5 +438,240 @@ describe("otel: instrument() on another meter provider, then back", () => {
     expect(await open(b)).toEqual([0]);
     await c.close();
     expect(await open(a)).toEqual([0]);
+  });
+});
+
+describe("instrument() with a bad option", () => {
+  it.each([
+    ["options null", null, "options"],
+    ["options a number", 42, "options"],
+    ["tracerProvider without getTracer", { tracerProvider: {} }, "tracerProvider"],
+    ["tracerProvider a number", { tracerProvider: 42 }, "tracerProvider"],
+    ["meterProvider without getMeter", { meterProvider: {} }, "meterProvider"],
+    ["meterProvider null", { meterProvider: null }, "meterProvider"],
+  ])("%s: ERR_INVALID_OPTION naming it, and the setup in place keeps reporting", async (_what, bad, name) => {
+    const { spans } = instrumentInMemory();
+    expect(() => instrument(bad as never)).toThrow(
+      expect.objectContaining({
+        name: "EvtWebSocketError",
+        code: "ERR_INVALID_OPTION",
+        message: expect.stringContaining(name),
+      }),
+    );
+    const server = await echoServer();
+    const c = conn({ matchMsg: (req, resp) => req === resp });
+    await c.dial(server.url);
+    expect(await c.request("still traced")).toBe("still traced");
+    // It used to have removed the setup before throwing: nothing was reported any more.
+    expect(spans.getFinishedSpans()).toHaveLength(1);
+  });
+});
+
+const echoing = () => conn({ matchMsg: (req, resp) => req === resp });
+
+const failed = (p: Promise<unknown>) =>
+  p.then(
+    () => "resolved",
+    (e: EvtWebSocketError) => e.code,
+  );
+
+/** Every context object the request TracingChannel publishes, with the events each had. */
+function requestContexts() {
+  const seen: object[] = [];
+  const keep = (ctx: unknown) => void seen.push({ ...(ctx as object), conn: undefined });
+  const handlers = { start: keep, end: keep, asyncStart: keep, asyncEnd: keep, error: keep };
+  const tracing = dc.tracingChannel(CHANNELS.request);
+  tracing.subscribe(handlers);
+  onCleanup(async () => void tracing.unsubscribe(handlers));
+  return seen;
+}
+
+describe("the message and byte counters never go back", () => {
+  it("uninstrument() then instrument() on the same providers: they go on from their totals", async () => {
+    const setup = instrumentInMemory();
+    const server = await echoServer();
+    const c = echoing();
+    await c.dial(server.url);
+    await c.request("ab");
+    await c.request("cd");
+    const sent = async (name: string) =>
+      (await setup.points(name)).find(([a]) => a["network.io.direction"] === "transmit")?.[1];
+    expect(await sent("evtwebsocket.messages")).toBe(2);
+    expect(await sent("evtwebsocket.io")).toBe(4);
+    uninstrument();
+    instrument({ tracerProvider: setup.tracerProvider, meterProvider: setup.meterProvider });
+    await c.request("ef");
+    // A cumulative counter that went from 2 to 1 (it counted from 0 again).
+    expect(await sent("evtwebsocket.messages")).toBe(3);
+    expect(await sent("evtwebsocket.io")).toBe(6);
+  });
+});
+
+describe("span and metric attributes as OpenTelemetry's semantic conventions define them", () => {
+  it("server.address of an IPv6 server is the address, without the URL's brackets", async () => {
+    const { spans, points } = instrumentInMemory();
+    const server = await createTestServer({
+      host: "::1",
+      onMessage: (data, client) => client.send(String(data)),
+    });
+    onCleanup(() => server.close());
+    expect(server.url).toMatch(/^ws:\/\/\[::1\]:/);
+    const c = echoing();
+    await c.dial(server.url);
+    await c.request("x");
+    const where = { "server.address": "::1", "server.port": server.port };
+    expect(spans.getFinishedSpans()[0]?.attributes).toMatchObject(where);
+    expect(await points("evtwebsocket.connections.open")).toEqual([[where, 1]]);
+  });
+});
+
+describe("secrets never reach a span or a metric", () => {
+  it("the canary in the URL, headers, subprotocol and proxy credentials: in no span attribute, event or status, no metric attribute, no request context", async () => {
+    const { spans, points } = instrumentInMemory();
+    const contexts = requestContexts();
+    const secretProxy = (port: number) => `http://user:${CANARY}@127.0.0.1:${port}`;
+    const headers = { Authorization: `Bearer ${CANARY}`, "X-Api-Key": CANARY };
+    // A proxy that refuses the credentials: a request queued meanwhile fails with the dial.
+    const refusing = await proxyChain({ user: "user", password: "other" });
+    const c1 = conn({
+      matchMsg: (req, resp) => req === resp,
+      proxy: secretProxy(refusing.port),
+      headers,
+      reconnect: false,
+      onError: () => {},
+    });
+    const queued = failed(c1.request("q"));
+    expect(await failed(c1.dial(secretUrl("ws://127.0.0.1:9"), SUBPROTOCOL))).toBe("ERR_DIAL_FAILED");
+    expect(await queued).toBe("ERR_DISCONNECTED");
+    // One that takes them: a request answered, one timed out, one lost to a server drop.
+    const server = await echoServer();
+    const taking = await proxyChain({ user: "user", password: CANARY });
+    const c2 = conn({
+      matchMsg: (req, resp) => req === resp,
+      proxy: secretProxy(taking.port),
+      headers,
+      reconnect: fast,
+      pingIntervalMs: 20,
+    });
+    await c2.dial(secretUrl(server.url), SUBPROTOCOL);
+    expect(await c2.request("ok")).toBe("ok");
+    expect(await failed(c2.request("silent", { timeoutMs: 20 }))).toBe("ERR_REQUEST_TIMEOUT");
+    const lost = failed(c2.request("silent"));
+    await server.dropAll(1011, "restart");
+    expect(await lost).toBe("ERR_DISCONNECTED");
+    await until(() => c2.state === State.OPEN && server.connections === 2, "reopened through the proxy");
+    await new Promise((resolve) => c2.on("pong", resolve));
+    await c2.close();
+    const finished = spans.getFinishedSpans();
+    expect(finished.map((s) => s.attributes["evtwebsocket.request.outcome"])).toEqual([
+      "error",
+      "ok",
+      "timeout",
+      "error",
+    ]);
+    const reported = finished.map((s) => ({
+      name: s.name,
+      attributes: s.attributes,
+      events: s.events,
+      status: s.status,
+    }));
+    const metrics = [];
+    for (const name of ["evtwebsocket.connections.open", "evtwebsocket.reconnects", "evtwebsocket.ping.rtt"])
+      metrics.push(await points(name));
+    expect(metrics[2]!.length, "a pong was recorded").toBe(1);
+    expect(canaryHits(reported), "a span").toEqual([]);
+    expect(canaryHits(metrics), "a metric").toEqual([]);
+    expect(canaryHits(contexts), "a request context").toEqual([]);
+  });
+});
+
+describe("a subscriber heard before evtwebsocket/otel's that calls uninstrument()", () => {
+  // Node hands a message to the subscribers it had when it began publishing it: ours still ran.
+  it("on an open: the connection is not counted open on the providers it left", async () => {
+    const stop = () => uninstrument();
+    dc.subscribe(CHANNELS.open, stop);
+    onCleanup(async () => void dc.unsubscribe(CHANNELS.open, stop));
+    const { points } = instrumentInMemory();
+    const server = await echoServer();
+    const c = conn();
+    await c.dial(server.url);
+    // It stayed at 1 for good: nothing was left to count it off.
+    expect(await points("evtwebsocket.connections.open")).toEqual([]);
+    await c.close();
+  });
+});
+
+describe("a reconnect storm (held)", () => {
+  it("a server that closes every connection with 1012 at once: every cycle logged and published in order, reconnects counted, none left open", async () => {
+    const { points } = instrumentInMemory();
+    const server = await createTestServer({ onConnection: (client) => client.close(1012, "restart") });
+    onCleanup(() => server.close());
+    const lines: string[] = [];
+    const keep = (line: string) => void lines.push(line.split(" ")[1] ?? "");
+    const logger: Logger = { debug: keep, info: keep, warn: keep, error: keep };
+    const published: string[] = [];
+    const names = ["open", "close", "reconnecting", "error"] as const;
+    const listeners = names.map((k) => [k, () => void published.push(k)] as const);
+    for (const [k, fn] of listeners) dc.subscribe(CHANNELS[k], fn);
+    onCleanup(async () => {
+      for (const [k, fn] of listeners) dc.unsubscribe(CHANNELS[k], fn);
+    });
+    const c = conn({ logger, reconnect: { minDelayMs: 1, maxDelayMs: 2, jitter: 0 } });
+    await c.dial(server.url);
+    await until(() => server.connections >= 12, "a dozen connections");
+    await c.close();
+    const cycles = lines
+      .map((l) => `${l},`)
+      .join("")
+      .split("attempt,open,close,reconnecting,");
+    // Every cycle whole; at most an attempt that close() cut short after the last.
+    const rest = cycles.pop();
+    expect(cycles.every((part) => part === "")).toBe(true);
+    expect(["", "attempt,", "attempt,open,close,"]).toContain(rest);
+    const n = cycles.length;
+    expect(n).toBeGreaterThanOrEqual(11);
+    const cut = rest === "attempt,open,close," ? "open,close," : "";
+    expect(published.map((k) => `${k},`).join("")).toBe("open,close,reconnecting,".repeat(n) + cut);
+    expect(await points("evtwebsocket.reconnects")).toEqual([
+      [{ "evtwebsocket.reconnect.reason": "close-1012" }, n],
+    ]);
+    expect((await points("evtwebsocket.connections.open")).map(([, v]) => v)).toEqual([0]);
+  });
+});
+
+describe("open connections are counted back to 0", () => {
+  it("after reconnect(), a page hidden and shown, close() while hidden, a give-up, and dispose", async () => {
+    const { points } = instrumentInMemory();
+    const page = stubPage();
+    const server = await echoServer();
+    const open = async () =>
+      (await points("evtwebsocket.connections.open")).reduce((n, [, v]) => n + (v as number), 0);
+    const a = conn({ reconnect: fast });
+    await a.dial(server.url);
+    a.reconnect();
+    await until(() => a.state === State.OPEN && server.connections === 2, "a back");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await until(() => server.clients.size === 0, "a's socket closed by the hide");
+    expect(await open()).toBe(0);
+    page.fire("pageshow");
+    await until(() => a.state === State.OPEN, "a shown again");
+    expect(await open()).toBe(1);
+    page.fire("pagehide");
+    await a.close();
+    expect(await open()).toBe(0);
+    const b = conn({ reconnect: false, onError: () => {} });
+    await b.dial(server.url);
+    await server.dropAll(1011, "bye");
+    await until(() => b.state === State.CLOSED, "b gave up");
+    expect(await open()).toBe(0);
+    {
+      await using d = conn({ reconnect: fast });
+      await d.dial(server.url);
+      expect(await open()).toBe(1);
+    }
+    expect(await open()).toBe(0);
+    const reconnects = await points("evtwebsocket.reconnects");
+    expect(reconnects).toEqual([[{ "evtwebsocket.reconnect.reason": "reconnect()" }, 1]]);
   });
 });

@@ -3,6 +3,8 @@
  * tinyproxy over HTTP CONNECT for ws: and wss:, a SOCKS5 server through the `agent` option, and
  * the failures a proxy adds (407, 403, a refused or silent proxy, a restart mid-connection).
  * Also interim 1xx answers to CONNECT (split or oversized), and that only a proxy's 401 stops the retries.
+ * And no proxy by default, a silent proxy retried as a silent server is, tinyproxy's 500 retried,
+ * and proxy: "env" picking the variable for each scheme on real sockets.
  */
 
 import * as http from "node:http";
@@ -16,7 +18,13 @@ import {
 import { checkServerIdentity as checkIdentity, type PeerCertificate } from "node:tls";
 import { SocksProxyAgent } from "socks-proxy-agent";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { Conn, type ConnOptions, type EvtWebSocketError, State } from "../src/index.js";
+import {
+  Conn,
+  type ConnOptions,
+  type EvtWebSocketError,
+  type ReconnectingInfo,
+  State,
+} from "../src/index.js";
 import { createTestServer } from "../src/testing/index.js";
 import { wsTransport } from "../src/transport/ws.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
@@ -707,5 +715,125 @@ describe("interim answers to CONNECT", () => {
     const c = conn({ proxy: proxy.url, reconnect: false });
     const error = await failure(c.dial(s.url));
     expect(error.message + String((error.cause as Error | undefined)?.message)).toContain("oversized");
+  });
+});
+
+describe("the default is no proxy (as in ws and Node's fetch)", () => {
+  it("with every proxy variable set, a connection without the proxy option goes direct, ws: and wss:; the proxy sees nothing", async () => {
+    const plain = await server();
+    const secure = await tlsEchoServer(tlsFiles);
+    const proxy = await handProxy(tunnel);
+    for (const name of ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"])
+      vi.stubEnv(name, proxy.url);
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    await conn({ reconnect: false }).dial(plain.url);
+    await conn({ reconnect: false, tls: { ca: tlsFiles.cert } }).dial(secure.url);
+    expect(plain.connections).toBe(1);
+    expect(secure.connections()).toBe(1);
+    expect(proxy.connects).toEqual([]);
+    expect(proxy.clients).toHaveLength(0);
+  });
+});
+
+/** A TCP listener that reads and never answers: its sockets and how many closed. */
+async function silent(): Promise<{ port: number; accepted(): number; closed(): number }> {
+  let closed = 0;
+  const { port, sockets } = await tcpServer((sock) => {
+    sock.on("error", () => {});
+    sock.on("close", () => void closed++);
+    sock.resume();
+  });
+  return { port, accepted: () => sockets.length, closed: () => closed };
+}
+
+describe("a proxy that never answers CONNECT: a failed attempt under the same retry rules as a direct dial", () => {
+  it("each attempt fails ERR_CONNECT_TIMEOUT and is retried as a silent server's would be; every proxy socket is closed", async () => {
+    const run = async (port: number, options: { proxy?: string }) => {
+      const waits: ReconnectingInfo[] = [];
+      const c = conn({
+        ...options,
+        connectTimeoutMs: 100,
+        reconnect: { ...fast, maxAttempts: 2 },
+        onReconnecting: (i) => void waits.push(i),
+      });
+      const error = await failure(c.dial(`ws://127.0.0.1:${port}`));
+      return {
+        code: error.code,
+        cause: (error.cause as EvtWebSocketError).code,
+        waits: waits.map((w) => [w.attempt, w.error?.code]),
+      };
+    };
+    const directServer = await silent();
+    const direct = await run(directServer.port, {});
+    const proxy = await silent();
+    const tunnelled = await run(await freePort(), { proxy: `http://127.0.0.1:${proxy.port}` });
+    expect(direct).toEqual({
+      code: "ERR_RECONNECT_EXHAUSTED",
+      cause: "ERR_CONNECT_TIMEOUT",
+      waits: [
+        [1, "ERR_CONNECT_TIMEOUT"],
+        [2, "ERR_CONNECT_TIMEOUT"],
+      ],
+    });
+    expect(tunnelled).toEqual(direct);
+    expect(proxy.accepted()).toBe(3);
+    await until(() => proxy.closed() === 3, "every CONNECT's socket closed by the client");
+  });
+});
+
+describe("a proxy's 5xx from tinyproxy (an independent implementation)", requireTools("tinyproxy"), () => {
+  it("the target unreachable: tinyproxy's 500 is ERR_DIAL_FAILED with proxyStatus 500, retried under the normal rules", async () => {
+    const port = await freePort(); // allowed by tinyproxy, nothing listening
+    const proxy = await tinyproxy([port]);
+    const waits: ReconnectingInfo[] = [];
+    const c = conn({
+      proxy: proxy.url,
+      reconnect: { ...fast, maxAttempts: 1 },
+      onReconnecting: (i) => void waits.push(i),
+    });
+    const error = await failure(c.dial(`ws://127.0.0.1:${port}`));
+    expect(error.code).toBe("ERR_RECONNECT_EXHAUSTED");
+    const cause = error.cause as EvtWebSocketError;
+    expect(cause.code).toBe("ERR_DIAL_FAILED");
+    expect(cause.details).toEqual({ proxyStatus: 500 });
+    expect(cause.message).toContain("answered CONNECT with HTTP 500");
+    expect(waits.map((w) => w.error?.details.proxyStatus)).toEqual([500]);
+    await until(() => proxy.connects.length === 2, "tinyproxy logged both CONNECTs");
+  });
+});
+
+describe('proxy: "env" on real sockets, read on each attempt', () => {
+  afterEach(() => {
+    vi.unstubAllEnvs();
+  });
+
+  it("ws: takes http_proxy over HTTP_PROXY, wss: takes HTTPS_PROXY and neither http one; NO_PROXY set between attempts sends the next one direct", async () => {
+    const plain = await server();
+    const secure = await tlsEchoServer(tlsFiles);
+    const lower = await handProxy(tunnel);
+    const upper = await handProxy(tunnel);
+    const https = await handProxy(tunnel);
+    vi.stubEnv("http_proxy", lower.url);
+    vi.stubEnv("HTTP_PROXY", upper.url);
+    vi.stubEnv("https_proxy", "");
+    vi.stubEnv("HTTPS_PROXY", https.url);
+    vi.stubEnv("no_proxy", "");
+    vi.stubEnv("NO_PROXY", "");
+    const c = conn({ proxy: "env", reconnect: fast });
+    await c.dial(plain.url);
+    const s = conn({ proxy: "env", tls: { ca: tlsFiles.cert }, reconnect: fast });
+    await s.dial(secure.url);
+    expect(lower.connects).toEqual([`127.0.0.1:${plain.port}`]);
+    expect(upper.connects).toEqual([]);
+    expect(https.connects).toEqual([`127.0.0.1:${secure.port}`]);
+    // The next attempt of each reads the environment again.
+    vi.stubEnv("NO_PROXY", "example.test, 127.0.0.0/8");
+    const reopened = new Promise((resolve) => c.on("connected", resolve));
+    plain.dropAll();
+    await reopened;
+    expect(plain.connections).toBe(2);
+    expect(lower.connects).toHaveLength(1);
+    await until(() => lower.openClients() === 0, "the old tunnel's socket closed");
   });
 });

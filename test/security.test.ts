@@ -1,7 +1,8 @@
 /**
  * Security and limits on real sockets: a secret canary never leaves the library (INV-7), no
  * invented Origin header, JSON responses cannot pollute Object.prototype, TLS verified by default.
- * Also a URL function whose URLs hold the canary where parsers stumble (an unencoded @, a zone id).
+ * Also a URL function whose URLs hold the canary where parsers stumble (an unencoded @, a zone id),
+ * and message bodies quoted in the causes of errors, kept from log lines and channel messages.
  */
 
 import { inspect } from "node:util";
@@ -18,9 +19,15 @@ import {
 import { createTestServer, type TestServer } from "../src/testing/index.js";
 import { mintSelfSigned, type SelfSigned } from "./helpers/cert.js";
 import { conn, fast, onCleanup, server } from "./helpers/harness.js";
+import { recordLines } from "./helpers/log-recorder.js";
 import { proxyChain } from "./helpers/proxy.js";
 import { tcpServer } from "./helpers/raw-server.js";
-import { channelMessages, SUBPROTOCOL, secretUrl as secretUrlOf } from "./helpers/secrets.js";
+import {
+  channelMessages,
+  channelMessagesWithKind,
+  SUBPROTOCOL,
+  secretUrl as secretUrlOf,
+} from "./helpers/secrets.js";
 import { freePort, until } from "./helpers/server.js";
 
 /** Every place a secret can be given: URL userinfo, path, query `token=`, Authorization, subprotocol. */
@@ -434,5 +441,42 @@ describe("TLS is verified by default", () => {
     const c = conn({ reconnect: false, tls: { ca: cert } });
     await c.dial(server.url);
     expect(server.connections).toBe(1);
+  });
+});
+
+describe("secrets: message bodies in the causes of errors", () => {
+  it("an undecodable message (its JSON.parse error quotes it) and a matcher that throws with the message: no body in a line or an error channel message; onError keeps the cause", async () => {
+    const server = await createTestServer({
+      onMessage: (data, client) =>
+        client.send(String(data) === '"bad"' ? `{"bad": ${CANARY}` : `{"id":"${CANARY}"}`),
+    });
+    onCleanup(() => server.close());
+    const seen = channelMessagesWithKind();
+    const { logger, lines } = recordLines();
+    const causes: unknown[] = [];
+    const c = conn<unknown, unknown>({
+      codec: json(),
+      logger,
+      messageId: (m) => {
+        const id = (m as { id?: string }).id;
+        if (id?.includes(CANARY) === true) throw new Error(`no request for ${JSON.stringify(m)}`);
+        return id;
+      },
+      onError: (e) => void causes.push(e.cause),
+    });
+    await c.dial(server.url);
+    c.send("bad");
+    // Pending, so the inbound message goes through messageId, which throws on it.
+    void c.request({ id: "r1" }, { timeoutMs: 60_000 }).catch(() => {});
+    await until(() => causes.length === 2, "the decode error and the matcher's");
+    const errors = seen
+      .filter(([k, m]) => k === "error" && m.id === c.id)
+      .map(([, m]) => m.error as EvtWebSocketError);
+    expect(errors.map((e) => e.code)).toEqual(["ERR_DECODE", "ERR_CALLBACK_THREW"]);
+    // The codec's SyntaxError (`Unexpected token … "{"bad": <body>" is not valid JSON`) was published as the cause.
+    expect(canaryHits(seen), "a body in a channel message").toEqual([]);
+    expect(canaryHits(lines), "a body in a line").toEqual([]);
+    // What onError gets is unchanged: the cause is there for the application.
+    expect(canaryHits(causes)).not.toEqual([]);
   });
 });

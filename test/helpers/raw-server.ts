@@ -129,6 +129,13 @@ export function parseAll(buf: Buffer): Parsed[] {
   return frames;
 }
 
+/** The close codes in the close frames `bytes` (what a client sent) hold, in order. */
+export function closeCodesIn(bytes: Buffer): number[] {
+  return parseAll(bytes)
+    .filter((f) => f.opcode === 8)
+    .map((f) => (f.payload.length >= 2 ? f.payload.readUInt16BE(0) : 1005));
+}
+
 /** A TCP listener that accepts and never answers the opening handshake. */
 export async function silentServer(): Promise<string> {
   const { port } = await tcpServer((socket) => void socket.on("error", () => {}));

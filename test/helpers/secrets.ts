@@ -40,3 +40,18 @@ export function channelMessages(): unknown[] {
   }
   return produced;
 }
+
+/** As channelMessages(), each with the kind of its channel (CHANNELS' key: "open", "reconnecting"…). */
+export function channelMessagesWithKind(): Array<[string, Record<string, unknown>]> {
+  const seen: Array<[string, Record<string, unknown>]> = [];
+  for (const [kind, name] of Object.entries(CHANNELS)) {
+    if (kind === "request") continue;
+    const fn = (m: unknown) => {
+      const { conn: _, ...rest } = m as Record<string, unknown>;
+      seen.push([kind, rest]);
+    };
+    dc.subscribe(name, fn);
+    onCleanup(async () => void dc.unsubscribe(name, fn));
+  }
+  return seen;
+}
