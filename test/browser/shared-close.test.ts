@@ -1,6 +1,9 @@
 /**
- * `evtwebsocket/shared` in Debian's Chromium, third review: what a tab's listeners hear around
- * its close(). Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
+ * `evtwebsocket/shared` in Debian's Chromium: what a tab's listeners hear around its close().
+ * A leader's close() resolves once its old socket has closed and nothing is heard after it
+ * (after a step-down, and for a second close() made while the first waits); a leader that
+ * stepped down and leads again before its old socket closed does not report that socket's close
+ * as news. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
  * "pause:reading" stops reading a socket, so that socket's close waits until the test resumes it).
  */
 
@@ -65,7 +68,7 @@ async function leaderWithReadingPaused(name: string): Promise<{ context: Browser
   return { context, page };
 }
 
-describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
+describe("evtwebsocket/shared: a tab's close() (Chromium)", requireTools("chromium"), () => {
   it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
     const { context, page } = await leaderWithReadingPaused("stepped-then-closed");
     await until(() => paused.length === 1, "the server to stop reading");
