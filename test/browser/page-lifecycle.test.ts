@@ -24,7 +24,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { heldUpgradeServer } from "../helpers/held-upgrade.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, distPages, html, inPage, type Rig, startRig } from "./rig.js";
+import { bundle, distPages, html, inPage, openPages, type Rig, startRig } from "./rig.js";
 
 let rig: Rig;
 let server: TestServer;
@@ -368,5 +368,61 @@ describe("the page lifecycle in Chromium, events dispatched", requireTools("chro
       return { seen: [...seen].sort(), pending };
     });
     expect(got).toEqual({ seen: ["frozen frozen", "plain ERR_DISCONNECTED", "retried retried"], pending: 0 });
+  });
+});
+
+/**
+ * What a connection does with a send and a request made while its page is in the back/forward
+ * cache (pagehide/pageshow with persisted DISPATCHED by the test: a page in the real cache runs
+ * no script to send with), against a server of its own that answers each message `echo:<text>`.
+ */
+describe("the back/forward cache: what is sent while the page is in it", requireTools("chromium"), () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer({ onMessage: (ws, data) => ws.send(`echo:${data.toString()}`) });
+  });
+  afterAll(() => server?.close());
+  /** `count` pages of "/" in a new context, once the library is loaded. */
+  const tabs = (count: number) =>
+    rig.browser
+      .newContext()
+      .then((context) => openPages(context, `${rig.origin}/`, count, () => window.evt !== undefined));
+
+  it("a send and a request made while the page is in the back/forward cache are queued and go out when it is back (pagehide/pageshow with persisted DISPATCHED by the test)", async () => {
+    const [page] = (await tabs(1)) as [Page];
+    const before = server.connections;
+    const got = await inPage(page, server.url, async (url) => {
+      window.conn = new window.evt.Conn({
+        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
+        matchMsg: (req, resp) => resp === `echo:${req}`,
+      });
+      await window.conn.dial(url);
+      dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true }));
+      const hidden = window.conn.state;
+      const sent = window.conn.send("while hidden");
+      const reply = window.conn.request("asked while hidden");
+      // Nothing goes out while hidden, however long: the socket is closed and none is dialled.
+      await new Promise((r) => setTimeout(r, 100));
+      const stats = window.conn.stats;
+      dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
+      return {
+        hidden,
+        sent,
+        queued: stats.queuedMessages,
+        pending: stats.pendingRequests,
+        reply: await reply,
+      };
+    });
+    expect(got).toEqual({
+      hidden: "reconnecting",
+      sent: "queued",
+      queued: 2,
+      pending: 1,
+      reply: "echo:asked while hidden",
+    });
+    await until(() => server.received.includes("while hidden"), "the queued send");
+    expect(server.connections).toBe(before + 2);
+    await inPage(page, null, () => window.conn.close());
+    await page.context().close();
   });
 });

@@ -3,7 +3,8 @@
  * A leader's close() resolves once its old socket has closed and nothing is heard after it
  * (after a step-down, and for a second close() made while the first waits); a leader that
  * stepped down and leads again before its old socket closed does not report that socket's close
- * as news. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
+ * as news; and close() leaves no listener on the page's window or document, in a leader and in a
+ * follower. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
  * "pause:reading" stops reading a socket, so that socket's close waits until the test resumes it).
  */
 
@@ -46,6 +47,8 @@ afterAll(async () => {
 
 const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
+/** `count` blank tabs in a new context. */
+const tabs = (count: number) => rig.browser.newContext().then((context) => blankTabs(context, count));
 
 /**
  * A tab whose shared connection `name` leads, records in `late` every event heard once `done`
@@ -156,5 +159,46 @@ describe("evtwebsocket/shared: a tab's close() (Chromium)", requireTools("chromi
     });
     expect(got).toEqual({ late: [], endsAtClose: 1 });
     await context.close();
+  });
+
+  it("close() leaves no listener on the page's window or document, in a leader and in a follower (no listener outlives close())", async () => {
+    const pages = await tabs(2);
+    for (const page of pages)
+      await inPage(page, server.url, async (url) => {
+        const w = window as unknown as W & { pageListeners: Map<string, number> };
+        w.pageListeners = new Map();
+        for (const target of [window, document] as EventTarget[]) {
+          const add = target.addEventListener.bind(target);
+          const remove = target.removeEventListener.bind(target);
+          const name = target === window ? "window" : "document";
+          target.addEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) + 1);
+            add(type, ...rest);
+          };
+          target.removeEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) - 1);
+            remove(type, ...rest);
+          };
+        }
+        w.sc = w.shared.createSharedConn<string, string>("listeners");
+        await w.sc.dial(url);
+      });
+    const got = await Promise.all(
+      pages.map((page) =>
+        inPage(page, null, async () => {
+          const w = window as unknown as W & { pageListeners: Map<string, number> };
+          const role = w.sc.role;
+          const open = [...w.pageListeners.values()].reduce((a, b) => a + b, 0);
+          await w.sc.close();
+          return { role, open: open > 0, left: [...w.pageListeners].filter(([, n]) => n !== 0) };
+        }),
+      ),
+    );
+    expect(got.map((g) => g.role).sort()).toEqual(["follower", "leader"]);
+    expect(got.map(({ open, left }) => ({ open, left }))).toEqual([
+      { open: true, left: [] },
+      { open: true, left: [] },
+    ]);
+    await pages[0]!.context().close();
   });
 });

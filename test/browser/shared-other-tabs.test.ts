@@ -6,7 +6,8 @@
  * number. Tabs that come and go: a lock held by a tab that runs no shared connection, a leader
  * and a follower closing in the same turn, a leader reloaded, a leader closing in the turn it
  * posts an answer, a tab made while the only leader is frozen, a follower's send aborted once
- * forwarded. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 that echoes
+ * forwarded, the leader's page crashed (CDP `Page.crash`). Pages without Web Locks or
+ * BroadcastChannel: each holds a private connection and says so (role "alone"). Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 that echoes
  * ("slow:" messages are answered after the next one); the pages are built from src/ by esbuild
  * (test/browser/rig.ts). Every page's uncaught errors are collected: a test fails if a page threw.
  */
@@ -18,7 +19,7 @@ import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
-type W = Window & { a: SharedConn<string, string>; log: string[] };
+type W = Window & { a: SharedConn<string, string>; log: string[]; roles: string[] };
 
 let rig: Rig;
 let server: TestServer;
@@ -46,6 +47,12 @@ afterAll(async () => {
   await rig?.close();
   await server?.close();
 });
+
+/** `count` pages of the shared page in a new context (their errors not collected). */
+const tabs = (count: number) =>
+  rig.browser
+    .newContext()
+    .then((context) => openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined));
 
 /** A page of the shared page, its uncaught errors collected in `errors`. */
 async function blankTab(context: BrowserContext): Promise<Page> {
@@ -481,5 +488,79 @@ describe("evtwebsocket/shared: tabs that come and go (Chromium)", requireTools("
     expect(server.received.filter((m) => m === "aborted after forwarding")).toHaveLength(1);
     expect(errors).toEqual([]);
     await context.close();
+  });
+
+  it("the leader's page CRASHES (CDP Page.crash): the lock passes, another tab dials, and a follower's request resolves through it", async () => {
+    const pages = await tabs(3);
+    const before = server.connections;
+    for (const page of pages)
+      await inPage(page, server.url, async (url) => {
+        const w = window as unknown as W;
+        w.roles = [];
+        w.sc = w.shared.createSharedConn<string, string>("crash", {
+          matchMsg: (req, resp) => resp === `echo:${req}`,
+          reconnect: { minDelayMs: 50, maxDelayMs: 50, jitter: 0 },
+        });
+        w.sc.on("role", (role) => w.roles.push(role));
+        await window.sc.dial(url);
+      });
+    expect(server.connections).toBe(before + 1);
+    const roles = await Promise.all(pages.map((p) => inPage(p, null, () => window.sc.role)));
+    const leader = pages[roles.indexOf("leader")]!;
+    const others = pages.filter((p) => p !== leader) as [Page, Page];
+    const cdp = await leader.context().newCDPSession(leader);
+    void cdp.send("Page.crash").catch(() => {}); // the session dies with the renderer
+    await until(() => server.connections === before + 2, "the next leader's connection");
+    const after = await Promise.all(
+      others.map((page) =>
+        inPage(page, null, async () => {
+          await window.waitFor(() => window.sc.state === "open", "the shared connection open again");
+          return {
+            roles: (window as unknown as W).roles,
+            reply: await window.sc.request(`after-${window.sc.role}`),
+          };
+        }),
+      ),
+    );
+    expect(after.map((a) => a.roles.join()).sort()).toEqual(["", "leader"]);
+    expect(after.map((a) => a.reply).sort()).toEqual(["echo:after-follower", "echo:after-leader"]);
+    expect(server.connections).toBe(before + 2);
+    for (const page of others) await inPage(page, null, () => window.sc.close());
+    await leader.context().close();
+  });
+});
+
+describe("evtwebsocket/shared: no Web Locks or BroadcastChannel (Chromium)", requireTools("chromium"), () => {
+  it.each([
+    [
+      "navigator.locks",
+      () => void Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined }),
+    ],
+    ["BroadcastChannel", () => void Reflect.deleteProperty(window, "BroadcastChannel")],
+  ])('without %s two pages each hold a private connection and say so: role "alone"', async (_, remove) => {
+    const pages = await tabs(2);
+    const before = server.connections;
+    const got = await Promise.all(
+      pages.map((page) =>
+        page.evaluate(remove).then(() =>
+          inPage(page, server.url, async (url) => {
+            const w = window as unknown as W;
+            w.sc = w.shared.createSharedConn<string, string>("alone", {
+              matchMsg: (req, resp) => resp === `echo:${req}`,
+            });
+            const role = w.sc.role;
+            await w.sc.dial(url);
+            return { role, reply: await w.sc.request("q") };
+          }),
+        ),
+      ),
+    );
+    expect(got).toEqual([
+      { role: "alone", reply: "echo:q" },
+      { role: "alone", reply: "echo:q" },
+    ]);
+    expect(server.connections).toBe(before + 2);
+    for (const page of pages) await inPage(page, null, () => window.sc.close());
+    await pages[0]!.context().close();
   });
 });
