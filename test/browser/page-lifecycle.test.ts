@@ -24,7 +24,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { heldUpgradeServer } from "../helpers/held-upgrade.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, distPages, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+import { bundle, distPages, html, inPage, newTabs, type Rig, startRig } from "./rig.js";
 
 let rig: Rig;
 let server: TestServer;
@@ -383,10 +383,7 @@ describe("the back/forward cache: what is sent while the page is in it", require
   });
   afterAll(() => server?.close());
   /** `count` pages of "/" in a new context, once the library is loaded. */
-  const tabs = (count: number) =>
-    rig.browser
-      .newContext()
-      .then((context) => openPages(context, `${rig.origin}/`, count, () => window.evt !== undefined));
+  const tabs = (count: number) => newTabs(rig, count, () => window.evt !== undefined);
 
   it("a send and a request made while the page is in the back/forward cache are queued and go out when it is back (pagehide/pageshow with persisted DISPATCHED by the test)", async () => {
     const [page] = (await tabs(1)) as [Page];

@@ -8,11 +8,10 @@
  * what a user sees in those cases.
  */
 
-import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { REACTS, withReactRig } from "./react-rig.js";
+import { mount, REACTS, waitState, withReactRig } from "./react-rig.js";
 import { inPage } from "./rig.js";
 
 type Spec = {
@@ -122,10 +121,6 @@ w.ready = true;
 
 const env = withReactRig(APP);
 const { closes } = env;
-
-const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
-const waitState = (page: Page, id: string, state: string) =>
-  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
 
 describe("evtwebsocket/react: state, error and handlers (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {

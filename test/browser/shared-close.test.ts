@@ -14,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { countSocketEnds, inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
+import {
+  countSocketEnds,
+  inPage,
+  newTabs,
+  openPages,
+  pauseReading,
+  type Rig,
+  sharedPage,
+  startRig,
+} from "./rig.js";
 
 type W = Window & {
   a: SharedConn<string, string>;
@@ -48,7 +57,7 @@ afterAll(async () => {
 const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
 /** `count` blank tabs in a new context. */
-const tabs = (count: number) => rig.browser.newContext().then((context) => blankTabs(context, count));
+const tabs = (count: number) => newTabs(rig, count);
 
 /**
  * A tab whose shared connection `name` leads, records in `late` every event heard once `done`

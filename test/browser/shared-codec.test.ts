@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { bundle, html, inPage, openPages, type Rig, startRig } from "./rig.js";
+import { bundle, html, inPage, newTabs, type Rig, startRig } from "./rig.js";
 
 type Tagged = { by: string; text: string };
 type W = Window & { tab: string; tc: SharedConn<Tagged, string>; got: unknown[]; roles: string[] };
@@ -42,10 +42,7 @@ afterAll(async () => {
   await server?.close();
 });
 
-const tabs = (count: number) =>
-  rig.browser
-    .newContext()
-    .then((context) => openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined));
+const tabs = (count: number) => newTabs(rig, count);
 
 describe("evtwebsocket/shared: the codec and request matching (Chromium)", requireTools("chromium"), () => {
   it("the codec runs in the leader: a follower's send is encoded, and every tab's message decoded, by the leader tab's codec; two followers' requests at once each settle in the tab that made it, and no tab's message event gets them", async () => {

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { inPage, openPages, type Rig, sharedPage, startRig } from "./rig.js";
+import { inPage, newTabs, openPages, type Rig, sharedPage, startRig } from "./rig.js";
 
 type W = Window & { a: SharedConn<string, string>; log: string[]; roles: string[] };
 
@@ -49,10 +49,7 @@ afterAll(async () => {
 });
 
 /** `count` pages of the shared page in a new context (their errors not collected). */
-const tabs = (count: number) =>
-  rig.browser
-    .newContext()
-    .then((context) => openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined));
+const tabs = (count: number) => newTabs(rig, count);
 
 /** A page of the shared page, its uncaught errors collected in `errors`. */
 async function blankTab(context: BrowserContext): Promise<Page> {
