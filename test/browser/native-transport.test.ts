@@ -59,227 +59,222 @@ afterAll(async () => {
 });
 
 afterEach(() => pages.close());
-describe(
-  "the WHATWG transport in Chromium: closes, refusals and failed dials",
-  requireTools("chromium"),
-  () => {
-    it("close() after the server's close frame (TCP held open, the browser's socket CLOSING) reports the server's close: closedBy 'server', its code", async () => {
-      const page = await pages.open();
-      const got = await inPage(page, server.url, async (url) => {
-        const sockets: WebSocket[] = [];
-        const Native = WebSocket;
-        window.WebSocket = class extends Native {
-          constructor(...args: ConstructorParameters<typeof WebSocket>) {
-            super(...args);
-            sockets.push(this);
-          }
-        };
-        const closes: string[] = [];
-        const conn = new window.evt.Conn({
-          reconnect: false,
-          onClose: (info) => closes.push(`${info.code} ${info.reason} ${info.closedBy}`),
-        });
-        await conn.dial(url);
-        conn.send("close 4000");
-        await window.waitFor(
-          () => sockets[0]!.readyState === WebSocket.CLOSING,
-          "the browser's socket to be CLOSING",
-        );
-        // Nothing told the connection yet (a WHATWG socket has no event for the close frame).
-        const stateBefore = conn.state;
-        await conn.close();
-        return { stateBefore, closes };
-      });
-      expect(got.stateBefore).toBe("open");
-      expect(got.closes).toEqual(["4000 bye server"]);
-    });
-
-    it("a server's close frame followed by a TCP reset before the closing handshake ends (wasClean false) is the server's close: its 1008 is reported as its refusal, not as a lost connection", async () => {
-      const page = await pages.open();
-      await inPage(page, server.url, async (url) => {
-        const sockets: WebSocket[] = [];
-        const Native = WebSocket;
-        window.WebSocket = class extends Native {
-          constructor(...args: ConstructorParameters<typeof WebSocket>) {
-            super(...args);
-            sockets.push(this);
-          }
-        };
-        window.seen = [];
-        window.conn = new window.evt.Conn({
-          reconnect: false,
-          onClose: (info) =>
-            window.seen.push(`close ${info.code} wasClean=${info.wasClean} ${info.closedBy}`),
-          onError: (e) => window.seen.push(`error ${e.code} ${e.message.replace(url, "URL")}`),
-        });
-        await window.conn.dial(url);
-        window.conn.send("close 1008");
-        // The close frame was read: only then is the TCP connection reset (a reset may discard it).
-        await window.waitFor(
-          () => sockets[0]!.readyState === WebSocket.CLOSING,
-          "the browser's socket to be CLOSING",
-        );
-      });
-      held!.resetAndDestroy();
-      const seen = await inPage(page, null, async () => {
-        await window.waitFor(() => window.conn.state === "closed", "the end");
-        return window.seen;
-      });
-      expect(seen).toEqual([
-        "close 1008 wasClean=false server",
-        "error ERR_DISCONNECTED URL refused a message of ours as against its policy (close code 1008, closed by server)",
-      ]);
-    });
-
-    it("a send() after the server's close frame (the browser's socket CLOSING) is queued, not lost, and goes out on the next connection", async () => {
-      const page = await pages.open();
-      const before = server.received.length;
-      const got = await inPage(page, server.url, async (url) => {
-        const sockets: WebSocket[] = [];
-        const Native = WebSocket;
-        window.WebSocket = class extends Native {
-          constructor(...args: ConstructorParameters<typeof WebSocket>) {
-            super(...args);
-            sockets.push(this);
-          }
-        };
-        const seen: string[] = [];
-        const conn = new window.evt.Conn({
-          reconnect: { minDelayMs: 10, maxDelayMs: 10, jitter: 0 },
-          onMessage: (msg) => seen.push(`message ${msg}`),
-          onClose: (info) =>
-            seen.push(`close ${info.code} ${info.closedBy} willReconnect=${info.willReconnect}`),
-          onError: (e) => seen.push(`error ${e.code}`),
-        });
-        await conn.dial(url);
-        conn.send("close 1001");
-        await window.waitFor(
-          () => sockets[0]!.readyState === WebSocket.CLOSING,
-          "the browser's socket to be CLOSING",
-        );
-        const result = conn.send("late");
-        const sent = conn.stats.messagesSent;
-        await window.waitFor(
-          () => seen.includes("message late"),
-          "the echo of the late message on the next socket",
-        );
-        const before = [...seen];
-        await conn.close();
-        return { result, sent, seen: before, sockets: sockets.length };
-      });
-      expect(got.result).toBe("queued");
-      expect(got.sent).toBe(1); // "close 1001" only: the refused frame is not counted
-      expect(got.seen).toEqual(["close 1001 server willReconnect=true", "message late"]);
-      expect(got.sockets).toBe(2);
-      expect(server.received.slice(before)).toEqual(["close 1001", "late"]);
-    });
-
-    it("close codes a browser refuses from script (1001, 1005, 1006, 1015) and a reason over 123 UTF-8 bytes are ERR_INVALID_OPTION, and the connection stays open", async () => {
-      const page = await pages.open();
-      const got = await inPage(page, server.url, async (url) => {
-        const conn = new window.evt.Conn({ reconnect: false });
-        await conn.dial(url);
-        const refused: string[] = [];
-        const calls: [number, string][] = [
-          [1001, ""],
-          [1005, ""],
-          [1006, ""],
-          [1015, ""],
-          [1000, "x".repeat(124)],
-          [4000, "é".repeat(62)], // 124 bytes in 62 characters
-        ];
-        for (const [code, reason] of calls) {
-          try {
-            await conn.close(code, reason);
-            refused.push(`${code} accepted`);
-          } catch (e) {
-            refused.push(`${code} ${(e as { code: string }).code} ${conn.state}`);
-          }
+describe("the WHATWG transport in Chromium: closes and failed dials", requireTools("chromium"), () => {
+  it("close() after the server's close frame (TCP held open, the browser's socket CLOSING) reports the server's close: closedBy 'server', its code", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, server.url, async (url) => {
+      const sockets: WebSocket[] = [];
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
         }
-        // 123 bytes exactly (41 lone surrogates, 3 bytes each as U+FFFD) is accepted.
-        await conn.close(4000, "\uD800".repeat(41));
-        return { refused, state: conn.state };
+      };
+      const closes: string[] = [];
+      const conn = new window.evt.Conn({
+        reconnect: false,
+        onClose: (info) => closes.push(`${info.code} ${info.reason} ${info.closedBy}`),
       });
-      expect(got.refused).toEqual([
-        "1001 ERR_INVALID_OPTION open",
-        "1005 ERR_INVALID_OPTION open",
-        "1006 ERR_INVALID_OPTION open",
-        "1015 ERR_INVALID_OPTION open",
-        "1000 ERR_INVALID_OPTION open",
-        "4000 ERR_INVALID_OPTION open",
-      ]);
-      expect(got.state).toBe("closed");
+      await conn.dial(url);
+      conn.send("close 4000");
+      await window.waitFor(
+        () => sockets[0]!.readyState === WebSocket.CLOSING,
+        "the browser's socket to be CLOSING",
+      );
+      // Nothing told the connection yet (a WHATWG socket has no event for the close frame).
+      const stateBefore = conn.state;
+      await conn.close();
+      return { stateBefore, closes };
     });
+    expect(got.stateBefore).toBe("open");
+    expect(got.closes).toEqual(["4000 bye server"]);
+  });
 
-    it("a socket that hands binary frames over as Blobs (binaryType ignored, as some polyfills do) keeps text and binary in order, and the close after them", async () => {
-      const page = await pages.open();
-      const seen = await inPage(page, server.url, async (url) => {
-        const Native = WebSocket;
-        window.WebSocket = class extends Native {
-          override set binaryType(_: BinaryType) {}
-          override get binaryType(): BinaryType {
-            return "blob";
-          }
-        };
-        const seen: string[] = [];
-        const conn = new window.evt.Conn<string | Uint8Array, string>({
-          reconnect: false,
-          onMessage: (m) => seen.push(typeof m === "string" ? m : `b${m[0]}`),
-          onClose: (info) => seen.push(`close ${info.code} ${info.closedBy}`),
-        });
-        await conn.dial(url);
-        conn.send("burst");
-        await window.waitFor(() => conn.state === "closed", "the close");
-        return seen;
+  it("a server's close frame followed by a TCP reset before the closing handshake ends (wasClean false) is the server's close: its 1008 is reported as its refusal, not as a lost connection", async () => {
+    const page = await pages.open();
+    await inPage(page, server.url, async (url) => {
+      const sockets: WebSocket[] = [];
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
+        }
+      };
+      window.seen = [];
+      window.conn = new window.evt.Conn({
+        reconnect: false,
+        onClose: (info) => window.seen.push(`close ${info.code} wasClean=${info.wasClean} ${info.closedBy}`),
+        onError: (e) => window.seen.push(`error ${e.code} ${e.message.replace(url, "URL")}`),
       });
-      const expected = Array.from({ length: 20 }, (_, i) => (i % 2 ? `t${i}` : `b${i}`));
-      expect(seen).toEqual([...expected, "close 4001 server"]);
+      await window.conn.dial(url);
+      window.conn.send("close 1008");
+      // The close frame was read: only then is the TCP connection reset (a reset may discard it).
+      await window.waitFor(
+        () => sockets[0]!.readyState === WebSocket.CLOSING,
+        "the browser's socket to be CLOSING",
+      );
     });
+    held!.resetAndDestroy();
+    const seen = await inPage(page, null, async () => {
+      await window.waitFor(() => window.conn.state === "closed", "the end");
+      return window.seen;
+    });
+    expect(seen).toEqual([
+      "close 1008 wasClean=false server",
+      "error ERR_DISCONNECTED URL refused a message of ours as against its policy (close code 1008, closed by server)",
+    ]);
+  });
 
-    it("a WebSocket constructor that throws (Chromium's SecurityError for ws: from an https page, played by a subclass) fails the dial with ERR_DIAL_FAILED and the cause; with retries on, the next attempt dials", async () => {
-      const page = await pages.open();
-      const got = await inPage(page, server.url, async (url) => {
-        const Native = WebSocket;
-        let throws = 0;
-        window.WebSocket = class extends Native {
-          constructor(...args: ConstructorParameters<typeof WebSocket>) {
-            if (throws-- > 0) throw new DOMException("Mixed Content", "SecurityError");
-            super(...args);
-          }
-        };
-        const once = new window.evt.Conn({ reconnect: false });
-        throws = 1;
-        const error = await once.dial(url).then(
-          () => "opened",
-          (e: { code: string; cause?: { name: string } }) => `${e.code} ${e.cause?.name}`,
-        );
-        const retried = new window.evt.Conn({
-          reconnect: { minDelayMs: 10, maxDelayMs: 10 },
-          onError: () => {},
-        });
-        throws = 2;
-        await retried.dial(url);
-        const state = retried.state;
-        await retried.close();
-        return { error, onceState: once.state, state };
+  it("a send() after the server's close frame (the browser's socket CLOSING) is queued, not lost, and goes out on the next connection", async () => {
+    const page = await pages.open();
+    const before = server.received.length;
+    const got = await inPage(page, server.url, async (url) => {
+      const sockets: WebSocket[] = [];
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          super(...args);
+          sockets.push(this);
+        }
+      };
+      const seen: string[] = [];
+      const conn = new window.evt.Conn({
+        reconnect: { minDelayMs: 10, maxDelayMs: 10, jitter: 0 },
+        onMessage: (msg) => seen.push(`message ${msg}`),
+        onClose: (info) =>
+          seen.push(`close ${info.code} ${info.closedBy} willReconnect=${info.willReconnect}`),
+        onError: (e) => seen.push(`error ${e.code}`),
       });
-      expect(got).toEqual({ error: "ERR_DIAL_FAILED SecurityError", onceState: "closed", state: "open" });
+      await conn.dial(url);
+      conn.send("close 1001");
+      await window.waitFor(
+        () => sockets[0]!.readyState === WebSocket.CLOSING,
+        "the browser's socket to be CLOSING",
+      );
+      const result = conn.send("late");
+      const sent = conn.stats.messagesSent;
+      await window.waitFor(
+        () => seen.includes("message late"),
+        "the echo of the late message on the next socket",
+      );
+      const before = [...seen];
+      await conn.close();
+      return { result, sent, seen: before, sockets: sockets.length };
     });
+    expect(got.result).toBe("queued");
+    expect(got.sent).toBe(1); // "close 1001" only: the refused frame is not counted
+    expect(got.seen).toEqual(["close 1001 server willReconnect=true", "message late"]);
+    expect(got.sockets).toBe(2);
+    expect(server.received.slice(before)).toEqual(["close 1001", "late"]);
+  });
 
-    it("a port the browser blocks (6000) fails the dial with ERR_DIAL_FAILED and the connection ends closed", async () => {
-      const page = await pages.open();
-      const got = await inPage(page, null, async () => {
-        const conn = new window.evt.Conn({ reconnect: false });
-        const error = await conn.dial("ws://127.0.0.1:6000/").then(
-          () => "opened",
-          (e: { code: string }) => e.code,
-        );
-        return { error, state: conn.state };
-      });
-      expect(got).toEqual({ error: "ERR_DIAL_FAILED", state: "closed" });
+  it("close codes a browser refuses from script (1001, 1005, 1006, 1015) and a reason over 123 UTF-8 bytes are ERR_INVALID_OPTION, and the connection stays open", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, server.url, async (url) => {
+      const conn = new window.evt.Conn({ reconnect: false });
+      await conn.dial(url);
+      const refused: string[] = [];
+      const calls: [number, string][] = [
+        [1001, ""],
+        [1005, ""],
+        [1006, ""],
+        [1015, ""],
+        [1000, "x".repeat(124)],
+        [4000, "é".repeat(62)], // 124 bytes in 62 characters
+      ];
+      for (const [code, reason] of calls) {
+        try {
+          await conn.close(code, reason);
+          refused.push(`${code} accepted`);
+        } catch (e) {
+          refused.push(`${code} ${(e as { code: string }).code} ${conn.state}`);
+        }
+      }
+      // 123 bytes exactly (41 lone surrogates, 3 bytes each as U+FFFD) is accepted.
+      await conn.close(4000, "\uD800".repeat(41));
+      return { refused, state: conn.state };
     });
-  },
-);
+    expect(got.refused).toEqual([
+      "1001 ERR_INVALID_OPTION open",
+      "1005 ERR_INVALID_OPTION open",
+      "1006 ERR_INVALID_OPTION open",
+      "1015 ERR_INVALID_OPTION open",
+      "1000 ERR_INVALID_OPTION open",
+      "4000 ERR_INVALID_OPTION open",
+    ]);
+    expect(got.state).toBe("closed");
+  });
+
+  it("a socket that hands binary frames over as Blobs (binaryType ignored, as some polyfills do) keeps text and binary in order, and the close after them", async () => {
+    const page = await pages.open();
+    const seen = await inPage(page, server.url, async (url) => {
+      const Native = WebSocket;
+      window.WebSocket = class extends Native {
+        override set binaryType(_: BinaryType) {}
+        override get binaryType(): BinaryType {
+          return "blob";
+        }
+      };
+      const seen: string[] = [];
+      const conn = new window.evt.Conn<string | Uint8Array, string>({
+        reconnect: false,
+        onMessage: (m) => seen.push(typeof m === "string" ? m : `b${m[0]}`),
+        onClose: (info) => seen.push(`close ${info.code} ${info.closedBy}`),
+      });
+      await conn.dial(url);
+      conn.send("burst");
+      await window.waitFor(() => conn.state === "closed", "the close");
+      return seen;
+    });
+    const expected = Array.from({ length: 20 }, (_, i) => (i % 2 ? `t${i}` : `b${i}`));
+    expect(seen).toEqual([...expected, "close 4001 server"]);
+  });
+
+  it("a WebSocket constructor that throws (Chromium's SecurityError for ws: from an https page, played by a subclass) fails the dial with ERR_DIAL_FAILED and the cause; with retries on, the next attempt dials", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, server.url, async (url) => {
+      const Native = WebSocket;
+      let throws = 0;
+      window.WebSocket = class extends Native {
+        constructor(...args: ConstructorParameters<typeof WebSocket>) {
+          if (throws-- > 0) throw new DOMException("Mixed Content", "SecurityError");
+          super(...args);
+        }
+      };
+      const once = new window.evt.Conn({ reconnect: false });
+      throws = 1;
+      const error = await once.dial(url).then(
+        () => "opened",
+        (e: { code: string; cause?: { name: string } }) => `${e.code} ${e.cause?.name}`,
+      );
+      const retried = new window.evt.Conn({
+        reconnect: { minDelayMs: 10, maxDelayMs: 10 },
+        onError: () => {},
+      });
+      throws = 2;
+      await retried.dial(url);
+      const state = retried.state;
+      await retried.close();
+      return { error, onceState: once.state, state };
+    });
+    expect(got).toEqual({ error: "ERR_DIAL_FAILED SecurityError", onceState: "closed", state: "open" });
+  });
+
+  it("a port the browser blocks (6000) fails the dial with ERR_DIAL_FAILED and the connection ends closed", async () => {
+    const page = await pages.open();
+    const got = await inPage(page, null, async () => {
+      const conn = new window.evt.Conn({ reconnect: false });
+      const error = await conn.dial("ws://127.0.0.1:6000/").then(
+        () => "opened",
+        (e: { code: string }) => e.code,
+      );
+      return { error, state: conn.state };
+    });
+    expect(got).toEqual({ error: "ERR_DIAL_FAILED", state: "closed" });
+  });
+});
 
 describe("the heartbeat with late timers in Chromium (issue 15 item 3)", requireTools("chromium"), () => {
   /**
