@@ -249,7 +249,7 @@ export class Conn<TIn = Data, TOut = Sendable> {
       throw evtError(ErrorCode.ALREADY_DIALED, `cannot dial: connection is already ${s}`);
     }
     if (typeof url !== "function") normalizeUrl(url);
-    return this.#life.dial(url, planDial(this.#options, this.#o, subprotocol, this.#in.obs));
+    return this.#life.dial(url, () => planDial(this.#options, this.#o, subprotocol, this.#in.obs));
   }
 
   /**

@@ -110,17 +110,21 @@ export class Lifecycle {
     return this.#link?.isOpen ? this.#link : undefined;
   }
 
-  /** Starts a dial with its checked plan; the caller has checked the state. */
-  dial(url: UrlSource, plan: LinkConfig): Promise<void> {
-    const opened = new Promise<void>((resolve, reject) => {
-      this.#dialed = { resolve, reject };
+  /**
+   * Starts a dial; the caller has checked the state. `plan` checks what the dial was given
+   * (and throws, which rejects the dial) inside the dial's transition: a line it logs (an
+   * option the transport ignores) is told once the dial has begun, so a logger's close() or
+   * dial() there finds it begun, as on the attempt's line.
+   */
+  dial(url: UrlSource, plan: () => LinkConfig): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#events.run(this, this.#start, url, plan, { resolve, reject });
     });
-    this.#events.run(this, this.#start, url, plan);
-    return opened;
   }
 
-  #start(url: UrlSource, plan: LinkConfig): void {
-    this.#plan = plan;
+  #start(url: UrlSource, plan: () => LinkConfig, dialed: { resolve(): void; reject(e: Error): void }): void {
+    this.#plan = plan();
+    this.#dialed = dialed;
     this.#url = url;
     this.#hidden = false;
     this.#attempt = 0;

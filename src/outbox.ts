@@ -163,16 +163,22 @@ export class Outbox<TIn, TOut> {
         expired.push(item);
         continue;
       }
-      if (!this.#transmit(link, item.data)) {
-        this.#queue.unshift([item]);
-        break;
-      }
-      if (item.signal !== undefined) this.#delivery!.release(item);
+      // On the wire before the frame is handed over, as request() does: a message:sent
+      // subscriber told of it may call reconnect(), whose drop must find it in flight.
       const request = item.owner as Req<TIn, TOut> | undefined;
       if (request !== undefined) {
         request.queued = undefined;
         request.sent = true;
       }
+      if (!this.#transmit(link, item.data)) {
+        if (request !== undefined) {
+          request.queued = item;
+          request.sent = false;
+        }
+        this.#queue.unshift([item]);
+        break;
+      }
+      if (item.signal !== undefined) this.#delivery!.release(item);
     }
     if (this.#queue.size === 0) this.#delivery?.stop();
     if (expired !== undefined) {

@@ -3,9 +3,10 @@
  * code, a message naming the option or state, and the connection left usable afterwards (a
  * request still round-trips) or cleanly closed. Option types and ranges at construction are
  * in options.test.ts; URL parsing in url.test.ts.
+ * Also the edge a check lets through: a close reason of 41 lone surrogates (123 bytes as U+FFFD).
  */
 import { describe, expect, it } from "vitest";
-import type { Conn } from "../src/index.js";
+import type { CloseInfo, Conn } from "../src/index.js";
 import { conn, server } from "./helpers/harness.js";
 import { until } from "./helpers/server.js";
 
@@ -435,5 +436,23 @@ describe("bad input before or after the connection", () => {
     );
     await expect(c.request("x")).rejects.toMatchObject({ code: "ERR_CLOSED" });
     expect(() => c.send("x", () => {})).toThrow(expect.objectContaining({ code: "ERR_CLOSED" }));
+  });
+});
+
+describe("a close reason of lone surrogates (issue 15, bug 4)", () => {
+  it("41 of them are 123 bytes as U+FFFD: accepted, and the close is clean with that code and reason on both sides", async () => {
+    let seen: { code: number; reason: string } | undefined;
+    const s = await server({
+      onConnection: (ws) => ws.on("close", (code, reason) => (seen = { code, reason: reason.toString() })),
+    });
+    const closes: CloseInfo[] = [];
+    const errors: string[] = [];
+    const c = conn({ onClose: (i) => void closes.push(i), onError: (e) => void errors.push(e.code) });
+    await c.dial(s.url);
+    await c.close(4000, "\ud800".repeat(41));
+    await until(() => seen !== undefined, "the server saw the close");
+    expect(seen).toEqual({ code: 4000, reason: "\ufffd".repeat(41) });
+    expect(closes).toMatchObject([{ code: 4000, wasClean: true, closedBy: "client", willReconnect: false }]);
+    expect(errors).toEqual([]);
   });
 });

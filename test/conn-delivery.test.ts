@@ -3,6 +3,7 @@
  * `signal`, `maxAgeMs`) and the queue's overflow policy, each way a message can end, against a
  * real `ws` server. "Never arrives" is shown by a later message that does arrive: the queue and
  * the socket keep order, so what was not received before it never will be.
+ * Also sends during the peer's closing handshake, UTF-8 bytes in the byte bound, sends from onError.
  */
 
 import dc from "node:diagnostics_channel";
@@ -11,9 +12,10 @@ import v8 from "node:v8";
 import vm from "node:vm";
 import { describe, expect, expectTypeOf, it } from "vitest";
 import { CHANNELS } from "../src/channel-names.js";
-import { type Conn, type EvtWebSocketError, json, type SendResult } from "../src/index.js";
+import { type Conn, type EvtWebSocketError, json, type SendResult, State } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
-import { conn, server } from "./helpers/harness.js";
+import { conn, fast, server, sleep } from "./helpers/harness.js";
+import { parseAll, rawServer } from "./helpers/raw-server.js";
 import { until } from "./helpers/server.js";
 
 /** A server that records and never answers. */
@@ -561,5 +563,214 @@ describe("refused: thrown, as before", () => {
     expect(c.send("c")).toBe("sent");
     await until(() => s.received.length === 2, "c");
     expect(s.received).toEqual(["a", "c"]);
+  });
+});
+
+describe("send() while the peer's closing handshake is under way (state still open)", () => {
+  it('a volatile message is "dropped", a plain one "queued" and sent on the next connection', async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const c = conn({ reconnect: { ...fast, shouldReconnect: () => true } });
+    await c.dial(raw.url);
+    raw.write(Buffer.from([0x88, 0x02, 0x03, 0xe9])); // close 1001, and TCP held open
+    // The client answered with its close frame: its socket is closing, the connection is not over.
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "the client's answer");
+    expect(c.state).toBe(State.OPEN);
+    expect(c.send("cursor", { volatile: true })).toBe("dropped");
+    expect(c.send("order")).toBe("queued");
+    raw.hangUp();
+    await until(() => parseAll(raw.connectionBytes(1)).length > 0, "the next connection's frames");
+    const texts = parseAll(raw.connectionBytes(1)).map((f) => f.payload.toString());
+    expect(texts).toEqual(["order"]);
+    // It never answers a closing handshake: hang up rather than wait out close().
+    const closing = c.close();
+    raw.hangUp();
+    await closing;
+  });
+});
+
+describe("the Delivery table: a drop that is not retried", () => {
+  it("a message queued while the peer closes, with no retry, is reported once as ERR_DISCONNECTED with details.unsent", async () => {
+    const raw = await rawServer({ allowHalfOpen: true });
+    const e = errors();
+    const c = conn({ reconnect: { ...fast, shouldReconnect: () => false }, onError: e.onError });
+    await c.dial(raw.url);
+    raw.write(Buffer.from([0x88, 0x02, 0x03, 0xe9]));
+    await until(() => parseAll(raw.connectionBytes(0)).some((f) => f.opcode === 8), "the client's answer");
+    expect(c.send("order")).toBe("queued");
+    raw.hangUp();
+    await until(() => c.state === State.CLOSED, "the end");
+    expect(e.seen.map((x) => [x.code, x.details?.unsent])).toEqual([["ERR_DISCONNECTED", 1]]);
+    expect(c.stats.queuedMessages).toBe(0);
+  });
+});
+
+describe("the queue's byte bound counts UTF-8 and binary bytes", () => {
+  it("multi-byte text and a typed array's view are counted by their bytes on the wire", async () => {
+    const c = conn({ queue: { maxBytes: 10 } });
+    expect(c.send("€€€")).toBe("queued"); // 9 bytes, 3 characters
+    expect(() => c.send("ab")).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    expect(c.send("a")).toBe("queued"); // 10 bytes
+    const c2 = conn<Uint8Array, Uint8Array>({ queue: { maxBytes: 4 } });
+    const big = new Uint8Array(100);
+    expect(c2.send(big.subarray(10, 14))).toBe("queued");
+    expect(() => c2.send(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    const c3 = conn({ queue: { maxBytes: 4, overflow: "drop-oldest" } });
+    const e = errors();
+    c3.on("error", e.onError);
+    expect(c3.send("😀")).toBe("queued"); // a surrogate pair: 4 bytes
+    expect(c3.send("é")).toBe("queued"); // 2 bytes: the emoji goes
+    expect(e.seen.map((x) => x.details?.message)).toEqual(["😀"]);
+    expect(c3.send("é")).toBe("queued"); // 4 bytes: fits with the first é
+    expect(e.seen).toHaveLength(1);
+  });
+});
+
+describe("send options inside the callbacks that report drops", () => {
+  it("aborting, from onError, the signal of a message queued later takes it out quietly", async () => {
+    const e = errors();
+    const ac = new AbortController();
+    const c = conn({ queue: { maxMessages: 2, overflow: "drop-oldest" } });
+    c.on("error", (err) => {
+      e.onError(err);
+      ac.abort(); // "a drop happened: cancel the rest of this view"
+    });
+    expect(c.send("a")).toBe("queued");
+    expect(c.send("b", { signal: ac.signal })).toBe("queued");
+    expect(c.send("c", { signal: ac.signal })).toBe("queued"); // drops a; onError aborts b and c
+    expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([["ERR_QUEUE_FULL", "a"]]);
+    expect(c.stats.queuedMessages).toBe(0);
+    await expect(c.drained()).resolves.toBeUndefined();
+    const s = await server();
+    await c.dial(s.url);
+    expect(c.send("d")).toBe("sent");
+    await until(() => s.received.length === 1, "d");
+    expect(s.received).toEqual(["d"]);
+  });
+
+  it("a send() from the onError that reports an expiry is queued and sent; each message ends one way", async () => {
+    const clock = new FakeClock();
+    const e = errors();
+    const c = conn({
+      clock,
+      onError: (err) => {
+        e.onError(err);
+        if (err.code === "ERR_QUEUE_EXPIRED") c.send(`again:${err.details?.message}`);
+      },
+    });
+    c.send("x", { maxAgeMs: 10 });
+    c.send("y", { maxAgeMs: 10 });
+    clock.advance(10);
+    expect(e.seen.map((x) => x.details?.message)).toEqual(["x", "y"]);
+    expect(c.stats.queuedMessages).toBe(2);
+    const s = await server();
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "the re-sent messages");
+    expect(s.received).toEqual(["again:x", "again:y"]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it("a send() from the onError that reports a drop-oldest drop drops the next oldest, reported too; the rest go in order", async () => {
+    const e = errors();
+    const c = conn({
+      queue: { maxMessages: 2, overflow: "drop-oldest" },
+      onError: (err) => {
+        e.onError(err);
+        if (err.details?.message === "a") expect(c.send("a again")).toBe("queued");
+      },
+    });
+    c.send("a");
+    c.send("b");
+    expect(c.send("c")).toBe("queued");
+    expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([
+      ["ERR_QUEUE_FULL", "a"],
+      ["ERR_QUEUE_FULL", "b"],
+    ]);
+    expect(c.stats.queuedMessages).toBe(2);
+    const s = await server();
+    await c.dial(s.url);
+    await until(() => s.received.length === 2, "the queue");
+    expect(s.received).toEqual(["c", "a again"]);
+  });
+
+  it("a deadline that passes in the turn the connection opens, its timer late: sent or expired, never both", async () => {
+    // Timers late by 5 ms: the expiry timer of a message due at the open has not fired yet.
+    for (const lateByMs of [0, 5]) {
+      const clock = new FakeClock();
+      clock.lateByMs = lateByMs;
+      const e = errors();
+      const s = await server();
+      const c = conn({ clock, onError: e.onError });
+      c.send("due", { maxAgeMs: 10 });
+      c.send("later", { maxAgeMs: 11 });
+      clock.sleep(10); // "due" is exactly at its deadline as the connection opens
+      await c.dial(s.url);
+      await until(() => s.received.length > 0, "the flush");
+      clock.advance(100);
+      await sleep(20);
+      expect(s.received).toEqual(["later"]);
+      expect(e.seen.map((x) => [x.code, x.details?.message])).toEqual([["ERR_QUEUE_EXPIRED", "due"]]);
+      expect(clock.pending).toBe(0);
+    }
+  });
+});
+
+describe("the Delivery table: reported after a disconnect", () => {
+  it("close() reports one ERR_CLOSED counting only the messages still queued (not aborted, expired, dropped or sent)", async () => {
+    const clock = new FakeClock();
+    const e = errors();
+    const c = conn({ clock, queue: { maxMessages: 4, overflow: "drop-oldest" }, onError: e.onError });
+    const ac = new AbortController();
+    c.send("dropped");
+    c.send("aborted", { signal: ac.signal });
+    c.send("expires", { maxAgeMs: 5 });
+    c.send("kept1");
+    c.send("kept2"); // drops "dropped"
+    ac.abort();
+    clock.advance(5);
+    expect(c.stats.queuedMessages).toBe(2);
+    await c.close();
+    expect(e.seen.map((x) => [x.code, x.details?.message ?? x.details?.unsent])).toEqual([
+      ["ERR_QUEUE_FULL", "dropped"],
+      ["ERR_QUEUE_EXPIRED", "expires"],
+      ["ERR_CLOSED", 2],
+    ]);
+    expect(clock.pending).toBe(0);
+  });
+});
+
+describe("the UTF-8 size of a lone surrogate (issue 15, bug 4) in the queue's byte bound", () => {
+  it('"\\uD800中" is 6 bytes: refused by queue.maxBytes 5, queued by 6, and 6 bytes on the wire', async () => {
+    const text = "\uD800中";
+    const tight = conn({ queue: { maxBytes: 5 } });
+    expect(() => tight.send(text)).toThrow(expect.objectContaining({ code: "ERR_QUEUE_FULL" }));
+    expect(tight.stats.queuedMessages).toBe(0);
+    const s = await server();
+    const c = conn({ queue: { maxBytes: 6 } });
+    expect(c.send(text)).toBe("queued");
+    await c.dial(s.url);
+    await until(() => s.received.length === 1, "the queued message");
+    expect(s.received).toEqual(["\uFFFD中"]);
+    expect(c.stats.bytesSent).toBe(6);
+  });
+});
+
+describe("volatile while reconnecting", () => {
+  it('a volatile send while reconnecting returns "dropped" and never arrives; a plain one waits and does', async () => {
+    const s = await server({ onMessage: () => {} });
+    const errors: unknown[] = [];
+    const c = conn({ reconnect: fast, onError: (e) => void errors.push(e.code) });
+    await c.dial(s.url);
+    await s.stop();
+    await until(() => c.state === "reconnecting", "reconnecting");
+    expect(c.send("stale", { volatile: true })).toBe("dropped");
+    expect(c.send("plain")).toBe("queued");
+    expect(c.stats.queuedMessages).toBe(1);
+    await s.start();
+    await until(() => c.state === "open", "the reconnect");
+    expect(c.send("fresh", { volatile: true })).toBe("sent");
+    await until(() => s.received.length === 2, "plain and fresh");
+    expect(s.received).toEqual(["plain", "fresh"]);
+    // The drop said nothing: only the drop of the first socket is reported.
+    expect(errors.every((code) => code === "ERR_DISCONNECTED")).toBe(true);
   });
 });

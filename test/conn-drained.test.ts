@@ -3,6 +3,7 @@
  * socket paused), so the client's socket buffer fills for real; plus how they settle when the
  * connection is not open or ends for good.
  * Also listeners added above highWaterMark or after the watch ended, and a reset with our sends unread.
+ * Also waiters and close() from a drain handler, a drop with waiters, and what an unused "drain" costs a send.
  */
 
 import { describe, expect, it } from "vitest";
@@ -380,5 +381,190 @@ describe('"drain" and drained() after a reset with our sends unread (held)', () 
     await sleep(50);
     expect(log).toEqual(["connected", "drain open", "filled again", "drain open"]);
     expect(s.sockets).toHaveLength(2);
+  });
+});
+
+describe('drained() and "drain": a drop, waiters added in a drain handler, listeners added late, close() from a handler', () => {
+  /** A server that stops reading each socket once it opens: what the client sends stays in its buffers. */
+  const stalled = () =>
+    server({
+      onConnection: (ws) => (ws as unknown as { _socket: { pause(): void } })._socket.pause(),
+      onMessage: () => {},
+    });
+
+  it("on Node's ws: a drained() waiting on a socket that drops with the queue empty resolves (what it held is gone)", async () => {
+    const s = await stalled();
+    const c = conn({ reconnect: fast, lowWaterMark: 1024 });
+    await c.dial(s.url);
+    for (let i = 0; i < 64; i++) c.send("x".repeat(256 * 1024)); // 16 MiB: more than TCP holds
+    expect(c.bufferedAmount).toBeGreaterThan(1024);
+    let settled = "pending";
+    const waiters = [c.drained(), c.drained(), c.drained()].map((p) =>
+      p.then(
+        () => (settled = "resolved"),
+        (err) => (settled = `rejected ${err.code}`),
+      ),
+    );
+    await sleep(50);
+    expect(settled).toBe("pending");
+    s.dropAll();
+    await Promise.all(waiters);
+    expect(settled).toBe("resolved");
+  });
+
+  it("a waiter added inside a drain handler, after another big send, settles too; so do several", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    const inner: Promise<void>[] = [];
+    let drains = 0;
+    c.on("drain", () => {
+      drains++;
+      if (drains === 1) {
+        c.send(new Uint8Array(2 * 1024 * 1024));
+        inner.push(c.drained(), c.drained());
+      }
+    });
+    fill(c, 4 * 1024 * 1024);
+    const outer = [c.drained(), c.drained()];
+    s.resume();
+    await Promise.all(outer);
+    await until(() => inner.length === 2, "the first drain");
+    await Promise.all(inner);
+    expect(c.bufferedAmount).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it.each([
+    ["Node's ws", {}],
+    ["a WHATWG WebSocket (polled)", { WebSocket: WebSocket as never }],
+  ])(
+    "a drain listener added once the buffer is already above highWaterMark (the Node streams pattern) hears drain: %s",
+    async (_, transport) => {
+      const s = await stalledServer();
+      const c = conn<Uint8Array, Uint8Array>({
+        lowWaterMark: 64 * 1024,
+        highWaterMark: 1024 * 1024,
+        ...transport,
+      });
+      await c.dial(s.url);
+      fill(c, 4 * 1024 * 1024); // nobody watched these sends
+      expect(c.bufferedAmount).toBeGreaterThan(1024 * 1024);
+      const drained = new Promise<number>((resolve) => c.on("drain", () => resolve(c.bufferedAmount)));
+      s.resume();
+      expect(await drained).toBeLessThanOrEqual(64 * 1024);
+    },
+  );
+
+  it("a drained() waiter, not a send, saw the buffer above highWaterMark: a drain listener hears the fall too", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    const drained = new Promise<void>((resolve) => c.on("drain", () => resolve()));
+    s.resume();
+    await w;
+    await drained;
+  });
+
+  it("close() from inside a drain handler: the waiters resolved first, close() settles, drained() after it rejects at once", async () => {
+    const s = await stalledServer();
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * 1024, highWaterMark: 1024 * 1024 });
+    await c.dial(s.url);
+    fill(c, 4 * 1024 * 1024);
+    const w = c.drained();
+    let closing: Promise<void> | undefined;
+    c.on("drain", () => {
+      closing = c.close();
+    });
+    s.resume();
+    await expect(w).resolves.toBeUndefined();
+    await until(() => closing !== undefined, "the drain event");
+    await closing;
+    expect(c.state).toBe(State.CLOSED);
+    await expect(c.drained()).rejects.toMatchObject({ code: "ERR_CLOSED" });
+  });
+});
+
+/** Counts reads of `ws`'s `bufferedAmount` (the read a watched send costs) while `fn` runs. */
+async function bufferedReads(fn: () => Promise<void> | void): Promise<number> {
+  const proto = WebSocket.prototype as unknown as object;
+  const desc = Object.getOwnPropertyDescriptor(proto, "bufferedAmount")!;
+  let reads = 0;
+  Object.defineProperty(proto, "bufferedAmount", {
+    ...desc,
+    get(this: WebSocket) {
+      reads++;
+      return desc.get!.call(this);
+    },
+  });
+  try {
+    await fn();
+  } finally {
+    Object.defineProperty(proto, "bufferedAmount", desc);
+  }
+  return reads;
+}
+
+describe('an unused "drain" costs nothing on the hot path', () => {
+  it('once the last "drain" listener is removed, sends no longer read the buffered amount (after the first, which stops the watch)', async () => {
+    let got = 0;
+    const s = await server({ onMessage: () => void got++ });
+    const c = conn();
+    await c.dial(s.url);
+    const send100 = () => {
+      for (let i = 0; i < 100; i++) c.send("x");
+    };
+    const unwatched = await bufferedReads(send100);
+    const off = c.on("drain", () => {});
+    const offOther = c.on("drain", () => {});
+    const watched = await bufferedReads(send100);
+    off();
+    off(); // a second call removes nothing more
+    const oneLeft = await bufferedReads(send100);
+    offOther();
+    // Let the flush reports asked for while watched come back.
+    await until(() => got === 300, "the first 300 messages");
+    const after = await bufferedReads(send100);
+    await until(() => got === 400, "every message");
+    expect(unwatched).toBe(0);
+    expect(watched).toBeGreaterThanOrEqual(100);
+    expect(oneLeft).toBeGreaterThanOrEqual(100);
+    // The first send after the last listener left reads once and stops the watch.
+    expect(after).toBeLessThanOrEqual(1);
+  });
+});
+
+describe('"drain" heard once at a time (the Node streams pattern)', () => {
+  it("a producer that listens for one drain whenever the buffer is above highWaterMark sends everything, and pays nothing after", async () => {
+    const s = await stalledServer();
+    const KiB = 1024;
+    const c = conn<Uint8Array, Uint8Array>({ lowWaterMark: 64 * KiB, highWaterMark: 256 * KiB });
+    await c.dial(s.url);
+    const piece = new Uint8Array(64 * KiB);
+    let sent = 0;
+    let waits = 0;
+    setTimeout(() => s.resume(), 50); // the server reads only once the buffer has backed up
+    while (sent < 8 * 1024 * KiB) {
+      if (c.bufferedAmount > 256 * KiB) {
+        waits++;
+        await new Promise<void>((resolve) => {
+          const off = c.on("drain", () => {
+            off();
+            resolve();
+          });
+        });
+        expect(c.bufferedAmount).toBeLessThanOrEqual(64 * KiB);
+      }
+      c.send(piece);
+      sent += piece.byteLength;
+    }
+    await until(() => s.bytes === sent, "every byte");
+    expect(waits).toBeGreaterThanOrEqual(1);
+    // Every listener removed itself: after at most one read, sends no longer read the buffered amount.
+    const reads = await bufferedReads(() => {
+      for (let i = 0; i < 100; i++) c.send(new Uint8Array(8));
+    });
+    expect(reads).toBeLessThanOrEqual(1);
   });
 });

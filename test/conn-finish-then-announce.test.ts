@@ -5,11 +5,13 @@
  * a real `ws` server or a hand-written one on 127.0.0.1.
  * Also, from later reviews: close() against a peer that answers our close frame and holds TCP
  * open, calls in the window before TCP ends, one writer while pings flood, an abort racing its response.
+ * Also sends after the peer's close frame with no reconnect to come (ws and WHATWG), reported once the socket ends.
  */
 
 import { createHash } from "node:crypto";
 import * as net from "node:net";
 import { describe, expect, it } from "vitest";
+import { WebSocket } from "ws";
 import type { CloseInfo, EvtWebSocketError } from "../src/index.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, server, sleep } from "./helpers/harness.js";
@@ -417,4 +419,96 @@ describe("close codes say who closed and why", () => {
       expect(errors[0]!.details).toEqual({ closeCode: code, closedBy: "server" });
     },
   );
+});
+
+describe("one writer per socket, with no reconnect to come", () => {
+  it.each([
+    ["ws", undefined],
+    ["a WHATWG WebSocket (ws's, injected)", WebSocket],
+  ])(
+    "sends after the peer's close frame (TCP still open) are not written; when the socket ends they are reported ERR_DISCONNECTED (onError for the callback form, a rejection for request()): %s",
+    async (_transport, WebSocketOption) => {
+      const raw = await rawServer({ allowHalfOpen: true });
+      const errors: EvtWebSocketError[] = [];
+      const closes: CloseInfo[] = [];
+      const c = conn<string, string>({
+        ...(WebSocketOption === undefined ? {} : { WebSocket: WebSocketOption as never }),
+        reconnect: false,
+        matchMsg: () => false,
+        onError: (e) => void errors.push(e),
+        onClose: (i) => void closes.push(i),
+      });
+      await c.dial(raw.url);
+      raw.write(closeFrame(1001, "going away"));
+      const frames = () => parseAll(raw.connectionBytes(0));
+      await until(() => frames().some((f) => f.opcode === 8), "our close frame answered theirs");
+      const answers: string[] = [];
+      expect(c.send("with a callback", () => void answers.push("answered"))).toBe("queued");
+      expect(c.send("plain")).toBe("queued");
+      let rejected: EvtWebSocketError | undefined;
+      c.request("a request").catch((e: EvtWebSocketError) => {
+        rejected = e;
+      });
+      expect(c.stats.messagesSent).toBe(0);
+      expect(errors).toEqual([]);
+      raw.hangUp();
+      await until(() => c.state === "closed" && rejected !== undefined, "closed, the request settled");
+      expect(rejected).toMatchObject({ code: "ERR_DISCONNECTED" });
+      expect(errors.map((e) => e.code)).toEqual(["ERR_DISCONNECTED", "ERR_DISCONNECTED"]);
+      // One for the callback form's request, one for the plain message: "1 unsent".
+      expect(errors.map((e) => (e.details as { unsent?: number }).unsent)).toContain(1);
+      expect(answers).toEqual([]);
+      expect(c.stats.messagesSent).toBe(0);
+      expect(frames().map((f) => f.opcode)).toEqual([8]);
+      expect(closes).toMatchObject([{ code: 1001, closedBy: "server", willReconnect: false }]);
+    },
+  );
+});
+
+/** A server text frame (unmasked) with a payload under 126 bytes. */
+const textFrame = (text: string) => frame(1, Buffer.from(text));
+
+describe("an abort racing a response, both in one read", () => {
+  it.each([
+    [
+      "abort first: the push before the response aborts it",
+      ["push", "resp-B"],
+      "rejected ERR_ABORTED",
+      ["push", "resp-B"],
+    ],
+    ["response first: the abort after it changes nothing", ["resp-B", "push"], "resolved resp-B", ["push"]],
+  ])("%s; the request settles once", async (_name, order, outcome, messages) => {
+    const raw = await rawServer();
+    const ac = new AbortController();
+    const seen: string[] = [];
+    const errors: string[] = [];
+    const c = conn<string, string>({
+      reconnect: false,
+      matchMsg: (req, resp) => resp === `resp-${req}`,
+      onMessage: (m) => {
+        seen.push(m);
+        if (m === "push") ac.abort();
+      },
+      onError: (e) => void errors.push(e.code),
+    });
+    await c.dial(raw.url);
+    const outcomes: string[] = [];
+    c.request("B", { signal: ac.signal }).then(
+      (v) => void outcomes.push(`resolved ${v}`),
+      (e: EvtWebSocketError) => void outcomes.push(`rejected ${e.code}`),
+    );
+    const frames = () => parseAll(raw.connectionBytes(0));
+    await until(() => frames().some((f) => f.payload.toString() === "B"), "the request on the wire");
+    raw.write(Buffer.concat(order.map(textFrame)));
+    await until(() => seen.includes("push") && outcomes.length > 0, "the push and the outcome");
+    await new Promise((r) => setTimeout(r, 20));
+    expect(outcomes).toEqual([outcome]);
+    expect(seen).toEqual(messages);
+    expect(errors).toEqual([]);
+    expect(c.stats.pendingRequests).toBe(0);
+    expect(c.state).toBe("open");
+    const closing = c.close();
+    raw.hangUp(); // it never answers our close frame
+    await closing;
+  });
 });

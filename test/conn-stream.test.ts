@@ -3,6 +3,7 @@
  * buffer: on Node's `ws` a full buffer pauses reading (TCP pushes back on the server) without
  * losing a message or letting the heartbeat call a live peer dead; on a WHATWG socket `overflow`
  * decides.
+ * Also what waits behind a paused read, an iterator left without return(), and the default bound of 1024.
  */
 
 import { describe, expect, it } from "vitest";
@@ -354,5 +355,311 @@ describe("messages()", () => {
       expect(errors).toHaveLength(90);
       expect(errors.every((e) => e.code === "ERR_QUEUE_FULL")).toBe(true);
     });
+  });
+});
+
+function errorsOf() {
+  const seen: EvtWebSocketError[] = [];
+  return { seen, onError: (e: EvtWebSocketError) => void seen.push(e) };
+}
+
+describe("messages(): return() and break at awkward times, a crash or a dead peer while paused", () => {
+  it("return() while next() is pending settles that next() as done and unsubscribes", async () => {
+    const s = await server();
+    const c = conn();
+    const it = c.messages();
+    await c.dial(s.url);
+    const pending = it.next();
+    await it.return?.();
+    await expect(pending).resolves.toEqual({ value: undefined, done: true });
+    c.send("after");
+    await sleep(30);
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("break during a reconnect, while paused, releases the pause for the next socket: onMessage gets everything", async () => {
+    const total = 2_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 1024) });
+    let heard = 0;
+    const c = conn({ reconnect: fast, onMessage: () => void heard++ });
+    const it = c.messages({ bufferSize: 4 });
+    await c.dial(s.url);
+    await until(() => heard >= 4, "the buffer to fill");
+    s.dropAll(); // unseen while paused
+    await it.next(); // a little: still full
+    await it.return?.(); // leaves while the old socket drains its backlog or the new one opens
+    await until(() => heard >= total + 4 && s.connections === 2, "the next socket's messages to arrive");
+    await until(() => heard === 2 * total, "every message of both sockets");
+  });
+
+  it("a server that crashes (TCP reset) while reading is paused: what it sent before still arrives, in order, then the reconnect", async () => {
+    const total = 500; // 500 kB: all of it fits in the kernel buffers on the way
+    let first: ServerSocket | undefined;
+    const s = await server({
+      onConnection: (ws) => {
+        if (first !== undefined) return;
+        first = ws;
+        push(ws, total, 1024);
+      },
+      onMessage: () => {},
+    });
+    const c = conn({ reconnect: fast });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await until(() => first!.bufferedAmount === 0, "the server's sends to reach our kernel");
+    // The server stops reading, gets a message it never reads, and dies: it sends a reset.
+    const socket = (first as unknown as { _socket: import("node:net").Socket })._socket;
+    socket.pause();
+    c.send("never read");
+    await sleep(50);
+    socket.destroy();
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n === total) break;
+    }
+    await until(() => c.stats.reconnects === 1 && c.state === State.OPEN, "the reconnect");
+  });
+
+  it("an iterator made after close() is done at once; after a give-up it throws the reason once, then is done", async () => {
+    const s = await server();
+    const c = conn();
+    await c.dial(s.url);
+    await c.close();
+    const it = c.messages();
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+    expect(await c[Symbol.asyncIterator]().next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("a dead peer while reading is paused is noticed once the consumer catches up", async () => {
+    const total = 200;
+    // The server pushes, then stops answering anything (no pongs, no data): a dead peer.
+    const s = await server({ autoPong: false, onConnection: (ws) => push(ws, total, 1024) });
+    const errs = errorsOf();
+    const c = conn({ pingIntervalMs: 50, pongTimeoutMs: 50, reconnect: false, onError: errs.onError });
+    const it = c.messages({ bufferSize: 8 });
+    await c.dial(s.url);
+    await sleep(300); // stalled: paused, no verdict
+    expect(c.state).toBe(State.OPEN);
+    expect(c.stats.messagesReceived).toBeLessThan(total); // reading is paused
+    let n = 0;
+    let error: unknown;
+    try {
+      for await (const m of it) expect(seq(m)).toBe(n++);
+    } catch (err) {
+      error = err;
+    }
+    expect(n).toBe(total);
+    expect(error).toMatchObject({ code: "ERR_PONG_TIMEOUT" });
+    expect(c.state).toBe(State.CLOSED);
+  });
+});
+
+describe("messages() where the socket cannot pause (a WHATWG WebSocket): return() or close() from onError", () => {
+  it("return() from the onError that reports a drop ends the iterator: nothing more is yielded", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 20) });
+    let it: AsyncIterableIterator<string> | undefined;
+    const c = conn({ WebSocket: WebSocket as never, onError: () => void it?.return?.() });
+    it = c.messages({ bufferSize: 4, overflow: "drop-oldest" });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived === 20, "every message read");
+    expect(await it.next()).toEqual({ value: undefined, done: true });
+  });
+
+  it("close() from the onError that reports a drop: the iterator yields what it held, then is done", async () => {
+    const s = await server({ onConnection: (ws) => push(ws, 20) });
+    const c = conn({
+      WebSocket: WebSocket as never,
+      onError: (e) => void (e.code === "ERR_QUEUE_FULL" && c.close()),
+    });
+    const it = c.messages({ bufferSize: 4, overflow: "drop-oldest" });
+    await c.dial(s.url);
+    await until(() => c.state === State.CLOSED, "closed");
+    const got: number[] = [];
+    for await (const m of it) got.push(seq(m));
+    expect(got).toEqual([1, 2, 3, 4]);
+  });
+});
+
+describe("what waits behind a paused read (documented in docs/concepts.md § Backpressure)", () => {
+  it("a request awaited inside the loop while the buffer is full: its answer waits behind the pause, so it times out; the late answer is then a message", async () => {
+    const s = await server({
+      onConnection: (ws) => push(ws, 2_000, 1024),
+      onMessage: (ws, data) => ws.send(`re:${data}`),
+    });
+    const c = conn({ matchMsg: (req, resp) => resp === `re:${req}`, requestTimeoutMs: 200 });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await expect(c.request("q")).rejects.toMatchObject({ code: "ERR_REQUEST_TIMEOUT" });
+    const rest: string[] = [];
+    for await (const m of it) {
+      rest.push(m);
+      if (m === "re:q") break;
+    }
+    expect(rest.length).toBe(2_001); // every push, then the answer that came too late
+  });
+
+  it("awaiting drained() inside the loop, against a server that stops reading while its own sends back up: both wait; close() settles it", async () => {
+    const s = await server({
+      onConnection: (ws) => {
+        // A careful server: it pushes a feed and stops reading while its sends back up.
+        const socket = (ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+        let i = 0;
+        const pump = () => {
+          while (i < 100_000 && ws.bufferedAmount < 1024 * 1024)
+            ws.send(String(i++).padStart(6, "0").padEnd(1024, "x"));
+          if (ws.bufferedAmount >= 1024 * 1024) socket.pause();
+          else socket.resume();
+          if (i < 100_000 && ws.readyState === ws.OPEN) setTimeout(pump, 5);
+        };
+        pump();
+      },
+      onMessage: () => {},
+    });
+    const c = conn({ lowWaterMark: 64 * 1024, pingIntervalMs: 50, pongTimeoutMs: 50 });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    let waiting: Promise<void> | undefined;
+    let n = 0;
+    const loop = (async () => {
+      for await (const _ of it) {
+        c.send("r".repeat(256 * 1024));
+        waiting = c.drained();
+        await waiting;
+        n++;
+      }
+    })().catch((e: EvtWebSocketError) => e.code);
+    // Our reading is paused (the loop waits), the server's too (its sends wait for our reading).
+    let last = -1;
+    for (let same = 0; same < 3; ) {
+      await sleep(100);
+      same = n === last ? same + 1 : 0;
+      last = n;
+    }
+    expect(n).toBeLessThan(100_000);
+    expect(c.state).toBe(State.OPEN); // nothing calls it dead: the heartbeat is suspended while paused
+    const pending = waiting!;
+    await c.close();
+    await expect(pending).rejects.toMatchObject({ code: "ERR_CLOSED" });
+    expect(await loop).toBe("ERR_CLOSED");
+  });
+
+  it("the server's ping waits behind the pause too: its pong leaves only once the consumer catches up", async () => {
+    let serverWs: ServerSocket | undefined;
+    let pongs = 0;
+    const s = await server({
+      onConnection: (ws) => {
+        serverWs = ws;
+        ws.on("pong", () => void pongs++);
+        push(ws, 20_000, 2048); // more than the kernel's buffers hold
+      },
+    });
+    const c = conn();
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    serverWs!.ping();
+    await sleep(100);
+    expect(pongs).toBe(0); // a server that judges liveness by its pings sees a stall as silence
+    let n = 0;
+    for await (const _ of it) if (++n === 20_000) break;
+    await until(() => pongs === 1, "the pong, once reading resumed");
+  });
+});
+
+describe("the heartbeat while a consumer stalls: pongs that are messages, bufferSize 1", () => {
+  it("with pingMsg/isPong (pongs are messages): a stall of 3 × pongTimeoutMs keeps a live connection, every message arrives", async () => {
+    const total = 20_000;
+    const s = await server({
+      onConnection: (ws) => push(ws, total, 2048),
+      onMessage: (ws, data) => {
+        if (String(data) === "ping") ws.send("pong");
+      },
+    });
+    const errs = errorsOf();
+    const pongTimeoutMs = 100;
+    const c = conn({
+      pingIntervalMs: 50,
+      pongTimeoutMs,
+      pingMsg: "ping",
+      isPong: (m) => m === "pong",
+      reconnect: fast,
+      onError: errs.onError,
+    });
+    const it = c.messages({ bufferSize: 16 });
+    await c.dial(s.url);
+    await until(() => c.stats.messagesReceived >= 16, "the buffer to fill");
+    await sleep(3 * pongTimeoutMs);
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n === total) break;
+    }
+    expect(errs.seen).toEqual([]);
+    expect(c.stats.reconnects).toBe(0);
+  });
+
+  it("bufferSize 1: reading pauses at every message and nothing is lost or reordered", async () => {
+    const total = 3_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 512) });
+    const c = conn();
+    const it = c.messages({ bufferSize: 1 });
+    await c.dial(s.url);
+    let n = 0;
+    for await (const m of it) {
+      expect(seq(m)).toBe(n++);
+      if (n % 500 === 0) await sleep(5);
+      if (n === total) break;
+    }
+  });
+});
+
+describe("an iterator left without return() (documented in docs/concepts.md § Backpressure)", () => {
+  it("one next() to wait for a first message, never returned: once its buffer is full reading stays paused; return() releases it", async () => {
+    const total = 5_000;
+    const s = await server({ onConnection: (ws) => push(ws, total, 1024) });
+    let heard = 0;
+    const c = conn({ onMessage: () => void heard++ });
+    await c.dial(s.url);
+    const it = c.messages({ bufferSize: 8 });
+    await it.next(); // "wait for the first message", then carry on with onMessage
+    await sleep(100);
+    expect(heard).toBeLessThan(total); // the forgotten iterator holds the socket
+    await it.return?.();
+    await until(() => heard === total, "every message, once it is returned");
+  });
+});
+
+describe("messages()' default bound", () => {
+  it("messages() holds 1024 messages by default (a WHATWG socket, which cannot pause, shows the bound): the 1025th overflows", async () => {
+    // Node's ws pauses instead, a read's worth late, so the exact bound shows where it cannot.
+    const push = (n: number) => (ws: import("ws").WebSocket) => {
+      for (let i = 0; i < n; i++) ws.send(String(i));
+    };
+    for (const [count, overflows] of [
+      [1024, false],
+      [1025, true],
+    ] as const) {
+      const s = await server({ onConnection: push(count) });
+      const c = conn({ WebSocket: WebSocket as never });
+      const viaMessages = c.messages();
+      const viaIterator = c[Symbol.asyncIterator]();
+      await c.dial(s.url);
+      await until(() => c.stats.messagesReceived === count, `${count} messages read`);
+      await c.close();
+      for (const it of [viaMessages, viaIterator]) {
+        const got: number[] = [];
+        let error: string | undefined;
+        try {
+          for await (const m of it) got.push(Number(m));
+        } catch (e) {
+          error = (e as { code?: string }).code;
+        }
+        expect(got).toEqual(Array.from({ length: 1024 }, (_, i) => i));
+        expect(error).toBe(overflows ? "ERR_QUEUE_FULL" : undefined);
+      }
+    }
   });
 });

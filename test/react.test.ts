@@ -2,9 +2,10 @@
  * `evtwebsocket/react` in Node: server rendering with react-dom/server makes no socket and
  * renders "idle"; the hook entry's weight. Its behaviour in a browser (sharing, StrictMode, the
  * latest handler) is tested in Chromium (test/browser/react.test.ts).
+ * Also both hooks rendered on the server by React 19 and 18 with no warning (a bundle in a child process).
  */
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -132,5 +133,50 @@ describe("evtwebsocket/react", () => {
     console.log(`evtwebsocket/react: ${code.byteLength} B minified, ${gzipped} B gzipped`);
     expect(new TextDecoder().decode(code)).not.toMatch(/class \w+\{#/); // no copy of Conn inside
     expect(gzipped).toBeLessThanOrEqual(HOOK_BUDGET_GZIP_BYTES);
+  });
+});
+
+/** Server rendering of both hooks in a child Node process, React in development mode, console.error recorded. */
+const SSR = `
+import { createElement, version } from "react";
+import { renderToString } from "react-dom/server";
+import { Conn } from "./src/index.ts";
+import { useConn, useConnEvent } from "./src/react/index.ts";
+let dials = 0;
+const dial = Conn.prototype.dial;
+Conn.prototype.dial = function (...args) { dials++; return dial.apply(this, args); };
+const errors = [];
+console.error = (...args) => void errors.push(args.join(" ").slice(0, 120));
+function Status({ url }) {
+  const { conn, state } = useConn(url, { share: "ssr" });
+  useConnEvent(conn, "message", () => {});
+  return createElement("p", null, state);
+}
+const html = renderToString(createElement(Status, { url: "ws://127.0.0.1:9/" }));
+process.stdout.write(JSON.stringify({ major: version.split(".")[0], html, dials, errors }));
+`;
+
+describe("evtwebsocket/react on the server", () => {
+  it.each([
+    ["19", {}],
+    ["18", REACT_18],
+  ])("React %s renders useConn and useConnEvent with no socket and no warning", async (major, alias) => {
+    const result = await build({
+      stdin: { contents: SSR, resolveDir: root, loader: "ts" },
+      absWorkingDir: root,
+      bundle: true,
+      write: false,
+      format: "cjs",
+      platform: "node",
+      target: "node20",
+      alias,
+      define: { "process.env.NODE_ENV": '"development"' },
+      external: ["ws", "bufferutil", "utf-8-validate"],
+      logLevel: "silent",
+    });
+    const child = spawnSync(process.execPath, ["-"], { cwd: root, input: result.outputFiles[0]!.contents });
+    // A layout effect would keep the handler up to date as well, but React 18 warns on the
+    // server for each ("useLayoutEffect does nothing on the server"); the insertion effect does not.
+    expect(JSON.parse(child.stdout.toString())).toEqual({ major, html: "<p>idle</p>", dials: 0, errors: [] });
   });
 });

@@ -126,7 +126,9 @@ import tsupConfig from "../tsup.config.js";
  * send()'s booleans) quoting with it, paid for by smaller checks: 17,142 B. The twelfth pass: an
  * `agent` for the other scheme refused for good, the transport's own typed error passed through
  * by the link (8 B): 17,150 B. The thirteenth pass: an iterator ended during a message's dispatch
- * takes no more (it paused the next socket for good), paid for by shorter checks: 17,144 B. By
+ * takes no more (it paused the next socket for good), paid for by shorter checks: 17,144 B; a
+ * queued request on the wire before its frame is handed over, and dial()'s checks inside its
+ * transition (both re-entrant calls from observers): 17,145 B. By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself

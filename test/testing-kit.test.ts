@@ -1,4 +1,10 @@
-import * as net from "node:net";
+/**
+ * The testing kit (`evtwebsocket/testing`) as docs/testing.md describes it, on real sockets:
+ * createTestServer, createFaultProxy and its faults (one direction too), and waitFor.
+ * Also waitFor with intervalMs 0 and with a promise from another realm.
+ */
+
+import * as vm from "node:vm";
 import { describe, expect, it } from "vitest";
 import { type Conn, type EvtWebSocketError, type ReconnectingInfo, State } from "../src/index.js";
 import {
@@ -11,20 +17,8 @@ import {
 import { mintChain } from "./helpers/cert.js";
 import { FakeClock } from "./helpers/fake-clock.js";
 import { conn, fast, onCleanup, uncaughtExceptions } from "./helpers/harness.js";
-import { kitProxy, kitServer } from "./helpers/kit.js";
+import { kitProxy, kitServer, listening } from "./helpers/kit.js";
 import { until } from "./helpers/server.js";
-
-/** Whether something accepts TCP connections on 127.0.0.1:`port` (a real connect, closed at once). */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = net.connect({ host: "127.0.0.1", port });
-    socket.on("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.on("error", () => resolve(false));
-  });
-}
 
 function collect(c: Conn<string, string>) {
   const errors: EvtWebSocketError[] = [];
@@ -596,4 +590,27 @@ describe("createTestServer: an authorize verdict no response can say", () => {
       expect(s.connections).toBe(1);
     },
   );
+});
+
+describe("waitFor under review", () => {
+  it("intervalMs 0 (neither negative nor over 2147483647, as the TSDoc puts it) polls on every timer turn", async () => {
+    let checks = 0;
+    // It used to reject with ERR_INVALID_OPTION ("from 1 to 2147483647").
+    expect(await waitFor(() => ++checks >= 3 && checks, { intervalMs: 0 })).toBe(3);
+  });
+});
+
+describe("waitFor: promises from elsewhere", () => {
+  it("a promise from another realm (vitest's vm pools, jest's test context) that never settles still times out", {
+    timeout: 10_000,
+  }, async () => {
+    const foreign = vm.runInNewContext("new Promise(() => {})") as Promise<boolean>;
+    expect(foreign instanceof Promise).toBe(false);
+    // It used to be taken for a plain value, awaited with no deadline: the wait never ended.
+    const error = await waitFor(() => foreign, { timeoutMs: 50, message: "a foreign promise" }).catch(
+      (e) => e,
+    );
+    expect(error).toBeInstanceOf(WaitForTimeoutError);
+    expect((error as Error).message).toBe("waitFor: a foreign promise did not hold within 50 ms");
+  });
 });

@@ -2,14 +2,17 @@
  * The missing-tool path of test/helpers/tools.ts and its reporter, end to end: a nested vitest
  * runs test/netns.test.ts with EVTWS_SKIP_NETNS=1, which makes its tool missing on any machine,
  * once as a developer's run and once with CI=true.
+ * Also what npm test needs with only Node and npm: certificates minted without openssl, the README's tool table.
  */
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { mintChain, mintExpired, mintPathTooLong, mintSelfSigned } from "./helpers/cert.js";
 
 const root = fileURLToPath(new URL("../", import.meta.url));
 const scratch = mkdtempSync(join(tmpdir(), "evtws-tools-"));
@@ -65,5 +68,47 @@ describe("a suite whose tool is missing", () => {
       /Failed for missing tools \(CI=true, so nothing is skipped\):\n {2}.+: .+ {2}\(test\/netns\.test\.ts; /,
     );
     expect(text).not.toMatch(/\d+ skipped/);
+  });
+});
+
+describe("npm test on a machine with only Node and npm", () => {
+  it("the test certificates are minted without any outside tool (no openssl CLI): an empty PATH still gives valid ones", async () => {
+    const path = process.env.PATH;
+    process.env.PATH = "";
+    try {
+      const self = await mintSelfSigned();
+      const chain = await mintChain("IP:127.0.0.1,DNS:localhost");
+      const expired = await mintExpired();
+      const tooLong = await mintPathTooLong();
+      const x = (pem: string) => new X509Certificate(pem);
+      expect(x(self.cert).subjectAltName).toBe("IP Address:127.0.0.1");
+      expect(x(self.cert).verify(x(self.cert).publicKey)).toBe(true);
+      const ca = x(chain.ca);
+      const serverCert = x(chain.serverCert);
+      const clientCert = x(readFileSync(chain.files.clientCert, "utf8"));
+      expect(ca.ca).toBe(true);
+      expect(serverCert.checkIssued(ca) && serverCert.verify(ca.publicKey)).toBe(true);
+      expect(serverCert.subjectAltName).toBe("IP Address:127.0.0.1, DNS:localhost");
+      expect(clientCert.checkIssued(ca) && clientCert.subject).toBe("CN=evtws test client");
+      expect(readFileSync(chain.files.clientKeyEncrypted, "utf8")).toContain("BEGIN ENCRYPTED PRIVATE KEY");
+      expect(new Date(x(expired.cert).validTo).getTime()).toBeLessThan(Date.now());
+      expect(tooLong.cert.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
+      for (const m of [self, chain, expired, tooLong]) m.remove();
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
+  it("the README's table of outside tools has a row for every package test/helpers/tools.ts tells how to install", () => {
+    const tools = readFileSync(new URL("./helpers/tools.ts", import.meta.url), "utf8");
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const table = readme.slice(readme.indexOf("| tool | suite |"));
+    const rows = table.slice(0, table.indexOf("\n\n"));
+    const packages = [...tools.matchAll(/install: "apt-get install ([^"]+)"/g)].flatMap((m) =>
+      m[1]!.split(" "),
+    );
+    expect(packages.length).toBeGreaterThan(5);
+    for (const p of packages)
+      expect(rows, `a row installs ${p}`).toMatch(new RegExp(`apt-get install [^|]*\\b${p}\\b`));
   });
 });

@@ -246,7 +246,7 @@ export function instrument(options: InstrumentOptions = {}): void {
   let live = true;
   const handlers = subscriptions.map(([name, fn]): [string, (msg: unknown) => void] => [
     name,
-    (msg) => live && fn(msg as Message),
+    (msg) => live && quietly(fn, msg as Message),
   ]);
   for (const [name, fn] of handlers) dc.subscribe(name, fn);
 
@@ -270,31 +270,32 @@ export function instrument(options: InstrumentOptions = {}): void {
     m.requestDuration.record((performance.now() - req.startedAt) / 1000, attrs);
   };
   const tracing = dc.tracingChannel<Message, Message>(CHANNELS.request);
+  const start = (ctx: Message) => {
+    if (!live) return;
+    const conn = recordOf(ctx);
+    const span = tracer.startSpan(
+      "evtwebsocket request",
+      { kind: SpanKind.CLIENT, attributes: conn.attrs },
+      otelContext.active(),
+    );
+    const req: RequestRecord = {
+      span,
+      startedAt: performance.now(),
+      conn,
+      attrs: conn.attrs,
+      prev: undefined,
+      next: undefined,
+    };
+    conn.requests.add(req);
+    // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
+    ctx[REQUEST] = req;
+  };
   const traceHandlers = {
-    start(ctx: Message) {
-      if (!live) return;
-      const conn = recordOf(ctx);
-      const span = tracer.startSpan(
-        "evtwebsocket request",
-        { kind: SpanKind.CLIENT, attributes: conn.attrs },
-        otelContext.active(),
-      );
-      const req: RequestRecord = {
-        span,
-        startedAt: performance.now(),
-        conn,
-        attrs: conn.attrs,
-        prev: undefined,
-        next: undefined,
-      };
-      conn.requests.add(req);
-      // Kept on the context itself, as TracingChannel intends (a WeakMap costs the GC more).
-      ctx[REQUEST] = req;
-    },
+    start: (ctx: Message) => quietly(start, ctx),
     // A request refused at once has error and end, no asyncEnd: it is finished here.
-    end: (ctx: Message) => ctx.error !== undefined && finish(ctx),
+    end: (ctx: Message) => ctx.error !== undefined && quietly(finish, ctx),
     asyncStart() {},
-    asyncEnd: finish,
+    asyncEnd: (ctx: Message) => quietly(finish, ctx),
     error() {},
   };
   tracing.subscribe(traceHandlers);
@@ -326,11 +327,28 @@ export function instrument(options: InstrumentOptions = {}): void {
     // Requests still in flight are not followed any more: their spans end now rather than never.
     // Connections counted open are counted off: this setup no longer hears their close.
     for (const r of conns.values()) {
-      for (const req of r.requests.clear()) req.span.end();
+      for (const req of r.requests.clear()) quietly(endSpan, req.span);
       if (r.open) m.open.add(-1, r.server);
     }
   };
   active = { stop, conns };
+}
+
+const endSpan = (span: Span) => span.end();
+
+/**
+ * Calls `fn`, ignoring a throw: a tracer or meter that throws (the OpenTelemetry API says they
+ * must not) is ignored, as a logger that throws is. Thrown from a subscriber, it reached the
+ * process as an uncaught exception on the next tick (Node rethrows it there), which ends a
+ * process without a handler; thrown by a span's end() in stop(), it left the other spans
+ * unended and came out of uninstrument().
+ */
+function quietly<A>(fn: (a: A) => unknown, a: A): void {
+  try {
+    fn(a);
+  } catch {
+    // Nowhere to report it: the connection is not this module's to tell.
+  }
 }
 
 /**
