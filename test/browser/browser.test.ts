@@ -240,6 +240,42 @@ describe("the browser bundle in Chromium", requireTools("chromium"), () => {
   });
 });
 
+/**
+ * What the WHATWG transport (src/transport/native.ts) must do for Chromium, against a `ws`
+ * server of its own that echoes each message with its type. The same checks in Node 24, Bun
+ * and Deno are test/runtimes/smoke.mjs's.
+ */
+describe("the WHATWG transport in Chromium", requireTools("chromium"), () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startServer();
+  });
+  afterAll(() => server?.close());
+
+  it("a Uint8Array over a resizable ArrayBuffer goes out as its bytes, queued or not (Chromium's send() throws on it)", async () => {
+    const page = await pages.open();
+    const seen = await inPage(page, server.url, async (url) => {
+      const got: (string | Uint8Array)[] = [];
+      const conn = new window.evt.Conn<string | Uint8Array, string | Uint8Array>({
+        reconnect: false,
+        onMessage: (msg) => void got.push(msg),
+      });
+      // ES2024's resizable ArrayBuffer, missing from the TypeScript lib this project targets.
+      const Resizable = ArrayBuffer as unknown as new (bytes: number, options: object) => ArrayBuffer;
+      const resizable = (byte: number) =>
+        new Uint8Array(new Resizable(4, { maxByteLength: 8 }), 1, 2).fill(byte);
+      conn.send(resizable(6)); // queued, then sent at the open
+      conn.send("after");
+      await conn.dial(url);
+      conn.send(resizable(5));
+      await window.waitFor(() => got.length === 3, "three echoes");
+      await conn.close();
+      return got.map((m) => (typeof m === "string" ? m : Array.from(m).join(",")));
+    });
+    expect(seen).toEqual(["6,6", "after", "5,5"]);
+  });
+});
+
 describe("offline and online (context.setOffline)", requireTools("chromium"), () => {
   /** Replaces the page's WebSocket with one that records whether the browser was online at each dial. */
   async function countDials(page: Page): Promise<void> {

@@ -19,6 +19,8 @@ declare global {
     states: Record<string, string>;
     /** Each component's connection, by component id. */
     conns: Record<string, unknown>;
+    /** Renders the app's components, one per spec (the app's own spec type). */
+    mount(specs: unknown[]): void;
   }
 }
 
@@ -92,3 +94,10 @@ export function withReactRig(app: string): ReactRigEnv {
     open: (path, version) => openReactPage(rig!, path, version),
   };
 }
+
+/** Mounts `specs` in the page's app ({@link Window.mount}). */
+export const mount = <Spec>(page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
+
+/** Waits until component `id`'s state in the page is `state`. */
+export const waitState = (page: Page, id: string, state: string) =>
+  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));

@@ -169,6 +169,18 @@ export async function openPages(
 }
 
 /**
+ * `count` pages of the rig's "/" in a new context, one after the other, each once `ready()`
+ * holds in it (by default: `evtwebsocket/shared` loaded, as {@link sharedPage} puts it).
+ */
+export async function newTabs(
+  rig: Rig,
+  count: number,
+  ready: () => boolean = () => window.shared !== undefined,
+): Promise<Page[]> {
+  return openPages(await rig.browser.newContext(), `${rig.origin}/`, count, ready);
+}
+
+/**
  * Routes for a page at "/" that loads the built browser entry (`npm run build`) as `window.evt`,
  * or says why it did not load in `window.loadError`. Throws at once when the build is missing.
  */

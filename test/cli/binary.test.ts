@@ -3,7 +3,7 @@
  * line into the bytes of one binary frame; in a pipeline, binary frames print as base64, as hex
  * with `--hex`, and as a JSON string with `--json`. Checked byte for byte against a `ws` server
  * on 127.0.0.1 port 0 and against Python `websockets`; bad input is a usage mistake naming its
- * line, never replaced.
+ * line, never replaced (raw bytes piped to `--binary-in base64` included).
  */
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -148,5 +148,22 @@ describe("binary against Python websockets", requireTools("python3-websockets"),
     } finally {
       cli.kill();
     }
+  });
+});
+
+describe("--binary-in with raw bytes piped (not base64 or hex text)", () => {
+  it("stops at that line with exit 2, saying the line is not base64, not to use --binary-in", async () => {
+    // Before: "not UTF-8 text; send bytes with --binary-in base64|hex", to one who gave it.
+    const server = await startWsServerForTest();
+    const cli = startCli(["-q", "--binary-in", "base64", server.url]);
+    cli.child.stdin.end(Buffer.concat([Buffer.from("aGk=\n"), Buffer.from([0xe9, 0xff, 0x0a])]));
+    const code = await cli.exited;
+    expect(cli.stderr()).toBe(
+      "evtws: ERR_USAGE: not sent: --binary-in base64 needs base64 (A-Z a-z 0-9 + / =) (line 2)\n",
+    );
+    expect(code).toBe(2);
+    // (This helper server answers a binary frame with its bytes as text.)
+    expect(cli.stdout()).toBe("hi\n");
+    expect(server.received).toEqual(["bin:6869"]);
   });
 });

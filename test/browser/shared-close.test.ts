@@ -1,6 +1,10 @@
 /**
- * `evtwebsocket/shared` in Debian's Chromium, third review: what a tab's listeners hear around
- * its close(). Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
+ * `evtwebsocket/shared` in Debian's Chromium: what a tab's listeners hear around its close().
+ * A leader's close() resolves once its old socket has closed and nothing is heard after it
+ * (after a step-down, and for a second close() made while the first waits); a leader that
+ * stepped down and leads again before its old socket closed does not report that socket's close
+ * as news; and close() leaves no listener on the page's window or document, in a leader and in a
+ * follower. Real Web Locks and BroadcastChannel, a real `ws` server on 127.0.0.1 (its
  * "pause:reading" stops reading a socket, so that socket's close waits until the test resumes it).
  */
 
@@ -10,7 +14,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SharedConn } from "../../src/shared/index.js";
 import { startServer, type TestServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { countSocketEnds, inPage, openPages, pauseReading, type Rig, sharedPage, startRig } from "./rig.js";
+import {
+  countSocketEnds,
+  inPage,
+  newTabs,
+  openPages,
+  pauseReading,
+  type Rig,
+  sharedPage,
+  startRig,
+} from "./rig.js";
 
 type W = Window & {
   a: SharedConn<string, string>;
@@ -43,6 +56,8 @@ afterAll(async () => {
 
 const blankTabs = (context: BrowserContext, count: number) =>
   openPages(context, `${rig.origin}/`, count, () => window.shared !== undefined);
+/** `count` blank tabs in a new context. */
+const tabs = (count: number) => newTabs(rig, count);
 
 /**
  * A tab whose shared connection `name` leads, records in `late` every event heard once `done`
@@ -65,7 +80,7 @@ async function leaderWithReadingPaused(name: string): Promise<{ context: Browser
   return { context, page };
 }
 
-describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requireTools("chromium"), () => {
+describe("evtwebsocket/shared: a tab's close() (Chromium)", requireTools("chromium"), () => {
   it("a leader that stepped down (freeze) and then closes hears nothing after its close() resolved, which waits for its old socket's close (freeze DISPATCHED by the test)", async () => {
     const { context, page } = await leaderWithReadingPaused("stepped-then-closed");
     await until(() => paused.length === 1, "the server to stop reading");
@@ -153,5 +168,46 @@ describe("evtwebsocket/shared: a tab's close() (third review, Chromium)", requir
     });
     expect(got).toEqual({ late: [], endsAtClose: 1 });
     await context.close();
+  });
+
+  it("close() leaves no listener on the page's window or document, in a leader and in a follower (no listener outlives close())", async () => {
+    const pages = await tabs(2);
+    for (const page of pages)
+      await inPage(page, server.url, async (url) => {
+        const w = window as unknown as W & { pageListeners: Map<string, number> };
+        w.pageListeners = new Map();
+        for (const target of [window, document] as EventTarget[]) {
+          const add = target.addEventListener.bind(target);
+          const remove = target.removeEventListener.bind(target);
+          const name = target === window ? "window" : "document";
+          target.addEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) + 1);
+            add(type, ...rest);
+          };
+          target.removeEventListener = (type: string, ...rest: [EventListener]) => {
+            w.pageListeners.set(`${name} ${type}`, (w.pageListeners.get(`${name} ${type}`) ?? 0) - 1);
+            remove(type, ...rest);
+          };
+        }
+        w.sc = w.shared.createSharedConn<string, string>("listeners");
+        await w.sc.dial(url);
+      });
+    const got = await Promise.all(
+      pages.map((page) =>
+        inPage(page, null, async () => {
+          const w = window as unknown as W & { pageListeners: Map<string, number> };
+          const role = w.sc.role;
+          const open = [...w.pageListeners.values()].reduce((a, b) => a + b, 0);
+          await w.sc.close();
+          return { role, open: open > 0, left: [...w.pageListeners].filter(([, n]) => n !== 0) };
+        }),
+      ),
+    );
+    expect(got.map((g) => g.role).sort()).toEqual(["follower", "leader"]);
+    expect(got.map(({ open, left }) => ({ open, left }))).toEqual([
+      { open: true, left: [] },
+      { open: true, left: [] },
+    ]);
+    await pages[0]!.context().close();
   });
 });

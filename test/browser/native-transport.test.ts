@@ -1,19 +1,20 @@
 /**
- * Second adversarial review of the browser side: the WHATWG transport (src/transport/native.ts)
- * and the page lifecycle (src/browser-hooks.ts, as the connection uses it), in Debian's Chromium
- * driven by playwright-core, against real `ws` servers on 127.0.0.1. The page is built from src/
- * by esbuild with the browser build's plugins (test/browser/rig.ts). Page lifecycle events are
- * DISPATCHED by the tests (a real back/forward navigation is page-lifecycle.test.ts's); late
- * timers are real: the page's main thread is kept busy longer than the heartbeat's periods.
- * Two tests replace the page's WebSocket with a subclass to play what this page cannot show (a
- * polyfill that hands binary frames over as Blobs; the SecurityError Chromium throws for ws: from
- * an https page); the socket underneath is still Chromium's, against the real server.
+ * The WHATWG transport (src/transport/native.ts) in Debian's Chromium at its edges, driven by
+ * playwright-core against real `ws` servers on 127.0.0.1: a close the server starts (its close
+ * frame with TCP held open, or followed by a reset), a send() after it, close codes and reasons
+ * a browser refuses from script, a socket that hands binary frames over as Blobs, a WebSocket
+ * constructor that throws, a port the browser blocks; and the heartbeat when every timer is late
+ * (the page's main thread kept busy longer than its periods, as in a throttled tab). The page is
+ * built from src/ by esbuild with the browser build's plugins (test/browser/rig.ts). Two tests
+ * replace the page's WebSocket with a subclass to play what this page cannot show (a polyfill
+ * that hands binary frames over as Blobs; the SecurityError Chromium throws for ws: from an
+ * https page); the socket underneath is still Chromium's, against the real server. The built
+ * bundle's own checks are browser.test.ts's; the page lifecycle's, page-lifecycle.test.ts's.
  */
 
 import type { Socket } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { heldUpgradeServer } from "../helpers/held-upgrade.js";
-import { startServer, type TestServer, until } from "../helpers/server.js";
+import { startServer, type TestServer } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
 import { bundle, distPages, html, inPage, pauseReading, type Rig, startRig } from "./rig.js";
 
@@ -58,8 +59,7 @@ afterAll(async () => {
 });
 
 afterEach(() => pages.close());
-
-describe("the WHATWG transport in Chromium, second review", requireTools("chromium"), () => {
+describe("the WHATWG transport in Chromium: closes and failed dials", requireTools("chromium"), () => {
   it("close() after the server's close frame (TCP held open, the browser's socket CLOSING) reports the server's close: closedBy 'server', its code", async () => {
     const page = await pages.open();
     const got = await inPage(page, server.url, async (url) => {
@@ -273,237 +273,6 @@ describe("the WHATWG transport in Chromium, second review", requireTools("chromi
       return { error, state: conn.state };
     });
     expect(got).toEqual({ error: "ERR_DIAL_FAILED", state: "closed" });
-  });
-});
-
-describe("the page lifecycle in Chromium, second review", requireTools("chromium"), () => {
-  it("three connections in one page each react once to a freeze and a pagehide together, come back once each, and close() removes every listener they added", async () => {
-    const page = await pages.open();
-    const connections = server.connections;
-    const got = await inPage(page, server.url, async (url) => {
-      // Counts live listeners per target and type, through the page's own addEventListener.
-      const live = new Map<string, number>();
-      for (const [tag, target] of [
-        ["window", window],
-        ["document", document],
-      ] as const) {
-        const add = target.addEventListener as (...args: unknown[]) => void;
-        const remove = target.removeEventListener as (...args: unknown[]) => void;
-        const count = (type: string, by: number) =>
-          live.set(`${tag} ${type}`, (live.get(`${tag} ${type}`) ?? 0) + by);
-        target.addEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
-          count(args[0], 1);
-          return add.apply(this, args);
-        };
-        target.removeEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
-          count(args[0], -1);
-          return remove.apply(this, args);
-        };
-      }
-      const seen: string[] = [];
-      const conns = [0, 1, 2].map(
-        (i) =>
-          new window.evt.Conn({
-            reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
-            onClose: (info) => seen.push(`${i} close ${info.code} ${info.reason}`),
-            onConnected: () => seen.push(`${i} open`),
-          }),
-      );
-      await Promise.all(conns.map((c) => c.dial(url)));
-      const added = Object.fromEntries(live);
-      seen.length = 0;
-      document.dispatchEvent(new Event("freeze"));
-      dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true }));
-      document.dispatchEvent(new Event("freeze"));
-      await window.waitFor(() => seen.length === 3, "three closes");
-      document.dispatchEvent(new Event("resume"));
-      dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
-      document.dispatchEvent(new Event("resume"));
-      await window.waitFor(() => conns.every((c) => c.state === "open"), "three reopens");
-      // online/offline flapping while open: nothing to do.
-      for (let i = 0; i < 10; i++) dispatchEvent(new Event(i % 2 ? "online" : "offline"));
-      const states = conns.map((c) => c.state);
-      const before = [...seen];
-      await Promise.all(conns.map((c) => c.close()));
-      return { added, seen: before, states, left: [...live].filter(([, n]) => n !== 0) };
-    });
-    expect(got.added).toEqual({
-      "window online": 3,
-      "window offline": 3,
-      "window pagehide": 3,
-      "window pageshow": 3,
-      "document freeze": 3,
-      "document resume": 3,
-      "document visibilitychange": 3,
-    });
-    expect([...got.seen].sort()).toEqual([
-      "0 close 1000 page hidden",
-      "0 open",
-      "1 close 1000 page hidden",
-      "1 open",
-      "2 close 1000 page hidden",
-      "2 open",
-    ]);
-    expect(got.states).toEqual(["open", "open", "open"]);
-    expect(got.left).toEqual([]);
-    expect(server.connections).toBe(connections + 6);
-  });
-
-  it("no listener is left on window or document after a connection ends any way: dial failed, retries exhausted, close() while connecting, close() after a re-dial", async () => {
-    const page = await pages.open();
-    const got = await inPage(page, server.url, async (url) => {
-      const live = new Map<string, number>();
-      for (const target of [window, document]) {
-        const add = target.addEventListener as (...args: unknown[]) => void;
-        const remove = target.removeEventListener as (...args: unknown[]) => void;
-        const count = (type: string, by: number) => live.set(type, (live.get(type) ?? 0) + by);
-        target.addEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
-          count(args[0], 1);
-          return add.apply(this, args);
-        };
-        target.removeEventListener = function (this: EventTarget, ...args: [string, ...unknown[]]) {
-          count(args[0], -1);
-          return remove.apply(this, args);
-        };
-      }
-      const left = () => [...live].filter(([, n]) => n !== 0).length;
-      const seen: string[] = [];
-      const { Conn } = window.evt;
-      const refused = "ws://127.0.0.1:1/";
-      let conn = new Conn({ reconnect: false });
-      await conn.dial(refused).catch(() => {});
-      seen.push(`dial failed: ${conn.state} ${left()}`);
-      conn = new Conn({ reconnect: { maxAttempts: 1, minDelayMs: 5, maxDelayMs: 5 } });
-      await conn.dial(refused).catch(() => {});
-      seen.push(`exhausted: ${conn.state} ${left()}`);
-      conn = new Conn({ reconnect: { minDelayMs: 5, maxDelayMs: 5 } });
-      const dialing = conn.dial(refused).catch(() => {});
-      await conn.close();
-      await dialing;
-      seen.push(`closed while connecting: ${conn.state} ${left()}`);
-      conn = new Conn();
-      await conn.dial(url);
-      await conn.close();
-      await conn.dial(url);
-      seen.push(`re-dialled: ${conn.state} ${left()}`);
-      await conn.close();
-      seen.push(`closed: ${conn.state} ${left()}`);
-      return seen;
-    });
-    expect(got).toEqual([
-      "dial failed: closed 0",
-      "exhausted: closed 0",
-      "closed while connecting: closed 0",
-      "re-dialled: open 7",
-      "closed: closed 0",
-    ]);
-  });
-
-  it("offline and online flapping (context.setOffline) while reconnecting: no dial while offline, one socket at a time, open once online", async () => {
-    const page = await pages.open();
-    await inPage(page, server.url, async (url) => {
-      window.seen = [];
-      let live = 0;
-      const Native = WebSocket;
-      window.WebSocket = class extends Native {
-        constructor(...args: ConstructorParameters<typeof WebSocket>) {
-          super(...args);
-          window.seen.push(`socket live=${++live} online=${navigator.onLine}`);
-          this.addEventListener("close", () => live--);
-        }
-      };
-      window.conn = new window.evt.Conn({
-        reconnect: { minDelayMs: 200, maxDelayMs: 400, jitter: 0 },
-        onError: () => {},
-      });
-      await window.conn.dial(url);
-    });
-    for (const client of server.clients) client.terminate();
-    for (let i = 0; i < 12; i++) {
-      await page.context().setOffline(i % 2 === 0);
-      await new Promise((resolve) => setTimeout(resolve, 30 * (i % 3)));
-    }
-    await page.context().setOffline(false);
-    const got = await inPage(page, null, async () => {
-      await window.waitFor(() => window.conn.state === "open", "the reconnect once online");
-      const seen = [...window.seen];
-      await window.conn.close();
-      return seen;
-    });
-    expect(got.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(got)).toEqual(new Set(["socket live=1 online=true"]));
-  });
-
-  it("a pagehide (persisted) during a handshake in progress abandons it; the pageshow dials again and dial() resolves on that socket, one socket at a time", async () => {
-    const held = await heldUpgradeServer(() => ({ holdMs: 400 }));
-    const page = await pages.open();
-    const got = await inPage(page, held.url, async (url) => {
-      const seen: string[] = [];
-      let live = 0;
-      let most = 0;
-      const Native = WebSocket;
-      window.WebSocket = class extends Native {
-        constructor(...args: ConstructorParameters<typeof WebSocket>) {
-          super(...args);
-          most = Math.max(most, ++live);
-          this.addEventListener("close", () => live--);
-        }
-      };
-      const conn = new window.evt.Conn({ reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 } });
-      conn.on("state", ({ newState }) => seen.push(newState));
-      const dialed = conn.dial(url).then(
-        () => "resolved",
-        (e: { code: string }) => e.code,
-      );
-      await new Promise((r) => setTimeout(r, 100));
-      dispatchEvent(new PageTransitionEvent("pagehide", { persisted: true }));
-      await window.waitFor(() => live === 0, "the abandoned handshake's socket to end");
-      const hidden = conn.state;
-      dispatchEvent(new PageTransitionEvent("pageshow", { persisted: true }));
-      const result = await dialed;
-      const state = conn.state;
-      await conn.close();
-      return { seen, hidden, result, state, most };
-    });
-    expect(got).toEqual({
-      seen: ["connecting", "open", "closed"],
-      hidden: "connecting",
-      result: "resolved",
-      state: "open",
-      most: 1,
-    });
-    await until(() => held.arrivals.length === 2, "two upgrades");
-    expect(held.accepted.length).toBe(1);
-  });
-
-  it("a freeze with requests in flight: a plain request fails ERR_DISCONNECTED, a retryOnReconnect one and one made while frozen are answered after the resume", async () => {
-    const page = await pages.open();
-    const got = await inPage(page, server.url, async (url) => {
-      const seen: string[] = [];
-      const conn = new window.evt.Conn({
-        matchMsg: (req, resp) => resp === req,
-        reconnect: { minDelayMs: 60_000, maxDelayMs: 60_000, jitter: 0 },
-      });
-      await conn.dial(url);
-      const settle = (name: string, p: Promise<unknown>) =>
-        p.then(
-          (r) => seen.push(`${name} ${r}`),
-          (e: { code: string }) => seen.push(`${name} ${e.code}`),
-        );
-      const all = [
-        settle("plain", conn.request("plain")),
-        settle("retried", conn.request("retried", { retryOnReconnect: true })),
-      ];
-      document.dispatchEvent(new Event("freeze"));
-      all.push(settle("frozen", conn.request("frozen")));
-      await new Promise((r) => setTimeout(r, 100));
-      document.dispatchEvent(new Event("resume"));
-      await Promise.all(all);
-      const pending = conn.stats.pendingRequests;
-      await conn.close();
-      return { seen: [...seen].sort(), pending };
-    });
-    expect(got).toEqual({ seen: ["frozen frozen", "plain ERR_DISCONNECTED", "retried retried"], pending: 0 });
   });
 });
 

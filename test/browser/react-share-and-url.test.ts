@@ -1,14 +1,16 @@
 /**
- * Review of `evtwebsocket/react` in Debian's Chromium: edge cases of `useConn` (components that
- * come and go, URLs that change, options refused) against a real `ws` server that counts the
- * sockets it sees. React 19 and React 18 (test/fixtures/react-18), StrictMode on.
+ * `evtwebsocket/react`'s `useConn` in Debian's Chromium as components come and go: a shared
+ * connection joined after its dial failed, closed by one of its components, or recovering (its
+ * `error` cleared for every component sharing it); a URL that changes (no render returns the
+ * old URL's connection, no socket left when the handshake is held); a callback option refused
+ * before any dial. Against a real `ws` server that counts the sockets it sees. React 19 and
+ * React 18 (test/fixtures/react-18), StrictMode on.
  */
 
-import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { REACTS, withReactRig } from "./react-rig.js";
+import { mount, REACTS, waitState, withReactRig } from "./react-rig.js";
 import { inPage } from "./rig.js";
 
 type Spec = { id: string; url: string | null; share?: string; badOption?: boolean; retry?: boolean };
@@ -70,11 +72,7 @@ w.ready = true;
 const env = withReactRig(APP);
 const { closes } = env;
 
-const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
-const waitState = (page: Page, id: string, state: string) =>
-  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
-
-describe("evtwebsocket/react review in Chromium (StrictMode on)", requireTools("chromium"), () => {
+describe("evtwebsocket/react: sharing and URL changes (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("a callback option that is not a function is refused before any socket is dialled (shared connection)", async () => {
       const page = await env.open(path, version);

@@ -1,16 +1,17 @@
 /**
- * Second adversarial review of `evtwebsocket/react` in Debian's Chromium (React 19 and 18,
- * StrictMode on): URL changes while dialling, inline options, handlers that throw, what `state`
- * and `error` show after refusals, close() and a reconnect policy giving up, remounts under a
- * new key, all against a real `ws` server that counts the sockets it sees. Each of these held
- * when tried: the tests pin the README's sentences, and what a user sees in those cases.
+ * `evtwebsocket/react` in Debian's Chromium (React 19 and 18, StrictMode on): what `state` and
+ * `error` show (after a refusal, an invalid URL, the reconnect policy giving up, a close() while
+ * dialling), options written inline and whose options a shared connection takes,
+ * `useConnEvent`'s handlers (one that throws, one left out, the one of the render being
+ * committed), URL changes while dialling or null, and remounts under a new key, all against a
+ * real `ws` server that counts the sockets it sees. The tests pin the README's sentences, and
+ * what a user sees in those cases.
  */
 
-import type { Page } from "playwright-core";
 import { describe, expect, it } from "vitest";
 import { startServer, until } from "../helpers/server.js";
 import { requireTools } from "../helpers/tools.js";
-import { REACTS, withReactRig } from "./react-rig.js";
+import { mount, REACTS, waitState, withReactRig } from "./react-rig.js";
 import { inPage } from "./rig.js";
 
 type Spec = {
@@ -121,11 +122,7 @@ w.ready = true;
 const env = withReactRig(APP);
 const { closes } = env;
 
-const mount = (page: Page, specs: Spec[]) => inPage(page, specs, (s) => window.mount(s));
-const waitState = (page: Page, id: string, state: string) =>
-  inPage(page, [id, state] as const, ([i, s]) => window.waitFor(() => window.states[i] === s, `${i} ${s}`));
-
-describe("evtwebsocket/react, second review, in Chromium (StrictMode on)", requireTools("chromium"), () => {
+describe("evtwebsocket/react: state, error and handlers (StrictMode on)", requireTools("chromium"), () => {
   describe.each(REACTS)("with React $version", ({ version, path }) => {
     it("options written inline (a new object each render) never reconnect; their callbacks stay those of the render that made the connection, as documented", async () => {
       const page = await env.open(path, version);

@@ -1,9 +1,11 @@
 /**
- * `evtwebsocket/shared` in Debian's Chromium, fourth review: what is new in the core since the
- * earlier reviews (a server's wait, 1013 "try again later", kept through a hidden page and
- * reconnect()) across the tabs. Real Web Locks and BroadcastChannel, a real `ws` server on
- * 127.0.0.1 ("please:1013" makes it close that socket with 1013); the pages are built from src/
- * by esbuild (test/browser/rig.ts).
+ * `evtwebsocket/shared` in Debian's Chromium, across the tabs: a server's wait (1013 "try again
+ * later") kept through a leader that is frozen or closes, a follower's reconnect() and close()
+ * (no tab dials before the wait's end, no dial is left behind); and the back/forward cache (a
+ * leader's or a follower's page restored, a follower sending all along while the leader's page
+ * is cached, useConn under StrictMode restored). Real Web Locks and BroadcastChannel, a real
+ * `ws` server on 127.0.0.1 ("please:1013" makes it close that socket with 1013); the pages are
+ * built from src/ by esbuild (test/browser/rig.ts).
  *
  * The back/forward cache: a REAL navigation away and back (page-lifecycle.test.ts's way), with
  * CDP's `Page.backForwardCacheNotUsed` listened to, so a page that was not restored says why (a
@@ -103,7 +105,7 @@ async function openTab(context: BrowserContext, name: string): Promise<Page> {
 const state = (page: Page) => inPage(page, null, () => (window as unknown as W).a.state);
 
 describe(
-  "evtwebsocket/shared: a server's wait across the tabs (fourth review, Chromium)",
+  "evtwebsocket/shared: a server's wait (1013) across the tabs (Chromium)",
   requireTools("chromium"),
   () => {
     for (const how of ["is frozen", "closes"] as const) {
@@ -242,7 +244,13 @@ describe(
       for (const page of [leader, asker]) await inPage(page, null, () => (window as unknown as W).a.close());
       await context.close();
     }, 60_000);
+  },
+);
 
+describe(
+  "evtwebsocket/shared: the back/forward cache, a real navigation away and back (Chromium)",
+  requireTools("chromium"),
+  () => {
     for (const which of ["follower", "leader"] as const) {
       it(`a ${which}'s page navigated away and back while the other tab's connection is busy is restored from the back/forward cache (not evicted by the tabs' channel): it follows, its request resolves, and the server sees no second socket`, async () => {
         const context = await rig.browser.newContext();
