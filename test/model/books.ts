@@ -204,6 +204,10 @@ export class Books {
   readonly #closedWhileLive = new WeakSet<MemorySocket>();
   /** Ends the transport reported that nobody asked for (this step). */
   readonly #endings: Ending[] = [];
+  /** Where each request's frame went out (socket indexes by key), as the last check found. */
+  #requestOut = new Map<string, number[]>();
+  /** Sockets whose end onClose told, not yet judged by `drop-settles` (a settled step's check). */
+  readonly #toldEnded: number[] = [];
   /** Sockets that opened and ended, whose onClose has not come yet (oldest first). */
   readonly #awaitingClose: { socket: MemorySocket; report: TransportClose | undefined }[] = [];
 
@@ -391,10 +395,16 @@ export class Books {
    */
   sendAborted(calls: SendCall[], removed: number, now: number, inFlush: boolean, inCallback = false): void {
     // From a callback inside the send() call itself (a logger told of the oldest message it
-    // dropped), the message is queued before send() has returned to say so.
+    // dropped), the message is queued before send() has returned to say so; under "reject", the
+    // line inside send() tells of its refusal: it was never queued (seed 535302213 with --sent).
+    const inSend = (c: SendCall) =>
+      inCallback &&
+      c.result === undefined &&
+      c.threw === undefined &&
+      this.#ctx.config.overflow === "drop-oldest";
     const queued = calls.filter(
       (c) =>
-        (c.result === "queued" || (inCallback && c.result === undefined && c.threw === undefined)) &&
+        (c.result === "queued" || inSend(c)) &&
         !this.#acceptedKeys.has(c.key) &&
         !this.#reportedKeys.has(c.key),
     );
@@ -440,6 +450,7 @@ export class Books {
         `onClose (${told}) after close line ${line ?? "none"} (code willReconnect closedBy)`,
       );
     const ended = this.#awaitingClose.shift();
+    if (ended !== undefined) this.#toldEnded.push(ended.socket.index);
     if (ended === undefined) {
       this.#violate("close-events", "onClose with no socket that opened and ended waiting for it");
     } else if (ended.report !== undefined) {
@@ -833,6 +844,7 @@ export class Books {
     this.#checkFrames();
     this.#checkEndings();
     if (!settled) return;
+    this.#checkDropped();
     if (state !== this.#announced) {
       this.#violate(
         "state-announced",
@@ -902,6 +914,30 @@ export class Books {
       );
     }
     this.#checkResends(requestOut);
+    this.#requestOut = requestOut;
+  }
+
+  /**
+   * `drop-settles`: a promise request without retryOnReconnect whose frame last went out on a
+   * socket whose end onClose has told is settled once the step's reactions ran (the drop rejects
+   * it; close() and reconnect() did already). Judged on settled steps only.
+   */
+  #checkDropped(): void {
+    const requestOut = this.#requestOut;
+    if (this.#toldEnded.length === 0) return;
+    const ended = new Set(this.#toldEnded.splice(0));
+    const byKey = new Map<string, RequestCall[]>();
+    for (const r of this.registered()) byKey.set(r.key, [...(byKey.get(r.key) ?? []), r]);
+    for (const [key, sockets] of requestOut) {
+      const owners = byKey.get(key);
+      if (owners?.length !== 1) continue; // a shared key: not attributable
+      const r = owners[0]!;
+      if (r.retry || r.kind !== "promise" || r.settled > 0 || !ended.has(sockets.at(-1)!)) continue;
+      this.#violate(
+        "drop-settles",
+        `${r.label} went out on transport[${sockets.at(-1)}], whose end onClose told, and is still unsettled`,
+      );
+    }
   }
 
   /** A request's frame goes out once; under retryOnReconnect, at most once per socket. */

@@ -608,7 +608,7 @@ const backArb = fc.oneof(
   { weight: 1, arbitrary: fc.constant(2) },
 );
 
-const eventArb = fc.constantFrom<CallbackEvent>(
+const EVENTS: CallbackEvent[] = [
   "connected",
   "message",
   "error",
@@ -621,7 +621,13 @@ const eventArb = fc.constantFrom<CallbackEvent>(
   "shouldReconnect",
   "matcher",
   "log",
-);
+];
+const eventArb = fc.constantFrom<CallbackEvent>(...EVENTS);
+/**
+ * With a `message:sent` subscriber (`sent` runs): one more event to arm. A list of its own, so
+ * the other runs generate exactly what they did (a seed's replay stays the same case).
+ */
+const eventArbWithSent = fc.constantFrom<CallbackEvent>(...EVENTS, "sent");
 
 const callArb = fc.tuple(actionArb, settleArb).map(([a, s]) => new Call(a, s));
 const socketArb = fc.tuple(backArb, movesArb, settleArb).map(([b, m, s]) => new OnSocket(b, m, s));
@@ -672,8 +678,11 @@ const starvedArb = fc
   )
   .map(([ms, moves]) => new Starved(ms, moves));
 
-/** Every command arbitrary; fast-check picks among them uniformly, so weight by repetition. */
-export const commandArbs: fc.Arbitrary<Cmd>[] = [
+/**
+ * Every command arbitrary; fast-check picks among them uniformly, so weight by repetition.
+ * `sent`: actions may also be armed in a `message:sent` subscriber (diagnostics_channel).
+ */
+export const commandArbsFor = (sent: boolean): fc.Arbitrary<Cmd>[] => [
   callArb,
   callArb,
   callArb,
@@ -683,7 +692,7 @@ export const commandArbs: fc.Arbitrary<Cmd>[] = [
   socketArb,
   advanceArb,
   advanceArb,
-  fc.tuple(eventArb, armedActionArb).map(([e, a]) => new Arm(e, a)),
+  fc.tuple(sent ? eventArbWithSent : eventArb, armedActionArb).map(([e, a]) => new Arm(e, a)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new Abort(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSend(p, s)),
   fc.tuple(fc.nat(7), settleArb).map(([p, s]) => new AbortSendOnFrame(p, s)),

@@ -119,7 +119,8 @@ export type CallbackEvent =
   | "sendCallback"
   | "shouldReconnect"
   | "matcher"
-  | "log";
+  | "log"
+  | "sent";
 
 export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   connected: "onConnected",
@@ -134,6 +135,7 @@ export const CALLBACK_NAMES: Record<CallbackEvent, string> = {
   shouldReconnect: "shouldReconnect",
   matcher: "messageId/matchMsg",
   log: "the logger",
+  sent: "a message:sent subscriber",
 };
 
 /** An action as a line of script. */

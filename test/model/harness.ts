@@ -9,6 +9,8 @@
  * it fails with the script so far.
  */
 
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import { CHANNELS } from "../../src/channel-names.js";
 import { json, raw } from "../../src/codec.js";
 import { Conn } from "../../src/conn.js";
 import type { EvtWebSocketError } from "../../src/errors.js";
@@ -80,6 +82,8 @@ export interface Delivery {
 export class ModelRun {
   readonly config: ModelConfig;
   readonly clock: ModelClock;
+  /** The `message:sent` subscriber of a `sent` run, removed by {@link dispose}. */
+  #onSent: ((msg: unknown) => void) | undefined;
   readonly transport = new MemoryTransport();
   readonly conn: Conn<Msg, Msg>;
   readonly script = new Script();
@@ -177,9 +181,16 @@ export class ModelRun {
    */
   #serverWaitUntil = 0;
 
-  constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict) {
+  constructor(config: ModelConfig, verdict: (property: PropertyName) => Verdict, sent = false) {
     this.config = config;
     this.#verdict = verdict;
+    // Before the Conn is made: it publishes to the channels that had subscribers then.
+    if (sent) {
+      this.#onSent = (msg) => {
+        if ((msg as { conn?: unknown }).conn === this.conn) this.#fire("sent");
+      };
+      subscribe(CHANNELS.sent, this.#onSent);
+    }
     this.#wire = wireFor(config.codec);
     this.clock = new ModelClock(config.maxLateMs, config.clockSeed);
     this.conn = new Conn<Msg, Msg>({ ...this.#options(), [TRANSPORT_OVERRIDE]: this.transport } as never);
@@ -738,15 +749,17 @@ export class ModelRun {
     this.line(`${arrow(suffix)}${describeAction(action)} = dial#${call.n}${suffix}`);
     const sub = action.sub === "none" ? undefined : action.sub === "p1" ? "p1" : ["p1", "p2"];
     let p: unknown;
-    const before = this.conn.state;
+    // Counted before the call: callbacks inside it may dial again (and make iterators) first.
+    const counted = this.conn.state === "idle" || this.conn.state === "closed";
+    if (counted) this.#dialsMade++;
     try {
       p = this.conn.dial(this.#urlSource(action), sub);
-      if ((before === "idle" || before === "closed") && this.conn.state !== before) this.#dialsMade++;
     } catch (e) {
       this.violate("transport-use", `dial#${call.n} threw synchronously: ${codeOf(e)}`);
       return;
     }
     books.dialMade(call, start);
+    if (counted && !call.accepted) this.#dialsMade--; // refused: nothing ran inside it
     if (!isThenable(p)) {
       this.violate("dial-settles", `dial#${call.n} returned ${String(p)}, not a promise`);
       return;
@@ -1131,6 +1144,12 @@ export class ModelRun {
    * every close frame and end TCP, advance time past every deadline; then every call must have
    * settled, no socket or timer may be left, and nothing may happen after close() resolved.
    */
+  /** Removes what the run subscribed to (its `message:sent` subscriber). */
+  dispose(): void {
+    if (this.#onSent !== undefined) unsubscribe(CHANNELS.sent, this.#onSent);
+    this.#onSent = undefined;
+  }
+
   async finish(): Promise<void> {
     if (this.stoppedAt !== undefined) return;
     this.#armed.length = 0;

@@ -18,6 +18,8 @@ export const PROPERTIES = {
     "an answer that came in time counts though the process was frozen past the deadline and its timer ran before the socket was read: the request resolves with it (never ERR_REQUEST_TIMEOUT), the handshake is not ended by the connect timeout, a closing socket is not ended by the close timeout, an open socket whose ping was still in time is not ended as dead by the heartbeat",
   "retry-on-reconnect":
     "a request goes out once (retryOnReconnect: once per connection) and fails with ERR_DISCONNECTED under retryOnReconnect only when the connection ends for good",
+  "drop-settles":
+    "a request (without retryOnReconnect) whose frame went out on a socket settles once that socket's end is told (onClose): it is not left waiting on a dead socket",
   "dial-settles": "every dial() promise settles",
   "close-settles": "every close() promise settles",
   "close-promise": "close() returns a promise",

@@ -5,7 +5,7 @@
  */
 
 import fc from "fast-check";
-import { commandArbs } from "./commands.js";
+import { commandArbsFor } from "./commands.js";
 import { configArb } from "./config.js";
 import { ModelRun } from "./harness.js";
 import { verdicts } from "./properties.js";
@@ -23,6 +23,11 @@ export interface ModelOptions {
   replayPath?: string;
   /** Filled in as runs end: how many ran, and how many stopped at a known bug (by property). */
   tally?: Tally;
+  /**
+   * Subscribe to `evtwebsocket:message:sent` and let actions be armed there (a subscriber runs
+   * inside the connection's send, as an observer's code does). @default false
+   */
+  sent?: boolean;
 }
 
 export interface Tally {
@@ -41,17 +46,19 @@ export function newTally(): Tally {
 /** The property: any configuration, any sequence of commands, then the closing sequence. */
 export function modelProperty(options: ModelOptions) {
   const verdict = verdicts(options.strict, options.ignore);
-  const commands = fc.commands(commandArbs, {
+  const sent = options.sent === true;
+  const commands = fc.commands(commandArbsFor(sent), {
     maxCommands: options.maxCommands ?? 200,
     size: options.size ?? "xlarge",
     ...(options.replayPath === undefined ? {} : { replayPath: options.replayPath }),
   });
   return fc.asyncProperty(configArb, commands, async (config, cmds) => {
-    const run = new ModelRun(config, verdict);
+    const run = new ModelRun(config, verdict, sent);
     try {
       await fc.asyncModelRun(() => ({ model: run, real: run }), cmds);
       await run.finish();
     } finally {
+      run.dispose();
       const tally = options.tally;
       if (tally !== undefined) {
         tally.runs++;
@@ -97,6 +104,7 @@ export async function runModel(
       ? ""
       : ` --ignore ${options.ignore.join(",")}`,
     options.maxCommands === undefined ? "" : ` --max-commands ${options.maxCommands}`,
+    options.sent === true ? " --sent" : "",
   ].join("");
   const report = [
     `model-based test of Conn failed after ${details.numRuns} run(s), shrunk ${details.numShrinks} time(s)`,

@@ -1,11 +1,12 @@
 /**
  * `npm run model -- [--runs N] [--seed S] [--path P --replay-path R] [--lenient] [--ignore a,b]
- *   [--max-commands N]`
+ *   [--max-commands N] [--sent]`
  *
  * A long search with the model-based property of `Conn` (default 100,000 runs, a random seed),
  * or the replay of one failure from the seed, path and replay path its report printed. Every
  * property is checked unless `--lenient` (then the ones awaiting a fix on main are skipped, as
- * in `npm test`); `--ignore` names properties to ignore (to look past one bug at the next).
+ * in `npm test`); `--ignore` names properties to ignore (to look past one bug at the next);
+ * `--sent` also arms actions in a `message:sent` subscriber (diagnostics_channel).
  * Exits 1 on a failure, after printing the shrunk script.
  */
 
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     lenient: { type: "boolean", default: false },
     ignore: { type: "string" },
     "max-commands": { type: "string" },
+    sent: { type: "boolean", default: false },
   },
 });
 
@@ -34,7 +36,8 @@ if (unknown.length > 0) throw new Error(`--ignore: no such property: ${unknown.j
 const what = values.path === undefined ? `${numRuns} runs` : `replay of path ${values.path}`;
 console.log(
   `model: ${what}, seed ${seed}, ${strict ? "every property" : `skipping ${Object.keys(AWAITING_FIX).join(", ")}`}` +
-    (ignore.length > 0 ? `, ignoring ${ignore.join(", ")}` : ""),
+    (ignore.length > 0 ? `, ignoring ${ignore.join(", ")}` : "") +
+    (values.sent ? ", with a message:sent subscriber" : ""),
 );
 const tally = newTally();
 const result = await runModel({
@@ -46,6 +49,7 @@ const result = await runModel({
   ...(values.path === undefined ? {} : { path: values.path }),
   ...(values["replay-path"] === undefined ? {} : { replayPath: values["replay-path"] }),
   ...(values["max-commands"] === undefined ? {} : { maxCommands: Number(values["max-commands"]) }),
+  sent: values.sent,
 });
 const hit = [...tally.hit].map(([p, n]) => `${p} ${n}`).join(", ");
 console.log(
