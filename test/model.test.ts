@@ -122,6 +122,14 @@ describe("Conn against the model", () => {
       path: "96999:0:0:0:0:0:0:0:0:0:0:3:3:4:7:8:12:18:17:20:16:16:17:17:17:17:17:18:17:18",
       replayPath: "ADAAAAADBDECBBBAACABAAAABDADBAACBEAAAAADBAAAAMCBBAABBBBAAL///7:VVVVVVVVV1D",
     },
+    // Once more: a close() before any dial announced idle → closed, which the model had counted
+    // as a dial's announcement, so the close announced later ended the next dial's iterator.
+    {
+      name: "seed 20261210 a third time: a close() from idle is no dial",
+      seed: 20261210,
+      path: "96999:0:0:0:0:0:0:0:0:0:0:5:5:9:11:15:14:17:18:22:22:23:21:24:17:17:18:20:21:21:21:21:21:22:21:22",
+      replayPath: "ADAAAAADBDECBBBAACABAAAABDADBAACBEAAAAADBAAAAMCBBAABBBBAAM//////u:VVVVVVVVV1f",
+    },
   ];
   for (const { name, seed, path, replayPath, sent } of REPLAYS) {
     it(`replays ${name}`, async () => {

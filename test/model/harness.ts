@@ -253,7 +253,8 @@ export class ModelRun {
     this.conn.on("state", (change) => {
       // Ended for good: every iterator is over (it gets no more messages), but one made after a
       // dial() that came before this announcement (from onError) belongs to the next connection.
-      if (change.oldState === "idle" || change.oldState === "closed") this.#dialsAnnounced++;
+      if ((change.oldState === "idle" || change.oldState === "closed") && change.newState === "connecting")
+        this.#dialsAnnounced++; // a dial's (close() from idle announces idle → closed)
       if (change.newState === "closed")
         for (const b of this.#streams) if (b.dials <= this.#dialsAnnounced) b.live = false;
       this.#event(`state ${change.oldState} → ${change.newState}`);
