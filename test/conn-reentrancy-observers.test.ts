@@ -216,7 +216,12 @@ describe("evtwebsocket/otel: instrument() again with a meter that throws, a conn
     let spans = 0;
     const span = { end() {}, addEvent() {}, setStatus() {}, setAttributes() {} };
     const tracerProvider = {
-      getTracer: () => ({ startSpan: () => (spans++, span) }),
+      getTracer: () => ({
+        startSpan: () => {
+          spans++;
+          return span;
+        },
+      }),
     } as unknown as TracerProvider;
     expect(() => instrument({ tracerProvider, meterProvider: throwingMeterProvider() })).not.toThrow();
     expect(await c.request({ id: 1 })).toEqual({ id: 1 });
