@@ -34,7 +34,9 @@ export class Flow<T> {
   #bp: Backpressure | undefined;
   #streams: MessageStreams<T> | undefined;
   /** A full iterator wants reading paused (applied to every new socket). */
-  #readPaused = false;
+  #readPaused: boolean | undefined;
+  /** The last socket opened could not pause: the next one, of the same transport, cannot either. */
+  #cannotPause: boolean | undefined;
 
   constructor(
     owner: AnyConn,
@@ -58,6 +60,7 @@ export class Flow<T> {
 
   /** A link opened, before the connection announces it: it inherits the pause and the watch. */
   opening(link: ConnLink): void {
+    this.#cannotPause = !link.canPause;
     if (this.#readPaused) link.setPaused(true);
     if (this.#bp?.watching) link.watchWrites = true;
   }
@@ -99,7 +102,8 @@ export class Flow<T> {
     const resolved = resolveMessagesOptions(options);
     this.#streams ??= new MessageStreams<T>({
       subscribe: (listener) => this.#events.on("message", listener),
-      canPause: () => this.#life.link?.canPause ?? true,
+      // No socket: the message's was dropped by an earlier listener (reconnect()).
+      canPause: () => this.#life.link?.canPause ?? !this.#cannotPause,
       setPaused: (paused) => {
         this.#readPaused = paused;
         this.#life.link?.setPaused(paused);

@@ -171,7 +171,10 @@ export class Outbox<TIn, TOut> {
         request.sent = true;
       }
       if (!this.#transmit(link, item.data)) {
+        // Not sent. A drop inside the send (a socket that ran reconnect(), then threw) found the
+        // request on the wire and has re-queued or rejected it: only a plain message goes back.
         if (request !== undefined) {
+          if (!isCurrent()) break;
           request.queued = item;
           request.sent = false;
         }

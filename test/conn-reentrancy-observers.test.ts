@@ -202,3 +202,31 @@ describe("evtwebsocket/otel: uninstrument() with spans whose end() throws", () =
     expect([await first, await second]).toEqual(["ERR_CLOSED", "ERR_CLOSED"]);
   });
 });
+
+describe("evtwebsocket/otel: instrument() again with a meter that throws, a connection open", () => {
+  // The connections the earlier setup counted open are counted again on the new meter (and
+  // counted off by uninstrument()): a meter whose add() threw made instrument() throw after the
+  // earlier setup was removed (no reporting at all), then uninstrument() throw.
+  it("instrument() and uninstrument() do not throw, and the new setup reports", async () => {
+    const server = await echoServer();
+    const c = conn<Msg, Msg>({ codec: json(), messageId: (m) => m.id, reconnect: fast });
+    instrument();
+    onCleanup(async () => uninstrument());
+    await c.dial(server.url); // counted open by the first setup
+    let spans = 0;
+    const span = { end() {}, addEvent() {}, setStatus() {}, setAttributes() {} };
+    const tracerProvider = {
+      getTracer: () => ({
+        startSpan: () => {
+          spans++;
+          return span;
+        },
+      }),
+    } as unknown as TracerProvider;
+    expect(() => instrument({ tracerProvider, meterProvider: throwingMeterProvider() })).not.toThrow();
+    expect(await c.request({ id: 1 })).toEqual({ id: 1 });
+    expect(spans).toBe(1);
+    expect(() => uninstrument()).not.toThrow();
+    await c.close();
+  });
+});

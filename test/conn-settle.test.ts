@@ -355,3 +355,47 @@ describe("a request in flight when the connection drops", () => {
     await dropInFlight({ maxAttempts: 0 });
   });
 });
+
+describe("a queued request whose hand-over drops the connection", () => {
+  // A socket whose send() runs code that calls reconnect() (here the wrapper itself) and then
+  // throws. The flush marks the request on the wire before handing its frame over, so the drop
+  // inside the send re-queued it (retryOnReconnect) or rejected it; the refused hand-over then
+  // put its frame back in the queue as well: sent twice on the next socket, or sent for a request
+  // already rejected.
+  it.each([
+    [true, ['{"id":1}', '{"id":2}', '{"id":3}']],
+    [false, ["ERR_DISCONNECTED", "ERR_DISCONNECTED", '{"id":3}']],
+  ])(
+    "retryOnReconnect %s: each frame goes out once, none for a settled request",
+    async (retryOnReconnect, expected) => {
+      const { WebSocket } = await import("ws");
+      let sends = 0;
+      let c: ReturnType<typeof conn<Msg, Msg>> | undefined;
+      class ReconnectsThenThrows extends WebSocket {
+        override send(data: never): void {
+          if (++sends === 2) {
+            c?.reconnect(4000, "inside send()");
+            throw new Error("send() threw");
+          }
+          super.send(data);
+        }
+      }
+      const s = await server();
+      c = conn<Msg, Msg>({ ...idOpts, reconnect: fast, WebSocket: ReconnectsThenThrows as never });
+      const outcomes = [1, 2, 3].map((id) =>
+        c!.request({ id }, { retryOnReconnect }).then(
+          (v) => JSON.stringify(v),
+          (e: EvtWebSocketError) => e.code,
+        ),
+      );
+      await c.dial(s.url);
+      expect(await Promise.all(outcomes)).toEqual(expected);
+      // Request 1 went out on the first socket, request 2's hand-over dropped it.
+      const onSecond = s.received.slice(1).sort();
+      expect(onSecond).toEqual(retryOnReconnect ? ['{"id":1}', '{"id":2}', '{"id":3}'] : ['{"id":3}']);
+      expect(c.stats.pendingRequests).toBe(0);
+      expect(c.stats.queuedMessages).toBe(0);
+      await c.close();
+    },
+  );
+});

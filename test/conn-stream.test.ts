@@ -357,6 +357,47 @@ describe("messages()", () => {
       expect(errors).toHaveLength(90);
       expect(errors.every((e) => e.code === "ERR_QUEUE_FULL")).toBe(true);
     });
+
+    // The message whose onMessage called reconnect() reached the iterator with no socket left:
+    // asked then whether reading could pause, it said yes (no socket, no answer), so the iterator
+    // took itself as holding reading paused and buffered everything the next socket (which
+    // cannot pause either) brought: no bound, no drop, no ERR_QUEUE_FULL.
+    it.each([
+      ["error", [0, "ERR_QUEUE_FULL"], 0],
+      ["drop-oldest", [4], 6],
+    ] as const)(
+      'reconnect() from onMessage as the buffer fills: overflow "%s" still bounds it',
+      async (overflow, expected, drops) => {
+        const s = await server({ onConnection: (ws) => push(ws, 5) });
+        const errors: EvtWebSocketError[] = [];
+        let again = 0;
+        const c: Conn<string, string> = conn({
+          WebSocket: WebSocket as never,
+          reconnect: fast,
+          onError: (e) => void errors.push(e),
+          onMessage: (m) => {
+            if (seq(m) === 1 && again++ === 0) c.reconnect(4000, "from onMessage");
+          },
+        });
+        const it = c.messages({ bufferSize: 1, overflow });
+        await c.dial(s.url);
+        // 0 and 1 from the first socket (the rest came after the reconnect), 0 to 4 from the next.
+        await until(() => c.stats.messagesReceived === 7, "every message read");
+        const got: Array<number | string> = [];
+        const reading = (async () => {
+          try {
+            for await (const m of it) got.push(seq(m));
+          } catch (e) {
+            got.push((e as EvtWebSocketError).code);
+          }
+        })();
+        if (overflow === "drop-oldest") await until(() => got.length > 0, "the newest message");
+        await c.close();
+        await reading;
+        expect(got).toEqual(expected);
+        expect(errors.filter((e) => e.code === "ERR_QUEUE_FULL")).toHaveLength(drops);
+      },
+    );
   });
 });
 

@@ -149,7 +149,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     if (conn === undefined) continue;
     forget.register(conn, id);
     conns.set(id, { attrs: r.attrs, server: r.server, requests: new InFlight(), conn: r.conn, open: r.open });
-    if (r.open) m.open.add(1, r.server);
+    if (r.open) quietly((server) => m.open.add(1, server), r.server);
   }
 
   /** `r`'s connection is open on `url` (scheme, host and port): counted, and its spans say where. */
@@ -201,7 +201,7 @@ export function instrument(options: InstrumentOptions = {}): void {
       CHANNELS.close,
       (msg) => {
         const r = recordOf(msg);
-        if (r.open) m.open.add(-1, r.server);
+        if (r.open) quietly((server) => m.open.add(-1, server), r.server);
         r.open = false;
         tell("evtwebsocket.close", msg, {
           "evtwebsocket.close.code": msg.code as number,
@@ -328,7 +328,7 @@ export function instrument(options: InstrumentOptions = {}): void {
     // Connections counted open are counted off: this setup no longer hears their close.
     for (const r of conns.values()) {
       for (const req of r.requests.clear()) quietly(endSpan, req.span);
-      if (r.open) m.open.add(-1, r.server);
+      if (r.open) quietly((server) => m.open.add(-1, server), r.server);
     }
   };
   active = { stop, conns };
