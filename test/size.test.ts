@@ -128,14 +128,18 @@ import tsupConfig from "../tsup.config.js";
  * by the link (8 B): 17,150 B. The thirteenth pass: an iterator ended during a message's dispatch
  * takes no more (it paused the next socket for good), paid for by shorter checks: 17,144 B; a
  * queued request on the wire before its frame is handed over, and dial()'s checks inside its
- * transition (both re-entrant calls from observers): 17,145 B. By
+ * transition (both re-entrant calls from observers): 17,145 B. The review of those: a
+ * `messages()` iterator on a socket that cannot pause stays bounded when `onMessage` calls
+ * `reconnect()` (8 B), and a request whose hand-over dropped the connection goes out once (3 B):
+ * 17,155 B; the guard is 17,160 B (a decision: each is a wrong answer a user could meet, and
+ * no shorter form of either was found). By
  * module (metafile, minified), the optional features (messages(), delivery options and
  * policies, drained(), the logger and observers, page-lifecycle hooks) are about 10 KB of the
  * 48.7 KB: moved out they would leave about 12.7 KB gzipped, so 7.0 KB needs the core itself
  * (lifecycle, link, conn, outbox, pending, options) about halved.
  */
 const ISSUE_TARGET_GZIP_BYTES = 7168;
-const BUDGET_GZIP_BYTES = 17_152;
+const BUDGET_GZIP_BYTES = 17_160;
 /** Globals a server-side import must not touch. */
 const BROWSER_GLOBALS = ["window", "document", "navigator", "location", "self"] as const;
 
